@@ -1,0 +1,217 @@
+"""The `osmis` command: turns flags into a config and calls the engine."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from .config import FIELDS, build_config, option_type, preset_names
+from .errors import OsmisError
+
+EXIT_USER_ERROR = 2
+
+
+def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
+    """One flag per config option (defaults suppressed, so only flags actually given become overrides)."""
+    groups = {}
+    for name, (group, f) in FIELDS.items():
+        if names is not None and name not in names:
+            continue
+        if group not in groups:
+            groups[group] = parser.add_argument_group(f"{group} options")
+        flag = "--" + name.replace("_", "-")
+        meta = f.metadata
+        help_text = meta["help"] + (f" (default: {f.default})" if f.default is not None else "")
+        t = option_type(name)
+        if t is bool:
+            groups[group].add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                                       default=argparse.SUPPRESS, help=help_text)
+        else:
+            groups[group].add_argument(flag, dest=name, type=t, choices=meta["choices"], default=argparse.SUPPRESS,
+                                       metavar=None if meta["choices"] else name.upper(), help=help_text)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in vars(args).items() if k in FIELDS}
+
+
+def _config_from_args(args):
+    return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="osmis", description="OSMIS Studio: one-shot synthesis of images and "
+                                     "segmentation masks from one image or one video.")
+    parser.add_argument("--version", action="version", version=f"osmis {__import__('osmis_core').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("inspect", help="resolution, classes, architecture and parameter counts for DATA")
+    p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
+    p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
+    p.add_argument("--preset", choices=preset_names())
+    p.add_argument("--config", help="JSON/TOML options file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_option_flags(p, {"max_size", "masks", "background_color", "max_classes", "max_frames", "ch_g", "ch_d",
+                          "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0"})
+
+    p = sub.add_parser("train", help="train a model on DATA (or continue a run with --resume)")
+    p.add_argument("data", help="DATA, or a run folder with --resume")
+    p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
+    p.add_argument("--out", help="run folder (default: runs/<data name>)")
+    p.add_argument("--preset", choices=preset_names())
+    p.add_argument("--config", help="JSON/TOML options file (a run.json works too)")
+    p.add_argument("--resume", action="store_true", help="continue the run folder from its latest checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_option_flags(p)
+
+    p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--out", required=True, help="gallery folder")
+    p.add_argument("--checkpoint", default="latest", help="latest or a step number")
+    p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=25)
+
+    p = sub.add_parser("gui", help="open the desktop app")
+    p.add_argument("path", nargs="?", help="run folder or DATA to open")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except OsmisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def cmd_inspect(args) -> int:
+    from .generate import inspect_data
+    report = inspect_data(args.data, args.mask, _config_from_args(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"data:          {report['source']['path']} ({report['source']['kind']}, {report['num_frames']} frame(s), "
+          f"{report['original_size'][0]}x{report['original_size'][1]})")
+    print(f"resolution:    {report['resolution'][1]}x{report['resolution'][0]} (W x H), noise {report['noise_shape']}")
+    print(f"classes:       {report['mask_summary'] or 'no mask (SIV-GAN)'}")
+    print(f"architecture:  n_g={report['num_blocks_g']} n_d={report['num_blocks_d']} n_d0={report['num_blocks_d0']}")
+    print(f"parameters:    G {report['params_g']:,}  D {report['params_d']:,}")
+    for note in report["notes"]:
+        print(f"note:          {note}")
+    return 0
+
+
+def _default_run_dir(data: str) -> Path:
+    stem = Path(data).stem or "run"
+    base = Path("runs") / stem
+    if not base.exists():
+        return base
+    i = 1
+    while (Path("runs") / f"{stem}-{i:03d}").exists():
+        i += 1
+    return Path("runs") / f"{stem}-{i:03d}"
+
+
+def cmd_train(args) -> int:
+    from .runfolder import RunFolder
+    from .trainer import resume_training, start_training
+    if args.resume:
+        run_dir = Path(args.out) if args.out else Path(args.data)
+        if not RunFolder(run_dir).exists():
+            raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
+        if args.preset or args.config:
+            raise OsmisError("--preset/--config cannot be combined with --resume: the run keeps its config.")
+        trainer = resume_training(run_dir, _overrides(args))
+    else:
+        config = _config_from_args(args)
+        run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+        trainer = start_training(config, args.data, run_dir, args.mask)
+    return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet)
+
+
+def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> int:
+    """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint."""
+    from tqdm import tqdm
+
+    from .events import (CheckpointSaved, StepStats, TrainControl, TrainingFailed, TrainingFinished,
+                         TrainingStarted)
+    from .trainer import format_stats
+    control = TrainControl()
+
+    def on_sigint(signum, frame):
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping after this iteration and saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
+        control.request_stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = None
+    code = 0
+    try:
+        for event in trainer.run(control, resumed=resumed):
+            if isinstance(event, TrainingStarted):
+                d = event.description
+                a = d["architecture"]
+                print(f"run folder {event.run_dir}: {a['width']}x{a['height']}, n_g={a['num_blocks_g']} "
+                      f"n_d={a['num_blocks_d']} n_d0={a['num_blocks_d0']}, classes={d['data']['num_classes']}, "
+                      f"G {d['params_g']:,} / D {d['params_d']:,} parameters, {d['device']}", file=sys.stderr)
+                for note in a["notes"]:
+                    print(f"note: {note}", file=sys.stderr)
+                bar = tqdm(total=event.total, initial=event.step, unit="it", disable=quiet, dynamic_ncols=True,
+                           file=sys.stderr)
+            elif isinstance(event, StepStats):
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(format_stats(event), refresh=False)
+            elif isinstance(event, CheckpointSaved) and quiet:
+                print(f"checkpoint {event.path}", file=sys.stderr)
+            elif isinstance(event, TrainingFailed):
+                print(f"\nerror: training failed: {event.message}", file=sys.stderr)
+                code = 1
+            elif isinstance(event, TrainingFinished):
+                if bar is not None:
+                    bar.update(event.step - bar.n)
+                    bar.close()
+                state = "stopped" if event.stopped else "finished"
+                print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+    return code
+
+
+def cmd_generate(args) -> int:
+    from .generate import generate_gallery
+    checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
+    t0 = time.perf_counter()
+    out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
+                           device=args.device, batch_size=args.batch_size)
+    print(f"wrote {args.n} samples in {time.perf_counter() - t0:.2f} s: {out / 'index.html'}")
+    return 0
+
+
+def _int(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise OsmisError(f"{flag} must be 'latest' or a step number, got '{text}'.") from None
+
+
+def cmd_gui(args) -> int:
+    try:
+        from osmis_gui.app import run_app
+    except ImportError as exc:
+        raise OsmisError(f"the desktop app needs PySide6 (pip install -e '.[gui]'): {exc}") from None
+    return run_app(args.path)
+
+
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "gui": cmd_gui}

@@ -1,0 +1,273 @@
+"""Typed, frozen run configuration: the single source of defaults, help texts and validation.
+
+The CLI builds its flags from these dataclasses and the GUI builds its settings form from them, so a default
+lives in exactly one place. Defaults are the paper's model and recipe (spec/osmis-model.md).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+
+def _opt(default, help: str, choices: tuple | None = None, minimum: float | None = None,
+         maximum: float | None = None, label: str | None = None):
+    """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use."""
+    meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "label": label}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    max_size: int = _opt(330, "Larger side of the training resolution before fitting (paper: 330).", minimum=16,
+                         maximum=4096, label="Max size")
+    masks: bool = _opt(True, "Train OSMIS on image+mask when a mask is present; off = SIV-GAN on images only.",
+                       label="Use masks")
+    background_color: str | None = _opt(None, "For RGB colour masks: the colour of class 0 as #RRGGBB "
+                                        "(default: black if present, else the most common border colour).",
+                                        label="Background colour")
+    max_classes: int = _opt(32, "Largest number of mask classes accepted (background included).", minimum=2,
+                            maximum=256, label="Max classes")
+    max_frames: int = _opt(1000, "At most this many video frames are used (evenly spaced).", minimum=1,
+                           label="Max frames")
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    ch_g: int = _opt(32, "Generator channel width (ch_G).", minimum=1, maximum=256, label="Channels")
+    noise_dim: int = _opt(64, "Dimension of the input noise z.", minimum=1, maximum=1024, label="Noise dim")
+    norm_g: str = _opt("none", "Normalisation in generator blocks.", choices=("none", "batch", "instance"),
+                       label="Norm")
+    num_blocks_g: int | None = _opt(None, "Generator blocks n_g (default: recommended from the resolution).",
+                                    minimum=5, maximum=9, label="Blocks")
+
+
+@dataclass(frozen=True)
+class DiscriminatorOptions:
+    ch_d: int = _opt(32, "Discriminator channel width (ch_D).", minimum=1, maximum=256, label="Channels")
+    norm_d: str = _opt("none", "Normalisation in discriminator blocks.", choices=("none", "batch", "instance"),
+                       label="Norm")
+    num_blocks_d: int | None = _opt(None, "Total discriminator blocks n_d (default: recommended).", minimum=2,
+                                    maximum=9, label="Blocks")
+    num_blocks_d0: int | None = _opt(None, "Low-level (multi-scale) discriminator blocks n_d0 (default: "
+                                     "recommended).", minimum=1, maximum=8, label="Low-level blocks")
+
+
+@dataclass(frozen=True)
+class AugmentationOptions:
+    augment: bool = _opt(True, "Differentiable augmentation of real and fake batches (image pyramid + mask).",
+                         label="Differentiable augmentation")
+    p_aug: float = _opt(0.7, "Probability of each differentiable augmentation stage (paper runs: 0.7).",
+                        minimum=0.0, maximum=1.0, label="p_aug")
+    p_con: float = _opt(0.4, "Probability of each content feature augmentation (mix, drop) on real inputs.",
+                        minimum=0.0, maximum=1.0, label="p_content")
+    p_lay: float = _opt(0.4, "Probability of layout feature augmentation on real inputs.", minimum=0.0,
+                        maximum=1.0, label="p_layout")
+
+
+@dataclass(frozen=True)
+class RegularisationOptions:
+    lambda_dr: float = _opt(0.15, "Weight of the diversity regularisation (0 disables it).", minimum=0.0,
+                            label="lambda_DR")
+    bernoulli_warmup: int = _opt(15000, "Iterations during which fake masks are hardened by Bernoulli sampling "
+                                 "(afterwards argmax).", minimum=0, label="Bernoulli warm-up")
+
+
+@dataclass(frozen=True)
+class OptimisationOptions:
+    batch_size: int = _opt(5, "Batch size B.", minimum=1, maximum=64, label="Batch size")
+    lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G")
+    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D")
+    beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, label="beta1")
+    beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, label="beta2")
+    loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss")
+    ema_decay: float = _opt(0.9999, "Decay of the generator's exponential moving average.", minimum=0.0,
+                            maximum=1.0, label="EMA decay")
+    ema_warmup: bool = _opt(True, "Warm the EMA decay up as min(decay, (1+t)/(10+t)) so early samples are "
+                            "meaningful.", label="EMA warm-up")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    iters: int = _opt(150000, "Total length of the run in iterations (also on resume).", minimum=1,
+                      label="Iterations")
+    seed: int = _opt(0, "Random seed.", minimum=0, label="Seed")
+    device: str = _opt("auto", "auto, cpu, cuda or cuda:i.", label="Device")
+    log_every: int = _opt(10, "Write a stats line every N iterations.", minimum=1, label="Log every")
+    preview_every: int = _opt(1000, "Save a preview grid every N iterations.", minimum=1, label="Preview every")
+    checkpoint_every: int = _opt(5000, "Save a checkpoint every N iterations.", minimum=1,
+                                 label="Checkpoint every")
+    keep_checkpoints: int = _opt(3, "Number of checkpoints kept (older ones are deleted; 0 keeps all).",
+                                 minimum=0, label="Keep checkpoints")
+    channels_last: bool = _opt(True, "Use channels_last memory format (faster convolutions, same numbers).",
+                               label="channels_last")
+
+
+GROUPS: dict[str, type] = {
+    "data": DataOptions,
+    "generator": GeneratorOptions,
+    "discriminator": DiscriminatorOptions,
+    "augmentation": AugmentationOptions,
+    "regularisation": RegularisationOptions,
+    "optimisation": OptimisationOptions,
+    "run": RunOptions,
+}
+
+
+@dataclass(frozen=True)
+class OsmisConfig:
+    """The resolved configuration of one training run."""
+    data: DataOptions = field(default_factory=DataOptions)
+    generator: GeneratorOptions = field(default_factory=GeneratorOptions)
+    discriminator: DiscriminatorOptions = field(default_factory=DiscriminatorOptions)
+    augmentation: AugmentationOptions = field(default_factory=AugmentationOptions)
+    regularisation: RegularisationOptions = field(default_factory=RegularisationOptions)
+    optimisation: OptimisationOptions = field(default_factory=OptimisationOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+
+    def __post_init__(self):
+        for key, value in self.flat().items():
+            _validate(key, value, FIELDS[key][1])
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """{option name: value} over all groups (option names are unique)."""
+        return {f.name: getattr(getattr(self, g), f.name) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)}
+
+    def replace(self, **options) -> "OsmisConfig":
+        """A copy with the given options (flat names) changed; unknown names are rejected."""
+        _reject_unknown(options, "the given options")
+        groups = {}
+        for name, value in options.items():
+            group = FIELDS[name][0]
+            groups.setdefault(group, {})[name] = value
+        return dataclasses.replace(self, **{g: dataclasses.replace(getattr(self, g), **v) for g, v in groups.items()})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "the configuration") -> "OsmisConfig":
+        """Build from nested ({group: {option: value}}) or flat ({option: value}) mappings, over the defaults."""
+        return cls().replace(**flatten_options(data, source))
+
+
+def flatten_options(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Accept nested or flat option mappings; reject unknown keys with a message naming the source."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of options, got {type(data).__name__}.")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key.startswith("_"):  # comments such as "_comment"
+            continue
+        if key in GROUPS and isinstance(value, Mapping):
+            for name, v in value.items():
+                if name not in FIELDS or FIELDS[name][0] != key:
+                    _reject_unknown({f"{key}.{name}": v}, source)
+                flat[name] = v
+        else:
+            flat[key] = value
+    _reject_unknown(flat, source)
+    return flat
+
+
+def _reject_unknown(options: Mapping[str, Any], source: str) -> None:
+    unknown = [k for k in options if k not in FIELDS]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key.split(".")[-1], list(FIELDS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{source}: unknown option '{key}'{hint}.")
+
+
+def _validate(name: str, value: Any, f: dataclasses.Field) -> None:
+    meta = f.metadata
+    optional = f.default is None
+    if value is None:
+        if optional:
+            return
+        raise ConfigError(f"option '{name}' must not be empty.")
+    expected = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[_base_type(f)]
+    if isinstance(value, bool) and bool not in expected:
+        raise ConfigError(f"option '{name}' must be a number, got {value!r}.")
+    if not isinstance(value, expected):
+        raise ConfigError(f"option '{name}' must be of type {_base_type(f).__name__}, got {value!r}.")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"option '{name}' must be one of {', '.join(meta['choices'])}, got {value!r}.")
+    if meta.get("min") is not None and value < meta["min"]:
+        raise ConfigError(f"option '{name}' must be at least {meta['min']}, got {value!r}.")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise ConfigError(f"option '{name}' must be at most {meta['max']}, got {value!r}.")
+
+
+def _base_type(f: dataclasses.Field) -> type:
+    text = str(f.type)
+    for t in (bool, int, float, str):
+        if text.startswith(t.__name__):
+            return t
+    raise TypeError(f"unsupported config field type {f.type}")
+
+
+# option name -> (group name, dataclass field); option names are unique across groups.
+FIELDS: dict[str, tuple[str, dataclasses.Field]] = {
+    f.name: (g, f) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)
+}
+assert len(FIELDS) == sum(len(dataclasses.fields(c)) for c in GROUPS.values()), "option names must be unique"
+
+
+def option_type(name: str) -> type:
+    """Python type (bool, int, float or str) of an option."""
+    return _base_type(FIELDS[name][1])
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or TOML options file into a flat {option: value} dict (validated names)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found.")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".toml":
+            import tomllib
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a valid JSON/TOML config file ({exc}).") from None
+    if isinstance(data, Mapping) and "config" in data and isinstance(data["config"], Mapping):
+        data = data["config"]  # a run.json is also a valid config file
+    return flatten_options(data, str(path))
+
+
+def save_config_file(config: OsmisConfig, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def preset_names() -> list[str]:
+    from .resources import resource_path
+    return sorted(p.stem for p in resource_path("presets").glob("*.json"))
+
+
+def preset_options(name: str) -> dict[str, Any]:
+    """Flat option overrides of a named preset (resources/presets/NAME.json)."""
+    from .resources import resource_path
+    path = resource_path("presets") / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset '{name}' (available: {', '.join(preset_names())}).")
+    return load_config_file(path)
+
+
+def build_config(preset: str | None = None, config_file: str | Path | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> OsmisConfig:
+    """Defaults <- preset <- config file <- explicit overrides (flags)."""
+    options: dict[str, Any] = {}
+    if preset:
+        options.update(preset_options(preset))
+    if config_file:
+        options.update(load_config_file(config_file))
+    options.update({k: v for k, v in (overrides or {}).items()})
+    return OsmisConfig().replace(**options)

@@ -1,0 +1,97 @@
+"""Typed events emitted by the trainer, and the control object through which a caller stops or pauses it."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    run_dir: Path
+    step: int                   # first step to run is step + 1
+    total: int
+    resumed: bool
+    description: dict = field(default_factory=dict)   # data, architecture, parameter counts, device
+
+
+@dataclass(frozen=True)
+class StepStats:
+    step: int
+    total: int
+    losses: dict[str, float]    # every loss term, G and D
+    d_real: float               # mean D logit on reals
+    d_fake: float               # mean D logit on fakes
+    it_per_s: float
+    elapsed: float              # seconds of training in this session
+    eta: float                  # seconds to the end of the run at the current speed
+
+
+@dataclass(frozen=True)
+class PreviewReady:
+    step: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    step: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class TrainingPaused:
+    step: int
+
+
+@dataclass(frozen=True)
+class TrainingResumed:
+    step: int
+
+
+@dataclass(frozen=True)
+class TrainingFinished:
+    step: int
+    run_dir: Path
+    stopped: bool               # True when stopped by request before the last iteration
+
+
+@dataclass(frozen=True)
+class TrainingFailed:
+    step: int
+    message: str
+    details: str = ""           # traceback for the log
+
+
+Event = (TrainingStarted | StepStats | PreviewReady | CheckpointSaved | TrainingPaused | TrainingResumed
+         | TrainingFinished | TrainingFailed)
+
+
+class TrainControl:
+    """Thread-safe stop / pause requests, honoured by the trainer between iterations."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, timeout: float = 0.1) -> None:
+        self._running.wait(timeout)

@@ -1,0 +1,185 @@
+"""Sampling from a trained run and writing the gallery (images, indexed masks, overlays, manifest, index.html)."""
+from __future__ import annotations
+
+import html
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn.utils import parametrize
+
+from .architecture import Architecture
+from .config import OsmisConfig
+from .errors import OsmisError
+from .models import Generator
+from .runfolder import RunFolder, atomic_write_text
+from .trainer import resolve_device
+from .visual import indexed_mask_image, mask_ids, overlay, palette, to_uint8_images
+
+
+def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: bool = True,
+                   device: torch.device | str = "cpu") -> tuple[Generator, dict]:
+    """The (EMA) generator of a run's checkpoint, ready for inference, and the checkpoint's metadata."""
+    folder = RunFolder(run_dir)
+    if not folder.root.is_dir():
+        raise OsmisError(f"{folder.root}: no such run folder.")
+    state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
+    config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
+    a = state["architecture"]
+    g = Generator(tuple(a["noise_shape"]), a["num_blocks_g"], state["num_classes"], ch=config.generator.ch_g,
+                  noise_dim=config.generator.noise_dim, norm=config.generator.norm_g)
+    g.load_state_dict(state["generator_ema" if ema else "generator"])
+    for m in g.modules():  # bake the spectrally normalised weights in: no per-call normalisation
+        if parametrize.is_parametrized(m, "weight"):
+            parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+    g = g.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
+    meta = {"step": int(state["step"]), "config": state["config"], "architecture": a,
+            "num_classes": state["num_classes"]}
+    return g, meta
+
+
+@torch.inference_mode()
+def sample(generator: Generator, n: int, seed: int, batch_size: int = 25, device="cpu"):
+    """Yield (start index, images B x 3 x H x W, masks B x K x H x W or None) batches for n samples."""
+    rng = torch.Generator().manual_seed(seed)
+    z = generator.sample_noise(n, rng)
+    for start in range(0, n, batch_size):
+        out = generator(z[start:start + batch_size].to(device), all_scales=False)
+        yield start, out.images[-1], out.mask
+
+
+def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, seed: int = 0,
+                     checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
+                     batch_size: int = 25) -> Path:
+    """Write n generated image-mask pairs with a manifest and an index.html into out_dir."""
+    if n < 1:
+        raise OsmisError("--n must be at least 1.")
+    dev = resolve_device(device)
+    generator, meta = load_generator(run_dir, checkpoint, ema, dev)
+    out = Path(out_dir)
+    has_masks = meta["num_classes"] is not None
+    try:
+        for sub in ("images", "masks", "overlays") if has_masks else ("images",):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OsmisError(f"{out}: the output folder cannot be written ({exc.strerror or exc}).") from None
+    width = max(4, len(str(n - 1)))
+    items: list[dict] = []
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # PNG encoding overlaps the next batch's forward pass
+        futures = []
+        for start, images, masks in sample(generator, n, seed, batch_size, dev):
+            imgs = to_uint8_images(images)
+            ids = mask_ids(masks) if masks is not None else None
+            for i in range(imgs.shape[0]):
+                idx = start + i
+                name = f"{idx:0{width}d}.png"
+                item = {"index": idx, "image": f"images/{name}"}
+                futures.append(pool.submit(_save, Image.fromarray(imgs[i]), out / "images" / name))
+                if ids is not None:
+                    item.update({"mask": f"masks/{name}", "overlay": f"overlays/{name}",
+                                 "class_shares": np.bincount(ids[i].ravel(), minlength=meta["num_classes"])
+                                 [:meta["num_classes"]].astype(float).__truediv__(ids[i].size).round(5).tolist()})
+                    futures.append(pool.submit(_save, indexed_mask_image(ids[i]), out / "masks" / name))
+                    futures.append(pool.submit(_save, Image.fromarray(overlay(imgs[i], ids[i])),
+                                               out / "overlays" / name))
+                items.append(item)
+        for f in futures:
+            f.result()
+    a = meta["architecture"]
+    manifest = {
+        "run": str(Path(run_dir).resolve()), "checkpoint_step": meta["step"], "ema": ema, "seed": seed, "n": n,
+        "resolution": [a["height"], a["width"]], "num_classes": meta["num_classes"],
+        "palette": palette()[:meta["num_classes"]].tolist() if has_masks else None,
+        "seconds": round(time.perf_counter() - t0, 3), "items": items,
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    write_index_html(out, manifest)
+    return out
+
+
+def _save(image: Image.Image, path: Path) -> None:
+    image.save(path, compress_level=1)
+
+
+def write_index_html(out: Path, manifest: dict, metrics: dict | None = None) -> Path:
+    """A self-contained gallery page (no network): each pair with its scores when `metrics` is given."""
+    per_image = {int(r["index"]): r for r in (metrics or {}).get("per_image", []) if "index" in r}
+    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and isinstance(r[k], (int, float))})
+    e = html.escape
+    cards = []
+    for item in manifest["items"]:
+        scores = per_image.get(item["index"], {})
+        data_attrs = " ".join(f'data-{e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in score_keys if k in scores)
+        score_txt = " · ".join(f"{e(k)} {scores[k]:.4g}" for k in score_keys if k in scores)
+        pics = "".join(f'<img src="{e(item[k], quote=True)}" alt="{e(k)} {item["index"]}" loading="lazy">'
+                       for k in ("image", "mask", "overlay") if k in item)
+        cards.append(f'<figure data-index="{item["index"]}" {data_attrs}>{pics}'
+                     f'<figcaption>#{item["index"]} {score_txt}</figcaption></figure>')
+    summary = ""
+    if metrics and metrics.get("summary"):
+        rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(_fmt(v))}</td></tr>" for k, v in metrics["summary"].items())
+        summary = f"<h2>Summary</h2><table>{rows}</table>"
+    buttons = "".join(f'<button onclick="sortBy(\'{e(k.replace("_", "-"))}\')">{e(k)}</button>' for k in score_keys)
+    sort_bar = f'<p>Sort by: <button onclick="sortBy(\'index\')">index</button>{buttons}</p>' if score_keys else ""
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
+<style>
+body {{ font-family: sans-serif; margin: 1em; background: #fafafa; }}
+#grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+figure {{ margin: 0; background: #fff; padding: 6px; border: 1px solid #ddd; }}
+figure img {{ display: block; max-width: 256px; margin-bottom: 2px; }}
+figcaption {{ font-size: 12px; color: #333; }}
+table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+</style></head><body>
+<h1>OSMIS gallery</h1>
+<p>{len(manifest["items"])} samples from {e(str(manifest.get("run", "")))} at step {manifest.get("checkpoint_step")}
+({"EMA" if manifest.get("ema") else "raw"} generator, seed {manifest.get("seed")}); image, class mask, overlay.</p>
+{summary}{sort_bar}
+<div id="grid">{"".join(cards)}</div>
+<script>
+function sortBy(key) {{
+  const grid = document.getElementById('grid');
+  const figs = Array.from(grid.children);
+  const val = f => parseFloat(key === 'index' ? f.dataset.index : f.dataset[key.replace(/-([a-z])/g, (m, c) => c.toUpperCase())]);
+  figs.sort((a, b) => (isNaN(val(a)) ? Infinity : val(a)) - (isNaN(val(b)) ? Infinity : val(b)));
+  figs.forEach(f => grid.appendChild(f));
+}}
+</script>
+</body></html>
+"""
+    path = out / "index.html"
+    atomic_write_text(path, page)
+    return path
+
+
+def _fmt(v) -> str:
+    return f"{v:.5g}" if isinstance(v, float) else str(v)
+
+
+def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: OsmisConfig) -> dict:
+    """What training on this data with this config would use: resolution, classes, architecture, counts."""
+    from .trainer import build_models, count_parameters, load_data_for
+    data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
+    g, d = build_models(config, data)
+    a: Architecture = data.architecture
+    return {
+        "resolution": [a.height, a.width],
+        "noise_shape": list(a.noise_shape),
+        "num_blocks_g": a.num_blocks_g,
+        "num_blocks_d": a.num_blocks_d,
+        "num_blocks_d0": a.num_blocks_d0,
+        "num_classes": data.num_classes,
+        "params_g": count_parameters(g),
+        "params_d": count_parameters(d),
+        "num_frames": data.num_frames,
+        "original_size": list(data.original_size),
+        "source": data.source.to_dict(),
+        "mask": data.mask_report.to_dict() if data.mask_report else None,
+        "mask_summary": data.mask_report.describe() if data.mask_report else None,
+        "notes": list(a.notes) + (list(data.mask_report.notes) if data.mask_report else []),
+    }

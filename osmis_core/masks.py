@@ -1,0 +1,181 @@
+"""Decode segmentation masks of every supported on-disk format into class-id maps (spec section 9)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .errors import DataError
+
+COLOUR_TOLERANCE = 12      # colours within this many levels (per channel) are one class
+MIN_CLASS_SHARE = 0.001    # a colour must cover at least this share of pixels to start a class
+_FEW_LEVELS = 8            # a grey mask with at most this many distinct levels has one class per level
+
+
+@dataclass
+class MaskClass:
+    id: int
+    share: float                        # fraction of all mask pixels
+    colour: tuple[int, int, int] | None = None
+    value: int | None = None            # grey level or palette index on disk
+
+
+@dataclass
+class MaskReport:
+    """What was found in the mask files: the user is told this."""
+    kind: str                           # ids | binary | soft | levels | colour
+    num_classes: int
+    classes: list[MaskClass] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = []
+        for c in self.classes:
+            what = (f"#{c.colour[0]:02x}{c.colour[1]:02x}{c.colour[2]:02x}" if c.colour is not None
+                    else f"value {c.value}")
+            parts.append(f"class {c.id} ({what}): {100 * c.share:.1f}%")
+        return f"{self.num_classes} classes from a {self.kind} mask: " + ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "num_classes": self.num_classes, "notes": list(self.notes),
+                "classes": [{"id": c.id, "share": round(c.share, 6),
+                             "colour": list(c.colour) if c.colour is not None else None, "value": c.value}
+                            for c in self.classes]}
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    t = text.strip().lstrip("#")
+    if len(t) != 6:
+        raise DataError(f"background colour '{text}' is not of the form #RRGGBB.")
+    try:
+        return tuple(int(t[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    except ValueError:
+        raise DataError(f"background colour '{text}' is not of the form #RRGGBB.") from None
+
+
+def _raw_array(img: Image.Image) -> tuple[str, np.ndarray]:
+    """('index' | 'grey' | 'rgb', array) for one mask image."""
+    if img.mode == "P":
+        return "index", np.asarray(img)
+    if img.mode == "1":
+        return "grey", np.asarray(img).astype(np.uint8) * 255
+    if img.mode in ("L", "LA"):
+        return "grey", np.asarray(img.getchannel(0))
+    if img.mode.startswith("I") or img.mode == "F":
+        a = np.asarray(img).astype(np.int64)
+        if a.ndim == 3:
+            a = a[..., 0]
+        return "grey16" if a.max(initial=0) > 255 else "grey", a
+    rgb = np.asarray(img.convert("RGB"))
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return "grey", rgb[..., 0]
+    return "rgb", rgb
+
+
+def decode_masks(images: list[Image.Image], names: list[str], max_classes: int,
+                 background_colour: str | None = None) -> tuple[list[np.ndarray], MaskReport]:
+    """Class-id maps (H x W int64, 0 = background) for all frames' masks, decoded jointly so ids agree."""
+    raws = [_raw_array(im) for im in images]
+    kinds = {k for k, _ in raws}
+    if "rgb" in kinds:
+        rgb = [r if k == "rgb" else np.repeat(np.asarray(r, np.uint8)[..., None], 3, -1) for k, r in raws]
+        ids, report = _decode_colour(rgb, background_colour)
+    elif kinds == {"index"}:
+        ids, report = _decode_ids([r for _, r in raws], "ids", max_classes)
+        palette = images[0].getpalette() or []
+        for c in report.classes:
+            if c.value is not None and 3 * c.value + 2 < len(palette):
+                c.colour = tuple(palette[3 * c.value:3 * c.value + 3])  # type: ignore[assignment]
+    else:
+        ids, report = _decode_grey([np.asarray(r, np.int64) for _, r in raws],
+                                   65535 if "grey16" in kinds else 255, max_classes)
+    if report.num_classes > max_classes:
+        raise DataError(f"{names[0]}: the mask has {report.num_classes} classes but the model takes at most "
+                        f"{max_classes} (background included); merge classes or raise --max-classes.")
+    if report.num_classes < 2:
+        report.notes.append("the mask holds a single class: it carries no layout information")
+    return ids, report
+
+
+def _shares(ids: list[np.ndarray], k: int) -> np.ndarray:
+    counts = sum(np.bincount(a.ravel(), minlength=k)[:k] for a in ids)
+    return counts / max(1, counts.sum())
+
+
+def _decode_ids(arrays: list[np.ndarray], kind: str, max_classes: int) -> tuple[list[np.ndarray], MaskReport]:
+    values = np.unique(np.concatenate([np.unique(a) for a in arrays]))
+    if values.max(initial=0) < max_classes:
+        k = int(values.max(initial=0)) + 1
+        ids = [a.astype(np.int64) for a in arrays]
+        lookup = {int(v): int(v) for v in range(k)}
+    else:  # sparse ids (e.g. palette index 200): compact them in sorted order
+        k = len(values)
+        lookup = {int(v): i for i, v in enumerate(values)}
+        table = np.zeros(int(values.max()) + 1, np.int64)
+        table[values] = np.arange(k)
+        ids = [table[a] for a in arrays]
+        kind = "levels"
+    share = _shares(ids, k)
+    classes = [MaskClass(i, float(share[i]), value=v) for v, i in lookup.items()]
+    return ids, MaskReport(kind, k, classes)
+
+
+def _decode_grey(arrays: list[np.ndarray], full: int, max_classes: int) -> tuple[list[np.ndarray], MaskReport]:
+    values = np.unique(np.concatenate([np.unique(a) for a in arrays]))
+    if set(values.tolist()) <= {0, full} and values.max(initial=0) == full:
+        ids = [(a > 0).astype(np.int64) for a in arrays]
+        share = _shares(ids, 2)
+        return ids, MaskReport("binary", 2, [MaskClass(0, float(share[0]), value=0),
+                                             MaskClass(1, float(share[1]), value=full)])
+    if values.max(initial=0) < max_classes or len(values) <= _FEW_LEVELS:
+        return _decode_ids(arrays, "ids", max_classes)
+    half = (full + 1) // 2
+    ids = [(a >= half).astype(np.int64) for a in arrays]
+    share = _shares(ids, 2)
+    report = MaskReport("soft", 2, [MaskClass(0, float(share[0]), value=0), MaskClass(1, float(share[1]), value=full)])
+    report.notes.append(f"{len(values)} grey levels: read as one object + background, thresholded at {half}")
+    return ids, report
+
+
+def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[list[np.ndarray], MaskReport]:
+    packed = [(a[..., 0].astype(np.int64) << 16) | (a[..., 1].astype(np.int64) << 8) | a[..., 2] for a in arrays]
+    colours, inverse_all = np.unique(np.concatenate([p.ravel() for p in packed]), return_inverse=True)
+    counts = np.bincount(inverse_all)
+    rgb = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], 1)  # U x 3
+    total = counts.sum()
+    centres: list[np.ndarray] = []
+    weights: list[int] = []
+    for u in np.argsort(-counts, kind="stable"):
+        near = [i for i, c in enumerate(centres) if np.abs(c - rgb[u]).max() <= COLOUR_TOLERANCE]
+        if near:
+            weights[near[0]] += int(counts[u])
+        elif counts[u] >= MIN_CLASS_SHARE * total:
+            centres.append(rgb[u].astype(np.int64))
+            weights.append(int(counts[u]))
+    cen = np.stack(centres)  # K x 3
+    nearest = np.argmin(((rgb[:, None, :] - cen[None]) ** 2).sum(-1), 1)  # U: stray edge colours -> nearest class
+    notes = []
+    if background is not None:
+        target = np.array(parse_colour(background))
+        bg = int(np.argmin(((cen - target) ** 2).sum(-1)))
+        if np.abs(cen[bg] - target).max() > COLOUR_TOLERANCE:
+            notes.append(f"no class has colour {background}; the nearest colour is used as background")
+    elif (np.abs(cen).max(1) <= COLOUR_TOLERANCE).any():
+        bg = int(np.argmax(np.abs(cen).max(1) <= COLOUR_TOLERANCE))
+    else:
+        border = np.concatenate([np.concatenate([p[0], p[-1], p[:, 0], p[:, -1]]) for p in packed])
+        border_cls = nearest[np.searchsorted(colours, border)]
+        bg = int(np.bincount(border_cls, minlength=len(cen)).argmax())
+        notes.append("no black class: the most common border colour is the background")
+    share = np.bincount(nearest, weights=counts, minlength=len(cen)) / total
+    order = [bg] + [int(i) for i in np.argsort(-share, kind="stable") if i != bg]
+    rank = np.empty(len(cen), np.int64)
+    rank[order] = np.arange(len(cen))
+    lut = rank[nearest]  # unique colour -> class id
+    ids, start = [], 0
+    for p in packed:
+        ids.append(lut[inverse_all[start:start + p.size]].reshape(p.shape))
+        start += p.size
+    classes = [MaskClass(i, float(share[c]), colour=tuple(int(v) for v in cen[c])) for i, c in enumerate(order)]
+    return ids, MaskReport("colour", len(cen), classes, notes)

@@ -1,0 +1,179 @@
+"""Offline-safe loading of the pretrained networks the metrics use. Nothing here ever downloads.
+
+A weights file is looked up, in order, in the user's `weights_dir`, in the torch hub checkpoint folder
+(`torch.hub.get_dir()/checkpoints`, which honours TORCH_HOME) and, for the LPIPS linear heads, in the
+`lpips` package that ships them. `random_weights=True` builds every network with a fixed-seed random
+initialisation instead: the pipeline then runs anywhere, but its numbers are not comparable with papers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import lpips
+import torch
+import torchvision
+
+from osmis_core.errors import ConfigError, OsmisError
+
+RANDOM_SEED = 0
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One pretrained weights file: its name, official download address and what needs it."""
+
+    filename: str
+    url: str
+    used_by: str
+    package_dir: Optional[Path] = None  # a folder inside an installed package that may ship the file
+
+
+INCEPTION_V3 = WeightsFile(
+    "inception_v3_google-0cc3c7bd.pth",
+    "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+    "SIFID (Inception v3)",
+)
+ALEXNET = WeightsFile(
+    "alexnet-owt-7be5be79.pth",
+    "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    "LPIPS (AlexNet backbone)",
+)
+LPIPS_ALEX_HEADS = WeightsFile(
+    "alex.pth",
+    "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
+    "LPIPS (v0.1 linear heads)",
+    Path(lpips.__file__).parent / "weights" / "v0.1",
+)
+RESNET18 = WeightsFile(
+    "resnet18-f37072fd.pth",
+    "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+    "mIoU (ResNet-18 encoder)",
+)
+
+
+def hub_checkpoint_dir() -> Path:
+    """The torch hub checkpoint folder (TORCH_HOME/hub/checkpoints unless torch.hub.set_dir was used)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _check_weights_dir(weights_dir: Optional[str | Path]) -> Optional[Path]:
+    if weights_dir is None:
+        return None
+    path = Path(weights_dir).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"weights folder {path} does not exist or is not a folder")
+    return path
+
+
+def find_weights(file: WeightsFile, weights_dir: Optional[str | Path] = None) -> Optional[Path]:
+    """Path of `file` in the weights folder, the hub cache or its package, or None when absent."""
+    folder = _check_weights_dir(weights_dir)
+    candidates = [folder, hub_checkpoint_dir(), file.package_dir]
+    for directory in candidates:
+        if directory is not None and (directory / file.filename).is_file():
+            return directory / file.filename
+    return None
+
+
+class MissingWeightsError(OsmisError):
+    """Pretrained weights files are not available offline; `.files` lists every missing WeightsFile."""
+
+    def __init__(self, files: Sequence[WeightsFile], weights_dir: Optional[str | Path] = None):
+        self.files = list(files)
+        where = str(hub_checkpoint_dir())
+        if weights_dir is not None:
+            where = f"{Path(weights_dir).expanduser()} or {where}"
+        listed = "; ".join(f"{f.filename} for {f.used_by}, download it from {f.url}" for f in self.files)
+        super().__init__(
+            f"pretrained weights missing ({listed}); put the file(s) in {where}, "
+            f"or use random weights (scores then are not comparable with published numbers)"
+        )
+
+
+def missing_weights(files: Sequence[WeightsFile], weights_dir: Optional[str | Path] = None) -> list[WeightsFile]:
+    """The subset of `files` that cannot be found offline."""
+    return [f for f in files if find_weights(f, weights_dir) is None]
+
+
+def require_weights(files: Sequence[WeightsFile], weights_dir: Optional[str | Path] = None) -> None:
+    """Raise one MissingWeightsError naming every file of `files` that is missing."""
+    missing = missing_weights(files, weights_dir)
+    if missing:
+        raise MissingWeightsError(missing, weights_dir)
+
+
+def load_state_dict(file: WeightsFile, weights_dir: Optional[str | Path] = None) -> dict[str, torch.Tensor]:
+    """Load a weights file as a state dict on the CPU; MissingWeightsError when it is absent."""
+    path = find_weights(file, weights_dir)
+    if path is None:
+        raise MissingWeightsError([file], weights_dir)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated download or a wrong file: say which file, not a traceback
+        raise OsmisError(f"cannot read weights file {path} ({exc}); delete it and download it again "
+                         f"from {file.url}") from exc
+
+
+@contextlib.contextmanager
+def seeded(seed: int = RANDOM_SEED) -> Iterator[None]:
+    """Run the block with the CPU RNG seeded to `seed`, restoring the caller's RNG state afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def build_inception(weights_dir: Optional[str | Path] = None, random_weights: bool = False) -> torch.nn.Module:
+    """torchvision Inception v3 in eval mode, ImageNet weights or a fixed-seed random initialisation."""
+    if random_weights:
+        with seeded():
+            model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True)
+    else:
+        state = load_state_dict(INCEPTION_V3, weights_dir)
+        model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+        model.load_state_dict(state)
+    return model.eval()
+
+
+def build_lpips(weights_dir: Optional[str | Path] = None, random_weights: bool = False) -> lpips.LPIPS:
+    """lpips.LPIPS (AlexNet, v0.1) in eval mode; the backbone is loaded here, never downloaded.
+
+    With `random_weights` the backbone gets a fixed-seed random initialisation; the linear heads still come
+    from the lpips package when it ships them (random too otherwise).
+    """
+    heads = find_weights(LPIPS_ALEX_HEADS, weights_dir)
+    if not random_weights:
+        require_weights([ALEXNET, LPIPS_ALEX_HEADS], weights_dir)
+    with seeded(), warnings.catch_warnings():
+        # lpips builds its trunk with torchvision's deprecated `pretrained=` argument.
+        warnings.filterwarnings("ignore", message=".*'pretrained' is deprecated.*", category=UserWarning)
+        model = lpips.LPIPS(net="alex", version="0.1", pretrained=heads is not None, pnet_rand=True,
+                            model_path=None if heads is None else str(heads), verbose=False)
+    if not random_weights:
+        _load_alexnet_trunk(model, load_state_dict(ALEXNET, weights_dir))
+    return model.eval()
+
+
+def _load_alexnet_trunk(model: lpips.LPIPS, state: dict[str, torch.Tensor]) -> None:
+    """Copy torchvision AlexNet `features.<i>.*` weights into lpips' trunk slices (named `<i>` there too)."""
+    trunk = {}
+    for slice_name, block in model.net.named_children():
+        for index, _ in block.named_children():
+            for param in ("weight", "bias"):
+                key = f"features.{index}.{param}"
+                if key in state:
+                    trunk[f"{slice_name}.{index}.{param}"] = state[key]
+    model.net.load_state_dict(trunk)
+
+
+def build_resnet18(weights_dir: Optional[str | Path] = None, random_weights: bool = False) -> torch.nn.Module:
+    """torchvision ResNet-18 with ImageNet weights, or a fixed-seed random initialisation."""
+    with seeded():
+        model = torchvision.models.resnet18(weights=None)
+    if not random_weights:
+        model.load_state_dict(load_state_dict(RESNET18, weights_dir))
+    return model

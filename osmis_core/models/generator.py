@@ -1,0 +1,80 @@
+"""Generator: transposed-conv stem, n_g residual up-blocks, an RGB head per scale, a mask head (OSMIS)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import init_weights, lrelu, make_norm, sn_conv, upsample_conv3x3
+
+G_MULTIPLIERS = (8, 8, 8, 8, 8, 8, 8, 4, 2, 1)
+
+
+@dataclass
+class GeneratorOutput:
+    images: list[torch.Tensor]      # n_g tensors B x 3 x h_i x w_i in [-1, 1], smallest first
+    features: list[torch.Tensor]    # n_g tensors tanh(block output), for the diversity regulariser
+    mask: torch.Tensor | None       # B x K x H x W softmax probabilities (OSMIS) or None
+
+
+class GeneratorBlock(nn.Module):
+    """Residual block c_in -> c_out, upsampling x2 unless it is the first block."""
+
+    def __init__(self, cin: int, cout: int, upsample: bool, norm: str, fast_upsample: bool = True):
+        super().__init__()
+        mid = min(cin, cout)
+        self.upsample = upsample
+        self.fast_upsample = fast_upsample
+        self.norm1 = make_norm(norm, cin)
+        self.conv1 = sn_conv(cin, mid, 3)
+        self.norm2 = make_norm(norm, mid)
+        self.conv2 = sn_conv(mid, cout, 3)
+        self.shortcut = sn_conv(cin, cout, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = lrelu(self.norm1(x))
+        if not self.upsample:
+            h = self.conv1(h)
+        elif self.fast_upsample:
+            h = upsample_conv3x3(h, self.conv1.weight, self.conv1.bias)
+        else:
+            h = self.conv1(F.interpolate(h, scale_factor=2, mode="nearest"))
+        h = self.conv2(lrelu(self.norm2(h)))
+        s = self.shortcut(x)  # a 1x1 conv commutes with nearest upsampling: run it at low resolution
+        if self.upsample:
+            s = F.interpolate(s, scale_factor=2, mode="nearest")
+        return h + s
+
+
+class Generator(nn.Module):
+    def __init__(self, noise_shape: tuple[int, int], num_blocks: int, num_classes: int | None = None,
+                 ch: int = 32, noise_dim: int = 64, norm: str = "none", fast_upsample: bool = True):
+        super().__init__()
+        self.noise_dim = noise_dim
+        self.num_classes = num_classes
+        c = [m * ch for m in G_MULTIPLIERS[-(num_blocks + 1):]]
+        self.stem = nn.ConvTranspose2d(noise_dim, c[0], tuple(noise_shape))
+        self.blocks = nn.ModuleList(GeneratorBlock(c[i], c[i + 1], i > 0, norm, fast_upsample)
+                                    for i in range(num_blocks))
+        self.to_rgb = nn.ModuleList(sn_conv(c[i + 1], 3, 3) for i in range(num_blocks))
+        self.mask_head = nn.Conv2d(c[-1], num_classes, 3, padding=1) if num_classes else None
+        init_weights(self)
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        return torch.randn(n, self.noise_dim, 1, 1, generator=generator, device=device)
+
+    def forward(self, z: torch.Tensor, all_scales: bool = True) -> GeneratorOutput:
+        """z: B x noise_dim x 1 x 1. all_scales=False computes only the final image (sampling)."""
+        x = self.stem(z)  # B x c0 x h0 x w0
+        images, features = [], []
+        last = len(self.blocks) - 1
+        for i, (block, to_rgb) in enumerate(zip(self.blocks, self.to_rgb)):
+            x = block(x)  # B x c[i+1] x (h0 * 2^i) x (w0 * 2^i)
+            if all_scales or i == last:
+                images.append(torch.tanh(to_rgb(x)))
+            if all_scales:
+                features.append(torch.tanh(x))
+        mask = torch.softmax(self.mask_head(x), dim=1) if self.mask_head is not None else None
+        return GeneratorOutput(images, features, mask)

@@ -1,0 +1,365 @@
+"""The training loop of spec/osmis-model.md section 4, as a stream of typed events."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from .augment import augment_pair
+from .config import OsmisConfig
+from .data import TrainingData, load_training_data
+from .errors import CheckpointError, ConfigError
+from .events import (CheckpointSaved, Event, PreviewReady, StepStats, TrainControl, TrainingFailed,
+                     TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
+from .losses import diversity_regularisation, discriminator_terms
+from .models import Discriminator, Generator
+from .runfolder import CHECKPOINT_FORMAT, RunFolder, versions
+from .visual import mask_ids, preview_grid, to_uint8_images
+
+PREVIEW_SAMPLES = 8
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device '{name}' is not valid (use auto, cpu, cuda or cuda:i).") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{name}' was asked for but no CUDA GPU is available.")
+    return device
+
+
+def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,
+                  device: torch.device) -> TrainingData:
+    d, g, disc = config.data, config.generator, config.discriminator
+    return load_training_data(data_path, mask_path, max_size=d.max_size, use_masks=d.masks,
+                              max_classes=d.max_classes, background_colour=d.background_color,
+                              max_frames=d.max_frames, num_blocks_g=g.num_blocks_g, num_blocks_d=disc.num_blocks_d,
+                              num_blocks_d0=disc.num_blocks_d0, device=device,
+                              channels_last=config.run.channels_last)
+
+
+def build_models(config: OsmisConfig, data: TrainingData) -> tuple[Generator, Discriminator]:
+    a = data.architecture
+    g = Generator(a.noise_shape, a.num_blocks_g, data.num_classes, ch=config.generator.ch_g,
+                  noise_dim=config.generator.noise_dim, norm=config.generator.norm_g)
+    d = Discriminator(a.num_blocks_d, a.num_blocks_d0, data.num_classes, ch=config.discriminator.ch_d,
+                      norm=config.discriminator.norm_d)
+    return g, d
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@dataclass
+class StepLosses:
+    """Detached loss tensors of one iteration (read back to the host only at logging ticks)."""
+    terms: dict[str, torch.Tensor]
+    d_real: torch.Tensor
+    d_fake: torch.Tensor
+
+
+def _mean_logit(out) -> torch.Tensor:
+    maps = out.low_level + out.layout
+    return torch.stack([m.detach().float().mean() for m in maps]).mean()
+
+
+class Trainer:
+    """Owns the models, optimisers and random state of one run; `run()` trains and yields events."""
+
+    def __init__(self, config: OsmisConfig, data: TrainingData, run_dir: str | Path | None = None,
+                 device: torch.device | None = None):
+        self.config = config
+        self.data = data
+        self.device = device or data.images.device
+        self.folder = RunFolder(run_dir) if run_dir is not None else None
+        torch.manual_seed(config.run.seed)
+        self.generator, self.discriminator = build_models(config, data)
+        fmt = torch.channels_last if config.run.channels_last else torch.contiguous_format
+        self.generator.to(self.device, memory_format=fmt)
+        self.discriminator.to(self.device, memory_format=fmt)
+        self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        o = config.optimisation
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o.lr_d, betas=(o.beta1, o.beta2))
+        self.rng = torch.Generator().manual_seed(config.run.seed)  # every random decision and noise draw
+        self.fixed_noise = self.generator.sample_noise(PREVIEW_SAMPLES, torch.Generator().manual_seed(
+            config.run.seed + 1))
+        self.step = 0
+        self._ema_params = list(self.generator_ema.parameters())
+        self._g_params = list(self.generator.parameters())
+        self._d_params = list(self.discriminator.parameters())
+
+    # -- one iteration -------------------------------------------------------------------------------------
+    def _noise(self) -> torch.Tensor:
+        z = self.generator.sample_noise(self.config.optimisation.batch_size, self.rng)
+        return z.to(self.device, non_blocking=True)
+
+    def _augment(self, pyramid, mask):
+        a = self.config.augmentation
+        if not a.augment or a.p_aug <= 0:
+            return pyramid, mask
+        return augment_pair(pyramid, mask, a.p_aug, self.rng)
+
+    def train_step(self) -> StepLosses:
+        """One iteration: G step (D frozen), D step, EMA update."""
+        cfg = self.config
+        n_d, n_d0 = self.data.architecture.num_blocks_d, self.data.architecture.num_blocks_d0
+        harden = "bernoulli" if self.step < cfg.regularisation.bernoulli_warmup else "argmax"
+        loss_kind = cfg.optimisation.loss
+        G, D = self.generator, self.discriminator
+
+        # 1. generator step; D's weights get no gradients
+        for p in self._d_params:
+            p.requires_grad_(False)
+        out = G(self._noise())
+        fake_pyr, fake_mask = self._augment(out.images[-n_d0:], out.mask)
+        d_out = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
+        g_terms = discriminator_terms(d_out, True, loss_kind, n_d, for_generator=True)
+        loss_g = g_terms["low_level"] + g_terms["content"] + g_terms["layout"]
+        terms = {f"g_{k}": v for k, v in g_terms.items()}
+        if cfg.regularisation.lambda_dr > 0:
+            dr = diversity_regularisation(out.features)
+            loss_g = loss_g + cfg.regularisation.lambda_dr * dr
+            terms["g_diversity"] = dr
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        for p in self._d_params:
+            p.requires_grad_(True)
+
+        # 2. discriminator step
+        real_pyr, real_mask = self._augment(*self.data.batch(cfg.optimisation.batch_size, self.rng))
+        d_real = D(real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay,
+                   gen=self.rng)
+        with torch.no_grad():
+            out2 = G(self._noise())
+        fake_pyr, fake_mask = self._augment(out2.images[-n_d0:], out2.mask)
+        d_fake = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
+        r_terms = discriminator_terms(d_real, True, loss_kind, n_d)
+        f_terms = discriminator_terms(d_fake, False, loss_kind, n_d)
+        loss_d = sum(r_terms.values()) + sum(f_terms.values())
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # 3. EMA of the generator
+        self.update_ema()
+        self.step += 1
+        terms.update({f"d_real_{k}": v for k, v in r_terms.items()})
+        terms.update({f"d_fake_{k}": v for k, v in f_terms.items()})
+        terms["g_total"], terms["d_total"] = loss_g, loss_d
+        return StepLosses({k: v.detach() for k, v in terms.items()}, _mean_logit(d_real), _mean_logit(d_fake))
+
+    def ema_decay(self) -> float:
+        o = self.config.optimisation
+        return min(o.ema_decay, (1 + self.step) / (10 + self.step)) if o.ema_warmup else o.ema_decay
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        torch._foreach_lerp_(self._ema_params, self._g_params, 1.0 - self.ema_decay())
+        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+    # -- state ---------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "architecture": self.data.architecture.to_dict(),
+            "num_classes": self.data.num_classes,
+            "generator": self.generator.state_dict(),
+            "generator_ema": self.generator_ema.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()},
+            "fixed_noise": self.fixed_noise,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.generator_ema.load_state_dict(state["generator_ema"])
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.rng.set_state(state["rng"]["trainer"])
+            torch.set_rng_state(state["rng"]["torch"])
+            self.fixed_noise = state["fixed_noise"]
+            self.step = int(state["step"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
+
+    # -- outputs -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def save_preview(self) -> Path:
+        out = self.generator_ema(self.fixed_noise.to(self.device), all_scales=False)
+        ids = mask_ids(out.mask) if out.mask is not None else None
+        grid = preview_grid(to_uint8_images(out.images[-1]), ids)
+        path = self.folder.samples / f"step_{self.step:07d}.png"
+        grid.save(path)
+        return path
+
+    def save_checkpoint(self) -> Path:
+        return self.folder.save_checkpoint(self.state_dict(), self.step, self.config.run.keep_checkpoints)
+
+    def describe(self) -> dict:
+        a = self.data.architecture
+        return {"data": self.data.describe(), "architecture": a.to_dict(), "device": str(self.device),
+                "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
+        """Train up to config.run.iters, yielding events; stop/pause requests are honoured between steps."""
+        control = control or TrainControl()
+        rc = self.config.run
+        total = rc.iters
+        folder = self.folder
+        yield TrainingStarted(folder.root, self.step, total, resumed, self.describe())
+        folder.log(f"{'resumed' if resumed else 'started'} at step {self.step} of {total} on {self.device}")
+        t_start = time.perf_counter()
+        start_step, tick_step, tick_time = self.step, self.step, t_start
+        sums: dict[str, torch.Tensor] = {}
+        last_saved = self.step
+        try:
+            while self.step < total:
+                if control.paused and not control.stop_requested:
+                    yield TrainingPaused(self.step)
+                    folder.log(f"paused at step {self.step}")
+                    paused_at = time.perf_counter()
+                    while control.paused and not control.stop_requested:
+                        control.wait_while_paused()
+                    pause_len = time.perf_counter() - paused_at
+                    t_start += pause_len
+                    tick_time += pause_len
+                    yield TrainingResumed(self.step)
+                if control.stop_requested:
+                    break
+                losses = self.train_step()
+                for k, v in losses.terms.items():
+                    sums[k] = sums[k] + v if k in sums else v.clone()
+                sums["_d_real"] = sums.get("_d_real", 0) + losses.d_real
+                sums["_d_fake"] = sums.get("_d_fake", 0) + losses.d_fake
+                if self.step % rc.log_every == 0 or self.step == total:
+                    now = time.perf_counter()
+                    n = self.step - tick_step
+                    vals = {k: float(v) / n for k, v in sums.items()}
+                    if not all(math.isfinite(v) for v in vals.values()):
+                        raise FloatingPointError("a loss became NaN or infinite")
+                    ips = n / max(now - tick_time, 1e-9)
+                    elapsed = now - t_start
+                    d_real, d_fake = vals.pop("_d_real"), vals.pop("_d_fake")
+                    stats = StepStats(self.step, total, vals, d_real, d_fake, ips, elapsed,
+                                      (total - self.step) / max(ips, 1e-9))
+                    folder.append_stats({"step": self.step, **{k: round(v, 6) for k, v in vals.items()},
+                                         "d_real": round(d_real, 6), "d_fake": round(d_fake, 6),
+                                         "it_per_s": round(ips, 4), "elapsed": round(elapsed, 2)})
+                    yield stats
+                    sums, tick_step, tick_time = {}, self.step, now
+                if self.step % rc.preview_every == 0:
+                    yield PreviewReady(self.step, self.save_preview())
+                if self.step % rc.checkpoint_every == 0:
+                    path = self.save_checkpoint()
+                    last_saved = self.step
+                    folder.log(f"checkpoint {path.name}")
+                    yield CheckpointSaved(self.step, path)
+        except Exception as exc:  # noqa: BLE001 - reported as an event; the last checkpoint stays usable
+            message = _failure_message(exc, self.step)
+            folder.log(f"FAILED at step {self.step}: {message}")
+            yield TrainingFailed(self.step, message, traceback.format_exc())
+            return
+        stopped = self.step < total
+        if self.step != last_saved or self.step == start_step == 0:
+            if self.step % rc.preview_every != 0:
+                yield PreviewReady(self.step, self.save_preview())
+            path = self.save_checkpoint()
+            folder.log(f"checkpoint {path.name}")
+            yield CheckpointSaved(self.step, path)
+        folder.log(f"{'stopped' if stopped else 'finished'} at step {self.step}")
+        yield TrainingFinished(self.step, folder.root, stopped)
+
+
+def _failure_message(exc: Exception, step: int) -> str:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return (f"out of memory at step {step}; lower --max-size or --batch-size (the last checkpoint is kept).")
+    if isinstance(exc, FloatingPointError):
+        return f"training diverged at step {step}: {exc}; resume from the last checkpoint with a lower learning rate."
+    if isinstance(exc, OSError):
+        return f"a file could not be written at step {step}: {exc}."
+    return f"{type(exc).__name__} at step {step}: {exc}"
+
+
+# -- sessions: new run or resume ---------------------------------------------------------------------------------
+
+_RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device"}
+
+
+def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
+                   mask_path: str | Path | None = None) -> Trainer:
+    """Create a new run folder (must not hold a run yet) and a trainer at step 0."""
+    folder = RunFolder(run_dir)
+    if folder.exists():
+        raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
+    device = resolve_device(config.run.device)
+    data = load_data_for(config, data_path, mask_path, device)
+    folder.create()
+    trainer = Trainer(config, data, folder.root, device)
+    folder.write_run_json({
+        "config": config.to_dict(),
+        "data": {"path": str(Path(data_path).resolve()),
+                 "mask": str(Path(mask_path).resolve()) if mask_path else None, **data.describe()},
+        "architecture": data.architecture.to_dict(),
+        "params_g": count_parameters(trainer.generator),
+        "params_d": count_parameters(trainer.discriminator),
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    })
+    return trainer
+
+
+def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Trainer:
+    """A trainer restored from the run's latest good checkpoint; only run-length/logging options may change."""
+    folder = RunFolder(run_dir)
+    info = folder.read_run_json()
+    try:
+        saved = OsmisConfig.from_dict(info["config"], str(folder.run_json))
+    except KeyError:
+        raise CheckpointError(f"{folder.run_json}: holds no config.") from None
+    changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
+    bad = sorted(set(changes) - _RESUMABLE_CHANGES)
+    if bad:
+        k = bad[0]
+        raise ConfigError(f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
+                          f"{changes[k]!r}); only {', '.join(sorted(_RESUMABLE_CHANGES))} can change on resume.")
+    config = saved.replace(**changes)
+    state = folder.load_checkpoint("latest")
+    def fixed(cfg: dict) -> dict:
+        return {k: v for k, v in OsmisConfig.from_dict(cfg).flat().items() if k not in _RESUMABLE_CHANGES}
+    if fixed(state.get("config", {})) != fixed(info["config"]):
+        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
+    device = resolve_device(config.run.device)
+    data_info = info.get("data", {})
+    data = load_data_for(config, data_info.get("path", ""), data_info.get("mask"), device)
+    trainer = Trainer(config, data, folder.root, device)
+    trainer.load_state_dict(state)
+    folder.truncate_stats(trainer.step)
+    if changes:
+        info["config"] = config.to_dict()
+        folder.write_run_json(info)
+    return trainer
+
+
+def format_stats(stats: StepStats) -> str:
+    keys = ("g_total", "d_total")
+    return " ".join(f"{k}={stats.losses[k]:.3f}" for k in keys if k in stats.losses)
