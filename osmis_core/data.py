@@ -78,6 +78,8 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     ext = path.suffix.lower()
     if ext in VIDEO_EXTS:
         masks = None
+        if mask is None and (path.parent / "mask").is_dir():
+            mask = path.parent / "mask"
         if mask is not None:
             if not mask.is_dir():
                 raise DataError(f"{mask}: the mask of a video must be a folder of per-frame mask images.")

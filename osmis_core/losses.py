@@ -58,8 +58,7 @@ def diversity_regularisation(features: list[torch.Tensor]) -> torch.Tensor:
     total = features[0].new_zeros(())
     for f in features:
         flat = f.flatten(1).float()  # B x D
-        b = flat.shape[0]
-        i, j = torch.triu_indices(b, b, 1, device=f.device)
-        total = total - (flat[i] - flat[j]).abs().mean(1).sum()
+        for k in range(flat.shape[0] - 1):  # pairs (k, m > k) by slices: no gather/scatter of large features
+            total = total - (flat[k:k + 1] - flat[k + 1:]).abs().mean(1).sum()
     s = len(features)
     return total * (2.0 / (s * (s - 1))) if s > 1 else total

@@ -318,7 +318,7 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
     folder.write_run_json({
         "config": config.to_dict(),
         "data": {"path": str(Path(data_path).resolve()),
-                 "mask": str(Path(mask_path).resolve()) if mask_path else None, **data.describe()},
+                 "mask_path": str(Path(mask_path).resolve()) if mask_path else None, **data.describe()},
         "architecture": data.architecture.to_dict(),
         "params_g": count_parameters(trainer.generator),
         "params_d": count_parameters(trainer.discriminator),
@@ -350,7 +350,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
         raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     device = resolve_device(config.run.device)
     data_info = info.get("data", {})
-    data = load_data_for(config, data_info.get("path", ""), data_info.get("mask"), device)
+    data = load_data_for(config, data_info.get("path", ""), data_info.get("mask_path"), device)
     trainer = Trainer(config, data, folder.root, device)
     trainer.load_state_dict(state)
     folder.truncate_stats(trainer.step)

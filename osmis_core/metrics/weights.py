@@ -150,7 +150,7 @@ def build_lpips(weights_dir: Optional[str | Path] = None, random_weights: bool =
         require_weights([ALEXNET, LPIPS_ALEX_HEADS], weights_dir)
     with seeded(), warnings.catch_warnings():
         # lpips builds its trunk with torchvision's deprecated `pretrained=` argument.
-        warnings.filterwarnings("ignore", message=".*'pretrained' is deprecated.*", category=UserWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision.models._utils")
         model = lpips.LPIPS(net="alex", version="0.1", pretrained=heads is not None, pnet_rand=True,
                             model_path=None if heads is None else str(heads), verbose=False)
     if not random_weights:

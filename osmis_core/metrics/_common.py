@@ -1,9 +1,19 @@
-"""Input checks and resizing shared by the metrics."""
+"""Input checks, resizing and the result type shared by the metrics."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
+
+
+class PerImageScores(NamedTuple):
+    """A metric scored per generated image."""
+
+    per_image: torch.Tensor  # N, float64
+    mean: float
+    nearest: torch.Tensor  # N, int64: index of the training frame that gave each score
 
 
 def check_images(images: torch.Tensor, name: str) -> torch.Tensor:

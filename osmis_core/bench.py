@@ -1,0 +1,61 @@
+"""Training speed and memory measurement (used by `osmis bench` and benchmarks/)."""
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .config import OsmisConfig
+from .trainer import Trainer, load_data_for, resolve_device
+
+PAPER_ITERS = 150_000
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
+
+
+def benchmark_training(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None = None,
+                       iters: int = 10, warmup: int = 2) -> dict:
+    """Median seconds per iteration (after `warmup` iterations), start-up time and peak memory."""
+    device = resolve_device(config.run.device)
+    t0 = time.perf_counter()
+    data = load_data_for(config, data_path, mask_path, device)
+    trainer = Trainer(config, data, None, device)
+    startup = time.perf_counter() - t0
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for i in range(warmup + iters):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t = time.perf_counter()
+        losses = trainer.train_step()
+        float(losses.terms["d_total"])  # wait for the step to finish
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    med = statistics.median(times)
+    a = data.architecture
+    result = {
+        "device": str(device),
+        "resolution": [a.height, a.width],
+        "batch_size": config.optimisation.batch_size,
+        "iters_timed": iters,
+        "median_s_per_iter": round(med, 4),
+        "iters_per_s": round(1 / med, 4),
+        "min_s_per_iter": round(min(times), 4),
+        "startup_s": round(startup, 3),
+        "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1),
+        "projected_paper_run_h": round(med * PAPER_ITERS / 3600, 2),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    if device.type == "cuda":
+        result["max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return result

@@ -1,0 +1,221 @@
+"""mIoU of generated masks: train a small U-Net on one side (generated or real pairs), test on the other.
+
+Direction 1 ("gen_to_real"): train on the generated image-mask pairs, test on the real pair(s).
+Direction 2 ("real_to_gen"): train on the real pair(s), test on the generated pairs (also per image).
+The real pairs are resized to the generated size (image bilinear, mask nearest).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Callable, NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._common import check_images, check_masks, resize_images, resize_masks
+from .weights import RANDOM_SEED, build_resnet18, seeded
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class _UpBlock(nn.Module):
+    """Upsample to the skip's size, concatenate it, then two conv3x3-BN-ReLU."""
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int):
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.Conv2d(in_channels + skip_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.convs(torch.cat([x, skip], 1))
+
+
+class UNetResNet18(nn.Module):
+    """U-Net on a torchvision ResNet-18 encoder: B x 3 x H x W in [0, 1] -> B x K x H x W logits."""
+
+    def __init__(self, encoder: nn.Module, num_classes: int):
+        super().__init__()
+        self.stem = nn.Sequential(encoder.conv1, encoder.bn1, encoder.relu)  # 64 @ H/2
+        self.pool = encoder.maxpool
+        self.layer1, self.layer2 = encoder.layer1, encoder.layer2  # 64 @ H/4, 128 @ H/8
+        self.layer3, self.layer4 = encoder.layer3, encoder.layer4  # 256 @ H/16, 512 @ H/32
+        self.up4 = _UpBlock(512, 256, 256)
+        self.up3 = _UpBlock(256, 128, 128)
+        self.up2 = _UpBlock(128, 64, 64)
+        self.up1 = _UpBlock(64, 64, 32)
+        self.up0 = _UpBlock(32, 3, 16)  # full resolution, with the input itself as skip
+        self.head = nn.Conv2d(16, num_classes, 1)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN)[None, :, None, None])
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD)[None, :, None, None])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x0 = (images - self.mean) / self.std
+        s1 = self.stem(x0)
+        s2 = self.layer1(self.pool(s1))
+        s3 = self.layer2(s2)
+        s4 = self.layer3(s3)
+        x = self.layer4(s4)
+        for up, skip in ((self.up4, s4), (self.up3, s3), (self.up2, s2), (self.up1, s1), (self.up0, x0)):
+            x = up(x, skip)
+        return self.head(x)
+
+
+def _augment(images: torch.Tensor, onehot: torch.Tensor, generator: torch.Generator,
+             max_shift: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random resized crop (75-100 % of each side), horizontal flip and shift per sample, shared by
+    image and mask; areas shifted in from outside are reflected. Shapes are kept."""
+    b = images.shape[0]
+    scale = 0.75 + 0.25 * torch.rand(b, generator=generator)  # B
+    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)  # B
+    reach = 1 - scale + max_shift  # B: crop centres stay within the image plus a small shift
+    shift = (2 * torch.rand(b, 2, generator=generator) - 1) * reach[:, None]  # B x 2
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = scale * flip
+    theta[:, 1, 1] = scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)  # B x H x W x 2
+    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    onehot = F.grid_sample(onehot, grid, mode="nearest", padding_mode="reflection", align_corners=False)
+    return images, onehot
+
+
+def _loss(logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    """0.5 * BCE + 0.5 * soft Dice (per class, averaged), both on per-class sigmoids of B x K x H x W."""
+    bce = F.binary_cross_entropy_with_logits(logits, onehot)
+    probs = torch.sigmoid(logits)
+    dims = (0, 2, 3)
+    dice = (2 * (probs * onehot).sum(dims) + 1) / (probs.sum(dims) + onehot.sum(dims) + 1)  # K
+    return 0.5 * bce + 0.5 * (1 - dice.mean())
+
+
+def _confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-image confusion matrices: B x H x W predictions and targets -> B x K x K (rows: target)."""
+    index = target * num_classes + pred  # B x H x W
+    offsets = torch.arange(pred.shape[0], device=pred.device)[:, None, None] * num_classes ** 2
+    counts = torch.bincount((index + offsets).flatten(), minlength=pred.shape[0] * num_classes ** 2)
+    return counts.view(-1, num_classes, num_classes)
+
+
+def _scores(confusion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel accuracy and mIoU (over classes present in target or prediction) from ... x K x K matrices."""
+    confusion = confusion.double()
+    tp = torch.diagonal(confusion, dim1=-2, dim2=-1)  # ... x K
+    union = confusion.sum(-1) + confusion.sum(-2) - tp
+    iou = torch.where(union > 0, tp / union.clamp(min=1), torch.nan)
+    accuracy = tp.sum(-1) / confusion.sum((-2, -1))
+    return accuracy, iou.nanmean(-1)
+
+
+class MIoUResult(NamedTuple):
+    """Pixel accuracy and mIoU in both directions, and per generated image for direction 2."""
+
+    accuracy_gen_to_real: float
+    miou_gen_to_real: float
+    accuracy_real_to_gen: float
+    miou_real_to_gen: float
+    per_image_accuracy: torch.Tensor  # N, float64
+    per_image_miou: torch.Tensor  # N, float64
+
+
+class SegmentationMIoU:
+    """Train-on-one-side, test-on-the-other segmentation scores of generated image-mask pairs.
+
+    The encoder starts from ImageNet ResNet-18 weights (weights.py); `random_weights` starts it from a
+    fixed-seed random initialisation instead. `steps`, `batch_size` and `lr` default to the spec's
+    500 / 5 / 1e-4 (Adam). `progress(stage, step, steps)` is called during training.
+    """
+
+    def __init__(self, num_classes: int, *, steps: int = 500, batch_size: int = 5, lr: float = 1e-4,
+                 weights_dir: Optional[str | Path] = None, random_weights: bool = False,
+                 device: str | torch.device = "cpu", seed: int = RANDOM_SEED, eval_batch_size: int = 8,
+                 progress: Optional[Progress] = None):
+        if num_classes < 2:
+            raise ValueError(f"mIoU needs at least 2 mask classes, got {num_classes}")
+        self.num_classes = num_classes
+        self.steps, self.batch_size, self.lr = steps, batch_size, lr
+        self.device = torch.device(device)
+        self.seed = seed
+        self.eval_batch_size = eval_batch_size
+        self.progress = progress
+        self._encoder = build_resnet18(weights_dir, random_weights)
+        self._real: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self._fake_images: list[torch.Tensor] = []
+        self._fake_masks: list[torch.Tensor] = []
+
+    def _check_classes(self, masks: torch.Tensor, name: str) -> None:
+        if int(masks.max()) >= self.num_classes:
+            raise ValueError(f"{name} contain class id {int(masks.max())} but num_classes is {self.num_classes}")
+
+    def set_real(self, real_images: torch.Tensor, real_masks: torch.Tensor) -> None:
+        """Set the training pair(s): T x 3 x H x W images in [0, 1] and T x H x W int64 masks."""
+        check_masks(real_masks, check_images(real_images, "real images"), "real masks")
+        self._check_classes(real_masks, "real masks")
+        self._real = (real_images, real_masks)
+
+    def update(self, fake_images: torch.Tensor, fake_masks: torch.Tensor) -> None:
+        """Add generated pairs: N x 3 x H x W images in [0, 1] and N x H x W int64 masks."""
+        check_masks(fake_masks, check_images(fake_images, "generated images"), "generated masks")
+        self._check_classes(fake_masks, "generated masks")
+        self._fake_images.append(fake_images)
+        self._fake_masks.append(fake_masks)
+
+    def _train(self, images: torch.Tensor, masks: torch.Tensor, stage: str) -> UNetResNet18:
+        """A fresh U-Net trained on the given pairs (already on the device)."""
+        with seeded(self.seed):
+            model = UNetResNet18(copy.deepcopy(self._encoder), self.num_classes).to(self.device)
+        generator = torch.Generator().manual_seed(self.seed)
+        optimiser = torch.optim.Adam(model.parameters(), lr=self.lr)
+        onehot = F.one_hot(masks, self.num_classes).permute(0, 3, 1, 2).float()  # N x K x H x W
+        model.train()
+        for step in range(self.steps):
+            pick = torch.randint(len(images), (self.batch_size,), generator=generator).to(self.device)
+            x, y = _augment(images[pick], onehot[pick], generator)
+            loss = _loss(model(x), y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            if self.progress is not None:
+                self.progress(stage, step + 1, self.steps)
+        return model.eval()
+
+    @torch.inference_mode()
+    def _test(self, model: UNetResNet18, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Per-image confusion matrices of the model's predictions: N x K x K."""
+        return torch.cat([_confusion(model(x).argmax(1), y, self.num_classes)
+                          for x, y in zip(images.split(self.eval_batch_size), masks.split(self.eval_batch_size))])
+
+    def compute(self) -> MIoUResult:
+        """Train and test in both directions."""
+        if self._real is None:
+            raise RuntimeError("SegmentationMIoU: call set_real() before compute()")
+        if not self._fake_images:
+            raise RuntimeError("SegmentationMIoU: no generated pairs; call update() first")
+        fake_images = torch.cat(self._fake_images).to(self.device)
+        fake_masks = torch.cat(self._fake_masks).to(self.device)
+        size = tuple(fake_images.shape[-2:])
+        real_images = resize_images(self._real[0].to(self.device), size)
+        real_masks = resize_masks(self._real[1].to(self.device), size)
+
+        gen_model = self._train(fake_images, fake_masks, "mIoU: train on generated")
+        accuracy_1, miou_1 = _scores(self._test(gen_model, real_images, real_masks).sum(0))
+        real_model = self._train(real_images, real_masks, "mIoU: train on real")
+        per_image = self._test(real_model, fake_images, fake_masks)  # N x K x K
+        accuracy_2, miou_2 = _scores(per_image.sum(0))
+        per_accuracy, per_miou = _scores(per_image)
+        return MIoUResult(float(accuracy_1), float(miou_1), float(accuracy_2), float(miou_2),
+                          per_accuracy.cpu(), per_miou.cpu())
+
+    def reset(self) -> None:
+        """Forget the generated pairs added so far (the real pair is kept)."""
+        self._fake_images, self._fake_masks = [], []
