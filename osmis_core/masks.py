@@ -10,6 +10,7 @@ from .errors import DataError
 
 COLOUR_TOLERANCE = 12      # colours within this many levels (per channel) are one class
 MIN_CLASS_SHARE = 0.001    # a colour must cover at least this share of pixels to start a class
+_BLEND_MAX_SHARE = 0.05   # a smaller colour lying between two classes is an anti-aliased edge, not a class
 _FEW_LEVELS = 8            # a grey mask with at most this many distinct levels has one class per level
 
 
@@ -144,15 +145,23 @@ def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[li
     counts = np.bincount(inverse_all)
     rgb = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], 1)  # U x 3
     total = counts.sum()
-    centres: list[np.ndarray] = []
-    weights: list[int] = []
-    for u in np.argsort(-counts, kind="stable"):
-        near = [i for i, c in enumerate(centres) if np.abs(c - rgb[u]).max() <= COLOUR_TOLERANCE]
-        if near:
-            weights[near[0]] += int(counts[u])
-        elif counts[u] >= MIN_CLASS_SHARE * total:
-            centres.append(rgb[u].astype(np.int64))
-            weights.append(int(counts[u]))
+    # Seed a class at the most common unassigned colour, absorb every colour within the tolerance, repeat;
+    # then drop classes too small to be real (anti-aliased edge colours) and send their pixels to the nearest.
+    unassigned = np.ones(len(rgb), bool)
+    centres, weights = [], []
+    while unassigned.any():
+        seed = np.flatnonzero(unassigned)[np.argmax(counts[unassigned])]
+        near = unassigned & (np.abs(rgb - rgb[seed]).max(1) <= COLOUR_TOLERANCE)
+        centres.append(rgb[seed].astype(np.int64))
+        weights.append(int(counts[near].sum()))
+        unassigned &= ~near
+    kept: list[np.ndarray] = []
+    for i in np.argsort(weights)[::-1]:
+        c, share = centres[i], weights[i] / total
+        if kept and (share < MIN_CLASS_SHARE or (share < _BLEND_MAX_SHARE and _is_blend(c, kept))):
+            continue
+        kept.append(c)
+    centres = kept
     cen = np.stack(centres)  # K x 3
     nearest = np.argmin(((rgb[:, None, :] - cen[None]) ** 2).sum(-1), 1)  # U: stray edge colours -> nearest class
     notes = []
@@ -179,3 +188,16 @@ def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[li
         start += p.size
     classes = [MaskClass(i, float(share[c]), colour=tuple(int(v) for v in cen[c])) for i, c in enumerate(order)]
     return ids, MaskReport("colour", len(cen), classes, notes)
+
+
+def _is_blend(colour: np.ndarray, classes: list[np.ndarray]) -> bool:
+    """True when colour lies (within the tolerance) on a segment between two class colours, away from both."""
+    c = colour.astype(np.float64)
+    for i in range(len(classes)):
+        for j in range(i + 1, len(classes)):
+            a, b = classes[i].astype(np.float64), classes[j].astype(np.float64)
+            d = b - a
+            t = float(np.dot(c - a, d) / max(np.dot(d, d), 1e-9))
+            if 0.1 <= t <= 0.9 and np.abs(a + t * d - c).max() <= COLOUR_TOLERANCE:
+                return True
+    return False

@@ -1,0 +1,27 @@
+"""Fixtures; ../shared/data tests skip when it is absent."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from helpers import SHARED_DATA, save_palette_mask, scene_arrays
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "example_image").is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def scene(tmp_path) -> Path:
+    """Research-layout folder with one image and its 3-class palette mask."""
+    img, ids = scene_arrays()
+    (tmp_path / "scene" / "image").mkdir(parents=True)
+    (tmp_path / "scene" / "mask").mkdir()
+    Image.fromarray(img).save(tmp_path / "scene" / "image" / "00000.png")
+    save_palette_mask(ids, tmp_path / "scene" / "mask" / "00000.png")
+    return tmp_path / "scene"

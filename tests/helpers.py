@@ -1,0 +1,46 @@
+"""Helpers shared by the tests: tiny configurations and synthetic data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# A model small enough to train a few iterations in about a second on 2 CPU cores.
+TINY = dict(max_size=96, ch_g=4, ch_d=4, noise_dim=8, batch_size=2, log_every=1, preview_every=2,
+            checkpoint_every=2, bernoulli_warmup=2, device="cpu")
+
+
+def tiny_flags(**extra) -> list[str]:
+    opts = {**TINY, **extra}
+    flags = []
+    for k, v in opts.items():
+        flags.append("--" + k.replace("_", "-"))
+        flags.append(str(v))
+    return flags
+
+
+def scene_arrays(w: int = 128, h: int = 64, seed: int = 0):
+    """A small RGB image with two kinds of objects, and its class-id mask."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (rng.random((h, w, 1)) * 40 + np.array([60, 120, 60])).astype(np.uint8)
+    ids = np.zeros((h, w), np.uint8)
+    disc = (xx - w * 0.3) ** 2 + (yy - h * 0.5) ** 2 <= (h * 0.2) ** 2
+    box = (abs(xx - w * 0.7) < w * 0.1) & (abs(yy - h * 0.55) < h * 0.2)
+    img[disc] = [200, 40, 40]
+    img[box] = [40, 40, 200]
+    ids[disc], ids[box] = 1, 2
+    return img, ids
+
+
+def save_palette_mask(ids: np.ndarray, path: Path) -> Path:
+    im = Image.fromarray(ids.astype(np.uint8), "P")
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * 759)
+    im.save(path)
+    return path
+
+
