@@ -129,8 +129,8 @@ def _decode_grey(arrays: list[np.ndarray], full: int, max_classes: int) -> tuple
         share = _shares(ids, 2)
         return ids, MaskReport("binary", 2, [MaskClass(0, float(share[0]), value=0),
                                              MaskClass(1, float(share[1]), value=full)])
-    if values.max(initial=0) < max_classes or len(values) <= _FEW_LEVELS:
-        return _decode_ids(arrays, "ids", max_classes)
+    if values.max(initial=0) < (full + 1) // 2 or len(values) <= _FEW_LEVELS:
+        return _decode_ids(arrays, "ids", max_classes)  # class ids (soft masks reach the upper half)
     half = (full + 1) // 2
     ids = [(a >= half).astype(np.int64) for a in arrays]
     share = _shares(ids, 2)

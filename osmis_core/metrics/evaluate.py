@@ -1,0 +1,277 @@
+"""All metrics of a set of generated images in one call, and their metrics.json / metrics.csv / table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+
+from ._common import check_images, check_masks
+from .diversity import PixelDiversity
+from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
+from .miou import SegmentationMIoU
+from .sifid import INCEPTION_LAYERS, SIFID, InceptionFeatures
+from .weights import (ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, MissingWeightsError, WeightsFile,
+                      build_inception, build_lpips, missing_weights)
+
+METRICS = ("sifid", "lpips", "lpips_train", "diversity", "miou")
+REQUIRED_WEIGHTS: dict[str, tuple[WeightsFile, ...]] = {
+    "sifid": (INCEPTION_V3,),
+    "lpips": (ALEXNET, LPIPS_ALEX_HEADS),
+    "lpips_train": (ALEXNET, LPIPS_ALEX_HEADS),
+    "diversity": (),
+    "miou": (RESNET18,),
+}
+RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with published numbers"
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+_LABELS = {
+    "num_images": "generated images",
+    "lpips_diversity": "LPIPS diversity (higher = more diverse)",
+    "lpips_to_train": "LPIPS to training data (near 0 = copying)",
+    "pixel_diversity": "pixel diversity",
+    "accuracy_gen_to_real": "pixel accuracy, train generated / test real",
+    "miou_gen_to_real": "mIoU, train generated / test real",
+    "accuracy_real_to_gen": "pixel accuracy, train real / test generated",
+    "miou_real_to_gen": "mIoU, train real / test generated",
+}
+
+
+@dataclass(frozen=True)
+class Compat:
+    """Switches reproducing quirks of the published research code; all off by default.
+
+    lpips_unit_range_inputs: feed [0, 1] images to LPIPS as if they were [-1, 1] (gives much lower values).
+    video_frame0_only: score videos against frame 0 only instead of the nearest frame (SIFID).
+    """
+
+    lpips_unit_range_inputs: bool = False
+    video_frame0_only: bool = False
+
+
+def _check_request(metrics: Sequence[str], sifid_dims: Sequence[int]) -> None:
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    bad_dims = [d for d in sifid_dims if d not in INCEPTION_LAYERS]
+    if bad_dims:
+        raise ValueError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
+
+
+def _feed(metric, images: torch.Tensor, batch_size: int, stage: str, progress: Optional[Progress],
+          *extra: torch.Tensor) -> None:
+    """metric.update() batch by batch, reporting progress after each batch."""
+    total = images.shape[0]
+    for start in range(0, total, batch_size):
+        metric.update(images[start:start + batch_size], *(e[start:start + batch_size] for e in extra))
+        if progress is not None:
+            progress(stage, min(start + batch_size, total), total)
+
+
+def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
+                    fake_masks: Optional[torch.Tensor] = None, real_masks: Optional[torch.Tensor] = None, *,
+                    metrics: Sequence[str] = METRICS, sifid_dims: Sequence[int] = (64,),
+                    weights_dir: Optional[str | Path] = None, random_weights: bool = False,
+                    compat: Compat = Compat(), device: str | torch.device = "cpu",
+                    progress: Optional[Progress] = None, skip_missing: bool = False,
+                    names: Optional[Sequence[str]] = None, batch_size: int = 8,
+                    miou_steps: int = 500, miou_batch_size: int = 5) -> dict[str, Any]:
+    """Score generated images (N x 3 x H x W in [0, 1]) against the training image or frames.
+
+    Masks are N x H x W / T x H x W int64 class ids; without both, mIoU is skipped with a warning.
+    Missing pretrained weights raise one MissingWeightsError naming every missing file, unless
+    `skip_missing`: then the metrics that need them are reported as unavailable (None) and the rest run.
+    Returns {"summary": {...}, "per_image": [{...}, ...], "warnings": [...], "random_weights": bool,
+    "unavailable": [metric, ...]}.
+    """
+    metrics = list(dict.fromkeys(metrics))
+    _check_request(metrics, sifid_dims)
+    check_images(fake_images, "generated images")
+    check_images(real_images, "real images")
+    if names is not None and len(names) != fake_images.shape[0]:
+        raise ValueError(f"{len(names)} names for {fake_images.shape[0]} generated images")
+    warnings = [RANDOM_WEIGHTS_WARNING] if random_weights else []
+    if "miou" in metrics and (fake_masks is None or real_masks is None):
+        warnings.append("mIoU skipped: it needs masks for both the generated and the real images")
+        metrics.remove("miou")
+
+    unavailable: list[str] = []
+    if not random_weights:
+        missing = {m: missing_weights(REQUIRED_WEIGHTS[m], weights_dir) for m in metrics}
+        all_missing = list(dict.fromkeys(f for files in missing.values() for f in files))
+        if all_missing and not skip_missing:
+            raise MissingWeightsError(all_missing, weights_dir)
+        for metric, files in missing.items():
+            if files:
+                unavailable.append(metric)
+                warnings.append(f"{metric} unavailable: missing {', '.join(f.filename for f in files)}")
+
+    n = fake_images.shape[0]
+    summary: dict[str, Any] = {"num_images": n}
+    per_image: list[dict[str, Any]] = [{"index": i} if names is None else {"index": i, "name": names[i]}
+                                       for i in range(n)]
+    video = real_images.shape[0] > 1
+
+    def put_rows(key: str, values: Sequence) -> None:
+        for row, value in zip(per_image, values):
+            row[key] = value
+
+    if "sifid" in metrics:
+        inception = None if "sifid" in unavailable else build_inception(weights_dir, random_weights)
+        for dims in sifid_dims:
+            key = f"sifid_{dims}"
+            if inception is None:
+                summary[key] = None
+                put_rows(key, [None] * n)
+                continue
+            sifid = SIFID(dims, feature_extractor=InceptionFeatures(inception, dims), device=device,
+                          batch_size=batch_size, video_frame0_only=compat.video_frame0_only)
+            sifid.set_real(real_images)
+            _feed(sifid, fake_images, batch_size, f"SIFID {dims}", progress)
+            scores = sifid.compute()
+            summary[key] = scores.mean
+            put_rows(key, scores.per_image.tolist())
+            if video:
+                put_rows(f"{key}_frame", scores.nearest.tolist())
+
+    lpips_model = None
+    if {"lpips", "lpips_train"} & set(metrics) - set(unavailable):
+        lpips_model = build_lpips(weights_dir, random_weights)
+    lpips_options = dict(model=lpips_model, device=device, batch_size=batch_size,
+                         unit_range_inputs=compat.lpips_unit_range_inputs)
+    if "lpips" in metrics:
+        if "lpips" in unavailable or n < 2:
+            summary["lpips_diversity"] = None
+            if n < 2:
+                warnings.append("LPIPS diversity skipped: it needs at least 2 generated images")
+        else:
+            diversity = LPIPSDiversity(**lpips_options)
+            _feed(diversity, fake_images[:diversity.max_images], batch_size, "LPIPS diversity", progress)
+            summary["lpips_diversity"] = diversity.compute()
+    if "lpips_train" in metrics:
+        if "lpips_train" in unavailable:
+            summary["lpips_to_train"] = None
+            put_rows("lpips_to_train", [None] * n)
+        else:
+            to_train = LPIPSToTrain(**lpips_options)
+            to_train.set_real(real_images)
+            _feed(to_train, fake_images, batch_size, "LPIPS to training data", progress)
+            scores = to_train.compute()
+            summary["lpips_to_train"] = scores.mean
+            put_rows("lpips_to_train", scores.per_image.tolist())
+            if video:
+                put_rows("lpips_to_train_frame", scores.nearest.tolist())
+
+    if "diversity" in metrics:
+        if n < 2:
+            summary["pixel_diversity"] = None
+            warnings.append("pixel diversity skipped: it needs at least 2 generated images")
+        else:
+            pixel = PixelDiversity(device)
+            pixel.set_real(real_images)
+            _feed(pixel, fake_images, batch_size, "pixel diversity", progress)
+            summary["pixel_diversity"] = pixel.compute()
+
+    if "miou" in metrics:
+        if "miou" in unavailable:
+            summary.update(dict.fromkeys(("accuracy_gen_to_real", "miou_gen_to_real",
+                                          "accuracy_real_to_gen", "miou_real_to_gen")))
+            put_rows("accuracy_real_to_gen", [None] * n)
+            put_rows("miou_real_to_gen", [None] * n)
+        else:
+            check_masks(fake_masks, fake_images, "generated masks")
+            check_masks(real_masks, real_images, "real masks")
+            num_classes = int(max(fake_masks.max(), real_masks.max())) + 1
+            miou = SegmentationMIoU(num_classes, steps=miou_steps, batch_size=miou_batch_size,
+                                    weights_dir=weights_dir, random_weights=random_weights, device=device,
+                                    progress=progress)
+            miou.set_real(real_images, real_masks)
+            miou.update(fake_images, fake_masks)
+            scores = miou.compute()
+            summary.update(accuracy_gen_to_real=scores.accuracy_gen_to_real,
+                           miou_gen_to_real=scores.miou_gen_to_real,
+                           accuracy_real_to_gen=scores.accuracy_real_to_gen,
+                           miou_real_to_gen=scores.miou_real_to_gen)
+            put_rows("accuracy_real_to_gen", scores.per_image_accuracy.tolist())
+            put_rows("miou_real_to_gen", scores.per_image_miou.tolist())
+
+    return {"summary": summary, "per_image": per_image, "warnings": warnings,
+            "random_weights": random_weights, "unavailable": unavailable}
+
+
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN/inf: such values become null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _json_text(result: dict[str, Any]) -> str:
+    clean = {
+        "summary": {k: _finite_or_none(v) for k, v in result["summary"].items()},
+        "per_image": [{k: _finite_or_none(v) for k, v in row.items()} for row in result["per_image"]],
+        "warnings": list(result["warnings"]),
+        "random_weights": bool(result["random_weights"]),
+        "unavailable": list(result.get("unavailable", [])),
+    }
+    return json.dumps(clean, indent=2) + "\n"
+
+
+def _csv_text(result: dict[str, Any]) -> str:
+    """One row per image, then one "summary" row; columns = per-image keys, then summary-only keys."""
+    columns = list(dict.fromkeys(k for row in result["per_image"] for k in row))
+    columns += [k for k in result["summary"] if k not in columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in result["per_image"]:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    summary = {k: "" if v is None else v for k, v in result["summary"].items()}
+    writer.writerow({**summary, "index": "summary"})
+    return out.getvalue()
+
+
+def write_metrics(out_dir: str | Path, result: dict[str, Any]) -> tuple[Path, Path]:
+    """Write metrics.json and metrics.csv into `out_dir`, atomically: both files are fully written to
+    temporary files first, then moved into place; on any error nothing is left half-written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = {out_dir / "metrics.json": _json_text(result), out_dir / "metrics.csv": _csv_text(result)}
+    temps: dict[Path, str] = {}
+    try:
+        for target, text in targets.items():
+            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=out_dir)
+            temps[target] = temp
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for target, temp in temps.items():
+            os.replace(temp, target)
+    finally:
+        for temp in temps.values():
+            if os.path.exists(temp):
+                os.remove(temp)
+    return out_dir / "metrics.json", out_dir / "metrics.csv"
+
+
+def _label(key: str) -> str:
+    if key.startswith("sifid_"):
+        return f"SIFID, dims {key[len('sifid_'):]} (lower = better)"
+    return _LABELS.get(key, key)
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A short text table of the summary, followed by the warnings."""
+    rows = [(_label(k), "unavailable" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
+            for k, v in result["summary"].items()]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{'metric'.ljust(width)}  value", *(f"{label.ljust(width)}  {value}" for label, value in rows)]
+    lines += [f"warning: {w}" for w in result["warnings"]]
+    return "\n".join(lines)

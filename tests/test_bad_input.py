@@ -1,0 +1,171 @@
+"""Every bad input ends in one clear sentence naming the file and the problem, exit code 2, nothing damaged."""
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import save_palette_mask, scene_arrays, tiny_flags
+from osmis_core.cli import main
+from osmis_core.runfolder import RunFolder
+
+
+def _err(capsys, argv) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and err.startswith("error: ")
+    assert len(err.strip().splitlines()) == 1
+    return err
+
+
+def _inspect(capsys, path, *extra):
+    return _err(capsys, ["inspect", str(path), *extra])
+
+
+def test_missing_path(capsys, tmp_path):
+    assert "no such file" in _inspect(capsys, tmp_path / "nope.png")
+
+
+def test_not_an_image(capsys, tmp_path):
+    p = tmp_path / "notes.png"
+    p.write_text("hello")
+    err = _inspect(capsys, p)
+    assert "notes.png" in err and "not an image" in err
+    p = tmp_path / "data.txt"
+    p.write_text("x")
+    assert "not a supported image or video" in _inspect(capsys, p)
+
+
+def test_truncated_image(capsys, tmp_path):
+    img, _ = scene_arrays()
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG")
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    err = _inspect(capsys, p)
+    assert "cut.jpg" in err and "corrupt or truncated" in err
+
+
+def test_mask_of_other_aspect(capsys, tmp_path):
+    img, ids = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "a.png")
+    save_palette_mask(ids[:, :40], tmp_path / "m.png")
+    err = _inspect(capsys, tmp_path / "a.png", "--mask", str(tmp_path / "m.png"))
+    assert "m.png" in err and "aspect" in err
+
+
+def test_mask_too_many_classes_and_unreadable(capsys, tmp_path):
+    img, _ = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "a.png")
+    many = (np.arange(64 * 128) % 50).reshape(64, 128).astype(np.uint8)
+    im = Image.fromarray(many, "P")
+    im.putpalette([(i * 37) % 256 for i in range(768)])
+    im.save(tmp_path / "many.png")
+    err = _inspect(capsys, tmp_path / "a.png", "--mask", str(tmp_path / "many.png"))
+    assert "many.png" in err and "at most 32" in err
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    err = _inspect(capsys, tmp_path / "a.png", "--mask", str(tmp_path / "bad.png"))
+    assert "bad.png" in err and "mask" in err
+
+
+@pytest.mark.parametrize("kind", ["RGBA", "I;16", "L", "CMYK", "EXIF"])
+def test_unusual_images_are_handled(capsys, tmp_path, kind):
+    img, _ = scene_arrays()
+    p = tmp_path / ("x.jpg" if kind in ("CMYK", "EXIF") else "x.png")
+    if kind == "RGBA":
+        Image.fromarray(np.dstack([img, np.full(img.shape[:2], 128, np.uint8)])).save(p)
+    elif kind == "I;16":
+        Image.fromarray((img[..., 0].astype(np.uint16) * 257)).save(p)
+    elif kind == "L":
+        Image.fromarray(img[..., 0]).save(p)
+    elif kind == "CMYK":
+        Image.fromarray(img).convert("CMYK").save(p)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotated 90 degrees: displayed portrait
+        Image.fromarray(img).save(p, exif=exif)
+    assert main(["inspect", str(p), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["original_size"] == ([64, 128] if kind == "EXIF" else [128, 64])
+
+
+def test_empty_frame_folder(capsys, tmp_path):
+    (tmp_path / "frames").mkdir()
+    assert "holds no images" in _inspect(capsys, tmp_path / "frames")
+
+
+def test_corrupt_video(capsys, tmp_path):
+    p = tmp_path / "clip.mp4"
+    p.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    err = _inspect(capsys, p)
+    assert "clip.mp4" in err and ("corrupt" in err or "no decodable" in err or "no video" in err)
+
+
+def test_frames_of_different_sizes_use_mean_square(capsys, tmp_path):
+    d = tmp_path / "frames"
+    d.mkdir()
+    img, _ = scene_arrays()
+    Image.fromarray(img).save(d / "0.png")
+    Image.fromarray(img).resize((96, 64)).save(d / "1.png")
+    assert main(["inspect", str(d), "--json", "--max-size", "96"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["original_size"] == [88, 88] and report["resolution"][0] == report["resolution"][1]
+
+
+def test_too_small_resolution(capsys, scene):
+    err = _inspect(capsys, scene, "--max-size", "20")
+    assert "too small" in err and "max-size" in err
+
+
+def test_output_not_writable(capsys, scene, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    err = _err(capsys, ["train", str(scene), "--out", str(blocker / "run"), "--iters", "1", *tiny_flags()])
+    assert "cannot be written" in err and "file" in err
+
+
+def test_unknown_config_key(capsys, scene, tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"lr_gg": 1}))
+    err = _err(capsys, ["train", str(scene), "--config", str(cfg), "--iters", "1"])
+    assert "c.json" in err and "lr_gg" in err and "lr_g" in err
+
+
+@pytest.fixture
+def trained(scene, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(scene), "--out", str(run), "--iters", "4", "--quiet", *tiny_flags()]) == 0
+    capsys.readouterr()
+    return run
+
+
+def test_resume_with_another_config(capsys, trained):
+    err = _err(capsys, ["train", str(trained), "--resume", "--iters", "6", "--ch-g", "8"])
+    assert "another config" in err and "ch_g" in err
+    assert RunFolder(trained).latest_step() == 4  # nothing touched
+
+
+def test_damaged_checkpoint_falls_back_then_fails_clearly(capsys, trained):
+    folder = RunFolder(trained)
+    latest = folder.checkpoint_path(4)
+    latest.write_bytes(latest.read_bytes()[:1000])  # damaged
+    assert main(["train", str(trained), "--resume", "--iters", "5", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "previous good checkpoint step_0000002.pt" in err
+    assert folder.latest_step() == 5
+    for step in folder.checkpoint_steps():
+        folder.checkpoint_path(step).write_bytes(b"junk")
+    err = _err(capsys, ["train", str(trained), "--resume", "--iters", "6"])
+    assert "damaged checkpoint" in err
+
+
+def test_generate_from_missing_run(capsys, tmp_path):
+    assert "no such run folder" in _err(capsys, ["generate", str(tmp_path / "x"), "--out", str(tmp_path / "g")])
+
+
+def test_missing_training_data_on_resume(capsys, trained, scene):
+    shutil.rmtree(scene)
+    assert "no such file" in _err(capsys, ["train", str(trained), "--resume", "--iters", "6"])

@@ -1,0 +1,61 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from osmis_core.config import OsmisConfig, build_config, load_config_file, preset_names
+from osmis_core.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_are_the_papers():
+    c = OsmisConfig()
+    assert (c.data.max_size, c.optimisation.batch_size, c.generator.ch_g, c.discriminator.ch_d) == (330, 5, 32, 32)
+    assert (c.generator.noise_dim, c.optimisation.lr_g, c.optimisation.beta1, c.optimisation.ema_decay) == \
+        (64, 2e-4, 0.5, 0.9999)
+    assert (c.regularisation.lambda_dr, c.regularisation.bernoulli_warmup, c.augmentation.p_con) == (0.15, 15000, 0.4)
+
+
+def test_presets():
+    assert {"quick", "paper"} <= set(preset_names())
+    paper = build_config("paper")
+    assert paper.run.iters == 150000 and paper.data.max_size == 330
+    quick = build_config("quick")
+    assert quick.run.iters < 10000
+
+
+def test_precedence_and_file_formats(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"optimisation": {"lr_g": 1e-3}, "seed": 7}))
+    (tmp_path / "c.toml").write_text("[run]\nseed = 9\n")
+    c = build_config("quick", tmp_path / "c.json", {"seed": 8})
+    assert c.optimisation.lr_g == 1e-3 and c.run.seed == 8 and c.generator.ch_g == 16
+    assert load_config_file(tmp_path / "c.toml") == {"seed": 9}
+
+
+def test_validation_messages():
+    with pytest.raises(ConfigError, match="loss.*one of"):
+        OsmisConfig().replace(loss="l2")
+    with pytest.raises(ConfigError, match="batch_size.*at least 1"):
+        OsmisConfig().replace(batch_size=0)
+    with pytest.raises(ConfigError, match="unknown option 'optimisation.lr_gg'"):
+        OsmisConfig.from_dict({"optimisation": {"lr_gg": 1}})
+
+
+def test_run_json_round_trip():
+    c = OsmisConfig().replace(ch_g=8, masks=False)
+    assert OsmisConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+def test_engine_never_imports_qt():
+    code = "import sys, osmis_core.cli, osmis_core.trainer, osmis_core.generate; " \
+           "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'superqt', 'pyqtgraph')]; " \
+           "print(bad); sys.exit(1 if bad else 0)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+    lint = Path(sys.executable).with_name("lint-imports")
+    if lint.exists():
+        result = subprocess.run([str(lint), "--config", str(REPO / "setup.cfg")], cwd=REPO, capture_output=True,
+                                text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
