@@ -14,6 +14,16 @@ from .trainer import Trainer, load_data_for, resolve_device
 
 PAPER_ITERS = 150_000
 
+# Named speed variants: flat option overrides. 'eager' is the plain implementation (NCHW, fp32, upsample then
+# conv); 'fast' is the default fast path; the others switch single parts for comparison.
+VARIANTS: dict[str, dict] = {
+    "eager": {"channels_last": False, "fast_upsample": False, "precision": "fp32", "compile": False},
+    "fast": {"channels_last": True, "fast_upsample": True, "precision": "fp32", "compile": False},
+    "bf16": {"channels_last": True, "fast_upsample": True, "precision": "bf16", "compile": False},
+    "auto": {"channels_last": True, "fast_upsample": True, "precision": "auto", "compile": False},
+    "compile": {"channels_last": True, "fast_upsample": True, "precision": "fp32", "compile": True},
+}
+
 
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process so far."""
@@ -54,6 +64,10 @@ def benchmark_training(config: OsmisConfig, data_path: str | Path, mask_path: st
         "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1),
         "projected_paper_run_h": round(med * PAPER_ITERS / 3600, 2),
         "threads": torch.get_num_threads(),
+        "precision": str(trainer.amp_dtype or torch.float32).replace("torch.", ""),
+        "channels_last": config.run.channels_last,
+        "fast_upsample": config.run.fast_upsample,
+        "compile": config.run.compile,
         "torch": torch.__version__,
     }
     if device.type == "cuda":

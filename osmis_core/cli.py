@@ -78,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=25)
 
+    p = sub.add_parser("bench", help="measure training speed and memory (median s/iteration, peak memory)")
+    p.add_argument("data", help="DATA to train on")
+    p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
+    p.add_argument("--variant", default="fast", help="eager, fast, bf16, auto or compile (comma-separated to "
+                   "compare several in one run)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default 2)")
+    p.add_argument("--json-out", help="write the results as JSON here (default: bench.json)", default="bench.json")
+    p.add_argument("--preset", choices=preset_names())
+    p.add_argument("--config", help="JSON/TOML options file")
+    _add_option_flags(p)
+
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("path", nargs="?", help="run folder or DATA to open")
     return parser
@@ -206,6 +217,32 @@ def _int(text: str, flag: str) -> int:
         raise OsmisError(f"{flag} must be 'latest' or a step number, got '{text}'.") from None
 
 
+def cmd_bench(args) -> int:
+    from .bench import VARIANTS, benchmark_training
+    from .runfolder import atomic_write_text
+    names = [v.strip() for v in args.variant.split(",") if v.strip()]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        raise OsmisError(f"unknown variant '{unknown[0]}' (available: {', '.join(VARIANTS)}).")
+    overrides = _overrides(args)
+    timed = overrides.pop("iters", 10)
+    results = []
+    for name in names:
+        config = build_config(args.preset, args.config, {**overrides, **VARIANTS[name]})
+        r = {"variant": name, **benchmark_training(config, args.data, args.mask, iters=timed, warmup=args.warmup)}
+        results.append(r)
+        mem = f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r else f"{r['peak_rss_mb']:.0f} MB RSS"
+        print(f"{name:8s} {r['median_s_per_iter']:.3f} s/it  {r['iters_per_s']:.2f} it/s  start-up "
+              f"{r['startup_s']:.2f} s  peak {mem}  150k-iteration run: {r['projected_paper_run_h']:.1f} h  "
+              f"({r['device']}, {r['precision']}, {r['resolution'][1]}x{r['resolution'][0]})")
+    if len(results) > 1:
+        base = results[0]["median_s_per_iter"]
+        for r in results[1:]:
+            print(f"{r['variant']} vs {results[0]['variant']}: {base / r['median_s_per_iter']:.2f}x")
+    atomic_write_text(Path(args.json_out), json.dumps(results, indent=2) + "\n")
+    return 0
+
+
 def cmd_gui(args) -> int:
     try:
         from osmis_gui.app import run_app
@@ -214,4 +251,4 @@ def cmd_gui(args) -> int:
     return run_app(args.path)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "gui": cmd_gui}
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "bench": cmd_bench, "gui": cmd_gui}

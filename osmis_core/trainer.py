@@ -37,6 +37,24 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def native_bf16(device: torch.device) -> bool:
+    """True when bf16 arithmetic is native on the device (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return (" avx512_bf16" in flags or " amx_bf16" in flags) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for a precision setting, or None for plain fp32."""
+    if precision == "bf16" or (precision == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    return None
+
+
 def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,
                   device: torch.device) -> TrainingData:
     d, g, disc = config.data, config.generator, config.discriminator
@@ -50,7 +68,8 @@ def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | P
 def build_models(config: OsmisConfig, data: TrainingData) -> tuple[Generator, Discriminator]:
     a = data.architecture
     g = Generator(a.noise_shape, a.num_blocks_g, data.num_classes, ch=config.generator.ch_g,
-                  noise_dim=config.generator.noise_dim, norm=config.generator.norm_g)
+                  noise_dim=config.generator.noise_dim, norm=config.generator.norm_g,
+                  fast_upsample=config.run.fast_upsample)
     d = Discriminator(a.num_blocks_d, a.num_blocks_d0, data.num_classes, ch=config.discriminator.ch_d,
                       norm=config.discriminator.norm_d)
     return g, d
@@ -95,6 +114,10 @@ class Trainer:
         self.fixed_noise = self.generator.sample_noise(PREVIEW_SAMPLES, torch.Generator().manual_seed(
             config.run.seed + 1))
         self.step = 0
+        self.amp_dtype = autocast_dtype(config.run.precision, self.device)
+        self.g_forward, self.d_forward = self.generator, self.discriminator
+        if config.run.compile:
+            self.g_forward, self.d_forward = torch.compile(self.generator), torch.compile(self.discriminator)
         self._ema_params = list(self.generator_ema.parameters())
         self._g_params = list(self.generator.parameters())
         self._d_params = list(self.discriminator.parameters())
@@ -116,14 +139,15 @@ class Trainer:
         n_d, n_d0 = self.data.architecture.num_blocks_d, self.data.architecture.num_blocks_d0
         harden = "bernoulli" if self.step < cfg.regularisation.bernoulli_warmup else "argmax"
         loss_kind = cfg.optimisation.loss
-        G, D = self.generator, self.discriminator
+        G, D = self.g_forward, self.d_forward
 
         # 1. generator step; D's weights get no gradients
         for p in self._d_params:
             p.requires_grad_(False)
-        out = G(self._noise())
-        fake_pyr, fake_mask = self._augment(out.images[-n_d0:], out.mask)
-        d_out = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
+        with self._autocast():
+            out = G(self._noise())
+            fake_pyr, fake_mask = self._augment(out.images[-n_d0:], out.mask)
+            d_out = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
         g_terms = discriminator_terms(d_out, True, loss_kind, n_d, for_generator=True)
         loss_g = g_terms["low_level"] + g_terms["content"] + g_terms["layout"]
         terms = {f"g_{k}": v for k, v in g_terms.items()}
@@ -138,13 +162,14 @@ class Trainer:
             p.requires_grad_(True)
 
         # 2. discriminator step
-        real_pyr, real_mask = self._augment(*self.data.batch(cfg.optimisation.batch_size, self.rng))
-        d_real = D(real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay,
-                   gen=self.rng)
-        with torch.no_grad():
-            out2 = G(self._noise())
-        fake_pyr, fake_mask = self._augment(out2.images[-n_d0:], out2.mask)
-        d_fake = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
+        with self._autocast():
+            real_pyr, real_mask = self._augment(*self.data.batch(cfg.optimisation.batch_size, self.rng))
+            d_real = D(real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay,
+                       gen=self.rng)
+            with torch.no_grad():
+                out2 = G(self._noise())
+            fake_pyr, fake_mask = self._augment(out2.images[-n_d0:], out2.mask)
+            d_fake = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
         r_terms = discriminator_terms(d_real, True, loss_kind, n_d)
         f_terms = discriminator_terms(d_fake, False, loss_kind, n_d)
         loss_d = sum(r_terms.values()) + sum(f_terms.values())
@@ -159,6 +184,10 @@ class Trainer:
         terms.update({f"d_fake_{k}": v for k, v in f_terms.items()})
         terms["g_total"], terms["d_total"] = loss_g, loss_d
         return StepLosses({k: v.detach() for k, v in terms.items()}, _mean_logit(d_real), _mean_logit(d_fake))
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                              enabled=self.amp_dtype is not None)
 
     def ema_decay(self) -> float:
         o = self.config.optimisation
@@ -302,7 +331,9 @@ def _failure_message(exc: Exception, step: int) -> str:
 
 # -- sessions: new run or resume ---------------------------------------------------------------------------------
 
-_RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device"}
+# Options that may change when a run is resumed: run length, logging, and how (not what) is computed.
+_RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
+                      "channels_last", "fast_upsample", "precision", "compile"}
 
 
 def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,

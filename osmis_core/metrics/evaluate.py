@@ -14,11 +14,13 @@ from typing import Any, Callable, Optional, Sequence
 
 import torch
 
+from osmis_core.errors import ConfigError
+
 from ._common import check_images, check_masks
 from .diversity import PixelDiversity
 from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
 from .miou import SegmentationMIoU
-from .sifid import INCEPTION_LAYERS, SIFID, InceptionFeatures
+from .sifid import INCEPTION_LAYERS, INCEPTION_MIN_SIZE, SIFID, InceptionFeatures
 from .weights import (ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, MissingWeightsError, WeightsFile,
                       build_inception, build_lpips, missing_weights)
 
@@ -57,13 +59,20 @@ class Compat:
     video_frame0_only: bool = False
 
 
-def _check_request(metrics: Sequence[str], sifid_dims: Sequence[int]) -> None:
+def _check_request(metrics: Sequence[str], sifid_dims: Sequence[int], size: tuple[int, int]) -> None:
+    """Reject unknown metrics, unsupported SIFID dims and images too small for the requested dims."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    if "sifid" not in metrics:
+        return
     bad_dims = [d for d in sifid_dims if d not in INCEPTION_LAYERS]
     if bad_dims:
-        raise ValueError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
+        raise ConfigError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
+    too_big = [d for d in sifid_dims if min(size) < INCEPTION_MIN_SIZE[d]]
+    if too_big:
+        raise ConfigError(f"SIFID at dims {too_big[0]} needs images of at least {INCEPTION_MIN_SIZE[too_big[0]]} "
+                          f"pixels per side, the generated images are {size[0]}x{size[1]}")
 
 
 def _feed(metric, images: torch.Tensor, batch_size: int, stage: str, progress: Optional[Progress],
@@ -93,9 +102,9 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
     "unavailable": [metric, ...]}.
     """
     metrics = list(dict.fromkeys(metrics))
-    _check_request(metrics, sifid_dims)
     check_images(fake_images, "generated images")
     check_images(real_images, "real images")
+    _check_request(metrics, sifid_dims, tuple(fake_images.shape[-2:]))
     if names is not None and len(names) != fake_images.shape[0]:
         raise ValueError(f"{len(names)} names for {fake_images.shape[0]} generated images")
     warnings = [RANDOM_WEIGHTS_WARNING] if random_weights else []
@@ -269,7 +278,7 @@ def _label(key: str) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     """A short text table of the summary, followed by the warnings."""
-    rows = [(_label(k), "unavailable" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
+    rows = [(_label(k), "unavailable" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
             for k, v in result["summary"].items()]
     width = max(len(label) for label, _ in rows)
     lines = [f"{'metric'.ljust(width)}  value", *(f"{label.ljust(width)}  {value}" for label, value in rows)]

@@ -23,6 +23,8 @@ _LAYERS_768 = _LAYERS_192 + ("maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d",
                              "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e")
 _LAYERS_2048 = _LAYERS_768 + ("Mixed_7a", "Mixed_7b", "Mixed_7c")
 INCEPTION_LAYERS = {64: _LAYERS_64, 192: _LAYERS_192, 768: _LAYERS_768, 2048: _LAYERS_2048}
+# Smallest image side giving a feature map of at least 2 x 2 positions at each dims.
+INCEPTION_MIN_SIZE = {64: 9, 192: 23, 768: 59, 2048: 107}
 
 
 def _fold_batchnorm(block: BasicConv2d) -> nn.Sequential:
@@ -59,8 +61,12 @@ class InceptionFeatures(nn.Module):
         layers = nn.Sequential(*(copy.deepcopy(getattr(inception, name)) for name in INCEPTION_LAYERS[dims]))
         _fold_all(layers)
         self.layers = layers.eval().to(memory_format=torch.channels_last)
+        self.dims = dims
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if min(images.shape[-2:]) < INCEPTION_MIN_SIZE[self.dims]:
+            raise ValueError(f"SIFID at dims {self.dims} needs images of at least {INCEPTION_MIN_SIZE[self.dims]} "
+                             f"pixels per side, got {images.shape[-2]}x{images.shape[-1]}")
         return self.layers(images.contiguous(memory_format=torch.channels_last))
 
 
@@ -92,6 +98,9 @@ class SIFID:
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Per-position features of images in [0, 1]: B x 3 x H x W -> B x (h*w) x C."""
         maps = self.net(images.to(self.device) * 2 - 1)  # B x C x h x w
+        if maps.shape[2] * maps.shape[3] < 2:
+            raise ValueError(f"SIFID: {images.shape[-2]}x{images.shape[-1]} images give a feature map with "
+                             f"one position; at least 2 are needed (use larger images or smaller dims)")
         return maps.permute(0, 2, 3, 1).flatten(1, 2)  # B x (h*w) x C
 
     def set_real(self, real_images: torch.Tensor) -> None:

@@ -1,0 +1,42 @@
+"""GUI tests run offscreen with isolated QSettings and a tiny synthetic image + mask."""
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"     # before Qt is imported anywhere
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from gui_helpers import make_scene  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gui: drives the real desktop window (offscreen)")
+
+
+@pytest.fixture
+def scene(tmp_path) -> tuple[Path, Path]:
+    return make_scene(tmp_path / "data")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The real main window with settings in a temporary ini file; no thread outlives the test."""
+    from PySide6.QtCore import QSettings
+
+    from osmis_gui import tasks
+    from osmis_gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("training/runs_root", str(tmp_path / "runs"))
+    win = MainWindow(settings)
+    win.confirm = lambda title, text: True          # no blocking dialogs in tests
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    yield win
+    if win.training.control is not None:
+        win.training.control.request_stop()
+    assert tasks.wait_for_all(60_000), "background jobs still running after the test"
+    qtbot.wait(10)   # deliver the last queued signals before the window goes
