@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .config import FIELDS, build_config, option_type, preset_names
 from .errors import OsmisError
+from .trainer import resolve_device
 
 EXIT_USER_ERROR = 2
 
@@ -41,6 +42,27 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def _config_from_args(args):
     return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args))
+
+
+def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
+    g = p.add_argument_group("evaluation options")
+    if real_required:
+        g.add_argument("--real", required=True, help="the training data (image, folder or video)")
+        g.add_argument("--mask", help="mask of the training data, if not found next to it")
+        g.add_argument("--device", default="auto")
+        g.add_argument("--json", action="store_true", help="print the result as JSON")
+    g.add_argument("--metrics", default="sifid,lpips,lpips_train,diversity,miou",
+                   help="comma-separated: sifid, lpips, lpips_train, diversity, miou")
+    g.add_argument("--sifid-dims", default="64", help="comma-separated Inception layers: 64, 192, 768, 2048")
+    g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
+    g.add_argument("--random-weights", action="store_true",
+                   help="randomly initialised networks: exercises the pipeline offline; NOT comparable with "
+                   "published numbers")
+    g.add_argument("--miou-steps", type=int, default=500, help="training steps of the mIoU segmenter")
+    g.add_argument("--compat-lpips-unit-range", action="store_true",
+                   help="reproduce the published code: LPIPS fed [0,1] images as if [-1,1]")
+    g.add_argument("--compat-video-frame0", action="store_true",
+                   help="reproduce the published code: video SIFID against frame 0 only")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=25)
+
+    p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
+    p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
+    _add_evaluate_flags(p, real_required=True)
+
+    p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
+    p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
+    p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
+    p.add_argument("--out", help="run folder (default: runs/<data name>); the gallery goes to RUN/gallery")
+    p.add_argument("--preset", choices=preset_names())
+    p.add_argument("--config", help="JSON/TOML options file")
+    p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_evaluate_flags(p, real_required=False)
+    _add_option_flags(p)
 
     p = sub.add_parser("bench", help="measure training speed and memory (median s/iteration, peak memory)")
     p.add_argument("data", help="DATA to train on")
@@ -217,6 +254,75 @@ def _int(text: str, flag: str) -> int:
         raise OsmisError(f"{flag} must be 'latest' or a step number, got '{text}'.") from None
 
 
+def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tuple[dict, str | None]:
+    """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
+    from .evaluation import evaluate_gallery
+    from .metrics import Compat, MissingWeightsError
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    try:
+        dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
+    except ValueError:
+        raise OsmisError(f"--sifid-dims must be numbers such as 64,192, got '{args.sifid_dims}'.") from None
+    if args.random_weights:
+        print("warning: --random-weights: scores are NOT comparable with published numbers", file=sys.stderr)
+    stage_shown = set()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in stage_shown:
+            stage_shown.add(stage)
+            print(f"evaluating: {stage} ({total})", file=sys.stderr)
+
+    kwargs = dict(metrics=metrics, sifid_dims=dims, weights_dir=args.weights_dir, random_weights=args.random_weights,
+                  compat=Compat(args.compat_lpips_unit_range, args.compat_video_frame0),
+                  device=str(resolve_device(device)), miou_steps=args.miou_steps, progress=progress)
+    if config is not None:
+        kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color)
+    missing = None
+    try:
+        from .metrics import missing_weights
+        from .metrics.evaluate import REQUIRED_WEIGHTS
+        files = [] if args.random_weights else list(dict.fromkeys(
+            f for m in metrics if m in REQUIRED_WEIGHTS for f in missing_weights(REQUIRED_WEIGHTS[m], args.weights_dir)))
+        if files:
+            missing = str(MissingWeightsError(files, args.weights_dir))
+    except ImportError:
+        pass
+    result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
+    return result, missing
+
+
+def cmd_evaluate(args) -> int:
+    from .metrics import format_table
+    result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device)
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .generate import generate_gallery
+    from .metrics import format_table
+    from .trainer import start_training
+    config = _config_from_args(args)
+    run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+    trainer = start_training(config, args.data, run_dir, args.mask)
+    code = run_with_progress(trainer, quiet=args.quiet)
+    if code != 0:
+        return code
+    gallery = run_dir / "gallery"
+    generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
+    print(f"generated {args.n} samples", file=sys.stderr)
+    result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config)
+    print(format_table(result))
+    if missing:
+        print(f"warning: some scores were not computed: {missing}", file=sys.stderr)
+    print(f"gallery: {(gallery / 'index.html').resolve()}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import VARIANTS, benchmark_training
     from .runfolder import atomic_write_text
@@ -251,4 +357,5 @@ def cmd_gui(args) -> int:
     return run_app(args.path)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "bench": cmd_bench, "gui": cmd_gui}
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
+            "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}

@@ -109,13 +109,14 @@ def _save(image: Image.Image, path: Path) -> None:
 def write_index_html(out: Path, manifest: dict, metrics: dict | None = None) -> Path:
     """A self-contained gallery page (no network): each pair with its scores when `metrics` is given."""
     per_image = {int(r["index"]): r for r in (metrics or {}).get("per_image", []) if "index" in r}
-    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and isinstance(r[k], (int, float))})
+    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_number(r[k])})
     e = html.escape
     cards = []
     for item in manifest["items"]:
         scores = per_image.get(item["index"], {})
-        data_attrs = " ".join(f'data-{e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in score_keys if k in scores)
-        score_txt = " · ".join(f"{e(k)} {scores[k]:.4g}" for k in score_keys if k in scores)
+        shown = [k for k in score_keys if _is_number(scores.get(k))]
+        data_attrs = " ".join(f'data-{e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in shown)
+        score_txt = " · ".join(f"{e(k)} {scores[k]:.4g}" for k in shown)
         pics = "".join(f'<img src="{e(item[k], quote=True)}" alt="{e(k)} {item["index"]}" loading="lazy">'
                        for k in ("image", "mask", "overlay") if k in item)
         cards.append(f'<figure data-index="{item["index"]}" {data_attrs}>{pics}'
@@ -155,6 +156,10 @@ function sortBy(key) {{
     path = out / "index.html"
     atomic_write_text(path, page)
     return path
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _fmt(v) -> str:

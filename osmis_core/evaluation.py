@@ -1,0 +1,99 @@
+"""Score a gallery folder against the training data and put the scores into the gallery."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from .data import IMAGE_EXTS, find_source, load_frames, open_mask
+from .errors import DataError, OsmisError
+from .generate import write_index_html
+from .masks import decode_masks
+
+
+def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:
+    """Generated images (N x 3 x H x W in [0, 1]), masks (N x H x W ids or None), names, manifest."""
+    gallery = Path(gallery)
+    manifest_path = gallery / "manifest.json"
+    manifest = None
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise DataError(f"{manifest_path}: not valid JSON ({exc}).") from None
+        image_paths = [gallery / it["image"] for it in manifest["items"]]
+        mask_paths = [gallery / it["mask"] for it in manifest["items"]] if all(
+            "mask" in it for it in manifest["items"]) else None
+    else:
+        folder = gallery / "images" if (gallery / "images").is_dir() else gallery
+        if not folder.is_dir():
+            raise DataError(f"{gallery}: no such gallery folder.")
+        image_paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        mask_dir = gallery / "masks"
+        mask_paths = [mask_dir / p.name for p in image_paths] if mask_dir.is_dir() else None
+    if not image_paths:
+        raise DataError(f"{gallery}: the gallery holds no images.")
+    arrays = [_read(p, "RGB") for p in image_paths]
+    if len({a.shape for a in arrays}) > 1:
+        raise DataError(f"{gallery}: the generated images do not all have the same size.")
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
+    masks = None
+    if mask_paths is not None and all(p.is_file() for p in mask_paths):
+        masks = torch.from_numpy(np.stack([_read(p, None) for p in mask_paths]).astype(np.int64))
+    return images, masks, [p.name for p in image_paths], manifest
+
+
+def _read(path: Path, mode: str | None) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert(mode) if mode else im).copy()
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DataError(f"{path}: cannot be read ({exc}).") from None
+
+
+def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], max_frames: int = 1000,
+              max_classes: int = 32, background_colour: str | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Training frames resized (bilinear) to size (H, W) in [0, 1], and their class-id masks (nearest) or None."""
+    source = find_source(data, mask)
+    frames = load_frames(source, max_frames)
+    h, w = size
+    images = torch.cat([F.interpolate(torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float() / 255.0,
+                                      size=(h, w), mode="bilinear", align_corners=False) for f in frames])
+    masks = None
+    if source.masks:
+        paths = source.masks[:len(frames)] if len(source.masks) >= len(frames) else source.masks
+        ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], max_classes, background_colour)
+        masks = torch.from_numpy(np.stack([np.asarray(Image.fromarray(a.astype(np.int32), "I").resize(
+            (w, h), Image.NEAREST)) for a in ids]).astype(np.int64))
+    return images.clamp(0, 1), masks
+
+
+def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | None = None, *,
+                     metrics: Sequence[str] | None = None, sifid_dims: Sequence[int] = (64,),
+                     weights_dir: str | Path | None = None, random_weights: bool = False, compat=None,
+                     device: str | torch.device = "cpu", miou_steps: int = 500, max_classes: int = 32,
+                     background_colour: str | None = None, skip_missing: bool = False,
+                     progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores."""
+    from .metrics import METRICS, Compat, evaluate_images, write_metrics
+    gallery = Path(gallery)
+    fake, fake_masks, names, manifest = read_gallery(gallery)
+    real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
+                                        background_colour=background_colour)
+    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics or METRICS),
+                             sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
+                             compat=compat or Compat(), device=device, progress=progress, names=names,
+                             miou_steps=miou_steps, skip_missing=skip_missing)
+    try:
+        write_metrics(gallery, result)
+    except OSError as exc:
+        raise OsmisError(f"{gallery}: the metrics cannot be written ({exc.strerror or exc}).") from None
+    if manifest is not None:
+        write_index_html(gallery, manifest, result)
+    return result
