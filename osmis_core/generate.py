@@ -81,9 +81,9 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
                 item = {"index": idx, "image": f"images/{name}"}
                 futures.append(pool.submit(_save, Image.fromarray(imgs[i]), out / "images" / name))
                 if ids is not None:
+                    counts = np.bincount(ids[i].ravel(), minlength=meta["num_classes"])[:meta["num_classes"]]
                     item.update({"mask": f"masks/{name}", "overlay": f"overlays/{name}",
-                                 "class_shares": np.bincount(ids[i].ravel(), minlength=meta["num_classes"])
-                                 [:meta["num_classes"]].astype(float).__truediv__(ids[i].size).round(5).tolist()})
+                                 "class_shares": (counts / ids[i].size).round(5).tolist()})
                     futures.append(pool.submit(_save, indexed_mask_image(ids[i]), out / "masks" / name))
                     futures.append(pool.submit(_save, Image.fromarray(overlay(imgs[i], ids[i])),
                                                out / "overlays" / name))

@@ -132,7 +132,7 @@ def test_train_pause_resume_stop_generate_export(window, qtbot, scene, tmp_path)
 
     probe = StallProbe(10)
     probe.start()
-    with qtbot.waitSignal(t.preview_received, timeout=LONG):
+    with qtbot.waitSignal(t.preview_shown, timeout=LONG):        # PreviewReady -> grid on screen
         qtbot.mouseClick(t.start_button, Qt.MouseButton.LeftButton)
     assert t.state == RUNNING
     assert window.settings_page.editors["iters"].widget.isEnabled() is False   # locked while training
@@ -270,7 +270,8 @@ def test_reopen_run_restores_settings_curves_previews_gallery(window, qtbot, tra
     info = folder.read_run_json()
     assert window.settings_page.config() == OsmisConfig.from_dict(info["config"])
     assert len(t.plots.steps) == len(folder.read_stats()) == 4
-    assert [s for s, _ in t.samples] == [2, 4] and t.preview.has_image()
+    assert [s for s, _ in t.samples] == [2, 4]
+    qtbot.waitUntil(t.preview.has_image, timeout=LONG)
     assert "started" in t.log_view.toPlainText()
     assert g.list.count() == 6 and g.checkpoints == folder.checkpoint_steps()
     qtbot.waitUntil(lambda: window.data.preview is not None, timeout=LONG)
