@@ -21,15 +21,18 @@ if __name__ == "__main__":
     p.add_argument("--max-size", type=int, default=256)
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--precision", default="fp32,bf16", help="comma-separated precisions to time side by side")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         trainer = start_training(OsmisConfig().replace(max_size=args.max_size, iters=1, device="cpu"), args.data, run)
         list(trainer.run())
-        times = []
+        precisions = args.precision.split(",")
+        times = {p: [] for p in precisions}
         for i in range(args.repeats):
-            t = time.perf_counter()
-            generate_gallery(run, Path(tmp) / f"gallery{i}", n=args.n, device="cpu")
-            times.append(time.perf_counter() - t)
-    print(json.dumps({"n": args.n, "median_s": round(statistics.median(times), 3),
-                      "all_s": [round(t, 3) for t in times]}, indent=2))
+            for prec in precisions:  # interleaved, so that machine noise hits both alike
+                t = time.perf_counter()
+                generate_gallery(run, Path(tmp) / f"gallery-{prec}-{i}", n=args.n, device="cpu", precision=prec)
+                times[prec].append(time.perf_counter() - t)
+    print(json.dumps({"n": args.n, **{p: {"median_s": round(statistics.median(v), 3), "all_s": [round(t, 3) for t in v]}
+                                       for p, v in times.items()}}, indent=2))

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=25)
+    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                   help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
+                   "two of 255); auto = bf16 where native")
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
@@ -242,7 +245,7 @@ def cmd_generate(args) -> int:
     checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
-                           device=args.device, batch_size=args.batch_size)
+                           device=args.device, batch_size=args.batch_size, precision=args.precision)
     print(f"wrote {args.n} samples in {time.perf_counter() - t0:.2f} s: {out / 'index.html'}")
     return 0
 

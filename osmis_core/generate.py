@@ -17,7 +17,7 @@ from .config import OsmisConfig
 from .errors import OsmisError
 from .models import Generator
 from .runfolder import RunFolder, atomic_write_text
-from .trainer import resolve_device
+from .trainer import autocast_dtype, resolve_device
 from .visual import indexed_mask_image, mask_ids, overlay, palette, to_uint8_images
 
 
@@ -43,18 +43,21 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: b
 
 
 @torch.inference_mode()
-def sample(generator: Generator, n: int, seed: int, batch_size: int = 25, device="cpu"):
+def sample(generator: Generator, n: int, seed: int, batch_size: int = 25, device="cpu", precision: str = "fp32"):
     """Yield (start index, images B x 3 x H x W, masks B x K x H x W or None) batches for n samples."""
+    device = torch.device(device)
+    dtype = autocast_dtype(precision, device)
     rng = torch.Generator().manual_seed(seed)
     z = generator.sample_noise(n, rng)
     for start in range(0, n, batch_size):
-        out = generator(z[start:start + batch_size].to(device), all_scales=False)
-        yield start, out.images[-1], out.mask
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = generator(z[start:start + batch_size].to(device), all_scales=False)
+        yield start, out.images[-1].float(), (out.mask.float() if out.mask is not None else None)
 
 
 def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, seed: int = 0,
                      checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
-                     batch_size: int = 25) -> Path:
+                     batch_size: int = 25, precision: str = "fp32") -> Path:
     """Write n generated image-mask pairs with a manifest and an index.html into out_dir."""
     if n < 1:
         raise OsmisError("--n must be at least 1.")
@@ -72,7 +75,7 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:  # PNG encoding overlaps the next batch's forward pass
         futures = []
-        for start, images, masks in sample(generator, n, seed, batch_size, dev):
+        for start, images, masks in sample(generator, n, seed, batch_size, dev, precision):
             imgs = to_uint8_images(images)
             ids = mask_ids(masks) if masks is not None else None
             for i in range(imgs.shape[0]):
@@ -93,7 +96,7 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
     a = meta["architecture"]
     manifest = {
         "run": str(Path(run_dir).resolve()), "checkpoint_step": meta["step"], "ema": ema, "seed": seed, "n": n,
-        "resolution": [a["height"], a["width"]], "num_classes": meta["num_classes"],
+        "resolution": [a["height"], a["width"]], "num_classes": meta["num_classes"], "precision": precision,
         "palette": palette()[:meta["num_classes"]].tolist() if has_masks else None,
         "seconds": round(time.perf_counter() - t0, 3), "items": items,
     }

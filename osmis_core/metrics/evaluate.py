@@ -10,16 +10,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
 from osmis_core.errors import ConfigError
 
-from ._common import check_images, check_masks
+from ._common import PerImageScores, check_images, check_masks
 from .diversity import PixelDiversity
 from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
-from .miou import SegmentationMIoU
+from .miou import Progress, SegmentationMIoU
 from .sifid import INCEPTION_LAYERS, INCEPTION_MIN_SIZE, SIFID, InceptionFeatures
 from .weights import (ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, MissingWeightsError, WeightsFile,
                       build_inception, build_lpips, missing_weights)
@@ -33,7 +33,6 @@ REQUIRED_WEIGHTS: dict[str, tuple[WeightsFile, ...]] = {
     "miou": (RESNET18,),
 }
 RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with published numbers"
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 _LABELS = {
     "num_images": "generated images",
@@ -75,14 +74,53 @@ def _check_request(metrics: Sequence[str], sifid_dims: Sequence[int], size: tupl
                           f"pixels per side, the generated images are {size[0]}x{size[1]}")
 
 
-def _feed(metric, images: torch.Tensor, batch_size: int, stage: str, progress: Optional[Progress],
-          *extra: torch.Tensor) -> None:
+def _feed(metric, images: torch.Tensor, batch_size: int, stage: str, progress: Optional[Progress]) -> None:
     """metric.update() batch by batch, reporting progress after each batch."""
     total = images.shape[0]
     for start in range(0, total, batch_size):
-        metric.update(images[start:start + batch_size], *(e[start:start + batch_size] for e in extra))
+        metric.update(images[start:start + batch_size])
         if progress is not None:
             progress(stage, min(start + batch_size, total), total)
+
+
+def _output_keys(metric: str, sifid_dims: Sequence[int]) -> tuple[list[str], list[str]]:
+    """The summary keys and per-image keys a metric fills."""
+    if metric == "sifid":
+        keys = [f"sifid_{d}" for d in sifid_dims]
+        return keys, keys
+    return {
+        "lpips": (["lpips_diversity"], []),
+        "lpips_train": (["lpips_to_train"], ["lpips_to_train"]),
+        "diversity": (["pixel_diversity"], []),
+        "miou": (["accuracy_gen_to_real", "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"],
+                 ["accuracy_real_to_gen", "miou_real_to_gen"]),
+    }[metric]
+
+
+class _Report:
+    """Summary values, per-image columns and warnings as they are computed."""
+
+    def __init__(self, n: int, names: Optional[Sequence[str]]):
+        self.summary: dict[str, Any] = {"num_images": n}
+        self.per_image: list[dict[str, Any]] = [{"index": i} if names is None else {"index": i, "name": names[i]}
+                                                for i in range(n)]
+        self.warnings: list[str] = []
+
+    def column(self, key: str, values: Sequence) -> None:
+        for row, value in zip(self.per_image, values):
+            row[key] = value
+
+    def scores(self, key: str, scores: PerImageScores, video: bool) -> None:
+        """Mean, per-image values and, for a video, each image's nearest frame."""
+        self.summary[key] = scores.mean
+        self.column(key, scores.per_image.tolist())
+        if video:
+            self.column(f"{key}_frame", scores.nearest.tolist())
+
+    def unavailable(self, summary_keys: Sequence[str], per_image_keys: Sequence[str]) -> None:
+        self.summary.update(dict.fromkeys(summary_keys))
+        for key in per_image_keys:
+            self.column(key, [None] * len(self.per_image))
 
 
 def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
@@ -93,24 +131,36 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
                     progress: Optional[Progress] = None, skip_missing: bool = False,
                     names: Optional[Sequence[str]] = None, batch_size: int = 8,
                     miou_steps: int = 500, miou_batch_size: int = 5) -> dict[str, Any]:
-    """Score generated images (N x 3 x H x W in [0, 1]) against the training image or frames.
+    """Score generated images (N x 3 x H x W in [0, 1]) against the training image or frames (T x 3 x H x W).
 
     Masks are N x H x W / T x H x W int64 class ids; without both, mIoU is skipped with a warning.
     Missing pretrained weights raise one MissingWeightsError naming every missing file, unless
     `skip_missing`: then the metrics that need them are reported as unavailable (None) and the rest run.
+    `progress(stage, done, total)` is called as the work advances.
     Returns {"summary": {...}, "per_image": [{...}, ...], "warnings": [...], "random_weights": bool,
     "unavailable": [metric, ...]}.
     """
     metrics = list(dict.fromkeys(metrics))
-    check_images(fake_images, "generated images")
-    check_images(real_images, "real images")
+    n = check_images(fake_images, "generated images").shape[0]
+    video = check_images(real_images, "real images").shape[0] > 1
     _check_request(metrics, sifid_dims, tuple(fake_images.shape[-2:]))
-    if names is not None and len(names) != fake_images.shape[0]:
-        raise ValueError(f"{len(names)} names for {fake_images.shape[0]} generated images")
-    warnings = [RANDOM_WEIGHTS_WARNING] if random_weights else []
-    if "miou" in metrics and (fake_masks is None or real_masks is None):
-        warnings.append("mIoU skipped: it needs masks for both the generated and the real images")
-        metrics.remove("miou")
+    if names is not None and len(names) != n:
+        raise ValueError(f"{len(names)} names for {n} generated images")
+    report = _Report(n, names)
+    if random_weights:
+        report.warnings.append(RANDOM_WEIGHTS_WARNING)
+    if "miou" in metrics:
+        if fake_masks is None or real_masks is None:
+            report.warnings.append("mIoU skipped: it needs masks for both the generated and the real images")
+            metrics.remove("miou")
+        elif int(max(check_masks(fake_masks, fake_images, "generated masks").max(),
+                     check_masks(real_masks, real_images, "real masks").max())) < 1:
+            report.warnings.append("mIoU skipped: the masks have a single class")
+            metrics.remove("miou")
+    for metric in ("lpips", "diversity"):
+        if metric in metrics and n < 2:
+            report.warnings.append(f"{metric} skipped: it needs at least 2 generated images")
+            metrics.remove(metric)
 
     unavailable: list[str] = []
     if not random_weights:
@@ -118,101 +168,57 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
         all_missing = list(dict.fromkeys(f for files in missing.values() for f in files))
         if all_missing and not skip_missing:
             raise MissingWeightsError(all_missing, weights_dir)
-        for metric, files in missing.items():
-            if files:
-                unavailable.append(metric)
-                warnings.append(f"{metric} unavailable: missing {', '.join(f.filename for f in files)}")
+        unavailable = [m for m, files in missing.items() if files]
+        for metric in unavailable:
+            report.unavailable(*_output_keys(metric, sifid_dims))
+            report.warnings.append(f"{metric} unavailable: missing "
+                                   f"{', '.join(f.filename for f in missing[metric])}")
+    run = [m for m in metrics if m not in unavailable]
 
-    n = fake_images.shape[0]
-    summary: dict[str, Any] = {"num_images": n}
-    per_image: list[dict[str, Any]] = [{"index": i} if names is None else {"index": i, "name": names[i]}
-                                       for i in range(n)]
-    video = real_images.shape[0] > 1
-
-    def put_rows(key: str, values: Sequence) -> None:
-        for row, value in zip(per_image, values):
-            row[key] = value
-
-    if "sifid" in metrics:
-        inception = None if "sifid" in unavailable else build_inception(weights_dir, random_weights)
+    if "sifid" in run:
+        inception = build_inception(weights_dir, random_weights)
         for dims in sifid_dims:
-            key = f"sifid_{dims}"
-            if inception is None:
-                summary[key] = None
-                put_rows(key, [None] * n)
-                continue
             sifid = SIFID(dims, feature_extractor=InceptionFeatures(inception, dims), device=device,
                           batch_size=batch_size, video_frame0_only=compat.video_frame0_only)
             sifid.set_real(real_images)
             _feed(sifid, fake_images, batch_size, f"SIFID {dims}", progress)
-            scores = sifid.compute()
-            summary[key] = scores.mean
-            put_rows(key, scores.per_image.tolist())
-            if video:
-                put_rows(f"{key}_frame", scores.nearest.tolist())
+            report.scores(f"sifid_{dims}", sifid.compute(), video)
 
-    lpips_model = None
-    if {"lpips", "lpips_train"} & set(metrics) - set(unavailable):
-        lpips_model = build_lpips(weights_dir, random_weights)
-    lpips_options = dict(model=lpips_model, device=device, batch_size=batch_size,
-                         unit_range_inputs=compat.lpips_unit_range_inputs)
-    if "lpips" in metrics:
-        if "lpips" in unavailable or n < 2:
-            summary["lpips_diversity"] = None
-            if n < 2:
-                warnings.append("LPIPS diversity skipped: it needs at least 2 generated images")
-        else:
+    if {"lpips", "lpips_train"} & set(run):
+        lpips_options = dict(model=build_lpips(weights_dir, random_weights), device=device,
+                             batch_size=batch_size, unit_range_inputs=compat.lpips_unit_range_inputs)
+        if "lpips" in run:
             diversity = LPIPSDiversity(**lpips_options)
             _feed(diversity, fake_images[:diversity.max_images], batch_size, "LPIPS diversity", progress)
-            summary["lpips_diversity"] = diversity.compute()
-    if "lpips_train" in metrics:
-        if "lpips_train" in unavailable:
-            summary["lpips_to_train"] = None
-            put_rows("lpips_to_train", [None] * n)
-        else:
+            report.summary["lpips_diversity"] = diversity.compute()
+        if "lpips_train" in run:
             to_train = LPIPSToTrain(**lpips_options)
             to_train.set_real(real_images)
             _feed(to_train, fake_images, batch_size, "LPIPS to training data", progress)
-            scores = to_train.compute()
-            summary["lpips_to_train"] = scores.mean
-            put_rows("lpips_to_train", scores.per_image.tolist())
-            if video:
-                put_rows("lpips_to_train_frame", scores.nearest.tolist())
+            report.scores("lpips_to_train", to_train.compute(), video)
 
-    if "diversity" in metrics:
-        if n < 2:
-            summary["pixel_diversity"] = None
-            warnings.append("pixel diversity skipped: it needs at least 2 generated images")
-        else:
-            pixel = PixelDiversity(device)
-            pixel.set_real(real_images)
-            _feed(pixel, fake_images, batch_size, "pixel diversity", progress)
-            summary["pixel_diversity"] = pixel.compute()
+    if "diversity" in run:
+        pixel = PixelDiversity(device)
+        pixel.set_real(real_images)
+        _feed(pixel, fake_images, batch_size, "pixel diversity", progress)
+        report.summary["pixel_diversity"] = pixel.compute()
 
-    if "miou" in metrics:
-        if "miou" in unavailable:
-            summary.update(dict.fromkeys(("accuracy_gen_to_real", "miou_gen_to_real",
-                                          "accuracy_real_to_gen", "miou_real_to_gen")))
-            put_rows("accuracy_real_to_gen", [None] * n)
-            put_rows("miou_real_to_gen", [None] * n)
-        else:
-            check_masks(fake_masks, fake_images, "generated masks")
-            check_masks(real_masks, real_images, "real masks")
-            num_classes = int(max(fake_masks.max(), real_masks.max())) + 1
-            miou = SegmentationMIoU(num_classes, steps=miou_steps, batch_size=miou_batch_size,
-                                    weights_dir=weights_dir, random_weights=random_weights, device=device,
-                                    progress=progress)
-            miou.set_real(real_images, real_masks)
-            miou.update(fake_images, fake_masks)
-            scores = miou.compute()
-            summary.update(accuracy_gen_to_real=scores.accuracy_gen_to_real,
-                           miou_gen_to_real=scores.miou_gen_to_real,
-                           accuracy_real_to_gen=scores.accuracy_real_to_gen,
-                           miou_real_to_gen=scores.miou_real_to_gen)
-            put_rows("accuracy_real_to_gen", scores.per_image_accuracy.tolist())
-            put_rows("miou_real_to_gen", scores.per_image_miou.tolist())
+    if "miou" in run:
+        num_classes = int(max(fake_masks.max(), real_masks.max())) + 1
+        miou = SegmentationMIoU(num_classes, steps=miou_steps, batch_size=miou_batch_size,
+                                weights_dir=weights_dir, random_weights=random_weights, device=device,
+                                progress=progress)
+        miou.set_real(real_images, real_masks)
+        miou.update(fake_images, fake_masks)
+        result = miou.compute()
+        report.summary.update(accuracy_gen_to_real=result.accuracy_gen_to_real,
+                              miou_gen_to_real=result.miou_gen_to_real,
+                              accuracy_real_to_gen=result.accuracy_real_to_gen,
+                              miou_real_to_gen=result.miou_real_to_gen)
+        report.column("accuracy_real_to_gen", result.per_image_accuracy.tolist())
+        report.column("miou_real_to_gen", result.per_image_miou.tolist())
 
-    return {"summary": summary, "per_image": per_image, "warnings": warnings,
+    return {"summary": report.summary, "per_image": report.per_image, "warnings": report.warnings,
             "random_weights": random_weights, "unavailable": unavailable}
 
 

@@ -23,14 +23,23 @@ def _as_float64(x) -> torch.Tensor:
 
 
 def gaussian_stats(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and covariance (N-1 normalisation) of B sets of n samples: B x n x d -> B x d, B x d x d."""
-    x = _as_float64(samples)
+    """Mean and covariance (N-1 normalisation) of B sets of n samples: B x n x d -> B x d, B x d x d (float64).
+
+    Computed in the samples' own precision, centred first (float32 features: ~1e-7 relative error of the
+    covariance, at a third of the cost of float64), then returned in float64.
+    """
+    x = torch.as_tensor(samples)
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.float()
     n = x.shape[1]
     if n < 2:
         raise ValueError(f"a covariance needs at least 2 samples, got {n}")
-    mu = x.mean(1)  # B x d
-    gram = x.transpose(1, 2) @ x  # B x d x d
-    sigma = (gram - n * mu[:, :, None] * mu[:, None, :]) / (n - 1)
+    rough_mean = x.mean(1, keepdim=True)  # B x 1 x d
+    centred = x - rough_mean  # B x n x d
+    residual = centred.mean(1)  # B x d: rounding error of rough_mean
+    mu = rough_mean[:, 0].double() + residual.double()
+    gram = (centred.transpose(1, 2) @ centred).double()  # B x d x d
+    sigma = (gram - n * residual.double()[:, :, None] * residual.double()[:, None, :]) / (n - 1)
     return mu, sigma
 
 
@@ -121,15 +130,15 @@ def distances_to_references(references: Sequence[FrechetReference], samples: tor
 
     The statistics of the samples are computed once and shared by all references.
     """
-    x = _as_float64(samples)
-    n, d = x.shape[1:]
+    n, d = samples.shape[1:]
     if n < 2:
         raise ValueError(f"a covariance needs at least 2 samples, got {n}")
     if n < d:  # low rank: the centred samples are a cheaper factor than the d x d covariance
+        x = _as_float64(samples)
         mu = x.mean(1)  # B x d
         factors = (x - mu[:, None]) / math.sqrt(n - 1)  # B x n x d
         return torch.stack([ref.distances_from_factors(mu, factors) for ref in references])
-    mu, sigma = gaussian_stats(x)
+    mu, sigma = gaussian_stats(samples)
     return torch.stack([ref.distances(mu, sigma) for ref in references])
 
 

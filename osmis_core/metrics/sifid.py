@@ -27,6 +27,11 @@ INCEPTION_LAYERS = {64: _LAYERS_64, 192: _LAYERS_192, 768: _LAYERS_768, 2048: _L
 INCEPTION_MIN_SIZE = {64: 9, 192: 23, 768: 59, 2048: 107}
 
 
+def _check_dims(dims: int) -> None:
+    if dims not in INCEPTION_LAYERS:
+        raise ValueError(f"SIFID dims must be one of {sorted(INCEPTION_LAYERS)}, got {dims}")
+
+
 def _fold_batchnorm(block: BasicConv2d) -> nn.Sequential:
     """conv -> BN (eval) -> ReLU as one biased conv -> ReLU: the same function, fewer passes over memory."""
     conv, bn = block.conv, block.bn
@@ -56,8 +61,7 @@ class InceptionFeatures(nn.Module):
 
     def __init__(self, inception: nn.Module, dims: int = 64):
         super().__init__()
-        if dims not in INCEPTION_LAYERS:
-            raise ValueError(f"SIFID dims must be one of {sorted(INCEPTION_LAYERS)}, got {dims}")
+        _check_dims(dims)
         layers = nn.Sequential(*(copy.deepcopy(getattr(inception, name)) for name in INCEPTION_LAYERS[dims]))
         _fold_all(layers)
         self.layers = layers.eval().to(memory_format=torch.channels_last)
@@ -73,17 +77,17 @@ class InceptionFeatures(nn.Module):
 class SIFID:
     """Single-image FID of generated images against the training image (or each video frame).
 
-    `feature_extractor` (optional) maps B x 3 x H x W images in [-1, 1] to B x C x h x w feature maps;
-    by default the Inception layers for `dims`, loaded through weights.py. `video_frame0_only` reproduces
-    the published code, which scored videos against frame 0 only.
+    `feature_extractor` (optional) maps B x 3 x H x W images in [-1, 1] to B x C x h x w feature maps
+    (then `dims` is ignored); by default the Inception layers for `dims` (64, 192, 768 or 2048), loaded
+    through weights.py. `video_frame0_only` reproduces the published code, which scored videos against
+    frame 0 only.
     """
 
     def __init__(self, dims: int = 64, *, feature_extractor: Optional[nn.Module] = None,
                  weights_dir: Optional[str | Path] = None, random_weights: bool = False,
                  device: str | torch.device = "cpu", batch_size: int = 8, video_frame0_only: bool = False):
         if feature_extractor is None:
-            if dims not in INCEPTION_LAYERS:
-                raise ValueError(f"SIFID dims must be one of {sorted(INCEPTION_LAYERS)}, got {dims}")
+            _check_dims(dims)  # before loading the weights
             feature_extractor = InceptionFeatures(build_inception(weights_dir, random_weights), dims)
         self.dims = dims
         self.device = torch.device(device)

@@ -40,28 +40,17 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-# Nearest x2 upsampling followed by a 3x3 convolution equals, for each of the four output phases (row parity a,
-# column parity b), a 2x2 convolution of the low-resolution input whose taps are sums of the 3x3 taps:
-# phase 0 reads low-res offsets (-1, 0) with rows [w0, w1 + w2]; phase 1 reads (0, +1) with rows [w0 + w1, w2].
-_PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]],
-                            [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])  # (phase, tap, 3x3 row)
+# A 3x3 convolution of a nearest-x2-upsampled map equals ONE stride-2 transposed convolution of the low-resolution
+# map with a 4x4 kernel whose taps are sums of the 3x3 taps (per axis: k0 = w2, k1 = w1 + w2, k2 = w0 + w1, k3 = w0):
+# 16 instead of 36 multiply-adds per low-resolution pixel and channel pair, and no upsampled copy of the input.
+_UPSAMPLE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # 4 x 3
 
 
 def upsample_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """conv3x3(upsample_nearest_x2(x)) with 2.25x fewer multiply-adds; same result up to float rounding.
+    """conv3x3(upsample_nearest_x2(x)) computed as a transposed convolution; same result up to float rounding.
 
     x: B x I x h x w, weight: O x I x 3 x 3 -> B x O x 2h x 2w.
     """
-    taps = _PHASE_TAPS.to(dtype=weight.dtype, device=weight.device)
-    o, i = weight.shape[:2]
-    # (O, a, b, I, 2, 2): kernel of output phase (a, b)
-    phase_w = torch.einsum("arp,oipq,bcq->oabirc", taps, weight, taps).reshape(o * 4, i, 2, 2)
-    out = F.conv2d(x, phase_w, None, padding=1)  # B x 4O x (h+1) x (w+1)
-    b, _, h1, w1 = out.shape
-    h, w = h1 - 1, w1 - 1
-    out = out.view(b, o, 2, 2, h1, w1)
-    phases = [out[:, :, a, c, a:a + h, c:c + w] for a in (0, 1) for c in (0, 1)]
-    y = F.pixel_shuffle(torch.stack(phases, 2).reshape(b, o * 4, h, w), 2)  # B x O x 2h x 2w
-    if bias is not None:
-        y = y + bias.view(1, -1, 1, 1)
-    return y
+    taps = _UPSAMPLE_TAPS.to(dtype=weight.dtype, device=weight.device)
+    kernel = torch.einsum("kp,oipq,lq->iokl", taps, weight, taps)  # I x O x 4 x 4
+    return F.conv_transpose2d(x, kernel, bias, stride=2, padding=1)
