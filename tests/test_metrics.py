@@ -10,6 +10,7 @@ import pytest
 import scipy.linalg
 import torch
 import torch.nn.functional as F
+import torchvision
 from torch import nn
 
 from osmis_core.errors import OsmisError
@@ -28,13 +29,13 @@ from osmis_core.metrics import (
     build_inception,
     build_lpips,
     build_resnet18,
+    distances_to_references,
     evaluate_images,
     format_table,
     frechet_distance,
     frechet_distances,
     write_metrics,
 )
-from osmis_core.metrics.frechet import distances_to_references
 
 
 def smooth_images(n, h, w, seed):
@@ -51,7 +52,9 @@ def add_noise(images, sigma, seed):
 
 def reference_frechet(mu1, s1, mu2, s2):
     """Textbook Frechet distance with scipy's sqrtm, real part."""
-    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    with warnings.catch_warnings():  # dead ReLU channels of random networks make covariances singular
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(s1 @ s2).real
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
@@ -248,7 +251,7 @@ def shapes_pair(size=32):
 def test_miou_perfect_generator_scores_about_one():
     image, mask = shapes_pair()
     steps = []
-    miou = SegmentationMIoU(3, steps=60, lr=2e-3, random_weights=True, progress=lambda *a: steps.append(a))
+    miou = SegmentationMIoU(3, steps=40, lr=5e-3, random_weights=True, progress=lambda *a: steps.append(a))
     miou.set_real(image, mask)
     miou.update(image.repeat(4, 1, 1, 1), mask.repeat(4, 1, 1))  # the gallery = copies of the real pair
     result = miou.compute()
@@ -256,7 +259,7 @@ def test_miou_perfect_generator_scores_about_one():
     assert result.accuracy_real_to_gen > 0.98
     assert result.per_image_miou.shape == (4,) and torch.all(result.per_image_miou > 0.95)
     assert result.miou_gen_to_real > 0.95
-    assert len(steps) == 120 and steps[-1][1:] == (60, 60)
+    assert len(steps) == 80 and steps[-1][1:] == (40, 40)
 
 
 # ---------------------------------------------------------------- weights offline
@@ -274,6 +277,7 @@ def test_missing_weights_names_file_place_and_url(tmp_path, monkeypatch):
     weights_dir.mkdir()
     images = smooth_images(3, 64, 64, seed=15)
     masks = torch.zeros(3, 64, 64, dtype=torch.long)
+    masks[:, :, 32:] = 1
     with pytest.raises(MissingWeightsError) as info:
         evaluate_images(images, images[:1], masks, masks[:1], weights_dir=weights_dir)
     message = str(info.value)
@@ -303,6 +307,39 @@ def test_weights_found_in_weights_dir_and_hub_cache(tmp_path, monkeypatch):
     assert torch.equal(build_resnet18().fc.weight, state["fc.weight"])
 
 
+def test_pretrained_files_load_into_the_networks(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    alexnet = torchvision.models.alexnet(weights=None).state_dict()
+    torch.save(alexnet, tmp_path / "alexnet-owt-7be5be79.pth")
+    inception = build_inception(random_weights=True).state_dict()
+    torch.save(inception, tmp_path / "inception_v3_google-0cc3c7bd.pth")
+
+    model = build_lpips(weights_dir=tmp_path)
+    convs = [m for m in model.net.modules() if isinstance(m, nn.Conv2d)]
+    expected = [alexnet[f"features.{i}.weight"] for i in (0, 3, 6, 8, 10)]
+    assert len(convs) == 5 and all(torch.equal(c.weight, w) for c, w in zip(convs, expected))
+    assert torch.equal(build_inception(weights_dir=tmp_path).Mixed_7c.branch_pool.conv.weight,
+                       inception["Mixed_7c.branch_pool.conv.weight"])
+
+
+def test_unusable_weights_file_is_named(tmp_path):
+    torch.save({"not": torch.zeros(1)}, tmp_path / "resnet18-f37072fd.pth")
+    with pytest.raises(OsmisError, match="resnet18-f37072fd.pth does not fit"):
+        build_resnet18(weights_dir=tmp_path)
+    (tmp_path / "resnet18-f37072fd.pth").write_bytes(b"truncated")
+    with pytest.raises(OsmisError, match="cannot read weights file"):
+        build_resnet18(weights_dir=tmp_path)
+
+
+def test_random_weights_are_fixed_and_leave_the_global_rng_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = build_resnet18(random_weights=True)
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.equal(first.conv1.weight, build_resnet18(random_weights=True).conv1.weight)
+
+
 # ---------------------------------------------------------------- evaluate / outputs
 
 def test_evaluate_write_and_table(tmp_path):
@@ -329,6 +366,13 @@ def test_evaluate_write_and_table(tmp_path):
 
     table = format_table(result)
     assert "SIFID" in table and "NOT comparable" in table
+
+    image, mask = shapes_pair(64)
+    with_masks = evaluate_images(image.repeat(2, 1, 1, 1), image, mask.repeat(2, 1, 1), mask,
+                                 metrics=("miou", "diversity"), random_weights=True, miou_steps=2)
+    assert set(with_masks["summary"]) == {"num_images", "pixel_diversity", "accuracy_gen_to_real",
+                                          "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"}
+    assert 0 <= with_masks["per_image"][1]["miou_real_to_gen"] <= 1
 
     with pytest.raises(OsmisError):
         evaluate_images(fakes, frames, metrics=("fid",), random_weights=True)

@@ -64,7 +64,7 @@ class UNetResNet18(nn.Module):
         self.register_buffer("std", torch.tensor(_IMAGENET_STD)[None, :, None, None])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x0 = (images - self.mean) / self.std
+        x0 = ((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         s1 = self.stem(x0)
         s2 = self.layer1(self.pool(s1))
         s3 = self.layer2(s2)
@@ -180,7 +180,8 @@ class SegmentationMIoU:
     def _train(self, images: torch.Tensor, masks: torch.Tensor, stage: str) -> UNetResNet18:
         """A fresh U-Net trained on the given pairs (already on the device)."""
         with seeded(self.seed):
-            model = UNetResNet18(copy.deepcopy(self._encoder), self.num_classes).to(self.device)
+            model = UNetResNet18(copy.deepcopy(self._encoder), self.num_classes)
+        model = model.to(self.device, memory_format=torch.channels_last)  # faster convolutions
         generator = torch.Generator().manual_seed(self.seed)
         # One fused kernel per step: several times faster (on the CPU since torch 2.4).
         fused = self.device.type == "cuda" or (self.device.type == "cpu" and torch.torch_version.TorchVersion(

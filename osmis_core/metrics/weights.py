@@ -119,6 +119,16 @@ def load_state_dict(file: WeightsFile, weights_dir: Optional[str | Path] = None)
                          f"from {file.url}") from exc
 
 
+def _fill(module: torch.nn.Module, state: dict[str, torch.Tensor], file: WeightsFile) -> None:
+    """module.load_state_dict(state), with an error naming the file when it does not fit."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        reason = str(exc).splitlines()[0]
+        raise OsmisError(f"weights file {file.filename} does not fit {file.used_by} ({reason}); download it "
+                         f"again from {file.url}") from exc
+
+
 @contextlib.contextmanager
 def seeded(seed: int = RANDOM_SEED) -> Iterator[None]:
     """Run the block with the CPU RNG seeded to `seed`, restoring the caller's RNG state afterwards."""
@@ -135,7 +145,7 @@ def build_inception(weights_dir: Optional[str | Path] = None, random_weights: bo
     else:
         state = load_state_dict(INCEPTION_V3, weights_dir)
         model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
-        model.load_state_dict(state)
+        _fill(model, state, INCEPTION_V3)
     return model.eval()
 
 
@@ -167,7 +177,7 @@ def _load_alexnet_trunk(model: lpips.LPIPS, state: dict[str, torch.Tensor]) -> N
                 key = f"features.{index}.{param}"
                 if key in state:
                     trunk[f"{slice_name}.{index}.{param}"] = state[key]
-    model.net.load_state_dict(trunk)
+    _fill(model.net, trunk, ALEXNET)
 
 
 def build_resnet18(weights_dir: Optional[str | Path] = None, random_weights: bool = False) -> torch.nn.Module:
@@ -175,5 +185,5 @@ def build_resnet18(weights_dir: Optional[str | Path] = None, random_weights: boo
     with seeded():
         model = torchvision.models.resnet18(weights=None)
     if not random_weights:
-        model.load_state_dict(load_state_dict(RESNET18, weights_dir))
+        _fill(model, load_state_dict(RESNET18, weights_dir), RESNET18)
     return model

@@ -1,6 +1,7 @@
 """GUI tests run offscreen with isolated QSettings and a tiny synthetic image + mask."""
 from __future__ import annotations
 
+import faulthandler
 import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"     # before Qt is imported anywhere
@@ -13,6 +14,15 @@ from gui_helpers import make_scene  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gui: drives the real desktop window (offscreen)")
+
+
+@pytest.fixture(autouse=True)
+def _no_endless_hang():
+    """A GUI test that hangs (a dead-locked worker, a modal dialog) dumps every thread's stack and ends the run
+    instead of blocking CI forever."""
+    faulthandler.dump_traceback_later(300, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture

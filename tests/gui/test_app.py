@@ -164,7 +164,7 @@ def test_train_pause_resume_stop_generate_export(window, qtbot, scene, tmp_path)
     worst = probe.stop()
     print(f"\nworst event-loop stall during training: {worst:.1f} ms over {probe.ticks} ticks")
     (tmp_path / "stall_ms.txt").write_text(f"{worst:.1f}\n")
-    assert worst < 500, f"the GUI thread stalled for {worst:.0f} ms"
+    assert worst < 300, f"the GUI thread stalled for {worst:.0f} ms (target: under 100 ms)"
 
     run = Path(run_dir)
     assert (run / "checkpoints" / f"step_{step:07d}.pt").is_file()
@@ -287,46 +287,58 @@ def test_reopen_run_restores_settings_curves_previews_gallery(window, qtbot, tra
 
 
 def test_scores_sort_and_export_with_metrics(window, qtbot, trained_run, tmp_path, monkeypatch):
-    """Per-image scores through osmis_core.metrics.evaluate_images (a stand-in here: no pretrained weights)."""
-    import osmis_core.metrics as metrics_pkg
+    """Per-image scores through osmis_core.evaluation.evaluate_gallery (a stand-in here: no pretrained weights
+    offline) that, like the engine, writes metrics.json into the gallery."""
+    import osmis_core.evaluation as evaluation
     calls = []
 
-    def fake_evaluate_images(gallery_dir, real, metrics=None, progress=None):
-        calls.append((gallery_dir, real, metrics))
-        items = json.loads((Path(gallery_dir) / "manifest.json").read_text())["items"]
-        rows = [{"index": it["index"], "sifid": 1.0 + ((it["index"] * 7) % 5)} for it in items]
+    def fake_evaluate_gallery(gallery, real, mask=None, *, metrics=None, device="cpu", progress=None, **kw):
+        calls.append((str(gallery), str(real), metrics, device))
+        items = json.loads((Path(gallery) / "manifest.json").read_text())["items"]
+        rows = [{"index": it["index"], "name": Path(it["image"]).name, "sifid_64": 1.0 + ((it["index"] * 7) % 5)}
+                for it in items]
         for i in range(len(items)):
             if progress:
-                progress(i + 1, len(items))
-        return {"per_image": rows, "summary": {"sifid_mean": sum(r["sifid"] for r in rows) / len(rows)}}
+                progress("SIFID 64", i + 1, len(items))
+        result = {"summary": {"num_images": len(rows), "sifid_64": sum(r["sifid_64"] for r in rows) / len(rows)},
+                  "per_image": rows, "warnings": [], "random_weights": False, "unavailable": []}
+        (Path(gallery) / "metrics.json").write_text(json.dumps(result))
+        return result
 
-    monkeypatch.setattr(metrics_pkg, "evaluate_images", fake_evaluate_images, raising=False)
+    monkeypatch.setattr(evaluation, "evaluate_gallery", fake_evaluate_gallery)
     g = window.gallery
-    qtbot.waitUntil(lambda: not g.metrics_reason.startswith("checking"), timeout=LONG)
+    qtbot.waitUntil(lambda: g.metrics_checked, timeout=LONG)
+    assert g.metrics_available
     window.open_path(str(trained_run))
     qtbot.waitUntil(lambda: g.manifest is not None and not g.loading, timeout=LONG)
-    g.set_metrics_available(True, "")
     assert g.score_action.isEnabled()
     with qtbot.waitSignal(g.scored, timeout=LONG):
         g.score_action.trigger()
-    assert calls and calls[0][2] == ["sifid"]
-    assert (Path(g.gallery_dir) / "metrics.json").is_file()
-    assert "sifid" in g.list.item(0).text()
+    assert calls and calls[0][2] == ["sifid"] and calls[0][3] == "cpu"
+    assert "sifid_64" in g.list.item(0).text()
 
-    g.sort_by("sifid", descending=False)
+    g.sort_by("sifid_64", descending=False)
     order = g.visible_order()
-    scores = {r["index"]: r["sifid"] for r in g.metrics["per_image"]}
+    scores = {r["index"]: r["sifid_64"] for r in g.metrics["per_image"]}
     assert [scores[i] for i in order] == sorted(scores.values())
+    g.sort_by("sifid_64", descending=True)
+    assert [scores[i] for i in g.visible_order()] == sorted(scores.values(), reverse=True)
 
-    best = order[:2]
+    # reopening the gallery shows the stored scores
+    g.load_gallery(g.gallery_dir)
+    qtbot.waitUntil(lambda: g.manifest is not None and not g.loading, timeout=LONG)
+    assert "sifid_64" in g.list.item(0).text()
+
+    g.sort_by("sifid_64", descending=False)
+    best = g.visible_order()[:2]
     g.select_indices(best)
     dest = tmp_path / "best"
     with qtbot.waitSignal(g.exported, timeout=LONG):
         g.export_to(str(dest))
     exported = json.loads((dest / "metrics.json").read_text())
     assert sorted(r["index"] for r in exported["per_image"]) == sorted(best)
-    assert "sifid_mean" in exported["summary"]
-    assert "sifid" in (dest / "index.html").read_text()
+    assert "sifid_64_mean" in exported["summary"]
+    assert "sifid_64" in (dest / "index.html").read_text()
 
 
 def test_drop_routes_files_and_window_state_is_remembered(window, qtbot, scene, trained_run, tmp_path):

@@ -1,0 +1,79 @@
+"""Per-image scores (SIFID) of a gallery through the engine's file-based `osmis_core.evaluation.evaluate_gallery`
+(which reads the gallery and the training data, scores them, writes metrics.json / metrics.csv and refreshes
+index.html). The app never builds tensors itself; when the evaluation module is missing, scores are shown as
+unavailable. Everything here runs in worker threads.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+SCORE_METRICS = ["sifid"]            # per-image metrics the gallery asks for
+
+
+def probe() -> tuple[bool, str]:
+    """(available, reason or note). Available means the evaluation code is importable; a note tells about
+    missing pretrained weights (the score button then explains which file is missing)."""
+    try:
+        from osmis_core.evaluation import evaluate_gallery  # noqa: F401
+    except ImportError as exc:
+        return False, f"this installation has no gallery evaluation (osmis_core.evaluation: {exc})"
+    except Exception as exc:  # noqa: BLE001 - a broken metrics package must not break the app
+        return False, f"the metrics package failed to load ({type(exc).__name__}: {exc})"
+    try:
+        from osmis_core.metrics import missing_weights
+        from osmis_core.metrics.evaluate import REQUIRED_WEIGHTS
+        files = [f for m in SCORE_METRICS for f in missing_weights(REQUIRED_WEIGHTS.get(m, ()))]
+        if files:
+            return True, "needs the pretrained weights " + ", ".join(f.filename for f in files) + \
+                " (not found in the torch hub cache)"
+    except Exception:  # noqa: BLE001 - only a hint
+        pass
+    return True, ""
+
+
+def normalise_metrics(data: Any) -> dict | None:
+    """{'per_image': [{'index': i, 'sifid_64': ...}, ...], 'summary': {...}, 'warnings': [...]} keeping only
+    numeric per-image values (None = unavailable is dropped)."""
+    if not isinstance(data, Mapping):
+        return None
+    rows: list[dict] = []
+    per = data.get("per_image")
+    if isinstance(per, list):
+        for i, r in enumerate(per):
+            if isinstance(r, Mapping):
+                row = {k: float(v) for k, v in r.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "index"}
+                row["index"] = int(r.get("index", i))
+                rows.append(row)
+    summary = {k: v for k, v in dict(data.get("summary") or {}).items() if v is not None}
+    return {"per_image": rows, "summary": summary, "warnings": list(data.get("warnings") or [])}
+
+
+def score_keys(metrics: dict | None) -> list[str]:
+    """Per-image score columns (not the index, nor a video's nearest-frame column)."""
+    if not metrics:
+        return []
+    return sorted({k for r in metrics.get("per_image", []) for k, v in r.items()
+                   if k != "index" and not k.endswith("_frame") and isinstance(v, (int, float))})
+
+
+def compute(gallery_dir: str, data_path: str, mask_path: str | None, device: str = "auto",
+            progress: Callable[[str, int, int], None] | None = None, config=None) -> dict:
+    """Per-image SIFID of the gallery; the engine writes metrics.json/csv and refreshes index.html."""
+    from osmis_core.errors import OsmisError
+    try:
+        from osmis_core.evaluation import evaluate_gallery
+    except ImportError:
+        raise OsmisError("per-image scores are unavailable: this installation has no osmis_core.evaluation.") \
+            from None
+    from osmis_core.trainer import resolve_device
+    options: dict = {}
+    if config is not None:
+        options = {"max_classes": config.data.max_classes, "background_colour": config.data.background_color}
+    result = evaluate_gallery(gallery_dir, data_path, mask_path, metrics=list(SCORE_METRICS),
+                              device=str(resolve_device(device)), progress=progress, **options)
+    metrics = normalise_metrics(result)
+    if not metrics or not score_keys(metrics):
+        warnings = "; ".join((metrics or {}).get("warnings", [])) or "no per-image scores were returned"
+        raise OsmisError(f"scores could not be computed: {warnings}.")
+    return metrics

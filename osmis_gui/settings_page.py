@@ -1,0 +1,395 @@
+"""Settings: a form built from `osmis_core.config.FIELDS` (the engine's single source of defaults, help texts,
+ranges and choices), with presets, validation and save/load as a file."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QTabWidget,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from osmis_core.config import FIELDS, GROUPS, OsmisConfig, option_type, preset_names, preset_options
+from osmis_core.errors import OsmisError
+
+from .widgets import error_label, set_error
+
+# Tabs of the form: (title, engine groups shown as group boxes). Engine groups not named here get their own tab.
+TABS: list[tuple[str, list[str]]] = [
+    ("Basic", ["data", "run"]),
+    ("Generator", ["generator"]),
+    ("Discriminator", ["discriminator"]),
+    ("Augmentation", ["augmentation"]),
+    ("Regularisation", ["regularisation"]),
+    ("Optimisation", ["optimisation"]),
+]
+GROUP_TITLES = {
+    "data": "Data", "run": "Run", "generator": "Generator",
+    "discriminator": "Discriminator branches (low-level, content, layout)",
+    "augmentation": "Augmentation", "regularisation": "Regularisation", "optimisation": "Optimisation",
+}
+INT_MAX = 2 ** 31 - 1
+_INVALID_STYLE = "background: #fdecee; border: 1px solid #d9534f;"
+_HEX = re.compile(r"^#?[0-9a-fA-F]{6}$")
+
+
+def _fmt_float(v: float) -> str:
+    return f"{v:.10g}"
+
+
+class FieldEditor(QObject):
+    """One option: its widget, value get/set (raises ValueError with a sentence on bad input) and label."""
+
+    changed = Signal(str)
+
+    def __init__(self, name: str, f: dataclasses.Field):
+        super().__init__()
+        self.name = name
+        self.field = f
+        self.meta = f.metadata
+        self.optional = f.default is None
+        self.type = option_type(name)
+        self.label_text = self.meta.get("label") or name
+        self.widget = self._build()
+        self.widget.setObjectName(f"option_{name}")
+        self.widget.setToolTip(self.tooltip())
+        self.label = QLabel(self.label_text + ":")
+        self.label.setToolTip(self.tooltip())
+        self.label.setBuddy(self.widget)
+
+    def tooltip(self) -> str:
+        m = self.meta
+        parts = [f"<b>{self.label_text}</b> <code>{self.name}</code>", m.get("help") or ""]
+        default = self.field.default
+        parts.append(f"Default: {'auto' if default is None else default}")
+        if m.get("choices"):
+            parts.append("Choices: " + ", ".join(m["choices"]))
+        lo, hi = m.get("min"), m.get("max")
+        if lo is not None or hi is not None:
+            parts.append(f"Range: {'' if lo is None else lo} … {'' if hi is None else hi}")
+        return "<br>".join(parts)
+
+    # -- widgets -------------------------------------------------------------------------------------------
+    def _build(self) -> QWidget:
+        m = self.meta
+        if self.type is bool:
+            w = QCheckBox()
+            w.toggled.connect(self._emit)
+            return w
+        if m.get("choices"):
+            w = QComboBox()
+            if self.optional:
+                w.addItem("auto", None)
+            for c in m["choices"]:
+                w.addItem(str(c), c)
+            w.currentIndexChanged.connect(self._emit)
+            return w
+        if self.type is int:
+            w = QSpinBox()
+            lo = int(m["min"]) if m.get("min") is not None else -INT_MAX
+            hi = int(m["max"]) if m.get("max") is not None else INT_MAX
+            if self.optional:
+                lo -= 1
+                w.setSpecialValueText("auto")
+            w.setRange(lo, hi)
+            w.setAccelerated(True)
+            w.setKeyboardTracking(False)
+            if hi - lo > 1000:
+                w.setGroupSeparatorShown(True)
+            w.valueChanged.connect(self._emit)
+            return w
+        if self.type is float:
+            w = QLineEdit()
+            w.setMaximumWidth(160)
+            w.textChanged.connect(self._emit)
+            return w
+        if self.name == "device":
+            w = QComboBox()
+            w.setEditable(True)
+            w.addItems(["auto", "cpu", "cuda"])
+            w.currentTextChanged.connect(self._emit)
+            return w
+        box = QWidget()
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self._line = QLineEdit()
+        self._line.setMaximumWidth(200)
+        if self.optional:
+            self._line.setPlaceholderText("auto")
+        self._line.textChanged.connect(self._emit)
+        lay.addWidget(self._line)
+        if self.name.endswith(("color", "colour")):
+            self._line.setPlaceholderText("auto (#RRGGBB)")
+            pick = QToolButton()
+            pick.setText("…")
+            pick.setToolTip("Pick a colour")
+            pick.clicked.connect(self._pick_colour)
+            lay.addWidget(pick)
+        lay.addStretch(1)
+        return box
+
+    def _pick_colour(self) -> None:
+        current = QColor(self._line.text()) if self._line.text() else QColor("black")
+        colour = QColorDialog.getColor(current, self.widget, "Background colour of the mask")
+        if colour.isValid():
+            self._line.setText(colour.name())
+
+    def _emit(self, *_):
+        self.changed.emit(self.name)
+
+    # -- values --------------------------------------------------------------------------------------------
+    def value(self):
+        w = self.widget
+        if self.type is bool:
+            return w.isChecked()
+        if self.meta.get("choices"):
+            return w.currentData()
+        if self.type is int:
+            if self.optional and w.value() == w.minimum():
+                return None
+            return int(w.value())
+        if self.type is float:
+            text = w.text().strip()
+            if not text and self.optional:
+                return None
+            try:
+                v = float(text)
+            except ValueError:
+                raise ValueError(f"{self.label_text}: '{text}' is not a number.") from None
+            if not math.isfinite(v):
+                raise ValueError(f"{self.label_text}: '{text}' is not a finite number.")
+            return v
+        if self.name == "device":
+            return w.currentText().strip() or "auto"
+        text = self._line.text().strip()
+        if not text and self.optional:
+            return None
+        if self.name.endswith(("color", "colour")):
+            if not _HEX.match(text):
+                raise ValueError(f"{self.label_text}: '{text}' is not a colour of the form #RRGGBB.")
+            return "#" + text.lstrip("#").lower()
+        return text
+
+    def set_value(self, value) -> None:
+        w = self.widget
+        blocked = w.blockSignals(True)
+        try:
+            if self.type is bool:
+                w.setChecked(bool(value))
+            elif self.meta.get("choices"):
+                i = w.findData(value)
+                w.setCurrentIndex(max(0, i))
+            elif self.type is int:
+                w.setValue(w.minimum() if value is None else int(value))
+            elif self.type is float:
+                w.setText("" if value is None else _fmt_float(float(value)))
+            elif self.name == "device":
+                w.setCurrentText(str(value))
+            else:
+                self._line.blockSignals(True)
+                self._line.setText("" if value is None else str(value))
+                self._line.blockSignals(False)
+        finally:
+            w.blockSignals(blocked)
+
+    def set_invalid(self, invalid: bool) -> None:
+        target = self._line if hasattr(self, "_line") else self.widget
+        target.setStyleSheet(_INVALID_STYLE if invalid else "")
+
+    def set_modified(self, modified: bool) -> None:
+        f = self.label.font()
+        f.setBold(modified)
+        self.label.setFont(f)
+
+
+class SettingsPage(QWidget):
+    """Every engine option, grouped; emits `config_changed(config or None)` after each edit."""
+
+    config_changed = Signal(object)
+    options_changed = Signal(object)       # set of option names edited by the user
+
+    def __init__(self, settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.qsettings = settings
+        self.editors: dict[str, FieldEditor] = {name: FieldEditor(name, f) for name, (_, f) in FIELDS.items()}
+        self._defaults = OsmisConfig()
+        self._config: OsmisConfig | None = self._defaults
+        self._error: str | None = None
+        self._locked = False
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Preset:"))
+        self.preset_combo = QComboBox()
+        self.preset_combo.setToolTip("Apply a named preset over the defaults (resources/presets).")
+        self._presets: dict[str, OsmisConfig] = {}
+        for name in preset_names():
+            opts = preset_options(name)
+            self._presets[name] = self._defaults.replace(**opts)
+            self.preset_combo.addItem(name, name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1,
+                                          ", ".join(f"{k}={v}" for k, v in opts.items()), Qt.ItemDataRole.ToolTipRole)
+        self.preset_combo.addItem("custom", None)
+        self.preset_combo.activated.connect(self._preset_chosen)
+        top.addWidget(self.preset_combo)
+        self.reset_button = QPushButton("Defaults")
+        self.reset_button.setToolTip("Reset every option to the engine's default")
+        self.reset_button.clicked.connect(self.reset_defaults)
+        top.addWidget(self.reset_button)
+        top.addStretch(1)
+        self.summary_label = QLabel()
+        top.addWidget(self.summary_label)
+        top.addStretch(1)
+        self.load_button = QPushButton("Load…")
+        self.load_button.setToolTip("Load options from a JSON/TOML file or a run.json (Ctrl+L)")
+        self.save_button = QPushButton("Save…")
+        self.save_button.setToolTip("Save all options to a JSON file (Ctrl+S)")
+        top.addWidget(self.load_button)
+        top.addWidget(self.save_button)
+
+        self.tabs = QTabWidget()
+        placed: set[str] = set()
+        tabs = list(TABS) + [(g.capitalize(), [g]) for g in GROUPS if not any(g in gs for _, gs in TABS)]
+        for title, groups in tabs:
+            page = QWidget()
+            lay = QVBoxLayout(page)
+            for g in groups:
+                if g not in GROUPS:
+                    continue
+                box = QGroupBox(GROUP_TITLES.get(g, g.capitalize()))
+                form = QFormLayout(box)
+                form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+                for name, (group, _) in FIELDS.items():
+                    if group == g:
+                        ed = self.editors[name]
+                        form.addRow(ed.label, ed.widget)
+                        placed.add(name)
+                lay.addWidget(box)
+            lay.addStretch(1)
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(page)
+            self.tabs.addTab(scroll, title)
+        assert placed == set(FIELDS), "every engine option must be in the form"
+
+        self.error_label = error_label()
+        self.lock_label = QLabel("Settings are locked while a training runs; they apply to the next run.")
+        self.lock_label.setStyleSheet("color: #8a6d3b;")
+        self.lock_label.hide()
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.lock_label)
+        layout.addWidget(self.error_label)
+
+        for ed in self.editors.values():
+            ed.changed.connect(self._edited)
+        self.set_config(self._defaults)
+
+    # -- public API ----------------------------------------------------------------------------------------
+    def config(self) -> OsmisConfig | None:
+        """The validated configuration, or None when an option is invalid (see error_text())."""
+        return self._config
+
+    def error_text(self) -> str | None:
+        return self._error
+
+    def set_config(self, config: OsmisConfig) -> None:
+        for name, value in config.flat().items():
+            if name in self.editors:
+                self.editors[name].set_value(value)
+        self._validate()
+        self.config_changed.emit(self._config)
+        self.options_changed.emit(set(self.editors))
+
+    def set_options(self, **options) -> None:
+        """Change some options (flat names) as a user would, then validate once."""
+        for name, value in options.items():
+            self.editors[name].set_value(value)
+        self._validate()
+        self.config_changed.emit(self._config)
+        self.options_changed.emit(set(options))
+
+    def apply_preset(self, name: str) -> None:
+        self.set_config(self._presets[name] if name in self._presets else self._defaults.replace(**preset_options(name)))
+
+    def reset_defaults(self) -> None:
+        self.set_config(self._defaults)
+
+    def load_file(self, path: str | Path) -> None:
+        """Raises OsmisError with a sentence when the file is not a valid options file."""
+        from osmis_core.config import load_config_file
+        self.set_config(self._defaults.replace(**load_config_file(path)))
+
+    def save_file(self, path: str | Path) -> None:
+        from osmis_core.config import save_config_file
+        cfg = self.config()
+        if cfg is None:
+            raise OsmisError(f"the settings are not valid and cannot be saved: {self._error}")
+        try:
+            save_config_file(cfg, path)
+        except OSError as exc:
+            raise OsmisError(f"{path}: cannot be written ({exc.strerror or exc}).") from None
+
+    def set_locked(self, locked: bool) -> None:
+        self._locked = locked
+        for ed in self.editors.values():
+            ed.widget.setEnabled(not locked)
+        for w in (self.preset_combo, self.reset_button, self.load_button):
+            w.setEnabled(not locked)
+        self.lock_label.setVisible(locked)
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _preset_chosen(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        if name:
+            self.apply_preset(name)
+
+    def _edited(self, name: str) -> None:
+        self._validate()
+        self.config_changed.emit(self._config)
+        self.options_changed.emit({name})
+
+    def _validate(self) -> None:
+        values, errors = {}, []
+        for name, ed in self.editors.items():
+            try:
+                values[name] = ed.value()
+                ed.set_invalid(False)
+            except ValueError as exc:
+                errors.append(str(exc))
+                ed.set_invalid(True)
+        cfg = None
+        if not errors:
+            try:
+                cfg = self._defaults.replace(**values)
+            except OsmisError as exc:
+                errors.append(str(exc)[0].upper() + str(exc)[1:])
+                bad = re.search(r"option '([a-z0-9_]+)'", str(exc))
+                if bad and bad.group(1) in self.editors:
+                    self.editors[bad.group(1)].set_invalid(True)
+        self._config = cfg
+        self._error = errors[0] if errors else None
+        set_error(self.error_label, self._error)
+        defaults = self._defaults.flat()
+        changed = 0
+        for name, ed in self.editors.items():
+            modified = name in values and values[name] != defaults[name]
+            ed.set_modified(modified)
+            changed += modified
+        self.summary_label.setText(f"{len(self.editors)} options · {changed} changed from the defaults "
+                                   f"(shown in bold)")
+        self._sync_preset(cfg)
+
+    def _sync_preset(self, cfg: OsmisConfig | None) -> None:
+        index = self.preset_combo.count() - 1          # "custom"
+        if cfg is not None:
+            for i in range(self.preset_combo.count() - 1):
+                if self._presets.get(self.preset_combo.itemData(i)) == cfg:
+                    index = i
+                    break
+        self.preset_combo.setCurrentIndex(index)
+

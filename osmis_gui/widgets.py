@@ -1,0 +1,194 @@
+"""Small shared widgets and picture helpers (no engine calls here)."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
+
+
+def qimage_from_array(array: np.ndarray) -> QImage:
+    """H x W x 3 (RGB) or H x W x 4 (RGBA) uint8 array -> QImage owning its pixels (safe in any thread)."""
+    a = np.ascontiguousarray(array, dtype=np.uint8)
+    if a.ndim == 2:
+        a = np.ascontiguousarray(np.repeat(a[..., None], 3, -1))
+    h, w, c = a.shape
+    fmt = QImage.Format.Format_RGBA8888 if c == 4 else QImage.Format.Format_RGB888
+    return QImage(a.data, w, h, a.strides[0], fmt).copy()
+
+
+def qimage_from_pil(image) -> QImage:
+    """PIL image -> QImage (RGB, or RGBA when the image has alpha)."""
+    mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") else "RGB"
+    return qimage_from_array(np.asarray(image.convert(mode)))
+
+
+def mask_overlay_image(ids: np.ndarray, palette: np.ndarray) -> QImage:
+    """H x W class ids -> an 8-bit indexed QImage (1 byte per pixel) whose colour table holds the class colours,
+    with the background (class 0) transparent."""
+    a = np.ascontiguousarray(np.clip(ids, 0, 255), dtype=np.uint8)
+    h, w = a.shape
+    image = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Indexed8).copy()
+    pal = np.zeros((256, 3), np.uint8)
+    pal[:min(256, len(palette))] = palette[:256]
+    image.setColorTable([(0 if i == 0 else 0xFF000000) | (int(r) << 16) | (int(g) << 8) | int(b)
+                         for i, (r, g, b) in enumerate(pal)])
+    return image
+
+
+def colour_swatch(rgb, size: int = 14) -> QPixmap:
+    pm = QPixmap(size, size)
+    pm.fill(QColor(*[int(v) for v in rgb]))
+    return pm
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ImageView(QWidget):
+    """Shows a picture scaled to fit (aspect kept), optionally with a semi-transparent overlay on top."""
+
+    clicked = Signal()
+
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._base: QPixmap | None = None
+        self._overlay: QPixmap | None = None
+        self._opacity = 0.5
+        self._placeholder = placeholder
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAutoFillBackground(True)
+        pal = self.palette()
+        pal.setColor(QPalette.ColorRole.Window, pal.color(QPalette.ColorRole.Mid).darker(140))
+        self.setPalette(pal)
+
+    # -- content -------------------------------------------------------------------------------------------
+    def set_image(self, image: QImage | QPixmap | None, overlay: QImage | QPixmap | None = None) -> None:
+        self._base = self._pixmap(image)
+        self._overlay = self._pixmap(overlay)
+        self.update()
+
+    def set_overlay(self, overlay: QImage | QPixmap | None) -> None:
+        self._overlay = self._pixmap(overlay)
+        self.update()
+
+    def set_opacity(self, opacity: float) -> None:
+        self._opacity = max(0.0, min(1.0, opacity))
+        self.update()
+
+    def opacity(self) -> float:
+        return self._opacity
+
+    def set_placeholder(self, text: str) -> None:
+        self._placeholder = text
+        self.update()
+
+    def has_image(self) -> bool:
+        return self._base is not None
+
+    def image_size(self) -> QSize:
+        return self._base.size() if self._base is not None else QSize()
+
+    @staticmethod
+    def _pixmap(image) -> QPixmap | None:
+        if image is None:
+            return None
+        if isinstance(image, QPixmap):
+            return None if image.isNull() else image
+        return None if image.isNull() else QPixmap.fromImage(image)
+
+    # -- painting ------------------------------------------------------------------------------------------
+    def target_rect(self) -> QRect:
+        if self._base is None:
+            return QRect()
+        size = self._base.size().scaled(self.size() - QSize(8, 8), Qt.AspectRatioMode.KeepAspectRatio)
+        x = (self.width() - size.width()) // 2
+        y = (self.height() - size.height()) // 2
+        return QRect(x, y, size.width(), size.height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        if self._base is None:
+            p.setPen(self.palette().color(QPalette.ColorRole.BrightText))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
+            return
+        rect = self.target_rect()
+        # Smooth when shrinking; crisp pixels when blowing small images up (masks must stay sharp).
+        smooth = rect.width() < self._base.width() * 1.5
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        p.drawPixmap(QRectF(rect), self._base, QRectF(self._base.rect()))
+        if self._overlay is not None and self._opacity > 0:
+            p.setOpacity(self._opacity)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawPixmap(QRectF(rect), self._overlay, QRectF(self._overlay.rect()))
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(480, 320)
+
+
+class OpacitySlider(QWidget):
+    """'Mask opacity' label + slider (0-100 %)."""
+
+    valueChanged = Signal(float)  # noqa: N815 - Qt naming
+
+    def __init__(self, value: float = 0.5, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel("Mask opacity")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setValue(int(round(value * 100)))
+        self.slider.setToolTip("Opacity of the class colours drawn over the image (0 hides the mask).")
+        self.value_label = QLabel()
+        self.value_label.setMinimumWidth(36)
+        lay.addWidget(self.label)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.value_label)
+        self.slider.valueChanged.connect(self._changed)
+        self._changed(self.slider.value())
+
+    def _changed(self, v: int) -> None:
+        self.value_label.setText(f"{v} %")
+        self.valueChanged.emit(v / 100.0)
+
+    def value(self) -> float:
+        return self.slider.value() / 100.0
+
+    def set_value(self, value: float) -> None:
+        self.slider.setValue(int(round(value * 100)))
+
+
+def hline() -> QFrame:
+    f = QFrame()
+    f.setFrameShape(QFrame.Shape.HLine)
+    f.setFrameShadow(QFrame.Shadow.Sunken)
+    return f
+
+
+def error_label() -> QLabel:
+    """A word-wrapped, selectable red label for user-readable error sentences (hidden when empty)."""
+    lab = QLabel()
+    lab.setWordWrap(True)
+    lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    lab.setStyleSheet("QLabel { color: #b00020; background: #fdecee; border: 1px solid #f3b7bf; "
+                      "border-radius: 3px; padding: 6px; }")
+    lab.hide()
+    return lab
+
+
+def set_error(label: QLabel, text: str | None) -> None:
+    label.setText(text or "")
+    label.setVisible(bool(text))

@@ -1,0 +1,149 @@
+"""Save screenshots of the OSMIS Studio window in each state to docs/screenshots/*.png (offscreen grab).
+
+    python scripts/screenshots.py [--iters 300] [--data PATH] [--out docs/screenshots]
+
+Uses ../shared/data/example_image when present (else a synthetic image with a 4-class mask), trains a small
+model on the CPU for --iters iterations while the window shows its progress, then generates a gallery.
+States captured: data.png (data loaded), settings.png, training.png (curves + preview during training),
+gallery.png (thumbnails + large view). Also prints the worst event-loop stall measured during training.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def synthetic_scene(folder: Path) -> Path:
+    """A 320x192 picture with a few coloured shapes and its indexed mask (<stem>_mask.png)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    h, w = 192, 320
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = (rng.random((h, w, 3)) * 25 + np.array([95, 150, 200])).astype(np.uint8)
+    img[yy > 130] = (rng.random(((yy > 130).sum(), 3)) * 25 + np.array([70, 140, 60])).astype(np.uint8)
+    ids = np.zeros((h, w), np.uint8)
+    ids[yy > 130] = 1
+    for cx, cy, r in ((60, 110, 28), (170, 100, 36), (265, 115, 24)):
+        tree = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+        img[tree] = (30, 100, 40)
+        ids[tree] = 2
+    sun = (xx - 280) ** 2 + (yy - 35) ** 2 <= 18 ** 2
+    img[sun], ids[sun] = (250, 220, 60), 3
+    Image.fromarray(img).save(folder / "scene.png")
+    m = Image.fromarray(ids, "P")
+    m.putpalette([0, 0, 0, 0, 255, 0, 0, 128, 0, 255, 255, 0] + [0] * (252 * 3))
+    m.save(folder / "scene_mask.png")
+    return folder / "scene.png"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="image / folder / video (default: ../shared/data/example_image or synthetic)")
+    p.add_argument("--iters", type=int, default=300)
+    p.add_argument("--max-size", type=int, default=160)
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    p.add_argument("--work", help="folder for the run and settings (default: a temporary folder)")
+    args = p.parse_args()
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    from osmis_gui import tasks
+    from osmis_gui.main_window import MainWindow
+    from osmis_gui.probe import StallProbe
+
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="osmis-shots-"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shared = ROOT.parent / "shared" / "data" / "example_image"
+    data = Path(args.data) if args.data else (shared if shared.is_dir() else synthetic_scene(work / "data"))
+
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("training/runs_root", str(work / "runs"))
+    win = MainWindow(settings)
+    win.confirm = lambda *a: True
+    win.resize(1440, 900)
+    win.show()
+
+    def wait(cond, timeout=600.0):
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise TimeoutError("the window did not reach the expected state")
+            app.processEvents()
+            time.sleep(0.01)
+        app.processEvents()
+
+    def shot(name: str, tab) -> None:
+        win.tabs.setCurrentWidget(tab)
+        for _ in range(5):
+            app.processEvents()
+            time.sleep(0.05)
+        path = out / f"{name}.png"
+        win.grab().save(str(path))
+        print(f"saved {path}")
+
+    # settings first, so the data view shows the architecture that training will use
+    win.settings_page.apply_preset("quick")
+    win.settings_page.set_options(max_size=args.max_size, iters=args.iters, preview_every=max(1, args.iters // 12),
+                                  log_every=max(1, args.iters // 100), checkpoint_every=max(1, args.iters // 3),
+                                  bernoulli_warmup=args.iters // 3, device="cpu")
+    win.open_data(str(data))
+    wait(lambda: (win.data.preview is not None or bool(win.data.data_error)) and not win.data.inspecting
+         and not win.data._inspect_timer.isActive())
+    shot("data", win.data)
+    win.settings_page.tabs.setCurrentIndex(0)
+    shot("settings", win.settings_page)
+
+    t = win.training
+    probe = StallProbe(10)
+    probe.start()
+    t.start_new()
+    wait(lambda: t.last_step >= int(args.iters * 0.85) or (t.state == "idle" and t.worker is None))
+    wait(lambda: bool(t.samples) and t.preview.has_image(), 60)
+    worst = probe.stop()          # the grab itself blocks the GUI thread: not counted as a stall of the app
+    shot("training", t)
+    probe.start()
+    wait(lambda: t.state == "idle" and t.worker is None)
+    worst = max(worst, probe.stop())
+    print(f"worst event-loop stall during training: {worst:.1f} ms ({probe.ticks} ticks)")
+
+    g = win.gallery
+    g.n_spin.setValue(12)
+    g.seed_spin.setValue(0)
+    wait(lambda: g.generate_action.isEnabled(), 60)
+    g.generate()
+    wait(lambda: not g.generating and not g.loading and g.manifest is not None)
+    g_ready = g.metrics_checked or (wait(lambda: g.metrics_checked, 120) or True)
+    if g_ready and g.score_action.isEnabled() and not g.metrics_reason:   # pretrained weights present
+        g.compute_scores()
+        wait(lambda: not g.scoring)
+        if g.metrics:
+            g.sort_by("sifid_64")
+    # show large a sample whose mask has some foreground (class 0 below 90 %), else the first
+    items = {int(it["index"]): it for it in g.manifest["items"]}
+    order = g.visible_order()
+    shown = next((i for i in order if (items[i].get("class_shares") or [1.0])[0] < 0.9), order[0])
+    g.list.setCurrentItem(g.items[shown])
+    g.select_indices(order[:4])
+    shot("gallery", g)
+
+    win.close()
+    tasks.wait_for_all(60_000)
+    print(f"run folder: {t.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
