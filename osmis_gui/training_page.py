@@ -63,9 +63,16 @@ class LossPlots(QWidget):
         self.values: dict[str, list[float]] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._dirty = False
+        self._turn = 0
         self._timer = QTimer(self, interval=250)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._tick)
         self._timer.start()
+
+    def _tick(self) -> None:
+        if not self.isVisible():
+            return                              # hidden tab: draw when shown
+        self._turn = (self._turn + 1) % len(self.plots)
+        self.redraw(only_plot=self._turn)
 
     def clear(self) -> None:
         self.steps = []
@@ -110,15 +117,19 @@ class LossPlots(QWidget):
     def keys(self) -> list[str]:
         return list(self.values)
 
-    def redraw(self, max_new: int | None = 1) -> None:
-        """Push the data to the curves. New curves (with legend entries) are costly in pyqtgraph, so at most
-        `max_new` are created per call: the GUI thread never stalls when the first statistics arrive."""
+    def redraw(self, max_new: int | None = 1, only_plot: int | None = None) -> None:
+        """Push the data to the curves. To keep each repaint short while training competes for the GIL,
+        the timer refreshes one plot per tick (round robin) and creates at most `max_new` new curves (legend
+        entries are costly in pyqtgraph)."""
         if not self._dirty:
             return
         self._dirty = False
         x = np.asarray(self.steps, dtype=float)
         created = 0
         for key, vals in self.values.items():
+            if only_plot is not None and _plot_of(key) != only_plot:
+                self._dirty = True              # other plots on the next ticks
+                continue
             curve = self.curves.get(key)
             if curve is None:
                 if max_new is not None and created >= max_new:

@@ -107,6 +107,7 @@ def main() -> int:
     shot("settings", win.settings_page)
 
     t = win.training
+    wait(lambda: win.gallery.metrics_checked, 300)   # the start-up imports (torch, metrics) are done
     probe = StallProbe(10)
     probe.start()
     t.start_new()
@@ -125,8 +126,7 @@ def main() -> int:
     wait(lambda: g.generate_action.isEnabled(), 60)
     g.generate()
     wait(lambda: not g.generating and not g.loading and g.manifest is not None)
-    g_ready = g.metrics_checked or (wait(lambda: g.metrics_checked, 120) or True)
-    if g_ready and g.score_action.isEnabled() and not g.metrics_reason:   # pretrained weights present
+    if g.score_action.isEnabled() and not g.metrics_reason:   # pretrained weights present
         g.compute_scores()
         wait(lambda: not g.scoring)
         if g.metrics:

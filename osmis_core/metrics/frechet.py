@@ -1,4 +1,4 @@
-"""Frechet distance between Gaussians: d = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)), in float64.
+"""Frechet distance between Gaussians: d = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)), as float64.
 
 `frechet_distance` is the textbook computation with scipy's matrix square root (no deprecated arguments).
 `FrechetReference` scores many Gaussians against one fixed reference without any sqrtm: for any factors
