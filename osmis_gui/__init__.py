@@ -4,3 +4,7 @@ The app only calls `osmis_core` functions and reads the files and events they pr
 loading, inspection, training, generation, scoring, export) runs in background workers so the window never
 blocks. Start it with `osmis gui [PATH]`, `python main.py` or `osmis_gui.app.run_app(path)`.
 """
+
+from ._compat import keep_none_alive as _keep_none_alive
+
+_keep_none_alive()

@@ -140,12 +140,30 @@ def read_image(path: str) -> QImage | None:
     return None if image.isNull() else image
 
 
+def lower_thread_priority(nice: int = 10) -> None:
+    """Run the calling (worker) thread, and the compute threads it starts, at a lower CPU priority than the GUI
+    thread, so that on a busy machine the window stays responsive. Linux only (nice is per thread there); a
+    no-op elsewhere. The pool thread keeps the lower priority for later background jobs, which is intended."""
+    import sys
+    import threading
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except (AttributeError, OSError):
+        pass
+
+
 # -- training -----------------------------------------------------------------------------------------------------
 
 def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str,
           overrides: dict | None, control) -> Iterator[Any]:
     """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new' or 'resume'."""
     from osmis_core.trainer import resume_training, start_training
+    lower_thread_priority()
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
     else:

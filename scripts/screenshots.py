@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QEvent, QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
@@ -108,6 +108,7 @@ def main() -> int:
 
     t = win.training
     wait(lambda: win.gallery.metrics_checked, 300)   # the start-up imports (torch, metrics) are done
+    win.tabs.setCurrentWidget(t)                      # watch the training, as a user would
     probe = StallProbe(10)
     probe.start()
     t.start_new()
@@ -139,9 +140,14 @@ def main() -> int:
     g.select_indices(order[:4])
     shot("gallery", g)
 
+    run_dir = t.run_dir
     win.close()
     tasks.wait_for_all(60_000)
-    print(f"run folder: {t.run_dir}")
+    win.deleteLater()                       # tear the window down while Qt is still alive
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    app.processEvents()
+    del win, t, g
+    print(f"run folder: {run_dir}")
     return 0
 
 
