@@ -58,6 +58,16 @@ def reference_frechet(mu1, s1, mu2, s2):
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tiny inputs gain nothing from threads, and lose a lot (10x or more) when other processes
+    share the cores; run single-threaded and restore the setting afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def inception():
     return build_inception(random_weights=True)
