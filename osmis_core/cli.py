@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=25)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="samples per forward pass (default: 10 on CPU, 50 on GPU)")
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
@@ -124,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", default="fast", help="eager, fast, bf16, auto or compile (comma-separated to "
                    "compare several in one run)")
     p.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default 2)")
+    p.add_argument("--rounds", type=int, default=1, help="repeat the variants this many times in alternating order "
+                   "and report medians (default 1)")
+    p.add_argument("--same-process", action="store_true",
+                   help="time all variants in this process instead of a fresh process each")
     p.add_argument("--json-out", help="write the results as JSON here (default: bench.json)", default="bench.json")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
@@ -327,19 +332,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import VARIANTS, benchmark_training
+    from .bench import VARIANTS, benchmark_variants
     from .runfolder import atomic_write_text
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise OsmisError(f"unknown variant '{unknown[0]}' (available: {', '.join(VARIANTS)}).")
+    if args.rounds < 1:
+        raise OsmisError("--rounds must be at least 1.")
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
-    results = []
-    for name in names:
-        config = build_config(args.preset, args.config, {**overrides, **VARIANTS[name]})
-        r = {"variant": name, **benchmark_training(config, args.data, args.mask, iters=timed, warmup=args.warmup)}
-        results.append(r)
+    configs = {name: build_config(args.preset, args.config, {**overrides, **VARIANTS[name]}) for name in names}
+    results = benchmark_variants(configs, args.data, args.mask, iters=timed, warmup=args.warmup, rounds=args.rounds,
+                                 isolate=not args.same_process)
+    for r in results:
+        name = r["variant"]
         mem = f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r else f"{r['peak_rss_mb']:.0f} MB RSS"
         print(f"{name:8s} {r['median_s_per_iter']:.3f} s/it  {r['iters_per_s']:.2f} it/s  start-up "
               f"{r['startup_s']:.2f} s  peak {mem}  150k-iteration run: {r['projected_paper_run_h']:.1f} h  "

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.nn.utils import parametrize
 
 from .architecture import Architecture
 from .config import OsmisConfig
@@ -33,17 +32,14 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: b
     g = Generator(tuple(a["noise_shape"]), a["num_blocks_g"], state["num_classes"], ch=config.generator.ch_g,
                   noise_dim=config.generator.noise_dim, norm=config.generator.norm_g)
     g.load_state_dict(state["generator_ema" if ema else "generator"])
-    for m in g.modules():  # bake the spectrally normalised weights in: no per-call normalisation
-        if parametrize.is_parametrized(m, "weight"):
-            parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
-    g = g.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
+    g = g.freeze().to(device, memory_format=torch.channels_last)
     meta = {"step": int(state["step"]), "config": state["config"], "architecture": a,
             "num_classes": state["num_classes"]}
     return g, meta
 
 
 @torch.inference_mode()
-def sample(generator: Generator, n: int, seed: int, batch_size: int = 25, device="cpu", precision: str = "fp32"):
+def sample(generator: Generator, n: int, seed: int, batch_size: int = 10, device="cpu", precision: str = "fp32"):
     """Yield (start index, images B x 3 x H x W, masks B x K x H x W or None) batches for n samples."""
     device = torch.device(device)
     dtype = autocast_dtype(precision, device)
@@ -57,11 +53,12 @@ def sample(generator: Generator, n: int, seed: int, batch_size: int = 25, device
 
 def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, seed: int = 0,
                      checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
-                     batch_size: int = 25, precision: str = "fp32") -> Path:
+                     batch_size: int | None = None, precision: str = "fp32") -> Path:
     """Write n generated image-mask pairs with a manifest and an index.html into out_dir."""
     if n < 1:
         raise OsmisError("--n must be at least 1.")
     dev = resolve_device(device)
+    batch_size = batch_size or (10 if dev.type == "cpu" else 50)  # small batches keep a CPU's caches warm
     generator, meta = load_generator(run_dir, checkpoint, ema, dev)
     out = Path(out_dir)
     has_masks = meta["num_classes"] is not None
@@ -88,8 +85,7 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
                     item.update({"mask": f"masks/{name}", "overlay": f"overlays/{name}",
                                  "class_shares": (counts / ids[i].size).round(5).tolist()})
                     futures.append(pool.submit(_save, indexed_mask_image(ids[i]), out / "masks" / name))
-                    futures.append(pool.submit(_save, Image.fromarray(overlay(imgs[i], ids[i])),
-                                               out / "overlays" / name))
+                    futures.append(pool.submit(_save_overlay, imgs[i], ids[i], out / "overlays" / name))
                 items.append(item)
         for f in futures:
             f.result()
@@ -107,6 +103,10 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
 
 def _save(image: Image.Image, path: Path) -> None:
     image.save(path, compress_level=1)
+
+
+def _save_overlay(image: np.ndarray, ids: np.ndarray, path: Path) -> None:
+    _save(Image.fromarray(overlay(image, ids)), path)
 
 
 def write_index_html(out: Path, manifest: dict, metrics: dict | None = None) -> Path:

@@ -57,8 +57,15 @@ def diversity_regularisation(features: list[torch.Tensor]) -> torch.Tensor:
     """Minus the mean absolute difference between every pair of samples, summed over scales, times 2/(S(S-1))."""
     total = features[0].new_zeros(())
     for f in features:
-        flat = f.flatten(1).float()  # B x D
-        for k in range(flat.shape[0] - 1):  # pairs (k, m > k) by slices: no gather/scatter of large features
-            total = total - (flat[k:k + 1] - flat[k + 1:]).abs().mean(1).sum()
+        b = f.shape[0]
+        # the mean over a sample's values ignores their order: flatten in memory order (a view, no copy)
+        if f.dim() == 4 and f.is_contiguous(memory_format=torch.channels_last):
+            f = f.permute(0, 2, 3, 1)
+        flat = f.reshape(b, -1).float()  # B x D
+        # every unordered pair once: (i, i+s mod B) for s = 1 .. B//2, where s = B/2 (B even) meets each pair twice.
+        # roll's backward is a roll; slicing's would zero-fill a B x D buffer per pair.
+        for s in range(1, b // 2 + 1):
+            pair_sum = (flat - flat.roll(s, 0)).abs().mean(1).sum()
+            total = total - (0.5 * pair_sum if 2 * s == b else pair_sum)
     s = len(features)
     return total * (2.0 / (s * (s - 1))) if s > 1 else total

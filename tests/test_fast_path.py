@@ -45,13 +45,16 @@ def test_precision_resolution():
     assert autocast_dtype("auto", cpu) in (None, torch.bfloat16)
 
 
-@pytest.mark.parametrize("variant", ["eager", "fast"])
-def test_bench_command(scene, tmp_path, variant, capsys):
+@pytest.mark.parametrize("variant,flags", [("eager", ["--same-process"]), ("fast", ["--rounds", "2"])])
+def test_bench_command(scene, tmp_path, variant, flags, capsys):
     from osmis_core.cli import main
     out = tmp_path / "bench.json"
     assert main(["bench", str(scene), "--variant", variant, "--iters", "1", "--warmup", "0", "--json-out", str(out),
-                 "--max-size", "96", "--ch-g", "4", "--ch-d", "4", "--batch-size", "2", "--device", "cpu"]) == 0
+                 "--max-size", "96", "--ch-g", "4", "--ch-d", "4", "--batch-size", "2", "--device", "cpu",
+                 *flags]) == 0
     import json
     result = json.loads(out.read_text())[0]
     assert result["variant"] == variant and result["median_s_per_iter"] > 0 and result["peak_rss_mb"] > 0
+    assert result["isolated"] == ("--same-process" not in flags)
+    assert result["rounds"] == (2 if "--rounds" in flags else 1)
     assert "150k-iteration run" in capsys.readouterr().out

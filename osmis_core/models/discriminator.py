@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..feature_augment import content_feature_augment, layout_feature_augment
-from .layers import init_weights, lrelu, make_norm, sn_conv
+from .layers import avg_pool2x2, init_weights, lrelu, make_norm, sn_conv
 
 D_MULTIPLIERS = (1, 2, 4, 8, 8, 8, 8, 8, 8)
 
@@ -37,14 +37,14 @@ class DBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x if self.pre_norm is None else lrelu(self.pre_norm(x))
-        h = self.conv2(lrelu(self.norm2(self.conv1(h))))
+        h = self.conv2(lrelu(self.norm2(self.conv1(h)), inplace=True))  # conv outputs are not saved for backward
         s = x
         if self.spatial:  # pooling commutes with the 1x1 shortcut: pool first, 4x fewer multiply-adds
-            h = F.avg_pool2d(h, 2)
-            s = F.avg_pool2d(s, 2)
+            h = avg_pool2x2(h)
+            s = avg_pool2x2(s)
         if self.shortcut is not None:
             s = self.shortcut(s)
-        return h + s
+        return h.add_(s)  # h is a fresh conv (or pooling) output
 
 
 class Discriminator(nn.Module):

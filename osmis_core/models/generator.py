@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
-from .layers import init_weights, lrelu, make_norm, sn_conv, upsample_conv3x3
+from .layers import add_upsampled_, init_weights, lrelu, make_norm, sn_conv, upsample_conv3x3, upsample_kernel
 
 G_MULTIPLIERS = (8, 8, 8, 8, 8, 8, 8, 4, 2, 1)
 
@@ -20,7 +21,11 @@ class GeneratorOutput:
 
 
 class GeneratorBlock(nn.Module):
-    """Residual block c_in -> c_out, upsampling x2 unless it is the first block."""
+    """Residual block c_in -> c_out, upsampling x2 unless it is the first block.
+
+    fast_upsample: the x2 upsample and 3x3 conv as one transposed conv, and the residual sums in place (the same
+    numbers up to float rounding); False keeps the plain upsample-then-conv reference path.
+    """
 
     def __init__(self, cin: int, cout: int, upsample: bool, norm: str, fast_upsample: bool = True):
         super().__init__()
@@ -32,20 +37,22 @@ class GeneratorBlock(nn.Module):
         self.norm2 = make_norm(norm, mid)
         self.conv2 = sn_conv(mid, cout, 3)
         self.shortcut = sn_conv(cin, cout, 1, bias=False)
+        self.register_buffer("frozen_kernel", None, persistent=False)  # set by Generator.freeze()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = lrelu(self.norm1(x))
+        h = lrelu(self.norm1(x))  # not in place: x also feeds the shortcut
         if not self.upsample:
             h = self.conv1(h)
         elif self.fast_upsample:
-            h = upsample_conv3x3(h, self.conv1.weight, self.conv1.bias)
+            h = upsample_conv3x3(h, self.conv1.weight, self.conv1.bias, self.frozen_kernel)
         else:
             h = self.conv1(F.interpolate(h, scale_factor=2, mode="nearest"))
-        h = self.conv2(lrelu(self.norm2(h)))
+        h = self.conv2(lrelu(self.norm2(h), inplace=self.fast_upsample))
         s = self.shortcut(x)  # a 1x1 conv commutes with nearest upsampling: run it at low resolution
-        if self.upsample:
-            s = F.interpolate(s, scale_factor=2, mode="nearest")
-        return h + s
+        if not self.fast_upsample:  # the plain reference path
+            return h + (F.interpolate(s, scale_factor=2, mode="nearest") if self.upsample else s)
+        # conv outputs are not saved for backward, so h can take the sum in place
+        return add_upsampled_(h, s) if self.upsample else h.add_(s)
 
 
 class Generator(nn.Module):
@@ -61,6 +68,18 @@ class Generator(nn.Module):
         self.to_rgb = nn.ModuleList(sn_conv(c[i + 1], 3, 3) for i in range(num_blocks))
         self.mask_head = nn.Conv2d(c[-1], num_classes, 3, padding=1) if num_classes else None
         init_weights(self)
+
+    def freeze(self) -> "Generator":
+        """For inference only: bake the spectrally normalised weights in and precompute the upsample kernels,
+        so that a forward pass does no per-call weight arithmetic. Gradients are switched off."""
+        for m in self.modules():
+            if parametrize.is_parametrized(m, "weight"):
+                parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+        self.eval().requires_grad_(False)
+        for block in self.blocks:
+            if block.upsample and block.fast_upsample:
+                block.frozen_kernel = upsample_kernel(block.conv1.weight)
+        return self
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         return torch.randn(n, self.noise_dim, 1, 1, generator=generator, device=device)
