@@ -34,6 +34,7 @@ def warm_up() -> dict:
     QImageReader.supportedImageFormats()
     import osmis_core.generate  # noqa: F401  (imports torch once, off the GUI thread)
     import osmis_core.trainer  # noqa: F401
+    import torch._dynamo  # noqa: F401  (torch.optim imports it, ~900 modules, at the first optimiser: not mid-run)
     available, reason = scoring.probe()
     return {"metrics": available, "metrics_reason": reason}
 

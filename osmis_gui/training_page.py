@@ -51,7 +51,8 @@ class LossPlots(QWidget):
         for t in titles:
             p = pg.PlotWidget(background="w")
             p.setTitle(t, color="#333", size="10pt")
-            p.showGrid(x=True, y=True, alpha=0.25)
+            grid = pg.GridItem(pen=pg.mkPen(225, 225, 225), textPen=None)  # 1.5 ms to paint; showGrid's: 10+ ms
+            p.addItem(grid, ignoreBounds=True)
             p.setLabel("bottom", "iteration")
             p.addLegend(offset=(-5, 5), labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 200))
             p.setClipToView(True)

@@ -2,7 +2,9 @@
 resume / stop, gallery generation, scores, export, reopening a run, crashes and closing while training."""
 from __future__ import annotations
 
+import gc
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,6 +134,8 @@ def test_train_pause_resume_stop_generate_export(window, qtbot, scene, tmp_path)
 
     window.tabs.setCurrentWidget(t)          # the curves and the preview are painted while training
     qtbot.waitUntil(lambda: window.gallery.metrics_checked, timeout=LONG)   # start-up imports are done
+    # no import storm at the first optimiser, no full garbage collection over torch's objects mid-run
+    assert "torch._dynamo" in sys.modules and gc.get_freeze_count() > 10_000
     probe = StallProbe(10)
     probe.start()
     with qtbot.waitSignal(t.preview_shown, timeout=LONG):        # PreviewReady -> grid on screen
@@ -367,7 +371,6 @@ def test_drop_routes_files_and_window_state_is_remembered(window, qtbot, scene, 
 def test_none_survives_the_bindings_stray_decrefs(window):
     """PySide6 6.12 on Python 3.11 drops a reference to None per void C++ call; osmis_gui guards against it
     (otherwise a long session aborts with 'deallocating None')."""
-    import sys
     before = sys.getrefcount(None)
     for _ in range(20000):
         window.update()
