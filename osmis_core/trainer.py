@@ -19,6 +19,7 @@ from .events import (CheckpointSaved, Event, PreviewReady, StepStats, TrainContr
                      TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 from .losses import diversity_regularisation, discriminator_terms
 from .models import Discriminator, Generator
+from .optim import adam
 from .runfolder import CHECKPOINT_FORMAT, RunFolder, versions
 from .visual import mask_ids, preview_grid, to_uint8_images
 
@@ -108,8 +109,8 @@ class Trainer:
         self.discriminator.to(self.device, memory_format=fmt)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         o = config.optimisation
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2))
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o.lr_d, betas=(o.beta1, o.beta2))
+        self.opt_g = adam(self.generator.parameters(), self.device, lr=o.lr_g, betas=(o.beta1, o.beta2))
+        self.opt_d = adam(self.discriminator.parameters(), self.device, lr=o.lr_d, betas=(o.beta1, o.beta2))
         self.rng = torch.Generator().manual_seed(config.run.seed)  # every random decision and noise draw
         self.fixed_noise = self.generator.sample_noise(PREVIEW_SAMPLES, torch.Generator().manual_seed(
             config.run.seed + 1))
