@@ -12,6 +12,7 @@ from gui_helpers import TINY_GUI, make_scene
 from PySide6.QtCore import Qt
 
 pytestmark = pytest.mark.gui
+EMBEDDED_EXAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "example_scene"
 
 LONG = 60_000   # ms; generous upper bounds, the waits end as soon as the condition holds
 
@@ -123,12 +124,13 @@ def test_settings_form_covers_every_option_with_engine_defaults(window, qtbot, t
 
 # -- training -> gallery -> export ----------------------------------------------------------------------------
 
-def test_train_pause_resume_stop_generate_export(window, qtbot, scene, tmp_path):
+def test_train_pause_resume_stop_generate_export(window, qtbot, tmp_path):
     from osmis_gui.probe import StallProbe
     from osmis_gui.training_page import IDLE, PAUSED, RUNNING
-    image, _ = scene
     configure(window, qtbot, iters=40)
-    load(window, qtbot, image)
+    load(window, qtbot, EMBEDDED_EXAMPLE)       # the example that ships in datasets/ (image + mask folders)
+    assert window.data.preview is not None and not window.data.data_error
+    assert len(window.data.preview.classes) >= 2
     t = window.training
     assert t.start_action.isEnabled()
 
