@@ -106,14 +106,18 @@ class RunOptions:
                                  minimum=0, label="Keep checkpoints")
     channels_last: bool = _opt(True, "Use channels_last memory format (faster convolutions, same numbers).",
                                label="channels_last")
-    fast_upsample: bool = _opt(True, "Compute each conv3x3 after a nearest x2 upsampling as four 2x2 convolutions "
-                               "of the low-resolution input (same numbers, 2.25x fewer multiply-adds).",
+    fast_upsample: bool = _opt(True, "Compute each conv3x3 after a nearest x2 upsampling as one stride-2 "
+                               "transposed convolution of the low-resolution input (same numbers up to rounding, "
+                               "2.25x fewer multiply-adds), and sum the generator's residuals in place.",
                                label="Fast upsample-conv")
     precision: str = _opt("fp32", "Arithmetic of the forward/backward passes: fp32, bf16 autocast (losses, "
                           "decisions and weights stay fp32), or auto (bf16 where the GPU/CPU supports it natively).",
                           choices=("fp32", "bf16", "auto"), label="Precision")
     compile: bool = _opt(False, "torch.compile the generator and discriminator (slow start, faster steps).",
                          label="torch.compile")
+    compile_mode: str = _opt("default", "torch.compile mode when compiling: default, reduce-overhead (CUDA graphs "
+                             "on a GPU: fewer kernel launches) or max-autotune.",
+                             choices=("default", "reduce-overhead", "max-autotune"), label="Compile mode")
 
 
 GROUPS: dict[str, type] = {

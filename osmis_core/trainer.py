@@ -118,7 +118,9 @@ class Trainer:
         self.amp_dtype = autocast_dtype(config.run.precision, self.device)
         self.g_forward, self.d_forward = self.generator, self.discriminator
         if config.run.compile:
-            self.g_forward, self.d_forward = torch.compile(self.generator), torch.compile(self.discriminator)
+            mode = config.run.compile_mode
+            self.g_forward = torch.compile(self.generator, mode=mode)
+            self.d_forward = torch.compile(self.discriminator, mode=mode)
         self._ema_params = list(self.generator_ema.parameters())
         self._g_params = list(self.generator.parameters())
         self._d_params = list(self.discriminator.parameters())
@@ -334,7 +336,8 @@ def _failure_message(exc: Exception, step: int) -> str:
 
 # Options that may change when a run is resumed: run length, logging, and how (not what) is computed.
 _RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
-                      "channels_last", "fast_upsample", "precision", "compile"}
+                      "channels_last", "fast_upsample", "precision", "compile",
+                      "compile_mode"}
 
 
 def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
