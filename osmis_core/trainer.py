@@ -118,9 +118,12 @@ class Trainer:
         self.amp_dtype = autocast_dtype(config.run.precision, self.device)
         self.g_forward, self.d_forward = self.generator, self.discriminator
         if config.run.compile:
+            # G is one static graph. D's forward draws feature-augmentation decisions in Python, which would
+            # recompile a whole-D graph at every new decision: its low-level part (most of its arithmetic, static)
+            # is compiled instead; the small content and layout branches stay eager.
             mode = config.run.compile_mode
             self.g_forward = torch.compile(self.generator, mode=mode)
-            self.d_forward = torch.compile(self.discriminator, mode=mode)
+            self.discriminator.low_level = torch.compile(self.discriminator.low_level, mode=mode)
         self._ema_params = list(self.generator_ema.parameters())
         self._g_params = list(self.generator.parameters())
         self._d_params = list(self.discriminator.parameters())
@@ -164,21 +167,27 @@ class Trainer:
         for p in self._d_params:
             p.requires_grad_(True)
 
-        # 2. discriminator step
+        # 2. discriminator step: the real and the fake pass are back-propagated one after the other (gradients
+        # add up to those of their sum), so only one pass's graph is alive at a time, and no saved tensor (such as
+        # spectral norm's power-iteration vectors) is changed by a later pass before its backward.
+        self.opt_d.zero_grad(set_to_none=True)
         with self._autocast():
             real_pyr, real_mask = self._augment(*self.data.batch(cfg.optimisation.batch_size, self.rng))
             d_real = D(real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay,
                        gen=self.rng)
+        r_terms = discriminator_terms(d_real, True, loss_kind, n_d)
+        loss_real = sum(r_terms.values())
+        loss_real.backward()
+        with self._autocast():
             with torch.no_grad():
                 out2 = G(self._noise())
             fake_pyr, fake_mask = self._augment(out2.images[-n_d0:], out2.mask)
             d_fake = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
-        r_terms = discriminator_terms(d_real, True, loss_kind, n_d)
         f_terms = discriminator_terms(d_fake, False, loss_kind, n_d)
-        loss_d = sum(r_terms.values()) + sum(f_terms.values())
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        loss_fake = sum(f_terms.values())
+        loss_fake.backward()
         self.opt_d.step()
+        loss_d = loss_real + loss_fake
 
         # 3. EMA of the generator
         self.update_ema()

@@ -1,4 +1,6 @@
 """The fast path computes the same thing as the plain eager implementation."""
+import shutil
+
 import pytest
 import torch
 
@@ -58,3 +60,17 @@ def test_bench_command(scene, tmp_path, variant, flags, capsys):
     assert result["isolated"] == ("--same-process" not in flags)
     assert result["rounds"] == (2 if "--rounds" in flags else 1)
     assert "150k-iteration run" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile on the CPU needs a C++ "
+                    "compiler")
+def test_compiled_path_agrees_with_fast(scene):
+    """torch.compile of G and of D's low-level part: the same losses and samples (one compile, ~20 s on 2 cores)."""
+    fast_losses, fast_sample = _run(scene, "fast")
+    compiled_losses, compiled_sample = _run(scene, "compile")
+    for a, b in zip(fast_losses, compiled_losses):
+        for key in a.terms:
+            assert torch.allclose(a.terms[key], b.terms[key], rtol=1e-3, atol=1e-4), key
+    for x, y in zip(fast_sample.images, compiled_sample.images):
+        assert torch.allclose(x, y, atol=1e-3)

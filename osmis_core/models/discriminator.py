@@ -72,6 +72,20 @@ class Discriminator(nn.Module):
         self.layout_heads = nn.ModuleList(sn_conv(1, 1, 1) for _ in range(n_high))
         init_weights(self)
 
+    def low_level(self, pyramid: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The multi-scale low-level part (most of D's arithmetic; no random decisions, static shapes).
+
+        Returns the features it hands to the content and layout branches (B x d[n0] x h x w) and its n_d0 patch
+        logit maps."""
+        x = self.from_rgb[0](pyramid[-1])
+        low = []
+        for i, (block, head) in enumerate(zip(self.low_blocks, self.low_heads)):
+            if i > 0:
+                x = torch.cat([x, self.from_rgb[i](pyramid[-1 - i])], 1)
+            x = block(x)
+            low.append(head(x))
+        return x, low
+
     def forward(self, pyramid: list[torch.Tensor], mask: torch.Tensor | None = None, real: bool = False,
                 harden: str = "argmax", p_con: float = 0.0, p_lay: float = 0.0,
                 gen: torch.Generator | None = None) -> DiscriminatorOutput:
@@ -80,14 +94,7 @@ class Discriminator(nn.Module):
         real=True applies feature augmentation (p_con, p_lay, random decisions from `gen`). For fakes the soft
         mask is hardened with a straight-through estimator: harden = 'bernoulli' or 'argmax'.
         """
-        x = self.from_rgb[0](pyramid[-1])
-        low = []
-        for i, (block, head) in enumerate(zip(self.low_blocks, self.low_heads)):
-            if i > 0:
-                x = torch.cat([x, self.from_rgb[i](pyramid[-1 - i])], 1)
-            x = block(x)
-            low.append(head(x))
-        y = x  # B x d[n0] x h x w
+        y, low = self.low_level(pyramid)  # B x d[n0] x h x w
         b, c, h, w = y.shape
         m = None
         if self.num_classes:
