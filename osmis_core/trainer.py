@@ -187,7 +187,7 @@ class Trainer:
         loss_fake = sum(f_terms.values())
         loss_fake.backward()
         self.opt_d.step()
-        loss_d = loss_real + loss_fake
+        loss_d = loss_real.detach() + loss_fake.detach()
 
         # 3. EMA of the generator
         self.update_ema()
