@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     except OsmisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:  # the file system said no: a full disk, a read-only or vanished folder
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 def cmd_inspect(args) -> int:
@@ -230,7 +234,9 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
             elif isinstance(event, CheckpointSaved) and quiet:
                 print(f"checkpoint {event.path}", file=sys.stderr)
             elif isinstance(event, TrainingFailed):
-                print(f"\nerror: training failed: {event.message}", file=sys.stderr)
+                if bar is not None:
+                    bar.close()
+                print(f"error: training failed: {event.message}", file=sys.stderr)
                 code = 1
             elif isinstance(event, TrainingFinished):
                 if bar is not None:

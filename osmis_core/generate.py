@@ -20,6 +20,9 @@ from .trainer import autocast_dtype, resolve_device
 from .visual import indexed_mask_image, mask_ids, overlay, palette, to_uint8_images
 
 
+ENCODE_CHUNK_BYTES = 64 * 2 ** 20  # on a CPU, decoded samples held back before their PNG files are written
+
+
 def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: bool = True,
                    device: torch.device | str = "cpu") -> tuple[Generator, dict]:
     """The (EMA) generator of a run's checkpoint, ready for inference, and the checkpoint's metadata."""
@@ -70,25 +73,36 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
     width = max(4, len(str(n - 1)))
     items: list[dict] = []
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:  # PNG encoding overlaps the next batch's forward pass
-        futures = []
+    # On a CPU the PNG encoders would compete with the forward pass's threads (a stalled OpenMP thread holds up
+    # the whole parallel region), so the files of up to ENCODE_CHUNK_BYTES of samples are written between forward
+    # passes, on both cores. On a GPU they are written while the device computes the next batch.
+    chunk_bytes = ENCODE_CHUNK_BYTES if dev.type == "cpu" else 0
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures, pending, pending_bytes = [], [], 0
         for start, images, masks in sample(generator, n, seed, batch_size, dev, precision):
-            imgs = to_uint8_images(images)
-            ids = mask_ids(masks) if masks is not None else None
+            imgs = to_uint8_images(images)  # B x H x W x 3
+            ids = mask_ids(masks) if masks is not None else None  # B x H x W
+            overlays = overlay(imgs, ids) if ids is not None else None  # whole batch: one multi-threaded pass
             for i in range(imgs.shape[0]):
                 idx = start + i
                 name = f"{idx:0{width}d}.png"
                 item = {"index": idx, "image": f"images/{name}"}
-                futures.append(pool.submit(_save, Image.fromarray(imgs[i]), out / "images" / name))
+                pending.append((Image.fromarray(imgs[i]), out / "images" / name))
                 if ids is not None:
                     counts = np.bincount(ids[i].ravel(), minlength=meta["num_classes"])[:meta["num_classes"]]
                     item.update({"mask": f"masks/{name}", "overlay": f"overlays/{name}",
                                  "class_shares": (counts / ids[i].size).round(5).tolist()})
-                    futures.append(pool.submit(_save, indexed_mask_image(ids[i]), out / "masks" / name))
-                    futures.append(pool.submit(_save_overlay, imgs[i], ids[i], out / "overlays" / name))
+                    pending.append((indexed_mask_image(ids[i]), out / "masks" / name))
+                    pending.append((Image.fromarray(overlays[i]), out / "overlays" / name))
                 items.append(item)
-        for f in futures:
-            f.result()
+            pending_bytes += imgs.nbytes + (ids.nbytes + overlays.nbytes if ids is not None else 0)
+            if pending_bytes >= chunk_bytes:
+                futures += [pool.submit(_save, *job) for job in pending]
+                pending, pending_bytes = [], 0
+                if chunk_bytes:
+                    _wait(futures)
+        futures += [pool.submit(_save, *job) for job in pending]
+        _wait(futures)
     a = meta["architecture"]
     manifest = {
         "run": str(Path(run_dir).resolve()), "checkpoint_step": meta["step"], "ema": ema, "seed": seed, "n": n,
@@ -102,11 +116,18 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
 
 
 def _save(image: Image.Image, path: Path) -> None:
-    image.save(path, compress_level=1)
+    try:
+        image.save(path, compress_level=1)
+    except OSError as exc:
+        path.unlink(missing_ok=True)  # no half-written picture left behind
+        raise OsmisError(f"{path}: cannot be written ({exc.strerror or exc}).") from None
 
 
-def _save_overlay(image: np.ndarray, ids: np.ndarray, path: Path) -> None:
-    _save(Image.fromarray(overlay(image, ids)), path)
+def _wait(futures: list) -> None:
+    """Wait for every file write; the first failure (a full disk, say) is raised here."""
+    for f in futures:
+        f.result()
+    futures.clear()
 
 
 def write_index_html(out: Path, manifest: dict, metrics: dict | None = None) -> Path:

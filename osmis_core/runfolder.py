@@ -19,21 +19,55 @@ CHECKPOINT_FORMAT = 1
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
 
 
+class _WriteErrorRecorder:
+    """A binary file wrapper that remembers the OSError of a failed write: torch.save turns it into an opaque
+    RuntimeError ("unexpected pos ..."), and a full disk should be reported as a full disk."""
+
+    def __init__(self, f):
+        self._f = f
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then os.replace: readers never see half a file."""
+    """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
+
+    A failed write (a full disk, say) raises OSError naming `path`, and whatever `path` held before is untouched.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    recorder = None
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; the result should look like any other file
         with os.fdopen(fd, "wb") as f:
-            write(f)
+            recorder = _WriteErrorRecorder(f)
+            write(recorder)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        cause = exc if isinstance(exc, OSError) else (recorder.error if recorder is not None else None)
+        if cause is not None:
+            raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
         raise
 
 

@@ -337,7 +337,8 @@ def _failure_message(exc: Exception, step: int) -> str:
     if isinstance(exc, FloatingPointError):
         return f"training diverged at step {step}: {exc}; resume from the last checkpoint with a lower learning rate."
     if isinstance(exc, OSError):
-        return f"a file could not be written at step {step}: {exc}."
+        where = f"{exc.filename}: cannot be written" if exc.filename else "a file could not be written"
+        return f"{where} at step {step} ({exc.strerror or exc}); the last saved checkpoint is kept."
     return f"{type(exc).__name__} at step {step}: {exc}"
 
 

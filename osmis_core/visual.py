@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .models.layers import class_ids
 from .resources import resource_path
 
 
@@ -26,7 +27,7 @@ def to_uint8_images(x: torch.Tensor) -> np.ndarray:
 
 def mask_ids(mask: torch.Tensor) -> np.ndarray:
     """B x K x H x W probabilities -> B x H x W uint8 class ids."""
-    return mask.detach().argmax(1).to(torch.uint8).cpu().numpy()
+    return class_ids(mask.detach()).to(torch.uint8).cpu().numpy()
 
 
 def colour_mask(ids: np.ndarray) -> np.ndarray:
@@ -42,12 +43,16 @@ def indexed_mask_image(ids: np.ndarray) -> Image.Image:
 
 
 def overlay(image: np.ndarray, ids: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Blend class colours over the image (background, class 0, left untouched)."""
-    col = colour_mask(ids).astype(np.float32)
-    out = image.astype(np.float32)
-    fg = ids > 0
-    out[fg] = (1 - alpha) * out[fg] + alpha * col[fg]
-    return out.round().astype(np.uint8)
+    """Blend class colours over the image (background, class 0, left untouched).
+
+    image: ... x H x W x 3 uint8, ids: ... x H x W (one image or a whole batch at once; torch's kernels use
+    every core, so a batch costs little more than a single numpy pass).
+    """
+    img = torch.from_numpy(np.ascontiguousarray(image))
+    cls = torch.from_numpy(np.ascontiguousarray(ids)).long()
+    colours = torch.from_numpy(palette())[cls]  # ... x H x W x 3
+    blend = (1 - alpha) * img.float() + alpha * colours.float()
+    return torch.where((cls > 0)[..., None], blend.round_().to(torch.uint8), img).numpy()
 
 
 def preview_grid(images: np.ndarray, ids: np.ndarray | None, pad: int = 2) -> Image.Image:

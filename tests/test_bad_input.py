@@ -1,7 +1,10 @@
 """Every bad input ends in one clear sentence naming the file and the problem, exit code 2, nothing damaged."""
+import errno
 import io
 import json
+import os
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -169,3 +172,63 @@ def test_generate_from_missing_run(capsys, tmp_path):
 def test_missing_training_data_on_resume(capsys, trained, scene):
     shutil.rmtree(scene)
     assert "no such file" in _err(capsys, ["train", str(trained), "--resume", "--iters", "6"])
+
+
+class _FillingFile:
+    """A real file on a disk that is full after `room` bytes: a write beyond that fails with ENOSPC."""
+
+    def __init__(self, f, room: int):
+        self._f, self._room = f, room
+
+    def write(self, data) -> int:
+        if len(data) > self._room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._room -= len(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+def test_full_disk_during_training_keeps_the_last_checkpoint(capsys, trained, monkeypatch):
+    import osmis_core.runfolder as runfolder
+    real_fdopen = os.fdopen
+    # run.json and the `latest` pointer still fit; a checkpoint does not
+    monkeypatch.setattr(runfolder.os, "fdopen", lambda fd, mode: _FillingFile(real_fdopen(fd, mode), 8192))
+    code = main(["train", str(trained), "--resume", "--iters", "6", "--checkpoint-every", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    line = next(s for s in err.splitlines() if s.startswith("error: "))
+    assert "step_0000005.pt: cannot be written" in line and "No space left on device" in line
+    assert "last saved checkpoint is kept" in line and "Traceback" not in err
+    monkeypatch.undo()
+    folder = RunFolder(trained)
+    assert folder.latest_step() == 4
+    assert folder.load_checkpoint("latest")["step"] == 4
+    assert not list(folder.checkpoints.glob("*.tmp"))  # no half-written temp file left
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A real 1 MiB file system (tmpfs), where the machine allows mounting one."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_full_disk_during_generation(capsys, trained, tiny_filesystem):
+    out = tiny_filesystem / "gallery"
+    err = _err(capsys, ["generate", str(trained), "--out", str(out), "--n", "400"])
+    assert str(out) in err and "cannot be written (No space left on device)" in err
+    for png in out.rglob("*.png"):  # every picture left behind is whole
+        Image.open(png).load()

@@ -1,13 +1,15 @@
 """Hand-written fast kernels against the plain PyTorch expressions they replace."""
 import itertools
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from osmis_core.losses import diversity_regularisation
 from osmis_core.models import Generator
-from osmis_core.models.layers import add_upsampled_, avg_pool2x2
+from osmis_core.models.layers import add_upsampled_, avg_pool2x2, class_ids
+from osmis_core.visual import overlay, palette
 
 
 def reference_diversity(features):
@@ -77,3 +79,26 @@ def test_frozen_generator_matches_eval_generator():
     for a, b in zip(before.images, after.images):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(before.mask, after.mask, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_class_ids_is_argmax_with_first_index_on_ties(channels_last):
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    scores = torch.randint(0, 3, (2, 5, 16, 24)).float().contiguous(memory_format=fmt)  # many ties
+    assert torch.equal(class_ids(scores), scores.argmax(1))
+    probs = torch.softmax(torch.randn(2, 4, 16, 24), 1).contiguous(memory_format=fmt)
+    assert torch.equal(class_ids(probs), probs.argmax(1))
+
+
+def test_batched_overlay_blends_foreground_only():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (3, 8, 10, 3), dtype=np.uint8)
+    ids = rng.integers(0, 4, (3, 8, 10)).astype(np.uint8)
+    batch = overlay(images, ids)
+    for i in range(3):
+        single = overlay(images[i], ids[i])
+        np.testing.assert_array_equal(batch[i], single)
+        bg = ids[i] == 0
+        np.testing.assert_array_equal(single[bg], images[i][bg])
+        expected = np.round(0.55 * images[i][~bg].astype(np.float32) + 0.45 * palette()[ids[i][~bg]]).astype(np.uint8)
+        assert np.abs(single[~bg].astype(int) - expected).max() <= 1

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.layers import class_ids
 from ..optim import adam
 from ._common import check_images, check_masks, resize_images, resize_masks
 from .weights import RANDOM_SEED, build_resnet18, seeded
@@ -201,7 +202,7 @@ class SegmentationMIoU:
     @torch.inference_mode()
     def _test(self, model: UNetResNet18, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Per-image confusion matrices of the model's predictions: N x K x K."""
-        return torch.cat([_confusion(model(x).argmax(1), y, self.num_classes)
+        return torch.cat([_confusion(class_ids(model(x)), y, self.num_classes)
                           for x, y in zip(images.split(self.eval_batch_size), masks.split(self.eval_batch_size))])
 
     def compute(self) -> MIoUResult:

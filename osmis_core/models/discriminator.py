@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..feature_augment import content_feature_augment, layout_feature_augment
-from .layers import avg_pool2x2, init_weights, lrelu, make_norm, sn_conv
+from .layers import avg_pool2x2, class_ids, init_weights, lrelu, make_norm, sn_conv
 
 D_MULTIPLIERS = (1, 2, 4, 8, 8, 8, 8, 8, 8)
 
@@ -128,5 +128,5 @@ def _straight_through(soft: torch.Tensor, harden: str, gen: torch.Generator | No
             noise = torch.rand(probs.shape, generator=gen).to(probs.device, non_blocking=True)
             hard = (noise < probs).to(soft.dtype)
         else:
-            hard = F.one_hot(soft.argmax(1), soft.shape[1]).permute(0, 3, 1, 2).to(soft.dtype)
+            hard = F.one_hot(class_ids(soft), soft.shape[1]).permute(0, 3, 1, 2).to(soft.dtype)
     return hard - soft.detach() + soft
