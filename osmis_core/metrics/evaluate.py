@@ -179,7 +179,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
         inception = build_inception(weights_dir, random_weights)
         for dims in sifid_dims:
             sifid = SIFID(dims, feature_extractor=InceptionFeatures(inception, dims), device=device,
-                          batch_size=batch_size, video_frame0_only=compat.video_frame0_only)
+                          video_frame0_only=compat.video_frame0_only)
             sifid.set_real(real_images)
             _feed(sifid, fake_images, batch_size, f"SIFID {dims}", progress)
             report.scores(f"sifid_{dims}", sifid.compute(), video)

@@ -79,20 +79,23 @@ class SIFID:
 
     `feature_extractor` (optional) maps B x 3 x H x W images in [-1, 1] to B x C x h x w feature maps
     (then `dims` is ignored); by default the Inception layers for `dims` (64, 192, 768 or 2048), loaded
-    through weights.py. `video_frame0_only` reproduces the published code, which scored videos against
-    frame 0 only.
+    through weights.py. `batch_size`: images per forward pass (default 4 on a CPU, 32 on a GPU).
+    `video_frame0_only` reproduces the published code, which scored videos against frame 0 only.
     """
 
     def __init__(self, dims: int = 64, *, feature_extractor: Optional[nn.Module] = None,
                  weights_dir: Optional[str | Path] = None, random_weights: bool = False,
-                 device: str | torch.device = "cpu", batch_size: int = 8, video_frame0_only: bool = False):
+                 device: str | torch.device = "cpu", batch_size: Optional[int] = None,
+                 video_frame0_only: bool = False):
         if feature_extractor is None:
             _check_dims(dims)  # before loading the weights
             feature_extractor = InceptionFeatures(build_inception(weights_dir, random_weights), dims)
         self.dims = dims
         self.device = torch.device(device)
         self.net = feature_extractor.to(self.device).eval()
-        self.batch_size = batch_size
+        # On a CPU, 4 images' feature maps (dims 64 at 192x320: 15 MB) stay in cache between the forward pass and
+        # the statistics; 8 took ~20% longer per image (benchmarks/bench_metrics.py --sifid-batch-sizes).
+        self.batch_size = batch_size or (4 if self.device.type == "cpu" else 32)
         self.video_frame0_only = video_frame0_only
         self._real: Optional[torch.Tensor] = None
         self._references: dict[tuple[int, int], list[FrechetReference]] = {}
