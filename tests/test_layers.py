@@ -72,7 +72,7 @@ def test_frozen_generator_matches_eval_generator():
     z = torch.randn(3, 64, 1, 1)
     with torch.no_grad():
         before = g(z)
-    g.freeze()
+    g.train().freeze()  # as after loading a checkpoint: freeze() must not run spectral norm's training-mode update
     assert not any(p.requires_grad for p in g.parameters())
     with torch.no_grad():
         after = g(z)

@@ -77,10 +77,10 @@ class Generator(nn.Module):
         merge the last RGB head with the mask head (one pass over the full-resolution map instead of two, each
         with too few outputs to keep the CPU's vector units busy), so that a forward pass does no per-call
         weight arithmetic. Gradients are switched off."""
+        self.eval().requires_grad_(False)  # first: in training mode spectral norm would run one more power iteration
         for m in self.modules():
             if parametrize.is_parametrized(m, "weight"):
                 parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
-        self.eval().requires_grad_(False)
         for block in self.blocks:
             if block.upsample and block.fast_upsample:
                 block.frozen_kernel = upsample_kernel(block.conv1.weight)
