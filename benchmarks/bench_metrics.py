@@ -127,8 +127,8 @@ def main() -> None:
     extra_sizes = [int(b) for b in args.sifid_batch_sizes.split(",") if b]
     times = {key: [] for key in ("sifid_base", "sifid_ours", "sifid_forward", "lpips_base", "lpips_ours",
                                  *(f"sifid_ours_batch{b}" for b in extra_sizes))}
-    research_input = Path(tempfile.mkdtemp()) / "research_input.npz"
     if args.research_python:
+        research_input = Path(tempfile.mkdtemp()) / "research_input.npz"
         write_research_input(research_input, inception, real, fakes[:args.sifid_sample])
         times["sifid_research"] = []
     for _ in range(args.reps):

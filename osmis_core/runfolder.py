@@ -38,10 +38,13 @@ class _WriteErrorRecorder:
         return getattr(self._f, name)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: done once, at import, not while threads write files
     os.umask(mask)
     return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()  # what open() would give a new file
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -53,7 +56,7 @@ def atomic_write_bytes(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     recorder = None
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; the result should look like any other file
+        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
         with os.fdopen(fd, "wb") as f:
             recorder = _WriteErrorRecorder(f)
             write(recorder)
