@@ -81,6 +81,41 @@ def test_frozen_generator_matches_eval_generator():
     torch.testing.assert_close(before.mask, after.mask, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("num_classes", [3, None])
+def test_generator_from_trained_equals_loading_then_freezing(num_classes):
+    trained = Generator((2, 4), 3, num_classes, ch=8, norm="batch")
+    with torch.no_grad():
+        trained(torch.randn(4, 64, 1, 1))  # training mode: moves spectral norm's vectors and the batch statistics
+    state = trained.state_dict()
+    reference = Generator((2, 4), 3, num_classes, ch=8, norm="batch")
+    reference.load_state_dict(state)
+    reference.freeze()
+    built = Generator.from_trained(state, (2, 4), 3, num_classes, ch=8, norm="batch")
+    assert not built.training and not any(p.requires_grad for p in built.parameters())
+    assert not any(t.is_meta for t in itertools.chain(built.parameters(), built.buffers()))
+    expected = dict(itertools.chain(reference.named_parameters(), reference.named_buffers()))
+    got = dict(itertools.chain(built.named_parameters(), built.named_buffers()))
+    assert expected.keys() == got.keys()
+    for name, tensor in expected.items():
+        assert torch.equal(got[name], tensor), name  # bit for bit: the same arithmetic as the parametrization
+    z = torch.randn(2, 64, 1, 1)
+    with torch.inference_mode():
+        a, b = reference(z, all_scales=False), built(z, all_scales=False)
+    assert torch.equal(a.images[-1], b.images[-1])
+    assert (a.mask is None) == (b.mask is None) and (a.mask is None or torch.equal(a.mask, b.mask))
+
+
+def test_generator_without_autograd_computes_the_same_in_place():
+    g = Generator((2, 4), 3, 3, ch=8).eval()
+    z = torch.randn(2, 64, 1, 1)
+    recorded = g(z)  # autograd records: block inputs are kept
+    with torch.no_grad():
+        in_place = g(z)  # block inputs are overwritten by their leaky ReLU once the shortcut has read them
+    for a, b in zip(recorded.images + recorded.features + [recorded.mask], in_place.images + in_place.features
+                    + [in_place.mask]):
+        torch.testing.assert_close(a.detach(), b, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_class_ids_is_argmax_with_first_index_on_ties(channels_last):
     fmt = torch.channels_last if channels_last else torch.contiguous_format

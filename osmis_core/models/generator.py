@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .layers import add_upsampled_, init_weights, lrelu, make_norm, sn_conv, upsample_conv3x3, upsample_kernel
+from .layers import (add_upsampled_, bake_spectral_norm, init_weights, lrelu, make_norm, sn_conv, upsample_conv3x3,
+                     upsample_kernel)
 
 G_MULTIPLIERS = (8, 8, 8, 8, 8, 8, 8, 4, 2, 1)
 
@@ -27,20 +28,23 @@ class GeneratorBlock(nn.Module):
     numbers up to float rounding); False keeps the plain upsample-then-conv reference path.
     """
 
-    def __init__(self, cin: int, cout: int, upsample: bool, norm: str, fast_upsample: bool = True):
+    def __init__(self, cin: int, cout: int, upsample: bool, norm: str, fast_upsample: bool = True,
+                 spectral: bool = True):
         super().__init__()
         mid = min(cin, cout)
         self.upsample = upsample
         self.fast_upsample = fast_upsample
         self.norm1 = make_norm(norm, cin)
-        self.conv1 = sn_conv(cin, mid, 3)
+        self.conv1 = sn_conv(cin, mid, 3, spectral=spectral)
         self.norm2 = make_norm(norm, mid)
-        self.conv2 = sn_conv(mid, cout, 3)
-        self.shortcut = sn_conv(cin, cout, 1, bias=False)
+        self.conv2 = sn_conv(mid, cout, 3, spectral=spectral)
+        self.shortcut = sn_conv(cin, cout, 1, bias=False, spectral=spectral)
         self.register_buffer("frozen_kernel", None, persistent=False)  # set by Generator.freeze()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = lrelu(self.norm1(x))  # not in place: x also feeds the shortcut
+        s = self.shortcut(x)  # a 1x1 conv commutes with nearest upsampling: run it at low resolution
+        # when autograd records, x is saved for backward and must stay; otherwise nothing reads it after the shortcut
+        h = lrelu(self.norm1(x), inplace=self.fast_upsample and not torch.is_grad_enabled())
         if not self.upsample:
             h = self.conv1(h)
         elif self.fast_upsample:
@@ -48,7 +52,6 @@ class GeneratorBlock(nn.Module):
         else:
             h = self.conv1(F.interpolate(h, scale_factor=2, mode="nearest"))
         h = self.conv2(lrelu(self.norm2(h), inplace=self.fast_upsample))
-        s = self.shortcut(x)  # a 1x1 conv commutes with nearest upsampling: run it at low resolution
         if not self.fast_upsample:  # the plain reference path
             return h + (F.interpolate(s, scale_factor=2, mode="nearest") if self.upsample else s)
         # conv outputs are not saved for backward, so h can take the sum in place
@@ -57,20 +60,36 @@ class GeneratorBlock(nn.Module):
 
 class Generator(nn.Module):
     def __init__(self, noise_shape: tuple[int, int], num_blocks: int, num_classes: int | None = None,
-                 ch: int = 32, noise_dim: int = 64, norm: str = "none", fast_upsample: bool = True):
+                 ch: int = 32, noise_dim: int = 64, norm: str = "none", fast_upsample: bool = True,
+                 spectral: bool = True, init: bool = True):
+        """spectral=False builds plain convs and init=False skips the random initialisation: both for
+        from_trained(), which loads baked weights over them."""
         super().__init__()
         self.noise_dim = noise_dim
         self.num_classes = num_classes
         c = [m * ch for m in G_MULTIPLIERS[-(num_blocks + 1):]]
         self.stem = nn.ConvTranspose2d(noise_dim, c[0], tuple(noise_shape))
-        self.blocks = nn.ModuleList(GeneratorBlock(c[i], c[i + 1], i > 0, norm, fast_upsample)
+        self.blocks = nn.ModuleList(GeneratorBlock(c[i], c[i + 1], i > 0, norm, fast_upsample, spectral)
                                     for i in range(num_blocks))
-        self.to_rgb = nn.ModuleList(sn_conv(c[i + 1], 3, 3) for i in range(num_blocks))
+        self.to_rgb = nn.ModuleList(sn_conv(c[i + 1], 3, 3, spectral=spectral) for i in range(num_blocks))
         self.mask_head = nn.Conv2d(c[-1], num_classes, 3, padding=1) if num_classes else None
         # set by freeze(): the last RGB head and the mask head as one conv with 3 + K outputs
         self.register_buffer("frozen_head_weight", None, persistent=False)
         self.register_buffer("frozen_head_bias", None, persistent=False)
-        init_weights(self)
+        if init:
+            init_weights(self)
+
+    @classmethod
+    def from_trained(cls, state: dict[str, torch.Tensor], noise_shape: tuple[int, int], num_blocks: int,
+                     num_classes: int | None = None, **options) -> "Generator":
+        """A frozen generator (see freeze) from a trained generator's state dict: the same numbers as
+        load_state_dict(state) then freeze(). Built on the meta device, without spectral-norm parametrizations or
+        random initialisation, which the trained weights replace anyway (on a CPU they cost more than loading)."""
+        with torch.device("meta"):
+            g = cls(noise_shape, num_blocks, num_classes, spectral=False, init=False, **options)
+        # own copies: the state may be memory-mapped from a checkpoint file that must stay free to be replaced
+        g.load_state_dict({k: v.clone() for k, v in bake_spectral_norm(state).items()}, assign=True)
+        return g.freeze()
 
     def freeze(self) -> "Generator":
         """For inference only: bake the spectrally normalised weights in, precompute the upsample kernels and

@@ -9,9 +9,28 @@ from torch.nn.utils.parametrizations import spectral_norm
 LRELU_SLOPE = 0.2
 
 
-def sn_conv(cin: int, cout: int, kernel: int, bias: bool = True) -> nn.Module:
-    """Spectrally normalised convolution with 'same' padding."""
-    return spectral_norm(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias))
+def sn_conv(cin: int, cout: int, kernel: int, bias: bool = True, spectral: bool = True) -> nn.Module:
+    """Spectrally normalised convolution with 'same' padding (spectral=False: a plain one, for baked weights)."""
+    conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias)
+    return spectral_norm(conv) if spectral else conv
+
+
+_SN_WEIGHT = ".parametrizations.weight.original"
+_SN_VECTORS = ".parametrizations.weight.0."
+
+
+def bake_spectral_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with spectrally normalised convs -> the same with plain weights W / sigma, sigma = u . (W v) from
+    the stored power-iteration vectors: exactly what the parametrization computes in eval mode."""
+    baked = {}
+    for key, value in state.items():
+        if key.endswith(_SN_WEIGHT):
+            prefix = key[:-len(_SN_WEIGHT)]
+            u, v = state[prefix + _SN_VECTORS + "_u"], state[prefix + _SN_VECTORS + "_v"]
+            baked[prefix + ".weight"] = value / torch.vdot(u, torch.mv(value.flatten(1), v))  # O x I x k x k
+        elif _SN_VECTORS not in key:
+            baked[key] = value
+    return baked
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:
@@ -84,13 +103,18 @@ def init_weights(module: nn.Module) -> None:
 # A 3x3 convolution of a nearest-x2-upsampled map equals ONE stride-2 transposed convolution of the low-resolution
 # map with a 4x4 kernel whose taps are sums of the 3x3 taps (per axis: k0 = w2, k1 = w1 + w2, k2 = w0 + w1, k3 = w0):
 # 16 instead of 36 multiply-adds per low-resolution pixel and channel pair, and no upsampled copy of the input.
-_UPSAMPLE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # 4 x 3
+def _upsample_taps(weight: torch.Tensor, dim: int) -> torch.Tensor:
+    """3 taps along dim -> the 4 taps (w2, w1 + w2, w0 + w1, w0)."""
+    w0, w1, w2 = weight.unbind(dim)
+    return torch.stack([w2, w1 + w2, w0 + w1, w0], dim)
 
 
 def upsample_kernel(weight: torch.Tensor) -> torch.Tensor:
-    """O x I x 3 x 3 conv weight -> I x O x 4 x 4 transposed-conv kernel of conv3x3(upsample_nearest_x2(.))."""
-    taps = _UPSAMPLE_TAPS.to(dtype=weight.dtype, device=weight.device)
-    return torch.einsum("kp,oipq,lq->iokl", taps, weight, taps)
+    """O x I x 3 x 3 conv weight -> I x O x 4 x 4 transposed-conv kernel of conv3x3(upsample_nearest_x2(.)).
+
+    Plain sums per axis: the same numbers as an einsum with 0/1 tap matrices, ~4x faster (it runs in every training
+    forward pass)."""
+    return _upsample_taps(_upsample_taps(weight, 2), 3).transpose(0, 1).contiguous()
 
 
 def upsample_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
