@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from .config import OsmisConfig
-from .trainer import Trainer, load_data_for, resolve_device
+from .devices import resolve_device
+from .trainer import Trainer, load_data_for
 
 PAPER_ITERS = 150_000
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import FIELDS, build_config, option_type, preset_names
 from .errors import OsmisError
-from .trainer import resolve_device
+from .devices import resolve_device
 
 EXIT_USER_ERROR = 2
 

@@ -14,6 +14,7 @@ import torch
 from .augment import augment_pair
 from .config import OsmisConfig
 from .data import TrainingData, load_training_data
+from .devices import autocast_dtype, resolve_device
 from .errors import CheckpointError, ConfigError
 from .events import (CheckpointSaved, Event, PreviewReady, StepStats, TrainControl, TrainingFailed,
                      TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
@@ -24,36 +25,6 @@ from .runfolder import CHECKPOINT_FORMAT, RunFolder, versions
 from .visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device '{name}' is not valid (use auto, cpu, cuda or cuda:i).") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{name}' was asked for but no CUDA GPU is available.")
-    return device
-
-
-def native_bf16(device: torch.device) -> bool:
-    """True when bf16 arithmetic is native on the device (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return (" avx512_bf16" in flags or " amx_bf16" in flags) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for a precision setting, or None for plain fp32."""
-    if precision == "bf16" or (precision == "auto" and native_bf16(device)):
-        return torch.bfloat16
-    return None
 
 
 def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,

@@ -66,7 +66,7 @@ def compute(gallery_dir: str, data_path: str, mask_path: str | None, device: str
     except ImportError:
         raise OsmisError("per-image scores are unavailable: this installation has no osmis_core.evaluation.") \
             from None
-    from osmis_core.trainer import resolve_device
+    from osmis_core.devices import resolve_device
     options: dict = {}
     if config is not None:
         options = {"max_classes": config.data.max_classes, "background_colour": config.data.background_color}
