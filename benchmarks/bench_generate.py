@@ -1,12 +1,19 @@
 """Generation speed: `osmis generate --n 100` at case b (example_image, max_size 256) on the CPU.
 
 Usage: python benchmarks/bench_generate.py [--data ../shared/data/example_image] [--n 100] [--repeats 3]
-Trains one iteration to get a case-b checkpoint, then times the whole gallery export (sampling + PNG files +
-manifest + index.html). Research code on the same 2-core CPU: 14.9 s for 100 samples.
+       [--precision fp32,bf16] [--cold 3]
+Trains one iteration to get a case-b checkpoint, then times the whole gallery export (loading the generator,
+sampling, PNG files, manifest, index.html) three ways:
+- warm: repeated calls in this process, precisions interleaved so that machine noise hits them alike;
+- cold: the first call in a fresh process, after its imports (what `osmis generate` pays past start-up);
+- command: the whole `osmis generate` command in a fresh process, interpreter start and imports included.
+Research code on the same 2-core CPU: 14.9 s for 100 samples.
 """
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,24 +22,54 @@ from osmis_core.config import OsmisConfig
 from osmis_core.generate import generate_gallery
 from osmis_core.trainer import start_training
 
+COLD_CALL = """
+import sys, time
+from osmis_core.generate import generate_gallery
+t = time.perf_counter()
+generate_gallery(sys.argv[1], sys.argv[2], n=int(sys.argv[3]), device="cpu", precision=sys.argv[4])
+print(time.perf_counter() - t)
+"""
+
+
+def summary(times: list[float]) -> dict:
+    return {"median_s": round(statistics.median(times), 3), "all_s": [round(t, 3) for t in times]}
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--data", default="../shared/data/example_image")
     p.add_argument("--max-size", type=int, default=256)
     p.add_argument("--n", type=int, default=100)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="warm calls per precision")
+    p.add_argument("--cold", type=int, default=3, help="fresh processes per precision, for the cold and command times")
     p.add_argument("--precision", default="fp32,bf16", help="comma-separated precisions to time side by side")
     args = p.parse_args()
+    precisions = args.precision.split(",")
+    results = {prec: {} for prec in precisions}
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         trainer = start_training(OsmisConfig().replace(max_size=args.max_size, iters=1, device="cpu"), args.data, run)
         list(trainer.run())
-        precisions = args.precision.split(",")
-        times = {p: [] for p in precisions}
+        cold = {prec: [] for prec in precisions}
+        command = {prec: [] for prec in precisions}
+        for i in range(args.cold):  # fresh processes first, while this one is still small
+            for prec in precisions:
+                out = subprocess.run([sys.executable, "-c", COLD_CALL, str(run), f"{tmp}/cold-{prec}-{i}", str(args.n),
+                                      prec], capture_output=True, text=True, check=True)
+                cold[prec].append(float(out.stdout.split()[-1]))
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "osmis_core", "generate", str(run), "--out",
+                                f"{tmp}/command-{prec}-{i}", "--n", str(args.n), "--device", "cpu",
+                                "--precision", prec], capture_output=True, check=True)
+                command[prec].append(time.perf_counter() - t)
+        warm = {prec: [] for prec in precisions}
         for i in range(args.repeats):
-            for prec in precisions:  # interleaved, so that machine noise hits both alike
+            for prec in precisions:
                 t = time.perf_counter()
                 generate_gallery(run, Path(tmp) / f"gallery-{prec}-{i}", n=args.n, device="cpu", precision=prec)
-                times[prec].append(time.perf_counter() - t)
-    print(json.dumps({"n": args.n, **{p: {"median_s": round(statistics.median(v), 3), "all_s": [round(t, 3) for t in v]}
-                                       for p, v in times.items()}}, indent=2))
+                warm[prec].append(time.perf_counter() - t)
+    for prec in precisions:
+        results[prec] = {"warm": summary(warm[prec])}
+        if args.cold:
+            results[prec].update(cold=summary(cold[prec]), command=summary(command[prec]))
+    print(json.dumps({"n": args.n, **results}, indent=2))

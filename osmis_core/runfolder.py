@@ -47,10 +47,11 @@ def _read_umask() -> int:
 _FILE_MODE = 0o666 & ~_read_umask()  # what open() would give a new file
 
 
-def atomic_write_bytes(path: Path, write) -> None:
+def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
 
     A failed write (a full disk, say) raises OSError naming `path`, and whatever `path` held before is untouched.
+    durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -61,7 +62,8 @@ def atomic_write_bytes(path: Path, write) -> None:
             recorder = _WriteErrorRecorder(f)
             write(recorder)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -74,8 +76,8 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8")))
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8")), durable)
 
 
 def versions() -> dict[str, str]:
@@ -186,9 +188,9 @@ class RunFolder:
         return steps[-1] if steps else None
 
     def load_checkpoint(self, which: str | int = "latest", map_location="cpu",
-                        fallback: bool = True) -> dict[str, Any]:
+                        fallback: bool = True, mmap: bool = False) -> dict[str, Any]:
         """Load a checkpoint safely (weights_only). With fallback, a damaged latest one gives way to the
-        previous good one (with a warning)."""
+        previous good one (with a warning). mmap: tensors are read from the file when used."""
         if which == "latest":
             latest = self.latest_step()
             if latest is None:
@@ -204,7 +206,7 @@ class RunFolder:
         for step in candidates if fallback else candidates[:1]:
             path = self.checkpoint_path(step)
             try:
-                state = torch.load(path, map_location=map_location, weights_only=True)
+                state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
                 if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
                     raise ValueError("not an OSMIS checkpoint")
                 if errors:

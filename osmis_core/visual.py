@@ -35,13 +35,6 @@ def colour_mask(ids: np.ndarray) -> np.ndarray:
     return palette()[ids]
 
 
-def indexed_mask_image(ids: np.ndarray) -> Image.Image:
-    """Palette PNG whose pixel values are the class ids."""
-    im = Image.fromarray(ids.astype(np.uint8), "P")
-    im.putpalette(palette().reshape(-1).tolist())
-    return im
-
-
 def overlay(image: np.ndarray, ids: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """Blend class colours over the image (background, class 0, left untouched).
 
