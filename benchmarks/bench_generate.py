@@ -4,7 +4,8 @@ Usage: python benchmarks/bench_generate.py [--data ../shared/data/example_image]
        [--precision fp32,bf16] [--cold 3]
 Trains one iteration to get a case-b checkpoint, then times the whole gallery export (loading the generator,
 sampling, PNG files, manifest, index.html) three ways:
-- warm: repeated calls in this process, precisions interleaved so that machine noise hits them alike;
+- warm: repeated calls in one fresh process after a discarded first call, precisions interleaved so that machine
+  noise hits them alike (not in this process: its heap holds the training step's leftovers);
 - cold: the first call in a fresh process, after its imports (what `osmis generate` pays past start-up);
 - command: the whole `osmis generate` command in a fresh process, interpreter start and imports included.
 Research code on the same 2-core CPU: 14.9 s for 100 samples.
@@ -19,8 +20,21 @@ import time
 from pathlib import Path
 
 from osmis_core.config import OsmisConfig
-from osmis_core.generate import generate_gallery
 from osmis_core.trainer import start_training
+
+WARM_CALLS = """
+import json, sys, time
+from osmis_core.generate import generate_gallery
+run, out, n, repeats, precisions = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].split(",")
+times = {p: [] for p in precisions}
+for i in range(-1, repeats):  # round -1 warms up
+    for p in precisions:
+        t = time.perf_counter()
+        generate_gallery(run, f"{out}-{p}-{i}", n=n, device="cpu", precision=p)
+        if i >= 0:
+            times[p].append(time.perf_counter() - t)
+print(json.dumps(times))
+"""
 
 COLD_CALL = """
 import sys, time
@@ -50,9 +64,10 @@ if __name__ == "__main__":
         run = Path(tmp) / "run"
         trainer = start_training(OsmisConfig().replace(max_size=args.max_size, iters=1, device="cpu"), args.data, run)
         list(trainer.run())
+        del trainer  # every timing below runs in a fresh process
         cold = {prec: [] for prec in precisions}
         command = {prec: [] for prec in precisions}
-        for i in range(args.cold):  # fresh processes first, while this one is still small
+        for i in range(args.cold):
             for prec in precisions:
                 out = subprocess.run([sys.executable, "-c", COLD_CALL, str(run), f"{tmp}/cold-{prec}-{i}", str(args.n),
                                       prec], capture_output=True, text=True, check=True)
@@ -62,12 +77,9 @@ if __name__ == "__main__":
                                 f"{tmp}/command-{prec}-{i}", "--n", str(args.n), "--device", "cpu",
                                 "--precision", prec], capture_output=True, check=True)
                 command[prec].append(time.perf_counter() - t)
-        warm = {prec: [] for prec in precisions}
-        for i in range(args.repeats):
-            for prec in precisions:
-                t = time.perf_counter()
-                generate_gallery(run, Path(tmp) / f"gallery-{prec}-{i}", n=args.n, device="cpu", precision=prec)
-                warm[prec].append(time.perf_counter() - t)
+        out = subprocess.run([sys.executable, "-c", WARM_CALLS, str(run), f"{tmp}/warm", str(args.n),
+                              str(args.repeats), args.precision], capture_output=True, text=True, check=True)
+        warm = json.loads(out.stdout.splitlines()[-1])
     for prec in precisions:
         results[prec] = {"warm": summary(warm[prec])}
         if args.cold:
