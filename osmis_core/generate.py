@@ -12,12 +12,12 @@ import torch
 
 from .architecture import Architecture
 from .config import OsmisConfig
+from .devices import autocast_dtype, resolve_device
 from .errors import OsmisError
 from .heap import keep_freed_memory
 from .models import Generator
 from .png import encode_png
 from .runfolder import RunFolder, atomic_write_text
-from .devices import autocast_dtype, resolve_device
 from .visual import mask_ids, overlay, palette, to_uint8_images
 
 
@@ -114,7 +114,7 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
     manifest = {
         "run": str(Path(run_dir).resolve()), "checkpoint_step": meta["step"], "ema": ema, "seed": seed, "n": n,
         "resolution": [a["height"], a["width"]], "num_classes": meta["num_classes"], "precision": precision,
-        "palette": palette()[:meta["num_classes"]].tolist() if has_masks else None,
+        "palette": colours[:meta["num_classes"]].tolist() if has_masks else None,
         "seconds": round(time.perf_counter() - t0, 3), "items": items,
     }
     # not synced to disk (an fsync took ~50 ms here), like the PNG files it lists; the rename still keeps readers
@@ -127,7 +127,8 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
 def _submit_saves(pool: ThreadPoolExecutor, jobs: list) -> list:
     """One task per worker thread, each with every other file: one submit per file would have the submitting
     thread wait for the GIL behind the encoders once per file (~0.1 s for 300 files)."""
-    return [pool.submit(_save_all, jobs[i::ENCODE_THREADS]) for i in range(ENCODE_THREADS) if jobs[i::ENCODE_THREADS]]
+    parts = (jobs[i::ENCODE_THREADS] for i in range(ENCODE_THREADS))
+    return [pool.submit(_save_all, part) for part in parts if part]
 
 
 def _save_all(jobs: list) -> None:

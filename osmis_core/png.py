@@ -4,7 +4,7 @@ PIL tries all five PNG row filters on every row and keeps the best; that search 
 every RGB row uses the Sub filter (each byte minus the same channel of the pixel on its left), computed for the
 whole image in one numpy pass, and palette rows use no filter; zlib then runs at level 1 with its run-length strategy
 (Z_RLE), which turns flat regions (zero differences, repeated class ids) into short runs. On case-b pictures this
-is ~2.5x faster than PIL at its fastest setting, for files of about the same size. numpy and zlib release the GIL,
+is ~2.2x faster than PIL at its fastest setting, for files of about the same size. numpy and zlib release the GIL,
 so several files encode in parallel threads.
 """
 from __future__ import annotations

@@ -87,8 +87,7 @@ class Generator(nn.Module):
         random initialisation, which the trained weights replace anyway (on a CPU they cost more than loading)."""
         with torch.device("meta"):
             g = cls(noise_shape, num_blocks, num_classes, spectral=False, init=False, **options)
-        # own copies: the state may be memory-mapped from a checkpoint file that must stay free to be replaced
-        g.load_state_dict({k: v.clone() for k, v in bake_spectral_norm(state).items()}, assign=True)
+        g.load_state_dict(bake_spectral_norm(state), assign=True)  # new tensors: the checkpoint file stays free
         return g.freeze()
 
     def freeze(self) -> "Generator":

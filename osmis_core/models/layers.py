@@ -21,7 +21,8 @@ _SN_VECTORS = ".parametrizations.weight.0."
 
 def bake_spectral_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A state dict with spectrally normalised convs -> the same with plain weights W / sigma, sigma = u . (W v) from
-    the stored power-iteration vectors: exactly what the parametrization computes in eval mode."""
+    the stored power-iteration vectors: exactly what the parametrization computes in eval mode. Every tensor is a
+    new one, none shares memory with `state` (which may be memory-mapped from a checkpoint file)."""
     baked = {}
     for key, value in state.items():
         if key.endswith(_SN_WEIGHT):
@@ -29,7 +30,7 @@ def bake_spectral_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
             u, v = state[prefix + _SN_VECTORS + "_u"], state[prefix + _SN_VECTORS + "_v"]
             baked[prefix + ".weight"] = value / torch.vdot(u, torch.mv(value.flatten(1), v))  # O x I x k x k
         elif _SN_VECTORS not in key:
-            baked[key] = value
+            baked[key] = value.clone()
     return baked
 
 
