@@ -94,7 +94,7 @@ class SIFID:
         self.device = torch.device(device)
         self.net = feature_extractor.to(self.device).eval()
         # On a CPU, 4 images' feature maps (dims 64 at 192x320: 15 MB) stay in cache between the forward pass and
-        # the statistics; 8 took ~3% longer per image (6.64 vs 6.43 ms, benchmarks/bench_metrics.py --sifid-batch-sizes 8).
+        # the statistics; 8 took ~3% longer per image (6.64 vs 6.43 ms: bench_metrics.py --sifid-batch-sizes 8).
         self.batch_size = batch_size or (4 if self.device.type == "cpu" else 32)
         self.video_frame0_only = video_frame0_only
         self._real: Optional[torch.Tensor] = None
