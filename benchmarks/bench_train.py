@@ -8,7 +8,7 @@ import json
 import time
 
 T_IMPORT = time.perf_counter()
-from osmis_core.bench import benchmark_training  # noqa: E402
+from osmis_core.training.bench import benchmark_training  # noqa: E402
 from osmis_core.config import OsmisConfig  # noqa: E402
 
 IMPORT_S = time.perf_counter() - T_IMPORT

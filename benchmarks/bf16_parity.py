@@ -11,7 +11,7 @@ import json
 import torch
 
 from osmis_core.config import OsmisConfig
-from osmis_core.trainer import Trainer, load_data_for
+from osmis_core.training.trainer import Trainer, load_data_for
 
 TOLERANCE = {"loss": 0.1, "pixel_mean": 0.05, "pixel_std": 0.05, "class_share": 0.05}
 

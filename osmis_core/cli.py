@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .generate import inspect_data
+    from .application.generate import inspect_data
     report = inspect_data(args.data, args.mask, _config_from_args(args))
     if args.json:
         print(json.dumps(report, indent=2))
@@ -182,8 +182,8 @@ def _default_run_dir(data: str) -> Path:
 
 
 def cmd_train(args) -> int:
-    from .runfolder import RunFolder
-    from .trainer import resume_training, start_training
+    from .application.runfolder import RunFolder
+    from .training.trainer import resume_training, start_training
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
@@ -204,7 +204,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
 
     from .events import (CheckpointSaved, StepStats, TrainControl, TrainingFailed, TrainingFinished,
                          TrainingStarted)
-    from .trainer import format_stats
+    from .training.trainer import format_stats
     control = TrainControl()
 
     def on_sigint(signum, frame):
@@ -252,7 +252,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
 
 
 def cmd_generate(args) -> int:
-    from .generate import generate_gallery
+    from .application.generate import generate_gallery
     checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
@@ -270,7 +270,7 @@ def _int(text: str, flag: str) -> int:
 
 def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tuple[dict, str | None]:
     """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
-    from .evaluation import evaluate_gallery
+    from .application.evaluation import evaluate_gallery
     from .metrics import Compat, MissingWeightsError
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     try:
@@ -317,9 +317,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .generate import generate_gallery
+    from .application.generate import generate_gallery
     from .metrics import format_table
-    from .trainer import start_training
+    from .training.trainer import start_training
     config = _config_from_args(args)
     run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
     trainer = start_training(config, args.data, run_dir, args.mask)
@@ -338,8 +338,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import VARIANTS, benchmark_variants
-    from .runfolder import atomic_write_text
+    from .training.bench import VARIANTS, benchmark_variants
+    from .application.runfolder import atomic_write_text
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:

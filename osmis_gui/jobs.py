@@ -32,8 +32,8 @@ def warm_up() -> dict:
 
     from . import scoring
     QImageReader.supportedImageFormats()
-    import osmis_core.generate  # noqa: F401  (imports torch once, off the GUI thread)
-    import osmis_core.trainer  # noqa: F401
+    import osmis_core.application.generate  # noqa: F401  (imports torch once, off the GUI thread)
+    import osmis_core.training.trainer  # noqa: F401
     import torch._dynamo  # noqa: F401  (torch.optim imports it, ~900 modules, at the first optimiser: not mid-run)
     available, reason = scoring.probe()
     return {"metrics": available, "metrics_reason": reason}
@@ -67,10 +67,10 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
     """Decode the data (and its masks) for display. Raises OsmisError for unusable input."""
     from PIL import Image
 
-    from osmis_core.data import find_source, load_frames, open_mask
+    from osmis_core.data.sources import find_source, load_frames, open_mask
     from osmis_core.errors import OsmisError
-    from osmis_core.masks import decode_masks
-    from osmis_core.visual import palette
+    from osmis_core.data.masks import decode_masks
+    from osmis_core.models.visual import palette
 
     source = find_source(path, mask_path)
     k = min(int(options.get("max_frames") or PREVIEW_MAX_FRAMES), PREVIEW_MAX_FRAMES)
@@ -132,7 +132,7 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
 
 
 def inspect(path: str, mask_path: str | None, config) -> dict:
-    from osmis_core.generate import inspect_data
+    from osmis_core.application.generate import inspect_data
     return inspect_data(path, mask_path, config)
 
 
@@ -163,7 +163,7 @@ def lower_thread_priority(nice: int = 10) -> None:
 def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str,
           overrides: dict | None, control) -> Iterator[Any]:
     """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new' or 'resume'."""
-    from osmis_core.trainer import resume_training, start_training
+    from osmis_core.training.trainer import resume_training, start_training
     lower_thread_priority()
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
@@ -188,7 +188,7 @@ class RunSnapshot:
 
 
 def list_samples(run_dir: str | Path) -> list[tuple[int, str]]:
-    from osmis_core.runfolder import RunFolder
+    from osmis_core.application.runfolder import RunFolder
     out = []
     folder = RunFolder(run_dir).samples
     if folder.is_dir():
@@ -211,12 +211,12 @@ def list_galleries(run_dir: str | Path) -> list[str]:
 
 
 def checkpoint_steps(run_dir: str | Path) -> list[int]:
-    from osmis_core.runfolder import RunFolder
+    from osmis_core.application.runfolder import RunFolder
     return RunFolder(run_dir).checkpoint_steps()
 
 
 def read_run(run_dir: str) -> RunSnapshot:
-    from osmis_core.runfolder import RunFolder
+    from osmis_core.application.runfolder import RunFolder
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
     log_text = ""
@@ -231,8 +231,8 @@ def read_run(run_dir: str) -> RunSnapshot:
 def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> str:
     """Write a gallery of n samples into <run>/galleries/step_NNNNNNN-seedS-nN and return that folder."""
     from osmis_core.errors import OsmisError
-    from osmis_core.generate import generate_gallery
-    from osmis_core.runfolder import RunFolder
+    from osmis_core.application.generate import generate_gallery
+    from osmis_core.application.runfolder import RunFolder
     step = RunFolder(run_dir).latest_step() if checkpoint == "latest" else int(checkpoint)
     if step is None:
         raise OsmisError(f"{run_dir}: the run has no checkpoint yet; train first.")
@@ -327,8 +327,8 @@ def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
     """Copy the chosen pairs (image, mask, overlay) into dest with a manifest.json, metrics.json (when scores
     exist) and an index.html. Returns {'dest', 'count', 'files'}."""
     from osmis_core.errors import OsmisError
-    from osmis_core.generate import write_index_html
-    from osmis_core.runfolder import atomic_write_text
+    from osmis_core.application.generate import write_index_html
+    from osmis_core.application.runfolder import atomic_write_text
     src = Path(gallery_dir)
     out = Path(dest)
     manifest = read_manifest(src)

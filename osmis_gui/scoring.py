@@ -14,9 +14,9 @@ def probe() -> tuple[bool, str]:
     """(available, reason or note). Available means the evaluation code is importable; a note tells about
     missing pretrained weights (the score button then explains which file is missing)."""
     try:
-        from osmis_core.evaluation import evaluate_gallery  # noqa: F401
+        from osmis_core.application.evaluation import evaluate_gallery  # noqa: F401
     except ImportError as exc:
-        return False, f"this installation has no gallery evaluation (osmis_core.evaluation: {exc})"
+        return False, f"this installation has no gallery evaluation (osmis_core.application.evaluation: {exc})"
     except Exception as exc:  # noqa: BLE001 - a broken metrics package must not break the app
         return False, f"the metrics package failed to load ({type(exc).__name__}: {exc})"
     try:
@@ -62,7 +62,7 @@ def compute(gallery_dir: str, data_path: str, mask_path: str | None, device: str
     """Per-image SIFID of the gallery; the engine writes metrics.json/csv and refreshes index.html."""
     from osmis_core.errors import OsmisError
     try:
-        from osmis_core.evaluation import evaluate_gallery
+        from osmis_core.application.evaluation import evaluate_gallery
     except ImportError:
         raise OsmisError("per-image scores are unavailable: this installation has no osmis_core.evaluation.") \
             from None

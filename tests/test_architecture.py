@@ -1,6 +1,6 @@
 import pytest
 
-from osmis_core.architecture import fitted_size, recommend
+from osmis_core.models.architecture import fitted_size, recommend
 from osmis_core.errors import ConfigError
 
 

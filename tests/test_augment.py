@@ -2,8 +2,8 @@
 import torch
 import torch.nn.functional as F
 
-from osmis_core.augment import apply_transform, augment_pair, random_transform
-from osmis_core.feature_augment import content_feature_augment, layout_feature_augment
+from osmis_core.data.augment import apply_transform, augment_pair, random_transform
+from osmis_core.models.feature_augment import content_feature_augment, layout_feature_augment
 from osmis_core.models.layers import upsample_conv3x3
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from helpers import save_palette_mask, scene_arrays, tiny_flags
 from osmis_core.cli import main
-from osmis_core.runfolder import RunFolder
+from osmis_core.application.runfolder import RunFolder
 
 
 def _err(capsys, argv) -> str:
@@ -197,7 +197,7 @@ class _FillingFile:
 
 
 def test_full_disk_during_training_keeps_the_last_checkpoint(capsys, trained, monkeypatch):
-    import osmis_core.runfolder as runfolder
+    import osmis_core.application.runfolder as runfolder
     real_fdopen = os.fdopen
     # run.json and the `latest` pointer still fit; a checkpoint does not
     monkeypatch.setattr(runfolder.os, "fdopen", lambda fd, mode: _FillingFile(real_fdopen(fd, mode), 8192))

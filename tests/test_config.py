@@ -50,7 +50,7 @@ def test_run_json_round_trip():
 
 
 def test_engine_never_imports_qt():
-    code = "import sys, osmis_core.cli, osmis_core.trainer, osmis_core.generate; " \
+    code = "import sys, osmis_core.cli, osmis_core.training.trainer, osmis_core.application.generate; " \
            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'superqt', 'pyqtgraph')]; " \
            "print(bad); sys.exit(1 if bad else 0)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

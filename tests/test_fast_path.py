@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from helpers import TINY
-from osmis_core.bench import VARIANTS
+from osmis_core.training.bench import VARIANTS
 from osmis_core.config import OsmisConfig
 from osmis_core.devices import autocast_dtype
-from osmis_core.trainer import Trainer, load_data_for
+from osmis_core.training.trainer import Trainer, load_data_for
 
 
 def _run(scene, variant, steps=3):

@@ -6,7 +6,7 @@ import torch
 
 from osmis_core.cli import main
 from osmis_core.config import OsmisConfig
-from osmis_core.generate import inspect_data
+from osmis_core.application.generate import inspect_data
 from osmis_core.models import Discriminator, Generator
 
 CASES = {

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from osmis_core.losses import diversity_regularisation
+from osmis_core.training.losses import diversity_regularisation
 from osmis_core.models import Generator
 from osmis_core.models.layers import add_upsampled_, avg_pool2x2, class_ids
-from osmis_core.visual import overlay, palette
+from osmis_core.models.visual import overlay, palette
 
 
 def reference_diversity(features):

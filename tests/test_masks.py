@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from osmis_core.errors import DataError
-from osmis_core.masks import decode_masks
+from osmis_core.data.masks import decode_masks
 
 from helpers import scene_arrays
 

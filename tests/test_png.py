@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from osmis_core.png import encode_png
-from osmis_core.visual import palette
+from osmis_core.models.visual import palette
 
 
 def decode(data: bytes) -> Image.Image:

@@ -17,9 +17,9 @@ from osmis_core.cli import main
 from osmis_core.config import OsmisConfig
 from osmis_core.events import (CheckpointSaved, PreviewReady, StepStats, TrainControl, TrainingFinished,
                                TrainingPaused, TrainingResumed, TrainingStarted)
-from osmis_core.generate import load_generator
-from osmis_core.runfolder import RunFolder
-from osmis_core.trainer import resume_training, start_training
+from osmis_core.application.generate import load_generator
+from osmis_core.application.runfolder import RunFolder
+from osmis_core.training.trainer import resume_training, start_training
 
 REPO = Path(__file__).resolve().parents[1]
 

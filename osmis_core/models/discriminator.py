@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..feature_augment import content_feature_augment, layout_feature_augment
+from .feature_augment import content_feature_augment, layout_feature_augment
 from .layers import avg_pool2x2, class_ids, init_weights, lrelu, make_norm, sn_conv
 
 D_MULTIPLIERS = (1, 2, 4, 8, 8, 8, 8, 8, 8)

@@ -32,8 +32,8 @@ def configure(window, qtbot, **extra):
 def trained_run(tmp_path_factory):
     """A finished 4-iteration run made headlessly through the engine, with one 6-sample gallery."""
     from osmis_core.config import OsmisConfig
-    from osmis_core.generate import generate_gallery
-    from osmis_core.trainer import start_training
+    from osmis_core.application.generate import generate_gallery
+    from osmis_core.training.trainer import start_training
 
     root = tmp_path_factory.mktemp("trained")
     image, _ = make_scene(root / "data")
@@ -213,7 +213,7 @@ def test_train_pause_resume_stop_generate_export(window, qtbot, tmp_path):
 
 
 def test_training_crash_shows_message_and_window_survives(window, qtbot, scene, monkeypatch):
-    from osmis_core import trainer as trainer_mod
+    from osmis_core.training import trainer as trainer_mod
     from osmis_gui.training_page import IDLE
     original = trainer_mod.Trainer.train_step
 
@@ -269,7 +269,7 @@ def test_closing_while_training_asks_then_stops_with_a_checkpoint(window, qtbot,
 
 def test_reopen_run_restores_settings_curves_previews_gallery(window, qtbot, trained_run):
     from osmis_core.config import OsmisConfig
-    from osmis_core.runfolder import RunFolder
+    from osmis_core.application.runfolder import RunFolder
     window.open_path(str(trained_run))
     t, g = window.training, window.gallery
     qtbot.waitUntil(lambda: t.run_dir == str(trained_run) and g.manifest is not None, timeout=LONG)
@@ -297,7 +297,7 @@ def test_reopen_run_restores_settings_curves_previews_gallery(window, qtbot, tra
 def test_scores_sort_and_export_with_metrics(window, qtbot, trained_run, tmp_path, monkeypatch):
     """Per-image scores through osmis_core.evaluation.evaluate_gallery (a stand-in here: no pretrained weights
     offline) that, like the engine, writes metrics.json into the gallery."""
-    import osmis_core.evaluation as evaluation
+    import osmis_core.application.evaluation as evaluation
     calls = []
 
     def fake_evaluate_gallery(gallery, real, mask=None, *, metrics=None, device="cpu", progress=None, **kw):

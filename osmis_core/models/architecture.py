@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # n_g -> (n_d, n_d0)
 _D_BLOCKS = {9: (8, 4), 8: (7, 4), 7: (7, 3), 6: (7, 3), 5: (6, 2)}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from .errors import DataError
+from ..errors import DataError
 
 COLOUR_TOLERANCE = 12      # colours within this many levels (per channel) are one class
 MIN_CLASS_SHARE = 0.001    # a colour must cover at least this share of pixels to start a class

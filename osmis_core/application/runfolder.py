@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .errors import CheckpointError, OsmisError
+from ..errors import CheckpointError, OsmisError
 
 CHECKPOINT_FORMAT = 1
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
@@ -81,7 +81,7 @@ def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
 
 
 def versions() -> dict[str, str]:
-    from . import __version__
+    from .. import __version__
     return {"osmis": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 

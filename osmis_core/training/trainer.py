@@ -11,18 +11,18 @@ from typing import Iterator
 
 import torch
 
-from .augment import augment_pair
-from .config import OsmisConfig
-from .data import TrainingData, load_training_data
-from .devices import autocast_dtype, resolve_device
-from .errors import CheckpointError, ConfigError
-from .events import (CheckpointSaved, Event, PreviewReady, StepStats, TrainControl, TrainingFailed,
+from ..data.augment import augment_pair
+from ..config import OsmisConfig
+from ..data.sources import TrainingData, load_training_data
+from ..devices import autocast_dtype, resolve_device
+from ..errors import CheckpointError, ConfigError
+from ..events import (CheckpointSaved, Event, PreviewReady, StepStats, TrainControl, TrainingFailed,
                      TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 from .losses import diversity_regularisation, discriminator_terms
-from .models import Discriminator, Generator
+from ..models import Discriminator, Generator
 from .optim import adam
-from .runfolder import CHECKPOINT_FORMAT, RunFolder, versions
-from .visual import mask_ids, preview_grid, to_uint8_images
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, versions
+from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
 

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .models.layers import class_ids
-from .resources import resource_path
+from .layers import class_ids
+from ..resources import resource_path
 
 
 @lru_cache(maxsize=1)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .config import OsmisConfig
-from .devices import resolve_device
+from ..config import OsmisConfig
+from ..devices import resolve_device
 from .trainer import Trainer, load_data_for
 
 PAPER_ITERS = 150_000

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .data import IMAGE_EXTS, find_source, load_frames, open_mask
-from .errors import DataError, OsmisError
+from ..data.sources import IMAGE_EXTS, find_source, load_frames, open_mask
+from ..errors import DataError, OsmisError
 from .generate import write_index_html
-from .masks import decode_masks
+from ..data.masks import decode_masks
 
 
 def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:
@@ -81,7 +81,7 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
                      background_colour: str | None = None, skip_missing: bool = False,
                      progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores."""
-    from .metrics import METRICS, Compat, evaluate_images, write_metrics
+    from ..metrics import METRICS, Compat, evaluate_images, write_metrics
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .architecture import Architecture, recommend
-from .errors import DataError
+from ..models.architecture import Architecture, recommend
+from ..errors import DataError
 from .masks import MaskReport, decode_masks
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .models import DiscriminatorOutput
+from ..models import DiscriminatorOutput
 
 
 def adversarial(logits: torch.Tensor, real: bool, kind: str, for_generator: bool = False) -> torch.Tensor:

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .architecture import Architecture
-from .config import OsmisConfig
-from .devices import autocast_dtype, resolve_device
-from .errors import OsmisError
-from .heap import keep_freed_memory
-from .models import Generator
-from .png import encode_png
+from ..models.architecture import Architecture
+from ..config import OsmisConfig
+from ..devices import autocast_dtype, resolve_device
+from ..errors import OsmisError
+from ..heap import keep_freed_memory
+from ..models import Generator
+from ..png import encode_png
 from .runfolder import RunFolder, atomic_write_text
-from .visual import mask_ids, overlay, palette, to_uint8_images
+from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 
 
 ENCODE_CHUNK_BYTES = 64 * 2 ** 20  # on a CPU, decoded samples held back before their PNG files are written
@@ -214,7 +214,7 @@ def _fmt(v) -> str:
 
 def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: OsmisConfig) -> dict:
     """What training on this data with this config would use: resolution, classes, architecture, counts."""
-    from .trainer import build_models, count_parameters, load_data_for
+    from ..training.trainer import build_models, count_parameters, load_data_for
     data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
     g, d = build_models(config, data)
     a: Architecture = data.architecture

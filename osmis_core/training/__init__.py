@@ -1,0 +1,1 @@
+"""Training room: the trainer loop, losses, optimisers and the training benchmark."""
