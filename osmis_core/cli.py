@@ -32,8 +32,20 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
             groups[group].add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                                        default=argparse.SUPPRESS, help=help_text)
         else:
-            groups[group].add_argument(flag, dest=name, type=t, choices=meta["choices"], default=argparse.SUPPRESS,
+            groups[group].add_argument(flag, dest=name, type=_option_parser(t, meta.get("words")),
+                                       choices=meta["choices"], default=argparse.SUPPRESS,
                                        metavar=None if meta["choices"] else name.upper(), help=help_text)
+
+
+def _option_parser(t: type, words):
+    """The flag's type; an option with words (such as --p-aug adaptive) also accepts them as text."""
+    if not words:
+        return t
+
+    def parse(text: str):
+        return text if text in words else t(text)
+    parse.__name__ = t.__name__  # argparse names the type in its error message
+    return parse
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -93,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="gallery folder")
-    p.add_argument("--checkpoint", default="latest", help="latest or a step number")
+    p.add_argument("--checkpoint", default="latest",
+                   help="latest, best (kept by --keep-best during training) or a step number")
     p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
@@ -202,9 +215,9 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
     """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint."""
     from tqdm import tqdm
 
-    from .events import (CheckpointSaved, StepStats, TrainControl, TrainingFailed, TrainingFinished,
-                         TrainingStarted)
-    from .training.trainer import format_stats
+    from .events import (CheckpointSaved, HealthEvent, RolledBack, StepEval, StepStats, TrainControl,
+                         TrainingFailed, TrainingFinished, TrainingStarted)
+    from .training.trainer import format_eval, format_stats
     control = TrainControl()
 
     def on_sigint(signum, frame):
@@ -216,6 +229,10 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = None
     code = 0
+    last_eval = ""
+
+    def say(text: str) -> None:
+        (bar.write if bar is not None else print)(text, file=sys.stderr)
     try:
         for event in trainer.run(control, resumed=resumed):
             if isinstance(event, TrainingStarted):
@@ -230,7 +247,18 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
                            file=sys.stderr)
             elif isinstance(event, StepStats):
                 bar.update(event.step - bar.n)
-                bar.set_postfix_str(format_stats(event), refresh=False)
+                bar.set_postfix_str(" ".join(filter(None, (format_stats(event), last_eval))), refresh=False)
+            elif isinstance(event, StepEval):
+                last_eval = format_eval(event)
+                if quiet:
+                    print(f"step {event.step}: {last_eval}", file=sys.stderr)
+            elif isinstance(event, HealthEvent):
+                say(f"warning: {event.message} ({'stopping' if event.action == 'stop' else event.action})")
+            elif isinstance(event, RolledBack):
+                if bar is not None:
+                    bar.update(event.to_step - bar.n)
+                say(f"rolled back from step {event.step} to the checkpoint of step {event.to_step}; discriminator "
+                    f"learning rate now {event.lr_d:g}")
             elif isinstance(event, CheckpointSaved) and quiet:
                 print(f"checkpoint {event.path}", file=sys.stderr)
             elif isinstance(event, TrainingFailed):
@@ -253,7 +281,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
 
 def cmd_generate(args) -> int:
     from .application.generate import generate_gallery
-    checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
+    checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
                            device=args.device, batch_size=args.batch_size, precision=args.precision)
@@ -265,7 +293,7 @@ def _int(text: str, flag: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise OsmisError(f"{flag} must be 'latest' or a step number, got '{text}'.") from None
+        raise OsmisError(f"{flag} must be 'latest', 'best' or a step number, got '{text}'.") from None
 
 
 def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tuple[dict, str | None]:
