@@ -117,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
 
+    p = sub.add_parser("animate", help="a latent-walk video of a run: image and mask overlay side by side")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--out", required=True, help="video file (.mp4, .mkv or .mov)")
+    p.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
+    p.add_argument("--fps", type=int, default=24, help="frames per second (default 24)")
+    p.add_argument("--loop", action="store_true", help="end where it starts, so the video repeats seamlessly")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise path")
+    p.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
+    p.add_argument("--device", default="auto")
+
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
     _add_evaluate_flags(p, real_required=True)
@@ -289,6 +299,16 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_animate(args) -> int:
+    from .application.animate import latent_walk
+    checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
+    t0 = time.perf_counter()
+    out = latent_walk(args.run, args.out, frames=args.frames, fps=args.fps, loop=args.loop, seed=args.seed,
+                      checkpoint=checkpoint, device=args.device)
+    print(f"wrote {args.frames} frames in {time.perf_counter() - t0:.2f} s: {out}")
+    return 0
+
+
 def _int(text: str, flag: str) -> int:
     try:
         return int(text)
@@ -401,5 +421,5 @@ def cmd_gui(args) -> int:
     return run_app(args.path)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
-            "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate,
+            "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}

@@ -43,3 +43,24 @@ def test_reopened_run_rows_with_evaluations(window):
                     {"step": 10, "g_total": 0.9, "d_real": 0.2}])
     assert plots.steps == [5, 10]
     assert set(plots.values) == {"g_total", "d_real", "diversity", "sifid"}
+
+
+def test_gallery_latent_walk_button(window, qtbot, tmp_path):
+    import av
+
+    from gui_helpers import TINY_GUI, make_scene
+    from osmis_core.config import OsmisConfig
+    from osmis_core.training.trainer import start_training
+    image, _ = make_scene(tmp_path / "data")
+    trainer = start_training(OsmisConfig().replace(**{**TINY_GUI, "iters": 3}), image, tmp_path / "run")
+    list(trainer.run())
+    window.open_path(str(tmp_path / "run"))
+    g = window.gallery
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
+    g.animate_action.trigger()
+    qtbot.waitUntil(lambda: g.last_walk is not None or g.last_error is not None, timeout=120_000)
+    assert g.last_error is None
+    assert g.last_walk.endswith("walks/step_0000003-seed0.mp4") and "Latent walk written" in g.status_label.text()
+    with av.open(g.last_walk) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 120
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
