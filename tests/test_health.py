@@ -158,3 +158,12 @@ def test_eval_rows_best_checkpoint_and_generate_best(scene, tmp_path):
     assert main(["generate", str(trainer.folder.root), "--checkpoint", "best", "--n", "2", "--out", str(gallery),
                  "--device", "cpu"]) == 0
     assert json.loads((gallery / "manifest.json").read_text())["checkpoint_step"] == best_step
+
+
+def test_short_preset_is_the_paper_model_in_a_third_of_the_iterations():
+    paper, short = build_config("paper"), build_config("short")
+    assert short.run.iters * 3 == paper.run.iters
+    assert (short.data.max_size, short.generator.ch_g, short.discriminator.ch_d) == \
+        (paper.data.max_size, paper.generator.ch_g, paper.discriminator.ch_d)
+    assert short.augmentation.ada and short.run.on_collapse == "rollback" and short.run.eval_every > 0
+    assert short.regularisation.bernoulli_warmup * 3 == paper.regularisation.bernoulli_warmup
