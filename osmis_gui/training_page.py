@@ -574,7 +574,7 @@ class TrainingPage(QWidget):
         self.log_view.moveCursor(self.log_view.textCursor().MoveOperation.End)
         self.run_label.setText(f"Run folder: {snap.run_dir}")
         if snap.stats:
-            last = snap.stats[-1]
+            last = next((r for r in reversed(snap.stats) if "event" not in r), snap.stats[-1])  # a loss row
             self.speed_label.setText(f"iteration {self.last_step:,} / {self.total:,} · last speed "
                                      f"{last.get('it_per_s', 0):.2f} it/s · latest checkpoint "
                                      f"{snap.latest if snap.latest is not None else 'none'}")

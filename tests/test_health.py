@@ -167,3 +167,34 @@ def test_short_preset_is_the_paper_model_in_a_third_of_the_iterations():
         (paper.data.max_size, paper.generator.ch_g, paper.discriminator.ch_d)
     assert short.augmentation.ada and short.run.on_collapse == "rollback" and short.run.eval_every > 0
     assert short.regularisation.bernoulli_warmup * 3 == paper.regularisation.bernoulli_warmup
+
+
+def test_nonfinite_stops_naming_the_step_and_keeps_the_last_good_checkpoint(scene, tmp_path):
+    from osmis_core.events import TrainingFailed
+    trainer = _tiny_trainer(scene, tmp_path, iters=8, eval_every=0)
+    events = []
+    for event in trainer.run():
+        events.append(event)
+        if isinstance(event, CheckpointSaved) and event.step == 2:
+            for opt in (trainer.opt_g, trainer.opt_d):      # the run diverges from here on
+                for group in opt.param_groups:
+                    group["lr"] = 1e30
+    health = [e for e in events if isinstance(e, HealthEvent)]
+    assert [(e.kind, e.action, e.step) for e in health] == [("nonfinite", "stop", 3)]
+    assert "d_total" in health[0].message and "step 3" in health[0].message
+    assert isinstance(events[-1], TrainingFailed) and "step 3" in events[-1].message
+    assert trainer.folder.checkpoint_steps() == [2]
+    assert all(torch.isfinite(v).all() for v in trainer.folder.load_checkpoint("latest")["generator"].values())
+
+
+def test_evaluations_do_not_change_training(scene, tmp_path):
+    """The metrics read the EMA generator with their own noise: weights after training are identical with and
+    without evaluations."""
+    with_eval = _tiny_trainer(scene, tmp_path / "a", iters=4, eval_every=1)
+    without = _tiny_trainer(scene, tmp_path / "b", iters=4, eval_every=0)
+    list(with_eval.run())
+    list(without.run())
+    assert len([r for r in with_eval.folder.read_stats() if r.get("event") == "eval"]) == 4
+    for key in ("generator", "generator_ema", "discriminator"):
+        a, b = with_eval.state_dict()[key], without.state_dict()[key]
+        assert all(torch.equal(a[k], b[k]) for k in a), key

@@ -353,7 +353,7 @@ class Trainer:
                     now = time.perf_counter()
                     n = self.step - tick_step
                     vals = {k: float(v) / n for k, v in sums.items()}
-                    if (alarm := self.health.nonfinite.update(self.step, vals)) is not None:
+                    if (alarm := self.health.nonfinite.update(self.step, {k.lstrip("_"): v for k, v in vals.items()})):
                         yield HealthEvent(self.step, alarm.kind, alarm.message, "stop")
                         raise FloatingPointError(alarm.message)
                     ips = n / max(now - tick_time, 1e-9)
