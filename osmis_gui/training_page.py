@@ -4,7 +4,6 @@ The trainer's event generator runs in a worker thread (superqt); its events arri
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 

@@ -12,7 +12,8 @@ from osmis_core.config import OsmisConfig, build_config
 from osmis_core.events import CheckpointSaved, HealthEvent, RolledBack, StepEval, TrainingFinished
 from osmis_core.training.ada import ADJUST_EVERY, AdaptiveP, real_sign_mean
 from osmis_core.training.health import DiscriminatorSpike, DiversityCollapse, EmptyMasks, NonFinite
-from osmis_core.training.trainer import MAX_ROLLBACKS, start_training
+from osmis_core.training.monitor import MAX_ROLLBACKS
+from osmis_core.training.trainer import start_training
 
 
 def _noisy(level, spread, n, seed=0):
@@ -112,7 +113,7 @@ def test_adaptive_p_is_logged_and_checkpointed(scene, tmp_path):
 
 def test_on_collapse_stop_keeps_the_faulty_state_out_of_the_checkpoints(scene, tmp_path):
     trainer = _tiny_trainer(scene, tmp_path, iters=8, eval_every=4, on_collapse="stop")
-    trainer.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)  # always faulty
+    trainer.monitor.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)  # always faulty
     events = list(trainer.run())
     health = [e for e in events if isinstance(e, HealthEvent)]
     assert [(e.step, e.kind, e.action) for e in health] == [(4, "diversity_collapse", "stop")]
@@ -123,7 +124,7 @@ def test_on_collapse_stop_keeps_the_faulty_state_out_of_the_checkpoints(scene, t
 
 def test_on_collapse_rollback(scene, tmp_path):
     trainer = _tiny_trainer(scene, tmp_path, iters=8, eval_every=6, on_collapse="rollback", lr_d=2e-4)
-    trainer.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)
+    trainer.monitor.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)
     events = list(trainer.run())
     rolled = [e for e in events if isinstance(e, RolledBack)]
     assert [(e.step, e.to_step) for e in rolled] == [(6, 4)] * MAX_ROLLBACKS

@@ -6,17 +6,23 @@ how a training step computes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 import torch
 
 from ..data.sources import TrainingData
+from ..events import Event, HealthEvent, RolledBack, StepEval
 from ..models.layers import class_ids
 from .health import Alarm, DiscriminatorSpike, DiversityCollapse, EmptyMasks, NonFinite
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 EVAL_SAMPLES = 16       # fixed-noise samples per evaluation: enough for a stable pixel diversity, cheap to make
 EVAL_BATCH = 8
 SIFID_DIMS = 64         # the first Inception block: the cheapest SIFID layer, and the one the paper reports
 EVAL_NOISE_SEED_OFFSET = 2  # run seed + 1 is the preview noise
+MAX_ROLLBACKS = 3  # --on-collapse rollback: after this many in one run (lr_d / 8), a further fault stops the run
 
 
 @dataclass(frozen=True)
@@ -143,3 +149,83 @@ class HealthChecks:
     def reset(self) -> None:
         for d in (self.spike, self.collapse, self.empty):
             d.reset()
+
+
+class TrainingMonitor:
+    """What the trainer's hooks call: evaluations (--eval-every), the best checkpoint (--keep-best), the health
+    checks and what --on-collapse does about them. The generator methods yield events and return the action of
+    the checks that fired: None, "stop" or "rollback"."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.health = HealthChecks()
+        self._evaluator: TrainingEvaluator | None = None  # built at the first evaluation, with _best
+        self._best: BestTracker | None = None
+
+    def check_finite(self, values: Mapping[str, float]) -> Iterator[Event]:
+        """Raise FloatingPointError (after its event) when a logged value is NaN or infinite."""
+        alarm = self.health.nonfinite.update(self.trainer.step, values)
+        if alarm is not None:
+            yield HealthEvent(self.trainer.step, alarm.kind, alarm.message, "stop")
+            raise FloatingPointError(alarm.message)
+
+    def on_stats(self, d_real: float) -> Iterator[Event]:
+        action = None
+        for alarm in self.health.on_stats(self.trainer.step, d_real):
+            action = (yield from self._alarm(alarm)) or action
+        return action
+
+    def evaluate(self) -> Iterator[Event]:
+        """Training metrics of the EMA generator on fixed noise (stats.jsonl, StepEval); keeps best.pt."""
+        t = self.trainer
+        if self._evaluator is None:
+            noise = t.generator.sample_noise(EVAL_SAMPLES, torch.Generator().manual_seed(
+                t.config.run.seed + EVAL_NOISE_SEED_OFFSET))
+            self._evaluator = TrainingEvaluator(t.data, noise, t.device)
+            self._best = BestTracker(t.config.run.keep_best, t.folder.read_best())
+        evaluation = self._evaluator.evaluate(t.generator_ema)
+        best = self._best.improves(evaluation.metrics)
+        if best:
+            t.folder.save_best(t.state_dict(), self._best.record(t.step, evaluation.metrics))
+        t.folder.append_stats({"step": t.step, "event": "eval", **evaluation.metrics, "best": best})
+        yield StepEval(t.step, evaluation.metrics, best)
+        action = None
+        for alarm in self.health.on_eval(t.step, evaluation, self._evaluator.real_largest_share):
+            action = (yield from self._alarm(alarm)) or action
+        return action
+
+    def _alarm(self, alarm: Alarm) -> Iterator[Event]:
+        """Report a health alarm (stats.jsonl, log.txt, event); returns the --on-collapse action, None to warn."""
+        t = self.trainer
+        action = t.config.run.on_collapse
+        t.folder.append_stats({"step": t.step, "event": "health", "kind": alarm.kind, "message": alarm.message,
+                               "action": action})
+        t.folder.log(f"health: {alarm.message} ({action})")
+        yield HealthEvent(t.step, alarm.kind, alarm.message, action)
+        return None if action == "warn" else action
+
+    def checkpoint_saved(self, step: int) -> None:
+        self.health.checkpoint_saved(step)
+
+    def rollback(self, reason: str) -> RolledBack | None:
+        """Back to the last healthy checkpoint with the discriminator's learning rate halved (recorded in log.txt
+        and run.json); None when there is none to go back to or MAX_ROLLBACKS were made."""
+        t, folder = self.trainer, self.trainer.folder
+        to_step = self.health.healthy_step
+        info = folder.read_run_json()
+        if (to_step is None or to_step not in folder.checkpoint_steps()
+                or len(info.get("rollbacks", [])) >= MAX_ROLLBACKS):
+            return None
+        at_step = t.step
+        lr_d = t.opt_d.param_groups[0]["lr"] / 2
+        t.load_state_dict(folder.load_checkpoint(to_step, fallback=False))
+        for group in t.opt_d.param_groups:  # after the load, which restores the optimiser's saved rate
+            group["lr"] = lr_d
+        self.health.reset()
+        folder.discard_after(to_step)
+        folder.truncate_stats(to_step)
+        info.setdefault("rollbacks", []).append({"at_step": at_step, "to_step": to_step, "lr_d": lr_d,
+                                                 "reason": reason})
+        folder.write_run_json(info)
+        folder.log(f"rollback at step {at_step} to checkpoint step {to_step}, lr_d halved to {lr_d:g}: {reason}")
+        return RolledBack(at_step, to_step, lr_d, reason)

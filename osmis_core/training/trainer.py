@@ -15,12 +15,10 @@ from ..config import OsmisConfig
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype, resolve_device
 from ..errors import CheckpointError, ConfigError
-from ..events import (CheckpointSaved, Event, HealthEvent, PreviewReady, RolledBack, StepEval, StepStats,
-                      TrainControl, TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed,
-                      TrainingStarted)
+from ..events import (CheckpointSaved, Event, PreviewReady, StepEval, StepStats, TrainControl, TrainingFailed,
+                      TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 from .ada import AdaptiveP, real_sign_mean
-from .health import Alarm
-from .monitor import EVAL_NOISE_SEED_OFFSET, EVAL_SAMPLES, BestTracker, HealthChecks, TrainingEvaluator
+from .monitor import TrainingMonitor
 from .losses import diversity_regularisation, discriminator_terms
 from ..models import Discriminator, Generator
 from .optim import adam
@@ -28,7 +26,6 @@ from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, versions
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
-MAX_ROLLBACKS = 3  # --on-collapse rollback: after this many in one run (lr_d / 8), a further fault stops the run
 
 
 def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,
@@ -92,9 +89,7 @@ class Trainer:
         self.step = 0
         a = config.augmentation
         self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, o.batch_size) if a.ada else None
-        self.health = HealthChecks()
-        self._evaluator: TrainingEvaluator | None = None  # built at the first evaluation, with _best
-        self._best: BestTracker | None = None
+        self.monitor = TrainingMonitor(self)  # metrics, best checkpoint, health checks
         self.amp_dtype = autocast_dtype(config.run.precision, self.device)
         self.g_forward, self.d_forward = self.generator, self.discriminator
         if config.run.compile:
@@ -240,64 +235,13 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         path = self.folder.save_checkpoint(self.state_dict(), self.step, self.config.run.keep_checkpoints)
-        self.health.checkpoint_saved(self.step)
+        self.monitor.checkpoint_saved(self.step)
         return path
 
     def describe(self) -> dict:
         a = self.data.architecture
         return {"data": self.data.describe(), "architecture": a.to_dict(), "device": str(self.device),
                 "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
-
-    # -- metrics and health (osmis_core/training/monitor.py, health.py) ------------------------------------------
-    def evaluate(self) -> Iterator[Event]:
-        """Training metrics of the EMA generator on fixed noise; keeps checkpoints/best.pt. Returns the action of
-        the health checks that fired (None, "stop" or "rollback")."""
-        if self._evaluator is None:
-            noise = self.generator.sample_noise(EVAL_SAMPLES, torch.Generator().manual_seed(
-                self.config.run.seed + EVAL_NOISE_SEED_OFFSET))
-            self._evaluator = TrainingEvaluator(self.data, noise, self.device)
-            self._best = BestTracker(self.config.run.keep_best, self.folder.read_best())
-        evaluation = self._evaluator.evaluate(self.generator_ema)
-        best = self._best.improves(evaluation.metrics)
-        if best:
-            self.folder.save_best(self.state_dict(), self._best.record(self.step, evaluation.metrics))
-        self.folder.append_stats({"step": self.step, "event": "eval", **evaluation.metrics, "best": best})
-        yield StepEval(self.step, evaluation.metrics, best)
-        action = None
-        for alarm in self.health.on_eval(self.step, evaluation, self._evaluator.real_largest_share):
-            action = (yield from self._alarm(alarm)) or action
-        return action
-
-    def _alarm(self, alarm: Alarm) -> Iterator[Event]:
-        """Report a health alarm (stats.jsonl, log.txt, event) and apply --on-collapse; returns the action."""
-        action = self.config.run.on_collapse
-        self.folder.append_stats({"step": self.step, "event": "health", "kind": alarm.kind,
-                                  "message": alarm.message, "action": action})
-        self.folder.log(f"health: {alarm.message} ({action})")
-        yield HealthEvent(self.step, alarm.kind, alarm.message, action)
-        return None if action == "warn" else action
-
-    def rollback(self, reason: str) -> RolledBack | None:
-        """Back to the last healthy checkpoint with the discriminator's learning rate halved (recorded in log.txt
-        and run.json); None when there is no healthy checkpoint to go back to."""
-        to_step = self.health.healthy_step
-        info = self.folder.read_run_json()
-        if (to_step is None or to_step not in self.folder.checkpoint_steps()
-                or len(info.get("rollbacks", [])) >= MAX_ROLLBACKS):
-            return None
-        at_step = self.step
-        lr_d = self.opt_d.param_groups[0]["lr"] / 2
-        self.load_state_dict(self.folder.load_checkpoint(to_step, fallback=False))
-        for group in self.opt_d.param_groups:
-            group["lr"] = lr_d
-        self.health.reset()
-        self.folder.discard_after(to_step)
-        self.folder.truncate_stats(to_step)
-        info.setdefault("rollbacks", []).append({"at_step": at_step, "to_step": to_step, "lr_d": lr_d,
-                                                 "reason": reason})
-        self.folder.write_run_json(info)
-        self.folder.log(f"rollback at step {at_step} to checkpoint step {to_step}, lr_d halved to {lr_d:g}: {reason}")
-        return RolledBack(at_step, to_step, lr_d, reason)
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
@@ -353,9 +297,7 @@ class Trainer:
                     now = time.perf_counter()
                     n = self.step - tick_step
                     vals = {k: float(v) / n for k, v in sums.items()}
-                    if (alarm := self.health.nonfinite.update(self.step, {k.lstrip("_"): v for k, v in vals.items()})):
-                        yield HealthEvent(self.step, alarm.kind, alarm.message, "stop")
-                        raise FloatingPointError(alarm.message)
+                    yield from self.monitor.check_finite({k.lstrip("_"): v for k, v in vals.items()})
                     ips = n / max(now - tick_time, 1e-9)
                     elapsed = now - t_start
                     d_real, d_fake = vals.pop("_d_real"), vals.pop("_d_fake")
@@ -367,12 +309,11 @@ class Trainer:
                                          "it_per_s": round(ips, 4), "elapsed": round(elapsed, 2)})
                     yield stats
                     sums, tick_step, tick_time = {}, self.step, now
-                    for alarm in self.health.on_stats(self.step, d_real):
-                        action = (yield from self._alarm(alarm)) or action
+                    action = yield from self.monitor.on_stats(d_real)
                 if rc.eval_every and self.step % rc.eval_every == 0:
-                    action = (yield from self.evaluate()) or action
+                    action = (yield from self.monitor.evaluate()) or action
                 if action == "rollback":
-                    rolled = self.rollback(f"health check at step {self.step}")
+                    rolled = self.monitor.rollback(f"health check at step {self.step}")
                     if rolled is not None:
                         yield rolled
                         sums, tick_step, tick_time = {}, self.step, time.perf_counter()
@@ -474,7 +415,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     data = load_data_for(config, data_info.get("path", ""), data_info.get("mask_path"), device)
     trainer = Trainer(config, data, folder.root, device)
     trainer.load_state_dict(state)
-    trainer.health.healthy_step = trainer.step
+    trainer.monitor.checkpoint_saved(trainer.step)  # the checkpoint a resume starts from counts as healthy
     folder.truncate_stats(trainer.step)
     if changes:
         info["config"] = config.to_dict()
