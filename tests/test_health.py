@@ -199,3 +199,12 @@ def test_evaluations_do_not_change_training(scene, tmp_path):
     for key in ("generator", "generator_ema", "discriminator"):
         a, b = with_eval.state_dict()[key], without.state_dict()[key]
         assert all(torch.equal(a[k], b[k]) for k in a), key
+
+
+def test_p_aug_flag_takes_a_number_or_adaptive():
+    from osmis_core.cli import build_parser
+    parser = build_parser()
+    assert parser.parse_args(["train", "x", "--p-aug", "adaptive"]).p_aug == "adaptive"
+    assert parser.parse_args(["train", "x", "--p-aug", "0.5"]).p_aug == 0.5
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "x", "--p-aug", "often"])

@@ -251,7 +251,7 @@ class Trainer:
         board = None
         if self.config.run.tensorboard:
             from .tensorboard import TensorBoardLog
-            board = TensorBoardLog(self.folder.tensorboard)
+            board = TensorBoardLog(self.folder.tensorboard, self.step if resumed else None)
         try:
             for event in self._run(control, resumed):
                 if board is not None:
