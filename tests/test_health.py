@@ -208,3 +208,13 @@ def test_p_aug_flag_takes_a_number_or_adaptive():
     assert parser.parse_args(["train", "x", "--p-aug", "0.5"]).p_aug == 0.5
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "x", "--p-aug", "often"])
+
+
+def test_generate_best_without_a_best_checkpoint_is_one_sentence(scene, tmp_path, capsys):
+    from osmis_core.cli import main
+    trainer = _tiny_trainer(scene, tmp_path, iters=2, eval_every=0)
+    list(trainer.run())
+    assert main(["generate", str(trainer.folder.root), "--checkpoint", "best", "--out", str(tmp_path / "g"),
+                 "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "best.pt: the run kept no best checkpoint" in err and err.count("\n") == 1
