@@ -131,6 +131,7 @@ def test_on_collapse_rollback(scene, tmp_path):
     assert [e.lr_d for e in rolled] == pytest.approx([1e-4, 5e-5, 2.5e-5])
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2.5e-5)
     assert events[-1].stopped and events[-1].step == 6       # a fourth fault: no more rollbacks, stop
+    assert f"{MAX_ROLLBACKS} rollbacks made already; stopping at step 6" in trainer.folder.log_file.read_text()
     info = json.loads(trainer.folder.run_json.read_text())
     assert [r["to_step"] for r in info["rollbacks"]] == [4] * MAX_ROLLBACKS
     assert trainer.folder.log_file.read_text().count("rollback at step 6 to checkpoint step 4") == MAX_ROLLBACKS
@@ -218,3 +219,19 @@ def test_generate_best_without_a_best_checkpoint_is_one_sentence(scene, tmp_path
                  "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "best.pt: the run kept no best checkpoint" in err and err.count("\n") == 1
+
+
+def test_rollback_without_a_healthy_checkpoint_trains_on(scene, tmp_path):
+    trainer = _tiny_trainer(scene, tmp_path, iters=4, eval_every=2, checkpoint_every=100, on_collapse="rollback")
+    trainer.monitor.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)
+    events = list(trainer.run())
+    assert [(e.step, e.action) for e in events if isinstance(e, HealthEvent)] == [(2, "rollback")]
+    assert not any(isinstance(e, RolledBack) for e in events)
+    assert isinstance(events[-1], TrainingFinished) and not events[-1].stopped and events[-1].step == 4
+    assert "no healthy checkpoint to roll back to at step 2; training on" in trainer.folder.log_file.read_text()
+
+
+def test_evaluation_checks_start_after_the_mask_hardening_warm_up(scene, tmp_path):
+    trainer = _tiny_trainer(scene, tmp_path, iters=40, eval_every=2, bernoulli_warmup=6)
+    assert trainer.monitor.health.eval_checks_from == 6
+    assert _tiny_trainer(scene, tmp_path / "b", iters=8, bernoulli_warmup=15000).monitor.health.eval_checks_from == 2

@@ -122,7 +122,8 @@ class BestTracker:
 class HealthChecks:
     """The four detectors of health.py, fed from the trainer's logging ticks and evaluations."""
 
-    def __init__(self):
+    def __init__(self, eval_checks_from: int = 0):
+        self.eval_checks_from = eval_checks_from  # the step from which evaluations are checked
         self.nonfinite = NonFinite()
         self.spike = DiscriminatorSpike()
         self.collapse = DiversityCollapse()
@@ -133,6 +134,8 @@ class HealthChecks:
         return [a for a in (self.spike.update(step, d_real),) if a]
 
     def on_eval(self, step: int, evaluation: Evaluation, real_largest_share: float) -> list[Alarm]:
+        if step < self.eval_checks_from:
+            return []
         alarms = [self.collapse.update(step, evaluation.metrics["diversity"])]
         if evaluation.largest_shares:
             alarms.append(self.empty.update(step, evaluation.largest_shares, real_largest_share))
@@ -158,7 +161,10 @@ class TrainingMonitor:
 
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
-        self.health = HealthChecks()
+        r = trainer.config.run
+        # samples are still forming early on (blurred, one-coloured masks): the checks on evaluations start after
+        # the Bernoulli mask hardening, or after a quarter of the run when that is shorter
+        self.health = HealthChecks(min(trainer.config.regularisation.bernoulli_warmup, r.iters // 4))
         self._evaluator: TrainingEvaluator | None = None  # built at the first evaluation, with _best
         self._best: BestTracker | None = None
 
@@ -207,15 +213,29 @@ class TrainingMonitor:
     def checkpoint_saved(self, step: int) -> None:
         self.health.checkpoint_saved(step)
 
-    def rollback(self, reason: str) -> RolledBack | None:
-        """Back to the last healthy checkpoint with the discriminator's learning rate halved (recorded in log.txt
-        and run.json); None when there is none to go back to or MAX_ROLLBACKS were made."""
-        t, folder = self.trainer, self.trainer.folder
+    def act(self, action: str) -> Iterator[Event]:
+        """Carry out a health check's action; returns "stop", "rolled_back", or None to train on.
+
+        rollback: after MAX_ROLLBACKS the run stops; with no healthy checkpoint yet it trains on (stopping would
+        lose the whole run, and the fault is in the log)."""
+        t = self.trainer
+        if action != "rollback":
+            return action
+        info = t.folder.read_run_json()
+        if len(info.get("rollbacks", [])) >= MAX_ROLLBACKS:
+            t.folder.log(f"{MAX_ROLLBACKS} rollbacks made already; stopping at step {t.step}")
+            return "stop"
         to_step = self.health.healthy_step
-        info = folder.read_run_json()
-        if (to_step is None or to_step not in folder.checkpoint_steps()
-                or len(info.get("rollbacks", [])) >= MAX_ROLLBACKS):
+        if to_step is None or to_step not in t.folder.checkpoint_steps():
+            t.folder.log(f"no healthy checkpoint to roll back to at step {t.step}; training on")
             return None
+        yield self.rollback(to_step, info, f"health check at step {t.step}")
+        return "rolled_back"
+
+    def rollback(self, to_step: int, info: dict, reason: str) -> RolledBack:
+        """Back to the checkpoint of `to_step` with the discriminator's learning rate halved, recorded in log.txt
+        and in run.json (`info`: its content)."""
+        t, folder = self.trainer, self.trainer.folder
         at_step = t.step
         lr_d = t.opt_d.param_groups[0]["lr"] / 2
         t.load_state_dict(folder.load_checkpoint(to_step, fallback=False))

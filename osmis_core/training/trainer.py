@@ -312,16 +312,14 @@ class Trainer:
                     action = yield from self.monitor.on_stats(d_real)
                 if rc.eval_every and self.step % rc.eval_every == 0:
                     action = (yield from self.monitor.evaluate()) or action
-                if action == "rollback":
-                    rolled = self.monitor.rollback(f"health check at step {self.step}")
-                    if rolled is not None:
-                        yield rolled
+                if action is not None:
+                    outcome = yield from self.monitor.act(action)
+                    if outcome == "rolled_back":
                         sums, tick_step, tick_time = {}, self.step, time.perf_counter()
                         continue
-                    folder.log(f"no healthy checkpoint to roll back to; stopping at step {self.step}")
-                if action is not None:
-                    halted = True
-                    break
+                    if outcome == "stop":
+                        halted = True
+                        break
                 if self.step % rc.preview_every == 0:
                     yield PreviewReady(self.step, self.save_preview())
                 if self.step % rc.checkpoint_every == 0:
