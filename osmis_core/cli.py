@@ -44,7 +44,7 @@ def _option_parser(t: type, words):
 
     def parse(text: str):
         return text if text in words else t(text)
-    parse.__name__ = t.__name__  # argparse names the type in its error message
+    parse.__name__ = " or ".join([t.__name__, *map(repr, words)])  # argparse: "invalid float or 'adaptive' value"
     return parse
 
 
