@@ -9,7 +9,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FIELDS, build_config, option_type, preset_names
+from .config import FIELDS, MAX_SEED, build_config, option_type, preset_names
 from .errors import OsmisError
 from .devices import resolve_device
 
@@ -139,10 +139,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _console_safe() -> None:
+    """Text the console cannot encode (a path with a character outside cp1252, say) is written escaped instead of
+    ending the command with UnicodeEncodeError after its work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _check_counts(args) -> None:
+    """Every count flag outside the config (those inside are checked by the config) must be a sensible number."""
+    for flag, minimum in (("n", 1), ("batch_size", 1), ("miou_steps", 1), ("warmup", 0), ("rounds", 1)):
+        value = getattr(args, flag, None)
+        if value is not None and not isinstance(value, bool) and isinstance(value, int) and value < minimum:
+            raise OsmisError(f"--{flag.replace('_', '-')} must be at least {minimum}, got {value}.")
+    if args.command == "generate" and not 0 <= args.seed <= MAX_SEED:
+        raise OsmisError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}.")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _console_safe()
     args = build_parser().parse_args(argv)
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
+    # Pillow refuses images above its own limit before ours could be raised: make them one (see data.sources)
+    from PIL import Image
+    from .data.sources import max_image_pixels
     try:
+        Image.MAX_IMAGE_PIXELS = max_image_pixels()
+        _check_counts(args)
         return COMMANDS[args.command](args)
     except OsmisError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -237,7 +261,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
                 if bar is not None:
                     bar.close()
                 print(f"error: training failed: {event.message}", file=sys.stderr)
-                code = 1
+                code = EXIT_USER_ERROR if event.user_error else 1
             elif isinstance(event, TrainingFinished):
                 if bar is not None:
                     bar.update(event.step - bar.n)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,10 +16,18 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 
+# Seeds feed torch.manual_seed (at most 2**64 - 1) and seed + 1 draws the preview noise.
+MAX_SEED = 2 ** 64 - 2
+
+
 def _opt(default, help: str, choices: tuple | None = None, minimum: float | None = None,
-         maximum: float | None = None, label: str | None = None):
-    """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use."""
-    meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "label": label}
+         maximum: float | None = None, label: str | None = None, warn_above: float | None = None):
+    """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
+
+    warn_above: values above it are accepted but almost surely a mistake (see `config_warnings`).
+    """
+    meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "label": label,
+            "warn_above": warn_above}
     return field(default=default, metadata=meta)
 
 
@@ -81,8 +90,9 @@ class RegularisationOptions:
 @dataclass(frozen=True)
 class OptimisationOptions:
     batch_size: int = _opt(5, "Batch size B.", minimum=1, maximum=64, label="Batch size")
-    lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G")
-    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D")
+    lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G", warn_above=1e-2)
+    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D",
+                       warn_above=1e-2)
     beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, label="beta1")
     beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, label="beta2")
     loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss")
@@ -96,7 +106,7 @@ class OptimisationOptions:
 class RunOptions:
     iters: int = _opt(150000, "Total length of the run in iterations (also on resume).", minimum=1,
                       label="Iterations")
-    seed: int = _opt(0, "Random seed.", minimum=0, label="Seed")
+    seed: int = _opt(0, "Random seed.", minimum=0, maximum=MAX_SEED, label="Seed")
     device: str = _opt("auto", "auto, cpu, cuda or cuda:i.", label="Device")
     log_every: int = _opt(10, "Write a stats line every N iterations.", minimum=1, label="Log every")
     preview_every: int = _opt(1000, "Save a preview grid every N iterations.", minimum=1, label="Preview every")
@@ -208,12 +218,27 @@ def _validate(name: str, value: Any, f: dataclasses.Field) -> None:
         raise ConfigError(f"option '{name}' must be a number, got {value!r}.")
     if not isinstance(value, expected):
         raise ConfigError(f"option '{name}' must be of type {_base_type(f).__name__}, got {value!r}.")
+    # NaN passes every comparison below (NaN < min and NaN > max are both false): refuse it, and infinity, first
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"option '{name}' must be a finite number, got {value!r}.")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"option '{name}' must be one of {', '.join(meta['choices'])}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"option '{name}' must be at least {meta['min']}, got {value!r}.")
     if meta.get("max") is not None and value > meta["max"]:
         raise ConfigError(f"option '{name}' must be at most {meta['max']}, got {value!r}.")
+
+
+def config_warnings(config: "OsmisConfig") -> list[str]:
+    """Sentences about accepted values that are almost surely mistakes (e.g. a learning rate of 1e10)."""
+    out = []
+    for name, value in config.flat().items():
+        limit = FIELDS[name][1].metadata.get("warn_above")
+        if limit is not None and value is not None and value > limit:
+            default = FIELDS[name][1].default
+            out.append(f"option '{name}' = {value:g} is far above usual values (default {default:g}, usually at "
+                       f"most {limit:g}); training will probably diverge or produce garbage.")
+    return out
 
 
 def _base_type(f: dataclasses.Field) -> type:
@@ -250,13 +275,16 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             data = json.loads(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"{path}: not a valid JSON/TOML config file ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a valid config file (nested too deeply).") from None
     if isinstance(data, Mapping) and "config" in data and isinstance(data["config"], Mapping):
         data = data["config"]  # a run.json is also a valid config file
     return flatten_options(data, str(path))
 
 
 def save_config_file(config: OsmisConfig, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+    from .application.runfolder import atomic_write_text
+    atomic_write_text(Path(path), json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def preset_names() -> list[str]:

@@ -61,6 +61,7 @@ class TrainingFailed:
     step: int
     message: str
     details: str = ""           # traceback for the log
+    user_error: bool = False    # the user can fix it (full disk, divergence, memory): the CLI exits 2, else 1
 
 
 Event = (TrainingStarted | StepStats | PreviewReady | CheckpointSaved | TrainingPaused | TrainingResumed

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from ..data.sources import IMAGE_EXTS, find_source, load_frames, open_mask
+from ..data.sources import IMAGE_EXTS, find_source, load_frames_and_masks, open_checked, open_mask
 from ..errors import DataError, OsmisError
 from .generate import write_index_html
 from ..data.masks import decode_masks
@@ -49,10 +50,10 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
 
 
 def _read(path: Path, mode: str | None) -> np.ndarray:
+    im = open_checked(path, "generated image" if mode else "generated mask")
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert(mode) if mode else im).copy()
-    except (OSError, UnidentifiedImageError) as exc:
+        return np.asarray(im.convert(mode) if mode else im).copy()
+    except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read ({exc}).") from None
 
 
@@ -61,13 +62,12 @@ def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], 
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training frames resized (bilinear) to size (H, W) in [0, 1], and their class-id masks (nearest) or None."""
     source = find_source(data, mask)
-    frames = load_frames(source, max_frames)
+    frames, paths = load_frames_and_masks(source, max_frames)
     h, w = size
     images = torch.cat([F.interpolate(torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float() / 255.0,
                                       size=(h, w), mode="bilinear", align_corners=False) for f in frames])
     masks = None
-    if source.masks:
-        paths = source.masks[:len(frames)] if len(source.masks) >= len(frames) else source.masks
+    if paths:
         ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], max_classes, background_colour)
         masks = torch.from_numpy(np.stack([np.asarray(Image.fromarray(a.astype(np.int32), "I").resize(
             (w, h), Image.NEAREST)) for a in ids]).astype(np.int64))
@@ -86,7 +86,13 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
     fake, fake_masks, names, manifest = read_gallery(gallery)
     real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
                                         background_colour=background_colour)
-    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics or METRICS),
+    metrics = list(metrics or METRICS)
+    if "diversity" in metrics and not float(real_images.double().std()) > 0:
+        # pixel diversity is relative to the training image's spread, which a flat image does not have
+        warnings.warn(f"{real}: the training image is one flat colour, so pixel diversity cannot be computed; "
+                      f"the other metrics are written")
+        metrics.remove("diversity")
+    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics),
                              sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
                              compat=compat or Compat(), device=device, progress=progress, names=names,
                              miou_steps=miou_steps, skip_missing=skip_missing)
