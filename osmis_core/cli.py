@@ -161,11 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     _console_safe()
     args = build_parser().parse_args(argv)
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
-    # Pillow refuses images above its own limit before ours could be raised: make them one (see data.sources)
+    # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
+    # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
     from PIL import Image
-    from .data.sources import max_image_pixels
+    Image.MAX_IMAGE_PIXELS = None
     try:
-        Image.MAX_IMAGE_PIXELS = max_image_pixels()
         _check_counts(args)
         return COMMANDS[args.command](args)
     except OsmisError as exc:

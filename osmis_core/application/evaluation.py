@@ -17,6 +17,11 @@ from .generate import write_index_html
 from ..data.masks import decode_masks
 
 
+# Below this standard deviation (in [0, 1] units, far under one grey level) the real image is one flat colour; the
+# resize to the gallery's size leaves rounding noise of ~1e-8 on a flat image.
+FLAT_STD = 1e-5
+
+
 def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:
     """Generated images (N x 3 x H x W in [0, 1]), masks (N x H x W ids or None), names, manifest."""
     gallery = Path(gallery)
@@ -87,7 +92,7 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
     real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
                                         background_colour=background_colour)
     metrics = list(metrics or METRICS)
-    if "diversity" in metrics and not float(real_images.double().std()) > 0:
+    if "diversity" in metrics and not float(real_images.double().std()) > FLAT_STD:
         # pixel diversity is relative to the training image's spread, which a flat image does not have
         warnings.warn(f"{real}: the training image is one flat colour, so pixel diversity cannot be computed; "
                       f"the other metrics are written")

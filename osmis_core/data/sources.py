@@ -63,9 +63,9 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
                 return ImageOps.exif_transpose(im)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found.") from None
-    except Image.DecompressionBombError:
-        raise DataError(f"{path}: the {what} is larger than Pillow's limit; raise it with the environment variable "
-                        f"{MAX_PIXELS_ENV} (the osmis command sets Pillow's limit from it).") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, where the caller left it in place
+        raise DataError(f"{path}: the {what} is too large for Pillow's limit ({exc}); the osmis command uses "
+                        f"{MAX_PIXELS_ENV} instead.") from None
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file (or a format that cannot be read).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -389,13 +389,28 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
 
 
 def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Trainer:
-    """A trainer restored from the run's latest good checkpoint; only run-length/logging options may change."""
+    """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with;
+    only the options in _RESUMABLE_CHANGES may be changed by `overrides` (each change is recorded in run.json's
+    `resume_changes` and in log.txt)."""
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
-    try:
-        saved = OsmisConfig.from_dict(info["config"], str(folder.run_json))
-    except KeyError:
-        raise CheckpointError(f"{folder.run_json}: holds no config.") from None
+    if not isinstance(info.get("config"), dict):
+        raise CheckpointError(f"{folder.run_json}: holds no config.")
+    OsmisConfig.from_dict(info["config"], str(folder.run_json))  # a run.json edited by hand is checked too
+    removed = folder.remove_temporaries()
+    if not folder.checkpoint_steps():
+        data_path = (info.get("data") or {}).get("path", "DATA")
+        raise CheckpointError(f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
+                              f"resume; start it again in place with: osmis train {data_path} --out {folder.root}")
+    state = folder.load_checkpoint("latest")
+    # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
+    # that diverged, say) saved no checkpoint with it
+    saved = OsmisConfig.from_dict(state["config"], f"{folder.checkpoint_path(int(state['step']))}")
+
+    def fixed(cfg: OsmisConfig) -> dict:
+        return {k: v for k, v in cfg.flat().items() if k not in _RESUMABLE_CHANGES}
+    if fixed(saved) != fixed(OsmisConfig.from_dict(info["config"])):
+        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
     bad = sorted(set(changes) - _RESUMABLE_CHANGES)
     if bad:
@@ -403,18 +418,8 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
         raise ConfigError(f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
                           f"{changes[k]!r}); only {', '.join(sorted(_RESUMABLE_CHANGES))} can change on resume.")
     config = saved.replace(**changes)
-    removed = folder.remove_temporaries()
-    if not folder.checkpoint_steps():
-        data_path = (info.get("data") or {}).get("path", "DATA")
-        raise CheckpointError(f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
-                              f"resume; start it again in place with: osmis train {data_path} --out {folder.root}")
-    state = folder.load_checkpoint("latest")
-    def fixed(cfg: dict) -> dict:
-        return {k: v for k, v in OsmisConfig.from_dict(cfg).flat().items() if k not in _RESUMABLE_CHANGES}
-    if fixed(state.get("config", {})) != fixed(info["config"]):
-        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     device = resolve_device(config.run.device)
-    data_info = info.get("data", {})
+    data_info = info.get("data") or {}
     data = load_data_for(config, data_info.get("path", ""), data_info.get("mask_path"), device)
     _warn_config(config)
     trainer = Trainer(config, data, folder.root, device)
@@ -422,13 +427,14 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     folder.truncate_stats(trainer.step)
     if removed:
         folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
-    if changes:
+    if changes or info["config"] != config.to_dict():
         record = [{"step": trainer.step, "option": k, "from": saved.flat()[k], "to": v} for k, v in changes.items()]
         info["config"] = config.to_dict()
         info["resume_changes"] = info.get("resume_changes", []) + record
         folder.write_run_json(info)
-        folder.log("resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}"
-                                               for r in record))
+        if record:
+            folder.log("resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}"
+                                                   for r in record))
     return trainer
 
 
