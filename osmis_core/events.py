@@ -16,6 +16,13 @@ class TrainingStarted:
 
 
 @dataclass(frozen=True)
+class IterationDone:
+    """After every iteration (losses stay on the device: they are read back only for StepStats)."""
+    step: int
+    total: int
+
+
+@dataclass(frozen=True)
 class StepStats:
     step: int
     total: int
@@ -63,7 +70,7 @@ class TrainingFailed:
     details: str = ""           # traceback for the log
 
 
-Event = (TrainingStarted | StepStats | PreviewReady | CheckpointSaved | TrainingPaused | TrainingResumed
+Event = (TrainingStarted | IterationDone | StepStats | PreviewReady | CheckpointSaved | TrainingPaused | TrainingResumed
          | TrainingFinished | TrainingFailed)
 
 
