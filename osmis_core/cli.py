@@ -11,7 +11,6 @@ from pathlib import Path
 
 from .config import FIELDS, MAX_SEED, build_config, option_type, preset_names
 from .errors import OsmisError
-from .devices import resolve_device
 
 EXIT_USER_ERROR = 2
 
@@ -42,6 +41,22 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def _config_from_args(args):
     return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got '{text}'")
+    return value
+
+
+def _add_threads_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="CPU threads for torch (default: the free cores, re-checked while training; "
+                   "OMP_NUM_THREADS in the environment wins)")
 
 
 def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
@@ -77,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_threads_flag(p)
     _add_option_flags(p, {"max_size", "masks", "background_color", "max_classes", "max_frames", "ch_g", "ch_d",
                           "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0"})
 
@@ -88,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON/TOML options file (a run.json works too)")
     p.add_argument("--resume", action="store_true", help="continue the run folder from its latest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_threads_flag(p)
     _add_option_flags(p)
 
     p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
@@ -103,10 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
+    _add_threads_flag(p)
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
     _add_evaluate_flags(p, real_required=True)
+    _add_threads_flag(p)
 
     p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
     p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
@@ -115,7 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
+    p.add_argument("--resume", action="store_true",
+                   help="finish a stopped main job in --out: train on from its latest checkpoint, then generate "
+                   "and evaluate")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_threads_flag(p)
     _add_evaluate_flags(p, real_required=False)
     _add_option_flags(p)
 
@@ -132,10 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json-out", help="write the results as JSON here (default: bench.json)", default="bench.json")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
+    _add_threads_flag(p)
     _add_option_flags(p)
 
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("path", nargs="?", help="run folder or DATA to open")
+    _add_threads_flag(p)
     return parser
 
 
@@ -158,8 +183,12 @@ def _check_counts(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `osmis` entry point. Parsing (and --help) imports no torch; a command that computes first sets the CPU
+    thread plan (environment variables the OpenMP runtime reads when torch loads: see osmis_core/threads.py)."""
     _console_safe()
     args = build_parser().parse_args(argv)
+    from .threads import configure_threads
+    args.thread_plan = configure_threads(args.threads)
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
     # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
     # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
@@ -219,15 +248,19 @@ def cmd_train(args) -> int:
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
         trainer = start_training(config, args.data, run_dir, args.mask)
-    return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet)
+    return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
 
 
-def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> int:
-    """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint."""
+def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, governor=None) -> int:
+    """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint.
+
+    The bar moves after every iteration (redrawn at most twice a second) and shows the losses of the latest
+    logging tick as soon as they come. `governor` (osmis_core.threads.ThreadGovernor) is checked after every
+    iteration, in this thread, which is the one that runs the training steps."""
     from tqdm import tqdm
 
-    from .events import (CheckpointSaved, StepStats, TrainControl, TrainingFailed, TrainingFinished,
-                         TrainingStarted)
+    from .events import (CheckpointSaved, IterationDone, StepStats, TrainControl, TrainingFailed,
+                         TrainingFinished, TrainingStarted)
     from .training.trainer import format_stats
     control = TrainControl()
 
@@ -251,10 +284,15 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
                 for note in a["notes"]:
                     print(f"note: {note}", file=sys.stderr)
                 bar = tqdm(total=event.total, initial=event.step, unit="it", disable=quiet, dynamic_ncols=True,
-                           file=sys.stderr)
-            elif isinstance(event, StepStats):
+                           mininterval=0.5, miniters=1, file=sys.stderr)
+                if governor is not None:
+                    governor.check()
+            elif isinstance(event, IterationDone):
                 bar.update(event.step - bar.n)
-                bar.set_postfix_str(format_stats(event), refresh=False)
+                if governor is not None:
+                    governor.check()
+            elif isinstance(event, StepStats):
+                bar.set_postfix_str(format_stats(event), refresh=False)     # drawn by this step's IterationDone
             elif isinstance(event, CheckpointSaved) and quiet:
                 print(f"checkpoint {event.path}", file=sys.stderr)
             elif isinstance(event, TrainingFailed):
@@ -295,6 +333,7 @@ def _int(text: str, flag: str) -> int:
 def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tuple[dict, str | None]:
     """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
     from .application.evaluation import evaluate_gallery
+    from .devices import resolve_device
     from .metrics import Compat, MissingWeightsError
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     try:
@@ -342,14 +381,38 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     from .application.generate import generate_gallery
+    from .application.runfolder import RunFolder
     from .metrics import format_table
-    from .training.trainer import start_training
-    config = _config_from_args(args)
-    run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
-    trainer = start_training(config, args.data, run_dir, args.mask)
-    code = run_with_progress(trainer, quiet=args.quiet)
+    from .training.trainer import resume_training, start_training
+    if args.resume:
+        if not args.out:
+            raise OsmisError("--resume needs --out RUN: the run folder of the main job to finish.")
+        run_dir = Path(args.out)
+        if not RunFolder(run_dir).exists():
+            raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume; leave out --resume to start it.")
+        data = RunFolder(run_dir).read_run_json().get("data", {})
+        if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
+            raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
+        args.mask = data.get("mask_path")
+        # The same command line again with --resume: its preset/config may be given, only resumable options
+        # (iters, logging, device, ...) may differ from the run's (resume_training names any other).
+        overrides = _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
+        trainer = resume_training(run_dir, overrides)
+        config = trainer.config
+    else:
+        config = _config_from_args(args)
+        run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+        if RunFolder(run_dir).exists():
+            raise OsmisError(f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
+                             "checkpoint, then generate and evaluate) or choose another --out.")
+        trainer = start_training(config, args.data, run_dir, args.mask)
+    code = run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
     if code != 0:
         return code
+    if trainer.step < config.run.iters:         # stopped early (Ctrl-C): the job is finished by --resume
+        print(f"training stopped at step {trainer.step} of {config.run.iters}; finish the job with: osmis run "
+              f"{args.data} --out {run_dir} --resume", file=sys.stderr)
+        return 0
     gallery = run_dir / "gallery"
     generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
     print(f"generated {args.n} samples", file=sys.stderr)
@@ -394,7 +457,7 @@ def cmd_gui(args) -> int:
         from osmis_gui.app import run_app
     except ImportError as exc:
         raise OsmisError(f"the desktop app needs PySide6 (pip install -e '.[gui]'): {exc}") from None
-    return run_app(args.path)
+    return run_app(args.path, args.threads)
 
 
 COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,

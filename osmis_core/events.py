@@ -16,6 +16,13 @@ class TrainingStarted:
 
 
 @dataclass(frozen=True)
+class IterationDone:
+    """After every iteration (losses stay on the device: they are read back only for StepStats)."""
+    step: int
+    total: int
+
+
+@dataclass(frozen=True)
 class StepStats:
     step: int
     total: int
@@ -64,7 +71,7 @@ class TrainingFailed:
     user_error: bool = False    # the user can fix it (full disk, divergence, memory): the CLI exits 2, else 1
 
 
-Event = (TrainingStarted | StepStats | PreviewReady | CheckpointSaved | TrainingPaused | TrainingResumed
+Event = (TrainingStarted | IterationDone | StepStats | PreviewReady | CheckpointSaved | TrainingPaused | TrainingResumed
          | TrainingFinished | TrainingFailed)
 
 

@@ -27,3 +27,37 @@ def test_run_then_evaluate(scene, tmp_path, capsys, monkeypatch):
     assert code == 2 and "inception_v3_google-0cc3c7bd.pth" in err and "download" in err
     metrics = json.loads((gallery / "metrics.json").read_text())
     assert metrics["summary"]["sifid_64"] is None and metrics["summary"]["pixel_diversity"] > 0
+
+
+def test_run_resume_finishes_a_stopped_main_job(scene, tmp_path, capsys, monkeypatch):
+    """A main job stopped after 2 iterations (only trained) is finished by `osmis run ... --resume`: training
+    from its checkpoint to --iters, then the gallery and its metrics. Running into it without --resume says so."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    run = tmp_path / "run"
+    assert main(["train", str(scene), "--out", str(run), "--iters", "2", "--quiet", *tiny_flags()]) == 0
+    capsys.readouterr()
+    job = ["run", str(scene), "--out", str(run), "--n", "3", "--quiet", "--random-weights", "--metrics", "diversity"]
+    assert main([*job, "--iters", "4", *tiny_flags()]) == 2
+    assert "add --resume" in capsys.readouterr().err
+    assert not (run / "gallery").exists()
+    code = main([*job, "--iters", "4", "--resume"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in stats] == [1, 2, 3, 4]
+    assert (run / "checkpoints" / "step_0000004.pt").is_file()
+    metrics = json.loads((run / "gallery" / "metrics.json").read_text())
+    assert len(metrics["per_image"]) == 3 and metrics["summary"]["pixel_diversity"] > 0
+    assert (run / "gallery" / "index.html").is_file()
+    # another config than the run's is refused, naming the option
+    assert main([*job, "--resume", "--lr-g", "0.5"]) == 2
+    assert "lr_g" in capsys.readouterr().err
+
+
+def test_inspect_honours_preset(capsys):
+    scene = __import__("pathlib").Path(__file__).resolve().parents[1] / "datasets" / "example_scene"
+    assert main(["inspect", str(scene), "--json"]) == 0
+    paper = json.loads(capsys.readouterr().out)
+    assert main(["inspect", str(scene), "--preset", "quick", "--json"]) == 0
+    quick = json.loads(capsys.readouterr().out)
+    assert max(quick["resolution"]) == 160 and quick["params_g"] < paper["params_g"]

@@ -23,6 +23,10 @@ class MaskClass:
     value: int | None = None            # grey level or palette index on disk
 
 
+KIND_PHRASES = {"ids": "a class-id mask", "binary": "a black/white mask", "soft": "a soft-edged grey mask",
+                "levels": "a grey-level mask", "colour": "an RGB colour-coded mask"}
+
+
 @dataclass
 class MaskReport:
     """What was found in the mask files: the user is told this."""
@@ -31,13 +35,18 @@ class MaskReport:
     classes: list[MaskClass] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def kind_phrase(self) -> str:
+        """The kind in words, with its article: 'a class-id mask', 'an RGB colour-coded mask', ..."""
+        return KIND_PHRASES.get(self.kind, f"a '{self.kind}' mask")
+
     def describe(self) -> str:
         parts = []
         for c in self.classes:
             what = (f"#{c.colour[0]:02x}{c.colour[1]:02x}{c.colour[2]:02x}" if c.colour is not None
                     else f"value {c.value}")
             parts.append(f"class {c.id} ({what}): {100 * c.share:.1f}%")
-        return f"{self.num_classes} classes from a {self.kind} mask: " + ", ".join(parts)
+        return f"{self.num_classes} classes from {self.kind_phrase}: " + ", ".join(parts)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "num_classes": self.num_classes, "notes": list(self.notes),

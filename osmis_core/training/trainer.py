@@ -17,8 +17,8 @@ from ..config import OsmisConfig, config_warnings
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype, resolve_device
 from ..errors import CheckpointError, ConfigError
-from ..events import (CheckpointSaved, Event, PreviewReady, StepStats, TrainControl, TrainingFailed,
-                     TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
+from ..events import (CheckpointSaved, Event, IterationDone, PreviewReady, StepStats, TrainControl,
+                     TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 from .losses import diversity_regularisation, discriminator_terms
 from ..models import Discriminator, Generator
 from .optim import adam
@@ -303,6 +303,7 @@ class Trainer:
                                          "it_per_s": round(ips, 4), "elapsed": round(elapsed, 2)})
                     yield stats
                     sums, tick_step, tick_time = {}, self.step, now
+                yield IterationDone(self.step, total)
                 if self.step % rc.preview_every == 0:
                     yield PreviewReady(self.step, self.save_preview())
                 if self.step % rc.checkpoint_every == 0:
