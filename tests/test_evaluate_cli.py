@@ -1,4 +1,5 @@
 """`osmis evaluate` and `osmis run` end to end (random weights: offline, not comparable with papers)."""
+import csv
 import json
 
 from helpers import tiny_flags
@@ -26,4 +27,11 @@ def test_run_then_evaluate(scene, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 2 and "inception_v3_google-0cc3c7bd.pth" in err and "download" in err
     metrics = json.loads((gallery / "metrics.json").read_text())
-    assert metrics["summary"]["sifid_64"] is None and metrics["summary"]["pixel_diversity"] > 0
+    reason = "needs inception_v3_google-0cc3c7bd.pth"
+    assert metrics["summary"]["sifid_64"] == reason and metrics["summary"]["pixel_diversity"] > 0
+    assert metrics["not_computed"] == {"sifid": reason}
+    # the reason, never None, in metrics.csv's summary row and on the gallery page
+    summary_row = list(csv.DictReader((gallery / "metrics.csv").open()))[-1]
+    assert summary_row["index"] == "summary" and summary_row["sifid_64"] == reason
+    html = (gallery / "index.html").read_text()
+    assert reason in html and "None" not in html

@@ -206,7 +206,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
     ctx = MetricContext(size, n, tuple(sifid_dims), weights_dir, random_weights, compat.lpips_unit_range_inputs,
                         compat.video_frame0_only, device, batch_size, num_classes, miou_setting, miou_batch_size,
                         progress)
-    entries = [REGISTRY[name] for name in requested]
+    entries = [entry for name, entry in REGISTRY.items() if name in requested]
     for entry in entries:
         if entry.validate is not None:
             entry.validate(ctx)
