@@ -60,20 +60,28 @@ def _add_threads_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
+    from .metrics import REGISTRY, metric_names
     g = p.add_argument_group("evaluation options")
     if real_required:
         g.add_argument("--real", required=True, help="the training data (image, folder or video)")
         g.add_argument("--mask", help="mask of the training data, if not found next to it")
         g.add_argument("--device", default="auto")
         g.add_argument("--json", action="store_true", help="print the result as JSON")
-    g.add_argument("--metrics", default="sifid,lpips,lpips_train,diversity,miou",
-                   help="comma-separated: sifid, lpips, lpips_train, diversity, miou")
+    g.add_argument("--metrics", default=",".join(metric_names(default_only=True)),
+                   help="comma-separated: " + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items()))
     g.add_argument("--sifid-dims", default="64", help="comma-separated Inception layers: 64, 192, 768, 2048")
     g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
     g.add_argument("--random-weights", action="store_true",
                    help="randomly initialised networks: exercises the pipeline offline; NOT comparable with "
                    "published numbers")
-    g.add_argument("--miou-steps", type=int, default=500, help="training steps of the mIoU segmenter")
+    g.add_argument("--miou-setting", choices=("auto", "full", "affordable"), default="auto",
+                   help="mIoU segmenter: full = 500 steps per direction at the gallery's size; affordable = fewer "
+                   "steps at a bounded size; auto (default) = full on a GPU, affordable on a CPU")
+    g.add_argument("--miou-steps", type=int, default=None,
+                   help="training steps per direction of the mIoU segmenter (default: the setting's)")
+    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="skip metrics whose estimated time would go past this many seconds (default: no limit "
+                   "for evaluate; for run, 180 on a CPU)")
     g.add_argument("--compat-lpips-unit-range", action="store_true",
                    help="reproduce the published code: LPIPS fed [0,1] images as if [-1,1]")
     g.add_argument("--compat-video-frame0", action="store_true",
@@ -330,47 +338,87 @@ def _int(text: str, flag: str) -> int:
         raise OsmisError(f"{flag} must be 'latest' or a step number, got '{text}'.") from None
 
 
-def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tuple[dict, str | None]:
+class _EvaluationProgress:
+    """The plan before the work, then one progress bar with ETA per stage (stderr)."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar = None
+        self.stage = None
+        self.plan = None
+
+    def on_plan(self, plan) -> None:
+        self.plan = plan
+        print(plan.summary(), file=sys.stderr)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="step" if stage.startswith("mIoU") else "img",
+                            disable=self.quiet, dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _metric_list(text: str) -> list[str]:
+    from .metrics import metric_names
+    metrics = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in metric_names()]
+    if unknown or not metrics:
+        problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
+        raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
+    return metrics
+
+
+def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
+              time_budget: float | None = None) -> tuple[dict, str | None]:
     """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
     from .application.evaluation import evaluate_gallery
     from .devices import resolve_device
-    from .metrics import Compat, MissingWeightsError
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    from .metrics import REGISTRY, Compat, MissingWeightsError, missing_weights
+    metrics = _metric_list(args.metrics)
     try:
         dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
     except ValueError:
         raise OsmisError(f"--sifid-dims must be numbers such as 64,192, got '{args.sifid_dims}'.") from None
     if args.random_weights:
         print("warning: --random-weights: scores are NOT comparable with published numbers", file=sys.stderr)
-    stage_shown = set()
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in stage_shown:
-            stage_shown.add(stage)
-            print(f"evaluating: {stage} ({total})", file=sys.stderr)
-
+    shown = _EvaluationProgress(quiet=getattr(args, "quiet", False))
     kwargs = dict(metrics=metrics, sifid_dims=dims, weights_dir=args.weights_dir, random_weights=args.random_weights,
                   compat=Compat(args.compat_lpips_unit_range, args.compat_video_frame0),
-                  device=str(resolve_device(device)), miou_steps=args.miou_steps, progress=progress)
+                  device=str(resolve_device(device)), miou_setting=args.miou_setting, miou_steps=args.miou_steps,
+                  time_budget=time_budget, progress=shown.progress, on_plan=shown.on_plan)
     if config is not None:
         kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color)
-    missing = None
+    files = [] if args.random_weights else list(dict.fromkeys(
+        f for m in metrics for f in missing_weights(REGISTRY[m].weights, args.weights_dir)))
+    missing = str(MissingWeightsError(files, args.weights_dir)) if files else None
     try:
-        from .metrics import missing_weights
-        from .metrics.evaluate import REQUIRED_WEIGHTS
-        files = [] if args.random_weights else list(dict.fromkeys(
-            f for m in metrics if m in REQUIRED_WEIGHTS for f in missing_weights(REQUIRED_WEIGHTS[m], args.weights_dir)))
-        if files:
-            missing = str(MissingWeightsError(files, args.weights_dir))
-    except ImportError:
-        pass
-    result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
+        result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
+    finally:
+        shown.close()
+    if shown.plan is not None and shown.plan.over_budget():
+        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(shown.plan.over_budget())]
+        if mask:
+            later += ["--mask", str(mask)]
+        if args.random_weights:
+            later.append("--random-weights")
+        if args.weights_dir:
+            later += ["--weights-dir", str(args.weights_dir)]
+        print(f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
+              f"{time_budget:.0f} s; run later with: {' '.join(later)}", file=sys.stderr)
     return result, missing
 
 
 def cmd_evaluate(args) -> int:
     from .metrics import format_table
-    result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device)
+    result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device, time_budget=args.time_budget)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)
     if missing:
@@ -382,8 +430,10 @@ def cmd_evaluate(args) -> int:
 def cmd_run(args) -> int:
     from .application.generate import generate_gallery
     from .application.runfolder import RunFolder
-    from .metrics import format_table
+    from .devices import resolve_device
+    from .metrics import default_time_budget, format_table
     from .training.trainer import resume_training, start_training
+    _metric_list(args.metrics)  # a typo is reported now, not after the training
     if args.resume:
         if not args.out:
             raise OsmisError("--resume needs --out RUN: the run folder of the main job to finish.")
@@ -416,7 +466,8 @@ def cmd_run(args) -> int:
     gallery = run_dir / "gallery"
     generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
     print(f"generated {args.n} samples", file=sys.stderr)
-    result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config)
+    budget = args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))
+    result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config, budget)
     print(format_table(result))
     if missing:
         print(f"warning: some scores were not computed: {missing}", file=sys.stderr)

@@ -1,4 +1,5 @@
 """`osmis evaluate` and `osmis run` end to end (random weights: offline, not comparable with papers)."""
+import csv
 import json
 
 from helpers import tiny_flags
@@ -26,7 +27,14 @@ def test_run_then_evaluate(scene, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 2 and "inception_v3_google-0cc3c7bd.pth" in err and "download" in err
     metrics = json.loads((gallery / "metrics.json").read_text())
-    assert metrics["summary"]["sifid_64"] is None and metrics["summary"]["pixel_diversity"] > 0
+    reason = "needs inception_v3_google-0cc3c7bd.pth"
+    assert metrics["summary"]["sifid_64"] == reason and metrics["summary"]["pixel_diversity"] > 0
+    assert metrics["not_computed"] == {"sifid": reason}
+    # the reason, never None, in metrics.csv's summary row and on the gallery page
+    summary_row = list(csv.DictReader((gallery / "metrics.csv").open()))[-1]
+    assert summary_row["index"] == "summary" and summary_row["sifid_64"] == reason
+    html = (gallery / "index.html").read_text()
+    assert reason in html and "None" not in html
 
 
 def test_run_resume_finishes_a_stopped_main_job(scene, tmp_path, capsys, monkeypatch):
@@ -50,8 +58,8 @@ def test_run_resume_finishes_a_stopped_main_job(scene, tmp_path, capsys, monkeyp
     assert len(metrics["per_image"]) == 3 and metrics["summary"]["pixel_diversity"] > 0
     assert (run / "gallery" / "index.html").is_file()
     # another config than the run's is refused, naming the option
-    assert main([*job, "--resume", "--lr-g", "0.5"]) == 2
-    assert "lr_g" in capsys.readouterr().err
+    assert main([*job, "--resume", "--ch", "8"]) == 2
+    assert "ch" in capsys.readouterr().err
 
 
 def test_inspect_honours_preset(capsys):

@@ -82,15 +82,19 @@ def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], 
 def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | None = None, *,
                      metrics: Sequence[str] | None = None, sifid_dims: Sequence[int] = (64,),
                      weights_dir: str | Path | None = None, random_weights: bool = False, compat=None,
-                     device: str | torch.device = "cpu", miou_steps: int = 500, max_classes: int = 32,
-                     background_colour: str | None = None, skip_missing: bool = False,
-                     progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores."""
-    from ..metrics import METRICS, Compat, evaluate_images, write_metrics
+                     device: str | torch.device = "cpu", miou_setting: str = "auto", miou_steps: int | None = None,
+                     max_classes: int = 32, background_colour: str | None = None, skip_missing: bool = False,
+                     time_budget: float | None = None,
+                     progress: Callable[[str, int, int], None] | None = None,
+                     on_plan: Callable | None = None) -> dict:
+    """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores.
+    Options as for `osmis_core.metrics.evaluate_images` (metrics None: the registry's default metrics)."""
+    from ..metrics import Compat, evaluate_images, write_metrics
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
                                         background_colour=background_colour)
+<<<<<<< HEAD
     metrics = list(metrics or METRICS)
     if "diversity" in metrics and not float(real_images.double().std()) > FLAT_STD:
         # pixel diversity is relative to the training image's spread, which a flat image does not have
@@ -98,9 +102,13 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
                       f"the other metrics are written")
         metrics.remove("diversity")
     result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics),
+=======
+    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=metrics,
+>>>>>>> scores
                              sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
                              compat=compat or Compat(), device=device, progress=progress, names=names,
-                             miou_steps=miou_steps, skip_missing=skip_missing)
+                             miou_setting=miou_setting, miou_steps=miou_steps, skip_missing=skip_missing,
+                             time_budget=time_budget, on_plan=on_plan)
     try:
         write_metrics(gallery, result)
     except OSError as exc:
