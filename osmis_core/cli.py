@@ -31,8 +31,20 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
             groups[group].add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                                        default=argparse.SUPPRESS, help=help_text)
         else:
-            groups[group].add_argument(flag, dest=name, type=t, choices=meta["choices"], default=argparse.SUPPRESS,
+            groups[group].add_argument(flag, dest=name, type=_option_parser(t, meta.get("words")),
+                                       choices=meta["choices"], default=argparse.SUPPRESS,
                                        metavar=None if meta["choices"] else name.upper(), help=help_text)
+
+
+def _option_parser(t: type, words):
+    """The flag's type; an option with words (such as --p-aug adaptive) also accepts them as text."""
+    if not words:
+        return t
+
+    def parse(text: str):
+        return text if text in words else t(text)
+    parse.__name__ = t.__name__  # argparse names the type in its error message
+    return parse
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -118,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="gallery folder")
-    p.add_argument("--checkpoint", default="latest", help="latest or a step number")
+    p.add_argument("--checkpoint", default="latest",
+                   help="latest, best (kept by --keep-best during training) or a step number")
     p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
@@ -129,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
     _add_threads_flag(p)
+
+    p = sub.add_parser("animate", help="a latent-walk video of a run: image and mask overlay side by side")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--out", required=True, help="video file (.mp4, .mkv or .mov)")
+    p.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
+    p.add_argument("--fps", type=int, default=24, help="frames per second (default 24)")
+    p.add_argument("--loop", action="store_true", help="end where it starts, so the video repeats seamlessly")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise path")
+    p.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
+    p.add_argument("--device", default="auto")
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
@@ -267,9 +290,9 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     iteration, in this thread, which is the one that runs the training steps."""
     from tqdm import tqdm
 
-    from .events import (CheckpointSaved, IterationDone, StepStats, TrainControl, TrainingFailed,
-                         TrainingFinished, TrainingStarted)
-    from .training.trainer import format_stats
+    from .events import (CheckpointSaved, HealthEvent, IterationDone, RolledBack, StepEval, StepStats,
+                         TrainControl, TrainingFailed, TrainingFinished, TrainingStarted)
+    from .training.trainer import format_eval, format_stats
     control = TrainControl()
 
     def on_sigint(signum, frame):
@@ -281,6 +304,10 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = None
     code = 0
+    last_eval = ""
+
+    def say(text: str) -> None:
+        (bar.write if bar is not None else print)(text, file=sys.stderr)
     try:
         for event in trainer.run(control, resumed=resumed):
             if isinstance(event, TrainingStarted):
@@ -300,7 +327,19 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
                 if governor is not None:
                     governor.check()
             elif isinstance(event, StepStats):
-                bar.set_postfix_str(format_stats(event), refresh=False)     # drawn by this step's IterationDone
+                # drawn by this step's IterationDone
+                bar.set_postfix_str(" ".join(filter(None, (format_stats(event), last_eval))), refresh=False)
+            elif isinstance(event, StepEval):
+                last_eval = format_eval(event)
+                if quiet:
+                    print(f"step {event.step}: {last_eval}", file=sys.stderr)
+            elif isinstance(event, HealthEvent):
+                say(f"warning: {event.message} ({'stopping' if event.action == 'stop' else event.action})")
+            elif isinstance(event, RolledBack):
+                if bar is not None:
+                    bar.update(event.to_step - bar.n)
+                say(f"rolled back from step {event.step} to the checkpoint of step {event.to_step}; discriminator "
+                    f"learning rate now {event.lr_d:g}")
             elif isinstance(event, CheckpointSaved) and quiet:
                 print(f"checkpoint {event.path}", file=sys.stderr)
             elif isinstance(event, TrainingFailed):
@@ -323,7 +362,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
 
 def cmd_generate(args) -> int:
     from .application.generate import generate_gallery
-    checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
+    checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
                            device=args.device, batch_size=args.batch_size, precision=args.precision)
@@ -331,11 +370,21 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_animate(args) -> int:
+    from .application.animate import latent_walk
+    checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
+    t0 = time.perf_counter()
+    out = latent_walk(args.run, args.out, frames=args.frames, fps=args.fps, loop=args.loop, seed=args.seed,
+                      checkpoint=checkpoint, device=args.device)
+    print(f"wrote {args.frames} frames in {time.perf_counter() - t0:.2f} s: {out}")
+    return 0
+
+
 def _int(text: str, flag: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise OsmisError(f"{flag} must be 'latest' or a step number, got '{text}'.") from None
+        raise OsmisError(f"{flag} must be 'latest', 'best' or a step number, got '{text}'.") from None
 
 
 class _EvaluationProgress:
@@ -511,5 +560,5 @@ def cmd_gui(args) -> int:
     return run_app(args.path, args.threads)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
-            "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate,
+            "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}

@@ -21,13 +21,16 @@ MAX_SEED = 2 ** 64 - 2
 
 
 def _opt(default, help: str, choices: tuple | None = None, minimum: float | None = None,
-         maximum: float | None = None, label: str | None = None, warn_above: float | None = None):
+         maximum: float | None = None, label: str | None = None, warn_above: float | None = None,
+         words: Mapping[str, Mapping[str, Any]] | None = None):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
     warn_above: values above it are accepted but almost surely a mistake (see `config_warnings`).
+    words: values given as text that stand for other options, e.g. p_aug = "adaptive" -> {"ada": True}; the
+    option itself then keeps its value (see OsmisConfig.replace).
     """
     meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "label": label,
-            "warn_above": warn_above}
+            "warn_above": warn_above, "words": words}
     return field(default=default, metadata=meta)
 
 
@@ -71,8 +74,16 @@ class DiscriminatorOptions:
 class AugmentationOptions:
     augment: bool = _opt(True, "Differentiable augmentation of real and fake batches (image pyramid + mask).",
                          label="Differentiable augmentation")
-    p_aug: float = _opt(0.7, "Probability of each differentiable augmentation stage (paper runs: 0.7).",
-                        minimum=0.0, maximum=1.0, label="p_aug")
+    p_aug: float = _opt(0.7, "Probability of each differentiable augmentation stage (paper runs: 0.7); "
+                        "'adaptive' turns on --ada (p_aug is then its starting value).",
+                        minimum=0.0, maximum=1.0, label="p_aug", words={"adaptive": {"ada": True}})
+    ada: bool = _opt(False, "Adaptive augmentation (StyleGAN2-ADA, Karras et al. 2020, section 3): p_aug is "
+                     "raised while r_t = E[sign(D(real))] is above --ada-target (D overfits the reals), lowered "
+                     "otherwise.", label="Adaptive p_aug")
+    ada_target: float = _opt(0.6, "Target of r_t = E[sign(D(real))] for adaptive augmentation (StyleGAN2-ADA: 0.6).",
+                             minimum=0.0, maximum=1.0, label="ADA target")
+    ada_images: int = _opt(20000, "Adaptive augmentation speed: real images shown for p_aug to move from 0 to 1 "
+                           "(it is adjusted every 4 iterations).", minimum=1, label="ADA speed (images)")
     p_con: float = _opt(0.4, "Probability of each content feature augmentation (mix, drop) on real inputs.",
                         minimum=0.0, maximum=1.0, label="p_content")
     p_lay: float = _opt(0.4, "Probability of layout feature augmentation on real inputs.", minimum=0.0,
@@ -125,6 +136,17 @@ class RunOptions:
                           choices=("fp32", "bf16", "auto"), label="Precision")
     compile: bool = _opt(False, "torch.compile the generator and discriminator (slow start, faster steps).",
                          label="torch.compile")
+    eval_every: int = _opt(2500, "Compute training metrics (pixel diversity, mask class shares, SIFID or its "
+                           "random-feature proxy) on fixed-noise EMA samples every N iterations (0: never).",
+                           minimum=0, label="Evaluate every")
+    keep_best: str = _opt("sifid", "Keep checkpoints/best.pt, never pruned, by this training metric (sifid: "
+                          "lowest SIFID or its proxy; diversity: highest; mask_shares: closest class shares).",
+                          choices=("sifid", "diversity", "mask_shares", "none"), label="Keep best by")
+    on_collapse: str = _opt("warn", "When a health check fires (discriminator spike, diversity collapse, empty "
+                            "masks): warn, stop, or rollback to the last healthy checkpoint with lr_d halved.",
+                            choices=("warn", "stop", "rollback"), label="On collapse")
+    tensorboard: bool = _opt(False, "Also write losses, metrics and preview grids as TensorBoard logs in "
+                             "RUN/tensorboard (needs the tensorboard package).", label="TensorBoard")
     compile_mode: str = _opt("default", "torch.compile mode when compiling: default, reduce-overhead (CUDA graphs "
                              "on a GPU: fewer kernel launches) or max-autotune.",
                              choices=("default", "reduce-overhead", "max-autotune"), label="Compile mode")
@@ -166,6 +188,7 @@ class OsmisConfig:
     def replace(self, **options) -> "OsmisConfig":
         """A copy with the given options (flat names) changed; unknown names are rejected."""
         _reject_unknown(options, "the given options")
+        options = _expand_words(options)
         groups = {}
         for name, value in options.items():
             group = FIELDS[name][0]
@@ -195,6 +218,17 @@ def flatten_options(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             flat[key] = value
     _reject_unknown(flat, source)
     return flat
+
+
+def _expand_words(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace an option given as one of its words (see _opt) by the options the word stands for."""
+    out = dict(options)
+    for name, value in options.items():
+        words = FIELDS[name][1].metadata.get("words") or {}
+        if isinstance(value, str) and value in words:
+            del out[name]
+            out.update(words[value])
+    return out
 
 
 def _reject_unknown(options: Mapping[str, Any], source: str) -> None:

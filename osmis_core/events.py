@@ -32,6 +32,43 @@ class StepStats:
     it_per_s: float
     elapsed: float              # seconds of training in this session
     eta: float                  # seconds to the end of the run at the current speed
+    extra: dict[str, float] = field(default_factory=dict)   # e.g. p_aug, the adapted augmentation probability
+
+
+@dataclass(frozen=True)
+class StepEval:
+    """Training metrics of the EMA generator on fixed noise (osmis_core/training/monitor.py).
+
+    metrics: diversity (pixel diversity, >= 0, higher = more varied), mask_shares (total-variation distance in
+    [0, 1] between the generated and the real masks' class shares; absent without masks), and sifid (Inception
+    features) or sifid_proxy (random-feature proxy, not comparable with published SIFID), lower = closer to the
+    training image. best: this evaluation became checkpoints/best.pt.
+    """
+    step: int
+    metrics: dict[str, float]
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class HealthEvent:
+    """A health check fired (osmis_core/training/health.py).
+
+    kind: "nonfinite", "d_spike", "diversity_collapse" or "empty_masks"; action: what the trainer does about it,
+    "warn", "stop" or "rollback" (nonfinite always stops).
+    """
+    step: int
+    kind: str
+    message: str
+    action: str
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """Training went back to the checkpoint of step `to_step` with the discriminator's learning rate `lr_d`."""
+    step: int                   # where the fault was found
+    to_step: int
+    lr_d: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -71,8 +108,8 @@ class TrainingFailed:
     user_error: bool = False    # the user can fix it (full disk, divergence, memory): the CLI exits 2, else 1
 
 
-Event = (TrainingStarted | IterationDone | StepStats | PreviewReady | CheckpointSaved | TrainingPaused | TrainingResumed
-         | TrainingFinished | TrainingFailed)
+Event = (TrainingStarted | IterationDone | StepStats | StepEval | HealthEvent | RolledBack | PreviewReady
+         | CheckpointSaved | TrainingPaused | TrainingResumed | TrainingFinished | TrainingFailed)
 
 
 class TrainControl:

@@ -2,6 +2,7 @@
 export the selection with a manifest (and metrics)."""
 from __future__ import annotations
 
+import html
 import math
 import time
 from pathlib import Path
@@ -43,7 +44,8 @@ class GalleryPage(QWidget):
         self.metrics_reason = "checking for the metrics package"
         self._score_stage: str | None = None     # the scoring stage shown, and when it started (for the ETA)
         self._score_stage_start = 0.0
-        self.generating = self.scoring = self.exporting = self.loading = False
+        self.generating = self.scoring = self.exporting = self.loading = self.animating = False
+        self.last_walk: str | None = None
         self.last_error: str | None = None
         self._load_tag = 0
         self._expected_dir: Path | None = None
@@ -59,6 +61,10 @@ class GalleryPage(QWidget):
         self.generate_action.setShortcut(QKeySequence("Ctrl+G"))
         self.generate_action.setToolTip("Generate the samples from the chosen checkpoint (Ctrl+G)")
         self.generate_action.triggered.connect(self.generate)
+        self.animate_action = QAction("Latent walk", self)
+        self.animate_action.setToolTip("Write a looping video that walks smoothly through noise space (image and "
+                                       "mask side by side) from the chosen checkpoint and seed, into RUN/walks")
+        self.animate_action.triggered.connect(self.animate)
         self.score_action = QAction("Compute scores", self)
         self.score_action.setToolTip("Per-image SIFID against the training data (runs in the background)")
         self.score_action.triggered.connect(self.compute_scores)
@@ -92,7 +98,7 @@ class GalleryPage(QWidget):
         self.open_folder_button.clicked.connect(self._open_folder)
         row1 = QHBoxLayout()
         for w in (QLabel("Checkpoint:"), self.checkpoint_combo, QLabel("Samples:"), self.n_spin, QLabel("Seed:"),
-                  self.seed_spin, self.generate_button):
+                  self.seed_spin, self.generate_button, self._tool_button(self.animate_action)):
             row1.addWidget(w)
         row1.addSpacing(20)
         row1.addWidget(QLabel("Gallery:"))
@@ -130,6 +136,7 @@ class GalleryPage(QWidget):
         self.progress.setMaximumHeight(16)
         self.progress.hide()
         self.status_label = QLabel()
+        self.status_label.setOpenExternalLinks(True)
         self.error_label = error_label()
 
         # thumbnails | large view
@@ -224,6 +231,7 @@ class GalleryPage(QWidget):
     def update_actions(self) -> None:
         busy = self.generating or self.exporting
         self.generate_action.setEnabled(bool(self.run_dir and self.checkpoints) and not self.generating)
+        self.animate_action.setEnabled(bool(self.run_dir and self.checkpoints) and not self.animating)
         can_score = (self.metrics_available and self.manifest is not None and not self.scoring
                      and not self.generating and bool(self.data_path))
         self.score_action.setEnabled(can_score)
@@ -265,6 +273,37 @@ class GalleryPage(QWidget):
         self.update_actions()
         tasks.start(jobs.generate, self.run_dir, n, seed, checkpoint, device, returned=self._on_generated,
                     errored=self._on_generate_error, finished=self._on_generate_finished)
+
+    @staticmethod
+    def _tool_button(action: QAction) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        return button
+
+    def animate(self) -> None:
+        if not self.run_dir or not self.checkpoints or self.animating:
+            return
+        checkpoint = self.checkpoint_combo.currentData() or "latest"
+        config = self.window_.settings_config()
+        device = config.run.device if config is not None else "auto"
+        self.animating = True
+        set_error(self.error_label, None)
+        self.status_label.setText(f"Writing a latent walk (seed {self.seed_spin.value()})…")
+        self.update_actions()
+        tasks.start(jobs.animate, self.run_dir, self.seed_spin.value(), checkpoint, device,
+                    returned=self._on_animated, errored=self._on_animate_error, finished=self._on_animate_finished)
+
+    def _on_animated(self, path: str) -> None:
+        self.last_walk = path
+        url = QUrl.fromLocalFile(path).toString()
+        self.status_label.setText(f'Latent walk written: <a href="{url}">{html.escape(path)}</a>')
+
+    def _on_animate_error(self, exc) -> None:
+        self._report_error("Latent walk failed", exc)
+
+    def _on_animate_finished(self) -> None:
+        self.animating = False
+        self.update_actions()
 
     def _generation_progress(self) -> None:
         if self._expected_dir is not None:

@@ -20,6 +20,7 @@ from PySide6.QtGui import QImage
 from .widgets import mask_overlay_image, qimage_from_array
 
 GALLERIES = "galleries"          # sub-folder of a run folder that holds the galleries made from the app
+WALKS = "walks"                  # sub-folder of a run folder that holds the latent-walk videos made from the app
 PREVIEW_MAX_FRAMES = 120         # frames of a video shown in the data view (evenly spaced)
 PREVIEW_MAX_SIDE = 960           # larger side of a frame in the data view
 THUMB_WIDTH = 176
@@ -248,6 +249,19 @@ def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str
     (out / "metrics.json").unlink(missing_ok=True)   # scores of an earlier gallery in this folder are stale
     generate_gallery(run_dir, out, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device)
     return str(out)
+
+
+def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
+    """Write a looping latent walk (osmis animate) into <run>/walks/step_NNNNNNN-seedS.mp4 and return its path."""
+    from osmis_core.application.animate import latent_walk
+    from osmis_core.application.runfolder import RunFolder
+    from osmis_core.errors import OsmisError
+    step = RunFolder(run_dir).latest_step() if checkpoint == "latest" else int(checkpoint)
+    if step is None:
+        raise OsmisError(f"{run_dir}: the run has no checkpoint yet; train first.")
+    out = Path(run_dir) / WALKS / f"step_{step:07d}-seed{seed}.mp4"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return str(latent_walk(run_dir, out, loop=True, seed=seed, checkpoint=checkpoint, device=device))
 
 
 def read_manifest(gallery_dir: str | Path) -> dict:

@@ -18,33 +18,45 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLin
 
 from osmis_core.config import OsmisConfig
 from osmis_core.errors import OsmisError
-from osmis_core.events import (CheckpointSaved, PreviewReady, StepStats, TrainControl, TrainingFailed,
+from osmis_core.events import (CheckpointSaved, HealthEvent, PreviewReady, RolledBack, StepEval, StepStats,
+                               TrainControl, TrainingFailed,
                                TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 
 from . import jobs, tasks
 from .widgets import ImageView, error_label, format_duration, set_error
 
 # Options that may change when a run is continued (the engine refuses the others).
-RESUMABLE = ("iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device")
+RESUMABLE = ("iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device", "eval_every",
+             "keep_best", "on_collapse", "tensorboard")
 IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"
-_NOT_CURVES = {"step", "it_per_s", "elapsed", "eta", "total"}
+_NOT_CURVES = {"step", "it_per_s", "elapsed", "eta", "total", "event", "best"}
+# training metrics (stats.jsonl eval rows) and the adapted augmentation probability: plot 3; SIFID: plot 4
+_METRICS = {"diversity", "mask_shares", "p_aug"}
+_SIFID = {"sifid", "sifid_proxy"}
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
             "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]
 
 
 def _plot_of(key: str) -> int:
-    """0: generator losses, 1: discriminator losses, 2: mean D logits."""
+    """0: generator losses, 1: discriminator losses, 2: mean D logits, 3: training metrics, 4: SIFID."""
     if key in ("d_real", "d_fake"):
         return 2
+    if key in _METRICS:
+        return 3
+    if key in _SIFID:
+        return 4
     return 0 if key.startswith("g_") else 1
 
 
 class LossPlots(QWidget):
-    """Three pyqtgraph plots (G losses, D losses, D logits) with a curve per term; redrawn at most 4x/s."""
+    """pyqtgraph plots (G losses, D losses, D logits; training metrics and SIFID once a run has them) with a
+    curve per term; redrawn at most 4x/s. Each curve has its own steps (metrics come every --eval-every)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        titles = ["Generator losses", "Discriminator losses", "Mean D logits (real / fake)"]
+        titles = ["Generator losses", "Discriminator losses", "Mean D logits (real / fake)",
+                  "Training metrics (fixed-noise EMA samples) and p_aug",
+                  "SIFID of fixed-noise samples (sifid_proxy: random features, not comparable with papers)"]
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.plots: list[pg.PlotWidget] = []
@@ -69,8 +81,10 @@ class LossPlots(QWidget):
             p.setMinimumHeight(110)
             lay.addWidget(p, 1)
             self.plots.append(p)
-        self.steps: list[float] = []
-        self.values: dict[str, list[float]] = {}
+        for p in self.plots[3:]:
+            p.setVisible(False)                 # shown with their first curve
+        self.steps: list[float] = []            # steps of the loss rows (StepStats)
+        self.values: dict[str, tuple[list[float], list[float]]] = {}  # key -> (steps, values)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._dirty = False
         self._turn = 0
@@ -96,33 +110,31 @@ class LossPlots(QWidget):
         self._fit_legends()
         self._dirty = True
 
-    def add(self, step: int, values: dict[str, float]) -> None:
-        n = len(self.steps)
-        self.steps.append(float(step))
+    def add(self, step: int, values: dict[str, float], losses: bool = True) -> None:
+        """Points of one stats.jsonl row (losses: a StepStats row, not an evaluation or health row)."""
+        if losses:
+            self.steps.append(float(step))
         for key, v in values.items():
-            if key in _NOT_CURVES or not isinstance(v, (int, float)):
+            if key in _NOT_CURVES or not isinstance(v, (int, float)) or isinstance(v, bool):
                 continue
-            if key not in self.values:
-                self.values[key] = [math.nan] * n
-            self.values[key].append(float(v))
-        for key, vals in self.values.items():
-            if len(vals) < n + 1:
-                vals.append(math.nan)
+            steps, vals = self.values.setdefault(key, ([], []))
+            steps.append(float(step))
+            vals.append(float(v))
         self._dirty = True
 
     def set_rows(self, rows: list[dict]) -> None:
         self.clear()
         for r in rows:
             if "step" in r:
-                self.add(int(r["step"]), r)
+                self.add(int(r["step"]), r, losses="event" not in r)
         self.redraw(max_new=None)
 
     def truncate(self, step: int) -> None:
         """Forget points after `step` (a resumed run restarts from its checkpoint)."""
-        keep = sum(1 for s in self.steps if s <= step)
-        self.steps = self.steps[:keep]
-        for key in self.values:
-            self.values[key] = self.values[key][:keep]
+        self.steps = [s for s in self.steps if s <= step]
+        for key, (steps, vals) in self.values.items():
+            keep = sum(1 for s in steps if s <= step)
+            self.values[key] = (steps[:keep], vals[:keep])
         self._dirty = True
 
     def keys(self) -> list[str]:
@@ -135,9 +147,8 @@ class LossPlots(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        x = np.asarray(self.steps, dtype=float)
         created = 0
-        for key, vals in self.values.items():
+        for key, (steps, vals) in self.values.items():
             if only_plot is not None and _plot_of(key) != only_plot:
                 self._dirty = True              # other plots on the next ticks
                 continue
@@ -148,11 +159,12 @@ class LossPlots(QWidget):
                     continue
                 colour = _COLOURS[len(self.curves) % len(_COLOURS)]
                 width = 2.5 if key.endswith("total") else 1.5
-                curve = self.plots[_plot_of(key)].plot(name=key, pen=pg.mkPen(colour, width=width))
+                plot = self.plots[_plot_of(key)]
+                plot.setVisible(True)
+                curve = plot.plot(name=key, pen=pg.mkPen(colour, width=width))
                 self.curves[key] = curve
                 created += 1
-            y = np.asarray(vals, dtype=float)
-            curve.setData(x, y, connect="finite")
+            curve.setData(np.asarray(steps, dtype=float), np.asarray(vals, dtype=float), connect="finite")
         if created:
             self._fit_legends()
 
@@ -299,6 +311,11 @@ class TrainingPage(QWidget):
         prog.addWidget(self.progress, 2)
         prog.addWidget(self.speed_label, 3)
         self.error_label = error_label()
+        self.health_label = QLabel()             # the last health check that fired (training/health.py)
+        self.health_label.setWordWrap(True)
+        self.health_label.setStyleSheet("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c46c;"
+                                        " border-radius: 3px; padding: 4px; }")
+        self.health_label.setVisible(False)
 
         # preview grid with a history slider
         self.preview = ImageView("The preview grid (generated images over their colour masks, fixed noise) "
@@ -349,6 +366,7 @@ class TrainingPage(QWidget):
         layout.addWidget(self.run_label)
         layout.addLayout(prog)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.health_label)
         layout.addWidget(self.splitter, 1)
         self.update_actions()
 
@@ -401,6 +419,7 @@ class TrainingPage(QWidget):
             return
         run_dir = self.new_run_dir(data_path)
         self.plots.clear()
+        self.health_label.setVisible(False)
         self.samples = []
         self._refresh_samples(follow=True)
         self.preview.set_image(None)
@@ -470,6 +489,21 @@ class TrainingPage(QWidget):
     def _on_event(self, ev) -> None:
         if isinstance(ev, StepStats):
             self._on_stats(ev)
+        elif isinstance(ev, StepEval):
+            self.plots.add(ev.step, ev.metrics, losses=False)
+            self.log(f"evaluation at iteration {ev.step:,}: " + " ".join(
+                f"{k}={v:.4f}" for k, v in ev.metrics.items()) + (" (new best checkpoint)" if ev.best else ""))
+        elif isinstance(ev, HealthEvent):
+            action = {"warn": "training continues", "stop": "training stops",
+                      "rollback": "rolling back to the last healthy checkpoint"}.get(ev.action, ev.action)
+            self.log(f"warning: {ev.message}; {action}")
+            self.health_label.setText(f"Health check at iteration {ev.step:,}: {ev.message} ({action}).")
+            self.health_label.setVisible(True)
+            self.window_.statusBar().showMessage(f"Training health: {ev.message}", 10000)
+        elif isinstance(ev, RolledBack):
+            self.plots.truncate(ev.to_step)
+            self.log(f"rolled back from iteration {ev.step:,} to the checkpoint of iteration {ev.to_step:,}; "
+                     f"discriminator learning rate now {ev.lr_d:g}")
         elif isinstance(ev, PreviewReady):
             self.samples.append((ev.step, str(ev.path)))
             self._refresh_samples(follow=self.follow_check.isChecked())
@@ -539,6 +573,7 @@ class TrainingPage(QWidget):
         self.progress.setValue(ev.step)
         row = dict(ev.losses)
         row["d_real"], row["d_fake"] = ev.d_real, ev.d_fake
+        row.update(ev.extra)
         self.plots.add(ev.step, row)
         g, d = ev.losses.get("g_total"), ev.losses.get("d_total")
         losses = " · ".join(f"{k} {v:.3f}" for k, v in (("G", g), ("D", d)) if v is not None)
@@ -589,6 +624,7 @@ class TrainingPage(QWidget):
         except OsmisError:
             self.total = 0
         self.plots.set_rows(snap.stats)
+        self.health_label.setVisible(False)
         self.last_step = int(snap.stats[-1]["step"]) if snap.stats else (snap.latest or 0)
         self.progress.setRange(0, max(1, self.total))
         self.progress.setValue(min(self.last_step, max(1, self.total)))
@@ -597,7 +633,7 @@ class TrainingPage(QWidget):
         self.log_view.setPlainText(snap.log_text)
         self.run_label.setText(f"Run folder: {snap.run_dir}")
         if snap.stats:
-            last = snap.stats[-1]
+            last = next((r for r in reversed(snap.stats) if "event" not in r), snap.stats[-1])  # a loss row
             self.speed_label.setText(f"iteration {self.last_step:,} / {self.total:,} · last speed "
                                      f"{last.get('it_per_s', 0):.2f} it/s · latest checkpoint "
                                      f"{snap.latest if snap.latest is not None else 'none'}")

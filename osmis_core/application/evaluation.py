@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -19,7 +18,6 @@ from ..data.masks import decode_masks
 
 # Below this standard deviation (in [0, 1] units, far under one grey level) the real image is one flat colour; the
 # resize to the gallery's size leaves rounding noise of ~1e-8 on a flat image.
-FLAT_STD = 1e-5
 
 
 def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:
@@ -94,17 +92,7 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
     fake, fake_masks, names, manifest = read_gallery(gallery)
     real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
                                         background_colour=background_colour)
-<<<<<<< HEAD
-    metrics = list(metrics or METRICS)
-    if "diversity" in metrics and not float(real_images.double().std()) > FLAT_STD:
-        # pixel diversity is relative to the training image's spread, which a flat image does not have
-        warnings.warn(f"{real}: the training image is one flat colour, so pixel diversity cannot be computed; "
-                      f"the other metrics are written")
-        metrics.remove("diversity")
-    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics),
-=======
     result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=metrics,
->>>>>>> scores
                              sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
                              compat=compat or Compat(), device=device, progress=progress, names=names,
                              miou_setting=miou_setting, miou_steps=miou_steps, skip_missing=skip_missing,

@@ -142,6 +142,11 @@ class RunFolder:
     def log_file(self) -> Path:
         return self.root / "log.txt"
 
+    @property
+    def tensorboard(self) -> Path:
+        """TensorBoard event files (--tensorboard): `tensorboard --logdir RUN/tensorboard`."""
+        return self.root / "tensorboard"
+
     def exists(self) -> bool:
         return self.run_json.is_file()
 
@@ -230,6 +235,34 @@ class RunFolder:
                 self.checkpoint_path(old).unlink(missing_ok=True)
         return path
 
+    @property
+    def best_checkpoint(self) -> Path:
+        """The `best` checkpoint (--keep-best): outside the step_*.pt series, so never pruned."""
+        return self.checkpoints / "best.pt"
+
+    @property
+    def best_json(self) -> Path:
+        return self.checkpoints / "best.json"
+
+    def save_best(self, state: dict[str, Any], record: dict[str, Any]) -> Path:
+        """Write best.pt, then best.json (step, metric, value, all metrics) describing it."""
+        atomic_write_bytes(self.best_checkpoint, lambda f: torch.save(state, f))
+        atomic_write_text(self.best_json, json.dumps(record, indent=2) + "\n")
+        return self.best_checkpoint
+
+    def read_best(self) -> dict[str, Any] | None:
+        """best.json's record, or None when the run keeps no best checkpoint (yet)."""
+        try:
+            return json.loads(self.best_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def discard_after(self, step: int) -> None:
+        """Delete the step checkpoints after `step` and point `latest` at `step` (a rollback)."""
+        for later in (s for s in self.checkpoint_steps() if s > step):
+            self.checkpoint_path(later).unlink(missing_ok=True)
+        atomic_write_text(self.checkpoints / "latest", self.checkpoint_path(step).name + "\n")
+
     def latest_step(self) -> int | None:
         pointer = self.checkpoints / "latest"
         if pointer.is_file():
@@ -241,24 +274,29 @@ class RunFolder:
 
     def load_checkpoint(self, which: str | int = "latest", map_location="cpu",
                         fallback: bool = True, mmap: bool = False) -> dict[str, Any]:
-        """Load a checkpoint safely (weights_only). "latest" is the newest readable checkpoint: a kill between a
-        checkpoint's rename and the `latest` update leaves the pointer one behind, and the newer file is whole.
-        With fallback, a damaged one (unreadable, lacking fields, non-finite generator weights) gives way to the
-        previous good one (with a warning). mmap: tensors are read from the file when used."""
-        if which == "latest":
+        """Load a checkpoint ("latest", "best" or a step number) safely (weights_only). "latest" is the newest
+        readable checkpoint: a kill between a checkpoint's rename and the `latest` update leaves the pointer one
+        behind, and the newer file is whole. With fallback, a damaged one (unreadable, lacking fields, non-finite
+        generator weights) gives way to the previous good one (with a warning). mmap: tensors are read from the file
+        when used."""
+        if which == "best":
+            if not self.best_checkpoint.is_file():
+                raise CheckpointError(f"{self.best_checkpoint}: the run kept no best checkpoint (it is written "
+                                      f"at evaluations, see --eval-every and --keep-best).")
+            paths = [self.best_checkpoint]
+        elif which == "latest":
             steps = self.checkpoint_steps()
             if not steps:
                 raise CheckpointError(f"{self.checkpoints}: the run has no checkpoint yet.")
-            candidates = list(reversed(steps))
+            paths = [self.checkpoint_path(s) for s in reversed(steps)]
         else:
             step = int(which)
             if not self.checkpoint_path(step).is_file():
                 have = ", ".join(map(str, self.checkpoint_steps())) or "none"
                 raise CheckpointError(f"{self.checkpoint_path(step)}: no checkpoint at step {step} (have: {have}).")
-            candidates = [step]
+            paths = [self.checkpoint_path(step)]
         errors = []
-        for step in candidates if fallback else candidates[:1]:
-            path = self.checkpoint_path(step)
+        for path in paths if fallback else paths[:1]:
             try:
                 state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
                 check_checkpoint(state)
@@ -268,7 +306,7 @@ class RunFolder:
             except Exception as exc:  # noqa: BLE001 - any unreadable file is 'damaged'
                 why = str(exc)[:120] if isinstance(exc, _Incomplete) else f"{type(exc).__name__}: {str(exc)[:120]}"
                 errors.append(f"{path}: damaged checkpoint ({why})")
-        raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(candidates) > 1 else "") + ".")
+        raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
 
 
 class _Incomplete(ValueError):

@@ -98,8 +98,15 @@ def _unknown(metrics: Sequence[str]) -> None:
         raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(metric_names())}")
 
 
-def _precondition(entry: MetricEntry, n: int, size: tuple[int, int], fake_masks, real_masks) -> Optional[str]:
+# Below this standard deviation (images in [-1, 1]) the real images count as one flat colour.
+FLAT_STD = 1e-5
+
+
+def _precondition(entry: MetricEntry, n: int, size: tuple[int, int], fake_masks, real_masks,
+                  real_images: torch.Tensor) -> Optional[str]:
     """Why the metric cannot run on this input, or None."""
+    if entry.needs_spread and not float(real_images.double().std()) > FLAT_STD:
+        return "skipped: the training image is one flat colour"
     if entry.needs_masks:
         if fake_masks is None or real_masks is None:
             return "skipped: needs masks of the generated and the real images"
@@ -214,7 +221,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
     report = _Report(n, names)
     if random_weights:
         report.warnings.append(RANDOM_WEIGHTS_WARNING)
-    reasons = {e.name: r for e in entries if (r := _precondition(e, n, size, fake_masks, real_masks))}
+    reasons = {e.name: r for e in entries if (r := _precondition(e, n, size, fake_masks, real_masks, real_images))}
     unavailable: list[str] = []
     if not random_weights:
         missing = {e.name: missing_weights(e.weights, weights_dir) for e in entries if e.name not in reasons}

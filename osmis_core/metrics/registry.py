@@ -99,7 +99,8 @@ class MetricEntry:
     summary_keys / per_image_keys: the keys it writes ("{dims}" expands to each SIFID dims);
     key_labels: a label per key (same templates); higher_is_better: direction of every key;
     factory: builds the Metric; needs_masks: skipped without masks; min_images: skipped below this count;
-    min_size: smallest side (pixels) it accepts; default: part of the default `--metrics`;
+    min_size: smallest side (pixels) it accepts; needs_spread: skipped when the real images are one flat colour
+    (a score relative to their spread); default: part of the default `--metrics`;
     validate: rejects options the metric cannot honour (ConfigError), before anything runs.
     """
 
@@ -114,6 +115,7 @@ class MetricEntry:
     needs_masks: bool = False
     min_images: int = 1
     min_size: int = 1
+    needs_spread: bool = False
     default: bool = True
     validate: Optional[Callable[[MetricContext], None]] = None  # raises ConfigError on a bad request
 
@@ -335,7 +337,7 @@ register(MetricEntry(
     {"lpips_to_train": "LPIPS to training data (near 0 = copying)"}, (ALEXNET, LPIPS_ALEX_HEADS)))
 register(MetricEntry(
     "diversity", "pixel diversity", _PixelDiversityScore, ("pixel_diversity",), (),
-    {"pixel_diversity": "pixel diversity"}, min_images=2))
+    {"pixel_diversity": "pixel diversity"}, min_images=2, needs_spread=True))
 register(MetricEntry(
     "miou", "mIoU", _MIoUScore,
     ("accuracy_gen_to_real", "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import time
 import traceback
 import warnings
@@ -17,8 +16,12 @@ from ..config import OsmisConfig, config_warnings
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype, resolve_device
 from ..errors import CheckpointError, ConfigError
-from ..events import (CheckpointSaved, Event, IterationDone, PreviewReady, StepStats, TrainControl,
-                     TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
+from ..events import (CheckpointSaved, Event, HealthEvent, IterationDone, PreviewReady, RolledBack, StepEval,
+                      StepStats, TrainControl, TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed,
+                      TrainingStarted)
+from .ada import AdaptiveP, real_sign_mean
+from .health import Alarm
+from .monitor import EVAL_NOISE_SEED_OFFSET, EVAL_SAMPLES, BestTracker, HealthChecks, TrainingEvaluator
 from .losses import diversity_regularisation, discriminator_terms
 from ..models import Discriminator, Generator
 from .optim import adam
@@ -26,6 +29,7 @@ from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, atomic_write_b
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
+MAX_ROLLBACKS = 3  # --on-collapse rollback: after this many in one run (lr_d / 8), a further fault stops the run
 
 
 def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,
@@ -87,6 +91,11 @@ class Trainer:
         self.fixed_noise = self.generator.sample_noise(PREVIEW_SAMPLES, torch.Generator().manual_seed(
             config.run.seed + 1))
         self.step = 0
+        a = config.augmentation
+        self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, o.batch_size) if a.ada else None
+        self.health = HealthChecks()
+        self._evaluator: TrainingEvaluator | None = None  # built at the first evaluation, with _best
+        self._best: BestTracker | None = None
         self.amp_dtype = autocast_dtype(config.run.precision, self.device)
         self.g_forward, self.d_forward = self.generator, self.discriminator
         if config.run.compile:
@@ -107,9 +116,10 @@ class Trainer:
 
     def _augment(self, pyramid, mask):
         a = self.config.augmentation
-        if not a.augment or a.p_aug <= 0:
+        p = self.ada.p if self.ada is not None else a.p_aug
+        if not a.augment or p <= 0:
             return pyramid, mask
-        return augment_pair(pyramid, mask, a.p_aug, self.rng)
+        return augment_pair(pyramid, mask, p, self.rng)
 
     def train_step(self) -> StepLosses:
         """One iteration: G step (D frozen), D step, EMA update."""
@@ -148,6 +158,8 @@ class Trainer:
             d_real = D(real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay,
                        gen=self.rng)
         r_terms = discriminator_terms(d_real, True, loss_kind, n_d)
+        if self.ada is not None:
+            self.ada.observe(real_sign_mean(d_real.low_level + d_real.layout))
         loss_real = sum(r_terms.values())
         loss_real.backward()
         with self._autocast():
@@ -198,6 +210,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "rng": {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()},
             "fixed_noise": self.fixed_noise,
+            "ada": self.ada.state_dict() if self.ada is not None else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -210,6 +223,8 @@ class Trainer:
             self.rng.set_state(state["rng"]["trainer"])
             torch.set_rng_state(state["rng"]["torch"])
             self.fixed_noise = state["fixed_noise"]
+            if self.ada is not None and state.get("ada"):
+                self.ada.load_state_dict(state["ada"])
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
@@ -244,16 +259,85 @@ class Trainer:
         bad = self.non_finite_weights()
         if bad is not None:
             raise FloatingPointError(f"the {bad} weights became NaN or infinite")
-        return self.folder.save_checkpoint(self.state_dict(), self.step, self.config.run.keep_checkpoints)
+        path = self.folder.save_checkpoint(self.state_dict(), self.step, self.config.run.keep_checkpoints)
+        self.health.checkpoint_saved(self.step)
+        return path
 
     def describe(self) -> dict:
         a = self.data.architecture
         return {"data": self.data.describe(), "architecture": a.to_dict(), "device": str(self.device),
                 "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
 
+    # -- metrics and health (osmis_core/training/monitor.py, health.py) ------------------------------------------
+    def evaluate(self) -> Iterator[Event]:
+        """Training metrics of the EMA generator on fixed noise; keeps checkpoints/best.pt. Returns the action of
+        the health checks that fired (None, "stop" or "rollback")."""
+        if self._evaluator is None:
+            noise = self.generator.sample_noise(EVAL_SAMPLES, torch.Generator().manual_seed(
+                self.config.run.seed + EVAL_NOISE_SEED_OFFSET))
+            self._evaluator = TrainingEvaluator(self.data, noise, self.device)
+            self._best = BestTracker(self.config.run.keep_best, self.folder.read_best())
+        evaluation = self._evaluator.evaluate(self.generator_ema)
+        best = self._best.improves(evaluation.metrics)
+        if best:
+            self.folder.save_best(self.state_dict(), self._best.record(self.step, evaluation.metrics))
+        self.folder.append_stats({"step": self.step, "event": "eval", **evaluation.metrics, "best": best})
+        yield StepEval(self.step, evaluation.metrics, best)
+        action = None
+        for alarm in self.health.on_eval(self.step, evaluation, self._evaluator.real_largest_share):
+            action = (yield from self._alarm(alarm)) or action
+        return action
+
+    def _alarm(self, alarm: Alarm) -> Iterator[Event]:
+        """Report a health alarm (stats.jsonl, log.txt, event) and apply --on-collapse; returns the action."""
+        action = self.config.run.on_collapse
+        self.folder.append_stats({"step": self.step, "event": "health", "kind": alarm.kind,
+                                  "message": alarm.message, "action": action})
+        self.folder.log(f"health: {alarm.message} ({action})")
+        yield HealthEvent(self.step, alarm.kind, alarm.message, action)
+        return None if action == "warn" else action
+
+    def rollback(self, reason: str) -> RolledBack | None:
+        """Back to the last healthy checkpoint with the discriminator's learning rate halved (recorded in log.txt
+        and run.json); None when there is no healthy checkpoint to go back to."""
+        to_step = self.health.healthy_step
+        info = self.folder.read_run_json()
+        if (to_step is None or to_step not in self.folder.checkpoint_steps()
+                or len(info.get("rollbacks", [])) >= MAX_ROLLBACKS):
+            return None
+        at_step = self.step
+        lr_d = self.opt_d.param_groups[0]["lr"] / 2
+        self.load_state_dict(self.folder.load_checkpoint(to_step, fallback=False))
+        for group in self.opt_d.param_groups:
+            group["lr"] = lr_d
+        self.health.reset()
+        self.folder.discard_after(to_step)
+        self.folder.truncate_stats(to_step)
+        info.setdefault("rollbacks", []).append({"at_step": at_step, "to_step": to_step, "lr_d": lr_d,
+                                                 "reason": reason})
+        self.folder.write_run_json(info)
+        self.folder.log(f"rollback at step {at_step} to checkpoint step {to_step}, lr_d halved to {lr_d:g}: {reason}")
+        return RolledBack(at_step, to_step, lr_d, reason)
+
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
-        """Train up to config.run.iters, yielding events; stop/pause requests are honoured between steps."""
+        """Train up to config.run.iters, yielding events; stop/pause requests are honoured between steps.
+
+        With --tensorboard the events are also written as TensorBoard logs in RUN/tensorboard."""
+        board = None
+        if self.config.run.tensorboard:
+            from .tensorboard import TensorBoardLog
+            board = TensorBoardLog(self.folder.tensorboard)
+        try:
+            for event in self._run(control, resumed):
+                if board is not None:
+                    board.write(event)
+                yield event
+        finally:
+            if board is not None:
+                board.close()
+
+    def _run(self, control: TrainControl | None, resumed: bool) -> Iterator[Event]:
         control = control or TrainControl()
         rc = self.config.run
         total = rc.iters
@@ -264,6 +348,7 @@ class Trainer:
         start_step, tick_step, tick_time = self.step, self.step, t_start
         sums: dict[str, torch.Tensor] = {}
         last_saved = self.step
+        halted = False  # stopped by a health check: the faulty state is not saved over the last good checkpoint
         try:
             while self.step < total:
                 if control.paused and not control.stop_requested:
@@ -287,22 +372,39 @@ class Trainer:
                     # divergence is found before anything is written, not only at the next logging tick
                     if not all(math.isfinite(float(v)) for v in sums.values()):
                         raise FloatingPointError("a loss became NaN or infinite")
+                action = None  # of a health check that fired at this step: None, "stop" or "rollback"
                 if self.step % rc.log_every == 0 or self.step == total:
                     now = time.perf_counter()
                     n = self.step - tick_step
                     vals = {k: float(v) / n for k, v in sums.items()}
-                    if not all(math.isfinite(v) for v in vals.values()):
-                        raise FloatingPointError("a loss became NaN or infinite")
+                    if (alarm := self.health.nonfinite.update(self.step, {k.lstrip("_"): v for k, v in vals.items()})):
+                        yield HealthEvent(self.step, alarm.kind, alarm.message, "stop")
+                        raise FloatingPointError(alarm.message)
                     ips = n / max(now - tick_time, 1e-9)
                     elapsed = now - t_start
                     d_real, d_fake = vals.pop("_d_real"), vals.pop("_d_fake")
+                    extra = {"p_aug": round(self.ada.p, 6)} if self.ada is not None else {}
                     stats = StepStats(self.step, total, vals, d_real, d_fake, ips, elapsed,
-                                      (total - self.step) / max(ips, 1e-9))
+                                      (total - self.step) / max(ips, 1e-9), extra)
                     folder.append_stats({"step": self.step, **{k: round(v, 6) for k, v in vals.items()},
-                                         "d_real": round(d_real, 6), "d_fake": round(d_fake, 6),
+                                         "d_real": round(d_real, 6), "d_fake": round(d_fake, 6), **extra,
                                          "it_per_s": round(ips, 4), "elapsed": round(elapsed, 2)})
                     yield stats
                     sums, tick_step, tick_time = {}, self.step, now
+                    for alarm in self.health.on_stats(self.step, d_real):
+                        action = (yield from self._alarm(alarm)) or action
+                if rc.eval_every and self.step % rc.eval_every == 0:
+                    action = (yield from self.evaluate()) or action
+                if action == "rollback":
+                    rolled = self.rollback(f"health check at step {self.step}")
+                    if rolled is not None:
+                        yield rolled
+                        sums, tick_step, tick_time = {}, self.step, time.perf_counter()
+                        continue
+                    folder.log(f"no healthy checkpoint to roll back to; stopping at step {self.step}")
+                if action is not None:
+                    halted = True
+                    break
                 yield IterationDone(self.step, total)
                 if self.step % rc.preview_every == 0:
                     yield PreviewReady(self.step, self.save_preview())
@@ -312,7 +414,7 @@ class Trainer:
                     folder.log(f"checkpoint {path.name}")
                     yield CheckpointSaved(self.step, path)
             stopped = self.step < total
-            if self.step != last_saved or self.step == start_step == 0:
+            if not halted and (self.step != last_saved or self.step == start_step == 0):
                 if self.step % rc.preview_every != 0:
                     yield PreviewReady(self.step, self.save_preview())
                 path = self.save_checkpoint()
@@ -355,7 +457,7 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
 # rates (the way out of a divergence; each change is recorded in run.json and log.txt).
 _RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
                       "channels_last", "fast_upsample", "precision", "compile",
-                      "compile_mode", "lr_g", "lr_d"}
+                      "compile_mode", "lr_g", "lr_d", "eval_every", "keep_best", "on_collapse", "tensorboard"}
 
 
 def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
@@ -367,6 +469,9 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
         if folder.checkpoint_steps():
             raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
         restart = True  # killed before its first checkpoint: nothing to keep, so it starts again in place
+    if config.run.tensorboard:
+        from .tensorboard import require_tensorboard
+        require_tensorboard()
     device = resolve_device(config.run.device)
     data = load_data_for(config, data_path, mask_path, device)
     _warn_config(config)
@@ -425,6 +530,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     _warn_config(config)
     trainer = Trainer(config, data, folder.root, device)
     trainer.load_state_dict(state)
+    trainer.health.healthy_step = trainer.step
     folder.truncate_stats(trainer.step)
     if removed:
         folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
@@ -447,3 +553,10 @@ def _warn_config(config: OsmisConfig) -> None:
 def format_stats(stats: StepStats) -> str:
     keys = ("g_total", "d_total")
     return " ".join(f"{k}={stats.losses[k]:.3f}" for k in keys if k in stats.losses)
+
+
+def format_eval(ev: StepEval) -> str:
+    """The training metrics of an evaluation for a progress line (* = a new best checkpoint)."""
+    names = {"diversity": "div", "mask_shares": "masks"}
+    text = " ".join(f"{names.get(k, k)}={v:.3f}" for k, v in ev.metrics.items())
+    return text + (" *" if ev.best else "")

@@ -1,0 +1,210 @@
+"""Recipes compared by their training metrics (issue 16): the paper's default recipe, the `short` preset (a third
+of the iterations) with its ablations, and `quick`, per case and per seed; and the cost of --eval-every.
+
+For every run: the best and the final value of each training metric (pixel diversity, mask class-share distance,
+SIFID or its random-feature proxy, on the fixed-noise EMA samples), the iteration of the best, every health event
+and rollback, the wall time. The summary gives, per case and recipe, the mean and spread over seeds and how many
+runs collapsed. The eval cost is measured from its parts: median seconds per training iteration, median seconds
+per evaluation (after the first, which builds the feature network and is reported on its own), and their ratio at
+the recipe's --eval-every.
+
+Usage (smoke check, a minute on a CPU):
+    python benchmarks/bench_recipes.py --tiny --seeds 0 --cases datasets/example_scene --out /tmp/bench_recipes
+Full study (needs a GPU; about runs x iterations x s/iteration from `osmis bench`):
+    python benchmarks/bench_recipes.py --seeds 0,1,2,3,4 --device cuda --out runs/bench_recipes
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from osmis_core.application.runfolder import atomic_write_text  # noqa: E402
+from osmis_core.config import build_config  # noqa: E402
+from osmis_core.events import HealthEvent, RolledBack, StepEval, TrainingFailed, TrainingFinished  # noqa: E402
+from osmis_core.training.monitor import BEST_BY  # noqa: E402
+from osmis_core.training.trainer import start_training  # noqa: E402
+
+# recipe name -> (preset, option overrides). "default" is the paper's exact recipe (no preset).
+RECIPES: dict[str, tuple[str | None, dict]] = {
+    "default": (None, {}),
+    "short": ("short", {}),
+    "quick": ("quick", {}),
+    # ablations of `short`: each puts one of its changes back to the paper's choice
+    "short-fixed-p": ("short", {"ada": False}),
+    "short-paper-lr-d": ("short", {"lr_d": 2e-4}),
+    "short-no-rollback": ("short", {"on_collapse": "warn"}),
+    "short-no-ema-warmup": ("short", {"ema_warmup": False}),
+}
+DEFAULT_RECIPES = "default,short,quick"
+DEFAULT_CASES = ("datasets/example_scene", "datasets/example_texture", "datasets/example_video/clip.mp4",
+                 "../shared/data/example_image", "../shared/data/example_video")
+COLLAPSES = {"diversity_collapse", "empty_masks", "nonfinite"}
+SCHEDULE = ("iters", "bernoulli_warmup", "eval_every", "checkpoint_every", "preview_every", "ada_images")
+# --tiny: a model that trains an iteration in well under a second on a CPU, to check the script end to end
+TINY = {"max_size": 96, "ch_g": 4, "ch_d": 4, "noise_dim": 8, "batch_size": 2, "iters": 6, "eval_every": 2,
+        "checkpoint_every": 2, "preview_every": 6, "bernoulli_warmup": 2, "log_every": 1}
+
+
+def recipe_config(name: str, seed: int, device: str, tiny: bool, scale: float):
+    preset, overrides = RECIPES[name]
+    options = {**overrides, "seed": seed, "device": device}
+    if tiny:
+        options.update(TINY)
+    config = build_config(preset, None, options)
+    if scale != 1.0:
+        flat = config.flat()
+        config = config.replace(**{k: max(1, round(flat[k] * scale)) for k in SCHEDULE if flat.get(k)})
+    return config
+
+
+def summarise_metrics(evals: list[StepEval]) -> dict:
+    """{metric: {best, best_step, final}} over a run's evaluations (best: lowest, or highest for diversity)."""
+    out = {}
+    keys = sorted({k for e in evals for k in e.metrics})
+    for key in keys:
+        points = [(e.step, e.metrics[key]) for e in evals if key in e.metrics]
+        larger = any(key in keys_ and larger for keys_, larger in BEST_BY.values())
+        step, value = (max if larger else min)(points, key=lambda p: p[1])
+        out[key] = {"best": value, "best_step": step, "final": points[-1][1], "final_step": points[-1][0]}
+    return out
+
+
+def train_one(case: str, recipe: str, seed: int, args) -> dict:
+    config = recipe_config(recipe, seed, args.device, args.tiny, args.iters_scale)
+    run_dir = Path(args.out) / f"{Path(case).stem}-{recipe}-seed{seed}"
+    t0 = time.perf_counter()
+    trainer = start_training(config, case, run_dir)
+    evals, health, rollbacks, end = [], [], [], None
+    for event in trainer.run():
+        if isinstance(event, StepEval):
+            evals.append(event)
+        elif isinstance(event, HealthEvent):
+            health.append({"step": event.step, "kind": event.kind, "action": event.action, "message": event.message})
+        elif isinstance(event, RolledBack):
+            rollbacks.append({"step": event.step, "to_step": event.to_step, "lr_d": event.lr_d})
+            evals = [e for e in evals if e.step <= event.to_step]  # the curves went back too
+        elif isinstance(event, (TrainingFinished, TrainingFailed)):
+            end = event
+    failed = isinstance(end, TrainingFailed)
+    return {"case": case, "recipe": recipe, "seed": seed, "iters": config.run.iters, "final_step": end.step,
+            "stopped": failed or bool(getattr(end, "stopped", False)), "failed": end.message if failed else None,
+            "wall_s": round(time.perf_counter() - t0, 1), "metrics": summarise_metrics(evals),
+            "health": health, "rollbacks": rollbacks,
+            "collapsed": failed or any(h["kind"] in COLLAPSES for h in health), "run_dir": str(run_dir)}
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    rows = []
+    for case in dict.fromkeys(r["case"] for r in runs):
+        for recipe in dict.fromkeys(r["recipe"] for r in runs):
+            group = [r for r in runs if r["case"] == case and r["recipe"] == recipe]
+            if not group:
+                continue
+            row = {"case": case, "recipe": recipe, "seeds": len(group), "iters": group[0]["iters"],
+                   "collapsed": sum(r["collapsed"] for r in group),
+                   "health_events": sum(len(r["health"]) for r in group),
+                   "wall_s_mean": round(statistics.mean(r["wall_s"] for r in group), 1)}
+            for key in sorted({k for r in group for k in r["metrics"]}):
+                for what in ("best", "final", "best_step"):
+                    values = [r["metrics"][key][what] for r in group if key in r["metrics"]]
+                    row[f"{key}_{what}_mean"] = round(statistics.mean(values), 5)
+                    if len(values) > 1 and what != "best_step":
+                        row[f"{key}_{what}_sd"] = round(statistics.stdev(values), 5)
+            rows.append(row)
+    return rows
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def eval_cost(case: str, recipe: str, args, steps: int = 10, evals: int = 3, warmup: int = 3) -> dict:
+    """Seconds per training iteration, per evaluation, and the evaluations' share of the training time at the
+    recipe's --eval-every (an evaluation every eval_every iterations: eval_s / (eval_every * step_s))."""
+    config = recipe_config(recipe, 0, args.device, args.tiny, 1.0)
+    eval_every = config.run.eval_every
+    trainer = start_training(config.replace(eval_every=0), case, Path(args.out) / f"eval-cost-{recipe}")
+    for _ in range(warmup):
+        trainer.train_step()
+    step_times = []
+    for _ in range(steps):
+        _sync(trainer.device)
+        t = time.perf_counter()
+        float(trainer.train_step().terms["d_total"])
+        step_times.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    list(trainer.evaluate())  # builds the feature network and the fixed samples' references
+    first = time.perf_counter() - t
+    eval_times = []
+    for _ in range(evals):
+        _sync(trainer.device)
+        t = time.perf_counter()
+        list(trainer.evaluate())
+        _sync(trainer.device)
+        eval_times.append(time.perf_counter() - t)
+    step_s, eval_s = statistics.median(step_times), statistics.median(eval_times)
+    return {"case": case, "recipe": recipe, "eval_every": eval_every, "device": str(trainer.device),
+            "step_s_median": round(step_s, 4), "eval_s_median": round(eval_s, 4), "first_eval_s": round(first, 3),
+            "overhead_percent": round(100 * eval_s / (eval_every * step_s), 2) if eval_every else 0.0}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cases", default=",".join(DEFAULT_CASES), help="comma-separated training data paths")
+    p.add_argument("--recipes", default=DEFAULT_RECIPES, help=f"comma-separated, from: {', '.join(RECIPES)}")
+    p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--iters-scale", type=float, default=1.0,
+                   help="multiply every recipe's schedule (iters, warm-up, eval/checkpoint/preview intervals)")
+    p.add_argument("--tiny", action="store_true", help="tiny model and 6 iterations: checks the script runs")
+    p.add_argument("--eval-cost", default="quick,short", help="recipes whose --eval-every cost is measured "
+                   "(on the first case; empty: none)")
+    p.add_argument("--out", required=True, help="folder for the runs and bench_recipes.json")
+    args = p.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    missing = [c for c in cases if not Path(c).exists()]
+    cases = [c for c in cases if Path(c).exists()]
+    recipes = [r for r in args.recipes.split(",") if r]
+    unknown = [r for r in recipes if r not in RECIPES]
+    if unknown or not cases:
+        print(f"error: unknown recipe {unknown[0]}" if unknown else "error: none of the cases exists",
+              file=sys.stderr)
+        return 2
+    for c in missing:
+        print(f"note: case {c} not found, skipped", file=sys.stderr)
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    runs = []
+    for case in cases:
+        for recipe in recipes:
+            for seed in seeds:
+                run = train_one(case, recipe, seed, args)
+                runs.append(run)
+                m = run["metrics"]
+                shown = " ".join(f"{k}={v['final']:.4f}(best {v['best']:.4f}@{v['best_step']})" for k, v in m.items())
+                print(f"{Path(case).name:16s} {recipe:20s} seed {seed}: {run['wall_s']:8.1f} s  {shown}  "
+                      f"health={[h['kind'] for h in run['health']]}", flush=True)
+    costs = [eval_cost(cases[0], r, args) for r in args.eval_cost.split(",") if r]
+    for c in costs:
+        print(f"eval cost {c['recipe']}: {c['eval_s_median']:.3f} s per evaluation, {c['step_s_median']:.3f} s per "
+              f"iteration, every {c['eval_every']}: {c['overhead_percent']:.2f} % of the training time "
+              f"(first evaluation {c['first_eval_s']:.2f} s)")
+    result = {"command": " ".join(sys.argv), "torch": torch.__version__, "tiny": args.tiny,
+              "iters_scale": args.iters_scale, "summary": summarise(runs), "eval_cost": costs, "runs": runs}
+    atomic_write_text(Path(args.out) / "bench_recipes.json", json.dumps(result, indent=1) + "\n")
+    print(f"written {Path(args.out) / 'bench_recipes.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

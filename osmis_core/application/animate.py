@@ -1,0 +1,106 @@
+"""Latent walk: a video of a run's generator moving smoothly through noise space (spherical interpolation between
+random noise vectors), each frame the generated image beside its mask overlay, encoded with PyAV (H.264)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+import torch
+
+from ..devices import resolve_device
+from ..errors import OsmisError
+from ..models.visual import mask_ids, overlay, to_uint8_images
+from .generate import load_generator
+from .runfolder import atomic_write_bytes
+
+FRAMES_PER_KEYFRAME = 30  # frames between two random noise vectors: about a second per change at 24-30 fps
+BATCH = 8
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between noise vectors a and b (D,) at fractions t (T,) -> T x D.
+
+    Keeps the norm of Gaussian noise typical along the path (a straight line passes through low-norm points the
+    generator never saw); falls back to a straight line when a and b are (anti)parallel.
+    """
+    a_unit, b_unit = a / a.norm(), b / b.norm()
+    omega = torch.arccos((a_unit * b_unit).sum().clamp(-1.0, 1.0))
+    t = t[:, None]
+    if float(torch.sin(omega)) < 1e-6:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def walk_noise(noise_dim: int, frames: int, seed: int, loop: bool) -> torch.Tensor:
+    """frames x noise_dim noise vectors along a slerp path through random keyframes (Gaussian, seeded).
+
+    loop: the path returns to its first keyframe, and the frame after the last would be the first one, so the
+    video repeats without a jump.
+    """
+    segments = max(1, math.ceil(frames / FRAMES_PER_KEYFRAME))
+    if loop:
+        segments = max(segments, 2)  # a loop through a single other point would retrace its own path
+    keys = torch.randn(segments + (0 if loop else 1), noise_dim, generator=torch.Generator().manual_seed(seed))
+    if loop:
+        keys = torch.cat([keys, keys[:1]])
+    # position of each frame along the path, in keyframe segments: [0, segments] (open) or [0, segments) (loop)
+    pos = torch.arange(frames, dtype=torch.float64) * (segments / (frames if loop else max(frames - 1, 1)))
+    out = torch.empty(frames, noise_dim)
+    for i in range(segments):
+        idx = (pos >= i) & ((pos < i + 1) if i < segments - 1 else (pos <= segments))
+        if idx.any():
+            out[idx] = slerp(keys[i], keys[i + 1], (pos[idx] - i).float())
+    return out
+
+
+def latent_walk(run_dir: str | Path, out: str | Path, frames: int = 120, fps: int = 24, loop: bool = False,
+                seed: int = 0, checkpoint: str | int = "latest", device: str = "auto",
+                progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write an H.264 video (yuv420p) of `frames` frames at `fps`: generated image | mask overlay per frame (the
+    image alone for a run without masks). Raises OsmisError for a bad number or an unwritable output."""
+    if frames < 2:
+        raise OsmisError(f"--frames must be at least 2, got {frames}.")
+    if not 1 <= fps <= 240:
+        raise OsmisError(f"--fps must be between 1 and 240, got {fps}.")
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".mkv", ".mov"):
+        raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
+    dev = resolve_device(device)
+    generator, meta = load_generator(run_dir, checkpoint, ema=True, device=dev)
+    z = walk_noise(generator.noise_dim, frames, seed, loop)[:, :, None, None]
+    a = meta["architecture"]
+    h, w = a["height"], a["width"]
+    panels = 2 if meta["num_classes"] is not None else 1
+    # yuv420p needs even sides: pad by one pixel of the edge when odd
+    height, width = h + h % 2, panels * w + (panels * w) % 2
+
+    def write(f) -> None:
+        with av.open(f, mode="w", format=out.suffix.lower().lstrip(".").replace("mkv", "matroska")) as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"crf": "18"}
+            done = 0
+            with torch.inference_mode():
+                for batch in z.split(BATCH):
+                    result = generator(batch.to(dev), all_scales=False)
+                    images = to_uint8_images(result.images[-1])
+                    if result.mask is not None:
+                        images = np.concatenate([images, overlay(images, mask_ids(result.mask))], axis=2)
+                    images = np.pad(images, ((0, 0), (0, height - h), (0, width - images.shape[2]), (0, 0)),
+                                    mode="edge")
+                    for rgb in images:
+                        container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
+                                                                               format="rgb24")))
+                    done += len(images)
+                    if progress is not None:
+                        progress(done, frames)
+            container.mux(stream.encode(None))
+
+    try:
+        atomic_write_bytes(out, write, durable=False)
+    except OSError as exc:
+        raise OsmisError(f"{out}: cannot be written ({exc.strerror or exc}).") from None
+    return out

@@ -1,0 +1,145 @@
+"""Metrics during training, the kept `best` checkpoint, and the health checks' bookkeeping (issue 16).
+
+The trainer calls this module through a few hooks; everything here reads the trainer's models, never changes
+how a training step computes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..data.sources import TrainingData
+from ..models.layers import class_ids
+from .health import Alarm, DiscriminatorSpike, DiversityCollapse, EmptyMasks, NonFinite
+
+EVAL_SAMPLES = 16       # fixed-noise samples per evaluation: enough for a stable pixel diversity, cheap to make
+EVAL_BATCH = 8
+SIFID_DIMS = 64         # the first Inception block: the cheapest SIFID layer, and the one the paper reports
+EVAL_NOISE_SEED_OFFSET = 2  # run seed + 1 is the preview noise
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """metrics: see events.StepEval; largest_shares: per sample, the share of its most frequent mask class."""
+    metrics: dict[str, float]
+    largest_shares: list[float]
+
+
+class TrainingEvaluator:
+    """Scores a generator on EVAL_SAMPLES fixed noise vectors against the training data.
+
+    diversity: pixel diversity (metrics.PixelDiversity). mask_shares: total-variation distance (0..1) between the
+    generated masks' mean class shares and the real masks'. sifid: SIFID at dims 64 with Inception v3 weights
+    when the weights file is present offline; otherwise `sifid_proxy`, the same statistic on the same layers
+    randomly initialised (fixed seed): it follows how close the samples' patch statistics are to the training
+    image's, but it is not comparable with published SIFID numbers.
+    """
+
+    def __init__(self, data: TrainingData, noise: torch.Tensor, device: torch.device | str):
+        # imported here: the metrics package loads torchvision and lpips (seconds), which a run without
+        # evaluations, and every `osmis` command that imports the trainer, should not pay for
+        from ..metrics import INCEPTION_V3, SIFID, PixelDiversity, find_weights
+        self.device = torch.device(device)
+        self.noise = noise
+        real = (data.images.detach().float().to(self.device) + 1) / 2  # F x 3 x H x W in [0, 1]
+        self._diversity = PixelDiversity(self.device)
+        self._diversity.set_real(real)
+        inception = find_weights(INCEPTION_V3) is not None
+        self.sifid_key = "sifid" if inception else "sifid_proxy"
+        self._sifid = SIFID(SIFID_DIMS, random_weights=not inception, device=self.device)
+        self._sifid.set_real(real)
+        self.real_shares = None
+        if data.masks is not None:
+            self.real_shares = data.masks.detach().float().mean(dim=(0, 2, 3)).cpu()  # K
+        self.real_largest_share = float(self.real_shares.max()) if self.real_shares is not None else 1.0
+
+    @torch.no_grad()
+    def evaluate(self, generator: torch.nn.Module) -> Evaluation:
+        self._diversity.reset()
+        self._sifid.reset()
+        shares = []
+        for z in self.noise.split(EVAL_BATCH):
+            out = generator(z.to(self.device), all_scales=False)
+            images = (out.images[-1].detach().float().clamp(-1, 1) + 1) / 2
+            self._diversity.update(images)
+            self._sifid.update(images)
+            if out.mask is not None and self.real_shares is not None:
+                ids = class_ids(out.mask.detach())  # B x H x W
+                k = self.real_shares.numel()
+                counts = torch.nn.functional.one_hot(ids.flatten(1), k).sum(1).float()  # B x K
+                shares.append((counts / ids[0].numel()).cpu())
+        metrics = {"diversity": self._diversity.compute(), self.sifid_key: self._sifid.compute().mean}
+        largest: list[float] = []
+        if shares:
+            per_sample = torch.cat(shares)  # N x K
+            metrics["mask_shares"] = 0.5 * float((per_sample.mean(0) - self.real_shares).abs().sum())
+            largest = per_sample.max(1).values.tolist()
+        return Evaluation({k: round(float(v), 6) for k, v in metrics.items()}, largest)
+
+
+# --keep-best: which metric keys it reads (first one present) and whether larger is better
+BEST_BY = {"sifid": (("sifid", "sifid_proxy"), False), "diversity": (("diversity",), True),
+           "mask_shares": (("mask_shares",), False)}
+
+
+class BestTracker:
+    """Remembers the best value of the chosen metric (carried over a resume through checkpoints/best.json)."""
+
+    def __init__(self, metric: str, previous: dict | None = None):
+        self.metric = metric
+        self.value: float | None = None
+        if previous and previous.get("metric") == metric:
+            self.value = previous.get("value")
+
+    def key(self, metrics: dict[str, float]) -> str | None:
+        if self.metric not in BEST_BY:
+            return None
+        return next((k for k in BEST_BY[self.metric][0] if k in metrics), None)
+
+    def improves(self, metrics: dict[str, float]) -> bool:
+        key = self.key(metrics)
+        if key is None:
+            return False
+        value = metrics[key]
+        larger = BEST_BY[self.metric][1]
+        if self.value is None or (value > self.value if larger else value < self.value):
+            self.value = value
+            return True
+        return False
+
+    def record(self, step: int, metrics: dict[str, float]) -> dict:
+        return {"step": step, "metric": self.metric, "key": self.key(metrics), "value": self.value,
+                "metrics": metrics}
+
+
+class HealthChecks:
+    """The four detectors of health.py, fed from the trainer's logging ticks and evaluations."""
+
+    def __init__(self):
+        self.nonfinite = NonFinite()
+        self.spike = DiscriminatorSpike()
+        self.collapse = DiversityCollapse()
+        self.empty = EmptyMasks()
+        self.healthy_step: int | None = None  # the last checkpoint saved while no check was failing
+
+    def on_stats(self, step: int, d_real: float) -> list[Alarm]:
+        return [a for a in (self.spike.update(step, d_real),) if a]
+
+    def on_eval(self, step: int, evaluation: Evaluation, real_largest_share: float) -> list[Alarm]:
+        alarms = [self.collapse.update(step, evaluation.metrics["diversity"])]
+        if evaluation.largest_shares:
+            alarms.append(self.empty.update(step, evaluation.largest_shares, real_largest_share))
+        return [a for a in alarms if a]
+
+    @property
+    def failing(self) -> bool:
+        return self.spike.active or self.collapse.active or self.empty.active
+
+    def checkpoint_saved(self, step: int) -> None:
+        if not self.failing:
+            self.healthy_step = step
+
+    def reset(self) -> None:
+        for d in (self.spike, self.collapse, self.empty):
+            d.reset()

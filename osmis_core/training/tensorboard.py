@@ -1,0 +1,56 @@
+"""TensorBoard logs of a run (--tensorboard): losses, D logits, p_aug, training metrics and preview grids, written
+through torch.utils.tensorboard from the trainer's events (the tensorboard package is an optional extra)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConfigError
+from ..events import Event, HealthEvent, PreviewReady, RolledBack, StepEval, StepStats
+
+_MISSING = ("--tensorboard needs the tensorboard package, which is not installed "
+            "(pip install 'osmis-studio[tensorboard]' or pip install tensorboard).")
+
+
+def require_tensorboard() -> None:
+    """Raise ConfigError when torch.utils.tensorboard cannot be used."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401 - imported to check it is usable
+    except ImportError:
+        raise ConfigError(_MISSING) from None
+
+
+class TensorBoardLog:
+    """Writes the events of one training session into `log_dir` (scalars by step; preview grids as images)."""
+
+    def __init__(self, log_dir: str | Path):
+        require_tensorboard()
+        from torch.utils.tensorboard import SummaryWriter
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    def write(self, event: Event) -> None:
+        w = self.writer
+        if isinstance(event, StepStats):
+            for key, value in event.losses.items():
+                w.add_scalar(f"loss/{key}", value, event.step)
+            w.add_scalar("logits/d_real", event.d_real, event.step)
+            w.add_scalar("logits/d_fake", event.d_fake, event.step)
+            for key, value in event.extra.items():
+                w.add_scalar(f"augmentation/{key}", value, event.step)
+            w.add_scalar("speed/it_per_s", event.it_per_s, event.step)
+        elif isinstance(event, StepEval):
+            for key, value in event.metrics.items():
+                w.add_scalar(f"metrics/{key}", value, event.step)
+        elif isinstance(event, PreviewReady):
+            with Image.open(event.path) as im:
+                grid = np.asarray(im.convert("RGB"))
+            w.add_image("preview", grid, event.step, dataformats="HWC")
+        elif isinstance(event, HealthEvent):
+            w.add_text("health", f"{event.kind} ({event.action}): {event.message}", event.step)
+        elif isinstance(event, RolledBack):
+            w.add_text("health", f"rolled back to step {event.to_step}, lr_d {event.lr_d:g}", event.step)
+
+    def close(self) -> None:
+        self.writer.close()

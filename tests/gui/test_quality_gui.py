@@ -1,0 +1,66 @@
+"""Training metrics curves, the adapted p_aug and health warnings on the training page (real widgets, offscreen)."""
+import pytest
+
+from osmis_core.events import HealthEvent, RolledBack, StepEval, StepStats
+
+pytestmark = pytest.mark.gui
+
+
+def _stats(step, p_aug):
+    return StepStats(step, 100, {"g_total": 1.0, "d_total": 2.0}, 0.5, -0.5, 3.0, 1.0, 30.0, {"p_aug": p_aug})
+
+
+def test_metrics_curves_p_aug_and_health_warning(window, qtbot):
+    t = window.training
+    window.tabs.setCurrentWidget(t)
+    for step in (10, 20, 30, 40):
+        t._on_event(_stats(step, 0.7 + step / 1000))
+    t._on_event(StepEval(20, {"diversity": 0.3, "mask_shares": 0.1, "sifid_proxy": 4.0}, best=True))
+    t._on_event(StepEval(40, {"diversity": 0.2, "mask_shares": 0.2, "sifid_proxy": 3.5}, best=True))
+    plots = t.plots
+    assert plots.steps == [10, 20, 30, 40]                   # loss rows only
+    assert plots.values["diversity"] == ([20.0, 40.0], [0.3, 0.2])
+    assert plots.values["p_aug"][1] == pytest.approx([0.71, 0.72, 0.73, 0.74])
+    plots.redraw(max_new=None)
+    assert {"diversity", "mask_shares", "p_aug", "sifid_proxy"} <= set(plots.curves)
+    assert plots.plots[3].isVisible() and plots.plots[4].isVisible()
+    assert "new best checkpoint" in t.log_view.toPlainText()
+
+    assert t.health_label.isHidden()
+    t._on_event(HealthEvent(40, "diversity_collapse", "diversity collapse at step 40: ...", "rollback"))
+    assert not t.health_label.isHidden() and "diversity collapse" in t.health_label.text()
+    assert "warning: diversity collapse" in t.log_view.toPlainText()
+    t._on_event(RolledBack(40, 20, 1e-4, "health check at step 40"))
+    assert plots.steps == [10, 20] and plots.values["diversity"] == ([20.0], [0.3])
+    assert "rolled back from iteration 40" in t.log_view.toPlainText()
+
+
+def test_reopened_run_rows_with_evaluations(window):
+    plots = window.training.plots
+    plots.set_rows([{"step": 5, "g_total": 1.0, "d_real": 0.1},
+                    {"step": 5, "event": "eval", "diversity": 0.3, "sifid": 2.0, "best": True},
+                    {"step": 5, "event": "health", "kind": "d_spike", "message": "m", "action": "warn"},
+                    {"step": 10, "g_total": 0.9, "d_real": 0.2}])
+    assert plots.steps == [5, 10]
+    assert set(plots.values) == {"g_total", "d_real", "diversity", "sifid"}
+
+
+def test_gallery_latent_walk_button(window, qtbot, tmp_path):
+    import av
+
+    from gui_helpers import TINY_GUI, make_scene
+    from osmis_core.config import OsmisConfig
+    from osmis_core.training.trainer import start_training
+    image, _ = make_scene(tmp_path / "data")
+    trainer = start_training(OsmisConfig().replace(**{**TINY_GUI, "iters": 3}), image, tmp_path / "run")
+    list(trainer.run())
+    window.open_path(str(tmp_path / "run"))
+    g = window.gallery
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
+    g.animate_action.trigger()
+    qtbot.waitUntil(lambda: g.last_walk is not None or g.last_error is not None, timeout=120_000)
+    assert g.last_error is None
+    assert g.last_walk.endswith("walks/step_0000003-seed0.mp4") and "Latent walk written" in g.status_label.text()
+    with av.open(g.last_walk) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 120
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
