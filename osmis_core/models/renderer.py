@@ -42,6 +42,11 @@ class RendererArchitecture:
     def num_down(self) -> int:
         return self.num_blocks
 
+    @property
+    def num_blocks_d0(self) -> int:
+        """Scales of the real image D sees: the image alone (OSMIS's D sees a pyramid)."""
+        return 1
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["notes"] = list(self.notes)

@@ -321,6 +321,14 @@ _RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every",
                       "compile_mode"}
 
 
+def _model_parts(config: OsmisConfig):
+    """(trainer class, data loader) of the config's model."""
+    if config.model == "renderer":
+        from .renderer_trainer import RendererTrainer, load_renderer_data
+        return RendererTrainer, load_renderer_data
+    return Trainer, load_data_for
+
+
 def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
                    mask_path: str | Path | None = None) -> Trainer:
     """Create a new run folder (must not hold a run yet) and a trainer at step 0."""
@@ -328,9 +336,10 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
     if folder.exists():
         raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
     device = resolve_device(config.run.device)
-    data = load_data_for(config, data_path, mask_path, device)
+    trainer_class, load_data = _model_parts(config)
+    data = load_data(config, data_path, mask_path, device)
     folder.create()
-    trainer = Trainer(config, data, folder.root, device)
+    trainer = trainer_class(config, data, folder.root, device)
     folder.write_run_json({
         "config": config.to_dict(),
         "data": {"path": str(Path(data_path).resolve()),
@@ -366,8 +375,9 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
         raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     device = resolve_device(config.run.device)
     data_info = info.get("data", {})
-    data = load_data_for(config, data_info.get("path", ""), data_info.get("mask_path"), device)
-    trainer = Trainer(config, data, folder.root, device)
+    trainer_class, load_data = _model_parts(config)
+    data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
+    trainer = trainer_class(config, data, folder.root, device)
     trainer.load_state_dict(state)
     folder.truncate_stats(trainer.step)
     if changes:
