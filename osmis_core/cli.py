@@ -104,6 +104,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
 
+    p = sub.add_parser("render", help="photos for given layouts from a renderer run (a gallery with the seeds)")
+    p.add_argument("run", help="renderer run folder (trained with --model renderer)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--layout", help="one layout: an indexed, grey or colour mask image")
+    src.add_argument("--layouts", help="a folder of layouts: every mask image in it")
+    src.add_argument("--from", dest="from_gallery", help="every mask of an OSMIS gallery (the two-stage pipeline)")
+    p.add_argument("--out", required=True, help="gallery folder")
+    p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed of the first photo (photo i: seed + i)")
+    p.add_argument("--noise", choices=("global", "instance"), default="global",
+                   help="one z per photo (global) or one z per instance (a connected component of one class)")
+    region = p.add_mutually_exclusive_group()
+    region.add_argument("--resample", metavar="REGION.png", help="re-draw the noise inside this mask's nonzero pixels")
+    region.add_argument("--resample-class", type=int, metavar="C", help="re-draw the noise of class C")
+    region.add_argument("--resample-instance", metavar="X,Y",
+                        help="re-draw the noise of the instance (connected component of its class) under pixel X,Y")
+    p.add_argument("--resample-seed", type=int, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
+    p.add_argument("--checkpoint", default="latest", help="latest or a step number")
+    p.add_argument("--device", default="cpu")
+
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
     _add_evaluate_flags(p, real_required=True)
@@ -261,6 +281,35 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    from .application.render import Region, layouts_in, layouts_of_gallery, read_region, render_gallery
+    checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
+    if args.layout:
+        layouts = [Path(args.layout)]
+    elif args.layouts:
+        layouts = layouts_in(args.layouts)
+    else:
+        layouts = layouts_of_gallery(args.from_gallery)
+    region = None
+    if args.resample:
+        region = read_region(args.resample)
+    elif args.resample_class is not None:
+        region = Region(class_id=args.resample_class)
+    elif args.resample_instance:
+        try:
+            x, y = (int(v) for v in args.resample_instance.split(","))
+        except ValueError:
+            raise OsmisError(f"--resample-instance must be X,Y pixel coordinates, got '{args.resample_instance}'.") \
+                from None
+        region = Region(instance_at=(x, y))
+    t0 = time.perf_counter()
+    out = render_gallery(args.run, layouts, args.out, n=args.n, seed=args.seed, noise=args.noise, region=region,
+                         resample_seed=args.resample_seed, device=args.device, checkpoint=checkpoint)
+    print(f"rendered {args.n * len(layouts)} photos of {len(layouts)} layout(s) in {time.perf_counter() - t0:.2f} s: "
+          f"{out / 'index.html'}")
+    return 0
+
+
 def _int(text: str, flag: str) -> int:
     try:
         return int(text)
@@ -373,5 +422,5 @@ def cmd_gui(args) -> int:
     return run_app(args.path)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
-            "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "render": cmd_render,
+            "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import scene_arrays
+from helpers import scene_arrays, tiny_flags
 from osmis_core.cli import main
 from osmis_core.config import build_config
 from osmis_core.data.renderer_augment import PairAugmentation, augment_pairs, edit_layout
@@ -16,6 +16,9 @@ from osmis_core.training.trainer import resume_training, start_training
 
 TINY_RENDERER = dict(model="renderer", max_size=64, ch_r=4, spade_hidden=8, ch_rd=4, noise_dim=8, batch_size=2,
                      log_every=1, preview_every=2, checkpoint_every=2, device="cpu")
+
+
+TINY = tiny_flags()  # OSMIS's tiny model, as flags
 
 
 def tiny_renderer_flags(**extra) -> list[str]:

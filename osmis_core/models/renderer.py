@@ -233,6 +233,15 @@ class RendererGenerator(nn.Module):
         return (img, feats) if features else img
 
 
+def receptive_radius(num_blocks: int) -> int:
+    """An upper bound, in pixels, on how far a change of Z reaches in G's output (batch norm in eval mode is per
+    pixel; instance norm is not, and has no such bound). Per block at scale s (px per cell): two 3x3 convs on x and a
+    3x3 shared + 3x3 gamma/beta conv on the nearest-resized map, 6 cells, plus one cell for the nearest sampling;
+    the head's 3x3 conv and sampling at the coarsest scale; the output 3x3 conv."""
+    scales = [2 ** (num_blocks - 1 - i) for i in range(num_blocks)]
+    return 1 + sum(7 * s for s in scales) + 3 * scales[0]
+
+
 # -- discriminator --------------------------------------------------------------------------------------------------
 
 class _ResBlockD(nn.Module):
