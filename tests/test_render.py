@@ -5,18 +5,22 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import save_palette_mask, scene_arrays
 from PIL import Image
 from scipy import ndimage
+from test_renderer_training import TINY, TINY_RENDERER
 
-from helpers import save_palette_mask, scene_arrays
 from osmis_core.application.render import Renderer, load_renderer
 from osmis_core.cli import main
 from osmis_core.config import build_config
 from osmis_core.errors import DataError
-from osmis_core.models.renderer import RendererGenerator, noise_map, receptive_radius, resample_noise
+from osmis_core.models.renderer import (
+    RendererGenerator,
+    noise_map,
+    receptive_radius,
+    resample_noise,
+)
 from osmis_core.training.trainer import start_training
-
-from test_renderer_training import TINY, TINY_RENDERER  # noqa: F401  (TINY: OSMIS's tiny flags)
 
 
 @pytest.fixture(scope="module")

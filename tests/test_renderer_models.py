@@ -5,9 +5,16 @@ import torch
 
 from osmis_core.config import RENDERER_DEFAULTS, build_config
 from osmis_core.errors import ConfigError
-from osmis_core.models.renderer import (RendererDiscriminator, RendererGenerator, count_parameters,
-                                        instance_labels, noise_map, recommend_renderer, refresh_batch_norm,
-                                        resample_noise)
+from osmis_core.models.renderer import (
+    RendererDiscriminator,
+    RendererGenerator,
+    count_parameters,
+    instance_labels,
+    noise_map,
+    recommend_renderer,
+    refresh_batch_norm,
+    resample_noise,
+)
 
 
 def test_reference_parameter_counts():

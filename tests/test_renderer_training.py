@@ -5,12 +5,16 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import scene_arrays, tiny_flags
 from PIL import Image
 
-from helpers import scene_arrays, tiny_flags
 from osmis_core.cli import main
 from osmis_core.config import build_config
-from osmis_core.data.renderer_augment import PairAugmentation, augment_pairs, edit_layout
+from osmis_core.data.renderer_augment import (
+    PairAugmentation,
+    augment_pairs,
+    edit_layout,
+)
 from osmis_core.events import CheckpointSaved, PreviewReady, StepStats, TrainingFinished
 from osmis_core.training.trainer import resume_training, start_training
 
@@ -34,7 +38,7 @@ def _train(scene, out, iters):
 
 
 def test_tiny_renderer_trains_and_emits_the_usual_events(scene, tmp_path):
-    trainer, events = _train(scene, tmp_path / "run", 3)
+    _, events = _train(scene, tmp_path / "run", 3)
     kinds = {type(e) for e in events}
     assert {StepStats, PreviewReady, CheckpointSaved, TrainingFinished} <= kinds
     stats = [e for e in events if isinstance(e, StepStats)]

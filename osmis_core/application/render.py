@@ -23,8 +23,14 @@ from ..config import OsmisConfig
 from ..data.sources import IMAGE_EXTS, open_mask
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
-from ..models.renderer import (NOISE_MODES, RendererArchitecture, RendererGenerator, instance_labels, noise_map,
-                               resample_noise)
+from ..models.renderer import (
+    NOISE_MODES,
+    RendererArchitecture,
+    RendererGenerator,
+    instance_labels,
+    noise_map,
+    resample_noise,
+)
 from ..models.visual import overlay, palette, to_uint8_images
 from .runfolder import RunFolder, atomic_write_text
 
@@ -66,7 +72,7 @@ class Renderer:
 
     @classmethod
     def load(cls, run_dir: str | Path, checkpoint: str | int = "latest", device: str | torch.device = "cpu"
-             ) -> "Renderer":
+             ) -> Renderer:
         """The batch-norm-refreshed EMA generator of a renderer run's checkpoint. Raises OsmisError for a missing
         run, an OSMIS run, or a damaged checkpoint."""
         folder = RunFolder(run_dir)

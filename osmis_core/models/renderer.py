@@ -56,7 +56,7 @@ class RendererArchitecture:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RendererArchitecture":
+    def from_dict(cls, d: dict) -> RendererArchitecture:
         return cls(int(d["height"]), int(d["width"]), int(d["num_blocks"]), tuple(d.get("notes", ())))
 
 

@@ -8,16 +8,28 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
 from ..config import OsmisConfig
 from ..data.augment import augment_pair
-from ..data.renderer_augment import PairAugmentation, augment_pairs, edit_layout, tps_warp
+from ..data.renderer_augment import (
+    PairAugmentation,
+    augment_pairs,
+    edit_layout,
+    tps_warp,
+)
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype
 from ..errors import CheckpointError, DataError
-from ..models.renderer import (RendererArchitecture, RendererDiscriminator, RendererGenerator, count_parameters,
-                               noise_map, recommend_renderer, refresh_batch_norm)
+from ..models.renderer import (
+    RendererArchitecture,
+    RendererDiscriminator,
+    RendererGenerator,
+    count_parameters,
+    noise_map,
+    recommend_renderer,
+    refresh_batch_norm,
+)
 from ..models.visual import preview_grid, to_uint8_images
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
 from .optim import adam
 from .trainer import StepLosses, Trainer
 
