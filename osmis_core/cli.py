@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--two-stage", action="store_true",
+                   help="also train a renderer on the same data (RUN/renderer) and render OSMIS's masks with it "
+                   "(RUN/two_stage): the SB-GAN pipeline in one shot")
     _add_evaluate_flags(p, real_required=False)
     _add_option_flags(p)
 
@@ -370,7 +373,18 @@ def cmd_run(args) -> int:
     from .metrics import format_table
     from .training.trainer import start_training
     config = _config_from_args(args)
+    if config.model != "osmis":
+        raise OsmisError("osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
+                         "and osmis render.")
     run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+    renderer_config = None
+    if args.two_stage:
+        # the renderer is checked before any training starts: its config and its need for masks
+        from .data.sources import find_source
+        renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"})
+        if not find_source(args.data, args.mask).masks or not renderer_config.data.masks:
+            raise OsmisError(f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give "
+                             f"them with --mask.")
     trainer = start_training(config, args.data, run_dir, args.mask)
     code = run_with_progress(trainer, quiet=args.quiet)
     if code != 0:
@@ -378,11 +392,28 @@ def cmd_run(args) -> int:
     gallery = run_dir / "gallery"
     generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
     print(f"generated {args.n} samples", file=sys.stderr)
-    result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config)
-    print(format_table(result))
-    if missing:
-        print(f"warning: some scores were not computed: {missing}", file=sys.stderr)
-    print(f"gallery: {(gallery / 'index.html').resolve()}")
+    galleries = [("OSMIS", gallery, config)]
+    if renderer_config is not None:
+        from .application.render import layouts_of_gallery, render_gallery
+        renderer_dir = run_dir / "renderer"
+        code = run_with_progress(start_training(renderer_config, args.data, renderer_dir, args.mask),
+                                 quiet=args.quiet)
+        if code != 0:
+            return code
+        two_stage = run_dir / "two_stage"
+        render_gallery(renderer_dir, layouts_of_gallery(gallery), two_stage, n=1, seed=config.run.seed,
+                       device=renderer_config.run.device)
+        print(f"rendered OSMIS's {args.n} masks with the renderer", file=sys.stderr)
+        galleries.append(("two-stage (OSMIS masks, rendered photos)", two_stage, renderer_config))
+    for title, folder, cfg in galleries:
+        result, missing = _evaluate(args, folder, args.data, args.mask, cfg.run.device, cfg)
+        if len(galleries) > 1:
+            print(f"{title}:")
+        print(format_table(result))
+        if missing:
+            print(f"warning: some scores were not computed: {missing}", file=sys.stderr)
+    for _, folder, _ in galleries:
+        print(f"gallery: {(folder / 'index.html').resolve()}")
     return 0
 
 

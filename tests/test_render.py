@@ -179,3 +179,28 @@ def test_a_one_class_array_is_refused(renderer_run):
     r = Renderer.load(renderer_run / "run")
     with pytest.raises(DataError, match="single class"):
         r.fit_layout(np.zeros((32, 64), np.int64))
+
+
+def test_two_stage_run(scene, tmp_path, capsys):
+    """osmis run --two-stage: OSMIS and a renderer on the same data; OSMIS's masks rendered into RUN/two_stage."""
+    run = tmp_path / "run"
+    flags = [*TINY, "--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4"]
+    assert main(["run", str(scene), "--two-stage", "--out", str(run), "--iters", "1", "--n", "2", "--quiet",
+                 "--metrics", "diversity", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "two-stage" in out
+    osmis = json.loads((run / "gallery" / "manifest.json").read_text())
+    rendered = json.loads((run / "two_stage" / "manifest.json").read_text())
+    assert rendered["kind"] == "render" and len(rendered["items"]) == 2
+    assert (run / "renderer" / "run.json").is_file() and (run / "two_stage" / "metrics.json").is_file()
+    for a, b in zip(osmis["items"], rendered["items"]):
+        assert np.array_equal(np.asarray(Image.open(run / "gallery" / a["mask"])),
+                              np.asarray(Image.open(run / "two_stage" / b["mask"])))
+
+
+def test_two_stage_without_masks_fails_before_training(tmp_path, capsys):
+    img, _ = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "alone.png")
+    _fails(capsys, ["run", str(tmp_path / "alone.png"), "--two-stage", "--out", str(tmp_path / "run"), "--iters",
+                    "1", *TINY], "alone.png", "needs masks")
+    assert not (tmp_path / "run").exists()
