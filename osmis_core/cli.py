@@ -52,7 +52,8 @@ def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None
         g.add_argument("--device", default="auto")
         g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.add_argument("--metrics", default="sifid,lpips,lpips_train,diversity,miou",
-                   help="comma-separated: sifid, lpips, lpips_train, diversity, miou")
+                   help="comma-separated: sifid, lpips, lpips_train, diversity, miou; for galleries of osmis "
+                   "render also layout_fidelity, layout_diversity, locality, memorisation, two_stage_alignment")
     g.add_argument("--sifid-dims", default="64", help="comma-separated Inception layers: 64, 192, 768, 2048")
     g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
     g.add_argument("--random-weights", action="store_true",

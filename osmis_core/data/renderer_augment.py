@@ -72,27 +72,34 @@ def _affine_matrix(flip: bool, affine: bool, gen: torch.Generator) -> torch.Tens
     return m
 
 
-def _object_free_box(ids: np.ndarray, bh: int, bw: int, gen: torch.Generator, tries: int = 12
-                     ) -> tuple[int, int] | None:
-    """Top-left corner of a bh x bw box holding only background, or None."""
+def _object_free_box(ids: np.ndarray, bh: int, bw: int, gen: torch.Generator, shape: np.ndarray | None = None,
+                     tries: int = 24) -> tuple[int, int] | None:
+    """Top-left corner of a bh x bw box holding only background (under `shape`, a bh x bw bool mask, if given),
+    or None."""
     h, w = ids.shape
     if bh >= h or bw >= w:
         return None
     for _ in range(tries):
         y, x = _randint(gen, 0, h - bh + 1), _randint(gen, 0, w - bw + 1)
-        if (ids[y:y + bh, x:x + bw] == BACKGROUND).all():
+        box = ids[y:y + bh, x:x + bw]
+        if ((box if shape is None else box[shape]) == BACKGROUND).all():
             return y, x
     return None
 
 
-def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Generator
+EDITS = ("duplicate", "move", "remove", "paste")
+
+
+def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Generator, op: str | None = None
                 ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """One OSMIS-style object edit of a pair: duplicate an object into an object-free area, move it there (its old
-    place covered by background), remove it (covered by background), or paste a background rectangle. image: 3 x
-    H x W, ids: H x W int64. Returns new tensors; the pair is returned unchanged when the edit finds no room."""
+    place covered by background), remove it (covered by background), or paste a background rectangle (op: one of
+    EDITS, default drawn at random). image: 3 x H x W, ids: H x W int64. Returns new tensors; the pair is returned
+    unchanged when the edit finds no room."""
     from ..models.renderer import instance_labels
     ids_np = ids.cpu().numpy()
-    op = ("duplicate", "move", "remove", "paste")[_randint(gen, 0, 4)]
+    if op is None:
+        op = EDITS[_randint(gen, 0, len(EDITS))]
     image = image.clone() if image is not None else None
     ids = ids.clone()
     h, w = ids_np.shape
@@ -116,9 +123,10 @@ def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Genera
     ys, xs = np.nonzero(where)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     bh, bw = y1 - y0, x1 - x0
-    shape = torch.from_numpy(where[y0:y1, x0:x1]).to(ids.device)
+    shape_np = where[y0:y1, x0:x1]
+    shape = torch.from_numpy(shape_np).to(ids.device)
     if op in ("duplicate", "move"):
-        dst = _object_free_box(ids_np, bh, bw, gen)
+        dst = _object_free_box(ids_np, bh, bw, gen, shape_np)
         if dst is None:
             return image, ids
         dy, dx = dst
@@ -129,7 +137,7 @@ def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Genera
             patch = image[:, dy:dy + bh, dx:dx + bw]
             patch[:, shape] = image[:, y0:y1, x0:x1][:, shape]
     if op in ("move", "remove"):
-        fill = _object_free_box(ids.cpu().numpy(), bh, bw, gen)  # not the copy just made
+        fill = _object_free_box(ids.cpu().numpy(), bh, bw, gen, shape_np)  # not the copy just made
         if fill is None:
             return image, ids
         fy, fx = fill
