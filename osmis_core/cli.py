@@ -73,6 +73,7 @@ def _add_threads_flag(p: argparse.ArgumentParser) -> None:
 
 def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
     from .metrics import REGISTRY, metric_names
+    from .metrics.renderer_measures import RENDERER_METRICS
     g = p.add_argument_group("evaluation options")
     if real_required:
         g.add_argument("--real", required=True, help="the training data (image, folder or video)")
@@ -80,7 +81,8 @@ def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None
         g.add_argument("--device", default="auto")
         g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.add_argument("--metrics", default=",".join(metric_names(default_only=True)),
-                   help="comma-separated: " + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items()))
+                   help="comma-separated: " + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items())
+                   + "; for galleries of osmis render also " + ", ".join(RENDERER_METRICS))
     g.add_argument("--sifid-dims", default="64", help="comma-separated Inception layers: 64, 192, 768, 2048")
     g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
     g.add_argument("--random-weights", action="store_true",
@@ -153,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
     p.add_argument("--device", default="auto")
 
+    p = sub.add_parser("render", help="photos for given layouts from a renderer run (a gallery with the seeds)")
+    p.add_argument("run", help="renderer run folder (trained with --model renderer)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--layout", help="one layout: an indexed, grey or colour mask image")
+    src.add_argument("--layouts", help="a folder of layouts: every mask image in it")
+    src.add_argument("--from", dest="from_gallery", help="every mask of an OSMIS gallery (the two-stage pipeline)")
+    p.add_argument("--out", required=True, help="gallery folder")
+    p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed of the first photo (photo i: seed + i)")
+    p.add_argument("--noise", choices=("global", "instance"), default="global",
+                   help="one z per photo (global) or one z per instance (a connected component of one class)")
+    region = p.add_mutually_exclusive_group()
+    region.add_argument("--resample", metavar="REGION.png", help="re-draw the noise inside this mask's nonzero pixels")
+    region.add_argument("--resample-class", type=int, metavar="C", help="re-draw the noise of class C")
+    region.add_argument("--resample-instance", metavar="X,Y",
+                        help="re-draw the noise of the instance (connected component of its class) under pixel X,Y")
+    p.add_argument("--resample-seed", type=int, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
+    p.add_argument("--checkpoint", default="latest", help="latest or a step number")
+    p.add_argument("--device", default="cpu")
+
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
     _add_evaluate_flags(p, real_required=True)
@@ -170,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "and evaluate")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_threads_flag(p)
+    p.add_argument("--two-stage", action="store_true",
+                   help="also train a renderer on the same data (RUN/renderer) and render OSMIS's masks with it "
+                   "(RUN/two_stage): the SB-GAN pipeline in one shot")
     _add_evaluate_flags(p, real_required=False)
     _add_option_flags(p)
 
@@ -377,6 +402,34 @@ def cmd_animate(args) -> int:
     out = latent_walk(args.run, args.out, frames=args.frames, fps=args.fps, loop=args.loop, seed=args.seed,
                       checkpoint=checkpoint, device=args.device)
     print(f"wrote {args.frames} frames in {time.perf_counter() - t0:.2f} s: {out}")
+
+
+def cmd_render(args) -> int:
+    from .application.render import Region, layouts_in, layouts_of_gallery, read_region, render_gallery
+    checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
+    if args.layout:
+        layouts = [Path(args.layout)]
+    elif args.layouts:
+        layouts = layouts_in(args.layouts)
+    else:
+        layouts = layouts_of_gallery(args.from_gallery)
+    region = None
+    if args.resample:
+        region = read_region(args.resample)
+    elif args.resample_class is not None:
+        region = Region(class_id=args.resample_class)
+    elif args.resample_instance:
+        try:
+            x, y = (int(v) for v in args.resample_instance.split(","))
+        except ValueError:
+            raise OsmisError(f"--resample-instance must be X,Y pixel coordinates, got '{args.resample_instance}'.") \
+                from None
+        region = Region(instance_at=(x, y))
+    t0 = time.perf_counter()
+    out = render_gallery(args.run, layouts, args.out, n=args.n, seed=args.seed, noise=args.noise, region=region,
+                         resample_seed=args.resample_seed, device=args.device, checkpoint=checkpoint)
+    print(f"rendered {args.n * len(layouts)} photos of {len(layouts)} layout(s) in {time.perf_counter() - t0:.2f} s: "
+          f"{out / 'index.html'}")
     return 0
 
 
@@ -417,8 +470,9 @@ class _EvaluationProgress:
 
 def _metric_list(text: str) -> list[str]:
     from .metrics import metric_names
+    from .metrics.renderer_measures import RENDERER_METRICS
     metrics = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in metrics if m not in metric_names()]
+    unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
     if unknown or not metrics:
         problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
         raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
@@ -483,6 +537,14 @@ def cmd_run(args) -> int:
     from .metrics import default_time_budget, format_table
     from .training.trainer import resume_training, start_training
     _metric_list(args.metrics)  # a typo is reported now, not after the training
+    renderer_config = None
+    if args.two_stage:
+        # the renderer is checked before any training starts: its config and its need for masks
+        from .data.sources import find_source
+        renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"})
+        if not find_source(args.data, args.mask).masks or not renderer_config.data.masks:
+            raise OsmisError(f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give "
+                             f"them with --mask.")
     if args.resume:
         if not args.out:
             raise OsmisError("--resume needs --out RUN: the run folder of the main job to finish.")
@@ -500,6 +562,9 @@ def cmd_run(args) -> int:
         config = trainer.config
     else:
         config = _config_from_args(args)
+        if config.model != "osmis":
+            raise OsmisError("osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
+                             "and osmis render.")
         run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
         if RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
@@ -516,11 +581,29 @@ def cmd_run(args) -> int:
     generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
     print(f"generated {args.n} samples", file=sys.stderr)
     budget = args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))
-    result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config, budget)
-    print(format_table(result))
-    if missing:
-        print(f"warning: some scores were not computed: {missing}", file=sys.stderr)
-    print(f"gallery: {(gallery / 'index.html').resolve()}")
+    galleries = [("OSMIS", gallery, config)]
+    if renderer_config is not None:
+        from .application.render import layouts_of_gallery, render_gallery
+        renderer_dir = run_dir / "renderer"
+        code = run_with_progress(start_training(renderer_config, args.data, renderer_dir, args.mask),
+                                 quiet=args.quiet,
+                                 governor=args.thread_plan.governor())
+        if code != 0:
+            return code
+        two_stage = run_dir / "two_stage"
+        render_gallery(renderer_dir, layouts_of_gallery(gallery), two_stage, n=1, seed=config.run.seed,
+                       device=renderer_config.run.device)
+        print(f"rendered OSMIS's {args.n} masks with the renderer", file=sys.stderr)
+        galleries.append(("two-stage (OSMIS masks, rendered photos)", two_stage, renderer_config))
+    for title, folder, cfg in galleries:
+        result, missing = _evaluate(args, folder, args.data, args.mask, cfg.run.device, cfg, budget)
+        if len(galleries) > 1:
+            print(f"{title}:")
+        print(format_table(result))
+        if missing:
+            print(f"warning: some scores were not computed: {missing}", file=sys.stderr)
+    for _, folder, _ in galleries:
+        print(f"gallery: {(folder / 'index.html').resolve()}")
     return 0
 
 
@@ -560,5 +643,5 @@ def cmd_gui(args) -> int:
     return run_app(args.path, args.threads)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate,
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate, "render": cmd_render,
             "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}

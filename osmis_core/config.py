@@ -152,6 +152,42 @@ class RunOptions:
                              choices=("default", "reduce-overhead", "max-autotune"), label="Compile mode")
 
 
+@dataclass(frozen=True)
+class RendererOptions:
+    """The layout renderer (spec/renderer.md): which model a run trains, and the renderer's own options. Shared
+    options (max_size, noise_dim, lambda_dr, batch_size, lr_g, lr_d, beta1, beta2, ema_decay, iters, ...) keep their
+    names; where the renderer's spec default differs, RENDERER_DEFAULTS gives it."""
+    model: str = _opt("osmis", "Model to train: osmis (image + mask pairs from noise) or renderer (a photo for a "
+                      "given layout).", choices=("osmis", "renderer"), label="Model")
+    ch_r: int = _opt(32, "Renderer generator width ch (16 ch at the coarsest scale, down to ch).", minimum=1,
+                     maximum=256, label="Renderer channels")
+    spade_hidden: int = _opt(64, "Hidden channels of each SPADE layer's shared conv.", minimum=1, maximum=1024,
+                             label="SPADE hidden")
+    spade_norm: str = _opt("batch", "Parameter-free norm inside SPADE layers.", choices=("batch", "instance"),
+                           label="SPADE norm")
+    num_blocks_r: int | None = _opt(None, "SPADE blocks m (default: coarsest map 4..8 px on the short side).",
+                                    minimum=2, maximum=9, label="Renderer blocks")
+    ch_rd: int = _opt(64, "Width of the renderer's U-Net discriminator at full resolution (OASIS: 128).",
+                      minimum=1, maximum=512, label="Renderer D channels")
+    lambda_labelmix: float = _opt(10.0, "Weight of the LabelMix consistency loss (0 disables it).", minimum=0.0,
+                                  label="lambda_LabelMix")
+    p_instance_noise: float = _opt(0.5, "Share of batches trained with per-instance (piecewise) noise instead of "
+                                   "one z per image.", minimum=0.0, maximum=1.0, label="p instance noise")
+    p_tps: float = _opt(0.9, "Probability of a thin-plate-spline warp of each training pair.", minimum=0.0,
+                        maximum=1.0, label="p TPS")
+    tps_strength: float = _opt(0.1, "Largest move of each of the 3x3 TPS control points, as a share of the width.",
+                               minimum=0.0, maximum=0.5, label="TPS strength")
+    p_flip: float = _opt(0.5, "Probability of a horizontal flip of each training pair.", minimum=0.0, maximum=1.0,
+                         label="p flip")
+    p_affine: float = _opt(0.5, "Probability of a mild affine map (scale, shift, crop) of each training pair.",
+                           minimum=0.0, maximum=1.0, label="p affine")
+    p_layout_edit: float = _opt(0.3, "Probability of an object edit of each training pair (duplicate / move an "
+                                "object into an object-free area, paste a background rectangle).", minimum=0.0,
+                                maximum=1.0, label="p layout edit")
+    unpaired: float = _opt(0.5, "Share of each generator batch drawn from unpaired layouts (warped masks without "
+                           "their photo).", minimum=0.0, maximum=1.0, label="Unpaired share")
+
+
 GROUPS: dict[str, type] = {
     "data": DataOptions,
     "generator": GeneratorOptions,
@@ -160,7 +196,13 @@ GROUPS: dict[str, type] = {
     "regularisation": RegularisationOptions,
     "optimisation": OptimisationOptions,
     "run": RunOptions,
+    "renderer": RendererOptions,
 }
+
+# Spec defaults of the renderer where a shared option's default is OSMIS's (spec/renderer.md sections 2 and 4:
+# OASIS's Adam settings). Applied under every preset, config file and flag when model is renderer.
+RENDERER_DEFAULTS: dict[str, Any] = {"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.999, "batch_size": 4,
+                                     "max_size": 256}
 
 
 @dataclass(frozen=True)
@@ -173,6 +215,12 @@ class OsmisConfig:
     regularisation: RegularisationOptions = field(default_factory=RegularisationOptions)
     optimisation: OptimisationOptions = field(default_factory=OptimisationOptions)
     run: RunOptions = field(default_factory=RunOptions)
+    renderer: RendererOptions = field(default_factory=RendererOptions)
+
+    @property
+    def model(self) -> str:
+        """'osmis' or 'renderer'."""
+        return self.renderer.model
 
     def __post_init__(self):
         for key, value in self.flat().items():
@@ -326,22 +374,39 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in resource_path("presets").glob("*.json"))
 
 
-def preset_options(name: str) -> dict[str, Any]:
-    """Flat option overrides of a named preset (resources/presets/NAME.json)."""
+# A preset file serves both models: its top-level options are OSMIS's, and its "renderer_runs" mapping holds the
+# options of renderer runs instead ({"max_size": 160, ..., "renderer_runs": {"max_size": 128, ...}}): none of OSMIS's
+# tuned values (such as its lr_d) leaks into a renderer run.
+_PRESET_MODEL_KEY = "renderer_runs"
+
+
+def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
+    """Flat option overrides of a named preset (resources/presets/NAME.json) for `model`."""
     from .resources import resource_path
     path = resource_path("presets") / f"{name}.json"
     if not path.is_file():
         raise ConfigError(f"unknown preset '{name}' (available: {', '.join(preset_names())}).")
-    return load_config_file(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a valid JSON preset ({exc}).") from None
+    per_model = data.pop(_PRESET_MODEL_KEY, {}) if isinstance(data, dict) else {}
+    if model == "renderer":
+        return flatten_options(per_model, f"{path} ({_PRESET_MODEL_KEY})")
+    return flatten_options(data, str(path))
 
 
 def build_config(preset: str | None = None, config_file: str | Path | None = None,
                  overrides: Mapping[str, Any] | None = None) -> OsmisConfig:
-    """Defaults <- preset <- config file <- explicit overrides (flags)."""
-    options: dict[str, Any] = {}
+    """Defaults <- model defaults (RENDERER_DEFAULTS for renderer runs) <- preset <- config file <- explicit
+    overrides (flags)."""
+    overrides = dict(overrides or {})
+    file_options = load_config_file(config_file) if config_file else {}
+    model = overrides.get("model", file_options.get("model", "osmis"))
+    options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
     if preset:
-        options.update(preset_options(preset))
-    if config_file:
-        options.update(load_config_file(config_file))
-    options.update({k: v for k, v in (overrides or {}).items()})
+        preset_opts = preset_options(preset, model)
+        options.update({k: v for k, v in preset_opts.items() if k != "model"})
+    options.update(file_options)
+    options.update(overrides)
     return OsmisConfig().replace(**options)

@@ -87,16 +87,24 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
                      on_plan: Callable | None = None) -> dict:
     """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores.
     Options as for `osmis_core.metrics.evaluate_images` (metrics None: the registry's default metrics)."""
-    from ..metrics import Compat, evaluate_images, write_metrics
+    from ..metrics import Compat, evaluate_images, metric_names, write_metrics
+    from .render_evaluation import evaluate_renderer, split_metrics
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
                                         background_colour=background_colour)
-    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=metrics,
+    renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
+    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics),
                              sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
                              compat=compat or Compat(), device=device, progress=progress, names=names,
                              miou_setting=miou_setting, miou_steps=miou_steps, skip_missing=skip_missing,
                              time_budget=time_budget, on_plan=on_plan)
+    if renderer_metrics:  # spec/renderer.md section 6, for galleries of osmis render
+        summary, warnings = evaluate_renderer(gallery, real_images, real_masks, renderer_metrics,
+                                              weights_dir=weights_dir, random_weights=random_weights, device=device,
+                                              miou_steps=miou_steps or 500, progress=progress)
+        result["summary"].update(summary)
+        result["warnings"].extend(warnings)
     try:
         write_metrics(gallery, result)
     except OSError as exc:

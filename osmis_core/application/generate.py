@@ -34,6 +34,9 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: b
     # memory-mapped: only the generator's tensors are read, not D's or the optimisers'
     state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"), mmap=True)
     config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
+    if config.model != "osmis":
+        raise OsmisError(f"{folder.root}: is a {config.model} run, which draws photos for given layouts; use "
+                         f"`osmis render {folder.root} --layout L.png` instead.")
     a = state["architecture"]
     try:
         g = Generator.from_trained(state["generator_ema" if ema else "generator"], tuple(a["noise_shape"]),

@@ -284,8 +284,12 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
                        use_masks: bool = True, max_classes: int = 32, background_colour: str | None = None,
                        max_frames: int = 1000, num_blocks_g: int | None = None, num_blocks_d: int | None = None,
                        num_blocks_d0: int | None = None, device: torch.device | str = "cpu",
-                       channels_last: bool = False) -> TrainingData:
-    """Decode, check and resize the training data once; return tensors on `device`."""
+                       channels_last: bool = False, architecture_for=None) -> TrainingData:
+    """Decode, check and resize the training data once; return tensors on `device`.
+
+    architecture_for: (W, H) of the frames -> the model's architecture (its height and width are the training
+    size, num_blocks_d0 the number of pyramid scales); default: OSMIS's recommend().
+    """
     source = find_source(path, mask)
     frames, mask_paths = load_frames_and_masks(source, max_frames)
     width, height = _frame_size(frames)
@@ -293,7 +297,8 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
         raise DataError(f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are "
                         f"needed.")
     try:
-        arch = recommend(width, height, max_size, num_blocks_g, num_blocks_d, num_blocks_d0)
+        arch = (architecture_for(width, height) if architecture_for is not None
+                else recommend(width, height, max_size, num_blocks_g, num_blocks_d, num_blocks_d0))
     except ConfigError as exc:
         raise _too_small(source.path, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0),
                          exc) from None

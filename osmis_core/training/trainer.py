@@ -460,6 +460,14 @@ _RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every",
                       "compile_mode", "lr_g", "lr_d", "eval_every", "keep_best", "on_collapse", "tensorboard"}
 
 
+def _model_parts(config: OsmisConfig):
+    """(trainer class, data loader) of the config's model."""
+    if config.model == "renderer":
+        from .renderer_trainer import RendererTrainer, load_renderer_data
+        return RendererTrainer, load_renderer_data
+    return Trainer, load_data_for
+
+
 def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
                    mask_path: str | Path | None = None) -> Trainer:
     """Create a new run folder (must not hold a run yet) and a trainer at step 0."""
@@ -473,14 +481,15 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
         from .tensorboard import require_tensorboard
         require_tensorboard()
     device = resolve_device(config.run.device)
-    data = load_data_for(config, data_path, mask_path, device)
+    trainer_class, load_data = _model_parts(config)
+    data = load_data(config, data_path, mask_path, device)
     _warn_config(config)
     folder.create()
     if restart:
         folder.clear_for_restart()
         warnings.warn(f"{folder.root} held a run stopped before its first checkpoint; it starts again in place")
         folder.log("restarted in place (the earlier start saved no checkpoint)")
-    trainer = Trainer(config, data, folder.root, device)
+    trainer = trainer_class(config, data, folder.root, device)
     folder.write_run_json({
         "config": config.to_dict(),
         "data": {"path": str(Path(data_path).resolve()),
@@ -526,9 +535,10 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     config = saved.replace(**changes)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
-    data = load_data_for(config, data_info.get("path", ""), data_info.get("mask_path"), device)
+    trainer_class, load_data = _model_parts(config)
+    data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
     _warn_config(config)
-    trainer = Trainer(config, data, folder.root, device)
+    trainer = trainer_class(config, data, folder.root, device)
     trainer.load_state_dict(state)
     trainer.health.healthy_step = trainer.step
     folder.truncate_stats(trainer.step)
