@@ -9,7 +9,7 @@ from PIL import Image
 
 from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags
 from osmis_core.application.runfolder import RunFolder
-from osmis_core.batch import (BatchFolder, BatchStarted, RunFinished, RunProgress, RunStarted, list_sources,
+from osmis_core.batch import (BatchControl, BatchFolder, BatchStarted, RunFinished, RunProgress, RunStarted, list_sources,
                               run_batch)
 from osmis_core.cli import main
 from osmis_core.config import build_config
@@ -128,10 +128,62 @@ def test_three_sources_dataset_summary_and_idempotent_rerun(tmp_path, local_ray,
     assert all("resumed" not in RunFolder(batch.run_dir(n)).log_file.read_text() for n in ("s0", "s1", "s2"))
     assert _rows(out)["s1"]["seconds"] == rows["s1"]["seconds"]
 
-    # longer runs asked for: each resumes from its checkpoint (not restarted), and may be stopped cleanly
-    config4 = config.replace(iters=4)
-    events = list(run_batch(src, config4, out, n_per_source=3))
-    starts = {e.name: e for e in events if isinstance(e, RunStarted)}
-    assert all(e.resumed and e.step == 2 for e in starts.values()) and len(starts) == 3
-    assert all(RunFolder(batch.run_dir(n)).latest_step() == 4 for n in ("s0", "s1", "s2"))
-    assert json.loads((out / "dataset" / "dataset.json").read_text())["files"][0]["checkpoint_step"] == 4
+    # longer runs asked for, then a stop request (what Ctrl-C sends): the running runs resume from their
+    # checkpoint (not restarted) and stop with a checkpoint; the queued one never starts
+    control = BatchControl()
+    events = []
+    for event in run_batch(src, config.replace(iters=400), out, n_per_source=3, max_concurrent=2,
+                           control=control):
+        events.append(event)
+        if isinstance(event, RunProgress) and sum(isinstance(e, RunStarted) for e in events) == 2:
+            control.request_stop()  # once both have started (a run not started yet would simply not start)
+    starts = [e for e in events if isinstance(e, RunStarted)]
+    assert len(starts) == 2 and all(e.resumed and e.step == 2 for e in starts)
+    assert sorted(e.status for e in events if isinstance(e, RunFinished)) == ["pending", "stopped", "stopped"]
+    rows = _rows(out)
+    assert sorted(r["status"] for r in rows.values()) == ["pending", "stopped", "stopped"]
+    for name, row in rows.items():
+        folder = RunFolder(batch.run_dir(name))
+        if row["status"] == "stopped":
+            assert 2 <= folder.latest_step() < 400 and f"stopped at step {folder.latest_step()}" in \
+                folder.log_file.read_text()
+        else:
+            assert folder.latest_step() == 2 and "resumed" not in folder.log_file.read_text()
+
+
+def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(tmp_path):
+    """Two Ray nodes on this machine (one CPU each): the runs spread over both; the second node is removed while
+    its run trains, and that run is retried on the head node, resuming from its last checkpoint."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        worker_node = cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
+        cluster.wait_for_nodes()
+        src = _sources(tmp_path / "src", 2)
+        out = tmp_path / "batch"
+        config = build_config(None, None, {**TINY, "iters": 24, "checkpoint_every": 2})
+        starts, removed_run = [], None
+        finished = {}
+        for event in run_batch(src, config, out, n_per_source=2, address=cluster.address, retries=2):
+            if isinstance(event, RunStarted):
+                starts.append(event)
+            elif (isinstance(event, RunProgress) and removed_run is None and event.step >= 5
+                  and any(s.name == event.name and s.node == worker_node.node_id for s in starts)):
+                removed_run = event.name  # its checkpoint of step 4 is on disk
+                cluster.remove_node(worker_node)
+            elif isinstance(event, RunFinished):
+                finished[event.name] = event
+        assert len({s.node for s in starts if s.attempt == 1}) == 2
+        assert removed_run is not None
+        assert {k: e.status for k, e in finished.items()} == {"s0": "finished", "s1": "finished"}
+        retry = [s for s in starts if s.name == removed_run and s.attempt == 2]
+        assert retry and retry[0].resumed and retry[0].step >= 4 and retry[0].node != worker_node.node_id
+        log = RunFolder(out / "runs" / removed_run).log_file.read_text()
+        assert f"resumed at step {retry[0].step} of 24" in log and log.count("started at step 0") == 1
+        assert _rows(out)[removed_run]["attempts"] == 2
+        assert len(list((out / "dataset" / "masks").glob("*.png"))) == 4
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

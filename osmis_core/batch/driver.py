@@ -134,7 +134,12 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
         if control.stop_requested and not stop_sent:
             ray.get(monitor.request_stop.remote())
             stop_sent = True
-            queue.clear()  # never started: they stay 'pending' and a later batch runs them
+            while queue:  # never started: they stay 'pending' and a later batch runs them
+                s = queue.popleft()
+                message = "not started: the batch was stopped"
+                rows[s.name]["message"] = message
+                yield RunFinished(s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters, message,
+                                  rows[s.name])
         while queue and (max_concurrent is None or len(pending) < max_concurrent):
             s = queue.popleft()
             ref = task.remote(s.to_dict(), configs[s.name].to_dict(), str(batch.root), n, cpus, monitor)
@@ -162,7 +167,7 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
                                    res.get("attempt") or None)
             rows[s.name]["train_seconds"] = res.get("train_seconds")
             rows[s.name]["gallery_seconds"] = res.get("gallery_seconds")
-            yield RunFinished(s.name, res["status"], rows[s.name]["iterations"], total, res["message"],
+            yield RunFinished(s.name, status, rows[s.name]["iterations"], total, res["message"],
                               rows[s.name])
     yield from _updates(ray.get(monitor.drain.remote()))
     ray.kill(monitor)

@@ -36,7 +36,8 @@ class RunProgress:
 @dataclass(frozen=True)
 class RunFinished:
     """status: finished (trained and gallery written), skipped (already finished by an earlier batch), stopped
-    (Ctrl-C / control.request_stop: checkpointed, resumable), failed (message names the file and the problem)."""
+    (Ctrl-C / control.request_stop: checkpointed, resumable), pending (not started because the batch was
+    stopped), failed (message names the file and the problem)."""
     name: str
     status: str
     step: int
