@@ -214,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads_flag(p)
     _add_option_flags(p)
 
+    _add_batch_parser(sub)
+
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("path", nargs="?", help="run folder or DATA to open")
     _add_threads_flag(p)
@@ -635,6 +637,110 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _add_batch_parser(sub) -> None:
+    p = sub.add_parser("batch", help="train one model per source (labelled image or video) on Ray, locally or on a "
+                       "cluster, and merge the galleries into one dataset")
+    p.add_argument("sources", help="folder (image/ + mask/ pairs, or videos) or a .json/.csv list of sources")
+    p.add_argument("--out", required=True, help="batch folder BATCH (runs/, dataset/, summary.json, index.html)")
+    p.add_argument("--preset", choices=preset_names())
+    p.add_argument("--config", help="JSON/TOML options file")
+    p.add_argument("--n-per-source", type=int, default=100, help="generated pairs per source (default 100)")
+    p.add_argument("--address", help="join an existing Ray cluster (auto or HOST:PORT); BATCH must then be on "
+                   "storage every node mounts at the same path. Default: start a local Ray")
+    p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all of this machine's)")
+    p.add_argument("--num-gpus", type=int, help="local Ray only: GPUs to use (default: all of this machine's)")
+    p.add_argument("--cpus-per-run", type=float, default=1, help="CPUs reserved by each run (default 1)")
+    p.add_argument("--gpus-per-run", type=float, default=0,
+                   help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default 0)")
+    p.add_argument("--max-concurrent", type=int, help="at most this many runs at once (default: as resources allow)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="times a run is retried after its worker process or node died (default 3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars: one line per finished source")
+    _add_option_flags(p)
+
+
+def cmd_batch(args) -> int:
+    """Drive run_batch with an overall bar and one live line per running source; Ctrl-C stops every run with a
+    checkpoint (a second Ctrl-C aborts)."""
+    from tqdm import tqdm
+
+    try:
+        from .batch import BatchControl, BatchFinished, BatchStarted, RunFinished, RunProgress, RunStarted, run_batch
+        import ray  # noqa: F401 - only to say clearly when the extra is missing
+    except ImportError as exc:
+        raise OsmisError(f"osmis batch needs Ray (pip install -e '.[batch]'): {exc}") from None
+    control = BatchControl()
+
+    def on_sigint(signum, frame):
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping: every running source saves a checkpoint after this iteration (Ctrl-C again to abort)",
+              file=sys.stderr)
+        control.request_stop()
+
+    events = run_batch(args.sources, _config_from_args(args), args.out, n_per_source=args.n_per_source,
+                       address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+                       cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                       max_concurrent=args.max_concurrent, retries=args.retries, control=control)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    overall, lines, slots, free = None, {}, {}, []
+    code = 0
+
+    def say(text: str) -> None:
+        (tqdm.write(text, file=sys.stderr) if overall is not None else print(text, file=sys.stderr))
+
+    try:
+        for event in events:
+            if isinstance(event, BatchStarted):
+                res = ", ".join(f"{v:g} {k}" for k, v in event.resources.items())
+                say(f"batch {event.out}: {len(event.sources)} sources, {len(event.to_run)} to train or resume; "
+                    f"Ray: {res}")
+                overall = tqdm(total=len(event.sources), unit="source", desc="batch", position=0,
+                               disable=args.quiet, dynamic_ncols=True, file=sys.stderr)
+            elif isinstance(event, RunStarted):
+                pos = slots[event.name] = free.pop(0) if free else len(lines) + 1
+                lines[event.name] = tqdm(total=event.total, initial=event.step, desc=event.name, position=pos,
+                                         leave=False, disable=args.quiet, dynamic_ncols=True, file=sys.stderr,
+                                         bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
+                if event.resumed or event.attempt > 1:
+                    say(f"{event.name}: resumed at step {event.step} (attempt {event.attempt})")
+            elif isinstance(event, RunProgress) and event.name in lines:
+                bar = lines[event.name]
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(f"{event.it_per_s:.2f} it/s, ETA {_duration(event.eta)}")
+            elif isinstance(event, RunFinished):
+                bar = lines.pop(event.name, None)
+                if bar is not None:
+                    free.append(slots.pop(event.name))
+                    bar.close()
+                if event.status == "failed":
+                    code = 1
+                if event.status != "skipped" or args.quiet:
+                    say(f"{event.name}: {event.status} at step {event.step}/{event.total}"
+                        + (f": {event.message}" if event.message else ""))
+                if overall is not None:
+                    overall.update(1)
+            elif isinstance(event, BatchFinished):
+                if overall is not None:
+                    overall.close()
+                    overall = None
+                counts = ", ".join(f"{v} {k}" for k, v in event.counts.items() if v)
+                print(f"{'stopped' if event.stopped else 'done'} in {_duration(event.seconds)}: {counts}; "
+                      f"summary: {Path(event.out) / 'index.html'}", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for bar in lines.values():
+            bar.close()
+        if overall is not None:
+            overall.close()
+    return code
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 def cmd_gui(args) -> int:
     try:
         from osmis_gui.app import run_app
@@ -643,5 +749,6 @@ def cmd_gui(args) -> int:
     return run_app(args.path, args.threads)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate, "render": cmd_render,
-            "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}
+COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate,
+            "render": cmd_render, "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "batch": cmd_batch,
+            "gui": cmd_gui}
