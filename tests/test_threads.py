@@ -122,3 +122,10 @@ def test_help_does_not_import_torch(argv):
     assert out.returncode == 0, out.stderr
     assert "--threads" in out.stdout or argv == ["--help"]
     assert out.stdout.strip().endswith("NO-TORCH")
+
+
+@pytest.mark.skipif(subprocess.run(["python3", "-c", "import torch"], capture_output=True).returncode == 0,
+                    reason="needs a system python3 without torch")
+def test_main_py_with_the_wrong_python_says_which_to_use():
+    out = subprocess.run(["python3", "main.py"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and ".venv/bin/python main.py" in out.stderr
