@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, MutableMapping
 
 # libgomp's barrier spin before a waiting thread sleeps, used when a fixed count above one cannot step back under
 # load: ~10k pause instructions is well under a millisecond, against ~300k by default (longer than a time slice).
@@ -125,7 +125,7 @@ class ThreadPlan:
     env: dict[str, str] = field(default_factory=dict)
     start: CpuSample | None = None
 
-    def governor(self, interval_s: float = 2.0) -> "ThreadGovernor":
+    def governor(self, interval_s: float = 2.0) -> ThreadGovernor:
         """A governor for the calling thread (the one that runs training steps; torch's count is per thread)."""
         return ThreadGovernor(self, interval_s)
 
@@ -178,10 +178,9 @@ class ThreadGovernor:
         self._last = sample
         target = threads_for(self.plan.cores, others)
         current = self.current if self.current is not None else torch.get_num_threads()
-        if target > current and self.current is not None:
-            if self._pending_up != target:
-                self._pending_up = target       # first look that says "more": wait for the next one
-                return self.current
+        if target > current and self.current is not None and self._pending_up != target:
+            self._pending_up = target           # first look that says "more": wait for the next one
+            return self.current
         self._pending_up = None
         if target != current or self.current is None:
             if target != torch.get_num_threads():
