@@ -289,8 +289,14 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     return code
 
 
+def _settle_threads(args) -> None:
+    """Commands without a training loop look at the machine once, before their work, in the thread that does it."""
+    args.thread_plan.governor().check()
+
+
 def cmd_generate(args) -> int:
     from .application.generate import generate_gallery
+    _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
@@ -346,6 +352,7 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tupl
 
 def cmd_evaluate(args) -> int:
     from .metrics import format_table
+    _settle_threads(args)
     result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)

@@ -227,12 +227,17 @@ def configure_threads(threads: int | None = None, environ: MutableMapping[str, s
 
     threads: None (adaptive to the load), or a fixed count >= 1 (`--threads N`; a batch worker's CPU allotment).
     A user's OMP_NUM_THREADS wins over both. Returns the plan; a second call in the same process returns the first
-    plan unless `threads` asks for another fixed count. Raises ValueError for threads < 1.
+    plan unless `threads` asks for another fixed count (a reused batch worker): then the variables set by the first
+    call are replaced (once torch is loaded only the governor's set_num_threads still acts). Raises ValueError for
+    threads < 1.
     """
     global _configured
     environ = os.environ if environ is None else environ
     if _configured is not None and (threads is None or threads == _configured.threads):
         return _configured
+    for key, value in (_configured.env if _configured is not None else {}).items():
+        if environ.get(key) == value:       # ours, not the user's
+            del environ[key]
     env = thread_env(threads, environ)
     environ.update(env)
     cores = physical_cores()

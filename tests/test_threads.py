@@ -129,3 +129,20 @@ def test_help_does_not_import_torch(argv):
 def test_main_py_with_the_wrong_python_says_which_to_use():
     out = subprocess.run(["python3", "main.py"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and ".venv/bin/python main.py" in out.stderr
+
+
+def test_configure_again_replaces_only_its_own_variables(monkeypatch):
+    """A reused batch worker given another allotment: our variables change, the user's stay."""
+    monkeypatch.setattr(threads, "_configured", None)
+    env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert threads.configure_threads(1, env).threads == 1 and env == {"OMP_WAIT_POLICY": "PASSIVE",
+                                                                      "OMP_NUM_THREADS": "1"}
+    plan = threads.configure_threads(2, env)
+    assert (plan.threads, plan.source) == (2, "threads") and env["OMP_NUM_THREADS"] == "2"
+    assert "GOMP_SPINCOUNT" not in env                        # the user chose the wait policy
+    assert threads.configure_threads(None, env) is plan       # nothing asked: the entry point's plan stays
+    monkeypatch.setattr(threads, "_configured", None)
+    user = {"OMP_NUM_THREADS": "3"}
+    plan = threads.configure_threads(None, user)
+    assert (plan.threads, plan.source, user) == (3, "OMP_NUM_THREADS", {"OMP_NUM_THREADS": "3"})
+    assert threads.configure_threads(1, user).threads == 3    # the user's count wins over an allotment
