@@ -199,6 +199,13 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def _resume_overrides(args) -> dict:
+    """Options asked of a resumed run. The command that started it may be repeated with --resume: with its
+    --preset/--config the whole resolved config is compared with the run's, and only resumable options (iters,
+    logging, device, ...) may differ (resume_training names any other); without them, only the flags given."""
+    return _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
+
+
 def _default_run_dir(data: str) -> Path:
     stem = Path(data).stem or "run"
     base = Path("runs") / stem
@@ -217,9 +224,7 @@ def cmd_train(args) -> int:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
-        if args.preset or args.config:
-            raise OsmisError("--preset/--config cannot be combined with --resume: the run keeps its config.")
-        trainer = resume_training(run_dir, _overrides(args))
+        trainer = resume_training(run_dir, _resume_overrides(args))
     else:
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
@@ -377,10 +382,7 @@ def cmd_run(args) -> int:
         if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
             raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
         args.mask = data.get("mask_path")
-        # The same command line again with --resume: its preset/config may be given, only resumable options
-        # (iters, logging, device, ...) may differ from the run's (resume_training names any other).
-        overrides = _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
-        trainer = resume_training(run_dir, overrides)
+        trainer = resume_training(run_dir, _resume_overrides(args))
         config = trainer.config
     else:
         config = _config_from_args(args)

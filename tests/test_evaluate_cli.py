@@ -61,3 +61,13 @@ def test_inspect_honours_preset(capsys):
     assert main(["inspect", str(scene), "--preset", "quick", "--json"]) == 0
     quick = json.loads(capsys.readouterr().out)
     assert max(quick["resolution"]) == 160 and quick["params_g"] < paper["params_g"]
+
+
+def test_train_resume_accepts_the_same_preset(scene, tmp_path, capsys):
+    """`osmis train ... --resume` with the run's own preset continues; with another preset it names the option."""
+    run = tmp_path / "run"
+    flags = tiny_flags()
+    assert main(["train", str(scene), "--out", str(run), "--preset", "quick", "--iters", "2", "--quiet", *flags]) == 0
+    assert main(["train", str(run), "--resume", "--preset", "quick", "--iters", "3", "--quiet", *flags]) == 0
+    assert main(["train", str(run), "--resume", "--preset", "paper", "--iters", "4", "--quiet", *flags]) == 2
+    assert "another config" in capsys.readouterr().err
