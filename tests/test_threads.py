@@ -2,6 +2,7 @@
 governor follows the load of other programs; `osmis --help` imports no torch."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -146,3 +147,18 @@ def test_configure_again_replaces_only_its_own_variables(monkeypatch):
     plan = threads.configure_threads(None, user)
     assert (plan.threads, plan.source, user) == (3, "OMP_NUM_THREADS", {"OMP_NUM_THREADS": "3"})
     assert threads.configure_threads(1, user).threads == 3    # the user's count wins over an allotment
+
+
+def test_a_quota_on_a_big_host_ignores_other_tenants():
+    assert threads_for(2, 30.0, cpus=64) == 2      # --cpus=2 on a 64-CPU host with 30 busy elsewhere
+    assert threads_for(4, 2.0, cpus=8) == 4        # hyperthreads: 6 logical CPUs free for 4 cores
+    assert threads_for(2, 1.0, cpus=2) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux")
+def test_per_cpu_sample_matches_the_total():
+    every = threads.allowed_cpus()
+    a_all, a_set = threads.sample_cpu(), threads.sample_cpu(every)
+    assert a_all is not None and a_set is not None
+    if every == frozenset(range(os.cpu_count())):
+        assert a_set.machine_busy == pytest.approx(a_all.machine_busy, abs=0.5)   # sampled microseconds apart
