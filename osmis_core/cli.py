@@ -281,6 +281,13 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def _resume_overrides(args) -> dict:
+    """Options asked of a resumed run. The command that started it may be repeated with --resume: with its
+    --preset/--config the whole resolved config is compared with the run's, and only resumable options (iters,
+    logging, device, ...) may differ (resume_training names any other); without them, only the flags given."""
+    return _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
+
+
 def _default_run_dir(data: str) -> Path:
     stem = Path(data).stem or "run"
     base = Path("runs") / stem
@@ -299,9 +306,7 @@ def cmd_train(args) -> int:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
-        if args.preset or args.config:
-            raise OsmisError("--preset/--config cannot be combined with --resume: the run keeps its config.")
-        trainer = resume_training(run_dir, _overrides(args))
+        trainer = resume_training(run_dir, _resume_overrides(args))
     else:
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
@@ -387,8 +392,14 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     return code
 
 
+def _settle_threads(args) -> None:
+    """Commands without a training loop look at the machine once, before their work, in the thread that does it."""
+    args.thread_plan.governor().check()
+
+
 def cmd_generate(args) -> int:
     from .application.generate import generate_gallery
+    _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
@@ -523,6 +534,7 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
 
 def cmd_evaluate(args) -> int:
     from .metrics import format_table
+    _settle_threads(args)
     result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device, time_budget=args.time_budget)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)
@@ -557,10 +569,7 @@ def cmd_run(args) -> int:
         if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
             raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
         args.mask = data.get("mask_path")
-        # The same command line again with --resume: its preset/config may be given, only resumable options
-        # (iters, logging, device, ...) may differ from the run's (resume_training names any other).
-        overrides = _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
-        trainer = resume_training(run_dir, overrides)
+        trainer = resume_training(run_dir, _resume_overrides(args))
         config = trainer.config
     else:
         config = _config_from_args(args)

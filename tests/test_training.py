@@ -128,6 +128,7 @@ def test_events_stop_and_pause(scene, tmp_path):
     assert trainer.step == 4 and RunFolder(tmp_path / "run").latest_step() == 4
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_exits_zero(scene, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
