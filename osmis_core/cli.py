@@ -9,9 +9,8 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FIELDS, build_config, option_type, preset_names
+from .config import FIELDS, MAX_SEED, build_config, option_type, preset_names
 from .errors import OsmisError
-from .devices import resolve_device
 
 EXIT_USER_ERROR = 2
 
@@ -56,21 +55,47 @@ def _config_from_args(args):
     return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args))
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got '{text}'")
+    return value
+
+
+def _add_threads_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="CPU threads for torch (default: the free cores, re-checked while training; "
+                   "OMP_NUM_THREADS in the environment wins)")
+
+
 def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
+    from .metrics import REGISTRY, metric_names
+    from .metrics.renderer_measures import RENDERER_METRICS
     g = p.add_argument_group("evaluation options")
     if real_required:
         g.add_argument("--real", required=True, help="the training data (image, folder or video)")
         g.add_argument("--mask", help="mask of the training data, if not found next to it")
         g.add_argument("--device", default="auto")
         g.add_argument("--json", action="store_true", help="print the result as JSON")
-    g.add_argument("--metrics", default="sifid,lpips,lpips_train,diversity,miou",
-                   help="comma-separated: sifid, lpips, lpips_train, diversity, miou")
+    g.add_argument("--metrics", default=",".join(metric_names(default_only=True)),
+                   help="comma-separated: " + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items())
+                   + "; for galleries of osmis render also " + ", ".join(RENDERER_METRICS))
     g.add_argument("--sifid-dims", default="64", help="comma-separated Inception layers: 64, 192, 768, 2048")
     g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
     g.add_argument("--random-weights", action="store_true",
                    help="randomly initialised networks: exercises the pipeline offline; NOT comparable with "
                    "published numbers")
-    g.add_argument("--miou-steps", type=int, default=500, help="training steps of the mIoU segmenter")
+    g.add_argument("--miou-setting", choices=("auto", "full", "affordable"), default="auto",
+                   help="mIoU segmenter: full = 500 steps per direction at the gallery's size; affordable = fewer "
+                   "steps at a bounded size; auto (default) = full on a GPU, affordable on a CPU")
+    g.add_argument("--miou-steps", type=int, default=None,
+                   help="training steps per direction of the mIoU segmenter (default: the setting's)")
+    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="skip metrics whose estimated time would go past this many seconds (default: no limit "
+                   "for evaluate; for run, 180 on a CPU)")
     g.add_argument("--compat-lpips-unit-range", action="store_true",
                    help="reproduce the published code: LPIPS fed [0,1] images as if [-1,1]")
     g.add_argument("--compat-video-frame0", action="store_true",
@@ -89,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_threads_flag(p)
     _add_option_flags(p, {"max_size", "masks", "background_color", "max_classes", "max_frames", "ch_g", "ch_d",
                           "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0"})
 
@@ -100,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON/TOML options file (a run.json works too)")
     p.add_argument("--resume", action="store_true", help="continue the run folder from its latest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_threads_flag(p)
     _add_option_flags(p)
 
     p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
@@ -116,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
+    _add_threads_flag(p)
 
     p = sub.add_parser("animate", help="a latent-walk video of a run: image and mask overlay side by side")
     p.add_argument("run", help="run folder")
@@ -126,10 +154,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise path")
     p.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
     p.add_argument("--device", default="auto")
+    _add_threads_flag(p)
+
+    p = sub.add_parser("render", help="photos for given layouts from a renderer run (a gallery with the seeds)")
+    p.add_argument("run", help="renderer run folder (trained with --model renderer)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--layout", help="one layout: an indexed, grey or colour mask image")
+    src.add_argument("--layouts", help="a folder of layouts: every mask image in it")
+    src.add_argument("--from", dest="from_gallery", help="every mask of an OSMIS gallery (the two-stage pipeline)")
+    p.add_argument("--out", required=True, help="gallery folder")
+    p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed of the first photo (photo i: seed + i)")
+    p.add_argument("--noise", choices=("global", "instance"), default="global",
+                   help="one z per photo (global) or one z per instance (a connected component of one class)")
+    region = p.add_mutually_exclusive_group()
+    region.add_argument("--resample", metavar="REGION.png", help="re-draw the noise inside this mask's nonzero pixels")
+    region.add_argument("--resample-class", type=int, metavar="C", help="re-draw the noise of class C")
+    region.add_argument("--resample-instance", metavar="X,Y",
+                        help="re-draw the noise of the instance (connected component of its class) under pixel X,Y")
+    p.add_argument("--resample-seed", type=int, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
+    p.add_argument("--checkpoint", default="latest", help="latest or a step number")
+    p.add_argument("--device", default="cpu")
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
     _add_evaluate_flags(p, real_required=True)
+    _add_threads_flag(p)
 
     p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
     p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
@@ -138,7 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
+    p.add_argument("--resume", action="store_true",
+                   help="finish a stopped main job in --out: train on from its latest checkpoint, then generate "
+                   "and evaluate")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_threads_flag(p)
+    p.add_argument("--two-stage", action="store_true",
+                   help="also train a renderer on the same data (RUN/renderer) and render OSMIS's masks with it "
+                   "(RUN/two_stage): the SB-GAN pipeline in one shot")
     _add_evaluate_flags(p, real_required=False)
     _add_option_flags(p)
 
@@ -155,17 +212,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json-out", help="write the results as JSON here (default: bench.json)", default="bench.json")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
+    _add_threads_flag(p)
     _add_option_flags(p)
+
+    _add_batch_parser(sub)
 
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("path", nargs="?", help="run folder or DATA to open")
+    _add_threads_flag(p)
     return parser
 
 
+def _console_safe() -> None:
+    """Text the console cannot encode (a path with a character outside cp1252, say) is written escaped instead of
+    ending the command with UnicodeEncodeError after its work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _check_counts(args) -> None:
+    """Every count flag outside the config (those inside are checked by the config) must be a sensible number."""
+    for flag, minimum in (("n", 1), ("batch_size", 1), ("miou_steps", 1), ("warmup", 0), ("rounds", 1)):
+        value = getattr(args, flag, None)
+        if value is not None and not isinstance(value, bool) and isinstance(value, int) and value < minimum:
+            raise OsmisError(f"--{flag.replace('_', '-')} must be at least {minimum}, got {value}.")
+    if args.command == "generate" and not 0 <= args.seed <= MAX_SEED:
+        raise OsmisError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}.")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The `osmis` entry point. Parsing (and --help) imports no torch; a command that computes first sets the CPU
+    thread plan (environment variables the OpenMP runtime reads when torch loads: see osmis_core/threads.py)."""
+    _console_safe()
     args = build_parser().parse_args(argv)
+    from .threads import configure_threads
+    args.thread_plan = configure_threads(args.threads)
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
+    # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
+    # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = None
     try:
+        _check_counts(args)
         return COMMANDS[args.command](args)
     except OsmisError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -193,6 +282,13 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def _resume_overrides(args) -> dict:
+    """Options asked of a resumed run. The command that started it may be repeated with --resume: with its
+    --preset/--config the whole resolved config is compared with the run's, and only resumable options (iters,
+    logging, device, ...) may differ (resume_training names any other); without them, only the flags given."""
+    return _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
+
+
 def _default_run_dir(data: str) -> Path:
     stem = Path(data).stem or "run"
     base = Path("runs") / stem
@@ -211,22 +307,24 @@ def cmd_train(args) -> int:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
-        if args.preset or args.config:
-            raise OsmisError("--preset/--config cannot be combined with --resume: the run keeps its config.")
-        trainer = resume_training(run_dir, _overrides(args))
+        trainer = resume_training(run_dir, _resume_overrides(args))
     else:
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
         trainer = start_training(config, args.data, run_dir, args.mask)
-    return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet)
+    return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
 
 
-def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> int:
-    """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint."""
+def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, governor=None) -> int:
+    """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint.
+
+    The bar moves after every iteration (redrawn at most twice a second) and shows the losses of the latest
+    logging tick as soon as they come. `governor` (osmis_core.threads.ThreadGovernor) is checked after every
+    iteration, in this thread, which is the one that runs the training steps."""
     from tqdm import tqdm
 
-    from .events import (CheckpointSaved, HealthEvent, RolledBack, StepEval, StepStats, TrainControl,
-                         TrainingFailed, TrainingFinished, TrainingStarted)
+    from .events import (CheckpointSaved, HealthEvent, IterationDone, RolledBack, StepEval, StepStats,
+                         TrainControl, TrainingFailed, TrainingFinished, TrainingStarted)
     from .training.trainer import format_eval, format_stats
     control = TrainControl()
 
@@ -254,9 +352,15 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
                 for note in a["notes"]:
                     print(f"note: {note}", file=sys.stderr)
                 bar = tqdm(total=event.total, initial=event.step, unit="it", disable=quiet, dynamic_ncols=True,
-                           file=sys.stderr)
-            elif isinstance(event, StepStats):
+                           mininterval=0.5, miniters=1, file=sys.stderr)
+                if governor is not None:
+                    governor.check()
+            elif isinstance(event, IterationDone):
                 bar.update(event.step - bar.n)
+                if governor is not None:
+                    governor.check()
+            elif isinstance(event, StepStats):
+                # drawn by this step's IterationDone
                 bar.set_postfix_str(" ".join(filter(None, (format_stats(event), last_eval))), refresh=False)
             elif isinstance(event, StepEval):
                 last_eval = format_eval(event)
@@ -275,7 +379,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
                 if bar is not None:
                     bar.close()
                 print(f"error: training failed: {event.message}", file=sys.stderr)
-                code = 1
+                code = EXIT_USER_ERROR if event.user_error else 1
             elif isinstance(event, TrainingFinished):
                 if bar is not None:
                     bar.update(event.step - bar.n)
@@ -289,8 +393,14 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
     return code
 
 
+def _settle_threads(args) -> None:
+    """Commands without a training loop look at the machine once, before their work, in the thread that does it."""
+    args.thread_plan.governor().check()
+
+
 def cmd_generate(args) -> int:
     from .application.generate import generate_gallery
+    _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
@@ -301,11 +411,41 @@ def cmd_generate(args) -> int:
 
 def cmd_animate(args) -> int:
     from .application.animate import latent_walk
+    _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = latent_walk(args.run, args.out, frames=args.frames, fps=args.fps, loop=args.loop, seed=args.seed,
                       checkpoint=checkpoint, device=args.device)
     print(f"wrote {args.frames} frames in {time.perf_counter() - t0:.2f} s: {out}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from .application.render import Region, layouts_in, layouts_of_gallery, read_region, render_gallery
+    checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
+    if args.layout:
+        layouts = [Path(args.layout)]
+    elif args.layouts:
+        layouts = layouts_in(args.layouts)
+    else:
+        layouts = layouts_of_gallery(args.from_gallery)
+    region = None
+    if args.resample:
+        region = read_region(args.resample)
+    elif args.resample_class is not None:
+        region = Region(class_id=args.resample_class)
+    elif args.resample_instance:
+        try:
+            x, y = (int(v) for v in args.resample_instance.split(","))
+        except ValueError:
+            raise OsmisError(f"--resample-instance must be X,Y pixel coordinates, got '{args.resample_instance}'.") \
+                from None
+        region = Region(instance_at=(x, y))
+    t0 = time.perf_counter()
+    out = render_gallery(args.run, layouts, args.out, n=args.n, seed=args.seed, noise=args.noise, region=region,
+                         resample_seed=args.resample_seed, device=args.device, checkpoint=checkpoint)
+    print(f"rendered {args.n * len(layouts)} photos of {len(layouts)} layout(s) in {time.perf_counter() - t0:.2f} s: "
+          f"{out / 'index.html'}")
     return 0
 
 
@@ -316,46 +456,89 @@ def _int(text: str, flag: str) -> int:
         raise OsmisError(f"{flag} must be 'latest', 'best' or a step number, got '{text}'.") from None
 
 
-def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tuple[dict, str | None]:
+class _EvaluationProgress:
+    """The plan before the work, then one progress bar with ETA per stage (stderr)."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar = None
+        self.stage = None
+        self.plan = None
+
+    def on_plan(self, plan) -> None:
+        self.plan = plan
+        print(plan.summary(), file=sys.stderr)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="step" if stage.startswith("mIoU") else "img",
+                            disable=self.quiet, dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _metric_list(text: str) -> list[str]:
+    from .metrics import metric_names
+    from .metrics.renderer_measures import RENDERER_METRICS
+    metrics = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
+    if unknown or not metrics:
+        problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
+        raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
+    return metrics
+
+
+def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
+              time_budget: float | None = None) -> tuple[dict, str | None]:
     """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
     from .application.evaluation import evaluate_gallery
-    from .metrics import Compat, MissingWeightsError
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    from .devices import resolve_device
+    from .metrics import REGISTRY, Compat, MissingWeightsError, missing_weights
+    metrics = _metric_list(args.metrics)
     try:
         dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
     except ValueError:
         raise OsmisError(f"--sifid-dims must be numbers such as 64,192, got '{args.sifid_dims}'.") from None
     if args.random_weights:
         print("warning: --random-weights: scores are NOT comparable with published numbers", file=sys.stderr)
-    stage_shown = set()
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in stage_shown:
-            stage_shown.add(stage)
-            print(f"evaluating: {stage} ({total})", file=sys.stderr)
-
+    shown = _EvaluationProgress(quiet=getattr(args, "quiet", False))
     kwargs = dict(metrics=metrics, sifid_dims=dims, weights_dir=args.weights_dir, random_weights=args.random_weights,
                   compat=Compat(args.compat_lpips_unit_range, args.compat_video_frame0),
-                  device=str(resolve_device(device)), miou_steps=args.miou_steps, progress=progress)
+                  device=str(resolve_device(device)), miou_setting=args.miou_setting, miou_steps=args.miou_steps,
+                  time_budget=time_budget, progress=shown.progress, on_plan=shown.on_plan)
     if config is not None:
         kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color)
-    missing = None
+    files = [] if args.random_weights else list(dict.fromkeys(
+        f for m in metrics for f in missing_weights(REGISTRY[m].weights, args.weights_dir)))
+    missing = str(MissingWeightsError(files, args.weights_dir)) if files else None
     try:
-        from .metrics import missing_weights
-        from .metrics.evaluate import REQUIRED_WEIGHTS
-        files = [] if args.random_weights else list(dict.fromkeys(
-            f for m in metrics if m in REQUIRED_WEIGHTS for f in missing_weights(REQUIRED_WEIGHTS[m], args.weights_dir)))
-        if files:
-            missing = str(MissingWeightsError(files, args.weights_dir))
-    except ImportError:
-        pass
-    result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
+        result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
+    finally:
+        shown.close()
+    if shown.plan is not None and shown.plan.over_budget():
+        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(shown.plan.over_budget())]
+        if mask:
+            later += ["--mask", str(mask)]
+        if args.random_weights:
+            later.append("--random-weights")
+        if args.weights_dir:
+            later += ["--weights-dir", str(args.weights_dir)]
+        print(f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
+              f"{time_budget:.0f} s; run later with: {' '.join(later)}", file=sys.stderr)
     return result, missing
 
 
 def cmd_evaluate(args) -> int:
     from .metrics import format_table
-    result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device)
+    _settle_threads(args)
+    result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device, time_budget=args.time_budget)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)
     if missing:
@@ -366,22 +549,75 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     from .application.generate import generate_gallery
-    from .metrics import format_table
-    from .training.trainer import start_training
-    config = _config_from_args(args)
-    run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
-    trainer = start_training(config, args.data, run_dir, args.mask)
-    code = run_with_progress(trainer, quiet=args.quiet)
+    from .application.runfolder import RunFolder
+    from .devices import resolve_device
+    from .metrics import default_time_budget, format_table
+    from .training.trainer import resume_training, start_training
+    _metric_list(args.metrics)  # a typo is reported now, not after the training
+    renderer_config = None
+    if args.two_stage:
+        # the renderer is checked before any training starts: its config and its need for masks
+        from .data.sources import find_source
+        renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"})
+        if not find_source(args.data, args.mask).masks or not renderer_config.data.masks:
+            raise OsmisError(f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give "
+                             f"them with --mask.")
+    if args.resume:
+        if not args.out:
+            raise OsmisError("--resume needs --out RUN: the run folder of the main job to finish.")
+        run_dir = Path(args.out)
+        if not RunFolder(run_dir).exists():
+            raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume; leave out --resume to start it.")
+        data = RunFolder(run_dir).read_run_json().get("data", {})
+        if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
+            raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
+        args.mask = data.get("mask_path")
+        trainer = resume_training(run_dir, _resume_overrides(args))
+        config = trainer.config
+    else:
+        config = _config_from_args(args)
+        if config.model != "osmis":
+            raise OsmisError("osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
+                             "and osmis render.")
+        run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+        if RunFolder(run_dir).exists():
+            raise OsmisError(f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
+                             "checkpoint, then generate and evaluate) or choose another --out.")
+        trainer = start_training(config, args.data, run_dir, args.mask)
+    code = run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
     if code != 0:
         return code
+    if trainer.step < config.run.iters:         # stopped early (Ctrl-C): the job is finished by --resume
+        print(f"training stopped at step {trainer.step} of {config.run.iters}; finish the job with: osmis run "
+              f"{args.data} --out {run_dir} --resume", file=sys.stderr)
+        return 0
     gallery = run_dir / "gallery"
     generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
     print(f"generated {args.n} samples", file=sys.stderr)
-    result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config)
-    print(format_table(result))
-    if missing:
-        print(f"warning: some scores were not computed: {missing}", file=sys.stderr)
-    print(f"gallery: {(gallery / 'index.html').resolve()}")
+    budget = args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))
+    galleries = [("OSMIS", gallery, config)]
+    if renderer_config is not None:
+        from .application.render import layouts_of_gallery, render_gallery
+        renderer_dir = run_dir / "renderer"
+        code = run_with_progress(start_training(renderer_config, args.data, renderer_dir, args.mask),
+                                 quiet=args.quiet,
+                                 governor=args.thread_plan.governor())
+        if code != 0:
+            return code
+        two_stage = run_dir / "two_stage"
+        render_gallery(renderer_dir, layouts_of_gallery(gallery), two_stage, n=1, seed=config.run.seed,
+                       device=renderer_config.run.device)
+        print(f"rendered OSMIS's {args.n} masks with the renderer", file=sys.stderr)
+        galleries.append(("two-stage (OSMIS masks, rendered photos)", two_stage, renderer_config))
+    for title, folder, cfg in galleries:
+        result, missing = _evaluate(args, folder, args.data, args.mask, cfg.run.device, cfg, budget)
+        if len(galleries) > 1:
+            print(f"{title}:")
+        print(format_table(result))
+        if missing:
+            print(f"warning: some scores were not computed: {missing}", file=sys.stderr)
+    for _, folder, _ in galleries:
+        print(f"gallery: {(folder / 'index.html').resolve()}")
     return 0
 
 
@@ -413,13 +649,118 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _add_batch_parser(sub) -> None:
+    p = sub.add_parser("batch", help="train one model per source (labelled image or video) on Ray, locally or on a "
+                       "cluster, and merge the galleries into one dataset")
+    p.add_argument("sources", help="folder (image/ + mask/ pairs, or videos) or a .json/.csv list of sources")
+    p.add_argument("--out", required=True, help="batch folder BATCH (runs/, dataset/, summary.json, index.html)")
+    p.add_argument("--preset", choices=preset_names())
+    p.add_argument("--config", help="JSON/TOML options file")
+    p.add_argument("--n-per-source", type=int, default=100, help="generated pairs per source (default 100)")
+    p.add_argument("--address", help="join an existing Ray cluster (auto or HOST:PORT); BATCH must then be on "
+                   "storage every node mounts at the same path. Default: start a local Ray")
+    p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all of this machine's)")
+    p.add_argument("--num-gpus", type=int, help="local Ray only: GPUs to use (default: all of this machine's)")
+    p.add_argument("--cpus-per-run", type=float, default=1, help="CPUs reserved by each run (default 1)")
+    p.add_argument("--gpus-per-run", type=float, default=0,
+                   help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default 0)")
+    p.add_argument("--max-concurrent", type=int, help="at most this many runs at once (default: as resources allow)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="times a run is retried after its worker process or node died (default 3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars: one line per finished source")
+    _add_option_flags(p)
+
+
+def cmd_batch(args) -> int:
+    """Drive run_batch with an overall bar and one live line per running source; Ctrl-C stops every run with a
+    checkpoint (a second Ctrl-C aborts)."""
+    from tqdm import tqdm
+
+    try:
+        from .batch import BatchControl, BatchFinished, BatchStarted, RunFinished, RunProgress, RunStarted, run_batch
+        import ray  # noqa: F401 - only to say clearly when the extra is missing
+    except ImportError as exc:
+        raise OsmisError(f"osmis batch needs Ray (pip install -e '.[batch]'): {exc}") from None
+    control = BatchControl()
+
+    def on_sigint(signum, frame):
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping: every running source saves a checkpoint after this iteration (Ctrl-C again to abort)",
+              file=sys.stderr)
+        control.request_stop()
+
+    events = run_batch(args.sources, _config_from_args(args), args.out, n_per_source=args.n_per_source,
+                       address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+                       cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                       max_concurrent=args.max_concurrent, retries=args.retries, control=control)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    overall, lines, slots, free = None, {}, {}, []
+    code = 0
+
+    def say(text: str) -> None:
+        (tqdm.write(text, file=sys.stderr) if overall is not None else print(text, file=sys.stderr))
+
+    try:
+        for event in events:
+            if isinstance(event, BatchStarted):
+                res = ", ".join(f"{v:g} {k}" for k, v in event.resources.items())
+                say(f"batch {event.out}: {len(event.sources)} sources, {len(event.to_run)} to train or resume; "
+                    f"Ray: {res}")
+                overall = tqdm(total=len(event.sources), unit="source", desc="batch", position=0,
+                               disable=args.quiet, dynamic_ncols=True, file=sys.stderr)
+            elif isinstance(event, RunStarted):
+                pos = slots[event.name] = free.pop(0) if free else len(lines) + 1
+                lines[event.name] = tqdm(total=event.total, initial=event.step, desc=event.name, position=pos,
+                                         leave=False, disable=args.quiet, dynamic_ncols=True, file=sys.stderr,
+                                         bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
+                if event.resumed or event.attempt > 1:
+                    say(f"{event.name}: resumed at step {event.step} (attempt {event.attempt})")
+            elif isinstance(event, RunProgress) and event.name in lines:
+                bar = lines[event.name]
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(f"{event.it_per_s:.2f} it/s, ETA {_duration(event.eta)}")
+            elif isinstance(event, RunFinished):
+                bar = lines.pop(event.name, None)
+                if bar is not None:
+                    free.append(slots.pop(event.name))
+                    bar.close()
+                if event.status == "failed":
+                    code = 1
+                if event.status != "skipped" or args.quiet:
+                    say(f"{event.name}: {event.status} at step {event.step}/{event.total}"
+                        + (f": {event.message}" if event.message else ""))
+                if overall is not None:
+                    overall.update(1)
+            elif isinstance(event, BatchFinished):
+                if overall is not None:
+                    overall.close()
+                    overall = None
+                counts = ", ".join(f"{v} {k}" for k, v in event.counts.items() if v)
+                print(f"{'stopped' if event.stopped else 'done'} in {_duration(event.seconds)}: {counts}; "
+                      f"summary: {Path(event.out) / 'index.html'}", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for bar in lines.values():
+            bar.close()
+        if overall is not None:
+            overall.close()
+    return code
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 def cmd_gui(args) -> int:
     try:
         from osmis_gui.app import run_app
     except ImportError as exc:
         raise OsmisError(f"the desktop app needs PySide6 (pip install -e '.[gui]'): {exc}") from None
-    return run_app(args.path)
+    return run_app(args.path, args.threads)
 
 
 COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate,
-            "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}
+            "render": cmd_render, "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "batch": cmd_batch,
+            "gui": cmd_gui}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,15 +16,21 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 
+# Seeds feed torch.manual_seed (at most 2**64 - 1) and seed + 1 draws the preview noise.
+MAX_SEED = 2 ** 64 - 2
+
+
 def _opt(default, help: str, choices: tuple | None = None, minimum: float | None = None,
-         maximum: float | None = None, label: str | None = None,
+         maximum: float | None = None, label: str | None = None, warn_above: float | None = None,
          words: Mapping[str, Mapping[str, Any]] | None = None):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
+    warn_above: values above it are accepted but almost surely a mistake (see `config_warnings`).
     words: values given as text that stand for other options, e.g. p_aug = "adaptive" -> {"ada": True}; the
     option itself then keeps its value (see OsmisConfig.replace).
     """
-    meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "label": label, "words": words}
+    meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "label": label,
+            "warn_above": warn_above, "words": words}
     return field(default=default, metadata=meta)
 
 
@@ -94,8 +101,9 @@ class RegularisationOptions:
 @dataclass(frozen=True)
 class OptimisationOptions:
     batch_size: int = _opt(5, "Batch size B.", minimum=1, maximum=64, label="Batch size")
-    lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G")
-    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D")
+    lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G", warn_above=1e-2)
+    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D",
+                       warn_above=1e-2)
     beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, label="beta1")
     beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, label="beta2")
     loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss")
@@ -109,7 +117,7 @@ class OptimisationOptions:
 class RunOptions:
     iters: int = _opt(150000, "Total length of the run in iterations (also on resume).", minimum=1,
                       label="Iterations")
-    seed: int = _opt(0, "Random seed.", minimum=0, label="Seed")
+    seed: int = _opt(0, "Random seed.", minimum=0, maximum=MAX_SEED, label="Seed")
     device: str = _opt("auto", "auto, cpu, cuda or cuda:i.", label="Device")
     log_every: int = _opt(10, "Write a stats line every N iterations.", minimum=1, label="Log every")
     preview_every: int = _opt(1000, "Save a preview grid every N iterations.", minimum=1, label="Preview every")
@@ -144,6 +152,42 @@ class RunOptions:
                              choices=("default", "reduce-overhead", "max-autotune"), label="Compile mode")
 
 
+@dataclass(frozen=True)
+class RendererOptions:
+    """The layout renderer (spec/renderer.md): which model a run trains, and the renderer's own options. Shared
+    options (max_size, noise_dim, lambda_dr, batch_size, lr_g, lr_d, beta1, beta2, ema_decay, iters, ...) keep their
+    names; where the renderer's spec default differs, RENDERER_DEFAULTS gives it."""
+    model: str = _opt("osmis", "Model to train: osmis (image + mask pairs from noise) or renderer (a photo for a "
+                      "given layout).", choices=("osmis", "renderer"), label="Model")
+    ch_r: int = _opt(32, "Renderer generator width ch (16 ch at the coarsest scale, down to ch).", minimum=1,
+                     maximum=256, label="Renderer channels")
+    spade_hidden: int = _opt(64, "Hidden channels of each SPADE layer's shared conv.", minimum=1, maximum=1024,
+                             label="SPADE hidden")
+    spade_norm: str = _opt("batch", "Parameter-free norm inside SPADE layers.", choices=("batch", "instance"),
+                           label="SPADE norm")
+    num_blocks_r: int | None = _opt(None, "SPADE blocks m (default: coarsest map 4..8 px on the short side).",
+                                    minimum=2, maximum=9, label="Renderer blocks")
+    ch_rd: int = _opt(64, "Width of the renderer's U-Net discriminator at full resolution (OASIS: 128).",
+                      minimum=1, maximum=512, label="Renderer D channels")
+    lambda_labelmix: float = _opt(10.0, "Weight of the LabelMix consistency loss (0 disables it).", minimum=0.0,
+                                  label="lambda_LabelMix")
+    p_instance_noise: float = _opt(0.5, "Share of batches trained with per-instance (piecewise) noise instead of "
+                                   "one z per image.", minimum=0.0, maximum=1.0, label="p instance noise")
+    p_tps: float = _opt(0.9, "Probability of a thin-plate-spline warp of each training pair.", minimum=0.0,
+                        maximum=1.0, label="p TPS")
+    tps_strength: float = _opt(0.1, "Largest move of each of the 3x3 TPS control points, as a share of the width.",
+                               minimum=0.0, maximum=0.5, label="TPS strength")
+    p_flip: float = _opt(0.5, "Probability of a horizontal flip of each training pair.", minimum=0.0, maximum=1.0,
+                         label="p flip")
+    p_affine: float = _opt(0.5, "Probability of a mild affine map (scale, shift, crop) of each training pair.",
+                           minimum=0.0, maximum=1.0, label="p affine")
+    p_layout_edit: float = _opt(0.3, "Probability of an object edit of each training pair (duplicate / move an "
+                                "object into an object-free area, paste a background rectangle).", minimum=0.0,
+                                maximum=1.0, label="p layout edit")
+    unpaired: float = _opt(0.5, "Share of each generator batch drawn from unpaired layouts (warped masks without "
+                           "their photo).", minimum=0.0, maximum=1.0, label="Unpaired share")
+
+
 GROUPS: dict[str, type] = {
     "data": DataOptions,
     "generator": GeneratorOptions,
@@ -152,7 +196,13 @@ GROUPS: dict[str, type] = {
     "regularisation": RegularisationOptions,
     "optimisation": OptimisationOptions,
     "run": RunOptions,
+    "renderer": RendererOptions,
 }
+
+# Spec defaults of the renderer where a shared option's default is OSMIS's (spec/renderer.md sections 2 and 4:
+# OASIS's Adam settings). Applied under every preset, config file and flag when model is renderer.
+RENDERER_DEFAULTS: dict[str, Any] = {"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.999, "batch_size": 4,
+                                     "max_size": 256}
 
 
 @dataclass(frozen=True)
@@ -165,6 +215,12 @@ class OsmisConfig:
     regularisation: RegularisationOptions = field(default_factory=RegularisationOptions)
     optimisation: OptimisationOptions = field(default_factory=OptimisationOptions)
     run: RunOptions = field(default_factory=RunOptions)
+    renderer: RendererOptions = field(default_factory=RendererOptions)
+
+    @property
+    def model(self) -> str:
+        """'osmis' or 'renderer'."""
+        return self.renderer.model
 
     def __post_init__(self):
         for key, value in self.flat().items():
@@ -244,12 +300,27 @@ def _validate(name: str, value: Any, f: dataclasses.Field) -> None:
         raise ConfigError(f"option '{name}' must be a number, got {value!r}.")
     if not isinstance(value, expected):
         raise ConfigError(f"option '{name}' must be of type {_base_type(f).__name__}, got {value!r}.")
+    # NaN passes every comparison below (NaN < min and NaN > max are both false): refuse it, and infinity, first
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"option '{name}' must be a finite number, got {value!r}.")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"option '{name}' must be one of {', '.join(meta['choices'])}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"option '{name}' must be at least {meta['min']}, got {value!r}.")
     if meta.get("max") is not None and value > meta["max"]:
         raise ConfigError(f"option '{name}' must be at most {meta['max']}, got {value!r}.")
+
+
+def config_warnings(config: "OsmisConfig") -> list[str]:
+    """Sentences about accepted values that are almost surely mistakes (e.g. a learning rate of 1e10)."""
+    out = []
+    for name, value in config.flat().items():
+        limit = FIELDS[name][1].metadata.get("warn_above")
+        if limit is not None and value is not None and value > limit:
+            default = FIELDS[name][1].default
+            out.append(f"option '{name}' = {value:g} is far above usual values (default {default:g}, usually at "
+                       f"most {limit:g}); training will probably diverge or produce garbage.")
+    return out
 
 
 def _base_type(f: dataclasses.Field) -> type:
@@ -286,13 +357,16 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             data = json.loads(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"{path}: not a valid JSON/TOML config file ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a valid config file (nested too deeply).") from None
     if isinstance(data, Mapping) and "config" in data and isinstance(data["config"], Mapping):
         data = data["config"]  # a run.json is also a valid config file
     return flatten_options(data, str(path))
 
 
 def save_config_file(config: OsmisConfig, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+    from .application.runfolder import atomic_write_text
+    atomic_write_text(Path(path), json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def preset_names() -> list[str]:
@@ -300,22 +374,39 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in resource_path("presets").glob("*.json"))
 
 
-def preset_options(name: str) -> dict[str, Any]:
-    """Flat option overrides of a named preset (resources/presets/NAME.json)."""
+# A preset file serves both models: its top-level options are OSMIS's, and its "renderer_runs" mapping holds the
+# options of renderer runs instead ({"max_size": 160, ..., "renderer_runs": {"max_size": 128, ...}}): none of OSMIS's
+# tuned values (such as its lr_d) leaks into a renderer run.
+_PRESET_MODEL_KEY = "renderer_runs"
+
+
+def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
+    """Flat option overrides of a named preset (resources/presets/NAME.json) for `model`."""
     from .resources import resource_path
     path = resource_path("presets") / f"{name}.json"
     if not path.is_file():
         raise ConfigError(f"unknown preset '{name}' (available: {', '.join(preset_names())}).")
-    return load_config_file(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a valid JSON preset ({exc}).") from None
+    per_model = data.pop(_PRESET_MODEL_KEY, {}) if isinstance(data, dict) else {}
+    if model == "renderer":
+        return flatten_options(per_model, f"{path} ({_PRESET_MODEL_KEY})")
+    return flatten_options(data, str(path))
 
 
 def build_config(preset: str | None = None, config_file: str | Path | None = None,
                  overrides: Mapping[str, Any] | None = None) -> OsmisConfig:
-    """Defaults <- preset <- config file <- explicit overrides (flags)."""
-    options: dict[str, Any] = {}
+    """Defaults <- model defaults (RENDERER_DEFAULTS for renderer runs) <- preset <- config file <- explicit
+    overrides (flags)."""
+    overrides = dict(overrides or {})
+    file_options = load_config_file(config_file) if config_file else {}
+    model = overrides.get("model", file_options.get("model", "osmis"))
+    options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
     if preset:
-        options.update(preset_options(preset))
-    if config_file:
-        options.update(load_config_file(config_file))
-    options.update({k: v for k, v in (overrides or {}).items()})
+        preset_opts = preset_options(preset, model)
+        options.update({k: v for k, v in preset_opts.items() if k != "model"})
+    options.update(file_options)
+    options.update(overrides)
     return OsmisConfig().replace(**options)

@@ -13,8 +13,10 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
+    except (RuntimeError, TypeError):
         raise ConfigError(f"device '{name}' is not valid (use auto, cpu, cuda or cuda:i).") from None
+    if device.type not in ("cpu", "cuda"):  # meta, xla, ...: tensors there hold no numbers to train or save
+        raise ConfigError(f"device '{name}' is not supported (use auto, cpu, cuda or cuda:i).")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device '{name}' was asked for but no CUDA GPU is available.")
     return device

@@ -16,6 +16,13 @@ class TrainingStarted:
 
 
 @dataclass(frozen=True)
+class IterationDone:
+    """After every iteration (losses stay on the device: they are read back only for StepStats)."""
+    step: int
+    total: int
+
+
+@dataclass(frozen=True)
 class StepStats:
     step: int
     total: int
@@ -98,10 +105,11 @@ class TrainingFailed:
     step: int
     message: str
     details: str = ""           # traceback for the log
+    user_error: bool = False    # the user can fix it (full disk, divergence, memory): the CLI exits 2, else 1
 
 
-Event = (TrainingStarted | StepStats | StepEval | HealthEvent | RolledBack | PreviewReady | CheckpointSaved
-         | TrainingPaused | TrainingResumed | TrainingFinished | TrainingFailed)
+Event = (TrainingStarted | IterationDone | StepStats | StepEval | HealthEvent | RolledBack | PreviewReady
+         | CheckpointSaved | TrainingPaused | TrainingResumed | TrainingFinished | TrainingFailed)
 
 
 class TrainControl:

@@ -19,9 +19,19 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_app(path: str | None = None) -> int:
-    """Open the main window (with a run folder or DATA loaded when `path` is given) and run the event loop."""
+def run_app(path: str | None = None, threads: int | None = None) -> int:
+    """Open the main window (with a run folder or DATA loaded when `path` is given) and run the event loop.
+
+    An entry point: sets the CPU thread plan (osmis_core.threads; `threads` fixes the count) unless the `osmis`
+    command did already, and raises OsmisError naming the system packages to install when Qt's platform plugin
+    cannot load (instead of letting Qt abort the process)."""
+    from osmis_core.threads import configure_threads
+
     from . import tasks
+    from .platform_check import check_platform
+    configure_threads(threads)
+    if QApplication.instance() is None:
+        check_platform()
     app = create_app()
     window = MainWindow()
     window.show()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QVBoxLayout, QWidget)
 
 from osmis_core.config import FIELDS
+from osmis_core.data.masks import KIND_PHRASES
 
 from . import jobs, tasks
 from .widgets import ImageView, OpacitySlider, colour_swatch, error_label, set_error
@@ -361,7 +362,7 @@ class DataPage(QWidget):
             self.class_table.setItem(r, 1, share)
             self.class_table.setItem(r, 2, QTableWidgetItem(c["disk"]))
         if p.classes:
-            self.class_summary.setText(f"{len(p.classes)} classes found in a {p.mask_kind} mask.")
+            self.class_summary.setText(f"{len(p.classes)} classes found in {KIND_PHRASES.get(p.mask_kind, 'a mask')}.")
         elif p.mask_error:
             self.class_summary.setText("The mask cannot be used.")
         else:

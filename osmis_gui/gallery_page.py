@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
@@ -41,6 +42,8 @@ class GalleryPage(QWidget):
         self.metrics_available = False
         self.metrics_checked = False
         self.metrics_reason = "checking for the metrics package"
+        self._score_stage: str | None = None     # the scoring stage shown, and when it started (for the ETA)
+        self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.last_walk: str | None = None
         self.last_error: str | None = None
@@ -493,6 +496,7 @@ class GalleryPage(QWidget):
         config = self.window_.settings_config()
         device = config.run.device if config is not None else "auto"
         self.scoring = True
+        self._score_stage = None
         self.progress.setRange(0, 0)
         self.progress.show()
         self.status_label.setText("Computing per-image SIFID…")
@@ -503,9 +507,13 @@ class GalleryPage(QWidget):
 
     def _score_progress(self, stage: str, done: int, total: int) -> None:
         if self.scoring and total > 0:
+            if stage != self._score_stage:
+                self._score_stage, self._score_stage_start = stage, time.monotonic()
             self.progress.setRange(0, total)
             self.progress.setValue(done)
-            self.status_label.setText(f"Computing scores: {stage} {done}/{total}…")
+            elapsed = time.monotonic() - self._score_stage_start
+            eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+            self.status_label.setText(f"Computing scores: {stage} {done}/{total}{eta}…")
 
     def _on_scored(self, metrics: dict) -> None:
         self.metrics = metrics
@@ -542,6 +550,8 @@ class GalleryPage(QWidget):
             self.scores_label.setText(f"Scores: {', '.join(keys)} per image" + (f" · {summary}" if summary else ""))
         elif self.manifest is None:
             self.scores_label.setText("")
+        elif scoring.not_computed_text(self.metrics):
+            self.scores_label.setText(f"Scores: not computed — {scoring.not_computed_text(self.metrics)}.")
         elif self.metrics_available:
             note = f" — SIFID {self.metrics_reason}" if self.metrics_reason else ""
             self.scores_label.setText(f"Scores: not computed yet (Compute scores){note}.")

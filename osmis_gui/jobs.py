@@ -164,13 +164,21 @@ def lower_thread_priority(nice: int = 10) -> None:
 def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str,
           overrides: dict | None, control) -> Iterator[Any]:
     """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new' or 'resume'."""
+    from osmis_core.events import IterationDone
+    from osmis_core.threads import configured_plan
     from osmis_core.training.trainer import resume_training, start_training
     lower_thread_priority()
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
     else:
         trainer = resume_training(run_dir, overrides or {})
-    yield from trainer.run(control, resumed=(mode == "resume"))
+    plan = configured_plan()                # set by the app's entry point; None when the app is embedded
+    governor = plan.governor() if plan is not None else None
+    for event in trainer.run(control, resumed=(mode == "resume")):
+        if governor is not None:
+            governor.check()                # this worker thread runs the steps: its thread count is the one
+        if not isinstance(event, IterationDone):
+            yield event                     # the page shows progress at logging ticks
 
 
 # -- run folders --------------------------------------------------------------------------------------------------

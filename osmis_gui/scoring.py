@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-SCORE_METRICS = ["sifid"]            # per-image metrics the gallery asks for
+SCORE_METRICS = ["sifid"]  # the registry's metrics the gallery computes: cheap, and scored per image
 
 
 def probe() -> tuple[bool, str]:
@@ -20,9 +20,8 @@ def probe() -> tuple[bool, str]:
     except Exception as exc:  # noqa: BLE001 - a broken metrics package must not break the app
         return False, f"the metrics package failed to load ({type(exc).__name__}: {exc})"
     try:
-        from osmis_core.metrics import missing_weights
-        from osmis_core.metrics.evaluate import REQUIRED_WEIGHTS
-        files = [f for m in SCORE_METRICS for f in missing_weights(REQUIRED_WEIGHTS.get(m, ()))]
+        from osmis_core.metrics import REGISTRY, missing_weights
+        files = [f for m in SCORE_METRICS for f in missing_weights(REGISTRY[m].weights)]
         if files:
             return True, "needs the pretrained weights " + ", ".join(f.filename for f in files) + \
                 " (not found in the torch hub cache)"
@@ -32,8 +31,9 @@ def probe() -> tuple[bool, str]:
 
 
 def normalise_metrics(data: Any) -> dict | None:
-    """{'per_image': [{'index': i, 'sifid_64': ...}, ...], 'summary': {...}, 'warnings': [...]} keeping only
-    numeric per-image values (None = unavailable is dropped)."""
+    """{'per_image': [{'index': i, 'sifid_64': ...}, ...], 'summary': {...}, 'warnings': [...],
+    'not_computed': {metric: reason}} keeping only numeric per-image values; a summary value that is a string
+    is the reason that score was not computed."""
     if not isinstance(data, Mapping):
         return None
     rows: list[dict] = []
@@ -46,15 +46,33 @@ def normalise_metrics(data: Any) -> dict | None:
                 row["index"] = int(r.get("index", i))
                 rows.append(row)
     summary = {k: v for k, v in dict(data.get("summary") or {}).items() if v is not None}
-    return {"per_image": rows, "summary": summary, "warnings": list(data.get("warnings") or [])}
+    not_computed = {str(k): str(v) for k, v in dict(data.get("not_computed") or {}).items()}
+    return {"per_image": rows, "summary": summary, "warnings": list(data.get("warnings") or []),
+            "not_computed": not_computed}
 
 
 def score_keys(metrics: dict | None) -> list[str]:
-    """Per-image score columns (not the index, nor a video's nearest-frame column)."""
+    """Per-image score columns (not the index, nor a video's nearest-frame column), in the registry's order."""
     if not metrics:
         return []
-    return sorted({k for r in metrics.get("per_image", []) for k, v in r.items()
-                   if k != "index" and not k.endswith("_frame") and isinstance(v, (int, float))})
+    keys = {k for r in metrics.get("per_image", []) for k, v in r.items()
+            if k != "index" and not k.endswith("_frame") and isinstance(v, (int, float))}
+    order = _registry_key_order()
+    return sorted(keys, key=lambda k: (order.get(k.split("_")[0], len(order)), k))
+
+
+def _registry_key_order() -> dict[str, int]:
+    """Position of each metric's key prefix in the registry (score columns follow the registry)."""
+    from osmis_core.metrics import REGISTRY
+    prefixes = [t.split("_")[0] for e in REGISTRY.values() for t in e.per_image_keys]
+    return {p: i for i, p in reversed(list(enumerate(prefixes)))}
+
+
+def not_computed_text(metrics: dict | None) -> str:
+    """'SIFID: needs inception_v3_google-0cc3c7bd.pth; mIoU: skipped: ...' for the scores not computed."""
+    from osmis_core.metrics import REGISTRY
+    reasons = (metrics or {}).get("not_computed") or {}
+    return "; ".join(f"{REGISTRY[m].label if m in REGISTRY else m}: {r}" for m, r in reasons.items())
 
 
 def compute(gallery_dir: str, data_path: str, mask_path: str | None, device: str = "auto",

@@ -91,7 +91,7 @@ class FieldEditor(QObject):
         if self.type is int:
             w = QSpinBox()
             lo = int(m["min"]) if m.get("min") is not None else -INT_MAX
-            hi = int(m["max"]) if m.get("max") is not None else INT_MAX
+            hi = min(int(m["max"]), INT_MAX) if m.get("max") is not None else INT_MAX  # seeds go to 2**64
             if self.optional:
                 lo -= 1
                 w.setSpecialValueText("auto")

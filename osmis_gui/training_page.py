@@ -65,7 +65,16 @@ class LossPlots(QWidget):
             grid = pg.GridItem(pen=pg.mkPen(225, 225, 225), textPen=None)  # 1.5 ms to paint; showGrid's: 10+ ms
             p.addItem(grid, ignoreBounds=True)
             p.setLabel("bottom", "iteration")
-            p.addLegend(offset=(-5, 5), labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 200))
+            legend = p.addLegend(labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 200))
+            # The legend sits right of the curves, in the room of a blank right axis sized to it (_fit_legends):
+            # inside the view it covered the newest points.
+            legend.setParentItem(p.plotItem)
+            legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-2, 4))
+            p.showAxis("right")
+            right = p.getAxis("right")
+            right.setStyle(showValues=False, tickLength=0)
+            right.setPen(pg.mkPen(None))
+            right.setWidth(0)
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
             p.setMinimumHeight(110)
@@ -97,6 +106,7 @@ class LossPlots(QWidget):
             if p.plotItem.legend is not None:
                 p.plotItem.legend.clear()
         self.curves = {}
+        self._fit_legends()
         self._dirty = True
 
     def add(self, step: int, values: dict[str, float], losses: bool = True) -> None:
@@ -154,6 +164,56 @@ class LossPlots(QWidget):
                 self.curves[key] = curve
                 created += 1
             curve.setData(np.asarray(steps, dtype=float), np.asarray(vals, dtype=float), connect="finite")
+        if created:
+            self._fit_legends()
+
+    def _fit_legends(self) -> None:
+        """Give the legends room right of the curves: one width for all three plots, so their axes line up."""
+        widths = [p.plotItem.legend.boundingRect().width() for p in self.plots
+                  if p.plotItem.legend is not None and p.plotItem.legend.items]
+        width = int(max(widths)) + 4 if widths else 0
+        for p in self.plots:
+            p.getAxis("right").setWidth(width)
+
+
+class LogView(QPlainTextEdit):
+    """A read-only log that stays at its last line while the reader has not scrolled up: also when its text is
+    set while hidden (a reopened run in another tab) and after a resize, where QPlainTextEdit alone stopped a few
+    lines above the end."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._follow = True
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().rangeChanged.connect(self._range_changed)
+
+    def _scrolled(self, value: int) -> None:
+        self._follow = value >= self.verticalScrollBar().maximum()
+
+    def _range_changed(self, minimum: int, maximum: int) -> None:
+        if self._follow:
+            self.verticalScrollBar().setValue(maximum)
+
+    def scroll_to_end(self) -> None:
+        self._follow = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def setPlainText(self, text: str) -> None:
+        super().setPlainText(text)
+        self.scroll_to_end()
+
+    def showEvent(self, event) -> None:
+        follow = self._follow
+        super().showEvent(event)
+        if follow:
+            self.scroll_to_end()
+
+    def resizeEvent(self, event) -> None:
+        follow = self._follow
+        super().resizeEvent(event)
+        if follow:
+            self.scroll_to_end()
 
 
 class TrainingPage(QWidget):
@@ -284,7 +344,7 @@ class TrainingPage(QWidget):
         top_split.setStretchFactor(0, 3)
         top_split.setStretchFactor(1, 2)
 
-        self.log_view = QPlainTextEdit()
+        self.log_view = LogView()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
         self.log_view.setPlaceholderText("Training log")
@@ -570,7 +630,6 @@ class TrainingPage(QWidget):
         self.samples = list(snap.samples)
         self._refresh_samples(follow=True)
         self.log_view.setPlainText(snap.log_text)
-        self.log_view.moveCursor(self.log_view.textCursor().MoveOperation.End)
         self.run_label.setText(f"Run folder: {snap.run_dir}")
         if snap.stats:
             last = next((r for r in reversed(snap.stats) if "event" not in r), snap.stats[-1])  # a loss row

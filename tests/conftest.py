@@ -1,12 +1,19 @@
 """Fixtures; ../shared/data tests skip when it is absent."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from helpers import SHARED_DATA, save_palette_mask, scene_arrays
+from osmis_core.threads import physical_cores
+
+# Tests compare runs to float precision (N + resume + N == 2N): the CPU thread count must not change under them, as
+# the adaptive plan of `osmis` (osmis_core/threads.py) does when other programs are busy. Pinned to torch's
+# default count unless the caller chose one.
+os.environ.setdefault("OMP_NUM_THREADS", str(physical_cores()))
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ def test_output_shapes_case_b():
 
 
 @torch.no_grad()
+@pytest.mark.slow
 def test_output_shapes_case_c_and_d():
     g = Generator((2, 4), 8, 3)
     out = g(torch.randn(5, 64, 1, 1))

@@ -87,3 +87,10 @@ def test_joint_decoding_over_frames():
     m2[2:4, 2:4] = 2
     ids, report = decode_masks([Image.fromarray(m1, "L"), Image.fromarray(m2, "L")], ["a", "b"], 32)
     assert report.num_classes == 3 and ids[1].max() == 2
+
+
+def test_mask_kind_reads_as_english():
+    from osmis_core.data.masks import KIND_PHRASES, MaskReport
+    assert MaskReport("ids", 3).describe().startswith("3 classes from a class-id mask")
+    assert MaskReport("colour", 2).describe().startswith("2 classes from an RGB colour-coded mask")
+    assert set(KIND_PHRASES) == {"ids", "binary", "soft", "levels", "colour"}

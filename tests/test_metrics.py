@@ -258,6 +258,7 @@ def shapes_pair(size=32):
     return image.clamp(0, 1)[None], mask[None]
 
 
+@pytest.mark.slow
 def test_miou_perfect_generator_scores_about_one():
     image, mask = shapes_pair()
     steps = []
@@ -297,8 +298,10 @@ def test_missing_weights_names_file_place_and_url(tmp_path, monkeypatch):
 
     result = evaluate_images(images, images[:1], weights_dir=weights_dir, skip_missing=True)
     assert result["summary"]["pixel_diversity"] > 0
-    assert result["summary"]["sifid_64"] is None and result["summary"]["lpips_diversity"] is None
+    assert result["summary"]["sifid_64"] == "needs inception_v3_google-0cc3c7bd.pth"
+    assert result["summary"]["lpips_diversity"] == "needs alexnet-owt-7be5be79.pth"
     assert set(result["unavailable"]) == {"sifid", "lpips", "lpips_train"}
+    assert result["not_computed"]["miou"] == "skipped: needs masks of the generated and the real images"
 
 
 def test_weights_found_in_weights_dir_and_hub_cache(tmp_path, monkeypatch):

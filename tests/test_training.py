@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -127,6 +128,7 @@ def test_events_stop_and_pause(scene, tmp_path):
     assert trainer.step == 4 and RunFolder(tmp_path / "run").latest_step() == 4
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_exits_zero(scene, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -162,3 +164,24 @@ def test_resume_api_restores_step(scene, tmp_path):
     list(trainer.run())
     again = resume_training(tmp_path / "run", {"iters": 3})
     assert again.step == 2 and again.config.run.iters == 3
+
+
+def test_progress_line_shows_the_current_losses(scene, tmp_path, capsys):
+    """Every frame of the progress bar shows the losses logged at (not before) the latest logging tick it has
+    passed; the bar moves between ticks (log every 3 iterations)."""
+    import re
+    run = tmp_path / "run"
+    assert main(["train", str(scene), "--out", str(run), "--iters", "7", *tiny_flags(log_every=3)]) == 0
+    frames = [f for f in re.split(r"[\r\n]", capsys.readouterr().err) if re.search(r"\d+/7", f)]
+    logged = {r["step"]: r for r in RunFolder(run).read_stats()}
+    assert sorted(logged) == [3, 6, 7]
+    for frame in frames:
+        step = int(re.search(r"(\d+)/7", frame).group(1))
+        ticks = [s for s in logged if s <= step]
+        shown = re.search(r"g_total=(-?[\d.]+)", frame)
+        if not ticks:
+            assert shown is None, frame
+        else:
+            assert shown is not None and float(shown.group(1)) == pytest.approx(logged[max(ticks)]["g_total"],
+                                                                                abs=1e-3), frame
+    assert frames and re.search(r"7/7", frames[-1])

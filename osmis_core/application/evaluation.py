@@ -10,10 +10,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from ..data.sources import IMAGE_EXTS, find_source, load_frames, open_mask
+from ..data.sources import IMAGE_EXTS, find_source, load_frames_and_masks, open_checked, open_mask
 from ..errors import DataError, OsmisError
 from .generate import write_index_html
 from ..data.masks import decode_masks
+
+
+# Below this standard deviation (in [0, 1] units, far under one grey level) the real image is one flat colour; the
+# resize to the gallery's size leaves rounding noise of ~1e-8 on a flat image.
 
 
 def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:
@@ -49,10 +53,10 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
 
 
 def _read(path: Path, mode: str | None) -> np.ndarray:
+    im = open_checked(path, "generated image" if mode else "generated mask")
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert(mode) if mode else im).copy()
-    except (OSError, UnidentifiedImageError) as exc:
+        return np.asarray(im.convert(mode) if mode else im).copy()
+    except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read ({exc}).") from None
 
 
@@ -61,13 +65,12 @@ def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], 
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training frames resized (bilinear) to size (H, W) in [0, 1], and their class-id masks (nearest) or None."""
     source = find_source(data, mask)
-    frames = load_frames(source, max_frames)
+    frames, paths = load_frames_and_masks(source, max_frames)
     h, w = size
     images = torch.cat([F.interpolate(torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float() / 255.0,
                                       size=(h, w), mode="bilinear", align_corners=False) for f in frames])
     masks = None
-    if source.masks:
-        paths = source.masks[:len(frames)] if len(source.masks) >= len(frames) else source.masks
+    if paths:
         ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], max_classes, background_colour)
         masks = torch.from_numpy(np.stack([np.asarray(Image.fromarray(a.astype(np.int32), "I").resize(
             (w, h), Image.NEAREST)) for a in ids]).astype(np.int64))
@@ -77,19 +80,31 @@ def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], 
 def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | None = None, *,
                      metrics: Sequence[str] | None = None, sifid_dims: Sequence[int] = (64,),
                      weights_dir: str | Path | None = None, random_weights: bool = False, compat=None,
-                     device: str | torch.device = "cpu", miou_steps: int = 500, max_classes: int = 32,
-                     background_colour: str | None = None, skip_missing: bool = False,
-                     progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores."""
-    from ..metrics import METRICS, Compat, evaluate_images, write_metrics
+                     device: str | torch.device = "cpu", miou_setting: str = "auto", miou_steps: int | None = None,
+                     max_classes: int = 32, background_colour: str | None = None, skip_missing: bool = False,
+                     time_budget: float | None = None,
+                     progress: Callable[[str, int, int], None] | None = None,
+                     on_plan: Callable | None = None) -> dict:
+    """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores.
+    Options as for `osmis_core.metrics.evaluate_images` (metrics None: the registry's default metrics)."""
+    from ..metrics import Compat, evaluate_images, metric_names, write_metrics
+    from .render_evaluation import evaluate_renderer, split_metrics
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
                                         background_colour=background_colour)
-    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics or METRICS),
+    renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
+    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics),
                              sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
                              compat=compat or Compat(), device=device, progress=progress, names=names,
-                             miou_steps=miou_steps, skip_missing=skip_missing)
+                             miou_setting=miou_setting, miou_steps=miou_steps, skip_missing=skip_missing,
+                             time_budget=time_budget, on_plan=on_plan)
+    if renderer_metrics:  # spec/renderer.md section 6, for galleries of osmis render
+        summary, warnings = evaluate_renderer(gallery, real_images, real_masks, renderer_metrics,
+                                              weights_dir=weights_dir, random_weights=random_weights, device=device,
+                                              miou_steps=miou_steps or 500, progress=progress)
+        result["summary"].update(summary)
+        result["warnings"].extend(warnings)
     try:
         write_metrics(gallery, result)
     except OSError as exc:

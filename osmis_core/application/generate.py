@@ -13,11 +13,11 @@ import torch
 from ..models.architecture import Architecture
 from ..config import OsmisConfig
 from ..devices import autocast_dtype, resolve_device
-from ..errors import OsmisError
+from ..errors import CheckpointError, OsmisError
 from ..heap import keep_freed_memory
 from ..models import Generator
 from ..png import encode_png
-from .runfolder import RunFolder, atomic_write_text
+from .runfolder import RunFolder, atomic_write_text, normalise_path
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 
 
@@ -34,10 +34,17 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: b
     # memory-mapped: only the generator's tensors are read, not D's or the optimisers'
     state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"), mmap=True)
     config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
+    if config.model != "osmis":
+        raise OsmisError(f"{folder.root}: is a {config.model} run, which draws photos for given layouts; use "
+                         f"`osmis render {folder.root} --layout L.png` instead.")
     a = state["architecture"]
-    g = Generator.from_trained(state["generator_ema" if ema else "generator"], tuple(a["noise_shape"]),
-                               a["num_blocks_g"], state["num_classes"], ch=config.generator.ch_g,
-                               noise_dim=config.generator.noise_dim, norm=config.generator.norm_g)
+    try:
+        g = Generator.from_trained(state["generator_ema" if ema else "generator"], tuple(a["noise_shape"]),
+                                   a["num_blocks_g"], state["num_classes"], ch=config.generator.ch_g,
+                                   noise_dim=config.generator.noise_dim, norm=config.generator.norm_g)
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{folder.root}: the checkpoint's generator does not match its own settings "
+                              f"({str(exc)[:200]}).") from None
     g = g.to(device, memory_format=torch.channels_last)
     meta = {"step": int(state["step"]), "config": state["config"], "architecture": a,
             "num_classes": state["num_classes"]}
@@ -63,13 +70,15 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path, n: int = 100, see
     """Write n generated image-mask pairs with a manifest and an index.html into out_dir."""
     if n < 1:
         raise OsmisError("--n must be at least 1.")
+    if batch_size is not None and batch_size < 1:
+        raise OsmisError(f"--batch-size must be at least 1, got {batch_size}.")
     dev = resolve_device(device)
     # on a 2-core CPU batches of 10 to 50 run within 5 % of each other at case b; 20 was ~3 % faster than 10
     batch_size = batch_size or (20 if dev.type == "cpu" else 50)
     if dev.type == "cpu":
         keep_freed_memory()  # the batch's large maps then reuse heap memory instead of faulting in new pages
     generator, meta = load_generator(run_dir, checkpoint, ema, dev)
-    out = Path(out_dir)
+    out = normalise_path(out_dir)
     has_masks = meta["num_classes"] is not None
     try:
         for sub in ("images", "masks", "overlays") if has_masks else ("images",):

@@ -17,6 +17,11 @@ from ..errors import CheckpointError, OsmisError
 
 CHECKPOINT_FORMAT = 1
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
+# Entries every checkpoint holds, with their types: a file that lacks one is treated as damaged.
+CHECKPOINT_FIELDS = {"format": int, "step": int, "config": dict, "architecture": dict, "num_classes": (int, type(None)),
+                     "generator": dict, "generator_ema": dict, "discriminator": dict, "opt_g": dict, "opt_d": dict,
+                     "rng": dict, "fixed_noise": torch.Tensor}
+_ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
 
 
 class _WriteErrorRecorder:
@@ -80,6 +85,32 @@ def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8")), durable)
 
 
+def append_text(path: Path, text: str) -> None:
+    """Append to a log-like file; a failed write (a full disk) is undone and raises OSError naming `path`.
+
+    Appending (not a rewrite through atomic_write_bytes) keeps a long run's log linear in its length; cutting the
+    file back to its old size keeps it free of half lines.
+    """
+    path = Path(path)
+    with open(path, "ab") as f:
+        size = f.tell()
+        try:
+            f.write(text.encode("utf-8"))
+            f.flush()
+        except OSError as exc:
+            try:
+                f.truncate(size)
+            except OSError:
+                pass
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+def normalise_path(path: str | Path) -> Path:
+    """`path` with `x/..` and `.` parts removed before anything is created: `--out a/b/../../x` makes `x` only,
+    never the empty folders `a/b` on the way."""
+    return Path(os.path.normpath(path))
+
+
 def versions() -> dict[str, str]:
     from .. import __version__
     return {"osmis": __version__, "torch": torch.__version__, "python": platform.python_version()}
@@ -89,7 +120,7 @@ class RunFolder:
     """Paths and files of one training run."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = normalise_path(root)
 
     @property
     def run_json(self) -> Path:
@@ -142,12 +173,33 @@ class RunFolder:
             raise CheckpointError(f"{self.run_json}: cannot be read ({exc}).") from None
 
     def log(self, message: str) -> None:
-        with open(self.log_file, "a", encoding="utf-8") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        append_text(self.log_file, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
     def append_stats(self, record: dict[str, Any]) -> None:
-        with open(self.stats, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        append_text(self.stats, json.dumps(record) + "\n")
+
+    def remove_temporaries(self) -> list[Path]:
+        """Delete the temporary files that writes killed mid-way left behind (`.NAME.*.tmp`); return them."""
+        removed = []
+        for folder in (self.root, self.checkpoints, self.samples):
+            if folder.is_dir():
+                for p in folder.glob(".*.tmp"):
+                    try:
+                        p.unlink()
+                        removed.append(p)
+                    except OSError:
+                        pass
+        return removed
+
+    def clear_for_restart(self) -> None:
+        """Empty a run that never saved a checkpoint (killed before its first) so it can start again in place:
+        samples, stats and temporaries go; log.txt is kept and says so."""
+        self.remove_temporaries()
+        if self.samples.is_dir():
+            for p in self.samples.iterdir():
+                if p.is_file():
+                    p.unlink()
+        self.stats.unlink(missing_ok=True)
 
     def read_stats(self) -> list[dict[str, Any]]:
         if not self.stats.is_file():
@@ -222,20 +274,21 @@ class RunFolder:
 
     def load_checkpoint(self, which: str | int = "latest", map_location="cpu",
                         fallback: bool = True, mmap: bool = False) -> dict[str, Any]:
-        """Load a checkpoint ("latest", "best" or a step number) safely (weights_only). With fallback, a damaged
-        latest one gives way to the previous good one (with a warning). mmap: tensors are read from the file when
-        used."""
+        """Load a checkpoint ("latest", "best" or a step number) safely (weights_only). "latest" is the newest
+        readable checkpoint: a kill between a checkpoint's rename and the `latest` update leaves the pointer one
+        behind, and the newer file is whole. With fallback, a damaged one (unreadable, lacking fields, non-finite
+        generator weights) gives way to the previous good one (with a warning). mmap: tensors are read from the file
+        when used."""
         if which == "best":
             if not self.best_checkpoint.is_file():
                 raise CheckpointError(f"{self.best_checkpoint}: the run kept no best checkpoint (it is written "
                                       f"at evaluations, see --eval-every and --keep-best).")
             paths = [self.best_checkpoint]
         elif which == "latest":
-            latest = self.latest_step()
-            if latest is None:
+            steps = self.checkpoint_steps()
+            if not steps:
                 raise CheckpointError(f"{self.checkpoints}: the run has no checkpoint yet.")
-            candidates = [latest] + [s for s in reversed(self.checkpoint_steps()) if s != latest]
-            paths = [self.checkpoint_path(s) for s in candidates]
+            paths = [self.checkpoint_path(s) for s in reversed(steps)]
         else:
             step = int(which)
             if not self.checkpoint_path(step).is_file():
@@ -246,11 +299,36 @@ class RunFolder:
         for path in paths if fallback else paths[:1]:
             try:
                 state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-                if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-                    raise ValueError("not an OSMIS checkpoint")
+                check_checkpoint(state)
                 if errors:
                     warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}")
                 return state
             except Exception as exc:  # noqa: BLE001 - any unreadable file is 'damaged'
-                errors.append(f"{path}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:120]})")
+                why = str(exc)[:120] if isinstance(exc, _Incomplete) else f"{type(exc).__name__}: {str(exc)[:120]}"
+                errors.append(f"{path}: damaged checkpoint ({why})")
         raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
+
+
+class _Incomplete(ValueError):
+    """A checkpoint that loads but is not a whole OSMIS checkpoint."""
+
+
+def check_checkpoint(state: Any) -> None:
+    """Raise ValueError unless `state` has every field of an OSMIS checkpoint, of the right type, and finite
+    generator weights (a NaN generator would write black galleries)."""
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise _Incomplete("not an OSMIS checkpoint")
+    for key, kind in CHECKPOINT_FIELDS.items():
+        if key not in state:
+            raise _Incomplete(f"lacks '{key}'")
+        if not isinstance(state[key], kind) or isinstance(state[key], bool):
+            raise _Incomplete(f"'{key}' has the wrong type {type(state[key]).__name__}")
+    missing = [k for k in _ARCHITECTURE_FIELDS if k not in state["architecture"]]
+    if missing:
+        raise _Incomplete(f"'architecture' lacks '{missing[0]}'")
+    for key in ("generator", "generator_ema"):
+        for name, t in state[key].items():
+            if not isinstance(t, torch.Tensor):
+                raise _Incomplete(f"'{key}.{name}' is not a tensor")
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise _Incomplete(f"'{key}.{name}' holds NaN or infinite weights")

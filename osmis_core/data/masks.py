@@ -11,7 +11,8 @@ from ..errors import DataError
 COLOUR_TOLERANCE = 12      # colours within this many levels (per channel) are one class
 MIN_CLASS_SHARE = 0.001    # a colour must cover at least this share of pixels to start a class
 _BLEND_MAX_SHARE = 0.05   # a smaller colour lying between two classes is an anti-aliased edge, not a class
-_FEW_LEVELS = 8            # a grey mask with at most this many distinct levels has one class per level
+_CORE_SHARE = 0.05         # a class has interior pixels: at least this share of its pixels have 8 same-class neighbours
+_REGION_COVER = 0.5        # grey levels with interior pixels covering this share of the mask make it a label map
 
 
 @dataclass
@@ -22,6 +23,10 @@ class MaskClass:
     value: int | None = None            # grey level or palette index on disk
 
 
+KIND_PHRASES = {"ids": "a class-id mask", "binary": "a black/white mask", "soft": "a soft-edged grey mask",
+                "levels": "a grey-level mask", "colour": "an RGB colour-coded mask"}
+
+
 @dataclass
 class MaskReport:
     """What was found in the mask files: the user is told this."""
@@ -30,13 +35,18 @@ class MaskReport:
     classes: list[MaskClass] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def kind_phrase(self) -> str:
+        """The kind in words, with its article: 'a class-id mask', 'an RGB colour-coded mask', ..."""
+        return KIND_PHRASES.get(self.kind, f"a '{self.kind}' mask")
+
     def describe(self) -> str:
         parts = []
         for c in self.classes:
             what = (f"#{c.colour[0]:02x}{c.colour[1]:02x}{c.colour[2]:02x}" if c.colour is not None
                     else f"value {c.value}")
             parts.append(f"class {c.id} ({what}): {100 * c.share:.1f}%")
-        return f"{self.num_classes} classes from a {self.kind} mask: " + ", ".join(parts)
+        return f"{self.num_classes} classes from {self.kind_phrase}: " + ", ".join(parts)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "num_classes": self.num_classes, "notes": list(self.notes),
@@ -129,14 +139,60 @@ def _decode_grey(arrays: list[np.ndarray], full: int, max_classes: int) -> tuple
         share = _shares(ids, 2)
         return ids, MaskReport("binary", 2, [MaskClass(0, float(share[0]), value=0),
                                              MaskClass(1, float(share[1]), value=full)])
-    if values.max(initial=0) < (full + 1) // 2 or len(values) <= _FEW_LEVELS:
-        return _decode_ids(arrays, "ids", max_classes)  # class ids (soft masks reach the upper half)
+    if values.max(initial=0) < max_classes:
+        return _decode_ids(arrays, "ids", max_classes)  # class ids 0..K-1
+    # A label map whose ids are spread over the grey range (0, 25, ..., 225) has an interior at every level it uses;
+    # anti-aliased edges add levels that only occur along the borders between them.
+    lookup = np.zeros(int(values.max()) + 1, np.int64)
+    lookup[values] = np.arange(len(values))
+    level_maps = [lookup[a] for a in arrays]
+    cores = _core_counts(level_maps, len(values))
+    regions = np.flatnonzero(cores > 0)
+    counts = sum(np.bincount(m.ravel(), minlength=len(values)) for m in level_maps)
+    if len(regions) >= 2 and counts[regions].sum() >= _REGION_COVER * counts.sum() and len(regions) < len(values) \
+            or len(regions) == len(values) and len(values) >= 2:
+        centres = values[regions].astype(np.int64)
+        nearest = np.abs(values[:, None].astype(np.int64) - centres[None]).argmin(1)  # level -> class (sorted)
+        ids = [nearest[m] for m in level_maps]
+        share = _shares(ids, len(centres))
+        report = MaskReport("levels", len(centres), [MaskClass(i, float(share[i]), value=int(v))
+                                                     for i, v in enumerate(centres)])
+        report.notes.append(f"grey label map: {len(centres)} grey levels with regions of their own, one class each "
+                            f"in order of brightness (class 0 = the darkest)")
+        edge_levels = len(values) - len(regions)
+        if edge_levels:
+            report.notes.append(_edge_note(edge_levels, 1 - counts[regions].sum() / counts.sum(), "grey levels"))
+        return ids, report
     half = (full + 1) // 2
     ids = [(a >= half).astype(np.int64) for a in arrays]
     share = _shares(ids, 2)
     report = MaskReport("soft", 2, [MaskClass(0, float(share[0]), value=0), MaskClass(1, float(share[1]), value=full)])
-    report.notes.append(f"{len(values)} grey levels: read as one object + background, thresholded at {half}")
+    report.notes.append(f"{len(values)} grey levels with no clear regions: read as a soft mask of one object + "
+                        f"background, thresholded at {half}; if the levels are classes, save the mask as class ids "
+                        f"0..K-1 (grey or indexed PNG)")
     return ids, report
+
+
+def _core_counts(maps: list[np.ndarray], k: int) -> np.ndarray:
+    """Per class id, the number of pixels whose 8 neighbours all have the same id (interior pixels)."""
+    total = np.zeros(k, np.int64)
+    for m in maps:
+        if m.shape[0] < 3 or m.shape[1] < 3:
+            continue
+        centre = m[1:-1, 1:-1]
+        same = np.ones(centre.shape, bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy or dx:
+                    same &= m[1 + dy:m.shape[0] - 1 + dy, 1 + dx:m.shape[1] - 1 + dx] == centre
+        total += np.bincount(centre[same].ravel(), minlength=k)[:k]
+    return total
+
+
+def _edge_note(count: int, share: float, what: str) -> str:
+    return (f"{count} {what} ({100 * share:.1f}% of the pixels) are too small or lie only along the borders between "
+            f"classes: taken as anti-aliasing and given to the nearest class; if one of them is a class, save the mask "
+            f"without anti-aliasing (nearest-neighbour resizing) or as an indexed PNG")
 
 
 def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[list[np.ndarray], MaskReport]:
@@ -147,24 +203,37 @@ def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[li
     total = counts.sum()
     # Seed a class at the most common unassigned colour, absorb every colour within the tolerance, repeat;
     # then drop classes too small to be real (anti-aliased edge colours) and send their pixels to the nearest.
+    # A class also has interior pixels; colours of anti-aliased edges (box, bilinear, Lanczos resizing) do not.
     unassigned = np.ones(len(rgb), bool)
+    cluster = np.zeros(len(rgb), np.int64)
     centres, weights = [], []
     while unassigned.any():
         seed = np.flatnonzero(unassigned)[np.argmax(counts[unassigned])]
         near = unassigned & (np.abs(rgb - rgb[seed]).max(1) <= COLOUR_TOLERANCE)
+        cluster[near] = len(centres)
         centres.append(rgb[seed].astype(np.int64))
         weights.append(int(counts[near].sum()))
         unassigned &= ~near
+    start, cluster_maps = 0, []
+    for p in packed:
+        cluster_maps.append(cluster[inverse_all[start:start + p.size]].reshape(p.shape))
+        start += p.size
+    cores = _core_counts(cluster_maps, len(centres))
     kept: list[np.ndarray] = []
+    dropped_share, dropped = 0.0, 0
     for i in np.argsort(weights)[::-1]:
         c, share = centres[i], weights[i] / total
-        if kept and (share < MIN_CLASS_SHARE or (share < _BLEND_MAX_SHARE and _is_blend(c, kept))):
+        interior = cores[i] / max(weights[i], 1)
+        if kept and (share < MIN_CLASS_SHARE or interior < _CORE_SHARE
+                     or (share < _BLEND_MAX_SHARE and interior < 0.5 and _is_blend(c, kept))):
+            dropped_share += share
+            dropped += 1
             continue
         kept.append(c)
     centres = kept
     cen = np.stack(centres)  # K x 3
     nearest = np.argmin(((rgb[:, None, :] - cen[None]) ** 2).sum(-1), 1)  # U: stray edge colours -> nearest class
-    notes = []
+    notes = [_edge_note(dropped, dropped_share, "colours")] if dropped_share >= 0.001 else []
     if background is not None:
         target = np.array(parse_colour(background))
         bg = int(np.argmin(((cen - target) ** 2).sum(-1)))

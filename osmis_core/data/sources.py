@@ -1,6 +1,8 @@
 """Training data: find the inputs, decode once, resize once, keep as tensors on the training device."""
 from __future__ import annotations
 
+import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,15 +13,63 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..models.architecture import Architecture, recommend
-from ..errors import DataError
+from ..errors import ConfigError, DataError, OsmisError
 from .masks import MaskReport, decode_masks
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".webm", ".gif", ".mkv", ".m4v"}
 MIN_SIDE = 16
 
-# Decompression bombs are refused by PIL; truncated files must fail, not load half.
-Image.MAX_IMAGE_PIXELS = 20000 * 20000
+# Decompression bombs: a 75 KB PNG can declare 28k x 16k pixels. Sizes are checked from the file's header before
+# any pixel is decoded; the limit is raised with this environment variable.
+MAX_PIXELS_ENV = "OSMIS_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 100_000_000   # 10000 x 10000: 300 MB as RGB bytes, ~1.2 GB as floats
+# A 16-bit image whose brightest value is below this share of 65535 uses a small part of its range.
+_LOW_RANGE_SHARE = 1 / 8
+
+
+def max_image_pixels() -> int:
+    """The largest width x height accepted for an image, mask or video frame ($OSMIS_MAX_IMAGE_PIXELS or 10^8)."""
+    text = os.environ.get(MAX_PIXELS_ENV)
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{MAX_PIXELS_ENV}={text!r} must be a positive whole number of pixels.")
+    return value
+
+
+def check_pixel_count(path: Path | str, width: int, height: int, what: str = "image") -> None:
+    """Refuse a declared size above max_image_pixels() before it is decoded."""
+    limit = max_image_pixels()
+    if width * height > limit:
+        raise DataError(f"{path}: the {what} declares {width}x{height} pixels ({width * height / 1e6:.0f} "
+                        f"megapixels), above the limit of {limit / 1e6:g} megapixels; shrink it, or raise the limit "
+                        f"with the environment variable {MAX_PIXELS_ENV}={width * height}.")
+
+
+def open_checked(path: Path, what: str = "image") -> Image.Image:
+    """Open and fully decode an image file whose declared size is within max_image_pixels(); EXIF orientation
+    applied. Raises DataError naming the file for a missing, unreadable, corrupt or too large file."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies, not Pillow's
+            with Image.open(path) as im:
+                check_pixel_count(path, *im.size, what=what)
+                im.load()
+                return ImageOps.exif_transpose(im)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found.") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, where the caller left it in place
+        raise DataError(f"{path}: the {what} is too large for Pillow's limit ({exc}); the osmis command uses "
+                        f"{MAX_PIXELS_ENV} instead.") from None
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image file (or a format that cannot be read).") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: the {what} is corrupt or truncated ({exc}).") from None
 
 
 @dataclass
@@ -105,41 +155,31 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
 
 
 def open_image(path: Path) -> Image.Image:
-    """Fully decoded RGB image, EXIF orientation applied; RGBA/grey/16-bit/CMYK converted."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found.") from None
-    except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image file (or a format that cannot be read).") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: the image is corrupt or truncated ({exc}).") from None
-    return to_rgb(im)
+    """Fully decoded RGB image, EXIF orientation applied; RGBA/grey/16-bit/CMYK converted (see to_rgb)."""
+    return to_rgb(open_checked(path, "image"), str(path))
 
 
-def to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image, name: str = "the image") -> Image.Image:
+    """RGB version of any image. 16-bit and 32-bit integer images all map 0..65535 to 0..255 (one mapping, whatever
+    values a file happens to use), with a warning when the brightest value uses under 1/8 of that range."""
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if im.mode.startswith("I"):
         a = np.asarray(im).astype(np.float64)
-        scale = 65535.0 if a.max(initial=0) > 255 else 255.0
-        return Image.fromarray(np.clip(a / scale * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+        top = float(a.max(initial=0))
+        if top < 65535 * _LOW_RANGE_SHARE:
+            bits = max(1, math.ceil(math.log2(top + 1)))
+            warnings.warn(f"{name}: a 16-bit image whose brightest value is {top:.0f} of 65535 (about {bits} bits): "
+                          f"read on the 16-bit scale it is dark; if it was meant as {bits}-bit data, scale it to "
+                          f"16 bits (or save it as 8-bit) first")
+        return Image.fromarray(np.clip(a / 65535.0 * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
     return im.convert("RGB")
 
 
 def open_mask(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im)
-    except UnidentifiedImageError:
-        raise DataError(f"{path}: the mask is not an image file that can be read.") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: the mask is corrupt or truncated ({exc}).") from None
+    return open_checked(path, "mask")
 
 
 def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
@@ -149,17 +189,20 @@ def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: the file holds no video stream.")
+            ctx = container.streams.video[0].codec_context
+            check_pixel_count(path, ctx.width or 0, ctx.height or 0, "video frame")
             for frame in container.decode(video=0):
+                check_pixel_count(path, frame.width, frame.height, "video frame")
                 frames.append(frame.to_image().convert("RGB"))
     except DataError:
         raise
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
         if not frames:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
         warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those")
     if not frames:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return _evenly(frames, max_frames)
+    return frames
 
 
 def _evenly(items: list, n: int) -> list:
@@ -217,37 +260,54 @@ def _frame_size(frames: list[Image.Image]) -> tuple[int, int]:
 
 
 def load_frames(source: DataSource, max_frames: int) -> list[Image.Image]:
+    return load_frames_and_masks(source, max_frames)[0]
+
+
+def load_frames_and_masks(source: DataSource, max_frames: int) -> tuple[list[Image.Image], list[Path] | None]:
+    """The frames used (at most max_frames, evenly spaced) and the mask file of each, same order (or None).
+
+    The one place that pairs masks with frames: a video needs exactly one mask per decoded frame (a DataError
+    otherwise), and both are thinned with the same indices.
+    """
     if source.kind == "video":
-        return _read_video(source.video, max_frames)
-    return [open_image(p) for p in _evenly(source.frames, max_frames)]
+        frames = _read_video(source.video, max_frames)
+        masks = source.masks
+        if masks is not None and len(masks) != len(frames):
+            raise DataError(f"{masks[0].parent}: {len(masks)} masks for {len(frames)} video frames in "
+                            f"{source.video.name}; give exactly one mask per frame.")
+        return _evenly(frames, max_frames), (_evenly(masks, max_frames) if masks is not None else None)
+    masks = _evenly(source.masks, max_frames) if source.masks is not None else None
+    return [open_image(p) for p in _evenly(source.frames, max_frames)], masks
 
 
 def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_size: int = 330,
                        use_masks: bool = True, max_classes: int = 32, background_colour: str | None = None,
                        max_frames: int = 1000, num_blocks_g: int | None = None, num_blocks_d: int | None = None,
                        num_blocks_d0: int | None = None, device: torch.device | str = "cpu",
-                       channels_last: bool = False) -> TrainingData:
-    """Decode, check and resize the training data once; return tensors on `device`."""
+                       channels_last: bool = False, architecture_for=None) -> TrainingData:
+    """Decode, check and resize the training data once; return tensors on `device`.
+
+    architecture_for: (W, H) of the frames -> the model's architecture (its height and width are the training
+    size, num_blocks_d0 the number of pyramid scales); default: OSMIS's recommend().
+    """
     source = find_source(path, mask)
-    frames = load_frames(source, max_frames)
+    frames, mask_paths = load_frames_and_masks(source, max_frames)
     width, height = _frame_size(frames)
     if min(width, height) < MIN_SIDE:
         raise DataError(f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are "
                         f"needed.")
-    arch = recommend(width, height, max_size, num_blocks_g, num_blocks_d, num_blocks_d0)
+    try:
+        arch = (architecture_for(width, height) if architecture_for is not None
+                else recommend(width, height, max_size, num_blocks_g, num_blocks_d, num_blocks_d0))
+    except ConfigError as exc:
+        raise _too_small(source.path, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0),
+                         exc) from None
     H, W = arch.height, arch.width
     images = np.stack([np.asarray(im.resize((W, H), Image.BICUBIC, reducing_gap=None)) for im in frames])
     img_t = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).clamp_(-1, 1)
 
     masks_t, report = None, None
-    if use_masks and source.masks:
-        mask_paths = source.masks
-        if source.kind == "video":
-            if len(mask_paths) < len(frames):
-                raise DataError(f"{mask_paths[0].parent}: {len(mask_paths)} masks for {len(frames)} video frames.")
-            mask_paths = _evenly(mask_paths, len(frames))
-        else:
-            mask_paths = _evenly(mask_paths, max_frames)
+    if use_masks and mask_paths:
         mask_images = [open_mask(p) for p in mask_paths]
         for mp, mi, fr in zip(mask_paths, mask_images, frames):
             _check_aspect(mp, mi.size, fr.size)
@@ -266,6 +326,27 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
     if masks_t is not None:
         masks_t = masks_t.to(device).contiguous(memory_format=fmt)
     return TrainingData(img_t, masks_t, pyramid, arch, source, (width, height), report)
+
+
+def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple, error: ConfigError) -> OsmisError:
+    """The error for data too small for the model: the real minimum image side (images are never enlarged), or
+    the smallest --max-size that works when the image was scaled down."""
+    shorter, longer = min(width, height), max(width, height)
+    for side in range(MIN_SIDE, 4097):  # the smallest shorter side, at this aspect ratio, that gives a model
+        w, h = (side, math.ceil(side * height / width)) if width <= height else (math.ceil(side * width / height), side)
+        try:
+            recommend(w, h, max(w, h), *blocks)
+        except ConfigError:
+            continue
+        if shorter < side:
+            return DataError(f"{path}: the image is {width}x{height}, too small for this model: its shorter side "
+                             f"must be at least {side} pixels (images are never enlarged).")
+        needed = max(w, h)
+        if needed <= longer:
+            return ConfigError(f"{path}: --max-size {max_size} is too small for a {width}x{height} image; use at "
+                               f"least --max-size {needed}.")
+        break
+    return error
 
 
 def _check_aspect(mask_path: Path, mask_size: tuple[int, int], image_size: tuple[int, int]) -> None:

@@ -1,4 +1,5 @@
-"""All metrics of a set of generated images in one call, and their metrics.json / metrics.csv / table."""
+"""All metrics of a set of generated images in one call (a loop over the registry), its plan with a time
+estimate per metric, and the metrics.json / metrics.csv / table it produces."""
 
 from __future__ import annotations
 
@@ -8,42 +9,30 @@ import json
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
 from osmis_core.errors import ConfigError
 
-from ._common import PerImageScores, check_images, check_masks
-from .diversity import PixelDiversity
-from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
-from .miou import Progress, SegmentationMIoU
-from .sifid import INCEPTION_LAYERS, INCEPTION_MIN_SIZE, SIFID, InceptionFeatures
-from .weights import (ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, MissingWeightsError, WeightsFile,
-                      build_inception, build_lpips, missing_weights)
+from ._common import check_images, check_masks
+from .miou import MIoUSetting, Progress, miou_setting_for
+from .registry import REGISTRY, Metric, MetricContext, MetricEntry, format_seconds, key_info, metric_names
+from .weights import MissingWeightsError, missing_weights
 
-METRICS = ("sifid", "lpips", "lpips_train", "diversity", "miou")
-REQUIRED_WEIGHTS: dict[str, tuple[WeightsFile, ...]] = {
-    "sifid": (INCEPTION_V3,),
-    "lpips": (ALEXNET, LPIPS_ALEX_HEADS),
-    "lpips_train": (ALEXNET, LPIPS_ALEX_HEADS),
-    "diversity": (),
-    "miou": (RESNET18,),
-}
 RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with published numbers"
 
-_LABELS = {
-    "num_images": "generated images",
-    "lpips_diversity": "LPIPS diversity (higher = more diverse)",
-    "lpips_to_train": "LPIPS to training data (near 0 = copying)",
-    "pixel_diversity": "pixel diversity",
-    "accuracy_gen_to_real": "pixel accuracy, train generated / test real",
-    "miou_gen_to_real": "mIoU, train generated / test real",
-    "accuracy_real_to_gen": "pixel accuracy, train real / test generated",
-    "miou_real_to_gen": "mIoU, train real / test generated",
-}
+# What `osmis run` may spend on scoring on a CPU (README: the quick preset's main job is about 8 minutes of
+# training plus at most 3 minutes of scores). Metrics estimated past it are skipped with the command to run later.
+CPU_TIME_BUDGET_S = 180.0
+
+
+def default_time_budget(device: str | torch.device) -> Optional[float]:
+    """The scoring budget of the main job: CPU_TIME_BUDGET_S on a CPU, none on an accelerator."""
+    return CPU_TIME_BUDGET_S if torch.device(device).type == "cpu" else None
 
 
 @dataclass(frozen=True)
@@ -58,182 +47,251 @@ class Compat:
     video_frame0_only: bool = False
 
 
-def _check_request(metrics: Sequence[str], sifid_dims: Sequence[int], size: tuple[int, int]) -> None:
-    """Reject unknown metrics, unsupported SIFID dims and images too small for the requested dims."""
-    unknown = [m for m in metrics if m not in METRICS]
+@dataclass(frozen=True)
+class PlannedMetric:
+    """One metric of an evaluation: its estimated wall time on this device (measured on its first batch) and,
+    when it will not run after all, why (`skipped`)."""
+
+    name: str
+    label: str
+    seconds: float
+    detail: str = ""
+    skipped: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """What an evaluation will compute, how long each part should take, and what it will not compute."""
+
+    planned: tuple[PlannedMetric, ...]
+    not_computed: dict[str, str]  # metric name -> reason, for metrics that will not run
+    num_images: int
+    device: str
+    budget: Optional[float] = None
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(m.seconds for m in self.planned if m.skipped is None)
+
+    def over_budget(self) -> list[str]:
+        """Names of the metrics skipped because their estimate went past the budget."""
+        return [m.name for m in self.planned if m.skipped is not None]
+
+    def summary(self) -> str:
+        """Lines both faces show before the work starts."""
+        lines = [f"scoring {self.num_images} images on {self.device}"
+                 + (f" (budget {format_seconds(self.budget)})" if self.budget is not None else "") + ":"]
+        for m in self.planned:
+            detail = f" ({m.detail})" if m.detail else ""
+            state = f"  NOT computed: {m.skipped}" if m.skipped else ""
+            lines.append(f"  {m.label}: about {format_seconds(m.seconds)}{detail}{state}")
+        for name, reason in self.not_computed.items():
+            if name not in {m.name for m in self.planned}:
+                lines.append(f"  {REGISTRY[name].label}: not computed, {reason}")
+        lines.append(f"  total: about {format_seconds(self.total_seconds)}")
+        return "\n".join(lines)
+
+
+def _unknown(metrics: Sequence[str]) -> None:
+    unknown = [m for m in metrics if m not in REGISTRY]
     if unknown:
-        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
-    if "sifid" not in metrics:
-        return
-    bad_dims = [d for d in sifid_dims if d not in INCEPTION_LAYERS]
-    if bad_dims:
-        raise ConfigError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
-    too_big = [d for d in sifid_dims if min(size) < INCEPTION_MIN_SIZE[d]]
-    if too_big:
-        raise ConfigError(f"SIFID at dims {too_big[0]} needs images of at least {INCEPTION_MIN_SIZE[too_big[0]]} "
-                          f"pixels per side, the generated images are {size[0]}x{size[1]}")
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(metric_names())}")
 
 
-def _feed(metric, images: torch.Tensor, batch_size: int, stage: str, progress: Optional[Progress]) -> None:
-    """metric.update() batch by batch, reporting progress after each batch."""
-    total = images.shape[0]
-    for start in range(0, total, batch_size):
-        metric.update(images[start:start + batch_size])
-        if progress is not None:
-            progress(stage, min(start + batch_size, total), total)
+# Below this standard deviation (images in [-1, 1]) the real images count as one flat colour.
+FLAT_STD = 1e-5
 
 
-def _output_keys(metric: str, sifid_dims: Sequence[int]) -> tuple[list[str], list[str]]:
-    """The summary keys and per-image keys a metric fills."""
-    if metric == "sifid":
-        keys = [f"sifid_{d}" for d in sifid_dims]
-        return keys, keys
-    return {
-        "lpips": (["lpips_diversity"], []),
-        "lpips_train": (["lpips_to_train"], ["lpips_to_train"]),
-        "diversity": (["pixel_diversity"], []),
-        "miou": (["accuracy_gen_to_real", "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"],
-                 ["accuracy_real_to_gen", "miou_real_to_gen"]),
-    }[metric]
+def _precondition(entry: MetricEntry, n: int, size: tuple[int, int], fake_masks, real_masks,
+                  real_images: torch.Tensor) -> Optional[str]:
+    """Why the metric cannot run on this input, or None."""
+    if entry.needs_spread and not float(real_images.double().std()) > FLAT_STD:
+        return "skipped: the training image is one flat colour"
+    if entry.needs_masks:
+        if fake_masks is None or real_masks is None:
+            return "skipped: needs masks of the generated and the real images"
+        if int(real_masks.max()) == int(real_masks.min()):  # a segmenter trained on it learns a constant
+            return "skipped: one class in the real mask"
+    if n < entry.min_images:
+        return f"skipped: needs at least {entry.min_images} generated images"
+    if min(size) < entry.min_size:
+        return f"skipped: needs images of at least {entry.min_size} pixels per side"
+    return None
+
+
+def _warning(entry: MetricEntry, reason: str) -> str:
+    return f"{entry.label} {reason}" if reason.startswith("skipped:") else f"{entry.label} not computed: {reason}"
 
 
 class _Report:
-    """Summary values, per-image columns and warnings as they are computed."""
+    """Summary values, per-image columns, reasons and warnings as they are computed."""
 
     def __init__(self, n: int, names: Optional[Sequence[str]]):
         self.summary: dict[str, Any] = {"num_images": n}
         self.per_image: list[dict[str, Any]] = [{"index": i} if names is None else {"index": i, "name": names[i]}
                                                 for i in range(n)]
         self.warnings: list[str] = []
+        self.not_computed: dict[str, str] = {}
+        self.settings: dict[str, Any] = {}
+        self.seconds: dict[str, float] = {}
 
-    def column(self, key: str, values: Sequence) -> None:
-        for row, value in zip(self.per_image, values):
-            row[key] = value
+    def computed(self, name: str, scores, seconds: float) -> None:
+        self.summary.update(scores.summary)
+        for key, values in scores.per_image.items():
+            for row, value in zip(self.per_image, values):
+                row[key] = value
+        if scores.settings:
+            self.settings[name] = dict(scores.settings)
+        self.seconds[name] = round(seconds, 3)
 
-    def scores(self, key: str, scores: PerImageScores, video: bool) -> None:
-        """Mean, per-image values and, for a video, each image's nearest frame."""
-        self.summary[key] = scores.mean
-        self.column(key, scores.per_image.tolist())
-        if video:
-            self.column(f"{key}_frame", scores.nearest.tolist())
+    def not_run(self, entry: MetricEntry, reason: str, sifid_dims: Sequence[int]) -> None:
+        """Every summary key of the metric carries the reason instead of a number."""
+        self.not_computed[entry.name] = reason
+        self.summary.update(dict.fromkeys(entry.keys(sifid_dims)[0], reason))
+        self.warnings.append(_warning(entry, reason))
 
-    def unavailable(self, summary_keys: Sequence[str], per_image_keys: Sequence[str]) -> None:
-        self.summary.update(dict.fromkeys(summary_keys))
-        for key in per_image_keys:
-            self.column(key, [None] * len(self.per_image))
+
+def _feed(metric: Metric, fake: torch.Tensor, masks: Optional[torch.Tensor], start: int, batch_size: int,
+          stage: str, progress: Optional[Progress]) -> None:
+    """metric.update() batch by batch from image `start` on, reporting progress after each batch."""
+    total = fake.shape[0]
+    for first in range(start, total, batch_size):
+        metric.update(fake[first:first + batch_size], None if masks is None else masks[first:first + batch_size])
+        if progress is not None:
+            progress(stage, min(first + batch_size, total), total)
 
 
 def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
                     fake_masks: Optional[torch.Tensor] = None, real_masks: Optional[torch.Tensor] = None, *,
-                    metrics: Sequence[str] = METRICS, sifid_dims: Sequence[int] = (64,),
+                    metrics: Optional[Sequence[str]] = None, sifid_dims: Sequence[int] = (64,),
                     weights_dir: Optional[str | Path] = None, random_weights: bool = False,
                     compat: Compat = Compat(), device: str | torch.device = "cpu",
                     progress: Optional[Progress] = None, skip_missing: bool = False,
                     names: Optional[Sequence[str]] = None, batch_size: int = 8,
-                    miou_steps: int = 500, miou_batch_size: int = 5) -> dict[str, Any]:
-    """Score generated images (N x 3 x H x W in [0, 1]) against the training image or frames (T x 3 x H x W).
+                    miou_setting: str | MIoUSetting = "auto", miou_steps: Optional[int] = None,
+                    miou_batch_size: int = 5, time_budget: Optional[float] = None,
+                    on_plan: Optional[Callable[[EvaluationPlan], None]] = None) -> dict[str, Any]:
+    """Score generated images (N x 3 x H x W in [0, 1]) against the training image or frames (T x 3 x H x W):
+    every metric of `metrics` (registry names; default: the registry's default metrics), in registry order.
 
-    Masks are N x H x W / T x H x W int64 class ids; without both, mIoU is skipped with a warning.
-    Missing pretrained weights raise one MissingWeightsError naming every missing file, unless
-    `skip_missing`: then the metrics that need them are reported as unavailable (None) and the rest run.
-    `progress(stage, done, total)` is called as the work advances.
-    Returns {"summary": {...}, "per_image": [{...}, ...], "warnings": [...], "random_weights": bool,
-    "unavailable": [metric, ...]}.
+    Masks are N x H x W / T x H x W int64 class ids. A metric that cannot run (no masks, too few images,
+    missing weights with `skip_missing`, over `time_budget`) is "not computed": its summary keys hold the reason
+    as a string ("needs inception_v3_google-0cc3c7bd.pth", "skipped: one class in the real mask", ...) and
+    `not_computed` maps its name to that reason. Missing weights without `skip_missing` raise one
+    MissingWeightsError naming every missing file. `miou_setting` is "auto" (affordable on a CPU, full
+    elsewhere), "full", "affordable" or a MIoUSetting; `miou_steps` overrides its steps.
+
+    Before the work, each metric's first batch is timed to estimate its total (seconds, on this device);
+    metrics whose estimate would take the running total past `time_budget` (seconds) are skipped, and
+    `on_plan(EvaluationPlan)` is called. `progress(stage, done, total)` is called as the work advances.
+    Returns {"summary", "per_image", "warnings", "random_weights", "unavailable" (metrics lacking weights),
+    "not_computed", "settings" (per metric, e.g. the mIoU steps), "seconds" (measured per metric), "estimates"}.
+    Raises ConfigError for unknown metrics or options a metric cannot honour, ValueError for malformed tensors.
     """
-    metrics = list(dict.fromkeys(metrics))
+    requested = list(dict.fromkeys(metric_names(default_only=True) if metrics is None else metrics))
+    _unknown(requested)
     n = check_images(fake_images, "generated images").shape[0]
-    video = check_images(real_images, "real images").shape[0] > 1
-    _check_request(metrics, sifid_dims, tuple(fake_images.shape[-2:]))
+    check_images(real_images, "real images")
+    if fake_masks is not None:
+        check_masks(fake_masks, fake_images, "generated masks")
+    if real_masks is not None:
+        check_masks(real_masks, real_images, "real masks")
     if names is not None and len(names) != n:
         raise ValueError(f"{len(names)} names for {n} generated images")
+    size = tuple(fake_images.shape[-2:])
+    if not isinstance(miou_setting, MIoUSetting):
+        try:
+            miou_setting = miou_setting_for(device, miou_setting)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    try:
+        miou_setting = miou_setting.with_steps(miou_steps)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    num_classes = 0 if fake_masks is None or real_masks is None else \
+        int(max(fake_masks.max(), real_masks.max())) + 1
+    ctx = MetricContext(size, n, tuple(sifid_dims), weights_dir, random_weights, compat.lpips_unit_range_inputs,
+                        compat.video_frame0_only, device, batch_size, num_classes, miou_setting, miou_batch_size,
+                        progress)
+    entries = [entry for name, entry in REGISTRY.items() if name in requested]
+    for entry in entries:
+        if entry.validate is not None:
+            entry.validate(ctx)
+
     report = _Report(n, names)
     if random_weights:
         report.warnings.append(RANDOM_WEIGHTS_WARNING)
-    if "miou" in metrics:
-        if fake_masks is None or real_masks is None:
-            report.warnings.append("mIoU skipped: it needs masks for both the generated and the real images")
-            metrics.remove("miou")
-        elif int(max(check_masks(fake_masks, fake_images, "generated masks").max(),
-                     check_masks(real_masks, real_images, "real masks").max())) < 1:
-            report.warnings.append("mIoU skipped: the masks have a single class")
-            metrics.remove("miou")
-    for metric in ("lpips", "diversity"):
-        if metric in metrics and n < 2:
-            report.warnings.append(f"{metric} skipped: it needs at least 2 generated images")
-            metrics.remove(metric)
-
+    reasons = {e.name: r for e in entries if (r := _precondition(e, n, size, fake_masks, real_masks, real_images))}
     unavailable: list[str] = []
     if not random_weights:
-        missing = {m: missing_weights(REQUIRED_WEIGHTS[m], weights_dir) for m in metrics}
+        missing = {e.name: missing_weights(e.weights, weights_dir) for e in entries if e.name not in reasons}
         all_missing = list(dict.fromkeys(f for files in missing.values() for f in files))
         if all_missing and not skip_missing:
             raise MissingWeightsError(all_missing, weights_dir)
-        unavailable = [m for m, files in missing.items() if files]
-        for metric in unavailable:
-            report.unavailable(*_output_keys(metric, sifid_dims))
-            report.warnings.append(f"{metric} unavailable: missing "
-                                   f"{', '.join(f.filename for f in missing[metric])}")
-    run = [m for m in metrics if m not in unavailable]
+        unavailable = [name for name, files in missing.items() if files]
+        reasons.update({name: "needs " + ", ".join(f.filename for f in missing[name]) for name in unavailable})
 
-    if "sifid" in run:
-        inception = build_inception(weights_dir, random_weights)
-        for dims in sifid_dims:
-            sifid = SIFID(dims, feature_extractor=InceptionFeatures(inception, dims), device=device,
-                          video_frame0_only=compat.video_frame0_only)
-            sifid.set_real(real_images)
-            _feed(sifid, fake_images, batch_size, f"SIFID {dims}", progress)
-            report.scores(f"sifid_{dims}", sifid.compute(), video)
+    # Build, then time each metric's first batch: the estimate comes from this device, this input and this
+    # load, and that batch is real work kept for the result.
+    running: dict[str, Metric] = {}
+    planned: list[PlannedMetric] = []
+    spent: dict[str, float] = {}
+    total = 0.0
+    for entry in entries:
+        if entry.name in reasons:
+            continue
+        start = time.perf_counter()
+        metric = entry.factory(ctx)
+        metric.set_real(real_images, real_masks)
+        metric.update(fake_images[:batch_size], None if fake_masks is None else fake_masks[:batch_size])
+        first = time.perf_counter() - start
+        seconds = metric.estimate(first, math.ceil(n / batch_size))
+        skipped = None
+        if time_budget is not None and total + seconds > time_budget:
+            skipped = (f"skipped: estimated {format_seconds(seconds)}, over the time budget of "
+                       f"{format_seconds(time_budget)}")
+            reasons[entry.name] = skipped
+        else:
+            total += seconds
+            running[entry.name] = metric
+            spent[entry.name] = first
+        planned.append(PlannedMetric(entry.name, entry.label, seconds, metric.describe(), skipped))
+    plan = EvaluationPlan(tuple(planned), {e.name: reasons[e.name] for e in entries if e.name in reasons}, n,
+                          str(device), time_budget)
+    if on_plan is not None:
+        on_plan(plan)
 
-    if {"lpips", "lpips_train"} & set(run):
-        lpips_options = dict(model=build_lpips(weights_dir, random_weights), device=device,
-                             batch_size=batch_size, unit_range_inputs=compat.lpips_unit_range_inputs)
-        if "lpips" in run:
-            diversity = LPIPSDiversity(**lpips_options)
-            _feed(diversity, fake_images[:diversity.max_images], batch_size, "LPIPS diversity", progress)
-            report.summary["lpips_diversity"] = diversity.compute()
-        if "lpips_train" in run:
-            to_train = LPIPSToTrain(**lpips_options)
-            to_train.set_real(real_images)
-            _feed(to_train, fake_images, batch_size, "LPIPS to training data", progress)
-            report.scores("lpips_to_train", to_train.compute(), video)
-
-    if "diversity" in run:
-        pixel = PixelDiversity(device)
-        pixel.set_real(real_images)
-        _feed(pixel, fake_images, batch_size, "pixel diversity", progress)
-        report.summary["pixel_diversity"] = pixel.compute()
-
-    if "miou" in run:
-        num_classes = int(max(fake_masks.max(), real_masks.max())) + 1
-        miou = SegmentationMIoU(num_classes, steps=miou_steps, batch_size=miou_batch_size,
-                                weights_dir=weights_dir, random_weights=random_weights, device=device,
-                                progress=progress)
-        miou.set_real(real_images, real_masks)
-        miou.update(fake_images, fake_masks)
-        result = miou.compute()
-        report.summary.update(accuracy_gen_to_real=result.accuracy_gen_to_real,
-                              miou_gen_to_real=result.miou_gen_to_real,
-                              accuracy_real_to_gen=result.accuracy_real_to_gen,
-                              miou_real_to_gen=result.miou_real_to_gen)
-        report.column("accuracy_real_to_gen", result.per_image_accuracy.tolist())
-        report.column("miou_real_to_gen", result.per_image_miou.tolist())
+    for entry in entries:
+        if entry.name in reasons:
+            report.not_run(entry, reasons[entry.name], sifid_dims)
+            continue
+        metric = running[entry.name]
+        start = time.perf_counter()
+        _feed(metric, fake_images, fake_masks, batch_size, batch_size, entry.label, progress)
+        report.computed(entry.name, metric.compute(), spent[entry.name] + time.perf_counter() - start)
 
     return {"summary": report.summary, "per_image": report.per_image, "warnings": report.warnings,
-            "random_weights": random_weights, "unavailable": unavailable}
+            "random_weights": random_weights, "unavailable": unavailable, "not_computed": report.not_computed,
+            "settings": report.settings, "seconds": report.seconds,
+            "estimates": {m.name: round(m.seconds, 3) for m in planned}}
 
 
-def _finite_or_none(value: Any) -> Any:
+def _finite(value: Any) -> Any:
     """JSON has no NaN/inf: such values become null."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _json_text(result: dict[str, Any]) -> str:
     clean = {
-        "summary": {k: _finite_or_none(v) for k, v in result["summary"].items()},
-        "per_image": [{k: _finite_or_none(v) for k, v in row.items()} for row in result["per_image"]],
+        "summary": {k: _finite(v) for k, v in result["summary"].items()},
+        "per_image": [{k: _finite(v) for k, v in row.items()} for row in result["per_image"]],
         "warnings": list(result["warnings"]),
         "random_weights": bool(result["random_weights"]),
         "unavailable": list(result.get("unavailable", [])),
+        "not_computed": dict(result.get("not_computed", {})),
+        "settings": dict(result.get("settings", {})),
+        "seconds": dict(result.get("seconds", {})),
+        "estimates": dict(result.get("estimates", {})),
     }
     return json.dumps(clean, indent=2) + "\n"
 
@@ -277,14 +335,15 @@ def write_metrics(out_dir: str | Path, result: dict[str, Any]) -> tuple[Path, Pa
 
 
 def _label(key: str) -> str:
-    if key.startswith("sifid_"):
-        return f"SIFID, dims {key[len('sifid_'):]} (lower = better)"
-    return _LABELS.get(key, key)
+    if key == "num_images":
+        return "generated images"
+    info = key_info(key)
+    return key if info is None else info[0]
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """A short text table of the summary, followed by the warnings."""
-    rows = [(_label(k), "unavailable" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
+    """A short text table of the summary (a metric not computed shows its reason), followed by the warnings."""
+    rows = [(_label(k), "not a number" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
             for k, v in result["summary"].items()]
     width = max(len(label) for label, _ in rows)
     lines = [f"{'metric'.ljust(width)}  value", *(f"{label.ljust(width)}  {value}" for label, value in rows)]

@@ -3,11 +3,20 @@
 Direction 1 ("gen_to_real"): train on the generated image-mask pairs, test on the real pair(s).
 Direction 2 ("real_to_gen"): train on the real pair(s), test on the generated pairs (also per image).
 The real pairs are resized to the generated size (image bilinear, mask nearest).
+
+Two settings (MIoUSetting): FULL is the spec's (500 steps per direction, segmenter at the gallery's size) and
+runs wherever a GPU is; AFFORDABLE bounds the segmenter's input to `max_side` pixels on its longer side and
+trains fewer steps, so that a CPU scores a gallery in about a minute. Both score the segmenter's predictions
+at the gallery's full size (logits upsampled bilinearly) against the full-size masks, so they measure the
+same quantity; `benchmarks/bench_miou.py` measures how far the two numbers are apart. Early stopping on a
+held-out split was not used: direction 2 trains on the single real pair, which leaves nothing to hold out.
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
@@ -23,6 +32,48 @@ from .weights import RANDOM_SEED, build_resnet18, seeded
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 MIN_SIZE = 32
+
+
+@dataclass(frozen=True)
+class MIoUSetting:
+    """How the segmenter is trained. steps: per direction; max_side: the longer side (pixels) of its input, or
+    None for the gallery's own size. The chosen setting is written to metrics.json (`settings`)."""
+
+    name: str
+    steps: int
+    max_side: int | None
+
+    def with_steps(self, steps: int | None) -> "MIoUSetting":
+        """This setting with another step count (None keeps it)."""
+        if steps is None or steps == self.steps:
+            return self
+        if steps < 1:
+            raise ValueError(f"mIoU steps must be at least 1, got {steps}")
+        return MIoUSetting(f"{self.name}, {steps} steps", steps, self.max_side)
+
+
+FULL = MIoUSetting("full", 500, None)  # spec/metrics.md
+AFFORDABLE = MIoUSetting("affordable", 200, 96)
+MIOU_SETTINGS = {"full": FULL, "affordable": AFFORDABLE}
+
+
+def miou_setting_for(device: str | torch.device, name: str = "auto") -> MIoUSetting:
+    """"full" or "affordable" by name; "auto": full on an accelerator, affordable on a CPU."""
+    if name == "auto":
+        return AFFORDABLE if torch.device(device).type == "cpu" else FULL
+    if name not in MIOU_SETTINGS:
+        raise ValueError(f"mIoU setting must be auto, {' or '.join(MIOU_SETTINGS)}, got '{name}'")
+    return MIOU_SETTINGS[name]
+
+
+def train_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """(h, w) of the segmenter's input for images of `size` (h, w): scaled down (aspect kept) so that the
+    longer side is at most `max_side`, each side at least MIN_SIZE; unchanged when already small enough."""
+    h, w = size
+    if max_side is None or max(h, w) <= max_side:
+        return h, w
+    scale = max_side / max(h, w)
+    return max(MIN_SIZE, round(h * scale)), max(MIN_SIZE, round(w * scale))
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -132,6 +183,8 @@ class MIoUResult(NamedTuple):
     miou_real_to_gen: float
     per_image_accuracy: torch.Tensor  # N, float64
     per_image_miou: torch.Tensor  # N, float64
+    steps: int  # training steps per direction
+    train_size: tuple[int, int]  # (h, w) of the segmenter's input
 
 
 class SegmentationMIoU:
@@ -139,17 +192,20 @@ class SegmentationMIoU:
 
     The encoder starts from ImageNet ResNet-18 weights (weights.py); `random_weights` starts it from a
     fixed-seed random initialisation instead. `steps`, `batch_size` and `lr` default to the spec's
-    500 / 5 / 1e-4 (Adam). `progress(stage, step, steps)` is called during training.
+    500 / 5 / 1e-4 (Adam). `max_side` bounds the segmenter's input (see MIoUSetting); scores are always taken
+    at the gallery's size. `progress(stage, step, steps)` is called during training.
     """
 
     def __init__(self, num_classes: int, *, steps: int = 500, batch_size: int = 5, lr: float = 1e-4,
-                 weights_dir: Optional[str | Path] = None, random_weights: bool = False,
-                 device: str | torch.device = "cpu", seed: int = RANDOM_SEED, eval_batch_size: int = 8,
-                 progress: Optional[Progress] = None):
+                 max_side: Optional[int] = None, weights_dir: Optional[str | Path] = None,
+                 random_weights: bool = False, device: str | torch.device = "cpu", seed: int = RANDOM_SEED,
+                 eval_batch_size: int = 8, progress: Optional[Progress] = None):
         if num_classes < 2:
             raise ValueError(f"mIoU needs at least 2 mask classes, got {num_classes}")
+        if max_side is not None and max_side < MIN_SIZE:
+            raise ValueError(f"mIoU max_side must be at least {MIN_SIZE}, got {max_side}")
         self.num_classes = num_classes
-        self.steps, self.batch_size, self.lr = steps, batch_size, lr
+        self.steps, self.batch_size, self.lr, self.max_side = steps, batch_size, lr, max_side
         self.device = torch.device(device)
         self.seed = seed
         self.eval_batch_size = eval_batch_size
@@ -179,31 +235,64 @@ class SegmentationMIoU:
         self._fake_images.append(fake_images)
         self._fake_masks.append(fake_masks)
 
-    def _train(self, images: torch.Tensor, masks: torch.Tensor, stage: str) -> UNetResNet18:
-        """A fresh U-Net trained on the given pairs (already on the device)."""
+    def _training(self, images: torch.Tensor, masks: torch.Tensor):
+        """A fresh U-Net and a function doing one training step on the given pairs (already on the device,
+        at the training size)."""
         with seeded(self.seed):
             model = UNetResNet18(copy.deepcopy(self._encoder), self.num_classes)
-        model = model.to(self.device, memory_format=torch.channels_last)  # faster convolutions
+        model = model.to(self.device, memory_format=torch.channels_last).train()
         generator = torch.Generator().manual_seed(self.seed)
-        optimiser = adam(model.parameters(), self.device, lr=self.lr)  # fused: several times faster
+        optimiser = adam(model.parameters(), self.device, lr=self.lr)
         onehot = F.one_hot(masks, self.num_classes).permute(0, 3, 1, 2).float()  # N x K x H x W
-        model.train()
-        for step in range(self.steps):
+
+        def step() -> None:
             pick = torch.randint(len(images), (self.batch_size,), generator=generator).to(self.device)
             x, y = _augment(images[pick], onehot[pick], generator)
             loss = _loss(model(x), y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+
+        return model, step
+
+    def _train(self, images: torch.Tensor, masks: torch.Tensor, stage: str) -> UNetResNet18:
+        """A fresh U-Net trained for `steps` steps on the given pairs."""
+        model, step = self._training(images, masks)
+        for done in range(1, self.steps + 1):
+            step()
             if self.progress is not None:
-                self.progress(stage, step + 1, self.steps)
+                self.progress(stage, done, self.steps)
         return model.eval()
+
+    def seconds_per_step(self, images: torch.Tensor, masks: torch.Tensor, timed: int = 2) -> float:
+        """Median wall time (s) of one training step on these pairs (N x 3 x H x W in [0, 1], N x H x W ids)
+        at this metric's training size, after one untimed step; the model is thrown away. For cost estimates."""
+        size = train_size(tuple(images.shape[-2:]), self.max_side)
+        images = resize_images(images.to(self.device), size)
+        masks = resize_masks(masks.to(self.device), size)
+        _, step = self._training(images, masks)
+        times = []
+        for i in range(timed + 1):
+            start = time.perf_counter()
+            step()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            if i:
+                times.append(time.perf_counter() - start)
+        return sorted(times)[len(times) // 2]
 
     @torch.inference_mode()
     def _test(self, model: UNetResNet18, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Per-image confusion matrices of the model's predictions: N x K x K."""
-        return torch.cat([_confusion(class_ids(model(x)), y, self.num_classes)
-                          for x, y in zip(images.split(self.eval_batch_size), masks.split(self.eval_batch_size))])
+        """Per-image confusion matrices of the model's predictions at the masks' size: N x K x K.
+        Images are resized to the training size; logits are upsampled bilinearly to the masks' size."""
+        size = train_size(tuple(masks.shape[-2:]), self.max_side)
+        confusions = []
+        for x, y in zip(images.split(self.eval_batch_size), masks.split(self.eval_batch_size)):
+            logits = model(resize_images(x, size))
+            logits = F.interpolate(logits, size=y.shape[-2:], mode="bilinear", align_corners=False) \
+                if size != tuple(y.shape[-2:]) else logits
+            confusions.append(_confusion(class_ids(logits), y, self.num_classes))
+        return torch.cat(confusions)
 
     def compute(self) -> MIoUResult:
         """Train and test in both directions."""
@@ -217,14 +306,17 @@ class SegmentationMIoU:
         real_images = resize_images(self._real[0].to(self.device), size)
         real_masks = resize_masks(self._real[1].to(self.device), size)
 
-        gen_model = self._train(fake_images, fake_masks, "mIoU: train on generated")
+        small = train_size(size, self.max_side)
+        gen_model = self._train(resize_images(fake_images, small), resize_masks(fake_masks, small),
+                                "mIoU: train on generated")
         accuracy_1, miou_1 = _scores(self._test(gen_model, real_images, real_masks).sum(0))
-        real_model = self._train(real_images, real_masks, "mIoU: train on real")
+        real_model = self._train(resize_images(real_images, small), resize_masks(real_masks, small),
+                                 "mIoU: train on real")
         per_image = self._test(real_model, fake_images, fake_masks)  # N x K x K
         accuracy_2, miou_2 = _scores(per_image.sum(0))
         per_accuracy, per_miou = _scores(per_image)
         return MIoUResult(float(accuracy_1), float(miou_1), float(accuracy_2), float(miou_2),
-                          per_accuracy.cpu(), per_miou.cpu())
+                          per_accuracy.cpu(), per_miou.cpu(), self.steps, small)
 
     def reset(self) -> None:
         """Forget the generated pairs added so far (the real pair is kept)."""

@@ -5,6 +5,7 @@ how a training step computes.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Mapping
 
@@ -108,6 +109,8 @@ class BestTracker:
         if key is None:
             return False
         value = metrics[key]
+        if not math.isfinite(value):
+            return False
         larger = BEST_BY[self.metric][1]
         if self.value is None or (value > self.value if larger else value < self.value):
             self.value = value
@@ -184,13 +187,16 @@ class TrainingMonitor:
     def evaluate(self) -> Iterator[Event]:
         """Training metrics of the EMA generator on fixed noise (stats.jsonl, StepEval); keeps best.pt."""
         t = self.trainer
+        if not t.evaluates:
+            return None
         if self._evaluator is None:
             noise = t.generator.sample_noise(EVAL_SAMPLES, torch.Generator().manual_seed(
                 t.config.run.seed + EVAL_NOISE_SEED_OFFSET))
             self._evaluator = TrainingEvaluator(t.data, noise, t.device)
             self._best = BestTracker(t.config.run.keep_best, t.folder.read_best())
         evaluation = self._evaluator.evaluate(t.generator_ema)
-        best = self._best.improves(evaluation.metrics)
+        # weights that are not finite are never saved (as in Trainer.save_checkpoint)
+        best = self._best.improves(evaluation.metrics) and t.non_finite_weights() is None
         if best:
             t.folder.save_best(t.state_dict(), self._best.record(t.step, evaluation.metrics))
         t.folder.append_stats({"step": t.step, "event": "eval", **evaluation.metrics, "best": best})

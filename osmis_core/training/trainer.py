@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -11,18 +12,18 @@ from typing import Iterator
 import torch
 
 from ..data.augment import augment_pair
-from ..config import OsmisConfig
+from ..config import OsmisConfig, config_warnings
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype, resolve_device
 from ..errors import CheckpointError, ConfigError
-from ..events import (CheckpointSaved, Event, PreviewReady, StepEval, StepStats, TrainControl, TrainingFailed,
-                      TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
+from ..events import (CheckpointSaved, Event, IterationDone, PreviewReady, StepEval, StepStats, TrainControl,
+                      TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 from .ada import AdaptiveP, real_sign_mean
 from .monitor import TrainingMonitor
 from .losses import diversity_regularisation, discriminator_terms
 from ..models import Discriminator, Generator
 from .optim import adam
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, versions
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, atomic_write_bytes, versions
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
@@ -67,6 +68,8 @@ def _mean_logit(out) -> torch.Tensor:
 
 class Trainer:
     """Owns the models, optimisers and random state of one run; `run()` trains and yields events."""
+
+    evaluates = True  # --eval-every computes training metrics on this model's EMA generator (training/monitor.py)
 
     def __init__(self, config: OsmisConfig, data: TrainingData, run_dir: str | Path | None = None,
                  device: torch.device | None = None):
@@ -222,6 +225,20 @@ class Trainer:
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
+        # the optimiser states carry the learning rates they were saved with; the run's config may have changed them
+        o = self.config.optimisation
+        for opt, lr in ((self.opt_g, o.lr_g), (self.opt_d, o.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def non_finite_weights(self) -> str | None:
+        """Name of the first model (generator, generator_ema, discriminator) holding a NaN or infinite value."""
+        for name, module in (("generator", self.generator), ("generator_ema", self.generator_ema),
+                             ("discriminator", self.discriminator)):
+            tensors = [t.detach().reshape(-1) for t in module.state_dict().values() if t.is_floating_point()]
+            if tensors and not bool(torch.isfinite(torch.cat(tensors)).all()):
+                return name
+        return None
 
     # -- outputs -------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -230,10 +247,15 @@ class Trainer:
         ids = mask_ids(out.mask) if out.mask is not None else None
         grid = preview_grid(to_uint8_images(out.images[-1]), ids)
         path = self.folder.samples / f"step_{self.step:07d}.png"
-        grid.save(path)
+        atomic_write_bytes(path, lambda f: grid.save(f, format="PNG"), durable=False)
         return path
 
     def save_checkpoint(self) -> Path:
+        """Write a checkpoint and point `latest` at it; weights that are not finite are never saved (the last
+        finite checkpoint stays `latest`) and raise FloatingPointError instead."""
+        bad = self.non_finite_weights()
+        if bad is not None:
+            raise FloatingPointError(f"the {bad} weights became NaN or infinite")
         path = self.folder.save_checkpoint(self.state_dict(), self.step, self.config.run.keep_checkpoints)
         self.monitor.checkpoint_saved(self.step)
         return path
@@ -292,6 +314,9 @@ class Trainer:
                     sums[k] = sums[k] + v if k in sums else v.clone()
                 sums["_d_real"] = sums.get("_d_real", 0) + losses.d_real
                 sums["_d_fake"] = sums.get("_d_fake", 0) + losses.d_fake
+                if self.step % rc.checkpoint_every == 0 or self.step % rc.preview_every == 0:
+                    # divergence is found before anything is written, not only at the next logging tick
+                    yield from self.monitor.check_finite({k.lstrip("_"): float(v) for k, v in sums.items()})
                 action = None  # of a health check that fired at this step: None, "stop" or "rollback"
                 if self.step % rc.log_every == 0 or self.step == total:
                     now = time.perf_counter()
@@ -320,6 +345,7 @@ class Trainer:
                     if outcome == "stop":
                         halted = True
                         break
+                yield IterationDone(self.step, total)
                 if self.step % rc.preview_every == 0:
                     yield PreviewReady(self.step, self.save_preview())
                 if self.step % rc.checkpoint_every == 0:
@@ -327,54 +353,83 @@ class Trainer:
                     last_saved = self.step
                     folder.log(f"checkpoint {path.name}")
                     yield CheckpointSaved(self.step, path)
+            stopped = self.step < total
+            if not halted and (self.step != last_saved or self.step == start_step == 0):
+                if self.step % rc.preview_every != 0:
+                    yield PreviewReady(self.step, self.save_preview())
+                path = self.save_checkpoint()
+                folder.log(f"checkpoint {path.name}")
+                yield CheckpointSaved(self.step, path)
+            folder.log(f"{'stopped' if stopped else 'finished'} at step {self.step}")
         except Exception as exc:  # noqa: BLE001 - reported as an event; the last checkpoint stays usable
-            message = _failure_message(exc, self.step)
-            folder.log(f"FAILED at step {self.step}: {message}")
-            yield TrainingFailed(self.step, message, traceback.format_exc())
+            message, user_error = _failure_message(exc, self.step, folder, self.config)
+            try:
+                folder.log(f"FAILED at step {self.step}: {message}")
+            except OSError:
+                pass  # the disk that failed may not take the log line either
+            yield TrainingFailed(self.step, message, traceback.format_exc(), user_error)
             return
-        stopped = self.step < total
-        if not halted and (self.step != last_saved or self.step == start_step == 0):
-            if self.step % rc.preview_every != 0:
-                yield PreviewReady(self.step, self.save_preview())
-            path = self.save_checkpoint()
-            folder.log(f"checkpoint {path.name}")
-            yield CheckpointSaved(self.step, path)
-        folder.log(f"{'stopped' if stopped else 'finished'} at step {self.step}")
         yield TrainingFinished(self.step, folder.root, stopped)
 
 
-def _failure_message(exc: Exception, step: int) -> str:
+def _failure_message(exc: Exception, step: int, folder: RunFolder, config: OsmisConfig) -> tuple[str, bool]:
+    """(one sentence saying what happened and only what is true of the run folder, whether the user can fix it)."""
+    saved = folder.checkpoint_steps()
+    kept = (f"the last checkpoint {folder.checkpoint_path(saved[-1]).name} is kept as latest" if saved
+            else "no checkpoint had been saved yet")
     if isinstance(exc, torch.OutOfMemoryError):
-        return (f"out of memory at step {step}; lower --max-size or --batch-size (the last checkpoint is kept).")
+        return f"out of memory at step {step}; lower --max-size or --batch-size ({kept}).", True
     if isinstance(exc, FloatingPointError):
-        return f"training diverged at step {step}: {exc}; resume from the last checkpoint with a lower learning rate."
+        o = config.optimisation
+        lower = f"--lr-g {o.lr_g / 2:g} --lr-d {o.lr_d / 2:g}"
+        how = (f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}" if saved else
+               f"start again in place with a lower learning rate: osmis train DATA --out {folder.root} {lower}")
+        return f"training diverged at step {step}: {exc}; {kept}; {how}.", True
     if isinstance(exc, OSError):
         where = f"{exc.filename}: cannot be written" if exc.filename else "a file could not be written"
-        return f"{where} at step {step} ({exc.strerror or exc}); the last saved checkpoint is kept."
-    return f"{type(exc).__name__} at step {step}: {exc}"
+        return f"{where} at step {step} ({exc.strerror or exc}); {kept}.", True
+    return f"{type(exc).__name__} at step {step}: {exc}", False
 
 
 # -- sessions: new run or resume ---------------------------------------------------------------------------------
 
-# Options that may change when a run is resumed: run length, logging, and how (not what) is computed.
+# Options that may change when a run is resumed: run length, logging, how (not what) is computed, and the learning
+# rates (the way out of a divergence; each change is recorded in run.json and log.txt).
 _RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
                       "channels_last", "fast_upsample", "precision", "compile",
-                      "compile_mode", "eval_every", "keep_best", "on_collapse", "tensorboard"}
+                      "compile_mode", "lr_g", "lr_d", "eval_every", "keep_best", "on_collapse", "tensorboard"}
+
+
+def _model_parts(config: OsmisConfig):
+    """(trainer class, data loader) of the config's model."""
+    if config.model == "renderer":
+        from .renderer_trainer import RendererTrainer, load_renderer_data
+        return RendererTrainer, load_renderer_data
+    return Trainer, load_data_for
 
 
 def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
                    mask_path: str | Path | None = None) -> Trainer:
     """Create a new run folder (must not hold a run yet) and a trainer at step 0."""
     folder = RunFolder(run_dir)
+    restart = False
     if folder.exists():
-        raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
+        if folder.checkpoint_steps():
+            raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
+        restart = True  # killed before its first checkpoint: nothing to keep, so it starts again in place
     if config.run.tensorboard:
         from .tensorboard import require_tensorboard
         require_tensorboard()
     device = resolve_device(config.run.device)
-    data = load_data_for(config, data_path, mask_path, device)
+    trainer_class, load_data = _model_parts(config)
+    data = load_data(config, data_path, mask_path, device)
+    _warn_config(config)
     folder.create()
-    trainer = Trainer(config, data, folder.root, device)
+    if restart:
+        folder.clear_for_restart()
+        warnings.warn(f"{folder.root} held a run stopped before its first checkpoint; it starts again in place")
+        folder.log("restarted in place (the earlier start saved no checkpoint)")
+    trainer = trainer_class(config, data, folder.root, device)
     folder.write_run_json({
         "config": config.to_dict(),
         "data": {"path": str(Path(data_path).resolve()),
@@ -389,13 +444,28 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
 
 
 def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Trainer:
-    """A trainer restored from the run's latest good checkpoint; only run-length/logging options may change."""
+    """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with;
+    only the options in _RESUMABLE_CHANGES may be changed by `overrides` (each change is recorded in run.json's
+    `resume_changes` and in log.txt)."""
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
-    try:
-        saved = OsmisConfig.from_dict(info["config"], str(folder.run_json))
-    except KeyError:
-        raise CheckpointError(f"{folder.run_json}: holds no config.") from None
+    if not isinstance(info.get("config"), dict):
+        raise CheckpointError(f"{folder.run_json}: holds no config.")
+    OsmisConfig.from_dict(info["config"], str(folder.run_json))  # a run.json edited by hand is checked too
+    removed = folder.remove_temporaries()
+    if not folder.checkpoint_steps():
+        data_path = (info.get("data") or {}).get("path", "DATA")
+        raise CheckpointError(f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
+                              f"resume; start it again in place with: osmis train {data_path} --out {folder.root}")
+    state = folder.load_checkpoint("latest")
+    # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
+    # that diverged, say) saved no checkpoint with it
+    saved = OsmisConfig.from_dict(state["config"], f"{folder.checkpoint_path(int(state['step']))}")
+
+    def fixed(cfg: OsmisConfig) -> dict:
+        return {k: v for k, v in cfg.flat().items() if k not in _RESUMABLE_CHANGES}
+    if fixed(saved) != fixed(OsmisConfig.from_dict(info["config"])):
+        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
     bad = sorted(set(changes) - _RESUMABLE_CHANGES)
     if bad:
@@ -403,22 +473,31 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
         raise ConfigError(f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
                           f"{changes[k]!r}); only {', '.join(sorted(_RESUMABLE_CHANGES))} can change on resume.")
     config = saved.replace(**changes)
-    state = folder.load_checkpoint("latest")
-    def fixed(cfg: dict) -> dict:
-        return {k: v for k, v in OsmisConfig.from_dict(cfg).flat().items() if k not in _RESUMABLE_CHANGES}
-    if fixed(state.get("config", {})) != fixed(info["config"]):
-        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     device = resolve_device(config.run.device)
-    data_info = info.get("data", {})
-    data = load_data_for(config, data_info.get("path", ""), data_info.get("mask_path"), device)
-    trainer = Trainer(config, data, folder.root, device)
+    data_info = info.get("data") or {}
+    trainer_class, load_data = _model_parts(config)
+    data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
+    _warn_config(config)
+    trainer = trainer_class(config, data, folder.root, device)
     trainer.load_state_dict(state)
     trainer.monitor.checkpoint_saved(trainer.step)  # the checkpoint a resume starts from counts as healthy
     folder.truncate_stats(trainer.step)
-    if changes:
+    if removed:
+        folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
+    if changes or info["config"] != config.to_dict():
+        record = [{"step": trainer.step, "option": k, "from": saved.flat()[k], "to": v} for k, v in changes.items()]
         info["config"] = config.to_dict()
+        info["resume_changes"] = info.get("resume_changes", []) + record
         folder.write_run_json(info)
+        if record:
+            folder.log("resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}"
+                                                   for r in record))
     return trainer
+
+
+def _warn_config(config: OsmisConfig) -> None:
+    for message in config_warnings(config):
+        warnings.warn(message)
 
 
 def format_stats(stats: StepStats) -> str:

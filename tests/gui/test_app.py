@@ -77,7 +77,7 @@ def test_bad_input_is_a_message_not_a_traceback(window, qtbot, tmp_path, scene):
     image, _ = scene
     load(window, qtbot, image)
     configure(window, qtbot, max_size=16)
-    assert window.data.inspect_error and "max_size" in window.data.inspect_error
+    assert window.data.inspect_error and "max-size" in window.data.inspect_error
     assert not window.training.start_action.isEnabled()
 
 

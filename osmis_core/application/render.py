@@ -1,0 +1,356 @@
+"""Rendering layouts with a trained renderer (spec/renderer.md sections 1, 3, 5): the library entry point for
+interactive use (`Renderer.load(run).render(layout, seed=...)`) and the `osmis render` gallery.
+
+A photo is fully described by (layout, seed, noise mode[, region, resample seed]); the gallery's manifest records
+exactly these, so any photo can be re-made bit for bit with `Renderer.render`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..config import OsmisConfig
+from ..data.sources import IMAGE_EXTS, open_mask
+from ..devices import resolve_device
+from ..errors import DataError, OsmisError
+from ..models.renderer import (
+    NOISE_MODES,
+    RendererArchitecture,
+    RendererGenerator,
+    instance_labels,
+    noise_map,
+    resample_noise,
+)
+from ..models.visual import overlay, palette, to_uint8_images
+from .runfolder import RunFolder, atomic_write_text
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where the noise is re-drawn: a mask file (nonzero = inside), a class id, or the instance under a pixel
+    (x, y in the layout file's pixels). Exactly one is set."""
+    mask: np.ndarray | None = None
+    mask_name: str | None = None
+    class_id: int | None = None
+    instance_at: tuple[int, int] | None = None
+
+    def describe(self) -> dict:
+        if self.mask is not None:
+            return {"mask": self.mask_name}
+        if self.class_id is not None:
+            return {"class": self.class_id}
+        return {"instance": list(self.instance_at)}
+
+
+class Renderer:
+    """A trained renderer, loaded once for many renders.
+
+    Accepted layouts: H x W integer class ids in 0..num_classes-1 with at least two classes, of the training size,
+    of the training aspect ratio (resized to the training size with nearest neighbour), or of another aspect ratio
+    with both sides multiples of `multiple` (rendered at that size). Raises DataError otherwise.
+    """
+
+    def __init__(self, generator: RendererGenerator, architecture: RendererArchitecture, num_classes: int,
+                 run: Path, step: int, class_colours: list | None, device: torch.device):
+        self.generator = generator
+        self.architecture = architecture
+        self.num_classes = num_classes
+        self.run = run
+        self.step = step
+        self.class_colours = class_colours
+        self.device = device
+
+    @classmethod
+    def load(cls, run_dir: str | Path, checkpoint: str | int = "latest", device: str | torch.device = "cpu"
+             ) -> Renderer:
+        """The batch-norm-refreshed EMA generator of a renderer run's checkpoint. Raises OsmisError for a missing
+        run, an OSMIS run, or a damaged checkpoint."""
+        folder = RunFolder(run_dir)
+        if not folder.root.is_dir():
+            raise OsmisError(f"{folder.root}: no such run folder.")
+        state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
+        config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
+        if config.model != "renderer" or state.get("model") != "renderer":
+            raise OsmisError(f"{folder.root}: is an OSMIS run (it invents image-mask pairs); `osmis render` needs a "
+                             f"run trained with --model renderer.")
+        arch = RendererArchitecture.from_dict(state["architecture"])
+        r = config.renderer
+        g = RendererGenerator(state["num_classes"], arch.num_blocks, ch=r.ch_r, hidden=r.spade_hidden,
+                              z_dim=config.generator.noise_dim, norm=r.spade_norm)
+        g.load_state_dict(state["generator_render"])
+        dev = resolve_device(device) if isinstance(device, str) else device
+        g = g.to(dev).eval().requires_grad_(False)
+        return cls(g, arch, int(state["num_classes"]), folder.root, int(state["step"]), state.get("class_colours"),
+                   dev)
+
+    # -- layouts -------------------------------------------------------------------------------------------
+    @property
+    def size(self) -> tuple[int, int]:
+        """Training size (H, W)."""
+        return self.architecture.height, self.architecture.width
+
+    @property
+    def multiple(self) -> int:
+        """Sides of any accepted render size are multiples of this (2^(m-1))."""
+        return self.generator.multiple
+
+    def fit_layout(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
+        """Check a layout and bring it to a size the model accepts (see the class docstring); int64 H x W."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or 0 in ids.shape:
+            raise DataError(f"{name}: a layout must be a non-empty 2-D map of class ids, got shape {ids.shape}.")
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise DataError(f"{name}: a layout must hold integer class ids, got {ids.dtype}.")
+        bad = ids[(ids < 0) | (ids >= self.num_classes)]
+        if bad.size:
+            raise DataError(f"{name}: class id {int(bad[0])} is not one the renderer was trained on (0.."
+                            f"{self.num_classes - 1}).")
+        present = np.unique(ids)
+        if present.size < 2:
+            raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two "
+                            f"classes.")
+        h, w = ids.shape
+        th, tw = self.size
+        f = self.multiple
+        if (h, w) == (th, tw):
+            return ids.astype(np.int64)
+        if abs(w / h - tw / th) <= 0.02 * (tw / th) + 1.0 / min(h, th):
+            return np.asarray(Image.fromarray(ids.astype(np.int32), "I").resize((tw, th), Image.NEAREST)
+                              ).astype(np.int64)
+        if h % f == 0 and w % f == 0:
+            return ids.astype(np.int64)
+        raise DataError(f"{name}: the layout is {w}x{h}; the renderer accepts {tw}x{th} (its training size), the "
+                        f"same aspect ratio (resized), or sides that are multiples of {f}.")
+
+    def read_layout(self, path: str | Path) -> np.ndarray:
+        """A layout file (indexed, grey or colour PNG/...) -> class ids at an accepted size (fit_layout)."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{path}: layout file not found.")
+        return self.fit_layout(self.decode_layout_image(open_mask(path), str(path)), str(path))
+
+    def decode_layout_image(self, img: Image.Image, name: str) -> np.ndarray:
+        """Pixels -> class ids: palette indices and grey levels are ids; colours are matched to the training
+        masks' class colours, else to the project's palette (gallery masks). Unknown colours raise DataError."""
+        if img.mode in ("P", "L", "I", "I;16", "1"):
+            return np.asarray(img).astype(np.int64)
+        rgb = np.asarray(img.convert("RGB")).astype(np.int64)
+        if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+            return rgb[..., 0]
+        colours = np.array(self.class_colours if self.class_colours else palette()[:self.num_classes], np.int64)
+        codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        keys = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
+        ids = np.full(codes.shape, -1, np.int64)
+        for i, k in enumerate(keys):
+            ids[codes == k] = i
+        if (ids < 0).any():
+            y, x = np.argwhere(ids < 0)[0]
+            c = rgb[y, x]
+            raise DataError(f"{name}: colour #{c[0]:02x}{c[1]:02x}{c[2]:02x} at ({x}, {y}) is not a class colour "
+                            f"of this renderer.")
+        return ids
+
+    def region_map(self, region: Region, layout_file_ids: np.ndarray, ids: np.ndarray, name: str) -> np.ndarray:
+        """The binary region (H x W bool at the render size) of a Region for a layout (file ids before fitting,
+        and fitted ids)."""
+        if region.mask is not None:
+            if region.mask.shape != layout_file_ids.shape:
+                rh, rw = region.mask.shape
+                lh, lw = layout_file_ids.shape
+                raise DataError(f"{region.mask_name}: the region mask is {rw}x{rh} but the layout {name} is "
+                                f"{lw}x{lh}.")
+            r = _resize_nearest(region.mask != 0, ids.shape)
+        elif region.class_id is not None:
+            r = ids == region.class_id
+            if not r.any():
+                raise DataError(f"{name}: class {region.class_id} (--resample-class) does not occur in the layout.")
+        else:
+            x, y = region.instance_at
+            lh, lw = layout_file_ids.shape
+            if not (0 <= x < lw and 0 <= y < lh):
+                raise DataError(f"{name}: --resample-instance {x},{y} lies outside the {lw}x{lh} layout.")
+            fy, fx = int(y * ids.shape[0] / lh), int(x * ids.shape[1] / lw)
+            inst, _ = instance_labels(ids)
+            r = inst == inst[fy, fx]
+        if not r.any():
+            raise DataError(f"{region.mask_name or name}: the region to resample is empty.")
+        return r
+
+    # -- rendering -----------------------------------------------------------------------------------------
+    def noise(self, ids: np.ndarray, seed: int, mode: str = "global", region: np.ndarray | None = None,
+              resample_seed: int | None = None) -> torch.Tensor:
+        """z_dim x H x W noise of (seed, mode), re-drawn inside `region` from resample_seed (spec section 3)."""
+        z = noise_map(ids, self.generator.z_dim, seed, mode)
+        if region is not None:
+            if resample_seed is None:
+                raise OsmisError("a region to resample needs a resample seed.")
+            z = resample_noise(z, noise_map(ids, self.generator.z_dim, resample_seed, mode),
+                               torch.from_numpy(np.asarray(region, bool)))
+        return z
+
+    @torch.inference_mode()
+    def render(self, layout: np.ndarray, seed: int = 0, noise: str = "global", region: np.ndarray | None = None,
+               resample_seed: int | None = None, z: torch.Tensor | None = None) -> np.ndarray:
+        """One photo (H x W x 3 uint8) for a layout (H x W int class ids, fitted with fit_layout; region, H x W bool
+        of the layout's size, resized alike), with the noise of (seed, noise mode[, region, resample_seed]) or a
+        given z (z_dim x H x W at the fitted size). Deterministic: the same arguments give the same pixels."""
+        if noise not in NOISE_MODES:
+            raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
+        ids = self.fit_layout(layout)
+        if region is not None and np.shape(region) != ids.shape:
+            if np.shape(region) != np.shape(layout):
+                raise DataError(f"the region is {np.shape(region)[1]}x{np.shape(region)[0]} but the layout is "
+                                f"{np.shape(layout)[1]}x{np.shape(layout)[0]}.")
+            region = _resize_nearest(np.asarray(region, bool), ids.shape)  # the layout was resized
+        if z is None:
+            z = self.noise(ids, seed, noise, region, resample_seed)
+        onehot = F.one_hot(torch.from_numpy(ids), self.num_classes).permute(2, 0, 1)[None].float()
+        image = self.generator(onehot.to(self.device), z[None].to(self.device))
+        return to_uint8_images(image)[0]
+
+
+def load_renderer(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "cpu") -> Renderer:
+    """Library entry point of spec section 1: `load_renderer(run).render(layout, seed=...)`."""
+    return Renderer.load(run_dir, checkpoint, device)
+
+
+def _resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if mask.shape == tuple(shape):
+        return mask
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(shape[::-1], Image.NEAREST)) > 0
+
+
+# -- galleries ------------------------------------------------------------------------------------------------------
+
+def layouts_in(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder of layouts.")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    if not files:
+        raise DataError(f"{folder}: the folder holds no layout images.")
+    return files
+
+
+def layouts_of_gallery(gallery: str | Path) -> list[Path]:
+    """The masks of an OSMIS gallery (its manifest's items), for the two-stage pipeline."""
+    gallery = Path(gallery)
+    manifest_path = gallery / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        masks = [gallery / item["mask"] for item in manifest["items"] if item.get("mask")]
+    except FileNotFoundError:
+        raise DataError(f"{gallery}: not a gallery (no manifest.json).") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{manifest_path}: cannot be read as a gallery manifest ({exc}).") from None
+    if not masks:
+        raise DataError(f"{gallery}: the gallery holds no masks (made without masks?).")
+    return masks
+
+
+def read_region(path: str | Path) -> Region:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: region mask file not found.")
+    img = open_mask(path)
+    a = np.asarray(img.convert("L") if img.mode not in ("P", "L", "1") else img)
+    return Region(mask=a != 0, mask_name=str(path))
+
+
+def render_gallery(run_dir: str | Path, layouts: list[Path], out_dir: str | Path, n: int = 4, seed: int = 0,
+                   noise: str = "global", region: Region | None = None, resample_seed: int | None = None,
+                   device: str = "cpu", checkpoint: str | int = "latest") -> Path:
+    """n photos per layout as a gallery (images/, masks/ = the layout, overlays/, manifest.json, index.html).
+
+    Photo i of a layout uses seed + i (and resample_seed + i inside the region), recorded per item. Every input is
+    checked before anything is written; the files are written into a hidden staging folder and moved into out_dir
+    when all are done, so a failure leaves out_dir as it was.
+    """
+    if n < 1:
+        raise OsmisError("--n must be at least 1.")
+    if noise not in NOISE_MODES:
+        raise OsmisError(f"--noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
+    if region is not None and resample_seed is None:
+        raise OsmisError("--resample, --resample-class and --resample-instance need --resample-seed.")
+    renderer = Renderer.load(run_dir, checkpoint, device)
+    # 1. check every input first
+    prepared = []
+    for path in layouts:
+        raw = renderer.decode_layout_image(open_mask(path), str(path)) if path.is_file() else None
+        if raw is None:
+            raise DataError(f"{path}: layout file not found.")
+        ids = renderer.fit_layout(raw, str(path))
+        r = renderer.region_map(region, raw, ids, str(path)) if region is not None else None
+        prepared.append((path, ids, r))
+    # 2. render and write into a staging folder
+    out = Path(out_dir)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise OsmisError(f"{out}: the output folder cannot be written ({exc.strerror or exc}).") from None
+    try:
+        manifest = _write_render_files(renderer, prepared, staging, n, seed, noise, region, resample_seed)
+        manifest["seconds_per_render"] = round(manifest.pop("_render_seconds") / max(1, len(manifest["items"])), 4)
+        atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=1) + "\n", durable=False)
+        from .generate import write_index_html
+        write_index_html(staging, manifest)
+        _move_into(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int, seed: int, noise: str,
+                        region: Region | None, resample_seed: int | None) -> dict:
+    from .generate import _save
+    colours = palette()
+    for sub in ("images", "masks", "overlays"):
+        (folder / sub).mkdir()
+    total = len(prepared) * n
+    width = max(4, len(str(total - 1)))
+    items, seconds = [], 0.0
+    for j, (path, ids, r) in enumerate(prepared):
+        for i in range(n):
+            idx = j * n + i
+            t0 = time.perf_counter()
+            s, rs = seed + i, (resample_seed + i if region is not None else None)
+            image = renderer.render(ids, s, noise, r, rs)
+            seconds += time.perf_counter() - t0
+            name = f"{idx:0{width}d}.png"
+            ids8 = ids.astype(np.uint8)
+            _save(image, None, folder / "images" / name)
+            _save(ids8, colours, folder / "masks" / name)
+            _save(overlay(image, ids8), None, folder / "overlays" / name)
+            item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
+                    "layout": str(path), "seed": s, "noise": noise}
+            if region is not None:
+                item.update(resample_seed=rs, region=region.describe())
+            items.append(item)
+    h, w = prepared[0][1].shape
+    return {"kind": "render", "run": str(renderer.run.resolve()), "checkpoint_step": renderer.step, "ema": True,
+            "seed": seed, "n": total, "per_layout": n, "noise": noise,
+            "resample_seed": resample_seed, "region": region.describe() if region is not None else None,
+            "resolution": [h, w], "num_classes": renderer.num_classes,
+            "palette": colours[:renderer.num_classes].tolist(), "items": items, "_render_seconds": seconds}
+
+
+def _move_into(staging: Path, out: Path) -> None:
+    """Move the finished files into out (created if needed); files already there with other names are kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("images", "masks", "overlays"):
+        (out / sub).mkdir(exist_ok=True)
+        for f in (staging / sub).iterdir():
+            os.replace(f, out / sub / f.name)
+    for name in ("manifest.json", "index.html"):
+        os.replace(staging / name, out / name)

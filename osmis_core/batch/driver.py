@@ -1,0 +1,219 @@
+"""run_batch: one model per source, scheduled by Ray, as a stream of typed events."""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from ..config import OsmisConfig
+from ..errors import ConfigError, OsmisError
+from .dataset import merge_dataset
+from .events import (BatchControl, BatchEvent, BatchFinished, BatchStarted, DatasetWritten, RunFinished,
+                     RunProgress, RunStarted)
+from .layout import BatchFolder
+from .sources import BatchSource, list_sources
+from .summary import read_summary, run_row, write_summary
+from .worker import BatchMonitor, check_storage, train_source
+
+POLL_S = 0.25
+
+
+def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, out: str | Path, *,
+              n_per_source: int = 100, address: str | None = None, num_cpus: int | None = None,
+              num_gpus: int | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
+              max_concurrent: int | None = None, retries: int = 3,
+              control: BatchControl | None = None) -> Iterator[BatchEvent]:
+    """Train one model per source on Ray, write each run's gallery, the merged dataset and the summary.
+
+    sources: a SOURCES folder or list file (see list_sources) or BatchSource objects. config: the batch's
+    options; each source's overrides apply over it. out: BATCH; runs go to BATCH/runs/<source>/.
+    Ray: when Ray is already initialised in this process it is used as it is; else with `address` (auto or
+    HOST:PORT) the existing cluster is joined, BATCH must then be on storage that every node mounts at the same
+    path (checked on each node before anything runs; ConfigError otherwise); without it a local Ray is started
+    with num_cpus / num_gpus (default: this machine's). Each run reserves cpus_per_run CPUs and gpus_per_run
+    GPUs (fractions let several runs share one GPU); at most max_concurrent run at once (default: as many as
+    the resources allow). A run whose worker process or node dies is retried up to `retries` times and resumes
+    from its last checkpoint.
+    Re-running the same batch skips finished runs (iterations reached and gallery written) and resumes the
+    others. control.request_stop(): running runs stop after their current iteration with a checkpoint.
+    Raises OsmisError subclasses for unusable SOURCES, options or BATCH; a bad source does not raise, it is
+    reported (RunFinished status 'failed', its message naming the file and the problem) and the others go on.
+    """
+    import ray
+
+    t0 = time.perf_counter()
+    control = control or BatchControl()
+    if n_per_source < 1:
+        raise ConfigError("--n-per-source must be at least 1.")
+    if cpus_per_run <= 0 or gpus_per_run < 0 or retries < 0 or (max_concurrent is not None and max_concurrent < 1):
+        raise ConfigError("--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0, and "
+                          "--max-concurrent at least 1.")
+    source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
+    batch = BatchFolder(Path(out).resolve())
+    try:
+        batch.runs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
+
+    previous = read_summary(batch)
+    configs: dict[str, OsmisConfig] = {}
+    rows: dict[str, dict] = {}
+    to_run: list[BatchSource] = []
+    finished_early: list[RunFinished] = []
+    for s in source_list:
+        try:
+            configs[s.name] = config.replace(**s.options)
+        except ConfigError as exc:
+            problem = f"source {s.name}: {exc}"
+        else:
+            problem = s.problem
+        total = configs[s.name].run.iters if s.name in configs else config.run.iters
+        if problem:
+            rows[s.name] = run_row(batch, s, "failed", total, problem)
+            finished_early.append(RunFinished(s.name, "failed", 0, total, problem, rows[s.name]))
+        elif batch.is_complete(s.name, total, n_per_source):
+            old = previous.get(s.name, {})
+            rows[s.name] = run_row(batch, s, "finished", total, "", old.get("seconds"), old.get("node"),
+                                   old.get("attempts"))
+            finished_early.append(RunFinished(s.name, "skipped", total, total, "", rows[s.name]))
+        else:
+            rows[s.name] = run_row(batch, s, "pending", total)
+            to_run.append(s)
+
+    started_ray = False
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=None if address else num_cpus, num_gpus=None if address else num_gpus,
+                 include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        started_ray = True
+    stopped = False
+    try:
+        if address or not started_ray:
+            _check_shared_storage(batch.root)
+        _check_resources(cpus_per_run, gpus_per_run)
+        yield BatchStarted(batch.root, tuple(s.name for s in source_list), tuple(s.name for s in to_run),
+                           {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")})
+        yield from finished_early
+        stopped = yield from _schedule(batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run,
+                                       max_concurrent, retries, control, previous)
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+    ordered = [rows[s.name] for s in source_list]
+    done = [r["name"] for r in ordered if r["status"] == "finished"]
+    pairs = merge_dataset(batch, done)
+    yield DatasetWritten(batch.dataset, pairs)
+    seconds = time.perf_counter() - t0
+    write_summary(batch, ordered, {"out": str(batch.root), "n_per_source": n_per_source,
+                                   "config": config.to_dict(), "stopped": stopped, "seconds": round(seconds, 3)})
+    counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
+    yield BatchFinished(batch.root, counts, stopped, seconds)
+
+
+def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control, previous):
+    """Submit the runs, relay progress, collect results; returns True when stopped by the control."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = ray.get_runtime_context().get_node_id()
+    monitor = ray.remote(BatchMonitor).options(
+        num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+    threads = str(max(1, math.floor(cpus)))
+    task = ray.remote(train_source).options(
+        num_cpus=cpus, num_gpus=gpus, max_retries=retries, retry_exceptions=False,
+        runtime_env={"env_vars": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}})
+    queue = collections.deque(to_run)
+    pending: dict = {}
+    stop_sent = False
+    while queue or pending:
+        if control.stop_requested and not stop_sent:
+            ray.get(monitor.request_stop.remote())
+            stop_sent = True
+            while queue:  # never started: they stay 'pending' and a later batch runs them
+                s = queue.popleft()
+                message = "not started: the batch was stopped"
+                rows[s.name]["message"] = message
+                yield RunFinished(s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters, message,
+                                  rows[s.name])
+        while queue and (max_concurrent is None or len(pending) < max_concurrent):
+            s = queue.popleft()
+            ref = task.remote(s.to_dict(), configs[s.name].to_dict(), str(batch.root), n, cpus, monitor)
+            pending[ref] = s
+        if not pending:
+            break
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
+        yield from _updates(ray.get(monitor.drain.remote()))
+        for ref in ready:
+            s = pending.pop(ref)
+            total = configs[s.name].run.iters
+            try:
+                res = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # a bug, not the user's input: the cause, in one line
+                cause = exc.cause if exc.cause is not None else exc
+                res = {"status": "failed", "message": f"{type(cause).__name__}: {str(cause)[:300]}", "node": None,
+                       "attempt": None, "seconds": None}
+            except ray.exceptions.RayError as exc:
+                reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                res = {"status": "failed", "message": f"the run's worker was lost after {retries + 1} attempt(s) "
+                       f"({type(exc).__name__}: {reason}); its last checkpoint is kept", "node": None,
+                       "attempt": retries + 1, "seconds": None}
+            status = "pending" if res["status"] == "stopped" and res.get("attempt", 0) == 0 else res["status"]
+            rows[s.name] = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"),
+                                   res.get("attempt") or None)
+            rows[s.name]["train_seconds"] = res.get("train_seconds")
+            rows[s.name]["gallery_seconds"] = res.get("gallery_seconds")
+            yield RunFinished(s.name, status, rows[s.name]["iterations"], total, res["message"],
+                              rows[s.name])
+    yield from _updates(ray.get(monitor.drain.remote()))
+    ray.kill(monitor)
+    return stop_sent
+
+
+def _updates(items: list[tuple]) -> Iterator[BatchEvent]:
+    for item in items:
+        if item[0] == "started":
+            _, name, node, step, total, resumed, attempt = item
+            yield RunStarted(name, node, step, total, resumed, attempt)
+        else:
+            _, name, step, total, ips, eta = item
+            yield RunProgress(name, step, total, ips, eta)
+
+
+def _check_resources(cpus: float, gpus: float) -> None:
+    """Refuse a run size that no node can hold (Ray would wait for it forever)."""
+    import ray
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if not any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
+        most_cpu = max((r.get("CPU", 0) for r in nodes), default=0)
+        most_gpu = max((r.get("GPU", 0) for r in nodes), default=0)
+        raise ConfigError(f"no Ray node has {cpus:g} CPU(s) and {gpus:g} GPU(s) for one run (the largest node has "
+                          f"{most_cpu:g} CPUs and {most_gpu:g} GPUs); lower --cpus-per-run / --gpus-per-run.")
+
+
+def _check_shared_storage(root: Path) -> None:
+    """Every node must see BATCH at the same path (the driver reads the runs' galleries and writes the dataset
+    and summary): a probe file written here is looked for, and a file written, on each node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    token = secrets.token_hex(8)
+    probe = root / f".osmis-batch-probe-{token}"
+    probe.write_text(token, encoding="utf-8")
+    try:
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        check = ray.remote(check_storage)
+        refs = {n["NodeManagerAddress"] + " (" + n["NodeID"][:8] + ")": check.options(
+            num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(
+            str(root), token) for n in nodes}
+        for where, ref in refs.items():
+            problem = ray.get(ref)
+            if problem:
+                raise ConfigError(f"{root}: not reachable from Ray node {where}: {problem}. With --address, BATCH "
+                                  f"must be on storage every node mounts at the same path (e.g. NFS).")
+    finally:
+        os.unlink(probe)

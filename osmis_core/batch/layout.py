@@ -1,0 +1,58 @@
+"""Where a batch's files live (one place for the CLI, the library, the Ray workers and the summary)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..application.runfolder import RunFolder
+
+GALLERY_NAME = "batch"
+
+
+class BatchFolder:
+    """BATCH/: runs/<source>/ (normal run folders), dataset/ (merged), summary.json, summary.csv, index.html."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    def run_dir(self, name: str) -> Path:
+        return self.runs / name
+
+    def gallery_dir(self, name: str) -> Path:
+        """The run's batch gallery: RUN/galleries/batch."""
+        return self.run_dir(name) / "galleries" / GALLERY_NAME
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "dataset"
+
+    @property
+    def summary_json(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def summary_csv(self) -> Path:
+        return self.root / "summary.csv"
+
+    @property
+    def index_html(self) -> Path:
+        return self.root / "index.html"
+
+    def gallery_manifest(self, name: str) -> dict | None:
+        """The run's gallery manifest, or None while there is no complete gallery (the manifest is written last)."""
+        path = self.gallery_dir(name) / "manifest.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def is_complete(self, name: str, iters: int, n: int) -> bool:
+        """True when the run reached `iters` and its gallery of `n` pairs comes from the latest checkpoint."""
+        step = RunFolder(self.run_dir(name)).latest_step()
+        manifest = self.gallery_manifest(name)
+        return (step is not None and step >= iters and manifest is not None
+                and manifest.get("checkpoint_step") == step and manifest.get("n") == n)

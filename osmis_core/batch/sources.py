@@ -1,0 +1,187 @@
+"""The sources of a batch: one training set (image + mask, or video + masks) per entry, with option overrides."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import FIELDS, flatten_options, option_type
+from ..data.sources import IMAGE_EXTS, VIDEO_EXTS
+from ..errors import ConfigError, DataError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class BatchSource:
+    """One source: what one run trains on.
+
+    name: the run's folder name under BATCH/runs/ (letters, digits, '.', '_', '-'; unique in the batch).
+    data: image file, video file or DATA folder (absolute). mask: its mask file/folder, or None.
+    options: flat option overrides for this source only (validated names), applied over the batch's config.
+    problem: set when the source cannot be used as listed (e.g. an image without its mask); it is then reported
+    in the summary and not trained.
+    """
+    name: str
+    data: Path
+    mask: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "data": str(self.data), "mask": str(self.mask) if self.mask else None,
+                "options": dict(self.options), "problem": self.problem}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BatchSource":
+        return cls(d["name"], Path(d["data"]), Path(d["mask"]) if d.get("mask") else None, dict(d.get("options") or {}),
+                   d.get("problem"))
+
+
+def list_sources(path: str | Path) -> list[BatchSource]:
+    """The sources held by SOURCES, in a stable order (names decide the run folders, so a re-run finds them).
+
+    SOURCES is one of:
+    - a research-layout folder with many images: `image/` + `mask/` with the same stems; each pair is a source
+      named after the stem (an image without its mask is a source with a problem, reported, not trained);
+    - a folder of videos: each video is a source, with its mask folder `<stem>_mask/` or `mask/<stem>/` if present
+      (a single video may use `mask/` itself, as in a one-video DATA folder); DATA folders (with an `image/`
+      subfolder) beside them are sources too;
+    - a JSON file: a list (or {"sources": [...]}) of {"data": PATH, "mask": PATH, "name": NAME, "options": {...}};
+    - a CSV file with a header: columns data, mask (optional), name (optional); every other column is an option
+      (e.g. iters, max_size); an empty cell keeps the batch's value.
+    Relative paths in a list file are relative to the list file's folder.
+    Raises DataError/ConfigError (one sentence naming the file and the problem) when SOURCES cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such sources folder or list file.")
+    if path.is_dir():
+        entries = _from_folder(path)
+    elif path.suffix.lower() == ".json":
+        entries = _from_json(path)
+    elif path.suffix.lower() == ".csv":
+        entries = _from_csv(path)
+    else:
+        raise DataError(f"{path}: SOURCES must be a folder, a .json or a .csv list of sources.")
+    if not entries:
+        raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
+    return _unique_names(entries)
+
+
+def _from_folder(folder: Path) -> list[BatchSource]:
+    image_dir, mask_dir = folder / "image", folder / "mask"
+    if image_dir.is_dir():
+        images = sorted(p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        masks = {}
+        if mask_dir.is_dir():
+            masks = {p.stem: p for p in sorted(mask_dir.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTS}
+        out = []
+        for img in images:
+            mask = masks.get(img.stem)
+            problem = None
+            if masks and mask is None:
+                problem = f"{img}: no mask named {img.stem}.* in {mask_dir}."
+            out.append(BatchSource(img.stem, img.resolve(), mask.resolve() if mask else None, {}, problem))
+        return out
+    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
+    out = []
+    for video in videos:
+        candidates = [folder / f"{video.stem}_mask", mask_dir / video.stem]
+        if len(videos) == 1:
+            candidates.append(mask_dir)
+        mask = next((c for c in candidates if c.is_dir() and any(
+            p.suffix.lower() in IMAGE_EXTS for p in c.iterdir())), None)
+        out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None))
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
+        out.append(BatchSource(sub.name, sub.resolve()))
+    return out
+
+
+def _resolve(base: Path, value: Any, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: 'data' must be a path.")
+    p = Path(value.strip()).expanduser()
+    return (p if p.is_absolute() else base / p).resolve()
+
+
+def _from_json(path: Path) -> list[BatchSource]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a valid JSON list of sources ({exc}).") from None
+    if isinstance(data, dict):
+        data = data.get("sources")
+    if not isinstance(data, list):
+        raise ConfigError(f"{path}: expected a list of sources (or {{\"sources\": [...]}}).")
+    out = []
+    for i, entry in enumerate(data, 1):
+        where = f"{path} entry {i}"
+        if isinstance(entry, str):
+            entry = {"data": entry}
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected an object with 'data' (and optional 'mask', 'name', 'options').")
+        unknown = set(entry) - {"data", "mask", "name", "options"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}' (use 'options' for option overrides).")
+        options = flatten_options(entry.get("options") or {}, where)
+        out.append(_entry(path.parent, entry.get("data"), entry.get("mask"), entry.get("name"), options, where))
+    return out
+
+
+def _from_csv(path: Path) -> list[BatchSource]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{path}: not a readable CSV list of sources ({exc}).") from None
+    out = []
+    for i, row in enumerate(rows, 2):  # line numbers as an editor shows them (the header is line 1)
+        where = f"{path} line {i}"
+        if "data" not in row:
+            raise ConfigError(f"{path}: the header must have a 'data' column.")
+        raw = {k.strip(): v.strip() for k, v in row.items() if k and k.strip() not in ("data", "mask", "name")
+               and v is not None and v.strip()}
+        options = {k: _parse_cell(k, v, where) for k, v in flatten_options(raw, where).items()}
+        out.append(_entry(path.parent, row.get("data"), row.get("mask") or None, row.get("name") or None, options,
+                          where))
+    return out
+
+
+def _parse_cell(name: str, text: str, where: str) -> Any:
+    t = option_type(name)
+    try:
+        if t is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        return t(text)
+    except ValueError:
+        raise ConfigError(f"{where}: option '{name}' must be of type {t.__name__}, got '{text}'.") from None
+
+
+def _entry(base: Path, data, mask, name, options: dict, where: str) -> BatchSource:
+    data_path = _resolve(base, data, where)
+    mask_path = _resolve(base, mask, where) if mask else None
+    unknown = [k for k in options if k not in FIELDS]
+    if unknown:
+        raise ConfigError(f"{where}: unknown option '{unknown[0]}'.")
+    return BatchSource(str(name) if name else data_path.stem, data_path, mask_path, options)
+
+
+def _unique_names(entries: list[BatchSource]) -> list[BatchSource]:
+    """Safe folder names; a repeated name gets -2, -3, ... in listing order."""
+    used: set[str] = set()
+    out = []
+    for e in entries:
+        base = _UNSAFE.sub("_", e.name).strip("._") or "source"
+        name, n = base, 1
+        while name.lower() in used:  # case-insensitive: the runs may land on a case-insensitive file system
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name.lower())
+        out.append(BatchSource(name, e.data, e.mask, e.options, e.problem))
+    return out

@@ -1,0 +1,349 @@
+"""The metrics registry: one entry per metric, read by `evaluate_images`, the CLI and the app.
+
+An entry says what a metric is called, which pretrained files it needs, which keys it writes into the summary
+and into each image's row, which way is better, and how to build it (`factory`). The factory returns a
+`Metric`: a small streaming interface in the manner of torchmetrics (`update` per batch, `compute` once,
+`reset` to start over), whose `compute` returns the entry's keys. Adding an entry to REGISTRY adds a metric
+everywhere (the `--metrics` flag, metrics.json / metrics.csv, index.html and the app's score columns).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Optional, Sequence
+
+import torch
+
+from osmis_core.errors import ConfigError
+
+from .diversity import PixelDiversity
+from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
+from .miou import MIN_SIZE, MIoUSetting, Progress, SegmentationMIoU, train_size
+from .sifid import INCEPTION_LAYERS, INCEPTION_MIN_SIZE, SIFID, InceptionFeatures
+from .weights import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile, build_inception, build_lpips
+
+
+class Scores(NamedTuple):
+    """What a Metric computed: summary values, per-image columns (one value per generated image, in order) and
+    the settings it ran with (written to metrics.json under `settings`)."""
+
+    summary: dict[str, float]
+    per_image: dict[str, list]
+    settings: dict[str, Any] = {}
+
+
+class Metric(ABC):
+    """One score of a stream of generated images. `set_real` once, `update` with each batch (N x 3 x H x W in
+    [0, 1], and N x H x W int64 masks for metrics that use them), `compute` at the end, `reset` to score
+    another stream against the same real data."""
+
+    def set_real(self, real_images: torch.Tensor, real_masks: Optional[torch.Tensor] = None) -> None:
+        """The training image(s) (T x 3 x H x W in [0, 1]) and their masks (T x H x W) when the metric uses them."""
+
+    @abstractmethod
+    def update(self, fake_images: torch.Tensor, fake_masks: Optional[torch.Tensor] = None) -> None:
+        """Add a batch of generated images (and masks)."""
+
+    @abstractmethod
+    def compute(self) -> Scores:
+        """The scores of everything added since the last reset."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget the generated images added so far."""
+
+    def estimate(self, first_batch_s: float, batches: int) -> float:
+        """Seconds the whole job takes on this device, knowing that the first of `batches` batches (which also
+        paid the one-time set-up) took `first_batch_s`. The default suits metrics whose cost is in `update`."""
+        return first_batch_s * batches
+
+    def describe(self) -> str:
+        """A few words on how this metric will run (shown next to its estimate); empty by default."""
+        return ""
+
+
+@dataclass
+class MetricContext:
+    """What factories get: the request's options and a cache so that metrics share networks."""
+
+    size: tuple[int, int]  # (h, w) of the generated images
+    num_images: int
+    sifid_dims: tuple[int, ...] = (64,)
+    weights_dir: Optional[str | Path] = None
+    random_weights: bool = False
+    lpips_unit_range_inputs: bool = False
+    video_frame0_only: bool = False
+    device: str | torch.device = "cpu"
+    batch_size: int = 8
+    num_classes: int = 0  # mask classes of the generated and real masks together (0 without masks)
+    miou: MIoUSetting = MIoUSetting("full", 500, None)
+    miou_batch_size: int = 5
+    progress: Optional[Progress] = None
+    _networks: dict[str, Any] = field(default_factory=dict)
+
+    def network(self, name: str, build: Callable[[], Any]) -> Any:
+        """The network `name`, built once per evaluation."""
+        if name not in self._networks:
+            self._networks[name] = build()
+        return self._networks[name]
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    """One registered metric.
+
+    name: the `--metrics` name; label: shown to people; weights: pretrained files it needs;
+    summary_keys / per_image_keys: the keys it writes ("{dims}" expands to each SIFID dims);
+    key_labels: a label per key (same templates); higher_is_better: direction of every key;
+    factory: builds the Metric; needs_masks: skipped without masks; min_images: skipped below this count;
+    min_size: smallest side (pixels) it accepts; needs_spread: skipped when the real images are one flat colour
+    (a score relative to their spread); default: part of the default `--metrics`;
+    validate: rejects options the metric cannot honour (ConfigError), before anything runs.
+    """
+
+    name: str
+    label: str
+    factory: Callable[[MetricContext], Metric]
+    summary_keys: tuple[str, ...]
+    per_image_keys: tuple[str, ...] = ()
+    key_labels: dict[str, str] = field(default_factory=dict)
+    weights: tuple[WeightsFile, ...] = ()
+    higher_is_better: bool = True
+    needs_masks: bool = False
+    min_images: int = 1
+    min_size: int = 1
+    needs_spread: bool = False
+    default: bool = True
+    validate: Optional[Callable[[MetricContext], None]] = None  # raises ConfigError on a bad request
+
+    def keys(self, sifid_dims: Sequence[int] = (64,)) -> tuple[list[str], list[str]]:
+        """(summary keys, per-image keys) with "{dims}" expanded for each of `sifid_dims`."""
+        return _expand(self.summary_keys, sifid_dims), _expand(self.per_image_keys, sifid_dims)
+
+
+def _expand(templates: Sequence[str], sifid_dims: Sequence[int]) -> list[str]:
+    return [t.format(dims=d) for t in templates for d in sifid_dims] if any("{dims}" in t for t in templates) \
+        else list(templates)
+
+
+REGISTRY: dict[str, MetricEntry] = {}
+
+
+def register(entry: MetricEntry) -> MetricEntry:
+    """Add `entry` to the registry (a name registered twice is an error) and return it."""
+    if entry.name in REGISTRY:
+        raise ValueError(f"metric '{entry.name}' is already registered")
+    REGISTRY[entry.name] = entry
+    return entry
+
+
+def metric_names(default_only: bool = False) -> list[str]:
+    """Registered metric names in registry order (only the default ones with `default_only`)."""
+    return [name for name, entry in REGISTRY.items() if entry.default or not default_only]
+
+
+def key_info(key: str) -> tuple[str, bool] | None:
+    """(label, higher_is_better) of a summary or per-image key of any registered metric, or None."""
+    for entry in REGISTRY.values():
+        for template in (*entry.summary_keys, *entry.per_image_keys):
+            if "{dims}" in template:
+                prefix, _, suffix = template.partition("{dims}")
+                dims = key[len(prefix):len(key) - len(suffix)] if key.startswith(prefix) and \
+                    key.endswith(suffix) else ""
+                if dims.isdigit():
+                    label = entry.key_labels.get(template, entry.label)
+                    return label.format(dims=dims), entry.higher_is_better
+            elif key == template:
+                return entry.key_labels.get(key, entry.label), entry.higher_is_better
+    return None
+
+
+def format_seconds(seconds: float) -> str:
+    """'4 s', '2 min 05 s', '1 h 03 min'."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+# ---------------------------------------------------------------- the registered metrics
+
+
+class _SIFIDScore(Metric):
+    def __init__(self, ctx: MetricContext):
+        inception = ctx.network("inception", lambda: build_inception(ctx.weights_dir, ctx.random_weights))
+        self._sifids = {d: SIFID(d, feature_extractor=InceptionFeatures(inception, d), device=ctx.device,
+                                 video_frame0_only=ctx.video_frame0_only) for d in ctx.sifid_dims}
+        self._video = False
+
+    def set_real(self, real_images, real_masks=None):
+        self._video = real_images.shape[0] > 1
+        for sifid in self._sifids.values():
+            sifid.set_real(real_images)
+
+    def update(self, fake_images, fake_masks=None):
+        for sifid in self._sifids.values():
+            sifid.update(fake_images)
+
+    def compute(self) -> Scores:
+        summary, per_image = {}, {}
+        for dims, sifid in self._sifids.items():
+            scores = sifid.compute()
+            summary[f"sifid_{dims}"] = scores.mean
+            per_image[f"sifid_{dims}"] = scores.per_image.tolist()
+            if self._video:
+                per_image[f"sifid_{dims}_frame"] = scores.nearest.tolist()
+        return Scores(summary, per_image)
+
+    def reset(self):
+        for sifid in self._sifids.values():
+            sifid.reset()
+
+
+def _lpips(ctx: MetricContext):
+    return ctx.network("lpips", lambda: build_lpips(ctx.weights_dir, ctx.random_weights))
+
+
+class _LPIPSDiversityScore(Metric):
+    def __init__(self, ctx: MetricContext):
+        self._metric = LPIPSDiversity(model=_lpips(ctx), device=ctx.device, batch_size=ctx.batch_size,
+                                      unit_range_inputs=ctx.lpips_unit_range_inputs)
+        self._batch_size = ctx.batch_size
+
+    def update(self, fake_images, fake_masks=None):
+        self._metric.update(fake_images)
+
+    def compute(self) -> Scores:
+        return Scores({"lpips_diversity": self._metric.compute()}, {})
+
+    def reset(self):
+        self._metric.reset()
+
+    def estimate(self, first_batch_s, batches):
+        # images past max_images are not scored, so they cost nothing
+        return first_batch_s * min(batches, math.ceil(self._metric.max_images / self._batch_size))
+
+
+class _LPIPSToTrainScore(Metric):
+    def __init__(self, ctx: MetricContext):
+        self._metric = LPIPSToTrain(model=_lpips(ctx), device=ctx.device, batch_size=ctx.batch_size,
+                                    unit_range_inputs=ctx.lpips_unit_range_inputs)
+        self._video = False
+
+    def set_real(self, real_images, real_masks=None):
+        self._video = real_images.shape[0] > 1
+        self._metric.set_real(real_images)
+
+    def update(self, fake_images, fake_masks=None):
+        self._metric.update(fake_images)
+
+    def compute(self) -> Scores:
+        scores = self._metric.compute()
+        per_image = {"lpips_to_train": scores.per_image.tolist()}
+        if self._video:
+            per_image["lpips_to_train_frame"] = scores.nearest.tolist()
+        return Scores({"lpips_to_train": scores.mean}, per_image)
+
+    def reset(self):
+        self._metric.reset()
+
+
+class _PixelDiversityScore(Metric):
+    def __init__(self, ctx: MetricContext):
+        self._metric = PixelDiversity(ctx.device)
+
+    def set_real(self, real_images, real_masks=None):
+        self._metric.set_real(real_images)
+
+    def update(self, fake_images, fake_masks=None):
+        self._metric.update(fake_images)
+
+    def compute(self) -> Scores:
+        return Scores({"pixel_diversity": self._metric.compute()}, {})
+
+    def reset(self):
+        self._metric.reset()
+
+
+class _MIoUScore(Metric):
+    def __init__(self, ctx: MetricContext):
+        self.setting = ctx.miou
+        self._size = ctx.size
+        self._metric = SegmentationMIoU(ctx.num_classes, steps=ctx.miou.steps, batch_size=ctx.miou_batch_size,
+                                        max_side=ctx.miou.max_side, weights_dir=ctx.weights_dir,
+                                        random_weights=ctx.random_weights, device=ctx.device,
+                                        progress=ctx.progress)
+        self._num_images = ctx.num_images
+        self._first: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+
+    def set_real(self, real_images, real_masks=None):
+        self._metric.set_real(real_images, real_masks)
+
+    def update(self, fake_images, fake_masks=None):
+        self._metric.update(fake_images, fake_masks)
+        if self._first is None:
+            self._first = (fake_images, fake_masks)
+
+    def estimate(self, first_batch_s, batches):
+        """Two trainings of `steps` steps each (one step timed on the first batch) and a forward pass over every
+        image to test (taken as a third of a training step per batch of the same size)."""
+        step_s = self._metric.seconds_per_step(*self._first)
+        tests = math.ceil((self._num_images + 1) / self._metric.batch_size)
+        return 2 * self._metric.steps * step_s + tests * step_s / 3
+
+    def describe(self) -> str:
+        h, w = train_size(self._size, self.setting.max_side)
+        return f"{self.setting.name}: {self.setting.steps} steps per direction at {w}x{h}"
+
+    def compute(self) -> Scores:
+        r = self._metric.compute()
+        summary = {"accuracy_gen_to_real": r.accuracy_gen_to_real, "miou_gen_to_real": r.miou_gen_to_real,
+                   "accuracy_real_to_gen": r.accuracy_real_to_gen, "miou_real_to_gen": r.miou_real_to_gen}
+        per_image = {"accuracy_real_to_gen": r.per_image_accuracy.tolist(),
+                     "miou_real_to_gen": r.per_image_miou.tolist()}
+        settings = {"setting": self.setting.name, "steps": r.steps, "train_size": list(r.train_size),
+                    "batch_size": self._metric.batch_size, "lr": self._metric.lr}
+        return Scores(summary, per_image, settings)
+
+    def reset(self):
+        self._metric.reset()
+        self._first = None
+
+
+def _validate_sifid(ctx: MetricContext) -> None:
+    bad_dims = [d for d in ctx.sifid_dims if d not in INCEPTION_LAYERS]
+    if bad_dims:
+        raise ConfigError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
+    too_big = [d for d in ctx.sifid_dims if min(ctx.size) < INCEPTION_MIN_SIZE[d]]
+    if too_big:
+        raise ConfigError(f"SIFID at dims {too_big[0]} needs images of at least {INCEPTION_MIN_SIZE[too_big[0]]} "
+                          f"pixels per side, the generated images are {ctx.size[0]}x{ctx.size[1]}")
+
+
+register(MetricEntry(
+    "sifid", "SIFID", _SIFIDScore, ("sifid_{dims}",), ("sifid_{dims}",),
+    {"sifid_{dims}": "SIFID, dims {dims} (lower = better)"}, (INCEPTION_V3,), higher_is_better=False,
+    validate=_validate_sifid))
+register(MetricEntry(
+    "lpips", "LPIPS diversity", _LPIPSDiversityScore, ("lpips_diversity",), (),
+    {"lpips_diversity": "LPIPS diversity (higher = more diverse)"}, (ALEXNET, LPIPS_ALEX_HEADS), min_images=2))
+register(MetricEntry(
+    "lpips_train", "LPIPS to training data", _LPIPSToTrainScore, ("lpips_to_train",), ("lpips_to_train",),
+    {"lpips_to_train": "LPIPS to training data (near 0 = copying)"}, (ALEXNET, LPIPS_ALEX_HEADS)))
+register(MetricEntry(
+    "diversity", "pixel diversity", _PixelDiversityScore, ("pixel_diversity",), (),
+    {"pixel_diversity": "pixel diversity"}, min_images=2, needs_spread=True))
+register(MetricEntry(
+    "miou", "mIoU", _MIoUScore,
+    ("accuracy_gen_to_real", "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"),
+    ("accuracy_real_to_gen", "miou_real_to_gen"),
+    {"accuracy_gen_to_real": "pixel accuracy, train generated / test real",
+     "miou_gen_to_real": "mIoU, train generated / test real",
+     "accuracy_real_to_gen": "pixel accuracy, train real / test generated",
+     "miou_real_to_gen": "mIoU, train real / test generated"},
+    (RESNET18,), needs_masks=True, min_size=MIN_SIZE))

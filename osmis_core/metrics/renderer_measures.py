@@ -1,0 +1,72 @@
+"""Quality measures of a layout renderer (spec/renderer.md section 6), on tensors; the renders themselves are made
+by osmis_core.application.render_evaluation.
+
+- Layout fidelity: a segmenter trained on the real pair(s) (the mIoU segmenter of metrics.miou, direction 2 style)
+  applied to renders; its mIoU on augmented real pairs is the ceiling.
+- Locality: mean |change| inside the resampled region / mean |change| outside the region dilated by a band.
+- Diversity per layout: pixel diversity (and LPIPS diversity) over several noises for one layout.
+- Two-stage alignment: the segmenter's mIoU of (rendered photo vs OSMIS mask) and (OSMIS photo vs OSMIS mask).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._common import check_images, check_masks, resize_images, resize_masks
+from .diversity import PixelDiversity
+from .miou import Progress, SegmentationMIoU, _scores
+
+RENDERER_METRICS = ("layout_fidelity", "layout_diversity", "locality", "memorisation", "two_stage_alignment")
+LOCALITY_BAND = 16  # px: the region is dilated by this before "outside" is measured (spec section 6)
+
+
+class LayoutSegmenter:
+    """The mIoU segmenter (U-Net on ResNet-18) trained on the real pair(s) at one size; scores images against
+    layouts. random_weights: a fixed-seed random encoder instead of ImageNet weights (offline; marked so)."""
+
+    def __init__(self, real_images: torch.Tensor, real_masks: torch.Tensor, num_classes: int, *,
+                 size: tuple[int, int], steps: int = 500, weights_dir: str | Path | None = None,
+                 random_weights: bool = False, device: str | torch.device = "cpu",
+                 progress: Progress | None = None):
+        self._miou = SegmentationMIoU(num_classes, steps=steps, weights_dir=weights_dir,
+                                      random_weights=random_weights, device=device, progress=progress)
+        self._miou.set_real(real_images, real_masks)
+        self.size = size
+        self.device = self._miou.device
+        images = resize_images(real_images.to(self.device), size)
+        masks = resize_masks(real_masks.to(self.device), size)
+        self.model = self._miou._train(images, masks, "layout fidelity: train the segmenter on the real pair")
+
+    def score(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """(mIoU over all pixels, per-image mIoU) of the segmenter's prediction on images (N x 3 x H x W in
+        [0, 1]) against masks (N x H x W int64); images are resized to the segmenter's size first."""
+        check_masks(masks, check_images(images, "rendered images"), "layouts")
+        images = resize_images(images.to(self.device), self.size)
+        masks = resize_masks(masks.to(self.device), self.size)
+        confusion = self._miou._test(self.model, images, masks)  # N x K x K
+        return float(_scores(confusion.sum(0))[1]), _scores(confusion)[1].cpu()
+
+
+def locality_ratio(base: torch.Tensor, edited: torch.Tensor, region: np.ndarray, band: int = LOCALITY_BAND
+                   ) -> float:
+    """Mean |edited - base| inside the region over the mean outside the region dilated by `band` pixels (a square
+    neighbourhood). base, edited: ... x 3 x H x W; region: H x W bool. inf when nothing outside changed."""
+    from scipy import ndimage
+    region = np.asarray(region, bool)
+    outside = ~ndimage.binary_dilation(region, np.ones((3, 3), bool), iterations=band)
+    if not region.any() or not outside.any():
+        raise ValueError("locality: the region, or the area outside its band, is empty")
+    change = (edited.double() - base.double()).abs().mean(-3)  # ... x H x W
+    inside_mean = float(change[..., torch.from_numpy(region)].mean())
+    outside_mean = float(change[..., torch.from_numpy(outside)].mean())
+    return inside_mean / outside_mean if outside_mean > 0 else float("inf")
+
+
+def pixel_diversity(images: torch.Tensor, real_images: torch.Tensor) -> float:
+    """Pixel diversity (metrics.diversity) of several renders of one layout; 0 for a deterministic renderer."""
+    metric = PixelDiversity()
+    metric.set_real(real_images)
+    metric.update(images)
+    return metric.compute()
