@@ -235,3 +235,13 @@ def test_evaluation_checks_start_after_the_mask_hardening_warm_up(scene, tmp_pat
     trainer = _tiny_trainer(scene, tmp_path, iters=40, eval_every=2, bernoulli_warmup=6)
     assert trainer.monitor.health.eval_checks_from == 6
     assert _tiny_trainer(scene, tmp_path / "b", iters=8, bernoulli_warmup=15000).monitor.health.eval_checks_from == 2
+
+
+def test_renderer_runs_have_health_checks_but_no_training_metrics(scene, tmp_path):
+    config = build_config(overrides=dict(model="renderer", max_size=64, ch_r=4, spade_hidden=8, ch_rd=4, noise_dim=8,
+                                         batch_size=2, log_every=1, preview_every=2, checkpoint_every=2,
+                                         device="cpu", iters=2, eval_every=1))
+    trainer = start_training(config, scene, tmp_path / "run")
+    events = list(trainer.run())
+    assert isinstance(events[-1], TrainingFinished) and events[-1].step == 2
+    assert not any(isinstance(e, StepEval) for e in events)
