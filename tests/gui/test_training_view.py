@@ -13,7 +13,9 @@ def test_legends_do_not_cover_the_curves(qtbot):
     plots.resize(500, 600)
     plots.show()
     rows = [{"step": s, "g_total": 1.0 + s, "g_adv_content": 0.5, "g_diversity": 0.1, "d_total": 2.0,
-             "d_real_content": 1.0, "d_real": 0.3, "d_fake": -0.3} for s in range(1, 30)]
+             "d_real_content": 1.0, "d_real": 0.3, "d_fake": -0.3, "p_aug": 0.7} for s in range(1, 30)]
+    rows += [{"step": s, "event": "eval", "diversity": 0.3, "mask_shares": 0.1, "sifid_proxy": 2.0, "best": True}
+             for s in range(5, 30, 5)]                   # the metric plots appear with their first curve
     plots.set_rows(rows)
     qtbot.wait(300)                                      # layouts settle
     for p in plots.plots:
