@@ -5,7 +5,6 @@ import argparse
 import json
 import signal
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -92,14 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--out", required=True, help="gallery folder")
+    p.add_argument("--out", help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN); a gallery already "
+                   "there is replaced when the new one is complete")
     p.add_argument("--checkpoint", default="latest", help="latest or a step number")
     p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="samples per forward pass (default: 10 on CPU, 50 on GPU)")
+                   help="samples per forward pass (default: 20 on CPU, 50 on GPU)")
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
@@ -111,13 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
     p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
     p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
-    p.add_argument("--out", help="run folder (default: runs/<data name>); the gallery goes to RUN/gallery")
+    p.add_argument("--out", help="run folder (default: runs/<data name>); the gallery goes to "
+                   "RUN/galleries/step_NNNNNNN-seedS-nN")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_evaluate_flags(p, real_required=False)
     _add_option_flags(p)
+
+    p = sub.add_parser("export", help="copy chosen pairs of a gallery (with manifest, scores, index.html) to DIR")
+    p.add_argument("gallery", help="gallery folder (one with a manifest.json)")
+    p.add_argument("--select", required=True, help="item indices and ranges, e.g. 0,3,7-9")
+    p.add_argument("--out", required=True, help="export folder (new, empty, or an earlier export to replace)")
 
     p = sub.add_parser("bench", help="measure training speed and memory (median s/iteration, peak memory)")
     p.add_argument("data", help="DATA to train on")
@@ -154,36 +160,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .application.generate import inspect_data
+    from .application.session import inspect_data
     report = inspect_data(args.data, args.mask, _config_from_args(args))
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    print(f"data:          {report['source']['path']} ({report['source']['kind']}, {report['num_frames']} frame(s), "
-          f"{report['original_size'][0]}x{report['original_size'][1]})")
-    print(f"resolution:    {report['resolution'][1]}x{report['resolution'][0]} (W x H), noise {report['noise_shape']}")
-    print(f"classes:       {report['mask_summary'] or 'no mask (SIV-GAN)'}")
-    print(f"architecture:  n_g={report['num_blocks_g']} n_d={report['num_blocks_d']} n_d0={report['num_blocks_d0']}")
-    print(f"parameters:    G {report['params_g']:,}  D {report['params_d']:,}")
-    for note in report["notes"]:
-        print(f"note:          {note}")
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
-
-
-def _default_run_dir(data: str) -> Path:
-    stem = Path(data).stem or "run"
-    base = Path("runs") / stem
-    if not base.exists():
-        return base
-    i = 1
-    while (Path("runs") / f"{stem}-{i:03d}").exists():
-        i += 1
-    return Path("runs") / f"{stem}-{i:03d}"
 
 
 def cmd_train(args) -> int:
     from .application.runfolder import RunFolder
-    from .training.trainer import resume_training, start_training
+    from .application.session import new_run_dir, resume_training, start_training
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
@@ -193,7 +178,7 @@ def cmd_train(args) -> int:
         trainer = resume_training(run_dir, _overrides(args))
     else:
         config = _config_from_args(args)
-        run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+        run_dir = Path(args.out) if args.out else new_run_dir(args.data)
         trainer = start_training(config, args.data, run_dir, args.mask)
     return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet)
 
@@ -219,13 +204,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
     try:
         for event in trainer.run(control, resumed=resumed):
             if isinstance(event, TrainingStarted):
-                d = event.description
-                a = d["architecture"]
-                print(f"run folder {event.run_dir}: {a['width']}x{a['height']}, n_g={a['num_blocks_g']} "
-                      f"n_d={a['num_blocks_d']} n_d0={a['num_blocks_d0']}, classes={d['data']['num_classes']}, "
-                      f"G {d['params_g']:,} / D {d['params_d']:,} parameters, {d['device']}", file=sys.stderr)
-                for note in a["notes"]:
-                    print(f"note: {note}", file=sys.stderr)
+                print(event.summary(), file=sys.stderr)
                 bar = tqdm(total=event.total, initial=event.step, unit="it", disable=quiet, dynamic_ncols=True,
                            file=sys.stderr)
             elif isinstance(event, StepStats):
@@ -252,13 +231,37 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
 
 
 def cmd_generate(args) -> int:
-    from .application.generate import generate_gallery
     checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
-    t0 = time.perf_counter()
-    out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
-                           device=args.device, batch_size=args.batch_size, precision=args.precision)
-    print(f"wrote {args.n} samples in {time.perf_counter() - t0:.2f} s: {out / 'index.html'}")
+    out = _generate_with_progress(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint,
+                                  ema=not args.raw, device=args.device, batch_size=args.batch_size,
+                                  precision=args.precision)
+    print(f"gallery: {out / 'index.html'}")
     return 0
+
+
+def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> Path:
+    """Write a gallery with a progress bar on stderr; returns the gallery folder."""
+    from tqdm import tqdm
+
+    from .application.gallery import gallery_events
+    from .events import GenerationFinished, GenerationStarted, SamplesWritten
+    bar, out = None, None
+    try:
+        for event in gallery_events(run_dir, out_dir, **kwargs):
+            if isinstance(event, GenerationStarted):
+                # no bar when stderr is not a terminal (disable=None): a log keeps only the sentences
+                bar = tqdm(total=event.total, unit="sample", disable=True if quiet else None, dynamic_ncols=True,
+                           file=sys.stderr)
+            elif isinstance(event, SamplesWritten):
+                bar.update(event.done - bar.n)
+            elif isinstance(event, GenerationFinished):
+                bar.close()
+                out = event.out_dir
+                print(f"wrote {event.total} samples in {event.seconds:.2f} s into {out}", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
 
 
 def _int(text: str, flag: str) -> int:
@@ -290,17 +293,14 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None) -> tupl
                   compat=Compat(args.compat_lpips_unit_range, args.compat_video_frame0),
                   device=str(resolve_device(device)), miou_steps=args.miou_steps, progress=progress)
     if config is not None:
-        kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color)
+        kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color,
+                      max_frames=config.data.max_frames)
     missing = None
-    try:
-        from .metrics import missing_weights
-        from .metrics.evaluate import REQUIRED_WEIGHTS
-        files = [] if args.random_weights else list(dict.fromkeys(
-            f for m in metrics if m in REQUIRED_WEIGHTS for f in missing_weights(REQUIRED_WEIGHTS[m], args.weights_dir)))
+    if not args.random_weights:
+        from .metrics.evaluate import missing_weights_for
+        files = list(dict.fromkeys(f for fs in missing_weights_for(metrics, args.weights_dir).values() for f in fs))
         if files:
             missing = str(MissingWeightsError(files, args.weights_dir))
-    except ImportError:
-        pass
     result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
     return result, missing
 
@@ -317,18 +317,16 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .application.generate import generate_gallery
+    from .application.session import new_run_dir, start_training
     from .metrics import format_table
-    from .training.trainer import start_training
     config = _config_from_args(args)
-    run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+    run_dir = Path(args.out) if args.out else new_run_dir(args.data)
     trainer = start_training(config, args.data, run_dir, args.mask)
     code = run_with_progress(trainer, quiet=args.quiet)
     if code != 0:
         return code
-    gallery = run_dir / "gallery"
-    generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
-    print(f"generated {args.n} samples", file=sys.stderr)
+    gallery = _generate_with_progress(run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed,
+                                      device=config.run.device)
     result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config)
     print(format_table(result))
     if missing:
@@ -337,9 +335,16 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .application.gallery import export_selection, parse_selection
+    result = export_selection(args.gallery, parse_selection(args.select), args.out)
+    print(f"exported {result.count} pairs ({result.files} files) to {result.dest}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .training.bench import VARIANTS, benchmark_variants
-    from .application.runfolder import atomic_write_text
+    from .files import atomic_write_text
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -374,4 +379,4 @@ def cmd_gui(args) -> int:
 
 
 COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
-            "run": cmd_run, "bench": cmd_bench, "gui": cmd_gui}
+            "run": cmd_run, "export": cmd_export, "bench": cmd_bench, "gui": cmd_gui}

@@ -120,6 +120,16 @@ class RunOptions:
                              choices=("default", "reduce-overhead", "max-autotune"), label="Compile mode")
 
 
+# THE options that may change when a run is resumed (CLI `train --resume`, the app's "Continue run", the library's
+# resume_training): the run's length, its logging and checkpointing, and how (not what) is computed. The model,
+# the data and the optimisation stay those of the run. channels_last and fast_upsample give the same numbers
+# (tests/test_fast_path.py); precision, compile and compile_mode change rounding and speed, not the model.
+RESUMABLE_OPTIONS: tuple[str, ...] = (
+    "iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
+    "channels_last", "fast_upsample", "precision", "compile", "compile_mode",
+)
+
+
 GROUPS: dict[str, type] = {
     "data": DataOptions,
     "generator": GeneratorOptions,

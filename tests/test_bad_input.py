@@ -197,10 +197,10 @@ class _FillingFile:
 
 
 def test_full_disk_during_training_keeps_the_last_checkpoint(capsys, trained, monkeypatch):
-    import osmis_core.application.runfolder as runfolder
+    import osmis_core.files as files
     real_fdopen = os.fdopen
     # run.json and the `latest` pointer still fit; a checkpoint does not
-    monkeypatch.setattr(runfolder.os, "fdopen", lambda fd, mode: _FillingFile(real_fdopen(fd, mode), 8192))
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: _FillingFile(real_fdopen(fd, mode), 8192))
     code = main(["train", str(trained), "--resume", "--iters", "6", "--checkpoint-every", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 1

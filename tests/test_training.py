@@ -19,7 +19,7 @@ from osmis_core.events import (CheckpointSaved, PreviewReady, StepStats, TrainCo
                                TrainingPaused, TrainingResumed, TrainingStarted)
 from osmis_core.application.generate import load_generator
 from osmis_core.application.runfolder import RunFolder
-from osmis_core.training.trainer import resume_training, start_training
+from osmis_core.application.session import resume_training, start_training
 
 REPO = Path(__file__).resolve().parents[1]
 

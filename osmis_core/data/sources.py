@@ -142,7 +142,8 @@ def open_mask(path: Path) -> Image.Image:
         raise DataError(f"{path}: the mask is corrupt or truncated ({exc}).") from None
 
 
-def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
+def _read_video(path: Path) -> list[Image.Image]:
+    """Every decodable frame of the video, in order (a decoding error after the first frames keeps those)."""
     import av
     frames: list[Image.Image] = []
     try:
@@ -159,13 +160,54 @@ def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
         warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those")
     if not frames:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return _evenly(frames, max_frames)
+    return frames
 
 
-def _evenly(items: list, n: int) -> list:
-    if len(items) <= n:
-        return items
-    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+def pick_evenly(count: int, k: int) -> list[int]:
+    """Indices of at most k of `count` items, evenly spaced, first and last included (all when count <= k)."""
+    if count <= k:
+        return list(range(count))
+    return [int(i) for i in np.linspace(0, count - 1, k).round().astype(int)]
+
+
+def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path] | None:
+    """THE frame-mask rule, used by training, evaluation and the app: mask i belongs to frame i of the source
+    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order),
+    and the frames chosen by `max_frames` take the masks at the same indices.
+
+    total: number of frames in the source; indices: the chosen frames. Returns one mask path per chosen frame, or
+    None when the data has no mask. Raises DataError when the masks do not number one per frame.
+    """
+    if not source.masks:
+        return None
+    if len(source.masks) != total:
+        where = source.masks[0].parent if source.kind == "video" else source.path
+        raise DataError(f"{where}: {len(source.masks)} masks for {total} frames; give exactly one mask per frame.")
+    return [source.masks[i] for i in indices]
+
+
+@dataclass
+class FrameSet:
+    """The frames chosen from a source (decoded RGB, in order) and the mask file that belongs to each."""
+    frames: list[Image.Image]
+    masks: list[Path] | None        # one per frame, or None without masks
+    indices: list[int]              # index of each chosen frame among the source's `total` frames
+    total: int
+
+
+def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) -> FrameSet:
+    """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
+    use_masks=False: masks are neither checked nor returned)."""
+    if source.kind == "video":
+        decoded = _read_video(source.video)
+        total = len(decoded)
+        indices = pick_evenly(total, max_frames)
+        frames = [decoded[i] for i in indices]
+    else:
+        total = len(source.frames)
+        indices = pick_evenly(total, max_frames)
+        frames = [open_image(source.frames[i]) for i in indices]
+    return FrameSet(frames, pair_masks(source, total, indices) if use_masks else None, indices, total)
 
 
 @dataclass
@@ -216,12 +258,6 @@ def _frame_size(frames: list[Image.Image]) -> tuple[int, int]:
     return side, side
 
 
-def load_frames(source: DataSource, max_frames: int) -> list[Image.Image]:
-    if source.kind == "video":
-        return _read_video(source.video, max_frames)
-    return [open_image(p) for p in _evenly(source.frames, max_frames)]
-
-
 def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_size: int = 330,
                        use_masks: bool = True, max_classes: int = 32, background_colour: str | None = None,
                        max_frames: int = 1000, num_blocks_g: int | None = None, num_blocks_d: int | None = None,
@@ -229,7 +265,8 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
                        channels_last: bool = False) -> TrainingData:
     """Decode, check and resize the training data once; return tensors on `device`."""
     source = find_source(path, mask)
-    frames = load_frames(source, max_frames)
+    frame_set = load_frame_set(source, max_frames, use_masks)
+    frames = frame_set.frames
     width, height = _frame_size(frames)
     if min(width, height) < MIN_SIDE:
         raise DataError(f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are "
@@ -240,14 +277,8 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
     img_t = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).clamp_(-1, 1)
 
     masks_t, report = None, None
-    if use_masks and source.masks:
-        mask_paths = source.masks
-        if source.kind == "video":
-            if len(mask_paths) < len(frames):
-                raise DataError(f"{mask_paths[0].parent}: {len(mask_paths)} masks for {len(frames)} video frames.")
-            mask_paths = _evenly(mask_paths, len(frames))
-        else:
-            mask_paths = _evenly(mask_paths, max_frames)
+    if frame_set.masks:
+        mask_paths = frame_set.masks
         mask_images = [open_mask(p) for p in mask_paths]
         for mp, mi, fr in zip(mask_paths, mask_images, frames):
             _check_aspect(mp, mi.size, fr.size)

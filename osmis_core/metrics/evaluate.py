@@ -6,8 +6,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -21,6 +19,7 @@ from .diversity import PixelDiversity
 from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
 from .miou import Progress, SegmentationMIoU
 from .sifid import INCEPTION_LAYERS, INCEPTION_MIN_SIZE, SIFID, InceptionFeatures
+from ..files import atomic_write_text
 from .weights import (ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, MissingWeightsError, WeightsFile,
                       build_inception, build_lpips, missing_weights)
 
@@ -32,6 +31,15 @@ REQUIRED_WEIGHTS: dict[str, tuple[WeightsFile, ...]] = {
     "diversity": (),
     "miou": (RESNET18,),
 }
+
+
+def missing_weights_for(metrics: Sequence[str], weights_dir: str | Path | None = None
+                        ) -> dict[str, list[WeightsFile]]:
+    """The pretrained weights files that each named metric needs and that are not found (the one check used by
+    the CLI, the app and evaluate_images); metrics that need no weights map to []."""
+    return {m: missing_weights(REQUIRED_WEIGHTS.get(m, ()), weights_dir) for m in metrics}
+
+
 RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with published numbers"
 
 _LABELS = {
@@ -164,7 +172,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
 
     unavailable: list[str] = []
     if not random_weights:
-        missing = {m: missing_weights(REQUIRED_WEIGHTS[m], weights_dir) for m in metrics}
+        missing = missing_weights_for(metrics, weights_dir)
         all_missing = list(dict.fromkeys(f for files in missing.values() for f in files))
         if all_missing and not skip_missing:
             raise MissingWeightsError(all_missing, weights_dir)
@@ -253,27 +261,13 @@ def _csv_text(result: dict[str, Any]) -> str:
 
 
 def write_metrics(out_dir: str | Path, result: dict[str, Any]) -> tuple[Path, Path]:
-    """Write metrics.json and metrics.csv into `out_dir`, atomically: both files are fully written to
-    temporary files first, then moved into place; on any error nothing is left half-written."""
+    """Write metrics.json and metrics.csv into `out_dir`, each through the atomic writer: a reader sees either the
+    previous file or the whole new one. Raises OSError naming the file that could not be written."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = {out_dir / "metrics.json": _json_text(result), out_dir / "metrics.csv": _csv_text(result)}
-    temps: dict[Path, str] = {}
-    try:
-        for target, text in targets.items():
-            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=out_dir)
-            temps[target] = temp
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for target, temp in temps.items():
-            os.replace(temp, target)
-    finally:
-        for temp in temps.values():
-            if os.path.exists(temp):
-                os.remove(temp)
-    return out_dir / "metrics.json", out_dir / "metrics.csv"
+    json_path, csv_path = out_dir / "metrics.json", out_dir / "metrics.csv"
+    atomic_write_text(json_path, _json_text(result))
+    atomic_write_text(csv_path, _csv_text(result))
+    return json_path, csv_path
 
 
 def _label(key: str) -> str:

@@ -14,14 +14,14 @@ import torch
 from ..data.augment import augment_pair
 from ..config import OsmisConfig
 from ..data.sources import TrainingData, load_training_data
-from ..devices import autocast_dtype, resolve_device
-from ..errors import CheckpointError, ConfigError
-from ..events import (CheckpointSaved, Event, PreviewReady, StepStats, TrainControl, TrainingFailed,
+from ..devices import autocast_dtype
+from ..errors import CheckpointError
+from ..events import (CheckpointSaved, Event, PreviewReady, RunDescription, StepStats, TrainControl, TrainingFailed,
                      TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 from .losses import diversity_regularisation, discriminator_terms
 from ..models import Discriminator, Generator
 from .optim import adam
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, versions
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
@@ -226,10 +226,9 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         return self.folder.save_checkpoint(self.state_dict(), self.step, self.config.run.keep_checkpoints)
 
-    def describe(self) -> dict:
-        a = self.data.architecture
-        return {"data": self.data.describe(), "architecture": a.to_dict(), "device": str(self.device),
-                "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
+    def describe(self) -> RunDescription:
+        return RunDescription(self.data.describe(), self.data.architecture.to_dict(), str(self.device),
+                              count_parameters(self.generator), count_parameters(self.discriminator))
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
@@ -311,69 +310,6 @@ def _failure_message(exc: Exception, step: int) -> str:
         where = f"{exc.filename}: cannot be written" if exc.filename else "a file could not be written"
         return f"{where} at step {step} ({exc.strerror or exc}); the last saved checkpoint is kept."
     return f"{type(exc).__name__} at step {step}: {exc}"
-
-
-# -- sessions: new run or resume ---------------------------------------------------------------------------------
-
-# Options that may change when a run is resumed: run length, logging, and how (not what) is computed.
-_RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
-                      "channels_last", "fast_upsample", "precision", "compile",
-                      "compile_mode"}
-
-
-def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
-                   mask_path: str | Path | None = None) -> Trainer:
-    """Create a new run folder (must not hold a run yet) and a trainer at step 0."""
-    folder = RunFolder(run_dir)
-    if folder.exists():
-        raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
-    device = resolve_device(config.run.device)
-    data = load_data_for(config, data_path, mask_path, device)
-    folder.create()
-    trainer = Trainer(config, data, folder.root, device)
-    folder.write_run_json({
-        "config": config.to_dict(),
-        "data": {"path": str(Path(data_path).resolve()),
-                 "mask_path": str(Path(mask_path).resolve()) if mask_path else None, **data.describe()},
-        "architecture": data.architecture.to_dict(),
-        "params_g": count_parameters(trainer.generator),
-        "params_d": count_parameters(trainer.discriminator),
-        "versions": versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
-    return trainer
-
-
-def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Trainer:
-    """A trainer restored from the run's latest good checkpoint; only run-length/logging options may change."""
-    folder = RunFolder(run_dir)
-    info = folder.read_run_json()
-    try:
-        saved = OsmisConfig.from_dict(info["config"], str(folder.run_json))
-    except KeyError:
-        raise CheckpointError(f"{folder.run_json}: holds no config.") from None
-    changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
-    bad = sorted(set(changes) - _RESUMABLE_CHANGES)
-    if bad:
-        k = bad[0]
-        raise ConfigError(f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
-                          f"{changes[k]!r}); only {', '.join(sorted(_RESUMABLE_CHANGES))} can change on resume.")
-    config = saved.replace(**changes)
-    state = folder.load_checkpoint("latest")
-    def fixed(cfg: dict) -> dict:
-        return {k: v for k, v in OsmisConfig.from_dict(cfg).flat().items() if k not in _RESUMABLE_CHANGES}
-    if fixed(state.get("config", {})) != fixed(info["config"]):
-        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
-    device = resolve_device(config.run.device)
-    data_info = info.get("data", {})
-    data = load_data_for(config, data_info.get("path", ""), data_info.get("mask_path"), device)
-    trainer = Trainer(config, data, folder.root, device)
-    trainer.load_state_dict(state)
-    folder.truncate_stats(trainer.step)
-    if changes:
-        info["config"] = config.to_dict()
-        folder.write_run_json(info)
-    return trainer
 
 
 def format_stats(stats: StepStats) -> str:
