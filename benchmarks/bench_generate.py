@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_generate.py [--data ../shared/data/example_image] [--n 100] [--repeats 3]
        [--precision fp32,bf16] [--cold 3]
 Trains one iteration to get a case-b checkpoint, then times the whole gallery export (loading the generator,
-sampling, PNG files, manifest, index.html) three ways:
+sampling, PNG files written by Pillow, manifest, index.html, the swap into place) three ways:
 - warm: repeated calls in one fresh process after a discarded first call, precisions interleaved so that machine
   noise hits them alike (not in this process: its heap holds the training step's leftovers);
 - cold: the first call in a fresh process, after its imports (what `osmis generate` pays past start-up);
@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from osmis_core.config import OsmisConfig
 from osmis_core.application.session import start_training
+from osmis_core.config import OsmisConfig
 
 WARM_CALLS = """
 import json, sys, time
