@@ -9,8 +9,8 @@ import warnings
 from pathlib import Path
 
 from .config import FIELDS, build_config, option_type, preset_names
-from .errors import OsmisError
 from .devices import resolve_device
+from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
 
@@ -187,8 +187,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False) -> in
     """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint."""
     from tqdm import tqdm
 
-    from .events import (CheckpointSaved, StepStats, TrainControl, TrainingFailed, TrainingFinished,
-                         TrainingStarted)
+    from .events import CheckpointSaved, StepStats, TrainControl, TrainingFailed, TrainingFinished, TrainingStarted
     from .training.trainer import format_stats
     control = TrainControl()
 
@@ -343,8 +342,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .training.bench import VARIANTS, benchmark_variants
     from .files import atomic_write_text
+    from .training.bench import VARIANTS, benchmark_variants
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -358,7 +357,8 @@ def cmd_bench(args) -> int:
                                  isolate=not args.same_process)
     for r in results:
         name = r["variant"]
-        mem = f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r else f"{r['peak_rss_mb']:.0f} MB RSS"
+        mem = (f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r
+               else f"{r['peak_rss_mb']:.0f} MB RSS")
         print(f"{name:8s} {r['median_s_per_iter']:.3f} s/it  {r['iters_per_s']:.2f} it/s  start-up "
               f"{r['startup_s']:.2f} s  peak {mem}  150k-iteration run: {r['projected_paper_run_h']:.1f} h  "
               f"({r['device']}, {r['precision']}, {r['resolution'][1]}x{r['resolution'][0]})")

@@ -5,13 +5,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import tiny_flags
 from PIL import Image
 
-from helpers import tiny_flags
 from osmis_core.application import gallery as gallery_mod
 from osmis_core.application.evaluation import read_gallery
-from osmis_core.application.gallery import (export_selection, gallery_name, generate_gallery, parse_selection,
-                                           read_manifest, write_index_html)
+from osmis_core.application.gallery import (
+    export_selection,
+    gallery_name,
+    generate_gallery,
+    parse_selection,
+    read_manifest,
+    write_index_html,
+)
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.cli import main
 from osmis_core.errors import ConfigError, DataError

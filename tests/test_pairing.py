@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 import torch
+from helpers import save_palette_mask
 from PIL import Image
 
-from helpers import save_palette_mask
 from osmis_core.application.evaluation import read_real
 from osmis_core.data.sources import find_source, load_frame_set, load_training_data, pick_evenly
 from osmis_core.errors import DataError

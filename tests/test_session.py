@@ -2,10 +2,16 @@
 import json
 
 import pytest
-
 from helpers import TINY
-from osmis_core.application.session import (RESUMABLE_OPTIONS, InspectReport, inspect_data, new_run_dir,
-                                            resume_training, start_training)
+
+from osmis_core.application.session import (
+    RESUMABLE_OPTIONS,
+    InspectReport,
+    inspect_data,
+    new_run_dir,
+    resume_training,
+    start_training,
+)
 from osmis_core.cli import main
 from osmis_core.config import FIELDS, OsmisConfig
 from osmis_core.errors import ConfigError

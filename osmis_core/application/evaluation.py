@@ -1,8 +1,8 @@
 """Score a gallery folder against the training data and put the scores into the gallery."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from ..config import DataOptions, OsmisConfig
+from ..data.masks import decode_masks
 from ..data.sources import IMAGE_EXTS, find_source, load_frame_set, open_mask
 from ..errors import DataError, OsmisError
 from .gallery import MANIFEST, read_manifest, write_index_html
 from .runfolder import RunFolder
-from ..data.masks import decode_masks
 
 
 def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:

@@ -21,10 +21,10 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -375,7 +375,8 @@ table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding
 function sortBy(key) {{
   const grid = document.getElementById('grid');
   const figs = Array.from(grid.children);
-  const val = f => parseFloat(key === 'index' ? f.dataset.index : f.dataset[key.replace(/-([a-z])/g, (m, c) => c.toUpperCase())]);
+  const camel = k => k.replace(/-([a-z])/g, (m, c) => c.toUpperCase());
+  const val = f => parseFloat(key === 'index' ? f.dataset.index : f.dataset[camel(key)]);
   figs.sort((a, b) => (isNaN(val(a)) ? Infinity : val(a)) - (isNaN(val(b)) ? Infinity : val(b)));
   figs.forEach(f => grid.appendChild(f));
 }}

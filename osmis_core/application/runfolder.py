@@ -168,7 +168,7 @@ class RunFolder:
                 if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
                     raise ValueError("not an OSMIS checkpoint")
                 if errors:
-                    warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}")
+                    warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
                 return state
             except Exception as exc:  # noqa: BLE001 - any unreadable file is 'damaged'
                 errors.append(f"{path}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:120]})")

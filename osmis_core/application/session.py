@@ -1,8 +1,9 @@
 """Training sessions: start a run, resume it, inspect data; the rules every face (CLI, app, library) shares.
 
 The facts kept here and nowhere else: which options may change when a run is resumed (`RESUMABLE_OPTIONS`, defined
-next to the options in config.py so that the app can read it without loading torch), how a new run folder is named (`new_run_dir`), and what a run or an inspection is reported as (`RunDescription`,
-`InspectReport`, each with the `summary()` that the CLI prints and the app shows).
+next to the options in config.py so that the app can read it without loading torch), how a new run folder is named
+(`new_run_dir`), and what a run or an inspection is reported as (`RunDescription`, `InspectReport`, each with the
+`summary()` that the CLI prints and the app shows).
 """
 from __future__ import annotations
 

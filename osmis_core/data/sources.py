@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..models.architecture import Architecture, recommend
 from ..errors import DataError
+from ..models.architecture import Architecture, recommend
 from .masks import MaskReport, decode_masks
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -157,7 +157,7 @@ def _read_video(path: Path) -> list[Image.Image]:
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         if not frames:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
-        warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those")
+        warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those", stacklevel=2)
     if not frames:
         raise DataError(f"{path}: the video holds no decodable frames.")
     return frames

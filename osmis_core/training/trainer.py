@@ -5,24 +5,35 @@ import copy
 import math
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
-from ..data.augment import augment_pair
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
 from ..config import OsmisConfig
+from ..data.augment import augment_pair
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype
 from ..errors import CheckpointError
-from ..events import (CheckpointSaved, Event, PreviewReady, RunDescription, StepStats, TrainControl, TrainingFailed,
-                     TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
-from .losses import diversity_regularisation, discriminator_terms
+from ..events import (
+    CheckpointSaved,
+    Event,
+    PreviewReady,
+    RunDescription,
+    StepStats,
+    TrainControl,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingPaused,
+    TrainingResumed,
+    TrainingStarted,
+)
 from ..models import Discriminator, Generator
-from .optim import adam
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
+from ..optim import adam
+from .losses import discriminator_terms, diversity_regularisation
 
 PREVIEW_SAMPLES = 8
 
