@@ -1,4 +1,4 @@
-"""The training loop of spec/osmis-model.md section 4, as a stream of typed events."""
+"""The training loop of docs/model.md section 4, as a stream of typed events."""
 from __future__ import annotations
 
 import copy
