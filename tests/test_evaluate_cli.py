@@ -12,8 +12,10 @@ def test_run_then_evaluate(scene, tmp_path, capsys, monkeypatch):
                  "--miou-steps", "2", "--metrics", "sifid,lpips,lpips_train,diversity,miou", *tiny_flags()])
     out = capsys.readouterr()
     assert code == 0, out.err
-    gallery = run / "gallery"
-    assert "index.html" in out.out and "NOT comparable" in out.err
+    gallery = run / "galleries" / "step_0000002-seed0-n4"   # the one gallery location, which the app lists
+    assert f"gallery: {(gallery / 'index.html').resolve()}" in out.out and "NOT comparable" in out.err
+    from osmis_gui.jobs import list_galleries
+    assert list_galleries(run) == [str(gallery)]
     metrics = json.loads((gallery / "metrics.json").read_text())
     assert metrics["random_weights"] is True and len(metrics["per_image"]) == 4
     assert metrics["summary"]["sifid_64"] is not None and metrics["summary"]["pixel_diversity"] > 0
