@@ -80,6 +80,8 @@ def test_rerun_with_smaller_n_leaves_no_stale_files(run, tmp_path):
     assert _pictures(out) == _listed(out) and len(read_manifest(out)["items"]) == 3
     assert not (out / "metrics.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["g"]   # no staging folder left beside it
+    (tmp_path / "plain").mkdir()
+    assert out.stat().st_mode == (tmp_path / "plain").stat().st_mode   # an ordinary folder, not a 0700 temp one
 
 
 def test_generate_killed_midway_leaves_the_old_gallery_intact(run, tmp_path, monkeypatch):

@@ -8,19 +8,16 @@ Layout of a gallery folder (`RUN/galleries/<name>/` for the galleries of a run, 
     metrics.json, metrics.csv   scores, once evaluated
     index.html      a self-contained page of the pairs (and scores)
 
-A gallery is written into a hidden sibling folder and moved into place when complete, so a folder that holds a
-manifest.json always holds exactly the files it lists.
+A gallery is written into a hidden sibling folder and moved into place when complete (`files.swap_dir_in`), so a
+folder that holds a manifest.json always holds exactly the files it lists.
 """
 from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,7 +29,7 @@ from PIL import Image
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
-from ..files import atomic_write_text
+from ..files import atomic_write_text, clear_leftover_siblings, new_sibling_dir, swap_dir_in
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 from .generate import load_generator, sample
 from .runfolder import RunFolder
@@ -139,7 +136,7 @@ def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: in
         }
         atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1) + "\n", durable=False)
         write_index_html(staging, manifest)
-        _swap_in(staging, out)
+        swap_dir_in(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         kept = "the gallery that was there is unchanged" if existed else "nothing was left behind"
@@ -178,54 +175,19 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 # -- building a folder beside its place, then swapping it in -------------------------------------------------------
 
 def _staging_folder(out: Path) -> Path:
-    """A new hidden sibling of `out` to build into. Refuses an `out` that holds something other than a gallery
-    (it would be replaced), and clears what an earlier killed build left beside it."""
+    """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
+    a gallery (it would be replaced), and clears what an earlier killed build left beside it."""
     if out.exists():
         if not out.is_dir():
             raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
         if not (out / MANIFEST).is_file() and any(out.iterdir()):
             raise OsmisError(f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
                              f"gallery, so choose a new or empty folder.")
-    _clean_leftovers(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        clear_leftover_siblings(out)
+        return new_sibling_dir(out)
     except OSError as exc:
         raise OsmisError(f"{out.parent}: the output folder cannot be written ({exc.strerror or exc}).") from None
-
-
-def _clean_leftovers(out: Path) -> None:
-    """A build killed mid-way leaves `.NAME.building-*`; one killed between the two renames of `_swap_in` leaves
-    `.NAME.old-*` and no NAME: that older complete gallery is put back."""
-    if not out.parent.is_dir():
-        return
-    for p in out.parent.glob(f".{glob_escape(out.name)}.old-*"):
-        if not out.exists():
-            os.rename(p, out)
-        else:
-            shutil.rmtree(p, ignore_errors=True)
-    for p in out.parent.glob(f".{glob_escape(out.name)}.building-*"):
-        shutil.rmtree(p, ignore_errors=True)
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Move the complete `staging` folder to `out`, replacing what was there. Readers see the old folder until
-    the first rename, the new one after the second (between the two, for an instant, none)."""
-    if not out.exists():
-        os.rename(staging, out)
-        return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out, old)
-    try:
-        os.rename(staging, out)
-    except OSError:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
@@ -468,7 +430,7 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
             files += 1
         atomic_write_text(staging / MANIFEST, json.dumps(exported, indent=1) + "\n")
         write_index_html(staging, exported, sel_metrics)
-        _swap_in(staging, out)
+        swap_dir_in(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         where = exc.filename or out
