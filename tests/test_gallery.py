@@ -12,6 +12,7 @@ from osmis_core.application import gallery as gallery_mod
 from osmis_core.application.evaluation import read_gallery
 from osmis_core.application.gallery import (
     export_selection,
+    gallery_events,
     gallery_name,
     generate_gallery,
     parse_selection,
@@ -103,6 +104,13 @@ def test_generate_killed_midway_leaves_the_old_gallery_intact(run, tmp_path, mon
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert read_manifest(out)["seed"] == 0 and _pictures(out) == _listed(out)
+
+
+def test_an_abandoned_event_stream_leaves_nothing_behind(run, tmp_path):
+    events = gallery_events(run, tmp_path / "g", n=6, device="cpu", batch_size=2)
+    assert isinstance(next(events), GenerationStarted) and isinstance(next(events), SamplesWritten)
+    events.close()   # the caller stops listening half-way
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_build_killed_hard_is_cleared_and_an_interrupted_swap_is_undone(run, tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import numbers
 import re
 import shutil
 import time
@@ -74,10 +75,9 @@ def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: in
                    checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
                    batch_size: int | None = None, precision: str = "fp32") -> Iterator[GenerationEvent]:
     """`generate_gallery` as a stream of events (for callers that iterate, like training's `Trainer.run`)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not _is_count(n):
         raise ConfigError(f"--n must be a whole number of at least 1, got {n!r}.")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):
+    if batch_size is not None and not _is_count(batch_size):
         raise ConfigError(f"--batch-size must be a whole number of at least 1, got {batch_size!r}.")
     dev = resolve_device(device)
     # on a 2-core CPU batches of 10 to 50 ran within 5 % of each other at reference case b
@@ -87,9 +87,9 @@ def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: in
         RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
     existed = (out / MANIFEST).is_file()
     staging = _staging_folder(out)
-    yield GenerationStarted(n, out)
     t0 = time.perf_counter()
     try:
+        yield GenerationStarted(n, out)
         has_masks = meta["num_classes"] is not None
         for sub in ("images", "masks", "overlays") if has_masks else ("images",):
             (staging / sub).mkdir()
@@ -145,6 +145,10 @@ def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: in
         shutil.rmtree(staging, ignore_errors=True)
         raise
     yield GenerationFinished(out, n, round(time.perf_counter() - t0, 3))
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
 
 
 def _finish(futures: list[Future], done: int, total: int) -> SamplesWritten:
