@@ -49,6 +49,8 @@ RUFF_CLEAN = [
     "osmis_core/data/sources.py", "osmis_core/events.py", "osmis_core/files.py", "osmis_core/optim.py",
     "osmis_core/training/trainer.py", "benchmarks/bench_generate.py", "tests/test_architecture_contracts.py",
     "tests/test_gallery.py", "tests/test_pairing.py", "tests/test_session.py", "tests/gui/test_continue_run.py",
+    "tests/test_bad_input.py", "tests/test_config.py", "tests/test_evaluate_cli.py", "tests/test_fidelity.py",
+    "tests/test_training.py",
 ]
 
 

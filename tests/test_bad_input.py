@@ -8,11 +8,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from helpers import save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
 
-from helpers import save_palette_mask, scene_arrays, tiny_flags
-from osmis_core.cli import main
 from osmis_core.application.runfolder import RunFolder
+from osmis_core.cli import main
 
 
 def _err(capsys, argv) -> str:
@@ -81,7 +81,7 @@ def test_unusual_images_are_handled(capsys, tmp_path, kind):
     if kind == "RGBA":
         Image.fromarray(np.dstack([img, np.full(img.shape[:2], 128, np.uint8)])).save(p)
     elif kind == "I;16":
-        Image.fromarray((img[..., 0].astype(np.uint16) * 257)).save(p)
+        Image.fromarray(img[..., 0].astype(np.uint16) * 257).save(p)
     elif kind == "L":
         Image.fromarray(img[..., 0]).save(p)
     elif kind == "CMYK":

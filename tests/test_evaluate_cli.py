@@ -2,6 +2,7 @@
 import json
 
 from helpers import tiny_flags
+
 from osmis_core.cli import main
 
 
