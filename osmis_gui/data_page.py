@@ -35,7 +35,7 @@ class DataPage(QWidget):
         self.path: str | None = None
         self.mask_path: str | None = None
         self.preview: jobs.DataPreview | None = None
-        self.report: dict | None = None
+        self.report = None                  # the engine's InspectReport
         self.data_error: str | None = None
         self.inspect_error: str | None = None
         self.config = None
@@ -307,16 +307,17 @@ class DataPage(QWidget):
         self.inspecting = False
         self.report = report
         self.inspect_error = None
-        h, w = report["resolution"]
+        h, w = report.resolution
         self.resolution_label.setText(f"{w} × {h} px (W × H)")
-        nh, nw = report["noise_shape"]
+        nh, nw = report.noise_shape
         self.noise_label.setText(f"{nw} × {nh} (W × H)")
-        self.blocks_label.setText(f"G n_g={report['num_blocks_g']} · D n_d={report['num_blocks_d']} "
-                                  f"(low-level n_d0={report['num_blocks_d0']})")
+        self.blocks_label.setText(f"G n_g={report.num_blocks_g} · D n_d={report.num_blocks_d} "
+                                  f"(low-level n_d0={report.num_blocks_d0})")
         self.blocks_label.setToolTip("Generator blocks n_g; discriminator blocks n_d, of which n_d0 form the "
                                      "low-level (multi-scale) branch and the rest the layout branch")
-        self.params_label.setText(f"G {report['params_g']:,} · D {report['params_d']:,}")
-        k = report.get("num_classes")
+        self.params_label.setText(f"G {report.params_g:,} · D {report.params_d:,}")
+        self.params_label.setToolTip(report.summary())   # the same text `osmis inspect` prints
+        k = report.num_classes
         self.classes_label.setText(f"{k} (OSMIS: image + mask)" if k else "none (SIV-GAN: image only)")
         self._show_errors()
         self._set_busy()
@@ -384,7 +385,7 @@ class DataPage(QWidget):
         set_error(self.error_label, "\n".join(unique) if unique else None)
         notes = list(self.preview.mask_notes) if self.preview else []
         if self.report:
-            notes += [n for n in self.report.get("notes", []) if n not in notes]
+            notes += [n for n in self.report.notes if n not in notes]
         if self.config is not None and not self.config.data.masks and self.preview and self.preview.classes:
             notes.append("'Use masks' is off: training ignores the mask (SIV-GAN)")
         self.notes_label.setText("\n".join(f"Note: {n}." if not n.endswith(".") else f"Note: {n}" for n in notes))

@@ -7,11 +7,13 @@ import math
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle,
                                QToolButton, QVBoxLayout, QWidget)
+
+from osmis_core.events import GenerationFinished, SamplesWritten
 
 from . import jobs, scoring, tasks
 from .widgets import ImageView, OpacitySlider, error_label, set_error
@@ -48,12 +50,8 @@ class GalleryPage(QWidget):
         self.last_walk: str | None = None
         self.last_error: str | None = None
         self._load_tag = 0
-        self._expected_dir: Path | None = None
-        self._expected_n = 0
         self.relay = tasks.ProgressRelay(self)
         self.relay.progress.connect(self._score_progress)
-        self._poll = QTimer(self, interval=250)
-        self._poll.timeout.connect(self._generation_progress)
 
         style = self.style()
         SP = QStyle.StandardPixmap
@@ -259,8 +257,6 @@ class GalleryPage(QWidget):
         config = self.window_.settings_config()
         device = config.run.device if config is not None else "auto"
         step = self.checkpoints[-1] if checkpoint == "latest" else int(checkpoint)
-        self._expected_dir = Path(self.run_dir) / jobs.GALLERIES / f"step_{step:07d}-seed{seed}-n{n}" / "images"
-        self._expected_n = n
         self.generating = True
         self.last_error = None
         set_error(self.error_label, None)
@@ -269,9 +265,8 @@ class GalleryPage(QWidget):
         self.progress.show()
         self.status_label.setText(f"Generating {n} samples from {'the latest checkpoint' if checkpoint == 'latest' else f'iteration {step:,}'} "
                                   f"(seed {seed})…")
-        self._poll.start()
         self.update_actions()
-        tasks.start(jobs.generate, self.run_dir, n, seed, checkpoint, device, returned=self._on_generated,
+        tasks.start(jobs.generate, self.run_dir, n, seed, checkpoint, device, yielded=self._on_generation_event,
                     errored=self._on_generate_error, finished=self._on_generate_finished)
 
     @staticmethod
@@ -305,12 +300,14 @@ class GalleryPage(QWidget):
         self.animating = False
         self.update_actions()
 
-    def _generation_progress(self) -> None:
-        if self._expected_dir is not None:
-            self.progress.setValue(min(self._expected_n, jobs.count_files(self._expected_dir)))
+    def _on_generation_event(self, event) -> None:
+        if isinstance(event, SamplesWritten):
+            self.progress.setValue(event.done)
+        elif isinstance(event, GenerationFinished):
+            self._on_generated(str(event.out_dir), event.total)
 
-    def _on_generated(self, out_dir: str) -> None:
-        self.status_label.setText(f"Generated {self._expected_n} samples in {out_dir}")
+    def _on_generated(self, out_dir: str, n: int) -> None:
+        self.status_label.setText(f"Generated {n} samples in {out_dir}")
         self._fill_galleries(jobs.list_galleries(self.run_dir) if self.run_dir else [])
         self.load_gallery(out_dir)
         self.generated.emit(out_dir)
@@ -320,7 +317,6 @@ class GalleryPage(QWidget):
 
     def _on_generate_finished(self) -> None:
         self.generating = False
-        self._poll.stop()
         if not self.loading:
             self.progress.hide()
         self.update_actions()

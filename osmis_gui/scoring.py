@@ -20,8 +20,8 @@ def probe() -> tuple[bool, str]:
     except Exception as exc:  # noqa: BLE001 - a broken metrics package must not break the app
         return False, f"the metrics package failed to load ({type(exc).__name__}: {exc})"
     try:
-        from osmis_core.metrics import REGISTRY, missing_weights
-        files = [f for m in SCORE_METRICS for f in missing_weights(REGISTRY[m].weights)]
+        from osmis_core.metrics.evaluate import missing_weights_for
+        files = list(dict.fromkeys(f for fs in missing_weights_for(SCORE_METRICS).values() for f in fs))
         if files:
             return True, "needs the pretrained weights " + ", ".join(f.filename for f in files) + \
                 " (not found in the torch hub cache)"

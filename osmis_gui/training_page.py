@@ -4,7 +4,6 @@ The trainer's event generator runs in a worker thread (superqt); its events arri
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLin
                                QWidget)
 
 from osmis_core.config import OsmisConfig
+from osmis_core.application.session import RESUMABLE_OPTIONS, new_run_dir
 from osmis_core.errors import OsmisError
 from osmis_core.events import (CheckpointSaved, HealthEvent, PreviewReady, RolledBack, StepEval, StepStats,
                                TrainControl, TrainingFailed,
@@ -25,9 +25,6 @@ from osmis_core.events import (CheckpointSaved, HealthEvent, PreviewReady, Rolle
 from . import jobs, tasks
 from .widgets import ImageView, error_label, format_duration, set_error
 
-# Options that may change when a run is continued (the engine refuses the others).
-RESUMABLE = ("iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device", "eval_every",
-             "keep_best", "on_collapse", "tensorboard")
 IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"
 _NOT_CURVES = {"step", "it_per_s", "elapsed", "eta", "total", "event", "best"}
 # training metrics (stats.jsonl eval rows) and the adapted augmentation probability: plot 3; SIFID: plot 4
@@ -399,14 +396,7 @@ class TrainingPage(QWidget):
             self.qsettings.setValue("training/runs_root", path)
 
     def new_run_dir(self, data_path: str) -> Path:
-        root = Path(self.runs_root_edit.text()).expanduser()
-        stem = Path(data_path).stem or "run"
-        base = root / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-        path, i = base, 1
-        while path.exists():
-            path = Path(f"{base}-{i}")
-            i += 1
-        return path
+        return new_run_dir(data_path, Path(self.runs_root_edit.text()).expanduser())
 
     # -- commands ------------------------------------------------------------------------------------------
     def start_new(self) -> None:
@@ -437,7 +427,7 @@ class TrainingPage(QWidget):
         if config is None:
             self._fail_to_start("the settings are not valid; fix them in the Settings tab first.")
             return
-        overrides = {k: v for k, v in config.flat().items() if k in RESUMABLE}
+        overrides = {k: v for k, v in config.flat().items() if k in RESUMABLE_OPTIONS}
         if self.latest_checkpoint is not None and overrides["iters"] <= self.latest_checkpoint:
             self._fail_to_start(f"the run is already at iteration {self.latest_checkpoint:,} of "
                                 f"{overrides['iters']:,}; raise 'Iterations' in Settings to train it longer.")
@@ -518,16 +508,8 @@ class TrainingPage(QWidget):
                 self.plots.truncate(ev.step)
                 self.samples = [s for s in self.samples if s[0] <= ev.step]
                 self._refresh_samples(follow=True)
-            d = ev.description or {}
-            a = d.get("architecture", {})
-            data = d.get("data", {})
-            self.log(f"{'resumed' if ev.resumed else 'started'} at iteration {ev.step:,} of {ev.total:,} on "
-                     f"{d.get('device', '?')}: {a.get('width')}x{a.get('height')}, n_g={a.get('num_blocks_g')} "
-                     f"n_d={a.get('num_blocks_d')} n_d0={a.get('num_blocks_d0')}, classes="
-                     f"{data.get('num_classes')}, G {d.get('params_g', 0):,} / D {d.get('params_d', 0):,} "
-                     f"parameters")
-            for note in a.get("notes", []):
-                self.log(f"note: {note}")
+            for line in ev.summary().splitlines():
+                self.log(line)
             if self.state == LOADING:
                 self._set_state(PAUSED if self.control and self.control.paused else RUNNING)
             self.speed_label.setText("Training…")

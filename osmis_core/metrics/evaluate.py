@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +16,19 @@ import torch
 
 from osmis_core.errors import ConfigError
 
+from ..files import atomic_write_text
 from ._common import check_images, check_masks
 from .miou import MIoUSetting, Progress, miou_setting_for
 from .registry import REGISTRY, Metric, MetricContext, MetricEntry, format_seconds, key_info, metric_names
-from .weights import MissingWeightsError, missing_weights
+from .weights import MissingWeightsError, WeightsFile, missing_weights
+
+
+def missing_weights_for(metrics: Sequence[str], weights_dir: str | Path | None = None
+                        ) -> dict[str, list[WeightsFile]]:
+    """The pretrained weights files that each named metric needs (its registry entry) and that are not found: the
+    one check used by the CLI, the app and evaluate_images; metrics that need no weights, or that the registry does
+    not hold (the renderer measures check their own), map to []."""
+    return {m: missing_weights(REGISTRY[m].weights, weights_dir) if m in REGISTRY else [] for m in metrics}
 
 RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with published numbers"
 
@@ -224,7 +231,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
     reasons = {e.name: r for e in entries if (r := _precondition(e, n, size, fake_masks, real_masks, real_images))}
     unavailable: list[str] = []
     if not random_weights:
-        missing = {e.name: missing_weights(e.weights, weights_dir) for e in entries if e.name not in reasons}
+        missing = missing_weights_for([e.name for e in entries if e.name not in reasons], weights_dir)
         all_missing = list(dict.fromkeys(f for files in missing.values() for f in files))
         if all_missing and not skip_missing:
             raise MissingWeightsError(all_missing, weights_dir)
@@ -311,27 +318,13 @@ def _csv_text(result: dict[str, Any]) -> str:
 
 
 def write_metrics(out_dir: str | Path, result: dict[str, Any]) -> tuple[Path, Path]:
-    """Write metrics.json and metrics.csv into `out_dir`, atomically: both files are fully written to
-    temporary files first, then moved into place; on any error nothing is left half-written."""
+    """Write metrics.json and metrics.csv into `out_dir`, each through the atomic writer: a reader sees either the
+    previous file or the whole new one. Raises OSError naming the file that could not be written."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = {out_dir / "metrics.json": _json_text(result), out_dir / "metrics.csv": _csv_text(result)}
-    temps: dict[Path, str] = {}
-    try:
-        for target, text in targets.items():
-            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=out_dir)
-            temps[target] = temp
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for target, temp in temps.items():
-            os.replace(temp, target)
-    finally:
-        for temp in temps.values():
-            if os.path.exists(temp):
-                os.remove(temp)
-    return out_dir / "metrics.json", out_dir / "metrics.csv"
+    json_path, csv_path = out_dir / "metrics.json", out_dir / "metrics.csv"
+    atomic_write_text(json_path, _json_text(result))
+    atomic_write_text(csv_path, _csv_text(result))
+    return json_path, csv_path
 
 
 def _label(key: str) -> str:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.layers import class_ids
-from ..training.optim import adam
+from ..optim import adam
 from ._common import check_images, check_masks, resize_images, resize_masks
 from .weights import RANDOM_SEED, build_resnet18, seeded
 

@@ -32,8 +32,8 @@ def configure(window, qtbot, **extra):
 def trained_run(tmp_path_factory):
     """A finished 4-iteration run made headlessly through the engine, with one 6-sample gallery."""
     from osmis_core.config import OsmisConfig
-    from osmis_core.application.generate import generate_gallery
-    from osmis_core.training.trainer import start_training
+    from osmis_core.application.gallery import generate_gallery
+    from osmis_core.application.session import start_training
 
     root = tmp_path_factory.mktemp("trained")
     image, _ = make_scene(root / "data")
@@ -55,7 +55,7 @@ def test_data_view_shows_image_mask_classes_and_plan(window, qtbot, scene):
     assert d.data_error is None and d.inspect_error is None
     assert d.view.has_image() and d.preview.overlays[0] is not None
     assert d.class_table.rowCount() == 4                      # background + 3 shapes
-    assert d.report["resolution"] == [64, 128]
+    assert d.report.resolution == (64, 128)
     assert "128 × 64" in d.resolution_label.text()
     assert "n_g=6" in d.blocks_label.text()
     assert d.preview.source["masks"][0].endswith("scene_mask.png")   # found next to the image
@@ -213,6 +213,7 @@ def test_train_pause_resume_stop_generate_export(window, qtbot, tmp_path):
 
 
 def test_training_crash_shows_message_and_window_survives(window, qtbot, scene, monkeypatch):
+    from osmis_core.application import session as session_mod
     from osmis_core.training import trainer as trainer_mod
     from osmis_gui.training_page import IDLE
     original = trainer_mod.Trainer.train_step
@@ -239,7 +240,7 @@ def test_training_crash_shows_message_and_window_survives(window, qtbot, scene, 
     def broken(*a, **k):
         raise ValueError("cannot build")
 
-    monkeypatch.setattr(trainer_mod, "start_training", broken)
+    monkeypatch.setattr(session_mod, "start_training", broken)
     with qtbot.waitSignal(t.failed, timeout=LONG):
         t.start_action.trigger()
     qtbot.waitUntil(lambda: t.state == IDLE, timeout=LONG)
