@@ -378,7 +378,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def save_config_file(config: OsmisConfig, path: str | Path) -> None:
-    from .application.runfolder import atomic_write_text
+    from .files import atomic_write_text
     atomic_write_text(Path(path), json.dumps(config.to_dict(), indent=2) + "\n")
 
 
