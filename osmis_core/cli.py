@@ -341,7 +341,8 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
     finally:
         shown.close()
     if shown.plan is not None and shown.plan.over_budget():
-        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(shown.plan.over_budget())]
+        later = ["osmis", "evaluate", str(gallery), "--real", str(real),
+                 "--metrics", ",".join(shown.plan.over_budget())]
         if mask:
             later += ["--mask", str(mask)]
         if args.random_weights:
@@ -378,7 +379,9 @@ def cmd_run(args) -> int:
     gallery = run_dir / "gallery"
     generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
     print(f"generated {args.n} samples", file=sys.stderr)
-    budget = args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))
+    budget = args.time_budget
+    if budget is None:
+        budget = default_time_budget(resolve_device(config.run.device))
     result, missing = _evaluate(args, gallery, args.data, args.mask, config.run.device, config, budget)
     print(format_table(result))
     if missing:

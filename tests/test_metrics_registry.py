@@ -134,17 +134,15 @@ def test_progress_callback_reports_every_stage():
 
 
 def test_miou_affordable_setting_is_recorded_and_measures_at_full_size():
-    fakes = smooth_images(3, 64, 128, seed=5)
-    image, mask = shapes_pair(64, 128)
-    setting = MIoUSetting("affordable", 3, 48)
+    fakes = smooth_images(3, 32, 64, seed=5)
+    image, mask = shapes_pair(32, 64)
+    plans = []
     result = evaluate_images(fakes, image, mask.repeat(3, 1, 1), mask, metrics=("miou",), random_weights=True,
-                             miou_setting=setting)
-    assert result["settings"]["miou"] == {"setting": "affordable", "steps": 3, "train_size": [32, 48],
+                             miou_setting=MIoUSetting("affordable", 3, 48), miou_steps=2, on_plan=plans.append)
+    assert result["settings"]["miou"] == {"setting": "affordable, 2 steps", "steps": 2, "train_size": [32, 48],
                                           "batch_size": 5, "lr": 1e-4}
+    assert plans[0].planned[0].detail == "affordable, 2 steps: 2 steps per direction at 48x32"
     assert len(result["per_image"]) == 3 and 0 <= result["per_image"][0]["miou_real_to_gen"] <= 1
-    result = evaluate_images(fakes, image, mask.repeat(3, 1, 1), mask, metrics=("miou",), random_weights=True,
-                             miou_setting="affordable", miou_steps=2)
-    assert result["settings"]["miou"]["steps"] == 2 and result["settings"]["miou"]["setting"] == "affordable, 2 steps"
     assert AFFORDABLE.max_side is not None and AFFORDABLE.steps < 500
 
 
