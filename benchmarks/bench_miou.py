@@ -73,6 +73,10 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2", help="gallery seeds")
     p.add_argument("--settings", default="affordable,full", help="mIoU settings to compare")
     p.add_argument("--miou-steps", type=int, default=None, help="override both settings' steps (checks only)")
+    p.add_argument("--affordable-steps", type=int, default=None,
+                   help="try another step count for the affordable setting (default: AFFORDABLE's)")
+    p.add_argument("--affordable-side", type=int, default=None,
+                   help="try another bound on the segmenter's longer side (default: AFFORDABLE's)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--random-weights", action="store_true", help="random-init networks (offline; not papers')")
     p.add_argument("--out", default="bench_miou", help="folder for the runs and galleries")
@@ -82,7 +86,14 @@ def main() -> None:
         p.error("--runs needs one run folder per --data")
     out = Path(args.out)
     seeds = [int(s) for s in args.seeds.split(",")]
-    settings = [miou_setting_for(args.device, name).with_steps(args.miou_steps) for name in args.settings.split(",")]
+    settings = []
+    for name in args.settings.split(","):
+        setting = miou_setting_for(args.device, name)
+        if name == "affordable" and (args.affordable_steps or args.affordable_side):
+            setting = MIoUSetting(f"affordable {args.affordable_steps or setting.steps} steps at "
+                                  f"{args.affordable_side or setting.max_side} px", args.affordable_steps or
+                                  setting.steps, args.affordable_side or setting.max_side)
+        settings.append(setting.with_steps(args.miou_steps))
 
     rows = []
     for i, data in enumerate(args.data):
