@@ -304,13 +304,18 @@ class _EvaluationProgress:
             self.bar = None
 
 
-def _metric_list(text: str) -> list[str]:
+def _metric_list(args) -> list[str]:
+    """The --metrics names, after checking them and the other numeric evaluation flags."""
     from .metrics import metric_names
-    metrics = [m.strip() for m in text.split(",") if m.strip()]
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in metric_names()]
     if unknown or not metrics:
         problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
         raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
+    if args.miou_steps is not None and args.miou_steps < 1:
+        raise OsmisError(f"--miou-steps must be at least 1, got {args.miou_steps}.")
+    if args.time_budget is not None and not args.time_budget >= 0:
+        raise OsmisError(f"--time-budget must be a number of seconds >= 0, got {args.time_budget}.")
     return metrics
 
 
@@ -319,7 +324,7 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
     """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
     from .application.evaluation import evaluate_gallery
     from .metrics import REGISTRY, Compat, MissingWeightsError, missing_weights
-    metrics = _metric_list(args.metrics)
+    metrics = _metric_list(args)
     try:
         dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
     except ValueError:
@@ -370,7 +375,7 @@ def cmd_run(args) -> int:
     from .metrics import default_time_budget, format_table
     from .training.trainer import start_training
     config = _config_from_args(args)
-    _metric_list(args.metrics)  # a typo is reported now, not after the training
+    _metric_list(args)  # a typo is reported now, not after the training
     run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
     trainer = start_training(config, args.data, run_dir, args.mask)
     code = run_with_progress(trainer, quiet=args.quiet)

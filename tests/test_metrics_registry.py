@@ -83,6 +83,9 @@ def test_adding_a_registry_entry_adds_a_metric(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(gallery), "--real", str(real), "--metrics", "fid"]) == 2
     assert "unknown metric 'fid'" in capsys.readouterr().err and "brightness" not in metric_names(True)
+    # `osmis run` says so before it trains
+    assert main(["run", str(real), "--out", str(tmp_path / "run"), "--metrics", "sifid,fid"]) == 2
+    assert "unknown metric 'fid'" in capsys.readouterr().err and not (tmp_path / "run").exists()
 
 
 def test_reasons_for_scores_not_computed():
