@@ -142,9 +142,9 @@ def test_miou_affordable_setting_is_recorded_and_measures_at_full_size():
     plans = []
     result = evaluate_images(fakes, image, mask.repeat(3, 1, 1), mask, metrics=("miou",), random_weights=True,
                              miou_setting=MIoUSetting("affordable", 3, 48), miou_steps=2, on_plan=plans.append)
-    assert result["settings"]["miou"] == {"setting": "affordable, 2 steps", "steps": 2, "train_size": [32, 48],
+    assert result["settings"]["miou"] == {"setting": "affordable", "steps": 2, "train_size": [32, 48],
                                           "batch_size": 5, "lr": 1e-4}
-    assert plans[0].planned[0].detail == "affordable, 2 steps: 2 steps per direction at 48x32"
+    assert plans[0].planned[0].detail == "affordable setting: 2 steps per direction at 48x32"
     assert len(result["per_image"]) == 3 and 0 <= result["per_image"][0]["miou_real_to_gen"] <= 1
     assert AFFORDABLE.max_side is not None and AFFORDABLE.steps < 500
 

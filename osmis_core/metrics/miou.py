@@ -44,12 +44,12 @@ class MIoUSetting:
     max_side: int | None
 
     def with_steps(self, steps: int | None) -> "MIoUSetting":
-        """This setting with another step count (None keeps it)."""
+        """This setting with another step count (None keeps it); metrics.json records the steps that ran."""
         if steps is None or steps == self.steps:
             return self
         if steps < 1:
             raise ValueError(f"mIoU steps must be at least 1, got {steps}")
-        return MIoUSetting(f"{self.name}, {steps} steps", steps, self.max_side)
+        return MIoUSetting(self.name, steps, self.max_side)
 
 
 FULL = MIoUSetting("full", 500, None)  # spec/metrics.md

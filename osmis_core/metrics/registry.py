@@ -160,8 +160,10 @@ def key_info(key: str) -> tuple[str, bool] | None:
 
 
 def format_seconds(seconds: float) -> str:
-    """'4 s', '2 min 05 s', '1 h 03 min'."""
-    seconds = max(0, round(seconds))
+    """'0 s', 'under 1 s', '4 s', '2 min 05 s', '1 h 03 min'."""
+    if 0 < seconds < 0.5:
+        return "under 1 s"
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
@@ -296,7 +298,7 @@ class _MIoUScore(Metric):
 
     def describe(self) -> str:
         h, w = train_size(self._size, self.setting.max_side)
-        return f"{self.setting.name}: {self.setting.steps} steps per direction at {w}x{h}"
+        return f"{self.setting.name} setting: {self.setting.steps} steps per direction at {w}x{h}"
 
     def compute(self) -> Scores:
         r = self._metric.compute()
