@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import time
@@ -346,8 +347,8 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
     finally:
         shown.close()
     if shown.plan is not None and shown.plan.over_budget():
-        later = ["osmis", "evaluate", str(gallery), "--real", str(real),
-                 "--metrics", ",".join(shown.plan.over_budget())]
+        # every requested metric, not only the skipped ones: the command rewrites the gallery's metrics.json
+        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(metrics)]
         if mask:
             later += ["--mask", str(mask)]
         if args.random_weights:
@@ -355,7 +356,7 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
         if args.weights_dir:
             later += ["--weights-dir", str(args.weights_dir)]
         print(f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
-              f"{time_budget:.0f} s; run later with: {' '.join(later)}", file=sys.stderr)
+              f"{time_budget:.0f} s; run later with: {shlex.join(later)}", file=sys.stderr)
     return result, missing
 
 

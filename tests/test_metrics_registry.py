@@ -181,7 +181,7 @@ def test_cli_prints_the_estimate_and_how_to_run_later(tmp_path, capsys):
                  "--random-weights", "--time-budget", "0"])
     err = capsys.readouterr().err
     assert code == 0 and "NOT computed" in err
-    assert f"run later with: osmis evaluate {gallery} --real {real} --metrics lpips,diversity --random-weights" in err
+    assert f"run later with: osmis evaluate {gallery} --real {real} --metrics diversity,lpips --random-weights" in err
     with open(gallery / "metrics.csv") as handle:
         summary = list(csv.DictReader(handle))[-1]
     assert summary["pixel_diversity"].startswith("skipped: estimated ")
