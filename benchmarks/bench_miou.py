@@ -129,15 +129,17 @@ def main() -> None:
                 print(f"{k}: mean difference {statistics.mean(diffs):+.3f}, largest |difference| "
                       f"{max(abs(d) for d in diffs):.3f} over {len(diffs)} galleries")
 
-    print("\n| setting | all default metrics, median over galleries per data (s) | per metric (s) |")
+    print("\n| setting | all default metrics, median over galleries per data (s) | per metric (s) "
+          "| the plan's estimate (s) |")
     for n in names:
         for data in args.data:
             runs = [r[n] for r in rows if r["data"] == data]
             per_metric = {m: round(statistics.median(r["seconds"].get(m, 0.0) for r in runs), 1)
                           for m in runs[0]["seconds"]}
+            estimate = statistics.median(sum(r["estimates"].values()) for r in runs)
             h, w = runs[0]["size"]
             print(f"| {n} | {Path(data).name}, {runs[0]['n']} images {w}x{h}: "
-                  f"{statistics.median(r['total_s'] for r in runs):.1f} | {per_metric} |")
+                  f"{statistics.median(r['total_s'] for r in runs):.1f} | {per_metric} | {estimate:.1f} |")
     atomic_write_text(Path(args.json_out), json.dumps({"device": args.device, "random_weights": args.random_weights,
                                                        "rows": rows}, indent=2) + "\n")
     print(f"\nwrote {args.json_out}")
