@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import time
@@ -486,14 +487,19 @@ class _EvaluationProgress:
             self.bar = None
 
 
-def _metric_list(text: str) -> list[str]:
+def _metric_list(args) -> list[str]:
+    """The --metrics names, after checking them and the other numeric evaluation flags."""
     from .metrics import metric_names
     from .metrics.renderer_measures import RENDERER_METRICS
-    metrics = [m.strip() for m in text.split(",") if m.strip()]
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
     if unknown or not metrics:
         problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
         raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
+    if args.miou_steps is not None and args.miou_steps < 1:
+        raise OsmisError(f"--miou-steps must be at least 1, got {args.miou_steps}.")
+    if args.time_budget is not None and not args.time_budget >= 0:
+        raise OsmisError(f"--time-budget must be a number of seconds >= 0, got {args.time_budget}.")
     return metrics
 
 
@@ -503,7 +509,7 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
     from .application.evaluation import evaluate_gallery
     from .devices import resolve_device
     from .metrics import Compat, MissingWeightsError
-    metrics = _metric_list(args.metrics)
+    metrics = _metric_list(args)
     try:
         dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
     except ValueError:
@@ -529,7 +535,8 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
     finally:
         shown.close()
     if shown.plan is not None and shown.plan.over_budget():
-        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(shown.plan.over_budget())]
+        # every requested metric, not only the skipped ones: the command rewrites the gallery's metrics.json
+        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(metrics)]
         if mask:
             later += ["--mask", str(mask)]
         if args.random_weights:
@@ -537,7 +544,7 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
         if args.weights_dir:
             later += ["--weights-dir", str(args.weights_dir)]
         print(f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
-              f"{time_budget:.0f} s; run later with: {' '.join(later)}", file=sys.stderr)
+              f"{time_budget:.0f} s; run later with: {shlex.join(later)}", file=sys.stderr)
     return result, missing
 
 
@@ -558,7 +565,7 @@ def cmd_run(args) -> int:
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
     from .application.session import new_run_dir, resume_training, start_training
-    _metric_list(args.metrics)  # a typo is reported now, not after the training
+    _metric_list(args)  # a typo is reported now, not after the training
     renderer_config = None
     if args.two_stage:
         # the renderer is checked before any training starts: its config and its need for masks

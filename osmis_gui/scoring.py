@@ -68,6 +68,13 @@ def _registry_key_order() -> dict[str, int]:
     return {p: i for i, p in reversed(list(enumerate(prefixes)))}
 
 
+def key_label(key: str) -> str:
+    """The registry's label of a score key ("SIFID, dims 64 (lower = better)"), or the key itself."""
+    from osmis_core.metrics import key_info
+    info = key_info(key)
+    return key if info is None else info[0]
+
+
 def not_computed_text(metrics: dict | None) -> str:
     """'SIFID: needs inception_v3_google-0cc3c7bd.pth; mIoU: skipped: ...' for the scores not computed."""
     from osmis_core.metrics import REGISTRY

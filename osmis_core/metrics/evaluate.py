@@ -188,7 +188,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
     MissingWeightsError naming every missing file. `miou_setting` is "auto" (affordable on a CPU, full
     elsewhere), "full", "affordable" or a MIoUSetting; `miou_steps` overrides its steps.
 
-    Before the work, each metric's first batch is timed to estimate its total (seconds, on this device);
+    Before the work, each metric's second batch is timed to estimate its total (seconds, on this device);
     metrics whose estimate would take the running total past `time_budget` (seconds) are skipped, and
     `on_plan(EvaluationPlan)` is called. `progress(stage, done, total)` is called as the work advances.
     Returns {"summary", "per_image", "warnings", "random_weights", "unavailable" (metrics lacking weights),
@@ -238,21 +238,28 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
         unavailable = [name for name, files in missing.items() if files]
         reasons.update({name: "needs " + ", ".join(f.filename for f in missing[name]) for name in unavailable})
 
-    # Build, then time each metric's first batch: the estimate comes from this device, this input and this
-    # load, and that batch is real work kept for the result.
+    # Build each metric and feed it its first two batches, timing the second (the first also pays one-time
+    # work): the estimate comes from this device, this input and this load, and those batches are real work
+    # kept for the result.
     running: dict[str, Metric] = {}
     planned: list[PlannedMetric] = []
     spent: dict[str, float] = {}
     total = 0.0
+    batches = math.ceil(n / batch_size)
+    probed = min(2, batches)
     for entry in entries:
         if entry.name in reasons:
             continue
         start = time.perf_counter()
         metric = entry.factory(ctx)
         metric.set_real(real_images, real_masks)
-        metric.update(fake_images[:batch_size], None if fake_masks is None else fake_masks[:batch_size])
+        for b in range(probed):
+            batch_start = time.perf_counter()
+            metric.update(fake_images[b * batch_size:(b + 1) * batch_size],
+                          None if fake_masks is None else fake_masks[b * batch_size:(b + 1) * batch_size])
+        batch_s = time.perf_counter() - batch_start
         first = time.perf_counter() - start
-        seconds = metric.estimate(first, math.ceil(n / batch_size))
+        seconds = metric.estimate(first, batch_s, batches - probed)
         skipped = None
         if time_budget is not None and total + seconds > time_budget:
             skipped = (f"skipped: estimated {format_seconds(seconds)}, over the time budget of "
@@ -274,7 +281,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
             continue
         metric = running[entry.name]
         start = time.perf_counter()
-        _feed(metric, fake_images, fake_masks, batch_size, batch_size, entry.label, progress)
+        _feed(metric, fake_images, fake_masks, probed * batch_size, batch_size, entry.label, progress)
         report.computed(entry.name, metric.compute(), spent[entry.name] + time.perf_counter() - start)
 
     return {"summary": report.summary, "per_image": report.per_image, "warnings": report.warnings,
