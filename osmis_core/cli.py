@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise path")
     p.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
     p.add_argument("--device", default="auto")
+    _add_threads_flag(p)
 
     p = sub.add_parser("render", help="photos for given layouts from a renderer run (a gallery with the seeds)")
     p.add_argument("run", help="renderer run folder (trained with --model renderer)")
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resample-seed", type=int, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
     p.add_argument("--checkpoint", default="latest", help="latest or a step number")
     p.add_argument("--device", default="cpu")
+    _add_threads_flag(p)
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
@@ -254,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     _console_safe()
     args = build_parser().parse_args(argv)
     from .threads import configure_threads
-    args.thread_plan = configure_threads(args.threads)
+    args.thread_plan = configure_threads(getattr(args, "threads", None))
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
     # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
     # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.

@@ -69,8 +69,8 @@ def test_run_resume_finishes_a_stopped_main_job(scene, tmp_path, capsys, monkeyp
     assert len(metrics["per_image"]) == 3 and metrics["summary"]["pixel_diversity"] > 0
     assert (gallery / "index.html").is_file()
     # another config than the run's is refused, naming the option
-    assert main([*job, "--resume", "--ch", "8"]) == 2
-    assert "ch" in capsys.readouterr().err
+    assert main([*job, "--resume", "--ch-g", "8"]) == 2
+    assert "ch_g" in capsys.readouterr().err
 
 
 def test_inspect_honours_preset(capsys):
