@@ -73,8 +73,9 @@ def _add_threads_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
-    from .metrics import REGISTRY, metric_names
-    from .metrics.renderer_measures import RENDERER_METRICS
+    from .metrics.inception_layers import INCEPTION_LAYERS
+    from .metrics.miou_settings import MIOU_SETTINGS
+    from .metrics.registry import REGISTRY, RENDERER_METRICS, metric_names
     g = p.add_argument_group("evaluation options")
     if real_required:
         g.add_argument("--real", required=True, help="the training data (image, folder or video)")
@@ -84,12 +85,13 @@ def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None
     g.add_argument("--metrics", default=",".join(metric_names(default_only=True)),
                    help="comma-separated: " + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items())
                    + "; for galleries of osmis render also " + ", ".join(RENDERER_METRICS))
-    g.add_argument("--sifid-dims", default="64", help="comma-separated Inception layers: 64, 192, 768, 2048")
+    g.add_argument("--sifid-dims", default="64",
+                   help="comma-separated Inception layers: " + ", ".join(map(str, INCEPTION_LAYERS)))
     g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
     g.add_argument("--random-weights", action="store_true",
                    help="randomly initialised networks: exercises the pipeline offline; NOT comparable with "
                    "published numbers")
-    g.add_argument("--miou-setting", choices=("auto", "full", "affordable"), default="auto",
+    g.add_argument("--miou-setting", choices=("auto", *MIOU_SETTINGS), default="auto",
                    help="mIoU segmenter: full = 500 steps per direction at the gallery's size; affordable = fewer "
                    "steps at a bounded size; auto (default) = full on a GPU, affordable on a CPU")
     g.add_argument("--miou-steps", type=int, default=None,
@@ -491,8 +493,7 @@ class _EvaluationProgress:
 
 def _metric_list(args) -> list[str]:
     """The --metrics names, after checking them and the other numeric evaluation flags."""
-    from .metrics import metric_names
-    from .metrics.renderer_measures import RENDERER_METRICS
+    from .metrics.registry import RENDERER_METRICS, metric_names
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
     if unknown or not metrics:

@@ -2,6 +2,7 @@
 reasons for scores not computed. CPU, random weights, tiny images."""
 
 import csv
+import importlib
 import json
 
 import numpy as np
@@ -11,8 +12,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from osmis_core.cli import main
-from osmis_core.metrics import (AFFORDABLE, REGISTRY, EvaluationPlan, Metric, MetricEntry, MIoUSetting, Scores,
-                                SegmentationMIoU, evaluate_images, format_table, key_info, metric_names,
+from osmis_core.metrics import (AFFORDABLE, REGISTRY, EvaluationPlan, LazyFactory, Metric, MetricEntry, MIoUSetting,
+                                Scores, SegmentationMIoU, evaluate_images, format_table, key_info, metric_names,
                                 write_metrics)
 
 
@@ -185,3 +186,12 @@ def test_cli_prints_the_estimate_and_how_to_run_later(tmp_path, capsys):
     with open(gallery / "metrics.csv") as handle:
         summary = list(csv.DictReader(handle))[-1]
     assert summary["pixel_diversity"].startswith("skipped: estimated ")
+
+
+def test_registered_factories_name_metric_adapters():
+    """Each registered entry's lazy factory names a Metric subclass of metrics.scores (a wrong name would only
+    show when that metric is first asked for)."""
+    for entry in REGISTRY.values():
+        assert isinstance(entry.factory, LazyFactory), entry.name
+        module, _, attribute = entry.factory.target.partition(":")
+        assert issubclass(getattr(importlib.import_module(module), attribute), Metric), entry.name

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 
 from ..data.renderer_augment import edit_layout, tps_warp
 from ..errors import DataError
+from ..metrics.registry import RENDERER_METRICS
 from ..metrics.renderer_measures import (
     LOCALITY_BAND,
-    RENDERER_METRICS,
     LayoutSegmenter,
     locality_ratio,
     pixel_diversity,

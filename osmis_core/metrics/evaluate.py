@@ -18,7 +18,8 @@ from osmis_core.errors import ConfigError
 
 from ..files import atomic_write_text
 from ._common import check_images, check_masks
-from .miou import MIoUSetting, Progress, miou_setting_for
+from .miou import miou_setting_for
+from .miou_settings import MIoUSetting, Progress
 from .registry import REGISTRY, Metric, MetricContext, MetricEntry, format_seconds, key_info, metric_names
 from .weights import MissingWeightsError, WeightsFile, missing_weights
 
