@@ -136,3 +136,14 @@ def test_generate_refuses_a_renderer_run(scene, tmp_path, capsys, kind):
     assert main(["generate", str(tmp_path / "run"), "--out", str(tmp_path / "g"), "--n", "1"]) == 2
     err = capsys.readouterr().err
     assert "renderer run" in err and str(tmp_path / "run") in err and not (tmp_path / "g").exists()
+
+
+def test_layouts_from_an_osmis_run(scene, tmp_path):
+    """--layouts-from RUN: unpaired layouts partly sampled from an OSMIS run of the same data."""
+    assert main(["train", str(scene), "--out", str(tmp_path / "osmis"), "--iters", "1", "--quiet", *TINY]) == 0
+    config = build_config(overrides={**TINY_RENDERER, "iters": 1, "layouts_from": str(tmp_path / "osmis"),
+                                     "unpaired": 1.0})
+    trainer = start_training(config, scene, tmp_path / "run")
+    assert trainer.osmis_layouts.shape[1:] == trainer.ids.shape[1:]
+    assert trainer.osmis_layouts.max() < trainer.num_classes
+    assert isinstance(list(trainer.run())[-1], TrainingFinished)
