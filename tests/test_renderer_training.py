@@ -42,7 +42,7 @@ def test_tiny_renderer_trains_and_emits_the_usual_events(scene, tmp_path):
     kinds = {type(e) for e in events}
     assert {StepStats, PreviewReady, CheckpointSaved, TrainingFinished} <= kinds
     stats = [e for e in events if isinstance(e, StepStats)]
-    assert {"g_total", "d_total", "g_adversarial", "d_real", "d_fake", "d_labelmix", "g_diversity"} <= set(
+    assert {"g_total", "d_total", "g_adversarial", "d_real_loss", "d_fake_loss", "d_labelmix", "g_diversity"} <= set(
         stats[-1].losses)
     previews = [e.path for e in events if isinstance(e, PreviewReady)]
     assert previews and Image.open(previews[-1]).size[0] > 5 * 64  # 5 fixed layouts side by side

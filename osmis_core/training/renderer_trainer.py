@@ -247,7 +247,7 @@ class RendererTrainer(Trainer):
         loss_real = oasis_loss(out_real, aug_ids[:b], k)
         loss_fake = oasis_loss(out_fake, None, k)
         loss_d = loss_real + loss_fake
-        terms.update(d_real=loss_real, d_fake=loss_fake)
+        terms.update(d_real_loss=loss_real, d_fake_loss=loss_fake)  # d_real/d_fake name the mean logits
         if use_lm:
             # the three parts were warped alike, so the mixed image's map is the coins of its warped classes
             m_aug = labelmix_map(coins, aug_ids[2 * b:])
