@@ -147,3 +147,10 @@ def test_layouts_from_an_osmis_run(scene, tmp_path):
     assert trainer.osmis_layouts.shape[1:] == trainer.ids.shape[1:]
     assert trainer.osmis_layouts.max() < trainer.num_classes
     assert isinstance(list(trainer.run())[-1], TrainingFinished)
+
+
+def test_inspect_a_renderer(scene, capsys):
+    assert main(["inspect", str(scene), "--model", "renderer", "--max-size", "64", "--ch-r", "4", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "renderer" and report["resolution"] == [32, 64]
+    assert (report["num_blocks_g"], report["num_blocks_d"], report["num_blocks_d0"]) == (3, 3, 1)

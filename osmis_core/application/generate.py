@@ -218,15 +218,22 @@ def _fmt(v) -> str:
 def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: OsmisConfig) -> dict:
     """What training on this data with this config would use: resolution, classes, architecture, counts."""
     from ..training.trainer import build_models, count_parameters, load_data_for
-    data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
-    g, d = build_models(config, data)
+    if config.model == "renderer":
+        from ..training.renderer_trainer import build_renderer, load_renderer_data
+        data = load_renderer_data(config, data_path, mask_path, torch.device("cpu"))
+        g, d = build_renderer(config, data.num_classes, data.architecture)
+    else:
+        data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
+        g, d = build_models(config, data)
     a: Architecture = data.architecture
+    arch = a.to_dict()  # the renderer's architecture names its G/D depths with the same keys
     return {
+        "model": config.model,
         "resolution": [a.height, a.width],
-        "noise_shape": list(a.noise_shape),
-        "num_blocks_g": a.num_blocks_g,
-        "num_blocks_d": a.num_blocks_d,
-        "num_blocks_d0": a.num_blocks_d0,
+        "noise_shape": list(arch["noise_shape"]),
+        "num_blocks_g": arch["num_blocks_g"],
+        "num_blocks_d": arch["num_blocks_d"],
+        "num_blocks_d0": arch["num_blocks_d0"],
         "num_classes": data.num_classes,
         "params_g": count_parameters(g),
         "params_d": count_parameters(d),
