@@ -175,12 +175,13 @@ class RendererTrainer(Trainer):
 
         with the diversity regulariser on, the first `pairs` layouts are repeated right after themselves (two noises
         per layout); of the distinct layouts, the first `paired` are the real batch's (LabelMix mixes them with
-        their photo), the rest are unpaired layouts (spec section 4).
+        their photo), the rest are unpaired layouts (spec section 4), each with probability `unpaired`.
         """
         b = real_ids.shape[0]
         pairs = b // 2 if self.config.regularisation.lambda_dr > 0 and b >= 2 else 0
         distinct = b - pairs
-        unpaired = min(distinct, round(self.config.renderer.unpaired * distinct))
+        # each distinct layout is unpaired with probability `unpaired`: the right share for any batch size
+        unpaired = int((torch.rand(distinct, generator=self.rng) < self.config.renderer.unpaired).sum())
         paired = distinct - unpaired
         parts = [real_ids[:paired]]
         if unpaired:

@@ -321,7 +321,7 @@ _RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every",
                       "compile_mode"}
 
 
-def _model_parts(config: OsmisConfig):
+def model_parts(config: OsmisConfig):
     """(trainer class, data loader) of the config's model."""
     if config.model == "renderer":
         from .renderer_trainer import RendererTrainer, load_renderer_data
@@ -336,7 +336,7 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
     if folder.exists():
         raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
     device = resolve_device(config.run.device)
-    trainer_class, load_data = _model_parts(config)
+    trainer_class, load_data = model_parts(config)
     data = load_data(config, data_path, mask_path, device)
     folder.create()
     trainer = trainer_class(config, data, folder.root, device)
@@ -375,7 +375,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
         raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     device = resolve_device(config.run.device)
     data_info = info.get("data", {})
-    trainer_class, load_data = _model_parts(config)
+    trainer_class, load_data = model_parts(config)
     data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
     trainer = trainer_class(config, data, folder.root, device)
     trainer.load_state_dict(state)
