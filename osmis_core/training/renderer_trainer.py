@@ -256,6 +256,8 @@ class RendererTrainer(Trainer):
             lm = F.mse_loss(out[2 * b:].float(), target.float())
             loss_d = loss_d + cfg.renderer.lambda_labelmix * lm
             terms["d_labelmix"] = lm
+        elif cfg.renderer.lambda_labelmix > 0:
+            terms["d_labelmix"] = loss_d.new_zeros(())  # no paired layout this time: every step logs the same terms
         loss_d.backward()
         self.opt_d.step()
 
