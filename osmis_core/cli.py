@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_threads_flag(p)
     _add_option_flags(p, {"max_size", "masks", "background_color", "max_classes", "max_frames", "ch_g", "ch_d",
-                          "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0"})
+                          "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0", "model", "ch_r",
+                          "spade_hidden", "ch_rd", "num_blocks_r"})
 
     p = sub.add_parser("train", help="train a model on DATA (or continue a run with --resume)")
     p.add_argument("data", help="DATA, or a run folder with --resume")

@@ -186,6 +186,9 @@ class RendererOptions:
                                 maximum=1.0, label="p layout edit")
     unpaired: float = _opt(0.5, "Share of each generator batch drawn from unpaired layouts (warped masks without "
                            "their photo).", minimum=0.0, maximum=1.0, label="Unpaired share")
+    layouts_from: str | None = _opt(None, "An OSMIS run of the same data: half of the unpaired layouts are masks "
+                                    "sampled from it (what the two-stage pipeline feeds the renderer).",
+                                    label="Layouts from run")
 
 
 # THE options that may change when a run is resumed (CLI `train --resume`, the app's "Continue run", the library's

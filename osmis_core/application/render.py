@@ -329,7 +329,7 @@ def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int
             save_png(ids8, folder / "masks" / name, colours)
             save_png(overlay(image, ids8), folder / "overlays" / name)
             item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
-                    "layout": str(path), "seed": s, "noise": noise}
+                    "layout": str(Path(path).resolve()), "seed": s, "noise": noise}
             if region is not None:
                 item.update(resample_seed=rs, region=region.describe())
             items.append(item)

@@ -124,7 +124,7 @@ def evaluate_renderer(gallery: str | Path, real_images: torch.Tensor, real_masks
     if random_weights:
         warnings.append("renderer measures: random-weight networks (segmenter, LPIPS): NOT comparable with "
                         "pretrained scores")
-    lpips_options = dict(weights_dir=weights_dir, random_weights=random_weights, device=device)
+    lpips_options = {"weights_dir": weights_dir, "random_weights": random_weights, "device": device}
 
     segmenter = None
     if {"layout_fidelity", "two_stage_alignment"} & set(metrics):

@@ -42,15 +42,6 @@ def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
     return path
 
 
-def _model_parts(config: OsmisConfig):
-    """(trainer class, data loader) of the config's model: OSMIS or the layout renderer."""
-    if config.model == "renderer":
-        from ..training.renderer_trainer import RendererTrainer, load_renderer_data
-        return RendererTrainer, load_renderer_data
-    from ..training.trainer import Trainer, load_data_for
-    return Trainer, load_data_for
-
-
 def _warn_config(config: OsmisConfig) -> None:
     for message in config_warnings(config):
         warnings.warn(message)
@@ -66,6 +57,7 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
     folder that cannot be written.
     """
     from ..devices import resolve_device
+    from ..training.trainer import model_parts
     from .runfolder import RunFolder, versions
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
@@ -77,7 +69,7 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
         from ..training.tensorboard import require_tensorboard
         require_tensorboard()
     device = resolve_device(config.run.device)
-    trainer_class, load_data = _model_parts(config)
+    trainer_class, load_data = model_parts(config)
     data = load_data(config, data_path, mask_path, device)
     _warn_config(config)
     folder.create()
@@ -109,6 +101,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     folder without run.json or checkpoint (saying how to start a run killed before its first checkpoint again).
     """
     from ..devices import resolve_device
+    from ..training.trainer import model_parts
     from .runfolder import RunFolder
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
@@ -138,7 +131,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     config = saved.replace(**changes)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
-    trainer_class, load_data = _model_parts(config)
+    trainer_class, load_data = model_parts(config)
     data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
     _warn_config(config)
     trainer = trainer_class(config, data, folder.root, device)
@@ -175,6 +168,7 @@ class InspectReport:
     mask: dict | None                       # MaskReport.to_dict()
     mask_summary: str | None                # MaskReport.describe()
     notes: list[str] = field(default_factory=list)
+    model: str = "osmis"                    # osmis | renderer
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -189,7 +183,9 @@ class InspectReport:
             f"data:          {self.source['path']} ({self.source['kind']}, {self.num_frames} frame(s), {w}x{h})",
             f"resolution:    {self.resolution[1]}x{self.resolution[0]} (W x H), noise {list(self.noise_shape)}",
             f"classes:       {self.mask_summary or 'no mask (SIV-GAN)'}",
-            f"architecture:  n_g={self.num_blocks_g} n_d={self.num_blocks_d} n_d0={self.num_blocks_d0}",
+            f"architecture:  n_g={self.num_blocks_g} n_d={self.num_blocks_d} n_d0={self.num_blocks_d0}"
+            if self.model == "osmis" else
+            f"architecture:  renderer, {self.num_blocks_g} SPADE blocks, D with {self.num_blocks_d} down blocks",
             f"parameters:    G {self.params_g:,}  D {self.params_d:,}",
         ]
         return "\n".join(lines + [f"note:          {n}" for n in self.notes])
@@ -201,12 +197,19 @@ def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: Os
     import torch
 
     from ..training.trainer import build_models, count_parameters, load_data_for
-    data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
-    g, d = build_models(config, data)
+    if config.model == "renderer":
+        from ..training.renderer_trainer import build_renderer, load_renderer_data
+        data = load_renderer_data(config, data_path, mask_path, torch.device("cpu"))
+        g, d = build_renderer(config, data.num_classes, data.architecture)
+    else:
+        data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
+        g, d = build_models(config, data)
     a = data.architecture
+    arch = a.to_dict()  # the renderer's architecture names its G/D depths with the same keys
     return InspectReport(
-        resolution=(a.height, a.width), noise_shape=tuple(a.noise_shape), num_blocks_g=a.num_blocks_g,
-        num_blocks_d=a.num_blocks_d, num_blocks_d0=a.num_blocks_d0, num_classes=data.num_classes,
+        model=config.model,
+        resolution=(a.height, a.width), noise_shape=tuple(arch["noise_shape"]), num_blocks_g=arch["num_blocks_g"],
+        num_blocks_d=arch["num_blocks_d"], num_blocks_d0=arch["num_blocks_d0"], num_classes=data.num_classes,
         params_g=count_parameters(g), params_d=count_parameters(d), num_frames=data.num_frames,
         original_size=tuple(data.original_size), source=data.source.to_dict(),
         mask=data.mask_report.to_dict() if data.mask_report else None,

@@ -451,6 +451,14 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     return f"{type(exc).__name__} at step {step}: {exc}", False
 
 
+def model_parts(config: OsmisConfig):
+    """(trainer class, data loader) of the config's model: OSMIS or the layout renderer."""
+    if config.model == "renderer":
+        from .renderer_trainer import RendererTrainer, load_renderer_data
+        return RendererTrainer, load_renderer_data
+    return Trainer, load_data_for
+
+
 def format_stats(stats: StepStats) -> str:
     keys = ("g_total", "d_total")
     return " ".join(f"{k}={stats.losses[k]:.3f}" for k in keys if k in stats.losses)
