@@ -1,6 +1,6 @@
 """`osmis batch` on this machine: Ray's scheduling overhead per run, and throughput against a sequential loop.
 
-1. overhead: --sources (50) copies of datasets/example_scene at 1 iteration of the smallest model (max_size 64,
+1. overhead: --sources (50) copies of datasets/example_scene at 1 iteration of the smallest model (max_size 96,
    4 channels), local Ray on --num-cpus (2) CPUs, one CPU per run. Overhead per run = (scheduling window x
    concurrent runs - sum of the runs' own work) / runs, where the window runs from BatchStarted (Ray up, storage
    and resources checked) to the last run's result, and a run's own work is what its worker measured: data,
@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "datasets" / "example_scene"
-SMALLEST = dict(max_size=64, ch_g=4, ch_d=4, noise_dim=8, batch_size=2, iters=1, log_every=1, preview_every=1,
+SMALLEST = dict(max_size=96, ch_g=4, ch_d=4, noise_dim=8, batch_size=2, iters=1, log_every=1, preview_every=1,
                 checkpoint_every=1, device="cpu")
 
 

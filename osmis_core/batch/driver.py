@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..application.runfolder import atomic_write_text
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from .dataset import merge_dataset
@@ -99,7 +100,7 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
                            {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")})
         yield from finished_early
         stopped = yield from _schedule(batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run,
-                                       max_concurrent, retries, control, previous)
+                                       max_concurrent, retries, control)
     finally:
         if started_ray:
             ray.shutdown()
@@ -115,7 +116,7 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     yield BatchFinished(batch.root, counts, stopped, seconds)
 
 
-def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control, previous):
+def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control):
     """Submit the runs, relay progress, collect results; returns True when stopped by the control."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -127,57 +128,66 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
     task = ray.remote(train_source).options(
         num_cpus=cpus, num_gpus=gpus, max_retries=retries, retry_exceptions=False,
         runtime_env={"env_vars": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}})
+    stop_file = batch.stop_file(secrets.token_hex(8))
     queue = collections.deque(to_run)
     pending: dict = {}
+    attempts: dict[str, int] = {}
     stop_sent = False
-    while queue or pending:
-        if control.stop_requested and not stop_sent:
-            ray.get(monitor.request_stop.remote())
-            stop_sent = True
-            while queue:  # never started: they stay 'pending' and a later batch runs them
+    try:
+        while queue or pending:
+            if control.stop_requested and not stop_sent:
+                atomic_write_text(stop_file, "stop\n")
+                stop_sent = True
+                while queue:  # never started: they stay 'pending' and a later batch runs them
+                    s = queue.popleft()
+                    message = "not started: the batch was stopped"
+                    rows[s.name]["message"] = message
+                    yield RunFinished(s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters,
+                                      message, rows[s.name])
+            while queue and (max_concurrent is None or len(pending) < max_concurrent):
                 s = queue.popleft()
-                message = "not started: the batch was stopped"
-                rows[s.name]["message"] = message
-                yield RunFinished(s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters, message,
-                                  rows[s.name])
-        while queue and (max_concurrent is None or len(pending) < max_concurrent):
-            s = queue.popleft()
-            ref = task.remote(s.to_dict(), configs[s.name].to_dict(), str(batch.root), n, cpus, monitor)
-            pending[ref] = s
-        if not pending:
-            break
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
-        yield from _updates(ray.get(monitor.drain.remote()))
-        for ref in ready:
-            s = pending.pop(ref)
-            total = configs[s.name].run.iters
-            try:
-                res = ray.get(ref)
-            except ray.exceptions.RayTaskError as exc:  # a bug, not the user's input: the cause, in one line
-                cause = exc.cause if exc.cause is not None else exc
-                res = {"status": "failed", "message": f"{type(cause).__name__}: {str(cause)[:300]}", "node": None,
-                       "attempt": None, "seconds": None}
-            except ray.exceptions.RayError as exc:
-                reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-                res = {"status": "failed", "message": f"the run's worker was lost after {retries + 1} attempt(s) "
-                       f"({type(exc).__name__}: {reason}); its last checkpoint is kept", "node": None,
-                       "attempt": retries + 1, "seconds": None}
-            status = "pending" if res["status"] == "stopped" and res.get("attempt", 0) == 0 else res["status"]
-            rows[s.name] = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"),
-                                   res.get("attempt") or None)
-            rows[s.name]["train_seconds"] = res.get("train_seconds")
-            rows[s.name]["gallery_seconds"] = res.get("gallery_seconds")
-            yield RunFinished(s.name, status, rows[s.name]["iterations"], total, res["message"],
-                              rows[s.name])
-    yield from _updates(ray.get(monitor.drain.remote()))
-    ray.kill(monitor)
+                ref = task.remote(s.to_dict(), configs[s.name].to_dict(), str(batch.root), n, cpus, str(stop_file),
+                                  monitor)
+                pending[ref] = s
+            if not pending:
+                break
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
+            yield from _updates(ray.get(monitor.drain.remote()), attempts)
+            for ref in ready:
+                s = pending.pop(ref)
+                yield _result(batch, s, ref, configs[s.name].run.iters, rows, attempts, retries)
+        yield from _updates(ray.get(monitor.drain.remote()), attempts)
+    finally:
+        ray.kill(monitor)
+        stop_file.unlink(missing_ok=True)
     return stop_sent
 
 
-def _updates(items: list[tuple]) -> Iterator[BatchEvent]:
+def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
+    """The run's outcome, with its summary row read from its folder."""
+    import ray
+    try:
+        res = ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:  # a bug, not the user's input: the cause, in one line
+        cause = exc.cause if exc.cause is not None else exc
+        res = {"status": "failed", "message": f"{type(cause).__name__}: {str(cause)[:300]}"}
+    except ray.exceptions.RayError as exc:
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        res = {"status": "failed", "message": f"the run's worker was lost after {retries + 1} attempt(s) "
+               f"({type(exc).__name__}: {reason}); its last checkpoint is kept"}
+    status = "pending" if res.get("started") is False else res["status"]
+    row = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"),
+                  attempts.get(s.name))
+    row.update(train_seconds=res.get("train_seconds"), gallery_seconds=res.get("gallery_seconds"))
+    rows[s.name] = row
+    return RunFinished(s.name, status, row["iterations"], total, res["message"], row)
+
+
+def _updates(items: list[tuple], attempts: dict[str, int]) -> Iterator[BatchEvent]:
     for item in items:
         if item[0] == "started":
             _, name, node, step, total, resumed, attempt = item
+            attempts[name] = attempt
             yield RunStarted(name, node, step, total, resumed, attempt)
         else:
             _, name, step, total, ips, eta = item
