@@ -53,6 +53,14 @@ def test_list_sources_folder_and_lists(tmp_path):
                                        "false\nsrc/image/s0.png,,b,,\n")
     a, b = list_sources(tmp_path / "list.csv")
     assert (a.name, a.options, b.options, b.mask) == ("a", {"max_size": 64, "masks": False}, {}, None)
+    videos = tmp_path / "videos"
+    (videos / "a_mask").mkdir(parents=True)
+    (videos / "mask" / "b").mkdir(parents=True)
+    for p in (videos / "a.mp4", videos / "b.mov", videos / "c.mp4", videos / "a_mask" / "0.png",
+              videos / "mask" / "b" / "0.png"):
+        p.write_bytes(b"")
+    assert [(s.name, s.mask) for s in list_sources(videos)] == [
+        ("a", (videos / "a_mask").resolve()), ("b", (videos / "mask" / "b").resolve()), ("c", None)]
     (tmp_path / "bad.csv").write_text("data,lr_gg\nx.png,1\n")
     with pytest.raises(Exception, match="bad.csv line 2: unknown option 'lr_gg'"):
         list_sources(tmp_path / "bad.csv")
@@ -63,6 +71,7 @@ def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
     src = _sources(tmp_path / "src", 2)
     (src / "image" / "broken.png").write_bytes((src / "image" / "s0.png").read_bytes()[:200])
     (src / "mask" / "broken.png").write_bytes((src / "mask" / "s0.png").read_bytes())
+    (src / "image" / "lonely.png").write_bytes((src / "image" / "s0.png").read_bytes())  # no mask
     out = tmp_path / "batch"
     code = main(["batch", str(src), "--out", str(out), "--num-cpus", "2", "--n-per-source", "2", "--quiet",
                  *tiny_flags(iters=2)])
@@ -73,6 +82,7 @@ def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
     assert rows["broken"]["status"] == "failed"
     assert "broken.png" in rows["broken"]["message"] and "corrupt or truncated" in rows["broken"]["message"]
     assert "broken.png" in err
+    assert rows["lonely"]["status"] == "failed" and "lonely.png: no mask named lonely.*" in rows["lonely"]["message"]
     with open(out / "summary.csv", newline="") as f:
         csv_rows = {r["name"]: r for r in csv.DictReader(f)}
     assert "corrupt or truncated" in csv_rows["broken"]["message"] and csv_rows["s0"]["status"] == "finished"
