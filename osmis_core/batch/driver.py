@@ -26,7 +26,7 @@ POLL_S = 0.25
 
 def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, out: str | Path, *,
               n_per_source: int = 100, address: str | None = None, num_cpus: int | None = None,
-              num_gpus: int | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
+              num_gpus: int | None = None, cpus_per_run: float = 1, gpus_per_run: float | None = None,
               max_concurrent: int | None = None, retries: int = 3,
               control: BatchControl | None = None) -> Iterator[BatchEvent]:
     """Train one model per source on Ray, write each run's gallery, the merged dataset and the summary.
@@ -37,7 +37,8 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     HOST:PORT) the existing cluster is joined, BATCH must then be on storage that every node mounts at the same
     path (checked on each node before anything runs; ConfigError otherwise); without it a local Ray is started
     with num_cpus / num_gpus (default: this machine's). Each run reserves cpus_per_run CPUs and gpus_per_run
-    GPUs (fractions let several runs share one GPU); at most max_concurrent run at once (default: as many as
+    GPUs (fractions let several runs share one GPU; default: 1 when the Ray cluster has GPUs, else 0; a run
+    given no GPU trains on the CPU when its device option is auto); at most max_concurrent run at once (default: as many as
     the resources allow). A run whose worker process or node dies is retried up to `retries` times and resumes
     from its last checkpoint.
     Re-running the same batch skips finished runs (iterations reached and gallery written) and resumes the
@@ -51,7 +52,7 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     control = control or BatchControl()
     if n_per_source < 1:
         raise ConfigError("--n-per-source must be at least 1.")
-    if cpus_per_run <= 0 or gpus_per_run < 0 or retries < 0 or (max_concurrent is not None and max_concurrent < 1):
+    if cpus_per_run <= 0 or (gpus_per_run is not None and gpus_per_run < 0) or retries < 0 or (max_concurrent is not None and max_concurrent < 1):
         raise ConfigError("--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0, and "
                           "--max-concurrent at least 1.")
     source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
@@ -95,6 +96,8 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     try:
         if address or not started_ray:
             _check_shared_storage(batch.root)
+        if gpus_per_run is None:
+            gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         _check_resources(cpus_per_run, gpus_per_run)
         yield BatchStarted(batch.root, tuple(s.name for s in source_list), tuple(s.name for s in to_run),
                            {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")})
@@ -146,8 +149,10 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
                                       message, rows[s.name])
             while queue and (max_concurrent is None or len(pending) < max_concurrent):
                 s = queue.popleft()
-                ref = task.remote(s.to_dict(), configs[s.name].to_dict(), str(batch.root), n, cpus, str(stop_file),
-                                  monitor)
+                cfg = configs[s.name]
+                if gpus == 0 and cfg.run.device == "auto":  # the run gets no GPU: it must not pick one up itself
+                    cfg = cfg.replace(device="cpu")
+                ref = task.remote(s.to_dict(), cfg.to_dict(), str(batch.root), n, cpus, str(stop_file), monitor)
                 pending[ref] = s
             if not pending:
                 break
