@@ -38,8 +38,8 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     path (checked on each node before anything runs; ConfigError otherwise); without it a local Ray is started
     with num_cpus / num_gpus (default: this machine's). Each run reserves cpus_per_run CPUs and gpus_per_run
     GPUs (fractions let several runs share one GPU; default: 1 when the Ray cluster has GPUs, else 0; a run
-    given no GPU trains on the CPU when its device option is auto); at most max_concurrent run at once (default: as many as
-    the resources allow). A run whose worker process or node dies is retried up to `retries` times and resumes
+    given no GPU trains on the CPU when its device option is auto); at most max_concurrent run at once
+    (default: as many as the resources allow). A run whose worker process or node dies is retried up to `retries` times and resumes
     from its last checkpoint.
     Re-running the same batch skips finished runs (iterations reached and gallery written) and resumes the
     others. control.request_stop(): running runs stop after their current iteration with a checkpoint.
@@ -52,7 +52,8 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     control = control or BatchControl()
     if n_per_source < 1:
         raise ConfigError("--n-per-source must be at least 1.")
-    if cpus_per_run <= 0 or (gpus_per_run is not None and gpus_per_run < 0) or retries < 0 or (max_concurrent is not None and max_concurrent < 1):
+    if (cpus_per_run <= 0 or (gpus_per_run is not None and gpus_per_run < 0) or retries < 0
+            or (max_concurrent is not None and max_concurrent < 1)):
         raise ConfigError("--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0, and "
                           "--max-concurrent at least 1.")
     source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
@@ -89,8 +90,13 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
 
     started_ray = False
     if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else num_cpus, num_gpus=None if address else num_gpus,
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            ray.init(address=address, num_cpus=None if address else num_cpus,
+                     num_gpus=None if address else num_gpus, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
         started_ray = True
     stopped = False
     try:
