@@ -66,6 +66,25 @@ def test_list_sources_folder_and_lists(tmp_path):
         list_sources(tmp_path / "bad.csv")
 
 
+def test_storage_probe_and_escaped_summary(tmp_path):
+    """The per-node storage check (what a worker node runs), and a summary whose values are HTML-escaped."""
+    from osmis_core.batch.sources import BatchSource
+    from osmis_core.batch.summary import run_row, write_summary
+    from osmis_core.batch.worker import check_storage
+
+    assert "not the driver's folder" in check_storage(str(tmp_path / "elsewhere"), "t0k3n")
+    (tmp_path / ".osmis-batch-probe-t0k3n").write_text("t0k3n")
+    assert check_storage(str(tmp_path), "t0k3n") is None and not list(tmp_path.glob(".osmis-batch-write-*"))
+
+    batch = BatchFolder(tmp_path / "b")
+    evil = BatchSource("x", tmp_path / "<img src=x onerror=alert(1)>.png")
+    row = run_row(batch, evil, "failed", 10, "<script>alert('bad')</script> & \"quoted\"")
+    write_summary(batch, [row], {"n_per_source": 1})
+    page = (tmp_path / "b" / "index.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&amp; &quot;quoted&quot;" in page
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["sources"][0]["message"].startswith("<script>")
+
+
 def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
     """CLI with its own local Ray (2 CPUs): a corrupt image fails its source only; the summary names the file."""
     src = _sources(tmp_path / "src", 2)
