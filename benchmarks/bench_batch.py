@@ -9,7 +9,8 @@
 2. throughput: 4 copies of example_scene at the quick preset (--iters overrides its 1,200 to shorten the
    measure), (a) a sequential shell loop (`osmis train` then `osmis generate`, one process each, torch on all
    cores), (b) `osmis batch --cpus-per-run 1` (one run per core) and (c) `osmis batch --cpus-per-run 2` (one run
-   on both cores). Reports wall time and the ratio to the loop.
+   on both cores). Reports wall time and the ratio to the loop. The batch also scores each gallery's pixel
+   diversity (under a second per run), which the loop does not.
 
 Usage: python benchmarks/bench_batch.py [--part overhead|throughput|all] [--sources 50] [--iters 1200]
 Results are printed and written to bench_batch.json. Run it on a quiet machine.
