@@ -685,8 +685,9 @@ def _add_batch_parser(sub) -> None:
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all of this machine's)")
     p.add_argument("--num-gpus", type=int, help="local Ray only: GPUs to use (default: all of this machine's)")
     p.add_argument("--cpus-per-run", type=float, default=1, help="CPUs reserved by each run (default 1)")
-    p.add_argument("--gpus-per-run", type=float, default=0,
-                   help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default 0)")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default: 1 when "
+                   "Ray has GPUs, else 0)")
     p.add_argument("--max-concurrent", type=int, help="at most this many runs at once (default: as resources allow)")
     p.add_argument("--retries", type=int, default=3,
                    help="times a run is retried after its worker process or node died (default 3)")
@@ -772,7 +773,7 @@ def cmd_batch(args) -> int:
 
 
 def _duration(seconds: float) -> str:
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
