@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..application.runfolder import atomic_write_text
+from ..files import atomic_write_text
+from ..threads import thread_env
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from .dataset import merge_dataset
@@ -133,10 +134,11 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
     here = ray.get_runtime_context().get_node_id()
     monitor = ray.remote(BatchMonitor).options(
         num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
-    threads = str(max(1, math.floor(cpus)))
+    # each run's threads follow its CPU allotment (the thread plan's variables, set before torch loads in the worker)
+    threads = max(1, math.floor(cpus))
     task = ray.remote(train_source).options(
         num_cpus=cpus, num_gpus=gpus, max_retries=retries, retry_exceptions=False,
-        runtime_env={"env_vars": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}})
+        runtime_env={"env_vars": thread_env(threads, {})})
     stop_file = batch.stop_file(secrets.token_hex(8))
     queue = collections.deque(to_run)
     pending: dict = {}

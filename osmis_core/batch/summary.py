@@ -8,7 +8,8 @@ import json
 import time
 from pathlib import Path
 
-from ..application.runfolder import RunFolder, atomic_write_text
+from ..application.runfolder import RunFolder
+from ..files import atomic_write_text
 from .layout import BatchFolder
 
 CSV_COLUMNS = ("name", "status", "iterations", "total", "seconds", "attempts", "node", "diversity", "g_total",

@@ -54,13 +54,15 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
     gallery, metrics). started is False when the batch was stopped before this run began.
     """
     import ray
-    import torch
 
     from ..config import OsmisConfig
     from ..errors import OsmisError
+    from ..threads import configure_threads
     from .layout import BatchFolder
 
-    torch.set_num_threads(max(1, int(cpus)))  # the worker is this run's entry point; OMP_* came via runtime_env
+    # the worker is this run's entry point: its thread plan is the CPU allotment (OMP_* came via runtime_env; the
+    # governor sets torch's count in this thread, also in a reused worker that loaded torch for another allotment)
+    configure_threads(max(1, int(cpus))).governor().check()
     t0 = time.perf_counter()
     name = source["name"]
     node = ray.get_runtime_context().get_node_id()
@@ -141,7 +143,7 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
 
 def _gallery(batch, name: str, cfg, n: int, source: dict) -> None:
     from ..application.evaluation import evaluate_gallery
-    from ..application.generate import generate_gallery
+    from ..application.gallery import generate_gallery
     from ..application.runfolder import RunFolder
 
     out = batch.gallery_dir(name)
