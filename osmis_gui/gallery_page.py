@@ -7,17 +7,18 @@ import math
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle,
                                QToolButton, QVBoxLayout, QWidget)
 
-from . import jobs, scoring, tasks
-from .widgets import ImageView, OpacitySlider, error_label, set_error
+from . import jobs, scoring
+from .gallery_widgets import PairView
+from .tasks import Jobs
+from .widgets import error_label, set_error
 
 INDEX_ROLE = Qt.ItemDataRole.UserRole
-_VIEW_MODES = [("Image + mask overlay", "overlay"), ("Image", "image"), ("Mask", "mask")]
 
 
 class GalleryPage(QWidget):
@@ -27,10 +28,11 @@ class GalleryPage(QWidget):
     exported = Signal(str, int)      # destination, number of pairs
     failed = Signal(str)             # message
 
-    def __init__(self, window, settings, parent: QWidget | None = None):
+    def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
-        self.window_ = window
+        self.app_state = app_state
         self.qsettings = settings
+        self.jobs = Jobs(app_state, self)
         self.run_dir: str | None = None
         self.data_path: str | None = None
         self.mask_path: str | None = None
@@ -39,21 +41,12 @@ class GalleryPage(QWidget):
         self.manifest: dict | None = None
         self.metrics: dict | None = None
         self.items: dict[int, QListWidgetItem] = {}
-        self.metrics_available = False
-        self.metrics_checked = False
-        self.metrics_reason = "checking for the metrics package"
         self._score_stage: str | None = None     # the scoring stage shown, and when it started (for the ETA)
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.last_walk: str | None = None
         self.last_error: str | None = None
-        self._load_tag = 0
-        self._expected_dir: Path | None = None
         self._expected_n = 0
-        self.relay = tasks.ProgressRelay(self)
-        self.relay.progress.connect(self._score_progress)
-        self._poll = QTimer(self, interval=250)
-        self._poll.timeout.connect(self._generation_progress)
 
         style = self.style()
         SP = QStyle.StandardPixmap
@@ -152,29 +145,14 @@ class GalleryPage(QWidget):
         self.list.setToolTip("Click for a large view; Ctrl/Shift-click or Ctrl+A to select pairs for export")
         self.list.currentItemChanged.connect(self._show_current)
         self.list.itemSelectionChanged.connect(self._selection_changed)
-        self.view = ImageView("Generate samples, then click a thumbnail to see it large.")
-        self.mode_combo = QComboBox()
-        for text, key in _VIEW_MODES:
-            self.mode_combo.addItem(text, key)
-        self.mode_combo.currentIndexChanged.connect(lambda _: self._show_current(self.list.currentItem()))
-        self.opacity = OpacitySlider(float(settings.value("gallery/opacity", 0.5)))
-        self.opacity.valueChanged.connect(self._opacity_changed)
-        self.view.set_opacity(self.opacity.value())
-        self.info_label = QLabel()
-        self.info_label.setWordWrap(True)
-        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.view, 1)
-        vr = QHBoxLayout()
-        vr.addWidget(self.mode_combo)
-        vr.addWidget(self.opacity, 1)
-        rl.addLayout(vr)
-        rl.addWidget(self.info_label)
+        self.pair_view = PairView(float(settings.value("gallery/opacity", 0.5)))
+        self.pair_view.opacity_changed.connect(lambda v: self.qsettings.setValue("gallery/opacity", v))
+        self.pair_view.mode_changed.connect(lambda: self._show_current(self.list.currentItem()))
+        self.view, self.mode_combo, self.info_label = self.pair_view.view, self.pair_view.mode_combo, \
+            self.pair_view.info_label
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.list)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self.pair_view)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
 
@@ -190,6 +168,27 @@ class GalleryPage(QWidget):
         layout.addWidget(self.splitter, 1)
         self._fill_sort()
         self.update_actions()
+        app_state.run_changed.connect(self._run_changed)
+        app_state.checkpoints_changed.connect(self.set_checkpoints)
+        app_state.metrics_changed.connect(self._show_metrics_state)
+
+    @property
+    def metrics_checked(self) -> bool:
+        return self.app_state.metrics_checked
+
+    @property
+    def metrics_available(self) -> bool:
+        return self.app_state.metrics_available
+
+    @property
+    def metrics_reason(self) -> str:
+        return self.app_state.metrics_reason
+
+    def _run_changed(self, run) -> None:
+        if run is None:
+            self.set_run(None)
+        elif run.run_dir != self.run_dir or run.galleries:
+            self.set_run(run.run_dir, run.data_path, run.mask_path, run.checkpoints, run.galleries)
 
     # -- run -----------------------------------------------------------------------------------------------
     def set_run(self, run_dir: str | None, data_path: str | None = None, mask_path: str | None = None,
@@ -221,10 +220,7 @@ class GalleryPage(QWidget):
             self.checkpoint_combo.addItem("no checkpoint yet", None)
         self.update_actions()
 
-    def set_metrics_available(self, available: bool, reason: str) -> None:
-        self.metrics_available = available
-        self.metrics_checked = True
-        self.metrics_reason = reason
+    def _show_metrics_state(self) -> None:
         self._show_scores_state()
         self.update_actions()
 
@@ -256,10 +252,7 @@ class GalleryPage(QWidget):
         n, seed = self.n_spin.value(), self.seed_spin.value()
         self.qsettings.setValue("gallery/n", n)
         self.qsettings.setValue("gallery/seed", seed)
-        config = self.window_.settings_config()
-        device = config.run.device if config is not None else "auto"
         step = self.checkpoints[-1] if checkpoint == "latest" else int(checkpoint)
-        self._expected_dir = Path(self.run_dir) / jobs.GALLERIES / f"step_{step:07d}-seed{seed}-n{n}" / "images"
         self._expected_n = n
         self.generating = True
         self.last_error = None
@@ -269,10 +262,10 @@ class GalleryPage(QWidget):
         self.progress.show()
         self.status_label.setText(f"Generating {n} samples from {'the latest checkpoint' if checkpoint == 'latest' else f'iteration {step:,}'} "
                                   f"(seed {seed})…")
-        self._poll.start()
         self.update_actions()
-        tasks.start(jobs.generate, self.run_dir, n, seed, checkpoint, device, returned=self._on_generated,
-                    errored=self._on_generate_error, finished=self._on_generate_finished)
+        self.jobs.start(jobs.generate, self.run_dir, n, seed, checkpoint, self.app_state.device(),
+                        yielded=self._progress, returned=self._on_generated,
+                        failed=self._failed("Generation failed"), finished=self._on_generate_finished)
 
     @staticmethod
     def _tool_button(action: QAction) -> QToolButton:
@@ -284,30 +277,35 @@ class GalleryPage(QWidget):
         if not self.run_dir or not self.checkpoints or self.animating:
             return
         checkpoint = self.checkpoint_combo.currentData() or "latest"
-        config = self.window_.settings_config()
-        device = config.run.device if config is not None else "auto"
         self.animating = True
         set_error(self.error_label, None)
         self.status_label.setText(f"Writing a latent walk (seed {self.seed_spin.value()})…")
         self.update_actions()
-        tasks.start(jobs.animate, self.run_dir, self.seed_spin.value(), checkpoint, device,
-                    returned=self._on_animated, errored=self._on_animate_error, finished=self._on_animate_finished)
+        self.jobs.start(jobs.animate, self.run_dir, self.seed_spin.value(), checkpoint, self.app_state.device(),
+                        returned=self._on_animated, failed=self._failed("Latent walk failed"),
+                        finished=self._on_animate_finished)
 
     def _on_animated(self, path: str) -> None:
         self.last_walk = path
         url = QUrl.fromLocalFile(path).toString()
         self.status_label.setText(f'Latent walk written: <a href="{url}">{html.escape(path)}</a>')
 
-    def _on_animate_error(self, exc) -> None:
-        self._report_error("Latent walk failed", exc)
-
     def _on_animate_finished(self) -> None:
         self.animating = False
         self.update_actions()
 
-    def _generation_progress(self) -> None:
-        if self._expected_dir is not None:
-            self.progress.setValue(min(self._expected_n, jobs.count_files(self._expected_dir)))
+    def _progress(self, p: jobs.Progress) -> None:
+        """A job's progress report: generation ('generating'), or a scoring stage (with the time left)."""
+        if p.total <= 0:
+            return
+        if p.stage != self._score_stage:
+            self._score_stage, self._score_stage_start = p.stage, time.monotonic()
+        self.progress.setRange(0, p.total)
+        self.progress.setValue(p.done)
+        if self.scoring:
+            elapsed = time.monotonic() - self._score_stage_start
+            eta = f", about {elapsed / p.done * (p.total - p.done):.0f} s left" if 0 < p.done < p.total else ""
+            self.status_label.setText(f"Computing scores: {p.stage} {p.done}/{p.total}{eta}…")
 
     def _on_generated(self, out_dir: str) -> None:
         self.status_label.setText(f"Generated {self._expected_n} samples in {out_dir}")
@@ -315,12 +313,8 @@ class GalleryPage(QWidget):
         self.load_gallery(out_dir)
         self.generated.emit(out_dir)
 
-    def _on_generate_error(self, exc) -> None:
-        self._report_error("Generation failed", exc)
-
     def _on_generate_finished(self) -> None:
         self.generating = False
-        self._poll.stop()
         if not self.loading:
             self.progress.hide()
         self.update_actions()
@@ -348,12 +342,12 @@ class GalleryPage(QWidget):
         i = self.gallery_combo.findData(self.gallery_dir)
         if i >= 0:
             self.gallery_combo.setCurrentIndex(i)
-        self._load_tag += 1
         self.loading = True
         self.progress.setRange(0, 0)
         self.progress.show()
-        tasks.start(jobs.load_gallery, self.gallery_dir, self._load_tag, yielded=self._on_gallery_part,
-                    errored=self._on_load_error, finished=self._on_load_finished)
+        self.app_state.set_gallery(self.gallery_dir)
+        self.jobs.start(jobs.load_gallery, self.gallery_dir, key="gallery", yielded=self._on_gallery_part,
+                        failed=self._failed("The gallery cannot be shown"), finished=self._on_load_finished)
         self.update_actions()
 
     def _clear_gallery(self) -> None:
@@ -368,11 +362,9 @@ class GalleryPage(QWidget):
         self._show_scores_state()
 
     def _on_gallery_part(self, part) -> None:
-        tag, kind = part[0], part[1]
-        if tag != self._load_tag:
-            return
+        kind = part[0]
         if kind == "manifest":
-            self.manifest, self.metrics = part[2], part[3]
+            self.manifest, self.metrics = part[1], part[2]
             items = self.manifest.get("items", [])
             self.progress.setRange(0, len(items))
             self.progress.setValue(0)
@@ -393,7 +385,7 @@ class GalleryPage(QWidget):
                 self.list.setCurrentRow(0)
         elif kind == "thumbs":
             height = 0
-            for index, image in part[2]:
+            for index, image in part[1]:
                 item = self.items.get(index)
                 if item is not None:
                     pm = QPixmap.fromImage(image)
@@ -401,13 +393,10 @@ class GalleryPage(QWidget):
                     icon.addPixmap(pm, QIcon.Mode.Selected)     # no selection tint over the masks
                     item.setIcon(icon)
                     height = max(height, image.height())
-            self.progress.setValue(self.progress.value() + len(part[2]))
+            self.progress.setValue(self.progress.value() + len(part[1]))
             if height and height != self.list.iconSize().height():
                 self.list.setIconSize(QSize(jobs.THUMB_WIDTH, height))
         self.update_actions()
-
-    def _on_load_error(self, exc) -> None:
-        self._report_error("The gallery cannot be shown", exc)
 
     def _on_load_finished(self) -> None:
         self.loading = False
@@ -427,37 +416,18 @@ class GalleryPage(QWidget):
 
     def _show_current(self, item: QListWidgetItem | None, _previous=None) -> None:
         if item is None or self.gallery_dir is None:
-            self.view.set_image(None)
-            self.info_label.setText("")
+            self.pair_view.clear()
             return
         index = item.data(INDEX_ROLE)
         info = self._item_info(index)
         if info is None:
             return
         try:
-            image, overlay, colour = jobs.load_pair(self.gallery_dir, info)
+            pair = jobs.load_pair(self.gallery_dir, info)
         except OSError as exc:
             self.info_label.setText(f"#{index}: cannot be read ({exc}).")
             return
-        mode = self.mode_combo.currentData()
-        if mode == "image" or overlay is None:
-            self.view.set_image(image)
-        elif mode == "mask":
-            self.view.set_image(colour)
-        else:
-            self.view.set_image(image, overlay)
-        lines = [f"<b>#{index}</b> · {info['image']}" + (f" · {info['mask']}" if info.get("mask") else "")]
-        shares = info.get("class_shares")
-        if shares:
-            lines.append("Class shares: " + ", ".join(f"{i}: {100 * s:.1f}%" for i, s in enumerate(shares)))
-        row = self._score_row(index)
-        if row:
-            lines.append("Scores: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "index"))
-        self.info_label.setText("<br>".join(lines))
-
-    def _opacity_changed(self, v: float) -> None:
-        self.view.set_opacity(v)
-        self.qsettings.setValue("gallery/opacity", v)
+        self.pair_view.show_pair(index, info, pair, self._score_row(index))
 
     def _selection_changed(self) -> None:
         n = len(self.list.selectedItems())
@@ -493,27 +463,16 @@ class GalleryPage(QWidget):
     def compute_scores(self) -> None:
         if not (self.metrics_available and self.gallery_dir and self.data_path) or self.scoring:
             return
-        config = self.window_.settings_config()
-        device = config.run.device if config is not None else "auto"
         self.scoring = True
         self._score_stage = None
         self.progress.setRange(0, 0)
         self.progress.show()
         self.status_label.setText("Computing per-image SIFID…")
         self.update_actions()
-        tasks.start(jobs.compute_scores, self.gallery_dir, self.data_path, self.mask_path, device,
-                    self.relay.report, config, returned=self._on_scored, errored=self._on_score_error,
-                    finished=self._on_score_finished)
-
-    def _score_progress(self, stage: str, done: int, total: int) -> None:
-        if self.scoring and total > 0:
-            if stage != self._score_stage:
-                self._score_stage, self._score_stage_start = stage, time.monotonic()
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-            elapsed = time.monotonic() - self._score_stage_start
-            eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
-            self.status_label.setText(f"Computing scores: {stage} {done}/{total}{eta}…")
+        self.jobs.start(jobs.compute_scores, self.gallery_dir, self.data_path, self.mask_path,
+                        self.app_state.device(), self.app_state.config, yielded=self._progress,
+                        returned=self._on_scored, failed=self._failed("Scores could not be computed"),
+                        finished=self._on_score_finished)
 
     def _on_scored(self, metrics: dict) -> None:
         self.metrics = metrics
@@ -521,9 +480,6 @@ class GalleryPage(QWidget):
         self.status_label.setText("Scores computed; metrics.json and index.html updated.")
         if self.gallery_dir:
             self.scored.emit(self.gallery_dir)
-
-    def _on_score_error(self, exc) -> None:
-        self._report_error("Scores could not be computed", exc)
 
     def _on_score_finished(self) -> None:
         self.scoring = False
@@ -617,7 +573,7 @@ class GalleryPage(QWidget):
         if not path:
             return
         self.qsettings.setValue("dirs/export", path)
-        if (Path(path) / "manifest.json").exists() and not self.window_.confirm(
+        if (Path(path) / "manifest.json").exists() and not self.app_state.confirm(
                 "Replace the export?", f"{path} already holds an export (manifest.json). Overwrite its files?"):
             return
         self.export_to(path)
@@ -629,27 +585,25 @@ class GalleryPage(QWidget):
         self.exporting = True
         self.status_label.setText(f"Exporting {len(indices)} pairs to {dest}…")
         self.update_actions()
-        tasks.start(jobs.export_selection, self.gallery_dir, indices, dest, returned=self._on_exported,
-                    errored=self._on_export_error, finished=self._on_export_finished)
+        self.jobs.start(jobs.export_selection, self.gallery_dir, indices, dest, returned=self._on_exported,
+                        failed=self._failed("Export failed"), finished=self._on_export_finished)
 
     def _on_exported(self, result: dict) -> None:
         self.status_label.setText(f"Exported {result['count']} pairs ({result['files']} files) to {result['dest']}")
         self.exported.emit(result["dest"], result["count"])
-
-    def _on_export_error(self, exc) -> None:
-        self._report_error("Export failed", exc)
 
     def _on_export_finished(self) -> None:
         self.exporting = False
         self.update_actions()
 
     # -- errors --------------------------------------------------------------------------------------------
-    def _report_error(self, title: str, exc) -> None:
-        message, details = tasks.describe_error(exc)
+    def _failed(self, title: str) -> tuple:
+        """What Jobs.start calls when a job fails: the state's error sink has logged the details; the page shows
+        '<title>: <sentence>'."""
+        return title, lambda message: self._report_error(title, message)
+
+    def _report_error(self, title: str, message: str) -> None:
         self.last_error = message
-        text = f"{title}: {message}"
-        set_error(self.error_label, text)
+        set_error(self.error_label, f"{title}: {message}")
         self.status_label.setText("")
-        if details:
-            self.window_.log(details)
         self.failed.emit(message)

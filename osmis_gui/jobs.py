@@ -7,12 +7,11 @@ thread never pays for that import.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PySide6.QtGui import QImage
@@ -24,6 +23,14 @@ WALKS = "walks"                  # sub-folder of a run folder that holds the lat
 PREVIEW_MAX_FRAMES = 120         # frames of a video shown in the data view (evenly spaced)
 PREVIEW_MAX_SIDE = 960           # larger side of a frame in the data view
 THUMB_WIDTH = 176
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a job yields to report progress: `done` of `total` units of `stage` (a few words)."""
+    stage: str
+    done: int
+    total: int
 
 
 def warm_up() -> dict:
@@ -142,36 +149,80 @@ def read_image(path: str) -> QImage | None:
     return None if image.isNull() else image
 
 
-def lower_thread_priority(nice: int = 10) -> None:
-    """Run the calling (worker) thread, and the compute threads it starts, at a lower CPU priority than the GUI
-    thread, so that on a busy machine the window stays responsive. Linux only (nice is per thread there); a
-    no-op elsewhere. The pool thread keeps the lower priority for later background jobs, which is intended."""
-    import sys
-    import threading
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        tid = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        if current < nice:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except (AttributeError, OSError):
-        pass
+@dataclass(frozen=True)
+class PreviewGrid:
+    """A training preview grid (osmis_core.models.visual.preview_grid: samples side by side, each over its mask,
+    separated by white lines `pad` px wide) and its number of sample columns (1 when not recognised)."""
+    image: QImage
+    columns: int
+    pad: int
+
+
+def grid_columns(pixels: np.ndarray, max_columns: int = 64) -> tuple[int, int]:
+    """(columns, pad) of a preview grid (H x W x 3 uint8): the largest column count whose separators (and the
+    top border) are white lines of one width; (1, 0) when none fits."""
+    height, width = pixels.shape[:2]
+    white = np.all(pixels == 255, axis=2)
+    for pad in (2, 1, 3, 4):
+        if height <= 2 * pad or not white[:pad].all():
+            continue
+        full = white.all(axis=0)                       # columns that are white from top to bottom
+        for n in range(min(max_columns, width), 1, -1):
+            w, rest = divmod(width - (n + 1) * pad, n)
+            if w < 1 or rest:
+                continue
+            if all(full[k * (w + pad):k * (w + pad) + pad].all() for k in range(n + 1)):
+                return n, pad
+    return 1, 0
+
+
+def read_preview(path: str) -> PreviewGrid | None:
+    """A preview grid PNG of the run (None when unreadable), with its columns found for re-arranging."""
+    image = read_image(path)
+    if image is None:
+        return None
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(rgb.constBits(), np.uint8, rgb.bytesPerLine() * rgb.height())
+    pixels = pixels.reshape(rgb.height(), rgb.bytesPerLine())[:, :3 * rgb.width()].reshape(rgb.height(), -1, 3)
+    columns, pad = grid_columns(pixels)
+    return PreviewGrid(image, columns, pad)
 
 
 # -- training -----------------------------------------------------------------------------------------------------
 
-def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str,
-          overrides: dict | None, control) -> Iterator[Any]:
-    """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new' or 'resume'."""
+# -- engine adapter ---------------------------------------------------------------------------------------------
+# The run-folder rule and the options that may change on resume belong to the engine's session module
+# (osmis_core.application.session: new_run_dir, RESUMABLE_OPTIONS). Until it exists these two functions hold the
+# call sites; then each body becomes one call to it.
+
+def new_run_dir(data_path: str, root: str | Path) -> Path:
+    """A new run folder for DATA under `root` (not created): `<root>/<data stem>-<date>-<time>`."""
+    root = Path(root)
+    base = root / f"{Path(data_path).stem or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 1
+    while path.exists():
+        path = Path(f"{base}-{i}")
+        i += 1
+    return path
+
+
+def resumable_changes(config) -> dict:
+    """The options of `config` (flat names) that a continued run takes over: every option the engine lets
+    change on resume."""
+    from osmis_core.training.trainer import _RESUMABLE_CHANGES
+    return {k: v for k, v in config.flat().items() if k in _RESUMABLE_CHANGES}
+
+
+def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str, control) -> Iterator[Any]:
+    """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new', or 'resume' (the run continues
+    with the options of `config` that may change on resume)."""
     from osmis_core.events import IterationDone
     from osmis_core.threads import configured_plan
     from osmis_core.training.trainer import resume_training, start_training
-    lower_thread_priority()
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
     else:
-        trainer = resume_training(run_dir, overrides or {})
+        trainer = resume_training(run_dir, resumable_changes(config))
     plan = configured_plan()                # set by the app's entry point; None when the app is embedded
     governor = plan.governor() if plan is not None else None
     for event in trainer.run(control, resumed=(mode == "resume")):
@@ -237,17 +288,24 @@ def read_run(run_dir: str) -> RunSnapshot:
 
 # -- gallery ------------------------------------------------------------------------------------------------------
 
-def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> str:
-    """Write a gallery of n samples into <run>/galleries/step_NNNNNNN-seedS-nN and return that folder."""
-    from osmis_core.errors import OsmisError
+def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
+    """Write a gallery of n samples into the run's galleries folder (RUN/galleries/step_NNNNNNN-seedS-nN),
+    yielding Progress; returns the gallery folder.
+
+    Today's engine reports no progress while it generates (only the start and the end are yielded); with the
+    engine's `gallery_events` (GenerationStarted / SamplesWritten / GenerationFinished) each SamplesWritten
+    becomes a Progress here, and nothing else changes in the app."""
     from osmis_core.application.generate import generate_gallery
     from osmis_core.application.runfolder import RunFolder
+    from osmis_core.errors import OsmisError
     step = RunFolder(run_dir).latest_step() if checkpoint == "latest" else int(checkpoint)
     if step is None:
         raise OsmisError(f"{run_dir}: the run has no checkpoint yet; train first.")
     out = Path(run_dir) / GALLERIES / f"step_{step:07d}-seed{seed}-n{n}"
+    yield Progress("generating", 0, n)
     (out / "metrics.json").unlink(missing_ok=True)   # scores of an earlier gallery in this folder are stale
     generate_gallery(run_dir, out, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device)
+    yield Progress("generating", n, n)
     return str(out)
 
 
@@ -285,12 +343,12 @@ def read_metrics(gallery_dir: str | Path) -> dict | None:
         return None
 
 
-def load_gallery(gallery_dir: str, tag: int = 0) -> Iterator[tuple]:
-    """Yield (tag, 'manifest', manifest, metrics) then (tag, 'thumbs', [(index, QImage), ...]) in batches."""
+def load_gallery(gallery_dir: str) -> Iterator[tuple]:
+    """Yield ('manifest', manifest, metrics) then ('thumbs', [(index, QImage), ...]) in batches."""
     from PIL import Image
     root = Path(gallery_dir)
     manifest = read_manifest(root)
-    yield (tag, "manifest", manifest, read_metrics(root))
+    yield ("manifest", manifest, read_metrics(root))
     batch = []
     for item in manifest.get("items", []):
         try:
@@ -311,10 +369,10 @@ def load_gallery(gallery_dir: str, tag: int = 0) -> Iterator[tuple]:
             y += p.height + 2
         batch.append((int(item["index"]), qimage_from_array(np.asarray(canvas))))
         if len(batch) >= 8:
-            yield (tag, "thumbs", batch)
+            yield ("thumbs", batch)
             batch = []
     if batch:
-        yield (tag, "thumbs", batch)
+        yield ("thumbs", batch)
 
 
 def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QImage | None]:
@@ -335,14 +393,6 @@ def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QIma
     overlay = mask_overlay_image(ids, pal)
     colour = qimage_from_array(pal[ids])
     return image, overlay, colour
-
-
-def count_files(folder: str | Path) -> int:
-    try:
-        with os.scandir(folder) as it:
-            return sum(1 for _ in it)
-    except OSError:
-        return 0
 
 
 def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
@@ -390,6 +440,15 @@ def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
 
 
 def compute_scores(gallery_dir: str, data_path: str, mask_path: str | None, device: str,
-                   progress: Callable[[str, int, int], None] | None = None, config=None) -> dict:
+                   config=None) -> Iterator[Progress]:
+    """Per-image scores of a gallery (the engine writes metrics.json); yields Progress per scoring stage and
+    returns the normalised metrics."""
     from .scoring import compute
-    return compute(gallery_dir, data_path, mask_path, device, progress, config)
+    from .tasks import progress_yields
+    reports = progress_yields(compute, gallery_dir, data_path, mask_path, device, config=config)
+    while True:
+        try:
+            stage, done, total = next(reports)
+        except StopIteration as end:
+            return end.value
+        yield Progress(str(stage), int(done), int(total))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, 
 from osmis_core.config import FIELDS, GROUPS, OsmisConfig, option_type, preset_names, preset_options
 from osmis_core.errors import OsmisError
 
+from .state import IDLE
 from .widgets import error_label, set_error
 
 # Tabs of the form: (title, engine groups shown as group boxes). Engine groups not named here get their own tab.
@@ -212,7 +213,7 @@ class SettingsPage(QWidget):
     config_changed = Signal(object)
     options_changed = Signal(object)       # set of option names edited by the user
 
-    def __init__(self, settings, parent: QWidget | None = None):
+    def __init__(self, settings, app_state=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.qsettings = settings
         self.editors: dict[str, FieldEditor] = {name: FieldEditor(name, f) for name, (_, f) in FIELDS.items()}
@@ -287,6 +288,9 @@ class SettingsPage(QWidget):
 
         for ed in self.editors.values():
             ed.changed.connect(self._edited)
+        if app_state is not None:           # publish every change; locked while a training runs
+            self.options_changed.connect(lambda names: app_state.set_config(self._config, self._error, names))
+            app_state.training_state_changed.connect(lambda state: self.set_locked(state != IDLE))
         self.set_config(self._defaults)
 
     # -- public API ----------------------------------------------------------------------------------------

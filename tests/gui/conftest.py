@@ -35,12 +35,14 @@ def window(qtbot, tmp_path):
     """The real main window with settings in a temporary ini file; no thread outlives the test."""
     from PySide6.QtCore import QSettings
 
-    from osmis_gui import tasks
+    from osmis_gui import startup, tasks
     from osmis_gui.main_window import MainWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("training/runs_root", str(tmp_path / "runs"))
+    startup.tune_process()                          # as run_app does
     win = MainWindow(settings)
+    startup.warm_up(win.state)
     win.confirm = lambda title, text: True          # no blocking dialogs in tests
     qtbot.addWidget(win)
     win.resize(1200, 800)
