@@ -31,6 +31,7 @@ class TrainingPage(QWidget):
     """`state` is the training's phase (IDLE, LOADING, RUNNING, PAUSED, STOPPING), mirrored in the app state."""
 
     state_changed = Signal(str)
+    run_started = Signal(str)                 # run folder, when training (new or continued) has begun
     stats_received = Signal(int)              # step
     preview_received = Signal(int, str)       # step, PNG path
     preview_shown = Signal(int)               # step of the grid now on screen

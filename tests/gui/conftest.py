@@ -52,3 +52,29 @@ def window(qtbot, tmp_path):
         win.training.control.request_stop()
     assert tasks.wait_for_all(60_000), "background jobs still running after the test"
     qtbot.wait(10)   # deliver the last queued signals before the window goes
+
+
+@pytest.fixture(scope="session")
+def _trained_run_base(tmp_path_factory):
+    """A finished 4-iteration run made headlessly through the engine, with one 6-sample gallery."""
+    from gui_helpers import TINY_GUI
+
+    from osmis_core.application.generate import generate_gallery
+    from osmis_core.config import OsmisConfig
+    from osmis_core.training.trainer import start_training
+
+    root = tmp_path_factory.mktemp("trained")
+    image, _ = make_scene(root / "data")
+    config = OsmisConfig().replace(**{**TINY_GUI, "iters": 4})
+    trainer = start_training(config, image, root / "run")
+    events = list(trainer.run())
+    assert type(events[-1]).__name__ == "TrainingFinished"
+    generate_gallery(root / "run", root / "run" / "galleries" / "g1", n=6, seed=1, device="cpu")
+    return root / "run"
+
+
+@pytest.fixture
+def trained_run(_trained_run_base, tmp_path) -> Path:
+    """A copy of the finished run for one test (a test may continue it or add galleries)."""
+    import shutil
+    return Path(shutil.copytree(_trained_run_base, tmp_path / "run"))
