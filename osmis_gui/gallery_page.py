@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QProgressBar, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from . import jobs, scoring
-from .gallery_widgets import PairView
+from .gallery_widgets import GenerateBar, PairView, SelectionBar, thumbnail_list
 from .tasks import Jobs
 from .widgets import error_label, set_error
 
@@ -48,82 +47,28 @@ class GalleryPage(QWidget):
         self.last_error: str | None = None
         self._expected_n = 0
 
-        style = self.style()
-        SP = QStyle.StandardPixmap
-        self.generate_action = QAction(style.standardIcon(SP.SP_MediaPlay), "Generate", self)
-        self.generate_action.setShortcut(QKeySequence("Ctrl+G"))
-        self.generate_action.setToolTip("Generate the samples from the chosen checkpoint (Ctrl+G)")
+        self.bar = GenerateBar(int(settings.value("gallery/n", 16)), int(settings.value("gallery/seed", 0)))
+        b = self.bar
+        self.generate_action, self.animate_action, self.generate_button = (b.generate_action, b.animate_action,
+                                                                           b.generate_button)
+        self.checkpoint_combo, self.n_spin, self.seed_spin = b.checkpoint_combo, b.n_spin, b.seed_spin
+        self.gallery_combo, self.open_folder_button = b.gallery_combo, b.open_folder_button
         self.generate_action.triggered.connect(self.generate)
-        self.animate_action = QAction("Latent walk", self)
-        self.animate_action.setToolTip("Write a looping video that walks smoothly through noise space (image and "
-                                       "mask side by side) from the chosen checkpoint and seed, into RUN/walks")
         self.animate_action.triggered.connect(self.animate)
-        self.score_action = QAction("Compute scores", self)
-        self.score_action.setToolTip("Per-image SIFID against the training data (runs in the background)")
-        self.score_action.triggered.connect(self.compute_scores)
-        self.export_action = QAction(style.standardIcon(SP.SP_DialogSaveButton), "Export selection…", self)
-        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.setToolTip("Copy the selected image–mask pairs with a manifest.json (and metrics) "
-                                      "into a folder (Ctrl+E)")
-        self.export_action.triggered.connect(self.choose_export)
-
-        # row 1: what to generate
-        self.checkpoint_combo = QComboBox()
-        self.checkpoint_combo.setToolTip("Checkpoint to sample from (the EMA generator is used)")
-        self.checkpoint_combo.setMinimumWidth(150)
-        self.n_spin = QSpinBox()
-        self.n_spin.setRange(1, 10000)
-        self.n_spin.setValue(int(settings.value("gallery/n", 16)))
-        self.n_spin.setToolTip("Number of image–mask pairs to generate")
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2 ** 31 - 1)
-        self.seed_spin.setValue(int(settings.value("gallery/seed", 0)))
-        self.seed_spin.setToolTip("Random seed of the noise: the same seed gives the same samples")
-        self.generate_button = QToolButton()
-        self.generate_button.setDefaultAction(self.generate_action)
-        self.generate_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.gallery_combo = QComboBox()
-        self.gallery_combo.setToolTip("Galleries generated for this run (newest first)")
-        self.gallery_combo.setMinimumWidth(220)
         self.gallery_combo.activated.connect(self._gallery_chosen)
-        self.open_folder_button = QPushButton("Open folder")
-        self.open_folder_button.setToolTip("Show the gallery folder (with its index.html) in the file manager")
         self.open_folder_button.clicked.connect(self._open_folder)
-        row1 = QHBoxLayout()
-        for w in (QLabel("Checkpoint:"), self.checkpoint_combo, QLabel("Samples:"), self.n_spin, QLabel("Seed:"),
-                  self.seed_spin, self.generate_button, self._tool_button(self.animate_action)):
-            row1.addWidget(w)
-        row1.addSpacing(20)
-        row1.addWidget(QLabel("Gallery:"))
-        row1.addWidget(self.gallery_combo, 1)
-        row1.addWidget(self.open_folder_button)
-
-        # row 2: scores, sorting, selection, export
-        self.score_button = QToolButton()
-        self.score_button.setDefaultAction(self.score_action)
-        self.sort_combo = QComboBox()
-        self.sort_combo.setToolTip("Order of the thumbnails")
+        self.selection = SelectionBar()
+        sb = self.selection
+        self.score_action, self.export_action, self.sort_combo = sb.score_action, sb.export_action, sb.sort_combo
+        self.select_all_button, self.select_none_button = sb.select_all_button, sb.select_none_button
+        self.selection_label = sb.selection_label
+        self.score_action.triggered.connect(self.compute_scores)
+        self.export_action.triggered.connect(self.choose_export)
         self.sort_combo.currentIndexChanged.connect(self._apply_sort)
-        self.select_all_button = QPushButton("Select all")
         self.select_all_button.clicked.connect(lambda: self.list.selectAll())
-        self.select_none_button = QPushButton("Select none")
         self.select_none_button.clicked.connect(lambda: self.list.clearSelection())
-        self.export_button = QToolButton()
-        self.export_button.setDefaultAction(self.export_action)
-        self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.selection_label = QLabel()
         self.scores_label = QLabel()
         self.scores_label.setWordWrap(True)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.score_button)
-        row2.addWidget(QLabel("Sort by:"))
-        row2.addWidget(self.sort_combo)
-        row2.addSpacing(20)
-        row2.addWidget(self.select_all_button)
-        row2.addWidget(self.select_none_button)
-        row2.addWidget(self.selection_label)
-        row2.addStretch(1)
-        row2.addWidget(self.export_button)
 
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(16)
@@ -133,16 +78,7 @@ class GalleryPage(QWidget):
         self.error_label = error_label()
 
         # thumbnails | large view
-        self.list = QListWidget()
-        self.list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.list.setMovement(QListWidget.Movement.Static)
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.list.setIconSize(QSize(jobs.THUMB_WIDTH, jobs.THUMB_WIDTH))
-        self.list.setSpacing(6)
-        self.list.setUniformItemSizes(True)
-        self.list.setWordWrap(True)
-        self.list.setToolTip("Click for a large view; Ctrl/Shift-click or Ctrl+A to select pairs for export")
+        self.list = thumbnail_list(jobs.THUMB_WIDTH)
         self.list.currentItemChanged.connect(self._show_current)
         self.list.itemSelectionChanged.connect(self._selection_changed)
         self.pair_view = PairView(float(settings.value("gallery/opacity", 0.5)))
@@ -157,8 +93,8 @@ class GalleryPage(QWidget):
         self.splitter.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(row1)
-        layout.addLayout(row2)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.selection)
         layout.addWidget(self.scores_label)
         sr = QHBoxLayout()
         sr.addWidget(self.progress, 1)
@@ -208,16 +144,7 @@ class GalleryPage(QWidget):
 
     def set_checkpoints(self, steps: list[int]) -> None:
         self.checkpoints = sorted(steps)
-        current = self.checkpoint_combo.currentData()
-        self.checkpoint_combo.clear()
-        if self.checkpoints:
-            self.checkpoint_combo.addItem(f"latest ({self.checkpoints[-1]:,})", "latest")
-            for s in reversed(self.checkpoints):
-                self.checkpoint_combo.addItem(f"iteration {s:,}", s)
-            i = self.checkpoint_combo.findData(current)
-            self.checkpoint_combo.setCurrentIndex(max(0, i))
-        else:
-            self.checkpoint_combo.addItem("no checkpoint yet", None)
+        self.bar.set_checkpoints(self.checkpoints)
         self.update_actions()
 
     def _show_metrics_state(self) -> None:
@@ -267,12 +194,6 @@ class GalleryPage(QWidget):
                         yielded=self._progress, returned=self._on_generated,
                         failed=self._failed("Generation failed"), finished=self._on_generate_finished)
 
-    @staticmethod
-    def _tool_button(action: QAction) -> QToolButton:
-        button = QToolButton()
-        button.setDefaultAction(action)
-        return button
-
     def animate(self) -> None:
         if not self.run_dir or not self.checkpoints or self.animating:
             return
@@ -321,15 +242,7 @@ class GalleryPage(QWidget):
 
     # -- browse --------------------------------------------------------------------------------------------
     def _fill_galleries(self, galleries: list[str]) -> None:
-        self.gallery_combo.blockSignals(True)
-        self.gallery_combo.clear()
-        for g in galleries:
-            self.gallery_combo.addItem(Path(g).name, g)
-        if not galleries:
-            self.gallery_combo.addItem("none yet", None)
-        i = self.gallery_combo.findData(self.gallery_dir)
-        self.gallery_combo.setCurrentIndex(max(0, i))
-        self.gallery_combo.blockSignals(False)
+        self.bar.set_galleries(galleries, self.gallery_dir)
 
     def _gallery_chosen(self, index: int) -> None:
         path = self.gallery_combo.itemData(index)

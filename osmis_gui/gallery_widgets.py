@@ -1,9 +1,13 @@
-"""Widgets of the gallery page: the large view of one image–mask pair (overlay / image / mask, opacity) with its
-description. They show what they are given."""
+"""Widgets of the gallery page: the generate bar, the selection bar, the thumbnail list and the large view of one
+image–mask pair (overlay / image / mask, opacity) with its description. They show what they are given."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListWidget, QPushButton,
+                               QSpinBox, QStyle, QToolButton, QVBoxLayout, QWidget)
 
 from .widgets import ImageView, OpacitySlider
 
@@ -64,3 +68,121 @@ class PairView(QWidget):
     def _opacity_changed(self, v: float) -> None:
         self.view.set_opacity(v)
         self.opacity_changed.emit(v)
+
+
+def _tool_button(action: QAction, text_beside: bool = True) -> QToolButton:
+    button = QToolButton()
+    button.setDefaultAction(action)
+    if text_beside:
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    return button
+
+
+class GenerateBar(QWidget):
+    """What to generate (checkpoint, number of samples, seed; Generate, Latent walk) and which gallery to show
+    (with 'Open folder')."""
+
+    def __init__(self, n: int, seed: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        SP = QStyle.StandardPixmap
+        self.generate_action = QAction(self.style().standardIcon(SP.SP_MediaPlay), "Generate", self)
+        self.generate_action.setShortcut(QKeySequence("Ctrl+G"))
+        self.generate_action.setToolTip("Generate the samples from the chosen checkpoint (Ctrl+G)")
+        self.animate_action = QAction("Latent walk", self)
+        self.animate_action.setToolTip("Write a looping video that walks smoothly through noise space (image and "
+                                       "mask side by side) from the chosen checkpoint and seed, into RUN/walks")
+        self.checkpoint_combo = QComboBox()
+        self.checkpoint_combo.setToolTip("Checkpoint to sample from (the EMA generator is used)")
+        self.checkpoint_combo.setMinimumWidth(150)
+        self.n_spin = QSpinBox()
+        self.n_spin.setRange(1, 10000)
+        self.n_spin.setValue(n)
+        self.n_spin.setToolTip("Number of image–mask pairs to generate")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2 ** 31 - 1)
+        self.seed_spin.setValue(seed)
+        self.seed_spin.setToolTip("Random seed of the noise: the same seed gives the same samples")
+        self.generate_button = _tool_button(self.generate_action)
+        self.gallery_combo = QComboBox()
+        self.gallery_combo.setToolTip("Galleries generated for this run (newest first)")
+        self.gallery_combo.setMinimumWidth(220)
+        self.open_folder_button = QPushButton("Open folder")
+        self.open_folder_button.setToolTip("Show the gallery folder (with its index.html) in the file manager")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("Checkpoint:"), self.checkpoint_combo, QLabel("Samples:"), self.n_spin, QLabel("Seed:"),
+                  self.seed_spin, self.generate_button, _tool_button(self.animate_action, False)):
+            row.addWidget(w)
+        row.addSpacing(20)
+        row.addWidget(QLabel("Gallery:"))
+        row.addWidget(self.gallery_combo, 1)
+        row.addWidget(self.open_folder_button)
+
+    def set_checkpoints(self, steps: list[int]) -> None:
+        """Offer 'latest' and every checkpoint (newest first), keeping the choice when it still exists."""
+        current = self.checkpoint_combo.currentData()
+        self.checkpoint_combo.clear()
+        if steps:
+            self.checkpoint_combo.addItem(f"latest ({steps[-1]:,})", "latest")
+            for s in reversed(steps):
+                self.checkpoint_combo.addItem(f"iteration {s:,}", s)
+            self.checkpoint_combo.setCurrentIndex(max(0, self.checkpoint_combo.findData(current)))
+        else:
+            self.checkpoint_combo.addItem("no checkpoint yet", None)
+
+    def set_galleries(self, galleries: list[str], current: str | None) -> None:
+        self.gallery_combo.blockSignals(True)
+        self.gallery_combo.clear()
+        for g in galleries:
+            self.gallery_combo.addItem(Path(g).name, g)
+        if not galleries:
+            self.gallery_combo.addItem("none yet", None)
+        self.gallery_combo.setCurrentIndex(max(0, self.gallery_combo.findData(current)))
+        self.gallery_combo.blockSignals(False)
+
+
+class SelectionBar(QWidget):
+    """Scores, sorting, selection and export of the thumbnails."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        SP = QStyle.StandardPixmap
+        self.score_action = QAction("Compute scores", self)
+        self.score_action.setToolTip("Per-image SIFID against the training data (runs in the background)")
+        self.export_action = QAction(self.style().standardIcon(SP.SP_DialogSaveButton), "Export selection…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setToolTip("Copy the selected image–mask pairs with a manifest.json (and metrics) "
+                                      "into a folder (Ctrl+E)")
+        self.score_button = _tool_button(self.score_action, False)
+        self.sort_combo = QComboBox()
+        self.sort_combo.setToolTip("Order of the thumbnails")
+        self.select_all_button = QPushButton("Select all")
+        self.select_none_button = QPushButton("Select none")
+        self.export_button = _tool_button(self.export_action)
+        self.selection_label = QLabel()
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.score_button)
+        row.addWidget(QLabel("Sort by:"))
+        row.addWidget(self.sort_combo)
+        row.addSpacing(20)
+        row.addWidget(self.select_all_button)
+        row.addWidget(self.select_none_button)
+        row.addWidget(self.selection_label)
+        row.addStretch(1)
+        row.addWidget(self.export_button)
+
+
+def thumbnail_list(thumb_width: int) -> QListWidget:
+    """The thumbnails: a static icon grid with extended selection."""
+    view = QListWidget()
+    view.setViewMode(QListWidget.ViewMode.IconMode)
+    view.setResizeMode(QListWidget.ResizeMode.Adjust)
+    view.setMovement(QListWidget.Movement.Static)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    view.setIconSize(QSize(thumb_width, thumb_width))
+    view.setSpacing(6)
+    view.setUniformItemSizes(True)
+    view.setWordWrap(True)
+    view.setToolTip("Click for a large view; Ctrl/Shift-click or Ctrl+A to select pairs for export")
+    return view
