@@ -268,7 +268,7 @@ class PreviewGridView(ImageView):
 
 class PreviewPane(QWidget):
     """The preview grid with a slider through the grids saved so far and 'Follow latest'. `samples` are
-    (iteration, PNG path); `shown_changed(index)` asks for sample `index` to be loaded and shown."""
+    (iteration, PNG path); `show_requested(index)` asks for sample `index` to be loaded and shown."""
 
     show_requested = Signal(int)
 
@@ -346,7 +346,6 @@ class RunControls(QWidget):
     def __init__(self, settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.qsettings = settings
-        style = self.style()
         SP = QStyle.StandardPixmap
         self.start_action = self._action("Start new run", SP.SP_MediaPlay, "Ctrl+R",
                                          "Train a new run on the loaded data with the current settings")
@@ -375,7 +374,6 @@ class RunControls(QWidget):
         browse.setToolTip("Choose the folder in which new runs are created")
         browse.clicked.connect(self._choose_runs_root)
         bar.addWidget(browse)
-        _ = style
 
     def _action(self, text: str, icon, shortcut: str, tip: str) -> QAction:
         a = QAction(self.style().standardIcon(icon), text, self)

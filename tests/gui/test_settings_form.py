@@ -3,7 +3,6 @@ from __future__ import annotations
 
 
 import pytest
-from app_steps import load
 
 pytestmark = pytest.mark.gui
 
