@@ -287,6 +287,10 @@ def read_run(run_dir: str) -> RunSnapshot:
 
 
 # -- gallery ------------------------------------------------------------------------------------------------------
+# The engine's gallery module (osmis_core.application.gallery: gallery_events, list_galleries, read_manifest,
+# read_metrics, export_selection) owns these facts; until it exists here, these functions hold the app's call
+# sites under the same names, so that each body becomes one call to it.
+
 
 def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
     """Write a gallery of n samples into the run's galleries folder (RUN/galleries/step_NNNNNNN-seedS-nN),

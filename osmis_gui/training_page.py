@@ -223,83 +223,95 @@ class TrainingPage(QWidget):
 
     # -- events from the worker ----------------------------------------------------------------------------
     def handle_event(self, ev) -> None:
-        if isinstance(ev, StepStats):
-            self._on_stats(ev)
-        elif isinstance(ev, StepEval):
-            self.plots.add(ev.step, ev.metrics, losses=False)
-            self.log(f"evaluation at iteration {ev.step:,}: " + " ".join(
-                f"{k}={v:.4f}" for k, v in ev.metrics.items()) + (" (new best checkpoint)" if ev.best else ""))
-        elif isinstance(ev, HealthEvent):
-            action = {"warn": "training continues", "stop": "training stops",
-                      "rollback": "rolling back to the last healthy checkpoint"}.get(ev.action, ev.action)
-            self.log(f"warning: {ev.message}; {action}")
-            self.health_label.setText(f"Health check at iteration {ev.step:,}: {ev.message} ({action}).")
-            self.health_label.setVisible(True)
-            self.app_state.show_status(f"Training health: {ev.message}", 10000)
-        elif isinstance(ev, RolledBack):
-            self.plots.truncate(ev.to_step)
-            self.log(f"rolled back from iteration {ev.step:,} to the checkpoint of iteration {ev.to_step:,}; "
-                     f"discriminator learning rate now {ev.lr_d:g}")
-        elif isinstance(ev, PreviewReady):
-            self.preview_pane.add_sample(ev.step, str(ev.path))
-            self.preview_received.emit(ev.step, str(ev.path))
-        elif isinstance(ev, TrainingStarted):
-            self.run_dir = str(ev.run_dir)
-            self.app_state.set_run(self.run_dir, self.run_info)
-            self.total = ev.total
-            self.last_step = ev.step
-            self.progress.setRange(0, max(1, ev.total))
-            self.progress.setValue(ev.step)
-            if ev.resumed:
-                self.plots.truncate(ev.step)
-                self.preview_pane.set_samples([s for s in self.samples if s[0] <= ev.step], follow=True)
-            d = ev.description or {}
-            a = d.get("architecture", {})
-            data = d.get("data", {})
-            self.log(f"{'resumed' if ev.resumed else 'started'} at iteration {ev.step:,} of {ev.total:,} on "
-                     f"{d.get('device', '?')}: {a.get('width')}x{a.get('height')}, n_g={a.get('num_blocks_g')} "
-                     f"n_d={a.get('num_blocks_d')} n_d0={a.get('num_blocks_d0')}, classes="
-                     f"{data.get('num_classes')}, G {d.get('params_g', 0):,} / D {d.get('params_d', 0):,} "
-                     f"parameters")
-            for note in a.get("notes", []):
-                self.log(f"note: {note}")
-            if self.state == LOADING:
-                self._set_state(PAUSED if self.control and self.control.paused else RUNNING)
-            self.speed_label.setText("Training…")
-            self.run_started.emit(self.run_dir)
-        elif isinstance(ev, CheckpointSaved):
-            self.latest_checkpoint = ev.step
-            self.log(f"checkpoint saved at iteration {ev.step:,}: {Path(ev.path).name}")
-            self.checkpoint_saved.emit(self.run_dir, ev.step)
-            self.app_state.set_checkpoints(self.run_dir, jobs.checkpoint_steps(self.run_dir))
-        elif isinstance(ev, TrainingPaused):
-            self.log(f"paused at iteration {ev.step:,}")
-            if self.state != STOPPING:
-                self._set_state(PAUSED)
-            self.speed_label.setText(f"Paused at iteration {ev.step:,}")
-        elif isinstance(ev, TrainingResumed):
-            self.log(f"resumed at iteration {ev.step:,}")
-            if self.state != STOPPING:
-                self._set_state(RUNNING)
-        elif isinstance(ev, TrainingFinished):
-            self.last_step = ev.step
-            self.progress.setValue(ev.step)
-            word = "stopped" if ev.stopped else "finished"
-            self.log(f"{word} at iteration {ev.step:,}; run folder {ev.run_dir}")
-            self.speed_label.setText(f"{word.capitalize()} at iteration {ev.step:,}.")
-            self.finished.emit(str(ev.run_dir), ev.step, ev.stopped)
-        elif isinstance(ev, TrainingFailed):
-            self.last_error = ev.message
-            self.log(f"FAILED at iteration {ev.step:,}: {ev.message}")
-            if ev.details:
-                self.log(ev.details.rstrip())
-            msg = f"Training failed: {ev.message}"
-            if self.latest_checkpoint is not None:
-                msg += f" The checkpoint of iteration {self.latest_checkpoint:,} stays usable."
-            set_error(self.error_label, msg)
-            self.speed_label.setText(f"Failed at iteration {ev.step:,}.")
-            self.failed.emit(ev.message)
-            self.app_state.show_message("warning", "Training failed", msg)
+        """Show one event of the trainer's stream (osmis_core.events)."""
+        handler = self._handlers.get(type(ev))
+        if handler is not None:
+            handler(self, ev)
+
+    def _on_eval(self, ev: StepEval) -> None:
+        self.plots.add(ev.step, ev.metrics, losses=False)
+        self.log(f"evaluation at iteration {ev.step:,}: " + " ".join(
+            f"{k}={v:.4f}" for k, v in ev.metrics.items()) + (" (new best checkpoint)" if ev.best else ""))
+
+    def _on_health(self, ev: HealthEvent) -> None:
+        action = {"warn": "training continues", "stop": "training stops",
+                  "rollback": "rolling back to the last healthy checkpoint"}.get(ev.action, ev.action)
+        self.log(f"warning: {ev.message}; {action}")
+        self.health_label.setText(f"Health check at iteration {ev.step:,}: {ev.message} ({action}).")
+        self.health_label.setVisible(True)
+        self.app_state.show_status(f"Training health: {ev.message}", 10000)
+
+    def _on_rollback(self, ev: RolledBack) -> None:
+        self.plots.truncate(ev.to_step)
+        self.log(f"rolled back from iteration {ev.step:,} to the checkpoint of iteration {ev.to_step:,}; "
+                 f"discriminator learning rate now {ev.lr_d:g}")
+
+    def _on_preview(self, ev: PreviewReady) -> None:
+        self.preview_pane.add_sample(ev.step, str(ev.path))
+        self.preview_received.emit(ev.step, str(ev.path))
+
+    def _on_started(self, ev: TrainingStarted) -> None:
+        self.run_dir = str(ev.run_dir)
+        self.app_state.set_run(self.run_dir, self.run_info)
+        self.total = ev.total
+        self.last_step = ev.step
+        self.progress.setRange(0, max(1, ev.total))
+        self.progress.setValue(ev.step)
+        if ev.resumed:
+            self.plots.truncate(ev.step)
+            self.preview_pane.set_samples([s for s in self.samples if s[0] <= ev.step], follow=True)
+        d = ev.description or {}
+        a = d.get("architecture", {})
+        data = d.get("data", {})
+        self.log(f"{'resumed' if ev.resumed else 'started'} at iteration {ev.step:,} of {ev.total:,} on "
+                 f"{d.get('device', '?')}: {a.get('width')}x{a.get('height')}, n_g={a.get('num_blocks_g')} "
+                 f"n_d={a.get('num_blocks_d')} n_d0={a.get('num_blocks_d0')}, classes="
+                 f"{data.get('num_classes')}, G {d.get('params_g', 0):,} / D {d.get('params_d', 0):,} "
+                 f"parameters")
+        for note in a.get("notes", []):
+            self.log(f"note: {note}")
+        if self.state == LOADING:
+            self._set_state(PAUSED if self.control and self.control.paused else RUNNING)
+        self.speed_label.setText("Training…")
+        self.run_started.emit(self.run_dir)
+
+    def _on_checkpoint(self, ev: CheckpointSaved) -> None:
+        self.latest_checkpoint = ev.step
+        self.log(f"checkpoint saved at iteration {ev.step:,}: {Path(ev.path).name}")
+        self.checkpoint_saved.emit(self.run_dir, ev.step)
+        self.app_state.set_checkpoints(self.run_dir, jobs.checkpoint_steps(self.run_dir))
+
+    def _on_paused(self, ev: TrainingPaused) -> None:
+        self.log(f"paused at iteration {ev.step:,}")
+        if self.state != STOPPING:
+            self._set_state(PAUSED)
+        self.speed_label.setText(f"Paused at iteration {ev.step:,}")
+
+    def _on_resumed(self, ev: TrainingResumed) -> None:
+        self.log(f"resumed at iteration {ev.step:,}")
+        if self.state != STOPPING:
+            self._set_state(RUNNING)
+
+    def _on_finished(self, ev: TrainingFinished) -> None:
+        self.last_step = ev.step
+        self.progress.setValue(ev.step)
+        word = "stopped" if ev.stopped else "finished"
+        self.log(f"{word} at iteration {ev.step:,}; run folder {ev.run_dir}")
+        self.speed_label.setText(f"{word.capitalize()} at iteration {ev.step:,}.")
+        self.finished.emit(str(ev.run_dir), ev.step, ev.stopped)
+
+    def _on_failed(self, ev: TrainingFailed) -> None:
+        self.last_error = ev.message
+        self.log(f"FAILED at iteration {ev.step:,}: {ev.message}")
+        if ev.details:
+            self.log(ev.details.rstrip())
+        msg = f"Training failed: {ev.message}"
+        if self.latest_checkpoint is not None:
+            msg += f" The checkpoint of iteration {self.latest_checkpoint:,} stays usable."
+        set_error(self.error_label, msg)
+        self.speed_label.setText(f"Failed at iteration {ev.step:,}.")
+        self.failed.emit(ev.message)
+        self.app_state.show_message("warning", "Training failed", msg)
 
     def _on_stats(self, ev: StepStats) -> None:
         self.last_stats = ev
@@ -386,3 +398,8 @@ class TrainingPage(QWidget):
     def log(self, message: str, stamp: bool = True) -> None:
         text = f"{time.strftime('%H:%M:%S')} {message}" if stamp else message
         self.log_view.appendPlainText(text)
+
+    _handlers = {StepStats: _on_stats, StepEval: _on_eval, HealthEvent: _on_health, RolledBack: _on_rollback,
+                 PreviewReady: _on_preview, TrainingStarted: _on_started, CheckpointSaved: _on_checkpoint,
+                 TrainingPaused: _on_paused, TrainingResumed: _on_resumed, TrainingFinished: _on_finished,
+                 TrainingFailed: _on_failed}
