@@ -7,18 +7,15 @@ import math
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QProgressBar, QSplitter,
                                QVBoxLayout, QWidget)
 
 from . import jobs, scoring
-from .gallery_widgets import GenerateBar, PairView, SelectionBar, thumbnail_list
+from .gallery_widgets import GenerateBar, PairView, SelectionBar, ThumbnailList
 from .tasks import Jobs
 from .widgets import error_label, set_error
-
-INDEX_ROLE = Qt.ItemDataRole.UserRole
-
 
 class GalleryPage(QWidget):
     generated = Signal(str)          # gallery folder
@@ -39,7 +36,6 @@ class GalleryPage(QWidget):
         self.gallery_dir: str | None = None
         self.manifest: dict | None = None
         self.metrics: dict | None = None
-        self.items: dict[int, QListWidgetItem] = {}
         self._score_stage: str | None = None     # the scoring stage shown, and when it started (for the ETA)
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
@@ -78,7 +74,7 @@ class GalleryPage(QWidget):
         self.error_label = error_label()
 
         # thumbnails | large view
-        self.list = thumbnail_list(jobs.THUMB_WIDTH)
+        self.list = ThumbnailList(jobs.THUMB_WIDTH)
         self.list.currentItemChanged.connect(self._show_current)
         self.list.itemSelectionChanged.connect(self._selection_changed)
         self.pair_view = PairView(float(settings.value("gallery/opacity", 0.5)))
@@ -107,6 +103,11 @@ class GalleryPage(QWidget):
         app_state.run_changed.connect(self._run_changed)
         app_state.checkpoints_changed.connect(self.set_checkpoints)
         app_state.metrics_changed.connect(self._show_metrics_state)
+
+    @property
+    def items(self) -> dict:
+        """Thumbnail items by sample index."""
+        return self.list.items
 
     @property
     def metrics_checked(self) -> bool:
@@ -264,8 +265,7 @@ class GalleryPage(QWidget):
         self.update_actions()
 
     def _clear_gallery(self) -> None:
-        self.list.clear()
-        self.items = {}
+        self.list.clear_items()
         self.manifest = None
         self.metrics = None
         self.gallery_dir = None
@@ -281,14 +281,7 @@ class GalleryPage(QWidget):
             items = self.manifest.get("items", [])
             self.progress.setRange(0, len(items))
             self.progress.setValue(0)
-            placeholder = QPixmap(jobs.THUMB_WIDTH, jobs.THUMB_WIDTH)
-            placeholder.fill(Qt.GlobalColor.lightGray)
-            for it in items:
-                item = QListWidgetItem(QIcon(placeholder), f"#{it['index']}")
-                item.setData(INDEX_ROLE, int(it["index"]))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-                self.list.addItem(item)
-                self.items[int(it["index"])] = item
+            self.list.fill([int(it["index"]) for it in items])
             self._apply_metrics()
             m = self.manifest
             self.status_label.setText(f"{len(items)} samples from iteration {m.get('checkpoint_step', '?'):,} "
@@ -297,18 +290,8 @@ class GalleryPage(QWidget):
             if self.list.count():
                 self.list.setCurrentRow(0)
         elif kind == "thumbs":
-            height = 0
-            for index, image in part[1]:
-                item = self.items.get(index)
-                if item is not None:
-                    pm = QPixmap.fromImage(image)
-                    icon = QIcon(pm)
-                    icon.addPixmap(pm, QIcon.Mode.Selected)     # no selection tint over the masks
-                    item.setIcon(icon)
-                    height = max(height, image.height())
+            self.list.set_thumbnails(part[1])
             self.progress.setValue(self.progress.value() + len(part[1]))
-            if height and height != self.list.iconSize().height():
-                self.list.setIconSize(QSize(jobs.THUMB_WIDTH, height))
         self.update_actions()
 
     def _on_load_finished(self) -> None:
@@ -331,7 +314,7 @@ class GalleryPage(QWidget):
         if item is None or self.gallery_dir is None:
             self.pair_view.clear()
             return
-        index = item.data(INDEX_ROLE)
+        index = self.list.index_of(item)
         info = self._item_info(index)
         if info is None:
             return
@@ -348,17 +331,13 @@ class GalleryPage(QWidget):
         self.update_actions()
 
     def selected_indices(self) -> list[int]:
-        return sorted(int(i.data(INDEX_ROLE)) for i in self.list.selectedItems())
+        return self.list.selected_indices()
 
     def select_indices(self, indices) -> None:
-        wanted = set(indices)
-        self.list.clearSelection()
-        for index, item in self.items.items():
-            if index in wanted:
-                item.setSelected(True)
+        self.list.select_indices(indices)
 
     def visible_order(self) -> list[int]:
-        return [int(self.list.item(r).data(INDEX_ROLE)) for r in range(self.list.count())]
+        return self.list.visible_order()
 
     def _open_folder(self) -> None:
         if self.gallery_dir:
@@ -402,11 +381,12 @@ class GalleryPage(QWidget):
 
     def _apply_metrics(self) -> None:
         keys = scoring.score_keys(self.metrics)
-        for index, item in self.items.items():
+        labels = {}
+        for index in self.items:
             row = self._score_row(index) or {}
             parts = [f"#{index}"] + [f"{k} {row[k]:.3g}" for k in keys if isinstance(row.get(k), (int, float))]
-            item.setText("\n".join(parts))
-            item.setToolTip("\n".join(parts))
+            labels[index] = "\n".join(parts)
+        self.list.set_labels(labels)
         self._fill_sort()
         self._show_scores_state()
         self._show_current(self.list.currentItem())
@@ -461,21 +441,7 @@ class GalleryPage(QWidget):
                 return (1, index)          # unscored last
             return (0, -v if descending else v)
 
-        current = self.list.currentItem()
-        selected = set(self.selected_indices())
-        order = sorted(self.items, key=sort_key)
-        if order == self.visible_order():
-            return
-        self.list.blockSignals(True)
-        while self.list.count():
-            self.list.takeItem(0)
-        for index in order:
-            self.list.addItem(self.items[index])
-        if current is not None:
-            self.list.setCurrentItem(current, QItemSelectionModel.SelectionFlag.NoUpdate)
-        for index in order:
-            self.items[index].setSelected(index in selected)
-        self.list.blockSignals(False)
+        self.list.reorder(sorted(self.items, key=sort_key))
 
     # -- export --------------------------------------------------------------------------------------------
     def choose_export(self) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListWidget, QPushButton,
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QPushButton,
                                QSpinBox, QStyle, QToolButton, QVBoxLayout, QWidget)
 
 from .widgets import ImageView, OpacitySlider
@@ -173,16 +174,90 @@ class SelectionBar(QWidget):
         row.addWidget(self.export_button)
 
 
-def thumbnail_list(thumb_width: int) -> QListWidget:
-    """The thumbnails: a static icon grid with extended selection."""
-    view = QListWidget()
-    view.setViewMode(QListWidget.ViewMode.IconMode)
-    view.setResizeMode(QListWidget.ResizeMode.Adjust)
-    view.setMovement(QListWidget.Movement.Static)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    view.setIconSize(QSize(thumb_width, thumb_width))
-    view.setSpacing(6)
-    view.setUniformItemSizes(True)
-    view.setWordWrap(True)
-    view.setToolTip("Click for a large view; Ctrl/Shift-click or Ctrl+A to select pairs for export")
-    return view
+INDEX_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ThumbnailList(QListWidget):
+    """The thumbnails of a gallery, one item per sample index (a static icon grid with extended selection)."""
+
+    def __init__(self, thumb_width: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.thumb_width = thumb_width
+        self.items: dict[int, QListWidgetItem] = {}
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setIconSize(QSize(thumb_width, thumb_width))
+        self.setSpacing(6)
+        self.setUniformItemSizes(True)
+        self.setWordWrap(True)
+        self.setToolTip("Click for a large view; Ctrl/Shift-click or Ctrl+A to select pairs for export")
+
+    def clear_items(self) -> None:
+        self.clear()
+        self.items = {}
+
+    def fill(self, indices: list[int]) -> None:
+        """An item with a grey placeholder per sample index."""
+        placeholder = QPixmap(self.thumb_width, self.thumb_width)
+        placeholder.fill(Qt.GlobalColor.lightGray)
+        for index in indices:
+            item = QListWidgetItem(QIcon(placeholder), f"#{index}")
+            item.setData(INDEX_ROLE, int(index))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self.addItem(item)
+            self.items[int(index)] = item
+
+    def set_thumbnails(self, batch: list) -> None:
+        """[(index, QImage)]: the thumbnails replace their placeholders (no selection tint over the masks)."""
+        height = 0
+        for index, image in batch:
+            item = self.items.get(index)
+            if item is not None:
+                pm = QPixmap.fromImage(image)
+                icon = QIcon(pm)
+                icon.addPixmap(pm, QIcon.Mode.Selected)
+                item.setIcon(icon)
+                height = max(height, image.height())
+        if height and height != self.iconSize().height():
+            self.setIconSize(QSize(self.thumb_width, height))
+
+    def set_labels(self, labels: dict[int, str]) -> None:
+        for index, text in labels.items():
+            if index in self.items:
+                self.items[index].setText(text)
+                self.items[index].setToolTip(text)
+
+    def index_of(self, item: QListWidgetItem) -> int:
+        return int(item.data(INDEX_ROLE))
+
+    def selected_indices(self) -> list[int]:
+        return sorted(self.index_of(i) for i in self.selectedItems())
+
+    def select_indices(self, indices) -> None:
+        wanted = set(indices)
+        self.clearSelection()
+        for index, item in self.items.items():
+            if index in wanted:
+                item.setSelected(True)
+
+    def visible_order(self) -> list[int]:
+        return [self.index_of(self.item(r)) for r in range(self.count())]
+
+    def reorder(self, order: list[int]) -> None:
+        """Show the items in `order` (sample indices), keeping the current item and the selection."""
+        if order == self.visible_order():
+            return
+        current = self.currentItem()
+        selected = set(self.selected_indices())
+        self.blockSignals(True)
+        while self.count():
+            self.takeItem(0)
+        for index in order:
+            self.addItem(self.items[index])
+        if current is not None:
+            self.setCurrentItem(current, QItemSelectionModel.SelectionFlag.NoUpdate)
+        for index in order:
+            self.items[index].setSelected(index in selected)
+        self.blockSignals(False)
