@@ -28,7 +28,7 @@ class DataPage(QWidget):
 
     changed = Signal()
     preview_ready = Signal(object)      # DataPreview
-    inspected = Signal(object)          # inspect_data report, or None after an error
+    inspected = Signal(object)          # the engine's InspectReport, or None after an error
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -38,7 +38,7 @@ class DataPage(QWidget):
         self.path: str | None = None
         self.mask_path: str | None = None
         self.preview: jobs.DataPreview | None = None
-        self.report: dict | None = None
+        self.report = None                  # the engine's InspectReport
         self.data_error: str | None = None
         self.inspect_error: str | None = None
         self.config = app_state.config
@@ -218,7 +218,7 @@ class DataPage(QWidget):
         errors = [self.data_error, self.preview.mask_error if self.preview else None, self.inspect_error]
         notes = list(self.preview.mask_notes) if self.preview else []
         if self.report:
-            notes += [n for n in self.report.get("notes", []) if n not in notes]
+            notes += [n for n in self.report.notes if n not in notes]
         if self.config is not None and not self.config.data.masks and self.preview and self.preview.classes:
             notes.append("'Use masks' is off: training ignores the mask (SIV-GAN)")
         self.info.show_problems(errors, notes)

@@ -169,20 +169,22 @@ class DataInfoPanel(QWidget):
     def plan_labels(self) -> tuple[QLabel, ...]:
         return (self.resolution_label, self.noise_label, self.blocks_label, self.params_label, self.classes_label)
 
-    def show_plan(self, report: dict | None) -> None:
-        """What training will use, from inspect_data's report ('–' everywhere for None)."""
+    def show_plan(self, report) -> None:
+        """What training will use, from the engine's InspectReport ('–' everywhere for None)."""
         if report is None:
             for lab in self.plan_labels():
                 lab.setText("–")
+            self.params_label.setToolTip("")
             return
-        h, w = report["resolution"]
+        h, w = report.resolution
         self.resolution_label.setText(f"{w} × {h} px (W × H)")
-        nh, nw = report["noise_shape"]
+        nh, nw = report.noise_shape
         self.noise_label.setText(f"{nw} × {nh} (W × H)")
-        self.blocks_label.setText(f"G n_g={report['num_blocks_g']} · D n_d={report['num_blocks_d']} "
-                                  f"(low-level n_d0={report['num_blocks_d0']})")
-        self.params_label.setText(f"G {report['params_g']:,} · D {report['params_d']:,}")
-        k = report.get("num_classes")
+        self.blocks_label.setText(f"G n_g={report.num_blocks_g} · D n_d={report.num_blocks_d} "
+                                  f"(low-level n_d0={report.num_blocks_d0})")
+        self.params_label.setText(f"G {report.params_g:,} · D {report.params_d:,}")
+        self.params_label.setToolTip(report.summary())   # the same text `osmis inspect` prints
+        k = report.num_classes
         self.classes_label.setText(f"{k} (OSMIS: image + mask)" if k else "none (SIV-GAN: image only)")
 
     def show_source(self, preview) -> None:

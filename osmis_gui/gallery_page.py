@@ -413,8 +413,9 @@ class GalleryPage(QWidget):
         self.sort_combo.clear()
         self.sort_combo.addItem("index", "index:asc")
         for k in scoring.score_keys(self.metrics):
-            self.sort_combo.addItem(f"{k} (low → high)", f"{k}:asc")
-            self.sort_combo.addItem(f"{k} (high → low)", f"{k}:desc")
+            label = scoring.key_label(k)
+            self.sort_combo.addItem(f"{label} (low → high)", f"{k}:asc")
+            self.sort_combo.addItem(f"{label} (high → low)", f"{k}:desc")
         i = self.sort_combo.findData(current) if current is not None else -1
         self.sort_combo.setCurrentIndex(max(0, i))
         self.sort_combo.blockSignals(False)

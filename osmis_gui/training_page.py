@@ -260,16 +260,8 @@ class TrainingPage(QWidget):
         if ev.resumed:
             self.plots.truncate(ev.step)
             self.preview_pane.set_samples([s for s in self.samples if s[0] <= ev.step], follow=True)
-        d = ev.description or {}
-        a = d.get("architecture", {})
-        data = d.get("data", {})
-        self.log(f"{'resumed' if ev.resumed else 'started'} at iteration {ev.step:,} of {ev.total:,} on "
-                 f"{d.get('device', '?')}: {a.get('width')}x{a.get('height')}, n_g={a.get('num_blocks_g')} "
-                 f"n_d={a.get('num_blocks_d')} n_d0={a.get('num_blocks_d0')}, classes="
-                 f"{data.get('num_classes')}, G {d.get('params_g', 0):,} / D {d.get('params_d', 0):,} "
-                 f"parameters")
-        for note in a.get("notes", []):
-            self.log(f"note: {note}")
+        for line in ev.summary().splitlines():
+            self.log(line)
         if self.state == LOADING:
             self._set_state(PAUSED if self.control and self.control.paused else RUNNING)
         self.speed_label.setText("Training…")

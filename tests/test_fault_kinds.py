@@ -317,7 +317,7 @@ def test_resume_cleans_temporaries_and_uses_the_newest_checkpoint(capsys, traine
 
 # 12. a run killed before its first checkpoint ---------------------------------------------------------------------
 def test_run_killed_before_its_first_checkpoint(capsys, scene, tmp_path):
-    from osmis_core.training.trainer import start_training
+    from osmis_core.application.session import start_training
     run = tmp_path / "run"
     start_training(OsmisConfig().replace(**{k: v for k, v in _tiny().items()}), scene, run)  # then "killed"
     (RunFolder(run).samples / ".step_0000002.png.q.tmp").write_bytes(b"x")

@@ -16,7 +16,7 @@ from osmis_core.data.renderer_augment import (
     edit_layout,
 )
 from osmis_core.events import CheckpointSaved, PreviewReady, StepStats, TrainingFinished
-from osmis_core.training.trainer import resume_training, start_training
+from osmis_core.application.session import resume_training, start_training
 
 TINY_RENDERER = dict(model="renderer", max_size=64, ch_r=4, spade_hidden=8, ch_rd=4, noise_dim=8, batch_size=2,
                      log_every=1, preview_every=2, checkpoint_every=2, device="cpu")

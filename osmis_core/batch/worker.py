@@ -93,7 +93,7 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
 def _train(source: dict, cfg, batch, monitor, node: str, result: dict) -> dict:
     from ..application.runfolder import RunFolder
     from ..events import StepStats, TrainControl, TrainingFailed, TrainingFinished
-    from ..training.trainer import resume_training, start_training
+    from ..application.session import resume_training, start_training
 
     name = source["name"]
     run_dir = batch.run_dir(name)

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..models.architecture import Architecture, recommend
 from ..errors import ConfigError, DataError, OsmisError
+from ..models.architecture import Architecture, recommend
 from .masks import MaskReport, decode_masks
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -182,7 +182,8 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
+def _read_video(path: Path) -> list[Image.Image]:
+    """Every decodable frame of the video, in order (a decoding error after the first frames keeps those)."""
     import av
     frames: list[Image.Image] = []
     try:
@@ -199,16 +200,57 @@ def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
         if not frames:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
-        warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those")
+        warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those", stacklevel=2)
     if not frames:
         raise DataError(f"{path}: the video holds no decodable frames.")
     return frames
 
 
-def _evenly(items: list, n: int) -> list:
-    if len(items) <= n:
-        return items
-    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+def pick_evenly(count: int, k: int) -> list[int]:
+    """Indices of at most k of `count` items, evenly spaced, first and last included (all when count <= k)."""
+    if count <= k:
+        return list(range(count))
+    return [int(i) for i in np.linspace(0, count - 1, k).round().astype(int)]
+
+
+def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path] | None:
+    """THE frame-mask rule, used by training, evaluation and the app: mask i belongs to frame i of the source
+    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order),
+    and the frames chosen by `max_frames` take the masks at the same indices.
+
+    total: number of frames in the source; indices: the chosen frames. Returns one mask path per chosen frame, or
+    None when the data has no mask. Raises DataError when the masks do not number one per frame.
+    """
+    if not source.masks:
+        return None
+    if len(source.masks) != total:
+        where = source.masks[0].parent if source.kind == "video" else source.path
+        raise DataError(f"{where}: {len(source.masks)} masks for {total} frames; give exactly one mask per frame.")
+    return [source.masks[i] for i in indices]
+
+
+@dataclass
+class FrameSet:
+    """The frames chosen from a source (decoded RGB, in order) and the mask file that belongs to each."""
+    frames: list[Image.Image]
+    masks: list[Path] | None        # one per frame, or None without masks
+    indices: list[int]              # index of each chosen frame among the source's `total` frames
+    total: int
+
+
+def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) -> FrameSet:
+    """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
+    use_masks=False: masks are neither checked nor returned)."""
+    if source.kind == "video":
+        decoded = _read_video(source.video)
+        total = len(decoded)
+        indices = pick_evenly(total, max_frames)
+        frames = [decoded[i] for i in indices]
+    else:
+        total = len(source.frames)
+        indices = pick_evenly(total, max_frames)
+        frames = [open_image(source.frames[i]) for i in indices]
+    return FrameSet(frames, pair_masks(source, total, indices) if use_masks else None, indices, total)
 
 
 @dataclass
@@ -259,27 +301,6 @@ def _frame_size(frames: list[Image.Image]) -> tuple[int, int]:
     return side, side
 
 
-def load_frames(source: DataSource, max_frames: int) -> list[Image.Image]:
-    return load_frames_and_masks(source, max_frames)[0]
-
-
-def load_frames_and_masks(source: DataSource, max_frames: int) -> tuple[list[Image.Image], list[Path] | None]:
-    """The frames used (at most max_frames, evenly spaced) and the mask file of each, same order (or None).
-
-    The one place that pairs masks with frames: a video needs exactly one mask per decoded frame (a DataError
-    otherwise), and both are thinned with the same indices.
-    """
-    if source.kind == "video":
-        frames = _read_video(source.video, max_frames)
-        masks = source.masks
-        if masks is not None and len(masks) != len(frames):
-            raise DataError(f"{masks[0].parent}: {len(masks)} masks for {len(frames)} video frames in "
-                            f"{source.video.name}; give exactly one mask per frame.")
-        return _evenly(frames, max_frames), (_evenly(masks, max_frames) if masks is not None else None)
-    masks = _evenly(source.masks, max_frames) if source.masks is not None else None
-    return [open_image(p) for p in _evenly(source.frames, max_frames)], masks
-
-
 def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_size: int = 330,
                        use_masks: bool = True, max_classes: int = 32, background_colour: str | None = None,
                        max_frames: int = 1000, num_blocks_g: int | None = None, num_blocks_d: int | None = None,
@@ -291,7 +312,8 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
     size, num_blocks_d0 the number of pyramid scales); default: OSMIS's recommend().
     """
     source = find_source(path, mask)
-    frames, mask_paths = load_frames_and_masks(source, max_frames)
+    frame_set = load_frame_set(source, max_frames, use_masks)
+    frames = frame_set.frames
     width, height = _frame_size(frames)
     if min(width, height) < MIN_SIDE:
         raise DataError(f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are "
@@ -307,7 +329,8 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
     img_t = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).clamp_(-1, 1)
 
     masks_t, report = None, None
-    if use_masks and mask_paths:
+    if frame_set.masks:
+        mask_paths = frame_set.masks
         mask_images = [open_mask(p) for p in mask_paths]
         for mp, mi, fr in zip(mask_paths, mask_images, frames):
             _check_aspect(mp, mi.size, fr.size)

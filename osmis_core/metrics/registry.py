@@ -21,7 +21,7 @@ from osmis_core.errors import ConfigError
 
 from .diversity import PixelDiversity
 from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
-from .miou import MIN_SIZE, MIoUSetting, Progress, SegmentationMIoU, train_size
+from .miou import FULL, MIN_SIZE, MIoUSetting, Progress, SegmentationMIoU, train_size
 from .sifid import INCEPTION_LAYERS, INCEPTION_MIN_SIZE, SIFID, InceptionFeatures
 from .weights import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile, build_inception, build_lpips
 
@@ -55,10 +55,11 @@ class Metric(ABC):
     def reset(self) -> None:
         """Forget the generated images added so far."""
 
-    def estimate(self, first_batch_s: float, batches: int) -> float:
-        """Seconds the whole job takes on this device, knowing that the first of `batches` batches (which also
-        paid the one-time set-up) took `first_batch_s`. The default suits metrics whose cost is in `update`."""
-        return first_batch_s * batches
+    def estimate(self, spent_s: float, batch_s: float, remaining: int) -> float:
+        """Seconds the whole job takes on this device: `spent_s` were spent so far (set-up and the first
+        batches), a batch takes `batch_s`, `remaining` batches are left. The default suits metrics whose cost
+        is in `update`."""
+        return spent_s + batch_s * remaining
 
     def describe(self) -> str:
         """A few words on how this metric will run (shown next to its estimate); empty by default."""
@@ -79,7 +80,7 @@ class MetricContext:
     device: str | torch.device = "cpu"
     batch_size: int = 8
     num_classes: int = 0  # mask classes of the generated and real masks together (0 without masks)
-    miou: MIoUSetting = MIoUSetting("full", 500, None)
+    miou: MIoUSetting = FULL
     miou_batch_size: int = 5
     progress: Optional[Progress] = None
     _networks: dict[str, Any] = field(default_factory=dict)
@@ -162,8 +163,10 @@ def key_info(key: str) -> tuple[str, bool] | None:
 
 
 def format_seconds(seconds: float) -> str:
-    """'4 s', '2 min 05 s', '1 h 03 min'."""
-    seconds = max(0, round(seconds))
+    """'0 s', 'under 1 s', '4 s', '2 min 05 s', '1 h 03 min'."""
+    if 0 < seconds < 0.5:
+        return "under 1 s"
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
@@ -214,19 +217,23 @@ class _LPIPSDiversityScore(Metric):
         self._metric = LPIPSDiversity(model=_lpips(ctx), device=ctx.device, batch_size=ctx.batch_size,
                                       unit_range_inputs=ctx.lpips_unit_range_inputs)
         self._batch_size = ctx.batch_size
+        self._seen = 0
 
     def update(self, fake_images, fake_masks=None):
         self._metric.update(fake_images)
+        self._seen += fake_images.shape[0]
 
     def compute(self) -> Scores:
         return Scores({"lpips_diversity": self._metric.compute()}, {})
 
     def reset(self):
         self._metric.reset()
+        self._seen = 0
 
-    def estimate(self, first_batch_s, batches):
+    def estimate(self, spent_s, batch_s, remaining):
         # images past max_images are not scored, so they cost nothing
-        return first_batch_s * min(batches, math.ceil(self._metric.max_images / self._batch_size))
+        kept = math.ceil(max(self._metric.max_images - self._seen, 0) / self._batch_size)
+        return spent_s + batch_s * min(remaining, kept)
 
 
 class _LPIPSToTrainScore(Metric):
@@ -289,16 +296,16 @@ class _MIoUScore(Metric):
         if self._first is None:
             self._first = (fake_images, fake_masks)
 
-    def estimate(self, first_batch_s, batches):
-        """Two trainings of `steps` steps each (one step timed on the first batch) and a forward pass over every
+    def estimate(self, spent_s, batch_s, remaining):
+        """Two trainings of `steps` steps each (a step timed on the first batch) and a forward pass over every
         image to test (taken as a third of a training step per batch of the same size)."""
         step_s = self._metric.seconds_per_step(*self._first)
         tests = math.ceil((self._num_images + 1) / self._metric.batch_size)
-        return 2 * self._metric.steps * step_s + tests * step_s / 3
+        return spent_s + 2 * self._metric.steps * step_s + tests * step_s / 3
 
     def describe(self) -> str:
         h, w = train_size(self._size, self.setting.max_side)
-        return f"{self.setting.name}: {self.setting.steps} steps per direction at {w}x{h}"
+        return f"{self.setting.name} setting: {self.setting.steps} steps per direction at {w}x{h}"
 
     def compute(self) -> Scores:
         r = self._metric.compute()

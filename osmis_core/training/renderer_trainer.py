@@ -20,6 +20,7 @@ from ..data.renderer_augment import (
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype
 from ..errors import CheckpointError, DataError
+from ..events import RunDescription
 from ..models.renderer import (
     RendererArchitecture,
     RendererDiscriminator,
@@ -30,7 +31,7 @@ from ..models.renderer import (
     refresh_batch_norm,
 )
 from ..models.visual import preview_grid, to_uint8_images
-from .optim import adam
+from ..optim import adam
 from .trainer import StepLosses, Trainer
 
 BN_REFRESH_BATCHES = 10     # no-grad passes that re-estimate the EMA's batch-norm statistics before sampling
@@ -338,10 +339,9 @@ class RendererTrainer(Trainer):
         grid.save(path)
         return path
 
-    def describe(self) -> dict:
-        return {"data": self.data.describe(), "architecture": self.data.architecture.to_dict(),
-                "device": str(self.device), "model": "renderer",
-                "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
+    def describe(self) -> RunDescription:
+        return RunDescription(self.data.describe(), self.data.architecture.to_dict(), str(self.device),
+                              count_parameters(self.generator), count_parameters(self.discriminator), "renderer")
 
 
 def _realness(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -59,9 +59,9 @@ def _trained_run_base(tmp_path_factory):
     """A finished 4-iteration run made headlessly through the engine, with one 6-sample gallery."""
     from gui_helpers import TINY_GUI
 
-    from osmis_core.application.generate import generate_gallery
+    from osmis_core.application.gallery import generate_gallery
+    from osmis_core.application.session import start_training
     from osmis_core.config import OsmisConfig
-    from osmis_core.training.trainer import start_training
 
     root = tmp_path_factory.mktemp("trained")
     image, _ = make_scene(root / "data")

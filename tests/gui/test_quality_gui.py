@@ -50,7 +50,7 @@ def test_gallery_latent_walk_button(window, qtbot, tmp_path):
 
     from gui_helpers import TINY_GUI, make_scene
     from osmis_core.config import OsmisConfig
-    from osmis_core.training.trainer import start_training
+    from osmis_core.application.session import start_training
     image, _ = make_scene(tmp_path / "data")
     trainer = start_training(OsmisConfig().replace(**{**TINY_GUI, "iters": 3}), image, tmp_path / "run")
     list(trainer.run())

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_training_crash_shows_message_and_window_survives(window, qtbot, scene, monkeypatch):
+    from osmis_core.application import session as session_mod
     from osmis_core.training import trainer as trainer_mod
     from osmis_gui.training_page import IDLE
     original = trainer_mod.Trainer.train_step
@@ -35,7 +36,7 @@ def test_training_crash_shows_message_and_window_survives(window, qtbot, scene, 
     def broken(*a, **k):
         raise ValueError("cannot build")
 
-    monkeypatch.setattr(trainer_mod, "start_training", broken)
+    monkeypatch.setattr(session_mod, "start_training", broken)
     with qtbot.waitSignal(t.failed, timeout=LONG):
         t.start_action.trigger()
     qtbot.waitUntil(lambda: t.state == IDLE, timeout=LONG)
