@@ -43,6 +43,17 @@ class GalleryPage(QWidget):
         self.last_error: str | None = None
         self._expected_n = 0
 
+        self._build_bars(settings)
+        self._build_views(settings)
+        self._fill_sort()
+        self.update_actions()
+        app_state.run_changed.connect(self._run_changed)
+        app_state.checkpoints_changed.connect(self.set_checkpoints)
+        app_state.metrics_changed.connect(self._show_metrics_state)
+
+    def _build_bars(self, settings) -> None:
+        """The generate and selection bars (their actions also in the Gallery menu), scores line, progress,
+        status and error lines."""
         self.bar = GenerateBar(int(settings.value("gallery/n", 16)), int(settings.value("gallery/seed", 0)))
         b = self.bar
         self.generate_action, self.animate_action, self.generate_button = (b.generate_action, b.animate_action,
@@ -73,7 +84,8 @@ class GalleryPage(QWidget):
         self.status_label.setOpenExternalLinks(True)
         self.error_label = error_label()
 
-        # thumbnails | large view
+    def _build_views(self, settings) -> None:
+        """Thumbnails beside the large view of the current pair, under the bars."""
         self.list = ThumbnailList(jobs.THUMB_WIDTH)
         self.list.currentItemChanged.connect(self._show_current)
         self.list.itemSelectionChanged.connect(self._selection_changed)
@@ -98,11 +110,6 @@ class GalleryPage(QWidget):
         layout.addLayout(sr)
         layout.addWidget(self.error_label)
         layout.addWidget(self.splitter, 1)
-        self._fill_sort()
-        self.update_actions()
-        app_state.run_changed.connect(self._run_changed)
-        app_state.checkpoints_changed.connect(self.set_checkpoints)
-        app_state.metrics_changed.connect(self._show_metrics_state)
 
     @property
     def items(self) -> dict:
