@@ -6,10 +6,9 @@ thread never pays for that import.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PySide6.QtGui import QImage
@@ -19,6 +18,14 @@ from .widgets import mask_overlay_image, qimage_from_array
 PREVIEW_MAX_FRAMES = 120         # frames of a video shown in the data view (evenly spaced)
 PREVIEW_MAX_SIDE = 960           # larger side of a frame in the data view
 THUMB_WIDTH = 176
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a job yields to report progress: `done` of `total` units of `stage` (a few words)."""
+    stage: str
+    done: int
+    total: int
 
 
 def warm_up() -> dict:
@@ -126,36 +133,70 @@ def read_image(path: str) -> QImage | None:
     return None if image.isNull() else image
 
 
-def lower_thread_priority(nice: int = 10) -> None:
-    """Run the calling (worker) thread, and the compute threads it starts, at a lower CPU priority than the GUI
-    thread, so that on a busy machine the window stays responsive. Linux only (nice is per thread there); a
-    no-op elsewhere. The pool thread keeps the lower priority for later background jobs, which is intended."""
-    import sys
-    import threading
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        tid = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        if current < nice:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except (AttributeError, OSError):
-        pass
+@dataclass(frozen=True)
+class PreviewGrid:
+    """A training preview grid (osmis_core.models.visual.preview_grid: samples side by side, each over its mask,
+    separated by white lines `pad` px wide) and its number of sample columns (1 when not recognised)."""
+    image: QImage
+    columns: int
+    pad: int
+
+
+def grid_columns(pixels: np.ndarray, max_columns: int = 64) -> tuple[int, int]:
+    """(columns, pad) of a preview grid (H x W x 3 uint8): the largest column count whose separators (and the
+    top border) are white lines of one width; (1, 0) when none fits."""
+    height, width = pixels.shape[:2]
+    white = np.all(pixels == 255, axis=2)
+    for pad in (2, 1, 3, 4):
+        if height <= 2 * pad or not white[:pad].all():
+            continue
+        full = white.all(axis=0)                       # columns that are white from top to bottom
+        for n in range(min(max_columns, width), 1, -1):
+            w, rest = divmod(width - (n + 1) * pad, n)
+            if w < 1 or rest:
+                continue
+            if all(full[k * (w + pad):k * (w + pad) + pad].all() for k in range(n + 1)):
+                return n, pad
+    return 1, 0
+
+
+def read_preview(path: str) -> PreviewGrid | None:
+    """A preview grid PNG of the run (None when unreadable), with its columns found for re-arranging."""
+    image = read_image(path)
+    if image is None:
+        return None
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(rgb.constBits(), np.uint8, rgb.bytesPerLine() * rgb.height())
+    pixels = pixels.reshape(rgb.height(), rgb.bytesPerLine())[:, :3 * rgb.width()].reshape(rgb.height(), -1, 3)
+    columns, pad = grid_columns(pixels)
+    return PreviewGrid(image, columns, pad)
 
 
 # -- training -----------------------------------------------------------------------------------------------------
 
-def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str,
-          overrides: dict | None, control) -> Iterator[Any]:
-    """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new' or 'resume'."""
+def new_run_dir(data_path: str, root: str | Path) -> Path:
+    """A new run folder for DATA under `root` (not created), by the engine's rule (application.session)."""
+    from osmis_core.application.session import new_run_dir as engine_new_run_dir
+    return engine_new_run_dir(data_path, root)
+
+
+def resumable_changes(config) -> dict:
+    """The options of `config` (flat names) that a continued run takes over: every option the engine lets
+    change on resume (osmis_core.config.RESUMABLE_OPTIONS)."""
+    from osmis_core.config import RESUMABLE_OPTIONS
+    return {k: v for k, v in config.flat().items() if k in RESUMABLE_OPTIONS}
+
+
+def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str, control) -> Iterator[Any]:
+    """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new', or 'resume' (the run continues
+    with the options of `config` that may change on resume)."""
     from osmis_core.events import IterationDone
     from osmis_core.threads import configured_plan
     from osmis_core.application.session import resume_training, start_training
-    lower_thread_priority()
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
     else:
-        trainer = resume_training(run_dir, overrides or {})
+        trainer = resume_training(run_dir, resumable_changes(config))
     plan = configured_plan()                # set by the app's entry point; None when the app is embedded
     governor = plan.governor() if plan is not None else None
     for event in trainer.run(control, resumed=(mode == "resume")):
@@ -208,12 +249,18 @@ def read_run(run_dir: str) -> RunSnapshot:
 
 
 # -- gallery ------------------------------------------------------------------------------------------------------
-
-def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Any]:
-    """Write a gallery of n samples into the run's galleries folder, yielding the engine's generation events
-    (GenerationStarted, SamplesWritten, GenerationFinished with the folder)."""
+def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
+    """Write a gallery of n samples into the run's galleries folder (the engine's RUN/galleries/<name>),
+    yielding Progress as the engine writes its samples; returns the gallery folder."""
     from osmis_core.application.gallery import gallery_events
-    yield from gallery_events(run_dir, None, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device)
+    from osmis_core.events import GenerationFinished, SamplesWritten
+    out = None
+    for event in gallery_events(run_dir, None, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device):
+        if isinstance(event, SamplesWritten):
+            yield Progress("generating", event.done, event.total)
+        elif isinstance(event, GenerationFinished):
+            out = str(event.out_dir)
+    return out
 
 
 def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
@@ -247,12 +294,12 @@ def read_metrics(gallery_dir: str | Path) -> dict | None:
         return None
 
 
-def load_gallery(gallery_dir: str, tag: int = 0) -> Iterator[tuple]:
-    """Yield (tag, 'manifest', manifest, metrics) then (tag, 'thumbs', [(index, QImage), ...]) in batches."""
+def load_gallery(gallery_dir: str) -> Iterator[tuple]:
+    """Yield ('manifest', manifest, metrics) then ('thumbs', [(index, QImage), ...]) in batches."""
     from PIL import Image
     root = Path(gallery_dir)
     manifest = read_manifest(root)
-    yield (tag, "manifest", manifest, read_metrics(root))
+    yield ("manifest", manifest, read_metrics(root))
     batch = []
     for item in manifest.get("items", []):
         try:
@@ -273,10 +320,10 @@ def load_gallery(gallery_dir: str, tag: int = 0) -> Iterator[tuple]:
             y += p.height + 2
         batch.append((int(item["index"]), qimage_from_array(np.asarray(canvas))))
         if len(batch) >= 8:
-            yield (tag, "thumbs", batch)
+            yield ("thumbs", batch)
             batch = []
     if batch:
-        yield (tag, "thumbs", batch)
+        yield ("thumbs", batch)
 
 
 def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QImage | None]:
@@ -307,6 +354,15 @@ def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
 
 
 def compute_scores(gallery_dir: str, data_path: str, mask_path: str | None, device: str,
-                   progress: Callable[[str, int, int], None] | None = None, config=None) -> dict:
+                   config=None) -> Iterator[Progress]:
+    """Per-image scores of a gallery (the engine writes metrics.json); yields Progress per scoring stage and
+    returns the normalised metrics."""
     from .scoring import compute
-    return compute(gallery_dir, data_path, mask_path, device, progress, config)
+    from .tasks import progress_yields
+    reports = progress_yields(compute, gallery_dir, data_path, mask_path, device, config=config)
+    while True:
+        try:
+            stage, done, total = next(reports)
+        except StopIteration as end:
+            return end.value
+        yield Progress(str(stage), int(done), int(total))

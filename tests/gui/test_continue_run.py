@@ -9,23 +9,23 @@ LONG = 60_000
 
 
 def test_continue_run_passes_every_resumable_option(window, qtbot, tmp_path, monkeypatch):
+    from osmis_core.application import session
     from osmis_core.application.runfolder import RunFolder
     from osmis_core.application.session import RESUMABLE_OPTIONS, start_training
     from osmis_core.config import OsmisConfig
-    from osmis_gui import jobs
 
     image, _ = make_scene(tmp_path / "data")
     run = tmp_path / "run"
     list(start_training(OsmisConfig().replace(**{**TINY_GUI, "iters": 3}), image, run).run())
 
     sent = []
-    real_train = jobs.train
+    real_resume = session.resume_training
 
-    def recording_train(mode, config, data_path, mask_path, run_dir, overrides, control):
+    def recording_resume(run_dir, overrides=None):      # what the app asks the engine for
         sent.append(dict(overrides or {}))
-        yield from real_train(mode, config, data_path, mask_path, run_dir, overrides, control)
+        return real_resume(run_dir, overrides)
 
-    monkeypatch.setattr(jobs, "train", recording_train)
+    monkeypatch.setattr(session, "resume_training", recording_resume)
     window.open_path(str(run))
     t = window.training
     qtbot.waitUntil(lambda: t.run_dir == str(run) and t.latest_checkpoint == 3, timeout=LONG)

@@ -1,14 +1,18 @@
 """The gallery page says why a score was not computed (the reason the engine wrote into metrics.json)."""
-from test_app import LONG, trained_run  # noqa: F401 - the module's trained run is a fixture here too
+import json
+
+import pytest
+from app_steps import LONG
 
 from osmis_core.application.evaluation import evaluate_gallery
 
+pytestmark = pytest.mark.gui
 
-def test_gallery_page_shows_why_scores_were_not_computed(window, qtbot, trained_run, tmp_path,  # noqa: F811
-                                                         monkeypatch):
+
+def test_gallery_page_shows_why_scores_were_not_computed(window, qtbot, trained_run, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # offline, no pretrained weights
     gallery = trained_run / "galleries" / "g1"
-    real = next(p for p in (trained_run.parent / "data").glob("*.png") if not p.stem.endswith("_mask"))
+    real = json.loads((trained_run / "run.json").read_text())["data"]["path"]      # the run's training image
     evaluate_gallery(gallery, real, metrics=["sifid", "diversity"], skip_missing=True)
     g = window.gallery
     g.load_gallery(str(gallery))

@@ -7,7 +7,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_legends_do_not_cover_the_curves(qtbot):
-    from osmis_gui.training_page import LossPlots
+    from osmis_gui.training_widgets import LossPlots
     plots = LossPlots()
     qtbot.addWidget(plots)
     plots.resize(500, 600)
@@ -16,7 +16,7 @@ def test_legends_do_not_cover_the_curves(qtbot):
              "d_real_content": 1.0, "d_real": 0.3, "d_fake": -0.3} for s in range(1, 30)]
     plots.set_rows(rows)
     qtbot.wait(300)                                      # layouts settle
-    shown = [p for p in plots.plots if p.isVisible()]   # the metric plots appear with their first evaluation
+    shown = [p for p in plots.plots if not p.isHidden()]      # the metrics plots appear with their first curve
     assert len(shown) == 3
     for p in shown:
         legend = p.plotItem.legend
