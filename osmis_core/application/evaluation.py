@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..data.sources import IMAGE_EXTS, find_source, load_frames_and_masks, open_checked, open_mask
 from ..errors import DataError, OsmisError
@@ -30,8 +30,11 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
     if manifest_path.is_file():
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise DataError(f"{manifest_path}: not valid JSON ({exc}).") from None
+        except (ValueError, RecursionError) as exc:
+            raise DataError(f"{manifest_path}: not valid JSON ({str(exc)[:100]}).") from None
+        except OSError as exc:
+            raise DataError(f"{manifest_path}: cannot be read ({exc.strerror or exc}).") from None
+        _check_manifest(manifest, manifest_path)
         image_paths = [gallery / it["image"] for it in manifest["items"]]
         mask_paths = [gallery / it["mask"] for it in manifest["items"]] if all(
             "mask" in it for it in manifest["items"]) else None
@@ -52,6 +55,21 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
     if mask_paths is not None and all(p.is_file() for p in mask_paths):
         masks = torch.from_numpy(np.stack([_read(p, None) for p in mask_paths]).astype(np.int64))
     return images, masks, [p.name for p in image_paths], manifest
+
+
+def _check_manifest(manifest, path: Path) -> None:
+    """DataError naming the manifest unless it has a list of items, each with an integer index and file names
+    inside the gallery folder."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("items"), list):
+        raise DataError(f"{path}: not a gallery manifest (no list of items).")
+    for i, item in enumerate(manifest["items"]):
+        if not isinstance(item, dict) or not isinstance(item.get("index"), int) or isinstance(item["index"], bool):
+            raise DataError(f"{path}: item {i} is not an object with an integer index.")
+        for key in ("image", "mask", "overlay"):
+            if key == "image" or key in item:
+                name = item.get(key)
+                if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+                    raise DataError(f"{path}: item {i} has no valid '{key}' file name inside the gallery.")
 
 
 def _read(path: Path, mode: str | None) -> np.ndarray:

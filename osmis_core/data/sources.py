@@ -189,8 +189,7 @@ def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: the file holds no video stream.")
-            ctx = container.streams.video[0].codec_context
-            check_pixel_count(path, ctx.width or 0, ctx.height or 0, "video frame")
+            check_pixel_count(path, *_declared_frame_size(path, container.streams.video[0]), "video frame")
             for frame in container.decode(video=0):
                 check_pixel_count(path, frame.width, frame.height, "video frame")
                 frames.append(frame.to_image().convert("RGB"))
@@ -203,6 +202,18 @@ def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
     if not frames:
         raise DataError(f"{path}: the video holds no decodable frames.")
     return frames
+
+
+def _declared_frame_size(path: Path, stream) -> tuple[int, int]:
+    """(W, H) a video's frames declare before any is decoded: the stream's, or a GIF's logical screen (which the
+    GIF demuxer leaves at 0 x 0 until a frame is decoded at that size)."""
+    w, h = stream.codec_context.width or 0, stream.codec_context.height or 0
+    if not (w and h):
+        with open(path, "rb") as f:
+            head = f.read(10)
+        if head[:4] == b"GIF8" and len(head) == 10:
+            w, h = int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+    return w, h
 
 
 def _evenly(items: list, n: int) -> list:
