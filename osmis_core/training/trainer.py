@@ -337,8 +337,7 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     if isinstance(exc, torch.OutOfMemoryError):
         return f"out of memory at step {step}; lower --max-size or --batch-size ({kept}).", True
     if isinstance(exc, FloatingPointError):
-        o = config.optimisation
-        lower = f"--lr-g {o.lr_g / 2:g} --lr-d {o.lr_d / 2:g}"
+        lower = " ".join(f"--{name.replace('_', '-')} {_lower_rate(config, name):g}" for name in ("lr_g", "lr_d"))
         how = (f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}" if saved else
                f"start again in place with a lower learning rate: osmis train DATA --out {folder.root} {lower}")
         return f"training diverged at step {step}: {exc}; {kept}; {how}.", True
@@ -346,6 +345,14 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
         where = f"{exc.filename}: cannot be written" if exc.filename else "a file could not be written"
         return f"{where} at step {step} ({exc.strerror or exc}); {kept}.", True
     return f"{type(exc).__name__} at step {step}: {exc}", False
+
+
+def _lower_rate(config: OsmisConfig, name: str) -> float:
+    """Half the rate that diverged, or the default where that rate was far above usual values."""
+    from ..config import FIELDS
+    f = FIELDS[name][1]
+    value = config.flat()[name]
+    return value / 2 if value <= f.metadata["warn_above"] else f.default
 
 
 # -- sessions: new run or resume ---------------------------------------------------------------------------------
