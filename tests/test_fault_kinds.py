@@ -375,4 +375,4 @@ def test_too_small_image_states_the_real_minimum(capsys, tmp_path):
     img, _ = scene_arrays()
     Image.fromarray(img).save(tmp_path / "ok.png")
     line = _err(capsys, ["inspect", str(tmp_path / "ok.png"), "--max-size", "20"])
-    assert "use at least --max-size 96" in line  # its shorter side (64 px) reaches 48 at --max-size 96
+    assert "use at least 96 (--max-size 96)" in line  # its shorter side (64 px) reaches 48 at --max-size 96

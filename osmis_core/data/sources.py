@@ -349,8 +349,8 @@ def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple
                              f"must be at least {side} pixels (images are never enlarged).")
         needed = max(w, h)
         if needed <= longer:
-            return ConfigError(f"{path}: --max-size {max_size} is too small for a {width}x{height} image; use at "
-                               f"least --max-size {needed}.")
+            return ConfigError(f"{path}: max_size {max_size} is too small for a {width}x{height} image; use at "
+                               f"least {needed} (--max-size {needed}).")
         break
     return error
 
