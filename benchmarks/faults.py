@@ -134,24 +134,32 @@ def _logged_step(folder: RunFolder) -> int:
 
 
 def _kill_when(proc: subprocess.Popen, folder: RunFolder, mode: str, rng: random.Random, timeout: float) -> str:
-    """SIGKILL the trainer: after a random time, or the moment a temporary file (a write in progress) or a new
-    checkpoint file (before its `latest` pointer moves) appears. Returns what was seen at the kill."""
+    """SIGKILL the trainer: at a random moment of its start-up (imports, data, model) or of its training (after it
+    logged a new step), or the moment a temporary file (a write in progress) or a new checkpoint file (before its
+    `latest` pointer moves) appears. Returns what was seen at the kill."""
     start = time.time()
     seen_steps = set(folder.checkpoint_steps())
-    delay = rng.uniform(0.5, 15.0)  # start-up (imports, data) included
+    logged_before = _logged_step(folder)
+    delay = rng.uniform(0.5, 10.0) if mode == "startup" else rng.uniform(0.0, 3.0)
+    training_since = None
     while proc.poll() is None and time.time() - start < timeout:
-        if mode == "random" and time.time() - start >= delay:
+        if mode == "startup" and time.time() - start >= delay:
             break
+        if mode == "random":
+            if training_since is None and _logged_step(folder) != logged_before:
+                training_since = time.time()
+            if training_since is not None and time.time() - training_since >= delay:
+                break
         if mode == "write" and _temporaries(folder):
             proc.kill()
             return "during a write"
         if mode == "latest" and set(folder.checkpoint_steps()) - seen_steps:
             proc.kill()
             return "after a checkpoint rename"
-        time.sleep(0.001 if mode != "random" else 0.05)
+        time.sleep(0.001 if mode in ("write", "latest") else 0.05)
     if proc.poll() is None:
         proc.kill()
-        return "at a random moment" if mode == "random" else "timed out waiting: random moment"
+        return f"{mode}: at a random moment"
     return "finished before the kill"
 
 
@@ -160,7 +168,7 @@ def _resumes_logged(folder: RunFolder) -> int:
 
 
 def kill_resume(workdir: Path, cycles: int, iters: int = 40, seed: int = 0, compare: bool = True,
-                modes: tuple[str, ...] = ("random", "write", "latest")) -> list[Row]:
+                modes: tuple[str, ...] = ("startup", "random", "write", "latest")) -> list[Row]:
     """Train a tiny model to `iters`, SIGKILLed `cycles` times (random moments, mid-write, between a checkpoint's
     rename and its `latest` update), resuming after each; then finish and compare with an unkilled run."""
     rng = random.Random(seed)
@@ -169,7 +177,8 @@ def kill_resume(workdir: Path, cycles: int, iters: int = 40, seed: int = 0, comp
     folder = RunFolder(run)
     flags = ["--iters", str(iters), "--quiet", "--log-every", "1", "--checkpoint-every", "3", "--preview-every", "2",
              "--keep-checkpoints", "2", *TINY]
-    unreadable = failed = stray_after = write_hits = behind = 0
+    unreadable = failed = stray_after = behind = 0
+    seen_counts: dict[str, int] = {}
     lost = []
     for cycle in range(cycles):
         resume = folder.checkpoint_steps() != []
@@ -179,8 +188,7 @@ def kill_resume(workdir: Path, cycles: int, iters: int = 40, seed: int = 0, comp
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         seen = _kill_when(proc, folder, modes[cycle % len(modes)], rng, timeout=120)
         _, err = proc.communicate(timeout=60)
-        if seen == "during a write":
-            write_hits += 1
+        seen_counts[seen] = seen_counts.get(seen, 0) + 1
         if proc.returncode not in (0, -signal.SIGKILL):
             failed += 1
             print(f"  cycle {cycle}: the run failed by itself: {err.decode(errors='replace')[-300:]}", file=sys.stderr)
@@ -218,8 +226,9 @@ def kill_resume(workdir: Path, cycles: int, iters: int = 40, seed: int = 0, comp
             identical = all(torch.equal(a[k], b[k]) for k in a)
     kills = len(lost)
     rows = [
-        Row("SIGKILL during training", f"{kills} kills of a {iters}-iteration tiny run (random moments, "
-            f"{write_hits} mid-write, {behind} with `latest` behind a newer checkpoint), each followed by a resume",
+        Row("SIGKILL during training", f"{kills} SIGKILLs of a {iters}-iteration tiny run, each followed by a "
+            f"resume ({', '.join(f'{n} {k}' for k, n in sorted(seen_counts.items()))}; {behind} left `latest` "
+            f"behind a newer checkpoint)",
             f"{unreadable} unreadable checkpoints, {failed} failed resumes, at most {max(lost, default=0)} "
             f"iterations lost (checkpoint interval 3)", unreadable == 0 and failed == 0 and max(lost, default=0) <= 3),
         Row("stray temporary files", "the same kills", f"{stray_after} left after a resume started, "
