@@ -182,9 +182,15 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
+def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int]:
+    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, and the number of frames decoded.
+
+    Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
+    dropped and only every 2nd (then 4th, ...) later frame is kept.
+    """
     import av
-    frames: list[Image.Image] = []
+    kept: list[tuple[int, Image.Image]] = []
+    count, stride = 0, 1
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -192,16 +198,21 @@ def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
             check_pixel_count(path, *_declared_frame_size(path, container.streams.video[0]), "video frame")
             for frame in container.decode(video=0):
                 check_pixel_count(path, frame.width, frame.height, "video frame")
-                frames.append(frame.to_image().convert("RGB"))
+                index, count = count, count + 1
+                if index % stride:
+                    continue
+                kept.append((index, frame.to_image().convert("RGB")))
+                if len(kept) >= 2 * max_frames:
+                    kept, stride = kept[::2], stride * 2
     except DataError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
-        if not frames:
+        if not kept:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
-        warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those")
-    if not frames:
+        warnings.warn(f"{path}: decoding stopped after {count} frames ({exc}); using those")
+    if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return frames
+    return kept, count
 
 
 def _declared_frame_size(path: Path, stream) -> tuple[int, int]:
@@ -281,12 +292,13 @@ def load_frames_and_masks(source: DataSource, max_frames: int) -> tuple[list[Ima
     otherwise), and both are thinned with the same indices.
     """
     if source.kind == "video":
-        frames = _read_video(source.video, max_frames)
+        kept, count = _read_video(source.video, max_frames)
         masks = source.masks
-        if masks is not None and len(masks) != len(frames):
-            raise DataError(f"{masks[0].parent}: {len(masks)} masks for {len(frames)} video frames in "
+        if masks is not None and len(masks) != count:
+            raise DataError(f"{masks[0].parent}: {len(masks)} masks for {count} video frames in "
                             f"{source.video.name}; give exactly one mask per frame.")
-        return _evenly(frames, max_frames), (_evenly(masks, max_frames) if masks is not None else None)
+        chosen = _evenly(kept, max_frames)
+        return [im for _, im in chosen], ([masks[i] for i, _ in chosen] if masks is not None else None)
     masks = _evenly(source.masks, max_frames) if source.masks is not None else None
     return [open_image(p) for p in _evenly(source.frames, max_frames)], masks
 
