@@ -14,6 +14,7 @@ from .config import FIELDS, MAX_SEED, build_config, option_type, preset_names
 from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
+MAX_SAMPLES = 100_000  # --n: the gallery's noise is drawn at once (~12 KB a sample at the paper's resolution)
 
 
 def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
@@ -249,6 +250,9 @@ def _check_counts(args) -> None:
         value = getattr(args, flag, None)
         if value is not None and not isinstance(value, bool) and isinstance(value, int) and value < minimum:
             raise OsmisError(f"--{flag.replace('_', '-')} must be at least {minimum}, got {value}.")
+    if getattr(args, "n", None) is not None and args.n > MAX_SAMPLES:
+        raise OsmisError(f"--n must be at most {MAX_SAMPLES:,} (a gallery of {args.n:,} samples would not fit in "
+                         f"memory or on disk), got {args.n}.")
     if args.command == "generate" and not 0 <= args.seed <= MAX_SEED:
         raise OsmisError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}.")
 

@@ -22,6 +22,8 @@ CHECKPOINT_FIELDS = {"format": int, "step": int, "config": dict, "architecture":
                      "generator": dict, "generator_ema": dict, "discriminator": dict, "opt_g": dict, "opt_d": dict,
                      "rng": dict, "fixed_noise": torch.Tensor}
 _ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
+# The temporaries atomic_write_bytes makes for the files of a run folder (`.NAME.XXXXXXXX.tmp`).
+_TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|step_\d+\.(pt|png))\.[A-Za-z0-9_]+\.tmp$")
 
 
 _SAMPLE_RE = re.compile(r"^step_(\d+)\.png$")
@@ -149,11 +151,12 @@ class RunFolder:
         append_text(self.stats, json.dumps(record) + "\n")
 
     def remove_temporaries(self) -> list[Path]:
-        """Delete the temporary files that writes killed mid-way left behind (`.NAME.*.tmp`); return them."""
+        """Delete the temporary files that writes killed mid-way left behind (`.NAME.XXXXXXXX.tmp` of the run's
+        own files only); return them."""
         removed = []
         for folder in (self.root, self.checkpoints, self.samples):
             if folder.is_dir():
-                for p in folder.glob(".*.tmp"):
+                for p in [p for p in folder.iterdir() if _TEMP_RE.match(p.name)]:
                     try:
                         p.unlink()
                         removed.append(p)
@@ -296,6 +299,11 @@ def check_checkpoint(state: Any) -> None:
     missing = [k for k in _ARCHITECTURE_FIELDS if k not in state["architecture"]]
     if missing:
         raise _Incomplete(f"'architecture' lacks '{missing[0]}'")
+    from ..config import OsmisConfig
+    try:
+        OsmisConfig.from_dict(state["config"], "its config")
+    except OsmisError as exc:
+        raise _Incomplete(str(exc).rstrip(".")) from None
     for key in ("generator", "generator_ema"):
         for name, t in state[key].items():
             if not isinstance(t, torch.Tensor):

@@ -73,10 +73,13 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
     data = load_data(config, data_path, mask_path, device)
     _warn_config(config)
     folder.create()
+    removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
     if restart:
         folder.clear_for_restart()
         warnings.warn(f"{folder.root} held a run stopped before its first checkpoint; it starts again in place")
         folder.log("restarted in place (the earlier start saved no checkpoint)")
+    if removed:
+        folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
     trainer = trainer_class(config, data, folder.root, device)
     description = trainer.describe()
     folder.write_run_json({

@@ -182,28 +182,49 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path) -> list[Image.Image]:
-    """Every decodable frame of the video, in order (a decoding error after the first frames keeps those)."""
+def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int]:
+    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, and the number of frames decoded.
+
+    Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
+    dropped and only every 2nd (then 4th, ...) later frame is kept.
+    """
     import av
-    frames: list[Image.Image] = []
+    kept: list[tuple[int, Image.Image]] = []
+    count, stride = 0, 1
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: the file holds no video stream.")
-            ctx = container.streams.video[0].codec_context
-            check_pixel_count(path, ctx.width or 0, ctx.height or 0, "video frame")
+            check_pixel_count(path, *_declared_frame_size(path, container.streams.video[0]), "video frame")
             for frame in container.decode(video=0):
                 check_pixel_count(path, frame.width, frame.height, "video frame")
-                frames.append(frame.to_image().convert("RGB"))
+                index, count = count, count + 1
+                if index % stride:
+                    continue
+                kept.append((index, frame.to_image().convert("RGB")))
+                if len(kept) >= 2 * max_frames:
+                    kept, stride = kept[::2], stride * 2
     except DataError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
-        if not frames:
+        if not kept:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
-        warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those", stacklevel=2)
-    if not frames:
+        warnings.warn(f"{path}: decoding stopped after {count} frames ({exc}); using those", stacklevel=2)
+    if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return frames
+    return kept, count
+
+
+def _declared_frame_size(path: Path, stream) -> tuple[int, int]:
+    """(W, H) a video's frames declare before any is decoded: the stream's, or a GIF's logical screen (which the
+    GIF demuxer leaves at 0 x 0 until a frame is decoded at that size)."""
+    w, h = stream.codec_context.width or 0, stream.codec_context.height or 0
+    if not (w and h):
+        with open(path, "rb") as f:
+            head = f.read(10)
+        if head[:4] == b"GIF8" and len(head) == 10:
+            w, h = int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+    return w, h
 
 
 def pick_evenly(count: int, k: int) -> list[int]:
@@ -242,10 +263,10 @@ def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) 
     """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
     use_masks=False: masks are neither checked nor returned)."""
     if source.kind == "video":
-        decoded = _read_video(source.video)
-        total = len(decoded)
-        indices = pick_evenly(total, max_frames)
-        frames = [decoded[i] for i in indices]
+        kept, total = _read_video(source.video, max_frames)  # at most 2 * max_frames of them held while decoding
+        chosen = [kept[i] for i in pick_evenly(len(kept), max_frames)]
+        indices = [index for index, _ in chosen]
+        frames = [frame for _, frame in chosen]
     else:
         total = len(source.frames)
         indices = pick_evenly(total, max_frames)
@@ -366,8 +387,8 @@ def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple
                              f"must be at least {side} pixels (images are never enlarged).")
         needed = max(w, h)
         if needed <= longer:
-            return ConfigError(f"{path}: --max-size {max_size} is too small for a {width}x{height} image; use at "
-                               f"least --max-size {needed}.")
+            return ConfigError(f"{path}: max_size {max_size} is too small for a {width}x{height} image; use at "
+                               f"least {needed} (--max-size {needed}).")
         break
     return error
 

@@ -440,8 +440,7 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     if isinstance(exc, torch.OutOfMemoryError):
         return f"out of memory at step {step}; lower --max-size or --batch-size ({kept}).", True
     if isinstance(exc, FloatingPointError):
-        o = config.optimisation
-        lower = f"--lr-g {o.lr_g / 2:g} --lr-d {o.lr_d / 2:g}"
+        lower = " ".join(f"--{name.replace('_', '-')} {_lower_rate(config, name):g}" for name in ("lr_g", "lr_d"))
         how = (f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}" if saved else
                f"start again in place with a lower learning rate: osmis train DATA --out {folder.root} {lower}")
         return f"training diverged at step {step}: {exc}; {kept}; {how}.", True
@@ -457,6 +456,14 @@ def model_parts(config: OsmisConfig):
         from .renderer_trainer import RendererTrainer, load_renderer_data
         return RendererTrainer, load_renderer_data
     return Trainer, load_data_for
+
+
+def _lower_rate(config: OsmisConfig, name: str) -> float:
+    """Half the rate that diverged, or the default where that rate was far above usual values."""
+    from ..config import FIELDS
+    f = FIELDS[name][1]
+    value = config.flat()[name]
+    return value / 2 if value <= f.metadata["warn_above"] else f.default
 
 
 def format_stats(stats: StepStats) -> str:
