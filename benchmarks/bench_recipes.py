@@ -31,7 +31,7 @@ from osmis_core.application.runfolder import atomic_write_text  # noqa: E402
 from osmis_core.config import build_config  # noqa: E402
 from osmis_core.events import HealthEvent, RolledBack, StepEval, TrainingFailed, TrainingFinished  # noqa: E402
 from osmis_core.training.monitor import BEST_BY  # noqa: E402
-from osmis_core.training.trainer import start_training  # noqa: E402
+from osmis_core.application.session import start_training  # noqa: E402
 
 # recipe name -> (preset, option overrides). "default" is the paper's exact recipe (no preset).
 RECIPES: dict[str, tuple[str | None, dict]] = {

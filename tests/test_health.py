@@ -12,8 +12,8 @@ from osmis_core.config import OsmisConfig, build_config
 from osmis_core.events import CheckpointSaved, HealthEvent, RolledBack, StepEval, TrainingFinished
 from osmis_core.training.ada import ADJUST_EVERY, AdaptiveP, real_sign_mean
 from osmis_core.training.health import DiscriminatorSpike, DiversityCollapse, EmptyMasks, NonFinite
+from osmis_core.application.session import start_training
 from osmis_core.training.monitor import MAX_ROLLBACKS
-from osmis_core.training.trainer import start_training
 
 
 def _noisy(level, spread, n, seed=0):

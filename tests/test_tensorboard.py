@@ -39,7 +39,7 @@ def test_resume_purges_what_was_logged_after_the_checkpoint(scene, tmp_path):
     from helpers import TINY
     from osmis_core.config import OsmisConfig
     from osmis_core.events import StepStats
-    from osmis_core.training.trainer import resume_training, start_training
+    from osmis_core.application.session import resume_training, start_training
     config = OsmisConfig().replace(**{**TINY, "iters": 6, "checkpoint_every": 4, "tensorboard": True})
     trainer = start_training(config, scene, tmp_path / "run")
     events = trainer.run()

@@ -114,7 +114,8 @@ def test_entry_point_sets_env_before_torch_and_user_wins():
     assert out.stdout.split() == ["OMP_NUM_THREADS", "1", "1", "None"]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["train", "--help"], ["gui", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["evaluate", "--help"], ["train", "--help"],
+                                  ["gui", "--help"]])
 def test_help_does_not_import_torch(argv):
     code = ("import sys; from osmis_core.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
@@ -123,6 +124,28 @@ def test_help_does_not_import_torch(argv):
     assert out.returncode == 0, out.stderr
     assert "--threads" in out.stdout or argv == ["--help"]
     assert out.stdout.strip().endswith("NO-TORCH")
+
+
+def test_whole_parser_and_metrics_registry_import_no_torch():
+    """Building every subcommand's parser and help (the --metrics flag reads the registry, its default and the
+    renderer measures) and reading the registry's entries import no torch; a metric built from it does."""
+    code = ("import sys, argparse; from osmis_core.cli import build_parser\n"
+            "parser = build_parser()\n"
+            "subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices\n"
+            "helps = {name: sub.format_help() for name, sub in subs.items()}\n"
+            "from osmis_core.metrics import REGISTRY, RENDERER_METRICS, metric_names\n"
+            "print(len(subs), 'lpips_train' in helps['evaluate'], 'two_stage_alignment' in helps['run'],\n"
+            "      [e.weights[0].filename for e in REGISTRY.values() if e.weights][0],\n"
+            "      'TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+            "from osmis_core.metrics import SIFID\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    count, evaluate_lists, run_lists, weights_file, torch_state = first.split()
+    assert int(count) >= 10 and evaluate_lists == run_lists == "True"
+    assert weights_file == "inception_v3_google-0cc3c7bd.pth" and torch_state == "NO-TORCH"
+    assert second == "TORCH"
 
 
 @pytest.mark.skipif(subprocess.run(["python3", "-c", "import torch"], capture_output=True).returncode == 0,

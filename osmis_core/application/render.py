@@ -7,9 +7,7 @@ exactly these, so any photo can be re-made bit for bit with `Renderer.render`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,9 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from .runfolder import RunFolder, atomic_write_text
+from ..files import atomic_write_text, swap_dir_in
+from .gallery import save_png, staging_folder, write_index_html
+from .runfolder import RunFolder, normalise_path
 
 
 @dataclass(frozen=True)
@@ -292,20 +292,17 @@ def render_gallery(run_dir: str | Path, layouts: list[Path], out_dir: str | Path
         ids = renderer.fit_layout(raw, str(path))
         r = renderer.region_map(region, raw, ids, str(path)) if region is not None else None
         prepared.append((path, ids, r))
-    # 2. render and write into a staging folder
-    out = Path(out_dir)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as exc:
-        raise OsmisError(f"{out}: the output folder cannot be written ({exc.strerror or exc}).") from None
+    # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
+    out = normalise_path(out_dir)
+    staging = staging_folder(out)
     try:
         manifest = _write_render_files(renderer, prepared, staging, n, seed, noise, region, resample_seed)
         manifest["seconds_per_render"] = round(manifest.pop("_render_seconds") / max(1, len(manifest["items"])), 4)
         atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=1) + "\n", durable=False)
-        from .generate import write_index_html
         write_index_html(staging, manifest)
-        _move_into(staging, out)
+        swap_dir_in(staging, out)
+    except OSError as exc:
+        raise OsmisError(f"{out}: the gallery cannot be written ({exc.strerror or exc}).") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
@@ -313,7 +310,6 @@ def render_gallery(run_dir: str | Path, layouts: list[Path], out_dir: str | Path
 
 def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int, seed: int, noise: str,
                         region: Region | None, resample_seed: int | None) -> dict:
-    from .generate import _save
     colours = palette()
     for sub in ("images", "masks", "overlays"):
         (folder / sub).mkdir()
@@ -329,11 +325,11 @@ def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int
             seconds += time.perf_counter() - t0
             name = f"{idx:0{width}d}.png"
             ids8 = ids.astype(np.uint8)
-            _save(image, None, folder / "images" / name)
-            _save(ids8, colours, folder / "masks" / name)
-            _save(overlay(image, ids8), None, folder / "overlays" / name)
+            save_png(image, folder / "images" / name)
+            save_png(ids8, folder / "masks" / name, colours)
+            save_png(overlay(image, ids8), folder / "overlays" / name)
             item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
-                    "layout": str(path), "seed": s, "noise": noise}
+                    "layout": str(Path(path).resolve()), "seed": s, "noise": noise}
             if region is not None:
                 item.update(resample_seed=rs, region=region.describe())
             items.append(item)
@@ -343,14 +339,3 @@ def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int
             "resample_seed": resample_seed, "region": region.describe() if region is not None else None,
             "resolution": [h, w], "num_classes": renderer.num_classes,
             "palette": colours[:renderer.num_classes].tolist(), "items": items, "_render_seconds": seconds}
-
-
-def _move_into(staging: Path, out: Path) -> None:
-    """Move the finished files into out (created if needed); files already there with other names are kept."""
-    out.mkdir(parents=True, exist_ok=True)
-    for sub in ("images", "masks", "overlays"):
-        (out / sub).mkdir(exist_ok=True)
-        for f in (staging / sub).iterdir():
-            os.replace(f, out / sub / f.name)
-    for name in ("manifest.json", "index.html"):
-        os.replace(staging / name, out / name)

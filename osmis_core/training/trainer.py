@@ -1,29 +1,32 @@
-"""The training loop of spec/osmis-model.md section 4, as a stream of typed events."""
+"""The training loop of docs/model.md section 4, as a stream of typed events."""
 from __future__ import annotations
 
 import copy
 import time
 import traceback
-import warnings
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
+from ..config import OsmisConfig
 from ..data.augment import augment_pair
-from ..config import OsmisConfig, config_warnings
 from ..data.sources import TrainingData, load_training_data
-from ..devices import autocast_dtype, resolve_device
-from ..errors import CheckpointError, ConfigError
-from ..events import (CheckpointSaved, Event, IterationDone, PreviewReady, StepEval, StepStats, TrainControl,
-                      TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
+from ..devices import autocast_dtype
+from ..errors import CheckpointError
+from ..files import atomic_write_bytes
+from ..events import (CheckpointSaved, Event, IterationDone, PreviewReady, RunDescription, StepEval, StepStats,
+                      TrainControl, TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed,
+                      TrainingStarted)
+from ..models import Discriminator, Generator
+from ..optim import adam
 from .ada import AdaptiveP, real_sign_mean
 from .monitor import TrainingMonitor
 from .losses import diversity_regularisation, discriminator_terms
-from ..models import Discriminator, Generator
-from .optim import adam
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, atomic_write_bytes, versions
+from .monitor import EVAL_NOISE_SEED_OFFSET, EVAL_SAMPLES, BestTracker, HealthChecks, TrainingEvaluator
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
@@ -260,10 +263,9 @@ class Trainer:
         self.monitor.checkpoint_saved(self.step)
         return path
 
-    def describe(self) -> dict:
-        a = self.data.architecture
-        return {"data": self.data.describe(), "architecture": a.to_dict(), "device": str(self.device),
-                "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
+    def describe(self) -> RunDescription:
+        return RunDescription(self.data.describe(), self.data.architecture.to_dict(), str(self.device),
+                              count_parameters(self.generator), count_parameters(self.discriminator))
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
@@ -380,8 +382,7 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     if isinstance(exc, torch.OutOfMemoryError):
         return f"out of memory at step {step}; lower --max-size or --batch-size ({kept}).", True
     if isinstance(exc, FloatingPointError):
-        o = config.optimisation
-        lower = f"--lr-g {o.lr_g / 2:g} --lr-d {o.lr_d / 2:g}"
+        lower = " ".join(f"--{name.replace('_', '-')} {_lower_rate(config, name):g}" for name in ("lr_g", "lr_d"))
         how = (f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}" if saved else
                f"start again in place with a lower learning rate: osmis train DATA --out {folder.root} {lower}")
         return f"training diverged at step {step}: {exc}; {kept}; {how}.", True
@@ -391,113 +392,20 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     return f"{type(exc).__name__} at step {step}: {exc}", False
 
 
-# -- sessions: new run or resume ---------------------------------------------------------------------------------
-
-# Options that may change when a run is resumed: run length, logging, how (not what) is computed, and the learning
-# rates (the way out of a divergence; each change is recorded in run.json and log.txt).
-_RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
-                      "channels_last", "fast_upsample", "precision", "compile",
-                      "compile_mode", "lr_g", "lr_d", "eval_every", "keep_best", "on_collapse", "tensorboard"}
-
-
-def _model_parts(config: OsmisConfig):
-    """(trainer class, data loader) of the config's model."""
+def model_parts(config: OsmisConfig):
+    """(trainer class, data loader) of the config's model: OSMIS or the layout renderer."""
     if config.model == "renderer":
         from .renderer_trainer import RendererTrainer, load_renderer_data
         return RendererTrainer, load_renderer_data
     return Trainer, load_data_for
 
 
-def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
-                   mask_path: str | Path | None = None) -> Trainer:
-    """Create a new run folder (must not hold a run yet) and a trainer at step 0."""
-    folder = RunFolder(run_dir)
-    restart = False
-    if folder.exists():
-        if folder.checkpoint_steps():
-            raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
-        restart = True  # killed before its first checkpoint: nothing to keep, so it starts again in place
-    if config.run.tensorboard:
-        from .tensorboard import require_tensorboard
-        require_tensorboard()
-    device = resolve_device(config.run.device)
-    trainer_class, load_data = _model_parts(config)
-    data = load_data(config, data_path, mask_path, device)
-    _warn_config(config)
-    folder.create()
-    if restart:
-        folder.clear_for_restart()
-        warnings.warn(f"{folder.root} held a run stopped before its first checkpoint; it starts again in place")
-        folder.log("restarted in place (the earlier start saved no checkpoint)")
-    trainer = trainer_class(config, data, folder.root, device)
-    folder.write_run_json({
-        "config": config.to_dict(),
-        "data": {"path": str(Path(data_path).resolve()),
-                 "mask_path": str(Path(mask_path).resolve()) if mask_path else None, **data.describe()},
-        "architecture": data.architecture.to_dict(),
-        "params_g": count_parameters(trainer.generator),
-        "params_d": count_parameters(trainer.discriminator),
-        "versions": versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
-    return trainer
-
-
-def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Trainer:
-    """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with;
-    only the options in _RESUMABLE_CHANGES may be changed by `overrides` (each change is recorded in run.json's
-    `resume_changes` and in log.txt)."""
-    folder = RunFolder(run_dir)
-    info = folder.read_run_json()
-    if not isinstance(info.get("config"), dict):
-        raise CheckpointError(f"{folder.run_json}: holds no config.")
-    OsmisConfig.from_dict(info["config"], str(folder.run_json))  # a run.json edited by hand is checked too
-    removed = folder.remove_temporaries()
-    if not folder.checkpoint_steps():
-        data_path = (info.get("data") or {}).get("path", "DATA")
-        raise CheckpointError(f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
-                              f"resume; start it again in place with: osmis train {data_path} --out {folder.root}")
-    state = folder.load_checkpoint("latest")
-    # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
-    # that diverged, say) saved no checkpoint with it
-    saved = OsmisConfig.from_dict(state["config"], f"{folder.checkpoint_path(int(state['step']))}")
-
-    def fixed(cfg: OsmisConfig) -> dict:
-        return {k: v for k, v in cfg.flat().items() if k not in _RESUMABLE_CHANGES}
-    if fixed(saved) != fixed(OsmisConfig.from_dict(info["config"])):
-        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
-    changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
-    bad = sorted(set(changes) - _RESUMABLE_CHANGES)
-    if bad:
-        k = bad[0]
-        raise ConfigError(f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
-                          f"{changes[k]!r}); only {', '.join(sorted(_RESUMABLE_CHANGES))} can change on resume.")
-    config = saved.replace(**changes)
-    device = resolve_device(config.run.device)
-    data_info = info.get("data") or {}
-    trainer_class, load_data = _model_parts(config)
-    data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
-    _warn_config(config)
-    trainer = trainer_class(config, data, folder.root, device)
-    trainer.load_state_dict(state)
-    trainer.monitor.checkpoint_saved(trainer.step)  # the checkpoint a resume starts from counts as healthy
-    folder.truncate_stats(trainer.step)
-    if removed:
-        folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
-    if changes or info["config"] != config.to_dict():
-        record = [{"step": trainer.step, "option": k, "from": saved.flat()[k], "to": v} for k, v in changes.items()]
-        info["config"] = config.to_dict()
-        info["resume_changes"] = info.get("resume_changes", []) + record
-        folder.write_run_json(info)
-        if record:
-            folder.log("resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}"
-                                                   for r in record))
-    return trainer
-
-
-def _warn_config(config: OsmisConfig) -> None:
-    for message in config_warnings(config):
-        warnings.warn(message)
+def _lower_rate(config: OsmisConfig, name: str) -> float:
+    """Half the rate that diverged, or the default where that rate was far above usual values."""
+    from ..config import FIELDS
+    f = FIELDS[name][1]
+    value = config.flat()[name]
+    return value / 2 if value <= f.metadata["warn_above"] else f.default
 
 
 def format_stats(stats: StepStats) -> str:
