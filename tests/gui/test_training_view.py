@@ -19,7 +19,7 @@ def test_legends_do_not_cover_the_curves(qtbot):
     plots.set_rows(rows)
     qtbot.wait(300)                                      # layouts settle
     shown = [p for p in plots.plots if not p.isHidden()]      # the metrics plots appear with their first curve
-    assert len(shown) == 3
+    assert len(shown) == 5                                  # G and D losses, D logits, metrics, SIFID
     for p in shown:
         legend = p.plotItem.legend
         assert legend.items, "every plot shown has a legend"
