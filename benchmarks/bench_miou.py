@@ -34,7 +34,7 @@ from osmis_core.application.runfolder import atomic_write_text
 from osmis_core.config import build_config
 from osmis_core.events import TrainControl, TrainingFailed
 from osmis_core.metrics import MIoUSetting, evaluate_images, metric_names, miou_setting_for
-from osmis_core.training.trainer import start_training
+from osmis_core.application.session import start_training
 
 MIOU_KEYS = ("miou_gen_to_real", "miou_real_to_gen")
 

@@ -461,7 +461,7 @@ def bad_numbers(workdir: Path) -> list[Row]:
 # -- NaN injection -------------------------------------------------------------------------------------------------
 def nan_injection(workdir: Path) -> list[Row]:
     from osmis_core.events import TrainingFailed
-    from osmis_core.training.trainer import resume_training
+    from osmis_core.application.session import resume_training
     data = scene(workdir / "scene")
     ok = 0
     targets = ("generator", "discriminator", "lr")
@@ -721,10 +721,10 @@ def _mask_image(mode: str, w: int, h: int, seed: int, levels: int) -> Image.Imag
 
 
 def _load_video(path: Path) -> None:
-    from osmis_core.data.sources import find_source, load_frames_and_masks
+    from osmis_core.data.sources import find_source, load_frame_set
     mask = path.parent / "mask"
     source = find_source(path, mask if mask.is_dir() else None)
-    load_frames_and_masks(source, 100)
+    load_frame_set(source, 100)
 
 
 def _property_row(name: str, injected: str, out: Outcomes) -> Row:

@@ -258,7 +258,7 @@ def test_evaluate_on_a_flat_real_image(capsys, trained, tmp_path):
     err = capsys.readouterr().err
     assert code == 0 and "Traceback" not in err and "one flat colour" in err
     summary = json.loads((gallery / "metrics.json").read_text())["summary"]
-    assert "pixel_diversity" not in summary or summary["pixel_diversity"] is None
+    assert summary["pixel_diversity"] == "skipped: the training image is one flat colour"  # a reason, not None
     assert summary["lpips_diversity"] is not None
 
 
@@ -275,7 +275,8 @@ def test_cp1252_console_and_a_path_it_cannot_encode(trained, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "osmis_core", "generate", str(trained), "--out", str(gallery),
                            "--n", "2", "--device", "cpu"], env=env, capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode("cp1252", "replace")
-    assert b"UnicodeEncodeError" not in proc.stderr and b"wrote 2 samples" in proc.stdout
+    assert b"UnicodeEncodeError" not in proc.stderr and b"wrote 2 samples" in proc.stderr
+    assert b"index.html" in proc.stdout
     data = tmp_path / "données ✓"
     data.mkdir()
     img, _ = scene_arrays()
@@ -379,7 +380,7 @@ def test_too_small_image_states_the_real_minimum(capsys, tmp_path):
 
 
 def test_long_video_is_thinned_while_decoding_and_masks_follow_their_frames(tmp_path):
-    from osmis_core.data.sources import find_source, load_frames_and_masks
+    from osmis_core.data.sources import find_source, load_frame_set
     img, ids = scene_arrays()
     clip, mask_dir = _gif_with_masks(tmp_path, 25, 0)
     pics = []
@@ -387,7 +388,8 @@ def test_long_video_is_thinned_while_decoding_and_masks_follow_their_frames(tmp_
         pics.append(Image.fromarray(np.full((64, 128, 3), 10 * i, np.uint8)).convert("P", palette=Image.ADAPTIVE))
         save_palette_mask(np.full((64, 128), i % 3, np.uint8), mask_dir / f"{i:05d}.png")
     pics[0].save(clip, save_all=True, append_images=pics[1:], duration=40, optimize=False)
-    frames, masks = load_frames_and_masks(find_source(clip, mask_dir), 4)
+    frame_set = load_frame_set(find_source(clip, mask_dir), 4)
+    frames, masks = frame_set.frames, frame_set.masks
     assert len(frames) == len(masks) == 4
     for frame, mask in zip(frames, masks):
         i = int(round(np.asarray(frame)[0, 0, 0] / 10))

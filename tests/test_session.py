@@ -26,8 +26,9 @@ def test_resumable_options_are_config_options_and_include_the_compute_switches()
     assert set(RESUMABLE_OPTIONS) <= set(FIELDS)
     assert {"precision", "compile", "compile_mode", "channels_last", "fast_upsample", "iters", "device"} <= \
         set(RESUMABLE_OPTIONS)
-    # what the model is stays fixed
-    assert not {"ch_g", "max_size", "lr_g", "seed", "batch_size", "masks"} & set(RESUMABLE_OPTIONS)
+    # what the model is stays fixed; the learning rates may change (the way out of a divergence, issue 12)
+    assert not {"ch_g", "max_size", "seed", "batch_size", "masks", "beta1", "ada"} & set(RESUMABLE_OPTIONS)
+    assert {"lr_g", "lr_d"} <= set(RESUMABLE_OPTIONS)
 
 
 def test_run_folder_naming_rule(tmp_path):
@@ -44,7 +45,8 @@ def test_resume_takes_every_resumable_option_and_refuses_others(scene, tmp_path)
     list(trainer.run())
     changed = {"iters": 3, "log_every": 3, "preview_every": 5, "checkpoint_every": 7, "keep_checkpoints": 9,
                "device": "cpu", "channels_last": False, "fast_upsample": False, "precision": "bf16",
-               "compile": False, "compile_mode": "max-autotune"}
+               "compile": False, "compile_mode": "max-autotune", "lr_g": 5e-5, "lr_d": 1e-4, "eval_every": 7,
+               "keep_best": "diversity", "on_collapse": "stop", "tensorboard": False}
     assert set(changed) == set(RESUMABLE_OPTIONS)
     again = resume_training(tmp_path / "run", changed)
     assert {k: again.config.flat()[k] for k in changed} == changed

@@ -246,7 +246,8 @@ def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path]
         return None
     if len(source.masks) != total:
         where = source.masks[0].parent if source.kind == "video" else source.path
-        raise DataError(f"{where}: {len(source.masks)} masks for {total} frames; give exactly one mask per frame.")
+        frames = "video frames" if source.kind == "video" else "frames"
+        raise DataError(f"{where}: {len(source.masks)} masks for {total} {frames}; give exactly one mask per frame.")
     return [source.masks[i] for i in indices]
 
 

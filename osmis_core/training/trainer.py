@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import time
 import traceback
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,6 @@ from ..optim import adam
 from .ada import AdaptiveP, real_sign_mean
 from .monitor import TrainingMonitor
 from .losses import diversity_regularisation, discriminator_terms
-from .monitor import EVAL_NOISE_SEED_OFFSET, EVAL_SAMPLES, BestTracker, HealthChecks, TrainingEvaluator
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
