@@ -4,10 +4,10 @@ For each DATA (default: ../shared/data/example_image and datasets/example_scene)
 quick preset (or takes one with --runs), generates one gallery of --n samples per seed (default seeds 0, 1, 2),
 and scores every gallery with all default metrics twice on --device: once with the mIoU "affordable" setting
 (AFFORDABLE in osmis_core/metrics/miou.py: fewer steps, segmenter input bounded in size) and once with the "full"
-setting (spec: 500 steps per direction at the gallery's size). SIFID, LPIPS and pixel diversity do the same
-work in both. It reports, per gallery, both mIoUs (both directions) and their difference, and side by side the
-wall time of all default metrics per setting (the figure for README: target < 3 minutes with the affordable
-setting on the 2-core CPU for 100 samples at the quick preset's size, i.e. datasets/example_scene).
+setting (docs/metrics.md section 5: 500 steps per direction at the gallery's size). SIFID, LPIPS and pixel diversity do
+the same work in both. It reports, per gallery, both mIoUs (both directions) and their difference, and side by side the
+wall time of all default metrics per setting (the figure for README: target < 3 minutes with the affordable setting on
+the 2-core CPU for 100 samples at the quick preset's size, i.e. datasets/example_scene).
 
 The galleries' seeds are the "3 seeds": each seed gives another gallery from the same run; the segmenter's own
 initialisation is fixed (osmis_core.metrics.weights.RANDOM_SEED) so that both settings start alike.

@@ -1,4 +1,4 @@
-"""Cost and quality figures of the layout renderer (issue 13, spec/renderer.md sections 6-7).
+"""Cost and quality figures of the layout renderer (issue 13, docs/renderer.md sections 6-7).
 
 Cost (no trained run needed): FLOPs of one training iteration (torch.utils.flop_counter: G forward+backward and the
 D passes), median s/iteration, and the time of one render at training resolution (median of warm calls).

@@ -1,7 +1,7 @@
 """Typed, frozen run configuration: the single source of defaults, help texts and validation.
 
 The CLI builds its flags from these dataclasses and the GUI builds its settings form from them, so a default
-lives in exactly one place. Defaults are the paper's model and recipe (spec/osmis-model.md).
+lives in exactly one place. Defaults are the paper's model and recipe (docs/model.md).
 """
 from __future__ import annotations
 
@@ -154,9 +154,9 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RendererOptions:
-    """The layout renderer (spec/renderer.md): which model a run trains, and the renderer's own options. Shared
+    """The layout renderer (docs/renderer.md): which model a run trains, and the renderer's own options. Shared
     options (max_size, noise_dim, lambda_dr, batch_size, lr_g, lr_d, beta1, beta2, ema_decay, iters, ...) keep their
-    names; where the renderer's spec default differs, RENDERER_DEFAULTS gives it."""
+    names; where the renderer's default differs, RENDERER_DEFAULTS gives it."""
     model: str = _opt("osmis", "Model to train: osmis (image + mask pairs from noise) or renderer (a photo for a "
                       "given layout).", choices=("osmis", "renderer"), label="Model")
     ch_r: int = _opt(32, "Renderer generator width ch (16 ch at the coarsest scale, down to ch).", minimum=1,
@@ -215,7 +215,7 @@ GROUPS: dict[str, type] = {
     "renderer": RendererOptions,
 }
 
-# Spec defaults of the renderer where a shared option's default is OSMIS's (spec/renderer.md sections 2 and 4:
+# The renderer's defaults where a shared option's default is OSMIS's (docs/renderer.md section 4.2:
 # OASIS's Adam settings). Applied under every preset, config file and flag when model is renderer.
 RENDERER_DEFAULTS: dict[str, Any] = {"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.999, "batch_size": 4,
                                      "max_size": 256}

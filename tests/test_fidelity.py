@@ -1,4 +1,4 @@
-"""Section 7 of spec/osmis-model.md: the six reference cases must match exactly."""
+"""Section 7 of docs/model.md: the six reference cases must match exactly."""
 import json
 
 import pytest

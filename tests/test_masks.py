@@ -1,4 +1,4 @@
-"""Every mask format of spec section 9 decodes to the right class ids."""
+"""Every mask format of docs/model.md section 8 decodes to the right class ids."""
 import numpy as np
 import pytest
 from PIL import Image

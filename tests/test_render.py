@@ -1,5 +1,5 @@
 """Rendering layouts: library entry point, `osmis render` galleries, exact re-make from recorded seeds, locality of
-resampling, bad inputs (spec/renderer.md sections 1, 3)."""
+resampling, bad inputs (docs/renderer.md sections 1, 3)."""
 import json
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Renderer measures of spec/renderer.md section 6 through `osmis evaluate` (offline, random weights)."""
+"""Renderer measures of docs/renderer.md section 6 through `osmis evaluate` (offline, random weights)."""
 import json
 import math
 

@@ -1,4 +1,4 @@
-"""The renderer's networks, noise maps and config (spec/renderer.md sections 2-3)."""
+"""The renderer's networks, noise maps and config (docs/renderer.md sections 2-3)."""
 import numpy as np
 import pytest
 import torch
@@ -18,7 +18,8 @@ from osmis_core.models.renderer import (
 
 
 def test_reference_parameter_counts():
-    """Spec section 2 at 256x512, K = 3: ch 32 / hidden 64 = 18.0 M, ch 16 / hidden 32 = 4.7 M; half-width D 5.6 M."""
+    """docs/renderer.md section 7 at 256x512, K = 3: ch 32 / hidden 64 = 18.0 M, ch 16 / hidden 32 = 4.7 M;
+    half-width D 5.6 M."""
     a = recommend_renderer(512, 256, 512)
     assert (a.height, a.width, a.num_blocks) == (256, 512, 6)
     assert round(count_parameters(RendererGenerator(3, a.num_blocks, 32, 64)) / 1e6, 1) == 18.0

@@ -1,5 +1,5 @@
 """Training the layout renderer: a tiny renderer trains on CPU, resume equals uninterrupted training, masks are
-required, augmentation keeps image and layout aligned (spec/renderer.md section 4)."""
+required, augmentation keeps image and layout aligned (docs/renderer.md section 4)."""
 import json
 
 import numpy as np

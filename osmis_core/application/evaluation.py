@@ -109,7 +109,7 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
                              compat=compat or Compat(), device=device, progress=progress, names=names,
                              miou_setting=miou_setting, miou_steps=miou_steps, skip_missing=skip_missing,
                              time_budget=time_budget, on_plan=on_plan)
-    if renderer_metrics:  # spec/renderer.md section 6, for galleries of osmis render
+    if renderer_metrics:  # docs/renderer.md section 6, for galleries of osmis render
         summary, warnings = evaluate_renderer(gallery, real_images, real_masks, renderer_metrics,
                                               weights_dir=weights_dir, random_weights=random_weights, device=device,
                                               miou_steps=miou_steps or 500, progress=progress)

@@ -1,4 +1,4 @@
-"""Rendering layouts with a trained renderer (spec/renderer.md sections 1, 3, 5): the library entry point for
+"""Rendering layouts with a trained renderer (docs/renderer.md sections 1, 3, 5): the library entry point for
 interactive use (`Renderer.load(run).render(layout, seed=...)`) and the `osmis render` gallery.
 
 A photo is fully described by (layout, seed, noise mode[, region, resample seed]); the gallery's manifest records
@@ -189,7 +189,8 @@ class Renderer:
     # -- rendering -----------------------------------------------------------------------------------------
     def noise(self, ids: np.ndarray, seed: int, mode: str = "global", region: np.ndarray | None = None,
               resample_seed: int | None = None) -> torch.Tensor:
-        """z_dim x H x W noise of (seed, mode), re-drawn inside `region` from resample_seed (spec section 3)."""
+        """z_dim x H x W noise of (seed, mode), re-drawn inside `region` from resample_seed (docs/renderer.md
+        section 3.2)."""
         z = noise_map(ids, self.generator.z_dim, seed, mode)
         if region is not None:
             if resample_seed is None:
@@ -220,7 +221,7 @@ class Renderer:
 
 
 def load_renderer(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "cpu") -> Renderer:
-    """Library entry point of spec section 1: `load_renderer(run).render(layout, seed=...)`."""
+    """Library entry point of docs/renderer.md section 1: `load_renderer(run).render(layout, seed=...)`."""
     return Renderer.load(run_dir, checkpoint, device)
 
 

@@ -1,4 +1,4 @@
-"""The renderer measures of spec/renderer.md section 6 for a gallery made by `osmis render`: the renders they need
+"""The renderer measures of docs/renderer.md section 6 for a gallery made by `osmis render`: the renders they need
 are made here with the gallery's renderer (fixed seeds, so the scores are reproducible); the arithmetic is in
 osmis_core.metrics.renderer_measures."""
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..models.renderer import instance_labels
 from .render import Renderer
 
 EVAL_SEED = 1234        # the held-out layouts' draws
-NOISES = 8              # renders per layout for diversity (spec: 8 noises)
+NOISES = 8              # renders per layout for diversity (docs/renderer.md section 6)
 FIDELITY_SEEDS = 4      # renders per layout for fidelity and locality
 HELD_OUT_WARPS = 3
 TPS_STRENGTH = 0.1
@@ -37,8 +37,9 @@ def _as_float(images: np.ndarray) -> torch.Tensor:
 
 def held_out_layouts(ids: np.ndarray, num_classes: int, image: torch.Tensor | None = None
                      ) -> tuple[list[np.ndarray], list[torch.Tensor]]:
-    """Fixed-seed edited versions of a layout: HELD_OUT_WARPS TPS warps, a moved object, a removed object (spec
-    section 6). With the real image (3 x H x W in [-1, 1]) the warped real images come back too (the ceiling)."""
+    """Fixed-seed edited versions of a layout: HELD_OUT_WARPS TPS warps, a moved object, a removed object
+    (docs/renderer.md section 6). With the real image (3 x H x W in [-1, 1]) the warped real images come back too
+    (the ceiling)."""
     gen = torch.Generator().manual_seed(EVAL_SEED)
     t = torch.from_numpy(ids)
     onehot = F.one_hot(t, num_classes).permute(2, 0, 1)[None].float()

@@ -1,4 +1,4 @@
-"""Differentiable augmentation of an image pyramid and its mask together (spec/osmis-model.md section 6).
+"""Differentiable augmentation of an image pyramid and its mask together (docs/model.md section 6).
 
 The five stages (zoom x2 + crop; crop-resize or rotate + centre crop; horizontal flip; vertical and horizontal
 mirrored shifts) are all affine maps of the sampling coordinates, so one transform per call is composed from the

@@ -1,4 +1,4 @@
-"""Decode segmentation masks of every supported on-disk format into class-id maps (spec section 9)."""
+"""Decode segmentation masks of every supported on-disk format into class-id maps (docs/model.md section 8)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,4 @@
-"""Input-level augmentation of image-layout pairs for the renderer (spec/renderer.md section 4).
+"""Input-level augmentation of image-layout pairs for the renderer (docs/renderer.md section 4.3).
 
 One labelled photo is enough only because every iteration sees new layouts with matching photos: each pair gets
 the same geometry on image and layout (thin-plate-spline warp, flip, mild affine crop) and, sometimes, an object
@@ -44,8 +44,9 @@ def tps_warp(image: torch.Tensor | None, onehot: torch.Tensor, strength: float, 
     """A thin-plate-spline warp (DeepSIM's: a 3x3 grid of control points, each moved by up to +-strength of the
     side along each axis) of image (1 x 3 x H x W) and one-hot layout (1 x K x H x W) together.
 
-    The spec says "+-10 % of the width"; on a wide image that much vertical movement folds the grid (objects
-    break into pieces), so the vertical move is a share of the height."""
+    The reference design moves points by +-10 % of the width; on a wide image that much vertical movement folds
+    the grid (objects break into pieces), so the vertical move is a share of the height (docs/renderer.md
+    section 8)."""
     g = torch.linspace(-1.0, 1.0, 3)
     src = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1).reshape(1, 9, 2)  # (x, y), normalised
     dst = src + (torch.rand(1, 9, 2, generator=gen) * 2 - 1) * 2 * strength  # a side is 2 normalised units

@@ -1,4 +1,4 @@
-"""Quality metrics of one-shot synthesis (spec/metrics.md): SIFID, LPIPS diversity, LPIPS to the
+"""Quality metrics of one-shot synthesis (docs/metrics.md): SIFID, LPIPS diversity, LPIPS to the
 training data, pixel diversity and mIoU of generated masks; offline-safe pretrained weights.
 
 Importing this package imports no torch: the registry and the facts it holds (weights files, mIoU settings) load

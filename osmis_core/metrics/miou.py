@@ -4,11 +4,11 @@ Direction 1 ("gen_to_real"): train on the generated image-mask pairs, test on th
 Direction 2 ("real_to_gen"): train on the real pair(s), test on the generated pairs (also per image).
 The real pairs are resized to the generated size (image bilinear, mask nearest).
 
-Two settings (MIoUSetting): FULL is the spec's (500 steps per direction, segmenter at the gallery's size) and
-runs wherever a GPU is; AFFORDABLE bounds the segmenter's input to `max_side` pixels on its longer side and
-trains fewer steps, so that a CPU scores a gallery in about a minute. Both score the segmenter's predictions
-at the gallery's full size (logits upsampled bilinearly) against the full-size masks, so they measure the
-same quantity; `benchmarks/bench_miou.py` measures how far the two numbers are apart. Early stopping on a
+Two settings (MIoUSetting): FULL is the reference definition (docs/metrics.md section 5: 500 steps per direction,
+segmenter at the gallery's size) and runs wherever a GPU is; AFFORDABLE bounds the segmenter's input to `max_side`
+pixels on its longer side and trains fewer steps, so that a CPU scores a gallery in about a minute. Both score the
+segmenter's predictions at the gallery's full size (logits upsampled bilinearly) against the full-size masks, so they
+measure the same quantity; `benchmarks/bench_miou.py` measures how far the two numbers are apart. Early stopping on a
 held-out split was not used: direction 2 trains on the single real pair, which leaves nothing to hold out.
 """
 
@@ -156,7 +156,7 @@ class SegmentationMIoU:
     """Train-on-one-side, test-on-the-other segmentation scores of generated image-mask pairs.
 
     The encoder starts from ImageNet ResNet-18 weights (weights.py); `random_weights` starts it from a
-    fixed-seed random initialisation instead. `steps`, `batch_size` and `lr` default to the spec's
+    fixed-seed random initialisation instead. `steps`, `batch_size` and `lr` default to the reference
     500 / 5 / 1e-4 (Adam). `max_side` bounds the segmenter's input (see MIoUSetting); scores are always taken
     at the gallery's size. `progress(stage, step, steps)` is called during training.
     """

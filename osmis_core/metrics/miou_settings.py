@@ -1,5 +1,5 @@
-"""The mIoU segmenter's settings and size rules (spec/metrics.md), importable without torch: the registry and the
-CLI read them; metrics.miou trains and scores with them."""
+"""The mIoU segmenter's settings and size rules (docs/metrics.md section 5), importable without torch: the
+registry and the CLI read them; metrics.miou trains and scores with them."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class MIoUSetting:
         return MIoUSetting(self.name, steps, self.max_side)
 
 
-FULL = MIoUSetting("full", 500, None)  # spec/metrics.md
+FULL = MIoUSetting("full", 500, None)  # docs/metrics.md section 5
 # Steps are the lever: at the quick preset's 160x96 most of a step's cost is the ResNet-18's deepest layers and
 # Adam, which scale with the parameter count, not with the pixels (torch.profiler on a CPU, one thread).
 AFFORDABLE = MIoUSetting("affordable", 150, 96)

@@ -230,7 +230,7 @@ register(MetricEntry(
      "miou_real_to_gen": "mIoU, train real / test generated"},
     (RESNET18,), needs_masks=True, min_size=MIN_SIZE))
 
-# Quality measures of galleries made by `osmis render` (spec/renderer.md section 6): computed by
+# Quality measures of galleries made by `osmis render` (docs/renderer.md section 6): computed by
 # application.render_evaluation from the renders and their layouts, not through a registry entry; `--metrics`
 # accepts them too.
 RENDERER_METRICS = ("layout_fidelity", "layout_diversity", "locality", "memorisation", "two_stage_alignment")

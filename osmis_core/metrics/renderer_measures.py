@@ -1,4 +1,4 @@
-"""Quality measures of a layout renderer (spec/renderer.md section 6), on tensors; the renders themselves are made
+"""Quality measures of a layout renderer (docs/renderer.md section 6), on tensors; the renders themselves are made
 by osmis_core.application.render_evaluation. Their `--metrics` names are registry.RENDERER_METRICS.
 
 - Layout fidelity: a segmenter trained on the real pair(s) (the mIoU segmenter of metrics.miou, direction 2 style)
@@ -19,7 +19,7 @@ from .diversity import PixelDiversity
 from .miou import SegmentationMIoU, _scores
 from .miou_settings import Progress
 
-LOCALITY_BAND = 16  # px: the region is dilated by this before "outside" is measured (spec section 6)
+LOCALITY_BAND = 16  # px: the region is dilated by this before "outside" is measured (docs/renderer.md section 6)
 
 
 class LayoutSegmenter:

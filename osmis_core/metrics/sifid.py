@@ -1,5 +1,5 @@
 """SIFID (single-image FID): Frechet distance between per-position Inception features of a generated
-image and of the training image, per generated image. Lower is better. See spec/metrics.md.
+image and of the training image, per generated image. Lower is better. See docs/metrics.md section 1.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Recommended configuration from the training resolution (spec/osmis-model.md section 1)."""
+"""Recommended configuration from the training resolution (docs/model.md section 1)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -1,4 +1,4 @@
-"""Feature augmentation of REAL inputs inside the discriminator (spec/osmis-model.md section 5).
+"""Feature augmentation of REAL inputs inside the discriminator (docs/model.md section 5).
 
 Random decisions come from a CPU torch.Generator so that they never wait for the accelerator and are restored
 exactly on resume.

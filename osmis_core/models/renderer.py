@@ -1,9 +1,9 @@
-"""The layout renderer of spec/renderer.md section 2: a small OASIS-style SPADE generator, conditioned on a one-hot
+"""The layout renderer of docs/renderer.md section 2: a small OASIS-style SPADE generator, conditioned on a one-hot
 layout and a 3D noise map, and an OASIS-style per-pixel (K + 1)-class U-Net discriminator.
 
-Noise (section 3): a z_dim-channel map at the layout's resolution, either one z per image (global) or one z per
-instance (a connected component of one class, 8-connectivity). Every noise map is made from integer seeds, so a
-gallery can record seeds instead of tensors and re-make any photo exactly.
+Noise (docs/renderer.md section 3): a z_dim-channel map at the layout's resolution, either one z per image (global) or
+one z per instance (a connected component of one class, 8-connectivity). Every noise map is made from integer seeds, so
+a gallery can record seeds instead of tensors and re-make any photo exactly.
 """
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
                        ) -> RendererArchitecture:
     """(W, H) of the input -> the training size (larger side <= max_size, sides multiples of 2^m) and m.
 
-    m is the smallest depth whose coarsest map is at most 8 px on the short side (4..8 px, spec section 2). Raises
-    ConfigError when the image is too small for the requested depth.
+    m is the smallest depth whose coarsest map is at most 8 px on the short side (4..8 px, docs/renderer.md
+    section 2.1). Raises ConfigError when the image is too small for the requested depth.
     """
     scale = min(1.0, max_size / max(width, height))
     w, h = width * scale, height * scale

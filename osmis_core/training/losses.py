@@ -1,4 +1,4 @@
-"""Adversarial losses, the (K+1)-way content loss and the diversity regulariser (spec section 4)."""
+"""Adversarial losses, the (K+1)-way content loss and the diversity regulariser (docs/model.md section 4)."""
 from __future__ import annotations
 
 import torch

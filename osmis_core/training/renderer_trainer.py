@@ -1,4 +1,4 @@
-"""Training the layout renderer (spec/renderer.md section 4): the renderer's step, state and previews inside the
+"""Training the layout renderer (docs/renderer.md section 4): the renderer's step, state and previews inside the
 project's training loop (Trainer.run: the same events, run folder, checkpoints and stop/pause control)."""
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ class RendererTrainer(Trainer):
 
         with the diversity regulariser on, the first `pairs` layouts are repeated right after themselves (two noises
         per layout); of the distinct layouts, the first `paired` are the real batch's (LabelMix mixes them with
-        their photo), the rest are unpaired layouts (spec section 4), each with probability `unpaired`.
+        their photo), the rest are unpaired layouts (docs/renderer.md section 4.4), each with probability `unpaired`.
         """
         b = real_ids.shape[0]
         pairs = b // 2 if self.config.regularisation.lambda_dr > 0 and b >= 2 else 0

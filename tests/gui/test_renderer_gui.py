@@ -1,5 +1,5 @@
 """The app's training page trains a layout renderer unchanged: the renderer's run streams the same events (curves,
-preview, progress, checkpoint) as an OSMIS run (spec/renderer.md section 1)."""
+preview, progress, checkpoint) as an OSMIS run (docs/renderer.md section 1)."""
 from __future__ import annotations
 
 import json
