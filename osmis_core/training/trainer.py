@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 import traceback
 import warnings
