@@ -30,6 +30,7 @@ from ..models.renderer import (
     refresh_batch_norm,
 )
 from ..models.visual import preview_grid, to_uint8_images
+from .monitor import HealthChecks
 from .optim import adam
 from .trainer import StepLosses, Trainer
 
@@ -123,6 +124,8 @@ class RendererTrainer(Trainer):
         r = config.renderer
         self.pair_aug = PairAugmentation(r.p_tps, r.tps_strength, r.p_flip, r.p_affine, r.p_layout_edit)
         self.step = 0
+        self.ada = None  # the renderer's augmentation has fixed probabilities
+        self.health = HealthChecks()  # the loop's non-finite and discriminator checks apply as they are
         self.amp_dtype = autocast_dtype(config.run.precision, self.device)
         self._ema_params = list(self.generator_ema.parameters())
         self._g_params = list(self.generator.parameters())
@@ -325,6 +328,11 @@ class RendererTrainer(Trainer):
                 break
         layouts.append(edited)
         return torch.stack(layouts), [self.config.run.seed + 1 + i for i in range(len(layouts))]
+
+    def evaluate(self):
+        """No training-time evaluation: OSMIS's metrics (diversity and mask shares of free samples) do not apply to a
+        renderer, whose measures are those of `osmis evaluate` (spec/renderer.md section 6). Yields nothing."""
+        yield from ()
 
     @torch.no_grad()
     def save_preview(self) -> Path:
