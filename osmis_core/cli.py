@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resample-seed", type=int, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
     p.add_argument("--checkpoint", default="latest", help="latest or a step number")
     p.add_argument("--device", default="cpu")
+    _add_threads_flag(p)
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")

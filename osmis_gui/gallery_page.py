@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle,
                                QToolButton, QVBoxLayout, QWidget)
 
-from . import jobs, scoring, tasks
+from . import jobs, paint_jobs, scoring, tasks
 from .widgets import ImageView, OpacitySlider, error_label, set_error
 
 INDEX_ROLE = Qt.ItemDataRole.UserRole
@@ -26,6 +26,7 @@ class GalleryPage(QWidget):
     scored = Signal(str)             # gallery folder
     exported = Signal(str, int)      # destination, number of pairs
     failed = Signal(str)             # message
+    edit_layout = Signal(str)        # mask file of the current pair, to be edited on the Paint page
 
     def __init__(self, window, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -45,6 +46,8 @@ class GalleryPage(QWidget):
         self._score_stage: str | None = None     # the scoring stage shown, and when it started (for the ETA)
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
+        self.rendering = False
+        self.layouts_editable = False    # a renderer is open on the Paint page
         self.last_walk: str | None = None
         self.last_error: str | None = None
         self._load_tag = 0
@@ -73,6 +76,14 @@ class GalleryPage(QWidget):
         self.export_action.setToolTip("Copy the selected image–mask pairs with a manifest.json (and metrics) "
                                       "into a folder (Ctrl+E)")
         self.export_action.triggered.connect(self.choose_export)
+        self.edit_layout_action = QAction("Edit layout", self)
+        self.edit_layout_action.setToolTip("Open the current pair's mask as a layout on the Paint page (needs a "
+                                           "renderer run open there)")
+        self.edit_layout_action.triggered.connect(self._edit_layout)
+        self.render_masks_action = QAction("Render these masks with…", self)
+        self.render_masks_action.setToolTip("Render every mask of this gallery with a renderer run (choose its "
+                                            "folder): the two-stage pipeline; writes a new gallery beside this one")
+        self.render_masks_action.triggered.connect(self.choose_renderer_run)
 
         # row 1: what to generate
         self.checkpoint_combo = QComboBox()
@@ -130,6 +141,8 @@ class GalleryPage(QWidget):
         row2.addWidget(self.select_none_button)
         row2.addWidget(self.selection_label)
         row2.addStretch(1)
+        row2.addWidget(self._tool_button(self.edit_layout_action))
+        row2.addWidget(self._tool_button(self.render_masks_action))
         row2.addWidget(self.export_button)
 
         self.progress = QProgressBar()
@@ -247,6 +260,11 @@ class GalleryPage(QWidget):
         self.open_folder_button.setEnabled(self.gallery_dir is not None)
         self.select_all_button.setEnabled(self.list.count() > 0)
         self.select_none_button.setEnabled(n_sel > 0)
+        current = self._item_info(self.list.currentItem().data(INDEX_ROLE)) if self.list.currentItem() else None
+        self.edit_layout_action.setEnabled(self.layouts_editable and bool(current and current.get("mask")))
+        self.render_masks_action.setEnabled(
+            self.manifest is not None and self.manifest.get("kind") != "render" and not self.rendering
+            and any(it.get("mask") for it in self.manifest.get("items", [])))
 
     # -- generate ------------------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -454,6 +472,52 @@ class GalleryPage(QWidget):
         if row:
             lines.append("Scores: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "index"))
         self.info_label.setText("<br>".join(lines))
+        self.update_actions()
+
+    # -- layouts: the Paint page and the two-stage pipeline -------------------------------------------------
+    def set_layout_editing(self, available: bool) -> None:
+        self.layouts_editable = available
+        self.update_actions()
+
+    def _edit_layout(self) -> None:
+        item = self.list.currentItem()
+        info = self._item_info(item.data(INDEX_ROLE)) if item is not None else None
+        if info and info.get("mask") and self.gallery_dir:
+            self.edit_layout.emit(str(Path(self.gallery_dir) / info["mask"]))
+
+    def choose_renderer_run(self) -> None:
+        start = str(self.qsettings.value("dirs/run", str(Path.home())))
+        path = QFileDialog.getExistingDirectory(self, "Render these masks with the renderer run…", start)
+        if path:
+            self.render_masks_with(path)
+
+    def render_masks_with(self, renderer_run: str) -> None:
+        """Render every mask of the shown gallery with a renderer run into a new gallery beside it."""
+        if not self.gallery_dir or self.rendering:
+            return
+        config = self.window_.settings_config()
+        device = config.run.device if config is not None else "auto"
+        self.rendering = True
+        set_error(self.error_label, None)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.status_label.setText(f"Rendering the masks of {Path(self.gallery_dir).name} with {renderer_run}…")
+        self.update_actions()
+        tasks.start(paint_jobs.render_gallery_masks, renderer_run, self.gallery_dir, device,
+                    returned=self.refresh_galleries, errored=lambda exc: self._report_error("Rendering failed", exc),
+                    finished=self._on_render_finished)
+
+    def _on_render_finished(self) -> None:
+        self.rendering = False
+        if not self.loading:
+            self.progress.hide()
+        self.update_actions()
+
+    def refresh_galleries(self, show: str | None = None) -> None:
+        """Re-list the run's galleries (one was written) and show `show` when given."""
+        self._fill_galleries(jobs.list_galleries(self.run_dir) if self.run_dir else [])
+        if show:
+            self.load_gallery(show)
 
     def _opacity_changed(self, v: float) -> None:
         self.view.set_opacity(v)

@@ -1,4 +1,4 @@
-"""The OSMIS Studio main window: Data, Settings, Training and Gallery tabs, menus, drag and drop, remembered
+"""The OSMIS Studio main window: Data, Settings, Training, Gallery and Paint tabs, menus, drag and drop, remembered
 folders and geometry, and a confirmation before a running training is discarded."""
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from osmis_core.errors import OsmisError
 from . import jobs, tasks
 from .data_page import DataPage
 from .gallery_page import GalleryPage
+from .paint_page import PaintPage
 from .settings_page import SettingsPage
 from .training_page import IDLE, TrainingPage
 
 CONFIG_FILTER = "Settings files (*.json *.toml);;All files (*)"
-DATA_TAB, SETTINGS_TAB, TRAINING_TAB, GALLERY_TAB = range(4)
+DATA_TAB, SETTINGS_TAB, TRAINING_TAB, GALLERY_TAB, PAINT_TAB = range(5)
 
 
 class MainWindow(QMainWindow):
@@ -43,16 +44,21 @@ class MainWindow(QMainWindow):
         self.data = DataPage(self.qsettings)
         self.training = TrainingPage(self, self.qsettings)
         self.gallery = GalleryPage(self, self.qsettings)
+        self.paint = PaintPage(self.qsettings)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.data, "Data")
         self.tabs.addTab(self.settings_page, "Settings")
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.gallery, "Gallery")
+        self.tabs.addTab(self.paint, "Paint")
+        self.tabs.setTabEnabled(PAINT_TAB, False)
         for i, tip in enumerate(["The training data and what the model will be (Ctrl+1)",
                                  "Every training option, presets, save/load (Ctrl+2)",
                                  "Run training and watch samples and losses (Ctrl+3)",
-                                 "Generate, browse, score and export image–mask pairs (Ctrl+4)"]):
+                                 "Generate, browse, score and export image–mask pairs (Ctrl+4)",
+                                 "Paint a layout and watch a renderer run turn it into photos (Ctrl+5; open a "
+                                 "renderer run first)"]):
             self.tabs.setTabToolTip(i, tip)
         self.setCentralWidget(self.tabs)
 
@@ -70,6 +76,9 @@ class MainWindow(QMainWindow):
         self.training.finished.connect(self._training_finished)
         self.gallery.exported.connect(lambda dest, n: self.statusBar().showMessage(f"Exported {n} pairs to {dest}",
                                                                                    8000))
+        self.paint.available_changed.connect(self._paint_available)
+        self.paint.gallery_added.connect(self._paint_gallery_added)
+        self.gallery.edit_layout.connect(self._edit_layout)
         self._build_menus()
         self.data.set_config(self.settings_page.config())
         self._restore_geometry()
@@ -124,7 +133,7 @@ class MainWindow(QMainWindow):
             gal.addAction(a)
 
         view = mb.addMenu("&View")
-        for i, name in enumerate(["&Data", "&Settings", "&Training", "&Gallery"]):
+        for i, name in enumerate(["&Data", "&Settings", "&Training", "&Gallery", "&Paint"]):
             view.addAction(self._action(name, f"Ctrl+{i + 1}", lambda _=False, i=i: self.tabs.setCurrentIndex(i)))
 
         help_menu = mb.addMenu("&Help")
@@ -249,6 +258,8 @@ class MainWindow(QMainWindow):
         self.training.load_run(snap)
         self.gallery.set_run(snap.run_dir, data.get("path"), data.get("mask_path"), snap.checkpoints,
                              snap.galleries)
+        self.paint.set_run(snap.run_dir, config is not None and config.model == "renderer" and bool(snap.checkpoints),
+                           config.run.device if config is not None else "cpu")
         self.tabs.setCurrentIndex(TRAINING_TAB)
         self.statusBar().showMessage(f"Opened run {snap.run_dir}", 5000)
         self._update_title()
@@ -327,6 +338,22 @@ class MainWindow(QMainWindow):
         if self.gallery.run_dir == run_dir:
             self.gallery.set_checkpoints(jobs.checkpoint_steps(run_dir))
         self.statusBar().showMessage(f"Training {'stopped' if stopped else 'finished'} at iteration {step:,}", 8000)
+        config = self.settings_page.config()
+        if config is not None and config.model == "renderer":
+            self.paint.set_run(run_dir, True, config.run.device)
+
+    def _paint_available(self, available: bool) -> None:
+        self.tabs.setTabEnabled(PAINT_TAB, available)
+        self.gallery.set_layout_editing(available)
+
+    def _paint_gallery_added(self, folder: str, n: int) -> None:
+        if self.gallery.run_dir == self.paint.run_dir:
+            self.gallery.refresh_galleries()
+        self.statusBar().showMessage(f"Added to the gallery {folder} ({n} items)", 8000)
+
+    def _edit_layout(self, mask_path: str) -> None:
+        if self.paint.open_layout_file(mask_path):
+            self.tabs.setCurrentIndex(PAINT_TAB)
 
     def _warmed_up(self, found: dict) -> None:
         # torch and its friends are imported now: ~400,000 long-lived objects that every full garbage collection
@@ -397,7 +424,8 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(int(tab))
 
     def _splitters(self) -> dict:
-        return {"data": self.data.splitter, "training": self.training.splitter, "gallery": self.gallery.splitter}
+        return {"data": self.data.splitter, "training": self.training.splitter, "gallery": self.gallery.splitter,
+                "paint": self.paint.splitter}
 
     def save_window_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())

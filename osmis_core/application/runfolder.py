@@ -21,6 +21,9 @@ _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
 CHECKPOINT_FIELDS = {"format": int, "step": int, "config": dict, "architecture": dict, "num_classes": (int, type(None)),
                      "generator": dict, "generator_ema": dict, "discriminator": dict, "opt_g": dict, "opt_d": dict,
                      "rng": dict, "fixed_noise": torch.Tensor}
+# a renderer's checkpoint (spec/renderer.md) has no fixed noise (its previews use seeds) and a render generator
+RENDERER_CHECKPOINT_FIELDS = {**{k: v for k, v in CHECKPOINT_FIELDS.items() if k != "fixed_noise"},
+                              "generator_render": dict}
 _ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
 
 
@@ -318,7 +321,8 @@ def check_checkpoint(state: Any) -> None:
     generator weights (a NaN generator would write black galleries)."""
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise _Incomplete("not an OSMIS checkpoint")
-    for key, kind in CHECKPOINT_FIELDS.items():
+    renderer = state.get("model") == "renderer"
+    for key, kind in (RENDERER_CHECKPOINT_FIELDS if renderer else CHECKPOINT_FIELDS).items():
         if key not in state:
             raise _Incomplete(f"lacks '{key}'")
         if not isinstance(state[key], kind) or isinstance(state[key], bool):
@@ -326,7 +330,7 @@ def check_checkpoint(state: Any) -> None:
     missing = [k for k in _ARCHITECTURE_FIELDS if k not in state["architecture"]]
     if missing:
         raise _Incomplete(f"'architecture' lacks '{missing[0]}'")
-    for key in ("generator", "generator_ema"):
+    for key in ("generator", "generator_ema") + (("generator_render",) if renderer else ()):
         for name, t in state[key].items():
             if not isinstance(t, torch.Tensor):
                 raise _Incomplete(f"'{key}.{name}' is not a tensor")

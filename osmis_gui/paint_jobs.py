@@ -1,0 +1,100 @@
+"""Work of the Paint page that runs off the GUI thread: loading a renderer, rendering layouts, writing galleries.
+Plain data in and out (QImages may be built in any thread); no widgets. The engine is imported inside the
+functions, so the GUI thread never pays for importing torch."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .widgets import qimage_from_array
+
+
+@dataclass
+class LoadedRenderer:
+    renderer: object                 # osmis_core.application.render.Renderer
+    run_dir: str
+    colours: np.ndarray              # num_classes x 3 uint8: the project's palette (resources/palette.json)
+    classes: list[dict]              # the run's data description of each class (run.json data.mask.classes)
+    training_layout: np.ndarray | None
+    training_layout_error: str | None
+
+
+def load_renderer(run_dir: str, device: str) -> LoadedRenderer:
+    """The run's renderer, its class palette and the training mask as a layout (None, with the reason, when the
+    training mask cannot be read any more). Raises OsmisError for an unusable run."""
+    from osmis_core.application.render import Renderer
+    from osmis_core.application.runfolder import RunFolder
+    from osmis_core.errors import OsmisError
+    from osmis_core.models.visual import palette
+    from .jobs import lower_thread_priority
+    lower_thread_priority()
+    renderer = Renderer.load(run_dir, device=device)
+    info = RunFolder(run_dir).read_run_json()
+    data = info.get("data") or {}
+    classes = list(((data.get("mask") or {}).get("classes")) or [])
+    masks = ((data.get("source") or {}).get("masks")) or ([data["mask_path"]] if data.get("mask_path") else [])
+    layout, why = None, None
+    if masks:
+        try:
+            layout = renderer.read_editable_layout(masks[0]).astype(np.uint8)
+        except OsmisError as exc:
+            why = str(exc)
+    else:
+        why = "the run records no training mask"
+    return LoadedRenderer(renderer, str(run_dir), palette()[:renderer.num_classes].copy(), classes, layout, why)
+
+
+def read_layout(renderer, path: str) -> np.ndarray:
+    """A layout file (indexed, grey or colour; any class count) at a size the renderer accepts, as uint8 ids."""
+    return renderer.read_editable_layout(path).astype(np.uint8)
+
+
+def save_layout(ids: np.ndarray, path: str) -> str:
+    from osmis_core.application.render import save_layout as save
+    return str(save(ids, path))
+
+
+class Ticket:
+    """A render request; the page sets `cancelled` when a newer one supersedes it (the worker then stops early)."""
+
+    def __init__(self, tag: int):
+        self.tag = tag
+        self.cancelled = False
+
+
+def render_layout(renderer, ids: np.ndarray, recipes: list, ticket: Ticket) -> Iterator[tuple]:
+    """Yield (tag, i, QImage, seconds) for recipe i (0: the current photo, then the strip) of one layout, or
+    (tag, i, None, error sentence) when the layout cannot be rendered; stops early once the ticket is cancelled."""
+    import time
+
+    from osmis_core.errors import OsmisError
+    from .jobs import lower_thread_priority
+    lower_thread_priority()
+    for i, recipe in enumerate(recipes):
+        if ticket.cancelled:
+            return
+        t0 = time.perf_counter()
+        try:
+            image = renderer.render_recipe(ids, recipe)
+        except OsmisError as exc:
+            yield (ticket.tag, i, None, str(exc))
+            return
+        yield (ticket.tag, i, qimage_from_array(image), time.perf_counter() - t0)
+
+
+def add_to_gallery(renderer, ids: np.ndarray, recipes: list, gallery_dir: str) -> tuple[str, int]:
+    """(gallery folder, number of items now in it)."""
+    from osmis_core.application.render import add_to_gallery as add
+    manifest = add(renderer, ids, recipes, gallery_dir)
+    return str(Path(gallery_dir)), len(manifest["items"])
+
+
+def render_gallery_masks(renderer_run: str, gallery: str, device: str) -> str:
+    """The two-stage pipeline from the Gallery page: every mask of an OSMIS gallery rendered; the new gallery."""
+    from osmis_core.application.render import render_gallery_masks as render
+    from .jobs import lower_thread_priority
+    lower_thread_priority()
+    return str(render(renderer_run, gallery, device=device))
