@@ -109,13 +109,6 @@ class LayoutModel:
         self.revision += 1
         return True
 
-    def replace(self, ids: np.ndarray) -> None:
-        """A new layout (from a file, a gallery, a blank canvas): undoable like any edit."""
-        new = self._checked(ids)
-        before = self.ids
-        self.ids = new
-        self._push(before)
-
     # -- tools ---------------------------------------------------------------------------------------------
     def _class(self, c: int) -> int:
         if not 0 <= c < self.num_classes:

@@ -59,6 +59,7 @@ class PaintPage(QWidget):
         self._rendering = False
         self._pending = False
         self._pending_strip = False
+        self._job_strip = False
         self._last_region_point = (0.0, 0.0)
         self._seeded_revision = -1                       # layout revision the strip seeds were drawn for
         self._shape_start: tuple[float, float] | None = None
@@ -290,11 +291,9 @@ class PaintPage(QWidget):
 
     # -- layouts -------------------------------------------------------------------------------------------
     def _start_with(self, ids: np.ndarray, what: str) -> None:
-        if self.layout_model is None or self.layout_model.num_classes != self.renderer.num_classes:
-            self.layout_model = LayoutModel(ids, self.renderer.num_classes)
-            self.layout_model.revision += 1
-        else:
-            self.layout_model.replace(ids)
+        """A new layout with its own undo history (the size may differ from the last one's)."""
+        self.layout_model = LayoutModel(ids, self.renderer.num_classes)
+        self._seeded_revision = -1
         self.region = RegionModel(self.layout_model.shape)
         self.noise.clear_rerolls()
         self.canvas.set_region(None)
@@ -543,10 +542,9 @@ class PaintPage(QWidget):
         if self.renderer is None or m is None:
             return
         if self._rendering:
-            if self._ticket is not None:
-                self._ticket.cancelled = True
+            self._ticket.cancelled = True
             self._pending = True
-            self._pending_strip = strip or self._pending_strip
+            self._pending_strip = self._pending_strip or strip or self._job_strip
             return
         if m.revision != self._seeded_revision:
             if self._seeded_revision >= 0:
@@ -555,6 +553,7 @@ class PaintPage(QWidget):
             self._fill_strip()
             strip = True
         recipes = self.recipes() if strip else self.recipes()[:1]
+        self._job_strip = strip
         self._render_tag += 1
         self._ticket = paint_jobs.Ticket(self._render_tag)
         self._rendered_revision = m.revision
@@ -566,7 +565,7 @@ class PaintPage(QWidget):
 
     def _on_render(self, part) -> None:
         tag, i, image, extra = part
-        if tag != self._render_tag:
+        if tag != self._render_tag or self._ticket.cancelled:
             return                                    # a newer edit superseded it
         if image is None:
             self.render_error = extra
