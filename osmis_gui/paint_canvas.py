@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+    QPolygonF,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
@@ -16,7 +25,6 @@ class PaintCanvas(QWidget):
     pressed = Signal(float, float)
     moved = Signal(float, float)          # with the left button held
     released = Signal(float, float)
-    hovered = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -119,17 +127,17 @@ class PaintCanvas(QWidget):
                       int(np.floor(self._offset.y() + (y + 0.5) * self._scale)))
 
     # -- events --------------------------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event) -> None:
         if self._fitted:
             self._fit()
         super().resizeEvent(event)
 
-    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
             self.zoom(1.25 ** steps, event.position())
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event) -> None:
         pan = event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.AltModifier)
         if pan:
@@ -138,7 +146,7 @@ class PaintCanvas(QWidget):
             self._drawing = True
             self.pressed.emit(*self.to_layout(event.position()))
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def mouseMoveEvent(self, event) -> None:
         pos = event.position()
         self._cursor = pos
         if self._pan_from is not None:
@@ -148,18 +156,16 @@ class PaintCanvas(QWidget):
             self._fitted = False
         elif self._drawing:
             self.moved.emit(*self.to_layout(pos))
-        else:
-            self.hovered.emit(*self.to_layout(pos))
-        self.update()
+        self.update()            # the brush outline follows the pointer
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def mouseReleaseEvent(self, event) -> None:
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._pan_from = None
         elif event.button() == Qt.MouseButton.LeftButton and self._drawing:
             self._drawing = False
             self.released.emit(*self.to_layout(event.position()))
 
-    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def leaveEvent(self, event) -> None:
         self._cursor = None
         self.update()
 
@@ -167,7 +173,7 @@ class PaintCanvas(QWidget):
     def _layout_point(self, x: float, y: float) -> QPointF:
         return QPointF(self._offset.x() + (x + 0.5) * self._scale, self._offset.y() + (y + 0.5) * self._scale)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         if self._layout is None:
             p.setPen(self.palette().color(QPalette.ColorRole.BrightText))

@@ -3,9 +3,9 @@ Plain data in and out (QImages may be built in any thread); no widgets. The engi
 functions, so the GUI thread never pays for importing torch."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -29,6 +29,7 @@ def load_renderer(run_dir: str, device: str) -> LoadedRenderer:
     from osmis_core.application.runfolder import RunFolder
     from osmis_core.errors import OsmisError
     from osmis_core.models.visual import palette
+
     from .jobs import lower_thread_priority
     lower_thread_priority()
     renderer = Renderer.load(run_dir, device=device)
@@ -71,6 +72,7 @@ def render_layout(renderer, ids: np.ndarray, recipes: list, ticket: Ticket) -> I
     import time
 
     from osmis_core.errors import OsmisError
+
     from .jobs import lower_thread_priority
     lower_thread_priority()
     for i, recipe in enumerate(recipes):
@@ -95,6 +97,7 @@ def add_to_gallery(renderer, ids: np.ndarray, recipes: list, gallery_dir: str) -
 def render_gallery_masks(renderer_run: str, gallery: str, device: str) -> str:
     """The two-stage pipeline from the Gallery page: every mask of an OSMIS gallery rendered; the new gallery."""
     from osmis_core.application.render import render_gallery_masks as render
+
     from .jobs import lower_thread_priority
     lower_thread_priority()
     return str(render(renderer_run, gallery, device=device))

@@ -11,9 +11,22 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QSlider, QSpinBox, QSplitter, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import jobs, paint_jobs, tasks
 from .paint_canvas import PaintCanvas
@@ -28,8 +41,7 @@ TOOLS = [("brush", "Brush", "B", "Paint with the chosen class"),
          ("lasso", "Lasso", "L", "Draw a closed outline filled with the chosen class"),
          ("region", "Re-roll brush", "G", "Brush the region to re-roll (then 'Re-roll region')"),
          ("pick_class", "Re-roll class", "C", "Click a class: its noise is re-drawn everywhere"),
-         ("pick_instance", "Re-roll instance", "I", "Click an object: the noise of that connected region is "
-                                                     "re-drawn")]
+         ("pick_instance", "Re-roll instance", "I", "Click an object: its noise alone is re-drawn")]
 
 
 class PaintPage(QWidget):
@@ -277,7 +289,7 @@ class PaintPage(QWidget):
             c = described.get(i, {})
             parts = [f"class {i}" + (" (background)" if i == 0 else "")]
             if c.get("colour") is not None:
-                parts.append("#%02x%02x%02x" % tuple(int(v) for v in c["colour"]))
+                parts.append("#" + "".join(f"{int(v):02x}" for v in c["colour"]))
             elif c.get("value") is not None:
                 parts.append(f"value {c['value']}")
             if c.get("share") is not None:
@@ -376,7 +388,7 @@ class PaintPage(QWidget):
         return 0 if self.tool == "eraser" else self.current_class
 
     def _pixel(self, x: float, y: float) -> tuple[int, int] | None:
-        px, py = int(round(x)), int(round(y))
+        px, py = round(x), round(y)
         return (px, py) if self.layout_model is not None and self.layout_model.inside(px, py) else None
 
     def _pressed(self, x: float, y: float) -> None:

@@ -9,8 +9,14 @@ from helpers import save_palette_mask, scene_arrays
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
 
-from osmis_core.application.render import (NoiseRecipe, Renderer, add_to_gallery, item_recipe,
-                                           rendered_gallery_path, save_layout)
+from osmis_core.application.render import (
+    NoiseRecipe,
+    Renderer,
+    add_to_gallery,
+    item_recipe,
+    rendered_gallery_path,
+    save_layout,
+)
 from osmis_core.config import build_config
 from osmis_core.errors import DataError
 from osmis_core.models.visual import palette

@@ -1,7 +1,13 @@
 """The Paint page's model without Qt (osmis_gui/paint_model.py): tools, undo / redo, regions, variant noises."""
 import numpy as np
 
-from osmis_gui.paint_model import UNDO_LIMIT, LayoutModel, NoiseModel, RegionModel, disc_segment
+from osmis_gui.paint_model import (
+    UNDO_LIMIT,
+    LayoutModel,
+    NoiseModel,
+    RegionModel,
+    disc_segment,
+)
 
 
 def _blank(h=20, w=30, k=4):

@@ -1,5 +1,7 @@
 """A brush stroke made with real mouse events changes exactly the pixels within the brush of its path; Ctrl+Z and
 Ctrl+Shift+Z undo and redo it."""
+import itertools
+
 import numpy as np
 import pytest
 from paint_helpers import stroke
@@ -11,7 +13,7 @@ pytestmark = pytest.mark.gui
 def _near_path(shape, points, r):
     yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
     near = np.zeros(shape, bool)
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         dx, dy = x1 - x0, y1 - y0
         t = np.clip(((xx - x0) * dx + (yy - y0) * dy) / max(dx * dx + dy * dy, 1e-9), 0, 1)
         near |= (xx - x0 - t * dx) ** 2 + (yy - y0 - t * dy) ** 2 <= r * r
