@@ -512,7 +512,8 @@ class PaintPage(QWidget):
     def _strip_clicked(self, item: QListWidgetItem) -> None:
         i = self.strip.row(item)
         if 0 <= i < len(self.noise.slots):
-            self.choose_variant(i)
+            # after the click's own handling: choosing may rebuild the strip, and with it the clicked item
+            QTimer.singleShot(0, lambda: self.choose_variant(i))
 
     def choose_variant(self, i: int) -> None:
         """Variant i becomes the current photo."""
@@ -562,8 +563,9 @@ class PaintPage(QWidget):
             if self._seeded_revision >= 0:
                 self.noise.new_variants()       # a new layout: new noises for the unlocked variants
             self._seeded_revision = m.revision
-            self._fill_strip()
             strip = True
+        if strip:
+            self._fill_strip()                  # the seeds shown are those rendered
         recipes = self.recipes() if strip else self.recipes()[:1]
         self._job_strip = strip
         self._render_tag += 1

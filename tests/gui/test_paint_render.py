@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from gui_helpers import qimage_array
 from paint_helpers import stroke, wait_render
+from PySide6.QtCore import Qt
 
 from osmis_core.application.render import NoiseRecipe, Renderer
 
@@ -28,9 +29,8 @@ def test_render_arrives_and_matches_the_engine(paint, qtbot, renderer_run):
     seeds = [s.seed for s in paint.noise.slots]
     assert len(set(seeds + [paint.noise.seed])) == 5
     item = paint.strip.item(1)
-    qtbot.mouseClick(paint.strip.viewport(), __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton,
-                     pos=paint.strip.visualItemRect(item).center())
-    assert paint.noise.seed == seeds[1]
+    qtbot.mouseClick(paint.strip.viewport(), Qt.MouseButton.LeftButton, pos=paint.strip.visualItemRect(item).center())
+    qtbot.waitUntil(lambda: paint.noise.seed == seeds[1], timeout=5000)
     wait_render(qtbot, paint)
     assert np.array_equal(qimage_array(paint.render_images[0]), qimage_array(paint.render_images[2]))
     paint.lock_variant(2)
