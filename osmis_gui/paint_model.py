@@ -166,10 +166,11 @@ class LayoutModel:
         return self._apply(connected_region(self.ids, int(x), int(y)), c)
 
     def fill_rect(self, x0: float, y0: float, x1: float, y1: float, c: int) -> bool:
-        """Every pixel of the rectangle with corners (x0, y0) and (x1, y1) (both included) takes class c."""
+        """Every pixel of the rectangle between the pixels nearest (x0, y0) and (x1, y1) (both included) takes
+        class c."""
         h, w = self.ids.shape
-        left, right = sorted((int(np.floor(x0)), int(np.floor(x1))))
-        top, bottom = sorted((int(np.floor(y0)), int(np.floor(y1))))
+        left, right = sorted((round(x0), round(x1)))         # the pixels whose centres are nearest the corners
+        top, bottom = sorted((round(y0), round(y1)))
         mask = np.zeros((h, w), bool)
         mask[max(0, top):min(h, bottom + 1), max(0, left):min(w, right + 1)] = True
         return self._apply(mask, c)

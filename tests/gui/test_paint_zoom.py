@@ -25,8 +25,8 @@ def test_wheel_zoom_and_middle_drag_pan_keep_clicks_on_their_pixel(paint, qtbot)
     before = paint.layout_model.ids.copy()
     paint.set_tool("rect")                       # a one-pixel rectangle: exactly the pixel under the pointer
     paint.set_class(3)
-    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=c.widget_pos(5, 6))
-    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=c.widget_pos(5, 6))
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=c.widget_pos(30, 15))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=c.widget_pos(30, 15))
     expected = before.copy()
-    expected[6, 5] = 3
+    expected[15, 30] = 3
     assert np.array_equal(paint.layout_model.ids, expected)
