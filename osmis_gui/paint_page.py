@@ -173,6 +173,7 @@ class PaintPage(QWidget):
         self.splitter.addWidget(self.view)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([200, 600, 600])
 
         # noises: strip of variants, re-roll, gallery
         self.strip = QListWidget()
