@@ -25,7 +25,7 @@ class LoadedRenderer:
 def load_renderer(run_dir: str, device: str) -> LoadedRenderer:
     """The run's renderer, its class palette and the training mask as a layout (None, with the reason, when the
     training mask cannot be read any more). Raises OsmisError for an unusable run."""
-    from osmis_core.application.render import Renderer
+    from osmis_core.application.render import Renderer, training_layout
     from osmis_core.application.runfolder import RunFolder
     from osmis_core.errors import OsmisError
     from osmis_core.models.visual import palette
@@ -34,17 +34,12 @@ def load_renderer(run_dir: str, device: str) -> LoadedRenderer:
     lower_thread_priority()
     renderer = Renderer.load(run_dir, device=device)
     info = RunFolder(run_dir).read_run_json()
-    data = info.get("data") or {}
-    classes = list(((data.get("mask") or {}).get("classes")) or [])
-    masks = ((data.get("source") or {}).get("masks")) or ([data["mask_path"]] if data.get("mask_path") else [])
+    classes = list((((info.get("data") or {}).get("mask") or {}).get("classes")) or [])
     layout, why = None, None
-    if masks:
-        try:
-            layout = renderer.read_editable_layout(masks[0]).astype(np.uint8)
-        except OsmisError as exc:
-            why = str(exc)
-    else:
-        why = "the run records no training mask"
+    try:
+        layout = training_layout(run_dir).astype(np.uint8)
+    except OsmisError as exc:
+        why = str(exc)
     return LoadedRenderer(renderer, str(run_dir), palette()[:renderer.num_classes].copy(), classes, layout, why)
 
 

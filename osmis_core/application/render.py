@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..config import OsmisConfig
+from ..data.masks import decode_masks
 from ..data.sources import IMAGE_EXTS, open_mask
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
@@ -398,6 +399,29 @@ def _move_into(staging: Path, out: Path) -> None:
 
 
 # -- painting: layouts and renders made in the app -------------------------------------------------------------------
+
+def training_layout(run_dir: str | Path) -> np.ndarray:
+    """The first training mask of a run as its renderer was trained on it: H x W int64 class ids at the training
+    size. The run's masks are decoded together with the run's class options and resized with nearest neighbour to
+    the training size, whatever their aspect ratio, as data.sources.load_training_data does. Raises DataError when
+    the run records no mask or its mask files cannot be read any more."""
+    folder = RunFolder(run_dir)
+    info = folder.read_run_json()
+    config = OsmisConfig.from_dict(info.get("config", {}), f"{folder.root}/run.json")
+    data = info.get("data") or {}
+    paths = [Path(p) for p in ((data.get("source") or {}).get("masks") or [])]
+    if not paths:
+        raise DataError(f"{folder.root}: the run records no training mask.")
+    for p in paths:
+        if not p.is_file():
+            raise DataError(f"{p}: the run's training mask is not there any more.")
+    ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], config.data.max_classes,
+                          config.data.background_color)
+    arch = info.get("architecture") or {}
+    h, w = int(arch["height"]), int(arch["width"])
+    return np.asarray(Image.fromarray(np.asarray(ids[0]).astype(np.int32), "I").resize((w, h), Image.NEAREST)
+                      ).astype(np.int64)
+
 
 _REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)   # region files: outside black, inside white
 

@@ -91,3 +91,22 @@ def test_save_layout_is_an_indexed_png_that_reads_back(renderer, tmp_path):
 def test_two_stage_gallery_goes_beside_the_osmis_gallery(tmp_path):
     assert rendered_gallery_path(tmp_path / "runA" / "galleries" / "g1", tmp_path / "runR") == \
         tmp_path / "runA" / "galleries" / "g1-rendered-runR"
+
+
+def test_training_layout_is_the_mask_as_training_saw_it(tmp_path):
+    """A 120 x 70 mask trains at a rounded size of another aspect ratio: the layout to edit is that mask resized to
+    the training size (which Renderer.read_layout would refuse), with the classes training decoded."""
+    from osmis_core.application.render import training_layout
+    img, ids = scene_arrays(w=120, h=70)
+    (tmp_path / "s" / "image").mkdir(parents=True)
+    (tmp_path / "s" / "mask").mkdir()
+    Image.fromarray(img).save(tmp_path / "s" / "image" / "00000.png")
+    save_palette_mask(ids, tmp_path / "s" / "mask" / "00000.png")
+    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 1, "checkpoint_every": 1}),
+                        tmp_path / "s", tmp_path / "run").run())
+    r = Renderer.load(tmp_path / "run")
+    layout = training_layout(tmp_path / "run")
+    h, w = r.size
+    assert layout.shape == (h, w) and abs(w / h - 120 / 70) > 0.05
+    expected = np.asarray(Image.fromarray(ids.astype(np.int32), "I").resize((w, h), Image.NEAREST))
+    assert np.array_equal(layout, expected)
