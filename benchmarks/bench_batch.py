@@ -1,21 +1,23 @@
 """`osmis batch` on this machine: Ray's scheduling overhead per run, and throughput against a sequential loop.
 
-1. overhead: --sources (50) copies of datasets/example_scene at 1 iteration of the smallest model (max_size 64,
+1. overhead: --sources (50) copies of datasets/example_scene at 1 iteration of the smallest model (max_size 96,
    4 channels), local Ray on --num-cpus (2) CPUs, one CPU per run. Overhead per run = (scheduling window x
    concurrent runs - sum of the runs' own work) / runs, where the window runs from BatchStarted (Ray up, storage
    and resources checked) to the last run's result, and a run's own work is what its worker measured: data,
-   training, checkpoint, gallery (--n-per-source 2), diversity. Ray's start-up and the dataset merge are reported
-   apart.
+   training, checkpoint, gallery (2 pairs), diversity. Ray's start-up, the dataset merge and the driver's peak
+   RSS are reported apart.
 2. throughput: 4 copies of example_scene at the quick preset (--iters overrides its 1,200 to shorten the
    measure), (a) a sequential shell loop (`osmis train` then `osmis generate`, one process each, torch on all
    cores), (b) `osmis batch --cpus-per-run 1` (one run per core) and (c) `osmis batch --cpus-per-run 2` (one run
-   on both cores). Reports wall time and the ratio to the loop.
+   on both cores). Reports wall time and the ratio to the loop. The batch also scores each gallery's pixel
+   diversity (under a second per run), which the loop does not.
 
 Usage: python benchmarks/bench_batch.py [--part overhead|throughput|all] [--sources 50] [--iters 1200]
 Results are printed and written to bench_batch.json. Run it on a quiet machine.
 """
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "datasets" / "example_scene"
-SMALLEST = dict(max_size=64, ch_g=4, ch_d=4, noise_dim=8, batch_size=2, iters=1, log_every=1, preview_every=1,
+SMALLEST = dict(max_size=96, ch_g=4, ch_d=4, noise_dim=8, batch_size=2, iters=1, log_every=1, preview_every=1,
                 checkpoint_every=1, device="cpu")
 
 
@@ -76,7 +78,9 @@ def overhead(args, tmp: Path) -> dict:
               "mean_own_work_s": round(own / len(rows), 3),
               "mean_train_s": round(sum(row["train_seconds"] for row in rows) / len(rows), 3),
               "overhead_per_run_s": round(per_run, 3), "merge_and_summary_s": round(m["finished"] - m["last_run"], 2),
-              "total_s": round(m["finished"], 2)}
+              "total_s": round(m["finished"], 2),
+              # the driver process: osmis_core, torch and the Ray client; Ray's own head processes are apart
+              "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     print(f"overhead: {result['runs']} runs, {slots} at a time: window {window:.1f} s, own work {own:.1f} s "
           f"(mean {own / len(rows):.2f} s), overhead {per_run:.3f} s per run; Ray start-up {m['started']:.1f} s, "
           f"merge + summary {result['merge_and_summary_s']} s", flush=True)

@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_generate.py [--data ../shared/data/example_image] [--n 100] [--repeats 3]
        [--precision fp32,bf16] [--cold 3]
 Trains one iteration to get a case-b checkpoint, then times the whole gallery export (loading the generator,
-sampling, PNG files, manifest, index.html) three ways:
+sampling, PNG files written by Pillow, manifest, index.html, the swap into place) three ways:
 - warm: repeated calls in one fresh process after a discarded first call, precisions interleaved so that machine
   noise hits them alike (not in this process: its heap holds the training step's leftovers);
 - cold: the first call in a fresh process, after its imports (what `osmis generate` pays past start-up);
@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from osmis_core.application.session import start_training
 from osmis_core.config import OsmisConfig
-from osmis_core.training.trainer import start_training
 
 WARM_CALLS = """
 import json, sys, time
-from osmis_core.application.generate import generate_gallery
+from osmis_core.application.gallery import generate_gallery
 run, out, n, repeats, precisions = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].split(",")
 times = {p: [] for p in precisions}
 for i in range(-1, repeats):  # round -1 warms up
@@ -38,7 +38,7 @@ print(json.dumps(times))
 
 COLD_CALL = """
 import sys, time
-from osmis_core.application.generate import generate_gallery
+from osmis_core.application.gallery import generate_gallery
 t = time.perf_counter()
 generate_gallery(sys.argv[1], sys.argv[2], n=int(sys.argv[3]), device="cpu", precision=sys.argv[4])
 print(time.perf_counter() - t)

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "gui"))
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 STROKE_S, PAUSE_S, MOVE_MS = 0.5, 0.6, 16
 
@@ -37,8 +37,8 @@ STROKE_S, PAUSE_S, MOVE_MS = 0.5, 0.6, 16
 def tiny_renderer(work: Path) -> Path:
     from gui_helpers import TINY_RENDERER_GUI, make_scene
 
+    from osmis_core.application.session import start_training
     from osmis_core.config import build_config
-    from osmis_core.training.trainer import start_training
     image, mask = make_scene(work / "data")
     trainer = start_training(build_config(overrides={**TINY_RENDERER_GUI, "iters": 2}), image, work / "run", mask)
     list(trainer.run())
@@ -57,7 +57,7 @@ def main() -> int:
     from osmis_core.threads import configure_threads
     configure_threads(None)                       # what the app's entry point does
     from osmis_gui import tasks
-    from osmis_gui.main_window import PAINT_TAB, MainWindow
+    from osmis_gui.main_window import MainWindow
     from osmis_gui.probe import StallProbe
 
     work = Path(tempfile.mkdtemp(prefix="osmis-paint-bench-"))
@@ -78,7 +78,7 @@ def main() -> int:
     win.open_run(str(run))
     wait(lambda: page.loaded is not None and page.is_idle() and 0 in page.render_images)
     wait(lambda: win.gallery.metrics_checked, 300)       # the start-up imports are done, as for the training figure
-    win.tabs.setCurrentIndex(PAINT_TAB)
+    win.tabs.setCurrentWidget(page)
     page.k_spin.setValue(args.variants)
     wait(page.is_idle)
     page.set_tool("brush")

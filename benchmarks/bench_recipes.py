@@ -31,7 +31,7 @@ from osmis_core.application.runfolder import atomic_write_text  # noqa: E402
 from osmis_core.config import build_config  # noqa: E402
 from osmis_core.events import HealthEvent, RolledBack, StepEval, TrainingFailed, TrainingFinished  # noqa: E402
 from osmis_core.training.monitor import BEST_BY  # noqa: E402
-from osmis_core.training.trainer import start_training  # noqa: E402
+from osmis_core.application.session import start_training  # noqa: E402
 
 # recipe name -> (preset, option overrides). "default" is the paper's exact recipe (no preset).
 RECIPES: dict[str, tuple[str | None, dict]] = {
@@ -143,13 +143,13 @@ def eval_cost(case: str, recipe: str, args, steps: int = 10, evals: int = 3, war
         float(trainer.train_step().terms["d_total"])
         step_times.append(time.perf_counter() - t)
     t = time.perf_counter()
-    list(trainer.evaluate())  # builds the feature network and the fixed samples' references
+    list(trainer.monitor.evaluate())  # builds the feature network and the fixed samples' references
     first = time.perf_counter() - t
     eval_times = []
     for _ in range(evals):
         _sync(trainer.device)
         t = time.perf_counter()
-        list(trainer.evaluate())
+        list(trainer.monitor.evaluate())
         _sync(trainer.device)
         eval_times.append(time.perf_counter() - t)
     step_s, eval_s = statistics.median(step_times), statistics.median(eval_times)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import time
@@ -13,6 +14,7 @@ from .config import FIELDS, MAX_SEED, build_config, option_type, preset_names
 from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
+MAX_SAMPLES = 100_000  # --n: the gallery's noise is drawn at once (~12 KB a sample at the paper's resolution)
 
 
 def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
@@ -43,7 +45,7 @@ def _option_parser(t: type, words):
 
     def parse(text: str):
         return text if text in words else t(text)
-    parse.__name__ = t.__name__  # argparse names the type in its error message
+    parse.__name__ = " or ".join([t.__name__, *map(repr, words)])  # argparse: "invalid float or 'adaptive' value"
     return parse
 
 
@@ -72,8 +74,9 @@ def _add_threads_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
-    from .metrics import REGISTRY, metric_names
-    from .metrics.renderer_measures import RENDERER_METRICS
+    from .metrics.inception_layers import INCEPTION_LAYERS
+    from .metrics.miou_settings import MIOU_SETTINGS
+    from .metrics.registry import REGISTRY, RENDERER_METRICS, metric_names
     g = p.add_argument_group("evaluation options")
     if real_required:
         g.add_argument("--real", required=True, help="the training data (image, folder or video)")
@@ -83,12 +86,13 @@ def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None
     g.add_argument("--metrics", default=",".join(metric_names(default_only=True)),
                    help="comma-separated: " + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items())
                    + "; for galleries of osmis render also " + ", ".join(RENDERER_METRICS))
-    g.add_argument("--sifid-dims", default="64", help="comma-separated Inception layers: 64, 192, 768, 2048")
+    g.add_argument("--sifid-dims", default="64",
+                   help="comma-separated Inception layers: " + ", ".join(map(str, INCEPTION_LAYERS)))
     g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
     g.add_argument("--random-weights", action="store_true",
                    help="randomly initialised networks: exercises the pipeline offline; NOT comparable with "
                    "published numbers")
-    g.add_argument("--miou-setting", choices=("auto", "full", "affordable"), default="auto",
+    g.add_argument("--miou-setting", choices=("auto", *MIOU_SETTINGS), default="auto",
                    help="mIoU segmenter: full = 500 steps per direction at the gallery's size; affordable = fewer "
                    "steps at a bounded size; auto (default) = full on a GPU, affordable on a CPU")
     g.add_argument("--miou-steps", type=int, default=None,
@@ -116,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_threads_flag(p)
     _add_option_flags(p, {"max_size", "masks", "background_color", "max_classes", "max_frames", "ch_g", "ch_d",
-                          "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0"})
+                          "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0", "model", "ch_r",
+                          "spade_hidden", "ch_rd", "num_blocks_r"})
 
     p = sub.add_parser("train", help="train a model on DATA (or continue a run with --resume)")
     p.add_argument("data", help="DATA, or a run folder with --resume")
@@ -131,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--out", required=True, help="gallery folder")
+    p.add_argument("--out", help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN); a gallery already "
+                   "there is replaced when the new one is complete")
     p.add_argument("--checkpoint", default="latest",
                    help="latest, best (kept by --keep-best during training) or a step number")
     p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
@@ -139,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="samples per forward pass (default: 10 on CPU, 50 on GPU)")
+                   help="samples per forward pass (default: 20 on CPU, 50 on GPU)")
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
                    "two of 255); auto = bf16 where native")
@@ -154,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise path")
     p.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
     p.add_argument("--device", default="auto")
+    _add_threads_flag(p)
 
     p = sub.add_parser("render", help="photos for given layouts from a renderer run (a gallery with the seeds)")
     p.add_argument("run", help="renderer run folder (trained with --model renderer)")
@@ -184,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
     p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
     p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
-    p.add_argument("--out", help="run folder (default: runs/<data name>); the gallery goes to RUN/gallery")
+    p.add_argument("--out", help="run folder (default: runs/<data name>); the gallery goes to "
+                   "RUN/galleries/step_NNNNNNN-seedS-nN")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
@@ -198,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(RUN/two_stage): the SB-GAN pipeline in one shot")
     _add_evaluate_flags(p, real_required=False)
     _add_option_flags(p)
+
+    p = sub.add_parser("export", help="copy chosen pairs of a gallery (with manifest, scores, index.html) to DIR")
+    p.add_argument("gallery", help="gallery folder (one with a manifest.json)")
+    p.add_argument("--select", required=True, help="item indices and ranges, e.g. 0,3,7-9")
+    p.add_argument("--out", required=True, help="export folder (new, empty, or an earlier export to replace)")
 
     p = sub.add_parser("bench", help="measure training speed and memory (median s/iteration, peak memory)")
     p.add_argument("data", help="DATA to train on")
@@ -237,6 +250,9 @@ def _check_counts(args) -> None:
         value = getattr(args, flag, None)
         if value is not None and not isinstance(value, bool) and isinstance(value, int) and value < minimum:
             raise OsmisError(f"--{flag.replace('_', '-')} must be at least {minimum}, got {value}.")
+    if getattr(args, "n", None) is not None and args.n > MAX_SAMPLES:
+        raise OsmisError(f"--n must be at most {MAX_SAMPLES:,} (a gallery of {args.n:,} samples would not fit in "
+                         f"memory or on disk), got {args.n}.")
     if args.command == "generate" and not 0 <= args.seed <= MAX_SEED:
         raise OsmisError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}.")
 
@@ -247,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     _console_safe()
     args = build_parser().parse_args(argv)
     from .threads import configure_threads
-    args.thread_plan = configure_threads(args.threads)
+    args.thread_plan = configure_threads(getattr(args, "threads", None))
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
     # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
     # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
@@ -266,46 +282,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .application.generate import inspect_data
+    from .application.session import inspect_data
     report = inspect_data(args.data, args.mask, _config_from_args(args))
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    print(f"data:          {report['source']['path']} ({report['source']['kind']}, {report['num_frames']} frame(s), "
-          f"{report['original_size'][0]}x{report['original_size'][1]})")
-    print(f"resolution:    {report['resolution'][1]}x{report['resolution'][0]} (W x H), noise {report['noise_shape']}")
-    print(f"classes:       {report['mask_summary'] or 'no mask (SIV-GAN)'}")
-    print(f"architecture:  n_g={report['num_blocks_g']} n_d={report['num_blocks_d']} n_d0={report['num_blocks_d0']}")
-    print(f"parameters:    G {report['params_g']:,}  D {report['params_d']:,}")
-    for note in report["notes"]:
-        print(f"note:          {note}")
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
 
-def _default_run_dir(data: str) -> Path:
-    stem = Path(data).stem or "run"
-    base = Path("runs") / stem
-    if not base.exists():
-        return base
-    i = 1
-    while (Path("runs") / f"{stem}-{i:03d}").exists():
-        i += 1
-    return Path("runs") / f"{stem}-{i:03d}"
+def _resume_overrides(args) -> dict:
+    """Options asked of a resumed run. The command that started it may be repeated with --resume: with its
+    --preset/--config the whole resolved config is compared with the run's, and only resumable options (iters,
+    logging, device, ...) may differ (resume_training names any other); without them, only the flags given."""
+    return _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
 
 
 def cmd_train(args) -> int:
     from .application.runfolder import RunFolder
-    from .training.trainer import resume_training, start_training
+    from .application.session import new_run_dir, resume_training, start_training
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
-        if args.preset or args.config:
-            raise OsmisError("--preset/--config cannot be combined with --resume: the run keeps its config.")
-        trainer = resume_training(run_dir, _overrides(args))
+        trainer = resume_training(run_dir, _resume_overrides(args))
     else:
         config = _config_from_args(args)
-        run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+        run_dir = Path(args.out) if args.out else new_run_dir(args.data)
         trainer = start_training(config, args.data, run_dir, args.mask)
     return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
 
@@ -339,13 +339,7 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     try:
         for event in trainer.run(control, resumed=resumed):
             if isinstance(event, TrainingStarted):
-                d = event.description
-                a = d["architecture"]
-                print(f"run folder {event.run_dir}: {a['width']}x{a['height']}, n_g={a['num_blocks_g']} "
-                      f"n_d={a['num_blocks_d']} n_d0={a['num_blocks_d0']}, classes={d['data']['num_classes']}, "
-                      f"G {d['params_g']:,} / D {d['params_d']:,} parameters, {d['device']}", file=sys.stderr)
-                for note in a["notes"]:
-                    print(f"note: {note}", file=sys.stderr)
+                print(event.summary(), file=sys.stderr)
                 bar = tqdm(total=event.total, initial=event.step, unit="it", disable=quiet, dynamic_ncols=True,
                            mininterval=0.5, miniters=1, file=sys.stderr)
                 if governor is not None:
@@ -388,23 +382,30 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     return code
 
 
+def _settle_threads(args) -> None:
+    """Commands without a training loop look at the machine once, before their work, in the thread that does it."""
+    args.thread_plan.governor().check()
+
+
 def cmd_generate(args) -> int:
-    from .application.generate import generate_gallery
+    _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
-    t0 = time.perf_counter()
-    out = generate_gallery(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint, ema=not args.raw,
-                           device=args.device, batch_size=args.batch_size, precision=args.precision)
-    print(f"wrote {args.n} samples in {time.perf_counter() - t0:.2f} s: {out / 'index.html'}")
+    out = _generate_with_progress(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint,
+                                  ema=not args.raw, device=args.device, batch_size=args.batch_size,
+                                  precision=args.precision)
+    print(f"gallery: {out / 'index.html'}")
     return 0
 
 
 def cmd_animate(args) -> int:
     from .application.animate import latent_walk
+    _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
     out = latent_walk(args.run, args.out, frames=args.frames, fps=args.fps, loop=args.loop, seed=args.seed,
                       checkpoint=checkpoint, device=args.device)
     print(f"wrote {args.frames} frames in {time.perf_counter() - t0:.2f} s: {out}")
+    return 0
 
 
 def cmd_render(args) -> int:
@@ -434,6 +435,31 @@ def cmd_render(args) -> int:
     print(f"rendered {args.n * len(layouts)} photos of {len(layouts)} layout(s) in {time.perf_counter() - t0:.2f} s: "
           f"{out / 'index.html'}")
     return 0
+
+
+def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> Path:
+    """Write a gallery with a progress bar on stderr; returns the gallery folder."""
+    from tqdm import tqdm
+
+    from .application.gallery import gallery_events
+    from .events import GenerationFinished, GenerationStarted, SamplesWritten
+    bar, out = None, None
+    try:
+        for event in gallery_events(run_dir, out_dir, **kwargs):
+            if isinstance(event, GenerationStarted):
+                # no bar when stderr is not a terminal (disable=None): a log keeps only the sentences
+                bar = tqdm(total=event.total, unit="sample", disable=True if quiet else None, dynamic_ncols=True,
+                           file=sys.stderr)
+            elif isinstance(event, SamplesWritten):
+                bar.update(event.done - bar.n)
+            elif isinstance(event, GenerationFinished):
+                bar.close()
+                out = event.out_dir
+                print(f"wrote {event.total} samples in {event.seconds:.2f} s into {out}", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
 
 
 def _int(text: str, flag: str) -> int:
@@ -471,14 +497,18 @@ class _EvaluationProgress:
             self.bar = None
 
 
-def _metric_list(text: str) -> list[str]:
-    from .metrics import metric_names
-    from .metrics.renderer_measures import RENDERER_METRICS
-    metrics = [m.strip() for m in text.split(",") if m.strip()]
+def _metric_list(args) -> list[str]:
+    """The --metrics names, after checking them and the other numeric evaluation flags."""
+    from .metrics.registry import RENDERER_METRICS, metric_names
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
     if unknown or not metrics:
         problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
         raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
+    if args.miou_steps is not None and args.miou_steps < 1:
+        raise OsmisError(f"--miou-steps must be at least 1, got {args.miou_steps}.")
+    if args.time_budget is not None and not args.time_budget >= 0:
+        raise OsmisError(f"--time-budget must be a number of seconds >= 0, got {args.time_budget}.")
     return metrics
 
 
@@ -487,8 +517,8 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
     """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
     from .application.evaluation import evaluate_gallery
     from .devices import resolve_device
-    from .metrics import REGISTRY, Compat, MissingWeightsError, missing_weights
-    metrics = _metric_list(args.metrics)
+    from .metrics import Compat, MissingWeightsError
+    metrics = _metric_list(args)
     try:
         dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
     except ValueError:
@@ -501,16 +531,21 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
                   device=str(resolve_device(device)), miou_setting=args.miou_setting, miou_steps=args.miou_steps,
                   time_budget=time_budget, progress=shown.progress, on_plan=shown.on_plan)
     if config is not None:
-        kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color)
-    files = [] if args.random_weights else list(dict.fromkeys(
-        f for m in metrics for f in missing_weights(REGISTRY[m].weights, args.weights_dir)))
-    missing = str(MissingWeightsError(files, args.weights_dir)) if files else None
+        kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color,
+                      max_frames=config.data.max_frames)
+    missing = None
+    if not args.random_weights:
+        from .metrics.evaluate import missing_weights_for
+        files = list(dict.fromkeys(f for fs in missing_weights_for(metrics, args.weights_dir).values() for f in fs))
+        if files:
+            missing = str(MissingWeightsError(files, args.weights_dir))
     try:
         result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
     finally:
         shown.close()
     if shown.plan is not None and shown.plan.over_budget():
-        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(shown.plan.over_budget())]
+        # every requested metric, not only the skipped ones: the command rewrites the gallery's metrics.json
+        later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(metrics)]
         if mask:
             later += ["--mask", str(mask)]
         if args.random_weights:
@@ -518,12 +553,13 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
         if args.weights_dir:
             later += ["--weights-dir", str(args.weights_dir)]
         print(f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
-              f"{time_budget:.0f} s; run later with: {' '.join(later)}", file=sys.stderr)
+              f"{time_budget:.0f} s; run later with: {shlex.join(later)}", file=sys.stderr)
     return result, missing
 
 
 def cmd_evaluate(args) -> int:
     from .metrics import format_table
+    _settle_threads(args)
     result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device, time_budget=args.time_budget)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)
@@ -534,12 +570,11 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .application.generate import generate_gallery
     from .application.runfolder import RunFolder
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
-    from .training.trainer import resume_training, start_training
-    _metric_list(args.metrics)  # a typo is reported now, not after the training
+    from .application.session import new_run_dir, resume_training, start_training
+    _metric_list(args)  # a typo is reported now, not after the training
     renderer_config = None
     if args.two_stage:
         # the renderer is checked before any training starts: its config and its need for masks
@@ -558,17 +593,14 @@ def cmd_run(args) -> int:
         if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
             raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
         args.mask = data.get("mask_path")
-        # The same command line again with --resume: its preset/config may be given, only resumable options
-        # (iters, logging, device, ...) may differ from the run's (resume_training names any other).
-        overrides = _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
-        trainer = resume_training(run_dir, overrides)
+        trainer = resume_training(run_dir, _resume_overrides(args))
         config = trainer.config
     else:
         config = _config_from_args(args)
         if config.model != "osmis":
             raise OsmisError("osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
                              "and osmis render.")
-        run_dir = Path(args.out) if args.out else _default_run_dir(args.data)
+        run_dir = Path(args.out) if args.out else new_run_dir(args.data)
         if RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
                              "checkpoint, then generate and evaluate) or choose another --out.")
@@ -580,9 +612,8 @@ def cmd_run(args) -> int:
         print(f"training stopped at step {trainer.step} of {config.run.iters}; finish the job with: osmis run "
               f"{args.data} --out {run_dir} --resume", file=sys.stderr)
         return 0
-    gallery = run_dir / "gallery"
-    generate_gallery(run_dir, gallery, n=args.n, seed=config.run.seed, device=config.run.device)
-    print(f"generated {args.n} samples", file=sys.stderr)
+    gallery = _generate_with_progress(run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed,
+                                      device=config.run.device)
     budget = args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))
     galleries = [("OSMIS", gallery, config)]
     if renderer_config is not None:
@@ -593,7 +624,7 @@ def cmd_run(args) -> int:
                                  governor=args.thread_plan.governor())
         if code != 0:
             return code
-        two_stage = run_dir / "two_stage"
+        two_stage = RunFolder(run_dir).galleries / f"two-stage-{gallery.name}"
         render_gallery(renderer_dir, layouts_of_gallery(gallery), two_stage, n=1, seed=config.run.seed,
                        device=renderer_config.run.device)
         print(f"rendered OSMIS's {args.n} masks with the renderer", file=sys.stderr)
@@ -610,9 +641,16 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .application.gallery import export_selection, parse_selection
+    result = export_selection(args.gallery, parse_selection(args.select), args.out)
+    print(f"exported {result.count} pairs ({result.files} files) to {result.dest}")
+    return 0
+
+
 def cmd_bench(args) -> int:
+    from .files import atomic_write_text
     from .training.bench import VARIANTS, benchmark_variants
-    from .application.runfolder import atomic_write_text
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -626,7 +664,8 @@ def cmd_bench(args) -> int:
                                  isolate=not args.same_process)
     for r in results:
         name = r["variant"]
-        mem = f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r else f"{r['peak_rss_mb']:.0f} MB RSS"
+        mem = (f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r
+               else f"{r['peak_rss_mb']:.0f} MB RSS")
         print(f"{name:8s} {r['median_s_per_iter']:.3f} s/it  {r['iters_per_s']:.2f} it/s  start-up "
               f"{r['startup_s']:.2f} s  peak {mem}  150k-iteration run: {r['projected_paper_run_h']:.1f} h  "
               f"({r['device']}, {r['precision']}, {r['resolution'][1]}x{r['resolution'][0]})")
@@ -651,8 +690,9 @@ def _add_batch_parser(sub) -> None:
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all of this machine's)")
     p.add_argument("--num-gpus", type=int, help="local Ray only: GPUs to use (default: all of this machine's)")
     p.add_argument("--cpus-per-run", type=float, default=1, help="CPUs reserved by each run (default 1)")
-    p.add_argument("--gpus-per-run", type=float, default=0,
-                   help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default 0)")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default: 1 when "
+                   "Ray has GPUs, else 0)")
     p.add_argument("--max-concurrent", type=int, help="at most this many runs at once (default: as resources allow)")
     p.add_argument("--retries", type=int, default=3,
                    help="times a run is retried after its worker process or node died (default 3)")
@@ -738,7 +778,7 @@ def cmd_batch(args) -> int:
 
 
 def _duration(seconds: float) -> str:
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
@@ -751,5 +791,5 @@ def cmd_gui(args) -> int:
 
 
 COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate,
-            "render": cmd_render, "evaluate": cmd_evaluate, "run": cmd_run, "bench": cmd_bench, "batch": cmd_batch,
-            "gui": cmd_gui}
+            "render": cmd_render, "evaluate": cmd_evaluate, "run": cmd_run, "export": cmd_export, "bench": cmd_bench,
+            "batch": cmd_batch, "gui": cmd_gui}

@@ -186,6 +186,22 @@ class RendererOptions:
                                 maximum=1.0, label="p layout edit")
     unpaired: float = _opt(0.5, "Share of each generator batch drawn from unpaired layouts (warped masks without "
                            "their photo).", minimum=0.0, maximum=1.0, label="Unpaired share")
+    layouts_from: str | None = _opt(None, "An OSMIS run of the same data: half of the unpaired layouts are masks "
+                                    "sampled from it (what the two-stage pipeline feeds the renderer).",
+                                    label="Layouts from run")
+
+
+# THE options that may change when a run is resumed (CLI `train --resume`, the app's "Continue run", the library's
+# resume_training): the run's length, its logging and checkpointing, and how (not what) is computed. The model,
+# the data and the rest of the optimisation stay those of the run. channels_last and fast_upsample give the same
+# numbers (tests/test_fast_path.py); precision, compile and compile_mode change rounding and speed, not the model.
+# The learning rates may change: lowering them is the way out of a divergence (each change is recorded in run.json
+# and log.txt). Evaluation during training and the health checks watch the run without changing its numbers.
+RESUMABLE_OPTIONS: tuple[str, ...] = (
+    "iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
+    "channels_last", "fast_upsample", "precision", "compile", "compile_mode", "lr_g", "lr_d",
+    "eval_every", "keep_best", "on_collapse", "tensorboard",
+)
 
 
 GROUPS: dict[str, type] = {
@@ -365,7 +381,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def save_config_file(config: OsmisConfig, path: str | Path) -> None:
-    from .application.runfolder import atomic_write_text
+    from .files import atomic_write_text
     atomic_write_text(Path(path), json.dumps(config.to_dict(), indent=2) + "\n")
 
 

@@ -1,4 +1,5 @@
-"""Typed events emitted by the trainer, and the control object through which a caller stops or pauses it."""
+"""Typed events emitted by the long jobs (training, gallery generation), and the control object through which a
+caller stops or pauses training."""
 from __future__ import annotations
 
 import threading
@@ -7,12 +8,42 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class RunDescription:
+    """What a training run trains on and with: the payload of TrainingStarted and the facts of run.json."""
+    data: dict                  # source, original_size [W, H], num_frames, resolution [H, W], num_classes, mask
+    architecture: dict          # height, width, noise_shape, num_blocks_g/_d/_d0, notes
+    device: str
+    params_g: int
+    params_d: int
+    model: str = "osmis"        # osmis | renderer
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.architecture.get("notes", []))
+
+    def summary(self) -> str:
+        """One line: resolution, blocks, classes, parameter counts and device."""
+        a = self.architecture
+        blocks = (f"n_g={a['num_blocks_g']} n_d={a['num_blocks_d']} n_d0={a['num_blocks_d0']}"
+                  if self.model == "osmis" else f"renderer, {a.get('num_blocks', '?')} SPADE blocks")
+        return (f"{a['width']}x{a['height']}, {blocks}, classes={self.data.get('num_classes')}, G {self.params_g:,} / "
+                f"D {self.params_d:,} parameters, on {self.device}")
+
+
+@dataclass(frozen=True)
 class TrainingStarted:
     run_dir: Path
     step: int                   # first step to run is step + 1
     total: int
     resumed: bool
-    description: dict = field(default_factory=dict)   # data, architecture, parameter counts, device
+    description: RunDescription
+
+    def summary(self) -> str:
+        """The "run started" sentence that every face prints (notes follow as `note: ...` lines)."""
+        word = "resumed" if self.resumed else "started"
+        lines = [f"{word} at iteration {self.step:,} of {self.total:,} in {self.run_dir}: "
+                 f"{self.description.summary()}"]
+        return "\n".join(lines + [f"note: {n}" for n in self.description.notes])
 
 
 @dataclass(frozen=True)
@@ -107,6 +138,27 @@ class TrainingFailed:
     details: str = ""           # traceback for the log
     user_error: bool = False    # the user can fix it (full disk, divergence, memory): the CLI exits 2, else 1
 
+
+@dataclass(frozen=True)
+class GenerationStarted:
+    total: int                  # samples to write
+    out_dir: Path               # the gallery folder it will become
+
+
+@dataclass(frozen=True)
+class SamplesWritten:
+    done: int                   # samples whose files are written
+    total: int
+
+
+@dataclass(frozen=True)
+class GenerationFinished:
+    out_dir: Path
+    total: int
+    seconds: float
+
+
+GenerationEvent = GenerationStarted | SamplesWritten | GenerationFinished
 
 Event = (TrainingStarted | IterationDone | StepStats | StepEval | HealthEvent | RolledBack | PreviewReady
          | CheckpointSaved | TrainingPaused | TrainingResumed | TrainingFinished | TrainingFailed)

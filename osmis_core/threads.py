@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, MutableMapping
 
 # libgomp's barrier spin before a waiting thread sleeps, used when a fixed count above one cannot step back under
 # load: ~10k pause instructions is well under a millisecond, against ~300k by default (longer than a time slice).
@@ -42,12 +42,18 @@ WAIT_ENV = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 ROUNDING = 0.4
 
 
+def allowed_cpus() -> frozenset[int]:
+    """The logical CPUs this process may run on (its affinity mask)."""
+    if hasattr(os, "sched_getaffinity"):
+        return frozenset(os.sched_getaffinity(0))
+    return frozenset(range(os.cpu_count() or 1))
+
+
 def physical_cores() -> int:
     """Physical cores this process may run on (hyperthread siblings counted once), limited by the CPU affinity
     mask and a cgroup CPU quota (containers); at least 1."""
-    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
     cores = set()
-    for cpu in allowed:
+    for cpu in sorted(allowed_cpus()):
         topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
         try:
             cores.add((topo.joinpath("physical_package_id").read_text().strip(),
@@ -85,16 +91,24 @@ class CpuSample:
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def sample_cpu() -> CpuSample | None:
-    """Read /proc/stat (all CPUs: user+nice+system+irq+softirq+steal... minus idle and iowait) and this process's
-    own CPU time (all its threads); None where /proc is absent (not Linux)."""
+def sample_cpu(cpus: frozenset[int] | None = None) -> CpuSample | None:
+    """Busy time of the logical CPUs `cpus` (all when None) from /proc/stat (user, nice, system, irq, softirq,
+    steal: all but idle and iowait) and this process's own CPU time (all its threads); None where /proc is absent
+    (not Linux)."""
+    busy = 0
     try:
         with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
+            for line in f:
+                name, *values = line.split()
+                if not name.startswith("cpu"):
+                    break
+                if (name == "cpu") != (cpus is None) or (cpus is not None and int(name[3:]) not in cpus):
+                    continue
+                # user nice system idle iowait irq softirq steal guest guest_nice (guest is within user/nice)
+                fields = [int(x) for x in values]
+                busy += sum(fields[:8]) - fields[3] - (fields[4] if len(fields) > 4 else 0)
     except (OSError, ValueError):
         return None
-    # user nice system idle iowait irq softirq steal guest guest_nice; guest time is already counted in user/nice.
-    busy = sum(fields[:8]) - fields[3] - (fields[4] if len(fields) > 4 else 0)
     t = os.times()
     return CpuSample(time.monotonic(), busy / _TICK, t.user + t.system)
 
@@ -108,10 +122,13 @@ def others_load(before: CpuSample, after: CpuSample) -> float:
     return max(0.0, ((after.machine_busy - before.machine_busy) - (after.own - before.own)) / wall)
 
 
-def threads_for(cores: int, others: float) -> int:
-    """Intra-op threads for `cores` physical cores of which `others` (in cores) are used by other programs: the
-    free cores, rounded so that a core more than 40 % busy counts as taken; at least 1, at most `cores`."""
-    return max(1, min(cores, math.floor(cores - others + ROUNDING)))
+def threads_for(cores: int, others: float, cpus: int | None = None) -> int:
+    """Intra-op threads for `cores` physical cores when other programs keep `others` of the `cpus` logical CPUs
+    this process may use busy (cpus defaults to cores): the free CPUs, rounded so that one more than 40 % busy
+    counts as taken; at least 1, at most `cores`. (With a container's CPU quota the CPUs are many and the cores
+    few: the load of other tenants on the rest of the host then leaves the count at the quota.)"""
+    free = (cpus if cpus else cores) - others
+    return max(1, min(cores, math.floor(free + ROUNDING)))
 
 
 @dataclass(frozen=True)
@@ -124,8 +141,9 @@ class ThreadPlan:
     cores: int
     env: dict[str, str] = field(default_factory=dict)
     start: CpuSample | None = None
+    cpus: frozenset[int] | None = None      # the logical CPUs whose load is watched (None: the whole machine)
 
-    def governor(self, interval_s: float = 2.0) -> "ThreadGovernor":
+    def governor(self, interval_s: float = 2.0) -> ThreadGovernor:
         """A governor for the calling thread (the one that runs training steps; torch's count is per thread)."""
         return ThreadGovernor(self, interval_s)
 
@@ -146,10 +164,11 @@ class ThreadGovernor:
     """
 
     def __init__(self, plan: ThreadPlan, interval_s: float = 2.0,
-                 sampler: Callable[[], CpuSample | None] = sample_cpu):
+                 sampler: Callable[[], CpuSample | None] | None = None):
         self.plan = plan
         self.interval_s = interval_s
-        self.sampler = sampler                  # where the load is read from (/proc; tests script it)
+        # where the load is read from: /proc/stat for the plan's CPUs (tests script it)
+        self.sampler = sampler or (lambda: sample_cpu(plan.cpus))
         self._last = plan.start
         self._pending_up: int | None = None
         self.current: int | None = None
@@ -176,12 +195,11 @@ class ThreadGovernor:
             return self.current
         others = others_load(self._last, sample)
         self._last = sample
-        target = threads_for(self.plan.cores, others)
+        target = threads_for(self.plan.cores, others, len(self.plan.cpus) if self.plan.cpus else None)
         current = self.current if self.current is not None else torch.get_num_threads()
-        if target > current and self.current is not None:
-            if self._pending_up != target:
-                self._pending_up = target       # first look that says "more": wait for the next one
-                return self.current
+        if target > current and self.current is not None and self._pending_up != target:
+            self._pending_up = target           # first look that says "more": wait for the next one
+            return self.current
         self._pending_up = None
         if target != current or self.current is None:
             if target != torch.get_num_threads():
@@ -228,12 +246,17 @@ def configure_threads(threads: int | None = None, environ: MutableMapping[str, s
 
     threads: None (adaptive to the load), or a fixed count >= 1 (`--threads N`; a batch worker's CPU allotment).
     A user's OMP_NUM_THREADS wins over both. Returns the plan; a second call in the same process returns the first
-    plan unless `threads` asks for another fixed count. Raises ValueError for threads < 1.
+    plan unless `threads` asks for another fixed count (a reused batch worker): then the variables set by the first
+    call are replaced (once torch is loaded only the governor's set_num_threads still acts). Raises ValueError for
+    threads < 1.
     """
     global _configured
     environ = os.environ if environ is None else environ
     if _configured is not None and (threads is None or threads == _configured.threads):
         return _configured
+    for key, value in (_configured.env if _configured is not None else {}).items():
+        if environ.get(key) == value:       # ours, not the user's
+            del environ[key]
     env = thread_env(threads, environ)
     environ.update(env)
     cores = physical_cores()
@@ -244,7 +267,8 @@ def configure_threads(threads: int | None = None, environ: MutableMapping[str, s
         fixed, source = threads, "threads"
     else:
         fixed, source = None, "adaptive"
-    _configured = ThreadPlan(fixed, source, cores, env, sample_cpu())
+    cpus = allowed_cpus()
+    _configured = ThreadPlan(fixed, source, cores, env, sample_cpu(cpus), cpus)
     return _configured
 
 

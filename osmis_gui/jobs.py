@@ -6,24 +6,26 @@ thread never pays for that import.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PySide6.QtGui import QImage
 
 from .widgets import mask_overlay_image, qimage_from_array
 
-GALLERIES = "galleries"          # sub-folder of a run folder that holds the galleries made from the app
-WALKS = "walks"                  # sub-folder of a run folder that holds the latent-walk videos made from the app
 PREVIEW_MAX_FRAMES = 120         # frames of a video shown in the data view (evenly spaced)
 PREVIEW_MAX_SIDE = 960           # larger side of a frame in the data view
 THUMB_WIDTH = 176
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a job yields to report progress: `done` of `total` units of `stage` (a few words)."""
+    stage: str
+    done: int
+    total: int
 
 
 def warm_up() -> dict:
@@ -58,44 +60,32 @@ class DataPreview:
     mask_error: str | None = None
 
 
-def _evenly_indices(n: int, k: int) -> list[int]:
-    if n <= k:
-        return list(range(n))
-    return [int(i) for i in np.linspace(0, n - 1, k).round().astype(int)]
-
-
 def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview:
     """Decode the data (and its masks) for display. Raises OsmisError for unusable input."""
     from PIL import Image
 
-    from osmis_core.data.sources import find_source, load_frames, open_mask
-    from osmis_core.errors import OsmisError
     from osmis_core.data.masks import decode_masks
+    from osmis_core.data.sources import find_source, load_frame_set, open_mask, pair_masks
+    from osmis_core.errors import OsmisError
     from osmis_core.models.visual import palette
 
     source = find_source(path, mask_path)
     k = min(int(options.get("max_frames") or PREVIEW_MAX_FRAMES), PREVIEW_MAX_FRAMES)
-    frames = load_frames(source, k)
+    frame_set = load_frame_set(source, k, use_masks=False)   # masks below: their error is shown, not raised
+    frames = frame_set.frames
     if source.kind == "video":
-        names = [f"{source.video.name} · frame {i + 1} of {len(frames)} shown" for i in range(len(frames))]
+        names = [f"{source.video.name} · frame {i + 1} of {frame_set.total}" for i in frame_set.indices]
     else:
-        names = [source.frames[i].name for i in _evenly_indices(len(source.frames), k)]
+        names = [source.frames[i].name for i in frame_set.indices]
     original = frames[0].size
 
-    # Masks: one per shown frame (same selection as the frames; video masks spread evenly over the frames).
+    # Masks: the engine's frame-mask rule, so the view shows the pairs that training uses.
     ids_list: list[np.ndarray] | None = None
     preview = DataPreview(str(path), str(mask_path) if mask_path else None, source.to_dict(), [], [], names,
                           original)
     if source.masks:
-        if source.kind == "video":
-            m = len(source.masks)
-            pick = [round(i * (m - 1) / max(1, len(frames) - 1)) for i in range(len(frames))]
-        elif source.kind == "folder" and len(source.masks) == len(source.frames):
-            pick = _evenly_indices(len(source.frames), k)
-        else:
-            pick = [0] * len(frames)
-        paths = [source.masks[i] for i in pick]
         try:
+            paths = pair_masks(source, frame_set.total, frame_set.indices)
             unique = sorted(set(paths), key=paths.index)
             images = [open_mask(p) for p in unique]
             ids, report = decode_masks(images, [str(p) for p in unique], int(options.get("max_classes", 32)),
@@ -132,8 +122,9 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
     return preview
 
 
-def inspect(path: str, mask_path: str | None, config) -> dict:
-    from osmis_core.application.generate import inspect_data
+def inspect(path: str, mask_path: str | None, config):
+    """The engine's InspectReport of the data with these settings."""
+    from osmis_core.application.session import inspect_data
     return inspect_data(path, mask_path, config)
 
 
@@ -142,36 +133,70 @@ def read_image(path: str) -> QImage | None:
     return None if image.isNull() else image
 
 
-def lower_thread_priority(nice: int = 10) -> None:
-    """Run the calling (worker) thread, and the compute threads it starts, at a lower CPU priority than the GUI
-    thread, so that on a busy machine the window stays responsive. Linux only (nice is per thread there); a
-    no-op elsewhere. The pool thread keeps the lower priority for later background jobs, which is intended."""
-    import sys
-    import threading
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        tid = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        if current < nice:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except (AttributeError, OSError):
-        pass
+@dataclass(frozen=True)
+class PreviewGrid:
+    """A training preview grid (osmis_core.models.visual.preview_grid: samples side by side, each over its mask,
+    separated by white lines `pad` px wide) and its number of sample columns (1 when not recognised)."""
+    image: QImage
+    columns: int
+    pad: int
+
+
+def grid_columns(pixels: np.ndarray, max_columns: int = 64) -> tuple[int, int]:
+    """(columns, pad) of a preview grid (H x W x 3 uint8): the largest column count whose separators (and the
+    top border) are white lines of one width; (1, 0) when none fits."""
+    height, width = pixels.shape[:2]
+    white = np.all(pixels == 255, axis=2)
+    for pad in (2, 1, 3, 4):
+        if height <= 2 * pad or not white[:pad].all():
+            continue
+        full = white.all(axis=0)                       # columns that are white from top to bottom
+        for n in range(min(max_columns, width), 1, -1):
+            w, rest = divmod(width - (n + 1) * pad, n)
+            if w < 1 or rest:
+                continue
+            if all(full[k * (w + pad):k * (w + pad) + pad].all() for k in range(n + 1)):
+                return n, pad
+    return 1, 0
+
+
+def read_preview(path: str) -> PreviewGrid | None:
+    """A preview grid PNG of the run (None when unreadable), with its columns found for re-arranging."""
+    image = read_image(path)
+    if image is None:
+        return None
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(rgb.constBits(), np.uint8, rgb.bytesPerLine() * rgb.height())
+    pixels = pixels.reshape(rgb.height(), rgb.bytesPerLine())[:, :3 * rgb.width()].reshape(rgb.height(), -1, 3)
+    columns, pad = grid_columns(pixels)
+    return PreviewGrid(image, columns, pad)
 
 
 # -- training -----------------------------------------------------------------------------------------------------
 
-def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str,
-          overrides: dict | None, control) -> Iterator[Any]:
-    """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new' or 'resume'."""
+def new_run_dir(data_path: str, root: str | Path) -> Path:
+    """A new run folder for DATA under `root` (not created), by the engine's rule (application.session)."""
+    from osmis_core.application.session import new_run_dir as engine_new_run_dir
+    return engine_new_run_dir(data_path, root)
+
+
+def resumable_changes(config) -> dict:
+    """The options of `config` (flat names) that a continued run takes over: every option the engine lets
+    change on resume (osmis_core.config.RESUMABLE_OPTIONS)."""
+    from osmis_core.config import RESUMABLE_OPTIONS
+    return {k: v for k, v in config.flat().items() if k in RESUMABLE_OPTIONS}
+
+
+def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str, control) -> Iterator[Any]:
+    """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new', or 'resume' (the run continues
+    with the options of `config` that may change on resume)."""
     from osmis_core.events import IterationDone
     from osmis_core.threads import configured_plan
-    from osmis_core.training.trainer import resume_training, start_training
-    lower_thread_priority()
+    from osmis_core.application.session import resume_training, start_training
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
     else:
-        trainer = resume_training(run_dir, overrides or {})
+        trainer = resume_training(run_dir, resumable_changes(config))
     plan = configured_plan()                # set by the app's entry point; None when the app is embedded
     governor = plan.governor() if plan is not None else None
     for event in trainer.run(control, resumed=(mode == "resume")):
@@ -198,25 +223,13 @@ class RunSnapshot:
 
 def list_samples(run_dir: str | Path) -> list[tuple[int, str]]:
     from osmis_core.application.runfolder import RunFolder
-    out = []
-    folder = RunFolder(run_dir).samples
-    if folder.is_dir():
-        for p in sorted(folder.glob("step_*.png")):
-            try:
-                out.append((int(p.stem.split("_")[1]), str(p)))
-            except (IndexError, ValueError):
-                continue
-    return out
+    return [(step, str(p)) for step, p in RunFolder(run_dir).sample_files()]
 
 
 def list_galleries(run_dir: str | Path) -> list[str]:
-    """Gallery folders of a run (those with a manifest.json), newest first."""
-    root = Path(run_dir) / GALLERIES
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if (p / "manifest.json").is_file()]
-    found.sort(key=lambda p: (p / "manifest.json").stat().st_mtime, reverse=True)
-    return [str(p) for p in found]
+    """Gallery folders of a run, newest first (the engine's RUN/galleries, whoever wrote them)."""
+    from osmis_core.application.runfolder import RunFolder
+    return [str(p) for p in RunFolder(run_dir).gallery_dirs()]
 
 
 def checkpoint_steps(run_dir: str | Path) -> list[int]:
@@ -236,19 +249,18 @@ def read_run(run_dir: str) -> RunSnapshot:
 
 
 # -- gallery ------------------------------------------------------------------------------------------------------
-
-def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> str:
-    """Write a gallery of n samples into <run>/galleries/step_NNNNNNN-seedS-nN and return that folder."""
-    from osmis_core.errors import OsmisError
-    from osmis_core.application.generate import generate_gallery
-    from osmis_core.application.runfolder import RunFolder
-    step = RunFolder(run_dir).latest_step() if checkpoint == "latest" else int(checkpoint)
-    if step is None:
-        raise OsmisError(f"{run_dir}: the run has no checkpoint yet; train first.")
-    out = Path(run_dir) / GALLERIES / f"step_{step:07d}-seed{seed}-n{n}"
-    (out / "metrics.json").unlink(missing_ok=True)   # scores of an earlier gallery in this folder are stale
-    generate_gallery(run_dir, out, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device)
-    return str(out)
+def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
+    """Write a gallery of n samples into the run's galleries folder (the engine's RUN/galleries/<name>),
+    yielding Progress as the engine writes its samples; returns the gallery folder."""
+    from osmis_core.application.gallery import gallery_events
+    from osmis_core.events import GenerationFinished, SamplesWritten
+    out = None
+    for event in gallery_events(run_dir, None, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device):
+        if isinstance(event, SamplesWritten):
+            yield Progress("generating", event.done, event.total)
+        elif isinstance(event, GenerationFinished):
+            out = str(event.out_dir)
+    return out
 
 
 def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
@@ -256,41 +268,38 @@ def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
     from osmis_core.application.animate import latent_walk
     from osmis_core.application.runfolder import RunFolder
     from osmis_core.errors import OsmisError
-    step = RunFolder(run_dir).latest_step() if checkpoint == "latest" else int(checkpoint)
+    folder = RunFolder(run_dir)
+    step = folder.latest_step() if checkpoint == "latest" else int(checkpoint)
     if step is None:
         raise OsmisError(f"{run_dir}: the run has no checkpoint yet; train first.")
-    out = Path(run_dir) / WALKS / f"step_{step:07d}-seed{seed}.mp4"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = folder.walk_path(step, seed)
     return str(latent_walk(run_dir, out, loop=True, seed=seed, checkpoint=checkpoint, device=device))
 
 
 def read_manifest(gallery_dir: str | Path) -> dict:
-    from osmis_core.errors import OsmisError
-    path = Path(gallery_dir) / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise OsmisError(f"{path}: the gallery manifest cannot be read ({exc}).") from None
+    from osmis_core.application.gallery import read_manifest as engine_read_manifest
+    return engine_read_manifest(gallery_dir)
 
 
 def read_metrics(gallery_dir: str | Path) -> dict | None:
-    """metrics.json of a gallery (written by the app or `osmis evaluate`), normalised; None when absent."""
+    """metrics.json of a gallery (written by the app or `osmis evaluate`), normalised for the score columns;
+    None when absent or unreadable."""
+    from osmis_core.application.gallery import read_metrics as engine_read_metrics
+    from osmis_core.errors import OsmisError
+
     from .scoring import normalise_metrics
-    path = Path(gallery_dir) / "metrics.json"
-    if not path.is_file():
-        return None
     try:
-        return normalise_metrics(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+        return normalise_metrics(engine_read_metrics(gallery_dir))
+    except OsmisError:
         return None
 
 
-def load_gallery(gallery_dir: str, tag: int = 0) -> Iterator[tuple]:
-    """Yield (tag, 'manifest', manifest, metrics) then (tag, 'thumbs', [(index, QImage), ...]) in batches."""
+def load_gallery(gallery_dir: str) -> Iterator[tuple]:
+    """Yield ('manifest', manifest, metrics) then ('thumbs', [(index, QImage), ...]) in batches."""
     from PIL import Image
     root = Path(gallery_dir)
     manifest = read_manifest(root)
-    yield (tag, "manifest", manifest, read_metrics(root))
+    yield ("manifest", manifest, read_metrics(root))
     batch = []
     for item in manifest.get("items", []):
         try:
@@ -311,10 +320,10 @@ def load_gallery(gallery_dir: str, tag: int = 0) -> Iterator[tuple]:
             y += p.height + 2
         batch.append((int(item["index"]), qimage_from_array(np.asarray(canvas))))
         if len(batch) >= 8:
-            yield (tag, "thumbs", batch)
+            yield ("thumbs", batch)
             batch = []
     if batch:
-        yield (tag, "thumbs", batch)
+        yield ("thumbs", batch)
 
 
 def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QImage | None]:
@@ -337,59 +346,23 @@ def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QIma
     return image, overlay, colour
 
 
-def count_files(folder: str | Path) -> int:
-    try:
-        with os.scandir(folder) as it:
-            return sum(1 for _ in it)
-    except OSError:
-        return 0
-
-
 def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
-    """Copy the chosen pairs (image, mask, overlay) into dest with a manifest.json, metrics.json (when scores
-    exist) and an index.html. Returns {'dest', 'count', 'files'}."""
-    from osmis_core.errors import OsmisError
-    from osmis_core.application.generate import write_index_html
-    from osmis_core.application.runfolder import atomic_write_text
-    src = Path(gallery_dir)
-    out = Path(dest)
-    manifest = read_manifest(src)
-    wanted = set(int(i) for i in indices)
-    items = [it for it in manifest.get("items", []) if int(it["index"]) in wanted]
-    if not items:
-        raise OsmisError("nothing to export: select at least one image.")
-    files = 0
-    try:
-        for item in items:
-            for key in ("image", "mask", "overlay"):
-                if item.get(key):
-                    target = out / item[key]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(src / item[key], target)
-                    files += 1
-    except OSError as exc:
-        raise OsmisError(f"{out}: the export folder cannot be written ({exc.strerror or exc}).") from None
-    exported = dict(manifest)
-    exported.update({"items": items, "n": len(items), "exported_from": str(src.resolve()),
-                     "exported": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    metrics = read_metrics(src)
-    sel_metrics = None
-    if metrics:
-        rows = [r for r in metrics.get("per_image", []) if int(r.get("index", -1)) in wanted]
-        from .scoring import score_keys
-        keys = score_keys({"per_image": rows})
-        summary = {f"{k}_mean": float(np.mean([r[k] for r in rows if isinstance(r.get(k), (int, float))]))
-                   for k in keys}
-        sel_metrics = {"per_image": rows, "summary": summary,
-                       "gallery_summary": metrics.get("summary", {}), "n": len(rows)}
-        atomic_write_text(out / "metrics.json", json.dumps(sel_metrics, indent=1) + "\n")
-        files += 1
-    atomic_write_text(out / "manifest.json", json.dumps(exported, indent=1) + "\n")
-    write_index_html(out, exported, sel_metrics)
-    return {"dest": str(out), "count": len(items), "files": files + 2}
+    """The engine's export of the chosen pairs; returns {'dest', 'count', 'files'}."""
+    from osmis_core.application.gallery import export_selection as engine_export
+    result = engine_export(gallery_dir, indices, dest)
+    return {"dest": str(result.dest), "count": result.count, "files": result.files}
 
 
 def compute_scores(gallery_dir: str, data_path: str, mask_path: str | None, device: str,
-                   progress: Callable[[str, int, int], None] | None = None, config=None) -> dict:
+                   config=None) -> Iterator[Progress]:
+    """Per-image scores of a gallery (the engine writes metrics.json); yields Progress per scoring stage and
+    returns the normalised metrics."""
     from .scoring import compute
-    return compute(gallery_dir, data_path, mask_path, device, progress, config)
+    from .tasks import progress_yields
+    reports = progress_yields(compute, gallery_dir, data_path, mask_path, device, config=config)
+    while True:
+        try:
+            stage, done, total = next(reports)
+        except StopIteration as end:
+            return end.value
+        yield Progress(str(stage), int(done), int(total))

@@ -1,90 +1,101 @@
-"""The OSMIS Studio main window: Data, Settings, Training, Gallery and Paint tabs, menus, drag and drop, remembered
-folders and geometry, and a confirmation before a running training is discarded."""
+"""The OSMIS Studio main window: a tab per page (Data, Settings, Training, Gallery, Paint), menus, drag and drop,
+remembered folders and geometry, and a confirmation before a running training is discarded.
+
+The window owns the app state (osmis_gui.state) and the pages; pages observe the state and never call the
+window. The window turns the state's messages into message boxes and status-bar lines."""
 from __future__ import annotations
 
-import gc
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from osmis_core import __version__
 from osmis_core.config import OsmisConfig
 from osmis_core.errors import OsmisError
 
-from . import jobs, tasks
+from . import jobs
 from .data_page import DataPage
 from .gallery_page import GalleryPage
 from .paint_page import PaintPage
 from .settings_page import SettingsPage
-from .training_page import IDLE, TrainingPage
+from .state import IDLE, AppState
+from .tasks import Jobs
+from .training_page import TrainingPage
 
 CONFIG_FILTER = "Settings files (*.json *.toml);;All files (*)"
-DATA_TAB, SETTINGS_TAB, TRAINING_TAB, GALLERY_TAB, PAINT_TAB = range(5)
+STATE_TEXT = {"idle": "Idle", "loading": "Preparing training…", "running": "Training", "paused": "Paused",
+              "stopping": "Stopping…"}
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A page of the window: its tab title (with the View menu's accelerator), widget, tool tip, and the name
+    under which its splitter's position is remembered (None: it has none)."""
+    title: str
+    page: QWidget
+    tip: str
+    splitter: str | None = None
 
 
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
-        # Training runs in a thread of this process. A short GIL switch interval lets the GUI thread get the
-        # interpreter back quickly after each Qt call while the trainer runs Python code (repaints of the loss
-        # plots otherwise wait up to 5 ms per call), at a negligible cost in training speed.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         self.qsettings = settings if settings is not None else QSettings("OSMIS", "OSMIS Studio")
+        self.state = AppState(self)
+        self.state.confirmer = lambda title, text: self.confirm(title, text)
+        self.jobs = Jobs(self.state, self)
         self.last_message: tuple[str, str, str] | None = None
         self._close_pending = False
         self._after_training = None          # what to open once a training the user stopped has ended
-        self._run_tag = 0
         self.setWindowTitle("OSMIS Studio")
         self.setAcceptDrops(True)
 
-        self.settings_page = SettingsPage(self.qsettings)
-        self.data = DataPage(self.qsettings)
-        self.training = TrainingPage(self, self.qsettings)
-        self.gallery = GalleryPage(self, self.qsettings)
+        self.settings_page = SettingsPage(self.qsettings, self.state)
+        self.data = DataPage(self.state, self.qsettings)
+        self.training = TrainingPage(self.state, self.qsettings)
+        self.gallery = GalleryPage(self.state, self.qsettings)
         self.paint = PaintPage(self.qsettings)
+        self.tab_list = [
+            Tab("&Data", self.data, "The training data and what the model will be", "data"),
+            Tab("&Settings", self.settings_page, "Every training option, presets, save/load"),
+            Tab("&Training", self.training, "Run training and watch samples and losses", "training"),
+            Tab("&Gallery", self.gallery, "Generate, browse, score and export image–mask pairs", "gallery"),
+            Tab("&Paint", self.paint, "Paint a layout and watch a renderer run turn it into photos (open a renderer "
+                                      "run first)", "paint"),
+        ]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.data, "Data")
-        self.tabs.addTab(self.settings_page, "Settings")
-        self.tabs.addTab(self.training, "Training")
-        self.tabs.addTab(self.gallery, "Gallery")
-        self.tabs.addTab(self.paint, "Paint")
-        self.tabs.setTabEnabled(PAINT_TAB, False)
-        for i, tip in enumerate(["The training data and what the model will be (Ctrl+1)",
-                                 "Every training option, presets, save/load (Ctrl+2)",
-                                 "Run training and watch samples and losses (Ctrl+3)",
-                                 "Generate, browse, score and export image–mask pairs (Ctrl+4)",
-                                 "Paint a layout and watch a renderer run turn it into photos (Ctrl+5; open a "
-                                 "renderer run first)"]):
-            self.tabs.setTabToolTip(i, tip)
+        for i, tab in enumerate(self.tab_list):
+            self.tabs.addTab(tab.page, tab.title.replace("&", ""))
+            self.tabs.setTabToolTip(i, f"{tab.tip} (Ctrl+{i + 1})")
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.paint), False)
         self.setCentralWidget(self.tabs)
-
         self.state_label = QLabel("Idle")
         self.statusBar().addPermanentWidget(self.state_label)
 
-        self.settings_page.config_changed.connect(self._config_changed)
-        self.settings_page.options_changed.connect(self._options_changed)
         self.settings_page.load_button.clicked.connect(self.load_settings_dialog)
         self.settings_page.save_button.clicked.connect(self.save_settings_dialog)
-        self.data.changed.connect(self._data_changed)
-        self.training.state_changed.connect(self._training_state)
-        self.training.run_started.connect(self._run_started)
-        self.training.checkpoint_saved.connect(self._checkpoint_saved)
-        self.training.finished.connect(self._training_finished)
         self.gallery.exported.connect(lambda dest, n: self.statusBar().showMessage(f"Exported {n} pairs to {dest}",
                                                                                    8000))
+        self.training.finished.connect(lambda run_dir, step, stopped: self.statusBar().showMessage(
+            f"Training {'stopped' if stopped else 'finished'} at iteration {step:,}", 8000))
+        s = self.state
+        s.message.connect(self.show_message)
+        s.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        s.training_state_changed.connect(self._training_state)
+        for signal in (s.data_changed, s.run_changed):
+            signal.connect(self._update_title)
+        s.run_changed.connect(self._paint_run)
+        s.checkpoints_changed.connect(lambda _steps: self._paint_run(self.state.run))
         self.paint.available_changed.connect(self._paint_available)
         self.paint.gallery_added.connect(self._paint_gallery_added)
         self.gallery.edit_layout.connect(self._edit_layout)
         self._build_menus()
-        self.data.set_config(self.settings_page.config())
         self._restore_geometry()
         self._update_title()
-        self.training.update_actions()
-        tasks.start(jobs.warm_up, returned=self._warmed_up, errored=self._warm_up_failed)
 
     # -- menus ---------------------------------------------------------------------------------------------
     def _action(self, text: str, shortcut: str | None, slot, tip: str = "") -> QAction:
@@ -112,14 +123,13 @@ class MainWindow(QMainWindow):
                                                  "Load options from a JSON/TOML file or a run.json")
         self.save_settings_action = self._action("&Save Settings…", "Ctrl+S", self.save_settings_dialog,
                                                  "Save all options to a JSON file")
-        quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         for a in (self.open_data_action, self.open_folder_action, self.open_mask_action, self.open_run_action):
             file.addAction(a)
         file.addSeparator()
         file.addAction(self.load_settings_action)
         file.addAction(self.save_settings_action)
         file.addSeparator()
-        file.addAction(quit_action)
+        file.addAction(self._action("&Quit", "Ctrl+Q", self.close))
 
         train = mb.addMenu("&Training")
         t = self.training
@@ -133,8 +143,9 @@ class MainWindow(QMainWindow):
             gal.addAction(a)
 
         view = mb.addMenu("&View")
-        for i, name in enumerate(["&Data", "&Settings", "&Training", "&Gallery", "&Paint"]):
-            view.addAction(self._action(name, f"Ctrl+{i + 1}", lambda _=False, i=i: self.tabs.setCurrentIndex(i)))
+        for i, tab in enumerate(self.tab_list):
+            view.addAction(self._action(tab.title, f"Ctrl+{i + 1}",
+                                        lambda _=False, page=tab.page: self.tabs.setCurrentWidget(page)))
 
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(self._action("&About OSMIS Studio", None, self._about))
@@ -146,27 +157,7 @@ class MainWindow(QMainWindow):
                           f"then generate, score and export image–mask pairs.\n\nDrop an image, video, folder, "
                           f"run folder or settings file on the window to open it.")
 
-    # -- services for the pages ----------------------------------------------------------------------------
-    def settings_config(self) -> OsmisConfig | None:
-        return self.settings_page.config()
-
-    def can_start_training(self) -> tuple[bool, str]:
-        if not self.data.path:
-            return False, "no data loaded (File ▸ Open Data…)"
-        if self.data.data_error:
-            return False, self.data.data_error
-        if self.settings_page.config() is None:
-            return False, self.settings_page.error_text() or "the settings are not valid"
-        if self.data.inspect_error:
-            return False, self.data.inspect_error
-        return True, ""
-
-    def training_inputs(self) -> tuple[OsmisConfig, str, str | None]:
-        ok, why = self.can_start_training()
-        if not ok:
-            raise OsmisError(why)
-        return self.settings_page.config(), self.data.path, self.data.mask_path
-
+    # -- dialogs -------------------------------------------------------------------------------------------
     def show_message(self, kind: str, title: str, text: str) -> None:
         """A non-blocking message box (the window stays usable; tests are never stuck on it)."""
         self.last_message = (kind, title, text)
@@ -183,21 +174,10 @@ class MainWindow(QMainWindow):
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    def log(self, text: str) -> None:
-        self.training.log(text)
-
-    def training_ended(self) -> None:
-        if self._close_pending:
-            self.close()
-            return
-        pending, self._after_training = self._after_training, None
-        if pending is not None:
-            pending()
-
     # -- opening things ------------------------------------------------------------------------------------
     def _ok_to_switch(self, then) -> bool:
         """True when nothing runs. Otherwise ask to stop the training; `then` runs once it has stopped."""
-        if not self.training.is_busy():
+        if not self.state.training_busy():
             return True
         if self.confirm("Stop the training?", "A training is running. Stop it (a checkpoint is saved) to open "
                                               "something else?"):
@@ -219,9 +199,8 @@ class MainWindow(QMainWindow):
         if not self._ok_to_switch(lambda: self.open_data(path, mask)):
             return
         self.qsettings.setValue("dirs/data", str(Path(path).parent))
-        self.data.load(path, mask)
-        self.tabs.setCurrentIndex(DATA_TAB)
-        self._update_title()
+        self.state.set_data(path, mask)
+        self.tabs.setCurrentWidget(self.data)
 
     def open_run_dialog(self) -> None:
         start = str(self.qsettings.value("dirs/run", self.training.runs_root_edit.text()))
@@ -234,46 +213,52 @@ class MainWindow(QMainWindow):
         """Reopen a run: settings from run.json, data view, curves, previews, log and galleries."""
         if not self._ok_to_switch(lambda: self.open_run(run_dir)):
             return
-        self._run_tag += 1
         self.statusBar().showMessage(f"Opening run {run_dir}…")
-        tasks.start(tasks.tagged, self._run_tag, jobs.read_run, str(run_dir), returned=self._run_loaded,
-                    errored=self._run_failed)
+        self.jobs.start(jobs.read_run, str(run_dir), key="run", returned=self._run_loaded,
+                        failed=("The run folder cannot be opened", None), popup=True)
 
-    def _run_loaded(self, result) -> None:
-        tag, snap = result
-        if tag != self._run_tag:
-            return
-        info = snap.info
-        data = info.get("data", {}) or {}
+    # -- the Paint page follows the run shown ---------------------------------------------------------------
+    def _paint_run(self, run) -> None:
+        """A renderer run with a checkpoint makes the Paint page usable."""
         try:
-            config = OsmisConfig.from_dict(info.get("config", {}), f"{snap.run_dir}/run.json")
+            renderer = run is not None and OsmisConfig.from_dict((run.info or {}).get("config", {}),
+                                                                 f"{run.run_dir}/run.json").model == "renderer"
+        except OsmisError:
+            renderer = False
+        self.paint.set_run(run.run_dir if run is not None else None, renderer and bool(run.checkpoints),
+                           self.state.device())
+
+    def _paint_available(self, available: bool) -> None:
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.paint), available)
+        self.gallery.set_layout_editing(available)
+
+    def _paint_gallery_added(self, folder: str, n: int) -> None:
+        if self.gallery.run_dir == self.paint.run_dir:
+            self.gallery.refresh_galleries()
+        self.statusBar().showMessage(f"Added to the gallery {folder} ({n} items)", 8000)
+
+    def _edit_layout(self, mask_path: str) -> None:
+        if self.paint.open_layout_file(mask_path):
+            self.tabs.setCurrentWidget(self.paint)
+
+    def _run_loaded(self, snap: jobs.RunSnapshot) -> None:
+        data = snap.info.get("data", {}) or {}
+        try:
+            config = OsmisConfig.from_dict(snap.info.get("config", {}), f"{snap.run_dir}/run.json")
         except OsmisError as exc:
             self.show_message("warning", "Run settings not restored", str(exc))
             config = None
-        self.data.reset()
+        self.state.set_data(None)
         if config is not None:
             self.settings_page.set_config(config)
         if data.get("path"):
-            self.data.load(data["path"], data.get("mask_path"))
-        self.training.load_run(snap)
-        self.gallery.set_run(snap.run_dir, data.get("path"), data.get("mask_path"), snap.checkpoints,
-                             snap.galleries)
-        self.paint.set_run(snap.run_dir, config is not None and config.model == "renderer" and bool(snap.checkpoints),
-                           config.run.device if config is not None else "cpu")
-        self.tabs.setCurrentIndex(TRAINING_TAB)
+            self.state.set_data(data["path"], data.get("mask_path"))
+        self.state.open_run(snap)
+        self.tabs.setCurrentWidget(self.training)
         self.statusBar().showMessage(f"Opened run {snap.run_dir}", 5000)
-        self._update_title()
-
-    def _run_failed(self, exc) -> None:
-        if getattr(exc, "gui_tag", None) != self._run_tag:
-            return
-        message, details = tasks.describe_error(exc)
-        if details:
-            self.log(details)
-        self.show_message("warning", "The run folder cannot be opened", message)
 
     def load_settings_dialog(self) -> None:
-        if self.training.is_busy():
+        if self.state.training_busy():
             return
         start = str(self.qsettings.value("dirs/settings", str(Path.home())))
         path, _ = QFileDialog.getOpenFileName(self, "Load settings", start, CONFIG_FILTER)
@@ -288,7 +273,7 @@ class MainWindow(QMainWindow):
             self.show_message("warning", "Settings not loaded", str(exc))
             return False
         self.statusBar().showMessage(f"Settings loaded from {path}", 5000)
-        self.tabs.setCurrentIndex(SETTINGS_TAB)
+        self.tabs.setCurrentWidget(self.settings_page)
         return True
 
     def save_settings_dialog(self) -> None:
@@ -304,74 +289,29 @@ class MainWindow(QMainWindow):
                 self.show_message("warning", "Settings not saved", str(exc))
 
     # -- reactions -----------------------------------------------------------------------------------------
-    def _config_changed(self, config) -> None:
-        self.training.update_actions()
-
-    def _options_changed(self, names) -> None:
-        self.data.set_config(self.settings_page.config(), names)
-
-    def _data_changed(self) -> None:
-        self.training.update_actions()
-        self._update_title()
-
     def _training_state(self, state: str) -> None:
-        self.settings_page.set_locked(state != IDLE)
-        text = {"idle": "Idle", "loading": "Preparing training…", "running": "Training", "paused": "Paused",
-                "stopping": "Stopping…"}.get(state, state)
-        self.state_label.setText(text)
+        self.state_label.setText(STATE_TEXT.get(state, state))
         for a in (self.open_data_action, self.open_folder_action, self.open_mask_action, self.load_settings_action):
             a.setEnabled(state == IDLE)
         self._update_title()
+        if state == IDLE:
+            self._training_ended()
 
-    def _run_started(self, run_dir: str) -> None:
-        info = self.training.run_info or {}
-        data = info.get("data", {}) or {}
-        if self.gallery.run_dir != run_dir:
-            self.gallery.set_run(run_dir, data.get("path"), data.get("mask_path"), [], [])
-        self._update_title()
+    def _training_ended(self) -> None:
+        if self._close_pending:
+            self.close()
+            return
+        pending, self._after_training = self._after_training, None
+        if pending is not None:
+            pending()
 
-    def _checkpoint_saved(self, run_dir: str, step: int) -> None:
-        if self.gallery.run_dir == run_dir:
-            self.gallery.set_checkpoints(jobs.checkpoint_steps(run_dir))
-
-    def _training_finished(self, run_dir: str, step: int, stopped: bool) -> None:
-        if self.gallery.run_dir == run_dir:
-            self.gallery.set_checkpoints(jobs.checkpoint_steps(run_dir))
-        self.statusBar().showMessage(f"Training {'stopped' if stopped else 'finished'} at iteration {step:,}", 8000)
-        config = self.settings_page.config()
-        if config is not None and config.model == "renderer":
-            self.paint.set_run(run_dir, True, config.run.device)
-
-    def _paint_available(self, available: bool) -> None:
-        self.tabs.setTabEnabled(PAINT_TAB, available)
-        self.gallery.set_layout_editing(available)
-
-    def _paint_gallery_added(self, folder: str, n: int) -> None:
-        if self.gallery.run_dir == self.paint.run_dir:
-            self.gallery.refresh_galleries()
-        self.statusBar().showMessage(f"Added to the gallery {folder} ({n} items)", 8000)
-
-    def _edit_layout(self, mask_path: str) -> None:
-        if self.paint.open_layout_file(mask_path):
-            self.tabs.setCurrentIndex(PAINT_TAB)
-
-    def _warmed_up(self, found: dict) -> None:
-        # torch and its friends are imported now: ~400,000 long-lived objects that every full garbage collection
-        # would walk while holding the GIL (~200 ms, a visible freeze at a random moment). Exempt them.
-        gc.freeze()
-        self.gallery.set_metrics_available(bool(found.get("metrics")), found.get("metrics_reason", ""))
-
-    def _warm_up_failed(self, exc) -> None:
-        message, _ = tasks.describe_error(exc)
-        self.gallery.set_metrics_available(False, message)
-
-    def _update_title(self) -> None:
+    def _update_title(self, *_) -> None:
         parts = ["OSMIS Studio"]
-        if self.data.path:
-            parts.append(Path(self.data.path).name)
-        if self.training.run_dir:
-            parts.append(f"run {Path(self.training.run_dir).name}")
-        if self.training.state != IDLE:
+        if self.state.data is not None:
+            parts.append(Path(self.state.data.path).name)
+        if self.state.run is not None:
+            parts.append(f"run {Path(self.state.run.run_dir).name}")
+        if self.state.training_busy():
             parts.append(self.state_label.text().rstrip("…").lower())
         self.setWindowTitle(" — ".join(parts))
 
@@ -400,12 +340,15 @@ class MainWindow(QMainWindow):
             self.open_path(p)
         elif p.suffix.lower() in (".json", ".toml"):
             self.load_settings(p)
-        elif masks and self.data.path and p == masks[0]:
-            self.open_data(self.data.path, p)
+        elif masks and self.state.data is not None and p == masks[0]:
+            self.open_data(self.state.data.path, p)
         else:
             self.open_data(p)
 
     # -- window state --------------------------------------------------------------------------------------
+    def _splitters(self) -> dict:
+        return {tab.splitter: tab.page.splitter for tab in self.tab_list if tab.splitter}
+
     def _restore_geometry(self) -> None:
         geometry = self.qsettings.value("window/geometry")
         if geometry is not None:
@@ -423,10 +366,6 @@ class MainWindow(QMainWindow):
         if tab is not None:
             self.tabs.setCurrentIndex(int(tab))
 
-    def _splitters(self) -> dict:
-        return {"data": self.data.splitter, "training": self.training.splitter, "gallery": self.gallery.splitter,
-                "paint": self.paint.splitter}
-
     def save_window_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.setValue("window/state", self.saveState())
@@ -437,7 +376,7 @@ class MainWindow(QMainWindow):
         self.qsettings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        if self.training.is_busy():
+        if self.state.training_busy():
             if not self._close_pending:
                 if not self.confirm("Stop the training and quit?",
                                     "A training is running. Stop it (a checkpoint is saved first) and close "
@@ -450,5 +389,4 @@ class MainWindow(QMainWindow):
             event.ignore()      # closes for real once the training worker has ended
             return
         self.save_window_state()
-        gc.unfreeze()       # the objects exempted in _warmed_up are collected normally again on the way out
         event.accept()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -30,8 +29,6 @@ def load_renderer(run_dir: str, device: str) -> LoadedRenderer:
     from osmis_core.errors import OsmisError
     from osmis_core.models.visual import palette
 
-    from .jobs import lower_thread_priority
-    lower_thread_priority()
     renderer = Renderer.load(run_dir, device=device)
     info = RunFolder(run_dir).read_run_json()
     classes = list((((info.get("data") or {}).get("mask") or {}).get("classes")) or [])
@@ -53,6 +50,15 @@ def save_layout(ids: np.ndarray, path: str) -> str:
     return str(save(ids, path))
 
 
+def tagged(tag: int, func, *args):
+    """(tag, func(*args)); an exception carries the tag in `gui_tag`: the page ignores late answers by tag."""
+    try:
+        return tag, func(*args)
+    except Exception as exc:
+        exc.gui_tag = tag
+        raise
+
+
 class Ticket:
     """A render request; the page sets `cancelled` when a newer one supersedes it (the worker then stops early)."""
 
@@ -68,8 +74,6 @@ def render_layout(renderer, ids: np.ndarray, recipes: list, ticket: Ticket) -> I
 
     from osmis_core.errors import OsmisError
 
-    from .jobs import lower_thread_priority
-    lower_thread_priority()
     for i, recipe in enumerate(recipes):
         if ticket.cancelled:
             return
@@ -82,17 +86,17 @@ def render_layout(renderer, ids: np.ndarray, recipes: list, ticket: Ticket) -> I
         yield (ticket.tag, i, qimage_from_array(image), time.perf_counter() - t0)
 
 
-def add_to_gallery(renderer, ids: np.ndarray, recipes: list, gallery_dir: str) -> tuple[str, int]:
-    """(gallery folder, number of items now in it)."""
+def add_to_gallery(renderer, ids: np.ndarray, recipes: list, run_dir: str, name: str) -> tuple[str, int]:
+    """Add to the run's gallery `name` (RUN/galleries/NAME); (gallery folder, number of items now in it)."""
     from osmis_core.application.render import add_to_gallery as add
-    manifest = add(renderer, ids, recipes, gallery_dir)
-    return str(Path(gallery_dir)), len(manifest["items"])
+    from osmis_core.application.runfolder import RunFolder
+    folder = RunFolder(run_dir).galleries / name
+    manifest = add(renderer, ids, recipes, folder)
+    return str(folder), len(manifest["items"])
 
 
 def render_gallery_masks(renderer_run: str, gallery: str, device: str) -> str:
     """The two-stage pipeline from the Gallery page: every mask of an OSMIS gallery rendered; the new gallery."""
     from osmis_core.application.render import render_gallery_masks as render
 
-    from .jobs import lower_thread_priority
-    lower_thread_priority()
     return str(render(renderer_run, gallery, device=device))

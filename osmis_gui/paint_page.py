@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import jobs, paint_jobs, tasks
+from . import paint_jobs, tasks
 from .paint_canvas import PaintCanvas
 from .paint_model import LayoutModel, NoiseModel, RegionModel
 from .widgets import ImageView, colour_swatch, error_label, set_error
@@ -253,7 +253,7 @@ class PaintPage(QWidget):
         self.run_dir = run_dir
         self._load_tag += 1
         self.status_label.setText(f"Loading the renderer of {run_dir}…")
-        tasks.start(tasks.tagged, self._load_tag, paint_jobs.load_renderer, run_dir, device,
+        tasks.start(paint_jobs.tagged, self._load_tag, paint_jobs.load_renderer, run_dir, device,
                     returned=self._on_loaded, errored=self._on_load_error)
 
     def _on_loaded(self, result) -> None:
@@ -617,29 +617,32 @@ class PaintPage(QWidget):
         return not (self._rendering or self._pending or self._debounce.isActive() or self.adding)
 
     # -- gallery -------------------------------------------------------------------------------------------
-    def gallery_dir(self) -> Path | None:
+    def gallery_name(self) -> str | None:
+        """The gallery to add to, a plain folder name of RUN/galleries (None when it is not one)."""
         name = self.gallery_edit.text().strip()
-        if not self.run_dir or not name or "/" in name or "\\" in name or name.startswith("."):
+        if not name or "/" in name or "\\" in name or name.startswith("."):
             return None
-        return Path(self.run_dir) / jobs.GALLERIES / name
+        return name
 
     def add_to_gallery(self) -> None:
         """The current photo and the locked variants, with the layout and their seeds, into RUN/galleries/<name>."""
-        target = self.gallery_dir()
+        name = self.gallery_name()
         if self.renderer is None or self.layout_model is None or self.adding:
             return
-        if target is None:
+        if name is None:
             set_error(self.error_label, "Add to gallery: give the gallery a plain folder name (no slashes).")
             return
-        self.qsettings.setValue("paint/gallery", target.name)
+        self.qsettings.setValue("paint/gallery", name)
         recipes = self.recipes()
         chosen = [recipes[0]] + [recipes[i + 1] for i, s in enumerate(self.noise.slots) if s.locked]
         self.adding = True
         self.update_actions()
-        self.status_label.setText(f"Adding {len(chosen)} render(s) to {target}…")
-        tasks.start(paint_jobs.add_to_gallery, self.renderer, self.layout_model.ids.copy(), chosen, str(target),
-                    returned=self._on_added, errored=lambda exc: self._report("Not added to the gallery", exc),
-                    finished=self._on_add_finished)
+        self.status_label.setText(f"Adding {len(chosen)} render(s) to the gallery {name}…")
+        tasks.start(paint_jobs.add_to_gallery, self.renderer, self.layout_model.ids.copy(), chosen, self.run_dir,
+                    name, returned=self._on_added, errored=self._on_add_error, finished=self._on_add_finished)
+
+    def _on_add_error(self, exc) -> None:
+        self._report("Not added to the gallery", exc)
 
     def _on_added(self, result) -> None:
         folder, n = result

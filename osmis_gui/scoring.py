@@ -20,8 +20,8 @@ def probe() -> tuple[bool, str]:
     except Exception as exc:  # noqa: BLE001 - a broken metrics package must not break the app
         return False, f"the metrics package failed to load ({type(exc).__name__}: {exc})"
     try:
-        from osmis_core.metrics import REGISTRY, missing_weights
-        files = [f for m in SCORE_METRICS for f in missing_weights(REGISTRY[m].weights)]
+        from osmis_core.metrics.evaluate import missing_weights_for
+        files = list(dict.fromkeys(f for fs in missing_weights_for(SCORE_METRICS).values() for f in fs))
         if files:
             return True, "needs the pretrained weights " + ", ".join(f.filename for f in files) + \
                 " (not found in the torch hub cache)"
@@ -66,6 +66,13 @@ def _registry_key_order() -> dict[str, int]:
     from osmis_core.metrics import REGISTRY
     prefixes = [t.split("_")[0] for e in REGISTRY.values() for t in e.per_image_keys]
     return {p: i for i, p in reversed(list(enumerate(prefixes)))}
+
+
+def key_label(key: str) -> str:
+    """The registry's label of a score key ("SIFID, dims 64 (lower = better)"), or the key itself."""
+    from osmis_core.metrics import key_info
+    info = key_info(key)
+    return key if info is None else info[0]
 
 
 def not_computed_text(metrics: dict | None) -> str:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, 
 from osmis_core.config import FIELDS, GROUPS, OsmisConfig, option_type, preset_names, preset_options
 from osmis_core.errors import OsmisError
 
+from .state import IDLE
 from .widgets import error_label, set_error
 
 # Tabs of the form: (title, engine groups shown as group boxes). Engine groups not named here get their own tab.
@@ -212,7 +213,7 @@ class SettingsPage(QWidget):
     config_changed = Signal(object)
     options_changed = Signal(object)       # set of option names edited by the user
 
-    def __init__(self, settings, parent: QWidget | None = None):
+    def __init__(self, settings, app_state=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.qsettings = settings
         self.editors: dict[str, FieldEditor] = {name: FieldEditor(name, f) for name, (_, f) in FIELDS.items()}
@@ -221,6 +222,28 @@ class SettingsPage(QWidget):
         self._error: str | None = None
         self._locked = False
 
+        top = self._top_row()
+        self.tabs = self._form_tabs()
+
+        self.error_label = error_label()
+        self.lock_label = QLabel("Settings are locked while a training runs; they apply to the next run.")
+        self.lock_label.setStyleSheet("color: #8a6d3b;")
+        self.lock_label.hide()
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.lock_label)
+        layout.addWidget(self.error_label)
+
+        for ed in self.editors.values():
+            ed.changed.connect(self._edited)
+        if app_state is not None:           # publish every change; locked while a training runs
+            self.options_changed.connect(lambda names: app_state.set_config(self._config, self._error, names))
+            app_state.training_state_changed.connect(lambda state: self.set_locked(state != IDLE))
+        self.set_config(self._defaults)
+
+    def _top_row(self) -> QHBoxLayout:
+        """Preset, Defaults, the count of changed options, Load and Save."""
         top = QHBoxLayout()
         top.addWidget(QLabel("Preset:"))
         self.preset_combo = QComboBox()
@@ -249,8 +272,11 @@ class SettingsPage(QWidget):
         self.save_button.setToolTip("Save all options to a JSON file (Ctrl+S)")
         top.addWidget(self.load_button)
         top.addWidget(self.save_button)
+        return top
 
-        self.tabs = QTabWidget()
+    def _form_tabs(self) -> QTabWidget:
+        """A tab per group of options (TABS), a group box per engine group, a row per option."""
+        tabs_widget = QTabWidget()
         placed: set[str] = set()
         tabs = list(TABS) + [(g.capitalize(), [g]) for g in GROUPS if not any(g in gs for _, gs in TABS)]
         for title, groups in tabs:
@@ -272,22 +298,9 @@ class SettingsPage(QWidget):
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setWidget(page)
-            self.tabs.addTab(scroll, title)
+            tabs_widget.addTab(scroll, title)
         assert placed == set(FIELDS), "every engine option must be in the form"
-
-        self.error_label = error_label()
-        self.lock_label = QLabel("Settings are locked while a training runs; they apply to the next run.")
-        self.lock_label.setStyleSheet("color: #8a6d3b;")
-        self.lock_label.hide()
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.lock_label)
-        layout.addWidget(self.error_label)
-
-        for ed in self.editors.values():
-            ed.changed.connect(self._edited)
-        self.set_config(self._defaults)
+        return tabs_widget
 
     # -- public API ----------------------------------------------------------------------------------------
     def config(self) -> OsmisConfig | None:

@@ -1,33 +1,129 @@
-"""Running jobs in background threads (superqt workers on the global QThreadPool) and reporting their errors."""
+"""Running jobs in background threads (superqt workers on the global QThreadPool).
+
+`Jobs` is what a page uses: its errors go through the state's one error sink, a generator job reports progress
+by its yields (superqt turns them into `yielded` signals), and a job started under a `key` has its answers
+dropped once a newer job under the same key has started (the stale-answer rule, here and nowhere else).
+"""
 from __future__ import annotations
 
+import inspect
+import queue
+import threading
 import traceback
-from typing import Callable
+from typing import Callable, Iterator
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool
 from superqt.utils import WorkerBase, create_worker
 
 from osmis_core.errors import OsmisError
+
+_worker_setup: Callable[[], None] | None = None
+
+
+def set_worker_setup(setup: Callable[[], None] | None) -> None:
+    """Run `setup()` at the start of every later job, in its worker thread (the app's entry point sets the
+    workers' CPU priority this way)."""
+    global _worker_setup
+    _worker_setup = setup
+
+
+def _with_setup(func: Callable) -> Callable:
+    setup = _worker_setup
+    if setup is None:
+        return func
+    if inspect.isgeneratorfunction(func):
+        def generator(*args, **kwargs):
+            setup()
+            return (yield from func(*args, **kwargs))
+        return generator
+
+    def function(*args, **kwargs):
+        setup()
+        return func(*args, **kwargs)
+    return function
 
 
 def start(func: Callable, *args, returned: Callable | None = None, errored: Callable | None = None,
           yielded: Callable | None = None, finished: Callable | None = None, warned: Callable | None = None,
           **kwargs) -> WorkerBase:
-    """Run func(*args, **kwargs) (a function or a generator function) in a worker thread. The callbacks are
-    bound methods of GUI objects and run on the GUI thread (queued signals)."""
-    worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True, **kwargs)
-    if returned is not None:
-        worker.returned.connect(returned)
-    if errored is not None:
-        worker.errored.connect(errored)
-    if yielded is not None:
-        worker.yielded.connect(yielded)
-    if finished is not None:
-        worker.finished.connect(finished)
-    if warned is not None:
-        worker.warned.connect(warned)
+    """Run func(*args, **kwargs) (a function or a generator function) in a worker thread. The callbacks run on
+    the GUI thread (queued signals)."""
+    worker = create_worker(_with_setup(func), *args, _start_thread=False, _ignore_errors=True, **kwargs)
+    for signal, slot in (("returned", returned), ("errored", errored), ("yielded", yielded),
+                         ("finished", finished), ("warned", warned)):
+        if slot is not None:
+            getattr(worker, signal).connect(slot)
     worker.start()
     return worker
+
+
+class Jobs(QObject):
+    """A page's background jobs.
+
+    start(func, *args, key=..., returned=..., yielded=..., failed=(title, handler), popup=..., finished=...):
+    `failed` receives the user-readable sentence after the state's error sink has logged the details (and shown a
+    message box when `popup`). With a `key`, answers (returned, yielded, failed) of an older job under that key
+    are ignored; `finished` of such a job is ignored too. `forget(key)` makes the running job's answers stale.
+    """
+
+    def __init__(self, state, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self._tickets: dict[str, int] = {}
+
+    def forget(self, key: str) -> None:
+        self._tickets[key] = self._tickets.get(key, 0) + 1
+
+    def start(self, func: Callable, *args, key: str | None = None, returned: Callable | None = None,
+              yielded: Callable | None = None, failed: tuple[str, Callable | None] | None = None,
+              popup: bool = False, finished: Callable | None = None, warned: Callable | None = None,
+              **kwargs) -> WorkerBase:
+        ticket = None
+        if key is not None:
+            self.forget(key)
+            ticket = self._tickets[key]
+        relay = _Relay(self, key, ticket, returned, yielded, failed, popup, finished)
+        worker = start(func, *args, returned=relay.returned, errored=relay.errored, finished=relay.finished,
+                       yielded=relay.yielded if yielded is not None else None, warned=warned, **kwargs)
+        worker.finished.connect(relay.deleteLater)
+        return worker
+
+    def current(self, key: str | None, ticket: int | None) -> bool:
+        return key is None or self._tickets.get(key) == ticket
+
+
+class _Relay(QObject):
+    """One job's answers on their way to the page: dropped when stale, and with the page (a child of its Jobs,
+    so Qt disconnects it when the page goes)."""
+
+    def __init__(self, jobs: Jobs, key, ticket, returned, yielded, failed, popup, finished):
+        super().__init__(jobs)
+        self.jobs, self.key, self.ticket = jobs, key, ticket
+        self._returned, self._yielded, self._failed, self._popup, self._finished = (returned, yielded, failed,
+                                                                                     popup, finished)
+
+    def _current(self) -> bool:
+        return self.jobs.current(self.key, self.ticket)
+
+    def returned(self, value) -> None:
+        if self._returned is not None and self._current():
+            self._returned(value)
+
+    def yielded(self, value) -> None:
+        if self._current():
+            self._yielded(value)
+
+    def errored(self, exc) -> None:
+        if not self._current():
+            return
+        title, handler = self._failed if self._failed is not None else ("Background job failed", None)
+        message = self.jobs.state.report_error(title, exc, popup=self._popup)
+        if handler is not None:
+            handler(message)
+
+    def finished(self) -> None:
+        if self._finished is not None and self._current():
+            self._finished()
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
@@ -43,21 +139,33 @@ def wait_for_all(msecs: int = -1) -> bool:
     return QThreadPool.globalInstance().waitForDone(msecs)
 
 
-class ProgressRelay(QObject):
-    """Thread-safe progress reports: call report(stage, done, total) from a worker; `progress` fires on the GUI
-    thread."""
-
-    progress = Signal(str, int, int)
-
-    def report(self, stage: str, done: int, total: int) -> None:
-        self.progress.emit(str(stage), int(done), int(total))
+_DONE = object()
 
 
-def tagged(tag, func: Callable, *args, **kwargs):
-    """Run func and return (tag, result); an exception carries the tag in `gui_tag`. Lets a page ignore the
-    late answer of a job that a newer request has superseded."""
-    try:
-        return tag, func(*args, **kwargs)
-    except Exception as exc:
-        exc.gui_tag = tag
-        raise
+def progress_yields(func: Callable, *args, **kwargs) -> Iterator[tuple]:
+    """Run func(*args, progress=report, **kwargs) for an engine function that reports progress through a
+    callback, yielding each report's arguments as a tuple while it runs; returns func's result (a generator job:
+    its yields reach the page as `yielded` signals). func runs in a helper thread of this worker."""
+    reports: queue.SimpleQueue = queue.SimpleQueue()
+    outcome: dict = {}
+
+    setup = _worker_setup
+
+    def run() -> None:
+        try:
+            if setup is not None:
+                setup()
+            outcome["value"] = func(*args, progress=lambda *a: reports.put(a), **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the worker below
+            outcome["error"] = exc
+        finally:
+            reports.put(_DONE)
+
+    helper = threading.Thread(target=run, name="osmis-progress", daemon=True)
+    helper.start()
+    while (item := reports.get()) is not _DONE:
+        yield item
+    helper.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

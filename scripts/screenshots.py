@@ -85,7 +85,7 @@ def main() -> int:
     args = p.parse_args()
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from osmis_gui import tasks
+    from osmis_gui import startup, tasks
     from osmis_gui.main_window import MainWindow
     from osmis_gui.probe import StallProbe
 
@@ -97,7 +97,9 @@ def main() -> int:
 
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("training/runs_root", str(work / "runs"))
+    startup.tune_process()                  # as run_app does
     win = MainWindow(settings)
+    startup.warm_up(win.state)
     win.confirm = lambda *a: True
     win.resize(1440, 900)
     win.show()
@@ -126,8 +128,7 @@ def main() -> int:
                                   log_every=max(1, args.iters // 100), checkpoint_every=max(1, args.iters // 3),
                                   bernoulli_warmup=args.iters // 3, device="cpu")
     win.open_data(str(data))
-    wait(lambda: (win.data.preview is not None or bool(win.data.data_error)) and not win.data.inspecting
-         and not win.data._inspect_timer.isActive())
+    wait(lambda: (win.data.preview is not None or bool(win.data.data_error)) and not win.data.busy())
     shot("data", win.data)
     win.settings_page.tabs.setCurrentIndex(0)
     shot("settings", win.settings_page)
@@ -137,7 +138,7 @@ def main() -> int:
     win.tabs.setCurrentWidget(t)                      # watch the training, as a user would
     probe = StallProbe(10)
     probe.start()
-    t.start_new()
+    t.start_action.trigger()
     wait(lambda: t.last_step >= int(args.iters * 0.85) or (t.state == "idle" and t.worker is None))
     wait(lambda: bool(t.samples) and t.preview.has_image(), 60)
     worst = probe.stop()          # the grab itself blocks the GUI thread: not counted as a stall of the app
@@ -151,10 +152,10 @@ def main() -> int:
     g.n_spin.setValue(12)
     g.seed_spin.setValue(0)
     wait(lambda: g.generate_action.isEnabled(), 60)
-    g.generate()
+    g.generate_action.trigger()
     wait(lambda: not g.generating and not g.loading and g.manifest is not None)
     if g.score_action.isEnabled() and not g.metrics_reason:   # pretrained weights present
-        g.compute_scores()
+        g.score_action.trigger()
         wait(lambda: not g.scoring)
         if g.metrics:
             g.sort_by("sifid_64")
@@ -172,6 +173,7 @@ def main() -> int:
     run_dir = t.run_dir
     win.close()
     tasks.wait_for_all(60_000)
+    startup.release()
     win.deleteLater()                       # tear the window down while Qt is still alive
     app.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     app.processEvents()

@@ -8,11 +8,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from helpers import save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
 
-from helpers import save_palette_mask, scene_arrays, tiny_flags
-from osmis_core.cli import main
 from osmis_core.application.runfolder import RunFolder
+from osmis_core.cli import main
 
 
 def _err(capsys, argv) -> str:
@@ -81,7 +81,7 @@ def test_unusual_images_are_handled(capsys, tmp_path, kind):
     if kind == "RGBA":
         Image.fromarray(np.dstack([img, np.full(img.shape[:2], 128, np.uint8)])).save(p)
     elif kind == "I;16":
-        Image.fromarray((img[..., 0].astype(np.uint16) * 257)).save(p)
+        Image.fromarray(img[..., 0].astype(np.uint16) * 257).save(p)
     elif kind == "L":
         Image.fromarray(img[..., 0]).save(p)
     elif kind == "CMYK":
@@ -197,10 +197,10 @@ class _FillingFile:
 
 
 def test_full_disk_during_training_keeps_the_last_checkpoint(capsys, trained, monkeypatch):
-    import osmis_core.application.runfolder as runfolder
+    import osmis_core.files as files
     real_fdopen = os.fdopen
     # run.json and the `latest` pointer still fit; a checkpoint does not
-    monkeypatch.setattr(runfolder.os, "fdopen", lambda fd, mode: _FillingFile(real_fdopen(fd, mode), 8192))
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: _FillingFile(real_fdopen(fd, mode), 8192))
     code = main(["train", str(trained), "--resume", "--iters", "6", "--checkpoint-every", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2  # a full disk is the user's to fix, like every other bad input

@@ -53,9 +53,36 @@ def test_list_sources_folder_and_lists(tmp_path):
                                        "false\nsrc/image/s0.png,,b,,\n")
     a, b = list_sources(tmp_path / "list.csv")
     assert (a.name, a.options, b.options, b.mask) == ("a", {"max_size": 64, "masks": False}, {}, None)
+    videos = tmp_path / "videos"
+    (videos / "a_mask").mkdir(parents=True)
+    (videos / "mask" / "b").mkdir(parents=True)
+    for p in (videos / "a.mp4", videos / "b.mov", videos / "c.mp4", videos / "a_mask" / "0.png",
+              videos / "mask" / "b" / "0.png"):
+        p.write_bytes(b"")
+    assert [(s.name, s.mask) for s in list_sources(videos)] == [
+        ("a", (videos / "a_mask").resolve()), ("b", (videos / "mask" / "b").resolve()), ("c", None)]
     (tmp_path / "bad.csv").write_text("data,lr_gg\nx.png,1\n")
     with pytest.raises(Exception, match="bad.csv line 2: unknown option 'lr_gg'"):
         list_sources(tmp_path / "bad.csv")
+
+
+def test_storage_probe_and_escaped_summary(tmp_path):
+    """The per-node storage check (what a worker node runs), and a summary whose values are HTML-escaped."""
+    from osmis_core.batch.sources import BatchSource
+    from osmis_core.batch.summary import run_row, write_summary
+    from osmis_core.batch.worker import check_storage
+
+    assert "not the driver's folder" in check_storage(str(tmp_path / "elsewhere"), "t0k3n")
+    (tmp_path / ".osmis-batch-probe-t0k3n").write_text("t0k3n")
+    assert check_storage(str(tmp_path), "t0k3n") is None and not list(tmp_path.glob(".osmis-batch-write-*"))
+
+    batch = BatchFolder(tmp_path / "b")
+    evil = BatchSource("x", tmp_path / "<img src=x onerror=alert(1)>.png")
+    row = run_row(batch, evil, "failed", 10, "<script>alert('bad')</script> & \"quoted\"")
+    write_summary(batch, [row], {"n_per_source": 1})
+    page = (tmp_path / "b" / "index.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&amp; &quot;quoted&quot;" in page
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["sources"][0]["message"].startswith("<script>")
 
 
 def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
@@ -63,6 +90,7 @@ def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
     src = _sources(tmp_path / "src", 2)
     (src / "image" / "broken.png").write_bytes((src / "image" / "s0.png").read_bytes()[:200])
     (src / "mask" / "broken.png").write_bytes((src / "mask" / "s0.png").read_bytes())
+    (src / "image" / "lonely.png").write_bytes((src / "image" / "s0.png").read_bytes())  # no mask
     out = tmp_path / "batch"
     code = main(["batch", str(src), "--out", str(out), "--num-cpus", "2", "--n-per-source", "2", "--quiet",
                  *tiny_flags(iters=2)])
@@ -73,6 +101,7 @@ def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
     assert rows["broken"]["status"] == "failed"
     assert "broken.png" in rows["broken"]["message"] and "corrupt or truncated" in rows["broken"]["message"]
     assert "broken.png" in err
+    assert rows["lonely"]["status"] == "failed" and "lonely.png: no mask named lonely.*" in rows["lonely"]["message"]
     with open(out / "summary.csv", newline="") as f:
         csv_rows = {r["name"]: r for r in csv.DictReader(f)}
     assert "corrupt or truncated" in csv_rows["broken"]["message"] and csv_rows["s0"]["status"] == "finished"

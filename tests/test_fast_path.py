@@ -53,7 +53,8 @@ def test_precision_resolution():
     assert autocast_dtype("auto", cpu) in (None, torch.bfloat16)
 
 
-@pytest.mark.parametrize("variant,flags", [("eager", ["--same-process"]), ("fast", ["--rounds", "2"])])
+@pytest.mark.parametrize("variant,flags", [("eager", ["--same-process"]),
+                                           pytest.param("fast", ["--rounds", "2"], marks=pytest.mark.slow)])
 def test_bench_command(scene, tmp_path, variant, flags, capsys):
     from osmis_core.cli import main
     out = tmp_path / "bench.json"

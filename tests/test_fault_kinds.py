@@ -317,7 +317,7 @@ def test_resume_cleans_temporaries_and_uses_the_newest_checkpoint(capsys, traine
 
 # 12. a run killed before its first checkpoint ---------------------------------------------------------------------
 def test_run_killed_before_its_first_checkpoint(capsys, scene, tmp_path):
-    from osmis_core.training.trainer import start_training
+    from osmis_core.application.session import start_training
     run = tmp_path / "run"
     start_training(OsmisConfig().replace(**{k: v for k, v in _tiny().items()}), scene, run)  # then "killed"
     (RunFolder(run).samples / ".step_0000002.png.q.tmp").write_bytes(b"x")
@@ -375,4 +375,20 @@ def test_too_small_image_states_the_real_minimum(capsys, tmp_path):
     img, _ = scene_arrays()
     Image.fromarray(img).save(tmp_path / "ok.png")
     line = _err(capsys, ["inspect", str(tmp_path / "ok.png"), "--max-size", "20"])
-    assert "use at least --max-size 96" in line  # its shorter side (64 px) reaches 48 at --max-size 96
+    assert "use at least 96 (--max-size 96)" in line  # its shorter side (64 px) reaches 48 at --max-size 96
+
+
+def test_long_video_is_thinned_while_decoding_and_masks_follow_their_frames(tmp_path):
+    from osmis_core.data.sources import find_source, load_frames_and_masks
+    img, ids = scene_arrays()
+    clip, mask_dir = _gif_with_masks(tmp_path, 25, 0)
+    pics = []
+    for i in range(25):  # frame i is a flat grey of level 10 * i; its mask holds class i % 3 everywhere
+        pics.append(Image.fromarray(np.full((64, 128, 3), 10 * i, np.uint8)).convert("P", palette=Image.ADAPTIVE))
+        save_palette_mask(np.full((64, 128), i % 3, np.uint8), mask_dir / f"{i:05d}.png")
+    pics[0].save(clip, save_all=True, append_images=pics[1:], duration=40, optimize=False)
+    frames, masks = load_frames_and_masks(find_source(clip, mask_dir), 4)
+    assert len(frames) == len(masks) == 4
+    for frame, mask in zip(frames, masks):
+        i = int(round(np.asarray(frame)[0, 0, 0] / 10))
+        assert mask.name == f"{i:05d}.png"  # the mask of that very frame

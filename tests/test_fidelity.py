@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
+from osmis_core.application.session import inspect_data
 from osmis_core.cli import main
 from osmis_core.config import OsmisConfig
-from osmis_core.application.generate import inspect_data
 from osmis_core.models import Discriminator, Generator
 
 CASES = {
@@ -24,19 +24,20 @@ CASES = {
 def test_reference_case(case, shared_data):
     data, masks, max_size, res, noise, blocks, k, params_g, params_d = CASES[case]
     report = inspect_data(shared_data / data, None, OsmisConfig().replace(max_size=max_size, masks=masks))
-    assert tuple(report["resolution"]) == res
-    assert tuple(report["noise_shape"]) == noise
-    assert (report["num_blocks_g"], report["num_blocks_d"], report["num_blocks_d0"]) == blocks
-    assert report["num_classes"] == k
-    assert report["params_g"] == params_g
-    assert report["params_d"] == params_d
+    assert tuple(report.resolution) == res
+    assert tuple(report.noise_shape) == noise
+    assert (report.num_blocks_g, report.num_blocks_d, report.num_blocks_d0) == blocks
+    assert report.num_classes == k
+    assert report.params_g == params_g
+    assert report.params_d == params_d
 
 
 def test_inspect_json_fields(shared_data, capsys):
     assert main(["inspect", str(shared_data / "example_image"), "--max-size", "256", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["resolution"] == [128, 256] and report["noise_shape"] == [2, 4]
-    assert (report["num_blocks_g"], report["num_blocks_d"], report["num_blocks_d0"], report["num_classes"]) == (7, 7, 3, 3)
+    blocks = (report["num_blocks_g"], report["num_blocks_d"], report["num_blocks_d0"], report["num_classes"])
+    assert blocks == (7, 7, 3, 3)
     assert (report["params_g"], report["params_d"]) == (5_772_760, 2_443_581)
 
 
@@ -59,6 +60,7 @@ def test_output_shapes_case_b():
 
 
 @torch.no_grad()
+@pytest.mark.slow
 def test_output_shapes_case_c_and_d():
     g = Generator((2, 4), 8, 3)
     out = g(torch.randn(5, 64, 1, 1))

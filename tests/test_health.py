@@ -12,7 +12,8 @@ from osmis_core.config import OsmisConfig, build_config
 from osmis_core.events import CheckpointSaved, HealthEvent, RolledBack, StepEval, TrainingFinished
 from osmis_core.training.ada import ADJUST_EVERY, AdaptiveP, real_sign_mean
 from osmis_core.training.health import DiscriminatorSpike, DiversityCollapse, EmptyMasks, NonFinite
-from osmis_core.training.trainer import MAX_ROLLBACKS, start_training
+from osmis_core.application.session import start_training
+from osmis_core.training.monitor import MAX_ROLLBACKS
 
 
 def _noisy(level, spread, n, seed=0):
@@ -112,7 +113,7 @@ def test_adaptive_p_is_logged_and_checkpointed(scene, tmp_path):
 
 def test_on_collapse_stop_keeps_the_faulty_state_out_of_the_checkpoints(scene, tmp_path):
     trainer = _tiny_trainer(scene, tmp_path, iters=8, eval_every=4, on_collapse="stop")
-    trainer.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)  # always faulty
+    trainer.monitor.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)  # always faulty
     events = list(trainer.run())
     health = [e for e in events if isinstance(e, HealthEvent)]
     assert [(e.step, e.kind, e.action) for e in health] == [(4, "diversity_collapse", "stop")]
@@ -123,13 +124,14 @@ def test_on_collapse_stop_keeps_the_faulty_state_out_of_the_checkpoints(scene, t
 
 def test_on_collapse_rollback(scene, tmp_path):
     trainer = _tiny_trainer(scene, tmp_path, iters=8, eval_every=6, on_collapse="rollback", lr_d=2e-4)
-    trainer.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)
+    trainer.monitor.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)
     events = list(trainer.run())
     rolled = [e for e in events if isinstance(e, RolledBack)]
     assert [(e.step, e.to_step) for e in rolled] == [(6, 4)] * MAX_ROLLBACKS
     assert [e.lr_d for e in rolled] == pytest.approx([1e-4, 5e-5, 2.5e-5])
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2.5e-5)
     assert events[-1].stopped and events[-1].step == 6       # a fourth fault: no more rollbacks, stop
+    assert f"{MAX_ROLLBACKS} rollbacks made already; stopping at step 6" in trainer.folder.log_file.read_text()
     info = json.loads(trainer.folder.run_json.read_text())
     assert [r["to_step"] for r in info["rollbacks"]] == [4] * MAX_ROLLBACKS
     assert trainer.folder.log_file.read_text().count("rollback at step 6 to checkpoint step 4") == MAX_ROLLBACKS
@@ -198,3 +200,48 @@ def test_evaluations_do_not_change_training(scene, tmp_path):
     for key in ("generator", "generator_ema", "discriminator"):
         a, b = with_eval.state_dict()[key], without.state_dict()[key]
         assert all(torch.equal(a[k], b[k]) for k in a), key
+
+
+def test_p_aug_flag_takes_a_number_or_adaptive():
+    from osmis_core.cli import build_parser
+    parser = build_parser()
+    assert parser.parse_args(["train", "x", "--p-aug", "adaptive"]).p_aug == "adaptive"
+    assert parser.parse_args(["train", "x", "--p-aug", "0.5"]).p_aug == 0.5
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "x", "--p-aug", "often"])
+
+
+def test_generate_best_without_a_best_checkpoint_is_one_sentence(scene, tmp_path, capsys):
+    from osmis_core.cli import main
+    trainer = _tiny_trainer(scene, tmp_path, iters=2, eval_every=0)
+    list(trainer.run())
+    assert main(["generate", str(trainer.folder.root), "--checkpoint", "best", "--out", str(tmp_path / "g"),
+                 "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "best.pt: the run kept no best checkpoint" in err and err.count("\n") == 1
+
+
+def test_rollback_without_a_healthy_checkpoint_trains_on(scene, tmp_path):
+    trainer = _tiny_trainer(scene, tmp_path, iters=4, eval_every=2, checkpoint_every=100, on_collapse="rollback")
+    trainer.monitor.health.collapse = DiversityCollapse(floor=1e9, patience=1, after_healthy=False)
+    events = list(trainer.run())
+    assert [(e.step, e.action) for e in events if isinstance(e, HealthEvent)] == [(2, "rollback")]
+    assert not any(isinstance(e, RolledBack) for e in events)
+    assert isinstance(events[-1], TrainingFinished) and not events[-1].stopped and events[-1].step == 4
+    assert "no healthy checkpoint to roll back to at step 2; training on" in trainer.folder.log_file.read_text()
+
+
+def test_evaluation_checks_start_after_the_mask_hardening_warm_up(scene, tmp_path):
+    trainer = _tiny_trainer(scene, tmp_path, iters=40, eval_every=2, bernoulli_warmup=6)
+    assert trainer.monitor.health.eval_checks_from == 6
+    assert _tiny_trainer(scene, tmp_path / "b", iters=8, bernoulli_warmup=15000).monitor.health.eval_checks_from == 2
+
+
+def test_renderer_runs_have_health_checks_but_no_training_metrics(scene, tmp_path):
+    config = build_config(overrides=dict(model="renderer", max_size=64, ch_r=4, spade_hidden=8, ch_rd=4, noise_dim=8,
+                                         batch_size=2, log_every=1, preview_every=2, checkpoint_every=2,
+                                         device="cpu", iters=2, eval_every=1))
+    trainer = start_training(config, scene, tmp_path / "run")
+    events = list(trainer.run())
+    assert isinstance(events[-1], TrainingFinished) and events[-1].step == 2
+    assert not any(isinstance(e, StepEval) for e in events)

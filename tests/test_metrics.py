@@ -258,6 +258,7 @@ def shapes_pair(size=32):
     return image.clamp(0, 1)[None], mask[None]
 
 
+@pytest.mark.slow
 def test_miou_perfect_generator_scores_about_one():
     image, mask = shapes_pair()
     steps = []

@@ -2,6 +2,7 @@
 reasons for scores not computed. CPU, random weights, tiny images."""
 
 import csv
+import importlib
 import json
 
 import numpy as np
@@ -11,8 +12,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from osmis_core.cli import main
-from osmis_core.metrics import (AFFORDABLE, REGISTRY, EvaluationPlan, Metric, MetricEntry, MIoUSetting, Scores,
-                                SegmentationMIoU, evaluate_images, format_table, key_info, metric_names,
+from osmis_core.metrics import (AFFORDABLE, REGISTRY, EvaluationPlan, LazyFactory, Metric, MetricEntry, MIoUSetting,
+                                Scores, SegmentationMIoU, evaluate_images, format_table, key_info, metric_names,
                                 write_metrics)
 
 
@@ -83,6 +84,9 @@ def test_adding_a_registry_entry_adds_a_metric(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(gallery), "--real", str(real), "--metrics", "fid"]) == 2
     assert "unknown metric 'fid'" in capsys.readouterr().err and "brightness" not in metric_names(True)
+    # `osmis run` says so before it trains
+    assert main(["run", str(real), "--out", str(tmp_path / "run"), "--metrics", "sifid,fid"]) == 2
+    assert "unknown metric 'fid'" in capsys.readouterr().err and not (tmp_path / "run").exists()
 
 
 def test_reasons_for_scores_not_computed():
@@ -123,28 +127,27 @@ def test_plan_estimates_and_budget():
 
 
 def test_progress_callback_reports_every_stage():
-    fakes = smooth_images(5, 40, 40, seed=4)
+    fakes = smooth_images(7, 40, 40, seed=4)
     image, mask = shapes_pair(40, 40)
     calls = []
-    evaluate_images(fakes, image, mask.repeat(5, 1, 1), mask, metrics=("lpips_train", "miou"), random_weights=True,
+    evaluate_images(fakes, image, mask.repeat(7, 1, 1), mask, metrics=("lpips_train", "miou"), random_weights=True,
                     miou_steps=3, batch_size=2, progress=lambda *a: calls.append(a))
-    assert ("LPIPS to training data", 5, 5) in calls and ("LPIPS to training data", 4, 5) in calls
+    # the first two batches are fed before the plan (they time the metric); progress goes on from there
+    assert [c[1:] for c in calls if c[0] == "LPIPS to training data"] == [(6, 7), (7, 7)]
     assert calls[-1] == ("mIoU: train on real", 3, 3)
     assert [c[1] for c in calls if c[0] == "mIoU: train on generated"] == [1, 2, 3]
 
 
 def test_miou_affordable_setting_is_recorded_and_measures_at_full_size():
-    fakes = smooth_images(3, 64, 128, seed=5)
-    image, mask = shapes_pair(64, 128)
-    setting = MIoUSetting("affordable", 3, 48)
+    fakes = smooth_images(3, 32, 64, seed=5)
+    image, mask = shapes_pair(32, 64)
+    plans = []
     result = evaluate_images(fakes, image, mask.repeat(3, 1, 1), mask, metrics=("miou",), random_weights=True,
-                             miou_setting=setting)
-    assert result["settings"]["miou"] == {"setting": "affordable", "steps": 3, "train_size": [32, 48],
+                             miou_setting=MIoUSetting("affordable", 3, 48), miou_steps=2, on_plan=plans.append)
+    assert result["settings"]["miou"] == {"setting": "affordable", "steps": 2, "train_size": [32, 48],
                                           "batch_size": 5, "lr": 1e-4}
+    assert plans[0].planned[0].detail == "affordable setting: 2 steps per direction at 48x32"
     assert len(result["per_image"]) == 3 and 0 <= result["per_image"][0]["miou_real_to_gen"] <= 1
-    result = evaluate_images(fakes, image, mask.repeat(3, 1, 1), mask, metrics=("miou",), random_weights=True,
-                             miou_setting="affordable", miou_steps=2)
-    assert result["settings"]["miou"]["steps"] == 2 and result["settings"]["miou"]["setting"] == "affordable, 2 steps"
     assert AFFORDABLE.max_side is not None and AFFORDABLE.steps < 500
 
 
@@ -179,7 +182,16 @@ def test_cli_prints_the_estimate_and_how_to_run_later(tmp_path, capsys):
                  "--random-weights", "--time-budget", "0"])
     err = capsys.readouterr().err
     assert code == 0 and "NOT computed" in err
-    assert f"run later with: osmis evaluate {gallery} --real {real} --metrics lpips,diversity --random-weights" in err
+    assert f"run later with: osmis evaluate {gallery} --real {real} --metrics diversity,lpips --random-weights" in err
     with open(gallery / "metrics.csv") as handle:
         summary = list(csv.DictReader(handle))[-1]
     assert summary["pixel_diversity"].startswith("skipped: estimated ")
+
+
+def test_registered_factories_name_metric_adapters():
+    """Each registered entry's lazy factory names a Metric subclass of metrics.scores (a wrong name would only
+    show when that metric is first asked for)."""
+    for entry in REGISTRY.values():
+        assert isinstance(entry.factory, LazyFactory), entry.name
+        module, _, attribute = entry.factory.target.partition(":")
+        assert issubclass(getattr(importlib.import_module(module), attribute), Metric), entry.name

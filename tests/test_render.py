@@ -20,7 +20,8 @@ from osmis_core.models.renderer import (
     receptive_radius,
     resample_noise,
 )
-from osmis_core.training.trainer import start_training
+from osmis_core.application.runfolder import RunFolder
+from osmis_core.application.session import start_training
 
 
 @pytest.fixture(scope="module")
@@ -182,20 +183,24 @@ def test_a_one_class_array_is_refused(renderer_run):
 
 
 def test_two_stage_run(scene, tmp_path, capsys):
-    """osmis run --two-stage: OSMIS and a renderer on the same data; OSMIS's masks rendered into RUN/two_stage."""
+    """osmis run --two-stage: OSMIS and a renderer (RUN/renderer) on the same data; OSMIS's masks rendered into a
+    second gallery of the run, RUN/galleries/two-stage-<name of the OSMIS gallery>."""
     run = tmp_path / "run"
     flags = [*TINY, "--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4"]
     assert main(["run", str(scene), "--two-stage", "--out", str(run), "--iters", "1", "--n", "2", "--quiet",
                  "--metrics", "diversity", *flags]) == 0
     out = capsys.readouterr().out
     assert "two-stage" in out
-    osmis = json.loads((run / "gallery" / "manifest.json").read_text())
-    rendered = json.loads((run / "two_stage" / "manifest.json").read_text())
+    galleries = {p.name: p for p in RunFolder(run).gallery_dirs()}
+    (name,) = [n for n in galleries if not n.startswith("two-stage-")]
+    gallery, two_stage = galleries[name], galleries[f"two-stage-{name}"]
+    osmis = json.loads((gallery / "manifest.json").read_text())
+    rendered = json.loads((two_stage / "manifest.json").read_text())
     assert rendered["kind"] == "render" and len(rendered["items"]) == 2
-    assert (run / "renderer" / "run.json").is_file() and (run / "two_stage" / "metrics.json").is_file()
+    assert (run / "renderer" / "run.json").is_file() and (two_stage / "metrics.json").is_file()
     for a, b in zip(osmis["items"], rendered["items"]):
-        assert np.array_equal(np.asarray(Image.open(run / "gallery" / a["mask"])),
-                              np.asarray(Image.open(run / "two_stage" / b["mask"])))
+        assert np.array_equal(np.asarray(Image.open(gallery / a["mask"])),
+                              np.asarray(Image.open(two_stage / b["mask"])))
 
 
 def test_two_stage_without_masks_fails_before_training(tmp_path, capsys):

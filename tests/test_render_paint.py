@@ -17,10 +17,10 @@ from osmis_core.application.render import (
     rendered_gallery_path,
     save_layout,
 )
+from osmis_core.application.session import start_training
 from osmis_core.config import build_config
 from osmis_core.errors import DataError
 from osmis_core.models.visual import palette
-from osmis_core.training.trainer import start_training
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from osmis_core.data.renderer_augment import (
     edit_layout,
 )
 from osmis_core.events import CheckpointSaved, PreviewReady, StepStats, TrainingFinished
-from osmis_core.training.trainer import resume_training, start_training
+from osmis_core.application.session import resume_training, start_training
 
-TINY_RENDERER = dict(model="renderer", max_size=64, ch_r=4, spade_hidden=8, ch_rd=4, noise_dim=8, batch_size=2,
-                     log_every=1, preview_every=2, checkpoint_every=2, device="cpu")
+TINY_RENDERER = {"model": "renderer", "max_size": 64, "ch_r": 4, "spade_hidden": 8, "ch_rd": 4, "noise_dim": 8,
+                 "batch_size": 2, "log_every": 1, "preview_every": 2, "checkpoint_every": 2, "device": "cpu"}
 
 
 TINY = tiny_flags()  # OSMIS's tiny model, as flags
@@ -42,7 +42,7 @@ def test_tiny_renderer_trains_and_emits_the_usual_events(scene, tmp_path):
     kinds = {type(e) for e in events}
     assert {StepStats, PreviewReady, CheckpointSaved, TrainingFinished} <= kinds
     stats = [e for e in events if isinstance(e, StepStats)]
-    assert {"g_total", "d_total", "g_adversarial", "d_real", "d_fake", "d_labelmix", "g_diversity"} <= set(
+    assert {"g_total", "d_total", "g_adversarial", "d_real_loss", "d_fake_loss", "d_labelmix", "g_diversity"} <= set(
         stats[-1].losses)
     previews = [e.path for e in events if isinstance(e, PreviewReady)]
     assert previews and Image.open(previews[-1]).size[0] > 5 * 64  # 5 fixed layouts side by side
@@ -136,3 +136,21 @@ def test_generate_refuses_a_renderer_run(scene, tmp_path, capsys, kind):
     assert main(["generate", str(tmp_path / "run"), "--out", str(tmp_path / "g"), "--n", "1"]) == 2
     err = capsys.readouterr().err
     assert "renderer run" in err and str(tmp_path / "run") in err and not (tmp_path / "g").exists()
+
+
+def test_layouts_from_an_osmis_run(scene, tmp_path):
+    """--layouts-from RUN: unpaired layouts partly sampled from an OSMIS run of the same data."""
+    assert main(["train", str(scene), "--out", str(tmp_path / "osmis"), "--iters", "1", "--quiet", *TINY]) == 0
+    config = build_config(overrides={**TINY_RENDERER, "iters": 1, "layouts_from": str(tmp_path / "osmis"),
+                                     "unpaired": 1.0})
+    trainer = start_training(config, scene, tmp_path / "run")
+    assert trainer.osmis_layouts.shape[1:] == trainer.ids.shape[1:]
+    assert trainer.osmis_layouts.max() < trainer.num_classes
+    assert isinstance(list(trainer.run())[-1], TrainingFinished)
+
+
+def test_inspect_a_renderer(scene, capsys):
+    assert main(["inspect", str(scene), "--model", "renderer", "--max-size", "64", "--ch-r", "4", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "renderer" and report["resolution"] == [32, 64]
+    assert (report["num_blocks_g"], report["num_blocks_d"], report["num_blocks_d0"]) == (3, 3, 1)

@@ -31,3 +31,22 @@ def test_missing_tensorboard_is_one_clear_sentence(scene, tmp_path, monkeypatch,
                  *tiny_flags()]) == 2
     assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
     assert not run.exists()                                  # nothing half-made
+
+
+def test_resume_purges_what_was_logged_after_the_checkpoint(scene, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from helpers import TINY
+    from osmis_core.config import OsmisConfig
+    from osmis_core.events import StepStats
+    from osmis_core.application.session import resume_training, start_training
+    config = OsmisConfig().replace(**{**TINY, "iters": 6, "checkpoint_every": 4, "tensorboard": True})
+    trainer = start_training(config, scene, tmp_path / "run")
+    events = trainer.run()
+    for event in events:
+        if isinstance(event, StepStats) and event.step == 5:
+            break
+    events.close()                      # the process ends here: step 5 was logged, the last checkpoint is step 4
+    list(resume_training(tmp_path / "run").run(resumed=True))
+    acc = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+    assert [e.step for e in acc.Scalars("loss/g_total")] == [1, 2, 3, 4, 5, 6]

@@ -2,6 +2,7 @@
 governor follows the load of other programs; `osmis --help` imports no torch."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -113,7 +114,8 @@ def test_entry_point_sets_env_before_torch_and_user_wins():
     assert out.stdout.split() == ["OMP_NUM_THREADS", "1", "1", "None"]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["train", "--help"], ["gui", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["evaluate", "--help"], ["train", "--help"],
+                                  ["gui", "--help"]])
 def test_help_does_not_import_torch(argv):
     code = ("import sys; from osmis_core.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
@@ -122,3 +124,64 @@ def test_help_does_not_import_torch(argv):
     assert out.returncode == 0, out.stderr
     assert "--threads" in out.stdout or argv == ["--help"]
     assert out.stdout.strip().endswith("NO-TORCH")
+
+
+def test_whole_parser_and_metrics_registry_import_no_torch():
+    """Building every subcommand's parser and help (the --metrics flag reads the registry, its default and the
+    renderer measures) and reading the registry's entries import no torch; a metric built from it does."""
+    code = ("import sys, argparse; from osmis_core.cli import build_parser\n"
+            "parser = build_parser()\n"
+            "subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices\n"
+            "helps = {name: sub.format_help() for name, sub in subs.items()}\n"
+            "from osmis_core.metrics import REGISTRY, RENDERER_METRICS, metric_names\n"
+            "print(len(subs), 'lpips_train' in helps['evaluate'], 'two_stage_alignment' in helps['run'],\n"
+            "      [e.weights[0].filename for e in REGISTRY.values() if e.weights][0],\n"
+            "      'TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+            "from osmis_core.metrics import SIFID\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    count, evaluate_lists, run_lists, weights_file, torch_state = first.split()
+    assert int(count) >= 10 and evaluate_lists == run_lists == "True"
+    assert weights_file == "inception_v3_google-0cc3c7bd.pth" and torch_state == "NO-TORCH"
+    assert second == "TORCH"
+
+
+@pytest.mark.skipif(subprocess.run(["python3", "-c", "import torch"], capture_output=True).returncode == 0,
+                    reason="needs a system python3 without torch")
+def test_main_py_with_the_wrong_python_says_which_to_use():
+    out = subprocess.run(["python3", "main.py"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and ".venv/bin/python main.py" in out.stderr
+
+
+def test_configure_again_replaces_only_its_own_variables(monkeypatch):
+    """A reused batch worker given another allotment: our variables change, the user's stay."""
+    monkeypatch.setattr(threads, "_configured", None)
+    env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert threads.configure_threads(1, env).threads == 1 and env == {"OMP_WAIT_POLICY": "PASSIVE",
+                                                                      "OMP_NUM_THREADS": "1"}
+    plan = threads.configure_threads(2, env)
+    assert (plan.threads, plan.source) == (2, "threads") and env["OMP_NUM_THREADS"] == "2"
+    assert "GOMP_SPINCOUNT" not in env                        # the user chose the wait policy
+    assert threads.configure_threads(None, env) is plan       # nothing asked: the entry point's plan stays
+    monkeypatch.setattr(threads, "_configured", None)
+    user = {"OMP_NUM_THREADS": "3"}
+    plan = threads.configure_threads(None, user)
+    assert (plan.threads, plan.source, user) == (3, "OMP_NUM_THREADS", {"OMP_NUM_THREADS": "3"})
+    assert threads.configure_threads(1, user).threads == 3    # the user's count wins over an allotment
+
+
+def test_a_quota_on_a_big_host_ignores_other_tenants():
+    assert threads_for(2, 30.0, cpus=64) == 2      # --cpus=2 on a 64-CPU host with 30 busy elsewhere
+    assert threads_for(4, 2.0, cpus=8) == 4        # hyperthreads: 6 logical CPUs free for 4 cores
+    assert threads_for(2, 1.0, cpus=2) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux")
+def test_per_cpu_sample_matches_the_total():
+    every = threads.allowed_cpus()
+    a_all, a_set = threads.sample_cpu(), threads.sample_cpu(every)
+    assert a_all is not None and a_set is not None
+    if every == frozenset(range(os.cpu_count())):
+        assert a_set.machine_busy == pytest.approx(a_all.machine_busy, abs=0.5)   # sampled microseconds apart

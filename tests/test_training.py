@@ -11,16 +11,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import TINY, tiny_flags
 from PIL import Image
 
-from helpers import TINY, tiny_flags
-from osmis_core.cli import main
-from osmis_core.config import OsmisConfig
-from osmis_core.events import (CheckpointSaved, PreviewReady, StepStats, TrainControl, TrainingFinished,
-                               TrainingPaused, TrainingResumed, TrainingStarted)
 from osmis_core.application.generate import load_generator
 from osmis_core.application.runfolder import RunFolder
-from osmis_core.training.trainer import resume_training, start_training
+from osmis_core.application.session import resume_training, start_training
+from osmis_core.cli import main
+from osmis_core.config import OsmisConfig
+from osmis_core.events import (
+    CheckpointSaved,
+    PreviewReady,
+    StepStats,
+    TrainControl,
+    TrainingFinished,
+    TrainingPaused,
+    TrainingResumed,
+    TrainingStarted,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -128,6 +136,7 @@ def test_events_stop_and_pause(scene, tmp_path):
     assert trainer.step == 4 and RunFolder(tmp_path / "run").latest_step() == 4
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_exits_zero(scene, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -1,38 +1,35 @@
 """Score a gallery folder against the training data and put the scores into the gallery."""
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from ..data.sources import IMAGE_EXTS, find_source, load_frames_and_masks, open_checked, open_mask
-from ..errors import DataError, OsmisError
-from .generate import write_index_html
+from ..config import DataOptions, OsmisConfig
 from ..data.masks import decode_masks
-
-
-# Below this standard deviation (in [0, 1] units, far under one grey level) the real image is one flat colour; the
-# resize to the gallery's size leaves rounding noise of ~1e-8 on a flat image.
+from ..data.sources import IMAGE_EXTS, find_source, load_frame_set, open_checked, open_mask
+from ..errors import DataError, OsmisError
+from .gallery import MANIFEST, read_manifest, write_index_html
+from .runfolder import RunFolder
 
 
 def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:
-    """Generated images (N x 3 x H x W in [0, 1]), masks (N x H x W ids or None), names, manifest."""
+    """Generated images (N x 3 x H x W in [0, 1]), masks (N x H x W ids or None), names, manifest.
+
+    A folder with a manifest.json is read through `read_manifest` (its items, in order); a plain folder of images
+    (or its images/ sub-folder, with masks/ of the same names) is read sorted by name, without manifest.
+    """
     gallery = Path(gallery)
-    manifest_path = gallery / "manifest.json"
     manifest = None
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise DataError(f"{manifest_path}: not valid JSON ({exc}).") from None
-        image_paths = [gallery / it["image"] for it in manifest["items"]]
-        mask_paths = [gallery / it["mask"] for it in manifest["items"]] if all(
-            "mask" in it for it in manifest["items"]) else None
+    if (gallery / MANIFEST).is_file():
+        manifest = read_manifest(gallery)
+        items = manifest["items"]
+        image_paths = [gallery / it["image"] for it in items]
+        mask_paths = [gallery / it["mask"] for it in items] if items and all(it.get("mask") for it in items) else None
     else:
         folder = gallery / "images" if (gallery / "images").is_dir() else gallery
         if not folder.is_dir():
@@ -63,14 +60,19 @@ def _read(path: Path, mode: str | None) -> np.ndarray:
 def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], max_frames: int = 1000,
               max_classes: int = 32, background_colour: str | None = None
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Training frames resized (bilinear) to size (H, W) in [0, 1], and their class-id masks (nearest) or None."""
+    """Training frames resized (bilinear) to size (H, W) in [0, 1], and their class-id masks (nearest) or None.
+
+    Frames and masks are chosen and paired by the same rule as training (`load_frame_set`), so with the run's
+    max_frames the evaluation sees the frames and masks the model was trained on."""
     source = find_source(data, mask)
-    frames, paths = load_frames_and_masks(source, max_frames)
+    frame_set = load_frame_set(source, max_frames)
+    frames = frame_set.frames
     h, w = size
     images = torch.cat([F.interpolate(torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float() / 255.0,
                                       size=(h, w), mode="bilinear", align_corners=False) for f in frames])
     masks = None
-    if paths:
+    if frame_set.masks:
+        paths = frame_set.masks
         ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], max_classes, background_colour)
         masks = torch.from_numpy(np.stack([np.asarray(Image.fromarray(a.astype(np.int32), "I").resize(
             (w, h), Image.NEAREST)) for a in ids]).astype(np.int64))
@@ -81,18 +83,26 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
                      metrics: Sequence[str] | None = None, sifid_dims: Sequence[int] = (64,),
                      weights_dir: str | Path | None = None, random_weights: bool = False, compat=None,
                      device: str | torch.device = "cpu", miou_setting: str = "auto", miou_steps: int | None = None,
-                     max_classes: int = 32, background_colour: str | None = None, skip_missing: bool = False,
-                     time_budget: float | None = None,
+                     max_classes: int | None = None, background_colour: str | None = None,
+                     max_frames: int | None = None, skip_missing: bool = False, time_budget: float | None = None,
                      progress: Callable[[str, int, int], None] | None = None,
                      on_plan: Callable | None = None) -> dict:
     """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores.
-    Options as for `osmis_core.metrics.evaluate_images` (metrics None: the registry's default metrics)."""
+    Options as for `osmis_core.metrics.evaluate_images` (metrics None: the registry's default metrics).
+
+    max_frames, max_classes, background_colour: default those of the run named by the gallery's manifest (else
+    the config defaults), so that the real frames and their masks are the ones it was trained on (the frame-mask
+    rule of `load_frame_set`)."""
     from ..metrics import Compat, evaluate_images, metric_names, write_metrics
     from .render_evaluation import evaluate_renderer, split_metrics
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
-    real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_classes=max_classes,
-                                        background_colour=background_colour)
+    data_options = _run_data_options(manifest)
+    max_frames = max_frames if max_frames is not None else data_options.max_frames
+    max_classes = max_classes if max_classes is not None else data_options.max_classes
+    background_colour = background_colour if background_colour is not None else data_options.background_color
+    real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_frames=max_frames,
+                                        max_classes=max_classes, background_colour=background_colour)
     renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
     result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics),
                              sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
@@ -112,3 +122,16 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
     if manifest is not None:
         write_index_html(gallery, manifest, result)
     return result
+
+
+def _run_data_options(manifest: dict | None) -> DataOptions:
+    """The data options of the run a gallery was generated from (its run.json), or the defaults when the gallery
+    names no run or the run is not there any more."""
+    run = (manifest or {}).get("run")
+    if run:
+        try:
+            info = RunFolder(run).read_run_json()
+            return OsmisConfig.from_dict(info["config"], str(RunFolder(run).run_json)).data
+        except (OsmisError, KeyError, TypeError):
+            pass
+    return DataOptions()

@@ -7,9 +7,7 @@ exactly these, so any photo can be re-made bit for bit with `Renderer.render`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,9 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from .runfolder import RunFolder, atomic_write_bytes, atomic_write_text
+from ..files import atomic_write_bytes, atomic_write_text, swap_dir_in
+from .gallery import save_png, staging_folder, write_index_html
+from .runfolder import RunFolder, normalise_path
 
 
 @dataclass(frozen=True)
@@ -334,20 +334,17 @@ def render_gallery(run_dir: str | Path, layouts: list[Path], out_dir: str | Path
         ids = renderer.fit_layout(raw, str(path))
         r = renderer.region_map(region, raw, ids, str(path)) if region is not None else None
         prepared.append((path, ids, r))
-    # 2. render and write into a staging folder
-    out = Path(out_dir)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as exc:
-        raise OsmisError(f"{out}: the output folder cannot be written ({exc.strerror or exc}).") from None
+    # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
+    out = normalise_path(out_dir)
+    staging = staging_folder(out)
     try:
         manifest = _write_render_files(renderer, prepared, staging, n, seed, noise, region, resample_seed)
         manifest["seconds_per_render"] = round(manifest.pop("_render_seconds") / max(1, len(manifest["items"])), 4)
         atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=1) + "\n", durable=False)
-        from .generate import write_index_html
         write_index_html(staging, manifest)
-        _move_into(staging, out)
+        swap_dir_in(staging, out)
+    except OSError as exc:
+        raise OsmisError(f"{out}: the gallery cannot be written ({exc.strerror or exc}).") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
@@ -355,7 +352,6 @@ def render_gallery(run_dir: str | Path, layouts: list[Path], out_dir: str | Path
 
 def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int, seed: int, noise: str,
                         region: Region | None, resample_seed: int | None) -> dict:
-    from .generate import _save
     colours = palette()
     for sub in ("images", "masks", "overlays"):
         (folder / sub).mkdir()
@@ -371,11 +367,11 @@ def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int
             seconds += time.perf_counter() - t0
             name = f"{idx:0{width}d}.png"
             ids8 = ids.astype(np.uint8)
-            _save(image, None, folder / "images" / name)
-            _save(ids8, colours, folder / "masks" / name)
-            _save(overlay(image, ids8), None, folder / "overlays" / name)
+            save_png(image, folder / "images" / name)
+            save_png(ids8, folder / "masks" / name, colours)
+            save_png(overlay(image, ids8), folder / "overlays" / name)
             item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
-                    "layout": str(path), "seed": s, "noise": noise}
+                    "layout": str(Path(path).resolve()), "seed": s, "noise": noise}
             if region is not None:
                 item.update(resample_seed=rs, region=region.describe())
             items.append(item)
@@ -386,16 +382,6 @@ def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int
             "resolution": [h, w], "num_classes": renderer.num_classes,
             "palette": colours[:renderer.num_classes].tolist(), "items": items, "_render_seconds": seconds}
 
-
-def _move_into(staging: Path, out: Path) -> None:
-    """Move the finished files into out (created if needed); files already there with other names are kept."""
-    out.mkdir(parents=True, exist_ok=True)
-    for sub in ("images", "masks", "overlays"):
-        (out / sub).mkdir(exist_ok=True)
-        for f in (staging / sub).iterdir():
-            os.replace(f, out / sub / f.name)
-    for name in ("manifest.json", "index.html"):
-        os.replace(staging / name, out / name)
 
 
 # -- painting: layouts and renders made in the app -------------------------------------------------------------------
@@ -448,8 +434,8 @@ def add_to_gallery(renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRe
     (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record seed, noise mode and
     each re-drawn region (regions/NNNN-K.png) with its seed, so `remake_item` gives the same pixels.
 
-    The new files are written beside the gallery first and moved in before the manifest is replaced (atomically),
-    so the manifest only ever lists complete files. Returns the new manifest. Raises DataError for a layout the
+    The gallery, old items and new, is rebuilt in a hidden sibling folder and swapped in whole, so a failure leaves
+    it as it was (its scores, now incomplete, are dropped). Returns the new manifest. Raises DataError for a layout the
     renderer does not accept or a folder holding another kind of gallery, OsmisError when it cannot be written.
     """
     if not recipes:
@@ -471,30 +457,31 @@ def add_to_gallery(renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRe
         manifest, items = None, []
     start = max((int(it["index"]) for it in items), default=-1) + 1
     colours = palette()
+    # the whole gallery, old items and new, is built in a hidden sibling and swapped in (files.swap_dir_in): the
+    # folder holds exactly the files its manifest lists at every moment
+    staging = staging_folder(gallery)
     try:
-        gallery.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{gallery.name}.", dir=gallery.parent))
-    except OSError as exc:
-        raise OsmisError(f"{gallery}: the gallery folder cannot be written ({exc.strerror or exc}).") from None
-    try:
-        from .generate import _save
+        if gallery.is_dir():
+            shutil.copytree(gallery, staging, dirs_exist_ok=True)
+            for stale in ("metrics.json", "metrics.csv"):        # scores of the gallery before the new items
+                (staging / stale).unlink(missing_ok=True)
         subs = ("images", "masks", "overlays", "regions")
         for sub in subs:
-            (staging / sub).mkdir()
+            (staging / sub).mkdir(exist_ok=True)
         ids8 = ids.astype(np.uint8)
         new_items = []
         for k, recipe in enumerate(recipes):
             idx = start + k
             name = f"{idx:04d}.png"
             image = renderer.render_recipe(ids, recipe)
-            _save(image, None, staging / "images" / name)
-            _save(ids8, colours, staging / "masks" / name)
-            _save(overlay(image, ids8), None, staging / "overlays" / name)
+            save_png(image, staging / "images" / name)
+            save_png(ids8, staging / "masks" / name, colours)
+            save_png(overlay(image, ids8), staging / "overlays" / name)
             resamples = []
             for j, (region, s) in enumerate(recipe.rerolls, 1):
                 rname = f"regions/{idx:04d}-{j}.png"
-                _save(_resize_nearest(np.asarray(region, bool), ids.shape).astype(np.uint8), _REGION_COLOURS,
-                      staging / rname)
+                save_png(_resize_nearest(np.asarray(region, bool), ids.shape).astype(np.uint8), staging / rname,
+                         _REGION_COLOURS)
                 resamples.append({"region": {"mask": rname}, "resample_seed": int(s)})
             item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
                     "layout": f"masks/{name}", "seed": int(recipe.seed), "noise": recipe.mode,
@@ -510,13 +497,9 @@ def add_to_gallery(renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRe
                         "palette": colours[:renderer.num_classes].tolist(), "source": source}
         manifest["items"] = items + new_items
         manifest["n"] = len(manifest["items"])
-        for sub in subs:
-            (gallery / sub).mkdir(parents=True, exist_ok=True)
-            for f in (staging / sub).iterdir():
-                os.replace(f, gallery / sub / f.name)
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n", durable=False)
-        from .generate import write_index_html
-        write_index_html(gallery, manifest)
+        atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=1) + "\n", durable=False)
+        write_index_html(staging, manifest)
+        swap_dir_in(staging, gallery)
     except OSError as exc:
         raise OsmisError(f"{gallery}: the gallery cannot be written ({exc.strerror or exc}).") from None
     finally:

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 
 from ..data.renderer_augment import edit_layout, tps_warp
 from ..errors import DataError
+from ..metrics.registry import RENDERER_METRICS
 from ..metrics.renderer_measures import (
     LOCALITY_BAND,
-    RENDERER_METRICS,
     LayoutSegmenter,
     locality_ratio,
     pixel_diversity,
@@ -124,7 +124,7 @@ def evaluate_renderer(gallery: str | Path, real_images: torch.Tensor, real_masks
     if random_weights:
         warnings.append("renderer measures: random-weight networks (segmenter, LPIPS): NOT comparable with "
                         "pretrained scores")
-    lpips_options = dict(weights_dir=weights_dir, random_weights=random_weights, device=device)
+    lpips_options = {"weights_dir": weights_dir, "random_weights": random_weights, "device": device}
 
     segmenter = None
     if {"layout_fidelity", "two_stage_alignment"} & set(metrics):

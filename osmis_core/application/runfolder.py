@@ -5,7 +5,6 @@ import json
 import os
 import platform
 import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, OsmisError
+from ..files import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_FORMAT = 1
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
@@ -25,67 +25,11 @@ CHECKPOINT_FIELDS = {"format": int, "step": int, "config": dict, "architecture":
 RENDERER_CHECKPOINT_FIELDS = {**{k: v for k, v in CHECKPOINT_FIELDS.items() if k != "fixed_noise"},
                               "generator_render": dict}
 _ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
+# The temporaries atomic_write_bytes makes for the files of a run folder (`.NAME.XXXXXXXX.tmp`).
+_TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|step_\d+\.(pt|png))\.[A-Za-z0-9_]+\.tmp$")
 
 
-class _WriteErrorRecorder:
-    """A binary file wrapper that remembers the OSError of a failed write: torch.save turns it into an opaque
-    RuntimeError ("unexpected pos ..."), and a full disk should be reported as a full disk."""
-
-    def __init__(self, f):
-        self._f = f
-        self.error: OSError | None = None
-
-    def write(self, data) -> int:
-        try:
-            return self._f.write(data)
-        except OSError as exc:
-            self.error = exc
-            raise
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it: done once, at import, not while threads write files
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_read_umask()  # what open() would give a new file
-
-
-def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
-    """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
-
-    A failed write (a full disk, say) raises OSError naming `path`, and whatever `path` held before is untouched.
-    durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    recorder = None
-    try:
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
-        with os.fdopen(fd, "wb") as f:
-            recorder = _WriteErrorRecorder(f)
-            write(recorder)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        cause = exc if isinstance(exc, OSError) else (recorder.error if recorder is not None else None)
-        if cause is not None:
-            raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
-        raise
-
-
-def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
-    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8")), durable)
+_SAMPLE_RE = re.compile(r"^step_(\d+)\.png$")
 
 
 def append_text(path: Path, text: str) -> None:
@@ -138,6 +82,34 @@ class RunFolder:
         return self.root / "samples"
 
     @property
+    def galleries(self) -> Path:
+        """RUN/galleries: every gallery made from this run (by `osmis run`, `osmis generate` or the app)."""
+        return self.root / "galleries"
+
+    @property
+    def walks(self) -> Path:
+        """RUN/walks: the latent-walk videos made from this run (`walk_path` names each)."""
+        return self.root / "walks"
+
+    def walk_path(self, step: int, seed: int) -> Path:
+        """THE file of a latent walk from the checkpoint of `step` with noise seed `seed`."""
+        return self.walks / f"step_{step:07d}-seed{seed}.mp4"
+
+    def gallery_dirs(self) -> list[Path]:
+        """The galleries of the run (sub-folders of `galleries` that hold a manifest.json), newest first."""
+        if not self.galleries.is_dir():
+            return []
+        found = [p for p in self.galleries.iterdir() if not p.name.startswith(".") and (p / "manifest.json").is_file()]
+        found.sort(key=lambda p: (p / "manifest.json").stat().st_mtime, reverse=True)
+        return found
+
+    def sample_files(self) -> list[tuple[int, Path]]:
+        """(step, path) of the preview grids in `samples`, by step."""
+        if not self.samples.is_dir():
+            return []
+        return sorted((int(m.group(1)), p) for p in self.samples.iterdir() if (m := _SAMPLE_RE.match(p.name)))
+
+    @property
     def stats(self) -> Path:
         return self.root / "stats.jsonl"
 
@@ -182,11 +154,12 @@ class RunFolder:
         append_text(self.stats, json.dumps(record) + "\n")
 
     def remove_temporaries(self) -> list[Path]:
-        """Delete the temporary files that writes killed mid-way left behind (`.NAME.*.tmp`); return them."""
+        """Delete the temporary files that writes killed mid-way left behind (`.NAME.XXXXXXXX.tmp` of the run's
+        own files only); return them."""
         removed = []
         for folder in (self.root, self.checkpoints, self.samples):
             if folder.is_dir():
-                for p in folder.glob(".*.tmp"):
+                for p in [p for p in folder.iterdir() if _TEMP_RE.match(p.name)]:
                     try:
                         p.unlink()
                         removed.append(p)
@@ -304,7 +277,7 @@ class RunFolder:
                 state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
                 check_checkpoint(state)
                 if errors:
-                    warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}")
+                    warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
                 return state
             except Exception as exc:  # noqa: BLE001 - any unreadable file is 'damaged'
                 why = str(exc)[:120] if isinstance(exc, _Incomplete) else f"{type(exc).__name__}: {str(exc)[:120]}"
@@ -330,6 +303,11 @@ def check_checkpoint(state: Any) -> None:
     missing = [k for k in _ARCHITECTURE_FIELDS if k not in state["architecture"]]
     if missing:
         raise _Incomplete(f"'architecture' lacks '{missing[0]}'")
+    from ..config import OsmisConfig
+    try:
+        OsmisConfig.from_dict(state["config"], "its config")
+    except OsmisError as exc:
+        raise _Incomplete(str(exc).rstrip(".")) from None
     for key in ("generator", "generator_ema") + (("generator_render",) if renderer else ()):
         for name, t in state[key].items():
             if not isinstance(t, torch.Tensor):

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..application.runfolder import atomic_write_text
+from ..files import atomic_write_text
 from ..models.visual import palette
 from .layout import BatchFolder
 

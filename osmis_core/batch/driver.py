@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..files import atomic_write_text
+from ..threads import thread_env
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from .dataset import merge_dataset
@@ -25,7 +27,7 @@ POLL_S = 0.25
 
 def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, out: str | Path, *,
               n_per_source: int = 100, address: str | None = None, num_cpus: int | None = None,
-              num_gpus: int | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
+              num_gpus: int | None = None, cpus_per_run: float = 1, gpus_per_run: float | None = None,
               max_concurrent: int | None = None, retries: int = 3,
               control: BatchControl | None = None) -> Iterator[BatchEvent]:
     """Train one model per source on Ray, write each run's gallery, the merged dataset and the summary.
@@ -36,8 +38,9 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     HOST:PORT) the existing cluster is joined, BATCH must then be on storage that every node mounts at the same
     path (checked on each node before anything runs; ConfigError otherwise); without it a local Ray is started
     with num_cpus / num_gpus (default: this machine's). Each run reserves cpus_per_run CPUs and gpus_per_run
-    GPUs (fractions let several runs share one GPU); at most max_concurrent run at once (default: as many as
-    the resources allow). A run whose worker process or node dies is retried up to `retries` times and resumes
+    GPUs (fractions let several runs share one GPU; default: 1 when the Ray cluster has GPUs, else 0; a run
+    given no GPU trains on the CPU when its device option is auto); at most max_concurrent run at once
+    (default: as many as the resources allow). A run whose worker process or node dies is retried up to `retries` times and resumes
     from its last checkpoint.
     Re-running the same batch skips finished runs (iterations reached and gallery written) and resumes the
     others. control.request_stop(): running runs stop after their current iteration with a checkpoint.
@@ -50,7 +53,8 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     control = control or BatchControl()
     if n_per_source < 1:
         raise ConfigError("--n-per-source must be at least 1.")
-    if cpus_per_run <= 0 or gpus_per_run < 0 or retries < 0 or (max_concurrent is not None and max_concurrent < 1):
+    if (cpus_per_run <= 0 or (gpus_per_run is not None and gpus_per_run < 0) or retries < 0
+            or (max_concurrent is not None and max_concurrent < 1)):
         raise ConfigError("--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0, and "
                           "--max-concurrent at least 1.")
     source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
@@ -87,19 +91,26 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
 
     started_ray = False
     if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else num_cpus, num_gpus=None if address else num_gpus,
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            ray.init(address=address, num_cpus=None if address else num_cpus,
+                     num_gpus=None if address else num_gpus, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
         started_ray = True
     stopped = False
     try:
         if address or not started_ray:
             _check_shared_storage(batch.root)
+        if gpus_per_run is None:
+            gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         _check_resources(cpus_per_run, gpus_per_run)
         yield BatchStarted(batch.root, tuple(s.name for s in source_list), tuple(s.name for s in to_run),
                            {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")})
         yield from finished_early
         stopped = yield from _schedule(batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run,
-                                       max_concurrent, retries, control, previous)
+                                       max_concurrent, retries, control)
     finally:
         if started_ray:
             ray.shutdown()
@@ -115,7 +126,7 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     yield BatchFinished(batch.root, counts, stopped, seconds)
 
 
-def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control, previous):
+def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control):
     """Submit the runs, relay progress, collect results; returns True when stopped by the control."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -123,61 +134,73 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
     here = ray.get_runtime_context().get_node_id()
     monitor = ray.remote(BatchMonitor).options(
         num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
-    threads = str(max(1, math.floor(cpus)))
+    # each run's threads follow its CPU allotment (the thread plan's variables, set before torch loads in the worker)
+    threads = max(1, math.floor(cpus))
     task = ray.remote(train_source).options(
         num_cpus=cpus, num_gpus=gpus, max_retries=retries, retry_exceptions=False,
-        runtime_env={"env_vars": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}})
+        runtime_env={"env_vars": thread_env(threads, {})})
+    stop_file = batch.stop_file(secrets.token_hex(8))
     queue = collections.deque(to_run)
     pending: dict = {}
+    attempts: dict[str, int] = {}
     stop_sent = False
-    while queue or pending:
-        if control.stop_requested and not stop_sent:
-            ray.get(monitor.request_stop.remote())
-            stop_sent = True
-            while queue:  # never started: they stay 'pending' and a later batch runs them
+    try:
+        while queue or pending:
+            if control.stop_requested and not stop_sent:
+                atomic_write_text(stop_file, "stop\n")
+                stop_sent = True
+                while queue:  # never started: they stay 'pending' and a later batch runs them
+                    s = queue.popleft()
+                    message = "not started: the batch was stopped"
+                    rows[s.name]["message"] = message
+                    yield RunFinished(s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters,
+                                      message, rows[s.name])
+            while queue and (max_concurrent is None or len(pending) < max_concurrent):
                 s = queue.popleft()
-                message = "not started: the batch was stopped"
-                rows[s.name]["message"] = message
-                yield RunFinished(s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters, message,
-                                  rows[s.name])
-        while queue and (max_concurrent is None or len(pending) < max_concurrent):
-            s = queue.popleft()
-            ref = task.remote(s.to_dict(), configs[s.name].to_dict(), str(batch.root), n, cpus, monitor)
-            pending[ref] = s
-        if not pending:
-            break
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
-        yield from _updates(ray.get(monitor.drain.remote()))
-        for ref in ready:
-            s = pending.pop(ref)
-            total = configs[s.name].run.iters
-            try:
-                res = ray.get(ref)
-            except ray.exceptions.RayTaskError as exc:  # a bug, not the user's input: the cause, in one line
-                cause = exc.cause if exc.cause is not None else exc
-                res = {"status": "failed", "message": f"{type(cause).__name__}: {str(cause)[:300]}", "node": None,
-                       "attempt": None, "seconds": None}
-            except ray.exceptions.RayError as exc:
-                reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-                res = {"status": "failed", "message": f"the run's worker was lost after {retries + 1} attempt(s) "
-                       f"({type(exc).__name__}: {reason}); its last checkpoint is kept", "node": None,
-                       "attempt": retries + 1, "seconds": None}
-            status = "pending" if res["status"] == "stopped" and res.get("attempt", 0) == 0 else res["status"]
-            rows[s.name] = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"),
-                                   res.get("attempt") or None)
-            rows[s.name]["train_seconds"] = res.get("train_seconds")
-            rows[s.name]["gallery_seconds"] = res.get("gallery_seconds")
-            yield RunFinished(s.name, status, rows[s.name]["iterations"], total, res["message"],
-                              rows[s.name])
-    yield from _updates(ray.get(monitor.drain.remote()))
-    ray.kill(monitor)
+                cfg = configs[s.name]
+                if gpus == 0 and cfg.run.device == "auto":  # the run gets no GPU: it must not pick one up itself
+                    cfg = cfg.replace(device="cpu")
+                ref = task.remote(s.to_dict(), cfg.to_dict(), str(batch.root), n, cpus, str(stop_file), monitor)
+                pending[ref] = s
+            if not pending:
+                break
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
+            yield from _updates(ray.get(monitor.drain.remote()), attempts)
+            for ref in ready:
+                s = pending.pop(ref)
+                yield _result(batch, s, ref, configs[s.name].run.iters, rows, attempts, retries)
+        yield from _updates(ray.get(monitor.drain.remote()), attempts)
+    finally:
+        ray.kill(monitor)
+        stop_file.unlink(missing_ok=True)
     return stop_sent
 
 
-def _updates(items: list[tuple]) -> Iterator[BatchEvent]:
+def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
+    """The run's outcome, with its summary row read from its folder."""
+    import ray
+    try:
+        res = ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:  # a bug, not the user's input: the cause, in one line
+        cause = exc.cause if exc.cause is not None else exc
+        res = {"status": "failed", "message": f"{type(cause).__name__}: {str(cause)[:300]}"}
+    except ray.exceptions.RayError as exc:
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        res = {"status": "failed", "message": f"the run's worker was lost after {retries + 1} attempt(s) "
+               f"({type(exc).__name__}: {reason}); its last checkpoint is kept"}
+    status = "pending" if res.get("started") is False else res["status"]
+    row = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"),
+                  attempts.get(s.name))
+    row.update(train_seconds=res.get("train_seconds"), gallery_seconds=res.get("gallery_seconds"))
+    rows[s.name] = row
+    return RunFinished(s.name, status, row["iterations"], total, res["message"], row)
+
+
+def _updates(items: list[tuple], attempts: dict[str, int]) -> Iterator[BatchEvent]:
     for item in items:
         if item[0] == "started":
             _, name, node, step, total, resumed, attempt = item
+            attempts[name] = attempt
             yield RunStarted(name, node, step, total, resumed, attempt)
         else:
             _, name, step, total, ips, eta = item

@@ -42,6 +42,10 @@ class BatchFolder:
     def index_html(self) -> Path:
         return self.root / "index.html"
 
+    def stop_file(self, token: str) -> Path:
+        """Present while a stop of the batch with this token is requested: the workers poll it."""
+        return self.root / f".stop-{token}"
+
     def gallery_manifest(self, name: str) -> dict | None:
         """The run's gallery manifest, or None while there is no complete gallery (the manifest is written last)."""
         path = self.gallery_dir(name) / "manifest.json"

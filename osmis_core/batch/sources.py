@@ -126,7 +126,7 @@ def _from_json(path: Path) -> list[BatchSource]:
             raise ConfigError(f"{where}: expected an object with 'data' (and optional 'mask', 'name', 'options').")
         unknown = set(entry) - {"data", "mask", "name", "options"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}' (use 'options' for option overrides).")
+            raise ConfigError(f"{where}: unknown key '{min(unknown)}' (use 'options' for option overrides).")
         options = flatten_options(entry.get("options") or {}, where)
         out.append(_entry(path.parent, entry.get("data"), entry.get("mask"), entry.get("name"), options, where))
     return out

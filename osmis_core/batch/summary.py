@@ -8,7 +8,8 @@ import json
 import time
 from pathlib import Path
 
-from ..application.runfolder import RunFolder, atomic_write_text
+from ..application.runfolder import RunFolder
+from ..files import atomic_write_text
 from .layout import BatchFolder
 
 CSV_COLUMNS = ("name", "status", "iterations", "total", "seconds", "attempts", "node", "diversity", "g_total",
@@ -36,9 +37,8 @@ def run_row(batch: BatchFolder, source, status: str, total: int, message: str = 
     step = folder.latest_step() if folder.exists() else None
     manifest = batch.gallery_manifest(source.name)
     metrics: dict = {}
-    stats = folder.read_stats()
-    if stats:
-        metrics.update({k: stats[-1][k] for k in ("g_total", "d_total", "d_real", "d_fake") if k in stats[-1]})
+    last = _last_stats(folder.stats)
+    metrics.update({k: last[k] for k in ("g_total", "d_total", "d_real", "d_fake") if k in last})
     if manifest is not None:
         try:
             scores = json.loads((batch.gallery_dir(source.name) / "metrics.json").read_text(encoding="utf-8"))
@@ -53,6 +53,24 @@ def run_row(batch: BatchFolder, source, status: str, total: int, message: str = 
             "mask": str(source.mask) if source.mask else None, "options": dict(source.options),
             "run": str(rel), "gallery": str(batch.gallery_dir(source.name).relative_to(batch.root) / "index.html")
             if manifest is not None else None, "checkpoint_step": manifest["checkpoint_step"] if manifest else None}
+
+
+def _last_stats(path: Path, tail: int = 8192) -> dict:
+    """The last complete line of stats.jsonl (a paper run's file has 15,000 lines: only its end is read)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - tail))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash, or by the tail's start
+        if isinstance(row, dict):
+            return row
+    return {}
 
 
 def write_summary(batch: BatchFolder, rows: list[dict], info: dict) -> None:

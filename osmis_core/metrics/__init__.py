@@ -1,25 +1,54 @@
 """Quality metrics of one-shot synthesis (spec/metrics.md): SIFID, LPIPS diversity, LPIPS to the
-training data, pixel diversity and mIoU of generated masks; offline-safe pretrained weights."""
+training data, pixel diversity and mIoU of generated masks; offline-safe pretrained weights.
 
-from ._common import PerImageScores
-from .diversity import PixelDiversity
-from .evaluate import (CPU_TIME_BUDGET_S, RANDOM_WEIGHTS_WARNING, Compat, EvaluationPlan, PlannedMetric,
-                       default_time_budget, evaluate_images, format_table, write_metrics)
-from .frechet import FrechetReference, distances_to_references, frechet_distance, frechet_distances, gaussian_stats
-from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
-from .miou import AFFORDABLE, FULL, MIoUResult, MIoUSetting, SegmentationMIoU, UNetResNet18, miou_setting_for
-from .registry import REGISTRY, Metric, MetricContext, MetricEntry, Scores, key_info, metric_names, register
-from .sifid import SIFID, InceptionFeatures
-from .weights import (ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, MissingWeightsError, WeightsFile,
-                      build_inception, build_lpips, build_resnet18, find_weights, missing_weights,
-                      require_weights)
+Importing this package imports no torch: the registry and the facts it holds (weights files, mIoU settings) load
+at once, and every name below that needs torch is imported from its module on first use (PEP 562), so that
+`osmis --help` and the CLI's parser stay cheap.
+"""
+
+import importlib
+
+from .miou_settings import AFFORDABLE, FULL, MIoUSetting
+from .registry import (REGISTRY, RENDERER_METRICS, LazyFactory, Metric, MetricContext, MetricEntry, Scores, key_info,
+                       metric_names, register)
+from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile
+
+# The names that need torch, by the module (of this package) that defines them.
+_LAZY_MODULES = {
+    "_common": ("PerImageScores",),
+    "diversity": ("PixelDiversity",),
+    "evaluate": ("CPU_TIME_BUDGET_S", "RANDOM_WEIGHTS_WARNING", "Compat", "EvaluationPlan", "PlannedMetric",
+                 "default_time_budget", "evaluate_images", "format_table", "write_metrics"),
+    "frechet": ("FrechetReference", "distances_to_references", "frechet_distance", "frechet_distances",
+                "gaussian_stats"),
+    "lpips_metrics": ("LPIPSDiversity", "LPIPSToTrain"),
+    "miou": ("MIoUResult", "SegmentationMIoU", "UNetResNet18", "miou_setting_for"),
+    "sifid": ("SIFID", "InceptionFeatures"),
+    "weights": ("MissingWeightsError", "build_inception", "build_lpips", "build_resnet18", "find_weights",
+                "missing_weights", "require_weights"),
+}
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
+
+def __getattr__(name: str):
+    """A torch-using name of this package, imported from its module on first use (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AFFORDABLE", "ALEXNET", "CPU_TIME_BUDGET_S", "FULL", "INCEPTION_V3", "LPIPS_ALEX_HEADS",
-    "RANDOM_WEIGHTS_WARNING", "REGISTRY", "RESNET18", "Compat", "EvaluationPlan", "FrechetReference",
-    "InceptionFeatures", "LPIPSDiversity", "LPIPSToTrain", "MIoUResult", "MIoUSetting", "Metric", "MetricContext",
-    "MetricEntry", "PlannedMetric", "Scores", "default_time_budget", "key_info", "metric_names",
-    "miou_setting_for", "register",
+    "RANDOM_WEIGHTS_WARNING", "REGISTRY", "RENDERER_METRICS", "RESNET18", "Compat", "EvaluationPlan",
+    "FrechetReference", "InceptionFeatures", "LPIPSDiversity", "LPIPSToTrain", "LazyFactory", "MIoUResult",
+    "MIoUSetting", "Metric", "MetricContext", "MetricEntry", "PlannedMetric", "Scores", "default_time_budget",
+    "key_info", "metric_names", "miou_setting_for", "register",
     "MissingWeightsError", "PerImageScores", "PixelDiversity", "SIFID", "SegmentationMIoU", "UNetResNet18",
     "WeightsFile", "build_inception", "build_lpips", "build_resnet18", "distances_to_references",
     "evaluate_images", "find_weights",

@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +16,20 @@ import torch
 
 from osmis_core.errors import ConfigError
 
+from ..files import atomic_write_text
 from ._common import check_images, check_masks
-from .miou import MIoUSetting, Progress, miou_setting_for
+from .miou import miou_setting_for
+from .miou_settings import MIoUSetting, Progress
 from .registry import REGISTRY, Metric, MetricContext, MetricEntry, format_seconds, key_info, metric_names
-from .weights import MissingWeightsError, missing_weights
+from .weights import MissingWeightsError, WeightsFile, missing_weights
+
+
+def missing_weights_for(metrics: Sequence[str], weights_dir: str | Path | None = None
+                        ) -> dict[str, list[WeightsFile]]:
+    """The pretrained weights files that each named metric needs (its registry entry) and that are not found: the
+    one check used by the CLI, the app and evaluate_images; metrics that need no weights, or that the registry does
+    not hold (the renderer measures check their own), map to []."""
+    return {m: missing_weights(REGISTRY[m].weights, weights_dir) if m in REGISTRY else [] for m in metrics}
 
 RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with published numbers"
 
@@ -181,7 +189,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
     MissingWeightsError naming every missing file. `miou_setting` is "auto" (affordable on a CPU, full
     elsewhere), "full", "affordable" or a MIoUSetting; `miou_steps` overrides its steps.
 
-    Before the work, each metric's first batch is timed to estimate its total (seconds, on this device);
+    Before the work, each metric's second batch is timed to estimate its total (seconds, on this device);
     metrics whose estimate would take the running total past `time_budget` (seconds) are skipped, and
     `on_plan(EvaluationPlan)` is called. `progress(stage, done, total)` is called as the work advances.
     Returns {"summary", "per_image", "warnings", "random_weights", "unavailable" (metrics lacking weights),
@@ -224,28 +232,35 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
     reasons = {e.name: r for e in entries if (r := _precondition(e, n, size, fake_masks, real_masks, real_images))}
     unavailable: list[str] = []
     if not random_weights:
-        missing = {e.name: missing_weights(e.weights, weights_dir) for e in entries if e.name not in reasons}
+        missing = missing_weights_for([e.name for e in entries if e.name not in reasons], weights_dir)
         all_missing = list(dict.fromkeys(f for files in missing.values() for f in files))
         if all_missing and not skip_missing:
             raise MissingWeightsError(all_missing, weights_dir)
         unavailable = [name for name, files in missing.items() if files]
         reasons.update({name: "needs " + ", ".join(f.filename for f in missing[name]) for name in unavailable})
 
-    # Build, then time each metric's first batch: the estimate comes from this device, this input and this
-    # load, and that batch is real work kept for the result.
+    # Build each metric and feed it its first two batches, timing the second (the first also pays one-time
+    # work): the estimate comes from this device, this input and this load, and those batches are real work
+    # kept for the result.
     running: dict[str, Metric] = {}
     planned: list[PlannedMetric] = []
     spent: dict[str, float] = {}
     total = 0.0
+    batches = math.ceil(n / batch_size)
+    probed = min(2, batches)
     for entry in entries:
         if entry.name in reasons:
             continue
         start = time.perf_counter()
         metric = entry.factory(ctx)
         metric.set_real(real_images, real_masks)
-        metric.update(fake_images[:batch_size], None if fake_masks is None else fake_masks[:batch_size])
+        for b in range(probed):
+            batch_start = time.perf_counter()
+            metric.update(fake_images[b * batch_size:(b + 1) * batch_size],
+                          None if fake_masks is None else fake_masks[b * batch_size:(b + 1) * batch_size])
+        batch_s = time.perf_counter() - batch_start
         first = time.perf_counter() - start
-        seconds = metric.estimate(first, math.ceil(n / batch_size))
+        seconds = metric.estimate(first, batch_s, batches - probed)
         skipped = None
         if time_budget is not None and total + seconds > time_budget:
             skipped = (f"skipped: estimated {format_seconds(seconds)}, over the time budget of "
@@ -267,7 +282,7 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
             continue
         metric = running[entry.name]
         start = time.perf_counter()
-        _feed(metric, fake_images, fake_masks, batch_size, batch_size, entry.label, progress)
+        _feed(metric, fake_images, fake_masks, probed * batch_size, batch_size, entry.label, progress)
         report.computed(entry.name, metric.compute(), spent[entry.name] + time.perf_counter() - start)
 
     return {"summary": report.summary, "per_image": report.per_image, "warnings": report.warnings,
@@ -311,27 +326,13 @@ def _csv_text(result: dict[str, Any]) -> str:
 
 
 def write_metrics(out_dir: str | Path, result: dict[str, Any]) -> tuple[Path, Path]:
-    """Write metrics.json and metrics.csv into `out_dir`, atomically: both files are fully written to
-    temporary files first, then moved into place; on any error nothing is left half-written."""
+    """Write metrics.json and metrics.csv into `out_dir`, each through the atomic writer: a reader sees either the
+    previous file or the whole new one. Raises OSError naming the file that could not be written."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = {out_dir / "metrics.json": _json_text(result), out_dir / "metrics.csv": _csv_text(result)}
-    temps: dict[Path, str] = {}
-    try:
-        for target, text in targets.items():
-            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=out_dir)
-            temps[target] = temp
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for target, temp in temps.items():
-            os.replace(temp, target)
-    finally:
-        for temp in temps.values():
-            if os.path.exists(temp):
-                os.remove(temp)
-    return out_dir / "metrics.json", out_dir / "metrics.csv"
+    json_path, csv_path = out_dir / "metrics.json", out_dir / "metrics.csv"
+    atomic_write_text(json_path, _json_text(result))
+    atomic_write_text(csv_path, _csv_text(result))
+    return json_path, csv_path
 
 
 def _label(key: str) -> str:

@@ -16,45 +16,18 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..models.layers import class_ids
-from ..training.optim import adam
+from ..optim import adam
 from ._common import check_images, check_masks, resize_images, resize_masks
+from .miou_settings import AFFORDABLE, FULL, MIN_SIZE, MIOU_SETTINGS, MIoUSetting, Progress, train_size
 from .weights import RANDOM_SEED, build_resnet18, seeded
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-MIN_SIZE = 32
-
-
-@dataclass(frozen=True)
-class MIoUSetting:
-    """How the segmenter is trained. steps: per direction; max_side: the longer side (pixels) of its input, or
-    None for the gallery's own size. The chosen setting is written to metrics.json (`settings`)."""
-
-    name: str
-    steps: int
-    max_side: int | None
-
-    def with_steps(self, steps: int | None) -> "MIoUSetting":
-        """This setting with another step count (None keeps it)."""
-        if steps is None or steps == self.steps:
-            return self
-        if steps < 1:
-            raise ValueError(f"mIoU steps must be at least 1, got {steps}")
-        return MIoUSetting(f"{self.name}, {steps} steps", steps, self.max_side)
-
-
-FULL = MIoUSetting("full", 500, None)  # spec/metrics.md
-AFFORDABLE = MIoUSetting("affordable", 200, 96)
-MIOU_SETTINGS = {"full": FULL, "affordable": AFFORDABLE}
 
 
 def miou_setting_for(device: str | torch.device, name: str = "auto") -> MIoUSetting:
@@ -66,14 +39,6 @@ def miou_setting_for(device: str | torch.device, name: str = "auto") -> MIoUSett
     return MIOU_SETTINGS[name]
 
 
-def train_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
-    """(h, w) of the segmenter's input for images of `size` (h, w): scaled down (aspect kept) so that the
-    longer side is at most `max_side`, each side at least MIN_SIZE; unchanged when already small enough."""
-    h, w = size
-    if max_side is None or max(h, w) <= max_side:
-        return h, w
-    scale = max_side / max(h, w)
-    return max(MIN_SIZE, round(h * scale)), max(MIN_SIZE, round(w * scale))
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 

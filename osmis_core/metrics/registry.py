@@ -5,25 +5,27 @@ and into each image's row, which way is better, and how to build it (`factory`).
 `Metric`: a small streaming interface in the manner of torchmetrics (`update` per batch, `compute` once,
 `reset` to start over), whose `compute` returns the entry's keys. Adding an entry to REGISTRY adds a metric
 everywhere (the `--metrics` flag, metrics.json / metrics.csv, index.html and the app's score columns).
+
+This module imports no torch, so that the CLI's parser and help read it cheaply: the registered factories are
+`LazyFactory` references to the Metric adapters in metrics.scores, imported when a metric is first built.
 """
 
 from __future__ import annotations
 
-import math
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Sequence
 
 from osmis_core.errors import ConfigError
 
-from .diversity import PixelDiversity
-from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
-from .miou import MIN_SIZE, MIoUSetting, Progress, SegmentationMIoU, train_size
-from .sifid import INCEPTION_LAYERS, INCEPTION_MIN_SIZE, SIFID, InceptionFeatures
-from .weights import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile, build_inception, build_lpips
+from .inception_layers import INCEPTION_LAYERS, INCEPTION_MIN_SIZE
+from .miou_settings import FULL, MIN_SIZE, MIoUSetting, Progress
+from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Scores(NamedTuple):
@@ -55,10 +57,11 @@ class Metric(ABC):
     def reset(self) -> None:
         """Forget the generated images added so far."""
 
-    def estimate(self, first_batch_s: float, batches: int) -> float:
-        """Seconds the whole job takes on this device, knowing that the first of `batches` batches (which also
-        paid the one-time set-up) took `first_batch_s`. The default suits metrics whose cost is in `update`."""
-        return first_batch_s * batches
+    def estimate(self, spent_s: float, batch_s: float, remaining: int) -> float:
+        """Seconds the whole job takes on this device: `spent_s` were spent so far (set-up and the first
+        batches), a batch takes `batch_s`, `remaining` batches are left. The default suits metrics whose cost
+        is in `update`."""
+        return spent_s + batch_s * remaining
 
     def describe(self) -> str:
         """A few words on how this metric will run (shown next to its estimate); empty by default."""
@@ -79,7 +82,7 @@ class MetricContext:
     device: str | torch.device = "cpu"
     batch_size: int = 8
     num_classes: int = 0  # mask classes of the generated and real masks together (0 without masks)
-    miou: MIoUSetting = MIoUSetting("full", 500, None)
+    miou: MIoUSetting = FULL
     miou_batch_size: int = 5
     progress: Optional[Progress] = None
     _networks: dict[str, Any] = field(default_factory=dict)
@@ -92,13 +95,26 @@ class MetricContext:
 
 
 @dataclass(frozen=True)
+class LazyFactory:
+    """A Metric factory named "package.module:attribute", imported on the first call, so that reading the registry
+    does not import the metric's implementation (torch and its networks)."""
+
+    target: str
+
+    def __call__(self, ctx: MetricContext) -> Metric:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)(ctx)
+
+
+@dataclass(frozen=True)
 class MetricEntry:
     """One registered metric.
 
     name: the `--metrics` name; label: shown to people; weights: pretrained files it needs;
     summary_keys / per_image_keys: the keys it writes ("{dims}" expands to each SIFID dims);
     key_labels: a label per key (same templates); higher_is_better: direction of every key;
-    factory: builds the Metric; needs_masks: skipped without masks; min_images: skipped below this count;
+    factory: builds the Metric (any callable; the registered ones are LazyFactory references, so that the entry
+    is read without importing torch); needs_masks: skipped without masks; min_images: skipped below this count;
     min_size: smallest side (pixels) it accepts; needs_spread: skipped when the real images are one flat colour
     (a score relative to their spread); default: part of the default `--metrics`;
     validate: rejects options the metric cannot honour (ConfigError), before anything runs.
@@ -162,8 +178,10 @@ def key_info(key: str) -> tuple[str, bool] | None:
 
 
 def format_seconds(seconds: float) -> str:
-    """'4 s', '2 min 05 s', '1 h 03 min'."""
-    seconds = max(0, round(seconds))
+    """'0 s', 'under 1 s', '4 s', '2 min 05 s', '1 h 03 min'."""
+    if 0 < seconds < 0.5:
+        return "under 1 s"
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
@@ -174,145 +192,9 @@ def format_seconds(seconds: float) -> str:
 # ---------------------------------------------------------------- the registered metrics
 
 
-class _SIFIDScore(Metric):
-    def __init__(self, ctx: MetricContext):
-        inception = ctx.network("inception", lambda: build_inception(ctx.weights_dir, ctx.random_weights))
-        self._sifids = {d: SIFID(d, feature_extractor=InceptionFeatures(inception, d), device=ctx.device,
-                                 video_frame0_only=ctx.video_frame0_only) for d in ctx.sifid_dims}
-        self._video = False
-
-    def set_real(self, real_images, real_masks=None):
-        self._video = real_images.shape[0] > 1
-        for sifid in self._sifids.values():
-            sifid.set_real(real_images)
-
-    def update(self, fake_images, fake_masks=None):
-        for sifid in self._sifids.values():
-            sifid.update(fake_images)
-
-    def compute(self) -> Scores:
-        summary, per_image = {}, {}
-        for dims, sifid in self._sifids.items():
-            scores = sifid.compute()
-            summary[f"sifid_{dims}"] = scores.mean
-            per_image[f"sifid_{dims}"] = scores.per_image.tolist()
-            if self._video:
-                per_image[f"sifid_{dims}_frame"] = scores.nearest.tolist()
-        return Scores(summary, per_image)
-
-    def reset(self):
-        for sifid in self._sifids.values():
-            sifid.reset()
-
-
-def _lpips(ctx: MetricContext):
-    return ctx.network("lpips", lambda: build_lpips(ctx.weights_dir, ctx.random_weights))
-
-
-class _LPIPSDiversityScore(Metric):
-    def __init__(self, ctx: MetricContext):
-        self._metric = LPIPSDiversity(model=_lpips(ctx), device=ctx.device, batch_size=ctx.batch_size,
-                                      unit_range_inputs=ctx.lpips_unit_range_inputs)
-        self._batch_size = ctx.batch_size
-
-    def update(self, fake_images, fake_masks=None):
-        self._metric.update(fake_images)
-
-    def compute(self) -> Scores:
-        return Scores({"lpips_diversity": self._metric.compute()}, {})
-
-    def reset(self):
-        self._metric.reset()
-
-    def estimate(self, first_batch_s, batches):
-        # images past max_images are not scored, so they cost nothing
-        return first_batch_s * min(batches, math.ceil(self._metric.max_images / self._batch_size))
-
-
-class _LPIPSToTrainScore(Metric):
-    def __init__(self, ctx: MetricContext):
-        self._metric = LPIPSToTrain(model=_lpips(ctx), device=ctx.device, batch_size=ctx.batch_size,
-                                    unit_range_inputs=ctx.lpips_unit_range_inputs)
-        self._video = False
-
-    def set_real(self, real_images, real_masks=None):
-        self._video = real_images.shape[0] > 1
-        self._metric.set_real(real_images)
-
-    def update(self, fake_images, fake_masks=None):
-        self._metric.update(fake_images)
-
-    def compute(self) -> Scores:
-        scores = self._metric.compute()
-        per_image = {"lpips_to_train": scores.per_image.tolist()}
-        if self._video:
-            per_image["lpips_to_train_frame"] = scores.nearest.tolist()
-        return Scores({"lpips_to_train": scores.mean}, per_image)
-
-    def reset(self):
-        self._metric.reset()
-
-
-class _PixelDiversityScore(Metric):
-    def __init__(self, ctx: MetricContext):
-        self._metric = PixelDiversity(ctx.device)
-
-    def set_real(self, real_images, real_masks=None):
-        self._metric.set_real(real_images)
-
-    def update(self, fake_images, fake_masks=None):
-        self._metric.update(fake_images)
-
-    def compute(self) -> Scores:
-        return Scores({"pixel_diversity": self._metric.compute()}, {})
-
-    def reset(self):
-        self._metric.reset()
-
-
-class _MIoUScore(Metric):
-    def __init__(self, ctx: MetricContext):
-        self.setting = ctx.miou
-        self._size = ctx.size
-        self._metric = SegmentationMIoU(ctx.num_classes, steps=ctx.miou.steps, batch_size=ctx.miou_batch_size,
-                                        max_side=ctx.miou.max_side, weights_dir=ctx.weights_dir,
-                                        random_weights=ctx.random_weights, device=ctx.device,
-                                        progress=ctx.progress)
-        self._num_images = ctx.num_images
-        self._first: Optional[tuple[torch.Tensor, torch.Tensor]] = None
-
-    def set_real(self, real_images, real_masks=None):
-        self._metric.set_real(real_images, real_masks)
-
-    def update(self, fake_images, fake_masks=None):
-        self._metric.update(fake_images, fake_masks)
-        if self._first is None:
-            self._first = (fake_images, fake_masks)
-
-    def estimate(self, first_batch_s, batches):
-        """Two trainings of `steps` steps each (one step timed on the first batch) and a forward pass over every
-        image to test (taken as a third of a training step per batch of the same size)."""
-        step_s = self._metric.seconds_per_step(*self._first)
-        tests = math.ceil((self._num_images + 1) / self._metric.batch_size)
-        return 2 * self._metric.steps * step_s + tests * step_s / 3
-
-    def describe(self) -> str:
-        h, w = train_size(self._size, self.setting.max_side)
-        return f"{self.setting.name}: {self.setting.steps} steps per direction at {w}x{h}"
-
-    def compute(self) -> Scores:
-        r = self._metric.compute()
-        summary = {"accuracy_gen_to_real": r.accuracy_gen_to_real, "miou_gen_to_real": r.miou_gen_to_real,
-                   "accuracy_real_to_gen": r.accuracy_real_to_gen, "miou_real_to_gen": r.miou_real_to_gen}
-        per_image = {"accuracy_real_to_gen": r.per_image_accuracy.tolist(),
-                     "miou_real_to_gen": r.per_image_miou.tolist()}
-        settings = {"setting": self.setting.name, "steps": r.steps, "train_size": list(r.train_size),
-                    "batch_size": self._metric.batch_size, "lr": self._metric.lr}
-        return Scores(summary, per_image, settings)
-
-    def reset(self):
-        self._metric.reset()
-        self._first = None
+def _adapter(name: str) -> LazyFactory:
+    """The Metric adapter `name` of metrics.scores, imported when first built."""
+    return LazyFactory(f"{__package__}.scores:{name}")
 
 
 def _validate_sifid(ctx: MetricContext) -> None:
@@ -326,20 +208,20 @@ def _validate_sifid(ctx: MetricContext) -> None:
 
 
 register(MetricEntry(
-    "sifid", "SIFID", _SIFIDScore, ("sifid_{dims}",), ("sifid_{dims}",),
+    "sifid", "SIFID", _adapter("SIFIDScore"), ("sifid_{dims}",), ("sifid_{dims}",),
     {"sifid_{dims}": "SIFID, dims {dims} (lower = better)"}, (INCEPTION_V3,), higher_is_better=False,
     validate=_validate_sifid))
 register(MetricEntry(
-    "lpips", "LPIPS diversity", _LPIPSDiversityScore, ("lpips_diversity",), (),
+    "lpips", "LPIPS diversity", _adapter("LPIPSDiversityScore"), ("lpips_diversity",), (),
     {"lpips_diversity": "LPIPS diversity (higher = more diverse)"}, (ALEXNET, LPIPS_ALEX_HEADS), min_images=2))
 register(MetricEntry(
-    "lpips_train", "LPIPS to training data", _LPIPSToTrainScore, ("lpips_to_train",), ("lpips_to_train",),
+    "lpips_train", "LPIPS to training data", _adapter("LPIPSToTrainScore"), ("lpips_to_train",), ("lpips_to_train",),
     {"lpips_to_train": "LPIPS to training data (near 0 = copying)"}, (ALEXNET, LPIPS_ALEX_HEADS)))
 register(MetricEntry(
-    "diversity", "pixel diversity", _PixelDiversityScore, ("pixel_diversity",), (),
+    "diversity", "pixel diversity", _adapter("PixelDiversityScore"), ("pixel_diversity",), (),
     {"pixel_diversity": "pixel diversity"}, min_images=2, needs_spread=True))
 register(MetricEntry(
-    "miou", "mIoU", _MIoUScore,
+    "miou", "mIoU", _adapter("MIoUScore"),
     ("accuracy_gen_to_real", "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"),
     ("accuracy_real_to_gen", "miou_real_to_gen"),
     {"accuracy_gen_to_real": "pixel accuracy, train generated / test real",
@@ -347,3 +229,8 @@ register(MetricEntry(
      "accuracy_real_to_gen": "pixel accuracy, train real / test generated",
      "miou_real_to_gen": "mIoU, train real / test generated"},
     (RESNET18,), needs_masks=True, min_size=MIN_SIZE))
+
+# Quality measures of galleries made by `osmis render` (spec/renderer.md section 6): computed by
+# application.render_evaluation from the renders and their layouts, not through a registry entry; `--metrics`
+# accepts them too.
+RENDERER_METRICS = ("layout_fidelity", "layout_diversity", "locality", "memorisation", "two_stage_alignment")

@@ -1,5 +1,5 @@
 """Quality measures of a layout renderer (spec/renderer.md section 6), on tensors; the renders themselves are made
-by osmis_core.application.render_evaluation.
+by osmis_core.application.render_evaluation. Their `--metrics` names are registry.RENDERER_METRICS.
 
 - Layout fidelity: a segmenter trained on the real pair(s) (the mIoU segmenter of metrics.miou, direction 2 style)
   applied to renders; its mIoU on augmented real pairs is the ceiling.
@@ -16,9 +16,9 @@ import torch
 
 from ._common import check_images, check_masks, resize_images, resize_masks
 from .diversity import PixelDiversity
-from .miou import Progress, SegmentationMIoU, _scores
+from .miou import SegmentationMIoU, _scores
+from .miou_settings import Progress
 
-RENDERER_METRICS = ("layout_fidelity", "layout_diversity", "locality", "memorisation", "two_stage_alignment")
 LOCALITY_BAND = 16  # px: the region is dilated by this before "outside" is measured (spec section 6)
 
 

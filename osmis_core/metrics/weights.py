@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -20,40 +19,9 @@ import torchvision
 
 from osmis_core.errors import ConfigError, OsmisError
 
+from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile
+
 RANDOM_SEED = 0
-
-
-@dataclass(frozen=True)
-class WeightsFile:
-    """One pretrained weights file: its name, official download address and what needs it."""
-
-    filename: str
-    url: str
-    used_by: str
-    package_dir: Optional[Path] = None  # a folder inside an installed package that may ship the file
-
-
-INCEPTION_V3 = WeightsFile(
-    "inception_v3_google-0cc3c7bd.pth",
-    "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
-    "SIFID (Inception v3)",
-)
-ALEXNET = WeightsFile(
-    "alexnet-owt-7be5be79.pth",
-    "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    "LPIPS (AlexNet backbone)",
-)
-LPIPS_ALEX_HEADS = WeightsFile(
-    "alex.pth",
-    "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
-    "LPIPS (v0.1 linear heads)",
-    Path(lpips.__file__).parent / "weights" / "v0.1",
-)
-RESNET18 = WeightsFile(
-    "resnet18-f37072fd.pth",
-    "https://download.pytorch.org/models/resnet18-f37072fd.pth",
-    "mIoU (ResNet-18 encoder)",
-)
 
 
 def hub_checkpoint_dir() -> Path:

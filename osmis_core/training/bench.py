@@ -13,7 +13,7 @@ import torch
 
 from ..config import OsmisConfig
 from ..devices import resolve_device
-from .trainer import Trainer, load_data_for
+from .trainer import model_parts
 
 PAPER_ITERS = 150_000
 
@@ -39,8 +39,9 @@ def benchmark_training(config: OsmisConfig, data_path: str | Path, mask_path: st
     """Median seconds per iteration (after `warmup` iterations), start-up time and peak memory."""
     device = resolve_device(config.run.device)
     t0 = time.perf_counter()
-    data = load_data_for(config, data_path, mask_path, device)
-    trainer = Trainer(config, data, None, device)
+    trainer_class, load_data = model_parts(config)  # OSMIS or the renderer (--model)
+    data = load_data(config, data_path, mask_path, device)
+    trainer = trainer_class(config, data, None, device)
     startup = time.perf_counter() - t0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

@@ -5,18 +5,25 @@ how a training step computes.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 import torch
 
 from ..data.sources import TrainingData
+from ..events import Event, HealthEvent, RolledBack, StepEval
 from ..models.layers import class_ids
 from .health import Alarm, DiscriminatorSpike, DiversityCollapse, EmptyMasks, NonFinite
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 EVAL_SAMPLES = 16       # fixed-noise samples per evaluation: enough for a stable pixel diversity, cheap to make
 EVAL_BATCH = 8
 SIFID_DIMS = 64         # the first Inception block: the cheapest SIFID layer, and the one the paper reports
 EVAL_NOISE_SEED_OFFSET = 2  # run seed + 1 is the preview noise
+MAX_ROLLBACKS = 3  # --on-collapse rollback: after this many in one run (lr_d / 8), a further fault stops the run
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ class BestTracker:
         if key is None:
             return False
         value = metrics[key]
+        if not math.isfinite(value):
+            return False
         larger = BEST_BY[self.metric][1]
         if self.value is None or (value > self.value if larger else value < self.value):
             self.value = value
@@ -116,7 +125,8 @@ class BestTracker:
 class HealthChecks:
     """The four detectors of health.py, fed from the trainer's logging ticks and evaluations."""
 
-    def __init__(self):
+    def __init__(self, eval_checks_from: int = 0):
+        self.eval_checks_from = eval_checks_from  # the step from which evaluations are checked
         self.nonfinite = NonFinite()
         self.spike = DiscriminatorSpike()
         self.collapse = DiversityCollapse()
@@ -127,6 +137,8 @@ class HealthChecks:
         return [a for a in (self.spike.update(step, d_real),) if a]
 
     def on_eval(self, step: int, evaluation: Evaluation, real_largest_share: float) -> list[Alarm]:
+        if step < self.eval_checks_from:
+            return []
         alarms = [self.collapse.update(step, evaluation.metrics["diversity"])]
         if evaluation.largest_shares:
             alarms.append(self.empty.update(step, evaluation.largest_shares, real_largest_share))
@@ -143,3 +155,103 @@ class HealthChecks:
     def reset(self) -> None:
         for d in (self.spike, self.collapse, self.empty):
             d.reset()
+
+
+class TrainingMonitor:
+    """What the trainer's hooks call: evaluations (--eval-every), the best checkpoint (--keep-best), the health
+    checks and what --on-collapse does about them. The generator methods yield events and return the action of
+    the checks that fired: None, "stop" or "rollback"."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        r = trainer.config.run
+        # samples are still forming early on (blurred, one-coloured masks): the checks on evaluations start after
+        # the Bernoulli mask hardening, or after a quarter of the run when that is shorter
+        self.health = HealthChecks(min(trainer.config.regularisation.bernoulli_warmup, r.iters // 4))
+        self._evaluator: TrainingEvaluator | None = None  # built at the first evaluation, with _best
+        self._best: BestTracker | None = None
+
+    def check_finite(self, values: Mapping[str, float]) -> Iterator[Event]:
+        """Raise FloatingPointError (after its event) when a logged value is NaN or infinite."""
+        alarm = self.health.nonfinite.update(self.trainer.step, values)
+        if alarm is not None:
+            yield HealthEvent(self.trainer.step, alarm.kind, alarm.message, "stop")
+            raise FloatingPointError(alarm.message)
+
+    def on_stats(self, d_real: float) -> Iterator[Event]:
+        action = None
+        for alarm in self.health.on_stats(self.trainer.step, d_real):
+            action = (yield from self._alarm(alarm)) or action
+        return action
+
+    def evaluate(self) -> Iterator[Event]:
+        """Training metrics of the EMA generator on fixed noise (stats.jsonl, StepEval); keeps best.pt."""
+        t = self.trainer
+        if not t.evaluates:
+            return None
+        if self._evaluator is None:
+            noise = t.generator.sample_noise(EVAL_SAMPLES, torch.Generator().manual_seed(
+                t.config.run.seed + EVAL_NOISE_SEED_OFFSET))
+            self._evaluator = TrainingEvaluator(t.data, noise, t.device)
+            self._best = BestTracker(t.config.run.keep_best, t.folder.read_best())
+        evaluation = self._evaluator.evaluate(t.generator_ema)
+        # weights that are not finite are never saved (as in Trainer.save_checkpoint)
+        best = self._best.improves(evaluation.metrics) and t.non_finite_weights() is None
+        if best:
+            t.folder.save_best(t.state_dict(), self._best.record(t.step, evaluation.metrics))
+        t.folder.append_stats({"step": t.step, "event": "eval", **evaluation.metrics, "best": best})
+        yield StepEval(t.step, evaluation.metrics, best)
+        action = None
+        for alarm in self.health.on_eval(t.step, evaluation, self._evaluator.real_largest_share):
+            action = (yield from self._alarm(alarm)) or action
+        return action
+
+    def _alarm(self, alarm: Alarm) -> Iterator[Event]:
+        """Report a health alarm (stats.jsonl, log.txt, event); returns the --on-collapse action, None to warn."""
+        t = self.trainer
+        action = t.config.run.on_collapse
+        t.folder.append_stats({"step": t.step, "event": "health", "kind": alarm.kind, "message": alarm.message,
+                               "action": action})
+        t.folder.log(f"health: {alarm.message} ({action})")
+        yield HealthEvent(t.step, alarm.kind, alarm.message, action)
+        return None if action == "warn" else action
+
+    def checkpoint_saved(self, step: int) -> None:
+        self.health.checkpoint_saved(step)
+
+    def act(self, action: str) -> Iterator[Event]:
+        """Carry out a health check's action; returns "stop", "rolled_back", or None to train on.
+
+        rollback: after MAX_ROLLBACKS the run stops; with no healthy checkpoint yet it trains on (stopping would
+        lose the whole run, and the fault is in the log)."""
+        t = self.trainer
+        if action != "rollback":
+            return action
+        info = t.folder.read_run_json()
+        if len(info.get("rollbacks", [])) >= MAX_ROLLBACKS:
+            t.folder.log(f"{MAX_ROLLBACKS} rollbacks made already; stopping at step {t.step}")
+            return "stop"
+        to_step = self.health.healthy_step
+        if to_step is None or to_step not in t.folder.checkpoint_steps():
+            t.folder.log(f"no healthy checkpoint to roll back to at step {t.step}; training on")
+            return None
+        yield self.rollback(to_step, info, f"health check at step {t.step}")
+        return "rolled_back"
+
+    def rollback(self, to_step: int, info: dict, reason: str) -> RolledBack:
+        """Back to the checkpoint of `to_step` with the discriminator's learning rate halved, recorded in log.txt
+        and in run.json (`info`: its content)."""
+        t, folder = self.trainer, self.trainer.folder
+        at_step = t.step
+        lr_d = t.opt_d.param_groups[0]["lr"] / 2
+        t.load_state_dict(folder.load_checkpoint(to_step, fallback=False))
+        for group in t.opt_d.param_groups:  # after the load, which restores the optimiser's saved rate
+            group["lr"] = lr_d
+        self.health.reset()
+        folder.discard_after(to_step)
+        folder.truncate_stats(to_step)
+        info.setdefault("rollbacks", []).append({"at_step": at_step, "to_step": to_step, "lr_d": lr_d,
+                                                 "reason": reason})
+        folder.write_run_json(info)
+        folder.log(f"rollback at step {at_step} to checkpoint step {to_step}, lr_d halved to {lr_d:g}: {reason}")
+        return RolledBack(at_step, to_step, lr_d, reason)

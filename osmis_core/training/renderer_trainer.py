@@ -20,6 +20,7 @@ from ..data.renderer_augment import (
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype
 from ..errors import CheckpointError, DataError
+from ..events import RunDescription
 from ..models.renderer import (
     RendererArchitecture,
     RendererDiscriminator,
@@ -30,8 +31,8 @@ from ..models.renderer import (
     refresh_batch_norm,
 )
 from ..models.visual import preview_grid, to_uint8_images
-from .monitor import HealthChecks
-from .optim import adam
+from ..optim import adam
+from .monitor import TrainingMonitor
 from .trainer import StepLosses, Trainer
 
 BN_REFRESH_BATCHES = 10     # no-grad passes that re-estimate the EMA's batch-norm statistics before sampling
@@ -104,6 +105,8 @@ def _onehot(ids: torch.Tensor, k: int) -> torch.Tensor:
 class RendererTrainer(Trainer):
     """Owns the renderer's networks, optimisers and random state; `run()` (Trainer's) trains and yields events."""
 
+    evaluates = False  # the training metrics sample OSMIS's noise-to-image generator; the renderer needs layouts
+
     def __init__(self, config: OsmisConfig, data: TrainingData, run_dir: str | Path | None = None,
                  device: torch.device | None = None):
         self.config = config
@@ -124,13 +127,15 @@ class RendererTrainer(Trainer):
         r = config.renderer
         self.pair_aug = PairAugmentation(r.p_tps, r.tps_strength, r.p_flip, r.p_affine, r.p_layout_edit)
         self.step = 0
-        self.ada = None  # the renderer's augmentation has fixed probabilities
-        self.health = HealthChecks()  # the loop's non-finite and discriminator checks apply as they are
         self.amp_dtype = autocast_dtype(config.run.precision, self.device)
         self._ema_params = list(self.generator_ema.parameters())
         self._g_params = list(self.generator.parameters())
         self._d_params = list(self.discriminator.parameters())
         self.preview_layouts, self.preview_seeds = self._make_preview_layouts()
+        self.osmis_layouts = (sample_osmis_layouts(r.layouts_from, self.num_classes, self.ids.shape[-2:],
+                                                   config.run.seed, self.device) if r.layouts_from else None)
+        self.ada = None  # the renderer's discriminator augmentation has its own fixed probabilities
+        self.monitor = TrainingMonitor(self)  # health checks (no training metrics: see `evaluates`)
         self._render_cache: tuple[int, RendererGenerator] | None = None
 
     # -- batches -------------------------------------------------------------------------------------------
@@ -145,9 +150,20 @@ class RendererTrainer(Trainer):
         return augment_pairs(self.data.images[idx], self.ids[idx], self.num_classes, self.pair_aug, self.rng)
 
     def unpaired_layouts(self, n: int) -> torch.Tensor:
-        """n layouts without photos: training masks with their own augmentation draws."""
+        """n layouts without photos: training masks with their own augmentation draws, or (with layouts_from, for
+        half of them) masks sampled from an OSMIS run."""
+        if self.osmis_layouts is not None:
+            from_osmis = torch.rand(n, generator=self.rng) < 0.5
+            picks = torch.randint(self.osmis_layouts.shape[0], (n,), generator=self.rng)
+        else:
+            from_osmis = torch.zeros(n, dtype=torch.bool)
+            picks = None
         idx = self._frames(n).to(self.device)
-        return augment_pairs(None, self.ids[idx], self.num_classes, self.pair_aug, self.rng)[1]
+        layouts = self.ids[idx]
+        if from_osmis.any():
+            layouts = layouts.clone()
+            layouts[from_osmis.to(self.device)] = self.osmis_layouts[picks[from_osmis].to(self.device)]
+        return augment_pairs(None, layouts, self.num_classes, self.pair_aug, self.rng)[1]
 
     def noise(self, ids: torch.Tensor, mode: str | None = None) -> torch.Tensor:
         """B x z_dim x H x W noise for layouts ids (B x H x W), one seed per sample drawn from the trainer's stream;
@@ -165,12 +181,13 @@ class RendererTrainer(Trainer):
 
         with the diversity regulariser on, the first `pairs` layouts are repeated right after themselves (two noises
         per layout); of the distinct layouts, the first `paired` are the real batch's (LabelMix mixes them with
-        their photo), the rest are unpaired layouts (spec section 4).
+        their photo), the rest are unpaired layouts (spec section 4), each with probability `unpaired`.
         """
         b = real_ids.shape[0]
         pairs = b // 2 if self.config.regularisation.lambda_dr > 0 and b >= 2 else 0
         distinct = b - pairs
-        unpaired = min(distinct, round(self.config.renderer.unpaired * distinct))
+        # each distinct layout is unpaired with probability `unpaired`: the right share for any batch size
+        unpaired = int((torch.rand(distinct, generator=self.rng) < self.config.renderer.unpaired).sum())
         paired = distinct - unpaired
         parts = [real_ids[:paired]]
         if unpaired:
@@ -237,7 +254,7 @@ class RendererTrainer(Trainer):
         loss_real = oasis_loss(out_real, aug_ids[:b], k)
         loss_fake = oasis_loss(out_fake, None, k)
         loss_d = loss_real + loss_fake
-        terms.update(d_real=loss_real, d_fake=loss_fake)
+        terms.update(d_real_loss=loss_real, d_fake_loss=loss_fake)  # d_real/d_fake name the mean logits
         if use_lm:
             # the three parts were warped alike, so the mixed image's map is the coins of its warped classes
             m_aug = labelmix_map(coins, aug_ids[2 * b:])
@@ -245,6 +262,8 @@ class RendererTrainer(Trainer):
             lm = F.mse_loss(out[2 * b:].float(), target.float())
             loss_d = loss_d + cfg.renderer.lambda_labelmix * lm
             terms["d_labelmix"] = lm
+        elif cfg.renderer.lambda_labelmix > 0:
+            terms["d_labelmix"] = loss_d.new_zeros(())  # no paired layout this time: every step logs the same terms
         loss_d.backward()
         self.opt_d.step()
 
@@ -329,11 +348,6 @@ class RendererTrainer(Trainer):
         layouts.append(edited)
         return torch.stack(layouts), [self.config.run.seed + 1 + i for i in range(len(layouts))]
 
-    def evaluate(self):
-        """No training-time evaluation: OSMIS's metrics (diversity and mask shares of free samples) do not apply to a
-        renderer, whose measures are those of `osmis evaluate` (spec/renderer.md section 6). Yields nothing."""
-        yield from ()
-
     @torch.no_grad()
     def save_preview(self) -> Path:
         g = self.render_generator()
@@ -346,10 +360,26 @@ class RendererTrainer(Trainer):
         grid.save(path)
         return path
 
-    def describe(self) -> dict:
-        return {"data": self.data.describe(), "architecture": self.data.architecture.to_dict(),
-                "device": str(self.device), "model": "renderer",
-                "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
+    def describe(self) -> RunDescription:
+        return RunDescription(self.data.describe(), self.data.architecture.to_dict(), str(self.device),
+                              count_parameters(self.generator), count_parameters(self.discriminator), "renderer")
+
+
+OSMIS_LAYOUTS = 64  # masks sampled once from a --layouts-from run
+
+
+def sample_osmis_layouts(run_dir: str, num_classes: int, size: tuple[int, int], seed: int, device: torch.device
+                         ) -> torch.Tensor:
+    """OSMIS_LAYOUTS masks (N x H x W int64 at the renderer's size, nearest) sampled with a fixed seed from an OSMIS
+    run's EMA generator. Raises ConfigError when the run has no masks or another number of classes."""
+    from ..application.generate import load_generator, sample
+    from ..errors import ConfigError
+    generator, meta = load_generator(run_dir, device=device)
+    if meta["num_classes"] != num_classes:
+        raise ConfigError(f"{run_dir}: --layouts-from needs an OSMIS run with masks of {num_classes} classes, it has "
+                          f"{meta['num_classes'] or 'no masks'}.")
+    masks = torch.cat([m.argmax(1) for _, _, m in sample(generator, OSMIS_LAYOUTS, seed, device=device)])
+    return F.interpolate(masks[:, None].float(), size=tuple(size), mode="nearest")[:, 0].long()
 
 
 def _realness(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -25,10 +25,14 @@ def require_tensorboard() -> None:
 class TensorBoardLog:
     """Writes the events of one training session into `log_dir` (scalars by step; preview grids as images)."""
 
-    def __init__(self, log_dir: str | Path):
+    def __init__(self, log_dir: str | Path, resumed_at: int | None = None):
+        """resumed_at: the step a resumed run restarts from; what was logged after it (before the checkpoint a
+        resume starts from was left behind) is purged, as stats.jsonl is truncated."""
         require_tensorboard()
         from torch.utils.tensorboard import SummaryWriter
-        self.writer = SummaryWriter(log_dir=str(log_dir))
+        # purge_step drops the events at and after it
+        purge = resumed_at + 1 if resumed_at is not None else None
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge)
 
     def write(self, event: Event) -> None:
         w = self.writer

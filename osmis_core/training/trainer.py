@@ -1,36 +1,35 @@
-"""The training loop of spec/osmis-model.md section 4, as a stream of typed events."""
+"""The training loop of docs/model.md section 4, as a stream of typed events."""
 from __future__ import annotations
 
 import copy
-import math
 import time
 import traceback
-import warnings
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
+from ..config import OsmisConfig
 from ..data.augment import augment_pair
-from ..config import OsmisConfig, config_warnings
 from ..data.sources import TrainingData, load_training_data
-from ..devices import autocast_dtype, resolve_device
-from ..errors import CheckpointError, ConfigError
-from ..events import (CheckpointSaved, Event, HealthEvent, IterationDone, PreviewReady, RolledBack, StepEval,
-                      StepStats, TrainControl, TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed,
+from ..devices import autocast_dtype
+from ..errors import CheckpointError
+from ..files import atomic_write_bytes
+from ..events import (CheckpointSaved, Event, IterationDone, PreviewReady, RunDescription, StepEval, StepStats,
+                      TrainControl, TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed,
                       TrainingStarted)
-from .ada import AdaptiveP, real_sign_mean
-from .health import Alarm
-from .monitor import EVAL_NOISE_SEED_OFFSET, EVAL_SAMPLES, BestTracker, HealthChecks, TrainingEvaluator
-from .losses import diversity_regularisation, discriminator_terms
 from ..models import Discriminator, Generator
-from .optim import adam
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, atomic_write_bytes, versions
+from ..optim import adam
+from .ada import AdaptiveP, real_sign_mean
+from .monitor import TrainingMonitor
+from .losses import diversity_regularisation, discriminator_terms
+from .monitor import EVAL_NOISE_SEED_OFFSET, EVAL_SAMPLES, BestTracker, HealthChecks, TrainingEvaluator
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
-MAX_ROLLBACKS = 3  # --on-collapse rollback: after this many in one run (lr_d / 8), a further fault stops the run
 
 
 def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,
@@ -73,6 +72,8 @@ def _mean_logit(out) -> torch.Tensor:
 class Trainer:
     """Owns the models, optimisers and random state of one run; `run()` trains and yields events."""
 
+    evaluates = True  # --eval-every computes training metrics on this model's EMA generator (training/monitor.py)
+
     def __init__(self, config: OsmisConfig, data: TrainingData, run_dir: str | Path | None = None,
                  device: torch.device | None = None):
         self.config = config
@@ -94,9 +95,7 @@ class Trainer:
         self.step = 0
         a = config.augmentation
         self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, o.batch_size) if a.ada else None
-        self.health = HealthChecks()
-        self._evaluator: TrainingEvaluator | None = None  # built at the first evaluation, with _best
-        self._best: BestTracker | None = None
+        self.monitor = TrainingMonitor(self)  # metrics, best checkpoint, health checks
         self.amp_dtype = autocast_dtype(config.run.precision, self.device)
         self.g_forward, self.d_forward = self.generator, self.discriminator
         if config.run.compile:
@@ -261,64 +260,12 @@ class Trainer:
         if bad is not None:
             raise FloatingPointError(f"the {bad} weights became NaN or infinite")
         path = self.folder.save_checkpoint(self.state_dict(), self.step, self.config.run.keep_checkpoints)
-        self.health.checkpoint_saved(self.step)
+        self.monitor.checkpoint_saved(self.step)
         return path
 
-    def describe(self) -> dict:
-        a = self.data.architecture
-        return {"data": self.data.describe(), "architecture": a.to_dict(), "device": str(self.device),
-                "params_g": count_parameters(self.generator), "params_d": count_parameters(self.discriminator)}
-
-    # -- metrics and health (osmis_core/training/monitor.py, health.py) ------------------------------------------
-    def evaluate(self) -> Iterator[Event]:
-        """Training metrics of the EMA generator on fixed noise; keeps checkpoints/best.pt. Returns the action of
-        the health checks that fired (None, "stop" or "rollback")."""
-        if self._evaluator is None:
-            noise = self.generator.sample_noise(EVAL_SAMPLES, torch.Generator().manual_seed(
-                self.config.run.seed + EVAL_NOISE_SEED_OFFSET))
-            self._evaluator = TrainingEvaluator(self.data, noise, self.device)
-            self._best = BestTracker(self.config.run.keep_best, self.folder.read_best())
-        evaluation = self._evaluator.evaluate(self.generator_ema)
-        best = self._best.improves(evaluation.metrics)
-        if best:
-            self.folder.save_best(self.state_dict(), self._best.record(self.step, evaluation.metrics))
-        self.folder.append_stats({"step": self.step, "event": "eval", **evaluation.metrics, "best": best})
-        yield StepEval(self.step, evaluation.metrics, best)
-        action = None
-        for alarm in self.health.on_eval(self.step, evaluation, self._evaluator.real_largest_share):
-            action = (yield from self._alarm(alarm)) or action
-        return action
-
-    def _alarm(self, alarm: Alarm) -> Iterator[Event]:
-        """Report a health alarm (stats.jsonl, log.txt, event) and apply --on-collapse; returns the action."""
-        action = self.config.run.on_collapse
-        self.folder.append_stats({"step": self.step, "event": "health", "kind": alarm.kind,
-                                  "message": alarm.message, "action": action})
-        self.folder.log(f"health: {alarm.message} ({action})")
-        yield HealthEvent(self.step, alarm.kind, alarm.message, action)
-        return None if action == "warn" else action
-
-    def rollback(self, reason: str) -> RolledBack | None:
-        """Back to the last healthy checkpoint with the discriminator's learning rate halved (recorded in log.txt
-        and run.json); None when there is no healthy checkpoint to go back to."""
-        to_step = self.health.healthy_step
-        info = self.folder.read_run_json()
-        if (to_step is None or to_step not in self.folder.checkpoint_steps()
-                or len(info.get("rollbacks", [])) >= MAX_ROLLBACKS):
-            return None
-        at_step = self.step
-        lr_d = self.opt_d.param_groups[0]["lr"] / 2
-        self.load_state_dict(self.folder.load_checkpoint(to_step, fallback=False))
-        for group in self.opt_d.param_groups:
-            group["lr"] = lr_d
-        self.health.reset()
-        self.folder.discard_after(to_step)
-        self.folder.truncate_stats(to_step)
-        info.setdefault("rollbacks", []).append({"at_step": at_step, "to_step": to_step, "lr_d": lr_d,
-                                                 "reason": reason})
-        self.folder.write_run_json(info)
-        self.folder.log(f"rollback at step {at_step} to checkpoint step {to_step}, lr_d halved to {lr_d:g}: {reason}")
-        return RolledBack(at_step, to_step, lr_d, reason)
+    def describe(self) -> RunDescription:
+        return RunDescription(self.data.describe(), self.data.architecture.to_dict(), str(self.device),
+                              count_parameters(self.generator), count_parameters(self.discriminator))
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
@@ -328,7 +275,7 @@ class Trainer:
         board = None
         if self.config.run.tensorboard:
             from .tensorboard import TensorBoardLog
-            board = TensorBoardLog(self.folder.tensorboard)
+            board = TensorBoardLog(self.folder.tensorboard, self.step if resumed else None)
         try:
             for event in self._run(control, resumed):
                 if board is not None:
@@ -371,16 +318,13 @@ class Trainer:
                 sums["_d_fake"] = sums.get("_d_fake", 0) + losses.d_fake
                 if self.step % rc.checkpoint_every == 0 or self.step % rc.preview_every == 0:
                     # divergence is found before anything is written, not only at the next logging tick
-                    if not all(math.isfinite(float(v)) for v in sums.values()):
-                        raise FloatingPointError("a loss became NaN or infinite")
+                    yield from self.monitor.check_finite({k.lstrip("_"): float(v) for k, v in sums.items()})
                 action = None  # of a health check that fired at this step: None, "stop" or "rollback"
                 if self.step % rc.log_every == 0 or self.step == total:
                     now = time.perf_counter()
                     n = self.step - tick_step
                     vals = {k: float(v) / n for k, v in sums.items()}
-                    if (alarm := self.health.nonfinite.update(self.step, {k.lstrip("_"): v for k, v in vals.items()})):
-                        yield HealthEvent(self.step, alarm.kind, alarm.message, "stop")
-                        raise FloatingPointError(alarm.message)
+                    yield from self.monitor.check_finite({k.lstrip("_"): v for k, v in vals.items()})
                     ips = n / max(now - tick_time, 1e-9)
                     elapsed = now - t_start
                     d_real, d_fake = vals.pop("_d_real"), vals.pop("_d_fake")
@@ -392,20 +336,17 @@ class Trainer:
                                          "it_per_s": round(ips, 4), "elapsed": round(elapsed, 2)})
                     yield stats
                     sums, tick_step, tick_time = {}, self.step, now
-                    for alarm in self.health.on_stats(self.step, d_real):
-                        action = (yield from self._alarm(alarm)) or action
+                    action = yield from self.monitor.on_stats(d_real)
                 if rc.eval_every and self.step % rc.eval_every == 0:
-                    action = (yield from self.evaluate()) or action
-                if action == "rollback":
-                    rolled = self.rollback(f"health check at step {self.step}")
-                    if rolled is not None:
-                        yield rolled
+                    action = (yield from self.monitor.evaluate()) or action
+                if action is not None:
+                    outcome = yield from self.monitor.act(action)
+                    if outcome == "rolled_back":
                         sums, tick_step, tick_time = {}, self.step, time.perf_counter()
                         continue
-                    folder.log(f"no healthy checkpoint to roll back to; stopping at step {self.step}")
-                if action is not None:
-                    halted = True
-                    break
+                    if outcome == "stop":
+                        halted = True
+                        break
                 yield IterationDone(self.step, total)
                 if self.step % rc.preview_every == 0:
                     yield PreviewReady(self.step, self.save_preview())
@@ -441,8 +382,7 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     if isinstance(exc, torch.OutOfMemoryError):
         return f"out of memory at step {step}; lower --max-size or --batch-size ({kept}).", True
     if isinstance(exc, FloatingPointError):
-        o = config.optimisation
-        lower = f"--lr-g {o.lr_g / 2:g} --lr-d {o.lr_d / 2:g}"
+        lower = " ".join(f"--{name.replace('_', '-')} {_lower_rate(config, name):g}" for name in ("lr_g", "lr_d"))
         how = (f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}" if saved else
                f"start again in place with a lower learning rate: osmis train DATA --out {folder.root} {lower}")
         return f"training diverged at step {step}: {exc}; {kept}; {how}.", True
@@ -452,113 +392,20 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     return f"{type(exc).__name__} at step {step}: {exc}", False
 
 
-# -- sessions: new run or resume ---------------------------------------------------------------------------------
-
-# Options that may change when a run is resumed: run length, logging, how (not what) is computed, and the learning
-# rates (the way out of a divergence; each change is recorded in run.json and log.txt).
-_RESUMABLE_CHANGES = {"iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
-                      "channels_last", "fast_upsample", "precision", "compile",
-                      "compile_mode", "lr_g", "lr_d", "eval_every", "keep_best", "on_collapse", "tensorboard"}
-
-
-def _model_parts(config: OsmisConfig):
-    """(trainer class, data loader) of the config's model."""
+def model_parts(config: OsmisConfig):
+    """(trainer class, data loader) of the config's model: OSMIS or the layout renderer."""
     if config.model == "renderer":
         from .renderer_trainer import RendererTrainer, load_renderer_data
         return RendererTrainer, load_renderer_data
     return Trainer, load_data_for
 
 
-def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path,
-                   mask_path: str | Path | None = None) -> Trainer:
-    """Create a new run folder (must not hold a run yet) and a trainer at step 0."""
-    folder = RunFolder(run_dir)
-    restart = False
-    if folder.exists():
-        if folder.checkpoint_steps():
-            raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
-        restart = True  # killed before its first checkpoint: nothing to keep, so it starts again in place
-    if config.run.tensorboard:
-        from .tensorboard import require_tensorboard
-        require_tensorboard()
-    device = resolve_device(config.run.device)
-    trainer_class, load_data = _model_parts(config)
-    data = load_data(config, data_path, mask_path, device)
-    _warn_config(config)
-    folder.create()
-    if restart:
-        folder.clear_for_restart()
-        warnings.warn(f"{folder.root} held a run stopped before its first checkpoint; it starts again in place")
-        folder.log("restarted in place (the earlier start saved no checkpoint)")
-    trainer = trainer_class(config, data, folder.root, device)
-    folder.write_run_json({
-        "config": config.to_dict(),
-        "data": {"path": str(Path(data_path).resolve()),
-                 "mask_path": str(Path(mask_path).resolve()) if mask_path else None, **data.describe()},
-        "architecture": data.architecture.to_dict(),
-        "params_g": count_parameters(trainer.generator),
-        "params_d": count_parameters(trainer.discriminator),
-        "versions": versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
-    return trainer
-
-
-def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Trainer:
-    """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with;
-    only the options in _RESUMABLE_CHANGES may be changed by `overrides` (each change is recorded in run.json's
-    `resume_changes` and in log.txt)."""
-    folder = RunFolder(run_dir)
-    info = folder.read_run_json()
-    if not isinstance(info.get("config"), dict):
-        raise CheckpointError(f"{folder.run_json}: holds no config.")
-    OsmisConfig.from_dict(info["config"], str(folder.run_json))  # a run.json edited by hand is checked too
-    removed = folder.remove_temporaries()
-    if not folder.checkpoint_steps():
-        data_path = (info.get("data") or {}).get("path", "DATA")
-        raise CheckpointError(f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
-                              f"resume; start it again in place with: osmis train {data_path} --out {folder.root}")
-    state = folder.load_checkpoint("latest")
-    # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
-    # that diverged, say) saved no checkpoint with it
-    saved = OsmisConfig.from_dict(state["config"], f"{folder.checkpoint_path(int(state['step']))}")
-
-    def fixed(cfg: OsmisConfig) -> dict:
-        return {k: v for k, v in cfg.flat().items() if k not in _RESUMABLE_CHANGES}
-    if fixed(saved) != fixed(OsmisConfig.from_dict(info["config"])):
-        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
-    changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
-    bad = sorted(set(changes) - _RESUMABLE_CHANGES)
-    if bad:
-        k = bad[0]
-        raise ConfigError(f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
-                          f"{changes[k]!r}); only {', '.join(sorted(_RESUMABLE_CHANGES))} can change on resume.")
-    config = saved.replace(**changes)
-    device = resolve_device(config.run.device)
-    data_info = info.get("data") or {}
-    trainer_class, load_data = _model_parts(config)
-    data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
-    _warn_config(config)
-    trainer = trainer_class(config, data, folder.root, device)
-    trainer.load_state_dict(state)
-    trainer.health.healthy_step = trainer.step
-    folder.truncate_stats(trainer.step)
-    if removed:
-        folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
-    if changes or info["config"] != config.to_dict():
-        record = [{"step": trainer.step, "option": k, "from": saved.flat()[k], "to": v} for k, v in changes.items()]
-        info["config"] = config.to_dict()
-        info["resume_changes"] = info.get("resume_changes", []) + record
-        folder.write_run_json(info)
-        if record:
-            folder.log("resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}"
-                                                   for r in record))
-    return trainer
-
-
-def _warn_config(config: OsmisConfig) -> None:
-    for message in config_warnings(config):
-        warnings.warn(message)
+def _lower_rate(config: OsmisConfig, name: str) -> float:
+    """Half the rate that diverged, or the default where that rate was far above usual values."""
+    from ..config import FIELDS
+    f = FIELDS[name][1]
+    value = config.flat()[name]
+    return value / 2 if value <= f.metadata["warn_above"] else f.default
 
 
 def format_stats(stats: StepStats) -> str:

@@ -35,12 +35,14 @@ def window(qtbot, tmp_path):
     """The real main window with settings in a temporary ini file; no thread outlives the test."""
     from PySide6.QtCore import QSettings
 
-    from osmis_gui import tasks
+    from osmis_gui import startup, tasks
     from osmis_gui.main_window import MainWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("training/runs_root", str(tmp_path / "runs"))
+    startup.tune_process()                          # as run_app does
     win = MainWindow(settings)
+    startup.warm_up(win.state)
     win.confirm = lambda title, text: True          # no blocking dialogs in tests
     qtbot.addWidget(win)
     win.resize(1200, 800)
@@ -53,12 +55,38 @@ def window(qtbot, tmp_path):
 
 
 @pytest.fixture(scope="session")
+def _trained_run_base(tmp_path_factory):
+    """A finished 4-iteration run made headlessly through the engine, with one 6-sample gallery."""
+    from gui_helpers import TINY_GUI
+
+    from osmis_core.application.gallery import generate_gallery
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
+    root = tmp_path_factory.mktemp("trained")
+    image, _ = make_scene(root / "data")
+    config = OsmisConfig().replace(**{**TINY_GUI, "iters": 4})
+    trainer = start_training(config, image, root / "run")
+    events = list(trainer.run())
+    assert type(events[-1]).__name__ == "TrainingFinished"
+    generate_gallery(root / "run", root / "run" / "galleries" / "g1", n=6, seed=1, device="cpu")
+    return root / "run"
+
+
+@pytest.fixture
+def trained_run(_trained_run_base, tmp_path) -> Path:
+    """A copy of the finished run for one test (a test may continue it or add galleries)."""
+    import shutil
+    return Path(shutil.copytree(_trained_run_base, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
 def renderer_run(tmp_path_factory) -> Path:
     """A tiny layout renderer trained for 2 iterations on the synthetic scene (shared by the Paint page tests)."""
     from gui_helpers import TINY_RENDERER_GUI
 
+    from osmis_core.application.session import start_training
     from osmis_core.config import build_config
-    from osmis_core.training.trainer import start_training
     root = tmp_path_factory.mktemp("renderer")
     image, mask = make_scene(root / "data")
     trainer = start_training(build_config(overrides={**TINY_RENDERER_GUI, "iters": 2}), image, root / "run", mask)

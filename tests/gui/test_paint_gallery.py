@@ -17,13 +17,12 @@ LONG = 60_000
 
 
 def test_add_to_gallery_then_edit_layout(window, qtbot, renderer_run):
-    from osmis_gui.main_window import PAINT_TAB
-    assert not window.tabs.isTabEnabled(PAINT_TAB)
+    assert not window.tabs.isTabEnabled(window.tabs.indexOf(window.paint))
     page = window.paint
     with qtbot.waitSignal(page.available_changed, timeout=LONG):
         window.open_run(renderer_run)
-    assert window.tabs.isTabEnabled(PAINT_TAB)
-    window.tabs.setCurrentIndex(PAINT_TAB)
+    assert window.tabs.isTabEnabled(window.tabs.indexOf(window.paint))
+    window.tabs.setCurrentWidget(window.paint)
     qtbot.waitUntil(lambda: page.is_idle() and 0 in page.render_images, timeout=LONG)
     page.canvas.set_view(4, (10, 10))
     page.set_class(2)
@@ -56,6 +55,6 @@ def test_add_to_gallery_then_edit_layout(window, qtbot, renderer_run):
     g.list.setCurrentRow(0)
     assert g.edit_layout_action.isEnabled()
     g.edit_layout_action.trigger()
-    assert window.tabs.currentIndex() == PAINT_TAB
+    assert window.tabs.currentWidget() is window.paint
     assert np.array_equal(page.layout_model.ids, np.asarray(Image.open(folder / manifest["items"][0]["mask"])))
     wait_render(qtbot, page)

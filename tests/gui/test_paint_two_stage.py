@@ -9,16 +9,15 @@ from gui_helpers import TINY_GUI, make_scene
 from PIL import Image
 
 from osmis_core.application.render import Renderer
-from osmis_gui.main_window import PAINT_TAB
 
 pytestmark = pytest.mark.gui
 LONG = 60_000
 
 
 def test_render_these_masks_with_a_renderer_run(window, qtbot, tmp_path, renderer_run):
-    from osmis_core.application.generate import generate_gallery
+    from osmis_core.application.gallery import generate_gallery
+    from osmis_core.application.session import start_training
     from osmis_core.config import OsmisConfig
-    from osmis_core.training.trainer import start_training
 
     image, _ = make_scene(tmp_path / "data")
     osmis_run = tmp_path / "osmis"
@@ -30,7 +29,7 @@ def test_render_these_masks_with_a_renderer_run(window, qtbot, tmp_path, rendere
     with qtbot.waitSignal(g.loaded, timeout=LONG):
         window.open_run(osmis_run)
     assert g.gallery_dir == str(source) and g.render_masks_action.isEnabled()
-    assert not window.tabs.isTabEnabled(PAINT_TAB)
+    assert not window.tabs.isTabEnabled(window.tabs.indexOf(window.paint))
     with qtbot.waitSignal(g.loaded, timeout=LONG):
         g.render_masks_with(str(renderer_run))
     out = Path(g.gallery_dir)

@@ -69,6 +69,7 @@ def test_no_display_is_a_sentence_not_an_abort():
 
 
 @linux
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (apt-get install xvfb)")
 def test_app_opens_on_x11_under_xvfb():
     """The real xcb platform plugin on a virtual X server: the window opens and the event loop runs."""

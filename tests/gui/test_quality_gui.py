@@ -14,9 +14,9 @@ def test_metrics_curves_p_aug_and_health_warning(window, qtbot):
     t = window.training
     window.tabs.setCurrentWidget(t)
     for step in (10, 20, 30, 40):
-        t._on_event(_stats(step, 0.7 + step / 1000))
-    t._on_event(StepEval(20, {"diversity": 0.3, "mask_shares": 0.1, "sifid_proxy": 4.0}, best=True))
-    t._on_event(StepEval(40, {"diversity": 0.2, "mask_shares": 0.2, "sifid_proxy": 3.5}, best=True))
+        t.handle_event(_stats(step, 0.7 + step / 1000))
+    t.handle_event(StepEval(20, {"diversity": 0.3, "mask_shares": 0.1, "sifid_proxy": 4.0}, best=True))
+    t.handle_event(StepEval(40, {"diversity": 0.2, "mask_shares": 0.2, "sifid_proxy": 3.5}, best=True))
     plots = t.plots
     assert plots.steps == [10, 20, 30, 40]                   # loss rows only
     assert plots.values["diversity"] == ([20.0, 40.0], [0.3, 0.2])
@@ -27,10 +27,10 @@ def test_metrics_curves_p_aug_and_health_warning(window, qtbot):
     assert "new best checkpoint" in t.log_view.toPlainText()
 
     assert t.health_label.isHidden()
-    t._on_event(HealthEvent(40, "diversity_collapse", "diversity collapse at step 40: ...", "rollback"))
+    t.handle_event(HealthEvent(40, "diversity_collapse", "diversity collapse at step 40: ...", "rollback"))
     assert not t.health_label.isHidden() and "diversity collapse" in t.health_label.text()
     assert "warning: diversity collapse" in t.log_view.toPlainText()
-    t._on_event(RolledBack(40, 20, 1e-4, "health check at step 40"))
+    t.handle_event(RolledBack(40, 20, 1e-4, "health check at step 40"))
     assert plots.steps == [10, 20] and plots.values["diversity"] == ([20.0], [0.3])
     assert "rolled back from iteration 40" in t.log_view.toPlainText()
 
@@ -50,7 +50,7 @@ def test_gallery_latent_walk_button(window, qtbot, tmp_path):
 
     from gui_helpers import TINY_GUI, make_scene
     from osmis_core.config import OsmisConfig
-    from osmis_core.training.trainer import start_training
+    from osmis_core.application.session import start_training
     image, _ = make_scene(tmp_path / "data")
     trainer = start_training(OsmisConfig().replace(**{**TINY_GUI, "iters": 3}), image, tmp_path / "run")
     list(trainer.run())

@@ -1,0 +1,445 @@
+"""Galleries: generated image-mask pairs with their manifest, scores and index.html; the one place that knows where
+they live, how they are written, read and exported.
+
+Layout of a gallery folder (`RUN/galleries/<name>/` for the galleries of a run, whoever made them):
+
+    manifest.json   what was generated (run, checkpoint_step, seed, n, resolution, palette, items)
+    images/NNNN.png, masks/NNNN.png (palette PNG: pixel = class id), overlays/NNNN.png
+    metrics.json, metrics.csv   scores, once evaluated
+    index.html      a self-contained page of the pairs (and scores)
+
+A gallery is written into a hidden sibling folder and moved into place when complete (`files.swap_dir_in`), so a
+folder that holds a manifest.json always holds exactly the files it lists.
+"""
+from __future__ import annotations
+
+import html
+import json
+import numbers
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from ..devices import resolve_device
+from ..errors import ConfigError, DataError, OsmisError
+from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
+from ..files import atomic_write_text, clear_leftover_siblings, new_sibling_dir, swap_dir_in
+from ..models.visual import mask_ids, overlay, palette, to_uint8_images
+from .generate import load_generator, sample
+from .runfolder import RunFolder, normalise_path
+
+MANIFEST = "manifest.json"
+METRICS_JSON = "metrics.json"
+INDEX_HTML = "index.html"
+ENCODE_THREADS = 2
+# zlib level 1: files ~10 % larger than level 6 and several times faster to write; any PNG reader decodes them
+PNG_COMPRESS_LEVEL = 1
+_PICTURE_KEYS = ("image", "mask", "overlay")
+
+
+def gallery_name(step: int, seed: int, n: int) -> str:
+    """THE name of a run's gallery: `step_NNNNNNN-seedS-nN` (checkpoint step, seed, number of samples)."""
+    return f"step_{step:07d}-seed{seed}-n{n}"
+
+
+# -- generating ------------------------------------------------------------------------------------------------
+
+def generate_gallery(run_dir: str | Path, out_dir: str | Path | None = None, n: int = 100, seed: int = 0,
+                     checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
+                     batch_size: int | None = None, precision: str = "fp32",
+                     on_event: Callable[[GenerationEvent], None] | None = None) -> Path:
+    """Write n generated image-mask pairs with a manifest and an index.html; returns the gallery folder.
+
+    out_dir: default `RUN/galleries/<gallery_name(step, seed, n)>`. An existing gallery there is replaced whole
+    (when the new one is complete); a folder holding other files is refused. on_event receives GenerationStarted,
+    SamplesWritten after each batch's files, GenerationFinished. Raises ConfigError for bad counts, OsmisError for
+    an unusable run or an output folder that cannot be written (the previous gallery is then untouched).
+    """
+    path = None
+    for event in gallery_events(run_dir, out_dir, n, seed, checkpoint, ema, device, batch_size, precision):
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, GenerationFinished):
+            path = event.out_dir
+    return path
+
+
+def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: int = 100, seed: int = 0,
+                   checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
+                   batch_size: int | None = None, precision: str = "fp32") -> Iterator[GenerationEvent]:
+    """`generate_gallery` as a stream of events (for callers that iterate, like training's `Trainer.run`)."""
+    if not _is_count(n):
+        raise ConfigError(f"--n must be a whole number of at least 1, got {n!r}.")
+    if batch_size is not None and not _is_count(batch_size):
+        raise ConfigError(f"--batch-size must be a whole number of at least 1, got {batch_size!r}.")
+    dev = resolve_device(device)
+    # on a 2-core CPU batches of 10 to 50 ran within 5 % of each other at reference case b
+    batch_size = batch_size or (20 if dev.type == "cpu" else 50)
+    generator, meta = load_generator(run_dir, checkpoint, ema, dev)
+    out = normalise_path(out_dir) if out_dir is not None else (
+        RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
+    existed = (out / MANIFEST).is_file()
+    staging = staging_folder(out)
+    t0 = time.perf_counter()
+    try:
+        yield GenerationStarted(n, out)
+        has_masks = meta["num_classes"] is not None
+        for sub in ("images", "masks", "overlays") if has_masks else ("images",):
+            (staging / sub).mkdir()
+        width = max(4, len(str(n - 1)))
+        colours = palette()
+        items: list[dict] = []
+        # The files of a batch are written by two threads while the next batch is sampled on a GPU; on a CPU the
+        # encoders would compete with the forward pass's threads, so there the batch's files are written first.
+        overlap = dev.type != "cpu"
+        with ThreadPoolExecutor(max_workers=ENCODE_THREADS) as pool:
+            in_flight: tuple[list[Future], int] | None = None
+            for start, images, masks in sample(generator, n, seed, batch_size, dev, precision):
+                imgs = to_uint8_images(images)  # B x H x W x 3
+                ids = mask_ids(masks) if masks is not None else None  # B x H x W
+                overlays = overlay(imgs, ids) if ids is not None else None
+                jobs = []
+                for i in range(imgs.shape[0]):
+                    idx = start + i
+                    name = f"{idx:0{width}d}.png"
+                    item = {"index": idx, "image": f"images/{name}"}
+                    jobs.append((imgs[i], None, staging / "images" / name))
+                    if ids is not None:
+                        counts = np.bincount(ids[i].ravel(), minlength=meta["num_classes"])[:meta["num_classes"]]
+                        item.update({"mask": f"masks/{name}", "overlay": f"overlays/{name}",
+                                     "class_shares": (counts / ids[i].size).round(5).tolist()})
+                        jobs.append((ids[i], colours, staging / "masks" / name))
+                        jobs.append((overlays[i], None, staging / "overlays" / name))
+                    items.append(item)
+                futures = [pool.submit(_save_all, jobs[k::ENCODE_THREADS]) for k in range(ENCODE_THREADS)]
+                if in_flight is not None:
+                    yield _finish(*in_flight, n)
+                in_flight = (futures, start + imgs.shape[0])
+                if not overlap:
+                    yield _finish(*in_flight, n)
+                    in_flight = None
+            if in_flight is not None:
+                yield _finish(*in_flight, n)
+        a = meta["architecture"]
+        manifest = {
+            "run": str(Path(run_dir).resolve()), "checkpoint_step": meta["step"], "ema": ema, "seed": seed, "n": n,
+            "resolution": [a["height"], a["width"]], "num_classes": meta["num_classes"], "precision": precision,
+            "palette": colours[:meta["num_classes"]].tolist() if has_masks else None,
+            "seconds": round(time.perf_counter() - t0, 3), "items": items,
+        }
+        atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1) + "\n", durable=False)
+        write_index_html(staging, manifest)
+        swap_dir_in(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        kept = "the gallery that was there is unchanged" if existed else "nothing was left behind"
+        raise OsmisError(f"{out}: the gallery cannot be written ({exc.strerror or exc}); {kept}.") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    yield GenerationFinished(out, n, round(time.perf_counter() - t0, 3))
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+
+
+def _finish(futures: list[Future], done: int, total: int) -> SamplesWritten:
+    for f in futures:
+        f.result()  # the first failure (a full disk, say) is raised here
+    return SamplesWritten(done, total)
+
+
+def _save_all(jobs: list) -> None:
+    for pixels, colours, path in jobs:
+        save_png(pixels, path, colours)
+
+
+def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) -> None:
+    """Write H x W x 3 uint8 RGB pixels, or H x W class ids (uint8) as a palette PNG whose palette is `colours`
+    (N x 3 uint8, id -> colour). Raises OSError naming the file when it cannot be written."""
+    if colours is None:
+        im = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    else:
+        im = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "P")
+        im.putpalette(np.asarray(colours, np.uint8)[:256].ravel().tolist())
+    try:
+        im.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+# -- building a folder beside its place, then swapping it in -------------------------------------------------------
+
+def staging_folder(out: Path) -> Path:
+    """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
+    a gallery (it would be replaced), and clears what an earlier killed build left beside it."""
+    if out.exists():
+        if not out.is_dir():
+            raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
+        if not (out / MANIFEST).is_file() and any(out.iterdir()):
+            raise OsmisError(f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
+                             f"gallery, so choose a new or empty folder.")
+    try:
+        clear_leftover_siblings(out)
+        return new_sibling_dir(out)
+    except OSError as exc:
+        raise OsmisError(f"{out.parent}: the output folder cannot be written ({exc.strerror or exc}).") from None
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+def _fail(path: Path, problem: str) -> DataError:
+    return DataError(f"{path}: not a usable gallery manifest ({problem}).")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _safe_relative(value, path: Path, where: str) -> str:
+    """A picture path inside the gallery: relative, forward slashes, no '..'."""
+    if not isinstance(value, str) or not value:
+        raise _fail(path, f"{where} must be a file name inside the gallery")
+    p = PurePosixPath(value)
+    if p.is_absolute() or ".." in p.parts or "\\" in value or ":" in value:
+        raise _fail(path, f"{where} = {value!r} points outside the gallery")
+    return value
+
+
+_FIELD_TYPES = {"checkpoint_step": _is_int, "seed": _is_int, "n": _is_int, "ema": lambda v: isinstance(v, bool),
+                "num_classes": lambda v: v is None or _is_int(v), "run": lambda v: isinstance(v, str),
+                "precision": lambda v: isinstance(v, str), "seconds": lambda v: v is None or _is_number(v),
+                "resolution": lambda v: isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v)}
+
+
+def read_manifest(gallery: str | Path) -> dict:
+    """The validated manifest.json of a gallery folder.
+
+    Returns the manifest dict; its `items` is a list of dicts each with an int `index`, an `image` path and
+    optional `mask` / `overlay` paths (relative, inside the gallery). Raises DataError naming the file for a
+    missing or unreadable file, invalid JSON, no `items` list, or a field of the wrong type.
+    """
+    path = Path(gallery) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{Path(gallery)}: not a gallery (no {MANIFEST}).") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read ({exc}).") from None
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"{path}: not valid JSON ({str(exc)[:120]}).") from None
+    if not isinstance(data, dict):
+        raise _fail(path, "not a JSON object")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise _fail(path, 'no "items" list')
+    for key, ok in _FIELD_TYPES.items():
+        if key in data and not ok(data[key]):
+            raise _fail(path, f'"{key}" has the wrong type ({type(data[key]).__name__})')
+    seen = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise _fail(path, f"item {i} is not an object")
+        if not _is_int(item.get("index")):
+            raise _fail(path, f'item {i} has no whole-number "index"')
+        if item["index"] in seen:
+            raise _fail(path, f"index {item['index']} appears twice")
+        seen.add(item["index"])
+        _safe_relative(item.get("image"), path, f"item {i} image")
+        for key in ("mask", "overlay"):
+            if item.get(key) is not None:
+                _safe_relative(item[key], path, f"item {i} {key}")
+        shares = item.get("class_shares")
+        if shares is not None and not (isinstance(shares, list) and all(_is_number(x) for x in shares)):
+            raise _fail(path, f'item {i} "class_shares" is not a list of numbers')
+    return data
+
+
+def read_metrics(gallery: str | Path) -> dict | None:
+    """The metrics.json of a gallery ({"summary": {...}, "per_image": [{"index": i, ...}], "warnings": [...]}),
+    or None when the gallery has not been scored. Raises DataError for an unreadable or malformed file."""
+    path = Path(gallery) / METRICS_JSON
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read ({exc}).") from None
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"{path}: not valid JSON ({str(exc)[:120]}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("summary", {}), dict) \
+            or not isinstance(data.get("per_image", []), list) \
+            or not all(isinstance(r, dict) for r in data.get("per_image", [])):
+        raise DataError(f"{path}: not a metrics file (expected a summary object and a per_image list).")
+    return data
+
+
+def list_galleries(run_dir: str | Path) -> list[Path]:
+    """The galleries of a run (folders of RUN/galleries holding a manifest.json), newest first."""
+    return RunFolder(run_dir).gallery_dirs()
+
+
+# -- index.html ------------------------------------------------------------------------------------------------
+
+def _e(value) -> str:
+    """Every value copied from a manifest or a metrics file goes through here into the page."""
+    return html.escape(str(value), quote=True)
+
+
+def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = None) -> Path:
+    """Write a self-contained gallery page (no network) into `out`: each pair with its scores when `metrics` is
+    given. Every value taken from the manifest or the metrics is HTML-escaped."""
+    out = Path(out)
+    per_image = {r["index"]: r for r in (metrics or {}).get("per_image", []) if _is_int(r.get("index"))}
+    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_number(r[k])})
+    cards = []
+    for item in manifest["items"]:
+        scores = per_image.get(item["index"], {})
+        shown = [k for k in score_keys if _is_number(scores.get(k))]
+        data_attrs = " ".join(f'data-{_e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in shown)
+        score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
+        pics = "".join(f'<img src="{_e(item[k])}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
+                       for k in _PICTURE_KEYS if item.get(k))
+        cards.append(f'<figure data-index="{_e(item["index"])}" {data_attrs}>{pics}'
+                     f'<figcaption>#{_e(item["index"])} {score_txt}</figcaption></figure>')
+    summary = ""
+    if metrics and metrics.get("summary"):
+        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in metrics["summary"].items())
+        summary = f"<h2>Summary</h2><table>{rows}</table>"
+    buttons = "".join(f'<button onclick="sortBy(\'{_e(k.replace("_", "-"))}\')">{_e(k)}</button>'
+                      for k in score_keys)
+    sort_bar = f'<p>Sort by: <button onclick="sortBy(\'index\')">index</button>{buttons}</p>' if score_keys else ""
+    generator = "EMA" if manifest.get("ema", True) else "raw"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
+<style>
+body {{ font-family: sans-serif; margin: 1em; background: #fafafa; }}
+#grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+figure {{ margin: 0; background: #fff; padding: 6px; border: 1px solid #ddd; }}
+figure img {{ display: block; max-width: 256px; margin-bottom: 2px; }}
+figcaption {{ font-size: 12px; color: #333; }}
+table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+</style></head><body>
+<h1>OSMIS gallery</h1>
+<p>{len(manifest["items"])} samples from {_e(manifest.get("run", ""))} at step {_e(manifest.get("checkpoint_step"))}
+({generator} generator, seed {_e(manifest.get("seed"))}); image, class mask, overlay.</p>
+{summary}{sort_bar}
+<div id="grid">{"".join(cards)}</div>
+<script>
+function sortBy(key) {{
+  const grid = document.getElementById('grid');
+  const figs = Array.from(grid.children);
+  const camel = k => k.replace(/-([a-z])/g, (m, c) => c.toUpperCase());
+  const val = f => parseFloat(key === 'index' ? f.dataset.index : f.dataset[camel(key)]);
+  figs.sort((a, b) => (isNaN(val(a)) ? Infinity : val(a)) - (isNaN(val(b)) ? Infinity : val(b)));
+  figs.forEach(f => grid.appendChild(f));
+}}
+</script>
+</body></html>
+"""
+    path = out / INDEX_HTML
+    atomic_write_text(path, page, durable=False)
+    return path
+
+
+def _fmt(v) -> str:
+    return f"{v:.5g}" if isinstance(v, float) else str(v)
+
+
+# -- exporting a selection -------------------------------------------------------------------------------------
+
+def parse_selection(text: str) -> list[int]:
+    """'0,3,7-9' -> [0, 3, 7, 8, 9] (sorted, without repeats). Raises ConfigError naming --select."""
+    chosen: set[int] = set()
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
+            raise ConfigError(f"--select: '{part}' is not an index or a range such as 7-9.")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi - lo > 1_000_000:
+            raise ConfigError(f"--select: the range '{part}' is too long.")
+        chosen.update(range(lo, hi + 1))
+    if not chosen:
+        raise ConfigError("--select: give at least one index, e.g. 0,3,7-9.")
+    return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    dest: Path
+    count: int          # pairs exported
+    files: int          # files written
+
+
+def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Path) -> ExportResult:
+    """Copy the chosen pairs (image, mask, overlay) of a gallery into `dest`, with a manifest.json, a
+    metrics.json (the chosen rows and their means, when the gallery is scored) and an index.html.
+
+    dest becomes a gallery itself; it is built beside its place and swapped in, so an earlier export there is
+    replaced whole. Raises DataError for an unusable gallery, OsmisError when nothing is chosen, an index is not
+    in the gallery, or dest cannot be written.
+    """
+    src = Path(gallery)
+    out = Path(dest)
+    manifest = read_manifest(src)
+    wanted = {int(i) for i in indices}
+    if not wanted:
+        raise OsmisError("nothing to export: select at least one image.")
+    items = [it for it in manifest["items"] if it["index"] in wanted]
+    unknown = sorted(wanted - {it["index"] for it in items})
+    if unknown:
+        raise OsmisError(f"{src}: the gallery has no item {unknown[0]} (it holds {len(manifest['items'])} items).")
+    if out.resolve() == src.resolve():
+        raise OsmisError(f"{out}: the export folder must not be the gallery itself.")
+    metrics = read_metrics(src)
+    staging = staging_folder(out)
+    try:
+        files = 0
+        for item in items:
+            for key in _PICTURE_KEYS:
+                if item.get(key):
+                    target = staging / item[key]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        shutil.copyfile(src / item[key], target)
+                    except FileNotFoundError:
+                        raise DataError(f"{src / item[key]}: listed in the manifest but missing.") from None
+                    files += 1
+        exported = dict(manifest)
+        exported.update({"items": items, "n": len(items), "exported_from": str(src.resolve()),
+                         "exported": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        sel_metrics = None
+        if metrics:
+            rows = [r for r in metrics.get("per_image", []) if r.get("index") in wanted]
+            keys = sorted({k for r in rows for k in r if k != "index" and _is_number(r[k])})
+            summary = {f"{k}_mean": float(np.mean([r[k] for r in rows if _is_number(r.get(k))])) for k in keys}
+            sel_metrics = {"per_image": rows, "summary": summary, "gallery_summary": metrics.get("summary", {}),
+                           "n": len(rows)}
+            atomic_write_text(staging / METRICS_JSON, json.dumps(sel_metrics, indent=1) + "\n")
+            files += 1
+        atomic_write_text(staging / MANIFEST, json.dumps(exported, indent=1) + "\n")
+        write_index_html(staging, exported, sel_metrics)
+        swap_dir_in(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        where = exc.filename or out
+        raise OsmisError(f"{where}: the export cannot be written ({exc.strerror or exc}).") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportResult(out, len(items), files + 2)

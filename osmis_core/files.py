@@ -1,0 +1,118 @@
+"""The one way this project writes a file: through a temporary file in the same folder, then a rename, so that
+readers never see half a file and a failed write leaves the previous content untouched. Folders that must stay
+consistent as a whole (galleries) are built the same way: in a hidden sibling folder, then swapped in."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+
+class _WriteErrorRecorder:
+    """A binary file wrapper that remembers the OSError of a failed write: torch.save turns it into an opaque
+    RuntimeError ("unexpected pos ..."), and a full disk should be reported as a full disk."""
+
+    def __init__(self, f):
+        self._f = f
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: done once, at import, not while threads write files
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+_FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file
+_DIR_MODE = 0o777 & ~_UMASK   # what mkdir() would give a new folder
+
+
+def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
+    """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
+
+    A failed write (a full disk, say) raises OSError naming `path`, and whatever `path` held before is untouched.
+    durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    recorder = None
+    try:
+        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
+        with os.fdopen(fd, "wb") as f:
+            recorder = _WriteErrorRecorder(f)
+            write(recorder)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        cause = exc if isinstance(exc, OSError) else (recorder.error if recorder is not None else None)
+        if cause is not None:
+            raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
+        raise
+
+
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8")), durable)
+
+
+def new_sibling_dir(path: Path) -> Path:
+    """A new empty hidden folder `.NAME.building-XXXX` beside `path` (same file system, so it can be renamed into
+    place), with the permissions of an ordinary new folder. The parent is created when missing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
+    os.chmod(tmp, _DIR_MODE)  # mkdtemp creates 0700
+    return tmp
+
+
+def swap_dir_in(staging: Path, path: Path) -> None:
+    """Move the complete folder `staging` to `path`, replacing what was there. Readers see the old folder until
+    the first rename and the new one after the second (between the two, for an instant, none); a failure of the
+    second rename puts the old folder back."""
+    if not path.exists():
+        os.rename(staging, path)
+        return
+    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(path, old)
+    try:
+        os.rename(staging, path)
+    except OSError:
+        os.rename(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def clear_leftover_siblings(path: Path) -> None:
+    """Undo what a process killed while building or swapping `path` left beside it: `.NAME.building-*` folders
+    are removed; a `.NAME.old-*` folder (killed between the two renames of `swap_dir_in`) is put back as NAME
+    when NAME is missing, else removed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    name = glob.escape(path.name)
+    for p in path.parent.glob(f".{name}.old-*"):
+        if not path.exists():
+            os.rename(p, path)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+    for p in path.parent.glob(f".{name}.building-*"):
+        shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""The settings form: every engine option with its default, presets, validation, save and load."""
+from __future__ import annotations
+
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def test_settings_form_covers_every_option_with_engine_defaults(window, qtbot, tmp_path):
+    from osmis_core.config import FIELDS, OsmisConfig, preset_options
+    page = window.settings_page
+    assert set(page.editors) == set(FIELDS)
+    assert page.config() == OsmisConfig()
+    for name, (_, f) in FIELDS.items():
+        assert f.metadata["help"] in page.editors[name].widget.toolTip()
+
+    page.apply_preset("quick")
+    assert page.config() == OsmisConfig().replace(**preset_options("quick"))
+    assert page.preset_combo.currentText() == "quick"
+
+    # validation: a bad number disables training and names the option
+    page.editors["lr_g"].widget.setText("0.0x")
+    assert page.config() is None and "LR G" in page.error_text()
+    assert not page.error_label.isHidden()
+    assert not window.training.start_action.isEnabled()
+    page.editors["lr_g"].widget.setText("3e-4")
+    assert page.config().optimisation.lr_g == pytest.approx(3e-4)
+    assert page.preset_combo.currentText() == "custom"
+
+    # save / load round trip through a file
+    path = tmp_path / "opts.json"
+    page.save_file(path)
+    page.reset_defaults()
+    assert page.config() == OsmisConfig()
+    assert window.load_settings(path)
+    assert page.config().optimisation.lr_g == pytest.approx(3e-4)
+    assert page.config().run.iters == preset_options("quick")["iters"]
+
+    # optional options ("auto") and choices
+    page.set_options(num_blocks_g=6, norm_g="instance", background_color="#00FF00")
+    cfg = page.config()
+    assert (cfg.generator.num_blocks_g, cfg.generator.norm_g, cfg.data.background_color) == (6, "instance",
+                                                                                             "#00ff00")
+    page.set_options(num_blocks_g=None)
+    assert page.config().generator.num_blocks_g is None
