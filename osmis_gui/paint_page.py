@@ -6,6 +6,7 @@ render that a newer edit has superseded is cancelled or ignored, so the event lo
 """
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ class PaintPage(QWidget):
         self.current_class = 1
         self.render_images: dict[int, object] = {}       # recipe index -> QImage of the shown layout
         self.render_error: str | None = None
-        self.render_seconds: list[float] = []
+        self.render_seconds: deque[float] = deque(maxlen=1000)     # of the latest renders
         self._load_tag = 0
         self._render_tag = 0
         self._ticket: paint_jobs.Ticket | None = None
