@@ -12,7 +12,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QProgressBar, QSplitter,
                                QVBoxLayout, QWidget)
 
-from . import jobs, scoring
+from . import jobs, paint_jobs, scoring
 from .gallery_widgets import GenerateBar, PairView, SelectionBar, ThumbnailList
 from .tasks import Jobs
 from .widgets import error_label, set_error
@@ -23,6 +23,7 @@ class GalleryPage(QWidget):
     scored = Signal(str)             # gallery folder
     exported = Signal(str, int)      # destination, number of pairs
     failed = Signal(str)             # message
+    edit_layout = Signal(str)        # mask file of the current pair, to be edited on the Paint page
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -39,6 +40,8 @@ class GalleryPage(QWidget):
         self._score_stage: str | None = None     # the scoring stage shown, and when it started (for the ETA)
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
+        self.rendering = False
+        self.layouts_editable = False    # a renderer is open on the Paint page
         self.last_walk: str | None = None
         self.last_error: str | None = None
         self._expected_n = 0
@@ -71,6 +74,9 @@ class GalleryPage(QWidget):
         self.selection_label = sb.selection_label
         self.score_action.triggered.connect(self.compute_scores)
         self.export_action.triggered.connect(self.choose_export)
+        self.edit_layout_action, self.render_masks_action = sb.edit_layout_action, sb.render_masks_action
+        self.edit_layout_action.triggered.connect(self._edit_layout)
+        self.render_masks_action.triggered.connect(self.choose_renderer_run)
         self.sort_combo.currentIndexChanged.connect(self._apply_sort)
         self.select_all_button.clicked.connect(lambda: self.list.selectAll())
         self.select_none_button.clicked.connect(lambda: self.list.clearSelection())
@@ -178,6 +184,12 @@ class GalleryPage(QWidget):
         self.open_folder_button.setEnabled(self.gallery_dir is not None)
         self.select_all_button.setEnabled(self.list.count() > 0)
         self.select_none_button.setEnabled(n_sel > 0)
+        current = self.list.currentItem()
+        info = self._item_info(self.list.index_of(current)) if current is not None else None
+        self.edit_layout_action.setEnabled(self.layouts_editable and bool(info and info.get("mask")))
+        self.render_masks_action.setEnabled(
+            self.manifest is not None and self.manifest.get("kind") != "render" and not self.rendering
+            and any(it.get("mask") for it in self.manifest.get("items", [])))
 
     # -- generate ------------------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -331,6 +343,7 @@ class GalleryPage(QWidget):
             self.info_label.setText(f"#{index}: cannot be read ({exc}).")
             return
         self.pair_view.show_pair(index, info, pair, self._score_row(index))
+        self.update_actions()
 
     def _selection_changed(self) -> None:
         n = len(self.list.selectedItems())
@@ -482,6 +495,49 @@ class GalleryPage(QWidget):
     def _on_export_finished(self) -> None:
         self.exporting = False
         self.update_actions()
+
+    # -- layouts: the Paint page and the two-stage pipeline -------------------------------------------------
+    def set_layout_editing(self, available: bool) -> None:
+        self.layouts_editable = available
+        self.update_actions()
+
+    def _edit_layout(self) -> None:
+        current = self.list.currentItem()
+        info = self._item_info(self.list.index_of(current)) if current is not None else None
+        if info and info.get("mask") and self.gallery_dir:
+            self.edit_layout.emit(str(Path(self.gallery_dir) / info["mask"]))
+
+    def choose_renderer_run(self) -> None:
+        start = str(self.qsettings.value("dirs/run", str(Path.home())))
+        path = QFileDialog.getExistingDirectory(self, "Render these masks with the renderer run…", start)
+        if path:
+            self.render_masks_with(path)
+
+    def render_masks_with(self, renderer_run: str) -> None:
+        """Render every mask of the shown gallery with a renderer run into a new gallery beside it."""
+        if not self.gallery_dir or self.rendering:
+            return
+        self.rendering = True
+        set_error(self.error_label, None)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.status_label.setText(f"Rendering the masks of {Path(self.gallery_dir).name} with {renderer_run}…")
+        self.update_actions()
+        self.jobs.start(paint_jobs.render_gallery_masks, renderer_run, self.gallery_dir, self.app_state.device(),
+                        returned=self.refresh_galleries, failed=self._failed("Rendering failed"),
+                        finished=self._on_render_finished)
+
+    def _on_render_finished(self) -> None:
+        self.rendering = False
+        if not self.loading:
+            self.progress.hide()
+        self.update_actions()
+
+    def refresh_galleries(self, show: str | None = None) -> None:
+        """Re-list the run's galleries (one was written) and show `show` when given."""
+        self._fill_galleries(jobs.list_galleries(self.run_dir) if self.run_dir else [])
+        if show:
+            self.load_gallery(show)
 
     # -- errors --------------------------------------------------------------------------------------------
     def _failed(self, title: str) -> tuple:

@@ -160,6 +160,12 @@ class SelectionBar(QWidget):
         self.select_all_button = QPushButton("Select all")
         self.select_none_button = QPushButton("Select none")
         self.export_button = _tool_button(self.export_action)
+        self.edit_layout_action = QAction("Edit layout", self)
+        self.edit_layout_action.setToolTip("Open the current pair's mask as a layout on the Paint page (a renderer "
+                                           "run must be open)")
+        self.render_masks_action = QAction("Render these masks with…", self)
+        self.render_masks_action.setToolTip("Render every mask of this gallery with a renderer run (choose its "
+                                            "folder): the two-stage pipeline; writes a new gallery beside this one")
         self.selection_label = QLabel()
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -171,6 +177,8 @@ class SelectionBar(QWidget):
         row.addWidget(self.select_none_button)
         row.addWidget(self.selection_label)
         row.addStretch(1)
+        row.addWidget(_tool_button(self.edit_layout_action, False))
+        row.addWidget(_tool_button(self.render_masks_action, False))
         row.addWidget(self.export_button)
 
 

@@ -1,4 +1,4 @@
-"""The OSMIS Studio main window: a tab per page (Data, Settings, Training, Gallery), menus, drag and drop,
+"""The OSMIS Studio main window: a tab per page (Data, Settings, Training, Gallery, Paint), menus, drag and drop,
 remembered folders and geometry, and a confirmation before a running training is discarded.
 
 The window owns the app state (osmis_gui.state) and the pages; pages observe the state and never call the
@@ -19,6 +19,7 @@ from osmis_core.errors import OsmisError
 from . import jobs
 from .data_page import DataPage
 from .gallery_page import GalleryPage
+from .paint_page import PaintPage
 from .settings_page import SettingsPage
 from .state import IDLE, AppState
 from .tasks import Jobs
@@ -56,17 +57,21 @@ class MainWindow(QMainWindow):
         self.data = DataPage(self.state, self.qsettings)
         self.training = TrainingPage(self.state, self.qsettings)
         self.gallery = GalleryPage(self.state, self.qsettings)
+        self.paint = PaintPage(self.qsettings)
         self.tab_list = [
             Tab("&Data", self.data, "The training data and what the model will be", "data"),
             Tab("&Settings", self.settings_page, "Every training option, presets, save/load"),
             Tab("&Training", self.training, "Run training and watch samples and losses", "training"),
             Tab("&Gallery", self.gallery, "Generate, browse, score and export image–mask pairs", "gallery"),
+            Tab("&Paint", self.paint, "Paint a layout and watch a renderer run turn it into photos (open a renderer "
+                                      "run first)", "paint"),
         ]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for i, tab in enumerate(self.tab_list):
             self.tabs.addTab(tab.page, tab.title.replace("&", ""))
             self.tabs.setTabToolTip(i, f"{tab.tip} (Ctrl+{i + 1})")
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.paint), False)
         self.setCentralWidget(self.tabs)
         self.state_label = QLabel("Idle")
         self.statusBar().addPermanentWidget(self.state_label)
@@ -83,6 +88,11 @@ class MainWindow(QMainWindow):
         s.training_state_changed.connect(self._training_state)
         for signal in (s.data_changed, s.run_changed):
             signal.connect(self._update_title)
+        s.run_changed.connect(self._paint_run)
+        s.checkpoints_changed.connect(lambda _steps: self._paint_run(self.state.run))
+        self.paint.available_changed.connect(self._paint_available)
+        self.paint.gallery_added.connect(self._paint_gallery_added)
+        self.gallery.edit_layout.connect(self._edit_layout)
         self._build_menus()
         self._restore_geometry()
         self._update_title()
@@ -206,6 +216,30 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening run {run_dir}…")
         self.jobs.start(jobs.read_run, str(run_dir), key="run", returned=self._run_loaded,
                         failed=("The run folder cannot be opened", None), popup=True)
+
+    # -- the Paint page follows the run shown ---------------------------------------------------------------
+    def _paint_run(self, run) -> None:
+        """A renderer run with a checkpoint makes the Paint page usable."""
+        try:
+            renderer = run is not None and OsmisConfig.from_dict((run.info or {}).get("config", {}),
+                                                                 f"{run.run_dir}/run.json").model == "renderer"
+        except OsmisError:
+            renderer = False
+        self.paint.set_run(run.run_dir if run is not None else None, renderer and bool(run.checkpoints),
+                           self.state.device())
+
+    def _paint_available(self, available: bool) -> None:
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.paint), available)
+        self.gallery.set_layout_editing(available)
+
+    def _paint_gallery_added(self, folder: str, n: int) -> None:
+        if self.gallery.run_dir == self.paint.run_dir:
+            self.gallery.refresh_galleries()
+        self.statusBar().showMessage(f"Added to the gallery {folder} ({n} items)", 8000)
+
+    def _edit_layout(self, mask_path: str) -> None:
+        if self.paint.open_layout_file(mask_path):
+            self.tabs.setCurrentWidget(self.paint)
 
     def _run_loaded(self, snap: jobs.RunSnapshot) -> None:
         data = snap.info.get("data", {}) or {}

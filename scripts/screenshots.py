@@ -1,11 +1,13 @@
 """Save screenshots of the OSMIS Studio window in each state to docs/screenshots/*.png (offscreen grab).
 
-    python scripts/screenshots.py [--iters 300] [--data PATH] [--out docs/screenshots]
+    python scripts/screenshots.py [--iters 300] [--data PATH] [--out docs/screenshots] [--renderer RUN]
 
 Uses ../shared/data/example_image when present (else a synthetic image with a 4-class mask), trains a small
 model on the CPU for --iters iterations while the window shows its progress, then generates a gallery.
 States captured: data.png (data loaded), settings.png, training.png (curves + preview during training),
-gallery.png (thumbnails + large view). Also prints the worst event-loop stall measured during training.
+gallery.png (thumbnails + large view), and with --renderer (a renderer run, e.g. trained with
+`osmis train DATA --model renderer --preset quick`) paint.png: the training layout with a painted edit, its
+render and the strip of variants. Also prints the worst event-loop stall measured during training.
 """
 from __future__ import annotations
 
@@ -49,6 +51,29 @@ def synthetic_scene(folder: Path) -> Path:
     return folder / "scene.png"
 
 
+def paint_shot(win, renderer_run: str, wait, shot) -> None:
+    """The Paint page with an edit painted by real mouse events: a band of class 1 across the lower third."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    page = win.paint
+    win.open_run(renderer_run)
+    wait(lambda: page.loaded is not None and page.is_idle() and 0 in page.render_images)
+    win.tabs.setCurrentWidget(page)
+    wait(page.is_idle)
+    h, w = page.layout_model.shape
+    page.set_tool("brush")
+    page.set_class(min(1, page.renderer.num_classes - 1))
+    page.size_spin.setValue(max(2, h // 16))
+    c = page.canvas
+    QTest.mousePress(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c.widget_pos(w * 0.15, h * 0.7))
+    for i in range(1, 21):
+        QTest.mouseMove(c, c.widget_pos(w * (0.15 + 0.035 * i), h * (0.7 - 0.1 * (i % 2))))
+    QTest.mouseRelease(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c.widget_pos(w * 0.85, h * 0.7))
+    wait(lambda: page.is_idle() and len(page.render_images) > len(page.noise.slots))
+    shot("paint", page)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="image / folder / video (default: ../shared/data/example_image or synthetic)")
@@ -56,6 +81,7 @@ def main() -> int:
     p.add_argument("--max-size", type=int, default=160)
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     p.add_argument("--work", help="folder for the run and settings (default: a temporary folder)")
+    p.add_argument("--renderer", help="a renderer run folder: also capture the Paint page (paint.png)")
     args = p.parse_args()
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -140,6 +166,9 @@ def main() -> int:
     g.list.setCurrentItem(g.items[shown])
     g.select_indices(order[:4])
     shot("gallery", g)
+
+    if args.renderer:
+        paint_shot(win, args.renderer, wait, shot)
 
     run_dir = t.run_dir
     win.close()

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..config import OsmisConfig
+from ..data.masks import decode_masks
 from ..data.sources import IMAGE_EXTS, open_mask
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
@@ -30,7 +31,7 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from ..files import atomic_write_text, swap_dir_in
+from ..files import atomic_write_bytes, atomic_write_text, swap_dir_in
 from .gallery import save_png, staging_folder, write_index_html
 from .runfolder import RunFolder, normalise_path
 
@@ -50,6 +51,20 @@ class Region:
         if self.class_id is not None:
             return {"class": self.class_id}
         return {"instance": list(self.instance_at)}
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseRecipe:
+    """The noise of one photo as seeds (spec section 3): `seed` in noise `mode`, then the noise re-drawn inside each
+    region of `rerolls` in turn, Z' = R * Z_new + (1 - R) * Z with Z_new of that reroll's seed. Regions are H x W
+    bool maps of the layout's size. A gallery records exactly these, so the photo can be re-made bit for bit."""
+    seed: int
+    mode: str = "global"
+    rerolls: tuple[tuple[np.ndarray, int], ...] = ()
+
+    def rerolled(self, region: np.ndarray, seed: int) -> NoiseRecipe:
+        """This recipe with one more region re-drawn from `seed`."""
+        return NoiseRecipe(self.seed, self.mode, self.rerolls + ((np.asarray(region, bool).copy(), int(seed)),))
 
 
 class Renderer:
@@ -106,6 +121,15 @@ class Renderer:
 
     def fit_layout(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
         """Check a layout and bring it to a size the model accepts (see the class docstring); int64 H x W."""
+        ids = self.fit_size(ids, name)
+        present = np.unique(ids)
+        if present.size < 2:
+            raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two "
+                            f"classes.")
+        return ids
+
+    def fit_size(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
+        """fit_layout without the two-class rule: a layout being drawn (a blank canvas) may hold one class."""
         ids = np.asarray(ids)
         if ids.ndim != 2 or 0 in ids.shape:
             raise DataError(f"{name}: a layout must be a non-empty 2-D map of class ids, got shape {ids.shape}.")
@@ -115,10 +139,6 @@ class Renderer:
         if bad.size:
             raise DataError(f"{name}: class id {int(bad[0])} is not one the renderer was trained on (0.."
                             f"{self.num_classes - 1}).")
-        present = np.unique(ids)
-        if present.size < 2:
-            raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two "
-                            f"classes.")
         h, w = ids.shape
         th, tw = self.size
         f = self.multiple
@@ -138,6 +158,13 @@ class Renderer:
         if not path.is_file():
             raise DataError(f"{path}: layout file not found.")
         return self.fit_layout(self.decode_layout_image(open_mask(path), str(path)), str(path))
+
+    def read_editable_layout(self, path: str | Path) -> np.ndarray:
+        """read_layout for editing: a layout of one class (a blank start) is accepted."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{path}: layout file not found.")
+        return self.fit_size(self.decode_layout_image(open_mask(path), str(path)), str(path))
 
     def decode_layout_image(self, img: Image.Image, name: str) -> np.ndarray:
         """Pixels -> class ids: palette indices and grey levels are ids; colours are matched to the training
@@ -198,6 +225,21 @@ class Renderer:
             z = resample_noise(z, noise_map(ids, self.generator.z_dim, resample_seed, mode),
                                torch.from_numpy(np.asarray(region, bool)))
         return z
+
+    def recipe_noise(self, ids: np.ndarray, recipe: NoiseRecipe) -> torch.Tensor:
+        """z_dim x H x W noise of a NoiseRecipe for fitted ids (its regions resized to ids' size if needed)."""
+        z = noise_map(ids, self.generator.z_dim, recipe.seed, recipe.mode)
+        for region, s in recipe.rerolls:
+            r = _resize_nearest(np.asarray(region, bool), ids.shape)
+            z = resample_noise(z, noise_map(ids, self.generator.z_dim, s, recipe.mode), torch.from_numpy(r))
+        return z
+
+    def render_recipe(self, layout: np.ndarray, recipe: NoiseRecipe) -> np.ndarray:
+        """One photo (H x W x 3 uint8) of a layout with the noise of a NoiseRecipe; deterministic."""
+        if recipe.mode not in NOISE_MODES:
+            raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {recipe.mode!r}.")
+        ids = self.fit_layout(layout)
+        return self.render(ids, recipe.seed, recipe.mode, z=self.recipe_noise(ids, recipe))
 
     @torch.inference_mode()
     def render(self, layout: np.ndarray, seed: int = 0, noise: str = "global", region: np.ndarray | None = None,
@@ -340,3 +382,160 @@ def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int
             "resample_seed": resample_seed, "region": region.describe() if region is not None else None,
             "resolution": [h, w], "num_classes": renderer.num_classes,
             "palette": colours[:renderer.num_classes].tolist(), "items": items, "_render_seconds": seconds}
+
+
+
+# -- painting: layouts and renders made in the app -------------------------------------------------------------------
+
+def training_layout(run_dir: str | Path) -> np.ndarray:
+    """The first training mask of a run as its renderer was trained on it: H x W int64 class ids at the training
+    size. The run's masks are decoded together with the run's class options and resized with nearest neighbour to
+    the training size, whatever their aspect ratio, as data.sources.load_training_data does. Raises DataError when
+    the run records no mask or its mask files cannot be read any more."""
+    folder = RunFolder(run_dir)
+    info = folder.read_run_json()
+    config = OsmisConfig.from_dict(info.get("config", {}), f"{folder.root}/run.json")
+    data = info.get("data") or {}
+    paths = [Path(p) for p in ((data.get("source") or {}).get("masks") or [])]
+    if not paths:
+        raise DataError(f"{folder.root}: the run records no training mask.")
+    for p in paths:
+        if not p.is_file():
+            raise DataError(f"{p}: the run's training mask is not there any more.")
+    ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], config.data.max_classes,
+                          config.data.background_color)
+    arch = info.get("architecture") or {}
+    h, w = int(arch["height"]), int(arch["width"])
+    return np.asarray(Image.fromarray(np.asarray(ids[0]).astype(np.int32), "I").resize((w, h), Image.NEAREST)
+                      ).astype(np.int64)
+
+
+_REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)   # region files: outside black, inside white
+
+
+def save_layout(ids: np.ndarray, path: str | Path) -> Path:
+    """Write a layout (H x W class ids, 0..255) as an indexed PNG with the project's palette (resources/
+    palette.json), atomically. Raises OsmisError when the file cannot be written."""
+    path = Path(path)
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() > 255:
+        raise DataError(f"{path}: a layout must be a non-empty 2-D map of class ids 0..255.")
+    image = Image.fromarray(ids.astype(np.uint8), "P")
+    image.putpalette(palette().reshape(-1).tolist())
+    try:
+        atomic_write_bytes(path, lambda f: image.save(f, format="PNG"), durable=False)
+    except OSError as exc:
+        raise OsmisError(f"{path}: the layout cannot be written ({exc.strerror or exc}).") from None
+    return path
+
+
+def add_to_gallery(renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRecipe], gallery_dir: str | Path,
+                   source: str = "paint") -> dict:
+    """Render `layout` with each recipe and add the photos, with the layout as their mask, to a render gallery
+    (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record seed, noise mode and
+    each re-drawn region (regions/NNNN-K.png) with its seed, so `remake_item` gives the same pixels.
+
+    The gallery, old items and new, is rebuilt in a hidden sibling folder and swapped in whole, so a failure leaves
+    it as it was (its scores, now incomplete, are dropped). Returns the new manifest. Raises DataError for a layout the
+    renderer does not accept or a folder holding another kind of gallery, OsmisError when it cannot be written.
+    """
+    if not recipes:
+        raise OsmisError("nothing to add: no render chosen.")
+    gallery = Path(gallery_dir)
+    ids = renderer.fit_layout(layout)
+    manifest_path = gallery / "manifest.json"
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            items = list(manifest["items"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{manifest_path}: cannot be read as a gallery manifest ({exc}).") from None
+        if manifest.get("kind") != "render":
+            raise DataError(f"{gallery}: holds a gallery of OSMIS samples; add renders to another gallery.")
+    elif gallery.exists() and any(gallery.iterdir()):
+        raise DataError(f"{gallery}: the folder holds other files and no gallery manifest; choose another name.")
+    else:
+        manifest, items = None, []
+    start = max((int(it["index"]) for it in items), default=-1) + 1
+    colours = palette()
+    # the whole gallery, old items and new, is built in a hidden sibling and swapped in (files.swap_dir_in): the
+    # folder holds exactly the files its manifest lists at every moment
+    staging = staging_folder(gallery)
+    try:
+        if gallery.is_dir():
+            shutil.copytree(gallery, staging, dirs_exist_ok=True)
+            for stale in ("metrics.json", "metrics.csv"):        # scores of the gallery before the new items
+                (staging / stale).unlink(missing_ok=True)
+        subs = ("images", "masks", "overlays", "regions")
+        for sub in subs:
+            (staging / sub).mkdir(exist_ok=True)
+        ids8 = ids.astype(np.uint8)
+        new_items = []
+        for k, recipe in enumerate(recipes):
+            idx = start + k
+            name = f"{idx:04d}.png"
+            image = renderer.render_recipe(ids, recipe)
+            save_png(image, staging / "images" / name)
+            save_png(ids8, staging / "masks" / name, colours)
+            save_png(overlay(image, ids8), staging / "overlays" / name)
+            resamples = []
+            for j, (region, s) in enumerate(recipe.rerolls, 1):
+                rname = f"regions/{idx:04d}-{j}.png"
+                save_png(_resize_nearest(np.asarray(region, bool), ids.shape).astype(np.uint8), staging / rname,
+                         _REGION_COLOURS)
+                resamples.append({"region": {"mask": rname}, "resample_seed": int(s)})
+            item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
+                    "layout": f"masks/{name}", "seed": int(recipe.seed), "noise": recipe.mode,
+                    "checkpoint_step": renderer.step, "source": source}
+            if resamples:
+                item["resamples"] = resamples
+            new_items.append(item)
+        if manifest is None:
+            h, w = ids.shape
+            manifest = {"kind": "render", "run": str(renderer.run.resolve()), "checkpoint_step": renderer.step,
+                        "ema": True, "seed": int(recipes[0].seed), "noise": recipes[0].mode, "resolution": [h, w],
+                        "num_classes": renderer.num_classes,
+                        "palette": colours[:renderer.num_classes].tolist(), "source": source}
+        manifest["items"] = items + new_items
+        manifest["n"] = len(manifest["items"])
+        atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=1) + "\n", durable=False)
+        write_index_html(staging, manifest)
+        swap_dir_in(staging, gallery)
+    except OSError as exc:
+        raise OsmisError(f"{gallery}: the gallery cannot be written ({exc.strerror or exc}).") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def item_recipe(renderer: Renderer, gallery_dir: str | Path, item: dict) -> tuple[np.ndarray, NoiseRecipe]:
+    """(layout ids, NoiseRecipe) of a render gallery's item: its mask file, seed, noise mode and re-drawn regions
+    (those of add_to_gallery, or the single region of `osmis render --resample*`)."""
+    gallery = Path(gallery_dir)
+    mask_path = gallery / item["mask"]
+    raw = renderer.decode_layout_image(open_mask(mask_path), str(mask_path))
+    ids = renderer.fit_layout(raw, str(mask_path))
+    rerolls = []
+    for r in item.get("resamples", []):
+        region = np.asarray(open_mask(gallery / r["region"]["mask"]).convert("L")) != 0
+        rerolls.append((region, int(r["resample_seed"])))
+    if item.get("region") is not None:
+        d = item["region"]
+        region = Region(class_id=d.get("class"), instance_at=tuple(d["instance"]) if "instance" in d else None,
+                        mask=(read_region(d["mask"]).mask if "mask" in d else None), mask_name=d.get("mask"))
+        rerolls.append((renderer.region_map(region, raw, ids, str(mask_path)), int(item["resample_seed"])))
+    return ids, NoiseRecipe(int(item["seed"]), item.get("noise", "global"), tuple(rerolls))
+
+
+def rendered_gallery_path(gallery: str | Path, renderer_run: str | Path) -> Path:
+    """Where the renders of an OSMIS gallery's masks go (the two-stage pipeline from the app): beside that gallery,
+    `<gallery>-rendered-<renderer run name>`."""
+    gallery = Path(gallery)
+    return gallery.parent / f"{gallery.name}-rendered-{Path(renderer_run).resolve().name}"
+
+
+def render_gallery_masks(renderer_run: str | Path, gallery: str | Path, n: int = 1, seed: int = 0,
+                         device: str = "cpu") -> Path:
+    """Render every mask of an OSMIS gallery with a renderer run (spec section 5) into rendered_gallery_path."""
+    return render_gallery(renderer_run, layouts_of_gallery(gallery), rendered_gallery_path(gallery, renderer_run),
+                          n=n, seed=seed, device=device)

@@ -21,6 +21,9 @@ _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
 CHECKPOINT_FIELDS = {"format": int, "step": int, "config": dict, "architecture": dict, "num_classes": (int, type(None)),
                      "generator": dict, "generator_ema": dict, "discriminator": dict, "opt_g": dict, "opt_d": dict,
                      "rng": dict, "fixed_noise": torch.Tensor}
+# a renderer's checkpoint (spec/renderer.md) has no fixed noise (its previews use seeds) and a render generator
+RENDERER_CHECKPOINT_FIELDS = {**{k: v for k, v in CHECKPOINT_FIELDS.items() if k != "fixed_noise"},
+                              "generator_render": dict}
 _ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
 # The temporaries atomic_write_bytes makes for the files of a run folder (`.NAME.XXXXXXXX.tmp`).
 _TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|step_\d+\.(pt|png))\.[A-Za-z0-9_]+\.tmp$")
@@ -291,7 +294,8 @@ def check_checkpoint(state: Any) -> None:
     generator weights (a NaN generator would write black galleries)."""
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise _Incomplete("not an OSMIS checkpoint")
-    for key, kind in CHECKPOINT_FIELDS.items():
+    renderer = state.get("model") == "renderer"
+    for key, kind in (RENDERER_CHECKPOINT_FIELDS if renderer else CHECKPOINT_FIELDS).items():
         if key not in state:
             raise _Incomplete(f"lacks '{key}'")
         if not isinstance(state[key], kind) or isinstance(state[key], bool):
@@ -304,7 +308,7 @@ def check_checkpoint(state: Any) -> None:
         OsmisConfig.from_dict(state["config"], "its config")
     except OsmisError as exc:
         raise _Incomplete(str(exc).rstrip(".")) from None
-    for key in ("generator", "generator_ema"):
+    for key in ("generator", "generator_ema") + (("generator_render",) if renderer else ()):
         for name, t in state[key].items():
             if not isinstance(t, torch.Tensor):
                 raise _Incomplete(f"'{key}.{name}' is not a tensor")

@@ -78,3 +78,39 @@ def trained_run(_trained_run_base, tmp_path) -> Path:
     """A copy of the finished run for one test (a test may continue it or add galleries)."""
     import shutil
     return Path(shutil.copytree(_trained_run_base, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def renderer_run(tmp_path_factory) -> Path:
+    """A tiny layout renderer trained for 2 iterations on the synthetic scene (shared by the Paint page tests)."""
+    from gui_helpers import TINY_RENDERER_GUI
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import build_config
+    root = tmp_path_factory.mktemp("renderer")
+    image, mask = make_scene(root / "data")
+    trainer = start_training(build_config(overrides={**TINY_RENDERER_GUI, "iters": 2}), image, root / "run", mask)
+    assert type(list(trainer.run())[-1]).__name__ == "TrainingFinished"
+    return root / "run"
+
+
+@pytest.fixture
+def paint(qtbot, tmp_path, renderer_run):
+    """The Paint page on its own (no window) with the tiny renderer loaded and its first render shown; the canvas
+    shows the layout at 4 widget pixels per layout pixel, corner at (10, 10)."""
+    from PySide6.QtCore import QSettings
+
+    from osmis_gui import tasks
+    from osmis_gui.paint_page import PaintPage
+
+    page = PaintPage(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    page.show()
+    with qtbot.waitSignal(page.available_changed, timeout=60_000):
+        page.set_run(str(renderer_run), True, "cpu")
+    qtbot.waitUntil(lambda: page.is_idle() and 0 in page.render_images, timeout=60_000)
+    page.canvas.set_view(4, (10, 10))
+    yield page
+    assert tasks.wait_for_all(60_000)
+    qtbot.wait(10)
