@@ -3,6 +3,7 @@ desktop app; `.venv/bin/python main.py COMMAND ...` runs the CLI (`--help` lists
 
 An entry point: the CLI's main sets the CPU thread plan before torch loads (osmis_core/threads.py).
 """
+
 import importlib.util
 import sys
 
@@ -12,8 +13,11 @@ if __name__ == "__main__":
     argv = sys.argv[1:]
     help_only = bool(argv) and argv[0] in ("-h", "--help", "--version")
     if not help_only and importlib.util.find_spec("torch") is None:
-        print(f"error: {sys.executable} has no torch: start OSMIS Studio with the Python of the environment it "
-              "was installed into, e.g. `.venv/bin/python main.py` (see README.md).", file=sys.stderr)
+        print(
+            f"error: {sys.executable} has no torch: start OSMIS Studio with the Python of the environment it "
+            "was installed into, e.g. `.venv/bin/python main.py` (see README.md).",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     if argv and (argv[0] in COMMANDS or argv[0].startswith("-")):
         raise SystemExit(main(argv))

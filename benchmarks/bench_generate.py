@@ -10,6 +10,7 @@ sampling, PNG files written by Pillow, manifest, index.html, the swap into place
 - command: the whole `osmis generate` command in a fresh process, interpreter start and imports included.
 Research code on the same 2-core CPU: 14.9 s for 100 samples.
 """
+
 import argparse
 import json
 import statistics
@@ -69,16 +70,40 @@ if __name__ == "__main__":
         command = {prec: [] for prec in precisions}
         for i in range(args.cold):
             for prec in precisions:
-                out = subprocess.run([sys.executable, "-c", COLD_CALL, str(run), f"{tmp}/cold-{prec}-{i}", str(args.n),
-                                      prec], capture_output=True, text=True, check=True)
+                out = subprocess.run(
+                    [sys.executable, "-c", COLD_CALL, str(run), f"{tmp}/cold-{prec}-{i}", str(args.n), prec],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 cold[prec].append(float(out.stdout.split()[-1]))
                 t = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "osmis_core", "generate", str(run), "--out",
-                                f"{tmp}/command-{prec}-{i}", "--n", str(args.n), "--device", "cpu",
-                                "--precision", prec], capture_output=True, check=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "osmis_core",
+                        "generate",
+                        str(run),
+                        "--out",
+                        f"{tmp}/command-{prec}-{i}",
+                        "--n",
+                        str(args.n),
+                        "--device",
+                        "cpu",
+                        "--precision",
+                        prec,
+                    ],
+                    capture_output=True,
+                    check=True,
+                )
                 command[prec].append(time.perf_counter() - t)
-        out = subprocess.run([sys.executable, "-c", WARM_CALLS, str(run), f"{tmp}/warm", str(args.n),
-                              str(args.repeats), args.precision], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", WARM_CALLS, str(run), f"{tmp}/warm", str(args.n), str(args.repeats), args.precision],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         warm = json.loads(out.stdout.splitlines()[-1])
     for prec in precisions:
         results[prec] = {"warm": summary(warm[prec])}

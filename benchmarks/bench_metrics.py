@@ -50,8 +50,11 @@ def as_uint8(images: torch.Tensor) -> np.ndarray:
 
 def write_research_input(path: Path, inception: torch.nn.Module, real: torch.Tensor, fakes: torch.Tensor) -> None:
     """The three conv blocks' weights and the images, for research_sifid.py in the old environment."""
-    state = {k: v.numpy() for k, v in inception.state_dict().items()
-             if k.split(".")[0] in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3") and v.dtype.is_floating_point}
+    state = {
+        k: v.numpy()
+        for k, v in inception.state_dict().items()
+        if k.split(".")[0] in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3") and v.dtype.is_floating_point
+    }
     np.savez(path, real=as_uint8(real[None])[0], fakes=as_uint8(fakes), threads=torch.get_num_threads(), **state)
 
 
@@ -65,8 +68,9 @@ class ResearchSIFID:
     """The research code's way: for every generated image, both images' statistics, then sqrtm."""
 
     def __init__(self, inception: torch.nn.Module):
-        self.layers = torch.nn.Sequential(inception.Conv2d_1a_3x3, inception.Conv2d_2a_3x3,
-                                          inception.Conv2d_2b_3x3).eval()
+        self.layers = torch.nn.Sequential(
+            inception.Conv2d_1a_3x3, inception.Conv2d_2a_3x3, inception.Conv2d_2b_3x3
+        ).eval()
 
     def stats(self, image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
@@ -98,13 +102,19 @@ def main() -> None:
     parser.add_argument("--sifid-sample", type=int, default=20, help="images timed for the SIFID baseline")
     parser.add_argument("--lpips-pairs", type=int, default=200, help="pairs timed for the LPIPS baseline")
     parser.add_argument("--sifid-batch-sizes", default="", help="also time ours at these SIFID batch sizes, e.g. 2,4,8")
-    parser.add_argument("--research-python", help="interpreter of the research code's pinned environment "
-                                                  "(see research_sifid.py): also time its SIFID loop there")
+    parser.add_argument(
+        "--research-python",
+        help="interpreter of the research code's pinned environment "
+        "(see research_sifid.py): also time its SIFID loop there",
+    )
     args = parser.parse_args()
     h, w = args.size
     n_pairs = args.n * (args.n - 1) // 2
-    print(f"torch {torch.__version__}, scipy {scipy.__version__}, {torch.get_num_threads()} threads; {args.n} generated images {h}x{w}, "
-          f"{n_pairs} pairs; medians of {args.reps} interleaved repetitions")
+    print(
+        f"torch {torch.__version__}, scipy {scipy.__version__}, {torch.get_num_threads()} threads; "
+        f"{args.n} generated images {h}x{w}, "
+        f"{n_pairs} pairs; medians of {args.reps} interleaved repetitions"
+    )
 
     real = make_images(1, h, w, seed=0)[0]
     fakes = make_images(args.n, h, w, seed=1)
@@ -125,14 +135,23 @@ def main() -> None:
     # Dead ReLU channels of the random network make covariances singular; sqrtm copes, but warns.
     warnings.filterwarnings("ignore", category=scipy.linalg.LinAlgWarning)
     extra_sizes = [int(b) for b in args.sifid_batch_sizes.split(",") if b]
-    times = {key: [] for key in ("sifid_base", "sifid_ours", "sifid_forward", "lpips_base", "lpips_ours",
-                                 *(f"sifid_ours_batch{b}" for b in extra_sizes))}
+    times = {
+        key: []
+        for key in (
+            "sifid_base",
+            "sifid_ours",
+            "sifid_forward",
+            "lpips_base",
+            "lpips_ours",
+            *(f"sifid_ours_batch{b}" for b in extra_sizes),
+        )
+    }
     if args.research_python:
         research_input = Path(tempfile.mkdtemp()) / "research_input.npz"
-        write_research_input(research_input, inception, real, fakes[:args.sifid_sample])
+        write_research_input(research_input, inception, real, fakes[: args.sifid_sample])
         times["sifid_research"] = []
     for _ in range(args.reps):
-        dt, base_scores = timed(lambda: [research.score(real, f) for f in fakes[:args.sifid_sample]])
+        dt, base_scores = timed(lambda: [research.score(real, f) for f in fakes[: args.sifid_sample]])
         times["sifid_base"].append(dt / args.sifid_sample)
         if args.research_python:
             research_run = run_research(args.research_python, research_input)
@@ -143,53 +162,70 @@ def main() -> None:
             sifid.set_real(real[None])
             sifid.update(fakes)
             return sifid.compute()
+
         dt, ours_scores = timed(ours_sifid_run)
         times["sifid_ours"].append(dt / args.n)
         for b in extra_sizes:
-            times[f"sifid_ours_batch{b}"].append(timed(lambda: ours_sifid_run(b))[0] / args.n)
+            times[f"sifid_ours_batch{b}"].append(timed(lambda b=b: ours_sifid_run(b))[0] / args.n)
         with torch.inference_mode():
             dt, _ = timed(lambda: [ours_sifid.features(b) for b in fakes.split(ours_sifid.batch_size)])
         times["sifid_forward"].append(dt / args.n)
 
         with torch.no_grad():
-            dt, base_pairs = timed(lambda: [float(lpips_model(fakes[i:i + 1], fakes[j:j + 1], normalize=True))
-                                            for i, j in sample_pairs])
+            dt, base_pairs = timed(
+                lambda: [
+                    float(lpips_model(fakes[i : i + 1], fakes[j : j + 1], normalize=True)) for i, j in sample_pairs
+                ]
+            )
         times["lpips_base"].append(dt / len(sample_pairs))
 
         def ours_lpips_run():
             diversity = LPIPSDiversity(model=lpips_model)
             diversity.update(fakes)
             return diversity.compute(), diversity.pairwise()
+
         dt, (ours_mean, ours_matrix) = timed(ours_lpips_run)
         times["lpips_ours"].append(dt / n_pairs)
 
-    sifid_diff = np.max(np.abs(ours_scores.per_image[:args.sifid_sample].numpy() - base_scores) / np.abs(base_scores))
+    sifid_diff = np.max(np.abs(ours_scores.per_image[: args.sifid_sample].numpy() - base_scores) / np.abs(base_scores))
     lpips_diff = max(abs(float(ours_matrix[i, j]) - v) / v for (i, j), v in zip(sample_pairs, base_pairs))
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     sifid_speedup = med["sifid_base"] / med["sifid_ours"]
     lpips_speedup = med["lpips_base"] / med["lpips_ours"]
-    print(f"SIFID dims 64   baseline {med['sifid_base']:8.2f} ms/image   ours {med['sifid_ours']:7.3f} ms/image   "
-          f"speed-up {sifid_speedup:5.1f}x (target >= 4x: {'PASS' if sifid_speedup >= 4 else 'FAIL'})   "
-          f"max rel. diff {sifid_diff:.1e}")
-    print(f"                of which the network forward pass: ours {med['sifid_forward']:.3f} ms/image "
-          f"(the baseline runs two per image)")
+    print(
+        f"SIFID dims 64   baseline {med['sifid_base']:8.2f} ms/image   ours {med['sifid_ours']:7.3f} ms/image   "
+        f"speed-up {sifid_speedup:5.1f}x (target >= 4x: {'PASS' if sifid_speedup >= 4 else 'FAIL'})   "
+        f"max rel. diff {sifid_diff:.1e}"
+    )
+    print(
+        f"                of which the network forward pass: ours {med['sifid_forward']:.3f} ms/image "
+        f"(the baseline runs two per image)"
+    )
     if args.research_python:
         env = ", ".join(f"{k} {v}" for k, v in research_run["versions"].items())
-        research_diff = np.max(np.abs(ours_scores.per_image[:args.sifid_sample].numpy() - research_run["scores"])
-                               / np.abs(research_run["scores"]))
+        research_diff = np.max(
+            np.abs(ours_scores.per_image[: args.sifid_sample].numpy() - research_run["scores"])
+            / np.abs(research_run["scores"])
+        )
         research_speedup = med["sifid_research"] / med["sifid_ours"]
-        print(f"SIFID dims 64   research env {med['sifid_research']:8.2f} ms/image ({env})   "
-              f"speed-up {research_speedup:5.1f}x (target >= 4x: {'PASS' if research_speedup >= 4 else 'FAIL'})   "
-              f"max rel. diff {research_diff:.1e}")
+        print(
+            f"SIFID dims 64   research env {med['sifid_research']:8.2f} ms/image ({env})   "
+            f"speed-up {research_speedup:5.1f}x (target >= 4x: {'PASS' if research_speedup >= 4 else 'FAIL'})   "
+            f"max rel. diff {research_diff:.1e}"
+        )
     for b in extra_sizes:
         print(f"                ours at batch size {b}: {med[f'sifid_ours_batch{b}']:.3f} ms/image")
-    print(f"LPIPS diversity baseline {med['lpips_base']:8.2f} ms/pair    ours {med['lpips_ours']:7.3f} ms/pair    "
-          f"speed-up {lpips_speedup:5.1f}x (target >= 10x: {'PASS' if lpips_speedup >= 10 else 'FAIL'})   "
-          f"max rel. diff {lpips_diff:.1e}")
-    print(f"totals for {args.n} images: SIFID baseline {med['sifid_base'] * args.n / 1e3:.2f} s, "
-          f"ours {med['sifid_ours'] * args.n / 1e3:.2f} s; LPIPS diversity baseline "
-          f"{med['lpips_base'] * n_pairs / 1e3:.1f} s, ours {med['lpips_ours'] * n_pairs / 1e3:.2f} s "
-          f"(mean LPIPS {ours_mean:.4f})")
+    print(
+        f"LPIPS diversity baseline {med['lpips_base']:8.2f} ms/pair    ours {med['lpips_ours']:7.3f} ms/pair    "
+        f"speed-up {lpips_speedup:5.1f}x (target >= 10x: {'PASS' if lpips_speedup >= 10 else 'FAIL'})   "
+        f"max rel. diff {lpips_diff:.1e}"
+    )
+    print(
+        f"totals for {args.n} images: SIFID baseline {med['sifid_base'] * args.n / 1e3:.2f} s, "
+        f"ours {med['sifid_ours'] * args.n / 1e3:.2f} s; LPIPS diversity baseline "
+        f"{med['lpips_base'] * n_pairs / 1e3:.1f} s, ours {med['lpips_ours'] * n_pairs / 1e3:.2f} s "
+        f"(mean LPIPS {ours_mean:.4f})"
+    )
 
 
 if __name__ == "__main__":

@@ -31,10 +31,10 @@ from pathlib import Path
 from osmis_core.application.evaluation import read_gallery, read_real
 from osmis_core.application.generate import generate_gallery
 from osmis_core.application.runfolder import atomic_write_text
+from osmis_core.application.session import start_training
 from osmis_core.config import build_config
 from osmis_core.events import TrainControl, TrainingFailed
 from osmis_core.metrics import MIoUSetting, evaluate_images, metric_names, miou_setting_for
-from osmis_core.application.session import start_training
 
 MIOU_KEYS = ("miou_gen_to_real", "miou_real_to_gen")
 
@@ -56,12 +56,28 @@ def score(gallery: Path, data: str, setting: MIoUSetting, device: str, random_we
     fake, fake_masks, names, _ = read_gallery(gallery)
     real, real_masks = read_real(data, None, tuple(fake.shape[-2:]))
     start = time.perf_counter()
-    result = evaluate_images(fake, real, fake_masks, real_masks, metrics=metric_names(default_only=True),
-                             random_weights=random_weights, device=device, miou_setting=setting, names=names)
+    result = evaluate_images(
+        fake,
+        real,
+        fake_masks,
+        real_masks,
+        metrics=metric_names(default_only=True),
+        random_weights=random_weights,
+        device=device,
+        miou_setting=setting,
+        names=names,
+    )
     total = time.perf_counter() - start
-    return {"total_s": total, "seconds": result["seconds"], "estimates": result["estimates"],
-            "miou": {k: result["summary"].get(k) for k in MIOU_KEYS}, "settings": result["settings"].get("miou"),
-            "not_computed": result["not_computed"], "size": list(fake.shape[-2:]), "n": fake.shape[0]}
+    return {
+        "total_s": total,
+        "seconds": result["seconds"],
+        "estimates": result["estimates"],
+        "miou": {k: result["summary"].get(k) for k in MIOU_KEYS},
+        "settings": result["settings"].get("miou"),
+        "not_computed": result["not_computed"],
+        "size": list(fake.shape[-2:]),
+        "n": fake.shape[0],
+    }
 
 
 def main() -> None:
@@ -73,10 +89,18 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2", help="gallery seeds")
     p.add_argument("--settings", default="affordable,full", help="mIoU settings to compare")
     p.add_argument("--miou-steps", type=int, default=None, help="override both settings' steps (checks only)")
-    p.add_argument("--affordable-steps", type=int, default=None,
-                   help="try another step count for the affordable setting (default: AFFORDABLE's)")
-    p.add_argument("--affordable-side", type=int, default=None,
-                   help="try another bound on the segmenter's longer side (default: AFFORDABLE's)")
+    p.add_argument(
+        "--affordable-steps",
+        type=int,
+        default=None,
+        help="try another step count for the affordable setting (default: AFFORDABLE's)",
+    )
+    p.add_argument(
+        "--affordable-side",
+        type=int,
+        default=None,
+        help="try another bound on the segmenter's longer side (default: AFFORDABLE's)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--random-weights", action="store_true", help="random-init networks (offline; not papers')")
     p.add_argument("--out", default="bench_miou", help="folder for the runs and galleries")
@@ -90,15 +114,21 @@ def main() -> None:
     for name in args.settings.split(","):
         setting = miou_setting_for(args.device, name)
         if name == "affordable" and (args.affordable_steps or args.affordable_side):
-            setting = MIoUSetting(f"affordable {args.affordable_steps or setting.steps} steps at "
-                                  f"{args.affordable_side or setting.max_side} px", args.affordable_steps or
-                                  setting.steps, args.affordable_side or setting.max_side)
+            setting = MIoUSetting(
+                f"affordable {args.affordable_steps or setting.steps} steps at "
+                f"{args.affordable_side or setting.max_side} px",
+                args.affordable_steps or setting.steps,
+                args.affordable_side or setting.max_side,
+            )
         settings.append(setting.with_steps(args.miou_steps))
 
     rows = []
     for i, data in enumerate(args.data):
-        run = Path(args.runs[i]) if args.runs else train_run(data, out / f"run-{Path(data).name}", args.train_iters,
-                                                             args.device)
+        run = (
+            Path(args.runs[i])
+            if args.runs
+            else train_run(data, out / f"run-{Path(data).name}", args.train_iters, args.device)
+        )
         for seed in seeds:
             gallery = out / f"gallery-{Path(data).name}-seed{seed}"
             if not (gallery / "manifest.json").is_file():
@@ -106,13 +136,20 @@ def main() -> None:
             row = {"data": data, "seed": seed, "gallery": str(gallery)}
             for setting in settings:
                 row[setting.name] = score(gallery, data, setting, args.device, args.random_weights)
-                print(f"{Path(data).name} seed {seed} {setting.name}: {row[setting.name]['total_s']:.1f} s, "
-                      f"mIoU {row[setting.name]['miou']}", flush=True)
+                print(
+                    f"{Path(data).name} seed {seed} {setting.name}: {row[setting.name]['total_s']:.1f} s, "
+                    f"mIoU {row[setting.name]['miou']}",
+                    flush=True,
+                )
             rows.append(row)
 
     names = [s.name for s in settings]
-    print("\n| data | seed | " + " | ".join(f"{k} {n}" for k in MIOU_KEYS for n in names)
-          + (" | " + " | ".join(f"{k} difference" for k in MIOU_KEYS) if len(names) == 2 else "") + " |")
+    print(
+        "\n| data | seed | "
+        + " | ".join(f"{k} {n}" for k in MIOU_KEYS for n in names)
+        + (" | " + " | ".join(f"{k} difference" for k in MIOU_KEYS) if len(names) == 2 else "")
+        + " |"
+    )
     for row in rows:
         values = [row[n]["miou"][k] for k in MIOU_KEYS for n in names]
         cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in values]
@@ -123,25 +160,37 @@ def main() -> None:
         print(f"| {Path(row['data']).name} | {row['seed']} | " + " | ".join(cells) + " |")
     if len(names) == 2:
         for k in MIOU_KEYS:
-            diffs = [r[names[0]]["miou"][k] - r[names[1]]["miou"][k] for r in rows
-                     if isinstance(r[names[0]]["miou"][k], float) and isinstance(r[names[1]]["miou"][k], float)]
+            diffs = [
+                r[names[0]]["miou"][k] - r[names[1]]["miou"][k]
+                for r in rows
+                if isinstance(r[names[0]]["miou"][k], float) and isinstance(r[names[1]]["miou"][k], float)
+            ]
             if diffs:
-                print(f"{k}: mean difference {statistics.mean(diffs):+.3f}, largest |difference| "
-                      f"{max(abs(d) for d in diffs):.3f} over {len(diffs)} galleries")
+                print(
+                    f"{k}: mean difference {statistics.mean(diffs):+.3f}, largest |difference| "
+                    f"{max(abs(d) for d in diffs):.3f} over {len(diffs)} galleries"
+                )
 
-    print("\n| setting | all default metrics, median over galleries per data (s) | per metric (s) "
-          "| the plan's estimate (s) |")
+    print(
+        "\n| setting | all default metrics, median over galleries per data (s) | per metric (s) "
+        "| the plan's estimate (s) |"
+    )
     for n in names:
         for data in args.data:
             runs = [r[n] for r in rows if r["data"] == data]
-            per_metric = {m: round(statistics.median(r["seconds"].get(m, 0.0) for r in runs), 1)
-                          for m in runs[0]["seconds"]}
+            per_metric = {
+                m: round(statistics.median(r["seconds"].get(m, 0.0) for r in runs), 1) for m in runs[0]["seconds"]
+            }
             estimate = statistics.median(sum(r["estimates"].values()) for r in runs)
             h, w = runs[0]["size"]
-            print(f"| {n} | {Path(data).name}, {runs[0]['n']} images {w}x{h}: "
-                  f"{statistics.median(r['total_s'] for r in runs):.1f} | {per_metric} | {estimate:.1f} |")
-    atomic_write_text(Path(args.json_out), json.dumps({"device": args.device, "random_weights": args.random_weights,
-                                                       "rows": rows}, indent=2) + "\n")
+            print(
+                f"| {n} | {Path(data).name}, {runs[0]['n']} images {w}x{h}: "
+                f"{statistics.median(r['total_s'] for r in runs):.1f} | {per_metric} | {estimate:.1f} |"
+            )
+    atomic_write_text(
+        Path(args.json_out),
+        json.dumps({"device": args.device, "random_weights": args.random_weights, "rows": rows}, indent=2) + "\n",
+    )
     print(f"\nwrote {args.json_out}")
 
 

@@ -11,6 +11,7 @@ give a renderer trained with the quick preset on ../shared/data/example_image on
     python -m osmis_core train ../shared/data/example_image --model renderer --preset quick --out /tmp/r
     python benchmarks/bench_paint_stall.py --run /tmp/r --seconds 60
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,7 @@ def tiny_renderer(work: Path) -> Path:
 
     from osmis_core.application.session import start_training
     from osmis_core.config import build_config
+
     image, mask = make_scene(work / "data")
     trainer = start_training(build_config(overrides={**TINY_RENDERER_GUI, "iters": 2}), image, work / "run", mask)
     list(trainer.run())
@@ -55,14 +57,15 @@ def main() -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     from osmis_core.threads import configure_threads
-    configure_threads(None)                       # what the app's entry point does
+
+    configure_threads(None)  # what the app's entry point does
     from osmis_gui import startup, tasks
     from osmis_gui.main_window import MainWindow
     from osmis_gui.probe import StallProbe
 
     work = Path(tempfile.mkdtemp(prefix="osmis-paint-bench-"))
     run = Path(args.run) if args.run else tiny_renderer(work)
-    startup.tune_process()                        # as run_app does
+    startup.tune_process()  # as run_app does
     win = MainWindow(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
     startup.warm_up(win.state)
     win.resize(1440, 900)
@@ -79,7 +82,7 @@ def main() -> int:
 
     win.open_run(str(run))
     wait(lambda: page.loaded is not None and page.is_idle() and 0 in page.render_images)
-    wait(lambda: win.state.metrics_checked, 300)         # the start-up imports are done, as for the training figure
+    wait(lambda: win.state.metrics_checked, 300)  # the start-up imports are done, as for the training figure
     win.tabs.setCurrentWidget(page)
     page.k_spin.setValue(args.variants)
     wait(page.is_idle)
@@ -127,15 +130,26 @@ def main() -> int:
     wait(page.is_idle)
     worst = probe.stop()
     seconds = sorted(page.render_seconds)
-    result = {"run": str(run), "layout": [h, w], "device": str(page.renderer.device), "seconds": args.seconds,
-              "strokes": state["strokes"], "mouse_moves": state["moves"], "renders_shown": rendered["n"],
-              "render_s_median": seconds[len(seconds) // 2] if seconds else None,
-              "render_s_max": seconds[-1] if seconds else None, "worst_stall_ms": round(worst, 1),
-              "probe_ticks": probe.ticks, "variants": args.variants}
+    result = {
+        "run": str(run),
+        "layout": [h, w],
+        "device": str(page.renderer.device),
+        "seconds": args.seconds,
+        "strokes": state["strokes"],
+        "mouse_moves": state["moves"],
+        "renders_shown": rendered["n"],
+        "render_s_median": seconds[len(seconds) // 2] if seconds else None,
+        "render_s_max": seconds[-1] if seconds else None,
+        "worst_stall_ms": round(worst, 1),
+        "probe_ticks": probe.ticks,
+        "variants": args.variants,
+    }
     print(json.dumps(result, indent=1))
-    print(f"worst event-loop stall while painting and rendering: {worst:.1f} ms over {probe.ticks} ticks "
-          f"({state['strokes']} strokes, {rendered['n']} renders shown, median render "
-          f"{result['render_s_median'] or float('nan'):.3f} s)")
+    print(
+        f"worst event-loop stall while painting and rendering: {worst:.1f} ms over {probe.ticks} ticks "
+        f"({state['strokes']} strokes, {rendered['n']} renders shown, median render "
+        f"{result['render_s_median'] or float('nan'):.3f} s)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     win.close()

@@ -13,6 +13,7 @@ Usage (smoke check, a minute on a CPU):
 Full study (needs a GPU; about runs x iterations x s/iteration from `osmis bench`):
     python benchmarks/bench_recipes.py --seeds 0,1,2,3,4 --device cuda --out runs/bench_recipes
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,10 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from osmis_core.application.runfolder import atomic_write_text  # noqa: E402
+from osmis_core.application.session import start_training  # noqa: E402
 from osmis_core.config import build_config  # noqa: E402
 from osmis_core.events import HealthEvent, RolledBack, StepEval, TrainingFailed, TrainingFinished  # noqa: E402
 from osmis_core.training.monitor import BEST_BY  # noqa: E402
-from osmis_core.application.session import start_training  # noqa: E402
 
 # recipe name -> (preset, option overrides). "default" is the paper's exact recipe (no preset).
 RECIPES: dict[str, tuple[str | None, dict]] = {
@@ -45,13 +46,29 @@ RECIPES: dict[str, tuple[str | None, dict]] = {
     "short-no-ema-warmup": ("short", {"ema_warmup": False}),
 }
 DEFAULT_RECIPES = "default,short,quick"
-DEFAULT_CASES = ("datasets/example_scene", "datasets/example_texture", "datasets/example_video/clip.mp4",
-                 "../shared/data/example_image", "../shared/data/example_video")
+DEFAULT_CASES = (
+    "datasets/example_scene",
+    "datasets/example_texture",
+    "datasets/example_video/clip.mp4",
+    "../shared/data/example_image",
+    "../shared/data/example_video",
+)
 COLLAPSES = {"diversity_collapse", "empty_masks", "nonfinite"}
 SCHEDULE = ("iters", "bernoulli_warmup", "eval_every", "checkpoint_every", "preview_every", "ada_images")
 # --tiny: a model that trains an iteration in well under a second on a CPU, to check the script end to end
-TINY = {"max_size": 96, "ch_g": 4, "ch_d": 4, "noise_dim": 8, "batch_size": 2, "iters": 6, "eval_every": 2,
-        "checkpoint_every": 2, "preview_every": 6, "bernoulli_warmup": 2, "log_every": 1}
+TINY = {
+    "max_size": 96,
+    "ch_g": 4,
+    "ch_d": 4,
+    "noise_dim": 8,
+    "batch_size": 2,
+    "iters": 6,
+    "eval_every": 2,
+    "checkpoint_every": 2,
+    "preview_every": 6,
+    "bernoulli_warmup": 2,
+    "log_every": 1,
+}
 
 
 def recipe_config(name: str, seed: int, device: str, tiny: bool, scale: float):
@@ -95,11 +112,21 @@ def train_one(case: str, recipe: str, seed: int, args) -> dict:
         elif isinstance(event, (TrainingFinished, TrainingFailed)):
             end = event
     failed = isinstance(end, TrainingFailed)
-    return {"case": case, "recipe": recipe, "seed": seed, "iters": config.run.iters, "final_step": end.step,
-            "stopped": failed or bool(getattr(end, "stopped", False)), "failed": end.message if failed else None,
-            "wall_s": round(time.perf_counter() - t0, 1), "metrics": summarise_metrics(evals),
-            "health": health, "rollbacks": rollbacks,
-            "collapsed": failed or any(h["kind"] in COLLAPSES for h in health), "run_dir": str(run_dir)}
+    return {
+        "case": case,
+        "recipe": recipe,
+        "seed": seed,
+        "iters": config.run.iters,
+        "final_step": end.step,
+        "stopped": failed or bool(getattr(end, "stopped", False)),
+        "failed": end.message if failed else None,
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "metrics": summarise_metrics(evals),
+        "health": health,
+        "rollbacks": rollbacks,
+        "collapsed": failed or any(h["kind"] in COLLAPSES for h in health),
+        "run_dir": str(run_dir),
+    }
 
 
 def summarise(runs: list[dict]) -> list[dict]:
@@ -109,10 +136,15 @@ def summarise(runs: list[dict]) -> list[dict]:
             group = [r for r in runs if r["case"] == case and r["recipe"] == recipe]
             if not group:
                 continue
-            row = {"case": case, "recipe": recipe, "seeds": len(group), "iters": group[0]["iters"],
-                   "collapsed": sum(r["collapsed"] for r in group),
-                   "health_events": sum(len(r["health"]) for r in group),
-                   "wall_s_mean": round(statistics.mean(r["wall_s"] for r in group), 1)}
+            row = {
+                "case": case,
+                "recipe": recipe,
+                "seeds": len(group),
+                "iters": group[0]["iters"],
+                "collapsed": sum(r["collapsed"] for r in group),
+                "health_events": sum(len(r["health"]) for r in group),
+                "wall_s_mean": round(statistics.mean(r["wall_s"] for r in group), 1),
+            }
             for key in sorted({k for r in group for k in r["metrics"]}):
                 for what in ("best", "final", "best_step"):
                     values = [r["metrics"][key][what] for r in group if key in r["metrics"]]
@@ -153,9 +185,16 @@ def eval_cost(case: str, recipe: str, args, steps: int = 10, evals: int = 3, war
         _sync(trainer.device)
         eval_times.append(time.perf_counter() - t)
     step_s, eval_s = statistics.median(step_times), statistics.median(eval_times)
-    return {"case": case, "recipe": recipe, "eval_every": eval_every, "device": str(trainer.device),
-            "step_s_median": round(step_s, 4), "eval_s_median": round(eval_s, 4), "first_eval_s": round(first, 3),
-            "overhead_percent": round(100 * eval_s / (eval_every * step_s), 2) if eval_every else 0.0}
+    return {
+        "case": case,
+        "recipe": recipe,
+        "eval_every": eval_every,
+        "device": str(trainer.device),
+        "step_s_median": round(step_s, 4),
+        "eval_s_median": round(eval_s, 4),
+        "first_eval_s": round(first, 3),
+        "overhead_percent": round(100 * eval_s / (eval_every * step_s), 2) if eval_every else 0.0,
+    }
 
 
 def main() -> int:
@@ -164,11 +203,18 @@ def main() -> int:
     p.add_argument("--recipes", default=DEFAULT_RECIPES, help=f"comma-separated, from: {', '.join(RECIPES)}")
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--device", default="auto")
-    p.add_argument("--iters-scale", type=float, default=1.0,
-                   help="multiply every recipe's schedule (iters, warm-up, eval/checkpoint/preview intervals)")
+    p.add_argument(
+        "--iters-scale",
+        type=float,
+        default=1.0,
+        help="multiply every recipe's schedule (iters, warm-up, eval/checkpoint/preview intervals)",
+    )
     p.add_argument("--tiny", action="store_true", help="tiny model and 6 iterations: checks the script runs")
-    p.add_argument("--eval-cost", default="quick,short", help="recipes whose --eval-every cost is measured "
-                   "(on the first case; empty: none)")
+    p.add_argument(
+        "--eval-cost",
+        default="quick,short",
+        help="recipes whose --eval-every cost is measured (on the first case; empty: none)",
+    )
     p.add_argument("--out", required=True, help="folder for the runs and bench_recipes.json")
     args = p.parse_args()
     cases = [c for c in args.cases.split(",") if c]
@@ -177,8 +223,7 @@ def main() -> int:
     recipes = [r for r in args.recipes.split(",") if r]
     unknown = [r for r in recipes if r not in RECIPES]
     if unknown or not cases:
-        print(f"error: unknown recipe {unknown[0]}" if unknown else "error: none of the cases exists",
-              file=sys.stderr)
+        print(f"error: unknown recipe {unknown[0]}" if unknown else "error: none of the cases exists", file=sys.stderr)
         return 2
     for c in missing:
         print(f"note: case {c} not found, skipped", file=sys.stderr)
@@ -192,15 +237,27 @@ def main() -> int:
                 runs.append(run)
                 m = run["metrics"]
                 shown = " ".join(f"{k}={v['final']:.4f}(best {v['best']:.4f}@{v['best_step']})" for k, v in m.items())
-                print(f"{Path(case).name:16s} {recipe:20s} seed {seed}: {run['wall_s']:8.1f} s  {shown}  "
-                      f"health={[h['kind'] for h in run['health']]}", flush=True)
+                print(
+                    f"{Path(case).name:16s} {recipe:20s} seed {seed}: {run['wall_s']:8.1f} s  {shown}  "
+                    f"health={[h['kind'] for h in run['health']]}",
+                    flush=True,
+                )
     costs = [eval_cost(cases[0], r, args) for r in args.eval_cost.split(",") if r]
     for c in costs:
-        print(f"eval cost {c['recipe']}: {c['eval_s_median']:.3f} s per evaluation, {c['step_s_median']:.3f} s per "
-              f"iteration, every {c['eval_every']}: {c['overhead_percent']:.2f} % of the training time "
-              f"(first evaluation {c['first_eval_s']:.2f} s)")
-    result = {"command": " ".join(sys.argv), "torch": torch.__version__, "tiny": args.tiny,
-              "iters_scale": args.iters_scale, "summary": summarise(runs), "eval_cost": costs, "runs": runs}
+        print(
+            f"eval cost {c['recipe']}: {c['eval_s_median']:.3f} s per evaluation, {c['step_s_median']:.3f} s per "
+            f"iteration, every {c['eval_every']}: {c['overhead_percent']:.2f} % of the training time "
+            f"(first evaluation {c['first_eval_s']:.2f} s)"
+        )
+    result = {
+        "command": " ".join(sys.argv),
+        "torch": torch.__version__,
+        "tiny": args.tiny,
+        "iters_scale": args.iters_scale,
+        "summary": summarise(runs),
+        "eval_cost": costs,
+        "runs": runs,
+    }
     atomic_write_text(Path(args.out) / "bench_recipes.json", json.dumps(result, indent=1) + "\n")
     print(f"written {Path(args.out) / 'bench_recipes.json'}")
     return 0

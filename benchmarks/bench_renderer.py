@@ -11,6 +11,7 @@ Usage (quiet machine):
       [--run runs/renderer-quick] [--random-weights] [--json-out bench_renderer.json]
 Tiny check: add --set max_size=64 --set ch_r=4 --set spade_hidden=8 --set ch_rd=4 --set batch_size=2 --iters 2
 """
+
 import argparse
 import json
 import statistics
@@ -65,32 +66,45 @@ def cost(config, data_path: str, iters: int, warmup: int) -> dict:
             renderer.render(layout, s)
             render_times.append(time.perf_counter() - t)
     a = data.architecture
-    return {"resolution": [a.height, a.width], "num_blocks": a.num_blocks, "batch_size": config.optimisation.batch_size,
-            "params_g": count_parameters(trainer.generator), "params_d": count_parameters(trainer.discriminator),
-            "gflop_per_iter": round(flops / 1e9, 2), "median_s_per_iter": round(statistics.median(times), 3),
-            "iters_timed": iters, "render_s_median": round(statistics.median(render_times), 4),
-            "threads": torch.get_num_threads(), "device": str(device), "torch": torch.__version__}
+    return {
+        "resolution": [a.height, a.width],
+        "num_blocks": a.num_blocks,
+        "batch_size": config.optimisation.batch_size,
+        "params_g": count_parameters(trainer.generator),
+        "params_d": count_parameters(trainer.discriminator),
+        "gflop_per_iter": round(flops / 1e9, 2),
+        "median_s_per_iter": round(statistics.median(times), 3),
+        "iters_timed": iters,
+        "render_s_median": round(statistics.median(render_times), 4),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "torch": torch.__version__,
+    }
 
 
 def quality(run: str, data_path: str, random_weights: bool, miou_steps: int, two_stage: str | None) -> dict:
     from osmis_core.application.evaluation import read_real
     from osmis_core.application.render import render_gallery
     from osmis_core.application.render_evaluation import evaluate_renderer
+
     renderer = Renderer.load(run)
     real, masks = read_real(data_path, None, renderer.size)
     metrics = ["layout_fidelity", "layout_diversity", "locality", "memorisation"]
     with tempfile.TemporaryDirectory() as tmp:
         if two_stage:
             from osmis_core.application.render import layouts_of_gallery
+
             gallery = render_gallery(run, layouts_of_gallery(two_stage), Path(tmp) / "g", n=1)
             metrics.append("two_stage_alignment")
         else:
             layout = Path(tmp) / "layout.png"
             from PIL import Image
+
             Image.fromarray(masks[0].numpy().astype(np.uint8), "L").save(layout)
             gallery = render_gallery(run, [layout], Path(tmp) / "g", n=1)
-        summary, warnings = evaluate_renderer(gallery, real, masks, metrics, random_weights=random_weights,
-                                              miou_steps=miou_steps)
+        summary, warnings = evaluate_renderer(
+            gallery, real, masks, metrics, random_weights=random_weights, miou_steps=miou_steps
+        )
     return {**summary, "warnings": warnings}
 
 
@@ -108,11 +122,13 @@ if __name__ == "__main__":
     p.add_argument("--json-out", default="bench_renderer.json")
     args = p.parse_args()
     config = build_config(args.preset, None, {"model": "renderer", "device": "cpu", **_overrides(args.set)})
-    result = {"preset": args.preset, "overrides": _overrides(args.set), "cost": cost(config, args.data, args.iters,
-                                                                                     args.warmup)}
+    result = {
+        "preset": args.preset,
+        "overrides": _overrides(args.set),
+        "cost": cost(config, args.data, args.iters, args.warmup),
+    }
     if args.run:
-        result["quality"] = quality(args.run, args.data, args.random_weights, args.miou_steps,
-                                    args.two_stage_gallery)
+        result["quality"] = quality(args.run, args.data, args.random_weights, args.miou_steps, args.two_stage_gallery)
     text = json.dumps(result, indent=2)
     print(text)
     atomic_write_text(Path(args.json_out), text + "\n")

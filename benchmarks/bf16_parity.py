@@ -5,6 +5,7 @@ Compares the mean of every loss term over the last 100 iterations and statistics
 pixel std, class shares). bf16 may become the default only if every difference is within the stated tolerance.
 A third run, fp32 with another seed, shows the seed-to-seed spread the tolerance has to be read against.
 """
+
 import argparse
 import json
 
@@ -52,15 +53,23 @@ if __name__ == "__main__":
     p.add_argument("--max-size", type=int, default=128)
     p.add_argument("--ch", type=int, default=16, help="ch_g = ch_d (the paper uses 32)")
     args = p.parse_args()
-    base = OsmisConfig().replace(max_size=args.max_size, ch_g=args.ch, ch_d=args.ch, bernoulli_warmup=100,
-                                 device="cpu")
-    runs = {"fp32": base.replace(precision="fp32"), "bf16": base.replace(precision="bf16"),
-            "fp32_other_seed": base.replace(precision="fp32", seed=base.run.seed + 1)}
+    base = OsmisConfig().replace(max_size=args.max_size, ch_g=args.ch, ch_d=args.ch, bernoulli_warmup=100, device="cpu")
+    runs = {
+        "fp32": base.replace(precision="fp32"),
+        "bf16": base.replace(precision="bf16"),
+        "fp32_other_seed": base.replace(precision="fp32", seed=base.run.seed + 1),
+    }
     results = {name: train(config, args.data, args.iters) for name, config in runs.items()}
     bf16_diff = differences(results["fp32"], results["bf16"])
-    print(json.dumps({**{name: {"losses": loss, **stats} for name, (loss, stats) in results.items()},
-                      "abs_diff_bf16_vs_fp32": bf16_diff,
-                      "abs_diff_fp32_seed_to_seed": differences(results["fp32"], results["fp32_other_seed"]),
-                      "tolerance": TOLERANCE,
-                      "parity": all(v <= TOLERANCE["loss" if k.startswith("loss") else k]
-                                    for k, v in bf16_diff.items())}, indent=2))
+    print(
+        json.dumps(
+            {
+                **{name: {"losses": loss, **stats} for name, (loss, stats) in results.items()},
+                "abs_diff_bf16_vs_fp32": bf16_diff,
+                "abs_diff_fp32_seed_to_seed": differences(results["fp32"], results["fp32_other_seed"]),
+                "tolerance": TOLERANCE,
+                "parity": all(v <= TOLERANCE["loss" if k.startswith("loss") else k] for k, v in bf16_diff.items()),
+            },
+            indent=2,
+        )
+    )

@@ -13,6 +13,7 @@ NaN injection into a training run, decompression bombs, and property-based tests
 video, config and manifest readers: every input must end in success or in one OsmisError, never another
 exception or a hang.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,26 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from osmis_core.application.runfolder import RunFolder, check_checkpoint
-from osmis_core.cli import main
-from osmis_core.errors import OsmisError
+from osmis_core.application.runfolder import RunFolder, check_checkpoint  # noqa: E402 (after the sys.path line: this checkout's osmis_core)
+from osmis_core.cli import main  # noqa: E402 (after the sys.path line: this checkout's osmis_core)
+from osmis_core.errors import OsmisError  # noqa: E402 (after the sys.path line: this checkout's osmis_core)
 
-TINY = ["--max-size", "96", "--ch-g", "4", "--ch-d", "4", "--noise-dim", "8", "--batch-size", "2",
-        "--bernoulli-warmup", "2", "--device", "cpu"]
+TINY = [
+    "--max-size",
+    "96",
+    "--ch-g",
+    "4",
+    "--ch-d",
+    "4",
+    "--noise-dim",
+    "8",
+    "--batch-size",
+    "2",
+    "--bernoulli-warmup",
+    "2",
+    "--device",
+    "cpu",
+]
 HANG_S = 20  # one reader call taking longer than this is a hang
 
 
@@ -81,11 +96,14 @@ def scene(folder: Path, w: int = 128, h: int = 64) -> Path:
 
 def png_declaring(path: Path, width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> Path:
     """A PNG of a few hundred bytes whose header declares width x height pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -113,8 +131,24 @@ def one_clear_error(code: int, err: str) -> bool:
 
 
 def train_tiny(data: Path, run: Path, iters: int = 4) -> Path:
-    code, err = run_cli(["train", str(data), "--out", str(run), "--iters", str(iters), "--quiet", "--log-every", "1",
-                         "--checkpoint-every", "2", "--preview-every", "2", *TINY])
+    code, err = run_cli(
+        [
+            "train",
+            str(data),
+            "--out",
+            str(run),
+            "--iters",
+            str(iters),
+            "--quiet",
+            "--log-every",
+            "1",
+            "--checkpoint-every",
+            "2",
+            "--preview-every",
+            "2",
+            *TINY,
+        ]
+    )
     assert code == 0, err
     return run
 
@@ -167,16 +201,34 @@ def _resumes_logged(folder: RunFolder) -> int:
     return folder.log_file.read_text().count("resumed at step") if folder.log_file.is_file() else 0
 
 
-def kill_resume(workdir: Path, cycles: int, iters: int = 40, seed: int = 0, compare: bool = True,
-                modes: tuple[str, ...] = ("startup", "random", "write", "latest")) -> list[Row]:
+def kill_resume(
+    workdir: Path,
+    cycles: int,
+    iters: int = 40,
+    seed: int = 0,
+    compare: bool = True,
+    modes: tuple[str, ...] = ("startup", "random", "write", "latest"),
+) -> list[Row]:
     """Train a tiny model to `iters`, SIGKILLed `cycles` times (random moments, mid-write, between a checkpoint's
     rename and its `latest` update), resuming after each; then finish and compare with an unkilled run."""
     rng = random.Random(seed)
     data = scene(workdir / "scene")
     run = workdir / "killed"
     folder = RunFolder(run)
-    flags = ["--iters", str(iters), "--quiet", "--log-every", "1", "--checkpoint-every", "3", "--preview-every", "2",
-             "--keep-checkpoints", "2", *TINY]
+    flags = [
+        "--iters",
+        str(iters),
+        "--quiet",
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "3",
+        "--preview-every",
+        "2",
+        "--keep-checkpoints",
+        "2",
+        *TINY,
+    ]
     unreadable = failed = stray_after = behind = 0
     seen_counts: dict[str, int] = {}
     lost = []
@@ -184,8 +236,12 @@ def kill_resume(workdir: Path, cycles: int, iters: int = 40, seed: int = 0, comp
         resume = folder.checkpoint_steps() != []
         argv = [str(run), "--resume", "--quiet"] if resume else [str(data), "--out", str(run), *flags]
         before, resumes = set(_temporaries(folder)), _resumes_logged(folder)
-        proc = subprocess.Popen([sys.executable, "-m", "osmis_core", "train", *argv], env=_env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "osmis_core", "train", *argv],
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         seen = _kill_when(proc, folder, modes[cycle % len(modes)], rng, timeout=120)
         _, err = proc.communicate(timeout=60)
         seen_counts[seen] = seen_counts.get(seen, 0) + 1
@@ -209,34 +265,54 @@ def kill_resume(workdir: Path, cycles: int, iters: int = 40, seed: int = 0, comp
         lost.append(logged - (good[-1] if good else 0))
         if proc.returncode == 0:
             break
-    code = subprocess.run([sys.executable, "-m", "osmis_core", "train", str(run), "--resume", "--quiet"]
-                          if folder.checkpoint_steps() else
-                          [sys.executable, "-m", "osmis_core", "train", str(data), "--out", str(run), *flags],
-                          env=_env(), capture_output=True).returncode
+    code = subprocess.run(
+        [sys.executable, "-m", "osmis_core", "train", str(run), "--resume", "--quiet"]
+        if folder.checkpoint_steps()
+        else [sys.executable, "-m", "osmis_core", "train", str(data), "--out", str(run), *flags],
+        env=_env(),
+        capture_output=True,
+    ).returncode
     failed += code != 0
     stray_final = len(_temporaries(folder))
     identical = False
     if compare:
         reference = workdir / "reference"
-        ref_code = subprocess.run([sys.executable, "-m", "osmis_core", "train", str(data), "--out", str(reference),
-                                   *flags], env=_env(), capture_output=True).returncode
+        ref_code = subprocess.run(
+            [sys.executable, "-m", "osmis_core", "train", str(data), "--out", str(reference), *flags],
+            env=_env(),
+            capture_output=True,
+        ).returncode
         if code == 0 and ref_code == 0:
             a = RunFolder(run).load_checkpoint("latest")["generator_ema"]
             b = RunFolder(reference).load_checkpoint("latest")["generator_ema"]
             identical = all(torch.equal(a[k], b[k]) for k in a)
     kills = len(lost)
     rows = [
-        Row("SIGKILL during training", f"{kills} SIGKILLs of a {iters}-iteration tiny run, each followed by a "
+        Row(
+            "SIGKILL during training",
+            f"{kills} SIGKILLs of a {iters}-iteration tiny run, each followed by a "
             f"resume ({', '.join(f'{n} {k}' for k, n in sorted(seen_counts.items()))}; {behind} left `latest` "
             f"behind a newer checkpoint)",
             f"{unreadable} unreadable checkpoints, {failed} failed resumes, at most {max(lost, default=0)} "
-            f"iterations lost (checkpoint interval 3)", unreadable == 0 and failed == 0 and max(lost, default=0) <= 3),
-        Row("stray temporary files", "the same kills", f"{stray_after} left after a resume started, "
-            f"{stray_final} at the end", stray_after == 0 and stray_final == 0),
+            f"iterations lost (checkpoint interval 3)",
+            unreadable == 0 and failed == 0 and max(lost, default=0) <= 3,
+        ),
+        Row(
+            "stray temporary files",
+            "the same kills",
+            f"{stray_after} left after a resume started, {stray_final} at the end",
+            stray_after == 0 and stray_final == 0,
+        ),
     ]
     if compare:
-        rows.append(Row("killed run vs unkilled run", "final EMA generator of the killed-and-resumed run vs one run",
-                        "bit-identical" if identical else "DIFFERENT", identical))
+        rows.append(
+            Row(
+                "killed run vs unkilled run",
+                "final EMA generator of the killed-and-resumed run vs one run",
+                "bit-identical" if identical else "DIFFERENT",
+                identical,
+            )
+        )
     return rows
 
 
@@ -264,14 +340,32 @@ def full_disk(workdir: Path) -> list[Row]:
     with small_filesystem(workdir / "small", "600k") as mount:
         if mount is None:
             return [Row("full disk", "a 600 KiB tmpfs", "SKIPPED: cannot mount a tmpfs here (needs root)", True)]
-        code, err = run_cli(["train", str(data), "--out", str(mount / "run"), "--iters", "200", "--quiet",
-                             "--checkpoint-every", "1", "--preview-every", "1", "--keep-checkpoints", "0", *TINY])
+        code, err = run_cli(
+            [
+                "train",
+                str(data),
+                "--out",
+                str(mount / "run"),
+                "--iters",
+                "200",
+                "--quiet",
+                "--checkpoint-every",
+                "1",
+                "--preview-every",
+                "1",
+                "--keep-checkpoints",
+                "0",
+                *TINY,
+            ]
+        )
         folder = RunFolder(mount / "run")
         empty = [p for p in mount.rglob("*") if p.is_file() and p.stat().st_size == 0]
         temps = list(mount.rglob(".*.tmp"))
         line = next((s for s in err.splitlines() if s.startswith("error")), "")
-        named = bool(re.search(r"/(step_\d+\.(pt|png)|latest|run\.json|stats\.jsonl|log\.txt): cannot be written",
-                               line)) or ": the output folder cannot be written" in line
+        named = (
+            bool(re.search(r"/(step_\d+\.(pt|png)|latest|run\.json|stats\.jsonl|log\.txt): cannot be written", line))
+            or ": the output folder cannot be written" in line
+        )
         latest_ok = True
         if folder.checkpoint_steps():
             try:
@@ -279,23 +373,34 @@ def full_disk(workdir: Path) -> list[Row]:
             except OsmisError:
                 latest_ok = False
         truthful = ("is kept as latest" in line) == bool(folder.checkpoint_steps())
-        rows.append(Row("full disk during training", "train into a 600 KiB tmpfs, checkpoint and preview every step",
-                        f"exit {code}; file named: {named}; message true: {truthful}; {len(empty)} empty files, "
-                        f"{len(temps)} temporaries; latest loads: {latest_ok}",
-                        code == 2 and named and truthful and not empty and not temps and latest_ok))
+        rows.append(
+            Row(
+                "full disk during training",
+                "train into a 600 KiB tmpfs, checkpoint and preview every step",
+                f"exit {code}; file named: {named}; message true: {truthful}; {len(empty)} empty files, "
+                f"{len(temps)} temporaries; latest loads: {latest_ok}",
+                code == 2 and named and truthful and not empty and not temps and latest_ok,
+            )
+        )
         for p in list(mount.iterdir()):
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-        code, err = run_cli(["generate", str(trained), "--out", str(mount / "gallery"), "--n", "400",
-                             "--device", "cpu"])
+        code, err = run_cli(
+            ["generate", str(trained), "--out", str(mount / "gallery"), "--n", "400", "--device", "cpu"]
+        )
         broken = 0
         for png in (mount / "gallery").rglob("*.png"):
             try:
                 Image.open(png).load()
             except Exception:  # noqa: BLE001 - counted
                 broken += 1
-        rows.append(Row("full disk during generation", "generate 400 samples into a 600 KiB tmpfs",
-                        f"exit {code}, one clear error: {one_clear_error(code, err)}, {broken} broken pictures",
-                        one_clear_error(code, err) and broken == 0))
+        rows.append(
+            Row(
+                "full disk during generation",
+                "generate 400 samples into a 600 KiB tmpfs",
+                f"exit {code}, one clear error: {one_clear_error(code, err)}, {broken} broken pictures",
+                one_clear_error(code, err) and broken == 0,
+            )
+        )
     return rows
 
 
@@ -315,8 +420,13 @@ def hostile_checkpoints(workdir: Path) -> list[Row]:
     base = train_tiny(data, workdir / "base", 4)
     good = torch.load(RunFolder(base).checkpoint_path(4), weights_only=True)
     marker = workdir / "EXECUTED"
-    nan_g = {**good, "generator_ema": {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
-                                       for k, v in good["generator_ema"].items()}}
+    nan_g = {
+        **good,
+        "generator_ema": {
+            k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+            for k, v in good["generator_ema"].items()
+        },
+    }
     cases = {
         "junk bytes": b"junk" * 100,
         "empty file": b"",
@@ -326,10 +436,14 @@ def hostile_checkpoints(workdir: Path) -> list[Row]:
         "architecture lacking fields": {**good, "architecture": {}},
         "a list, not a dict": [1, 2, 3],
         "NaN generator weights": nan_g,
-        "weights of another shape": {**good, "generator_ema": {k: v[..., :1] if v.dim() else v
-                                                              for k, v in good["generator_ema"].items()}},
-        "config with NaN": {**good, "config": {**good["config"], "optimisation": {
-            **good["config"]["optimisation"], "lr_g": float("nan")}}},
+        "weights of another shape": {
+            **good,
+            "generator_ema": {k: v[..., :1] if v.dim() else v for k, v in good["generator_ema"].items()},
+        },
+        "config with NaN": {
+            **good,
+            "config": {**good["config"], "optimisation": {**good["config"]["optimisation"], "lr_g": float("nan")}},
+        },
         "pickle payload": _Payload(marker),
     }
     handled = 0
@@ -347,8 +461,9 @@ def hostile_checkpoints(workdir: Path) -> list[Row]:
                 pickle.dump(payload, f)
         else:
             torch.save(payload, path)
-        code, err = run_cli(["generate", str(run), "--out", str(workdir / f"g-{name[:4]}"), "--n", "2",
-                             "--device", "cpu"])
+        code, err = run_cli(
+            ["generate", str(run), "--out", str(workdir / f"g-{name[:4]}"), "--n", "2", "--device", "cpu"]
+        )
         fallback = code == 0 and "previous good checkpoint step_0000002.pt" in err
         shape_error = one_clear_error(code, err)
         if fallback or shape_error:
@@ -358,10 +473,15 @@ def hostile_checkpoints(workdir: Path) -> list[Row]:
         # and a run with only this checkpoint: one clear error (or a clean generate when the loader accepts it)
     for f in failures:
         print("  hostile checkpoint not handled:", f, file=sys.stderr)
-    return [Row("hostile checkpoints", f"{len(cases)} damaged/forged files as the newest checkpoint, then "
-                "`osmis generate`", f"{handled}/{len(cases)} fell back to the previous good checkpoint or ended in "
-                f"one clear error; payload executed: {marker.exists()}",
-                handled == len(cases) and not marker.exists())]
+    return [
+        Row(
+            "hostile checkpoints",
+            f"{len(cases)} damaged/forged files as the newest checkpoint, then `osmis generate`",
+            f"{handled}/{len(cases)} fell back to the previous good checkpoint or ended in "
+            f"one clear error; payload executed: {marker.exists()}",
+            handled == len(cases) and not marker.exists(),
+        )
+    ]
 
 
 def hostile_configs(workdir: Path) -> list[Row]:
@@ -371,7 +491,7 @@ def hostile_configs(workdir: Path) -> list[Row]:
         "nan.json": '{"ema_decay": NaN}',
         "inf.json": '{"lr_g": Infinity}',
         "overflow.json": '{"lr_d": 1e400}',
-        "seed.json": '{"seed": %d}' % 2 ** 70,
+        "seed.json": f'{{"seed": {2**70}}}',
         "bool.json": '{"iters": true}',
         "string.json": '{"p_aug": "0.5"}',
         "list.json": "[1, 2]",
@@ -384,6 +504,7 @@ def hostile_configs(workdir: Path) -> list[Row]:
         "neg.toml": "[run]\niters = -5\n",
     }
     from osmis_core.config import build_config
+
     clear = 0
     for name, text in cases.items():
         path = workdir / name
@@ -394,21 +515,37 @@ def hostile_configs(workdir: Path) -> list[Row]:
             clear += 1
         except Exception as exc:  # noqa: BLE001 - counted
             print(f"  config {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    return [Row("hostile config files", f"{len(cases)} files (200,000-deep JSON, NaN, Infinity, 1e400, 2**70 "
-                "seed, wrong types, unknown keys, broken TOML)", f"{clear}/{len(cases)} one clear ConfigError",
-                clear == len(cases))]
+    return [
+        Row(
+            "hostile config files",
+            f"{len(cases)} files (200,000-deep JSON, NaN, Infinity, 1e400, 2**70 "
+            "seed, wrong types, unknown keys, broken TOML)",
+            f"{clear}/{len(cases)} one clear ConfigError",
+            clear == len(cases),
+        )
+    ]
 
 
 def hostile_manifests(workdir: Path) -> list[Row]:
     from osmis_core.application.evaluation import read_gallery
+
     img = workdir / "g" / "images"
     img.mkdir(parents=True)
     Image.new("RGB", (16, 16)).save(img / "0000.png")
-    cases = [{}, {"items": 5}, {"items": [5]}, {"items": [{"image": "images/0000.png"}]},
-             {"items": [{"index": "0", "image": "images/0000.png"}]},
-             {"items": [{"index": 0, "image": "../../../etc/passwd"}]},
-             {"items": [{"index": 0, "image": "/etc/passwd"}]}, {"items": [{"index": 0, "image": 7}]},
-             {"items": [{"index": 0, "image": "images/missing.png"}]}, [], "text", None]
+    cases = [
+        {},
+        {"items": 5},
+        {"items": [5]},
+        {"items": [{"image": "images/0000.png"}]},
+        {"items": [{"index": "0", "image": "images/0000.png"}]},
+        {"items": [{"index": 0, "image": "../../../etc/passwd"}]},
+        {"items": [{"index": 0, "image": "/etc/passwd"}]},
+        {"items": [{"index": 0, "image": 7}]},
+        {"items": [{"index": 0, "image": "images/missing.png"}]},
+        [],
+        "text",
+        None,
+    ]
     texts = [json.dumps(c) for c in cases] + ["[" * 100_000 + "]" * 100_000, "{not json"]
     clear = 0
     for text in texts:
@@ -419,8 +556,14 @@ def hostile_manifests(workdir: Path) -> list[Row]:
             clear += 1
         except Exception as exc:  # noqa: BLE001 - counted
             print(f"  manifest {text[:60]}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    return [Row("hostile gallery manifests", f"{len(texts)} manifests (no items, wrong types, paths out of the "
-                "gallery, 100,000-deep JSON)", f"{clear}/{len(texts)} one clear DataError", clear == len(texts))]
+    return [
+        Row(
+            "hostile gallery manifests",
+            f"{len(texts)} manifests (no items, wrong types, paths out of the gallery, 100,000-deep JSON)",
+            f"{clear}/{len(texts)} one clear DataError",
+            clear == len(texts),
+        )
+    ]
 
 
 # -- bad numbers ---------------------------------------------------------------------------------------------------
@@ -428,17 +571,19 @@ def bad_numbers(workdir: Path) -> list[Row]:
     """Every numeric option of train (DATA missing, so a value that is accepted ends in 'no such file') and the
     count flags of generate, with hostile values: exit 2 with one sentence each time, never a traceback."""
     from osmis_core.config import FIELDS, option_type
+
     data = scene(workdir / "scene")
     trained = train_tiny(data, workdir / "trained", 2)
-    values = ["nan", "inf", "-inf", "-1", "1e308", str(2 ** 70), "abc"]
+    values = ["nan", "inf", "-inf", "-1", "1e308", str(2**70), "abc"]
     cases = []
     for name in FIELDS:
         if option_type(name) in (int, float):
             for v in values:
-                cases.append(["train", str(workdir / "missing"), "--out", str(workdir / "r"),
-                              "--" + name.replace("_", "-"), v])
+                cases.append(
+                    ["train", str(workdir / "missing"), "--out", str(workdir / "r"), "--" + name.replace("_", "-"), v]
+                )
     for flag in ("--n", "--batch-size", "--seed"):
-        for v in ("-1", "0", str(2 ** 70), "nan") if flag != "--seed" else ("-1", str(2 ** 70), "nan"):
+        for v in ("-1", "0", str(2**70), "nan") if flag != "--seed" else ("-1", str(2**70), "nan"):
             cases.append(["generate", str(trained), "--out", str(workdir / "g"), flag, v, "--device", "cpu"])
     tracebacks = wrong = refused = 0
     for argv in cases:
@@ -452,16 +597,23 @@ def bad_numbers(workdir: Path) -> list[Row]:
             print(f"  {' '.join(argv[-4:])}: exit {code}: {err[-200:]}", file=sys.stderr)
         elif "no such file" not in err:
             refused += 1
-    return [Row("bad numbers", f"{len(cases)} flag values (NaN, ±inf, -1, 1e308, 2**70, text) on every numeric "
-                "option of train and the count flags of generate", f"{len(cases) - wrong}/{len(cases)} exit 2 with "
-                f"one sentence or were valid ({refused} refused for the value), {tracebacks} tracebacks",
-                wrong == 0 and tracebacks == 0)]
+    return [
+        Row(
+            "bad numbers",
+            f"{len(cases)} flag values (NaN, ±inf, -1, 1e308, 2**70, text) on every numeric "
+            "option of train and the count flags of generate",
+            f"{len(cases) - wrong}/{len(cases)} exit 2 with "
+            f"one sentence or were valid ({refused} refused for the value), {tracebacks} tracebacks",
+            wrong == 0 and tracebacks == 0,
+        )
+    ]
 
 
 # -- NaN injection -------------------------------------------------------------------------------------------------
 def nan_injection(workdir: Path) -> list[Row]:
-    from osmis_core.events import TrainingFailed
     from osmis_core.application.session import resume_training
+    from osmis_core.events import TrainingFailed
+
     data = scene(workdir / "scene")
     ok = 0
     targets = ("generator", "discriminator", "lr")
@@ -484,18 +636,27 @@ def nan_injection(workdir: Path) -> list[Row]:
             for key in ("generator", "generator_ema", "discriminator"):
                 finite &= all(bool(torch.isfinite(t).all()) for t in state[key].values() if t.is_floating_point())
         ok += failed and finite
-    return [Row("NaN injection", "a NaN written into G or D after resuming, or lr 1e30, checkpoint every step",
-                f"{ok}/{len(targets)} stopped as 'diverged' with every saved checkpoint finite", ok == len(targets))]
+    return [
+        Row(
+            "NaN injection",
+            "a NaN written into G or D after resuming, or lr 1e30, checkpoint every step",
+            f"{ok}/{len(targets)} stopped as 'diverged' with every saved checkpoint finite",
+            ok == len(targets),
+        )
+    ]
 
 
 # -- decompression bombs -------------------------------------------------------------------------------------------
 def _peak_rss_of(argv: list[str], env: dict | None = None) -> tuple[int, str, float]:
     # VmHWM: this process's own peak (ru_maxrss would keep the parent's peak across fork and exec)
-    code = ("import re, sys\nfrom osmis_core.cli import main\nrc = main(sys.argv[1:])\n"
-            "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
-            "print('RSS', hwm, file=sys.stderr)\nsys.exit(rc)")
-    proc = subprocess.run([sys.executable, "-c", code, *argv], env={**_env(), **(env or {})}, capture_output=True,
-                          text=True, timeout=300)
+    code = (
+        "import re, sys\nfrom osmis_core.cli import main\nrc = main(sys.argv[1:])\n"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print('RSS', hwm, file=sys.stderr)\nsys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], env={**_env(), **(env or {})}, capture_output=True, text=True, timeout=300
+    )
     m = re.search(r"RSS (\d+)", proc.stderr)
     return proc.returncode, proc.stderr, (int(m.group(1)) / 1024 if m else float("nan"))
 
@@ -504,20 +665,29 @@ def bombs(workdir: Path) -> list[Row]:
     img = workdir / "a.png"
     Image.new("RGB", (128, 64), (10, 120, 40)).save(img)
     baseline = _peak_rss_of(["inspect", str(img)])[2]
-    cases = [("30000x30000 RGB PNG", ["inspect", str(png_declaring(workdir / "rgb.png", 30000, 30000))]),
-             ("25000x25000 RGB PNG", ["inspect", str(png_declaring(workdir / "rgb2.png", 25000, 25000))]),
-             ("28000x16000 1-bit mask PNG", ["inspect", str(img), "--mask",
-                                             str(png_declaring(workdir / "m.png", 28000, 16000, 1, 0))]),
-             ("15000x15000 GIF video", ["inspect", str(gif_declaring(workdir / "clip.gif", 15000, 15000))])]
+    cases = [
+        ("30000x30000 RGB PNG", ["inspect", str(png_declaring(workdir / "rgb.png", 30000, 30000))]),
+        ("25000x25000 RGB PNG", ["inspect", str(png_declaring(workdir / "rgb2.png", 25000, 25000))]),
+        (
+            "28000x16000 1-bit mask PNG",
+            ["inspect", str(img), "--mask", str(png_declaring(workdir / "m.png", 28000, 16000, 1, 0))],
+        ),
+        ("15000x15000 GIF video", ["inspect", str(gif_declaring(workdir / "clip.gif", 15000, 15000))]),
+    ]
     rows = []
     for name, argv in cases:
         t0 = time.perf_counter()
         code, err, rss = _peak_rss_of(argv)
         seconds = time.perf_counter() - t0
         refused = code == 2 and "OSMIS_MAX_IMAGE_PIXELS" in err and "Traceback" not in err
-        rows.append(Row("decompression bomb", f"{name} ({Path(argv[-1]).stat().st_size} bytes) to `osmis inspect`",
-                        f"refused: {refused}; peak RSS {rss:.0f} MB (a normal inspect: {baseline:.0f} MB); "
-                        f"{seconds:.1f} s", refused and rss < baseline + 200))
+        rows.append(
+            Row(
+                "decompression bomb",
+                f"{name} ({Path(argv[-1]).stat().st_size} bytes) to `osmis inspect`",
+                f"refused: {refused}; peak RSS {rss:.0f} MB (a normal inspect: {baseline:.0f} MB); {seconds:.1f} s",
+                refused and rss < baseline + 200,
+            )
+        )
     return rows
 
 
@@ -532,6 +702,7 @@ class Outcomes:
     def call(self, fn, *args):
         def on_alarm(signum, frame):
             raise TimeoutError(f"no answer within {HANG_S} s")
+
         previous = signal.signal(signal.SIGALRM, on_alarm)
         signal.alarm(HANG_S)
         try:
@@ -570,6 +741,7 @@ def _seed_files(workdir: Path) -> dict[str, bytes]:
     out["gif"] = buf.getvalue()
     try:
         import av
+
         path = workdir / "seed.mp4"
         with av.open(str(path), "w") as c:
             s = c.add_stream("mpeg4", rate=10)
@@ -604,9 +776,10 @@ def property_tests(workdir: Path, examples: int) -> list[Row]:
     from osmis_core.data.sources import open_image, open_mask
 
     seeds = _seed_files(workdir)
-    opts = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck))
-    edits = st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)), max_size=8)
+    opts = settings(
+        max_examples=examples, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    edits = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8)
     rows = []
 
     # image files: mutated valid files of every format, and random bytes
@@ -619,6 +792,7 @@ def property_tests(workdir: Path, examples: int) -> list[Row]:
         path = workdir / f"prop.{kind}"
         path.write_bytes(junk if use_junk else _mutate(seeds[kind], ed, cut))
         image_out.call(open_image, path)
+
     images()
     rows.append(_property_row("image reader", "mutated PNG/JPEG/BMP/TIFF/WEBP files and random bytes", image_out))
 
@@ -627,8 +801,16 @@ def property_tests(workdir: Path, examples: int) -> list[Row]:
     modes = st.sampled_from(["L", "P", "RGB", "I;16", "1", "RGBA", "LA", "I", "F"])
 
     @opts
-    @given(modes, st.integers(1, 40), st.integers(1, 40), st.integers(0, 2 ** 32 - 1), st.integers(1, 300),
-           edits, st.booleans(), st.integers(2, 40))
+    @given(
+        modes,
+        st.integers(1, 40),
+        st.integers(1, 40),
+        st.integers(0, 2**32 - 1),
+        st.integers(1, 300),
+        edits,
+        st.booleans(),
+        st.integers(2, 40),
+    )
     def masks(mode, w, h, seed, levels, ed, as_file, max_classes):
         if as_file:
             path = workdir / "prop_mask.png"
@@ -637,6 +819,7 @@ def property_tests(workdir: Path, examples: int) -> list[Row]:
             return
         im = _mask_image(mode, w, h, seed, levels)
         mask_out.call(decode_masks, [im], ["m"], max_classes)
+
     masks()
     rows.append(_property_row("mask reader", "mutated mask files; random masks of 9 modes, 1-300 levels", mask_out))
 
@@ -657,16 +840,19 @@ def property_tests(workdir: Path, examples: int) -> list[Row]:
             for i in range(n_masks):
                 (folder / "mask" / f"{i:05d}.png").write_bytes(seeds["mask"])
         video_out.call(_load_video, path)
+
     videos()
     rows.append(_property_row("video reader", "mutated GIF/MP4 files with 0-6 masks", video_out))
 
     # configs: any JSON value
     config_out = Outcomes()
     from osmis_core.config import FIELDS
+
     names = st.sampled_from(sorted(FIELDS) + ["data", "run", "optimisation", "_comment", "bogus", "config"])
     scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
-    values = st.recursive(scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(names, c, max_size=3),
-                          max_leaves=10)
+    values = st.recursive(
+        scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(names, c, max_size=3), max_leaves=10
+    )
 
     @opts
     @given(st.dictionaries(names, values, max_size=6) | values)
@@ -674,6 +860,7 @@ def property_tests(workdir: Path, examples: int) -> list[Row]:
         path = workdir / "prop.json"
         path.write_text(json.dumps(doc))
         config_out.call(build_config, None, path)
+
     configs()
     rows.append(_property_row("config reader", "random JSON documents over the option names", config_out))
 
@@ -682,16 +869,23 @@ def property_tests(workdir: Path, examples: int) -> list[Row]:
     gallery = workdir / "prop_gallery"
     (gallery / "images").mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (8, 8)).save(gallery / "images" / "0000.png")
-    item_values = st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.sampled_from(
-        ["images/0000.png", "../x.png", "/etc/passwd", "images/none.png"])
-    items = st.lists(st.dictionaries(st.sampled_from(["index", "image", "mask", "overlay"]), item_values,
-                                     max_size=4), max_size=4) | st.just([{"index": 0, "image": "images/0000.png"}])
+    item_values = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text(max_size=12)
+        | st.sampled_from(["images/0000.png", "../x.png", "/etc/passwd", "images/none.png"])
+    )
+    items = st.lists(
+        st.dictionaries(st.sampled_from(["index", "image", "mask", "overlay"]), item_values, max_size=4), max_size=4
+    ) | st.just([{"index": 0, "image": "images/0000.png"}])
 
     @opts
     @given(st.dictionaries(st.sampled_from(["items", "n", "seed"]), items | item_values, max_size=3) | items)
     def manifests(doc):
         (gallery / "manifest.json").write_text(json.dumps(doc))
         manifest_out.call(read_gallery, gallery)
+
     manifests()
     rows.append(_property_row("manifest reader", "random manifests (items of any shape and type)", manifest_out))
     return rows
@@ -722,6 +916,7 @@ def _mask_image(mode: str, w: int, h: int, seed: int, levels: int) -> Image.Imag
 
 def _load_video(path: Path) -> None:
     from osmis_core.data.sources import find_source, load_frame_set
+
     mask = path.parent / "mask"
     source = find_source(path, mask if mask.is_dir() else None)
     load_frame_set(source, 100)
@@ -730,9 +925,13 @@ def _load_video(path: Path) -> None:
 def _property_row(name: str, injected: str, out: Outcomes) -> Row:
     for f in out.failures[:5]:
         print(f"  {name}: {f}", file=sys.stderr)
-    return Row(f"property test: {name}", f"hypothesis, {injected}",
-               f"{out.total} inputs: {out.ok} read, {out.clear} one clear error, {len(out.failures)} other "
-               f"exceptions or hangs", not out.failures)
+    return Row(
+        f"property test: {name}",
+        f"hypothesis, {injected}",
+        f"{out.total} inputs: {out.ok} read, {out.clear} one clear error, {len(out.failures)} other "
+        f"exceptions or hangs",
+        not out.failures,
+    )
 
 
 # -- the suite -----------------------------------------------------------------------------------------------------
@@ -771,16 +970,19 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true", help="the settings of the test suite (3 cycles, 25 examples)")
     p.add_argument("--cycles", type=int, default=30, help="kill-and-resume cycles (default 30)")
     p.add_argument("--examples", type=int, default=300, help="hypothesis examples per reader (default 300)")
-    p.add_argument("--only", help="comma-separated: kill, disk, checkpoints, configs, manifests, numbers, nan, "
-                   "bombs, properties")
+    p.add_argument(
+        "--only", help="comma-separated: kill, disk, checkpoints, configs, manifests, numbers, nan, bombs, properties"
+    )
     p.add_argument("--json", help="also write the rows as JSON here")
     args = p.parse_args()
     cycles, examples = (3, 25) if args.quick else (args.cycles, args.examples)
     t0 = time.perf_counter()
     rows = run_suite(cycles, examples, set(args.only.split(",")) if args.only else None)
     print(table(rows))
-    print(f"\n{len(rows)} checks, {sum(not r.passed for r in rows)} failed, {time.perf_counter() - t0:.0f} s "
-          f"(python benchmarks/faults.py {' '.join(sys.argv[1:])})")
+    print(
+        f"\n{len(rows)} checks, {sum(not r.passed for r in rows)} failed, {time.perf_counter() - t0:.0f} s "
+        f"(python benchmarks/faults.py {' '.join(sys.argv[1:])})"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
     sys.exit(1 if any(not r.passed for r in rows) else 0)

@@ -3,6 +3,7 @@ rendered with 4 noises, plus one re-rolled region.
 
 Usage: python benchmarks/renderer_figure.py RUN [--data ../shared/data/example_image] [--out docs/renderer.png]
 """
+
 import argparse
 from pathlib import Path
 
@@ -36,6 +37,7 @@ if __name__ == "__main__":
     _, masks = read_real(args.data, None, renderer.size)
     layout = masks[0].numpy()
     from osmis_core.application.render_evaluation import HELD_OUT_WARPS
+
     held_out = held_out_layouts(layout, renderer.num_classes)[0]
     edited = held_out[min(HELD_OUT_WARPS, len(held_out) - 1)]  # the moved object (a warp if it found no room)
     rows = []

@@ -14,6 +14,7 @@ Set-up of that environment (about 800 MB, from the package registry):
 Usage (the parent writes INPUT.npz with the layer weights and the images): python research_sifid.py INPUT.npz
 Prints one JSON line: {"ms_per_image": ..., "scores": [...], "versions": {...}}.
 """
+
 import json
 import sys
 import time
@@ -67,14 +68,28 @@ def main():
     model = nn.Sequential(*(conv_block(data, n, s, p) for n, s, p in zip(LAYERS, STRIDES, PADDINGS))).eval()
     real, fakes = data["real"], data["fakes"]  # H x W x 3, N x H x W x 3 uint8
     warnings.simplefilter("ignore")  # dead ReLU channels of a random network make covariances singular
-    score = lambda fake: frechet(*statistics_of(model, real), *statistics_of(model, fake))
+
+    def score(fake):
+        return frechet(*statistics_of(model, real), *statistics_of(model, fake))
+
     score(fakes[0])  # warm-up
     start = time.perf_counter()
     scores = [score(f) for f in fakes]
     elapsed = time.perf_counter() - start
-    print(json.dumps({"ms_per_image": elapsed / len(fakes) * 1e3, "scores": scores,
-                      "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
-                                   "numpy": np.__version__, "scipy": scipy.__version__}}))
+    print(
+        json.dumps(
+            {
+                "ms_per_image": elapsed / len(fakes) * 1e3,
+                "scores": scores,
+                "versions": {
+                    "python": sys.version.split()[0],
+                    "torch": torch.__version__,
+                    "numpy": np.__version__,
+                    "scipy": scipy.__version__,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 - example_video/   a 24-frame 320x192 clip (clip.mp4) of a rolling ball, with per-frame 2-class masks
 All are generated from a fixed seed and are dedicated to the public domain (CC0-1.0), see LICENSE.md.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,7 @@ def save_indexed(ids, path):
 
 def video(rng, frames=24):
     import av
+
     out = ROOT / "example_video"
     (out / "mask").mkdir(parents=True, exist_ok=True)
     background = texture(np.random.default_rng(7))
@@ -82,9 +84,11 @@ def video(rng, frames=24):
         stream.bit_rate = 1_500_000
         for i in range(frames):
             cx, cy = 30 + i * (W - 60) / (frames - 1), H * 0.6 + 25 * np.sin(i / 3.0)
-            ball = (xx - cx) ** 2 + (yy - cy) ** 2 <= 22 ** 2
+            ball = (xx - cx) ** 2 + (yy - cy) ** 2 <= 22**2
             frame = background.copy()
-            frame[ball] = (np.array([200, 60, 40]) * (0.75 + 0.25 * np.cos((xx[ball] - cx + yy[ball] - cy) / 9.0))[:, None])
+            frame[ball] = (
+                np.array([200, 60, 40]) * (0.75 + 0.25 * np.cos((xx[ball] - cx + yy[ball] - cy) / 9.0))[:, None]
+            )
             save_indexed(ball.astype(np.uint8) * 1, out / "mask" / f"{i:05d}.png")
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

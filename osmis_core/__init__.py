@@ -2,4 +2,5 @@
 
 Plain Python/PyTorch; never imports Qt.
 """
+
 __version__ = "0.1.0"

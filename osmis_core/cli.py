@@ -1,4 +1,5 @@
 """The `osmis` command: turns flags into a config and calls the engine."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,12 +31,19 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
         help_text = meta["help"] + (f" (default: {f.default})" if f.default is not None else "")
         t = option_type(name)
         if t is bool:
-            groups[group].add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
-                                       default=argparse.SUPPRESS, help=help_text)
+            groups[group].add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
         else:
-            groups[group].add_argument(flag, dest=name, type=_option_parser(t, meta.get("words")),
-                                       choices=meta["choices"], default=argparse.SUPPRESS,
-                                       metavar=None if meta["choices"] else name.upper(), help=help_text)
+            groups[group].add_argument(
+                flag,
+                dest=name,
+                type=_option_parser(t, meta.get("words")),
+                choices=meta["choices"],
+                default=argparse.SUPPRESS,
+                metavar=None if meta["choices"] else name.upper(),
+                help=help_text,
+            )
 
 
 def _option_parser(t: type, words):
@@ -45,6 +53,7 @@ def _option_parser(t: type, words):
 
     def parse(text: str):
         return text if text in words else t(text)
+
     parse.__name__ = " or ".join([t.__name__, *map(repr, words)])  # argparse: "invalid float or 'adaptive' value"
     return parse
 
@@ -68,47 +77,81 @@ def _positive_int(text: str) -> int:
 
 
 def _add_threads_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="CPU threads for torch (default: the free cores, re-checked while training; "
-                   "OMP_NUM_THREADS in the environment wins)")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="CPU threads for torch (default: the free cores, re-checked while training; "
+        "OMP_NUM_THREADS in the environment wins)",
+    )
 
 
 def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
     from .metrics.inception_layers import INCEPTION_LAYERS
     from .metrics.miou_settings import MIOU_SETTINGS
     from .metrics.registry import REGISTRY, RENDERER_METRICS, metric_names
+
     g = p.add_argument_group("evaluation options")
     if real_required:
         g.add_argument("--real", required=True, help="the training data (image, folder or video)")
         g.add_argument("--mask", help="mask of the training data, if not found next to it")
         g.add_argument("--device", default="auto")
         g.add_argument("--json", action="store_true", help="print the result as JSON")
-    g.add_argument("--metrics", default=",".join(metric_names(default_only=True)),
-                   help="comma-separated: " + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items())
-                   + "; for galleries of osmis render also " + ", ".join(RENDERER_METRICS))
-    g.add_argument("--sifid-dims", default="64",
-                   help="comma-separated Inception layers: " + ", ".join(map(str, INCEPTION_LAYERS)))
+    g.add_argument(
+        "--metrics",
+        default=",".join(metric_names(default_only=True)),
+        help="comma-separated: "
+        + ", ".join(f"{name} ({e.label})" for name, e in REGISTRY.items())
+        + "; for galleries of osmis render also "
+        + ", ".join(RENDERER_METRICS),
+    )
+    g.add_argument(
+        "--sifid-dims", default="64", help="comma-separated Inception layers: " + ", ".join(map(str, INCEPTION_LAYERS))
+    )
     g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
-    g.add_argument("--random-weights", action="store_true",
-                   help="randomly initialised networks: exercises the pipeline offline; NOT comparable with "
-                   "published numbers")
-    g.add_argument("--miou-setting", choices=("auto", *MIOU_SETTINGS), default="auto",
-                   help="mIoU segmenter: full = 500 steps per direction at the gallery's size; affordable = fewer "
-                   "steps at a bounded size; auto (default) = full on a GPU, affordable on a CPU")
-    g.add_argument("--miou-steps", type=int, default=None,
-                   help="training steps per direction of the mIoU segmenter (default: the setting's)")
-    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="skip metrics whose estimated time would go past this many seconds (default: no limit "
-                   "for evaluate; for run, 180 on a CPU)")
-    g.add_argument("--compat-lpips-unit-range", action="store_true",
-                   help="reproduce the published code: LPIPS fed [0,1] images as if [-1,1]")
-    g.add_argument("--compat-video-frame0", action="store_true",
-                   help="reproduce the published code: video SIFID against frame 0 only")
+    g.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="randomly initialised networks: exercises the pipeline offline; NOT comparable with published numbers",
+    )
+    g.add_argument(
+        "--miou-setting",
+        choices=("auto", *MIOU_SETTINGS),
+        default="auto",
+        help="mIoU segmenter: full = 500 steps per direction at the gallery's size; affordable = fewer "
+        "steps at a bounded size; auto (default) = full on a GPU, affordable on a CPU",
+    )
+    g.add_argument(
+        "--miou-steps",
+        type=int,
+        default=None,
+        help="training steps per direction of the mIoU segmenter (default: the setting's)",
+    )
+    g.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="skip metrics whose estimated time would go past this many seconds (default: no limit "
+        "for evaluate; for run, 180 on a CPU)",
+    )
+    g.add_argument(
+        "--compat-lpips-unit-range",
+        action="store_true",
+        help="reproduce the published code: LPIPS fed [0,1] images as if [-1,1]",
+    )
+    g.add_argument(
+        "--compat-video-frame0",
+        action="store_true",
+        help="reproduce the published code: video SIFID against frame 0 only",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="osmis", description="OSMIS Studio: one-shot synthesis of images and "
-                                     "segmentation masks from one image or one video.")
+    parser = argparse.ArgumentParser(
+        prog="osmis",
+        description="OSMIS Studio: one-shot synthesis of images and segmentation masks from one image or one video.",
+    )
     parser.add_argument("--version", action="version", version=f"osmis {__import__('osmis_core').__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -119,9 +162,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_threads_flag(p)
-    _add_option_flags(p, {"max_size", "masks", "background_color", "max_classes", "max_frames", "ch_g", "ch_d",
-                          "noise_dim", "num_blocks_g", "num_blocks_d", "num_blocks_d0", "model", "ch_r",
-                          "spade_hidden", "ch_rd", "num_blocks_r"})
+    _add_option_flags(
+        p,
+        {
+            "max_size",
+            "masks",
+            "background_color",
+            "max_classes",
+            "max_frames",
+            "ch_g",
+            "ch_d",
+            "noise_dim",
+            "num_blocks_g",
+            "num_blocks_d",
+            "num_blocks_d0",
+            "model",
+            "ch_r",
+            "spade_hidden",
+            "ch_rd",
+            "num_blocks_r",
+        },
+    )
 
     p = sub.add_parser("train", help="train a model on DATA (or continue a run with --resume)")
     p.add_argument("data", help="DATA, or a run folder with --resume")
@@ -136,19 +197,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write a gallery of generated image-mask pairs from a run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--out", help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN); a gallery already "
-                   "there is replaced when the new one is complete")
-    p.add_argument("--checkpoint", default="latest",
-                   help="latest, best (kept by --keep-best during training) or a step number")
+    p.add_argument(
+        "--out",
+        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN); a gallery already "
+        "there is replaced when the new one is complete",
+    )
+    p.add_argument(
+        "--checkpoint", default="latest", help="latest, best (kept by --keep-best during training) or a step number"
+    )
     p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="samples per forward pass (default: 20 on CPU, 50 on GPU)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
-                   help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
-                   "two of 255); auto = bf16 where native")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="samples per forward pass (default: 20 on CPU, 50 on GPU)"
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        default="fp32",
+        help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
+        "two of 255); auto = bf16 where native",
+    )
     _add_threads_flag(p)
 
     p = sub.add_parser("animate", help="a latent-walk video of a run: image and mask overlay side by side")
@@ -171,13 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="gallery folder")
     p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")
     p.add_argument("--seed", type=int, default=0, help="noise seed of the first photo (photo i: seed + i)")
-    p.add_argument("--noise", choices=("global", "instance"), default="global",
-                   help="one z per photo (global) or one z per instance (a connected component of one class)")
+    p.add_argument(
+        "--noise",
+        choices=("global", "instance"),
+        default="global",
+        help="one z per photo (global) or one z per instance (a connected component of one class)",
+    )
     region = p.add_mutually_exclusive_group()
     region.add_argument("--resample", metavar="REGION.png", help="re-draw the noise inside this mask's nonzero pixels")
     region.add_argument("--resample-class", type=int, metavar="C", help="re-draw the noise of class C")
-    region.add_argument("--resample-instance", metavar="X,Y",
-                        help="re-draw the noise of the instance (connected component of its class) under pixel X,Y")
+    region.add_argument(
+        "--resample-instance",
+        metavar="X,Y",
+        help="re-draw the noise of the instance (connected component of its class) under pixel X,Y",
+    )
     p.add_argument("--resample-seed", type=int, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
     p.add_argument("--checkpoint", default="latest", help="latest or a step number")
     p.add_argument("--device", default="cpu")
@@ -191,19 +268,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
     p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
     p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
-    p.add_argument("--out", help="run folder (default: runs/<data name>); the gallery goes to "
-                   "RUN/galleries/step_NNNNNNN-seedS-nN")
+    p.add_argument(
+        "--out", help="run folder (default: runs/<data name>); the gallery goes to RUN/galleries/step_NNNNNNN-seedS-nN"
+    )
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
-    p.add_argument("--resume", action="store_true",
-                   help="finish a stopped main job in --out: train on from its latest checkpoint, then generate "
-                   "and evaluate")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish a stopped main job in --out: train on from its latest checkpoint, then generate and evaluate",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_threads_flag(p)
-    p.add_argument("--two-stage", action="store_true",
-                   help="also train a renderer on the same data (RUN/renderer) and render OSMIS's masks with it "
-                   "(RUN/two_stage): the SB-GAN pipeline in one shot")
+    p.add_argument(
+        "--two-stage",
+        action="store_true",
+        help="also train a renderer on the same data (RUN/renderer) and render OSMIS's masks with it "
+        "(RUN/two_stage): the SB-GAN pipeline in one shot",
+    )
     _add_evaluate_flags(p, real_required=False)
     _add_option_flags(p)
 
@@ -215,13 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure training speed and memory (median s/iteration, peak memory)")
     p.add_argument("data", help="DATA to train on")
     p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
-    p.add_argument("--variant", default="fast", help="eager, fast, bf16, auto or compile (comma-separated to "
-                   "compare several in one run)")
+    p.add_argument(
+        "--variant",
+        default="fast",
+        help="eager, fast, bf16, auto or compile (comma-separated to compare several in one run)",
+    )
     p.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default 2)")
-    p.add_argument("--rounds", type=int, default=1, help="repeat the variants this many times in alternating order "
-                   "and report medians (default 1)")
-    p.add_argument("--same-process", action="store_true",
-                   help="time all variants in this process instead of a fresh process each")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the variants this many times in alternating order and report medians (default 1)",
+    )
+    p.add_argument(
+        "--same-process", action="store_true", help="time all variants in this process instead of a fresh process each"
+    )
     p.add_argument("--json-out", help="write the results as JSON here (default: bench.json)", default="bench.json")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
@@ -251,8 +342,10 @@ def _check_counts(args) -> None:
         if value is not None and not isinstance(value, bool) and isinstance(value, int) and value < minimum:
             raise OsmisError(f"--{flag.replace('_', '-')} must be at least {minimum}, got {value}.")
     if getattr(args, "n", None) is not None and args.n > MAX_SAMPLES:
-        raise OsmisError(f"--n must be at most {MAX_SAMPLES:,} (a gallery of {args.n:,} samples would not fit in "
-                         f"memory or on disk), got {args.n}.")
+        raise OsmisError(
+            f"--n must be at most {MAX_SAMPLES:,} (a gallery of {args.n:,} samples would not fit in "
+            f"memory or on disk), got {args.n}."
+        )
     if args.command == "generate" and not 0 <= args.seed <= MAX_SEED:
         raise OsmisError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}.")
 
@@ -263,11 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     _console_safe()
     args = build_parser().parse_args(argv)
     from .threads import configure_threads
+
     args.thread_plan = configure_threads(getattr(args, "threads", None))
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
     # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
     # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
     from PIL import Image
+
     Image.MAX_IMAGE_PIXELS = None
     try:
         _check_counts(args)
@@ -283,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_inspect(args) -> int:
     from .application.session import inspect_data
+
     report = inspect_data(args.data, args.mask, _config_from_args(args))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
@@ -298,6 +394,7 @@ def _resume_overrides(args) -> dict:
 def cmd_train(args) -> int:
     from .application.runfolder import RunFolder
     from .application.session import new_run_dir, resume_training, start_training
+
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
@@ -318,9 +415,20 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     iteration, in this thread, which is the one that runs the training steps."""
     from tqdm import tqdm
 
-    from .events import (CheckpointSaved, HealthEvent, IterationDone, RolledBack, StepEval, StepStats,
-                         TrainControl, TrainingFailed, TrainingFinished, TrainingStarted)
+    from .events import (
+        CheckpointSaved,
+        HealthEvent,
+        IterationDone,
+        RolledBack,
+        StepEval,
+        StepStats,
+        TrainControl,
+        TrainingFailed,
+        TrainingFinished,
+        TrainingStarted,
+    )
     from .training.trainer import format_eval, format_stats
+
     control = TrainControl()
 
     def on_sigint(signum, frame):
@@ -336,12 +444,21 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
 
     def say(text: str) -> None:
         (bar.write if bar is not None else print)(text, file=sys.stderr)
+
     try:
         for event in trainer.run(control, resumed=resumed):
             if isinstance(event, TrainingStarted):
                 print(event.summary(), file=sys.stderr)
-                bar = tqdm(total=event.total, initial=event.step, unit="it", disable=quiet, dynamic_ncols=True,
-                           mininterval=0.5, miniters=1, file=sys.stderr)
+                bar = tqdm(
+                    total=event.total,
+                    initial=event.step,
+                    unit="it",
+                    disable=quiet,
+                    dynamic_ncols=True,
+                    mininterval=0.5,
+                    miniters=1,
+                    file=sys.stderr,
+                )
                 if governor is not None:
                     governor.check()
             elif isinstance(event, IterationDone):
@@ -360,8 +477,10 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
             elif isinstance(event, RolledBack):
                 if bar is not None:
                     bar.update(event.to_step - bar.n)
-                say(f"rolled back from step {event.step} to the checkpoint of step {event.to_step}; discriminator "
-                    f"learning rate now {event.lr_d:g}")
+                say(
+                    f"rolled back from step {event.step} to the checkpoint of step {event.to_step}; discriminator "
+                    f"learning rate now {event.lr_d:g}"
+                )
             elif isinstance(event, CheckpointSaved) and quiet:
                 print(f"checkpoint {event.path}", file=sys.stderr)
             elif isinstance(event, TrainingFailed):
@@ -390,26 +509,44 @@ def _settle_threads(args) -> None:
 def cmd_generate(args) -> int:
     _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
-    out = _generate_with_progress(args.run, args.out, n=args.n, seed=args.seed, checkpoint=checkpoint,
-                                  ema=not args.raw, device=args.device, batch_size=args.batch_size,
-                                  precision=args.precision)
+    out = _generate_with_progress(
+        args.run,
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        checkpoint=checkpoint,
+        ema=not args.raw,
+        device=args.device,
+        batch_size=args.batch_size,
+        precision=args.precision,
+    )
     print(f"gallery: {out / 'index.html'}")
     return 0
 
 
 def cmd_animate(args) -> int:
     from .application.animate import latent_walk
+
     _settle_threads(args)
     checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
     t0 = time.perf_counter()
-    out = latent_walk(args.run, args.out, frames=args.frames, fps=args.fps, loop=args.loop, seed=args.seed,
-                      checkpoint=checkpoint, device=args.device)
+    out = latent_walk(
+        args.run,
+        args.out,
+        frames=args.frames,
+        fps=args.fps,
+        loop=args.loop,
+        seed=args.seed,
+        checkpoint=checkpoint,
+        device=args.device,
+    )
     print(f"wrote {args.frames} frames in {time.perf_counter() - t0:.2f} s: {out}")
     return 0
 
 
 def cmd_render(args) -> int:
     from .application.render import Region, layouts_in, layouts_of_gallery, read_region, render_gallery
+
     checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
     if args.layout:
         layouts = [Path(args.layout)]
@@ -426,14 +563,27 @@ def cmd_render(args) -> int:
         try:
             x, y = (int(v) for v in args.resample_instance.split(","))
         except ValueError:
-            raise OsmisError(f"--resample-instance must be X,Y pixel coordinates, got '{args.resample_instance}'.") \
-                from None
+            raise OsmisError(
+                f"--resample-instance must be X,Y pixel coordinates, got '{args.resample_instance}'."
+            ) from None
         region = Region(instance_at=(x, y))
     t0 = time.perf_counter()
-    out = render_gallery(args.run, layouts, args.out, n=args.n, seed=args.seed, noise=args.noise, region=region,
-                         resample_seed=args.resample_seed, device=args.device, checkpoint=checkpoint)
-    print(f"rendered {args.n * len(layouts)} photos of {len(layouts)} layout(s) in {time.perf_counter() - t0:.2f} s: "
-          f"{out / 'index.html'}")
+    out = render_gallery(
+        args.run,
+        layouts,
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        noise=args.noise,
+        region=region,
+        resample_seed=args.resample_seed,
+        device=args.device,
+        checkpoint=checkpoint,
+    )
+    print(
+        f"rendered {args.n * len(layouts)} photos of {len(layouts)} layout(s) in {time.perf_counter() - t0:.2f} s: "
+        f"{out / 'index.html'}"
+    )
     return 0
 
 
@@ -443,13 +593,19 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
 
     from .application.gallery import gallery_events
     from .events import GenerationFinished, GenerationStarted, SamplesWritten
+
     bar, out = None, None
     try:
         for event in gallery_events(run_dir, out_dir, **kwargs):
             if isinstance(event, GenerationStarted):
                 # no bar when stderr is not a terminal (disable=None): a log keeps only the sentences
-                bar = tqdm(total=event.total, unit="sample", disable=True if quiet else None, dynamic_ncols=True,
-                           file=sys.stderr)
+                bar = tqdm(
+                    total=event.total,
+                    unit="sample",
+                    disable=True if quiet else None,
+                    dynamic_ncols=True,
+                    file=sys.stderr,
+                )
             elif isinstance(event, SamplesWritten):
                 bar.update(event.done - bar.n)
             elif isinstance(event, GenerationFinished):
@@ -484,11 +640,18 @@ class _EvaluationProgress:
 
     def progress(self, stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
+
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = tqdm(total=total, desc=stage, unit="step" if stage.startswith("mIoU") else "img",
-                            disable=self.quiet, dynamic_ncols=True, file=sys.stderr)
+            self.bar = tqdm(
+                total=total,
+                desc=stage,
+                unit="step" if stage.startswith("mIoU") else "img",
+                disable=self.quiet,
+                dynamic_ncols=True,
+                file=sys.stderr,
+            )
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
@@ -500,6 +663,7 @@ class _EvaluationProgress:
 def _metric_list(args) -> list[str]:
     """The --metrics names, after checking them and the other numeric evaluation flags."""
     from .metrics.registry import RENDERER_METRICS, metric_names
+
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
     if unknown or not metrics:
@@ -512,12 +676,14 @@ def _metric_list(args) -> list[str]:
     return metrics
 
 
-def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
-              time_budget: float | None = None) -> tuple[dict, str | None]:
+def _evaluate(
+    args, gallery: Path, real, mask, device: str, config=None, time_budget: float | None = None
+) -> tuple[dict, str | None]:
     """Score a gallery; missing pretrained weights give their message and the weight-free metrics still run."""
     from .application.evaluation import evaluate_gallery
     from .devices import resolve_device
     from .metrics import Compat, MissingWeightsError
+
     metrics = _metric_list(args)
     try:
         dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
@@ -526,16 +692,29 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
     if args.random_weights:
         print("warning: --random-weights: scores are NOT comparable with published numbers", file=sys.stderr)
     shown = _EvaluationProgress(quiet=getattr(args, "quiet", False))
-    kwargs = dict(metrics=metrics, sifid_dims=dims, weights_dir=args.weights_dir, random_weights=args.random_weights,
-                  compat=Compat(args.compat_lpips_unit_range, args.compat_video_frame0),
-                  device=str(resolve_device(device)), miou_setting=args.miou_setting, miou_steps=args.miou_steps,
-                  time_budget=time_budget, progress=shown.progress, on_plan=shown.on_plan)
+    kwargs = dict(
+        metrics=metrics,
+        sifid_dims=dims,
+        weights_dir=args.weights_dir,
+        random_weights=args.random_weights,
+        compat=Compat(args.compat_lpips_unit_range, args.compat_video_frame0),
+        device=str(resolve_device(device)),
+        miou_setting=args.miou_setting,
+        miou_steps=args.miou_steps,
+        time_budget=time_budget,
+        progress=shown.progress,
+        on_plan=shown.on_plan,
+    )
     if config is not None:
-        kwargs.update(max_classes=config.data.max_classes, background_colour=config.data.background_color,
-                      max_frames=config.data.max_frames)
+        kwargs.update(
+            max_classes=config.data.max_classes,
+            background_colour=config.data.background_color,
+            max_frames=config.data.max_frames,
+        )
     missing = None
     if not args.random_weights:
         from .metrics.evaluate import missing_weights_for
+
         files = list(dict.fromkeys(f for fs in missing_weights_for(metrics, args.weights_dir).values() for f in fs))
         if files:
             missing = str(MissingWeightsError(files, args.weights_dir))
@@ -552,13 +731,17 @@ def _evaluate(args, gallery: Path, real, mask, device: str, config=None,
             later.append("--random-weights")
         if args.weights_dir:
             later += ["--weights-dir", str(args.weights_dir)]
-        print(f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
-              f"{time_budget:.0f} s; run later with: {shlex.join(later)}", file=sys.stderr)
+        print(
+            f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
+            f"{time_budget:.0f} s; run later with: {shlex.join(later)}",
+            file=sys.stderr,
+        )
     return result, missing
 
 
 def cmd_evaluate(args) -> int:
     from .metrics import format_table
+
     _settle_threads(args)
     result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device, time_budget=args.time_budget)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
@@ -571,18 +754,21 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     from .application.runfolder import RunFolder
+    from .application.session import new_run_dir, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
-    from .application.session import new_run_dir, resume_training, start_training
+
     _metric_list(args)  # a typo is reported now, not after the training
     renderer_config = None
     if args.two_stage:
         # the renderer is checked before any training starts: its config and its need for masks
         from .data.sources import find_source
+
         renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"})
         if not find_source(args.data, args.mask).masks or not renderer_config.data.masks:
-            raise OsmisError(f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give "
-                             f"them with --mask.")
+            raise OsmisError(
+                f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give them with --mask."
+            )
     if args.resume:
         if not args.out:
             raise OsmisError("--resume needs --out RUN: the run folder of the main job to finish.")
@@ -598,35 +784,54 @@ def cmd_run(args) -> int:
     else:
         config = _config_from_args(args)
         if config.model != "osmis":
-            raise OsmisError("osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
-                             "and osmis render.")
+            raise OsmisError(
+                "osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
+                "and osmis render."
+            )
         run_dir = Path(args.out) if args.out else new_run_dir(args.data)
         if RunFolder(run_dir).exists():
-            raise OsmisError(f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
-                             "checkpoint, then generate and evaluate) or choose another --out.")
+            raise OsmisError(
+                f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
+                "checkpoint, then generate and evaluate) or choose another --out."
+            )
         trainer = start_training(config, args.data, run_dir, args.mask)
     code = run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
     if code != 0:
         return code
-    if trainer.step < config.run.iters:         # stopped early (Ctrl-C): the job is finished by --resume
-        print(f"training stopped at step {trainer.step} of {config.run.iters}; finish the job with: osmis run "
-              f"{args.data} --out {run_dir} --resume", file=sys.stderr)
+    if trainer.step < config.run.iters:  # stopped early (Ctrl-C): the job is finished by --resume
+        print(
+            f"training stopped at step {trainer.step} of {config.run.iters}; finish the job with: osmis run "
+            f"{args.data} --out {run_dir} --resume",
+            file=sys.stderr,
+        )
         return 0
-    gallery = _generate_with_progress(run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed,
-                                      device=config.run.device)
-    budget = args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))
+    gallery = _generate_with_progress(
+        run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed, device=config.run.device
+    )
+    budget = (
+        args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))
+    )
     galleries = [("OSMIS", gallery, config)]
     if renderer_config is not None:
         from .application.render import layouts_of_gallery, render_gallery
+
         renderer_dir = run_dir / "renderer"
-        code = run_with_progress(start_training(renderer_config, args.data, renderer_dir, args.mask),
-                                 quiet=args.quiet,
-                                 governor=args.thread_plan.governor())
+        code = run_with_progress(
+            start_training(renderer_config, args.data, renderer_dir, args.mask),
+            quiet=args.quiet,
+            governor=args.thread_plan.governor(),
+        )
         if code != 0:
             return code
         two_stage = RunFolder(run_dir).galleries / f"two-stage-{gallery.name}"
-        render_gallery(renderer_dir, layouts_of_gallery(gallery), two_stage, n=1, seed=config.run.seed,
-                       device=renderer_config.run.device)
+        render_gallery(
+            renderer_dir,
+            layouts_of_gallery(gallery),
+            two_stage,
+            n=1,
+            seed=config.run.seed,
+            device=renderer_config.run.device,
+        )
         print(f"rendered OSMIS's {args.n} masks with the renderer", file=sys.stderr)
         galleries.append(("two-stage (OSMIS masks, rendered photos)", two_stage, renderer_config))
     for title, folder, cfg in galleries:
@@ -643,6 +848,7 @@ def cmd_run(args) -> int:
 
 def cmd_export(args) -> int:
     from .application.gallery import export_selection, parse_selection
+
     result = export_selection(args.gallery, parse_selection(args.select), args.out)
     print(f"exported {result.count} pairs ({result.files} files) to {result.dest}")
     return 0
@@ -651,6 +857,7 @@ def cmd_export(args) -> int:
 def cmd_bench(args) -> int:
     from .files import atomic_write_text
     from .training.bench import VARIANTS, benchmark_variants
+
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -660,15 +867,25 @@ def cmd_bench(args) -> int:
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
     configs = {name: build_config(args.preset, args.config, {**overrides, **VARIANTS[name]}) for name in names}
-    results = benchmark_variants(configs, args.data, args.mask, iters=timed, warmup=args.warmup, rounds=args.rounds,
-                                 isolate=not args.same_process)
+    results = benchmark_variants(
+        configs,
+        args.data,
+        args.mask,
+        iters=timed,
+        warmup=args.warmup,
+        rounds=args.rounds,
+        isolate=not args.same_process,
+    )
     for r in results:
         name = r["variant"]
-        mem = (f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r
-               else f"{r['peak_rss_mb']:.0f} MB RSS")
-        print(f"{name:8s} {r['median_s_per_iter']:.3f} s/it  {r['iters_per_s']:.2f} it/s  start-up "
-              f"{r['startup_s']:.2f} s  peak {mem}  150k-iteration run: {r['projected_paper_run_h']:.1f} h  "
-              f"({r['device']}, {r['precision']}, {r['resolution'][1]}x{r['resolution'][0]})")
+        mem = (
+            f"{r['max_allocated_mb']:.0f} MB allocated" if "max_allocated_mb" in r else f"{r['peak_rss_mb']:.0f} MB RSS"
+        )
+        print(
+            f"{name:8s} {r['median_s_per_iter']:.3f} s/it  {r['iters_per_s']:.2f} it/s  start-up "
+            f"{r['startup_s']:.2f} s  peak {mem}  150k-iteration run: {r['projected_paper_run_h']:.1f} h  "
+            f"({r['device']}, {r['precision']}, {r['resolution'][1]}x{r['resolution'][0]})"
+        )
     if len(results) > 1:
         base = results[0]["median_s_per_iter"]
         for r in results[1:]:
@@ -678,24 +895,38 @@ def cmd_bench(args) -> int:
 
 
 def _add_batch_parser(sub) -> None:
-    p = sub.add_parser("batch", help="train one model per source (labelled image or video) on Ray, locally or on a "
-                       "cluster, and merge the galleries into one dataset")
+    p = sub.add_parser(
+        "batch",
+        help="train one model per source (labelled image or video) on Ray, locally or on a "
+        "cluster, and merge the galleries into one dataset",
+    )
     p.add_argument("sources", help="folder (image/ + mask/ pairs, or videos) or a .json/.csv list of sources")
     p.add_argument("--out", required=True, help="batch folder BATCH (runs/, dataset/, summary.json, index.html)")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
     p.add_argument("--n-per-source", type=int, default=100, help="generated pairs per source (default 100)")
-    p.add_argument("--address", help="join an existing Ray cluster (auto or HOST:PORT); BATCH must then be on "
-                   "storage every node mounts at the same path. Default: start a local Ray")
+    p.add_argument(
+        "--address",
+        help="join an existing Ray cluster (auto or HOST:PORT); BATCH must then be on "
+        "storage every node mounts at the same path. Default: start a local Ray",
+    )
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all of this machine's)")
     p.add_argument("--num-gpus", type=int, help="local Ray only: GPUs to use (default: all of this machine's)")
     p.add_argument("--cpus-per-run", type=float, default=1, help="CPUs reserved by each run (default 1)")
-    p.add_argument("--gpus-per-run", type=float, default=None,
-                   help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default: 1 when "
-                   "Ray has GPUs, else 0)")
+    p.add_argument(
+        "--gpus-per-run",
+        type=float,
+        default=None,
+        help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default: 1 when "
+        "Ray has GPUs, else 0)",
+    )
     p.add_argument("--max-concurrent", type=int, help="at most this many runs at once (default: as resources allow)")
-    p.add_argument("--retries", type=int, default=3,
-                   help="times a run is retried after its worker process or node died (default 3)")
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="times a run is retried after its worker process or node died (default 3)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars: one line per finished source")
     _add_option_flags(p)
 
@@ -706,8 +937,9 @@ def cmd_batch(args) -> int:
     from tqdm import tqdm
 
     try:
-        from .batch import BatchControl, BatchFinished, BatchStarted, RunFinished, RunProgress, RunStarted, run_batch
         import ray  # noqa: F401 - only to say clearly when the extra is missing
+
+        from .batch import BatchControl, BatchFinished, BatchStarted, RunFinished, RunProgress, RunStarted, run_batch
     except ImportError as exc:
         raise OsmisError(f"osmis batch needs Ray (pip install -e '.[batch]'): {exc}") from None
     control = BatchControl()
@@ -715,14 +947,26 @@ def cmd_batch(args) -> int:
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise KeyboardInterrupt
-        print("\nstopping: every running source saves a checkpoint after this iteration (Ctrl-C again to abort)",
-              file=sys.stderr)
+        print(
+            "\nstopping: every running source saves a checkpoint after this iteration (Ctrl-C again to abort)",
+            file=sys.stderr,
+        )
         control.request_stop()
 
-    events = run_batch(args.sources, _config_from_args(args), args.out, n_per_source=args.n_per_source,
-                       address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
-                       cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-                       max_concurrent=args.max_concurrent, retries=args.retries, control=control)
+    events = run_batch(
+        args.sources,
+        _config_from_args(args),
+        args.out,
+        n_per_source=args.n_per_source,
+        address=args.address,
+        num_cpus=args.num_cpus,
+        num_gpus=args.num_gpus,
+        cpus_per_run=args.cpus_per_run,
+        gpus_per_run=args.gpus_per_run,
+        max_concurrent=args.max_concurrent,
+        retries=args.retries,
+        control=control,
+    )
     previous = signal.signal(signal.SIGINT, on_sigint)
     overall, lines, slots, free = None, {}, {}, []
     code = 0
@@ -734,15 +978,32 @@ def cmd_batch(args) -> int:
         for event in events:
             if isinstance(event, BatchStarted):
                 res = ", ".join(f"{v:g} {k}" for k, v in event.resources.items())
-                say(f"batch {event.out}: {len(event.sources)} sources, {len(event.to_run)} to train or resume; "
-                    f"Ray: {res}")
-                overall = tqdm(total=len(event.sources), unit="source", desc="batch", position=0,
-                               disable=args.quiet, dynamic_ncols=True, file=sys.stderr)
+                say(
+                    f"batch {event.out}: {len(event.sources)} sources, {len(event.to_run)} to train or resume; "
+                    f"Ray: {res}"
+                )
+                overall = tqdm(
+                    total=len(event.sources),
+                    unit="source",
+                    desc="batch",
+                    position=0,
+                    disable=args.quiet,
+                    dynamic_ncols=True,
+                    file=sys.stderr,
+                )
             elif isinstance(event, RunStarted):
                 pos = slots[event.name] = free.pop(0) if free else len(lines) + 1
-                lines[event.name] = tqdm(total=event.total, initial=event.step, desc=event.name, position=pos,
-                                         leave=False, disable=args.quiet, dynamic_ncols=True, file=sys.stderr,
-                                         bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
+                lines[event.name] = tqdm(
+                    total=event.total,
+                    initial=event.step,
+                    desc=event.name,
+                    position=pos,
+                    leave=False,
+                    disable=args.quiet,
+                    dynamic_ncols=True,
+                    file=sys.stderr,
+                    bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}",
+                )
                 if event.resumed or event.attempt > 1:
                     say(f"{event.name}: resumed at step {event.step} (attempt {event.attempt})")
             elif isinstance(event, RunProgress) and event.name in lines:
@@ -757,8 +1018,10 @@ def cmd_batch(args) -> int:
                 if event.status == "failed":
                     code = 1
                 if event.status != "skipped" or args.quiet:
-                    say(f"{event.name}: {event.status} at step {event.step}/{event.total}"
-                        + (f": {event.message}" if event.message else ""))
+                    say(
+                        f"{event.name}: {event.status} at step {event.step}/{event.total}"
+                        + (f": {event.message}" if event.message else "")
+                    )
                 if overall is not None:
                     overall.update(1)
             elif isinstance(event, BatchFinished):
@@ -766,8 +1029,11 @@ def cmd_batch(args) -> int:
                     overall.close()
                     overall = None
                 counts = ", ".join(f"{v} {k}" for k, v in event.counts.items() if v)
-                print(f"{'stopped' if event.stopped else 'done'} in {_duration(event.seconds)}: {counts}; "
-                      f"summary: {Path(event.out) / 'index.html'}", file=sys.stderr)
+                print(
+                    f"{'stopped' if event.stopped else 'done'} in {_duration(event.seconds)}: {counts}; "
+                    f"summary: {Path(event.out) / 'index.html'}",
+                    file=sys.stderr,
+                )
     finally:
         signal.signal(signal.SIGINT, previous)
         for bar in lines.values():
@@ -790,6 +1056,16 @@ def cmd_gui(args) -> int:
     return run_app(args.path, args.threads)
 
 
-COMMANDS = {"inspect": cmd_inspect, "train": cmd_train, "generate": cmd_generate, "animate": cmd_animate,
-            "render": cmd_render, "evaluate": cmd_evaluate, "run": cmd_run, "export": cmd_export, "bench": cmd_bench,
-            "batch": cmd_batch, "gui": cmd_gui}
+COMMANDS = {
+    "inspect": cmd_inspect,
+    "train": cmd_train,
+    "generate": cmd_generate,
+    "animate": cmd_animate,
+    "render": cmd_render,
+    "evaluate": cmd_evaluate,
+    "run": cmd_run,
+    "export": cmd_export,
+    "bench": cmd_bench,
+    "batch": cmd_batch,
+    "gui": cmd_gui,
+}

@@ -3,153 +3,255 @@
 The CLI builds its flags from these dataclasses and the GUI builds its settings form from them, so a default
 lives in exactly one place. Defaults are the paper's model and recipe (docs/model.md).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
-
 # Seeds feed torch.manual_seed (at most 2**64 - 1) and seed + 1 draws the preview noise.
-MAX_SEED = 2 ** 64 - 2
+MAX_SEED = 2**64 - 2
 
 
-def _opt(default, help: str, choices: tuple | None = None, minimum: float | None = None,
-         maximum: float | None = None, label: str | None = None, warn_above: float | None = None,
-         words: Mapping[str, Mapping[str, Any]] | None = None):
+def _opt(
+    default,
+    help: str,
+    choices: tuple | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    label: str | None = None,
+    warn_above: float | None = None,
+    words: Mapping[str, Mapping[str, Any]] | None = None,
+):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
     warn_above: values above it are accepted but almost surely a mistake (see `config_warnings`).
     words: values given as text that stand for other options, e.g. p_aug = "adaptive" -> {"ada": True}; the
     option itself then keeps its value (see OsmisConfig.replace).
     """
-    meta = {"help": help, "choices": choices, "min": minimum, "max": maximum, "label": label,
-            "warn_above": warn_above, "words": words}
+    meta = {
+        "help": help,
+        "choices": choices,
+        "min": minimum,
+        "max": maximum,
+        "label": label,
+        "warn_above": warn_above,
+        "words": words,
+    }
     return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class DataOptions:
-    max_size: int = _opt(330, "Larger side of the training resolution before fitting (paper: 330).", minimum=16,
-                         maximum=4096, label="Max size")
-    masks: bool = _opt(True, "Train OSMIS on image+mask when a mask is present; off = SIV-GAN on images only.",
-                       label="Use masks")
-    background_color: str | None = _opt(None, "For RGB colour masks: the colour of class 0 as #RRGGBB "
-                                        "(default: black if present, else the most common border colour).",
-                                        label="Background colour")
-    max_classes: int = _opt(32, "Largest number of mask classes accepted (background included).", minimum=2,
-                            maximum=256, label="Max classes")
-    max_frames: int = _opt(1000, "At most this many video frames are used (evenly spaced).", minimum=1,
-                           label="Max frames")
+    max_size: int = _opt(
+        330,
+        "Larger side of the training resolution before fitting (paper: 330).",
+        minimum=16,
+        maximum=4096,
+        label="Max size",
+    )
+    masks: bool = _opt(
+        True, "Train OSMIS on image+mask when a mask is present; off = SIV-GAN on images only.", label="Use masks"
+    )
+    background_color: str | None = _opt(
+        None,
+        "For RGB colour masks: the colour of class 0 as #RRGGBB "
+        "(default: black if present, else the most common border colour).",
+        label="Background colour",
+    )
+    max_classes: int = _opt(
+        32,
+        "Largest number of mask classes accepted (background included).",
+        minimum=2,
+        maximum=256,
+        label="Max classes",
+    )
+    max_frames: int = _opt(
+        1000, "At most this many video frames are used (evenly spaced).", minimum=1, label="Max frames"
+    )
 
 
 @dataclass(frozen=True)
 class GeneratorOptions:
     ch_g: int = _opt(32, "Generator channel width (ch_G).", minimum=1, maximum=256, label="Channels")
     noise_dim: int = _opt(64, "Dimension of the input noise z.", minimum=1, maximum=1024, label="Noise dim")
-    norm_g: str = _opt("none", "Normalisation in generator blocks.", choices=("none", "batch", "instance"),
-                       label="Norm")
-    num_blocks_g: int | None = _opt(None, "Generator blocks n_g (default: recommended from the resolution).",
-                                    minimum=5, maximum=9, label="Blocks")
+    norm_g: str = _opt(
+        "none", "Normalisation in generator blocks.", choices=("none", "batch", "instance"), label="Norm"
+    )
+    num_blocks_g: int | None = _opt(
+        None, "Generator blocks n_g (default: recommended from the resolution).", minimum=5, maximum=9, label="Blocks"
+    )
 
 
 @dataclass(frozen=True)
 class DiscriminatorOptions:
     ch_d: int = _opt(32, "Discriminator channel width (ch_D).", minimum=1, maximum=256, label="Channels")
-    norm_d: str = _opt("none", "Normalisation in discriminator blocks.", choices=("none", "batch", "instance"),
-                       label="Norm")
-    num_blocks_d: int | None = _opt(None, "Total discriminator blocks n_d (default: recommended).", minimum=2,
-                                    maximum=9, label="Blocks")
-    num_blocks_d0: int | None = _opt(None, "Low-level (multi-scale) discriminator blocks n_d0 (default: "
-                                     "recommended).", minimum=1, maximum=8, label="Low-level blocks")
+    norm_d: str = _opt(
+        "none", "Normalisation in discriminator blocks.", choices=("none", "batch", "instance"), label="Norm"
+    )
+    num_blocks_d: int | None = _opt(
+        None, "Total discriminator blocks n_d (default: recommended).", minimum=2, maximum=9, label="Blocks"
+    )
+    num_blocks_d0: int | None = _opt(
+        None,
+        "Low-level (multi-scale) discriminator blocks n_d0 (default: recommended).",
+        minimum=1,
+        maximum=8,
+        label="Low-level blocks",
+    )
 
 
 @dataclass(frozen=True)
 class AugmentationOptions:
-    augment: bool = _opt(True, "Differentiable augmentation of real and fake batches (image pyramid + mask).",
-                         label="Differentiable augmentation")
-    p_aug: float = _opt(0.7, "Probability of each differentiable augmentation stage (paper runs: 0.7); "
-                        "'adaptive' turns on --ada (p_aug is then its starting value).",
-                        minimum=0.0, maximum=1.0, label="p_aug", words={"adaptive": {"ada": True}})
-    ada: bool = _opt(False, "Adaptive augmentation (StyleGAN2-ADA, Karras et al. 2020, section 3): p_aug is "
-                     "raised while r_t = E[sign(D(real))] is above --ada-target (D overfits the reals), lowered "
-                     "otherwise.", label="Adaptive p_aug")
-    ada_target: float = _opt(0.6, "Target of r_t = E[sign(D(real))] for adaptive augmentation (StyleGAN2-ADA: 0.6).",
-                             minimum=0.0, maximum=1.0, label="ADA target")
-    ada_images: int = _opt(20000, "Adaptive augmentation speed: real images shown for p_aug to move from 0 to 1 "
-                           "(it is adjusted every 4 iterations).", minimum=1, label="ADA speed (images)")
-    p_con: float = _opt(0.4, "Probability of each content feature augmentation (mix, drop) on real inputs.",
-                        minimum=0.0, maximum=1.0, label="p_content")
-    p_lay: float = _opt(0.4, "Probability of layout feature augmentation on real inputs.", minimum=0.0,
-                        maximum=1.0, label="p_layout")
+    augment: bool = _opt(
+        True,
+        "Differentiable augmentation of real and fake batches (image pyramid + mask).",
+        label="Differentiable augmentation",
+    )
+    p_aug: float = _opt(
+        0.7,
+        "Probability of each differentiable augmentation stage (paper runs: 0.7); "
+        "'adaptive' turns on --ada (p_aug is then its starting value).",
+        minimum=0.0,
+        maximum=1.0,
+        label="p_aug",
+        words={"adaptive": {"ada": True}},
+    )
+    ada: bool = _opt(
+        False,
+        "Adaptive augmentation (StyleGAN2-ADA, Karras et al. 2020, section 3): p_aug is "
+        "raised while r_t = E[sign(D(real))] is above --ada-target (D overfits the reals), lowered "
+        "otherwise.",
+        label="Adaptive p_aug",
+    )
+    ada_target: float = _opt(
+        0.6,
+        "Target of r_t = E[sign(D(real))] for adaptive augmentation (StyleGAN2-ADA: 0.6).",
+        minimum=0.0,
+        maximum=1.0,
+        label="ADA target",
+    )
+    ada_images: int = _opt(
+        20000,
+        "Adaptive augmentation speed: real images shown for p_aug to move from 0 to 1 "
+        "(it is adjusted every 4 iterations).",
+        minimum=1,
+        label="ADA speed (images)",
+    )
+    p_con: float = _opt(
+        0.4,
+        "Probability of each content feature augmentation (mix, drop) on real inputs.",
+        minimum=0.0,
+        maximum=1.0,
+        label="p_content",
+    )
+    p_lay: float = _opt(
+        0.4, "Probability of layout feature augmentation on real inputs.", minimum=0.0, maximum=1.0, label="p_layout"
+    )
 
 
 @dataclass(frozen=True)
 class RegularisationOptions:
-    lambda_dr: float = _opt(0.15, "Weight of the diversity regularisation (0 disables it).", minimum=0.0,
-                            label="lambda_DR")
-    bernoulli_warmup: int = _opt(15000, "Iterations during which fake masks are hardened by Bernoulli sampling "
-                                 "(afterwards argmax).", minimum=0, label="Bernoulli warm-up")
+    lambda_dr: float = _opt(
+        0.15, "Weight of the diversity regularisation (0 disables it).", minimum=0.0, label="lambda_DR"
+    )
+    bernoulli_warmup: int = _opt(
+        15000,
+        "Iterations during which fake masks are hardened by Bernoulli sampling (afterwards argmax).",
+        minimum=0,
+        label="Bernoulli warm-up",
+    )
 
 
 @dataclass(frozen=True)
 class OptimisationOptions:
     batch_size: int = _opt(5, "Batch size B.", minimum=1, maximum=64, label="Batch size")
     lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G", warn_above=1e-2)
-    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D",
-                       warn_above=1e-2)
+    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D", warn_above=1e-2)
     beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, label="beta1")
     beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, label="beta2")
     loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss")
-    ema_decay: float = _opt(0.9999, "Decay of the generator's exponential moving average.", minimum=0.0,
-                            maximum=1.0, label="EMA decay")
-    ema_warmup: bool = _opt(True, "Warm the EMA decay up as min(decay, (1+t)/(10+t)) so early samples are "
-                            "meaningful.", label="EMA warm-up")
+    ema_decay: float = _opt(
+        0.9999, "Decay of the generator's exponential moving average.", minimum=0.0, maximum=1.0, label="EMA decay"
+    )
+    ema_warmup: bool = _opt(
+        True, "Warm the EMA decay up as min(decay, (1+t)/(10+t)) so early samples are meaningful.", label="EMA warm-up"
+    )
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    iters: int = _opt(150000, "Total length of the run in iterations (also on resume).", minimum=1,
-                      label="Iterations")
+    iters: int = _opt(150000, "Total length of the run in iterations (also on resume).", minimum=1, label="Iterations")
     seed: int = _opt(0, "Random seed.", minimum=0, maximum=MAX_SEED, label="Seed")
     device: str = _opt("auto", "auto, cpu, cuda or cuda:i.", label="Device")
     log_every: int = _opt(10, "Write a stats line every N iterations.", minimum=1, label="Log every")
     preview_every: int = _opt(1000, "Save a preview grid every N iterations.", minimum=1, label="Preview every")
-    checkpoint_every: int = _opt(5000, "Save a checkpoint every N iterations.", minimum=1,
-                                 label="Checkpoint every")
-    keep_checkpoints: int = _opt(3, "Number of checkpoints kept (older ones are deleted; 0 keeps all).",
-                                 minimum=0, label="Keep checkpoints")
-    channels_last: bool = _opt(True, "Use channels_last memory format (faster convolutions, same numbers).",
-                               label="channels_last")
-    fast_upsample: bool = _opt(True, "Compute each conv3x3 after a nearest x2 upsampling as one stride-2 "
-                               "transposed convolution of the low-resolution input (same numbers up to rounding, "
-                               "2.25x fewer multiply-adds), and sum the generator's residuals in place.",
-                               label="Fast upsample-conv")
-    precision: str = _opt("fp32", "Arithmetic of the forward/backward passes: fp32, bf16 autocast (losses, "
-                          "decisions and weights stay fp32), or auto (bf16 where the GPU/CPU supports it natively).",
-                          choices=("fp32", "bf16", "auto"), label="Precision")
-    compile: bool = _opt(False, "torch.compile the generator and discriminator (slow start, faster steps).",
-                         label="torch.compile")
-    eval_every: int = _opt(2500, "Compute training metrics (pixel diversity, mask class shares, SIFID or its "
-                           "random-feature proxy) on fixed-noise EMA samples every N iterations (0: never).",
-                           minimum=0, label="Evaluate every")
-    keep_best: str = _opt("sifid", "Keep checkpoints/best.pt, never pruned, by this training metric (sifid: "
-                          "lowest SIFID or its proxy; diversity: highest; mask_shares: closest class shares).",
-                          choices=("sifid", "diversity", "mask_shares", "none"), label="Keep best by")
-    on_collapse: str = _opt("warn", "When a health check fires (discriminator spike, diversity collapse, empty "
-                            "masks): warn, stop, or rollback to the last healthy checkpoint with lr_d halved.",
-                            choices=("warn", "stop", "rollback"), label="On collapse")
-    tensorboard: bool = _opt(False, "Also write losses, metrics and preview grids as TensorBoard logs in "
-                             "RUN/tensorboard (needs the tensorboard package).", label="TensorBoard")
-    compile_mode: str = _opt("default", "torch.compile mode when compiling: default, reduce-overhead (CUDA graphs "
-                             "on a GPU: fewer kernel launches) or max-autotune.",
-                             choices=("default", "reduce-overhead", "max-autotune"), label="Compile mode")
+    checkpoint_every: int = _opt(5000, "Save a checkpoint every N iterations.", minimum=1, label="Checkpoint every")
+    keep_checkpoints: int = _opt(
+        3, "Number of checkpoints kept (older ones are deleted; 0 keeps all).", minimum=0, label="Keep checkpoints"
+    )
+    channels_last: bool = _opt(
+        True, "Use channels_last memory format (faster convolutions, same numbers).", label="channels_last"
+    )
+    fast_upsample: bool = _opt(
+        True,
+        "Compute each conv3x3 after a nearest x2 upsampling as one stride-2 "
+        "transposed convolution of the low-resolution input (same numbers up to rounding, "
+        "2.25x fewer multiply-adds), and sum the generator's residuals in place.",
+        label="Fast upsample-conv",
+    )
+    precision: str = _opt(
+        "fp32",
+        "Arithmetic of the forward/backward passes: fp32, bf16 autocast (losses, "
+        "decisions and weights stay fp32), or auto (bf16 where the GPU/CPU supports it natively).",
+        choices=("fp32", "bf16", "auto"),
+        label="Precision",
+    )
+    compile: bool = _opt(
+        False, "torch.compile the generator and discriminator (slow start, faster steps).", label="torch.compile"
+    )
+    eval_every: int = _opt(
+        2500,
+        "Compute training metrics (pixel diversity, mask class shares, SIFID or its "
+        "random-feature proxy) on fixed-noise EMA samples every N iterations (0: never).",
+        minimum=0,
+        label="Evaluate every",
+    )
+    keep_best: str = _opt(
+        "sifid",
+        "Keep checkpoints/best.pt, never pruned, by this training metric (sifid: "
+        "lowest SIFID or its proxy; diversity: highest; mask_shares: closest class shares).",
+        choices=("sifid", "diversity", "mask_shares", "none"),
+        label="Keep best by",
+    )
+    on_collapse: str = _opt(
+        "warn",
+        "When a health check fires (discriminator spike, diversity collapse, empty "
+        "masks): warn, stop, or rollback to the last healthy checkpoint with lr_d halved.",
+        choices=("warn", "stop", "rollback"),
+        label="On collapse",
+    )
+    tensorboard: bool = _opt(
+        False,
+        "Also write losses, metrics and preview grids as TensorBoard logs in "
+        "RUN/tensorboard (needs the tensorboard package).",
+        label="TensorBoard",
+    )
+    compile_mode: str = _opt(
+        "default",
+        "torch.compile mode when compiling: default, reduce-overhead (CUDA graphs "
+        "on a GPU: fewer kernel launches) or max-autotune.",
+        choices=("default", "reduce-overhead", "max-autotune"),
+        label="Compile mode",
+    )
 
 
 @dataclass(frozen=True)
@@ -157,38 +259,91 @@ class RendererOptions:
     """The layout renderer (docs/renderer.md): which model a run trains, and the renderer's own options. Shared
     options (max_size, noise_dim, lambda_dr, batch_size, lr_g, lr_d, beta1, beta2, ema_decay, iters, ...) keep their
     names; where the renderer's default differs, RENDERER_DEFAULTS gives it."""
-    model: str = _opt("osmis", "Model to train: osmis (image + mask pairs from noise) or renderer (a photo for a "
-                      "given layout).", choices=("osmis", "renderer"), label="Model")
-    ch_r: int = _opt(32, "Renderer generator width ch (16 ch at the coarsest scale, down to ch).", minimum=1,
-                     maximum=256, label="Renderer channels")
-    spade_hidden: int = _opt(64, "Hidden channels of each SPADE layer's shared conv.", minimum=1, maximum=1024,
-                             label="SPADE hidden")
-    spade_norm: str = _opt("batch", "Parameter-free norm inside SPADE layers.", choices=("batch", "instance"),
-                           label="SPADE norm")
-    num_blocks_r: int | None = _opt(None, "SPADE blocks m (default: coarsest map 4..8 px on the short side).",
-                                    minimum=2, maximum=9, label="Renderer blocks")
-    ch_rd: int = _opt(64, "Width of the renderer's U-Net discriminator at full resolution (OASIS: 128).",
-                      minimum=1, maximum=512, label="Renderer D channels")
-    lambda_labelmix: float = _opt(10.0, "Weight of the LabelMix consistency loss (0 disables it).", minimum=0.0,
-                                  label="lambda_LabelMix")
-    p_instance_noise: float = _opt(0.5, "Share of batches trained with per-instance (piecewise) noise instead of "
-                                   "one z per image.", minimum=0.0, maximum=1.0, label="p instance noise")
-    p_tps: float = _opt(0.9, "Probability of a thin-plate-spline warp of each training pair.", minimum=0.0,
-                        maximum=1.0, label="p TPS")
-    tps_strength: float = _opt(0.1, "Largest move of each of the 3x3 TPS control points, as a share of the width.",
-                               minimum=0.0, maximum=0.5, label="TPS strength")
-    p_flip: float = _opt(0.5, "Probability of a horizontal flip of each training pair.", minimum=0.0, maximum=1.0,
-                         label="p flip")
-    p_affine: float = _opt(0.5, "Probability of a mild affine map (scale, shift, crop) of each training pair.",
-                           minimum=0.0, maximum=1.0, label="p affine")
-    p_layout_edit: float = _opt(0.3, "Probability of an object edit of each training pair (duplicate / move an "
-                                "object into an object-free area, paste a background rectangle).", minimum=0.0,
-                                maximum=1.0, label="p layout edit")
-    unpaired: float = _opt(0.5, "Share of each generator batch drawn from unpaired layouts (warped masks without "
-                           "their photo).", minimum=0.0, maximum=1.0, label="Unpaired share")
-    layouts_from: str | None = _opt(None, "An OSMIS run of the same data: half of the unpaired layouts are masks "
-                                    "sampled from it (what the two-stage pipeline feeds the renderer).",
-                                    label="Layouts from run")
+
+    model: str = _opt(
+        "osmis",
+        "Model to train: osmis (image + mask pairs from noise) or renderer (a photo for a given layout).",
+        choices=("osmis", "renderer"),
+        label="Model",
+    )
+    ch_r: int = _opt(
+        32,
+        "Renderer generator width ch (16 ch at the coarsest scale, down to ch).",
+        minimum=1,
+        maximum=256,
+        label="Renderer channels",
+    )
+    spade_hidden: int = _opt(
+        64, "Hidden channels of each SPADE layer's shared conv.", minimum=1, maximum=1024, label="SPADE hidden"
+    )
+    spade_norm: str = _opt(
+        "batch", "Parameter-free norm inside SPADE layers.", choices=("batch", "instance"), label="SPADE norm"
+    )
+    num_blocks_r: int | None = _opt(
+        None,
+        "SPADE blocks m (default: coarsest map 4..8 px on the short side).",
+        minimum=2,
+        maximum=9,
+        label="Renderer blocks",
+    )
+    ch_rd: int = _opt(
+        64,
+        "Width of the renderer's U-Net discriminator at full resolution (OASIS: 128).",
+        minimum=1,
+        maximum=512,
+        label="Renderer D channels",
+    )
+    lambda_labelmix: float = _opt(
+        10.0, "Weight of the LabelMix consistency loss (0 disables it).", minimum=0.0, label="lambda_LabelMix"
+    )
+    p_instance_noise: float = _opt(
+        0.5,
+        "Share of batches trained with per-instance (piecewise) noise instead of one z per image.",
+        minimum=0.0,
+        maximum=1.0,
+        label="p instance noise",
+    )
+    p_tps: float = _opt(
+        0.9, "Probability of a thin-plate-spline warp of each training pair.", minimum=0.0, maximum=1.0, label="p TPS"
+    )
+    tps_strength: float = _opt(
+        0.1,
+        "Largest move of each of the 3x3 TPS control points, as a share of the width.",
+        minimum=0.0,
+        maximum=0.5,
+        label="TPS strength",
+    )
+    p_flip: float = _opt(
+        0.5, "Probability of a horizontal flip of each training pair.", minimum=0.0, maximum=1.0, label="p flip"
+    )
+    p_affine: float = _opt(
+        0.5,
+        "Probability of a mild affine map (scale, shift, crop) of each training pair.",
+        minimum=0.0,
+        maximum=1.0,
+        label="p affine",
+    )
+    p_layout_edit: float = _opt(
+        0.3,
+        "Probability of an object edit of each training pair (duplicate / move an "
+        "object into an object-free area, paste a background rectangle).",
+        minimum=0.0,
+        maximum=1.0,
+        label="p layout edit",
+    )
+    unpaired: float = _opt(
+        0.5,
+        "Share of each generator batch drawn from unpaired layouts (warped masks without their photo).",
+        minimum=0.0,
+        maximum=1.0,
+        label="Unpaired share",
+    )
+    layouts_from: str | None = _opt(
+        None,
+        "An OSMIS run of the same data: half of the unpaired layouts are masks "
+        "sampled from it (what the two-stage pipeline feeds the renderer).",
+        label="Layouts from run",
+    )
 
 
 # THE options that may change when a run is resumed (CLI `train --resume`, the app's "Continue run", the library's
@@ -198,9 +353,23 @@ class RendererOptions:
 # The learning rates may change: lowering them is the way out of a divergence (each change is recorded in run.json
 # and log.txt). Evaluation during training and the health checks watch the run without changing its numbers.
 RESUMABLE_OPTIONS: tuple[str, ...] = (
-    "iters", "log_every", "preview_every", "checkpoint_every", "keep_checkpoints", "device",
-    "channels_last", "fast_upsample", "precision", "compile", "compile_mode", "lr_g", "lr_d",
-    "eval_every", "keep_best", "on_collapse", "tensorboard",
+    "iters",
+    "log_every",
+    "preview_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "device",
+    "channels_last",
+    "fast_upsample",
+    "precision",
+    "compile",
+    "compile_mode",
+    "lr_g",
+    "lr_d",
+    "eval_every",
+    "keep_best",
+    "on_collapse",
+    "tensorboard",
 )
 
 
@@ -217,13 +386,20 @@ GROUPS: dict[str, type] = {
 
 # The renderer's defaults where a shared option's default is OSMIS's (docs/renderer.md section 4.2:
 # OASIS's Adam settings). Applied under every preset, config file and flag when model is renderer.
-RENDERER_DEFAULTS: dict[str, Any] = {"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.999, "batch_size": 4,
-                                     "max_size": 256}
+RENDERER_DEFAULTS: dict[str, Any] = {
+    "lr_g": 1e-4,
+    "lr_d": 4e-4,
+    "beta1": 0.0,
+    "beta2": 0.999,
+    "batch_size": 4,
+    "max_size": 256,
+}
 
 
 @dataclass(frozen=True)
 class OsmisConfig:
     """The resolved configuration of one training run."""
+
     data: DataOptions = field(default_factory=DataOptions)
     generator: GeneratorOptions = field(default_factory=GeneratorOptions)
     discriminator: DiscriminatorOptions = field(default_factory=DiscriminatorOptions)
@@ -249,7 +425,7 @@ class OsmisConfig:
         """{option name: value} over all groups (option names are unique)."""
         return {f.name: getattr(getattr(self, g), f.name) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)}
 
-    def replace(self, **options) -> "OsmisConfig":
+    def replace(self, **options) -> OsmisConfig:
         """A copy with the given options (flat names) changed; unknown names are rejected."""
         _reject_unknown(options, "the given options")
         options = _expand_words(options)
@@ -260,7 +436,7 @@ class OsmisConfig:
         return dataclasses.replace(self, **{g: dataclasses.replace(getattr(self, g), **v) for g, v in groups.items()})
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "the configuration") -> "OsmisConfig":
+    def from_dict(cls, data: Mapping[str, Any], source: str = "the configuration") -> OsmisConfig:
         """Build from nested ({group: {option: value}}) or flat ({option: value}) mappings, over the defaults."""
         return cls().replace(**flatten_options(data, source))
 
@@ -327,15 +503,17 @@ def _validate(name: str, value: Any, f: dataclasses.Field) -> None:
         raise ConfigError(f"option '{name}' must be at most {meta['max']}, got {value!r}.")
 
 
-def config_warnings(config: "OsmisConfig") -> list[str]:
+def config_warnings(config: OsmisConfig) -> list[str]:
     """Sentences about accepted values that are almost surely mistakes (e.g. a learning rate of 1e10)."""
     out = []
     for name, value in config.flat().items():
         limit = FIELDS[name][1].metadata.get("warn_above")
         if limit is not None and value is not None and value > limit:
             default = FIELDS[name][1].default
-            out.append(f"option '{name}' = {value:g} is far above usual values (default {default:g}, usually at "
-                       f"most {limit:g}); training will probably diverge or produce garbage.")
+            out.append(
+                f"option '{name}' = {value:g} is far above usual values (default {default:g}, usually at "
+                f"most {limit:g}); training will probably diverge or produce garbage."
+            )
     return out
 
 
@@ -368,6 +546,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() == ".toml":
             import tomllib
+
             data = tomllib.loads(text)
         else:
             data = json.loads(text)
@@ -382,11 +561,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 def save_config_file(config: OsmisConfig, path: str | Path) -> None:
     from .files import atomic_write_text
+
     atomic_write_text(Path(path), json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def preset_names() -> list[str]:
     from .resources import resource_path
+
     return sorted(p.stem for p in resource_path("presets").glob("*.json"))
 
 
@@ -399,6 +580,7 @@ _PRESET_MODEL_KEY = "renderer_runs"
 def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
     """Flat option overrides of a named preset (resources/presets/NAME.json) for `model`."""
     from .resources import resource_path
+
     path = resource_path("presets") / f"{name}.json"
     if not path.is_file():
         raise ConfigError(f"unknown preset '{name}' (available: {', '.join(preset_names())}).")
@@ -412,8 +594,9 @@ def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
     return flatten_options(data, str(path))
 
 
-def build_config(preset: str | None = None, config_file: str | Path | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> OsmisConfig:
+def build_config(
+    preset: str | None = None, config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> OsmisConfig:
     """Defaults <- model defaults (RENDERER_DEFAULTS for renderer runs) <- preset <- config file <- explicit
     overrides (flags)."""
     overrides = dict(overrides or {})

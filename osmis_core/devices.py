@@ -1,4 +1,5 @@
 """Choosing the compute device and the autocast precision (light: no training modules imported)."""
+
 from __future__ import annotations
 
 from pathlib import Path

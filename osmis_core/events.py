@@ -1,5 +1,6 @@
 """Typed events emitted by the long jobs (training, gallery generation), and the control object through which a
 caller stops or pauses training."""
+
 from __future__ import annotations
 
 import threading
@@ -10,12 +11,13 @@ from pathlib import Path
 @dataclass(frozen=True)
 class RunDescription:
     """What a training run trains on and with: the payload of TrainingStarted and the facts of run.json."""
-    data: dict                  # source, original_size [W, H], num_frames, resolution [H, W], num_classes, mask
-    architecture: dict          # height, width, noise_shape, num_blocks_g/_d/_d0, notes
+
+    data: dict  # source, original_size [W, H], num_frames, resolution [H, W], num_classes, mask
+    architecture: dict  # height, width, noise_shape, num_blocks_g/_d/_d0, notes
     device: str
     params_g: int
     params_d: int
-    model: str = "osmis"        # osmis | renderer
+    model: str = "osmis"  # osmis | renderer
 
     @property
     def notes(self) -> list[str]:
@@ -24,16 +26,21 @@ class RunDescription:
     def summary(self) -> str:
         """One line: resolution, blocks, classes, parameter counts and device."""
         a = self.architecture
-        blocks = (f"n_g={a['num_blocks_g']} n_d={a['num_blocks_d']} n_d0={a['num_blocks_d0']}"
-                  if self.model == "osmis" else f"renderer, {a.get('num_blocks', '?')} SPADE blocks")
-        return (f"{a['width']}x{a['height']}, {blocks}, classes={self.data.get('num_classes')}, G {self.params_g:,} / "
-                f"D {self.params_d:,} parameters, on {self.device}")
+        blocks = (
+            f"n_g={a['num_blocks_g']} n_d={a['num_blocks_d']} n_d0={a['num_blocks_d0']}"
+            if self.model == "osmis"
+            else f"renderer, {a.get('num_blocks', '?')} SPADE blocks"
+        )
+        return (
+            f"{a['width']}x{a['height']}, {blocks}, classes={self.data.get('num_classes')}, G {self.params_g:,} / "
+            f"D {self.params_d:,} parameters, on {self.device}"
+        )
 
 
 @dataclass(frozen=True)
 class TrainingStarted:
     run_dir: Path
-    step: int                   # first step to run is step + 1
+    step: int  # first step to run is step + 1
     total: int
     resumed: bool
     description: RunDescription
@@ -41,14 +48,14 @@ class TrainingStarted:
     def summary(self) -> str:
         """The "run started" sentence that every face prints (notes follow as `note: ...` lines)."""
         word = "resumed" if self.resumed else "started"
-        lines = [f"{word} at iteration {self.step:,} of {self.total:,} in {self.run_dir}: "
-                 f"{self.description.summary()}"]
+        lines = [f"{word} at iteration {self.step:,} of {self.total:,} in {self.run_dir}: {self.description.summary()}"]
         return "\n".join(lines + [f"note: {n}" for n in self.description.notes])
 
 
 @dataclass(frozen=True)
 class IterationDone:
     """After every iteration (losses stay on the device: they are read back only for StepStats)."""
+
     step: int
     total: int
 
@@ -57,13 +64,13 @@ class IterationDone:
 class StepStats:
     step: int
     total: int
-    losses: dict[str, float]    # every loss term, G and D
-    d_real: float               # mean D logit on reals
-    d_fake: float               # mean D logit on fakes
+    losses: dict[str, float]  # every loss term, G and D
+    d_real: float  # mean D logit on reals
+    d_fake: float  # mean D logit on fakes
     it_per_s: float
-    elapsed: float              # seconds of training in this session
-    eta: float                  # seconds to the end of the run at the current speed
-    extra: dict[str, float] = field(default_factory=dict)   # e.g. p_aug, the adapted augmentation probability
+    elapsed: float  # seconds of training in this session
+    eta: float  # seconds to the end of the run at the current speed
+    extra: dict[str, float] = field(default_factory=dict)  # e.g. p_aug, the adapted augmentation probability
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class StepEval:
     features) or sifid_proxy (random-feature proxy, not comparable with published SIFID), lower = closer to the
     training image. best: this evaluation became checkpoints/best.pt.
     """
+
     step: int
     metrics: dict[str, float]
     best: bool = False
@@ -87,6 +95,7 @@ class HealthEvent:
     kind: "nonfinite", "d_spike", "diversity_collapse" or "empty_masks"; action: what the trainer does about it,
     "warn", "stop" or "rollback" (nonfinite always stops).
     """
+
     step: int
     kind: str
     message: str
@@ -96,7 +105,8 @@ class HealthEvent:
 @dataclass(frozen=True)
 class RolledBack:
     """Training went back to the checkpoint of step `to_step` with the discriminator's learning rate `lr_d`."""
-    step: int                   # where the fault was found
+
+    step: int  # where the fault was found
     to_step: int
     lr_d: float
     reason: str
@@ -128,26 +138,26 @@ class TrainingResumed:
 class TrainingFinished:
     step: int
     run_dir: Path
-    stopped: bool               # True when stopped by request before the last iteration
+    stopped: bool  # True when stopped by request before the last iteration
 
 
 @dataclass(frozen=True)
 class TrainingFailed:
     step: int
     message: str
-    details: str = ""           # traceback for the log
-    user_error: bool = False    # the user can fix it (full disk, divergence, memory): the CLI exits 2, else 1
+    details: str = ""  # traceback for the log
+    user_error: bool = False  # the user can fix it (full disk, divergence, memory): the CLI exits 2, else 1
 
 
 @dataclass(frozen=True)
 class GenerationStarted:
-    total: int                  # samples to write
-    out_dir: Path               # the gallery folder it will become
+    total: int  # samples to write
+    out_dir: Path  # the gallery folder it will become
 
 
 @dataclass(frozen=True)
 class SamplesWritten:
-    done: int                   # samples whose files are written
+    done: int  # samples whose files are written
     total: int
 
 
@@ -160,8 +170,20 @@ class GenerationFinished:
 
 GenerationEvent = GenerationStarted | SamplesWritten | GenerationFinished
 
-Event = (TrainingStarted | IterationDone | StepStats | StepEval | HealthEvent | RolledBack | PreviewReady
-         | CheckpointSaved | TrainingPaused | TrainingResumed | TrainingFinished | TrainingFailed)
+Event = (
+    TrainingStarted
+    | IterationDone
+    | StepStats
+    | StepEval
+    | HealthEvent
+    | RolledBack
+    | PreviewReady
+    | CheckpointSaved
+    | TrainingPaused
+    | TrainingResumed
+    | TrainingFinished
+    | TrainingFailed
+)
 
 
 class TrainControl:

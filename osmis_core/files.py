@@ -1,6 +1,7 @@
 """The one way this project writes a file: through a temporary file in the same folder, then a rename, so that
 readers never see half a file and a failed write leaves the previous content untouched. Folders that must stay
 consistent as a whole (galleries) are built the same way: in a hidden sibling folder, then swapped in."""
+
 from __future__ import annotations
 
 import glob
@@ -38,7 +39,7 @@ def _read_umask() -> int:
 
 _UMASK = _read_umask()
 _FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file
-_DIR_MODE = 0o777 & ~_UMASK   # what mkdir() would give a new folder
+_DIR_MODE = 0o777 & ~_UMASK  # what mkdir() would give a new folder
 
 
 def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:

@@ -1,4 +1,5 @@
 """Locate the project's `resources/` folder (presets, palette) in a checkout or an installed copy."""
+
 from __future__ import annotations
 
 import sys

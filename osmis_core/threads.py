@@ -23,6 +23,7 @@ Use, in a process that has not imported torch yet:
 
 Linux measures the load from /proc/stat; elsewhere the adaptive plan keeps torch's default count.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,10 +57,11 @@ def physical_cores() -> int:
     for cpu in sorted(allowed_cpus()):
         topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
         try:
-            cores.add((topo.joinpath("physical_package_id").read_text().strip(),
-                       topo.joinpath("core_id").read_text().strip()))
+            cores.add(
+                (topo.joinpath("physical_package_id").read_text().strip(), topo.joinpath("core_id").read_text().strip())
+            )
         except OSError:
-            cores.add(("cpu", str(cpu)))        # no topology (not Linux, or hidden): each logical CPU is a core
+            cores.add(("cpu", str(cpu)))  # no topology (not Linux, or hidden): each logical CPU is a core
     n = len(cores) or 1
     quota = _cgroup_quota()
     return max(1, min(n, math.ceil(quota))) if quota else n
@@ -83,6 +85,7 @@ def _cgroup_quota() -> float | None:
 @dataclass
 class CpuSample:
     """Busy CPU time of the whole machine and of this process, in seconds, at one wall-clock instant."""
+
     wall: float
     machine_busy: float
     own: float
@@ -136,12 +139,13 @@ class ThreadPlan:
     """What `configure_threads` decided. `threads` is the fixed intra-op count, or None when it adapts to the load;
     `source` says who chose it: 'OMP_NUM_THREADS' (the user's environment), 'threads' (--threads N or a batch
     allotment) or 'adaptive'; `env` holds the variables this process set (not the user's)."""
+
     threads: int | None
     source: str
     cores: int
     env: dict[str, str] = field(default_factory=dict)
     start: CpuSample | None = None
-    cpus: frozenset[int] | None = None      # the logical CPUs whose load is watched (None: the whole machine)
+    cpus: frozenset[int] | None = None  # the logical CPUs whose load is watched (None: the whole machine)
 
     def governor(self, interval_s: float = 2.0) -> ThreadGovernor:
         """A governor for the calling thread (the one that runs training steps; torch's count is per thread)."""
@@ -163,8 +167,9 @@ class ThreadGovernor:
     back into contention). With a fixed plan it only makes sure the calling thread uses that count.
     """
 
-    def __init__(self, plan: ThreadPlan, interval_s: float = 2.0,
-                 sampler: Callable[[], CpuSample | None] | None = None):
+    def __init__(
+        self, plan: ThreadPlan, interval_s: float = 2.0, sampler: Callable[[], CpuSample | None] | None = None
+    ):
         self.plan = plan
         self.interval_s = interval_s
         # where the load is read from: /proc/stat for the plan's CPUs (tests script it)
@@ -172,12 +177,13 @@ class ThreadGovernor:
         self._last = plan.start
         self._pending_up: int | None = None
         self.current: int | None = None
-        self.changes: list[tuple[float, int, float]] = []   # (monotonic time, new count, others' load)
+        self.changes: list[tuple[float, int, float]] = []  # (monotonic time, new count, others' load)
 
     def check(self) -> int | None:
         """Look at the machine if `interval_s` has passed; returns the intra-op thread count in force (None when
         the plan adapts but the load cannot be measured here, leaving torch's default)."""
         import torch
+
         if self.plan.threads is not None:
             if self.current is None:
                 self.current = self.plan.threads
@@ -191,14 +197,14 @@ class ThreadGovernor:
         if sample is None:
             return None
         if self._last is None or sample.wall - self._last.wall < 0.05:
-            self._last = sample                 # no interval to measure over yet
+            self._last = sample  # no interval to measure over yet
             return self.current
         others = others_load(self._last, sample)
         self._last = sample
         target = threads_for(self.plan.cores, others, len(self.plan.cpus) if self.plan.cpus else None)
         current = self.current if self.current is not None else torch.get_num_threads()
         if target > current and self.current is not None and self._pending_up != target:
-            self._pending_up = target           # first look that says "more": wait for the next one
+            self._pending_up = target  # first look that says "more": wait for the next one
             return self.current
         self._pending_up = None
         if target != current or self.current is None:
@@ -255,7 +261,7 @@ def configure_threads(threads: int | None = None, environ: MutableMapping[str, s
     if _configured is not None and (threads is None or threads == _configured.threads):
         return _configured
     for key, value in (_configured.env if _configured is not None else {}).items():
-        if environ.get(key) == value:       # ours, not the user's
+        if environ.get(key) == value:  # ours, not the user's
             del environ[key]
     env = thread_env(threads, environ)
     environ.update(env)

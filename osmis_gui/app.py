@@ -1,4 +1,5 @@
 """Entry point of the desktop app: `run_app(path)` (used by `osmis gui [PATH]` and `python main.py`)."""
+
 from __future__ import annotations
 
 import sys
@@ -29,6 +30,7 @@ def run_app(path: str | None = None, threads: int | None = None) -> int:
 
     from . import startup, tasks
     from .platform_check import check_platform
+
     configure_threads(threads)
     if QApplication.instance() is None:
         check_platform()
@@ -40,6 +42,6 @@ def run_app(path: str | None = None, threads: int | None = None) -> int:
     if path:
         QTimer.singleShot(0, lambda: window.open_path(path))
     code = app.exec()
-    tasks.wait_for_all(30_000)     # background jobs finish before the interpreter goes
+    tasks.wait_for_all(30_000)  # background jobs finish before the interpreter goes
     startup.release()
     return code

@@ -3,6 +3,7 @@ classes found and what training will use (resolution, architecture, parameter co
 
 It follows the app state's data and settings, decodes and inspects in the background, and publishes whether
 training can start from the data (`AppState.set_data_problem`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,10 @@ from . import jobs
 from .data_widgets import DataInfoPanel, FrameViewer
 from .tasks import Jobs
 
-IMAGE_FILTER = ("Images and videos (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.mov *.avi *.webm *.gif "
-                "*.mkv *.m4v);;All files (*)")
+IMAGE_FILTER = (
+    "Images and videos (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.mov *.avi *.webm *.gif "
+    "*.mkv *.m4v);;All files (*)"
+)
 MASK_FILTER = "Mask images (*.png *.bmp *.tif *.tiff *.webp *.jpg *.jpeg);;All files (*)"
 PREVIEW_OPTIONS = ("masks", "max_classes", "background_color", "max_frames")
 INSPECT_OPTIONS = {n for n, (g, _) in FIELDS.items() if g in ("data", "generator", "discriminator")}
@@ -27,8 +30,8 @@ class DataPage(QWidget):
     """Shows the state's data; `changed` fires when data, preview or inspection results change."""
 
     changed = Signal()
-    preview_ready = Signal(object)      # DataPreview
-    inspected = Signal(object)          # the engine's InspectReport, or None after an error
+    preview_ready = Signal(object)  # DataPreview
+    inspected = Signal(object)  # the engine's InspectReport, or None after an error
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -38,14 +41,14 @@ class DataPage(QWidget):
         self.path: str | None = None
         self.mask_path: str | None = None
         self.preview: jobs.DataPreview | None = None
-        self.report = None                  # the engine's InspectReport
+        self.report = None  # the engine's InspectReport
         self.data_error: str | None = None
         self.inspect_error: str | None = None
         self.config = app_state.config
         self.loading = False
         self.inspecting = False
         self._preview_options: dict = {}
-        self._inspect_timer = QTimer(self, singleShot=True, interval=300)   # debounces edits of the settings
+        self._inspect_timer = QTimer(self, singleShot=True, interval=300)  # debounces edits of the settings
         self._inspect_timer.timeout.connect(self._start_inspect)
 
         self.frames = FrameViewer(float(settings.value("data/opacity", 0.5)))
@@ -70,12 +73,12 @@ class DataPage(QWidget):
 
     # -- user actions --------------------------------------------------------------------------------------
     def choose_data(self) -> None:
-        self._choose(lambda start: QFileDialog.getOpenFileName(self, "Open image or video", start,
-                                                               IMAGE_FILTER)[0])
+        self._choose(lambda start: QFileDialog.getOpenFileName(self, "Open image or video", start, IMAGE_FILTER)[0])
 
     def choose_data_folder(self) -> None:
-        self._choose(lambda start: QFileDialog.getExistingDirectory(
-            self, "Open data folder (image/ + mask/, or frames)", start))
+        self._choose(
+            lambda start: QFileDialog.getExistingDirectory(self, "Open data folder (image/ + mask/, or frames)", start)
+        )
 
     def _choose(self, ask) -> None:
         path = ask(str(self.qsettings.value("dirs/data", str(Path.home()))))
@@ -161,8 +164,15 @@ class DataPage(QWidget):
         self._preview_options = {k: flat.get(k) for k in PREVIEW_OPTIONS}
         self.loading = True
         self._set_busy()
-        self.jobs.start(jobs.load_preview, self.path, self.mask_path, self._preview_options, key="preview",
-                        returned=self._on_preview, failed=("The data cannot be loaded", self._on_preview_error))
+        self.jobs.start(
+            jobs.load_preview,
+            self.path,
+            self.mask_path,
+            self._preview_options,
+            key="preview",
+            returned=self._on_preview,
+            failed=("The data cannot be loaded", self._on_preview_error),
+        )
 
     def _start_inspect(self) -> None:
         if not self.path or self.config is None:
@@ -170,8 +180,15 @@ class DataPage(QWidget):
         self._inspect_timer.stop()
         self.inspecting = True
         self._set_busy()
-        self.jobs.start(jobs.inspect, self.path, self.mask_path, self.config, key="inspect",
-                        returned=self._on_inspect, failed=("The data cannot be inspected", self._on_inspect_error))
+        self.jobs.start(
+            jobs.inspect,
+            self.path,
+            self.mask_path,
+            self.config,
+            key="inspect",
+            returned=self._on_inspect,
+            failed=("The data cannot be inspected", self._on_inspect_error),
+        )
 
     def _on_preview(self, preview) -> None:
         self.loading = False

@@ -1,12 +1,25 @@
 """Widgets of the data page: the frame viewer (picture, mask overlay, frame scrubber, opacity) and the information
 panel (source, mask classes, what training will use, notes and errors). They show what they are given."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider,
-                               QStyle, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStyle,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from osmis_core.data.masks import KIND_PHRASES
 
@@ -28,8 +41,10 @@ class FrameViewer(QWidget):
     def __init__(self, opacity: float, parent: QWidget | None = None):
         super().__init__(parent)
         self.preview = None
-        self.view = ImageView("Open an image, a research-layout folder (image/ + mask/) or a video\n"
-                              "(File ▸ Open Data…, Ctrl+O) or drop it on the window.")
+        self.view = ImageView(
+            "Open an image, a research-layout folder (image/ + mask/) or a video\n"
+            "(File ▸ Open Data…, Ctrl+O) or drop it on the window."
+        )
         self.frame_slider = QSlider(Qt.Orientation.Horizontal)
         self.frame_slider.setToolTip("Scrub through the frames of the video (Left/Right keys step one frame)")
         self.frame_slider.valueChanged.connect(self._show_frame)
@@ -100,8 +115,9 @@ class DataInfoPanel(QWidget):
         self.mask_button = QPushButton("Open mask…")
         self.mask_button.setToolTip("Use another mask file (or folder of per-frame masks) for this data (Ctrl+M)")
         self.clear_mask_button = QPushButton("No mask")
-        self.clear_mask_button.setToolTip("Forget the explicitly chosen mask (a mask found next to the image is "
-                                          "still used)")
+        self.clear_mask_button.setToolTip(
+            "Forget the explicitly chosen mask (a mask found next to the image is still used)"
+        )
         buttons = QHBoxLayout()
         for b in (self.open_button, self.mask_button, self.clear_mask_button):
             buttons.addWidget(b)
@@ -130,8 +146,12 @@ class DataInfoPanel(QWidget):
         self.kind_label = QLabel("–")
         self.size_label = QLabel("–")
         self.mask_label = _selectable(wrap=True)
-        for name, label in (("Data:", self.source_label), ("Kind:", self.kind_label), ("Size:", self.size_label),
-                            ("Mask:", self.mask_label)):
+        for name, label in (
+            ("Data:", self.source_label),
+            ("Kind:", self.kind_label),
+            ("Size:", self.size_label),
+            ("Mask:", self.mask_label),
+        ):
             form.addRow(name, label)
         return box
 
@@ -157,12 +177,19 @@ class DataInfoPanel(QWidget):
         box = QGroupBox("Training will use")
         form = QFormLayout(box)
         self.resolution_label, self.noise_label, self.blocks_label, self.params_label, self.classes_label = (
-            _selectable() for _ in range(5))
-        self.blocks_label.setToolTip("Generator blocks n_g; discriminator blocks n_d, of which n_d0 form the "
-                                     "low-level (multi-scale) branch and the rest the layout branch")
-        for name, label in (("Resolution:", self.resolution_label), ("Noise map:", self.noise_label),
-                            ("Blocks:", self.blocks_label), ("Parameters:", self.params_label),
-                            ("Classes:", self.classes_label)):
+            _selectable() for _ in range(5)
+        )
+        self.blocks_label.setToolTip(
+            "Generator blocks n_g; discriminator blocks n_d, of which n_d0 form the "
+            "low-level (multi-scale) branch and the rest the layout branch"
+        )
+        for name, label in (
+            ("Resolution:", self.resolution_label),
+            ("Noise map:", self.noise_label),
+            ("Blocks:", self.blocks_label),
+            ("Parameters:", self.params_label),
+            ("Classes:", self.classes_label),
+        ):
             form.addRow(name, label)
         return box
 
@@ -180,10 +207,11 @@ class DataInfoPanel(QWidget):
         self.resolution_label.setText(f"{w} × {h} px (W × H)")
         nh, nw = report.noise_shape
         self.noise_label.setText(f"{nw} × {nh} (W × H)")
-        self.blocks_label.setText(f"G n_g={report.num_blocks_g} · D n_d={report.num_blocks_d} "
-                                  f"(low-level n_d0={report.num_blocks_d0})")
+        self.blocks_label.setText(
+            f"G n_g={report.num_blocks_g} · D n_d={report.num_blocks_d} (low-level n_d0={report.num_blocks_d0})"
+        )
         self.params_label.setText(f"G {report.params_g:,} · D {report.params_d:,}")
-        self.params_label.setToolTip(report.summary())   # the same text `osmis inspect` prints
+        self.params_label.setToolTip(report.summary())  # the same text `osmis inspect` prints
         k = report.num_classes
         self.classes_label.setText(f"{k} (OSMIS: image + mask)" if k else "none (SIV-GAN: image only)")
 

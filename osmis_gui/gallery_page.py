@@ -1,5 +1,6 @@
 """Gallery: generate N image–mask pairs from a checkpoint, browse them, score them (SIFID), sort, select and
 export the selection with a manifest (and metrics)."""
+
 from __future__ import annotations
 
 import html
@@ -9,21 +10,30 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QProgressBar, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidgetItem,
+    QProgressBar,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import jobs, paint_jobs, scoring
 from .gallery_widgets import GenerateBar, PairView, SelectionBar, ThumbnailList
 from .tasks import Jobs
 from .widgets import error_label, set_error
 
+
 class GalleryPage(QWidget):
-    generated = Signal(str)          # gallery folder
-    loaded = Signal(str)             # gallery folder, all thumbnails shown
-    scored = Signal(str)             # gallery folder
-    exported = Signal(str, int)      # destination, number of pairs
-    failed = Signal(str)             # message
-    edit_layout = Signal(str)        # mask file of the current pair, to be edited on the Paint page
+    generated = Signal(str)  # gallery folder
+    loaded = Signal(str)  # gallery folder, all thumbnails shown
+    scored = Signal(str)  # gallery folder
+    exported = Signal(str, int)  # destination, number of pairs
+    failed = Signal(str)  # message
+    edit_layout = Signal(str)  # mask file of the current pair, to be edited on the Paint page
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -37,11 +47,11 @@ class GalleryPage(QWidget):
         self.gallery_dir: str | None = None
         self.manifest: dict | None = None
         self.metrics: dict | None = None
-        self._score_stage: str | None = None     # the scoring stage shown, and when it started (for the ETA)
+        self._score_stage: str | None = None  # the scoring stage shown, and when it started (for the ETA)
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
-        self.layouts_editable = False    # a renderer is open on the Paint page
+        self.layouts_editable = False  # a renderer is open on the Paint page
         self.last_walk: str | None = None
         self.last_error: str | None = None
         self._expected_n = 0
@@ -59,8 +69,11 @@ class GalleryPage(QWidget):
         status and error lines."""
         self.bar = GenerateBar(int(settings.value("gallery/n", 16)), int(settings.value("gallery/seed", 0)))
         b = self.bar
-        self.generate_action, self.animate_action, self.generate_button = (b.generate_action, b.animate_action,
-                                                                           b.generate_button)
+        self.generate_action, self.animate_action, self.generate_button = (
+            b.generate_action,
+            b.animate_action,
+            b.generate_button,
+        )
         self.checkpoint_combo, self.n_spin, self.seed_spin = b.checkpoint_combo, b.n_spin, b.seed_spin
         self.gallery_combo, self.open_folder_button = b.gallery_combo, b.open_folder_button
         self.generate_action.triggered.connect(self.generate)
@@ -98,8 +111,11 @@ class GalleryPage(QWidget):
         self.pair_view = PairView(float(settings.value("gallery/opacity", 0.5)))
         self.pair_view.opacity_changed.connect(lambda v: self.qsettings.setValue("gallery/opacity", v))
         self.pair_view.mode_changed.connect(lambda: self._show_current(self.list.currentItem()))
-        self.view, self.mode_combo, self.info_label = self.pair_view.view, self.pair_view.mode_combo, \
-            self.pair_view.info_label
+        self.view, self.mode_combo, self.info_label = (
+            self.pair_view.view,
+            self.pair_view.mode_combo,
+            self.pair_view.info_label,
+        )
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.list)
         self.splitter.addWidget(self.pair_view)
@@ -141,8 +157,14 @@ class GalleryPage(QWidget):
             self.set_run(run.run_dir, run.data_path, run.mask_path, run.checkpoints, run.galleries)
 
     # -- run -----------------------------------------------------------------------------------------------
-    def set_run(self, run_dir: str | None, data_path: str | None = None, mask_path: str | None = None,
-                checkpoints: list[int] | None = None, galleries: list[str] | None = None) -> None:
+    def set_run(
+        self,
+        run_dir: str | None,
+        data_path: str | None = None,
+        mask_path: str | None = None,
+        checkpoints: list[int] | None = None,
+        galleries: list[str] | None = None,
+    ) -> None:
         """Show a run: its checkpoints and, when it has galleries, the newest one."""
         changed = run_dir != self.run_dir
         self.run_dir = run_dir
@@ -169,16 +191,23 @@ class GalleryPage(QWidget):
         busy = self.generating or self.exporting
         self.generate_action.setEnabled(bool(self.run_dir and self.checkpoints) and not self.generating)
         self.animate_action.setEnabled(bool(self.run_dir and self.checkpoints) and not self.animating)
-        can_score = (self.metrics_available and self.manifest is not None and not self.scoring
-                     and not self.generating and bool(self.data_path))
+        can_score = (
+            self.metrics_available
+            and self.manifest is not None
+            and not self.scoring
+            and not self.generating
+            and bool(self.data_path)
+        )
         self.score_action.setEnabled(can_score)
         if not self.metrics_available:
             self.score_action.setToolTip(f"Scores unavailable: {self.metrics_reason}")
         elif not self.data_path:
             self.score_action.setToolTip("Scores need the run's training data, which is not known")
         else:
-            self.score_action.setToolTip("Per-image SIFID against the training data (runs in the background)"
-                                         + (f"; {self.metrics_reason}" if self.metrics_reason else ""))
+            self.score_action.setToolTip(
+                "Per-image SIFID against the training data (runs in the background)"
+                + (f"; {self.metrics_reason}" if self.metrics_reason else "")
+            )
         n_sel = len(self.list.selectedItems())
         self.export_action.setEnabled(n_sel > 0 and not busy)
         self.open_folder_button.setEnabled(self.gallery_dir is not None)
@@ -188,8 +217,11 @@ class GalleryPage(QWidget):
         info = self._item_info(self.list.index_of(current)) if current is not None else None
         self.edit_layout_action.setEnabled(self.layouts_editable and bool(info and info.get("mask")))
         self.render_masks_action.setEnabled(
-            self.manifest is not None and self.manifest.get("kind") != "render" and not self.rendering
-            and any(it.get("mask") for it in self.manifest.get("items", [])))
+            self.manifest is not None
+            and self.manifest.get("kind") != "render"
+            and not self.rendering
+            and any(it.get("mask") for it in self.manifest.get("items", []))
+        )
 
     # -- generate ------------------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -207,12 +239,21 @@ class GalleryPage(QWidget):
         self.progress.setRange(0, n)
         self.progress.setValue(0)
         self.progress.show()
-        self.status_label.setText(f"Generating {n} samples from {'the latest checkpoint' if checkpoint == 'latest' else f'iteration {step:,}'} "
-                                  f"(seed {seed})…")
+        source = "the latest checkpoint" if checkpoint == "latest" else f"iteration {step:,}"
+        self.status_label.setText(f"Generating {n} samples from {source} (seed {seed})…")
         self.update_actions()
-        self.jobs.start(jobs.generate, self.run_dir, n, seed, checkpoint, self.app_state.device(),
-                        yielded=self._progress, returned=self._on_generated,
-                        failed=self._failed("Generation failed"), finished=self._on_generate_finished)
+        self.jobs.start(
+            jobs.generate,
+            self.run_dir,
+            n,
+            seed,
+            checkpoint,
+            self.app_state.device(),
+            yielded=self._progress,
+            returned=self._on_generated,
+            failed=self._failed("Generation failed"),
+            finished=self._on_generate_finished,
+        )
 
     def animate(self) -> None:
         if not self.run_dir or not self.checkpoints or self.animating:
@@ -222,9 +263,16 @@ class GalleryPage(QWidget):
         set_error(self.error_label, None)
         self.status_label.setText(f"Writing a latent walk (seed {self.seed_spin.value()})…")
         self.update_actions()
-        self.jobs.start(jobs.animate, self.run_dir, self.seed_spin.value(), checkpoint, self.app_state.device(),
-                        returned=self._on_animated, failed=self._failed("Latent walk failed"),
-                        finished=self._on_animate_finished)
+        self.jobs.start(
+            jobs.animate,
+            self.run_dir,
+            self.seed_spin.value(),
+            checkpoint,
+            self.app_state.device(),
+            returned=self._on_animated,
+            failed=self._failed("Latent walk failed"),
+            finished=self._on_animate_finished,
+        )
 
     def _on_animated(self, path: str) -> None:
         self.last_walk = path
@@ -279,8 +327,14 @@ class GalleryPage(QWidget):
         self.progress.setRange(0, 0)
         self.progress.show()
         self.app_state.set_gallery(self.gallery_dir)
-        self.jobs.start(jobs.load_gallery, self.gallery_dir, key="gallery", yielded=self._on_gallery_part,
-                        failed=self._failed("The gallery cannot be shown"), finished=self._on_load_finished)
+        self.jobs.start(
+            jobs.load_gallery,
+            self.gallery_dir,
+            key="gallery",
+            yielded=self._on_gallery_part,
+            failed=self._failed("The gallery cannot be shown"),
+            finished=self._on_load_finished,
+        )
         self.update_actions()
 
     def _clear_gallery(self) -> None:
@@ -303,9 +357,11 @@ class GalleryPage(QWidget):
             self.list.fill([int(it["index"]) for it in items])
             self._apply_metrics()
             m = self.manifest
-            self.status_label.setText(f"{len(items)} samples from iteration {m.get('checkpoint_step', '?'):,} "
-                                      f"(seed {m.get('seed')}, {m.get('resolution', ['?', '?'])[1]}×"
-                                      f"{m.get('resolution', ['?', '?'])[0]}) — {self.gallery_dir}")
+            self.status_label.setText(
+                f"{len(items)} samples from iteration {m.get('checkpoint_step', '?'):,} "
+                f"(seed {m.get('seed')}, {m.get('resolution', ['?', '?'])[1]}×"
+                f"{m.get('resolution', ['?', '?'])[0]}) — {self.gallery_dir}"
+            )
             if self.list.count():
                 self.list.setCurrentRow(0)
         elif kind == "thumbs":
@@ -381,10 +437,18 @@ class GalleryPage(QWidget):
         self.progress.show()
         self.status_label.setText("Computing per-image SIFID…")
         self.update_actions()
-        self.jobs.start(jobs.compute_scores, self.gallery_dir, self.data_path, self.mask_path,
-                        self.app_state.device(), self.app_state.config, yielded=self._progress,
-                        returned=self._on_scored, failed=self._failed("Scores could not be computed"),
-                        finished=self._on_score_finished)
+        self.jobs.start(
+            jobs.compute_scores,
+            self.gallery_dir,
+            self.data_path,
+            self.mask_path,
+            self.app_state.device(),
+            self.app_state.config,
+            yielded=self._progress,
+            returned=self._on_scored,
+            failed=self._failed("Scores could not be computed"),
+            finished=self._on_score_finished,
+        )
 
     def _on_scored(self, metrics: dict) -> None:
         self.metrics = metrics
@@ -459,7 +523,7 @@ class GalleryPage(QWidget):
                 return (0, index)
             v = (self._score_row(index) or {}).get(key)
             if not isinstance(v, (int, float)) or math.isnan(v):
-                return (1, index)          # unscored last
+                return (1, index)  # unscored last
             return (0, -v if descending else v)
 
         self.list.reorder(sorted(self.items, key=sort_key))
@@ -474,7 +538,8 @@ class GalleryPage(QWidget):
             return
         self.qsettings.setValue("dirs/export", path)
         if (Path(path) / "manifest.json").exists() and not self.app_state.confirm(
-                "Replace the export?", f"{path} already holds an export (manifest.json). Overwrite its files?"):
+            "Replace the export?", f"{path} already holds an export (manifest.json). Overwrite its files?"
+        ):
             return
         self.export_to(path)
 
@@ -485,8 +550,15 @@ class GalleryPage(QWidget):
         self.exporting = True
         self.status_label.setText(f"Exporting {len(indices)} pairs to {dest}…")
         self.update_actions()
-        self.jobs.start(jobs.export_selection, self.gallery_dir, indices, dest, returned=self._on_exported,
-                        failed=self._failed("Export failed"), finished=self._on_export_finished)
+        self.jobs.start(
+            jobs.export_selection,
+            self.gallery_dir,
+            indices,
+            dest,
+            returned=self._on_exported,
+            failed=self._failed("Export failed"),
+            finished=self._on_export_finished,
+        )
 
     def _on_exported(self, result: dict) -> None:
         self.status_label.setText(f"Exported {result['count']} pairs ({result['files']} files) to {result['dest']}")
@@ -523,9 +595,15 @@ class GalleryPage(QWidget):
         self.progress.show()
         self.status_label.setText(f"Rendering the masks of {Path(self.gallery_dir).name} with {renderer_run}…")
         self.update_actions()
-        self.jobs.start(paint_jobs.render_gallery_masks, renderer_run, self.gallery_dir, self.app_state.device(),
-                        returned=self.refresh_galleries, failed=self._failed("Rendering failed"),
-                        finished=self._on_render_finished)
+        self.jobs.start(
+            paint_jobs.render_gallery_masks,
+            renderer_run,
+            self.gallery_dir,
+            self.app_state.device(),
+            returned=self.refresh_galleries,
+            failed=self._failed("Rendering failed"),
+            finished=self._on_render_finished,
+        )
 
     def _on_render_finished(self) -> None:
         self.rendering = False

@@ -1,14 +1,26 @@
 """Widgets of the gallery page: the generate bar, the selection bar, the thumbnail list and the large view of one
 image–mask pair (overlay / image / mask, opacity) with its description. They show what they are given."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QPushButton,
-                               QSpinBox, QStyle, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .widgets import ImageView, OpacitySlider
 
@@ -90,8 +102,10 @@ class GenerateBar(QWidget):
         self.generate_action.setShortcut(QKeySequence("Ctrl+G"))
         self.generate_action.setToolTip("Generate the samples from the chosen checkpoint (Ctrl+G)")
         self.animate_action = QAction("Latent walk", self)
-        self.animate_action.setToolTip("Write a looping video that walks smoothly through noise space (image and "
-                                       "mask side by side) from the chosen checkpoint and seed, into RUN/walks")
+        self.animate_action.setToolTip(
+            "Write a looping video that walks smoothly through noise space (image and "
+            "mask side by side) from the chosen checkpoint and seed, into RUN/walks"
+        )
         self.checkpoint_combo = QComboBox()
         self.checkpoint_combo.setToolTip("Checkpoint to sample from (the EMA generator is used)")
         self.checkpoint_combo.setMinimumWidth(150)
@@ -100,7 +114,7 @@ class GenerateBar(QWidget):
         self.n_spin.setValue(n)
         self.n_spin.setToolTip("Number of image–mask pairs to generate")
         self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2 ** 31 - 1)
+        self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setValue(seed)
         self.seed_spin.setToolTip("Random seed of the noise: the same seed gives the same samples")
         self.generate_button = _tool_button(self.generate_action)
@@ -111,8 +125,16 @@ class GenerateBar(QWidget):
         self.open_folder_button.setToolTip("Show the gallery folder (with its index.html) in the file manager")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for w in (QLabel("Checkpoint:"), self.checkpoint_combo, QLabel("Samples:"), self.n_spin, QLabel("Seed:"),
-                  self.seed_spin, self.generate_button, _tool_button(self.animate_action, False)):
+        for w in (
+            QLabel("Checkpoint:"),
+            self.checkpoint_combo,
+            QLabel("Samples:"),
+            self.n_spin,
+            QLabel("Seed:"),
+            self.seed_spin,
+            self.generate_button,
+            _tool_button(self.animate_action, False),
+        ):
             row.addWidget(w)
         row.addSpacing(20)
         row.addWidget(QLabel("Gallery:"))
@@ -152,8 +174,9 @@ class SelectionBar(QWidget):
         self.score_action.setToolTip("Per-image SIFID against the training data (runs in the background)")
         self.export_action = QAction(self.style().standardIcon(SP.SP_DialogSaveButton), "Export selection…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.setToolTip("Copy the selected image–mask pairs with a manifest.json (and metrics) "
-                                      "into a folder (Ctrl+E)")
+        self.export_action.setToolTip(
+            "Copy the selected image–mask pairs with a manifest.json (and metrics) into a folder (Ctrl+E)"
+        )
         self.score_button = _tool_button(self.score_action, False)
         self.sort_combo = QComboBox()
         self.sort_combo.setToolTip("Order of the thumbnails")
@@ -161,11 +184,14 @@ class SelectionBar(QWidget):
         self.select_none_button = QPushButton("Select none")
         self.export_button = _tool_button(self.export_action)
         self.edit_layout_action = QAction("Edit layout", self)
-        self.edit_layout_action.setToolTip("Open the current pair's mask as a layout on the Paint page (a renderer "
-                                           "run must be open)")
+        self.edit_layout_action.setToolTip(
+            "Open the current pair's mask as a layout on the Paint page (a renderer run must be open)"
+        )
         self.render_masks_action = QAction("Render these masks with…", self)
-        self.render_masks_action.setToolTip("Render every mask of this gallery with a renderer run (choose its "
-                                            "folder): the two-stage pipeline; writes a new gallery beside this one")
+        self.render_masks_action.setToolTip(
+            "Render every mask of this gallery with a renderer run (choose its "
+            "folder): the two-stage pipeline; writes a new gallery beside this one"
+        )
         self.selection_label = QLabel()
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)

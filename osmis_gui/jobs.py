@@ -4,25 +4,28 @@ Every function here calls `osmis_core` and returns plain Python data (and QImage
 thread); none touches widgets. The engine (and with it torch) is imported inside the functions, so the GUI
 thread never pays for that import.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from PySide6.QtGui import QImage
 
 from .widgets import mask_overlay_image, qimage_from_array
 
-PREVIEW_MAX_FRAMES = 120         # frames of a video shown in the data view (evenly spaced)
-PREVIEW_MAX_SIDE = 960           # larger side of a frame in the data view
+PREVIEW_MAX_FRAMES = 120  # frames of a video shown in the data view (evenly spaced)
+PREVIEW_MAX_SIDE = 960  # larger side of a frame in the data view
 THUMB_WIDTH = 176
 
 
 @dataclass(frozen=True)
 class Progress:
     """What a job yields to report progress: `done` of `total` units of `stage` (a few words)."""
+
     stage: str
     done: int
     total: int
@@ -34,19 +37,24 @@ def warm_up() -> dict:
     from PySide6.QtGui import QImageReader
 
     from . import scoring
+
     QImageReader.supportedImageFormats()
+    import torch._dynamo  # noqa: F401  (torch.optim imports it, ~900 modules, at the first optimiser: not mid-run)
+
     import osmis_core.application.generate  # noqa: F401  (imports torch once, off the GUI thread)
     import osmis_core.training.trainer  # noqa: F401
-    import torch._dynamo  # noqa: F401  (torch.optim imports it, ~900 modules, at the first optimiser: not mid-run)
+
     available, reason = scoring.probe()
     return {"metrics": available, "metrics_reason": reason}
 
 
 # -- data view ----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class DataPreview:
     """What the data view shows: frames, class-colour overlays and the mask classes found."""
+
     path: str
     mask_path: str | None
     source: dict
@@ -54,7 +62,7 @@ class DataPreview:
     overlays: list[QImage | None]
     frame_names: list[str]
     original_size: tuple[int, int]
-    classes: list[dict] = field(default_factory=list)   # id, share, colour (palette), disk (colour/value text)
+    classes: list[dict] = field(default_factory=list)  # id, share, colour (palette), disk (colour/value text)
     mask_kind: str | None = None
     mask_notes: list[str] = field(default_factory=list)
     mask_error: str | None = None
@@ -71,7 +79,7 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
 
     source = find_source(path, mask_path)
     k = min(int(options.get("max_frames") or PREVIEW_MAX_FRAMES), PREVIEW_MAX_FRAMES)
-    frame_set = load_frame_set(source, k, use_masks=False)   # masks below: their error is shown, not raised
+    frame_set = load_frame_set(source, k, use_masks=False)  # masks below: their error is shown, not raised
     frames = frame_set.frames
     if source.kind == "video":
         names = [f"{source.video.name} · frame {i + 1} of {frame_set.total}" for i in frame_set.indices]
@@ -81,15 +89,15 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
 
     # Masks: the engine's frame-mask rule, so the view shows the pairs that training uses.
     ids_list: list[np.ndarray] | None = None
-    preview = DataPreview(str(path), str(mask_path) if mask_path else None, source.to_dict(), [], [], names,
-                          original)
+    preview = DataPreview(str(path), str(mask_path) if mask_path else None, source.to_dict(), [], [], names, original)
     if source.masks:
         try:
             paths = pair_masks(source, frame_set.total, frame_set.indices)
             unique = sorted(set(paths), key=paths.index)
             images = [open_mask(p) for p in unique]
-            ids, report = decode_masks(images, [str(p) for p in unique], int(options.get("max_classes", 32)),
-                                       options.get("background_color"))
+            ids, report = decode_masks(
+                images, [str(p) for p in unique], int(options.get("max_classes", 32)), options.get("background_color")
+            )
             by_path = dict(zip(unique, ids))
             ids_list = [by_path[p] for p in paths]
             pal = palette()
@@ -97,13 +105,14 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
             preview.mask_notes = list(report.notes)
             for c in report.classes:
                 if c.colour is not None:
-                    disk = "#%02x%02x%02x" % tuple(int(v) for v in c.colour)
+                    disk = "#{:02x}{:02x}{:02x}".format(*tuple(int(v) for v in c.colour))
                 elif c.value is not None:
                     disk = f"value {c.value}"
                 else:
                     disk = ""
-                preview.classes.append({"id": c.id, "share": c.share, "colour": [int(v) for v in pal[c.id]],
-                                        "disk": disk})
+                preview.classes.append(
+                    {"id": c.id, "share": c.share, "colour": [int(v) for v in pal[c.id]], "disk": disk}
+                )
         except OsmisError as exc:
             preview.mask_error = str(exc)
 
@@ -125,6 +134,7 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
 def inspect(path: str, mask_path: str | None, config):
     """The engine's InspectReport of the data with these settings."""
     from osmis_core.application.session import inspect_data
+
     return inspect_data(path, mask_path, config)
 
 
@@ -137,6 +147,7 @@ def read_image(path: str) -> QImage | None:
 class PreviewGrid:
     """A training preview grid (osmis_core.models.visual.preview_grid: samples side by side, each over its mask,
     separated by white lines `pad` px wide) and its number of sample columns (1 when not recognised)."""
+
     image: QImage
     columns: int
     pad: int
@@ -150,12 +161,12 @@ def grid_columns(pixels: np.ndarray, max_columns: int = 64) -> tuple[int, int]:
     for pad in (2, 1, 3, 4):
         if height <= 2 * pad or not white[:pad].all():
             continue
-        full = white.all(axis=0)                       # columns that are white from top to bottom
+        full = white.all(axis=0)  # columns that are white from top to bottom
         for n in range(min(max_columns, width), 1, -1):
             w, rest = divmod(width - (n + 1) * pad, n)
             if w < 1 or rest:
                 continue
-            if all(full[k * (w + pad):k * (w + pad) + pad].all() for k in range(n + 1)):
+            if all(full[k * (w + pad) : k * (w + pad) + pad].all() for k in range(n + 1)):
                 return n, pad
     return 1, 0
 
@@ -167,16 +178,18 @@ def read_preview(path: str) -> PreviewGrid | None:
         return None
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     pixels = np.frombuffer(rgb.constBits(), np.uint8, rgb.bytesPerLine() * rgb.height())
-    pixels = pixels.reshape(rgb.height(), rgb.bytesPerLine())[:, :3 * rgb.width()].reshape(rgb.height(), -1, 3)
+    pixels = pixels.reshape(rgb.height(), rgb.bytesPerLine())[:, : 3 * rgb.width()].reshape(rgb.height(), -1, 3)
     columns, pad = grid_columns(pixels)
     return PreviewGrid(image, columns, pad)
 
 
 # -- training -----------------------------------------------------------------------------------------------------
 
+
 def new_run_dir(data_path: str, root: str | Path) -> Path:
     """A new run folder for DATA under `root` (not created), by the engine's rule (application.session)."""
     from osmis_core.application.session import new_run_dir as engine_new_run_dir
+
     return engine_new_run_dir(data_path, root)
 
 
@@ -184,33 +197,37 @@ def resumable_changes(config) -> dict:
     """The options of `config` (flat names) that a continued run takes over: every option the engine lets
     change on resume (osmis_core.config.RESUMABLE_OPTIONS)."""
     from osmis_core.config import RESUMABLE_OPTIONS
+
     return {k: v for k, v in config.flat().items() if k in RESUMABLE_OPTIONS}
 
 
 def train(mode: str, config, data_path: str | None, mask_path: str | None, run_dir: str, control) -> Iterator[Any]:
     """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new', or 'resume' (the run continues
     with the options of `config` that may change on resume)."""
+    from osmis_core.application.session import resume_training, start_training
     from osmis_core.events import IterationDone
     from osmis_core.threads import configured_plan
-    from osmis_core.application.session import resume_training, start_training
+
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
     else:
         trainer = resume_training(run_dir, resumable_changes(config))
-    plan = configured_plan()                # set by the app's entry point; None when the app is embedded
+    plan = configured_plan()  # set by the app's entry point; None when the app is embedded
     governor = plan.governor() if plan is not None else None
     for event in trainer.run(control, resumed=(mode == "resume")):
         if governor is not None:
-            governor.check()                # this worker thread runs the steps: its thread count is the one
+            governor.check()  # this worker thread runs the steps: its thread count is the one
         if not isinstance(event, IterationDone):
-            yield event                     # the page shows progress at logging ticks
+            yield event  # the page shows progress at logging ticks
 
 
 # -- run folders --------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class RunSnapshot:
     """Everything the app restores when a run folder is (re)opened."""
+
     run_dir: str
     info: dict
     stats: list[dict]
@@ -223,29 +240,41 @@ class RunSnapshot:
 
 def list_samples(run_dir: str | Path) -> list[tuple[int, str]]:
     from osmis_core.application.runfolder import RunFolder
+
     return [(step, str(p)) for step, p in RunFolder(run_dir).sample_files()]
 
 
 def list_galleries(run_dir: str | Path) -> list[str]:
     """Gallery folders of a run, newest first (the engine's RUN/galleries, whoever wrote them)."""
     from osmis_core.application.runfolder import RunFolder
+
     return [str(p) for p in RunFolder(run_dir).gallery_dirs()]
 
 
 def checkpoint_steps(run_dir: str | Path) -> list[int]:
     from osmis_core.application.runfolder import RunFolder
+
     return RunFolder(run_dir).checkpoint_steps()
 
 
 def read_run(run_dir: str) -> RunSnapshot:
     from osmis_core.application.runfolder import RunFolder
+
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
     log_text = ""
     if folder.log_file.is_file():
         log_text = folder.log_file.read_text(encoding="utf-8", errors="replace")[-200_000:]
-    return RunSnapshot(str(folder.root), info, folder.read_stats(), folder.checkpoint_steps(), folder.latest_step(),
-                       list_samples(run_dir), list_galleries(run_dir), log_text)
+    return RunSnapshot(
+        str(folder.root),
+        info,
+        folder.read_stats(),
+        folder.checkpoint_steps(),
+        folder.latest_step(),
+        list_samples(run_dir),
+        list_galleries(run_dir),
+        log_text,
+    )
 
 
 # -- gallery ------------------------------------------------------------------------------------------------------
@@ -254,6 +283,7 @@ def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str
     yielding Progress as the engine writes its samples; returns the gallery folder."""
     from osmis_core.application.gallery import gallery_events
     from osmis_core.events import GenerationFinished, SamplesWritten
+
     out = None
     for event in gallery_events(run_dir, None, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device):
         if isinstance(event, SamplesWritten):
@@ -268,6 +298,7 @@ def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
     from osmis_core.application.animate import latent_walk
     from osmis_core.application.runfolder import RunFolder
     from osmis_core.errors import OsmisError
+
     folder = RunFolder(run_dir)
     step = folder.latest_step() if checkpoint == "latest" else int(checkpoint)
     if step is None:
@@ -278,6 +309,7 @@ def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
 
 def read_manifest(gallery_dir: str | Path) -> dict:
     from osmis_core.application.gallery import read_manifest as engine_read_manifest
+
     return engine_read_manifest(gallery_dir)
 
 
@@ -288,6 +320,7 @@ def read_metrics(gallery_dir: str | Path) -> dict | None:
     from osmis_core.errors import OsmisError
 
     from .scoring import normalise_metrics
+
     try:
         return normalise_metrics(engine_read_metrics(gallery_dir))
     except OsmisError:
@@ -297,6 +330,7 @@ def read_metrics(gallery_dir: str | Path) -> dict | None:
 def load_gallery(gallery_dir: str) -> Iterator[tuple]:
     """Yield ('manifest', manifest, metrics) then ('thumbs', [(index, QImage), ...]) in batches."""
     from PIL import Image
+
     root = Path(gallery_dir)
     manifest = read_manifest(root)
     yield ("manifest", manifest, read_metrics(root))
@@ -308,7 +342,7 @@ def load_gallery(gallery_dir: str) -> Iterator[tuple]:
             parts = [image]
             if item.get("mask"):
                 with Image.open(root / item["mask"]) as m:
-                    parts.append(m.convert("RGB"))   # indexed PNG: its palette holds the class colours
+                    parts.append(m.convert("RGB"))  # indexed PNG: its palette holds the class colours
         except (OSError, KeyError):
             continue
         w = THUMB_WIDTH
@@ -329,6 +363,7 @@ def load_gallery(gallery_dir: str) -> Iterator[tuple]:
 def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QImage | None]:
     """(image, RGBA overlay with transparent background, opaque colour mask) of one gallery item."""
     from PIL import Image
+
     root = Path(gallery_dir)
     with Image.open(root / item["image"]) as im:
         image = qimage_from_array(np.asarray(im.convert("RGB")))
@@ -340,7 +375,7 @@ def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QIma
         pal_flat = m.getpalette() or []
     pal = np.zeros((256, 3), np.uint8)
     colours = np.asarray(pal_flat[:768], np.uint8).reshape(-1, 3)
-    pal[:len(colours)] = colours
+    pal[: len(colours)] = colours
     overlay = mask_overlay_image(ids, pal)
     colour = qimage_from_array(pal[ids])
     return image, overlay, colour
@@ -349,16 +384,19 @@ def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QIma
 def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
     """The engine's export of the chosen pairs; returns {'dest', 'count', 'files'}."""
     from osmis_core.application.gallery import export_selection as engine_export
+
     result = engine_export(gallery_dir, indices, dest)
     return {"dest": str(result.dest), "count": result.count, "files": result.files}
 
 
-def compute_scores(gallery_dir: str, data_path: str, mask_path: str | None, device: str,
-                   config=None) -> Iterator[Progress]:
+def compute_scores(
+    gallery_dir: str, data_path: str, mask_path: str | None, device: str, config=None
+) -> Iterator[Progress]:
     """Per-image scores of a gallery (the engine writes metrics.json); yields Progress per scoring stage and
     returns the normalised metrics."""
     from .scoring import compute
     from .tasks import progress_yields
+
     reports = progress_yields(compute, gallery_dir, data_path, mask_path, device, config=config)
     while True:
         try:

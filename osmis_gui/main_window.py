@@ -3,6 +3,7 @@ remembered folders and geometry, and a confirmation before a running training is
 
 The window owns the app state (osmis_gui.state) and the pages; pages observe the state and never call the
 window. The window turns the state's messages into message boxes and status-bar lines."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,14 +27,20 @@ from .tasks import Jobs
 from .training_page import TrainingPage
 
 CONFIG_FILTER = "Settings files (*.json *.toml);;All files (*)"
-STATE_TEXT = {"idle": "Idle", "loading": "Preparing training…", "running": "Training", "paused": "Paused",
-              "stopping": "Stopping…"}
+STATE_TEXT = {
+    "idle": "Idle",
+    "loading": "Preparing training…",
+    "running": "Training",
+    "paused": "Paused",
+    "stopping": "Stopping…",
+}
 
 
 @dataclass(frozen=True)
 class Tab:
     """A page of the window: its tab title (with the View menu's accelerator), widget, tool tip, and the name
     under which its splitter's position is remembered (None: it has none)."""
+
     title: str
     page: QWidget
     tip: str
@@ -49,7 +56,7 @@ class MainWindow(QMainWindow):
         self.jobs = Jobs(self.state, self)
         self.last_message: tuple[str, str, str] | None = None
         self._close_pending = False
-        self._after_training = None          # what to open once a training the user stopped has ended
+        self._after_training = None  # what to open once a training the user stopped has ended
         self.setWindowTitle("OSMIS Studio")
         self.setAcceptDrops(True)
 
@@ -63,8 +70,12 @@ class MainWindow(QMainWindow):
             Tab("&Settings", self.settings_page, "Every training option, presets, save/load"),
             Tab("&Training", self.training, "Run training and watch samples and losses", "training"),
             Tab("&Gallery", self.gallery, "Generate, browse, score and export image–mask pairs", "gallery"),
-            Tab("&Paint", self.paint, "Paint a layout and watch a renderer run turn it into photos (open a renderer "
-                                      "run first)", "paint"),
+            Tab(
+                "&Paint",
+                self.paint,
+                "Paint a layout and watch a renderer run turn it into photos (open a renderer run first)",
+                "paint",
+            ),
         ]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -78,10 +89,14 @@ class MainWindow(QMainWindow):
 
         self.settings_page.load_button.clicked.connect(self.load_settings_dialog)
         self.settings_page.save_button.clicked.connect(self.save_settings_dialog)
-        self.gallery.exported.connect(lambda dest, n: self.statusBar().showMessage(f"Exported {n} pairs to {dest}",
-                                                                                   8000))
-        self.training.finished.connect(lambda run_dir, step, stopped: self.statusBar().showMessage(
-            f"Training {'stopped' if stopped else 'finished'} at iteration {step:,}", 8000))
+        self.gallery.exported.connect(
+            lambda dest, n: self.statusBar().showMessage(f"Exported {n} pairs to {dest}", 8000)
+        )
+        self.training.finished.connect(
+            lambda run_dir, step, stopped: self.statusBar().showMessage(
+                f"Training {'stopped' if stopped else 'finished'} at iteration {step:,}", 8000
+            )
+        )
         s = self.state
         s.message.connect(self.show_message)
         s.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
@@ -111,18 +126,28 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file = mb.addMenu("&File")
-        self.open_data_action = self._action("Open &Data…", "Ctrl+O", self.data.choose_data,
-                                             "Open an image or a video")
-        self.open_folder_action = self._action("Open Data &Folder…", "Ctrl+Shift+D", self.data.choose_data_folder,
-                                               "Open a folder: image/ (+ mask/), or frames")
-        self.open_mask_action = self._action("Open &Mask…", "Ctrl+M", self.data.choose_mask,
-                                             "Use another mask for the loaded data")
-        self.open_run_action = self._action("Open &Run Folder…", "Ctrl+Shift+O", self.open_run_dialog,
-                                            "Reopen a training run: settings, curves, previews and galleries")
-        self.load_settings_action = self._action("&Load Settings…", "Ctrl+L", self.load_settings_dialog,
-                                                 "Load options from a JSON/TOML file or a run.json")
-        self.save_settings_action = self._action("&Save Settings…", "Ctrl+S", self.save_settings_dialog,
-                                                 "Save all options to a JSON file")
+        self.open_data_action = self._action("Open &Data…", "Ctrl+O", self.data.choose_data, "Open an image or a video")
+        self.open_folder_action = self._action(
+            "Open Data &Folder…",
+            "Ctrl+Shift+D",
+            self.data.choose_data_folder,
+            "Open a folder: image/ (+ mask/), or frames",
+        )
+        self.open_mask_action = self._action(
+            "Open &Mask…", "Ctrl+M", self.data.choose_mask, "Use another mask for the loaded data"
+        )
+        self.open_run_action = self._action(
+            "Open &Run Folder…",
+            "Ctrl+Shift+O",
+            self.open_run_dialog,
+            "Reopen a training run: settings, curves, previews and galleries",
+        )
+        self.load_settings_action = self._action(
+            "&Load Settings…", "Ctrl+L", self.load_settings_dialog, "Load options from a JSON/TOML file or a run.json"
+        )
+        self.save_settings_action = self._action(
+            "&Save Settings…", "Ctrl+S", self.save_settings_dialog, "Save all options to a JSON file"
+        )
         for a in (self.open_data_action, self.open_folder_action, self.open_mask_action, self.open_run_action):
             file.addAction(a)
         file.addSeparator()
@@ -144,25 +169,32 @@ class MainWindow(QMainWindow):
 
         view = mb.addMenu("&View")
         for i, tab in enumerate(self.tab_list):
-            view.addAction(self._action(tab.title, f"Ctrl+{i + 1}",
-                                        lambda _=False, page=tab.page: self.tabs.setCurrentWidget(page)))
+            view.addAction(
+                self._action(
+                    tab.title, f"Ctrl+{i + 1}", lambda _=False, page=tab.page: self.tabs.setCurrentWidget(page)
+                )
+            )
 
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(self._action("&About OSMIS Studio", None, self._about))
 
     def _about(self) -> None:
-        self.show_message("info", "About OSMIS Studio",
-                          f"OSMIS Studio {__version__}\n\nOne-shot synthesis of images and segmentation masks "
-                          f"(OSMIS / SIV-GAN): load one image (with its mask) or one video, train, watch it learn, "
-                          f"then generate, score and export image–mask pairs.\n\nDrop an image, video, folder, "
-                          f"run folder or settings file on the window to open it.")
+        self.show_message(
+            "info",
+            "About OSMIS Studio",
+            f"OSMIS Studio {__version__}\n\nOne-shot synthesis of images and segmentation masks "
+            f"(OSMIS / SIV-GAN): load one image (with its mask) or one video, train, watch it learn, "
+            f"then generate, score and export image–mask pairs.\n\nDrop an image, video, folder, "
+            f"run folder or settings file on the window to open it.",
+        )
 
     # -- dialogs -------------------------------------------------------------------------------------------
     def show_message(self, kind: str, title: str, text: str) -> None:
         """A non-blocking message box (the window stays usable; tests are never stuck on it)."""
         self.last_message = (kind, title, text)
         icon = {"warning": QMessageBox.Icon.Warning, "error": QMessageBox.Icon.Critical}.get(
-            kind, QMessageBox.Icon.Information)
+            kind, QMessageBox.Icon.Information
+        )
         box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setWindowModality(Qt.WindowModality.WindowModal)
@@ -170,8 +202,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{title}: {text}", 10000)
 
     def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     # -- opening things ------------------------------------------------------------------------------------
@@ -179,8 +216,9 @@ class MainWindow(QMainWindow):
         """True when nothing runs. Otherwise ask to stop the training; `then` runs once it has stopped."""
         if not self.state.training_busy():
             return True
-        if self.confirm("Stop the training?", "A training is running. Stop it (a checkpoint is saved) to open "
-                                              "something else?"):
+        if self.confirm(
+            "Stop the training?", "A training is running. Stop it (a checkpoint is saved) to open something else?"
+        ):
             self._after_training = then
             self.training.stop()
         return False
@@ -214,19 +252,29 @@ class MainWindow(QMainWindow):
         if not self._ok_to_switch(lambda: self.open_run(run_dir)):
             return
         self.statusBar().showMessage(f"Opening run {run_dir}…")
-        self.jobs.start(jobs.read_run, str(run_dir), key="run", returned=self._run_loaded,
-                        failed=("The run folder cannot be opened", None), popup=True)
+        self.jobs.start(
+            jobs.read_run,
+            str(run_dir),
+            key="run",
+            returned=self._run_loaded,
+            failed=("The run folder cannot be opened", None),
+            popup=True,
+        )
 
     # -- the Paint page follows the run shown ---------------------------------------------------------------
     def _paint_run(self, run) -> None:
         """A renderer run with a checkpoint makes the Paint page usable."""
         try:
-            renderer = run is not None and OsmisConfig.from_dict((run.info or {}).get("config", {}),
-                                                                 f"{run.run_dir}/run.json").model == "renderer"
+            renderer = (
+                run is not None
+                and OsmisConfig.from_dict((run.info or {}).get("config", {}), f"{run.run_dir}/run.json").model
+                == "renderer"
+            )
         except OsmisError:
             renderer = False
-        self.paint.set_run(run.run_dir if run is not None else None, renderer and bool(run.checkpoints),
-                           self.state.device())
+        self.paint.set_run(
+            run.run_dir if run is not None else None, renderer and bool(run.checkpoints), self.state.device()
+        )
 
     def _paint_available(self, available: bool) -> None:
         self.tabs.setTabEnabled(self.tabs.indexOf(self.paint), available)
@@ -278,8 +326,9 @@ class MainWindow(QMainWindow):
 
     def save_settings_dialog(self) -> None:
         start = str(self.qsettings.value("dirs/settings", str(Path.home())))
-        path, _ = QFileDialog.getSaveFileName(self, "Save settings", str(Path(start) / "osmis-settings.json"),
-                                              "JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save settings", str(Path(start) / "osmis-settings.json"), "JSON (*.json)"
+        )
         if path:
             self.qsettings.setValue("dirs/settings", str(Path(path).parent))
             try:
@@ -378,15 +427,16 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         if self.state.training_busy():
             if not self._close_pending:
-                if not self.confirm("Stop the training and quit?",
-                                    "A training is running. Stop it (a checkpoint is saved first) and close "
-                                    "OSMIS Studio?"):
+                if not self.confirm(
+                    "Stop the training and quit?",
+                    "A training is running. Stop it (a checkpoint is saved first) and close OSMIS Studio?",
+                ):
                     event.ignore()
                     return
                 self._close_pending = True
                 self.training.stop()
                 self.statusBar().showMessage("Stopping the training and saving a checkpoint before closing…")
-            event.ignore()      # closes for real once the training worker has ended
+            event.ignore()  # closes for real once the training worker has ended
             return
         self.save_window_state()
         event.accept()

@@ -2,6 +2,7 @@
 pan (middle button, or Alt + left button), a brush cursor, the region marked for re-rolling and the outline of a
 rectangle or lasso being drawn. It only reports left-button gestures in layout coordinates; the page applies the
 tools."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ class PaintCanvas(QWidget):
     """Layout coordinates: pixel (i, j) (column, row) has its centre at (i, j); x = column, y = row."""
 
     pressed = Signal(float, float)
-    moved = Signal(float, float)          # with the left button held
+    moved = Signal(float, float)  # with the left button held
     released = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None):
@@ -37,18 +38,18 @@ class PaintCanvas(QWidget):
         pal.setColor(QPalette.ColorRole.Window, pal.color(QPalette.ColorRole.Mid).darker(140))
         self.setPalette(pal)
         self._layout: QPixmap | None = None
-        self._size = (0, 0)                       # layout H, W
+        self._size = (0, 0)  # layout H, W
         self._backdrop: QPixmap | None = None
         self._region: QPixmap | None = None
-        self._opacity = 1.0                       # of the layout over the backdrop (render)
+        self._opacity = 1.0  # of the layout over the backdrop (render)
         self._scale = 1.0
         self._offset = QPointF(0, 0)
-        self._fitted = True                       # follow the widget's size until the user zooms or pans
+        self._fitted = True  # follow the widget's size until the user zooms or pans
         self._pan_from: QPoint | None = None
         self._drawing = False
         self._cursor: QPointF | None = None
-        self.brush_radius = 0.0                   # layout pixels; 0 hides the brush outline
-        self.shape_kind: str | None = None        # "rect" or "lasso" while one is drawn
+        self.brush_radius = 0.0  # layout pixels; 0 hides the brush outline
+        self.shape_kind: str | None = None  # "rect" or "lasso" while one is drawn
         self.shape_points: list[tuple[float, float]] = []
 
     # -- content -------------------------------------------------------------------------------------------
@@ -59,7 +60,7 @@ class PaintCanvas(QWidget):
         image = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Indexed8)
         table = [0xFF000000 | (int(r) << 16) | (int(g) << 8) | int(b) for r, g, b in colours[:256]]
         image.setColorTable(table + [0xFF000000] * (256 - len(table)))
-        self._layout = QPixmap.fromImage(image)      # copies the pixels
+        self._layout = QPixmap.fromImage(image)  # copies the pixels
         if (h, w) != self._size:
             self._size = (h, w)
             self._fitted = True
@@ -123,8 +124,10 @@ class PaintCanvas(QWidget):
 
     def widget_pos(self, x: float, y: float) -> QPoint:
         """The widget pixel over the centre of layout pixel (x, y) (for tests and scripts)."""
-        return QPoint(int(np.floor(self._offset.x() + (x + 0.5) * self._scale)),
-                      int(np.floor(self._offset.y() + (y + 0.5) * self._scale)))
+        return QPoint(
+            int(np.floor(self._offset.x() + (x + 0.5) * self._scale)),
+            int(np.floor(self._offset.y() + (y + 0.5) * self._scale)),
+        )
 
     # -- events --------------------------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:
@@ -135,11 +138,12 @@ class PaintCanvas(QWidget):
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self.zoom(1.25 ** steps, event.position())
+            self.zoom(1.25**steps, event.position())
 
     def mousePressEvent(self, event) -> None:
         pan = event.button() == Qt.MouseButton.MiddleButton or (
-            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.AltModifier)
+            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.AltModifier
+        )
         if pan:
             self._pan_from = event.position().toPoint()
         elif event.button() == Qt.MouseButton.LeftButton and self._layout is not None:
@@ -156,7 +160,7 @@ class PaintCanvas(QWidget):
             self._fitted = False
         elif self._drawing:
             self.moved.emit(*self.to_layout(pos))
-        self.update()            # the brush outline follows the pointer
+        self.update()  # the brush outline follows the pointer
 
     def mouseReleaseEvent(self, event) -> None:
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
@@ -177,8 +181,11 @@ class PaintCanvas(QWidget):
         p = QPainter(self)
         if self._layout is None:
             p.setPen(self.palette().color(QPalette.ColorRole.BrightText))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                       "Open a renderer run (File ▸ Open Run Folder…) to paint layouts.")
+            p.drawText(
+                self.rect(),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Open a renderer run (File ▸ Open Run Folder…) to paint layouts.",
+            )
             return
         h, w = self._size
         target = QRectF(self._offset.x(), self._offset.y(), w * self._scale, h * self._scale)
@@ -194,8 +201,9 @@ class PaintCanvas(QWidget):
         p.setPen(pen)
         if self.shape_kind == "rect" and len(self.shape_points) == 2:
             (x0, y0), (x1, y1) = self.shape_points
-            p.drawRect(QRectF(self._layout_point(min(x0, x1), min(y0, y1)),
-                              self._layout_point(max(x0, x1), max(y0, y1))))
+            p.drawRect(
+                QRectF(self._layout_point(min(x0, x1), min(y0, y1)), self._layout_point(max(x0, x1), max(y0, y1)))
+            )
         elif self.shape_kind == "lasso" and len(self.shape_points) >= 2:
             path = QPainterPath()
             path.addPolygon(QPolygonF([self._layout_point(x, y) for x, y in self.shape_points]))

@@ -1,6 +1,7 @@
 """Work of the Paint page that runs off the GUI thread: loading a renderer, rendering layouts, writing galleries.
 Plain data in and out (QImages may be built in any thread); no widgets. The engine is imported inside the
 functions, so the GUI thread never pays for importing torch."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -13,10 +14,10 @@ from .widgets import qimage_from_array
 
 @dataclass
 class LoadedRenderer:
-    renderer: object                 # osmis_core.application.render.Renderer
+    renderer: object  # osmis_core.application.render.Renderer
     run_dir: str
-    colours: np.ndarray              # num_classes x 3 uint8: the project's palette (resources/palette.json)
-    classes: list[dict]              # the run's data description of each class (run.json data.mask.classes)
+    colours: np.ndarray  # num_classes x 3 uint8: the project's palette (resources/palette.json)
+    classes: list[dict]  # the run's data description of each class (run.json data.mask.classes)
     training_layout: np.ndarray | None
     training_layout_error: str | None
 
@@ -37,7 +38,7 @@ def load_renderer(run_dir: str, device: str) -> LoadedRenderer:
         layout = training_layout(run_dir).astype(np.uint8)
     except OsmisError as exc:
         why = str(exc)
-    return LoadedRenderer(renderer, str(run_dir), palette()[:renderer.num_classes].copy(), classes, layout, why)
+    return LoadedRenderer(renderer, str(run_dir), palette()[: renderer.num_classes].copy(), classes, layout, why)
 
 
 def read_layout(renderer, path: str) -> np.ndarray:
@@ -47,6 +48,7 @@ def read_layout(renderer, path: str) -> np.ndarray:
 
 def save_layout(ids: np.ndarray, path: str) -> str:
     from osmis_core.application.render import save_layout as save
+
     return str(save(ids, path))
 
 
@@ -90,6 +92,7 @@ def add_to_gallery(renderer, ids: np.ndarray, recipes: list, run_dir: str, name:
     """Add to the run's gallery `name` (RUN/galleries/NAME); (gallery folder, number of items now in it)."""
     from osmis_core.application.render import add_to_gallery as add
     from osmis_core.application.runfolder import RunFolder
+
     folder = RunFolder(run_dir).galleries / name
     manifest = add(renderer, ids, recipes, folder)
     return str(folder), len(manifest["items"])

@@ -3,6 +3,7 @@ region marked for re-rolling, and the noises of the current photo and of the str
 
 Coordinates are layout pixels: x to the right (column), y down (row).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,11 +12,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-UNDO_LIMIT = 100            # actions kept for undo; a 512 x 256 layout is 128 KiB per step
+UNDO_LIMIT = 100  # actions kept for undo; a 512 x 256 layout is 128 KiB per step
 
 
-def disc_segment(shape: tuple[int, int], p0: tuple[float, float], p1: tuple[float, float], radius: float
-                 ) -> tuple[tuple[slice, slice], np.ndarray] | None:
+def disc_segment(
+    shape: tuple[int, int], p0: tuple[float, float], p1: tuple[float, float], radius: float
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
     """The pixels whose centres lie within `radius` of the segment p0-p1: (bounding slices, bool mask in them), or
     None when none lies inside `shape` (H, W)."""
     h, w = shape
@@ -169,10 +171,10 @@ class LayoutModel:
         """Every pixel of the rectangle between the pixels nearest (x0, y0) and (x1, y1) (both included) takes
         class c."""
         h, w = self.ids.shape
-        left, right = sorted((round(x0), round(x1)))         # the pixels whose centres are nearest the corners
+        left, right = sorted((round(x0), round(x1)))  # the pixels whose centres are nearest the corners
         top, bottom = sorted((round(y0), round(y1)))
         mask = np.zeros((h, w), bool)
-        mask[max(0, top):min(h, bottom + 1), max(0, left):min(w, right + 1)] = True
+        mask[max(0, top) : min(h, bottom + 1), max(0, left) : min(w, right + 1)] = True
         return self._apply(mask, c)
 
     def fill_polygon(self, points: list[tuple[float, float]], c: int) -> bool:
@@ -211,6 +213,7 @@ class RegionModel:
 @dataclass
 class StripSlot:
     """One variant of the strip: its noise seed, whether it is locked (keeps its seed when the layout changes)."""
+
     seed: int
     locked: bool = False
 
@@ -220,6 +223,7 @@ class NoiseModel:
     """Seeds of the current photo and of the strip. Seeds come from one counter, so every seed used is new.
 
     rerolls: (region, seed) pairs re-drawn on top of the current seed, in order (NoiseRecipe's)."""
+
     seed: int = 0
     mode: str = "global"
     rerolls: list = field(default_factory=list)

@@ -4,6 +4,7 @@ The page depends on no window: it is given a run folder (set_run) and reports th
 plain models (paint_model: layout + undo, re-roll region, noises); renders run in worker threads (paint_jobs) and a
 render that a newer edit has superseded is cancelled or ignored, so the event loop never waits for the network.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -34,21 +35,23 @@ from .paint_canvas import PaintCanvas
 from .paint_model import LayoutModel, NoiseModel, RegionModel
 from .widgets import ImageView, colour_swatch, error_label, set_error
 
-DEBOUNCE_MS = 300                  # a render starts this long after the last edit
-TOOLS = [("brush", "Brush", "B", "Paint with the chosen class"),
-         ("eraser", "Eraser", "E", "Paint class 0 (background)"),
-         ("fill", "Fill", "F", "Flood fill the clicked region with the chosen class"),
-         ("rect", "Rectangle", "R", "Drag a rectangle filled with the chosen class"),
-         ("lasso", "Lasso", "L", "Draw a closed outline filled with the chosen class"),
-         ("region", "Re-roll brush", "G", "Brush the region to re-roll (then 'Re-roll region')"),
-         ("pick_class", "Re-roll class", "C", "Click a class: its noise is re-drawn everywhere"),
-         ("pick_instance", "Re-roll instance", "I", "Click an object: its noise alone is re-drawn")]
+DEBOUNCE_MS = 300  # a render starts this long after the last edit
+TOOLS = [
+    ("brush", "Brush", "B", "Paint with the chosen class"),
+    ("eraser", "Eraser", "E", "Paint class 0 (background)"),
+    ("fill", "Fill", "F", "Flood fill the clicked region with the chosen class"),
+    ("rect", "Rectangle", "R", "Drag a rectangle filled with the chosen class"),
+    ("lasso", "Lasso", "L", "Draw a closed outline filled with the chosen class"),
+    ("region", "Re-roll brush", "G", "Brush the region to re-roll (then 'Re-roll region')"),
+    ("pick_class", "Re-roll class", "C", "Click a class: its noise is re-drawn everywhere"),
+    ("pick_instance", "Re-roll instance", "I", "Click an object: its noise alone is re-drawn"),
+]
 
 
 class PaintPage(QWidget):
-    available_changed = Signal(bool)      # a renderer run is open (the page can be used)
-    rendered = Signal(int)                # recipe index (0: the current photo) whose render is shown
-    gallery_added = Signal(str, int)      # gallery folder, items in it
+    available_changed = Signal(bool)  # a renderer run is open (the page can be used)
+    rendered = Signal(int)  # recipe index (0: the current photo) whose render is shown
+    gallery_added = Signal(str, int)  # gallery folder, items in it
     layout_saved = Signal(str)
     failed = Signal(str)
 
@@ -63,9 +66,9 @@ class PaintPage(QWidget):
         self.noise = NoiseModel()
         self.tool = "brush"
         self.current_class = 1
-        self.render_images: dict[int, object] = {}       # recipe index -> QImage of the shown layout
+        self.render_images: dict[int, object] = {}  # recipe index -> QImage of the shown layout
         self.render_error: str | None = None
-        self.render_seconds: deque[float] = deque(maxlen=1000)     # of the latest renders
+        self.render_seconds: deque[float] = deque(maxlen=1000)  # of the latest renders
         self._load_tag = 0
         self._render_tag = 0
         self._ticket: paint_jobs.Ticket | None = None
@@ -74,7 +77,7 @@ class PaintPage(QWidget):
         self._pending_strip = False
         self._job_strip = False
         self._last_region_point = (0.0, 0.0)
-        self._seeded_revision = -1                       # layout revision the strip seeds were drawn for
+        self._seeded_revision = -1  # layout revision the strip seeds were drawn for
         self._shape_start: tuple[float, float] | None = None
         self.adding = False
 
@@ -135,8 +138,7 @@ class PaintPage(QWidget):
         self.fit_button = QPushButton("Fit")
         self.fit_button.setToolTip("Show the whole layout (zoom: mouse wheel; pan: middle button or Alt+drag)")
         start_row = QHBoxLayout()
-        for w in (QLabel("Start from:"), self.training_button, self.blank_button, self.open_button,
-                  self.save_button):
+        for w in (QLabel("Start from:"), self.training_button, self.blank_button, self.open_button, self.save_button):
             start_row.addWidget(w)
         start_row.addStretch(1)
         start_row.addWidget(self.fit_button)
@@ -183,8 +185,10 @@ class PaintPage(QWidget):
         self.strip.setWrapping(False)
         self.strip.setIconSize(QSize(128, 96))
         self.strip.setFixedHeight(140)
-        self.strip.setToolTip("The layout with other noises: click one to make it the current photo; tick it to "
-                              "lock its noise while you edit the layout")
+        self.strip.setToolTip(
+            "The layout with other noises: click one to make it the current photo; tick it to "
+            "lock its noise while you edit the layout"
+        )
         self.strip.itemClicked.connect(self._strip_clicked)
         self.strip.itemChanged.connect(self._strip_lock_changed)
         self.k_spin = QSpinBox()
@@ -209,12 +213,20 @@ class PaintPage(QWidget):
         self.gallery_edit.setToolTip("Gallery (RUN/galleries/<name>) that 'Add to gallery' adds to")
         self.gallery_edit.setMaximumWidth(160)
         self.add_button = QPushButton("Add to gallery")
-        self.add_button.setToolTip("Add the current photo and the locked variants, with the layout and their seeds, "
-                                   "to the gallery (browse, score and export it on the Gallery page)")
+        self.add_button.setToolTip(
+            "Add the current photo and the locked variants, with the layout and their seeds, "
+            "to the gallery (browse, score and export it on the Gallery page)"
+        )
         self.add_button.clicked.connect(self.add_to_gallery)
         noise_row = QHBoxLayout()
-        for w in (QLabel("Variants:"), self.k_spin, self.variants_button, self.mode_combo, self.reroll_button,
-                  self.clear_region_button):
+        for w in (
+            QLabel("Variants:"),
+            self.k_spin,
+            self.variants_button,
+            self.mode_combo,
+            self.reroll_button,
+            self.clear_region_button,
+        ):
             noise_row.addWidget(w)
         noise_row.addStretch(1)
         for w in (QLabel("Gallery:"), self.gallery_edit, self.add_button):
@@ -254,8 +266,15 @@ class PaintPage(QWidget):
         self.run_dir = run_dir
         self._load_tag += 1
         self.status_label.setText(f"Loading the renderer of {run_dir}…")
-        tasks.start(paint_jobs.tagged, self._load_tag, paint_jobs.load_renderer, run_dir, device,
-                    returned=self._on_loaded, errored=self._on_load_error)
+        tasks.start(
+            paint_jobs.tagged,
+            self._load_tag,
+            paint_jobs.load_renderer,
+            run_dir,
+            device,
+            returned=self._on_loaded,
+            errored=self._on_load_error,
+        )
 
     def _on_loaded(self, result) -> None:
         tag, loaded = result
@@ -266,8 +285,10 @@ class PaintPage(QWidget):
         self.noise = NoiseModel(mode=self.mode_combo.currentData())
         self.noise.set_strip_size(self.k_spin.value())
         r = loaded.renderer
-        self.status_label.setText(f"Renderer of {Path(loaded.run_dir).name} (iteration {r.step:,}, "
-                                  f"{r.num_classes} classes, {r.size[1]}×{r.size[0]}) on {r.device}")
+        self.status_label.setText(
+            f"Renderer of {Path(loaded.run_dir).name} (iteration {r.step:,}, "
+            f"{r.num_classes} classes, {r.size[1]}×{r.size[0]}) on {r.device}"
+        )
         if loaded.training_layout is not None:
             self._start_with(loaded.training_layout, "the training mask")
         else:
@@ -326,8 +347,9 @@ class PaintPage(QWidget):
 
     def choose_layout_file(self) -> None:
         start = str(self.qsettings.value("dirs/layout", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open a layout", start, "Images (*.png *.bmp *.tif *.tiff "
-                                                                           "*.gif *.jpg);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a layout", start, "Images (*.png *.bmp *.tif *.tiff *.gif *.jpg);;All files (*)"
+        )
         if path:
             self.qsettings.setValue("dirs/layout", str(Path(path).parent))
             self.open_layout_file(path)
@@ -336,6 +358,7 @@ class PaintPage(QWidget):
         """Start from a layout file (a gallery mask, a saved layout). False (with the reason shown) when the
         renderer cannot use it."""
         from osmis_core.errors import OsmisError
+
         if self.renderer is None:
             return False
         try:
@@ -351,14 +374,14 @@ class PaintPage(QWidget):
         if self.layout_model is None:
             return
         start = str(self.qsettings.value("dirs/layout", str(Path.home())))
-        path, _ = QFileDialog.getSaveFileName(self, "Save the layout", str(Path(start) / "layout.png"),
-                                              "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the layout", str(Path(start) / "layout.png"), "PNG (*.png)")
         if path:
             self.qsettings.setValue("dirs/layout", str(Path(path).parent))
             self.save_layout(path)
 
     def save_layout(self, path: str) -> bool:
         from osmis_core.errors import OsmisError
+
         try:
             saved = paint_jobs.save_layout(self.layout_model.ids, path)
         except OsmisError as exc:
@@ -493,6 +516,7 @@ class PaintPage(QWidget):
     def recipes(self) -> list:
         """The NoiseRecipes rendered: 0 = the current photo, then the strip's variants."""
         from osmis_core.application.render import NoiseRecipe
+
         n = self.noise
         return [NoiseRecipe(n.seed, n.mode, tuple(n.rerolls))] + [NoiseRecipe(s.seed, n.mode) for s in n.slots]
 
@@ -503,8 +527,7 @@ class PaintPage(QWidget):
         blank.fill(Qt.GlobalColor.lightGray)
         for i, slot in enumerate(self.noise.slots):
             image = self.render_images.get(i + 1)
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(image) if image is not None else blank),
-                                   f"seed {slot.seed}")
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(image) if image is not None else blank), f"seed {slot.seed}")
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if slot.locked else Qt.CheckState.Unchecked)
             item.setToolTip("Click: make this the current photo. Tick: lock its noise while editing.")
@@ -521,7 +544,7 @@ class PaintPage(QWidget):
         """Variant i becomes the current photo."""
         self.noise.choose(i)
         image = self.render_images.get(i + 1)
-        if image is not None:        # the same layout and noise: its render is the current photo's
+        if image is not None:  # the same layout and noise: its render is the current photo's
             self._show_render(0, image)
         self.status_label.setText(f"Current photo: seed {self.noise.seed}.")
         self.render_now(strip=False)
@@ -543,7 +566,7 @@ class PaintPage(QWidget):
         self._show_layout()
         self.update_actions()
         if self._ticket is not None:
-            self._ticket.cancelled = True      # its answer would be stale
+            self._ticket.cancelled = True  # its answer would be stale
         if immediately:
             self.render_now()
         else:
@@ -563,11 +586,11 @@ class PaintPage(QWidget):
             return
         if m.revision != self._seeded_revision:
             if self._seeded_revision >= 0:
-                self.noise.new_variants()       # a new layout: new noises for the unlocked variants
+                self.noise.new_variants()  # a new layout: new noises for the unlocked variants
             self._seeded_revision = m.revision
             strip = True
         if strip:
-            self._fill_strip()                  # the seeds shown are those rendered
+            self._fill_strip()  # the seeds shown are those rendered
         recipes = self.recipes() if strip else self.recipes()[:1]
         self._job_strip = strip
         self._render_tag += 1
@@ -576,13 +599,21 @@ class PaintPage(QWidget):
         self._rendering = True
         self._pending = False
         self._pending_strip = False
-        tasks.start(paint_jobs.render_layout, self.renderer, m.ids.copy(), recipes, self._ticket,
-                    yielded=self._on_render, errored=self._on_render_error, finished=self._on_render_finished)
+        tasks.start(
+            paint_jobs.render_layout,
+            self.renderer,
+            m.ids.copy(),
+            recipes,
+            self._ticket,
+            yielded=self._on_render,
+            errored=self._on_render_error,
+            finished=self._on_render_finished,
+        )
 
     def _on_render(self, part) -> None:
         tag, i, image, extra = part
         if tag != self._render_tag or self._ticket.cancelled:
-            return                                    # a newer edit superseded it
+            return  # a newer edit superseded it
         if image is None:
             self.render_error = extra
             self.view.set_image(None)
@@ -639,8 +670,17 @@ class PaintPage(QWidget):
         self.adding = True
         self.update_actions()
         self.status_label.setText(f"Adding {len(chosen)} render(s) to the gallery {name}…")
-        tasks.start(paint_jobs.add_to_gallery, self.renderer, self.layout_model.ids.copy(), chosen, self.run_dir,
-                    name, returned=self._on_added, errored=self._on_add_error, finished=self._on_add_finished)
+        tasks.start(
+            paint_jobs.add_to_gallery,
+            self.renderer,
+            self.layout_model.ids.copy(),
+            chosen,
+            self.run_dir,
+            name,
+            returned=self._on_added,
+            errored=self._on_add_error,
+            finished=self._on_add_finished,
+        )
 
     def _on_add_error(self, exc) -> None:
         self._report("Not added to the gallery", exc)
@@ -658,8 +698,15 @@ class PaintPage(QWidget):
     # -- state ---------------------------------------------------------------------------------------------
     def update_actions(self) -> None:
         ready = self.renderer is not None and self.layout_model is not None
-        for w in (self.training_button, self.blank_button, self.open_button, self.save_button, self.reroll_button,
-                  self.add_button, self.variants_button):
+        for w in (
+            self.training_button,
+            self.blank_button,
+            self.open_button,
+            self.save_button,
+            self.reroll_button,
+            self.add_button,
+            self.variants_button,
+        ):
             w.setEnabled(ready)
         self.training_button.setEnabled(ready and self.loaded.training_layout is not None)
         self.add_button.setEnabled(ready and not self.adding)

@@ -5,6 +5,7 @@ its message names at most one library (often the wrong one: on Debian 12 it name
 libxcb-icccm4 and libxcb-keysyms1 were missing). The plugin's shared-library dependencies are checked here first,
 with the dynamic loader itself (dlopen), and when that fails every missing one is listed by `ldd`.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -18,8 +19,11 @@ from pathlib import Path
 from osmis_core.errors import OsmisError
 
 # Debian/Ubuntu packages whose name does not follow from the library's soname by the packaging policy's rule.
-_PACKAGE_EXCEPTIONS = {"libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
-                       "libgobject-2.0.so.0": "libglib2.0-0"}
+_PACKAGE_EXCEPTIONS = {
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libgobject-2.0.so.0": "libglib2.0-0",
+}
 
 
 def debian_package(soname: str) -> str:
@@ -56,6 +60,7 @@ def missing_libraries(library: str | Path) -> list[str]:
 def xcb_plugin() -> Path | None:
     """The xcb platform plugin of the installed Qt (None when this Qt has none)."""
     from PySide6.QtCore import QLibraryInfo
+
     path = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
     return path if path.is_file() else None
 
@@ -69,16 +74,20 @@ def check_platform(environ: dict | None = None) -> None:
     if not sys.platform.startswith("linux") or (platform and not platform.startswith("xcb")):
         return
     if not platform and environ.get("WAYLAND_DISPLAY"):
-        return                              # Qt may choose its wayland plugin
+        return  # Qt may choose its wayland plugin
     plugin = xcb_plugin()
     if plugin is None:
         return
     missing = missing_libraries(plugin)
     if missing:
         packages = " ".join(dict.fromkeys(debian_package(s) for s in missing))
-        raise OsmisError(f"the desktop app cannot open its window: Qt's X11 platform plugin ({plugin.name}) needs "
-                         f"{', '.join(missing)}, not installed on this system; on Debian/Ubuntu install them with "
-                         f"`sudo apt-get install {packages}` (README.md lists every package the app needs).")
+        raise OsmisError(
+            f"the desktop app cannot open its window: Qt's X11 platform plugin ({plugin.name}) needs "
+            f"{', '.join(missing)}, not installed on this system; on Debian/Ubuntu install them with "
+            f"`sudo apt-get install {packages}` (README.md lists every package the app needs)."
+        )
     if not environ.get("DISPLAY"):
-        raise OsmisError("the desktop app cannot open its window: no display (DISPLAY is not set); start it in a "
-                         "desktop session, under `xvfb-run`, or with QT_QPA_PLATFORM=offscreen to run headless.")
+        raise OsmisError(
+            "the desktop app cannot open its window: no display (DISPLAY is not set); start it in a "
+            "desktop session, under `xvfb-run`, or with QT_QPA_PLATFORM=offscreen to run headless."
+        )

@@ -1,4 +1,5 @@
 """Measures how responsive the GUI thread is: a fast QTimer notes the longest gap between its ticks."""
+
 from __future__ import annotations
 
 import time

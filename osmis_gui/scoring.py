@@ -3,9 +3,11 @@
 index.html). The app never builds tensors itself; when the evaluation module is missing, scores are shown as
 unavailable. Everything here runs in worker threads.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 SCORE_METRICS = ["sifid"]  # the registry's metrics the gallery computes: cheap, and scored per image
 
@@ -21,10 +23,12 @@ def probe() -> tuple[bool, str]:
         return False, f"the metrics package failed to load ({type(exc).__name__}: {exc})"
     try:
         from osmis_core.metrics.evaluate import missing_weights_for
+
         files = list(dict.fromkeys(f for fs in missing_weights_for(SCORE_METRICS).values() for f in fs))
         if files:
-            return True, "needs the pretrained weights " + ", ".join(f.filename for f in files) + \
-                " (not found in the torch hub cache)"
+            return True, "needs the pretrained weights " + ", ".join(
+                f.filename for f in files
+            ) + " (not found in the torch hub cache)"
     except Exception:  # noqa: BLE001 - only a hint
         pass
     return True, ""
@@ -41,22 +45,33 @@ def normalise_metrics(data: Any) -> dict | None:
     if isinstance(per, list):
         for i, r in enumerate(per):
             if isinstance(r, Mapping):
-                row = {k: float(v) for k, v in r.items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "index"}
+                row = {
+                    k: float(v)
+                    for k, v in r.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "index"
+                }
                 row["index"] = int(r.get("index", i))
                 rows.append(row)
     summary = {k: v for k, v in dict(data.get("summary") or {}).items() if v is not None}
     not_computed = {str(k): str(v) for k, v in dict(data.get("not_computed") or {}).items()}
-    return {"per_image": rows, "summary": summary, "warnings": list(data.get("warnings") or []),
-            "not_computed": not_computed}
+    return {
+        "per_image": rows,
+        "summary": summary,
+        "warnings": list(data.get("warnings") or []),
+        "not_computed": not_computed,
+    }
 
 
 def score_keys(metrics: dict | None) -> list[str]:
     """Per-image score columns (not the index, nor a video's nearest-frame column), in the registry's order."""
     if not metrics:
         return []
-    keys = {k for r in metrics.get("per_image", []) for k, v in r.items()
-            if k != "index" and not k.endswith("_frame") and isinstance(v, (int, float))}
+    keys = {
+        k
+        for r in metrics.get("per_image", [])
+        for k, v in r.items()
+        if k != "index" and not k.endswith("_frame") and isinstance(v, (int, float))
+    }
     order = _registry_key_order()
     return sorted(keys, key=lambda k: (order.get(k.split("_")[0], len(order)), k))
 
@@ -64,6 +79,7 @@ def score_keys(metrics: dict | None) -> list[str]:
 def _registry_key_order() -> dict[str, int]:
     """Position of each metric's key prefix in the registry (score columns follow the registry)."""
     from osmis_core.metrics import REGISTRY
+
     prefixes = [t.split("_")[0] for e in REGISTRY.values() for t in e.per_image_keys]
     return {p: i for i, p in reversed(list(enumerate(prefixes)))}
 
@@ -71,6 +87,7 @@ def _registry_key_order() -> dict[str, int]:
 def key_label(key: str) -> str:
     """The registry's label of a score key ("SIFID, dims 64 (lower = better)"), or the key itself."""
     from osmis_core.metrics import key_info
+
     info = key_info(key)
     return key if info is None else info[0]
 
@@ -78,25 +95,40 @@ def key_label(key: str) -> str:
 def not_computed_text(metrics: dict | None) -> str:
     """'SIFID: needs inception_v3_google-0cc3c7bd.pth; mIoU: skipped: ...' for the scores not computed."""
     from osmis_core.metrics import REGISTRY
+
     reasons = (metrics or {}).get("not_computed") or {}
     return "; ".join(f"{REGISTRY[m].label if m in REGISTRY else m}: {r}" for m, r in reasons.items())
 
 
-def compute(gallery_dir: str, data_path: str, mask_path: str | None, device: str = "auto",
-            progress: Callable[[str, int, int], None] | None = None, config=None) -> dict:
+def compute(
+    gallery_dir: str,
+    data_path: str,
+    mask_path: str | None,
+    device: str = "auto",
+    progress: Callable[[str, int, int], None] | None = None,
+    config=None,
+) -> dict:
     """Per-image SIFID of the gallery; the engine writes metrics.json/csv and refreshes index.html."""
     from osmis_core.errors import OsmisError
+
     try:
         from osmis_core.application.evaluation import evaluate_gallery
     except ImportError:
-        raise OsmisError("per-image scores are unavailable: this installation has no osmis_core.evaluation.") \
-            from None
+        raise OsmisError("per-image scores are unavailable: this installation has no osmis_core.evaluation.") from None
     from osmis_core.devices import resolve_device
+
     options: dict = {}
     if config is not None:
         options = {"max_classes": config.data.max_classes, "background_colour": config.data.background_color}
-    result = evaluate_gallery(gallery_dir, data_path, mask_path, metrics=list(SCORE_METRICS),
-                              device=str(resolve_device(device)), progress=progress, **options)
+    result = evaluate_gallery(
+        gallery_dir,
+        data_path,
+        mask_path,
+        metrics=list(SCORE_METRICS),
+        device=str(resolve_device(device)),
+        progress=progress,
+        **options,
+    )
     metrics = normalise_metrics(result)
     if not metrics or not score_keys(metrics):
         warnings = "; ".join((metrics or {}).get("warnings", [])) or "no per-image scores were returned"

@@ -1,5 +1,6 @@
 """Settings: a form built from `osmis_core.config.FIELDS` (the engine's single source of defaults, help texts,
 ranges and choices), with presets, validation and save/load as a file."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,9 +10,23 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QTabWidget,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from osmis_core.config import FIELDS, GROUPS, OsmisConfig, option_type, preset_names, preset_options
 from osmis_core.errors import OsmisError
@@ -29,11 +44,15 @@ TABS: list[tuple[str, list[str]]] = [
     ("Optimisation", ["optimisation"]),
 ]
 GROUP_TITLES = {
-    "data": "Data", "run": "Run", "generator": "Generator",
+    "data": "Data",
+    "run": "Run",
+    "generator": "Generator",
     "discriminator": "Discriminator branches (low-level, content, layout)",
-    "augmentation": "Augmentation", "regularisation": "Regularisation", "optimisation": "Optimisation",
+    "augmentation": "Augmentation",
+    "regularisation": "Regularisation",
+    "optimisation": "Optimisation",
 }
-INT_MAX = 2 ** 31 - 1
+INT_MAX = 2**31 - 1
 _INVALID_STYLE = "background: #fdecee; border: 1px solid #d9534f;"
 _HEX = re.compile(r"^#?[0-9a-fA-F]{6}$")
 
@@ -211,7 +230,7 @@ class SettingsPage(QWidget):
     """Every engine option, grouped; emits `config_changed(config or None)` after each edit."""
 
     config_changed = Signal(object)
-    options_changed = Signal(object)       # set of option names edited by the user
+    options_changed = Signal(object)  # set of option names edited by the user
 
     def __init__(self, settings, app_state=None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -237,7 +256,7 @@ class SettingsPage(QWidget):
 
         for ed in self.editors.values():
             ed.changed.connect(self._edited)
-        if app_state is not None:           # publish every change; locked while a training runs
+        if app_state is not None:  # publish every change; locked while a training runs
             self.options_changed.connect(lambda names: app_state.set_config(self._config, self._error, names))
             app_state.training_state_changed.connect(lambda state: self.set_locked(state != IDLE))
         self.set_config(self._defaults)
@@ -253,8 +272,11 @@ class SettingsPage(QWidget):
             opts = preset_options(name)
             self._presets[name] = self._defaults.replace(**opts)
             self.preset_combo.addItem(name, name)
-            self.preset_combo.setItemData(self.preset_combo.count() - 1,
-                                          ", ".join(f"{k}={v}" for k, v in opts.items()), Qt.ItemDataRole.ToolTipRole)
+            self.preset_combo.setItemData(
+                self.preset_combo.count() - 1,
+                ", ".join(f"{k}={v}" for k, v in opts.items()),
+                Qt.ItemDataRole.ToolTipRole,
+            )
         self.preset_combo.addItem("custom", None)
         self.preset_combo.activated.connect(self._preset_chosen)
         top.addWidget(self.preset_combo)
@@ -327,7 +349,9 @@ class SettingsPage(QWidget):
         self.options_changed.emit(set(options))
 
     def apply_preset(self, name: str) -> None:
-        self.set_config(self._presets[name] if name in self._presets else self._defaults.replace(**preset_options(name)))
+        self.set_config(
+            self._presets[name] if name in self._presets else self._defaults.replace(**preset_options(name))
+        )
 
     def reset_defaults(self) -> None:
         self.set_config(self._defaults)
@@ -335,10 +359,12 @@ class SettingsPage(QWidget):
     def load_file(self, path: str | Path) -> None:
         """Raises OsmisError with a sentence when the file is not a valid options file."""
         from osmis_core.config import load_config_file
+
         self.set_config(self._defaults.replace(**load_config_file(path)))
 
     def save_file(self, path: str | Path) -> None:
         from osmis_core.config import save_config_file
+
         cfg = self.config()
         if cfg is None:
             raise OsmisError(f"the settings are not valid and cannot be saved: {self._error}")
@@ -393,16 +419,14 @@ class SettingsPage(QWidget):
             modified = name in values and values[name] != defaults[name]
             ed.set_modified(modified)
             changed += modified
-        self.summary_label.setText(f"{len(self.editors)} options · {changed} changed from the defaults "
-                                   f"(shown in bold)")
+        self.summary_label.setText(f"{len(self.editors)} options · {changed} changed from the defaults (shown in bold)")
         self._sync_preset(cfg)
 
     def _sync_preset(self, cfg: OsmisConfig | None) -> None:
-        index = self.preset_combo.count() - 1          # "custom"
+        index = self.preset_combo.count() - 1  # "custom"
         if cfg is not None:
             for i in range(self.preset_combo.count() - 1):
                 if self._presets.get(self.preset_combo.itemData(i)) == cfg:
                     index = i
                     break
         self.preset_combo.setCurrentIndex(index)
-

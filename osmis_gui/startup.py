@@ -2,6 +2,7 @@
 
 Importing osmis_gui changes nothing in the process; an application that embeds the window decides for itself.
 """
+
 from __future__ import annotations
 
 import gc

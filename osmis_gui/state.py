@@ -4,10 +4,11 @@ Pages observe it (Qt signals) and change it through its methods; no page holds t
 window turns its `message` and `status` signals into message boxes and status-bar lines. Nothing here touches a
 widget or the engine.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
@@ -18,6 +19,7 @@ IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused
 class DataChoice:
     """The training data the user chose: DATA (image, folder or video) and an explicit MASK (None: the one found
     next to the data, if any)."""
+
     path: str
     mask_path: str | None = None
 
@@ -26,6 +28,7 @@ class DataChoice:
 class RunView:
     """The run shown: its folder, run.json (config and data), checkpoint steps (ascending) and gallery folders
     (newest first)."""
+
     run_dir: str
     info: dict = field(default_factory=dict)
     checkpoints: list[int] = field(default_factory=list)
@@ -47,19 +50,19 @@ class AppState(QObject):
     when asked, a message box), `show_message`, `show_status`, `log`, `confirm`.
     """
 
-    data_changed = Signal(object)            # DataChoice or None
-    data_status_changed = Signal()           # data decoded / inspected, or an error about it
-    config_changed = Signal(object)          # OsmisConfig or None (invalid settings)
-    options_changed = Signal(object)         # set of option names just edited
-    run_opened = Signal(object)              # a reopened run: jobs.RunSnapshot
-    run_changed = Signal(object)             # RunView or None
-    checkpoints_changed = Signal(object)     # list[int]
-    gallery_changed = Signal(object)         # gallery folder shown (str) or None
-    training_state_changed = Signal(str)     # IDLE, LOADING, RUNNING, PAUSED, STOPPING
-    metrics_changed = Signal()               # availability of per-image scores is known
-    message = Signal(str, str, str)          # kind ('info', 'warning', 'error'), title, text: a message box
-    status = Signal(str, int)                # status-bar text, milliseconds
-    log_line = Signal(str)                   # a line (or block) for the log
+    data_changed = Signal(object)  # DataChoice or None
+    data_status_changed = Signal()  # data decoded / inspected, or an error about it
+    config_changed = Signal(object)  # OsmisConfig or None (invalid settings)
+    options_changed = Signal(object)  # set of option names just edited
+    run_opened = Signal(object)  # a reopened run: jobs.RunSnapshot
+    run_changed = Signal(object)  # RunView or None
+    checkpoints_changed = Signal(object)  # list[int]
+    gallery_changed = Signal(object)  # gallery folder shown (str) or None
+    training_state_changed = Signal(str)  # IDLE, LOADING, RUNNING, PAUSED, STOPPING
+    metrics_changed = Signal()  # availability of per-image scores is known
+    message = Signal(str, str, str)  # kind ('info', 'warning', 'error'), title, text: a message box
+    status = Signal(str, int)  # status-bar text, milliseconds
+    log_line = Signal(str)  # a line (or block) for the log
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -132,7 +135,7 @@ class AppState(QObject):
     def set_training_state(self, state: str) -> None:
         self.training_state = state
         self.training_state_changed.emit(state)
-        self.data_status_changed.emit()      # whether a new run may start has changed
+        self.data_status_changed.emit()  # whether a new run may start has changed
 
     def training_busy(self) -> bool:
         return self.training_state != IDLE
@@ -147,6 +150,7 @@ class AppState(QObject):
         """THE error sink of the workers: the user-readable sentence for `exc` (returned), its traceback (for an
         unexpected error) in the log, and a message box when `popup`."""
         from .tasks import describe_error
+
         message, details = describe_error(exc)
         if details:
             self.log(details.rstrip())

@@ -4,13 +4,14 @@
 by its yields (superqt turns them into `yielded` signals), and a job started under a `key` has its answers
 dropped once a newer job under the same key has started (the stale-answer rule, here and nowhere else).
 """
+
 from __future__ import annotations
 
 import inspect
 import queue
 import threading
 import traceback
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import QObject, QThreadPool
 from superqt.utils import WorkerBase, create_worker
@@ -32,25 +33,40 @@ def _with_setup(func: Callable) -> Callable:
     if setup is None:
         return func
     if inspect.isgeneratorfunction(func):
+
         def generator(*args, **kwargs):
             setup()
             return (yield from func(*args, **kwargs))
+
         return generator
 
     def function(*args, **kwargs):
         setup()
         return func(*args, **kwargs)
+
     return function
 
 
-def start(func: Callable, *args, returned: Callable | None = None, errored: Callable | None = None,
-          yielded: Callable | None = None, finished: Callable | None = None, warned: Callable | None = None,
-          **kwargs) -> WorkerBase:
+def start(
+    func: Callable,
+    *args,
+    returned: Callable | None = None,
+    errored: Callable | None = None,
+    yielded: Callable | None = None,
+    finished: Callable | None = None,
+    warned: Callable | None = None,
+    **kwargs,
+) -> WorkerBase:
     """Run func(*args, **kwargs) (a function or a generator function) in a worker thread. The callbacks run on
     the GUI thread (queued signals)."""
     worker = create_worker(_with_setup(func), *args, _start_thread=False, _ignore_errors=True, **kwargs)
-    for signal, slot in (("returned", returned), ("errored", errored), ("yielded", yielded),
-                         ("finished", finished), ("warned", warned)):
+    for signal, slot in (
+        ("returned", returned),
+        ("errored", errored),
+        ("yielded", yielded),
+        ("finished", finished),
+        ("warned", warned),
+    ):
         if slot is not None:
             getattr(worker, signal).connect(slot)
     worker.start()
@@ -74,17 +90,34 @@ class Jobs(QObject):
     def forget(self, key: str) -> None:
         self._tickets[key] = self._tickets.get(key, 0) + 1
 
-    def start(self, func: Callable, *args, key: str | None = None, returned: Callable | None = None,
-              yielded: Callable | None = None, failed: tuple[str, Callable | None] | None = None,
-              popup: bool = False, finished: Callable | None = None, warned: Callable | None = None,
-              **kwargs) -> WorkerBase:
+    def start(
+        self,
+        func: Callable,
+        *args,
+        key: str | None = None,
+        returned: Callable | None = None,
+        yielded: Callable | None = None,
+        failed: tuple[str, Callable | None] | None = None,
+        popup: bool = False,
+        finished: Callable | None = None,
+        warned: Callable | None = None,
+        **kwargs,
+    ) -> WorkerBase:
         ticket = None
         if key is not None:
             self.forget(key)
             ticket = self._tickets[key]
         relay = _Relay(self, key, ticket, returned, yielded, failed, popup, finished)
-        worker = start(func, *args, returned=relay.returned, errored=relay.errored, finished=relay.finished,
-                       yielded=relay.yielded if yielded is not None else None, warned=warned, **kwargs)
+        worker = start(
+            func,
+            *args,
+            returned=relay.returned,
+            errored=relay.errored,
+            finished=relay.finished,
+            yielded=relay.yielded if yielded is not None else None,
+            warned=warned,
+            **kwargs,
+        )
         worker.finished.connect(relay.deleteLater)
         return worker
 
@@ -99,8 +132,13 @@ class _Relay(QObject):
     def __init__(self, jobs: Jobs, key, ticket, returned, yielded, failed, popup, finished):
         super().__init__(jobs)
         self.jobs, self.key, self.ticket = jobs, key, ticket
-        self._returned, self._yielded, self._failed, self._popup, self._finished = (returned, yielded, failed,
-                                                                                     popup, finished)
+        self._returned, self._yielded, self._failed, self._popup, self._finished = (
+            returned,
+            yielded,
+            failed,
+            popup,
+            finished,
+        )
 
     def _current(self) -> bool:
         return self.jobs.current(self.key, self.ticket)

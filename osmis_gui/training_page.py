@@ -4,6 +4,7 @@ The trainer's event generator runs in a worker thread (superqt); its events arri
 page reads the data and settings from the app state and publishes the run, its checkpoints and the training
 state there.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,9 +15,20 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSplitter, QVBo
 
 from osmis_core.config import OsmisConfig
 from osmis_core.errors import OsmisError
-from osmis_core.events import (CheckpointSaved, HealthEvent, PreviewReady, RolledBack, StepEval, StepStats,
-                               TrainControl, TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed,
-                               TrainingStarted)
+from osmis_core.events import (
+    CheckpointSaved,
+    HealthEvent,
+    PreviewReady,
+    RolledBack,
+    StepEval,
+    StepStats,
+    TrainControl,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingPaused,
+    TrainingResumed,
+    TrainingStarted,
+)
 
 from . import jobs
 from .state import IDLE, LOADING, PAUSED, RUNNING, STOPPING
@@ -31,13 +43,13 @@ class TrainingPage(QWidget):
     """`state` is the training's phase (IDLE, LOADING, RUNNING, PAUSED, STOPPING), mirrored in the app state."""
 
     state_changed = Signal(str)
-    run_started = Signal(str)                 # run folder, when training (new or continued) has begun
-    stats_received = Signal(int)              # step
-    preview_received = Signal(int, str)       # step, PNG path
-    preview_shown = Signal(int)               # step of the grid now on screen
-    checkpoint_saved = Signal(str, int)       # run folder, step
-    finished = Signal(str, int, bool)         # run folder, step, stopped by request
-    failed = Signal(str)                      # message
+    run_started = Signal(str)  # run folder, when training (new or continued) has begun
+    stats_received = Signal(int)  # step
+    preview_received = Signal(int, str)  # step, PNG path
+    preview_shown = Signal(int)  # step of the grid now on screen
+    checkpoint_saved = Signal(str, int)  # run folder, step
+    finished = Signal(str, int, bool)  # run folder, step, stopped by request
+    failed = Signal(str)  # message
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,13 +71,27 @@ class TrainingPage(QWidget):
         self.controls = RunControls(settings)
         c = self.controls
         self.start_action, self.pause_action, self.resume_action, self.stop_action, self.continue_action = (
-            c.start_action, c.pause_action, c.resume_action, c.stop_action, c.continue_action)
+            c.start_action,
+            c.pause_action,
+            c.resume_action,
+            c.stop_action,
+            c.continue_action,
+        )
         self.start_button, self.pause_button, self.resume_button, self.stop_button, self.continue_button = (
-            c.start_button, c.pause_button, c.resume_button, c.stop_button, c.continue_button)
+            c.start_button,
+            c.pause_button,
+            c.resume_button,
+            c.stop_button,
+            c.continue_button,
+        )
         self.runs_root_edit = c.runs_root_edit
-        for action, slot in ((self.start_action, self.start_new), (self.pause_action, self.pause),
-                             (self.resume_action, self.resume), (self.stop_action, self.stop),
-                             (self.continue_action, self.continue_run)):
+        for action, slot in (
+            (self.start_action, self.start_new),
+            (self.pause_action, self.pause),
+            (self.resume_action, self.resume),
+            (self.stop_action, self.stop),
+            (self.continue_action, self.continue_run),
+        ):
             action.triggered.connect(slot)
         self.preview_pane = PreviewPane()
         self.preview = self.preview_pane.view
@@ -94,10 +120,12 @@ class TrainingPage(QWidget):
         prog.addWidget(self.progress, 2)
         prog.addWidget(self.speed_label, 3)
         self.error_label = error_label()
-        self.health_label = QLabel()             # the last health check that fired (training/health.py)
+        self.health_label = QLabel()  # the last health check that fired (training/health.py)
         self.health_label.setWordWrap(True)
-        self.health_label.setStyleSheet("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c46c;"
-                                        " border-radius: 3px; padding: 4px; }")
+        self.health_label.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c46c;"
+            " border-radius: 3px; padding: 4px; }"
+        )
         self.health_label.setVisible(False)
         top_split = QSplitter(Qt.Orientation.Horizontal)
         top_split.addWidget(self.preview_pane)
@@ -137,14 +165,16 @@ class TrainingPage(QWidget):
         ok = why is None
         self.start_action.setEnabled(ok)
         self.start_action.setStatusTip("Train a new run on the loaded data" if ok else f"Cannot start: {why}")
-        self.start_button.setToolTip("Train a new run on the loaded data with the current settings (Ctrl+R)"
-                                     if ok else f"Cannot start: {why}")
+        self.start_button.setToolTip(
+            "Train a new run on the loaded data with the current settings (Ctrl+R)" if ok else f"Cannot start: {why}"
+        )
         paused = bool(self.control and self.control.paused)
         self.pause_action.setEnabled(self.state in (RUNNING, LOADING) and not paused)
         self.resume_action.setEnabled(self.state == PAUSED or (paused and self.state == LOADING))
         self.stop_action.setEnabled(self.state in (LOADING, RUNNING, PAUSED))
-        self.continue_action.setEnabled(self.state == IDLE and self.run_dir is not None
-                                        and self.latest_checkpoint is not None)
+        self.continue_action.setEnabled(
+            self.state == IDLE and self.run_dir is not None and self.latest_checkpoint is not None
+        )
 
     # -- commands ------------------------------------------------------------------------------------------
     def start_new(self) -> None:
@@ -175,8 +205,10 @@ class TrainingPage(QWidget):
             return
         iters = config.run.iters
         if self.latest_checkpoint is not None and iters <= self.latest_checkpoint:
-            self._fail_to_start(f"the run is already at iteration {self.latest_checkpoint:,} of "
-                                f"{iters:,}; raise 'Iterations' in Settings to train it longer.")
+            self._fail_to_start(
+                f"the run is already at iteration {self.latest_checkpoint:,} of "
+                f"{iters:,}; raise 'Iterations' in Settings to train it longer."
+            )
             return
         self.total = iters
         self._launch("resume", config, None, None, self.run_dir)
@@ -197,9 +229,20 @@ class TrainingPage(QWidget):
         self.speed_label.setText("Loading the data and building the models…")
         self.log(("starting a new run in " if mode == "new" else "continuing the run in ") + run_dir)
         self._set_state(LOADING)
-        self.worker = self.jobs.start(jobs.train, mode, config, data_path, mask_path, run_dir, self.control,
-                                      yielded=self.handle_event, failed=("Training could not run", self._on_error),
-                                      popup=True, finished=self._on_worker_finished, warned=self._on_warning)
+        self.worker = self.jobs.start(
+            jobs.train,
+            mode,
+            config,
+            data_path,
+            mask_path,
+            run_dir,
+            self.control,
+            yielded=self.handle_event,
+            failed=("Training could not run", self._on_error),
+            popup=True,
+            finished=self._on_worker_finished,
+            warned=self._on_warning,
+        )
 
     def pause(self) -> None:
         if self.control is not None and self.state in (RUNNING, LOADING):
@@ -230,12 +273,18 @@ class TrainingPage(QWidget):
 
     def _on_eval(self, ev: StepEval) -> None:
         self.plots.add(ev.step, ev.metrics, losses=False)
-        self.log(f"evaluation at iteration {ev.step:,}: " + " ".join(
-            f"{k}={v:.4f}" for k, v in ev.metrics.items()) + (" (new best checkpoint)" if ev.best else ""))
+        self.log(
+            f"evaluation at iteration {ev.step:,}: "
+            + " ".join(f"{k}={v:.4f}" for k, v in ev.metrics.items())
+            + (" (new best checkpoint)" if ev.best else "")
+        )
 
     def _on_health(self, ev: HealthEvent) -> None:
-        action = {"warn": "training continues", "stop": "training stops",
-                  "rollback": "rolling back to the last healthy checkpoint"}.get(ev.action, ev.action)
+        action = {
+            "warn": "training continues",
+            "stop": "training stops",
+            "rollback": "rolling back to the last healthy checkpoint",
+        }.get(ev.action, ev.action)
         self.log(f"warning: {ev.message}; {action}")
         self.health_label.setText(f"Health check at iteration {ev.step:,}: {ev.message} ({action}).")
         self.health_label.setVisible(True)
@@ -243,8 +292,10 @@ class TrainingPage(QWidget):
 
     def _on_rollback(self, ev: RolledBack) -> None:
         self.plots.truncate(ev.to_step)
-        self.log(f"rolled back from iteration {ev.step:,} to the checkpoint of iteration {ev.to_step:,}; "
-                 f"discriminator learning rate now {ev.lr_d:g}")
+        self.log(
+            f"rolled back from iteration {ev.step:,} to the checkpoint of iteration {ev.to_step:,}; "
+            f"discriminator learning rate now {ev.lr_d:g}"
+        )
 
     def _on_preview(self, ev: PreviewReady) -> None:
         self.preview_pane.add_sample(ev.step, str(ev.path))
@@ -318,11 +369,16 @@ class TrainingPage(QWidget):
         g, d = ev.losses.get("g_total"), ev.losses.get("d_total")
         losses = " · ".join(f"{k} {v:.3f}" for k, v in (("G", g), ("D", d)) if v is not None)
         if self.state != STOPPING:
-            self.speed_label.setText(f"iteration {ev.step:,} / {ev.total:,} · {ev.it_per_s:.2f} it/s · elapsed "
-                                     f"{format_duration(ev.elapsed)} · ETA {format_duration(ev.eta)} · {losses}")
-        self.log(f"it {ev.step:>7} | {ev.it_per_s:6.2f} it/s | " + " ".join(
-            f"{k}={v:.4f}" for k, v in ev.losses.items()) + f" | D(real)={ev.d_real:.3f} D(fake)={ev.d_fake:.3f}",
-            stamp=False)
+            self.speed_label.setText(
+                f"iteration {ev.step:,} / {ev.total:,} · {ev.it_per_s:.2f} it/s · elapsed "
+                f"{format_duration(ev.elapsed)} · ETA {format_duration(ev.eta)} · {losses}"
+            )
+        self.log(
+            f"it {ev.step:>7} | {ev.it_per_s:6.2f} it/s | "
+            + " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
+            + f" | D(real)={ev.d_real:.3f} D(fake)={ev.d_fake:.3f}",
+            stamp=False,
+        )
         self.stats_received.emit(ev.step)
 
     def _on_error(self, message: str) -> None:
@@ -367,9 +423,11 @@ class TrainingPage(QWidget):
         self.run_label.setText(f"Run folder: {snap.run_dir}")
         if snap.stats:
             last = next((r for r in reversed(snap.stats) if "event" not in r), snap.stats[-1])  # a loss row
-            self.speed_label.setText(f"iteration {self.last_step:,} / {self.total:,} · last speed "
-                                     f"{last.get('it_per_s', 0):.2f} it/s · latest checkpoint "
-                                     f"{snap.latest if snap.latest is not None else 'none'}")
+            self.speed_label.setText(
+                f"iteration {self.last_step:,} / {self.total:,} · last speed "
+                f"{last.get('it_per_s', 0):.2f} it/s · latest checkpoint "
+                f"{snap.latest if snap.latest is not None else 'none'}"
+            )
         else:
             self.speed_label.setText("No statistics recorded yet.")
         set_error(self.error_label, None)
@@ -391,7 +449,16 @@ class TrainingPage(QWidget):
         text = f"{time.strftime('%H:%M:%S')} {message}" if stamp else message
         self.log_view.appendPlainText(text)
 
-    _handlers = {StepStats: _on_stats, StepEval: _on_eval, HealthEvent: _on_health, RolledBack: _on_rollback,
-                 PreviewReady: _on_preview, TrainingStarted: _on_started, CheckpointSaved: _on_checkpoint,
-                 TrainingPaused: _on_paused, TrainingResumed: _on_resumed, TrainingFinished: _on_finished,
-                 TrainingFailed: _on_failed}
+    _handlers = {
+        StepStats: _on_stats,
+        StepEval: _on_eval,
+        HealthEvent: _on_health,
+        RolledBack: _on_rollback,
+        PreviewReady: _on_preview,
+        TrainingStarted: _on_started,
+        CheckpointSaved: _on_checkpoint,
+        TrainingPaused: _on_paused,
+        TrainingResumed: _on_resumed,
+        TrainingFinished: _on_finished,
+        TrainingFailed: _on_failed,
+    }

@@ -1,6 +1,7 @@
 """Widgets of the training page: loss and metric curves, the log, the preview grid with its history slider, and the
 run controls (start / pause / resume / stop / continue, runs folder). They show what they are given and emit what
 the user does; no engine calls, no pages."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,20 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QSlider, QStyle, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .widgets import ImageView
 
@@ -19,8 +32,23 @@ _NOT_CURVES = {"step", "it_per_s", "elapsed", "eta", "total", "event", "best"}
 # training metrics (stats.jsonl eval rows) and the adapted augmentation probability: plot 3; SIFID: plot 4
 _METRICS = {"diversity", "mask_shares", "p_aug"}
 _SIFID = {"sifid", "sifid_proxy"}
-_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-            "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]
+_COLOURS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+]
 
 
 def _plot_of(key: str) -> int:
@@ -40,9 +68,13 @@ class LossPlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        titles = ["Generator losses", "Discriminator losses", "Mean D logits (real / fake)",
-                  "Training metrics (fixed-noise EMA samples) and p_aug",
-                  "SIFID of fixed-noise samples (sifid_proxy: random features, not comparable with papers)"]
+        titles = [
+            "Generator losses",
+            "Discriminator losses",
+            "Mean D logits (real / fake)",
+            "Training metrics (fixed-noise EMA samples) and p_aug",
+            "SIFID of fixed-noise samples (sifid_proxy: random features, not comparable with papers)",
+        ]
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.plots: list[pg.PlotWidget] = []
@@ -68,8 +100,8 @@ class LossPlots(QWidget):
             lay.addWidget(p, 1)
             self.plots.append(p)
         for p in self.plots[3:]:
-            p.setVisible(False)                 # shown with their first curve
-        self.steps: list[float] = []            # steps of the loss rows (StepStats)
+            p.setVisible(False)  # shown with their first curve
+        self.steps: list[float] = []  # steps of the loss rows (StepStats)
         self.values: dict[str, tuple[list[float], list[float]]] = {}  # key -> (steps, values)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._dirty = False
@@ -80,7 +112,7 @@ class LossPlots(QWidget):
 
     def _tick(self) -> None:
         if not self.isVisible():
-            return                              # hidden tab: draw when shown
+            return  # hidden tab: draw when shown
         self._turn = (self._turn + 1) % len(self.plots)
         self.redraw(only_plot=self._turn)
 
@@ -136,12 +168,12 @@ class LossPlots(QWidget):
         created = 0
         for key, (steps, vals) in self.values.items():
             if only_plot is not None and _plot_of(key) != only_plot:
-                self._dirty = True              # other plots on the next ticks
+                self._dirty = True  # other plots on the next ticks
                 continue
             curve = self.curves.get(key)
             if curve is None:
                 if max_new is not None and created >= max_new:
-                    self._dirty = True          # the rest on the next tick
+                    self._dirty = True  # the rest on the next tick
                     continue
                 colour = _COLOURS[len(self.curves) % len(_COLOURS)]
                 width = 2.5 if key.endswith("total") else 1.5
@@ -156,8 +188,11 @@ class LossPlots(QWidget):
 
     def _fit_legends(self) -> None:
         """Give the legends room right of the curves: one width for all three plots, so their axes line up."""
-        widths = [p.plotItem.legend.boundingRect().width() for p in self.plots
-                  if p.plotItem.legend is not None and p.plotItem.legend.items]
+        widths = [
+            p.plotItem.legend.boundingRect().width()
+            for p in self.plots
+            if p.plotItem.legend is not None and p.plotItem.legend.items
+        ]
         width = int(max(widths)) + 4 if widths else 0
         for p in self.plots:
             p.getAxis("right").setWidth(width)
@@ -248,9 +283,12 @@ class PreviewGridView(ImageView):
         for i in range(n):
             r, c = divmod(i, per_row)
             source = QRectF(pad + i * (tile.width() + pad), pad, tile.width(), tile.height())
-            target = QRectF(x0 + (pad + c * (tile.width() + pad)) * scale,
-                            y0 + (pad + r * (tile.height() + pad)) * scale,
-                            tile.width() * scale, tile.height() * scale)
+            target = QRectF(
+                x0 + (pad + c * (tile.width() + pad)) * scale,
+                y0 + (pad + r * (tile.height() + pad)) * scale,
+                tile.width() * scale,
+                tile.height() * scale,
+            )
             out.append((source, target))
         return out
 
@@ -275,8 +313,9 @@ class PreviewPane(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.samples: list[tuple[int, str]] = []
-        self.view = PreviewGridView("The preview grid (generated images over their colour masks, fixed noise) "
-                                    "appears here while training.")
+        self.view = PreviewGridView(
+            "The preview grid (generated images over their colour masks, fixed noise) appears here while training."
+        )
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Look back at earlier preview grids")
         self.slider.valueChanged.connect(self._slid)
@@ -317,7 +356,7 @@ class PreviewPane(QWidget):
 
     def _slid(self, i: int) -> None:
         if i < len(self.samples) - 1 and self.follow_check.isChecked():
-            self.follow_check.setChecked(False)         # the user looks back: stop following
+            self.follow_check.setChecked(False)  # the user looks back: stop following
         self._show(i)
 
     def _show(self, i: int) -> None:
@@ -327,7 +366,7 @@ class PreviewPane(QWidget):
             self.show_requested.emit(i)
 
 
-def new_log_view() -> "LogView":
+def new_log_view() -> LogView:
     view = LogView()
     view.setReadOnly(True)
     view.setMaximumBlockCount(5000)
@@ -347,27 +386,35 @@ class RunControls(QWidget):
         super().__init__(parent)
         self.qsettings = settings
         SP = QStyle.StandardPixmap
-        self.start_action = self._action("Start new run", SP.SP_MediaPlay, "Ctrl+R",
-                                         "Train a new run on the loaded data with the current settings")
+        self.start_action = self._action(
+            "Start new run", SP.SP_MediaPlay, "Ctrl+R", "Train a new run on the loaded data with the current settings"
+        )
         self.pause_action = self._action("Pause", SP.SP_MediaPause, "Ctrl+P", "Pause after the current iteration")
-        self.resume_action = self._action("Resume", SP.SP_MediaSeekForward, "Ctrl+Shift+P",
-                                          "Continue the paused training")
-        self.stop_action = self._action("Stop", SP.SP_MediaStop, "Ctrl+.",
-                                        "Stop after the current iteration and save a checkpoint")
-        self.continue_action = self._action("Continue run", SP.SP_BrowserReload, "Ctrl+Shift+R",
-                                            "Resume the open run from its latest checkpoint up to 'Iterations' "
-                                            "(Settings)")
+        self.resume_action = self._action(
+            "Resume", SP.SP_MediaSeekForward, "Ctrl+Shift+P", "Continue the paused training"
+        )
+        self.stop_action = self._action(
+            "Stop", SP.SP_MediaStop, "Ctrl+.", "Stop after the current iteration and save a checkpoint"
+        )
+        self.continue_action = self._action(
+            "Continue run",
+            SP.SP_BrowserReload,
+            "Ctrl+Shift+R",
+            "Resume the open run from its latest checkpoint up to 'Iterations' (Settings)",
+        )
         bar = QHBoxLayout(self)
         bar.setContentsMargins(0, 0, 0, 0)
         self.start_button, self.pause_button, self.resume_button, self.stop_button, self.continue_button = (
-            self._button(a, bar) for a in (self.start_action, self.pause_action, self.resume_action,
-                                           self.stop_action, self.continue_action))
+            self._button(a, bar)
+            for a in (self.start_action, self.pause_action, self.resume_action, self.stop_action, self.continue_action)
+        )
         bar.addSpacing(16)
         bar.addWidget(QLabel("Runs folder:"))
         self.runs_root_edit = QLineEdit(str(settings.value("training/runs_root", str(Path.cwd() / "runs"))))
         self.runs_root_edit.setToolTip("New runs are created in a sub-folder named after the data and the time")
         self.runs_root_edit.editingFinished.connect(
-            lambda: self.qsettings.setValue("training/runs_root", self.runs_root_edit.text()))
+            lambda: self.qsettings.setValue("training/runs_root", self.runs_root_edit.text())
+        )
         bar.addWidget(self.runs_root_edit, 1)
         browse = QPushButton("…")
         browse.setMaximumWidth(32)

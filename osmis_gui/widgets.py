@@ -1,4 +1,5 @@
 """Small shared widgets and picture helpers (no engine calls here)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,9 +31,10 @@ def mask_overlay_image(ids: np.ndarray, palette: np.ndarray) -> QImage:
     h, w = a.shape
     image = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Indexed8).copy()
     pal = np.zeros((256, 3), np.uint8)
-    pal[:min(256, len(palette))] = palette[:256]
-    image.setColorTable([(0 if i == 0 else 0xFF000000) | (int(r) << 16) | (int(g) << 8) | int(b)
-                         for i, (r, g, b) in enumerate(pal)])
+    pal[: min(256, len(palette))] = palette[:256]
+    image.setColorTable(
+        [(0 if i == 0 else 0xFF000000) | (int(r) << 16) | (int(g) << 8) | int(b) for i, (r, g, b) in enumerate(pal)]
+    )
     return image
 
 
@@ -183,8 +185,9 @@ def error_label() -> QLabel:
     lab = QLabel()
     lab.setWordWrap(True)
     lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    lab.setStyleSheet("QLabel { color: #b00020; background: #fdecee; border: 1px solid #f3b7bf; "
-                      "border-radius: 3px; padding: 6px; }")
+    lab.setStyleSheet(
+        "QLabel { color: #b00020; background: #fdecee; border: 1px solid #f3b7bf; border-radius: 3px; padding: 6px; }"
+    )
     lab.hide()
     return lab
 

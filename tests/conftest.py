@@ -1,13 +1,14 @@
 """Fixtures; ../shared/data tests skip when it is absent."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
+from helpers import SHARED_DATA, save_palette_mask, scene_arrays
 from PIL import Image
 
-from helpers import SHARED_DATA, save_palette_mask, scene_arrays
 from osmis_core.threads import physical_cores
 
 # Tests compare runs to float precision (N + resume + N == 2N): the CPU thread count must not change under them, as

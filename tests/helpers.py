@@ -1,4 +1,5 @@
 """Helpers shared by the tests: tiny configurations and synthetic data."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +10,18 @@ from PIL import Image
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # A model small enough to train a few iterations in about a second on 2 CPU cores.
-TINY = dict(max_size=96, ch_g=4, ch_d=4, noise_dim=8, batch_size=2, log_every=1, preview_every=2,
-            checkpoint_every=2, bernoulli_warmup=2, device="cpu")
+TINY = dict(
+    max_size=96,
+    ch_g=4,
+    ch_d=4,
+    noise_dim=8,
+    batch_size=2,
+    log_every=1,
+    preview_every=2,
+    checkpoint_every=2,
+    bernoulli_warmup=2,
+    device="cpu",
+)
 
 
 def tiny_flags(**extra) -> list[str]:
@@ -42,5 +53,3 @@ def save_palette_mask(ids: np.ndarray, path: Path) -> Path:
     im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * 759)
     im.save(path)
     return path
-
-

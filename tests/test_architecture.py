@@ -1,7 +1,7 @@
 import pytest
 
-from osmis_core.models.architecture import fitted_size, recommend
 from osmis_core.errors import ConfigError
+from osmis_core.models.architecture import fitted_size, recommend
 
 
 def test_fitted_size_truncates():
@@ -14,7 +14,7 @@ def test_small_size_reduces_layout_branch():
     assert (a.height, a.width) == (64, 128)
     assert a.num_blocks_d == 6 and a.notes and "reduced" in a.notes[0]
     # every layout map stays at least 1x1
-    h, w = a.height // 2 ** a.num_blocks_d0, a.width // 2 ** a.num_blocks_d0
+    h, w = a.height // 2**a.num_blocks_d0, a.width // 2**a.num_blocks_d0
     for _ in range(a.num_blocks_d - a.num_blocks_d0):
         h, w = h // 2, w // 2
         assert h >= 1 and w >= 1

@@ -1,4 +1,5 @@
 """Differentiable augmentation, feature augmentation and the fast upsample-conv."""
+
 import torch
 import torch.nn.functional as F
 

@@ -1,4 +1,5 @@
 """Every bad input ends in one clear sentence naming the file and the problem, exit code 2, nothing damaged."""
+
 import errno
 import io
 import json
@@ -198,6 +199,7 @@ class _FillingFile:
 
 def test_full_disk_during_training_keeps_the_last_checkpoint(capsys, trained, monkeypatch):
     import osmis_core.files as files
+
     real_fdopen = os.fdopen
     # run.json and the `latest` pointer still fit; a checkpoint does not
     monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: _FillingFile(real_fdopen(fd, mode), 8192))
@@ -219,8 +221,12 @@ def tiny_filesystem(tmp_path):
     """A real 1 MiB file system (tmpfs), where the machine allows mounting one."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
-    if shutil.which("mount") is None or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True).returncode:
+    if (
+        shutil.which("mount") is None
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True
+        ).returncode
+    ):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     yield mount_point
     subprocess.run(["umount", str(mount_point)], check=True)

@@ -1,16 +1,25 @@
 """`osmis batch` on real Ray (local, 2 CPUs; and two nodes via ray.cluster_utils.Cluster), tiny models on CPU."""
+
 import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
 
-from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags
 from osmis_core.application.runfolder import RunFolder
-from osmis_core.batch import (BatchControl, BatchFolder, BatchStarted, RunFinished, RunProgress, RunStarted, list_sources,
-                              run_batch)
+from osmis_core.batch import (
+    BatchControl,
+    BatchFolder,
+    BatchStarted,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    list_sources,
+    run_batch,
+)
 from osmis_core.cli import main
 from osmis_core.config import build_config
 
@@ -45,22 +54,34 @@ def test_list_sources_folder_and_lists(tmp_path):
     assert [s.name for s in found] == ["lonely", "s0", "s1"]
     assert found[1].mask == (src / "mask" / "s0.png").resolve()
     assert found[0].problem and "lonely.png" in found[0].problem and "no mask" in found[0].problem
-    (tmp_path / "list.json").write_text(json.dumps([{"data": "src/image/s0.png", "mask": "src/mask/s0.png",
-                                                      "options": {"iters": 3}}, "src/image/s0.png"]))
+    (tmp_path / "list.json").write_text(
+        json.dumps(
+            [{"data": "src/image/s0.png", "mask": "src/mask/s0.png", "options": {"iters": 3}}, "src/image/s0.png"]
+        )
+    )
     listed = list_sources(tmp_path / "list.json")
     assert [s.name for s in listed] == ["s0", "s0-2"] and listed[0].options == {"iters": 3}
-    (tmp_path / "list.csv").write_text("data,mask,name,max_size,masks\nsrc/image/s1.png,src/mask/s1.png,a,64,"
-                                       "false\nsrc/image/s0.png,,b,,\n")
+    (tmp_path / "list.csv").write_text(
+        "data,mask,name,max_size,masks\nsrc/image/s1.png,src/mask/s1.png,a,64,false\nsrc/image/s0.png,,b,,\n"
+    )
     a, b = list_sources(tmp_path / "list.csv")
     assert (a.name, a.options, b.options, b.mask) == ("a", {"max_size": 64, "masks": False}, {}, None)
     videos = tmp_path / "videos"
     (videos / "a_mask").mkdir(parents=True)
     (videos / "mask" / "b").mkdir(parents=True)
-    for p in (videos / "a.mp4", videos / "b.mov", videos / "c.mp4", videos / "a_mask" / "0.png",
-              videos / "mask" / "b" / "0.png"):
+    for p in (
+        videos / "a.mp4",
+        videos / "b.mov",
+        videos / "c.mp4",
+        videos / "a_mask" / "0.png",
+        videos / "mask" / "b" / "0.png",
+    ):
         p.write_bytes(b"")
     assert [(s.name, s.mask) for s in list_sources(videos)] == [
-        ("a", (videos / "a_mask").resolve()), ("b", (videos / "mask" / "b").resolve()), ("c", None)]
+        ("a", (videos / "a_mask").resolve()),
+        ("b", (videos / "mask" / "b").resolve()),
+        ("c", None),
+    ]
     (tmp_path / "bad.csv").write_text("data,lr_gg\nx.png,1\n")
     with pytest.raises(Exception, match="bad.csv line 2: unknown option 'lr_gg'"):
         list_sources(tmp_path / "bad.csv")
@@ -92,8 +113,20 @@ def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
     (src / "mask" / "broken.png").write_bytes((src / "mask" / "s0.png").read_bytes())
     (src / "image" / "lonely.png").write_bytes((src / "image" / "s0.png").read_bytes())  # no mask
     out = tmp_path / "batch"
-    code = main(["batch", str(src), "--out", str(out), "--num-cpus", "2", "--n-per-source", "2", "--quiet",
-                 *tiny_flags(iters=2)])
+    code = main(
+        [
+            "batch",
+            str(src),
+            "--out",
+            str(out),
+            "--num-cpus",
+            "2",
+            "--n-per-source",
+            "2",
+            "--quiet",
+            *tiny_flags(iters=2),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1, err
     rows = _rows(out)
@@ -109,7 +142,11 @@ def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
     assert "broken.png" in page and 'href="runs/s0/galleries/batch/index.html"' in page
     assert not (out / "runs" / "broken").exists()
     assert sorted(p.name for p in (out / "dataset" / "images").iterdir()) == [
-        "s0_0000.png", "s0_0001.png", "s1_0000.png", "s1_0001.png"]
+        "s0_0000.png",
+        "s0_0001.png",
+        "s1_0000.png",
+        "s1_0001.png",
+    ]
 
 
 def test_three_sources_dataset_summary_and_idempotent_rerun(tmp_path, local_ray, capsys):
@@ -161,8 +198,7 @@ def test_three_sources_dataset_summary_and_idempotent_rerun(tmp_path, local_ray,
     # checkpoint (not restarted) and stop with a checkpoint; the queued one never starts
     control = BatchControl()
     events = []
-    for event in run_batch(src, config.replace(iters=400), out, n_per_source=3, max_concurrent=2,
-                           control=control):
+    for event in run_batch(src, config.replace(iters=400), out, n_per_source=3, max_concurrent=2, control=control):
         events.append(event)
         if isinstance(event, RunProgress) and sum(isinstance(e, RunStarted) for e in events) == 2:
             control.request_stop()  # once both have started (a run not started yet would simply not start)
@@ -174,8 +210,10 @@ def test_three_sources_dataset_summary_and_idempotent_rerun(tmp_path, local_ray,
     for name, row in rows.items():
         folder = RunFolder(batch.run_dir(name))
         if row["status"] == "stopped":
-            assert 2 <= folder.latest_step() < 400 and f"stopped at step {folder.latest_step()}" in \
-                folder.log_file.read_text()
+            assert (
+                2 <= folder.latest_step() < 400
+                and f"stopped at step {folder.latest_step()}" in folder.log_file.read_text()
+            )
         else:
             assert folder.latest_step() == 2 and "resumed" not in folder.log_file.read_text()
 
@@ -198,8 +236,12 @@ def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(t
         for event in run_batch(src, config, out, n_per_source=2, address=cluster.address, retries=2):
             if isinstance(event, RunStarted):
                 starts.append(event)
-            elif (isinstance(event, RunProgress) and removed_run is None and event.step >= 5
-                  and any(s.name == event.name and s.node == worker_node.node_id for s in starts)):
+            elif (
+                isinstance(event, RunProgress)
+                and removed_run is None
+                and event.step >= 5
+                and any(s.name == event.name and s.node == worker_node.node_id for s in starts)
+            ):
                 removed_run = event.name  # its checkpoint of step 4 is on disk
                 cluster.remove_node(worker_node)
             elif isinstance(event, RunFinished):

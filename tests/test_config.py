@@ -14,8 +14,12 @@ REPO = Path(__file__).resolve().parents[1]
 def test_defaults_are_the_papers():
     c = OsmisConfig()
     assert (c.data.max_size, c.optimisation.batch_size, c.generator.ch_g, c.discriminator.ch_d) == (330, 5, 32, 32)
-    assert (c.generator.noise_dim, c.optimisation.lr_g, c.optimisation.beta1, c.optimisation.ema_decay) == \
-        (64, 2e-4, 0.5, 0.9999)
+    assert (c.generator.noise_dim, c.optimisation.lr_g, c.optimisation.beta1, c.optimisation.ema_decay) == (
+        64,
+        2e-4,
+        0.5,
+        0.9999,
+    )
     assert (c.regularisation.lambda_dr, c.regularisation.bernoulli_warmup, c.augmentation.p_con) == (0.15, 15000, 0.4)
 
 
@@ -50,7 +54,9 @@ def test_run_json_round_trip():
 
 
 def test_engine_never_imports_qt():
-    code = "import sys, osmis_core.cli, osmis_core.training.trainer, osmis_core.application.gallery; " \
-           "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'superqt', 'pyqtgraph')]; " \
-           "print(bad); sys.exit(1 if bad else 0)"
+    code = (
+        "import sys, osmis_core.cli, osmis_core.training.trainer, osmis_core.application.gallery; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'superqt', 'pyqtgraph')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

@@ -1,4 +1,5 @@
 """`osmis evaluate` and `osmis run` end to end (random weights: offline, not comparable with papers)."""
+
 import csv
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import tiny_flags
+
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.cli import main
 
@@ -17,13 +19,31 @@ from osmis_core.cli import main
 def test_run_then_evaluate(scene, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     run = tmp_path / "run"
-    code = main(["run", str(scene), "--out", str(run), "--iters", "2", "--n", "4", "--quiet", "--random-weights",
-                 "--miou-steps", "2", "--metrics", "sifid,lpips,lpips_train,diversity,miou", *tiny_flags()])
+    code = main(
+        [
+            "run",
+            str(scene),
+            "--out",
+            str(run),
+            "--iters",
+            "2",
+            "--n",
+            "4",
+            "--quiet",
+            "--random-weights",
+            "--miou-steps",
+            "2",
+            "--metrics",
+            "sifid,lpips,lpips_train,diversity,miou",
+            *tiny_flags(),
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0, out.err
-    gallery = run / "galleries" / "step_0000002-seed0-n4"   # the one gallery location, which the app lists
+    gallery = run / "galleries" / "step_0000002-seed0-n4"  # the one gallery location, which the app lists
     assert f"gallery: {(gallery / 'index.html').resolve()}" in out.out and "NOT comparable" in out.err
     from osmis_gui.jobs import list_galleries
+
     assert list_galleries(run) == [str(gallery)]
     metrics = json.loads((gallery / "metrics.json").read_text())
     assert metrics["random_weights"] is True and len(metrics["per_image"]) == 4
@@ -100,10 +120,28 @@ def test_main_job_stopped_by_ctrl_c_then_finished_with_resume(scene, tmp_path):
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(repo), "TORCH_HOME": str(tmp_path / "empty-torch-home")}
     run = tmp_path / "run"
-    job = [sys.executable, "-m", "osmis_core", "run", str(scene), "--out", str(run), "--n", "3", "--quiet",
-           "--random-weights", "--metrics", "diversity"]
-    proc = subprocess.Popen([*job, "--iters", "100000", *tiny_flags(checkpoint_every=100000)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    job = [
+        sys.executable,
+        "-m",
+        "osmis_core",
+        "run",
+        str(scene),
+        "--out",
+        str(run),
+        "--n",
+        "3",
+        "--quiet",
+        "--random-weights",
+        "--metrics",
+        "diversity",
+    ]
+    proc = subprocess.Popen(
+        [*job, "--iters", "100000", *tiny_flags(checkpoint_every=100000)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stats = run / "stats.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (stats.exists() and len(stats.read_text().splitlines()) >= 2):
@@ -114,8 +152,14 @@ def test_main_job_stopped_by_ctrl_c_then_finished_with_resume(scene, tmp_path):
     assert "--resume" in err and not RunFolder(run).gallery_dirs()
     stopped_at = RunFolder(run).latest_step()
     assert stopped_at is not None and stopped_at >= 2
-    done = subprocess.run([*job, "--iters", str(stopped_at + 2), "--resume"], env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [*job, "--iters", str(stopped_at + 2), "--resume"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert RunFolder(run).latest_step() == stopped_at + 2
     (gallery,) = RunFolder(run).gallery_dirs()

@@ -1,13 +1,14 @@
 """The fast path computes the same thing as the plain eager implementation."""
+
 import shutil
 
 import pytest
 import torch
-
 from helpers import TINY
-from osmis_core.training.bench import VARIANTS
+
 from osmis_core.config import OsmisConfig
 from osmis_core.devices import autocast_dtype
+from osmis_core.training.bench import VARIANTS
 from osmis_core.training.trainer import Trainer, load_data_for
 
 
@@ -53,15 +54,43 @@ def test_precision_resolution():
     assert autocast_dtype("auto", cpu) in (None, torch.bfloat16)
 
 
-@pytest.mark.parametrize("variant,flags", [("eager", ["--same-process"]),
-                                           pytest.param("fast", ["--rounds", "2"], marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "variant,flags", [("eager", ["--same-process"]), pytest.param("fast", ["--rounds", "2"], marks=pytest.mark.slow)]
+)
 def test_bench_command(scene, tmp_path, variant, flags, capsys):
     from osmis_core.cli import main
+
     out = tmp_path / "bench.json"
-    assert main(["bench", str(scene), "--variant", variant, "--iters", "1", "--warmup", "0", "--json-out", str(out),
-                 "--max-size", "96", "--ch-g", "4", "--ch-d", "4", "--batch-size", "2", "--device", "cpu",
-                 *flags]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                str(scene),
+                "--variant",
+                variant,
+                "--iters",
+                "1",
+                "--warmup",
+                "0",
+                "--json-out",
+                str(out),
+                "--max-size",
+                "96",
+                "--ch-g",
+                "4",
+                "--ch-d",
+                "4",
+                "--batch-size",
+                "2",
+                "--device",
+                "cpu",
+                *flags,
+            ]
+        )
+        == 0
+    )
     import json
+
     result = json.loads(out.read_text())[0]
     assert result["variant"] == variant and result["median_s_per_iter"] > 0 and result["peak_rss_mb"] > 0
     assert result["isolated"] == ("--same-process" not in flags)
@@ -70,8 +99,9 @@ def test_bench_command(scene, tmp_path, variant, flags, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile on the CPU needs a C++ "
-                    "compiler")
+@pytest.mark.skipif(
+    not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile on the CPU needs a C++ compiler"
+)
 def test_compiled_path_agrees_with_fast(scene):
     """torch.compile of G and of D's low-level part: the same losses and samples (one compile, ~20 s on 2 cores)."""
     _assert_same_run(scene, "fast", "compile", rtol=1e-3, atol=1e-4)

@@ -1,5 +1,6 @@
 """Issue 12's kinds of fault, each example case with its right outcome: one sentence and exit 2 for what the user
 must fix, a warning for what was assumed, nothing garbage, nothing lost."""
+
 import json
 import os
 import struct
@@ -11,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
 
-from helpers import save_palette_mask, scene_arrays, tiny_flags
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.cli import main
 from osmis_core.config import OsmisConfig, build_config, config_warnings, load_config_file
@@ -36,11 +37,14 @@ def _err(capsys, argv) -> str:
 
 def png_declaring(path: Path, width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> Path:
     """A small PNG file whose header declares width x height pixels (its pixel data is a few bytes only)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -57,7 +61,7 @@ def trained(scene, tmp_path, capsys):
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_option_in_a_config_file(tmp_path, name, text):
     path = tmp_path / "c.json"
-    path.write_text('{"%s": %s}' % (name, text))  # the JSON module reads NaN / Infinity
+    path.write_text(f'{{"{name}": {text}}}')  # the JSON module reads NaN / Infinity
     with pytest.raises(ConfigError, match=f"'{name}' must be a finite number"):
         build_config(config_file=path)
     with pytest.raises(ConfigError, match="finite"):  # the GUI form and the library go through replace()
@@ -75,8 +79,22 @@ def test_non_finite_flags_exit_2(capsys, scene, tmp_path):
 # 2. divergence: never a non-finite checkpoint; the advice works; absurd learning rates warned -------------------
 def test_divergence_keeps_the_last_finite_checkpoint_and_the_advice_works(capsys, trained):
     folder = RunFolder(trained)
-    code = main(["train", str(trained), "--resume", "--iters", "12", "--lr-g", "1e30", "--lr-d", "1e30", "--checkpoint-every", "5",
-                 "--quiet"])
+    code = main(
+        [
+            "train",
+            str(trained),
+            "--resume",
+            "--iters",
+            "12",
+            "--lr-g",
+            "1e30",
+            "--lr-d",
+            "1e30",
+            "--checkpoint-every",
+            "5",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "diverged" in err and "step_0000004.pt is kept as latest" in err and "--resume --lr-g" in err
@@ -85,8 +103,7 @@ def test_divergence_keeps_the_last_finite_checkpoint_and_the_advice_works(capsys
         state = torch.load(folder.checkpoint_path(step), weights_only=True)
         assert all(torch.isfinite(t).all() for t in state["generator_ema"].values() if t.is_floating_point())
     # the advice, as given, is accepted, and the change is recorded
-    assert main(["train", str(trained), "--resume", "--iters", "6", "--lr-g", "1e-4", "--lr-d", "1e-4",
-                 "--quiet"]) == 0
+    assert main(["train", str(trained), "--resume", "--iters", "6", "--lr-g", "1e-4", "--lr-d", "1e-4", "--quiet"]) == 0
     info = json.loads(folder.run_json.read_text())
     assert info["config"]["optimisation"]["lr_g"] == 1e-4
     assert {"step": 4, "option": "lr_g", "from": 2e-4, "to": 1e-4} in info["resume_changes"]
@@ -97,8 +114,18 @@ def test_divergence_keeps_the_last_finite_checkpoint_and_the_advice_works(capsys
 
 def test_divergence_before_any_checkpoint_says_so(capsys, scene, tmp_path):
     run = tmp_path / "run"
-    code = main(["train", str(scene), "--out", str(run), "--iters", "12", "--quiet",
-                 *tiny_flags(lr_g="1e30", lr_d="1e30", checkpoint_every=5, preview_every=100)])
+    code = main(
+        [
+            "train",
+            str(scene),
+            "--out",
+            str(run),
+            "--iters",
+            "12",
+            "--quiet",
+            *tiny_flags(lr_g="1e30", lr_d="1e30", checkpoint_every=5, preview_every=100),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "no checkpoint had been saved yet" in err and "is kept" not in err
     assert RunFolder(run).checkpoint_steps() == []
@@ -124,12 +151,12 @@ def test_sixteen_bit_mapping_is_one_for_all_files():
 
 def test_twelve_bit_grey_png_gets_a_note(tmp_path, capsys):
     img, _ = scene_arrays()
-    twelve = (img[..., 0].astype(np.uint16) * 16)  # values use 12 bits
+    twelve = img[..., 0].astype(np.uint16) * 16  # values use 12 bits
     Image.fromarray(twelve).save(tmp_path / "x.png")
     assert main(["inspect", str(tmp_path / "x.png")]) == 0
     err = capsys.readouterr().err
     assert "warning:" in err and "about 12 bits" in err
-    full = (img[..., 0].astype(np.uint16) * 257)
+    full = img[..., 0].astype(np.uint16) * 257
     Image.fromarray(full).save(tmp_path / "y.png")
     assert main(["inspect", str(tmp_path / "y.png")]) == 0
     assert "16-bit" not in capsys.readouterr().err
@@ -184,15 +211,30 @@ def test_video_mask_count_mismatch_is_one_error_everywhere(capsys, tmp_path, mas
     clip, mask_dir = _gif_with_masks(tmp_path, 10, masks)
     want = f"{masks} masks for 10 video frames"
     assert want in _err(capsys, ["inspect", str(clip), "--mask", str(mask_dir)])
-    assert want in _err(capsys, ["train", str(clip), "--mask", str(mask_dir), "--out", str(tmp_path / "r"),
-                                 "--iters", "1", *tiny_flags()])
+    assert want in _err(
+        capsys,
+        ["train", str(clip), "--mask", str(mask_dir), "--out", str(tmp_path / "r"), "--iters", "1", *tiny_flags()],
+    )
     gallery = tmp_path / "g"
     gallery.mkdir()
     img, _ = scene_arrays()
     for i in range(2):
         Image.fromarray(img).save(gallery / f"{i}.png")
-    assert want in _err(capsys, ["evaluate", str(gallery), "--real", str(clip), "--mask", str(mask_dir),
-                                 "--metrics", "diversity", "--device", "cpu"])
+    assert want in _err(
+        capsys,
+        [
+            "evaluate",
+            str(gallery),
+            "--real",
+            str(clip),
+            "--mask",
+            str(mask_dir),
+            "--metrics",
+            "diversity",
+            "--device",
+            "cpu",
+        ],
+    )
 
 
 def test_video_with_one_mask_per_frame_is_used(capsys, tmp_path):
@@ -205,10 +247,12 @@ def test_video_with_one_mask_per_frame_is_used(capsys, tmp_path):
 # 6. count options ------------------------------------------------------------------------------------------------
 def test_count_options_are_validated(capsys, trained, scene, tmp_path):
     g = str(tmp_path / "g")
-    assert "--batch-size must be at least 1" in _err(capsys, ["generate", str(trained), "--out", g,
-                                                              "--batch-size", "-1", "--n", "4"])
-    assert "--batch-size must be at least 1" in _err(capsys, ["generate", str(trained), "--out", g,
-                                                              "--batch-size", "0", "--n", "4"])
+    assert "--batch-size must be at least 1" in _err(
+        capsys, ["generate", str(trained), "--out", g, "--batch-size", "-1", "--n", "4"]
+    )
+    assert "--batch-size must be at least 1" in _err(
+        capsys, ["generate", str(trained), "--out", g, "--batch-size", "0", "--n", "4"]
+    )
     assert "--n must be at least 1" in _err(capsys, ["generate", str(trained), "--out", g, "--n", "0"])
     assert not Path(g).exists()
     assert "iters" in _err(capsys, ["train", str(scene), "--out", str(tmp_path / "r"), "--iters", "0"])
@@ -218,14 +262,12 @@ def test_count_options_are_validated(capsys, trained, scene, tmp_path):
 
 # 8. tracebacks that become one sentence --------------------------------------------------------------------------
 def test_seed_beyond_64_bits(capsys, scene, trained, tmp_path):
-    assert "seed" in _err(capsys, ["train", str(scene), "--out", str(tmp_path / "r"), "--seed", str(2 ** 64)])
-    assert "--seed" in _err(capsys, ["generate", str(trained), "--out", str(tmp_path / "g"), "--seed",
-                                     str(2 ** 70)])
+    assert "seed" in _err(capsys, ["train", str(scene), "--out", str(tmp_path / "r"), "--seed", str(2**64)])
+    assert "--seed" in _err(capsys, ["generate", str(trained), "--out", str(tmp_path / "g"), "--seed", str(2**70)])
 
 
 def test_generate_on_meta_device(capsys, trained, tmp_path):
-    assert "device 'meta'" in _err(capsys, ["generate", str(trained), "--out", str(tmp_path / "g"),
-                                            "--device", "meta"])
+    assert "device 'meta'" in _err(capsys, ["generate", str(trained), "--out", str(tmp_path / "g"), "--device", "meta"])
 
 
 def test_deeply_nested_json_config(capsys, scene, tmp_path):
@@ -253,8 +295,19 @@ def test_evaluate_on_a_flat_real_image(capsys, trained, tmp_path):
     gallery = tmp_path / "g"
     assert main(["generate", str(trained), "--out", str(gallery), "--n", "3", "--device", "cpu"]) == 0
     capsys.readouterr()
-    code = main(["evaluate", str(gallery), "--real", str(flat), "--metrics", "diversity,lpips", "--random-weights",
-                 "--device", "cpu"])
+    code = main(
+        [
+            "evaluate",
+            str(gallery),
+            "--real",
+            str(flat),
+            "--metrics",
+            "diversity,lpips",
+            "--random-weights",
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0 and "Traceback" not in err and "one flat colour" in err
     summary = json.loads((gallery / "metrics.json").read_text())["summary"]
@@ -272,8 +325,23 @@ def test_huge_declared_png(capsys, tmp_path):
 def test_cp1252_console_and_a_path_it_cannot_encode(trained, tmp_path):
     env = {**os.environ, "PYTHONIOENCODING": "cp1252", "PYTHONPATH": str(REPO)}
     gallery = tmp_path / "gallery ✓ 日本"
-    proc = subprocess.run([sys.executable, "-m", "osmis_core", "generate", str(trained), "--out", str(gallery),
-                           "--n", "2", "--device", "cpu"], env=env, capture_output=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "osmis_core",
+            "generate",
+            str(trained),
+            "--out",
+            str(gallery),
+            "--n",
+            "2",
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        capture_output=True,
+    )
     assert proc.returncode == 0, proc.stderr.decode("cp1252", "replace")
     assert b"UnicodeEncodeError" not in proc.stderr and b"wrote 2 samples" in proc.stderr
     assert b"index.html" in proc.stdout
@@ -281,8 +349,9 @@ def test_cp1252_console_and_a_path_it_cannot_encode(trained, tmp_path):
     data.mkdir()
     img, _ = scene_arrays()
     Image.fromarray(img).save(data / "ph✓to.png")
-    proc = subprocess.run([sys.executable, "-m", "osmis_core", "inspect", str(data / "ph✓to.png")], env=env,
-                          capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "osmis_core", "inspect", str(data / "ph✓to.png")], env=env, capture_output=True
+    )
     assert proc.returncode == 0 and b"Traceback" not in proc.stderr
 
 
@@ -305,8 +374,11 @@ def test_one_bit_mask_bomb_and_raising_the_limit(capsys, tmp_path, monkeypatch):
 # 11. interrupted writes ------------------------------------------------------------------------------------------
 def test_resume_cleans_temporaries_and_uses_the_newest_checkpoint(capsys, trained):
     folder = RunFolder(trained)
-    stale = [folder.checkpoints / ".step_0000006.pt.abc123.tmp", folder.samples / ".step_0000006.png.x.tmp",
-             folder.root / ".run.json.y.tmp"]
+    stale = [
+        folder.checkpoints / ".step_0000006.pt.abc123.tmp",
+        folder.samples / ".step_0000006.png.x.tmp",
+        folder.root / ".run.json.y.tmp",
+    ]
     for p in stale:
         p.write_bytes(b"\0" * 1000)
     (folder.checkpoints / "latest").write_text("step_0000002.pt\n")  # killed before the pointer moved on
@@ -319,6 +391,7 @@ def test_resume_cleans_temporaries_and_uses_the_newest_checkpoint(capsys, traine
 # 12. a run killed before its first checkpoint ---------------------------------------------------------------------
 def test_run_killed_before_its_first_checkpoint(capsys, scene, tmp_path):
     from osmis_core.application.session import start_training
+
     run = tmp_path / "run"
     start_training(OsmisConfig().replace(**{k: v for k, v in _tiny().items()}), scene, run)  # then "killed"
     (RunFolder(run).samples / ".step_0000002.png.q.tmp").write_bytes(b"x")
@@ -334,6 +407,7 @@ def test_run_killed_before_its_first_checkpoint(capsys, scene, tmp_path):
 
 def _tiny():
     from helpers import TINY
+
     return dict(TINY)
 
 
@@ -342,17 +416,30 @@ def test_full_disk_while_writing_a_preview(capsys, scene, tmp_path, monkeypatch)
     import errno
 
     import osmis_core.training.trainer as trainer_module
+
     real = trainer_module.atomic_write_bytes
 
     def full_disk(path, write, durable=True):
         def fill(f):
             f.write(b"\x89PNG")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
         return real(path, fill, durable)
+
     monkeypatch.setattr(trainer_module, "atomic_write_bytes", full_disk)
     run = tmp_path / "run"
-    code = main(["train", str(scene), "--out", str(run), "--iters", "6", "--quiet",
-                 *tiny_flags(preview_every=2, checkpoint_every=100)])
+    code = main(
+        [
+            "train",
+            str(scene),
+            "--out",
+            str(run),
+            "--iters",
+            "6",
+            "--quiet",
+            *tiny_flags(preview_every=2, checkpoint_every=100),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     line = next(s for s in err.splitlines() if s.startswith("error: "))
@@ -381,6 +468,7 @@ def test_too_small_image_states_the_real_minimum(capsys, tmp_path):
 
 def test_long_video_is_thinned_while_decoding_and_masks_follow_their_frames(tmp_path):
     from osmis_core.data.sources import find_source, load_frame_set
+
     img, ids = scene_arrays()
     clip, mask_dir = _gif_with_masks(tmp_path, 25, 0)
     pics = []

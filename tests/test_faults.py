@@ -2,6 +2,7 @@
 
 Full suite and its table: `python benchmarks/faults.py` (docs/reliability.md).
 """
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Section 7 of docs/model.md: the six reference cases must match exactly."""
+
 import json
 
 import pytest
@@ -49,7 +50,7 @@ def _shapes(tensors):
 def test_output_shapes_case_b():
     g = Generator((2, 4), 7, 3)
     out = g(torch.randn(5, 64, 1, 1))
-    assert _shapes(out.images) == [(5, 3, 2 * 2 ** i, 4 * 2 ** i) for i in range(7)]
+    assert _shapes(out.images) == [(5, 3, 2 * 2**i, 4 * 2**i) for i in range(7)]
     assert [f.shape[1] for f in out.features] == [256, 256, 256, 256, 128, 64, 32]
     assert tuple(out.mask.shape) == (5, 3, 128, 256)
     d = Discriminator(7, 3, 3)
@@ -64,8 +65,9 @@ def test_output_shapes_case_b():
 def test_output_shapes_case_c_and_d():
     g = Generator((2, 4), 8, 3)
     out = g(torch.randn(5, 64, 1, 1))
-    o = Discriminator(7, 4, 3)(out.images[-4:], out.mask, real=True, p_con=1, p_lay=1,
-                               gen=torch.Generator().manual_seed(0))
+    o = Discriminator(7, 4, 3)(
+        out.images[-4:], out.mask, real=True, p_con=1, p_lay=1, gen=torch.Generator().manual_seed(0)
+    )
     assert _shapes(o.low_level) == [(5, 1, 128, 256), (5, 1, 64, 128), (5, 1, 32, 64), (5, 1, 16, 32)]
     assert _shapes(o.content) == [(15, 4, 1, 1)] * 3
     assert _shapes(o.layout) == [(5, 1, 8, 16), (5, 1, 4, 8), (5, 1, 2, 4)]

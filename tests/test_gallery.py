@@ -1,5 +1,6 @@
 """Galleries: one location, build-and-swap writes (issue 12 item 7), validated manifests and escaped pages
 (item 14), export of a selection, generation events, and the Pillow-written files."""
+
 import json
 from pathlib import Path
 
@@ -29,12 +30,15 @@ from osmis_core.models.visual import palette
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     from helpers import save_palette_mask, scene_arrays
+
     root = tmp_path_factory.mktemp("gallery")
     img, ids = scene_arrays()
     Image.fromarray(img).save(root / "scene.png")
     save_palette_mask(ids, root / "scene_mask.png")
-    assert main(["train", str(root / "scene.png"), "--out", str(root / "run"), "--iters", "2", "--quiet",
-                 *tiny_flags()]) == 0
+    assert (
+        main(["train", str(root / "scene.png"), "--out", str(root / "run"), "--iters", "2", "--quiet", *tiny_flags()])
+        == 0
+    )
     return root / "run"
 
 
@@ -76,13 +80,13 @@ def test_pictures_are_pngs_that_pillow_reads_back_exactly(run, tmp_path):
 def test_rerun_with_smaller_n_leaves_no_stale_files(run, tmp_path):
     out = tmp_path / "g"
     assert main(["generate", str(run), "--out", str(out), "--n", "6", "--device", "cpu"]) == 0
-    (out / "metrics.json").write_text("{}")   # scores of the old gallery
+    (out / "metrics.json").write_text("{}")  # scores of the old gallery
     assert main(["generate", str(run), "--out", str(out), "--n", "3", "--device", "cpu"]) == 0
     assert _pictures(out) == _listed(out) and len(read_manifest(out)["items"]) == 3
     assert not (out / "metrics.json").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["g"]   # no staging folder left beside it
+    assert [p.name for p in tmp_path.iterdir()] == ["g"]  # no staging folder left beside it
     (tmp_path / "plain").mkdir()
-    assert out.stat().st_mode == (tmp_path / "plain").stat().st_mode   # an ordinary folder, not a 0700 temp one
+    assert out.stat().st_mode == (tmp_path / "plain").stat().st_mode  # an ordinary folder, not a 0700 temp one
 
 
 def test_generate_killed_midway_leaves_the_old_gallery_intact(run, tmp_path, monkeypatch):
@@ -95,7 +99,7 @@ def test_generate_killed_midway_leaves_the_old_gallery_intact(run, tmp_path, mon
     def dying_save(pixels, path, colours=None):
         calls.append(path)
         if len(calls) == 5:
-            raise KeyboardInterrupt   # the process is stopped while writing the new gallery's files
+            raise KeyboardInterrupt  # the process is stopped while writing the new gallery's files
         real_save(pixels, path, colours)
 
     monkeypatch.setattr(gallery_mod, "save_png", dying_save)
@@ -109,16 +113,16 @@ def test_generate_killed_midway_leaves_the_old_gallery_intact(run, tmp_path, mon
 def test_an_abandoned_event_stream_leaves_nothing_behind(run, tmp_path):
     events = gallery_events(run, tmp_path / "g", n=6, device="cpu", batch_size=2)
     assert isinstance(next(events), GenerationStarted) and isinstance(next(events), SamplesWritten)
-    events.close()   # the caller stops listening half-way
+    events.close()  # the caller stops listening half-way
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_build_killed_hard_is_cleared_and_an_interrupted_swap_is_undone(run, tmp_path):
     out = tmp_path / "g"
     generate_gallery(run, out, n=2, seed=0, device="cpu")
-    (tmp_path / ".g.building-dead").mkdir()          # what SIGKILL during a build leaves
+    (tmp_path / ".g.building-dead").mkdir()  # what SIGKILL during a build leaves
     (tmp_path / ".g.building-dead" / "junk.png").write_bytes(b"x")
-    out.rename(tmp_path / ".g.old-deadbeef")         # what SIGKILL between the two renames leaves
+    out.rename(tmp_path / ".g.old-deadbeef")  # what SIGKILL between the two renames leaves
     generate_gallery(run, out, n=3, seed=1, device="cpu")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
     assert read_manifest(out)["n"] == 3
@@ -133,8 +137,7 @@ def test_a_folder_of_other_files_is_not_replaced(run, tmp_path, capsys):
     assert (out / "holiday.jpg").read_bytes() == b"precious"
 
 
-@pytest.mark.parametrize("flag,value", [("--n", "0"), ("--n", "-3"), ("--batch-size", "-1"),
-                                        ("--batch-size", "0")])
+@pytest.mark.parametrize("flag,value", [("--n", "0"), ("--n", "-3"), ("--batch-size", "-1"), ("--batch-size", "0")])
 def test_counts_are_validated(run, tmp_path, capsys, flag, value):
     args = ["generate", str(run), "--out", str(tmp_path / "g"), "--device", "cpu", "--n", "2", flag, value]
     assert main(args) == 2
@@ -143,12 +146,18 @@ def test_counts_are_validated(run, tmp_path, capsys, flag, value):
 
 # -- manifests and the page ----------------------------------------------------------------------------------
 
+
 def _hostile_gallery(root: Path) -> Path:
     (root / "images").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(root / "images" / "0.png")
-    manifest = {"run": "<script>alert('run')</script>", "checkpoint_step": "<script>alert(1)</script>",
-                "seed": "<img src=x onerror=alert(2)>", "ema": True, "n": 1,
-                "items": [{"index": 0, "image": "images/0.png"}]}
+    manifest = {
+        "run": "<script>alert('run')</script>",
+        "checkpoint_step": "<script>alert(1)</script>",
+        "seed": "<img src=x onerror=alert(2)>",
+        "ema": True,
+        "n": 1,
+        "items": [{"index": 0, "image": "images/0.png"}],
+    }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
@@ -156,25 +165,29 @@ def _hostile_gallery(root: Path) -> Path:
 def test_markup_in_a_manifest_is_escaped_or_refused(tmp_path):
     root = _hostile_gallery(tmp_path / "g")
     with pytest.raises(DataError, match="checkpoint_step"):
-        read_manifest(root)   # a step must be a whole number
+        read_manifest(root)  # a step must be a whole number
     # written even from an unvalidated manifest, every value is escaped
     manifest = json.loads((root / "manifest.json").read_text())
     manifest["items"][0]["index"] = "<script>alert(3)</script>"
-    page = write_index_html(root, manifest, {"summary": {"<b>k</b>": "<i>v</i>"},
-                                             "per_image": [{"index": "<script>", "x": 1.0}]}).read_text()
+    page = write_index_html(
+        root, manifest, {"summary": {"<b>k</b>": "<i>v</i>"}, "per_image": [{"index": "<script>", "x": 1.0}]}
+    ).read_text()
     assert "<script>alert" not in page and "<img src=x" not in page and "<b>k" not in page and "<i>v" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
 
 
-@pytest.mark.parametrize("manifest,problem", [
-    ({"n": 2}, 'no "items" list'),
-    ({"items": {"0": "images/0.png"}}, 'no "items" list'),
-    ({"items": [{"index": "<script>", "image": "images/0.png"}]}, '"index"'),
-    ({"items": [{"index": 0, "image": "../../etc/passwd"}]}, "outside the gallery"),
-    ({"items": [{"index": 0, "image": "/etc/passwd"}]}, "outside the gallery"),
-    ({"items": [], "seed": "1"}, '"seed"'),
-    ([1, 2], "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "manifest,problem",
+    [
+        ({"n": 2}, 'no "items" list'),
+        ({"items": {"0": "images/0.png"}}, 'no "items" list'),
+        ({"items": [{"index": "<script>", "image": "images/0.png"}]}, '"index"'),
+        ({"items": [{"index": 0, "image": "../../etc/passwd"}]}, "outside the gallery"),
+        ({"items": [{"index": 0, "image": "/etc/passwd"}]}, "outside the gallery"),
+        ({"items": [], "seed": "1"}, '"seed"'),
+        ([1, 2], "not a JSON object"),
+    ],
+)
 def test_bad_manifests_give_one_clear_error(tmp_path, manifest, problem):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match="manifest") as info:
@@ -185,8 +198,10 @@ def test_bad_manifests_give_one_clear_error(tmp_path, manifest, problem):
 def test_manifest_without_items_is_exit_2_in_evaluate_and_export(tmp_path, capsys):
     (tmp_path / "g").mkdir()
     (tmp_path / "g" / "manifest.json").write_text('{"n": 3}')
-    for args in (["evaluate", str(tmp_path / "g"), "--real", str(tmp_path / "g"), "--random-weights"],
-                 ["export", str(tmp_path / "g"), "--select", "0", "--out", str(tmp_path / "e")]):
+    for args in (
+        ["evaluate", str(tmp_path / "g"), "--real", str(tmp_path / "g"), "--random-weights"],
+        ["export", str(tmp_path / "g"), "--select", "0", "--out", str(tmp_path / "e")],
+    ):
         assert main(args) == 2
         errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1 and 'no "items" list' in errors[0] and "Traceback" not in errors[0]
@@ -199,6 +214,7 @@ def test_read_gallery_uses_the_validated_manifest(run, tmp_path):
 
 
 # -- export ---------------------------------------------------------------------------------------------------
+
 
 def test_parse_selection():
     assert parse_selection("0,3,7-9") == [0, 3, 7, 8, 9]

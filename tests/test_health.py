@@ -1,18 +1,19 @@
 """Health checks (training/health.py) on synthetic sequences, adaptive augmentation (training/ada.py), and the
 trainer's reaction to a health alarm (--on-collapse stop / rollback) on a tiny real run."""
+
 import json
 import math
 import random
 
 import pytest
 import torch
-
 from helpers import TINY
+
+from osmis_core.application.session import start_training
 from osmis_core.config import OsmisConfig, build_config
 from osmis_core.events import CheckpointSaved, HealthEvent, RolledBack, StepEval, TrainingFinished
 from osmis_core.training.ada import ADJUST_EVERY, AdaptiveP, real_sign_mean
 from osmis_core.training.health import DiscriminatorSpike, DiversityCollapse, EmptyMasks, NonFinite
-from osmis_core.application.session import start_training
 from osmis_core.training.monitor import MAX_ROLLBACKS
 
 
@@ -32,19 +33,19 @@ def test_spike_fires_once_on_a_jump_and_stays_silent_when_healthy():
     assert _alarms(DiscriminatorSpike(), slow_drift) == []
     spiked = healthy[:150] + [9.0, 11.0, 10.0] + healthy[150:]
     alarms = _alarms(DiscriminatorSpike(), spiked)
-    assert [i for i, _ in alarms] == [150]                     # once per episode
+    assert [i for i, _ in alarms] == [150]  # once per episode
     assert alarms[0][1].kind == "d_spike" and "step 150" in alarms[0][1].message
-    again = spiked + [12.0]                                    # a new episode after healthy ticks
+    again = spiked + [12.0]  # a new episode after healthy ticks
     assert [i for i, _ in _alarms(DiscriminatorSpike(), again)] == [150, len(spiked)]
 
 
 def test_diversity_collapse():
     healthy = _noisy(0.3, 0.1, 50)
     assert _alarms(DiversityCollapse(), healthy) == []
-    assert _alarms(DiversityCollapse(), [0.005, 0.01, 0.01] + healthy) == []   # blurred start: not a collapse
+    assert _alarms(DiversityCollapse(), [0.005, 0.01, 0.01] + healthy) == []  # blurred start: not a collapse
     collapsed = healthy[:10] + [0.004, 0.003, 0.002, 0.002]
     alarms = _alarms(DiversityCollapse(), collapsed)
-    assert [i for i, _ in alarms] == [11]                      # patience 2: the second low evaluation
+    assert [i for i, _ in alarms] == [11]  # patience 2: the second low evaluation
     assert alarms[0][1].kind == "diversity_collapse"
     d = DiversityCollapse()
     _alarms(d, collapsed)
@@ -54,14 +55,14 @@ def test_diversity_collapse():
 
 
 def test_empty_masks():
-    real_largest = 0.55                                        # the real masks have several classes
+    real_largest = 0.55  # the real masks have several classes
     healthy = [[0.6, 0.7, 0.8, 0.65]] * 20
     assert _alarms(EmptyMasks(), healthy, real_largest) == []
     empty = healthy[:5] + [[0.99, 0.995, 1.0, 0.985]] * 3
     assert [i for i, _ in _alarms(EmptyMasks(), empty, real_largest)] == [6]
     one_sample_with_classes = healthy[:5] + [[0.99, 0.7, 1.0, 0.99]] * 3
     assert _alarms(EmptyMasks(), one_sample_with_classes, real_largest) == []
-    assert _alarms(EmptyMasks(), empty, 0.97) == []            # the real mask is nearly one class itself
+    assert _alarms(EmptyMasks(), empty, 0.97) == []  # the real mask is nearly one class itself
 
 
 def test_nonfinite():
@@ -75,7 +76,7 @@ def test_ada_raises_p_when_d_is_sure_of_the_reals_and_lowers_it_otherwise():
     positive = [torch.full((2, 1, 4, 4), 3.0), torch.full((2, 1, 2, 2), 0.5)]
     negative = [-m for m in positive]
     assert float(real_sign_mean(positive)) == 1.0 and float(real_sign_mean(negative)) == -1.0
-    ada = AdaptiveP(0.5, target=0.6, images=800, batch_size=4)    # step: 4 * 4 / 800 = 0.02
+    ada = AdaptiveP(0.5, target=0.6, images=800, batch_size=4)  # step: 4 * 4 / 800 = 0.02
     for _ in range(ADJUST_EVERY * 5):
         ada.observe(real_sign_mean(positive))
     assert ada.p == pytest.approx(0.6) and ada.r_t == 1.0
@@ -84,7 +85,7 @@ def test_ada_raises_p_when_d_is_sure_of_the_reals_and_lowers_it_otherwise():
     assert ada.p == pytest.approx(0.4) and ada.r_t == -1.0
     for _ in range(ADJUST_EVERY * 100):
         ada.observe(real_sign_mean(negative))
-    assert ada.p == 0.0                                        # clamped to [0, 1]
+    assert ada.p == 0.0  # clamped to [0, 1]
     restored = AdaptiveP(0.7, 0.6, 800, 4)
     restored.load_state_dict(ada.state_dict())
     assert restored.p == 0.0
@@ -93,7 +94,7 @@ def test_ada_raises_p_when_d_is_sure_of_the_reals_and_lowers_it_otherwise():
 def test_p_aug_adaptive_is_the_ada_switch():
     c = build_config(overrides={"p_aug": "adaptive", "ada_target": 0.5})
     assert c.augmentation.ada and c.augmentation.p_aug == OsmisConfig().augmentation.p_aug
-    assert not OsmisConfig().augmentation.ada                  # the paper's fixed p stays the default
+    assert not OsmisConfig().augmentation.ada  # the paper's fixed p stays the default
 
 
 def _tiny_trainer(scene, tmp_path, **options):
@@ -106,7 +107,7 @@ def test_adaptive_p_is_logged_and_checkpointed(scene, tmp_path):
     list(trainer.run())
     rows = [r for r in trainer.folder.read_stats() if "event" not in r]
     assert all(0.0 <= r["p_aug"] <= 1.0 for r in rows)
-    assert rows[-1]["p_aug"] != TINY.get("p_aug", 0.7)           # moved by 0.5 every 4 iterations
+    assert rows[-1]["p_aug"] != TINY.get("p_aug", 0.7)  # moved by 0.5 every 4 iterations
     state = trainer.folder.load_checkpoint("latest")
     assert state["ada"]["p"] == trainer.ada.p
 
@@ -118,7 +119,7 @@ def test_on_collapse_stop_keeps_the_faulty_state_out_of_the_checkpoints(scene, t
     health = [e for e in events if isinstance(e, HealthEvent)]
     assert [(e.step, e.kind, e.action) for e in health] == [(4, "diversity_collapse", "stop")]
     assert isinstance(events[-1], TrainingFinished) and events[-1].stopped and events[-1].step == 4
-    assert trainer.folder.checkpoint_steps() == [2]          # step 4 was not saved
+    assert trainer.folder.checkpoint_steps() == [2]  # step 4 was not saved
     assert "health: diversity collapse at step 4" in trainer.folder.log_file.read_text()
 
 
@@ -130,7 +131,7 @@ def test_on_collapse_rollback(scene, tmp_path):
     assert [(e.step, e.to_step) for e in rolled] == [(6, 4)] * MAX_ROLLBACKS
     assert [e.lr_d for e in rolled] == pytest.approx([1e-4, 5e-5, 2.5e-5])
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2.5e-5)
-    assert events[-1].stopped and events[-1].step == 6       # a fourth fault: no more rollbacks, stop
+    assert events[-1].stopped and events[-1].step == 6  # a fourth fault: no more rollbacks, stop
     assert f"{MAX_ROLLBACKS} rollbacks made already; stopping at step 6" in trainer.folder.log_file.read_text()
     info = json.loads(trainer.folder.run_json.read_text())
     assert [r["to_step"] for r in info["rollbacks"]] == [4] * MAX_ROLLBACKS
@@ -141,44 +142,64 @@ def test_on_collapse_rollback(scene, tmp_path):
 
 def test_eval_rows_best_checkpoint_and_generate_best(scene, tmp_path):
     from osmis_core.cli import main
+
     trainer = _tiny_trainer(scene, tmp_path, iters=6, eval_every=3, keep_checkpoints=1)
     events = list(trainer.run())
     evals = [e for e in events if isinstance(e, StepEval)]
     assert [e.step for e in evals] == [3, 6]
     assert {"diversity", "mask_shares", "sifid_proxy"} <= set(evals[0].metrics)
     assert 0.0 <= evals[0].metrics["mask_shares"] <= 1.0 and evals[0].metrics["diversity"] >= 0
-    assert evals[0].best                                        # the first evaluation is the best so far
+    assert evals[0].best  # the first evaluation is the best so far
     rows = [r for r in trainer.folder.read_stats() if r.get("event") == "eval"]
     assert [r["step"] for r in rows] == [3, 6]
     best = trainer.folder.read_best()
     best_step = max(e.step for e in evals if e.best)
     assert best["step"] == best_step and best["key"] == "sifid_proxy"
     assert best["value"] == min(e.metrics["sifid_proxy"] for e in evals)
-    assert trainer.folder.checkpoint_steps() == [6]            # pruned; best.pt is not
+    assert trainer.folder.checkpoint_steps() == [6]  # pruned; best.pt is not
     assert trainer.folder.load_checkpoint("best")["step"] == best_step
     gallery = tmp_path / "gallery"
-    assert main(["generate", str(trainer.folder.root), "--checkpoint", "best", "--n", "2", "--out", str(gallery),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(trainer.folder.root),
+                "--checkpoint",
+                "best",
+                "--n",
+                "2",
+                "--out",
+                str(gallery),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert json.loads((gallery / "manifest.json").read_text())["checkpoint_step"] == best_step
 
 
 def test_short_preset_is_the_paper_model_in_a_third_of_the_iterations():
     paper, short = build_config("paper"), build_config("short")
     assert short.run.iters * 3 == paper.run.iters
-    assert (short.data.max_size, short.generator.ch_g, short.discriminator.ch_d) == \
-        (paper.data.max_size, paper.generator.ch_g, paper.discriminator.ch_d)
+    assert (short.data.max_size, short.generator.ch_g, short.discriminator.ch_d) == (
+        paper.data.max_size,
+        paper.generator.ch_g,
+        paper.discriminator.ch_d,
+    )
     assert short.augmentation.ada and short.run.on_collapse == "rollback" and short.run.eval_every > 0
     assert short.regularisation.bernoulli_warmup * 3 == paper.regularisation.bernoulli_warmup
 
 
 def test_nonfinite_stops_naming_the_step_and_keeps_the_last_good_checkpoint(scene, tmp_path):
     from osmis_core.events import TrainingFailed
+
     trainer = _tiny_trainer(scene, tmp_path, iters=8, eval_every=0)
     events = []
     for event in trainer.run():
         events.append(event)
         if isinstance(event, CheckpointSaved) and event.step == 2:
-            for opt in (trainer.opt_g, trainer.opt_d):      # the run diverges from here on
+            for opt in (trainer.opt_g, trainer.opt_d):  # the run diverges from here on
                 for group in opt.param_groups:
                     group["lr"] = 1e30
     health = [e for e in events if isinstance(e, HealthEvent)]
@@ -204,6 +225,7 @@ def test_evaluations_do_not_change_training(scene, tmp_path):
 
 def test_p_aug_flag_takes_a_number_or_adaptive():
     from osmis_core.cli import build_parser
+
     parser = build_parser()
     assert parser.parse_args(["train", "x", "--p-aug", "adaptive"]).p_aug == "adaptive"
     assert parser.parse_args(["train", "x", "--p-aug", "0.5"]).p_aug == 0.5
@@ -213,10 +235,24 @@ def test_p_aug_flag_takes_a_number_or_adaptive():
 
 def test_generate_best_without_a_best_checkpoint_is_one_sentence(scene, tmp_path, capsys):
     from osmis_core.cli import main
+
     trainer = _tiny_trainer(scene, tmp_path, iters=2, eval_every=0)
     list(trainer.run())
-    assert main(["generate", str(trainer.folder.root), "--checkpoint", "best", "--out", str(tmp_path / "g"),
-                 "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                str(trainer.folder.root),
+                "--checkpoint",
+                "best",
+                "--out",
+                str(tmp_path / "g"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "best.pt: the run kept no best checkpoint" in err and err.count("\n") == 1
 
@@ -238,9 +274,23 @@ def test_evaluation_checks_start_after_the_mask_hardening_warm_up(scene, tmp_pat
 
 
 def test_renderer_runs_have_health_checks_but_no_training_metrics(scene, tmp_path):
-    config = build_config(overrides=dict(model="renderer", max_size=64, ch_r=4, spade_hidden=8, ch_rd=4, noise_dim=8,
-                                         batch_size=2, log_every=1, preview_every=2, checkpoint_every=2,
-                                         device="cpu", iters=2, eval_every=1))
+    config = build_config(
+        overrides=dict(
+            model="renderer",
+            max_size=64,
+            ch_r=4,
+            spade_hidden=8,
+            ch_rd=4,
+            noise_dim=8,
+            batch_size=2,
+            log_every=1,
+            preview_every=2,
+            checkpoint_every=2,
+            device="cpu",
+            iters=2,
+            eval_every=1,
+        )
+    )
     trainer = start_training(config, scene, tmp_path / "run")
     events = list(trainer.run())
     assert isinstance(events[-1], TrainingFinished) and events[-1].step == 2

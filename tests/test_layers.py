@@ -1,4 +1,5 @@
 """Hand-written fast kernels against the plain PyTorch expressions they replace."""
+
 import itertools
 
 import numpy as np
@@ -6,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from osmis_core.training.losses import diversity_regularisation
 from osmis_core.models import Generator
 from osmis_core.models.layers import add_upsampled_, avg_pool2x2, class_ids
 from osmis_core.models.visual import overlay, palette
+from osmis_core.training.losses import diversity_regularisation
 
 
 def reference_diversity(features):
@@ -54,7 +55,6 @@ def test_avg_pool2x2_matches_stock_forward_and_backward(shape, channels_last):
     y.backward(g)
     y_ref.backward(g)
     torch.testing.assert_close(x.grad, x_ref.grad)
-
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
@@ -111,8 +111,9 @@ def test_generator_without_autograd_computes_the_same_in_place():
     recorded = g(z)  # autograd records: block inputs are kept
     with torch.no_grad():
         in_place = g(z)  # block inputs are overwritten by their leaky ReLU once the shortcut has read them
-    for a, b in zip(recorded.images + recorded.features + [recorded.mask], in_place.images + in_place.features
-                    + [in_place.mask]):
+    for a, b in zip(
+        recorded.images + recorded.features + [recorded.mask], in_place.images + in_place.features + [in_place.mask]
+    ):
         torch.testing.assert_close(a.detach(), b, rtol=0, atol=0)
 
 

@@ -1,12 +1,12 @@
 """Every mask format of docs/model.md section 8 decodes to the right class ids."""
+
 import numpy as np
 import pytest
+from helpers import scene_arrays
 from PIL import Image
 
-from osmis_core.errors import DataError
 from osmis_core.data.masks import decode_masks
-
-from helpers import scene_arrays
+from osmis_core.errors import DataError
 
 
 def _decode(img, **kw):
@@ -91,6 +91,7 @@ def test_joint_decoding_over_frames():
 
 def test_mask_kind_reads_as_english():
     from osmis_core.data.masks import KIND_PHRASES, MaskReport
+
     assert MaskReport("ids", 3).describe().startswith("3 classes from a class-id mask")
     assert MaskReport("colour", 2).describe().startswith("2 classes from an RGB colour-coded mask")
     assert set(KIND_PHRASES) == {"ids", "binary", "soft", "levels", "colour"}

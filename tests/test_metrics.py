@@ -80,6 +80,7 @@ def lpips_model():
 
 # ---------------------------------------------------------------- Frechet distance
 
+
 @pytest.mark.parametrize("n1,n2,d", [(400, 300, 2), (500, 200, 16), (300, 900, 64), (20, 30, 64)])
 def test_frechet_matches_scipy(n1, n2, d):
     rng = np.random.default_rng(d + n1)
@@ -91,8 +92,9 @@ def test_frechet_matches_scipy(n1, n2, d):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # e.g. sqrtm's deprecated `disp`
         single = [frechet_distance(mu1, s1, x.mean(0), np.cov(x, rowvar=False)) for x in b]
-    batched = frechet_distances(mu1, s1, np.stack([x.mean(0) for x in b]),
-                                np.stack([np.cov(x, rowvar=False) for x in b])).numpy()
+    batched = frechet_distances(
+        mu1, s1, np.stack([x.mean(0) for x in b]), np.stack([np.cov(x, rowvar=False) for x in b])
+    ).numpy()
     from_samples = distances_to_references([FrechetReference.from_samples(torch.tensor(a))], torch.tensor(b))[0]
     np.testing.assert_allclose(single, expected, rtol=1e-6)
     np.testing.assert_allclose(batched, expected, rtol=1e-6)
@@ -116,6 +118,7 @@ def test_frechet_singular_and_identical():
 
 
 # ---------------------------------------------------------------- SIFID
+
 
 def test_sifid_self_is_zero_and_grows_with_noise(inception):
     real = smooth_images(1, 64, 80, seed=1)
@@ -143,6 +146,7 @@ def test_sifid_feature_shapes(inception, dims, positions):
 
 def straightforward_sifid(layers, real, fake):
     """Independent SIFID: plain layer calls, per-position features, np.cov, scipy sqrtm."""
+
     def stats(image):
         with torch.no_grad():
             x = image[None] * 2 - 1
@@ -150,6 +154,7 @@ def straightforward_sifid(layers, real, fake):
                 x = layer(x)
         feats = x[0].permute(1, 2, 0).reshape(-1, x.shape[1]).double().numpy()
         return feats.mean(0), np.cov(feats, rowvar=False)
+
     real = F.interpolate(real[None], size=fake.shape[-2:], mode="bilinear", align_corners=False)[0]
     return reference_frechet(*stats(real), *stats(fake))
 
@@ -160,8 +165,12 @@ def test_sifid_equals_straightforward_implementation(inception, dims):
     if dims == 192:
         layers += [inception.maxpool1, inception.Conv2d_3b_1x1, inception.Conv2d_4a_3x3]
     real = smooth_images(1, 100, 120, seed=3)  # resized to the generated 72 x 96 inside SIFID
-    fakes = torch.cat([add_noise(smooth_images(2, 72, 96, seed=4), 0.05, seed=5),
-                       add_noise(F.interpolate(real, size=(72, 96), mode="bilinear"), 0.1, seed=6)])
+    fakes = torch.cat(
+        [
+            add_noise(smooth_images(2, 72, 96, seed=4), 0.05, seed=5),
+            add_noise(F.interpolate(real, size=(72, 96), mode="bilinear"), 0.1, seed=6),
+        ]
+    )
     sifid = SIFID(dims, feature_extractor=InceptionFeatures(inception, dims), batch_size=2)
     sifid.set_real(real)
     sifid.update(fakes)
@@ -192,14 +201,17 @@ def test_sifid_video_nearest_frame_and_frame0_compat():
 
 # ---------------------------------------------------------------- LPIPS
 
+
 def test_lpips_diversity_batched_equals_pairwise_loop(lpips_model):
     images = torch.cat([smooth_images(4, 64, 72, seed=10), torch.rand(2, 3, 64, 72)])
     diversity = LPIPSDiversity(model=lpips_model, batch_size=4)
     diversity.update(images[:3])
     diversity.update(images[3:])
     with torch.no_grad():
-        loop = {(i, j): float(lpips_model(images[i:i + 1], images[j:j + 1], normalize=True))
-                for i, j in itertools.combinations(range(6), 2)}
+        loop = {
+            (i, j): float(lpips_model(images[i : i + 1], images[j : j + 1], normalize=True))
+            for i, j in itertools.combinations(range(6), 2)
+        }
     matrix = diversity.pairwise()
     for (i, j), value in loop.items():
         assert float(matrix[i, j]) == pytest.approx(value, rel=1e-4, abs=1e-7)
@@ -209,7 +221,7 @@ def test_lpips_diversity_batched_equals_pairwise_loop(lpips_model):
     compat = LPIPSDiversity(model=lpips_model, unit_range_inputs=True, max_images=3)
     compat.update(images)  # only the first 3 images count
     with torch.no_grad():
-        raw = [float(lpips_model(images[i:i + 1], images[j:j + 1])) for i, j in itertools.combinations(range(3), 2)]
+        raw = [float(lpips_model(images[i : i + 1], images[j : j + 1])) for i, j in itertools.combinations(range(3), 2)]
     assert compat.compute() == pytest.approx(np.mean(raw), rel=1e-4)
 
 
@@ -230,6 +242,7 @@ def test_lpips_to_train_is_min_over_frames(lpips_model):
 
 # ---------------------------------------------------------------- pixel diversity
 
+
 def test_pixel_diversity():
     real = smooth_images(1, 32, 40, seed=13)
     a, b = smooth_images(2, 32, 40, seed=14)
@@ -245,6 +258,7 @@ def test_pixel_diversity():
 
 
 # ---------------------------------------------------------------- mIoU
+
 
 def shapes_pair(size=32):
     """A synthetic image with two coloured shapes on a background, and its 3-class mask."""
@@ -274,6 +288,7 @@ def test_miou_perfect_generator_scores_about_one():
 
 
 # ---------------------------------------------------------------- weights offline
+
 
 def test_missing_weights_names_file_place_and_url(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
@@ -331,8 +346,10 @@ def test_pretrained_files_load_into_the_networks(tmp_path, monkeypatch):
     convs = [m for m in model.net.modules() if isinstance(m, nn.Conv2d)]
     expected = [alexnet[f"features.{i}.weight"] for i in (0, 3, 6, 8, 10)]
     assert len(convs) == 5 and all(torch.equal(c.weight, w) for c, w in zip(convs, expected))
-    assert torch.equal(build_inception(weights_dir=tmp_path).Mixed_7c.branch_pool.conv.weight,
-                       inception["Mixed_7c.branch_pool.conv.weight"])
+    assert torch.equal(
+        build_inception(weights_dir=tmp_path).Mixed_7c.branch_pool.conv.weight,
+        inception["Mixed_7c.branch_pool.conv.weight"],
+    )
 
 
 def test_unusable_weights_file_is_named(tmp_path):
@@ -355,12 +372,19 @@ def test_random_weights_are_fixed_and_leave_the_global_rng_alone():
 
 # ---------------------------------------------------------------- evaluate / outputs
 
+
 def test_evaluate_write_and_table(tmp_path):
     fakes = torch.cat([smooth_images(3, 64, 64, seed=16), torch.rand(1, 3, 64, 64)])
     frames = smooth_images(2, 72, 80, seed=17)
-    result = evaluate_images(fakes, frames, metrics=("sifid", "lpips", "lpips_train", "diversity", "miou"),
-                             sifid_dims=(64,), random_weights=True, names=[f"{i}.png" for i in range(4)],
-                             compat=Compat(video_frame0_only=True))
+    result = evaluate_images(
+        fakes,
+        frames,
+        metrics=("sifid", "lpips", "lpips_train", "diversity", "miou"),
+        sifid_dims=(64,),
+        random_weights=True,
+        names=[f"{i}.png" for i in range(4)],
+        compat=Compat(video_frame0_only=True),
+    )
     assert RANDOM_WEIGHTS_WARNING in result["warnings"] and result["random_weights"] is True
     assert any("mIoU skipped" in w for w in result["warnings"])
     summary = result["summary"]
@@ -381,10 +405,23 @@ def test_evaluate_write_and_table(tmp_path):
     assert "SIFID" in table and "NOT comparable" in table
 
     image, mask = shapes_pair(64)
-    with_masks = evaluate_images(image.repeat(2, 1, 1, 1), image, mask.repeat(2, 1, 1), mask,
-                                 metrics=("miou", "diversity"), random_weights=True, miou_steps=2)
-    assert set(with_masks["summary"]) == {"num_images", "pixel_diversity", "accuracy_gen_to_real",
-                                          "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"}
+    with_masks = evaluate_images(
+        image.repeat(2, 1, 1, 1),
+        image,
+        mask.repeat(2, 1, 1),
+        mask,
+        metrics=("miou", "diversity"),
+        random_weights=True,
+        miou_steps=2,
+    )
+    assert set(with_masks["summary"]) == {
+        "num_images",
+        "pixel_diversity",
+        "accuracy_gen_to_real",
+        "miou_gen_to_real",
+        "accuracy_real_to_gen",
+        "miou_real_to_gen",
+    }
     assert 0 <= with_masks["per_image"][1]["miou_real_to_gen"] <= 1
 
     with pytest.raises(OsmisError):

@@ -12,9 +12,22 @@ import torch.nn.functional as F
 from PIL import Image
 
 from osmis_core.cli import main
-from osmis_core.metrics import (AFFORDABLE, REGISTRY, EvaluationPlan, LazyFactory, Metric, MetricEntry, MIoUSetting,
-                                Scores, SegmentationMIoU, evaluate_images, format_table, key_info, metric_names,
-                                write_metrics)
+from osmis_core.metrics import (
+    AFFORDABLE,
+    REGISTRY,
+    EvaluationPlan,
+    LazyFactory,
+    Metric,
+    MetricEntry,
+    MIoUSetting,
+    Scores,
+    SegmentationMIoU,
+    evaluate_images,
+    format_table,
+    key_info,
+    metric_names,
+    write_metrics,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +47,7 @@ def smooth_images(n, h, w, seed):
 def shapes_pair(h, w):
     """An image with a red box on green, and its 2-class mask: 1 x 3 x H x W, 1 x H x W."""
     mask = torch.zeros(h, w, dtype=torch.long)
-    mask[h // 4:h * 3 // 4, w // 5:w // 2] = 1
+    mask[h // 4 : h * 3 // 4, w // 5 : w // 2] = 1
     colours = torch.tensor([[0.2, 0.6, 0.2], [0.9, 0.1, 0.1]])
     return colours[mask].permute(2, 0, 1)[None], mask[None]
 
@@ -49,15 +62,21 @@ class _Brightness(Metric):
         self.values += fake_images.mean((1, 2, 3)).tolist()
 
     def compute(self):
-        return Scores({"brightness": float(np.mean(self.values))}, {"brightness": list(self.values)},
-                      {"channels": 3})
+        return Scores({"brightness": float(np.mean(self.values))}, {"brightness": list(self.values)}, {"channels": 3})
 
     def reset(self):
         self.values = []
 
 
-BRIGHTNESS = MetricEntry("brightness", "mean brightness", _Brightness, ("brightness",), ("brightness",),
-                         {"brightness": "mean brightness (0-1)"}, default=False)
+BRIGHTNESS = MetricEntry(
+    "brightness",
+    "mean brightness",
+    _Brightness,
+    ("brightness",),
+    ("brightness",),
+    {"brightness": "mean brightness (0-1)"},
+    default=False,
+)
 
 
 def test_adding_a_registry_entry_adds_a_metric(tmp_path, monkeypatch, capsys):
@@ -93,11 +112,12 @@ def test_reasons_for_scores_not_computed():
     fake = smooth_images(1, 48, 48, seed=2)
     image, mask = shapes_pair(48, 48)
     one_class = torch.zeros_like(mask)
-    result = evaluate_images(fake, image, mask, one_class, metrics=("lpips", "diversity", "miou"),
-                             random_weights=True)
-    assert result["not_computed"] == {"lpips": "skipped: needs at least 2 generated images",
-                                      "diversity": "skipped: needs at least 2 generated images",
-                                      "miou": "skipped: one class in the real mask"}
+    result = evaluate_images(fake, image, mask, one_class, metrics=("lpips", "diversity", "miou"), random_weights=True)
+    assert result["not_computed"] == {
+        "lpips": "skipped: needs at least 2 generated images",
+        "diversity": "skipped: needs at least 2 generated images",
+        "miou": "skipped: one class in the real mask",
+    }
     assert result["summary"]["miou_real_to_gen"] == "skipped: one class in the real mask"
     assert "mIoU skipped: one class in the real mask" in result["warnings"]
     assert "None" not in format_table(result)
@@ -108,8 +128,17 @@ def test_plan_estimates_and_budget():
     image, mask = shapes_pair(48, 48)
     masks = mask.repeat(6, 1, 1)
     plans = []
-    result = evaluate_images(fakes, image, masks, mask, metrics=("sifid", "diversity", "miou"), random_weights=True,
-                             miou_steps=2, batch_size=2, on_plan=plans.append)
+    result = evaluate_images(
+        fakes,
+        image,
+        masks,
+        mask,
+        metrics=("sifid", "diversity", "miou"),
+        random_weights=True,
+        miou_steps=2,
+        batch_size=2,
+        on_plan=plans.append,
+    )
     (plan,) = plans
     assert isinstance(plan, EvaluationPlan) and [m.name for m in plan.planned] == ["sifid", "diversity", "miou"]
     assert all(m.seconds > 0 and m.skipped is None for m in plan.planned)
@@ -118,8 +147,18 @@ def test_plan_estimates_and_budget():
     assert set(result["estimates"]) == {"sifid", "diversity", "miou"} and result["seconds"]["miou"] > 0
 
     # a zero budget keeps nothing; each metric says why, with its estimate
-    result = evaluate_images(fakes, image, masks, mask, metrics=("diversity", "miou"), random_weights=True,
-                             miou_steps=2, batch_size=2, time_budget=0, on_plan=plans.append)
+    result = evaluate_images(
+        fakes,
+        image,
+        masks,
+        mask,
+        metrics=("diversity", "miou"),
+        random_weights=True,
+        miou_steps=2,
+        batch_size=2,
+        time_budget=0,
+        on_plan=plans.append,
+    )
     assert plans[-1].over_budget() == ["diversity", "miou"]
     reason = result["not_computed"]["miou"]
     assert reason.startswith("skipped: estimated ") and "over the time budget of 0 s" in reason
@@ -130,8 +169,17 @@ def test_progress_callback_reports_every_stage():
     fakes = smooth_images(7, 40, 40, seed=4)
     image, mask = shapes_pair(40, 40)
     calls = []
-    evaluate_images(fakes, image, mask.repeat(7, 1, 1), mask, metrics=("lpips_train", "miou"), random_weights=True,
-                    miou_steps=3, batch_size=2, progress=lambda *a: calls.append(a))
+    evaluate_images(
+        fakes,
+        image,
+        mask.repeat(7, 1, 1),
+        mask,
+        metrics=("lpips_train", "miou"),
+        random_weights=True,
+        miou_steps=3,
+        batch_size=2,
+        progress=lambda *a: calls.append(a),
+    )
     # the first two batches are fed before the plan (they time the metric); progress goes on from there
     assert [c[1:] for c in calls if c[0] == "LPIPS to training data"] == [(6, 7), (7, 7)]
     assert calls[-1] == ("mIoU: train on real", 3, 3)
@@ -142,10 +190,24 @@ def test_miou_affordable_setting_is_recorded_and_measures_at_full_size():
     fakes = smooth_images(3, 32, 64, seed=5)
     image, mask = shapes_pair(32, 64)
     plans = []
-    result = evaluate_images(fakes, image, mask.repeat(3, 1, 1), mask, metrics=("miou",), random_weights=True,
-                             miou_setting=MIoUSetting("affordable", 3, 48), miou_steps=2, on_plan=plans.append)
-    assert result["settings"]["miou"] == {"setting": "affordable", "steps": 2, "train_size": [32, 48],
-                                          "batch_size": 5, "lr": 1e-4}
+    result = evaluate_images(
+        fakes,
+        image,
+        mask.repeat(3, 1, 1),
+        mask,
+        metrics=("miou",),
+        random_weights=True,
+        miou_setting=MIoUSetting("affordable", 3, 48),
+        miou_steps=2,
+        on_plan=plans.append,
+    )
+    assert result["settings"]["miou"] == {
+        "setting": "affordable",
+        "steps": 2,
+        "train_size": [32, 48],
+        "batch_size": 5,
+        "lr": 1e-4,
+    }
     assert plans[0].planned[0].detail == "affordable setting: 2 steps per direction at 48x32"
     assert len(result["per_image"]) == 3 and 0 <= result["per_image"][0]["miou_real_to_gen"] <= 1
     assert AFFORDABLE.max_side is not None and AFFORDABLE.steps < 500
@@ -172,14 +234,38 @@ def test_cli_prints_the_estimate_and_how_to_run_later(tmp_path, capsys):
     for i, image in enumerate(fakes):
         Image.fromarray((image.permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(gallery / f"{i}.png")
     Image.fromarray((fakes[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(real)
-    code = main(["evaluate", str(gallery), "--real", str(real), "--metrics", "diversity,lpips", "--device", "cpu",
-                 "--random-weights"])
+    code = main(
+        [
+            "evaluate",
+            str(gallery),
+            "--real",
+            str(real),
+            "--metrics",
+            "diversity,lpips",
+            "--device",
+            "cpu",
+            "--random-weights",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0 and "pixel diversity: about" in err and "total: about" in err
     assert err.index("total: about") < err.index("metrics written")
 
-    code = main(["evaluate", str(gallery), "--real", str(real), "--metrics", "diversity,lpips", "--device", "cpu",
-                 "--random-weights", "--time-budget", "0"])
+    code = main(
+        [
+            "evaluate",
+            str(gallery),
+            "--real",
+            str(real),
+            "--metrics",
+            "diversity,lpips",
+            "--device",
+            "cpu",
+            "--random-weights",
+            "--time-budget",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0 and "NOT computed" in err
     assert f"run later with: osmis evaluate {gallery} --real {real} --metrics diversity,lpips --random-weights" in err

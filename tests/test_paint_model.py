@@ -1,4 +1,5 @@
 """The Paint page's model without Qt (osmis_gui/paint_model.py): tools, undo / redo, regions, variant noises."""
+
 import numpy as np
 
 from osmis_gui.paint_model import (
@@ -33,11 +34,11 @@ def test_fill_rect_lasso_and_undo_limit():
     m = _blank()
     m.fill_rect(2, 3, 6, 4, 1)
     assert (m.ids == 1).sum() == 5 * 2
-    m.fill(0, 0, 3)                              # the background around the rectangle is one region
+    m.fill(0, 0, 3)  # the background around the rectangle is one region
     assert (m.ids == 3).sum() == 20 * 30 - 10 and (m.ids == 1).sum() == 10
     m.fill_polygon([(10, 10), (20, 10), (20, 15), (10, 15)], 2)
     assert (m.ids == 2).sum() == 11 * 6
-    assert not m.fill(0, 0, 3)                   # no change, no undo step
+    assert not m.fill(0, 0, 3)  # no change, no undo step
     for i in range(UNDO_LIMIT + 5):
         m.fill_rect(0, 0, 0, 0, 1 + i % 2)
     n = 0
@@ -48,7 +49,7 @@ def test_fill_rect_lasso_and_undo_limit():
 
 def test_region_picks_class_and_8_connected_instance():
     ids = np.zeros((6, 6), np.uint8)
-    ids[1, 1] = ids[2, 2] = 1                    # diagonal neighbours: one instance
+    ids[1, 1] = ids[2, 2] = 1  # diagonal neighbours: one instance
     ids[4, 4] = 1
     r = RegionModel(ids.shape)
     r.pick_instance(ids, 1, 1)

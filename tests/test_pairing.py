@@ -1,4 +1,5 @@
 """One frame-mask pairing rule for training, evaluation and the app, on a folder longer than max_frames."""
+
 import numpy as np
 import pytest
 import torch
@@ -19,7 +20,7 @@ def _frames_folder(root, n=12):
     for i in range(n):
         img = np.full((H, W, 3), 40 + 15 * i, np.uint8)
         ids = np.zeros((H, W), np.uint8)
-        ids[8:40, 2 + 3 * i: 6 + 3 * i] = 1
+        ids[8:40, 2 + 3 * i : 6 + 3 * i] = 1
         img[ids == 1] = [220, 30, 30]
         Image.fromarray(img).save(root / "image" / f"f{i:02d}.png")
         save_palette_mask(ids, root / "mask" / f"f{i:02d}.png")
@@ -55,6 +56,7 @@ def test_training_and_evaluation_pair_the_same_masks_with_the_same_frames(tmp_pa
 def test_app_preview_uses_the_same_rule(tmp_path):
     pytest.importorskip("PySide6")
     from osmis_gui.jobs import load_preview
+
     data = _frames_folder(tmp_path / "clip")
     preview = load_preview(str(data), None, {"max_frames": 5})
     assert preview.frame_names == [f"f{i:02d}.png" for i in [0, 3, 6, 8, 11]]

@@ -1,5 +1,6 @@
 """Rendering layouts: library entry point, `osmis render` galleries, exact re-make from recorded seeds, locality of
 resampling, bad inputs (docs/renderer.md sections 1, 3)."""
+
 import json
 
 import numpy as np
@@ -11,6 +12,8 @@ from scipy import ndimage
 from test_renderer_training import TINY, TINY_RENDERER
 
 from osmis_core.application.render import Renderer, load_renderer
+from osmis_core.application.runfolder import RunFolder
+from osmis_core.application.session import start_training
 from osmis_core.cli import main
 from osmis_core.config import build_config
 from osmis_core.errors import DataError
@@ -20,8 +23,6 @@ from osmis_core.models.renderer import (
     receptive_radius,
     resample_noise,
 )
-from osmis_core.application.runfolder import RunFolder
-from osmis_core.application.session import start_training
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +58,29 @@ def test_library_render_each_noise_mode(renderer_run):
 
 def test_cli_gallery_and_exact_remake(renderer_run, tmp_path):
     out = tmp_path / "g"
-    assert main(["render", str(renderer_run / "run"), "--layout", str(_layout(renderer_run)), "--out", str(out),
-                 "--n", "3", "--seed", "7", "--noise", "instance", "--resample-class", "1",
-                 "--resample-seed", "11"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(renderer_run / "run"),
+                "--layout",
+                str(_layout(renderer_run)),
+                "--out",
+                str(out),
+                "--n",
+                "3",
+                "--seed",
+                "7",
+                "--noise",
+                "instance",
+                "--resample-class",
+                "1",
+                "--resample-seed",
+                "11",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["items"]) == 3 and (out / "index.html").is_file()
     r = Renderer.load(renderer_run / "run")
@@ -78,6 +99,7 @@ def test_resampling_changes_only_the_region_and_its_band(renderer_run, tmp_path)
     r = Renderer.load(renderer_run / "run")
     ids = np.tile(r.read_layout(_layout(renderer_run)), (4, 3))  # 128 x 192
     from osmis_core.models.renderer import instance_labels
+
     inst, _ = instance_labels(ids)
     region = inst == inst[16, 45]  # the box of the top-left tile
     assert ids[16, 45] == 2 and region.sum() < (ids == 2).sum()
@@ -130,29 +152,58 @@ def test_bad_inputs(renderer_run, tmp_path, capsys, scene):
     bad = ids.copy()
     bad[0, 0] = 7
     save_palette_mask(bad, tmp_path / "unknown.png")
-    _fails(capsys, ["render", run, "--layout", str(tmp_path / "unknown.png"), "--out", str(out)], "unknown.png",
-           "class id 7")
+    _fails(
+        capsys,
+        ["render", run, "--layout", str(tmp_path / "unknown.png"), "--out", str(out)],
+        "unknown.png",
+        "class id 7",
+    )
     # another aspect ratio, not a multiple of the accepted side
     save_palette_mask(ids[:, :90], tmp_path / "aspect.png")
-    _fails(capsys, ["render", run, "--layout", str(tmp_path / "aspect.png"), "--out", str(out)], "aspect.png",
-           "accepts 64x32")
+    _fails(
+        capsys,
+        ["render", run, "--layout", str(tmp_path / "aspect.png"), "--out", str(out)],
+        "aspect.png",
+        "accepts 64x32",
+    )
     # one class only
     save_palette_mask(np.ones_like(ids), tmp_path / "one.png")
-    _fails(capsys, ["render", run, "--layout", str(tmp_path / "one.png"), "--out", str(out)], "one.png",
-           "single class")
+    _fails(capsys, ["render", run, "--layout", str(tmp_path / "one.png"), "--out", str(out)], "one.png", "single class")
     # a region mask of another size
     Image.fromarray(np.full((10, 10), 255, np.uint8)).save(tmp_path / "region.png")
-    _fails(capsys, ["render", run, "--layout", str(_layout(renderer_run)), "--resample", str(tmp_path / "region.png"),
-                    "--resample-seed", "1", "--out", str(out)], "region.png", "10x10")
+    _fails(
+        capsys,
+        [
+            "render",
+            run,
+            "--layout",
+            str(_layout(renderer_run)),
+            "--resample",
+            str(tmp_path / "region.png"),
+            "--resample-seed",
+            "1",
+            "--out",
+            str(out),
+        ],
+        "region.png",
+        "10x10",
+    )
     # a resample region without its seed
-    _fails(capsys, ["render", run, "--layout", str(_layout(renderer_run)), "--resample-class", "2", "--out",
-                    str(out)], "--resample-seed")
+    _fails(
+        capsys,
+        ["render", run, "--layout", str(_layout(renderer_run)), "--resample-class", "2", "--out", str(out)],
+        "--resample-seed",
+    )
     # an OSMIS run given to osmis render
     osmis = tmp_path / "osmis"
     assert main(["train", str(scene), "--out", str(osmis), "--iters", "1", "--quiet", *TINY]) == 0
     capsys.readouterr()
-    _fails(capsys, ["render", str(osmis), "--layout", str(_layout(renderer_run)), "--out", str(out)], str(osmis),
-           "OSMIS run")
+    _fails(
+        capsys,
+        ["render", str(osmis), "--layout", str(_layout(renderer_run)), "--out", str(out)],
+        str(osmis),
+        "OSMIS run",
+    )
     # a layouts folder where one file is bad: nothing is written
     (tmp_path / "many").mkdir()
     save_palette_mask(ids, tmp_path / "many" / "a.png")
@@ -168,8 +219,21 @@ def test_layouts_folder_and_colour_layouts(renderer_run, tmp_path):
     save_palette_mask(ids, tmp_path / "many" / "a.png")
     colours = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], np.uint8)
     Image.fromarray(colours[ids]).save(tmp_path / "many" / "b.png")
-    assert main(["render", str(renderer_run / "run"), "--layouts", str(tmp_path / "many"), "--out",
-                 str(tmp_path / "g"), "--n", "2"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(renderer_run / "run"),
+                "--layouts",
+                str(tmp_path / "many"),
+                "--out",
+                str(tmp_path / "g"),
+                "--n",
+                "2",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
     assert len(manifest["items"]) == 4
     a, b = (np.asarray(Image.open(tmp_path / "g" / manifest["items"][i]["mask"])) for i in (0, 2))
@@ -187,8 +251,26 @@ def test_two_stage_run(scene, tmp_path, capsys):
     second gallery of the run, RUN/galleries/two-stage-<name of the OSMIS gallery>."""
     run = tmp_path / "run"
     flags = [*TINY, "--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4"]
-    assert main(["run", str(scene), "--two-stage", "--out", str(run), "--iters", "1", "--n", "2", "--quiet",
-                 "--metrics", "diversity", *flags]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(scene),
+                "--two-stage",
+                "--out",
+                str(run),
+                "--iters",
+                "1",
+                "--n",
+                "2",
+                "--quiet",
+                "--metrics",
+                "diversity",
+                *flags,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "two-stage" in out
     galleries = {p.name: p for p in RunFolder(run).gallery_dirs()}
@@ -199,13 +281,18 @@ def test_two_stage_run(scene, tmp_path, capsys):
     assert rendered["kind"] == "render" and len(rendered["items"]) == 2
     assert (run / "renderer" / "run.json").is_file() and (two_stage / "metrics.json").is_file()
     for a, b in zip(osmis["items"], rendered["items"]):
-        assert np.array_equal(np.asarray(Image.open(gallery / a["mask"])),
-                              np.asarray(Image.open(two_stage / b["mask"])))
+        assert np.array_equal(
+            np.asarray(Image.open(gallery / a["mask"])), np.asarray(Image.open(two_stage / b["mask"]))
+        )
 
 
 def test_two_stage_without_masks_fails_before_training(tmp_path, capsys):
     img, _ = scene_arrays()
     Image.fromarray(img).save(tmp_path / "alone.png")
-    _fails(capsys, ["run", str(tmp_path / "alone.png"), "--two-stage", "--out", str(tmp_path / "run"), "--iters",
-                    "1", *TINY], "alone.png", "needs masks")
+    _fails(
+        capsys,
+        ["run", str(tmp_path / "alone.png"), "--two-stage", "--out", str(tmp_path / "run"), "--iters", "1", *TINY],
+        "alone.png",
+        "needs masks",
+    )
     assert not (tmp_path / "run").exists()

@@ -1,6 +1,7 @@
 """Layouts painted in the app as galleries (osmis_core.application.render): add_to_gallery appends renders with
 their seeds and re-drawn regions, every photo re-made exactly from the manifest; save_layout writes an indexed
 PNG that reads back; the two-stage renders of an OSMIS gallery go beside it."""
+
 import json
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_add_to_gallery_appends_and_remakes_exactly(renderer, tmp_path):
     manifest = add_to_gallery(renderer, ids, [NoiseRecipe(5)], gallery)
     assert [it["index"] for it in manifest["items"]] == [0, 1, 2] and manifest["kind"] == "render"
     assert json.loads((gallery / "manifest.json").read_text()) == manifest and (gallery / "index.html").is_file()
-    assert not [p for p in gallery.parent.iterdir() if p.name.startswith(".")]     # no staging left
+    assert not [p for p in gallery.parent.iterdir() if p.name.startswith(".")]  # no staging left
     assert len(manifest["items"][1]["resamples"]) == 2
     for item in manifest["items"]:
         layout, recipe = item_recipe(renderer, gallery, item)
@@ -85,25 +86,33 @@ def test_save_layout_is_an_indexed_png_that_reads_back(renderer, tmp_path):
         assert np.array_equal(np.asarray(im.getpalette()[:9]).reshape(3, 3), palette()[:3])
     assert np.array_equal(renderer.read_editable_layout(path), ids)
     blank = save_layout(np.zeros(renderer.size, np.uint8), tmp_path / "blank.png")
-    assert not renderer.read_editable_layout(blank).any()          # one class: fine for editing
+    assert not renderer.read_editable_layout(blank).any()  # one class: fine for editing
 
 
 def test_two_stage_gallery_goes_beside_the_osmis_gallery(tmp_path):
-    assert rendered_gallery_path(tmp_path / "runA" / "galleries" / "g1", tmp_path / "runR") == \
-        tmp_path / "runA" / "galleries" / "g1-rendered-runR"
+    assert (
+        rendered_gallery_path(tmp_path / "runA" / "galleries" / "g1", tmp_path / "runR")
+        == tmp_path / "runA" / "galleries" / "g1-rendered-runR"
+    )
 
 
 def test_training_layout_is_the_mask_as_training_saw_it(tmp_path):
     """A 120 x 70 mask trains at a rounded size of another aspect ratio: the layout to edit is that mask resized to
     the training size (which Renderer.read_layout would refuse), with the classes training decoded."""
     from osmis_core.application.render import training_layout
+
     img, ids = scene_arrays(w=120, h=70)
     (tmp_path / "s" / "image").mkdir(parents=True)
     (tmp_path / "s" / "mask").mkdir()
     Image.fromarray(img).save(tmp_path / "s" / "image" / "00000.png")
     save_palette_mask(ids, tmp_path / "s" / "mask" / "00000.png")
-    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 1, "checkpoint_every": 1}),
-                        tmp_path / "s", tmp_path / "run").run())
+    list(
+        start_training(
+            build_config(overrides={**TINY_RENDERER, "iters": 1, "checkpoint_every": 1}),
+            tmp_path / "s",
+            tmp_path / "run",
+        ).run()
+    )
     r = Renderer.load(tmp_path / "run")
     layout = training_layout(tmp_path / "run")
     h, w = r.size

@@ -1,4 +1,5 @@
 """The renderer's networks, noise maps and config (docs/renderer.md sections 2-3)."""
+
 import numpy as np
 import pytest
 import torch
@@ -27,8 +28,9 @@ def test_reference_parameter_counts():
     assert round(count_parameters(RendererDiscriminator(3, a.num_down, 64)) / 1e6, 1) == 5.6
 
 
-@pytest.mark.parametrize("size,expect", [((512, 256), (256, 512, 6)), ((100, 75), (64, 96, 5)),
-                                         ((48, 32), (32, 48, 3))])
+@pytest.mark.parametrize(
+    "size,expect", [((512, 256), (256, 512, 6)), ((100, 75), (64, 96, 5)), ((48, 32), (32, 48, 3))]
+)
 def test_training_size_rule(size, expect):
     a = recommend_renderer(*size, max_size=512)
     assert (a.height, a.width, a.num_blocks) == expect
@@ -54,10 +56,7 @@ def test_shapes():
 
 
 def test_instance_labels_8_connected_and_raster_ordered():
-    ids = np.array([[0, 1, 0, 0],
-                    [0, 0, 1, 0],
-                    [2, 0, 0, 1],
-                    [2, 0, 1, 1]])
+    ids = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [2, 0, 0, 1], [2, 0, 1, 1]])
     inst, n = instance_labels(ids)
     # class 0 is one component (8-connected around the diagonal of 1s? no: the 1s cut it), the 1s form one diagonal
     # chain, the 2s one; numbering follows the first pixel in raster order

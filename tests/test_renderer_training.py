@@ -1,5 +1,6 @@
 """Training the layout renderer: a tiny renderer trains on CPU, resume equals uninterrupted training, masks are
 required, augmentation keeps image and layout aligned (docs/renderer.md section 4)."""
+
 import json
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from helpers import scene_arrays, tiny_flags
 from PIL import Image
 
+from osmis_core.application.session import resume_training, start_training
 from osmis_core.cli import main
 from osmis_core.config import build_config
 from osmis_core.data.renderer_augment import (
@@ -16,10 +18,20 @@ from osmis_core.data.renderer_augment import (
     edit_layout,
 )
 from osmis_core.events import CheckpointSaved, PreviewReady, StepStats, TrainingFinished
-from osmis_core.application.session import resume_training, start_training
 
-TINY_RENDERER = {"model": "renderer", "max_size": 64, "ch_r": 4, "spade_hidden": 8, "ch_rd": 4, "noise_dim": 8,
-                 "batch_size": 2, "log_every": 1, "preview_every": 2, "checkpoint_every": 2, "device": "cpu"}
+TINY_RENDERER = {
+    "model": "renderer",
+    "max_size": 64,
+    "ch_r": 4,
+    "spade_hidden": 8,
+    "ch_rd": 4,
+    "noise_dim": 8,
+    "batch_size": 2,
+    "log_every": 1,
+    "preview_every": 2,
+    "checkpoint_every": 2,
+    "device": "cpu",
+}
 
 
 TINY = tiny_flags()  # OSMIS's tiny model, as flags
@@ -43,7 +55,8 @@ def test_tiny_renderer_trains_and_emits_the_usual_events(scene, tmp_path):
     assert {StepStats, PreviewReady, CheckpointSaved, TrainingFinished} <= kinds
     stats = [e for e in events if isinstance(e, StepStats)]
     assert {"g_total", "d_total", "g_adversarial", "d_real_loss", "d_fake_loss", "d_labelmix", "g_diversity"} <= set(
-        stats[-1].losses)
+        stats[-1].losses
+    )
     previews = [e.path for e in events if isinstance(e, PreviewReady)]
     assert previews and Image.open(previews[-1]).size[0] > 5 * 64  # 5 fixed layouts side by side
     info = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -71,18 +84,31 @@ def test_resume_equals_uninterrupted(scene, tmp_path):
 
 
 def test_cli_train_renderer_and_missing_masks(scene, tmp_path, capsys):
-    assert main(["train", str(scene), "--out", str(tmp_path / "run"), "--iters", "2", "--quiet",
-                 *tiny_renderer_flags()]) == 0
+    assert (
+        main(["train", str(scene), "--out", str(tmp_path / "run"), "--iters", "2", "--quiet", *tiny_renderer_flags()])
+        == 0
+    )
     img, _ = scene_arrays()
     Image.fromarray(img).save(tmp_path / "alone.png")
-    code = main(["train", str(tmp_path / "alone.png"), "--out", str(tmp_path / "r2"), "--iters", "1", "--quiet",
-                 *tiny_renderer_flags()])
+    code = main(
+        [
+            "train",
+            str(tmp_path / "alone.png"),
+            "--out",
+            str(tmp_path / "r2"),
+            "--iters",
+            "1",
+            "--quiet",
+            *tiny_renderer_flags(),
+        ]
+    )
     assert code == 2
     assert "needs a mask" in capsys.readouterr().err and not (tmp_path / "r2").exists()
 
 
 def test_video_with_masks_trains(tmp_path):
     import av
+
     frames_ids = [scene_arrays(seed=i) for i in range(3)]
     (tmp_path / "v" / "mask").mkdir(parents=True)
     with av.open(str(tmp_path / "v" / "clip.mp4"), "w") as c:
@@ -141,8 +167,9 @@ def test_generate_refuses_a_renderer_run(scene, tmp_path, capsys, kind):
 def test_layouts_from_an_osmis_run(scene, tmp_path):
     """--layouts-from RUN: unpaired layouts partly sampled from an OSMIS run of the same data."""
     assert main(["train", str(scene), "--out", str(tmp_path / "osmis"), "--iters", "1", "--quiet", *TINY]) == 0
-    config = build_config(overrides={**TINY_RENDERER, "iters": 1, "layouts_from": str(tmp_path / "osmis"),
-                                     "unpaired": 1.0})
+    config = build_config(
+        overrides={**TINY_RENDERER, "iters": 1, "layouts_from": str(tmp_path / "osmis"), "unpaired": 1.0}
+    )
     trainer = start_training(config, scene, tmp_path / "run")
     assert trainer.osmis_layouts.shape[1:] == trainer.ids.shape[1:]
     assert trainer.osmis_layouts.max() < trainer.num_classes

@@ -1,4 +1,5 @@
 """The session use cases: the resumable options, the run-folder naming rule, RunDescription / InspectReport."""
+
 import json
 
 import pytest
@@ -24,8 +25,9 @@ def _config(**extra):
 
 def test_resumable_options_are_config_options_and_include_the_compute_switches():
     assert set(RESUMABLE_OPTIONS) <= set(FIELDS)
-    assert {"precision", "compile", "compile_mode", "channels_last", "fast_upsample", "iters", "device"} <= \
-        set(RESUMABLE_OPTIONS)
+    assert {"precision", "compile", "compile_mode", "channels_last", "fast_upsample", "iters", "device"} <= set(
+        RESUMABLE_OPTIONS
+    )
     # what the model is stays fixed; the learning rates may change (the way out of a divergence, issue 12)
     assert not {"ch_g", "max_size", "seed", "batch_size", "masks", "beta1", "ada"} & set(RESUMABLE_OPTIONS)
     assert {"lr_g", "lr_d"} <= set(RESUMABLE_OPTIONS)
@@ -43,10 +45,25 @@ def test_run_folder_naming_rule(tmp_path):
 def test_resume_takes_every_resumable_option_and_refuses_others(scene, tmp_path):
     trainer = start_training(_config(iters=2), scene, tmp_path / "run")
     list(trainer.run())
-    changed = {"iters": 3, "log_every": 3, "preview_every": 5, "checkpoint_every": 7, "keep_checkpoints": 9,
-               "device": "cpu", "channels_last": False, "fast_upsample": False, "precision": "bf16",
-               "compile": False, "compile_mode": "max-autotune", "lr_g": 5e-5, "lr_d": 1e-4, "eval_every": 7,
-               "keep_best": "diversity", "on_collapse": "stop", "tensorboard": False}
+    changed = {
+        "iters": 3,
+        "log_every": 3,
+        "preview_every": 5,
+        "checkpoint_every": 7,
+        "keep_checkpoints": 9,
+        "device": "cpu",
+        "channels_last": False,
+        "fast_upsample": False,
+        "precision": "bf16",
+        "compile": False,
+        "compile_mode": "max-autotune",
+        "lr_g": 5e-5,
+        "lr_d": 1e-4,
+        "eval_every": 7,
+        "keep_best": "diversity",
+        "on_collapse": "stop",
+        "tensorboard": False,
+    }
     assert set(changed) == set(RESUMABLE_OPTIONS)
     again = resume_training(tmp_path / "run", changed)
     assert {k: again.config.flat()[k] for k in changed} == changed
@@ -65,8 +82,21 @@ def test_run_started_sentence_is_one_summary(scene, tmp_path, capsys):
     assert text.startswith("started at iteration 0 of 1 in ")
     assert f"G {d.params_g:,} / D {d.params_d:,} parameters" in text and "classes=3" in text
     # the CLI prints that same sentence
-    assert main(["train", str(scene), "--out", str(tmp_path / "cli"), "--iters", "1", "--quiet",
-                 *sum((["--" + k.replace("_", "-"), str(v)] for k, v in TINY.items()), [])]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(scene),
+                "--out",
+                str(tmp_path / "cli"),
+                "--iters",
+                "1",
+                "--quiet",
+                *sum((["--" + k.replace("_", "-"), str(v)] for k, v in TINY.items()), []),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert f"started at iteration 0 of 1 in {tmp_path / 'cli'}: {d.summary()}" in err
 
@@ -74,9 +104,40 @@ def test_run_started_sentence_is_one_summary(scene, tmp_path, capsys):
 def test_inspect_report_summary_and_json(scene, capsys):
     report = inspect_data(scene, None, _config())
     assert isinstance(report, InspectReport) and report.num_classes == 3
-    assert main(["inspect", str(scene), "--max-size", str(TINY["max_size"]), "--ch-g", "4", "--ch-d", "4",
-                 "--noise-dim", "8"]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                str(scene),
+                "--max-size",
+                str(TINY["max_size"]),
+                "--ch-g",
+                "4",
+                "--ch-d",
+                "4",
+                "--noise-dim",
+                "8",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == report.summary()
-    assert main(["inspect", str(scene), "--max-size", str(TINY["max_size"]), "--ch-g", "4", "--ch-d", "4",
-                 "--noise-dim", "8", "--json"]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                str(scene),
+                "--max-size",
+                str(TINY["max_size"]),
+                "--ch-g",
+                "4",
+                "--ch-d",
+                "4",
+                "--noise-dim",
+                "8",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(report.to_dict()))

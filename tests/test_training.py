@@ -1,4 +1,5 @@
 """Training, events, stop/pause, resume equivalence, generation (tiny models on CPU)."""
+
 import json
 import os
 import signal
@@ -63,14 +64,20 @@ def test_train_then_generate_cli(scene, tmp_path):
 def test_loaded_generator_matches_the_trained_one(scene, tmp_path):
     """The sampling generator (frozen: spectral norm baked in, merged heads) == the trained module, per checkpoint."""
     from osmis_core.models import Generator
+
     run = tmp_path / "run"
     assert main(["train", str(scene), "--out", str(run), "--iters", "3", "--quiet", *tiny_flags()]) == 0
     state = torch.load(RunFolder(run).checkpoint_path(3), weights_only=True)
     a = state["architecture"]
     z = torch.randn(4, TINY["noise_dim"], 1, 1, generator=torch.Generator().manual_seed(1))
     for key, ema in (("generator_ema", True), ("generator", False)):
-        reference = Generator(tuple(a["noise_shape"]), a["num_blocks_g"], state["num_classes"], ch=TINY["ch_g"],
-                              noise_dim=TINY["noise_dim"])
+        reference = Generator(
+            tuple(a["noise_shape"]),
+            a["num_blocks_g"],
+            state["num_classes"],
+            ch=TINY["ch_g"],
+            noise_dim=TINY["noise_dim"],
+        )
         reference.load_state_dict(state[key])
         loaded, _ = load_generator(run, 3, ema=ema)
         assert loaded.frozen_head_weight is not None
@@ -140,9 +147,25 @@ def test_events_stop_and_pause(scene, tmp_path):
 def test_ctrl_c_saves_and_exits_zero(scene, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "osmis_core", "train", str(scene), "--out", str(run),
-                             "--iters", "100000", "--quiet", *tiny_flags(checkpoint_every=100000)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "osmis_core",
+            "train",
+            str(scene),
+            "--out",
+            str(run),
+            "--iters",
+            "100000",
+            "--quiet",
+            *tiny_flags(checkpoint_every=100000),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stats = run / "stats.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (stats.exists() and len(stats.read_text().splitlines()) >= 2):
@@ -157,11 +180,37 @@ def test_ctrl_c_saves_and_exits_zero(scene, tmp_path):
 
 def test_video_and_image_only_paths(tmp_path):
     datasets = REPO / "datasets"
-    assert main(["train", str(datasets / "example_video"), "--out", str(tmp_path / "v"), "--iters", "2",
-                 "--quiet", *tiny_flags()]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(datasets / "example_video"),
+                "--out",
+                str(tmp_path / "v"),
+                "--iters",
+                "2",
+                "--quiet",
+                *tiny_flags(),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "v" / "run.json").read_text())["data"]["num_frames"] == 24
-    assert main(["train", str(datasets / "example_texture"), "--out", str(tmp_path / "t"), "--iters", "2",
-                 "--quiet", *tiny_flags()]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(datasets / "example_texture"),
+                "--out",
+                str(tmp_path / "t"),
+                "--iters",
+                "2",
+                "--quiet",
+                *tiny_flags(),
+            ]
+        )
+        == 0
+    )
     gallery = tmp_path / "g"
     assert main(["generate", str(tmp_path / "t"), "--n", "3", "--out", str(gallery), "--device", "cpu"]) == 0
     assert len(list((gallery / "images").glob("*.png"))) == 3 and not (gallery / "masks").exists()
@@ -178,6 +227,7 @@ def test_progress_line_shows_the_current_losses(scene, tmp_path, capsys):
     """Every frame of the progress bar shows the losses logged at (not before) the latest logging tick it has
     passed; the bar moves between ticks (log every 3 iterations)."""
     import re
+
     run = tmp_path / "run"
     assert main(["train", str(scene), "--out", str(run), "--iters", "7", *tiny_flags(log_every=3)]) == 0
     frames = [f for f in re.split(r"[\r\n]", capsys.readouterr().err) if re.search(r"\d+/7", f)]
@@ -190,6 +240,7 @@ def test_progress_line_shows_the_current_losses(scene, tmp_path, capsys):
         if not ticks:
             assert shown is None, frame
         else:
-            assert shown is not None and float(shown.group(1)) == pytest.approx(logged[max(ticks)]["g_total"],
-                                                                                abs=1e-3), frame
+            assert shown is not None and float(shown.group(1)) == pytest.approx(
+                logged[max(ticks)]["g_total"], abs=1e-3
+            ), frame
     assert frames and re.search(r"7/7", frames[-1])

@@ -1,10 +1,11 @@
 """Latent walk: a video of a run's generator moving smoothly through noise space (spherical interpolation between
 random noise vectors), each frame the generated image beside its mask overlay, encoded with PyAV (H.264)."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import av
 import numpy as np
@@ -56,9 +57,17 @@ def walk_noise(noise_dim: int, frames: int, seed: int, loop: bool) -> torch.Tens
     return out
 
 
-def latent_walk(run_dir: str | Path, out: str | Path, frames: int = 120, fps: int = 24, loop: bool = False,
-                seed: int = 0, checkpoint: str | int = "latest", device: str = "auto",
-                progress: Callable[[int, int], None] | None = None) -> Path:
+def latent_walk(
+    run_dir: str | Path,
+    out: str | Path,
+    frames: int = 120,
+    fps: int = 24,
+    loop: bool = False,
+    seed: int = 0,
+    checkpoint: str | int = "latest",
+    device: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Write an H.264 video (yuv420p) of `frames` frames at `fps`: generated image | mask overlay per frame (the
     image alone for a run without masks). Raises OsmisError for a bad number or an unwritable output."""
     if frames < 2:
@@ -89,11 +98,13 @@ def latent_walk(run_dir: str | Path, out: str | Path, frames: int = 120, fps: in
                     images = to_uint8_images(result.images[-1])
                     if result.mask is not None:
                         images = np.concatenate([images, overlay(images, mask_ids(result.mask))], axis=2)
-                    images = np.pad(images, ((0, 0), (0, height - h), (0, width - images.shape[2]), (0, 0)),
-                                    mode="edge")
+                    images = np.pad(
+                        images, ((0, 0), (0, height - h), (0, width - images.shape[2]), (0, 0)), mode="edge"
+                    )
                     for rgb in images:
-                        container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
-                                                                               format="rgb24")))
+                        container.mux(
+                            stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"))
+                        )
                     done += len(images)
                     if progress is not None:
                         progress(done, frames)

@@ -1,4 +1,5 @@
 """Score a gallery folder against the training data and put the scores into the gallery."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -57,9 +58,14 @@ def _read(path: Path, mode: str | None) -> np.ndarray:
         raise DataError(f"{path}: cannot be read ({exc}).") from None
 
 
-def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], max_frames: int = 1000,
-              max_classes: int = 32, background_colour: str | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def read_real(
+    data: str | Path,
+    mask: str | Path | None,
+    size: tuple[int, int],
+    max_frames: int = 1000,
+    max_classes: int = 32,
+    background_colour: str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training frames resized (bilinear) to size (H, W) in [0, 1], and their class-id masks (nearest) or None.
 
     Frames and masks are chosen and paired by the same rule as training (`load_frame_set`), so with the run's
@@ -68,25 +74,50 @@ def read_real(data: str | Path, mask: str | Path | None, size: tuple[int, int], 
     frame_set = load_frame_set(source, max_frames)
     frames = frame_set.frames
     h, w = size
-    images = torch.cat([F.interpolate(torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float() / 255.0,
-                                      size=(h, w), mode="bilinear", align_corners=False) for f in frames])
+    images = torch.cat(
+        [
+            F.interpolate(
+                torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float() / 255.0,
+                size=(h, w),
+                mode="bilinear",
+                align_corners=False,
+            )
+            for f in frames
+        ]
+    )
     masks = None
     if frame_set.masks:
         paths = frame_set.masks
         ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], max_classes, background_colour)
-        masks = torch.from_numpy(np.stack([np.asarray(Image.fromarray(a.astype(np.int32), "I").resize(
-            (w, h), Image.NEAREST)) for a in ids]).astype(np.int64))
+        masks = torch.from_numpy(
+            np.stack(
+                [np.asarray(Image.fromarray(a.astype(np.int32), "I").resize((w, h), Image.NEAREST)) for a in ids]
+            ).astype(np.int64)
+        )
     return images.clamp(0, 1), masks
 
 
-def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | None = None, *,
-                     metrics: Sequence[str] | None = None, sifid_dims: Sequence[int] = (64,),
-                     weights_dir: str | Path | None = None, random_weights: bool = False, compat=None,
-                     device: str | torch.device = "cpu", miou_setting: str = "auto", miou_steps: int | None = None,
-                     max_classes: int | None = None, background_colour: str | None = None,
-                     max_frames: int | None = None, skip_missing: bool = False, time_budget: float | None = None,
-                     progress: Callable[[str, int, int], None] | None = None,
-                     on_plan: Callable | None = None) -> dict:
+def evaluate_gallery(
+    gallery: str | Path,
+    real: str | Path,
+    mask: str | Path | None = None,
+    *,
+    metrics: Sequence[str] | None = None,
+    sifid_dims: Sequence[int] = (64,),
+    weights_dir: str | Path | None = None,
+    random_weights: bool = False,
+    compat=None,
+    device: str | torch.device = "cpu",
+    miou_setting: str = "auto",
+    miou_steps: int | None = None,
+    max_classes: int | None = None,
+    background_colour: str | None = None,
+    max_frames: int | None = None,
+    skip_missing: bool = False,
+    time_budget: float | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    on_plan: Callable | None = None,
+) -> dict:
     """Score the gallery, write metrics.json and metrics.csv into it and refresh its index.html with the scores.
     Options as for `osmis_core.metrics.evaluate_images` (metrics None: the registry's default metrics).
 
@@ -95,24 +126,53 @@ def evaluate_gallery(gallery: str | Path, real: str | Path, mask: str | Path | N
     rule of `load_frame_set`)."""
     from ..metrics import Compat, evaluate_images, metric_names, write_metrics
     from .render_evaluation import evaluate_renderer, split_metrics
+
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     data_options = _run_data_options(manifest)
     max_frames = max_frames if max_frames is not None else data_options.max_frames
     max_classes = max_classes if max_classes is not None else data_options.max_classes
     background_colour = background_colour if background_colour is not None else data_options.background_color
-    real_images, real_masks = read_real(real, mask, tuple(fake.shape[-2:]), max_frames=max_frames,
-                                        max_classes=max_classes, background_colour=background_colour)
+    real_images, real_masks = read_real(
+        real,
+        mask,
+        tuple(fake.shape[-2:]),
+        max_frames=max_frames,
+        max_classes=max_classes,
+        background_colour=background_colour,
+    )
     renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
-    result = evaluate_images(fake, real_images, fake_masks, real_masks, metrics=tuple(metrics),
-                             sifid_dims=tuple(sifid_dims), weights_dir=weights_dir, random_weights=random_weights,
-                             compat=compat or Compat(), device=device, progress=progress, names=names,
-                             miou_setting=miou_setting, miou_steps=miou_steps, skip_missing=skip_missing,
-                             time_budget=time_budget, on_plan=on_plan)
+    result = evaluate_images(
+        fake,
+        real_images,
+        fake_masks,
+        real_masks,
+        metrics=tuple(metrics),
+        sifid_dims=tuple(sifid_dims),
+        weights_dir=weights_dir,
+        random_weights=random_weights,
+        compat=compat or Compat(),
+        device=device,
+        progress=progress,
+        names=names,
+        miou_setting=miou_setting,
+        miou_steps=miou_steps,
+        skip_missing=skip_missing,
+        time_budget=time_budget,
+        on_plan=on_plan,
+    )
     if renderer_metrics:  # docs/renderer.md section 6, for galleries of osmis render
-        summary, warnings = evaluate_renderer(gallery, real_images, real_masks, renderer_metrics,
-                                              weights_dir=weights_dir, random_weights=random_weights, device=device,
-                                              miou_steps=miou_steps or 500, progress=progress)
+        summary, warnings = evaluate_renderer(
+            gallery,
+            real_images,
+            real_masks,
+            renderer_metrics,
+            weights_dir=weights_dir,
+            random_weights=random_weights,
+            device=device,
+            miou_steps=miou_steps or 500,
+            progress=progress,
+        )
         result["summary"].update(summary)
         result["warnings"].extend(warnings)
     try:

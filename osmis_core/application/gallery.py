@@ -11,6 +11,7 @@ Layout of a gallery folder (`RUN/galleries/<name>/` for the galleries of a run, 
 A gallery is written into a hidden sibling folder and moved into place when complete (`files.swap_dir_in`), so a
 folder that holds a manifest.json always holds exactly the files it lists.
 """
+
 from __future__ import annotations
 
 import html
@@ -51,10 +52,19 @@ def gallery_name(step: int, seed: int, n: int) -> str:
 
 # -- generating ------------------------------------------------------------------------------------------------
 
-def generate_gallery(run_dir: str | Path, out_dir: str | Path | None = None, n: int = 100, seed: int = 0,
-                     checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
-                     batch_size: int | None = None, precision: str = "fp32",
-                     on_event: Callable[[GenerationEvent], None] | None = None) -> Path:
+
+def generate_gallery(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    n: int = 100,
+    seed: int = 0,
+    checkpoint: str | int = "latest",
+    ema: bool = True,
+    device: str = "auto",
+    batch_size: int | None = None,
+    precision: str = "fp32",
+    on_event: Callable[[GenerationEvent], None] | None = None,
+) -> Path:
     """Write n generated image-mask pairs with a manifest and an index.html; returns the gallery folder.
 
     out_dir: default `RUN/galleries/<gallery_name(step, seed, n)>`. An existing gallery there is replaced whole
@@ -71,9 +81,17 @@ def generate_gallery(run_dir: str | Path, out_dir: str | Path | None = None, n: 
     return path
 
 
-def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: int = 100, seed: int = 0,
-                   checkpoint: str | int = "latest", ema: bool = True, device: str = "auto",
-                   batch_size: int | None = None, precision: str = "fp32") -> Iterator[GenerationEvent]:
+def gallery_events(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    n: int = 100,
+    seed: int = 0,
+    checkpoint: str | int = "latest",
+    ema: bool = True,
+    device: str = "auto",
+    batch_size: int | None = None,
+    precision: str = "fp32",
+) -> Iterator[GenerationEvent]:
     """`generate_gallery` as a stream of events (for callers that iterate, like training's `Trainer.run`)."""
     if not _is_count(n):
         raise ConfigError(f"--n must be a whole number of at least 1, got {n!r}.")
@@ -83,8 +101,11 @@ def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: in
     # on a 2-core CPU batches of 10 to 50 ran within 5 % of each other at reference case b
     batch_size = batch_size or (20 if dev.type == "cpu" else 50)
     generator, meta = load_generator(run_dir, checkpoint, ema, dev)
-    out = normalise_path(out_dir) if out_dir is not None else (
-        RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
+    out = (
+        normalise_path(out_dir)
+        if out_dir is not None
+        else (RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
+    )
     existed = (out / MANIFEST).is_file()
     staging = staging_folder(out)
     t0 = time.perf_counter()
@@ -112,9 +133,14 @@ def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: in
                     item = {"index": idx, "image": f"images/{name}"}
                     jobs.append((imgs[i], None, staging / "images" / name))
                     if ids is not None:
-                        counts = np.bincount(ids[i].ravel(), minlength=meta["num_classes"])[:meta["num_classes"]]
-                        item.update({"mask": f"masks/{name}", "overlay": f"overlays/{name}",
-                                     "class_shares": (counts / ids[i].size).round(5).tolist()})
+                        counts = np.bincount(ids[i].ravel(), minlength=meta["num_classes"])[: meta["num_classes"]]
+                        item.update(
+                            {
+                                "mask": f"masks/{name}",
+                                "overlay": f"overlays/{name}",
+                                "class_shares": (counts / ids[i].size).round(5).tolist(),
+                            }
+                        )
                         jobs.append((ids[i], colours, staging / "masks" / name))
                         jobs.append((overlays[i], None, staging / "overlays" / name))
                     items.append(item)
@@ -129,10 +155,17 @@ def gallery_events(run_dir: str | Path, out_dir: str | Path | None = None, n: in
                 yield _finish(*in_flight, n)
         a = meta["architecture"]
         manifest = {
-            "run": str(Path(run_dir).resolve()), "checkpoint_step": meta["step"], "ema": ema, "seed": seed, "n": n,
-            "resolution": [a["height"], a["width"]], "num_classes": meta["num_classes"], "precision": precision,
-            "palette": colours[:meta["num_classes"]].tolist() if has_masks else None,
-            "seconds": round(time.perf_counter() - t0, 3), "items": items,
+            "run": str(Path(run_dir).resolve()),
+            "checkpoint_step": meta["step"],
+            "ema": ema,
+            "seed": seed,
+            "n": n,
+            "resolution": [a["height"], a["width"]],
+            "num_classes": meta["num_classes"],
+            "precision": precision,
+            "palette": colours[: meta["num_classes"]].tolist() if has_masks else None,
+            "seconds": round(time.perf_counter() - t0, 3),
+            "items": items,
         }
         atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1) + "\n", durable=False)
         write_index_html(staging, manifest)
@@ -178,6 +211,7 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 
 # -- building a folder beside its place, then swapping it in -------------------------------------------------------
 
+
 def staging_folder(out: Path) -> Path:
     """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
     a gallery (it would be replaced), and clears what an earlier killed build left beside it."""
@@ -185,8 +219,10 @@ def staging_folder(out: Path) -> Path:
         if not out.is_dir():
             raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
         if not (out / MANIFEST).is_file() and any(out.iterdir()):
-            raise OsmisError(f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
-                             f"gallery, so choose a new or empty folder.")
+            raise OsmisError(
+                f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
+                f"gallery, so choose a new or empty folder."
+            )
     try:
         clear_leftover_siblings(out)
         return new_sibling_dir(out)
@@ -195,6 +231,7 @@ def staging_folder(out: Path) -> Path:
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
+
 
 def _fail(path: Path, problem: str) -> DataError:
     return DataError(f"{path}: not a usable gallery manifest ({problem}).")
@@ -218,10 +255,17 @@ def _safe_relative(value, path: Path, where: str) -> str:
     return value
 
 
-_FIELD_TYPES = {"checkpoint_step": _is_int, "seed": _is_int, "n": _is_int, "ema": lambda v: isinstance(v, bool),
-                "num_classes": lambda v: v is None or _is_int(v), "run": lambda v: isinstance(v, str),
-                "precision": lambda v: isinstance(v, str), "seconds": lambda v: v is None or _is_number(v),
-                "resolution": lambda v: isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v)}
+_FIELD_TYPES = {
+    "checkpoint_step": _is_int,
+    "seed": _is_int,
+    "n": _is_int,
+    "ema": lambda v: isinstance(v, bool),
+    "num_classes": lambda v: v is None or _is_int(v),
+    "run": lambda v: isinstance(v, str),
+    "precision": lambda v: isinstance(v, str),
+    "seconds": lambda v: v is None or _is_number(v),
+    "resolution": lambda v: isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v),
+}
 
 
 def read_manifest(gallery: str | Path) -> dict:
@@ -279,9 +323,12 @@ def read_metrics(gallery: str | Path) -> dict | None:
         raise DataError(f"{path}: cannot be read ({exc}).") from None
     except (ValueError, RecursionError) as exc:
         raise DataError(f"{path}: not valid JSON ({str(exc)[:120]}).") from None
-    if not isinstance(data, dict) or not isinstance(data.get("summary", {}), dict) \
-            or not isinstance(data.get("per_image", []), list) \
-            or not all(isinstance(r, dict) for r in data.get("per_image", [])):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("summary", {}), dict)
+        or not isinstance(data.get("per_image", []), list)
+        or not all(isinstance(r, dict) for r in data.get("per_image", []))
+    ):
         raise DataError(f"{path}: not a metrics file (expected a summary object and a per_image list).")
     return data
 
@@ -292,6 +339,7 @@ def list_galleries(run_dir: str | Path) -> list[Path]:
 
 
 # -- index.html ------------------------------------------------------------------------------------------------
+
 
 def _e(value) -> str:
     """Every value copied from a manifest or a metrics file goes through here into the page."""
@@ -310,17 +358,21 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         shown = [k for k in score_keys if _is_number(scores.get(k))]
         data_attrs = " ".join(f'data-{_e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in shown)
         score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
-        pics = "".join(f'<img src="{_e(item[k])}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
-                       for k in _PICTURE_KEYS if item.get(k))
-        cards.append(f'<figure data-index="{_e(item["index"])}" {data_attrs}>{pics}'
-                     f'<figcaption>#{_e(item["index"])} {score_txt}</figcaption></figure>')
+        pics = "".join(
+            f'<img src="{_e(item[k])}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
+            for k in _PICTURE_KEYS
+            if item.get(k)
+        )
+        cards.append(
+            f'<figure data-index="{_e(item["index"])}" {data_attrs}>{pics}'
+            f"<figcaption>#{_e(item['index'])} {score_txt}</figcaption></figure>"
+        )
     summary = ""
     if metrics and metrics.get("summary"):
         rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in metrics["summary"].items())
         summary = f"<h2>Summary</h2><table>{rows}</table>"
-    buttons = "".join(f'<button onclick="sortBy(\'{_e(k.replace("_", "-"))}\')">{_e(k)}</button>'
-                      for k in score_keys)
-    sort_bar = f'<p>Sort by: <button onclick="sortBy(\'index\')">index</button>{buttons}</p>' if score_keys else ""
+    buttons = "".join(f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}')\">{_e(k)}</button>" for k in score_keys)
+    sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index')\">index</button>{buttons}</p>" if score_keys else ""
     generator = "EMA" if manifest.get("ema", True) else "raw"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
@@ -360,6 +412,7 @@ def _fmt(v) -> str:
 
 # -- exporting a selection -------------------------------------------------------------------------------------
 
+
 def parse_selection(text: str) -> list[int]:
     """'0,3,7-9' -> [0, 3, 7, 8, 9] (sorted, without repeats). Raises ConfigError naming --select."""
     chosen: set[int] = set()
@@ -382,8 +435,8 @@ def parse_selection(text: str) -> list[int]:
 @dataclass(frozen=True)
 class ExportResult:
     dest: Path
-    count: int          # pairs exported
-    files: int          # files written
+    count: int  # pairs exported
+    files: int  # files written
 
 
 def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Path) -> ExportResult:
@@ -421,15 +474,25 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
                         raise DataError(f"{src / item[key]}: listed in the manifest but missing.") from None
                     files += 1
         exported = dict(manifest)
-        exported.update({"items": items, "n": len(items), "exported_from": str(src.resolve()),
-                         "exported": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        exported.update(
+            {
+                "items": items,
+                "n": len(items),
+                "exported_from": str(src.resolve()),
+                "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
+        )
         sel_metrics = None
         if metrics:
             rows = [r for r in metrics.get("per_image", []) if r.get("index") in wanted]
             keys = sorted({k for r in rows for k in r if k != "index" and _is_number(r[k])})
             summary = {f"{k}_mean": float(np.mean([r[k] for r in rows if _is_number(r.get(k))])) for k in keys}
-            sel_metrics = {"per_image": rows, "summary": summary, "gallery_summary": metrics.get("summary", {}),
-                           "n": len(rows)}
+            sel_metrics = {
+                "per_image": rows,
+                "summary": summary,
+                "gallery_summary": metrics.get("summary", {}),
+                "n": len(rows),
+            }
             atomic_write_text(staging / METRICS_JSON, json.dumps(sel_metrics, indent=1) + "\n")
             files += 1
         atomic_write_text(staging / MANIFEST, json.dumps(exported, indent=1) + "\n")

@@ -1,4 +1,5 @@
 """Sampling from a trained run: its (EMA) generator loaded for inference, and batches of samples."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,9 @@ from ..models import Generator
 from .runfolder import RunFolder
 
 
-def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: bool = True,
-                   device: torch.device | str = "cpu") -> tuple[Generator, dict]:
+def load_generator(
+    run_dir: str | Path, checkpoint: str | int = "latest", ema: bool = True, device: torch.device | str = "cpu"
+) -> tuple[Generator, dict]:
     """The (EMA) generator of a run's checkpoint, ready for inference, and the checkpoint's metadata."""
     folder = RunFolder(run_dir)
     if not folder.root.is_dir():
@@ -22,19 +24,32 @@ def load_generator(run_dir: str | Path, checkpoint: str | int = "latest", ema: b
     state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"), mmap=True)
     config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
     if config.model != "osmis":
-        raise OsmisError(f"{folder.root}: is a {config.model} run, which draws photos for given layouts; use "
-                         f"`osmis render {folder.root} --layout L.png` instead.")
+        raise OsmisError(
+            f"{folder.root}: is a {config.model} run, which draws photos for given layouts; use "
+            f"`osmis render {folder.root} --layout L.png` instead."
+        )
     a = state["architecture"]
     try:
-        g = Generator.from_trained(state["generator_ema" if ema else "generator"], tuple(a["noise_shape"]),
-                                   a["num_blocks_g"], state["num_classes"], ch=config.generator.ch_g,
-                                   noise_dim=config.generator.noise_dim, norm=config.generator.norm_g)
+        g = Generator.from_trained(
+            state["generator_ema" if ema else "generator"],
+            tuple(a["noise_shape"]),
+            a["num_blocks_g"],
+            state["num_classes"],
+            ch=config.generator.ch_g,
+            noise_dim=config.generator.noise_dim,
+            norm=config.generator.norm_g,
+        )
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{folder.root}: the checkpoint's generator does not match its own settings "
-                              f"({str(exc)[:200]}).") from None
+        raise CheckpointError(
+            f"{folder.root}: the checkpoint's generator does not match its own settings ({str(exc)[:200]})."
+        ) from None
     g = g.to(device, memory_format=torch.channels_last)
-    meta = {"step": int(state["step"]), "config": state["config"], "architecture": a,
-            "num_classes": state["num_classes"]}
+    meta = {
+        "step": int(state["step"]),
+        "config": state["config"],
+        "architecture": a,
+        "num_classes": state["num_classes"],
+    }
     return g, meta
 
 
@@ -47,5 +62,5 @@ def sample(generator: Generator, n: int, seed: int, batch_size: int = 10, device
     z = generator.sample_noise(n, rng)
     for start in range(0, n, batch_size):
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            out = generator(z[start:start + batch_size].to(device), all_scales=False)
+            out = generator(z[start : start + batch_size].to(device), all_scales=False)
         yield start, out.images[-1].float(), (out.mask.float() if out.mask is not None else None)

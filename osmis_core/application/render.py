@@ -4,6 +4,7 @@ interactive use (`Renderer.load(run).render(layout, seed=...)`) and the `osmis r
 A photo is fully described by (layout, seed, noise mode[, region, resample seed]); the gallery's manifest records
 exactly these, so any photo can be re-made bit for bit with `Renderer.render`.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ from ..data.masks import decode_masks
 from ..data.sources import IMAGE_EXTS, open_mask
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
+from ..files import atomic_write_bytes, atomic_write_text, swap_dir_in
 from ..models.renderer import (
     NOISE_MODES,
     RendererArchitecture,
@@ -31,7 +33,6 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from ..files import atomic_write_bytes, atomic_write_text, swap_dir_in
 from .gallery import save_png, staging_folder, write_index_html
 from .runfolder import RunFolder, normalise_path
 
@@ -40,6 +41,7 @@ from .runfolder import RunFolder, normalise_path
 class Region:
     """Where the noise is re-drawn: a mask file (nonzero = inside), a class id, or the instance under a pixel
     (x, y in the layout file's pixels). Exactly one is set."""
+
     mask: np.ndarray | None = None
     mask_name: str | None = None
     class_id: int | None = None
@@ -58,6 +60,7 @@ class NoiseRecipe:
     """The noise of one photo as seeds (spec section 3): `seed` in noise `mode`, then the noise re-drawn inside each
     region of `rerolls` in turn, Z' = R * Z_new + (1 - R) * Z with Z_new of that reroll's seed. Regions are H x W
     bool maps of the layout's size. A gallery records exactly these, so the photo can be re-made bit for bit."""
+
     seed: int
     mode: str = "global"
     rerolls: tuple[tuple[np.ndarray, int], ...] = ()
@@ -75,8 +78,16 @@ class Renderer:
     with both sides multiples of `multiple` (rendered at that size). Raises DataError otherwise.
     """
 
-    def __init__(self, generator: RendererGenerator, architecture: RendererArchitecture, num_classes: int,
-                 run: Path, step: int, class_colours: list | None, device: torch.device):
+    def __init__(
+        self,
+        generator: RendererGenerator,
+        architecture: RendererArchitecture,
+        num_classes: int,
+        run: Path,
+        step: int,
+        class_colours: list | None,
+        device: torch.device,
+    ):
         self.generator = generator
         self.architecture = architecture
         self.num_classes = num_classes
@@ -86,8 +97,9 @@ class Renderer:
         self.device = device
 
     @classmethod
-    def load(cls, run_dir: str | Path, checkpoint: str | int = "latest", device: str | torch.device = "cpu"
-             ) -> Renderer:
+    def load(
+        cls, run_dir: str | Path, checkpoint: str | int = "latest", device: str | torch.device = "cpu"
+    ) -> Renderer:
         """The batch-norm-refreshed EMA generator of a renderer run's checkpoint. Raises OsmisError for a missing
         run, an OSMIS run, or a damaged checkpoint."""
         folder = RunFolder(run_dir)
@@ -96,17 +108,24 @@ class Renderer:
         state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
         config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
         if config.model != "renderer" or state.get("model") != "renderer":
-            raise OsmisError(f"{folder.root}: is an OSMIS run (it invents image-mask pairs); `osmis render` needs a "
-                             f"run trained with --model renderer.")
+            raise OsmisError(
+                f"{folder.root}: is an OSMIS run (it invents image-mask pairs); `osmis render` needs a "
+                f"run trained with --model renderer."
+            )
         arch = RendererArchitecture.from_dict(state["architecture"])
         r = config.renderer
-        g = RendererGenerator(state["num_classes"], arch.num_blocks, ch=r.ch_r, hidden=r.spade_hidden,
-                              z_dim=config.generator.noise_dim, norm=r.spade_norm)
+        g = RendererGenerator(
+            state["num_classes"],
+            arch.num_blocks,
+            ch=r.ch_r,
+            hidden=r.spade_hidden,
+            z_dim=config.generator.noise_dim,
+            norm=r.spade_norm,
+        )
         g.load_state_dict(state["generator_render"])
         dev = resolve_device(device) if isinstance(device, str) else device
         g = g.to(dev).eval().requires_grad_(False)
-        return cls(g, arch, int(state["num_classes"]), folder.root, int(state["step"]), state.get("class_colours"),
-                   dev)
+        return cls(g, arch, int(state["num_classes"]), folder.root, int(state["step"]), state.get("class_colours"), dev)
 
     # -- layouts -------------------------------------------------------------------------------------------
     @property
@@ -124,8 +143,7 @@ class Renderer:
         ids = self.fit_size(ids, name)
         present = np.unique(ids)
         if present.size < 2:
-            raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two "
-                            f"classes.")
+            raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two classes.")
         return ids
 
     def fit_size(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
@@ -137,20 +155,24 @@ class Renderer:
             raise DataError(f"{name}: a layout must hold integer class ids, got {ids.dtype}.")
         bad = ids[(ids < 0) | (ids >= self.num_classes)]
         if bad.size:
-            raise DataError(f"{name}: class id {int(bad[0])} is not one the renderer was trained on (0.."
-                            f"{self.num_classes - 1}).")
+            raise DataError(
+                f"{name}: class id {int(bad[0])} is not one the renderer was trained on (0..{self.num_classes - 1})."
+            )
         h, w = ids.shape
         th, tw = self.size
         f = self.multiple
         if (h, w) == (th, tw):
             return ids.astype(np.int64)
         if abs(w / h - tw / th) <= 0.02 * (tw / th) + 1.0 / min(h, th):
-            return np.asarray(Image.fromarray(ids.astype(np.int32), "I").resize((tw, th), Image.NEAREST)
-                              ).astype(np.int64)
+            return np.asarray(Image.fromarray(ids.astype(np.int32), "I").resize((tw, th), Image.NEAREST)).astype(
+                np.int64
+            )
         if h % f == 0 and w % f == 0:
             return ids.astype(np.int64)
-        raise DataError(f"{name}: the layout is {w}x{h}; the renderer accepts {tw}x{th} (its training size), the "
-                        f"same aspect ratio (resized), or sides that are multiples of {f}.")
+        raise DataError(
+            f"{name}: the layout is {w}x{h}; the renderer accepts {tw}x{th} (its training size), the "
+            f"same aspect ratio (resized), or sides that are multiples of {f}."
+        )
 
     def read_layout(self, path: str | Path) -> np.ndarray:
         """A layout file (indexed, grey or colour PNG/...) -> class ids at an accepted size (fit_layout)."""
@@ -174,7 +196,7 @@ class Renderer:
         rgb = np.asarray(img.convert("RGB")).astype(np.int64)
         if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
             return rgb[..., 0]
-        colours = np.array(self.class_colours if self.class_colours else palette()[:self.num_classes], np.int64)
+        colours = np.array(self.class_colours if self.class_colours else palette()[: self.num_classes], np.int64)
         codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         keys = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
         ids = np.full(codes.shape, -1, np.int64)
@@ -183,8 +205,9 @@ class Renderer:
         if (ids < 0).any():
             y, x = np.argwhere(ids < 0)[0]
             c = rgb[y, x]
-            raise DataError(f"{name}: colour #{c[0]:02x}{c[1]:02x}{c[2]:02x} at ({x}, {y}) is not a class colour "
-                            f"of this renderer.")
+            raise DataError(
+                f"{name}: colour #{c[0]:02x}{c[1]:02x}{c[2]:02x} at ({x}, {y}) is not a class colour of this renderer."
+            )
         return ids
 
     def region_map(self, region: Region, layout_file_ids: np.ndarray, ids: np.ndarray, name: str) -> np.ndarray:
@@ -194,8 +217,7 @@ class Renderer:
             if region.mask.shape != layout_file_ids.shape:
                 rh, rw = region.mask.shape
                 lh, lw = layout_file_ids.shape
-                raise DataError(f"{region.mask_name}: the region mask is {rw}x{rh} but the layout {name} is "
-                                f"{lw}x{lh}.")
+                raise DataError(f"{region.mask_name}: the region mask is {rw}x{rh} but the layout {name} is {lw}x{lh}.")
             r = _resize_nearest(region.mask != 0, ids.shape)
         elif region.class_id is not None:
             r = ids == region.class_id
@@ -214,16 +236,23 @@ class Renderer:
         return r
 
     # -- rendering -----------------------------------------------------------------------------------------
-    def noise(self, ids: np.ndarray, seed: int, mode: str = "global", region: np.ndarray | None = None,
-              resample_seed: int | None = None) -> torch.Tensor:
+    def noise(
+        self,
+        ids: np.ndarray,
+        seed: int,
+        mode: str = "global",
+        region: np.ndarray | None = None,
+        resample_seed: int | None = None,
+    ) -> torch.Tensor:
         """z_dim x H x W noise of (seed, mode), re-drawn inside `region` from resample_seed (docs/renderer.md
         section 3.2)."""
         z = noise_map(ids, self.generator.z_dim, seed, mode)
         if region is not None:
             if resample_seed is None:
                 raise OsmisError("a region to resample needs a resample seed.")
-            z = resample_noise(z, noise_map(ids, self.generator.z_dim, resample_seed, mode),
-                               torch.from_numpy(np.asarray(region, bool)))
+            z = resample_noise(
+                z, noise_map(ids, self.generator.z_dim, resample_seed, mode), torch.from_numpy(np.asarray(region, bool))
+            )
         return z
 
     def recipe_noise(self, ids: np.ndarray, recipe: NoiseRecipe) -> torch.Tensor:
@@ -242,8 +271,15 @@ class Renderer:
         return self.render(ids, recipe.seed, recipe.mode, z=self.recipe_noise(ids, recipe))
 
     @torch.inference_mode()
-    def render(self, layout: np.ndarray, seed: int = 0, noise: str = "global", region: np.ndarray | None = None,
-               resample_seed: int | None = None, z: torch.Tensor | None = None) -> np.ndarray:
+    def render(
+        self,
+        layout: np.ndarray,
+        seed: int = 0,
+        noise: str = "global",
+        region: np.ndarray | None = None,
+        resample_seed: int | None = None,
+        z: torch.Tensor | None = None,
+    ) -> np.ndarray:
         """One photo (H x W x 3 uint8) for a layout (H x W int class ids, fitted with fit_layout; region, H x W bool
         of the layout's size, resized alike), with the noise of (seed, noise mode[, region, resample_seed]) or a
         given z (z_dim x H x W at the fitted size). Deterministic: the same arguments give the same pixels."""
@@ -252,8 +288,10 @@ class Renderer:
         ids = self.fit_layout(layout)
         if region is not None and np.shape(region) != ids.shape:
             if np.shape(region) != np.shape(layout):
-                raise DataError(f"the region is {np.shape(region)[1]}x{np.shape(region)[0]} but the layout is "
-                                f"{np.shape(layout)[1]}x{np.shape(layout)[0]}.")
+                raise DataError(
+                    f"the region is {np.shape(region)[1]}x{np.shape(region)[0]} but the layout is "
+                    f"{np.shape(layout)[1]}x{np.shape(layout)[0]}."
+                )
             region = _resize_nearest(np.asarray(region, bool), ids.shape)  # the layout was resized
         if z is None:
             z = self.noise(ids, seed, noise, region, resample_seed)
@@ -274,6 +312,7 @@ def _resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 # -- galleries ------------------------------------------------------------------------------------------------------
+
 
 def layouts_in(folder: str | Path) -> list[Path]:
     folder = Path(folder)
@@ -310,9 +349,18 @@ def read_region(path: str | Path) -> Region:
     return Region(mask=a != 0, mask_name=str(path))
 
 
-def render_gallery(run_dir: str | Path, layouts: list[Path], out_dir: str | Path, n: int = 4, seed: int = 0,
-                   noise: str = "global", region: Region | None = None, resample_seed: int | None = None,
-                   device: str = "cpu", checkpoint: str | int = "latest") -> Path:
+def render_gallery(
+    run_dir: str | Path,
+    layouts: list[Path],
+    out_dir: str | Path,
+    n: int = 4,
+    seed: int = 0,
+    noise: str = "global",
+    region: Region | None = None,
+    resample_seed: int | None = None,
+    device: str = "cpu",
+    checkpoint: str | int = "latest",
+) -> Path:
     """n photos per layout as a gallery (images/, masks/ = the layout, overlays/, manifest.json, index.html).
 
     Photo i of a layout uses seed + i (and resample_seed + i inside the region), recorded per item. Every input is
@@ -351,8 +399,16 @@ def render_gallery(run_dir: str | Path, layouts: list[Path], out_dir: str | Path
     return out
 
 
-def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int, seed: int, noise: str,
-                        region: Region | None, resample_seed: int | None) -> dict:
+def _write_render_files(
+    renderer: Renderer,
+    prepared: list,
+    folder: Path,
+    n: int,
+    seed: int,
+    noise: str,
+    region: Region | None,
+    resample_seed: int | None,
+) -> dict:
     colours = palette()
     for sub in ("images", "masks", "overlays"):
         (folder / sub).mkdir()
@@ -371,21 +427,40 @@ def _write_render_files(renderer: Renderer, prepared: list, folder: Path, n: int
             save_png(image, folder / "images" / name)
             save_png(ids8, folder / "masks" / name, colours)
             save_png(overlay(image, ids8), folder / "overlays" / name)
-            item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
-                    "layout": str(Path(path).resolve()), "seed": s, "noise": noise}
+            item = {
+                "index": idx,
+                "image": f"images/{name}",
+                "mask": f"masks/{name}",
+                "overlay": f"overlays/{name}",
+                "layout": str(Path(path).resolve()),
+                "seed": s,
+                "noise": noise,
+            }
             if region is not None:
                 item.update(resample_seed=rs, region=region.describe())
             items.append(item)
     h, w = prepared[0][1].shape
-    return {"kind": "render", "run": str(renderer.run.resolve()), "checkpoint_step": renderer.step, "ema": True,
-            "seed": seed, "n": total, "per_layout": n, "noise": noise,
-            "resample_seed": resample_seed, "region": region.describe() if region is not None else None,
-            "resolution": [h, w], "num_classes": renderer.num_classes,
-            "palette": colours[:renderer.num_classes].tolist(), "items": items, "_render_seconds": seconds}
-
+    return {
+        "kind": "render",
+        "run": str(renderer.run.resolve()),
+        "checkpoint_step": renderer.step,
+        "ema": True,
+        "seed": seed,
+        "n": total,
+        "per_layout": n,
+        "noise": noise,
+        "resample_seed": resample_seed,
+        "region": region.describe() if region is not None else None,
+        "resolution": [h, w],
+        "num_classes": renderer.num_classes,
+        "palette": colours[: renderer.num_classes].tolist(),
+        "items": items,
+        "_render_seconds": seconds,
+    }
 
 
 # -- painting: layouts and renders made in the app -------------------------------------------------------------------
+
 
 def training_layout(run_dir: str | Path) -> np.ndarray:
     """The first training mask of a run as its renderer was trained on it: H x W int64 class ids at the training
@@ -402,15 +477,17 @@ def training_layout(run_dir: str | Path) -> np.ndarray:
     for p in paths:
         if not p.is_file():
             raise DataError(f"{p}: the run's training mask is not there any more.")
-    ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], config.data.max_classes,
-                          config.data.background_color)
+    ids, _ = decode_masks(
+        [open_mask(p) for p in paths], [str(p) for p in paths], config.data.max_classes, config.data.background_color
+    )
     arch = info.get("architecture") or {}
     h, w = int(arch["height"]), int(arch["width"])
-    return np.asarray(Image.fromarray(np.asarray(ids[0]).astype(np.int32), "I").resize((w, h), Image.NEAREST)
-                      ).astype(np.int64)
+    return np.asarray(Image.fromarray(np.asarray(ids[0]).astype(np.int32), "I").resize((w, h), Image.NEAREST)).astype(
+        np.int64
+    )
 
 
-_REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)   # region files: outside black, inside white
+_REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)  # region files: outside black, inside white
 
 
 def save_layout(ids: np.ndarray, path: str | Path) -> Path:
@@ -429,8 +506,9 @@ def save_layout(ids: np.ndarray, path: str | Path) -> Path:
     return path
 
 
-def add_to_gallery(renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRecipe], gallery_dir: str | Path,
-                   source: str = "paint") -> dict:
+def add_to_gallery(
+    renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRecipe], gallery_dir: str | Path, source: str = "paint"
+) -> dict:
     """Render `layout` with each recipe and add the photos, with the layout as their mask, to a render gallery
     (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record seed, noise mode and
     each re-drawn region (regions/NNNN-K.png) with its seed, so `remake_item` gives the same pixels.
@@ -464,7 +542,7 @@ def add_to_gallery(renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRe
     try:
         if gallery.is_dir():
             shutil.copytree(gallery, staging, dirs_exist_ok=True)
-            for stale in ("metrics.json", "metrics.csv"):        # scores of the gallery before the new items
+            for stale in ("metrics.json", "metrics.csv"):  # scores of the gallery before the new items
                 (staging / stale).unlink(missing_ok=True)
         subs = ("images", "masks", "overlays", "regions")
         for sub in subs:
@@ -481,21 +559,40 @@ def add_to_gallery(renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRe
             resamples = []
             for j, (region, s) in enumerate(recipe.rerolls, 1):
                 rname = f"regions/{idx:04d}-{j}.png"
-                save_png(_resize_nearest(np.asarray(region, bool), ids.shape).astype(np.uint8), staging / rname,
-                         _REGION_COLOURS)
+                save_png(
+                    _resize_nearest(np.asarray(region, bool), ids.shape).astype(np.uint8),
+                    staging / rname,
+                    _REGION_COLOURS,
+                )
                 resamples.append({"region": {"mask": rname}, "resample_seed": int(s)})
-            item = {"index": idx, "image": f"images/{name}", "mask": f"masks/{name}", "overlay": f"overlays/{name}",
-                    "layout": f"masks/{name}", "seed": int(recipe.seed), "noise": recipe.mode,
-                    "checkpoint_step": renderer.step, "source": source}
+            item = {
+                "index": idx,
+                "image": f"images/{name}",
+                "mask": f"masks/{name}",
+                "overlay": f"overlays/{name}",
+                "layout": f"masks/{name}",
+                "seed": int(recipe.seed),
+                "noise": recipe.mode,
+                "checkpoint_step": renderer.step,
+                "source": source,
+            }
             if resamples:
                 item["resamples"] = resamples
             new_items.append(item)
         if manifest is None:
             h, w = ids.shape
-            manifest = {"kind": "render", "run": str(renderer.run.resolve()), "checkpoint_step": renderer.step,
-                        "ema": True, "seed": int(recipes[0].seed), "noise": recipes[0].mode, "resolution": [h, w],
-                        "num_classes": renderer.num_classes,
-                        "palette": colours[:renderer.num_classes].tolist(), "source": source}
+            manifest = {
+                "kind": "render",
+                "run": str(renderer.run.resolve()),
+                "checkpoint_step": renderer.step,
+                "ema": True,
+                "seed": int(recipes[0].seed),
+                "noise": recipes[0].mode,
+                "resolution": [h, w],
+                "num_classes": renderer.num_classes,
+                "palette": colours[: renderer.num_classes].tolist(),
+                "source": source,
+            }
         manifest["items"] = items + new_items
         manifest["n"] = len(manifest["items"])
         atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=1) + "\n", durable=False)
@@ -521,8 +618,12 @@ def item_recipe(renderer: Renderer, gallery_dir: str | Path, item: dict) -> tupl
         rerolls.append((region, int(r["resample_seed"])))
     if item.get("region") is not None:
         d = item["region"]
-        region = Region(class_id=d.get("class"), instance_at=tuple(d["instance"]) if "instance" in d else None,
-                        mask=(read_region(d["mask"]).mask if "mask" in d else None), mask_name=d.get("mask"))
+        region = Region(
+            class_id=d.get("class"),
+            instance_at=tuple(d["instance"]) if "instance" in d else None,
+            mask=(read_region(d["mask"]).mask if "mask" in d else None),
+            mask_name=d.get("mask"),
+        )
         rerolls.append((renderer.region_map(region, raw, ids, str(mask_path)), int(item["resample_seed"])))
     return ids, NoiseRecipe(int(item["seed"]), item.get("noise", "global"), tuple(rerolls))
 
@@ -534,8 +635,15 @@ def rendered_gallery_path(gallery: str | Path, renderer_run: str | Path) -> Path
     return gallery.parent / f"{gallery.name}-rendered-{Path(renderer_run).resolve().name}"
 
 
-def render_gallery_masks(renderer_run: str | Path, gallery: str | Path, n: int = 1, seed: int = 0,
-                         device: str = "cpu") -> Path:
+def render_gallery_masks(
+    renderer_run: str | Path, gallery: str | Path, n: int = 1, seed: int = 0, device: str = "cpu"
+) -> Path:
     """Render every mask of an OSMIS gallery with a renderer run (spec section 5) into rendered_gallery_path."""
-    return render_gallery(renderer_run, layouts_of_gallery(gallery), rendered_gallery_path(gallery, renderer_run),
-                          n=n, seed=seed, device=device)
+    return render_gallery(
+        renderer_run,
+        layouts_of_gallery(gallery),
+        rendered_gallery_path(gallery, renderer_run),
+        n=n,
+        seed=seed,
+        device=device,
+    )

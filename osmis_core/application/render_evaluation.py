@@ -1,6 +1,7 @@
 """The renderer measures of docs/renderer.md section 6 for a gallery made by `osmis render`: the renders they need
 are made here with the gallery's renderer (fixed seeds, so the scores are reproducible); the arithmetic is in
 osmis_core.metrics.renderer_measures."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,9 @@ from ..metrics.renderer_measures import (
 from ..models.renderer import instance_labels
 from .render import Renderer
 
-EVAL_SEED = 1234        # the held-out layouts' draws
-NOISES = 8              # renders per layout for diversity (docs/renderer.md section 6)
-FIDELITY_SEEDS = 4      # renders per layout for fidelity and locality
+EVAL_SEED = 1234  # the held-out layouts' draws
+NOISES = 8  # renders per layout for diversity (docs/renderer.md section 6)
+FIDELITY_SEEDS = 4  # renders per layout for fidelity and locality
 HELD_OUT_WARPS = 3
 TPS_STRENGTH = 0.1
 
@@ -35,8 +36,9 @@ def _as_float(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
 
 
-def held_out_layouts(ids: np.ndarray, num_classes: int, image: torch.Tensor | None = None
-                     ) -> tuple[list[np.ndarray], list[torch.Tensor]]:
+def held_out_layouts(
+    ids: np.ndarray, num_classes: int, image: torch.Tensor | None = None
+) -> tuple[list[np.ndarray], list[torch.Tensor]]:
     """Fixed-seed edited versions of a layout: HELD_OUT_WARPS TPS warps, a moved object, a removed object
     (docs/renderer.md section 6). With the real image (3 x H x W in [-1, 1]) the warped real images come back too
     (the ceiling)."""
@@ -78,8 +80,9 @@ def _read_manifest(gallery: Path) -> dict:
     try:
         return json.loads((gallery / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataError(f"{gallery}: the renderer measures need a gallery made by osmis render (no manifest.json)."
-                        ) from None
+        raise DataError(
+            f"{gallery}: the renderer measures need a gallery made by osmis render (no manifest.json)."
+        ) from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{gallery / 'manifest.json'}: cannot be read ({exc}).") from None
 
@@ -101,13 +104,22 @@ def _osmis_pairs(manifest: dict) -> list[tuple[Path, Path]] | None:
     return pairs
 
 
-def evaluate_renderer(gallery: str | Path, real_images: torch.Tensor, real_masks: torch.Tensor | None,
-                      metrics: Sequence[str], *, weights_dir=None, random_weights: bool = False,
-                      device: str | torch.device = "cpu", miou_steps: int = 500,
-                      progress: Callable[[str, int, int], None] | None = None) -> tuple[dict, list[str]]:
+def evaluate_renderer(
+    gallery: str | Path,
+    real_images: torch.Tensor,
+    real_masks: torch.Tensor | None,
+    metrics: Sequence[str],
+    *,
+    weights_dir=None,
+    random_weights: bool = False,
+    device: str | torch.device = "cpu",
+    miou_steps: int = 500,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[dict, list[str]]:
     """Summary values and warnings of the requested renderer measures (names from RENDERER_METRICS) for a render
     gallery. real_images: T x 3 x H x W in [0, 1]; real_masks: T x H x W int64 class ids (required)."""
     from ..metrics import LPIPSDiversity, LPIPSToTrain
+
     gallery = Path(gallery)
     manifest = _read_manifest(gallery)
     if manifest.get("kind") != "render":
@@ -123,14 +135,24 @@ def evaluate_renderer(gallery: str | Path, real_images: torch.Tensor, real_masks
     summary: dict = {}
     warnings: list[str] = []
     if random_weights:
-        warnings.append("renderer measures: random-weight networks (segmenter, LPIPS): NOT comparable with "
-                        "pretrained scores")
+        warnings.append(
+            "renderer measures: random-weight networks (segmenter, LPIPS): NOT comparable with pretrained scores"
+        )
     lpips_options = {"weights_dir": weights_dir, "random_weights": random_weights, "device": device}
 
     segmenter = None
     if {"layout_fidelity", "two_stage_alignment"} & set(metrics):
-        segmenter = LayoutSegmenter(real, masks, k, size=size, steps=miou_steps, weights_dir=weights_dir,
-                                    random_weights=random_weights, device=device, progress=progress)
+        segmenter = LayoutSegmenter(
+            real,
+            masks,
+            k,
+            size=size,
+            steps=miou_steps,
+            weights_dir=weights_dir,
+            random_weights=random_weights,
+            device=device,
+            progress=progress,
+        )
 
     if "layout_fidelity" in metrics:
         edited, warped_real = held_out_layouts(layout, k, real[0] * 2 - 1)
@@ -140,11 +162,14 @@ def evaluate_renderer(gallery: str | Path, real_images: torch.Tensor, real_masks
         edited_masks = torch.from_numpy(np.stack([e for e in edited for _ in range(FIDELITY_SEEDS)]))
         edited_miou, _ = segmenter.score(edited_renders, edited_masks)
         ceiling_images = torch.stack([(w + 1) / 2 for w in warped_real])
-        ceiling_masks = torch.from_numpy(np.stack(edited[:len(warped_real)]))
+        ceiling_masks = torch.from_numpy(np.stack(edited[: len(warped_real)]))
         ceiling, _ = segmenter.score(ceiling_images, ceiling_masks)
-        summary.update(layout_fidelity_train=train_miou, layout_fidelity_edited=edited_miou,
-                       layout_fidelity_ceiling=ceiling,
-                       layout_fidelity_ratio=min(train_miou, edited_miou) / ceiling if ceiling > 0 else None)
+        summary.update(
+            layout_fidelity_train=train_miou,
+            layout_fidelity_edited=edited_miou,
+            layout_fidelity_ceiling=ceiling,
+            layout_fidelity_ratio=min(train_miou, edited_miou) / ceiling if ceiling > 0 else None,
+        )
 
     if "layout_diversity" in metrics:
         renders = _as_float([renderer.render(layout, s) for s in range(NOISES)])
@@ -180,11 +205,22 @@ def evaluate_renderer(gallery: str | Path, real_images: torch.Tensor, real_masks
             summary.update(alignment_rendered=None, alignment_osmis=None)
         else:
             from ..data.sources import open_image, open_mask
+
             rendered = _as_float([np.asarray(open_image(gallery / it["image"])) for it in manifest["items"]])
-            fitted = torch.from_numpy(np.stack([np.asarray(open_mask(gallery / it["mask"])).astype(np.int64)
-                                                for it in manifest["items"]]))
-            osmis_images = torch.cat([F.interpolate(_as_float([np.asarray(open_image(p))]), size=fitted.shape[-2:],
-                                                    mode="bilinear", align_corners=False) for p, _ in pairs])
+            fitted = torch.from_numpy(
+                np.stack([np.asarray(open_mask(gallery / it["mask"])).astype(np.int64) for it in manifest["items"]])
+            )
+            osmis_images = torch.cat(
+                [
+                    F.interpolate(
+                        _as_float([np.asarray(open_image(p))]),
+                        size=fitted.shape[-2:],
+                        mode="bilinear",
+                        align_corners=False,
+                    )
+                    for p, _ in pairs
+                ]
+            )
             summary["alignment_rendered"], _ = segmenter.score(rendered, fitted)
             summary["alignment_osmis"], _ = segmenter.score(osmis_images, fitted)
     return summary, warnings
@@ -194,4 +230,3 @@ def split_metrics(metrics: Sequence[str]) -> tuple[list[str], list[str]]:
     """(the renderer measures, the other metrics) of a request."""
     mine = [m for m in metrics if m in RENDERER_METRICS]
     return mine, [m for m in metrics if m not in RENDERER_METRICS]
-

@@ -1,4 +1,5 @@
 """The run folder: run.json, atomic single-file checkpoints with a `latest` pointer, stats.jsonl, log.txt."""
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,25 @@ from ..files import atomic_write_bytes, atomic_write_text
 CHECKPOINT_FORMAT = 1
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
 # Entries every checkpoint holds, with their types: a file that lacks one is treated as damaged.
-CHECKPOINT_FIELDS = {"format": int, "step": int, "config": dict, "architecture": dict, "num_classes": (int, type(None)),
-                     "generator": dict, "generator_ema": dict, "discriminator": dict, "opt_g": dict, "opt_d": dict,
-                     "rng": dict, "fixed_noise": torch.Tensor}
+CHECKPOINT_FIELDS = {
+    "format": int,
+    "step": int,
+    "config": dict,
+    "architecture": dict,
+    "num_classes": (int, type(None)),
+    "generator": dict,
+    "generator_ema": dict,
+    "discriminator": dict,
+    "opt_g": dict,
+    "opt_d": dict,
+    "rng": dict,
+    "fixed_noise": torch.Tensor,
+}
 # a renderer's checkpoint (spec/renderer.md) has no fixed noise (its previews use seeds) and a render generator
-RENDERER_CHECKPOINT_FIELDS = {**{k: v for k, v in CHECKPOINT_FIELDS.items() if k != "fixed_noise"},
-                              "generator_render": dict}
+RENDERER_CHECKPOINT_FIELDS = {
+    **{k: v for k, v in CHECKPOINT_FIELDS.items() if k != "fixed_noise"},
+    "generator_render": dict,
+}
 _ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
 # The temporaries atomic_write_bytes makes for the files of a run folder (`.NAME.XXXXXXXX.tmp`).
 _TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|step_\d+\.(pt|png))\.[A-Za-z0-9_]+\.tmp$")
@@ -60,6 +74,7 @@ def normalise_path(path: str | Path) -> Path:
 
 def versions() -> dict[str, str]:
     from .. import __version__
+
     return {"osmis": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
@@ -248,8 +263,9 @@ class RunFolder:
         steps = self.checkpoint_steps()
         return steps[-1] if steps else None
 
-    def load_checkpoint(self, which: str | int = "latest", map_location="cpu",
-                        fallback: bool = True, mmap: bool = False) -> dict[str, Any]:
+    def load_checkpoint(
+        self, which: str | int = "latest", map_location="cpu", fallback: bool = True, mmap: bool = False
+    ) -> dict[str, Any]:
         """Load a checkpoint ("latest", "best" or a step number) safely (weights_only). "latest" is the newest
         readable checkpoint: a kill between a checkpoint's rename and the `latest` update leaves the pointer one
         behind, and the newer file is whole. With fallback, a damaged one (unreadable, lacking fields, non-finite
@@ -257,8 +273,10 @@ class RunFolder:
         when used."""
         if which == "best":
             if not self.best_checkpoint.is_file():
-                raise CheckpointError(f"{self.best_checkpoint}: the run kept no best checkpoint (it is written "
-                                      f"at evaluations, see --eval-every and --keep-best).")
+                raise CheckpointError(
+                    f"{self.best_checkpoint}: the run kept no best checkpoint (it is written "
+                    f"at evaluations, see --eval-every and --keep-best)."
+                )
             paths = [self.best_checkpoint]
         elif which == "latest":
             steps = self.checkpoint_steps()
@@ -304,6 +322,7 @@ def check_checkpoint(state: Any) -> None:
     if missing:
         raise _Incomplete(f"'architecture' lacks '{missing[0]}'")
     from ..config import OsmisConfig
+
     try:
         OsmisConfig.from_dict(state["config"], "its config")
     except OsmisError as exc:

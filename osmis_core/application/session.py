@@ -5,6 +5,7 @@ next to the options in config.py so that the app can read it without loading tor
 (`new_run_dir`), and what a run or an inspection is reported as (`RunDescription`, `InspectReport`, each with the
 `summary()` that the CLI prints and the app shows).
 """
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,16 @@ if TYPE_CHECKING:
 # The app imports this module on its GUI thread: torch and the training modules are imported by the use cases
 # that need them, not here.
 
-__all__ = ["RESUMABLE_OPTIONS", "InspectReport", "RunDescription", "TrainingStarted", "inspect_data", "new_run_dir",
-           "resume_training", "start_training"]
+__all__ = [
+    "RESUMABLE_OPTIONS",
+    "InspectReport",
+    "RunDescription",
+    "TrainingStarted",
+    "inspect_data",
+    "new_run_dir",
+    "resume_training",
+    "start_training",
+]
 
 RUNS_ROOT = Path("runs")
 
@@ -44,11 +53,12 @@ def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
 
 def _warn_config(config: OsmisConfig) -> None:
     for message in config_warnings(config):
-        warnings.warn(message)
+        warnings.warn(message, stacklevel=2)
 
 
-def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Path | None = None,
-                   mask_path: str | Path | None = None) -> Trainer:
+def start_training(
+    config: OsmisConfig, data_path: str | Path, run_dir: str | Path | None = None, mask_path: str | Path | None = None
+) -> Trainer:
     """Create a new run folder and a trainer at step 0; `trainer.run()` then trains and yields events.
 
     run_dir: the run folder, which must not hold a run with a checkpoint yet (default: `new_run_dir(data_path)`);
@@ -59,6 +69,7 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
     from ..devices import resolve_device
     from ..training.trainer import model_parts
     from .runfolder import RunFolder, versions
+
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
     if folder.exists():
@@ -67,6 +78,7 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
         restart = True
     if config.run.tensorboard:
         from ..training.tensorboard import require_tensorboard
+
         require_tensorboard()
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
@@ -76,22 +88,29 @@ def start_training(config: OsmisConfig, data_path: str | Path, run_dir: str | Pa
     removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
     if restart:
         folder.clear_for_restart()
-        warnings.warn(f"{folder.root} held a run stopped before its first checkpoint; it starts again in place")
+        warnings.warn(
+            f"{folder.root} held a run stopped before its first checkpoint; it starts again in place", stacklevel=2
+        )
         folder.log("restarted in place (the earlier start saved no checkpoint)")
     if removed:
         folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
     trainer = trainer_class(config, data, folder.root, device)
     description = trainer.describe()
-    folder.write_run_json({
-        "config": config.to_dict(),
-        "data": {"path": str(Path(data_path).resolve()),
-                 "mask_path": str(Path(mask_path).resolve()) if mask_path else None, **description.data},
-        "architecture": description.architecture,
-        "params_g": description.params_g,
-        "params_d": description.params_d,
-        "versions": versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
+    folder.write_run_json(
+        {
+            "config": config.to_dict(),
+            "data": {
+                "path": str(Path(data_path).resolve()),
+                "mask_path": str(Path(mask_path).resolve()) if mask_path else None,
+                **description.data,
+            },
+            "architecture": description.architecture,
+            "params_g": description.params_g,
+            "params_d": description.params_d,
+            "versions": versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+    )
     return trainer
 
 
@@ -106,6 +125,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     from ..devices import resolve_device
     from ..training.trainer import model_parts
     from .runfolder import RunFolder
+
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
     if not isinstance(info.get("config"), dict):
@@ -114,8 +134,10 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     removed = folder.remove_temporaries()
     if not folder.checkpoint_steps():
         data_path = (info.get("data") or {}).get("path", "DATA")
-        raise CheckpointError(f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
-                              f"resume; start it again in place with: osmis train {data_path} --out {folder.root}")
+        raise CheckpointError(
+            f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
+            f"resume; start it again in place with: osmis train {data_path} --out {folder.root}"
+        )
     state = folder.load_checkpoint("latest")
     # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
     # that diverged, say) saved no checkpoint with it
@@ -123,14 +145,17 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
 
     def fixed(cfg: OsmisConfig) -> dict:
         return {k: v for k, v in cfg.flat().items() if k not in RESUMABLE_OPTIONS}
+
     if fixed(saved) != fixed(OsmisConfig.from_dict(info["config"])):
         raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
     changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
     bad = sorted(set(changes) - set(RESUMABLE_OPTIONS))
     if bad:
         k = bad[0]
-        raise ConfigError(f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
-                          f"{changes[k]!r}); only {', '.join(RESUMABLE_OPTIONS)} can change on resume.")
+        raise ConfigError(
+            f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
+            f"{changes[k]!r}); only {', '.join(RESUMABLE_OPTIONS)} can change on resume."
+        )
     config = saved.replace(**changes)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
@@ -149,29 +174,31 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
         info["resume_changes"] = info.get("resume_changes", []) + record
         folder.write_run_json(info)
         if record:
-            folder.log("resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}"
-                                                   for r in record))
+            folder.log(
+                "resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}" for r in record)
+            )
     return trainer
 
 
 @dataclass(frozen=True)
 class InspectReport:
     """What training on some data with some config would use (`osmis inspect`, the app's data page)."""
-    resolution: tuple[int, int]             # (H, W) of training
-    noise_shape: tuple[int, int]            # (h, w) of the input noise map
+
+    resolution: tuple[int, int]  # (H, W) of training
+    noise_shape: tuple[int, int]  # (h, w) of the input noise map
     num_blocks_g: int
     num_blocks_d: int
     num_blocks_d0: int
-    num_classes: int | None                 # None: no mask (SIV-GAN)
+    num_classes: int | None  # None: no mask (SIV-GAN)
     params_g: int
     params_d: int
     num_frames: int
-    original_size: tuple[int, int]          # (W, H) of the input
-    source: dict                            # DataSource.to_dict()
-    mask: dict | None                       # MaskReport.to_dict()
-    mask_summary: str | None                # MaskReport.describe()
+    original_size: tuple[int, int]  # (W, H) of the input
+    source: dict  # DataSource.to_dict()
+    mask: dict | None  # MaskReport.to_dict()
+    mask_summary: str | None  # MaskReport.describe()
     notes: list[str] = field(default_factory=list)
-    model: str = "osmis"                    # osmis | renderer
+    model: str = "osmis"  # osmis | renderer
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -187,8 +214,8 @@ class InspectReport:
             f"resolution:    {self.resolution[1]}x{self.resolution[0]} (W x H), noise {list(self.noise_shape)}",
             f"classes:       {self.mask_summary or 'no mask (SIV-GAN)'}",
             f"architecture:  n_g={self.num_blocks_g} n_d={self.num_blocks_d} n_d0={self.num_blocks_d0}"
-            if self.model == "osmis" else
-            f"architecture:  renderer, {self.num_blocks_g} SPADE blocks, D with {self.num_blocks_d} down blocks",
+            if self.model == "osmis"
+            else f"architecture:  renderer, {self.num_blocks_g} SPADE blocks, D with {self.num_blocks_d} down blocks",
             f"parameters:    G {self.params_g:,}  D {self.params_d:,}",
         ]
         return "\n".join(lines + [f"note:          {n}" for n in self.notes])
@@ -200,8 +227,10 @@ def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: Os
     import torch
 
     from ..training.trainer import build_models, count_parameters, load_data_for
+
     if config.model == "renderer":
         from ..training.renderer_trainer import build_renderer, load_renderer_data
+
         data = load_renderer_data(config, data_path, mask_path, torch.device("cpu"))
         g, d = build_renderer(config, data.num_classes, data.architecture)
     else:
@@ -211,10 +240,17 @@ def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: Os
     arch = a.to_dict()  # the renderer's architecture names its G/D depths with the same keys
     return InspectReport(
         model=config.model,
-        resolution=(a.height, a.width), noise_shape=tuple(arch["noise_shape"]), num_blocks_g=arch["num_blocks_g"],
-        num_blocks_d=arch["num_blocks_d"], num_blocks_d0=arch["num_blocks_d0"], num_classes=data.num_classes,
-        params_g=count_parameters(g), params_d=count_parameters(d), num_frames=data.num_frames,
-        original_size=tuple(data.original_size), source=data.source.to_dict(),
+        resolution=(a.height, a.width),
+        noise_shape=tuple(arch["noise_shape"]),
+        num_blocks_g=arch["num_blocks_g"],
+        num_blocks_d=arch["num_blocks_d"],
+        num_blocks_d0=arch["num_blocks_d0"],
+        num_classes=data.num_classes,
+        params_g=count_parameters(g),
+        params_d=count_parameters(d),
+        num_frames=data.num_frames,
+        original_size=tuple(data.original_size),
+        source=data.source.to_dict(),
         mask=data.mask_report.to_dict() if data.mask_report else None,
         mask_summary=data.mask_report.describe() if data.mask_report else None,
         notes=list(a.notes) + (list(data.mask_report.notes) if data.mask_report else []),

@@ -1,4 +1,5 @@
 """The merged dataset of a batch: every finished run's gallery in one image/mask folder pair."""
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,15 @@ def merge_dataset(batch: BatchFolder, names: list[str]) -> int:
         width = max(4, len(str(manifest["n"] - 1)))
         for item in manifest["items"]:
             stem = f"{name}_{item['index']:0{width}d}"
-            entry = {"image": f"images/{stem}.png", "mask": None, "source": name,
-                     "run": f"{batch.runs.name}/{name}", "checkpoint_step": manifest["checkpoint_step"],
-                     "seed": manifest["seed"], "index": item["index"]}
+            entry = {
+                "image": f"images/{stem}.png",
+                "mask": None,
+                "source": name,
+                "run": f"{batch.runs.name}/{name}",
+                "checkpoint_step": manifest["checkpoint_step"],
+                "seed": manifest["seed"],
+                "index": item["index"],
+            }
             _place(gallery / item["image"], images_dir / f"{stem}.png")
             wanted.add(images_dir / f"{stem}.png")
             if "mask" in item:
@@ -53,9 +60,13 @@ def merge_dataset(batch: BatchFolder, names: list[str]) -> int:
         for p in folder.glob("*.png"):
             if p not in wanted:
                 p.unlink()
-    info = {"format": 1, "layout": "images/<stem>.png + masks/<stem>.png (indexed PNG, pixel = class id of the "
-            "source's own mask; ids are per source)", "palette": palette()[:max(max_classes, 1)].tolist(),
-            "files": files}
+    info = {
+        "format": 1,
+        "layout": "images/<stem>.png + masks/<stem>.png (indexed PNG, pixel = class id of the "
+        "source's own mask; ids are per source)",
+        "palette": palette()[: max(max_classes, 1)].tolist(),
+        "files": files,
+    }
     atomic_write_text(root / "dataset.json", json.dumps(info, indent=1) + "\n")
     return len(files)
 
@@ -63,8 +74,9 @@ def merge_dataset(batch: BatchFolder, names: list[str]) -> int:
 def _place(src: Path, dest: Path) -> None:
     """dest becomes src's content: a hard link, else a copy; through a temporary name, so it is never half a file."""
     try:
-        if os.path.samefile(src, dest) or (dest.stat().st_size == src.stat().st_size
-                                           and dest.stat().st_mtime >= src.stat().st_mtime):
+        if os.path.samefile(src, dest) or (
+            dest.stat().st_size == src.stat().st_size and dest.stat().st_mtime >= src.stat().st_mtime
+        ):
             return
     except FileNotFoundError:
         pass

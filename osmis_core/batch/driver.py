@@ -1,4 +1,5 @@
 """run_batch: one model per source, scheduled by Ray, as a stream of typed events."""
+
 from __future__ import annotations
 
 import collections
@@ -7,16 +8,24 @@ import math
 import os
 import secrets
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
-from ..files import atomic_write_text
-from ..threads import thread_env
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
+from ..files import atomic_write_text
+from ..threads import thread_env
 from .dataset import merge_dataset
-from .events import (BatchControl, BatchEvent, BatchFinished, BatchStarted, DatasetWritten, RunFinished,
-                     RunProgress, RunStarted)
+from .events import (
+    BatchControl,
+    BatchEvent,
+    BatchFinished,
+    BatchStarted,
+    DatasetWritten,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+)
 from .layout import BatchFolder
 from .sources import BatchSource, list_sources
 from .summary import read_summary, run_row, write_summary
@@ -25,11 +34,21 @@ from .worker import BatchMonitor, check_storage, train_source
 POLL_S = 0.25
 
 
-def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, out: str | Path, *,
-              n_per_source: int = 100, address: str | None = None, num_cpus: int | None = None,
-              num_gpus: int | None = None, cpus_per_run: float = 1, gpus_per_run: float | None = None,
-              max_concurrent: int | None = None, retries: int = 3,
-              control: BatchControl | None = None) -> Iterator[BatchEvent]:
+def run_batch(
+    sources: str | Path | Sequence[BatchSource],
+    config: OsmisConfig,
+    out: str | Path,
+    *,
+    n_per_source: int = 100,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    cpus_per_run: float = 1,
+    gpus_per_run: float | None = None,
+    max_concurrent: int | None = None,
+    retries: int = 3,
+    control: BatchControl | None = None,
+) -> Iterator[BatchEvent]:
     """Train one model per source on Ray, write each run's gallery, the merged dataset and the summary.
 
     sources: a SOURCES folder or list file (see list_sources) or BatchSource objects. config: the batch's
@@ -40,8 +59,8 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     with num_cpus / num_gpus (default: this machine's). Each run reserves cpus_per_run CPUs and gpus_per_run
     GPUs (fractions let several runs share one GPU; default: 1 when the Ray cluster has GPUs, else 0; a run
     given no GPU trains on the CPU when its device option is auto); at most max_concurrent run at once
-    (default: as many as the resources allow). A run whose worker process or node dies is retried up to `retries` times and resumes
-    from its last checkpoint.
+    (default: as many as the resources allow). A run whose worker process or node dies is retried up to
+    `retries` times and resumes from its last checkpoint.
     Re-running the same batch skips finished runs (iterations reached and gallery written) and resumes the
     others. control.request_stop(): running runs stop after their current iteration with a checkpoint.
     Raises OsmisError subclasses for unusable SOURCES, options or BATCH; a bad source does not raise, it is
@@ -53,10 +72,15 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     control = control or BatchControl()
     if n_per_source < 1:
         raise ConfigError("--n-per-source must be at least 1.")
-    if (cpus_per_run <= 0 or (gpus_per_run is not None and gpus_per_run < 0) or retries < 0
-            or (max_concurrent is not None and max_concurrent < 1)):
-        raise ConfigError("--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0, and "
-                          "--max-concurrent at least 1.")
+    if (
+        cpus_per_run <= 0
+        or (gpus_per_run is not None and gpus_per_run < 0)
+        or retries < 0
+        or (max_concurrent is not None and max_concurrent < 1)
+    ):
+        raise ConfigError(
+            "--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0, and --max-concurrent at least 1."
+        )
     source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
     batch = BatchFolder(Path(out).resolve())
     try:
@@ -82,8 +106,9 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
             finished_early.append(RunFinished(s.name, "failed", 0, total, problem, rows[s.name]))
         elif batch.is_complete(s.name, total, n_per_source):
             old = previous.get(s.name, {})
-            rows[s.name] = run_row(batch, s, "finished", total, "", old.get("seconds"), old.get("node"),
-                                   old.get("attempts"))
+            rows[s.name] = run_row(
+                batch, s, "finished", total, "", old.get("seconds"), old.get("node"), old.get("attempts")
+            )
             finished_early.append(RunFinished(s.name, "skipped", total, total, "", rows[s.name]))
         else:
             rows[s.name] = run_row(batch, s, "pending", total)
@@ -92,9 +117,14 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     started_ray = False
     if not ray.is_initialized():
         try:
-            ray.init(address=address, num_cpus=None if address else num_cpus,
-                     num_gpus=None if address else num_gpus, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING)
+            ray.init(
+                address=address,
+                num_cpus=None if address else num_cpus,
+                num_gpus=None if address else num_gpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+            )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
@@ -106,11 +136,16 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
         if gpus_per_run is None:
             gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         _check_resources(cpus_per_run, gpus_per_run)
-        yield BatchStarted(batch.root, tuple(s.name for s in source_list), tuple(s.name for s in to_run),
-                           {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")})
+        yield BatchStarted(
+            batch.root,
+            tuple(s.name for s in source_list),
+            tuple(s.name for s in to_run),
+            {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
+        )
         yield from finished_early
-        stopped = yield from _schedule(batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run,
-                                       max_concurrent, retries, control)
+        stopped = yield from _schedule(
+            batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run, max_concurrent, retries, control
+        )
     finally:
         if started_ray:
             ray.shutdown()
@@ -120,8 +155,17 @@ def run_batch(sources: str | Path | Sequence[BatchSource], config: OsmisConfig, 
     pairs = merge_dataset(batch, done)
     yield DatasetWritten(batch.dataset, pairs)
     seconds = time.perf_counter() - t0
-    write_summary(batch, ordered, {"out": str(batch.root), "n_per_source": n_per_source,
-                                   "config": config.to_dict(), "stopped": stopped, "seconds": round(seconds, 3)})
+    write_summary(
+        batch,
+        ordered,
+        {
+            "out": str(batch.root),
+            "n_per_source": n_per_source,
+            "config": config.to_dict(),
+            "stopped": stopped,
+            "seconds": round(seconds, 3),
+        },
+    )
     counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
     yield BatchFinished(batch.root, counts, stopped, seconds)
 
@@ -132,13 +176,20 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = ray.get_runtime_context().get_node_id()
-    monitor = ray.remote(BatchMonitor).options(
-        num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+    monitor = (
+        ray.remote(BatchMonitor)
+        .options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
+        .remote()
+    )
     # each run's threads follow its CPU allotment (the thread plan's variables, set before torch loads in the worker)
     threads = max(1, math.floor(cpus))
     task = ray.remote(train_source).options(
-        num_cpus=cpus, num_gpus=gpus, max_retries=retries, retry_exceptions=False,
-        runtime_env={"env_vars": thread_env(threads, {})})
+        num_cpus=cpus,
+        num_gpus=gpus,
+        max_retries=retries,
+        retry_exceptions=False,
+        runtime_env={"env_vars": thread_env(threads, {})},
+    )
     stop_file = batch.stop_file(secrets.token_hex(8))
     queue = collections.deque(to_run)
     pending: dict = {}
@@ -153,8 +204,9 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
                     s = queue.popleft()
                     message = "not started: the batch was stopped"
                     rows[s.name]["message"] = message
-                    yield RunFinished(s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters,
-                                      message, rows[s.name])
+                    yield RunFinished(
+                        s.name, "pending", rows[s.name]["iterations"], configs[s.name].run.iters, message, rows[s.name]
+                    )
             while queue and (max_concurrent is None or len(pending) < max_concurrent):
                 s = queue.popleft()
                 cfg = configs[s.name]
@@ -179,6 +231,7 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
 def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
     """The run's outcome, with its summary row read from its folder."""
     import ray
+
     try:
         res = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:  # a bug, not the user's input: the cause, in one line
@@ -186,11 +239,13 @@ def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
         res = {"status": "failed", "message": f"{type(cause).__name__}: {str(cause)[:300]}"}
     except ray.exceptions.RayError as exc:
         reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        res = {"status": "failed", "message": f"the run's worker was lost after {retries + 1} attempt(s) "
-               f"({type(exc).__name__}: {reason}); its last checkpoint is kept"}
+        res = {
+            "status": "failed",
+            "message": f"the run's worker was lost after {retries + 1} attempt(s) "
+            f"({type(exc).__name__}: {reason}); its last checkpoint is kept",
+        }
     status = "pending" if res.get("started") is False else res["status"]
-    row = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"),
-                  attempts.get(s.name))
+    row = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"), attempts.get(s.name))
     row.update(train_seconds=res.get("train_seconds"), gallery_seconds=res.get("gallery_seconds"))
     rows[s.name] = row
     return RunFinished(s.name, status, row["iterations"], total, res["message"], row)
@@ -210,12 +265,15 @@ def _updates(items: list[tuple], attempts: dict[str, int]) -> Iterator[BatchEven
 def _check_resources(cpus: float, gpus: float) -> None:
     """Refuse a run size that no node can hold (Ray would wait for it forever)."""
     import ray
+
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     if not any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
         most_cpu = max((r.get("CPU", 0) for r in nodes), default=0)
         most_gpu = max((r.get("GPU", 0) for r in nodes), default=0)
-        raise ConfigError(f"no Ray node has {cpus:g} CPU(s) and {gpus:g} GPU(s) for one run (the largest node has "
-                          f"{most_cpu:g} CPUs and {most_gpu:g} GPUs); lower --cpus-per-run / --gpus-per-run.")
+        raise ConfigError(
+            f"no Ray node has {cpus:g} CPU(s) and {gpus:g} GPU(s) for one run (the largest node has "
+            f"{most_cpu:g} CPUs and {most_gpu:g} GPUs); lower --cpus-per-run / --gpus-per-run."
+        )
 
 
 def _check_shared_storage(root: Path) -> None:
@@ -230,13 +288,18 @@ def _check_shared_storage(root: Path) -> None:
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         check = ray.remote(check_storage)
-        refs = {n["NodeManagerAddress"] + " (" + n["NodeID"][:8] + ")": check.options(
-            num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(
-            str(root), token) for n in nodes}
+        refs = {
+            n["NodeManagerAddress"] + " (" + n["NodeID"][:8] + ")": check.options(
+                num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(str(root), token)
+            for n in nodes
+        }
         for where, ref in refs.items():
             problem = ray.get(ref)
             if problem:
-                raise ConfigError(f"{root}: not reachable from Ray node {where}: {problem}. With --address, BATCH "
-                                  f"must be on storage every node mounts at the same path (e.g. NFS).")
+                raise ConfigError(
+                    f"{root}: not reachable from Ray node {where}: {problem}. With --address, BATCH "
+                    f"must be on storage every node mounts at the same path (e.g. NFS)."
+                )
     finally:
         os.unlink(probe)

@@ -1,4 +1,5 @@
 """Where a batch's files live (one place for the CLI, the library, the Ray workers and the summary)."""
+
 from __future__ import annotations
 
 import json
@@ -58,5 +59,10 @@ class BatchFolder:
         """True when the run reached `iters` and its gallery of `n` pairs comes from the latest checkpoint."""
         step = RunFolder(self.run_dir(name)).latest_step()
         manifest = self.gallery_manifest(name)
-        return (step is not None and step >= iters and manifest is not None
-                and manifest.get("checkpoint_step") == step and manifest.get("n") == n)
+        return (
+            step is not None
+            and step >= iters
+            and manifest is not None
+            and manifest.get("checkpoint_step") == step
+            and manifest.get("n") == n
+        )

@@ -1,4 +1,5 @@
 """The sources of a batch: one training set (image + mask, or video + masks) per entry, with option overrides."""
+
 from __future__ import annotations
 
 import csv
@@ -25,6 +26,7 @@ class BatchSource:
     problem: set when the source cannot be used as listed (e.g. an image without its mask); it is then reported
     in the summary and not trained.
     """
+
     name: str
     data: Path
     mask: Path | None = None
@@ -32,13 +34,23 @@ class BatchSource:
     problem: str | None = None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "data": str(self.data), "mask": str(self.mask) if self.mask else None,
-                "options": dict(self.options), "problem": self.problem}
+        return {
+            "name": self.name,
+            "data": str(self.data),
+            "mask": str(self.mask) if self.mask else None,
+            "options": dict(self.options),
+            "problem": self.problem,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BatchSource":
-        return cls(d["name"], Path(d["data"]), Path(d["mask"]) if d.get("mask") else None, dict(d.get("options") or {}),
-                   d.get("problem"))
+    def from_dict(cls, d: dict) -> BatchSource:
+        return cls(
+            d["name"],
+            Path(d["data"]),
+            Path(d["mask"]) if d.get("mask") else None,
+            dict(d.get("options") or {}),
+            d.get("problem"),
+        )
 
 
 def list_sources(path: str | Path) -> list[BatchSource]:
@@ -93,8 +105,9 @@ def _from_folder(folder: Path) -> list[BatchSource]:
         candidates = [folder / f"{video.stem}_mask", mask_dir / video.stem]
         if len(videos) == 1:
             candidates.append(mask_dir)
-        mask = next((c for c in candidates if c.is_dir() and any(
-            p.suffix.lower() in IMAGE_EXTS for p in c.iterdir())), None)
+        mask = next(
+            (c for c in candidates if c.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in c.iterdir())), None
+        )
         out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
         out.append(BatchSource(sub.name, sub.resolve()))
@@ -116,7 +129,7 @@ def _from_json(path: Path) -> list[BatchSource]:
     if isinstance(data, dict):
         data = data.get("sources")
     if not isinstance(data, list):
-        raise ConfigError(f"{path}: expected a list of sources (or {{\"sources\": [...]}}).")
+        raise ConfigError(f'{path}: expected a list of sources (or {{"sources": [...]}}).')
     out = []
     for i, entry in enumerate(data, 1):
         where = f"{path} entry {i}"
@@ -143,11 +156,15 @@ def _from_csv(path: Path) -> list[BatchSource]:
         where = f"{path} line {i}"
         if "data" not in row:
             raise ConfigError(f"{path}: the header must have a 'data' column.")
-        raw = {k.strip(): v.strip() for k, v in row.items() if k and k.strip() not in ("data", "mask", "name")
-               and v is not None and v.strip()}
+        raw = {
+            k.strip(): v.strip()
+            for k, v in row.items()
+            if k and k.strip() not in ("data", "mask", "name") and v is not None and v.strip()
+        }
         options = {k: _parse_cell(k, v, where) for k, v in flatten_options(raw, where).items()}
-        out.append(_entry(path.parent, row.get("data"), row.get("mask") or None, row.get("name") or None, options,
-                          where))
+        out.append(
+            _entry(path.parent, row.get("data"), row.get("mask") or None, row.get("name") or None, options, where)
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """BATCH/summary.json, summary.csv and index.html: one row per source."""
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,24 @@ from ..application.runfolder import RunFolder
 from ..files import atomic_write_text
 from .layout import BatchFolder
 
-CSV_COLUMNS = ("name", "status", "iterations", "total", "seconds", "attempts", "node", "diversity", "g_total",
-               "d_total", "d_real", "d_fake", "gallery", "message", "data", "mask")
+CSV_COLUMNS = (
+    "name",
+    "status",
+    "iterations",
+    "total",
+    "seconds",
+    "attempts",
+    "node",
+    "diversity",
+    "g_total",
+    "d_total",
+    "d_real",
+    "d_fake",
+    "gallery",
+    "message",
+    "data",
+    "mask",
+)
 STATUSES = ("finished", "stopped", "failed", "pending")
 
 
@@ -26,8 +43,16 @@ def read_summary(batch: BatchFolder) -> dict[str, dict]:
         return {}
 
 
-def run_row(batch: BatchFolder, source, status: str, total: int, message: str = "", seconds: float | None = None,
-            node: str | None = None, attempts: int | None = None) -> dict:
+def run_row(
+    batch: BatchFolder,
+    source,
+    status: str,
+    total: int,
+    message: str = "",
+    seconds: float | None = None,
+    node: str | None = None,
+    attempts: int | None = None,
+) -> dict:
     """A source's summary row, read from its run folder and gallery (what is on disk, not what was hoped for).
 
     seconds: this source's own work over all its attempts (None: unknown, e.g. a run finished elsewhere).
@@ -47,12 +72,25 @@ def run_row(batch: BatchFolder, source, status: str, total: int, message: str = 
         except (OSError, ValueError):
             pass
     rel = batch.run_dir(source.name).relative_to(batch.root)
-    return {"name": source.name, "status": status, "iterations": step or 0, "total": total,
-            "seconds": None if seconds is None else round(seconds, 3), "attempts": attempts, "node": node,
-            "message": message, "metrics": metrics, "data": str(source.data),
-            "mask": str(source.mask) if source.mask else None, "options": dict(source.options),
-            "run": str(rel), "gallery": str(batch.gallery_dir(source.name).relative_to(batch.root) / "index.html")
-            if manifest is not None else None, "checkpoint_step": manifest["checkpoint_step"] if manifest else None}
+    return {
+        "name": source.name,
+        "status": status,
+        "iterations": step or 0,
+        "total": total,
+        "seconds": None if seconds is None else round(seconds, 3),
+        "attempts": attempts,
+        "node": node,
+        "message": message,
+        "metrics": metrics,
+        "data": str(source.data),
+        "mask": str(source.mask) if source.mask else None,
+        "options": dict(source.options),
+        "run": str(rel),
+        "gallery": str(batch.gallery_dir(source.name).relative_to(batch.root) / "index.html")
+        if manifest is not None
+        else None,
+        "checkpoint_step": manifest["checkpoint_step"] if manifest else None,
+    }
 
 
 def _last_stats(path: Path, tail: int = 8192) -> dict:
@@ -97,15 +135,25 @@ def _cell(v) -> str:
 
 def _html(rows: list[dict], info: dict) -> str:
     e = html.escape
-    head = "".join(f"<th>{e(c)}</th>" for c in ("source", "status", "iterations", "seconds", "diversity", "g_total",
-                                                 "d_total", "gallery", "message"))
+    head = "".join(
+        f"<th>{e(c)}</th>"
+        for c in ("source", "status", "iterations", "seconds", "diversity", "g_total", "d_total", "gallery", "message")
+    )
     body = []
     for r in rows:
         m = r["metrics"]
-        link = (f'<a href="{e(Path(r["gallery"]).as_posix(), quote=True)}">gallery</a>' if r.get("gallery") else "")
-        cells = [e(r["name"]), e(r["status"]), e(f"{r['iterations']}/{r['total']}"), e(_cell(r.get("seconds"))),
-                 e(_cell(m.get("diversity"))), e(_cell(m.get("g_total"))), e(_cell(m.get("d_total"))), link,
-                 e(r.get("message") or "")]
+        link = f'<a href="{e(Path(r["gallery"]).as_posix(), quote=True)}">gallery</a>' if r.get("gallery") else ""
+        cells = [
+            e(r["name"]),
+            e(r["status"]),
+            e(f"{r['iterations']}/{r['total']}"),
+            e(_cell(r.get("seconds"))),
+            e(_cell(m.get("diversity"))),
+            e(_cell(m.get("g_total"))),
+            e(_cell(m.get("d_total"))),
+            link,
+            e(r.get("message") or ""),
+        ]
         body.append(f'<tr class="{e(r["status"], quote=True)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     counts = ", ".join(f"{e(str(v))} {e(k)}" for k, v in info["counts"].items() if v)
     return f"""<!DOCTYPE html>

@@ -6,6 +6,7 @@ where it asks Ray about the node it runs on. A worker never waits on Ray (ray.ge
 lends the CPUs of a blocked task to the next queued one, which would run more runs at once than asked. So the
 stop request comes as a file in BATCH (the storage every node shares), polled once a second.
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,9 +41,7 @@ class BatchMonitor:
         return out
 
 
-
-def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: float, stop_file: str,
-                 monitor) -> dict:
+def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: float, stop_file: str, monitor) -> dict:
     """Train one source to config's iters (resuming its run folder when it holds a checkpoint), then write its
     gallery of n pairs and score the weight-free pixel diversity. Runs as a Ray task; never raises for the
     user's input: a bad source comes back as status 'failed' with the engine's one-sentence message.
@@ -66,8 +65,15 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
     t0 = time.perf_counter()
     name = source["name"]
     node = ray.get_runtime_context().get_node_id()
-    result = {"status": "failed", "started": True, "message": "", "node": node, "seconds": 0.0,
-              "train_seconds": 0.0, "gallery_seconds": 0.0}
+    result = {
+        "status": "failed",
+        "started": True,
+        "message": "",
+        "node": node,
+        "seconds": 0.0,
+        "train_seconds": 0.0,
+        "gallery_seconds": 0.0,
+    }
     stop = Path(stop_file)
     if stop.exists():
         result.update(status="stopped", started=False, message="not started: the batch was stopped")
@@ -91,8 +97,8 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
 
 def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dict) -> dict:
     from ..application.runfolder import RunFolder
-    from ..events import StepStats, TrainControl, TrainingFailed, TrainingFinished
     from ..application.session import resume_training, start_training
+    from ..events import StepStats, TrainControl, TrainingFailed, TrainingFinished
 
     name = source["name"]
     run_dir = batch.run_dir(name)
@@ -132,8 +138,9 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
             elif isinstance(event, TrainingFailed):
                 status, message = "failed", event.message
             elif isinstance(event, TrainingFinished):
-                status, message = ("stopped", f"stopped at step {event.step}; resumable") if event.stopped \
-                    else ("finished", "")
+                status, message = (
+                    ("stopped", f"stopped at step {event.step}; resumable") if event.stopped else ("finished", "")
+                )
     finally:
         done.set()
         watcher.join()
@@ -154,8 +161,14 @@ def _gallery(batch, name: str, cfg, n: int, source: dict) -> None:
     generate_gallery(batch.run_dir(name), out, n=n, seed=cfg.run.seed, device=cfg.run.device)
     if n >= 2:
         info = RunFolder(batch.run_dir(name)).read_run_json().get("data", {})
-        evaluate_gallery(out, info.get("path") or source["data"], info.get("mask_path"), metrics=["diversity"],
-                         max_classes=cfg.data.max_classes, background_colour=cfg.data.background_color)
+        evaluate_gallery(
+            out,
+            info.get("path") or source["data"],
+            info.get("mask_path"),
+            metrics=["diversity"],
+            max_classes=cfg.data.max_classes,
+            background_colour=cfg.data.background_color,
+        )
 
 
 def check_storage(path: str, token: str) -> str | None:

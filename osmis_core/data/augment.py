@@ -6,6 +6,7 @@ stages drawn and applied with ONE kornia warp per scale (reflection padding give
 composed matrix lives in normalised coordinates, so every scale and the mask receive exactly the same geometry,
 and gradients flow to the generator through the bilinear sampling.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,8 +73,9 @@ def apply_transform(x: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:
     return warp_affine(x, m, (h, w), mode="bilinear", padding_mode="reflection", align_corners=True)
 
 
-def augment_pair(pyramid: list[torch.Tensor], mask: torch.Tensor | None, p: float, gen: torch.Generator
-                 ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+def augment_pair(
+    pyramid: list[torch.Tensor], mask: torch.Tensor | None, p: float, gen: torch.Generator
+) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """Apply one random transform to every scale of the pyramid and to the mask (probability p per stage)."""
     h, w = pyramid[-1].shape[-2:]
     t = random_transform(p, w / h, gen)

@@ -1,4 +1,5 @@
 """Decode segmentation masks of every supported on-disk format into class-id maps (docs/model.md section 8)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,29 +9,35 @@ from PIL import Image
 
 from ..errors import DataError
 
-COLOUR_TOLERANCE = 12      # colours within this many levels (per channel) are one class
-MIN_CLASS_SHARE = 0.001    # a colour must cover at least this share of pixels to start a class
-_BLEND_MAX_SHARE = 0.05   # a smaller colour lying between two classes is an anti-aliased edge, not a class
-_CORE_SHARE = 0.05         # a class has interior pixels: at least this share of its pixels have 8 same-class neighbours
-_REGION_COVER = 0.5        # grey levels with interior pixels covering this share of the mask make it a label map
+COLOUR_TOLERANCE = 12  # colours within this many levels (per channel) are one class
+MIN_CLASS_SHARE = 0.001  # a colour must cover at least this share of pixels to start a class
+_BLEND_MAX_SHARE = 0.05  # a smaller colour lying between two classes is an anti-aliased edge, not a class
+_CORE_SHARE = 0.05  # a class has interior pixels: at least this share of its pixels have 8 same-class neighbours
+_REGION_COVER = 0.5  # grey levels with interior pixels covering this share of the mask make it a label map
 
 
 @dataclass
 class MaskClass:
     id: int
-    share: float                        # fraction of all mask pixels
+    share: float  # fraction of all mask pixels
     colour: tuple[int, int, int] | None = None
-    value: int | None = None            # grey level or palette index on disk
+    value: int | None = None  # grey level or palette index on disk
 
 
-KIND_PHRASES = {"ids": "a class-id mask", "binary": "a black/white mask", "soft": "a soft-edged grey mask",
-                "levels": "a grey-level mask", "colour": "an RGB colour-coded mask"}
+KIND_PHRASES = {
+    "ids": "a class-id mask",
+    "binary": "a black/white mask",
+    "soft": "a soft-edged grey mask",
+    "levels": "a grey-level mask",
+    "colour": "an RGB colour-coded mask",
+}
 
 
 @dataclass
 class MaskReport:
     """What was found in the mask files: the user is told this."""
-    kind: str                           # ids | binary | soft | levels | colour
+
+    kind: str  # ids | binary | soft | levels | colour
     num_classes: int
     classes: list[MaskClass] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -43,16 +50,27 @@ class MaskReport:
     def describe(self) -> str:
         parts = []
         for c in self.classes:
-            what = (f"#{c.colour[0]:02x}{c.colour[1]:02x}{c.colour[2]:02x}" if c.colour is not None
-                    else f"value {c.value}")
+            what = (
+                f"#{c.colour[0]:02x}{c.colour[1]:02x}{c.colour[2]:02x}" if c.colour is not None else f"value {c.value}"
+            )
             parts.append(f"class {c.id} ({what}): {100 * c.share:.1f}%")
         return f"{self.num_classes} classes from {self.kind_phrase}: " + ", ".join(parts)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "num_classes": self.num_classes, "notes": list(self.notes),
-                "classes": [{"id": c.id, "share": round(c.share, 6),
-                             "colour": list(c.colour) if c.colour is not None else None, "value": c.value}
-                            for c in self.classes]}
+        return {
+            "kind": self.kind,
+            "num_classes": self.num_classes,
+            "notes": list(self.notes),
+            "classes": [
+                {
+                    "id": c.id,
+                    "share": round(c.share, 6),
+                    "colour": list(c.colour) if c.colour is not None else None,
+                    "value": c.value,
+                }
+                for c in self.classes
+            ],
+        }
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:
@@ -60,7 +78,7 @@ def parse_colour(text: str) -> tuple[int, int, int]:
     if len(t) != 6:
         raise DataError(f"background colour '{text}' is not of the form #RRGGBB.")
     try:
-        return tuple(int(t[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+        return tuple(int(t[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
     except ValueError:
         raise DataError(f"background colour '{text}' is not of the form #RRGGBB.") from None
 
@@ -84,8 +102,9 @@ def _raw_array(img: Image.Image) -> tuple[str, np.ndarray]:
     return "rgb", rgb
 
 
-def decode_masks(images: list[Image.Image], names: list[str], max_classes: int,
-                 background_colour: str | None = None) -> tuple[list[np.ndarray], MaskReport]:
+def decode_masks(
+    images: list[Image.Image], names: list[str], max_classes: int, background_colour: str | None = None
+) -> tuple[list[np.ndarray], MaskReport]:
     """Class-id maps (H x W int64, 0 = background) for all frames' masks, decoded jointly so ids agree."""
     raws = [_raw_array(im) for im in images]
     kinds = {k for k, _ in raws}
@@ -97,13 +116,16 @@ def decode_masks(images: list[Image.Image], names: list[str], max_classes: int,
         palette = images[0].getpalette() or []
         for c in report.classes:
             if c.value is not None and 3 * c.value + 2 < len(palette):
-                c.colour = tuple(palette[3 * c.value:3 * c.value + 3])  # type: ignore[assignment]
+                c.colour = tuple(palette[3 * c.value : 3 * c.value + 3])  # type: ignore[assignment]
     else:
-        ids, report = _decode_grey([np.asarray(r, np.int64) for _, r in raws],
-                                   65535 if "grey16" in kinds else 255, max_classes)
+        ids, report = _decode_grey(
+            [np.asarray(r, np.int64) for _, r in raws], 65535 if "grey16" in kinds else 255, max_classes
+        )
     if report.num_classes > max_classes:
-        raise DataError(f"{names[0]}: the mask has {report.num_classes} classes but the model takes at most "
-                        f"{max_classes} (background included); merge classes or raise --max-classes.")
+        raise DataError(
+            f"{names[0]}: the mask has {report.num_classes} classes but the model takes at most "
+            f"{max_classes} (background included); merge classes or raise --max-classes."
+        )
     if report.num_classes < 2:
         report.notes.append("the mask holds a single class: it carries no layout information")
     return ids, report
@@ -137,8 +159,9 @@ def _decode_grey(arrays: list[np.ndarray], full: int, max_classes: int) -> tuple
     if set(values.tolist()) <= {0, full} and values.max(initial=0) == full:
         ids = [(a > 0).astype(np.int64) for a in arrays]
         share = _shares(ids, 2)
-        return ids, MaskReport("binary", 2, [MaskClass(0, float(share[0]), value=0),
-                                             MaskClass(1, float(share[1]), value=full)])
+        return ids, MaskReport(
+            "binary", 2, [MaskClass(0, float(share[0]), value=0), MaskClass(1, float(share[1]), value=full)]
+        )
     if values.max(initial=0) < max_classes:
         return _decode_ids(arrays, "ids", max_classes)  # class ids 0..K-1
     # A label map whose ids are spread over the grey range (0, 25, ..., 225) has an interior at every level it uses;
@@ -149,16 +172,24 @@ def _decode_grey(arrays: list[np.ndarray], full: int, max_classes: int) -> tuple
     cores = _core_counts(level_maps, len(values))
     regions = np.flatnonzero(cores > 0)
     counts = sum(np.bincount(m.ravel(), minlength=len(values)) for m in level_maps)
-    if len(regions) >= 2 and counts[regions].sum() >= _REGION_COVER * counts.sum() and len(regions) < len(values) \
-            or len(regions) == len(values) and len(values) >= 2:
+    if (
+        len(regions) >= 2
+        and counts[regions].sum() >= _REGION_COVER * counts.sum()
+        and len(regions) < len(values)
+        or len(regions) == len(values)
+        and len(values) >= 2
+    ):
         centres = values[regions].astype(np.int64)
         nearest = np.abs(values[:, None].astype(np.int64) - centres[None]).argmin(1)  # level -> class (sorted)
         ids = [nearest[m] for m in level_maps]
         share = _shares(ids, len(centres))
-        report = MaskReport("levels", len(centres), [MaskClass(i, float(share[i]), value=int(v))
-                                                     for i, v in enumerate(centres)])
-        report.notes.append(f"grey label map: {len(centres)} grey levels with regions of their own, one class each "
-                            f"in order of brightness (class 0 = the darkest)")
+        report = MaskReport(
+            "levels", len(centres), [MaskClass(i, float(share[i]), value=int(v)) for i, v in enumerate(centres)]
+        )
+        report.notes.append(
+            f"grey label map: {len(centres)} grey levels with regions of their own, one class each "
+            f"in order of brightness (class 0 = the darkest)"
+        )
         edge_levels = len(values) - len(regions)
         if edge_levels:
             report.notes.append(_edge_note(edge_levels, 1 - counts[regions].sum() / counts.sum(), "grey levels"))
@@ -167,9 +198,11 @@ def _decode_grey(arrays: list[np.ndarray], full: int, max_classes: int) -> tuple
     ids = [(a >= half).astype(np.int64) for a in arrays]
     share = _shares(ids, 2)
     report = MaskReport("soft", 2, [MaskClass(0, float(share[0]), value=0), MaskClass(1, float(share[1]), value=full)])
-    report.notes.append(f"{len(values)} grey levels with no clear regions: read as a soft mask of one object + "
-                        f"background, thresholded at {half}; if the levels are classes, save the mask as class ids "
-                        f"0..K-1 (grey or indexed PNG)")
+    report.notes.append(
+        f"{len(values)} grey levels with no clear regions: read as a soft mask of one object + "
+        f"background, thresholded at {half}; if the levels are classes, save the mask as class ids "
+        f"0..K-1 (grey or indexed PNG)"
+    )
     return ids, report
 
 
@@ -184,15 +217,17 @@ def _core_counts(maps: list[np.ndarray], k: int) -> np.ndarray:
         for dy in (-1, 0, 1):
             for dx in (-1, 0, 1):
                 if dy or dx:
-                    same &= m[1 + dy:m.shape[0] - 1 + dy, 1 + dx:m.shape[1] - 1 + dx] == centre
+                    same &= m[1 + dy : m.shape[0] - 1 + dy, 1 + dx : m.shape[1] - 1 + dx] == centre
         total += np.bincount(centre[same].ravel(), minlength=k)[:k]
     return total
 
 
 def _edge_note(count: int, share: float, what: str) -> str:
-    return (f"{count} {what} ({100 * share:.1f}% of the pixels) are too small or lie only along the borders between "
-            f"classes: taken as anti-aliasing and given to the nearest class; if one of them is a class, save the mask "
-            f"without anti-aliasing (nearest-neighbour resizing) or as an indexed PNG")
+    return (
+        f"{count} {what} ({100 * share:.1f}% of the pixels) are too small or lie only along the borders between "
+        f"classes: taken as anti-aliasing and given to the nearest class; if one of them is a class, save the mask "
+        f"without anti-aliasing (nearest-neighbour resizing) or as an indexed PNG"
+    )
 
 
 def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[list[np.ndarray], MaskReport]:
@@ -216,7 +251,7 @@ def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[li
         unassigned &= ~near
     start, cluster_maps = 0, []
     for p in packed:
-        cluster_maps.append(cluster[inverse_all[start:start + p.size]].reshape(p.shape))
+        cluster_maps.append(cluster[inverse_all[start : start + p.size]].reshape(p.shape))
         start += p.size
     cores = _core_counts(cluster_maps, len(centres))
     kept: list[np.ndarray] = []
@@ -224,8 +259,11 @@ def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[li
     for i in np.argsort(weights)[::-1]:
         c, share = centres[i], weights[i] / total
         interior = cores[i] / max(weights[i], 1)
-        if kept and (share < MIN_CLASS_SHARE or interior < _CORE_SHARE
-                     or (share < _BLEND_MAX_SHARE and interior < 0.5 and _is_blend(c, kept))):
+        if kept and (
+            share < MIN_CLASS_SHARE
+            or interior < _CORE_SHARE
+            or (share < _BLEND_MAX_SHARE and interior < 0.5 and _is_blend(c, kept))
+        ):
             dropped_share += share
             dropped += 1
             continue
@@ -253,7 +291,7 @@ def _decode_colour(arrays: list[np.ndarray], background: str | None) -> tuple[li
     lut = rank[nearest]  # unique colour -> class id
     ids, start = [], 0
     for p in packed:
-        ids.append(lut[inverse_all[start:start + p.size]].reshape(p.shape))
+        ids.append(lut[inverse_all[start : start + p.size]].reshape(p.shape))
         start += p.size
     classes = [MaskClass(i, float(share[c]), colour=tuple(int(v) for v in cen[c])) for i, c in enumerate(order)]
     return ids, MaskReport("colour", len(cen), classes, notes)

@@ -6,6 +6,7 @@ edit (duplicate / move / remove an object into an object-free area, paste a back
 drawn from one torch.Generator; warps are kornia's (warp_image_tps, warp_affine) on the image and on the one-hot
 layout, whose warped maps are turned back into class ids by taking the largest share at each pixel.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ BACKGROUND = 0  # the class of object-free areas (class 0 is background througho
 @dataclass(frozen=True)
 class PairAugmentation:
     """Probabilities and strengths of one pair's augmentation (from the config's renderer options)."""
+
     p_tps: float = 0.9
-    tps_strength: float = 0.1   # largest control-point move, share of the width
+    tps_strength: float = 0.1  # largest control-point move, share of the width
     p_flip: float = 0.5
     p_affine: float = 0.5
     p_edit: float = 0.3
@@ -39,8 +41,9 @@ def _randint(gen: torch.Generator, low: int, high: int) -> int:
     return int(torch.randint(low, high, (), generator=gen))
 
 
-def tps_warp(image: torch.Tensor | None, onehot: torch.Tensor, strength: float, gen: torch.Generator
-             ) -> tuple[torch.Tensor | None, torch.Tensor]:
+def tps_warp(
+    image: torch.Tensor | None, onehot: torch.Tensor, strength: float, gen: torch.Generator
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     """A thin-plate-spline warp (DeepSIM's: a 3x3 grid of control points, each moved by up to +-strength of the
     side along each axis) of image (1 x 3 x H x W) and one-hot layout (1 x K x H x W) together.
 
@@ -55,8 +58,10 @@ def tps_warp(image: torch.Tensor | None, onehot: torch.Tensor, strength: float, 
     dst, kernel, affine = (t.to(onehot.device) for t in (dst, kernel, affine))
 
     def warp(x):
-        return warp_image_tps(x, dst.to(x.dtype), kernel.to(x.dtype), affine.to(x.dtype), align_corners=False,
-                              padding_mode="reflection")
+        return warp_image_tps(
+            x, dst.to(x.dtype), kernel.to(x.dtype), affine.to(x.dtype), align_corners=False, padding_mode="reflection"
+        )
+
     return (warp(image) if image is not None else None), warp(onehot)
 
 
@@ -73,8 +78,9 @@ def _affine_matrix(flip: bool, affine: bool, gen: torch.Generator) -> torch.Tens
     return m
 
 
-def _object_free_box(ids: np.ndarray, bh: int, bw: int, gen: torch.Generator, shape: np.ndarray | None = None,
-                     tries: int = 24) -> tuple[int, int] | None:
+def _object_free_box(
+    ids: np.ndarray, bh: int, bw: int, gen: torch.Generator, shape: np.ndarray | None = None, tries: int = 24
+) -> tuple[int, int] | None:
     """Top-left corner of a bh x bw box holding only background (under `shape`, a bh x bw bool mask, if given),
     or None."""
     h, w = ids.shape
@@ -82,7 +88,7 @@ def _object_free_box(ids: np.ndarray, bh: int, bw: int, gen: torch.Generator, sh
         return None
     for _ in range(tries):
         y, x = _randint(gen, 0, h - bh + 1), _randint(gen, 0, w - bw + 1)
-        box = ids[y:y + bh, x:x + bw]
+        box = ids[y : y + bh, x : x + bw]
         if ((box if shape is None else box[shape]) == BACKGROUND).all():
             return y, x
     return None
@@ -91,13 +97,15 @@ def _object_free_box(ids: np.ndarray, bh: int, bw: int, gen: torch.Generator, sh
 EDITS = ("duplicate", "move", "remove", "paste")
 
 
-def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Generator, op: str | None = None
-                ) -> tuple[torch.Tensor | None, torch.Tensor]:
+def edit_layout(
+    image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Generator, op: str | None = None
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     """One OSMIS-style object edit of a pair: duplicate an object into an object-free area, move it there (its old
     place covered by background), remove it (covered by background), or paste a background rectangle (op: one of
     EDITS, default drawn at random). image: 3 x H x W, ids: H x W int64. Returns new tensors; the pair is returned
     unchanged when the edit finds no room."""
     from ..models.renderer import instance_labels
+
     ids_np = ids.cpu().numpy()
     if op is None:
         op = EDITS[_randint(gen, 0, len(EDITS))]
@@ -111,9 +119,9 @@ def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Genera
             return image, ids
         y, x = _randint(gen, 0, h - bh + 1), _randint(gen, 0, w - bw + 1)
         sy, sx = src
-        ids[y:y + bh, x:x + bw] = BACKGROUND
+        ids[y : y + bh, x : x + bw] = BACKGROUND
         if image is not None:
-            image[:, y:y + bh, x:x + bw] = image[:, sy:sy + bh, sx:sx + bw].clone()
+            image[:, y : y + bh, x : x + bw] = image[:, sy : sy + bh, sx : sx + bw].clone()
         return image, ids
     inst, n = instance_labels(ids_np)
     objects = [i for i in range(n) if ids_np[inst == i][0] != BACKGROUND]
@@ -132,10 +140,10 @@ def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Genera
             return image, ids
         dy, dx = dst
         cls = int(ids_np[ys[0], xs[0]])
-        patch_ids = ids[dy:dy + bh, dx:dx + bw]
+        patch_ids = ids[dy : dy + bh, dx : dx + bw]
         patch_ids[shape] = cls
         if image is not None:
-            patch = image[:, dy:dy + bh, dx:dx + bw]
+            patch = image[:, dy : dy + bh, dx : dx + bw]
             patch[:, shape] = image[:, y0:y1, x0:x1][:, shape]
     if op in ("move", "remove"):
         fill = _object_free_box(ids.cpu().numpy(), bh, bw, gen, shape_np)  # not the copy just made
@@ -144,12 +152,13 @@ def edit_layout(image: torch.Tensor | None, ids: torch.Tensor, gen: torch.Genera
         fy, fx = fill
         ids[y0:y1, x0:x1][shape] = BACKGROUND
         if image is not None:
-            image[:, y0:y1, x0:x1][:, shape] = image[:, fy:fy + bh, fx:fx + bw][:, shape].clone()
+            image[:, y0:y1, x0:x1][:, shape] = image[:, fy : fy + bh, fx : fx + bw][:, shape].clone()
     return image, ids
 
 
-def augment_pairs(images: torch.Tensor | None, ids: torch.Tensor, num_classes: int, aug: PairAugmentation,
-                  gen: torch.Generator) -> tuple[torch.Tensor | None, torch.Tensor]:
+def augment_pairs(
+    images: torch.Tensor | None, ids: torch.Tensor, num_classes: int, aug: PairAugmentation, gen: torch.Generator
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Augment each pair of a batch with its own draws. images: B x 3 x H x W in [-1, 1] (or None for layouts
     alone), ids: B x H x W int64 -> the same shapes."""
     out_img, out_ids = [], []

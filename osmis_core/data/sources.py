@@ -1,4 +1,5 @@
 """Training data: find the inputs, decode once, resize once, keep as tensors on the training device."""
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ MIN_SIDE = 16
 # Decompression bombs: a 75 KB PNG can declare 28k x 16k pixels. Sizes are checked from the file's header before
 # any pixel is decoded; the limit is raised with this environment variable.
 MAX_PIXELS_ENV = "OSMIS_MAX_IMAGE_PIXELS"
-DEFAULT_MAX_PIXELS = 100_000_000   # 10000 x 10000: 300 MB as RGB bytes, ~1.2 GB as floats
+DEFAULT_MAX_PIXELS = 100_000_000  # 10000 x 10000: 300 MB as RGB bytes, ~1.2 GB as floats
 # A 16-bit image whose brightest value is below this share of 65535 uses a small part of its range.
 _LOW_RANGE_SHARE = 1 / 8
 
@@ -46,9 +47,11 @@ def check_pixel_count(path: Path | str, width: int, height: int, what: str = "im
     """Refuse a declared size above max_image_pixels() before it is decoded."""
     limit = max_image_pixels()
     if width * height > limit:
-        raise DataError(f"{path}: the {what} declares {width}x{height} pixels ({width * height / 1e6:.0f} "
-                        f"megapixels), above the limit of {limit / 1e6:g} megapixels; shrink it, or raise the limit "
-                        f"with the environment variable {MAX_PIXELS_ENV}={width * height}.")
+        raise DataError(
+            f"{path}: the {what} declares {width}x{height} pixels ({width * height / 1e6:.0f} "
+            f"megapixels), above the limit of {limit / 1e6:g} megapixels; shrink it, or raise the limit "
+            f"with the environment variable {MAX_PIXELS_ENV}={width * height}."
+        )
 
 
 def open_checked(path: Path, what: str = "image") -> Image.Image:
@@ -64,8 +67,10 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
     except FileNotFoundError:
         raise DataError(f"{path}: file not found.") from None
     except Image.DecompressionBombError as exc:  # Pillow's own limit, where the caller left it in place
-        raise DataError(f"{path}: the {what} is too large for Pillow's limit ({exc}); the osmis command uses "
-                        f"{MAX_PIXELS_ENV} instead.") from None
+        raise DataError(
+            f"{path}: the {what} is too large for Pillow's limit ({exc}); the osmis command uses "
+            f"{MAX_PIXELS_ENV} instead."
+        ) from None
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file (or a format that cannot be read).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -75,16 +80,21 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
 @dataclass
 class DataSource:
     """Where the frames and masks of one training set are."""
-    kind: str                               # image | folder | video
+
+    kind: str  # image | folder | video
     path: Path
-    frames: list[Path] = field(default_factory=list)   # image files (kind image/folder)
-    masks: list[Path] | None = None                     # one per frame, same order
+    frames: list[Path] = field(default_factory=list)  # image files (kind image/folder)
+    masks: list[Path] | None = None  # one per frame, same order
     video: Path | None = None
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "path": str(self.path), "num_frames": len(self.frames) or None,
-                "masks": [str(p) for p in self.masks] if self.masks else None,
-                "video": str(self.video) if self.video else None}
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "num_frames": len(self.frames) or None,
+            "masks": [str(p) for p in self.masks] if self.masks else None,
+            "video": str(self.video) if self.video else None,
+        }
 
 
 def _list_images(folder: Path) -> list[Path]:
@@ -97,8 +107,9 @@ def _masks_for(frames: list[Path], mask_dir: Path) -> list[Path]:
     if missing:
         if len(by_stem) == len(frames) and not set(by_stem) & {f.stem for f in frames}:
             return [by_stem[s] for s in sorted(by_stem)]  # different names, same count: match by order
-        raise DataError(f"{mask_dir}: no mask for frame {missing[0]} (masks must have the same file stems as the "
-                        f"frames).")
+        raise DataError(
+            f"{mask_dir}: no mask for frame {missing[0]} (masks must have the same file stems as the frames)."
+        )
     return [by_stem[f.stem] for f in frames]
 
 
@@ -115,11 +126,13 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         frames = _list_images(image_dir)
         videos = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in VIDEO_EXTS) if not frames else []
         if not frames and videos:
-            return find_source(videos[0], mask if mask is not None else (path / "mask" if (path / "mask").is_dir()
-                                                                         else None))
+            return find_source(
+                videos[0], mask if mask is not None else (path / "mask" if (path / "mask").is_dir() else None)
+            )
         if not frames:
-            raise DataError(f"{image_dir}: the folder holds no images (expected .png/.jpg files or an image/ "
-                            f"subfolder).")
+            raise DataError(
+                f"{image_dir}: the folder holds no images (expected .png/.jpg files or an image/ subfolder)."
+            )
         mask_dir = mask if mask is not None else (path / "mask" if (path / "mask").is_dir() else None)
         masks = None
         if mask_dir is not None:
@@ -138,11 +151,15 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
                 raise DataError(f"{mask}: the mask folder holds no images.")
         return DataSource("video", path, [], masks, video=path)
     if ext not in IMAGE_EXTS:
-        raise DataError(f"{path}: not a supported image or video file (image: {', '.join(sorted(IMAGE_EXTS))}; "
-                        f"video: {', '.join(sorted(VIDEO_EXTS))}).")
+        raise DataError(
+            f"{path}: not a supported image or video file (image: {', '.join(sorted(IMAGE_EXTS))}; "
+            f"video: {', '.join(sorted(VIDEO_EXTS))})."
+        )
     if mask is None:
-        for candidate in [*(path.parent.parent / "mask").glob(path.stem + ".*"),
-                          *path.parent.glob(path.stem + "_mask.*")]:
+        for candidate in [
+            *(path.parent.parent / "mask").glob(path.stem + ".*"),
+            *path.parent.glob(path.stem + "_mask.*"),
+        ]:
             if candidate.suffix.lower() in IMAGE_EXTS and candidate != path:
                 mask = candidate
                 break
@@ -171,9 +188,12 @@ def to_rgb(im: Image.Image, name: str = "the image") -> Image.Image:
         top = float(a.max(initial=0))
         if top < 65535 * _LOW_RANGE_SHARE:
             bits = max(1, math.ceil(math.log2(top + 1)))
-            warnings.warn(f"{name}: a 16-bit image whose brightest value is {top:.0f} of 65535 (about {bits} bits): "
-                          f"read on the 16-bit scale it is dark; if it was meant as {bits}-bit data, scale it to "
-                          f"16 bits (or save it as 8-bit) first")
+            warnings.warn(
+                f"{name}: a 16-bit image whose brightest value is {top:.0f} of 65535 (about {bits} bits): "
+                f"read on the 16-bit scale it is dark; if it was meant as {bits}-bit data, scale it to "
+                f"16 bits (or save it as 8-bit) first",
+                stacklevel=2,
+            )
         return Image.fromarray(np.clip(a / 65535.0 * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
     return im.convert("RGB")
 
@@ -189,6 +209,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     dropped and only every 2nd (then 4th, ...) later frame is kept.
     """
     import av
+
     kept: list[tuple[int, Image.Image]] = []
     count, stride = 0, 1
     try:
@@ -254,9 +275,10 @@ def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path]
 @dataclass
 class FrameSet:
     """The frames chosen from a source (decoded RGB, in order) and the mask file that belongs to each."""
+
     frames: list[Image.Image]
-    masks: list[Path] | None        # one per frame, or None without masks
-    indices: list[int]              # index of each chosen frame among the source's `total` frames
+    masks: list[Path] | None  # one per frame, or None without masks
+    indices: list[int]  # index of each chosen frame among the source's `total` frames
     total: int
 
 
@@ -282,12 +304,13 @@ class TrainingData:
     images: F x 3 x H x W in [-1, 1]; masks: F x K x H x W one-hot (or None); pyramid: n_d0 tensors, the real
     image at each scale seen by the discriminator (largest last), precomputed once.
     """
+
     images: torch.Tensor
     masks: torch.Tensor | None
     pyramid: list[torch.Tensor]
     architecture: Architecture
     source: DataSource
-    original_size: tuple[int, int]          # (W, H) of the input, before fitting
+    original_size: tuple[int, int]  # (W, H) of the input, before fitting
     mask_report: MaskReport | None = None
 
     @property
@@ -308,10 +331,14 @@ class TrainingData:
 
     def describe(self) -> dict:
         a = self.architecture
-        return {"source": self.source.to_dict(), "original_size": list(self.original_size),
-                "num_frames": self.num_frames, "resolution": [a.height, a.width],
-                "num_classes": self.num_classes,
-                "mask": self.mask_report.to_dict() if self.mask_report else None}
+        return {
+            "source": self.source.to_dict(),
+            "original_size": list(self.original_size),
+            "num_frames": self.num_frames,
+            "resolution": [a.height, a.width],
+            "num_classes": self.num_classes,
+            "mask": self.mask_report.to_dict() if self.mask_report else None,
+        }
 
 
 def _frame_size(frames: list[Image.Image]) -> tuple[int, int]:
@@ -323,11 +350,22 @@ def _frame_size(frames: list[Image.Image]) -> tuple[int, int]:
     return side, side
 
 
-def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_size: int = 330,
-                       use_masks: bool = True, max_classes: int = 32, background_colour: str | None = None,
-                       max_frames: int = 1000, num_blocks_g: int | None = None, num_blocks_d: int | None = None,
-                       num_blocks_d0: int | None = None, device: torch.device | str = "cpu",
-                       channels_last: bool = False, architecture_for=None) -> TrainingData:
+def load_training_data(
+    path: str | Path,
+    mask: str | Path | None = None,
+    *,
+    max_size: int = 330,
+    use_masks: bool = True,
+    max_classes: int = 32,
+    background_colour: str | None = None,
+    max_frames: int = 1000,
+    num_blocks_g: int | None = None,
+    num_blocks_d: int | None = None,
+    num_blocks_d0: int | None = None,
+    device: torch.device | str = "cpu",
+    channels_last: bool = False,
+    architecture_for=None,
+) -> TrainingData:
     """Decode, check and resize the training data once; return tensors on `device`.
 
     architecture_for: (W, H) of the frames -> the model's architecture (its height and width are the training
@@ -338,14 +376,19 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
     frames = frame_set.frames
     width, height = _frame_size(frames)
     if min(width, height) < MIN_SIDE:
-        raise DataError(f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are "
-                        f"needed.")
+        raise DataError(
+            f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are needed."
+        )
     try:
-        arch = (architecture_for(width, height) if architecture_for is not None
-                else recommend(width, height, max_size, num_blocks_g, num_blocks_d, num_blocks_d0))
+        arch = (
+            architecture_for(width, height)
+            if architecture_for is not None
+            else recommend(width, height, max_size, num_blocks_g, num_blocks_d, num_blocks_d0)
+        )
     except ConfigError as exc:
-        raise _too_small(source.path, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0),
-                         exc) from None
+        raise _too_small(
+            source.path, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0), exc
+        ) from None
     H, W = arch.height, arch.width
     images = np.stack([np.asarray(im.resize((W, H), Image.BICUBIC, reducing_gap=None)) for im in frames])
     img_t = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).clamp_(-1, 1)
@@ -358,8 +401,9 @@ def load_training_data(path: str | Path, mask: str | Path | None = None, *, max_
             _check_aspect(mp, mi.size, fr.size)
         ids, report = decode_masks(mask_images, [str(p) for p in mask_paths], max_classes, background_colour)
         k = report.num_classes
-        resized = np.stack([np.asarray(Image.fromarray(a.astype(np.int32), "I").resize((W, H), Image.NEAREST))
-                            for a in ids]).astype(np.int64)
+        resized = np.stack(
+            [np.asarray(Image.fromarray(a.astype(np.int32), "I").resize((W, H), Image.NEAREST)) for a in ids]
+        ).astype(np.int64)
         masks_t = F.one_hot(torch.from_numpy(resized), max(k, 1)).permute(0, 3, 1, 2).float()
 
     device = torch.device(device)
@@ -384,12 +428,16 @@ def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple
         except ConfigError:
             continue
         if shorter < side:
-            return DataError(f"{path}: the image is {width}x{height}, too small for this model: its shorter side "
-                             f"must be at least {side} pixels (images are never enlarged).")
+            return DataError(
+                f"{path}: the image is {width}x{height}, too small for this model: its shorter side "
+                f"must be at least {side} pixels (images are never enlarged)."
+            )
         needed = max(w, h)
         if needed <= longer:
-            return ConfigError(f"{path}: max_size {max_size} is too small for a {width}x{height} image; use at "
-                               f"least {needed} (--max-size {needed}).")
+            return ConfigError(
+                f"{path}: max_size {max_size} is too small for a {width}x{height} image; use at "
+                f"least {needed} (--max-size {needed})."
+            )
         break
     return error
 

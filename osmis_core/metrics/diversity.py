@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from ._common import check_images
@@ -18,9 +16,9 @@ class PixelDiversity:
 
     def __init__(self, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
-        self._real_std: Optional[float] = None
-        self._sum: Optional[torch.Tensor] = None  # 3 x H x W, float64
-        self._sum_sq: Optional[torch.Tensor] = None
+        self._real_std: float | None = None
+        self._sum: torch.Tensor | None = None  # 3 x H x W, float64
+        self._sum_sq: torch.Tensor | None = None
         self._count = 0
 
     def set_real(self, real_images: torch.Tensor) -> None:
@@ -37,8 +35,10 @@ class PixelDiversity:
             self._sum = torch.zeros_like(x[0])
             self._sum_sq = torch.zeros_like(x[0])
         elif x.shape[1:] != self._sum.shape:
-            raise ValueError(f"pixel diversity: generated images of size {tuple(x.shape[1:])} after "
-                             f"{tuple(self._sum.shape)}; all must share one size")
+            raise ValueError(
+                f"pixel diversity: generated images of size {tuple(x.shape[1:])} after "
+                f"{tuple(self._sum.shape)}; all must share one size"
+            )
         self._sum += x.sum(0)
         self._sum_sq += (x * x).sum(0)
         self._count += x.shape[0]

@@ -8,9 +8,10 @@ import io
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -24,12 +25,12 @@ from .registry import REGISTRY, Metric, MetricContext, MetricEntry, format_secon
 from .weights import MissingWeightsError, WeightsFile, missing_weights
 
 
-def missing_weights_for(metrics: Sequence[str], weights_dir: str | Path | None = None
-                        ) -> dict[str, list[WeightsFile]]:
+def missing_weights_for(metrics: Sequence[str], weights_dir: str | Path | None = None) -> dict[str, list[WeightsFile]]:
     """The pretrained weights files that each named metric needs (its registry entry) and that are not found: the
     one check used by the CLI, the app and evaluate_images; metrics that need no weights, or that the registry does
     not hold (the renderer measures check their own), map to []."""
     return {m: missing_weights(REGISTRY[m].weights, weights_dir) if m in REGISTRY else [] for m in metrics}
+
 
 RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with published numbers"
 
@@ -38,7 +39,7 @@ RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with publish
 CPU_TIME_BUDGET_S = 180.0
 
 
-def default_time_budget(device: str | torch.device) -> Optional[float]:
+def default_time_budget(device: str | torch.device) -> float | None:
     """The scoring budget of the main job: CPU_TIME_BUDGET_S on a CPU, none on an accelerator."""
     return CPU_TIME_BUDGET_S if torch.device(device).type == "cpu" else None
 
@@ -64,7 +65,7 @@ class PlannedMetric:
     label: str
     seconds: float
     detail: str = ""
-    skipped: Optional[str] = None
+    skipped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class EvaluationPlan:
     not_computed: dict[str, str]  # metric name -> reason, for metrics that will not run
     num_images: int
     device: str
-    budget: Optional[float] = None
+    budget: float | None = None
 
     @property
     def total_seconds(self) -> float:
@@ -87,8 +88,11 @@ class EvaluationPlan:
 
     def summary(self) -> str:
         """Lines both faces show before the work starts."""
-        lines = [f"scoring {self.num_images} images on {self.device}"
-                 + (f" (budget {format_seconds(self.budget)})" if self.budget is not None else "") + ":"]
+        lines = [
+            f"scoring {self.num_images} images on {self.device}"
+            + (f" (budget {format_seconds(self.budget)})" if self.budget is not None else "")
+            + ":"
+        ]
         for m in self.planned:
             detail = f" ({m.detail})" if m.detail else ""
             state = f"  NOT computed: {m.skipped}" if m.skipped else ""
@@ -110,8 +114,9 @@ def _unknown(metrics: Sequence[str]) -> None:
 FLAT_STD = 1e-5
 
 
-def _precondition(entry: MetricEntry, n: int, size: tuple[int, int], fake_masks, real_masks,
-                  real_images: torch.Tensor) -> Optional[str]:
+def _precondition(
+    entry: MetricEntry, n: int, size: tuple[int, int], fake_masks, real_masks, real_images: torch.Tensor
+) -> str | None:
     """Why the metric cannot run on this input, or None."""
     if entry.needs_spread and not float(real_images.double().std()) > FLAT_STD:
         return "skipped: the training image is one flat colour"
@@ -134,10 +139,11 @@ def _warning(entry: MetricEntry, reason: str) -> str:
 class _Report:
     """Summary values, per-image columns, reasons and warnings as they are computed."""
 
-    def __init__(self, n: int, names: Optional[Sequence[str]]):
+    def __init__(self, n: int, names: Sequence[str] | None):
         self.summary: dict[str, Any] = {"num_images": n}
-        self.per_image: list[dict[str, Any]] = [{"index": i} if names is None else {"index": i, "name": names[i]}
-                                                for i in range(n)]
+        self.per_image: list[dict[str, Any]] = [
+            {"index": i} if names is None else {"index": i, "name": names[i]} for i in range(n)
+        ]
         self.warnings: list[str] = []
         self.not_computed: dict[str, str] = {}
         self.settings: dict[str, Any] = {}
@@ -159,26 +165,45 @@ class _Report:
         self.warnings.append(_warning(entry, reason))
 
 
-def _feed(metric: Metric, fake: torch.Tensor, masks: Optional[torch.Tensor], start: int, batch_size: int,
-          stage: str, progress: Optional[Progress]) -> None:
+def _feed(
+    metric: Metric,
+    fake: torch.Tensor,
+    masks: torch.Tensor | None,
+    start: int,
+    batch_size: int,
+    stage: str,
+    progress: Progress | None,
+) -> None:
     """metric.update() batch by batch from image `start` on, reporting progress after each batch."""
     total = fake.shape[0]
     for first in range(start, total, batch_size):
-        metric.update(fake[first:first + batch_size], None if masks is None else masks[first:first + batch_size])
+        metric.update(fake[first : first + batch_size], None if masks is None else masks[first : first + batch_size])
         if progress is not None:
             progress(stage, min(first + batch_size, total), total)
 
 
-def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
-                    fake_masks: Optional[torch.Tensor] = None, real_masks: Optional[torch.Tensor] = None, *,
-                    metrics: Optional[Sequence[str]] = None, sifid_dims: Sequence[int] = (64,),
-                    weights_dir: Optional[str | Path] = None, random_weights: bool = False,
-                    compat: Compat = Compat(), device: str | torch.device = "cpu",
-                    progress: Optional[Progress] = None, skip_missing: bool = False,
-                    names: Optional[Sequence[str]] = None, batch_size: int = 8,
-                    miou_setting: str | MIoUSetting = "auto", miou_steps: Optional[int] = None,
-                    miou_batch_size: int = 5, time_budget: Optional[float] = None,
-                    on_plan: Optional[Callable[[EvaluationPlan], None]] = None) -> dict[str, Any]:
+def evaluate_images(
+    fake_images: torch.Tensor,
+    real_images: torch.Tensor,
+    fake_masks: torch.Tensor | None = None,
+    real_masks: torch.Tensor | None = None,
+    *,
+    metrics: Sequence[str] | None = None,
+    sifid_dims: Sequence[int] = (64,),
+    weights_dir: str | Path | None = None,
+    random_weights: bool = False,
+    compat: Compat = Compat(),
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+    skip_missing: bool = False,
+    names: Sequence[str] | None = None,
+    batch_size: int = 8,
+    miou_setting: str | MIoUSetting = "auto",
+    miou_steps: int | None = None,
+    miou_batch_size: int = 5,
+    time_budget: float | None = None,
+    on_plan: Callable[[EvaluationPlan], None] | None = None,
+) -> dict[str, Any]:
     """Score generated images (N x 3 x H x W in [0, 1]) against the training image or frames (T x 3 x H x W):
     every metric of `metrics` (registry names; default: the registry's default metrics), in registry order.
 
@@ -216,11 +241,22 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
         miou_setting = miou_setting.with_steps(miou_steps)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    num_classes = 0 if fake_masks is None or real_masks is None else \
-        int(max(fake_masks.max(), real_masks.max())) + 1
-    ctx = MetricContext(size, n, tuple(sifid_dims), weights_dir, random_weights, compat.lpips_unit_range_inputs,
-                        compat.video_frame0_only, device, batch_size, num_classes, miou_setting, miou_batch_size,
-                        progress)
+    num_classes = 0 if fake_masks is None or real_masks is None else int(max(fake_masks.max(), real_masks.max())) + 1
+    ctx = MetricContext(
+        size,
+        n,
+        tuple(sifid_dims),
+        weights_dir,
+        random_weights,
+        compat.lpips_unit_range_inputs,
+        compat.video_frame0_only,
+        device,
+        batch_size,
+        num_classes,
+        miou_setting,
+        miou_batch_size,
+        progress,
+    )
     entries = [entry for name, entry in REGISTRY.items() if name in requested]
     for entry in entries:
         if entry.validate is not None:
@@ -256,23 +292,27 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
         metric.set_real(real_images, real_masks)
         for b in range(probed):
             batch_start = time.perf_counter()
-            metric.update(fake_images[b * batch_size:(b + 1) * batch_size],
-                          None if fake_masks is None else fake_masks[b * batch_size:(b + 1) * batch_size])
+            metric.update(
+                fake_images[b * batch_size : (b + 1) * batch_size],
+                None if fake_masks is None else fake_masks[b * batch_size : (b + 1) * batch_size],
+            )
         batch_s = time.perf_counter() - batch_start
         first = time.perf_counter() - start
         seconds = metric.estimate(first, batch_s, batches - probed)
         skipped = None
         if time_budget is not None and total + seconds > time_budget:
-            skipped = (f"skipped: estimated {format_seconds(seconds)}, over the time budget of "
-                       f"{format_seconds(time_budget)}")
+            skipped = (
+                f"skipped: estimated {format_seconds(seconds)}, over the time budget of {format_seconds(time_budget)}"
+            )
             reasons[entry.name] = skipped
         else:
             total += seconds
             running[entry.name] = metric
             spent[entry.name] = first
         planned.append(PlannedMetric(entry.name, entry.label, seconds, metric.describe(), skipped))
-    plan = EvaluationPlan(tuple(planned), {e.name: reasons[e.name] for e in entries if e.name in reasons}, n,
-                          str(device), time_budget)
+    plan = EvaluationPlan(
+        tuple(planned), {e.name: reasons[e.name] for e in entries if e.name in reasons}, n, str(device), time_budget
+    )
     if on_plan is not None:
         on_plan(plan)
 
@@ -285,10 +325,17 @@ def evaluate_images(fake_images: torch.Tensor, real_images: torch.Tensor,
         _feed(metric, fake_images, fake_masks, probed * batch_size, batch_size, entry.label, progress)
         report.computed(entry.name, metric.compute(), spent[entry.name] + time.perf_counter() - start)
 
-    return {"summary": report.summary, "per_image": report.per_image, "warnings": report.warnings,
-            "random_weights": random_weights, "unavailable": unavailable, "not_computed": report.not_computed,
-            "settings": report.settings, "seconds": report.seconds,
-            "estimates": {m.name: round(m.seconds, 3) for m in planned}}
+    return {
+        "summary": report.summary,
+        "per_image": report.per_image,
+        "warnings": report.warnings,
+        "random_weights": random_weights,
+        "unavailable": unavailable,
+        "not_computed": report.not_computed,
+        "settings": report.settings,
+        "seconds": report.seconds,
+        "estimates": {m.name: round(m.seconds, 3) for m in planned},
+    }
 
 
 def _finite(value: Any) -> Any:
@@ -344,8 +391,10 @@ def _label(key: str) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     """A short text table of the summary (a metric not computed shows its reason), followed by the warnings."""
-    rows = [(_label(k), "not a number" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
-            for k, v in result["summary"].items()]
+    rows = [
+        (_label(k), "not a number" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
+        for k, v in result["summary"].items()
+    ]
     width = max(len(label) for label, _ in rows)
     lines = [f"{'metric'.ljust(width)}  value", *(f"{label.ljust(width)}  {value}" for label, value in rows)]
     lines += [f"warning: {w}" for w in result["warnings"]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.linalg
@@ -63,8 +63,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"inconsistent Gaussian shapes: mu {mu1.shape} / {mu2.shape}, "
-                         f"sigma {sigma1.shape} / {sigma2.shape}")
+        raise ValueError(
+            f"inconsistent Gaussian shapes: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}"
+        )
     covmean = _sqrtm_or_none(sigma1 @ sigma2)
     if covmean is None:
         offset = eps * np.eye(mu1.size)
@@ -91,17 +92,17 @@ class FrechetReference:
     def __init__(self, mu: torch.Tensor, factor: torch.Tensor):
         self.mu = _as_float64(mu)  # d
         self.factor = _as_float64(factor)  # k x d, k <= d
-        self.trace = (self.factor ** 2).sum()  # Tr(sigma) = ||F||_F^2
+        self.trace = (self.factor**2).sum()  # Tr(sigma) = ||F||_F^2
 
     @classmethod
-    def from_stats(cls, mu, sigma) -> "FrechetReference":
+    def from_stats(cls, mu, sigma) -> FrechetReference:
         """Reference from a mean (d) and covariance (d x d); the factor is the symmetric square root."""
         evals, evecs = torch.linalg.eigh(_as_float64(sigma))
         root = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T  # d x d
         return cls(mu, root)
 
     @classmethod
-    def from_samples(cls, samples: torch.Tensor) -> "FrechetReference":
+    def from_samples(cls, samples: torch.Tensor) -> FrechetReference:
         """Reference fitted to n x d samples; with n < d the centred samples themselves are the factor."""
         x = _as_float64(samples)
         n, d = x.shape
@@ -115,14 +116,18 @@ class FrechetReference:
         """Frechet distances of B Gaussians (B x d, B x d x d) to the reference -> B (float64)."""
         mu, sigma = _as_float64(mu), _as_float64(sigma)
         m = self.factor @ sigma @ self.factor.T  # B x k x k
-        return ((mu - self.mu) ** 2).sum(-1) + self.trace + torch.diagonal(sigma, dim1=-2, dim2=-1).sum(-1) \
+        return (
+            ((mu - self.mu) ** 2).sum(-1)
+            + self.trace
+            + torch.diagonal(sigma, dim1=-2, dim2=-1).sum(-1)
             - 2 * _trace_sqrt(m)
+        )
 
     def distances_from_factors(self, mu: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
         """Distances of B Gaussians given as means (B x d) and factors (B x k2 x d, F^T F = sigma) -> B."""
         m = factors @ self.factor.T  # B x k2 x k
         gram = m.transpose(1, 2) @ m if m.shape[2] <= m.shape[1] else m @ m.transpose(1, 2)
-        return ((mu - self.mu) ** 2).sum(-1) + self.trace + (factors ** 2).sum((1, 2)) - 2 * _trace_sqrt(gram)
+        return ((mu - self.mu) ** 2).sum(-1) + self.trace + (factors**2).sum((1, 2)) - 2 * _trace_sqrt(gram)
 
 
 def distances_to_references(references: Sequence[FrechetReference], samples: torch.Tensor) -> torch.Tensor:

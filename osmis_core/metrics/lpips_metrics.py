@@ -10,7 +10,7 @@ centred on a common mean first (d is shift-invariant) so that near-identical ima
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import lpips
 import torch
@@ -30,8 +30,15 @@ class _Prepared(NamedTuple):
 class _LPIPSSpace:
     """The pieces of an lpips.LPIPS model used here: input scaling, trunk and linear-head weights."""
 
-    def __init__(self, model: Optional[lpips.LPIPS], weights_dir, random_weights: bool,
-                 device: str | torch.device, batch_size: int, unit_range_inputs: bool):
+    def __init__(
+        self,
+        model: lpips.LPIPS | None,
+        weights_dir,
+        random_weights: bool,
+        device: str | torch.device,
+        batch_size: int,
+        unit_range_inputs: bool,
+    ):
         if model is None:
             model = build_lpips(weights_dir, random_weights)
         self.device = torch.device(device)
@@ -85,9 +92,17 @@ class LPIPSDiversity:
     `unit_range_inputs` reproduces the published code, which fed [0, 1] images as if they were [-1, 1].
     """
 
-    def __init__(self, *, model: Optional[lpips.LPIPS] = None, weights_dir: Optional[str | Path] = None,
-                 random_weights: bool = False, device: str | torch.device = "cpu", batch_size: int = 8,
-                 max_images: int = 100, unit_range_inputs: bool = False):
+    def __init__(
+        self,
+        *,
+        model: lpips.LPIPS | None = None,
+        weights_dir: str | Path | None = None,
+        random_weights: bool = False,
+        device: str | torch.device = "cpu",
+        batch_size: int = 8,
+        max_images: int = 100,
+        unit_range_inputs: bool = False,
+    ):
         self._space = _LPIPSSpace(model, weights_dir, random_weights, device, batch_size, unit_range_inputs)
         self.max_images = max_images
         self._feats: list[list[torch.Tensor]] = []  # per update call, per layer
@@ -128,11 +143,18 @@ class LPIPSToTrain:
     Near 0 means the generator copies the training data. Options as for LPIPSDiversity.
     """
 
-    def __init__(self, *, model: Optional[lpips.LPIPS] = None, weights_dir: Optional[str | Path] = None,
-                 random_weights: bool = False, device: str | torch.device = "cpu", batch_size: int = 8,
-                 unit_range_inputs: bool = False):
+    def __init__(
+        self,
+        *,
+        model: lpips.LPIPS | None = None,
+        weights_dir: str | Path | None = None,
+        random_weights: bool = False,
+        device: str | torch.device = "cpu",
+        batch_size: int = 8,
+        unit_range_inputs: bool = False,
+    ):
         self._space = _LPIPSSpace(model, weights_dir, random_weights, device, batch_size, unit_range_inputs)
-        self._real: Optional[torch.Tensor] = None
+        self._real: torch.Tensor | None = None
         self._references: dict[tuple[int, int], tuple[_Prepared, list[torch.Tensor]]] = {}
         self._scores: list[torch.Tensor] = []
         self._nearest: list[torch.Tensor] = []

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +31,7 @@ from .weights import RANDOM_SEED, build_resnet18, seeded
 
 
 def miou_setting_for(device: str | torch.device, name: str = "auto") -> MIoUSetting:
-    """"full" or "affordable" by name; "auto": full on an accelerator, affordable on a CPU."""
+    """ "full" or "affordable" by name; "auto": full on an accelerator, affordable on a CPU."""
     if name == "auto":
         return AFFORDABLE if torch.device(device).type == "cpu" else FULL
     if name not in MIOU_SETTINGS:
@@ -50,8 +50,13 @@ class _UpBlock(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(convs):
-            layers += [nn.Conv2d(in_channels + skip_channels if i == 0 else out_channels, out_channels, 3,
-                                 padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(
+                    in_channels + skip_channels if i == 0 else out_channels, out_channels, 3, padding=1, bias=False
+                ),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+            ]
         self.convs = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
@@ -93,8 +98,9 @@ class UNetResNet18(nn.Module):
         return self.head(x)
 
 
-def _augment(images: torch.Tensor, onehot: torch.Tensor, generator: torch.Generator,
-             max_shift: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+def _augment(
+    images: torch.Tensor, onehot: torch.Tensor, generator: torch.Generator, max_shift: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One random resized crop (75-100 % of each side), horizontal flip and shift per sample, shared by
     image and mask; areas shifted in from outside are reflected. Shapes are kept."""
     b = images.shape[0]
@@ -124,8 +130,8 @@ def _loss(logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
 def _confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Per-image confusion matrices: B x H x W predictions and targets -> B x K x K (rows: target)."""
     index = target * num_classes + pred  # B x H x W
-    offsets = torch.arange(pred.shape[0], device=pred.device)[:, None, None] * num_classes ** 2
-    counts = torch.bincount((index + offsets).flatten(), minlength=pred.shape[0] * num_classes ** 2)
+    offsets = torch.arange(pred.shape[0], device=pred.device)[:, None, None] * num_classes**2
+    counts = torch.bincount((index + offsets).flatten(), minlength=pred.shape[0] * num_classes**2)
     return counts.view(-1, num_classes, num_classes)
 
 
@@ -161,10 +167,21 @@ class SegmentationMIoU:
     at the gallery's size. `progress(stage, step, steps)` is called during training.
     """
 
-    def __init__(self, num_classes: int, *, steps: int = 500, batch_size: int = 5, lr: float = 1e-4,
-                 max_side: Optional[int] = None, weights_dir: Optional[str | Path] = None,
-                 random_weights: bool = False, device: str | torch.device = "cpu", seed: int = RANDOM_SEED,
-                 eval_batch_size: int = 8, progress: Optional[Progress] = None):
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        steps: int = 500,
+        batch_size: int = 5,
+        lr: float = 1e-4,
+        max_side: int | None = None,
+        weights_dir: str | Path | None = None,
+        random_weights: bool = False,
+        device: str | torch.device = "cpu",
+        seed: int = RANDOM_SEED,
+        eval_batch_size: int = 8,
+        progress: Progress | None = None,
+    ):
         if num_classes < 2:
             raise ValueError(f"mIoU needs at least 2 mask classes, got {num_classes}")
         if max_side is not None and max_side < MIN_SIZE:
@@ -176,7 +193,7 @@ class SegmentationMIoU:
         self.eval_batch_size = eval_batch_size
         self.progress = progress
         self._encoder = build_resnet18(weights_dir, random_weights)
-        self._real: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self._real: tuple[torch.Tensor, torch.Tensor] | None = None
         self._fake_images: list[torch.Tensor] = []
         self._fake_masks: list[torch.Tensor] = []
 
@@ -195,8 +212,10 @@ class SegmentationMIoU:
         check_masks(fake_masks, check_images(fake_images, "generated images"), "generated masks")
         self._check_classes(fake_masks, "generated masks")
         if min(fake_images.shape[-2:]) < MIN_SIZE:
-            raise ValueError(f"mIoU needs images of at least {MIN_SIZE} pixels per side (the encoder downsamples "
-                             f"32x), got {fake_images.shape[-2]}x{fake_images.shape[-1]}")
+            raise ValueError(
+                f"mIoU needs images of at least {MIN_SIZE} pixels per side (the encoder downsamples "
+                f"32x), got {fake_images.shape[-2]}x{fake_images.shape[-1]}"
+            )
         self._fake_images.append(fake_images)
         self._fake_masks.append(fake_masks)
 
@@ -254,8 +273,11 @@ class SegmentationMIoU:
         confusions = []
         for x, y in zip(images.split(self.eval_batch_size), masks.split(self.eval_batch_size)):
             logits = model(resize_images(x, size))
-            logits = F.interpolate(logits, size=y.shape[-2:], mode="bilinear", align_corners=False) \
-                if size != tuple(y.shape[-2:]) else logits
+            logits = (
+                F.interpolate(logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
+                if size != tuple(y.shape[-2:])
+                else logits
+            )
             confusions.append(_confusion(class_ids(logits), y, self.num_classes))
         return torch.cat(confusions)
 
@@ -272,16 +294,26 @@ class SegmentationMIoU:
         real_masks = resize_masks(self._real[1].to(self.device), size)
 
         small = train_size(size, self.max_side)
-        gen_model = self._train(resize_images(fake_images, small), resize_masks(fake_masks, small),
-                                "mIoU: train on generated")
+        gen_model = self._train(
+            resize_images(fake_images, small), resize_masks(fake_masks, small), "mIoU: train on generated"
+        )
         accuracy_1, miou_1 = _scores(self._test(gen_model, real_images, real_masks).sum(0))
-        real_model = self._train(resize_images(real_images, small), resize_masks(real_masks, small),
-                                 "mIoU: train on real")
+        real_model = self._train(
+            resize_images(real_images, small), resize_masks(real_masks, small), "mIoU: train on real"
+        )
         per_image = self._test(real_model, fake_images, fake_masks)  # N x K x K
         accuracy_2, miou_2 = _scores(per_image.sum(0))
         per_accuracy, per_miou = _scores(per_image)
-        return MIoUResult(float(accuracy_1), float(miou_1), float(accuracy_2), float(miou_2),
-                          per_accuracy.cpu(), per_miou.cpu(), self.steps, small)
+        return MIoUResult(
+            float(accuracy_1),
+            float(miou_1),
+            float(accuracy_2),
+            float(miou_2),
+            per_accuracy.cpu(),
+            per_miou.cpu(),
+            self.steps,
+            small,
+        )
 
     def reset(self) -> None:
         """Forget the generated pairs added so far (the real pair is kept)."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from osmis_core.errors import ConfigError
 
@@ -42,11 +43,11 @@ class Metric(ABC):
     [0, 1], and N x H x W int64 masks for metrics that use them), `compute` at the end, `reset` to score
     another stream against the same real data."""
 
-    def set_real(self, real_images: torch.Tensor, real_masks: Optional[torch.Tensor] = None) -> None:
+    def set_real(self, real_images: torch.Tensor, real_masks: torch.Tensor | None = None) -> None:  # noqa: B027
         """The training image(s) (T x 3 x H x W in [0, 1]) and their masks (T x H x W) when the metric uses them."""
 
     @abstractmethod
-    def update(self, fake_images: torch.Tensor, fake_masks: Optional[torch.Tensor] = None) -> None:
+    def update(self, fake_images: torch.Tensor, fake_masks: torch.Tensor | None = None) -> None:
         """Add a batch of generated images (and masks)."""
 
     @abstractmethod
@@ -75,7 +76,7 @@ class MetricContext:
     size: tuple[int, int]  # (h, w) of the generated images
     num_images: int
     sifid_dims: tuple[int, ...] = (64,)
-    weights_dir: Optional[str | Path] = None
+    weights_dir: str | Path | None = None
     random_weights: bool = False
     lpips_unit_range_inputs: bool = False
     video_frame0_only: bool = False
@@ -84,7 +85,7 @@ class MetricContext:
     num_classes: int = 0  # mask classes of the generated and real masks together (0 without masks)
     miou: MIoUSetting = FULL
     miou_batch_size: int = 5
-    progress: Optional[Progress] = None
+    progress: Progress | None = None
     _networks: dict[str, Any] = field(default_factory=dict)
 
     def network(self, name: str, build: Callable[[], Any]) -> Any:
@@ -133,7 +134,7 @@ class MetricEntry:
     min_size: int = 1
     needs_spread: bool = False
     default: bool = True
-    validate: Optional[Callable[[MetricContext], None]] = None  # raises ConfigError on a bad request
+    validate: Callable[[MetricContext], None] | None = None  # raises ConfigError on a bad request
 
     def keys(self, sifid_dims: Sequence[int] = (64,)) -> tuple[list[str], list[str]]:
         """(summary keys, per-image keys) with "{dims}" expanded for each of `sifid_dims`."""
@@ -141,8 +142,11 @@ class MetricEntry:
 
 
 def _expand(templates: Sequence[str], sifid_dims: Sequence[int]) -> list[str]:
-    return [t.format(dims=d) for t in templates for d in sifid_dims] if any("{dims}" in t for t in templates) \
+    return (
+        [t.format(dims=d) for t in templates for d in sifid_dims]
+        if any("{dims}" in t for t in templates)
         else list(templates)
+    )
 
 
 REGISTRY: dict[str, MetricEntry] = {}
@@ -167,8 +171,9 @@ def key_info(key: str) -> tuple[str, bool] | None:
         for template in (*entry.summary_keys, *entry.per_image_keys):
             if "{dims}" in template:
                 prefix, _, suffix = template.partition("{dims}")
-                dims = key[len(prefix):len(key) - len(suffix)] if key.startswith(prefix) and \
-                    key.endswith(suffix) else ""
+                dims = (
+                    key[len(prefix) : len(key) - len(suffix)] if key.startswith(prefix) and key.endswith(suffix) else ""
+                )
                 if dims.isdigit():
                     label = entry.key_labels.get(template, entry.label)
                     return label.format(dims=dims), entry.higher_is_better
@@ -203,32 +208,78 @@ def _validate_sifid(ctx: MetricContext) -> None:
         raise ConfigError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
     too_big = [d for d in ctx.sifid_dims if min(ctx.size) < INCEPTION_MIN_SIZE[d]]
     if too_big:
-        raise ConfigError(f"SIFID at dims {too_big[0]} needs images of at least {INCEPTION_MIN_SIZE[too_big[0]]} "
-                          f"pixels per side, the generated images are {ctx.size[0]}x{ctx.size[1]}")
+        raise ConfigError(
+            f"SIFID at dims {too_big[0]} needs images of at least {INCEPTION_MIN_SIZE[too_big[0]]} "
+            f"pixels per side, the generated images are {ctx.size[0]}x{ctx.size[1]}"
+        )
 
 
-register(MetricEntry(
-    "sifid", "SIFID", _adapter("SIFIDScore"), ("sifid_{dims}",), ("sifid_{dims}",),
-    {"sifid_{dims}": "SIFID, dims {dims} (lower = better)"}, (INCEPTION_V3,), higher_is_better=False,
-    validate=_validate_sifid))
-register(MetricEntry(
-    "lpips", "LPIPS diversity", _adapter("LPIPSDiversityScore"), ("lpips_diversity",), (),
-    {"lpips_diversity": "LPIPS diversity (higher = more diverse)"}, (ALEXNET, LPIPS_ALEX_HEADS), min_images=2))
-register(MetricEntry(
-    "lpips_train", "LPIPS to training data", _adapter("LPIPSToTrainScore"), ("lpips_to_train",), ("lpips_to_train",),
-    {"lpips_to_train": "LPIPS to training data (near 0 = copying)"}, (ALEXNET, LPIPS_ALEX_HEADS)))
-register(MetricEntry(
-    "diversity", "pixel diversity", _adapter("PixelDiversityScore"), ("pixel_diversity",), (),
-    {"pixel_diversity": "pixel diversity"}, min_images=2, needs_spread=True))
-register(MetricEntry(
-    "miou", "mIoU", _adapter("MIoUScore"),
-    ("accuracy_gen_to_real", "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"),
-    ("accuracy_real_to_gen", "miou_real_to_gen"),
-    {"accuracy_gen_to_real": "pixel accuracy, train generated / test real",
-     "miou_gen_to_real": "mIoU, train generated / test real",
-     "accuracy_real_to_gen": "pixel accuracy, train real / test generated",
-     "miou_real_to_gen": "mIoU, train real / test generated"},
-    (RESNET18,), needs_masks=True, min_size=MIN_SIZE))
+register(
+    MetricEntry(
+        "sifid",
+        "SIFID",
+        _adapter("SIFIDScore"),
+        ("sifid_{dims}",),
+        ("sifid_{dims}",),
+        {"sifid_{dims}": "SIFID, dims {dims} (lower = better)"},
+        (INCEPTION_V3,),
+        higher_is_better=False,
+        validate=_validate_sifid,
+    )
+)
+register(
+    MetricEntry(
+        "lpips",
+        "LPIPS diversity",
+        _adapter("LPIPSDiversityScore"),
+        ("lpips_diversity",),
+        (),
+        {"lpips_diversity": "LPIPS diversity (higher = more diverse)"},
+        (ALEXNET, LPIPS_ALEX_HEADS),
+        min_images=2,
+    )
+)
+register(
+    MetricEntry(
+        "lpips_train",
+        "LPIPS to training data",
+        _adapter("LPIPSToTrainScore"),
+        ("lpips_to_train",),
+        ("lpips_to_train",),
+        {"lpips_to_train": "LPIPS to training data (near 0 = copying)"},
+        (ALEXNET, LPIPS_ALEX_HEADS),
+    )
+)
+register(
+    MetricEntry(
+        "diversity",
+        "pixel diversity",
+        _adapter("PixelDiversityScore"),
+        ("pixel_diversity",),
+        (),
+        {"pixel_diversity": "pixel diversity"},
+        min_images=2,
+        needs_spread=True,
+    )
+)
+register(
+    MetricEntry(
+        "miou",
+        "mIoU",
+        _adapter("MIoUScore"),
+        ("accuracy_gen_to_real", "miou_gen_to_real", "accuracy_real_to_gen", "miou_real_to_gen"),
+        ("accuracy_real_to_gen", "miou_real_to_gen"),
+        {
+            "accuracy_gen_to_real": "pixel accuracy, train generated / test real",
+            "miou_gen_to_real": "mIoU, train generated / test real",
+            "accuracy_real_to_gen": "pixel accuracy, train real / test generated",
+            "miou_real_to_gen": "mIoU, train real / test generated",
+        },
+        (RESNET18,),
+        needs_masks=True,
+        min_size=MIN_SIZE,
+    )
+)
 
 # Quality measures of galleries made by `osmis render` (docs/renderer.md section 6): computed by
 # application.render_evaluation from the renders and their layouts, not through a registry entry; `--metrics`

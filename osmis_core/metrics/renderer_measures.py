@@ -7,6 +7,7 @@ by osmis_core.application.render_evaluation. Their `--metrics` names are registr
 - Diversity per layout: pixel diversity (and LPIPS diversity) over several noises for one layout.
 - Two-stage alignment: the segmenter's mIoU of (rendered photo vs OSMIS mask) and (OSMIS photo vs OSMIS mask).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,12 +27,27 @@ class LayoutSegmenter:
     """The mIoU segmenter (U-Net on ResNet-18) trained on the real pair(s) at one size; scores images against
     layouts. random_weights: a fixed-seed random encoder instead of ImageNet weights (offline; marked so)."""
 
-    def __init__(self, real_images: torch.Tensor, real_masks: torch.Tensor, num_classes: int, *,
-                 size: tuple[int, int], steps: int = 500, weights_dir: str | Path | None = None,
-                 random_weights: bool = False, device: str | torch.device = "cpu",
-                 progress: Progress | None = None):
-        self._miou = SegmentationMIoU(num_classes, steps=steps, weights_dir=weights_dir,
-                                      random_weights=random_weights, device=device, progress=progress)
+    def __init__(
+        self,
+        real_images: torch.Tensor,
+        real_masks: torch.Tensor,
+        num_classes: int,
+        *,
+        size: tuple[int, int],
+        steps: int = 500,
+        weights_dir: str | Path | None = None,
+        random_weights: bool = False,
+        device: str | torch.device = "cpu",
+        progress: Progress | None = None,
+    ):
+        self._miou = SegmentationMIoU(
+            num_classes,
+            steps=steps,
+            weights_dir=weights_dir,
+            random_weights=random_weights,
+            device=device,
+            progress=progress,
+        )
         self._miou.set_real(real_images, real_masks)
         self.size = size
         self.device = self._miou.device
@@ -49,11 +65,11 @@ class LayoutSegmenter:
         return float(_scores(confusion.sum(0))[1]), _scores(confusion)[1].cpu()
 
 
-def locality_ratio(base: torch.Tensor, edited: torch.Tensor, region: np.ndarray, band: int = LOCALITY_BAND
-                   ) -> float:
+def locality_ratio(base: torch.Tensor, edited: torch.Tensor, region: np.ndarray, band: int = LOCALITY_BAND) -> float:
     """Mean |edited - base| inside the region over the mean outside the region dilated by `band` pixels (a square
     neighbourhood). base, edited: ... x 3 x H x W; region: H x W bool. inf when nothing outside changed."""
     from scipy import ndimage
+
     region = np.asarray(region, bool)
     outside = ~ndimage.binary_dilation(region, np.ones((3, 3), bool), iterations=band)
     if not region.any() or not outside.any():

@@ -20,8 +20,15 @@ from .weights import build_inception, build_lpips
 class SIFIDScore(Metric):
     def __init__(self, ctx: MetricContext):
         inception = ctx.network("inception", lambda: build_inception(ctx.weights_dir, ctx.random_weights))
-        self._sifids = {d: SIFID(d, feature_extractor=InceptionFeatures(inception, d), device=ctx.device,
-                                 video_frame0_only=ctx.video_frame0_only) for d in ctx.sifid_dims}
+        self._sifids = {
+            d: SIFID(
+                d,
+                feature_extractor=InceptionFeatures(inception, d),
+                device=ctx.device,
+                video_frame0_only=ctx.video_frame0_only,
+            )
+            for d in ctx.sifid_dims
+        }
         self._video = False
 
     def set_real(self, real_images, real_masks=None):
@@ -54,8 +61,12 @@ def _lpips(ctx: MetricContext):
 
 class LPIPSDiversityScore(Metric):
     def __init__(self, ctx: MetricContext):
-        self._metric = LPIPSDiversity(model=_lpips(ctx), device=ctx.device, batch_size=ctx.batch_size,
-                                      unit_range_inputs=ctx.lpips_unit_range_inputs)
+        self._metric = LPIPSDiversity(
+            model=_lpips(ctx),
+            device=ctx.device,
+            batch_size=ctx.batch_size,
+            unit_range_inputs=ctx.lpips_unit_range_inputs,
+        )
         self._batch_size = ctx.batch_size
         self._seen = 0
 
@@ -78,8 +89,12 @@ class LPIPSDiversityScore(Metric):
 
 class LPIPSToTrainScore(Metric):
     def __init__(self, ctx: MetricContext):
-        self._metric = LPIPSToTrain(model=_lpips(ctx), device=ctx.device, batch_size=ctx.batch_size,
-                                    unit_range_inputs=ctx.lpips_unit_range_inputs)
+        self._metric = LPIPSToTrain(
+            model=_lpips(ctx),
+            device=ctx.device,
+            batch_size=ctx.batch_size,
+            unit_range_inputs=ctx.lpips_unit_range_inputs,
+        )
         self._video = False
 
     def set_real(self, real_images, real_masks=None):
@@ -121,10 +136,16 @@ class MIoUScore(Metric):
     def __init__(self, ctx: MetricContext):
         self.setting = ctx.miou
         self._size = ctx.size
-        self._metric = SegmentationMIoU(ctx.num_classes, steps=ctx.miou.steps, batch_size=ctx.miou_batch_size,
-                                        max_side=ctx.miou.max_side, weights_dir=ctx.weights_dir,
-                                        random_weights=ctx.random_weights, device=ctx.device,
-                                        progress=ctx.progress)
+        self._metric = SegmentationMIoU(
+            ctx.num_classes,
+            steps=ctx.miou.steps,
+            batch_size=ctx.miou_batch_size,
+            max_side=ctx.miou.max_side,
+            weights_dir=ctx.weights_dir,
+            random_weights=ctx.random_weights,
+            device=ctx.device,
+            progress=ctx.progress,
+        )
         self._num_images = ctx.num_images
         self._first: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -149,12 +170,23 @@ class MIoUScore(Metric):
 
     def compute(self) -> Scores:
         r = self._metric.compute()
-        summary = {"accuracy_gen_to_real": r.accuracy_gen_to_real, "miou_gen_to_real": r.miou_gen_to_real,
-                   "accuracy_real_to_gen": r.accuracy_real_to_gen, "miou_real_to_gen": r.miou_real_to_gen}
-        per_image = {"accuracy_real_to_gen": r.per_image_accuracy.tolist(),
-                     "miou_real_to_gen": r.per_image_miou.tolist()}
-        settings = {"setting": self.setting.name, "steps": r.steps, "train_size": list(r.train_size),
-                    "batch_size": self._metric.batch_size, "lr": self._metric.lr}
+        summary = {
+            "accuracy_gen_to_real": r.accuracy_gen_to_real,
+            "miou_gen_to_real": r.miou_gen_to_real,
+            "accuracy_real_to_gen": r.accuracy_real_to_gen,
+            "miou_real_to_gen": r.miou_real_to_gen,
+        }
+        per_image = {
+            "accuracy_real_to_gen": r.per_image_accuracy.tolist(),
+            "miou_real_to_gen": r.per_image_miou.tolist(),
+        }
+        settings = {
+            "setting": self.setting.name,
+            "steps": r.steps,
+            "train_size": list(r.train_size),
+            "batch_size": self._metric.batch_size,
+            "lr": self._metric.lr,
+        }
         return Scores(summary, per_image, settings)
 
     def reset(self):

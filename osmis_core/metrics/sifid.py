@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Optional
 
 import torch
 from torch import nn
@@ -27,8 +26,7 @@ def _fold_batchnorm(block: BasicConv2d) -> nn.Sequential:
     """conv -> BN (eval) -> ReLU as one biased conv -> ReLU: the same function, fewer passes over memory."""
     conv, bn = block.conv, block.bn
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # C_out
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                       bias=True)
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=True)
     with torch.no_grad():
         folded.weight.copy_(conv.weight * scale[:, None, None, None])
         folded.bias.copy_(bn.bias - bn.running_mean * scale)
@@ -60,8 +58,10 @@ class InceptionFeatures(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if min(images.shape[-2:]) < INCEPTION_MIN_SIZE[self.dims]:
-            raise ValueError(f"SIFID at dims {self.dims} needs images of at least {INCEPTION_MIN_SIZE[self.dims]} "
-                             f"pixels per side, got {images.shape[-2]}x{images.shape[-1]}")
+            raise ValueError(
+                f"SIFID at dims {self.dims} needs images of at least {INCEPTION_MIN_SIZE[self.dims]} "
+                f"pixels per side, got {images.shape[-2]}x{images.shape[-1]}"
+            )
         return self.layers(images.contiguous(memory_format=torch.channels_last))
 
 
@@ -74,10 +74,17 @@ class SIFID:
     `video_frame0_only` reproduces the published code, which scored videos against frame 0 only.
     """
 
-    def __init__(self, dims: int = 64, *, feature_extractor: Optional[nn.Module] = None,
-                 weights_dir: Optional[str | Path] = None, random_weights: bool = False,
-                 device: str | torch.device = "cpu", batch_size: Optional[int] = None,
-                 video_frame0_only: bool = False):
+    def __init__(
+        self,
+        dims: int = 64,
+        *,
+        feature_extractor: nn.Module | None = None,
+        weights_dir: str | Path | None = None,
+        random_weights: bool = False,
+        device: str | torch.device = "cpu",
+        batch_size: int | None = None,
+        video_frame0_only: bool = False,
+    ):
         if feature_extractor is None:
             _check_dims(dims)  # before loading the weights
             feature_extractor = InceptionFeatures(build_inception(weights_dir, random_weights), dims)
@@ -88,7 +95,7 @@ class SIFID:
         # the statistics; 8 took ~3% longer per image (6.64 vs 6.43 ms: bench_metrics.py --sifid-batch-sizes 8).
         self.batch_size = batch_size or (4 if self.device.type == "cpu" else 32)
         self.video_frame0_only = video_frame0_only
-        self._real: Optional[torch.Tensor] = None
+        self._real: torch.Tensor | None = None
         self._references: dict[tuple[int, int], list[FrechetReference]] = {}
         self._scores: list[torch.Tensor] = []
         self._nearest: list[torch.Tensor] = []
@@ -97,8 +104,10 @@ class SIFID:
         """Per-position features of images in [0, 1]: B x 3 x H x W -> B x (h*w) x C."""
         maps = self.net(images.to(self.device) * 2 - 1)  # B x C x h x w
         if maps.shape[2] * maps.shape[3] < 2:
-            raise ValueError(f"SIFID: {images.shape[-2]}x{images.shape[-1]} images give a feature map with "
-                             f"one position; at least 2 are needed (use larger images or smaller dims)")
+            raise ValueError(
+                f"SIFID: {images.shape[-2]}x{images.shape[-1]} images give a feature map with "
+                f"one position; at least 2 are needed (use larger images or smaller dims)"
+            )
         return maps.permute(0, 2, 3, 1).flatten(1, 2)  # B x (h*w) x C
 
     def set_real(self, real_images: torch.Tensor) -> None:

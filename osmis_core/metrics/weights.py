@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 import lpips
 import torch
@@ -29,7 +29,7 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _check_weights_dir(weights_dir: Optional[str | Path]) -> Optional[Path]:
+def _check_weights_dir(weights_dir: str | Path | None) -> Path | None:
     if weights_dir is None:
         return None
     path = Path(weights_dir).expanduser()
@@ -38,7 +38,7 @@ def _check_weights_dir(weights_dir: Optional[str | Path]) -> Optional[Path]:
     return path
 
 
-def find_weights(file: WeightsFile, weights_dir: Optional[str | Path] = None) -> Optional[Path]:
+def find_weights(file: WeightsFile, weights_dir: str | Path | None = None) -> Path | None:
     """Path of `file` in the weights folder, the hub cache or its package, or None when absent."""
     folder = _check_weights_dir(weights_dir)
     candidates = [folder, hub_checkpoint_dir(), file.package_dir]
@@ -51,7 +51,7 @@ def find_weights(file: WeightsFile, weights_dir: Optional[str | Path] = None) ->
 class MissingWeightsError(OsmisError):
     """Pretrained weights files are not available offline; `.files` lists every missing WeightsFile."""
 
-    def __init__(self, files: Sequence[WeightsFile], weights_dir: Optional[str | Path] = None):
+    def __init__(self, files: Sequence[WeightsFile], weights_dir: str | Path | None = None):
         self.files = list(files)
         where = str(hub_checkpoint_dir())
         if weights_dir is not None:
@@ -63,19 +63,19 @@ class MissingWeightsError(OsmisError):
         )
 
 
-def missing_weights(files: Sequence[WeightsFile], weights_dir: Optional[str | Path] = None) -> list[WeightsFile]:
+def missing_weights(files: Sequence[WeightsFile], weights_dir: str | Path | None = None) -> list[WeightsFile]:
     """The subset of `files` that cannot be found offline."""
     return [f for f in files if find_weights(f, weights_dir) is None]
 
 
-def require_weights(files: Sequence[WeightsFile], weights_dir: Optional[str | Path] = None) -> None:
+def require_weights(files: Sequence[WeightsFile], weights_dir: str | Path | None = None) -> None:
     """Raise one MissingWeightsError naming every file of `files` that is missing."""
     missing = missing_weights(files, weights_dir)
     if missing:
         raise MissingWeightsError(missing, weights_dir)
 
 
-def load_state_dict(file: WeightsFile, weights_dir: Optional[str | Path] = None) -> dict[str, torch.Tensor]:
+def load_state_dict(file: WeightsFile, weights_dir: str | Path | None = None) -> dict[str, torch.Tensor]:
     """Load a weights file as a state dict on the CPU; MissingWeightsError when it is absent."""
     path = find_weights(file, weights_dir)
     if path is None:
@@ -83,8 +83,9 @@ def load_state_dict(file: WeightsFile, weights_dir: Optional[str | Path] = None)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated download or a wrong file: say which file, not a traceback
-        raise OsmisError(f"cannot read weights file {path} ({exc}); delete it and download it again "
-                         f"from {file.url}") from exc
+        raise OsmisError(
+            f"cannot read weights file {path} ({exc}); delete it and download it again from {file.url}"
+        ) from exc
 
 
 def _fill(module: torch.nn.Module, state: dict[str, torch.Tensor], file: WeightsFile) -> None:
@@ -93,8 +94,9 @@ def _fill(module: torch.nn.Module, state: dict[str, torch.Tensor], file: Weights
         module.load_state_dict(state)
     except RuntimeError as exc:
         reason = str(exc).splitlines()[0]
-        raise OsmisError(f"weights file {file.filename} does not fit {file.used_by} ({reason}); download it "
-                         f"again from {file.url}") from exc
+        raise OsmisError(
+            f"weights file {file.filename} does not fit {file.used_by} ({reason}); download it again from {file.url}"
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -105,7 +107,7 @@ def seeded(seed: int = RANDOM_SEED) -> Iterator[None]:
         yield
 
 
-def build_inception(weights_dir: Optional[str | Path] = None, random_weights: bool = False) -> torch.nn.Module:
+def build_inception(weights_dir: str | Path | None = None, random_weights: bool = False) -> torch.nn.Module:
     """torchvision Inception v3 in eval mode, ImageNet weights or a fixed-seed random initialisation."""
     if random_weights:
         with seeded():
@@ -117,7 +119,7 @@ def build_inception(weights_dir: Optional[str | Path] = None, random_weights: bo
     return model.eval()
 
 
-def build_lpips(weights_dir: Optional[str | Path] = None, random_weights: bool = False) -> lpips.LPIPS:
+def build_lpips(weights_dir: str | Path | None = None, random_weights: bool = False) -> lpips.LPIPS:
     """lpips.LPIPS (AlexNet, v0.1) in eval mode; the backbone is loaded here, never downloaded.
 
     With `random_weights` the backbone gets a fixed-seed random initialisation; the linear heads still come
@@ -129,8 +131,14 @@ def build_lpips(weights_dir: Optional[str | Path] = None, random_weights: bool =
     with seeded(), warnings.catch_warnings():
         # lpips builds its trunk with torchvision's deprecated `pretrained=` argument.
         warnings.filterwarnings("ignore", category=UserWarning, module="torchvision.models._utils")
-        model = lpips.LPIPS(net="alex", version="0.1", pretrained=heads is not None, pnet_rand=True,
-                            model_path=None if heads is None else str(heads), verbose=False)
+        model = lpips.LPIPS(
+            net="alex",
+            version="0.1",
+            pretrained=heads is not None,
+            pnet_rand=True,
+            model_path=None if heads is None else str(heads),
+            verbose=False,
+        )
     if not random_weights:
         _load_alexnet_trunk(model, load_state_dict(ALEXNET, weights_dir))
     return model.eval()
@@ -148,7 +156,7 @@ def _load_alexnet_trunk(model: lpips.LPIPS, state: dict[str, torch.Tensor]) -> N
     _fill(model.net, trunk, ALEXNET)
 
 
-def build_resnet18(weights_dir: Optional[str | Path] = None, random_weights: bool = False) -> torch.nn.Module:
+def build_resnet18(weights_dir: str | Path | None = None, random_weights: bool = False) -> torch.nn.Module:
     """torchvision ResNet-18 with ImageNet weights, or a fixed-seed random initialisation."""
     with seeded():
         model = torchvision.models.resnet18(weights=None)

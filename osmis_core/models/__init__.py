@@ -1,4 +1,5 @@
 """OSMIS / SIV-GAN networks."""
+
 from .discriminator import Discriminator, DiscriminatorOutput
 from .generator import Generator, GeneratorOutput
 

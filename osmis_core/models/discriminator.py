@@ -1,4 +1,5 @@
 """Discriminator: multi-scale low-level part, content branch (masked attention), layout branch."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,9 +16,9 @@ D_MULTIPLIERS = (1, 2, 4, 8, 8, 8, 8, 8, 8)
 
 @dataclass
 class DiscriminatorOutput:
-    low_level: list[torch.Tensor]   # n_d0 patch logit maps B x 1 x h x w
-    content: list[torch.Tensor]     # (K*B) x (K+1) x 1 x 1 (OSMIS, class-major rows) or B x 1 x 1 x 1
-    layout: list[torch.Tensor]      # B x 1 x h x w
+    low_level: list[torch.Tensor]  # n_d0 patch logit maps B x 1 x h x w
+    content: list[torch.Tensor]  # (K*B) x (K+1) x 1 x 1 (OSMIS, class-major rows) or B x 1 x 1 x 1
+    layout: list[torch.Tensor]  # B x 1 x h x w
     mask: torch.Tensor | None = None  # B x K x h x w mask used by the masked attention (hard for fakes)
 
 
@@ -48,22 +49,22 @@ class DBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, num_blocks: int, num_low_level: int, num_classes: int | None = None, ch: int = 32,
-                 norm: str = "none"):
+    def __init__(
+        self, num_blocks: int, num_low_level: int, num_classes: int | None = None, ch: int = 32, norm: str = "none"
+    ):
         super().__init__()
         if not 1 <= num_low_level < num_blocks:
             raise ValueError("need 1 <= n_d0 < n_d")
         self.num_classes = num_classes
         self.num_low_level = num_low_level
-        d = [m * ch for m in D_MULTIPLIERS[:num_blocks + 1]]
+        d = [m * ch for m in D_MULTIPLIERS[: num_blocks + 1]]
         if num_classes:
             for i in range(num_low_level + 1, num_blocks):
                 d[i] *= 2
         n0, n_high = num_low_level, num_blocks - num_low_level
         msg = [0] + [d[i] // 8 for i in range(1, n0)]
         self.from_rgb = nn.ModuleList([sn_conv(3, d[0], 3)] + [sn_conv(3, msg[i], 3) for i in range(1, n0)])
-        self.low_blocks = nn.ModuleList(DBlock(d[i] + msg[i], d[i + 1], True, norm, first=(i == 0))
-                                        for i in range(n0))
+        self.low_blocks = nn.ModuleList(DBlock(d[i] + msg[i], d[i + 1], True, norm, first=(i == 0)) for i in range(n0))
         self.low_heads = nn.ModuleList(sn_conv(d[i + 1], 1, 1) for i in range(n0))
         n_out = num_classes + 1 if num_classes else 1
         self.content_blocks = nn.ModuleList(DBlock(d[n0 + k], d[n0 + k + 1], False, norm) for k in range(n_high))
@@ -86,9 +87,16 @@ class Discriminator(nn.Module):
             low.append(head(x))
         return x, low
 
-    def forward(self, pyramid: list[torch.Tensor], mask: torch.Tensor | None = None, real: bool = False,
-                harden: str = "argmax", p_con: float = 0.0, p_lay: float = 0.0,
-                gen: torch.Generator | None = None) -> DiscriminatorOutput:
+    def forward(
+        self,
+        pyramid: list[torch.Tensor],
+        mask: torch.Tensor | None = None,
+        real: bool = False,
+        harden: str = "argmax",
+        p_con: float = 0.0,
+        p_lay: float = 0.0,
+        gen: torch.Generator | None = None,
+    ) -> DiscriminatorOutput:
         """pyramid: n_d0 images B x 3 x h_i x w_i, largest last; mask: B x K x H x W (OSMIS).
 
         real=True applies feature augmentation (p_con, p_lay, random decisions from `gen`). For fakes the soft

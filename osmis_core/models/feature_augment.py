@@ -3,6 +3,7 @@
 Random decisions come from a CPU torch.Generator so that they never wait for the accelerator and are restored
 exactly on resume.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,14 +26,14 @@ def content_feature_augment(v: torch.Tensor, p: float, gen: torch.Generator) -> 
         perm = torch.arange(n)
         swap = torch.zeros(n, c, dtype=torch.bool)
         for k in range(0, n - 1, 2):
-            chosen = torch.randperm(c, generator=gen)[:max(1, int(c * _uniform(gen, 0.1, 0.3)))]
+            chosen = torch.randperm(c, generator=gen)[: max(1, int(c * _uniform(gen, 0.1, 0.3)))]
             swap[k, chosen] = swap[k + 1, chosen] = True
             perm[k], perm[k + 1] = k + 1, k
         swap = swap.to(v.device, non_blocking=True).view(n, c, 1, 1)
         v = torch.where(swap, v[perm.to(v.device)], v)
     if float(torch.rand((), generator=gen)) < p:  # drop: zero 10-30 % of channels, same for all samples
         keep = torch.ones(c)
-        keep[torch.randperm(c, generator=gen)[:max(1, int(c * _uniform(gen, 0.1, 0.3)))]] = 0
+        keep[torch.randperm(c, generator=gen)[: max(1, int(c * _uniform(gen, 0.1, 0.3)))]] = 0
         v = v * keep.to(v.device, v.dtype, non_blocking=True).view(1, c, 1, 1)
     return v
 
@@ -42,8 +43,9 @@ def _random_rect(gen, h: int, w: int) -> tuple[int, int]:
     return max(1, round(h * _uniform(gen, 0.1, 0.5))), max(1, round(w * _uniform(gen, 0.1, 0.5)))
 
 
-def layout_feature_augment(y: torch.Tensor, p: float, gen: torch.Generator,
-                           mask: torch.Tensor | None = None) -> torch.Tensor:
+def layout_feature_augment(
+    y: torch.Tensor, p: float, gen: torch.Generator, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Recompose spatial features y: B x C x h x w of real samples (probability p per call).
 
     Without a mask: swap one random rectangle between the members of each pair. With a mask (B x K x h x w,
@@ -58,9 +60,9 @@ def layout_feature_augment(y: torch.Tensor, p: float, gen: torch.Generator,
     if mask is None:
         for k in range(0, b - 1, 2):
             rh, rw = _random_rect(gen, h, w)
-            t, l = _randint(gen, 0, h - rh), _randint(gen, 0, w - rw)
-            out[k, :, t:t + rh, l:l + rw] = y[k + 1, :, t:t + rh, l:l + rw]
-            out[k + 1, :, t:t + rh, l:l + rw] = y[k, :, t:t + rh, l:l + rw]
+            top, left = _randint(gen, 0, h - rh), _randint(gen, 0, w - rw)
+            out[k, :, top : top + rh, left : left + rw] = y[k + 1, :, top : top + rh, left : left + rw]
+            out[k + 1, :, top : top + rh, left : left + rw] = y[k, :, top : top + rh, left : left + rw]
         return out
     objects = (mask[:, 1:].sum(1) > 0.5).cpu().numpy()  # B x h x w, True where an object is
     for k in range(b):
@@ -87,9 +89,9 @@ def _free_rect(free: np.ndarray, rh: int, rw: int, gen) -> tuple[int, int] | Non
     if rh > h or rw > w:
         return None
     for _ in range(_TRIES):
-        t, l = _randint(gen, 0, h - rh), _randint(gen, 0, w - rw)
-        if free[t:t + rh, l:l + rw].all():
-            return t, l
+        top, left = _randint(gen, 0, h - rh), _randint(gen, 0, w - rw)
+        if free[top : top + rh, left : left + rw].all():
+            return top, left
     return None
 
 
@@ -97,16 +99,16 @@ def _paste_background(out, y, objects, k, gen):
     rh, rw = _random_rect(gen, *objects.shape[1:])
     src, dst = _free_rect(~objects[k], rh, rw, gen), _free_rect(~objects[k], rh, rw, gen)
     if src and dst:
-        out[k, :, dst[0]:dst[0] + rh, dst[1]:dst[1] + rw] = y[k, :, src[0]:src[0] + rh, src[1]:src[1] + rw]
+        out[k, :, dst[0] : dst[0] + rh, dst[1] : dst[1] + rw] = y[k, :, src[0] : src[0] + rh, src[1] : src[1] + rw]
 
 
 def _swap_background(out, y, objects, k, m, gen):
     rh, rw = _random_rect(gen, *objects.shape[1:])
     at = _free_rect(~objects[k] & ~objects[m], rh, rw, gen)
     if at:
-        t, l = at
-        out[k, :, t:t + rh, l:l + rw] = y[m, :, t:t + rh, l:l + rw]
-        out[m, :, t:t + rh, l:l + rw] = y[k, :, t:t + rh, l:l + rw]
+        top, left = at
+        out[k, :, top : top + rh, left : left + rw] = y[m, :, top : top + rh, left : left + rw]
+        out[m, :, top : top + rh, left : left + rw] = y[k, :, top : top + rh, left : left + rw]
 
 
 def _pick_object(objects_k: np.ndarray, gen) -> tuple[slice, slice] | None:
@@ -135,7 +137,7 @@ def _move_object(out, y, objects, k, gen, keep_source: bool):
         return
     if not keep_source:
         _fill_with_background(out, y, objects, k, box, gen)
-    out[k, :, dst[0]:dst[0] + rh, dst[1]:dst[1] + rw] = y[k, :, box[0], box[1]]
+    out[k, :, dst[0] : dst[0] + rh, dst[1] : dst[1] + rw] = y[k, :, box[0], box[1]]
 
 
 def _remove_object(out, y, objects, k, gen):
@@ -148,4 +150,4 @@ def _fill_with_background(out, y, objects, k, box, gen):
     rh, rw = box[0].stop - box[0].start, box[1].stop - box[1].start
     src = _free_rect(~objects[k], rh, rw, gen)
     if src:
-        out[k, :, box[0], box[1]] = y[k, :, src[0]:src[0] + rh, src[1]:src[1] + rw]
+        out[k, :, box[0], box[1]] = y[k, :, src[0] : src[0] + rh, src[1] : src[1] + rw]

@@ -1,4 +1,5 @@
 """Generator: transposed-conv stem, n_g residual up-blocks, an RGB head per scale, a mask head (OSMIS)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,17 +9,25 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .layers import (add_upsampled_, bake_spectral_norm, init_weights, lrelu, make_norm, sn_conv, upsample_conv3x3,
-                     upsample_kernel)
+from .layers import (
+    add_upsampled_,
+    bake_spectral_norm,
+    init_weights,
+    lrelu,
+    make_norm,
+    sn_conv,
+    upsample_conv3x3,
+    upsample_kernel,
+)
 
 G_MULTIPLIERS = (8, 8, 8, 8, 8, 8, 8, 4, 2, 1)
 
 
 @dataclass
 class GeneratorOutput:
-    images: list[torch.Tensor]      # n_g tensors B x 3 x h_i x w_i in [-1, 1], smallest first
-    features: list[torch.Tensor]    # n_g tensors tanh(block output), for the diversity regulariser
-    mask: torch.Tensor | None       # B x K x H x W softmax probabilities (OSMIS) or None
+    images: list[torch.Tensor]  # n_g tensors B x 3 x h_i x w_i in [-1, 1], smallest first
+    features: list[torch.Tensor]  # n_g tensors tanh(block output), for the diversity regulariser
+    mask: torch.Tensor | None  # B x K x H x W softmax probabilities (OSMIS) or None
 
 
 class GeneratorBlock(nn.Module):
@@ -28,8 +37,9 @@ class GeneratorBlock(nn.Module):
     numbers up to float rounding); False keeps the plain upsample-then-conv reference path.
     """
 
-    def __init__(self, cin: int, cout: int, upsample: bool, norm: str, fast_upsample: bool = True,
-                 spectral: bool = True):
+    def __init__(
+        self, cin: int, cout: int, upsample: bool, norm: str, fast_upsample: bool = True, spectral: bool = True
+    ):
         super().__init__()
         mid = min(cin, cout)
         self.upsample = upsample
@@ -59,18 +69,28 @@ class GeneratorBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, noise_shape: tuple[int, int], num_blocks: int, num_classes: int | None = None,
-                 ch: int = 32, noise_dim: int = 64, norm: str = "none", fast_upsample: bool = True,
-                 spectral: bool = True, init: bool = True):
+    def __init__(
+        self,
+        noise_shape: tuple[int, int],
+        num_blocks: int,
+        num_classes: int | None = None,
+        ch: int = 32,
+        noise_dim: int = 64,
+        norm: str = "none",
+        fast_upsample: bool = True,
+        spectral: bool = True,
+        init: bool = True,
+    ):
         """spectral=False builds plain convs and init=False skips the random initialisation: both for
         from_trained(), which loads baked weights over them."""
         super().__init__()
         self.noise_dim = noise_dim
         self.num_classes = num_classes
-        c = [m * ch for m in G_MULTIPLIERS[-(num_blocks + 1):]]
+        c = [m * ch for m in G_MULTIPLIERS[-(num_blocks + 1) :]]
         self.stem = nn.ConvTranspose2d(noise_dim, c[0], tuple(noise_shape))
-        self.blocks = nn.ModuleList(GeneratorBlock(c[i], c[i + 1], i > 0, norm, fast_upsample, spectral)
-                                    for i in range(num_blocks))
+        self.blocks = nn.ModuleList(
+            GeneratorBlock(c[i], c[i + 1], i > 0, norm, fast_upsample, spectral) for i in range(num_blocks)
+        )
         self.to_rgb = nn.ModuleList(sn_conv(c[i + 1], 3, 3, spectral=spectral) for i in range(num_blocks))
         self.mask_head = nn.Conv2d(c[-1], num_classes, 3, padding=1) if num_classes else None
         # set by freeze(): the last RGB head and the mask head as one conv with 3 + K outputs
@@ -80,8 +100,14 @@ class Generator(nn.Module):
             init_weights(self)
 
     @classmethod
-    def from_trained(cls, state: dict[str, torch.Tensor], noise_shape: tuple[int, int], num_blocks: int,
-                     num_classes: int | None = None, **options) -> "Generator":
+    def from_trained(
+        cls,
+        state: dict[str, torch.Tensor],
+        noise_shape: tuple[int, int],
+        num_blocks: int,
+        num_classes: int | None = None,
+        **options,
+    ) -> Generator:
         """A frozen generator (see freeze) from a trained generator's state dict: the same numbers as
         load_state_dict(state) then freeze(). Built on the meta device, without spectral-norm parametrizations or
         random initialisation, which the trained weights replace anyway (on a CPU they cost more than loading)."""
@@ -90,7 +116,7 @@ class Generator(nn.Module):
         g.load_state_dict(bake_spectral_norm(state), assign=True)  # new tensors: the checkpoint file stays free
         return g.freeze()
 
-    def freeze(self) -> "Generator":
+    def freeze(self) -> Generator:
         """For inference only: bake the spectrally normalised weights in, precompute the upsample kernels and
         merge the last RGB head with the mask head (one pass over the full-resolution map instead of two, each
         with too few outputs to keep the CPU's vector units busy), so that a forward pass does no per-call

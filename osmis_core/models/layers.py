@@ -1,4 +1,5 @@
 """Building blocks shared by the generator and the discriminator."""
+
 from __future__ import annotations
 
 import torch
@@ -26,7 +27,7 @@ def bake_spectral_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     baked = {}
     for key, value in state.items():
         if key.endswith(_SN_WEIGHT):
-            prefix = key[:-len(_SN_WEIGHT)]
+            prefix = key[: -len(_SN_WEIGHT)]
             u, v = state[prefix + _SN_VECTORS + "_u"], state[prefix + _SN_VECTORS + "_v"]
             baked[prefix + ".weight"] = value / torch.vdot(u, torch.mv(value.flatten(1), v))  # O x I x k x k
         elif _SN_VECTORS not in key:
@@ -118,8 +119,9 @@ def upsample_kernel(weight: torch.Tensor) -> torch.Tensor:
     return _upsample_taps(_upsample_taps(weight, 2), 3).transpose(0, 1).contiguous()
 
 
-def upsample_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                     kernel: torch.Tensor | None = None) -> torch.Tensor:
+def upsample_conv3x3(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernel: torch.Tensor | None = None
+) -> torch.Tensor:
     """conv3x3(upsample_nearest_x2(x)) computed as a transposed convolution; same result up to float rounding.
 
     x: B x I x h x w, weight: O x I x 3 x 3 -> B x O x 2h x 2w. kernel: upsample_kernel(weight), if precomputed.

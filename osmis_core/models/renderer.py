@@ -5,6 +5,7 @@ Noise (docs/renderer.md section 3): a z_dim-channel map at the layout's resoluti
 one z per instance (a connected component of one class, 8-connectivity). Every noise map is made from integer seeds, so
 a gallery can record seeds instead of tensors and re-make any photo exactly.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ NOISE_MODES = ("global", "instance")
 
 # -- geometry -------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RendererArchitecture:
     """Training resolution and depth of one renderer run.
@@ -29,6 +31,7 @@ class RendererArchitecture:
     num_blocks: SPADE blocks m of G (m - 1 nearest x2 upsamplings); the coarsest map is H / 2^(m-1), 4..8 px on the
     short side. D has m down blocks (OASIS: 6 and 6 at 256 px), so both sides are multiples of 2^m = `multiple`.
     """
+
     height: int
     width: int
     num_blocks: int
@@ -36,7 +39,7 @@ class RendererArchitecture:
 
     @property
     def multiple(self) -> int:
-        return 2 ** self.num_blocks
+        return 2**self.num_blocks
 
     @property
     def num_down(self) -> int:
@@ -51,8 +54,12 @@ class RendererArchitecture:
         d = asdict(self)
         d["notes"] = list(self.notes)
         # the keys the progress line and the app print for every run
-        d.update(num_blocks_g=self.num_blocks, num_blocks_d=self.num_down, num_blocks_d0=1,
-                 noise_shape=[self.height, self.width])
+        d.update(
+            num_blocks_g=self.num_blocks,
+            num_blocks_d=self.num_down,
+            num_blocks_d0=1,
+            noise_shape=[self.height, self.width],
+        )
         return d
 
     @classmethod
@@ -60,8 +67,7 @@ class RendererArchitecture:
         return cls(int(d["height"]), int(d["width"]), int(d["num_blocks"]), tuple(d.get("notes", ())))
 
 
-def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int | None = None
-                       ) -> RendererArchitecture:
+def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int | None = None) -> RendererArchitecture:
     """(W, H) of the input -> the training size (larger side <= max_size, sides multiples of 2^m) and m.
 
     m is the smallest depth whose coarsest map is at most 8 px on the short side (4..8 px, docs/renderer.md
@@ -74,11 +80,13 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
         num_blocks = 2
         while short / 2 ** (num_blocks - 1) > 8:
             num_blocks += 1
-    f = 2 ** num_blocks
+    f = 2**num_blocks
     H, W = int(h // f) * f, int(w // f) * f
     if min(H, W) < f or num_blocks < 2:
-        raise ConfigError(f"the training size {int(w)}x{int(h)} is too small for a renderer with {num_blocks} "
-                          f"blocks (sides must be multiples of {f}); use a larger --max-size.")
+        raise ConfigError(
+            f"the training size {int(w)}x{int(h)} is too small for a renderer with {num_blocks} "
+            f"blocks (sides must be multiples of {f}); use a larger --max-size."
+        )
     notes = ()
     if (H, W) != (int(h), int(w)):
         notes = (f"training size rounded from {int(w)}x{int(h)} to {W}x{H} (multiples of {f})",)
@@ -87,10 +95,12 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
 
 # -- noise ----------------------------------------------------------------------------------------------------------
 
+
 def instance_labels(ids: np.ndarray) -> tuple[np.ndarray, int]:
     """H x W class ids -> (H x W int32 instance index 0..n-1, n). An instance is a connected component of one class
     (8-connectivity), numbered in raster order of its first pixel."""
     from scipy import ndimage
+
     out = np.full(ids.shape, -1, np.int64)
     structure = np.ones((3, 3), bool)
     firsts, labels = [], []
@@ -107,7 +117,7 @@ def instance_labels(ids: np.ndarray) -> tuple[np.ndarray, int]:
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     offset = 0
-    for lab, c, n in labels:
+    for lab, _c, n in labels:
         sel = lab > 0
         out[sel] = rank[offset + lab[sel] - 1]
         offset += n
@@ -138,6 +148,7 @@ def resample_noise(z: torch.Tensor, z_new: torch.Tensor, region: torch.Tensor) -
 
 
 # -- generator ------------------------------------------------------------------------------------------------------
+
 
 def _param_free_norm(kind: str, channels: int) -> nn.Module:
     if kind == "batch":
@@ -200,15 +211,15 @@ class RendererGenerator(nn.Module):
     (for the diversity regulariser).
     """
 
-    def __init__(self, num_classes: int, num_blocks: int, ch: int = 32, hidden: int = 64, z_dim: int = 64,
-                 norm: str = "batch"):
+    def __init__(
+        self, num_classes: int, num_blocks: int, ch: int = 32, hidden: int = 64, z_dim: int = 64, norm: str = "batch"
+    ):
         super().__init__()
         self.num_classes, self.num_blocks, self.z_dim = num_classes, num_blocks, z_dim
         seg = num_classes + z_dim
         widths = generator_widths(num_blocks, ch)
         self.head = nn.Conv2d(seg, widths[0], 3, padding=1)
-        self.blocks = nn.ModuleList(SpadeBlock(widths[i], widths[i + 1], seg, hidden, norm)
-                                    for i in range(num_blocks))
+        self.blocks = nn.ModuleList(SpadeBlock(widths[i], widths[i + 1], seg, hidden, norm) for i in range(num_blocks))
         self.out = nn.Conv2d(widths[-1], 3, 3, padding=1)
         init_weights(self)
 
@@ -243,6 +254,7 @@ def receptive_radius(num_blocks: int) -> int:
 
 
 # -- discriminator --------------------------------------------------------------------------------------------------
+
 
 class _ResBlockD(nn.Module):
     """SN residual block that halves (down), doubles (up) or keeps the resolution; 1x1 SN shortcut on width change.
@@ -291,8 +303,9 @@ class RendererDiscriminator(nn.Module):
             raise ValueError("the discriminator needs at least one down block")
         self.num_down = num_down
         e = discriminator_widths(num_down, ch)
-        self.down = nn.ModuleList(_ResBlockD(3 if i == 0 else e[i - 1], e[i], "down", first=(i == 0))
-                                  for i in range(num_down))
+        self.down = nn.ModuleList(
+            _ResBlockD(3 if i == 0 else e[i - 1], e[i], "down", first=(i == 0)) for i in range(num_down)
+        )
         up = [_ResBlockD(e[-1], e[-2] if num_down > 1 else ch, "up")]
         for i in range(1, num_down):
             cout = e[-2 - i] if i < num_down - 1 else ch

@@ -1,4 +1,5 @@
 """Turning tensors into pictures: colour masks, overlays, preview grids."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .layers import class_ids
 from ..resources import resource_path
+from .layers import class_ids
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +56,7 @@ def preview_grid(images: np.ndarray, ids: np.ndarray | None, pad: int = 2) -> Im
     canvas = np.full((rows * h + (rows + 1) * pad, n * w + (n + 1) * pad, 3), 255, np.uint8)
     for i in range(n):
         x = pad + i * (w + pad)
-        canvas[pad:pad + h, x:x + w] = images[i]
+        canvas[pad : pad + h, x : x + w] = images[i]
         if ids is not None:
-            canvas[2 * pad + h:2 * pad + 2 * h, x:x + w] = colour_mask(ids[i])
+            canvas[2 * pad + h : 2 * pad + 2 * h, x : x + w] = colour_mask(ids[i])
     return Image.fromarray(canvas)

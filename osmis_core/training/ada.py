@@ -3,6 +3,7 @@ Data", section 3): the overfitting heuristic r_t = E[sign(D(real))] is compared 
 and p moves by a fixed step towards more augmentation when r_t is above it (D is too sure of the reals), towards
 less otherwise. The step is sized so that p can go from 0 to 1 within `images` real images.
 """
+
 from __future__ import annotations
 
 import torch

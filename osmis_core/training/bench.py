@@ -1,4 +1,5 @@
 """Training speed and memory measurement (used by `osmis bench` and benchmarks/)."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -34,8 +35,9 @@ def peak_rss_bytes() -> int:
     return rss if sys.platform == "darwin" else rss * 1024
 
 
-def benchmark_training(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None = None,
-                       iters: int = 10, warmup: int = 2) -> dict:
+def benchmark_training(
+    config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None = None, iters: int = 10, warmup: int = 2
+) -> dict:
     """Median seconds per iteration (after `warmup` iterations), start-up time and peak memory."""
     device = resolve_device(config.run.device)
     t0 = time.perf_counter()
@@ -79,15 +81,22 @@ def benchmark_training(config: OsmisConfig, data_path: str | Path, mask_path: st
     return result
 
 
-def benchmark_variants(configs: dict[str, OsmisConfig], data_path: str | Path, mask_path: str | Path | None = None,
-                       iters: int = 10, warmup: int = 2, rounds: int = 1, isolate: bool = True) -> list[dict]:
+def benchmark_variants(
+    configs: dict[str, OsmisConfig],
+    data_path: str | Path,
+    mask_path: str | Path | None = None,
+    iters: int = 10,
+    warmup: int = 2,
+    rounds: int = 1,
+    isolate: bool = True,
+) -> list[dict]:
     """Time several variants side by side. With isolate, each measurement runs in a fresh process, so that one
     variant's heap and peak memory do not colour the next. Over several rounds the order alternates (A B C,
     C B A, ...) and each variant reports the median of its round medians and its largest peak memory."""
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     args = (str(data_path), None if mask_path is None else str(mask_path), iters, warmup)
     for r in range(rounds):
-        for name in (list(configs) if r % 2 == 0 else list(configs)[::-1]):
+        for name in list(configs) if r % 2 == 0 else list(configs)[::-1]:
             if isolate:
                 with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                     runs[name].append(pool.submit(benchmark_training, configs[name], *args).result())
@@ -96,12 +105,18 @@ def benchmark_variants(configs: dict[str, OsmisConfig], data_path: str | Path, m
     results = []
     for name, rs in runs.items():
         med = statistics.median(r["median_s_per_iter"] for r in rs)
-        merged = {"variant": name, **rs[0], "rounds": rounds, "isolated": isolate,
-                  "median_s_per_iter": round(med, 4), "iters_per_s": round(1 / med, 4),
-                  "min_s_per_iter": min(r["min_s_per_iter"] for r in rs),
-                  "startup_s": round(statistics.median(r["startup_s"] for r in rs), 3),
-                  "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
-                  "projected_paper_run_h": round(med * PAPER_ITERS / 3600, 2)}
+        merged = {
+            "variant": name,
+            **rs[0],
+            "rounds": rounds,
+            "isolated": isolate,
+            "median_s_per_iter": round(med, 4),
+            "iters_per_s": round(1 / med, 4),
+            "min_s_per_iter": min(r["min_s_per_iter"] for r in rs),
+            "startup_s": round(statistics.median(r["startup_s"] for r in rs), 3),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+            "projected_paper_run_h": round(med * PAPER_ITERS / 3600, 2),
+        }
         if "max_allocated_mb" in rs[0]:
             merged["max_allocated_mb"] = max(r["max_allocated_mb"] for r in rs)
         results.append(merged)

@@ -4,20 +4,21 @@ Each detector's update() returns an Alarm the first time its fault is seen (once
 values are healthy again) and None otherwise; reset() forgets the history (after a rollback). They hold plain
 Python floats, so they cost nothing next to a training step and can be tested on synthetic sequences.
 """
+
 from __future__ import annotations
 
 import math
 import statistics
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation is 1.4826 x its median absolute deviation
 
 
 @dataclass(frozen=True)
 class Alarm:
-    kind: str       # nonfinite, d_spike, diversity_collapse, empty_masks
+    kind: str  # nonfinite, d_spike, diversity_collapse, empty_masks
     message: str
 
 
@@ -97,8 +98,11 @@ class DiscriminatorSpike:
             limit = median + max(self.k * MAD_TO_SIGMA * mad, self.min_rise)
             spike = d_real > limit
             if self._episode.observe(spike):
-                alarm = Alarm(self.kind, f"discriminator spike at step {step}: mean D(real) logit {d_real:.2f}, "
-                              f"running median {median:.2f} (limit {limit:.2f})")
+                alarm = Alarm(
+                    self.kind,
+                    f"discriminator spike at step {step}: mean D(real) logit {d_real:.2f}, "
+                    f"running median {median:.2f} (limit {limit:.2f})",
+                )
         if not spike:
             self._history.append(d_real)  # the running level is that of healthy ticks
         return alarm
@@ -123,8 +127,11 @@ class DiversityCollapse:
 
     def update(self, step: int, diversity: float) -> Alarm | None:
         if self._episode.observe(diversity < self.floor):
-            return Alarm(self.kind, f"diversity collapse at step {step}: pixel diversity {diversity:.4f} of the "
-                         f"fixed-noise samples is below {self.floor} (they are nearly identical)")
+            return Alarm(
+                self.kind,
+                f"diversity collapse at step {step}: pixel diversity {diversity:.4f} of the "
+                f"fixed-noise samples is below {self.floor} (they are nearly identical)",
+            )
         return None
 
     @property
@@ -150,8 +157,11 @@ class EmptyMasks:
         """largest_shares: per generated sample, the share (0..1) of its most frequent class."""
         faulty = real_largest_share < self.real_share and min(largest_shares) >= self.share
         if self._episode.observe(faulty):
-            return Alarm(self.kind, f"empty masks at step {step}: one class covers at least {min(largest_shares):.1%} "
-                         f"of every generated mask (real masks: largest class {real_largest_share:.1%})")
+            return Alarm(
+                self.kind,
+                f"empty masks at step {step}: one class covers at least {min(largest_shares):.1%} "
+                f"of every generated mask (real masks: largest class {real_largest_share:.1%})",
+            )
         return None
 
     @property

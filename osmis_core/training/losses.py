@@ -1,4 +1,5 @@
 """Adversarial losses, the (K+1)-way content loss and the diversity regulariser (docs/model.md section 4)."""
+
 from __future__ import annotations
 
 import torch
@@ -35,13 +36,17 @@ def content_loss(logits: torch.Tensor, mask: torch.Tensor, real: bool) -> torch.
     logits: (K*B) x (K+1) x 1 x 1 with class-major rows; mask: B x K x H x W.
     """
     b, k = mask.shape[:2]
-    target = (torch.arange(k, device=logits.device).repeat_interleave(b) if real
-              else torch.full((k * b,), k, device=logits.device))
+    target = (
+        torch.arange(k, device=logits.device).repeat_interleave(b)
+        if real
+        else torch.full((k * b,), k, device=logits.device)
+    )
     return F.cross_entropy(logits.flatten(1).float(), target, weight=class_weights(mask))
 
 
-def discriminator_terms(out: DiscriminatorOutput, real: bool, kind: str, num_blocks_d: int,
-                        for_generator: bool = False) -> dict[str, torch.Tensor]:
+def discriminator_terms(
+    out: DiscriminatorOutput, real: bool, kind: str, num_blocks_d: int, for_generator: bool = False
+) -> dict[str, torch.Tensor]:
     """Weighted loss terms per D part: low-level 1/n_d, content 0.5/n_d, layout 0.5/n_d."""
     adv = lambda t: adversarial(t, real, kind, for_generator)  # noqa: E731
     low = sum(adv(t) for t in out.low_level) / num_blocks_d

@@ -3,11 +3,13 @@
 The trainer calls this module through a few hooks; everything here reads the trainer's models, never changes
 how a training step computes.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -19,9 +21,9 @@ from .health import Alarm, DiscriminatorSpike, DiversityCollapse, EmptyMasks, No
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-EVAL_SAMPLES = 16       # fixed-noise samples per evaluation: enough for a stable pixel diversity, cheap to make
+EVAL_SAMPLES = 16  # fixed-noise samples per evaluation: enough for a stable pixel diversity, cheap to make
 EVAL_BATCH = 8
-SIFID_DIMS = 64         # the first Inception block: the cheapest SIFID layer, and the one the paper reports
+SIFID_DIMS = 64  # the first Inception block: the cheapest SIFID layer, and the one the paper reports
 EVAL_NOISE_SEED_OFFSET = 2  # run seed + 1 is the preview noise
 MAX_ROLLBACKS = 3  # --on-collapse rollback: after this many in one run (lr_d / 8), a further fault stops the run
 
@@ -29,6 +31,7 @@ MAX_ROLLBACKS = 3  # --on-collapse rollback: after this many in one run (lr_d / 
 @dataclass(frozen=True)
 class Evaluation:
     """metrics: see events.StepEval; largest_shares: per sample, the share of its most frequent mask class."""
+
     metrics: dict[str, float]
     largest_shares: list[float]
 
@@ -47,6 +50,7 @@ class TrainingEvaluator:
         # imported here: the metrics package loads torchvision and lpips (seconds), which a run without
         # evaluations, and every `osmis` command that imports the trainer, should not pay for
         from ..metrics import INCEPTION_V3, SIFID, PixelDiversity, find_weights
+
         self.device = torch.device(device)
         self.noise = noise
         real = (data.images.detach().float().to(self.device) + 1) / 2  # F x 3 x H x W in [0, 1]
@@ -86,8 +90,11 @@ class TrainingEvaluator:
 
 
 # --keep-best: which metric keys it reads (first one present) and whether larger is better
-BEST_BY = {"sifid": (("sifid", "sifid_proxy"), False), "diversity": (("diversity",), True),
-           "mask_shares": (("mask_shares",), False)}
+BEST_BY = {
+    "sifid": (("sifid", "sifid_proxy"), False),
+    "diversity": (("diversity",), True),
+    "mask_shares": (("mask_shares",), False),
+}
 
 
 class BestTracker:
@@ -118,8 +125,7 @@ class BestTracker:
         return False
 
     def record(self, step: int, metrics: dict[str, float]) -> dict:
-        return {"step": step, "metric": self.metric, "key": self.key(metrics), "value": self.value,
-                "metrics": metrics}
+        return {"step": step, "metric": self.metric, "key": self.key(metrics), "value": self.value, "metrics": metrics}
 
 
 class HealthChecks:
@@ -190,8 +196,9 @@ class TrainingMonitor:
         if not t.evaluates:
             return None
         if self._evaluator is None:
-            noise = t.generator.sample_noise(EVAL_SAMPLES, torch.Generator().manual_seed(
-                t.config.run.seed + EVAL_NOISE_SEED_OFFSET))
+            noise = t.generator.sample_noise(
+                EVAL_SAMPLES, torch.Generator().manual_seed(t.config.run.seed + EVAL_NOISE_SEED_OFFSET)
+            )
             self._evaluator = TrainingEvaluator(t.data, noise, t.device)
             self._best = BestTracker(t.config.run.keep_best, t.folder.read_best())
         evaluation = self._evaluator.evaluate(t.generator_ema)
@@ -210,8 +217,9 @@ class TrainingMonitor:
         """Report a health alarm (stats.jsonl, log.txt, event); returns the --on-collapse action, None to warn."""
         t = self.trainer
         action = t.config.run.on_collapse
-        t.folder.append_stats({"step": t.step, "event": "health", "kind": alarm.kind, "message": alarm.message,
-                               "action": action})
+        t.folder.append_stats(
+            {"step": t.step, "event": "health", "kind": alarm.kind, "message": alarm.message, "action": action}
+        )
         t.folder.log(f"health: {alarm.message} ({action})")
         yield HealthEvent(t.step, alarm.kind, alarm.message, action)
         return None if action == "warn" else action
@@ -250,8 +258,9 @@ class TrainingMonitor:
         self.health.reset()
         folder.discard_after(to_step)
         folder.truncate_stats(to_step)
-        info.setdefault("rollbacks", []).append({"at_step": at_step, "to_step": to_step, "lr_d": lr_d,
-                                                 "reason": reason})
+        info.setdefault("rollbacks", []).append(
+            {"at_step": at_step, "to_step": to_step, "lr_d": lr_d, "reason": reason}
+        )
         folder.write_run_json(info)
         folder.log(f"rollback at step {at_step} to checkpoint step {to_step}, lr_d halved to {lr_d:g}: {reason}")
         return RolledBack(at_step, to_step, lr_d, reason)

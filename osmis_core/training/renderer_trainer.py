@@ -1,5 +1,6 @@
 """Training the layout renderer (docs/renderer.md section 4): the renderer's step, state and previews inside the
 project's training loop (Trainer.run: the same events, run folder, checkpoints and stop/pause control)."""
+
 from __future__ import annotations
 
 import copy
@@ -35,30 +36,47 @@ from ..optim import adam
 from .monitor import TrainingMonitor
 from .trainer import StepLosses, Trainer
 
-BN_REFRESH_BATCHES = 10     # no-grad passes that re-estimate the EMA's batch-norm statistics before sampling
-PREVIEW_WARPS = 3           # previews: the training layout, this many fixed TPS warps of it, and one edited layout
+BN_REFRESH_BATCHES = 10  # no-grad passes that re-estimate the EMA's batch-norm statistics before sampling
+PREVIEW_WARPS = 3  # previews: the training layout, this many fixed TPS warps of it, and one edited layout
 
 
-def load_renderer_data(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,
-                       device: torch.device) -> TrainingData:
+def load_renderer_data(
+    config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None, device: torch.device
+) -> TrainingData:
     """The training pairs at the renderer's training size (sides multiples of 2^m); masks are required."""
     d = config.data
     blocks = config.renderer.num_blocks_r
-    data = load_training_data(data_path, mask_path, max_size=d.max_size, use_masks=True,
-                              max_classes=d.max_classes, background_colour=d.background_color,
-                              max_frames=d.max_frames, device=device,
-                              architecture_for=lambda w, h: recommend_renderer(w, h, d.max_size, blocks))
+    data = load_training_data(
+        data_path,
+        mask_path,
+        max_size=d.max_size,
+        use_masks=True,
+        max_classes=d.max_classes,
+        background_colour=d.background_color,
+        max_frames=d.max_frames,
+        device=device,
+        architecture_for=lambda w, h: recommend_renderer(w, h, d.max_size, blocks),
+    )
     if data.masks is None:
-        raise DataError(f"{data_path}: the renderer needs a mask for every frame (none found next to the data); "
-                        f"give it with --mask.")
+        raise DataError(
+            f"{data_path}: the renderer needs a mask for every frame (none found next to the data); "
+            f"give it with --mask."
+        )
     return data
 
 
-def build_renderer(config: OsmisConfig, num_classes: int, arch: RendererArchitecture
-                   ) -> tuple[RendererGenerator, RendererDiscriminator]:
+def build_renderer(
+    config: OsmisConfig, num_classes: int, arch: RendererArchitecture
+) -> tuple[RendererGenerator, RendererDiscriminator]:
     r = config.renderer
-    g = RendererGenerator(num_classes, arch.num_blocks, ch=r.ch_r, hidden=r.spade_hidden,
-                          z_dim=config.generator.noise_dim, norm=r.spade_norm)
+    g = RendererGenerator(
+        num_classes,
+        arch.num_blocks,
+        ch=r.ch_r,
+        hidden=r.spade_hidden,
+        z_dim=config.generator.noise_dim,
+        norm=r.spade_norm,
+    )
     d = RendererDiscriminator(num_classes, arch.num_down, ch=r.ch_rd)
     return g, d
 
@@ -76,8 +94,9 @@ def oasis_loss(logits: torch.Tensor, ids: torch.Tensor | None, num_classes: int)
     fake one judged for G); ids None: target 0 ("fake"), unweighted. logits: B x (K+1) x H x W."""
     logits = logits.float()
     if ids is None:
-        return F.cross_entropy(logits, torch.zeros(logits.shape[0], *logits.shape[2:], dtype=torch.long,
-                                                   device=logits.device))
+        return F.cross_entropy(
+            logits, torch.zeros(logits.shape[0], *logits.shape[2:], dtype=torch.long, device=logits.device)
+        )
     loss = F.cross_entropy(logits, ids + 1, reduction="none")
     return (loss * class_balanced_weights(ids, num_classes)).mean()
 
@@ -95,7 +114,7 @@ def labelmix_map(coins: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 def pair_diversity(features: list[torch.Tensor], pairs: int) -> torch.Tensor:
     """Minus the mean absolute difference between samples i and i + pairs (the same layout, two noises), averaged
     over the blocks' outputs: the OSMIS diversity regulariser for pairs of noises of one layout."""
-    return -torch.stack([(f[:pairs] - f[pairs:2 * pairs]).abs().float().mean() for f in features]).mean()
+    return -torch.stack([(f[:pairs] - f[pairs : 2 * pairs]).abs().float().mean() for f in features]).mean()
 
 
 def _onehot(ids: torch.Tensor, k: int) -> torch.Tensor:
@@ -107,8 +126,13 @@ class RendererTrainer(Trainer):
 
     evaluates = False  # the training metrics sample OSMIS's noise-to-image generator; the renderer needs layouts
 
-    def __init__(self, config: OsmisConfig, data: TrainingData, run_dir: str | Path | None = None,
-                 device: torch.device | None = None):
+    def __init__(
+        self,
+        config: OsmisConfig,
+        data: TrainingData,
+        run_dir: str | Path | None = None,
+        device: torch.device | None = None,
+    ):
         self.config = config
         self.data = data
         self.device = device or data.images.device
@@ -132,8 +156,11 @@ class RendererTrainer(Trainer):
         self._g_params = list(self.generator.parameters())
         self._d_params = list(self.discriminator.parameters())
         self.preview_layouts, self.preview_seeds = self._make_preview_layouts()
-        self.osmis_layouts = (sample_osmis_layouts(r.layouts_from, self.num_classes, self.ids.shape[-2:],
-                                                   config.run.seed, self.device) if r.layouts_from else None)
+        self.osmis_layouts = (
+            sample_osmis_layouts(r.layouts_from, self.num_classes, self.ids.shape[-2:], config.run.seed, self.device)
+            if r.layouts_from
+            else None
+        )
         self.ada = None  # the renderer's discriminator augmentation has its own fixed probabilities
         self.monitor = TrainingMonitor(self)  # health checks (no training metrics: see `evaluates`)
         self._render_cache: tuple[int, RendererGenerator] | None = None
@@ -169,9 +196,12 @@ class RendererTrainer(Trainer):
         """B x z_dim x H x W noise for layouts ids (B x H x W), one seed per sample drawn from the trainer's stream;
         half of the batches (p_instance_noise) get per-instance noise so local resampling is in-distribution."""
         if mode is None:
-            mode = "instance" if float(torch.rand((), generator=self.rng)) < self.config.renderer.p_instance_noise \
+            mode = (
+                "instance"
+                if float(torch.rand((), generator=self.rng)) < self.config.renderer.p_instance_noise
                 else "global"
-        seeds = torch.randint(2 ** 62, (ids.shape[0],), generator=self.rng).tolist()
+            )
+        seeds = torch.randint(2**62, (ids.shape[0],), generator=self.rng).tolist()
         z_dim = self.generator.z_dim
         maps = [noise_map(lab, z_dim, s, mode) for lab, s in zip(ids.cpu().numpy(), seeds)]
         return torch.stack(maps).to(self.device)
@@ -241,7 +271,7 @@ class RendererTrainer(Trainer):
         use_lm = cfg.renderer.lambda_labelmix > 0 and paired > 0
         stack, stack_ids = [real_img, fake], [real_ids, ids]
         if use_lm:
-            lm_real, lm_fake, lm_ids = real_img[:paired], fake[pairs:pairs + paired], ids[pairs:pairs + paired]
+            lm_real, lm_fake, lm_ids = real_img[:paired], fake[pairs : pairs + paired], ids[pairs : pairs + paired]
             coins = labelmix_coins(paired, k, self.rng)
             m = labelmix_map(coins, lm_ids)
             stack.append(m * lm_real + (1 - m) * lm_fake)
@@ -250,16 +280,16 @@ class RendererTrainer(Trainer):
         with self._autocast():
             aug, aug_ids = self._d_augment(torch.cat(stack), torch.cat(stack_ids))
             out = D(aug)
-        out_real, out_fake = out[:b], out[b:2 * b]
+        out_real, out_fake = out[:b], out[b : 2 * b]
         loss_real = oasis_loss(out_real, aug_ids[:b], k)
         loss_fake = oasis_loss(out_fake, None, k)
         loss_d = loss_real + loss_fake
         terms.update(d_real_loss=loss_real, d_fake_loss=loss_fake)  # d_real/d_fake name the mean logits
         if use_lm:
             # the three parts were warped alike, so the mixed image's map is the coins of its warped classes
-            m_aug = labelmix_map(coins, aug_ids[2 * b:])
-            target = m_aug * out_real[:paired] + (1 - m_aug) * out_fake[pairs:pairs + paired]
-            lm = F.mse_loss(out[2 * b:].float(), target.float())
+            m_aug = labelmix_map(coins, aug_ids[2 * b :])
+            target = m_aug * out_real[:paired] + (1 - m_aug) * out_fake[pairs : pairs + paired]
+            lm = F.mse_loss(out[2 * b :].float(), target.float())
             loss_d = loss_d + cfg.renderer.lambda_labelmix * lm
             terms["d_labelmix"] = lm
         elif cfg.renderer.lambda_labelmix > 0:
@@ -272,8 +302,11 @@ class RendererTrainer(Trainer):
         self.step += 1
         self._render_cache = None
         terms["g_total"], terms["d_total"] = loss_g, loss_d
-        return StepLosses({key: v.detach() for key, v in terms.items()}, _realness(out_real, aug_ids[:b]),
-                          _realness(out_fake, aug_ids[b:2 * b]))
+        return StepLosses(
+            {key: v.detach() for key, v in terms.items()},
+            _realness(out_real, aug_ids[:b]),
+            _realness(out_fake, aug_ids[b : 2 * b]),
+        )
 
     # -- state ---------------------------------------------------------------------------------------------
     def render_generator(self) -> RendererGenerator:
@@ -289,8 +322,12 @@ class RendererTrainer(Trainer):
             idx = (torch.randint(self.data.num_frames, (b,), generator=gen)).to(self.device)
             ids = augment_pairs(None, self.ids[idx], self.num_classes, self.pair_aug, gen)[1]
             mode = "instance" if i % 2 else "global"
-            z = torch.stack([noise_map(lab, g.z_dim, self.config.run.seed + 100 * i + j, mode)
-                             for j, lab in enumerate(ids.cpu().numpy())]).to(self.device)
+            z = torch.stack(
+                [
+                    noise_map(lab, g.z_dim, self.config.run.seed + 100 * i + j, mode)
+                    for j, lab in enumerate(ids.cpu().numpy())
+                ]
+            ).to(self.device)
             batches.append((_onehot(ids, self.num_classes), z))
         refresh_batch_norm(g, batches)
         self._render_cache = (self.step, g)
@@ -352,8 +389,9 @@ class RendererTrainer(Trainer):
     def save_preview(self) -> Path:
         g = self.render_generator()
         ids = self.preview_layouts
-        z = torch.stack([noise_map(lab, g.z_dim, s, "global")
-                         for lab, s in zip(ids.cpu().numpy(), self.preview_seeds)]).to(self.device)
+        z = torch.stack(
+            [noise_map(lab, g.z_dim, s, "global") for lab, s in zip(ids.cpu().numpy(), self.preview_seeds)]
+        ).to(self.device)
         images = g(_onehot(ids, self.num_classes), z)
         grid = preview_grid(to_uint8_images(images), ids.to(torch.uint8).cpu().numpy())
         path = self.folder.samples / f"step_{self.step:07d}.png"
@@ -361,23 +399,33 @@ class RendererTrainer(Trainer):
         return path
 
     def describe(self) -> RunDescription:
-        return RunDescription(self.data.describe(), self.data.architecture.to_dict(), str(self.device),
-                              count_parameters(self.generator), count_parameters(self.discriminator), "renderer")
+        return RunDescription(
+            self.data.describe(),
+            self.data.architecture.to_dict(),
+            str(self.device),
+            count_parameters(self.generator),
+            count_parameters(self.discriminator),
+            "renderer",
+        )
 
 
 OSMIS_LAYOUTS = 64  # masks sampled once from a --layouts-from run
 
 
-def sample_osmis_layouts(run_dir: str, num_classes: int, size: tuple[int, int], seed: int, device: torch.device
-                         ) -> torch.Tensor:
+def sample_osmis_layouts(
+    run_dir: str, num_classes: int, size: tuple[int, int], seed: int, device: torch.device
+) -> torch.Tensor:
     """OSMIS_LAYOUTS masks (N x H x W int64 at the renderer's size, nearest) sampled with a fixed seed from an OSMIS
     run's EMA generator. Raises ConfigError when the run has no masks or another number of classes."""
     from ..application.generate import load_generator, sample
     from ..errors import ConfigError
+
     generator, meta = load_generator(run_dir, device=device)
     if meta["num_classes"] != num_classes:
-        raise ConfigError(f"{run_dir}: --layouts-from needs an OSMIS run with masks of {num_classes} classes, it has "
-                          f"{meta['num_classes'] or 'no masks'}.")
+        raise ConfigError(
+            f"{run_dir}: --layouts-from needs an OSMIS run with masks of {num_classes} classes, it has "
+            f"{meta['num_classes'] or 'no masks'}."
+        )
     masks = torch.cat([m.argmax(1) for _, _, m in sample(generator, OSMIS_LAYOUTS, seed, device=device)])
     return F.interpolate(masks[:, None].float(), size=tuple(size), mode="nearest")[:, 0].long()
 

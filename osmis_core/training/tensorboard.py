@@ -1,5 +1,6 @@
 """TensorBoard logs of a run (--tensorboard): losses, D logits, p_aug, training metrics and preview grids, written
 through torch.utils.tensorboard from the trainer's events (the tensorboard package is an optional extra)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,10 @@ from PIL import Image
 from ..errors import ConfigError
 from ..events import Event, HealthEvent, PreviewReady, RolledBack, StepEval, StepStats
 
-_MISSING = ("--tensorboard needs the tensorboard package, which is not installed "
-            "(pip install 'osmis-studio[tensorboard]' or pip install tensorboard).")
+_MISSING = (
+    "--tensorboard needs the tensorboard package, which is not installed "
+    "(pip install 'osmis-studio[tensorboard]' or pip install tensorboard)."
+)
 
 
 def require_tensorboard() -> None:
@@ -30,6 +33,7 @@ class TensorBoardLog:
         resume starts from was left behind) is purged, as stats.jsonl is truncated."""
         require_tensorboard()
         from torch.utils.tensorboard import SummaryWriter
+
         # purge_step drops the events at and after it
         purge = resumed_at + 1 if resumed_at is not None else None
         self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge)

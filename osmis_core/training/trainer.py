@@ -1,4 +1,5 @@
 """The training loop of docs/model.md section 4, as a stream of typed events."""
+
 from __future__ import annotations
 
 import copy
@@ -16,37 +17,70 @@ from ..data.augment import augment_pair
 from ..data.sources import TrainingData, load_training_data
 from ..devices import autocast_dtype
 from ..errors import CheckpointError
+from ..events import (
+    CheckpointSaved,
+    Event,
+    IterationDone,
+    PreviewReady,
+    RunDescription,
+    StepEval,
+    StepStats,
+    TrainControl,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingPaused,
+    TrainingResumed,
+    TrainingStarted,
+)
 from ..files import atomic_write_bytes
-from ..events import (CheckpointSaved, Event, IterationDone, PreviewReady, RunDescription, StepEval, StepStats,
-                      TrainControl, TrainingFailed, TrainingFinished, TrainingPaused, TrainingResumed,
-                      TrainingStarted)
 from ..models import Discriminator, Generator
+from ..models.visual import mask_ids, preview_grid, to_uint8_images
 from ..optim import adam
 from .ada import AdaptiveP, real_sign_mean
+from .losses import discriminator_terms, diversity_regularisation
 from .monitor import TrainingMonitor
-from .losses import diversity_regularisation, discriminator_terms
-from ..models.visual import mask_ids, preview_grid, to_uint8_images
 
 PREVIEW_SAMPLES = 8
 
 
-def load_data_for(config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None,
-                  device: torch.device) -> TrainingData:
+def load_data_for(
+    config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None, device: torch.device
+) -> TrainingData:
     d, g, disc = config.data, config.generator, config.discriminator
-    return load_training_data(data_path, mask_path, max_size=d.max_size, use_masks=d.masks,
-                              max_classes=d.max_classes, background_colour=d.background_color,
-                              max_frames=d.max_frames, num_blocks_g=g.num_blocks_g, num_blocks_d=disc.num_blocks_d,
-                              num_blocks_d0=disc.num_blocks_d0, device=device,
-                              channels_last=config.run.channels_last)
+    return load_training_data(
+        data_path,
+        mask_path,
+        max_size=d.max_size,
+        use_masks=d.masks,
+        max_classes=d.max_classes,
+        background_colour=d.background_color,
+        max_frames=d.max_frames,
+        num_blocks_g=g.num_blocks_g,
+        num_blocks_d=disc.num_blocks_d,
+        num_blocks_d0=disc.num_blocks_d0,
+        device=device,
+        channels_last=config.run.channels_last,
+    )
 
 
 def build_models(config: OsmisConfig, data: TrainingData) -> tuple[Generator, Discriminator]:
     a = data.architecture
-    g = Generator(a.noise_shape, a.num_blocks_g, data.num_classes, ch=config.generator.ch_g,
-                  noise_dim=config.generator.noise_dim, norm=config.generator.norm_g,
-                  fast_upsample=config.run.fast_upsample)
-    d = Discriminator(a.num_blocks_d, a.num_blocks_d0, data.num_classes, ch=config.discriminator.ch_d,
-                      norm=config.discriminator.norm_d)
+    g = Generator(
+        a.noise_shape,
+        a.num_blocks_g,
+        data.num_classes,
+        ch=config.generator.ch_g,
+        noise_dim=config.generator.noise_dim,
+        norm=config.generator.norm_g,
+        fast_upsample=config.run.fast_upsample,
+    )
+    d = Discriminator(
+        a.num_blocks_d,
+        a.num_blocks_d0,
+        data.num_classes,
+        ch=config.discriminator.ch_d,
+        norm=config.discriminator.norm_d,
+    )
     return g, d
 
 
@@ -57,6 +91,7 @@ def count_parameters(module: torch.nn.Module) -> int:
 @dataclass
 class StepLosses:
     """Detached loss tensors of one iteration (read back to the host only at logging ticks)."""
+
     terms: dict[str, torch.Tensor]
     d_real: torch.Tensor
     d_fake: torch.Tensor
@@ -72,8 +107,13 @@ class Trainer:
 
     evaluates = True  # --eval-every computes training metrics on this model's EMA generator (training/monitor.py)
 
-    def __init__(self, config: OsmisConfig, data: TrainingData, run_dir: str | Path | None = None,
-                 device: torch.device | None = None):
+    def __init__(
+        self,
+        config: OsmisConfig,
+        data: TrainingData,
+        run_dir: str | Path | None = None,
+        device: torch.device | None = None,
+    ):
         self.config = config
         self.data = data
         self.device = device or data.images.device
@@ -88,8 +128,9 @@ class Trainer:
         self.opt_g = adam(self.generator.parameters(), self.device, lr=o.lr_g, betas=(o.beta1, o.beta2))
         self.opt_d = adam(self.discriminator.parameters(), self.device, lr=o.lr_d, betas=(o.beta1, o.beta2))
         self.rng = torch.Generator().manual_seed(config.run.seed)  # every random decision and noise draw
-        self.fixed_noise = self.generator.sample_noise(PREVIEW_SAMPLES, torch.Generator().manual_seed(
-            config.run.seed + 1))
+        self.fixed_noise = self.generator.sample_noise(
+            PREVIEW_SAMPLES, torch.Generator().manual_seed(config.run.seed + 1)
+        )
         self.step = 0
         a = config.augmentation
         self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, o.batch_size) if a.ada else None
@@ -153,8 +194,9 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         with self._autocast():
             real_pyr, real_mask = self._augment(*self.data.batch(cfg.optimisation.batch_size, self.rng))
-            d_real = D(real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay,
-                       gen=self.rng)
+            d_real = D(
+                real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay, gen=self.rng
+            )
         r_terms = discriminator_terms(d_real, True, loss_kind, n_d)
         if self.ada is not None:
             self.ada.observe(real_sign_mean(d_real.low_level + d_real.layout))
@@ -180,8 +222,9 @@ class Trainer:
         return StepLosses({k: v.detach() for k, v in terms.items()}, _mean_logit(d_real), _mean_logit(d_fake))
 
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                              enabled=self.amp_dtype is not None)
+        return torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        )
 
     def ema_decay(self) -> float:
         o = self.config.optimisation
@@ -234,8 +277,11 @@ class Trainer:
 
     def non_finite_weights(self) -> str | None:
         """Name of the first model (generator, generator_ema, discriminator) holding a NaN or infinite value."""
-        for name, module in (("generator", self.generator), ("generator_ema", self.generator_ema),
-                             ("discriminator", self.discriminator)):
+        for name, module in (
+            ("generator", self.generator),
+            ("generator_ema", self.generator_ema),
+            ("discriminator", self.discriminator),
+        ):
             tensors = [t.detach().reshape(-1) for t in module.state_dict().values() if t.is_floating_point()]
             if tensors and not bool(torch.isfinite(torch.cat(tensors)).all()):
                 return name
@@ -262,8 +308,13 @@ class Trainer:
         return path
 
     def describe(self) -> RunDescription:
-        return RunDescription(self.data.describe(), self.data.architecture.to_dict(), str(self.device),
-                              count_parameters(self.generator), count_parameters(self.discriminator))
+        return RunDescription(
+            self.data.describe(),
+            self.data.architecture.to_dict(),
+            str(self.device),
+            count_parameters(self.generator),
+            count_parameters(self.discriminator),
+        )
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
@@ -273,6 +324,7 @@ class Trainer:
         board = None
         if self.config.run.tensorboard:
             from .tensorboard import TensorBoardLog
+
             board = TensorBoardLog(self.folder.tensorboard, self.step if resumed else None)
         try:
             for event in self._run(control, resumed):
@@ -327,11 +379,28 @@ class Trainer:
                     elapsed = now - t_start
                     d_real, d_fake = vals.pop("_d_real"), vals.pop("_d_fake")
                     extra = {"p_aug": round(self.ada.p, 6)} if self.ada is not None else {}
-                    stats = StepStats(self.step, total, vals, d_real, d_fake, ips, elapsed,
-                                      (total - self.step) / max(ips, 1e-9), extra)
-                    folder.append_stats({"step": self.step, **{k: round(v, 6) for k, v in vals.items()},
-                                         "d_real": round(d_real, 6), "d_fake": round(d_fake, 6), **extra,
-                                         "it_per_s": round(ips, 4), "elapsed": round(elapsed, 2)})
+                    stats = StepStats(
+                        self.step,
+                        total,
+                        vals,
+                        d_real,
+                        d_fake,
+                        ips,
+                        elapsed,
+                        (total - self.step) / max(ips, 1e-9),
+                        extra,
+                    )
+                    folder.append_stats(
+                        {
+                            "step": self.step,
+                            **{k: round(v, 6) for k, v in vals.items()},
+                            "d_real": round(d_real, 6),
+                            "d_fake": round(d_fake, 6),
+                            **extra,
+                            "it_per_s": round(ips, 4),
+                            "elapsed": round(elapsed, 2),
+                        }
+                    )
                     yield stats
                     sums, tick_step, tick_time = {}, self.step, now
                     action = yield from self.monitor.on_stats(d_real)
@@ -375,14 +444,20 @@ class Trainer:
 def _failure_message(exc: Exception, step: int, folder: RunFolder, config: OsmisConfig) -> tuple[str, bool]:
     """(one sentence saying what happened and only what is true of the run folder, whether the user can fix it)."""
     saved = folder.checkpoint_steps()
-    kept = (f"the last checkpoint {folder.checkpoint_path(saved[-1]).name} is kept as latest" if saved
-            else "no checkpoint had been saved yet")
+    kept = (
+        f"the last checkpoint {folder.checkpoint_path(saved[-1]).name} is kept as latest"
+        if saved
+        else "no checkpoint had been saved yet"
+    )
     if isinstance(exc, torch.OutOfMemoryError):
         return f"out of memory at step {step}; lower --max-size or --batch-size ({kept}).", True
     if isinstance(exc, FloatingPointError):
         lower = " ".join(f"--{name.replace('_', '-')} {_lower_rate(config, name):g}" for name in ("lr_g", "lr_d"))
-        how = (f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}" if saved else
-               f"start again in place with a lower learning rate: osmis train DATA --out {folder.root} {lower}")
+        how = (
+            f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}"
+            if saved
+            else f"start again in place with a lower learning rate: osmis train DATA --out {folder.root} {lower}"
+        )
         return f"training diverged at step {step}: {exc}; {kept}; {how}.", True
     if isinstance(exc, OSError):
         where = f"{exc.filename}: cannot be written" if exc.filename else "a file could not be written"
@@ -394,6 +469,7 @@ def model_parts(config: OsmisConfig):
     """(trainer class, data loader) of the config's model: OSMIS or the layout renderer."""
     if config.model == "renderer":
         from .renderer_trainer import RendererTrainer, load_renderer_data
+
         return RendererTrainer, load_renderer_data
     return Trainer, load_data_for
 
@@ -401,6 +477,7 @@ def model_parts(config: OsmisConfig):
 def _lower_rate(config: OsmisConfig, name: str) -> float:
     """Half the rate that diverged, or the default where that rate was far above usual values."""
     from ..config import FIELDS
+
     f = FIELDS[name][1]
     value = config.flat()[name]
     return value / 2 if value <= f.metadata["warn_above"] else f.default

@@ -1,10 +1,11 @@
 """Steps shared by the GUI tests: open data and change settings as a user would, then wait until the data view
 has decoded and inspected it."""
+
 from __future__ import annotations
 
 from gui_helpers import TINY_GUI
 
-LONG = 60_000   # ms; generous upper bounds, the waits end as soon as the condition holds
+LONG = 60_000  # ms; generous upper bounds, the waits end as soon as the condition holds
 
 
 def load(window, qtbot, image, mask=None):

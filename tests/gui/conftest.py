@@ -1,10 +1,11 @@
 """GUI tests run offscreen with isolated QSettings and a tiny synthetic image + mask."""
+
 from __future__ import annotations
 
 import faulthandler
 import os
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"     # before Qt is imported anywhere
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported anywhere
 
 from pathlib import Path  # noqa: E402
 
@@ -40,10 +41,10 @@ def window(qtbot, tmp_path):
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("training/runs_root", str(tmp_path / "runs"))
-    startup.tune_process()                          # as run_app does
+    startup.tune_process()  # as run_app does
     win = MainWindow(settings)
     startup.warm_up(win.state)
-    win.confirm = lambda title, text: True          # no blocking dialogs in tests
+    win.confirm = lambda title, text: True  # no blocking dialogs in tests
     qtbot.addWidget(win)
     win.resize(1200, 800)
     win.show()
@@ -51,7 +52,7 @@ def window(qtbot, tmp_path):
     if win.training.control is not None:
         win.training.control.request_stop()
     assert tasks.wait_for_all(60_000), "background jobs still running after the test"
-    qtbot.wait(10)   # deliver the last queued signals before the window goes
+    qtbot.wait(10)  # deliver the last queued signals before the window goes
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +78,7 @@ def _trained_run_base(tmp_path_factory):
 def trained_run(_trained_run_base, tmp_path) -> Path:
     """A copy of the finished run for one test (a test may continue it or add galleries)."""
     import shutil
+
     return Path(shutil.copytree(_trained_run_base, tmp_path / "run"))
 
 
@@ -87,6 +89,7 @@ def renderer_run(tmp_path_factory) -> Path:
 
     from osmis_core.application.session import start_training
     from osmis_core.config import build_config
+
     root = tmp_path_factory.mktemp("renderer")
     image, mask = make_scene(root / "data")
     trainer = start_training(build_config(overrides={**TINY_RENDERER_GUI, "iters": 2}), image, root / "run", mask)

@@ -1,4 +1,5 @@
 """Shared by the GUI tests and scripts/screenshots.py: a tiny model and a synthetic image with its mask."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,18 @@ import numpy as np
 from PIL import Image
 
 # A model that trains an iteration in well under a second on 2 CPU cores (checked with `osmis inspect`).
-TINY_GUI = dict(max_size=128, ch_g=4, ch_d=4, noise_dim=8, batch_size=2, log_every=1, preview_every=2,
-                checkpoint_every=3, bernoulli_warmup=2, device="cpu")
+TINY_GUI = dict(
+    max_size=128,
+    ch_g=4,
+    ch_d=4,
+    noise_dim=8,
+    batch_size=2,
+    log_every=1,
+    preview_every=2,
+    checkpoint_every=3,
+    bernoulli_warmup=2,
+    device="cpu",
+)
 
 
 def make_scene(folder: Path, w: int = 128, h: int = 64) -> tuple[Path, Path]:
@@ -35,14 +46,30 @@ def make_scene(folder: Path, w: int = 128, h: int = 64) -> tuple[Path, Path]:
 
 
 # A layout renderer that trains an iteration in about a second on 2 CPU cores (renders at 64 x 32).
-TINY_RENDERER_GUI = dict(model="renderer", max_size=64, ch_r=4, spade_hidden=8, ch_rd=4, noise_dim=8, batch_size=2,
-                         log_every=1, preview_every=2, checkpoint_every=2, device="cpu")
+TINY_RENDERER_GUI = dict(
+    model="renderer",
+    max_size=64,
+    ch_r=4,
+    spade_hidden=8,
+    ch_rd=4,
+    noise_dim=8,
+    batch_size=2,
+    log_every=1,
+    preview_every=2,
+    checkpoint_every=2,
+    device="cpu",
+)
 
 
 def qimage_array(image) -> np.ndarray:
     """QImage -> H x W x 3 uint8 (RGB)."""
     from PySide6.QtGui import QImage
+
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     h, w = rgb.height(), rgb.width()
-    return np.frombuffer(rgb.constBits(), np.uint8, count=rgb.bytesPerLine() * h).reshape(
-        h, rgb.bytesPerLine())[:, :3 * w].reshape(h, w, 3).copy()
+    return (
+        np.frombuffer(rgb.constBits(), np.uint8, count=rgb.bytesPerLine() * h)
+        .reshape(h, rgb.bytesPerLine())[:, : 3 * w]
+        .reshape(h, w, 3)
+        .copy()
+    )

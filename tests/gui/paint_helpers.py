@@ -1,4 +1,5 @@
 """Real mouse gestures on the Paint page's canvas (layout pixel coordinates)."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt

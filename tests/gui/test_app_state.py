@@ -1,4 +1,5 @@
 """One state, one error sink, one stale-answer rule: driven through the window."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,6 +11,7 @@ pytestmark = pytest.mark.gui
 def test_only_the_last_opened_run_is_shown(window, qtbot, trained_run, tmp_path):
     """Two runs opened one after the other: the answer about the first arrives late and is ignored."""
     import shutil
+
     other = shutil.copytree(trained_run, tmp_path / "other-run")
     window.open_path(str(trained_run))
     window.open_path(str(other))

@@ -1,4 +1,5 @@
 """Closing the window while training asks first, then stops with a checkpoint."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,7 @@ def test_closing_while_training_asks_then_stops_with_a_checkpoint(window, qtbot,
         t.start_action.trigger()
     window.confirm = lambda title, text: False
     window.close()
-    assert window.isVisible() and t.is_busy()            # the user said no: nothing happens
+    assert window.isVisible() and t.is_busy()  # the user said no: nothing happens
     window.confirm = lambda title, text: True
     with qtbot.waitSignal(t.finished, timeout=LONG) as finished:
         window.close()

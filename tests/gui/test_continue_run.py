@@ -1,4 +1,5 @@
 """The app's "Continue run" passes every option that the engine lets change on resume (issue 11)."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,7 @@ def test_continue_run_passes_every_resumable_option(window, qtbot, tmp_path, mon
     sent = []
     real_resume = session.resume_training
 
-    def recording_resume(run_dir, overrides=None):      # what the app asks the engine for
+    def recording_resume(run_dir, overrides=None):  # what the app asks the engine for
         sent.append(dict(overrides or {}))
         return real_resume(run_dir, overrides)
 
@@ -29,8 +30,17 @@ def test_continue_run_passes_every_resumable_option(window, qtbot, tmp_path, mon
     window.open_path(str(run))
     t = window.training
     qtbot.waitUntil(lambda: t.run_dir == str(run) and t.latest_checkpoint == 3, timeout=LONG)
-    changed = {"iters": 4, "log_every": 2, "preview_every": 4, "checkpoint_every": 4, "keep_checkpoints": 5,
-               "channels_last": False, "fast_upsample": False, "precision": "bf16", "compile_mode": "max-autotune"}
+    changed = {
+        "iters": 4,
+        "log_every": 2,
+        "preview_every": 4,
+        "checkpoint_every": 4,
+        "keep_checkpoints": 5,
+        "channels_last": False,
+        "fast_upsample": False,
+        "precision": "bf16",
+        "compile_mode": "max-autotune",
+    }
     window.settings_page.set_options(**changed)
     with qtbot.waitSignal(t.finished, timeout=LONG) as finished:
         t.continue_action.trigger()

@@ -1,8 +1,8 @@
 """The data view: image, mask overlay, classes and the training plan; bad input as a sentence."""
+
 from __future__ import annotations
 
 import re
-
 
 import pytest
 from app_steps import configure, load
@@ -17,11 +17,11 @@ def test_data_view_shows_image_mask_classes_and_plan(window, qtbot, scene):
     d = window.data
     assert d.data_error is None and d.inspect_error is None
     assert d.view.has_image() and d.preview.overlays[0] is not None
-    assert d.class_table.rowCount() == 4                      # background + 3 shapes
+    assert d.class_table.rowCount() == 4  # background + 3 shapes
     assert d.report.resolution == (64, 128)
     assert "128 × 64" in d.resolution_label.text()
     assert "n_g=6" in d.blocks_label.text()
-    assert d.preview.source["masks"][0].endswith("scene_mask.png")   # found next to the image
+    assert d.preview.source["masks"][0].endswith("scene_mask.png")  # found next to the image
     d.opacity.set_value(0.2)
     assert d.view.opacity() == pytest.approx(0.2)
     assert window.training.start_action.isEnabled()

@@ -1,4 +1,5 @@
 """Dropped files are routed (data + mask, settings, run folder); the window remembers its state."""
+
 from __future__ import annotations
 
 import json

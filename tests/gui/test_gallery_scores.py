@@ -1,4 +1,5 @@
 """Per-image scores of a gallery: computed in the background, sorted, exported with the selection."""
+
 from __future__ import annotations
 
 import json
@@ -14,18 +15,26 @@ def test_scores_sort_and_export_with_metrics(window, qtbot, trained_run, tmp_pat
     """Per-image scores through osmis_core.evaluation.evaluate_gallery (a stand-in here: no pretrained weights
     offline) that, like the engine, writes metrics.json into the gallery."""
     import osmis_core.application.evaluation as evaluation
+
     calls = []
 
     def fake_evaluate_gallery(gallery, real, mask=None, *, metrics=None, device="cpu", progress=None, **kw):
         calls.append((str(gallery), str(real), metrics, device))
         items = json.loads((Path(gallery) / "manifest.json").read_text())["items"]
-        rows = [{"index": it["index"], "name": Path(it["image"]).name, "sifid_64": 1.0 + ((it["index"] * 7) % 5)}
-                for it in items]
+        rows = [
+            {"index": it["index"], "name": Path(it["image"]).name, "sifid_64": 1.0 + ((it["index"] * 7) % 5)}
+            for it in items
+        ]
         for i in range(len(items)):
             if progress:
                 progress("SIFID 64", i + 1, len(items))
-        result = {"summary": {"num_images": len(rows), "sifid_64": sum(r["sifid_64"] for r in rows) / len(rows)},
-                  "per_image": rows, "warnings": [], "random_weights": False, "unavailable": []}
+        result = {
+            "summary": {"num_images": len(rows), "sifid_64": sum(r["sifid_64"] for r in rows) / len(rows)},
+            "per_image": rows,
+            "warnings": [],
+            "random_weights": False,
+            "unavailable": [],
+        }
         (Path(gallery) / "metrics.json").write_text(json.dumps(result))
         return result
 

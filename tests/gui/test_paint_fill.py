@@ -1,4 +1,5 @@
 """Flood fill (a real click) fills exactly one 4-connected region; rectangle and lasso fill their shapes."""
+
 import numpy as np
 import pytest
 from paint_helpers import click, stroke
@@ -9,7 +10,7 @@ pytestmark = pytest.mark.gui
 
 def test_fill_fills_one_region(paint, qtbot):
     before = paint.layout_model.ids.copy()
-    ys, xs = np.nonzero(before == 1)              # the disc of the scene
+    ys, xs = np.nonzero(before == 1)  # the disc of the scene
     x, y = int(xs[len(xs) // 2]), int(ys[len(ys) // 2])
     labels, _ = ndimage.label(before == 1)
     region = labels == labels[y, x]

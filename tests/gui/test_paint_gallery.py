@@ -1,6 +1,7 @@
 """In the real window: a renderer run enables the Paint tab; 'Add to gallery' writes the current photo and a
 locked variant with their seeds into RUN/galleries/<name>, which the Gallery page lists and shows; 'Edit layout'
 on the Gallery page brings a gallery mask back to the Paint page."""
+
 import json
 from pathlib import Path
 
@@ -47,8 +48,9 @@ def test_add_to_gallery_then_edit_layout(window, qtbot, renderer_run):
     for item in manifest["items"]:
         ids, recipe = item_recipe(renderer, folder, item)
         assert np.array_equal(ids, page.layout_model.ids)
-        assert np.array_equal(renderer.render_recipe(ids, recipe),
-                              np.asarray(Image.open(folder / item["image"]).convert("RGB")))
+        assert np.array_equal(
+            renderer.render_recipe(ids, recipe), np.asarray(Image.open(folder / item["image"]).convert("RGB"))
+        )
 
     # Edit layout: the gallery's mask back on the canvas
     page.start_blank()

@@ -1,5 +1,6 @@
 """Where a layout comes from and goes: the training mask (at start), a blank canvas, a file; Save layout writes an
 indexed PNG of the project's palette that opens again unchanged; an unreadable file is one sentence."""
+
 import numpy as np
 import pytest
 from paint_helpers import stroke

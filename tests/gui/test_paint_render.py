@@ -1,5 +1,6 @@
 """A render of the painted layout arrives (debounced, in a worker) and is exactly the renderer's photo of that
 layout and noise; clicking a variant of the strip makes it the current photo; a locked variant keeps its noise."""
+
 import numpy as np
 import pytest
 from gui_helpers import qimage_array
@@ -38,5 +39,7 @@ def test_render_arrives_and_matches_the_engine(paint, qtbot, renderer_run):
     wait_render(qtbot, paint)
     after = [s.seed for s in paint.noise.slots]
     assert after[2] == seeds[2] and after[0] != seeds[0]
-    assert np.array_equal(qimage_array(paint.render_images[3]),
-                          renderer.render_recipe(paint.layout_model.ids, NoiseRecipe(seeds[2], "global")))
+    assert np.array_equal(
+        qimage_array(paint.render_images[3]),
+        renderer.render_recipe(paint.layout_model.ids, NoiseRecipe(seeds[2], "global")),
+    )

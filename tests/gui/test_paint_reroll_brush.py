@@ -1,5 +1,6 @@
 """A region brushed with the re-roll brush (real mouse events) and re-rolled with the button: the current photo
 changes inside and stays the same beyond the renderer's receptive band around the region."""
+
 import numpy as np
 import pytest
 from gui_helpers import qimage_array
@@ -24,7 +25,7 @@ def test_brushed_region_reroll(paint, qtbot, renderer_run, tmp_path):
     stroke(qtbot, paint, [(10, 10), (20, 12)])
     region = paint.region.mask.copy()
     assert 20 < region.sum() < 200
-    assert not paint.layout_model.can_undo()          # the re-roll brush leaves the layout alone
+    assert not paint.layout_model.can_undo()  # the re-roll brush leaves the layout alone
     qtbot.mouseClick(paint.reroll_button, Qt.MouseButton.LeftButton)
     wait_render(qtbot, paint)
     after = qimage_array(paint.render_images[0])

@@ -1,5 +1,6 @@
 """A brush stroke made with real mouse events changes exactly the pixels within the brush of its path; Ctrl+Z and
 Ctrl+Shift+Z undo and redo it."""
+
 import itertools
 
 import numpy as np
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.gui
 
 
 def _near_path(shape, points, r):
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
     near = np.zeros(shape, bool)
     for (x0, y0), (x1, y1) in itertools.pairwise(points):
         dx, dy = x1 - x0, y1 - y0

@@ -1,5 +1,6 @@
 """On the Gallery page of an OSMIS run, 'Render these masks with…' a renderer run writes a new gallery (the
 two-stage pipeline) beside the shown one: one render per OSMIS mask, listed and shown by the page."""
+
 import json
 from pathlib import Path
 
@@ -40,4 +41,4 @@ def test_render_these_masks_with_a_renderer_run(window, qtbot, tmp_path, rendere
     renderer = Renderer.load(renderer_run)
     for src, item in zip(json.loads((source / "manifest.json").read_text())["items"], manifest["items"]):
         assert np.array_equal(np.asarray(Image.open(out / item["mask"])), renderer.read_layout(source / src["mask"]))
-    assert not g.render_masks_action.isEnabled()          # a render gallery's masks are the renderer's layouts
+    assert not g.render_masks_action.isEnabled()  # a render gallery's masks are the renderer's layouts

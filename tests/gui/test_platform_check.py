@@ -1,4 +1,5 @@
 """Before the window opens, missing system libraries of Qt's xcb plugin are named with the packages to install."""
+
 from __future__ import annotations
 
 import os
@@ -34,14 +35,37 @@ def test_missing_libraries_are_all_named(tmp_path):
     with the apt-get line."""
     for name in ("osmisgone", "osmisalsogone"):
         (tmp_path / f"{name}.c").write_text(f"int {name}(void) {{ return 1; }}\n")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", str(tmp_path / f"lib{name}.so.2"), "-Wl,-soname,lib"
-                        f"{name}.so.2", str(tmp_path / f"{name}.c")], check=True)
+        subprocess.run(
+            [
+                "cc",
+                "-shared",
+                "-fPIC",
+                "-o",
+                str(tmp_path / f"lib{name}.so.2"),
+                f"-Wl,-soname,lib{name}.so.2",
+                str(tmp_path / f"{name}.c"),
+            ],
+            check=True,
+        )
         (tmp_path / f"lib{name}.so").symlink_to(tmp_path / f"lib{name}.so.2")
-    (tmp_path / "plugin.c").write_text("int osmisgone(void); int osmisalsogone(void);\n"
-                                       "int plugin(void) { return osmisgone() + osmisalsogone(); }\n")
+    (tmp_path / "plugin.c").write_text(
+        "int osmisgone(void); int osmisalsogone(void);\nint plugin(void) { return osmisgone() + osmisalsogone(); }\n"
+    )
     plugin = tmp_path / "libplugin.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(plugin), str(tmp_path / "plugin.c"), f"-L{tmp_path}",
-                    "-losmisgone", "-losmisalsogone"], check=True)
+    subprocess.run(
+        [
+            "cc",
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(plugin),
+            str(tmp_path / "plugin.c"),
+            f"-L{tmp_path}",
+            "-losmisgone",
+            "-losmisalsogone",
+        ],
+        check=True,
+    )
     for name in ("osmisgone", "osmisalsogone"):
         (tmp_path / f"lib{name}.so").unlink()
         (tmp_path / f"lib{name}.so.2").unlink()
@@ -62,9 +86,10 @@ def test_no_display_is_a_sentence_not_an_abort():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     with pytest.raises(OsmisError, match="DISPLAY is not set"):
         check_platform(env)
-    check_platform({**env, "QT_QPA_PLATFORM": "offscreen"})       # another platform: nothing to check
-    out = subprocess.run([sys.executable, "-m", "osmis_core", "gui"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    check_platform({**env, "QT_QPA_PLATFORM": "offscreen"})  # another platform: nothing to check
+    out = subprocess.run(
+        [sys.executable, "-m", "osmis_core", "gui"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 2 and "DISPLAY is not set" in out.stderr and "Aborted" not in out.stderr
 
 
@@ -74,16 +99,19 @@ def test_no_display_is_a_sentence_not_an_abort():
 def test_app_opens_on_x11_under_xvfb():
     """The real xcb platform plugin on a virtual X server: the window opens and the event loop runs."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    code = ("import osmis_gui.app as a\n"
-            "from PySide6.QtCore import QTimer\n"
-            "make = a.create_app\n"
-            "def create(*args):\n"
-            "    app = make(*args)\n"
-            "    QTimer.singleShot(1500, lambda: (print('PLATFORM', app.platformName(), flush=True), app.quit()))\n"
-            "    return app\n"
-            "a.create_app = create\n"
-            "raise SystemExit(a.run_app())\n")
-    out = subprocess.run(["xvfb-run", "-a", sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=180)
+    code = (
+        "import osmis_gui.app as a\n"
+        "from PySide6.QtCore import QTimer\n"
+        "make = a.create_app\n"
+        "def create(*args):\n"
+        "    app = make(*args)\n"
+        "    QTimer.singleShot(1500, lambda: (print('PLATFORM', app.platformName(), flush=True), app.quit()))\n"
+        "    return app\n"
+        "a.create_app = create\n"
+        "raise SystemExit(a.run_app())\n"
+    )
+    out = subprocess.run(
+        ["xvfb-run", "-a", sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "PLATFORM xcb" in out.stdout

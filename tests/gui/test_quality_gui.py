@@ -1,4 +1,5 @@
 """Training metrics curves, the adapted p_aug and health warnings on the training page (real widgets, offscreen)."""
+
 import pytest
 
 from osmis_core.events import HealthEvent, RolledBack, StepEval, StepStats
@@ -18,7 +19,7 @@ def test_metrics_curves_p_aug_and_health_warning(window, qtbot):
     t.handle_event(StepEval(20, {"diversity": 0.3, "mask_shares": 0.1, "sifid_proxy": 4.0}, best=True))
     t.handle_event(StepEval(40, {"diversity": 0.2, "mask_shares": 0.2, "sifid_proxy": 3.5}, best=True))
     plots = t.plots
-    assert plots.steps == [10, 20, 30, 40]                   # loss rows only
+    assert plots.steps == [10, 20, 30, 40]  # loss rows only
     assert plots.values["diversity"] == ([20.0, 40.0], [0.3, 0.2])
     assert plots.values["p_aug"][1] == pytest.approx([0.71, 0.72, 0.73, 0.74])
     plots.redraw(max_new=None)
@@ -37,20 +38,25 @@ def test_metrics_curves_p_aug_and_health_warning(window, qtbot):
 
 def test_reopened_run_rows_with_evaluations(window):
     plots = window.training.plots
-    plots.set_rows([{"step": 5, "g_total": 1.0, "d_real": 0.1},
-                    {"step": 5, "event": "eval", "diversity": 0.3, "sifid": 2.0, "best": True},
-                    {"step": 5, "event": "health", "kind": "d_spike", "message": "m", "action": "warn"},
-                    {"step": 10, "g_total": 0.9, "d_real": 0.2}])
+    plots.set_rows(
+        [
+            {"step": 5, "g_total": 1.0, "d_real": 0.1},
+            {"step": 5, "event": "eval", "diversity": 0.3, "sifid": 2.0, "best": True},
+            {"step": 5, "event": "health", "kind": "d_spike", "message": "m", "action": "warn"},
+            {"step": 10, "g_total": 0.9, "d_real": 0.2},
+        ]
+    )
     assert plots.steps == [5, 10]
     assert set(plots.values) == {"g_total", "d_real", "diversity", "sifid"}
 
 
 def test_gallery_latent_walk_button(window, qtbot, tmp_path):
     import av
-
     from gui_helpers import TINY_GUI, make_scene
-    from osmis_core.config import OsmisConfig
+
     from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
     image, _ = make_scene(tmp_path / "data")
     trainer = start_training(OsmisConfig().replace(**{**TINY_GUI, "iters": 3}), image, tmp_path / "run")
     list(trainer.run())

@@ -1,5 +1,6 @@
 """The app's training page trains a layout renderer unchanged: the renderer's run streams the same events (curves,
 preview, progress, checkpoint) as an OSMIS run (docs/renderer.md section 1)."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ LONG = 120_000
 
 def test_training_page_trains_a_renderer(window, qtbot, scene):
     image, _ = scene
-    window.settings_page.set_options(**{**TINY_GUI, "model": "renderer", "ch_r": 4, "spade_hidden": 8, "ch_rd": 4,
-                                        "iters": 4})
+    window.settings_page.set_options(
+        **{**TINY_GUI, "model": "renderer", "ch_r": 4, "spade_hidden": 8, "ch_rd": 4, "iters": 4}
+    )
     window.open_data(str(image), None)
     qtbot.waitUntil(lambda: window.data.preview is not None or bool(window.data.data_error), timeout=LONG)
     qtbot.waitUntil(lambda: not window.data.inspecting and not window.data._inspect_timer.isActive(), timeout=LONG)

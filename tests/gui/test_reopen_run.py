@@ -1,6 +1,6 @@
 """Reopening a run folder restores settings, curves, previews and gallery; Continue run trains it further."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 from app_steps import LONG
@@ -9,8 +9,9 @@ pytestmark = pytest.mark.gui
 
 
 def test_reopen_run_restores_settings_curves_previews_gallery(window, qtbot, trained_run):
-    from osmis_core.config import OsmisConfig
     from osmis_core.application.runfolder import RunFolder
+    from osmis_core.config import OsmisConfig
+
     window.open_path(str(trained_run))
     t, g = window.training, window.gallery
     qtbot.waitUntil(lambda: t.run_dir == str(trained_run) and g.manifest is not None, timeout=LONG)

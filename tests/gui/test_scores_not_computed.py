@@ -1,4 +1,5 @@
 """The gallery page says why a score was not computed (the reason the engine wrote into metrics.json)."""
+
 import json
 
 import pytest
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.gui
 def test_gallery_page_shows_why_scores_were_not_computed(window, qtbot, trained_run, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # offline, no pretrained weights
     gallery = trained_run / "galleries" / "g1"
-    real = json.loads((trained_run / "run.json").read_text())["data"]["path"]      # the run's training image
+    real = json.loads((trained_run / "run.json").read_text())["data"]["path"]  # the run's training image
     evaluate_gallery(gallery, real, metrics=["sifid", "diversity"], skip_missing=True)
     g = window.gallery
     g.load_gallery(str(gallery))

@@ -1,6 +1,6 @@
 """The settings form: every engine option with its default, presets, validation, save and load."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
@@ -9,6 +9,7 @@ pytestmark = pytest.mark.gui
 
 def test_settings_form_covers_every_option_with_engine_defaults(window, qtbot, tmp_path):
     from osmis_core.config import FIELDS, OsmisConfig, preset_options
+
     page = window.settings_page
     assert set(page.editors) == set(FIELDS)
     assert page.config() == OsmisConfig()
@@ -40,7 +41,6 @@ def test_settings_form_covers_every_option_with_engine_defaults(window, qtbot, t
     # optional options ("auto") and choices
     page.set_options(num_blocks_g=6, norm_g="instance", background_color="#00FF00")
     cfg = page.config()
-    assert (cfg.generator.num_blocks_g, cfg.generator.norm_g, cfg.data.background_color) == (6, "instance",
-                                                                                             "#00ff00")
+    assert (cfg.generator.num_blocks_g, cfg.generator.norm_g, cfg.data.background_color) == (6, "instance", "#00ff00")
     page.set_options(num_blocks_g=None)
     assert page.config().generator.num_blocks_g is None

@@ -1,4 +1,5 @@
 """Training driven by its buttons (start, pause, resume, stop), then generate, view and export a gallery."""
+
 from __future__ import annotations
 
 import gc
@@ -17,23 +18,24 @@ EMBEDDED_EXAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "example_s
 def test_train_pause_resume_stop_generate_export(window, qtbot, tmp_path):
     from osmis_gui.probe import StallProbe
     from osmis_gui.training_page import IDLE, PAUSED, RUNNING
+
     configure(window, qtbot, iters=40)
-    load(window, qtbot, EMBEDDED_EXAMPLE)       # the example that ships in datasets/ (image + mask folders)
+    load(window, qtbot, EMBEDDED_EXAMPLE)  # the example that ships in datasets/ (image + mask folders)
     assert window.data.preview is not None and not window.data.data_error
     assert len(window.data.preview.classes) >= 2
     t = window.training
     assert t.start_action.isEnabled()
 
-    window.tabs.setCurrentWidget(t)          # the curves and the preview are painted while training
-    qtbot.waitUntil(lambda: window.gallery.metrics_checked, timeout=LONG)   # start-up imports are done
+    window.tabs.setCurrentWidget(t)  # the curves and the preview are painted while training
+    qtbot.waitUntil(lambda: window.gallery.metrics_checked, timeout=LONG)  # start-up imports are done
     # no import storm at the first optimiser, no full garbage collection over torch's objects mid-run
     assert "torch._dynamo" in sys.modules and gc.get_freeze_count() > 10_000
     probe = StallProbe(10)
     probe.start()
-    with qtbot.waitSignal(t.preview_shown, timeout=LONG):        # PreviewReady -> grid on screen
+    with qtbot.waitSignal(t.preview_shown, timeout=LONG):  # PreviewReady -> grid on screen
         qtbot.mouseClick(t.start_button, Qt.MouseButton.LeftButton)
     assert t.state == RUNNING
-    assert window.settings_page.editors["iters"].widget.isEnabled() is False   # locked while training
+    assert window.settings_page.editors["iters"].widget.isEnabled() is False  # locked while training
     qtbot.waitUntil(lambda: len(t.plots.steps) >= 2, timeout=LONG)
     assert t.preview.has_image()
     assert "it/s" in t.speed_label.text() and "ETA" in t.speed_label.text()
@@ -68,7 +70,7 @@ def test_train_pause_resume_stop_generate_export(window, qtbot, tmp_path):
     assert (run / "checkpoints" / f"step_{step:07d}.pt").is_file()
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     loss_terms = {k for k in stats[-1] if k not in ("step", "it_per_s", "elapsed")}
-    assert loss_terms <= set(t.plots.keys())              # a curve for every loss term
+    assert loss_terms <= set(t.plots.keys())  # a curve for every loss term
     assert window.settings_page.editors["iters"].widget.isEnabled()
     assert t.continue_action.isEnabled() and t.start_action.isEnabled()
 
@@ -84,7 +86,7 @@ def test_train_pause_resume_stop_generate_export(window, qtbot, tmp_path):
     assert g.manifest["checkpoint_step"] == step
     g.list.setCurrentRow(2)
     assert g.view.has_image() and "#" in g.info_label.text()
-    g.mode_combo.setCurrentIndex(2)          # mask only
+    g.mode_combo.setCurrentIndex(2)  # mask only
     assert g.view.has_image()
 
     # select two pairs and export them

@@ -1,6 +1,6 @@
 """A crash in training (or before it starts) is a message; the window survives."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 from app_steps import LONG, configure, load
@@ -12,6 +12,7 @@ def test_training_crash_shows_message_and_window_survives(window, qtbot, scene, 
     from osmis_core.application import session as session_mod
     from osmis_core.training import trainer as trainer_mod
     from osmis_gui.training_page import IDLE
+
     original = trainer_mod.Trainer.train_step
 
     def flaky(self):
