@@ -74,8 +74,9 @@ class PairView(QWidget):
         shares = info.get("class_shares")
         if shares:
             lines.append("Class shares: " + ", ".join(f"{i}: {100 * s:.1f}%" for i, s in enumerate(shares)))
-        if scores:
-            lines.append("Scores: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if k != "index"))
+        numbers = [f"{k} {v:.4g}" for k, v in (scores or {}).items() if k != "index" and isinstance(v, (int, float))]
+        if numbers:  # a row of a gallery scored by set-level metrics only holds its index and name
+            lines.append("Scores: " + ", ".join(numbers))
         self.info_label.setText("<br>".join(lines))
 
     def _opacity_changed(self, v: float) -> None:

@@ -20,3 +20,6 @@ def test_gallery_page_shows_why_scores_were_not_computed(window, qtbot, trained_
     qtbot.waitUntil(lambda: g.manifest is not None and not g.loading, timeout=LONG)
     assert "SIFID: needs inception_v3_google-0cc3c7bd.pth" in g.scores_label.text()
     assert "None" not in g.scores_label.text()
+    # the large view's line names no scores when the gallery has set-level scores only (rows hold index and name)
+    qtbot.waitUntil(lambda: "Class shares" in g.pair_view.info_label.text(), timeout=LONG)
+    assert "Scores:" not in g.pair_view.info_label.text()
