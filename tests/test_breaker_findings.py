@@ -90,3 +90,19 @@ def test_ctrl_c_during_generate_is_not_a_traceback(tmp_path):
     assert "Traceback" not in err, err[-2000:]
     assert not (tmp_path / "gal").exists() or (tmp_path / "gal" / "manifest.json").exists()
     assert not any(tmp_path.glob(".gal*"))
+
+
+def test_generate_refuses_a_checkpoint_of_another_run(tmp_path):
+    # Issue 12 (bad checkpoint, never exit 0 with garbage): a `latest` checkpoint copied from another run (other
+    # resolution and classes) is used silently by `osmis generate` (exit 0, a gallery that claims to come from this
+    # run but has the other run's size and classes), while `train --resume` refuses it.
+    import shutil
+    data = _scene(tmp_path)
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", a).returncode == 0
+    assert osmis("train", data, *tiny_flags(max_size=128), "--no-masks", "--iters", "2", "--out", b).returncode == 0
+    shutil.copy(b / "checkpoints" / "step_0000002.pt", a / "checkpoints" / "step_0000009.pt")
+    (a / "checkpoints" / "latest").write_text("step_0000009.pt\n")
+    p = osmis("generate", a, "--n", "2", "--out", tmp_path / "gal")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "step_0000009.pt" in p.stderr
