@@ -1,0 +1,133 @@
+"""Regressions found by the breaker pass (tiny settings, CPU, a few seconds each)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from tests.helpers import save_palette_mask, scene_arrays, tiny_flags
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def osmis(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "osmis_core", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300,
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+
+
+def _scene(tmp_path: Path) -> Path:
+    img, ids = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "scene.png")
+    save_palette_mask(ids, tmp_path / "scene_mask.png")
+    return tmp_path / "scene.png"
+
+
+def test_renderer_trains_a_few_iterations(tmp_path):
+    # Issue 13: `osmis train --model renderer` (and `run --two-stage`) died with
+    # "AttributeError: 'RendererTrainer' object has no attribute 'health'" after the merge.
+    data = _scene(tmp_path)
+    p = osmis("train", data, *tiny_flags(), "--iters", "2", "--model", "renderer", "--out", tmp_path / "rend")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert list((tmp_path / "rend" / "checkpoints").glob("step_*.pt"))
+
+
+def _frames_with_masks(root: Path, n_frames: int, mask_stems: list[str]) -> Path:
+    img, ids = scene_arrays()
+    (root / "image").mkdir(parents=True)
+    (root / "mask").mkdir()
+    for i in range(n_frames):
+        Image.fromarray(img).save(root / "image" / f"{i:05d}.png")
+    for stem in mask_stems:
+        save_palette_mask(ids, root / "mask" / f"{stem}.png")
+    return root
+
+
+def test_more_masks_than_frames_in_a_folder_is_an_error(tmp_path):
+    # Issue 12 item 5: "a count mismatch in either direction is one clear error". 3 frames + 4 masks in the
+    # research layout are accepted silently (the extra mask is ignored); fewer masks are refused.
+    data = _frames_with_masks(tmp_path / "d", 3, [f"{i:05d}" for i in range(4)])
+    p = osmis("inspect", data)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_mask_stems_that_match_no_frame_are_an_error(tmp_path):
+    # Issue 12 item 5 / README "mask/ with the same stems": frames f0..f2 with masks m0..m2 are paired by order
+    # silently, while a missing stem elsewhere is refused with "masks must have the same file stems".
+    img, ids = scene_arrays()
+    root = tmp_path / "d"
+    (root / "image").mkdir(parents=True)
+    (root / "mask").mkdir()
+    for i in range(3):
+        Image.fromarray(img).save(root / "image" / f"f{i}.png")
+        save_palette_mask(ids, root / "mask" / f"m{i}.png")
+    p = osmis("inspect", root)
+    assert p.returncode == 2, p.stdout + p.stderr
+
+
+def test_ctrl_c_during_generate_is_not_a_traceback(tmp_path):
+    # Issue 12 (no traceback) / README Ctrl-C: SIGINT during `osmis generate` ends in a KeyboardInterrupt traceback
+    # from concurrent.futures (application/gallery.py _finish), exit -2.
+    import os
+    import signal
+    import time
+    data = _scene(tmp_path)
+    run = tmp_path / "run"
+    assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
+    p = subprocess.Popen([sys.executable, "-m", "osmis_core", "generate", str(run), "--n", "100000",
+                          "--out", str(tmp_path / "gal")], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(tmp_path.glob(".gal*")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err[-2000:]
+    assert not (tmp_path / "gal").exists() or (tmp_path / "gal" / "manifest.json").exists()
+    assert not any(tmp_path.glob(".gal*"))
+
+
+def test_generate_refuses_a_checkpoint_of_another_run(tmp_path):
+    # Issue 12 (bad checkpoint, never exit 0 with garbage): a `latest` checkpoint copied from another run (other
+    # resolution and classes) is used silently by `osmis generate` (exit 0, a gallery that claims to come from this
+    # run but has the other run's size and classes), while `train --resume` refuses it.
+    import shutil
+    data = _scene(tmp_path)
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", a).returncode == 0
+    assert osmis("train", data, *tiny_flags(max_size=128), "--no-masks", "--iters", "2", "--out", b).returncode == 0
+    shutil.copy(b / "checkpoints" / "step_0000002.pt", a / "checkpoints" / "step_0000009.pt")
+    (a / "checkpoints" / "latest").write_text("step_0000009.pt\n")
+    p = osmis("generate", a, "--n", "2", "--out", tmp_path / "gal")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "step_0000009.pt" in p.stderr
+
+
+def test_evaluate_that_fails_keeps_the_scores_already_written(tmp_path):
+    # Issue 12 / COMMON rule "nothing already written is damaged": `osmis evaluate` without the pretrained weights
+    # exits 2 but first replaces a gallery's computed metrics.json (SIFID with --random-weights) by
+    # "needs inception_v3_google-0cc3c7bd.pth" entries.
+    import json
+    data = _scene(tmp_path)
+    run = tmp_path / "run"
+    assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
+    gal = tmp_path / "gal"
+    assert osmis("generate", run, "--n", "2", "--out", gal).returncode == 0
+    args = ("evaluate", gal, "--real", data, "--metrics", "sifid", "--sifid-dims", "64")
+    assert osmis(*args, "--random-weights").returncode == 0
+    before = json.loads((gal / "metrics.json").read_text())["summary"]["sifid_64"]
+    assert isinstance(before, float)
+    home = tmp_path / "home"  # an empty torch hub cache: the weights are missing for sure
+    p = subprocess.run([sys.executable, "-m", "osmis_core", *map(str, args)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+                                                    "HOME": str(home), "TORCH_HOME": str(home / "torch")})
+    if p.returncode == 2:
+        after = json.loads((gal / "metrics.json").read_text())["summary"]["sifid_64"]
+        assert after == before, p.stderr
+    assert "Traceback" not in p.stderr
+
