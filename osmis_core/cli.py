@@ -370,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     except OsmisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        # training handles Ctrl-C itself (a checkpoint, exit 0); elsewhere the work in progress was built beside
+        # its place (a gallery) or is not written at all, so nothing half-written is left
+        print(f"interrupted: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
+        return 130
     except OSError as exc:  # the file system said no: a full disk, a read-only or vanished folder
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)

@@ -1,21 +1,27 @@
 """Regressions found by the breaker pass (tiny settings, CPU, a few seconds each)."""
+
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+from helpers import save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
-
-from tests.helpers import save_palette_mask, scene_arrays, tiny_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def osmis(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "osmis_core", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "osmis_core", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def _scene(tmp_path: Path) -> Path:
@@ -74,13 +80,19 @@ def test_ctrl_c_during_generate_is_not_a_traceback(tmp_path):
     import os
     import signal
     import time
+
     data = _scene(tmp_path)
     run = tmp_path / "run"
     assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
-    p = subprocess.Popen([sys.executable, "-m", "osmis_core", "generate", str(run), "--n", "100000",
-                          "--out", str(tmp_path / "gal")], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "osmis_core", "generate", str(run), "--n", "100000", "--out", str(tmp_path / "gal")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not any(tmp_path.glob(".gal*")):
         time.sleep(0.2)
@@ -97,6 +109,7 @@ def test_generate_refuses_a_checkpoint_of_another_run(tmp_path):
     # resolution and classes) is used silently by `osmis generate` (exit 0, a gallery that claims to come from this
     # run but has the other run's size and classes), while `train --resume` refuses it.
     import shutil
+
     data = _scene(tmp_path)
     a, b = tmp_path / "a", tmp_path / "b"
     assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", a).returncode == 0
@@ -104,8 +117,14 @@ def test_generate_refuses_a_checkpoint_of_another_run(tmp_path):
     shutil.copy(b / "checkpoints" / "step_0000002.pt", a / "checkpoints" / "step_0000009.pt")
     (a / "checkpoints" / "latest").write_text("step_0000009.pt\n")
     p = osmis("generate", a, "--n", "2", "--out", tmp_path / "gal")
-    assert p.returncode == 2, p.stdout + p.stderr
-    assert "step_0000009.pt" in p.stderr
+    # the foreign file counts as damaged: the latest good checkpoint of this run is used, with a warning naming it
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "step_0000009.pt" in p.stderr and "another run" in p.stderr
+    assert json.loads((tmp_path / "gal" / "manifest.json").read_text())["checkpoint_step"] == 2
+    # asked for by its step, it is refused: one sentence naming it, exit 2, no gallery
+    p = osmis("generate", a, "--n", "2", "--checkpoint", "9", "--out", tmp_path / "gal9")
+    assert p.returncode == 2 and "step_0000009.pt" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "gal9").exists()
 
 
 def test_evaluate_that_fails_keeps_the_scores_already_written(tmp_path):
@@ -113,6 +132,7 @@ def test_evaluate_that_fails_keeps_the_scores_already_written(tmp_path):
     # exits 2 but first replaces a gallery's computed metrics.json (SIFID with --random-weights) by
     # "needs inception_v3_google-0cc3c7bd.pth" entries.
     import json
+
     data = _scene(tmp_path)
     run = tmp_path / "run"
     assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
@@ -123,11 +143,15 @@ def test_evaluate_that_fails_keeps_the_scores_already_written(tmp_path):
     before = json.loads((gal / "metrics.json").read_text())["summary"]["sifid_64"]
     assert isinstance(before, float)
     home = tmp_path / "home"  # an empty torch hub cache: the weights are missing for sure
-    p = subprocess.run([sys.executable, "-m", "osmis_core", *map(str, args)], cwd=ROOT, capture_output=True,
-                       text=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
-                                                    "HOME": str(home), "TORCH_HOME": str(home / "torch")})
+    p = subprocess.run(
+        [sys.executable, "-m", "osmis_core", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(home), "TORCH_HOME": str(home / "torch")},
+    )
     if p.returncode == 2:
         after = json.loads((gal / "metrics.json").read_text())["summary"]["sifid_64"]
         assert after == before, p.stderr
     assert "Traceback" not in p.stderr
-

@@ -175,6 +175,7 @@ def evaluate_gallery(
         )
         result["summary"].update(summary)
         result["warnings"].extend(warnings)
+    _keep_earlier_scores(gallery, result)
     try:
         write_metrics(gallery, result)
     except OSError as exc:
@@ -195,3 +196,35 @@ def _run_data_options(manifest: dict | None) -> DataOptions:
         except (OsmisError, KeyError, TypeError):
             pass
     return DataOptions()
+
+
+def _keep_earlier_scores(gallery: Path, result: dict) -> None:
+    """Scores already in the gallery's metrics.json are not replaced by "needs <weights file>" (nothing already
+    written is damaged): a metric that could not run now for lack of its weights keeps its earlier values, per image
+    too, with a warning saying so."""
+    from ..metrics import REGISTRY
+    from ..metrics.inception_layers import INCEPTION_LAYERS
+    from .gallery import read_metrics
+
+    try:
+        earlier = read_metrics(gallery)
+    except OsmisError:
+        return
+    if not earlier:
+        return
+    old_rows = {r.get("index"): r for r in earlier.get("per_image", [])}
+    for name, reason in list(result.get("not_computed", {}).items()):
+        entry = REGISTRY.get(name)
+        if entry is None or not str(reason).startswith("needs "):
+            continue
+        summary_keys, row_keys = entry.keys(sorted(INCEPTION_LAYERS))  # those of this result are kept below
+        summary_keys = [k for k in summary_keys if k in result["summary"]]
+        if not summary_keys or not all(isinstance(earlier["summary"].get(k), (int, float)) for k in summary_keys):
+            continue
+        for k in summary_keys:
+            result["summary"][k] = earlier["summary"][k]
+        for row in result["per_image"]:
+            old = old_rows.get(row.get("index"), {})
+            row.update({k: old[k] for k in row_keys if k in old})
+        del result["not_computed"][name]
+        result["warnings"].append(f"{entry.label}: kept the scores already in metrics.json ({reason} to recompute)")

@@ -290,10 +290,12 @@ class RunFolder:
                 raise CheckpointError(f"{self.checkpoint_path(step)}: no checkpoint at step {step} (have: {have}).")
             paths = [self.checkpoint_path(step)]
         errors = []
+        info = self.read_run_json() if self.run_json.is_file() else None
         for path in paths if fallback else paths[:1]:
             try:
                 state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
                 check_checkpoint(state)
+                _check_belongs(state, path, info)
                 if errors:
                     warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
                 return state
@@ -301,6 +303,27 @@ class RunFolder:
                 why = str(exc)[:120] if isinstance(exc, _Incomplete) else f"{type(exc).__name__}: {str(exc)[:120]}"
                 errors.append(f"{path}: damaged checkpoint ({why})")
         raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
+
+
+def _check_belongs(state: dict, path: Path, info: dict | None) -> None:
+    """Raise _Incomplete when a checkpoint is not this run's: another model size or class count than run.json
+    records, or (for a step file) another step than its name says (a file copied in from another run)."""
+    m = _CKPT_RE.match(path.name)
+    if m and int(state["step"]) != int(m.group(1)):
+        raise _Incomplete(f"it holds step {state['step']}, not the step of its name: a file of another run")
+    if not info:
+        return
+    mine, theirs = info.get("architecture") or {}, state["architecture"]
+
+    def plain(v):  # run.json holds lists where the checkpoint may hold tuples
+        return list(v) if isinstance(v, (list, tuple)) else v
+
+    for key in _ARCHITECTURE_FIELDS:
+        if key in mine and plain(mine[key]) != plain(theirs.get(key)):
+            raise _Incomplete(f"made by another run: {key} {theirs.get(key)} where this run has {mine[key]}")
+    classes = (info.get("data") or {}).get("num_classes", state["num_classes"])
+    if classes != state["num_classes"]:
+        raise _Incomplete(f"made by another run: {state['num_classes']} classes where this run has {classes}")
 
 
 class _Incomplete(ValueError):

@@ -102,13 +102,19 @@ def _list_images(folder: Path) -> list[Path]:
 
 
 def _masks_for(frames: list[Path], mask_dir: Path) -> list[Path]:
+    """The mask of each frame: the file of the same stem in mask_dir. A frame without its mask, or a mask that
+    belongs to no frame, is a DataError (pairing files of other names by their order could pair the wrong ones)."""
     by_stem = {p.stem: p for p in _list_images(mask_dir)}
     missing = [f.name for f in frames if f.stem not in by_stem]
     if missing:
-        if len(by_stem) == len(frames) and not set(by_stem) & {f.stem for f in frames}:
-            return [by_stem[s] for s in sorted(by_stem)]  # different names, same count: match by order
         raise DataError(
             f"{mask_dir}: no mask for frame {missing[0]} (masks must have the same file stems as the frames)."
+        )
+    extra = sorted(set(by_stem) - {f.stem for f in frames})
+    if extra:
+        raise DataError(
+            f"{by_stem[extra[0]]}: a mask without a frame of the same stem ({len(by_stem)} masks for "
+            f"{len(frames)} frames); give exactly one mask per frame."
         )
     return [by_stem[f.stem] for f in frames]
 
