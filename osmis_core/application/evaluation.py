@@ -199,9 +199,10 @@ def _run_data_options(manifest: dict | None) -> DataOptions:
 
 
 def _keep_earlier_scores(gallery: Path, result: dict) -> None:
-    """Scores already in the gallery's metrics.json are not replaced by "needs <weights file>" (nothing already
-    written is damaged): a metric that could not run now for lack of its weights keeps its earlier values, per image
-    too, with a warning saying so."""
+    """Scores already in the gallery's metrics.json are not replaced by a reason (nothing already written is
+    damaged): a metric that could not run now, for lack of its weights or of time (the budget), keeps its earlier
+    values, per image too, with a warning saying so; only scores of the same kind (random or pretrained weights)
+    are kept, so a random-weight score is never shown as a pretrained one."""
     from ..metrics import REGISTRY
     from ..metrics.inception_layers import INCEPTION_LAYERS
     from .gallery import read_metrics
@@ -210,12 +211,12 @@ def _keep_earlier_scores(gallery: Path, result: dict) -> None:
         earlier = read_metrics(gallery)
     except OsmisError:
         return
-    if not earlier:
+    if not earlier or earlier.get("random_weights") != result.get("random_weights"):
         return
     old_rows = {r.get("index"): r for r in earlier.get("per_image", [])}
     for name, reason in list(result.get("not_computed", {}).items()):
         entry = REGISTRY.get(name)
-        if entry is None or not str(reason).startswith("needs "):
+        if entry is None or not str(reason).startswith(("needs ", "skipped: estimated")):
             continue
         summary_keys, row_keys = entry.keys(sorted(INCEPTION_LAYERS))  # those of this result are kept below
         summary_keys = [k for k in summary_keys if k in result["summary"]]
@@ -227,4 +228,6 @@ def _keep_earlier_scores(gallery: Path, result: dict) -> None:
             old = old_rows.get(row.get("index"), {})
             row.update({k: old[k] for k in row_keys if k in old})
         del result["not_computed"][name]
-        result["warnings"].append(f"{entry.label}: kept the scores already in metrics.json ({reason} to recompute)")
+        result["warnings"].append(
+            f"{entry.label}: kept the scores already in metrics.json (not computed now: {reason})"
+        )
