@@ -405,6 +405,12 @@ def cmd_train(args) -> int:
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
         trainer = resume_training(run_dir, _resume_overrides(args))
+        if trainer.step >= trainer.config.run.iters:
+            print(
+                f"note: {run_dir} is already at step {trainer.step} of --iters {trainer.config.run.iters}; nothing "
+                f"to train (--iters is the total length of the run: give a larger one to train on)",
+                file=sys.stderr,
+            )
     else:
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else new_run_dir(args.data)

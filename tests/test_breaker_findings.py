@@ -145,3 +145,28 @@ def test_evaluate_that_cannot_score_keeps_the_scores_already_written(tmp_path):
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     after = json.loads((gal / "metrics.json").read_text())
     assert after["summary"]["sifid_64"] == before and "kept the scores already in metrics.json" in p.stdout + p.stderr
+
+
+def test_resume_to_fewer_iterations_says_there_is_nothing_to_train(tmp_path, capsys):
+    # Breaker finding 9: `train RUN --resume --iters 2` on a run at step 4 finished silently.
+    from osmis_core.cli import main
+
+    data = _scene(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", str(data), *tiny_flags(), "--iters", "4", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(run), "--resume", "--iters", "2", "--quiet"]) == 0
+    assert "already at step 4 of --iters 2" in capsys.readouterr().err
+
+
+def test_generate_on_a_folder_inside_a_run_names_it_not_a_run(tmp_path, capsys):
+    # Breaker finding 10: `generate RUN/checkpoints` said "RUN/checkpoints/checkpoints: the run has no checkpoint".
+    from osmis_core.cli import main
+
+    data = _scene(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", str(data), *tiny_flags(), "--iters", "2", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(run / "checkpoints"), "--n", "2", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "not a run folder (no run.json)" in err and "checkpoints/checkpoints" not in err

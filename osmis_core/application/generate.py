@@ -20,6 +20,8 @@ def load_generator(
     folder = RunFolder(run_dir)
     if not folder.root.is_dir():
         raise OsmisError(f"{folder.root}: no such run folder.")
+    if not folder.exists():
+        raise OsmisError(f"{folder.root}: not a run folder (no run.json); give the folder that holds run.json.")
     # memory-mapped: only the generator's tensors are read, not D's or the optimisers'
     state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"), mmap=True)
     config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
