@@ -366,11 +366,13 @@ class Trainer:
                     sums[k] = sums[k] + v if k in sums else v.clone()
                 sums["_d_real"] = sums.get("_d_real", 0) + losses.d_real
                 sums["_d_fake"] = sums.get("_d_fake", 0) + losses.d_fake
-                if self.step % rc.checkpoint_every == 0 or self.step % rc.preview_every == 0:
-                    # divergence is found before anything is written, not only at the next logging tick
+                log_tick = self.step % rc.log_every == 0 or self.step == total
+                writes = self.step % rc.checkpoint_every == 0 or self.step % rc.preview_every == 0
+                if writes and not log_tick:
+                    # divergence is found before anything is written (a logging tick checks its own means below)
                     yield from self.monitor.check_finite({k.lstrip("_"): float(v) for k, v in sums.items()})
                 action = None  # of a health check that fired at this step: None, "stop" or "rollback"
-                if self.step % rc.log_every == 0 or self.step == total:
+                if log_tick:
                     now = time.perf_counter()
                     n = self.step - tick_step
                     vals = {k: float(v) / n for k, v in sums.items()}
