@@ -50,6 +50,9 @@ def test_shapes():
     img, feats = g(layout, torch.randn(2, 8, 32, 48), features=True)
     assert img.shape == (2, 3, 32, 48) and img.abs().max() <= 1
     assert len(feats) == 3 and feats[-1].shape == (2, 4, 32, 48)
+    # the diversity regulariser's features are tanh of the block outputs, as in OSMIS: bounded, so the
+    # regulariser cannot outgrow the adversarial loss
+    assert all(f.abs().max() < 1 for f in feats)
     assert d(img).shape == (2, 5, 32, 48)
     with pytest.raises(ValueError):
         g(layout[..., :30], torch.randn(2, 8, 32, 30))

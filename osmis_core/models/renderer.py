@@ -207,8 +207,10 @@ def generator_widths(num_blocks: int, ch: int) -> list[int]:
 class RendererGenerator(nn.Module):
     """G(layout, Z): B x K x H x W one-hot layout and B x z_dim x H x W noise -> B x 3 x H x W image in [-1, 1].
 
-    H and W must be multiples of 2^(num_blocks - 1). `forward(..., features=True)` also returns each block's output
-    (for the diversity regulariser).
+    H and W must be multiples of 2^(num_blocks - 1). `forward(..., features=True)` also returns tanh of each block's
+    output, in (-1, 1): the features of the OSMIS diversity regulariser (spec/osmis-model.md, generator). Bounded
+    features keep the regulariser bounded; on raw block outputs G can grow it without limit by inflating SPADE's
+    gamma, and it then outweighs the adversarial loss.
     """
 
     def __init__(
@@ -237,7 +239,8 @@ class RendererGenerator(nn.Module):
         feats = []
         for i, block in enumerate(self.blocks):
             x = block(x, seg)
-            feats.append(x)
+            if features:
+                feats.append(torch.tanh(x))
             if i < self.num_blocks - 1:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
         img = torch.tanh(self.out(lrelu(x)))
