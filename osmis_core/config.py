@@ -220,7 +220,7 @@ class RunOptions:
     )
     eval_every: int = _opt(
         2500,
-        "Compute training metrics (pixel diversity, mask class shares, SIFID or its "
+        "Compute training metrics (pixel diversity, mask class shares, class coverage, SIFID or its "
         "random-feature proxy) on fixed-noise EMA samples every N iterations (0: never).",
         minimum=0,
         label="Evaluate every",
@@ -228,14 +228,16 @@ class RunOptions:
     keep_best: str = _opt(
         "sifid",
         "Keep checkpoints/best.pt, never pruned, by this training metric (sifid: "
-        "lowest SIFID or its proxy; diversity: highest; mask_shares: closest class shares).",
-        choices=("sifid", "diversity", "mask_shares", "none"),
+        "lowest SIFID or its proxy; diversity: highest; mask_shares: closest class shares; "
+        "class_coverage: every class in the most samples, the later one on ties).",
+        choices=("sifid", "diversity", "mask_shares", "class_coverage", "none"),
         label="Keep best by",
     )
     on_collapse: str = _opt(
         "warn",
         "When a health check fires (discriminator spike, diversity collapse, empty "
-        "masks): warn, stop, or rollback to the last healthy checkpoint with lr_d halved.",
+        "masks): warn, stop, or rollback to the last healthy checkpoint with lr_d halved (a missing class, "
+        "which is not a collapse, only warns).",
         choices=("warn", "stop", "rollback"),
         label="On collapse",
     )

@@ -78,22 +78,34 @@ class StepEval:
     """Training metrics of the EMA generator on fixed noise (osmis_core/training/monitor.py).
 
     metrics: diversity (pixel diversity, >= 0, higher = more varied), mask_shares (total-variation distance in
-    [0, 1] between the generated and the real masks' class shares; absent without masks), and sifid (Inception
-    features) or sifid_proxy (random-feature proxy, not comparable with published SIFID), lower = closer to the
-    training image. best: this evaluation became checkpoints/best.pt.
+    [0, 1] between the generated and the real masks' class shares; absent without masks), class_coverage (in
+    [0, 1]: over the classes of the real masks, the lowest share of samples in which the class appears; 0 = some
+    real class is in no sample; absent without masks), and sifid (Inception features) or sifid_proxy
+    (random-feature proxy, not comparable with published SIFID), lower = closer to the training image. The keys
+    are EVAL_METRICS and SIFID_METRICS. best: this evaluation became checkpoints/best.pt. per_class: per metric
+    name, its value for each class id (class_coverage: None for a class absent from the real masks); written to
+    stats.jsonl as `<name>_per_class`.
     """
 
     step: int
     metrics: dict[str, float]
     best: bool = False
+    per_class: dict[str, list[float | None]] = field(default_factory=dict)
+
+
+# StepEval.metrics keys: the training metrics on a 0..1-like scale, and SIFID (its own scale), for faces that
+# group them (the app's curves)
+EVAL_METRICS = ("diversity", "mask_shares", "class_coverage")
+SIFID_METRICS = ("sifid", "sifid_proxy")
 
 
 @dataclass(frozen=True)
 class HealthEvent:
     """A health check fired (osmis_core/training/health.py).
 
-    kind: "nonfinite", "d_spike", "diversity_collapse" or "empty_masks"; action: what the trainer does about it,
-    "warn", "stop" or "rollback" (nonfinite always stops).
+    kind: "nonfinite", "d_spike", "diversity_collapse", "empty_masks" or "missing_class"; action: what the
+    trainer does about it, "warn", "stop" or "rollback" (nonfinite always stops; missing_class, which is not a
+    collapse, always warns).
     """
 
     step: int

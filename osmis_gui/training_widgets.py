@@ -26,12 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.events import EVAL_METRICS, SIFID_METRICS
+
 from .widgets import ImageView
 
 _NOT_CURVES = {"step", "it_per_s", "elapsed", "eta", "total", "event", "best"}
 # training metrics (stats.jsonl eval rows) and the adapted augmentation probability: plot 3; SIFID: plot 4
-_METRICS = {"diversity", "mask_shares", "p_aug"}
-_SIFID = {"sifid", "sifid_proxy"}
+_METRICS = {*EVAL_METRICS, "p_aug"}
+_SIFID = set(SIFID_METRICS)
 _COLOURS = [
     "#1f77b4",
     "#d62728",

@@ -39,6 +39,9 @@ def test_tensorboard_event_file(scene, tmp_path):
         "metrics/diversity",
         "metrics/sifid_proxy",
         "metrics/mask_shares",
+        "metrics/class_coverage",
+        "metrics/class_coverage/class_0",
+        "metrics/class_coverage/class_2",
     } <= set(tags["scalars"])
     assert [e.step for e in acc.Scalars("loss/g_total")] == [1, 2, 3, 4]
     assert [e.step for e in acc.Scalars("metrics/diversity")] == [2, 4]

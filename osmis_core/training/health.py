@@ -18,8 +18,12 @@ MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation is 1.4826 x 
 
 @dataclass(frozen=True)
 class Alarm:
-    kind: str  # nonfinite, d_spike, diversity_collapse, empty_masks
+    """kind: nonfinite, d_spike, diversity_collapse, empty_masks or missing_class. collapse: False for a quality
+    warning that --on-collapse does not act on (it is only reported: rolling back or stopping does not fix it)."""
+
+    kind: str
     message: str
+    collapse: bool = True
 
 
 class _Episode:
@@ -167,3 +171,49 @@ class EmptyMasks:
     @property
     def active(self) -> bool:
         return self._episode.active
+
+
+class MissingClass:
+    """A class that takes at least `min_real_share` of the real masks' pixels has coverage 0 (it appears in none of
+    the evaluated samples, by the threshold of monitor.class_coverage) for `patience` evaluations in a row. One
+    episode per class; a class that was never generated counts from the first evaluation checked (the fault this
+    finds is a class the generator does not learn, not a fall from a healthy state).
+
+    Not a collapse (Alarm.collapse False): in README's main job the class is missing from every checkpoint (steps
+    500, 1,000, 1,200), so a rollback to an earlier one does not bring it back and stopping only ends training
+    that might still learn it; the warning tells the user to look at the samples."""
+
+    kind = "missing_class"
+
+    def __init__(self, min_real_share: float = 0.01, patience: int = 2):
+        self.min_real_share, self.patience = min_real_share, patience
+        self.reset()
+
+    def reset(self) -> None:
+        self._episodes: dict[int, _Episode] = {}
+
+    def update(
+        self, step: int, coverage: Sequence[float | None], real_shares: Sequence[float], samples: int
+    ) -> Alarm | None:
+        """coverage: per class id, the share (0..1) of samples in which the class appears (None: not in the real
+        masks); real_shares: per class id, its share (0..1) of the real masks' pixels; samples: how many samples
+        were evaluated. Returns one alarm naming every class whose episode fired at this evaluation."""
+        fired = []
+        for k, (cov, real) in enumerate(zip(coverage, real_shares, strict=True)):
+            if cov is None or real < self.min_real_share:
+                continue
+            episode = self._episodes.setdefault(k, _Episode(self.patience))
+            if episode.observe(cov == 0):
+                fired.append(f"class {k} ({real:.1%} of the real masks' pixels)")
+        if not fired:
+            return None
+        return Alarm(
+            self.kind,
+            f"missing class at step {step}: {', '.join(fired)} {'appears' if len(fired) == 1 else 'appear'} in "
+            f"none of the {samples} fixed-noise samples at {self.patience} evaluations in a row",
+            collapse=False,
+        )
+
+    @property
+    def active(self) -> bool:
+        return any(e.active for e in self._episodes.values())

@@ -51,6 +51,10 @@ class TensorBoardLog:
         elif isinstance(event, StepEval):
             for key, value in event.metrics.items():
                 w.add_scalar(f"metrics/{key}", value, event.step)
+            for key, values in event.per_class.items():
+                for k, value in enumerate(values):
+                    if value is not None:
+                        w.add_scalar(f"metrics/{key}/class_{k}", value, event.step)
         elif isinstance(event, PreviewReady):
             with Image.open(event.path) as im:
                 grid = np.asarray(im.convert("RGB"))

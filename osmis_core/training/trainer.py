@@ -492,6 +492,6 @@ def format_stats(stats: StepStats) -> str:
 
 def format_eval(ev: StepEval) -> str:
     """The training metrics of an evaluation for a progress line (* = a new best checkpoint)."""
-    names = {"diversity": "div", "mask_shares": "masks"}
+    names = {"diversity": "div", "mask_shares": "masks", "class_coverage": "coverage"}
     text = " ".join(f"{names.get(k, k)}={v:.3f}" for k, v in ev.metrics.items())
     return text + (" *" if ev.best else "")

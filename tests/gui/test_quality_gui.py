@@ -50,6 +50,29 @@ def test_reopened_run_rows_with_evaluations(window):
     assert set(plots.values) == {"g_total", "d_real", "diversity", "sifid"}
 
 
+def test_class_coverage_is_a_training_metric_curve(window):
+    """The engine's metric keys (events.EVAL_METRICS) decide the plot: class_coverage joins the training metrics;
+    its per-class list in the eval row is not a curve."""
+    window.tabs.setCurrentWidget(window.training)
+    plots = window.training.plots
+    plots.set_rows(
+        [
+            {"step": 5, "g_total": 1.0},
+            {
+                "step": 5,
+                "event": "eval",
+                "diversity": 0.3,
+                "class_coverage": 0.0,
+                "class_coverage_per_class": [1.0, 1.0, 0.0],
+                "best": False,
+            },
+        ]
+    )
+    assert set(plots.values) == {"g_total", "diversity", "class_coverage"}
+    assert "class_coverage" in plots.curves and plots.plots[3].isVisible()
+    assert plots.curves["class_coverage"] in plots.plots[3].listDataItems()
+
+
 def test_gallery_latent_walk_button(window, qtbot, tmp_path):
     import av
     from gui_helpers import TINY_GUI, make_scene
