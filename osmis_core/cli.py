@@ -234,11 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="photos for given layouts from a renderer run (a gallery with the seeds)")
     p.add_argument("run", help="renderer run folder (trained with --model renderer)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--layout", help="one layout: an indexed, grey or colour mask image")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--layout", help="one layout: an indexed, grey or colour mask image (default: the run's training layouts)"
+    )
     src.add_argument("--layouts", help="a folder of layouts: every mask image in it")
     src.add_argument("--from", dest="from_gallery", help="every mask of an OSMIS gallery (the two-stage pipeline)")
-    p.add_argument("--out", required=True, help="gallery folder")
+    p.add_argument(
+        "--out",
+        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN, N = number of photos); a gallery "
+        "already there is replaced when the new one is complete",
+    )
     p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")
     p.add_argument("--seed", type=int, default=0, help="noise seed of the first photo (photo i: seed + i)")
     p.add_argument(
@@ -556,15 +562,18 @@ def cmd_animate(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from .application.render import Region, layouts_in, layouts_of_gallery, read_region, render_gallery
+    from .application.render import Region, layouts_in, layouts_of_gallery, read_region, render_gallery_events
+    from .events import GenerationFinished
 
     checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
     if args.layout:
         layouts = [Path(args.layout)]
     elif args.layouts:
         layouts = layouts_in(args.layouts)
-    else:
+    elif args.from_gallery:
         layouts = layouts_of_gallery(args.from_gallery)
+    else:
+        layouts = None  # the run's training layouts
     region = None
     if args.resample:
         region = read_region(args.resample)
@@ -579,7 +588,7 @@ def cmd_render(args) -> int:
             ) from None
         region = Region(instance_at=(x, y))
     t0 = time.perf_counter()
-    out = render_gallery(
+    for event in render_gallery_events(
         args.run,
         layouts,
         args.out,
@@ -590,9 +599,11 @@ def cmd_render(args) -> int:
         resample_seed=args.resample_seed,
         device=args.device,
         checkpoint=checkpoint,
-    )
+    ):
+        if isinstance(event, GenerationFinished):
+            total, out = event.total, event.out_dir
     print(
-        f"rendered {args.n * len(layouts)} photos of {len(layouts)} layout(s) in {time.perf_counter() - t0:.2f} s: "
+        f"rendered {total} photos of {total // args.n} layout(s) in {time.perf_counter() - t0:.2f} s: "
         f"{out / 'index.html'}"
     )
     return 0

@@ -611,3 +611,11 @@ def build_config(
     options.update(file_options)
     options.update(overrides)
     return OsmisConfig().replace(**options)
+
+
+def preset_config(name: str | None, model: str = "osmis") -> OsmisConfig:
+    """The configuration preset `name` gives a run of `model` ('osmis' or 'renderer'), resolved as `build_config`
+    resolves it: the defaults, the model's own defaults (RENDERER_DEFAULTS for renderer runs), then the preset's
+    values for that model (its `renderer_runs` mapping for renderer runs). name None: the model's defaults. What the
+    app's settings form shows for a preset. Raises ConfigError for an unknown preset or model."""
+    return build_config(name, overrides={"model": model})

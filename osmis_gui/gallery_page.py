@@ -51,6 +51,7 @@ class GalleryPage(QWidget):
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
+        self.renders = False  # the run is a renderer run: its gallery holds renders of its training layouts
         self.layouts_editable = False  # a renderer is open on the Paint page
         self.last_walk: str | None = None
         self.last_error: str | None = None
@@ -151,12 +152,20 @@ class GalleryPage(QWidget):
         return self.app_state.metrics_reason
 
     def _run_changed(self, run) -> None:
+        self.set_render_mode(run is not None and jobs.run_model(run.info) == "renderer")
         if run is None:
             self.set_run(None)
         elif run.run_dir != self.run_dir or run.galleries:
             self.set_run(run.run_dir, run.data_path, run.mask_path, run.checkpoints, run.galleries)
 
     # -- run -----------------------------------------------------------------------------------------------
+    def set_render_mode(self, renders: bool) -> None:
+        """A renderer run's page renders its training layouts (the engine's run_gallery_events) where an OSMIS
+        run's generates samples."""
+        self.renders = renders
+        self.bar.set_render_mode(renders)
+        self.update_actions()
+
     def set_run(
         self,
         run_dir: str | None,
@@ -190,7 +199,9 @@ class GalleryPage(QWidget):
     def update_actions(self) -> None:
         busy = self.generating or self.exporting
         self.generate_action.setEnabled(bool(self.run_dir and self.checkpoints) and not self.generating)
-        self.animate_action.setEnabled(bool(self.run_dir and self.checkpoints) and not self.animating)
+        self.animate_action.setEnabled(
+            bool(self.run_dir and self.checkpoints) and not self.animating and not self.renders
+        )
         can_score = (
             self.metrics_available
             and self.manifest is not None
@@ -240,7 +251,10 @@ class GalleryPage(QWidget):
         self.progress.setValue(0)
         self.progress.show()
         source = "the latest checkpoint" if checkpoint == "latest" else f"iteration {step:,}"
-        self.status_label.setText(f"Generating {n} samples from {source} (seed {seed})…")
+        if self.renders:
+            self.status_label.setText(f"Rendering {n} photos of each training layout from {source} (seed {seed})…")
+        else:
+            self.status_label.setText(f"Generating {n} samples from {source} (seed {seed})…")
         self.update_actions()
         self.jobs.start(
             jobs.generate,
@@ -251,7 +265,7 @@ class GalleryPage(QWidget):
             self.app_state.device(),
             yielded=self._progress,
             returned=self._on_generated,
-            failed=self._failed("Generation failed"),
+            failed=self._failed("Rendering failed" if self.renders else "Generation failed"),
             finished=self._on_generate_finished,
         )
 
@@ -287,6 +301,8 @@ class GalleryPage(QWidget):
         """A job's progress report: generation ('generating'), or a scoring stage (with the time left)."""
         if p.total <= 0:
             return
+        if p.stage == "generating":
+            self._expected_n = p.total  # a renderer run's photos: n for each of its training layouts
         if p.stage != self._score_stage:
             self._score_stage, self._score_stage_start = p.stage, time.monotonic()
         self.progress.setRange(0, p.total)
@@ -297,7 +313,9 @@ class GalleryPage(QWidget):
             self.status_label.setText(f"Computing scores: {p.stage} {p.done}/{p.total}{eta}…")
 
     def _on_generated(self, out_dir: str) -> None:
-        self.status_label.setText(f"Generated {self._expected_n} samples in {out_dir}")
+        what = "Rendered" if self.renders else "Generated"
+        kind = "photos" if self.renders else "samples"
+        self.status_label.setText(f"{what} {self._expected_n} {kind} in {out_dir}")
         self._fill_galleries(jobs.list_galleries(self.run_dir) if self.run_dir else [])
         self.load_gallery(out_dir)
         self.generated.emit(out_dir)
@@ -358,7 +376,8 @@ class GalleryPage(QWidget):
             self._apply_metrics()
             m = self.manifest
             self.status_label.setText(
-                f"{len(items)} samples from iteration {m.get('checkpoint_step', '?'):,} "
+                f"{len(items)} {'photos' if m.get('kind') == 'render' else 'samples'} from iteration "
+                f"{m.get('checkpoint_step', '?'):,} "
                 f"(seed {m.get('seed')}, {m.get('resolution', ['?', '?'])[1]}×"
                 f"{m.get('resolution', ['?', '?'])[0]}) — {self.gallery_dir}"
             )

@@ -119,6 +119,7 @@ class GenerateBar(QWidget):
         self.seed_spin.setValue(seed)
         self.seed_spin.setToolTip("Random seed of the noise: the same seed gives the same samples")
         self.generate_button = _tool_button(self.generate_action)
+        self.n_label = QLabel("Samples:")
         self.gallery_combo = QComboBox()
         self.gallery_combo.setToolTip("Galleries generated for this run (newest first)")
         self.gallery_combo.setMinimumWidth(220)
@@ -129,7 +130,7 @@ class GenerateBar(QWidget):
         for w in (
             QLabel("Checkpoint:"),
             self.checkpoint_combo,
-            QLabel("Samples:"),
+            self.n_label,
             self.n_spin,
             QLabel("Seed:"),
             self.seed_spin,
@@ -141,6 +142,30 @@ class GenerateBar(QWidget):
         row.addWidget(QLabel("Gallery:"))
         row.addWidget(self.gallery_combo, 1)
         row.addWidget(self.open_folder_button)
+
+    def set_render_mode(self, render: bool) -> None:
+        """Words for a renderer run (Render: photos of the run's training layouts; no latent walk) or an OSMIS run
+        (Generate: image-mask pairs from noise)."""
+        if render:
+            self.generate_action.setText("Render")
+            self.generate_action.setToolTip(
+                "Render photos of the run's training layout(s) with different noises, from the chosen checkpoint "
+                "(Ctrl+G); the seeds are recorded in the gallery"
+            )
+            self.n_label.setText("Photos per layout:")
+            self.n_spin.setToolTip("Number of photos of each training layout, each with its own noise seed")
+            self.seed_spin.setToolTip("Noise seed of the first photo (photo i: seed + i)")
+            self.animate_action.setToolTip("A latent walk is made by OSMIS runs; this is a renderer run")
+        else:
+            self.generate_action.setText("Generate")
+            self.generate_action.setToolTip("Generate the samples from the chosen checkpoint (Ctrl+G)")
+            self.n_label.setText("Samples:")
+            self.n_spin.setToolTip("Number of image–mask pairs to generate")
+            self.seed_spin.setToolTip("Random seed of the noise: the same seed gives the same samples")
+            self.animate_action.setToolTip(
+                "Write a looping video that walks smoothly through noise space (image and "
+                "mask side by side) from the chosen checkpoint and seed, into RUN/walks"
+            )
 
     def set_checkpoints(self, steps: list[int]) -> None:
         """Offer 'latest' and every checkpoint (newest first), keeping the choice when it still exists."""

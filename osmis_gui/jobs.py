@@ -279,18 +279,31 @@ def read_run(run_dir: str) -> RunSnapshot:
 
 # -- gallery ------------------------------------------------------------------------------------------------------
 def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
-    """Write a gallery of n samples into the run's galleries folder (the engine's RUN/galleries/<name>),
-    yielding Progress as the engine writes its samples; returns the gallery folder."""
-    from osmis_core.application.gallery import gallery_events
+    """Write the run's own gallery into its galleries folder (the engine's run_gallery_events: n samples of an
+    OSMIS run, n renders of each training layout of a renderer run), yielding Progress as the engine writes its
+    pictures; returns the gallery folder."""
+    from osmis_core.application.render import run_gallery_events
     from osmis_core.events import GenerationFinished, SamplesWritten
 
     out = None
-    for event in gallery_events(run_dir, None, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device):
+    for event in run_gallery_events(run_dir, n, seed, checkpoint, device):
         if isinstance(event, SamplesWritten):
             yield Progress("generating", event.done, event.total)
         elif isinstance(event, GenerationFinished):
             out = str(event.out_dir)
     return out
+
+
+def run_model(info: dict) -> str | None:
+    """The model a run trains ('osmis' or 'renderer') from its run.json, by the engine's config; None when its
+    settings cannot be read."""
+    from osmis_core.config import OsmisConfig
+    from osmis_core.errors import OsmisError
+
+    try:
+        return OsmisConfig.from_dict((info or {}).get("config", {}), "run.json").model
+    except OsmisError:
+        return None
 
 
 def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:

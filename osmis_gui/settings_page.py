@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osmis_core.config import FIELDS, GROUPS, OsmisConfig, option_type, preset_names, preset_options
+from osmis_core.config import FIELDS, GROUPS, OsmisConfig, option_type, preset_config, preset_names, preset_options
 from osmis_core.errors import OsmisError
 
 from .state import IDLE
@@ -240,6 +240,10 @@ class SettingsPage(QWidget):
         self._config: OsmisConfig | None = self._defaults
         self._error: str | None = None
         self._locked = False
+        # The preset the form started from (None: the defaults). Switching the model shows that preset's values
+        # for the new model (the engine's preset_config), keeping the options the user changed from it.
+        self._base_preset: str | None = None
+        self._resolved: dict[tuple[str | None, str], OsmisConfig] = {}
 
         top = self._top_row()
         self.tabs = self._form_tabs()
@@ -266,22 +270,24 @@ class SettingsPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Preset:"))
         self.preset_combo = QComboBox()
-        self.preset_combo.setToolTip("Apply a named preset over the defaults (resources/presets).")
-        self._presets: dict[str, OsmisConfig] = {}
+        self.preset_combo.setToolTip(
+            "Apply a named preset over the defaults (resources/presets), with its values for the chosen model."
+        )
         for name in preset_names():
-            opts = preset_options(name)
-            self._presets[name] = self._defaults.replace(**opts)
             self.preset_combo.addItem(name, name)
             self.preset_combo.setItemData(
                 self.preset_combo.count() - 1,
-                ", ".join(f"{k}={v}" for k, v in opts.items()),
+                "\n".join(
+                    f"{model} runs: " + ", ".join(f"{k}={v}" for k, v in preset_options(name, model).items())
+                    for model in FIELDS["model"][1].metadata["choices"]
+                ),
                 Qt.ItemDataRole.ToolTipRole,
             )
         self.preset_combo.addItem("custom", None)
         self.preset_combo.activated.connect(self._preset_chosen)
         top.addWidget(self.preset_combo)
         self.reset_button = QPushButton("Defaults")
-        self.reset_button.setToolTip("Reset every option to the engine's default")
+        self.reset_button.setToolTip("Reset every option to the engine's default for the chosen model")
         self.reset_button.clicked.connect(self.reset_defaults)
         top.addWidget(self.reset_button)
         top.addStretch(1)
@@ -333,6 +339,11 @@ class SettingsPage(QWidget):
         return self._error
 
     def set_config(self, config: OsmisConfig) -> None:
+        """Show a whole configuration (a run's, a file's); its model's defaults are the base of later edits."""
+        self._base_preset = None
+        self._show(config)
+
+    def _show(self, config: OsmisConfig) -> None:
         for name, value in config.flat().items():
             if name in self.editors:
                 self.editors[name].set_value(value)
@@ -348,19 +359,31 @@ class SettingsPage(QWidget):
         self.config_changed.emit(self._config)
         self.options_changed.emit(set(options))
 
+    def model(self) -> str:
+        """The model the form's selector names ('osmis' or 'renderer')."""
+        return self.editors["model"].value()
+
     def apply_preset(self, name: str) -> None:
-        self.set_config(
-            self._presets[name] if name in self._presets else self._defaults.replace(**preset_options(name))
-        )
+        """Show the preset's values for the model the selector names (the engine's preset_config)."""
+        self._show(self._preset_config(name, self.model()))
+        self._base_preset = name
 
     def reset_defaults(self) -> None:
-        self.set_config(self._defaults)
+        """Show the defaults of the model the selector names."""
+        self._show(self._preset_config(None, self.model()))
+        self._base_preset = None
 
     def load_file(self, path: str | Path) -> None:
         """Raises OsmisError with a sentence when the file is not a valid options file."""
-        from osmis_core.config import load_config_file
+        from osmis_core.config import build_config
 
-        self.set_config(self._defaults.replace(**load_config_file(path)))
+        self.set_config(build_config(config_file=path))
+
+    def _preset_config(self, name: str | None, model: str) -> OsmisConfig:
+        key = (name, model)
+        if key not in self._resolved:
+            self._resolved[key] = preset_config(name, model)
+        return self._resolved[key]
 
     def save_file(self, path: str | Path) -> None:
         from osmis_core.config import save_config_file
@@ -388,9 +411,25 @@ class SettingsPage(QWidget):
             self.apply_preset(name)
 
     def _edited(self, name: str) -> None:
+        if name == "model" and self._config is not None and self._switch_model(self._config):
+            return
         self._validate()
         self.config_changed.emit(self._config)
         self.options_changed.emit({name})
+
+    def _switch_model(self, before: OsmisConfig) -> bool:
+        """The selector now names another model than `before` (the form's last valid configuration): show the base
+        preset's (or the defaults') values for the new model with the options the user changed from the base for
+        the old one. False when that is not a valid configuration (the form then just validates)."""
+        model = self.model()
+        base = self._preset_config(self._base_preset, before.model).flat()
+        edits = {k: v for k, v in before.flat().items() if k != "model" and v != base[k]}
+        try:
+            config = self._preset_config(self._base_preset, model).replace(**edits)
+        except OsmisError:
+            return False
+        self._show(config)
+        return True
 
     def _validate(self) -> None:
         values, errors = {}, []
@@ -413,7 +452,7 @@ class SettingsPage(QWidget):
         self._config = cfg
         self._error = errors[0] if errors else None
         set_error(self.error_label, self._error)
-        defaults = self._defaults.flat()
+        defaults = self._preset_config(None, self.model()).flat()
         changed = 0
         for name, ed in self.editors.items():
             modified = name in values and values[name] != defaults[name]
@@ -426,7 +465,7 @@ class SettingsPage(QWidget):
         index = self.preset_combo.count() - 1  # "custom"
         if cfg is not None:
             for i in range(self.preset_combo.count() - 1):
-                if self._presets.get(self.preset_combo.itemData(i)) == cfg:
+                if self._preset_config(self.preset_combo.itemData(i), cfg.model) == cfg:
                     index = i
                     break
         self.preset_combo.setCurrentIndex(index)

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from osmis_core.config import OsmisConfig, build_config, load_config_file, preset_names
+from osmis_core.config import (
+    RENDERER_DEFAULTS,
+    OsmisConfig,
+    build_config,
+    load_config_file,
+    preset_config,
+    preset_names,
+)
 from osmis_core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +36,25 @@ def test_presets():
     assert paper.run.iters == 150000 and paper.data.max_size == 330
     quick = build_config("quick")
     assert quick.run.iters < 10000
+
+
+def test_preset_config_resolves_a_preset_per_model():
+    """What the app's form shows for a preset: the preset file's values for the model (its renderer_runs mapping for
+    renderer runs) over that model's defaults, as build_config resolves them."""
+    for name in preset_names():
+        data = json.loads((REPO / "resources" / "presets" / f"{name}.json").read_text())
+        osmis, renderer = preset_config(name), preset_config(name, "renderer")
+        assert osmis == build_config(name) and renderer == build_config(name, overrides={"model": "renderer"})
+        assert renderer.model == "renderer" and osmis.model == "osmis"
+        for key, value in data.get("renderer_runs", {}).items():
+            if not key.startswith("_"):
+                assert renderer.flat()[key] == value
+        expected_lr_d = data.get("renderer_runs", {}).get("lr_d", RENDERER_DEFAULTS["lr_d"])
+        assert renderer.optimisation.lr_d == expected_lr_d  # OSMIS's tuned lr_d never leaks into a renderer run
+    assert preset_config(None, "renderer") == build_config(overrides={"model": "renderer"})
+    assert preset_config(None) == OsmisConfig()
+    with pytest.raises(ConfigError, match="model"):
+        preset_config("quick", "gauGAN")
 
 
 def test_precedence_and_file_formats(tmp_path):

@@ -296,3 +296,35 @@ def test_two_stage_without_masks_fails_before_training(tmp_path, capsys):
         "needs masks",
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_render_without_layouts_renders_the_training_layouts(tmp_path, capsys):
+    """`osmis render RUN` (no --layout/--layouts/--from, no --out): n photos of each training layout of a run
+    trained on a few labelled frames, into RUN/galleries/step_NNNNNNN-seedS-nN, each re-made exactly."""
+    from osmis_core.application.render import training_layouts
+
+    (tmp_path / "s" / "image").mkdir(parents=True)
+    (tmp_path / "s" / "mask").mkdir()
+    for i, seed in enumerate((0, 1)):
+        img, ids = scene_arrays(seed=seed)
+        img, ids = (img, ids) if i == 0 else (img[:, ::-1].copy(), ids[:, ::-1].copy())
+        Image.fromarray(img).save(tmp_path / "s" / "image" / f"0000{i}.png")
+        save_palette_mask(ids, tmp_path / "s" / "mask" / f"0000{i}.png")
+    run = tmp_path / "run"
+    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), tmp_path / "s", run).run())
+    layouts = training_layouts(run)
+    assert [t.path for t in layouts] == [tmp_path / "s" / "mask" / "00000.png", tmp_path / "s" / "mask" / "00001.png"]
+    assert not np.array_equal(layouts[0].ids, layouts[1].ids)
+
+    assert main(["render", str(run), "--n", "2", "--seed", "3"]) == 0
+    out = RunFolder(run).galleries / "step_0000002-seed3-n4"
+    assert "rendered 4 photos of 2 layout(s)" in capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source"] == "training" and manifest["per_layout"] == 2
+    assert [(it["layout"], it["seed"]) for it in manifest["items"]] == [
+        (str(t.path.resolve()), s) for t in layouts for s in (3, 4)
+    ]
+    r = Renderer.load(run)
+    for it, t in zip(manifest["items"], [t for t in layouts for _ in (0, 1)]):
+        assert np.array_equal(np.asarray(Image.open(out / it["mask"])), t.ids)
+        assert np.array_equal(np.asarray(Image.open(out / it["image"])), r.render(t.ids, it["seed"]))

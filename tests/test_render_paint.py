@@ -10,6 +10,7 @@ from helpers import save_palette_mask, scene_arrays
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
 
+from osmis_core.application.gallery import export_selection
 from osmis_core.application.render import (
     NoiseRecipe,
     Renderer,
@@ -58,6 +59,24 @@ def test_add_to_gallery_appends_and_remakes_exactly(renderer, tmp_path):
     # the re-drawn regions changed the photo only where the noise changed
     plain = renderer.render_recipe(ids, NoiseRecipe(4, "instance"))
     assert not np.array_equal(plain, renderer.render_recipe(ids, recipes[1]))
+
+
+def test_an_export_of_painted_renders_remakes_them_exactly(renderer, tmp_path):
+    """Exporting a selection copies the region masks of its re-drawn regions too: the export is a gallery whose
+    every file is there, and its photos are re-made from it alone."""
+    ids = np.zeros(renderer.size, np.int64)
+    ids[8:20, 10:30] = 1
+    region = np.zeros(renderer.size, bool)
+    region[:, :32] = True
+    gallery = tmp_path / "paint"
+    add_to_gallery(renderer, ids, [NoiseRecipe(1), NoiseRecipe(2, "global", ((region, 9),))], gallery)
+    dest = tmp_path / "export"
+    export_selection(gallery, [1], dest)
+    (item,) = json.loads((dest / "manifest.json").read_text())["items"]
+    assert (dest / item["resamples"][0]["region"]["mask"]).is_file()
+    layout, recipe = item_recipe(renderer, dest, item)
+    again = renderer.render_recipe(layout, recipe)
+    assert np.array_equal(again, np.asarray(Image.open(dest / item["image"]).convert("RGB")))
 
 
 def test_bad_targets_and_layouts(renderer, tmp_path):

@@ -255,6 +255,17 @@ def _safe_relative(value, path: Path, where: str) -> str:
     return value
 
 
+def _item_files(item: dict, manifest_path: Path) -> list[str]:
+    """The files of the gallery an item lists: its pictures and, for a render, the region masks of its re-drawn
+    regions that the gallery holds (application.render.add_to_gallery's regions/NNNN-K.png), which re-make it."""
+    names = [item[k] for k in _PICTURE_KEYS if item.get(k)]
+    for r in item.get("resamples") or []:
+        region = r.get("region") if isinstance(r, dict) else None
+        if isinstance(region, dict) and region.get("mask"):
+            names.append(_safe_relative(region["mask"], manifest_path, f"item {item['index']} region mask"))
+    return names
+
+
 _FIELD_TYPES = {
     "checkpoint_step": _is_int,
     "seed": _is_int,
@@ -464,15 +475,14 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     try:
         files = 0
         for item in items:
-            for key in _PICTURE_KEYS:
-                if item.get(key):
-                    target = staging / item[key]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    try:
-                        shutil.copyfile(src / item[key], target)
-                    except FileNotFoundError:
-                        raise DataError(f"{src / item[key]}: listed in the manifest but missing.") from None
-                    files += 1
+            for name in _item_files(item, src / MANIFEST):
+                target = staging / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    shutil.copyfile(src / name, target)
+                except FileNotFoundError:
+                    raise DataError(f"{src / name}: listed in the manifest but missing.") from None
+                files += 1
         exported = dict(manifest)
         exported.update(
             {

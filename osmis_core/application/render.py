@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from PIL import Image
 
 from ..config import OsmisConfig
 from ..data.masks import decode_masks
-from ..data.sources import IMAGE_EXTS, open_mask
+from ..data.sources import IMAGE_EXTS, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
+from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
 from ..files import atomic_write_bytes, atomic_write_text, swap_dir_in
 from ..models.renderer import (
     NOISE_MODES,
@@ -33,7 +35,7 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from .gallery import save_png, staging_folder, write_index_html
+from .gallery import gallery_events, gallery_name, save_png, staging_folder, write_index_html
 from .runfolder import RunFolder, normalise_path
 
 
@@ -351,8 +353,8 @@ def read_region(path: str | Path) -> Region:
 
 def render_gallery(
     run_dir: str | Path,
-    layouts: list[Path],
-    out_dir: str | Path,
+    layouts: list[Path] | None = None,
+    out_dir: str | Path | None = None,
     n: int = 4,
     seed: int = 0,
     noise: str = "global",
@@ -361,33 +363,74 @@ def render_gallery(
     device: str = "cpu",
     checkpoint: str | int = "latest",
 ) -> Path:
-    """n photos per layout as a gallery (images/, masks/ = the layout, overlays/, manifest.json, index.html).
+    """n photos per layout as a gallery (images/, masks/ = the layout, overlays/, manifest.json, index.html);
+    returns the gallery folder.
 
-    Photo i of a layout uses seed + i (and resample_seed + i inside the region), recorded per item. Every input is
-    checked before anything is written; the files are written into a hidden staging folder and moved into out_dir
-    when all are done, so a failure leaves out_dir as it was.
+    layouts: layout files; None: the run's training layouts (`training_layouts`). out_dir: default
+    `RUN/galleries/<gallery_name(step, seed, number of photos)>`. Photo i of a layout uses seed + i (and
+    resample_seed + i inside the region), recorded per item. Every input is checked before anything is written; the
+    files are written into a hidden staging folder and moved into out_dir when all are done, so a failure leaves
+    out_dir as it was.
     """
-    if n < 1:
-        raise OsmisError("--n must be at least 1.")
+    path = None
+    for event in render_gallery_events(
+        run_dir, layouts, out_dir, n, seed, noise, region, resample_seed, device, checkpoint
+    ):
+        if isinstance(event, GenerationFinished):
+            path = event.out_dir
+    return path
+
+
+def render_gallery_events(
+    run_dir: str | Path,
+    layouts: list[Path] | None = None,
+    out_dir: str | Path | None = None,
+    n: int = 4,
+    seed: int = 0,
+    noise: str = "global",
+    region: Region | None = None,
+    resample_seed: int | None = None,
+    device: str = "cpu",
+    checkpoint: str | int = "latest",
+) -> Iterator[GenerationEvent]:
+    """`render_gallery` as a stream of events: GenerationStarted (number of photos, gallery folder),
+    SamplesWritten after each photo's files, GenerationFinished. Raises OsmisError (DataError for a layout) before
+    anything is written when an input is unusable."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise OsmisError(f"--n must be a whole number of at least 1, got {n!r}.")
     if noise not in NOISE_MODES:
         raise OsmisError(f"--noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
     if region is not None and resample_seed is None:
         raise OsmisError("--resample, --resample-class and --resample-instance need --resample-seed.")
     renderer = Renderer.load(run_dir, checkpoint, device)
-    # 1. check every input first
-    prepared = []
-    for path in layouts:
-        raw = renderer.decode_layout_image(open_mask(path), str(path)) if path.is_file() else None
-        if raw is None:
-            raise DataError(f"{path}: layout file not found.")
-        ids = renderer.fit_layout(raw, str(path))
-        r = renderer.region_map(region, raw, ids, str(path)) if region is not None else None
-        prepared.append((path, ids, r))
+    # 1. check every input first: (layout file, its ids as in the file, ids at the render size)
+    if layouts is None:
+        sources = [(t.path, t.file_ids, renderer.fit_layout(t.ids, str(t.path))) for t in training_layouts(run_dir)]
+    else:
+        sources = []
+        for path in layouts:
+            if not path.is_file():
+                raise DataError(f"{path}: layout file not found.")
+            raw = renderer.decode_layout_image(open_mask(path), str(path))
+            sources.append((path, raw, renderer.fit_layout(raw, str(path))))
+    prepared = [
+        (path, ids, renderer.region_map(region, raw, ids, str(path)) if region is not None else None)
+        for path, raw, ids in sources
+    ]
+    total = len(prepared) * n
+    out = (
+        normalise_path(out_dir)
+        if out_dir is not None
+        else RunFolder(run_dir).galleries / gallery_name(renderer.step, seed, total)
+    )
     # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
-    out = normalise_path(out_dir)
     staging = staging_folder(out)
+    t0 = time.perf_counter()
     try:
-        manifest = _write_render_files(renderer, prepared, staging, n, seed, noise, region, resample_seed)
+        yield GenerationStarted(total, out)
+        manifest = yield from _write_render_files(renderer, prepared, staging, n, seed, noise, region, resample_seed)
+        if layouts is None:
+            manifest["source"] = "training"
         manifest["seconds_per_render"] = round(manifest.pop("_render_seconds") / max(1, len(manifest["items"])), 4)
         atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=1) + "\n", durable=False)
         write_index_html(staging, manifest)
@@ -396,7 +439,24 @@ def render_gallery(
         raise OsmisError(f"{out}: the gallery cannot be written ({exc.strerror or exc}).") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out
+    yield GenerationFinished(out, total, round(time.perf_counter() - t0, 3))
+
+
+def run_gallery_events(
+    run_dir: str | Path, n: int, seed: int = 0, checkpoint: str | int = "latest", device: str = "cpu"
+) -> Iterator[GenerationEvent]:
+    """The gallery a run makes on its own, into `RUN/galleries/<gallery_name(...)>`, as a stream of events: n
+    samples (image-mask pairs from noise) of an OSMIS run; n photos of each training layout (`training_layouts`,
+    seeds seed..seed+n-1) of a renderer run. The run's kind is read from its run.json. Raises OsmisError for a
+    folder that is not a run."""
+    folder = RunFolder(run_dir)
+    if not folder.exists():
+        raise OsmisError(f"{folder.root}: not a run folder (no run.json); give the folder that holds run.json.")
+    info = folder.read_run_json()
+    if OsmisConfig.from_dict(info.get("config", {}), str(folder.run_json)).model == "renderer":
+        yield from render_gallery_events(run_dir, None, None, n, seed, device=device, checkpoint=checkpoint)
+    else:
+        yield from gallery_events(run_dir, None, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device)
 
 
 def _write_render_files(
@@ -408,7 +468,8 @@ def _write_render_files(
     noise: str,
     region: Region | None,
     resample_seed: int | None,
-) -> dict:
+) -> Iterator[SamplesWritten]:
+    """Write the photos of `prepared` into `folder`, yielding SamplesWritten after each; returns the manifest."""
     colours = palette()
     for sub in ("images", "masks", "overlays"):
         (folder / sub).mkdir()
@@ -439,6 +500,7 @@ def _write_render_files(
             if region is not None:
                 item.update(resample_seed=rs, region=region.describe())
             items.append(item)
+            yield SamplesWritten(idx + 1, total)
     h, w = prepared[0][1].shape
     return {
         "kind": "render",
@@ -462,29 +524,50 @@ def _write_render_files(
 # -- painting: layouts and renders made in the app -------------------------------------------------------------------
 
 
-def training_layout(run_dir: str | Path) -> np.ndarray:
-    """The first training mask of a run as its renderer was trained on it: H x W int64 class ids at the training
-    size. The run's masks are decoded together with the run's class options and resized with nearest neighbour to
-    the training size, whatever their aspect ratio, as data.sources.load_training_data does. Raises DataError when
-    the run records no mask or its mask files cannot be read any more."""
+@dataclass(frozen=True, eq=False)
+class TrainingLayout:
+    """One training mask of a run as its renderer was trained on it: the file, its class ids as decoded for training
+    (H x W int64 at the file's size) and those ids at the training size (resized with nearest neighbour)."""
+
+    path: Path
+    file_ids: np.ndarray
+    ids: np.ndarray
+
+
+def training_layouts(run_dir: str | Path) -> list[TrainingLayout]:
+    """The run's training layouts: each distinct mask of the frames training used (the run's data as run.json
+    records it, at most max_frames frames chosen evenly spaced, as data.sources.load_frame_set chooses them), in
+    order. The masks are decoded together with the run's class options, as data.sources.load_training_data does,
+    and resized to the training size whatever their aspect ratio. Raises DataError when the run records no mask or
+    a mask file cannot be read any more."""
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
     config = OsmisConfig.from_dict(info.get("config", {}), f"{folder.root}/run.json")
     data = info.get("data") or {}
-    paths = [Path(p) for p in ((data.get("source") or {}).get("masks") or [])]
-    if not paths:
+    listed = [Path(p) for p in ((data.get("source") or {}).get("masks") or [])]
+    if not listed:
         raise DataError(f"{folder.root}: the run records no training mask.")
+    chosen = [listed[i] for i in pick_evenly(len(listed), config.data.max_frames)]
+    paths = sorted(set(chosen), key=chosen.index)
     for p in paths:
         if not p.is_file():
             raise DataError(f"{p}: the run's training mask is not there any more.")
-    ids, _ = decode_masks(
+    decoded, _ = decode_masks(
         [open_mask(p) for p in paths], [str(p) for p in paths], config.data.max_classes, config.data.background_color
     )
     arch = info.get("architecture") or {}
     h, w = int(arch["height"]), int(arch["width"])
-    return np.asarray(Image.fromarray(np.asarray(ids[0]).astype(np.int32), "I").resize((w, h), Image.NEAREST)).astype(
-        np.int64
-    )
+    out = []
+    for p, ids in zip(paths, decoded):
+        ids = np.asarray(ids).astype(np.int64)
+        resized = np.asarray(Image.fromarray(ids.astype(np.int32), "I").resize((w, h), Image.NEAREST))
+        out.append(TrainingLayout(p, ids, resized.astype(np.int64)))
+    return out
+
+
+def training_layout(run_dir: str | Path) -> np.ndarray:
+    """The first training layout of a run (`training_layouts`) at the training size: H x W int64 class ids."""
+    return training_layouts(run_dir)[0].ids
 
 
 _REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)  # region files: outside black, inside white
