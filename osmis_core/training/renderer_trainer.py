@@ -20,12 +20,10 @@ from ..data.renderer_augment import (
 )
 from ..data.sources import TrainingData, load_training_data
 from ..errors import CheckpointError, DataError
-from ..events import RunDescription
 from ..models.renderer import (
     RendererArchitecture,
     RendererDiscriminator,
     RendererGenerator,
-    count_parameters,
     noise_map,
     recommend_renderer,
     refresh_batch_norm,
@@ -375,16 +373,6 @@ class RendererTrainer(Trainer):
         path = self.folder.samples / f"step_{self.step:07d}.png"
         grid.save(path)
         return path
-
-    def describe(self) -> RunDescription:
-        return RunDescription(
-            self.data.describe(),
-            self.data.architecture.to_dict(),
-            str(self.device),
-            count_parameters(self.generator),
-            count_parameters(self.discriminator),
-            "renderer",
-        )
 
 
 OSMIS_LAYOUTS = 64  # masks sampled once from a --layouts-from run

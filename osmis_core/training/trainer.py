@@ -332,6 +332,7 @@ class Trainer:
             str(self.device),
             count_parameters(self.generator),
             count_parameters(self.discriminator),
+            self.config.model,
         )
 
     # -- the loop ------------------------------------------------------------------------------------------
