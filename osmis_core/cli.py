@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FIELDS, MAX_SEED, build_config, option_type, preset_names
+from .config import FIELDS, MAX_SEED, build_config, check_model_options, option_type, preset_names
 from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
@@ -62,8 +62,8 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in vars(args).items() if k in FIELDS}
 
 
-def _config_from_args(args):
-    return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args))
+def _config_from_args(args, also_for: str | None = None):
+    return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args), also_for)
 
 
 def _positive_int(text: str) -> int:
@@ -775,8 +775,9 @@ def cmd_run(args) -> int:
         # the renderer is checked before any training starts: its config and its need for masks
         from .data.sources import find_source
 
-        renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"})
-        if not find_source(args.data, args.mask).masks or not renderer_config.data.masks:
+        # one command line for both models: each takes the options it reads (build_config's also_for)
+        renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"}, "osmis")
+        if not find_source(args.data, args.mask).masks or not _config_from_args(args, "renderer").data.masks:
             raise OsmisError(
                 f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give them with --mask."
             )
@@ -793,7 +794,7 @@ def cmd_run(args) -> int:
         trainer = resume_training(run_dir, _resume_overrides(args))
         config = trainer.config
     else:
-        config = _config_from_args(args)
+        config = _config_from_args(args, "renderer" if args.two_stage else None)
         if config.model != "osmis":
             raise OsmisError(
                 "osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
@@ -877,7 +878,10 @@ def cmd_bench(args) -> int:
         raise OsmisError("--rounds must be at least 1.")
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
-    configs = {name: build_config(args.preset, args.config, {**overrides, **VARIANTS[name]}) for name in names}
+    base = build_config(args.preset, args.config, overrides)
+    for name in names:  # a variant that changes what the model does not read would time the same thing twice
+        check_model_options(base.model, VARIANTS[name], f"--variant {name}")
+    configs = {name: base.replace(**VARIANTS[name]) for name in names}
     results = benchmark_variants(
         configs,
         args.data,
