@@ -364,21 +364,43 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None
+    # SIGTERM (kill, a job scheduler, a closing session) stops a command as Ctrl-C does, through the same clean-up;
+    # the app's event loop has its own way to close
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if args.command != "gui" else None
     try:
         _check_counts(args)
         return COMMANDS[args.command](args)
     except OsmisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # training handles Ctrl-C itself (a checkpoint, exit 0); elsewhere the work in progress was built beside
         # its place (a gallery) or is not written at all, so nothing half-written is left
-        print(f"interrupted: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{how}: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     except OSError as exc:  # the file system said no: a full disk, a read-only or vanished folder
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same clean-up runs."""
+
+
+def _terminate_as_interrupt(signum, frame) -> None:
+    """The SIGTERM handler of the `osmis` command: what SIGINT would do now. A command's own Ctrl-C handler (a
+    training stops after its step and saves a checkpoint; a second signal aborts) is called; otherwise Terminated
+    is raised in the main thread."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, frame)
+    else:
+        raise Terminated
 
 
 def cmd_inspect(args) -> int:
@@ -445,7 +467,10 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise KeyboardInterrupt
-        print("\nstopping after this iteration and saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
+        print(
+            "\nstopping after this iteration and saving a checkpoint (Ctrl-C or SIGTERM again to abort)",
+            file=sys.stderr,
+        )
         control.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -606,8 +631,9 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
     from .events import GenerationFinished, GenerationStarted, SamplesWritten
 
     bar, out = None, None
+    events = gallery_events(run_dir, out_dir, **kwargs)
     try:
-        for event in gallery_events(run_dir, out_dir, **kwargs):
+        for event in events:
             if isinstance(event, GenerationStarted):
                 # no bar when stderr is not a terminal (disable=None): a log keeps only the sentences
                 bar = tqdm(
@@ -624,6 +650,7 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
                 out = event.out_dir
                 print(f"wrote {event.total} samples in {event.seconds:.2f} s into {out}", file=sys.stderr)
     finally:
+        events.close()  # interrupted between two batches: the generator removes its staging folder now
         if bar is not None:
             bar.close()
     return out
