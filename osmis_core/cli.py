@@ -29,6 +29,8 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
         flag = "--" + name.replace("_", "-")
         meta = f.metadata
         help_text = meta["help"] + (f" (default: {f.default})" if f.default is not None else "")
+        if meta["model"]:
+            help_text += f" [--model {meta['model']} only]"
         t = option_type(name)
         if t is bool:
             groups[group].add_argument(

@@ -657,7 +657,7 @@ def check_model_options(model: str, given: Mapping[str, Any], source: str | None
     Raises ConfigError naming the first such option, the model and, where one exists, the option to use instead,
     e.g. "--ch-g does not apply to --model renderer; its generator width is --ch-r."
     """
-    if model not in RendererOptions.__dataclass_fields__["model"].metadata["choices"]:
+    if model not in FIELDS["model"][1].metadata["choices"]:
         return  # not a model: OsmisConfig's validation names the bad value
     for name, value in given.items():
         if source is not None and value == FIELDS[name][1].default:
