@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FIELDS, MAX_SEED, build_config, option_type, preset_names
+from .config import FIELDS, MAX_SEED, build_config, check_model_options, option_type, preset_names
 from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
@@ -29,6 +29,8 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
         flag = "--" + name.replace("_", "-")
         meta = f.metadata
         help_text = meta["help"] + (f" (default: {f.default})" if f.default is not None else "")
+        if meta["model"]:
+            help_text += f" [--model {meta['model']} only]"
         t = option_type(name)
         if t is bool:
             groups[group].add_argument(
@@ -62,8 +64,8 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in vars(args).items() if k in FIELDS}
 
 
-def _config_from_args(args):
-    return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args))
+def _config_from_args(args, also_for: str | None = None):
+    return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args), also_for)
 
 
 def _positive_int(text: str) -> int:
@@ -370,21 +372,43 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None
+    # SIGTERM (kill, a job scheduler, a closing session) stops a command as Ctrl-C does, through the same clean-up;
+    # the app's event loop has its own way to close
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if args.command != "gui" else None
     try:
         _check_counts(args)
         return COMMANDS[args.command](args)
     except OsmisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # training handles Ctrl-C itself (a checkpoint, exit 0); elsewhere the work in progress was built beside
         # its place (a gallery) or is not written at all, so nothing half-written is left
-        print(f"interrupted: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{how}: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     except OSError as exc:  # the file system said no: a full disk, a read-only or vanished folder
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same clean-up runs."""
+
+
+def _terminate_as_interrupt(signum, frame) -> None:
+    """The SIGTERM handler of the `osmis` command: what SIGINT would do now. A command's own Ctrl-C handler (a
+    training stops after its step and saves a checkpoint; a second signal aborts) is called; otherwise Terminated
+    is raised in the main thread."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, frame)
+    else:
+        raise Terminated
 
 
 def cmd_inspect(args) -> int:
@@ -451,7 +475,10 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise KeyboardInterrupt
-        print("\nstopping after this iteration and saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
+        print(
+            "\nstopping after this iteration and saving a checkpoint (Ctrl-C or SIGTERM again to abort)",
+            file=sys.stderr,
+        )
         control.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -617,8 +644,9 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
     from .events import GenerationFinished, GenerationStarted, SamplesWritten
 
     bar, out = None, None
+    events = gallery_events(run_dir, out_dir, **kwargs)
     try:
-        for event in gallery_events(run_dir, out_dir, **kwargs):
+        for event in events:
             if isinstance(event, GenerationStarted):
                 # no bar when stderr is not a terminal (disable=None): a log keeps only the sentences
                 bar = tqdm(
@@ -635,6 +663,7 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
                 out = event.out_dir
                 print(f"wrote {event.total} samples in {event.seconds:.2f} s into {out}", file=sys.stderr)
     finally:
+        events.close()  # interrupted between two batches: the generator removes its staging folder now
         if bar is not None:
             bar.close()
     return out
@@ -786,8 +815,9 @@ def cmd_run(args) -> int:
         # the renderer is checked before any training starts: its config and its need for masks
         from .data.sources import find_source
 
-        renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"})
-        if not find_source(args.data, args.mask).masks or not renderer_config.data.masks:
+        # one command line for both models: each takes the options it reads (build_config's also_for)
+        renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"}, "osmis")
+        if not find_source(args.data, args.mask).masks or not _config_from_args(args, "renderer").data.masks:
             raise OsmisError(
                 f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give them with --mask."
             )
@@ -804,7 +834,7 @@ def cmd_run(args) -> int:
         trainer = resume_training(run_dir, _resume_overrides(args))
         config = trainer.config
     else:
-        config = _config_from_args(args)
+        config = _config_from_args(args, "renderer" if args.two_stage else None)
         if config.model != "osmis":
             raise OsmisError(
                 "osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
@@ -888,7 +918,10 @@ def cmd_bench(args) -> int:
         raise OsmisError("--rounds must be at least 1.")
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
-    configs = {name: build_config(args.preset, args.config, {**overrides, **VARIANTS[name]}) for name in names}
+    base = build_config(args.preset, args.config, overrides)
+    for name in names:  # a variant that changes what the model does not read would time the same thing twice
+        check_model_options(base.model, VARIANTS[name], f"--variant {name}")
+    configs = {name: base.replace(**VARIANTS[name]) for name in names}
     results = benchmark_variants(
         configs,
         args.data,

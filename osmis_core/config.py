@@ -30,12 +30,17 @@ def _opt(
     label: str | None = None,
     warn_above: float | None = None,
     words: Mapping[str, Mapping[str, Any]] | None = None,
+    model: str | None = None,
+    instead: tuple[str, str] | None = None,
 ):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
     warn_above: values above it are accepted but almost surely a mistake (see `config_warnings`).
     words: values given as text that stand for other options, e.g. p_aug = "adaptive" -> {"ada": True}; the
     option itself then keeps its value (see OsmisConfig.replace).
+    model: the only model whose runs read the option ("osmis" or "renderer"; None: both). instead: (what the
+    option sets, the other model's option that sets it), named when the option is given to the other model
+    (see check_model_options).
     """
     meta = {
         "help": help,
@@ -45,6 +50,8 @@ def _opt(
         "label": label,
         "warn_above": warn_above,
         "words": words,
+        "model": model,
+        "instead": instead,
     }
     return field(default=default, metadata=meta)
 
@@ -59,7 +66,10 @@ class DataOptions:
         label="Max size",
     )
     masks: bool = _opt(
-        True, "Train OSMIS on image+mask when a mask is present; off = SIV-GAN on images only.", label="Use masks"
+        True,
+        "Train OSMIS on image+mask when a mask is present; off = SIV-GAN on images only.",
+        label="Use masks",
+        model="osmis",
     )
     background_color: str | None = _opt(
         None,
@@ -81,24 +91,60 @@ class DataOptions:
 
 @dataclass(frozen=True)
 class GeneratorOptions:
-    ch_g: int = _opt(32, "Generator channel width (ch_G).", minimum=1, maximum=256, label="Channels")
+    ch_g: int = _opt(
+        32,
+        "Generator channel width (ch_G).",
+        minimum=1,
+        maximum=256,
+        label="Channels",
+        model="osmis",
+        instead=("generator width", "ch_r"),
+    )
     noise_dim: int = _opt(64, "Dimension of the input noise z.", minimum=1, maximum=1024, label="Noise dim")
     norm_g: str = _opt(
-        "none", "Normalisation in generator blocks.", choices=("none", "batch", "instance"), label="Norm"
+        "none",
+        "Normalisation in generator blocks.",
+        choices=("none", "batch", "instance"),
+        label="Norm",
+        model="osmis",
+        instead=("generator normalisation", "spade_norm"),
     )
     num_blocks_g: int | None = _opt(
-        None, "Generator blocks n_g (default: recommended from the resolution).", minimum=5, maximum=9, label="Blocks"
+        None,
+        "Generator blocks n_g (default: recommended from the resolution).",
+        minimum=5,
+        maximum=9,
+        label="Blocks",
+        model="osmis",
+        instead=("number of generator blocks", "num_blocks_r"),
     )
 
 
 @dataclass(frozen=True)
 class DiscriminatorOptions:
-    ch_d: int = _opt(32, "Discriminator channel width (ch_D).", minimum=1, maximum=256, label="Channels")
+    ch_d: int = _opt(
+        32,
+        "Discriminator channel width (ch_D).",
+        minimum=1,
+        maximum=256,
+        label="Channels",
+        model="osmis",
+        instead=("discriminator width", "ch_rd"),
+    )
     norm_d: str = _opt(
-        "none", "Normalisation in discriminator blocks.", choices=("none", "batch", "instance"), label="Norm"
+        "none",
+        "Normalisation in discriminator blocks.",
+        choices=("none", "batch", "instance"),
+        label="Norm",
+        model="osmis",
     )
     num_blocks_d: int | None = _opt(
-        None, "Total discriminator blocks n_d (default: recommended).", minimum=2, maximum=9, label="Blocks"
+        None,
+        "Total discriminator blocks n_d (default: recommended).",
+        minimum=2,
+        maximum=9,
+        label="Blocks",
+        model="osmis",
     )
     num_blocks_d0: int | None = _opt(
         None,
@@ -106,6 +152,7 @@ class DiscriminatorOptions:
         minimum=1,
         maximum=8,
         label="Low-level blocks",
+        model="osmis",
     )
 
 
@@ -131,6 +178,7 @@ class AugmentationOptions:
         "raised while r_t = E[sign(D(real))] is above --ada-target (D overfits the reals), lowered "
         "otherwise.",
         label="Adaptive p_aug",
+        model="osmis",
     )
     ada_target: float = _opt(
         0.6,
@@ -138,6 +186,7 @@ class AugmentationOptions:
         minimum=0.0,
         maximum=1.0,
         label="ADA target",
+        model="osmis",
     )
     ada_images: int = _opt(
         20000,
@@ -145,6 +194,7 @@ class AugmentationOptions:
         "(it is adjusted every 4 iterations).",
         minimum=1,
         label="ADA speed (images)",
+        model="osmis",
     )
     p_con: float = _opt(
         0.4,
@@ -152,9 +202,15 @@ class AugmentationOptions:
         minimum=0.0,
         maximum=1.0,
         label="p_content",
+        model="osmis",
     )
     p_lay: float = _opt(
-        0.4, "Probability of layout feature augmentation on real inputs.", minimum=0.0, maximum=1.0, label="p_layout"
+        0.4,
+        "Probability of layout feature augmentation on real inputs.",
+        minimum=0.0,
+        maximum=1.0,
+        label="p_layout",
+        model="osmis",
     )
 
 
@@ -168,6 +224,7 @@ class RegularisationOptions:
         "Iterations during which fake masks are hardened by Bernoulli sampling (afterwards argmax).",
         minimum=0,
         label="Bernoulli warm-up",
+        model="osmis",
     )
 
 
@@ -178,7 +235,7 @@ class OptimisationOptions:
     lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D", warn_above=1e-2)
     beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, label="beta1")
     beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, label="beta2")
-    loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss")
+    loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss", model="osmis")
     ema_decay: float = _opt(
         0.9999, "Decay of the generator's exponential moving average.", minimum=0.0, maximum=1.0, label="EMA decay"
     )
@@ -199,7 +256,10 @@ class RunOptions:
         3, "Number of checkpoints kept (older ones are deleted; 0 keeps all).", minimum=0, label="Keep checkpoints"
     )
     channels_last: bool = _opt(
-        True, "Use channels_last memory format (faster convolutions, same numbers).", label="channels_last"
+        True,
+        "Use channels_last memory format (faster convolutions, same numbers).",
+        label="channels_last",
+        model="osmis",
     )
     fast_upsample: bool = _opt(
         True,
@@ -207,6 +267,7 @@ class RunOptions:
         "transposed convolution of the low-resolution input (same numbers up to rounding, "
         "2.25x fewer multiply-adds), and sum the generator's residuals in place.",
         label="Fast upsample-conv",
+        model="osmis",
     )
     precision: str = _opt(
         "fp32",
@@ -216,7 +277,10 @@ class RunOptions:
         label="Precision",
     )
     compile: bool = _opt(
-        False, "torch.compile the generator and discriminator (slow start, faster steps).", label="torch.compile"
+        False,
+        "torch.compile the generator and discriminator (slow start, faster steps).",
+        label="torch.compile",
+        model="osmis",
     )
     eval_every: int = _opt(
         2500,
@@ -224,6 +288,7 @@ class RunOptions:
         "random-feature proxy) on fixed-noise EMA samples every N iterations (0: never).",
         minimum=0,
         label="Evaluate every",
+        model="osmis",
     )
     keep_best: str = _opt(
         "sifid",
@@ -232,6 +297,7 @@ class RunOptions:
         "class_coverage: every class in the most samples, the later one on ties).",
         choices=("sifid", "diversity", "mask_shares", "class_coverage", "none"),
         label="Keep best by",
+        model="osmis",
     )
     on_collapse: str = _opt(
         "warn",
@@ -253,6 +319,7 @@ class RunOptions:
         "on a GPU: fewer kernel launches) or max-autotune.",
         choices=("default", "reduce-overhead", "max-autotune"),
         label="Compile mode",
+        model="osmis",
     )
 
 
@@ -260,7 +327,8 @@ class RunOptions:
 class RendererOptions:
     """The layout renderer (docs/renderer.md): which model a run trains, and the renderer's own options. Shared
     options (max_size, noise_dim, lambda_dr, batch_size, lr_g, lr_d, beta1, beta2, ema_decay, iters, ...) keep their
-    names; where the renderer's default differs, RENDERER_DEFAULTS gives it."""
+    names; where the renderer's default differs, RENDERER_DEFAULTS gives it. Which model reads which option is the
+    `model` marker of each field (see model_reads)."""
 
     model: str = _opt(
         "osmis",
@@ -274,12 +342,24 @@ class RendererOptions:
         minimum=1,
         maximum=256,
         label="Renderer channels",
+        model="renderer",
+        instead=("generator width", "ch_g"),
     )
     spade_hidden: int = _opt(
-        64, "Hidden channels of each SPADE layer's shared conv.", minimum=1, maximum=1024, label="SPADE hidden"
+        64,
+        "Hidden channels of each SPADE layer's shared conv.",
+        minimum=1,
+        maximum=1024,
+        label="SPADE hidden",
+        model="renderer",
     )
     spade_norm: str = _opt(
-        "batch", "Parameter-free norm inside SPADE layers.", choices=("batch", "instance"), label="SPADE norm"
+        "batch",
+        "Parameter-free norm inside SPADE layers.",
+        choices=("batch", "instance"),
+        label="SPADE norm",
+        model="renderer",
+        instead=("generator normalisation", "norm_g"),
     )
     num_blocks_r: int | None = _opt(
         None,
@@ -287,6 +367,8 @@ class RendererOptions:
         minimum=2,
         maximum=9,
         label="Renderer blocks",
+        model="renderer",
+        instead=("number of generator blocks", "num_blocks_g"),
     )
     ch_rd: int = _opt(
         64,
@@ -294,9 +376,15 @@ class RendererOptions:
         minimum=1,
         maximum=512,
         label="Renderer D channels",
+        model="renderer",
+        instead=("discriminator width", "ch_d"),
     )
     lambda_labelmix: float = _opt(
-        10.0, "Weight of the LabelMix consistency loss (0 disables it).", minimum=0.0, label="lambda_LabelMix"
+        10.0,
+        "Weight of the LabelMix consistency loss (0 disables it).",
+        minimum=0.0,
+        label="lambda_LabelMix",
+        model="renderer",
     )
     p_instance_noise: float = _opt(
         0.5,
@@ -304,9 +392,15 @@ class RendererOptions:
         minimum=0.0,
         maximum=1.0,
         label="p instance noise",
+        model="renderer",
     )
     p_tps: float = _opt(
-        0.9, "Probability of a thin-plate-spline warp of each training pair.", minimum=0.0, maximum=1.0, label="p TPS"
+        0.9,
+        "Probability of a thin-plate-spline warp of each training pair.",
+        minimum=0.0,
+        maximum=1.0,
+        label="p TPS",
+        model="renderer",
     )
     tps_strength: float = _opt(
         0.1,
@@ -314,9 +408,15 @@ class RendererOptions:
         minimum=0.0,
         maximum=0.5,
         label="TPS strength",
+        model="renderer",
     )
     p_flip: float = _opt(
-        0.5, "Probability of a horizontal flip of each training pair.", minimum=0.0, maximum=1.0, label="p flip"
+        0.5,
+        "Probability of a horizontal flip of each training pair.",
+        minimum=0.0,
+        maximum=1.0,
+        label="p flip",
+        model="renderer",
     )
     p_affine: float = _opt(
         0.5,
@@ -324,6 +424,7 @@ class RendererOptions:
         minimum=0.0,
         maximum=1.0,
         label="p affine",
+        model="renderer",
     )
     p_layout_edit: float = _opt(
         0.3,
@@ -332,6 +433,7 @@ class RendererOptions:
         minimum=0.0,
         maximum=1.0,
         label="p layout edit",
+        model="renderer",
     )
     unpaired: float = _opt(
         0.5,
@@ -339,12 +441,14 @@ class RendererOptions:
         minimum=0.0,
         maximum=1.0,
         label="Unpaired share",
+        model="renderer",
     )
     layouts_from: str | None = _opt(
         None,
         "An OSMIS run of the same data: half of the unpaired layouts are masks "
         "sampled from it (what the two-stage pipeline feeds the renderer).",
         label="Layouts from run",
+        model="renderer",
     )
 
 
@@ -534,6 +638,60 @@ FIELDS: dict[str, tuple[str, dataclasses.Field]] = {
 assert len(FIELDS) == sum(len(dataclasses.fields(c)) for c in GROUPS.values()), "option names must be unique"
 
 
+def model_reads(name: str, model: str) -> bool:
+    """Whether runs of `model` ("osmis" or "renderer") read option `name`: the `model` marker of its field."""
+    only = FIELDS[name][1].metadata.get("model")
+    return only is None or only == model
+
+
+def _stands_for(name: str, value: Any) -> list[str]:
+    """The options that `name` = `value` sets: those of its word (p_aug = "adaptive" sets ada), else itself."""
+    words = FIELDS[name][1].metadata.get("words") or {}
+    return list(words[value]) if isinstance(value, str) and value in words else [name]
+
+
+def check_model_options(model: str, given: Mapping[str, Any], source: str | None = None) -> None:
+    """Refuse options given explicitly that runs of `model` do not read (they would be silently ignored).
+
+    given: flat {option: value}, as given (a word such as p_aug = "adaptive" counts as the options it stands for).
+    source: the config file they come from, whose values at their defaults are accepted (a saved config or a
+    run.json lists every option); None for flags or a library caller's overrides, each of which counts.
+    Raises ConfigError naming the first such option, the model and, where one exists, the option to use instead,
+    e.g. "--ch-g does not apply to --model renderer; its generator width is --ch-r."
+    """
+    if model not in FIELDS["model"][1].metadata["choices"]:
+        return  # not a model: OsmisConfig's validation names the bad value
+    for name, value in given.items():
+        if source is not None and value == FIELDS[name][1].default:
+            continue
+        unread = [n for n in _stands_for(name, value) if not model_reads(n, model)]
+        if not unread:
+            continue
+        meta = FIELDS[unread[0]][1].metadata
+        instead, word = meta["instead"], unread != [name]
+        if source is None:
+            what = f"{_flag(name)} {value}" if word else _flag(name)
+            hint = (
+                f"; its {instead[0]} is {_flag(instead[1])}."
+                if instead
+                else f" (only {meta['model']} runs read {_flag(unread[0]) if word else 'it'})."
+            )
+            raise ConfigError(f"{what} does not apply to --model {model}{hint}")
+        what = f"option '{name}' = {value!r}" if word else f"option '{name}'"
+        hint = (
+            f"; its {instead[0]} is option '{instead[1]}'."
+            if instead
+            else f" (only {meta['model']} runs read {repr(unread[0]) if word else 'it'})."
+        )
+        raise ConfigError(f"{source}: {what} does not apply to model '{model}'{hint}")
+
+
+def _flag(name: str) -> str:
+    """The command-line flag of an option (both spellings of an on/off one)."""
+    flag = name.replace("_", "-")
+    return f"--{flag}/--no-{flag}" if option_type(name) is bool else f"--{flag}"
+
+
 def option_type(name: str) -> type:
     """Python type (bool, int, float or str) of an option."""
     return _base_type(FIELDS[name][1])
@@ -597,13 +755,35 @@ def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
 
 
 def build_config(
-    preset: str | None = None, config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    also_for: str | None = None,
 ) -> OsmisConfig:
     """Defaults <- model defaults (RENDERER_DEFAULTS for renderer runs) <- preset <- config file <- explicit
-    overrides (flags)."""
+    overrides (flags).
+
+    An option of the config file or the overrides that the model does not read is refused with a ConfigError
+    (check_model_options); a preset gives each model its own options. also_for: the other model of a command that
+    trains both from the same options (osmis run --two-stage); options that only that model reads are then left
+    to it instead of refused.
+    """
     overrides = dict(overrides or {})
+    _reject_unknown(overrides, "the given options")
     file_options = load_config_file(config_file) if config_file else {}
     model = overrides.get("model", file_options.get("model", "osmis"))
+    if also_for is not None:
+
+        def left_to_other(name: str, value: Any) -> bool:
+            names = _stands_for(name, value)
+            return not all(model_reads(n, model) for n in names) and all(model_reads(n, also_for) for n in names)
+
+        file_options, overrides = (
+            {k: v for k, v in given.items() if not left_to_other(k, v)} for given in (file_options, overrides)
+        )
+    check_model_options(model, overrides)
+    if config_file:
+        check_model_options(model, file_options, str(config_file))
     options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
     if preset:
         preset_opts = preset_options(preset, model)

@@ -28,7 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osmis_core.config import FIELDS, GROUPS, OsmisConfig, option_type, preset_config, preset_names, preset_options
+from osmis_core.config import (
+    FIELDS,
+    GROUPS,
+    OsmisConfig,
+    model_reads,
+    option_type,
+    preset_config,
+    preset_names,
+    preset_options,
+)
 from osmis_core.errors import OsmisError
 
 from .state import IDLE
@@ -91,6 +100,8 @@ class FieldEditor(QObject):
         lo, hi = m.get("min"), m.get("max")
         if lo is not None or hi is not None:
             parts.append(f"Range: {'' if lo is None else lo} … {'' if hi is None else hi}")
+        if m.get("model"):
+            parts.append(f"Read only by {m['model']} runs (Model)")
         return "<br>".join(parts)
 
     # -- widgets -------------------------------------------------------------------------------------------
@@ -398,13 +409,21 @@ class SettingsPage(QWidget):
 
     def set_locked(self, locked: bool) -> None:
         self._locked = locked
-        for ed in self.editors.values():
-            ed.widget.setEnabled(not locked)
+        self._enable_editors()
         for w in (self.preset_combo, self.reset_button, self.load_button):
             w.setEnabled(not locked)
         self.lock_label.setVisible(locked)
 
     # -- internals -----------------------------------------------------------------------------------------
+    def _enable_editors(self) -> None:
+        """Editable: every option the chosen model reads (the engine's model_reads), unless a training runs. The
+        others are shown greyed out, so that no value is set that the run would ignore."""
+        model = self.editors["model"].value()
+        for name, ed in self.editors.items():
+            reads = model_reads(name, model)
+            ed.widget.setEnabled(reads and not self._locked)
+            ed.label.setEnabled(reads)
+
     def _preset_chosen(self, index: int) -> None:
         name = self.preset_combo.itemData(index)
         if name:
@@ -450,6 +469,7 @@ class SettingsPage(QWidget):
                 if bad and bad.group(1) in self.editors:
                     self.editors[bad.group(1)].set_invalid(True)
         self._config = cfg
+        self._enable_editors()
         self._error = errors[0] if errors else None
         set_error(self.error_label, self._error)
         defaults = self._preset_config(None, self.model()).flat()

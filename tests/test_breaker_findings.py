@@ -35,7 +35,9 @@ def test_renderer_trains_a_few_iterations(tmp_path):
     # Issue 13: `osmis train --model renderer` (and `run --two-stage`) died with
     # "AttributeError: 'RendererTrainer' object has no attribute 'health'" after the merge.
     data = _scene(tmp_path)
-    p = osmis("train", data, *tiny_flags(), "--iters", "2", "--model", "renderer", "--out", tmp_path / "rend")
+    renderer_flags = ["--max-size", "64", "--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4", "--noise-dim", "8"]
+    flags = [*renderer_flags, "--batch-size", "2", "--checkpoint-every", "2", "--device", "cpu"]
+    p = osmis("train", data, *flags, "--iters", "2", "--model", "renderer", "--out", tmp_path / "rend")
     assert p.returncode == 0, p.stdout + p.stderr
     assert list((tmp_path / "rend" / "checkpoints").glob("step_*.pt"))
 

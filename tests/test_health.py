@@ -288,9 +288,8 @@ def test_renderer_runs_have_health_checks_but_no_training_metrics(scene, tmp_pat
             checkpoint_every=2,
             device="cpu",
             iters=2,
-            eval_every=1,
         )
-    )
+    ).replace(eval_every=1)  # build_config refuses --eval-every for the renderer; the trainer must not use it either
     trainer = start_training(config, scene, tmp_path / "run")
     events = list(trainer.run())
     assert isinstance(events[-1], TrainingFinished) and events[-1].step == 2

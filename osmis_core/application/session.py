@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import RESUMABLE_OPTIONS, OsmisConfig, config_warnings
+from ..config import RESUMABLE_OPTIONS, OsmisConfig, check_model_options, config_warnings
 from ..errors import CheckpointError, ConfigError
 from ..events import RunDescription, TrainingStarted
 
@@ -156,6 +156,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
             f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
             f"{changes[k]!r}); only {', '.join(RESUMABLE_OPTIONS)} can change on resume."
         )
+    check_model_options(saved.model, changes)
     config = saved.replace(**changes)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
+from ..application.runfolder import CHECKPOINT_FORMAT
 from ..config import OsmisConfig
 from ..data.augment import augment_pair
 from ..data.renderer_augment import (
@@ -19,21 +19,16 @@ from ..data.renderer_augment import (
     tps_warp,
 )
 from ..data.sources import TrainingData, load_training_data
-from ..devices import autocast_dtype
 from ..errors import CheckpointError, DataError
-from ..events import RunDescription
 from ..models.renderer import (
     RendererArchitecture,
     RendererDiscriminator,
     RendererGenerator,
-    count_parameters,
     noise_map,
     recommend_renderer,
     refresh_batch_norm,
 )
 from ..models.visual import preview_grid, to_uint8_images
-from ..optim import adam
-from .monitor import TrainingMonitor
 from .trainer import StepLosses, Trainer
 
 BN_REFRESH_BATCHES = 10  # no-grad passes that re-estimate the EMA's batch-norm statistics before sampling
@@ -133,28 +128,10 @@ class RendererTrainer(Trainer):
         run_dir: str | Path | None = None,
         device: torch.device | None = None,
     ):
-        self.config = config
-        self.data = data
-        self.device = device or data.images.device
-        self.folder = RunFolder(run_dir) if run_dir is not None else None
-        self.num_classes = data.num_classes
+        self._set_up(config, data, run_dir, device, lambda: build_renderer(config, data.num_classes, data.architecture))
         self.ids = data.masks.argmax(1)  # F x H x W
-        torch.manual_seed(config.run.seed)
-        self.generator, self.discriminator = build_renderer(config, self.num_classes, data.architecture)
-        self.generator.to(self.device)
-        self.discriminator.to(self.device)
-        self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        o = config.optimisation
-        self.opt_g = adam(self.generator.parameters(), self.device, lr=o.lr_g, betas=(o.beta1, o.beta2))
-        self.opt_d = adam(self.discriminator.parameters(), self.device, lr=o.lr_d, betas=(o.beta1, o.beta2))
-        self.rng = torch.Generator().manual_seed(config.run.seed)
         r = config.renderer
         self.pair_aug = PairAugmentation(r.p_tps, r.tps_strength, r.p_flip, r.p_affine, r.p_layout_edit)
-        self.step = 0
-        self.amp_dtype = autocast_dtype(config.run.precision, self.device)
-        self._ema_params = list(self.generator_ema.parameters())
-        self._g_params = list(self.generator.parameters())
-        self._d_params = list(self.discriminator.parameters())
         self.preview_layouts, self.preview_seeds = self._make_preview_layouts()
         self.osmis_layouts = (
             sample_osmis_layouts(r.layouts_from, self.num_classes, self.ids.shape[-2:], config.run.seed, self.device)
@@ -162,7 +139,6 @@ class RendererTrainer(Trainer):
             else None
         )
         self.ada = None  # the renderer's discriminator augmentation has its own fixed probabilities
-        self.monitor = TrainingMonitor(self)  # health checks (no training metrics: see `evaluates`)
         self._render_cache: tuple[int, RendererGenerator] | None = None
 
     # -- batches -------------------------------------------------------------------------------------------
@@ -397,16 +373,6 @@ class RendererTrainer(Trainer):
         path = self.folder.samples / f"step_{self.step:07d}.png"
         grid.save(path)
         return path
-
-    def describe(self) -> RunDescription:
-        return RunDescription(
-            self.data.describe(),
-            self.data.architecture.to_dict(),
-            str(self.device),
-            count_parameters(self.generator),
-            count_parameters(self.discriminator),
-            "renderer",
-        )
 
 
 OSMIS_LAYOUTS = 64  # masks sampled once from a --layouts-from run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,28 +114,13 @@ class Trainer:
         run_dir: str | Path | None = None,
         device: torch.device | None = None,
     ):
-        self.config = config
-        self.data = data
-        self.device = device or data.images.device
-        self.folder = RunFolder(run_dir) if run_dir is not None else None
-        torch.manual_seed(config.run.seed)
-        self.generator, self.discriminator = build_models(config, data)
         fmt = torch.channels_last if config.run.channels_last else torch.contiguous_format
-        self.generator.to(self.device, memory_format=fmt)
-        self.discriminator.to(self.device, memory_format=fmt)
-        self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        o = config.optimisation
-        self.opt_g = adam(self.generator.parameters(), self.device, lr=o.lr_g, betas=(o.beta1, o.beta2))
-        self.opt_d = adam(self.discriminator.parameters(), self.device, lr=o.lr_d, betas=(o.beta1, o.beta2))
-        self.rng = torch.Generator().manual_seed(config.run.seed)  # every random decision and noise draw
+        self._set_up(config, data, run_dir, device, lambda: build_models(config, data), fmt)
         self.fixed_noise = self.generator.sample_noise(
             PREVIEW_SAMPLES, torch.Generator().manual_seed(config.run.seed + 1)
         )
-        self.step = 0
         a = config.augmentation
-        self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, o.batch_size) if a.ada else None
-        self.monitor = TrainingMonitor(self)  # metrics, best checkpoint, health checks
-        self.amp_dtype = autocast_dtype(config.run.precision, self.device)
+        self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, config.optimisation.batch_size) if a.ada else None
         self.g_forward, self.d_forward = self.generator, self.discriminator
         if config.run.compile:
             # G is one static graph. D's forward draws feature-augmentation decisions in Python, which would
@@ -144,6 +129,39 @@ class Trainer:
             mode = config.run.compile_mode
             self.g_forward = torch.compile(self.generator, mode=mode)
             self.discriminator.low_level = torch.compile(self.discriminator.low_level, mode=mode)
+
+    def _set_up(
+        self,
+        config: OsmisConfig,
+        data: TrainingData,
+        run_dir: str | Path | None,
+        device: torch.device | None,
+        networks: Callable[[], tuple[torch.nn.Module, torch.nn.Module]],
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ) -> None:
+        """The set-up every model's trainer shares, in the order its numbers depend on: the run's config, data,
+        device (default: the data's) and folder (None: no run folder); `networks()` -> (generator,
+        discriminator) built right after the global torch RNG is seeded with the run's seed, then moved to the
+        device in `memory_format`; the generator's EMA copy; Adam for each network (lr_g / lr_d, beta1, beta2);
+        the trainer's own random stream (every random decision and noise draw, seeded with the run's seed); step
+        0; the autocast dtype of --precision; the monitor (health checks, and metrics where `evaluates`)."""
+        self.config = config
+        self.data = data
+        self.device = device or data.images.device
+        self.folder = RunFolder(run_dir) if run_dir is not None else None
+        self.num_classes = data.num_classes
+        torch.manual_seed(config.run.seed)
+        self.generator, self.discriminator = networks()
+        self.generator.to(self.device, memory_format=memory_format)
+        self.discriminator.to(self.device, memory_format=memory_format)
+        self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        o = config.optimisation
+        self.opt_g = adam(self.generator.parameters(), self.device, lr=o.lr_g, betas=(o.beta1, o.beta2))
+        self.opt_d = adam(self.discriminator.parameters(), self.device, lr=o.lr_d, betas=(o.beta1, o.beta2))
+        self.rng = torch.Generator().manual_seed(config.run.seed)
+        self.step = 0
+        self.amp_dtype = autocast_dtype(config.run.precision, self.device)
+        self.monitor = TrainingMonitor(self)
         self._ema_params = list(self.generator_ema.parameters())
         self._g_params = list(self.generator.parameters())
         self._d_params = list(self.discriminator.parameters())
@@ -314,6 +332,7 @@ class Trainer:
             str(self.device),
             count_parameters(self.generator),
             count_parameters(self.discriminator),
+            self.config.model,
         )
 
     # -- the loop ------------------------------------------------------------------------------------------
