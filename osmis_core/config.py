@@ -386,6 +386,16 @@ class RendererOptions:
         label="lambda_LabelMix",
         model="renderer",
     )
+    noise_spatial: int = _opt(
+        0,
+        "Of the noise_dim noise channels, how many are drawn per pixel instead of per image/instance (0 = the "
+        "spec's OASIS noise). A layout with large one-class areas gives a spatially constant input there; "
+        "per-pixel channels let the generator vary texture across them (docs/renderer.md section 8).",
+        minimum=0,
+        maximum=1024,
+        label="Per-pixel noise channels",
+        model="renderer",
+    )
     p_instance_noise: float = _opt(
         0.5,
         "Share of batches trained with per-instance (piecewise) noise instead of one z per image.",
@@ -523,6 +533,11 @@ class OsmisConfig:
     def __post_init__(self):
         for key, value in self.flat().items():
             _validate(key, value, FIELDS[key][1])
+        if self.renderer.noise_spatial > self.generator.noise_dim:
+            raise ConfigError(
+                f"option 'noise_spatial' ({self.renderer.noise_spatial}) must be at most noise_dim "
+                f"({self.generator.noise_dim}): it counts the noise channels drawn per pixel."
+            )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

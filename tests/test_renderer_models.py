@@ -106,3 +106,24 @@ def test_config_renderer_defaults_and_presets():
     assert quick_r.optimisation.lr_d == 4e-4  # OSMIS's tuned lr_d does not leak into renderer runs
     assert quick_r.data.max_size < quick_o.data.max_size
     assert build_config("quick", overrides={"model": "renderer", "lr_d": 1e-3}).optimisation.lr_d == 1e-3
+
+
+def test_spatial_noise_channels_vary_per_pixel_and_keep_the_rest():
+    ids = np.zeros((6, 8), np.int64)
+    ids[2:4, 2:5] = 1
+    plain = noise_map(ids, 6, 3, "global")
+    mixed = noise_map(ids, 6, 3, "global", spatial=2)
+    # the first z_dim - spatial channels are the spec's map, drawn first from the same seed
+    assert torch.equal(mixed[:4], plain[:4])
+    # the spatial channels differ from pixel to pixel, and are re-made exactly from the seed
+    assert mixed[4:].flatten(1).std(1).min() > 0.5
+    assert torch.equal(mixed, noise_map(ids, 6, 3, "global", spatial=2))
+    inst = noise_map(ids, 6, 3, "instance", spatial=2)
+    assert torch.equal(inst[:4, 0, 0], inst[:4, 5, 7]) and not torch.equal(inst[4:, 0, 0], inst[4:, 5, 7])
+    with pytest.raises(ConfigError):
+        noise_map(ids, 6, 3, "global", spatial=7)
+
+
+def test_noise_spatial_is_at_most_noise_dim():
+    with pytest.raises(ConfigError, match="noise_spatial"):
+        build_config(overrides={"model": "renderer", "noise_dim": 8, "noise_spatial": 9})

@@ -123,6 +123,7 @@ class Renderer:
             hidden=r.spade_hidden,
             z_dim=config.generator.noise_dim,
             norm=r.spade_norm,
+            z_spatial=r.noise_spatial,
         )
         g.load_state_dict(state["generator_render"])
         dev = resolve_device(device) if isinstance(device, str) else device
@@ -248,21 +249,25 @@ class Renderer:
     ) -> torch.Tensor:
         """z_dim x H x W noise of (seed, mode), re-drawn inside `region` from resample_seed (docs/renderer.md
         section 3.2)."""
-        z = noise_map(ids, self.generator.z_dim, seed, mode)
+        z = noise_map(ids, self.generator.z_dim, seed, mode, self.generator.z_spatial)
         if region is not None:
             if resample_seed is None:
                 raise OsmisError("a region to resample needs a resample seed.")
             z = resample_noise(
-                z, noise_map(ids, self.generator.z_dim, resample_seed, mode), torch.from_numpy(np.asarray(region, bool))
+                z,
+                noise_map(ids, self.generator.z_dim, resample_seed, mode, self.generator.z_spatial),
+                torch.from_numpy(np.asarray(region, bool)),
             )
         return z
 
     def recipe_noise(self, ids: np.ndarray, recipe: NoiseRecipe) -> torch.Tensor:
         """z_dim x H x W noise of a NoiseRecipe for fitted ids (its regions resized to ids' size if needed)."""
-        z = noise_map(ids, self.generator.z_dim, recipe.seed, recipe.mode)
+        z = noise_map(ids, self.generator.z_dim, recipe.seed, recipe.mode, self.generator.z_spatial)
         for region, s in recipe.rerolls:
             r = _resize_nearest(np.asarray(region, bool), ids.shape)
-            z = resample_noise(z, noise_map(ids, self.generator.z_dim, s, recipe.mode), torch.from_numpy(r))
+            z = resample_noise(
+                z, noise_map(ids, self.generator.z_dim, s, recipe.mode, self.generator.z_spatial), torch.from_numpy(r)
+            )
         return z
 
     def render_recipe(self, layout: np.ndarray, recipe: NoiseRecipe) -> np.ndarray:

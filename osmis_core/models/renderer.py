@@ -124,21 +124,29 @@ def instance_labels(ids: np.ndarray) -> tuple[np.ndarray, int]:
     return out.astype(np.int32), int(order.size)
 
 
-def noise_map(ids: np.ndarray, z_dim: int, seed: int, mode: str) -> torch.Tensor:
+def noise_map(ids: np.ndarray, z_dim: int, seed: int, mode: str, spatial: int = 0) -> torch.Tensor:
     """The z_dim x H x W noise map (float32) of one layout, from an integer seed.
 
     global: one z ~ N(0, I) at every pixel. instance: one z per instance (instance_labels), drawn in instance order.
-    The same (layout, seed, mode) always gives the same map, on any device.
+    spatial > 0: the last `spatial` of the z_dim channels are instead drawn per pixel (i.i.d. N(0, 1), after the
+    other draws, so spatial=0 gives the spec's maps unchanged). The same (layout, seed, mode, spatial) always gives
+    the same map, on any device.
     """
     if mode not in NOISE_MODES:
         raise ConfigError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {mode!r}.")
     gen = torch.Generator().manual_seed(int(seed))
     h, w = ids.shape
+    if not 0 <= spatial <= z_dim:
+        raise ConfigError(f"spatial noise channels must be between 0 and z_dim ({z_dim}), got {spatial}.")
     if mode == "global":
-        return torch.randn(z_dim, generator=gen)[:, None, None].expand(z_dim, h, w).contiguous()
-    inst, n = instance_labels(ids)
-    zs = torch.randn(n, z_dim, generator=gen)
-    return zs[torch.from_numpy(inst).long()].permute(2, 0, 1).contiguous()
+        z = torch.randn(z_dim, generator=gen)[:, None, None].expand(z_dim, h, w).contiguous()
+    else:
+        inst, n = instance_labels(ids)
+        zs = torch.randn(n, z_dim, generator=gen)
+        z = zs[torch.from_numpy(inst).long()].permute(2, 0, 1).contiguous()
+    if spatial:
+        z[z_dim - spatial :] = torch.randn(spatial, h, w, generator=gen)
+    return z
 
 
 def resample_noise(z: torch.Tensor, z_new: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
@@ -214,10 +222,18 @@ class RendererGenerator(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int, num_blocks: int, ch: int = 32, hidden: int = 64, z_dim: int = 64, norm: str = "batch"
+        self,
+        num_classes: int,
+        num_blocks: int,
+        ch: int = 32,
+        hidden: int = 64,
+        z_dim: int = 64,
+        norm: str = "batch",
+        z_spatial: int = 0,
     ):
         super().__init__()
         self.num_classes, self.num_blocks, self.z_dim = num_classes, num_blocks, z_dim
+        self.z_spatial = z_spatial  # of the z_dim noise channels, how many vary per pixel (noise_map's `spatial`)
         seg = num_classes + z_dim
         widths = generator_widths(num_blocks, ch)
         self.head = nn.Conv2d(seg, widths[0], 3, padding=1)

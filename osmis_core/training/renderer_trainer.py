@@ -71,6 +71,7 @@ def build_renderer(
         hidden=r.spade_hidden,
         z_dim=config.generator.noise_dim,
         norm=r.spade_norm,
+        z_spatial=r.noise_spatial,
     )
     d = RendererDiscriminator(num_classes, arch.num_down, ch=r.ch_rd)
     return g, d
@@ -179,7 +180,7 @@ class RendererTrainer(Trainer):
             )
         seeds = torch.randint(2**62, (ids.shape[0],), generator=self.rng).tolist()
         z_dim = self.generator.z_dim
-        maps = [noise_map(lab, z_dim, s, mode) for lab, s in zip(ids.cpu().numpy(), seeds)]
+        maps = [noise_map(lab, z_dim, s, mode, self.generator.z_spatial) for lab, s in zip(ids.cpu().numpy(), seeds)]
         return torch.stack(maps).to(self.device)
 
     def fake_layouts(self, real_ids: torch.Tensor) -> tuple[torch.Tensor, int, int]:
@@ -300,7 +301,7 @@ class RendererTrainer(Trainer):
             mode = "instance" if i % 2 else "global"
             z = torch.stack(
                 [
-                    noise_map(lab, g.z_dim, self.config.run.seed + 100 * i + j, mode)
+                    noise_map(lab, g.z_dim, self.config.run.seed + 100 * i + j, mode, g.z_spatial)
                     for j, lab in enumerate(ids.cpu().numpy())
                 ]
             ).to(self.device)
@@ -366,7 +367,7 @@ class RendererTrainer(Trainer):
         g = self.render_generator()
         ids = self.preview_layouts
         z = torch.stack(
-            [noise_map(lab, g.z_dim, s, "global") for lab, s in zip(ids.cpu().numpy(), self.preview_seeds)]
+            [noise_map(lab, g.z_dim, s, "global", g.z_spatial) for lab, s in zip(ids.cpu().numpy(), self.preview_seeds)]
         ).to(self.device)
         images = g(_onehot(ids, self.num_classes), z)
         grid = preview_grid(to_uint8_images(images), ids.to(torch.uint8).cpu().numpy())
