@@ -8,7 +8,8 @@ rendered with `osmis render RUN --from GALLERY`.
 
 Usage (quiet machine):
   python benchmarks/bench_renderer.py --data ../shared/data/example_image --preset quick --iters 10 \
-      [--run runs/renderer-quick] [--random-weights] [--json-out bench_renderer.json]
+      [--run runs/renderer-quick [--two-stage-gallery OSMIS_GALLERY]] [--random-weights] [--no-cost] \
+      [--json-out bench_renderer.json]
 Tiny check: add --set max_size=64 --set ch_r=4 --set spade_hidden=8 --set ch_rd=4 --set batch_size=2 --iters 2
 """
 
@@ -91,20 +92,23 @@ def quality(run: str, data_path: str, random_weights: bool, miou_steps: int, two
     real, masks = read_real(data_path, None, renderer.size)
     metrics = ["layout_fidelity", "layout_diversity", "locality", "memorisation"]
     with tempfile.TemporaryDirectory() as tmp:
-        if two_stage:
-            from osmis_core.application.render import layouts_of_gallery
+        layout = Path(tmp) / "layout.png"
+        from PIL import Image
 
-            gallery = render_gallery(run, layouts_of_gallery(two_stage), Path(tmp) / "g", n=1)
-            metrics.append("two_stage_alignment")
-        else:
-            layout = Path(tmp) / "layout.png"
-            from PIL import Image
-
-            Image.fromarray(masks[0].numpy().astype(np.uint8), "L").save(layout)
-            gallery = render_gallery(run, [layout], Path(tmp) / "g", n=1)
+        Image.fromarray(masks[0].numpy().astype(np.uint8), "L").save(layout)
+        gallery = render_gallery(run, [layout], Path(tmp) / "g", n=1)
         summary, warnings = evaluate_renderer(
             gallery, real, masks, metrics, random_weights=random_weights, miou_steps=miou_steps
         )
+        if two_stage:
+            from osmis_core.application.render import layouts_of_gallery
+
+            gallery = render_gallery(run, layouts_of_gallery(two_stage), Path(tmp) / "two-stage", n=1)
+            aligned, more = evaluate_renderer(
+                gallery, real, masks, ["two_stage_alignment"], random_weights=random_weights, miou_steps=miou_steps
+            )
+            summary.update(aligned)
+            warnings += [w for w in more if w not in warnings]
     return {**summary, "warnings": warnings}
 
 
@@ -120,13 +124,15 @@ if __name__ == "__main__":
     p.add_argument("--random-weights", action="store_true")
     p.add_argument("--miou-steps", type=int, default=500)
     p.add_argument("--json-out", default="bench_renderer.json")
+    p.add_argument("--no-cost", action="store_true", help="only the quality of --run (no timing: a loaded machine)")
     args = p.parse_args()
     config = build_config(args.preset, None, {"model": "renderer", "device": "cpu", **_overrides(args.set)})
     result = {
         "preset": args.preset,
         "overrides": _overrides(args.set),
-        "cost": cost(config, args.data, args.iters, args.warmup),
     }
+    if not args.no_cost:
+        result["cost"] = cost(config, args.data, args.iters, args.warmup)
     if args.run:
         result["quality"] = quality(args.run, args.data, args.random_weights, args.miou_steps, args.two_stage_gallery)
     text = json.dumps(result, indent=2)
