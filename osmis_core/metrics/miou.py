@@ -249,6 +249,7 @@ class SegmentationMIoU:
         check_masks(real_masks, check_images(real_images, "real images"), "real masks")
         self._check_classes(real_masks, "real masks")
         self._real = (real_images, real_masks)
+        self._real_training, self._probe_s = None, 0.0  # a probe's training was on the previous pair
 
     def update(self, fake_images: torch.Tensor, fake_masks: torch.Tensor) -> None:
         """Add generated pairs: N x 3 x H x W images in [0, 1] and N x H x W int64 masks."""
