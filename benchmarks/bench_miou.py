@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 from osmis_core.application.evaluation import read_gallery, read_real
-from osmis_core.application.generate import generate_gallery
+from osmis_core.application.gallery import generate_gallery
 from osmis_core.application.runfolder import atomic_write_text
 from osmis_core.application.session import start_training
 from osmis_core.config import build_config
