@@ -15,6 +15,15 @@ initialisation is fixed (osmis_core.metrics.weights.RANDOM_SEED) so that both se
     .venv/bin/python benchmarks/bench_miou.py [--random-weights] [--runs RUN ...] [--train-iters N] [--n 100]
         [--seeds 0,1,2] [--settings affordable,full] [--device cpu] [--out bench_miou] [--json-out bench_miou.json]
 
+With --estimate-check GALLERY, it instead checks the plan's estimate against what really happens, as a user sees
+it: `osmis evaluate GALLERY --real DATA` is run --repeats times per setting (a fresh process each, on a copy of the
+gallery: affordable with all default metrics, full with mIoU alone, as in README), and it reports per metric the
+estimate against the measured seconds (per phase for mIoU), the plan's total against the metrics' time, and the
+command's whole wall time (start-up, reading and writing included, which the plan does not count):
+
+    .venv/bin/python benchmarks/bench_miou.py --estimate-check GALLERY --data datasets/example_scene \
+        --random-weights [--repeats 3] [--settings affordable,full] [--json-out bench_estimate.json]
+
 Quick check that it runs (not a measurement):
     .venv/bin/python benchmarks/bench_miou.py --random-weights --train-iters 2 --n 4 --seeds 0 \
         --miou-steps 2 --out /tmp/bench_miou_check --json-out /tmp/bench_miou_check.json
@@ -24,7 +33,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,6 +93,72 @@ def score(gallery: Path, data: str, setting: MIoUSetting, device: str, random_we
     }
 
 
+def estimate_check(
+    gallery: Path, data: str, setting: str, device: str, random_weights: bool, miou_steps: int | None
+) -> dict:
+    """One `osmis evaluate` of a copy of the gallery in a fresh process: the plan's estimates, the measured seconds
+    (per metric and per phase) and the command's wall time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / gallery.name
+        shutil.copytree(gallery, copy)
+        command = [sys.executable, "-m", "osmis_core", "evaluate", str(copy), "--real", data, "--device", device]
+        command += ["--miou-setting", setting, "--json"] + (["--metrics", "miou"] if setting == "full" else [])
+        command += (["--random-weights"] if random_weights else []) + (
+            ["--miou-steps", str(miou_steps)] if miou_steps else []
+        )
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - start
+    result = json.loads(done.stdout)
+    return {
+        "setting": setting,
+        "wall_s": wall,
+        "estimates": result["estimates"],
+        "seconds": result["seconds"],
+        "estimate_phases": result["estimate_phases"],
+        "phase_seconds": result["phase_seconds"],
+    }
+
+
+def report_estimates(runs: list[dict]) -> None:
+    """Per setting, medians over the repeats: estimate against measured seconds, per metric and mIoU phase."""
+    for setting in dict.fromkeys(r["setting"] for r in runs):
+        mine = [r for r in runs if r["setting"] == setting]
+        print(f"\n{setting} ({len(mine)} runs, medians): | metric / phase | estimate (s) | measured (s) | ratio |")
+        for metric in mine[0]["estimates"]:
+            rows = [(metric, [r["estimates"][metric] for r in mine], [r["seconds"][metric] for r in mine])]
+            if len(mine[0]["estimate_phases"][metric]) > 2:  # mIoU: each phase of its own
+                rows += [
+                    (
+                        f"  {metric}: {phase}",
+                        [r["estimate_phases"][metric][phase] for r in mine],
+                        [r["phase_seconds"][metric][phase] for r in mine],
+                    )
+                    for phase in mine[0]["estimate_phases"][metric]
+                ]
+            for name, est, real in rows:
+                ratios = [e / m for e, m in zip(est, real) if m > 0]
+                print(
+                    f"| {name} | {statistics.median(est):.1f} | {statistics.median(real):.1f} | "
+                    f"{statistics.median(ratios) if ratios else float('nan'):.2f} (runs: "
+                    + ", ".join(f"{x:.2f}" for x in ratios)
+                    + ") |"
+                )
+        plan = [sum(r["estimates"].values()) for r in mine]
+        metrics = [sum(r["seconds"].values()) for r in mine]
+        walls = [r["wall_s"] for r in mine]
+        print(
+            f"| plan total vs metrics' time | {statistics.median(plan):.1f} | {statistics.median(metrics):.1f} | "
+            + ", ".join(f"{p / m:.2f}" for p, m in zip(plan, metrics))
+            + " |"
+        )
+        print(
+            f"| plan total vs whole command (wall) | {statistics.median(plan):.1f} | {statistics.median(walls):.1f} | "
+            + ", ".join(f"{p / w:.2f}" for p, w in zip(plan, walls))
+            + " |"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", default=["../shared/data/example_image", "datasets/example_scene"])
@@ -105,7 +184,24 @@ def main() -> None:
     p.add_argument("--random-weights", action="store_true", help="random-init networks (offline; not papers')")
     p.add_argument("--out", default="bench_miou", help="folder for the runs and galleries")
     p.add_argument("--json-out", default="bench_miou.json")
+    p.add_argument("--estimate-check", metavar="GALLERY", help="check the plan's estimates on this gallery instead")
+    p.add_argument("--repeats", type=int, default=3, help="runs per setting with --estimate-check")
     args = p.parse_args()
+    if args.estimate_check:
+        data = args.data[-1]  # one DATA: the gallery's training data
+        runs = []
+        for _ in range(args.repeats):  # settings interleaved, so that a change of load hits both alike
+            for setting in args.settings.split(","):
+                runs.append(
+                    estimate_check(
+                        Path(args.estimate_check), data, setting, args.device, args.random_weights, args.miou_steps
+                    )
+                )
+                print(f"{setting}: {runs[-1]['wall_s']:.1f} s wall", flush=True)
+        report_estimates(runs)
+        atomic_write_text(Path(args.json_out), json.dumps({"device": args.device, "runs": runs}, indent=2) + "\n")
+        print(f"\nwrote {args.json_out}")
+        return
     if args.runs and len(args.runs) != len(args.data):
         p.error("--runs needs one run folder per --data")
     out = Path(args.out)

@@ -4,6 +4,7 @@ reasons for scores not computed. CPU, random weights, tiny images."""
 import csv
 import importlib
 import json
+import time
 
 import numpy as np
 import pytest
@@ -282,3 +283,104 @@ def test_registered_factories_name_metric_adapters():
         assert isinstance(entry.factory, LazyFactory), entry.name
         module, _, attribute = entry.factory.target.partition(":")
         assert issubclass(getattr(importlib.import_module(module), attribute), Metric), entry.name
+
+
+def test_probe_steps_are_kept_training_in_one_go_or_after_a_probe_gives_the_same_scores():
+    """The segmenter's cost probe does the first steps of the real-direction training, and compute goes on from
+    there: the scores equal those of a compute without a probe (the probe's work is kept, not redone)."""
+    image, mask = shapes_pair(40, 48)
+    fakes = smooth_images(4, 40, 48, seed=7)
+    masks = torch.stack([mask[0], mask[0].flip(-1), mask[0], mask[0].flip(-2)])
+    results, costs = [], []
+    for probed in (False, True):
+        miou = SegmentationMIoU(2, steps=5, random_weights=True, eval_batch_size=2)
+        miou.set_real(image, mask)
+        miou.update(fakes, masks)
+        if probed:
+            costs.append(miou.probe())
+        results.append(miou.compute())
+    (cost,) = costs
+    assert 2 <= cost.done <= 5 and cost.step_s > 0 and cost.test_s > 0 and cost.spent_s >= cost.build_s
+    assert results[0].miou_real_to_gen == results[1].miou_real_to_gen
+    assert results[0].miou_gen_to_real == results[1].miou_gen_to_real
+    assert torch.equal(results[0].per_image_miou, results[1].per_image_miou)
+
+
+def test_every_phase_that_runs_is_in_the_estimate():
+    """Each registered metric names, in its plan, every phase its run reports (the mIoU segmenter's trainings and
+    test passes as well as feeding the images), each estimated from a measurement (above 0 s)."""
+    fakes = smooth_images(6, 40, 40, seed=8)
+    image, mask = shapes_pair(40, 40)
+    result = evaluate_images(
+        fakes,
+        image,
+        mask.repeat(6, 1, 1),
+        mask,
+        metrics=metric_names(),
+        random_weights=True,
+        miou_steps=4,
+        batch_size=2,
+    )
+    assert not result["not_computed"]
+    for name in metric_names():
+        assert set(result["estimate_phases"][name]) == set(result["phase_seconds"][name]), name
+        assert result["estimates"][name] == pytest.approx(sum(result["estimate_phases"][name].values()), abs=0.01)
+    assert set(result["phase_seconds"]["miou"]) == {
+        "update",
+        "train on generated",
+        "test on real",
+        "train on real",
+        "test on generated",
+    }
+    assert all(seconds > 0 for seconds in result["estimate_phases"]["miou"].values())
+
+
+class _SlowCompute(Metric):
+    """A metric whose cost is mostly in compute: 0.01 s per image fed, then 0.02 s per image in compute. Its
+    estimate names the compute phase and measures it on one image, as a real metric would."""
+
+    def __init__(self, ctx):
+        self.count, self.total = 0, ctx.num_images
+
+    def update(self, fake_images, fake_masks=None):
+        time.sleep(0.01 * len(fake_images))
+        self.count += len(fake_images)
+
+    def _work(self, images):
+        time.sleep(0.02 * images)
+
+    def estimate(self, probe):
+        start = time.perf_counter()
+        self._work(1)
+        return {
+            "update": probe.spent_s + probe.batch_s * probe.remaining,
+            "compute": (time.perf_counter() - start) * self.total,
+        }
+
+    def compute(self):
+        self._work(self.count)
+        return Scores({"slow": float(self.count)}, {})
+
+    def reset(self):
+        self.count = 0
+
+
+def test_a_metric_with_a_slow_later_phase_is_not_underestimated(monkeypatch):
+    """The plan is the sum of the phases a metric estimates, the later (compute) phase included; sleeping makes
+    the work's length independent of the machine's load, and the bound is loose (half)."""
+    monkeypatch.setitem(REGISTRY, "slow", MetricEntry("slow", "slow", _SlowCompute, ("slow",), default=False))
+    plans = []
+    result = evaluate_images(
+        smooth_images(8, 8, 8, seed=9),
+        smooth_images(1, 8, 8, seed=10),
+        metrics=("slow",),
+        batch_size=2,
+        on_plan=plans.append,
+    )
+    (planned,) = plans[0].planned
+    assert set(planned.phases) == {"update", "compute"} and planned.seconds == pytest.approx(
+        sum(planned.phases.values())
+    )
+    # compute sleeps 0.16 s of the whole ~0.26 s: an estimate without that phase would be under half the run
+    assert planned.seconds >= 0.5 * result["seconds"]["slow"]
+    assert result["phase_seconds"]["slow"]["compute"] >= 0.16

@@ -9,7 +9,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from ..files import atomic_write_text
 from ._common import check_images, check_masks
 from .miou import miou_setting_for
 from .miou_settings import MIoUSetting, Progress
-from .registry import REGISTRY, Metric, MetricContext, MetricEntry, format_seconds, key_info, metric_names
+from .registry import REGISTRY, Metric, MetricContext, MetricEntry, Probe, format_seconds, key_info, metric_names
 from .weights import MissingWeightsError, WeightsFile, missing_weights
 
 
@@ -37,6 +37,8 @@ RANDOM_WEIGHTS_WARNING = "random weights: scores are NOT comparable with publish
 # What `osmis run` may spend on scoring on a CPU (README: the quick preset's main job is about 8 minutes of
 # training plus at most 3 minutes of scores). Metrics estimated past it are skipped with the command to run later.
 CPU_TIME_BUDGET_S = 180.0
+# Batches after a metric's first are timed for at least this long (seconds) before its plan, when there are enough.
+PROBE_MIN_S = 0.5
 
 
 def default_time_budget(device: str | torch.device) -> float | None:
@@ -66,6 +68,7 @@ class PlannedMetric:
     seconds: float
     detail: str = ""
     skipped: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (Metric.estimate); sum = seconds
 
 
 @dataclass(frozen=True)
@@ -214,11 +217,14 @@ def evaluate_images(
     MissingWeightsError naming every missing file. `miou_setting` is "auto" (affordable on a CPU, full
     elsewhere), "full", "affordable" or a MIoUSetting; `miou_steps` overrides its steps.
 
-    Before the work, each metric's second batch is timed to estimate its total (seconds, on this device);
+    Before the work, each metric's first batches are fed and timed (those after the first), and the metric
+    estimates each phase of its whole job from them (Metric.estimate: seconds, on this device);
     metrics whose estimate would take the running total past `time_budget` (seconds) are skipped, and
     `on_plan(EvaluationPlan)` is called. `progress(stage, done, total)` is called as the work advances.
     Returns {"summary", "per_image", "warnings", "random_weights", "unavailable" (metrics lacking weights),
-    "not_computed", "settings" (per metric, e.g. the mIoU steps), "seconds" (measured per metric), "estimates"}.
+    "not_computed", "settings" (per metric, e.g. the mIoU steps), "seconds" (measured per metric), "estimates"
+    (per metric), "estimate_phases" and "phase_seconds" (per metric, seconds per phase, estimated and measured,
+    under the same phase names)}.
     Raises ConfigError for unknown metrics or options a metric cannot honour, ValueError for malformed tensors.
     """
     requested = list(dict.fromkeys(metric_names(default_only=True) if metrics is None else metrics))
@@ -275,30 +281,39 @@ def evaluate_images(
         unavailable = [name for name, files in missing.items() if files]
         reasons.update({name: "needs " + ", ".join(f.filename for f in missing[name]) for name in unavailable})
 
-    # Build each metric and feed it its first two batches, timing the second (the first also pays one-time
-    # work): the estimate comes from this device, this input and this load, and those batches are real work
-    # kept for the result.
+    # Build each metric and feed it its first batches, timing those after the first (which also pays one-time
+    # work): the estimate comes from this device, this input and this load, and those batches are real work kept
+    # for the result. Cheap batches are timed over a longer window (PROBE_MIN_S), so that one batch's jitter does
+    # not become the whole estimate; at most half of the batches are fed before the plan.
     running: dict[str, Metric] = {}
     planned: list[PlannedMetric] = []
+    fed: dict[str, int] = {}
+    update_s: dict[str, float] = {}
     spent: dict[str, float] = {}
     total = 0.0
     batches = math.ceil(n / batch_size)
-    probed = min(2, batches)
+    most = min(batches, max(2, batches // 2))
     for entry in entries:
         if entry.name in reasons:
             continue
         start = time.perf_counter()
         metric = entry.factory(ctx)
         metric.set_real(real_images, real_masks)
-        for b in range(probed):
+        done, timed_s = 0, 0.0
+        while done < most and (done < 2 or timed_s < PROBE_MIN_S):
             batch_start = time.perf_counter()
             metric.update(
-                fake_images[b * batch_size : (b + 1) * batch_size],
-                None if fake_masks is None else fake_masks[b * batch_size : (b + 1) * batch_size],
+                fake_images[done * batch_size : (done + 1) * batch_size],
+                None if fake_masks is None else fake_masks[done * batch_size : (done + 1) * batch_size],
             )
-        batch_s = time.perf_counter() - batch_start
+            if done:
+                timed_s += time.perf_counter() - batch_start
+            done += 1
         first = time.perf_counter() - start
-        seconds = metric.estimate(first, batch_s, batches - probed)
+        batch_s = timed_s / (done - 1) if done > 1 else first
+        estimate_start = time.perf_counter()
+        phases = metric.estimate(Probe(first, batch_s, batches - done, done))
+        seconds = sum(phases.values())
         skipped = None
         if time_budget is not None and total + seconds > time_budget:
             skipped = (
@@ -308,22 +323,33 @@ def evaluate_images(
         else:
             total += seconds
             running[entry.name] = metric
-            spent[entry.name] = first
-        planned.append(PlannedMetric(entry.name, entry.label, seconds, metric.describe(), skipped))
+            fed[entry.name] = done
+            update_s[entry.name] = first
+            spent[entry.name] = time.perf_counter() - estimate_start  # work done by estimate is counted in phases
+        planned.append(PlannedMetric(entry.name, entry.label, seconds, metric.describe(), skipped, phases))
     plan = EvaluationPlan(
         tuple(planned), {e.name: reasons[e.name] for e in entries if e.name in reasons}, n, str(device), time_budget
     )
     if on_plan is not None:
         on_plan(plan)
 
+    phase_seconds: dict[str, dict[str, float]] = {}
     for entry in entries:
         if entry.name in reasons:
             report.not_run(entry, reasons[entry.name], sifid_dims)
             continue
         metric = running[entry.name]
         start = time.perf_counter()
-        _feed(metric, fake_images, fake_masks, probed * batch_size, batch_size, entry.label, progress)
-        report.computed(entry.name, metric.compute(), spent[entry.name] + time.perf_counter() - start)
+        _feed(metric, fake_images, fake_masks, fed[entry.name] * batch_size, batch_size, entry.label, progress)
+        fed_s = time.perf_counter() - start
+        scores = metric.compute()
+        compute_s = time.perf_counter() - start - fed_s
+        seconds = update_s[entry.name] + spent[entry.name] + fed_s + compute_s
+        report.computed(entry.name, scores, seconds)
+        phase_seconds[entry.name] = {
+            "update": round(update_s[entry.name] + fed_s, 3),
+            **{k: round(v, 3) for k, v in (metric.phase_seconds() or {"compute": compute_s}).items()},
+        }
 
     return {
         "summary": report.summary,
@@ -335,6 +361,8 @@ def evaluate_images(
         "settings": report.settings,
         "seconds": report.seconds,
         "estimates": {m.name: round(m.seconds, 3) for m in planned},
+        "estimate_phases": {m.name: {k: round(v, 3) for k, v in m.phases.items()} for m in planned},
+        "phase_seconds": phase_seconds,
     }
 
 

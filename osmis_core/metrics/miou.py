@@ -158,6 +158,41 @@ class MIoUResult(NamedTuple):
     train_size: tuple[int, int]  # (h, w) of the segmenter's input
 
 
+class MIoUCost(NamedTuple):
+    """What `SegmentationMIoU.probe` measured (wall seconds on its device): building a U-Net with its optimiser
+    and training pairs, one training step (mean over the timed steps after an untimed one), one test batch of
+    `eval_batch_size` images at the gallery's size (forward, upsampling, confusion); `done`: steps of the
+    real-direction training already done (compute goes on from there), `spent_s`: what the probe took in all."""
+
+    build_s: float
+    step_s: float
+    test_s: float
+    done: int
+    spent_s: float
+
+
+class _Training:
+    """One segmenter's training on fixed pairs: `step()` does one Adam step on a random augmented batch; `done`
+    counts them. The model, optimiser and random stream persist between calls, so a training may be stopped and
+    continued with the same result as running it in one go."""
+
+    def __init__(self, model, optimiser, images, masks, num_classes: int, batch_size: int, seed: int):
+        self.model, self.optimiser = model, optimiser
+        self.images, self.batch_size = images, batch_size
+        self.onehot = F.one_hot(masks, num_classes).permute(0, 3, 1, 2).float()  # N x K x H x W
+        self.generator = torch.Generator().manual_seed(seed)
+        self.done = 0
+
+    def step(self) -> None:
+        pick = torch.randint(len(self.images), (self.batch_size,), generator=self.generator).to(self.images.device)
+        x, y = _augment(self.images[pick], self.onehot[pick], self.generator)
+        loss = _loss(self.model(x), y)
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.done += 1
+
+
 class SegmentationMIoU:
     """Train-on-one-side, test-on-the-other segmentation scores of generated image-mask pairs.
 
@@ -166,6 +201,11 @@ class SegmentationMIoU:
     500 / 5 / 1e-4 (Adam). `max_side` bounds the segmenter's input (see MIoUSetting); scores are always taken
     at the gallery's size. `progress(stage, step, steps)` is called during training.
     """
+
+    # Steps of the real-direction training timed by `probe` (after one untimed step): at least PROBE_STEPS and
+    # at least PROBE_MIN_S seconds of them, so that cheap steps are timed over a window longer than their jitter.
+    PROBE_STEPS = 3
+    PROBE_MIN_S = 1.0
 
     def __init__(
         self,
@@ -196,6 +236,9 @@ class SegmentationMIoU:
         self._real: tuple[torch.Tensor, torch.Tensor] | None = None
         self._fake_images: list[torch.Tensor] = []
         self._fake_masks: list[torch.Tensor] = []
+        self._real_training: _Training | None = None  # started by `probe`, finished by `compute`
+        self._probe_s = 0.0  # wall seconds of `probe` calls: counted in the real-direction training's phase
+        self._phases: dict[str, float] = {}
 
     def _check_classes(self, masks: torch.Tensor, name: str) -> None:
         if int(masks.max()) >= self.num_classes:
@@ -206,6 +249,7 @@ class SegmentationMIoU:
         check_masks(real_masks, check_images(real_images, "real images"), "real masks")
         self._check_classes(real_masks, "real masks")
         self._real = (real_images, real_masks)
+        self._real_training, self._probe_s = None, 0.0  # a probe's training was on the previous pair
 
     def update(self, fake_images: torch.Tensor, fake_masks: torch.Tensor) -> None:
         """Add generated pairs: N x 3 x H x W images in [0, 1] and N x H x W int64 masks."""
@@ -219,51 +263,73 @@ class SegmentationMIoU:
         self._fake_images.append(fake_images)
         self._fake_masks.append(fake_masks)
 
-    def _training(self, images: torch.Tensor, masks: torch.Tensor):
-        """A fresh U-Net and a function doing one training step on the given pairs (already on the device,
-        at the training size)."""
+    def _training(self, images: torch.Tensor, masks: torch.Tensor) -> _Training:
+        """A fresh U-Net with its optimiser, ready to train on the given pairs (on the device, at the training
+        size)."""
         with seeded(self.seed):
             model = UNetResNet18(copy.deepcopy(self._encoder), self.num_classes)
         model = model.to(self.device, memory_format=torch.channels_last).train()
-        generator = torch.Generator().manual_seed(self.seed)
         optimiser = adam(model.parameters(), self.device, lr=self.lr)
-        onehot = F.one_hot(masks, self.num_classes).permute(0, 3, 1, 2).float()  # N x K x H x W
+        return _Training(model, optimiser, images, masks, self.num_classes, self.batch_size, self.seed)
 
-        def step() -> None:
-            pick = torch.randint(len(images), (self.batch_size,), generator=generator).to(self.device)
-            x, y = _augment(images[pick], onehot[pick], generator)
-            loss = _loss(model(x), y)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-
-        return model, step
-
-    def _train(self, images: torch.Tensor, masks: torch.Tensor, stage: str) -> UNetResNet18:
-        """A fresh U-Net trained for `steps` steps on the given pairs."""
-        model, step = self._training(images, masks)
-        for done in range(1, self.steps + 1):
-            step()
+    def _train(self, training: _Training, stage: str) -> UNetResNet18:
+        """Train on until `steps` steps are done (a training `probe` started counts its steps)."""
+        if training.done and self.progress is not None:
+            self.progress(stage, training.done, self.steps)
+        while training.done < self.steps:
+            training.step()
             if self.progress is not None:
-                self.progress(stage, done, self.steps)
-        return model.eval()
+                self.progress(stage, training.done, self.steps)
+        return training.model.eval()
 
-    def seconds_per_step(self, images: torch.Tensor, masks: torch.Tensor, timed: int = 2) -> float:
-        """Median wall time (s) of one training step on these pairs (N x 3 x H x W in [0, 1], N x H x W ids)
-        at this metric's training size, after one untimed step; the model is thrown away. For cost estimates."""
-        size = train_size(tuple(images.shape[-2:]), self.max_side)
-        images = resize_images(images.to(self.device), size)
-        masks = resize_masks(masks.to(self.device), size)
-        _, step = self._training(images, masks)
-        times = []
-        for i in range(timed + 1):
-            start = time.perf_counter()
-            step()
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            if i:
-                times.append(time.perf_counter() - start)
-        return sorted(times)[len(times) // 2]
+    def _real_pairs(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real pair(s) on the device at the generated images' `size` (h, w)."""
+        assert self._real is not None
+        return resize_images(self._real[0].to(self.device), size), resize_masks(self._real[1].to(self.device), size)
+
+    def _start_real_training(self, size: tuple[int, int]) -> _Training:
+        images, masks = self._real_pairs(size)
+        small = train_size(size, self.max_side)
+        return self._training(resize_images(images, small), resize_masks(masks, small))
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def probe(self) -> MIoUCost:
+        """Measure what `compute` will cost, on the pairs set so far (set_real and at least one update), by doing
+        the first steps of its real-direction training (which `compute` goes on from, so they are not thrown away)
+        and two test batches of the generated images on that model (the second timed). Wall times; see MIoUCost."""
+        if self._real is None or not self._fake_images:
+            raise RuntimeError("SegmentationMIoU: call set_real() and update() before probe()")
+        size = tuple(self._fake_images[0].shape[-2:])
+        start = time.perf_counter()
+        training = self._real_training or self._start_real_training(size)
+        self._real_training = training
+        build_s = time.perf_counter() - start
+        if training.done < self.steps:
+            training.step()  # untimed: it also pays one-time work (kernels, allocations, optimiser state)
+        timed, timed_s = 0, 0.0
+        while training.done < self.steps and (timed < self.PROBE_STEPS or timed_s < self.PROBE_MIN_S):
+            step_start = time.perf_counter()
+            training.step()
+            self._sync()
+            timed_s += time.perf_counter() - step_start
+            timed += 1
+        steps_s = time.perf_counter() - start - build_s
+        step_s = timed_s / timed if timed else steps_s / max(training.done, 1)
+        images = self._fake_images[0][: self.eval_batch_size].to(self.device)
+        masks = self._fake_masks[0][: self.eval_batch_size].to(self.device)
+        model = training.model.eval()
+        self._test(model, images, masks)  # untimed: the first inference pass pays one-time work
+        test_start = time.perf_counter()
+        self._test(model, images, masks)
+        self._sync()
+        test_s = (time.perf_counter() - test_start) * self.eval_batch_size / len(images)
+        model.train()
+        spent_s = time.perf_counter() - start
+        self._probe_s += spent_s
+        return MIoUCost(build_s, step_s, test_s, training.done, spent_s)
 
     @torch.inference_mode()
     def _test(self, model: UNetResNet18, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -290,20 +356,31 @@ class SegmentationMIoU:
         fake_images = torch.cat(self._fake_images).to(self.device)
         fake_masks = torch.cat(self._fake_masks).to(self.device)
         size = tuple(fake_images.shape[-2:])
-        real_images = resize_images(self._real[0].to(self.device), size)
-        real_masks = resize_masks(self._real[1].to(self.device), size)
-
+        real_images, real_masks = self._real_pairs(size)
         small = train_size(size, self.max_side)
-        gen_model = self._train(
-            resize_images(fake_images, small), resize_masks(fake_masks, small), "mIoU: train on generated"
-        )
+        phases: dict[str, float] = {}
+        start = time.perf_counter()
+        training = self._training(resize_images(fake_images, small), resize_masks(fake_masks, small))
+        gen_model = self._train(training, "mIoU: train on generated")
+        self._sync()
+        phases["train on generated"] = time.perf_counter() - start
+        start = time.perf_counter()
         accuracy_1, miou_1 = _scores(self._test(gen_model, real_images, real_masks).sum(0))
-        real_model = self._train(
-            resize_images(real_images, small), resize_masks(real_masks, small), "mIoU: train on real"
-        )
+        phases["test on real"] = time.perf_counter() - start
+        del gen_model, training
+        start = time.perf_counter()
+        training = self._real_training or self._start_real_training(size)
+        self._real_training = None  # consumed: another compute trains afresh
+        real_model = self._train(training, "mIoU: train on real")
+        self._sync()
+        phases["train on real"] = time.perf_counter() - start + self._probe_s
+        self._probe_s = 0.0
+        start = time.perf_counter()
         per_image = self._test(real_model, fake_images, fake_masks)  # N x K x K
         accuracy_2, miou_2 = _scores(per_image.sum(0))
         per_accuracy, per_miou = _scores(per_image)
+        phases["test on generated"] = time.perf_counter() - start
+        self._phases = phases
         return MIoUResult(
             float(accuracy_1),
             float(miou_1),
@@ -315,6 +392,12 @@ class SegmentationMIoU:
             small,
         )
 
+    def phase_seconds(self) -> dict[str, float]:
+        """Wall seconds of each phase of the last `compute`: "train on generated", "test on real", "train on real"
+        (with the `probe` that started it), "test on generated"."""
+        return dict(self._phases)
+
     def reset(self) -> None:
-        """Forget the generated pairs added so far (the real pair is kept)."""
+        """Forget the generated pairs added so far (the real pair, and a real-direction training a `probe`
+        started, are kept)."""
         self._fake_images, self._fake_masks = [], []

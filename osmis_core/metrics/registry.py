@@ -38,6 +38,17 @@ class Scores(NamedTuple):
     settings: dict[str, Any] = {}
 
 
+class Probe(NamedTuple):
+    """What the evaluation measured of a metric before its plan: `spent_s` seconds so far (building it, its real
+    data and the `fed` first batches), `batch_s` seconds per batch in steady state (the mean over the batches
+    after the first, which also pays one-time work), `remaining` batches still to feed."""
+
+    spent_s: float
+    batch_s: float
+    remaining: int
+    fed: int
+
+
 class Metric(ABC):
     """One score of a stream of generated images. `set_real` once, `update` with each batch (N x 3 x H x W in
     [0, 1], and N x H x W int64 masks for metrics that use them), `compute` at the end, `reset` to score
@@ -58,11 +69,21 @@ class Metric(ABC):
     def reset(self) -> None:
         """Forget the generated images added so far."""
 
-    def estimate(self, spent_s: float, batch_s: float, remaining: int) -> float:
-        """Seconds the whole job takes on this device: `spent_s` were spent so far (set-up and the first
-        batches), a batch takes `batch_s`, `remaining` batches are left. The default suits metrics whose cost
-        is in `update`."""
-        return spent_s + batch_s * remaining
+    def estimate(self, probe: Probe) -> dict[str, float]:
+        """Seconds each phase of the whole job takes on this device, from what the evaluation measured of the
+        first batches (`probe`); the plan's figure for this metric is their sum, and the evaluation reports the
+        seconds each phase really took (`phase_seconds`) under the same names. A metric may do reusable work here
+        (the mIoU segmenter's first training steps) and counts it in its phases.
+
+        The default suits metrics whose cost is in `update`: "update" is the set-up and every batch, and
+        "compute" is free (it only gathers what `update` produced). A metric whose `compute` does work
+        overrides this and names that work's phases."""
+        return {"update": probe.spent_s + probe.batch_s * probe.remaining, "compute": 0.0}
+
+    def phase_seconds(self) -> dict[str, float]:
+        """Seconds each phase of the last `compute` took, under the names `estimate` gives them; empty by default
+        (the evaluation then times `compute` as one phase, "compute")."""
+        return {}
 
     def describe(self) -> str:
         """A few words on how this metric will run (shown next to its estimate); empty by default."""

@@ -53,7 +53,9 @@ class LayoutSegmenter:
         self.device = self._miou.device
         images = resize_images(real_images.to(self.device), size)
         masks = resize_masks(real_masks.to(self.device), size)
-        self.model = self._miou._train(images, masks, "layout fidelity: train the segmenter on the real pair")
+        self.model = self._miou._train(
+            self._miou._training(images, masks), "layout fidelity: train the segmenter on the real pair"
+        )
 
     def score(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[float, torch.Tensor]:
         """(mIoU over all pixels, per-image mIoU) of the segmenter's prediction on images (N x 3 x H x W in

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from .diversity import PixelDiversity
 from .lpips_metrics import LPIPSDiversity, LPIPSToTrain
 from .miou import SegmentationMIoU
 from .miou_settings import train_size
-from .registry import Metric, MetricContext, Scores
+from .registry import Metric, MetricContext, Probe, Scores
 from .sifid import SIFID, InceptionFeatures
 from .weights import build_inception, build_lpips
 
@@ -81,10 +79,11 @@ class LPIPSDiversityScore(Metric):
         self._metric.reset()
         self._seen = 0
 
-    def estimate(self, spent_s, batch_s, remaining):
-        # images past max_images are not scored, so they cost nothing
+    def estimate(self, probe: Probe) -> dict[str, float]:
+        # images past max_images are not scored, so they cost nothing; the pairwise distances of `compute` are
+        # a few matrix products on features already computed, free next to the network passes
         kept = math.ceil(max(self._metric.max_images - self._seen, 0) / self._batch_size)
-        return spent_s + batch_s * min(remaining, kept)
+        return {"update": probe.spent_s + probe.batch_s * min(probe.remaining, kept), "compute": 0.0}
 
 
 class LPIPSToTrainScore(Metric):
@@ -147,22 +146,35 @@ class MIoUScore(Metric):
             progress=ctx.progress,
         )
         self._num_images = ctx.num_images
-        self._first: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._num_real = 1
 
     def set_real(self, real_images, real_masks=None):
         self._metric.set_real(real_images, real_masks)
+        self._num_real = real_images.shape[0]
 
     def update(self, fake_images, fake_masks=None):
         self._metric.update(fake_images, fake_masks)
-        if self._first is None:
-            self._first = (fake_images, fake_masks)
 
-    def estimate(self, spent_s, batch_s, remaining):
-        """Two trainings of `steps` steps each (a step timed on the first batch) and a forward pass over every
-        image to test (taken as a third of a training step per batch of the same size)."""
-        step_s = self._metric.seconds_per_step(*self._first)
-        tests = math.ceil((self._num_images + 1) / self._metric.batch_size)
-        return spent_s + 2 * self._metric.steps * step_s + tests * step_s / 3
+    def estimate(self, probe: Probe) -> dict[str, float]:
+        """Every phase of `compute`, from the segmenter's own probe (SegmentationMIoU.probe: the first steps of
+        the real-direction training, kept, and a test batch): two trainings of `steps` steps (the generated
+        direction builds its U-Net afresh), a test pass over the real pair(s) and one over every generated image.
+        Feeding the images is only storing them ("update")."""
+        cost = self._metric.probe()
+
+        def tests(count: int) -> float:
+            return math.ceil(count / self._metric.eval_batch_size) * cost.test_s
+
+        return {
+            "update": probe.spent_s + probe.batch_s * probe.remaining,
+            "train on generated": cost.build_s + self._metric.steps * cost.step_s,
+            "test on real": tests(self._num_real),
+            "train on real": cost.spent_s + (self._metric.steps - cost.done) * cost.step_s,
+            "test on generated": tests(self._num_images),
+        }
+
+    def phase_seconds(self) -> dict[str, float]:
+        return self._metric.phase_seconds()
 
     def describe(self) -> str:
         h, w = train_size(self._size, self.setting.max_side)
@@ -191,4 +203,3 @@ class MIoUScore(Metric):
 
     def reset(self):
         self._metric.reset()
-        self._first = None
