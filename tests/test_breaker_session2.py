@@ -63,7 +63,7 @@ def test_help_names_the_renderers_default_of_a_shared_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    lr_d = text[text.index("--lr-d LR_D") :].split("\n  --")[0]
+    lr_d = text[text.index("\n  --lr-d LR_D") + 1 :].split("\n  --")[0]  # its paragraph, not the usage line
     assert any(v in lr_d for v in ("0.0004", "4e-4", "4e-04")), lr_d
 
 
