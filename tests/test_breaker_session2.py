@@ -198,3 +198,23 @@ def test_keep_best_class_coverage_without_masks_is_refused_or_keeps_a_best(tmp_p
     code = main(["train", str(tmp_path / "texture.png"), *flags, "--quiet", "--out", str(run)])
     err = capsys.readouterr().err
     assert code == 2 or (run / "checkpoints" / "best.pt").is_file(), err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker2 #9: a black/white (0/255) training mask, a mask format README accepts for training (2 "
+    "classes), is refused as a layout by osmis render / Renderer.read_layout: grey pixels are read as raw ids "
+    "('class id 255 is not one the renderer was trained on')",
+)
+def test_the_black_white_training_mask_is_accepted_as_a_layout(tmp_path):
+    from osmis_core.application.render import load_renderer
+    from osmis_core.application.session import start_training
+
+    img, ids = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "bw.png")
+    Image.fromarray(((ids > 0) * 255).astype(np.uint8), "L").save(tmp_path / "bw_mask.png")
+    run = tmp_path / "run"
+    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), tmp_path / "bw.png", run).run())
+    renderer = load_renderer(run)
+    assert renderer.num_classes == 2
+    assert set(np.unique(renderer.read_layout(tmp_path / "bw_mask.png")).tolist()) == {0, 1}
