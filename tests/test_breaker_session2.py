@@ -218,3 +218,14 @@ def test_the_black_white_training_mask_is_accepted_as_a_layout(tmp_path):
     renderer = load_renderer(run)
     assert renderer.num_classes == 2
     assert set(np.unique(renderer.read_layout(tmp_path / "bw_mask.png")).tolist()) == {0, 1}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker2 #10: `osmis render RUN --checkpoint best` says \"--checkpoint must be 'latest', 'best' or a "
+    "step number, got 'best'.\": it refuses the value its own message offers",
+)
+def test_render_checkpoint_best_message_does_not_contradict_itself(tmp_path, capsys):
+    assert main(["render", str(tmp_path / "run"), "--checkpoint", "best", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "'best' or a step number, got 'best'" not in err, err
