@@ -103,7 +103,9 @@ def quality(run: str, data_path: str, random_weights: bool, miou_steps: int, two
         if two_stage:
             from osmis_core.application.render import layouts_of_gallery
 
-            gallery = render_gallery(run, layouts_of_gallery(two_stage), Path(tmp) / "two-stage", n=1)
+            gallery = render_gallery(
+                run, layouts_of_gallery(two_stage), Path(tmp) / "two-stage", n=1, one_class_ok=True
+            )
             aligned, more = evaluate_renderer(
                 gallery, real, masks, ["two_stage_alignment"], random_weights=random_weights, miou_steps=miou_steps
             )

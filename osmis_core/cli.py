@@ -354,8 +354,13 @@ def _check_counts(args) -> None:
             f"--n must be at most {MAX_SAMPLES:,} (a gallery of {args.n:,} samples would not fit in "
             f"memory or on disk), got {args.n}."
         )
-    if args.command == "generate" and not 0 <= args.seed <= MAX_SEED:
-        raise OsmisError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}.")
+    if args.command in ("generate", "render"):
+        # photo/sample i uses seed + i: every one of them must be a seed the random generators accept
+        last = MAX_SEED - (args.n - 1 if args.command == "render" and args.n else 0)
+        for flag in ("seed", "resample_seed"):
+            value = getattr(args, flag, None)
+            if value is not None and not 0 <= value <= last:
+                raise OsmisError(f"--{flag.replace('_', '-')} must be between 0 and {last}, got {value}.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,7 +411,7 @@ def _terminate_as_interrupt(signum, frame) -> None:
     is raised in the main thread."""
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler) and handler is not signal.default_int_handler:
-        handler(signal.SIGINT, frame)
+        handler(signal.SIGTERM, frame)
     else:
         raise Terminated
 
@@ -419,11 +424,16 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-def _resume_overrides(args) -> dict:
+def _resume_overrides(args, also_for: str | None = None) -> dict:
     """Options asked of a resumed run. The command that started it may be repeated with --resume: with its
     --preset/--config the whole resolved config is compared with the run's, and only resumable options (iters,
-    logging, device, ...) may differ (resume_training names any other); without them, only the flags given."""
-    return _config_from_args(args).flat() if args.preset or args.config else _overrides(args)
+    logging, device, ...) may differ (resume_training names any other); without them, only the flags given.
+    also_for: the other model of a two-stage job, whose options the command also carries (left out here)."""
+    from .config import model_reads
+
+    asked = _config_from_args(args, also_for).flat() if args.preset or args.config else _overrides(args)
+    model = asked.get("model", "osmis")
+    return {k: v for k, v in asked.items() if also_for is None or model_reads(k, model)}
 
 
 def cmd_train(args) -> int:
@@ -448,12 +458,15 @@ def cmd_train(args) -> int:
     return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
 
 
-def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, governor=None) -> int:
+def run_with_progress(
+    trainer, resumed: bool = False, quiet: bool = False, governor=None, stop_signals: list | None = None
+) -> int:
     """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint.
 
     The bar moves after every iteration (redrawn at most twice a second) and shows the losses of the latest
     logging tick as soon as they come. `governor` (osmis_core.threads.ThreadGovernor) is checked after every
-    iteration, in this thread, which is the one that runs the training steps."""
+    iteration, in this thread, which is the one that runs the training steps. `stop_signals` receives the number of
+    the signal (SIGINT or SIGTERM) that asked the training to stop, if one did."""
     from tqdm import tqdm
 
     from .events import (
@@ -474,7 +487,9 @@ def run_with_progress(trainer, resumed: bool = False, quiet: bool = False, gover
 
     def on_sigint(signum, frame):
         if control.stop_requested:
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if stop_signals is not None:
+            stop_signals.append(signum)
         print(
             "\nstopping after this iteration and saving a checkpoint (Ctrl-C or SIGTERM again to abort)",
             file=sys.stderr,
@@ -552,7 +567,7 @@ def _settle_threads(args) -> None:
 
 def cmd_generate(args) -> int:
     _settle_threads(args)
-    checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
+    checkpoint = _checkpoint_arg(args.checkpoint)
     out = _generate_with_progress(
         args.run,
         args.out,
@@ -572,7 +587,7 @@ def cmd_animate(args) -> int:
     from .application.animate import latent_walk
 
     _settle_threads(args)
-    checkpoint = args.checkpoint if args.checkpoint in ("latest", "best") else _int(args.checkpoint, "--checkpoint")
+    checkpoint = _checkpoint_arg(args.checkpoint)
     t0 = time.perf_counter()
     out = latent_walk(
         args.run,
@@ -592,7 +607,7 @@ def cmd_render(args) -> int:
     from .application.render import Region, layouts_in, layouts_of_gallery, read_region, render_gallery_events
     from .events import GenerationFinished
 
-    checkpoint = args.checkpoint if args.checkpoint == "latest" else _int(args.checkpoint, "--checkpoint")
+    checkpoint = _checkpoint_arg(args.checkpoint, ("latest",))
     if args.layout:
         layouts = [Path(args.layout)]
     elif args.layouts:
@@ -626,6 +641,7 @@ def cmd_render(args) -> int:
         resample_seed=args.resample_seed,
         device=args.device,
         checkpoint=checkpoint,
+        one_class_ok=bool(args.from_gallery),  # OSMIS may invent all-background masks
     ):
         if isinstance(event, GenerationFinished):
             total, out = event.total, event.out_dir
@@ -669,11 +685,15 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
     return out
 
 
-def _int(text: str, flag: str) -> int:
+def _checkpoint_arg(text: str, words: tuple[str, ...] = ("latest", "best")) -> str | int:
+    """--checkpoint: one of `words` or a step number (a renderer run keeps no best checkpoint: it never evaluates)."""
+    if text in words:
+        return text
     try:
         return int(text)
     except ValueError:
-        raise OsmisError(f"{flag} must be 'latest', 'best' or a step number, got '{text}'.") from None
+        accepted = ", ".join(f"'{w}'" for w in words)
+        raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{text}'.") from None
 
 
 class _EvaluationProgress:
@@ -831,7 +851,7 @@ def cmd_run(args) -> int:
         if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
             raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
         args.mask = data.get("mask_path")
-        trainer = resume_training(run_dir, _resume_overrides(args))
+        trainer = resume_training(run_dir, _resume_overrides(args, "renderer" if args.two_stage else None))
         config = trainer.config
     else:
         config = _config_from_args(args, "renderer" if args.two_stage else None)
@@ -847,16 +867,31 @@ def cmd_run(args) -> int:
                 "checkpoint, then generate and evaluate) or choose another --out."
             )
         trainer = start_training(config, args.data, run_dir, args.mask)
-    code = run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
-    if code != 0:
-        return code
-    if trainer.step < config.run.iters:  # stopped early (Ctrl-C): the job is finished by --resume
+    stop_signals: list[int] = []
+
+    def stopped(stage_trainer, what: str) -> int | None:
+        """The exit code of a job whose training stage was stopped (Ctrl-C / SIGTERM) before its end, else None:
+        the job is unfinished (a scheduler must not count it as done), and --resume finishes it."""
+        if stage_trainer.step >= stage_trainer.config.run.iters:
+            return None
         print(
-            f"training stopped at step {trainer.step} of {config.run.iters}; finish the job with: osmis run "
-            f"{args.data} --out {run_dir} --resume",
+            f"{what} stopped at step {stage_trainer.step} of {stage_trainer.config.run.iters} (checkpoint saved); "
+            f"finish the job with: osmis run {args.data} --out {run_dir} --resume",
             file=sys.stderr,
         )
-        return 0
+        return 128 + (stop_signals[-1] if stop_signals else signal.SIGINT)
+
+    code = run_with_progress(
+        trainer,
+        resumed=args.resume,
+        quiet=args.quiet,
+        governor=args.thread_plan.governor(),
+        stop_signals=stop_signals,
+    )
+    if code != 0:
+        return code
+    if (code := stopped(trainer, "training")) is not None:
+        return code
     gallery = _generate_with_progress(
         run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed, device=config.run.device
     )
@@ -868,12 +903,22 @@ def cmd_run(args) -> int:
         from .application.render import layouts_of_gallery, render_gallery
 
         renderer_dir = run_dir / "renderer"
+        resuming = RunFolder(renderer_dir).exists()  # the renderer stage of a stopped job goes on from its checkpoint
+        renderer = (
+            resume_training(renderer_dir, {})
+            if resuming
+            else start_training(renderer_config, args.data, renderer_dir, args.mask)
+        )
         code = run_with_progress(
-            start_training(renderer_config, args.data, renderer_dir, args.mask),
+            renderer,
+            resumed=resuming,
             quiet=args.quiet,
             governor=args.thread_plan.governor(),
+            stop_signals=stop_signals,
         )
         if code != 0:
+            return code
+        if (code := stopped(renderer, "the renderer's training")) is not None:
             return code
         two_stage = RunFolder(run_dir).galleries / f"two-stage-{gallery.name}"
         render_gallery(
@@ -883,6 +928,7 @@ def cmd_run(args) -> int:
             n=1,
             seed=config.run.seed,
             device=renderer_config.run.device,
+            one_class_ok=True,  # OSMIS may invent all-background masks
         )
         print(f"rendered OSMIS's {args.n} masks with the renderer", file=sys.stderr)
         galleries.append(("two-stage (OSMIS masks, rendered photos)", two_stage, renderer_config))

@@ -67,11 +67,6 @@ def test_help_names_the_renderers_default_of_a_shared_option(capsys):
     assert any(v in lr_d for v in ("0.0004", "4e-4", "4e-04")), lr_d
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #3: `osmis run DATA --two-stage --ch-r 4 ... --resume` (the same command with --resume "
-    "added, as README says) is refused: the renderer's options are compared with the OSMIS run's config",
-)
 def test_two_stage_job_is_finished_by_the_same_command_with_resume(scene, tmp_path, capsys):
     run = tmp_path / "run"
     flags = [*tiny_flags(), "--iters", "2", "--quiet"]
@@ -107,12 +102,6 @@ def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 300
         time.sleep(0.02)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #4: SIGTERM (or Ctrl-C) during the renderer stage of `osmis run --two-stage` stops the "
-    "renderer's training, and the command then goes on to render OSMIS's masks with the half-trained renderer, "
-    "score them and exit 0",
-)
 def test_sigterm_during_the_renderer_stage_of_two_stage_does_not_render(scene, tmp_path):
     run = tmp_path / "run"
     flags = [*tiny_flags(), *RENDERER_FLAGS, "--iters", "40", "--checkpoint-every", "2", "--quiet"]
@@ -125,11 +114,6 @@ def test_sigterm_during_the_renderer_stage_of_two_stage_does_not_render(scene, t
     assert not list((run / "galleries").glob("two-stage-*")), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #5: SIGTERM during the training of `osmis run` exits 0 (a scheduler reads success), where "
-    "README says `run` stops with one line and exit 143",
-)
 def test_sigterm_during_run_training_exits_143(scene, tmp_path):
     run = tmp_path / "run"
     flags = tiny_flags(iters=100000, checkpoint_every=100000, preview_every=100000)
@@ -142,11 +126,6 @@ def test_sigterm_during_run_training_exits_143(scene, tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #6: `osmis render RUN --seed 2**70` (no range check, unlike generate) ends in torch's "
-    "ValueError traceback (Overflow when unpacking long long), exit 1, not one sentence naming --seed, exit 2",
-)
 def test_render_seed_out_of_range_is_one_sentence(renderer_run, tmp_path, capsys):
     run, layout = renderer_run
     out = tmp_path / "g"
@@ -220,11 +199,6 @@ def test_the_black_white_training_mask_is_accepted_as_a_layout(tmp_path):
     assert set(np.unique(renderer.read_layout(tmp_path / "bw_mask.png")).tolist()) == {0, 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #10: `osmis render RUN --checkpoint best` says \"--checkpoint must be 'latest', 'best' or a "
-    "step number, got 'best'.\": it refuses the value its own message offers",
-)
 def test_render_checkpoint_best_message_does_not_contradict_itself(tmp_path, capsys):
     assert main(["render", str(tmp_path / "run"), "--checkpoint", "best", "--out", str(tmp_path / "g")]) == 2
     err = capsys.readouterr().err

@@ -328,3 +328,34 @@ def test_render_without_layouts_renders_the_training_layouts(tmp_path, capsys):
     for it, t in zip(manifest["items"], [t for t in layouts for _ in (0, 1)]):
         assert np.array_equal(np.asarray(Image.open(out / it["mask"])), t.ids)
         assert np.array_equal(np.asarray(Image.open(out / it["image"])), r.render(t.ids, it["seed"]))
+
+
+def test_from_gallery_renders_all_background_masks_that_a_drawn_layout_may_not_be(renderer_run, tmp_path, capsys):
+    """OSMIS can invent an all-background mask; the two-stage pipeline renders it (a layout the user gives must
+    hold two classes). The quick preset's gallery of the example image holds such masks."""
+    _, ids = scene_arrays()
+    gallery = tmp_path / "osmis"
+    (gallery / "masks").mkdir(parents=True)
+    save_palette_mask(ids, gallery / "masks" / "0000.png")
+    save_palette_mask(np.zeros_like(ids), gallery / "masks" / "0001.png")
+    items = [{"mask": "masks/0000.png"}, {"mask": "masks/0001.png"}]
+    (gallery / "manifest.json").write_text(json.dumps({"items": items}))
+    out = tmp_path / "rendered"
+    assert main(["render", str(renderer_run / "run"), "--from", str(gallery), "--out", str(out), "--n", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["items"]) == 2
+    assert np.unique(np.asarray(Image.open(out / manifest["items"][1]["mask"]))).tolist() == [0]
+    capsys.readouterr()
+    _fails(
+        capsys,
+        [
+            "render",
+            str(renderer_run / "run"),
+            "--layout",
+            str(gallery / "masks" / "0001.png"),
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        "single class",
+    )
+    assert not (tmp_path / "x").exists()

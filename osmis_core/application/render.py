@@ -274,7 +274,7 @@ class Renderer:
         """One photo (H x W x 3 uint8) of a layout with the noise of a NoiseRecipe; deterministic."""
         if recipe.mode not in NOISE_MODES:
             raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {recipe.mode!r}.")
-        ids = self.fit_layout(layout)
+        ids = self.fit_size(layout)
         return self.render(ids, recipe.seed, recipe.mode, z=self.recipe_noise(ids, recipe))
 
     @torch.inference_mode()
@@ -287,12 +287,14 @@ class Renderer:
         resample_seed: int | None = None,
         z: torch.Tensor | None = None,
     ) -> np.ndarray:
-        """One photo (H x W x 3 uint8) for a layout (H x W int class ids, fitted with fit_layout; region, H x W bool
+        """One photo (H x W x 3 uint8) for a layout (H x W int class ids, fitted with fit_size; region, H x W bool
         of the layout's size, resized alike), with the noise of (seed, noise mode[, region, resample_seed]) or a
-        given z (z_dim x H x W at the fitted size). Deterministic: the same arguments give the same pixels."""
+        given z (z_dim x H x W at the fitted size). Deterministic: the same arguments give the same pixels. A layout
+        of one class renders (an OSMIS mask may be all background); the two-class rule of a layout the user gives
+        is checked where it is read (read_layout, `osmis render --layout/--layouts`)."""
         if noise not in NOISE_MODES:
             raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
-        ids = self.fit_layout(layout)
+        ids = self.fit_size(layout)
         if region is not None and np.shape(region) != ids.shape:
             if np.shape(region) != np.shape(layout):
                 raise DataError(
@@ -367,6 +369,7 @@ def render_gallery(
     resample_seed: int | None = None,
     device: str = "cpu",
     checkpoint: str | int = "latest",
+    one_class_ok: bool = False,
 ) -> Path:
     """n photos per layout as a gallery (images/, masks/ = the layout, overlays/, manifest.json, index.html);
     returns the gallery folder.
@@ -375,11 +378,12 @@ def render_gallery(
     `RUN/galleries/<gallery_name(step, seed, number of photos)>`. Photo i of a layout uses seed + i (and
     resample_seed + i inside the region), recorded per item. Every input is checked before anything is written; the
     files are written into a hidden staging folder and moved into out_dir when all are done, so a failure leaves
-    out_dir as it was.
+    out_dir as it was. one_class_ok: accept layouts of a single class (the masks of an OSMIS gallery, which may be
+    all background); a layout the user drew or chose must hold two classes.
     """
     path = None
     for event in render_gallery_events(
-        run_dir, layouts, out_dir, n, seed, noise, region, resample_seed, device, checkpoint
+        run_dir, layouts, out_dir, n, seed, noise, region, resample_seed, device, checkpoint, one_class_ok
     ):
         if isinstance(event, GenerationFinished):
             path = event.out_dir
@@ -397,6 +401,7 @@ def render_gallery_events(
     resample_seed: int | None = None,
     device: str = "cpu",
     checkpoint: str | int = "latest",
+    one_class_ok: bool = False,
 ) -> Iterator[GenerationEvent]:
     """`render_gallery` as a stream of events: GenerationStarted (number of photos, gallery folder),
     SamplesWritten after each photo's files, GenerationFinished. Raises OsmisError (DataError for a layout) before
@@ -417,7 +422,8 @@ def render_gallery_events(
             if not path.is_file():
                 raise DataError(f"{path}: layout file not found.")
             raw = renderer.decode_layout_image(open_mask(path), str(path))
-            sources.append((path, raw, renderer.fit_layout(raw, str(path))))
+            fit = renderer.fit_size if one_class_ok else renderer.fit_layout
+            sources.append((path, raw, fit(raw, str(path))))
     prepared = [
         (path, ids, renderer.region_map(region, raw, ids, str(path)) if region is not None else None)
         for path, raw, ids in sources
@@ -734,4 +740,5 @@ def render_gallery_masks(
         n=n,
         seed=seed,
         device=device,
+        one_class_ok=True,
     )

@@ -126,7 +126,8 @@ def evaluate_renderer(
         raise DataError(f"{gallery}: {', '.join(metrics)} need a gallery made by osmis render (this one was not).")
     if real_masks is None:
         raise DataError("the renderer measures need the training masks (give --mask).")
-    renderer = Renderer.load(manifest["run"], device=device)
+    # the model that made the gallery, not whatever the run's latest checkpoint is by now
+    renderer = Renderer.load(manifest["run"], manifest.get("checkpoint_step", "latest"), device=device)
     size = renderer.size
     real = F.interpolate(real_images, size=size, mode="bilinear", align_corners=False)
     masks = F.interpolate(real_masks[:, None].float(), size=size, mode="nearest")[:, 0].long()
