@@ -101,11 +101,9 @@ def quality(run: str, data_path: str, random_weights: bool, miou_steps: int, two
             gallery, real, masks, metrics, random_weights=random_weights, miou_steps=miou_steps
         )
         if two_stage:
-            from osmis_core.application.render import layouts_of_gallery
+            from osmis_core.application.render import render_gallery_masks
 
-            gallery = render_gallery(
-                run, layouts_of_gallery(two_stage), Path(tmp) / "two-stage", n=1, one_class_ok=True
-            )
+            gallery = render_gallery_masks(run, two_stage, out_dir=Path(tmp) / "two-stage")
             aligned, more = evaluate_renderer(
                 gallery, real, masks, ["two_stage_alignment"], random_weights=random_weights, miou_steps=miou_steps
             )

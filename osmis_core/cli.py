@@ -900,7 +900,7 @@ def cmd_run(args) -> int:
     )
     galleries = [("OSMIS", gallery, config)]
     if renderer_config is not None:
-        from .application.render import layouts_of_gallery, render_gallery
+        from .application.render import render_gallery_masks
 
         renderer_dir = run_dir / "renderer"
         resuming = RunFolder(renderer_dir).exists()  # the renderer stage of a stopped job goes on from its checkpoint
@@ -921,14 +921,8 @@ def cmd_run(args) -> int:
         if (code := stopped(renderer, "the renderer's training")) is not None:
             return code
         two_stage = RunFolder(run_dir).galleries / f"two-stage-{gallery.name}"
-        render_gallery(
-            renderer_dir,
-            layouts_of_gallery(gallery),
-            two_stage,
-            n=1,
-            seed=config.run.seed,
-            device=renderer_config.run.device,
-            one_class_ok=True,  # OSMIS may invent all-background masks
+        render_gallery_masks(
+            renderer_dir, gallery, seed=config.run.seed, device=renderer_config.run.device, out_dir=two_stage
         )
         print(f"rendered OSMIS's {args.n} masks with the renderer", file=sys.stderr)
         galleries.append(("two-stage (OSMIS masks, rendered photos)", two_stage, renderer_config))

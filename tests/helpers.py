@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +56,28 @@ def save_palette_mask(ids: np.ndarray, path: Path) -> Path:
     im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * 759)
     im.save(path)
     return path
+
+
+def start_osmis(*args, cwd: Path) -> subprocess.Popen:
+    """`python -m osmis_core ARGS` as a child process (one torch thread, pipes for its output), for tests that
+    signal it while it works."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "osmis_core", *map(str, args)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float) -> None:
+    """Poll `condition` until true; fails (killing proc) if proc ends first or `timeout` seconds pass."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the command ended before {what}: {proc.communicate()}")
+        if time.monotonic() > end:
+            proc.kill()
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)

@@ -8,13 +8,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import save_palette_mask, scene_arrays, tiny_flags
+from helpers import save_palette_mask, scene_arrays, start_osmis, tiny_flags, wait_for
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
 
@@ -81,25 +79,11 @@ def test_two_stage_job_is_finished_by_the_same_command_with_resume(scene, tmp_pa
 
 
 def _start(*args) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "osmis_core", *map(str, args)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-    )
+    return start_osmis(*args, cwd=ROOT)
 
 
 def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 300) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"the command ended before {what}: {proc.communicate()}")
-        if time.monotonic() > end:
-            proc.kill()
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    wait_for(condition, proc, what, timeout)
 
 
 def test_sigterm_during_the_renderer_stage_of_two_stage_does_not_render(scene, tmp_path):

@@ -7,11 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-from helpers import TINY, tiny_flags
+from helpers import TINY, start_osmis, tiny_flags, wait_for
 
 from osmis_core.application.gallery import generate_gallery
 from osmis_core.application.session import start_training
@@ -21,25 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _start(*args) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "osmis_core", *map(str, args)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-    )
+    return start_osmis(*args, cwd=ROOT)
 
 
 def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"the command ended before {what}: {proc.communicate()}")
-        if time.monotonic() > end:
-            proc.kill()
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    wait_for(condition, proc, what, timeout)
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

@@ -730,13 +730,19 @@ def rendered_gallery_path(gallery: str | Path, renderer_run: str | Path) -> Path
 
 
 def render_gallery_masks(
-    renderer_run: str | Path, gallery: str | Path, n: int = 1, seed: int = 0, device: str = "cpu"
+    renderer_run: str | Path,
+    gallery: str | Path,
+    n: int = 1,
+    seed: int = 0,
+    device: str = "cpu",
+    out_dir: str | Path | None = None,
 ) -> Path:
-    """Render every mask of an OSMIS gallery with a renderer run (spec section 5) into rendered_gallery_path."""
+    """Render every mask of an OSMIS gallery with a renderer run (spec section 5, the two-stage pipeline) into
+    out_dir (default rendered_gallery_path). OSMIS's all-background masks are rendered too."""
     return render_gallery(
         renderer_run,
         layouts_of_gallery(gallery),
-        rendered_gallery_path(gallery, renderer_run),
+        out_dir if out_dir is not None else rendered_gallery_path(gallery, renderer_run),
         n=n,
         seed=seed,
         device=device,
