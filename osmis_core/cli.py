@@ -368,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     thread plan (environment variables the OpenMP runtime reads when torch loads: see osmis_core/threads.py)."""
     _console_safe()
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `run` prints it back to resume a job
     from .threads import configure_threads
 
     args.thread_plan = configure_threads(getattr(args, "threads", None))
@@ -874,9 +875,10 @@ def cmd_run(args) -> int:
         the job is unfinished (a scheduler must not count it as done), and --resume finishes it."""
         if stage_trainer.step >= stage_trainer.config.run.iters:
             return None
+        again = [*args.argv, *([] if args.out else ["--out", str(run_dir)]), *([] if args.resume else ["--resume"])]
         print(
             f"{what} stopped at step {stage_trainer.step} of {stage_trainer.config.run.iters} (checkpoint saved); "
-            f"finish the job with: osmis run {args.data} --out {run_dir} --resume",
+            f"finish the job with: osmis {shlex.join(again)}",
             file=sys.stderr,
         )
         return 128 + (stop_signals[-1] if stop_signals else signal.SIGINT)

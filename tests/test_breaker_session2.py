@@ -96,6 +96,8 @@ def test_sigterm_during_the_renderer_stage_of_two_stage_does_not_render(scene, t
     out, err = proc.communicate(timeout=300)
     assert "Traceback" not in err
     assert not list((run / "galleries").glob("two-stage-*")), err
+    # the printed command finishes the same job: the typed command (with --two-stage) plus --resume (tester 3, #1)
+    assert "--two-stage" in err and err.rstrip().endswith("--resume"), err
 
 
 def test_sigterm_during_run_training_exits_143(scene, tmp_path):
