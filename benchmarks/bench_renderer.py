@@ -118,6 +118,7 @@ if __name__ == "__main__":
     p.add_argument("--preset", default="quick")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="config override")
     p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:i or auto")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--run", help="a trained renderer run: also measure its quality")
     p.add_argument("--two-stage-gallery", help="an OSMIS gallery of the same data, for the two-stage alignment")
@@ -126,7 +127,7 @@ if __name__ == "__main__":
     p.add_argument("--json-out", default="bench_renderer.json")
     p.add_argument("--no-cost", action="store_true", help="only the quality of --run (no timing: a loaded machine)")
     args = p.parse_args()
-    config = build_config(args.preset, None, {"model": "renderer", "device": "cpu", **_overrides(args.set)})
+    config = build_config(args.preset, None, {"model": "renderer", "device": args.device, **_overrides(args.set)})
     result = {
         "preset": args.preset,
         "overrides": _overrides(args.set),
