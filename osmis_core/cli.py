@@ -11,7 +11,15 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FIELDS, MAX_SEED, build_config, check_model_options, option_type, preset_names
+from .config import (
+    FIELDS,
+    MAX_SEED,
+    build_config,
+    check_model_options,
+    model_default,
+    option_type,
+    preset_names,
+)
 from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
@@ -28,7 +36,7 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
             groups[group] = parser.add_argument_group(f"{group} options")
         flag = "--" + name.replace("_", "-")
         meta = f.metadata
-        help_text = meta["help"] + (f" (default: {f.default})" if f.default is not None else "")
+        help_text = meta["help"] + _default_text(name)
         if meta["model"]:
             help_text += f" [--model {meta['model']} only]"
         t = option_type(name)
@@ -46,6 +54,16 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
                 metavar=None if meta["choices"] else name.upper(),
                 help=help_text,
             )
+
+
+def _default_text(name: str) -> str:
+    """' (default: X)' of an option's help, with the renderer's own default where it differs (RENDERER_DEFAULTS)."""
+    osmis, renderer = model_default(name, "osmis"), model_default(name, "renderer")
+    if osmis is None:
+        return ""
+    if renderer == osmis:
+        return f" (default: {osmis})"
+    return f" (default: {osmis}; with --model renderer: {renderer})"
 
 
 def _option_parser(t: type, words):

@@ -769,6 +769,29 @@ def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
     return flatten_options(data, str(path))
 
 
+def model_default(name: str, model: str) -> Any:
+    """The default of option `name` for runs of `model`: RENDERER_DEFAULTS for renderer runs where it holds the
+    option, else the field's default."""
+    return RENDERER_DEFAULTS[name] if model == "renderer" and name in RENDERER_DEFAULTS else FIELDS[name][1].default
+
+
+def _without_other_models_defaults(file_options: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """A config file's options for a run of `model`, less the values that only stand for another model's default.
+
+    A saved config or a run.json lists every option; one saved for model A (its `model`, osmis when absent) and
+    used for a run of model B holds A's defaults of the shared options whose default differs between the models
+    (RENDERER_DEFAULTS): such a value means "the default", so B's own default applies (an OSMIS config at lr_d
+    2e-4 gives a renderer run lr_d 4e-4). Any other value is kept as given."""
+    saved_for = file_options.get("model", "osmis")
+    if saved_for == model or saved_for not in FIELDS["model"][1].metadata["choices"]:
+        return dict(file_options)
+    return {
+        k: v
+        for k, v in file_options.items()
+        if not (k in RENDERER_DEFAULTS and v == model_default(k, saved_for) != model_default(k, model))
+    }
+
+
 def build_config(
     preset: str | None = None,
     config_file: str | Path | None = None,
@@ -779,9 +802,10 @@ def build_config(
     overrides (flags).
 
     An option of the config file or the overrides that the model does not read is refused with a ConfigError
-    (check_model_options); a preset gives each model its own options. also_for: the other model of a command that
-    trains both from the same options (osmis run --two-stage); options that only that model reads are then left
-    to it instead of refused.
+    (check_model_options); a preset gives each model its own options; a config file saved for the other model
+    gives its values at that model's defaults no weight (_without_other_models_defaults). also_for: the other
+    model of a command that trains both from the same options (osmis run --two-stage); options that only that
+    model reads are then left to it instead of refused.
     """
     overrides = dict(overrides or {})
     _reject_unknown(overrides, "the given options")
@@ -799,6 +823,7 @@ def build_config(
     check_model_options(model, overrides)
     if config_file:
         check_model_options(model, file_options, str(config_file))
+        file_options = _without_other_models_defaults(file_options, model)
     options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
     if preset:
         preset_opts = preset_options(preset, model)

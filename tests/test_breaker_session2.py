@@ -38,12 +38,6 @@ def renderer_run(tmp_path_factory):
     return root / "run", root / "scene" / "mask" / "00000.png"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #1: a config file at OSMIS's defaults (the app's Save, a run.json) given with --model "
-    "renderer silently replaces the renderer's own defaults (lr_g 1e-4, lr_d 4e-4, beta1 0, batch 4, max_size "
-    "256) by OSMIS's (2e-4, 2e-4, 0.5, 5, 330)",
-)
 def test_config_file_at_the_defaults_keeps_the_renderers_own_defaults(tmp_path):
     saved = tmp_path / "settings.json"
     save_config_file(OsmisConfig(), saved)  # what the app's Save writes for untouched settings
@@ -52,11 +46,6 @@ def test_config_file_at_the_defaults_keeps_the_renderers_own_defaults(tmp_path):
     assert {k: from_file.flat()[k] for k in RENDERER_DEFAULTS} == {k: plain.flat()[k] for k in RENDERER_DEFAULTS}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #2: `osmis train --help` shows OSMIS's defaults for the shared options whose renderer "
-    "default differs (--lr-d 0.0002, --beta1 0.5, --batch-size 5, --max-size 330) and never the renderer's",
-)
 def test_help_names_the_renderers_default_of_a_shared_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -150,11 +139,6 @@ def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_fold
     assert np.array_equal(renderer.render_recipe(layout_ids, recipe), saved)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #8: --keep-best class_coverage (or mask_shares) on data without masks is accepted, and no "
-    "best checkpoint is ever kept, silently; `generate --checkpoint best` then fails",
-)
 def test_keep_best_class_coverage_without_masks_is_refused_or_keeps_a_best(tmp_path, capsys):
     img, _ = scene_arrays()
     Image.fromarray(img).save(tmp_path / "texture.png")  # no mask beside it
