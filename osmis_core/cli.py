@@ -274,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one z per photo (global) or one z per instance (a connected component of one class)",
     )
     region = p.add_mutually_exclusive_group()
-    region.add_argument("--resample", metavar="REGION.png", help="re-draw the noise inside this mask's nonzero pixels")
+    region.add_argument(
+        "--resample",
+        metavar="REGION.png",
+        help="re-draw the noise inside this mask's nonzero pixels; the mask has the layout file's size (another "
+        "size is refused) and is resized with the layout; the gallery keeps it as rendered (regions/)",
+    )
     region.add_argument("--resample-class", type=int, metavar="C", help="re-draw the noise of class C")
     region.add_argument(
         "--resample-instance",

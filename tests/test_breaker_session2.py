@@ -110,12 +110,6 @@ def test_render_seed_out_of_range_is_one_sentence(renderer_run, tmp_path, capsys
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #7: `osmis render --resample REGION.png` records the region file as typed (a relative "
-    "path) in the manifest, so re-making a photo from the manifest (item_recipe) depends on the working folder; "
-    "and item_recipe compares that region (the layout file's size) with the gallery's mask (the training size)",
-)
 def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_folder(renderer_run, tmp_path, monkeypatch):
     from osmis_core.application.render import item_recipe, load_renderer
 
@@ -149,12 +143,6 @@ def test_keep_best_class_coverage_without_masks_is_refused_or_keeps_a_best(tmp_p
     assert code == 2 or (run / "checkpoints" / "best.pt").is_file(), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #9: a black/white (0/255) training mask, a mask format README accepts for training (2 "
-    "classes), is refused as a layout by osmis render / Renderer.read_layout: grey pixels are read as raw ids "
-    "('class id 255 is not one the renderer was trained on')",
-)
 def test_the_black_white_training_mask_is_accepted_as_a_layout(tmp_path):
     from osmis_core.application.render import load_renderer
     from osmis_core.application.session import start_training

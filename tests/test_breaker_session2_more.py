@@ -1,0 +1,93 @@
+"""Breaker session 2, further findings (#7 export, the resized layout, #11, #12, #14, #15, #16, #17): one small
+test each, tiny settings, CPU."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers import save_palette_mask, scene_arrays
+from PIL import Image
+from test_renderer_training import TINY_RENDERER
+
+from osmis_core.cli import main
+from osmis_core.config import build_config
+
+
+@pytest.fixture(scope="module")
+def renderer_run(tmp_path_factory):
+    """A tiny renderer trained 2 iterations on the synthetic scene; returns (run folder, its layout file)."""
+    from osmis_core.application.session import start_training
+
+    root = tmp_path_factory.mktemp("breaker2more")
+    img, ids = scene_arrays()
+    (root / "scene" / "image").mkdir(parents=True)
+    (root / "scene" / "mask").mkdir()
+    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
+    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
+    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), root / "scene", root / "run").run())
+    return root / "run", root / "scene" / "mask" / "00000.png"
+
+
+def test_an_exported_resample_item_is_re_made_from_the_export_alone(renderer_run, tmp_path, monkeypatch):
+    """#7: the region file of --resample travels with the gallery and its export (regions/), so the recipe needs
+    neither the working folder nor the original region file."""
+    from osmis_core.application.gallery import export_selection
+    from osmis_core.application.render import item_recipe, load_renderer
+
+    run, layout = renderer_run
+    ids = np.asarray(Image.open(layout))
+    region = np.zeros(ids.shape, np.uint8)
+    region[8:24, 16:48] = 255
+    Image.fromarray(region).save(tmp_path / "region.png")
+    monkeypatch.chdir(tmp_path)
+    gallery = tmp_path / "g"
+    argv = ["render", str(run), "--layout", str(layout), "--n", "2", "--resample", "region.png"]
+    assert main([*argv, "--resample-seed", "5", "--out", str(gallery)]) == 0
+    item = json.loads((gallery / "manifest.json").read_text())["items"][1]
+    assert item["region"]["mask"] == str((tmp_path / "region.png").resolve())  # as a path from any folder
+    export_selection(gallery, [1], tmp_path / "export")
+    (tmp_path / "region.png").unlink()  # the original region file is not needed any more
+    exported = json.loads((tmp_path / "export" / "manifest.json").read_text())["items"][0]
+    renderer = load_renderer(run)
+    layout_ids, recipe = item_recipe(renderer, tmp_path / "export", exported)
+    saved = np.asarray(Image.open(tmp_path / "export" / exported["image"]).convert("RGB"))
+    assert np.array_equal(renderer.render_recipe(layout_ids, recipe), saved)
+
+
+def test_a_region_of_another_size_than_the_layout_is_refused(renderer_run, tmp_path, capsys):
+    """#7: the documented rule: the region has the layout file's size; another size is one sentence, exit 2."""
+    run, layout = renderer_run
+    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(tmp_path / "small.png")
+    argv = ["render", str(run), "--layout", str(layout), "--resample", str(tmp_path / "small.png")]
+    assert main([*argv, "--resample-seed", "1", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "small.png" in err and "10x10" in err
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_resized_layout_is_recorded_as_rendered(renderer_run, tmp_path):
+    """The manifest says when the layout file was resized to the render size, by which rule, and which file of the
+    gallery holds what was rendered; the recipe re-makes the photo from it exactly."""
+    from osmis_core.application.render import item_recipe, load_renderer, render_gallery
+
+    run, layout = renderer_run
+    ids = np.asarray(Image.open(layout))
+    big = tmp_path / "big.png"
+    save_palette_mask(np.kron(ids, np.ones((2, 2), np.uint8)), big)  # same aspect ratio, twice the size
+    gallery = render_gallery(run, [big], tmp_path / "g", n=1, seed=3)
+    item = json.loads((gallery / "manifest.json").read_text())["items"][0]
+    renderer = load_renderer(run)
+    h, w = renderer.size
+    assert item["layout_resized"] == {
+        "from": [2 * ids.shape[0], 2 * ids.shape[1]],
+        "to": [h, w],
+        "rule": "nearest neighbour",
+        "rendered": item["mask"],
+    }
+    rendered = np.asarray(Image.open(gallery / item["layout_resized"]["rendered"]))
+    assert np.array_equal(rendered, renderer.read_layout(big))
+    layout_ids, recipe = item_recipe(renderer, gallery, item)
+    saved = np.asarray(Image.open(gallery / item["image"]).convert("RGB"))
+    assert np.array_equal(renderer.render_recipe(layout_ids, recipe), saved)
