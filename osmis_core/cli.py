@@ -425,6 +425,14 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous_sigterm)
 
 
+def _stop_words(signum: int) -> str:
+    """What a first stop signal is called in the sentence that answers it, with how to abort: the signal actually
+    received (a job scheduler's SIGTERM is not a Ctrl-C)."""
+    if signum == signal.SIGTERM:
+        return "SIGTERM received (send SIGTERM again, or press Ctrl-C, to abort)"
+    return "Ctrl-C (SIGINT) received (Ctrl-C again to abort)"
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same clean-up runs."""
 
@@ -514,10 +522,7 @@ def run_with_progress(
             raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         if stop_signals is not None:
             stop_signals.append(signum)
-        print(
-            "\nstopping after this iteration and saving a checkpoint (Ctrl-C or SIGTERM again to abort)",
-            file=sys.stderr,
-        )
+        print(f"\n{_stop_words(signum)}: stopping after this iteration and saving a checkpoint", file=sys.stderr)
         control.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -855,6 +860,11 @@ def cmd_run(args) -> int:
 
     _metric_list(args)  # a typo is reported now, not after the training
     renderer_config = None
+    if args.two_stage and _overrides(args).get("model", "osmis") != "osmis":
+        raise OsmisError(
+            f"--two-stage trains OSMIS, then the renderer, on the same data; --model {args.model} does not apply "
+            "to it (leave --model out)."
+        )
     if args.two_stage:
         # the renderer is checked before any training starts: its config and its need for masks
         from .data.sources import find_source
@@ -879,6 +889,11 @@ def cmd_run(args) -> int:
         config = trainer.config
     else:
         config = _config_from_args(args, "renderer" if args.two_stage else None)
+        if config.model != "osmis" and args.two_stage:  # the config file's model
+            raise OsmisError(
+                f"{args.config}: model '{config.model}' does not apply to --two-stage, which trains OSMIS, then the "
+                "renderer, on the same data (leave model out of the file)."
+            )
         if config.model != "osmis":
             raise OsmisError(
                 "osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
@@ -1066,9 +1081,9 @@ def cmd_batch(args) -> int:
 
     def on_sigint(signum, frame):
         if control.stop_requested:
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         print(
-            "\nstopping: every running source saves a checkpoint after this iteration (Ctrl-C again to abort)",
+            f"\n{_stop_words(signum)}: every running source saves a checkpoint after this iteration",
             file=sys.stderr,
         )
         control.request_stop()

@@ -4,6 +4,7 @@ test each, tiny settings, CPU."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +92,40 @@ def test_a_resized_layout_is_recorded_as_rendered(renderer_run, tmp_path):
     layout_ids, recipe = item_recipe(renderer, gallery, item)
     saved = np.asarray(Image.open(gallery / item["image"]).convert("RGB"))
     assert np.array_equal(renderer.render_recipe(layout_ids, recipe), saved)
+
+
+def test_two_sigterms_during_training_name_sigterm_not_ctrl_c(scene, tmp_path):
+    """#15: the sentences that answer a stop signal name the signal received; a second SIGTERM aborts as SIGTERM."""
+    import os
+    import signal
+    import time
+
+    from helpers import start_osmis, tiny_flags, wait_for
+
+    run = tmp_path / "run"
+    flags = tiny_flags(iters=100000, checkpoint_every=100000, preview_every=100000)
+    proc = start_osmis("train", scene, "--out", run, "--quiet", *flags, cwd=Path(__file__).resolve().parents[1])
+    stats = run / "stats.jsonl"
+    wait_for(lambda: stats.is_file() and stats.stat().st_size > 0, proc, "the first iterations", 300)
+    os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(0.2)  # two signals sent at once would be delivered as one
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert "SIGTERM received" in err and "Ctrl-C (SIGINT) received" not in err, err
+    assert "Traceback" not in err
+    if proc.returncode == 128 + signal.SIGTERM:  # the second signal came before the stop was done: aborted
+        assert "terminated (SIGTERM)" in err, err
+    else:  # the stop was done first (the command may have been ending, its handler gone, when the second came)
+        assert proc.returncode in (0, -signal.SIGTERM) and "stopped at step" in err, err
+
+
+def test_two_stage_with_model_renderer_is_one_clear_sentence(scene, tmp_path, capsys):
+    """#14: --two-stage trains both models; --model does not apply, and the message says so (not 'use
+    --two-stage')."""
+    code = main(["run", str(scene), "--two-stage", "--model", "renderer", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--two-stage trains OSMIS, then the renderer" in err and "--model renderer does not apply" in err, err
+    assert "use --two-stage" not in err
+    assert not (tmp_path / "run").exists()
