@@ -32,6 +32,7 @@ def _opt(
     words: Mapping[str, Mapping[str, Any]] | None = None,
     model: str | None = None,
     instead: tuple[str, str] | None = None,
+    otherwise: str | None = None,
 ):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
@@ -40,7 +41,8 @@ def _opt(
     option itself then keeps its value (see OsmisConfig.replace).
     model: the only model whose runs read the option ("osmis" or "renderer"; None: both). instead: (what the
     option sets, the other model's option that sets it), named when the option is given to the other model
-    (see check_model_options).
+    (see check_model_options). otherwise: for an option without such a counterpart, what the other model does
+    instead, in words (with the flag to use), named in the same refusal.
     """
     meta = {
         "help": help,
@@ -52,6 +54,7 @@ def _opt(
         "words": words,
         "model": model,
         "instead": instead,
+        "otherwise": otherwise,
     }
     return field(default=default, metadata=meta)
 
@@ -70,6 +73,7 @@ class DataOptions:
         "Train OSMIS on image+mask when a mask is present; off = SIV-GAN on images only.",
         label="Use masks",
         model="osmis",
+        otherwise="renderer runs always train on image + mask pairs (give the masks with --mask)",
     )
     background_color: str | None = _opt(
         None,
@@ -533,11 +537,7 @@ class OsmisConfig:
     def __post_init__(self):
         for key, value in self.flat().items():
             _validate(key, value, FIELDS[key][1])
-        if self.renderer.noise_spatial > self.generator.noise_dim:
-            raise ConfigError(
-                f"option 'noise_spatial' ({self.renderer.noise_spatial}) must be at most noise_dim "
-                f"({self.generator.noise_dim}): it counts the noise channels drawn per pixel."
-            )
+        _check_together(self.flat())
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -592,6 +592,11 @@ def _expand_words(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _word_of(given: Mapping[str, Any], name: str) -> str:
+    """The option of `given` whose word (see _opt) sets `name`."""
+    return next(k for k, v in given.items() if name in _stands_for(k, v))
+
+
 def _reject_unknown(options: Mapping[str, Any], source: str) -> None:
     unknown = [k for k in options if k not in FIELDS]
     if unknown:
@@ -601,27 +606,40 @@ def _reject_unknown(options: Mapping[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: unknown option '{key}'{hint}.")
 
 
-def _validate(name: str, value: Any, f: dataclasses.Field) -> None:
+def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = None) -> None:
+    """Refuse a value of the wrong type or out of range (ConfigError). said: how the message names the option
+    (default "option 'NAME'"; build_config names a flag as --flag and a config file's option with the file)."""
+    said = said or f"option '{name}'"
     meta = f.metadata
     optional = f.default is None
     if value is None:
         if optional:
             return
-        raise ConfigError(f"option '{name}' must not be empty.")
+        raise ConfigError(f"{said} must not be empty.")
     expected = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[_base_type(f)]
     if isinstance(value, bool) and bool not in expected:
-        raise ConfigError(f"option '{name}' must be a number, got {value!r}.")
+        raise ConfigError(f"{said} must be a number, got {value!r}.")
     if not isinstance(value, expected):
-        raise ConfigError(f"option '{name}' must be of type {_base_type(f).__name__}, got {value!r}.")
+        raise ConfigError(f"{said} must be of type {_base_type(f).__name__}, got {value!r}.")
     # NaN passes every comparison below (NaN < min and NaN > max are both false): refuse it, and infinity, first
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"option '{name}' must be a finite number, got {value!r}.")
+        raise ConfigError(f"{said} must be a finite number, got {value!r}.")
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"option '{name}' must be one of {', '.join(meta['choices'])}, got {value!r}.")
+        raise ConfigError(f"{said} must be one of {', '.join(meta['choices'])}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
-        raise ConfigError(f"option '{name}' must be at least {meta['min']}, got {value!r}.")
+        raise ConfigError(f"{said} must be at least {meta['min']}, got {value!r}.")
     if meta.get("max") is not None and value > meta["max"]:
-        raise ConfigError(f"option '{name}' must be at most {meta['max']}, got {value!r}.")
+        raise ConfigError(f"{said} must be at most {meta['max']}, got {value!r}.")
+
+
+def _check_together(flat: Mapping[str, Any], said=lambda name: f"option '{name}'") -> None:
+    """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel. said(name):
+    how the message names an option (see _validate)."""
+    if flat["noise_spatial"] > flat["noise_dim"]:
+        raise ConfigError(
+            f"{said('noise_spatial')} ({flat['noise_spatial']}) must be at most the number of noise channels, "
+            f"{said('noise_dim')} ({flat['noise_dim']}): it counts the noise channels drawn per pixel."
+        )
 
 
 def config_warnings(config: OsmisConfig) -> list[str]:
@@ -686,18 +704,20 @@ def check_model_options(model: str, given: Mapping[str, Any], source: str | None
         instead, word = meta["instead"], unread != [name]
         if source is None:
             what = f"{_flag(name)} {value}" if word else _flag(name)
-            hint = (
-                f"; its {instead[0]} is {_flag(instead[1])}."
-                if instead
-                else f" (only {meta['model']} runs read {_flag(unread[0]) if word else 'it'})."
-            )
+            if instead:
+                hint = f"; its {instead[0]} is {_flag(instead[1])}."
+            elif meta.get("otherwise"):
+                hint = f": {meta['otherwise']}."
+            else:
+                hint = f" (only {meta['model']} runs read {_flag(unread[0]) if word else 'it'})."
             raise ConfigError(f"{what} does not apply to --model {model}{hint}")
         what = f"option '{name}' = {value!r}" if word else f"option '{name}'"
-        hint = (
-            f"; its {instead[0]} is option '{instead[1]}'."
-            if instead
-            else f" (only {meta['model']} runs read {repr(unread[0]) if word else 'it'})."
-        )
+        if instead:
+            hint = f"; its {instead[0]} is option '{instead[1]}'."
+        elif meta.get("otherwise"):
+            hint = f": {meta['otherwise']}."
+        else:
+            hint = f" (only {meta['model']} runs read {repr(unread[0]) if word else 'it'})."
         raise ConfigError(f"{source}: {what} does not apply to model '{model}'{hint}")
 
 
@@ -825,11 +845,20 @@ def build_config(
         check_model_options(model, file_options, str(config_file))
         file_options = _without_other_models_defaults(file_options, model)
     options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
+    said = {}  # option -> how a message names it: the flag, or the config file's option
     if preset:
-        preset_opts = preset_options(preset, model)
+        preset_opts = _expand_words(preset_options(preset, model))
         options.update({k: v for k, v in preset_opts.items() if k != "model"})
-    options.update(file_options)
-    options.update(overrides)
+        said.update({k: f"preset '{preset}': option '{k}'" for k in preset_opts})
+    for given, name_it in (
+        (file_options, lambda k: f"{config_file}: option '{k}'"),
+        (overrides, lambda k: _flag(k) if option_type(k) is not bool else f"--{k.replace('_', '-')}"),
+    ):
+        for key, value in _expand_words(given).items():
+            said[key] = name_it(key) if key in given else f"{name_it(_word_of(given, key))} (sets {key})"
+            _validate(key, value, FIELDS[key][1], said[key])
+            options[key] = value
+    _check_together({**OsmisConfig().flat(), **options}, lambda k: said.get(k, f"option '{k}'"))
     return OsmisConfig().replace(**options)
 
 

@@ -129,3 +129,31 @@ def test_two_stage_with_model_renderer_is_one_clear_sentence(scene, tmp_path, ca
     assert "--two-stage trains OSMIS, then the renderer" in err and "--model renderer does not apply" in err, err
     assert "use --two-stage" not in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "file_text", "expected"),
+    [
+        # #17: the alternative named for --masks given to the renderer
+        (
+            ["--model", "renderer", "--no-masks"],
+            None,
+            "always train on image + mask pairs (give the masks with --mask)",
+        ),
+        # a type error of a config file names the file and the option
+        ([], '{"lr_d": "abc"}', "CONFIG: option 'lr_d' must be of type float"),
+        # a rule between options names the flag when it came from a flag, the file and option when from a file
+        (["--model", "renderer", "--noise-spatial", "100"], None, "--noise-spatial (100) must be at most"),
+        ([], '{"model": "renderer", "noise_spatial": 100}', "CONFIG: option 'noise_spatial' (100) must be at most"),
+        (["--lr-d", "-1"], None, "--lr-d must be at least 0.0"),
+    ],
+)
+def test_config_errors_name_the_flag_or_the_file(tmp_path, capsys, argv, file_text, expected):
+    config = tmp_path / "settings.json"
+    if file_text is not None:
+        config.write_text(file_text)
+        argv = [*argv, "--config", str(config)]
+    assert main(["train", str(tmp_path / "x.png"), *argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert expected.replace("CONFIG", str(config)) in err, err
+    assert len(err.strip().splitlines()) == 1
