@@ -773,7 +773,9 @@ _PRESET_MODEL_KEY = "renderer_runs"
 
 
 def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
-    """Flat option overrides of a named preset (resources/presets/NAME.json) for `model`."""
+    """Flat option overrides of a named preset (resources/presets/NAME.json) for `model`: its top-level options for
+    OSMIS runs, its `renderer_runs` mapping for renderer runs. Raises ConfigError for an unknown or unreadable
+    preset, and for a renderer run of a preset without `renderer_runs` (every shipped preset has one)."""
     from .resources import resource_path
 
     path = resource_path("presets") / f"{name}.json"
@@ -783,9 +785,18 @@ def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a valid JSON preset ({exc}).") from None
-    per_model = data.pop(_PRESET_MODEL_KEY, {}) if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a valid preset (expected a mapping of options).")
     if model == "renderer":
-        return flatten_options(per_model, f"{path} ({_PRESET_MODEL_KEY})")
+        # every preset serves both models: without its own values a renderer run would get none of the preset
+        # while the preset's name promises them (and OSMIS's tuned values must not leak into it)
+        if not isinstance(data.get(_PRESET_MODEL_KEY), dict):
+            raise ConfigError(
+                f"preset '{name}' has no values for renderer runs (no '{_PRESET_MODEL_KEY}' mapping in {path}); "
+                "choose another preset for --model renderer or leave --preset out."
+            )
+        return flatten_options(data[_PRESET_MODEL_KEY], f"{path} ({_PRESET_MODEL_KEY})")
+    data.pop(_PRESET_MODEL_KEY, None)
     return flatten_options(data, str(path))
 
 

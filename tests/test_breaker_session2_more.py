@@ -157,3 +157,22 @@ def test_config_errors_name_the_flag_or_the_file(tmp_path, capsys, argv, file_te
     err = capsys.readouterr().err
     assert expected.replace("CONFIG", str(config)) in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_every_preset_serves_renderer_runs_and_one_without_them_is_refused(tmp_path, monkeypatch):
+    """#16: a renderer run with a preset gets that preset's renderer values (every shipped preset has them); a preset
+    file without `renderer_runs` is refused for renderer runs, not silently applied as nothing."""
+    from osmis_core import config as config_module
+    from osmis_core import resources
+    from osmis_core.config import ConfigError, preset_config, preset_names, preset_options
+
+    for name in preset_names():
+        assert preset_options(name, "renderer"), name
+        assert preset_config(name, "renderer").model == "renderer"
+    assert preset_config("short", "renderer").run.iters == 50000
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "osmis-only.json").write_text('{"iters": 10}')
+    monkeypatch.setattr(resources, "resource_path", lambda *parts: tmp_path.joinpath(*parts))
+    assert config_module.preset_options("osmis-only") == {"iters": 10}
+    with pytest.raises(ConfigError, match="preset 'osmis-only' has no values for renderer runs"):
+        config_module.preset_options("osmis-only", "renderer")
