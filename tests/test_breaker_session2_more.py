@@ -176,3 +176,67 @@ def test_every_preset_serves_renderer_runs_and_one_without_them_is_refused(tmp_p
     assert config_module.preset_options("osmis-only") == {"iters": 10}
     with pytest.raises(ConfigError, match="preset 'osmis-only' has no values for renderer runs"):
         config_module.preset_options("osmis-only", "renderer")
+
+
+def test_perfect_locality_is_null_with_its_reason_in_metrics_json_and_the_table(tmp_path):
+    """#11: no change outside the region gives no ratio: metrics.json holds null and the reason beside it
+    (locality_class_note), and the CLI's table prints the reason, not 'not a number'."""
+    import torch
+
+    from osmis_core.metrics import format_table, write_metrics
+    from osmis_core.metrics.renderer_measures import (
+        NO_CHANGE,
+        PERFECT_LOCALITY,
+        locality_changes,
+        locality_summary,
+    )
+
+    base = torch.zeros(1, 3, 64, 64)
+    region = np.zeros((64, 64), bool)
+    region[:8, :8] = True
+    edited = base.clone()
+    edited[..., :8, :8] = 0.5  # inside only
+    assert locality_changes(base, edited, region) == (0.5, 0.0)
+    assert locality_summary([(0.5, 0.0)] * 4) == (None, PERFECT_LOCALITY)
+    assert locality_summary([(0.0, 0.0)] * 4) == (None, NO_CHANGE)
+    value, note = locality_summary([(0.5, 0.0), (0.5, 0.1)])
+    assert value == pytest.approx(5.0) and "1 of 2 renders had no change outside the region" in note
+    assert locality_summary([(0.5, 0.1)]) == (pytest.approx(5.0), None)
+
+    ratio, note = locality_summary([(0.5, 0.0)] * 4)
+    result = {
+        "summary": {"locality_class": ratio, "locality_class_note": note},
+        "per_image": [{"index": 0}],
+        "warnings": [],
+        "random_weights": True,
+    }
+    write_metrics(tmp_path, result)
+    summary = json.loads((tmp_path / "metrics.json").read_text())["summary"]
+    assert summary["locality_class"] is None
+    assert summary["locality_class_note"] == "no change outside the region (perfect locality)"
+    table = format_table(result)
+    assert "no change outside the region (perfect locality)" in table and "not a number" not in table
+    assert "locality_class_note" not in table  # shown with its value, not as a row of its own
+
+
+def test_the_time_budget_bounds_the_renderer_measures(renderer_run, scene, tmp_path, capsys):
+    """#12: `osmis evaluate --time-budget` covers the renderer measures with the same plan: each is estimated
+    before the work, and one estimated past the budget is not computed (its keys hold the reason)."""
+    run, layout = renderer_run
+    gallery = tmp_path / "rg"
+    assert main(["render", str(run), "--layout", str(layout), "--n", "1", "--out", str(gallery)]) == 0
+    capsys.readouterr()
+    argv = ["evaluate", str(gallery), "--real", str(scene), "--metrics", "layout_fidelity,locality"]
+    assert main([*argv, "--random-weights", "--miou-steps", "3", "--time-budget", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "renderer measures of 1 images" in err and "layout fidelity: about" in err, err
+    assert "note: layout_fidelity, locality not computed: estimated past the time budget" in err, err
+    data = json.loads((gallery / "metrics.json").read_text())
+    assert data["summary"]["layout_fidelity_train"].startswith("skipped: estimated")
+    assert data["summary"]["locality_class"].startswith("skipped: estimated")
+    assert set(data["not_computed"]) == {"layout_fidelity", "locality"}
+    assert {"layout_fidelity", "locality"} <= set(data["estimates"])
+    # with room for them they are computed
+    assert main([*argv, "--random-weights", "--miou-steps", "3", "--time-budget", "100000"]) == 0
+    summary = json.loads((gallery / "metrics.json").read_text())["summary"]
+    assert isinstance(summary["layout_fidelity_train"], float)
