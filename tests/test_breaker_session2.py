@@ -1,6 +1,5 @@
 """Breaker session 2 (options per model, SIGTERM, osmis render, class_coverage): each test shows one defect found
-by the pass and is marked xfail(strict=True) until it is fixed (the fix then turns it into a passing test: remove
-the marker). Tiny settings, CPU."""
+by the pass (they were strict xfails until fixed; all are fixed now). Tiny settings, CPU."""
 
 from __future__ import annotations
 
@@ -39,6 +38,8 @@ def renderer_run(tmp_path_factory):
 
 
 def test_config_file_at_the_defaults_keeps_the_renderers_own_defaults(tmp_path):
+    """#1: a config file at OSMIS's defaults (the app's Save, a run.json) given with --model renderer keeps the
+    renderer's own defaults (config._without_other_models_defaults)."""
     saved = tmp_path / "settings.json"
     save_config_file(OsmisConfig(), saved)  # what the app's Save writes for untouched settings
     from_file = build_config(None, saved, {"model": "renderer"})
@@ -47,6 +48,7 @@ def test_config_file_at_the_defaults_keeps_the_renderers_own_defaults(tmp_path):
 
 
 def test_help_names_the_renderers_default_of_a_shared_option(capsys):
+    """#2: --help names the renderer's default of a shared option whose default differs (cli._default_text)."""
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
@@ -111,6 +113,7 @@ def test_render_seed_out_of_range_is_one_sentence(renderer_run, tmp_path, capsys
 
 
 def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_folder(renderer_run, tmp_path, monkeypatch):
+    """#7: the region of --resample is kept in the gallery as rendered, so item_recipe needs no working folder."""
     from osmis_core.application.render import item_recipe, load_renderer
 
     run, layout = renderer_run
@@ -134,6 +137,7 @@ def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_fold
 
 
 def test_keep_best_class_coverage_without_masks_is_refused_or_keeps_a_best(tmp_path, capsys):
+    """#8: --keep-best class_coverage on data without masks is refused before anything is written."""
     img, _ = scene_arrays()
     Image.fromarray(img).save(tmp_path / "texture.png")  # no mask beside it
     run = tmp_path / "run"
@@ -144,6 +148,7 @@ def test_keep_best_class_coverage_without_masks_is_refused_or_keeps_a_best(tmp_p
 
 
 def test_the_black_white_training_mask_is_accepted_as_a_layout(tmp_path):
+    """#9: a 0/255 black/white training mask read as a layout is the classes 0 and 1, as in training."""
     from osmis_core.application.render import load_renderer
     from osmis_core.application.session import start_training
 

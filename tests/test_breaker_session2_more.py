@@ -240,3 +240,18 @@ def test_the_time_budget_bounds_the_renderer_measures(renderer_run, scene, tmp_p
     assert main([*argv, "--random-weights", "--miou-steps", "3", "--time-budget", "100000"]) == 0
     summary = json.loads((gallery / "metrics.json").read_text())["summary"]
     assert isinstance(summary["layout_fidelity_train"], float)
+
+
+def test_a_config_file_of_either_model_gives_its_defaults_no_weight_but_keeps_other_values(tmp_path):
+    """#1, the general rule: a config file saved for one model and used for the other gives the other model's own
+    defaults where it held its model's defaults, and keeps every other value as given."""
+    from osmis_core.config import RENDERER_DEFAULTS, OsmisConfig, save_config_file
+
+    saved = tmp_path / "renderer.json"
+    save_config_file(OsmisConfig().replace(model="renderer", **RENDERER_DEFAULTS), saved)
+    osmis = build_config(None, saved, {"model": "osmis"}).flat()
+    assert {k: osmis[k] for k in RENDERER_DEFAULTS} == {k: OsmisConfig().flat()[k] for k in RENDERER_DEFAULTS}
+    tuned = tmp_path / "tuned.json"
+    save_config_file(OsmisConfig().replace(lr_d=3e-4, batch_size=5), tuned)  # lr_d tuned, batch_size OSMIS's
+    renderer = build_config(None, tuned, {"model": "renderer"})
+    assert renderer.optimisation.lr_d == 3e-4 and renderer.optimisation.batch_size == RENDERER_DEFAULTS["batch_size"]
