@@ -11,7 +11,15 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FIELDS, MAX_SEED, build_config, check_model_options, option_type, preset_names
+from .config import (
+    FIELDS,
+    MAX_SEED,
+    build_config,
+    check_model_options,
+    model_default,
+    option_type,
+    preset_names,
+)
 from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
@@ -28,7 +36,7 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
             groups[group] = parser.add_argument_group(f"{group} options")
         flag = "--" + name.replace("_", "-")
         meta = f.metadata
-        help_text = meta["help"] + (f" (default: {f.default})" if f.default is not None else "")
+        help_text = meta["help"] + _default_text(name)
         if meta["model"]:
             help_text += f" [--model {meta['model']} only]"
         t = option_type(name)
@@ -46,6 +54,16 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
                 metavar=None if meta["choices"] else name.upper(),
                 help=help_text,
             )
+
+
+def _default_text(name: str) -> str:
+    """' (default: X)' of an option's help, with the renderer's own default where it differs (RENDERER_DEFAULTS)."""
+    osmis, renderer = model_default(name, "osmis"), model_default(name, "renderer")
+    if osmis is None:
+        return ""
+    if renderer == osmis:
+        return f" (default: {osmis})"
+    return f" (default: {osmis}; with --model renderer: {renderer})"
 
 
 def _option_parser(t: type, words):
@@ -256,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one z per photo (global) or one z per instance (a connected component of one class)",
     )
     region = p.add_mutually_exclusive_group()
-    region.add_argument("--resample", metavar="REGION.png", help="re-draw the noise inside this mask's nonzero pixels")
+    region.add_argument(
+        "--resample",
+        metavar="REGION.png",
+        help="re-draw the noise inside this mask's nonzero pixels; the mask has the layout file's size (another "
+        "size is refused) and is resized with the layout; the gallery keeps it as rendered (regions/)",
+    )
     region.add_argument("--resample-class", type=int, metavar="C", help="re-draw the noise of class C")
     region.add_argument(
         "--resample-instance",
@@ -402,6 +425,14 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous_sigterm)
 
 
+def _stop_words(signum: int) -> str:
+    """What a first stop signal is called in the sentence that answers it, with how to abort: the signal actually
+    received (a job scheduler's SIGTERM is not a Ctrl-C)."""
+    if signum == signal.SIGTERM:
+        return "SIGTERM received (send SIGTERM again, or press Ctrl-C, to abort)"
+    return "Ctrl-C (SIGINT) received (Ctrl-C again to abort)"
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same clean-up runs."""
 
@@ -491,10 +522,7 @@ def run_with_progress(
             raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         if stop_signals is not None:
             stop_signals.append(signum)
-        print(
-            "\nstopping after this iteration and saving a checkpoint (Ctrl-C or SIGTERM again to abort)",
-            file=sys.stderr,
-        )
+        print(f"\n{_stop_words(signum)}: stopping after this iteration and saving a checkpoint", file=sys.stderr)
         control.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -705,8 +733,12 @@ class _EvaluationProgress:
         self.bar = None
         self.stage = None
         self.plan = None
+        self.skipped: list[str] = []  # metrics of every plan skipped for the time budget
 
     def on_plan(self, plan) -> None:
+        """Show a plan; an evaluation may make several (the metrics, then a render gallery's renderer measures),
+        whose skipped metrics add up."""
+        self.skipped += plan.over_budget()
         self.plan = plan
         print(plan.summary(), file=sys.stderr)
 
@@ -794,7 +826,7 @@ def _evaluate(
         result = evaluate_gallery(gallery, real, mask, skip_missing=missing is not None, **kwargs)
     finally:
         shown.close()
-    if shown.plan is not None and shown.plan.over_budget():
+    if shown.plan is not None and shown.skipped:
         # every requested metric, not only the skipped ones: the command rewrites the gallery's metrics.json
         later = ["osmis", "evaluate", str(gallery), "--real", str(real), "--metrics", ",".join(metrics)]
         if mask:
@@ -804,7 +836,7 @@ def _evaluate(
         if args.weights_dir:
             later += ["--weights-dir", str(args.weights_dir)]
         print(
-            f"note: {', '.join(shown.plan.over_budget())} not computed: estimated past the time budget of "
+            f"note: {', '.join(shown.skipped)} not computed: estimated past the time budget of "
             f"{time_budget:.0f} s; run later with: {shlex.join(later)}",
             file=sys.stderr,
         )
@@ -832,6 +864,11 @@ def cmd_run(args) -> int:
 
     _metric_list(args)  # a typo is reported now, not after the training
     renderer_config = None
+    if args.two_stage and _overrides(args).get("model", "osmis") != "osmis":
+        raise OsmisError(
+            f"--two-stage trains OSMIS, then the renderer, on the same data; --model {args.model} does not apply "
+            "to it (leave --model out)."
+        )
     if args.two_stage:
         # the renderer is checked before any training starts: its config and its need for masks
         from .data.sources import find_source
@@ -856,6 +893,11 @@ def cmd_run(args) -> int:
         config = trainer.config
     else:
         config = _config_from_args(args, "renderer" if args.two_stage else None)
+        if config.model != "osmis" and args.two_stage:  # the config file's model
+            raise OsmisError(
+                f"{args.config}: model '{config.model}' does not apply to --two-stage, which trains OSMIS, then the "
+                "renderer, on the same data (leave model out of the file)."
+            )
         if config.model != "osmis":
             raise OsmisError(
                 "osmis run trains OSMIS; for a renderer use --two-stage, or osmis train --model renderer "
@@ -1043,9 +1085,9 @@ def cmd_batch(args) -> int:
 
     def on_sigint(signum, frame):
         if control.stop_requested:
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         print(
-            "\nstopping: every running source saves a checkpoint after this iteration (Ctrl-C again to abort)",
+            f"\n{_stop_words(signum)}: every running source saves a checkpoint after this iteration",
             file=sys.stderr,
         )
         control.request_stop()

@@ -32,6 +32,7 @@ def _opt(
     words: Mapping[str, Mapping[str, Any]] | None = None,
     model: str | None = None,
     instead: tuple[str, str] | None = None,
+    otherwise: str | None = None,
 ):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
@@ -40,7 +41,8 @@ def _opt(
     option itself then keeps its value (see OsmisConfig.replace).
     model: the only model whose runs read the option ("osmis" or "renderer"; None: both). instead: (what the
     option sets, the other model's option that sets it), named when the option is given to the other model
-    (see check_model_options).
+    (see check_model_options). otherwise: for an option without such a counterpart, what the other model does
+    instead, in words (with the flag to use), named in the same refusal.
     """
     meta = {
         "help": help,
@@ -52,6 +54,7 @@ def _opt(
         "words": words,
         "model": model,
         "instead": instead,
+        "otherwise": otherwise,
     }
     return field(default=default, metadata=meta)
 
@@ -70,6 +73,7 @@ class DataOptions:
         "Train OSMIS on image+mask when a mask is present; off = SIV-GAN on images only.",
         label="Use masks",
         model="osmis",
+        otherwise="renderer runs always train on image + mask pairs (give the masks with --mask)",
     )
     background_color: str | None = _opt(
         None,
@@ -533,11 +537,7 @@ class OsmisConfig:
     def __post_init__(self):
         for key, value in self.flat().items():
             _validate(key, value, FIELDS[key][1])
-        if self.renderer.noise_spatial > self.generator.noise_dim:
-            raise ConfigError(
-                f"option 'noise_spatial' ({self.renderer.noise_spatial}) must be at most noise_dim "
-                f"({self.generator.noise_dim}): it counts the noise channels drawn per pixel."
-            )
+        _check_together(self.flat())
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -592,6 +592,11 @@ def _expand_words(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _word_of(given: Mapping[str, Any], name: str) -> str:
+    """The option of `given` whose word (see _opt) sets `name`."""
+    return next(k for k, v in given.items() if name in _stands_for(k, v))
+
+
 def _reject_unknown(options: Mapping[str, Any], source: str) -> None:
     unknown = [k for k in options if k not in FIELDS]
     if unknown:
@@ -601,27 +606,40 @@ def _reject_unknown(options: Mapping[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: unknown option '{key}'{hint}.")
 
 
-def _validate(name: str, value: Any, f: dataclasses.Field) -> None:
+def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = None) -> None:
+    """Refuse a value of the wrong type or out of range (ConfigError). said: how the message names the option
+    (default "option 'NAME'"; build_config names a flag as --flag and a config file's option with the file)."""
+    said = said or f"option '{name}'"
     meta = f.metadata
     optional = f.default is None
     if value is None:
         if optional:
             return
-        raise ConfigError(f"option '{name}' must not be empty.")
+        raise ConfigError(f"{said} must not be empty.")
     expected = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[_base_type(f)]
     if isinstance(value, bool) and bool not in expected:
-        raise ConfigError(f"option '{name}' must be a number, got {value!r}.")
+        raise ConfigError(f"{said} must be a number, got {value!r}.")
     if not isinstance(value, expected):
-        raise ConfigError(f"option '{name}' must be of type {_base_type(f).__name__}, got {value!r}.")
+        raise ConfigError(f"{said} must be of type {_base_type(f).__name__}, got {value!r}.")
     # NaN passes every comparison below (NaN < min and NaN > max are both false): refuse it, and infinity, first
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"option '{name}' must be a finite number, got {value!r}.")
+        raise ConfigError(f"{said} must be a finite number, got {value!r}.")
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"option '{name}' must be one of {', '.join(meta['choices'])}, got {value!r}.")
+        raise ConfigError(f"{said} must be one of {', '.join(meta['choices'])}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
-        raise ConfigError(f"option '{name}' must be at least {meta['min']}, got {value!r}.")
+        raise ConfigError(f"{said} must be at least {meta['min']}, got {value!r}.")
     if meta.get("max") is not None and value > meta["max"]:
-        raise ConfigError(f"option '{name}' must be at most {meta['max']}, got {value!r}.")
+        raise ConfigError(f"{said} must be at most {meta['max']}, got {value!r}.")
+
+
+def _check_together(flat: Mapping[str, Any], said=lambda name: f"option '{name}'") -> None:
+    """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel. said(name):
+    how the message names an option (see _validate)."""
+    if flat["noise_spatial"] > flat["noise_dim"]:
+        raise ConfigError(
+            f"{said('noise_spatial')} ({flat['noise_spatial']}) must be at most the number of noise channels, "
+            f"{said('noise_dim')} ({flat['noise_dim']}): it counts the noise channels drawn per pixel."
+        )
 
 
 def config_warnings(config: OsmisConfig) -> list[str]:
@@ -686,18 +704,20 @@ def check_model_options(model: str, given: Mapping[str, Any], source: str | None
         instead, word = meta["instead"], unread != [name]
         if source is None:
             what = f"{_flag(name)} {value}" if word else _flag(name)
-            hint = (
-                f"; its {instead[0]} is {_flag(instead[1])}."
-                if instead
-                else f" (only {meta['model']} runs read {_flag(unread[0]) if word else 'it'})."
-            )
+            if instead:
+                hint = f"; its {instead[0]} is {_flag(instead[1])}."
+            elif meta.get("otherwise"):
+                hint = f": {meta['otherwise']}."
+            else:
+                hint = f" (only {meta['model']} runs read {_flag(unread[0]) if word else 'it'})."
             raise ConfigError(f"{what} does not apply to --model {model}{hint}")
         what = f"option '{name}' = {value!r}" if word else f"option '{name}'"
-        hint = (
-            f"; its {instead[0]} is option '{instead[1]}'."
-            if instead
-            else f" (only {meta['model']} runs read {repr(unread[0]) if word else 'it'})."
-        )
+        if instead:
+            hint = f"; its {instead[0]} is option '{instead[1]}'."
+        elif meta.get("otherwise"):
+            hint = f": {meta['otherwise']}."
+        else:
+            hint = f" (only {meta['model']} runs read {repr(unread[0]) if word else 'it'})."
         raise ConfigError(f"{source}: {what} does not apply to model '{model}'{hint}")
 
 
@@ -753,7 +773,9 @@ _PRESET_MODEL_KEY = "renderer_runs"
 
 
 def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
-    """Flat option overrides of a named preset (resources/presets/NAME.json) for `model`."""
+    """Flat option overrides of a named preset (resources/presets/NAME.json) for `model`: its top-level options for
+    OSMIS runs, its `renderer_runs` mapping for renderer runs. Raises ConfigError for an unknown or unreadable
+    preset, and for a renderer run of a preset without `renderer_runs` (every shipped preset has one)."""
     from .resources import resource_path
 
     path = resource_path("presets") / f"{name}.json"
@@ -763,10 +785,42 @@ def preset_options(name: str, model: str = "osmis") -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a valid JSON preset ({exc}).") from None
-    per_model = data.pop(_PRESET_MODEL_KEY, {}) if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a valid preset (expected a mapping of options).")
     if model == "renderer":
-        return flatten_options(per_model, f"{path} ({_PRESET_MODEL_KEY})")
+        # every preset serves both models: without its own values a renderer run would get none of the preset
+        # while the preset's name promises them (and OSMIS's tuned values must not leak into it)
+        if not isinstance(data.get(_PRESET_MODEL_KEY), dict):
+            raise ConfigError(
+                f"preset '{name}' has no values for renderer runs (no '{_PRESET_MODEL_KEY}' mapping in {path}); "
+                "choose another preset for --model renderer or leave --preset out."
+            )
+        return flatten_options(data[_PRESET_MODEL_KEY], f"{path} ({_PRESET_MODEL_KEY})")
+    data.pop(_PRESET_MODEL_KEY, None)
     return flatten_options(data, str(path))
+
+
+def model_default(name: str, model: str) -> Any:
+    """The default of option `name` for runs of `model`: RENDERER_DEFAULTS for renderer runs where it holds the
+    option, else the field's default."""
+    return RENDERER_DEFAULTS[name] if model == "renderer" and name in RENDERER_DEFAULTS else FIELDS[name][1].default
+
+
+def _without_other_models_defaults(file_options: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """A config file's options for a run of `model`, less the values that only stand for another model's default.
+
+    A saved config or a run.json lists every option; one saved for model A (its `model`, osmis when absent) and
+    used for a run of model B holds A's defaults of the shared options whose default differs between the models
+    (RENDERER_DEFAULTS): such a value means "the default", so B's own default applies (an OSMIS config at lr_d
+    2e-4 gives a renderer run lr_d 4e-4). Any other value is kept as given."""
+    saved_for = file_options.get("model", "osmis")
+    if saved_for == model or saved_for not in FIELDS["model"][1].metadata["choices"]:
+        return dict(file_options)
+    return {
+        k: v
+        for k, v in file_options.items()
+        if not (k in RENDERER_DEFAULTS and v == model_default(k, saved_for) != model_default(k, model))
+    }
 
 
 def build_config(
@@ -779,9 +833,10 @@ def build_config(
     overrides (flags).
 
     An option of the config file or the overrides that the model does not read is refused with a ConfigError
-    (check_model_options); a preset gives each model its own options. also_for: the other model of a command that
-    trains both from the same options (osmis run --two-stage); options that only that model reads are then left
-    to it instead of refused.
+    (check_model_options); a preset gives each model its own options; a config file saved for the other model
+    gives its values at that model's defaults no weight (_without_other_models_defaults). also_for: the other
+    model of a command that trains both from the same options (osmis run --two-stage); options that only that
+    model reads are then left to it instead of refused.
     """
     overrides = dict(overrides or {})
     _reject_unknown(overrides, "the given options")
@@ -799,12 +854,22 @@ def build_config(
     check_model_options(model, overrides)
     if config_file:
         check_model_options(model, file_options, str(config_file))
+        file_options = _without_other_models_defaults(file_options, model)
     options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
+    said = {}  # option -> how a message names it: the flag, or the config file's option
     if preset:
-        preset_opts = preset_options(preset, model)
+        preset_opts = _expand_words(preset_options(preset, model))
         options.update({k: v for k, v in preset_opts.items() if k != "model"})
-    options.update(file_options)
-    options.update(overrides)
+        said.update({k: f"preset '{preset}': option '{k}'" for k in preset_opts})
+    for given, name_it in (
+        (file_options, lambda k: f"{config_file}: option '{k}'"),
+        (overrides, lambda k: _flag(k) if option_type(k) is not bool else f"--{k.replace('_', '-')}"),
+    ):
+        for key, value in _expand_words(given).items():
+            said[key] = name_it(key) if key in given else f"{name_it(_word_of(given, key))} (sets {key})"
+            _validate(key, value, FIELDS[key][1], said[key])
+            options[key] = value
+    _check_together({**OsmisConfig().flat(), **options}, lambda k: said.get(k, f"option '{k}'"))
     return OsmisConfig().replace(**options)
 
 

@@ -1,6 +1,5 @@
 """Breaker session 2 (options per model, SIGTERM, osmis render, class_coverage): each test shows one defect found
-by the pass and is marked xfail(strict=True) until it is fixed (the fix then turns it into a passing test: remove
-the marker). Tiny settings, CPU."""
+by the pass (they were strict xfails until fixed; all are fixed now). Tiny settings, CPU."""
 
 from __future__ import annotations
 
@@ -38,13 +37,9 @@ def renderer_run(tmp_path_factory):
     return root / "run", root / "scene" / "mask" / "00000.png"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #1: a config file at OSMIS's defaults (the app's Save, a run.json) given with --model "
-    "renderer silently replaces the renderer's own defaults (lr_g 1e-4, lr_d 4e-4, beta1 0, batch 4, max_size "
-    "256) by OSMIS's (2e-4, 2e-4, 0.5, 5, 330)",
-)
 def test_config_file_at_the_defaults_keeps_the_renderers_own_defaults(tmp_path):
+    """#1: a config file at OSMIS's defaults (the app's Save, a run.json) given with --model renderer keeps the
+    renderer's own defaults (config._without_other_models_defaults)."""
     saved = tmp_path / "settings.json"
     save_config_file(OsmisConfig(), saved)  # what the app's Save writes for untouched settings
     from_file = build_config(None, saved, {"model": "renderer"})
@@ -52,12 +47,8 @@ def test_config_file_at_the_defaults_keeps_the_renderers_own_defaults(tmp_path):
     assert {k: from_file.flat()[k] for k in RENDERER_DEFAULTS} == {k: plain.flat()[k] for k in RENDERER_DEFAULTS}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #2: `osmis train --help` shows OSMIS's defaults for the shared options whose renderer "
-    "default differs (--lr-d 0.0002, --beta1 0.5, --batch-size 5, --max-size 330) and never the renderer's",
-)
 def test_help_names_the_renderers_default_of_a_shared_option(capsys):
+    """#2: --help names the renderer's default of a shared option whose default differs (cli._default_text)."""
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
@@ -121,13 +112,8 @@ def test_render_seed_out_of_range_is_one_sentence(renderer_run, tmp_path, capsys
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #7: `osmis render --resample REGION.png` records the region file as typed (a relative "
-    "path) in the manifest, so re-making a photo from the manifest (item_recipe) depends on the working folder; "
-    "and item_recipe compares that region (the layout file's size) with the gallery's mask (the training size)",
-)
 def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_folder(renderer_run, tmp_path, monkeypatch):
+    """#7: the region of --resample is kept in the gallery as rendered, so item_recipe needs no working folder."""
     from osmis_core.application.render import item_recipe, load_renderer
 
     run, layout = renderer_run
@@ -150,12 +136,8 @@ def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_fold
     assert np.array_equal(renderer.render_recipe(layout_ids, recipe), saved)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #8: --keep-best class_coverage (or mask_shares) on data without masks is accepted, and no "
-    "best checkpoint is ever kept, silently; `generate --checkpoint best` then fails",
-)
 def test_keep_best_class_coverage_without_masks_is_refused_or_keeps_a_best(tmp_path, capsys):
+    """#8: --keep-best class_coverage on data without masks is refused before anything is written."""
     img, _ = scene_arrays()
     Image.fromarray(img).save(tmp_path / "texture.png")  # no mask beside it
     run = tmp_path / "run"
@@ -165,13 +147,8 @@ def test_keep_best_class_coverage_without_masks_is_refused_or_keeps_a_best(tmp_p
     assert code == 2 or (run / "checkpoints" / "best.pt").is_file(), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker2 #9: a black/white (0/255) training mask, a mask format README accepts for training (2 "
-    "classes), is refused as a layout by osmis render / Renderer.read_layout: grey pixels are read as raw ids "
-    "('class id 255 is not one the renderer was trained on')",
-)
 def test_the_black_white_training_mask_is_accepted_as_a_layout(tmp_path):
+    """#9: a 0/255 black/white training mask read as a layout is the classes 0 and 1, as in training."""
     from osmis_core.application.render import load_renderer
     from osmis_core.application.session import start_training
 

@@ -162,6 +162,15 @@ def evaluate_gallery(
         on_plan=on_plan,
     )
     if renderer_metrics:  # docs/renderer.md section 6, for galleries of osmis render
+        plans = []
+
+        def renderer_plan(plan) -> None:
+            plans.append(plan)
+            if on_plan is not None:
+                on_plan(plan)
+
+        # the budget left after the other metrics (what they took), for the renderer measures' own plan
+        left = None if time_budget is None else max(0.0, time_budget - sum(result.get("seconds", {}).values()))
         summary, warnings = evaluate_renderer(
             gallery,
             real_images,
@@ -172,9 +181,14 @@ def evaluate_gallery(
             device=device,
             miou_steps=miou_steps or 500,
             progress=progress,
+            time_budget=left,
+            on_plan=renderer_plan,
         )
         result["summary"].update(summary)
         result["warnings"].extend(warnings)
+        for plan in plans:
+            result["not_computed"].update(plan.not_computed)
+            result["estimates"].update({m.name: round(m.seconds, 3) for m in plan.planned})
     _keep_earlier_scores(gallery, result)
     try:
         write_metrics(gallery, result)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..config import OsmisConfig
-from ..data.masks import decode_masks
+from ..data.masks import class_values, decode_masks, layout_ids
 from ..data.sources import IMAGE_EXTS, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
@@ -50,8 +50,10 @@ class Region:
     instance_at: tuple[int, int] | None = None
 
     def describe(self) -> dict:
+        """The region as a manifest records it: {"mask": absolute path of the file}, {"class": C} or
+        {"instance": [x, y]}."""
         if self.mask is not None:
-            return {"mask": self.mask_name}
+            return {"mask": str(Path(self.mask_name).resolve()) if self.mask_name else None}
         if self.class_id is not None:
             return {"class": self.class_id}
         return {"instance": list(self.instance_at)}
@@ -89,6 +91,7 @@ class Renderer:
         step: int,
         class_colours: list | None,
         device: torch.device,
+        class_values: list[int] | None = None,
     ):
         self.generator = generator
         self.architecture = architecture
@@ -97,6 +100,7 @@ class Renderer:
         self.step = step
         self.class_colours = class_colours
         self.device = device
+        self.class_values = class_values
 
     @classmethod
     def load(
@@ -128,7 +132,22 @@ class Renderer:
         g.load_state_dict(state["generator_render"])
         dev = resolve_device(device) if isinstance(device, str) else device
         g = g.to(dev).eval().requires_grad_(False)
-        return cls(g, arch, int(state["num_classes"]), folder.root, int(state["step"]), state.get("class_colours"), dev)
+        values = state.get("class_values")
+        if values is None and "class_values" not in state:  # a checkpoint made before they were recorded
+            try:
+                values = class_values((folder.read_run_json().get("data") or {}).get("mask"))
+            except OsmisError:
+                values = None
+        return cls(
+            g,
+            arch,
+            int(state["num_classes"]),
+            folder.root,
+            int(state["step"]),
+            state.get("class_colours"),
+            dev,
+            values,
+        )
 
     # -- layouts -------------------------------------------------------------------------------------------
     @property
@@ -192,13 +211,14 @@ class Renderer:
         return self.fit_size(self.decode_layout_image(open_mask(path), str(path)), str(path))
 
     def decode_layout_image(self, img: Image.Image, name: str) -> np.ndarray:
-        """Pixels -> class ids: palette indices and grey levels are ids; colours are matched to the training
-        masks' class colours, else to the project's palette (gallery masks). Unknown colours raise DataError."""
-        if img.mode in ("P", "L", "I", "I;16", "1"):
-            return np.asarray(img).astype(np.int64)
+        """Pixels -> class ids: palette indices and grey levels by the rules of the training masks
+        (data.masks.layout_ids: ids, or the training masks' own values such as 0/255 black/white); colours are
+        matched to the training masks' class colours, else to the project's palette (gallery masks). Unknown
+        colours raise DataError."""
+        ids = layout_ids(img, self.class_values, self.num_classes)
+        if ids is not None:
+            return ids
         rgb = np.asarray(img.convert("RGB")).astype(np.int64)
-        if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-            return rgb[..., 0]
         colours = np.array(self.class_colours if self.class_colours else palette()[: self.num_classes], np.int64)
         codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         keys = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
@@ -425,7 +445,7 @@ def render_gallery_events(
             fit = renderer.fit_size if one_class_ok else renderer.fit_layout
             sources.append((path, raw, fit(raw, str(path))))
     prepared = [
-        (path, ids, renderer.region_map(region, raw, ids, str(path)) if region is not None else None)
+        (path, ids, renderer.region_map(region, raw, ids, str(path)) if region is not None else None, raw.shape)
         for path, raw, ids in sources
     ]
     total = len(prepared) * n
@@ -482,12 +502,17 @@ def _write_render_files(
 ) -> Iterator[SamplesWritten]:
     """Write the photos of `prepared` into `folder`, yielding SamplesWritten after each; returns the manifest."""
     colours = palette()
-    for sub in ("images", "masks", "overlays"):
+    for sub in (
+        "images",
+        "masks",
+        "overlays",
+        *(("regions",) if region is not None and region.mask is not None else ()),
+    ):
         (folder / sub).mkdir()
     total = len(prepared) * n
     width = max(4, len(str(total - 1)))
     items, seconds = [], 0.0
-    for j, (path, ids, r) in enumerate(prepared):
+    for j, (path, ids, r, file_shape) in enumerate(prepared):
         for i in range(n):
             idx = j * n + i
             t0 = time.perf_counter()
@@ -508,8 +533,22 @@ def _write_render_files(
                 "seed": s,
                 "noise": noise,
             }
+            if tuple(file_shape) != ids.shape:
+                # the layout file was resized to the render size: what was rendered is the item's mask file
+                item["layout_resized"] = {
+                    "from": [int(v) for v in file_shape],
+                    "to": [int(v) for v in ids.shape],
+                    "rule": "nearest neighbour",
+                    "rendered": f"masks/{name}",
+                }
             if region is not None:
                 item.update(resample_seed=rs, region=region.describe())
+            if r is not None and region.mask is not None:
+                # the region file as rendered (at the render size) goes into the gallery, as add_to_gallery's do:
+                # the item is re-made (item_recipe) and exported with it, whatever the working folder
+                rname = f"regions/{idx:0{width}d}-1.png"
+                save_png(r.astype(np.uint8), folder / rname, _REGION_COLOURS)
+                item["resamples"] = [{"region": {"mask": rname}, "resample_seed": rs}]
             items.append(item)
             yield SamplesWritten(idx + 1, total)
     h, w = prepared[0][1].shape
@@ -700,8 +739,9 @@ def add_to_gallery(
 
 
 def item_recipe(renderer: Renderer, gallery_dir: str | Path, item: dict) -> tuple[np.ndarray, NoiseRecipe]:
-    """(layout ids, NoiseRecipe) of a render gallery's item: its mask file, seed, noise mode and re-drawn regions
-    (those of add_to_gallery, or the single region of `osmis render --resample*`)."""
+    """(layout ids, NoiseRecipe) of a render gallery's item: its mask file (the layout as rendered, at the render
+    size), seed, noise mode and re-drawn regions (the region files the gallery holds, `resamples`: those of
+    add_to_gallery and of `osmis render --resample`; or the class / instance of `--resample-class/-instance`)."""
     gallery = Path(gallery_dir)
     mask_path = gallery / item["mask"]
     raw = renderer.decode_layout_image(open_mask(mask_path), str(mask_path))
@@ -710,7 +750,9 @@ def item_recipe(renderer: Renderer, gallery_dir: str | Path, item: dict) -> tupl
     for r in item.get("resamples", []):
         region = np.asarray(open_mask(gallery / r["region"]["mask"]).convert("L")) != 0
         rerolls.append((region, int(r["resample_seed"])))
-    if item.get("region") is not None:
+    # a region file of `osmis render --resample` is in the gallery as rendered (item["resamples"]); an item of an
+    # older gallery names only the file, which must then be where the manifest says
+    if item.get("region") is not None and not ("mask" in item["region"] and item.get("resamples")):
         d = item["region"]
         region = Region(
             class_id=d.get("class"),

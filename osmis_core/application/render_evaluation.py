@@ -18,7 +18,8 @@ from ..metrics.registry import RENDERER_METRICS
 from ..metrics.renderer_measures import (
     LOCALITY_BAND,
     LayoutSegmenter,
-    locality_ratio,
+    locality_changes,
+    locality_summary,
     pixel_diversity,
 )
 from ..models.renderer import instance_labels
@@ -104,6 +105,29 @@ def _osmis_pairs(manifest: dict) -> list[tuple[Path, Path]] | None:
     return pairs
 
 
+# The summary keys of each renderer measure (a measure not computed holds its reason in each of them).
+RENDERER_KEYS = {
+    "layout_fidelity": (
+        "layout_fidelity_train",
+        "layout_fidelity_edited",
+        "layout_fidelity_ceiling",
+        "layout_fidelity_ratio",
+    ),
+    "layout_diversity": ("layout_pixel_diversity", "layout_lpips_diversity"),
+    "locality": ("locality_class", "locality_instance"),
+    "memorisation": ("memorisation_lpips",),
+    "two_stage_alignment": ("alignment_rendered", "alignment_osmis"),
+}
+_LABELS = {
+    "layout_fidelity": "layout fidelity",
+    "layout_diversity": "diversity per layout",
+    "locality": "locality",
+    "memorisation": "memorisation",
+    "two_stage_alignment": "two-stage alignment",
+}
+_NEEDS_SEGMENTER = ("layout_fidelity", "two_stage_alignment")
+
+
 def evaluate_renderer(
     gallery: str | Path,
     real_images: torch.Tensor,
@@ -115,10 +139,26 @@ def evaluate_renderer(
     device: str | torch.device = "cpu",
     miou_steps: int = 500,
     progress: Callable[[str, int, int], None] | None = None,
+    time_budget: float | None = None,
+    on_plan: Callable | None = None,
 ) -> tuple[dict, list[str]]:
     """Summary values and warnings of the requested renderer measures (names from RENDERER_METRICS) for a render
-    gallery. real_images: T x 3 x H x W in [0, 1]; real_masks: T x H x W int64 class ids (required)."""
+    gallery. real_images: T x 3 x H x W in [0, 1]; real_masks: T x H x W int64 class ids (required).
+
+    Before the work each measure's time is estimated on this device (metrics.evaluate's plan): one render timed,
+    the segmenter's first training steps timed (they count towards its training), LPIPS timed on two renders;
+    a measure whose estimate would take the running total past `time_budget` (seconds) is not computed: its
+    summary keys (RENDERER_KEYS) hold the reason, "skipped: estimated ..., over the time budget of ...", as the
+    other metrics' do. on_plan(EvaluationPlan) is called with the plan before the work.
+
+    locality_class / locality_instance: the mean locality ratio (metrics.renderer_measures.locality_summary);
+    null when undefined, with the reason as text in locality_class_note / locality_instance_note (also set when
+    some renders were left out of the mean)."""
+    import time
+
     from ..metrics import LPIPSDiversity, LPIPSToTrain
+    from ..metrics.evaluate import EvaluationPlan, PlannedMetric
+    from ..metrics.registry import format_seconds
 
     gallery = Path(gallery)
     manifest = _read_manifest(gallery)
@@ -140,9 +180,29 @@ def evaluate_renderer(
             "renderer measures: random-weight networks (segmenter, LPIPS): NOT comparable with pretrained scores"
         )
     lpips_options = {"weights_dir": weights_dir, "random_weights": random_weights, "device": device}
+    requested = [m for m in _LABELS if m in metrics]
 
-    segmenter = None
-    if {"layout_fidelity", "two_stage_alignment"} & set(metrics):
+    # -- the plan: what each measure costs here, and which fit the budget ------------------------------------
+    renderer.render(layout, 0)  # untimed: the first render pays one-time work
+    start = time.perf_counter()
+    renderer.render(layout, 0)
+    render_s = time.perf_counter() - start
+    edited, warped_real = held_out_layouts(layout, k, real[0] * 2 - 1) if "layout_fidelity" in requested else ([], [])
+    regions = _locality_regions(layout) if "locality" in requested else {}
+    lpips_s = 0.0  # LPIPS seconds per image, timed on two renders (the network is built once, for both measures)
+    if {"layout_diversity", "memorisation"} & set(requested):
+        from ..metrics.weights import build_lpips
+
+        lpips_options["model"] = build_lpips(weights_dir, random_weights)
+        two = _as_float([renderer.render(layout, s) for s in range(2)])
+        start = time.perf_counter()
+        probe = LPIPSDiversity(**lpips_options)
+        probe.update(two)
+        probe.compute()
+        lpips_s = (time.perf_counter() - start) / 2
+    segmenter, segmenter_s = None, 0.0
+    if set(_NEEDS_SEGMENTER) & set(requested):
+        start = time.perf_counter()
         segmenter = LayoutSegmenter(
             real,
             masks,
@@ -154,9 +214,49 @@ def evaluate_renderer(
             device=device,
             progress=progress,
         )
+        segmenter_s = segmenter.probe() + time.perf_counter() - start
+    renders = {
+        "layout_fidelity": FIDELITY_SEEDS * (1 + len(edited)),
+        "layout_diversity": NOISES,
+        "locality": 2 * FIDELITY_SEEDS * len(regions),
+        "memorisation": FIDELITY_SEEDS,
+        "two_stage_alignment": 0,
+    }
+    lpips_images = {"layout_diversity": NOISES, "memorisation": FIDELITY_SEEDS}
+    planned, not_computed, total, segmenter_counted = [], {}, 0.0, False
+    for name in requested:
+        seconds = renders[name] * render_s + lpips_images.get(name, 0) * lpips_s
+        if name in _NEEDS_SEGMENTER and not segmenter_counted:
+            seconds += segmenter_s  # trained once, for both measures that use it
+        skipped = None
+        if time_budget is not None and total + seconds > time_budget:
+            skipped = (
+                f"skipped: estimated {format_seconds(seconds)}, over the time budget of {format_seconds(time_budget)}"
+            )
+            not_computed[name] = skipped
+            summary.update(dict.fromkeys(RENDERER_KEYS[name], skipped))
+            warnings.append(f"{_LABELS[name]} {skipped}")
+        else:
+            total += seconds
+            segmenter_counted |= name in _NEEDS_SEGMENTER
+        detail = f"{renders[name]} renders" if renders[name] else ""
+        if name in _NEEDS_SEGMENTER:
+            detail += (", " if detail else "") + f"segmenter {miou_steps} steps"
+        planned.append(PlannedMetric(name, _LABELS[name], seconds, detail, skipped))
+    if on_plan is not None:
+        on_plan(
+            EvaluationPlan(
+                tuple(planned),
+                not_computed,
+                len(manifest.get("items", [])),
+                str(device),
+                time_budget,
+                title="renderer measures",
+            )
+        )
+    run = [m for m in requested if m not in not_computed]
 
-    if "layout_fidelity" in metrics:
-        edited, warped_real = held_out_layouts(layout, k, real[0] * 2 - 1)
+    if "layout_fidelity" in run:
         train_renders = _as_float([renderer.render(layout, s) for s in range(FIDELITY_SEEDS)])
         train_miou, _ = segmenter.score(train_renders, torch.from_numpy(layout)[None].expand(FIDELITY_SEEDS, -1, -1))
         edited_renders = _as_float([renderer.render(e, s) for e in edited for s in range(FIDELITY_SEEDS)])
@@ -172,34 +272,36 @@ def evaluate_renderer(
             layout_fidelity_ratio=min(train_miou, edited_miou) / ceiling if ceiling > 0 else None,
         )
 
-    if "layout_diversity" in metrics:
-        renders = _as_float([renderer.render(layout, s) for s in range(NOISES)])
-        summary["layout_pixel_diversity"] = pixel_diversity(renders, real)
+    if "layout_diversity" in run:
+        renders_d = _as_float([renderer.render(layout, s) for s in range(NOISES)])
+        summary["layout_pixel_diversity"] = pixel_diversity(renders_d, real)
         lpips = LPIPSDiversity(**lpips_options)
-        lpips.update(renders)
+        lpips.update(renders_d)
         summary["layout_lpips_diversity"] = lpips.compute()
 
-    if "locality" in metrics:
-        regions = _locality_regions(layout)
+    if "locality" in run:
         for name in ("class", "instance"):
             if name not in regions:
                 warnings.append(f"locality ({name}): the training layout has no suitable {name} region")
                 summary[f"locality_{name}"] = None
                 continue
-            ratios = []
+            changes = []
             for s in range(FIDELITY_SEEDS):
                 base = _as_float([renderer.render(layout, s)])
                 edited_img = _as_float([renderer.render(layout, s, "global", regions[name], 1000 + s)])
-                ratios.append(locality_ratio(base, edited_img, regions[name], LOCALITY_BAND))
-            summary[f"locality_{name}"] = float(np.mean(ratios))
+                changes.append(locality_changes(base, edited_img, regions[name], LOCALITY_BAND))
+            # a perfectly local renderer has no ratio (nothing changed outside): null with the reason beside it
+            summary[f"locality_{name}"], note = locality_summary(changes)
+            if note is not None:
+                summary[f"locality_{name}_note"] = note
 
-    if "memorisation" in metrics:
+    if "memorisation" in run:
         to_train = LPIPSToTrain(**lpips_options)
         to_train.set_real(real)
         to_train.update(_as_float([renderer.render(layout, s) for s in range(FIDELITY_SEEDS)]))
         summary["memorisation_lpips"] = to_train.compute().mean
 
-    if "two_stage_alignment" in metrics:
+    if "two_stage_alignment" in run:
         pairs = _osmis_pairs(manifest)
         if pairs is None:
             warnings.append("two_stage_alignment: the gallery was not rendered from an OSMIS gallery (--from)")

@@ -56,6 +56,14 @@ def _warn_config(config: OsmisConfig) -> None:
         warnings.warn(message, stacklevel=2)
 
 
+def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> None:
+    """Options that the loaded data cannot serve are refused before anything is written (ConfigError)."""
+    if config.model == "osmis":
+        from ..training.monitor import check_keep_best
+
+        check_keep_best(config.run.keep_best, data.num_classes is not None, str(data_path))
+
+
 def start_training(
     config: OsmisConfig, data_path: str | Path, run_dir: str | Path | None = None, mask_path: str | Path | None = None
 ) -> Trainer:
@@ -83,6 +91,7 @@ def start_training(
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
     data = load_data(config, data_path, mask_path, device)
+    _check_config_for_data(config, data, data_path)
     _warn_config(config)
     folder.create()
     removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
@@ -162,6 +171,7 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     data_info = info.get("data") or {}
     trainer_class, load_data = model_parts(config)
     data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
+    _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
     _warn_config(config)
     trainer = trainer_class(config, data, folder.root, device)
     trainer.load_state_dict(state)

@@ -102,6 +102,45 @@ def _raw_array(img: Image.Image) -> tuple[str, np.ndarray]:
     return "rgb", rgb
 
 
+def class_values(report: dict | None) -> list[int] | None:
+    """The on-disk value (grey level or palette index) of each class of the training masks, in id order, from a
+    MaskReport.to_dict() (run.json's data.mask); None for colour masks or an unknown report. Layouts drawn like the
+    training masks are read with it (data.masks.layout_ids)."""
+    if not report or report.get("kind") == "colour" or not report.get("classes"):
+        return None
+    classes = sorted(report["classes"], key=lambda c: c["id"])
+    values = [c.get("value") for c in classes]
+    return [int(v) for v in values] if all(isinstance(v, int) for v in values) else None
+
+
+def layout_ids(img: Image.Image, class_values: list[int] | None, num_classes: int) -> np.ndarray | None:
+    """Class ids (H x W int64) of ONE layout image, read by the rules of the training masks, or None for a colour
+    image (matched to class colours by the caller). Ids are not range-checked here.
+
+    Pixels are read as decode_masks reads them (a 1-bit image as 0/255). Values that can all be class ids
+    (0..num_classes-1: the masks of a gallery, layouts drawn as ids) are the ids. Otherwise, when every value is the
+    on-disk value of a training class (class_values: grey level or palette index of each class, in id order, as
+    MaskReport records them), each becomes that class: a 0/255 black/white training mask used as a layout gives
+    the classes 0 and 1 again, as in training. Without class_values, a black/white image (0 and 255 only) is read
+    as decode_masks reads one: 0 and 1. Any other image keeps its values (the caller names a bad id)."""
+    kind, a = _raw_array(img)
+    if kind == "rgb":
+        return None
+    a = np.asarray(a, np.int64)
+    values = [int(v) for v in np.unique(a)]
+    if all(v < num_classes for v in values):
+        return a
+    if class_values and all(v in class_values for v in values):
+        lut = np.zeros(max(values) + 1, np.int64)
+        for v in values:
+            lut[v] = class_values.index(v)
+        return lut[a]
+    full = 65535 if kind == "grey16" else 255
+    if not class_values and set(values) == {0, full}:
+        return (a > 0).astype(np.int64)
+    return a
+
+
 def decode_masks(
     images: list[Image.Image], names: list[str], max_classes: int, background_colour: str | None = None
 ) -> tuple[list[np.ndarray], MaskReport]:

@@ -80,6 +80,7 @@ class EvaluationPlan:
     num_images: int
     device: str
     budget: float | None = None
+    title: str | None = None  # what is scored, when not the registry's metrics (e.g. "renderer measures")
 
     @property
     def total_seconds(self) -> float:
@@ -92,7 +93,8 @@ class EvaluationPlan:
     def summary(self) -> str:
         """Lines both faces show before the work starts."""
         lines = [
-            f"scoring {self.num_images} images on {self.device}"
+            (f"{self.title} of {self.num_images} images" if self.title else f"scoring {self.num_images} images")
+            + f" on {self.device}"
             + (f" (budget {format_seconds(self.budget)})" if self.budget is not None else "")
             + ":"
         ]
@@ -101,7 +103,7 @@ class EvaluationPlan:
             state = f"  NOT computed: {m.skipped}" if m.skipped else ""
             lines.append(f"  {m.label}: about {format_seconds(m.seconds)}{detail}{state}")
         for name, reason in self.not_computed.items():
-            if name not in {m.name for m in self.planned}:
+            if name not in {m.name for m in self.planned} and name in REGISTRY:
                 lines.append(f"  {REGISTRY[name].label}: not computed, {reason}")
         lines.append(f"  total: about {format_seconds(self.total_seconds)}")
         return "\n".join(lines)
@@ -417,12 +419,24 @@ def _label(key: str) -> str:
     return key if info is None else info[0]
 
 
+NOTE_SUFFIX = "_note"  # summary key K + NOTE_SUFFIX: text saying why K is null, or how it was computed
+
+
 def format_table(result: dict[str, Any]) -> str:
-    """A short text table of the summary (a metric not computed shows its reason), followed by the warnings."""
-    rows = [
-        (_label(k), "not a number" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
-        for k, v in result["summary"].items()
-    ]
+    """A short text table of the summary (a metric not computed shows its reason; a value with a note, KEY_note,
+    shows the note beside it, or instead of it when the value is null), followed by the warnings."""
+    summary = result["summary"]
+    rows = []
+    for k, v in summary.items():
+        if k.endswith(NOTE_SUFFIX) and k[: -len(NOTE_SUFFIX)] in summary:
+            continue  # shown with its value
+        note = summary.get(k + NOTE_SUFFIX)
+        if v is None:
+            text = note or "not a number"
+        else:
+            text = f"{v:.4g}" if isinstance(v, float) else str(v)
+            text += f" ({note})" if note else ""
+        rows.append((_label(k), text))
     width = max(len(label) for label, _ in rows)
     lines = [f"{'metric'.ljust(width)}  value", *(f"{label.ljust(width)}  {value}" for label, value in rows)]
     lines += [f"warning: {w}" for w in result["warnings"]]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..data.sources import TrainingData
+from ..errors import ConfigError
 from ..events import Event, HealthEvent, RolledBack, StepEval
 from ..models.layers import class_ids
 from .health import Alarm, DiscriminatorSpike, DiversityCollapse, EmptyMasks, MissingClass, NonFinite
@@ -127,6 +128,20 @@ BEST_BY = {
     "mask_shares": (("mask_shares",), False),
     "class_coverage": (("class_coverage",), True),
 }
+# the training metrics computed from the generated masks against the real ones: none without masks (SIV-GAN)
+MASK_METRICS = ("mask_shares", "class_coverage")
+
+
+def check_keep_best(keep_best: str, has_masks: bool, data_name: str) -> None:
+    """Refuse a --keep-best metric that the data cannot give: mask_shares and class_coverage need masks, and a run
+    without them would keep no best checkpoint at all. Raises ConfigError naming the option and the data."""
+    if keep_best in MASK_METRICS and not has_masks:
+        raise ConfigError(
+            f"--keep-best {keep_best} (option keep_best) compares the generated masks with the real ones, but "
+            f"{data_name} is trained without masks; choose --keep-best sifid or diversity, or give the masks."
+        )
+
+
 # metrics that move in coarse steps (class_coverage: 1/EVAL_SAMPLES), where equal values are common: the later of
 # two equal evaluations becomes best (a generator trained longer with the same coverage)
 BEST_TIES_LATER = {"class_coverage"}

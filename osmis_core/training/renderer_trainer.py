@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from ..application.runfolder import CHECKPOINT_FORMAT
 from ..config import OsmisConfig
 from ..data.augment import augment_pair
+from ..data.masks import class_values
 from ..data.renderer_augment import (
     PairAugmentation,
     augment_pairs,
@@ -319,6 +320,7 @@ class RendererTrainer(Trainer):
             "architecture": self.data.architecture.to_dict(),
             "num_classes": self.num_classes,
             "class_colours": _class_colours(self.data),
+            "class_values": class_values(self.data.mask_report.to_dict() if self.data.mask_report else None),
             "generator": self.generator.state_dict(),
             "generator_ema": self.generator_ema.state_dict(),
             "generator_render": self.render_generator().state_dict(),
