@@ -125,5 +125,5 @@ def test_spatial_noise_channels_vary_per_pixel_and_keep_the_rest():
 
 
 def test_noise_spatial_is_at_most_noise_dim():
-    with pytest.raises(ConfigError, match="noise_spatial"):
+    with pytest.raises(ConfigError, match="--noise-spatial .* --noise-dim"):
         build_config(overrides={"model": "renderer", "noise_dim": 8, "noise_spatial": 9})
