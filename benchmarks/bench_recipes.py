@@ -217,6 +217,26 @@ def eval_cost(case: str, recipe: str, args, steps: int = 10, evals: int = 3, war
     }
 
 
+def check_arguments(args) -> str | None:
+    """The first problem with the command's arguments, as one sentence naming the option, or None."""
+    for option, names in (("--recipes", args.recipes), ("--eval-cost", args.eval_cost)):
+        unknown = [r for r in names.split(",") if r and r not in RECIPES]
+        if unknown:
+            return f"{option}: unknown recipe '{unknown[0]}' (available: {', '.join(RECIPES)})."
+    seeds = [s for s in args.seeds.split(",") if s]
+    if not seeds or not all(s.isdigit() for s in seeds):
+        return f"--seeds must be comma-separated whole numbers, got {args.seeds!r}."
+    if args.jobs < 1:
+        return f"--jobs must be at least 1, got {args.jobs}."
+    if args.stop_after < 0:
+        return f"--stop-after must be 0 (no limit) or more seconds, got {args.stop_after}."
+    if not [c for c in args.cases.split(",") if c and Path(c).exists()]:
+        return f"--cases: none of {args.cases!r} exists."
+    if (Path(args.out) / "bench_recipes.json").exists():
+        return f"--out {args.out} already holds a study (bench_recipes.json); give another folder."
+    return None
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cases", default=",".join(DEFAULT_CASES), help="comma-separated training data paths")
@@ -244,20 +264,24 @@ def main() -> int:
     )
     p.add_argument("--out", required=True, help="folder for the runs and bench_recipes.json")
     args = p.parse_args()
+    error = check_arguments(args)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     cases = [c for c in args.cases.split(",") if c]
     missing = [c for c in cases if not Path(c).exists()]
     cases = [c for c in cases if Path(c).exists()]
     recipes = [r for r in args.recipes.split(",") if r]
-    unknown = [r for r in recipes if r not in RECIPES]
-    if unknown or not cases:
-        print(f"error: unknown recipe {unknown[0]}" if unknown else "error: none of the cases exists", file=sys.stderr)
-        return 2
     for c in missing:
         print(f"note: case {c} not found, skipped", file=sys.stderr)
     seeds = [int(s) for s in args.seeds.split(",") if s]
     Path(args.out).mkdir(parents=True, exist_ok=True)
     # the eval cost first, while nothing else runs (its timings are then the device's own)
-    costs = [eval_cost(cases[0], r, args) for r in args.eval_cost.split(",") if r]
+    try:
+        costs = [eval_cost(cases[0], r, args) for r in args.eval_cost.split(",") if r]
+    except Exception as exc:
+        print(f"error: --eval-cost on {cases[0]} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     for c in costs:
         print(
             f"eval cost {c['recipe']}: {c['eval_s_median']:.3f} s per evaluation, {c['step_s_median']:.3f} s per "
@@ -268,7 +292,7 @@ def main() -> int:
     # recipe-major order: with --jobs, the recipes listed first start first (list the longest first)
     plan = [(case, recipe, seed) for recipe in recipes for case in cases for seed in seeds]
     args.deadline = time.time() + args.stop_after if args.stop_after else None
-    runs, skipped = [], []
+    runs, skipped, failed = [], [], []
 
     def write() -> None:
         result = {
@@ -282,9 +306,18 @@ def main() -> int:
             "eval_cost": costs,
             "runs": runs,
             "skipped": skipped,
+            "failed": failed,
         }
         # rewritten after every run: a study cut short keeps what finished
         atomic_write_text(Path(args.out) / "bench_recipes.json", json.dumps(result, indent=1) + "\n")
+
+    def record_failure(case: str, recipe: str, seed: int, exc: Exception) -> None:
+        # one broken run must not lose the study: it is reported, kept in the JSON, and the others go on
+        failed.append({"case": case, "recipe": recipe, "seed": seed, "error": f"{type(exc).__name__}: {exc}"})
+        print(
+            f"{Path(case).name} {recipe} seed {seed} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True
+        )
+        write()
 
     def record(run: dict) -> None:
         if run.get("skipped"):
@@ -302,21 +335,24 @@ def main() -> int:
 
     write()
 
-    if args.jobs <= 1:
+    if args.jobs == 1:
         for case, recipe, seed in plan:
-            record(train_one(case, recipe, seed, args))
+            try:
+                record(train_one(case, recipe, seed, args))
+            except Exception as exc:
+                record_failure(case, recipe, seed, exc)
     else:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
         context = multiprocessing.get_context("spawn")  # no CUDA state may cross a fork
         with ProcessPoolExecutor(
             args.jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
         ) as pool:
-            futures = [pool.submit(train_one, case, recipe, seed, args) for case, recipe, seed in plan]
+            futures = {pool.submit(train_one, *item, args): item for item in plan}
             for future in as_completed(futures):
                 try:
                     record(future.result())
-                except Exception as exc:  # one broken run must not lose the study: report it and go on
-                    print(f"a run failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                except Exception as exc:
+                    record_failure(*futures[future], exc)
     if skipped:
         print(f"{len(skipped)} runs not started before --stop-after", flush=True)
     print(f"written {Path(args.out) / 'bench_recipes.json'}")

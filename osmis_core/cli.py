@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import signal
 import sys
@@ -384,6 +385,14 @@ def _check_counts(args) -> None:
             value = getattr(args, flag, None)
             if value is not None and not 0 <= value <= last:
                 raise OsmisError(f"--{flag.replace('_', '-')} must be between 0 and {last}, got {value}.")
+        region_given = any(
+            getattr(args, f, None) is not None for f in ("resample", "resample_class", "resample_instance")
+        )
+        if getattr(args, "resample_seed", None) is not None and not region_given:
+            raise OsmisError(
+                "--resample-seed needs a region to re-draw: give --resample REGION.png, --resample-class C or "
+                "--resample-instance X,Y."
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -775,8 +784,11 @@ def _metric_list(args) -> list[str]:
         raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
     if args.miou_steps is not None and args.miou_steps < 1:
         raise OsmisError(f"--miou-steps must be at least 1, got {args.miou_steps}.")
-    if args.time_budget is not None and not args.time_budget >= 0:
-        raise OsmisError(f"--time-budget must be a number of seconds >= 0, got {args.time_budget}.")
+    if args.time_budget is not None and not 0 <= args.time_budget < math.inf:
+        raise OsmisError(
+            f"--time-budget must be a finite number of seconds >= 0 (leave it out for the default), "
+            f"got {args.time_budget}."
+        )
     return metrics
 
 

@@ -809,12 +809,12 @@ def model_default(name: str, model: str) -> Any:
 def _without_other_models_defaults(file_options: Mapping[str, Any], model: str) -> dict[str, Any]:
     """A config file's options for a run of `model`, less the values that only stand for another model's default.
 
-    A saved config or a run.json lists every option; one saved for model A (its `model`, osmis when absent) and
+    A saved config or a run.json lists every option; one saved for model A (its `model`) and
     used for a run of model B holds A's defaults of the shared options whose default differs between the models
     (RENDERER_DEFAULTS): such a value means "the default", so B's own default applies (an OSMIS config at lr_d
     2e-4 gives a renderer run lr_d 4e-4). Any other value is kept as given."""
-    saved_for = file_options.get("model", "osmis")
-    if saved_for == model or saved_for not in FIELDS["model"][1].metadata["choices"]:
+    saved_for = file_options.get("model")  # a hand-written file without it means every value it gives
+    if saved_for is None or saved_for == model or saved_for not in FIELDS["model"][1].metadata["choices"]:
         return dict(file_options)
     return {
         k: v

@@ -378,9 +378,13 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
             f'<figure data-index="{_e(item["index"])}" {data_attrs}>{pics}'
             f"<figcaption>#{_e(item['index'])} {score_txt}</figcaption></figure>"
         )
+    from ..metrics.evaluate import summary_rows
+
     summary = ""
     if metrics and metrics.get("summary"):
-        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in metrics["summary"].items())
+        rows = "".join(
+            f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>" for k, text in summary_rows(metrics["summary"], digits=5)
+        )
         summary = f"<h2>Summary</h2><table>{rows}</table>"
     buttons = "".join(f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}')\">{_e(k)}</button>" for k in score_keys)
     sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index')\">index</button>{buttons}</p>" if score_keys else ""
@@ -415,10 +419,6 @@ function sortBy(key) {{
     path = out / INDEX_HTML
     atomic_write_text(path, page, durable=False)
     return path
-
-
-def _fmt(v) -> str:
-    return f"{v:.5g}" if isinstance(v, float) else str(v)
 
 
 # -- exporting a selection -------------------------------------------------------------------------------------

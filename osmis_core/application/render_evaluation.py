@@ -304,8 +304,10 @@ def evaluate_renderer(
     if "two_stage_alignment" in run:
         pairs = _osmis_pairs(manifest)
         if pairs is None:
-            warnings.append("two_stage_alignment: the gallery was not rendered from an OSMIS gallery (--from)")
+            why = "not a two-stage gallery (made with osmis render RUN --from GALLERY)"
+            warnings.append(f"two_stage_alignment: {why}")
             summary.update(alignment_rendered=None, alignment_osmis=None)
+            summary.update(alignment_rendered_note=why, alignment_osmis_note=why)
         else:
             from ..data.sources import open_image, open_mask
 

@@ -422,10 +422,10 @@ def _label(key: str) -> str:
 NOTE_SUFFIX = "_note"  # summary key K + NOTE_SUFFIX: text saying why K is null, or how it was computed
 
 
-def format_table(result: dict[str, Any]) -> str:
-    """A short text table of the summary (a metric not computed shows its reason; a value with a note, KEY_note,
-    shows the note beside it, or instead of it when the value is null), followed by the warnings."""
-    summary = result["summary"]
+def summary_rows(summary: dict[str, Any], digits: int = 4) -> list[tuple[str, str]]:
+    """(key, text) per summary value, as every face shows it: a value with a note (KEY_note) shows the note beside
+    it, or instead of it when the value is null; the note keys are not rows of their own; floats to `digits`
+    significant digits."""
     rows = []
     for k, v in summary.items():
         if k.endswith(NOTE_SUFFIX) and k[: -len(NOTE_SUFFIX)] in summary:
@@ -434,9 +434,15 @@ def format_table(result: dict[str, Any]) -> str:
         if v is None:
             text = note or "not a number"
         else:
-            text = f"{v:.4g}" if isinstance(v, float) else str(v)
+            text = f"{v:.{digits}g}" if isinstance(v, float) else str(v)
             text += f" ({note})" if note else ""
-        rows.append((_label(k), text))
+        rows.append((k, text))
+    return rows
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A short text table of the summary (summary_rows), followed by the warnings."""
+    rows = [(_label(k), text) for k, text in summary_rows(result["summary"])]
     width = max(len(label) for label, _ in rows)
     lines = [f"{'metric'.ljust(width)}  value", *(f"{label.ljust(width)}  {value}" for label, value in rows)]
     lines += [f"warning: {w}" for w in result["warnings"]]
