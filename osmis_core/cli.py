@@ -959,7 +959,9 @@ def cmd_run(args) -> int:
         from .application.render import render_gallery_masks
 
         renderer_dir = run_dir / "renderer"
-        resuming = RunFolder(renderer_dir).exists()  # the renderer stage of a stopped job goes on from its checkpoint
+        # the renderer stage of a stopped job goes on from its checkpoint; one stopped before its first checkpoint
+        # has nothing to keep and starts again in place
+        resuming = bool(RunFolder(renderer_dir).checkpoint_steps())
         renderer = (
             resume_training(renderer_dir, {})
             if resuming

@@ -8,6 +8,7 @@ next to the options in config.py so that the app can read it without loading tor
 
 from __future__ import annotations
 
+import shlex
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -142,10 +143,13 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     OsmisConfig.from_dict(info["config"], str(folder.run_json))  # a run.json edited by hand is checked too
     removed = folder.remove_temporaries()
     if not folder.checkpoint_steps():
-        data_path = (info.get("data") or {}).get("path", "DATA")
+        data = info.get("data") or {}
+        again = ["osmis", "train", str(data.get("path", "DATA")), "--config", str(folder.run_json)]
+        again += ["--mask", str(data["mask_path"])] if data.get("mask_path") else []
+        again += ["--out", str(folder.root)]
         raise CheckpointError(
             f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
-            f"resume; start it again in place with: osmis train {data_path} --out {folder.root}"
+            f"resume; start it again in place, with its options, with: {shlex.join(again)}"
         )
     state = folder.load_checkpoint("latest")
     # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
