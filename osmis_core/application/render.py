@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..config import OsmisConfig
-from ..data.masks import class_values, decode_masks, layout_ids
+from ..data.masks import class_values, decode_masks, layout_colour_ids, layout_ids
 from ..data.sources import IMAGE_EXTS, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
@@ -215,16 +215,13 @@ class Renderer:
         (data.masks.layout_ids: ids, or the training masks' own values such as 0/255 black/white); colours are
         matched to the training masks' class colours, else to the project's palette (gallery masks). Unknown
         colours raise DataError."""
-        ids = layout_ids(img, self.class_values, self.num_classes)
+        colour_trained = self.class_values is None and bool(self.class_colours)
+        ids = layout_ids(img, self.class_values, self.num_classes, colour_trained)
         if ids is not None:
             return ids
-        rgb = np.asarray(img.convert("RGB")).astype(np.int64)
+        rgb = np.asarray(img.convert("RGB"))
         colours = np.array(self.class_colours if self.class_colours else palette()[: self.num_classes], np.int64)
-        codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-        keys = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
-        ids = np.full(codes.shape, -1, np.int64)
-        for i, k in enumerate(keys):
-            ids[codes == k] = i
+        ids = layout_colour_ids(rgb, colours)
         if (ids < 0).any():
             y, x = np.argwhere(ids < 0)[0]
             c = rgb[y, x]

@@ -113,16 +113,24 @@ def class_values(report: dict | None) -> list[int] | None:
     return [int(v) for v in values] if all(isinstance(v, int) for v in values) else None
 
 
-def layout_ids(img: Image.Image, class_values: list[int] | None, num_classes: int) -> np.ndarray | None:
-    """Class ids (H x W int64) of ONE layout image, read by the rules of the training masks, or None for a colour
-    image (matched to class colours by the caller). Ids are not range-checked here.
+def layout_ids(
+    img: Image.Image, class_values: list[int] | None, num_classes: int, colour_trained: bool = False
+) -> np.ndarray | None:
+    """Class ids (H x W int64) of ONE layout image, read by the rules of the training masks, or None for an image
+    the caller matches to class colours (layout_colour_ids). Ids are not range-checked here.
 
-    Pixels are read as decode_masks reads them (a 1-bit image as 0/255). Values that can all be class ids
-    (0..num_classes-1: the masks of a gallery, layouts drawn as ids) are the ids. Otherwise, when every value is the
-    on-disk value of a training class (class_values: grey level or palette index of each class, in id order, as
-    MaskReport records them), each becomes that class: a 0/255 black/white training mask used as a layout gives
-    the classes 0 and 1 again, as in training. Without class_values, a black/white image (0 and 255 only) is read
-    as decode_masks reads one: 0 and 1. Any other image keeps its values (the caller names a bad id)."""
+    Pixels are read as decode_masks reads them (a 1-bit image as 0/255). In order:
+    - values that can all be class ids (0..num_classes-1: the masks of a gallery, layouts drawn as ids) are the ids;
+    - colour images, and grey ones when the training masks were colour masks (colour_trained: black and white, or
+      a grey class colour, are colours then), are left to the caller;
+    - a 16-bit image of a renderer trained on 8-bit values is scaled to 8 bits (65535 -> 255), and the reverse;
+    - a value that is a training class's on-disk value (class_values: grey level or palette index of each class,
+      in id order, as MaskReport records them) is that class: a 0/255 black/white training mask used as a layout
+      gives the classes 0 and 1 again, as in training;
+    - other values, as training read them: with two classes at 0 and full scale (a black/white or soft mask) by
+      the threshold at half scale; with grey levels as classes, the nearest class level (anti-aliased edges);
+      without class_values, a 0/full-scale image as 0 and 1;
+    - anything else keeps its values (the caller names a bad id)."""
     kind, a = _raw_array(img)
     if kind == "rgb":
         return None
@@ -130,15 +138,45 @@ def layout_ids(img: Image.Image, class_values: list[int] | None, num_classes: in
     values = [int(v) for v in np.unique(a)]
     if all(v < num_classes for v in values):
         return a
-    if class_values and all(v in class_values for v in values):
+    if colour_trained and kind != "index":
+        return None
+    full = 65535 if kind == "grey16" else 255
+    if class_values and kind != "index" and (kind == "grey16") != (max(class_values) > 255):
+        # the layout's bit depth is not the training masks': bring it to theirs (0/65535 and 0/255 are both black
+        # and white)
+        a, full = ((a + 128) // 257, 255) if kind == "grey16" else (a * 257, 65535)
+        values = [int(v) for v in np.unique(a)]
+    if not class_values:
+        return (a > 0).astype(np.int64) if set(values) == {0, full} else a
+    if all(v in class_values for v in values):
         lut = np.zeros(max(values) + 1, np.int64)
         for v in values:
             lut[v] = class_values.index(v)
         return lut[a]
-    full = 65535 if kind == "grey16" else 255
-    if not class_values and set(values) == {0, full}:
-        return (a > 0).astype(np.int64)
+    if kind == "index":
+        return a  # palette indices that are not the training ones: the caller names the first bad id
+    if class_values == [0, full]:
+        return (a >= (full + 1) // 2).astype(np.int64)
+    if min(values) >= min(class_values) and max(values) <= max(class_values):
+        levels = np.asarray(class_values, np.int64)
+        return np.abs(a[..., None] - levels).argmin(-1)
     return a
+
+
+def layout_colour_ids(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Class ids (H x W int64) of an RGB layout (H x W x 3) by the class colours (K x 3), the way training reads a
+    colour mask: a colour within COLOUR_TOLERANCE of a class colour is that class, and a colour with no interior
+    pixels (an anti-aliased edge between classes) goes to the nearest class. Any other colour, one that fills a
+    region of its own, is -1 (the caller names it)."""
+    rgb = rgb.astype(np.int64)
+    codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    unique, inverse = np.unique(codes.ravel(), return_inverse=True)
+    u = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], 1)
+    colours = colours.astype(np.int64)
+    near = np.abs(u[:, None, :] - colours[None]).max(-1).min(1) <= COLOUR_TOLERANCE
+    edge = _core_counts([inverse.reshape(codes.shape)], len(u)) == 0
+    nearest = ((u[:, None, :] - colours[None]) ** 2).sum(-1).argmin(1)
+    return np.where(near | edge, nearest, -1)[inverse].reshape(codes.shape)
 
 
 def decode_masks(
