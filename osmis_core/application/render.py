@@ -503,7 +503,7 @@ def _write_render_files(
         "images",
         "masks",
         "overlays",
-        *(("regions",) if region is not None and region.mask is not None else ()),
+        *(("regions",) if region is not None else ()),
     ):
         (folder / sub).mkdir()
     total = len(prepared) * n
@@ -540,9 +540,10 @@ def _write_render_files(
                 }
             if region is not None:
                 item.update(resample_seed=rs, region=region.describe())
-            if r is not None and region.mask is not None:
-                # the region file as rendered (at the render size) goes into the gallery, as add_to_gallery's do:
-                # the item is re-made (item_recipe) and exported with it, whatever the working folder
+            if r is not None:
+                # the region as rendered (at the render size: a region file, class or instance point of a resized
+                # layout is re-made exactly only so) goes into the gallery, as add_to_gallery's do: the item is
+                # re-made (item_recipe) and exported with it, whatever the working folder
                 rname = f"regions/{idx:0{width}d}-1.png"
                 save_png(r.astype(np.uint8), folder / rname, _REGION_COLOURS)
                 item["resamples"] = [{"region": {"mask": rname}, "resample_seed": rs}]
@@ -742,14 +743,14 @@ def item_recipe(renderer: Renderer, gallery_dir: str | Path, item: dict) -> tupl
     gallery = Path(gallery_dir)
     mask_path = gallery / item["mask"]
     raw = renderer.decode_layout_image(open_mask(mask_path), str(mask_path))
-    ids = renderer.fit_layout(raw, str(mask_path))
+    ids = renderer.fit_size(raw, str(mask_path))  # what was rendered, one-class masks of `--from` included
     rerolls = []
     for r in item.get("resamples", []):
         region = np.asarray(open_mask(gallery / r["region"]["mask"]).convert("L")) != 0
         rerolls.append((region, int(r["resample_seed"])))
-    # a region file of `osmis render --resample` is in the gallery as rendered (item["resamples"]); an item of an
-    # older gallery names only the file, which must then be where the manifest says
-    if item.get("region") is not None and not ("mask" in item["region"] and item.get("resamples")):
+    # the region of `osmis render --resample*` is in the gallery as rendered (item["resamples"]); an item of an
+    # older gallery names only the file, class or point, re-made from the layout as before
+    if item.get("region") is not None and not item.get("resamples"):
         d = item["region"]
         region = Region(
             class_id=d.get("class"),
