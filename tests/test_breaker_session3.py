@@ -1,0 +1,238 @@
+"""Breaker session 3: defects found by using the renderer's layouts, its exact re-make, the config rules, evaluate,
+stop signals and bench_recipes.py as a demanding new user. One small test per finding (tiny settings, CPU); a
+finding still open is an xfail(strict=True) test that passes once it is fixed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import save_palette_mask, scene_arrays
+from PIL import Image
+from test_renderer_training import TINY_RENDERER
+
+from osmis_core.cli import main
+from osmis_core.config import build_config
+from osmis_core.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _train_renderer(root: Path, mask: Image.Image, image: np.ndarray | None = None) -> Path:
+    """A tiny renderer trained 2 iterations on the synthetic scene with `mask` as its training mask file."""
+    from osmis_core.application.session import start_training
+
+    img = scene_arrays()[0] if image is None else image
+    (root / "data" / "image").mkdir(parents=True)
+    (root / "data" / "mask").mkdir()
+    Image.fromarray(img).save(root / "data" / "image" / "00000.png")
+    mask.save(root / "data" / "mask" / "00000.png")
+    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), root / "data", root / "run").run())
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def palette_run(tmp_path_factory) -> Path:
+    """A tiny renderer trained on the scene's 3-class palette mask (128x64 file, rendered at 64x32)."""
+    root = tmp_path_factory.mktemp("breaker3pal")
+    ids = scene_arrays()[1]
+    save_palette_mask(ids, root / "m.png")
+    return _train_renderer(root, Image.open(root / "m.png"))
+
+
+# -- 1. layouts read by the training masks' rules ------------------------------------------------------------------
+
+COLOURS_WITH_WHITE = [[0, 0, 0], [255, 255, 255], [200, 30, 30]]
+COLOURS_WITH_GREY = [[0, 0, 0], [128, 128, 128], [200, 30, 30]]
+
+
+@pytest.mark.parametrize(
+    "colours",
+    [
+        pytest.param(
+            COLOURS_WITH_WHITE,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="breaker3 #1: a colour layout of a colour-trained renderer that uses only black and white is "
+                "read as grey 0/255 = classes 0 and 1, whatever class white is (silently the wrong class)",
+            ),
+            id="black-and-white",
+        ),
+        pytest.param(
+            COLOURS_WITH_GREY,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="breaker3 #2: a colour layout of a colour-trained renderer whose colours are all grey "
+                "(#808080 is a class colour) is refused as 'class id 128'",
+            ),
+            id="grey-class-colour",
+        ),
+    ],
+)
+def test_a_colour_layout_with_grey_looking_colours_keeps_its_class_colours(tmp_path, colours):
+    """A renderer trained on an RGB colour mask; the layout is that mask (an RGB file) with its red object painted
+    black: what is left are two class colours, which must be read as those classes (or refused), never as grey
+    levels."""
+    from osmis_core.application.render import load_renderer, training_layouts
+
+    ids = scene_arrays()[1]
+    rgb = np.array(colours, np.uint8)[ids]
+    run = _train_renderer(tmp_path, Image.fromarray(rgb, "RGB"))
+    renderer = load_renderer(run)
+    edited = rgb.copy()
+    edited[ids == 2] = 0
+    expected = training_layouts(run)[0].file_ids.copy()
+    expected[ids == 2] = 0
+    got = renderer.decode_layout_image(Image.fromarray(edited, "RGB"), "edited.png")
+    assert np.array_equal(got, expected), (np.unique(got), np.unique(expected))
+
+
+def _grey_antialiased():
+    ids = scene_arrays(256, 128)[1]
+    return Image.fromarray(np.array([0, 128, 255], np.uint8)[ids]).resize((128, 64), Image.BILINEAR)
+
+
+def _colour_antialiased():
+    ids = scene_arrays(256, 128)[1]
+    return Image.fromarray(np.array(COLOURS_WITH_WHITE, np.uint8)[ids]).resize((128, 64), Image.BILINEAR)
+
+
+def _soft():
+    from PIL import ImageFilter
+
+    ids = scene_arrays()[1]
+    return Image.fromarray(((ids > 0) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(3))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #3: the run's own training mask given as --layout is refused when it is anti-aliased (grey "
+    "levels or colours) or soft, though training read it ('class id 14 is not one the renderer was trained on')",
+)
+@pytest.mark.parametrize("make_mask", [_grey_antialiased, _colour_antialiased, _soft], ids=["grey", "colour", "soft"])
+def test_the_training_mask_itself_is_accepted_as_a_layout(tmp_path, capsys, make_mask):
+    from osmis_core.application.render import load_renderer, training_layouts
+
+    run = _train_renderer(tmp_path, make_mask())
+    layout = tmp_path / "data" / "mask" / "00000.png"
+    code = main(["render", str(run), "--layout", str(layout), "--n", "1", "--out", str(tmp_path / "g")])
+    assert code == 0, capsys.readouterr().err
+    rendered = np.asarray(Image.open(tmp_path / "g" / "masks" / "0000.png"))
+    assert np.array_equal(rendered, training_layouts(run)[0].ids)
+    assert load_renderer(run).read_layout(layout).shape == rendered.shape
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #4: a layout holding only some of a sparse palette's training values (indices 0 and 2 of "
+    "0/2/40) is read as class ids 0 and 2 (index 2 was class 1 in training): silently the wrong class",
+)
+def test_an_edited_sparse_palette_mask_is_read_as_in_training_or_refused(tmp_path):
+    from osmis_core.application.render import load_renderer
+
+    ids = scene_arrays()[1]
+    values = np.array([0, 2, 40], np.uint8)[ids]
+    mask = Image.fromarray(values, "P")
+    mask.putpalette([0, 0, 0] * 256)
+    run = _train_renderer(tmp_path, mask)
+    renderer = load_renderer(run)
+    assert renderer.class_values == [0, 2, 40]
+    edited = values.copy()
+    edited[ids == 2] = 0  # the class of index 40 erased: indices 0 and 2 remain (classes 0 and 1 in training)
+    layout = Image.fromarray(edited, "P")
+    layout.putpalette([0, 0, 0] * 256)
+    try:
+        got = renderer.decode_layout_image(layout, "edited.png")
+    except DataError as exc:  # refusing the ambiguous layout with one sentence is a fix too
+        assert "edited.png" in str(exc)
+        return
+    assert np.array_equal(got, np.where(ids == 1, 1, 0))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #5: a 0/65535 16-bit black/white layout is refused ('class id 65535') by a renderer trained "
+    "on a 0/255 black/white mask, though training reads both as classes 0 and 1",
+)
+def test_a_16_bit_black_and_white_layout_is_read_as_the_8_bit_one(tmp_path):
+    from osmis_core.application.render import load_renderer
+
+    ids = scene_arrays()[1] > 0
+    run = _train_renderer(tmp_path, Image.fromarray((ids * 255).astype(np.uint8)))
+    renderer = load_renderer(run)
+    got = renderer.decode_layout_image(Image.fromarray((ids * 65535).astype(np.uint16)), "deep.png")
+    assert np.array_equal(got, ids.astype(np.int64))
+
+
+# -- 1b. exact re-make from the recorded seeds ---------------------------------------------------------------------
+
+
+def _remade_equals_saved(run: Path, gallery: Path) -> list[bool]:
+    from osmis_core.application.render import item_recipe, load_renderer
+
+    renderer = load_renderer(run)
+    out = []
+    for item in json.loads((gallery / "manifest.json").read_text())["items"]:
+        ids, recipe = item_recipe(renderer, gallery, item)
+        saved = np.asarray(Image.open(gallery / item["image"]).convert("RGB"))
+        out.append(bool(np.array_equal(renderer.render_recipe(ids, recipe), saved)))
+    return out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #6: --resample-instance X,Y on a layout that was resized to the render size is re-made at X,Y "
+    "of the resized mask (another instance, or 'lies outside'): item_recipe does not re-make the photo",
+)
+def test_resample_instance_on_a_resized_layout_is_re_made_exactly(palette_run, tmp_path):
+    ids = scene_arrays()[1]  # 128x64: the renderer renders at 64x32
+    save_palette_mask(ids, tmp_path / "layout.png")
+    gallery = tmp_path / "g"
+    argv = ["render", str(palette_run), "--layout", str(tmp_path / "layout.png"), "--n", "1"]
+    # (20, 16) is background in the 128x64 file, but inside the disc in the 64x32 mask the gallery keeps
+    assert main([*argv, "--resample-instance", "20,16", "--resample-seed", "4", "--out", str(gallery)]) == 0
+    assert _remade_equals_saved(palette_run, gallery) == [True]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #7: a photo of `osmis render --from GALLERY` whose OSMIS mask has one class (rendered, as "
+    "OSMIS may invent all-background masks) cannot be re-made: item_recipe refuses the one-class mask",
+)
+def test_a_one_class_mask_rendered_from_an_osmis_gallery_is_re_made(palette_run, tmp_path):
+    osmis_gallery = tmp_path / "osmis"
+    (osmis_gallery / "masks").mkdir(parents=True)
+    save_palette_mask(np.zeros((32, 64), np.uint8), osmis_gallery / "masks" / "0000.png")
+    (osmis_gallery / "manifest.json").write_text(json.dumps({"items": [{"mask": "masks/0000.png"}]}))
+    gallery = tmp_path / "g"
+    assert main(["render", str(palette_run), "--from", str(osmis_gallery), "--n", "1", "--out", str(gallery)]) == 0
+    assert _remade_equals_saved(palette_run, gallery) == [True]
+
+
+def test_every_recorded_render_is_re_made_exactly_from_another_folder(palette_run, tmp_path, monkeypatch):
+    """What works: seeds, noise modes, --resample-class, --resample REGION (layout resized with its region) and a
+    layout at the render size with --resample-instance are re-made to the pixel from another working folder."""
+    ids = scene_arrays()[1]
+    work = tmp_path / "work"
+    work.mkdir()
+    save_palette_mask(ids, work / "big.png")
+    save_palette_mask(ids[::2, ::2], work / "small.png")
+    region = np.zeros(ids.shape, np.uint8)
+    region[8:40, 20:60] = 255
+    Image.fromarray(region).save(work / "region.png")
+    monkeypatch.chdir(work)
+    cases = {
+        "seed": ["--layout", "big.png", "--n", "2", "--seed", "7"],
+        "instance": ["--layout", "big.png", "--n", "2", "--noise", "instance"],
+        "class": ["--layout", "big.png", "--n", "2", "--resample-class", "1", "--resample-seed", "9"],
+        "inst": ["--layout", "small.png", "--n", "2", "--resample-instance", "19,16", "--resample-seed", "9"],
+        "region": ["--layout", "big.png", "--n", "2", "--resample", "region.png", "--resample-seed", "3"],
+    }
+    for name, args in cases.items():
+        assert main(["render", str(palette_run), *args, "--out", str(tmp_path / name)]) == 0
+    monkeypatch.chdir(tmp_path)
+    (work / "region.png").unlink()
+    for name in cases:
+        assert _remade_equals_saved(palette_run, tmp_path / name) == [True, True], name
