@@ -322,3 +322,23 @@ def test_an_infinite_time_budget_is_no_limit_or_one_sentence(palette_run, render
     argv = ["evaluate", str(render_gallery_dir), "--real", str(palette_run.parent / "data"), "--random-weights"]
     assert main([*argv, "--metrics", "diversity", "--time-budget", "inf"]) in (0, 2)
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #13: the gallery page (index.html) of a scored render gallery shows a perfectly local "
+    "renderer's locality as 'None', its reason in a separate locality_class_note row (the CLI table shows the reason)",
+)
+def test_the_gallery_page_shows_the_reason_of_a_null_locality(render_gallery_dir, tmp_path):
+    import shutil
+
+    from osmis_core.application.gallery import write_index_html
+    from osmis_core.metrics.renderer_measures import PERFECT_LOCALITY
+
+    gallery = tmp_path / "g"
+    shutil.copytree(render_gallery_dir, gallery)
+    manifest = json.loads((gallery / "manifest.json").read_text())
+    summary = {"num_images": 2, "locality_class": None, "locality_class_note": PERFECT_LOCALITY}
+    page = write_index_html(gallery, manifest, {"summary": summary, "per_image": [], "warnings": []}).read_text()
+    table = page[page.index("<h2>Summary</h2>") : page.index("</table>")]
+    assert "None" not in table and PERFECT_LOCALITY in table, table
