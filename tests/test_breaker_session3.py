@@ -342,3 +342,30 @@ def test_the_gallery_page_shows_the_reason_of_a_null_locality(render_gallery_dir
     page = write_index_html(gallery, manifest, {"summary": summary, "per_image": [], "warnings": []}).read_text()
     table = page[page.index("<h2>Summary</h2>") : page.index("</table>")]
     assert "None" not in table and PERFECT_LOCALITY in table, table
+
+
+# -- 4. stop signals -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #14: a run aborted before its first checkpoint (two Ctrl-C/SIGTERM) answers --resume with "
+    "'start it again in place with: osmis train DATA --out RUN', which drops the run's options (--model renderer, "
+    "widths, iterations): that command trains another model",
+)
+def test_the_restart_command_after_an_abort_keeps_the_runs_options(tmp_path, capsys):
+    from osmis_core.application.session import start_training
+
+    img, ids = scene_arrays()
+    (tmp_path / "data" / "image").mkdir(parents=True)
+    (tmp_path / "data" / "mask").mkdir()
+    Image.fromarray(img).save(tmp_path / "data" / "image" / "00000.png")
+    save_palette_mask(ids, tmp_path / "data" / "mask" / "00000.png")
+    run = tmp_path / "run"
+    # started and aborted before its first checkpoint: run.json is written, no checkpoint is
+    start_training(build_config(overrides={**TINY_RENDERER, "iters": 50}), tmp_path / "data", run)
+    assert (run / "run.json").is_file() and not list(run.glob("checkpoints/*.pt"))
+    assert main(["train", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err
+    command = err[err.index("osmis train") :]
+    assert "--config" in command or ("--model renderer" in command and "--ch-r 4" in command), err
