@@ -369,3 +369,27 @@ def test_the_restart_command_after_an_abort_keeps_the_runs_options(tmp_path, cap
     err = capsys.readouterr().err
     command = err[err.index("osmis train") :]
     assert "--config" in command or ("--model renderer" in command and "--ch-r 4" in command), err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #15: `osmis run --two-stage ... --resume` cannot finish a job whose renderer stage was aborted "
+    "before its first checkpoint (two SIGTERMs): it fails with 'nothing to resume', suggesting an OSMIS `osmis "
+    "train` into RUN/renderer",
+)
+def test_two_stage_resume_finishes_a_job_whose_renderer_stage_was_aborted_early(scene, tmp_path, capsys):
+    from helpers import tiny_flags
+
+    from osmis_core.application.session import start_training
+
+    run = tmp_path / "run"
+    flags = [*tiny_flags(), "--iters", "2", "--quiet"]
+    assert main(["train", str(scene), *flags, "--out", str(run)]) == 0  # the OSMIS stage, done
+    # the renderer stage started (run.json written) and was aborted before its first checkpoint
+    start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), scene, run / "renderer")
+    capsys.readouterr()
+    renderer_flags = ["--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4"]
+    argv = ["run", str(scene), "--two-stage", *flags, *renderer_flags, "--n", "2", "--metrics", "diversity"]
+    argv += ["--out", str(run)]
+    assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
+    assert list((run / "galleries").glob("two-stage-*"))
