@@ -443,6 +443,7 @@ def test_bench_recipes_refuses_odd_arguments_in_one_sentence(tmp_path, option, v
     "before its first run, which then fails with a traceback (the run folder already holds a run): the earlier "
     "study's results are lost",
 )
+@pytest.mark.slow  # two tiny studies, one after the other (about 15 s)
 def test_bench_recipes_run_again_keeps_the_earlier_results(tmp_path):
     out = tmp_path / "study"
     argv = ["--cases", "datasets/example_scene", "--recipes", "quick", "--out", out]
@@ -461,7 +462,7 @@ def test_bench_recipes_run_again_keeps_the_earlier_results(tmp_path):
     "a traceback at --jobs 1, and at --jobs 2 is left out of bench_recipes.json (only printed): the study's JSON "
     "does not say a run failed",
 )
-@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=pytest.mark.slow)])
 def test_bench_recipes_records_a_run_that_raises_and_goes_on(tmp_path, jobs):
     bad = _no_image_case(tmp_path)
     out = tmp_path / "study"
