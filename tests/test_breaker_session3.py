@@ -211,6 +211,25 @@ def test_a_one_class_mask_rendered_from_an_osmis_gallery_is_re_made(palette_run,
     assert _remade_equals_saved(palette_run, gallery) == [True]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #19: `osmis render --layouts DIR` with layouts of two accepted sizes (64x32 resized, 64x64 "
+    "rendered as is) writes the first layout's size as the manifest's resolution for every photo",
+)
+def test_the_manifest_resolution_is_true_for_every_photo_of_mixed_layouts(palette_run, tmp_path):
+    layouts = tmp_path / "layouts"
+    layouts.mkdir()
+    save_palette_mask(scene_arrays()[1][::2, ::2], layouts / "a.png")  # 64x32: the training size
+    square = np.zeros((64, 64), np.uint8)
+    square[:, 32:] = 1
+    save_palette_mask(square, layouts / "b.png")  # 64x64: sides are multiples of 2^(m-1), rendered as is
+    assert main(["render", str(palette_run), "--layouts", str(layouts), "--n", "1", "--out", str(tmp_path / "g")]) == 0
+    manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    for item in manifest["items"]:
+        h, w = np.asarray(Image.open(tmp_path / "g" / item["image"])).shape[:2]
+        assert item.get("resolution", manifest["resolution"]) == [h, w], (item, manifest["resolution"])
+
+
 def test_every_recorded_render_is_re_made_exactly_from_another_folder(palette_run, tmp_path, monkeypatch):
     """What works: seeds, noise modes, --resample-class, --resample REGION (layout resized with its region) and a
     layout at the render size with --resample-instance are re-made to the pixel from another working folder."""
