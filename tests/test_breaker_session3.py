@@ -166,6 +166,24 @@ def test_a_16_bit_black_and_white_layout_is_read_as_the_8_bit_one(tmp_path):
     assert np.array_equal(got, ids.astype(np.int64))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker3 #20: a grey layout with an unknown value (64) for a renderer trained on grey levels 0/128/255 "
+    "is refused as 'class id 64 is not one the renderer was trained on (0..2)': the grey levels it accepts are not "
+    "named",
+)
+def test_an_unknown_grey_level_is_refused_naming_the_accepted_levels(tmp_path):
+    from osmis_core.application.render import load_renderer
+
+    ids = scene_arrays()[1]
+    run = _train_renderer(tmp_path, Image.fromarray(np.array([0, 128, 255], np.uint8)[ids]))
+    Image.fromarray(np.array([0, 64, 255], np.uint8)[ids]).save(tmp_path / "layout.png")
+    with pytest.raises(DataError) as caught:
+        load_renderer(run).read_layout(tmp_path / "layout.png")
+    message = str(caught.value)
+    assert "layout.png" in message and "64" in message and "128" in message, message
+
+
 # -- 1b. exact re-make from the recorded seeds ---------------------------------------------------------------------
 
 
