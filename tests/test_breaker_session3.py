@@ -53,20 +53,10 @@ COLOURS_WITH_GREY = [[0, 0, 0], [128, 128, 128], [200, 30, 30]]
     [
         pytest.param(
             COLOURS_WITH_WHITE,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="breaker3 #1: a colour layout of a colour-trained renderer that uses only black and white is "
-                "read as grey 0/255 = classes 0 and 1, whatever class white is (silently the wrong class)",
-            ),
             id="black-and-white",
         ),
         pytest.param(
             COLOURS_WITH_GREY,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="breaker3 #2: a colour layout of a colour-trained renderer whose colours are all grey "
-                "(#808080 is a class colour) is refused as 'class id 128'",
-            ),
             id="grey-class-colour",
         ),
     ],
@@ -106,11 +96,6 @@ def _soft():
     return Image.fromarray(((ids > 0) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(3))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #3: the run's own training mask given as --layout is refused when it is anti-aliased (grey "
-    "levels or colours) or soft, though training read it ('class id 14 is not one the renderer was trained on')",
-)
 @pytest.mark.parametrize("make_mask", [_grey_antialiased, _colour_antialiased, _soft], ids=["grey", "colour", "soft"])
 def test_the_training_mask_itself_is_accepted_as_a_layout(tmp_path, capsys, make_mask):
     from osmis_core.application.render import load_renderer, training_layouts
@@ -151,11 +136,6 @@ def test_an_edited_sparse_palette_mask_is_read_as_in_training_or_refused(tmp_pat
     assert np.array_equal(got, np.where(ids == 1, 1, 0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #5: a 0/65535 16-bit black/white layout is refused ('class id 65535') by a renderer trained "
-    "on a 0/255 black/white mask, though training reads both as classes 0 and 1",
-)
 def test_a_16_bit_black_and_white_layout_is_read_as_the_8_bit_one(tmp_path):
     from osmis_core.application.render import load_renderer
 
@@ -166,12 +146,6 @@ def test_a_16_bit_black_and_white_layout_is_read_as_the_8_bit_one(tmp_path):
     assert np.array_equal(got, ids.astype(np.int64))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #20: a grey layout with an unknown value (64) for a renderer trained on grey levels 0/128/255 "
-    "is refused as 'class id 64 is not one the renderer was trained on (0..2)': the grey levels it accepts are not "
-    "named",
-)
 def test_an_unknown_grey_level_is_refused_naming_the_accepted_levels(tmp_path):
     from osmis_core.application.render import load_renderer
 
@@ -199,11 +173,6 @@ def _remade_equals_saved(run: Path, gallery: Path) -> list[bool]:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #6: --resample-instance X,Y on a layout that was resized to the render size is re-made at X,Y "
-    "of the resized mask (another instance, or 'lies outside'): item_recipe does not re-make the photo",
-)
 def test_resample_instance_on_a_resized_layout_is_re_made_exactly(palette_run, tmp_path):
     ids = scene_arrays()[1]  # 128x64: the renderer renders at 64x32
     save_palette_mask(ids, tmp_path / "layout.png")
@@ -214,11 +183,6 @@ def test_resample_instance_on_a_resized_layout_is_re_made_exactly(palette_run, t
     assert _remade_equals_saved(palette_run, gallery) == [True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #7: a photo of `osmis render --from GALLERY` whose OSMIS mask has one class (rendered, as "
-    "OSMIS may invent all-background masks) cannot be re-made: item_recipe refuses the one-class mask",
-)
 def test_a_one_class_mask_rendered_from_an_osmis_gallery_is_re_made(palette_run, tmp_path):
     osmis_gallery = tmp_path / "osmis"
     (osmis_gallery / "masks").mkdir(parents=True)
@@ -275,11 +239,6 @@ def test_every_recorded_render_is_re_made_exactly_from_another_folder(palette_ru
         assert _remade_equals_saved(palette_run, tmp_path / name) == [True, True], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #8: `osmis render --resample-seed S2` without --resample/--resample-class/--resample-instance "
-    "is accepted silently (exit 0): nothing is re-drawn, yet the manifest records the resample seed",
-)
 def test_resample_seed_without_a_region_is_refused(palette_run, tmp_path, capsys):
     save_palette_mask(scene_arrays()[1], tmp_path / "layout.png")
     argv = ["render", str(palette_run), "--layout", str(tmp_path / "layout.png"), "--n", "1"]
@@ -291,11 +250,6 @@ def test_resample_seed_without_a_region_is_refused(palette_run, tmp_path, capsys
 # -- 2. config rules -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #9: a hand-written config file without a 'model' key ({'lr_d': 2e-4}) used with --model "
-    "renderer loses its lr_d silently (taken as 'saved for OSMIS at its default'; the renderer gets 4e-4)",
-)
 def test_a_hand_written_config_keeps_its_values_for_a_renderer_run(tmp_path):
     import warnings
 
@@ -335,11 +289,6 @@ def render_gallery_dir(palette_run, tmp_path_factory) -> Path:
     return render_gallery(palette_run, None, tmp_path_factory.mktemp("breaker3gallery") / "g", n=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #11: two_stage_alignment on a render gallery not made with --from is null in metrics.json with "
-    "no note and 'not a number' in the table (after training the segmenter for nothing)",
-)
 def test_two_stage_alignment_of_a_plain_render_gallery_says_why(palette_run, render_gallery_dir, capsys):
     argv = ["evaluate", str(render_gallery_dir), "--real", str(palette_run.parent / "data"), "--random-weights"]
     assert main([*argv, "--metrics", "two_stage_alignment", "--miou-steps", "2"]) == 0
@@ -350,22 +299,12 @@ def test_two_stage_alignment_of_a_plain_render_gallery_says_why(palette_run, ren
     assert "not a number" not in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #12: `osmis evaluate --time-budget inf` ends in a traceback (OverflowError in format_seconds), "
-    "exit 1, instead of no limit or one sentence",
-)
 def test_an_infinite_time_budget_is_no_limit_or_one_sentence(palette_run, render_gallery_dir, capsys):
     argv = ["evaluate", str(render_gallery_dir), "--real", str(palette_run.parent / "data"), "--random-weights"]
     assert main([*argv, "--metrics", "diversity", "--time-budget", "inf"]) in (0, 2)
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #13: the gallery page (index.html) of a scored render gallery shows a perfectly local "
-    "renderer's locality as 'None', its reason in a separate locality_class_note row (the CLI table shows the reason)",
-)
 def test_the_gallery_page_shows_the_reason_of_a_null_locality(render_gallery_dir, tmp_path):
     import shutil
 
@@ -384,12 +323,6 @@ def test_the_gallery_page_shows_the_reason_of_a_null_locality(render_gallery_dir
 # -- 4. stop signals -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #14: a run aborted before its first checkpoint (two Ctrl-C/SIGTERM) answers --resume with "
-    "'start it again in place with: osmis train DATA --out RUN', which drops the run's options (--model renderer, "
-    "widths, iterations): that command trains another model",
-)
 def test_the_restart_command_after_an_abort_keeps_the_runs_options(tmp_path, capsys):
     from osmis_core.application.session import start_training
 
@@ -408,12 +341,6 @@ def test_the_restart_command_after_an_abort_keeps_the_runs_options(tmp_path, cap
     assert "--config" in command or ("--model renderer" in command and "--ch-r 4" in command), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #15: `osmis run --two-stage ... --resume` cannot finish a job whose renderer stage was aborted "
-    "before its first checkpoint (two SIGTERMs): it fails with 'nothing to resume', suggesting an OSMIS `osmis "
-    "train` into RUN/renderer",
-)
 def test_two_stage_resume_finishes_a_job_whose_renderer_stage_was_aborted_early(scene, tmp_path, capsys):
     from helpers import tiny_flags
 
@@ -456,12 +383,6 @@ def _no_image_case(tmp_path: Path) -> Path:
     return tmp_path / "empty_case"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #16: bench_recipes.py takes --jobs 0 (runs one at a time) and a negative --stop-after (starts "
-    "nothing) silently, and ends in a traceback for --eval-cost with an unknown recipe or --seeds that are not "
-    "numbers, instead of one sentence naming the option (exit 2)",
-)
 @pytest.mark.parametrize(
     ("option", "value"),
     [("--jobs", "0"), ("--stop-after", "-5"), ("--eval-cost", "nope"), ("--seeds", "a")],
@@ -474,12 +395,6 @@ def test_bench_recipes_refuses_odd_arguments_in_one_sentence(tmp_path, option, v
     assert "usage:" not in result.stderr  # the check under test, not a missing argument
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #17: bench_recipes.py run again into the same --out rewrites bench_recipes.json with no runs "
-    "before its first run, which then fails with a traceback (the run folder already holds a run): the earlier "
-    "study's results are lost",
-)
 @pytest.mark.slow  # two tiny studies, one after the other (about 15 s)
 def test_bench_recipes_run_again_keeps_the_earlier_results(tmp_path):
     out = tmp_path / "study"
@@ -493,12 +408,6 @@ def test_bench_recipes_run_again_keeps_the_earlier_results(tmp_path):
     assert any(len(d.get("runs", [])) >= 1 for d in kept), again.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #18: in bench_recipes.py a run that raises (a case without images) ends the whole study with "
-    "a traceback at --jobs 1, and at --jobs 2 is left out of bench_recipes.json (only printed): the study's JSON "
-    "does not say a run failed",
-)
 @pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=pytest.mark.slow)])
 def test_bench_recipes_records_a_run_that_raises_and_goes_on(tmp_path, jobs):
     bad = _no_image_case(tmp_path)

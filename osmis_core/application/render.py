@@ -177,8 +177,14 @@ class Renderer:
             raise DataError(f"{name}: a layout must hold integer class ids, got {ids.dtype}.")
         bad = ids[(ids < 0) | (ids >= self.num_classes)]
         if bad.size:
+            values = (
+                f", or the training masks' values {', '.join(map(str, self.class_values))}"
+                if self.class_values and self.class_values != list(range(self.num_classes))
+                else ""
+            )
             raise DataError(
-                f"{name}: class id {int(bad[0])} is not one the renderer was trained on (0..{self.num_classes - 1})."
+                f"{name}: class id {int(bad[0])} is not one the renderer was trained on "
+                f"(0..{self.num_classes - 1}{values})."
             )
         h, w = ids.shape
         th, tw = self.size

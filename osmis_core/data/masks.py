@@ -128,7 +128,8 @@ def layout_ids(
       in id order, as MaskReport records them) is that class: a 0/255 black/white training mask used as a layout
       gives the classes 0 and 1 again, as in training;
     - other values, as training read them: with two classes at 0 and full scale (a black/white or soft mask) by
-      the threshold at half scale; with grey levels as classes, the nearest class level (anti-aliased edges);
+      the threshold at half scale; with grey levels as classes, the nearest class level for a level without
+      interior pixels (an anti-aliased edge);
       without class_values, a 0/full-scale image as 0 and 1;
     - anything else keeps its values (the caller names a bad id)."""
     kind, a = _raw_array(img)
@@ -157,7 +158,11 @@ def layout_ids(
         return a  # palette indices that are not the training ones: the caller names the first bad id
     if class_values == [0, full]:
         return (a >= (full + 1) // 2).astype(np.int64)
-    if min(values) >= min(class_values) and max(values) <= max(class_values):
+    # grey levels as classes: a level of no training class is an anti-aliased edge (nearest class) only when it has
+    # no interior pixels, as in training; one that fills a region of its own is kept (the caller names it)
+    uniq, inverse = np.unique(a, return_inverse=True)
+    edge = _core_counts([inverse.reshape(a.shape)], len(uniq)) == 0
+    if (np.isin(uniq, class_values) | edge).all():
         levels = np.asarray(class_values, np.int64)
         return np.abs(a[..., None] - levels).argmin(-1)
     return a
