@@ -193,11 +193,6 @@ def test_a_one_class_mask_rendered_from_an_osmis_gallery_is_re_made(palette_run,
     assert _remade_equals_saved(palette_run, gallery) == [True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #19: `osmis render --layouts DIR` with layouts of two accepted sizes (64x32 resized, 64x64 "
-    "rendered as is) writes the first layout's size as the manifest's resolution for every photo",
-)
 def test_the_manifest_resolution_is_true_for_every_photo_of_mixed_layouts(palette_run, tmp_path):
     layouts = tmp_path / "layouts"
     layouts.mkdir()

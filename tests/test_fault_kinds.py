@@ -396,7 +396,8 @@ def test_run_killed_before_its_first_checkpoint(capsys, scene, tmp_path):
     start_training(OsmisConfig().replace(**{k: v for k, v in _tiny().items()}), scene, run)  # then "killed"
     (RunFolder(run).samples / ".step_0000002.png.q.tmp").write_bytes(b"x")
     line = _err(capsys, ["train", str(run), "--resume"])
-    assert "before its first checkpoint" in line and f"osmis train {scene.resolve()} --out {run}" in line
+    assert "before its first checkpoint" in line
+    assert f"osmis train {scene.resolve()} --config {run / 'run.json'} --out {run}" in line  # with its options
     assert main(["train", str(scene), "--out", str(run), "--iters", "2", "--quiet", *tiny_flags()]) == 0
     err = capsys.readouterr().err
     assert "starts again in place" in err

@@ -533,6 +533,7 @@ def _write_render_files(
                 "mask": f"masks/{name}",
                 "overlay": f"overlays/{name}",
                 "layout": str(Path(path).resolve()),
+                "resolution": [int(v) for v in ids.shape],  # layouts of several accepted sizes differ
                 "seed": s,
                 "noise": noise,
             }
