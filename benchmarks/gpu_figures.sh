@@ -12,6 +12,8 @@ set -u
 OUT=${1:?usage: gpu_figures.sh OUT [SECONDS]}
 BUDGET=${2:-270}
 PY=${PYTHON:-python3}
+# runs/gpu is this script's scratch folder (runs and checkpoints); what it measures is copied into OUT
+rm -rf runs/gpu
 mkdir -p "$OUT" runs/gpu
 export PYTHONUNBUFFERED=1
 step() { echo "=== $(date +%T) $*"; }

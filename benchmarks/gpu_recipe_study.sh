@@ -13,6 +13,8 @@ LIMIT=${3:-330}
 JOBS=${4:-10}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
+# runs/gpu-study is this script's scratch folder (runs and checkpoints); what it measures is copied into OUT
+rm -rf runs/gpu-study
 mkdir -p "$OUT" runs/gpu-study
 timeout "$LIMIT" $PY benchmarks/bench_recipes.py --recipes "$RECIPES" \
   --cases datasets/example_scene,../shared/data/example_image --seeds 0,1,2,3,4 --eval-cost "" \
