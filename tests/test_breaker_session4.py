@@ -197,3 +197,51 @@ def test_an_old_region_item_of_a_resized_layout_is_re_made(palette_run, tmp_path
     argv = ["render", str(palette_run), "--layout", str(tmp_path / "big.png"), "--n", "1", *how]
     assert main([*argv, "--resample-seed", "5", "--out", str(tmp_path / "g")]) == 0
     assert _old_gallery_remade(palette_run, tmp_path / "g") == [True]
+
+
+# -- 4. benchmarks/bench_recipes.py --------------------------------------------------------------------------------
+
+
+def _bench(tmp_path: Path, *args):
+    from test_breaker_session3 import _bench_recipes, _no_image_case
+
+    return _bench_recipes("--cases", _no_image_case(tmp_path), "--recipes", "quick", *args)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #7: bench_recipes.py accepts --iters-scale nan (every run then fails with ValueError), "
+    "--iters-scale -1 (every schedule silently 1 iteration) and --stop-after nan (silently no limit)",
+)
+@pytest.mark.parametrize(
+    ("option", "value"), [("--iters-scale", "nan"), ("--iters-scale", "-1"), ("--stop-after", "nan")]
+)
+def test_bench_recipes_refuses_a_meaningless_number(tmp_path, option, value):
+    result = _bench(tmp_path, option, value, "--out", tmp_path / "study")
+    assert result.returncode == 2 and option in result.stderr, result.stderr
+    assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #8: bench_recipes.py --out naming an existing file ends in a FileExistsError traceback",
+)
+def test_bench_recipes_out_that_is_a_file_is_one_sentence(tmp_path):
+    (tmp_path / "study.txt").write_text("mine\n")
+    result = _bench(tmp_path, "--out", tmp_path / "study.txt")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "study.txt" in result.stderr, result.stderr
+    assert (tmp_path / "study.txt").read_text() == "mine\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #9: bench_recipes.py --seeds 0,0 (or two cases with the same name) runs the first and records "
+    "the second as failed with 'already holds a run; use --resume' instead of refusing the repeat up front",
+)
+def test_bench_recipes_refuses_a_repeated_seed(tmp_path):
+    from test_breaker_session3 import _bench_recipes
+
+    out = tmp_path / "study"
+    result = _bench_recipes("--cases", "datasets/example_scene", "--recipes", "quick", "--seeds", "0,0", "--out", out)
+    assert result.returncode == 2 and "--seeds" in result.stderr, result.stderr
