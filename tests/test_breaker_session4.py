@@ -245,3 +245,34 @@ def test_bench_recipes_refuses_a_repeated_seed(tmp_path):
     out = tmp_path / "study"
     result = _bench_recipes("--cases", "datasets/example_scene", "--recipes", "quick", "--seeds", "0,0", "--out", out)
     assert result.returncode == 2 and "--seeds" in result.stderr, result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #10: benchmarks/gpu_recipe_study.sh always uses --out runs/gpu-study/recipes; run a second "
+    "time (another recipe) bench_recipes.py refuses the used folder, and the script goes on and copies the EARLIER "
+    "study's bench_recipes.json into the new OUT, exit 0",
+)
+def test_a_second_gpu_recipe_study_does_not_hand_back_the_first_ones_results(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    for name in ("benchmarks", "datasets"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    earlier = tmp_path / "runs" / "gpu-study" / "recipes"
+    earlier.mkdir(parents=True)
+    (earlier / "bench_recipes.json").write_text(json.dumps({"command": "the earlier study", "runs": []}))
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        ["bash", "benchmarks/gpu_recipe_study.sh", str(tmp_path / "second"), "quick-ada", "60", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    handed_back = tmp_path / "second" / "bench_recipes.json"
+    assert result.returncode != 0 or not handed_back.exists() or "earlier" not in handed_back.read_text(), (
+        result.stdout + result.stderr
+    )
