@@ -276,3 +276,68 @@ def test_a_second_gpu_recipe_study_does_not_hand_back_the_first_ones_results(tmp
     assert result.returncode != 0 or not handed_back.exists() or "earlier" not in handed_back.read_text(), (
         result.stdout + result.stderr
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #11: a layout the paint page saved (indexed PNG, project palette) and another editor re-saved "
+    "as RGB is refused by a colour-trained renderer: only its training colours are matched, not the project "
+    "palette the app itself wrote",
+)
+def test_a_paint_page_layout_flattened_to_rgb_is_read_by_a_colour_renderer(colour_run, tmp_path):
+    from osmis_core.application.render import save_layout
+
+    ids = scene_arrays()[1]
+    save_layout(ids, tmp_path / "painted.png")
+    assert np.array_equal(_decode(colour_run, Image.open(tmp_path / "painted.png")), ids)  # as saved: read
+    flat = Image.open(tmp_path / "painted.png").convert("RGB")
+    got = _decode(colour_run, flat, "painted-rgb.png")
+    assert isinstance(got, np.ndarray) and np.array_equal(got, ids), got
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #12: a colour blob that is no class colour is refused as 'not a class colour of this "
+    "renderer' without naming the class colours it accepts (a grey level's refusal names the values)",
+)
+def test_a_foreign_colour_region_is_refused_naming_the_class_colours(colour_run):
+    ids = scene_arrays()[1]
+    rgb = COLOURS[ids].copy()
+    rgb[ids == 2] = [0, 255, 0]
+    got = _decode(colour_run, Image.fromarray(rgb, "RGB"), "green-box.png")
+    assert isinstance(got, DataError)
+    message = str(got).lower()
+    assert "green-box.png" in message and "#c81e1e" in message and "#1e1ec8" in message, message
+
+
+# -- 3. the restart command after a stop before the first checkpoint ------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["osmis", "renderer"])
+def test_the_suggested_restart_command_runs_with_spaces_and_a_mask_file(tmp_path, capsys, model):
+    """What works: the command `osmis train RUN --resume` suggests for a run stopped before its first checkpoint,
+    with --mask and spaces in every path, runs as printed (shlex) and keeps the run's kind."""
+    import shlex
+
+    from helpers import TINY
+    from test_renderer_training import TINY_RENDERER
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig, build_config
+
+    img, ids = scene_arrays()
+    data, masks, run = tmp_path / "my data", tmp_path / "my masks", tmp_path / "my run"
+    (data / "image").mkdir(parents=True)
+    masks.mkdir()
+    Image.fromarray(img).save(data / "image" / "00000.png")
+    save_palette_mask(ids, masks / "m 0.png")
+    overrides = {**(TINY_RENDERER if model == "renderer" else TINY), "iters": 2}
+    start_training(build_config(overrides=overrides), data, run, mask_path=masks / "m 0.png")
+    assert main(["train", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err
+    argv = shlex.split(err[err.index("osmis train") :].strip())
+    assert argv[:2] == ["osmis", "train"] and "--mask" in argv
+    assert main(argv[1:]) == 0, capsys.readouterr().err
+    config = OsmisConfig.from_dict(json.loads((run / "run.json").read_text())["config"])
+    assert config.flat()["model"] == model and config.run.iters == 2
+    assert list((run / "checkpoints").glob("step_*.pt"))
