@@ -142,6 +142,24 @@ def test_layouts_drawn_like_the_training_masks_are_read_as_classes(tmp_path):
     assert np.array_equal(_decode(run, Image.fromarray(line)), expected)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #13: a grey class-id layout 0/1/2 given to a black/white-trained renderer is thresholded at 128 "
+    "to all background and refused as 'holds a single class (0); draw at least two classes' instead of naming "
+    "class id 2",
+)
+def test_a_class_id_beyond_a_black_and_white_renderer_is_named(tmp_path):
+    from osmis_core.application.render import load_renderer
+
+    ids = scene_arrays()[1]
+    run = _train_renderer(tmp_path, Image.fromarray(((ids > 0) * 255).astype(np.uint8)))
+    Image.fromarray(ids).save(tmp_path / "ids.png")  # grey class ids 0, 1, 2
+    with pytest.raises(DataError) as caught:
+        load_renderer(run).read_layout(tmp_path / "ids.png")
+    message = str(caught.value)
+    assert "single class" not in message and " 2 " in message, message
+
+
 # -- 2. exact re-make of galleries made before the regions were kept -------------------------------------------------
 
 
