@@ -243,6 +243,31 @@ def test_renders_of_another_run_are_not_added_to_a_gallery_silently(palette_run,
     assert added.get("run") == str(other.resolve()), (manifest["run"], added)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #16: `osmis run --two-stage --resume` whose OSMIS stage stopped before its first checkpoint "
+    "suggests `osmis train DATA --config RUN/run.json --out RUN`, which trains the OSMIS stage only (no renderer "
+    "stage, no galleries); a renderer stage stopped so is started again in place",
+)
+def test_two_stage_resume_after_an_osmis_stage_stopped_before_its_first_checkpoint(scene, tmp_path, capsys):
+    from helpers import TINY, tiny_flags
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import build_config
+
+    run = tmp_path / "run"
+    start_training(build_config(overrides={**TINY, "iters": 2}), scene, run)  # stopped before its first checkpoint
+    flags = [*tiny_flags(), "--iters", "2", "--quiet", "--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4"]
+    argv = ["run", str(scene), "--two-stage", *flags, "--n", "2", "--metrics", "diversity", "--out", str(run)]
+    code = main([*argv, "--resume"])
+    err = capsys.readouterr().err
+    if code == 2:  # a refusal must then give the command that finishes the two-stage job
+        assert "osmis run" in err and "--two-stage" in err, err
+        return
+    assert code == 0, err
+    assert list((run / "galleries").glob("two-stage-*"))
+
+
 # -- 4. benchmarks/bench_recipes.py --------------------------------------------------------------------------------
 
 
