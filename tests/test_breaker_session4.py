@@ -160,6 +160,22 @@ def test_a_class_id_beyond_a_black_and_white_renderer_is_named(tmp_path):
     assert "single class" not in message and " 2 " in message, message
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker4 #17: an 8-bit layout 0/128/255 for a renderer trained on 16-bit levels 0/32768/65535 is scaled "
+    "to 0/32896/65535 and refused as 'class id 32896', a value the file does not hold, instead of being read as "
+    "the three classes (as 0/255 black/white is)",
+)
+def test_an_8_bit_layout_of_a_16_bit_grey_level_renderer(tmp_path):
+    ids = scene_arrays()[1]
+    run = _train_renderer(tmp_path, Image.fromarray(np.array([0, 32768, 65535], np.uint16)[ids]))
+    got = _decode(run, Image.fromarray(np.array([0, 128, 255], np.uint8)[ids]), "eight.png")
+    if isinstance(got, DataError):
+        assert "32896" not in str(got) and "128" in str(got), str(got)
+        return
+    assert np.array_equal(got, ids)
+
+
 # -- 2. exact re-make of galleries made before the regions were kept -------------------------------------------------
 
 
