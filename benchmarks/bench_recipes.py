@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import statistics
@@ -226,12 +227,22 @@ def check_arguments(args) -> str | None:
     seeds = [s for s in args.seeds.split(",") if s]
     if not seeds or not all(s.isdigit() for s in seeds):
         return f"--seeds must be comma-separated whole numbers, got {args.seeds!r}."
+    if len({int(s) for s in seeds}) < len(seeds):
+        return f"--seeds names a seed twice ({args.seeds}): its runs would share one folder."
     if args.jobs < 1:
         return f"--jobs must be at least 1, got {args.jobs}."
-    if args.stop_after < 0:
-        return f"--stop-after must be 0 (no limit) or more seconds, got {args.stop_after}."
-    if not [c for c in args.cases.split(",") if c and Path(c).exists()]:
+    if not 0 <= args.stop_after < math.inf:
+        return f"--stop-after must be 0 (no limit) or a finite number of seconds, got {args.stop_after}."
+    if not 0 < args.iters_scale < math.inf:
+        return f"--iters-scale must be a finite number above 0, got {args.iters_scale}."
+    cases = [c for c in args.cases.split(",") if c]
+    if not [c for c in cases if Path(c).exists()]:
         return f"--cases: none of {args.cases!r} exists."
+    stems = [Path(c).stem for c in cases]
+    if len(set(stems)) < len(stems):
+        return f"--cases: two cases are named '{max(stems, key=stems.count)}': their runs would share one folder."
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return f"--out {args.out} is a file, not a folder."
     if (Path(args.out) / "bench_recipes.json").exists():
         return f"--out {args.out} already holds a study (bench_recipes.json); give another folder."
     return None
@@ -307,6 +318,7 @@ def main() -> int:
             "runs": runs,
             "skipped": skipped,
             "failed": failed,
+            "missing_cases": missing,
         }
         # rewritten after every run: a study cut short keeps what finished
         atomic_write_text(Path(args.out) / "bench_recipes.json", json.dumps(result, indent=1) + "\n")

@@ -19,7 +19,9 @@ mkdir -p "$OUT" runs/gpu-study
 timeout "$LIMIT" $PY benchmarks/bench_recipes.py --recipes "$RECIPES" \
   --cases datasets/example_scene,../shared/data/example_image --seeds 0,1,2,3,4 --eval-cost "" \
   --device cuda --jobs "$JOBS" --out runs/gpu-study/recipes
-echo "bench_recipes exit $?"
+status=$?
+echo "bench_recipes exit $status"
+[ "$status" -eq 2 ] && exit 2  # refused its arguments: there is no study to hand back
 cp runs/gpu-study/recipes/bench_recipes.json "$OUT/"
 for recipe in ${RECIPES//,/ }; do
   timeout 30 $PY -m osmis_core generate "runs/gpu-study/recipes/example_scene-$recipe-seed0" --n 16 --seed 0 \

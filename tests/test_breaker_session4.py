@@ -293,11 +293,6 @@ def _bench(tmp_path: Path, *args):
     return _bench_recipes("--cases", _no_image_case(tmp_path), "--recipes", "quick", *args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #7: bench_recipes.py accepts --iters-scale nan (every run then fails with ValueError), "
-    "--iters-scale -1 (every schedule silently 1 iteration) and --stop-after nan (silently no limit)",
-)
 @pytest.mark.parametrize(
     ("option", "value"), [("--iters-scale", "nan"), ("--iters-scale", "-1"), ("--stop-after", "nan")]
 )
@@ -307,10 +302,6 @@ def test_bench_recipes_refuses_a_meaningless_number(tmp_path, option, value):
     assert not (tmp_path / "study").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #8: bench_recipes.py --out naming an existing file ends in a FileExistsError traceback",
-)
 def test_bench_recipes_out_that_is_a_file_is_one_sentence(tmp_path):
     (tmp_path / "study.txt").write_text("mine\n")
     result = _bench(tmp_path, "--out", tmp_path / "study.txt")
@@ -319,11 +310,6 @@ def test_bench_recipes_out_that_is_a_file_is_one_sentence(tmp_path):
     assert (tmp_path / "study.txt").read_text() == "mine\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #9: bench_recipes.py --seeds 0,0 (or two cases with the same name) runs the first and records "
-    "the second as failed with 'already holds a run; use --resume' instead of refusing the repeat up front",
-)
 def test_bench_recipes_refuses_a_repeated_seed(tmp_path):
     from test_breaker_session3 import _bench_recipes
 
@@ -332,12 +318,6 @@ def test_bench_recipes_refuses_a_repeated_seed(tmp_path):
     assert result.returncode == 2 and "--seeds" in result.stderr, result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #10: benchmarks/gpu_recipe_study.sh always uses --out runs/gpu-study/recipes; run a second "
-    "time (another recipe) bench_recipes.py refuses the used folder, and the script goes on and copies the EARLIER "
-    "study's bench_recipes.json into the new OUT, exit 0",
-)
 def test_a_second_gpu_recipe_study_does_not_hand_back_the_first_ones_results(tmp_path):
     import os
     import subprocess
@@ -428,11 +408,6 @@ def test_the_suggested_restart_command_runs_with_spaces_and_a_mask_file(tmp_path
     assert list((run / "checkpoints").glob("step_*.pt"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #15: a --cases entry that does not exist is only noted on stderr; bench_recipes.json (runs, "
-    "skipped, failed) keeps no trace of it, so a study missing a case reads as complete",
-)
 def test_bench_recipes_records_a_missing_case_in_the_json(tmp_path):
     from test_breaker_session3 import _bench_recipes, _no_image_case
 
