@@ -198,12 +198,6 @@ def _old_gallery_remade(run: Path, gallery: Path) -> list:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #5: an old gallery's --resample-instance item on a resized layout is re-made with the point "
-    "taken in the render-size mask instead of the layout file (the item records layout_resized): another region "
-    "is re-drawn and a different photo comes back, silently",
-)
 def test_an_old_instance_item_of_a_resized_layout_is_not_re_made_silently_wrong(palette_run, tmp_path):
     save_palette_mask(scene_arrays()[1], tmp_path / "big.png")  # 128x64: rendered at 64x32
     gallery = tmp_path / "g"
@@ -214,12 +208,6 @@ def test_an_old_instance_item_of_a_resized_layout_is_not_re_made_silently_wrong(
     assert got == [True] or isinstance(got[0], DataError), got
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #6: an old gallery's item re-drawn with --resample REGION.png or --resample-instance on a "
-    "resized layout cannot be re-made (the region file is compared with the render-size mask; the point is said "
-    "to lie outside it) though the item records layout_resized from/to",
-)
 @pytest.mark.parametrize("region", ["file", "instance"])
 def test_an_old_region_item_of_a_resized_layout_is_re_made(palette_run, tmp_path, region):
     ids = scene_arrays()[1]

@@ -236,13 +236,13 @@ class Renderer:
             )
         return ids
 
-    def region_map(self, region: Region, layout_file_ids: np.ndarray, ids: np.ndarray, name: str) -> np.ndarray:
-        """The binary region (H x W bool at the render size) of a Region for a layout (file ids before fitting,
-        and fitted ids)."""
+    def region_map(self, region: Region, file_shape: tuple[int, int], ids: np.ndarray, name: str) -> np.ndarray:
+        """The binary region (H x W bool at the render size) of a Region for a layout: file_shape (H, W) of the
+        layout file, whose coordinates the region file and the instance point use; ids, the fitted layout."""
         if region.mask is not None:
-            if region.mask.shape != layout_file_ids.shape:
+            if region.mask.shape != tuple(file_shape):
                 rh, rw = region.mask.shape
-                lh, lw = layout_file_ids.shape
+                lh, lw = file_shape
                 raise DataError(f"{region.mask_name}: the region mask is {rw}x{rh} but the layout {name} is {lw}x{lh}.")
             r = _resize_nearest(region.mask != 0, ids.shape)
         elif region.class_id is not None:
@@ -251,7 +251,7 @@ class Renderer:
                 raise DataError(f"{name}: class {region.class_id} (--resample-class) does not occur in the layout.")
         else:
             x, y = region.instance_at
-            lh, lw = layout_file_ids.shape
+            lh, lw = file_shape
             if not (0 <= x < lw and 0 <= y < lh):
                 raise DataError(f"{name}: --resample-instance {x},{y} lies outside the {lw}x{lh} layout.")
             fy, fx = int(y * ids.shape[0] / lh), int(x * ids.shape[1] / lw)
@@ -448,7 +448,7 @@ def render_gallery_events(
             fit = renderer.fit_size if one_class_ok else renderer.fit_layout
             sources.append((path, raw, fit(raw, str(path))))
     prepared = [
-        (path, ids, renderer.region_map(region, raw, ids, str(path)) if region is not None else None, raw.shape)
+        (path, ids, renderer.region_map(region, raw.shape, ids, str(path)) if region is not None else None, raw.shape)
         for path, raw, ids in sources
     ]
     total = len(prepared) * n
@@ -765,7 +765,9 @@ def item_recipe(renderer: Renderer, gallery_dir: str | Path, item: dict) -> tupl
             mask=(read_region(d["mask"]).mask if "mask" in d else None),
             mask_name=d.get("mask"),
         )
-        rerolls.append((renderer.region_map(region, raw, ids, str(mask_path)), int(item["resample_seed"])))
+        # the file, class or point refers to the layout file, of the size it had before any resize
+        file_shape = tuple((item.get("layout_resized") or {}).get("from") or raw.shape)
+        rerolls.append((renderer.region_map(region, file_shape, ids, str(mask_path)), int(item["resample_seed"])))
     return ids, NoiseRecipe(int(item["seed"]), item.get("noise", "global"), tuple(rerolls))
 
 
