@@ -49,12 +49,6 @@ def _decode(run: Path, img: Image.Image, name: str = "layout.png"):
 # -- 1. layouts read by the training masks' rules ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #1: the RGB colour mask a renderer was trained on, saved as an indexed PNG (what optipng, "
-    "GIMP's indexed mode or Image.quantize write), is read by its palette indices, not its colours: silently "
-    "the wrong classes",
-)
 def test_an_indexed_png_of_the_colour_training_mask_is_read_by_its_colours(colour_run):
     rgb = Image.fromarray(COLOURS[scene_arrays()[1]], "RGB")
     indexed = rgb.quantize(colors=3, method=Image.Quantize.MEDIANCUT)  # same picture, palette order of its own
@@ -68,11 +62,6 @@ def test_an_indexed_png_of_the_colour_training_mask_is_read_by_its_colours(colou
     assert np.array_equal(got, as_rgb)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #2: a palette layout whose palette has the training colours in another index order "
-    "(red at index 2, blue at 1) is read by index: the disc becomes the box class, silently",
-)
 def test_a_palette_layout_with_the_training_colours_in_another_order_keeps_its_classes(palette_run):
     ids = scene_arrays()[1]
     swapped = np.array([0, 2, 1], np.uint8)[ids]
@@ -331,12 +320,6 @@ def test_a_second_gpu_recipe_study_does_not_hand_back_the_first_ones_results(tmp
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #11: a layout the paint page saved (indexed PNG, project palette) and another editor re-saved "
-    "as RGB is refused by a colour-trained renderer: only its training colours are matched, not the project "
-    "palette the app itself wrote",
-)
 def test_a_paint_page_layout_flattened_to_rgb_is_read_by_a_colour_renderer(colour_run, tmp_path):
     from osmis_core.application.render import save_layout
 
@@ -348,11 +331,6 @@ def test_a_paint_page_layout_flattened_to_rgb_is_read_by_a_colour_renderer(colou
     assert isinstance(got, np.ndarray) and np.array_equal(got, ids), got
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #12: a colour blob that is no class colour is refused as 'not a class colour of this "
-    "renderer' without naming the class colours it accepts (a grey level's refusal names the values)",
-)
 def test_a_foreign_colour_region_is_refused_naming_the_class_colours(colour_run):
     ids = scene_arrays()[1]
     rgb = COLOURS[ids].copy()

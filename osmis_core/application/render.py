@@ -217,22 +217,38 @@ class Renderer:
         return self.fit_size(self.decode_layout_image(open_mask(path), str(path)), str(path))
 
     def decode_layout_image(self, img: Image.Image, name: str) -> np.ndarray:
-        """Pixels -> class ids: palette indices and grey levels by the rules of the training masks
-        (data.masks.layout_ids: ids, or the training masks' own values such as 0/255 black/white); colours are
-        matched to the training masks' class colours, else to the project's palette (gallery masks). Unknown
-        colours raise DataError."""
-        colour_trained = self.class_values is None and bool(self.class_colours)
+        """Pixels -> class ids (H x W int64), as training read its masks. A palette image whose colours are all
+        class colours of the training masks is read by its colours (a re-saved or re-ordered palette keeps its
+        classes); otherwise palette indices and grey levels go by data.masks.layout_ids (ids, or the training
+        masks' own values such as 0/255 black/white). Colours are matched to the training masks' class colours
+        (anti-aliased edges to the nearest), else exactly to the project's palette (gallery masks and paint-page
+        layouts saved as RGB). Raises DataError for a colour of neither, naming the accepted colours."""
+        rgb = np.asarray(img.convert("RGB")) if img.mode in ("P", "PA", "RGB", "RGBA") else None
+        class_colours = np.array(self.class_colours, np.int64) if self.class_colours else None
+        if img.mode in ("P", "PA") and class_colours is not None and _distinct_palette_colours(img):
+            by_colour = layout_colour_ids(rgb, class_colours, edges=False)
+            if (by_colour >= 0).all():
+                return by_colour
+        colour_trained = self.class_values is None and class_colours is not None
         ids = layout_ids(img, self.class_values, self.num_classes, colour_trained)
         if ids is not None:
             return ids
-        rgb = np.asarray(img.convert("RGB"))
-        colours = np.array(self.class_colours if self.class_colours else palette()[: self.num_classes], np.int64)
-        ids = layout_colour_ids(rgb, colours)
+        rgb = rgb if rgb is not None else np.asarray(img.convert("RGB"))
+        project = np.array(palette()[: self.num_classes], np.int64)
+        ids = layout_colour_ids(rgb, class_colours if class_colours is not None else project)
+        if (ids < 0).any() and class_colours is not None:
+            gallery = layout_colour_ids(rgb, project, edges=False, tolerance=0)
+            ids = gallery if (gallery >= 0).all() else ids
         if (ids < 0).any():
             y, x = np.argwhere(ids < 0)[0]
             c = rgb[y, x]
+            accepted = ", ".join(
+                f"#{int(k[0]):02x}{int(k[1]):02x}{int(k[2]):02x}"
+                for k in (class_colours if class_colours is not None else project)
+            )
             raise DataError(
-                f"{name}: colour #{c[0]:02x}{c[1]:02x}{c[2]:02x} at ({x}, {y}) is not a class colour of this renderer."
+                f"{name}: colour #{c[0]:02x}{c[1]:02x}{c[2]:02x} at ({x}, {y}) is not a class colour of this "
+                f"renderer (its classes 0..{self.num_classes - 1}: {accepted})."
             )
         return ids
 
@@ -741,6 +757,15 @@ def add_to_gallery(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _distinct_palette_colours(img: Image.Image) -> bool:
+    """Whether the palette indices a palette image uses have distinct colours (so its colours can stand for its
+    classes: two indices of one colour, such as unset palette entries, are read by index instead)."""
+    used = np.unique(np.asarray(img if img.mode == "P" else img.convert("P")))
+    pal = img.getpalette() or []
+    colours = {tuple(pal[3 * int(i) : 3 * int(i) + 3]) for i in used}
+    return len(colours) == len(used)
 
 
 def item_recipe(renderer: Renderer, gallery_dir: str | Path, item: dict) -> tuple[np.ndarray, NoiseRecipe]:

@@ -168,9 +168,11 @@ def layout_ids(
     return a
 
 
-def layout_colour_ids(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
+def layout_colour_ids(
+    rgb: np.ndarray, colours: np.ndarray, edges: bool = True, tolerance: int = COLOUR_TOLERANCE
+) -> np.ndarray:
     """Class ids (H x W int64) of an RGB layout (H x W x 3) by the class colours (K x 3), the way training reads a
-    colour mask: a colour within COLOUR_TOLERANCE of a class colour is that class, and a colour with no interior
+    colour mask: a colour within `tolerance` of a class colour is that class, and (edges) a colour with no interior
     pixels (an anti-aliased edge between classes) goes to the nearest class. Any other colour, one that fills a
     region of its own, is -1 (the caller names it)."""
     rgb = rgb.astype(np.int64)
@@ -178,8 +180,8 @@ def layout_colour_ids(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
     unique, inverse = np.unique(codes.ravel(), return_inverse=True)
     u = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], 1)
     colours = colours.astype(np.int64)
-    near = np.abs(u[:, None, :] - colours[None]).max(-1).min(1) <= COLOUR_TOLERANCE
-    edge = _core_counts([inverse.reshape(codes.shape)], len(u)) == 0
+    near = np.abs(u[:, None, :] - colours[None]).max(-1).min(1) <= tolerance
+    edge = _core_counts([inverse.reshape(codes.shape)], len(u)) == 0 if edges else np.zeros(len(u), bool)
     nearest = ((u[:, None, :] - colours[None]) ** 2).sum(-1).argmin(1)
     return np.where(near | edge, nearest, -1)[inverse].reshape(codes.shape)
 
