@@ -901,6 +901,9 @@ def cmd_run(args) -> int:
         if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
             raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
         args.mask = data.get("mask_path")
+    # a job stopped before its first checkpoint has nothing to keep: --resume starts it again in place
+    restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
+    if args.resume and not restart:
         trainer = resume_training(run_dir, _resume_overrides(args, "renderer" if args.two_stage else None))
         config = trainer.config
     else:
@@ -916,7 +919,7 @@ def cmd_run(args) -> int:
                 "and osmis render."
             )
         run_dir = Path(args.out) if args.out else new_run_dir(args.data)
-        if RunFolder(run_dir).exists():
+        if RunFolder(run_dir).exists() and not restart:
             raise OsmisError(
                 f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
                 "checkpoint, then generate and evaluate) or choose another --out."
@@ -939,7 +942,7 @@ def cmd_run(args) -> int:
 
     code = run_with_progress(
         trainer,
-        resumed=args.resume,
+        resumed=args.resume and not restart,
         quiet=args.quiet,
         governor=args.thread_plan.governor(),
         stop_signals=stop_signals,

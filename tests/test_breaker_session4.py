@@ -236,12 +236,6 @@ def test_renders_of_another_run_are_not_added_to_a_gallery_silently(palette_run,
     assert added.get("run") == str(other.resolve()), (manifest["run"], added)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #16: `osmis run --two-stage --resume` whose OSMIS stage stopped before its first checkpoint "
-    "suggests `osmis train DATA --config RUN/run.json --out RUN`, which trains the OSMIS stage only (no renderer "
-    "stage, no galleries); a renderer stage stopped so is started again in place",
-)
 def test_two_stage_resume_after_an_osmis_stage_stopped_before_its_first_checkpoint(scene, tmp_path, capsys):
     from helpers import TINY, tiny_flags
 
