@@ -33,3 +33,21 @@ def scene(tmp_path) -> Path:
     Image.fromarray(img).save(tmp_path / "scene" / "image" / "00000.png")
     save_palette_mask(ids, tmp_path / "scene" / "mask" / "00000.png")
     return tmp_path / "scene"
+
+
+@pytest.fixture(scope="module")
+def tiny_renderer_run(tmp_path_factory):
+    """A tiny renderer trained 2 iterations on the synthetic scene; returns (run folder, its layout file)."""
+    from test_renderer_training import TINY_RENDERER
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import build_config
+
+    root = tmp_path_factory.mktemp("tiny_renderer")
+    img, ids = scene_arrays()
+    (root / "scene" / "image").mkdir(parents=True)
+    (root / "scene" / "mask").mkdir()
+    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
+    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
+    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), root / "scene", root / "run").run())
+    return root / "run", root / "scene" / "mask" / "00000.png"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import save_palette_mask, scene_arrays, start_osmis, tiny_flags, wait_for
+from helpers import scene_arrays, start_osmis, tiny_flags, wait_for
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
 
@@ -20,21 +20,6 @@ from osmis_core.config import RENDERER_DEFAULTS, OsmisConfig, build_config, save
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDERER_FLAGS = ["--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4"]  # the renderer's tiny widths
-
-
-@pytest.fixture(scope="module")
-def renderer_run(tmp_path_factory):
-    """A tiny renderer trained 2 iterations on the synthetic scene; returns (run folder, its layout file)."""
-    from osmis_core.application.session import start_training
-
-    root = tmp_path_factory.mktemp("breaker2")
-    img, ids = scene_arrays()
-    (root / "scene" / "image").mkdir(parents=True)
-    (root / "scene" / "mask").mkdir()
-    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
-    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
-    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), root / "scene", root / "run").run())
-    return root / "run", root / "scene" / "mask" / "00000.png"
 
 
 def test_config_file_at_the_defaults_keeps_the_renderers_own_defaults(tmp_path):
@@ -103,8 +88,8 @@ def test_sigterm_during_run_training_exits_143(scene, tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
 
 
-def test_render_seed_out_of_range_is_one_sentence(renderer_run, tmp_path, capsys):
-    run, layout = renderer_run
+def test_render_seed_out_of_range_is_one_sentence(tiny_renderer_run, tmp_path, capsys):
+    run, layout = tiny_renderer_run
     out = tmp_path / "g"
     argv = ["render", str(run), "--layout", str(layout), "--n", "1", "--seed", str(2**70), "--out", str(out)]
     assert main(argv) == 2
@@ -112,11 +97,13 @@ def test_render_seed_out_of_range_is_one_sentence(renderer_run, tmp_path, capsys
     assert not out.exists()
 
 
-def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_folder(renderer_run, tmp_path, monkeypatch):
+def test_resample_region_of_a_render_gallery_does_not_depend_on_the_working_folder(
+    tiny_renderer_run, tmp_path, monkeypatch
+):
     """#7: the region of --resample is kept in the gallery as rendered, so item_recipe needs no working folder."""
     from osmis_core.application.render import item_recipe, load_renderer
 
-    run, layout = renderer_run
+    run, layout = tiny_renderer_run
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir()
     elsewhere.mkdir()

@@ -8,36 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import save_palette_mask, scene_arrays
+from helpers import save_palette_mask
 from PIL import Image
-from test_renderer_training import TINY_RENDERER
 
 from osmis_core.cli import main
 from osmis_core.config import build_config
 
 
-@pytest.fixture(scope="module")
-def renderer_run(tmp_path_factory):
-    """A tiny renderer trained 2 iterations on the synthetic scene; returns (run folder, its layout file)."""
-    from osmis_core.application.session import start_training
-
-    root = tmp_path_factory.mktemp("breaker2more")
-    img, ids = scene_arrays()
-    (root / "scene" / "image").mkdir(parents=True)
-    (root / "scene" / "mask").mkdir()
-    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
-    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
-    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), root / "scene", root / "run").run())
-    return root / "run", root / "scene" / "mask" / "00000.png"
-
-
-def test_an_exported_resample_item_is_re_made_from_the_export_alone(renderer_run, tmp_path, monkeypatch):
+def test_an_exported_resample_item_is_re_made_from_the_export_alone(tiny_renderer_run, tmp_path, monkeypatch):
     """#7: the region file of --resample travels with the gallery and its export (regions/), so the recipe needs
     neither the working folder nor the original region file."""
     from osmis_core.application.gallery import export_selection
     from osmis_core.application.render import item_recipe, load_renderer
 
-    run, layout = renderer_run
+    run, layout = tiny_renderer_run
     ids = np.asarray(Image.open(layout))
     region = np.zeros(ids.shape, np.uint8)
     region[8:24, 16:48] = 255
@@ -57,9 +41,9 @@ def test_an_exported_resample_item_is_re_made_from_the_export_alone(renderer_run
     assert np.array_equal(renderer.render_recipe(layout_ids, recipe), saved)
 
 
-def test_a_region_of_another_size_than_the_layout_is_refused(renderer_run, tmp_path, capsys):
+def test_a_region_of_another_size_than_the_layout_is_refused(tiny_renderer_run, tmp_path, capsys):
     """#7: the documented rule: the region has the layout file's size; another size is one sentence, exit 2."""
-    run, layout = renderer_run
+    run, layout = tiny_renderer_run
     Image.fromarray(np.full((10, 10), 255, np.uint8)).save(tmp_path / "small.png")
     argv = ["render", str(run), "--layout", str(layout), "--resample", str(tmp_path / "small.png")]
     assert main([*argv, "--resample-seed", "1", "--out", str(tmp_path / "g")]) == 2
@@ -68,12 +52,12 @@ def test_a_region_of_another_size_than_the_layout_is_refused(renderer_run, tmp_p
     assert not (tmp_path / "g").exists()
 
 
-def test_a_resized_layout_is_recorded_as_rendered(renderer_run, tmp_path):
+def test_a_resized_layout_is_recorded_as_rendered(tiny_renderer_run, tmp_path):
     """The manifest says when the layout file was resized to the render size, by which rule, and which file of the
     gallery holds what was rendered; the recipe re-makes the photo from it exactly."""
     from osmis_core.application.render import item_recipe, load_renderer, render_gallery
 
-    run, layout = renderer_run
+    run, layout = tiny_renderer_run
     ids = np.asarray(Image.open(layout))
     big = tmp_path / "big.png"
     save_palette_mask(np.kron(ids, np.ones((2, 2), np.uint8)), big)  # same aspect ratio, twice the size
@@ -219,10 +203,10 @@ def test_perfect_locality_is_null_with_its_reason_in_metrics_json_and_the_table(
     assert "locality_class_note" not in table  # shown with its value, not as a row of its own
 
 
-def test_the_time_budget_bounds_the_renderer_measures(renderer_run, scene, tmp_path, capsys):
+def test_the_time_budget_bounds_the_renderer_measures(tiny_renderer_run, scene, tmp_path, capsys):
     """#12: `osmis evaluate --time-budget` covers the renderer measures with the same plan: each is estimated
     before the work, and one estimated past the budget is not computed (its keys hold the reason)."""
-    run, layout = renderer_run
+    run, layout = tiny_renderer_run
     gallery = tmp_path / "rg"
     assert main(["render", str(run), "--layout", str(layout), "--n", "1", "--out", str(gallery)]) == 0
     capsys.readouterr()
