@@ -258,11 +258,6 @@ def test_a_hand_written_config_keeps_its_values_for_a_renderer_run(tmp_path):
     assert kept or ("lr_d" in said and "batch_size" in said), (config.optimisation, said)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #10: --keep-best class_coverage from a config file on data without masks is refused naming "
-    "the flag --keep-best, not the config file that set it",
-)
 def test_keep_best_from_a_config_file_names_the_file(scene, tmp_path, capsys):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"keep_best": "class_coverage", "masks": False}))
