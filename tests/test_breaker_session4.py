@@ -210,12 +210,6 @@ def test_an_old_region_item_of_a_resized_layout_is_re_made(palette_run, tmp_path
     assert _old_gallery_remade(palette_run, tmp_path / "g") == [True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #14: add_to_gallery (the paint page's 'add to gallery') adds renders of another renderer run to "
-    "a render gallery without a word; the items do not record their run, so the gallery says every photo is the "
-    "first run's and they cannot be re-made",
-)
 def test_renders_of_another_run_are_not_added_to_a_gallery_silently(palette_run, tmp_path):
     from osmis_core.application.render import NoiseRecipe, add_to_gallery, load_renderer
 

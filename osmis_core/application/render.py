@@ -664,16 +664,20 @@ def add_to_gallery(
     renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRecipe], gallery_dir: str | Path, source: str = "paint"
 ) -> dict:
     """Render `layout` with each recipe and add the photos, with the layout as their mask, to a render gallery
-    (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record seed, noise mode and
-    each re-drawn region (regions/NNNN-K.png) with its seed, so `remake_item` gives the same pixels.
+    (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record the renderer run (`run`,
+    its resolved folder), its checkpoint step, seed, noise mode and each re-drawn region (regions/NNNN-K.png) with
+    its seed, so `item_recipe` gives the same pixels; a gallery holds the renders of one renderer run (its
+    manifest's `run`).
 
     The gallery, old items and new, is rebuilt in a hidden sibling folder and swapped in whole, so a failure leaves
     it as it was (its scores, now incomplete, are dropped). Returns the new manifest. Raises DataError for a layout the
-    renderer does not accept or a folder holding another kind of gallery, OsmisError when it cannot be written.
+    renderer does not accept, a folder holding another kind of gallery or the renders of another renderer run,
+    OsmisError when it cannot be written.
     """
     if not recipes:
         raise OsmisError("nothing to add: no render chosen.")
     gallery = Path(gallery_dir)
+    run = renderer.run.resolve()
     ids = renderer.fit_layout(layout)
     manifest_path = gallery / "manifest.json"
     if manifest_path.is_file():
@@ -684,6 +688,11 @@ def add_to_gallery(
             raise DataError(f"{manifest_path}: cannot be read as a gallery manifest ({exc}).") from None
         if manifest.get("kind") != "render":
             raise DataError(f"{gallery}: holds a gallery of OSMIS samples; add renders to another gallery.")
+        if manifest.get("run") is not None and Path(manifest["run"]).resolve() != run:
+            raise DataError(
+                f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these renders "
+                f"to another gallery."
+            )
     elif gallery.exists() and any(gallery.iterdir()):
         raise DataError(f"{gallery}: the folder holds other files and no gallery manifest; choose another name.")
     else:
@@ -727,6 +736,7 @@ def add_to_gallery(
                 "layout": f"masks/{name}",
                 "seed": int(recipe.seed),
                 "noise": recipe.mode,
+                "run": str(run),
                 "checkpoint_step": renderer.step,
                 "source": source,
             }
@@ -737,7 +747,7 @@ def add_to_gallery(
             h, w = ids.shape
             manifest = {
                 "kind": "render",
-                "run": str(renderer.run.resolve()),
+                "run": str(run),
                 "checkpoint_step": renderer.step,
                 "ema": True,
                 "seed": int(recipes[0].seed),
