@@ -109,11 +109,6 @@ def test_the_training_mask_itself_is_accepted_as_a_layout(tmp_path, capsys, make
     assert load_renderer(run).read_layout(layout).shape == rendered.shape
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #4: a layout holding only some of a sparse palette's training values (indices 0 and 2 of "
-    "0/2/40) is read as class ids 0 and 2 (index 2 was class 1 in training): silently the wrong class",
-)
 def test_an_edited_sparse_palette_mask_is_read_as_in_training_or_refused(tmp_path):
     from osmis_core.application.render import load_renderer
 
