@@ -632,13 +632,23 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
         raise ConfigError(f"{said} must be at most {meta['max']}, got {value!r}.")
 
 
+# the keep_best metrics computed from the generated masks against the real ones: none without masks (SIV-GAN)
+MASK_METRICS = ("mask_shares", "class_coverage")
+
+
 def _check_together(flat: Mapping[str, Any], said=lambda name: f"option '{name}'") -> None:
-    """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel. said(name):
-    how the message names an option (see _validate)."""
+    """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel; an OSMIS run
+    with masks off keeps no best checkpoint by a mask metric (keep_best mask_shares or class_coverage compare the
+    generated masks with the real ones). said(name): how the message names an option (see _validate)."""
     if flat["noise_spatial"] > flat["noise_dim"]:
         raise ConfigError(
             f"{said('noise_spatial')} ({flat['noise_spatial']}) must be at most the number of noise channels, "
             f"{said('noise_dim')} ({flat['noise_dim']}): it counts the noise channels drawn per pixel."
+        )
+    if flat["model"] == "osmis" and not flat["masks"] and flat["keep_best"] in MASK_METRICS:
+        raise ConfigError(
+            f"{said('keep_best')} = {flat['keep_best']!r} compares the generated masks with the real ones, but "
+            f"{said('masks')} is off (images only); choose keep_best sifid or diversity, or turn masks on."
         )
 
 

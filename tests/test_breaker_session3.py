@@ -109,11 +109,6 @@ def test_the_training_mask_itself_is_accepted_as_a_layout(tmp_path, capsys, make
     assert load_renderer(run).read_layout(layout).shape == rendered.shape
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #4: a layout holding only some of a sparse palette's training values (indices 0 and 2 of "
-    "0/2/40) is read as class ids 0 and 2 (index 2 was class 1 in training): silently the wrong class",
-)
 def test_an_edited_sparse_palette_mask_is_read_as_in_training_or_refused(tmp_path):
     from osmis_core.application.render import load_renderer
 
@@ -258,11 +253,6 @@ def test_a_hand_written_config_keeps_its_values_for_a_renderer_run(tmp_path):
     assert kept or ("lr_d" in said and "batch_size" in said), (config.optimisation, said)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker3 #10: --keep-best class_coverage from a config file on data without masks is refused naming "
-    "the flag --keep-best, not the config file that set it",
-)
 def test_keep_best_from_a_config_file_names_the_file(scene, tmp_path, capsys):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"keep_best": "class_coverage", "masks": False}))

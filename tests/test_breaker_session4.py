@@ -74,12 +74,6 @@ def test_a_palette_layout_with_the_training_colours_in_another_order_keeps_its_c
     assert np.array_equal(got, ids)  # red is class 1 (the disc) and blue class 2 (the box), as in training
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #3: a black/white-trained renderer reads a layout region of grey 128 (a level of its own with "
-    "interior pixels, which training would have made a third class) as class 1 by the soft-mask threshold, "
-    "silently",
-)
 def test_a_grey_region_on_a_black_and_white_renderer_is_refused(tmp_path):
     ids = scene_arrays()[1]
     bw = ((ids > 0) * 255).astype(np.uint8)
@@ -91,11 +85,6 @@ def test_a_grey_region_on_a_black_and_white_renderer_is_refused(tmp_path):
     assert "grey-box.png" in str(got) and "128" in str(got) and "255" in str(got), str(got)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #4: a 2-pixel-wide line of pure green (no class colour, not a blend of two) painted on purpose "
-    "across a colour layout has no interior pixels and silently becomes background; nothing is said",
-)
 def test_a_thin_line_of_a_foreign_colour_is_refused_or_reported(colour_run, tmp_path, capsys):
     rgb = COLOURS[scene_arrays()[1]].copy()
     rgb[10:12, :] = [0, 255, 0]
@@ -131,12 +120,6 @@ def test_layouts_drawn_like_the_training_masks_are_read_as_classes(tmp_path):
     assert np.array_equal(_decode(run, Image.fromarray(line)), expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #13: a grey class-id layout 0/1/2 given to a black/white-trained renderer is thresholded at 128 "
-    "to all background and refused as 'holds a single class (0); draw at least two classes' instead of naming "
-    "class id 2",
-)
 def test_a_class_id_beyond_a_black_and_white_renderer_is_named(tmp_path):
     from osmis_core.application.render import load_renderer
 
@@ -149,12 +132,6 @@ def test_a_class_id_beyond_a_black_and_white_renderer_is_named(tmp_path):
     assert "single class" not in message and " 2 " in message, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #17: an 8-bit layout 0/128/255 for a renderer trained on 16-bit levels 0/32768/65535 is scaled "
-    "to 0/32896/65535 and refused as 'class id 32896', a value the file does not hold, instead of being read as "
-    "the three classes (as 0/255 black/white is)",
-)
 def test_an_8_bit_layout_of_a_16_bit_grey_level_renderer(tmp_path):
     ids = scene_arrays()[1]
     run = _train_renderer(tmp_path, Image.fromarray(np.array([0, 32768, 65535], np.uint16)[ids]))
@@ -210,12 +187,6 @@ def test_an_old_region_item_of_a_resized_layout_is_re_made(palette_run, tmp_path
     assert _old_gallery_remade(palette_run, tmp_path / "g") == [True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker4 #14: add_to_gallery (the paint page's 'add to gallery') adds renders of another renderer run to "
-    "a render gallery without a word; the items do not record their run, so the gallery says every photo is the "
-    "first run's and they cannot be re-made",
-)
 def test_renders_of_another_run_are_not_added_to_a_gallery_silently(palette_run, tmp_path):
     from osmis_core.application.render import NoiseRecipe, add_to_gallery, load_renderer
 

@@ -95,3 +95,74 @@ def test_mask_kind_reads_as_english():
     assert MaskReport("ids", 3).describe().startswith("3 classes from a class-id mask")
     assert MaskReport("colour", 2).describe().startswith("2 classes from an RGB colour-coded mask")
     assert set(KIND_PHRASES) == {"ids", "binary", "soft", "levels", "colour"}
+
+
+def test_layouts_are_read_by_the_kind_of_the_training_masks():
+    """data.masks.layout_ids: a grey level filling a region of its own is no class of a black/white mask (refused,
+    naming it) but a soft mask's level (thresholded); the grey class ids 0/1/2 are refused naming 2 for a
+    black/white renderer; an anti-aliased black/white layout goes to the nearest class."""
+    from osmis_core.data.masks import layout_ids
+
+    _, ids = scene_arrays()
+    bw = (ids > 0).astype(np.uint8) * 255
+    grey_box = bw.copy()
+    grey_box[ids == 2] = 128
+    with pytest.raises(DataError, match=r"box.png: grey level 128 .*values 0, 255 of a black/white mask"):
+        layout_ids(Image.fromarray(grey_box), [0, 255], 2, mask_kind="binary", name="box.png")
+    soft = layout_ids(Image.fromarray(grey_box), [0, 255], 2, mask_kind="soft")
+    assert np.array_equal(soft, ids > 0)
+    assert np.array_equal(layout_ids(Image.fromarray(grey_box), [0, 255], 2), soft)  # kind unknown: as before
+    with pytest.raises(DataError, match=r"ids.png: grey level 2 fills"):
+        layout_ids(Image.fromarray(ids), [0, 255], 2, mask_kind="binary", name="ids.png")
+    big = (scene_arrays(256, 128)[1] > 0).astype(np.uint8) * 255
+    edges = Image.fromarray(big).resize((128, 64), Image.BILINEAR)
+    assert len(np.unique(np.asarray(edges))) > 2
+    out = layout_ids(edges, [0, 255], 2, mask_kind="binary")
+    assert np.array_equal(out, np.asarray(edges) >= 128)
+
+
+def test_an_8_bit_layout_is_read_by_16_bit_training_levels():
+    from osmis_core.data.masks import layout_ids
+
+    _, ids = scene_arrays()
+    eight = Image.fromarray(np.array([0, 128, 255], np.uint8)[ids])
+    assert np.array_equal(layout_ids(eight, [0, 32768, 65535], 3, mask_kind="levels"), ids)
+    sixteen = Image.fromarray(np.array([0, 32768, 65535], np.uint16)[ids])
+    assert np.array_equal(layout_ids(sixteen, [0, 128, 255], 3, mask_kind="levels"), ids)
+    # training levels one 8-bit level apart stay apart: the 8-bit layout is scaled up to them
+    white = Image.fromarray(np.full(ids.shape, 255, np.uint8))
+    assert np.array_equal(layout_ids(white, [0, 100, 65535], 3, mask_kind="levels"), np.full(ids.shape, 2))
+
+
+def test_a_layout_whose_values_are_ids_and_other_training_values_is_refused_unless_in_the_project_palette():
+    from osmis_core.data.masks import layout_ids
+    from osmis_core.models.visual import palette
+
+    _, ids = scene_arrays()
+    layout = np.where(ids == 1, 2, 0).astype(np.uint8)  # index 2: class 1 of the training values 0/2/40, or id 2
+    edited = Image.fromarray(layout, "P")
+    edited.putpalette([0, 0, 0] * 256)
+    with pytest.raises(DataError, match="edited.png"):
+        layout_ids(edited, [0, 2, 40], 3, name="edited.png")
+    saved = Image.fromarray(layout, "P")  # as a gallery or the paint page saves it: class ids
+    saved.putpalette(palette().ravel().tolist())
+    assert np.array_equal(layout_ids(saved, [0, 2, 40], 3), layout)
+    assert np.array_equal(layout_ids(edited, [0, 1, 40], 3), layout)  # no other class: ids
+
+
+def test_a_thin_line_of_a_colour_no_mix_of_the_classes_gives_is_not_an_edge():
+    """data.masks.layout_colour_ids: a 2-pixel line of pure green across a colour layout has no interior pixels but
+    is no blend of the class colours (-1, for the caller to name); the anti-aliased edges of every PIL resizing
+    filter, Lanczos overshoot included, go to the nearest class."""
+    from osmis_core.data.masks import layout_colour_ids
+
+    colours = np.array([[0, 0, 0], [200, 30, 30], [30, 30, 200]])
+    ids = scene_arrays()[1]
+    road = colours[ids].astype(np.uint8)
+    road[10:12, :] = [0, 255, 0]
+    got = layout_colour_ids(road, colours)
+    assert (got[10:12] == -1).all() and np.array_equal(np.delete(got, [10, 11], 0), np.delete(ids, [10, 11], 0))
+    big = colours[scene_arrays(256, 128)[1]].astype(np.uint8)
+    for how in (Image.BILINEAR, Image.BICUBIC, Image.LANCZOS, Image.HAMMING, Image.BOX):
+        resized = np.asarray(Image.fromarray(big).resize((128, 64), how))
+        assert (layout_colour_ids(resized, colours) >= 0).all(), how

@@ -51,6 +51,7 @@ def test_add_to_gallery_appends_and_remakes_exactly(renderer, tmp_path):
     assert json.loads((gallery / "manifest.json").read_text()) == manifest and (gallery / "index.html").is_file()
     assert not [p for p in gallery.parent.iterdir() if p.name.startswith(".")]  # no staging left
     assert len(manifest["items"][1]["resamples"]) == 2
+    assert {it["run"] for it in manifest["items"]} == {manifest["run"]} == {str(renderer.run.resolve())}
     for item in manifest["items"]:
         layout, recipe = item_recipe(renderer, gallery, item)
         assert np.array_equal(layout, ids)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..config import OsmisConfig
-from ..data.masks import class_values, decode_masks, layout_colour_ids, layout_ids
+from ..data.masks import accepted_values, class_values, decode_masks, layout_colour_ids, layout_ids
 from ..data.sources import IMAGE_EXTS, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
@@ -80,6 +80,9 @@ class Renderer:
     Accepted layouts: H x W integer class ids in 0..num_classes-1 with at least two classes, of the training size,
     of the training aspect ratio (resized to the training size with nearest neighbour), or of another aspect ratio
     with both sides multiples of `multiple` (rendered at that size). Raises DataError otherwise.
+    Layout files are read as training read its masks: by their class values (grey level or palette index of each
+    class, `class_values`), class colours (`class_colours`) and the kind of the training masks (`mask_kind`, the
+    MaskReport kind: a grey level of its own is a soft mask's edge but no class of a black/white one).
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Renderer:
         class_colours: list | None,
         device: torch.device,
         class_values: list[int] | None = None,
+        mask_kind: str | None = None,
     ):
         self.generator = generator
         self.architecture = architecture
@@ -101,6 +105,7 @@ class Renderer:
         self.class_colours = class_colours
         self.device = device
         self.class_values = class_values
+        self.mask_kind = mask_kind
 
     @classmethod
     def load(
@@ -132,12 +137,16 @@ class Renderer:
         g.load_state_dict(state["generator_render"])
         dev = resolve_device(device) if isinstance(device, str) else device
         g = g.to(dev).eval().requires_grad_(False)
-        values = state.get("class_values")
-        if values is None and "class_values" not in state:  # a checkpoint made before they were recorded
+        values, mask_kind = state.get("class_values"), state.get("mask_kind")
+        if "class_values" not in state or "mask_kind" not in state:  # a checkpoint made before they were recorded
             try:
-                values = class_values((folder.read_run_json().get("data") or {}).get("mask"))
+                report = (folder.read_run_json().get("data") or {}).get("mask") or {}
             except OsmisError:
-                values = None
+                report = {}
+            if "class_values" not in state:
+                values = class_values(report)
+            if "mask_kind" not in state:
+                mask_kind = report.get("kind")
         return cls(
             g,
             arch,
@@ -147,6 +156,7 @@ class Renderer:
             state.get("class_colours"),
             dev,
             values,
+            mask_kind,
         )
 
     # -- layouts -------------------------------------------------------------------------------------------
@@ -168,6 +178,13 @@ class Renderer:
             raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two classes.")
         return ids
 
+    def _check_ids(self, ids: np.ndarray, name: str) -> None:
+        """Refuse (DataError) a class id outside 0..num_classes-1, naming it and the training masks' values."""
+        bad = ids[(ids < 0) | (ids >= self.num_classes)]
+        if bad.size:
+            accepted = accepted_values(self.class_values, self.num_classes, self.mask_kind)
+            raise DataError(f"{name}: class id {int(bad[0])} is not one the renderer was trained on ({accepted}).")
+
     def fit_size(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
         """fit_layout without the two-class rule: a layout being drawn (a blank canvas) may hold one class."""
         ids = np.asarray(ids)
@@ -175,17 +192,7 @@ class Renderer:
             raise DataError(f"{name}: a layout must be a non-empty 2-D map of class ids, got shape {ids.shape}.")
         if not np.issubdtype(ids.dtype, np.integer):
             raise DataError(f"{name}: a layout must hold integer class ids, got {ids.dtype}.")
-        bad = ids[(ids < 0) | (ids >= self.num_classes)]
-        if bad.size:
-            values = (
-                f", or the training masks' values {', '.join(map(str, self.class_values))}"
-                if self.class_values and self.class_values != list(range(self.num_classes))
-                else ""
-            )
-            raise DataError(
-                f"{name}: class id {int(bad[0])} is not one the renderer was trained on "
-                f"(0..{self.num_classes - 1}{values})."
-            )
+        self._check_ids(ids, name)
         h, w = ids.shape
         th, tw = self.size
         f = self.multiple
@@ -222,7 +229,9 @@ class Renderer:
         classes); otherwise palette indices and grey levels go by data.masks.layout_ids (ids, or the training
         masks' own values such as 0/255 black/white). Colours are matched to the training masks' class colours
         (anti-aliased edges to the nearest), else exactly to the project's palette (gallery masks and paint-page
-        layouts saved as RGB). Raises DataError for a colour of neither, naming the accepted colours."""
+        layouts saved as RGB). Raises DataError for a colour of neither, naming the accepted colours, and for a
+        value that is no class (an id beyond the classes, a grey level filling a region that no training class
+        has), naming it."""
         rgb = np.asarray(img.convert("RGB")) if img.mode in ("P", "PA", "RGB", "RGBA") else None
         class_colours = np.array(self.class_colours, np.int64) if self.class_colours else None
         if img.mode in ("P", "PA") and class_colours is not None and _distinct_palette_colours(img):
@@ -230,8 +239,9 @@ class Renderer:
             if (by_colour >= 0).all():
                 return by_colour
         colour_trained = self.class_values is None and class_colours is not None
-        ids = layout_ids(img, self.class_values, self.num_classes, colour_trained)
+        ids = layout_ids(img, self.class_values, self.num_classes, colour_trained, self.mask_kind, name)
         if ids is not None:
+            self._check_ids(ids, name)
             return ids
         rgb = rgb if rgb is not None else np.asarray(img.convert("RGB"))
         project = np.array(palette()[: self.num_classes], np.int64)
@@ -664,16 +674,20 @@ def add_to_gallery(
     renderer: Renderer, layout: np.ndarray, recipes: list[NoiseRecipe], gallery_dir: str | Path, source: str = "paint"
 ) -> dict:
     """Render `layout` with each recipe and add the photos, with the layout as their mask, to a render gallery
-    (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record seed, noise mode and
-    each re-drawn region (regions/NNNN-K.png) with its seed, so `remake_item` gives the same pixels.
+    (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record the renderer run (`run`,
+    its resolved folder), its checkpoint step, seed, noise mode and each re-drawn region (regions/NNNN-K.png) with
+    its seed, so `item_recipe` gives the same pixels; a gallery holds the renders of one renderer run (its
+    manifest's `run`).
 
     The gallery, old items and new, is rebuilt in a hidden sibling folder and swapped in whole, so a failure leaves
     it as it was (its scores, now incomplete, are dropped). Returns the new manifest. Raises DataError for a layout the
-    renderer does not accept or a folder holding another kind of gallery, OsmisError when it cannot be written.
+    renderer does not accept, a folder holding another kind of gallery or the renders of another renderer run,
+    OsmisError when it cannot be written.
     """
     if not recipes:
         raise OsmisError("nothing to add: no render chosen.")
     gallery = Path(gallery_dir)
+    run = renderer.run.resolve()
     ids = renderer.fit_layout(layout)
     manifest_path = gallery / "manifest.json"
     if manifest_path.is_file():
@@ -684,6 +698,11 @@ def add_to_gallery(
             raise DataError(f"{manifest_path}: cannot be read as a gallery manifest ({exc}).") from None
         if manifest.get("kind") != "render":
             raise DataError(f"{gallery}: holds a gallery of OSMIS samples; add renders to another gallery.")
+        if manifest.get("run") is not None and Path(manifest["run"]).resolve() != run:
+            raise DataError(
+                f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these renders "
+                f"to another gallery."
+            )
     elif gallery.exists() and any(gallery.iterdir()):
         raise DataError(f"{gallery}: the folder holds other files and no gallery manifest; choose another name.")
     else:
@@ -727,6 +746,7 @@ def add_to_gallery(
                 "layout": f"masks/{name}",
                 "seed": int(recipe.seed),
                 "noise": recipe.mode,
+                "run": str(run),
                 "checkpoint_step": renderer.step,
                 "source": source,
             }
@@ -737,7 +757,7 @@ def add_to_gallery(
             h, w = ids.shape
             manifest = {
                 "kind": "render",
-                "run": str(renderer.run.resolve()),
+                "run": str(run),
                 "checkpoint_step": renderer.step,
                 "ema": True,
                 "seed": int(recipes[0].seed),

@@ -6,14 +6,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
+from scipy.optimize import nnls
 
 from ..errors import DataError
+from ..models.visual import palette
 
 COLOUR_TOLERANCE = 12  # colours within this many levels (per channel) are one class
 MIN_CLASS_SHARE = 0.001  # a colour must cover at least this share of pixels to start a class
 _BLEND_MAX_SHARE = 0.05  # a smaller colour lying between two classes is an anti-aliased edge, not a class
 _CORE_SHARE = 0.05  # a class has interior pixels: at least this share of its pixels have 8 same-class neighbours
 _REGION_COVER = 0.5  # grey levels with interior pixels covering this share of the mask make it a label map
+# a layout's thin colour this many levels off every mix of the class colours is drawn, not an anti-aliased edge
+# (Lanczos and bicubic resizing overshoot the mixes by up to about 35 levels)
+_MIX_TOLERANCE = 48
 
 
 @dataclass
@@ -114,38 +119,66 @@ def class_values(report: dict | None) -> list[int] | None:
 
 
 def layout_ids(
-    img: Image.Image, class_values: list[int] | None, num_classes: int, colour_trained: bool = False
+    img: Image.Image,
+    class_values: list[int] | None,
+    num_classes: int,
+    colour_trained: bool = False,
+    mask_kind: str | None = None,
+    name: str = "the layout",
 ) -> np.ndarray | None:
     """Class ids (H x W int64) of ONE layout image, read by the rules of the training masks, or None for an image
     the caller matches to class colours (layout_colour_ids). Ids are not range-checked here.
 
     Pixels are read as decode_masks reads them (a 1-bit image as 0/255). In order:
     - values that can all be class ids (0..num_classes-1: the masks of a gallery, layouts drawn as ids) are the ids;
+      when they are all training values too that stand for other classes (index 2 of the sparse palette 0/2/40 is
+      class 1), the layout is refused as ambiguous (DataError naming `name`) unless its palette is the project's
+      (a gallery mask or a layout the paint page saved: class ids);
     - colour images, and grey ones when the training masks were colour masks (colour_trained: black and white, or
       a grey class colour, are colours then), are left to the caller;
-    - a 16-bit image of a renderer trained on 8-bit values is scaled to 8 bits (65535 -> 255), and the reverse;
+    - a 16-bit image of a renderer trained on 8-bit values is scaled to 8 bits (65535 -> 255); an 8-bit image of
+      one trained on 16-bit values is compared with the training values brought to 8 bits (32768 -> 128), unless
+      two of them become one;
     - a value that is a training class's on-disk value (class_values: grey level or palette index of each class,
       in id order, as MaskReport records them) is that class: a 0/255 black/white training mask used as a layout
       gives the classes 0 and 1 again, as in training;
-    - other values, as training read them: with two classes at 0 and full scale (a black/white or soft mask) by
-      the threshold at half scale; with grey levels as classes, the nearest class level for a level without
-      interior pixels (an anti-aliased edge);
+    - other values, as training read them: a soft mask (mask_kind "soft", or two classes at 0 and full scale of
+      an unknown kind) by the threshold at half scale; a black/white mask (mask_kind "binary") and grey levels as
+      classes ("levels"), the nearest class level for a level without interior pixels (an anti-aliased edge): a
+      level that fills a region of its own would have been a class of its own in training: DataError naming it;
       without class_values, a 0/full-scale image as 0 and 1;
-    - anything else keeps its values (the caller names a bad id)."""
+    - anything else keeps its values (the caller names a bad id).
+    mask_kind: the MaskReport kind of the training masks (ids, binary, soft, levels, colour), None if unknown."""
     kind, a = _raw_array(img)
     if kind == "rgb":
         return None
     a = np.asarray(a, np.int64)
     values = [int(v) for v in np.unique(a)]
     if all(v < num_classes for v in values):
+        if (
+            class_values
+            and all(v in class_values for v in values)
+            and any(class_values.index(v) != v for v in values)
+            and not _in_project_palette(img, values)
+        ):
+            raise DataError(
+                f"{name}: its values {', '.join(map(str, values))} are class ids and values of the training masks "
+                f"({', '.join(map(str, class_values))}) alike, which stand for other classes, so its classes are "
+                f"ambiguous; save the layout as class ids in the project's palette (as the paint page does)."
+            )
         return a
     if colour_trained and kind != "index":
         return None
     full = 65535 if kind == "grey16" else 255
     if class_values and kind != "index" and (kind == "grey16") != (max(class_values) > 255):
-        # the layout's bit depth is not the training masks': bring it to theirs (0/65535 and 0/255 are both black
-        # and white)
-        a, full = ((a + 128) // 257, 255) if kind == "grey16" else (a * 257, 65535)
+        # the layout's bit depth is not the training masks': compare them at 8 bits (0/65535 and 0/255 are both
+        # black and white; 32768 and 128 both half grey)
+        if kind == "grey16":
+            a, full = (a + 128) // 257, 255
+        elif len({(v + 128) // 257 for v in class_values}) == len(class_values):
+            class_values = [(v + 128) // 257 for v in class_values]
+        else:  # training levels that are one 8-bit level apart: the 8-bit values are scaled up to theirs
+            a, full = a * 257, 65535
         values = [int(v) for v in np.unique(a)]
     if not class_values:
         return (a > 0).astype(np.int64) if set(values) == {0, full} else a
@@ -156,16 +189,44 @@ def layout_ids(
         return lut[a]
     if kind == "index":
         return a  # palette indices that are not the training ones: the caller names the first bad id
-    if class_values == [0, full]:
+    if class_values == [0, full] and mask_kind in (None, "soft"):
         return (a >= (full + 1) // 2).astype(np.int64)
     # grey levels as classes: a level of no training class is an anti-aliased edge (nearest class) only when it has
-    # no interior pixels, as in training; one that fills a region of its own is kept (the caller names it)
+    # no interior pixels, as in training; one that fills a region of its own would have been a class of its own
     uniq, inverse = np.unique(a, return_inverse=True)
-    edge = _core_counts([inverse.reshape(a.shape)], len(uniq)) == 0
-    if (np.isin(uniq, class_values) | edge).all():
+    known = np.isin(uniq, class_values) | (_core_counts([inverse.reshape(a.shape)], len(uniq)) == 0)
+    if known.all():
         levels = np.asarray(class_values, np.int64)
         return np.abs(a[..., None] - levels).argmin(-1)
-    return a
+    foreign = [int(v) for v in uniq[~known]]
+    named = [v for v in foreign if v >= num_classes] or foreign  # a class id among them is not the news
+    what = (
+        f"grey level {named[0]} fills a region of its own but is"
+        if len(named) == 1
+        else f"grey levels {', '.join(map(str, named))} fill regions of their own but are"
+    )
+    raise DataError(
+        f"{name}: {what} no class of this renderer ({accepted_values(class_values, num_classes, mask_kind)})."
+    )
+
+
+def accepted_values(class_values: list[int] | None, num_classes: int, mask_kind: str | None = None) -> str:
+    """The values a layout may hold, in words: 'class ids 0..K-1', and the training masks' values when they are
+    others, e.g. 'class ids 0..1, or the training masks' values 0, 255 of a black/white mask'."""
+    text = f"class ids 0..{num_classes - 1}"
+    if class_values and class_values != list(range(num_classes)):
+        text += f", or the training masks' values {', '.join(map(str, class_values))}"
+        if mask_kind in KIND_PHRASES:
+            text += f" of {KIND_PHRASES[mask_kind]}"
+    return text
+
+
+def _in_project_palette(img: Image.Image, values: list[int]) -> bool:
+    """Whether a palette image gives each of its used indices the project's colour of that class id (the masks of a
+    gallery and the layouts of the paint page are saved so)."""
+    pal = np.asarray((img.getpalette() or [])[: 3 * 256], np.int64).reshape(-1, 3) if img.mode == "P" else None
+    project = palette().astype(np.int64)
+    return pal is not None and all(v < len(pal) and (pal[v] == project[v]).all() for v in values)
 
 
 def layout_colour_ids(
@@ -173,8 +234,9 @@ def layout_colour_ids(
 ) -> np.ndarray:
     """Class ids (H x W int64) of an RGB layout (H x W x 3) by the class colours (K x 3), the way training reads a
     colour mask: a colour within `tolerance` of a class colour is that class, and (edges) a colour with no interior
-    pixels (an anti-aliased edge between classes) goes to the nearest class. Any other colour, one that fills a
-    region of its own, is -1 (the caller names it)."""
+    pixels that is a mix of class colours (within _MIX_TOLERANCE: an anti-aliased edge between classes) goes to the
+    nearest class. Any other colour, one that fills a region of its own or a thin line of a colour that no
+    mix of the classes gives (a road of pure green drawn across), is -1 (the caller names it)."""
     rgb = rgb.astype(np.int64)
     codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     unique, inverse = np.unique(codes.ravel(), return_inverse=True)
@@ -182,8 +244,23 @@ def layout_colour_ids(
     colours = colours.astype(np.int64)
     near = np.abs(u[:, None, :] - colours[None]).max(-1).min(1) <= tolerance
     edge = _core_counts([inverse.reshape(codes.shape)], len(u)) == 0 if edges else np.zeros(len(u), bool)
+    thin = np.flatnonzero(edge & ~near)
+    edge[thin] = _distance_to_mixes(u[thin], colours) <= _MIX_TOLERANCE
     nearest = ((u[:, None, :] - colours[None]) ** 2).sum(-1).argmin(1)
     return np.where(near | edge, nearest, -1)[inverse].reshape(codes.shape)
+
+
+def _distance_to_mixes(colours: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Per colour (N x 3), the largest channel difference (levels) to the nearest mix of the class colours (K x 3:
+    weights >= 0 summing to 1, the convex hull of the classes); 0 for a blend of classes such as an anti-aliased
+    edge or corner gives. Non-negative least squares with the sum held to 1 by a heavily weighted row."""
+    heavy = 1e4
+    a = np.vstack([classes.T.astype(np.float64), np.full((1, len(classes)), heavy)])
+    out = np.zeros(len(colours))
+    for i, c in enumerate(colours.astype(np.float64)):
+        w, _ = nnls(a, np.append(c, heavy))
+        out[i] = np.abs(classes.T @ w - c).max()
+    return out
 
 
 def decode_masks(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..config import MASK_METRICS
 from ..data.sources import TrainingData
 from ..errors import ConfigError
 from ..events import Event, HealthEvent, RolledBack, StepEval
@@ -128,8 +129,6 @@ BEST_BY = {
     "mask_shares": (("mask_shares",), False),
     "class_coverage": (("class_coverage",), True),
 }
-# the training metrics computed from the generated masks against the real ones: none without masks (SIV-GAN)
-MASK_METRICS = ("mask_shares", "class_coverage")
 
 
 def check_keep_best(keep_best: str, has_masks: bool, data_name: str) -> None:

@@ -321,6 +321,7 @@ class RendererTrainer(Trainer):
             "num_classes": self.num_classes,
             "class_colours": _class_colours(self.data),
             "class_values": class_values(self.data.mask_report.to_dict() if self.data.mask_report else None),
+            "mask_kind": self.data.mask_report.kind if self.data.mask_report else None,
             "generator": self.generator.state_dict(),
             "generator_ema": self.generator_ema.state_dict(),
             "generator_render": self.render_generator().state_dict(),
