@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     missing = [str(s) for s in args.studies if not s.is_file()]
     if missing:
-        print(f"error: {missing[0]}: no such study file.", file=sys.stderr)
+        what = "a folder, not a study file" if Path(missing[0]).is_dir() else "no such study file"
+        print(f"error: {missing[0]}: {what} (give its bench_recipes.json).", file=sys.stderr)
         return 2
     if (args.reference is None) != (args.candidate is None):
         print("error: give --reference and --candidate together.", file=sys.stderr)

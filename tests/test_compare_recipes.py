@@ -83,3 +83,8 @@ def test_a_file_that_is_not_a_study_exits_2(tmp_path, compare, capsys):
     (tmp_path / "x.json").write_text("[1, 2]")
     assert compare.main([str(tmp_path / "x.json")]) == 2
     assert "x.json: not a bench_recipes.json study" in capsys.readouterr().err
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path, compare, capsys):
+    assert compare.main([str(tmp_path)]) == 2
+    assert "a folder, not a study file" in capsys.readouterr().err
