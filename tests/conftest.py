@@ -24,15 +24,20 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def write_scene(root: Path) -> Path:
+    """root/scene: a research-layout folder with the synthetic scene image and its 3-class palette mask."""
+    img, ids = scene_arrays()
+    (root / "scene" / "image").mkdir(parents=True)
+    (root / "scene" / "mask").mkdir()
+    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
+    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
+    return root / "scene"
+
+
 @pytest.fixture
 def scene(tmp_path) -> Path:
     """Research-layout folder with one image and its 3-class palette mask."""
-    img, ids = scene_arrays()
-    (tmp_path / "scene" / "image").mkdir(parents=True)
-    (tmp_path / "scene" / "mask").mkdir()
-    Image.fromarray(img).save(tmp_path / "scene" / "image" / "00000.png")
-    save_palette_mask(ids, tmp_path / "scene" / "mask" / "00000.png")
-    return tmp_path / "scene"
+    return write_scene(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +49,5 @@ def tiny_renderer_run(tmp_path_factory):
     from osmis_core.config import build_config
 
     root = tmp_path_factory.mktemp("tiny_renderer")
-    img, ids = scene_arrays()
-    (root / "scene" / "image").mkdir(parents=True)
-    (root / "scene" / "mask").mkdir()
-    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
-    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
-    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), root / "scene", root / "run").run())
+    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), write_scene(root), root / "run").run())
     return root / "run", root / "scene" / "mask" / "00000.png"

@@ -26,15 +26,8 @@ from osmis_core.models.visual import palette
 
 
 @pytest.fixture(scope="module")
-def renderer(tmp_path_factory):
-    root = tmp_path_factory.mktemp("paintgal")
-    img, ids = scene_arrays()
-    (root / "scene" / "image").mkdir(parents=True)
-    (root / "scene" / "mask").mkdir()
-    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
-    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
-    list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), root / "scene", root / "run").run())
-    return Renderer.load(root / "run")
+def renderer(tiny_renderer_run):
+    return Renderer.load(tiny_renderer_run[0])
 
 
 def test_add_to_gallery_appends_and_remakes_exactly(renderer, tmp_path):
