@@ -102,8 +102,8 @@ def test_config_renderer_defaults_and_presets():
     assert all(c.flat()[k] == v for k, v in RENDERER_DEFAULTS.items())
     assert c.renderer.lambda_labelmix == 10 and c.regularisation.lambda_dr == 0.15
     quick_r, quick_o = build_config("quick", overrides={"model": "renderer"}), build_config("quick")
-    assert quick_o.model == "osmis" and quick_o.optimisation.lr_d == 1e-4  # OSMIS's preset unchanged
-    assert quick_r.optimisation.lr_d == 4e-4  # OSMIS's tuned lr_d does not leak into renderer runs
+    assert quick_o.model == "osmis" and quick_o.data.max_size == 160 and quick_o.optimisation.lr_d == 2e-4
+    assert quick_r.optimisation.lr_d == 4e-4  # renderer runs keep their own lr_d
     assert quick_r.data.max_size < quick_o.data.max_size
     assert build_config("quick", overrides={"model": "renderer", "lr_d": 1e-3}).optimisation.lr_d == 1e-3
 
