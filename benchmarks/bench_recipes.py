@@ -56,7 +56,9 @@ RECIPES: dict[str, tuple[str | None, dict]] = {
         {"lr_d": 2e-4, "iters": 3600, "bernoulli_warmup": 360, "on_collapse": "warn", "checkpoint_every": 1200},
     ),
     # ablations of `quick`: each puts one of its changes back to the paper's choice, or adds one from `short`
-    "quick-paper-lr-d": ("quick", {"lr_d": 2e-4}),
+    # the quick preset before 2026-11-30 (lr_d half the paper's); studies of that date call the present quick
+    # "quick-paper-lr-d"
+    "quick-half-lr-d": ("quick", {"lr_d": 1e-4}),
     "quick-no-rollback": ("quick", {"on_collapse": "warn"}),
     "quick-no-ema-warmup": ("quick", {"ema_warmup": False}),
     "quick-ada": ("quick", {"ada": True}),

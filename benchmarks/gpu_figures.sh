@@ -50,7 +50,7 @@ step "phase 2: recipe study and renderer run, in parallel"
 ) &
 RENDERER=$!
 timeout "$BUDGET" $PY benchmarks/bench_recipes.py \
-  --recipes quick,quick-paper-3x,quick-paper-lr-d,quick-ada,quick-no-ema-warmup,quick-paper-warmup \
+  --recipes quick,quick-paper-3x,quick-half-lr-d,quick-ada,quick-no-ema-warmup,quick-paper-warmup \
   --cases datasets/example_scene,../shared/data/example_image --seeds 0,1,2,3,4 --eval-cost "" \
   --device cuda --jobs 12 --stop-after $((BUDGET / 2)) --out runs/gpu/recipes
 echo "bench_recipes exit $?"
