@@ -298,9 +298,37 @@ def layout_colour_ids(
     near = np.abs(u[:, None, :] - colours[None]).max(-1).min(1) <= tolerance
     edge = _core_counts([inverse.reshape(codes.shape)], len(u)) == 0 if edges else np.zeros(len(u), bool)
     thin = np.flatnonzero(edge & ~near)
-    edge[thin] = _distance_to_mixes(u[thin], colours) <= _MIX_TOLERANCE
+    edge[thin] = _mixes_within(u[thin], colours, _MIX_TOLERANCE)
     nearest = ((u[:, None, :] - colours[None]) ** 2).sum(-1).argmin(1)
     return np.where(near | edge, nearest, -1)[inverse].reshape(codes.shape)
+
+
+def _mixes_within(colours: np.ndarray, classes: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per colour (N x 3), whether _distance_to_mixes(colours, classes) <= tolerance, with nnls asked only about the
+    colours that no blend of two classes lies close to (_on_segments: an anti-aliased edge between two classes, the
+    bulk of a layout's edge colours, is decided without it)."""
+    out = _on_segments(colours, classes, tolerance)
+    rest = np.flatnonzero(~out)
+    if rest.size:
+        out[rest] = _distance_to_mixes(colours[rest], classes) <= tolerance
+    return out
+
+
+def _on_segments(colours: np.ndarray, classes: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per colour (N x 3), True when a point of a segment between two class colours (or a class colour) lies within
+    `tolerance` (Euclidean, levels, less a 0.01 margin) of it. Such a point is a mix of the classes, so the nearest
+    mix nnls finds is at most as far (in the Euclidean norm, and so in every channel): True implies
+    _distance_to_mixes <= tolerance. False decides nothing."""
+    c = colours.astype(np.float64)
+    k = classes.astype(np.float64)
+    i, j = np.triu_indices(len(k), 1)
+    a, d = np.concatenate([k, k[i]]), np.concatenate([np.zeros_like(k), k[j] - k[i]])  # S starts a, directions d
+    # |c - a - t d|^2 = |c - a|^2 - 2 t (c - a).d + t^2 |d|^2 with t, the nearest point's position, clipped to [0, 1]
+    dd = (d * d).sum(1)
+    cad = c @ d.T - (a * d).sum(1)  # N x S: (c - a).d
+    t = np.clip(cad / np.maximum(dd, 1e-9), 0.0, 1.0)
+    gap2 = (c * c).sum(1)[:, None] - 2 * c @ a.T + (a * a).sum(1) - 2 * t * cad + t * t * dd
+    return gap2.min(1) <= (tolerance - 0.01) ** 2
 
 
 def _distance_to_mixes(colours: np.ndarray, classes: np.ndarray) -> np.ndarray:
