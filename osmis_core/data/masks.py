@@ -258,8 +258,8 @@ def accepted_values(
     grey level of no class, a colour of no class): class ids 0..K-1; the training masks' values when they are
     others; the class colours of a colour layout (layout_colours) and, when those are not the project's palette,
     that palette too (gallery masks read so). E.g. for a 0/255 black/white run: 'class ids 0..1, the training
-    masks' values 0, 255 of a black/white mask, or the colours #000000, #ffffff of its classes 0..1 (as its
-    training masks; gallery masks in the project's palette #000000, #e6194b are read too)'."""
+    masks' values 0, 255 of a black/white mask, or the colours #000000, #ffffff of its classes 0..1, as in its
+    training masks; gallery masks in the project's palette #000000, #e6194b are read too'."""
     k = num_classes
     text = f"class ids 0..{k - 1}"
     if class_values and class_values != list(range(k)):
@@ -270,8 +270,8 @@ def accepted_values(
     project = palette()[:k].astype(np.int64)
     text += f", or the colours {_hex(colours)} of its classes 0..{k - 1}"
     if colours.shape == project.shape and (colours == project).all():
-        return text + " (the project's palette)"
-    return text + f" (as its training masks; gallery masks in the project's palette {_hex(project)} are read too)"
+        return text + ", the project's palette"
+    return text + f", as in its training masks; gallery masks in the project's palette {_hex(project)} are read too"
 
 
 def _in_project_palette(img: Image.Image, values: list[int]) -> bool:
