@@ -166,3 +166,82 @@ def test_a_thin_line_of_a_colour_no_mix_of_the_classes_gives_is_not_an_edge():
     for how in (Image.BILINEAR, Image.BICUBIC, Image.LANCZOS, Image.HAMMING, Image.BOX):
         resized = np.asarray(Image.fromarray(big).resize((128, 64), how))
         assert (layout_colour_ids(resized, colours) >= 0).all(), how
+
+
+def _anti_aliased_layouts() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(RGB layout, class colours) pairs: the layouts of the tests above, datasets/example_scene's mask resized
+    bilinearly, and random ones (2..6 random class colours, ellipses and lines drawn at 4x, resized down with every
+    PIL filter; a painted foreign line on some)."""
+    from pathlib import Path
+
+    from PIL import ImageDraw
+
+    colours = np.array([[0, 0, 0], [200, 30, 30], [30, 30, 200]])
+    ids = scene_arrays()[1]
+    road = colours[ids].astype(np.uint8)
+    road[10:12, :] = [0, 255, 0]
+    out = [(colours[ids].astype(np.uint8), colours), (road, colours)]
+    big = colours[scene_arrays(256, 128)[1]].astype(np.uint8)
+    filters = (Image.BILINEAR, Image.BICUBIC, Image.LANCZOS, Image.HAMMING, Image.BOX)
+    out += [(np.asarray(Image.fromarray(big).resize((128, 64), f)), colours) for f in filters]
+    scene = Image.open(Path(__file__).resolve().parents[1] / "datasets" / "example_scene" / "mask" / "00000.png")
+    pal = np.asarray(scene.getpalette()[:768]).reshape(-1, 3)
+    scene_rgb = scene.convert("RGB")
+    out.append((np.asarray(scene_rgb.resize((160, 96), Image.BILINEAR)), pal[np.unique(np.asarray(scene))]))
+    rng = np.random.default_rng(7)
+    for n in range(12):
+        k = 2 + n % 5
+        cs = rng.integers(0, 256, (k, 3))
+        canvas = Image.new("P", (384, 192), 0)
+        canvas.putpalette(cs.astype(np.uint8).ravel().tolist() + [0] * 3 * (256 - k))
+        d = ImageDraw.Draw(canvas)
+        for _ in range(6):
+            x, y = rng.random(2) * (384, 192)
+            r = rng.random(2) * (80, 60) + 8
+            d.ellipse([x - r[0], y - r[1], x + r[0], y + r[1]], fill=int(rng.integers(1, k)))
+            d.line(
+                [tuple(rng.random(2) * (384, 192)), tuple(rng.random(2) * (384, 192))],
+                fill=int(rng.integers(k)),
+                width=12,
+            )
+        rgb = np.asarray(canvas.convert("RGB").resize((96, 48), filters[n % len(filters)])).copy()
+        if n % 3 == 0:
+            rgb[20, :] = rng.integers(0, 256, 3)  # a 1-pixel line of a random colour
+        out.append((rgb, cs))
+    return out
+
+
+def test_the_mix_check_decides_as_nnls_alone_does(monkeypatch):
+    """data.masks._mixes_within (nnls only for colours no blend of two classes is near) gives the decision of
+    nnls on every colour, and layout_colour_ids the same ids and refusals, on the layouts of these tests and random
+    anti-aliased ones."""
+    from osmis_core.data import masks
+
+    asked, reached = 0, 0
+    layouts = _anti_aliased_layouts()
+    fast_ids = [masks.layout_colour_ids(rgb, cs) for rgb, cs in layouts]
+    for rgb, cs in layouts:
+        u = np.unique(rgb.reshape(-1, 3), axis=0).astype(np.int64)
+        fast = masks._mixes_within(u, cs, masks._MIX_TOLERANCE)
+        plain = masks._distance_to_mixes(u, cs) <= masks._MIX_TOLERANCE
+        assert np.array_equal(fast, plain), u[fast != plain]
+        asked += len(u)
+        reached += int((~masks._on_segments(u, cs, masks._MIX_TOLERANCE)).sum())
+    assert 0 < reached < asked  # both ways of deciding were taken
+    monkeypatch.setattr(masks, "_mixes_within", lambda c, k, tol: masks._distance_to_mixes(c, k) <= tol)
+    refused = 0
+    for (rgb, cs), fast in zip(layouts, fast_ids):
+        plain = masks.layout_colour_ids(rgb, cs)
+        assert np.array_equal(fast, plain)
+        refused += bool((plain < 0).any())
+    assert 0 < refused < len(layouts)
+
+
+def test_a_mix_of_three_classes_far_from_every_pair_is_left_to_nnls():
+    from osmis_core.data import masks
+
+    classes = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255], [0, 255, 0]])
+    centre = np.array([[85, 85, 85]])  # the mean of red, green and blue: a mix of three, far from each pair's
+    assert not masks._on_segments(centre, classes, masks._MIX_TOLERANCE).any()
+    assert masks._mixes_within(centre, classes, masks._MIX_TOLERANCE).all()
+    assert not masks._mixes_within(np.array([[255, 255, 0]]), classes, masks._MIX_TOLERANCE).any()  # yellow

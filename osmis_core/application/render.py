@@ -8,10 +8,11 @@ exactly these, so any photo can be re-made bit for bit with `Renderer.render`.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..config import OsmisConfig
-from ..data.masks import accepted_values, class_values, decode_masks, layout_colour_ids, layout_ids
+from ..data.masks import (
+    COLOUR_TOLERANCE,
+    accepted_values,
+    class_values,
+    decode_masks,
+    layout_colour_ids,
+    layout_colours,
+    layout_ids,
+)
 from ..data.sources import IMAGE_EXTS, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
@@ -77,12 +86,15 @@ class NoiseRecipe:
 class Renderer:
     """A trained renderer, loaded once for many renders.
 
-    Accepted layouts: H x W integer class ids in 0..num_classes-1 with at least two classes, of the training size,
-    of the training aspect ratio (resized to the training size with nearest neighbour), or of another aspect ratio
-    with both sides multiples of `multiple` (rendered at that size). Raises DataError otherwise.
+    Accepted layouts (arrays): H x W integer arrays (any integer dtype) of class ids 0..num_classes-1 with at least
+    two classes, or of the training masks' own values, read by the rules of layout files (data.masks.layout_ids:
+    a 0/255 array of a black/white run is classes 0 and 1, as the file is), of the training size, of the training
+    aspect ratio (resized to the training size with nearest neighbour), or of another aspect ratio with both sides
+    multiples of `multiple` (rendered at that size). Raises DataError otherwise.
     Layout files are read as training read its masks: by their class values (grey level or palette index of each
-    class, `class_values`), class colours (`class_colours`) and the kind of the training masks (`mask_kind`, the
-    MaskReport kind: a grey level of its own is a soft mask's edge but no class of a black/white one).
+    class, `class_values`), class colours (`class_colours`; data.masks.layout_colours for the colours of a run
+    trained on grey masks) and the kind of the training masks (`mask_kind`, the MaskReport kind: a grey level of its
+    own is a soft mask's edge but no class of a black/white one).
     """
 
     def __init__(
@@ -124,6 +136,13 @@ class Renderer:
                 f"run trained with --model renderer."
             )
         arch = RendererArchitecture.from_dict(state["architecture"])
+        if arch.data_size is None:  # a checkpoint made before the architecture recorded what its size came from
+            try:
+                size = ((folder.read_run_json().get("data") or {}).get("original_size")) or None
+            except OsmisError:
+                size = None
+            if size:
+                arch = replace(arch, data_size=(int(size[0]), int(size[1])), max_size=config.data.max_size)
         r = config.renderer
         g = RendererGenerator(
             state["num_classes"],
@@ -170,20 +189,34 @@ class Renderer:
         """Sides of any accepted render size are multiples of this (2^(m-1))."""
         return self.generator.multiple
 
+    @property
+    def accepted(self) -> str:
+        """What this run's layouts may hold, in words (data.masks.accepted_values), for every message naming it."""
+        return accepted_values(self.class_values, self.num_classes, self.mask_kind, self.class_colours)
+
     def fit_layout(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
-        """Check a layout and bring it to a size the model accepts (see the class docstring); int64 H x W."""
+        """Check a layout and bring it to a size the model accepts (see the class docstring): ids, H x W integer
+        array of class ids 0..K-1 or of the training masks' values (0/255 of a black/white run, its grey levels),
+        read as layout files are (data.masks.layout_ids) -> H x W int64 class ids at an accepted size. Raises
+        DataError for a value of no class, a size the model does not accept or a single class."""
         ids = self.fit_size(ids, name)
         present = np.unique(ids)
         if present.size < 2:
             raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two classes.")
         return ids
 
-    def _check_ids(self, ids: np.ndarray, name: str) -> None:
-        """Refuse (DataError) a class id outside 0..num_classes-1, naming it and the training masks' values."""
+    @property
+    def _colour_trained(self) -> bool:
+        """Whether the training masks were colour masks (grey values of a layout are colours then)."""
+        return self.class_values is None and self.class_colours is not None
+
+    def _check_ids(self, ids: np.ndarray, name: str, hint: str = "") -> None:
+        """Refuse (DataError) a class id outside 0..num_classes-1, naming it and what the run accepts."""
         bad = ids[(ids < 0) | (ids >= self.num_classes)]
         if bad.size:
-            accepted = accepted_values(self.class_values, self.num_classes, self.mask_kind)
-            raise DataError(f"{name}: class id {int(bad[0])} is not one the renderer was trained on ({accepted}).")
+            raise DataError(
+                f"{name}: class id {int(bad[0])} is not one the renderer was trained on ({self.accepted}){hint}."
+            )
 
     def fit_size(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
         """fit_layout without the two-class rule: a layout being drawn (a blank canvas) may hold one class."""
@@ -192,7 +225,17 @@ class Renderer:
             raise DataError(f"{name}: a layout must be a non-empty 2-D map of class ids, got shape {ids.shape}.")
         if not np.issubdtype(ids.dtype, np.integer):
             raise DataError(f"{name}: a layout must hold integer class ids, got {ids.dtype}.")
-        self._check_ids(ids, name)
+        if ((ids < 0) | (ids >= self.num_classes)).any():
+            # values that are no class id: read as a layout file of those values is (0/255 black/white: classes)
+            read = layout_ids(
+                ids, self.class_values, self.num_classes, self._colour_trained, self.mask_kind, name, self.class_colours
+            )
+            ids = ids if read is None else read
+        self._check_ids(
+            ids,
+            name,
+            f"; pass an H x W array of class ids 0..{self.num_classes - 1}, or read a layout file with read_layout",
+        )
         h, w = ids.shape
         th, tw = self.size
         f = self.multiple
@@ -204,9 +247,13 @@ class Renderer:
             )
         if h % f == 0 and w % f == 0:
             return ids.astype(np.int64)
+        origin = self.architecture.origin()
+        g = math.gcd(tw, th)
         raise DataError(
-            f"{name}: the layout is {w}x{h}; the renderer accepts {tw}x{th} (its training size), the "
-            f"same aspect ratio (resized), or sides that are multiples of {f}."
+            f"{name}: the layout is {w}x{h}; the renderer accepts {tw}x{th}, the size it was trained at"
+            f"{f' ({origin})' if origin else ''}, a layout of that {tw // g}:{th // g} aspect ratio (resized to "
+            f"{tw}x{th}), or sides that are multiples of {f} (rendered at that size, e.g. "
+            f"{_round_to(w, f)}x{_round_to(h, f)})."
         )
 
     def read_layout(self, path: str | Path) -> np.ndarray:
@@ -227,9 +274,10 @@ class Renderer:
         """Pixels -> class ids (H x W int64), as training read its masks. A palette image whose colours are all
         class colours of the training masks is read by its colours (a re-saved or re-ordered palette keeps its
         classes); otherwise palette indices and grey levels go by data.masks.layout_ids (ids, or the training
-        masks' own values such as 0/255 black/white). Colours are matched to the training masks' class colours
-        (anti-aliased edges to the nearest), else exactly to the project's palette (gallery masks and paint-page
-        layouts saved as RGB). Raises DataError for a colour of neither, naming the accepted colours, and for a
+        masks' own values such as 0/255 black/white). Colours are matched to the colours of the training masks'
+        classes (data.masks.layout_colours: their class colours, or black/white and the grey levels of grey masks;
+        anti-aliased edges to the nearest), else to the project's palette (gallery masks and paint-page layouts
+        saved as RGB). Raises DataError for a colour of neither, naming what the run accepts, and for a
         value that is no class (an id beyond the classes, a grey level filling a region that no training class
         has), naming it."""
         rgb = np.asarray(img.convert("RGB")) if img.mode in ("P", "PA", "RGB", "RGBA") else None
@@ -238,27 +286,28 @@ class Renderer:
             by_colour = layout_colour_ids(rgb, class_colours, edges=False)
             if (by_colour >= 0).all():
                 return by_colour
-        colour_trained = self.class_values is None and class_colours is not None
-        ids = layout_ids(img, self.class_values, self.num_classes, colour_trained, self.mask_kind, name)
+        ids = layout_ids(
+            img, self.class_values, self.num_classes, self._colour_trained, self.mask_kind, name, self.class_colours
+        )
         if ids is not None:
             self._check_ids(ids, name)
             return ids
         rgb = rgb if rgb is not None else np.asarray(img.convert("RGB"))
+        colours = layout_colours(self.num_classes, self.class_values, self.mask_kind, self.class_colours)
         project = np.array(palette()[: self.num_classes], np.int64)
-        ids = layout_colour_ids(rgb, class_colours if class_colours is not None else project)
-        if (ids < 0).any() and class_colours is not None:
-            gallery = layout_colour_ids(rgb, project, edges=False, tolerance=0)
+        ids = layout_colour_ids(rgb, colours)
+        if (ids < 0).any() and not np.array_equal(colours, project):
+            # a gallery mask saved as RGB: exactly the project's palette where the training masks had colours of
+            # their own; with its anti-aliased edges where they were grey (no colour to confuse it with)
+            derived = class_colours is None
+            gallery = layout_colour_ids(rgb, project, edges=derived, tolerance=COLOUR_TOLERANCE if derived else 0)
             ids = gallery if (gallery >= 0).all() else ids
         if (ids < 0).any():
             y, x = np.argwhere(ids < 0)[0]
             c = rgb[y, x]
-            accepted = ", ".join(
-                f"#{int(k[0]):02x}{int(k[1]):02x}{int(k[2]):02x}"
-                for k in (class_colours if class_colours is not None else project)
-            )
             raise DataError(
                 f"{name}: colour #{c[0]:02x}{c[1]:02x}{c[2]:02x} at ({x}, {y}) is not a class colour of this "
-                f"renderer (its classes 0..{self.num_classes - 1}: {accepted})."
+                f"renderer ({self.accepted})."
             )
         return ids
 
@@ -361,6 +410,11 @@ class Renderer:
 def load_renderer(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "cpu") -> Renderer:
     """Library entry point of docs/renderer.md section 1: `load_renderer(run).render(layout, seed=...)`."""
     return Renderer.load(run_dir, checkpoint, device)
+
+
+def _round_to(side: int, multiple: int) -> int:
+    """The multiple of `multiple` nearest to side (at least `multiple`)."""
+    return max(multiple, int(round(side / multiple)) * multiple)
 
 
 def _resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -119,21 +119,25 @@ def class_values(report: dict | None) -> list[int] | None:
 
 
 def layout_ids(
-    img: Image.Image,
+    img: Image.Image | np.ndarray,
     class_values: list[int] | None,
     num_classes: int,
     colour_trained: bool = False,
     mask_kind: str | None = None,
     name: str = "the layout",
+    class_colours: list | np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """Class ids (H x W int64) of ONE layout image, read by the rules of the training masks, or None for an image
-    the caller matches to class colours (layout_colour_ids). Ids are not range-checked here.
+    """Class ids (H x W int64) of ONE layout, read by the rules of the training masks, or None for an image the
+    caller matches to class colours (layout_colour_ids). Ids are not range-checked here.
 
-    Pixels are read as decode_masks reads them (a 1-bit image as 0/255). In order:
+    img: a layout image, or an H x W integer array (the library's layouts), read as a grey image of those values
+    (above 255: 16-bit) whose values 0..num_classes-1 are class ids; an array with a value below 0 or above 65535 is
+    returned as it is (the caller names the bad id). Pixels of an image are read as decode_masks reads them (a
+    1-bit image as 0/255). In order:
     - values that can all be class ids (0..num_classes-1: the masks of a gallery, layouts drawn as ids) are the ids;
       when they are all training values too that stand for other classes (index 2 of the sparse palette 0/2/40 is
-      class 1), the layout is refused as ambiguous (DataError naming `name`) unless its palette is the project's
-      (a gallery mask or a layout the paint page saved: class ids);
+      class 1), an image is refused as ambiguous (DataError naming `name`) unless its palette is the project's
+      (a gallery mask or a layout the paint page saved: class ids); an array is class ids (as documented);
     - colour images, and grey ones when the training masks were colour masks (colour_trained: black and white, or
       a grey class colour, are colours then), are left to the caller;
     - a 16-bit image of a renderer trained on 8-bit values is scaled to 8 bits (65535 -> 255); an 8-bit image of
@@ -148,15 +152,24 @@ def layout_ids(
       level that fills a region of its own would have been a class of its own in training: DataError naming it;
       without class_values, a 0/full-scale image as 0 and 1;
     - anything else keeps its values (the caller names a bad id).
-    mask_kind: the MaskReport kind of the training masks (ids, binary, soft, levels, colour), None if unknown."""
-    kind, a = _raw_array(img)
+    mask_kind: the MaskReport kind of the training masks (ids, binary, soft, levels, colour), None if unknown;
+    class_colours: their class colours (K x 3) when they had colours, for the accepted values a refusal names."""
+    is_array = isinstance(img, np.ndarray)
+    if is_array:
+        a = np.asarray(img, np.int64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            return a
+        kind = "grey16" if a.max(initial=0) > 255 else "grey"
+    else:
+        kind, a = _raw_array(img)
     if kind == "rgb":
         return None
     a = np.asarray(a, np.int64)
     values = [int(v) for v in np.unique(a)]
     if all(v < num_classes for v in values):
         if (
-            class_values
+            not is_array
+            and class_values
             and all(v in class_values for v in values)
             and any(class_values.index(v) != v for v in values)
             and not _in_project_palette(img, values)
@@ -206,19 +219,59 @@ def layout_ids(
         else f"grey levels {', '.join(map(str, named))} fill regions of their own but are"
     )
     raise DataError(
-        f"{name}: {what} no class of this renderer ({accepted_values(class_values, num_classes, mask_kind)})."
+        f"{name}: {what} no class of this renderer "
+        f"({accepted_values(class_values, num_classes, mask_kind, class_colours)})."
     )
 
 
-def accepted_values(class_values: list[int] | None, num_classes: int, mask_kind: str | None = None) -> str:
-    """The values a layout may hold, in words: 'class ids 0..K-1', and the training masks' values when they are
-    others, e.g. 'class ids 0..1, or the training masks' values 0, 255 of a black/white mask'."""
-    text = f"class ids 0..{num_classes - 1}"
+def layout_colours(
+    num_classes: int,
+    class_values: list[int] | None = None,
+    mask_kind: str | None = None,
+    class_colours: list | np.ndarray | None = None,
+) -> np.ndarray:
+    """The colour of each class (K x 3 int64, 0..255) in a colour layout of a renderer run, by its training masks:
+    their class colours when they had colours (class_colours: colour masks, palette masks); the grey of each class's
+    level when they were grey with values other than the ids (class_values: black and white for a 0/255 black/white
+    or soft mask, 0/65535 alike; the levels of a grey-level mask); otherwise (class-id masks) the project's palette,
+    the colours of gallery masks and of the paint page. mask_kind: the MaskReport kind (names the kind only)."""
+    if class_colours is not None:
+        return np.asarray(class_colours, np.int64).reshape(-1, 3)
     if class_values and class_values != list(range(num_classes)):
-        text += f", or the training masks' values {', '.join(map(str, class_values))}"
+        full = 65535 if max(class_values) > 255 else 255
+        grey = (np.asarray(class_values, np.int64) * 255 + full // 2) // full
+        return np.repeat(grey[:, None], 3, 1)
+    return palette()[:num_classes].astype(np.int64)
+
+
+def _hex(colours: np.ndarray) -> str:
+    return ", ".join(f"#{int(c[0]):02x}{int(c[1]):02x}{int(c[2]):02x}" for c in colours)
+
+
+def accepted_values(
+    class_values: list[int] | None,
+    num_classes: int,
+    mask_kind: str | None = None,
+    class_colours: list | np.ndarray | None = None,
+) -> str:
+    """What a layout of a renderer run may hold, in words, for every message that names it (a bad class id, a
+    grey level of no class, a colour of no class): class ids 0..K-1; the training masks' values when they are
+    others; the class colours of a colour layout (layout_colours) and, when those are not the project's palette,
+    that palette too (gallery masks read so). E.g. for a 0/255 black/white run: 'class ids 0..1, the training
+    masks' values 0, 255 of a black/white mask, or the colours #000000, #ffffff of its classes 0..1, as in its
+    training masks; gallery masks in the project's palette #000000, #e6194b are read too'."""
+    k = num_classes
+    text = f"class ids 0..{k - 1}"
+    if class_values and class_values != list(range(k)):
+        text += f", the training masks' values {', '.join(map(str, class_values))}"
         if mask_kind in KIND_PHRASES:
             text += f" of {KIND_PHRASES[mask_kind]}"
-    return text
+    colours = layout_colours(k, class_values, mask_kind, class_colours)
+    project = palette()[:k].astype(np.int64)
+    text += f", or the colours {_hex(colours)} of its classes 0..{k - 1}"
+    if colours.shape == project.shape and (colours == project).all():
+        return text + ", the project's palette"
+    return text + f", as in its training masks; gallery masks in the project's palette {_hex(project)} are read too"
 
 
 def _in_project_palette(img: Image.Image, values: list[int]) -> bool:
@@ -245,9 +298,37 @@ def layout_colour_ids(
     near = np.abs(u[:, None, :] - colours[None]).max(-1).min(1) <= tolerance
     edge = _core_counts([inverse.reshape(codes.shape)], len(u)) == 0 if edges else np.zeros(len(u), bool)
     thin = np.flatnonzero(edge & ~near)
-    edge[thin] = _distance_to_mixes(u[thin], colours) <= _MIX_TOLERANCE
+    edge[thin] = _mixes_within(u[thin], colours, _MIX_TOLERANCE)
     nearest = ((u[:, None, :] - colours[None]) ** 2).sum(-1).argmin(1)
     return np.where(near | edge, nearest, -1)[inverse].reshape(codes.shape)
+
+
+def _mixes_within(colours: np.ndarray, classes: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per colour (N x 3), whether _distance_to_mixes(colours, classes) <= tolerance, with nnls asked only about the
+    colours that no blend of two classes lies close to (_on_segments: an anti-aliased edge between two classes, the
+    bulk of a layout's edge colours, is decided without it)."""
+    out = _on_segments(colours, classes, tolerance)
+    rest = np.flatnonzero(~out)
+    if rest.size:
+        out[rest] = _distance_to_mixes(colours[rest], classes) <= tolerance
+    return out
+
+
+def _on_segments(colours: np.ndarray, classes: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per colour (N x 3), True when a point of a segment between two class colours (or a class colour) lies within
+    `tolerance` (Euclidean, levels, less a 0.01 margin) of it. Such a point is a mix of the classes, so the nearest
+    mix nnls finds is at most as far (in the Euclidean norm, and so in every channel): True implies
+    _distance_to_mixes <= tolerance. False decides nothing."""
+    c = colours.astype(np.float64)
+    k = classes.astype(np.float64)
+    i, j = np.triu_indices(len(k), 1)
+    a, d = np.concatenate([k, k[i]]), np.concatenate([np.zeros_like(k), k[j] - k[i]])  # S starts a, directions d
+    # |c - a - t d|^2 = |c - a|^2 - 2 t (c - a).d + t^2 |d|^2 with t, the nearest point's position, clipped to [0, 1]
+    dd = (d * d).sum(1)
+    cad = c @ d.T - (a * d).sum(1)  # N x S: (c - a).d
+    t = np.clip(cad / np.maximum(dd, 1e-9), 0.0, 1.0)
+    gap2 = (c * c).sum(1)[:, None] - 2 * c @ a.T + (a * a).sum(1) - 2 * t * cad + t * t * dd
+    return gap2.min(1) <= (tolerance - 0.01) ** 2
 
 
 def _distance_to_mixes(colours: np.ndarray, classes: np.ndarray) -> np.ndarray:

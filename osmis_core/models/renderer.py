@@ -30,12 +30,16 @@ class RendererArchitecture:
 
     num_blocks: SPADE blocks m of G (m - 1 nearest x2 upsamplings); the coarsest map is H / 2^(m-1), 4..8 px on the
     short side. D has m down blocks (OASIS: 6 and 6 at 256 px), so both sides are multiples of 2^m = `multiple`.
+    data_size (W, H of the training data) and max_size (--max-size) are what the size was made from
+    (recommend_renderer); None for a run recorded before they were.
     """
 
     height: int
     width: int
     num_blocks: int
     notes: tuple[str, ...] = ()
+    data_size: tuple[int, int] | None = None
+    max_size: int | None = None
 
     @property
     def multiple(self) -> int:
@@ -50,9 +54,26 @@ class RendererArchitecture:
         """Scales of the real image D sees: the image alone (OSMIS's D sees a pyramid)."""
         return 1
 
+    def origin(self) -> str:
+        """Where the training size comes from, in words, e.g. 'its 320x192 training data fitted into --max-size 64
+        is 64x38, rounded down to multiples of 16'; '' when the data size is not recorded."""
+        if self.data_size is None:
+            return ""
+        w, h = self.data_size
+        text = f"its {w}x{h} training data"
+        sw, sh = w, h
+        if self.max_size is not None:
+            sw, sh = (int(v) for v in _fit(w, h, self.max_size))
+            if (sw, sh) != (w, h):
+                text += f" fitted into --max-size {self.max_size} is {sw}x{sh}"
+        if (sw, sh) != (self.width, self.height):
+            text += f", rounded down to multiples of {self.multiple}"
+        return text
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["notes"] = list(self.notes)
+        d["data_size"] = list(self.data_size) if self.data_size is not None else None
         # the keys the progress line and the app print for every run
         d.update(
             num_blocks_g=self.num_blocks,
@@ -64,7 +85,21 @@ class RendererArchitecture:
 
     @classmethod
     def from_dict(cls, d: dict) -> RendererArchitecture:
-        return cls(int(d["height"]), int(d["width"]), int(d["num_blocks"]), tuple(d.get("notes", ())))
+        size, max_size = d.get("data_size"), d.get("max_size")
+        return cls(
+            int(d["height"]),
+            int(d["width"]),
+            int(d["num_blocks"]),
+            tuple(d.get("notes", ())),
+            (int(size[0]), int(size[1])) if size else None,
+            int(max_size) if max_size is not None else None,
+        )
+
+
+def _fit(width: int, height: int, max_size: int) -> tuple[float, float]:
+    """(W, H) scaled down, aspect kept, so that the larger side is at most max_size (never enlarged)."""
+    scale = min(1.0, max_size / max(width, height))
+    return width * scale, height * scale
 
 
 def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int | None = None) -> RendererArchitecture:
@@ -73,8 +108,7 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
     m is the smallest depth whose coarsest map is at most 8 px on the short side (4..8 px, docs/renderer.md
     section 2.1). Raises ConfigError when the image is too small for the requested depth.
     """
-    scale = min(1.0, max_size / max(width, height))
-    w, h = width * scale, height * scale
+    w, h = _fit(width, height, max_size)
     short = min(w, h)
     if num_blocks is None:
         num_blocks = 2
@@ -90,7 +124,7 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
     notes = ()
     if (H, W) != (int(h), int(w)):
         notes = (f"training size rounded from {int(w)}x{int(h)} to {W}x{H} (multiples of {f})",)
-    return RendererArchitecture(H, W, num_blocks, notes)
+    return RendererArchitecture(H, W, num_blocks, notes, (int(width), int(height)), int(max_size))
 
 
 # -- noise ----------------------------------------------------------------------------------------------------------
