@@ -203,3 +203,23 @@ def test_train_stopped_by_a_health_check_is_not_a_success(tmp_path, capsys, monk
     err = capsys.readouterr().err
     # as a NaN stops a run (exit 2, README): the step, and the checkpoint that stays latest
     assert code == 2 and "step 4" in err and "step_0000002.pt" in err
+
+
+@pytest.mark.xfail(strict=True, reason="breaker6 #13: --keep-best with --eval-every 0 is accepted and keeps nothing")
+def test_keep_best_with_evaluations_off_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "2", "--quiet"]
+    assert main([*args, *tiny_flags(eval_every=0, keep_best="diversity")]) == 2
+    err = capsys.readouterr().err
+    assert "--keep-best" in err and "--eval-every" in err and err.count("\n") == 1
+    assert not run.exists()
+
+
+@pytest.mark.xfail(strict=True, reason="breaker6 #14: --ada-target without adaptive augmentation is silently ignored")
+def test_an_ada_option_without_adaptive_augmentation_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "2", "--quiet"]
+    assert main([*args, *tiny_flags(ada_target=0.9)]) == 2  # as --eval-every with --model renderer is
+    err = capsys.readouterr().err
+    assert "--ada-target" in err and "adaptive" in err and err.count("\n") == 1
+    assert not run.exists()
