@@ -223,3 +223,15 @@ def test_an_ada_option_without_adaptive_augmentation_is_refused(tmp_path, capsys
     err = capsys.readouterr().err
     assert "--ada-target" in err and "adaptive" in err and err.count("\n") == 1
     assert not run.exists()
+
+
+@pytest.mark.xfail(strict=True, reason="breaker6 #15: the state a health check stopped on is saved as best.pt")
+def test_the_faulty_state_of_a_health_stop_is_not_kept_as_best(tmp_path):
+    config = OsmisConfig().replace(**{**TINY, "iters": 6, "eval_every": 4, "on_collapse": "stop"})
+    trainer = start_training(config, write_scene(tmp_path), tmp_path / "run")
+    trainer.monitor.health.collapse = DiversityCollapse(1e9, patience=1, after_healthy=False)
+    events = list(trainer.run())
+    assert [(e.step, e.action) for e in events if isinstance(e, HealthEvent)] == [(4, "stop")]
+    assert trainer.folder.checkpoint_steps() == [2]  # README: stop ends the run without saving the faulty state
+    best = trainer.folder.read_best()
+    assert best is None or best["step"] != 4  # ... nor as the best checkpoint that `--checkpoint best` uses
