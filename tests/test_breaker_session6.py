@@ -235,3 +235,24 @@ def test_the_faulty_state_of_a_health_stop_is_not_kept_as_best(tmp_path):
     assert trainer.folder.checkpoint_steps() == [2]  # README: stop ends the run without saving the faulty state
     best = trainer.folder.read_best()
     assert best is None or best["step"] != 4  # ... nor as the best checkpoint that `--checkpoint best` uses
+
+
+class _ScriptedDiversity(DiversityCollapse):
+    """The default collapse detector fed a scripted pixel diversity: healthy at step 2, collapsed from step 4 on."""
+
+    def update(self, step, diversity):
+        return super().update(step, 1.0 if step <= 2 else 0.0)
+
+
+@pytest.mark.xfail(strict=True, reason="breaker6 #16: a collapse under way at a stop goes unnoticed after the resume")
+def test_a_collapse_that_began_before_a_resume_is_still_found(tmp_path, monkeypatch):
+    import osmis_core.training.monitor as monitor
+
+    monkeypatch.setattr(monitor, "DiversityCollapse", _ScriptedDiversity)
+    options = {**TINY, "eval_every": 2, "bernoulli_warmup": 0, "checkpoint_every": 4}
+    trainer = start_training(OsmisConfig().replace(**options, iters=4), write_scene(tmp_path), tmp_path / "run")
+    first = [e for e in trainer.run() if isinstance(e, HealthEvent) and e.kind == "diversity_collapse"]
+    assert first == []  # step 4 is the first faulty evaluation: not yet two in a row
+    resumed = resume_training(tmp_path / "run", {"iters": 8})
+    later = [e.step for e in resumed.run(resumed=True) if isinstance(e, HealthEvent) and e.kind == "diversity_collapse"]
+    assert later and later[0] <= 8  # uninterrupted, the run reports it at step 6 (steps 4 and 6 in a row)
