@@ -256,3 +256,15 @@ def test_a_collapse_that_began_before_a_resume_is_still_found(tmp_path, monkeypa
     resumed = resume_training(tmp_path / "run", {"iters": 8})
     later = [e.step for e in resumed.run(resumed=True) if isinstance(e, HealthEvent) and e.kind == "diversity_collapse"]
     assert later and later[0] <= 8  # uninterrupted, the run reports it at step 6 (steps 4 and 6 in a row)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="breaker6 #17: --p-aug adaptive --no-ada turns adaptive augmentation on silently"
+)
+def test_p_aug_adaptive_with_no_ada_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "1", "--quiet", *tiny_flags()]
+    assert main([*args, "--p-aug", "adaptive", "--no-ada"]) == 2
+    err = capsys.readouterr().err
+    assert "--p-aug adaptive" in err and "--no-ada" in err and err.count("\n") == 1
+    assert not run.exists()
