@@ -117,7 +117,6 @@ def test_animate_a_seed_beyond_64_bits_is_one_sentence_or_works(tiny_run, tmp_pa
     assert code == 0 or (code == 2 and "--seed" in capsys.readouterr().err and not out.exists())
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #7: --p-aug adaptive with --no-augment is accepted and adapts nothing")
 def test_adaptive_augmentation_without_augmentation_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "1", "--quiet", *tiny_flags()]
@@ -205,7 +204,6 @@ def test_train_stopped_by_a_health_check_is_not_a_success(tmp_path, capsys, monk
     assert code == 2 and "step 4" in err and "step_0000002.pt" in err
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #13: --keep-best with --eval-every 0 is accepted and keeps nothing")
 def test_keep_best_with_evaluations_off_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "2", "--quiet"]
@@ -215,7 +213,6 @@ def test_keep_best_with_evaluations_off_is_refused(tmp_path, capsys):
     assert not run.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #14: --ada-target without adaptive augmentation is silently ignored")
 def test_an_ada_option_without_adaptive_augmentation_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "2", "--quiet"]
@@ -258,9 +255,6 @@ def test_a_collapse_that_began_before_a_resume_is_still_found(tmp_path, monkeypa
     assert later and later[0] <= 8  # uninterrupted, the run reports it at step 6 (steps 4 and 6 in a row)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="breaker6 #17: --p-aug adaptive --no-ada turns adaptive augmentation on silently"
-)
 def test_p_aug_adaptive_with_no_ada_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "1", "--quiet", *tiny_flags()]
