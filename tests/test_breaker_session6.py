@@ -64,7 +64,6 @@ def tiny_run(tmp_path_factory):
     return root / "run"
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #1: a rollback's halved lr_d is reset to run.json's lr_d on resume")
 def test_resume_after_a_rollback_keeps_the_halved_discriminator_rate(rolled_back_run):
     run, _ = rolled_back_run
     assert json.loads((run / "run.json").read_text())["rollbacks"][0]["lr_d"] == pytest.approx(1e-4)

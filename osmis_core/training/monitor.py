@@ -309,11 +309,11 @@ class TrainingMonitor:
         and in run.json (`info`: its content)."""
         t, folder = self.trainer, self.trainer.folder
         at_step = t.step
-        lr_d = t.opt_d.param_groups[0]["lr"] / 2
+        lr_g, lr_d = t.opt_g.param_groups[0]["lr"], t.opt_d.param_groups[0]["lr"] / 2
         t.load_state_dict(folder.load_checkpoint(to_step, fallback=False))
-        for group in t.opt_d.param_groups:  # after the load, which restores the optimiser's saved rate
-            group["lr"] = lr_d
-        self.health.reset()
+        t.set_learning_rates(lr_g, lr_d)  # after the load, which restores the rates the checkpoint was saved with
+        self.health.reset()  # the faults seen after to_step belong to the abandoned steps
+        self.health.checkpoint_saved(to_step)  # the checkpoint rolled back to is the healthy one (as on a resume)
         folder.discard_after(to_step)
         folder.truncate_stats(to_step)
         info.setdefault("rollbacks", []).append(

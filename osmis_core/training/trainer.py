@@ -287,11 +287,15 @@ class Trainer:
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
-        # the optimiser states carry the learning rates they were saved with; the run's config may have changed them
-        o = self.config.optimisation
-        for opt, lr in ((self.opt_g, o.lr_g), (self.opt_d, o.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr
+        # the optimiser states keep the learning rates the run trained with (a rollback's halved lr_d included);
+        # a rate changed on resume is set by set_learning_rates
+
+    def set_learning_rates(self, lr_g: float | None = None, lr_d: float | None = None) -> None:
+        """Set the Adam learning rate of the generator and/or the discriminator (None: keep it)."""
+        for opt, lr in ((self.opt_g, lr_g), (self.opt_d, lr_d)):
+            if lr is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr
 
     def non_finite_weights(self) -> str | None:
         """Name of the first model (generator, generator_ema, discriminator) holding a NaN or infinite value."""
