@@ -71,7 +71,6 @@ def test_resume_after_a_rollback_keeps_the_halved_discriminator_rate(rolled_back
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-4)  # not back to 2e-4, the rate that collapsed
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #2: a rollback cuts the health line of its own collapse out of stats")
 def test_stats_keep_the_health_line_of_the_collapse_that_was_rolled_back(rolled_back_run):
     run, events = rolled_back_run
     assert any(isinstance(e, HealthEvent) and e.kind == "diversity_collapse" for e in events)
