@@ -79,7 +79,6 @@ def test_stats_keep_the_health_line_of_the_collapse_that_was_rolled_back(rolled_
     assert (4, "diversity_collapse", "rollback") in health
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #3: TensorBoard keeps the abandoned steps of a rollback twice")
 def test_tensorboard_has_each_step_once_after_a_rollback(rolled_back_run):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
