@@ -123,7 +123,6 @@ def test_adaptive_augmentation_without_augmentation_is_refused(tmp_path, capsys)
     assert not run.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #8: keep-best sifid compares real SIFID with the proxy's best")
 def test_a_real_sifid_is_not_compared_with_a_kept_proxy_value():
     from osmis_core.training.monitor import BestTracker
 

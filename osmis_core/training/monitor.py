@@ -147,13 +147,23 @@ BEST_TIES_LATER = {"class_coverage"}
 
 
 class BestTracker:
-    """Remembers the best value of the chosen metric (carried over a resume through checkpoints/best.json)."""
+    """Remembers the best value of the chosen metric (carried over a resume through checkpoints/best.json).
+
+    Values are compared only within one series: the same metric measured as the same statistic (best.json's
+    `key`). keep_best sifid reads real SIFID where the Inception weights are found and its random-feature proxy
+    otherwise; the two are different numbers, so when a resumed run measures the other one (the weights were
+    added or removed), its first evaluation starts a new series and becomes best, replacing the best of the
+    other statistic."""
 
     def __init__(self, metric: str, previous: dict | None = None):
         self.metric = metric
         self.value: float | None = None
-        if previous and previous.get("metric") == metric:
-            self.value = previous.get("value")
+        self.series: str | None = None  # the metric key the kept value was measured as
+        if previous and previous.get("metric") == metric and metric in BEST_BY:
+            keys = BEST_BY[metric][0]
+            # a best.json written before `key` was recorded: only a metric with one statistic is known
+            self.series = previous.get("key") or (keys[0] if len(keys) == 1 else None)
+            self.value = previous.get("value") if self.series is not None else None
 
     def key(self, metrics: dict[str, float]) -> str | None:
         if self.metric not in BEST_BY:
@@ -167,6 +177,8 @@ class BestTracker:
         value = metrics[key]
         if not math.isfinite(value):
             return False
+        if key != self.series:  # another statistic than the kept best's: never compared with it
+            self.series, self.value = key, None
         larger = BEST_BY[self.metric][1]
         if self.value is not None and self.metric in BEST_TIES_LATER and value == self.value:
             return True
