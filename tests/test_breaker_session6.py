@@ -218,7 +218,6 @@ def test_an_ada_option_without_adaptive_augmentation_is_refused(tmp_path, capsys
     assert not run.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #15: the state a health check stopped on is saved as best.pt")
 def test_the_faulty_state_of_a_health_stop_is_not_kept_as_best(tmp_path):
     config = OsmisConfig().replace(**{**TINY, "iters": 6, "eval_every": 4, "on_collapse": "stop"})
     trainer = start_training(config, write_scene(tmp_path), tmp_path / "run")

@@ -270,15 +270,18 @@ class TrainingMonitor:
             self._evaluator = TrainingEvaluator(t.data, noise, t.device)
             self._best = BestTracker(t.config.run.keep_best, t.folder.read_best())
         evaluation = self._evaluator.evaluate(t.generator_ema)
-        # weights that are not finite are never saved (as in Trainer.save_checkpoint)
-        best = self._best.improves(evaluation.metrics) and t.non_finite_weights() is None
+        alarms = self.health.on_eval(t.step, evaluation, self._evaluator.real_share_list)
+        # a state with a collapse present (the one a health check stops or rolls back on, or warns about) never
+        # becomes best.pt, nor do weights that are not finite (never saved, as in Trainer.save_checkpoint)
+        healthy = not self.health.failing and t.non_finite_weights() is None
+        best = healthy and self._best.improves(evaluation.metrics)
         if best:
             t.folder.save_best(t.state_dict(), self._best.record(t.step, evaluation.metrics))
         per_class = {f"{k}_per_class": v for k, v in evaluation.per_class.items()}
         t.folder.append_stats({"step": t.step, "event": "eval", **evaluation.metrics, **per_class, "best": best})
         yield StepEval(t.step, evaluation.metrics, best, evaluation.per_class)
         action = None
-        for alarm in self.health.on_eval(t.step, evaluation, self._evaluator.real_share_list):
+        for alarm in alarms:
             action = (yield from self._alarm(alarm)) or action
         return action
 
