@@ -230,6 +230,31 @@ class HealthChecks:
         for d in (self.spike, self.collapse, self.empty, self.missing):
             d.reset()
 
+    def _detectors(self) -> dict:
+        return {
+            "d_spike": self.spike,
+            "diversity_collapse": self.collapse,
+            "empty_masks": self.empty,
+            "missing_class": self.missing,
+        }
+
+    def state_dict(self) -> dict:
+        """The detectors' history and the last healthy checkpoint (plain Python values, saved in checkpoints)."""
+        return {"healthy_step": self.healthy_step, **{k: d.state_dict() for k, d in self._detectors().items()}}
+
+    def load_state_dict(self, state: dict | None) -> None:
+        """Restore state_dict(); None (a checkpoint saved before the health checks kept state) starts afresh."""
+        self.reset()
+        self.healthy_step = None
+        if state is None:
+            return
+        try:
+            for k, d in self._detectors().items():
+                d.load_state_dict(state[k])
+            self.healthy_step = state["healthy_step"]
+        except (KeyError, TypeError, ValueError):
+            self.reset()  # a state of another version: the checks start afresh, as a new run's do
+
 
 class TrainingMonitor:
     """What the trainer's hooks call: evaluations (--eval-every), the best checkpoint (--keep-best), the health

@@ -270,6 +270,7 @@ class Trainer:
             "rng": {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()},
             "fixed_noise": self.fixed_noise,
             "ada": self.ada.state_dict() if self.ada is not None else None,
+            "health": self.monitor.health.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -284,6 +285,7 @@ class Trainer:
             self.fixed_noise = state["fixed_noise"]
             if self.ada is not None and state.get("ada"):
                 self.ada.load_state_dict(state["ada"])
+            self.monitor.health.load_state_dict(state.get("health"))
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
