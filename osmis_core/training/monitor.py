@@ -349,9 +349,12 @@ class TrainingMonitor:
         and in run.json (`info`: its content)."""
         t, folder = self.trainer, self.trainer.folder
         at_step = t.step
-        lr_g, lr_d = t.opt_g.param_groups[0]["lr"], t.opt_d.param_groups[0]["lr"] / 2
+        rates = t.learning_rates()
+        lr_d = rates["lr_d"] / 2
         t.load_state_dict(folder.load_checkpoint(to_step, fallback=False))
-        t.set_learning_rates(lr_g, lr_d)  # after the load, which restores the rates the checkpoint was saved with
+        t.set_learning_rates(
+            rates["lr_g"], lr_d
+        )  # after the load, which restores the rates the checkpoint was saved with
         self.health.reset()  # the faults seen after to_step belong to the abandoned steps
         self.health.checkpoint_saved(to_step)  # the checkpoint rolled back to is the healthy one (as on a resume)
         folder.discard_after(to_step)
