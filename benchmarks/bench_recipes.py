@@ -101,7 +101,9 @@ def recipe_config(name: str, seed: int, device: str, tiny: bool, scale: float):
     config = build_config(preset, None, options)
     if scale != 1.0:
         flat = config.flat()
-        config = config.replace(**{k: max(1, round(flat[k] * scale)) for k in SCHEDULE if flat.get(k)})
+        # ada_images is a schedule only where adaptive augmentation is on (config validation refuses it otherwise)
+        scaled = [k for k in SCHEDULE if flat.get(k) and (k != "ada_images" or flat["ada"])]
+        config = config.replace(**{k: max(1, round(flat[k] * scale)) for k in scaled})
     return config
 
 

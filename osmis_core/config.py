@@ -10,7 +10,7 @@ import dataclasses
 import difflib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -581,15 +581,43 @@ def flatten_options(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     return flat
 
 
-def _expand_words(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Replace an option given as one of its words (see _opt) by the options the word stands for."""
+def _expand_words(options: Mapping[str, Any], said=lambda name: f"option '{name}'") -> dict[str, Any]:
+    """Replace an option given as one of its words (see _opt) by the options the word stands for.
+
+    A word that sets an option given with another value in the same mapping (p_aug = "adaptive" with ada off) is a
+    contradiction: ConfigError naming both (said(name): how the message names an option, see _validate)."""
     out = dict(options)
     for name, value in options.items():
         words = FIELDS[name][1].metadata.get("words") or {}
         if isinstance(value, str) and value in words:
+            for other, implied in words[value].items():
+                if other in options and options[other] != implied:
+                    # a flag of an on/off option says its value (--no-ada); other namings are given the value
+                    against = said(other)
+                    if not (against.startswith("--") and option_type(other) is bool):
+                        against = _word_as_given(options, other, said)
+                    raise ConfigError(
+                        f"{_word_as_given(options, name, said)} contradicts {against}: it sets {other} to "
+                        f"{implied}; leave one of them out."
+                    )
             del out[name]
             out.update(words[value])
     return out
+
+
+def _word_as_given(options: Mapping[str, Any], name: str, said) -> str:
+    """How a message names option `name` given as one of its words: "--p-aug adaptive", "option 'p_aug' =
+    'adaptive'"."""
+    named = said(name)
+    return f"{named} {options[name]}" if named.startswith("--") else f"{named} = {options[name]!r}"
+
+
+def _flag_as_given(name: str, value: Any) -> str:
+    """The command-line flag of an option as given: --no-augment for an on/off option given as off."""
+    flag = name.replace("_", "-")
+    if option_type(name) is bool:
+        return f"--no-{flag}" if value is False else f"--{flag}"
+    return f"--{flag}"
 
 
 def _word_of(given: Mapping[str, Any], name: str) -> str:
@@ -636,20 +664,59 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
 MASK_METRICS = ("mask_shares", "class_coverage")
 
 
-def _check_together(flat: Mapping[str, Any], said=lambda name: f"option '{name}'") -> None:
+def _check_together(
+    flat: Mapping[str, Any], said=lambda name: f"option '{name}'", explicit: Collection[str] = ()
+) -> None:
     """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel; an OSMIS run
     with masks off keeps no best checkpoint by a mask metric (keep_best mask_shares or class_coverage compare the
-    generated masks with the real ones). said(name): how the message names an option (see _validate)."""
+    generated masks with the real ones); and an OSMIS option that has no effect with the other options given is
+    refused rather than silently ignored: keep_best without evaluations (eval_every 0), adaptive augmentation or
+    p_aug without differentiable augmentation (augment off), ada_target or ada_images without adaptive augmentation.
+    An option counts as given when it differs from its default or is in `explicit` (the flags build_config was
+    given; a preset or a saved config, which lists every option, counts only where it differs). said(name): how the
+    message names an option (see _validate)."""
     if flat["noise_spatial"] > flat["noise_dim"]:
         raise ConfigError(
             f"{said('noise_spatial')} ({flat['noise_spatial']}) must be at most the number of noise channels, "
             f"{said('noise_dim')} ({flat['noise_dim']}): it counts the noise channels drawn per pixel."
         )
-    if flat["model"] == "osmis" and not flat["masks"] and flat["keep_best"] in MASK_METRICS:
+    if flat["model"] != "osmis":
+        return  # the renderer reads none of the options below (check_model_options refuses them when given)
+    if not flat["masks"] and flat["keep_best"] in MASK_METRICS:
         raise ConfigError(
             f"{said('keep_best')} = {flat['keep_best']!r} compares the generated masks with the real ones, but "
             f"{said('masks')} is off (images only); choose keep_best sifid or diversity, or turn masks on."
         )
+
+    def given(name: str) -> bool:
+        return name in explicit or flat[name] != FIELDS[name][1].default
+
+    if flat["eval_every"] == 0 and flat["keep_best"] != "none" and given("keep_best"):
+        raise ConfigError(
+            f"{said('keep_best')} = {flat['keep_best']!r} keeps the best checkpoint by the training metrics, but "
+            f"{said('eval_every')} = 0 computes none; evaluate (eval_every above 0) or keep no best checkpoint "
+            f"(keep_best none)."
+        )
+    if not flat["augment"]:
+        if flat["ada"]:
+            raise ConfigError(
+                f"adaptive augmentation ({said('ada')}) adapts the probability of the differentiable augmentation, "
+                f"but {said('augment')} turns that augmentation off; turn adaptive augmentation off too or the "
+                f"augmentation on."
+            )
+        unread = [name for name in ("p_aug", "ada_target", "ada_images") if given(name)]
+        if unread:
+            raise ConfigError(
+                f"{said(unread[0])} sets the differentiable augmentation, but {said('augment')} turns that "
+                f"augmentation off; leave {said(unread[0])} out or turn the augmentation on."
+            )
+    if not flat["ada"]:
+        unread = [name for name in ("ada_target", "ada_images") if given(name)]
+        if unread:
+            raise ConfigError(
+                f"{said(unread[0])} only applies to adaptive augmentation, which is off; turn it on "
+                f"({said('ada')} or p_aug adaptive), or leave {said(unread[0])} out."
+            )
 
 
 def config_warnings(config: OsmisConfig) -> list[str]:
@@ -868,18 +935,21 @@ def build_config(
     options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
     said = {}  # option -> how a message names it: the flag, or the config file's option
     if preset:
-        preset_opts = _expand_words(preset_options(preset, model))
+        preset_opts = _expand_words(preset_options(preset, model), lambda k: f"preset '{preset}': option '{k}'")
         options.update({k: v for k, v in preset_opts.items() if k != "model"})
         said.update({k: f"preset '{preset}': option '{k}'" for k in preset_opts})
     for given, name_it in (
         (file_options, lambda k: f"{config_file}: option '{k}'"),
-        (overrides, lambda k: _flag(k) if option_type(k) is not bool else f"--{k.replace('_', '-')}"),
+        (overrides, lambda k: _flag_as_given(k, overrides[k])),
     ):
-        for key, value in _expand_words(given).items():
-            said[key] = name_it(key) if key in given else f"{name_it(_word_of(given, key))} (sets {key})"
+        for key, value in _expand_words(given, name_it).items():
+            said[key] = name_it(key) if key in given else _word_as_given(given, _word_of(given, key), name_it)
             _validate(key, value, FIELDS[key][1], said[key])
             options[key] = value
-    _check_together({**OsmisConfig().flat(), **options}, lambda k: said.get(k, f"option '{k}'"))
+    # a flag counts even at its default value; a preset's or a config file's value only where it differs from the
+    # default (a saved config lists every option)
+    explicit = set(_expand_words(overrides))
+    _check_together({**OsmisConfig().flat(), **options}, lambda k: said.get(k, _flag_as_given(k, True)), explicit)
     return OsmisConfig().replace(**options)
 
 

@@ -294,3 +294,30 @@ def test_renderer_runs_have_health_checks_but_no_training_metrics(scene, tmp_pat
     events = list(trainer.run())
     assert isinstance(events[-1], TrainingFinished) and events[-1].step == 2
     assert not any(isinstance(e, StepEval) for e in events)
+
+
+def test_divergence_advice_lowers_the_rate_training_used_not_the_configs(tmp_path):
+    """After a rollback halved lr_d (config 2e-4, training at 1e-4), the advice halves what training used."""
+    from osmis_core.application.runfolder import RunFolder
+    from osmis_core.training.trainer import _failure_message
+
+    folder = RunFolder(tmp_path / "run")
+    folder.create()
+    message, user_error = _failure_message(FloatingPointError("x"), 5, folder, {"lr_g": 2e-4, "lr_d": 1e-4})
+    assert user_error and "--lr-g 0.0001 --lr-d 5e-05" in message
+
+
+def test_health_history_survives_a_checkpoint_round_trip():
+    """A fault seen once (not yet an alarm) is still counted after state_dict/load_state_dict (a resume)."""
+    from osmis_core.training.monitor import HealthChecks
+
+    before, after = HealthChecks(), HealthChecks()
+    for step, diversity in ((2, 0.5), (4, 0.0)):
+        assert before.collapse.update(step, diversity) is None
+    for d_real in [0.1, 0.2] * 10:
+        before.spike.update(0, d_real)
+    after.load_state_dict(json.loads(json.dumps(before.state_dict())))  # plain values only
+    assert after.collapse.update(6, 0.0) is not None  # the second faulty evaluation in a row
+    assert after.spike.update(0, 50.0) is not None  # the running level came along
+    after.load_state_dict(None)  # a checkpoint saved before the checks kept state: a fresh start
+    assert after.collapse.update(8, 0.0) is None and after.healthy_step is None

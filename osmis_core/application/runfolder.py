@@ -204,8 +204,11 @@ class RunFolder:
         return rows
 
     def truncate_stats(self, step: int) -> None:
-        """Drop stats lines past `step` (written after the checkpoint a resume starts from)."""
-        rows = [r for r in self.read_stats() if r.get("step", 0) <= step]
+        """Drop the loss and evaluation lines past `step`: the steps abandoned when training goes back to the
+        checkpoint of `step` (a resume, a rollback), which are trained again, so that each step has one line.
+        Health lines are kept where they are: they are the record of the fault that stopped the run or caused
+        the rollback (whose steps are then followed by the retrained ones)."""
+        rows = [r for r in self.read_stats() if r.get("step", 0) <= step or r.get("event") == "health"]
         atomic_write_text(self.stats, "".join(json.dumps(r) + "\n" for r in rows))
 
     # -- checkpoints ---------------------------------------------------------------------------------------

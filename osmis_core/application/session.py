@@ -179,6 +179,9 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     _warn_config(config)
     trainer = trainer_class(config, data, folder.root, device)
     trainer.load_state_dict(state)
+    # the checkpoint's optimiser states hold the learning rates the run trained with, after any rollback halved
+    # lr_d (run.json's `rollbacks` only records it); a rate changed on resume replaces them
+    trainer.set_learning_rates(changes.get("lr_g"), changes.get("lr_d"))
     trainer.monitor.checkpoint_saved(trainer.step)  # the checkpoint a resume starts from counts as healthy
     folder.truncate_stats(trainer.step)
     if removed:

@@ -2,7 +2,9 @@
 
 Each detector's update() returns an Alarm the first time its fault is seen (once per episode: it re-arms when the
 values are healthy again) and None otherwise; reset() forgets the history (after a rollback). They hold plain
-Python floats, so they cost nothing next to a training step and can be tested on synthetic sequences.
+Python floats, so they cost nothing next to a training step and can be tested on synthetic sequences; state_dict()
+and load_state_dict() carry that history in a checkpoint, so that a resumed run goes on counting a fault that had
+begun before it stopped.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ class _Episode:
             return True
         return False
 
+    def state_dict(self) -> dict:
+        return {"healthy_seen": self._healthy_seen, "run": self._run, "fired": self._fired}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._healthy_seen, self._run, self._fired = (
+            bool(state["healthy_seen"]),
+            int(state["run"]),
+            bool(state["fired"]),
+        )
+
     @property
     def active(self) -> bool:
         """The fault is present now (fired and not yet healthy again)."""
@@ -72,6 +84,12 @@ class NonFinite:
         return Alarm(self.kind, f"{', '.join(bad)} became NaN or infinite by step {step}")
 
     def reset(self) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
         pass
 
     @property
@@ -93,6 +111,13 @@ class DiscriminatorSpike:
     def reset(self) -> None:
         self._history: deque[float] = deque(maxlen=self.window)
         self._episode.reset()
+
+    def state_dict(self) -> dict:
+        return {"history": list(self._history), "episode": self._episode.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._history = deque((float(x) for x in state["history"]), maxlen=self.window)
+        self._episode.load_state_dict(state["episode"])
 
     def update(self, step: int, d_real: float) -> Alarm | None:
         spike, alarm = False, None
@@ -129,6 +154,12 @@ class DiversityCollapse:
     def reset(self) -> None:
         self._episode.reset()
 
+    def state_dict(self) -> dict:
+        return {"episode": self._episode.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._episode.load_state_dict(state["episode"])
+
     def update(self, step: int, diversity: float) -> Alarm | None:
         if self._episode.observe(diversity < self.floor):
             return Alarm(
@@ -156,6 +187,12 @@ class EmptyMasks:
 
     def reset(self) -> None:
         self._episode.reset()
+
+    def state_dict(self) -> dict:
+        return {"episode": self._episode.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._episode.load_state_dict(state["episode"])
 
     def update(self, step: int, largest_shares: Sequence[float], real_largest_share: float) -> Alarm | None:
         """largest_shares: per generated sample, the share (0..1) of its most frequent class."""
@@ -191,6 +228,15 @@ class MissingClass:
 
     def reset(self) -> None:
         self._episodes: dict[int, _Episode] = {}
+
+    def state_dict(self) -> dict:
+        return {"episodes": {str(k): e.state_dict() for k, e in self._episodes.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.reset()
+        for k, episode in state["episodes"].items():
+            self._episodes[int(k)] = _Episode(self.patience)
+            self._episodes[int(k)].load_state_dict(episode)
 
     def update(
         self, step: int, coverage: Sequence[float | None], real_shares: Sequence[float], samples: int

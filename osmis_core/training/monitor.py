@@ -147,13 +147,23 @@ BEST_TIES_LATER = {"class_coverage"}
 
 
 class BestTracker:
-    """Remembers the best value of the chosen metric (carried over a resume through checkpoints/best.json)."""
+    """Remembers the best value of the chosen metric (carried over a resume through checkpoints/best.json).
+
+    Values are compared only within one series: the same metric measured as the same statistic (best.json's
+    `key`). keep_best sifid reads real SIFID where the Inception weights are found and its random-feature proxy
+    otherwise; the two are different numbers, so when a resumed run measures the other one (the weights were
+    added or removed), its first evaluation starts a new series and becomes best, replacing the best of the
+    other statistic."""
 
     def __init__(self, metric: str, previous: dict | None = None):
         self.metric = metric
         self.value: float | None = None
-        if previous and previous.get("metric") == metric:
-            self.value = previous.get("value")
+        self.series: str | None = None  # the metric key the kept value was measured as
+        if previous and previous.get("metric") == metric and metric in BEST_BY:
+            keys = BEST_BY[metric][0]
+            # a best.json written before `key` was recorded: only a metric with one statistic is known
+            self.series = previous.get("key") or (keys[0] if len(keys) == 1 else None)
+            self.value = previous.get("value") if self.series is not None else None
 
     def key(self, metrics: dict[str, float]) -> str | None:
         if self.metric not in BEST_BY:
@@ -167,6 +177,8 @@ class BestTracker:
         value = metrics[key]
         if not math.isfinite(value):
             return False
+        if key != self.series:  # another statistic than the kept best's: never compared with it
+            self.series, self.value = key, None
         larger = BEST_BY[self.metric][1]
         if self.value is not None and self.metric in BEST_TIES_LATER and value == self.value:
             return True
@@ -218,6 +230,31 @@ class HealthChecks:
         for d in (self.spike, self.collapse, self.empty, self.missing):
             d.reset()
 
+    def _detectors(self) -> dict:
+        return {
+            "d_spike": self.spike,
+            "diversity_collapse": self.collapse,
+            "empty_masks": self.empty,
+            "missing_class": self.missing,
+        }
+
+    def state_dict(self) -> dict:
+        """The detectors' history and the last healthy checkpoint (plain Python values, saved in checkpoints)."""
+        return {"healthy_step": self.healthy_step, **{k: d.state_dict() for k, d in self._detectors().items()}}
+
+    def load_state_dict(self, state: dict | None) -> None:
+        """Restore state_dict(); None (a checkpoint saved before the health checks kept state) starts afresh."""
+        self.reset()
+        self.healthy_step = None
+        if state is None:
+            return
+        try:
+            for k, d in self._detectors().items():
+                d.load_state_dict(state[k])
+            self.healthy_step = state["healthy_step"]
+        except (KeyError, TypeError, ValueError):
+            self.reset()  # a state of another version: the checks start afresh, as a new run's do
+
 
 class TrainingMonitor:
     """What the trainer's hooks call: evaluations (--eval-every), the best checkpoint (--keep-best), the health
@@ -258,15 +295,18 @@ class TrainingMonitor:
             self._evaluator = TrainingEvaluator(t.data, noise, t.device)
             self._best = BestTracker(t.config.run.keep_best, t.folder.read_best())
         evaluation = self._evaluator.evaluate(t.generator_ema)
-        # weights that are not finite are never saved (as in Trainer.save_checkpoint)
-        best = self._best.improves(evaluation.metrics) and t.non_finite_weights() is None
+        alarms = self.health.on_eval(t.step, evaluation, self._evaluator.real_share_list)
+        # a state with a collapse present (the one a health check stops or rolls back on, or warns about) never
+        # becomes best.pt, nor do weights that are not finite (never saved, as in Trainer.save_checkpoint)
+        healthy = not self.health.failing and t.non_finite_weights() is None
+        best = healthy and self._best.improves(evaluation.metrics)
         if best:
             t.folder.save_best(t.state_dict(), self._best.record(t.step, evaluation.metrics))
         per_class = {f"{k}_per_class": v for k, v in evaluation.per_class.items()}
         t.folder.append_stats({"step": t.step, "event": "eval", **evaluation.metrics, **per_class, "best": best})
         yield StepEval(t.step, evaluation.metrics, best, evaluation.per_class)
         action = None
-        for alarm in self.health.on_eval(t.step, evaluation, self._evaluator.real_share_list):
+        for alarm in alarms:
             action = (yield from self._alarm(alarm)) or action
         return action
 
@@ -309,11 +349,14 @@ class TrainingMonitor:
         and in run.json (`info`: its content)."""
         t, folder = self.trainer, self.trainer.folder
         at_step = t.step
-        lr_d = t.opt_d.param_groups[0]["lr"] / 2
+        rates = t.learning_rates()
+        lr_d = rates["lr_d"] / 2
         t.load_state_dict(folder.load_checkpoint(to_step, fallback=False))
-        for group in t.opt_d.param_groups:  # after the load, which restores the optimiser's saved rate
-            group["lr"] = lr_d
-        self.health.reset()
+        t.set_learning_rates(
+            rates["lr_g"], lr_d
+        )  # after the load, which restores the rates the checkpoint was saved with
+        self.health.reset()  # the faults seen after to_step belong to the abandoned steps
+        self.health.checkpoint_saved(to_step)  # the checkpoint rolled back to is the healthy one (as on a resume)
         folder.discard_after(to_step)
         folder.truncate_stats(to_step)
         info.setdefault("rollbacks", []).append(

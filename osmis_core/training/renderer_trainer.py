@@ -329,6 +329,7 @@ class RendererTrainer(Trainer):
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "rng": {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()},
+            "health": self.monitor.health.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -342,6 +343,7 @@ class RendererTrainer(Trainer):
             self.opt_d.load_state_dict(state["opt_d"])
             self.rng.set_state(state["rng"]["trainer"])
             torch.set_rng_state(state["rng"]["torch"])
+            self.monitor.health.load_state_dict(state.get("health"))
             self.step = int(state["step"])
             self._render_cache = None
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:

@@ -32,11 +32,16 @@ class TensorBoardLog:
         """resumed_at: the step a resumed run restarts from; what was logged after it (before the checkpoint a
         resume starts from was left behind) is purged, as stats.jsonl is truncated."""
         require_tensorboard()
+        self.log_dir = str(log_dir)
+        self._health: list[tuple[int, str]] = []  # (step, text) of this session's health reports
+        self.writer = self._open(resumed_at)
+
+    def _open(self, back_to: int | None):
+        """A writer that hides what was logged after step `back_to` (None: nothing is hidden)."""
         from torch.utils.tensorboard import SummaryWriter
 
-        # purge_step drops the events at and after it
-        purge = resumed_at + 1 if resumed_at is not None else None
-        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge)
+        # purge_step hides the events at and after it, in this log directory's earlier event files
+        return SummaryWriter(log_dir=self.log_dir, purge_step=back_to + 1 if back_to is not None else None)
 
     def write(self, event: Event) -> None:
         w = self.writer
@@ -60,8 +65,16 @@ class TensorBoardLog:
                 grid = np.asarray(im.convert("RGB"))
             w.add_image("preview", grid, event.step, dataformats="HWC")
         elif isinstance(event, HealthEvent):
-            w.add_text("health", f"{event.kind} ({event.action}): {event.message}", event.step)
+            self._health.append((event.step, f"{event.kind} ({event.action}): {event.message}"))
+            w.add_text("health", self._health[-1][1], event.step)
         elif isinstance(event, RolledBack):
+            # the steps after the checkpoint rolled back to are trained again: their scalars and images are hidden
+            # (as stats.jsonl drops their lines), so that each step shows once; the health reports are kept
+            w.close()
+            self.writer = w = self._open(event.to_step)
+            for step, text in self._health:
+                if step > event.to_step:
+                    w.add_text("health", text, step)
             w.add_text("health", f"rolled back to step {event.to_step}, lr_d {event.lr_d:g}", event.step)
 
     def close(self) -> None:

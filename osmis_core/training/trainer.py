@@ -270,6 +270,7 @@ class Trainer:
             "rng": {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()},
             "fixed_noise": self.fixed_noise,
             "ada": self.ada.state_dict() if self.ada is not None else None,
+            "health": self.monitor.health.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -284,14 +285,24 @@ class Trainer:
             self.fixed_noise = state["fixed_noise"]
             if self.ada is not None and state.get("ada"):
                 self.ada.load_state_dict(state["ada"])
+            self.monitor.health.load_state_dict(state.get("health"))
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
-        # the optimiser states carry the learning rates they were saved with; the run's config may have changed them
-        o = self.config.optimisation
-        for opt, lr in ((self.opt_g, o.lr_g), (self.opt_d, o.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr
+        # the optimiser states keep the learning rates the run trained with (a rollback's halved lr_d included);
+        # a rate changed on resume is set by set_learning_rates
+
+    def learning_rates(self) -> dict[str, float]:
+        """{"lr_g": ..., "lr_d": ...}: the Adam learning rates training uses now (after any rollback or resume
+        change; the config holds the rates the run started with)."""
+        return {"lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"]}
+
+    def set_learning_rates(self, lr_g: float | None = None, lr_d: float | None = None) -> None:
+        """Set the Adam learning rate of the generator and/or the discriminator (None: keep it)."""
+        for opt, lr in ((self.opt_g, lr_g), (self.opt_d, lr_d)):
+            if lr is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr
 
     def non_finite_weights(self) -> str | None:
         """Name of the first model (generator, generator_ema, discriminator) holding a NaN or infinite value."""
@@ -452,7 +463,7 @@ class Trainer:
                 yield CheckpointSaved(self.step, path)
             folder.log(f"{'stopped' if stopped else 'finished'} at step {self.step}")
         except Exception as exc:  # noqa: BLE001 - reported as an event; the last checkpoint stays usable
-            message, user_error = _failure_message(exc, self.step, folder, self.config)
+            message, user_error = _failure_message(exc, self.step, folder, self.learning_rates())
             try:
                 folder.log(f"FAILED at step {self.step}: {message}")
             except OSError:
@@ -462,7 +473,7 @@ class Trainer:
         yield TrainingFinished(self.step, folder.root, stopped)
 
 
-def _failure_message(exc: Exception, step: int, folder: RunFolder, config: OsmisConfig) -> tuple[str, bool]:
+def _failure_message(exc: Exception, step: int, folder: RunFolder, rates: dict[str, float]) -> tuple[str, bool]:
     """(one sentence saying what happened and only what is true of the run folder, whether the user can fix it)."""
     saved = folder.checkpoint_steps()
     kept = (
@@ -473,7 +484,7 @@ def _failure_message(exc: Exception, step: int, folder: RunFolder, config: Osmis
     if isinstance(exc, torch.OutOfMemoryError):
         return f"out of memory at step {step}; lower --max-size or --batch-size ({kept}).", True
     if isinstance(exc, FloatingPointError):
-        lower = " ".join(f"--{name.replace('_', '-')} {_lower_rate(config, name):g}" for name in ("lr_g", "lr_d"))
+        lower = " ".join(f"--{name.replace('_', '-')} {_lower_rate(name, rate):g}" for name, rate in rates.items())
         how = (
             f"resume with a lower learning rate: osmis train {folder.root} --resume {lower}"
             if saved
@@ -495,12 +506,11 @@ def model_parts(config: OsmisConfig):
     return Trainer, load_data_for
 
 
-def _lower_rate(config: OsmisConfig, name: str) -> float:
-    """Half the rate that diverged, or the default where that rate was far above usual values."""
+def _lower_rate(name: str, value: float) -> float:
+    """Half the rate `value` of option `name` that diverged, or the default where it was far above usual values."""
     from ..config import FIELDS
 
     f = FIELDS[name][1]
-    value = config.flat()[name]
     return value / 2 if value <= f.metadata["warn_above"] else f.default
 
 

@@ -44,3 +44,23 @@ def test_settings_form_covers_every_option_with_engine_defaults(window, qtbot, t
     assert (cfg.generator.num_blocks_g, cfg.generator.norm_g, cfg.data.background_color) == (6, "instance", "#00ff00")
     page.set_options(num_blocks_g=None)
     assert page.config().generator.num_blocks_g is None
+
+
+def test_the_form_refuses_options_without_effect_with_the_engines_sentence(window):
+    """The form validates through the engine's config (OsmisConfig.replace): an option that has no effect with the
+    others is refused with the library's sentence, and training cannot start."""
+    from osmis_core.config import OsmisConfig
+    from osmis_core.errors import ConfigError
+
+    page = window.settings_page
+    for edits in ({"keep_best": "diversity", "eval_every": 0}, {"ada_target": 0.9}, {"ada": True, "augment": False}):
+        page.apply_preset("quick")
+        for name, value in edits.items():
+            page.editors[name].set_value(value)
+            page.editors[name].changed.emit(name)  # as the user's edit does
+        with pytest.raises(ConfigError) as refused:
+            OsmisConfig().replace(**edits)
+        sentence = str(refused.value)
+        assert page.config() is None
+        assert page.error_text() == sentence[0].upper() + sentence[1:]
+        assert not window.training.start_action.isEnabled()
