@@ -537,7 +537,7 @@ def run_with_progress(
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = None
     code = 0
-    last_eval = ""
+    last_stats = last_eval = ""
 
     def say(text: str) -> None:
         (bar.write if bar is not None else print)(text, file=sys.stderr)
@@ -562,13 +562,16 @@ def run_with_progress(
                 bar.update(event.step - bar.n)
                 if governor is not None:
                     governor.check()
-            elif isinstance(event, StepStats):
-                # drawn by this step's IterationDone
-                bar.set_postfix_str(" ".join(filter(None, (format_stats(event), last_eval))), refresh=False)
-            elif isinstance(event, StepEval):
-                last_eval = format_eval(event)
-                if quiet:
-                    print(f"step {event.step}: {last_eval}", file=sys.stderr)
+            elif isinstance(event, (StepStats, StepEval)):
+                # the latest losses and the latest evaluation's metrics (an evaluation comes after its step's
+                # losses), drawn by this step's IterationDone
+                if isinstance(event, StepStats):
+                    last_stats = format_stats(event)
+                else:
+                    last_eval = format_eval(event)
+                    if quiet:
+                        print(f"step {event.step}: {last_eval}", file=sys.stderr)
+                bar.set_postfix_str(" ".join(filter(None, (last_stats, last_eval))), refresh=False)
             elif isinstance(event, HealthEvent):
                 say(f"warning: {event.message} ({'stopping' if event.action == 'stop' else event.action})")
             elif isinstance(event, RolledBack):

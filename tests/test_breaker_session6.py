@@ -91,7 +91,6 @@ def test_tensorboard_has_each_step_once_after_a_rollback(rolled_back_run):
     assert [e.step for e in acc.Scalars("loss/g_total")] == list(range(1, 9))
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #4: the progress line never shows the last evaluation's metrics")
 def test_the_progress_line_shows_the_final_evaluation(tmp_path, capsys):
     run = tmp_path / "run"
     assert (
