@@ -538,6 +538,7 @@ def run_with_progress(
     bar = None
     code = 0
     last_stats = last_eval = ""
+    halt = None  # the HealthEvent that stopped the run, if one did
 
     def say(text: str) -> None:
         (bar.write if bar is not None else print)(text, file=sys.stderr)
@@ -574,6 +575,8 @@ def run_with_progress(
                 bar.set_postfix_str(" ".join(filter(None, (last_stats, last_eval))), refresh=False)
             elif isinstance(event, HealthEvent):
                 say(f"warning: {event.message} ({'stopping' if event.action == 'stop' else event.action})")
+                if event.action == "stop":
+                    halt = event
             elif isinstance(event, RolledBack):
                 if bar is not None:
                     bar.update(event.to_step - bar.n)
@@ -592,13 +595,32 @@ def run_with_progress(
                 if bar is not None:
                     bar.update(event.step - bar.n)
                     bar.close()
-                state = "stopped" if event.stopped else "finished"
-                print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
+                if halt is not None:
+                    # a health check ended the run: a failure of the run, not a finish nor a stop on request
+                    print(f"error: {_halt_message(halt, trainer.folder)}", file=sys.stderr)
+                    code = EXIT_USER_ERROR
+                else:
+                    state = "stopped" if event.stopped else "finished"
+                    print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
     finally:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
     return code
+
+
+def _halt_message(halt, folder) -> str:
+    """The sentence of a run that a health check (--on-collapse stop) ended: the check, its step and the
+    checkpoint that stays latest (the faulty state is not saved)."""
+    latest = folder.latest_step()
+    kept = (
+        f"the last checkpoint {folder.checkpoint_path(latest).name} is kept as latest"
+        if latest is not None
+        else "no checkpoint had been saved yet"
+    )
+    return (
+        f"training stopped by a health check (--on-collapse stop): {halt.message}; {kept} (run folder: {folder.root})."
+    )
 
 
 def _settle_threads(args) -> None:

@@ -167,7 +167,6 @@ def _always_collapsing(monkeypatch):
     monkeypatch.setattr(monitor, "DiversityCollapse", lambda: DiversityCollapse(1e9, patience=1, after_healthy=False))
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #11: osmis run stopped by a health check says Ctrl-C's words and 130")
 def test_run_stopped_by_a_health_check_says_so(tmp_path, capsys, monkeypatch):
     _always_collapsing(monkeypatch)
     run = tmp_path / "run"
@@ -180,7 +179,6 @@ def test_run_stopped_by_a_health_check_says_so(tmp_path, capsys, monkeypatch):
     assert "(checkpoint saved)" not in err and "diversity collapse" in err
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #12: osmis train stopped by a health check exits 0 like a success")
 def test_train_stopped_by_a_health_check_is_not_a_success(tmp_path, capsys, monkeypatch):
     _always_collapsing(monkeypatch)
     run = tmp_path / "run"
