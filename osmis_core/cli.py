@@ -749,14 +749,11 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
 
 
 def _checkpoint_arg(text: str, words: tuple[str, ...] = ("latest", "best")) -> str | int:
-    """--checkpoint: one of `words` or a step number (a renderer run keeps no best checkpoint: it never evaluates)."""
-    if text in words:
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        accepted = ", ".join(f"'{w}'" for w in words)
-        raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{text}'.") from None
+    """--checkpoint, read by the engine's one reading of a checkpoint's name (a renderer run keeps no best
+    checkpoint: it never evaluates)."""
+    from .application.runfolder import checkpoint_name
+
+    return checkpoint_name(text, words)
 
 
 class _EvaluationProgress:

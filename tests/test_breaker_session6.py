@@ -136,7 +136,6 @@ def test_a_real_sifid_is_not_compared_with_a_kept_proxy_value():
     assert BestTracker("sifid", kept).improves({"sifid_proxy": 1.5, "diversity": 0.5})
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #9: the app's latent walk (jobs.animate) cannot take 'best'")
 def test_the_apps_latent_walk_from_the_best_checkpoint(tiny_run):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from osmis_gui import jobs

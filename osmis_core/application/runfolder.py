@@ -44,6 +44,23 @@ _TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|step_\d+\.(pt|png))\.[
 
 
 _SAMPLE_RE = re.compile(r"^step_(\d+)\.png$")
+# The words a checkpoint may be named by, besides a step number: the newest good one, and --keep-best's.
+CHECKPOINT_WORDS = ("latest", "best")
+
+
+def checkpoint_name(which: str | int, words: tuple[str, ...] = CHECKPOINT_WORDS) -> str | int:
+    """THE reading of a checkpoint's name as a user gives it (`--checkpoint` of every command, the app's choice):
+    one of `words` ("latest": the newest good checkpoint; "best": the one --keep-best kept) or a step number
+    (int, or its decimal text). Raises OsmisError naming --checkpoint for anything else (a renderer run passes
+    words=("latest",): it never evaluates, so keeps no best)."""
+    if isinstance(which, str) and which in words:
+        return which
+    if isinstance(which, int) and not isinstance(which, bool) and which >= 0:
+        return which
+    if isinstance(which, str) and which.strip().isdecimal():
+        return int(which)
+    accepted = ", ".join(f"'{w}'" for w in words)
+    raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{which}'.")
 
 
 def append_text(path: Path, text: str) -> None:
@@ -270,25 +287,8 @@ class RunFolder:
         readable checkpoint: a kill between a checkpoint's rename and the `latest` update leaves the pointer one
         behind, and the newer file is whole. With fallback, a damaged one (unreadable, lacking fields, non-finite
         generator weights) gives way to the previous good one (with a warning). mmap: tensors are read from the file
-        when used."""
-        if which == "best":
-            if not self.best_checkpoint.is_file():
-                raise CheckpointError(
-                    f"{self.best_checkpoint}: the run kept no best checkpoint (it is written "
-                    f"at evaluations, see --eval-every and --keep-best)."
-                )
-            paths = [self.best_checkpoint]
-        elif which == "latest":
-            steps = self.checkpoint_steps()
-            if not steps:
-                raise CheckpointError(f"{self.checkpoints}: the run has no checkpoint yet.")
-            paths = [self.checkpoint_path(s) for s in reversed(steps)]
-        else:
-            step = int(which)
-            if not self.checkpoint_path(step).is_file():
-                have = ", ".join(map(str, self.checkpoint_steps())) or "none"
-                raise CheckpointError(f"{self.checkpoint_path(step)}: no checkpoint at step {step} (have: {have}).")
-            paths = [self.checkpoint_path(step)]
+        when used. `which` is read by checkpoint_name."""
+        paths = self.checkpoint_files(which)
         errors = []
         info = self.read_run_json() if self.run_json.is_file() else None
         for path in paths if fallback else paths[:1]:
@@ -303,6 +303,30 @@ class RunFolder:
                 why = str(exc)[:120] if isinstance(exc, _Incomplete) else f"{type(exc).__name__}: {str(exc)[:120]}"
                 errors.append(f"{path}: damaged checkpoint ({why})")
         raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
+
+    def checkpoint_files(self, which: str | int = "latest") -> list[Path]:
+        """The checkpoint files a name (see checkpoint_name) stands for, the one to use first: "latest" lists every
+        step checkpoint, newest first (the fallbacks of a damaged one). Raises CheckpointError when there is none."""
+        which = checkpoint_name(which)
+        if which == "best":
+            if not self.best_checkpoint.is_file():
+                raise CheckpointError(
+                    f"{self.best_checkpoint}: the run kept no best checkpoint (it is written "
+                    f"at evaluations, see --eval-every and --keep-best)."
+                )
+            paths = [self.best_checkpoint]
+        elif which == "latest":
+            steps = self.checkpoint_steps()
+            if not steps:
+                raise CheckpointError(f"{self.checkpoints}: the run has no checkpoint yet.")
+            paths = [self.checkpoint_path(s) for s in reversed(steps)]
+        else:
+            step = which
+            if not self.checkpoint_path(step).is_file():
+                have = ", ".join(map(str, self.checkpoint_steps())) or "none"
+                raise CheckpointError(f"{self.checkpoint_path(step)}: no checkpoint at step {step} (have: {have}).")
+            paths = [self.checkpoint_path(step)]
+        return paths
 
 
 def _check_belongs(state: dict, path: Path, info: dict | None) -> None:
