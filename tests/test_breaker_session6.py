@@ -144,7 +144,6 @@ def test_the_apps_latent_walk_from_the_best_checkpoint(tiny_run):
     assert os.path.getsize(path) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #10: a damaged best.pt is reported with torch's advice, cut mid-word")
 def test_a_damaged_best_checkpoint_is_one_plain_sentence(tiny_run, tmp_path, capsys):
     import shutil
 

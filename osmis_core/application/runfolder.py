@@ -63,6 +63,25 @@ def checkpoint_name(which: str | int, words: tuple[str, ...] = CHECKPOINT_WORDS)
     raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{which}'.")
 
 
+def mismatch_reason(exc: BaseException) -> str:
+    """Why weights or a state do not fit the model built for them, in plain words on one line: torch's
+    load_state_dict error spans lines (missing keys, unexpected keys, size mismatches), so its first case of each
+    kind is named; another error gives its first line, whole words only."""
+    text = str(exc)
+    cases = (
+        (r'Missing key\(s\) in state_dict: "([^"]+)"', "'{}' is missing"),
+        (r'Unexpected key\(s\) in state_dict: "([^"]+)"', "'{}' is not in the model"),
+        (r"size mismatch for ([^:\s]+):", "'{}' has another size"),
+    )
+    found = [how.format(m.group(1)) for pattern, how in cases if (m := re.search(pattern, text))]
+    if found:
+        return ", ".join(found)
+    if isinstance(exc, KeyError):
+        return f"lacks {text}"
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= 200 else line[:200].rsplit(" ", 1)[0] + " ..."
+
+
 def append_text(path: Path, text: str) -> None:
     """Append to a log-like file; a failed write (a full disk) is undone and raises OSError naming `path`.
 
@@ -287,21 +306,34 @@ class RunFolder:
         readable checkpoint: a kill between a checkpoint's rename and the `latest` update leaves the pointer one
         behind, and the newer file is whole. With fallback, a damaged one (unreadable, lacking fields, non-finite
         generator weights) gives way to the previous good one (with a warning). mmap: tensors are read from the file
-        when used. `which` is read by checkpoint_name."""
+        when used. `which` is read by checkpoint_name. Raises CheckpointError naming the file and, for one that
+        cannot be read, why in plain words."""
         paths = self.checkpoint_files(which)
         errors = []
         info = self.read_run_json() if self.run_json.is_file() else None
         for path in paths if fallback else paths[:1]:
             try:
                 state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+            except OSError as exc:
+                errors.append(f"{path}: cannot be read ({exc.strerror or exc})")
+                continue
+            except Exception:  # noqa: BLE001 - torch's unpickling/zip errors: the bytes are not a checkpoint
+                # (torch's own text advises whoever saved the file, not the user who has it)
+                errors.append(
+                    f"{path}: damaged checkpoint (not a file PyTorch can read safely: cut short, overwritten or "
+                    "not written by osmis)"
+                )
+                continue
+            try:
                 check_checkpoint(state)
                 _check_belongs(state, path, info)
-                if errors:
-                    warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
-                return state
-            except Exception as exc:  # noqa: BLE001 - any unreadable file is 'damaged'
-                why = str(exc)[:120] if isinstance(exc, _Incomplete) else f"{type(exc).__name__}: {str(exc)[:120]}"
+            except Exception as exc:  # noqa: BLE001 - a loaded file that is not a whole checkpoint of this run
+                why = str(exc) if isinstance(exc, _Incomplete) else mismatch_reason(exc)
                 errors.append(f"{path}: damaged checkpoint ({why})")
+                continue
+            if errors:
+                warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
+            return state
         raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
 
     def checkpoint_files(self, which: str | int = "latest") -> list[Path]:

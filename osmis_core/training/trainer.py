@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, mismatch_reason
 from ..config import OsmisConfig
 from ..data.augment import augment_pair
 from ..data.sources import TrainingData, load_training_data
@@ -286,7 +286,7 @@ class Trainer:
                 self.ada.load_state_dict(state["ada"])
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
+            raise CheckpointError(f"the checkpoint does not match this run's model ({mismatch_reason(exc)}).") from None
         # the optimiser states carry the learning rates they were saved with; the run's config may have changed them
         o = self.config.optimisation
         for opt, lr in ((self.opt_g, o.lr_g), (self.opt_d, o.lr_d)):
