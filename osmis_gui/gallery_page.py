@@ -189,7 +189,7 @@ class GalleryPage(QWidget):
 
     def set_checkpoints(self, steps: list[int]) -> None:
         self.checkpoints = sorted(steps)
-        self.bar.set_checkpoints(self.checkpoints)
+        self.bar.set_checkpoints(self.checkpoints, jobs.best_step(self.run_dir) if self.run_dir else None)
         self.update_actions()
 
     def _show_metrics_state(self) -> None:

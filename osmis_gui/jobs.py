@@ -257,6 +257,15 @@ def checkpoint_steps(run_dir: str | Path) -> list[int]:
     return RunFolder(run_dir).checkpoint_steps()
 
 
+def best_step(run_dir: str | Path) -> int | None:
+    """The step of the run's best checkpoint (--keep-best), or None when it keeps none (yet)."""
+    from osmis_core.application.runfolder import RunFolder
+
+    folder = RunFolder(run_dir)
+    best = folder.read_best() if folder.best_checkpoint.is_file() else None
+    return int(best["step"]) if best and isinstance(best.get("step"), int) else None
+
+
 def read_run(run_dir: str) -> RunSnapshot:
     from osmis_core.application.runfolder import RunFolder
 

@@ -93,3 +93,25 @@ def test_gallery_latent_walk_button(window, qtbot, tmp_path):
     with av.open(g.last_walk) as container:
         assert sum(1 for _ in container.decode(video=0)) == 120
     qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
+
+
+def test_gallery_offers_the_best_checkpoint_and_walks_from_it(window, qtbot, tmp_path):
+    from gui_helpers import TINY_GUI, make_scene
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
+    image, _ = make_scene(tmp_path / "data")
+    config = OsmisConfig().replace(**{**TINY_GUI, "iters": 3, "eval_every": 2, "keep_best": "diversity"})
+    list(start_training(config, image, tmp_path / "run").run())
+    window.open_path(str(tmp_path / "run"))
+    g = window.gallery
+    combo = g.checkpoint_combo
+    qtbot.waitUntil(lambda: combo.count() > 2, timeout=60_000)  # the run is read in a worker
+    assert combo.itemText(1) == "best (2)" and combo.itemData(1) == "best"
+    combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
+    g.animate_action.trigger()
+    qtbot.waitUntil(lambda: g.last_walk is not None or g.last_error is not None, timeout=120_000)
+    assert g.last_error is None and g.last_walk.endswith("walks/step_0000002-seed0.mp4")
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
