@@ -114,4 +114,8 @@ def test_gallery_offers_the_best_checkpoint_and_walks_from_it(window, qtbot, tmp
     g.animate_action.trigger()
     qtbot.waitUntil(lambda: g.last_walk is not None or g.last_error is not None, timeout=120_000)
     assert g.last_error is None and g.last_walk.endswith("walks/step_0000002-seed0.mp4")
-    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled() and g.generate_action.isEnabled(), timeout=60_000)
+    g.n_spin.setValue(2)
+    with qtbot.waitSignal(g.loaded, timeout=120_000):
+        g.generate_action.trigger()  # a gallery from the best checkpoint too
+    assert g.last_error is None and g.manifest["checkpoint_step"] == 2
