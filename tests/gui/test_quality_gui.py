@@ -2,7 +2,7 @@
 
 import pytest
 
-from osmis_core.events import HealthEvent, RolledBack, StepEval, StepStats
+from osmis_core.events import HealthEvent, RolledBack, StepEval, StepStats, TrainingFinished
 
 pytestmark = pytest.mark.gui
 
@@ -119,3 +119,11 @@ def test_gallery_offers_the_best_checkpoint_and_walks_from_it(window, qtbot, tmp
     with qtbot.waitSignal(g.loaded, timeout=120_000):
         g.generate_action.trigger()  # a gallery from the best checkpoint too
     assert g.last_error is None and g.manifest["checkpoint_step"] == 2
+
+
+def test_a_health_stop_is_shown_as_a_failure_of_the_run(window, tmp_path):
+    t = window.training
+    t.handle_event(HealthEvent(40, "diversity_collapse", "diversity collapse at step 40: nearly identical", "stop"))
+    t.handle_event(TrainingFinished(40, tmp_path, True))
+    assert t.speed_label.text() == "Stopped by a health check at iteration 40."
+    assert "diversity collapse at step 40" in t.error_label.text() and t.error_label.isVisibleTo(t)
