@@ -510,6 +510,7 @@ def run_with_progress(
     the signal (SIGINT or SIGTERM) that asked the training to stop, if one did."""
     from tqdm import tqdm
 
+    from .application.session import health_stop_message
     from .events import (
         CheckpointSaved,
         HealthEvent,
@@ -597,7 +598,7 @@ def run_with_progress(
                     bar.close()
                 if halt is not None:
                     # a health check ended the run: a failure of the run, not a finish nor a stop on request
-                    print(f"error: {_halt_message(halt, trainer.folder)}", file=sys.stderr)
+                    print(f"error: {health_stop_message(halt, trainer.folder)}", file=sys.stderr)
                     code = EXIT_USER_ERROR
                 else:
                     state = "stopped" if event.stopped else "finished"
@@ -607,20 +608,6 @@ def run_with_progress(
         if bar is not None:
             bar.close()
     return code
-
-
-def _halt_message(halt, folder) -> str:
-    """The sentence of a run that a health check (--on-collapse stop) ended: the check, its step and the
-    checkpoint that stays latest (the faulty state is not saved)."""
-    latest = folder.latest_step()
-    kept = (
-        f"the last checkpoint {folder.checkpoint_path(latest).name} is kept as latest"
-        if latest is not None
-        else "no checkpoint had been saved yet"
-    )
-    return (
-        f"training stopped by a health check (--on-collapse stop): {halt.message}; {kept} (run folder: {folder.root})."
-    )
 
 
 def _settle_threads(args) -> None:
