@@ -510,6 +510,7 @@ def run_with_progress(
     the signal (SIGINT or SIGTERM) that asked the training to stop, if one did."""
     from tqdm import tqdm
 
+    from .application.session import health_stop_message
     from .events import (
         CheckpointSaved,
         HealthEvent,
@@ -537,7 +538,8 @@ def run_with_progress(
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = None
     code = 0
-    last_eval = ""
+    last_stats = last_eval = ""
+    halt = None  # the HealthEvent that stopped the run, if one did
 
     def say(text: str) -> None:
         (bar.write if bar is not None else print)(text, file=sys.stderr)
@@ -562,15 +564,20 @@ def run_with_progress(
                 bar.update(event.step - bar.n)
                 if governor is not None:
                     governor.check()
-            elif isinstance(event, StepStats):
-                # drawn by this step's IterationDone
-                bar.set_postfix_str(" ".join(filter(None, (format_stats(event), last_eval))), refresh=False)
-            elif isinstance(event, StepEval):
-                last_eval = format_eval(event)
-                if quiet:
-                    print(f"step {event.step}: {last_eval}", file=sys.stderr)
+            elif isinstance(event, (StepStats, StepEval)):
+                # the latest losses and the latest evaluation's metrics (an evaluation comes after its step's
+                # losses), drawn by this step's IterationDone
+                if isinstance(event, StepStats):
+                    last_stats = format_stats(event)
+                else:
+                    last_eval = format_eval(event)
+                    if quiet:
+                        print(f"step {event.step}: {last_eval}", file=sys.stderr)
+                bar.set_postfix_str(" ".join(filter(None, (last_stats, last_eval))), refresh=False)
             elif isinstance(event, HealthEvent):
                 say(f"warning: {event.message} ({'stopping' if event.action == 'stop' else event.action})")
+                if event.action == "stop":
+                    halt = event
             elif isinstance(event, RolledBack):
                 if bar is not None:
                     bar.update(event.to_step - bar.n)
@@ -589,8 +596,13 @@ def run_with_progress(
                 if bar is not None:
                     bar.update(event.step - bar.n)
                     bar.close()
-                state = "stopped" if event.stopped else "finished"
-                print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
+                if halt is not None:
+                    # a health check ended the run: a failure of the run, not a finish nor a stop on request
+                    print(f"error: {health_stop_message(halt, trainer.folder)}", file=sys.stderr)
+                    code = EXIT_USER_ERROR
+                else:
+                    state = "stopped" if event.stopped else "finished"
+                    print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
     finally:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
@@ -724,14 +736,11 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
 
 
 def _checkpoint_arg(text: str, words: tuple[str, ...] = ("latest", "best")) -> str | int:
-    """--checkpoint: one of `words` or a step number (a renderer run keeps no best checkpoint: it never evaluates)."""
-    if text in words:
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        accepted = ", ".join(f"'{w}'" for w in words)
-        raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{text}'.") from None
+    """--checkpoint, read by the engine's one reading of a checkpoint's name (a renderer run keeps no best
+    checkpoint: it never evaluates)."""
+    from .application.runfolder import checkpoint_name
+
+    return checkpoint_name(text, words)
 
 
 class _EvaluationProgress:

@@ -189,7 +189,7 @@ class GalleryPage(QWidget):
 
     def set_checkpoints(self, steps: list[int]) -> None:
         self.checkpoints = sorted(steps)
-        self.bar.set_checkpoints(self.checkpoints)
+        self.bar.set_checkpoints(self.checkpoints, jobs.best_step(self.run_dir) if self.run_dir else None)
         self.update_actions()
 
     def _show_metrics_state(self) -> None:
@@ -242,7 +242,6 @@ class GalleryPage(QWidget):
         n, seed = self.n_spin.value(), self.seed_spin.value()
         self.qsettings.setValue("gallery/n", n)
         self.qsettings.setValue("gallery/seed", seed)
-        step = self.checkpoints[-1] if checkpoint == "latest" else int(checkpoint)
         self._expected_n = n
         self.generating = True
         self.last_error = None
@@ -250,7 +249,7 @@ class GalleryPage(QWidget):
         self.progress.setRange(0, n)
         self.progress.setValue(0)
         self.progress.show()
-        source = "the latest checkpoint" if checkpoint == "latest" else f"iteration {step:,}"
+        source = f"the {checkpoint} checkpoint" if isinstance(checkpoint, str) else f"iteration {checkpoint:,}"
         if self.renders:
             self.status_label.setText(f"Rendering {n} photos of each training layout from {source} (seed {seed})…")
         else:

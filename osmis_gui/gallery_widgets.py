@@ -167,12 +167,15 @@ class GenerateBar(QWidget):
                 "mask side by side) from the chosen checkpoint and seed, into RUN/walks"
             )
 
-    def set_checkpoints(self, steps: list[int]) -> None:
-        """Offer 'latest' and every checkpoint (newest first), keeping the choice when it still exists."""
+    def set_checkpoints(self, steps: list[int], best: int | None = None) -> None:
+        """Offer 'latest', 'best' (the checkpoint --keep-best kept, at step `best`, when the run has one) and every
+        checkpoint (newest first), keeping the choice when it still exists."""
         current = self.checkpoint_combo.currentData()
         self.checkpoint_combo.clear()
         if steps:
             self.checkpoint_combo.addItem(f"latest ({steps[-1]:,})", "latest")
+            if best is not None:
+                self.checkpoint_combo.addItem(f"best ({best:,})", "best")
             for s in reversed(steps):
                 self.checkpoint_combo.addItem(f"iteration {s:,}", s)
             self.checkpoint_combo.setCurrentIndex(max(0, self.checkpoint_combo.findData(current)))

@@ -257,6 +257,15 @@ def checkpoint_steps(run_dir: str | Path) -> list[int]:
     return RunFolder(run_dir).checkpoint_steps()
 
 
+def best_step(run_dir: str | Path) -> int | None:
+    """The step of the run's best checkpoint (--keep-best), or None when it keeps none (yet)."""
+    from osmis_core.application.runfolder import RunFolder
+
+    folder = RunFolder(run_dir)
+    best = folder.read_best() if folder.best_checkpoint.is_file() else None
+    return int(best["step"]) if best and isinstance(best.get("step"), int) else None
+
+
 def read_run(run_dir: str) -> RunSnapshot:
     from osmis_core.application.runfolder import RunFolder
 
@@ -307,17 +316,11 @@ def run_model(info: dict) -> str | None:
 
 
 def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
-    """Write a looping latent walk (osmis animate) into <run>/walks/step_NNNNNNN-seedS.mp4 and return its path."""
+    """Write a looping latent walk (osmis animate) into <run>/walks/step_NNNNNNN-seedS.mp4 (the step of the
+    checkpoint used: "latest", "best" or a step, as the engine reads it) and return its path."""
     from osmis_core.application.animate import latent_walk
-    from osmis_core.application.runfolder import RunFolder
-    from osmis_core.errors import OsmisError
 
-    folder = RunFolder(run_dir)
-    step = folder.latest_step() if checkpoint == "latest" else int(checkpoint)
-    if step is None:
-        raise OsmisError(f"{run_dir}: the run has no checkpoint yet; train first.")
-    out = folder.walk_path(step, seed)
-    return str(latent_walk(run_dir, out, loop=True, seed=seed, checkpoint=checkpoint, device=device))
+    return str(latent_walk(run_dir, None, loop=True, seed=seed, checkpoint=checkpoint, device=device))
 
 
 def read_manifest(gallery_dir: str | Path) -> dict:

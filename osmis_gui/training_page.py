@@ -67,6 +67,7 @@ class TrainingPage(QWidget):
         self.worker = None
         self.last_error: str | None = None
         self._stop_requested_at: int | None = None
+        self._halt: HealthEvent | None = None  # the HealthEvent that stopped this training, if one did
 
         self.controls = RunControls(settings)
         c = self.controls
@@ -223,6 +224,7 @@ class TrainingPage(QWidget):
         self.control = TrainControl()
         self.last_error = None
         self._stop_requested_at = None
+        self._halt = None  # the HealthEvent that stopped this training, if one does
         set_error(self.error_label, None)
         self.run_label.setText(f"Run folder: {run_dir}")
         self.progress.setRange(0, max(1, self.total))
@@ -286,6 +288,8 @@ class TrainingPage(QWidget):
             "rollback": "rolling back to the last healthy checkpoint",
         }.get(ev.action, ev.action)
         self.log(f"warning: {ev.message}; {action}")
+        if ev.action == "stop":
+            self._halt = ev
         self.health_label.setText(f"Health check at iteration {ev.step:,}: {ev.message} ({action}).")
         self.health_label.setVisible(True)
         self.app_state.show_status(f"Training health: {ev.message}", 10000)
@@ -338,9 +342,12 @@ class TrainingPage(QWidget):
     def _on_finished(self, ev: TrainingFinished) -> None:
         self.last_step = ev.step
         self.progress.setValue(ev.step)
-        word = "stopped" if ev.stopped else "finished"
+        # a health check's stop is a failure of the run (the CLI exits 2), not a stop on request
+        word = "stopped by a health check" if self._halt is not None else "stopped" if ev.stopped else "finished"
         self.log(f"{word} at iteration {ev.step:,}; run folder {ev.run_dir}")
         self.speed_label.setText(f"{word.capitalize()} at iteration {ev.step:,}.")
+        if self._halt is not None:
+            set_error(self.error_label, f"Training stopped by a health check: {self._halt.message}.")
         self.finished.emit(str(ev.run_dir), ev.step, ev.stopped)
 
     def _on_failed(self, ev: TrainingFailed) -> None:

@@ -72,8 +72,10 @@ def test_loop_video(tiny_run, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--frames", "1"], "--frames must be at least 2"),
+        (["--frames", "1"], "--frames must be between 2 and"),
         (["--fps", "0"], "--fps must be between"),
+        (["--fps", "241"], "--fps must be between 1 and 240"),
+        (["--seed", "-1"], "--seed must be between 0 and"),
         (["--out-suffix"], "written as .mp4"),
     ],
 )

@@ -258,3 +258,30 @@ def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(t
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_a_source_stopped_by_a_health_check_is_failed_not_resumable(tmp_path, local_ray, monkeypatch):
+    """The worker's own function, run here under a real local Ray (its monitor a real actor), with a collapse
+    detector that always fires: the source failed, with the sentence the CLI prints (check, step, kept checkpoint)."""
+    import osmis_core.training.monitor as monitor
+    from osmis_core.batch.sources import BatchSource
+    from osmis_core.batch.worker import BatchMonitor, train_source
+    from osmis_core.config import OsmisConfig
+    from osmis_core.training.health import DiversityCollapse
+
+    monkeypatch.setattr(monitor, "DiversityCollapse", lambda: DiversityCollapse(1e9, patience=1, after_healthy=False))
+    src = _sources(tmp_path / "src", 1)
+    source = BatchSource("s0", src / "image" / "s0.png", src / "mask" / "s0.png")
+    options = {**TINY, "iters": 6, "eval_every": 4, "bernoulli_warmup": 0, "on_collapse": "stop"}
+    result = train_source(
+        source.to_dict(),
+        OsmisConfig().replace(**options).to_dict(),
+        str(tmp_path / "batch"),
+        2,
+        1,
+        str(tmp_path / "batch" / "stop"),
+        ray.remote(BatchMonitor).remote(),
+    )
+    assert result["status"] == "failed", result
+    assert "health check" in result["message"] and "diversity collapse at step 4" in result["message"]
+    assert "step_0000002.pt is kept as latest" in result["message"]

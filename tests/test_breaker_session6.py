@@ -88,7 +88,6 @@ def test_tensorboard_has_each_step_once_after_a_rollback(rolled_back_run):
     assert [e.step for e in acc.Scalars("loss/g_total")] == list(range(1, 9))
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #4: the progress line never shows the last evaluation's metrics")
 def test_the_progress_line_shows_the_final_evaluation(tmp_path, capsys):
     run = tmp_path / "run"
     assert (
@@ -99,7 +98,6 @@ def test_the_progress_line_shows_the_final_evaluation(tmp_path, capsys):
     assert f"div={last['diversity']:.3f}" in err, err[-600:]
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #5: animate --frames without an upper bound crashes (exit 1)")
 def test_animate_a_huge_frame_count_is_one_sentence(tiny_run, tmp_path, capsys):
     out = tmp_path / "walk.mp4"
     assert main(["animate", str(tiny_run), "--out", str(out), "--frames", str(10**12), "--device", "cpu"]) == 2
@@ -107,7 +105,6 @@ def test_animate_a_huge_frame_count_is_one_sentence(tiny_run, tmp_path, capsys):
     assert "--frames" in err and err.count("\n") == 1 and not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #6: animate --seed 2**64 raises ValueError (exit 1, traceback)")
 def test_animate_a_seed_beyond_64_bits_is_one_sentence_or_works(tiny_run, tmp_path, capsys):
     out = tmp_path / "walk.mp4"
     code = main(["animate", str(tiny_run), "--out", str(out), "--frames", "2", "--seed", str(2**64), "--device", "cpu"])
@@ -134,7 +131,6 @@ def test_a_real_sifid_is_not_compared_with_a_kept_proxy_value():
     assert BestTracker("sifid", kept).improves({"sifid_proxy": 1.5, "diversity": 0.5})
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #9: the app's latent walk (jobs.animate) cannot take 'best'")
 def test_the_apps_latent_walk_from_the_best_checkpoint(tiny_run):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from osmis_gui import jobs
@@ -143,7 +139,6 @@ def test_the_apps_latent_walk_from_the_best_checkpoint(tiny_run):
     assert os.path.getsize(path) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #10: a damaged best.pt is reported with torch's advice, cut mid-word")
 def test_a_damaged_best_checkpoint_is_one_plain_sentence(tiny_run, tmp_path, capsys):
     import shutil
 
@@ -163,7 +158,6 @@ def _always_collapsing(monkeypatch):
     monkeypatch.setattr(monitor, "DiversityCollapse", lambda: DiversityCollapse(1e9, patience=1, after_healthy=False))
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #11: osmis run stopped by a health check says Ctrl-C's words and 130")
 def test_run_stopped_by_a_health_check_says_so(tmp_path, capsys, monkeypatch):
     _always_collapsing(monkeypatch)
     run = tmp_path / "run"
@@ -176,7 +170,6 @@ def test_run_stopped_by_a_health_check_says_so(tmp_path, capsys, monkeypatch):
     assert "(checkpoint saved)" not in err and "diversity collapse" in err
 
 
-@pytest.mark.xfail(strict=True, reason="breaker6 #12: osmis train stopped by a health check exits 0 like a success")
 def test_train_stopped_by_a_health_check_is_not_a_success(tmp_path, capsys, monkeypatch):
     _always_collapsing(monkeypatch)
     run = tmp_path / "run"

@@ -11,14 +11,27 @@ import av
 import numpy as np
 import torch
 
+from ..config import MAX_SEED
 from ..devices import resolve_device
 from ..errors import OsmisError
 from ..models.visual import mask_ids, overlay, to_uint8_images
 from .generate import load_generator
-from .runfolder import atomic_write_bytes
+from .runfolder import RunFolder, atomic_write_bytes
 
 FRAMES_PER_KEYFRAME = 30  # frames between two random noise vectors: about a second per change at 24-30 fps
 BATCH = 8
+# The accepted range of each number of a latent walk (`osmis animate --frames/--fps/--seed`, the app's gallery):
+# (lowest, highest) inclusive. 100,000 frames is over an hour at 24 fps; 240 fps is the fastest common display
+# rate; the seed is any seed of torch's random generator (config.MAX_SEED, as training's --seed).
+WALK_LIMITS = {"frames": (2, 100_000), "fps": (1, 240), "seed": (0, MAX_SEED)}
+
+
+def check_walk_numbers(frames: int, fps: int, seed: int) -> None:
+    """Raise OsmisError, naming the option, for a number of a latent walk outside WALK_LIMITS."""
+    for name, value in (("frames", frames), ("fps", fps), ("seed", seed)):
+        low, high = WALK_LIMITS[name]
+        if not low <= value <= high:
+            raise OsmisError(f"--{name} must be between {low} and {high:,}, got {value}.")
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -59,7 +72,7 @@ def walk_noise(noise_dim: int, frames: int, seed: int, loop: bool) -> torch.Tens
 
 def latent_walk(
     run_dir: str | Path,
-    out: str | Path,
+    out: str | Path | None,
     frames: int = 120,
     fps: int = 24,
     loop: bool = False,
@@ -69,16 +82,15 @@ def latent_walk(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write an H.264 video (yuv420p) of `frames` frames at `fps`: generated image | mask overlay per frame (the
-    image alone for a run without masks). Raises OsmisError for a bad number or an unwritable output."""
-    if frames < 2:
-        raise OsmisError(f"--frames must be at least 2, got {frames}.")
-    if not 1 <= fps <= 240:
-        raise OsmisError(f"--fps must be between 1 and 240, got {fps}.")
-    out = Path(out)
-    if out.suffix.lower() not in (".mp4", ".mkv", ".mov"):
+    image alone for a run without masks). out=None: the run's own walk file, RunFolder.walk_path of the loaded
+    checkpoint's step and the seed. checkpoint: "latest", "best" or a step (runfolder.checkpoint_name). Raises
+    OsmisError for a bad number (WALK_LIMITS), a missing or damaged checkpoint or an unwritable output."""
+    check_walk_numbers(frames, fps, seed)
+    if out is not None and Path(out).suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
     dev = resolve_device(device)
     generator, meta = load_generator(run_dir, checkpoint, ema=True, device=dev)
+    out = RunFolder(run_dir).walk_path(meta["step"], seed) if out is None else Path(out)
     z = walk_noise(generator.noise_dim, frames, seed, loop)[:, :, None, None]
     a = meta["architecture"]
     h, w = a["height"], a["width"]

@@ -10,7 +10,7 @@ from ..config import OsmisConfig
 from ..devices import autocast_dtype
 from ..errors import CheckpointError, OsmisError
 from ..models import Generator
-from .runfolder import RunFolder
+from .runfolder import RunFolder, mismatch_reason
 
 
 def load_generator(
@@ -43,7 +43,7 @@ def load_generator(
         )
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(
-            f"{folder.root}: the checkpoint's generator does not match its own settings ({str(exc)[:200]})."
+            f"{folder.root}: the checkpoint's generator does not match its own settings ({mismatch_reason(exc)})."
         ) from None
     g = g.to(device, memory_format=torch.channels_last)
     meta = {

@@ -44,6 +44,42 @@ _TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|step_\d+\.(pt|png))\.[
 
 
 _SAMPLE_RE = re.compile(r"^step_(\d+)\.png$")
+# The words a checkpoint may be named by, besides a step number: the newest good one, and --keep-best's.
+CHECKPOINT_WORDS = ("latest", "best")
+
+
+def checkpoint_name(which: str | int, words: tuple[str, ...] = CHECKPOINT_WORDS) -> str | int:
+    """THE reading of a checkpoint's name as a user gives it (`--checkpoint` of every command, the app's choice):
+    one of `words` ("latest": the newest good checkpoint; "best": the one --keep-best kept) or a step number
+    (int, or its decimal text). Raises OsmisError naming --checkpoint for anything else (a renderer run passes
+    words=("latest",): it never evaluates, so keeps no best)."""
+    if isinstance(which, str) and which in words:
+        return which
+    if isinstance(which, int) and not isinstance(which, bool) and which >= 0:
+        return which
+    if isinstance(which, str) and which.strip().isdecimal():
+        return int(which)
+    accepted = ", ".join(f"'{w}'" for w in words)
+    raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{which}'.")
+
+
+def mismatch_reason(exc: BaseException) -> str:
+    """Why weights or a state do not fit the model built for them, in plain words on one line: torch's
+    load_state_dict error spans lines (missing keys, unexpected keys, size mismatches), so its first case of each
+    kind is named; another error gives its first line, whole words only."""
+    text = str(exc)
+    cases = (
+        (r'Missing key\(s\) in state_dict: "([^"]+)"', "'{}' is missing"),
+        (r'Unexpected key\(s\) in state_dict: "([^"]+)"', "'{}' is not in the model"),
+        (r"size mismatch for ([^:\s]+):", "'{}' has another size"),
+    )
+    found = [how.format(m.group(1)) for pattern, how in cases if (m := re.search(pattern, text))]
+    if found:
+        return ", ".join(found)
+    if isinstance(exc, KeyError):
+        return f"lacks {text}"
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= 200 else line[:200].rsplit(" ", 1)[0] + " ..."
 
 
 def append_text(path: Path, text: str) -> None:
@@ -273,7 +309,40 @@ class RunFolder:
         readable checkpoint: a kill between a checkpoint's rename and the `latest` update leaves the pointer one
         behind, and the newer file is whole. With fallback, a damaged one (unreadable, lacking fields, non-finite
         generator weights) gives way to the previous good one (with a warning). mmap: tensors are read from the file
-        when used."""
+        when used. `which` is read by checkpoint_name. Raises CheckpointError naming the file and, for one that
+        cannot be read, why in plain words."""
+        paths = self.checkpoint_files(which)
+        errors = []
+        info = self.read_run_json() if self.run_json.is_file() else None
+        for path in paths if fallback else paths[:1]:
+            try:
+                state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+            except OSError as exc:
+                errors.append(f"{path}: cannot be read ({exc.strerror or exc})")
+                continue
+            except Exception:  # noqa: BLE001 - torch's unpickling/zip errors: the bytes are not a checkpoint
+                # (torch's own text advises whoever saved the file, not the user who has it)
+                errors.append(
+                    f"{path}: damaged checkpoint (not a file PyTorch can read safely: cut short, overwritten or "
+                    "not written by osmis)"
+                )
+                continue
+            try:
+                check_checkpoint(state)
+                _check_belongs(state, path, info)
+            except Exception as exc:  # noqa: BLE001 - a loaded file that is not a whole checkpoint of this run
+                why = str(exc) if isinstance(exc, _Incomplete) else mismatch_reason(exc)
+                errors.append(f"{path}: damaged checkpoint ({why})")
+                continue
+            if errors:
+                warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
+            return state
+        raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
+
+    def checkpoint_files(self, which: str | int = "latest") -> list[Path]:
+        """The checkpoint files a name (see checkpoint_name) stands for, the one to use first: "latest" lists every
+        step checkpoint, newest first (the fallbacks of a damaged one). Raises CheckpointError when there is none."""
+        which = checkpoint_name(which)
         if which == "best":
             if not self.best_checkpoint.is_file():
                 raise CheckpointError(
@@ -287,25 +356,12 @@ class RunFolder:
                 raise CheckpointError(f"{self.checkpoints}: the run has no checkpoint yet.")
             paths = [self.checkpoint_path(s) for s in reversed(steps)]
         else:
-            step = int(which)
+            step = which
             if not self.checkpoint_path(step).is_file():
                 have = ", ".join(map(str, self.checkpoint_steps())) or "none"
                 raise CheckpointError(f"{self.checkpoint_path(step)}: no checkpoint at step {step} (have: {have}).")
             paths = [self.checkpoint_path(step)]
-        errors = []
-        info = self.read_run_json() if self.run_json.is_file() else None
-        for path in paths if fallback else paths[:1]:
-            try:
-                state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-                check_checkpoint(state)
-                _check_belongs(state, path, info)
-                if errors:
-                    warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
-                return state
-            except Exception as exc:  # noqa: BLE001 - any unreadable file is 'damaged'
-                why = str(exc)[:120] if isinstance(exc, _Incomplete) else f"{type(exc).__name__}: {str(exc)[:120]}"
-                errors.append(f"{path}: damaged checkpoint ({why})")
-        raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
+        return paths
 
 
 def _check_belongs(state: dict, path: Path, info: dict | None) -> None:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from ..config import RESUMABLE_OPTIONS, OsmisConfig, check_model_options, config_warnings
 from ..errors import CheckpointError, ConfigError
-from ..events import RunDescription, TrainingStarted
+from ..events import HealthEvent, RunDescription, TrainingStarted
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
+    from .runfolder import RunFolder
 
 # The app imports this module on its GUI thread: torch and the training modules are imported by the use cases
 # that need them, not here.
@@ -30,6 +31,7 @@ __all__ = [
     "InspectReport",
     "RunDescription",
     "TrainingStarted",
+    "health_stop_message",
     "inspect_data",
     "new_run_dir",
     "resume_training",
@@ -237,6 +239,21 @@ class InspectReport:
             f"parameters:    G {self.params_g:,}  D {self.params_d:,}",
         ]
         return "\n".join(lines + [f"note:          {n}" for n in self.notes])
+
+
+def health_stop_message(halt: HealthEvent, folder: RunFolder) -> str:
+    """THE sentence of a training that a health check ended (--on-collapse stop: the HealthEvent `halt` with action
+    "stop"): the check, its step and the checkpoint that stays latest (the faulty state is not saved). Such a run
+    failed: the CLI exits 2, a batch reports the source as failed, the app shows it as an error."""
+    latest = folder.latest_step()
+    kept = (
+        f"the last checkpoint {folder.checkpoint_path(latest).name} is kept as latest"
+        if latest is not None
+        else "no checkpoint had been saved yet"
+    )
+    return (
+        f"training stopped by a health check (--on-collapse stop): {halt.message}; {kept} (run folder: {folder.root})."
+    )
 
 
 def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: OsmisConfig) -> InspectReport:

@@ -97,8 +97,8 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
 
 def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dict) -> dict:
     from ..application.runfolder import RunFolder
-    from ..application.session import resume_training, start_training
-    from ..events import StepStats, TrainControl, TrainingFailed, TrainingFinished
+    from ..application.session import health_stop_message, resume_training, start_training
+    from ..events import HealthEvent, StepStats, TrainControl, TrainingFailed, TrainingFinished
 
     name = source["name"]
     run_dir = batch.run_dir(name)
@@ -131,12 +131,17 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
     watcher.start()
     t0 = time.perf_counter()
     status, message = "failed", "training ended without a result"
+    halt = None  # the HealthEvent that stopped the run (--on-collapse stop): a failure, not a stop to resume
     try:
         for event in trainer.run(control, resumed=resumed):
             if isinstance(event, StepStats):
                 monitor.progress.remote(name, event.step, event.total, event.it_per_s, event.eta)
+            elif isinstance(event, HealthEvent) and event.action == "stop":
+                halt = event
             elif isinstance(event, TrainingFailed):
                 status, message = "failed", event.message
+            elif isinstance(event, TrainingFinished) and halt is not None:
+                status, message = "failed", health_stop_message(halt, folder)
             elif isinstance(event, TrainingFinished):
                 status, message = (
                     ("stopped", f"stopped at step {event.step}; resumable") if event.stopped else ("finished", "")

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..application.runfolder import CHECKPOINT_FORMAT
+from ..application.runfolder import CHECKPOINT_FORMAT, mismatch_reason
 from ..config import OsmisConfig
 from ..data.augment import augment_pair
 from ..data.masks import class_values
@@ -347,7 +347,7 @@ class RendererTrainer(Trainer):
             self.step = int(state["step"])
             self._render_cache = None
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
+            raise CheckpointError(f"the checkpoint does not match this run's model ({mismatch_reason(exc)}).") from None
 
     # -- outputs -------------------------------------------------------------------------------------------
     def _make_preview_layouts(self) -> tuple[torch.Tensor, list[int]]:

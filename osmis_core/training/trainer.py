@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder
+from ..application.runfolder import CHECKPOINT_FORMAT, RunFolder, mismatch_reason
 from ..config import OsmisConfig
 from ..data.augment import augment_pair
 from ..data.sources import TrainingData, load_training_data
@@ -288,7 +288,7 @@ class Trainer:
             self.monitor.health.load_state_dict(state.get("health"))
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise CheckpointError(f"the checkpoint does not match this run's model ({str(exc)[:200]}).") from None
+            raise CheckpointError(f"the checkpoint does not match this run's model ({mismatch_reason(exc)}).") from None
         # the optimiser states keep the learning rates the run trained with (a rollback's halved lr_d included);
         # a rate changed on resume is set by set_learning_rates
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from osmis_core.events import HealthEvent, RolledBack, StepEval, StepStats
+from osmis_core.events import HealthEvent, RolledBack, StepEval, StepStats, TrainingFinished
 
 pytestmark = pytest.mark.gui
 
@@ -93,3 +93,37 @@ def test_gallery_latent_walk_button(window, qtbot, tmp_path):
     with av.open(g.last_walk) as container:
         assert sum(1 for _ in container.decode(video=0)) == 120
     qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
+
+
+def test_gallery_offers_the_best_checkpoint_and_walks_from_it(window, qtbot, tmp_path):
+    from gui_helpers import TINY_GUI, make_scene
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
+    image, _ = make_scene(tmp_path / "data")
+    config = OsmisConfig().replace(**{**TINY_GUI, "iters": 3, "eval_every": 2, "keep_best": "diversity"})
+    list(start_training(config, image, tmp_path / "run").run())
+    window.open_path(str(tmp_path / "run"))
+    g = window.gallery
+    combo = g.checkpoint_combo
+    qtbot.waitUntil(lambda: combo.count() > 2, timeout=60_000)  # the run is read in a worker
+    assert combo.itemText(1) == "best (2)" and combo.itemData(1) == "best"
+    combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=60_000)
+    g.animate_action.trigger()
+    qtbot.waitUntil(lambda: g.last_walk is not None or g.last_error is not None, timeout=120_000)
+    assert g.last_error is None and g.last_walk.endswith("walks/step_0000002-seed0.mp4")
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled() and g.generate_action.isEnabled(), timeout=60_000)
+    g.n_spin.setValue(2)
+    with qtbot.waitSignal(g.loaded, timeout=120_000):
+        g.generate_action.trigger()  # a gallery from the best checkpoint too
+    assert g.last_error is None and g.manifest["checkpoint_step"] == 2
+
+
+def test_a_health_stop_is_shown_as_a_failure_of_the_run(window, tmp_path):
+    t = window.training
+    t.handle_event(HealthEvent(40, "diversity_collapse", "diversity collapse at step 40: nearly identical", "stop"))
+    t.handle_event(TrainingFinished(40, tmp_path, True))
+    assert t.speed_label.text() == "Stopped by a health check at iteration 40."
+    assert "diversity collapse at step 40" in t.error_label.text() and t.error_label.isVisibleTo(t)
