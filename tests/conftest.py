@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import SHARED_DATA, save_palette_mask, scene_arrays
-from PIL import Image
+from helpers import SHARED_DATA, write_scene
 
 from osmis_core.threads import physical_cores
 
@@ -22,16 +21,6 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "example_image").is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
-
-
-def write_scene(root: Path) -> Path:
-    """root/scene: a research-layout folder with the synthetic scene image and its 3-class palette mask."""
-    img, ids = scene_arrays()
-    (root / "scene" / "image").mkdir(parents=True)
-    (root / "scene" / "mask").mkdir()
-    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
-    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
-    return root / "scene"
 
 
 @pytest.fixture

@@ -81,3 +81,13 @@ def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float) -> No
             proc.kill()
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def write_scene(root: Path) -> Path:
+    """root/scene: a research-layout folder with the synthetic scene image and its 3-class palette mask."""
+    img, ids = scene_arrays()
+    (root / "scene" / "image").mkdir(parents=True)
+    (root / "scene" / "mask").mkdir()
+    Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
+    save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
+    return root / "scene"

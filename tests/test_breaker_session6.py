@@ -6,8 +6,7 @@ import json
 import os
 
 import pytest
-from conftest import write_scene
-from helpers import TINY, tiny_flags
+from helpers import TINY, tiny_flags, write_scene
 
 from osmis_core.application.session import resume_training, start_training
 from osmis_core.cli import main
