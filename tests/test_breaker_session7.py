@@ -1,0 +1,115 @@
+"""Breaker session 7 (today's changes: quick's lr_d with rollback, resume after a rollback, options without effect,
+best.pt, health stops, the latent walk's limits, layout messages of renderer runs): one small test per finding (tiny
+settings, CPU); a finding still open is an xfail(strict=True) test that asserts the right behaviour, so it passes
+once the finding is fixed."""
+
+import json
+
+import pytest
+import torch
+from conftest import write_scene
+from helpers import TINY, tiny_flags
+
+from osmis_core.application.session import resume_training, start_training
+from osmis_core.cli import main
+from osmis_core.config import OsmisConfig
+from osmis_core.events import RolledBack
+from osmis_core.training.health import DiversityCollapse
+
+
+class _CollapseOnceAt(DiversityCollapse):
+    """A diversity collapse reported at one evaluation step only (the first time it is reached), healthy otherwise."""
+
+    def __init__(self, step: int):
+        super().__init__(patience=1, after_healthy=False)
+        self.at, self.done = step, False
+
+    def update(self, step, diversity):
+        if step == self.at and not self.done:
+            self.done = True
+            return super().update(step, -1.0)
+        return super().update(step, 1.0)
+
+
+def _rolled_back_run(root):
+    """8 tiny iterations at lr_d 2e-4 with a collapse at the evaluation of step 4: rolled back to step 2 with lr_d
+    halved to 1e-4, then trained to the end. Returns the run folder."""
+    config = OsmisConfig().replace(**{**TINY, "iters": 8, "eval_every": 4, "on_collapse": "rollback"})
+    trainer = start_training(config, write_scene(root), root / "run")
+    trainer.monitor.health.collapse = _CollapseOnceAt(4)
+    events = list(trainer.run())
+    assert [(e.step, e.to_step) for e in events if isinstance(e, RolledBack)] == [(4, 2)]
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-4)
+    return root / "run"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker7 #1: --lr-d equal to the run's original rate on resume after a rollback is ignored (training "
+    "goes on at the halved 1e-4, nothing in run.json or log.txt), though README says --lr-d on resume replaces it",
+)
+def test_lr_d_on_resume_replaces_the_halved_rate_even_when_it_equals_the_configs(tmp_path):
+    run = _rolled_back_run(tmp_path)
+    trainer = resume_training(run, {"iters": 10, "lr_d": 2e-4})  # osmis train RUN --resume --lr-d 2e-4
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-4)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker7 #2: after a rollback, a resume with --lr-d 5e-5 is logged as 'lr_d changed from 0.0002' (the "
+    "config's) though training ran at the halved 0.0001 until then",
+)
+def test_a_learning_rate_change_on_resume_names_the_rate_it_replaces(tmp_path):
+    run = _rolled_back_run(tmp_path)
+    resume_training(run, {"iters": 10, "lr_d": 5e-5})
+    changes = json.loads((run / "run.json").read_text())["resume_changes"]
+    change = next(c for c in changes if c["option"] == "lr_d")
+    assert change["from"] == pytest.approx(1e-4)  # the rate the run trained with, after the rollback halved it
+
+
+def _run_made_before_today(root, **saved):
+    """A 2-iteration run whose run.json and checkpoint hold options that today's rules refuse together (as a run
+    started before them, 2026-11-30, holds them): `saved` flat option -> value written into both."""
+    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none", "augment": False})
+    list(start_training(config, write_scene(root), root / "run").run())
+    run = root / "run"
+    info = json.loads((run / "run.json").read_text())
+    path = run / "checkpoints" / "step_0000002.pt"
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    for nested in (info["config"], state["config"]):
+        for name, value in saved.items():
+            group = next(g for g, opts in nested.items() if isinstance(opts, dict) and name in opts)
+            nested[group][name] = value
+    (run / "run.json").write_text(json.dumps(info))
+    torch.save(state, path)
+    return run
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker7 #3: a run started before today's rule with --no-augment --p-aug 0.5 cannot be resumed (refused "
+    "on its own run.json; augment and p_aug cannot change on resume, so no command resumes it)",
+)
+def test_a_run_started_before_the_no_effect_rule_can_still_be_resumed(tmp_path, capsys):
+    run = _run_made_before_today(tmp_path, p_aug=0.5)
+    assert main(["train", str(run), "--resume", "--iters", "4", "--quiet"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker7 #4: resuming a run saved with keep_best diversity and eval_every 0 is refused even with "
+    "--eval-every 2, the remedy the refusal itself names (run.json is checked before the resume's changes apply)",
+)
+def test_the_remedy_the_keep_best_refusal_names_works_on_resume(tmp_path, capsys):
+    run = _run_made_before_today(tmp_path, keep_best="diversity", augment=True)
+    assert main(["train", str(run), "--resume", "--iters", "4", "--eval-every", "2", "--quiet"]) == 0, (
+        capsys.readouterr().err
+    )
+
+
+def test_resume_with_eval_every_0_and_keep_best_none_is_accepted(tmp_path, capsys):
+    """Works: the two resumable options changed together leave nothing without effect."""
+    run = tmp_path / "run"
+    args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "2", "--quiet"]
+    assert main([*args, *tiny_flags(eval_every=2, keep_best="diversity")]) == 0
+    assert main(["train", str(run), "--resume", "--iters", "4", "--eval-every", "0", "--keep-best", "none"]) == 0
