@@ -186,3 +186,19 @@ def test_run_stopped_by_a_fault_after_three_rollbacks_is_a_failure(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and "(checkpoint saved)" not in err and "health check" in err
     assert sorted(p.name for p in (run / "checkpoints").glob("step_*.pt")) == ["step_0000002.pt"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker7 #9: --model renderer --no-augment --p-aug 0.5 trains (p_aug unread: the renderer trainer skips "
+    "the augmentation when augment is off), though --p-aug with --no-augment is refused for OSMIS runs",
+)
+def test_renderer_p_aug_without_augmentation_is_refused(tmp_path, capsys):
+    from test_renderer_training import tiny_renderer_flags
+
+    run = tmp_path / "run"
+    args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--quiet", *tiny_renderer_flags(iters=2)]
+    assert main([*args, "--no-augment", "--p-aug", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--p-aug" in err and "--no-augment" in err and err.count("\n") == 1
+    assert not run.exists()
