@@ -202,3 +202,16 @@ def test_renderer_p_aug_without_augmentation_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--p-aug" in err and "--no-augment" in err and err.count("\n") == 1
     assert not run.exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker7 #10: a batch manifest's source options {'p_aug': 'adaptive', 'augment': false} are refused "
+    "naming option 'ada', which the source never wrote (the CLI and --config name p_aug adaptive)",
+)
+def test_a_source_refusal_names_the_option_the_source_wrote():
+    from osmis_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        OsmisConfig().replace(p_aug="adaptive", augment=False)  # as run_batch applies a manifest's options
+    assert "p_aug" in str(refused.value)
