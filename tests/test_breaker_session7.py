@@ -215,3 +215,19 @@ def test_a_source_refusal_names_the_option_the_source_wrote():
     with pytest.raises(ConfigError) as refused:
         OsmisConfig().replace(p_aug="adaptive", augment=False)  # as run_batch applies a manifest's options
     assert "p_aug" in str(refused.value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker7 #11: on resume the no-effect rule forgets which flags were typed: --resume --keep-best sifid on "
+    "a run without evaluations (eval_every 0) is accepted silently, though a new run with --keep-best sifid "
+    "--eval-every 0 is refused; the resume's refusals name option 'keep_best', not the flag",
+)
+def test_resume_refuses_a_typed_keep_best_without_evaluations_as_a_new_run_does(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "2", "--quiet"]
+    assert main([*args, *tiny_flags(eval_every=0)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(run), "--resume", "--iters", "4", "--keep-best", "sifid", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--keep-best" in err and "eval" in err and err.count("\n") == 1
