@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_scene
-from helpers import TINY, tiny_flags
+from helpers import TINY, tiny_flags, write_scene
 
 from osmis_core.application.session import resume_training, start_training
 from osmis_core.cli import main
