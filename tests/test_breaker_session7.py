@@ -163,23 +163,12 @@ def _fault_after_three_rollbacks(tmp_path, monkeypatch, command, *extra):
     return run, code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #7: a fault after 3 rollbacks stops the run, but osmis train exits 0 with 'stopped at step 4' "
-    "(as a stop on request; its warning even says '(rollback)'), not exit 2 naming the check and the checkpoint kept",
-)
 def test_train_stopped_by_a_fault_after_three_rollbacks_is_a_failure(tmp_path, capsys, monkeypatch):
     _, code = _fault_after_three_rollbacks(tmp_path, monkeypatch, "train")
     err = capsys.readouterr().err
     assert code == 2 and "health check" in err and "step 4" in err and "step_0000002.pt" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #8: a fault after 3 rollbacks makes osmis run exit 130 (Ctrl-C's code) saying 'training stopped "
-    "at step 4 of 8 (checkpoint saved); finish the job with ... --resume': no checkpoint of step 4 was saved, and "
-    "the resume meets the same collapse",
-)
 def test_run_stopped_by_a_fault_after_three_rollbacks_is_a_failure(tmp_path, capsys, monkeypatch):
     run, code = _fault_after_three_rollbacks(tmp_path, monkeypatch, "run", "--n", "2")
     err = capsys.readouterr().err

@@ -315,11 +315,16 @@ class TrainingMonitor:
         for an alarm that is not a collapse), None to warn."""
         t = self.trainer
         action = t.config.run.on_collapse if alarm.collapse else "warn"
+        message = alarm.message
+        if action == "rollback" and len(t.folder.read_run_json().get("rollbacks", [])) >= MAX_ROLLBACKS:
+            # decided here, before the event goes out, so that every face sees a stop (a failure of the run)
+            action = "stop"
+            message = f"{message} ({MAX_ROLLBACKS} rollbacks made already; stopping at step {t.step})"
         t.folder.append_stats(
-            {"step": t.step, "event": "health", "kind": alarm.kind, "message": alarm.message, "action": action}
+            {"step": t.step, "event": "health", "kind": alarm.kind, "message": message, "action": action}
         )
-        t.folder.log(f"health: {alarm.message} ({action})")
-        yield HealthEvent(t.step, alarm.kind, alarm.message, action)
+        t.folder.log(f"health: {message} ({action})")
+        yield HealthEvent(t.step, alarm.kind, message, action)
         return None if action == "warn" else action
 
     def checkpoint_saved(self, step: int) -> None:
@@ -328,15 +333,13 @@ class TrainingMonitor:
     def act(self, action: str) -> Iterator[Event]:
         """Carry out a health check's action; returns "stop", "rolled_back", or None to train on.
 
-        rollback: after MAX_ROLLBACKS the run stops; with no healthy checkpoint yet it trains on (stopping would
+        rollback (asked for only while fewer than MAX_ROLLBACKS were made; _alarm turns a further one into a stop):
+        with no healthy checkpoint yet it trains on (stopping would
         lose the whole run, and the fault is in the log)."""
         t = self.trainer
         if action != "rollback":
             return action
         info = t.folder.read_run_json()
-        if len(info.get("rollbacks", [])) >= MAX_ROLLBACKS:
-            t.folder.log(f"{MAX_ROLLBACKS} rollbacks made already; stopping at step {t.step}")
-            return "stop"
         to_step = self.health.healthy_step
         if to_step is None or to_step not in t.folder.checkpoint_steps():
             t.folder.log(f"no healthy checkpoint to roll back to at step {t.step}; training on")
