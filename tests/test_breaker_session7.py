@@ -118,23 +118,12 @@ def test_resume_with_eval_every_0_and_keep_best_none_is_accepted(tmp_path, capsy
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #5: README's main job says quick takes 'about 10 minutes on an idle 2-core CPU', its preset "
-    "table and quick.json say 10 to 15 (the measured seed-0 run of the scene: 893 s)",
-)
 def test_readme_gives_the_main_jobs_training_time_as_the_preset_table_does():
     text = README.read_text()
     main_job = text[text.index("## The two commands") : text.index("```bash")]
     assert "10-15 minutes" in main_job or "10 to 15 minutes" in main_job
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #6: README's metrics section says the main job (quick) ends with mask_shares 0.026, a "
-    "figure from before quick took the paper's lr_d; today's main job run (proxy 0.133, the run README cites) ends "
-    "with mask_shares 0.018 (its stats.jsonl at step 1,200)",
-)
 def test_readme_main_job_mask_shares_matches_todays_quick():
     text = README.read_text()
     assert "ends with `mask_shares` 0.026" not in text
