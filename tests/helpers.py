@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from osmis_core.training.health import DiversityCollapse
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # A model small enough to train a few iterations in about a second on 2 CPU cores.
@@ -91,3 +93,17 @@ def write_scene(root: Path) -> Path:
     Image.fromarray(img).save(root / "scene" / "image" / "00000.png")
     save_palette_mask(ids, root / "scene" / "mask" / "00000.png")
     return root / "scene"
+
+
+class CollapseOnceAt(DiversityCollapse):
+    """A diversity collapse reported at one evaluation step only (the first time it is reached), healthy otherwise."""
+
+    def __init__(self, step: int):
+        super().__init__(patience=1, after_healthy=False)
+        self.at, self.done = step, False
+
+    def update(self, step, diversity):
+        if step == self.at and not self.done:
+            self.done = True
+            return super().update(step, -1.0)
+        return super().update(step, 1.0)

@@ -6,27 +6,13 @@ import json
 import os
 
 import pytest
-from helpers import TINY, tiny_flags, write_scene
+from helpers import TINY, CollapseOnceAt, tiny_flags, write_scene
 
 from osmis_core.application.session import resume_training, start_training
 from osmis_core.cli import main
 from osmis_core.config import OsmisConfig
 from osmis_core.events import HealthEvent, RolledBack
 from osmis_core.training.health import DiversityCollapse
-
-
-class _CollapseOnceAt(DiversityCollapse):
-    """A diversity collapse reported at one evaluation step only (the first time it is reached), healthy otherwise."""
-
-    def __init__(self, step: int):
-        super().__init__(patience=1, after_healthy=False)
-        self.at, self.done = step, False
-
-    def update(self, step, diversity):
-        if step == self.at and not self.done:
-            self.done = True
-            return super().update(step, -1.0)
-        return super().update(step, 1.0)
 
 
 def _has_tensorboard() -> bool:
@@ -46,7 +32,7 @@ def rolled_back_run(tmp_path_factory):
         **{**TINY, "iters": 8, "eval_every": 4, "on_collapse": "rollback", "tensorboard": _has_tensorboard()}
     )
     trainer = start_training(config, write_scene(root), root / "run")
-    trainer.monitor.health.collapse = _CollapseOnceAt(4)
+    trainer.monitor.health.collapse = CollapseOnceAt(4)
     events = list(trainer.run())
     assert [(e.step, e.to_step) for e in events if isinstance(e, RolledBack)] == [(4, 2)]
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-4)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, tiny_flags, write_scene
+from helpers import TINY, CollapseOnceAt, tiny_flags, write_scene
 
 from osmis_core.application.session import resume_training, start_training
 from osmis_core.cli import main
@@ -17,26 +17,12 @@ from osmis_core.events import RolledBack
 from osmis_core.training.health import DiversityCollapse
 
 
-class _CollapseOnceAt(DiversityCollapse):
-    """A diversity collapse reported at one evaluation step only (the first time it is reached), healthy otherwise."""
-
-    def __init__(self, step: int):
-        super().__init__(patience=1, after_healthy=False)
-        self.at, self.done = step, False
-
-    def update(self, step, diversity):
-        if step == self.at and not self.done:
-            self.done = True
-            return super().update(step, -1.0)
-        return super().update(step, 1.0)
-
-
 def _rolled_back_run(root):
     """8 tiny iterations at lr_d 2e-4 with a collapse at the evaluation of step 4: rolled back to step 2 with lr_d
     halved to 1e-4, then trained to the end. Returns the run folder."""
     config = OsmisConfig().replace(**{**TINY, "iters": 8, "eval_every": 4, "on_collapse": "rollback"})
     trainer = start_training(config, write_scene(root), root / "run")
-    trainer.monitor.health.collapse = _CollapseOnceAt(4)
+    trainer.monitor.health.collapse = CollapseOnceAt(4)
     events = list(trainer.run())
     assert [(e.step, e.to_step) for e in events if isinstance(e, RolledBack)] == [(4, 2)]
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-4)
