@@ -230,6 +230,25 @@ class RegularisationOptions:
         label="Bernoulli warm-up",
         model="osmis",
     )
+    r1_gamma: float = _opt(
+        0.0,
+        "Weight gamma of the R1 penalty gamma/2 * E||grad_x D(x)||^2 on the real images' D outputs (Mescheder et "
+        "al. 2018), applied every r1_every iterations with its weight times r1_every (StyleGAN2's lazy "
+        "regularisation); 0 disables it (the paper's recipe).",
+        minimum=0.0,
+        label="R1 gamma",
+        warn_above=100.0,
+        model="osmis",
+        otherwise="renderer runs train with OASIS's losses, without an R1 penalty",
+    )
+    r1_every: int = _opt(
+        16,
+        "Iterations between two R1 penalties when r1_gamma is above 0.",
+        minimum=1,
+        label="R1 every",
+        model="osmis",
+        otherwise="renderer runs train with OASIS's losses, without an R1 penalty",
+    )
 
 
 @dataclass(frozen=True)
@@ -245,6 +264,14 @@ class OptimisationOptions:
     )
     ema_warmup: bool = _opt(
         True, "Warm the EMA decay up as min(decay, (1+t)/(10+t)) so early samples are meaningful.", label="EMA warm-up"
+    )
+    lr_decay_from: float = _opt(
+        1.0,
+        "Share of the run after which both learning rates fall linearly to 0 at its last iteration (pix2pix and "
+        "SPADE's schedule); 1 keeps them constant (the paper's recipe).",
+        minimum=0.0,
+        maximum=1.0,
+        label="LR decay from",
     )
 
 
@@ -671,7 +698,8 @@ def _check_together(
     with masks off keeps no best checkpoint by a mask metric (keep_best mask_shares or class_coverage compare the
     generated masks with the real ones); and an OSMIS option that has no effect with the other options given is
     refused rather than silently ignored: keep_best without evaluations (eval_every 0), adaptive augmentation or
-    p_aug without differentiable augmentation (augment off), ada_target or ada_images without adaptive augmentation.
+    p_aug without differentiable augmentation (augment off), r1_every without R1 (r1_gamma 0), ada_target or
+    ada_images without adaptive augmentation; R1 (a double backward) is refused with compile.
     An option counts as given when it differs from its default or is in `explicit` (the flags build_config was
     given; a preset or a saved config, which lists every option, counts only where it differs). said(name): how the
     message names an option (see _validate)."""
@@ -710,6 +738,16 @@ def _check_together(
                 f"{said(unread[0])} sets the differentiable augmentation, but {said('augment')} turns that "
                 f"augmentation off; leave {said(unread[0])} out or turn the augmentation on."
             )
+    if flat["r1_gamma"] == 0 and given("r1_every"):
+        raise ConfigError(
+            f"{said('r1_every')} spaces the R1 penalties, but {said('r1_gamma')} = 0 turns R1 off; give "
+            f"{said('r1_gamma')} above 0, or leave {said('r1_every')} out."
+        )
+    if flat["r1_gamma"] > 0 and flat["compile"]:
+        raise ConfigError(
+            f"{said('r1_gamma')} needs the gradient of D's gradient, which torch.compile cannot take; turn "
+            f"{said('compile')} off, or R1 off ({said('r1_gamma')} 0)."
+        )
     if not flat["ada"]:
         unread = [name for name in ("ada_target", "ada_images") if given(name)]
         if unread:

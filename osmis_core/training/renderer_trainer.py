@@ -238,7 +238,7 @@ class RendererTrainer(Trainer):
             terms["g_diversity"] = dr
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        self.opt_g.step()
+        self.optimiser_step(self.opt_g)
         for p in self._d_params:
             p.requires_grad_(True)
 
@@ -273,7 +273,7 @@ class RendererTrainer(Trainer):
         elif cfg.renderer.lambda_labelmix > 0:
             terms["d_labelmix"] = loss_d.new_zeros(())  # no paired layout this time: every step logs the same terms
         loss_d.backward()
-        self.opt_d.step()
+        self.optimiser_step(self.opt_d)
 
         # 3. EMA of the generator
         self.update_ema()

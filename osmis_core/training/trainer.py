@@ -33,7 +33,7 @@ from ..events import (
     TrainingStarted,
 )
 from ..files import atomic_write_bytes
-from ..models import Discriminator, Generator
+from ..models import Discriminator, DiscriminatorOutput, Generator
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 from ..optim import adam
 from .ada import AdaptiveP, real_sign_mean
@@ -95,6 +95,29 @@ class StepLosses:
     terms: dict[str, torch.Tensor]
     d_real: torch.Tensor
     d_fake: torch.Tensor
+
+
+def lr_decay_factor(step: int, iters: int, decay_from: float) -> float:
+    """Factor in [0, 1] on both learning rates at 0-based `step` of a run of `iters` iterations: 1 before
+    decay_from * iters, then falling linearly to 0 at step `iters` (pix2pix / SPADE's constant-then-linear-decay
+    schedule, their niter + niter_decay); decay_from 1 keeps it at 1 throughout (the OSMIS paper's constant rates)."""
+    start = decay_from * iters
+    if step < start or iters <= start:
+        return 1.0
+    return max(0.0, (iters - step) / (iters - start))
+
+
+def r1_penalty(out: DiscriminatorOutput, inputs: list[torch.Tensor]) -> torch.Tensor:
+    """R1 (Mescheder, Geiger and Nowozin 2018, "Which training methods for GANs do actually converge?"): the
+    squared norm of the gradient of D's real/fake logits with respect to the real images, summed over the input
+    scales, mean over the batch; a float32 scalar >= 0, with the graph kept (create_graph) so that D's backward
+    includes it. The logits are every map that scores real against fake (low-level and layout; content too
+    without masks, where it is a real/fake output rather than the (K+1)-way class score). inputs: the real image
+    pyramid D was given, each B x 3 x H_s x W_s with requires_grad."""
+    maps = out.low_level + out.layout + (out.content if out.mask is None else [])
+    logits = sum(m.float().sum() for m in maps)
+    grads = torch.autograd.grad(logits, inputs, create_graph=True)
+    return sum(g.float().pow(2).flatten(1).sum(1).mean() for g in grads)
 
 
 def _mean_logit(out) -> torch.Tensor:
@@ -202,7 +225,7 @@ class Trainer:
             terms["g_diversity"] = dr
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        self.opt_g.step()
+        self.optimiser_step(self.opt_g)
         for p in self._d_params:
             p.requires_grad_(True)
 
@@ -210,8 +233,12 @@ class Trainer:
         # add up to those of their sum), so only one pass's graph is alive at a time, and no saved tensor (such as
         # spectral norm's power-iteration vectors) is changed by a later pass before its backward.
         self.opt_d.zero_grad(set_to_none=True)
+        reg = cfg.regularisation
+        r1_now = reg.r1_gamma > 0 and self.step % reg.r1_every == 0
         with self._autocast():
             real_pyr, real_mask = self._augment(*self.data.batch(cfg.optimisation.batch_size, self.rng))
+            if r1_now:
+                real_pyr = [t.detach().requires_grad_(True) for t in real_pyr]
             d_real = D(
                 real_pyr, real_mask, real=True, p_con=cfg.augmentation.p_con, p_lay=cfg.augmentation.p_lay, gen=self.rng
             )
@@ -219,6 +246,12 @@ class Trainer:
         if self.ada is not None:
             self.ada.observe(real_sign_mean(d_real.low_level + d_real.layout))
         loss_real = sum(r_terms.values())
+        if reg.r1_gamma > 0:
+            # lazy regularisation: the penalty of every r1_every-th step, weighted r1_every times, stands for the
+            # steps without it; the logged term is its share per step (0 on the steps without it)
+            r1 = 0.5 * reg.r1_gamma * reg.r1_every * r1_penalty(d_real, real_pyr) if r1_now else loss_real.new_zeros(())
+            loss_real = loss_real + r1
+            terms["d_r1"] = r1
         loss_real.backward()
         with self._autocast():
             with torch.no_grad():
@@ -228,7 +261,7 @@ class Trainer:
         f_terms = discriminator_terms(d_fake, False, loss_kind, n_d)
         loss_fake = sum(f_terms.values())
         loss_fake.backward()
-        self.opt_d.step()
+        self.optimiser_step(self.opt_d)
         loss_d = loss_real.detach() + loss_fake.detach()
 
         # 3. EMA of the generator
@@ -243,6 +276,28 @@ class Trainer:
         return torch.autocast(
             self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
         )
+
+    def lr_scale(self, step: int | None = None) -> float:
+        """The learning-rate schedule's factor at 0-based `step` (default: the next one; see `lr_decay_factor`)."""
+        step = self.step if step is None else step
+        return lr_decay_factor(step, self.config.run.iters, self.config.optimisation.lr_decay_from)
+
+    def optimiser_step(self, opt: torch.optim.Optimizer) -> None:
+        """opt.step() at the schedule's rate: the rate in use times `lr_scale()`. The optimiser keeps the unscaled
+        rate, so that a rollback's halving, a resume's new rate and `learning_rates()` all speak of the rate the
+        schedule starts from."""
+        scale = self.lr_scale()
+        if scale == 1.0:
+            opt.step()
+            return
+        rates = [g["lr"] for g in opt.param_groups]
+        for g in opt.param_groups:
+            g["lr"] = g["lr"] * scale
+        try:
+            opt.step()
+        finally:
+            for g, rate in zip(opt.param_groups, rates):
+                g["lr"] = rate
 
     def ema_decay(self) -> float:
         o = self.config.optimisation
@@ -411,6 +466,8 @@ class Trainer:
                     elapsed = now - t_start
                     d_real, d_fake = vals.pop("_d_real"), vals.pop("_d_fake")
                     extra = {"p_aug": round(self.ada.p, 6)} if self.ada is not None else {}
+                    if self.config.optimisation.lr_decay_from < 1:
+                        extra["lr_scale"] = round(self.lr_scale(self.step - 1), 6)  # of the line's last step
                     stats = StepStats(
                         self.step,
                         total,
