@@ -31,8 +31,9 @@ from osmis_core.events import EVAL_METRICS, SIFID_METRICS
 from .widgets import ImageView
 
 _NOT_CURVES = {"step", "it_per_s", "elapsed", "eta", "total", "event", "best"}
-# training metrics (stats.jsonl eval rows) and the adapted augmentation probability: plot 3; SIFID: plot 4
-_METRICS = {*EVAL_METRICS, "p_aug"}
+# training metrics (stats.jsonl eval rows), the adapted augmentation probability and the learning-rate schedule's
+# factor: plot 3; SIFID: plot 4
+_METRICS = {*EVAL_METRICS, "p_aug", "lr_scale"}
 _SIFID = set(SIFID_METRICS)
 _COLOURS = [
     "#1f77b4",
@@ -74,7 +75,7 @@ class LossPlots(QWidget):
             "Generator losses",
             "Discriminator losses",
             "Mean D logits (real / fake)",
-            "Training metrics (fixed-noise EMA samples) and p_aug",
+            "Training metrics (fixed-noise EMA samples), p_aug and lr_scale",
             "SIFID of fixed-noise samples (sifid_proxy: random features, not comparable with papers)",
         ]
         lay = QVBoxLayout(self)

@@ -73,6 +73,15 @@ def test_class_coverage_is_a_training_metric_curve(window):
     assert plots.curves["class_coverage"] in plots.plots[3].listDataItems()
 
 
+def test_schedule_factor_and_r1_term_have_their_plots(window):
+    """lr_scale (--lr-decay-from) is drawn with the training metrics, d_r1 (--r1-gamma) with D's losses."""
+    window.tabs.setCurrentWidget(window.training)
+    plots = window.training.plots
+    plots.set_rows([{"step": 10, "g_total": 1.0, "d_total": 1.5, "d_r1": 0.02, "lr_scale": 0.5}])
+    assert plots.curves["lr_scale"] in plots.plots[3].listDataItems() and plots.plots[3].isVisible()
+    assert plots.curves["d_r1"] in plots.plots[1].listDataItems()
+
+
 def test_gallery_latent_walk_button(window, qtbot, tmp_path):
     import av
     from gui_helpers import TINY_GUI, make_scene
