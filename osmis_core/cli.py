@@ -312,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="finish a stopped main job in --out: train on from its latest checkpoint, then generate and evaluate",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--checkpoint",
+        default="latest",
+        help="checkpoint the gallery is generated from: latest (default), best (kept by --keep-best during "
+        "training) or a step number",
+    )
     _add_threads_flag(p)
     p.add_argument(
         "--two-stage",
@@ -884,6 +890,7 @@ def cmd_run(args) -> int:
     from .metrics import default_time_budget, format_table
 
     _metric_list(args)  # a typo is reported now, not after the training
+    checkpoint = _checkpoint_arg(args.checkpoint)
     renderer_config = None
     if args.two_stage and _overrides(args).get("model", "osmis") != "osmis":
         raise OsmisError(
@@ -933,6 +940,12 @@ def cmd_run(args) -> int:
                 f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
                 "checkpoint, then generate and evaluate) or choose another --out."
             )
+        if checkpoint == "best" and not config.keeps_best:
+            raise OsmisError(
+                "--checkpoint best generates from the best checkpoint kept during training, but this run keeps none "
+                f"(keep_best {config.run.keep_best}, eval_every {config.run.eval_every}); give --keep-best with "
+                "--eval-every above 0, or generate from latest."
+            )
         trainer = start_training(config, args.data, run_dir, args.mask)
     stop_signals: list[int] = []
 
@@ -961,7 +974,7 @@ def cmd_run(args) -> int:
     if (code := stopped(trainer, "training")) is not None:
         return code
     gallery = _generate_with_progress(
-        run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed, device=config.run.device
+        run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed, checkpoint=checkpoint, device=config.run.device
     )
     budget = (
         args.time_budget if args.time_budget is not None else default_time_budget(resolve_device(config.run.device))

@@ -561,6 +561,12 @@ class OsmisConfig:
         """'osmis' or 'renderer'."""
         return self.renderer.model
 
+    @property
+    def keeps_best(self) -> bool:
+        """Whether training keeps checkpoints/best.pt: an OSMIS run that evaluates (eval_every above 0) by a
+        keep_best metric (renderer runs never evaluate)."""
+        return self.model == "osmis" and self.run.eval_every > 0 and self.run.keep_best != "none"
+
     def __post_init__(self):
         for key, value in self.flat().items():
             _validate(key, value, FIELDS[key][1])
