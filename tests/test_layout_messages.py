@@ -156,6 +156,9 @@ def test_a_0_255_array_of_a_black_and_white_run_is_read_as_its_file(bw_run, tmp_
     grey[scene_arrays()[1] == 2] = 128
     assert "grey level 128" in _refusal(lambda: renderer.fit_layout(grey))
     assert np.array_equal(renderer.fit_layout((bw > 0).astype(np.int64)), from_file)
+    # a boolean map is classes 0 (False) and 1 (True), as the two-class id array it stands for
+    assert np.array_equal(renderer.fit_layout(bw > 0), from_file)
+    assert "float64" in _refusal(lambda: renderer.fit_layout((bw > 0).astype(float)))
 
 
 def test_an_array_no_rule_reads_is_refused_saying_what_to_pass(tmp_path):

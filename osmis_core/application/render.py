@@ -196,9 +196,10 @@ class Renderer:
 
     def fit_layout(self, ids: np.ndarray, name: str = "the layout") -> np.ndarray:
         """Check a layout and bring it to a size the model accepts (see the class docstring): ids, H x W integer
-        array of class ids 0..K-1 or of the training masks' values (0/255 of a black/white run, its grey levels),
-        read as layout files are (data.masks.layout_ids) -> H x W int64 class ids at an accepted size. Raises
-        DataError for a value of no class, a size the model does not accept or a single class."""
+        array of class ids 0..K-1 (a boolean array: classes 0 and 1) or of the training masks' values (0/255 of a
+        black/white run, its grey levels), read as layout files are (data.masks.layout_ids) -> H x W int64 class
+        ids at an accepted size. Raises DataError for a value of no class, a size the model does not accept or a
+        single class."""
         ids = self.fit_size(ids, name)
         present = np.unique(ids)
         if present.size < 2:
@@ -223,8 +224,12 @@ class Renderer:
         ids = np.asarray(ids)
         if ids.ndim != 2 or 0 in ids.shape:
             raise DataError(f"{name}: a layout must be a non-empty 2-D map of class ids, got shape {ids.shape}.")
+        if ids.dtype == np.bool_:
+            ids = ids.astype(np.uint8)  # a two-class map (mask > 0, say): False is class 0, True class 1
         if not np.issubdtype(ids.dtype, np.integer):
-            raise DataError(f"{name}: a layout must hold integer class ids, got {ids.dtype}.")
+            raise DataError(
+                f"{name}: a layout must hold integer class ids (or booleans for classes 0/1), got {ids.dtype}."
+            )
         if ((ids < 0) | (ids >= self.num_classes)).any():
             # values that are no class id: read as a layout file of those values is (0/255 black/white: classes)
             read = layout_ids(
