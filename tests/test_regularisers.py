@@ -45,7 +45,7 @@ def test_lr_decay_factor(step, iters, decay_from, factor):
 
 
 def test_r1_penalty_of_a_linear_discriminator_is_its_squared_weight_norm():
-    # D(x) = sum of a * x per sample: its input gradient is a, so the penalty is ||a||^2 per scale
+    # two maps of one logit per sample, a_s . x_s: the score is their mean, its input gradient a_s / 2 per scale
     a1, a2 = torch.randn(1, 3, 8, 8), torch.randn(1, 3, 4, 4)
     x1, x2 = torch.randn(2, 3, 8, 8, requires_grad=True), torch.randn(2, 3, 4, 4, requires_grad=True)
     out = DiscriminatorOutput(
@@ -54,14 +54,19 @@ def test_r1_penalty_of_a_linear_discriminator_is_its_squared_weight_norm():
         layout=[(x2 * a2).sum((1, 2, 3)).view(2, 1, 1, 1)],
         mask=torch.zeros(2, 3, 4, 4),
     )
-    expected = a1.pow(2).sum() + a2.pow(2).sum()
+    expected = (a1.pow(2).sum() + a2.pow(2).sum()) / 4
     assert r1_penalty(out, [x1, x2]).item() == pytest.approx(expected.item(), rel=1e-5)
     # without masks the content output is a real/fake logit (SIV-GAN) and is penalised too
     x3 = torch.randn(2, 3, 8, 8, requires_grad=True)
     out = DiscriminatorOutput(
-        low_level=[x3.sum((1, 2, 3)).view(2, 1, 1, 1)], content=[2 * x3.sum((1, 2, 3))], layout=[]
+        low_level=[x3.sum((1, 2, 3)).view(2, 1, 1, 1)], content=[2 * x3.sum((1, 2, 3)).view(2, 1, 1, 1)], layout=[]
     )
-    assert r1_penalty(out, [x3]).item() == pytest.approx(9 * 3 * 8 * 8, rel=1e-5)
+    assert r1_penalty(out, [x3]).item() == pytest.approx(1.5**2 * 3 * 8 * 8, rel=1e-5)
+    # a patch map's score is its mean over the patches: a 2 x 2 map of x's four quarters gives a gradient of 1/4
+    x4 = torch.randn(2, 3, 8, 8, requires_grad=True)
+    quarters = x4.unfold(2, 4, 4).unfold(3, 4, 4).sum((1, 4, 5)).unsqueeze(1)  # B x 1 x 2 x 2
+    out = DiscriminatorOutput(low_level=[quarters], content=[], layout=[], mask=torch.zeros(2, 3, 2, 2))
+    assert r1_penalty(out, [x4]).item() == pytest.approx(0.25**2 * 3 * 8 * 8, rel=1e-5)
 
 
 def test_r1_is_logged_per_step_and_changes_training(scene, tmp_path):

@@ -109,14 +109,16 @@ def lr_decay_factor(step: int, iters: int, decay_from: float) -> float:
 
 def r1_penalty(out: DiscriminatorOutput, inputs: list[torch.Tensor]) -> torch.Tensor:
     """R1 (Mescheder, Geiger and Nowozin 2018, "Which training methods for GANs do actually converge?"): the
-    squared norm of the gradient of D's real/fake logits with respect to the real images, summed over the input
-    scales, mean over the batch; a float32 scalar >= 0, with the graph kept (create_graph) so that D's backward
-    includes it. The logits are every map that scores real against fake (low-level and layout; content too
-    without masks, where it is a real/fake output rather than the (K+1)-way class score). inputs: the real image
+    squared norm of the gradient of D's real/fake score of each real image with respect to that image's pyramid,
+    summed over the input scales, mean over the batch; a float32 scalar >= 0 with the graph kept (create_graph), so
+    that D's backward includes it. The score of a sample is the mean over D's real/fake logit maps (low-level and
+    layout; the content output too without masks, where it is a real/fake logit rather than the (K + 1)-way class
+    score) of the map's mean over its patches: one number per image as in the single-logit discriminators R1 and
+    its usual weights (StyleGAN2-ADA's gamma = 0.0002 * resolution^2 / batch) were made for. inputs: the real image
     pyramid D was given, each B x 3 x H_s x W_s with requires_grad."""
     maps = out.low_level + out.layout + (out.content if out.mask is None else [])
-    logits = sum(m.float().sum() for m in maps)
-    grads = torch.autograd.grad(logits, inputs, create_graph=True)
+    score = torch.stack([m.float().flatten(1).mean(1) for m in maps]).mean(0)  # B
+    grads = torch.autograd.grad(score.sum(), inputs, create_graph=True)
     return sum(g.float().pow(2).flatten(1).sum(1).mean() for g in grads)
 
 
