@@ -321,3 +321,22 @@ def test_health_history_survives_a_checkpoint_round_trip():
     assert after.spike.update(0, 50.0) is not None  # the running level came along
     after.load_state_dict(None)  # a checkpoint saved before the checks kept state: a fresh start
     assert after.collapse.update(8, 0.0) is None and after.healthy_step is None
+
+
+def test_a_rollback_goes_on_from_the_checks_history_of_its_checkpoint(tmp_path):
+    """After a rollback the D(real) spike check keeps the running level saved with the checkpoint rolled back to.
+    Found on quick-ada (example_scene, seed 0, CPU): the checks were reset at the rollback, so the spike that came
+    back within the reset check's warm-up (mean D(real) logit 2.4, 6.9, then 14.4) became its new running level
+    and the run ended collapsed (pixel diversity 0.06) with no further alarm."""
+    from helpers import CollapseOnceAt, write_scene
+
+    config = OsmisConfig().replace(**{**TINY, "iters": 8, "eval_every": 4, "on_collapse": "rollback"})
+    trainer = start_training(config, write_scene(tmp_path), tmp_path / "run")
+    trainer.monitor.health.collapse = CollapseOnceAt(4)
+    after_rollback = saved = None
+    for event in trainer.run():
+        if isinstance(event, RolledBack):
+            after_rollback = trainer.monitor.health.spike.state_dict()
+            saved = torch.load(trainer.folder.checkpoint_path(event.to_step), weights_only=True)["health"]["d_spike"]
+    assert after_rollback is not None and after_rollback == saved
+    assert len(saved["history"]) == 2  # the logging ticks of steps 1 and 2

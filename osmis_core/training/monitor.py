@@ -358,7 +358,9 @@ class TrainingMonitor:
         t.set_learning_rates(
             rates["lr_g"], lr_d
         )  # after the load, which restores the rates the checkpoint was saved with
-        self.health.reset()  # the faults seen after to_step belong to the abandoned steps
+        # the checks go on from the history saved with that checkpoint (t.load_state_dict restored it): the faults
+        # seen after to_step belong to the abandoned steps, and the running D(real) level stays that of the healthy
+        # steps, so a spike that comes back after the rollback is found again rather than taken into a new level
         self.health.checkpoint_saved(to_step)  # the checkpoint rolled back to is the healthy one (as on a resume)
         folder.discard_after(to_step)
         folder.truncate_stats(to_step)
