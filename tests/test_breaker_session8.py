@@ -2,12 +2,14 @@
 `osmis run --checkpoint`, Renderer.fit_layout of boolean maps): one small test per finding (tiny settings, CPU); a
 finding still open is an xfail(strict=True) test that asserts the right behaviour, so it passes once fixed."""
 
+import json
 
+import numpy as np
 import pytest
 from helpers import TINY, tiny_flags
 
 from osmis_core.application.runfolder import RunFolder
-from osmis_core.application.session import start_training
+from osmis_core.application.session import resume_training, start_training
 from osmis_core.cli import main
 from osmis_core.config import OsmisConfig
 
@@ -76,3 +78,49 @@ def test_run_refuses_checkpoint_best_when_no_evaluation_falls_in_the_run(scene, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--checkpoint best" in err, err
     assert not run.exists()
+
+
+@pytest.fixture(scope="module")
+def r1_run(tmp_path_factory):
+    """2 tiny iterations of SIV-GAN (no masks) with R1 at every step in bf16; returns the run folder."""
+    from helpers import write_scene
+
+    root = tmp_path_factory.mktemp("r1")
+    options = dict(masks=False, r1_gamma=1.0, r1_every=1, precision="bf16", keep_best="none")
+    return _trained(write_scene(root), root / "run", **options)
+
+
+def test_r1_in_bf16_without_masks_logs_a_positive_penalty_every_step(r1_run):
+    lines = [json.loads(t) for t in (r1_run / "stats.jsonl").read_text().splitlines()]
+    r1 = [line["d_r1"] for line in lines if "d_r1" in line]
+    assert len(r1) == 2 and all(np.isfinite(v) and v > 0 for v in r1), r1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker8 #4: osmis train RUN --resume --compile on an R1 run is refused with option 'r1_gamma' / "
+    "option 'compile' (the config's names), not the flag the user typed, and without the run folder",
+)
+def test_resume_with_compile_on_an_r1_run_names_the_flag(r1_run, capsys):
+    before = (r1_run / "run.json").read_bytes()
+    assert main(["train", str(r1_run), "--resume", "--iters", "4", "--compile", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--compile" in err and "Traceback" not in err, err
+    assert (r1_run / "run.json").read_bytes() == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker8 #5: resuming a finished run with --lr-decay-from 0.5 and a longer --iters moves the whole "
+    "schedule: the rates jump from 0.5x back to 1x (stats.jsonl lr_scale), and log.txt only says iters changed",
+)
+def test_resume_that_moves_the_learning_rate_schedule_says_so(scene, tmp_path):
+    run = _trained(scene, tmp_path / "run", iters=4, lr_decay_from=0.5)
+    scales = [json.loads(t)["lr_scale"] for t in (run / "stats.jsonl").read_text().splitlines() if "lr_scale" in t]
+    assert scales[-1] == pytest.approx(0.5)  # step 3 of 4, decaying from step 2
+    trainer = resume_training(run, {"iters": 8})
+    list(trainer.run())
+    after = [json.loads(t)["lr_scale"] for t in (run / "stats.jsonl").read_text().splitlines() if "lr_scale" in t]
+    assert after[4] == pytest.approx(1.0)  # the jump itself, today's behaviour
+    log = (run / "log.txt").read_text()
+    assert "lr_scale" in log or "learning-rate schedule" in log, log
