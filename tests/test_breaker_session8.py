@@ -3,6 +3,7 @@
 finding still open is an xfail(strict=True) test that asserts the right behaviour, so it passes once fixed."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,3 +157,43 @@ def test_a_schedule_that_decays_no_step_is_not_silently_accepted(scene, tmp_path
         assert min(scales) < 1.0 or "--lr-decay-from" in err, (scales, err)
     else:
         assert code == 2 and "--lr-decay-from" in err, err
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker8 #8: README documents neither --r1-gamma/--r1-every nor --lr-decay-from, and its stats.jsonl "
+    "listing names p_aug but not today's d_r1 and lr_scale (only docs/model.md and --help speak of them)",
+)
+def test_readme_documents_r1_and_the_learning_rate_schedule():
+    readme = (ROOT / "README.md").read_text()
+    for word in ("--r1-gamma", "--r1-every", "--lr-decay-from", "lr_scale", "d_r1"):
+        assert word in readme, word
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breaker8 #9: docs/model.md still describes R1 on the gradient of D's logit maps (their sum, the first "
+    "version); since defab01 it is the gradient of one score per image, the mean of the maps' means",
+)
+def test_model_doc_describes_r1_on_one_score_per_image():
+    doc = (ROOT / "docs" / "model.md").read_text()
+    r1 = doc[doc.index("- **R1**") : doc.index("- **Learning-rate schedule**")]
+    assert "per image" in r1 or "each image" in r1 or "one score" in r1, r1
+
+
+def test_fit_layout_reads_a_boolean_map_as_classes_0_and_1_and_refuses_one_class(tiny_renderer_run):
+    from osmis_core.application.render import load_renderer
+    from osmis_core.errors import DataError
+
+    renderer = load_renderer(tiny_renderer_run[0])
+    h, w = renderer.size
+    layout = np.zeros((h, w), bool)
+    layout[:, : w // 3] = True
+    ids = renderer.fit_layout(layout)
+    assert ids.dtype == np.int64 and set(np.unique(ids)) == {0, 1}
+    assert np.array_equal(ids == 1, layout)
+    with pytest.raises(DataError, match="single class"):
+        renderer.fit_layout(np.ones((h, w), bool))
