@@ -267,8 +267,9 @@ class OptimisationOptions:
     )
     lr_decay_from: float = _opt(
         1.0,
-        "Share of the run after which both learning rates fall linearly to 0 at its last iteration (pix2pix and "
-        "SPADE's schedule); 1 keeps them constant (the paper's recipe).",
+        "Share of the run after which both learning rates fall linearly towards 0 at its end (pix2pix and "
+        "SPADE's schedule; the last iteration trains at 1 / (iters - share x iters) of the rate); 1 keeps them "
+        "constant (the paper's recipe).",
         minimum=0.0,
         maximum=1.0,
         label="LR decay from",
@@ -744,6 +745,13 @@ def _check_together(
                 f"{said(unread[0])} sets the differentiable augmentation, but {said('augment')} turns that "
                 f"augmentation off; leave {said(unread[0])} out or turn the augmentation on."
             )
+    decay_start = math.ceil(flat["lr_decay_from"] * flat["iters"])
+    if flat["lr_decay_from"] < 1 and decay_start >= flat["iters"]:
+        raise ConfigError(
+            f"{said('lr_decay_from')} = {flat['lr_decay_from']} decays no step of a run of {said('iters')} = "
+            f"{flat['iters']} (the decay would start at step {flat['lr_decay_from'] * flat['iters']:g}); give a "
+            f"smaller share, more iterations, or 1 for constant rates."
+        )
     if flat["r1_gamma"] == 0 and given("r1_every"):
         raise ConfigError(
             f"{said('r1_every')} spaces the R1 penalties, but {said('r1_gamma')} = 0 turns R1 off; give "

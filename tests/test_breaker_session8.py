@@ -127,11 +127,6 @@ def test_resume_that_moves_the_learning_rate_schedule_says_so(scene, tmp_path):
     assert "lr_scale" in log or "learning-rate schedule" in log, log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #6: --tensorboard files the learning-rate schedule's lr_scale under augmentation/ (every "
-    "StepStats.extra goes there), though it is no augmentation setting",
-)
 def test_tensorboard_does_not_file_lr_scale_under_augmentation(scene, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -142,11 +137,6 @@ def test_tensorboard_does_not_file_lr_scale_under_augmentation(scene, tmp_path):
     assert "augmentation/lr_scale" not in tags, tags
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #7: --lr-decay-from 0.9 --iters 4 is silently without effect (decay would start at step 3.6: "
-    "lr_scale stays 1.0 on every step); neither refused nor noted",
-)
 def test_a_schedule_that_decays_no_step_is_not_silently_accepted(scene, tmp_path, capsys):
     run = tmp_path / "run"
     flags = tiny_flags(iters=4, eval_every=0, keep_best="none")
@@ -162,22 +152,12 @@ def test_a_schedule_that_decays_no_step_is_not_silently_accepted(scene, tmp_path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #8: README documents neither --r1-gamma/--r1-every nor --lr-decay-from, and its stats.jsonl "
-    "listing names p_aug but not today's d_r1 and lr_scale (only docs/model.md and --help speak of them)",
-)
 def test_readme_documents_r1_and_the_learning_rate_schedule():
     readme = (ROOT / "README.md").read_text()
     for word in ("--r1-gamma", "--r1-every", "--lr-decay-from", "lr_scale", "d_r1"):
         assert word in readme, word
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #9: docs/model.md still describes R1 on the gradient of D's logit maps (their sum, the first "
-    "version); since defab01 it is the gradient of one score per image, the mean of the maps' means",
-)
 def test_model_doc_describes_r1_on_one_score_per_image():
     doc = (ROOT / "docs" / "model.md").read_text()
     r1 = doc[doc.index("- **R1**") : doc.index("- **Learning-rate schedule**")]

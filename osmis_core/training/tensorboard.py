@@ -25,6 +25,11 @@ def require_tensorboard() -> None:
         raise ConfigError(_MISSING) from None
 
 
+# TensorBoard's group of each StepStats.extra value: the adapted augmentation probability, the learning-rate
+# schedule's factor
+EXTRA_GROUPS = {"p_aug": "augmentation", "lr_scale": "optimisation"}
+
+
 class TensorBoardLog:
     """Writes the events of one training session into `log_dir` (scalars by step; preview grids as images)."""
 
@@ -51,7 +56,7 @@ class TensorBoardLog:
             w.add_scalar("logits/d_real", event.d_real, event.step)
             w.add_scalar("logits/d_fake", event.d_fake, event.step)
             for key, value in event.extra.items():
-                w.add_scalar(f"augmentation/{key}", value, event.step)
+                w.add_scalar(f"{EXTRA_GROUPS.get(key, 'training')}/{key}", value, event.step)
             w.add_scalar("speed/it_per_s", event.it_per_s, event.step)
         elif isinstance(event, StepEval):
             for key, value in event.metrics.items():
