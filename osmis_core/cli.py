@@ -884,7 +884,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .application.runfolder import RunFolder
+    from .application.runfolder import RunFolder, check_checkpoint_will_exist
     from .application.session import new_run_dir, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
@@ -940,12 +940,7 @@ def cmd_run(args) -> int:
                 f"{run_dir}: already holds a run; add --resume to finish it (train on from its latest "
                 "checkpoint, then generate and evaluate) or choose another --out."
             )
-        if checkpoint == "best" and not config.keeps_best:
-            raise OsmisError(
-                "--checkpoint best generates from the best checkpoint kept during training, but this run keeps none "
-                f"(keep_best {config.run.keep_best}, eval_every {config.run.eval_every}); give --keep-best with "
-                "--eval-every above 0, or generate from latest."
-            )
+        check_checkpoint_will_exist(checkpoint, config)
         trainer = start_training(config, args.data, run_dir, args.mask)
     stop_signals: list[int] = []
 

@@ -55,11 +55,6 @@ def test_run_resume_refuses_checkpoint_best_before_training_when_the_run_keeps_n
     assert len(err.splitlines()) == 1 and "--checkpoint best" in err, err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #2: osmis run --checkpoint 3 (checkpoints every 2 iterations: step 3 is never saved) trains "
-    "the whole run, then fails at the gallery and leaves a run folder behind",
-)
 def test_run_refuses_a_step_that_training_never_saves_before_training(scene, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(_run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--checkpoint", "3")) == 2
@@ -68,11 +63,6 @@ def test_run_refuses_a_step_that_training_never_saves_before_training(scene, tmp
     assert not run.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #3: osmis run --checkpoint best --eval-every 10 --iters 4 passes the 'refused before "
-    "training' check (keeps_best is true), but no evaluation falls in the run, so no best.pt: it trains, then fails",
-)
 def test_run_refuses_checkpoint_best_when_no_evaluation_falls_in_the_run(scene, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(_run_job(scene, run, "--eval-every", "10", "--keep-best", "diversity", "--checkpoint", "best")) == 2

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import tiny_flags
 
-from osmis_core.application.runfolder import RunFolder
+from osmis_core.application.runfolder import RunFolder, check_checkpoint_will_exist
 from osmis_core.cli import main
+from osmis_core.config import OsmisConfig
+from osmis_core.errors import OsmisError
 
 
 def _job(scene, run, *extra):
@@ -63,3 +66,26 @@ def test_run_refuses_an_odd_checkpoint_name_before_training(scene, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--checkpoint" in err and "'newest'" in err, err
     assert not run.exists()
+
+
+@pytest.mark.parametrize(
+    "options, which, kept",
+    [
+        (dict(iters=10, checkpoint_every=3, keep_checkpoints=2), 9, True),
+        (dict(iters=10, checkpoint_every=3, keep_checkpoints=2), 10, True),  # the last step is always saved
+        (dict(iters=10, checkpoint_every=3, keep_checkpoints=2), 6, False),  # saved, then pruned
+        (dict(iters=10, checkpoint_every=3, keep_checkpoints=0), 3, True),  # 0 keeps all
+        (dict(iters=10, checkpoint_every=3, keep_checkpoints=0), 4, False),  # never saved
+        (dict(iters=10, eval_every=5), "best", True),
+        (dict(iters=4, eval_every=5), "best", False),  # no evaluation within the run
+        (dict(iters=10, eval_every=0, keep_best="none"), "best", False),
+        (dict(iters=10, eval_every=0, keep_best="none"), "latest", True),
+    ],
+)
+def test_which_checkpoints_a_new_run_will_leave(options, which, kept):
+    config = OsmisConfig().replace(**options)
+    if kept:
+        check_checkpoint_will_exist(which, config)
+    else:
+        with pytest.raises(OsmisError, match=f"^--checkpoint {which}"):
+            check_checkpoint_will_exist(which, config)

@@ -9,12 +9,15 @@ import re
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import CheckpointError, OsmisError
 from ..files import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    from ..config import OsmisConfig
 
 CHECKPOINT_FORMAT = 1
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
@@ -61,6 +64,44 @@ def checkpoint_name(which: str | int, words: tuple[str, ...] = CHECKPOINT_WORDS)
         return int(which)
     accepted = ", ".join(f"'{w}'" for w in words)
     raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{which}'.")
+
+
+def check_checkpoint_will_exist(which: str | int, config: OsmisConfig, folder: RunFolder | None = None) -> None:
+    """Refuse (OsmisError naming --checkpoint) before training a checkpoint that training with `config` will not
+    leave: `which` as read by checkpoint_name. folder: a run being resumed (its checkpoints and best.pt count,
+    training going on from its latest step), else a new run from step 0. "best" needs a kept best checkpoint
+    (config.keeps_best) and, without one yet, an evaluation within the steps still to train (every eval_every-th
+    step); a step number must be one that is saved (every checkpoint_every-th step and the last) and not pruned
+    (only the keep_checkpoints newest stay; 0 keeps all). "latest" always exists after training."""
+    r = config.run
+    start = (folder.latest_step() or 0) if folder is not None else 0
+    if which == "best":
+        if not config.keeps_best:
+            raise OsmisError(
+                "--checkpoint best generates from the best checkpoint kept during training, but this run keeps none "
+                f"(keep_best {r.keep_best}, eval_every {r.eval_every}); give --keep-best with --eval-every above 0, "
+                "or generate from latest."
+            )
+        has_best = folder is not None and folder.read_best() is not None
+        if not has_best and r.iters // r.eval_every == start // r.eval_every:
+            raise OsmisError(
+                f"--checkpoint best generates from the best checkpoint kept at the evaluations, but none falls in "
+                f"steps {start + 1} to {r.iters} (--eval-every {r.eval_every}, --iters {r.iters}); evaluate more "
+                f"often, or generate from latest."
+            )
+        return
+    if which == "latest":
+        return
+    before = [s for s in folder.checkpoint_steps() if s <= start] if folder is not None else []
+    new = range((start // r.checkpoint_every + 1) * r.checkpoint_every, r.iters + 1, r.checkpoint_every)
+    steps = sorted({*before, *new, *([r.iters] if r.iters > start else [])})
+    kept = steps[-r.keep_checkpoints :] if r.keep_checkpoints > 0 else steps
+    if which not in kept:
+        shown = ", ".join(map(str, kept[:8])) + (", ..." if len(kept) > 8 else "")
+        raise OsmisError(
+            f"--checkpoint {which}: training keeps checkpoints at steps {shown} (--checkpoint-every "
+            f"{r.checkpoint_every}, --iters {r.iters}, --keep-checkpoints {r.keep_checkpoints}), not at step {which}."
+        )
 
 
 def mismatch_reason(exc: BaseException) -> str:
