@@ -110,7 +110,6 @@ def test_inspect_shows_the_training_recipe_a_preset_sets(capsys):
     assert main(["inspect", str(scene), "--preset", "quick", "--model", "renderer", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["training"] == {
         "iters": 3000,
-        "batch_size": 2,
         "lr_g": 1e-4,
         "lr_d": 4e-4,
     }  # the renderer evaluates no training metrics: no eval_every

@@ -41,7 +41,7 @@ __all__ = [
 
 RUNS_ROOT = Path("runs")
 # the options of the training recipe that `osmis inspect` reports (what a preset sets besides the resolution)
-INSPECT_RECIPE = ("iters", "batch_size", "lr_g", "lr_d", "eval_every")
+INSPECT_RECIPE = ("iters", "lr_g", "lr_d", "eval_every")
 
 
 def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
@@ -246,7 +246,7 @@ class InspectReport:
     mask_summary: str | None  # MaskReport.describe()
     notes: list[str] = field(default_factory=list)
     model: str = "osmis"  # osmis | renderer
-    # the training recipe the config (a preset's) sets: iters, batch_size, lr_g, lr_d and, for OSMIS, eval_every
+    # the training recipe the config (a preset's) sets: iters, lr_g, lr_d and, for OSMIS, eval_every
     training: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
