@@ -475,7 +475,8 @@ def _resume_overrides(args, also_for: str | None = None) -> dict:
     """Options asked of a resumed run. The command that started it may be repeated with --resume: with its
     --preset/--config the whole resolved config is compared with the run's, and only resumable options (iters,
     logging, device, ...) may differ (resume_training names any other); without them, only the flags given.
-    also_for: the other model of a two-stage job, whose options the command also carries (left out here)."""
+    also_for: the other model of a two-stage job, whose options the command also carries (left out here). The
+    flags typed (`_overrides`) are passed to resume_training as `typed`: they count even at the run's values."""
     from .config import model_reads
 
     asked = _config_from_args(args, also_for).flat() if args.preset or args.config else _overrides(args)
@@ -491,7 +492,7 @@ def cmd_train(args) -> int:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
-        trainer = resume_training(run_dir, _resume_overrides(args))
+        trainer = resume_training(run_dir, _resume_overrides(args), typed=set(_overrides(args)))
         if trainer.step >= trainer.config.run.iters:
             print(
                 f"note: {run_dir} is already at step {trainer.step} of --iters {trainer.config.run.iters}; nothing "
@@ -920,7 +921,8 @@ def cmd_run(args) -> int:
     # a job stopped before its first checkpoint has nothing to keep: --resume starts it again in place
     restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
     if args.resume and not restart:
-        trainer = resume_training(run_dir, _resume_overrides(args, "renderer" if args.two_stage else None))
+        asked = _resume_overrides(args, "renderer" if args.two_stage else None)
+        trainer = resume_training(run_dir, asked, typed=set(_overrides(args)))
         config = trainer.config
     else:
         config = _config_from_args(args, "renderer" if args.two_stage else None)

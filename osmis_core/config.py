@@ -569,9 +569,12 @@ class OsmisConfig:
         return self.model == "osmis" and self.run.eval_every > 0 and self.run.keep_best != "none"
 
     def __post_init__(self):
+        # values and the noise channels only: the rules between options (_check_together) apply to options given
+        # now (replace, with_options, build_config), so that a run stored by an earlier version, which had fewer
+        # rules, still loads (from_dict)
         for key, value in self.flat().items():
             _validate(key, value, FIELDS[key][1])
-        _check_together(self.flat())
+        _check_noise_channels(self.flat())
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -581,9 +584,37 @@ class OsmisConfig:
         return {f.name: getattr(getattr(self, g), f.name) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)}
 
     def replace(self, **options) -> OsmisConfig:
-        """A copy with the given options (flat names) changed; unknown names are rejected."""
+        """A copy with the given options (flat names) changed: `with_options(options)`."""
+        return self.with_options(options)
+
+    def with_options(self, options: Mapping[str, Any], flags: Collection[str] = ()) -> OsmisConfig:
+        """A copy with `options` (flat names; a word such as p_aug = "adaptive" stands for the options it sets)
+        changed, checked as options given now.
+
+        flags: names of options the user typed as command-line flags (or a library caller's explicit choices): each
+        counts as given even at its value, and a message names it as its flag (--keep-best); one that is not in
+        `options` (a flag equal to the value it already had) changes nothing but is still checked. Other options
+        are named "option 'NAME'", a word by what was written (option 'p_aug' = 'adaptive', not the ada it sets).
+        The rules between options (_check_together) are checked where one of their options is in `options` or
+        `flags`: a combination this config already held (a run stored by an earlier version) is not refused again.
+        Raises ConfigError for an unknown name, a bad value or a rule broken."""
         _reject_unknown(options, "the given options")
-        options = _expand_words(options)
+        flags = set(flags)
+        before = self.flat()
+
+        def name_it(name: str) -> str:
+            return _flag_as_given(name, options.get(name, before.get(name))) if name in flags else f"option '{name}'"
+
+        expanded = _expand_words(options, name_it)
+        config = self._changed(expanded)
+        said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}
+        explicit = set(_expand_words({k: options[k] for k in flags if k in options})) | (flags - set(options))
+        now = set(options) | set(expanded) | flags
+        _check_together(config.flat(), lambda k: said.get(k) or name_it(k), explicit, now)
+        return config
+
+    def _changed(self, options: Mapping[str, Any]) -> OsmisConfig:
+        """A copy with `options` (flat names, no words) changed; values are validated, rules not checked."""
         groups = {}
         for name, value in options.items():
             group = FIELDS[name][0]
@@ -592,8 +623,11 @@ class OsmisConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "the configuration") -> OsmisConfig:
-        """Build from nested ({group: {option: value}}) or flat ({option: value}) mappings, over the defaults."""
-        return cls().replace(**flatten_options(data, source))
+        """A stored configuration (a run.json's, a checkpoint's, a saved file's) from nested ({group: {option:
+        value}}) or flat ({option: value}) mappings, over the defaults. Names and values are validated (ConfigError
+        naming `source`); the rules between options are not, since a run stored by an earlier version, which had
+        fewer rules, must still load: they apply to the options given now (with_options, build_config)."""
+        return cls()._changed(_expand_words(flatten_options(data, source)))
 
 
 def flatten_options(data: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -654,6 +688,12 @@ def _flag_as_given(name: str, value: Any) -> str:
     return f"--{flag}"
 
 
+def typed_flag(name: str, value: Any) -> str:
+    """An option and its value as typed on the command line: "--ch-g 8", "--no-augment"."""
+    flag = _flag_as_given(name, value)
+    return flag if option_type(name) is bool else f"{flag} {value}"
+
+
 def _word_of(given: Mapping[str, Any], name: str) -> str:
     """The option of `given` whose word (see _opt) sets `name`."""
     return next(k for k, v in given.items() if name in _stands_for(k, v))
@@ -698,72 +738,88 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
 MASK_METRICS = ("mask_shares", "class_coverage")
 
 
-def _check_together(
-    flat: Mapping[str, Any], said=lambda name: f"option '{name}'", explicit: Collection[str] = ()
-) -> None:
-    """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel; an OSMIS run
-    with masks off keeps no best checkpoint by a mask metric (keep_best mask_shares or class_coverage compare the
-    generated masks with the real ones); and an OSMIS option that has no effect with the other options given is
-    refused rather than silently ignored: keep_best without evaluations (eval_every 0), adaptive augmentation or
-    p_aug without differentiable augmentation (augment off), r1_every without R1 (r1_gamma 0), ada_target or
-    ada_images without adaptive augmentation; R1 (a double backward) is refused with compile.
-    An option counts as given when it differs from its default or is in `explicit` (the flags build_config was
-    given; a preset or a saved config, which lists every option, counts only where it differs). said(name): how the
-    message names an option (see _validate)."""
+def _check_noise_channels(flat: Mapping[str, Any], said=lambda name: f"option '{name}'") -> None:
+    """noise_spatial counts noise_dim's channels drawn per pixel: at most noise_dim (ConfigError), or no model can
+    be built; checked for every configuration, stored ones included."""
     if flat["noise_spatial"] > flat["noise_dim"]:
         raise ConfigError(
             f"{said('noise_spatial')} ({flat['noise_spatial']}) must be at most the number of noise channels, "
             f"{said('noise_dim')} ({flat['noise_dim']}): it counts the noise channels drawn per pixel."
         )
-    if flat["model"] != "osmis":
-        return  # the renderer reads none of the options below (check_model_options refuses them when given)
-    if not flat["masks"] and flat["keep_best"] in MASK_METRICS:
-        raise ConfigError(
-            f"{said('keep_best')} = {flat['keep_best']!r} compares the generated masks with the real ones, but "
-            f"{said('masks')} is off (images only); choose keep_best sifid or diversity, or turn masks on."
-        )
+
+
+def _check_together(
+    flat: Mapping[str, Any],
+    said=lambda name: f"option '{name}'",
+    explicit: Collection[str] = (),
+    now: Collection[str] | None = None,
+) -> None:
+    """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel
+    (_check_noise_channels); an OSMIS run with masks off keeps no best checkpoint by a mask metric (keep_best
+    mask_shares or class_coverage compare the generated masks with the real ones); and an option that has no effect
+    with the other options given is refused rather than silently ignored: keep_best without evaluations (eval_every
+    0), adaptive augmentation or p_aug without differentiable augmentation (augment off; p_aug for both models),
+    ada_target or ada_images without adaptive augmentation, r1_every without R1 (r1_gamma 0), an lr_decay_from that
+    decays no step of the run; and R1 (a double backward) with compile.
+
+    A rule applies where the run's model reads every option it names (model_reads) and, when `now` is given (the
+    options given now to a configuration that held before, see OsmisConfig.with_options), where one of them is in
+    `now`. An option counts as given when it differs from its default or is in `explicit` (flags typed, which count
+    even at their default; a preset or a saved config, which lists every option, counts only where it differs).
+    said(name): how the message names an option (see _validate)."""
+    _check_noise_channels(flat, said)
+
+    def applies(*names: str) -> bool:
+        read = all(model_reads(n, flat["model"]) for n in names)
+        return read and (now is None or any(n in now for n in names))
 
     def given(name: str) -> bool:
         return name in explicit or flat[name] != FIELDS[name][1].default
 
-    if flat["eval_every"] == 0 and flat["keep_best"] != "none" and given("keep_best"):
+    if not flat["masks"] and flat["keep_best"] in MASK_METRICS and applies("keep_best", "masks"):
         raise ConfigError(
-            f"{said('keep_best')} = {flat['keep_best']!r} keeps the best checkpoint by the training metrics, but "
-            f"{said('eval_every')} = 0 computes none; evaluate (eval_every above 0) or keep no best checkpoint "
-            f"(keep_best none)."
+            f"{said('keep_best')} = {flat['keep_best']!r} compares the generated masks with the real ones, but "
+            f"{said('masks')} is off (images only); choose keep_best sifid or diversity, or turn masks on."
         )
+    if flat["eval_every"] == 0 and flat["keep_best"] != "none" and given("keep_best"):
+        if applies("keep_best", "eval_every"):
+            raise ConfigError(
+                f"{said('keep_best')} = {flat['keep_best']!r} keeps the best checkpoint by the training metrics, "
+                f"but {said('eval_every')} = 0 computes none; evaluate (eval_every above 0) or keep no best "
+                f"checkpoint (keep_best none)."
+            )
     if not flat["augment"]:
-        if flat["ada"]:
+        if flat["ada"] and applies("ada", "augment"):
             raise ConfigError(
                 f"adaptive augmentation ({said('ada')}) adapts the probability of the differentiable augmentation, "
                 f"but {said('augment')} turns that augmentation off; turn adaptive augmentation off too or the "
                 f"augmentation on."
             )
-        unread = [name for name in ("p_aug", "ada_target", "ada_images") if given(name)]
+        unread = [n for n in ("p_aug", "ada_target", "ada_images") if given(n) and applies(n, "augment")]
         if unread:
             raise ConfigError(
                 f"{said(unread[0])} sets the differentiable augmentation, but {said('augment')} turns that "
                 f"augmentation off; leave {said(unread[0])} out or turn the augmentation on."
             )
     decay_start = math.ceil(flat["lr_decay_from"] * flat["iters"])
-    if flat["lr_decay_from"] < 1 and decay_start >= flat["iters"]:
+    if flat["lr_decay_from"] < 1 and decay_start >= flat["iters"] and applies("lr_decay_from", "iters"):
         raise ConfigError(
             f"{said('lr_decay_from')} = {flat['lr_decay_from']} decays no step of a run of {said('iters')} = "
             f"{flat['iters']} (the decay would start at step {flat['lr_decay_from'] * flat['iters']:g}); give a "
             f"smaller share, more iterations, or 1 for constant rates."
         )
-    if flat["r1_gamma"] == 0 and given("r1_every"):
+    if flat["r1_gamma"] == 0 and given("r1_every") and applies("r1_every", "r1_gamma"):
         raise ConfigError(
             f"{said('r1_every')} spaces the R1 penalties, but {said('r1_gamma')} = 0 turns R1 off; give "
             f"{said('r1_gamma')} above 0, or leave {said('r1_every')} out."
         )
-    if flat["r1_gamma"] > 0 and flat["compile"]:
+    if flat["r1_gamma"] > 0 and flat["compile"] and applies("r1_gamma", "compile"):
         raise ConfigError(
             f"{said('r1_gamma')} needs the gradient of D's gradient, which torch.compile cannot take; turn "
             f"{said('compile')} off, or R1 off ({said('r1_gamma')} 0)."
         )
     if not flat["ada"]:
-        unread = [name for name in ("ada_target", "ada_images") if given(name)]
+        unread = [n for n in ("ada_target", "ada_images") if given(n) and applies(n, "ada")]
         if unread:
             raise ConfigError(
                 f"{said(unread[0])} only applies to adaptive augmentation, which is off; turn it on "

@@ -211,7 +211,9 @@ def train(mode: str, config, data_path: str | None, mask_path: str | None, run_d
     if mode == "new":
         trainer = start_training(config, data_path, run_dir, mask_path)
     else:
-        trainer = resume_training(run_dir, resumable_changes(config))
+        # the form's options change the run where they differ from its config (a rollback's halved lr_d is kept
+        # unless the learning rate is edited)
+        trainer = resume_training(run_dir, resumable_changes(config), typed=())
     plan = configured_plan()  # set by the app's entry point; None when the app is embedded
     governor = plan.governor() if plan is not None else None
     for event in trainer.run(control, resumed=(mode == "resume")):

@@ -249,6 +249,10 @@ class SettingsPage(QWidget):
         self.editors: dict[str, FieldEditor] = {name: FieldEditor(name, f) for name, (_, f) in FIELDS.items()}
         self._defaults = OsmisConfig()
         self._config: OsmisConfig | None = self._defaults
+        # the configuration last shown whole (a run's, a file's, a preset's): the form's configuration is it with
+        # the user's edits, checked as options given now (OsmisConfig.with_options), so that a run saved by an
+        # earlier version, with a combination today's rules refuse, is shown and continued as it is
+        self._shown: OsmisConfig = self._defaults
         self._error: str | None = None
         self._locked = False
         # The preset the form started from (None: the defaults). Switching the model shows that preset's values
@@ -355,6 +359,7 @@ class SettingsPage(QWidget):
         self._show(config)
 
     def _show(self, config: OsmisConfig) -> None:
+        self._shown = config
         for name, value in config.flat().items():
             if name in self.editors:
                 self.editors[name].set_value(value)
@@ -462,7 +467,8 @@ class SettingsPage(QWidget):
         cfg = None
         if not errors:
             try:
-                cfg = self._defaults.replace(**values)
+                shown = self._shown.flat()
+                cfg = self._shown.with_options({k: v for k, v in values.items() if v != shown[k]})
             except OsmisError as exc:
                 errors.append(str(exc)[0].upper() + str(exc)[1:])
                 bad = re.search(r"option '([a-z0-9_]+)'", str(exc))

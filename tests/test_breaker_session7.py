@@ -29,22 +29,12 @@ def _rolled_back_run(root):
     return root / "run"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #1: --lr-d equal to the run's original rate on resume after a rollback is ignored (training "
-    "goes on at the halved 1e-4, nothing in run.json or log.txt), though README says --lr-d on resume replaces it",
-)
 def test_lr_d_on_resume_replaces_the_halved_rate_even_when_it_equals_the_configs(tmp_path):
     run = _rolled_back_run(tmp_path)
     trainer = resume_training(run, {"iters": 10, "lr_d": 2e-4})  # osmis train RUN --resume --lr-d 2e-4
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #2: after a rollback, a resume with --lr-d 5e-5 is logged as 'lr_d changed from 0.0002' (the "
-    "config's) though training ran at the halved 0.0001 until then",
-)
 def test_a_learning_rate_change_on_resume_names_the_rate_it_replaces(tmp_path):
     run = _rolled_back_run(tmp_path)
     resume_training(run, {"iters": 10, "lr_d": 5e-5})
@@ -71,21 +61,11 @@ def _run_made_before_today(root, **saved):
     return run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #3: a run started before today's rule with --no-augment --p-aug 0.5 cannot be resumed (refused "
-    "on its own run.json; augment and p_aug cannot change on resume, so no command resumes it)",
-)
 def test_a_run_started_before_the_no_effect_rule_can_still_be_resumed(tmp_path, capsys):
     run = _run_made_before_today(tmp_path, p_aug=0.5)
     assert main(["train", str(run), "--resume", "--iters", "4", "--quiet"]) == 0, capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #4: resuming a run saved with keep_best diversity and eval_every 0 is refused even with "
-    "--eval-every 2, the remedy the refusal itself names (run.json is checked before the resume's changes apply)",
-)
 def test_the_remedy_the_keep_best_refusal_names_works_on_resume(tmp_path, capsys):
     run = _run_made_before_today(tmp_path, keep_best="diversity", augment=True)
     assert main(["train", str(run), "--resume", "--iters", "4", "--eval-every", "2", "--quiet"]) == 0, (
@@ -151,11 +131,6 @@ def test_run_stopped_by_a_fault_after_three_rollbacks_is_a_failure(tmp_path, cap
     assert sorted(p.name for p in (run / "checkpoints").glob("step_*.pt")) == ["step_0000002.pt"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #9: --model renderer --no-augment --p-aug 0.5 trains (p_aug unread: the renderer trainer skips "
-    "the augmentation when augment is off), though --p-aug with --no-augment is refused for OSMIS runs",
-)
 def test_renderer_p_aug_without_augmentation_is_refused(tmp_path, capsys):
     from test_renderer_training import tiny_renderer_flags
 
@@ -167,11 +142,6 @@ def test_renderer_p_aug_without_augmentation_is_refused(tmp_path, capsys):
     assert not run.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #10: a batch manifest's source options {'p_aug': 'adaptive', 'augment': false} are refused "
-    "naming option 'ada', which the source never wrote (the CLI and --config name p_aug adaptive)",
-)
 def test_a_source_refusal_names_the_option_the_source_wrote():
     from osmis_core.errors import ConfigError
 
@@ -180,12 +150,6 @@ def test_a_source_refusal_names_the_option_the_source_wrote():
     assert "p_aug" in str(refused.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker7 #11: on resume the no-effect rule forgets which flags were typed: --resume --keep-best sifid on "
-    "a run without evaluations (eval_every 0) is accepted silently, though a new run with --keep-best sifid "
-    "--eval-every 0 is refused; the resume's refusals name option 'keep_best', not the flag",
-)
 def test_resume_refuses_a_typed_keep_best_without_evaluations_as_a_new_run_does(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", str(write_scene(tmp_path)), "--out", str(run), "--iters", "2", "--quiet"]

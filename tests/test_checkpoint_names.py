@@ -13,7 +13,12 @@ def test_names_the_cli_and_the_app_give(given, read):
     assert checkpoint_name(given) == read
 
 
-@pytest.mark.parametrize("given", ["newest", "-3", "1.5", "", True])
+@pytest.mark.parametrize("given, read", [(" best", "best"), ("latest\n", "latest"), (" 2 ", 2)])
+def test_surrounding_whitespace_is_ignored_for_words_and_numbers_alike(given, read):
+    assert checkpoint_name(given) == read
+
+
+@pytest.mark.parametrize("given", ["newest", "-3", "1.5", "", " ", "be st", True])
 def test_other_names_are_one_sentence_naming_the_option(given):
     with pytest.raises(OsmisError, match="--checkpoint must be 'latest', 'best' or a step number"):
         checkpoint_name(given)

@@ -102,6 +102,19 @@ def test_inspect_honours_preset(capsys):
     assert max(quick["resolution"]) == 160 and quick["params_g"] < paper["params_g"]
 
 
+def test_inspect_shows_the_training_recipe_a_preset_sets(capsys):
+    scene = Path(__file__).resolve().parents[1] / "datasets" / "example_scene"
+    assert main(["inspect", str(scene), "--preset", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "iters 1200" in out and "lr_d 0.0002" in out and "eval_every 100" in out
+    assert main(["inspect", str(scene), "--preset", "quick", "--model", "renderer", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["training"] == {
+        "iters": 3000,
+        "lr_g": 1e-4,
+        "lr_d": 4e-4,
+    }  # the renderer evaluates no training metrics: no eval_every
+
+
 def test_train_resume_accepts_the_same_preset(scene, tmp_path, capsys):
     """`osmis train ... --resume` with the run's own preset continues; with another preset (`short` trains with
     adaptive augmentation, which cannot change on resume) it says so."""

@@ -54,14 +54,16 @@ CHECKPOINT_WORDS = ("latest", "best")
 def checkpoint_name(which: str | int, words: tuple[str, ...] = CHECKPOINT_WORDS) -> str | int:
     """THE reading of a checkpoint's name as a user gives it (`--checkpoint` of every command, the app's choice):
     one of `words` ("latest": the newest good checkpoint; "best": the one --keep-best kept) or a step number
-    (int, or its decimal text). Raises OsmisError naming --checkpoint for anything else (a renderer run passes
+    (int, or its decimal text). Surrounding whitespace of a text is ignored, for words and numbers alike (as
+    int() ignores it). Raises OsmisError naming --checkpoint for anything else (a renderer run passes
     words=("latest",): it never evaluates, so keeps no best)."""
-    if isinstance(which, str) and which in words:
-        return which
     if isinstance(which, int) and not isinstance(which, bool) and which >= 0:
         return which
-    if isinstance(which, str) and which.strip().isdecimal():
-        return int(which)
+    text = which.strip() if isinstance(which, str) else None
+    if text in words:
+        return text
+    if text is not None and text.isdecimal():
+        return int(text)
     accepted = ", ".join(f"'{w}'" for w in words)
     raise OsmisError(f"--checkpoint must be {accepted} or a step number, got '{which}'.")
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import shlex
 import time
 import warnings
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import RESUMABLE_OPTIONS, OsmisConfig, check_model_options, config_warnings
+from ..config import RESUMABLE_OPTIONS, OsmisConfig, check_model_options, config_warnings, model_reads, typed_flag
 from ..errors import CheckpointError, ConfigError
 from ..events import HealthEvent, RunDescription, TrainingStarted
 
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 RUNS_ROOT = Path("runs")
+# the options of the training recipe that `osmis inspect` reports (what a preset sets besides the resolution)
+INSPECT_RECIPE = ("iters", "lr_g", "lr_d", "eval_every")
 
 
 def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
@@ -126,13 +129,24 @@ def start_training(
     return trainer
 
 
-def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Trainer:
+def resume_training(
+    run_dir: str | Path, overrides: dict | None = None, typed: Collection[str] | None = None
+) -> Trainer:
     """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with.
 
-    overrides: option name -> value; only RESUMABLE_OPTIONS may differ from the run's config (others equal to it
-    are accepted). Each change is recorded in run.json's `resume_changes` and in log.txt. Temporary files of an
-    interrupted write are removed first. Raises ConfigError for a change of another option, CheckpointError for a
-    folder without run.json or checkpoint (saying how to start a run killed before its first checkpoint again).
+    overrides: option name -> value asked of the resumed run; only RESUMABLE_OPTIONS may differ from the run's
+    config (others equal to it are accepted). typed: the options of `overrides` the user gave now (the flags typed;
+    default: all of them, as a library caller's overrides). A typed option counts as given even at the run's value
+    (the rules between options check it, and their messages name its flag, as for a new run), and a typed learning
+    rate replaces the rate in use (the checkpoint optimiser's, after any rollback halved it) whenever it differs
+    from it. The other options (the whole resumable part of a config that the app or a batch passes) change the run
+    only where they differ from its config. The run's own config is not checked again by today's rules between
+    options: they apply to what is asked now, so a run stored by an earlier version resumes.
+
+    Each change is recorded in run.json's `resume_changes` and in log.txt, a learning rate's from the rate in use.
+    Temporary files of an interrupted write are removed first. Raises ConfigError for a change of another option or
+    a rule broken by what is asked, CheckpointError for a folder without run.json or checkpoint (saying how to start
+    a run killed before its first checkpoint again).
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
@@ -163,16 +177,21 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
 
     if fixed(saved) != fixed(OsmisConfig.from_dict(info["config"])):
         raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
-    changes = {k: v for k, v in (overrides or {}).items() if saved.flat().get(k) != v}
+    asked = dict(overrides or {})
+    typed = set(asked) if typed is None else set(typed) & set(asked)
+    changes = {k: v for k, v in asked.items() if saved.flat().get(k) != v}
     bad = sorted(set(changes) - set(RESUMABLE_OPTIONS))
     if bad:
         k = bad[0]
+        what = typed_flag(k, changes[k]) if k in typed else repr(changes[k])
         raise ConfigError(
-            f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked "
-            f"{changes[k]!r}); only {', '.join(RESUMABLE_OPTIONS)} can change on resume."
+            f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked {what}); only "
+            f"{', '.join(RESUMABLE_OPTIONS)} can change on resume."
         )
     check_model_options(saved.model, changes)
-    config = saved.replace(**changes)
+    # the config as it will be: the rules between options apply to what is asked now (a typed option equal to the
+    # run's value included), not to the run's own combination
+    config = saved.with_options(changes, flags=typed)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
     trainer_class, load_data = model_parts(config)
@@ -182,14 +201,22 @@ def resume_training(run_dir: str | Path, overrides: dict | None = None) -> Train
     trainer = trainer_class(config, data, folder.root, device)
     trainer.load_state_dict(state)
     # the checkpoint's optimiser states hold the learning rates the run trained with, after any rollback halved
-    # lr_d (run.json's `rollbacks` only records it); a rate changed on resume replaces them
-    trainer.set_learning_rates(changes.get("lr_g"), changes.get("lr_d"))
+    # lr_d (run.json's `rollbacks` only records it): a rate asked now replaces the rate in use where it differs
+    in_use = trainer.learning_rates()
+    rates = {k: asked[k] for k in in_use if (k in typed or k in changes) and asked[k] != in_use[k]}
+    trainer.set_learning_rates(rates.get("lr_g"), rates.get("lr_d"))
     trainer.monitor.checkpoint_saved(trainer.step)  # the checkpoint a resume starts from counts as healthy
     folder.truncate_stats(trainer.step)
     if removed:
         folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
-    if changes or info["config"] != config.to_dict():
-        record = [{"step": trainer.step, "option": k, "from": saved.flat()[k], "to": v} for k, v in changes.items()]
+    if changes or rates or info["config"] != config.to_dict():
+        # a learning rate's change is from the rate in use; one asked equal to it changes no training (none recorded)
+        was = {**saved.flat(), **in_use}
+        record = [
+            {"step": trainer.step, "option": k, "from": was[k], "to": v}
+            for k, v in {**changes, **rates}.items()
+            if k in rates or k not in in_use
+        ]
         info["config"] = config.to_dict()
         info["resume_changes"] = info.get("resume_changes", []) + record
         folder.write_run_json(info)
@@ -219,6 +246,8 @@ class InspectReport:
     mask_summary: str | None  # MaskReport.describe()
     notes: list[str] = field(default_factory=list)
     model: str = "osmis"  # osmis | renderer
+    # the training recipe the config (a preset's) sets: iters, lr_g, lr_d and, for OSMIS, eval_every
+    training: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -238,6 +267,11 @@ class InspectReport:
             else f"architecture:  renderer, {self.num_blocks_g} SPADE blocks, D with {self.num_blocks_d} down blocks",
             f"parameters:    G {self.params_g:,}  D {self.params_d:,}",
         ]
+        if self.training:
+            lines.append(
+                "training:      "
+                + ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in self.training.items())
+            )
         return "\n".join(lines + [f"note:          {n}" for n in self.notes])
 
 
@@ -289,4 +323,5 @@ def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: Os
         mask=data.mask_report.to_dict() if data.mask_report else None,
         mask_summary=data.mask_report.describe() if data.mask_report else None,
         notes=list(a.notes) + (list(data.mask_report.notes) if data.mask_report else []),
+        training={k: v for k, v in config.flat().items() if k in INSPECT_RECIPE and model_reads(k, config.model)},
     )

@@ -112,7 +112,7 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
         monitor.started.remote(name, node, step, total, True)
         return {"status": "finished"}
     if step is not None:
-        trainer = resume_training(run_dir, cfg.flat())
+        trainer = resume_training(run_dir, cfg.flat(), typed=())  # the batch's config, nothing typed now
     else:
         trainer = start_training(cfg, source["data"], run_dir, source.get("mask"))
     resumed = step is not None

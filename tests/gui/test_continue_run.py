@@ -22,9 +22,9 @@ def test_continue_run_passes_every_resumable_option(window, qtbot, tmp_path, mon
     sent = []
     real_resume = session.resume_training
 
-    def recording_resume(run_dir, overrides=None):  # what the app asks the engine for
+    def recording_resume(run_dir, overrides=None, **how):  # what the app asks the engine for
         sent.append(dict(overrides or {}))
-        return real_resume(run_dir, overrides)
+        return real_resume(run_dir, overrides, **how)
 
     monkeypatch.setattr(session, "resume_training", recording_resume)
     window.open_path(str(run))

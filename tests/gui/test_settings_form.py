@@ -64,3 +64,16 @@ def test_the_form_refuses_options_without_effect_with_the_engines_sentence(windo
         assert page.config() is None
         assert page.error_text() == sentence[0].upper() + sentence[1:]
         assert not window.training.start_action.isEnabled()
+
+
+def test_a_run_saved_before_todays_rules_is_shown_valid_and_edits_are_checked(window):
+    """A run saved with --no-augment --p-aug 0.5 (accepted before the no-effect rules, breaker7 #3) is shown as a
+    valid configuration to continue; an edit that leaves p_aug without effect now is refused."""
+    from osmis_core.config import OsmisConfig
+
+    page = window.settings_page
+    saved = OsmisConfig.from_dict({"augmentation": {"augment": False, "p_aug": 0.5}})
+    page.set_config(saved)
+    assert page.config() == saved and page.error_text() is None
+    page.set_options(p_aug=0.6)
+    assert page.config() is None and "p_aug" in page.error_text()
