@@ -922,7 +922,12 @@ def cmd_run(args) -> int:
     restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
     if args.resume and not restart:
         asked = _resume_overrides(args, "renderer" if args.two_stage else None)
-        trainer = resume_training(run_dir, asked, typed=set(_overrides(args)))
+        trainer = resume_training(
+            run_dir,
+            asked,
+            typed=set(_overrides(args)),
+            check=lambda planned, folder: check_checkpoint_will_exist(checkpoint, planned, folder),
+        )
         config = trainer.config
     else:
         config = _config_from_args(args, "renderer" if args.two_stage else None)

@@ -41,11 +41,6 @@ def _trained(scene, run, **options):
     return run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #1: osmis run --resume --checkpoint best on a run that keeps no best checkpoint trains on "
-    "first, then fails at the gallery (the 'refused before training' check is skipped on --resume)",
-)
 def test_run_resume_refuses_checkpoint_best_before_training_when_the_run_keeps_none(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run")
     code = main(_run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--resume", "--checkpoint", "best"))
@@ -87,11 +82,6 @@ def test_r1_in_bf16_without_masks_logs_a_positive_penalty_every_step(r1_run):
     assert len(r1) == 2 and all(np.isfinite(v) and v > 0 for v in r1), r1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #4: osmis train RUN --resume --compile on an R1 run is refused with option 'r1_gamma' / "
-    "option 'compile' (the config's names), not the flag the user typed, and without the run folder",
-)
 def test_resume_with_compile_on_an_r1_run_names_the_flag(r1_run, capsys):
     before = (r1_run / "run.json").read_bytes()
     assert main(["train", str(r1_run), "--resume", "--iters", "4", "--compile", "--quiet"]) == 2
@@ -100,11 +90,6 @@ def test_resume_with_compile_on_an_r1_run_names_the_flag(r1_run, capsys):
     assert (r1_run / "run.json").read_bytes() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker8 #5: resuming a finished run with --lr-decay-from 0.5 and a longer --iters moves the whole "
-    "schedule: the rates jump from 0.5x back to 1x (stats.jsonl lr_scale), and log.txt only says iters changed",
-)
 def test_resume_that_moves_the_learning_rate_schedule_says_so(scene, tmp_path):
     run = _trained(scene, tmp_path / "run", iters=4, lr_decay_from=0.5)
     scales = [json.loads(t)["lr_scale"] for t in (run / "stats.jsonl").read_text().splitlines() if "lr_scale" in t]

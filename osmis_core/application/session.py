@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 import time
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,7 +130,10 @@ def start_training(
 
 
 def resume_training(
-    run_dir: str | Path, overrides: dict | None = None, typed: Collection[str] | None = None
+    run_dir: str | Path,
+    overrides: dict | None = None,
+    typed: Collection[str] | None = None,
+    check: Callable[[OsmisConfig, RunFolder], None] | None = None,
 ) -> Trainer:
     """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with.
 
@@ -143,13 +146,18 @@ def resume_training(
     only where they differ from its config. The run's own config is not checked again by today's rules between
     options: they apply to what is asked now, so a run stored by an earlier version resumes.
 
-    Each change is recorded in run.json's `resume_changes` and in log.txt, a learning rate's from the rate in use.
+    check(config, folder): called with the config as it will be and the run folder before the data is loaded or
+    anything is written; it raises to refuse the resume (`osmis run --checkpoint` checks the checkpoint it asks for
+    will exist).
+
+    Each change is recorded in run.json's `resume_changes` and in log.txt, a learning rate's from the rate in use; a
+    change of iters that moves the learning-rate schedule (lr_decay_from below 1) says so in log.txt.
     Temporary files of an interrupted write are removed first. Raises ConfigError for a change of another option or
     a rule broken by what is asked, CheckpointError for a folder without run.json or checkpoint (saying how to start
     a run killed before its first checkpoint again).
     """
     from ..devices import resolve_device
-    from ..training.trainer import model_parts
+    from ..training.trainer import lr_decay_factor, model_parts
     from .runfolder import RunFolder
 
     folder = RunFolder(run_dir)
@@ -192,6 +200,8 @@ def resume_training(
     # the config as it will be: the rules between options apply to what is asked now (a typed option equal to the
     # run's value included), not to the run's own combination
     config = saved.with_options(changes, flags=typed)
+    if check is not None:
+        check(config, folder)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
     trainer_class, load_data = model_parts(config)
@@ -223,6 +233,14 @@ def resume_training(
         if record:
             folder.log(
                 "resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}" for r in record)
+            )
+        share = config.optimisation.lr_decay_from
+        if "iters" in changes and share < 1:
+            step = trainer.step
+            folder.log(
+                f"the learning-rate schedule follows iters: the decay now starts at step {share * config.run.iters:g} "
+                f"(was {share * saved.run.iters:g}); lr_scale at step {step} goes from "
+                f"{lr_decay_factor(step, saved.run.iters, share):.3g} to {trainer.lr_scale():.3g}"
             )
     return trainer
 
