@@ -38,6 +38,13 @@ def tiny_flags(**extra) -> list[str]:
     return flags
 
 
+def run_job(scene, run, *extra) -> list[str]:
+    """`osmis run` argv with a tiny model, 4 iterations, a 2-sample gallery and the cheapest metric (diversity,
+    random-weight feature networks)."""
+    flags = ["--n", "2", "--quiet", "--random-weights", "--metrics", "diversity", *tiny_flags(iters=4)]
+    return ["run", str(scene), "--out", str(run), *flags, *extra]
+
+
 def scene_arrays(w: int = 128, h: int = 64, seed: int = 0):
     """A small RGB image with two kinds of objects, and its class-id mask."""
     rng = np.random.default_rng(seed)

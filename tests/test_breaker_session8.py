@@ -7,32 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY, tiny_flags
+from helpers import TINY, run_job, tiny_flags
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import resume_training, start_training
 from osmis_core.cli import main
 from osmis_core.config import OsmisConfig
-
-
-def _run_job(scene, run, *extra):
-    """`osmis run` with a tiny model, 4 iterations, a 2-image gallery and the cheapest metric."""
-    flags = tiny_flags(iters=4)
-    return [
-        "run",
-        str(scene),
-        "--out",
-        str(run),
-        "--n",
-        "2",
-        "--quiet",
-        "--random-weights",
-        "--metrics",
-        "diversity",
-    ] + [
-        *flags,
-        *extra,
-    ]
 
 
 def _trained(scene, run, **options):
@@ -43,7 +23,7 @@ def _trained(scene, run, **options):
 
 def test_run_resume_refuses_checkpoint_best_before_training_when_the_run_keeps_none(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run")
-    code = main(_run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--resume", "--checkpoint", "best"))
+    code = main(run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--resume", "--checkpoint", "best"))
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert RunFolder(run).checkpoint_steps() == [2], "trained on before refusing"
@@ -52,7 +32,7 @@ def test_run_resume_refuses_checkpoint_best_before_training_when_the_run_keeps_n
 
 def test_run_refuses_a_step_that_training_never_saves_before_training(scene, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(_run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--checkpoint", "3")) == 2
+    assert main(run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--checkpoint", "3")) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--checkpoint" in err and "3" in err, err
     assert not run.exists()
@@ -60,7 +40,7 @@ def test_run_refuses_a_step_that_training_never_saves_before_training(scene, tmp
 
 def test_run_refuses_checkpoint_best_when_no_evaluation_falls_in_the_run(scene, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(_run_job(scene, run, "--eval-every", "10", "--keep-best", "diversity", "--checkpoint", "best")) == 2
+    assert main(run_job(scene, run, "--eval-every", "10", "--keep-best", "diversity", "--checkpoint", "best")) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--checkpoint best" in err, err
     assert not run.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import tiny_flags
+from helpers import run_job
 
 from osmis_core.application.runfolder import RunFolder, check_checkpoint_will_exist
 from osmis_core.cli import main
@@ -13,29 +13,10 @@ from osmis_core.config import OsmisConfig
 from osmis_core.errors import OsmisError
 
 
-def _job(scene, run, *extra):
-    return [
-        "run",
-        str(scene),
-        "--out",
-        str(run),
-        "--n",
-        "2",
-        "--quiet",
-        "--random-weights",
-        "--metrics",
-        "diversity",
-        "--iters",
-        "4",
-        *tiny_flags(),
-        *extra,
-    ]
-
-
 def test_run_generates_from_the_best_checkpoint(scene, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     run = tmp_path / "run"
-    assert main(_job(scene, run, "--eval-every", "2", "--keep-best", "diversity", "--checkpoint", "best")) == 0, (
+    assert main(run_job(scene, run, "--eval-every", "2", "--keep-best", "diversity", "--checkpoint", "best")) == 0, (
         capsys.readouterr().err
     )
     best = RunFolder(run).read_best()
@@ -47,14 +28,14 @@ def test_run_generates_from_the_best_checkpoint(scene, tmp_path, monkeypatch, ca
 def test_run_generates_from_a_step(scene, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     run = tmp_path / "run"
-    assert main(_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--checkpoint", "2")) == 0
+    assert main(run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--checkpoint", "2")) == 0
     (gallery,) = RunFolder(run).gallery_dirs()
     assert json.loads((gallery / "manifest.json").read_text())["checkpoint_step"] == 2
 
 
 def test_run_refuses_best_when_training_keeps_none_before_training(scene, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--checkpoint", "best")) == 2
+    assert main(run_job(scene, run, "--eval-every", "0", "--keep-best", "none", "--checkpoint", "best")) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--checkpoint best" in err and "keeps none" in err, err
     assert not run.exists()
@@ -62,7 +43,7 @@ def test_run_refuses_best_when_training_keeps_none_before_training(scene, tmp_pa
 
 def test_run_refuses_an_odd_checkpoint_name_before_training(scene, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(_job(scene, run, "--checkpoint", "newest")) == 2
+    assert main(run_job(scene, run, "--checkpoint", "newest")) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--checkpoint" in err and "'newest'" in err, err
     assert not run.exists()
