@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import (
     FIELDS,
+    INSPECT_RECIPE,
     MAX_SEED,
     build_config,
     check_model_options,
@@ -176,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"osmis {__import__('osmis_core').__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("inspect", help="resolution, classes, architecture and parameter counts for DATA")
+    p = sub.add_parser(
+        "inspect", help="resolution, classes, architecture, parameter counts and training recipe for DATA"
+    )
     p.add_argument("data", help="image file, research-layout folder, frames folder or video file")
     p.add_argument("--mask", help="mask file (or folder of per-frame masks)")
     p.add_argument("--preset", choices=preset_names())
@@ -202,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
             "spade_hidden",
             "ch_rd",
             "num_blocks_r",
+            *INSPECT_RECIPE,
         },
     )
 

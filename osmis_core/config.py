@@ -520,6 +520,11 @@ RESUMABLE_OPTIONS: tuple[str, ...] = (
     "tensorboard",
 )
 
+# THE options of the training recipe that `osmis inspect` reports (what a preset sets besides the resolution) and
+# takes as flags, so that it shows the recipe of the command line train or run will be given (those the model
+# reads: eval_every is OSMIS's).
+INSPECT_RECIPE: tuple[str, ...] = ("iters", "lr_g", "lr_d", "eval_every")
+
 
 GROUPS: dict[str, type] = {
     "data": DataOptions,

@@ -149,16 +149,35 @@ def test_evaluate_that_cannot_score_keeps_the_scores_already_written(tmp_path):
     assert after["summary"]["sifid_64"] == before and "kept the scores already in metrics.json" in p.stdout + p.stderr
 
 
-def test_resume_to_fewer_iterations_says_there_is_nothing_to_train(tmp_path, capsys):
-    # Breaker finding 9: `train RUN --resume --iters 2` on a run at step 4 finished silently.
+def test_resume_to_fewer_iterations_is_refused_naming_iters(tmp_path, capsys):
+    # Breaker finding 9: `train RUN --resume --iters 2` on a run at step 4 finished silently; it then said "already
+    # at step 4 of --iters 2" with exit 0, but still rewrote run.json's iters to 2 (and moved the learning-rate
+    # schedule to a run shorter than its step: breaker session 9). Now it is refused before anything is written,
+    # as the app's "Continue run" refuses Iterations at or below the run's step.
     from osmis_core.cli import main
 
     data = _scene(tmp_path)
     run = tmp_path / "run"
     assert main(["train", str(data), *tiny_flags(), "--iters", "4", "--quiet", "--out", str(run)]) == 0
     capsys.readouterr()
-    assert main(["train", str(run), "--resume", "--iters", "2", "--quiet"]) == 0
-    assert "already at step 4 of --iters 2" in capsys.readouterr().err
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    assert main(["train", str(run), "--resume", "--iters", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--iters 2" in err and "step 4" in err, err
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
+
+
+def test_resume_of_a_finished_run_with_its_own_iters_says_there_is_nothing_to_train(tmp_path, capsys):
+    # The run's own --iters typed again (a finished job's command repeated with --resume) changes nothing: it is
+    # not refused, and says there is nothing to train.
+    from osmis_core.cli import main
+
+    data = _scene(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", str(data), *tiny_flags(), "--iters", "4", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(run), "--resume", "--iters", "4", "--quiet"]) == 0
+    assert "already at step 4 of --iters 4" in capsys.readouterr().err
 
 
 def test_generate_on_a_folder_inside_a_run_names_it_not_a_run(tmp_path, capsys):

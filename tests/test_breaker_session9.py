@@ -4,7 +4,6 @@ test that asserts the right behaviour, so it passes once fixed."""
 
 import json
 
-import pytest
 from helpers import TINY, tiny_flags
 
 from osmis_core.application.runfolder import RunFolder
@@ -41,11 +40,6 @@ def _snapshot(run):
     return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker9 #1: `osmis train RUN --resume --iters N` below the run's latest step is accepted "
-    "('resumed at step 8 of 3', run.json iters 3, a schedule that 'starts at step 1.5')",
-)
 def test_resume_refuses_iters_below_the_latest_step(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run", iters=4)
     before = _snapshot(run)
@@ -56,11 +50,6 @@ def test_resume_refuses_iters_below_the_latest_step(scene, tmp_path, capsys):
     assert _snapshot(run) == before, "run.json or log.txt changed by a refused resume"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker9 #1: `osmis run DATA --out RUN --resume --iters N` below the latest step generates and "
-    "rewrites run.json's iters instead of refusing",
-)
 def test_run_resume_refuses_iters_below_the_latest_step(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run", iters=4)
     config_before = json.loads((run / "run.json").read_text())["config"]
@@ -72,11 +61,6 @@ def test_run_resume_refuses_iters_below_the_latest_step(scene, tmp_path, capsys)
     assert not (run / "galleries").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker9 #2: `osmis inspect DATA --preset quick --iters 50 --lr-d 1e-4` fails with 'unrecognized "
-    "arguments': inspect prints a training recipe but cannot show the recipe of the flags train will be given",
-)
 def test_inspect_recipe_follows_recipe_flags(scene, capsys):
     code = main(["inspect", str(scene), "--preset", "quick", "--iters", "50", "--lr-d", "1e-4", "--eval-every", "0"])
     out = capsys.readouterr().out

@@ -5,6 +5,7 @@ import json
 import pytest
 from helpers import TINY
 
+from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import (
     RESUMABLE_OPTIONS,
     InspectReport,
@@ -16,7 +17,7 @@ from osmis_core.application.session import (
 from osmis_core.cli import main
 from osmis_core.config import FIELDS, OsmisConfig
 from osmis_core.errors import ConfigError
-from osmis_core.events import TrainingStarted
+from osmis_core.events import CheckpointSaved, TrainControl, TrainingStarted
 
 
 def _config(**extra):
@@ -71,6 +72,25 @@ def test_resume_takes_every_resumable_option_and_refuses_others(scene, tmp_path)
     assert {k: saved.flat()[k] for k in changed} == changed
     with pytest.raises(ConfigError, match="ch_g"):
         resume_training(tmp_path / "run", {"ch_g": 8})
+
+
+def test_resume_refuses_iters_the_run_has_already_reached(scene, tmp_path):
+    """A length at or below the checkpoint's step leaves nothing to train and would make run.json say the run is
+    shorter than it is: refused before anything is written, typed (naming --iters) or not (a library caller, the
+    app). The run's own iters asked again is no change: a finished run resumes with nothing to train."""
+    run = tmp_path / "run"
+    control = TrainControl()
+    for event in start_training(_config(iters=6, checkpoint_every=2), scene, run).run(control):
+        if isinstance(event, CheckpointSaved) and event.step == 2:
+            control.request_stop()  # a run stopped at step 2 of 6
+    assert RunFolder(run).latest_step() == 2
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    with pytest.raises(ConfigError, match=r"^--iters 2: .* already at step 2; give a larger --iters"):
+        resume_training(run, {"iters": 2}, typed={"iters"})
+    with pytest.raises(ConfigError, match=r"^iters 1: .* already at step 2"):
+        resume_training(run, {"iters": 1}, typed=())
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
+    assert resume_training(run, {"iters": 3}, typed={"iters"}).config.run.iters == 3
 
 
 def test_run_started_sentence_is_one_summary(scene, tmp_path, capsys):

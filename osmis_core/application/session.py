@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import RESUMABLE_OPTIONS, OsmisConfig, check_model_options, config_warnings, model_reads, typed_flag
+from ..config import (
+    INSPECT_RECIPE,
+    RESUMABLE_OPTIONS,
+    OsmisConfig,
+    check_model_options,
+    config_warnings,
+    model_reads,
+    typed_flag,
+)
 from ..errors import CheckpointError, ConfigError
 from ..events import HealthEvent, RunDescription, TrainingStarted
 
@@ -40,8 +48,6 @@ __all__ = [
 ]
 
 RUNS_ROOT = Path("runs")
-# the options of the training recipe that `osmis inspect` reports (what a preset sets besides the resolution)
-INSPECT_RECIPE = ("iters", "lr_g", "lr_d", "eval_every")
 
 
 def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
@@ -152,9 +158,11 @@ def resume_training(
 
     Each change is recorded in run.json's `resume_changes` and in log.txt, a learning rate's from the rate in use; a
     change of iters that moves the learning-rate schedule (lr_decay_from below 1) says so in log.txt.
-    Temporary files of an interrupted write are removed first. Raises ConfigError for a change of another option or
-    a rule broken by what is asked, CheckpointError for a folder without run.json or checkpoint (saying how to start
-    a run killed before its first checkpoint again).
+    Temporary files of an interrupted write are removed first. Raises ConfigError for a change of another option, a
+    rule broken by what is asked, or iters changed to a length the checkpoint's step already reaches (nothing would
+    be trained and run.json would say the run is shorter than it is; the run's own iters asked again is no change:
+    a finished run resumes with nothing to train), CheckpointError for a folder without run.json or checkpoint
+    (saying how to start a run killed before its first checkpoint again).
     """
     from ..devices import resolve_device
     from ..training.trainer import lr_decay_factor, model_parts
@@ -197,6 +205,16 @@ def resume_training(
             f"{', '.join(RESUMABLE_OPTIONS)} can change on resume."
         )
     check_model_options(saved.model, changes)
+    step = int(state["step"])
+    if "iters" in changes and changes["iters"] <= step:
+        # a length at or below the step would rewrite run.json's iters (and move the learning-rate schedule) to a
+        # run that ends before where it already is; the same length as the run's own (a finished job's command
+        # repeated with --resume, to make its gallery again) changes nothing and is not refused
+        what = typed_flag("iters", changes["iters"]) if "iters" in typed else f"iters {changes['iters']}"
+        raise ConfigError(
+            f"{what}: {folder.root} is already at step {step}; give a larger --iters to train it longer "
+            "(--iters is the total length of the run)."
+        )
     # the config as it will be: the rules between options apply to what is asked now (a typed option equal to the
     # run's value included), not to the run's own combination
     config = saved.with_options(changes, flags=typed)
@@ -236,7 +254,6 @@ def resume_training(
             )
         share = config.optimisation.lr_decay_from
         if "iters" in changes and share < 1:
-            step = trainer.step
             folder.log(
                 f"the learning-rate schedule follows iters: the decay now starts at step {share * config.run.iters:g} "
                 f"(was {share * saved.run.iters:g}); lr_scale at step {step} goes from "
