@@ -72,6 +72,11 @@ RECIPES: dict[str, tuple[str | None, dict]] = {
     "quick-r1": ("quick", {"r1_gamma": 1.0}),
     "quick-r1-strong": ("quick", {"r1_gamma": 10.0}),
     "quick-lr-decay": ("quick", {"lr_decay_from": 0.5}),
+    # the optimiser settings of the seed systems: SPADE's two time-scale update rule (Heusel et al. 2017: half
+    # the rate for G, twice for D, Adam betas (0, 0.9)), and Adam without momentum alone (beta1 0, as BigGAN and
+    # StyleGAN2)
+    "quick-ttur": ("quick", {"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.9}),
+    "quick-beta1-0": ("quick", {"beta1": 0.0}),
 }
 DEFAULT_RECIPES = "default,short,quick"
 DEFAULT_CASES = (
