@@ -90,7 +90,8 @@ def _destroy_on_this_thread(worker: WorkerBase) -> None:
     if app is None:  # no event loop delivers the signals: nothing races
         return
     worker.signals.setParent(app)
-    weakref.finalize(worker, worker.signals.deleteLater)
+    # not at exit: the application, and with it the object, may be gone by then
+    weakref.finalize(worker, worker.signals.deleteLater).atexit = False
 
 
 class Jobs(QObject):
