@@ -77,6 +77,10 @@ RECIPES: dict[str, tuple[str | None, dict]] = {
     # StyleGAN2)
     "quick-ttur": ("quick", {"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.9}),
     "quick-beta1-0": ("quick", {"beta1": 0.0}),
+    # the hardening switch the other way: later than quick's 500 (the discriminator spikes seen after the switch
+    # come later, with less time left to recover), and never (Bernoulli hardening for the whole run)
+    "quick-late-hardening": ("quick", {"bernoulli_warmup": 900}),
+    "quick-no-hardening-switch": ("quick", {"bernoulli_warmup": 1200}),
 }
 DEFAULT_RECIPES = "default,short,quick"
 DEFAULT_CASES = (
