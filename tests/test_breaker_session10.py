@@ -149,3 +149,36 @@ def test_batch_says_in_one_sentence_when_the_local_ray_node_times_out(scene, tmp
     assert main(["batch", str(scene), "--out", str(tmp_path / "batch"), *tiny_flags(iters=2)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Ray" in err and "timed out" in err, err
+
+
+def test_batch_csv_takes_r1_and_lr_decay_columns_and_names_a_bad_combination(scene, tmp_path):
+    """A CSV manifest's r1_gamma / r1_every / lr_decay_from cells become typed per-source options; r1_every
+    without R1 is refused by the config rule naming both options (the batch reports that source as failed)."""
+    from osmis_core.batch import list_sources
+    from osmis_core.errors import ConfigError
+
+    image, mask = scene / "image" / "00000.png", scene / "mask" / "00000.png"
+    (tmp_path / "list.csv").write_text(
+        "data,mask,name,r1_gamma,r1_every,lr_decay_from\n"
+        f"{image},{mask},a,1,4,0.5\n{image},{mask},b,,,\n{image},{mask},c,,4,\n"
+    )
+    found = {s.name: s for s in list_sources(tmp_path / "list.csv")}
+    assert found["a"].options == {"r1_gamma": 1.0, "r1_every": 4, "lr_decay_from": 0.5}
+    assert found["b"].options == {}
+    OsmisConfig().replace(**found["a"].options)
+    with pytest.raises(ConfigError, match="r1_every.*r1_gamma"):
+        OsmisConfig().replace(**found["c"].options)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="iters has no maximum: --iters 99999999999999999999 is accepted and written to run.json; opening that "
+    "run in the app raises OverflowError ('int too big to convert', the Iterations spin box) in the Qt event loop "
+    "and the run never opens",
+)
+def test_an_iters_beyond_any_run_is_refused_naming_the_flag(scene, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["inspect", str(scene), "--iters", "99999999999999999999"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--iters" in err, err
+    assert not run.exists()
