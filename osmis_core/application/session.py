@@ -327,11 +327,13 @@ def health_stop_message(halt: HealthEvent, folder: RunFolder) -> str:
 
 def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: OsmisConfig) -> InspectReport:
     """Load the data as training would (on the CPU), build the models and report. Raises DataError for unusable
-    data, ConfigError for a config that cannot make a model of it."""
+    data, ConfigError for a config that cannot make a model of it; warns (UserWarning) about the values training
+    would warn about (config_warnings), so the recipe shown comes with the same warnings."""
     import torch
 
     from ..training.trainer import build_models, count_parameters, load_data_for
 
+    _warn_config(config)
     if config.model == "renderer":
         from ..training.renderer_trainer import build_renderer, load_renderer_data
 

@@ -125,7 +125,7 @@ def run_batch(
                 log_to_driver=False,
                 logging_level=logging.WARNING,
             )
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - Ray raises a plain Exception when its local node times out starting
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
         started_ray = True
