@@ -993,11 +993,19 @@ def cmd_run(args) -> int:
         # the renderer stage of a stopped job goes on from its checkpoint; one stopped before its first checkpoint
         # has nothing to keep and starts again in place
         resuming = bool(RunFolder(renderer_dir).checkpoint_steps())
-        renderer = (
-            resume_training(renderer_dir, {})
-            if resuming
-            else start_training(renderer_config, args.data, renderer_dir, args.mask)
-        )
+        if resuming:
+            # the command's options that the renderer reads change its run as they change OSMIS's (a longer
+            # --iters trains both on, as a new job trains both for --iters)
+            from .config import model_reads
+
+            asked = (
+                renderer_config.flat()
+                if args.preset or args.config
+                else {k: v for k, v in _overrides(args).items() if k != "model" and model_reads(k, "renderer")}
+            )
+            renderer = resume_training(renderer_dir, asked, typed=set(_overrides(args)) & set(asked))
+        else:
+            renderer = start_training(renderer_config, args.data, renderer_dir, args.mask)
         code = run_with_progress(
             renderer,
             resumed=resuming,
