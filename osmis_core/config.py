@@ -19,6 +19,9 @@ from .errors import ConfigError
 
 # Seeds feed torch.manual_seed (at most 2**64 - 1) and seed + 1 draws the preview noise.
 MAX_SEED = 2**64 - 2
+# The largest whole number an option takes unless its field says otherwise (iterations, intervals, counts): far
+# beyond any run, and what the desktop app's number fields hold (Qt's int).
+COUNT_LIMIT = 2**31 - 1
 
 
 def _opt(
@@ -735,8 +738,11 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
         raise ConfigError(f"{said} must be one of {', '.join(meta['choices'])}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"{said} must be at least {meta['min']}, got {value!r}.")
-    if meta.get("max") is not None and value > meta["max"]:
-        raise ConfigError(f"{said} must be at most {meta['max']}, got {value!r}.")
+    limit = meta.get("max")
+    if limit is None and _base_type(f) is int:
+        limit = COUNT_LIMIT
+    if limit is not None and value > limit:
+        raise ConfigError(f"{said} must be at most {limit}, got {value!r}.")
 
 
 # the keep_best metrics computed from the generated masks against the real ones: none without masks (SIV-GAN)

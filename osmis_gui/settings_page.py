@@ -8,8 +8,8 @@ import math
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QObject, QRegularExpression, Qt, Signal
+from PySide6.QtGui import QColor, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -83,6 +83,8 @@ class FieldEditor(QObject):
         self.optional = f.default is None
         self.type = option_type(name)
         self.label_text = self.meta.get("label") or name
+        # an int whose range goes past what a spin box holds (the seed) is typed as text
+        self._wide_int = self.type is int and self.meta.get("max") is not None and self.meta["max"] > INT_MAX
         self.widget = self._build()
         self.widget.setObjectName(f"option_{name}")
         self.widget.setToolTip(self.tooltip())
@@ -119,10 +121,16 @@ class FieldEditor(QObject):
                 w.addItem(str(c), c)
             w.currentIndexChanged.connect(self._emit)
             return w
+        if self._wide_int:  # a seed: more than a spin box holds
+            w = QLineEdit()
+            w.setMaximumWidth(200)
+            w.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d*")))
+            w.textChanged.connect(self._emit)
+            return w
         if self.type is int:
             w = QSpinBox()
             lo = int(m["min"]) if m.get("min") is not None else -INT_MAX
-            hi = min(int(m["max"]), INT_MAX) if m.get("max") is not None else INT_MAX  # seeds go to 2**64
+            hi = min(int(m["max"]), INT_MAX) if m.get("max") is not None else INT_MAX
             if self.optional:
                 lo -= 1
                 w.setSpecialValueText("auto")
@@ -179,6 +187,11 @@ class FieldEditor(QObject):
             return w.isChecked()
         if self.meta.get("choices"):
             return w.currentData()
+        if self._wide_int:
+            text = w.text().strip()
+            if not text:
+                raise ValueError(f"{self.label_text}: give a whole number.")
+            return int(text)
         if self.type is int:
             if self.optional and w.value() == w.minimum():
                 return None
@@ -214,6 +227,8 @@ class FieldEditor(QObject):
             elif self.meta.get("choices"):
                 i = w.findData(value)
                 w.setCurrentIndex(max(0, i))
+            elif self._wide_int:
+                w.setText(str(int(value)))
             elif self.type is int:
                 w.setValue(w.minimum() if value is None else int(value))
             elif self.type is float:
