@@ -34,9 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from osmis_gui import tasks
 
-    class State(QObject):  # the one service Jobs asks of the app state
+    class State(QObject):  # the services Jobs asks of the app state
         def report_error(self, title, exc, popup=False):
             return str(exc)
+
+        def report_warning(self, args):
+            print(f"warning: {args[0]}")
 
     jobs = tasks.Jobs(State())
     count = {"started": 0, "returned": 0, "yielded": 0}

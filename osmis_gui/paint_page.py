@@ -274,6 +274,7 @@ class PaintPage(QWidget):
             device,
             returned=self._on_loaded,
             errored=self._on_load_error,
+            warned=self._on_warning,
         )
 
     def _on_loaded(self, result) -> None:
@@ -295,6 +296,10 @@ class PaintPage(QWidget):
             self._start_with(np.zeros(r.size, np.uint8), "a blank canvas")
             set_error(self.error_label, f"The training mask cannot be used: {loaded.training_layout_error}.")
         self.available_changed.emit(True)
+
+    def _on_warning(self, args: tuple) -> None:
+        """A warning raised in one of the page's jobs (e.g. a damaged latest checkpoint, an older one loaded)."""
+        self.status_label.setText(f"Warning: {args[0]}" if args else "Warning")
 
     def _on_load_error(self, exc) -> None:
         if getattr(exc, "gui_tag", None) != self._load_tag:
@@ -608,6 +613,7 @@ class PaintPage(QWidget):
             yielded=self._on_render,
             errored=self._on_render_error,
             finished=self._on_render_finished,
+            warned=self._on_warning,
         )
 
     def _on_render(self, part) -> None:
@@ -680,6 +686,7 @@ class PaintPage(QWidget):
             returned=self._on_added,
             errored=self._on_add_error,
             finished=self._on_add_finished,
+            warned=self._on_warning,
         )
 
     def _on_add_error(self, exc) -> None:

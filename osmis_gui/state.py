@@ -158,6 +158,13 @@ class AppState(QObject):
             self.show_message("warning", title, message[:1].upper() + message[1:])
         return message
 
+    def report_warning(self, args: tuple) -> None:
+        """THE warning sink of the workers: a warning raised in a job (the arguments of warnings.showwarning:
+        message, category, filename, line number, ...) in the log and, for a while, in the status bar."""
+        text = str(args[0]) if args else ""
+        self.log(f"warning: {text}")
+        self.show_status(f"Warning: {text}", 10000)
+
     def show_message(self, kind: str, title: str, text: str) -> None:
         self.message.emit(kind, title, text)
 

@@ -11,6 +11,7 @@ import inspect
 import queue
 import threading
 import traceback
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
 
@@ -75,6 +76,36 @@ def start(
     return worker
 
 
+class _WarningGuard:
+    """The process's warning state (hook and filters) as it was before the jobs now running, put back when the last
+    of them has ended.
+
+    Why: superqt runs each job inside `warnings.catch_warnings()`, which saves and restores process-wide state;
+    jobs that overlap and end in another order than they started leave a finished job's hook (and its "always"
+    filter) installed, so every later warning of the process went to that dead job. Counted on this (the GUI)
+    thread: a job's last signal reaches it after the job has left its `catch_warnings`.
+    """
+
+    def __init__(self):
+        self._running = 0
+        self._saved: warnings.catch_warnings | None = None
+
+    def started(self) -> None:
+        if self._running == 0:
+            self._saved = warnings.catch_warnings()
+            self._saved.__enter__()
+        self._running += 1
+
+    def ended(self, *_) -> None:
+        self._running -= 1
+        if self._running == 0 and self._saved is not None:
+            self._saved.__exit__(None, None, None)
+            self._saved = None
+
+
+_warning_guard = _WarningGuard()
+
+
 def _destroy_on_this_thread(worker: WorkerBase) -> None:
     """Make this (the GUI) thread own a worker's signal object, and destroy it here when the worker goes.
 
@@ -90,6 +121,8 @@ def _destroy_on_this_thread(worker: WorkerBase) -> None:
     if app is None:  # no event loop delivers the signals: nothing races
         return
     worker.signals.setParent(app)
+    _warning_guard.started()
+    worker.signals._finished.connect(_warning_guard.ended)
     # not at exit: the application, and with it the object, may be gone by then
     weakref.finalize(worker, worker.signals.deleteLater).atexit = False
 
@@ -99,8 +132,10 @@ class Jobs(QObject):
 
     start(func, *args, key=..., returned=..., yielded=..., failed=(title, handler), popup=..., finished=...):
     `failed` receives the user-readable sentence after the state's error sink has logged the details (and shown a
-    message box when `popup`). With a `key`, answers (returned, yielded, failed) of an older job under that key
-    are ignored; `finished` of such a job is ignored too. `forget(key)` makes the running job's answers stale.
+    message box when `popup`). A warning raised in a job goes to `warned` (the arguments of warnings.showwarning),
+    by default to the state's warning sink (`report_warning`). With a `key`, answers (returned, yielded, failed,
+    warned) of an older job under that key are ignored; `finished` of such a job is ignored too. `forget(key)`
+    makes the running job's answers stale.
     """
 
     def __init__(self, state, parent: QObject | None = None):
@@ -128,7 +163,7 @@ class Jobs(QObject):
         if key is not None:
             self.forget(key)
             ticket = self._tickets[key]
-        relay = _Relay(self, key, ticket, returned, yielded, failed, popup, finished)
+        relay = _Relay(self, key, ticket, returned, yielded, failed, popup, finished, warned)
         worker = start(
             func,
             *args,
@@ -136,7 +171,7 @@ class Jobs(QObject):
             errored=relay.errored,
             finished=relay.finished,
             yielded=relay.yielded if yielded is not None else None,
-            warned=warned,
+            warned=relay.warned,
             **kwargs,
         )
         worker.finished.connect(relay.deleteLater)
@@ -150,15 +185,16 @@ class _Relay(QObject):
     """One job's answers on their way to the page: dropped when stale, and with the page (a child of its Jobs,
     so Qt disconnects it when the page goes)."""
 
-    def __init__(self, jobs: Jobs, key, ticket, returned, yielded, failed, popup, finished):
+    def __init__(self, jobs: Jobs, key, ticket, returned, yielded, failed, popup, finished, warned):
         super().__init__(jobs)
         self.jobs, self.key, self.ticket = jobs, key, ticket
-        self._returned, self._yielded, self._failed, self._popup, self._finished = (
+        self._returned, self._yielded, self._failed, self._popup, self._finished, self._warned = (
             returned,
             yielded,
             failed,
             popup,
             finished,
+            warned,
         )
 
     def _current(self) -> bool:
@@ -183,6 +219,10 @@ class _Relay(QObject):
     def finished(self) -> None:
         if self._finished is not None and self._current():
             self._finished()
+
+    def warned(self, args: tuple) -> None:
+        if self._current():
+            (self._warned or self.jobs.state.report_warning)(args)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:

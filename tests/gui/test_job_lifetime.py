@@ -42,43 +42,50 @@ def test_a_job_whose_pool_thread_lets_go_last_is_destroyed_on_the_gui_thread(qtb
     assert destroyed_on == [True], "the job's signal object was destroyed in the pool thread"
 
 
-def test_a_warning_after_overlapping_jobs_ended_out_of_order_is_harmless(qtbot):
+def test_a_warning_while_a_finished_jobs_hook_is_installed_is_harmless(qtbot):
     """superqt installs a warning hook per job with `warnings.catch_warnings`, process-wide state: two jobs that
-    end in the opposite order of their start leave the first job's hook installed. A warning after both have
-    ended must still be only a warning, in any thread."""
+    end in the opposite order of their start leave the first job's hook installed while a third still runs (the
+    process's own is put back once none runs). A warning meanwhile must still be only a warning, and the process's
+    hook is back at the end."""
     import warnings
 
     from osmis_gui import tasks
 
-    first_in, first_go = threading.Event(), threading.Event()
-    second_in, second_go = threading.Event(), threading.Event()
+    gates = {name: (threading.Event(), threading.Event()) for name in ("keeper", "first", "second")}
     done = []
     original = warnings.showwarning
 
-    def first():
-        first_in.set()
-        first_go.wait(10)
-        return "first"
+    def job(name):
+        entered, go = gates[name]
+        entered.set()
+        go.wait(10)
+        return name
 
-    def second():
-        second_in.set()
-        second_go.wait(10)
-        return "second"
+    def run(name):
+        tasks.start(job, name, returned=done.append)
+        assert gates[name][0].wait(10)
 
+    from PySide6.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    threads = pool.maxThreadCount()
+    pool.setMaxThreadCount(max(threads, 3))  # three jobs at once, on any machine
     try:
-        tasks.start(first, returned=done.append)
-        assert first_in.wait(10)
-        tasks.start(second, returned=done.append)
-        assert second_in.wait(10)  # both hooks are in, the second saved the first's
-        first_go.set()
+        for name in ("keeper", "first", "second"):  # each hook is in before the next job starts
+            run(name)
+        gates["first"][1].set()
         qtbot.waitUntil(lambda: done == ["first"], timeout=10_000)
-        second_go.set()  # the second restores the first's hook
+        gates["second"][1].set()  # the second restores the first's hook
         qtbot.waitUntil(lambda: done == ["first", "second"], timeout=10_000)
-        assert tasks.wait_for_all(10_000)
-        assert warnings.showwarning is not original  # the first job's hook, left behind
         qtbot.wait(50)  # the finished jobs' objects go (deferred deletes)
+        assert warnings.showwarning is not original  # the first job's hook, left behind
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.warn("a late warning", UserWarning, stacklevel=1)  # must not raise
+        gates["keeper"][1].set()
+        qtbot.waitUntil(lambda: done == ["first", "second", "keeper"], timeout=10_000)
+        assert tasks.wait_for_all(10_000)
+        qtbot.waitUntil(lambda: warnings.showwarning is original, timeout=10_000)
     finally:
         warnings.showwarning = original
+        pool.setMaxThreadCount(threads)
