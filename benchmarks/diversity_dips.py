@@ -43,16 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     shares = [float(s) for s in args.shares.split(",")]
     runs = sorted({f for folder in args.folders for f in Path(folder).rglob("stats.jsonl")})
     fired = {share: 0 for share in shares}
+    examined = 0
     for stats in runs:
         values = diversities(stats)
-        if len(values) < 5:
+        if len(values) < 5:  # cost measurements of a few iterations
             continue
+        examined += 1
         alarms = {share: first_alarm(values, share) for share in shares}
         for share, step in alarms.items():
             fired[share] += step is not None
         line = " ".join(f"{share:g}:{'-' if step is None else step}" for share, step in alarms.items())
         print(f"{stats.parent.name:45s} last {values[-1][1]:.3f} min {min(v for _, v in values):.3f}  fires at {line}")
-    print(f"{len(runs)} runs; " + ", ".join(f"share {share:g} fires in {n}" for share, n in fired.items()))
+    counts = ", ".join(f"share {share:g} fires in {n}" for share, n in fired.items())
+    print(f"{examined} runs with 5 evaluations or more; {counts}")
     return 0
 
 
