@@ -10,13 +10,9 @@ from gui_helpers import TINY_RENDERER_GUI, make_scene
 pytestmark = pytest.mark.gui
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Paint page writes the load job's warning (latest checkpoint damaged, an older one loaded) in its "
-    "status line, and the job's answer overwrites it at once ('Renderer of ...', then 'Editing the training mask.'): "
-    "the user never sees it",
-)
 def test_paint_page_keeps_the_damaged_checkpoint_warning_in_sight(qtbot, tmp_path):
+    """Fixed here: the load job's warning (latest checkpoint damaged, an older one loaded) was written in the status
+    line and overwritten at once by the load's answer ('Renderer of ...', 'Editing the training mask.')."""
     from PySide6.QtCore import QSettings
 
     from osmis_core.application.session import start_training
@@ -41,3 +37,26 @@ def test_paint_page_keeps_the_damaged_checkpoint_warning_in_sight(qtbot, tmp_pat
     assert page.loaded.renderer.step == 1  # the engine fell back to the previous good checkpoint
     shown = [page.status_label.text(), page.error_label.text()]
     assert any("damaged checkpoint" in text for text in shown), shown
+
+
+@pytest.mark.parametrize("typed", ["-5", "abc", "1e9", " "])
+def test_seed_field_takes_digits_only_from_the_keyboard(window, qtbot, typed):
+    """Tried and right: letters, a sign, an exponent and spaces typed into the seed field are not taken; the field
+    keeps the digits only."""
+    w = window.settings_page.editors["seed"].widget
+    w.clear()
+    qtbot.keyClicks(w, typed)
+    assert w.text() == "".join(c for c in typed if c.isdigit())
+
+
+@pytest.mark.parametrize("typed", [str(2**64 - 1), "9" * 40])
+def test_seed_beyond_the_largest_is_one_sentence_naming_the_seed(window, qtbot, typed):
+    from osmis_core.config import MAX_SEED
+
+    page = window.settings_page
+    w = page.editors["seed"].widget
+    w.clear()
+    qtbot.keyClicks(w, typed)
+    assert page.config() is None
+    text = page.error_text()
+    assert "eed" in text and str(MAX_SEED) in text and len(text.splitlines()) == 1, text
