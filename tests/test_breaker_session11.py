@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from helpers import TINY
+from helpers import TINY, tiny_flags
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import start_training
@@ -78,3 +78,33 @@ def test_a_run_stored_before_the_limit_resumes_with_a_valid_iters(tiny_run, caps
     _store_iters(tiny_run, HUGE)
     assert main(["train", str(tiny_run), "--resume", "--iters", "4", "--quiet"]) == 0, capsys.readouterr().err
     assert RunFolder(tiny_run).checkpoint_steps()[-1] == 4
+
+
+def test_threads_beyond_the_limit_is_refused_in_one_sentence(tiny_run, capsys):
+    """Fixed here: `--threads 2147483648` (without OMP_NUM_THREADS) ended in a ValueError traceback from
+    torch.set_num_threads ("Overflow when unpacking long"), exit code 1."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", str(tiny_run), "--n", "1", "--threads", str(COUNT_LIMIT + 1)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--threads: must be at most {COUNT_LIMIT}" in err and "Traceback" not in err, err
+
+
+def _two_stage(scene, iters, *extra):
+    argv = ["run", str(scene), "--two-stage", *tiny_flags(iters=iters), "--ch-r", "4", "--spade-hidden", "8"]
+    return [*argv, "--ch-rd", "4", "--n", "2", "--metrics", "diversity", "--random-weights", "--quiet", *extra]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="osmis run --two-stage --resume with a renderer option the renderer run cannot change (--ch-r) trains "
+    "the OSMIS stage on and makes its gallery before the renderer stage refuses the option",
+)
+def test_two_stage_resume_refuses_a_renderer_change_before_training_anything(scene, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*_two_stage(scene, 2), "--out", str(run)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main([*_two_stage(scene, 4, "--ch-r", "8"), "--out", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "ch_r" in err or "--ch-r" in err, err
+    assert RunFolder(run).checkpoint_steps()[-1] == 2, "the OSMIS stage trained on before the refusal"
