@@ -1,5 +1,6 @@
-"""Breaker session 11, the desktop app (offscreen): warnings raised in background jobs reach the user. A finding still
-open is an xfail(strict=True) test that asserts the right behaviour, so it passes once fixed."""
+"""Breaker session 11, the desktop app (offscreen): warnings raised in background jobs reach the user, the seed field
+typed from the keyboard, a run stored before the count limit. A finding still open is an xfail(strict=True) test
+that asserts the right behaviour, so it passes once fixed."""
 
 from __future__ import annotations
 
