@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from .config import (
+    COUNT_LIMIT,
     FIELDS,
     INSPECT_RECIPE,
     MAX_SEED,
@@ -95,6 +96,8 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got '{text}'")
+    if value > COUNT_LIMIT:  # torch.set_num_threads takes a C int: beyond it a traceback, not a message
+        raise argparse.ArgumentTypeError(f"must be at most {COUNT_LIMIT}, got '{text}'")
     return value
 
 

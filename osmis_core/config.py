@@ -635,7 +635,12 @@ class OsmisConfig:
         value}}) or flat ({option: value}) mappings, over the defaults. Names and values are validated (ConfigError
         naming `source`); the rules between options are not, since a run stored by an earlier version, which had
         fewer rules, must still load: they apply to the options given now (with_options, build_config)."""
-        return cls()._changed(_expand_words(flatten_options(data, source)))
+        options = _expand_words(flatten_options(data, source))
+        try:
+            return cls()._changed(options)
+        except ConfigError as e:
+            # a value refused: the message names the option; the file it came from is the user's to open
+            raise ConfigError(f"{source}: {e}") from None
 
 
 def flatten_options(data: Mapping[str, Any], source: str) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class PaintPage(QWidget):
         self.render_error: str | None = None
         self.render_seconds: deque[float] = deque(maxlen=1000)  # of the latest renders
         self._load_tag = 0
+        self._load_warning: tuple | None = None  # the running load's warning (showwarning's arguments)
         self._render_tag = 0
         self._ticket: paint_jobs.Ticket | None = None
         self._rendering = False
@@ -266,6 +267,7 @@ class PaintPage(QWidget):
         self.run_dir = run_dir
         self._load_tag += 1
         self.status_label.setText(f"Loading the renderer of {run_dir}…")
+        self._load_warning = None
         tasks.start(
             paint_jobs.tagged,
             self._load_tag,
@@ -274,7 +276,7 @@ class PaintPage(QWidget):
             device,
             returned=self._on_loaded,
             errored=self._on_load_error,
-            warned=self._on_warning,
+            warned=self._on_load_warning,
         )
 
     def _on_loaded(self, result) -> None:
@@ -295,7 +297,16 @@ class PaintPage(QWidget):
         else:
             self._start_with(np.zeros(r.size, np.uint8), "a blank canvas")
             set_error(self.error_label, f"The training mask cannot be used: {loaded.training_layout_error}.")
+        if self._load_warning is not None:
+            # said again last: the load's own status lines above would hide it
+            self._on_warning(self._load_warning)
         self.available_changed.emit(True)
+
+    def _on_load_warning(self, args: tuple) -> None:
+        """A warning of the renderer's load (a damaged latest checkpoint, an older one loaded): shown now and again
+        once the load's answer has written its status lines."""
+        self._load_warning = args
+        self._on_warning(args)
 
     def _on_warning(self, args: tuple) -> None:
         """A warning raised in one of the page's jobs (e.g. a damaged latest checkpoint, an older one loaded)."""
