@@ -20,6 +20,7 @@ from .config import (
     build_config,
     check_model_options,
     model_default,
+    model_reads,
     option_type,
     preset_names,
 )
@@ -484,8 +485,6 @@ def _resume_overrides(args, also_for: str | None = None) -> dict:
     logging, device, ...) may differ (resume_training names any other); without them, only the flags given.
     also_for: the other model of a two-stage job, whose options the command also carries (left out here). The
     flags typed (`_overrides`) are passed to resume_training as `typed`: they count even at the run's values."""
-    from .config import model_reads
-
     asked = _config_from_args(args, also_for).flat() if args.preset or args.config else _overrides(args)
     model = asked.get("model", "osmis")
     return {k: v for k, v in asked.items() if also_for is None or model_reads(k, model)}
@@ -999,8 +998,6 @@ def cmd_run(args) -> int:
         if resuming:
             # the command's options that the renderer reads change its run as they change OSMIS's (a longer
             # --iters trains both on, as a new job trains both for --iters)
-            from .config import model_reads
-
             asked = (
                 renderer_config.flat()
                 if args.preset or args.config

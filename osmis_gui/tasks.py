@@ -62,7 +62,7 @@ def start(
     """Run func(*args, **kwargs) (a function or a generator function) in a worker thread. The callbacks run on
     the GUI thread (queued signals)."""
     worker = create_worker(_with_setup(func), *args, _start_thread=False, _ignore_errors=True, **kwargs)
-    _destroy_on_this_thread(worker)
+    _track_on_this_thread(worker)
     for signal, slot in (
         ("returned", returned),
         ("errored", errored),
@@ -106,16 +106,17 @@ class _WarningGuard:
 _warning_guard = _WarningGuard()
 
 
-def _destroy_on_this_thread(worker: WorkerBase) -> None:
-    """Make this (the GUI) thread own a worker's signal object, and destroy it here when the worker goes.
+def _track_on_this_thread(worker: WorkerBase) -> None:
+    """This (the GUI) thread's hold on a job: it owns the worker's signal object and destroys it here when the
+    worker goes, and it counts the job in the warning guard (`_WarningGuard`) until the job's last signal.
 
-    Why: the signal object lives in this thread, but the worker may go in the pool thread that ran it (that thread
-    can hold the last reference once the worker's last signal has reached this thread). Destroyed there, the
-    object raced this thread's delivery of its queued signals: a segmentation fault in this thread's event loop.
-    With a parent here, the worker's end only drops the Python wrapper, and `deleteLater` (safe from any thread)
-    has the object destroyed by this thread's event loop. It lives exactly as long as the worker, because superqt
-    may leave a finished worker's warning hook installed (`warnings.catch_warnings` is process-wide state that
-    overlapping workers restore out of order) and that hook emits on it.
+    Why the ownership: the signal object lives in this thread, but the worker may go in the pool thread that ran it
+    (that thread can hold the last reference once the worker's last signal has reached this thread). Destroyed
+    there, the object raced this thread's delivery of its queued signals: a segmentation fault in this thread's
+    event loop. With a parent here, the worker's end only drops the Python wrapper, and `deleteLater` (safe from any
+    thread) has the object destroyed by this thread's event loop. It lives exactly as long as the worker, because
+    superqt may leave a finished worker's warning hook installed (`warnings.catch_warnings` is process-wide state
+    that overlapping workers restore out of order) and that hook emits on it.
     """
     app = QCoreApplication.instance()
     if app is None:  # no event loop delivers the signals: nothing races

@@ -114,3 +114,9 @@ class CollapseOnceAt(DiversityCollapse):
             self.done = True
             return super().update(step, -1.0)
         return super().update(step, 1.0)
+
+
+def folder_bytes(folder: Path) -> dict:
+    """Every file under `folder` (relative path -> bytes): compared before and after a command that must write
+    nothing."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}

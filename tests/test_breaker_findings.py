@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import save_palette_mask, scene_arrays, tiny_flags
+from helpers import folder_bytes, save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,11 +160,11 @@ def test_resume_to_fewer_iterations_is_refused_naming_iters(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", str(data), *tiny_flags(), "--iters", "4", "--quiet", "--out", str(run)]) == 0
     capsys.readouterr()
-    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    before = folder_bytes(run)
     assert main(["train", str(run), "--resume", "--iters", "2", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--iters 2" in err and "step 4" in err, err
-    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
+    assert folder_bytes(run) == before
 
 
 def test_resume_of_a_finished_run_with_its_own_iters_says_there_is_nothing_to_train(tmp_path, capsys):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import TINY, tiny_flags
+from helpers import TINY, folder_bytes, tiny_flags
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import start_training
@@ -29,18 +29,14 @@ def _stopped(scene, run, stopped_at=2, iters=6, **options):
     return run
 
 
-def _snapshot(run):
-    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
-
-
 def test_resume_of_a_stopped_run_at_its_own_step_is_refused_and_its_own_iters_trains_on(scene, tmp_path, capsys):
     """Stopped at 2 of 6: --iters 2 (the step) is refused, writing nothing; --iters 6 (the run's own) trains on."""
     run = _stopped(scene, tmp_path / "run")
-    before = _snapshot(run)
+    before = folder_bytes(run)
     assert main(["train", str(run), "--resume", "--iters", "2", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--iters 2" in err and "step 2" in err, err
-    assert _snapshot(run) == before
+    assert folder_bytes(run) == before
     assert main(["train", str(run), "--resume", "--iters", "6", "--quiet"]) == 0
     assert RunFolder(run).checkpoint_steps()[-1] == 6
     assert "resume_changes" not in json.loads((run / "run.json").read_text()) or not any(
@@ -52,11 +48,11 @@ def test_resume_iters_that_leaves_the_lr_decay_no_step_is_refused_naming_iters(s
     """A run with --lr-decay-from 0.75 stopped at 2 of 8: --iters 3 is above the step, but the decay would start at
     step 3 = the end; refused (one sentence naming --iters), nothing written."""
     run = _stopped(scene, tmp_path / "run", iters=8, lr_decay_from=0.75)
-    before = _snapshot(run)
+    before = folder_bytes(run)
     assert main(["train", str(run), "--resume", "--iters", "3", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--iters" in err and "lr_decay_from" in err, err
-    assert _snapshot(run) == before
+    assert folder_bytes(run) == before
 
 
 def test_two_stage_resume_with_more_iters_trains_the_renderer_too(scene, tmp_path, capsys):

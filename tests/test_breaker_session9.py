@@ -4,7 +4,7 @@ test that asserts the right behaviour, so it passes once fixed."""
 
 import json
 
-from helpers import TINY, tiny_flags
+from helpers import TINY, folder_bytes, tiny_flags
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import start_training
@@ -36,18 +36,14 @@ def _trained(scene, run, iters=4, **options):
     return run
 
 
-def _snapshot(run):
-    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
-
-
 def test_resume_refuses_iters_below_the_latest_step(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run", iters=4)
-    before = _snapshot(run)
+    before = folder_bytes(run)
     code = main(["train", str(run), "--resume", "--iters", "2", "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "--iters" in err, err
-    assert _snapshot(run) == before, "run.json or log.txt changed by a refused resume"
+    assert folder_bytes(run) == before, "run.json or log.txt changed by a refused resume"
 
 
 def test_run_resume_refuses_iters_below_the_latest_step(scene, tmp_path, capsys):
@@ -101,7 +97,7 @@ def test_run_refuses_best_when_no_evaluation_falls_in_the_run(scene, tmp_path, c
 
 def test_run_resume_refuses_a_step_the_longer_run_prunes_and_writes_nothing(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run", iters=4)
-    before = _snapshot(run)
+    before = folder_bytes(run)
     code = main(
         _run_job(
             scene,
@@ -121,26 +117,26 @@ def test_run_resume_refuses_a_step_the_longer_run_prunes_and_writes_nothing(scen
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "--checkpoint 4" in err, err
-    assert _snapshot(run) == before
+    assert folder_bytes(run) == before
     assert RunFolder(run).checkpoint_steps() == [2, 4]
 
 
 def test_resume_eval_every_0_on_a_run_keeping_best_is_refused_naming_the_flag(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run", iters=2, eval_every=2, keep_best="diversity")
-    before = _snapshot(run)
+    before = folder_bytes(run)
     assert main(["train", str(run), "--resume", "--eval-every", "0", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--eval-every" in err and "keep_best" in err, err
-    assert _snapshot(run) == before
+    assert folder_bytes(run) == before
 
 
 def test_resume_compile_on_an_r1_run_is_refused_naming_the_flag(scene, tmp_path, capsys):
     run = _trained(scene, tmp_path / "run", iters=2, r1_gamma=1.0)
-    before = _snapshot(run)
+    before = folder_bytes(run)
     assert main(["train", str(run), "--resume", "--compile", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--compile" in err and "r1_gamma" in err, err
-    assert _snapshot(run) == before
+    assert folder_bytes(run) == before
 
 
 def test_resume_with_more_iters_says_the_schedule_moved(scene, tmp_path):

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from helpers import TINY
+from helpers import TINY, folder_bytes
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import (
@@ -84,12 +84,12 @@ def test_resume_refuses_iters_the_run_has_already_reached(scene, tmp_path):
         if isinstance(event, CheckpointSaved) and event.step == 2:
             control.request_stop()  # a run stopped at step 2 of 6
     assert RunFolder(run).latest_step() == 2
-    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    before = folder_bytes(run)
     with pytest.raises(ConfigError, match=r"^--iters 2: .* already at step 2; give a larger --iters"):
         resume_training(run, {"iters": 2}, typed={"iters"})
     with pytest.raises(ConfigError, match=r"^iters 1: .* already at step 2"):
         resume_training(run, {"iters": 1}, typed=())
-    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
+    assert folder_bytes(run) == before
     assert resume_training(run, {"iters": 3}, typed={"iters"}).config.run.iters == 3
 
 
