@@ -490,6 +490,14 @@ def _resume_overrides(args, also_for: str | None = None) -> dict:
     return {k: v for k, v in asked.items() if also_for is None or model_reads(k, model)}
 
 
+def _renderer_resume_overrides(args, renderer_config) -> dict:
+    """Options asked of the renderer stage of a resumed two-stage job: the command's options that the renderer reads
+    change its run as they change OSMIS's (a longer --iters trains both on, as a new job trains both for --iters)."""
+    if args.preset or args.config:
+        return renderer_config.flat()
+    return {k: v for k, v in _overrides(args).items() if k != "model" and model_reads(k, "renderer")}
+
+
 def cmd_train(args) -> int:
     from .application.runfolder import RunFolder
     from .application.session import new_run_dir, resume_training, start_training
@@ -892,7 +900,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     from .application.runfolder import RunFolder, check_checkpoint_will_exist
-    from .application.session import new_run_dir, resume_training, start_training
+    from .application.session import new_run_dir, plan_resume, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
 
@@ -926,6 +934,11 @@ def cmd_run(args) -> int:
         args.mask = data.get("mask_path")
     # a job stopped before its first checkpoint has nothing to keep: --resume starts it again in place
     restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
+    if args.resume and renderer_config is not None and RunFolder(run_dir / "renderer").checkpoint_steps():
+        # the renderer stage's resume is checked by the same rules now, before the OSMIS stage trains anything: a
+        # renderer option its run cannot change is refused before an hour of OSMIS training, not after
+        asked = _renderer_resume_overrides(args, renderer_config)
+        plan_resume(run_dir / "renderer", asked, typed=set(_overrides(args)) & set(asked))
     if args.resume and not restart:
         asked = _resume_overrides(args, "renderer" if args.two_stage else None)
         trainer = resume_training(
@@ -996,13 +1009,7 @@ def cmd_run(args) -> int:
         # has nothing to keep and starts again in place
         resuming = bool(RunFolder(renderer_dir).checkpoint_steps())
         if resuming:
-            # the command's options that the renderer reads change its run as they change OSMIS's (a longer
-            # --iters trains both on, as a new job trains both for --iters)
-            asked = (
-                renderer_config.flat()
-                if args.preset or args.config
-                else {k: v for k, v in _overrides(args).items() if k != "model" and model_reads(k, "renderer")}
-            )
+            asked = _renderer_resume_overrides(args, renderer_config)
             renderer = resume_training(renderer_dir, asked, typed=set(_overrides(args)) & set(asked))
         else:
             renderer = start_training(renderer_config, args.data, renderer_dir, args.mask)

@@ -630,17 +630,55 @@ class OsmisConfig:
         return dataclasses.replace(self, **{g: dataclasses.replace(getattr(self, g), **v) for g, v in groups.items()})
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "the configuration") -> OsmisConfig:
+    def from_dict(
+        cls, data: Mapping[str, Any], source: str = "the configuration", outdated: dict[str, str] | None = None
+    ) -> OsmisConfig:
         """A stored configuration (a run.json's, a checkpoint's, a saved file's) from nested ({group: {option:
         value}}) or flat ({option: value}) mappings, over the defaults. Names and values are validated (ConfigError
         naming `source`); the rules between options are not, since a run stored by an earlier version, which had
-        fewer rules, must still load: they apply to the options given now (with_options, build_config)."""
+        fewer rules, must still load: they apply to the options given now (with_options, build_config).
+
+        outdated: for a reader of a stored run. A count above COUNT_LIMIT (see outdated_counts) is what an earlier
+        version, which had no limit, stored: with a dict, it is read as COUNT_LIMIT, a count no run reaches either,
+        and the sentence that names it is put in `outdated` under its option (the caller that needs the value, a
+        resume, refuses unless the user gives another); without, that sentence is the ConfigError."""
         options = _expand_words(flatten_options(data, source))
+        found = outdated_counts(options, source)
+        if found and outdated is None:
+            raise ConfigError(next(iter(found.values())))
+        if found:
+            outdated.update(found)
+            options.update(dict.fromkeys(found, COUNT_LIMIT))
         try:
             return cls()._changed(options)
         except ConfigError as e:
             # a value refused: the message names the option; the file it came from is the user's to open
             raise ConfigError(f"{source}: {e}") from None
+
+
+def outdated_counts(options: Mapping[str, Any], source: str) -> dict[str, str]:
+    """The stored options of `options` (flat) that are counts above COUNT_LIMIT, each with the sentence that names
+    it: options limited by COUNT_LIMIT alone (iterations, intervals, image and frame counts) took any whole number
+    before the limit, and an earlier version stored what it was given. None of them shapes a model, so a run that
+    holds one still generates; one the resume can change (RESUMABLE_OPTIONS) is given a new value to train on."""
+    out = {}
+    for name, value in options.items():
+        f = FIELDS[name][1]
+        if f.metadata.get("max") is not None or _base_type(f) is not int or isinstance(value, bool):
+            continue
+        if isinstance(value, int) and value > COUNT_LIMIT:
+            if name in RESUMABLE_OPTIONS:
+                todo = (
+                    f"give the run a new one ({_flag(name)} N, or {f.metadata['label']} in the app's Settings, at "
+                    f"most {COUNT_LIMIT}) to resume it"
+                )
+            else:
+                todo = "it cannot change on resume, so the run can still generate but not train on"
+            out[name] = (
+                f"{source}: option '{name}' = {value}, stored by an earlier version, is above today's limit of "
+                f"{COUNT_LIMIT}; {todo}."
+            )
+    return out
 
 
 def flatten_options(data: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -870,6 +908,18 @@ FIELDS: dict[str, tuple[str, dataclasses.Field]] = {
     f.name: (g, f) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)
 }
 assert len(FIELDS) == sum(len(dataclasses.fields(c)) for c in GROUPS.values()), "option names must be unique"
+
+
+# THE options whose change can change what an inspection of data (`osmis inspect`, the app's Data page) reports or
+# warns about: those of the data and the models (the renderer's group, with `model`, included), the recipe it
+# reports (INSPECT_RECIPE) and those config_warnings checks (a warn_above); an edit of any other leaves it as it was.
+INSPECTED_OPTIONS: frozenset[str] = frozenset(
+    name
+    for name, (group, f) in FIELDS.items()
+    if group in ("data", "generator", "discriminator", "renderer")
+    or name in INSPECT_RECIPE
+    or f.metadata.get("warn_above") is not None
+)
 
 
 def model_reads(name: str, model: str) -> bool:

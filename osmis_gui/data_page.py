@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
-from osmis_core.config import FIELDS
+from osmis_core.config import FIELDS, INSPECTED_OPTIONS
 
 from . import jobs
 from .data_widgets import DataInfoPanel, FrameViewer
@@ -23,7 +23,6 @@ IMAGE_FILTER = (
 )
 MASK_FILTER = "Mask images (*.png *.bmp *.tif *.tiff *.webp *.jpg *.jpeg);;All files (*)"
 PREVIEW_OPTIONS = ("masks", "max_classes", "background_color", "max_frames")
-INSPECT_OPTIONS = {n for n, (g, _) in FIELDS.items() if g in ("data", "generator", "discriminator")}
 
 
 class DataPage(QWidget):
@@ -49,6 +48,9 @@ class DataPage(QWidget):
         self.inspecting = False
         self._preview_options: dict = {}
         self._inspect_timer = QTimer(self, singleShot=True, interval=300)  # debounces edits of the settings
+        # the warnings of the last inspection and of the one running (see _on_inspect_warning)
+        self._warned: set[str] = set()
+        self._warning_now: set[str] = set()
         self._inspect_timer.timeout.connect(self._start_inspect)
 
         self.frames = FrameViewer(float(settings.value("data/opacity", 0.5)))
@@ -138,7 +140,8 @@ class DataPage(QWidget):
         self.changed.emit()
 
     def set_config(self, config, changed: set | None = None) -> None:
-        """New settings: re-inspect (debounced) when an option that shapes the model changed."""
+        """New settings: re-inspect (debounced) when an option the inspection reads changed (INSPECTED_OPTIONS: a
+        learning rate set far above usual values is warned about now, not first when training starts)."""
         self.config = config
         if not self.path or config is None:
             self._publish()
@@ -147,7 +150,7 @@ class DataPage(QWidget):
         opts = {k: getattr(getattr(config, FIELDS[k][0]), k) for k in PREVIEW_OPTIONS}
         if opts != self._preview_options and (changed & set(PREVIEW_OPTIONS)):
             self._start_preview()
-        if changed & INSPECT_OPTIONS:
+        if changed & INSPECTED_OPTIONS:
             self._inspect_timer.start()
             self._set_busy()
 
@@ -180,6 +183,7 @@ class DataPage(QWidget):
         self._inspect_timer.stop()
         self.inspecting = True
         self._set_busy()
+        self._warning_now = set()
         self.jobs.start(
             jobs.inspect,
             self.path,
@@ -188,7 +192,18 @@ class DataPage(QWidget):
             key="inspect",
             returned=self._on_inspect,
             failed=("The data cannot be inspected", self._on_inspect_error),
+            warned=self._on_inspect_warning,
         )
+
+    def _on_inspect_warning(self, args: tuple) -> None:
+        """A warning of an inspection (config_warnings: a learning rate far above usual values, say) goes to the
+        state's warning sink when it appears, not again at each re-inspection (an edit of max_size) while the
+        settings keep it: only one the last inspection did not raise (a new value, which the sentence names, or
+        one set again after a usual value) is logged."""
+        text = str(args[0]) if args else ""
+        self._warning_now.add(text)
+        if text not in self._warned:
+            self.app_state.report_warning(args)
 
     def _on_preview(self, preview) -> None:
         self.loading = False
@@ -212,6 +227,7 @@ class DataPage(QWidget):
 
     def _on_inspect(self, report) -> None:
         self.inspecting = False
+        self._warned = self._warning_now
         self.report = report
         self.inspect_error = None
         self.info.show_plan(report)
@@ -222,6 +238,7 @@ class DataPage(QWidget):
 
     def _on_inspect_error(self, message: str) -> None:
         self.inspecting = False
+        self._warned = self._warning_now
         self.report = None
         self.inspect_error = message
         self.info.show_plan(None)

@@ -312,7 +312,7 @@ def run_model(info: dict) -> str | None:
     from osmis_core.errors import OsmisError
 
     try:
-        return OsmisConfig.from_dict((info or {}).get("config", {}), "run.json").model
+        return OsmisConfig.from_dict((info or {}).get("config", {}), "run.json", {}).model
     except OsmisError:
         return None
 

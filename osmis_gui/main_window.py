@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
         try:
             renderer = (
                 run is not None
-                and OsmisConfig.from_dict((run.info or {}).get("config", {}), f"{run.run_dir}/run.json").model
+                and OsmisConfig.from_dict((run.info or {}).get("config", {}), f"{run.run_dir}/run.json", {}).model
                 == "renderer"
             )
         except OsmisError:
@@ -291,8 +291,9 @@ class MainWindow(QMainWindow):
 
     def _run_loaded(self, snap: jobs.RunSnapshot) -> None:
         data = snap.info.get("data", {}) or {}
+        outdated: dict[str, str] = {}  # counts stored above today's limit, read as the limit (config.from_dict)
         try:
-            config = OsmisConfig.from_dict(snap.info.get("config", {}), f"{snap.run_dir}/run.json")
+            config = OsmisConfig.from_dict(snap.info.get("config", {}), f"{snap.run_dir}/run.json", outdated)
         except OsmisError as exc:
             self.show_message("warning", "Run settings not restored", str(exc))
             config = None
@@ -304,6 +305,11 @@ class MainWindow(QMainWindow):
         self.state.open_run(snap)
         self.tabs.setCurrentWidget(self.training)
         self.statusBar().showMessage(f"Opened run {snap.run_dir}", 5000)
+        if outdated:
+            # said now, not first on Continue: the form holds today's limit where the run stored more
+            for sentence in outdated.values():
+                self.state.log(f"warning: {sentence}")
+            self.state.show_message("warning", "Run stored by an earlier version", " ".join(outdated.values()))
 
     def load_settings_dialog(self) -> None:
         if self.state.training_busy():

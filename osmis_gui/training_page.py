@@ -417,7 +417,7 @@ class TrainingPage(QWidget):
         self.run_info = snap.info
         self.latest_checkpoint = snap.latest
         try:
-            self.total = OsmisConfig.from_dict(snap.info.get("config", {})).run.iters
+            self.total = OsmisConfig.from_dict(snap.info.get("config", {}), "run.json", {}).run.iters
         except OsmisError:
             self.total = 0
         self.plots.set_rows(snap.stats)

@@ -206,7 +206,7 @@ def _run_data_options(manifest: dict | None) -> DataOptions:
     if run:
         try:
             info = RunFolder(run).read_run_json()
-            return OsmisConfig.from_dict(info["config"], str(RunFolder(run).run_json)).data
+            return OsmisConfig.from_dict(info["config"], str(RunFolder(run).run_json), {}).data
         except (OsmisError, KeyError, TypeError):
             pass
     return DataOptions()

@@ -24,7 +24,8 @@ def load_generator(
         raise OsmisError(f"{folder.root}: not a run folder (no run.json); give the folder that holds run.json.")
     # memory-mapped: only the generator's tensors are read, not D's or the optimisers'
     state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"), mmap=True)
-    config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
+    # a count stored above today's limit (iters, say) plays no part in sampling
+    config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint", {})
     if config.model != "osmis":
         raise OsmisError(
             f"{folder.root}: is a {config.model} run, which draws photos for given layouts; use "

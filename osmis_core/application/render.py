@@ -129,7 +129,8 @@ class Renderer:
         if not folder.root.is_dir():
             raise OsmisError(f"{folder.root}: no such run folder.")
         state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
-        config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint")
+        # a count stored above today's limit (iters, say) plays no part in rendering
+        config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint", {})
         if config.model != "renderer" or state.get("model") != "renderer":
             raise OsmisError(
                 f"{folder.root}: is an OSMIS run (it invents image-mask pairs); `osmis render` needs a "
@@ -572,7 +573,7 @@ def run_gallery_events(
     if not folder.exists():
         raise OsmisError(f"{folder.root}: not a run folder (no run.json); give the folder that holds run.json.")
     info = folder.read_run_json()
-    if OsmisConfig.from_dict(info.get("config", {}), str(folder.run_json)).model == "renderer":
+    if OsmisConfig.from_dict(info.get("config", {}), str(folder.run_json), {}).model == "renderer":
         yield from render_gallery_events(run_dir, None, None, n, seed, device=device, checkpoint=checkpoint)
     else:
         yield from gallery_events(run_dir, None, n=n, seed=seed, checkpoint=checkpoint, ema=True, device=device)
@@ -682,7 +683,7 @@ def training_layouts(run_dir: str | Path) -> list[TrainingLayout]:
     a mask file cannot be read any more."""
     folder = RunFolder(run_dir)
     info = folder.read_run_json()
-    config = OsmisConfig.from_dict(info.get("config", {}), f"{folder.root}/run.json")
+    config = OsmisConfig.from_dict(info.get("config", {}), f"{folder.root}/run.json", {})
     data = info.get("data") or {}
     listed = [Path(p) for p in ((data.get("source") or {}).get("masks") or [])]
     if not listed:

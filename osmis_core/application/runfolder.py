@@ -449,7 +449,7 @@ def check_checkpoint(state: Any) -> None:
     from ..config import OsmisConfig
 
     try:
-        OsmisConfig.from_dict(state["config"], "its config")
+        OsmisConfig.from_dict(state["config"], "its config", {})  # an outdated count is no damage
     except OsmisError as exc:
         raise _Incomplete(str(exc).rstrip(".")) from None
     for key in ("generator", "generator_ema") + (("generator_render",) if renderer else ()):

@@ -43,6 +43,8 @@ __all__ = [
     "health_stop_message",
     "inspect_data",
     "new_run_dir",
+    "ResumePlan",
+    "plan_resume",
     "resume_training",
     "start_training",
 ]
@@ -135,6 +137,91 @@ def start_training(
     return trainer
 
 
+@dataclass(frozen=True)
+class ResumePlan:
+    """What resuming a run will do, found without loading its data or writing anything (`plan_resume`)."""
+
+    folder: RunFolder
+    info: dict  # its run.json
+    state: dict  # its newest good checkpoint
+    stored: dict  # that checkpoint's options as stored (an outdated count included, see config.outdated_counts)
+    changes: dict  # option -> value asked now that differs from the stored one
+    typed: frozenset  # the options of the request the user gave now
+    config: OsmisConfig  # the config the run will train on
+
+
+def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Collection[str] | None = None) -> ResumePlan:
+    """Check a resume of the run (see resume_training) before anything trains: the run folder, its newest good
+    checkpoint and the options asked, by the resume rules. Writes nothing, so that a command that resumes two runs
+    (`osmis run --two-stage --resume`) checks the second before the first trains. Raises as resume_training does.
+
+    A count stored by an earlier version above today's limit (config.outdated_counts) is read from run.json and the
+    checkpoint leniently: an option asked now (the run's new length, --iters) takes its place before anything is
+    checked; one not asked is refused in the sentence that names it, run.json's first (the file the user can
+    open)."""
+    from ..config import flatten_options
+    from .runfolder import RunFolder
+
+    folder = RunFolder(run_dir)
+    info = folder.read_run_json()
+    if not isinstance(info.get("config"), dict):
+        raise CheckpointError(f"{folder.run_json}: holds no config.")
+    outdated: dict[str, str] = {}
+    listed = OsmisConfig.from_dict(info["config"], str(folder.run_json), outdated)  # a hand-edited run.json too
+    if not folder.checkpoint_steps():
+        data = info.get("data") or {}
+        again = ["osmis", "train", str(data.get("path", "DATA")), "--config", str(folder.run_json)]
+        again += ["--mask", str(data["mask_path"])] if data.get("mask_path") else []
+        again += ["--out", str(folder.root)]
+        raise CheckpointError(
+            f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
+            f"resume; start it again in place, with its options, with: {shlex.join(again)}"
+        )
+    state = folder.load_checkpoint("latest")
+    # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
+    # that diverged, say) saved no checkpoint with it
+    source = str(folder.checkpoint_path(int(state["step"])))
+    in_checkpoint: dict[str, str] = {}
+    saved = OsmisConfig.from_dict(state["config"], source, in_checkpoint)
+    raw = flatten_options(state["config"], source)
+    stored = {**saved.flat(), **{k: raw[k] for k in in_checkpoint}}
+
+    def fixed(cfg: OsmisConfig) -> dict:
+        return {k: v for k, v in cfg.flat().items() if k not in RESUMABLE_OPTIONS}
+
+    if fixed(saved) != fixed(listed):
+        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
+    asked = dict(overrides or {})
+    typed = set(asked) if typed is None else set(typed) & set(asked)
+    changes = {k: v for k, v in asked.items() if stored.get(k) != v}
+    bad = sorted(set(changes) - set(RESUMABLE_OPTIONS))
+    if bad:
+        k = bad[0]
+        what = typed_flag(k, changes[k]) if k in typed else repr(changes[k])
+        raise ConfigError(
+            f"{folder.root} was made with another config ({k} = {stored[k]!r}, asked {what}); only "
+            f"{', '.join(RESUMABLE_OPTIONS)} can change on resume."
+        )
+    for name, sentence in {**in_checkpoint, **outdated}.items():
+        if name not in asked:
+            raise ConfigError(sentence)
+    check_model_options(saved.model, changes)
+    step = int(state["step"])
+    if "iters" in changes and changes["iters"] <= step:
+        # a length at or below the step would rewrite run.json's iters (and move the learning-rate schedule) to a
+        # run that ends before where it already is; the same length as the run's own (a finished job's command
+        # repeated with --resume, to make its gallery again) changes nothing and is not refused
+        what = typed_flag("iters", changes["iters"]) if "iters" in typed else f"iters {changes['iters']}"
+        raise ConfigError(
+            f"{what}: {folder.root} is already at step {step}; give a larger --iters to train it longer "
+            "(--iters is the total length of the run)."
+        )
+    # the config as it will be: the rules between options apply to what is asked now (a typed option equal to the
+    # run's value included), not to the run's own combination
+    config = saved.with_options(changes, flags=typed)
+    return ResumePlan(folder, info, state, stored, changes, frozenset(typed), config)
+
+
 def resume_training(
     run_dir: str | Path,
     overrides: dict | None = None,
@@ -150,7 +237,8 @@ def resume_training(
     rate replaces the rate in use (the checkpoint optimiser's, after any rollback halved it) whenever it differs
     from it. The other options (the whole resumable part of a config that the app or a batch passes) change the run
     only where they differ from its config. The run's own config is not checked again by today's rules between
-    options: they apply to what is asked now, so a run stored by an earlier version resumes.
+    options: they apply to what is asked now, so a run stored by an earlier version resumes (a count it stored
+    above today's limit, once the option is asked now: see plan_resume).
 
     check(config, folder): called with the config as it will be and the run folder before the data is loaded or
     anything is written; it raises to refuse the resume (`osmis run --checkpoint` checks the checkpoint it asks for
@@ -166,58 +254,11 @@ def resume_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import lr_decay_factor, model_parts
-    from .runfolder import RunFolder
 
-    folder = RunFolder(run_dir)
-    info = folder.read_run_json()
-    if not isinstance(info.get("config"), dict):
-        raise CheckpointError(f"{folder.run_json}: holds no config.")
-    OsmisConfig.from_dict(info["config"], str(folder.run_json))  # a run.json edited by hand is checked too
+    plan = plan_resume(run_dir, overrides, typed)
+    folder, info, state, config, changes = plan.folder, plan.info, plan.state, plan.config, plan.changes
+    asked, typed, step = dict(overrides or {}), plan.typed, int(state["step"])
     removed = folder.remove_temporaries()
-    if not folder.checkpoint_steps():
-        data = info.get("data") or {}
-        again = ["osmis", "train", str(data.get("path", "DATA")), "--config", str(folder.run_json)]
-        again += ["--mask", str(data["mask_path"])] if data.get("mask_path") else []
-        again += ["--out", str(folder.root)]
-        raise CheckpointError(
-            f"{folder.root}: the run stopped before its first checkpoint, so there is nothing to "
-            f"resume; start it again in place, with its options, with: {shlex.join(again)}"
-        )
-    state = folder.load_checkpoint("latest")
-    # the checkpoint's own config, not run.json's: a session that failed after changing run.json (a learning rate
-    # that diverged, say) saved no checkpoint with it
-    saved = OsmisConfig.from_dict(state["config"], f"{folder.checkpoint_path(int(state['step']))}")
-
-    def fixed(cfg: OsmisConfig) -> dict:
-        return {k: v for k, v in cfg.flat().items() if k not in RESUMABLE_OPTIONS}
-
-    if fixed(saved) != fixed(OsmisConfig.from_dict(info["config"])):
-        raise CheckpointError(f"{folder.root}: the checkpoint was made with another config than run.json.")
-    asked = dict(overrides or {})
-    typed = set(asked) if typed is None else set(typed) & set(asked)
-    changes = {k: v for k, v in asked.items() if saved.flat().get(k) != v}
-    bad = sorted(set(changes) - set(RESUMABLE_OPTIONS))
-    if bad:
-        k = bad[0]
-        what = typed_flag(k, changes[k]) if k in typed else repr(changes[k])
-        raise ConfigError(
-            f"{folder.root} was made with another config ({k} = {saved.flat()[k]!r}, asked {what}); only "
-            f"{', '.join(RESUMABLE_OPTIONS)} can change on resume."
-        )
-    check_model_options(saved.model, changes)
-    step = int(state["step"])
-    if "iters" in changes and changes["iters"] <= step:
-        # a length at or below the step would rewrite run.json's iters (and move the learning-rate schedule) to a
-        # run that ends before where it already is; the same length as the run's own (a finished job's command
-        # repeated with --resume, to make its gallery again) changes nothing and is not refused
-        what = typed_flag("iters", changes["iters"]) if "iters" in typed else f"iters {changes['iters']}"
-        raise ConfigError(
-            f"{what}: {folder.root} is already at step {step}; give a larger --iters to train it longer "
-            "(--iters is the total length of the run)."
-        )
-    # the config as it will be: the rules between options apply to what is asked now (a typed option equal to the
-    # run's value included), not to the run's own combination
-    config = saved.with_options(changes, flags=typed)
     if check is not None:
         check(config, folder)
     device = resolve_device(config.run.device)
@@ -239,7 +280,7 @@ def resume_training(
         folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
     if changes or rates or info["config"] != config.to_dict():
         # a learning rate's change is from the rate in use; one asked equal to it changes no training (none recorded)
-        was = {**saved.flat(), **in_use}
+        was = {**plan.stored, **in_use}
         record = [
             {"step": trainer.step, "option": k, "from": was[k], "to": v}
             for k, v in {**changes, **rates}.items()
@@ -256,8 +297,8 @@ def resume_training(
         if "iters" in changes and share < 1:
             folder.log(
                 f"the learning-rate schedule follows iters: the decay now starts at step {share * config.run.iters:g} "
-                f"(was {share * saved.run.iters:g}); lr_scale at step {step} goes from "
-                f"{lr_decay_factor(step, saved.run.iters, share):.3g} to {trainer.lr_scale():.3g}"
+                f"(was {share * plan.stored['iters']:g}); lr_scale at step {step} goes from "
+                f"{lr_decay_factor(step, plan.stored['iters'], share):.3g} to {trainer.lr_scale():.3g}"
             )
     return trainer
 
