@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 from .config import (
-    COUNT_LIMIT,
     FIELDS,
     INSPECT_RECIPE,
     MAX_SEED,
@@ -90,22 +89,28 @@ def _config_from_args(args, also_for: str | None = None):
     return build_config(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args), also_for)
 
 
-def _positive_int(text: str) -> int:
+def _thread_count(text: str) -> int:
+    """--threads N: a whole number from 1 to the logical CPUs this process may run on (threads.most_threads)."""
+    from .threads import most_threads
+
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got '{text}'")
-    if value > COUNT_LIMIT:  # torch.set_num_threads takes a C int: beyond it a traceback, not a message
-        raise argparse.ArgumentTypeError(f"must be at most {COUNT_LIMIT}, got '{text}'")
+    if value > (most := most_threads()):
+        raise argparse.ArgumentTypeError(
+            f"must be at most {most}, the logical CPUs osmis may run on here (more threads only take turns on them "
+            f"and slow torch down), got '{text}'"
+        )
     return value
 
 
 def _add_threads_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_thread_count,
         metavar="N",
         help="CPU threads for torch (default: the free cores, re-checked while training; "
         "OMP_NUM_THREADS in the environment wins)",

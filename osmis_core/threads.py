@@ -50,6 +50,13 @@ def allowed_cpus() -> frozenset[int]:
     return frozenset(range(os.cpu_count() or 1))
 
 
+def most_threads() -> int:
+    """The largest thread count a user may fix (--threads N): the logical CPUs this process may run on. More threads
+    than CPUs only take turns on them, and a team thread that waits for its turn holds up the others at every
+    barrier (the slowdown this module is about), so such a count is refused, not silently lowered."""
+    return len(allowed_cpus())
+
+
 def physical_cores() -> int:
     """Physical cores this process may run on (hyperthread siblings counted once), limited by the CPU affinity
     mask and a cgroup CPU quota (containers); at least 1."""

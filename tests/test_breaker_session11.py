@@ -84,14 +84,35 @@ def test_a_run_stored_before_the_limit_resumes_with_a_valid_iters(tiny_run, caps
     ]
 
 
-def test_threads_beyond_the_limit_is_refused_in_one_sentence(tiny_run, capsys):
+@pytest.mark.parametrize("threads", [COUNT_LIMIT + 1, 100_000])
+def test_threads_beyond_the_cpus_is_refused_in_one_sentence(tiny_run, capsys, threads):
     """Fixed here: `--threads 2147483648` (without OMP_NUM_THREADS) ended in a ValueError traceback from
-    torch.set_num_threads ("Overflow when unpacking long"), exit code 1."""
+    torch.set_num_threads ("Overflow when unpacking long"), exit code 1; and `--threads 100000` was taken, an
+    OpenMP team 100,000 threads strong taking turns on the machine's few CPUs. Any count above the logical CPUs
+    osmis may run on (threads.most_threads) is refused in one sentence naming --threads and the largest count."""
+    from osmis_core.threads import most_threads
+
     with pytest.raises(SystemExit) as exit_:
-        main(["generate", str(tiny_run), "--n", "1", "--threads", str(COUNT_LIMIT + 1)])
+        main(["generate", str(tiny_run), "--n", "1", "--threads", str(threads)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert f"--threads: must be at most {COUNT_LIMIT}" in err and "Traceback" not in err, err
+    assert f"--threads: must be at most {most_threads()}, the logical CPUs" in err and "Traceback" not in err, err
+    assert not (tiny_run / "galleries").exists() or not any((tiny_run / "galleries").iterdir())
+
+
+def test_generate_batch_size_above_the_largest_is_refused(tiny_run, tmp_path, capsys):
+    """Fixed here: `osmis generate --batch-size 1000000000000` was taken (a batch that size only runs out of memory);
+    the largest batch (gallery.MAX_BATCH_SIZE) is taken, one above it refused in one sentence, nothing written."""
+    from osmis_core.application.gallery import MAX_BATCH_SIZE
+
+    out = tmp_path / "gallery"
+    for size, code in ((10**12, 2), (MAX_BATCH_SIZE + 1, 2), (MAX_BATCH_SIZE, 0)):
+        argv = ["generate", str(tiny_run), "--n", "1", "--batch-size", str(size), "--out", str(out)]
+        assert main(argv) == code
+        err = capsys.readouterr().err.strip()
+        if code:
+            assert err.splitlines() == [err] and "--batch-size" in err and str(MAX_BATCH_SIZE) in err, err
+            assert not out.exists()
 
 
 def _two_stage(scene, iters, *extra):
