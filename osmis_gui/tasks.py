@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool
-from superqt.utils import WorkerBase, create_worker
+from superqt.utils import FunctionWorker, GeneratorWorker, WorkerBase, create_worker
 
 from osmis_core.errors import OsmisError
 
@@ -49,6 +49,44 @@ def _with_setup(func: Callable) -> Callable:
     return function
 
 
+class _RoutedRun:
+    """superqt's `WorkerBase.run` with one change: the job's warnings reach its `warned` signal through the
+    process's one warning router (`_WarningRouter`), looked up by the thread the warning is raised in, instead of
+    a hook that each job installs with `warnings.catch_warnings()`.
+
+    Why: `catch_warnings` saves and restores process-wide state, so jobs that overlap swapped each other's hooks: a
+    job that ended put back the hook of the time it started while another still ran, and that one's warnings (a
+    damaged checkpoint replaced by an older one) went to the console instead of the user. An exception that the
+    job returns (superqt's generator worker returns a RuntimeError instead of raising it) is its error too, not a
+    console warning."""
+
+    def run(self) -> None:
+        self.started.emit()
+        self._running = True
+        _router.attach(self.warned.emit)
+        try:
+            result = self.work()
+            if isinstance(result, Exception):
+                raise result
+            if not self.abort_requested:
+                self.returned.emit(result)
+        except Exception as exc:  # noqa: BLE001 - a job's error is its `errored` signal
+            self.errored.emit(exc)
+        finally:
+            _router.detach()
+        self._running = False
+        self.finished.emit()
+        self._finished.emit(self)
+
+
+class _FunctionJob(_RoutedRun, FunctionWorker):
+    pass
+
+
+class _GeneratorJob(_RoutedRun, GeneratorWorker):
+    pass
+
+
 def start(
     func: Callable,
     *args,
@@ -60,8 +98,12 @@ def start(
     **kwargs,
 ) -> WorkerBase:
     """Run func(*args, **kwargs) (a function or a generator function) in a worker thread. The callbacks run on
-    the GUI thread (queued signals)."""
-    worker = create_worker(_with_setup(func), *args, _start_thread=False, _ignore_errors=True, **kwargs)
+    the GUI thread (queued signals); a warning raised in the job's thread goes to `warned` (the arguments of
+    warnings.showwarning)."""
+    kind = _GeneratorJob if inspect.isgeneratorfunction(func) else _FunctionJob
+    worker = create_worker(
+        _with_setup(func), *args, _start_thread=False, _ignore_errors=True, _worker_class=kind, **kwargs
+    )
     _track_on_this_thread(worker)
     for signal, slot in (
         ("returned", returned),
@@ -76,24 +118,28 @@ def start(
     return worker
 
 
-class _WarningGuard:
-    """The process's warning state (hook and filters) as it was before the jobs now running, put back when the last
-    of them has ended.
+class _WarningRouter:
+    """While jobs run, the process's warning hook: a warning raised in a job's thread goes to that job (every time,
+    as superqt's "always"), any other to the hook that was in place before (the console's, a test's).
 
-    Why: superqt runs each job inside `warnings.catch_warnings()`, which saves and restores process-wide state;
-    jobs that overlap and end in another order than they started leave a finished job's hook (and its "always"
-    filter) installed, so every later warning of the process went to that dead job. Counted on this (the GUI)
-    thread: a job's last signal reaches it after the job has left its `catch_warnings`.
+    Installed on this (the GUI) thread when the first of the jobs now running starts, and the process's warning
+    state put back as it was when the last of them has ended (its last signal reaches this thread after the job
+    has left `_RoutedRun.run`). A job's thread is attached only while its job runs in it.
     """
 
     def __init__(self):
         self._running = 0
         self._saved: warnings.catch_warnings | None = None
+        self._before: Callable = warnings.showwarning
+        self._sinks: dict[int, Callable[[tuple], None]] = {}
 
     def started(self) -> None:
         if self._running == 0:
             self._saved = warnings.catch_warnings()
             self._saved.__enter__()
+            self._before = warnings.showwarning
+            warnings.filterwarnings("always")
+            warnings.showwarning = self._show
         self._running += 1
 
     def ended(self, *_) -> None:
@@ -102,28 +148,39 @@ class _WarningGuard:
             self._saved.__exit__(None, None, None)
             self._saved = None
 
+    def attach(self, sink: Callable[[tuple], None]) -> None:
+        self._sinks[threading.get_ident()] = sink
 
-_warning_guard = _WarningGuard()
+    def detach(self) -> None:
+        self._sinks.pop(threading.get_ident(), None)
+
+    def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        sink = self._sinks.get(threading.get_ident())
+        if sink is None:
+            self._before(message, category, filename, lineno, file, line)
+        else:
+            sink((message, category, filename, lineno, file, line))
+
+
+_router = _WarningRouter()
 
 
 def _track_on_this_thread(worker: WorkerBase) -> None:
     """This (the GUI) thread's hold on a job: it owns the worker's signal object and destroys it here when the
-    worker goes, and it counts the job in the warning guard (`_WarningGuard`) until the job's last signal.
+    worker goes, and it counts the job in the warning router (`_WarningRouter`) until the job's last signal.
 
     Why the ownership: the signal object lives in this thread, but the worker may go in the pool thread that ran it
     (that thread can hold the last reference once the worker's last signal has reached this thread). Destroyed
     there, the object raced this thread's delivery of its queued signals: a segmentation fault in this thread's
     event loop. With a parent here, the worker's end only drops the Python wrapper, and `deleteLater` (safe from any
-    thread) has the object destroyed by this thread's event loop. It lives exactly as long as the worker, because
-    superqt may leave a finished worker's warning hook installed (`warnings.catch_warnings` is process-wide state
-    that overlapping workers restore out of order) and that hook emits on it.
+    thread) has the object destroyed by this thread's event loop.
     """
     app = QCoreApplication.instance()
     if app is None:  # no event loop delivers the signals: nothing races
         return
     worker.signals.setParent(app)
-    _warning_guard.started()
-    worker.signals._finished.connect(_warning_guard.ended)
+    _router.started()
+    worker.signals._finished.connect(_router.ended)
     # not at exit: the application, and with it the object, may be gone by then
     weakref.finalize(worker, worker.signals.deleteLater).atexit = False
 

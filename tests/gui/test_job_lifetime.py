@@ -42,50 +42,67 @@ def test_a_job_whose_pool_thread_lets_go_last_is_destroyed_on_the_gui_thread(qtb
     assert destroyed_on == [True], "the job's signal object was destroyed in the pool thread"
 
 
-def test_a_warning_while_a_finished_jobs_hook_is_installed_is_harmless(qtbot):
-    """superqt installs a warning hook per job with `warnings.catch_warnings`, process-wide state: two jobs that
-    end in the opposite order of their start leave the first job's hook installed while a third still runs (the
-    process's own is put back once none runs). A warning meanwhile must still be only a warning, and the process's
-    hook is back at the end."""
+def test_overlapping_jobs_each_get_their_own_warnings(qtbot):
+    """Jobs that overlap and end in another order than they started: each job's warning reaches that job's
+    `warned`, one raised on the GUI thread meanwhile reaches the process's hook, and the process's hook is back once
+    no job runs. (With a hook per job installed by `warnings.catch_warnings`, process-wide state, the job that ended
+    first put back the hook of its start, and the next job's warning went to another job.)"""
     import warnings
+
+    from PySide6.QtCore import QThreadPool
 
     from osmis_gui import tasks
 
-    gates = {name: (threading.Event(), threading.Event()) for name in ("keeper", "first", "second")}
-    done = []
-    original = warnings.showwarning
+    names = ("keeper", "first", "second")
+    gates = {name: (threading.Event(), threading.Event()) for name in names}
+    done, got, by_process = [], [], []
 
     def job(name):
         entered, go = gates[name]
         entered.set()
         go.wait(10)
+        warnings.warn(f"from {name}", UserWarning, stacklevel=1)
         return name
 
-    def run(name):
-        tasks.start(job, name, returned=done.append)
-        assert gates[name][0].wait(10)
-
-    from PySide6.QtCore import QThreadPool
+    def process_hook(message, *_):
+        by_process.append(str(message))
 
     pool = QThreadPool.globalInstance()
     threads = pool.maxThreadCount()
     pool.setMaxThreadCount(max(threads, 3))  # three jobs at once, on any machine
+    before = warnings.showwarning
+    warnings.showwarning = process_hook
     try:
-        for name in ("keeper", "first", "second"):  # each hook is in before the next job starts
-            run(name)
-        gates["first"][1].set()
-        qtbot.waitUntil(lambda: done == ["first"], timeout=10_000)
-        gates["second"][1].set()  # the second restores the first's hook
-        qtbot.waitUntil(lambda: done == ["first", "second"], timeout=10_000)
-        qtbot.wait(50)  # the finished jobs' objects go (deferred deletes)
-        assert warnings.showwarning is not original  # the first job's hook, left behind
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.warn("a late warning", UserWarning, stacklevel=1)  # must not raise
+        for name in names:  # each job runs before the next starts
+            tasks.start(job, name, returned=done.append, warned=lambda args, n=name: got.append((n, str(args[0]))))
+            assert gates[name][0].wait(10)
+        for name, so_far in (("first", 1), ("second", 2)):
+            gates[name][1].set()
+            qtbot.waitUntil(lambda k=so_far: len(done) == k, timeout=10_000)
+        warnings.warn("from the GUI thread", UserWarning, stacklevel=1)
         gates["keeper"][1].set()
-        qtbot.waitUntil(lambda: done == ["first", "second", "keeper"], timeout=10_000)
+        qtbot.waitUntil(lambda: len(done) == 3, timeout=10_000)
         assert tasks.wait_for_all(10_000)
-        qtbot.waitUntil(lambda: warnings.showwarning is original, timeout=10_000)
+        qtbot.waitUntil(lambda: len(got) == 3, timeout=10_000)
+        assert got == [("first", "from first"), ("second", "from second"), ("keeper", "from keeper")]
+        assert by_process == ["from the GUI thread"]
+        qtbot.waitUntil(lambda: warnings.showwarning is process_hook, timeout=10_000)
     finally:
-        warnings.showwarning = original
+        warnings.showwarning = before
         pool.setMaxThreadCount(threads)
+
+
+def test_a_generator_jobs_runtime_error_is_its_error(qtbot):
+    """A RuntimeError raised in a generator job (torch's errors, out of memory among them, are RuntimeErrors) is
+    the job's error, not a console warning (superqt's generator worker returns it as a result and only warns)."""
+    from osmis_gui import tasks
+
+    errors, ended = [], []
+
+    def job():
+        yield 1
+        raise RuntimeError("out of memory")
+
+    tasks.start(job, yielded=lambda _: None, errored=errors.append, finished=lambda: ended.append(True))
+    qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
+    assert [str(e) for e in errors] == ["out of memory"]
