@@ -614,8 +614,10 @@ class OsmisConfig:
             return _flag_as_given(name, options.get(name, before.get(name))) if name in flags else f"option '{name}'"
 
         expanded = _expand_words(options, name_it)
-        config = self._changed(expanded)
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}
+        for name, value in expanded.items():  # a bad value is named as it was given (--lr-d), as build_config does
+            _validate(name, value, FIELDS[name][1], said.get(name) or name_it(name))
+        config = self._changed(expanded)
         explicit = set(_expand_words({k: options[k] for k in flags if k in options})) | (flags - set(options))
         now = set(options) | set(expanded) | flags
         _check_together(config.flat(), lambda k: said.get(k) or name_it(k), explicit, now)

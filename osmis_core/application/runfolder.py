@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import CheckpointError, OsmisError
-from ..files import atomic_write_bytes, atomic_write_text
+from ..files import atomic_write_bytes, atomic_write_text, make_folders
 
 if TYPE_CHECKING:
     from ..config import OsmisConfig
@@ -223,7 +224,7 @@ class RunFolder:
         """Make the folders, checking that the location is writable."""
         try:
             for d in (self.root, self.checkpoints, self.samples):
-                d.mkdir(parents=True, exist_ok=True)
+                make_folders(d)
             probe = self.root / ".write-test"
             probe.write_bytes(b"")
             probe.unlink()
@@ -235,11 +236,14 @@ class RunFolder:
 
     def read_run_json(self) -> dict[str, Any]:
         try:
-            return json.loads(self.run_json.read_text(encoding="utf-8"))
+            info = json.loads(self.run_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CheckpointError(f"{self.root}: not a run folder (no run.json).") from None
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"{self.run_json}: cannot be read ({exc}).") from None
+        if not isinstance(info, dict):  # JSON, but not what osmis writes (a hand edit): every reader expects keys
+            raise CheckpointError(f"{self.run_json}: cannot be read (not a JSON object).")
+        return info
 
     def log(self, message: str) -> None:
         append_text(self.log_file, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
@@ -275,11 +279,15 @@ class RunFolder:
         if not self.stats.is_file():
             return []
         rows = []
-        for line in self.stats.read_text(encoding="utf-8").splitlines():
+        # bytes that are not UTF-8 (a damaged disk block) spoil their line only, as in batch's summary
+        for line in self.stats.read_bytes().decode("utf-8", "replace").splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
                 continue  # a line cut by a crash
+            step = row.get("step") if isinstance(row, dict) else None
+            if isinstance(step, int) and not isinstance(step, bool):  # every line osmis writes has its step
+                rows.append(row)
         return rows
 
     def truncate_stats(self, step: int) -> None:
@@ -324,11 +332,20 @@ class RunFolder:
         return self.best_checkpoint
 
     def read_best(self) -> dict[str, Any] | None:
-        """best.json's record, or None when the run keeps no best checkpoint (yet)."""
+        """best.json's record, or None when the run keeps no best checkpoint (yet) or the record is damaged (not
+        the step and value osmis writes): the next evaluation then keeps a new best."""
         try:
-            return json.loads(self.best_json.read_text(encoding="utf-8"))
+            record = json.loads(self.best_json.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        if not isinstance(record, dict):
+            return None
+        step, value = record.get("step"), record.get("value")
+        if not isinstance(step, int) or isinstance(step, bool):
+            return None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return None
+        return record
 
     def discard_after(self, step: int) -> None:
         """Delete the step checkpoints after `step` and point `latest` at `step` (a rollback)."""

@@ -226,7 +226,10 @@ def _adapter(name: str) -> LazyFactory:
 def _validate_sifid(ctx: MetricContext) -> None:
     bad_dims = [d for d in ctx.sifid_dims if d not in INCEPTION_LAYERS]
     if bad_dims:
-        raise ConfigError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
+        raise ConfigError(
+            f"--sifid-dims {bad_dims[0]} is not an Inception layer SIFID is measured at; choose from "
+            f"{', '.join(map(str, sorted(INCEPTION_LAYERS)))}."
+        )
     too_big = [d for d in ctx.sifid_dims if min(ctx.size) < INCEPTION_MIN_SIZE[d]]
     if too_big:
         raise ConfigError(
