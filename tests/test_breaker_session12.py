@@ -176,3 +176,20 @@ def test_resume_with_another_keep_best_records_the_change_and_keeps_by_the_new_m
     assert {"step": 6, "option": "keep_best", "from": "diversity", "to": "sifid"} in changes
     best = RunFolder(run).read_best()
     assert best["metric"] == "sifid" and best["step"] == 8
+
+
+def test_a_start_restarted_in_place_does_not_keep_the_killed_starts_best(run, tmp_path, capsys):
+    """Fixed here: a start killed after an evaluation kept best.pt but before its first step checkpoint (quick
+    evaluates every 100 steps and checkpoints every 500) is started again in place, and its best.pt and best.json
+    stayed: the new start's evaluations were measured against the killed start's best (none was kept here), and
+    `--checkpoint best` loaded the killed start's weights, refused as "made by another run" when the restart had
+    other options. The killed start's best goes with its stats, and the warning and log.txt say so."""
+    for p in (run / "checkpoints").glob("step_*.pt"):
+        p.unlink()  # what a kill between the evaluation at step 6 and a first checkpoint leaves
+    (run / "checkpoints" / "latest").unlink()
+    argv = ["train", str(EXAMPLE_SCENE), "--out", str(run), "--iters", "4", "--eval-every", "2", "--keep-best"]
+    assert main([*argv, "diversity", "--quiet", *tiny_flags(max_size=128, checkpoint_every=4)]) == 0
+    assert "the best checkpoint it kept at step 6 is removed" in capsys.readouterr().err
+    assert "the best checkpoint it kept at step 6 is removed" in (run / "log.txt").read_text()
+    assert RunFolder(run).read_best()["step"] in (2, 4)
+    assert main(["generate", str(run), "--out", str(tmp_path / "g"), "--n", "1", "--checkpoint", "best"]) == 0

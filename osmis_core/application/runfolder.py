@@ -267,8 +267,13 @@ class RunFolder:
 
     def clear_for_restart(self) -> None:
         """Empty a run that never saved a checkpoint (killed before its first) so it can start again in place:
-        samples, stats and temporaries go; log.txt is kept and says so."""
+        samples, stats, temporaries and a best checkpoint kept at an evaluation before the kill (evaluations can
+        come before the first checkpoint: quick evaluates every 100 steps, checkpoints every 500) go, so that the
+        new start neither measures its evaluations against that best nor leaves it as `best`; log.txt is kept and
+        says so."""
         self.remove_temporaries()
+        self.best_checkpoint.unlink(missing_ok=True)
+        self.best_json.unlink(missing_ok=True)
         if self.samples.is_dir():
             for p in self.samples.iterdir():
                 if p.is_file():

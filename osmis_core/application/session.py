@@ -108,11 +108,14 @@ def start_training(
     folder.create()
     removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
     if restart:
+        best = folder.read_best() if folder.best_checkpoint.is_file() else None
+        dropped = f"; the best checkpoint it kept at step {best['step']} is removed" if best else ""
         folder.clear_for_restart()
         warnings.warn(
-            f"{folder.root} held a run stopped before its first checkpoint; it starts again in place", stacklevel=2
+            f"{folder.root} held a run stopped before its first checkpoint; it starts again in place{dropped}",
+            stacklevel=2,
         )
-        folder.log("restarted in place (the earlier start saved no checkpoint)")
+        folder.log(f"restarted in place: the earlier start saved no step checkpoint{dropped}")
     if removed:
         folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
     trainer = trainer_class(config, data, folder.root, device)
