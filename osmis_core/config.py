@@ -797,7 +797,7 @@ def _check_together(
     if not flat["masks"] and flat["keep_best"] in MASK_METRICS and applies("keep_best", "masks"):
         raise ConfigError(
             f"{said('keep_best')} = {flat['keep_best']!r} compares the generated masks with the real ones, but "
-            f"{said('masks')} is off (images only); choose keep_best sifid or diversity, or turn masks on."
+            f"masks are off ({said('masks')}: images only); choose keep_best sifid or diversity, or turn masks on."
         )
     if flat["eval_every"] == 0 and flat["keep_best"] != "none" and given("keep_best"):
         if applies("keep_best", "eval_every"):

@@ -193,3 +193,27 @@ def test_a_start_restarted_in_place_does_not_keep_the_killed_starts_best(run, tm
     assert "the best checkpoint it kept at step 6 is removed" in (run / "log.txt").read_text()
     assert RunFolder(run).read_best()["step"] in (2, 4)
     assert main(["generate", str(run), "--out", str(tmp_path / "g"), "--n", "1", "--checkpoint", "best"]) == 0
+
+
+def test_keep_best_by_masks_with_masks_off_says_masks_are_off(tmp_path, capsys):
+    """Fixed here: `--keep-best mask_shares --no-masks` said "but --no-masks is off (images only)", the reverse of
+    what was typed; it now says masks are off, naming where (the flag, or the config file's option)."""
+    data = write_scene(tmp_path)
+    argv = ["train", str(data), "--out", str(tmp_path / "r"), "--no-masks", "--keep-best", "mask_shares"]
+    assert main([*argv, "--eval-every", "2", *tiny_flags(iters=2)]) == 2
+    err = capsys.readouterr().err
+    assert "but masks are off (--no-masks: images only)" in err and "is off" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_resume_with_tensorboard_onto_a_file_is_refused_before_anything_is_written(run, capsys):
+    """Fixed here: `--resume --tensorboard` where RUN/tensorboard is a file ended in "RUN/tensorboard: File exists"
+    only after run.json and log.txt had recorded the resume's changes (iters, tensorboard) that never trained; it is
+    now refused first, in one sentence naming the file."""
+    (run / "tensorboard").write_text("not a folder\n")
+    before = _files(run)
+    assert main(["train", str(run), "--resume", "--iters", "8", "--tensorboard", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {run / 'tensorboard'}: is a file, not a folder; --tensorboard writes its logs into a folder there."
+    )
+    assert _files(run) == before

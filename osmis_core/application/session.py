@@ -99,7 +99,7 @@ def start_training(
     if config.run.tensorboard:
         from ..training.tensorboard import require_tensorboard
 
-        require_tensorboard()
+        require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
     data = load_data(config, data_path, mask_path, device)
@@ -223,6 +223,10 @@ def resume_training(
     config = saved.with_options(changes, flags=typed)
     if check is not None:
         check(config, folder)
+    if config.run.tensorboard:
+        from ..training.tensorboard import require_tensorboard
+
+        require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
     trainer_class, load_data = model_parts(config)
