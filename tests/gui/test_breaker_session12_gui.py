@@ -35,3 +35,19 @@ def test_reopening_a_run_json_that_is_not_an_object_is_one_sentence(window, qtbo
     assert kind == "warning" and title == "The run folder cannot be opened"
     assert "run.json: cannot be read (not a JSON object)" in text and "Traceback" not in text
     assert window.state.run is None
+
+
+def test_the_latent_walk_button_with_a_file_in_place_of_the_walks_folder(window, qtbot, trained_run):
+    """Fixed here: with a file named `walks` in the run folder the button's walk failed with "... cannot be written
+    (File exists)", which reads as if the walk were already there; the page now names the file in the way."""
+    (trained_run / "walks").write_text("not a folder\n")
+    window.open_path(str(trained_run))
+    g = window.gallery
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=LONG)
+    g.animate_action.trigger()
+    qtbot.waitUntil(lambda: g.last_walk is not None or g.last_error is not None, timeout=LONG)
+    assert g.last_walk is None
+    assert f"{trained_run / 'walks'} is a file, not a folder" in g.error_label.text()
+    assert "File exists" not in g.error_label.text()
+    assert (trained_run / "walks").read_text() == "not a folder\n"
+    qtbot.waitUntil(lambda: g.animate_action.isEnabled(), timeout=LONG)
