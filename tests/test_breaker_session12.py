@@ -260,3 +260,39 @@ def test_run_refuses_a_sifid_layer_too_deep_for_its_images_before_training(tmp_p
     assert main([*argv, "--random-weights", "--quiet", *tiny_flags(iters=2)]) == 2
     assert "2048" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_resume_of_a_run_json_without_its_data_path_does_not_train_on_the_working_folder(
+    run, tmp_path, monkeypatch, capsys
+):
+    """Fixed here: a run.json without `data` (a hand edit) resumed on the data path "", which is the working folder:
+    the run went on training on whatever images the folder held, or failed naming a file there. It is refused,
+    naming run.json."""
+    info = json.loads((run / "run.json").read_text())
+    del info["data"]
+    (run / "run.json").write_text(json.dumps(info))
+    monkeypatch.chdir(write_scene(tmp_path / "elsewhere"))  # a folder of other training data
+    before = _files(run)
+    assert main(["train", str(run), "--resume", "--iters", "8", "--quiet"]) == 2
+    assert "run.json: holds no data path (data.path) to train on." in capsys.readouterr().err
+    assert _files(run) == before
+
+
+@pytest.mark.parametrize("part", ["data", "architecture", "config"])
+def test_a_run_json_part_that_is_not_an_object_names_run_json(run, tmp_path, capsys, part):
+    """Fixed here: run.json with `"data": 5` (a hand edit) made `train --resume` blame the checkpoint ("damaged
+    checkpoint ('int' object has no attribute 'get')") and `osmis run --resume` end in an AttributeError traceback."""
+    info = json.loads((run / "run.json").read_text())
+    data = info["data"]["path"]
+    info[part] = 5
+    (run / "run.json").write_text(json.dumps(info))
+    before = _files(run)
+    for argv in (
+        ["train", str(run), "--resume", "--iters", "8", "--quiet"],
+        ["run", data, "--out", str(run), "--resume", "--iters", "8", "--n", "1", "--quiet"],
+        ["generate", str(run), "--out", str(tmp_path / "g"), "--n", "1"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"run.json: cannot be read ('{part}' is not a JSON object)" in err and "Traceback" not in err
+    assert _files(run) == before

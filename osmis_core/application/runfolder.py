@@ -243,6 +243,9 @@ class RunFolder:
             raise CheckpointError(f"{self.run_json}: cannot be read ({exc}).") from None
         if not isinstance(info, dict):  # JSON, but not what osmis writes (a hand edit): every reader expects keys
             raise CheckpointError(f"{self.run_json}: cannot be read (not a JSON object).")
+        for part in ("config", "data", "architecture"):  # read with .get() by every command and the app
+            if info.get(part) is not None and not isinstance(info[part], dict):
+                raise CheckpointError(f"{self.run_json}: cannot be read ('{part}' is not a JSON object).")
         return info
 
     def log(self, message: str) -> None:

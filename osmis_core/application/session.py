@@ -229,8 +229,10 @@ def resume_training(
         require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
+    if not data_info.get("path"):  # an empty path would be read as the working folder: other data
+        raise CheckpointError(f"{folder.run_json}: holds no data path (data.path) to train on.")
     trainer_class, load_data = model_parts(config)
-    data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
+    data = load_data(config, data_info["path"], data_info.get("mask_path"), device)
     _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
     _warn_config(config)
     trainer = trainer_class(config, data, folder.root, device)
