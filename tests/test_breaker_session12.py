@@ -296,3 +296,22 @@ def test_a_run_json_part_that_is_not_an_object_names_run_json(run, tmp_path, cap
         err = capsys.readouterr().err
         assert f"run.json: cannot be read ('{part}' is not a JSON object)" in err and "Traceback" not in err
     assert _files(run) == before
+
+
+@pytest.mark.slow  # a fresh process that encodes until signalled
+def test_sigterm_during_animate_keeps_the_walk_that_was_there(run, tmp_path):
+    """Tried and right: SIGTERM while a long walk is encoded ends with one line and exit 143; the walk already at
+    --out is untouched and no temporary file is left."""
+    import signal
+
+    from helpers import start_osmis, wait_for
+
+    out = tmp_path / "walk.mp4"
+    out.write_bytes(b"an earlier walk")
+    proc = start_osmis("animate", run, "--out", out, "--frames", "100000", "--device", "cpu", cwd=tmp_path)
+    wait_for(lambda: any(tmp_path.glob(".walk.mp4.*.tmp")), proc, "the first frames", timeout=120)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("terminated (SIGTERM): osmis animate stopped")
+    assert out.read_bytes() == b"an earlier walk" and not list(tmp_path.glob(".walk.mp4.*"))
