@@ -315,3 +315,17 @@ def test_sigterm_during_animate_keeps_the_walk_that_was_there(run, tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
     assert err.strip().splitlines()[-1].startswith("terminated (SIGTERM): osmis animate stopped")
     assert out.read_bytes() == b"an earlier walk" and not list(tmp_path.glob(".walk.mp4.*"))
+
+
+def test_run_resume_checkpoint_best_follows_best_pt_not_a_damaged_best_json(run, capsys):
+    """Fixed here: `osmis run --resume --checkpoint best` with no evaluation left to train was refused ("none falls in
+    steps ...") when best.json was cut short (a kill between best.pt and best.json, a damaged disk), though best.pt
+    is whole and `osmis generate --checkpoint best` uses it: the check now asks for the file generation loads."""
+    best = run / "checkpoints" / "best.json"
+    best.write_text(best.read_text()[:20])
+    data = json.loads((run / "run.json").read_text())["data"]["path"]
+    argv = ["run", data, "--out", str(run), "--resume", "--iters", "7", "--checkpoint", "best", "--n", "2"]
+    assert main([*argv, "--metrics", "diversity", "--random-weights", "--quiet"]) == 0
+    assert (
+        json.loads((run / "galleries" / "step_0000006-seed0-n2" / "manifest.json").read_text())["checkpoint_step"] == 6
+    )

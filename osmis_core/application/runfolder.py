@@ -85,7 +85,7 @@ def check_checkpoint_will_exist(which: str | int, config: OsmisConfig, folder: R
                 f"(keep_best {r.keep_best}, eval_every {r.eval_every}); give --keep-best with --eval-every above 0, "
                 "or generate from latest."
             )
-        has_best = folder is not None and folder.read_best() is not None
+        has_best = folder is not None and folder.best_checkpoint.is_file()  # what generation loads
         if not has_best and r.iters // r.eval_every == start // r.eval_every:
             raise OsmisError(
                 f"--checkpoint best generates from the best checkpoint kept at the evaluations, but none falls in "
