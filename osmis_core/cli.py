@@ -809,8 +809,9 @@ class _EvaluationProgress:
 
 
 def _metric_list(args) -> list[str]:
-    """The --metrics names, after checking them and the other numeric evaluation flags."""
-    from .metrics.registry import RENDERER_METRICS, metric_names
+    """The --metrics names, after checking them and the other evaluation flags (--sifid-dims where SIFID is
+    asked)."""
+    from .metrics.registry import RENDERER_METRICS, check_sifid_dims, metric_names
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
@@ -824,7 +825,16 @@ def _metric_list(args) -> list[str]:
             f"--time-budget must be a finite number of seconds >= 0 (leave it out for the default), "
             f"got {args.time_budget}."
         )
+    if "sifid" in metrics:
+        check_sifid_dims(_sifid_dims(args))
     return metrics
+
+
+def _sifid_dims(args) -> list[int]:
+    try:
+        return [int(d) for d in args.sifid_dims.split(",") if d.strip()]
+    except ValueError:
+        raise OsmisError(f"--sifid-dims must be numbers such as 64,192, got '{args.sifid_dims}'.") from None
 
 
 def _evaluate(
@@ -836,10 +846,7 @@ def _evaluate(
     from .metrics import Compat, MissingWeightsError
 
     metrics = _metric_list(args)
-    try:
-        dims = [int(d) for d in args.sifid_dims.split(",") if d.strip()]
-    except ValueError:
-        raise OsmisError(f"--sifid-dims must be numbers such as 64,192, got '{args.sifid_dims}'.") from None
+    dims = _sifid_dims(args)
     if args.random_weights:
         print("warning: --random-weights: scores are NOT comparable with published numbers", file=sys.stderr)
     shown = _EvaluationProgress(quiet=getattr(args, "quiet", False))

@@ -614,8 +614,10 @@ class OsmisConfig:
             return _flag_as_given(name, options.get(name, before.get(name))) if name in flags else f"option '{name}'"
 
         expanded = _expand_words(options, name_it)
-        config = self._changed(expanded)
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}
+        for name, value in expanded.items():  # a bad value is named as it was given (--lr-d), as build_config does
+            _validate(name, value, FIELDS[name][1], said.get(name) or name_it(name))
+        config = self._changed(expanded)
         explicit = set(_expand_words({k: options[k] for k in flags if k in options})) | (flags - set(options))
         now = set(options) | set(expanded) | flags
         _check_together(config.flat(), lambda k: said.get(k) or name_it(k), explicit, now)
@@ -833,7 +835,7 @@ def _check_together(
     if not flat["masks"] and flat["keep_best"] in MASK_METRICS and applies("keep_best", "masks"):
         raise ConfigError(
             f"{said('keep_best')} = {flat['keep_best']!r} compares the generated masks with the real ones, but "
-            f"{said('masks')} is off (images only); choose keep_best sifid or diversity, or turn masks on."
+            f"masks are off ({said('masks')}: images only); choose keep_best sifid or diversity, or turn masks on."
         )
     if flat["eval_every"] == 0 and flat["keep_best"] != "none" and given("keep_best"):
         if applies("keep_best", "eval_every"):

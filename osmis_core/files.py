@@ -4,6 +4,7 @@ consistent as a whole (galleries) are built the same way: in a hidden sibling fo
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import shutil
@@ -42,13 +43,22 @@ _FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file
 _DIR_MODE = 0o777 & ~_UMASK  # what mkdir() would give a new folder
 
 
+def make_folders(folder: Path) -> None:
+    """mkdir -p `folder`; a file where the folder should be raises OSError saying so (mkdir's own words, "File
+    exists", read as if the output were already there)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OSError(errno.ENOTDIR, f"{folder} is a file, not a folder", str(folder)) from None
+
+
 def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
 
     A failed write (a full disk, say) raises OSError naming `path`, and whatever `path` held before is untouched.
     durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     recorder = None
     try:
@@ -79,7 +89,7 @@ def new_sibling_dir(path: Path) -> Path:
     """A new empty hidden folder `.NAME.building-XXXX` beside `path` (same file system, so it can be renamed into
     place), with the permissions of an ordinary new folder. The parent is created when missing."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
     os.chmod(tmp, _DIR_MODE)  # mkdtemp creates 0700
     return tmp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import CheckpointError, OsmisError
-from ..files import atomic_write_bytes, atomic_write_text
+from ..files import atomic_write_bytes, atomic_write_text, make_folders
 
 if TYPE_CHECKING:
     from ..config import OsmisConfig
@@ -84,7 +85,7 @@ def check_checkpoint_will_exist(which: str | int, config: OsmisConfig, folder: R
                 f"(keep_best {r.keep_best}, eval_every {r.eval_every}); give --keep-best with --eval-every above 0, "
                 "or generate from latest."
             )
-        has_best = folder is not None and folder.read_best() is not None
+        has_best = folder is not None and folder.best_checkpoint.is_file()  # what generation loads
         if not has_best and r.iters // r.eval_every == start // r.eval_every:
             raise OsmisError(
                 f"--checkpoint best generates from the best checkpoint kept at the evaluations, but none falls in "
@@ -223,7 +224,7 @@ class RunFolder:
         """Make the folders, checking that the location is writable."""
         try:
             for d in (self.root, self.checkpoints, self.samples):
-                d.mkdir(parents=True, exist_ok=True)
+                make_folders(d)
             probe = self.root / ".write-test"
             probe.write_bytes(b"")
             probe.unlink()
@@ -235,11 +236,17 @@ class RunFolder:
 
     def read_run_json(self) -> dict[str, Any]:
         try:
-            return json.loads(self.run_json.read_text(encoding="utf-8"))
+            info = json.loads(self.run_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CheckpointError(f"{self.root}: not a run folder (no run.json).") from None
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"{self.run_json}: cannot be read ({exc}).") from None
+        if not isinstance(info, dict):  # JSON, but not what osmis writes (a hand edit): every reader expects keys
+            raise CheckpointError(f"{self.run_json}: cannot be read (not a JSON object).")
+        for part in ("config", "data", "architecture"):  # read with .get() by every command and the app
+            if info.get(part) is not None and not isinstance(info[part], dict):
+                raise CheckpointError(f"{self.run_json}: cannot be read ('{part}' is not a JSON object).")
+        return info
 
     def log(self, message: str) -> None:
         append_text(self.log_file, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
@@ -263,8 +270,13 @@ class RunFolder:
 
     def clear_for_restart(self) -> None:
         """Empty a run that never saved a checkpoint (killed before its first) so it can start again in place:
-        samples, stats and temporaries go; log.txt is kept and says so."""
+        samples, stats, temporaries and a best checkpoint kept at an evaluation before the kill (evaluations can
+        come before the first checkpoint: quick evaluates every 100 steps, checkpoints every 500) go, so that the
+        new start neither measures its evaluations against that best nor leaves it as `best`; log.txt is kept and
+        says so."""
         self.remove_temporaries()
+        self.best_checkpoint.unlink(missing_ok=True)
+        self.best_json.unlink(missing_ok=True)
         if self.samples.is_dir():
             for p in self.samples.iterdir():
                 if p.is_file():
@@ -275,11 +287,15 @@ class RunFolder:
         if not self.stats.is_file():
             return []
         rows = []
-        for line in self.stats.read_text(encoding="utf-8").splitlines():
+        # bytes that are not UTF-8 (a damaged disk block) spoil their line only, as in batch's summary
+        for line in self.stats.read_bytes().decode("utf-8", "replace").splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
                 continue  # a line cut by a crash
+            step = row.get("step") if isinstance(row, dict) else None
+            if isinstance(step, int) and not isinstance(step, bool):  # every line osmis writes has its step
+                rows.append(row)
         return rows
 
     def truncate_stats(self, step: int) -> None:
@@ -324,11 +340,20 @@ class RunFolder:
         return self.best_checkpoint
 
     def read_best(self) -> dict[str, Any] | None:
-        """best.json's record, or None when the run keeps no best checkpoint (yet)."""
+        """best.json's record, or None when the run keeps no best checkpoint (yet) or the record is damaged (not
+        the step and value osmis writes): the next evaluation then keeps a new best."""
         try:
-            return json.loads(self.best_json.read_text(encoding="utf-8"))
+            record = json.loads(self.best_json.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        if not isinstance(record, dict):
+            return None
+        step, value = record.get("step"), record.get("value")
+        if not isinstance(step, int) or isinstance(step, bool):
+            return None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return None
+        return record
 
     def discard_after(self, step: int) -> None:
         """Delete the step checkpoints after `step` and point `latest` at `step` (a rollback)."""

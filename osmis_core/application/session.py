@@ -101,7 +101,7 @@ def start_training(
     if config.run.tensorboard:
         from ..training.tensorboard import require_tensorboard
 
-        require_tensorboard()
+        require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
     data = load_data(config, data_path, mask_path, device)
@@ -110,11 +110,14 @@ def start_training(
     folder.create()
     removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
     if restart:
+        best = folder.read_best() if folder.best_checkpoint.is_file() else None
+        dropped = f"; the best checkpoint it kept at step {best['step']} is removed" if best else ""
         folder.clear_for_restart()
         warnings.warn(
-            f"{folder.root} held a run stopped before its first checkpoint; it starts again in place", stacklevel=2
+            f"{folder.root} held a run stopped before its first checkpoint; it starts again in place{dropped}",
+            stacklevel=2,
         )
-        folder.log("restarted in place (the earlier start saved no checkpoint)")
+        folder.log(f"restarted in place: the earlier start saved no step checkpoint{dropped}")
     if removed:
         folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
     trainer = trainer_class(config, data, folder.root, device)
@@ -261,10 +264,16 @@ def resume_training(
     removed = folder.remove_temporaries()
     if check is not None:
         check(config, folder)
+    if config.run.tensorboard:
+        from ..training.tensorboard import require_tensorboard
+
+        require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     data_info = info.get("data") or {}
+    if not data_info.get("path"):  # an empty path would be read as the working folder: other data
+        raise CheckpointError(f"{folder.run_json}: holds no data path (data.path) to train on.")
     trainer_class, load_data = model_parts(config)
-    data = load_data(config, data_info.get("path", ""), data_info.get("mask_path"), device)
+    data = load_data(config, data_info["path"], data_info.get("mask_path"), device)
     _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
     _warn_config(config)
     trainer = trainer_class(config, data, folder.root, device)

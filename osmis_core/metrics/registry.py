@@ -223,10 +223,19 @@ def _adapter(name: str) -> LazyFactory:
     return LazyFactory(f"{__package__}.scores:{name}")
 
 
-def _validate_sifid(ctx: MetricContext) -> None:
-    bad_dims = [d for d in ctx.sifid_dims if d not in INCEPTION_LAYERS]
+def check_sifid_dims(dims) -> None:
+    """Raise ConfigError naming --sifid-dims for a layer SIFID is not measured at (checked by `osmis run` before it
+    trains, and by every evaluation)."""
+    bad_dims = [d for d in dims if d not in INCEPTION_LAYERS]
     if bad_dims:
-        raise ConfigError(f"SIFID dims {bad_dims} not supported; choose from {sorted(INCEPTION_LAYERS)}")
+        raise ConfigError(
+            f"--sifid-dims {bad_dims[0]} is not an Inception layer SIFID is measured at; choose from "
+            f"{', '.join(map(str, sorted(INCEPTION_LAYERS)))}."
+        )
+
+
+def _validate_sifid(ctx: MetricContext) -> None:
+    check_sifid_dims(ctx.sifid_dims)
     too_big = [d for d in ctx.sifid_dims if min(ctx.size) < INCEPTION_MIN_SIZE[d]]
     if too_big:
         raise ConfigError(

@@ -17,12 +17,16 @@ _MISSING = (
 )
 
 
-def require_tensorboard() -> None:
-    """Raise ConfigError when torch.utils.tensorboard cannot be used."""
+def require_tensorboard(log_dir: str | Path | None = None) -> None:
+    """Raise ConfigError when torch.utils.tensorboard cannot be used, or when `log_dir` (RUN/tensorboard) is there
+    but is not a folder. Called before a run is started or resumed, so that a refusal comes before run.json or
+    log.txt record a change that never trained."""
     try:
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401 - imported to check it is usable
     except ImportError:
         raise ConfigError(_MISSING) from None
+    if log_dir is not None and Path(log_dir).exists() and not Path(log_dir).is_dir():
+        raise ConfigError(f"{log_dir}: is a file, not a folder; --tensorboard writes its logs into a folder there.")
 
 
 # TensorBoard's group of each StepStats.extra value: the adapted augmentation probability, the learning-rate
