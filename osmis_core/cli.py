@@ -916,7 +916,16 @@ def cmd_run(args) -> int:
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
 
-    _metric_list(args)  # a typo is reported now, not after the training
+    metrics = _metric_list(args)  # a typo is reported now, not after the training
+
+    def evaluation_fits(size) -> None:
+        """The evaluation asked can score images of size (h, w) (None: not known): checked once the data is known,
+        before training."""
+        from .metrics.registry import check_sifid_size
+
+        if "sifid" in metrics and size is not None:
+            check_sifid_size(_sifid_dims(args), tuple(size))
+
     checkpoint = _checkpoint_arg(args.checkpoint)
     renderer_config = None
     if args.two_stage and _overrides(args).get("model", "osmis") != "osmis":
@@ -957,7 +966,10 @@ def cmd_run(args) -> int:
             run_dir,
             asked,
             typed=set(_overrides(args)),
-            check=lambda planned, folder: check_checkpoint_will_exist(checkpoint, planned, folder),
+            check=lambda planned, folder: (
+                check_checkpoint_will_exist(checkpoint, planned, folder),
+                evaluation_fits(folder.training_size()),
+            ),
         )
         config = trainer.config
     else:
@@ -979,7 +991,9 @@ def cmd_run(args) -> int:
                 "checkpoint, then generate and evaluate) or choose another --out."
             )
         check_checkpoint_will_exist(checkpoint, config)
-        trainer = start_training(config, args.data, run_dir, args.mask)
+        trainer = start_training(
+            config, args.data, run_dir, args.mask, check=lambda _, data: evaluation_fits(data.images.shape[-2:])
+        )
     stop_signals: list[int] = []
 
     def stopped(stage_trainer, what: str) -> int | None:

@@ -814,9 +814,9 @@ def _check_together(
     (_check_noise_channels); an OSMIS run with masks off keeps no best checkpoint by a mask metric (keep_best
     mask_shares or class_coverage compare the generated masks with the real ones); and an option that has no effect
     with the other options given is refused rather than silently ignored: keep_best without evaluations (eval_every
-    0), adaptive augmentation or p_aug without differentiable augmentation (augment off; p_aug for both models),
-    ada_target or ada_images without adaptive augmentation, r1_every without R1 (r1_gamma 0), an lr_decay_from that
-    decays no step of the run; and R1 (a double backward) with compile.
+    0, or above iters), adaptive augmentation or p_aug without differentiable augmentation (augment off; p_aug for
+    both models), ada_target or ada_images without adaptive augmentation, r1_every without R1 (r1_gamma 0), an
+    lr_decay_from that decays no step of the run; and R1 (a double backward) with compile.
 
     A rule applies where the run's model reads every option it names (model_reads) and, when `now` is given (the
     options given now to a configuration that held before, see OsmisConfig.with_options), where one of them is in
@@ -837,12 +837,19 @@ def _check_together(
             f"{said('keep_best')} = {flat['keep_best']!r} compares the generated masks with the real ones, but "
             f"masks are off ({said('masks')}: images only); choose keep_best sifid or diversity, or turn masks on."
         )
-    if flat["eval_every"] == 0 and flat["keep_best"] != "none" and given("keep_best"):
-        if applies("keep_best", "eval_every"):
+    if flat["keep_best"] != "none" and given("keep_best") and applies("keep_best", "eval_every", "iters"):
+        if flat["eval_every"] == 0:
             raise ConfigError(
                 f"{said('keep_best')} = {flat['keep_best']!r} keeps the best checkpoint by the training metrics, "
                 f"but {said('eval_every')} = 0 computes none; evaluate (eval_every above 0) or keep no best "
                 f"checkpoint (keep_best none)."
+            )
+        if flat["eval_every"] > flat["iters"]:
+            raise ConfigError(
+                f"{said('keep_best')} = {flat['keep_best']!r} keeps the best checkpoint by the training metrics, "
+                f"but {said('eval_every')} = {flat['eval_every']} computes none in a run of {said('iters')} = "
+                f"{flat['iters']}; evaluate at least once (eval_every at most iters) or keep no best checkpoint "
+                f"(keep_best none)."
             )
     if not flat["augment"]:
         if flat["ada"] and applies("ada", "augment"):

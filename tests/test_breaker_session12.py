@@ -220,16 +220,9 @@ def test_resume_with_tensorboard_onto_a_file_is_refused_before_anything_is_writt
     assert _files(run) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a typed --keep-best is refused only with --eval-every 0; an --eval-every above --iters leaves the run "
-    "without an evaluation just as well, and the rule (config._check_together, also the app's settings form, which "
-    "many tiny runs of the suite meet) is the integrator's to widen",
-)
 def test_keep_best_with_no_evaluation_in_the_run_is_refused(tmp_path, capsys):
-    """Open: `train --keep-best diversity --eval-every 5 --iters 2` trains without a word and keeps no best (README:
-    "--keep-best with --eval-every 0 (no evaluations to keep a best by) is refused", as are other options that would
-    have no effect with the rest); `osmis run --checkpoint best` refuses the same run before training."""
+    """Fixed by the integrator: `train --keep-best diversity --eval-every 5 --iters 2` trained without a word and kept
+    no best, although --keep-best with --eval-every 0 was refused (config._check_together now refuses both)."""
     data = write_scene(tmp_path)
     argv = ["train", str(data), "--out", str(tmp_path / "r"), "--keep-best", "diversity", "--eval-every", "5"]
     assert main([*argv, "--quiet", *tiny_flags(iters=2)]) == 2
@@ -248,19 +241,28 @@ def test_run_refuses_a_sifid_layer_that_does_not_exist_before_training(tmp_path,
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the images' size is known once the data and the config are read (inspect knows it), but `osmis run` "
-    "checks the SIFID layers against it only when it evaluates, after training and generating",
-)
 def test_run_refuses_a_sifid_layer_too_deep_for_its_images_before_training(tmp_path, capsys):
-    """Open: `osmis run --metrics sifid --sifid-dims 2048` on a run whose images are 48 pixels high trains and
-    generates, then says "SIFID at dims 2048 needs images of at least 107 pixels per side"."""
+    """Fixed by the integrator: `osmis run --metrics sifid --sifid-dims 2048` on a run whose images are 48 pixels
+    high trained and generated, then said "SIFID at dims 2048 needs images of at least 107 pixels per side"."""
     data = write_scene(tmp_path)
     argv = ["run", str(data), "--out", str(tmp_path / "r"), "--metrics", "sifid", "--sifid-dims", "2048", "--n", "2"]
     assert main([*argv, "--random-weights", "--quiet", *tiny_flags(iters=2)]) == 2
     assert "2048" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_run_resume_refuses_a_sifid_layer_too_deep_for_its_images_before_training(tmp_path, capsys):
+    """The same check on `osmis run --resume`: the run's size comes from its run.json, and nothing trains on."""
+    data = write_scene(tmp_path)
+    run = tmp_path / "r"
+    argv = ["run", str(data), "--out", str(run), "--metrics", "diversity", "--n", "2", "--random-weights", "--quiet"]
+    assert main([*argv, *tiny_flags(iters=2)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    again = [*argv[:4], "--metrics", "sifid", "--sifid-dims", "2048", *argv[6:], "--resume", *tiny_flags(iters=4)]
+    assert main(again) == 2
+    err = capsys.readouterr().err
+    assert "--sifid-dims 2048" in err and len(err.strip().splitlines()) == 1, err
+    assert RunFolder(run).checkpoint_steps()[-1] == 2
 
 
 def test_resume_of_a_run_json_without_its_data_path_does_not_train_on_the_working_folder(

@@ -40,7 +40,8 @@ def test_run_refuses_a_step_that_training_never_saves_before_training(scene, tmp
 
 def test_run_refuses_checkpoint_best_when_no_evaluation_falls_in_the_run(scene, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(run_job(scene, run, "--eval-every", "10", "--keep-best", "diversity", "--checkpoint", "best")) == 2
+    # keep_best at its default: a typed --keep-best with no evaluation in the run is refused by its own rule
+    assert main(run_job(scene, run, "--eval-every", "10", "--checkpoint", "best")) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--checkpoint best" in err, err
     assert not run.exists()

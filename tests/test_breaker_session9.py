@@ -88,7 +88,8 @@ def test_run_refuses_a_pruned_step_before_training(scene, tmp_path, capsys):
 
 def test_run_refuses_best_when_no_evaluation_falls_in_the_run(scene, tmp_path, capsys):
     run = tmp_path / "run"
-    code = main(_run_job(scene, run, "--eval-every", "5", "--keep-best", "diversity", "--checkpoint", "best"))
+    # keep_best at its default: a typed --keep-best with no evaluation in the run is refused by its own rule
+    code = main(_run_job(scene, run, "--eval-every", "5", "--checkpoint", "best"))
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "--checkpoint best" in err, err

@@ -248,6 +248,13 @@ class RunFolder:
                 raise CheckpointError(f"{self.run_json}: cannot be read ('{part}' is not a JSON object).")
         return info
 
+    def training_size(self) -> tuple[int, int] | None:
+        """(h, w) the run trains and generates at, from run.json's data description; None where it does not say
+        (a run.json edited by hand)."""
+        size = (self.read_run_json().get("data") or {}).get("resolution")
+        ok = isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)
+        return (size[0], size[1]) if ok else None
+
     def log(self, message: str) -> None:
         append_text(self.log_file, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 

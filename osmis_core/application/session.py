@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import (
     INSPECT_RECIPE,
@@ -79,12 +79,18 @@ def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> 
 
 
 def start_training(
-    config: OsmisConfig, data_path: str | Path, run_dir: str | Path | None = None, mask_path: str | Path | None = None
+    config: OsmisConfig,
+    data_path: str | Path,
+    run_dir: str | Path | None = None,
+    mask_path: str | Path | None = None,
+    check: Callable[[OsmisConfig, Any], None] | None = None,
 ) -> Trainer:
     """Create a new run folder and a trainer at step 0; `trainer.run()` then trains and yields events.
 
     run_dir: the run folder, which must not hold a run with a checkpoint yet (default: `new_run_dir(data_path)`);
     a run killed before its first checkpoint has nothing to keep and starts again in place.
+    check(config, data): called with the loaded data (its `images`, F x 3 x H x W at the training size) before
+    anything is written; it raises to refuse the start (`osmis run` checks its evaluation against the size).
     Raises ConfigError when run_dir already holds a run, DataError for unusable data, OsmisError for an output
     folder that cannot be written.
     """
@@ -106,6 +112,8 @@ def start_training(
     trainer_class, load_data = model_parts(config)
     data = load_data(config, data_path, mask_path, device)
     _check_config_for_data(config, data, data_path)
+    if check is not None:
+        check(config, data)
     _warn_config(config)
     folder.create()
     removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say

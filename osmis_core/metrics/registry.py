@@ -234,14 +234,21 @@ def check_sifid_dims(dims) -> None:
         )
 
 
-def _validate_sifid(ctx: MetricContext) -> None:
-    check_sifid_dims(ctx.sifid_dims)
-    too_big = [d for d in ctx.sifid_dims if min(ctx.size) < INCEPTION_MIN_SIZE[d]]
+def check_sifid_size(dims, size: tuple[int, int]) -> None:
+    """Raise ConfigError naming --sifid-dims for a layer of `dims` deeper than images of size (h, w) reach (checked
+    by `osmis run` once the data is loaded, before it trains, and by every evaluation)."""
+    too_big = [d for d in dims if min(size) < INCEPTION_MIN_SIZE[d]]
     if too_big:
         raise ConfigError(
-            f"SIFID at dims {too_big[0]} needs images of at least {INCEPTION_MIN_SIZE[too_big[0]]} "
-            f"pixels per side, the generated images are {ctx.size[0]}x{ctx.size[1]}"
+            f"--sifid-dims {too_big[0]}: SIFID at dims {too_big[0]} needs images of at least "
+            f"{INCEPTION_MIN_SIZE[too_big[0]]} pixels per side, the generated images are {size[0]}x{size[1]}; "
+            f"choose a shallower layer (64 needs the fewest) or train larger images (--max-size)."
         )
+
+
+def _validate_sifid(ctx: MetricContext) -> None:
+    check_sifid_dims(ctx.sifid_dims)
+    check_sifid_size(ctx.sifid_dims, ctx.size)
 
 
 register(
