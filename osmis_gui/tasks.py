@@ -154,6 +154,10 @@ class _WarningRouter:
     def detach(self) -> None:
         self._sinks.pop(threading.get_ident(), None)
 
+    def sink_here(self) -> Callable[[tuple], None] | None:
+        """The sink of the job running in this thread (None: none), for a helper thread the job starts to attach."""
+        return self._sinks.get(threading.get_ident())
+
     def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
         sink = self._sinks.get(threading.get_ident())
         if sink is None:
@@ -302,13 +306,17 @@ _DONE = object()
 def progress_yields(func: Callable, *args, **kwargs) -> Iterator[tuple]:
     """Run func(*args, progress=report, **kwargs) for an engine function that reports progress through a
     callback, yielding each report's arguments as a tuple while it runs; returns func's result (a generator job:
-    its yields reach the page as `yielded` signals). func runs in a helper thread of this worker."""
+    its yields reach the page as `yielded` signals). func runs in a helper thread of this worker; its warnings are
+    the job's (the helper is attached to the job's warning sink while func runs), not the console's."""
     reports: queue.SimpleQueue = queue.SimpleQueue()
     outcome: dict = {}
 
     setup = _worker_setup
+    sink = _router.sink_here()
 
     def run() -> None:
+        if sink is not None:
+            _router.attach(sink)
         try:
             if setup is not None:
                 setup()
@@ -316,6 +324,7 @@ def progress_yields(func: Callable, *args, **kwargs) -> Iterator[tuple]:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the worker below
             outcome["error"] = exc
         finally:
+            _router.detach()
             reports.put(_DONE)
 
     helper = threading.Thread(target=run, name="osmis-progress", daemon=True)

@@ -1,0 +1,78 @@
+"""Breaker session 13 (the app's background jobs and their warnings): one small test per finding; what was tried and
+found right is pinned too.
+
+Tried and right: a generator job's RuntimeError reaches `errored` and its `finished` still comes; after overlapping
+jobs that warn have all ended, the process's warning filters and hook are what they were before the first started;
+a warning raised on the GUI thread while a job runs reaches the process's hook, not the job."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def test_a_warning_in_the_helper_thread_of_a_progress_job_reaches_the_job(qtbot):
+    """Fixed here: a job that reports progress (progress_yields: the gallery's scoring) runs the engine in a helper
+    thread; its warnings (a damaged file skipped, say) were raised in a thread no job was attached to, so they went
+    to the console instead of the job's `warned`, i.e. the user."""
+    from osmis_gui import tasks
+
+    got, by_process, ended = [], [], []
+
+    def engine(progress):
+        progress("stage", 1, 1)
+        warnings.warn("from the engine", UserWarning, stacklevel=1)
+        return 5
+
+    def job():
+        return (yield from tasks.progress_yields(engine))
+
+    before = warnings.showwarning
+    warnings.showwarning = lambda message, *_: by_process.append(str(message))
+    try:
+        tasks.start(
+            job,
+            yielded=lambda _: None,
+            warned=lambda args: got.append(str(args[0])),
+            finished=lambda: ended.append(True),
+        )
+        qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
+        assert tasks.wait_for_all(10_000)
+        qtbot.waitUntil(lambda: bool(got), timeout=10_000)
+        assert got == ["from the engine"] and by_process == []
+    finally:
+        warnings.showwarning = before
+
+
+def test_the_warning_state_after_jobs_that_warn_is_as_before(qtbot):
+    """Tried and right: overlapping jobs that warn, a GUI-thread warning meanwhile, then all end: the process's
+    filters and hook are back as they were; a generator job's RuntimeError is its error and it still finishes."""
+    from osmis_gui import tasks
+
+    filters, hook = list(warnings.filters), warnings.showwarning
+    go = threading.Event()
+    errors, ended, got = [], [], []
+
+    def warner():
+        go.wait(10)
+        warnings.warn("job", UserWarning, stacklevel=1)
+
+    def failing():
+        yield 1
+        go.wait(10)
+        raise RuntimeError("boom")
+
+    tasks.start(warner, warned=got.append, finished=lambda: ended.append(1))
+    tasks.start(failing, yielded=lambda _: None, errored=errors.append, finished=lambda: ended.append(2))
+    with warnings.catch_warnings(record=True):
+        warnings.warn("gui", UserWarning, stacklevel=1)
+    go.set()
+    qtbot.waitUntil(lambda: len(ended) == 2, timeout=10_000)
+    assert tasks.wait_for_all(10_000)
+    qtbot.waitUntil(lambda: warnings.showwarning is hook, timeout=10_000)
+    assert [str(e) for e in errors] == ["boom"] and len(got) == 1
+    assert warnings.filters == filters
