@@ -595,14 +595,18 @@ class OsmisConfig:
         """A copy with the given options (flat names) changed: `with_options(options)`."""
         return self.with_options(options)
 
-    def with_options(self, options: Mapping[str, Any], flags: Collection[str] = ()) -> OsmisConfig:
+    def with_options(
+        self, options: Mapping[str, Any], flags: Collection[str] = (), kept: str = "option"
+    ) -> OsmisConfig:
         """A copy with `options` (flat names; a word such as p_aug = "adaptive" stands for the options it sets)
         changed, checked as options given now.
 
         flags: names of options the user typed as command-line flags (or a library caller's explicit choices): each
         counts as given even at its value, and a message names it as its flag (--keep-best); one that is not in
         `options` (a flag equal to the value it already had) changes nothing but is still checked. Other options
-        are named "option 'NAME'", a word by what was written (option 'p_aug' = 'adaptive', not the ada it sets).
+        are named "option 'NAME'", a word by what was written (option 'p_aug' = 'adaptive', not the ada it sets);
+        kept: the name of an option in neither, a value this config already held (a resume says "the run's option":
+        its user typed neither keep_best nor eval_every when --iters breaks a rule with them).
         The rules between options (_check_together) are checked where one of their options is in `options` or
         `flags`: a combination this config already held (a run stored by an earlier version) is not refused again.
         Raises ConfigError for an unknown name, a bad value or a rule broken."""
@@ -611,7 +615,9 @@ class OsmisConfig:
         before = self.flat()
 
         def name_it(name: str) -> str:
-            return _flag_as_given(name, options.get(name, before.get(name))) if name in flags else f"option '{name}'"
+            if name in flags:
+                return _flag_as_given(name, options.get(name, before.get(name)))
+            return f"option '{name}'" if name in options else f"{kept} '{name}'"
 
         expanded = _expand_words(options, name_it)
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}

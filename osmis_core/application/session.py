@@ -229,7 +229,7 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
         )
     # the config as it will be: the rules between options apply to what is asked now (a typed option equal to the
     # run's value included), not to the run's own combination
-    config = saved.with_options(changes, flags=typed)
+    config = saved.with_options(changes, flags=typed, kept="the run's option")
     return ResumePlan(folder, info, state, stored, changes, frozenset(typed), config)
 
 
