@@ -79,3 +79,17 @@ def test_a_count_stored_above_the_limit_resumes_with_its_flag_and_generates(tiny
         {k: c[k] for k in ("option", "from", "to")} for c in changes
     ]
     assert main(["generate", str(tiny_run), "--n", "1", "--out", str(tmp_path / "g")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--cpus-per-run", "nan"), ("--cpus-per-run", "inf"), ("--gpus-per-run", "nan")]
+)
+def test_batch_resources_of_nan_or_inf_are_refused_before_anything_starts(scene, tmp_path, capsys, flag, value):
+    """Fixed here: `osmis batch --cpus-per-run nan` passed the "above 0" check (nan <= 0 is false): the batch folder
+    was made and a local Ray started before "no Ray node has nan CPU(s)" refused it. Refused at once, in one
+    sentence naming the flag, nothing written."""
+    out = tmp_path / "batch"
+    assert main(["batch", str(scene), "--out", str(out), flag, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and flag in err, err
+    assert not out.exists()

@@ -72,14 +72,17 @@ def run_batch(
     control = control or BatchControl()
     if n_per_source < 1:
         raise ConfigError("--n-per-source must be at least 1.")
+    # written so that nan and inf (which float() reads from the command line) are refused here too, before a Ray
+    # starts and the batch folder is made, not by a late "no Ray node has nan CPU(s)"
     if (
-        cpus_per_run <= 0
-        or (gpus_per_run is not None and gpus_per_run < 0)
+        not 0 < cpus_per_run < math.inf
+        or (gpus_per_run is not None and not 0 <= gpus_per_run < math.inf)
         or retries < 0
         or (max_concurrent is not None and max_concurrent < 1)
     ):
         raise ConfigError(
-            "--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0, and --max-concurrent at least 1."
+            "--cpus-per-run must be a number above 0, --gpus-per-run a number at least 0, --retries at least 0, and "
+            "--max-concurrent at least 1."
         )
     source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
     batch = BatchFolder(Path(out).resolve())
