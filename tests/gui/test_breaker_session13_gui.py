@@ -117,3 +117,24 @@ def test_continue_of_a_run_stored_before_the_limit_without_a_new_iters_is_refuse
         if page.state != IDLE:
             page.stop()
             qtbot.waitUntil(lambda: page.state == IDLE, timeout=LONG)
+
+
+def test_a_generation_that_fails_with_a_runtime_error_shows_it_and_ends(window, qtbot, trained_run, monkeypatch):
+    """Tried and right: a generation job that raises a RuntimeError after its first progress report (torch's out of
+    memory is one; injected here, a real one needs a GPU) shows "Generation failed: ..." on the Gallery page and
+    leaves its busy state (generate is enabled again)."""
+    from osmis_gui import jobs
+
+    def failing(*_):
+        yield jobs.Progress("generating", 1, 4)
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(jobs, "generate", failing)
+    g = window.gallery
+    window.open_path(str(trained_run))
+    window.tabs.setCurrentWidget(g)
+    qtbot.waitUntil(lambda: g.generate_action.isEnabled(), timeout=LONG)
+    g.generate()
+    qtbot.waitUntil(lambda: not g.generating, timeout=LONG)
+    assert g.last_error is not None and "out of memory" in g.last_error
+    assert g.generate_action.isEnabled()
