@@ -181,6 +181,10 @@ class DataPage(QWidget):
         if not self.path or self.config is None:
             return
         self._inspect_timer.stop()
+        if self.inspecting:
+            # one still running is overtaken (its answer will be dropped as stale): what it logged was said, so
+            # this one does not log it again
+            self._warned = self._warned | self._warning_now
         self.inspecting = True
         self._set_busy()
         self._warning_now = set()

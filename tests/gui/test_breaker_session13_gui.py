@@ -138,3 +138,26 @@ def test_a_generation_that_fails_with_a_runtime_error_shows_it_and_ends(window, 
     qtbot.waitUntil(lambda: not g.generating, timeout=LONG)
     assert g.last_error is not None and "out of memory" in g.last_error
     assert g.generate_action.isEnabled()
+
+
+def test_the_learning_rate_warning_is_logged_once_when_an_edit_overtakes_the_inspection(window, qtbot, scene):
+    """Fixed here: a learning rate far above usual values is warned about once (fix11), but an edit (max_size) whose
+    inspection started while the one that had just logged the warning still ran (an inspection takes longer than
+    the 300 ms debounce) logged it again: the overtaken inspection's answer is dropped as stale, so its warnings
+    were never counted as said."""
+    from app_steps import configure, load
+
+    image, _ = scene
+    configure(window, qtbot)
+    load(window, qtbot, image)
+    seen = []
+    window.state.log_line.connect(lambda text: seen.append(text) if "lr_g" in text else None)
+    window.settings_page.set_options(lr_g=10.0)
+    qtbot.waitUntil(lambda: bool(seen), timeout=LONG)
+    running = window.data.inspecting
+    window.settings_page.set_options(max_size=80)
+    window.data._start_inspect()  # at once, as the debounce's timer would a moment later
+    qtbot.wait(500)
+    qtbot.waitUntil(lambda: not window.data.busy(), timeout=LONG)
+    assert running, "the first inspection had ended: nothing overtaken"
+    assert len(seen) == 1, seen
