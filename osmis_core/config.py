@@ -1121,6 +1121,10 @@ def build_config(
     if config_file:
         check_model_options(model, file_options, str(config_file))
         file_options = _without_other_models_defaults(file_options, model)
+        # a count an earlier version stored above today's limit (a run's run.json given to start it again) that a
+        # flag gives now is the flag's, as on resume (outdated_counts); one no flag replaces is refused below
+        replaced = set(outdated_counts(file_options, str(config_file))) & set(overrides)
+        file_options = {k: v for k, v in file_options.items() if k not in replaced}
     options: dict[str, Any] = dict(RENDERER_DEFAULTS) if model == "renderer" else {}
     said = {}  # option -> how a message names it: the flag, or the config file's option
     if preset:

@@ -93,3 +93,16 @@ def test_batch_resources_of_nan_or_inf_are_refused_before_anything_starts(scene,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and flag in err, err
     assert not out.exists()
+
+
+def test_a_run_json_stored_before_the_limit_starts_a_new_run_with_a_given_iters(tiny_run, scene, capsys):
+    """Fixed here: `--config RUN/run.json` (how osmis says to start a run killed before its first checkpoint again)
+    with iters 1e20 stored by an earlier version was refused even with `--iters 5`, which replaces the file's value;
+    the flag now takes its place, as on resume. Without it the file is refused naming run.json and 'iters'."""
+    _store(tiny_run, iters=10**20)
+    config = str(tiny_run / "run.json")
+    assert main(["inspect", str(scene), "--config", config, "--iters", "5"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["inspect", str(scene), "--config", config]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and config in err and "'iters'" in err, err
