@@ -151,8 +151,9 @@ class _WarningRouter:
     def attach(self, sink: Callable[[tuple], None]) -> None:
         self._sinks[threading.get_ident()] = sink
 
-    def detach(self) -> None:
-        self._sinks.pop(threading.get_ident(), None)
+    def detach(self, thread: int | None = None) -> None:
+        """Detach `thread` (an ident; default: this thread)."""
+        self._sinks.pop(threading.get_ident() if thread is None else thread, None)
 
     def sink_here(self) -> Callable[[tuple], None] | None:
         """The sink of the job running in this thread (None: none), for a helper thread the job starts to attach."""
@@ -329,8 +330,13 @@ def progress_yields(func: Callable, *args, **kwargs) -> Iterator[tuple]:
 
     helper = threading.Thread(target=run, name="osmis-progress", daemon=True)
     helper.start()
-    while (item := reports.get()) is not _DONE:
-        yield item
+    try:
+        while (item := reports.get()) is not _DONE:
+            yield item
+    finally:
+        # a job closed at a yield (aborted) leaves its helper running: its later warnings go to the console, not
+        # to the job's signals, which go with the job
+        _router.detach(helper.ident)
     helper.join()
     if "error" in outcome:
         raise outcome["error"]
