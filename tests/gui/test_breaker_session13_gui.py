@@ -1,9 +1,12 @@
-"""Breaker session 13 (the app's background jobs and their warnings): one small test per finding; what was tried and
-found right is pinned too.
+"""Breaker session 13, the desktop app (offscreen): the background jobs' warnings, a job that fails with a
+RuntimeError, the Data page's learning-rate warning, a run stored before the count limit. One small test per
+finding; a finding still open is an xfail(strict=True) test that asserts the right behaviour.
 
-Tried and right: a generator job's RuntimeError reaches `errored` and its `finished` still comes; after overlapping
-jobs that warn have all ended, the process's warning filters and hook are what they were before the first started;
-a warning raised on the GUI thread while a job runs reaches the process's hook, not the job."""
+Tried and right: a generator job's RuntimeError reaches `errored` and its `finished` still comes (the Gallery page
+shows "Generation failed: ..." and leaves its busy state); after overlapping jobs that warn have all ended, the
+process's warning filters and hook are what they were before the first started; a warning raised on the GUI thread
+while a job runs reaches the process's hook, not the job; the settings form takes a small Iterations with keep_best
+at its default (no evaluation, no refusal)."""
 
 from __future__ import annotations
 
