@@ -13,7 +13,9 @@ trains; a missing renderer stage trains from scratch; a valid --iters trains bot
 images is refused before training (new and resumed two-stage jobs). --threads above the CPUs and 0, --batch-size
 1025 and 0 are refused in one sentence. A config file with keep_best and an eval_every above its iters is refused
 naming the file; --preset short --iters 500 (keep_best at its default) is taken; a longer --iters on a run stored
-with keep_best and eval_every above its iters resumes.
+with keep_best and eval_every above its iters resumes. `osmis run --resume` of a run stored with iters 1e20: refused
+without --iters, with it trains, and run.json's resume_changes and log.txt say "from 1e20 to N". Every float option
+refuses nan and inf; animate --fps/--frames, generate --n and --seed are bounded in one sentence.
 """
 
 from __future__ import annotations
