@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import (
+    COUNT_LIMIT,
     INSPECT_RECIPE,
     RESUMABLE_OPTIONS,
     OsmisConfig,
@@ -214,7 +215,9 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
             f"{', '.join(RESUMABLE_OPTIONS)} can change on resume."
         )
     for name, sentence in {**in_checkpoint, **outdated}.items():
-        if name not in asked:
+        # the limit itself, not typed now, is the value a reader put in the stored count's place (the app's form
+        # shows it and passes it back on Continue): no new value given
+        if name not in asked or (name not in typed and asked[name] == COUNT_LIMIT):
             raise ConfigError(sentence)
     check_model_options(saved.model, changes)
     step = int(state["step"])
