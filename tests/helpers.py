@@ -120,3 +120,31 @@ def folder_bytes(folder: Path) -> dict:
     """Every file under `folder` (relative path -> bytes): compared before and after a command that must write
     nothing."""
     return {p.relative_to(folder): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def two_iteration_run(data, run: Path) -> Path:
+    """A finished OSMIS run of 2 tiny iterations (no evaluation, no best) in `run`; returns it."""
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
+    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none"})
+    for _ in start_training(config, data, run).run():
+        pass
+    return run
+
+
+def store_run_options(run: Path, checkpoints: bool = True, **options) -> None:
+    """Write run options into run.json (and the checkpoints' stored configs), as an earlier version with fewer rules
+    or no limits did."""
+    import json
+
+    import torch
+
+    info = json.loads((run / "run.json").read_text())
+    info["config"]["run"].update(options)
+    (run / "run.json").write_text(json.dumps(info))
+    if checkpoints:
+        for path in (run / "checkpoints").glob("step_*.pt"):
+            state = torch.load(path, weights_only=False)
+            state["config"]["run"].update(options)
+            torch.save(state, path)

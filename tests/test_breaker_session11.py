@@ -4,40 +4,21 @@ behaviour, so it passes once fixed."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import torch
-from helpers import TINY, tiny_flags
+from helpers import store_run_options, tiny_flags, two_iteration_run
 
 from osmis_core.application.runfolder import RunFolder
-from osmis_core.application.session import start_training
 from osmis_core.cli import main
-from osmis_core.config import COUNT_LIMIT, OsmisConfig
+from osmis_core.config import COUNT_LIMIT
 
 HUGE = 10**20  # what an earlier version stored for --iters 1e20 (no limit then)
 
 
 @pytest.fixture
 def tiny_run(scene, tmp_path):
-    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none"})
-    run = tmp_path / "run"
-    for _ in start_training(config, scene, run).run():
-        pass
+    run = two_iteration_run(scene, tmp_path / "run")
     assert RunFolder(run).checkpoint_steps() == [2]
     return run
-
-
-def _store_iters(run, value, checkpoints=True):
-    """Write `value` as the run's iters into run.json (and its checkpoints), as a version before the limit did."""
-    info = json.loads((run / "run.json").read_text())
-    info["config"]["run"]["iters"] = value
-    (run / "run.json").write_text(json.dumps(info))
-    if checkpoints:
-        for path in (run / "checkpoints").glob("step_*.pt"):
-            state = torch.load(path, weights_only=False)
-            state["config"]["run"]["iters"] = value
-            torch.save(state, path)
 
 
 @pytest.mark.parametrize(("value", "code"), [(COUNT_LIMIT, 0), (COUNT_LIMIT + 1, 2)])
@@ -55,7 +36,7 @@ def test_resume_of_a_run_json_above_the_limit_names_the_file(tiny_run, capsys, c
     the message did not say the value came from the run's run.json. Without --iters (which would replace it, see
     test_a_run_stored_before_the_limit_resumes_with_a_valid_iters) one sentence names run.json, 'iters' and the
     flag to give, and nothing is trained."""
-    _store_iters(tiny_run, HUGE, checkpoints=checkpoints)
+    store_run_options(tiny_run, checkpoints=checkpoints, iters=HUGE)
     assert main(["train", str(tiny_run), "--resume", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(tiny_run / "run.json") in err and "'iters'" in err, err
@@ -66,7 +47,7 @@ def test_resume_of_a_run_json_above_the_limit_names_the_file(tiny_run, capsys, c
 def test_a_run_stored_before_the_limit_still_generates(tiny_run, tmp_path, capsys):
     """Fixed here: iters 1e20 stored by a version before the limit (in run.json and the checkpoints) made the
     checkpoints 'damaged' and the run unable to generate, although iters plays no part in generating."""
-    _store_iters(tiny_run, HUGE)
+    store_run_options(tiny_run, iters=HUGE)
     code = main(["generate", str(tiny_run), "--n", "1", "--out", str(tmp_path / "gallery")])
     assert code == 0, capsys.readouterr().err
 
@@ -74,7 +55,7 @@ def test_a_run_stored_before_the_limit_still_generates(tiny_run, tmp_path, capsy
 def test_a_run_stored_before_the_limit_resumes_with_a_valid_iters(tiny_run, capsys):
     """Fixed here: such a run could not resume even with a valid --iters, which replaces the stored value (the
     change is applied before the stored config is checked, and recorded from the stored value)."""
-    _store_iters(tiny_run, HUGE)
+    store_run_options(tiny_run, iters=HUGE)
     assert main(["train", str(tiny_run), "--resume", "--iters", "4", "--quiet"]) == 0, capsys.readouterr().err
     assert RunFolder(tiny_run).checkpoint_steps()[-1] == 4
     info = RunFolder(tiny_run).read_run_json()

@@ -20,36 +20,17 @@ refuses nan and inf; animate --fps/--frames, generate --n and --seed are bounded
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import torch
-from helpers import TINY
+from helpers import store_run_options, two_iteration_run
 
 from osmis_core.application.runfolder import RunFolder
-from osmis_core.application.session import start_training
 from osmis_core.cli import main
-from osmis_core.config import COUNT_LIMIT, OsmisConfig
+from osmis_core.config import COUNT_LIMIT
 
 
 @pytest.fixture
 def tiny_run(scene, tmp_path):
-    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none"})
-    run = tmp_path / "run"
-    for _ in start_training(config, scene, run).run():
-        pass
-    return run
-
-
-def _store(run, **options):
-    """Write run options into run.json and the checkpoints, as an earlier version with fewer rules did."""
-    info = json.loads((run / "run.json").read_text())
-    info["config"]["run"].update(options)
-    (run / "run.json").write_text(json.dumps(info))
-    for path in (run / "checkpoints").glob("step_*.pt"):
-        state = torch.load(path, weights_only=False)
-        state["config"]["run"].update(options)
-        torch.save(state, path)
+    return two_iteration_run(scene, tmp_path / "run")
 
 
 def test_a_resume_refused_by_the_runs_own_keep_best_says_they_are_the_runs(tiny_run, capsys):
@@ -57,7 +38,7 @@ def test_a_resume_refused_by_the_runs_own_keep_best_says_they_are_the_runs(tiny_
     resumed with `--iters 4`, was refused with "option 'keep_best' = 'diversity' ..., but option 'eval_every' = 10
     computes none in a run of --iters = 4": the user typed neither, and the sentence did not say they were the
     run's own settings. A longer --iters (an evaluation within it) resumes."""
-    _store(tiny_run, keep_best="diversity", eval_every=10)
+    store_run_options(tiny_run, keep_best="diversity", eval_every=10)
     assert main(["train", str(tiny_run), "--resume", "--quiet", "--iters", "4"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
@@ -70,7 +51,7 @@ def test_a_resume_refused_by_the_runs_own_keep_best_says_they_are_the_runs(tiny_
 def test_a_count_stored_above_the_limit_resumes_with_its_flag_and_generates(tiny_run, tmp_path, capsys, name):
     """Tried and right: a resumable count other than iters stored above the limit: refused without its flag (one
     sentence naming run.json and the flag), resumed with it, and the change recorded from the stored value."""
-    _store(tiny_run, **{name: COUNT_LIMIT * 10})
+    store_run_options(tiny_run, **{name: COUNT_LIMIT * 10})
     flag = "--" + name.replace("_", "-")
     assert main(["train", str(tiny_run), "--resume", "--quiet", "--iters", "4"]) == 2
     err = capsys.readouterr().err.strip()
@@ -101,7 +82,7 @@ def test_a_run_json_stored_before_the_limit_starts_a_new_run_with_a_given_iters(
     """Fixed here: `--config RUN/run.json` (how osmis says to start a run killed before its first checkpoint again)
     with iters 1e20 stored by an earlier version was refused even with `--iters 5`, which replaces the file's value;
     the flag now takes its place, as on resume. Without it the file is refused naming run.json and 'iters'."""
-    _store(tiny_run, iters=10**20)
+    store_run_options(tiny_run, iters=10**20)
     config = str(tiny_run / "run.json")
     assert main(["inspect", str(scene), "--config", config, "--iters", "5"]) == 0, capsys.readouterr().err
     capsys.readouterr()

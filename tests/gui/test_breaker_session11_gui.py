@@ -4,9 +4,12 @@ that asserts the right behaviour, so it passes once fixed."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from app_steps import LONG, configure, load
 from gui_helpers import TINY_RENDERER_GUI, make_scene
+from helpers import store_run_options
 
 pytestmark = pytest.mark.gui
 
@@ -101,17 +104,9 @@ def test_opening_a_run_stored_before_the_count_limit_says_so_at_once(window, qtb
     """Fixed here: a run stored before the count limit (iters 1e20 in run.json and its checkpoints) opened without a
     word and the Settings form kept its previous values (not the run's); the problem showed only on Continue. The
     form now takes the run's settings (iters read as the limit) and the log says what to set."""
-    import json
 
-    import torch
-
+    store_run_options(trained_run, iters=10**20)
     info = json.loads((trained_run / "run.json").read_text())
-    info["config"]["run"]["iters"] = 10**20
-    (trained_run / "run.json").write_text(json.dumps(info))
-    for path in (trained_run / "checkpoints").glob("step_*.pt"):
-        state = torch.load(path, weights_only=False)
-        state["config"]["run"]["iters"] = 10**20
-        torch.save(state, path)
     seen = []
     window.state.log_line.connect(seen.append)
     window.state.status.connect(lambda text, msecs: seen.append(text))

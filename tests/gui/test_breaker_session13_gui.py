@@ -15,6 +15,7 @@ import warnings
 
 import pytest
 from app_steps import LONG
+from helpers import store_run_options
 
 pytestmark = pytest.mark.gui
 
@@ -87,20 +88,11 @@ def test_continue_of_a_run_stored_before_the_limit_without_a_new_iters_is_refuse
     continued in the app without setting Iterations, trained for 2**31 - 1 iterations (the form shows the limit in
     the stored value's place and Continue passed it back). It is refused in one sentence naming iters, as `osmis
     train --resume` without --iters is, and trains nothing; with a new Iterations it trains (next test)."""
-    import json
-
-    import torch
 
     from osmis_core.application.runfolder import RunFolder
     from osmis_gui.state import IDLE
 
-    info = json.loads((trained_run / "run.json").read_text())
-    info["config"]["run"]["iters"] = 10**20
-    (trained_run / "run.json").write_text(json.dumps(info))
-    for path in (trained_run / "checkpoints").glob("step_*.pt"):
-        state = torch.load(path, weights_only=False)
-        state["config"]["run"]["iters"] = 10**20
-        torch.save(state, path)
+    store_run_options(trained_run, iters=10**20)
     steps = RunFolder(trained_run).checkpoint_steps()
     window.open_path(str(trained_run))
     qtbot.waitUntil(lambda: window.training.run_dir == str(trained_run), timeout=LONG)
@@ -165,18 +157,10 @@ def test_continue_of_a_run_stored_before_the_limit_with_a_new_iters_trains(windo
     """Fixed by the integrator: the same run with Iterations set in Settings before Continue trains to it."""
     import json
 
-    import torch
-
     from osmis_core.application.runfolder import RunFolder
     from osmis_gui.state import IDLE
 
-    info = json.loads((trained_run / "run.json").read_text())
-    info["config"]["run"]["iters"] = 10**20
-    (trained_run / "run.json").write_text(json.dumps(info))
-    for path in (trained_run / "checkpoints").glob("step_*.pt"):
-        state = torch.load(path, weights_only=False)
-        state["config"]["run"]["iters"] = 10**20
-        torch.save(state, path)
+    store_run_options(trained_run, iters=10**20)
     last = RunFolder(trained_run).checkpoint_steps()[-1]
     window.open_path(str(trained_run))
     qtbot.waitUntil(lambda: window.training.run_dir == str(trained_run), timeout=LONG)
