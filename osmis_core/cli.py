@@ -386,6 +386,27 @@ def _console_safe() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+# the arguments that name a file or folder: an empty one names none (argparse takes `--out ""` as given, and an
+# empty path would read or write the working folder, or a file named "")
+_PATH_ARGUMENTS = frozenset(
+    {"data", "mask", "out", "config", "run", "layout", "layouts", "from_gallery", "dir", "real", "weights_dir"}
+    | {"gallery", "json_out", "sources", "path", "resample"}
+)
+
+
+def _check_paths_named(parser: argparse.ArgumentParser, args) -> None:
+    """Every file or folder argument given must name one: an empty (or blank) one is refused in one sentence naming
+    the argument, before anything is read or written (OsmisError)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in commands.choices[args.command]._actions:
+        value = getattr(args, action.dest, None) if action.dest in _PATH_ARGUMENTS else None
+        if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, list) else [value])):
+            name = (
+                max(action.option_strings, key=len) if action.option_strings else action.metavar or action.dest.upper()
+            )
+            raise OsmisError(f"{name} is empty: give a file or folder.")
+
+
 def _check_counts(args) -> None:
     """Every count flag outside the config (those inside are checked by the config) must be a sensible number."""
     for flag, minimum in (("n", 1), ("batch_size", 1), ("miou_steps", 1), ("warmup", 0), ("rounds", 1)):
@@ -418,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     """The `osmis` entry point. Parsing (and --help) imports no torch; a command that computes first sets the CPU
     thread plan (environment variables the OpenMP runtime reads when torch loads: see osmis_core/threads.py)."""
     _console_safe()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `run` prints it back to resume a job
     from .threads import configure_threads
 
@@ -433,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     # the app's event loop has its own way to close
     previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if args.command != "gui" else None
     try:
+        _check_paths_named(parser, args)
         _check_counts(args)
         return COMMANDS[args.command](args)
     except OsmisError as exc:

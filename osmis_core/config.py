@@ -1142,8 +1142,24 @@ def build_config(
     # a flag counts even at its default value; a preset's or a config file's value only where it differs from the
     # default (a saved config lists every option)
     explicit = set(_expand_words(overrides))
-    _check_together({**OsmisConfig().flat(), **options}, lambda k: said.get(k, _flag_as_given(k, True)), explicit)
+    try:
+        _check_together({**OsmisConfig().flat(), **options}, lambda k: said.get(k, _flag_as_given(k, True)), explicit)
+    except ConfigError as error:
+        sources = [f"{config_file}: ", f"preset '{preset}': "]
+        raise ConfigError(_name_each_source_once(str(error), sources)) from None
     return OsmisConfig().replace(**options)
+
+
+def _name_each_source_once(message: str, sources: Collection[str]) -> str:
+    """message with each of `sources` (a prefix such as 'run.json: ' naming where options came from) kept where it
+    first appears and dropped where it comes again: a rule between options of one config file names the file
+    once."""
+    for source in sources:
+        first = message.find(source)
+        if first >= 0:
+            start = first + len(source)
+            message = message[:start] + message[start:].replace(source, "")
+    return message
 
 
 def preset_config(name: str | None, model: str = "osmis") -> OsmisConfig:

@@ -33,6 +33,28 @@ def test_missing_path(capsys, tmp_path):
     assert "no such file" in _inspect(capsys, tmp_path / "nope.png")
 
 
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["run", "{scene}", "--out", "", "--iters", "1"], "--out"),
+        (["train", "{scene}", "--out", " ", "--iters", "1"], "--out"),
+        (["run", "", "--iters", "1"], "DATA"),
+        (["animate", "{tmp}", "--out", ""], "--out"),
+        (["generate", "{tmp}", "--out", ""], "--out"),
+        (["train", "{scene}", "--config", "", "--iters", "1"], "--config"),
+        (["export", "", "--select", "0", "--out", "{tmp}/e"], "GALLERY"),
+    ],
+)
+def test_an_empty_path_is_refused_naming_the_argument(capsys, scene, tmp_path, monkeypatch, argv, named):
+    """An empty file or folder argument names none: `osmis run DATA --out ""` trained into runs/<data name>, and
+    `animate --out ""` spoke of a file named ''. Refused before anything is read or written."""
+    monkeypatch.chdir(tmp_path)
+    argv = [a.format(scene=scene, tmp=tmp_path) for a in argv]
+    before = sorted(tmp_path.rglob("*"))
+    assert _err(capsys, argv) == f"error: {named} is empty: give a file or folder.\n"
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 def test_not_an_image(capsys, tmp_path):
     p = tmp_path / "notes.png"
     p.write_text("hello")

@@ -65,6 +65,22 @@ def test_precedence_and_file_formats(tmp_path):
     assert load_config_file(tmp_path / "c.toml") == {"seed": 9}
 
 
+def test_a_rule_between_options_of_one_config_file_names_the_file_once(tmp_path):
+    """A rule broken by several options of one config file is one sentence that names the file once (each option
+    after the first is named by its own name), and a typed flag is still named by its flag."""
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"keep_best": "diversity", "eval_every": 100, "iters": 5}))
+    with pytest.raises(ConfigError) as refused:
+        build_config(None, config)
+    message = str(refused.value)
+    assert message.count(str(config)) == 1, message
+    assert "option 'keep_best'" in message and "option 'eval_every' = 100" in message and "option 'iters'" in message
+    with pytest.raises(ConfigError) as refused:
+        build_config(None, config, {"iters": 5})
+    message = str(refused.value)
+    assert message.count(str(config)) == 1 and "--iters = 5" in message, message
+
+
 def test_validation_messages():
     with pytest.raises(ConfigError, match="loss.*one of"):
         OsmisConfig().replace(loss="l2")
