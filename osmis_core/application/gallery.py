@@ -20,7 +20,7 @@ import numbers
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -114,7 +114,7 @@ def gallery_events(
         else (RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
     )
     existed = (out / MANIFEST).is_file()
-    staging = staging_folder(out)
+    staging = staging_folder(out, reads=[run_dir])
     t0 = time.perf_counter()
     try:
         yield GenerationStarted(n, out)
@@ -219,9 +219,18 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 # -- building a folder beside its place, then swapping it in -------------------------------------------------------
 
 
-def staging_folder(out: Path) -> Path:
+def staging_folder(out: Path, reads: Collection[str | Path] = ()) -> Path:
     """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
-    a gallery (it would be replaced), and clears what an earlier killed build left beside it."""
+    a gallery (it would be replaced), or that is or holds a file or folder the command reads (`reads`: the run, the
+    source gallery, the layouts; replacing `out` would delete it), and clears what an earlier killed build left
+    beside it."""
+    target = out.resolve()
+    for source in reads:
+        if target == Path(source).resolve() or target in Path(source).resolve().parents:
+            raise OsmisError(
+                f"{out}: the new gallery would replace {source}, which this command reads; choose another output "
+                f"folder."
+            )
     if out.exists():
         if not out.is_dir():
             raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
@@ -475,10 +484,8 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     unknown = sorted(wanted - {it["index"] for it in items})
     if unknown:
         raise OsmisError(f"{src}: the gallery has no item {unknown[0]} (it holds {len(manifest['items'])} items).")
-    if out.resolve() == src.resolve():
-        raise OsmisError(f"{out}: the export folder must not be the gallery itself.")
     metrics = read_metrics(src)
-    staging = staging_folder(out)
+    staging = staging_folder(out, reads=[src])
     try:
         files = 0
         for item in items:

@@ -544,7 +544,8 @@ def render_gallery_events(
         else RunFolder(run_dir).galleries / gallery_name(renderer.step, seed, total)
     )
     # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
-    staging = staging_folder(out)
+    regions = [region.mask_name] if region is not None and region.mask_name else []
+    staging = staging_folder(out, reads=[run_dir, *(path for path, *_ in prepared), *regions])
     t0 = time.perf_counter()
     try:
         yield GenerationStarted(total, out)

@@ -1,0 +1,82 @@
+"""Breaker session 14 (today's empty-path refusal and config-file naming, odd paths for every command, export, evaluate
+and render on odd galleries and runs): one small test per finding (tiny settings, CPU); a finding still open is an
+xfail(strict=True) test that asserts the right behaviour, so it passes once fixed.
+
+Found and fixed:
+- `osmis render RUN --from G --out G` (or a --layout or --resample file inside G) replaced the OSMIS gallery G it
+  read with the renders: the samples and scores were gone. `osmis export G2 --out G` where G2 lies inside G deleted
+  G2 the same way, and `osmis generate` into a gallery holding its run would have deleted the run. A new gallery
+  never replaces a file or folder the command reads (gallery.staging_folder).
+
+Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
+--config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
+breaking a rule between two of its options (JSON, TOML, grouped, a file name without extension, or one that looks
+like message text) is named once, with a preset and a flag beside it too; names with spaces, unicode, a leading
+'-' (as ./-dash), symlinks to files and folders, trailing slashes train; a dangling symlink as DATA or --config is
+"not found"; --out the data folder, a file, a file's child, a folder of other files (generate, export, render: the
+run folder, '.', the data folder, RUN/galleries, a gallery's images/) are refused or kept apart; export of an empty
+folder, a run folder, a gallery missing a listed image; evaluate of an empty folder, a gallery with index.html
+deleted, a missing or other-size image; generate/animate given a gallery or a renderer run, render an OSMIS run.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import folder_bytes, two_iteration_run
+
+from osmis_core.cli import main
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.fixture
+def gallery(scene, tmp_path):
+    """An OSMIS gallery of 2 samples of a 2-iteration run."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    assert main(["generate", str(run), "--n", "2", "--out", str(tmp_path / "g")]) == 0
+    return tmp_path / "g"
+
+
+def test_render_from_a_gallery_into_itself_is_refused_and_the_gallery_kept(tiny_renderer_run, gallery, capsys):
+    """Fixed here: `osmis render RUN --from G --out G` replaced the OSMIS gallery it read (its samples, manifest
+    and scores) with renders of its masks; a --layout inside G did the same."""
+    run, _ = tiny_renderer_run
+    before = folder_bytes(gallery)
+    mask = gallery / "masks" / "0000.png"
+    for source in (["--from", str(gallery)], ["--layout", str(mask)]):
+        assert main(["render", str(run), *source, "--n", "1", "--out", str(gallery)]) == 2
+        err = _one_error(capsys)
+        assert str(gallery) in err and "which this command reads" in err, err
+        assert folder_bytes(gallery) == before
+    assert not [p for p in gallery.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_export_into_a_gallery_holding_the_source_is_refused(gallery, capsys):
+    """Fixed here: `osmis export G/sub --out G` (an export kept inside the gallery it came from) replaced G and so
+    deleted G/sub, the gallery it was copying from; an export into the gallery itself is refused as before."""
+    sub = gallery / "sub"
+    assert main(["export", str(gallery), "--select", "0", "--out", str(sub)]) == 0
+    capsys.readouterr()
+    before = folder_bytes(gallery)
+    for src in (sub, gallery):
+        assert main(["export", str(src), "--select", "0", "--out", str(gallery)]) == 2
+        err = _one_error(capsys)
+        assert f"{gallery}: the new gallery would replace {src}" in err, err
+    assert folder_bytes(gallery) == before
+
+
+def test_generate_into_a_gallery_holding_its_run_is_refused(scene, tmp_path, capsys):
+    """Fixed here: a run kept inside a gallery folder, generated into that gallery, would be deleted with the
+    gallery it replaced."""
+    holder = tmp_path / "g"
+    assert main(["generate", str(two_iteration_run(scene, tmp_path / "r")), "--n", "1", "--out", str(holder)]) == 0
+    run = two_iteration_run(scene, holder / "run")
+    capsys.readouterr()
+    before = folder_bytes(holder)
+    assert main(["generate", str(run), "--n", "1", "--out", str(holder)]) == 2
+    assert "which this command reads" in _one_error(capsys)
+    assert folder_bytes(holder) == before
