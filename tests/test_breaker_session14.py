@@ -7,6 +7,11 @@ Found and fixed:
   read with the renders: the samples and scores were gone. `osmis export G2 --out G` where G2 lies inside G deleted
   G2 the same way, and `osmis generate` into a gallery holding its run would have deleted the run. A new gallery
   never replaces a file or folder the command reads (gallery.staging_folder).
+- `--layouts-from ""` trained a renderer with no layouts from any run and `--background-color ""` was ignored (an
+  empty text option, flag or config file); refused naming it (config._validate_given). A stored "" still resumes.
+- `--layouts-from nowhere` failed naming no option after creating the run folder; a renderer run there was told
+  to use `osmis render`. Checked before anything is written, naming --layouts-from
+  (renderer_trainer.check_layouts_from).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -80,3 +85,66 @@ def test_generate_into_a_gallery_holding_its_run_is_refused(scene, tmp_path, cap
     assert main(["generate", str(run), "--n", "1", "--out", str(holder)]) == 2
     assert "which this command reads" in _one_error(capsys)
     assert folder_bytes(holder) == before
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize("where", ["flag", "config file"])
+def test_an_empty_layouts_from_or_background_colour_is_refused_naming_it(scene, tmp_path, capsys, value, where):
+    """Fixed here: `--layouts-from ""` trained a renderer without layouts from any run (the empty text read as
+    none), `--layouts-from " "` failed with "error:  : no such run folder." naming neither the option nor a
+    folder, and `--background-color ""` was taken and ignored; the same in a config file. An empty text option
+    is refused naming where it was given."""
+    for option, flags in (("layouts_from", ["--model", "renderer"]), ("background_color", [])):
+        flag = "--" + option.replace("_", "-")
+        if where == "flag":
+            given, named = [flag, value], flag
+        else:
+            (tmp_path / "c.json").write_text(f'{{"{option}": "{value}"}}')
+            given, named = ["--config", str(tmp_path / "c.json")], f"c.json: option '{option}'"
+        assert main(["train", str(scene), *flags, *given, "--iters", "2", "--out", str(tmp_path / "r")]) == 2
+        err = _one_error(capsys)
+        assert named in err and "is empty" in err, err
+        assert not (tmp_path / "r").exists()
+
+
+def test_a_stored_empty_layouts_from_still_resumes(tiny_renderer_run, tmp_path, capsys):
+    """Tried and right after the fix above: a renderer run an earlier version stored with layouts_from "" (which
+    meant none) still resumes."""
+    import json
+    import shutil
+
+    import torch
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_renderer_run[0], run)
+    info = json.loads((run / "run.json").read_text())
+    info["config"]["renderer"]["layouts_from"] = ""
+    (run / "run.json").write_text(json.dumps(info))
+    for path in (run / "checkpoints").glob("step_*.pt"):
+        state = torch.load(path, weights_only=False)
+        state["config"]["renderer"]["layouts_from"] = ""
+        torch.save(state, path)
+    assert main(["train", str(run), "--resume", "--quiet", "--iters", "3"]) == 0, capsys.readouterr().err
+
+
+def test_a_layouts_from_that_is_no_osmis_run_is_refused_naming_the_option_before_writing(
+    scene, tiny_renderer_run, tmp_path, capsys
+):
+    """Fixed here: `--layouts-from nowhere` said "nowhere: no such run folder." (which option?) after creating
+    the run folder (checkpoints/ and samples/ left behind); a renderer run given there was told to use `osmis
+    render`. Each is refused naming --layouts-from before anything is written."""
+    from test_renderer_training import TINY_RENDERER
+
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY_RENDERER.items()]
+    for source, problem in (
+        (tmp_path / "nowhere", "no such run folder"),
+        (scene, "not a run folder"),
+        (tiny_renderer_run[0], "is a renderer run; give an OSMIS run"),
+    ):
+        out = tmp_path / "r"
+        assert (
+            main(["train", str(scene), *flags, "--layouts-from", str(source), "--iters", "2", "--out", str(out)]) == 2
+        )
+        err = _one_error(capsys)
+        assert err.startswith(f"error: --layouts-from: {source}") and problem in err, err
+        assert not out.exists()

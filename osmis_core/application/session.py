@@ -77,6 +77,10 @@ def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> 
         from ..training.monitor import check_keep_best
 
         check_keep_best(config.run.keep_best, data.num_classes is not None, str(data_path))
+    elif config.renderer.layouts_from:  # an earlier version stored --layouts-from "" for none
+        from ..training.renderer_trainer import check_layouts_from
+
+        check_layouts_from(config.renderer.layouts_from, data.num_classes)
 
 
 def start_training(
