@@ -12,6 +12,8 @@ Found and fixed:
 - `--layouts-from nowhere` failed naming no option after creating the run folder; a renderer run there was told
   to use `osmis render`. Checked before anything is written, naming --layouts-from
   (renderer_trainer.check_layouts_from).
+- `osmis render GALLERY` said "GALLERY/checkpoints: the run has no checkpoint yet"; a folder without run.json is
+  refused in the sentence generate and animate give (RunFolder.require, the one place of it).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -148,3 +150,16 @@ def test_a_layouts_from_that_is_no_osmis_run_is_refused_naming_the_option_before
         err = _one_error(capsys)
         assert err.startswith(f"error: --layouts-from: {source}") and problem in err, err
         assert not out.exists()
+
+
+def test_render_of_a_folder_that_is_no_run_says_so(gallery, scene, capsys):
+    """Fixed here: `osmis render GALLERY` (or the data folder) said "GALLERY/checkpoints: the run has no
+    checkpoint yet", as if it were a run; it says what generate and animate say (RunFolder.require)."""
+    for folder in (gallery, scene):
+        for command in ("render", "generate", "animate"):
+            extra = ["--out", str(folder.parent / "w.mp4")] if command == "animate" else []
+            assert main([command, str(folder), *extra]) == 2
+            assert (
+                _one_error(capsys)
+                == f"error: {folder}: not a run folder (no run.json); give the folder that holds run.json."
+            )

@@ -126,8 +126,7 @@ class Renderer:
         """The batch-norm-refreshed EMA generator of a renderer run's checkpoint. Raises OsmisError for a missing
         run, an OSMIS run, or a damaged checkpoint."""
         folder = RunFolder(run_dir)
-        if not folder.root.is_dir():
-            raise OsmisError(f"{folder.root}: no such run folder.")
+        folder.require()
         state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
         # a count stored above today's limit (iters, say) plays no part in rendering
         config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint", {})
@@ -571,8 +570,7 @@ def run_gallery_events(
     seeds seed..seed+n-1) of a renderer run. The run's kind is read from its run.json. Raises OsmisError for a
     folder that is not a run."""
     folder = RunFolder(run_dir)
-    if not folder.exists():
-        raise OsmisError(f"{folder.root}: not a run folder (no run.json); give the folder that holds run.json.")
+    folder.require()
     info = folder.read_run_json()
     if OsmisConfig.from_dict(info.get("config", {}), str(folder.run_json), {}).model == "renderer":
         yield from render_gallery_events(run_dir, None, None, n, seed, device=device, checkpoint=checkpoint)

@@ -220,6 +220,14 @@ class RunFolder:
     def exists(self) -> bool:
         return self.run_json.is_file()
 
+    def require(self) -> None:
+        """Refuse a folder that holds no run (OsmisError): a missing one, or one without run.json (data, a gallery),
+        in the sentence every command that reads a run (generate, render, animate, --layouts-from) gives."""
+        if not self.root.is_dir():
+            raise OsmisError(f"{self.root}: no such run folder.")
+        if not self.exists():
+            raise OsmisError(f"{self.root}: not a run folder (no run.json); give the folder that holds run.json.")
+
     def create(self) -> None:
         """Make the folders, checking that the location is writable."""
         try:

@@ -394,11 +394,8 @@ def check_layouts_from(run_dir: str, num_classes: int) -> None:
 
     folder = RunFolder(run_dir)
     try:
-        if (
-            folder.exists()
-            and OsmisConfig.from_dict(folder.read_run_json().get("config", {}), str(folder.run_json), {}).model
-            != "osmis"
-        ):
+        folder.require()
+        if OsmisConfig.from_dict(folder.read_run_json().get("config", {}), str(folder.run_json), {}).model != "osmis":
             raise OsmisError(f"{run_dir}: is a renderer run; give an OSMIS run of the same data.")
         _, meta = load_generator(run_dir)
     except OsmisError as exc:
