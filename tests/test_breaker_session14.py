@@ -14,6 +14,8 @@ Found and fixed:
   (renderer_trainer.check_layouts_from).
 - `osmis render GALLERY` said "GALLERY/checkpoints: the run has no checkpoint yet"; a folder without run.json is
   refused in the sentence generate and animate give (RunFolder.require, the one place of it).
+- `--mask photo.png` for photo.png itself (a symlink, the frames folder as its mask folder) trained on the photo's
+  colours as classes; refused naming the file (data.sources.find_source, so evaluate --real --mask too).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -163,3 +165,18 @@ def test_render_of_a_folder_that_is_no_run_says_so(gallery, scene, capsys):
                 _one_error(capsys)
                 == f"error: {folder}: not a run folder (no run.json); give the folder that holds run.json."
             )
+
+
+def test_a_mask_that_is_the_image_itself_is_refused(scene, tmp_path, capsys):
+    """Fixed here: `osmis train photo.png --mask photo.png` (or the frames folder as its own mask folder) trained
+    with the photo's colours read as classes ("3 classes from an RGB colour-coded mask"); refused naming the file,
+    for a symlink to the image too, before anything is written (data.sources.find_source)."""
+    image = scene / "image" / "00000.png"
+    (tmp_path / "link.png").symlink_to(image)
+    for data, mask in ((image, image), (tmp_path / "link.png", image), (scene, scene / "image"), (image, image.parent)):
+        out = tmp_path / "r"
+        assert main(["train", str(data), "--mask", str(mask), "--iters", "2", "--out", str(out)]) == 2
+        err = _one_error(capsys)
+        assert "the mask is the image" in err and "itself" in err, err
+        assert not out.exists()
+    assert main(["inspect", str(image), "--mask", str(scene / "mask" / "00000.png")]) == 0
