@@ -1109,6 +1109,13 @@ def cmd_bench(args) -> int:
         raise OsmisError(f"unknown variant '{unknown[0]}' (available: {', '.join(VARIANTS)}).")
     if args.rounds < 1:
         raise OsmisError("--rounds must be at least 1.")
+    json_out = Path(args.json_out)
+    # checked before the benchmark runs (minutes), not found when its results are written
+    blocked = next((p for p in (json_out, *json_out.parents) if p.exists()), None)
+    if blocked == json_out and json_out.is_dir():
+        raise OsmisError(f"{json_out}: --json-out is a folder; give a file name such as {json_out / 'bench.json'}.")
+    if blocked not in (None, json_out) and not blocked.is_dir():
+        raise OsmisError(f"{json_out}: --json-out cannot be written ({blocked} is a file, not a folder).")
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
     base = build_config(args.preset, args.config, overrides)
@@ -1138,7 +1145,10 @@ def cmd_bench(args) -> int:
         base = results[0]["median_s_per_iter"]
         for r in results[1:]:
             print(f"{r['variant']} vs {results[0]['variant']}: {base / r['median_s_per_iter']:.2f}x")
-    atomic_write_text(Path(args.json_out), json.dumps(results, indent=2) + "\n")
+    try:
+        atomic_write_text(json_out, json.dumps(results, indent=2) + "\n")
+    except OSError as exc:
+        raise OsmisError(f"{json_out}: --json-out cannot be written ({exc.strerror or exc}).") from None
     return 0
 
 

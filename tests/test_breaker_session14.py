@@ -16,6 +16,7 @@ Found and fixed:
   refused in the sentence generate and animate give (RunFolder.require, the one place of it).
 - `--mask photo.png` for photo.png itself (a symlink, the frames folder as its mask folder) trained on the photo's
   colours as classes; refused naming the file (data.sources.find_source, so evaluate --real --mask too).
+- `osmis bench --json-out FOLDER` benchmarked, then said "FOLDER: Is a directory"; refused before it runs.
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -180,3 +181,15 @@ def test_a_mask_that_is_the_image_itself_is_refused(scene, tmp_path, capsys):
         assert "the mask is the image" in err and "itself" in err, err
         assert not out.exists()
     assert main(["inspect", str(image), "--mask", str(scene / "mask" / "00000.png")]) == 0
+
+
+def test_bench_json_out_that_cannot_be_written_is_refused_before_benchmarking(scene, tmp_path, capsys):
+    """Fixed here: `osmis bench DATA --json-out FOLDER` benchmarked (minutes at real sizes), then failed with
+    "error: FOLDER: Is a directory"; a --json-out under a file said "photo.png: photo.png is a file, not a folder".
+    Both are refused naming --json-out before anything runs (no progress, no timing printed)."""
+    image = scene / "image" / "00000.png"
+    for out, problem in ((scene, "--json-out is a folder"), (image / "b.json", "is a file, not a folder")):
+        assert main(["bench", str(scene), "--iters", "1", "--rounds", "1", "--json-out", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1, captured
+        assert captured.err.startswith(f"error: {out}: --json-out") and problem in captured.err, captured.err
