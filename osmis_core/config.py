@@ -1010,6 +1010,8 @@ def option_type(name: str) -> type:
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON or TOML options file into a flat {option: value} dict (validated names)."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file; give a JSON or TOML file (a run's run.json, say).")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found.")
     try:

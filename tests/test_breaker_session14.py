@@ -17,6 +17,8 @@ Found and fixed:
 - `--mask photo.png` for photo.png itself (a symlink, the frames folder as its mask folder) trained on the photo's
   colours as classes; refused naming the file (data.sources.find_source, so evaluate --real --mask too).
 - `osmis bench --json-out FOLDER` benchmarked, then said "FOLDER: Is a directory"; refused before it runs.
+- `--config FOLDER`, `render --layout FOLDER`, `--resample FOLDER` said "file not found", `--layouts FILE` "no such
+  folder": each now says it is a folder (a file) and what to give.
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -193,3 +195,23 @@ def test_bench_json_out_that_cannot_be_written_is_refused_before_benchmarking(sc
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.count("\n") == 1, captured
         assert captured.err.startswith(f"error: {out}: --json-out") and problem in captured.err, captured.err
+
+
+def test_a_folder_given_for_a_file_and_a_file_for_a_folder_are_named_so(tiny_renderer_run, scene, tmp_path, capsys):
+    """Fixed here: `--config FOLDER`, `render --layout FOLDER` and `--resample FOLDER` said "file not found" of a
+    folder that is there, and `--layouts FILE` "no such folder of layouts" of a file that is there; each says
+    which it is and what to give."""
+    run, layout = tiny_renderer_run
+    cases = (
+        (["train", str(scene), "--config", str(scene)], f"{scene}: is a folder, not a config file"),
+        (["render", str(run), "--layout", str(scene)], f"{scene}: is a folder, not a layout file"),
+        (["render", str(run), "--layouts", str(layout)], f"{layout}: is a file, not a folder of layouts"),
+        (
+            ["render", str(run), "--layout", str(layout), "--resample", str(scene), "--resample-seed", "1"],
+            f"{scene}: is a folder, not a region mask file",
+        ),
+    )
+    for argv, said in cases:
+        assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+        assert _one_error(capsys).startswith(f"error: {said}")
+        assert not (tmp_path / "o").exists()

@@ -433,6 +433,8 @@ def _resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def layouts_in(folder: str | Path) -> list[Path]:
     folder = Path(folder)
+    if folder.is_file():
+        raise DataError(f"{folder}: is a file, not a folder of layouts; give one layout file with --layout.")
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder of layouts.")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
@@ -459,6 +461,8 @@ def layouts_of_gallery(gallery: str | Path) -> list[Path]:
 
 def read_region(path: str | Path) -> Region:
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a region mask file (an image, nonzero inside the region).")
     if not path.is_file():
         raise DataError(f"{path}: region mask file not found.")
     img = open_mask(path)
@@ -527,6 +531,8 @@ def render_gallery_events(
     else:
         sources = []
         for path in layouts:
+            if path.is_dir():
+                raise DataError(f"{path}: is a folder, not a layout file; give a folder of layouts with --layouts.")
             if not path.is_file():
                 raise DataError(f"{path}: layout file not found.")
             raw = renderer.decode_layout_image(open_mask(path), str(path))
