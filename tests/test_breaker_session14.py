@@ -19,6 +19,8 @@ Found and fixed:
 - `osmis bench --json-out FOLDER` benchmarked, then said "FOLDER: Is a directory"; refused before it runs.
 - `--config FOLDER`, `render --layout FOLDER`, `--resample FOLDER` said "file not found", `--layouts FILE` "no such
   folder": each now says it is a folder (a file) and what to give.
+- a batch list's mask that is no path (JSON "mask": " " or 5, a CSV cell of blanks) was refused as "'data' must be a
+  path"; JSON "mask": "" was taken as no mask. The mask is named; a blank CSV cell is empty (batch.sources).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -215,3 +217,19 @@ def test_a_folder_given_for_a_file_and_a_file_for_a_folder_are_named_so(tiny_ren
         assert main([*argv, "--out", str(tmp_path / "o")]) == 2
         assert _one_error(capsys).startswith(f"error: {said}")
         assert not (tmp_path / "o").exists()
+
+
+def test_a_batch_list_names_a_bad_mask_as_the_mask(tmp_path):
+    """Fixed here: a sources list whose mask is not a path (JSON "mask": " ", "" or 5; a CSV mask cell of blanks)
+    was refused as "'data' must be a path", naming the data, which was fine; JSON "mask": "" was taken as no mask.
+    A blank CSV cell is empty, as any other cell (no mask)."""
+    from osmis_core.batch.sources import list_sources
+    from osmis_core.errors import ConfigError
+
+    (tmp_path / "a.png").write_bytes(b"")
+    for mask in ('" "', '""', "5"):
+        (tmp_path / "s.json").write_text(f'[{{"data": "a.png", "mask": {mask}}}]')
+        with pytest.raises(ConfigError, match=r"s.json entry 1: 'mask' must be a path\."):
+            list_sources(tmp_path / "s.json")
+    (tmp_path / "s.csv").write_text("data,mask\na.png,  \n")
+    assert list_sources(tmp_path / "s.csv")[0].mask is None
