@@ -7,6 +7,8 @@ Found and fixed:
   read with the renders: the samples and scores were gone. `osmis export G2 --out G` where G2 lies inside G deleted
   G2 the same way, and `osmis generate` into a gallery holding its run would have deleted the run. A new gallery
   never replaces a file or folder the command reads (gallery.staging_folder).
+- a run trained into a gallery folder (accepted) was deleted, checkpoints and all, when the gallery was generated
+  again; a gallery holding a run is not replaced (gallery.staging_folder).
 - `--layouts-from ""` trained a renderer with no layouts from any run and `--background-color ""` was ignored (an
   empty text option, flag or config file); refused naming it (config._validate_given). A stored "" still resumes.
 - `--layouts-from nowhere` failed naming no option after creating the run folder; a renderer run there was told
@@ -233,3 +235,20 @@ def test_a_batch_list_names_a_bad_mask_as_the_mask(tmp_path):
             list_sources(tmp_path / "s.json")
     (tmp_path / "s.csv").write_text("data,mask\na.png,  \n")
     assert list_sources(tmp_path / "s.csv")[0].mask is None
+
+
+def test_a_gallery_holding_a_run_is_not_replaced(scene, gallery, tmp_path, capsys):
+    """Fixed here: a run trained into a gallery folder (`osmis train DATA --out GALLERY`, accepted) was deleted,
+    checkpoints and all, when that gallery was generated again (`osmis generate OTHER_RUN --out GALLERY`)."""
+    from helpers import TINY
+
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    assert main(["train", str(scene), "--out", str(gallery), "--iters", "2", "--quiet", *flags]) == 0
+    capsys.readouterr()
+    before = folder_bytes(gallery)
+    assert main(["generate", str(tmp_path / "run"), "--n", "1", "--out", str(gallery)]) == 2
+    assert _one_error(capsys) == (
+        f"error: {gallery}: the folder holds a run (run.json) beside its gallery; a gallery only replaces a "
+        "gallery, so choose another output folder."
+    )
+    assert folder_bytes(gallery) == before

@@ -221,8 +221,8 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 
 def staging_folder(out: Path, reads: Collection[str | Path] = ()) -> Path:
     """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
-    a gallery (it would be replaced), or that is or holds a file or folder the command reads (`reads`: the run, the
-    source gallery, the layouts; replacing `out` would delete it), and clears what an earlier killed build left
+    a gallery (it would be replaced): files without a manifest, a run beside a gallery, or a file or folder the
+    command reads (`reads`: the run, the source gallery, the layouts). Clears what an earlier killed build left
     beside it."""
     target = out.resolve()
     for source in reads:
@@ -238,6 +238,11 @@ def staging_folder(out: Path, reads: Collection[str | Path] = ()) -> Path:
             raise OsmisError(
                 f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
                 f"gallery, so choose a new or empty folder."
+            )
+        if RunFolder(out).exists():  # a run trained into a gallery folder: replacing the gallery would delete it
+            raise OsmisError(
+                f"{out}: the folder holds a run (run.json) beside its gallery; a gallery only replaces a gallery, "
+                f"so choose another output folder."
             )
     try:
         clear_leftover_siblings(out)
