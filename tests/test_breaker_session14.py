@@ -23,6 +23,7 @@ Found and fixed:
   folder": each now says it is a folder (a file) and what to give.
 - a batch list's mask that is no path (JSON "mask": " " or 5, a CSV cell of blanks) was refused as "'data' must be a
   path"; JSON "mask": "" was taken as no mask. The mask is named; a blank CSV cell is empty (batch.sources).
+- `--weights-dir X` said "weights folder X does not exist or is not a folder"; it says which, starting with the path.
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -252,3 +253,15 @@ def test_a_gallery_holding_a_run_is_not_replaced(scene, gallery, tmp_path, capsy
         "gallery, so choose another output folder."
     )
     assert folder_bytes(gallery) == before
+
+
+def test_a_weights_dir_that_is_no_folder_is_named_in_one_sentence(gallery, scene, capsys):
+    """Fixed here: `osmis evaluate --weights-dir X` of a missing folder or a file said "weights folder X does not
+    exist or is not a folder" (neither which, nor a sentence starting with the path as every other)."""
+    image = scene / "image" / "00000.png"
+    for where, said in ((scene / "nowhere", "no such folder (--weights-dir)."), (image, "is a file, not a folder")):
+        assert (
+            main(["evaluate", str(gallery), "--real", str(scene), "--metrics", "sifid", "--weights-dir", str(where)])
+            == 2
+        )
+        assert _one_error(capsys).startswith(f"error: {where}: {said}")

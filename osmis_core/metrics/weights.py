@@ -33,8 +33,10 @@ def _check_weights_dir(weights_dir: str | Path | None) -> Path | None:
     if weights_dir is None:
         return None
     path = Path(weights_dir).expanduser()
+    if path.is_file():
+        raise ConfigError(f"{path}: is a file, not a folder; --weights-dir names the folder that holds the weights.")
     if not path.is_dir():
-        raise ConfigError(f"weights folder {path} does not exist or is not a folder")
+        raise ConfigError(f"{path}: no such folder (--weights-dir).")
     return path
 
 
