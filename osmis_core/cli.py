@@ -1100,6 +1100,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from .application.runfolder import normalise_path
     from .files import atomic_write_text
     from .training.bench import VARIANTS, benchmark_variants
 
@@ -1109,7 +1110,7 @@ def cmd_bench(args) -> int:
         raise OsmisError(f"unknown variant '{unknown[0]}' (available: {', '.join(VARIANTS)}).")
     if args.rounds < 1:
         raise OsmisError("--rounds must be at least 1.")
-    json_out = Path(args.json_out)
+    json_out = normalise_path(args.json_out)
     # checked before the benchmark runs (minutes), not found when its results are written
     blocked = next((p for p in (json_out, *json_out.parents) if p.exists()), None)
     if blocked == json_out and json_out.is_dir():

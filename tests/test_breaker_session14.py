@@ -24,6 +24,8 @@ Found and fixed:
 - a batch list's mask that is no path (JSON "mask": " " or 5, a CSV cell of blanks) was refused as "'data' must be a
   path"; JSON "mask": "" was taken as no mask. The mask is named; a blank CSV cell is empty (batch.sources).
 - `--weights-dir X` said "weights folder X does not exist or is not a folder"; it says which, starting with the path.
+- `--out a/b/../../x` made empty folders a/b for export, animate and bench --json-out (train, generate, render did
+  not): all go through runfolder.normalise_path.
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -265,3 +267,13 @@ def test_a_weights_dir_that_is_no_folder_is_named_in_one_sentence(gallery, scene
             == 2
         )
         assert _one_error(capsys).startswith(f"error: {where}: {said}")
+
+
+def test_an_out_through_dot_dot_makes_no_folders_on_the_way(gallery, tmp_path, monkeypatch, capsys):
+    """Fixed here: `--out a/b/../../x` made the empty folders a/b for export, animate and bench's --json-out,
+    where train, generate and render make x only (runfolder.normalise_path, now used by all of them)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(gallery), "--select", "0", "--out", "a/b/../../x"]) == 0
+    assert main(["animate", str(tmp_path / "run"), "--frames", "2", "--out", "c/d/../../w.mp4"]) == 0
+    assert (tmp_path / "x" / "manifest.json").is_file() and (tmp_path / "w.mp4").is_file()
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()

@@ -16,7 +16,7 @@ from ..devices import resolve_device
 from ..errors import OsmisError
 from ..models.visual import mask_ids, overlay, to_uint8_images
 from .generate import load_generator
-from .runfolder import RunFolder, atomic_write_bytes
+from .runfolder import RunFolder, atomic_write_bytes, normalise_path
 
 FRAMES_PER_KEYFRAME = 30  # frames between two random noise vectors: about a second per change at 24-30 fps
 BATCH = 8
@@ -90,7 +90,7 @@ def latent_walk(
         raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
     dev = resolve_device(device)
     generator, meta = load_generator(run_dir, checkpoint, ema=True, device=dev)
-    out = RunFolder(run_dir).walk_path(meta["step"], seed) if out is None else Path(out)
+    out = RunFolder(run_dir).walk_path(meta["step"], seed) if out is None else normalise_path(out)
     z = walk_noise(generator.noise_dim, frames, seed, loop)[:, :, None, None]
     a = meta["architecture"]
     h, w = a["height"], a["width"]

@@ -480,7 +480,7 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     in the gallery, or dest cannot be written.
     """
     src = Path(gallery)
-    out = Path(dest)
+    out = normalise_path(dest)
     manifest = read_manifest(src)
     wanted = {int(i) for i in indices}
     if not wanted:
