@@ -528,12 +528,13 @@ def _renderer_resume_overrides(args, renderer_config) -> dict:
 
 def cmd_train(args) -> int:
     from .application.runfolder import RunFolder
-    from .application.session import new_run_dir, resume_training, start_training
+    from .application.session import check_resume_data, new_run_dir, resume_training, start_training
 
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
+        check_resume_data(run_dir, args.data if args.out else None, args.mask)  # DATA is the run without --out
         trainer = resume_training(run_dir, _resume_overrides(args), typed=set(_overrides(args)))
         if trainer.step >= trainer.config.run.iters:
             print(
@@ -935,7 +936,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     from .application.runfolder import RunFolder, check_checkpoint_will_exist
-    from .application.session import new_run_dir, plan_resume, resume_training, start_training
+    from .application.session import check_resume_data, new_run_dir, plan_resume, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
 
@@ -972,10 +973,8 @@ def cmd_run(args) -> int:
         run_dir = Path(args.out)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume; leave out --resume to start it.")
-        data = RunFolder(run_dir).read_run_json().get("data", {})
-        if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
-            raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
-        args.mask = data.get("mask_path")
+        check_resume_data(run_dir, args.data, args.mask)
+        args.mask = RunFolder(run_dir).read_run_json().get("data", {}).get("mask_path")
     # a job stopped before its first checkpoint has nothing to keep: --resume starts it again in place
     restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
     if args.resume and renderer_config is not None and RunFolder(run_dir / "renderer").checkpoint_steps():

@@ -26,6 +26,10 @@ Found and fixed:
 - `--weights-dir X` said "weights folder X does not exist or is not a folder"; it says which, starting with the path.
 - `--out a/b/../../x` made empty folders a/b for export, animate and bench --json-out (train, generate, render did
   not): all go through runfolder.normalise_path.
+- `osmis train OTHER --out RUN --resume` resumed RUN on its own data and said nothing of OTHER (`osmis run` refused
+  it), and a --mask given with a resume was silently unused by both: refused (session.check_resume_data).
+- `osmis render RUN --from G` read G's manifest on its own: a repeated item rendered twice, a mask path outside G was
+  followed; it reads it with gallery.read_manifest as export and evaluate do.
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -277,3 +281,44 @@ def test_an_out_through_dot_dot_makes_no_folders_on_the_way(gallery, tmp_path, m
     assert main(["animate", str(tmp_path / "run"), "--frames", "2", "--out", "c/d/../../w.mp4"]) == 0
     assert (tmp_path / "x" / "manifest.json").is_file() and (tmp_path / "w.mp4").is_file()
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_a_resume_naming_other_data_or_another_mask_is_refused(scene, tmp_path, capsys):
+    """Fixed here: `osmis train OTHER --out RUN --resume` resumed RUN on its own data and said nothing of OTHER (as
+    `osmis run` already refused), and a --mask given with a resume was silently left unused by both commands.
+    The same data through another spelling (a trailing slash, a symlink) resumes."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    image, mask = scene / "image" / "00000.png", scene / "mask" / "00000.png"
+    (tmp_path / "link").symlink_to(scene)
+    refused = (
+        (["train", str(image), "--out", str(run)], f"error: {run} was trained on {scene.resolve()}, not on {image}."),
+        (["run", str(image), "--out", str(run)], f"error: {run} was trained on {scene.resolve()}, not on {image}."),
+        (["train", str(run), "--mask", str(mask)], f"error: {run} was started with the masks found beside its data"),
+        (["train", str(scene), "--out", str(run), "--mask", str(mask)], f"error: {run} was started with the masks"),
+        (["run", str(scene), "--out", str(run), "--mask", str(mask)], f"error: {run} was started with the masks"),
+    )
+    for argv, said in refused:
+        assert main([*argv, "--resume", "--iters", "4", "--quiet"]) == 2
+        assert _one_error(capsys).startswith(said)
+    assert main(["train", f"{scene}/", "--out", str(run), "--resume", "--iters", "3", "--quiet"]) == 0
+    assert main(["train", str(tmp_path / "link"), "--out", str(run), "--resume", "--iters", "4", "--quiet"]) == 0
+
+
+def test_render_from_reads_the_gallery_manifest_as_every_command_does(tiny_renderer_run, gallery, tmp_path, capsys):
+    """Fixed here: `osmis render RUN --from G` read G's manifest on its own: an item listed twice rendered twice,
+    and a mask path out of the gallery (`../../x.png`) was followed, where export and evaluate refuse both
+    (gallery.read_manifest, now used by render --from too)."""
+    import json
+
+    run, _ = tiny_renderer_run
+    manifest = json.loads((gallery / "manifest.json").read_text())
+    for change, problem in (
+        (lambda m: m["items"].append(dict(m["items"][0])), "index 0 appears twice"),
+        (lambda m: m["items"][0].update(mask="../../x.png"), "points outside the gallery"),
+    ):
+        edited = json.loads(json.dumps(manifest))
+        change(edited)
+        (gallery / "manifest.json").write_text(json.dumps(edited))
+        assert main(["render", str(run), "--from", str(gallery), "--n", "1", "--out", str(tmp_path / "o")]) == 2
+        assert problem in _one_error(capsys)
+        assert not (tmp_path / "o").exists()

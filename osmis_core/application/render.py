@@ -44,7 +44,7 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from .gallery import gallery_events, gallery_name, save_png, staging_folder, write_index_html
+from .gallery import gallery_events, gallery_name, read_manifest, save_png, staging_folder, write_index_html
 from .runfolder import RunFolder, normalise_path
 
 
@@ -444,16 +444,10 @@ def layouts_in(folder: str | Path) -> list[Path]:
 
 
 def layouts_of_gallery(gallery: str | Path) -> list[Path]:
-    """The masks of an OSMIS gallery (its manifest's items), for the two-stage pipeline."""
+    """The masks of an OSMIS gallery (its manifest's items, read as every gallery is: gallery.read_manifest), for
+    the two-stage pipeline."""
     gallery = Path(gallery)
-    manifest_path = gallery / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        masks = [gallery / item["mask"] for item in manifest["items"] if item.get("mask")]
-    except FileNotFoundError:
-        raise DataError(f"{gallery}: not a gallery (no manifest.json).") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{manifest_path}: cannot be read as a gallery manifest ({exc}).") from None
+    masks = [gallery / item["mask"] for item in read_manifest(gallery)["items"] if item.get("mask")]
     if not masks:
         raise DataError(f"{gallery}: the gallery holds no masks (made without masks?).")
     return masks

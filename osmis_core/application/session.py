@@ -45,6 +45,7 @@ __all__ = [
     "inspect_data",
     "new_run_dir",
     "ResumePlan",
+    "check_resume_data",
     "plan_resume",
     "resume_training",
     "start_training",
@@ -151,6 +152,21 @@ def start_training(
         }
     )
     return trainer
+
+
+def check_resume_data(run_dir: str | Path, data_path: str | Path | None, mask_path: str | Path | None = None) -> None:
+    """A resume that names its data (`osmis train DATA --out RUN --resume`, `osmis run DATA --out RUN --resume`)
+    goes on with the run's own data and masks: other data, or a --mask other than the one the run was started
+    with, is refused (ConfigError) rather than silently left unused."""
+    from .runfolder import RunFolder
+
+    data = RunFolder(run_dir).read_run_json().get("data") or {}
+    if data_path is not None and data.get("path") and Path(data["path"]) != Path(data_path).resolve():
+        raise ConfigError(f"{run_dir} was trained on {data['path']}, not on {data_path}.")
+    stored = data.get("mask_path")
+    if mask_path is not None and (stored is None or Path(stored) != Path(mask_path).resolve()):
+        started = f"--mask {stored}" if stored else "the masks found beside its data (no --mask)"
+        raise ConfigError(f"{run_dir} was started with {started}, not with --mask {mask_path}; leave --mask out.")
 
 
 @dataclass(frozen=True)
