@@ -30,6 +30,8 @@ Found and fixed:
   it), and a --mask given with a resume was silently unused by both: refused (session.check_resume_data).
 - `osmis render RUN --from G` read G's manifest on its own: a repeated item rendered twice, a mask path outside G was
   followed; it reads it with gallery.read_manifest as export and evaluate do.
+- export of a gallery whose images/ was replaced by a file said "the export cannot be written (Not a directory)";
+  the gallery's missing file is named before anything is staged.
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -322,3 +324,16 @@ def test_render_from_reads_the_gallery_manifest_as_every_command_does(tiny_rende
         assert main(["render", str(run), "--from", str(gallery), "--n", "1", "--out", str(tmp_path / "o")]) == 2
         assert problem in _one_error(capsys)
         assert not (tmp_path / "o").exists()
+
+
+def test_export_of_a_gallery_whose_images_folder_was_replaced_blames_the_gallery(gallery, tmp_path, capsys):
+    """Fixed here: a gallery whose images/ folder was replaced by a file exported as "GALLERY/images/0000.png: the
+    export cannot be written (Not a directory)", blaming the export folder; the gallery's missing file is named,
+    before anything is staged."""
+    import shutil
+
+    shutil.rmtree(gallery / "images")
+    (gallery / "images").write_text("not a folder")
+    assert main(["export", str(gallery), "--select", "0", "--out", str(tmp_path / "e")]) == 2
+    assert _one_error(capsys) == f"error: {gallery / 'images' / '0000.png'}: listed in the manifest but missing."
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -490,18 +490,23 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     if unknown:
         raise OsmisError(f"{src}: the gallery has no item {unknown[0]} (it holds {len(manifest['items'])} items).")
     metrics = read_metrics(src)
+    names = [name for item in items for name in _item_files(item, src / MANIFEST)]
+    # every file is looked for before anything is staged: one deleted or replaced by a folder is the gallery's
+    # fault, not the export folder's
+    missing = next((name for name in names if not (src / name).is_file()), None)
+    if missing is not None:
+        raise DataError(f"{src / missing}: listed in the manifest but missing.")
     staging = staging_folder(out, reads=[src])
     try:
         files = 0
-        for item in items:
-            for name in _item_files(item, src / MANIFEST):
-                target = staging / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    shutil.copyfile(src / name, target)
-                except FileNotFoundError:
-                    raise DataError(f"{src / name}: listed in the manifest but missing.") from None
-                files += 1
+        for name in names:
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(src / name, target)
+            except FileNotFoundError:  # deleted since it was looked for
+                raise DataError(f"{src / name}: listed in the manifest but missing.") from None
+            files += 1
         exported = dict(manifest)
         exported.update(
             {
