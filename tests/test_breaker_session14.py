@@ -32,6 +32,9 @@ Found and fixed:
   followed; it reads it with gallery.read_manifest as export and evaluate do.
 - export of a gallery whose images/ was replaced by a file said "the export cannot be written (Not a directory)";
   the gallery's missing file is named before anything is staged.
+- the renderer measures of a render gallery whose renderer run was moved said "/abs/run: no such run folder." after
+  the other metrics were computed; the gallery and the measures are named, before any metric
+  (render_evaluation.gallery_renderer).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -337,3 +340,26 @@ def test_export_of_a_gallery_whose_images_folder_was_replaced_blames_the_gallery
     assert main(["export", str(gallery), "--select", "0", "--out", str(tmp_path / "e")]) == 2
     assert _one_error(capsys) == f"error: {gallery / 'images' / '0000.png'}: listed in the manifest but missing."
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_renderer_measures_of_a_gallery_whose_run_moved_say_whose_run(tiny_renderer_run, tmp_path, capsys):
+    """Fixed here: `osmis evaluate RENDER_GALLERY --metrics memorisation` after its renderer run was moved said
+    "/abs/run: no such run folder." (a path the user never typed: it came from the gallery's manifest); it says
+    which gallery and measures need that run, before any other metric is computed (no plan printed)."""
+    import shutil
+
+    run, layout = tiny_renderer_run
+    moved = tmp_path / "run"
+    shutil.copytree(run, moved)
+    gallery = tmp_path / "g"
+    assert main(["render", str(moved), "--layout", str(layout), "--n", "2", "--out", str(gallery)]) == 0
+    shutil.rmtree(moved)
+    capsys.readouterr()
+    argv = ["evaluate", str(gallery), "--real", str(layout.parent.parent), "--metrics", "diversity,memorisation"]
+    assert main([*argv, "--random-weights"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[:-1] == ["warning: --random-weights: scores are NOT comparable with published numbers"], err
+    assert err[-1] == (
+        f"error: {gallery}: memorisation need the renderer run that made the gallery; {moved.resolve()}: no such run "
+        "folder."
+    )
