@@ -939,8 +939,10 @@ def cmd_run(args) -> int:
     from .application.session import check_resume_data, new_run_dir, plan_resume, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
+    from .metrics.weights import check_weights_dir
 
     metrics = _metric_list(args)  # a typo is reported now, not after the training
+    check_weights_dir(args.weights_dir)
 
     def evaluation_fits(size) -> None:
         """The evaluation asked can score images of size (h, w) (None: not known): checked once the data is known,

@@ -35,6 +35,7 @@ Found and fixed:
 - the renderer measures of a render gallery whose renderer run was moved said "/abs/run: no such run folder." after
   the other metrics were computed; the gallery and the measures are named, before any metric
   (render_evaluation.gallery_renderer).
+- `osmis run --weights-dir TYPO` trained and generated, then failed; refused before anything is written.
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -363,3 +364,14 @@ def test_renderer_measures_of_a_gallery_whose_run_moved_say_whose_run(tiny_rende
         f"error: {gallery}: memorisation need the renderer run that made the gallery; {moved.resolve()}: no such run "
         "folder."
     )
+
+
+def test_run_refuses_a_bad_weights_dir_before_training(scene, tmp_path, capsys):
+    """Fixed here: `osmis run DATA --weights-dir TYPO` trained and generated the gallery, then failed on the
+    folder; it is refused before anything is written, as a metric typo is."""
+    from helpers import run_job
+
+    argv = run_job(scene, tmp_path / "run", "--weights-dir", str(tmp_path / "typo"))
+    assert main(argv) == 2
+    assert _one_error(capsys) == f"error: {tmp_path / 'typo'}: no such folder (--weights-dir)."
+    assert not (tmp_path / "run").exists()
