@@ -36,6 +36,8 @@ Found and fixed:
   the other metrics were computed; the gallery and the measures are named, before any metric
   (render_evaluation.gallery_renderer).
 - `osmis run --weights-dir TYPO` trained and generated, then failed; refused before anything is written.
+- `generate/export/render --out LINK` (a symlink to a gallery) replaced the link by a folder, left the target stale
+  and a hidden `.LINK.old-*` link for good; a symlink out is refused (gallery.staging_folder).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -375,3 +377,21 @@ def test_run_refuses_a_bad_weights_dir_before_training(scene, tmp_path, capsys):
     assert main(argv) == 2
     assert _one_error(capsys) == f"error: {tmp_path / 'typo'}: no such folder (--weights-dir)."
     assert not (tmp_path / "run").exists()
+
+
+def test_a_gallery_given_through_a_symlink_is_refused_not_unlinked(gallery, tmp_path, capsys):
+    """Fixed here: `osmis generate RUN --out LINK` (LINK a symbolic link to a gallery) replaced the link by a new
+    folder, left the gallery it pointed to as it was, and left a hidden `.LINK.old-XXXX` link beside it for good
+    (rmtree refuses links); a dangling link failed on the rename. A link is refused, named, and left as it was."""
+    import os
+
+    link, dangling = tmp_path / "link", tmp_path / "dangling"
+    link.symlink_to(gallery)
+    dangling.symlink_to(tmp_path / "nothing")
+    before = folder_bytes(gallery)
+    for out in (link, dangling):
+        assert main(["generate", str(tmp_path / "run"), "--n", "1", "--out", str(out)]) == 2
+        assert _one_error(capsys) == f"error: {out}: is a symbolic link; give the folder it points to, or a new folder."
+        assert out.is_symlink()
+    assert os.readlink(link) == str(gallery) and folder_bytes(gallery) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -222,8 +222,10 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 def staging_folder(out: Path, reads: Collection[str | Path] = ()) -> Path:
     """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
     a gallery (it would be replaced): files without a manifest, a run beside a gallery, or a file or folder the
-    command reads (`reads`: the run, the source gallery, the layouts). Clears what an earlier killed build left
-    beside it."""
+    command reads (`reads`: the run, the source gallery, the layouts), and a symbolic link (the swap would replace the
+    link and leave what it points to as it was). Clears what an earlier killed build left beside it."""
+    if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
+        raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
     target = out.resolve()
     for source in reads:
         if target == Path(source).resolve() or target in Path(source).resolve().parents:
