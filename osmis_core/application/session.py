@@ -56,7 +56,10 @@ RUNS_ROOT = Path("runs")
 
 def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
     """THE name of a new run folder for DATA: `<root>/<data stem>`, or `<root>/<stem>-001`, `-002`, ... when that
-    is taken. Nothing is created."""
+    is taken. Nothing is created. A blank root (the app's cleared "folder for new runs") is refused (ConfigError):
+    it would put the run into the working folder, as an empty --out would."""
+    if not str(root).strip():
+        raise ConfigError("the folder for new runs is empty: give a folder (such as runs).")
     root = Path(root)
     stem = Path(data_path).stem or "run"
     path = root / stem
