@@ -82,7 +82,9 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
-    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8")), durable)
+    """`text` in UTF-8; a file name in it with bytes that are not UTF-8 (Python holds them as surrogates, Linux
+    allows any) is written as those bytes, not refused (a gallery page naming such a run folder, say)."""
+    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8", "surrogateescape")), durable)
 
 
 def new_sibling_dir(path: Path) -> Path:

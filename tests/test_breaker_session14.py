@@ -38,6 +38,9 @@ Found and fixed:
 - `osmis run --weights-dir TYPO` trained and generated, then failed; refused before anything is written.
 - `generate/export/render --out LINK` (a symlink to a gallery) replaced the link by a folder, left the target stale
   and a hidden `.LINK.old-*` link for good; a symlink out is refused (gallery.staging_folder).
+- a run folder named with a byte that is not UTF-8 trained, but generate called every checkpoint damaged (torch's
+  mmap needs a UTF-8 name) and then failed writing index.html with a traceback (runfolder._utf8, files'
+  surrogateescape).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -395,3 +398,15 @@ def test_a_gallery_given_through_a_symlink_is_refused_not_unlinked(gallery, tmp_
         assert out.is_symlink()
     assert os.readlink(link) == str(gallery) and folder_bytes(gallery) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_run_folder_named_with_bytes_that_are_not_utf8_generates(scene, tmp_path, capsys):
+    """Fixed here: a run folder whose name holds a byte that is not UTF-8 (Linux allows any; Python holds it as a
+    surrogate) trained and resumed, but `osmis generate` called every checkpoint damaged (torch's mmap opens files
+    by UTF-8 names), and once past that the gallery's index.html could not be written (exit 1, a traceback)."""
+    import os
+
+    run = two_iteration_run(scene, tmp_path / os.fsdecode(b"run\xff"))
+    out = tmp_path / "g"
+    assert main(["generate", str(run), "--n", "1", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert os.fsencode(str(run)) in (out / "index.html").read_bytes()
