@@ -41,6 +41,7 @@ Found and fixed:
 - a run folder named with a byte that is not UTF-8 trained, but generate called every checkpoint damaged (torch's
   mmap needs a UTF-8 name) and then failed writing index.html with a traceback (runfolder._utf8, files'
   surrogateescape).
+- evaluate of a gallery whose index.html was replaced by a folder ended in the bare "G/index.html: Is a directory".
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -410,3 +411,13 @@ def test_a_run_folder_named_with_bytes_that_are_not_utf8_generates(scene, tmp_pa
     out = tmp_path / "g"
     assert main(["generate", str(run), "--n", "1", "--out", str(out)]) == 0, capsys.readouterr().err
     assert os.fsencode(str(run)) in (out / "index.html").read_bytes()
+
+
+def test_evaluate_of_a_gallery_whose_page_is_a_folder_names_it_in_a_sentence(gallery, scene, capsys):
+    """Fixed here: a gallery whose index.html had been replaced by a folder was scored, then the page's write
+    failed with the bare "error: G/index.html: Is a directory"; it says what could not be written."""
+    (gallery / "index.html").unlink()
+    (gallery / "index.html").mkdir()
+    assert main(["evaluate", str(gallery), "--real", str(scene), "--metrics", "diversity", "--random-weights"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == f"error: {gallery / 'index.html'}: the metrics cannot be written (Is a directory).", err

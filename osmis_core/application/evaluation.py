@@ -194,10 +194,11 @@ def evaluate_gallery(
     _keep_earlier_scores(gallery, result)
     try:
         write_metrics(gallery, result)
+        if manifest is not None:
+            write_index_html(gallery, manifest, result)
     except OSError as exc:
-        raise OsmisError(f"{gallery}: the metrics cannot be written ({exc.strerror or exc}).") from None
-    if manifest is not None:
-        write_index_html(gallery, manifest, result)
+        where = exc.filename or gallery
+        raise OsmisError(f"{where}: the metrics cannot be written ({exc.strerror or exc}).") from None
     return result
 
 
