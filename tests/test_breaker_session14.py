@@ -8,7 +8,8 @@ Found and fixed:
   G2 the same way, and `osmis generate` into a gallery holding its run would have deleted the run. A new gallery
   never replaces a file or folder the command reads (gallery.staging_folder).
 - a run trained into a gallery folder (accepted) was deleted, checkpoints and all, when the gallery was generated
-  again; a gallery holding a run is not replaced (gallery.staging_folder).
+  again, as was an export kept inside the gallery or a user's file; a gallery holding anything but its own files
+  (gallery.GALLERY_ENTRIES) is not replaced (gallery.staging_folder).
 - `--layouts-from ""` trained a renderer with no layouts from any run and `--background-color ""` was ignored (an
   empty text option, flag or config file); refused naming it (config._validate_given). A stored "" still resumes.
 - `--layouts-from nowhere` failed naming no option after creating the run folder; a renderer run there was told
@@ -267,10 +268,34 @@ def test_a_gallery_holding_a_run_is_not_replaced(scene, gallery, tmp_path, capsy
     before = folder_bytes(gallery)
     assert main(["generate", str(tmp_path / "run"), "--n", "1", "--out", str(gallery)]) == 2
     assert _one_error(capsys) == (
-        f"error: {gallery}: the folder holds a run (run.json) beside its gallery; a gallery only replaces a "
-        "gallery, so choose another output folder."
+        f"error: {gallery}: the gallery folder also holds checkpoints, which is not the gallery's; a gallery only "
+        "replaces a gallery, so move it out or choose another output folder."
     )
     assert folder_bytes(gallery) == before
+
+
+def test_a_gallery_holding_an_export_or_notes_is_not_replaced(gallery, tmp_path, capsys):
+    """Fixed here: an export kept inside the gallery it came from (`osmis export G --out G/picked`, accepted), or
+    a file of the user's in it, was deleted with the gallery when G was generated again; a gallery holding
+    anything but a gallery's own files and folders is not replaced. Its own temporaries (hidden) do not count,
+    and a gallery with only its own files (scores included) is replaced as before."""
+    run = tmp_path / "run"
+    assert main(["export", str(gallery), "--select", "0", "--out", str(gallery / "picked")]) == 0
+    capsys.readouterr()
+    before = folder_bytes(gallery)
+    assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 2
+    assert "also holds picked, which is not the gallery's" in _one_error(capsys)
+    assert folder_bytes(gallery) == before
+    import shutil
+
+    shutil.rmtree(gallery / "picked")
+    (gallery / "notes.txt").write_text("mine")
+    assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 2
+    assert "also holds notes.txt" in _one_error(capsys)
+    (gallery / "notes.txt").unlink()
+    (gallery / ".metrics.json.x.tmp").write_text("")
+    assert main(["evaluate", str(gallery), "--real", str(tmp_path / "scene"), "--metrics", "diversity"]) == 0
+    assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 0
 
 
 def test_a_weights_dir_that_is_no_folder_is_named_in_one_sentence(gallery, scene, capsys):

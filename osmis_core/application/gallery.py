@@ -39,6 +39,11 @@ from .runfolder import RunFolder, normalise_path
 MANIFEST = "manifest.json"
 METRICS_JSON = "metrics.json"
 INDEX_HTML = "index.html"
+# what a gallery folder may hold (the layout above; regions/: the re-drawn regions of renders): a gallery that holds
+# anything else (an export kept inside it, a run trained into it, a user's notes) is not replaced
+GALLERY_ENTRIES = frozenset(
+    {MANIFEST, METRICS_JSON, "metrics.csv", INDEX_HTML, "images", "masks", "overlays", "regions"}
+)
 ENCODE_THREADS = 2
 # The most samples one forward pass of `generate` draws: a batch's activations grow with it, and beyond a few dozen
 # samples a larger batch is no faster (on a 2-core CPU batches of 10 to 50 ran within 5 %), so more only risks
@@ -219,9 +224,10 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 # -- building a folder beside its place, then swapping it in -------------------------------------------------------
 
 
-def staging_folder(out: Path, reads: Collection[str | Path] = ()) -> Path:
+def staging_folder(out: Path, reads: Collection[str | Path] = (), keeps_all: bool = False) -> Path:
     """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
-    a gallery (it would be replaced): files without a manifest, a run beside a gallery, or a file or folder the
+    a gallery (it would be replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES
+    (unless `keeps_all`: the caller copies every file of `out` into the new folder), or a file or folder the
     command reads (`reads`: the run, the source gallery, the layouts), and a symbolic link (the swap would replace the
     link and leave what it points to as it was). Clears what an earlier killed build left beside it."""
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
@@ -241,10 +247,11 @@ def staging_folder(out: Path, reads: Collection[str | Path] = ()) -> Path:
                 f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
                 f"gallery, so choose a new or empty folder."
             )
-        if RunFolder(out).exists():  # a run trained into a gallery folder: replacing the gallery would delete it
+        other = sorted(p.name for p in out.iterdir() if p.name not in GALLERY_ENTRIES and not p.name.startswith("."))
+        if other and not keeps_all:
             raise OsmisError(
-                f"{out}: the folder holds a run (run.json) beside its gallery; a gallery only replaces a gallery, "
-                f"so choose another output folder."
+                f"{out}: the gallery folder also holds {other[0]}, which is not the gallery's; a gallery only replaces "
+                f"a gallery, so move it out or choose another output folder."
             )
     try:
         clear_leftover_siblings(out)

@@ -770,7 +770,7 @@ def add_to_gallery(
     colours = palette()
     # the whole gallery, old items and new, is built in a hidden sibling and swapped in (files.swap_dir_in): the
     # folder holds exactly the files its manifest lists at every moment
-    staging = staging_folder(gallery)
+    staging = staging_folder(gallery, keeps_all=True)
     try:
         if gallery.is_dir():
             shutil.copytree(gallery, staging, dirs_exist_ok=True)
