@@ -1102,7 +1102,7 @@ def cmd_export(args) -> int:
 
 def cmd_bench(args) -> int:
     from .application.runfolder import normalise_path
-    from .files import atomic_write_text
+    from .files import atomic_write_text, output_file_problem
     from .training.bench import VARIANTS, benchmark_variants
 
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
@@ -1112,12 +1112,11 @@ def cmd_bench(args) -> int:
     if args.rounds < 1:
         raise OsmisError("--rounds must be at least 1.")
     json_out = normalise_path(args.json_out)
-    # checked before the benchmark runs (minutes), not found when its results are written
-    blocked = next((p for p in (json_out, *json_out.parents) if p.exists()), None)
-    if blocked == json_out and json_out.is_dir():
+    problem = output_file_problem(json_out)  # before the benchmark runs (minutes), not when its results are written
+    if problem == "is a folder":
         raise OsmisError(f"{json_out}: --json-out is a folder; give a file name such as {json_out / 'bench.json'}.")
-    if blocked not in (None, json_out) and not blocked.is_dir():
-        raise OsmisError(f"{json_out}: --json-out cannot be written ({blocked} is a file, not a folder).")
+    if problem:
+        raise OsmisError(f"{json_out}: --json-out cannot be written ({problem}).")
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
     base = build_config(args.preset, args.config, overrides)

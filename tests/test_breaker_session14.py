@@ -19,7 +19,8 @@ Found and fixed:
   refused in the sentence generate and animate give (RunFolder.require, the one place of it).
 - `--mask photo.png` for photo.png itself (a symlink, the frames folder as its mask folder) trained on the photo's
   colours as classes; refused naming the file (data.sources.find_source, so evaluate --real --mask too).
-- `osmis bench --json-out FOLDER` benchmarked, then said "FOLDER: Is a directory"; refused before it runs.
+- `osmis bench --json-out FOLDER` benchmarked, then said "FOLDER: Is a directory"; `osmis animate --out FOLDER.mp4`
+  drew every frame, then failed: both refused before the work (files.output_file_problem).
 - `--config FOLDER`, `render --layout FOLDER`, `--resample FOLDER` said "file not found", `--layouts FILE` "no such
   folder": each now says it is a folder (a file) and what to give.
 - a batch list's mask that is no path (JSON "mask": " " or 5, a CSV cell of blanks) was refused as "'data' must be a
@@ -446,3 +447,17 @@ def test_evaluate_of_a_gallery_whose_page_is_a_folder_names_it_in_a_sentence(gal
     assert main(["evaluate", str(gallery), "--real", str(scene), "--metrics", "diversity", "--random-weights"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == f"error: {gallery / 'index.html'}: the metrics cannot be written (Is a directory).", err
+
+
+def test_animate_refuses_an_out_it_cannot_write_before_drawing(scene, tmp_path, monkeypatch, capsys):
+    """Fixed here: `osmis animate RUN --out FOLDER.mp4` (a folder of that name) or --out under a file drew every
+    frame, then failed writing; refused before the run is even loaded."""
+    import osmis_core.application.animate as animate
+
+    run = two_iteration_run(scene, tmp_path / "run")
+    (tmp_path / "walk.mp4").mkdir()
+    monkeypatch.setattr(animate, "load_generator", lambda *a, **k: pytest.fail("the walk was drawn"))
+    image = scene / "image" / "00000.png"
+    for out, problem in ((tmp_path / "walk.mp4", "is a folder"), (image / "w.mp4", f"{image} is a file, not a folder")):
+        assert main(["animate", str(run), "--frames", "2", "--out", str(out)]) == 2
+        assert _one_error(capsys) == f"error: {out}: cannot be written ({problem})."
