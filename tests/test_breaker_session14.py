@@ -53,7 +53,15 @@ like message text) is named once, with a preset and a flag beside it too; names 
 "not found"; --out the data folder, a file, a file's child, a folder of other files (generate, export, render: the
 run folder, '.', the data folder, RUN/galleries, a gallery's images/) are refused or kept apart; export of an empty
 folder, a run folder, a gallery missing a listed image; evaluate of an empty folder, a gallery with index.html
-deleted, a missing or other-size image; generate/animate given a gallery or a renderer run, render an OSMIS run.
+deleted, a missing or other-size image; generate/animate given a gallery or a renderer run, render an OSMIS run;
+export and evaluate of an export; --checkpoint '', ' 5', -1, 2.0, best without one; config files that are empty,
+null or a list; a mask that is a video, a text file or run.json; errors naming unicode paths under LC_ALL=C and
+PYTHONIOENCODING=ascii (backslash escapes); `osmis batch` into the sources folder itself, --out a file.
+
+Left open (not fixed here): `osmis train RUN` without --resume says "RUN: the folder holds no images" (no hint at
+--resume); `osmis run --no-masks --metrics miou` trains, then skips mIoU with a warning (skips are the evaluate
+design); `osmis export G --out G/images/x` (an export inside a folder of the gallery it reads) is accepted and lost
+when G is replaced; a read-only folder could not be tried (the tests run as root).
 """
 
 from __future__ import annotations
