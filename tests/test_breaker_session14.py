@@ -44,6 +44,8 @@ Found and fixed:
   mmap needs a UTF-8 name) and then failed writing index.html with a traceback (runfolder._utf8, files'
   surrogateescape).
 - evaluate of a gallery whose index.html was replaced by a folder ended in the bare "G/index.html: Is a directory".
+- `osmis train RUN` (--resume forgotten) said "RUN: the folder holds no images"; it says RUN is a run and how to
+  continue it (session.start_training).
 
 Tried and right: an empty or blank path argument of every command (DATA, RUN, PATH, SOURCES, --out, --mask,
 --config, --layout(s), --from, --resample, --real, --weights-dir, --json-out) is refused naming it; a config file
@@ -58,8 +60,7 @@ export and evaluate of an export; --checkpoint '', ' 5', -1, 2.0, best without o
 null or a list; a mask that is a video, a text file or run.json; errors naming unicode paths under LC_ALL=C and
 PYTHONIOENCODING=ascii (backslash escapes); `osmis batch` into the sources folder itself, --out a file.
 
-Left open (not fixed here): `osmis train RUN` without --resume says "RUN: the folder holds no images" (no hint at
---resume); `osmis run --no-masks --metrics miou` trains, then skips mIoU with a warning (skips are the evaluate
+Left open (not fixed here): `osmis run --no-masks --metrics miou` trains, then skips mIoU with a warning (skips are the evaluate
 design); `osmis export G --out G/images/x` (an export inside a folder of the gallery it reads) is accepted and lost
 when G is replaced; a read-only folder could not be tried (the tests run as root).
 """
@@ -469,3 +470,21 @@ def test_animate_refuses_an_out_it_cannot_write_before_drawing(scene, tmp_path, 
     for out, problem in ((tmp_path / "walk.mp4", "is a folder"), (image / "w.mp4", f"{image} is a file, not a folder")):
         assert main(["animate", str(run), "--frames", "2", "--out", str(out)]) == 2
         assert _one_error(capsys) == f"error: {out}: cannot be written ({problem})."
+
+
+def test_training_a_run_folder_as_data_says_it_is_a_run(scene, tmp_path, capsys):
+    """Fixed here: `osmis train RUN` (--resume forgotten) said "RUN: the folder holds no images (expected .png/.jpg
+    files or an image/ subfolder)"; it says the folder is a run and gives the command that continues it. A data
+    folder that also holds a run (trained with --out DATA) still trains."""
+    from helpers import TINY
+
+    run = two_iteration_run(scene, tmp_path / "run")
+    assert main(["train", str(run), "--iters", "2", "--out", str(tmp_path / "r2")]) == 2
+    assert _one_error(capsys) == (
+        f"error: {run}: is a run folder (it holds run.json), not training data; continue it with `osmis train {run} "
+        "--resume`."
+    )
+    assert not (tmp_path / "r2").exists()
+    two_iteration_run(scene, scene)  # a run kept in its data folder
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    assert main(["train", str(scene), "--iters", "2", "--quiet", "--out", str(tmp_path / "r3"), *flags]) == 0

@@ -26,7 +26,7 @@ from ..config import (
     model_reads,
     typed_flag,
 )
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..events import HealthEvent, RunDescription, TrainingStarted
 
 if TYPE_CHECKING:
@@ -119,7 +119,15 @@ def start_training(
         require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
-    data = load_data(config, data_path, mask_path, device)
+    try:
+        data = load_data(config, data_path, mask_path, device)
+    except DataError:
+        if RunFolder(data_path).exists():  # `osmis train RUN` without --resume: say what the folder is
+            raise DataError(
+                f"{data_path}: is a run folder (it holds run.json), not training data; continue it with `osmis train "
+                f"{shlex.quote(str(data_path))} --resume`."
+            ) from None
+        raise
     _check_config_for_data(config, data, data_path)
     if check is not None:
         check(config, data)
