@@ -60,9 +60,9 @@ export and evaluate of an export; --checkpoint '', ' 5', -1, 2.0, best without o
 null or a list; a mask that is a video, a text file or run.json; errors naming unicode paths under LC_ALL=C and
 PYTHONIOENCODING=ascii (backslash escapes); `osmis batch` into the sources folder itself, --out a file.
 
-Left open (not fixed here): `osmis run --no-masks --metrics miou` trains, then skips mIoU with a warning (skips are the evaluate
-design); `osmis export G --out G/images/x` (an export inside a folder of the gallery it reads) is accepted and lost
-when G is replaced; a read-only folder could not be tried (the tests run as root).
+Left open (not fixed here): `osmis run --no-masks --metrics miou` trains, then skips mIoU with a warning (skips
+are the evaluate design); `osmis export G --out G/images/x` (an export inside a folder of the gallery it reads) is
+accepted and lost when G is replaced; a read-only folder could not be tried (the tests run as root).
 """
 
 from __future__ import annotations
