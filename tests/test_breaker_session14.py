@@ -61,8 +61,8 @@ null or a list; a mask that is a video, a text file or run.json; errors naming u
 PYTHONIOENCODING=ascii (backslash escapes); `osmis batch` into the sources folder itself, --out a file.
 
 Left open (not fixed here): `osmis run --no-masks --metrics miou` trains, then skips mIoU with a warning (skips
-are the evaluate design); `osmis export G --out G/images/x` (an export inside a folder of the gallery it reads) is
-accepted and lost when G is replaced; a read-only folder could not be tried (the tests run as root).
+are the evaluate design); an export into the gallery it reads (G/picked, G/images/x) is accepted (G is then not
+replaced, see above); a read-only folder could not be tried (the tests run as root).
 """
 
 from __future__ import annotations
@@ -287,7 +287,8 @@ def test_a_gallery_holding_a_run_is_not_replaced(scene, gallery, tmp_path, capsy
 def test_a_gallery_holding_an_export_or_notes_is_not_replaced(gallery, tmp_path, capsys):
     """Fixed here: an export kept inside the gallery it came from (`osmis export G --out G/picked`, accepted), or
     a file of the user's in it, was deleted with the gallery when G was generated again; a gallery holding
-    anything but a gallery's own files and folders is not replaced. Its own temporaries (hidden) do not count,
+    anything but a gallery's own files and folders (a folder among its pictures included) is not replaced. Its
+    own temporaries (hidden) do not count,
     and a gallery with only its own files (scores included) is replaced as before."""
     run = tmp_path / "run"
     assert main(["export", str(gallery), "--select", "0", "--out", str(gallery / "picked")]) == 0
@@ -303,6 +304,11 @@ def test_a_gallery_holding_an_export_or_notes_is_not_replaced(gallery, tmp_path,
     assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 2
     assert "also holds notes.txt" in _one_error(capsys)
     (gallery / "notes.txt").unlink()
+    assert main(["export", str(gallery), "--select", "0", "--out", str(gallery / "images" / "x")]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 2
+    assert "also holds images/x" in _one_error(capsys)
+    shutil.rmtree(gallery / "images" / "x")
     (gallery / ".metrics.json.x.tmp").write_text("")
     assert main(["evaluate", str(gallery), "--real", str(tmp_path / "scene"), "--metrics", "diversity"]) == 0
     assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 0

@@ -247,17 +247,31 @@ def staging_folder(out: Path, reads: Collection[str | Path] = (), keeps_all: boo
                 f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
                 f"gallery, so choose a new or empty folder."
             )
-        other = sorted(p.name for p in out.iterdir() if p.name not in GALLERY_ENTRIES and not p.name.startswith("."))
-        if other and not keeps_all:
-            raise OsmisError(
-                f"{out}: the gallery folder also holds {other[0]}, which is not the gallery's; a gallery only replaces "
-                f"a gallery, so move it out or choose another output folder."
-            )
+        if not keeps_all:
+            _check_only_gallery(out)
     try:
         clear_leftover_siblings(out)
         return new_sibling_dir(out)
     except OSError as exc:
         raise OsmisError(f"{out.parent}: the output folder cannot be written ({exc.strerror or exc}).") from None
+
+
+def _check_only_gallery(out: Path) -> None:
+    """Refuse (OsmisError) a gallery folder that holds more than a gallery: an entry that is none of
+    GALLERY_ENTRIES (hidden temporaries aside), or a folder among its pictures (an export kept there, say)."""
+    other = sorted(p.name for p in out.iterdir() if p.name not in GALLERY_ENTRIES and not p.name.startswith("."))
+    other += sorted(
+        f"{sub.name}/{p.name}"
+        for sub in out.iterdir()
+        if sub.name in GALLERY_ENTRIES and sub.is_dir()
+        for p in sub.iterdir()
+        if p.is_dir()
+    )
+    if other:
+        raise OsmisError(
+            f"{out}: the gallery folder also holds {other[0]}, which is not the gallery's; a gallery only replaces "
+            f"a gallery, so move it out or choose another output folder."
+        )
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
