@@ -528,12 +528,13 @@ def _renderer_resume_overrides(args, renderer_config) -> dict:
 
 def cmd_train(args) -> int:
     from .application.runfolder import RunFolder
-    from .application.session import new_run_dir, resume_training, start_training
+    from .application.session import check_resume_data, new_run_dir, resume_training, start_training
 
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume.")
+        check_resume_data(run_dir, args.data if args.out else None, args.mask)  # DATA is the run without --out
         trainer = resume_training(run_dir, _resume_overrides(args), typed=set(_overrides(args)))
         if trainer.step >= trainer.config.run.iters:
             print(
@@ -935,11 +936,13 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     from .application.runfolder import RunFolder, check_checkpoint_will_exist
-    from .application.session import new_run_dir, plan_resume, resume_training, start_training
+    from .application.session import check_resume_data, new_run_dir, plan_resume, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
+    from .metrics.weights import check_weights_dir
 
     metrics = _metric_list(args)  # a typo is reported now, not after the training
+    check_weights_dir(args.weights_dir)
 
     def evaluation_fits(size) -> None:
         """The evaluation asked can score images of size (h, w) (None: not known): checked once the data is known,
@@ -972,10 +975,8 @@ def cmd_run(args) -> int:
         run_dir = Path(args.out)
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume; leave out --resume to start it.")
-        data = RunFolder(run_dir).read_run_json().get("data", {})
-        if data.get("path") and Path(data["path"]) != Path(args.data).resolve():
-            raise OsmisError(f"{run_dir} was trained on {data['path']}, not on {args.data}.")
-        args.mask = data.get("mask_path")
+        check_resume_data(run_dir, args.data, args.mask)
+        args.mask = RunFolder(run_dir).read_run_json().get("data", {}).get("mask_path")
     # a job stopped before its first checkpoint has nothing to keep: --resume starts it again in place
     restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
     if args.resume and renderer_config is not None and RunFolder(run_dir / "renderer").checkpoint_steps():
@@ -1100,7 +1101,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .files import atomic_write_text
+    from .application.runfolder import normalise_path
+    from .files import atomic_write_text, output_file_problem
     from .training.bench import VARIANTS, benchmark_variants
 
     names = [v.strip() for v in args.variant.split(",") if v.strip()]
@@ -1109,6 +1111,12 @@ def cmd_bench(args) -> int:
         raise OsmisError(f"unknown variant '{unknown[0]}' (available: {', '.join(VARIANTS)}).")
     if args.rounds < 1:
         raise OsmisError("--rounds must be at least 1.")
+    json_out = normalise_path(args.json_out)
+    problem = output_file_problem(json_out)  # before the benchmark runs (minutes), not when its results are written
+    if problem == "is a folder":
+        raise OsmisError(f"{json_out}: --json-out is a folder; give a file name such as {json_out / 'bench.json'}.")
+    if problem:
+        raise OsmisError(f"{json_out}: --json-out cannot be written ({problem}).")
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
     base = build_config(args.preset, args.config, overrides)
@@ -1138,7 +1146,10 @@ def cmd_bench(args) -> int:
         base = results[0]["median_s_per_iter"]
         for r in results[1:]:
             print(f"{r['variant']} vs {results[0]['variant']}: {base / r['median_s_per_iter']:.2f}x")
-    atomic_write_text(Path(args.json_out), json.dumps(results, indent=2) + "\n")
+    try:
+        atomic_write_text(json_out, json.dumps(results, indent=2) + "\n")
+    except OSError as exc:
+        raise OsmisError(f"{json_out}: --json-out cannot be written ({exc.strerror or exc}).") from None
     return 0
 
 

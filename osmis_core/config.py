@@ -622,7 +622,7 @@ class OsmisConfig:
         expanded = _expand_words(options, name_it)
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}
         for name, value in expanded.items():  # a bad value is named as it was given (--lr-d), as build_config does
-            _validate(name, value, FIELDS[name][1], said.get(name) or name_it(name))
+            _validate_given(name, value, FIELDS[name][1], said.get(name) or name_it(name))
         config = self._changed(expanded)
         explicit = set(_expand_words({k: options[k] for k in flags if k in options})) | (flags - set(options))
         now = set(options) | set(expanded) | flags
@@ -794,6 +794,15 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
         limit = COUNT_LIMIT
     if limit is not None and value > limit:
         raise ConfigError(f"{said} must be at most {limit}, got {value!r}.")
+
+
+def _validate_given(name: str, value: Any, f: dataclasses.Field, said: str) -> None:
+    """_validate for a value given now (a flag, a config file, a library call): an empty or blank text is refused
+    too (`--layouts-from ""` trained without layouts from any run, `--background-color ""` was ignored), where a
+    stored run's is not (OsmisConfig.__post_init__: an earlier version stored what it took)."""
+    _validate(name, value, f, said)
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{said} is empty: give a value or leave it out.")
 
 
 # the keep_best metrics computed from the generated masks against the real ones: none without masks (SIV-GAN)
@@ -1001,6 +1010,8 @@ def option_type(name: str) -> type:
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON or TOML options file into a flat {option: value} dict (validated names)."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file; give a JSON or TOML file (a run's run.json, say).")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found.")
     try:
@@ -1137,7 +1148,7 @@ def build_config(
     ):
         for key, value in _expand_words(given, name_it).items():
             said[key] = name_it(key) if key in given else _word_as_given(given, _word_of(given, key), name_it)
-            _validate(key, value, FIELDS[key][1], said[key])
+            _validate_given(key, value, FIELDS[key][1], said[key])
             options[key] = value
     # a flag counts even at its default value; a preset's or a config file's value only where it differs from the
     # default (a saved config lists every option)

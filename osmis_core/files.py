@@ -52,6 +52,19 @@ def make_folders(folder: Path) -> None:
         raise OSError(errno.ENOTDIR, f"{folder} is a file, not a folder", str(folder)) from None
 
 
+def output_file_problem(path: Path) -> str | None:
+    """Why the file `path` cannot be written where it is named, found before the work that makes it (a benchmark,
+    a video): "is a folder", or "P is a file, not a folder" for a file P where a folder on its way should be; None
+    when nothing in the way is known (permissions and space are found when it is written)."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder"
+    blocked = next((p for p in path.parents if p.exists()), None)
+    if blocked is not None and not blocked.is_dir():
+        return f"{blocked} is a file, not a folder"
+    return None
+
+
 def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
 
@@ -82,7 +95,9 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
-    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8")), durable)
+    """`text` in UTF-8; a file name in it with bytes that are not UTF-8 (Python holds them as surrogates, Linux
+    allows any) is written as those bytes, not refused (a gallery page naming such a run folder, say)."""
+    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8", "surrogateescape")), durable)
 
 
 def new_sibling_dir(path: Path) -> Path:

@@ -186,7 +186,11 @@ class TrainingPage(QWidget):
             self._fail_to_start(why)
             return
         config, data = self.app_state.config, self.app_state.data
-        run_dir = jobs.new_run_dir(data.path, self.controls.runs_root())
+        try:
+            run_dir = jobs.new_run_dir(data.path, self.controls.runs_root())
+        except OsmisError as exc:
+            self._fail_to_start(str(exc))
+            return
         self.plots.clear()
         self.health_label.setVisible(False)
         self.preview_pane.set_samples([], follow=True)

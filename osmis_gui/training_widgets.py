@@ -441,8 +441,10 @@ class RunControls(QWidget):
         bar.addWidget(b)
         return b
 
-    def runs_root(self) -> Path:
-        return Path(self.runs_root_edit.text()).expanduser()
+    def runs_root(self) -> str:
+        """The folder for new runs as typed ('~' expanded); blank when cleared, which the engine refuses."""
+        text = self.runs_root_edit.text().strip()
+        return str(Path(text).expanduser()) if text else text
 
     def _choose_runs_root(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder for new runs", self.runs_root_edit.text())

@@ -182,7 +182,9 @@ def test_a_one_class_mask_rendered_from_an_osmis_gallery_is_re_made(palette_run,
     osmis_gallery = tmp_path / "osmis"
     (osmis_gallery / "masks").mkdir(parents=True)
     save_palette_mask(np.zeros((32, 64), np.uint8), osmis_gallery / "masks" / "0000.png")
-    (osmis_gallery / "manifest.json").write_text(json.dumps({"items": [{"mask": "masks/0000.png"}]}))
+    (osmis_gallery / "manifest.json").write_text(
+        json.dumps({"items": [{"index": 0, "image": "images/0000.png", "mask": "masks/0000.png"}]})
+    )
     gallery = tmp_path / "g"
     assert main(["render", str(palette_run), "--from", str(osmis_gallery), "--n", "1", "--out", str(gallery)]) == 0
     assert _remade_equals_saved(palette_run, gallery) == [True]

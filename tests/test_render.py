@@ -338,7 +338,7 @@ def test_from_gallery_renders_all_background_masks_that_a_drawn_layout_may_not_b
     (gallery / "masks").mkdir(parents=True)
     save_palette_mask(ids, gallery / "masks" / "0000.png")
     save_palette_mask(np.zeros_like(ids), gallery / "masks" / "0001.png")
-    items = [{"mask": "masks/0000.png"}, {"mask": "masks/0001.png"}]
+    items = [{"index": i, "image": f"images/000{i}.png", "mask": f"masks/000{i}.png"} for i in (0, 1)]
     (gallery / "manifest.json").write_text(json.dumps({"items": items}))
     out = tmp_path / "rendered"
     assert main(["render", str(renderer_run / "run"), "--from", str(gallery), "--out", str(out), "--n", "1"]) == 0

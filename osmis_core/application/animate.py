@@ -14,9 +14,10 @@ import torch
 from ..config import MAX_SEED
 from ..devices import resolve_device
 from ..errors import OsmisError
+from ..files import output_file_problem
 from ..models.visual import mask_ids, overlay, to_uint8_images
 from .generate import load_generator
-from .runfolder import RunFolder, atomic_write_bytes
+from .runfolder import RunFolder, atomic_write_bytes, normalise_path
 
 FRAMES_PER_KEYFRAME = 30  # frames between two random noise vectors: about a second per change at 24-30 fps
 BATCH = 8
@@ -88,9 +89,12 @@ def latent_walk(
     check_walk_numbers(frames, fps, seed)
     if out is not None and Path(out).suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
+    problem = output_file_problem(normalise_path(out)) if out is not None else None
+    if problem:  # found before the frames are drawn, not after
+        raise OsmisError(f"{out}: cannot be written ({problem}).")
     dev = resolve_device(device)
     generator, meta = load_generator(run_dir, checkpoint, ema=True, device=dev)
-    out = RunFolder(run_dir).walk_path(meta["step"], seed) if out is None else Path(out)
+    out = RunFolder(run_dir).walk_path(meta["step"], seed) if out is None else normalise_path(out)
     z = walk_noise(generator.noise_dim, frames, seed, loop)[:, :, None, None]
     a = meta["architecture"]
     h, w = a["height"], a["width"]

@@ -125,7 +125,7 @@ def evaluate_gallery(
     the config defaults), so that the real frames and their masks are the ones it was trained on (the frame-mask
     rule of `load_frame_set`)."""
     from ..metrics import Compat, evaluate_images, metric_names, write_metrics
-    from .render_evaluation import evaluate_renderer, split_metrics
+    from .render_evaluation import evaluate_renderer, gallery_renderer, split_metrics
 
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
@@ -142,6 +142,8 @@ def evaluate_gallery(
         background_colour=background_colour,
     )
     renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
+    if renderer_metrics:
+        gallery_renderer(gallery, renderer_metrics, real_masks)
     result = evaluate_images(
         fake,
         real_images,
@@ -192,10 +194,11 @@ def evaluate_gallery(
     _keep_earlier_scores(gallery, result)
     try:
         write_metrics(gallery, result)
+        if manifest is not None:
+            write_index_html(gallery, manifest, result)
     except OSError as exc:
-        raise OsmisError(f"{gallery}: the metrics cannot be written ({exc.strerror or exc}).") from None
-    if manifest is not None:
-        write_index_html(gallery, manifest, result)
+        where = exc.filename or gallery
+        raise OsmisError(f"{where}: the metrics cannot be written ({exc.strerror or exc}).") from None
     return result
 
 

@@ -20,7 +20,7 @@ import numbers
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -39,6 +39,11 @@ from .runfolder import RunFolder, normalise_path
 MANIFEST = "manifest.json"
 METRICS_JSON = "metrics.json"
 INDEX_HTML = "index.html"
+# what a gallery folder may hold (the layout above; regions/: the re-drawn regions of renders): a gallery that holds
+# anything else (an export kept inside it, a run trained into it, a user's notes) is not replaced
+GALLERY_ENTRIES = frozenset(
+    {MANIFEST, METRICS_JSON, "metrics.csv", INDEX_HTML, "images", "masks", "overlays", "regions"}
+)
 ENCODE_THREADS = 2
 # The most samples one forward pass of `generate` draws: a batch's activations grow with it, and beyond a few dozen
 # samples a larger batch is no faster (on a 2-core CPU batches of 10 to 50 ran within 5 %), so more only risks
@@ -114,7 +119,7 @@ def gallery_events(
         else (RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
     )
     existed = (out / MANIFEST).is_file()
-    staging = staging_folder(out)
+    staging = staging_folder(out, reads=[run_dir])
     t0 = time.perf_counter()
     try:
         yield GenerationStarted(n, out)
@@ -219,9 +224,21 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 # -- building a folder beside its place, then swapping it in -------------------------------------------------------
 
 
-def staging_folder(out: Path) -> Path:
+def staging_folder(out: Path, reads: Collection[str | Path] = (), keeps_all: bool = False) -> Path:
     """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
-    a gallery (it would be replaced), and clears what an earlier killed build left beside it."""
+    a gallery (it would be replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES
+    (unless `keeps_all`: the caller copies every file of `out` into the new folder), or a file or folder the
+    command reads (`reads`: the run, the source gallery, the layouts), and a symbolic link (the swap would replace the
+    link and leave what it points to as it was). Clears what an earlier killed build left beside it."""
+    if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
+        raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
+    target = out.resolve()
+    for source in reads:
+        if target == Path(source).resolve() or target in Path(source).resolve().parents:
+            raise OsmisError(
+                f"{out}: the new gallery would replace {source}, which this command reads; choose another output "
+                f"folder."
+            )
     if out.exists():
         if not out.is_dir():
             raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
@@ -230,11 +247,31 @@ def staging_folder(out: Path) -> Path:
                 f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
                 f"gallery, so choose a new or empty folder."
             )
+        if not keeps_all:
+            _check_only_gallery(out)
     try:
         clear_leftover_siblings(out)
         return new_sibling_dir(out)
     except OSError as exc:
         raise OsmisError(f"{out.parent}: the output folder cannot be written ({exc.strerror or exc}).") from None
+
+
+def _check_only_gallery(out: Path) -> None:
+    """Refuse (OsmisError) a gallery folder that holds more than a gallery: an entry that is none of
+    GALLERY_ENTRIES (hidden temporaries aside), or a folder among its pictures (an export kept there, say)."""
+    other = sorted(p.name for p in out.iterdir() if p.name not in GALLERY_ENTRIES and not p.name.startswith("."))
+    other += sorted(
+        f"{sub.name}/{p.name}"
+        for sub in out.iterdir()
+        if sub.name in GALLERY_ENTRIES and sub.is_dir()
+        for p in sub.iterdir()
+        if p.is_dir()
+    )
+    if other:
+        raise OsmisError(
+            f"{out}: the gallery folder also holds {other[0]}, which is not the gallery's; a gallery only replaces "
+            f"a gallery, so move it out or choose another output folder."
+        )
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
@@ -466,7 +503,7 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     in the gallery, or dest cannot be written.
     """
     src = Path(gallery)
-    out = Path(dest)
+    out = normalise_path(dest)
     manifest = read_manifest(src)
     wanted = {int(i) for i in indices}
     if not wanted:
@@ -475,21 +512,24 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     unknown = sorted(wanted - {it["index"] for it in items})
     if unknown:
         raise OsmisError(f"{src}: the gallery has no item {unknown[0]} (it holds {len(manifest['items'])} items).")
-    if out.resolve() == src.resolve():
-        raise OsmisError(f"{out}: the export folder must not be the gallery itself.")
     metrics = read_metrics(src)
-    staging = staging_folder(out)
+    names = [name for item in items for name in _item_files(item, src / MANIFEST)]
+    # every file is looked for before anything is staged: one deleted or replaced by a folder is the gallery's
+    # fault, not the export folder's
+    missing = next((name for name in names if not (src / name).is_file()), None)
+    if missing is not None:
+        raise DataError(f"{src / missing}: listed in the manifest but missing.")
+    staging = staging_folder(out, reads=[src])
     try:
         files = 0
-        for item in items:
-            for name in _item_files(item, src / MANIFEST):
-                target = staging / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    shutil.copyfile(src / name, target)
-                except FileNotFoundError:
-                    raise DataError(f"{src / name}: listed in the manifest but missing.") from None
-                files += 1
+        for name in names:
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(src / name, target)
+            except FileNotFoundError:  # deleted since it was looked for
+                raise DataError(f"{src / name}: listed in the manifest but missing.") from None
+            files += 1
         exported = dict(manifest)
         exported.update(
             {

@@ -18,10 +18,7 @@ def load_generator(
 ) -> tuple[Generator, dict]:
     """The (EMA) generator of a run's checkpoint, ready for inference, and the checkpoint's metadata."""
     folder = RunFolder(run_dir)
-    if not folder.root.is_dir():
-        raise OsmisError(f"{folder.root}: no such run folder.")
-    if not folder.exists():
-        raise OsmisError(f"{folder.root}: not a run folder (no run.json); give the folder that holds run.json.")
+    folder.require()
     # memory-mapped: only the generator's tensors are read, not D's or the optimisers'
     state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"), mmap=True)
     # a count stored above today's limit (iters, say) plays no part in sampling

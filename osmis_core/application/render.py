@@ -44,7 +44,7 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from .gallery import gallery_events, gallery_name, save_png, staging_folder, write_index_html
+from .gallery import gallery_events, gallery_name, read_manifest, save_png, staging_folder, write_index_html
 from .runfolder import RunFolder, normalise_path
 
 
@@ -126,8 +126,7 @@ class Renderer:
         """The batch-norm-refreshed EMA generator of a renderer run's checkpoint. Raises OsmisError for a missing
         run, an OSMIS run, or a damaged checkpoint."""
         folder = RunFolder(run_dir)
-        if not folder.root.is_dir():
-            raise OsmisError(f"{folder.root}: no such run folder.")
+        folder.require()
         state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
         # a count stored above today's limit (iters, say) plays no part in rendering
         config = OsmisConfig.from_dict(state["config"], f"{folder.root} checkpoint", {})
@@ -434,6 +433,8 @@ def _resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def layouts_in(folder: str | Path) -> list[Path]:
     folder = Path(folder)
+    if folder.is_file():
+        raise DataError(f"{folder}: is a file, not a folder of layouts; give one layout file with --layout.")
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder of layouts.")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
@@ -443,16 +444,10 @@ def layouts_in(folder: str | Path) -> list[Path]:
 
 
 def layouts_of_gallery(gallery: str | Path) -> list[Path]:
-    """The masks of an OSMIS gallery (its manifest's items), for the two-stage pipeline."""
+    """The masks of an OSMIS gallery (its manifest's items, read as every gallery is: gallery.read_manifest), for
+    the two-stage pipeline."""
     gallery = Path(gallery)
-    manifest_path = gallery / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        masks = [gallery / item["mask"] for item in manifest["items"] if item.get("mask")]
-    except FileNotFoundError:
-        raise DataError(f"{gallery}: not a gallery (no manifest.json).") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{manifest_path}: cannot be read as a gallery manifest ({exc}).") from None
+    masks = [gallery / item["mask"] for item in read_manifest(gallery)["items"] if item.get("mask")]
     if not masks:
         raise DataError(f"{gallery}: the gallery holds no masks (made without masks?).")
     return masks
@@ -460,6 +455,8 @@ def layouts_of_gallery(gallery: str | Path) -> list[Path]:
 
 def read_region(path: str | Path) -> Region:
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a region mask file (an image, nonzero inside the region).")
     if not path.is_file():
         raise DataError(f"{path}: region mask file not found.")
     img = open_mask(path)
@@ -528,6 +525,8 @@ def render_gallery_events(
     else:
         sources = []
         for path in layouts:
+            if path.is_dir():
+                raise DataError(f"{path}: is a folder, not a layout file; give a folder of layouts with --layouts.")
             if not path.is_file():
                 raise DataError(f"{path}: layout file not found.")
             raw = renderer.decode_layout_image(open_mask(path), str(path))
@@ -544,7 +543,8 @@ def render_gallery_events(
         else RunFolder(run_dir).galleries / gallery_name(renderer.step, seed, total)
     )
     # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
-    staging = staging_folder(out)
+    regions = [region.mask_name] if region is not None and region.mask_name else []
+    staging = staging_folder(out, reads=[run_dir, *(path for path, *_ in prepared), *regions])
     t0 = time.perf_counter()
     try:
         yield GenerationStarted(total, out)
@@ -570,8 +570,7 @@ def run_gallery_events(
     seeds seed..seed+n-1) of a renderer run. The run's kind is read from its run.json. Raises OsmisError for a
     folder that is not a run."""
     folder = RunFolder(run_dir)
-    if not folder.exists():
-        raise OsmisError(f"{folder.root}: not a run folder (no run.json); give the folder that holds run.json.")
+    folder.require()
     info = folder.read_run_json()
     if OsmisConfig.from_dict(info.get("config", {}), str(folder.run_json), {}).model == "renderer":
         yield from render_gallery_events(run_dir, None, None, n, seed, device=device, checkpoint=checkpoint)
@@ -771,7 +770,7 @@ def add_to_gallery(
     colours = palette()
     # the whole gallery, old items and new, is built in a hidden sibling and swapped in (files.swap_dir_in): the
     # folder holds exactly the files its manifest lists at every moment
-    staging = staging_folder(gallery)
+    staging = staging_folder(gallery, keeps_all=True)
     try:
         if gallery.is_dir():
             shutil.copytree(gallery, staging, dirs_exist_ok=True)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.renderer_augment import edit_layout, tps_warp
-from ..errors import DataError
+from ..errors import DataError, OsmisError
 from ..metrics.registry import RENDERER_METRICS
 from ..metrics.renderer_measures import (
     LOCALITY_BAND,
@@ -75,6 +75,25 @@ def _locality_regions(ids: np.ndarray) -> dict[str, np.ndarray]:
     if objects:
         regions["instance"] = inst == max(objects, key=lambda i: sizes[i])
     return regions
+
+
+def gallery_renderer(
+    gallery: Path, metrics: Sequence[str], real_masks: torch.Tensor | None, device: str | torch.device = "cpu"
+) -> tuple[dict, Renderer]:
+    """The manifest of a render gallery and the renderer that made it (the checkpoint it records, not whatever the
+    run's latest is by now), for the renderer measures `metrics`. Raises DataError naming the gallery for a gallery
+    osmis render did not make, real masks missing, or a renderer run moved or deleted since; evaluate_gallery asks
+    before the other metrics are computed, so that they are not computed for nothing."""
+    manifest = _read_manifest(gallery)
+    if manifest.get("kind") != "render":
+        raise DataError(f"{gallery}: {', '.join(metrics)} need a gallery made by osmis render (this one was not).")
+    if real_masks is None:
+        raise DataError("the renderer measures need the training masks (give --mask).")
+    try:
+        renderer = Renderer.load(manifest["run"], manifest.get("checkpoint_step", "latest"), device=device)
+    except OsmisError as exc:  # the path came from the manifest: say so, and what needs it
+        raise DataError(f"{gallery}: {', '.join(metrics)} need the renderer run that made the gallery; {exc}") from None
+    return manifest, renderer
 
 
 def _read_manifest(gallery: Path) -> dict:
@@ -161,13 +180,7 @@ def evaluate_renderer(
     from ..metrics.registry import format_seconds
 
     gallery = Path(gallery)
-    manifest = _read_manifest(gallery)
-    if manifest.get("kind") != "render":
-        raise DataError(f"{gallery}: {', '.join(metrics)} need a gallery made by osmis render (this one was not).")
-    if real_masks is None:
-        raise DataError("the renderer measures need the training masks (give --mask).")
-    # the model that made the gallery, not whatever the run's latest checkpoint is by now
-    renderer = Renderer.load(manifest["run"], manifest.get("checkpoint_step", "latest"), device=device)
+    manifest, renderer = gallery_renderer(gallery, metrics, real_masks, device)
     size = renderer.size
     real = F.interpolate(real_images, size=size, mode="bilinear", align_corners=False)
     masks = F.interpolate(real_masks[:, None].float(), size=size, mode="nearest")[:, 0].long()

@@ -136,7 +136,7 @@ def append_text(path: Path, text: str) -> None:
     with open(path, "ab") as f:
         size = f.tell()
         try:
-            f.write(text.encode("utf-8"))
+            f.write(text.encode("utf-8", "surrogateescape"))  # a file name's bytes as they are (atomic_write_text)
             f.flush()
         except OSError as exc:
             try:
@@ -144,6 +144,17 @@ def append_text(path: Path, text: str) -> None:
             except OSError:
                 pass
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+def _utf8(path: Path) -> bool:
+    """Whether `path` can be written in UTF-8: torch maps a file (torch.load's mmap) by its name in UTF-8, so a
+    checkpoint under a folder named with bytes that are not UTF-8 (Linux allows any) is read whole instead, not
+    taken for damaged."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def normalise_path(path: str | Path) -> Path:
@@ -219,6 +230,14 @@ class RunFolder:
 
     def exists(self) -> bool:
         return self.run_json.is_file()
+
+    def require(self) -> None:
+        """Refuse a folder that holds no run (OsmisError): a missing one, or one without run.json (data, a gallery),
+        in the sentence every command that reads a run (generate, render, animate, --layouts-from) gives."""
+        if not self.root.is_dir():
+            raise OsmisError(f"{self.root}: no such run folder.")
+        if not self.exists():
+            raise OsmisError(f"{self.root}: not a run folder (no run.json); give the folder that holds run.json.")
 
     def create(self) -> None:
         """Make the folders, checking that the location is writable."""
@@ -389,9 +408,10 @@ class RunFolder:
         paths = self.checkpoint_files(which)
         errors = []
         info = self.read_run_json() if self.run_json.is_file() else None
+
         for path in paths if fallback else paths[:1]:
             try:
-                state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+                state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap and _utf8(path))
             except OSError as exc:
                 errors.append(f"{path}: cannot be read ({exc.strerror or exc})")
                 continue

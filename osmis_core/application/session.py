@@ -26,7 +26,7 @@ from ..config import (
     model_reads,
     typed_flag,
 )
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..events import HealthEvent, RunDescription, TrainingStarted
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ __all__ = [
     "inspect_data",
     "new_run_dir",
     "ResumePlan",
+    "check_resume_data",
     "plan_resume",
     "resume_training",
     "start_training",
@@ -55,7 +56,10 @@ RUNS_ROOT = Path("runs")
 
 def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
     """THE name of a new run folder for DATA: `<root>/<data stem>`, or `<root>/<stem>-001`, `-002`, ... when that
-    is taken. Nothing is created."""
+    is taken. Nothing is created. A blank root (the app's cleared "folder for new runs") is refused (ConfigError):
+    it would put the run into the working folder, as an empty --out would."""
+    if not str(root).strip():
+        raise ConfigError("the folder for new runs is empty: give a folder (such as runs).")
     root = Path(root)
     stem = Path(data_path).stem or "run"
     path = root / stem
@@ -77,6 +81,10 @@ def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> 
         from ..training.monitor import check_keep_best
 
         check_keep_best(config.run.keep_best, data.num_classes is not None, str(data_path))
+    elif config.renderer.layouts_from:  # an earlier version stored --layouts-from "" for none
+        from ..training.renderer_trainer import check_layouts_from
+
+        check_layouts_from(config.renderer.layouts_from, data.num_classes)
 
 
 def start_training(
@@ -111,7 +119,15 @@ def start_training(
         require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
-    data = load_data(config, data_path, mask_path, device)
+    try:
+        data = load_data(config, data_path, mask_path, device)
+    except DataError:
+        if RunFolder(data_path).exists():  # `osmis train RUN` without --resume: say what the folder is
+            raise DataError(
+                f"{data_path}: is a run folder (it holds run.json), not training data; continue it with `osmis train "
+                f"{shlex.quote(str(data_path))} --resume`."
+            ) from None
+        raise
     _check_config_for_data(config, data, data_path)
     if check is not None:
         check(config, data)
@@ -147,6 +163,21 @@ def start_training(
         }
     )
     return trainer
+
+
+def check_resume_data(run_dir: str | Path, data_path: str | Path | None, mask_path: str | Path | None = None) -> None:
+    """A resume that names its data (`osmis train DATA --out RUN --resume`, `osmis run DATA --out RUN --resume`)
+    goes on with the run's own data and masks: other data, or a --mask other than the one the run was started
+    with, is refused (ConfigError) rather than silently left unused."""
+    from .runfolder import RunFolder
+
+    data = RunFolder(run_dir).read_run_json().get("data") or {}
+    if data_path is not None and data.get("path") and Path(data["path"]) != Path(data_path).resolve():
+        raise ConfigError(f"{run_dir} was trained on {data['path']}, not on {data_path}.")
+    stored = data.get("mask_path")
+    if mask_path is not None and (stored is None or Path(stored) != Path(mask_path).resolve()):
+        started = f"--mask {stored}" if stored else "the masks found beside its data (no --mask)"
+        raise ConfigError(f"{run_dir} was started with {started}, not with --mask {mask_path}; leave --mask out.")
 
 
 @dataclass(frozen=True)

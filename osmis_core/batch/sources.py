@@ -114,9 +114,9 @@ def _from_folder(folder: Path) -> list[BatchSource]:
     return out
 
 
-def _resolve(base: Path, value: Any, where: str) -> Path:
+def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: 'data' must be a path.")
+        raise ConfigError(f"{where}: '{key}' must be a path.")
     p = Path(value.strip()).expanduser()
     return (p if p.is_absolute() else base / p).resolve()
 
@@ -163,7 +163,14 @@ def _from_csv(path: Path) -> list[BatchSource]:
         }
         options = {k: _parse_cell(k, v, where) for k, v in flatten_options(raw, where).items()}
         out.append(
-            _entry(path.parent, row.get("data"), row.get("mask") or None, row.get("name") or None, options, where)
+            _entry(
+                path.parent,
+                row.get("data"),
+                (row.get("mask") or "").strip() or None,  # a blank cell keeps the batch's value: no mask
+                row.get("name") or None,
+                options,
+                where,
+            )
         )
     return out
 
@@ -182,7 +189,7 @@ def _parse_cell(name: str, text: str, where: str) -> Any:
 
 def _entry(base: Path, data, mask, name, options: dict, where: str) -> BatchSource:
     data_path = _resolve(base, data, where)
-    mask_path = _resolve(base, mask, where) if mask else None
+    mask_path = _resolve(base, mask, where, "mask") if mask is not None else None  # "mask": "" names no file
     unknown = [k for k in options if k not in FIELDS]
     if unknown:
         raise ConfigError(f"{where}: unknown option '{unknown[0]}'.")

@@ -143,7 +143,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         masks = None
         if mask_dir is not None:
             masks = [mask_dir] if mask_dir.is_file() and len(frames) == 1 else _masks_for(frames, mask_dir)
-        return DataSource("folder", path, frames, masks)
+        return DataSource("folder", path, frames, _not_the_frames(frames, masks))
     ext = path.suffix.lower()
     if ext in VIDEO_EXTS:
         masks = None
@@ -174,7 +174,17 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         if not found:
             raise DataError(f"{mask}: no mask named {path.stem}.* for {path.name}.")
         mask = found[0]
-    return DataSource("image", path, [path], [mask] if mask is not None else None)
+    return DataSource("image", path, [path], _not_the_frames([path], [mask] if mask is not None else None))
+
+
+def _not_the_frames(frames: list[Path], masks: list[Path] | None) -> list[Path] | None:
+    """masks, refused (DataError) where one is the file of its frame: a mask given as the image itself (`--mask
+    photo.png` for photo.png, the frames folder as its own mask folder) would train on the photo's colours as
+    classes."""
+    for frame, mask in zip(frames, masks or ()):
+        if mask.samefile(frame):
+            raise DataError(f"{mask}: the mask is the image {frame.name} itself; give its mask (or no mask).")
+    return masks
 
 
 def open_image(path: Path) -> Image.Image:

@@ -29,18 +29,22 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _check_weights_dir(weights_dir: str | Path | None) -> Path | None:
+def check_weights_dir(weights_dir: str | Path | None) -> Path | None:
+    """The --weights-dir folder as a Path (None when not given); refuses a missing folder or a file (ConfigError).
+    `osmis run` asks before it trains, so that a typo is not found after the training."""
     if weights_dir is None:
         return None
     path = Path(weights_dir).expanduser()
+    if path.is_file():
+        raise ConfigError(f"{path}: is a file, not a folder; --weights-dir names the folder that holds the weights.")
     if not path.is_dir():
-        raise ConfigError(f"weights folder {path} does not exist or is not a folder")
+        raise ConfigError(f"{path}: no such folder (--weights-dir).")
     return path
 
 
 def find_weights(file: WeightsFile, weights_dir: str | Path | None = None) -> Path | None:
     """Path of `file` in the weights folder, the hub cache or its package, or None when absent."""
-    folder = _check_weights_dir(weights_dir)
+    folder = check_weights_dir(weights_dir)
     candidates = [folder, hub_checkpoint_dir(), file.package_dir]
     for directory in candidates:
         if directory is not None and (directory / file.filename).is_file():

@@ -136,7 +136,7 @@ class RendererTrainer(Trainer):
         self.pair_aug = PairAugmentation(r.p_tps, r.tps_strength, r.p_flip, r.p_affine, r.p_layout_edit)
         self.preview_layouts, self.preview_seeds = self._make_preview_layouts()
         self.osmis_layouts = (
-            sample_osmis_layouts(r.layouts_from, self.num_classes, self.ids.shape[-2:], config.run.seed, self.device)
+            sample_osmis_layouts(r.layouts_from, self.ids.shape[-2:], config.run.seed, self.device)
             if r.layouts_from
             else None
         )
@@ -384,20 +384,35 @@ class RendererTrainer(Trainer):
 OSMIS_LAYOUTS = 64  # masks sampled once from a --layouts-from run
 
 
-def sample_osmis_layouts(
-    run_dir: str, num_classes: int, size: tuple[int, int], seed: int, device: torch.device
-) -> torch.Tensor:
-    """OSMIS_LAYOUTS masks (N x H x W int64 at the renderer's size, nearest) sampled with a fixed seed from an OSMIS
-    run's EMA generator. Raises ConfigError when the run has no masks or another number of classes."""
-    from ..application.generate import load_generator, sample
-    from ..errors import ConfigError
+def check_layouts_from(run_dir: str, num_classes: int) -> None:
+    """The run --layouts-from names must be an OSMIS run whose masks have the training data's `num_classes`
+    classes; checked before a run folder is written (session._check_config_for_data). Raises ConfigError naming
+    the option: a folder that is no run, a renderer run or a run without such masks."""
+    from ..application.generate import load_generator
+    from ..application.runfolder import RunFolder
+    from ..errors import ConfigError, OsmisError
 
-    generator, meta = load_generator(run_dir, device=device)
+    folder = RunFolder(run_dir)
+    try:
+        folder.require()
+        if OsmisConfig.from_dict(folder.read_run_json().get("config", {}), str(folder.run_json), {}).model != "osmis":
+            raise OsmisError(f"{run_dir}: is a renderer run; give an OSMIS run of the same data.")
+        _, meta = load_generator(run_dir)
+    except OsmisError as exc:
+        raise ConfigError(f"--layouts-from: {exc}") from None
     if meta["num_classes"] != num_classes:
         raise ConfigError(
             f"{run_dir}: --layouts-from needs an OSMIS run with masks of {num_classes} classes, it has "
             f"{meta['num_classes'] or 'no masks'}."
         )
+
+
+def sample_osmis_layouts(run_dir: str, size: tuple[int, int], seed: int, device: torch.device) -> torch.Tensor:
+    """OSMIS_LAYOUTS masks (N x H x W int64 at the renderer's size, nearest) sampled with a fixed seed from the EMA
+    generator of an OSMIS run with masks of the training data's classes (one check_layouts_from accepted)."""
+    from ..application.generate import load_generator, sample
+
+    generator, _ = load_generator(run_dir, device=device)
     masks = torch.cat([m.argmax(1) for _, _, m in sample(generator, OSMIS_LAYOUTS, seed, device=device)])
     return F.interpolate(masks[:, None].float(), size=tuple(size), mode="nearest")[:, 0].long()
 
