@@ -408,7 +408,6 @@ class RunFolder:
         paths = self.checkpoint_files(which)
         errors = []
         info = self.read_run_json() if self.run_json.is_file() else None
-
         for path in paths if fallback else paths[:1]:
             try:
                 state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap and _utf8(path))
