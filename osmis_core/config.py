@@ -1153,24 +1153,22 @@ def build_config(
     # a flag counts even at its default value; a preset's or a config file's value only where it differs from the
     # default (a saved config lists every option)
     explicit = set(_expand_words(overrides))
-    try:
-        _check_together({**OsmisConfig().flat(), **options}, lambda k: said.get(k, _flag_as_given(k, True)), explicit)
-    except ConfigError as error:
-        sources = [f"{config_file}: ", f"preset '{preset}': "]
-        raise ConfigError(_name_each_source_once(str(error), sources)) from None
+    sources = (f"{config_file}: ", f"preset '{preset}': ")
+    named: set[str] = set()
+
+    def said_once(name: str) -> str:
+        """How the one message of a broken rule names an option: its config file or preset is named where the
+        message first names one of its options, not again for the next."""
+        text = said.get(name, _flag_as_given(name, True))
+        source = next((s for s in sources if text.startswith(s)), None)
+        if source in named:
+            return text[len(source) :]
+        if source is not None:
+            named.add(source)
+        return text
+
+    _check_together({**OsmisConfig().flat(), **options}, said_once, explicit)
     return OsmisConfig().replace(**options)
-
-
-def _name_each_source_once(message: str, sources: Collection[str]) -> str:
-    """message with each of `sources` (a prefix such as 'run.json: ' naming where options came from) kept where it
-    first appears and dropped where it comes again: a rule between options of one config file names the file
-    once."""
-    for source in sources:
-        first = message.find(source)
-        if first >= 0:
-            start = first + len(source)
-            message = message[:start] + message[start:].replace(source, "")
-    return message
 
 
 def preset_config(name: str | None, model: str = "osmis") -> OsmisConfig:

@@ -89,12 +89,13 @@ def latent_walk(
     check_walk_numbers(frames, fps, seed)
     if out is not None and Path(out).suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
-    problem = output_file_problem(normalise_path(out)) if out is not None else None
+    given = normalise_path(out) if out is not None else None
+    problem = output_file_problem(given) if given is not None else None
     if problem:  # found before the frames are drawn, not after
         raise OsmisError(f"{out}: cannot be written ({problem}).")
     dev = resolve_device(device)
     generator, meta = load_generator(run_dir, checkpoint, ema=True, device=dev)
-    out = RunFolder(run_dir).walk_path(meta["step"], seed) if out is None else normalise_path(out)
+    out = RunFolder(run_dir).walk_path(meta["step"], seed) if given is None else given
     z = walk_noise(generator.noise_dim, frames, seed, loop)[:, :, None, None]
     a = meta["architecture"]
     h, w = a["height"], a["width"]

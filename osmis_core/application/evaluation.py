@@ -142,8 +142,9 @@ def evaluate_gallery(
         background_colour=background_colour,
     )
     renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
-    if renderer_metrics:
-        gallery_renderer(gallery, renderer_metrics, real_masks)
+    # the renderer that made a render gallery is loaded before the other metrics are computed, so that a moved run
+    # is named before them, and handed to the renderer measures
+    made_by = gallery_renderer(gallery, renderer_metrics, real_masks, device) if renderer_metrics else None
     result = evaluate_images(
         fake,
         real_images,
@@ -185,6 +186,7 @@ def evaluate_gallery(
             progress=progress,
             time_budget=left,
             on_plan=renderer_plan,
+            made_by=made_by,
         )
         result["summary"].update(summary)
         result["warnings"].extend(warnings)

@@ -160,6 +160,7 @@ def evaluate_renderer(
     progress: Callable[[str, int, int], None] | None = None,
     time_budget: float | None = None,
     on_plan: Callable | None = None,
+    made_by: tuple[dict, Renderer] | None = None,
 ) -> tuple[dict, list[str]]:
     """Summary values and warnings of the requested renderer measures (names from RENDERER_METRICS) for a render
     gallery. real_images: T x 3 x H x W in [0, 1]; real_masks: T x H x W int64 class ids (required).
@@ -168,7 +169,8 @@ def evaluate_renderer(
     the segmenter's first training steps timed (they count towards its training), LPIPS timed on two renders;
     a measure whose estimate would take the running total past `time_budget` (seconds) is not computed: its
     summary keys (RENDERER_KEYS) hold the reason, "skipped: estimated ..., over the time budget of ...", as the
-    other metrics' do. on_plan(EvaluationPlan) is called with the plan before the work.
+    other metrics' do. on_plan(EvaluationPlan) is called with the plan before the work. made_by: the gallery's
+    manifest and renderer as gallery_renderer returned them, when the caller has loaded them already.
 
     locality_class / locality_instance: the mean locality ratio (metrics.renderer_measures.locality_summary);
     null when undefined, with the reason as text in locality_class_note / locality_instance_note (also set when
@@ -180,7 +182,7 @@ def evaluate_renderer(
     from ..metrics.registry import format_seconds
 
     gallery = Path(gallery)
-    manifest, renderer = gallery_renderer(gallery, metrics, real_masks, device)
+    manifest, renderer = made_by or gallery_renderer(gallery, metrics, real_masks, device)
     size = renderer.size
     real = F.interpolate(real_images, size=size, mode="bilinear", align_corners=False)
     masks = F.interpolate(real_masks[:, None].float(), size=size, mode="nearest")[:, 0].long()
