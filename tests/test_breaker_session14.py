@@ -408,7 +408,7 @@ def test_renderer_measures_of_a_gallery_whose_run_moved_say_whose_run(tiny_rende
     err = capsys.readouterr().err.strip().splitlines()
     assert err[:-1] == ["warning: --random-weights: scores are NOT comparable with published numbers"], err
     assert err[-1] == (
-        f"error: {gallery}: memorisation need the renderer run that made the gallery; {moved.resolve()}: no such run "
+        f"error: {gallery}: memorisation needs the renderer run that made the gallery; {moved.resolve()}: no such run "
         "folder."
     )
 

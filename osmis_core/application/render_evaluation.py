@@ -92,7 +92,10 @@ def gallery_renderer(
     try:
         renderer = Renderer.load(manifest["run"], manifest.get("checkpoint_step", "latest"), device=device)
     except OsmisError as exc:  # the path came from the manifest: say so, and what needs it
-        raise DataError(f"{gallery}: {', '.join(metrics)} need the renderer run that made the gallery; {exc}") from None
+        verb = "needs" if len(metrics) == 1 else "need"
+        raise DataError(
+            f"{gallery}: {', '.join(metrics)} {verb} the renderer run that made the gallery; {exc}"
+        ) from None
     return manifest, renderer
 
 
