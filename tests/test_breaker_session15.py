@@ -4,7 +4,8 @@ settings, CPU).
 
 Found and fixed:
 - the renderer measures of a render gallery whose run was moved said "G: memorisation need the renderer run ...";
-  one measure now "needs" it (render_evaluation.gallery_renderer).
+  one measure now "needs" it, as in "memorisation needs a gallery made by osmis render" of an OSMIS gallery
+  (render_evaluation.gallery_renderer).
 
 Tried and right: generating twice into the same gallery, and again after `osmis evaluate` wrote metrics.json and
 metrics.csv into it (replaced, the stale scores gone); an export kept inside a gallery stops its regeneration;
@@ -95,3 +96,16 @@ def test_one_renderer_measure_of_a_moved_run_needs_it(tiny_renderer_run, tmp_pat
         f"error: {gallery}: locality needs the renderer run that made the gallery; {moved.resolve()}: no such run "
         "folder."
     )
+
+
+def test_one_renderer_measure_of_an_osmis_gallery_needs_a_render_gallery(scene, tmp_path, capsys):
+    """Fixed here: `osmis evaluate G --metrics memorisation` of an OSMIS gallery read "memorisation need a gallery
+    made by osmis render"; one measure "needs" one."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    g = tmp_path / "g"
+    assert main(["generate", str(run), "--n", "2", "--out", str(g)]) == 0
+    capsys.readouterr()
+    argv = ["evaluate", str(g), "--real", str(scene), "--metrics", "memorisation", "--random-weights"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: {g}: memorisation needs a gallery made by osmis render (this one was not)."

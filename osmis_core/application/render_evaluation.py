@@ -85,14 +85,14 @@ def gallery_renderer(
     osmis render did not make, real masks missing, or a renderer run moved or deleted since; evaluate_gallery asks
     before the other metrics are computed, so that they are not computed for nothing."""
     manifest = _read_manifest(gallery)
+    verb = "needs" if len(metrics) == 1 else "need"
     if manifest.get("kind") != "render":
-        raise DataError(f"{gallery}: {', '.join(metrics)} need a gallery made by osmis render (this one was not).")
+        raise DataError(f"{gallery}: {', '.join(metrics)} {verb} a gallery made by osmis render (this one was not).")
     if real_masks is None:
         raise DataError("the renderer measures need the training masks (give --mask).")
     try:
         renderer = Renderer.load(manifest["run"], manifest.get("checkpoint_step", "latest"), device=device)
     except OsmisError as exc:  # the path came from the manifest: say so, and what needs it
-        verb = "needs" if len(metrics) == 1 else "need"
         raise DataError(
             f"{gallery}: {', '.join(metrics)} {verb} the renderer run that made the gallery; {exc}"
         ) from None
