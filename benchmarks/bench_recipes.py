@@ -88,6 +88,9 @@ RECIPES: dict[str, tuple[str | None, dict]] = {
     # more progress per update early and less noise late: twice the rates (quick-lr-2x) decayed linearly over the
     # second half (quick-lr-decay), which alone matched quick on the scene with closer mask shares
     "quick-lr-2x-decay": ("quick", {"lr_g": 4e-4, "lr_d": 4e-4, "lr_decay_from": 0.5}),
+    # augmentation strength, fixed: the paper's p 0.7 regularises D on one image, but every augmented real is a
+    # view the generator need not learn to draw; a weaker p asks D for the plain image sooner
+    "quick-low-p": ("quick", {"p_aug": 0.3}),
 }
 DEFAULT_RECIPES = "default,short,quick"
 DEFAULT_CASES = (
