@@ -233,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder")
     p.add_argument(
         "--out",
-        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN); a gallery already "
-        "there is replaced when the new one is complete",
+        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN); a generated gallery already "
+        "there is replaced when the new one is complete (an export or a render gallery is not)",
     )
     p.add_argument(
         "--checkpoint", default="latest", help="latest, best (kept by --keep-best during training) or a step number"
@@ -276,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--from", dest="from_gallery", help="every mask of an OSMIS gallery (the two-stage pipeline)")
     p.add_argument(
         "--out",
-        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN, N = number of photos); a gallery "
-        "already there is replaced when the new one is complete",
+        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN, N = number of photos); a render "
+        "gallery already there is replaced when the new one is complete (an export or a generated gallery is not)",
     )
     p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")
     p.add_argument("--seed", type=int, default=0, help="noise seed of the first photo (photo i: seed + i)")
@@ -344,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="copy chosen pairs of a gallery (with manifest, scores, index.html) to DIR")
     p.add_argument("gallery", help="gallery folder (one with a manifest.json)")
     p.add_argument("--select", required=True, help="item indices and ranges, e.g. 0,3,7-9")
-    p.add_argument("--out", required=True, help="export folder (new, empty, or an earlier export to replace)")
+    p.add_argument(
+        "--out", required=True, help="export folder (new, empty, or an earlier export to replace; not another gallery)"
+    )
 
     p = sub.add_parser("bench", help="measure training speed and memory (median s/iteration, peak memory)")
     p.add_argument("data", help="DATA to train on")

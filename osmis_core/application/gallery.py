@@ -44,6 +44,14 @@ INDEX_HTML = "index.html"
 GALLERY_ENTRIES = frozenset(
     {MANIFEST, METRICS_JSON, "metrics.csv", INDEX_HTML, "images", "masks", "overlays", "regions"}
 )
+# the kinds of gallery, by the command that made it, as a sentence names them: a new gallery replaces only an earlier
+# one of its own kind, because an export holds samples picked by hand and a generated or render gallery the samples
+# not yet picked from, and neither can be drawn again by the other's command
+GALLERY_KINDS = {
+    "generated": "a generated gallery",
+    "render": "a render gallery",
+    "export": "an export of picked samples",
+}
 ENCODE_THREADS = 2
 # The most samples one forward pass of `generate` draws: a batch's activations grow with it, and beyond a few dozen
 # samples a larger batch is no faster (on a 2-core CPU batches of 10 to 50 ran within 5 %), so more only risks
@@ -119,7 +127,7 @@ def gallery_events(
         else (RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
     )
     existed = (out / MANIFEST).is_file()
-    staging = staging_folder(out, reads=[run_dir])
+    staging = staging_folder(out, reads=[run_dir], makes="generated")
     t0 = time.perf_counter()
     try:
         yield GenerationStarted(n, out)
@@ -224,12 +232,24 @@ def save_png(pixels: np.ndarray, path: Path, colours: np.ndarray | None = None) 
 # -- building a folder beside its place, then swapping it in -------------------------------------------------------
 
 
-def staging_folder(out: Path, reads: Collection[str | Path] = (), keeps_all: bool = False) -> Path:
+def gallery_kind(manifest: dict) -> str:
+    """The kind of gallery a manifest describes (a key of GALLERY_KINDS): `export` when it was exported from another
+    gallery, `render` for a layout renderer's gallery, else `generated` (an OSMIS run's)."""
+    if "exported_from" in manifest:
+        return "export"
+    return "render" if manifest.get("kind") == "render" else "generated"
+
+
+def staging_folder(
+    out: Path, reads: Collection[str | Path] = (), keeps_all: bool = False, makes: str | None = None
+) -> Path:
     """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
     a gallery (it would be replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES
-    (unless `keeps_all`: the caller copies every file of `out` into the new folder), or a file or folder the
-    command reads (`reads`: the run, the source gallery, the layouts), and a symbolic link (the swap would replace the
-    link and leave what it points to as it was). Clears what an earlier killed build left beside it."""
+    (unless `keeps_all`: the caller copies every file of `out` into the new folder), a gallery of another kind than
+    the one the command `makes` (a key of GALLERY_KINDS; a manifest that cannot be read is a damaged gallery and is
+    replaced), or a file or folder the command reads (`reads`: the run, the source gallery, the layouts), and a
+    symbolic link (the swap would replace the link and leave what it points to as it was). Clears what an earlier
+    killed build left beside it."""
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
         raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
     target = out.resolve()
@@ -249,6 +269,8 @@ def staging_folder(out: Path, reads: Collection[str | Path] = (), keeps_all: boo
             )
         if not keeps_all:
             _check_only_gallery(out)
+        if makes is not None:
+            _check_same_kind(out, makes)
     try:
         clear_leftover_siblings(out)
         return new_sibling_dir(out)
@@ -271,6 +293,19 @@ def _check_only_gallery(out: Path) -> None:
         raise OsmisError(
             f"{out}: the gallery folder also holds {other[0]}, which is not the gallery's; a gallery only replaces "
             f"a gallery, so move it out or choose another output folder."
+        )
+
+
+def _check_same_kind(out: Path, makes: str) -> None:
+    """Refuse (OsmisError) replacing a gallery of another kind than `makes` (see GALLERY_KINDS)."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(manifest, dict) and gallery_kind(manifest) != makes:
+        raise OsmisError(
+            f"{out}: is {GALLERY_KINDS[gallery_kind(manifest)]}, and {GALLERY_KINDS[makes]} does not replace it; "
+            f"choose another output folder."
         )
 
 
@@ -499,7 +534,7 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     metrics.json (the chosen rows and their means, when the gallery is scored) and an index.html.
 
     dest becomes a gallery itself; it is built beside its place and swapped in, so an earlier export there is
-    replaced whole. Raises DataError for an unusable gallery, OsmisError when nothing is chosen, an index is not
+    replaced whole (a generated or render gallery there is refused, see `staging_folder`). Raises DataError for an unusable gallery, OsmisError when nothing is chosen, an index is not
     in the gallery, or dest cannot be written.
     """
     src = Path(gallery)
@@ -519,7 +554,7 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     missing = next((name for name in names if not (src / name).is_file()), None)
     if missing is not None:
         raise DataError(f"{src / missing}: listed in the manifest but missing.")
-    staging = staging_folder(out, reads=[src])
+    staging = staging_folder(out, reads=[src], makes="export")
     try:
         files = 0
         for name in names:

@@ -544,7 +544,7 @@ def render_gallery_events(
     )
     # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
     regions = [region.mask_name] if region is not None and region.mask_name else []
-    staging = staging_folder(out, reads=[run_dir, *(path for path, *_ in prepared), *regions])
+    staging = staging_folder(out, reads=[run_dir, *(path for path, *_ in prepared), *regions], makes="render")
     t0 = time.perf_counter()
     try:
         yield GenerationStarted(total, out)
