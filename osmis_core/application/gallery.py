@@ -534,8 +534,8 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     metrics.json (the chosen rows and their means, when the gallery is scored) and an index.html.
 
     dest becomes a gallery itself; it is built beside its place and swapped in, so an earlier export there is
-    replaced whole (a generated or render gallery there is refused, see `staging_folder`). Raises DataError for an unusable gallery, OsmisError when nothing is chosen, an index is not
-    in the gallery, or dest cannot be written.
+    replaced whole (a generated or render gallery there is refused, see `staging_folder`). Raises DataError for an
+    unusable gallery, OsmisError when nothing is chosen, an index is not in the gallery, or dest cannot be written.
     """
     src = Path(gallery)
     out = normalise_path(dest)
