@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.errors import OsmisError
+
 from . import jobs, paint_jobs, scoring
 from .gallery_widgets import GenerateBar, PairView, SelectionBar, ThumbnailList
 from .tasks import Jobs
@@ -555,8 +557,13 @@ class GalleryPage(QWidget):
         if not path:
             return
         self.qsettings.setValue("dirs/export", path)
-        if (Path(path) / "manifest.json").exists() and not self.app_state.confirm(
-            "Replace the export?", f"{path} already holds an export (manifest.json). Overwrite its files?"
+        try:
+            replaces = jobs.export_replaces(self.gallery_dir, path)
+        except OsmisError as exc:  # a folder the engine would refuse: said before the question, not after it
+            self._report_error("Export failed", self.app_state.report_error("Export failed", exc))
+            return
+        if replaces and not self.app_state.confirm(
+            "Replace the export?", f"{path} already holds an earlier export. Replace it with the selected pairs?"
         ):
             return
         self.export_to(path)

@@ -399,6 +399,14 @@ def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QIma
     return image, overlay, colour
 
 
+def export_replaces(gallery_dir: str, dest: str) -> bool:
+    """The engine's answer: True when exporting into dest replaces an earlier export there; raises OsmisError
+    where the export would be refused."""
+    from osmis_core.application.gallery import export_replaces as engine_replaces
+
+    return engine_replaces(gallery_dir, dest)
+
+
 def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
     """The engine's export of the chosen pairs; returns {'dest', 'count', 'files'}."""
     from osmis_core.application.gallery import export_selection as engine_export

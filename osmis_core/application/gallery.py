@@ -240,16 +240,17 @@ def gallery_kind(manifest: dict) -> str:
     return "render" if manifest.get("kind") == "render" else "generated"
 
 
-def staging_folder(
+def check_gallery_out(
     out: Path, reads: Collection[str | Path] = (), keeps_all: bool = False, makes: str | None = None
-) -> Path:
-    """A new hidden sibling of `out` to build the gallery into. Refuses an `out` that holds something other than
-    a gallery (it would be replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES
-    (unless `keeps_all`: the caller copies every file of `out` into the new folder), a gallery of another kind than
-    the one the command `makes` (a key of GALLERY_KINDS; a manifest that cannot be read is a damaged gallery and is
-    replaced), or a file or folder the command reads (`reads`: the run, the source gallery, the layouts), and a
-    symbolic link (the swap would replace the link and leave what it points to as it was). Clears what an earlier
-    killed build left beside it."""
+) -> bool:
+    """Whether a new gallery may be built into `out`, checked before anything is written (the app asks before its
+    "replace?" question): True when `out` holds an earlier gallery that it would replace, False when it is new or
+    empty. Raises OsmisError, naming `out`, for an `out` that holds something other than a gallery (it would be
+    replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES (unless `keeps_all`: the
+    caller copies every file of `out` into the new folder), a gallery of another kind than the one the command
+    `makes` (a key of GALLERY_KINDS; a manifest that cannot be read is a damaged gallery and is replaced), or a file
+    or folder the command reads (`reads`: the run, the source gallery, the layouts), and a symbolic link (the swap
+    would replace the link and leave what it points to as it was)."""
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
         raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
     target = out.resolve()
@@ -259,18 +260,30 @@ def staging_folder(
                 f"{out}: the new gallery would replace {source}, which this command reads; choose another output "
                 f"folder."
             )
-    if out.exists():
-        if not out.is_dir():
-            raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
-        if not (out / MANIFEST).is_file() and any(out.iterdir()):
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
+    if not (out / MANIFEST).is_file():
+        if any(out.iterdir()):
             raise OsmisError(
                 f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
                 f"gallery, so choose a new or empty folder."
             )
-        if not keeps_all:
-            _check_only_gallery(out)
-        if makes is not None:
-            _check_same_kind(out, makes)
+        return False
+    if not keeps_all:
+        _check_only_gallery(out)
+    if makes is not None:
+        _check_same_kind(out, makes)
+    return True
+
+
+def staging_folder(
+    out: Path, reads: Collection[str | Path] = (), keeps_all: bool = False, makes: str | None = None
+) -> Path:
+    """A new hidden sibling of `out` to build the gallery into, once `check_gallery_out` (same arguments) accepts
+    `out`. Clears what an earlier killed build left beside it."""
+    check_gallery_out(out, reads, keeps_all, makes)
     try:
         clear_leftover_siblings(out)
         return new_sibling_dir(out)
@@ -527,6 +540,12 @@ class ExportResult:
     dest: Path
     count: int  # pairs exported
     files: int  # files written
+
+
+def export_replaces(gallery: str | Path, dest: str | Path) -> bool:
+    """Whether `export_selection(gallery, ..., dest)` would replace an earlier export in `dest` (the app asks before
+    it does). Raises OsmisError, naming dest, where the export would be refused (see `check_gallery_out`)."""
+    return check_gallery_out(normalise_path(dest), reads=[Path(gallery)], makes="export")
 
 
 def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Path) -> ExportResult:
