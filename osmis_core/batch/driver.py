@@ -102,7 +102,7 @@ def run_batch(
         except ConfigError as exc:
             problem = f"source {s.name}: {exc}"
         else:
-            problem = s.problem
+            problem = s.problem or _other_data(batch, s)
         total = configs[s.name].run.iters if s.name in configs else config.run.iters
         if problem:
             rows[s.name] = run_row(batch, s, "failed", total, problem)
@@ -171,6 +171,24 @@ def run_batch(
     )
     counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
     yield BatchFinished(batch.root, counts, stopped, seconds)
+
+
+def _other_data(batch: BatchFolder, s: BatchSource) -> str | None:
+    """Why the run folder of source `s` cannot be its run: it holds a checkpoint trained on other data (a list
+    whose entry under this name now gives another file, two sources of one name listed in another order), which
+    would be reported as this source's run and merged into the dataset as its pairs. None when it is the source's
+    or holds no checkpoint (a new run starts there)."""
+    from ..application.runfolder import RunFolder
+    from ..application.session import check_resume_data
+
+    run_dir = batch.run_dir(s.name)
+    if RunFolder(run_dir).latest_step() is None:
+        return None
+    try:
+        check_resume_data(run_dir, s.data, s.mask)
+    except OsmisError as exc:
+        return f"source {s.name}: {exc} Give the source another name, or move the run folder away to train it anew."
+    return None
 
 
 def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control):

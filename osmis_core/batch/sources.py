@@ -146,27 +146,41 @@ def _from_json(path: Path) -> list[BatchSource]:
 
 
 def _from_csv(path: Path) -> list[BatchSource]:
+    """The sources of a CSV list. Column names are read without surrounding blanks (and without the byte-order mark
+    that spreadsheet programs write at the start of a UTF-8 CSV); a column named twice, or a row with more cells
+    than the header has columns, is refused rather than a cell dropped. A short row's missing cells are empty."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(f"{path}: not a readable CSV list of sources ({exc}).") from None
+    header = [k.strip() for k in rows[0]] if rows else []
+    if "data" not in header:
+        found = ",".join(rows[0]) if rows else ""
+        raise ConfigError(f"{path}: the header must have a 'data' column (it reads {found!r}).")
+    twice = next((k for i, k in enumerate(header) if k and k in header[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"{path}: the header names the column '{twice}' twice.")
     out = []
-    for i, row in enumerate(rows, 2):  # line numbers as an editor shows them (the header is line 1)
+    for i, cells in enumerate(rows[1:], 2):  # line numbers as an editor shows them (the header is line 1)
         where = f"{path} line {i}"
-        if "data" not in row:
-            raise ConfigError(f"{path}: the header must have a 'data' column.")
-        raw = {
-            k.strip(): v.strip()
-            for k, v in row.items()
-            if k and k.strip() not in ("data", "mask", "name") and v is not None and v.strip()
-        }
+        if not any(c.strip() for c in cells):  # a blank line
+            continue
+        if len(cells) > len(header):
+            raise ConfigError(
+                f"{where}: {len(cells)} cells but the header has {len(header)} columns; a cell holding a comma "
+                f"must be quoted."
+            )
+        row = dict(zip(header, (c.strip() for c in cells)))
+        if row.get(""):
+            raise ConfigError(f"{where}: the cell {row['']!r} is in a column without a name in the header.")
+        raw = {k: v for k, v in row.items() if k not in ("", "data", "mask", "name") and v}
         options = {k: _parse_cell(k, v, where) for k, v in flatten_options(raw, where).items()}
         out.append(
             _entry(
                 path.parent,
                 row.get("data"),
-                (row.get("mask") or "").strip() or None,  # a blank cell keeps the batch's value: no mask
+                row.get("mask") or None,  # a blank cell keeps the batch's value: no mask
                 row.get("name") or None,
                 options,
                 where,

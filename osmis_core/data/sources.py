@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +153,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         if mask is not None:
             if not mask.is_dir():
                 raise DataError(f"{mask}: the mask of a video must be a folder of per-frame mask images.")
-            masks = _list_images(mask)
+            masks = sorted(_list_images(mask), key=_frame_order)
             if not masks:
                 raise DataError(f"{mask}: the mask folder holds no images.")
         return DataSource("video", path, [], masks, video=path)
@@ -175,6 +176,13 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
             raise DataError(f"{mask}: no mask named {path.stem}.* for {path.name}.")
         mask = found[0]
     return DataSource("image", path, [path], _not_the_frames([path], [mask] if mask is not None else None))
+
+
+def _frame_order(path: Path) -> list:
+    """Sort key of a video's mask files: numbers in the name compare as numbers, so masks numbered without
+    leading zeros (0.png ... 10.png, frame_2.png) are in frame order, where plain name order would pair frame 2
+    with 10.png."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name)]
 
 
 def _not_the_frames(frames: list[Path], masks: list[Path] | None) -> list[Path] | None:
@@ -218,16 +226,19 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int]:
-    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, and the number of frames decoded.
+def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int, str | None]:
+    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, the number of frames decoded, and
+    why decoding stopped before the end (None when it reached it).
 
     Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
-    dropped and only every 2nd (then 4th, ...) later frame is kept.
+    dropped and only every 2nd (then 4th, ...) later frame is kept. Frames are turned upright as the video's
+    rotation (its display matrix, as phones record portrait video) says they are shown, as EXIF orientation is
+    applied to images: masks drawn over the shown frames then fit them.
     """
     import av
 
     kept: list[tuple[int, Image.Image]] = []
-    count, stride = 0, 1
+    count, stride, stopped = 0, 1, None
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -238,7 +249,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
                 index, count = count, count + 1
                 if index % stride:
                     continue
-                kept.append((index, frame.to_image().convert("RGB")))
+                kept.append((index, _upright(frame.to_image().convert("RGB"), frame.rotation)))
                 if len(kept) >= 2 * max_frames:
                     kept, stride = kept[::2], stride * 2
     except DataError:
@@ -246,10 +257,21 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
         if not kept:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
-        warnings.warn(f"{path}: decoding stopped after {count} frames ({exc}); using those", stacklevel=2)
+        stopped = f"decoding stopped after {count} frames ({exc})"
+        warnings.warn(f"{path}: {stopped}; using those", stacklevel=2)
     if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return kept, count
+    return kept, count, stopped
+
+
+_UPRIGHT = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+
+
+def _upright(im: Image.Image, rotation: float) -> Image.Image:
+    """A decoded frame as it is shown: `rotation` is the counterclockwise turn of the video's display matrix in
+    degrees (PyAV's VideoFrame.rotation), rounded to a quarter turn."""
+    turn = round((rotation or 0) / 90) * 90 % 360
+    return im.transpose(_UPRIGHT[turn]) if turn else im
 
 
 def _declared_frame_size(path: Path, stream) -> tuple[int, int]:
@@ -273,7 +295,7 @@ def pick_evenly(count: int, k: int) -> list[int]:
 
 def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path] | None:
     """THE frame-mask rule, used by training, evaluation and the app: mask i belongs to frame i of the source
-    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order),
+    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order, numbers compared as numbers),
     and the frames chosen by `max_frames` take the masks at the same indices.
 
     total: number of frames in the source; indices: the chosen frames. Returns one mask path per chosen frame, or
@@ -302,7 +324,12 @@ def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) 
     """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
     use_masks=False: masks are neither checked nor returned)."""
     if source.kind == "video":
-        kept, total = _read_video(source.video, max_frames)  # at most 2 * max_frames of them held while decoding
+        kept, total, stopped = _read_video(source.video, max_frames)  # at most 2 * max_frames held while decoding
+        if stopped and use_masks and source.masks and len(source.masks) != total:
+            raise DataError(
+                f"{source.video}: {stopped}, so the {len(source.masks)} masks of {source.masks[0].parent} do not "
+                f"pair with its frames; the video is corrupt or truncated: repair or re-export it."
+            )
         chosen = [kept[i] for i in pick_evenly(len(kept), max_frames)]
         indices = [index for index, _ in chosen]
         frames = [frame for _, frame in chosen]

@@ -1,0 +1,170 @@
+"""Breaker session 16 (odd videos and their masks, batch source lists, today's gallery kinds): one small test per
+finding (tiny settings, CPU).
+
+Found and fixed:
+- a video with rotation metadata (a phone's portrait clip: landscape pixels and a display matrix) trained sideways,
+  and its masks, drawn over the frames as shown, were refused as "of another aspect ratio": frames are now turned
+  as the video is shown, as EXIF orientation is for images (data.sources._upright);
+- a video's masks numbered without leading zeros (0.png ... 11.png) were paired in plain name order, frame 2 with
+  10.png, silently: numbers in mask names now compare as numbers (data.sources._frame_order);
+- a video that stops decoding half-way (garbage in the middle), with one mask per frame of the whole clip, was
+  refused as "40 masks for 3 video frames; give exactly one mask per frame", blaming the masks: the sentence now
+  names the video, where decoding stopped, and says it is corrupt or truncated.
+
+Tried and right: videos of 1 and 2 frames, odd width and height (129x65, FFV1 in Matroska), portrait, variable frame
+rate (train on every frame); frames below the 16-pixel minimum (one sentence, exit 2, no run folder); an audio-only
+MP4 ("holds no video stream"), an empty or text file named .mp4 and an MP4 cut short (its index is at the end:
+"corrupt or cannot be decoded"); a PNG named .mp4 (FFmpeg reads it: a one-frame video, trained correctly); masks
+fewer or more than frames, of another aspect (named), smaller than the frames (resized), with 34 classes (refused
+naming the mask and --max-classes).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import tiny_flags, two_iteration_run
+from PIL import Image
+
+from osmis_core.batch import list_sources
+from osmis_core.cli import main
+from osmis_core.data.sources import find_source, load_frame_set
+from osmis_core.errors import ConfigError
+
+
+def _write_video(path: Path, frames: list[np.ndarray]) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for a in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(a, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def _frame(w: int = 128, h: int = 64, shift: int = 0) -> np.ndarray:
+    """Green, with a red block over the left quarter (moved right by `shift` pixels)."""
+    a = np.zeros((h, w, 3), np.uint8)
+    a[:] = (40, 160, 40)
+    a[:, shift : shift + w // 4] = (220, 30, 30)
+    return a
+
+
+def _mask(w: int, h: int, path: Path, band: slice | None = None) -> Path:
+    ids = np.zeros((h, w), np.uint8)
+    ids[band or slice(0, h // 4)] = 1
+    im = Image.fromarray(ids, "P")
+    im.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    im.save(path)
+    return path
+
+
+def _rotate_display(path: Path) -> Path:
+    """Give an MP4 the display matrix of a portrait phone clip (rotate 90 degrees clockwise when shown), written
+    into its track header as recorders do."""
+    data = bytearray(path.read_bytes())
+    matrix = data.find(b"tkhd") + 44  # after version/flags, times, track id, duration, layer, group, volume
+    struct.pack_into(">9i", data, matrix, 0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_rotated_video_trains_upright_with_masks_drawn_upright(tmp_path, capsys):
+    """Fixed: a landscape-coded clip shown in portrait trained sideways, and its portrait masks were refused."""
+    video = _rotate_display(_write_video(tmp_path / "phone.mp4", [_frame() for _ in range(3)]))
+    (tmp_path / "mask").mkdir()
+    for i in range(3):
+        _mask(64, 128, tmp_path / "mask" / f"{i:05d}.png")  # portrait, as the clip is shown
+    frames = load_frame_set(find_source(video), 10).frames
+    assert frames[0].size == (64, 128)
+    top = np.asarray(frames[0])[:24].reshape(-1, 3).mean(0)
+    assert top[0] > 150 and top[1] < 100  # the left quarter, red, is on top once turned clockwise
+    run = tmp_path / "run"
+    assert main(["train", str(video), "--out", str(run), "--quiet", *tiny_flags(iters=2)]) == 0
+    assert json.loads((run / "run.json").read_text())["data"]["original_size"] == [64, 128]
+    capsys.readouterr()
+
+
+def test_video_masks_numbered_without_leading_zeros_pair_in_frame_order(tmp_path):
+    """Fixed: 0.png ... 11.png were paired in name order (0, 1, 10, 11, 2, ...): frame 2 got mask 10.png."""
+    video = _write_video(tmp_path / "clip.mp4", [_frame(shift=2 * i) for i in range(12)])
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for i in range(12):
+        _mask(128, 64, masks / f"{i}.png")
+    chosen = load_frame_set(find_source(video, masks), 100).masks
+    assert [p.name for p in chosen] == [f"{i}.png" for i in range(12)]
+
+
+def test_a_video_broken_half_way_is_named_not_its_masks(tmp_path, capsys):
+    """Fixed: garbage in the middle of a 40-frame clip with 40 masks said '40 masks for 3 video frames'."""
+    video = _write_video(tmp_path / "clip.mp4", [_frame(shift=i) for i in range(40)])
+    data = bytearray(video.read_bytes())
+    third = len(data) // 3
+    data[third : third + 300] = np.random.default_rng(0).integers(0, 255, 300, dtype=np.uint8).tobytes()
+    video.write_bytes(bytes(data))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for i in range(40):
+        _mask(128, 64, masks / f"{i:05d}.png")
+    run = tmp_path / "run"
+    argv = ["train", str(video), "--mask", str(masks), "--out", str(run), "--quiet", *tiny_flags(iters=2)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: {video}: decoding stopped after ")
+    assert "corrupt or truncated" in err and "40 masks" in err
+    assert not run.exists()
+
+
+def test_a_batch_csv_saved_by_a_spreadsheet_is_read(tmp_path):
+    """Fixed: a UTF-8 CSV with a byte-order mark (as spreadsheet programs save it) was refused as "the header must
+    have a 'data' column"; column names with blanks around them (' data , mask') too, though option columns were
+    read without them."""
+    (tmp_path / "excel.csv").write_text("\ufeffdata,name,iters\na.png,x,3\n", encoding="utf-8")
+    (tmp_path / "spaced.csv").write_text(" data , mask ,name\n a.png , m.png ,y\n", encoding="utf-8")
+    [x] = list_sources(tmp_path / "excel.csv")
+    assert (x.name, x.data, x.options) == ("x", (tmp_path / "a.png").resolve(), {"iters": 3})
+    [y] = list_sources(tmp_path / "spaced.csv")
+    assert (y.name, y.mask) == ("y", (tmp_path / "m.png").resolve())
+
+
+def test_a_batch_csv_cell_is_never_dropped(tmp_path):
+    """Fixed: a row with more cells than the header (an unquoted comma) and a column named twice lost a cell
+    silently (the extra one, or the first 'iters'); both are refused naming the file (and line)."""
+    (tmp_path / "extra.csv").write_text("data,name,iters\na.png,x,3,5\n")
+    with pytest.raises(ConfigError, match=r"extra.csv line 2: 4 cells but the header has 3 columns"):
+        list_sources(tmp_path / "extra.csv")
+    (tmp_path / "twice.csv").write_text("data,iters,iters\na.png,3,5\n")
+    with pytest.raises(ConfigError, match=r"twice.csv: the header names the column 'iters' twice"):
+        list_sources(tmp_path / "twice.csv")
+    (tmp_path / "unnamed.csv").write_text("data,\na.png,5\n")
+    with pytest.raises(ConfigError, match=r"unnamed.csv line 2: the cell '5' is in a column without a name"):
+        list_sources(tmp_path / "unnamed.csv")
+    (tmp_path / "semicolons.csv").write_text("data;mask\na.png;m.png\n")
+    with pytest.raises(ConfigError, match=r"must have a 'data' column \(it reads 'data;mask'\)"):
+        list_sources(tmp_path / "semicolons.csv")
+
+
+def test_a_batch_source_whose_name_now_gives_other_data_fails(scene, tmp_path, capsys):
+    """Fixed: a list whose entry under name x now gives other data than x's finished run was trained on reported x
+    'finished' with the new file as its data, and merged the old run's pairs into the dataset as x's."""
+    pytest.importorskip("ray")
+    batch = tmp_path / "B"
+    two_iteration_run(scene, batch / "runs" / "x")  # x's run, trained on the scene
+    other = tmp_path / "other.png"
+    Image.fromarray(_frame()).save(other)
+    (tmp_path / "list.csv").write_text(f"data,name\n{other},x\n")
+    argv = ["batch", str(tmp_path / "list.csv"), "--out", str(batch), "--n-per-source", "2", "--num-cpus", "1"]
+    assert main([*argv, *tiny_flags(iters=2)]) == 1
+    [row] = json.loads((batch / "summary.json").read_text())["sources"]
+    assert row["status"] == "failed"
+    assert f"runs/x was trained on {scene.resolve()}, not on {other}" in row["message"]
+    assert not list((batch / "dataset" / "images").glob("*"))
+    capsys.readouterr()
