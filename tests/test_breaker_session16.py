@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import tiny_flags, two_iteration_run
+from helpers import folder_bytes, tiny_flags, two_iteration_run
 from PIL import Image
 
 from osmis_core.batch import list_sources
@@ -168,3 +168,38 @@ def test_a_batch_source_whose_name_now_gives_other_data_fails(scene, tmp_path, c
     assert f"runs/x was trained on {scene.resolve()}, not on {other}" in row["message"]
     assert not list((batch / "dataset" / "images").glob("*"))
     capsys.readouterr()
+
+
+def test_a_video_without_its_mask_folder_among_masked_videos_is_a_problem(tmp_path):
+    """Fixed: in a folder of videos where a.mp4 has mask/a/ and b.mp4 has no mask folder, b trained without masks
+    and went into the dataset as images only, silently; an image without its mask among masked images is
+    reported, and so is b now."""
+    for name in ("a", "b"):
+        _write_video(tmp_path / f"{name}.mp4", [_frame()])
+    (tmp_path / "mask" / "a").mkdir(parents=True)
+    _mask(128, 64, tmp_path / "mask" / "a" / "00000.png")
+    a, b = list_sources(tmp_path)
+    assert a.problem is None and a.mask == (tmp_path / "mask" / "a").resolve()
+    assert b.problem == f"{tmp_path / 'b.mp4'}: no mask folder b_mask/ or mask/b/ beside it, as the other videos have."
+
+
+def test_renders_are_not_added_to_an_export_of_a_render_gallery(tiny_renderer_run, tmp_path):
+    """Fixed: the Paint page's "Add to gallery" into an export of picked renders (its manifest keeps the render
+    gallery's kind) added the new renders to the picks and dropped the export's scores; an export is now told apart
+    by the one rule of gallery kinds (gallery.gallery_kind), as generate, render and export tell it."""
+    from osmis_core.application.gallery import export_selection
+    from osmis_core.application.render import NoiseRecipe, Renderer, add_to_gallery, render_gallery
+    from osmis_core.errors import DataError
+
+    run, layout = tiny_renderer_run
+    renders = render_gallery(run, [layout], tmp_path / "renders", n=2)
+    picked = tmp_path / "picked"
+    export_selection(renders, [1], picked)
+    before = folder_bytes(picked)
+    renderer = Renderer.load(run)
+    ids = np.zeros(renderer.size, np.int64)
+    ids[:, : renderer.size[1] // 2] = 1
+    with pytest.raises(DataError, match="picked: is an export of picked samples; add renders to a render gallery"):
+        add_to_gallery(renderer, ids, [NoiseRecipe(3)], picked)
+    assert folder_bytes(picked) == before
+    assert len(add_to_gallery(renderer, ids, [NoiseRecipe(3)], renders)["items"]) == 3  # its own kind: added to

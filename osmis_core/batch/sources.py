@@ -60,7 +60,8 @@ def list_sources(path: str | Path) -> list[BatchSource]:
     - a research-layout folder with many images: `image/` + `mask/` with the same stems; each pair is a source
       named after the stem (an image without its mask is a source with a problem, reported, not trained);
     - a folder of videos: each video is a source, with its mask folder `<stem>_mask/` or `mask/<stem>/` if present
-      (a single video may use `mask/` itself, as in a one-video DATA folder); DATA folders (with an `image/`
+      (a single video may use `mask/` itself, as in a one-video DATA folder; a video without one where others have
+      theirs is a source with a problem, as an image without its mask); DATA folders (with an `image/`
       subfolder) beside them are sources too;
     - a JSON file: a list (or {"sources": [...]}) of {"data": PATH, "mask": PATH, "name": NAME, "options": {...}};
     - a CSV file with a header: columns data, mask (optional), name (optional); every other column is an option
@@ -100,15 +101,22 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             out.append(BatchSource(img.stem, img.resolve(), mask.resolve() if mask else None, {}, problem))
         return out
     videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
-    out = []
+    found = {}
     for video in videos:
         candidates = [folder / f"{video.stem}_mask", mask_dir / video.stem]
         if len(videos) == 1:
             candidates.append(mask_dir)
-        mask = next(
+        found[video] = next(
             (c for c in candidates if c.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in c.iterdir())), None
         )
-        out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None))
+    out = []
+    for video, mask in found.items():
+        problem = None
+        if mask is None and any(found.values()):  # as an image without its mask among masked images
+            problem = (
+                f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it, as the other videos have."
+            )
+        out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None, {}, problem))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
         out.append(BatchSource(sub.name, sub.resolve()))
     return out

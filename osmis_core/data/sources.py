@@ -295,8 +295,8 @@ def pick_evenly(count: int, k: int) -> list[int]:
 
 def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path] | None:
     """THE frame-mask rule, used by training, evaluation and the app: mask i belongs to frame i of the source
-    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order, numbers compared as numbers),
-    and the frames chosen by `max_frames` take the masks at the same indices.
+    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order,
+    numbers compared as numbers), and the frames chosen by `max_frames` take the masks at the same indices.
 
     total: number of frames in the source; indices: the chosen frames. Returns one mask path per chosen frame, or
     None when the data has no mask. Raises DataError when the masks do not number one per frame.
