@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import folder_bytes, tiny_flags, two_iteration_run
+from helpers import TINY, folder_bytes, tiny_flags, two_iteration_run
 from PIL import Image
 
 from osmis_core.batch import list_sources
@@ -203,3 +203,33 @@ def test_renders_are_not_added_to_an_export_of_a_render_gallery(tiny_renderer_ru
         add_to_gallery(renderer, ids, [NoiseRecipe(3)], picked)
     assert folder_bytes(picked) == before
     assert len(add_to_gallery(renderer, ids, [NoiseRecipe(3)], renders)["items"]) == 3  # its own kind: added to
+
+
+def test_sigterm_stops_a_batch_after_ray_started(scene, tmp_path):
+    """Fixed: `kill` (SIGTERM) of a running `osmis batch` aborted the process (exit 134: "*** SIGTERM received ***"
+    from the native handler that ray.init installs in the driver), leaving no summary and no checkpoint of the
+    running run's last steps; README promises SIGTERM is handled as Ctrl-C. run_batch now puts back the caller's
+    SIGTERM handler after ray.init (here the osmis command's own, stand-in: a stop request)."""
+    pytest.importorskip("ray")
+    import os
+    import signal
+
+    from osmis_core.batch import BatchControl, BatchFinished, RunProgress, run_batch
+    from osmis_core.config import OsmisConfig
+
+    control = BatchControl()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: control.request_stop())
+    try:
+        config = OsmisConfig().replace(**{**TINY, "iters": 400, "eval_every": 0, "keep_best": "none"})
+        events = run_batch(scene, config, tmp_path / "B", n_per_source=2, num_cpus=1, control=control)
+        for event in events:
+            if isinstance(event, RunProgress):
+                assert getattr(signal.getsignal(signal.SIGTERM), "__name__", "") == "<lambda>"
+                os.kill(os.getpid(), signal.SIGTERM)
+                break
+        finished = [e for e in events if isinstance(e, BatchFinished)]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert finished and finished[0].stopped and finished[0].counts["stopped"] == 1
+    [row] = json.loads((tmp_path / "B" / "summary.json").read_text())["sources"]
+    assert row["status"] == "stopped" and 0 < row["iterations"] < 400

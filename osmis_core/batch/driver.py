@@ -119,6 +119,7 @@ def run_batch(
 
     started_ray = False
     if not ray.is_initialized():
+        sigterm = _sigterm_handler()
         try:
             ray.init(
                 address=address,
@@ -131,6 +132,8 @@ def run_batch(
         except Exception as exc:  # noqa: BLE001 - Ray raises a plain Exception when its local node times out starting
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
+        finally:
+            _restore_sigterm(sigterm)
         started_ray = True
     stopped = False
     try:
@@ -171,6 +174,24 @@ def run_batch(
     )
     counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
     yield BatchFinished(batch.root, counts, stopped, seconds)
+
+
+def _sigterm_handler():
+    """The process's SIGTERM handler before ray.init (None off the main thread, where it cannot be set again)."""
+    import signal
+    import threading
+
+    return signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+
+
+def _restore_sigterm(handler) -> None:
+    """Put back the SIGTERM handler that ray.init replaced: Ray sets its own, and the driver's core worker a native
+    one that aborts the process (exit 134, no summary, no checkpoint of the running runs), where the caller's
+    (the osmis command's: a stop as Ctrl-C's) was to stop the batch."""
+    import signal
+
+    if handler is not None:
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _other_data(batch: BatchFolder, s: BatchSource) -> str | None:
