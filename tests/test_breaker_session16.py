@@ -1,5 +1,5 @@
-"""Breaker session 16 (odd videos and their masks, batch source lists, today's gallery kinds): one small test per
-finding (tiny settings, CPU).
+"""Breaker session 16 (odd videos and their masks, batch sources and signals, today's gallery kinds): one small
+test per finding (tiny settings, CPU).
 
 Found and fixed:
 - a video with rotation metadata (a phone's portrait clip: landscape pixels and a display matrix) trained sideways,
@@ -9,14 +9,43 @@ Found and fixed:
   10.png, silently: numbers in mask names now compare as numbers (data.sources._frame_order);
 - a video that stops decoding half-way (garbage in the middle), with one mask per frame of the whole clip, was
   refused as "40 masks for 3 video frames; give exactly one mask per frame", blaming the masks: the sentence now
-  names the video, where decoding stopped, and says it is corrupt or truncated.
+  names the video, where decoding stopped, and says it is corrupt or truncated;
+- a frames folder copied from a Mac (`._NAME.png` resource forks) was refused; hidden files are no data wherever
+  a folder's data files are listed (data.sources.data_files, now also used by batch, layouts and evaluate);
+- batch CSV lists: a UTF-8 file with a byte-order mark (as spreadsheets save it) and column names with blanks
+  around them were refused as lacking a 'data' column; a row with more cells than the header, a column named
+  twice and a cell under an unnamed column each lost a cell silently: all refused naming the file and line now;
+- a batch source whose name now gives other data than its run was trained on (an edited list, two sources of one
+  name reordered) was reported "finished" with the new file and the old run's pairs merged as its own: it fails,
+  in the sentence of `check_resume_data`;
+- in a folder of videos where some have mask folders, a video without one trained without masks silently: it is a
+  source with a problem, as an image without its mask among masked images;
+- SIGTERM (`kill`) of a running `osmis batch` aborted the process (exit 134, a native "SIGTERM received" dump from
+  the handler ray.init installs), leaving no summary: run_batch puts back the caller's handler after ray.init,
+  so the batch stops as after Ctrl-C (checkpoints, summary, pending runs), and the same command resumes it;
+- the Paint page's "Add to gallery" into an export of picked renders added to it (its manifest keeps the render
+  kind) and dropped its scores: add_to_gallery tells kinds apart by gallery.gallery_kind, as generate, render and
+  export do;
+- `osmis generate RUN --raw` without --out replaced the EMA gallery of the same step, seed and n (same default
+  name): raw galleries are named ...-raw.
 
 Tried and right: videos of 1 and 2 frames, odd width and height (129x65, FFV1 in Matroska), portrait, variable frame
 rate (train on every frame); frames below the 16-pixel minimum (one sentence, exit 2, no run folder); an audio-only
 MP4 ("holds no video stream"), an empty or text file named .mp4 and an MP4 cut short (its index is at the end:
 "corrupt or cannot be decoded"); a PNG named .mp4 (FFmpeg reads it: a one-frame video, trained correctly); masks
 fewer or more than frames, of another aspect (named), smaller than the frames (resized), with 34 classes (refused
-naming the mask and --max-classes).
+naming the mask and --max-classes); the shared 80-frame example_video folder. Batch: an empty folder ("holds no
+sources"), a blank line or a row of empty cells in a CSV (skipped), a CSV with ';' separators (refused, the header
+quoted), two sources of one name (-2), a group Ctrl-C (SIGINT to the whole process group: runs checkpoint, summary
+written), re-running a stopped batch (resumes the stopped run, trains the pending ones). Gallery kinds: generate,
+render and export over each other's galleries and over an export of a render gallery (refused, both kinds named).
+
+Left open:
+- a render gallery's default name (step, seed, number of photos) does not tell layouts apart: rendering another
+  layout without --out replaces the first layout's renders (xfail below);
+- a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
+  container declares no frame count to compare with; its duration could be);
+- the same data listed twice in a batch trains twice (names a and a-2) and is merged twice into the dataset.
 """
 
 from __future__ import annotations
@@ -233,3 +262,55 @@ def test_sigterm_stops_a_batch_after_ray_started(scene, tmp_path):
     assert finished and finished[0].stopped and finished[0].counts["stopped"] == 1
     [row] = json.loads((tmp_path / "B" / "summary.json").read_text())["sources"]
     assert row["status"] == "stopped" and 0 < row["iterations"] < 400
+
+
+def test_mac_resource_forks_beside_frames_and_masks_are_left_out(tmp_path, capsys):
+    """Fixed: a frames folder copied from a Mac (a `._NAME` resource fork beside every file, with the file's
+    extension) was refused ("._00000.png: not an image file", or one mask more than frames); hidden files are no
+    data wherever a folder's data files are listed (data.sources.data_files: frames, masks, layouts, a batch's
+    images and videos)."""
+    img = _frame()
+    for sub in ("image", "mask"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    for i in range(2):
+        Image.fromarray(img).save(tmp_path / "data" / "image" / f"{i:05d}.png")
+        _mask(128, 64, tmp_path / "data" / "mask" / f"{i:05d}.png", slice(0, 16))
+        for sub in ("image", "mask"):
+            (tmp_path / "data" / sub / f"._{i:05d}.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "data"), "--out", str(run), "--quiet", *tiny_flags(iters=2)]) == 0
+    assert json.loads((run / "run.json").read_text())["data"]["num_frames"] == 2
+    assert [s.name for s in list_sources(tmp_path / "data")] == ["00000", "00001"]
+    capsys.readouterr()
+
+
+def test_generate_raw_beside_an_ema_gallery_keeps_both(scene, tmp_path, capsys):
+    """Fixed: `osmis generate RUN --n 2` then `osmis generate RUN --n 2 --raw` wrote both to
+    RUN/galleries/step_0000002-seed0-n2, the raw generator's samples silently replacing the EMA gallery (same kind,
+    other pictures); the raw one is now named ...-raw (gallery.gallery_name)."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    assert main(["generate", str(run), "--n", "2"]) == 0
+    assert main(["generate", str(run), "--n", "2", "--raw"]) == 0
+    names = sorted(p.name for p in (run / "galleries").iterdir())
+    assert names == ["step_0000002-seed0-n2", "step_0000002-seed0-n2-raw"]
+    assert json.loads((run / "galleries" / names[0] / "manifest.json").read_text())["ema"] is True
+    assert json.loads((run / "galleries" / names[1] / "manifest.json").read_text())["ema"] is False
+    capsys.readouterr()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="left open: a render gallery's default name (step, seed, number of photos) does not tell layouts apart, "
+    "so rendering another layout without --out replaces the first layout's renders; naming renders by their "
+    "layouts is a design choice for the integrator",
+)
+def test_rendering_another_layout_without_out_keeps_the_first_renders(tiny_renderer_run, tmp_path, capsys):
+    run, layout = tiny_renderer_run
+    flipped = tmp_path / "flipped.png"
+    Image.open(layout).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped)
+    galleries = run / "galleries"
+    before = set(galleries.iterdir()) if galleries.is_dir() else set()
+    assert main(["render", str(run), "--layout", str(layout), "--n", "1", "--seed", "77"]) == 0
+    assert main(["render", str(run), "--layout", str(flipped), "--n", "1", "--seed", "77"]) == 0
+    capsys.readouterr()
+    assert len(set(galleries.iterdir()) - before) == 2  # today: one, step_0000002-seed77-n1, the flipped layout's

@@ -30,7 +30,7 @@ from ..data.masks import (
     layout_colours,
     layout_ids,
 )
-from ..data.sources import IMAGE_EXTS, open_mask, pick_evenly
+from ..data.sources import data_files, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
@@ -446,7 +446,7 @@ def layouts_in(folder: str | Path) -> list[Path]:
         raise DataError(f"{folder}: is a file, not a folder of layouts; give one layout file with --layout.")
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder of layouts.")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    files = data_files(folder)
     if not files:
         raise DataError(f"{folder}: the folder holds no layout images.")
     return files

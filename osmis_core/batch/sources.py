@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FIELDS, flatten_options, option_type
-from ..data.sources import IMAGE_EXTS, VIDEO_EXTS
+from ..data.sources import VIDEO_EXTS, data_files
 from ..errors import ConfigError, DataError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -88,10 +88,10 @@ def list_sources(path: str | Path) -> list[BatchSource]:
 def _from_folder(folder: Path) -> list[BatchSource]:
     image_dir, mask_dir = folder / "image", folder / "mask"
     if image_dir.is_dir():
-        images = sorted(p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        images = data_files(image_dir)
         masks = {}
         if mask_dir.is_dir():
-            masks = {p.stem: p for p in sorted(mask_dir.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTS}
+            masks = {p.stem: p for p in data_files(mask_dir)}
         out = []
         for img in images:
             mask = masks.get(img.stem)
@@ -100,15 +100,13 @@ def _from_folder(folder: Path) -> list[BatchSource]:
                 problem = f"{img}: no mask named {img.stem}.* in {mask_dir}."
             out.append(BatchSource(img.stem, img.resolve(), mask.resolve() if mask else None, {}, problem))
         return out
-    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
+    videos = data_files(folder, VIDEO_EXTS)
     found = {}
     for video in videos:
         candidates = [folder / f"{video.stem}_mask", mask_dir / video.stem]
         if len(videos) == 1:
             candidates.append(mask_dir)
-        found[video] = next(
-            (c for c in candidates if c.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in c.iterdir())), None
-        )
+        found[video] = next((c for c in candidates if c.is_dir() and data_files(c)), None)
     out = []
     for video, mask in found.items():
         problem = None

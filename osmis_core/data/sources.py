@@ -98,8 +98,18 @@ class DataSource:
         }
 
 
+def data_files(folder: Path, exts=IMAGE_EXTS) -> list[Path]:
+    """THE rule for the data files of a folder (frames, masks, layouts, a batch's images and videos): its files with
+    one of `exts`, in name order, hidden ones left out: `._NAME.png` (the resource forks a Mac writes beside every
+    file on a USB stick or network share) or `.NAME.png` are no frames or masks, and counting them would pair
+    masks and frames wrongly or fail on a file that is no image."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+    )
+
+
 def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    return data_files(folder)
 
 
 def _masks_for(frames: list[Path], mask_dir: Path) -> list[Path]:
@@ -131,7 +141,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     if path.is_dir():
         image_dir = path / "image" if (path / "image").is_dir() else path
         frames = _list_images(image_dir)
-        videos = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in VIDEO_EXTS) if not frames else []
+        videos = data_files(image_dir, VIDEO_EXTS) if not frames else []
         if not frames and videos:
             return find_source(
                 videos[0], mask if mask is not None else (path / "mask" if (path / "mask").is_dir() else None)
