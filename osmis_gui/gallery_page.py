@@ -555,8 +555,10 @@ class GalleryPage(QWidget):
         if not path:
             return
         self.qsettings.setValue("dirs/export", path)
-        if (Path(path) / "manifest.json").exists() and not self.app_state.confirm(
-            "Replace the export?", f"{path} already holds an export (manifest.json). Overwrite its files?"
+        # only an earlier export is replaced (the engine's rule of gallery kinds); a generated or render gallery
+        # there is refused by the export itself, in its sentence, with nothing to confirm first
+        if jobs.gallery_kind_at(path) == "export" and not self.app_state.confirm(
+            "Replace the export?", f"{path} already holds an export; replace it with the selected pairs?"
         ):
             return
         self.export_to(path)

@@ -399,6 +399,13 @@ def load_pair(gallery_dir: str, item: dict) -> tuple[QImage, QImage | None, QIma
     return image, overlay, colour
 
 
+def gallery_kind_at(folder: str) -> str | None:
+    """The kind of gallery in `folder` (the engine's gallery.kind_at: generated, render, export), or None."""
+    from osmis_core.application.gallery import kind_at
+
+    return kind_at(folder)
+
+
 def export_selection(gallery_dir: str, indices: list[int], dest: str) -> dict:
     """The engine's export of the chosen pairs; returns {'dest', 'count', 'files'}."""
     from osmis_core.application.gallery import export_selection as engine_export

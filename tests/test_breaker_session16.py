@@ -26,8 +26,13 @@ Found and fixed:
 - the Paint page's "Add to gallery" into an export of picked renders added to it (its manifest keeps the render
   kind) and dropped its scores: add_to_gallery tells kinds apart by gallery.gallery_kind, as generate, render and
   export do;
+- the app's export into a folder holding a generated or render gallery asked "already holds an export ...
+  Overwrite its files?" (any manifest.json), then the export refused it: the app asks the engine the kind
+  (gallery.kind_at) and confirms replacing an earlier export only (tests/gui/test_breaker_session16_gui.py);
 - `osmis generate RUN --raw` without --out replaced the EMA gallery of the same step, seed and n (same default
-  name): raw galleries are named ...-raw.
+  name): raw galleries are named ...-raw;
+- a video of frames too small for the model was refused as "the image is 24x16": the sentence names the video's
+  frames.
 
 Tried and right: videos of 1 and 2 frames, odd width and height (129x65, FFV1 in Matroska), portrait, variable frame
 rate (train on every frame); frames below the 16-pixel minimum (one sentence, exit 2, no run folder); an audio-only
@@ -314,3 +319,16 @@ def test_rendering_another_layout_without_out_keeps_the_first_renders(tiny_rende
     assert main(["render", str(run), "--layout", str(flipped), "--n", "1", "--seed", "77"]) == 0
     capsys.readouterr()
     assert len(set(galleries.iterdir()) - before) == 2  # today: one, step_0000002-seed77-n1, the flipped layout's
+
+
+def test_a_too_small_video_is_named_as_a_video(tmp_path, capsys):
+    """Fixed: a video of 12x8 (or 20x18) frames was refused as "the image is 12x8", though no image was given;
+    the sentence now says the video's frames are."""
+    video = _write_video(tmp_path / "small.mp4", [_frame(24, 16), _frame(24, 16)])
+    assert main(["train", str(video), "--out", str(tmp_path / "run"), "--quiet", *tiny_flags(iters=2)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: {video}: the video's frames are 24x16, too small for this model: the shorter side must be at least "
+        "48 pixels (images are never enlarged)."
+    )
+    assert not (tmp_path / "run").exists()

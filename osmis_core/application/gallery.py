@@ -298,16 +298,24 @@ def _check_only_gallery(out: Path) -> None:
         )
 
 
+def kind_at(folder: str | Path) -> str | None:
+    """The kind of the gallery in `folder` (a key of GALLERY_KINDS), or None when it holds none whose manifest reads
+    (no folder, no manifest, a damaged one): what a new gallery there would replace, for a caller that asks
+    before it writes (the app's export confirms replacing an earlier export only)."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return gallery_kind(manifest) if isinstance(manifest, dict) else None
+
+
 def _check_same_kind(out: Path, makes: str) -> None:
     """Refuse (OsmisError) replacing a gallery of another kind than `makes` (see GALLERY_KINDS)."""
-    try:
-        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if isinstance(manifest, dict) and gallery_kind(manifest) != makes:
+    kind = kind_at(out)
+    if kind is not None and kind != makes:
         raise OsmisError(
-            f"{out}: is {GALLERY_KINDS[gallery_kind(manifest)]}, and {GALLERY_KINDS[makes]} does not replace it; "
-            f"choose another output folder."
+            f"{out}: is {GALLERY_KINDS[kind]}, and {GALLERY_KINDS[makes]} does not replace it; choose another output "
+            f"folder."
         )
 
 

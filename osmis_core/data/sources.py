@@ -428,10 +428,10 @@ def load_training_data(
     frame_set = load_frame_set(source, max_frames, use_masks)
     frames = frame_set.frames
     width, height = _frame_size(frames)
+    subject = "the video's frames are" if source.kind == "video" else "the frames are" if len(frames) > 1 else None
+    subject = subject or "the image is"
     if min(width, height) < MIN_SIDE:
-        raise DataError(
-            f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are needed."
-        )
+        raise DataError(f"{source.path}: {subject} {width}x{height}; at least {MIN_SIDE} pixels per side are needed.")
     try:
         arch = (
             architecture_for(width, height)
@@ -440,7 +440,7 @@ def load_training_data(
         )
     except ConfigError as exc:
         raise _too_small(
-            source.path, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0), exc
+            source.path, subject, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0), exc
         ) from None
     H, W = arch.height, arch.width
     images = np.stack([np.asarray(im.resize((W, H), Image.BICUBIC, reducing_gap=None)) for im in frames])
@@ -470,9 +470,12 @@ def load_training_data(
     return TrainingData(img_t, masks_t, pyramid, arch, source, (width, height), report)
 
 
-def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple, error: ConfigError) -> OsmisError:
+def _too_small(
+    path: Path, subject: str, width: int, height: int, max_size: int, blocks: tuple, error: ConfigError
+) -> OsmisError:
     """The error for data too small for the model: the real minimum image side (images are never enlarged), or
-    the smallest --max-size that works when the image was scaled down."""
+    the smallest --max-size that works when the image was scaled down. subject: what the size is of, as the
+    sentence names it ("the image is", "the video's frames are"): a video's user gave no image."""
     shorter, longer = min(width, height), max(width, height)
     for side in range(MIN_SIDE, 4097):  # the smallest shorter side, at this aspect ratio, that gives a model
         w, h = (side, math.ceil(side * height / width)) if width <= height else (math.ceil(side * width / height), side)
@@ -482,7 +485,7 @@ def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple
             continue
         if shorter < side:
             return DataError(
-                f"{path}: the image is {width}x{height}, too small for this model: its shorter side "
+                f"{path}: {subject} {width}x{height}, too small for this model: the shorter side "
                 f"must be at least {side} pixels (images are never enlarged)."
             )
         needed = max(w, h)
