@@ -32,7 +32,8 @@ Found and fixed:
 - `osmis generate RUN --raw` without --out replaced the EMA gallery of the same step, seed and n (same default
   name): raw galleries are named ...-raw;
 - a video of frames too small for the model was refused as "the image is 24x16": the sentence names the video's
-  frames.
+  frames;
+- a DATA folder holding two videos (and no images) trained on the first alone, silently: refused naming both.
 
 Tried and right: videos of 1 and 2 frames, odd width and height (129x65, FFV1 in Matroska), portrait, variable frame
 rate (train on every frame); frames below the 16-pixel minimum (one sentence, exit 2, no run folder); an audio-only
@@ -332,3 +333,18 @@ def test_a_too_small_video_is_named_as_a_video(tmp_path, capsys):
         "48 pixels (images are never enlarged)."
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_data_folder_of_two_videos_is_refused_not_half_used(tmp_path, capsys):
+    """Fixed: `osmis train clips/` with a.mp4 and b.mp4 trained on a.mp4 alone, silently; one model learns one
+    video, so the folder is refused naming both (osmis batch is the command for one model per video)."""
+    (tmp_path / "clips").mkdir()
+    for name in ("a", "b"):
+        _write_video(tmp_path / "clips" / f"{name}.mp4", [_frame()])
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "clips"), "--out", str(run), "--quiet", *tiny_flags(iters=2)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'clips'}: holds 2 videos (a.mp4, b.mp4) and no images; give one video file (osmis "
+        "batch trains one model per video)."
+    )
+    assert not run.exists()

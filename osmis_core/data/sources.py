@@ -142,6 +142,12 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         image_dir = path / "image" if (path / "image").is_dir() else path
         frames = _list_images(image_dir)
         videos = data_files(image_dir, VIDEO_EXTS) if not frames else []
+        if len(videos) > 1:  # one model learns one video: which one is not ours to guess
+            named = ", ".join(v.name for v in videos[:2]) + (", ..." if len(videos) > 2 else "")
+            raise DataError(
+                f"{image_dir}: holds {len(videos)} videos ({named}) and no images; give one video file (osmis batch "
+                f"trains one model per video)."
+            )
         if not frames and videos:
             return find_source(
                 videos[0], mask if mask is not None else (path / "mask" if (path / "mask").is_dir() else None)
