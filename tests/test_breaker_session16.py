@@ -33,7 +33,9 @@ Found and fixed:
   name): raw galleries are named ...-raw;
 - a video of frames too small for the model was refused as "the image is 24x16": the sentence names the video's
   frames;
-- a DATA folder holding two videos (and no images) trained on the first alone, silently: refused naming both.
+- a DATA folder holding two videos (and no images) trained on the first alone, silently: refused naming both;
+- two `osmis batch` commands into one BATCH at once both trained every run (two trainings interleaving one run
+  folder's checkpoints and stats): the running batch holds BATCH/.lock, a second one is refused.
 
 Tried and right: videos of 1 and 2 frames, odd width and height (129x65, FFV1 in Matroska), portrait, variable frame
 rate (train on every frame); frames below the 16-pixel minimum (one sentence, exit 2, no run folder); an audio-only
@@ -47,6 +49,8 @@ written), re-running a stopped batch (resumes the stopped run, trains the pendin
 render and export over each other's galleries and over an export of a render gallery (refused, both kinds named).
 
 Left open:
+- two trainings of one run at once outside a batch (`osmis train RUN --resume` in two terminals, or with the
+  app's "Continue run") are not refused either: a run folder has no lock of its own;
 - a render gallery's default name (step, seed, number of photos) does not tell layouts apart: rendering another
   layout without --out replaces the first layout's renders (xfail below);
 - a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
@@ -348,3 +352,32 @@ def test_a_data_folder_of_two_videos_is_refused_not_half_used(tmp_path, capsys):
         "batch trains one model per video)."
     )
     assert not run.exists()
+
+
+def test_a_second_batch_into_a_running_batch_folder_is_refused(scene, tmp_path):
+    """Fixed: two `osmis batch` commands into one BATCH at once (a second terminal, a job started twice) both
+    trained every run: two trainings wrote each run folder's checkpoints and stats.jsonl (steps 1, 2, ..., 11, 1,
+    12, 2, ...), and both reported "finished". The running batch holds BATCH/.lock; a second is refused naming
+    the folder and the process, before it starts anything; the lock goes with the first batch."""
+    pytest.importorskip("ray")
+    import fcntl
+    import os
+
+    from osmis_core.batch import BatchStarted, run_batch
+    from osmis_core.config import OsmisConfig
+    from osmis_core.errors import OsmisError
+
+    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none"})
+    out = tmp_path / "B"
+    first = run_batch(scene, config, out, n_per_source=2, num_cpus=1)
+    assert isinstance(next(first), BatchStarted)
+    try:
+        second = run_batch(scene, config, out, n_per_source=2, num_cpus=1)
+        with pytest.raises(
+            OsmisError, match=rf"another osmis batch is running into this folder \(process {os.getpid()}\)"
+        ):
+            next(second)
+    finally:
+        first.close()
+    with open(out / ".lock") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # let go by the first batch's end
