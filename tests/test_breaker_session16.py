@@ -35,7 +35,9 @@ Found and fixed:
   frames;
 - a DATA folder holding two videos (and no images) trained on the first alone, silently: refused naming both;
 - two `osmis batch` commands into one BATCH at once both trained every run (two trainings interleaving one run
-  folder's checkpoints and stats): the running batch holds BATCH/.lock, a second one is refused.
+  folder's checkpoints and stats): the running batch holds BATCH/.lock, a second one is refused;
+- re-running a batch with another --n-per-source deleted a run's galleries/batch whole (shutil.rmtree), a user's
+  file kept there with it: the batch's gallery is replaced by the rule of every gallery (staging_folder).
 
 Tried and right: videos of 1 and 2 frames, odd width and height (129x65, FFV1 in Matroska), portrait, variable frame
 rate (train on every frame); frames below the 16-pixel minimum (one sentence, exit 2, no run folder); an audio-only
@@ -381,3 +383,27 @@ def test_a_second_batch_into_a_running_batch_folder_is_refused(scene, tmp_path):
         first.close()
     with open(out / ".lock") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # let go by the first batch's end
+
+
+def test_a_batch_never_deletes_a_users_file_in_a_runs_gallery(scene, tmp_path, capsys):
+    """Fixed: re-running a batch with another --n-per-source removed BATCH/runs/<source>/galleries/batch whole
+    (shutil.rmtree), a user's notes kept there with it, where every other command refuses to replace a gallery
+    folder that holds anything else; the batch's gallery is now replaced by the same rule (the source fails
+    naming the file, which stays)."""
+    pytest.importorskip("ray")
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
+    batch = tmp_path / "B"
+    run = batch / "runs" / "00000"  # the batch's run of the scene's one image, finished
+    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none"})
+    list(start_training(config, scene / "image" / "00000.png", run, scene / "mask" / "00000.png").run())
+    gallery = run / "galleries" / "batch"
+    assert main(["generate", str(run), "--n", "2", "--out", str(gallery)]) == 0
+    (gallery / "notes.txt").write_text("keep me")
+    argv = ["batch", str(scene), "--out", str(batch), "--n-per-source", "3", "--num-cpus", "1"]
+    assert main([*argv, *tiny_flags(iters=2)]) == 1
+    [row] = json.loads((batch / "summary.json").read_text())["sources"]
+    assert row["status"] == "failed" and "also holds notes.txt" in row["message"]
+    assert (gallery / "notes.txt").read_text() == "keep me"
+    capsys.readouterr()

@@ -161,8 +161,8 @@ def _gallery(batch, name: str, cfg, n: int, source: dict) -> None:
     out = batch.gallery_dir(name)
     if batch.is_complete(name, cfg.run.iters, n):
         return
-    if out.exists():  # an older or interrupted gallery of this run: the batch owns it, it is written anew
-        shutil.rmtree(out)
+    # an older gallery of this run is replaced as every gallery is (gallery.staging_folder): whole, and only when
+    # it holds nothing else (a user's file kept there makes the source fail naming it, the file untouched)
     generate_gallery(batch.run_dir(name), out, n=n, seed=cfg.run.seed, device=cfg.run.device)
     if n >= 2:
         info = RunFolder(batch.run_dir(name)).read_run_json().get("data", {})
