@@ -197,8 +197,9 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
 def _frame_order(path: Path) -> list:
     """Sort key of a video's mask files: numbers in the name compare as numbers, so masks numbered without
     leading zeros (0.png ... 10.png, frame_2.png) are in frame order, where plain name order would pair frame 2
-    with 10.png."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name)]
+    with 10.png. re.split puts the numbers at the odd places (int() reads every digit \\d matches; a character
+    such as '²', a digit to str.isdigit but not to \\d, stays text)."""
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", path.name))]
 
 
 def _not_the_frames(frames: list[Path], masks: list[Path] | None) -> list[Path] | None:
