@@ -46,9 +46,10 @@ MP4 ("holds no video stream"), an empty or text file named .mp4 and an MP4 cut s
 fewer or more than frames, of another aspect (named), smaller than the frames (resized), with 34 classes (refused
 naming the mask and --max-classes); the shared 80-frame example_video folder. Batch: an empty folder ("holds no
 sources"), a blank line or a row of empty cells in a CSV (skipped), a CSV with ';' separators (refused, the header
-quoted), two sources of one name (-2), a group Ctrl-C (SIGINT to the whole process group: runs checkpoint, summary
-written), re-running a stopped batch (resumes the stopped run, trains the pending ones). Gallery kinds: generate,
-render and export over each other's galleries and over an export of a render gallery (refused, both kinds named).
+quoted), two sources of one name (-2), --out inside the sources folder (a re-run lists the same sources), a
+group Ctrl-C (SIGINT to the whole process group: runs checkpoint, summary written), re-running a stopped batch
+(resumes the stopped run, trains the pending ones). Gallery kinds: generate, render and export over each other's
+galleries and over an export of a render gallery (refused, both kinds named).
 
 Left open:
 - two trainings of one run at once outside a batch (`osmis train RUN --resume` in two terminals, or with the
