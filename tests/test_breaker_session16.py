@@ -37,7 +37,9 @@ Found and fixed:
 - two `osmis batch` commands into one BATCH at once both trained every run (two trainings interleaving one run
   folder's checkpoints and stats): the running batch holds BATCH/.lock, a second one is refused;
 - re-running a batch with another --n-per-source deleted a run's galleries/batch whole (shutil.rmtree), a user's
-  file kept there with it: the batch's gallery is replaced by the rule of every gallery (staging_folder).
+  file kept there with it: the batch's gallery is replaced by the rule of every gallery (staging_folder);
+- a batch source read with a warning (a video that stops decoding after a few of 40 frames) was reported "finished"
+  with an empty message, the warning lost on the Ray worker: the summary row carries it.
 
 Tried and right: videos of 1 and 2 frames, odd width and height (129x65, FFV1 in Matroska), portrait, variable frame
 rate (train on every frame); frames below the 16-pixel minimum (one sentence, exit 2, no run folder); an audio-only
@@ -58,6 +60,8 @@ Left open:
   layout without --out replaces the first layout's renders (xfail below);
 - a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
   container declares no frame count to compare with; its duration could be);
+- data warnings (a video decoded only in part, a dark 16-bit image) are printed by `osmis train` but not written to
+  the run's log.txt, so a later look at the run (or a skipped re-run of a batch) no longer shows them;
 - the same data listed twice in a batch trains twice (names a and a-2) and is merged twice into the dataset.
 """
 
@@ -108,6 +112,16 @@ def _mask(w: int, h: int, path: Path, band: slice | None = None) -> Path:
     return path
 
 
+def _broken_video(path: Path) -> Path:
+    """A 40-frame clip with 300 bytes of garbage a third of the way in: it decodes a few frames, then fails."""
+    video = _write_video(path, [_frame(shift=i) for i in range(40)])
+    data = bytearray(video.read_bytes())
+    third = len(data) // 3
+    data[third : third + 300] = np.random.default_rng(0).integers(0, 255, 300, dtype=np.uint8).tobytes()
+    video.write_bytes(bytes(data))
+    return video
+
+
 def _rotate_display(path: Path) -> Path:
     """Give an MP4 the display matrix of a portrait phone clip (rotate 90 degrees clockwise when shown), written
     into its track header as recorders do."""
@@ -147,11 +161,7 @@ def test_video_masks_numbered_without_leading_zeros_pair_in_frame_order(tmp_path
 
 def test_a_video_broken_half_way_is_named_not_its_masks(tmp_path, capsys):
     """Fixed: garbage in the middle of a 40-frame clip with 40 masks said '40 masks for 3 video frames'."""
-    video = _write_video(tmp_path / "clip.mp4", [_frame(shift=i) for i in range(40)])
-    data = bytearray(video.read_bytes())
-    third = len(data) // 3
-    data[third : third + 300] = np.random.default_rng(0).integers(0, 255, 300, dtype=np.uint8).tobytes()
-    video.write_bytes(bytes(data))
+    video = _broken_video(tmp_path / "clip.mp4")
     masks = tmp_path / "masks"
     masks.mkdir()
     for i in range(40):
@@ -407,4 +417,21 @@ def test_a_batch_never_deletes_a_users_file_in_a_runs_gallery(scene, tmp_path, c
     [row] = json.loads((batch / "summary.json").read_text())["sources"]
     assert row["status"] == "failed" and "also holds notes.txt" in row["message"]
     assert (gallery / "notes.txt").read_text() == "keep me"
+    capsys.readouterr()
+
+
+def test_a_batch_source_read_with_a_warning_says_so_in_the_summary(tmp_path, capsys):
+    """Fixed: a batch source whose video stops decoding after a few of its 40 frames trained on those and was
+    reported "finished" with an empty message: the warning `osmis train` prints was lost on the Ray worker. The
+    summary row now carries it."""
+    pytest.importorskip("ray")
+    (tmp_path / "src").mkdir()
+    video = _broken_video(tmp_path / "src" / "clip.mp4")
+    batch = tmp_path / "B"
+    argv = ["batch", str(tmp_path / "src"), "--out", str(batch), "--n-per-source", "2", "--num-cpus", "1"]
+    assert main([*argv, *tiny_flags(iters=2)]) == 0
+    [row] = json.loads((batch / "summary.json").read_text())["sources"]
+    assert row["status"] == "finished"
+    assert row["message"].startswith(f"warning: {video}: decoding stopped after ")
+    assert row["message"].endswith("; using those")
     capsys.readouterr()

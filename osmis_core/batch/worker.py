@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from pathlib import Path
 
 STOP_POLL_S = 1.0
@@ -111,10 +112,15 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
     if step is not None and step >= total:
         monitor.started.remote(name, node, step, total, True)
         return {"status": "finished"}
-    if step is not None:
-        trainer = resume_training(run_dir, cfg.flat(), typed=())  # the batch's config, nothing typed now
-    else:
-        trainer = start_training(cfg, source["data"], run_dir, source.get("mask"))
+    # what the engine warns about while it reads the data (a video that stops decoding half-way, a dark 16-bit
+    # image) goes into the source's summary row: on a worker no one sees a warning printed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if step is not None:
+            trainer = resume_training(run_dir, cfg.flat(), typed=())  # the batch's config, nothing typed now
+        else:
+            trainer = start_training(cfg, source["data"], run_dir, source.get("mask"))
+    notes = "; ".join(f"warning: {w.message}" for w in caught)
     resumed = step is not None
     monitor.started.remote(name, node, trainer.step, total, resumed)
 
@@ -150,6 +156,8 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
         done.set()
         watcher.join()
     result["train_seconds"] = time.perf_counter() - t0
+    if notes and status != "failed":
+        message = f"{message}; {notes}" if message else notes
     return {"status": status, "message": message}
 
 
