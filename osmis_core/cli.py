@@ -233,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder")
     p.add_argument(
         "--out",
-        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN); a generated gallery already "
-        "there is replaced when the new one is complete (an export or a render gallery is not)",
+        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN, -raw added with --raw); a generated "
+        "gallery already there is replaced when the new one is complete (an export or a render gallery is not)",
     )
     p.add_argument(
         "--checkpoint", default="latest", help="latest, best (kept by --keep-best during training) or a step number"

@@ -86,7 +86,7 @@ def test_bad_targets_and_layouts(renderer, tmp_path):
     osmis = tmp_path / "osmis"
     osmis.mkdir()
     (osmis / "manifest.json").write_text(json.dumps({"items": []}))
-    with pytest.raises(DataError, match="OSMIS samples"):
+    with pytest.raises(DataError, match="osmis: is a generated gallery; add renders to a render gallery"):
         add_to_gallery(renderer, ids, [NoiseRecipe(0)], osmis)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..config import DataOptions, OsmisConfig
 from ..data.masks import decode_masks
-from ..data.sources import IMAGE_EXTS, find_source, load_frame_set, open_checked, open_mask
+from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_mask
 from ..errors import DataError, OsmisError
 from .gallery import MANIFEST, read_manifest, write_index_html
 from .runfolder import RunFolder
@@ -35,7 +35,7 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
         folder = gallery / "images" if (gallery / "images").is_dir() else gallery
         if not folder.is_dir():
             raise DataError(f"{gallery}: no such gallery folder.")
-        image_paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        image_paths = data_files(folder)
         mask_dir = gallery / "masks"
         mask_paths = [mask_dir / p.name for p in image_paths] if mask_dir.is_dir() else None
     if not image_paths:

@@ -62,9 +62,11 @@ PNG_COMPRESS_LEVEL = 1
 _PICTURE_KEYS = ("image", "mask", "overlay")
 
 
-def gallery_name(step: int, seed: int, n: int) -> str:
-    """THE name of a run's gallery: `step_NNNNNNN-seedS-nN` (checkpoint step, seed, number of samples)."""
-    return f"step_{step:07d}-seed{seed}-n{n}"
+def gallery_name(step: int, seed: int, n: int, ema: bool = True) -> str:
+    """THE name of a run's gallery: `step_NNNNNNN-seedS-nN` (checkpoint step, seed, number of samples), with `-raw`
+    when drawn by the raw generator instead of the EMA one: other pictures, so not the EMA gallery's folder, which
+    `generate --raw` beside a gallery of the same step, seed and n would replace."""
+    return f"step_{step:07d}-seed{seed}-n{n}" + ("" if ema else "-raw")
 
 
 # -- generating ------------------------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def generate_gallery(
 ) -> Path:
     """Write n generated image-mask pairs with a manifest and an index.html; returns the gallery folder.
 
-    out_dir: default `RUN/galleries/<gallery_name(step, seed, n)>`. An existing gallery there is replaced whole
+    out_dir: default `RUN/galleries/<gallery_name(step, seed, n, ema)>`. An existing gallery there is replaced whole
     (when the new one is complete); a folder holding other files is refused. on_event receives GenerationStarted,
     SamplesWritten after each batch's files, GenerationFinished. Raises ConfigError for bad counts, OsmisError for
     an unusable run or an output folder that cannot be written (the previous gallery is then untouched).
@@ -124,7 +126,7 @@ def gallery_events(
     out = (
         normalise_path(out_dir)
         if out_dir is not None
-        else (RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n))
+        else (RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n, ema))
     )
     existed = (out / MANIFEST).is_file()
     staging = staging_folder(out, reads=[run_dir], makes="generated")
@@ -309,16 +311,24 @@ def _check_only_gallery(out: Path) -> None:
         )
 
 
+def kind_at(folder: str | Path) -> str | None:
+    """The kind of the gallery in `folder` (a key of GALLERY_KINDS), or None when it holds none whose manifest reads
+    (no folder, no manifest, a damaged one): what a new gallery there would replace, for a caller that asks
+    before it writes (the app's export confirms replacing an earlier export only)."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return gallery_kind(manifest) if isinstance(manifest, dict) else None
+
+
 def _check_same_kind(out: Path, makes: str) -> None:
     """Refuse (OsmisError) replacing a gallery of another kind than `makes` (see GALLERY_KINDS)."""
-    try:
-        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if isinstance(manifest, dict) and gallery_kind(manifest) != makes:
+    kind = kind_at(out)
+    if kind is not None and kind != makes:
         raise OsmisError(
-            f"{out}: is {GALLERY_KINDS[gallery_kind(manifest)]}, and {GALLERY_KINDS[makes]} does not replace it; "
-            f"choose another output folder."
+            f"{out}: is {GALLERY_KINDS[kind]}, and {GALLERY_KINDS[makes]} does not replace it; choose another output "
+            f"folder."
         )
 
 

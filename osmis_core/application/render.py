@@ -30,7 +30,7 @@ from ..data.masks import (
     layout_colours,
     layout_ids,
 )
-from ..data.sources import IMAGE_EXTS, open_mask, pick_evenly
+from ..data.sources import data_files, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
@@ -44,7 +44,16 @@ from ..models.renderer import (
     resample_noise,
 )
 from ..models.visual import overlay, palette, to_uint8_images
-from .gallery import gallery_events, gallery_name, read_manifest, save_png, staging_folder, write_index_html
+from .gallery import (
+    GALLERY_KINDS,
+    gallery_events,
+    gallery_kind,
+    gallery_name,
+    read_manifest,
+    save_png,
+    staging_folder,
+    write_index_html,
+)
 from .runfolder import RunFolder, normalise_path
 
 
@@ -437,7 +446,7 @@ def layouts_in(folder: str | Path) -> list[Path]:
         raise DataError(f"{folder}: is a file, not a folder of layouts; give one layout file with --layout.")
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder of layouts.")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    files = data_files(folder)
     if not files:
         raise DataError(f"{folder}: the folder holds no layout images.")
     return files
@@ -740,8 +749,8 @@ def add_to_gallery(
 
     The gallery, old items and new, is rebuilt in a hidden sibling folder and swapped in whole, so a failure leaves
     it as it was (its scores, now incomplete, are dropped). Returns the new manifest. Raises DataError for a layout the
-    renderer does not accept, a folder holding another kind of gallery or the renders of another renderer run,
-    OsmisError when it cannot be written.
+    renderer does not accept, a folder holding another kind of gallery (an OSMIS gallery, an export of picked samples:
+    gallery.GALLERY_KINDS) or the renders of another renderer run, OsmisError when it cannot be written.
     """
     if not recipes:
         raise OsmisError("nothing to add: no render chosen.")
@@ -755,8 +764,10 @@ def add_to_gallery(
             items = list(manifest["items"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{manifest_path}: cannot be read as a gallery manifest ({exc}).") from None
-        if manifest.get("kind") != "render":
-            raise DataError(f"{gallery}: holds a gallery of OSMIS samples; add renders to another gallery.")
+        if gallery_kind(manifest) != "render":  # an export holds picked samples: it is picked into, not added to
+            raise DataError(
+                f"{gallery}: is {GALLERY_KINDS[gallery_kind(manifest)]}; add renders to a render gallery or a new one."
+            )
         if manifest.get("run") is not None and Path(manifest["run"]).resolve() != run:
             raise DataError(
                 f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these renders "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
 import logging
 import math
 import os
@@ -32,6 +34,8 @@ from .summary import read_summary, run_row, write_summary
 from .worker import BatchMonitor, check_storage, train_source
 
 POLL_S = 0.25
+# held by the running driver of a batch (see _only_driver)
+LOCK_NAME = ".lock"
 
 
 def run_batch(
@@ -91,86 +95,158 @@ def run_batch(
     except OSError as exc:
         raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
 
-    previous = read_summary(batch)
-    configs: dict[str, OsmisConfig] = {}
-    rows: dict[str, dict] = {}
-    to_run: list[BatchSource] = []
-    finished_early: list[RunFinished] = []
-    for s in source_list:
-        try:
-            configs[s.name] = config.replace(**s.options)
-        except ConfigError as exc:
-            problem = f"source {s.name}: {exc}"
-        else:
-            problem = s.problem
-        total = configs[s.name].run.iters if s.name in configs else config.run.iters
-        if problem:
-            rows[s.name] = run_row(batch, s, "failed", total, problem)
-            finished_early.append(RunFinished(s.name, "failed", 0, total, problem, rows[s.name]))
-        elif batch.is_complete(s.name, total, n_per_source):
-            old = previous.get(s.name, {})
-            rows[s.name] = run_row(
-                batch, s, "finished", total, "", old.get("seconds"), old.get("node"), old.get("attempts")
-            )
-            finished_early.append(RunFinished(s.name, "skipped", total, total, "", rows[s.name]))
-        else:
-            rows[s.name] = run_row(batch, s, "pending", total)
-            to_run.append(s)
+    with _only_driver(batch):  # held until the batch ends, is stopped or fails
+        previous = read_summary(batch)
+        configs: dict[str, OsmisConfig] = {}
+        rows: dict[str, dict] = {}
+        to_run: list[BatchSource] = []
+        finished_early: list[RunFinished] = []
+        for s in source_list:
+            try:
+                configs[s.name] = config.replace(**s.options)
+            except ConfigError as exc:
+                problem = f"source {s.name}: {exc}"
+            else:
+                problem = s.problem or _other_data(batch, s)
+            total = configs[s.name].run.iters if s.name in configs else config.run.iters
+            if problem:
+                rows[s.name] = run_row(batch, s, "failed", total, problem)
+                finished_early.append(RunFinished(s.name, "failed", 0, total, problem, rows[s.name]))
+            elif batch.is_complete(s.name, total, n_per_source):
+                old = previous.get(s.name, {})
+                rows[s.name] = run_row(
+                    batch, s, "finished", total, "", old.get("seconds"), old.get("node"), old.get("attempts")
+                )
+                finished_early.append(RunFinished(s.name, "skipped", total, total, "", rows[s.name]))
+            else:
+                rows[s.name] = run_row(batch, s, "pending", total)
+                to_run.append(s)
 
-    started_ray = False
-    if not ray.is_initialized():
+        started_ray = False
+        if not ray.is_initialized():
+            sigterm = _sigterm_handler()
+            try:
+                ray.init(
+                    address=address,
+                    num_cpus=None if address else num_cpus,
+                    num_gpus=None if address else num_gpus,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                )
+            except Exception as exc:  # noqa: BLE001 - Ray raises a plain Exception when its local node times out starting
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
+            finally:
+                _restore_sigterm(sigterm)
+            started_ray = True
+        stopped = False
         try:
-            ray.init(
-                address=address,
-                num_cpus=None if address else num_cpus,
-                num_gpus=None if address else num_gpus,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
+            if address or not started_ray:
+                _check_shared_storage(batch.root)
+            if gpus_per_run is None:
+                gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+            _check_resources(cpus_per_run, gpus_per_run)
+            yield BatchStarted(
+                batch.root,
+                tuple(s.name for s in source_list),
+                tuple(s.name for s in to_run),
+                {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
             )
-        except Exception as exc:  # noqa: BLE001 - Ray raises a plain Exception when its local node times out starting
-            where = f"the Ray cluster at {address}" if address else "a local Ray"
-            raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
-        started_ray = True
-    stopped = False
+            yield from finished_early
+            stopped = yield from _schedule(
+                batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run, max_concurrent, retries, control
+            )
+        finally:
+            if started_ray:
+                ray.shutdown()
+
+        ordered = [rows[s.name] for s in source_list]
+        done = [r["name"] for r in ordered if r["status"] == "finished"]
+        pairs = merge_dataset(batch, done)
+        yield DatasetWritten(batch.dataset, pairs)
+        seconds = time.perf_counter() - t0
+        write_summary(
+            batch,
+            ordered,
+            {
+                "out": str(batch.root),
+                "n_per_source": n_per_source,
+                "config": config.to_dict(),
+                "stopped": stopped,
+                "seconds": round(seconds, 3),
+            },
+        )
+        counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
+        yield BatchFinished(batch.root, counts, stopped, seconds)
+
+
+@contextlib.contextmanager
+def _only_driver(batch: BatchFolder) -> Iterator[None]:
+    """Hold BATCH/.lock (an exclusive lock of the operating system, let go when the process ends however it ends):
+    a second `osmis batch` into the same folder while one runs would train the same runs at once, two trainings
+    writing one run folder's checkpoints and stats. Refused in one sentence (OsmisError) naming the folder."""
+    path = batch.root / LOCK_NAME
     try:
-        if address or not started_ray:
-            _check_shared_storage(batch.root)
-        if gpus_per_run is None:
-            gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-        _check_resources(cpus_per_run, gpus_per_run)
-        yield BatchStarted(
-            batch.root,
-            tuple(s.name for s in source_list),
-            tuple(s.name for s in to_run),
-            {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
-        )
-        yield from finished_early
-        stopped = yield from _schedule(
-            batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run, max_concurrent, retries, control
-        )
-    finally:
-        if started_ray:
-            ray.shutdown()
+        handle = open(path, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # held; a file system without locks (some NFS mounts) raises others: not refused
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            raise OsmisError(
+                f"{batch.root}: another osmis batch is running into this folder (process {owner}); wait for it to "
+                f"end or stop it (Ctrl-C), then run this command again."
+            ) from None
+        except OSError:
+            pass
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    ordered = [rows[s.name] for s in source_list]
-    done = [r["name"] for r in ordered if r["status"] == "finished"]
-    pairs = merge_dataset(batch, done)
-    yield DatasetWritten(batch.dataset, pairs)
-    seconds = time.perf_counter() - t0
-    write_summary(
-        batch,
-        ordered,
-        {
-            "out": str(batch.root),
-            "n_per_source": n_per_source,
-            "config": config.to_dict(),
-            "stopped": stopped,
-            "seconds": round(seconds, 3),
-        },
-    )
-    counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
-    yield BatchFinished(batch.root, counts, stopped, seconds)
+
+def _sigterm_handler():
+    """The process's SIGTERM handler before ray.init (None off the main thread, where it cannot be set again)."""
+    import signal
+    import threading
+
+    return signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+
+
+def _restore_sigterm(handler) -> None:
+    """Put back the SIGTERM handler that ray.init replaced: Ray sets its own, and the driver's core worker a native
+    one that aborts the process (exit 134, no summary, no checkpoint of the running runs), where the caller's
+    (the osmis command's: a stop as Ctrl-C's) was to stop the batch."""
+    import signal
+
+    if handler is not None:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _other_data(batch: BatchFolder, s: BatchSource) -> str | None:
+    """Why the run folder of source `s` cannot be its run: it holds a checkpoint trained on other data (a list
+    whose entry under this name now gives another file, two sources of one name listed in another order), which
+    would be reported as this source's run and merged into the dataset as its pairs. None when it is the source's
+    or holds no checkpoint (a new run starts there)."""
+    from ..application.runfolder import RunFolder
+    from ..application.session import check_resume_data
+
+    run_dir = batch.run_dir(s.name)
+    if RunFolder(run_dir).latest_step() is None:
+        return None
+    try:
+        check_resume_data(run_dir, s.data, s.mask)
+    except OsmisError as exc:
+        return f"source {s.name}: {exc} Give the source another name, or move the run folder away to train it anew."
+    return None
 
 
 def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control):

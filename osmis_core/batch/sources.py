@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FIELDS, flatten_options, option_type
-from ..data.sources import IMAGE_EXTS, VIDEO_EXTS
+from ..data.sources import VIDEO_EXTS, data_files
 from ..errors import ConfigError, DataError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -60,7 +60,8 @@ def list_sources(path: str | Path) -> list[BatchSource]:
     - a research-layout folder with many images: `image/` + `mask/` with the same stems; each pair is a source
       named after the stem (an image without its mask is a source with a problem, reported, not trained);
     - a folder of videos: each video is a source, with its mask folder `<stem>_mask/` or `mask/<stem>/` if present
-      (a single video may use `mask/` itself, as in a one-video DATA folder); DATA folders (with an `image/`
+      (a single video may use `mask/` itself, as in a one-video DATA folder; a video without one where others have
+      theirs is a source with a problem, as an image without its mask); DATA folders (with an `image/`
       subfolder) beside them are sources too;
     - a JSON file: a list (or {"sources": [...]}) of {"data": PATH, "mask": PATH, "name": NAME, "options": {...}};
     - a CSV file with a header: columns data, mask (optional), name (optional); every other column is an option
@@ -87,10 +88,10 @@ def list_sources(path: str | Path) -> list[BatchSource]:
 def _from_folder(folder: Path) -> list[BatchSource]:
     image_dir, mask_dir = folder / "image", folder / "mask"
     if image_dir.is_dir():
-        images = sorted(p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        images = data_files(image_dir)
         masks = {}
         if mask_dir.is_dir():
-            masks = {p.stem: p for p in sorted(mask_dir.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTS}
+            masks = {p.stem: p for p in data_files(mask_dir)}
         out = []
         for img in images:
             mask = masks.get(img.stem)
@@ -99,16 +100,21 @@ def _from_folder(folder: Path) -> list[BatchSource]:
                 problem = f"{img}: no mask named {img.stem}.* in {mask_dir}."
             out.append(BatchSource(img.stem, img.resolve(), mask.resolve() if mask else None, {}, problem))
         return out
-    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
-    out = []
+    videos = data_files(folder, VIDEO_EXTS)
+    found = {}
     for video in videos:
         candidates = [folder / f"{video.stem}_mask", mask_dir / video.stem]
         if len(videos) == 1:
             candidates.append(mask_dir)
-        mask = next(
-            (c for c in candidates if c.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in c.iterdir())), None
-        )
-        out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None))
+        found[video] = next((c for c in candidates if c.is_dir() and data_files(c)), None)
+    out = []
+    for video, mask in found.items():
+        problem = None
+        if mask is None and any(found.values()):  # as an image without its mask among masked images
+            problem = (
+                f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it, as the other videos have."
+            )
+        out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None, {}, problem))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
         out.append(BatchSource(sub.name, sub.resolve()))
     return out
@@ -146,27 +152,41 @@ def _from_json(path: Path) -> list[BatchSource]:
 
 
 def _from_csv(path: Path) -> list[BatchSource]:
+    """The sources of a CSV list. Column names are read without surrounding blanks (and without the byte-order mark
+    that spreadsheet programs write at the start of a UTF-8 CSV); a column named twice, or a row with more cells
+    than the header has columns, is refused rather than a cell dropped. A short row's missing cells are empty."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(f"{path}: not a readable CSV list of sources ({exc}).") from None
+    header = [k.strip() for k in rows[0]] if rows else []
+    if "data" not in header:
+        found = ",".join(rows[0]) if rows else ""
+        raise ConfigError(f"{path}: the header must have a 'data' column (it reads {found!r}).")
+    twice = next((k for i, k in enumerate(header) if k and k in header[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"{path}: the header names the column '{twice}' twice.")
     out = []
-    for i, row in enumerate(rows, 2):  # line numbers as an editor shows them (the header is line 1)
+    for i, cells in enumerate(rows[1:], 2):  # line numbers as an editor shows them (the header is line 1)
         where = f"{path} line {i}"
-        if "data" not in row:
-            raise ConfigError(f"{path}: the header must have a 'data' column.")
-        raw = {
-            k.strip(): v.strip()
-            for k, v in row.items()
-            if k and k.strip() not in ("data", "mask", "name") and v is not None and v.strip()
-        }
+        if not any(c.strip() for c in cells):  # a blank line
+            continue
+        if len(cells) > len(header):
+            raise ConfigError(
+                f"{where}: {len(cells)} cells but the header has {len(header)} columns; a cell holding a comma "
+                f"must be quoted."
+            )
+        row = dict(zip(header, (c.strip() for c in cells)))
+        if row.get(""):
+            raise ConfigError(f"{where}: the cell {row['']!r} is in a column without a name in the header.")
+        raw = {k: v for k, v in row.items() if k not in ("", "data", "mask", "name") and v}
         options = {k: _parse_cell(k, v, where) for k, v in flatten_options(raw, where).items()}
         out.append(
             _entry(
                 path.parent,
                 row.get("data"),
-                (row.get("mask") or "").strip() or None,  # a blank cell keeps the batch's value: no mask
+                row.get("mask") or None,  # a blank cell keeps the batch's value: no mask
                 row.get("name") or None,
                 options,
                 where,

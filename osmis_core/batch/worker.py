@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from pathlib import Path
 
 STOP_POLL_S = 1.0
@@ -111,10 +112,15 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
     if step is not None and step >= total:
         monitor.started.remote(name, node, step, total, True)
         return {"status": "finished"}
-    if step is not None:
-        trainer = resume_training(run_dir, cfg.flat(), typed=())  # the batch's config, nothing typed now
-    else:
-        trainer = start_training(cfg, source["data"], run_dir, source.get("mask"))
+    # what the engine warns about while it reads the data (a video that stops decoding half-way, a dark 16-bit
+    # image) goes into the source's summary row: on a worker no one sees a warning printed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if step is not None:
+            trainer = resume_training(run_dir, cfg.flat(), typed=())  # the batch's config, nothing typed now
+        else:
+            trainer = start_training(cfg, source["data"], run_dir, source.get("mask"))
+    notes = "; ".join(f"warning: {w.message}" for w in caught)
     resumed = step is not None
     monitor.started.remote(name, node, trainer.step, total, resumed)
 
@@ -150,6 +156,8 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
         done.set()
         watcher.join()
     result["train_seconds"] = time.perf_counter() - t0
+    if notes and status != "failed":
+        message = f"{message}; {notes}" if message else notes
     return {"status": status, "message": message}
 
 
@@ -161,8 +169,8 @@ def _gallery(batch, name: str, cfg, n: int, source: dict) -> None:
     out = batch.gallery_dir(name)
     if batch.is_complete(name, cfg.run.iters, n):
         return
-    if out.exists():  # an older or interrupted gallery of this run: the batch owns it, it is written anew
-        shutil.rmtree(out)
+    # an older gallery of this run is replaced as every gallery is (gallery.staging_folder): whole, and only when
+    # it holds nothing else (a user's file kept there makes the source fail naming it, the file untouched)
     generate_gallery(batch.run_dir(name), out, n=n, seed=cfg.run.seed, device=cfg.run.device)
     if n >= 2:
         info = RunFolder(batch.run_dir(name)).read_run_json().get("data", {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,8 +98,18 @@ class DataSource:
         }
 
 
+def data_files(folder: Path, exts=IMAGE_EXTS) -> list[Path]:
+    """THE rule for the data files of a folder (frames, masks, layouts, a batch's images and videos): its files with
+    one of `exts`, in name order, hidden ones left out: `._NAME.png` (the resource forks a Mac writes beside every
+    file on a USB stick or network share) or `.NAME.png` are no frames or masks, and counting them would pair
+    masks and frames wrongly or fail on a file that is no image."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+    )
+
+
 def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    return data_files(folder)
 
 
 def _masks_for(frames: list[Path], mask_dir: Path) -> list[Path]:
@@ -130,7 +141,13 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     if path.is_dir():
         image_dir = path / "image" if (path / "image").is_dir() else path
         frames = _list_images(image_dir)
-        videos = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in VIDEO_EXTS) if not frames else []
+        videos = data_files(image_dir, VIDEO_EXTS) if not frames else []
+        if len(videos) > 1:  # one model learns one video: which one is not ours to guess
+            named = ", ".join(v.name for v in videos[:2]) + (", ..." if len(videos) > 2 else "")
+            raise DataError(
+                f"{image_dir}: holds {len(videos)} videos ({named}) and no images; give one video file (osmis batch "
+                f"trains one model per video)."
+            )
         if not frames and videos:
             return find_source(
                 videos[0], mask if mask is not None else (path / "mask" if (path / "mask").is_dir() else None)
@@ -152,7 +169,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         if mask is not None:
             if not mask.is_dir():
                 raise DataError(f"{mask}: the mask of a video must be a folder of per-frame mask images.")
-            masks = _list_images(mask)
+            masks = sorted(_list_images(mask), key=_frame_order)
             if not masks:
                 raise DataError(f"{mask}: the mask folder holds no images.")
         return DataSource("video", path, [], masks, video=path)
@@ -175,6 +192,14 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
             raise DataError(f"{mask}: no mask named {path.stem}.* for {path.name}.")
         mask = found[0]
     return DataSource("image", path, [path], _not_the_frames([path], [mask] if mask is not None else None))
+
+
+def _frame_order(path: Path) -> list:
+    """Sort key of a video's mask files: numbers in the name compare as numbers, so masks numbered without
+    leading zeros (0.png ... 10.png, frame_2.png) are in frame order, where plain name order would pair frame 2
+    with 10.png. re.split puts the numbers at the odd places (int() reads every digit \\d matches; a character
+    such as '²', a digit to str.isdigit but not to \\d, stays text)."""
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", path.name))]
 
 
 def _not_the_frames(frames: list[Path], masks: list[Path] | None) -> list[Path] | None:
@@ -218,16 +243,19 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int]:
-    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, and the number of frames decoded.
+def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int, str | None]:
+    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, the number of frames decoded, and
+    why decoding stopped before the end (None when it reached it).
 
     Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
-    dropped and only every 2nd (then 4th, ...) later frame is kept.
+    dropped and only every 2nd (then 4th, ...) later frame is kept. Frames are turned upright as the video's
+    rotation (its display matrix, as phones record portrait video) says they are shown, as EXIF orientation is
+    applied to images: masks drawn over the shown frames then fit them.
     """
     import av
 
     kept: list[tuple[int, Image.Image]] = []
-    count, stride = 0, 1
+    count, stride, stopped = 0, 1, None
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -238,7 +266,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
                 index, count = count, count + 1
                 if index % stride:
                     continue
-                kept.append((index, frame.to_image().convert("RGB")))
+                kept.append((index, _upright(frame.to_image().convert("RGB"), frame.rotation)))
                 if len(kept) >= 2 * max_frames:
                     kept, stride = kept[::2], stride * 2
     except DataError:
@@ -246,10 +274,21 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
         if not kept:
             raise DataError(f"{path}: the video is corrupt or cannot be decoded ({exc}).") from None
-        warnings.warn(f"{path}: decoding stopped after {count} frames ({exc}); using those", stacklevel=2)
+        stopped = f"decoding stopped after {count} frames ({exc})"
+        warnings.warn(f"{path}: {stopped}; using those", stacklevel=2)
     if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return kept, count
+    return kept, count, stopped
+
+
+_UPRIGHT = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+
+
+def _upright(im: Image.Image, rotation: float) -> Image.Image:
+    """A decoded frame as it is shown: `rotation` is the counterclockwise turn of the video's display matrix in
+    degrees (PyAV's VideoFrame.rotation), rounded to a quarter turn."""
+    turn = round((rotation or 0) / 90) * 90 % 360
+    return im.transpose(_UPRIGHT[turn]) if turn else im
 
 
 def _declared_frame_size(path: Path, stream) -> tuple[int, int]:
@@ -273,8 +312,8 @@ def pick_evenly(count: int, k: int) -> list[int]:
 
 def pair_masks(source: DataSource, total: int, indices: list[int]) -> list[Path] | None:
     """THE frame-mask rule, used by training, evaluation and the app: mask i belongs to frame i of the source
-    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order),
-    and the frames chosen by `max_frames` take the masks at the same indices.
+    (a folder's masks are matched to its frames by file stem in `find_source`, a video's are in file-name order,
+    numbers compared as numbers), and the frames chosen by `max_frames` take the masks at the same indices.
 
     total: number of frames in the source; indices: the chosen frames. Returns one mask path per chosen frame, or
     None when the data has no mask. Raises DataError when the masks do not number one per frame.
@@ -302,7 +341,12 @@ def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) 
     """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
     use_masks=False: masks are neither checked nor returned)."""
     if source.kind == "video":
-        kept, total = _read_video(source.video, max_frames)  # at most 2 * max_frames of them held while decoding
+        kept, total, stopped = _read_video(source.video, max_frames)  # at most 2 * max_frames held while decoding
+        if stopped and use_masks and source.masks and len(source.masks) != total:
+            raise DataError(
+                f"{source.video}: {stopped}, so the {len(source.masks)} masks of {source.masks[0].parent} do not "
+                f"pair with its frames; the video is corrupt or truncated: repair or re-export it."
+            )
         chosen = [kept[i] for i in pick_evenly(len(kept), max_frames)]
         indices = [index for index, _ in chosen]
         frames = [frame for _, frame in chosen]
@@ -391,10 +435,10 @@ def load_training_data(
     frame_set = load_frame_set(source, max_frames, use_masks)
     frames = frame_set.frames
     width, height = _frame_size(frames)
+    subject = "the video's frames are" if source.kind == "video" else "the frames are" if len(frames) > 1 else None
+    subject = subject or "the image is"
     if min(width, height) < MIN_SIDE:
-        raise DataError(
-            f"{source.path}: the image is {width}x{height}; at least {MIN_SIDE} pixels per side are needed."
-        )
+        raise DataError(f"{source.path}: {subject} {width}x{height}; at least {MIN_SIDE} pixels per side are needed.")
     try:
         arch = (
             architecture_for(width, height)
@@ -403,7 +447,7 @@ def load_training_data(
         )
     except ConfigError as exc:
         raise _too_small(
-            source.path, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0), exc
+            source.path, subject, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0), exc
         ) from None
     H, W = arch.height, arch.width
     images = np.stack([np.asarray(im.resize((W, H), Image.BICUBIC, reducing_gap=None)) for im in frames])
@@ -433,9 +477,12 @@ def load_training_data(
     return TrainingData(img_t, masks_t, pyramid, arch, source, (width, height), report)
 
 
-def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple, error: ConfigError) -> OsmisError:
+def _too_small(
+    path: Path, subject: str, width: int, height: int, max_size: int, blocks: tuple, error: ConfigError
+) -> OsmisError:
     """The error for data too small for the model: the real minimum image side (images are never enlarged), or
-    the smallest --max-size that works when the image was scaled down."""
+    the smallest --max-size that works when the image was scaled down. subject: what the size is of, as the
+    sentence names it ("the image is", "the video's frames are"): a video's user gave no image."""
     shorter, longer = min(width, height), max(width, height)
     for side in range(MIN_SIDE, 4097):  # the smallest shorter side, at this aspect ratio, that gives a model
         w, h = (side, math.ceil(side * height / width)) if width <= height else (math.ceil(side * width / height), side)
@@ -445,7 +492,7 @@ def _too_small(path: Path, width: int, height: int, max_size: int, blocks: tuple
             continue
         if shorter < side:
             return DataError(
-                f"{path}: the image is {width}x{height}, too small for this model: its shorter side "
+                f"{path}: {subject} {width}x{height}, too small for this model: the shorter side "
                 f"must be at least {side} pixels (images are never enlarged)."
             )
         needed = max(w, h)
