@@ -313,8 +313,7 @@ def _check_only_gallery(out: Path) -> None:
 
 def kind_at(folder: str | Path) -> str | None:
     """The kind of the gallery in `folder` (a key of GALLERY_KINDS), or None when it holds none whose manifest reads
-    (no folder, no manifest, a damaged one): what a new gallery there would replace, for a caller that asks
-    before it writes (the app's export confirms replacing an earlier export only)."""
+    (no folder, no manifest, a damaged one: a new gallery there replaces it whatever it makes)."""
     try:
         manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
