@@ -276,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--from", dest="from_gallery", help="every mask of an OSMIS gallery (the two-stage pipeline)")
     p.add_argument(
         "--out",
-        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN, N = number of photos); a render "
+        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN-LAYOUT, N = number of photos, LAYOUT = "
+        "the layout file's name, or the folder or gallery of several, none for the training layouts); a render "
         "gallery already there is replaced when the new one is complete (an export or a generated gallery is not)",
     )
     p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")

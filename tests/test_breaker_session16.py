@@ -54,11 +54,13 @@ group Ctrl-C (SIGINT to the whole process group: runs checkpoint, summary writte
 (resumes the stopped run, trains the pending ones). Gallery kinds: generate, render and export over each other's
 galleries and over an export of a render gallery (refused, both kinds named).
 
+Fixed by the integrator after the pass: a render gallery's default name (step, seed, number of photos) did not
+tell layouts apart, so rendering another layout without --out replaced the first layout's renders; the name now
+adds what was rendered (render.render_source_label).
+
 Left open:
 - two trainings of one run at once outside a batch (`osmis train RUN --resume` in two terminals, or with the
   app's "Continue run") are not refused either: a run folder has no lock of its own;
-- a render gallery's default name (step, seed, number of photos) does not tell layouts apart: rendering another
-  layout without --out replaces the first layout's renders (xfail below);
 - a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
   container declares no frame count to compare with; its duration could be);
 - data warnings (a video decoded only in part, a dark 16-bit image) are printed by `osmis train` but not written to
@@ -322,12 +324,6 @@ def test_generate_raw_beside_an_ema_gallery_keeps_both(scene, tmp_path, capsys):
     capsys.readouterr()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left open: a render gallery's default name (step, seed, number of photos) does not tell layouts apart, "
-    "so rendering another layout without --out replaces the first layout's renders; naming renders by their "
-    "layouts is a design choice for the integrator",
-)
 def test_rendering_another_layout_without_out_keeps_the_first_renders(tiny_renderer_run, tmp_path, capsys):
     run, layout = tiny_renderer_run
     flipped = tmp_path / "flipped.png"
@@ -337,7 +333,25 @@ def test_rendering_another_layout_without_out_keeps_the_first_renders(tiny_rende
     assert main(["render", str(run), "--layout", str(layout), "--n", "1", "--seed", "77"]) == 0
     assert main(["render", str(run), "--layout", str(flipped), "--n", "1", "--seed", "77"]) == 0
     capsys.readouterr()
-    assert len(set(galleries.iterdir()) - before) == 2  # today: one, step_0000002-seed77-n1, the flipped layout's
+    made = sorted(p.name for p in set(galleries.iterdir()) - before)
+    assert made == sorted(["step_0000002-seed77-n1-flipped", f"step_0000002-seed77-n1-{layout.stem}"])
+
+
+def test_render_default_names_say_what_was_rendered(tmp_path):
+    """The default name's `of` part: none for the training layouts, a layout's name, the folder of several, the
+    OSMIS gallery of --from (its masks/ folder), and the re-drawn region's seed; odd characters made plain."""
+    from osmis_core.application.gallery import gallery_name
+    from osmis_core.application.render import Region, render_source_label
+
+    assert render_source_label(None) is None
+    assert render_source_label([tmp_path / "my layout.png"]) == "my layout"
+    assert render_source_label([tmp_path / "lay" / "a.png", tmp_path / "lay" / "b.png"]) == "lay"
+    assert render_source_label([tmp_path / "g1" / "masks" / "0000.png", tmp_path / "g1" / "masks" / "0001.png"]) == "g1"
+    assert render_source_label(None, Region(class_id=2), 5) == "training-resample5"
+    assert render_source_label([tmp_path / "a.png"], Region(class_id=2), 5) == "a-resample5"
+    assert gallery_name(2, 7, 4, of="my layout") == "step_0000002-seed7-n4-my_layout"
+    assert gallery_name(2, 7, 4, of="..hidden") == "step_0000002-seed7-n4-hidden"
+    assert gallery_name(2, 7, 4) == "step_0000002-seed7-n4"
 
 
 def test_a_too_small_video_is_named_as_a_video(tmp_path, capsys):

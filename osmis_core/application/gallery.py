@@ -62,11 +62,16 @@ PNG_COMPRESS_LEVEL = 1
 _PICTURE_KEYS = ("image", "mask", "overlay")
 
 
-def gallery_name(step: int, seed: int, n: int, ema: bool = True) -> str:
+def gallery_name(step: int, seed: int, n: int, ema: bool = True, of: str | None = None) -> str:
     """THE name of a run's gallery: `step_NNNNNNN-seedS-nN` (checkpoint step, seed, number of samples), with `-raw`
-    when drawn by the raw generator instead of the EMA one: other pictures, so not the EMA gallery's folder, which
-    `generate --raw` beside a gallery of the same step, seed and n would replace."""
-    return f"step_{step:07d}-seed{seed}-n{n}" + ("" if ema else "-raw")
+    when drawn by the raw generator instead of the EMA one, and `-OF` for what a render was drawn from (`of`: see
+    render.render_source_label): other pictures, so not the folder of a gallery that the same step, seed and n would
+    otherwise replace (`generate --raw` beside the EMA gallery, a render of another layout). Characters other than
+    letters, digits, '.', '_' and '-' in `of` become '_', and it is cut to 48 characters."""
+    name = f"step_{step:07d}-seed{seed}-n{n}" + ("" if ema else "-raw")
+    if of:
+        name += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", of)[:48].lstrip(".")
+    return name
 
 
 # -- generating ------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -490,11 +490,11 @@ def render_gallery(
     returns the gallery folder.
 
     layouts: layout files; None: the run's training layouts (`training_layouts`). out_dir: default
-    `RUN/galleries/<gallery_name(step, seed, number of photos)>`. Photo i of a layout uses seed + i (and
-    resample_seed + i inside the region), recorded per item. Every input is checked before anything is written; the
-    files are written into a hidden staging folder and moved into out_dir when all are done, so a failure leaves
-    out_dir as it was. one_class_ok: accept layouts of a single class (the masks of an OSMIS gallery, which may be
-    all background); a layout the user drew or chose must hold two classes.
+    `RUN/galleries/<gallery_name(step, seed, number of photos, of=render_source_label(...))>`. Photo i of a layout
+    uses seed + i (and resample_seed + i inside the region), recorded per item. Every input is checked before
+    anything is written; the files are written into a hidden staging folder and moved into out_dir when all are
+    done, so a failure leaves out_dir as it was. one_class_ok: accept layouts of a single class (the masks of an
+    OSMIS gallery, which may be all background); a layout the user drew or chose must hold two classes.
     """
     path = None
     for event in render_gallery_events(
@@ -503,6 +503,25 @@ def render_gallery(
         if isinstance(event, GenerationFinished):
             path = event.out_dir
     return path
+
+
+def render_source_label(
+    layouts: Sequence[Path] | None, region: Region | None = None, resample_seed: int | None = None
+) -> str | None:
+    """What a render was drawn from, for its default gallery name (gallery.gallery_name's `of`), so that renders of
+    other layouts or of a re-drawn region do not replace each other: None for the run's training layouts; the file
+    name without extension of one layout; the folder of several (the gallery's name for the masks of an OSMIS
+    gallery, GALLERY/masks/*); `-resampleS` added when a region is re-drawn with resample seed S."""
+    if layouts is None or not layouts:
+        label = None
+    elif len(layouts) == 1:
+        label = Path(layouts[0]).stem
+    else:
+        parent = Path(layouts[0]).resolve().parent
+        label = parent.parent.name if parent.name == "masks" else parent.name
+    if region is not None:
+        label = f"{label or 'training'}-resample{resample_seed}"
+    return label
 
 
 def render_gallery_events(
@@ -549,7 +568,8 @@ def render_gallery_events(
     out = (
         normalise_path(out_dir)
         if out_dir is not None
-        else RunFolder(run_dir).galleries / gallery_name(renderer.step, seed, total)
+        else RunFolder(run_dir).galleries
+        / gallery_name(renderer.step, seed, total, of=render_source_label(layouts, region, resample_seed))
     )
     # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
     regions = [region.mask_name] if region is not None and region.mask_name else []
