@@ -4,12 +4,15 @@ consistent as a whole (galleries) are built the same way: in a hidden sibling fo
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import glob
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -142,3 +145,53 @@ def clear_leftover_siblings(path: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
     for p in path.parent.glob(f".{name}.building-*"):
         shutil.rmtree(p, ignore_errors=True)
+
+
+class LockHeld(Exception):
+    """Another process (or another open of the same file) holds the lock; `owner` is what it wrote there (its
+    process id), or 'unknown'."""
+
+    def __init__(self, owner: str):
+        super().__init__(owner)
+        self.owner = owner
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock of the operating system on `path` (fcntl.flock, created when missing, holding this
+    process's id) for the `with` block; the system lets it go when the process ends however it ends, so a killed
+    holder leaves no stale lock. Raises LockHeld when another open of it holds it, OSError when it cannot be
+    opened. On a file system without locks (some NFS mounts) nothing is locked and the block runs."""
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise LockHeld(handle.read().strip() or "unknown") from None
+        except OSError:
+            yield
+            return
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_holder(path: Path) -> str | None:
+    """Who holds `exclusive_lock(path)` now (the process id it wrote, or 'unknown'), or None when nobody does (or
+    the file is missing or cannot be read): a check, writing nothing, before a command changes what the holder
+    writes."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return handle.read().strip() or "unknown"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        pass
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -9,18 +10,20 @@ import platform
 import re
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import CheckpointError, OsmisError
-from ..files import atomic_write_bytes, atomic_write_text, make_folders
+from ..files import LockHeld, atomic_write_bytes, atomic_write_text, exclusive_lock, lock_holder, make_folders
 
 if TYPE_CHECKING:
     from ..config import OsmisConfig
 
 CHECKPOINT_FORMAT = 1
+TRAINING_LOCK = ".training.lock"
 _CKPT_RE = re.compile(r"^step_(\d+)\.pt$")
 # Entries every checkpoint holds, with their types: a file that lacks one is treated as damaged.
 CHECKPOINT_FIELDS = {
@@ -279,6 +282,41 @@ class RunFolder:
 
     def append_stats(self, record: dict[str, Any]) -> None:
         append_text(self.stats, json.dumps(record) + "\n")
+
+    @property
+    def training_lock(self) -> Path:
+        """RUN/.training.lock: held (files.exclusive_lock) while a process trains the run."""
+        return self.root / TRAINING_LOCK
+
+    @contextlib.contextmanager
+    def training(self) -> Iterator[None]:
+        """Hold the run's training lock for the `with` block (Trainer.run): two trainings of one run at once (two
+        `osmis train RUN --resume`, or a terminal's and the app's "Continue run") would write one run's checkpoints
+        and stats in turn. Raises OsmisError naming the run when another training holds it."""
+        locked = False
+        try:
+            with exclusive_lock(self.training_lock):
+                locked = True
+                yield
+        except LockHeld as held:
+            raise self._being_trained(held.owner) from None
+        except OSError as exc:
+            if locked:  # the training's own error, not the lock's
+                raise
+            raise OsmisError(f"{self.root}: the run folder cannot be written ({exc.strerror or exc}).") from None
+
+    def check_not_training(self) -> None:
+        """Refuse (OsmisError naming the run) while another process trains it, before a command changes its files
+        (a resume removes temporaries and cuts stats.jsonl back to its checkpoint); writes nothing."""
+        owner = lock_holder(self.training_lock)
+        if owner is not None:
+            raise self._being_trained(owner)
+
+    def _being_trained(self, owner: str) -> OsmisError:
+        return OsmisError(
+            f"{self.root}: the run is being trained by another process (process {owner}); wait for it to end or "
+            f"stop it, then run this command again."
+        )
 
     def remove_temporaries(self) -> list[Path]:
         """Delete the temporary files that writes killed mid-way left behind (`.NAME.XXXXXXXX.tmp` of the run's

@@ -110,6 +110,7 @@ def start_training(
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
     if folder.exists():
+        folder.check_not_training()  # one stopped before its first checkpoint is started again in place: not this
         if folder.checkpoint_steps():
             raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
         restart = True
@@ -299,7 +300,9 @@ def resume_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import lr_decay_factor, model_parts
+    from .runfolder import RunFolder
 
+    RunFolder(run_dir).check_not_training()  # before its files are read half-written or changed
     plan = plan_resume(run_dir, overrides, typed)
     folder, info, state, config, changes = plan.folder, plan.info, plan.state, plan.config, plan.changes
     asked, typed, step = dict(overrides or {}), plan.typed, int(state["step"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import logging
 import math
 import os
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
-from ..files import atomic_write_text
+from ..files import LockHeld, atomic_write_text, exclusive_lock
 from ..threads import thread_env
 from .dataset import merge_dataset
 from .events import (
@@ -183,34 +182,23 @@ def run_batch(
 
 @contextlib.contextmanager
 def _only_driver(batch: BatchFolder) -> Iterator[None]:
-    """Hold BATCH/.lock (an exclusive lock of the operating system, let go when the process ends however it ends):
-    a second `osmis batch` into the same folder while one runs would train the same runs at once, two trainings
-    writing one run folder's checkpoints and stats. Refused in one sentence (OsmisError) naming the folder."""
-    path = batch.root / LOCK_NAME
+    """Hold BATCH/.lock (files.exclusive_lock) while the batch runs: a second `osmis batch` into the same folder
+    while one runs would train the same runs at once, two trainings writing one run folder's checkpoints and stats.
+    Refused in one sentence (OsmisError) naming the folder."""
+    locked = False
     try:
-        handle = open(path, "a+", encoding="utf-8")
-    except OSError as exc:
-        raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # held; a file system without locks (some NFS mounts) raises others: not refused
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            raise OsmisError(
-                f"{batch.root}: another osmis batch is running into this folder (process {owner}); wait for it to "
-                f"end or stop it (Ctrl-C), then run this command again."
-            ) from None
-        except OSError:
-            pass
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        try:
+        with exclusive_lock(batch.root / LOCK_NAME):
+            locked = True
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except LockHeld as held:
+        raise OsmisError(
+            f"{batch.root}: another osmis batch is running into this folder (process {held.owner}); wait for it to "
+            f"end or stop it (Ctrl-C), then run this command again."
+        ) from None
+    except OSError as exc:
+        if locked:  # the batch's own error, not the lock's
+            raise
+        raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
 
 
 def _sigterm_handler():

@@ -405,22 +405,24 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
-        """Train up to config.run.iters, yielding events; stop/pause requests are honoured between steps.
+        """Train up to config.run.iters, yielding events; stop/pause requests are honoured between steps. Raises
+        OsmisError, before the first event, while another process trains the same run folder.
 
         With --tensorboard the events are also written as TensorBoard logs in RUN/tensorboard."""
-        board = None
-        if self.config.run.tensorboard:
-            from .tensorboard import TensorBoardLog
+        with self.folder.training():  # one training of a run at a time (RunFolder.training)
+            board = None
+            if self.config.run.tensorboard:
+                from .tensorboard import TensorBoardLog
 
-            board = TensorBoardLog(self.folder.tensorboard, self.step if resumed else None)
-        try:
-            for event in self._run(control, resumed):
+                board = TensorBoardLog(self.folder.tensorboard, self.step if resumed else None)
+            try:
+                for event in self._run(control, resumed):
+                    if board is not None:
+                        board.write(event)
+                    yield event
+            finally:
                 if board is not None:
-                    board.write(event)
-                yield event
-        finally:
-            if board is not None:
-                board.close()
+                    board.close()
 
     def _run(self, control: TrainControl | None, resumed: bool) -> Iterator[Event]:
         control = control or TrainControl()
