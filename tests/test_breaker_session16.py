@@ -56,11 +56,11 @@ galleries and over an export of a render gallery (refused, both kinds named).
 
 Fixed by the integrator after the pass: a render gallery's default name (step, seed, number of photos) did not
 tell layouts apart, so rendering another layout without --out replaced the first layout's renders; the name now
-adds what was rendered (render.render_source_label).
+adds what was rendered (render.render_source_label). Two trainings of one run at once outside a batch (`osmis
+train RUN --resume` in two terminals, or with the app's "Continue run") were not refused: a run now has a training
+lock (RunFolder.training, tests/test_run_lock.py).
 
 Left open:
-- two trainings of one run at once outside a batch (`osmis train RUN --resume` in two terminals, or with the
-  app's "Continue run") are not refused either: a run folder has no lock of its own;
 - a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
   container declares no frame count to compare with; its duration could be);
 - data warnings (a video decoded only in part, a dark 16-bit image) are printed by `osmis train` but not written to
