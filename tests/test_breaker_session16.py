@@ -58,13 +58,12 @@ Fixed by the integrator after the pass: a render gallery's default name (step, s
 tell layouts apart, so rendering another layout without --out replaced the first layout's renders; the name now
 adds what was rendered (render.render_source_label). Two trainings of one run at once outside a batch (`osmis
 train RUN --resume` in two terminals, or with the app's "Continue run") were not refused: a run now has a training
-lock (RunFolder.training, tests/test_run_lock.py).
+lock (RunFolder.training, tests/test_run_lock.py). Data warnings (a video decoded only in part, a dark 16-bit
+image) were printed but not written to the run's log.txt: they are now (tests/test_data_warnings_logged.py).
 
 Left open:
 - a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
   container declares no frame count to compare with; its duration could be);
-- data warnings (a video decoded only in part, a dark 16-bit image) are printed by `osmis train` but not written to
-  the run's log.txt, so a later look at the run (or a skipped re-run of a batch) no longer shows them;
 - the same data listed twice in a batch trains twice (names a and a-2) and is merged twice into the dataset.
 """
 
