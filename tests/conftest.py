@@ -64,3 +64,21 @@ def trained(_trained_base, tmp_path, capsys) -> Path:
     run = Path(shutil.copytree(_trained_base, tmp_path / "run"))
     capsys.readouterr()
     return run
+
+
+@pytest.fixture(scope="session")
+def _two_iteration_base(tmp_path_factory) -> Path:
+    """helpers.two_iteration_run on the synthetic scene, trained once for every test that asks for a copy."""
+    from helpers import two_iteration_run
+
+    root = tmp_path_factory.mktemp("two_iterations")
+    return two_iteration_run(write_scene(root), root / "run")
+
+
+@pytest.fixture
+def two_iteration_copy(_two_iteration_base, tmp_path) -> Path:
+    """tmp_path/run: a copy of that finished 2-iteration run for one test, which may change or continue it (its
+    data stays the shared scene: a test about the run's own data trains its own run)."""
+    import shutil
+
+    return Path(shutil.copytree(_two_iteration_base, tmp_path / "run"))
