@@ -40,3 +40,45 @@ def tiny_renderer_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_renderer")
     list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), write_scene(root), root / "run").run())
     return root / "run", root / "scene" / "mask" / "00000.png"
+
+
+@pytest.fixture(scope="session")
+def _trained_base(tmp_path_factory) -> Path:
+    """A finished 4-iteration tiny run on the synthetic scene, trained once for every test that asks for `trained`."""
+    from helpers import tiny_flags
+
+    from osmis_core.cli import main
+
+    root = tmp_path_factory.mktemp("trained")
+    run = root / "run"
+    assert main(["train", str(write_scene(root)), "--out", str(run), "--iters", "4", "--quiet", *tiny_flags()]) == 0
+    return run
+
+
+@pytest.fixture
+def trained(_trained_base, tmp_path, capsys) -> Path:
+    """tmp_path/run: a copy of that run for one test, which may damage or continue it (its data stays the shared
+    scene: a test that removes the training data trains its own run)."""
+    import shutil
+
+    run = Path(shutil.copytree(_trained_base, tmp_path / "run"))
+    capsys.readouterr()
+    return run
+
+
+@pytest.fixture(scope="session")
+def _two_iteration_base(tmp_path_factory) -> Path:
+    """helpers.two_iteration_run on the synthetic scene, trained once for every test that asks for a copy."""
+    from helpers import two_iteration_run
+
+    root = tmp_path_factory.mktemp("two_iterations")
+    return two_iteration_run(write_scene(root), root / "run")
+
+
+@pytest.fixture
+def two_iteration_copy(_two_iteration_base, tmp_path) -> Path:
+    """tmp_path/run: a copy of that finished 2-iteration run for one test, which may change or continue it (its
+    data stays the shared scene: a test about the run's own data trains its own run)."""
+    import shutil
+
+    return Path(shutil.copytree(_two_iteration_base, tmp_path / "run"))

@@ -67,6 +67,22 @@ def save_palette_mask(ids: np.ndarray, path: Path) -> Path:
     return path
 
 
+def osmis_cli(capsys, *args) -> subprocess.CompletedProcess:
+    """`osmis ARGS` run in this process (osmis_core.cli.main), reported as a finished child process would be: exit
+    code, stdout, stderr. For tests of what the CLI says, returns and writes: a fresh Python importing torch costs
+    seconds per command. Tests about the process itself (signals, environment, start-up) use start_osmis."""
+    from osmis_core.cli import main
+
+    capsys.readouterr()
+    argv = [str(a) for a in args]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own exits (a bad option, --help), as the console script ends them
+        code = 0 if exc.code is None else exc.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["osmis", *argv], code, out, err)
+
+
 def start_osmis(*args, cwd: Path) -> subprocess.Popen:
     """`python -m osmis_core ARGS` as a child process (one torch thread, pipes for its output), for tests that
     signal it while it works."""

@@ -160,14 +160,6 @@ def test_unknown_config_key(capsys, scene, tmp_path):
     assert "c.json" in err and "lr_gg" in err and "lr_g" in err
 
 
-@pytest.fixture
-def trained(scene, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(["train", str(scene), "--out", str(run), "--iters", "4", "--quiet", *tiny_flags()]) == 0
-    capsys.readouterr()
-    return run
-
-
 def test_resume_with_another_config(capsys, trained):
     err = _err(capsys, ["train", str(trained), "--resume", "--iters", "6", "--ch-g", "8"])
     assert "another config" in err and "ch_g" in err
@@ -192,9 +184,12 @@ def test_generate_from_missing_run(capsys, tmp_path):
     assert "no such run folder" in _err(capsys, ["generate", str(tmp_path / "x"), "--out", str(tmp_path / "g")])
 
 
-def test_missing_training_data_on_resume(capsys, trained, scene):
+def test_missing_training_data_on_resume(capsys, scene, tmp_path):
+    run = tmp_path / "run"  # trained on this test's own data, which then goes
+    assert main(["train", str(scene), "--out", str(run), "--iters", "4", "--quiet", *tiny_flags()]) == 0
+    capsys.readouterr()
     shutil.rmtree(scene)
-    assert "no such file" in _err(capsys, ["train", str(trained), "--resume", "--iters", "6"])
+    assert "no such file" in _err(capsys, ["train", str(run), "--resume", "--iters", "6"])
 
 
 class _FillingFile:

@@ -7,21 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import folder_bytes, save_palette_mask, scene_arrays, tiny_flags
+from helpers import folder_bytes, osmis_cli, save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def osmis(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "osmis_core", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-    )
 
 
 def _scene(tmp_path: Path) -> Path:
@@ -31,13 +20,13 @@ def _scene(tmp_path: Path) -> Path:
     return tmp_path / "scene.png"
 
 
-def test_renderer_trains_a_few_iterations(tmp_path):
+def test_renderer_trains_a_few_iterations(tmp_path, capsys):
     # Issue 13: `osmis train --model renderer` (and `run --two-stage`) died with
     # "AttributeError: 'RendererTrainer' object has no attribute 'health'" after the merge.
     data = _scene(tmp_path)
     renderer_flags = ["--max-size", "64", "--ch-r", "4", "--spade-hidden", "8", "--ch-rd", "4", "--noise-dim", "8"]
     flags = [*renderer_flags, "--batch-size", "2", "--checkpoint-every", "2", "--device", "cpu"]
-    p = osmis("train", data, *flags, "--iters", "2", "--model", "renderer", "--out", tmp_path / "rend")
+    p = osmis_cli(capsys, "train", data, *flags, "--iters", "2", "--model", "renderer", "--out", tmp_path / "rend")
     assert p.returncode == 0, p.stdout + p.stderr
     assert list((tmp_path / "rend" / "checkpoints").glob("step_*.pt"))
 
@@ -53,16 +42,16 @@ def _frames_with_masks(root: Path, n_frames: int, mask_stems: list[str]) -> Path
     return root
 
 
-def test_more_masks_than_frames_in_a_folder_is_an_error(tmp_path):
+def test_more_masks_than_frames_in_a_folder_is_an_error(tmp_path, capsys):
     # Issue 12 item 5: "a count mismatch in either direction is one clear error". 3 frames + 4 masks in the
     # research layout are accepted silently (the extra mask is ignored); fewer masks are refused.
     data = _frames_with_masks(tmp_path / "d", 3, [f"{i:05d}" for i in range(4)])
-    p = osmis("inspect", data)
+    p = osmis_cli(capsys, "inspect", data)
     assert p.returncode == 2, p.stdout + p.stderr
     assert "Traceback" not in p.stderr
 
 
-def test_mask_stems_that_match_no_frame_are_an_error(tmp_path):
+def test_mask_stems_that_match_no_frame_are_an_error(tmp_path, capsys):
     # Issue 12 item 5 / README "mask/ with the same stems": frames f0..f2 with masks m0..m2 are paired by order
     # silently, while a missing stem elsewhere is refused with "masks must have the same file stems".
     img, ids = scene_arrays()
@@ -72,11 +61,11 @@ def test_mask_stems_that_match_no_frame_are_an_error(tmp_path):
     for i in range(3):
         Image.fromarray(img).save(root / "image" / f"f{i}.png")
         save_palette_mask(ids, root / "mask" / f"m{i}.png")
-    p = osmis("inspect", root)
+    p = osmis_cli(capsys, "inspect", root)
     assert p.returncode == 2, p.stdout + p.stderr
 
 
-def test_ctrl_c_during_generate_is_not_a_traceback(tmp_path):
+def test_ctrl_c_during_generate_is_not_a_traceback(tmp_path, capsys):
     # Issue 12 (no traceback) / README Ctrl-C: SIGINT during `osmis generate` ends in a KeyboardInterrupt traceback
     # from concurrent.futures (application/gallery.py _finish), exit -2.
     import os
@@ -85,7 +74,7 @@ def test_ctrl_c_during_generate_is_not_a_traceback(tmp_path):
 
     data = _scene(tmp_path)
     run = tmp_path / "run"
-    assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
+    assert osmis_cli(capsys, "train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
     p = subprocess.Popen(
         [sys.executable, "-m", "osmis_core", "generate", str(run), "--n", "100000", "--out", str(tmp_path / "gal")],
         cwd=ROOT,
@@ -106,7 +95,7 @@ def test_ctrl_c_during_generate_is_not_a_traceback(tmp_path):
     assert not any(tmp_path.glob(".gal*"))
 
 
-def test_generate_refuses_a_checkpoint_of_another_run(tmp_path):
+def test_generate_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
     # Issue 12 (bad checkpoint, never exit 0 with garbage): a `latest` checkpoint copied from another run (other
     # resolution and classes) is used silently by `osmis generate` (exit 0, a gallery that claims to come from this
     # run but has the other run's size and classes), while `train --resume` refuses it.
@@ -114,36 +103,39 @@ def test_generate_refuses_a_checkpoint_of_another_run(tmp_path):
 
     data = _scene(tmp_path)
     a, b = tmp_path / "a", tmp_path / "b"
-    assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", a).returncode == 0
-    assert osmis("train", data, *tiny_flags(max_size=128), "--no-masks", "--iters", "2", "--out", b).returncode == 0
+    assert osmis_cli(capsys, "train", data, *tiny_flags(), "--iters", "2", "--out", a).returncode == 0
+    assert (
+        osmis_cli(capsys, "train", data, *tiny_flags(max_size=128), "--no-masks", "--iters", "2", "--out", b).returncode
+        == 0
+    )
     shutil.copy(b / "checkpoints" / "step_0000002.pt", a / "checkpoints" / "step_0000009.pt")
     (a / "checkpoints" / "latest").write_text("step_0000009.pt\n")
-    p = osmis("generate", a, "--n", "2", "--out", tmp_path / "gal")
+    p = osmis_cli(capsys, "generate", a, "--n", "2", "--out", tmp_path / "gal")
     # the foreign file counts as damaged: the latest good checkpoint of this run is used, with a warning naming it
     assert p.returncode == 0, p.stdout + p.stderr
     assert "step_0000009.pt" in p.stderr and "another run" in p.stderr
     assert json.loads((tmp_path / "gal" / "manifest.json").read_text())["checkpoint_step"] == 2
     # asked for by its step, it is refused: one sentence naming it, exit 2, no gallery
-    p = osmis("generate", a, "--n", "2", "--checkpoint", "9", "--out", tmp_path / "gal9")
+    p = osmis_cli(capsys, "generate", a, "--n", "2", "--checkpoint", "9", "--out", tmp_path / "gal9")
     assert p.returncode == 2 and "step_0000009.pt" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "gal9").exists()
 
 
-def test_evaluate_that_cannot_score_keeps_the_scores_already_written(tmp_path):
+def test_evaluate_that_cannot_score_keeps_the_scores_already_written(tmp_path, capsys):
     # Issue 12 / COMMON rule "nothing already written is damaged": a later `osmis evaluate` that cannot compute a
     # metric (here: past its time budget) replaced the gallery's computed SIFID by the reason. Scores of the same
     # kind (random weights here) are kept; a run without weights still says "needs ..." rather than show a
     # random-weight score as a pretrained one (tests/test_evaluate_cli.py).
     data = _scene(tmp_path)
     run = tmp_path / "run"
-    assert osmis("train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
+    assert osmis_cli(capsys, "train", data, *tiny_flags(), "--iters", "2", "--out", run).returncode == 0
     gal = tmp_path / "gal"
-    assert osmis("generate", run, "--n", "2", "--out", gal).returncode == 0
+    assert osmis_cli(capsys, "generate", run, "--n", "2", "--out", gal).returncode == 0
     args = ("evaluate", gal, "--real", data, "--metrics", "sifid,diversity", "--sifid-dims", "64", "--random-weights")
-    assert osmis(*args).returncode == 0
+    assert osmis_cli(capsys, *args).returncode == 0
     before = json.loads((gal / "metrics.json").read_text())["summary"]["sifid_64"]
     assert isinstance(before, float)
-    p = osmis(*args, "--time-budget", "0")
+    p = osmis_cli(capsys, *args, "--time-budget", "0")
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     after = json.loads((gal / "metrics.json").read_text())
     assert after["summary"]["sifid_64"] == before and "kept the scores already in metrics.json" in p.stdout + p.stderr

@@ -5,7 +5,7 @@ behaviour, so it passes once fixed."""
 from __future__ import annotations
 
 import pytest
-from helpers import store_run_options, tiny_flags, two_iteration_run
+from helpers import store_run_options, tiny_flags
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.cli import main
@@ -15,10 +15,9 @@ HUGE = 10**20  # what an earlier version stored for --iters 1e20 (no limit then)
 
 
 @pytest.fixture
-def tiny_run(scene, tmp_path):
-    run = two_iteration_run(scene, tmp_path / "run")
-    assert RunFolder(run).checkpoint_steps() == [2]
-    return run
+def tiny_run(two_iteration_copy):
+    assert RunFolder(two_iteration_copy).checkpoint_steps() == [2]
+    return two_iteration_copy
 
 
 @pytest.mark.parametrize(("value", "code"), [(COUNT_LIMIT, 0), (COUNT_LIMIT + 1, 2)])

@@ -21,7 +21,7 @@ refuses nan and inf; animate --fps/--frames, generate --n and --seed are bounded
 from __future__ import annotations
 
 import pytest
-from helpers import store_run_options, two_iteration_run
+from helpers import store_run_options
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.cli import main
@@ -29,8 +29,8 @@ from osmis_core.config import COUNT_LIMIT
 
 
 @pytest.fixture
-def tiny_run(scene, tmp_path):
-    return two_iteration_run(scene, tmp_path / "run")
+def tiny_run(two_iteration_copy):
+    return two_iteration_copy
 
 
 def test_a_resume_refused_by_the_runs_own_keep_best_says_they_are_the_runs(tiny_run, capsys):

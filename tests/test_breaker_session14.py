@@ -80,10 +80,9 @@ def _one_error(capsys) -> str:
 
 
 @pytest.fixture
-def gallery(scene, tmp_path):
-    """An OSMIS gallery of 2 samples of a 2-iteration run."""
-    run = two_iteration_run(scene, tmp_path / "run")
-    assert main(["generate", str(run), "--n", "2", "--out", str(tmp_path / "g")]) == 0
+def gallery(two_iteration_copy, scene, tmp_path):
+    """An OSMIS gallery of 2 samples of a 2-iteration run (in tmp_path/run), beside the scene (tmp_path/scene)."""
+    assert main(["generate", str(two_iteration_copy), "--n", "2", "--out", str(tmp_path / "g")]) == 0
     return tmp_path / "g"
 
 

@@ -23,16 +23,16 @@ from __future__ import annotations
 import json
 import shutil
 
-from helpers import two_iteration_run
-
 from osmis_core.cli import main
 
 
-def test_a_gallery_is_regenerated_after_evaluate_and_its_stale_scores_dropped(scene, tmp_path, capsys):
+def test_a_gallery_is_regenerated_after_evaluate_and_its_stale_scores_dropped(
+    two_iteration_copy, scene, tmp_path, capsys
+):
     """Tried and right: `osmis generate RUN --out G` twice, then `osmis evaluate G` (metrics.json, metrics.csv
     written into G), then generate again: every time G is replaced (it holds only a gallery's own entries), and the
     scores of the earlier samples are not left beside the new ones."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     g = tmp_path / "g"
     gen = ["generate", str(run), "--n", "2", "--out", str(g)]
     assert main(gen) == 0
@@ -46,10 +46,10 @@ def test_a_gallery_is_regenerated_after_evaluate_and_its_stale_scores_dropped(sc
     capsys.readouterr()
 
 
-def test_export_again_to_the_same_folder_replaces_the_earlier_export(scene, tmp_path, capsys):
+def test_export_again_to_the_same_folder_replaces_the_earlier_export(two_iteration_copy, tmp_path, capsys):
     """Tried and right: `osmis export G --select 0-1 --out E` then `--select 1 --out E` leaves only the second
     export in E (one item, one image), not the union of both."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     g = tmp_path / "g"
     assert main(["generate", str(run), "--n", "2", "--out", str(g)]) == 0
     e = tmp_path / "e"
@@ -61,11 +61,11 @@ def test_export_again_to_the_same_folder_replaces_the_earlier_export(scene, tmp_
     capsys.readouterr()
 
 
-def test_render_from_a_gallery_into_a_new_folder_and_again(tiny_renderer_run, scene, tmp_path, capsys):
+def test_render_from_a_gallery_into_a_new_folder_and_again(tiny_renderer_run, two_iteration_copy, tmp_path, capsys):
     """Tried and right: `osmis render RUN --from G --out R` into a new folder, then again into R (its own render
     gallery: replaced), G left as it was."""
     renderer, _ = tiny_renderer_run
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     g = tmp_path / "g"
     assert main(["generate", str(run), "--n", "2", "--out", str(g)]) == 0
     before = sorted(p.name for p in (g / "images").iterdir())
@@ -98,10 +98,10 @@ def test_one_renderer_measure_of_a_moved_run_needs_it(tiny_renderer_run, tmp_pat
     )
 
 
-def test_one_renderer_measure_of_an_osmis_gallery_needs_a_render_gallery(scene, tmp_path, capsys):
+def test_one_renderer_measure_of_an_osmis_gallery_needs_a_render_gallery(two_iteration_copy, scene, tmp_path, capsys):
     """Fixed here: `osmis evaluate G --metrics memorisation` of an OSMIS gallery read "memorisation need a gallery
     made by osmis render"; one measure "needs" one."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     g = tmp_path / "g"
     assert main(["generate", str(run), "--n", "2", "--out", str(g)]) == 0
     capsys.readouterr()

@@ -349,19 +349,35 @@ def test_two_stage_resume_finishes_a_job_whose_renderer_stage_was_aborted_early(
 # -- 5. benchmarks/bench_recipes.py --------------------------------------------------------------------------------
 
 
-def _bench_recipes(*args, timeout: float = 240):
+def _bench_recipes(*args):
+    """`python benchmarks/bench_recipes.py --tiny --eval-cost= --seeds 0 ARGS` run in this process (its main() with
+    that command line, from the repository folder, with the script's folder on the path as Python puts it there):
+    its exit code and what it printed, as its process would report them. A fresh Python importing torch costs
+    seconds; what is tested is what the script says, returns and writes."""
+    import contextlib
+    import io
+    import os
     import subprocess
     import sys
+    from unittest import mock
 
-    return subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_recipes.py"), "--tiny", "--eval-cost=", "--seeds", "0"]
-        + [str(a) for a in args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-    )
+    script = ROOT / "benchmarks" / "bench_recipes.py"
+    argv = [str(script), "--tiny", "--eval-cost=", "--seeds", "0", *map(str, args)]
+    out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(sys, "argv", argv))
+        stack.enter_context(mock.patch.object(sys, "path", [str(script.parent), *sys.path]))  # --jobs workers too
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        stack.callback(os.chdir, cwd)
+        os.chdir(ROOT)
+        import bench_recipes
+
+        try:
+            code = bench_recipes.main()
+        except SystemExit as exc:  # argparse's own exits, as the script's process ends them
+            code = 0 if exc.code is None else exc.code
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def _no_image_case(tmp_path: Path) -> Path:

@@ -4,6 +4,7 @@ settings, CPU); a finding still open is an xfail(strict=True) test that asserts 
 once the finding is fixed."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from osmis_core.events import RolledBack
 from osmis_core.training.health import DiversityCollapse
 
 
-def _rolled_back_run(root):
+@pytest.fixture(scope="module")
+def _rolled_back_base(tmp_path_factory):
     """8 tiny iterations at lr_d 2e-4 with a collapse at the evaluation of step 4: rolled back to step 2 with lr_d
-    halved to 1e-4, then trained to the end. Returns the run folder."""
+    halved to 1e-4, then trained to the end. Trained once for this file; returns the run folder."""
+    root = tmp_path_factory.mktemp("rolled_back")
     config = OsmisConfig().replace(**{**TINY, "iters": 8, "eval_every": 4, "on_collapse": "rollback"})
     trainer = start_training(config, write_scene(root), root / "run")
     trainer.monitor.health.collapse = CollapseOnceAt(4)
@@ -29,14 +32,20 @@ def _rolled_back_run(root):
     return root / "run"
 
 
-def test_lr_d_on_resume_replaces_the_halved_rate_even_when_it_equals_the_configs(tmp_path):
-    run = _rolled_back_run(tmp_path)
+@pytest.fixture
+def rolled_back_run(_rolled_back_base, tmp_path):
+    """tmp_path/run: a copy of that run for one test, which resumes it."""
+    return Path(shutil.copytree(_rolled_back_base, tmp_path / "run"))
+
+
+def test_lr_d_on_resume_replaces_the_halved_rate_even_when_it_equals_the_configs(rolled_back_run):
+    run = rolled_back_run
     trainer = resume_training(run, {"iters": 10, "lr_d": 2e-4})  # osmis train RUN --resume --lr-d 2e-4
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-4)
 
 
-def test_a_learning_rate_change_on_resume_names_the_rate_it_replaces(tmp_path):
-    run = _rolled_back_run(tmp_path)
+def test_a_learning_rate_change_on_resume_names_the_rate_it_replaces(rolled_back_run):
+    run = rolled_back_run
     resume_training(run, {"iters": 10, "lr_d": 5e-5})
     changes = json.loads((run / "run.json").read_text())["resume_changes"]
     change = next(c for c in changes if c["option"] == "lr_d")

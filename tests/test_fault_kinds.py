@@ -48,14 +48,6 @@ def png_declaring(path: Path, width: int, height: int, bit_depth: int = 8, colou
     return path
 
 
-@pytest.fixture
-def trained(scene, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(["train", str(scene), "--out", str(run), "--iters", "4", "--quiet", *tiny_flags()]) == 0
-    capsys.readouterr()
-    return run
-
-
 # 1. non-finite numbers, wherever they come from -------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["ema_decay", "lr_g", "lr_d", "p_aug", "beta1", "lambda_dr"])
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity"])

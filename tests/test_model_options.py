@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY
-from test_breaker_findings import osmis
+from helpers import TINY, osmis_cli
 from test_renderer_training import TINY_RENDERER
 
 from osmis_core.application.session import resume_training, start_training
@@ -30,14 +29,16 @@ from osmis_core.errors import ConfigError
 from osmis_core.training.trainer import model_parts
 
 
-def test_cli_refuses_an_osmis_option_for_the_renderer_and_the_reverse(scene, tmp_path):
-    p = osmis("train", scene, "--model", "renderer", "--ch-g", "16", "--iters", "1", "--out", tmp_path / "r")
+def test_cli_refuses_an_osmis_option_for_the_renderer_and_the_reverse(scene, tmp_path, capsys):
+    p = osmis_cli(
+        capsys, "train", scene, "--model", "renderer", "--ch-g", "16", "--iters", "1", "--out", tmp_path / "r"
+    )
     assert p.returncode == 2, p.stderr
     assert p.stderr.strip() == "error: --ch-g does not apply to --model renderer; its generator width is --ch-r."
-    p = osmis("train", scene, "--ch-rd", "8", "--iters", "1", "--out", tmp_path / "o")
+    p = osmis_cli(capsys, "train", scene, "--ch-rd", "8", "--iters", "1", "--out", tmp_path / "o")
     assert p.returncode == 2, p.stderr
     assert p.stderr.strip() == "error: --ch-rd does not apply to --model osmis; its discriminator width is --ch-d."
-    p = osmis("train", scene, "--model", "renderer", "--no-masks", "--iters", "1", "--out", tmp_path / "m")
+    p = osmis_cli(capsys, "train", scene, "--model", "renderer", "--no-masks", "--iters", "1", "--out", tmp_path / "m")
     assert p.returncode == 2 and "--no-masks does not apply to --model renderer" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists() and not (tmp_path / "m").exists()
