@@ -59,12 +59,13 @@ tell layouts apart, so rendering another layout without --out replaced the first
 adds what was rendered (render.render_source_label). Two trainings of one run at once outside a batch (`osmis
 train RUN --resume` in two terminals, or with the app's "Continue run") were not refused: a run now has a training
 lock (RunFolder.training, tests/test_run_lock.py). Data warnings (a video decoded only in part, a dark 16-bit
-image) were printed but not written to the run's log.txt: they are now (tests/test_data_warnings_logged.py).
+image) were printed but not written to the run's log.txt: they are now (tests/test_data_warnings_logged.py). The
+same data listed twice in a batch (same mask and options) trained twice and went into the dataset twice: the repeat
+is now a source with a problem (tests/test_batch_repeated_source.py).
 
 Left open:
 - a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
   container declares no frame count to compare with; its duration could be);
-- the same data listed twice in a batch trains twice (names a and a-2) and is merged twice into the dataset.
 """
 
 from __future__ import annotations

@@ -82,7 +82,33 @@ def list_sources(path: str | Path) -> list[BatchSource]:
         raise DataError(f"{path}: SOURCES must be a folder, a .json or a .csv list of sources.")
     if not entries:
         raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
-    return _unique_names(entries)
+    return _mark_repeats(_unique_names(entries))
+
+
+def _mark_repeats(entries: list[BatchSource]) -> list[BatchSource]:
+    """A source listed again with the same data, mask and options as an earlier one is a source with a problem: it
+    would train the same model a second time and put its pairs into the dataset twice (the same data with other
+    options, an ablation, is a source of its own)."""
+    first: dict[tuple, str] = {}
+    out = []
+    for e in entries:
+        key = (
+            Path(e.data).resolve(),
+            Path(e.mask).resolve() if e.mask else None,
+            json.dumps(e.options, sort_keys=True, default=str),
+        )
+        if key in first and e.problem is None:
+            e = BatchSource(
+                e.name,
+                e.data,
+                e.mask,
+                e.options,
+                f"{e.data}: listed again with the same mask and options as the source '{first[key]}'; it would "
+                f"train the same model twice (give other options, or list it once).",
+            )
+        first.setdefault(key, e.name)
+        out.append(e)
+    return out
 
 
 def _from_folder(folder: Path) -> list[BatchSource]:
