@@ -61,11 +61,10 @@ train RUN --resume` in two terminals, or with the app's "Continue run") were not
 lock (RunFolder.training, tests/test_run_lock.py). Data warnings (a video decoded only in part, a dark 16-bit
 image) were printed but not written to the run's log.txt: they are now (tests/test_data_warnings_logged.py). The
 same data listed twice in a batch (same mask and options) trained twice and went into the dataset twice: the repeat
-is now a source with a problem (tests/test_batch_repeated_source.py).
+is now a source with a problem (tests/test_batch_repeated_source.py). A Matroska video cut in half decoded without
+an error and trained on its first half silently: its declared length now tells (tests/test_truncated_video.py).
 
 Left open:
-- a Matroska/FFV1 video cut in half decodes without an error: it trains on the first half with no warning (the
-  container declares no frame count to compare with; its duration could be);
 """
 
 from __future__ import annotations

@@ -255,20 +255,30 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     import av
 
     kept: list[tuple[int, Image.Image]] = []
-    count, stride, stopped = 0, 1, None
+    count, stride, stopped, shown_until = 0, 1, None, 0.0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: the file holds no video stream.")
-            check_pixel_count(path, *_declared_frame_size(path, container.streams.video[0]), "video frame")
+            stream = container.streams.video[0]
+            check_pixel_count(path, *_declared_frame_size(path, stream), "video frame")
+            interval = 1 / float(stream.average_rate) if stream.average_rate else 0.0
             for frame in container.decode(video=0):
                 check_pixel_count(path, frame.width, frame.height, "video frame")
                 index, count = count, count + 1
+                if frame.time is not None:  # a frame is shown for its own duration (a GIF's vary), else 1 / rate
+                    shown = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else interval
+                    shown_until = max(shown_until, frame.time + shown)
                 if index % stride:
                     continue
                 kept.append((index, _upright(frame.to_image().convert("RGB"), frame.rotation)))
                 if len(kept) >= 2 * max_frames:
                     kept, stride = kept[::2], stride * 2
+            declared = _declared_duration(container, stream)
+            if kept and declared and shown_until < _TRUNCATED_SHARE * declared:
+                # a cut Matroska file decodes to its end without an error: only its declared length tells
+                stopped = f"its frames end at {shown_until:.2f} s of the {declared:.2f} s it declares ({count} frames)"
+                warnings.warn(f"{path}: {stopped}: it is probably truncated; using those", stacklevel=2)
     except DataError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
@@ -279,6 +289,20 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
     return kept, count, stopped
+
+
+# decoded frames that cover less than this share of a video's declared length: the file was cut short
+_TRUNCATED_SHARE = 0.9
+
+
+def _declared_duration(container, stream) -> float | None:
+    """The length in seconds a video declares for its frames: the video stream's own, else the container's when
+    the file holds no other stream (an audio track may run longer than the picture), else None."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration and len(container.streams) == 1:
+        return container.duration / 1_000_000  # in av.time_base units
+    return None
 
 
 _UPRIGHT = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
