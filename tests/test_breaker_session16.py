@@ -64,7 +64,7 @@ same data listed twice in a batch (same mask and options) trained twice and went
 is now a source with a problem (tests/test_batch_repeated_source.py). A Matroska video cut in half decoded without
 an error and trained on its first half silently: its declared length now tells (tests/test_truncated_video.py).
 
-Left open:
+Left open: none.
 """
 
 from __future__ import annotations
