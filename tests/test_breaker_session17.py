@@ -11,6 +11,11 @@ Found and fixed:
   (batch.worker._train checks RunFolder.check_not_training first).
 - RUN/.training.lock made a folder (or anything that cannot be opened) said "RUN: the run folder cannot be written
   (Is a directory)" of a writable folder; the sentence now names the lock file (RunFolder.training).
+- render default gallery names (render.render_source_label, gallery.gallery_name): renders of one layout re-drawn
+  in two classes with one --resample-seed, in the two --noise modes, of layouts named 森林.png and 海.png (both
+  '_'), and of two long layout names alike in their first 48 characters had one name, so the second replaced the
+  first; the name now says the region and the noise mode, keeps letters of any script, and cuts a long name to 40
+  characters plus a hash of the whole.
 
 Tried and right: two real `osmis train RUN --resume` processes (the second refused in one sentence naming the run
 and the process, exit 2); `osmis train DATA --out RUN` and `osmis run DATA --out RUN --resume` of a run being
@@ -111,3 +116,54 @@ def test_a_training_lock_that_is_a_folder_is_named(scene, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {lock}: cannot be opened as the run's training lock (Is a directory)"), err
     assert folder_bytes(run) == before
+
+
+def _new_galleries(run, argvs, capsys) -> list[str]:
+    """The gallery folders that `osmis render` commands (argv after `render RUN`) add to RUN/galleries."""
+    galleries = run / "galleries"
+    before = set(galleries.iterdir()) if galleries.is_dir() else set()
+    for argv in argvs:
+        assert main(["render", str(run), "--n", "1", *argv]) == 0
+    capsys.readouterr()
+    return sorted(p.name for p in set(galleries.iterdir()) - before)
+
+
+def test_renders_of_two_re_drawn_classes_keep_both(tiny_renderer_run, tmp_path, capsys):
+    """Found and fixed: `--resample-class 1` and `--resample-class 2` with one --resample-seed are other pictures;
+    the second no longer replaces the first (the default name says which region was re-drawn)."""
+    run, layout = tiny_renderer_run
+    common = ["--layout", str(layout), "--seed", "31", "--resample-seed", "5"]
+    made = _new_galleries(run, [[*common, "--resample-class", "1"], [*common, "--resample-class", "2"]], capsys)
+    assert len(made) == 2, made
+
+
+def test_renders_in_the_two_noise_modes_keep_both(tiny_renderer_run, tmp_path, capsys):
+    """Found and fixed: `--noise instance` beside the default global noise draws other pictures; its default name
+    is not the global render's."""
+    run, layout = tiny_renderer_run
+    common = ["--layout", str(layout), "--seed", "32"]
+    made = _new_galleries(run, [common, [*common, "--noise", "instance"]], capsys)
+    assert len(made) == 2, made
+
+
+def test_renders_of_two_layouts_with_unicode_names_keep_both(tiny_renderer_run, tmp_path, capsys):
+    """Found and fixed: layouts named 森林.png and 海.png were both named '_' in the default gallery name, so the
+    second render replaced the first; letters of any script are kept."""
+    run, layout = tiny_renderer_run
+    a, b = tmp_path / "森林.png", tmp_path / "海.png"
+    a.write_bytes(layout.read_bytes())
+    b.write_bytes(layout.read_bytes())
+    made = _new_galleries(run, [["--layout", str(a), "--seed", "33"], ["--layout", str(b), "--seed", "33"]], capsys)
+    assert made == ["step_0000002-seed33-n1-森林", "step_0000002-seed33-n1-海"]
+
+
+def test_renders_of_two_long_layout_names_alike_at_the_start_keep_both(tiny_renderer_run, tmp_path, capsys):
+    """Found and fixed: the name was cut to 48 characters, so layouts whose names differ only after that (a long
+    common prefix, a numbered series) replaced each other's renders."""
+    run, layout = tiny_renderer_run
+    stem = "survey_2024_06_01_drone_flight_north_field_section"
+    a, b = tmp_path / f"{stem}_0001.png", tmp_path / f"{stem}_0002.png"
+    a.write_bytes(layout.read_bytes())
+    b.write_bytes(layout.read_bytes())
+    made = _new_galleries(run, [["--layout", str(a), "--seed", "34"], ["--layout", str(b), "--seed", "34"]], capsys)
+    assert len(made) == 2 and all(len(m) < 120 for m in made), made
