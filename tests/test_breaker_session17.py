@@ -101,6 +101,7 @@ def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkp
     finally:
         proc.kill()
         proc.wait()
+        proc.stdout.close()
     capsys.readouterr()
 
 
