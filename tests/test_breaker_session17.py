@@ -21,6 +21,11 @@ Tried and right: two real `osmis train RUN --resume` processes (the second refus
 and the process, exit 2); `osmis train DATA --out RUN` and `osmis run DATA --out RUN --resume` of a run being
 trained refused the same way; `osmis generate` and `osmis evaluate` of a run being trained work; SIGTERM of a
 training then `--resume` (no stale lock).
+
+Left open:
+- a default render name says a layout's file name, not its folder: layouts of one name in two folders (or two
+  folders of one name, or names differing only in characters made '_', ★.png and ☆.png) share it, and the second
+  render replaces the first (xfail below).
 """
 
 from __future__ import annotations
@@ -168,3 +173,19 @@ def test_renders_of_two_long_layout_names_alike_at_the_start_keep_both(tiny_rend
     b.write_bytes(layout.read_bytes())
     made = _new_galleries(run, [["--layout", str(a), "--seed", "34"], ["--layout", str(b), "--seed", "34"]], capsys)
     assert len(made) == 2 and all(len(m) < 120 for m in made), made
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="left open: the default render name says a layout's file name, not where it is, so layouts of one name in "
+    "two folders (a/forest.png, b/forest.png; or two folders both called layouts) share it and the second render "
+    "replaces the first; telling them apart (a hash of the path?) is a naming choice for the integrator",
+)
+def test_renders_of_two_layouts_of_one_name_in_two_folders_keep_both(tiny_renderer_run, tmp_path, capsys):
+    run, layout = tiny_renderer_run
+    a, b = tmp_path / "a" / "forest.png", tmp_path / "b" / "forest.png"
+    for p in (a, b):
+        p.parent.mkdir()
+        p.write_bytes(layout.read_bytes())
+    made = _new_galleries(run, [["--layout", str(a), "--seed", "35"], ["--layout", str(b), "--seed", "35"]], capsys)
+    assert len(made) == 2, made
