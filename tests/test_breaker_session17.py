@@ -11,6 +11,8 @@ Found and fixed:
   (batch.worker._train checks RunFolder.check_not_training first).
 - RUN/.training.lock made a folder (or anything that cannot be opened) said "RUN: the run folder cannot be written
   (Is a directory)" of a writable folder; the sentence now names the lock file (RunFolder.training).
+- RUN/.training.lock made a symbolic link was followed: the training wrote its process id over the file it points
+  to; the lock is opened without following links (files.exclusive_lock, BATCH/.lock too) and the link refused.
 - render default gallery names (render.render_source_label, gallery.gallery_name): renders of one layout re-drawn
   in two classes with one --resample-seed, in the two --noise modes, of layouts named 森林.png and 海.png (both
   '_'), and of two long layout names alike in their first 48 characters had one name, so the second replaced the
@@ -189,3 +191,18 @@ def test_renders_of_two_layouts_of_one_name_in_two_folders_keep_both(tiny_render
         p.write_bytes(layout.read_bytes())
     made = _new_galleries(run, [["--layout", str(a), "--seed", "35"], ["--layout", str(b), "--seed", "35"]], capsys)
     assert len(made) == 2, made
+
+
+def test_a_training_lock_that_is_a_symbolic_link_does_not_overwrite_its_target(scene, tmp_path, capsys):
+    """Found and fixed: RUN/.training.lock made a symbolic link (to a user's file) was followed, and the training
+    wrote its process id over that file; the link is now refused, named, and the file left as it was."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    precious = tmp_path / "notes.txt"
+    precious.write_text("a user's notes\n")
+    lock = RunFolder(run).training_lock
+    lock.unlink()
+    lock.symlink_to(precious)
+    assert main(["train", str(run), "--resume", "--iters", "4", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {lock}: cannot be opened as the run's training lock"), err
+    assert precious.read_text() == "a user's notes\n"
