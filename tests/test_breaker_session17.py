@@ -18,11 +18,15 @@ Found and fixed:
   '_'), and of two long layout names alike in their first 48 characters had one name, so the second replaced the
   first; the name now says the region and the noise mode, keeps letters of any script, and cuts a long name to 40
   characters plus a hash of the whole.
+- an export (or any gallery) into a folder holding only a hidden file (.DS_Store: empty in the app's file dialog)
+  was refused as "holds files but no manifest.json"; the sentence names what it holds (gallery.check_gallery_out).
 
 Tried and right: two real `osmis train RUN --resume` processes (the second refused in one sentence naming the run
 and the process, exit 2); `osmis train DATA --out RUN` and `osmis run DATA --out RUN --resume` of a run being
 trained refused the same way; `osmis generate` and `osmis evaluate` of a run being trained work; SIGTERM of a
-training then `--resume` (no stale lock).
+training then `--resume` (no stale lock). The app's export question (gallery.export_replaces): into a generated
+gallery, the gallery being viewed, its parent, its images/ folder, a file, a symbolic link (refused before the
+question); an earlier export, a damaged one (asked, then replaced); a new or empty folder (no question).
 
 Left open:
 - a default render name says a layout's file name, not its folder: layouts of one name in two folders (or two
@@ -206,3 +210,19 @@ def test_a_training_lock_that_is_a_symbolic_link_does_not_overwrite_its_target(s
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {lock}: cannot be opened as the run's training lock"), err
     assert precious.read_text() == "a user's notes\n"
+
+
+def test_an_export_into_a_folder_that_looks_empty_names_what_it_holds(scene, tmp_path):
+    """Found and fixed: a folder holding only a hidden file (.DS_Store; empty in a file dialog) was refused as "the
+    folder holds files but no manifest.json"; the sentence names the file, so the user sees why."""
+    from osmis_core.application.gallery import export_replaces
+
+    run = two_iteration_run(scene, tmp_path / "run")
+    g = tmp_path / "g"
+    assert main(["generate", str(run), "--n", "2", "--out", str(g)]) == 0
+    dest = tmp_path / "picked"
+    dest.mkdir()
+    (dest / ".DS_Store").write_bytes(b"\0")
+    with pytest.raises(OsmisError, match=r"picked: the folder holds \.DS_Store but no manifest\.json"):
+        export_replaces(g, dest)
+    assert [p.name for p in dest.iterdir()] == [".DS_Store"]

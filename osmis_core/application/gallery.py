@@ -278,10 +278,11 @@ def check_gallery_out(
     if not out.is_dir():
         raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
     if not (out / MANIFEST).is_file():
-        if any(out.iterdir()):
+        held = sorted(p.name for p in out.iterdir())
+        if held:  # named: a hidden one (.DS_Store) makes a folder that looks empty in a file dialog
             raise OsmisError(
-                f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
-                f"gallery, so choose a new or empty folder."
+                f"{out}: the folder holds {held[0]}{' and more' if len(held) > 1 else ''} but no {MANIFEST}; a "
+                f"gallery only replaces a gallery, so choose a new or empty folder."
             )
         return False
     if not keeps_all:
