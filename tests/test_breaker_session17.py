@@ -23,8 +23,10 @@ Found and fixed:
 
 Tried and right: two real `osmis train RUN --resume` processes (the second refused in one sentence naming the run
 and the process, exit 2); `osmis train DATA --out RUN` and `osmis run DATA --out RUN --resume` of a run being
-trained refused the same way; `osmis generate` and `osmis evaluate` of a run being trained work; SIGTERM of a
-training then `--resume` (no stale lock). The app's export question (gallery.export_replaces): into a generated
+trained refused the same way; two resumes started at the same moment (one trains, one refused, stats.jsonl one row
+a step); `osmis generate`, `osmis evaluate` and `osmis animate` of a run being trained work; SIGTERM or Ctrl-C of a
+training then `--resume` (no stale lock). A layout named raw.png renders to ...-n1-raw: no generated gallery can be
+there (a renderer run has none). The app's export question (gallery.export_replaces): into a generated
 gallery, the gallery being viewed, its parent, its images/ folder, a file, a symbolic link (refused before the
 question); an earlier export, a damaged one (asked, then replaced); a new or empty folder (no question).
 
@@ -32,6 +34,8 @@ Left open:
 - a default render name says a layout's file name, not its folder: layouts of one name in two folders (or two
   folders of one name, or names differing only in characters made '_', ★.png and ☆.png) share it, and the second
   render replaces the first (xfail below).
+- not tried: a run folder on a read-only file system and an unreadable lock file (these tests run as root, which
+  reads and writes through file modes, and cannot mount).
 """
 
 from __future__ import annotations
