@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN-LAYOUT, N = number of photos, LAYOUT = "
-        "the layout file's name, or the folder or gallery of several, none for the training layouts); a render "
+        "the layout file's name, or the folder or gallery of several, none for the training layouts; then "
+        "-instance_noise for --noise instance and the re-drawn region and -resampleS2); a render "
         "gallery already there is replaced when the new one is complete (an export or a generated gallery is not)",
     )
     p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")

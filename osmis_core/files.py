@@ -161,8 +161,10 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock of the operating system on `path` (fcntl.flock, created when missing, holding this
     process's id) for the `with` block; the system lets it go when the process ends however it ends, so a killed
     holder leaves no stale lock. Raises LockHeld when another open of it holds it, OSError when it cannot be
-    opened. On a file system without locks (some NFS mounts) nothing is locked and the block runs."""
-    with open(path, "a+", encoding="utf-8") as handle:
+    opened, a symbolic link among them (followed, the holder's id would be written over the file it points to). On a
+    file system without locks (some NFS mounts) nothing is locked and the block runs."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+    with open(fd, "a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,6 +14,7 @@ folder that holds a manifest.json always holds exactly the files it lists.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import numbers
@@ -67,10 +68,15 @@ def gallery_name(step: int, seed: int, n: int, ema: bool = True, of: str | None 
     when drawn by the raw generator instead of the EMA one, and `-OF` for what a render was drawn from (`of`: see
     render.render_source_label): other pictures, so not the folder of a gallery that the same step, seed and n would
     otherwise replace (`generate --raw` beside the EMA gallery, a render of another layout). Characters other than
-    letters, digits, '.', '_' and '-' in `of` become '_', and it is cut to 48 characters."""
+    letters and digits (of any script: 森林.png is not 海.png), '.', '_' and '-' in `of` become '_'; a longer `of`
+    than 48 characters is cut to 40 and a short hash of the whole added, so that names alike at the start (a
+    numbered series of layouts) stay apart."""
     name = f"step_{step:07d}-seed{seed}-n{n}" + ("" if ema else "-raw")
     if of:
-        name += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", of)[:48].lstrip(".")
+        plain = re.sub(r"[^\w.-]+", "_", of)
+        if len(plain) > 48:
+            plain = plain[:40] + "-" + hashlib.sha256(of.encode("utf-8")).hexdigest()[:7]
+        name += "-" + plain.lstrip(".")
     return name
 
 
@@ -272,10 +278,11 @@ def check_gallery_out(
     if not out.is_dir():
         raise OsmisError(f"{out}: exists and is not a folder; choose another output folder.")
     if not (out / MANIFEST).is_file():
-        if any(out.iterdir()):
+        held = sorted(p.name for p in out.iterdir())
+        if held:  # named: a hidden one (.DS_Store) makes a folder that looks empty in a file dialog
             raise OsmisError(
-                f"{out}: the folder holds files but no {MANIFEST}; a gallery only replaces a "
-                f"gallery, so choose a new or empty folder."
+                f"{out}: the folder holds {held[0]}{' and more' if len(held) > 1 else ''} but no {MANIFEST}; a "
+                f"gallery only replaces a gallery, so choose a new or empty folder."
             )
         return False
     if not keeps_all:

@@ -506,12 +506,17 @@ def render_gallery(
 
 
 def render_source_label(
-    layouts: Sequence[Path] | None, region: Region | None = None, resample_seed: int | None = None
+    layouts: Sequence[Path] | None,
+    region: Region | None = None,
+    resample_seed: int | None = None,
+    noise: str = "global",
 ) -> str | None:
     """What a render was drawn from, for its default gallery name (gallery.gallery_name's `of`), so that renders of
-    other layouts or of a re-drawn region do not replace each other: None for the run's training layouts; the file
-    name without extension of one layout; the folder of several (the gallery's name for the masks of an OSMIS
-    gallery, GALLERY/masks/*); `-resampleS` added when a region is re-drawn with resample seed S."""
+    other pictures do not replace each other: None for the run's training layouts; the file name without extension
+    of one layout; the folder of several (the gallery's name for the masks of an OSMIS gallery, GALLERY/masks/*);
+    `-instance_noise` added for one z per instance; `-classC`, `-instanceX_Y` or the region file's name, then
+    `-resampleS`, added when that region is re-drawn with resample seed S (two classes re-drawn with one seed are
+    other pictures)."""
     if layouts is None or not layouts:
         label = None
     elif len(layouts) == 1:
@@ -519,8 +524,16 @@ def render_source_label(
     else:
         parent = Path(layouts[0]).resolve().parent
         label = parent.parent.name if parent.name == "masks" else parent.name
+    if noise != "global":
+        label = f"{label or 'training'}-{noise}_noise"
     if region is not None:
-        label = f"{label or 'training'}-resample{resample_seed}"
+        if region.class_id is not None:
+            where = f"class{region.class_id}"
+        elif region.instance_at is not None:
+            where = "instance{}_{}".format(*region.instance_at)
+        else:
+            where = Path(region.mask_name).stem if region.mask_name else "region"
+        label = f"{label or 'training'}-{where}-resample{resample_seed}"
     return label
 
 
@@ -569,7 +582,7 @@ def render_gallery_events(
         normalise_path(out_dir)
         if out_dir is not None
         else RunFolder(run_dir).galleries
-        / gallery_name(renderer.step, seed, total, of=render_source_label(layouts, region, resample_seed))
+        / gallery_name(renderer.step, seed, total, of=render_source_label(layouts, region, resample_seed, noise))
     )
     # 2. render into a hidden sibling folder, then swap it in: the folder is a whole gallery at every moment
     regions = [region.mask_name] if region is not None and region.mask_name else []

@@ -303,6 +303,11 @@ class RunFolder:
         except OSError as exc:
             if locked:  # the training's own error, not the lock's
                 raise
+            if os.path.lexists(self.training_lock):  # a folder, a link, a file the user can see and remove
+                raise OsmisError(
+                    f"{self.training_lock}: cannot be opened as the run's training lock ({exc.strerror or exc}); "
+                    f"remove it (no training of the run is running) and run this command again."
+                ) from None
             raise OsmisError(f"{self.root}: the run folder cannot be written ({exc.strerror or exc}).") from None
 
     def check_not_training(self) -> None:

@@ -87,18 +87,6 @@ def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> 
         check_layouts_from(config.renderer.layouts_from, data.num_classes)
 
 
-def _load_data_noted(load_data, config: OsmisConfig, data_path, mask_path, device) -> tuple[Any, list[str]]:
-    """load_data(config, data_path, mask_path, device) with the warnings it raises (a video decoded only in part, a
-    dark 16-bit image) passed on to the caller as raised and returned as sentences, for the run's log.txt: a later
-    look at the run, or a batch that skips a finished run, shows them too."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        data = load_data(config, data_path, mask_path, device)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return data, [str(w.message) for w in caught]
-
-
 def start_training(
     config: OsmisConfig,
     data_path: str | Path,
@@ -133,7 +121,7 @@ def start_training(
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
     try:
-        data, data_warnings = _load_data_noted(load_data, config, data_path, mask_path, device)
+        data = load_data(config, data_path, mask_path, device)
     except DataError:
         if RunFolder(data_path).exists():  # `osmis train RUN` without --resume: say what the folder is
             raise DataError(
@@ -146,38 +134,37 @@ def start_training(
         check(config, data)
     _warn_config(config)
     folder.create()
-    removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
-    if restart:
-        best = folder.read_best() if folder.best_checkpoint.is_file() else None
-        dropped = f"; the best checkpoint it kept at step {best['step']} is removed" if best else ""
-        folder.clear_for_restart()
-        warnings.warn(
-            f"{folder.root} held a run stopped before its first checkpoint; it starts again in place{dropped}",
-            stacklevel=2,
+    with folder.training():  # held while this start changes the run's files (Trainer.run takes it again)
+        removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
+        if restart:
+            best = folder.read_best() if folder.best_checkpoint.is_file() else None
+            dropped = f"; the best checkpoint it kept at step {best['step']} is removed" if best else ""
+            folder.clear_for_restart()
+            warnings.warn(
+                f"{folder.root} held a run stopped before its first checkpoint; it starts again in place{dropped}",
+                stacklevel=2,
+            )
+            folder.log(f"restarted in place: the earlier start saved no step checkpoint{dropped}")
+        if removed:
+            folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
+        trainer = trainer_class(config, data, folder.root, device)
+        description = trainer.describe()
+        folder.write_run_json(
+            {
+                "config": config.to_dict(),
+                "data": {
+                    "path": str(Path(data_path).resolve()),
+                    "mask_path": str(Path(mask_path).resolve()) if mask_path else None,
+                    **description.data,
+                },
+                "architecture": description.architecture,
+                "params_g": description.params_g,
+                "params_d": description.params_d,
+                "versions": versions(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
         )
-        folder.log(f"restarted in place: the earlier start saved no step checkpoint{dropped}")
-    if removed:
-        folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
-    for message in data_warnings:
-        folder.log(f"data warning: {message}")
-    trainer = trainer_class(config, data, folder.root, device)
-    description = trainer.describe()
-    folder.write_run_json(
-        {
-            "config": config.to_dict(),
-            "data": {
-                "path": str(Path(data_path).resolve()),
-                "mask_path": str(Path(mask_path).resolve()) if mask_path else None,
-                **description.data,
-            },
-            "architecture": description.architecture,
-            "params_g": description.params_g,
-            "params_d": description.params_d,
-            "versions": versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-    )
-    return trainer
+        return trainer
 
 
 def check_resume_data(run_dir: str | Path, data_path: str | Path | None, mask_path: str | Path | None = None) -> None:
@@ -318,59 +305,61 @@ def resume_training(
 
     RunFolder(run_dir).check_not_training()  # before its files are read half-written or changed
     plan = plan_resume(run_dir, overrides, typed)
-    folder, info, state, config, changes = plan.folder, plan.info, plan.state, plan.config, plan.changes
-    asked, typed, step = dict(overrides or {}), plan.typed, int(state["step"])
-    removed = folder.remove_temporaries()
-    if check is not None:
-        check(config, folder)
-    if config.run.tensorboard:
-        from ..training.tensorboard import require_tensorboard
+    with plan.folder.training():  # held while this resume changes the run's files (Trainer.run takes it again)
+        folder, info, state, config, changes = plan.folder, plan.info, plan.state, plan.config, plan.changes
+        asked, typed, step = dict(overrides or {}), plan.typed, int(state["step"])
+        removed = folder.remove_temporaries()
+        if check is not None:
+            check(config, folder)
+        if config.run.tensorboard:
+            from ..training.tensorboard import require_tensorboard
 
-        require_tensorboard(folder.tensorboard)
-    device = resolve_device(config.run.device)
-    data_info = info.get("data") or {}
-    if not data_info.get("path"):  # an empty path would be read as the working folder: other data
-        raise CheckpointError(f"{folder.run_json}: holds no data path (data.path) to train on.")
-    trainer_class, load_data = model_parts(config)
-    data, data_warnings = _load_data_noted(load_data, config, data_info["path"], data_info.get("mask_path"), device)
-    _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
-    _warn_config(config)
-    trainer = trainer_class(config, data, folder.root, device)
-    trainer.load_state_dict(state)
-    # the checkpoint's optimiser states hold the learning rates the run trained with, after any rollback halved
-    # lr_d (run.json's `rollbacks` only records it): a rate asked now replaces the rate in use where it differs
-    in_use = trainer.learning_rates()
-    rates = {k: asked[k] for k in in_use if (k in typed or k in changes) and asked[k] != in_use[k]}
-    trainer.set_learning_rates(rates.get("lr_g"), rates.get("lr_d"))
-    trainer.monitor.checkpoint_saved(trainer.step)  # the checkpoint a resume starts from counts as healthy
-    folder.truncate_stats(trainer.step)
-    if removed:
-        folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
-    for message in data_warnings:
-        folder.log(f"data warning: {message}")
-    if changes or rates or info["config"] != config.to_dict():
-        # a learning rate's change is from the rate in use; one asked equal to it changes no training (none recorded)
-        was = {**plan.stored, **in_use}
-        record = [
-            {"step": trainer.step, "option": k, "from": was[k], "to": v}
-            for k, v in {**changes, **rates}.items()
-            if k in rates or k not in in_use
-        ]
-        info["config"] = config.to_dict()
-        info["resume_changes"] = info.get("resume_changes", []) + record
-        folder.write_run_json(info)
-        if record:
-            folder.log(
-                "resumed with " + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}" for r in record)
-            )
-        share = config.optimisation.lr_decay_from
-        if "iters" in changes and share < 1:
-            folder.log(
-                f"the learning-rate schedule follows iters: the decay now starts at step {share * config.run.iters:g} "
-                f"(was {share * plan.stored['iters']:g}); lr_scale at step {step} goes from "
-                f"{lr_decay_factor(step, plan.stored['iters'], share):.3g} to {trainer.lr_scale():.3g}"
-            )
-    return trainer
+            require_tensorboard(folder.tensorboard)
+        device = resolve_device(config.run.device)
+        data_info = info.get("data") or {}
+        if not data_info.get("path"):  # an empty path would be read as the working folder: other data
+            raise CheckpointError(f"{folder.run_json}: holds no data path (data.path) to train on.")
+        trainer_class, load_data = model_parts(config)
+        data = load_data(config, data_info["path"], data_info.get("mask_path"), device)
+        _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
+        _warn_config(config)
+        trainer = trainer_class(config, data, folder.root, device)
+        trainer.load_state_dict(state)
+        # the checkpoint's optimiser states hold the learning rates the run trained with, after any rollback halved
+        # lr_d (run.json's `rollbacks` only records it): a rate asked now replaces the rate in use where it differs
+        in_use = trainer.learning_rates()
+        rates = {k: asked[k] for k in in_use if (k in typed or k in changes) and asked[k] != in_use[k]}
+        trainer.set_learning_rates(rates.get("lr_g"), rates.get("lr_d"))
+        trainer.monitor.checkpoint_saved(trainer.step)  # the checkpoint a resume starts from counts as healthy
+        folder.truncate_stats(trainer.step)
+        if removed:
+            folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
+        if changes or rates or info["config"] != config.to_dict():
+            # a learning rate's change is from the rate in use; one asked equal to it changes no training (none
+            # recorded)
+            was = {**plan.stored, **in_use}
+            record = [
+                {"step": trainer.step, "option": k, "from": was[k], "to": v}
+                for k, v in {**changes, **rates}.items()
+                if k in rates or k not in in_use
+            ]
+            info["config"] = config.to_dict()
+            info["resume_changes"] = info.get("resume_changes", []) + record
+            folder.write_run_json(info)
+            if record:
+                folder.log(
+                    "resumed with "
+                    + ", ".join(f"{r['option']} changed from {r['from']!r} to {r['to']!r}" for r in record)
+                )
+            share = config.optimisation.lr_decay_from
+            if "iters" in changes and share < 1:
+                folder.log(
+                    "the learning-rate schedule follows iters: the decay now starts at step "
+                    f"{share * config.run.iters:g} "
+                    f"(was {share * plan.stored['iters']:g}); lr_scale at step {step} goes from "
+                    f"{lr_decay_factor(step, plan.stored['iters'], share):.3g} to {trainer.lr_scale():.3g}"
+                )
+        return trainer
 
 
 @dataclass(frozen=True)

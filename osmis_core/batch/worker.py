@@ -107,7 +107,9 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
     total = cfg.run.iters
     step = folder.latest_step() if folder.exists() else None
     if folder.exists() and step is None:
-        # created by an attempt that died before its first checkpoint: nothing in it to keep
+        # created by an attempt that died before its first checkpoint: nothing in it to keep, unless a training of
+        # the run (a terminal's, before its first checkpoint) is writing it now
+        folder.check_not_training()
         shutil.rmtree(run_dir)
     if step is not None and step >= total:
         monitor.started.remote(name, node, step, total, True)
