@@ -87,6 +87,18 @@ def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> 
         check_layouts_from(config.renderer.layouts_from, data.num_classes)
 
 
+def _load_data_noted(load_data, config: OsmisConfig, data_path, mask_path, device) -> tuple[Any, list[str]]:
+    """load_data(config, data_path, mask_path, device) with the warnings it raises (a video decoded only in part, a
+    dark 16-bit image) passed on to the caller as raised and returned as sentences, for the run's log.txt: a later
+    look at the run, or a batch that skips a finished run, shows them too."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_data(config, data_path, mask_path, device)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return data, [str(w.message) for w in caught]
+
+
 def start_training(
     config: OsmisConfig,
     data_path: str | Path,
@@ -121,7 +133,7 @@ def start_training(
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
     try:
-        data = load_data(config, data_path, mask_path, device)
+        data, data_warnings = _load_data_noted(load_data, config, data_path, mask_path, device)
     except DataError:
         if RunFolder(data_path).exists():  # `osmis train RUN` without --resume: say what the folder is
             raise DataError(
@@ -147,6 +159,8 @@ def start_training(
             folder.log(f"restarted in place: the earlier start saved no step checkpoint{dropped}")
         if removed:
             folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
+        for message in data_warnings:
+            folder.log(f"data warning: {message}")
         trainer = trainer_class(config, data, folder.root, device)
         description = trainer.describe()
         folder.write_run_json(
@@ -320,7 +334,7 @@ def resume_training(
         if not data_info.get("path"):  # an empty path would be read as the working folder: other data
             raise CheckpointError(f"{folder.run_json}: holds no data path (data.path) to train on.")
         trainer_class, load_data = model_parts(config)
-        data = load_data(config, data_info["path"], data_info.get("mask_path"), device)
+        data, data_warnings = _load_data_noted(load_data, config, data_info["path"], data_info.get("mask_path"), device)
         _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
         _warn_config(config)
         trainer = trainer_class(config, data, folder.root, device)
@@ -334,6 +348,8 @@ def resume_training(
         folder.truncate_stats(trainer.step)
         if removed:
             folder.log(f"removed {len(removed)} temporary file(s) left by an interrupted write")
+        for message in data_warnings:
+            folder.log(f"data warning: {message}")
         if changes or rates or info["config"] != config.to_dict():
             # a learning rate's change is from the rate in use; one asked equal to it changes no training (none
             # recorded)
