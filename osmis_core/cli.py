@@ -276,8 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--from", dest="from_gallery", help="every mask of an OSMIS gallery (the two-stage pipeline)")
     p.add_argument(
         "--out",
-        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN-LAYOUT, N = number of photos, LAYOUT = "
-        "the layout file's name, or the folder or gallery of several, none for the training layouts; then "
+        help="gallery folder (default: RUN/galleries/step_NNNNNNN-seedS-nN-LAYOUT-HHHHHH, N = number of photos, "
+        "LAYOUT = the layout file's name, or the folder or gallery of several, HHHHHH a hash of its path, neither "
+        "for the training layouts; then "
         "-instance_noise for --noise instance and the re-drawn region and -resampleS2); a render "
         "gallery already there is replaced when the new one is complete (an export or a generated gallery is not)",
     )

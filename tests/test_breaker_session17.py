@@ -25,15 +25,16 @@ Tried and right: two real `osmis train RUN --resume` processes (the second refus
 and the process, exit 2); `osmis train DATA --out RUN` and `osmis run DATA --out RUN --resume` of a run being
 trained refused the same way; two resumes started at the same moment (one trains, one refused, stats.jsonl one row
 a step); `osmis generate`, `osmis evaluate` and `osmis animate` of a run being trained work; SIGTERM or Ctrl-C of a
-training then `--resume` (no stale lock). A layout named raw.png renders to ...-n1-raw: no generated gallery can be
-there (a renderer run has none). The app's export question (gallery.export_replaces): into a generated
+training then `--resume` (no stale lock). A layout named raw.png renders to ...-n1-raw-HHHHHH: no generated
+gallery can be there (a renderer run has none). The app's export question (gallery.export_replaces): into a generated
 gallery, the gallery being viewed, its parent, its images/ folder, a file, a symbolic link (refused before the
 question); an earlier export, a damaged one (asked, then replaced); a new or empty folder (no question).
 
+Fixed by the integrator after the pass: a default render name said a layout's file name, not its folder, so
+layouts of one name in two folders (or two folders of one name, or names differing only in characters made '_',
+★.png and ☆.png) shared it and the second render replaced the first; a hash of the full path now follows the name.
+
 Left open:
-- a default render name says a layout's file name, not its folder: layouts of one name in two folders (or two
-  folders of one name, or names differing only in characters made '_', ★.png and ☆.png) share it, and the second
-  render replaces the first (xfail below).
 - not tried: a run folder on a read-only file system and an unreadable lock file (these tests run as root, which
   reads and writes through file modes, and cannot mount).
 """
@@ -170,7 +171,7 @@ def test_renders_of_two_layouts_with_unicode_names_keep_both(tiny_renderer_run, 
     a.write_bytes(layout.read_bytes())
     b.write_bytes(layout.read_bytes())
     made = _new_galleries(run, [["--layout", str(a), "--seed", "33"], ["--layout", str(b), "--seed", "33"]], capsys)
-    assert made == ["step_0000002-seed33-n1-森林", "step_0000002-seed33-n1-海"]
+    assert [m.rsplit("-", 1)[0] for m in made] == ["step_0000002-seed33-n1-森林", "step_0000002-seed33-n1-海"]
 
 
 def test_renders_of_two_long_layout_names_alike_at_the_start_keep_both(tiny_renderer_run, tmp_path, capsys):
@@ -185,13 +186,9 @@ def test_renders_of_two_long_layout_names_alike_at_the_start_keep_both(tiny_rend
     assert len(made) == 2 and all(len(m) < 120 for m in made), made
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left open: the default render name says a layout's file name, not where it is, so layouts of one name in "
-    "two folders (a/forest.png, b/forest.png; or two folders both called layouts) share it and the second render "
-    "replaces the first; telling them apart (a hash of the path?) is a naming choice for the integrator",
-)
 def test_renders_of_two_layouts_of_one_name_in_two_folders_keep_both(tiny_renderer_run, tmp_path, capsys):
+    """Left open by the pass, fixed by the integrator: a/forest.png and b/forest.png shared the default name; a
+    hash of the layout's full path now follows its name."""
     run, layout = tiny_renderer_run
     a, b = tmp_path / "a" / "forest.png", tmp_path / "b" / "forest.png"
     for p in (a, b):

@@ -7,6 +7,7 @@ exactly these, so any photo can be re-made bit for bit with `Renderer.render`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -513,17 +514,18 @@ def render_source_label(
 ) -> str | None:
     """What a render was drawn from, for its default gallery name (gallery.gallery_name's `of`), so that renders of
     other pictures do not replace each other: None for the run's training layouts; the file name without extension
-    of one layout; the folder of several (the gallery's name for the masks of an OSMIS gallery, GALLERY/masks/*);
+    of one layout, or the folder of several (the gallery's name for the masks of an OSMIS gallery, GALLERY/masks/*),
+    with `-HHHHHH`, a hash of the layout's (or folder's) full path, so that layouts of one name in two folders differ;
     `-instance_noise` added for one z per instance; `-classC`, `-instanceX_Y` or the region file's name, then
     `-resampleS`, added when that region is re-drawn with resample seed S (two classes re-drawn with one seed are
     other pictures)."""
     if layouts is None or not layouts:
         label = None
-    elif len(layouts) == 1:
-        label = Path(layouts[0]).stem
     else:
-        parent = Path(layouts[0]).resolve().parent
-        label = parent.parent.name if parent.name == "masks" else parent.name
+        where = Path(layouts[0]).resolve() if len(layouts) == 1 else Path(layouts[0]).resolve().parent
+        name = where.stem if len(layouts) == 1 else where.parent.name if where.name == "masks" else where.name
+        # the name says which layout; a hash of where it is keeps layouts of one name in two folders apart
+        label = f"{name}-{hashlib.sha256(str(where).encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
     if noise != "global":
         label = f"{label or 'training'}-{noise}_noise"
     if region is not None:
