@@ -43,6 +43,7 @@ def test_an_earlier_export_is_replaced_after_the_question(window, qtbot, trained
     g = _open(window, qtbot, trained_run, monkeypatch, dest)
     with qtbot.waitSignal(g.exported, timeout=LONG):
         g.choose_export()  # a new folder: no question
+    qtbot.waitUntil(lambda: not g.exporting, timeout=LONG)  # the job's finished signal comes after `exported`
     asked = []
     window.confirm = lambda title, text: asked.append(text) or True
     g.select_indices([1])
