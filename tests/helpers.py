@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -164,3 +165,26 @@ def store_run_options(run: Path, checkpoints: bool = True, **options) -> None:
             state = torch.load(path, weights_only=False)
             state["config"]["run"].update(options)
             torch.save(state, path)
+
+
+_HOLD_TRAINING_LOCK = (
+    "import sys, time\n"
+    "from osmis_core.application.runfolder import RunFolder\n"
+    "with RunFolder(sys.argv[1]).training():\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(120)\n"
+)
+
+
+@contextlib.contextmanager
+def training_elsewhere(run: Path):
+    """Another process holding `run`'s training lock, as a terminal's training would, for the `with` block; yields
+    that process (its pid is what the refusals name). It is killed at the end."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_TRAINING_LOCK, str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()

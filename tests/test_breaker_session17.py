@@ -41,25 +41,14 @@ Left open:
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from helpers import TINY, folder_bytes, save_palette_mask, scene_arrays, two_iteration_run
+from helpers import TINY, folder_bytes, save_palette_mask, scene_arrays, training_elsewhere, two_iteration_run
 from PIL import Image
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import resume_training
 from osmis_core.cli import main
 from osmis_core.errors import OsmisError
-
-HOLD = (
-    "import sys, time\n"
-    "from osmis_core.application.runfolder import RunFolder\n"
-    "with RunFolder(sys.argv[1]).training():\n"
-    "    print('held', flush=True)\n"
-    "    time.sleep(120)\n"
-)
 
 
 def test_a_second_resume_is_refused_while_the_first_changes_the_run_files(scene, tmp_path):
@@ -90,9 +79,7 @@ def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkp
     run = out / "runs" / "s0"
     run.mkdir(parents=True)
     (run / "log.txt").write_text("a terminal's training, before its first checkpoint\n")
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "held"
+    with training_elsewhere(run) as proc:
         before = folder_bytes(run)
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY, "iters": 2}.items()]
         main(
@@ -114,10 +101,6 @@ def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkp
         assert folder_bytes(run) == before
         summary = (out / "summary.csv").read_text()
         assert f"process {proc.pid}" in summary and "being trained" in summary
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
     capsys.readouterr()
 
 

@@ -5,37 +5,21 @@ turn, and its resume would first cut stats.jsonl back and remove the running tra
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from helpers import TINY, folder_bytes, tiny_flags, two_iteration_run
+from helpers import TINY, folder_bytes, tiny_flags, training_elsewhere, two_iteration_run
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import resume_training
 from osmis_core.cli import main
 from osmis_core.errors import OsmisError
 
-HOLD = (
-    "import sys, time\n"
-    "from osmis_core.application.runfolder import RunFolder\n"
-    "with RunFolder(sys.argv[1]).training():\n"
-    "    print('held', flush=True)\n"
-    "    time.sleep(120)\n"
-)
-
 
 @pytest.fixture
 def held_by_another_process(scene, tmp_path):
     """A finished two-iteration run whose training lock another process holds (as a training would)."""
     run = two_iteration_run(scene, tmp_path / "run")
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "held"
+    with training_elsewhere(run) as proc:
         yield run, proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_resume_of_a_run_being_trained_is_refused_and_changes_nothing(held_by_another_process, capsys):
@@ -61,10 +45,8 @@ def test_a_run_killed_while_training_resumes(scene, tmp_path, capsys):
     """The lock goes with its process: a holder killed (as a training killed by the system) leaves a lock file
     that nobody holds, and the run resumes."""
     run = two_iteration_run(scene, tmp_path / "run")
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
-    proc.kill()
-    proc.wait()
+    with training_elsewhere(run):
+        pass  # killed on leaving
     assert RunFolder(run).training_lock.is_file()
     assert main(["train", str(run), "--resume", "--iters", "3", "--quiet"]) == 0
     assert RunFolder(run).checkpoint_steps()[-1] == 3
@@ -103,13 +85,8 @@ def test_a_new_start_into_a_run_being_started_is_refused(scene, tmp_path, capsys
     assert main(["train", str(scene), "--out", str(run), "--quiet", *tiny_flags(iters=2)]) == 0
     for p in (run / "checkpoints").iterdir():
         p.unlink()  # as a run before its first checkpoint
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "held"
+    with training_elsewhere(run):
         before = folder_bytes(run)
         assert main(["train", str(scene), "--out", str(run), "--quiet", *tiny_flags(iters=2)]) == 2
         assert "the run is being trained by another process" in capsys.readouterr().err
         assert folder_bytes(run) == before
-    finally:
-        proc.kill()
-        proc.wait()

@@ -6,22 +6,11 @@ run folder is left as it was (RunFolder.check_not_training, before resume_traini
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from app_steps import LONG
-from helpers import folder_bytes
+from helpers import folder_bytes, training_elsewhere
 
 pytestmark = pytest.mark.gui
-
-HOLD = (
-    "import sys, time\n"
-    "from osmis_core.application.runfolder import RunFolder\n"
-    "with RunFolder(sys.argv[1]).training():\n"
-    "    print('held', flush=True)\n"
-    "    time.sleep(120)\n"
-)
 
 
 def test_continue_run_while_a_terminal_trains_it_is_refused(window, qtbot, trained_run):
@@ -31,15 +20,9 @@ def test_continue_run_while_a_terminal_trains_it_is_refused(window, qtbot, train
     page = window.training
     qtbot.waitUntil(lambda: page.run_dir == str(trained_run) and page.latest_checkpoint is not None, timeout=LONG)
     window.settings_page.set_options(iters=page.latest_checkpoint + 4)
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(trained_run)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "held"
+    with training_elsewhere(trained_run) as proc:
         before = folder_bytes(trained_run)
         page.continue_run()
         qtbot.waitUntil(lambda: page.state == IDLE and page.last_error is not None, timeout=LONG)
         assert f"being trained by another process (process {proc.pid})" in page.last_error
         assert folder_bytes(trained_run) == before
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
