@@ -108,14 +108,10 @@ def data_files(folder: Path, exts=IMAGE_EXTS) -> list[Path]:
     )
 
 
-def _list_images(folder: Path) -> list[Path]:
-    return data_files(folder)
-
-
 def _masks_for(frames: list[Path], mask_dir: Path) -> list[Path]:
     """The mask of each frame: the file of the same stem in mask_dir. A frame without its mask, or a mask that
     belongs to no frame, is a DataError (pairing files of other names by their order could pair the wrong ones)."""
-    by_stem = {p.stem: p for p in _list_images(mask_dir)}
+    by_stem = {p.stem: p for p in data_files(mask_dir)}
     missing = [f.name for f in frames if f.stem not in by_stem]
     if missing:
         raise DataError(
@@ -140,7 +136,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         raise DataError(f"{mask}: mask file or folder not found.")
     if path.is_dir():
         image_dir = path / "image" if (path / "image").is_dir() else path
-        frames = _list_images(image_dir)
+        frames = data_files(image_dir)
         videos = data_files(image_dir, VIDEO_EXTS) if not frames else []
         if len(videos) > 1:  # one model learns one video: which one is not ours to guess
             named = ", ".join(v.name for v in videos[:2]) + (", ..." if len(videos) > 2 else "")
@@ -169,7 +165,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
         if mask is not None:
             if not mask.is_dir():
                 raise DataError(f"{mask}: the mask of a video must be a folder of per-frame mask images.")
-            masks = sorted(_list_images(mask), key=_frame_order)
+            masks = sorted(data_files(mask), key=_frame_order)
             if not masks:
                 raise DataError(f"{mask}: the mask folder holds no images.")
         return DataSource("video", path, [], masks, video=path)
@@ -187,7 +183,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
                 mask = candidate
                 break
     elif mask.is_dir():
-        found = [p for p in _list_images(mask) if p.stem == path.stem]
+        found = [p for p in data_files(mask) if p.stem == path.stem]
         if not found:
             raise DataError(f"{mask}: no mask named {path.stem}.* for {path.name}.")
         mask = found[0]
@@ -459,8 +455,9 @@ def load_training_data(
     frame_set = load_frame_set(source, max_frames, use_masks)
     frames = frame_set.frames
     width, height = _frame_size(frames)
-    subject = "the video's frames are" if source.kind == "video" else "the frames are" if len(frames) > 1 else None
-    subject = subject or "the image is"
+    subject = (
+        "the video's frames are" if source.kind == "video" else "the frames are" if len(frames) > 1 else "the image is"
+    )
     if min(width, height) < MIN_SIDE:
         raise DataError(f"{source.path}: {subject} {width}x{height}; at least {MIN_SIDE} pixels per side are needed.")
     try:
