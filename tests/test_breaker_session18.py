@@ -7,6 +7,8 @@ Found and fixed:
   DURATION tag (which ffmpeg writes for each Matroska stream) is now read (sources._declared_duration).
 - a JSON batch list giving {"p_aug": 0} and {"p_aug": 0.0} (one model) was not a repeat: a whole number for a
   real-valued option is now read as that real, as a CSV cell is (batch.sources._from_json).
+- `osmis run` of a 16-bit image with 12-bit values said its data warning twice (the data is read to train and again
+  to score the gallery); a command now says each warning once (cli.main's showwarning). log.txt held it once.
 
 Tried and right: see the tests marked "Tried and right" below.
 """
@@ -18,9 +20,11 @@ import warnings
 
 import av
 import numpy as np
-from helpers import write_scene
+from helpers import scene_arrays, tiny_flags, write_scene
+from PIL import Image
 
 from osmis_core.batch.sources import list_sources
+from osmis_core.cli import main
 from osmis_core.data.sources import _read_video
 
 
@@ -78,3 +82,38 @@ def test_one_file_listed_with_two_relative_spellings_is_a_repeat(tmp_path):
     (tmp_path / "l.csv").write_text(f"data,mask\n{a},{m}\n{b},./{m}\n", encoding="utf-8")
     for listed in ("l.json", "l.csv"):
         assert [s.problem is None for s in list_sources(tmp_path / listed)] == [True, False]
+
+
+def _new_galleries(run, argvs, capsys) -> list[str]:
+    galleries = run / "galleries"
+    before = set(galleries.iterdir()) if galleries.is_dir() else set()
+    for argv in argvs:
+        assert main(["render", str(run), "--n", "1", *argv]) == 0
+    capsys.readouterr()
+    return sorted(p.name for p in set(galleries.iterdir()) - before)
+
+
+def test_one_layout_named_three_ways_renders_to_one_gallery(tiny_renderer_run, tmp_path, capsys, monkeypatch):
+    """Tried and right: a layout rendered twice, by a relative path, its absolute path and a symbolic link to it,
+    has one default name: each render replaces the one before."""
+    run, layout = tiny_renderer_run
+    mine = tmp_path / "forest.png"
+    mine.write_bytes(layout.read_bytes())
+    (tmp_path / "link.png").symlink_to(mine)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").mkdir()
+    spellings = ["forest.png", str(mine), "./x/../forest.png", "link.png"]
+    made = _new_galleries(run, [["--layout", s, "--seed", "41"] for s in spellings], capsys)
+    assert len(made) == 1 and made[0].startswith("step_0000002-seed41-n1-forest-"), made
+
+
+def test_a_data_warning_of_osmis_run_is_shown_once_and_kept_in_log_txt(tmp_path, capsys):
+    """Found and fixed: `osmis run` of a 16-bit image with 12-bit values said so twice (training, then scoring);
+    it says so once and keeps it in log.txt."""
+    img, _ = scene_arrays()
+    Image.fromarray(img[..., 0].astype(np.uint16) * 16).save(tmp_path / "x.png")
+    run = tmp_path / "run"
+    argv = ["run", str(tmp_path / "x.png"), "--out", str(run), "--n", "2", "--quiet", "--random-weights"]
+    assert main([*argv, "--metrics", "diversity", *tiny_flags(iters=2)]) == 0
+    assert capsys.readouterr().err.count("about 12 bits") == 1
+    assert (run / "log.txt").read_text().count("data warning: ") == 1
