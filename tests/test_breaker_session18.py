@@ -9,6 +9,9 @@ Found and fixed:
   real-valued option is now read as that real, as a CSV cell is (batch.sources._from_json).
 - `osmis run` of a 16-bit image with 12-bit values said its data warning twice (the data is read to train and again
   to score the gallery); a command now says each warning once (cli.main's showwarning). log.txt held it once.
+- `osmis render --layouts DIR` whose first file is a symbolic link into another folder was named after that other
+  folder: two folders of links into one shared folder had one default name, so the second render replaced the
+  first; the folder is now resolved itself (render.render_source_label).
 
 Tried and right: see the tests marked "Tried and right" below.
 """
@@ -117,3 +120,20 @@ def test_a_data_warning_of_osmis_run_is_shown_once_and_kept_in_log_txt(tmp_path,
     assert main([*argv, "--metrics", "diversity", *tiny_flags(iters=2)]) == 0
     assert capsys.readouterr().err.count("about 12 bits") == 1
     assert (run / "log.txt").read_text().count("data warning: ") == 1
+
+
+def test_two_layout_folders_whose_first_files_link_into_one_folder_keep_both(tiny_renderer_run, tmp_path, capsys):
+    """Found and fixed: `--layouts` of a folder was named by the folder its first file's link points into, so two
+    folders of links into one shared folder shared a name (the second render replaced the first) and the name was
+    the shared folder's, not the one given; the folder itself is resolved, not its first file."""
+    run, layout = tiny_renderer_run
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "a.png").write_bytes(layout.read_bytes())
+    for name, other in (("north", "b.png"), ("south", "c.png")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.png").symlink_to(shared / "a.png")
+        (tmp_path / name / other).write_bytes(layout.read_bytes())
+    argvs = [["--layouts", str(tmp_path / name), "--seed", "42"] for name in ("north", "south")]
+    made = _new_galleries(run, argvs, capsys)
+    assert [m.rsplit("-", 1)[0] for m in made] == ["step_0000002-seed42-n2-north", "step_0000002-seed42-n2-south"]
