@@ -23,6 +23,7 @@ import warnings
 
 import av
 import numpy as np
+import pytest
 from helpers import scene_arrays, tiny_flags, write_scene
 from PIL import Image
 
@@ -137,3 +138,23 @@ def test_two_layout_folders_whose_first_files_link_into_one_folder_keep_both(tin
     argvs = [["--layouts", str(tmp_path / name), "--seed", "42"] for name in ("north", "south")]
     made = _new_galleries(run, argvs, capsys)
     assert [m.rsplit("-", 1)[0] for m in made] == ["step_0000002-seed42-n2-north", "step_0000002-seed42-n2-south"]
+
+
+def test_an_export_inside_a_gallery_is_kept_when_the_gallery_is_made_again(trained, tmp_path, capsys):
+    """Tried and right: an export into a new folder inside the gallery it picks from (no question: nothing is
+    replaced) is not deleted by a later `osmis generate` into that gallery, which is refused naming the export; an
+    export under a file is refused naming the file."""
+    from osmis_core.application.gallery import export_replaces, export_selection
+    from osmis_core.errors import OsmisError
+
+    gallery = tmp_path / "g"
+    assert main(["generate", str(trained), "--n", "3", "--out", str(gallery)]) == 0
+    assert export_replaces(gallery, gallery / "picked") is False
+    export_selection(gallery, [0, 1], gallery / "picked")
+    capsys.readouterr()
+    assert main(["generate", str(trained), "--n", "3", "--out", str(gallery)]) == 2
+    assert "also holds picked, which is not the gallery's" in capsys.readouterr().err
+    assert (gallery / "picked" / "manifest.json").is_file()
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(OsmisError, match="f.txt is a file, not a folder"):
+        export_selection(gallery, [0], tmp_path / "f.txt" / "x")
