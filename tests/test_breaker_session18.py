@@ -13,7 +13,23 @@ Found and fixed:
   folder: two folders of links into one shared folder had one default name, so the second render replaced the
   first; the folder is now resolved itself (render.render_source_label).
 
-Tried and right: see the tests marked "Tried and right" below.
+Tried and right: one layout rendered twice, by a relative path, its absolute path, `./x/../forest.png` and a
+symbolic link to it has one default name (each render replaces the one before); whole mp4 (H.264, with and without
+sound) and mkv (H.264, MPEG-4, FFV1 with sound) videos get no warning, a cut MPEG-4 mkv warns once, a cut mp4 (its
+index at the end) is refused as corrupt in one sentence; `osmis train` and a fresh `osmis run` of a cut mkv keep the
+warning in log.txt once a start or resume; one file listed as `a.png` and `./sub/../a.png` (JSON and CSV) is a
+repeat, and {"iters": 5.0} or {"iters": "5"} in a JSON list is refused later by type; an export into a new folder
+inside the gallery it picks from is kept (a later generate into that gallery is refused naming it), an export under
+a file is refused naming the file.
+
+Left open:
+- a resumed `osmis run x.png --resume` (x.png relative) says a data warning twice: training names the run's
+  recorded full path, scoring the path as typed (xfail below).
+- a batch list entry whose options equal the batch's own values (iters given as the batch's --iters) trains the
+  same model as an entry without options; it is not a repeat (sources are compared before the batch's values are
+  known). Not tested.
+- a JSON/CSV path through a folder that does not exist (`./nope/../a.png`) is accepted: it is resolved by name, as
+  a shell would not. Harmless; not tested.
 """
 
 from __future__ import annotations
@@ -158,3 +174,20 @@ def test_an_export_inside_a_gallery_is_kept_when_the_gallery_is_made_again(train
     (tmp_path / "f.txt").write_text("x")
     with pytest.raises(OsmisError, match="f.txt is a file, not a folder"):
         export_selection(gallery, [0], tmp_path / "f.txt" / "x")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a resumed `osmis run` names the data by the run's recorded full path while training and by the path as "
+    "typed while scoring, so the one warning is two sentences and is said twice",
+)
+def test_a_data_warning_of_a_resumed_osmis_run_of_a_relative_path_is_shown_once(tmp_path, capsys, monkeypatch):
+    """Left open: `osmis run x.png --resume` (x.png relative) says the 16-bit warning twice."""
+    img, _ = scene_arrays()
+    Image.fromarray(img[..., 0].astype(np.uint16) * 16).save(tmp_path / "x.png")
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "x.png", "--out", "run", "--n", "2", "--quiet", "--random-weights", "--metrics", "diversity"]
+    assert main([*argv, *tiny_flags(iters=2)]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--resume", "--iters", "3"]) == 0
+    assert capsys.readouterr().err.count("about 12 bits") == 1
