@@ -12,6 +12,9 @@ Found and fixed:
 - `osmis render --layouts DIR` whose first file is a symbolic link into another folder was named after that other
   folder: two folders of links into one shared folder had one default name, so the second render replaced the
   first; the folder is now resolved itself (render.render_source_label).
+- `osmis run x.png --out RUN --resume` (x.png relative) said a data warning twice: training named the run's recorded
+  full path, scoring the path as typed; a resume of `osmis run` now goes on with the run's recorded data path, as
+  it already did with its mask (cli.cmd_run).
 
 Tried and right: one layout rendered twice, by a relative path, its absolute path, `./x/../forest.png` and a
 symbolic link to it has one default name (each render replaces the one before); whole mp4 (H.264, with and without
@@ -23,8 +26,6 @@ inside the gallery it picks from is kept (a later generate into that gallery is 
 a file is refused naming the file.
 
 Left open:
-- a resumed `osmis run x.png --resume` (x.png relative) says a data warning twice: training names the run's
-  recorded full path, scoring the path as typed (xfail below).
 - a batch list entry whose options equal the batch's own values (iters given as the batch's --iters) trains the
   same model as an entry without options; it is not a repeat (sources are compared before the batch's values are
   known). Not tested.
@@ -176,13 +177,9 @@ def test_an_export_inside_a_gallery_is_kept_when_the_gallery_is_made_again(train
         export_selection(gallery, [0], tmp_path / "f.txt" / "x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a resumed `osmis run` names the data by the run's recorded full path while training and by the path as "
-    "typed while scoring, so the one warning is two sentences and is said twice",
-)
 def test_a_data_warning_of_a_resumed_osmis_run_of_a_relative_path_is_shown_once(tmp_path, capsys, monkeypatch):
-    """Left open: `osmis run x.png --resume` (x.png relative) says the 16-bit warning twice."""
+    """Found and fixed: `osmis run x.png --resume` (x.png relative) said the 16-bit warning twice: training named
+    the run's recorded full path, scoring the path as typed; a resume now goes on with the recorded path."""
     img, _ = scene_arrays()
     Image.fromarray(img[..., 0].astype(np.uint16) * 16).save(tmp_path / "x.png")
     monkeypatch.chdir(tmp_path)
