@@ -21,9 +21,9 @@ symbolic link to it has one default name (each render replaces the one before); 
 sound), mov, webm (VP8, VP9) and mkv (H.264, MPEG-4, FFV1 with sound) videos get no warning, a cut MPEG-4 mkv or
 webm warns once, a cut mp4 or mov (its index at the end) is refused as corrupt in one sentence; `osmis train`
 and a fresh `osmis run` of a cut mkv keep the warning in log.txt once a start or resume; one file listed as
-`a.png` and `./sub/../a.png` (JSON and CSV) is a repeat, and {"iters": 5.0} or {"iters": "5"} in a JSON list is refused later by type; an export into a new folder
-inside the gallery it picks from is kept (a later generate into that gallery is refused naming it), an export under
-a file is refused naming the file.
+`a.png` and `./sub/../a.png` (JSON and CSV) is a repeat, and {"iters": 5.0} or {"iters": "5"} in a JSON list is
+refused later by type; an export into a new folder inside the gallery it picks from is kept (a later generate into
+that gallery is refused naming it), an export under a file is refused naming the file.
 
 Left open:
 - a batch list entry whose options equal the batch's own values (iters given as the batch's --iters) trains the
