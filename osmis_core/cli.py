@@ -450,7 +450,11 @@ def main(argv: list[str] | None = None) -> int:
     from .threads import configure_threads
 
     args.thread_plan = configure_threads(getattr(args, "threads", None))
-    warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
+    # a warning is said once a command: `osmis run` reads its data to train and again to score the gallery
+    said: set[str] = set()
+    warnings.showwarning = lambda msg, *a, **k: (
+        None if str(msg) in said else (said.add(str(msg)), print(f"warning: {msg}", file=sys.stderr))
+    )
     # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
     # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
     from PIL import Image
@@ -981,7 +985,10 @@ def cmd_run(args) -> int:
         if not RunFolder(run_dir).exists():
             raise OsmisError(f"{run_dir}: not a run folder (no run.json) to resume; leave out --resume to start it.")
         check_resume_data(run_dir, args.data, args.mask)
-        args.mask = RunFolder(run_dir).read_run_json().get("data", {}).get("mask_path")
+        # the run's own data and masks, as recorded: the training and the scoring then name them alike (a warning
+        # about them is one sentence, said once)
+        recorded = RunFolder(run_dir).read_run_json().get("data", {})
+        args.data, args.mask = recorded.get("path") or args.data, recorded.get("mask_path")
     # a job stopped before its first checkpoint has nothing to keep: --resume starts it again in place
     restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
     if args.resume and renderer_config is not None and RunFolder(run_dir / "renderer").checkpoint_steps():

@@ -522,7 +522,9 @@ def render_source_label(
     if layouts is None or not layouts:
         label = None
     else:
-        where = Path(layouts[0]).resolve() if len(layouts) == 1 else Path(layouts[0]).resolve().parent
+        # several layouts are named by their folder as given (resolved itself, not through its first file, which
+        # may be a link into another folder)
+        where = Path(layouts[0]).resolve() if len(layouts) == 1 else Path(layouts[0]).parent.resolve()
         name = where.stem if len(layouts) == 1 else where.parent.name if where.name == "masks" else where.name
         # the name says which layout; a hash of where it is keeps layouts of one name in two folders apart
         label = f"{name}-{hashlib.sha256(str(where).encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"

@@ -172,7 +172,12 @@ def _from_json(path: Path) -> list[BatchSource]:
         unknown = set(entry) - {"data", "mask", "name", "options"}
         if unknown:
             raise ConfigError(f"{where}: unknown key '{min(unknown)}' (use 'options' for option overrides).")
-        options = flatten_options(entry.get("options") or {}, where)
+        # a whole number given for a real-valued option is that real ({"p_aug": 0} is {"p_aug": 0.0}), as a CSV
+        # cell is read, so the same options written two ways are one source's repeat (_mark_repeats)
+        options = {
+            k: float(v) if type(v) is int and option_type(k) is float else v
+            for k, v in flatten_options(entry.get("options") or {}, where).items()
+        }
         out.append(_entry(path.parent, entry.get("data"), entry.get("mask"), entry.get("name"), options, where))
     return out
 

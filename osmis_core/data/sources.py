@@ -292,10 +292,14 @@ _TRUNCATED_SHARE = 0.9
 
 
 def _declared_duration(container, stream) -> float | None:
-    """The length in seconds a video declares for its frames: the video stream's own, else the container's when
-    the file holds no other stream (an audio track may run longer than the picture), else None."""
+    """The length in seconds a video declares for its frames: the video stream's own (a Matroska file gives it as
+    the stream's DURATION tag, HH:MM:SS.nnnnnnnnn), else the container's when the file holds no other stream (an
+    audio track may run longer than the picture), else None."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
+    tag = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", (stream.metadata or {}).get("DURATION", "").strip())
+    if tag:
+        return int(tag[1]) * 3600 + int(tag[2]) * 60 + float(tag[3])
     if container.duration and len(container.streams) == 1:
         return container.duration / 1_000_000  # in av.time_base units
     return None
