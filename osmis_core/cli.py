@@ -452,9 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     args.thread_plan = configure_threads(getattr(args, "threads", None))
     # a warning is said once a command: `osmis run` reads its data to train and again to score the gallery
     said: set[str] = set()
-    warnings.showwarning = lambda msg, *a, **k: (
-        None if str(msg) in said else (said.add(str(msg)), print(f"warning: {msg}", file=sys.stderr))
-    )
+
+    def say_once(message, *args, **kwargs) -> None:
+        if str(message) not in said:
+            said.add(str(message))
+            print(f"warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = say_once
     # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
     # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
     from PIL import Image
