@@ -4,9 +4,13 @@ as failed, not trained), not a second training of the same model whose pairs go 
 
 from __future__ import annotations
 
-from helpers import write_scene
+import json
 
+from helpers import TINY, write_scene
+
+from osmis_core.batch import RunFinished, run_batch
 from osmis_core.batch.sources import list_sources
+from osmis_core.config import build_config
 
 
 def test_a_repeated_source_is_a_problem_and_an_ablation_is_not(tmp_path):
@@ -22,3 +26,23 @@ def test_a_repeated_source_is_a_problem_and_an_ablation_is_not(tmp_path):
         f"{image.resolve()}: listed again with the same mask and options as the source '00000'; it would train the "
         "same model twice (give other options, or list it once)."
     )
+
+
+def test_an_override_equal_to_the_batchs_own_value_is_a_repeat(tmp_path):
+    """Breaker 18's open item: `{"iters": 2}` in a batch of 2 iterations trains the same model as the entry without
+    it, so it is a repeat (sources are compared with the batch's values applied, not as written)."""
+    scene = write_scene(tmp_path)
+    entry = {"data": str(scene / "image" / "00000.png"), "mask": str(scene / "mask" / "00000.png")}
+    listed = [entry, {**entry, "options": {"iters": 2}}, {**entry, "options": {"iters": 3}}]
+    (tmp_path / "list.json").write_text(json.dumps(listed), encoding="utf-8")
+    assert [s.problem is None for s in list_sources(tmp_path / "list.json")] == [True, True, True]
+    config = build_config(None, None, {**TINY, "iters": 2})
+    events = list(run_batch(tmp_path / "list.json", config, tmp_path / "batch", n_per_source=1, num_cpus=2))
+    finished = {e.name: e for e in events if isinstance(e, RunFinished)}
+    assert {k: e.status for k, e in finished.items()} == {
+        "00000": "finished",
+        "00000-2": "failed",
+        "00000-3": "finished",
+    }
+    assert "listed again with the same mask and options as the source '00000'" in finished["00000-2"].message
+    assert not (tmp_path / "batch" / "runs" / "00000-2").exists()

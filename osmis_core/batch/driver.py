@@ -28,7 +28,7 @@ from .events import (
     RunStarted,
 )
 from .layout import BatchFolder
-from .sources import BatchSource, list_sources
+from .sources import BatchSource, list_sources, mark_repeats
 from .summary import read_summary, run_row, write_summary
 from .worker import BatchMonitor, check_storage, train_source
 
@@ -88,6 +88,7 @@ def run_batch(
             "--max-concurrent at least 1."
         )
     source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
+    source_list = mark_repeats(source_list, lambda overrides: config.replace(**overrides).to_dict())
     batch = BatchFolder(Path(out).resolve())
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)

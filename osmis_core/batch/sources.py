@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,20 +83,33 @@ def list_sources(path: str | Path) -> list[BatchSource]:
         raise DataError(f"{path}: SOURCES must be a folder, a .json or a .csv list of sources.")
     if not entries:
         raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
-    return _mark_repeats(_unique_names(entries))
+    return mark_repeats(_unique_names(entries))
 
 
-def _mark_repeats(entries: list[BatchSource]) -> list[BatchSource]:
-    """A source listed again with the same data, mask and options as an earlier one is a source with a problem: it
-    would train the same model a second time and put its pairs into the dataset twice (the same data with other
-    options, an ablation, is a source of its own)."""
+def mark_repeats(
+    entries: list[BatchSource], resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> list[BatchSource]:
+    """`entries` with each source listed again with the same data, mask and options as an earlier one made a source
+    with a problem: it would train the same model a second time and put its pairs into the dataset twice (the same
+    data with other options, an ablation, is a source of its own).
+
+    resolve: maps a source's overrides to the options it trains with (the batch's options with the overrides
+    applied), so that an override equal to the batch's own value is a repeat too; overrides it refuses
+    (ConfigError, reported for that source by the batch) are compared as written. Without it, as written.
+    """
     first: dict[tuple, str] = {}
     out = []
     for e in entries:
+        options = e.options
+        if resolve is not None:
+            try:
+                options = resolve(e.options)
+            except ConfigError:
+                pass
         key = (
             Path(e.data).resolve(),
             Path(e.mask).resolve() if e.mask else None,
-            json.dumps(e.options, sort_keys=True, default=str),
+            json.dumps(options, sort_keys=True, default=str),
         )
         if key in first and e.problem is None:
             e = BatchSource(
@@ -173,7 +187,7 @@ def _from_json(path: Path) -> list[BatchSource]:
         if unknown:
             raise ConfigError(f"{where}: unknown key '{min(unknown)}' (use 'options' for option overrides).")
         # a whole number given for a real-valued option is that real ({"p_aug": 0} is {"p_aug": 0.0}), as a CSV
-        # cell is read, so the same options written two ways are one source's repeat (_mark_repeats)
+        # cell is read, so the same options written two ways are one source's repeat (mark_repeats)
         options = {
             k: float(v) if type(v) is int and option_type(k) is float else v
             for k, v in flatten_options(entry.get("options") or {}, where).items()
