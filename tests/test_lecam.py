@@ -139,3 +139,27 @@ def test_lecam_compiled_agrees_with_eager(scene):
         a, b = eager.train_step(), compiled.train_step()
         assert torch.allclose(a.terms["d_lecam"], b.terms["d_lecam"], rtol=1e-3, atol=1e-4)
     assert torch.allclose(eager.lecam.real, compiled.lecam.real, rtol=1e-3, atol=1e-4)
+
+
+def test_the_quick_lecam_recipe_is_quick_with_the_papers_weight(monkeypatch):
+    from pathlib import Path
+
+    from osmis_core.config import preset_options
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_recipes
+
+    config = bench_recipes.recipe_config("quick-lecam", 0, "cpu", tiny=False, scale=1.0)
+    assert config.regularisation.lecam_weight == 0.3 and config.regularisation.lecam_decay == 0.99
+    assert config.run.iters == preset_options("quick")["iters"]
+
+
+def test_readme_and_model_doc_describe_lecam():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme, model = (root / "README.md").read_text(), (root / "docs" / "model.md").read_text()
+    for word in ("--lecam-weight", "--lecam-decay", "d_lecam", "Tseng", "quick-lecam"):
+        assert word in readme, word
+    section = model[model.index("- **LeCam**") : model.index("- **Learning-rate schedule**")]
+    assert "Tseng" in section and "--lecam-weight" in section and "checkpoints" in section
