@@ -15,6 +15,7 @@ from osmis_core.application.session import start_training
 from osmis_core.cli import main
 from osmis_core.config import OsmisConfig, build_config
 from osmis_core.errors import ConfigError
+from osmis_core.training.bench import VARIANTS
 from osmis_core.training.trainer import LeCamAnchors, Trainer, lecam_penalty, load_data_for
 
 
@@ -85,6 +86,24 @@ def test_a_checkpoint_without_anchors_loads_them_at_0(scene, tmp_path):
     again.load_state_dict(state)
     assert again.step == 2 and again.lecam.real is None
     assert again.train_step().terms["d_lecam"] > 0
+
+
+def test_without_masks_the_content_logit_is_regularised_too(scene):
+    """SIV-GAN (masks off): D's content outputs (one per block after the low-level part) are real/fake logits, so
+    they have their own anchors."""
+    with_masks, images_only = _trainer(scene, lecam_weight=0.3), _trainer(scene, lecam_weight=0.3, masks=False)
+    with_masks.train_step(), images_only.train_step()
+    a = images_only.data.architecture
+    assert images_only.lecam.real.numel() == with_masks.lecam.real.numel() + a.num_blocks_d - a.num_blocks_d0
+
+
+def test_lecam_on_the_fast_path_agrees_with_eager(scene):
+    eager = _trainer(scene, lecam_weight=0.3, **VARIANTS["eager"])
+    fast = _trainer(scene, lecam_weight=0.3, **VARIANTS["fast"])
+    for _ in range(3):
+        a, b = eager.train_step(), fast.train_step()
+        assert all(torch.allclose(a.terms[k], b.terms[k], rtol=1e-4, atol=1e-5) for k in a.terms)
+    assert torch.allclose(eager.lecam.fake, fast.lecam.fake, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
