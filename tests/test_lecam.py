@@ -83,9 +83,22 @@ def test_a_checkpoint_without_anchors_loads_them_at_0(scene, tmp_path):
     state = RunFolder(tmp_path / "r").load_checkpoint(2)
     del state["lecam"]  # as an earlier version saved it
     again = _trainer(scene, iters=2, lecam_weight=0.3)
+    again.train_step()  # anchors of its own, which the load replaces (as a rollback's does)
     again.load_state_dict(state)
-    assert again.step == 2 and again.lecam.real is None
+    assert again.step == 2 and again.lecam.real is None and again.lecam.fake is None
     assert again.train_step().terms["d_lecam"] > 0
+
+
+def test_loading_a_checkpoint_restores_its_anchors(scene):
+    """What a rollback to an earlier checkpoint relies on: the anchors go back with the weights."""
+    trainer = _trainer(scene, lecam_weight=0.3)
+    trainer.train_step()
+    state = trainer.state_dict()
+    saved = {k: v.clone() for k, v in state["lecam"].items()}
+    trainer.train_step()
+    assert not torch.equal(trainer.lecam.real, saved["real"])
+    trainer.load_state_dict(state)
+    assert torch.equal(trainer.lecam.real, saved["real"]) and torch.equal(trainer.lecam.fake, saved["fake"])
 
 
 def test_without_masks_the_content_logit_is_regularised_too(scene):

@@ -133,15 +133,18 @@ def lecam_penalty(maps: list[torch.Tensor], anchors: torch.Tensor) -> torch.Tens
     maps (`real_fake_maps`) of one pass to that map's anchor (`anchors`, one per map: the moving average of the
     other pass's mean output), mean over the pixels and the batch, averaged over the maps; a float32 scalar with
     the graph kept. The paper's D gives one logit per image; OSMIS's gives a map per scale and branch, so each map
-    is pulled towards the anchor of its own kind of output rather than all maps towards one number."""
+    is pulled towards the anchor of its own kind of output rather than all maps towards one number. This is the
+    paper's two-sided square; the authors' code squares only relu(D(x) - alpha_F) and relu(alpha_R - D(G(z)))."""
     return torch.stack([(m.float() - a).pow(2).mean() for m, a in zip(maps, anchors)]).mean()
 
 
 class LeCamAnchors:
     """The moving averages alpha_R and alpha_F of the LeCam regulariser, one per real/fake map of D: training
-    state that a checkpoint keeps, so that a resumed run pulls towards the same anchors. They start at 0 (as in
-    the authors' code) and each pass updates its own kind's anchors from its detached map means before its penalty
-    is taken (the authors' order); the real pass, back-propagated first, reads the fake anchors of the step before."""
+    state that a checkpoint keeps, so that a resumed (or rolled back) run pulls towards the same anchors. They start
+    at 0, as in the authors' code (which also divides out that start's bias, TensorFlow's zero_debias; here the
+    first hundred or so steps pull towards anchors still near 0), and each pass updates its own kind's anchors from
+    its detached map means before its penalty is taken (the authors' order); the real pass, back-propagated first,
+    reads the fake anchors of the step before."""
 
     def __init__(self, decay: float):
         self.decay = decay
@@ -162,7 +165,10 @@ class LeCamAnchors:
     def state_dict(self) -> dict:
         return {"real": self.real, "fake": self.fake}
 
-    def load_state_dict(self, state: dict, device: torch.device) -> None:
+    def load_state_dict(self, state: dict | None, device: torch.device) -> None:
+        """The anchors of `state` (None: those of a checkpoint saved before the first step or by an earlier
+        version, which start again at 0)."""
+        state = state or {"real": None, "fake": None}
         self.real, self.fake = (None if state[k] is None else state[k].to(device).float() for k in ("real", "fake"))
 
 
@@ -400,8 +406,8 @@ class Trainer:
             self.fixed_noise = state["fixed_noise"]
             if self.ada is not None and state.get("ada"):
                 self.ada.load_state_dict(state["ada"])
-            if self.lecam is not None and state.get("lecam"):  # a checkpoint of an earlier version: anchors at 0
-                self.lecam.load_state_dict(state["lecam"], self.device)
+            if self.lecam is not None:
+                self.lecam.load_state_dict(state.get("lecam"), self.device)
             self.monitor.health.load_state_dict(state.get("health"))
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
