@@ -36,6 +36,7 @@ def _opt(
     model: str | None = None,
     instead: tuple[str, str] | None = None,
     otherwise: str | None = None,
+    open_range: bool = False,
 ):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
@@ -45,7 +46,8 @@ def _opt(
     model: the only model whose runs read the option ("osmis" or "renderer"; None: both). instead: (what the
     option sets, the other model's option that sets it), named when the option is given to the other model
     (see check_model_options). otherwise: for an option without such a counterpart, what the other model does
-    instead, in words (with the flag to use), named in the same refusal.
+    instead, in words (with the flag to use), named in the same refusal. open_range: the value must lie strictly
+    between minimum and maximum (a decay of 0 or 1 would be another method, not a setting of this one).
     """
     meta = {
         "help": help,
@@ -58,6 +60,7 @@ def _opt(
         "model": model,
         "instead": instead,
         "otherwise": otherwise,
+        "open": open_range,
     }
     return field(default=default, metadata=meta)
 
@@ -251,6 +254,29 @@ class RegularisationOptions:
         label="R1 every",
         model="osmis",
         otherwise="renderer runs train with OASIS's losses, without an R1 penalty",
+    )
+    lecam_weight: float = _opt(
+        0.0,
+        "Weight lambda of the LeCam regulariser (Tseng et al. 2021, made for GANs trained on limited data): "
+        "E[(D(x) - alpha_F)^2] + E[(D(G(z)) - alpha_R)^2] on D's real/fake logit maps, pixel-wise, where alpha_R "
+        "and alpha_F are moving averages of D's mean outputs on reals and fakes; 0 disables it (the paper's "
+        "recipe).",
+        minimum=0.0,
+        label="LeCam weight",
+        warn_above=100.0,
+        model="osmis",
+        otherwise="renderer runs train with OASIS's losses, without the LeCam regulariser",
+    )
+    lecam_decay: float = _opt(
+        0.99,
+        "Decay of the moving averages of D's mean outputs that the LeCam regulariser pulls towards (Tseng et al.: "
+        "0.99), when lecam_weight is above 0.",
+        minimum=0.0,
+        maximum=1.0,
+        open_range=True,
+        label="LeCam decay",
+        model="osmis",
+        otherwise="renderer runs train with OASIS's losses, without the LeCam regulariser",
     )
 
 
@@ -787,6 +813,8 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
         raise ConfigError(f"{said} must be a finite number, got {value!r}.")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{said} must be one of {', '.join(meta['choices'])}, got {value!r}.")
+    if meta.get("open") and not meta["min"] < value < meta["max"]:
+        raise ConfigError(f"{said} must be above {meta['min']} and below {meta['max']}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"{said} must be at least {meta['min']}, got {value!r}.")
     limit = meta.get("max")
@@ -830,8 +858,9 @@ def _check_together(
     mask_shares or class_coverage compare the generated masks with the real ones); and an option that has no effect
     with the other options given is refused rather than silently ignored: keep_best without evaluations (eval_every
     0, or above iters), adaptive augmentation or p_aug without differentiable augmentation (augment off; p_aug for
-    both models), ada_target or ada_images without adaptive augmentation, r1_every without R1 (r1_gamma 0), an
-    lr_decay_from that decays no step of the run; and R1 (a double backward) with compile.
+    both models), ada_target or ada_images without adaptive augmentation, r1_every without R1 (r1_gamma 0),
+    lecam_decay without LeCam (lecam_weight 0), an lr_decay_from that decays no step of the run; and R1 (a double
+    backward) with compile.
 
     A rule applies where the run's model reads every option it names (model_reads) and, when `now` is given (the
     options given now to a configuration that held before, see OsmisConfig.with_options), where one of them is in
@@ -890,6 +919,11 @@ def _check_together(
         raise ConfigError(
             f"{said('r1_every')} spaces the R1 penalties, but {said('r1_gamma')} = 0 turns R1 off; give "
             f"{said('r1_gamma')} above 0, or leave {said('r1_every')} out."
+        )
+    if flat["lecam_weight"] == 0 and given("lecam_decay") and applies("lecam_decay", "lecam_weight"):
+        raise ConfigError(
+            f"{said('lecam_decay')} sets the LeCam regulariser's moving averages, but {said('lecam_weight')} = 0 "
+            f"turns it off; give {said('lecam_weight')} above 0, or leave {said('lecam_decay')} out."
         )
     if flat["r1_gamma"] > 0 and flat["compile"] and applies("r1_gamma", "compile"):
         raise ConfigError(

@@ -101,7 +101,8 @@ class FieldEditor(QObject):
             parts.append("Choices: " + ", ".join(m["choices"]))
         lo, hi = m.get("min"), m.get("max")
         if lo is not None or hi is not None:
-            parts.append(f"Range: {'' if lo is None else lo} … {'' if hi is None else hi}")
+            ends = " (ends excluded)" if m.get("open") else ""
+            parts.append(f"Range: {'' if lo is None else lo} … {'' if hi is None else hi}{ends}")
         if m.get("model"):
             parts.append(f"Read only by {m['model']} runs (Model)")
         return "<br>".join(parts)

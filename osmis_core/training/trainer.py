@@ -116,10 +116,60 @@ def r1_penalty(out: DiscriminatorOutput, inputs: list[torch.Tensor]) -> torch.Te
     score) of the map's mean over its patches: one number per image as in the single-logit discriminators R1 and
     its usual weights (StyleGAN2-ADA's gamma = 0.0002 * resolution^2 / batch) were made for. inputs: the real image
     pyramid D was given, each B x 3 x H_s x W_s with requires_grad."""
-    maps = out.low_level + out.layout + (out.content if out.mask is None else [])
-    score = torch.stack([m.float().flatten(1).mean(1) for m in maps]).mean(0)  # B
+    score = torch.stack([m.float().flatten(1).mean(1) for m in real_fake_maps(out)]).mean(0)  # B
     grads = torch.autograd.grad(score.sum(), inputs, create_graph=True)
     return sum(g.float().pow(2).flatten(1).sum(1).mean() for g in grads)
+
+
+def real_fake_maps(out: DiscriminatorOutput) -> list[torch.Tensor]:
+    """D's real/fake logit maps: the low-level and layout outputs, and the content output without masks (SIV-GAN's
+    real/fake logit; with masks it is OSMIS's (K + 1)-way class score, which no real/fake regulariser reads)."""
+    return out.low_level + out.layout + (out.content if out.mask is None else [])
+
+
+def lecam_penalty(maps: list[torch.Tensor], anchors: torch.Tensor) -> torch.Tensor:
+    """One half of the LeCam regulariser (Tseng, Jiang, Liu, Yang and Yang 2021, "Regularizing Generative
+    Adversarial Networks under Limited Data", eq. 3): the squared distance of each logit of each of D's real/fake
+    maps (`real_fake_maps`) of one pass to that map's anchor (`anchors`, one per map: the moving average of the
+    other pass's mean output), mean over the pixels and the batch, averaged over the maps; a float32 scalar with
+    the graph kept. The paper's D gives one logit per image; OSMIS's gives a map per scale and branch, so each map
+    is pulled towards the anchor of its own kind of output rather than all maps towards one number. This is the
+    paper's two-sided square; the authors' code squares only relu(D(x) - alpha_F) and relu(alpha_R - D(G(z)))."""
+    return torch.stack([(m.float() - a).pow(2).mean() for m, a in zip(maps, anchors)]).mean()
+
+
+class LeCamAnchors:
+    """The moving averages alpha_R and alpha_F of the LeCam regulariser, one per real/fake map of D: training
+    state that a checkpoint keeps, so that a resumed (or rolled back) run pulls towards the same anchors. They start
+    at 0, as in the authors' code (which also divides out that start's bias, TensorFlow's zero_debias; here the
+    first hundred or so steps pull towards anchors still near 0), and each pass updates its own kind's anchors from
+    its detached map means before its penalty is taken (the authors' order); the real pass, back-propagated first,
+    reads the fake anchors of the step before."""
+
+    def __init__(self, decay: float):
+        self.decay = decay
+        self.real: torch.Tensor | None = None  # float32, one per map; None until the first step
+        self.fake: torch.Tensor | None = None
+
+    def update(self, maps: list[torch.Tensor], real: bool) -> None:
+        """Move the real (or fake) anchors towards this pass's map means (detached): alpha <- decay * alpha +
+        (1 - decay) * mean."""
+        means = torch.stack([m.detach().float().mean() for m in maps])
+        if self.real is None:
+            self.real, self.fake = torch.zeros_like(means), torch.zeros_like(means)
+        if real:
+            self.real = torch.lerp(self.real, means, 1.0 - self.decay)
+        else:
+            self.fake = torch.lerp(self.fake, means, 1.0 - self.decay)
+
+    def state_dict(self) -> dict:
+        return {"real": self.real, "fake": self.fake}
+
+    def load_state_dict(self, state: dict | None, device: torch.device) -> None:
+        """The anchors of `state` (None: those of a checkpoint saved before the first step or by an earlier
+        version, which start again at 0)."""
+        state = state or {"real": None, "fake": None}
+        self.real, self.fake = (None if state[k] is None else state[k].to(device).float() for k in ("real", "fake"))
 
 
 def _mean_logit(out) -> torch.Tensor:
@@ -146,6 +196,8 @@ class Trainer:
         )
         a = config.augmentation
         self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, config.optimisation.batch_size) if a.ada else None
+        reg = config.regularisation
+        self.lecam = LeCamAnchors(reg.lecam_decay) if reg.lecam_weight > 0 else None
         self.g_forward, self.d_forward = self.generator, self.discriminator
         if config.run.compile:
             # G is one static graph. D's forward draws feature-augmentation decisions in Python, which would
@@ -254,6 +306,11 @@ class Trainer:
             r1 = 0.5 * reg.r1_gamma * reg.r1_every * r1_penalty(d_real, real_pyr) if r1_now else loss_real.new_zeros(())
             loss_real = loss_real + r1
             terms["d_r1"] = r1
+        if self.lecam is not None:
+            maps = real_fake_maps(d_real)
+            self.lecam.update(maps, real=True)
+            lecam_real = reg.lecam_weight * lecam_penalty(maps, self.lecam.fake)
+            loss_real = loss_real + lecam_real
         loss_real.backward()
         with self._autocast():
             with torch.no_grad():
@@ -262,6 +319,12 @@ class Trainer:
             d_fake = D(fake_pyr, fake_mask, real=False, harden=harden, gen=self.rng)
         f_terms = discriminator_terms(d_fake, False, loss_kind, n_d)
         loss_fake = sum(f_terms.values())
+        if self.lecam is not None:
+            maps = real_fake_maps(d_fake)
+            self.lecam.update(maps, real=False)
+            lecam_fake = reg.lecam_weight * lecam_penalty(maps, self.lecam.real)
+            loss_fake = loss_fake + lecam_fake
+            terms["d_lecam"] = lecam_real + lecam_fake
         loss_fake.backward()
         self.optimiser_step(self.opt_d)
         loss_d = loss_real.detach() + loss_fake.detach()
@@ -327,6 +390,7 @@ class Trainer:
             "rng": {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()},
             "fixed_noise": self.fixed_noise,
             "ada": self.ada.state_dict() if self.ada is not None else None,
+            "lecam": self.lecam.state_dict() if self.lecam is not None else None,
             "health": self.monitor.health.state_dict(),
         }
 
@@ -342,6 +406,8 @@ class Trainer:
             self.fixed_noise = state["fixed_noise"]
             if self.ada is not None and state.get("ada"):
                 self.ada.load_state_dict(state["ada"])
+            if self.lecam is not None:
+                self.lecam.load_state_dict(state.get("lecam"), self.device)
             self.monitor.health.load_state_dict(state.get("health"))
             self.step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
