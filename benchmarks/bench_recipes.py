@@ -73,6 +73,9 @@ RECIPES: dict[str, tuple[str | None, dict]] = {
     "quick-r1-strong": ("quick", {"r1_gamma": 10.0}),
     # LeCam (Tseng et al. 2021, made for limited data): 0.3 is the paper's weight for BigGAN's hinge/BCE losses
     "quick-lecam": ("quick", {"lecam_weight": 0.3}),
+    # a thirtieth of that: here every pixel of every real/fake map is pulled, not one logit per image, and at 0.3
+    # the scene's samples lost their diversity by iteration 600
+    "quick-lecam-weak": ("quick", {"lecam_weight": 0.01}),
     "quick-lr-decay": ("quick", {"lr_decay_from": 0.5}),
     # the optimiser settings of the seed systems: SPADE's two time-scale update rule (Heusel et al. 2017: half
     # the rate for G, twice for D, Adam betas (0, 0.9)), and Adam without momentum alone (beta1 0, as BigGAN and
