@@ -287,9 +287,9 @@ class Renderer:
 
     def decode_layout_image(self, img: Image.Image, name: str) -> np.ndarray:
         """Pixels -> class ids (H x W int64), as training read its masks. A palette image whose colours are all
-        class colours of the training masks is read by its colours (a re-saved or re-ordered palette keeps its
-        classes); otherwise palette indices and grey levels go by data.masks.layout_ids (ids, or the training
-        masks' own values such as 0/255 black/white). Colours are matched to the colours of the training masks'
+        class colours of the training masks, each index another class, is read by its colours (a re-saved or
+        re-ordered palette keeps its classes); otherwise palette indices and grey levels go by
+        data.masks.layout_ids (ids, or the training masks' own values such as 0/255 black/white). Colours are matched to the colours of the training masks'
         classes (data.masks.layout_colours: their class colours, or black/white and the grey levels of grey masks;
         anti-aliased edges to the nearest), else to the project's palette (gallery masks and paint-page layouts
         saved as RGB). Raises DataError for a colour of neither, naming what the run accepts, and for a
@@ -299,7 +299,10 @@ class Renderer:
         class_colours = np.array(self.class_colours, np.int64) if self.class_colours else None
         if img.mode in ("P", "PA") and class_colours is not None and _distinct_palette_colours(img):
             by_colour = layout_colour_ids(rgb, class_colours, edges=False)
-            if (by_colour >= 0).all():
+            used = np.unique(np.asarray(img if img.mode == "P" else img.convert("P")))
+            # every index a class colour, and no two indices one class (a grey ramp palette's 0/1/2, all near
+            # black, are ids, not three blacks)
+            if (by_colour >= 0).all() and np.unique(by_colour).size == used.size:
                 return by_colour
         ids = layout_ids(
             img, self.class_values, self.num_classes, self._colour_trained, self.mask_kind, name, self.class_colours
@@ -759,13 +762,49 @@ def training_layout(run_dir: str | Path) -> np.ndarray:
 _REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)  # region files: outside black, inside white
 
 
-def save_layout(ids: np.ndarray, path: str | Path) -> Path:
+def _run_reads(path: Path, run_dir: str | Path) -> str | None:
+    """What a run folder's run would lose if `path` were written: "the run's own files" (an existing file inside
+    the run folder: run.json, a checkpoint, a gallery's picture) or "the run's training data" (its image, video or
+    mask files as run.json records them, or any file inside a data folder, where a new mask would join the data);
+    None when the path is neither. A run.json that cannot be read protects the run folder alone."""
+    target, root = Path(path).resolve(), Path(run_dir).resolve()
+    if target.exists() and target.is_relative_to(root):
+        return "the run's own files"
+    try:
+        data = RunFolder(root).read_run_json().get("data") or {}
+    except OsmisError:
+        return None
+    source = data.get("source") or {}
+    listed = [source.get("path"), source.get("video"), data.get("path"), data.get("mask_path")]
+    masks = source.get("masks")
+    listed += masks if isinstance(masks, list) else []
+    for p in listed:
+        if not isinstance(p, str) or not p:  # absent, or a hand edit: nothing to protect by it
+            continue
+        q = Path(p).resolve()
+        if target == q or (q.is_dir() and target.is_relative_to(q)):
+            return "the run's training data"
+    return None
+
+
+def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = None) -> Path:
     """Write a layout (H x W class ids, 0..255) as an indexed PNG with the project's palette (resources/
-    palette.json), atomically. Raises OsmisError when the file cannot be written."""
+    palette.json), atomically. Raises OsmisError when the file cannot be written, DataError for a name that does
+    not end in .png (PNG bytes under another image's name would be misread) and, with `run_dir`, for a path among
+    the files that run owns or was trained on (a layout saved over the training mask or run.json would quietly
+    change or break the run)."""
     path = Path(path)
     ids = np.asarray(ids)
     if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() > 255:
         raise DataError(f"{path}: a layout must be a non-empty 2-D map of class ids 0..255.")
+    owner = _run_reads(path, run_dir) if run_dir is not None else None
+    if owner is not None:
+        raise DataError(
+            f"{path}: is among {owner} of {Path(run_dir)}; save the layout to another file, so the run stays as "
+            "it was trained."
+        )
+    if path.suffix.lower() != ".png":
+        raise DataError(f"{path}: a layout is saved as a PNG file; give a name ending in .png.")
     image = Image.fromarray(ids.astype(np.uint8), "P")
     image.putpalette(palette().reshape(-1).tolist())
     try:

@@ -1,0 +1,55 @@
+"""Breaker session 19 (the Paint page's layouts, `osmis render`, the two-stage pipeline): one small test per finding
+(tiny settings, CPU).
+
+Found and fixed:
+- an indexed layout whose palette is a grey ramp (what `Image.fromarray(ids).convert("P")` writes: index i is grey
+  level i) was read by its colours for a renderer trained on colour masks: 0/1/2 are all within the colour
+  tolerance of black, so every class became 0 (`osmis render` said "the layout holds a single class (0)", the Paint
+  page opened a blank canvas). The colours of a palette are now used only when no two of its indices fall into one
+  class (Renderer.decode_layout_image).
+- the Paint page's Save layout… wrote over anything: the run's training mask (the next resume trains on the
+  painted layout), its training photo (PNG bytes under a .jpg name), the run's run.json (the run no longer opens).
+  render.save_layout now refuses a name not ending in .png and, given the run, its own files and its training data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from osmis_core.application.render import load_renderer, save_layout
+from osmis_core.errors import DataError
+
+
+def test_an_indexed_layout_with_a_grey_ramp_palette_keeps_its_classes(tiny_renderer_run, tmp_path):
+    run, layout = tiny_renderer_run
+    renderer = load_renderer(run)
+    ids = renderer.read_layout(layout)
+    assert np.unique(ids).size == 3
+    ramp = tmp_path / "ramp.png"
+    Image.fromarray(ids.astype(np.uint8)).convert("P").save(ramp)  # palette entry i = (i, i, i)
+    assert Image.open(ramp).mode == "P"
+    assert np.array_equal(renderer.read_layout(ramp), ids)
+    assert np.array_equal(renderer.read_editable_layout(ramp), ids)
+
+
+def test_save_layout_refuses_the_runs_own_files_and_its_training_data(tiny_renderer_run, tmp_path):
+    run, mask = tiny_renderer_run
+    ids = load_renderer(run).read_layout(mask)
+    data = mask.parent.parent
+    protected = [mask, run / "run.json", data / "image" / "00000.png", data / "mask" / "00001.png"]
+    before = {p: p.read_bytes() for p in protected if p.exists()}
+    for target in protected:
+        with pytest.raises(DataError, match="save the layout to another file") as info:
+            save_layout(ids, target, run)
+        assert str(info.value).startswith(str(target))
+    assert {p: p.read_bytes() for p in protected if p.exists()} == before
+    assert not (data / "mask" / "00001.png").exists()  # a new mask would have joined the training data
+    with pytest.raises(DataError, match=r"give a name ending in \.png"):
+        save_layout(ids, tmp_path / "layout.jpg", run)
+    assert not (tmp_path / "layout.jpg").exists()
+    fresh = save_layout(ids, tmp_path / "mine.png", run)  # anywhere else: written
+    assert np.array_equal(np.asarray(Image.open(fresh)), ids)
+    new_in_run = save_layout(ids, run / "layouts" / "mine.png", run)  # a new file in the run folder is no harm
+    assert new_in_run.is_file()
