@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         s.run_changed.connect(self._paint_run)
         s.checkpoints_changed.connect(lambda _steps: self._paint_run(self.state.run))
         self.paint.available_changed.connect(self._paint_available)
+        self.paint.load_failed.connect(self._paint_load_failed)
         self.paint.gallery_added.connect(self._paint_gallery_added)
         self.gallery.edit_layout.connect(self._edit_layout)
         self._build_menus()
@@ -279,6 +280,10 @@ class MainWindow(QMainWindow):
     def _paint_available(self, available: bool) -> None:
         self.tabs.setTabEnabled(self.tabs.indexOf(self.paint), available)
         self.gallery.set_layout_editing(available)
+
+    def _paint_load_failed(self, message: str) -> None:
+        """Said where it is seen: the Paint page that would show it is disabled, and the run itself opened."""
+        self.show_message("warning", "Paint is unavailable: the renderer cannot be loaded", message)
 
     def _paint_gallery_added(self, folder: str, n: int) -> None:
         if self.gallery.run_dir == self.paint.run_dir:

@@ -54,6 +54,7 @@ class PaintPage(QWidget):
     gallery_added = Signal(str, int)  # gallery folder, items in it
     layout_saved = Signal(str)
     failed = Signal(str)
+    load_failed = Signal(str)  # the run's renderer cannot be loaded: why (the page stays unavailable)
 
     def __init__(self, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -296,7 +297,8 @@ class PaintPage(QWidget):
             self._start_with(loaded.training_layout, "the training mask")
         else:
             self._start_with(np.zeros(r.size, np.uint8), "a blank canvas")
-            set_error(self.error_label, f"The training mask cannot be used: {loaded.training_layout_error}.")
+            why = loaded.training_layout_error.rstrip(".")  # the engine's sentence ends with its own full stop
+            set_error(self.error_label, f"The training mask cannot be used: {why}.")
         if self._load_warning is not None:
             # said again last: the load's own status lines above would hide it
             self._on_warning(self._load_warning)
@@ -316,9 +318,11 @@ class PaintPage(QWidget):
         if getattr(exc, "gui_tag", None) != self._load_tag:
             return
         self.loaded = None
+        self.status_label.setText("")  # no longer "Loading…"
         self._report("The renderer cannot be loaded", exc)
         self.available_changed.emit(False)
         self.update_actions()
+        self.load_failed.emit(tasks.describe_error(exc)[0])
 
     def _fill_classes(self) -> None:
         self.class_list.blockSignals(True)
@@ -399,10 +403,11 @@ class PaintPage(QWidget):
         from osmis_core.errors import OsmisError
 
         try:
-            saved = paint_jobs.save_layout(self.layout_model.ids, path)
+            saved = paint_jobs.save_layout(self.layout_model.ids, path, self.run_dir)
         except OsmisError as exc:
             self._report("The layout was not saved", exc)
             return False
+        set_error(self.error_label, None)  # an earlier refusal no longer holds
         self.status_label.setText(f"Layout saved to {saved}")
         self.layout_saved.emit(saved)
         return True

@@ -1,0 +1,55 @@
+"""Breaker session 19, the app: the Paint page of a renderer run (real window under Xvfb, then these offscreen
+tests).
+
+Found and fixed:
+- Save layout… over the run's training mask wrote it (the engine now refuses the run's files and training data);
+  the refusal stayed on the page after a later save had succeeded: a save now clears it.
+- a renderer run whose checkpoints are all damaged opened without a word: the Paint tab was greyed out and the
+  reason sat on that disabled page, under a status line that went on saying "Loading the renderer…". The window
+  now says it in a warning, and the page's status line no longer says it is loading.
+- "The training mask cannot be used: …any more.." ended in two full stops.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from app_steps import LONG
+
+pytestmark = pytest.mark.gui
+
+
+def test_saving_over_the_training_mask_is_refused_and_a_later_save_clears_it(paint, renderer_run, tmp_path):
+    mask = renderer_run.parent / "data" / "scene_mask.png"
+    before = mask.read_bytes()
+    assert not paint.save_layout(str(mask))
+    assert mask.read_bytes() == before
+    assert "is among the run's training data" in paint.error_label.text()
+    assert paint.save_layout(str(tmp_path / "mine.png"))
+    assert paint.error_label.text() == ""
+
+
+def test_a_renderer_that_cannot_be_loaded_is_said_in_the_window(window, qtbot, renderer_run, tmp_path):
+    run = shutil.copytree(renderer_run, tmp_path / "damaged")
+    for ckpt in (run / "checkpoints").glob("*.pt"):
+        ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    window.open_path(str(run))
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LONG)
+    kind, title, text = window.last_message
+    assert kind == "warning" and "renderer cannot be loaded" in title
+    assert "damaged checkpoint" in text
+    assert not window.tabs.isTabEnabled(window.tabs.indexOf(window.paint))
+    assert "Loading" not in window.paint.status_label.text()
+
+
+def test_a_missing_training_mask_is_said_with_one_full_stop(paint, renderer_run, qtbot, tmp_path):
+    run = shutil.copytree(renderer_run, tmp_path / "run")
+    data = shutil.copytree(renderer_run.parent / "data", tmp_path / "data")
+    text = (run / "run.json").read_text().replace(str(renderer_run.parent / "data"), str(data))
+    (run / "run.json").write_text(text)
+    (data / "scene_mask.png").unlink()
+    with qtbot.waitSignal(paint.available_changed, timeout=LONG):
+        paint.set_run(str(run), True, "cpu")
+    message = paint.error_label.text()
+    assert "is not there any more." in message and not message.endswith("..")
