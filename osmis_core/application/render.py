@@ -289,12 +289,12 @@ class Renderer:
         """Pixels -> class ids (H x W int64), as training read its masks. A palette image whose colours are all
         class colours of the training masks, each index another class, is read by its colours (a re-saved or
         re-ordered palette keeps its classes); otherwise palette indices and grey levels go by
-        data.masks.layout_ids (ids, or the training masks' own values such as 0/255 black/white). Colours are matched to the colours of the training masks'
-        classes (data.masks.layout_colours: their class colours, or black/white and the grey levels of grey masks;
-        anti-aliased edges to the nearest), else to the project's palette (gallery masks and paint-page layouts
-        saved as RGB). Raises DataError for a colour of neither, naming what the run accepts, and for a
-        value that is no class (an id beyond the classes, a grey level filling a region that no training class
-        has), naming it."""
+        data.masks.layout_ids (ids, or the training masks' own values such as 0/255 black/white). Colours are
+        matched to the colours of the training masks' classes (data.masks.layout_colours: their class colours, or
+        black/white and the grey levels of grey masks; anti-aliased edges to the nearest), else to the project's
+        palette (gallery masks and paint-page layouts saved as RGB). Raises DataError for a colour of neither,
+        naming what the run accepts, and for a value that is no class (an id beyond the classes, a grey level
+        filling a region that no training class has), naming it."""
         rgb = np.asarray(img.convert("RGB")) if img.mode in ("P", "PA", "RGB", "RGBA") else None
         class_colours = np.array(self.class_colours, np.int64) if self.class_colours else None
         if img.mode in ("P", "PA") and class_colours is not None and _distinct_palette_colours(img):
