@@ -8,6 +8,9 @@ Found and fixed:
   reason sat on that disabled page, under a status line that went on saying "Loading the renderer…". The window
   now says it in a warning, and the page's status line no longer says it is loading.
 - "The training mask cannot be used: …any more.." ended in two full stops.
+- a gallery renamed on disk while shown: Export said "not a gallery (no manifest.json)" (the engine now says the
+  folder is not there, renamed or deleted?), and that sentence stayed on the page under the gallery shown next,
+  which had loaded fine: showing a gallery now clears it.
 """
 
 from __future__ import annotations
@@ -53,3 +56,21 @@ def test_a_missing_training_mask_is_said_with_one_full_stop(paint, renderer_run,
         paint.set_run(str(run), True, "cpu")
     message = paint.error_label.text()
     assert "is not there any more." in message and not message.endswith("..")
+
+
+def test_a_renamed_gallery_is_said_so_and_the_next_gallery_shown_clears_it(window, qtbot, trained_run):
+    """A gallery renamed on disk while shown: its export names the folder as gone; showing it under its new name
+    clears that sentence (it stayed under the new gallery's pictures)."""
+    page = window.gallery
+    window.open_path(str(trained_run))
+    old = trained_run / "galleries" / "g1"
+    qtbot.waitUntil(lambda: page.gallery_dir == str(old) and not page.loading, timeout=LONG)
+    new = old.rename(old.parent / "renamed ü")
+    page.list.selectAll()
+    page.export_to(str(trained_run.parent / "export"))
+    qtbot.waitUntil(lambda: not page.exporting and page.last_error is not None, timeout=LONG)
+    assert "the gallery folder is not there (renamed or deleted?)" in page.last_error
+    assert not (trained_run.parent / "export").exists()
+    page.refresh_galleries(str(new))
+    qtbot.waitUntil(lambda: page.gallery_dir == str(new) and not page.loading, timeout=LONG)
+    assert page.manifest is not None and page.error_label.text() == ""
