@@ -10,6 +10,8 @@ Found and fixed:
 - the Paint page's Save layout… wrote over anything: the run's training mask (the next resume trains on the
   painted layout), its training photo (PNG bytes under a .jpg name), the run's run.json (the run no longer opens).
   render.save_layout now refuses a name not ending in .png and, given the run, its own files and its training data.
+- Add to gallery (the Paint page) with a gallery name that is a file, or a name longer than the file system takes,
+  ended in "Unexpected error (NotADirectoryError / OSError)"; render.add_to_gallery now says either in a sentence.
 """
 
 from __future__ import annotations
@@ -53,3 +55,23 @@ def test_save_layout_refuses_the_runs_own_files_and_its_training_data(tiny_rende
     assert np.array_equal(np.asarray(Image.open(fresh)), ids)
     new_in_run = save_layout(ids, run / "layouts" / "mine.png", run)  # a new file in the run folder is no harm
     assert new_in_run.is_file()
+
+
+def test_add_to_gallery_names_a_file_or_a_name_too_long_in_one_sentence(tiny_renderer_run, tmp_path):
+    """The Paint page's Add to gallery with a gallery name that is a file, or longer than the file system allows,
+    ended in "Unexpected error (NotADirectoryError / OSError)"; both are now a sentence naming the folder."""
+    from osmis_core.application.render import NoiseRecipe, add_to_gallery
+    from osmis_core.errors import OsmisError
+
+    run, layout = tiny_renderer_run
+    renderer = load_renderer(run)
+    ids = renderer.read_layout(layout)
+    recipe = [NoiseRecipe(0, "global", ())]
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match="is a file, not a gallery folder; choose another name"):
+        add_to_gallery(renderer, ids, recipe, tmp_path / "afile")
+    assert (tmp_path / "afile").read_text() == "x"
+    with pytest.raises(OsmisError, match="not a usable gallery folder name") as info:
+        add_to_gallery(renderer, ids, recipe, tmp_path / ("x" * 300))
+    assert str(info.value).startswith(str(tmp_path / ("x" * 300)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

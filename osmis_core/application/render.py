@@ -833,6 +833,10 @@ def add_to_gallery(
     gallery = Path(gallery_dir)
     run = renderer.run.resolve()
     ids = renderer.fit_layout(layout)
+    try:
+        gallery.exists()  # a name the file system refuses (too long, say) is said here, before a check trips on it
+    except OSError as exc:
+        raise OsmisError(f"{gallery}: not a usable gallery folder name ({exc.strerror or exc}).") from None
     manifest_path = gallery / "manifest.json"
     if manifest_path.is_file():
         try:
@@ -849,6 +853,8 @@ def add_to_gallery(
                 f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these renders "
                 f"to another gallery."
             )
+    elif gallery.exists() and not gallery.is_dir():
+        raise DataError(f"{gallery}: is a file, not a gallery folder; choose another name.")
     elif gallery.exists() and any(gallery.iterdir()):
         raise DataError(f"{gallery}: the folder holds other files and no gallery manifest; choose another name.")
     else:
