@@ -12,6 +12,7 @@ Found and fixed:
   render.save_layout now refuses a name not ending in .png and, given the run, its own files and its training data.
 - Add to gallery (the Paint page) with a gallery name that is a file, or a name longer than the file system takes,
   ended in "Unexpected error (NotADirectoryError / OSError)"; render.add_to_gallery now says either in a sentence.
+- `osmis run DATA --two-stage --no-masks` on data with masks said "give them with --mask"; it now names --no-masks.
 """
 
 from __future__ import annotations
@@ -75,3 +76,14 @@ def test_add_to_gallery_names_a_file_or_a_name_too_long_in_one_sentence(tiny_ren
         add_to_gallery(renderer, ids, recipe, tmp_path / ("x" * 300))
     assert str(info.value).startswith(str(tmp_path / ("x" * 300)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_two_stage_with_no_masks_names_the_option_not_the_data(capsys, scene, tmp_path):
+    """`osmis run DATA --two-stage --no-masks` on data with masks said "give them with --mask": the masks were there,
+    the option turned them off. It now names the option; nothing is written."""
+    from helpers import osmis_cli, run_job
+
+    result = osmis_cli(capsys, *run_job(scene, tmp_path / "run", "--two-stage", "--no-masks"))
+    assert result.returncode == 2
+    assert "leave out --no-masks" in result.stderr and "--mask." not in result.stderr
+    assert not (tmp_path / "run").exists()
