@@ -273,8 +273,10 @@ class MainWindow(QMainWindow):
             )
         except OsmisError:
             renderer = False
+        # the newest checkpoint is loaded once a training has ended, not at each checkpoint it saves
+        step = max(run.checkpoints) if run is not None and run.checkpoints and not self.state.training_busy() else None
         self.paint.set_run(
-            run.run_dir if run is not None else None, renderer and bool(run.checkpoints), self.state.device()
+            run.run_dir if run is not None else None, renderer and bool(run.checkpoints), self.state.device(), step
         )
 
     def _paint_available(self, available: bool) -> None:
@@ -361,6 +363,7 @@ class MainWindow(QMainWindow):
         if self._close_pending:
             self.close()
             return
+        self._paint_run(self.state.run)  # a renderer trained on: the Paint page takes its newest checkpoint
         pending, self._after_training = self._after_training, None
         if pending is not None:
             pending()

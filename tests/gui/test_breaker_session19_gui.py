@@ -11,6 +11,9 @@ Found and fixed:
 - a gallery renamed on disk while shown: Export said "not a gallery (no manifest.json)" (the engine now says the
   folder is not there, renamed or deleted?), and that sentence stayed on the page under the gallery shown next,
   which had loaded fine: showing a gallery now clears it.
+- a renderer trained on in the app kept being painted with at the checkpoint the Paint page had first loaded; the
+  page now loads the run's newest checkpoint once the training has ended (or the run is opened again), keeping the
+  layout being drawn, its undo history and its noises.
 """
 
 from __future__ import annotations
@@ -74,3 +77,37 @@ def test_a_renamed_gallery_is_said_so_and_the_next_gallery_shown_clears_it(windo
     page.refresh_galleries(str(new))
     qtbot.waitUntil(lambda: page.gallery_dir == str(new) and not page.loading, timeout=LONG)
     assert page.manifest is not None and page.error_label.text() == ""
+
+
+def test_the_paint_page_takes_the_newest_checkpoint_and_keeps_the_layout(qtbot, renderer_run, tmp_path):
+    """A renderer trained on in the app (or opened again after a terminal trained it on) kept painting with the
+    checkpoint the page had first loaded (a run trained to 12 iterations in the app: iteration 2, so Add to gallery
+    wrote renders of iteration 2). The page now loads the newest checkpoint it is told of, keeping the layout."""
+    import numpy as np
+    from paint_helpers import stroke, wait_render
+    from PySide6.QtCore import QSettings
+
+    from osmis_core.application.session import resume_training
+    from osmis_gui import tasks
+    from osmis_gui.paint_page import PaintPage
+
+    run = shutil.copytree(renderer_run, tmp_path / "run")
+    page = PaintPage(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    page.show()
+    with qtbot.waitSignal(page.available_changed, timeout=LONG):
+        page.set_run(str(run), True, "cpu", 2)
+    wait_render(qtbot, page)
+    page.canvas.set_view(4, (10, 10))
+    page.set_class(1)
+    stroke(qtbot, page, [(2, 2), (12, 2)])
+    wait_render(qtbot, page)
+    painted = page.layout_model.ids.copy()
+    list(resume_training(run, {"iters": 4}).run())
+    page.set_run(str(run), True, "cpu", 4)
+    qtbot.waitUntil(lambda: page.renderer is not None and page.renderer.step == 4, timeout=LONG)
+    wait_render(qtbot, page)
+    assert np.array_equal(page.layout_model.ids, painted) and page.layout_model.can_undo()
+    assert "iteration 4" in page.status_label.text()
+    assert tasks.wait_for_all(60_000)
