@@ -13,6 +13,9 @@ Found and fixed:
 - Add to gallery (the Paint page) with a gallery name that is a file, or a name longer than the file system takes,
   ended in "Unexpected error (NotADirectoryError / OSError)"; render.add_to_gallery now says either in a sentence.
 - `osmis run DATA --two-stage --no-masks` on data with masks said "give them with --mask"; it now names --no-masks.
+- a renderer run renamed or moved with its galleries could no longer add to its own Paint gallery ("holds renders
+  of the renderer run OLD, not of NEW"); a gallery in the run's galleries folder whose recorded run is gone is now
+  added to, and its manifest names the run's new place.
 """
 
 from __future__ import annotations
@@ -87,3 +90,26 @@ def test_two_stage_with_no_masks_names_the_option_not_the_data(capsys, scene, tm
     assert result.returncode == 2
     assert "leave out --no-masks" in result.stderr and "--mask." not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_renamed_renderer_run_still_adds_to_its_own_paint_gallery(tiny_renderer_run, tmp_path):
+    """A renderer run renamed (or moved) with its galleries: Add to gallery into RUN/galleries/paint was refused as
+    "renders of the renderer run OLD, not of NEW". The gallery moved with the run, so it is added to, and its
+    manifest names the run's new place (where the renderer measures look for the renderer). A gallery elsewhere
+    naming a run that still exists stays refused."""
+    import json
+    import shutil
+
+    from osmis_core.application.render import NoiseRecipe, add_to_gallery
+
+    run, layout = tiny_renderer_run
+    old = shutil.copytree(run, tmp_path / "old run")
+    renderer = load_renderer(old)
+    ids = renderer.read_layout(layout)
+    add_to_gallery(renderer, ids, [NoiseRecipe(1, "global", ())], old / "galleries" / "paint")
+    new = old.rename(tmp_path / "renamed ü")
+    manifest = add_to_gallery(load_renderer(new), ids, [NoiseRecipe(2, "global", ())], new / "galleries" / "paint")
+    assert len(manifest["items"]) == 2 and manifest["run"] == str(new.resolve())
+    assert json.loads((new / "galleries" / "paint" / "manifest.json").read_text())["run"] == str(new.resolve())
+    with pytest.raises(DataError, match="holds renders of the renderer run"):
+        add_to_gallery(load_renderer(run), ids, [NoiseRecipe(3, "global", ())], new / "galleries" / "paint")

@@ -821,7 +821,8 @@ def add_to_gallery(
     (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record the renderer run (`run`,
     its resolved folder), its checkpoint step, seed, noise mode and each re-drawn region (regions/NNNN-K.png) with
     its seed, so `item_recipe` gives the same pixels; a gallery holds the renders of one renderer run (its
-    manifest's `run`).
+    manifest's `run`; a gallery in the run's own galleries folder whose recorded run folder is gone moved with the
+    run, and its manifest is brought to the run's new place).
 
     The gallery, old items and new, is rebuilt in a hidden sibling folder and swapped in whole, so a failure leaves
     it as it was (its scores, now incomplete, are dropped). Returns the new manifest. Raises DataError for a layout the
@@ -848,11 +849,15 @@ def add_to_gallery(
             raise DataError(
                 f"{gallery}: is {GALLERY_KINDS[gallery_kind(manifest)]}; add renders to a render gallery or a new one."
             )
-        if manifest.get("run") is not None and Path(manifest["run"]).resolve() != run:
-            raise DataError(
-                f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these renders "
-                f"to another gallery."
-            )
+        recorded = manifest.get("run")
+        if recorded is not None and Path(str(recorded)).resolve() != run:
+            # a gallery of this run whose recorded run folder is gone: the run was moved or renamed with it
+            if gallery.resolve().parent != run / "galleries" or (Path(str(recorded)) / "run.json").exists():
+                raise DataError(
+                    f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these "
+                    "renders to another gallery."
+                )
+            manifest["run"] = str(run)  # where the renderer measures find the renderer now
     elif gallery.exists() and not gallery.is_dir():
         raise DataError(f"{gallery}: is a file, not a gallery folder; choose another name.")
     elif gallery.exists() and any(gallery.iterdir()):
