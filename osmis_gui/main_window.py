@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.last_message: tuple[str, str, str] | None = None
         self._close_pending = False
         self._after_training = None  # what to open once a training the user stopped has ended
+        self._gallery_to_show: str | None = None  # the gallery that the run being opened was opened by
         self.setWindowTitle("OSMIS Studio")
         self.setAcceptDrops(True)
 
@@ -225,12 +226,20 @@ class MainWindow(QMainWindow):
         return False
 
     def open_path(self, path: str | Path) -> None:
-        """A run folder (with run.json) opens as a run; anything else as DATA."""
+        """A run folder (with run.json) opens as a run; a folder or a checkpoint inside one (a gallery, checkpoints/)
+        opens that run, with the gallery shown; anything else as DATA (a picture inside a run may be trained on)."""
+        from osmis_core.application.runfolder import enclosing_run
+
         p = Path(path)
+        inside = p.is_dir() or p.suffix == ".pt"
+        run = enclosing_run(p) if inside and not (p.is_dir() and (p / "run.json").is_file()) else None
         if p.is_dir() and (p / "run.json").is_file():
             self.open_run(p)
         elif p.name == "run.json" and p.is_file():
             self.open_run(p.parent)
+        elif run is not None:
+            self._gallery_to_show = str(p) if (p / "manifest.json").is_file() else None
+            self.open_run(run)
         else:
             self.open_data(p)
 
@@ -311,6 +320,11 @@ class MainWindow(QMainWindow):
             self.state.set_data(data["path"], data.get("mask_path"))
         self.state.open_run(snap)
         self.tabs.setCurrentWidget(self.training)
+        gallery, self._gallery_to_show = self._gallery_to_show, None
+        if gallery is not None:  # the run was opened by one of its galleries: that gallery is shown
+            listed = {str(Path(g).resolve()): g for g in snap.galleries}
+            self.gallery.load_gallery(listed.get(str(Path(gallery).resolve()), gallery))
+            self.tabs.setCurrentWidget(self.gallery)
         self.statusBar().showMessage(f"Opened run {snap.run_dir}", 5000)
         if outdated:
             # said now, not first on Continue: the form holds today's limit where the run stored more
@@ -391,7 +405,10 @@ class MainWindow(QMainWindow):
             self.open_dropped(paths)
 
     def open_dropped(self, paths: list[str]) -> None:
-        """Route dropped files: run folder -> run; settings file -> settings; '*mask*' -> mask; else data."""
+        """Route dropped files: run folder (or a folder in one) -> run; settings file -> settings; '*mask*' -> mask;
+        else data."""
+        from osmis_core.application.runfolder import enclosing_run
+
         items = [Path(p) for p in paths]
         masks = [p for p in items if "mask" in p.stem.lower() and p.is_file()]
         others = [p for p in items if p not in masks]
@@ -399,8 +416,8 @@ class MainWindow(QMainWindow):
             self.open_data(others[0], masks[0])
             return
         p = items[0]
-        if p.is_dir() and (p / "run.json").is_file() or p.name == "run.json":
-            self.open_path(p)
+        if p.is_dir() and ((p / "run.json").is_file() or enclosing_run(p)) or p.name == "run.json":
+            self.open_path(p)  # a run, or a gallery or other folder of one
         elif p.suffix.lower() in (".json", ".toml"):
             self.load_settings(p)
         elif masks and self.state.data is not None and p == masks[0]:

@@ -166,6 +166,17 @@ def normalise_path(path: str | Path) -> Path:
     return Path(os.path.normpath(path))
 
 
+def enclosing_run(path: str | Path) -> Path | None:
+    """The run folder `path` lies in: the nearest of its parents, up to three levels up, that holds run.json (a
+    gallery RUN/galleries/G, a checkpoint RUN/checkpoints/x.pt, a picture RUN/galleries/G/images/x.png); None
+    when there is none. A run folder itself is not "in" a run: the caller opens it as it is."""
+    p = Path(os.path.abspath(path))
+    for parent in list(p.parents)[:3]:
+        if (parent / "run.json").is_file():
+            return parent
+    return None
+
+
 def versions() -> dict[str, str]:
     from .. import __version__
 

@@ -14,6 +14,9 @@ Found and fixed:
 - a renderer trained on in the app kept being painted with at the checkpoint the Paint page had first loaded; the
   page now loads the run's newest checkpoint once the training has ended (or the run is opened again), keeping the
   layout being drawn, its undo history and its noises.
+- `osmis gui RUN/galleries/G` (File ▸ Open, or a gallery dropped on the window) opened the gallery as training data
+  ("the folder holds no images"); a folder or checkpoint inside a run (runfolder.enclosing_run) now opens that run,
+  a gallery shown.
 """
 
 from __future__ import annotations
@@ -111,3 +114,24 @@ def test_the_paint_page_takes_the_newest_checkpoint_and_keeps_the_layout(qtbot, 
     assert np.array_equal(page.layout_model.ids, painted) and page.layout_model.can_undo()
     assert "iteration 4" in page.status_label.text()
     assert tasks.wait_for_all(60_000)
+
+
+def test_a_gallery_folder_opened_opens_its_run_with_that_gallery(window, qtbot, trained_run):
+    """`osmis gui RUN/galleries/G` (or File ▸ Open of a gallery, or a gallery dropped on the window) opened the
+    gallery as training data: "the folder holds no images". It now opens the run the gallery is in, showing that
+    gallery; a checkpoints folder opens its run too."""
+    from osmis_core.application.gallery import generate_gallery
+
+    second = trained_run / "galleries" / "g2"
+    generate_gallery(trained_run, second, n=2, seed=2, device="cpu")
+    window.open_path(str(trained_run / "galleries" / "g1"))
+    page = window.gallery
+    qtbot.waitUntil(lambda: page.run_dir == str(trained_run) and page.manifest is not None, timeout=LONG)
+    qtbot.waitUntil(
+        lambda: page.gallery_dir == str(trained_run / "galleries" / "g1") and not page.loading, timeout=LONG
+    )
+    assert window.tabs.currentWidget() is page
+    assert window.state.data is None or not window.data.data_error
+    assert page.gallery_combo.currentText() == "g1"
+    window.open_path(str(trained_run / "checkpoints"))
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Opened run {trained_run}", timeout=LONG)
