@@ -16,6 +16,8 @@ Found and fixed:
 - a renderer run renamed or moved with its galleries could no longer add to its own Paint gallery ("holds renders
   of the renderer run OLD, not of NEW"); a gallery in the run's galleries folder whose recorded run is gone is now
   added to, and its manifest names the run's new place.
+- `osmis evaluate RUN` (a run folder for a gallery) said "the gallery holds no images"; it names one of its
+  galleries now.
 """
 
 from __future__ import annotations
@@ -113,3 +115,25 @@ def test_a_renamed_renderer_run_still_adds_to_its_own_paint_gallery(tiny_rendere
     assert json.loads((new / "galleries" / "paint" / "manifest.json").read_text())["run"] == str(new.resolve())
     with pytest.raises(DataError, match="holds renders of the renderer run"):
         add_to_gallery(load_renderer(run), ids, [NoiseRecipe(3, "global", ())], new / "galleries" / "paint")
+
+
+def test_evaluate_of_a_run_folder_names_its_galleries(capsys, tiny_renderer_run, scene, tmp_path):
+    """`osmis evaluate RUN --real DATA` (a run folder given where a gallery is expected) said "the gallery holds no
+    images"; it now says RUN is a run folder and names one of its galleries."""
+    import shutil
+
+    from helpers import osmis_cli
+
+    from osmis_core.application.render import render_gallery
+
+    run = shutil.copytree(tiny_renderer_run[0], tmp_path / "run")
+    args = ("evaluate", run, "--real", scene, "--metrics", "diversity")
+    result = osmis_cli(capsys, *args)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"error: {run}: is a run folder, not a gallery; give one of its galleries (it has none yet)."
+    )
+    gallery = render_gallery(run, [tiny_renderer_run[1]], run / "galleries" / "g", n=1)
+    result = osmis_cli(capsys, *args)
+    assert result.returncode == 2 and f"give one of its galleries, such as {gallery}." in result.stderr
