@@ -302,8 +302,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Added to the gallery {folder} ({n} items)", 8000)
 
     def _edit_layout(self, mask_path: str) -> None:
-        if self.paint.open_layout_file(mask_path):
-            self.tabs.setCurrentWidget(self.paint)
+        """The mask on the Paint page; when it cannot be opened the page says why there, so it is shown either way
+        (the Gallery page, where the user asked, would say nothing)."""
+        self.paint.open_layout_file(mask_path)
+        self.tabs.setCurrentWidget(self.paint)
 
     def _run_loaded(self, snap: jobs.RunSnapshot) -> None:
         data = snap.info.get("data", {}) or {}

@@ -17,6 +17,8 @@ Found and fixed:
 - `osmis gui RUN/galleries/G` (File ▸ Open, or a gallery dropped on the window) opened the gallery as training data
   ("the folder holds no images"); a folder or checkpoint inside a run (runfolder.enclosing_run) now opens that run,
   a gallery shown.
+- Gallery ▸ Edit layout of a pair whose mask file is gone stayed on the Gallery page, silent (the reason sat on the
+  Paint page); the Paint page is now shown, with it.
 """
 
 from __future__ import annotations
@@ -135,3 +137,24 @@ def test_a_gallery_folder_opened_opens_its_run_with_that_gallery(window, qtbot, 
     assert page.gallery_combo.currentText() == "g1"
     window.open_path(str(trained_run / "checkpoints"))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Opened run {trained_run}", timeout=LONG)
+
+
+def test_edit_layout_of_a_missing_mask_says_so_where_the_user_looks(window, qtbot, renderer_run, tmp_path):
+    """Gallery ▸ Edit layout of a pair whose mask file is gone put the reason on the Paint page and stayed on the
+    Gallery page, which said nothing. The Paint page is now shown with the sentence naming the file."""
+    from osmis_core.application.render import NoiseRecipe, add_to_gallery, load_renderer, training_layout
+
+    run = shutil.copytree(renderer_run, tmp_path / "run")
+    folder = run / "galleries" / "paint"
+    add_to_gallery(load_renderer(run), training_layout(run), [NoiseRecipe(1, "global", ())], folder)
+    page, g = window.paint, window.gallery
+    with qtbot.waitSignal(page.available_changed, timeout=LONG):
+        window.open_run(run)
+    qtbot.waitUntil(lambda: g.gallery_dir == str(folder) and g.manifest is not None and not g.loading, timeout=LONG)
+    qtbot.waitUntil(page.is_idle, timeout=LONG)
+    (folder / "masks" / "0000.png").unlink()
+    window.tabs.setCurrentWidget(g)
+    g.list.setCurrentRow(0)
+    g.edit_layout_action.trigger()
+    assert window.tabs.currentWidget() is page
+    assert f"{folder / 'masks' / '0000.png'}: layout file not found." in page.error_label.text()
