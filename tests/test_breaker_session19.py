@@ -18,6 +18,8 @@ Found and fixed:
   added to, and its manifest names the run's new place.
 - `osmis evaluate RUN` (a run folder for a gallery) said "the gallery holds no images"; it names one of its
   galleries now.
+- `osmis animate RUN --out clip.mp4` wrote the walk over the run's training video; refused now, by the rule Save
+  layout… uses (runfolder.run_reads).
 """
 
 from __future__ import annotations
@@ -137,3 +139,34 @@ def test_evaluate_of_a_run_folder_names_its_galleries(capsys, tiny_renderer_run,
     gallery = render_gallery(run, [tiny_renderer_run[1]], run / "galleries" / "g", n=1)
     result = osmis_cli(capsys, *args)
     assert result.returncode == 2 and f"give one of its galleries, such as {gallery}." in result.stderr
+
+
+def test_a_latent_walk_is_not_written_over_the_training_data_or_the_run(capsys, tmp_path):
+    """`osmis animate RUN --out clip.mp4` wrote the walk over the run's training video (the run then trains on a
+    walk). A walk is now refused over the run's training data or its own files (runfolder.run_reads, which Save
+    layout… uses too), and still replaces a walk of the run."""
+    import av
+    from helpers import osmis_cli, scene_arrays, two_iteration_run
+
+    img, ids = scene_arrays()
+    data = tmp_path / "data"
+    (data / "mask").mkdir(parents=True)
+    with av.open(str(data / "clip.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
+        for _ in range(2):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        container.mux(stream.encode(None))
+    for i in range(2):
+        Image.fromarray(ids * 100).save(data / "mask" / f"{i:05d}.png")
+    run = two_iteration_run(data / "clip.mp4", tmp_path / "run")
+    before = (data / "clip.mp4").read_bytes()
+    result = osmis_cli(capsys, "animate", run, "--out", data / "clip.mp4", "--frames", "2")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {data / 'clip.mp4'}: is among the run's training data of {run}; write the latent walk to another file."
+    )
+    assert (data / "clip.mp4").read_bytes() == before
+    walk = run / "walks" / "mine.mp4"
+    for _ in range(2):  # a walk of the run is an output: written, then replaced
+        assert osmis_cli(capsys, "animate", run, "--out", walk, "--frames", "2").returncode == 0

@@ -55,7 +55,7 @@ from .gallery import (
     staging_folder,
     write_index_html,
 )
-from .runfolder import RunFolder, normalise_path
+from .runfolder import RunFolder, normalise_path, run_reads
 
 
 @dataclass(frozen=True)
@@ -762,31 +762,6 @@ def training_layout(run_dir: str | Path) -> np.ndarray:
 _REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)  # region files: outside black, inside white
 
 
-def _run_reads(path: Path, run_dir: str | Path) -> str | None:
-    """What a run folder's run would lose if `path` were written: "the run's own files" (an existing file inside
-    the run folder: run.json, a checkpoint, a gallery's picture) or "the run's training data" (its image, video or
-    mask files as run.json records them, or any file inside a data folder, where a new mask would join the data);
-    None when the path is neither. A run.json that cannot be read protects the run folder alone."""
-    target, root = Path(path).resolve(), Path(run_dir).resolve()
-    if target.exists() and target.is_relative_to(root):
-        return "the run's own files"
-    try:
-        data = RunFolder(root).read_run_json().get("data") or {}
-    except OsmisError:
-        return None
-    source = data.get("source") or {}
-    listed = [source.get("path"), source.get("video"), data.get("path"), data.get("mask_path")]
-    masks = source.get("masks")
-    listed += masks if isinstance(masks, list) else []
-    for p in listed:
-        if not isinstance(p, str) or not p:  # absent, or a hand edit: nothing to protect by it
-            continue
-        q = Path(p).resolve()
-        if target == q or (q.is_dir() and target.is_relative_to(q)):
-            return "the run's training data"
-    return None
-
-
 def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = None) -> Path:
     """Write a layout (H x W class ids, 0..255) as an indexed PNG with the project's palette (resources/
     palette.json), atomically. Raises OsmisError when the file cannot be written, DataError for a name that does
@@ -797,7 +772,7 @@ def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = 
     ids = np.asarray(ids)
     if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() > 255:
         raise DataError(f"{path}: a layout must be a non-empty 2-D map of class ids 0..255.")
-    owner = _run_reads(path, run_dir) if run_dir is not None else None
+    owner = run_reads(run_dir, path) if run_dir is not None else None
     if owner is not None:
         raise DataError(
             f"{path}: is among {owner} of {Path(run_dir)}; save the layout to another file, so the run stays as "
