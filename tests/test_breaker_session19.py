@@ -20,6 +20,10 @@ Found and fixed:
   galleries now.
 - `osmis animate RUN --out clip.mp4` wrote the walk over the run's training video; refused now, by the rule Save
   layout… uses (runfolder.run_reads).
+
+Left open (xfail, strict):
+- rendering the masks of a gallery whose model had another class count than the renderer (an OSMIS run of other
+  data) gives no warning (test_rendering_the_masks_of_a_gallery_with_other_classes_warns).
 """
 
 from __future__ import annotations
@@ -170,3 +174,26 @@ def test_a_latent_walk_is_not_written_over_the_training_data_or_the_run(capsys, 
     walk = run / "walks" / "mine.mp4"
     for _ in range(2):  # a walk of the run is an output: written, then replaced
         assert osmis_cli(capsys, "animate", run, "--out", walk, "--frames", "2").returncode == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: the two-stage render (osmis render --from G, the app's 'Render these masks with…') does not compare "
+    "the gallery's class count with the renderer's; masks of a model trained on other data render without a word",
+)
+def test_rendering_the_masks_of_a_gallery_with_other_classes_warns(tiny_renderer_run, two_iteration_copy):
+    import json
+
+    from osmis_core.application.gallery import generate_gallery
+    from osmis_core.application.render import render_gallery_masks
+
+    gallery = two_iteration_copy / "galleries" / "g"
+    generate_gallery(two_iteration_copy, gallery, n=2, seed=0, device="cpu")
+    manifest = json.loads((gallery / "manifest.json").read_text())
+    manifest["num_classes"] = 2  # an OSMIS model of two classes (other data than the renderer's three)
+    (gallery / "manifest.json").write_text(json.dumps(manifest))
+    for item in manifest["items"]:
+        path = gallery / item["mask"]
+        Image.fromarray((np.asarray(Image.open(path)) > 0).astype(np.uint8)).save(path)
+    with pytest.warns(UserWarning, match="2 classes.*3"):
+        render_gallery_masks(tiny_renderer_run[0], gallery)
