@@ -726,7 +726,7 @@ def cmd_render(args) -> int:
     elif args.layouts:
         layouts = layouts_in(args.layouts)
     elif args.from_gallery:
-        layouts = layouts_of_gallery(args.from_gallery)
+        layouts = layouts_of_gallery(args.from_gallery, args.run)
     else:
         layouts = None  # the run's training layouts
     region = None

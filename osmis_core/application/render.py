@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -456,13 +457,26 @@ def layouts_in(folder: str | Path) -> list[Path]:
     return files
 
 
-def layouts_of_gallery(gallery: str | Path) -> list[Path]:
+def layouts_of_gallery(gallery: str | Path, renderer_run: str | Path | None = None) -> list[Path]:
     """The masks of an OSMIS gallery (its manifest's items, read as every gallery is: gallery.read_manifest), for
-    the two-stage pipeline."""
+    the two-stage pipeline. With the renderer run that is to render them: a warning when the gallery's model had
+    another number of classes than the renderer (a model of other data, whose class ids mean other things)."""
     gallery = Path(gallery)
-    masks = [gallery / item["mask"] for item in read_manifest(gallery)["items"] if item.get("mask")]
+    manifest = read_manifest(gallery)
+    masks = [gallery / item["mask"] for item in manifest["items"] if item.get("mask")]
     if not masks:
         raise DataError(f"{gallery}: the gallery holds no masks (made without masks?).")
+    if renderer_run is not None and isinstance(manifest.get("num_classes"), int):
+        try:
+            theirs = (RunFolder(renderer_run).read_run_json().get("data") or {}).get("num_classes")
+        except OsmisError:
+            theirs = None  # the renderer's own load names what is wrong with the run
+        if isinstance(theirs, int) and theirs != manifest["num_classes"]:
+            warnings.warn(
+                f"{gallery}: its masks have {manifest['num_classes']} classes, the renderer run {renderer_run} was "
+                f"trained on {theirs}: they come from other data, and their class ids may stand for other things.",
+                stacklevel=2,
+            )
     return masks
 
 
@@ -967,7 +981,7 @@ def render_gallery_masks(
     out_dir (default rendered_gallery_path). OSMIS's all-background masks are rendered too."""
     return render_gallery(
         renderer_run,
-        layouts_of_gallery(gallery),
+        layouts_of_gallery(gallery, renderer_run),
         out_dir if out_dir is not None else rendered_gallery_path(gallery, renderer_run),
         n=n,
         seed=seed,
