@@ -214,7 +214,7 @@ class Renderer:
         ids = self.fit_size(ids, name)
         present = np.unique(ids)
         if present.size < 2:
-            raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two classes.")
+            raise DataError(f"{name}: a single class ({int(present[0])}) is drawn; draw at least two classes.")
         return ids
 
     @property

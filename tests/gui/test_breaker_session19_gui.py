@@ -19,6 +19,8 @@ Found and fixed:
   a gallery shown.
 - Gallery ▸ Edit layout of a pair whose mask file is gone stayed on the Gallery page, silent (the reason sat on the
   Paint page); the Paint page is now shown, with it.
+- Add to gallery of a blank canvas said "the layout: the layout holds a single class (0); …"; now "the layout: a single
+  class (0) is drawn; draw at least two classes."
 """
 
 from __future__ import annotations
@@ -158,3 +160,16 @@ def test_edit_layout_of_a_missing_mask_says_so_where_the_user_looks(window, qtbo
     g.edit_layout_action.trigger()
     assert window.tabs.currentWidget() is page
     assert f"{folder / 'masks' / '0000.png'}: layout file not found." in page.error_label.text()
+
+
+def test_adding_a_blank_canvas_says_why_in_one_plain_sentence(paint, qtbot):
+    """Add to gallery of a blank canvas said "Not added to the gallery: the layout: the layout holds a single class
+    (0); …"; the engine's sentence no longer repeats its subject."""
+    paint.start_blank()
+    qtbot.waitUntil(paint.is_idle, timeout=LONG)
+    paint.gallery_edit.setText("blank")
+    paint.add_to_gallery()
+    qtbot.waitUntil(lambda: not paint.adding, timeout=LONG)
+    assert paint.error_label.text() == (
+        "Not added to the gallery: the layout: a single class (0) is drawn; draw at least two classes."
+    )
