@@ -21,6 +21,8 @@ Found and fixed:
   Paint page); the Paint page is now shown, with it.
 - Add to gallery of a blank canvas said "the layout: the layout holds a single class (0); …"; now "the layout: a single
   class (0) is drawn; draw at least two classes."
+- data that cannot be read (a path that does not exist): the Data page went on saying "Mask: looking for one next
+  to the data…".
 """
 
 from __future__ import annotations
@@ -173,3 +175,13 @@ def test_adding_a_blank_canvas_says_why_in_one_plain_sentence(paint, qtbot):
     assert paint.error_label.text() == (
         "Not added to the gallery: the layout: a single class (0) is drawn; draw at least two classes."
     )
+
+
+def test_data_that_cannot_be_read_no_longer_looks_for_its_mask(window, qtbot, tmp_path):
+    """`osmis gui /no/such/path`: the Data page said the path does not exist, and beside it "Mask: looking for one
+    next to the data…" for ever."""
+    from app_steps import load
+
+    load(window, qtbot, tmp_path / "nothing here")
+    assert window.data.data_error
+    assert window.data.info.mask_label.text() == "–"
