@@ -23,6 +23,14 @@ Found and fixed:
   class (0) is drawn; draw at least two classes."
 - data that cannot be read (a path that does not exist): the Data page went on saying "Mask: looking for one next
   to the data…".
+
+Tried and right (real window, Xvfb, screenshots looked at): undo past the start; brush radius 1 and 128; strokes
+beyond the canvas; 311 random Paint actions (tools, undo/redo, variants, locks, modes, re-rolls, blank/training
+starts) without an exception; a damaged run.json (warning), deleted checkpoints, garbage in stats.jsonl, a renderer
+whose training data moved (blank canvas, reason said); Render these masks with an OSMIS run, a missing folder or a
+gallery: one sentence each; closing the window mid-training asks, checkpoints, and `osmis gui RUN` reopens it; a
+gallery with pictures deleted: a sentence per pair, Export and Render name the file; Save layout under a file or
+onto a folder, Add to gallery named "." or "..": refused in a sentence.
 """
 
 from __future__ import annotations
