@@ -726,7 +726,7 @@ def cmd_render(args) -> int:
     elif args.layouts:
         layouts = layouts_in(args.layouts)
     elif args.from_gallery:
-        layouts = layouts_of_gallery(args.from_gallery)
+        layouts = layouts_of_gallery(args.from_gallery, args.run)
     else:
         layouts = None  # the run's training layouts
     region = None
@@ -978,7 +978,12 @@ def cmd_run(args) -> int:
 
         # one command line for both models: each takes the options it reads (build_config's also_for)
         renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"}, "osmis")
-        if not find_source(args.data, args.mask).masks or not _config_from_args(args, "renderer").data.masks:
+        if not _config_from_args(args, "renderer").data.masks:  # the masks are there: the options turn them off
+            raise OsmisError(
+                "--two-stage needs masks (the renderer draws photos for masks); leave out --no-masks (or "
+                '"masks": false in the config file).'
+            )
+        if not find_source(args.data, args.mask).masks:
             raise OsmisError(
                 f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give them with --mask."
             )

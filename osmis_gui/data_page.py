@@ -225,6 +225,8 @@ class DataPage(QWidget):
         self.preview = None
         self.data_error = message
         self.frames.show_placeholder("This data cannot be used (see the message on the right).")
+        if not self.mask_path:  # no data, so no search for its mask either (it said "looking for one…")
+            self.info.mask_label.setText("–")
         self._show_errors()
         self._set_busy()
         self.changed.emit()

@@ -338,6 +338,7 @@ class GalleryPage(QWidget):
 
     def load_gallery(self, gallery_dir: str) -> None:
         self._clear_gallery()
+        set_error(self.error_label, None)  # what failed on the gallery shown before is not about this one
         self.gallery_dir = str(gallery_dir)
         i = self.gallery_combo.findData(self.gallery_dir)
         if i >= 0:

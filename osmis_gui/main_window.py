@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.last_message: tuple[str, str, str] | None = None
         self._close_pending = False
         self._after_training = None  # what to open once a training the user stopped has ended
+        self._gallery_to_show: str | None = None  # the gallery that the run being opened was opened by
         self.setWindowTitle("OSMIS Studio")
         self.setAcceptDrops(True)
 
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         s.run_changed.connect(self._paint_run)
         s.checkpoints_changed.connect(lambda _steps: self._paint_run(self.state.run))
         self.paint.available_changed.connect(self._paint_available)
+        self.paint.load_failed.connect(self._paint_load_failed)
         self.paint.gallery_added.connect(self._paint_gallery_added)
         self.gallery.edit_layout.connect(self._edit_layout)
         self._build_menus()
@@ -224,12 +226,20 @@ class MainWindow(QMainWindow):
         return False
 
     def open_path(self, path: str | Path) -> None:
-        """A run folder (with run.json) opens as a run; anything else as DATA."""
+        """A run folder (with run.json) opens as a run; a folder or a checkpoint inside one (a gallery, checkpoints/)
+        opens that run, with the gallery shown; anything else as DATA (a picture inside a run may be trained on)."""
+        from osmis_core.application.runfolder import enclosing_run
+
         p = Path(path)
+        inside = p.is_dir() or p.suffix == ".pt"
+        run = enclosing_run(p) if inside and not (p.is_dir() and (p / "run.json").is_file()) else None
         if p.is_dir() and (p / "run.json").is_file():
             self.open_run(p)
         elif p.name == "run.json" and p.is_file():
             self.open_run(p.parent)
+        elif run is not None:
+            self._gallery_to_show = str(p) if (p / "manifest.json").is_file() else None
+            self.open_run(run)
         else:
             self.open_data(p)
 
@@ -272,13 +282,19 @@ class MainWindow(QMainWindow):
             )
         except OsmisError:
             renderer = False
+        # the newest checkpoint is loaded once a training has ended, not at each checkpoint it saves
+        step = max(run.checkpoints) if run is not None and run.checkpoints and not self.state.training_busy() else None
         self.paint.set_run(
-            run.run_dir if run is not None else None, renderer and bool(run.checkpoints), self.state.device()
+            run.run_dir if run is not None else None, renderer and bool(run.checkpoints), self.state.device(), step
         )
 
     def _paint_available(self, available: bool) -> None:
         self.tabs.setTabEnabled(self.tabs.indexOf(self.paint), available)
         self.gallery.set_layout_editing(available)
+
+    def _paint_load_failed(self, message: str) -> None:
+        """Said where it is seen: the Paint page that would show it is disabled, and the run itself opened."""
+        self.show_message("warning", "Paint is unavailable: the renderer cannot be loaded", message)
 
     def _paint_gallery_added(self, folder: str, n: int) -> None:
         if self.gallery.run_dir == self.paint.run_dir:
@@ -286,8 +302,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Added to the gallery {folder} ({n} items)", 8000)
 
     def _edit_layout(self, mask_path: str) -> None:
-        if self.paint.open_layout_file(mask_path):
-            self.tabs.setCurrentWidget(self.paint)
+        """The mask on the Paint page; when it cannot be opened the page says why there, so it is shown either way
+        (the Gallery page, where the user asked, would say nothing)."""
+        self.paint.open_layout_file(mask_path)
+        self.tabs.setCurrentWidget(self.paint)
 
     def _run_loaded(self, snap: jobs.RunSnapshot) -> None:
         data = snap.info.get("data", {}) or {}
@@ -304,6 +322,11 @@ class MainWindow(QMainWindow):
             self.state.set_data(data["path"], data.get("mask_path"))
         self.state.open_run(snap)
         self.tabs.setCurrentWidget(self.training)
+        gallery, self._gallery_to_show = self._gallery_to_show, None
+        if gallery is not None:  # the run was opened by one of its galleries: that gallery is shown
+            listed = {str(Path(g).resolve()): g for g in snap.galleries}
+            self.gallery.load_gallery(listed.get(str(Path(gallery).resolve()), gallery))
+            self.tabs.setCurrentWidget(self.gallery)
         self.statusBar().showMessage(f"Opened run {snap.run_dir}", 5000)
         if outdated:
             # said now, not first on Continue: the form holds today's limit where the run stored more
@@ -356,6 +379,7 @@ class MainWindow(QMainWindow):
         if self._close_pending:
             self.close()
             return
+        self._paint_run(self.state.run)  # a renderer trained on: the Paint page takes its newest checkpoint
         pending, self._after_training = self._after_training, None
         if pending is not None:
             pending()
@@ -383,7 +407,10 @@ class MainWindow(QMainWindow):
             self.open_dropped(paths)
 
     def open_dropped(self, paths: list[str]) -> None:
-        """Route dropped files: run folder -> run; settings file -> settings; '*mask*' -> mask; else data."""
+        """Route dropped files: run folder (or a folder in one) -> run; settings file -> settings; '*mask*' -> mask;
+        else data."""
+        from osmis_core.application.runfolder import enclosing_run
+
         items = [Path(p) for p in paths]
         masks = [p for p in items if "mask" in p.stem.lower() and p.is_file()]
         others = [p for p in items if p not in masks]
@@ -391,8 +418,8 @@ class MainWindow(QMainWindow):
             self.open_data(others[0], masks[0])
             return
         p = items[0]
-        if p.is_dir() and (p / "run.json").is_file() or p.name == "run.json":
-            self.open_path(p)
+        if p.is_dir() and ((p / "run.json").is_file() or enclosing_run(p)) or p.name == "run.json":
+            self.open_path(p)  # a run, or a gallery or other folder of one
         elif p.suffix.lower() in (".json", ".toml"):
             self.load_settings(p)
         elif masks and self.state.data is not None and p == masks[0]:

@@ -46,10 +46,11 @@ def read_layout(renderer, path: str) -> np.ndarray:
     return renderer.read_editable_layout(path).astype(np.uint8)
 
 
-def save_layout(ids: np.ndarray, path: str) -> str:
+def save_layout(ids: np.ndarray, path: str, run_dir: str | None = None) -> str:
+    """The layout written to `path`; the engine refuses the files of the run `run_dir` and its training data."""
     from osmis_core.application.render import save_layout as save
 
-    return str(save(ids, path))
+    return str(save(ids, path, run_dir))
 
 
 def tagged(tag: int, func, *args):

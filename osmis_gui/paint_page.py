@@ -54,6 +54,7 @@ class PaintPage(QWidget):
     gallery_added = Signal(str, int)  # gallery folder, items in it
     layout_saved = Signal(str)
     failed = Signal(str)
+    load_failed = Signal(str)  # the run's renderer cannot be loaded: why (the page stays unavailable)
 
     def __init__(self, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -80,6 +81,7 @@ class PaintPage(QWidget):
         self._last_region_point = (0.0, 0.0)
         self._seeded_revision = -1  # layout revision the strip seeds were drawn for
         self._shape_start: tuple[float, float] | None = None
+        self._keep_layout = False  # the load under way is the shown run's newer checkpoint
         self.adding = False
 
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -252,9 +254,10 @@ class PaintPage(QWidget):
     def renderer(self):
         return self.loaded.renderer if self.loaded is not None else None
 
-    def set_run(self, run_dir: str | None, is_renderer: bool, device: str = "cpu") -> None:
+    def set_run(self, run_dir: str | None, is_renderer: bool, device: str = "cpu", step: int | None = None) -> None:
         """Use a run: a renderer run with a checkpoint makes the page available (the renderer loads in the
-        background); anything else makes it unavailable."""
+        background); anything else makes it unavailable. `step`: the run's newest checkpoint; the run shown with a
+        renderer of another step (a training went on) is loaded again, keeping the layout being drawn."""
         self.device = device
         if not is_renderer or run_dir is None:
             self._load_tag += 1
@@ -262,8 +265,9 @@ class PaintPage(QWidget):
             self.available_changed.emit(False)
             self.update_actions()
             return
-        if run_dir == self.run_dir and self.loaded is not None:
+        if run_dir == self.run_dir and self.loaded is not None and step in (None, self.loaded.renderer.step):
             return
+        self._keep_layout = run_dir == self.run_dir and self.layout_model is not None
         self.run_dir = run_dir
         self._load_tag += 1
         self.status_label.setText(f"Loading the renderer of {run_dir}…")
@@ -285,18 +289,26 @@ class PaintPage(QWidget):
             return
         self.loaded = loaded
         self._fill_classes()
-        self.noise = NoiseModel(mode=self.mode_combo.currentData())
-        self.noise.set_strip_size(self.k_spin.value())
         r = loaded.renderer
-        self.status_label.setText(
+        # the same run at a newer checkpoint: the layout, its undo history and the noises stay
+        keep = self._keep_layout and self.layout_model is not None and self.layout_model.num_classes == r.num_classes
+        if not keep:
+            self.noise = NoiseModel(mode=self.mode_combo.currentData())
+            self.noise.set_strip_size(self.k_spin.value())
+        about = (
             f"Renderer of {Path(loaded.run_dir).name} (iteration {r.step:,}, "
             f"{r.num_classes} classes, {r.size[1]}×{r.size[0]}) on {r.device}"
         )
-        if loaded.training_layout is not None:
+        self.status_label.setText(about)
+        if keep:
+            self._layout_changed(immediately=True)
+            self.status_label.setText(f"{about}: its newest checkpoint renders the layout from now on.")
+        elif loaded.training_layout is not None:
             self._start_with(loaded.training_layout, "the training mask")
         else:
             self._start_with(np.zeros(r.size, np.uint8), "a blank canvas")
-            set_error(self.error_label, f"The training mask cannot be used: {loaded.training_layout_error}.")
+            why = loaded.training_layout_error.rstrip(".")  # the engine's sentence ends with its own full stop
+            set_error(self.error_label, f"The training mask cannot be used: {why}.")
         if self._load_warning is not None:
             # said again last: the load's own status lines above would hide it
             self._on_warning(self._load_warning)
@@ -316,9 +328,11 @@ class PaintPage(QWidget):
         if getattr(exc, "gui_tag", None) != self._load_tag:
             return
         self.loaded = None
+        self.status_label.setText("")  # no longer "Loading…"
         self._report("The renderer cannot be loaded", exc)
         self.available_changed.emit(False)
         self.update_actions()
+        self.load_failed.emit(tasks.describe_error(exc)[0])
 
     def _fill_classes(self) -> None:
         self.class_list.blockSignals(True)
@@ -399,10 +413,11 @@ class PaintPage(QWidget):
         from osmis_core.errors import OsmisError
 
         try:
-            saved = paint_jobs.save_layout(self.layout_model.ids, path)
+            saved = paint_jobs.save_layout(self.layout_model.ids, path, self.run_dir)
         except OsmisError as exc:
             self._report("The layout was not saved", exc)
             return False
+        set_error(self.error_label, None)  # an earlier refusal no longer holds
         self.status_label.setText(f"Layout saved to {saved}")
         self.layout_saved.emit(saved)
         return True

@@ -17,7 +17,7 @@ from ..errors import OsmisError
 from ..files import output_file_problem
 from ..models.visual import mask_ids, overlay, to_uint8_images
 from .generate import load_generator
-from .runfolder import RunFolder, atomic_write_bytes, normalise_path
+from .runfolder import RunFolder, atomic_write_bytes, normalise_path, run_reads
 
 FRAMES_PER_KEYFRAME = 30  # frames between two random noise vectors: about a second per change at 24-30 fps
 BATCH = 8
@@ -85,11 +85,15 @@ def latent_walk(
     """Write an H.264 video (yuv420p) of `frames` frames at `fps`: generated image | mask overlay per frame (the
     image alone for a run without masks). out=None: the run's own walk file, RunFolder.walk_path of the loaded
     checkpoint's step and the seed. checkpoint: "latest", "best" or a step (runfolder.checkpoint_name). Raises
-    OsmisError for a bad number (WALK_LIMITS), a missing or damaged checkpoint or an unwritable output."""
+    OsmisError for a bad number (WALK_LIMITS), a missing or damaged checkpoint, an unwritable output or one among
+    the run's own files or training data (runfolder.run_reads)."""
     check_walk_numbers(frames, fps, seed)
     if out is not None and Path(out).suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
     given = normalise_path(out) if out is not None else None
+    owner = run_reads(run_dir, given) if given is not None else None
+    if owner is not None:  # a walk written over the training video (or run.json) would change or break the run
+        raise OsmisError(f"{out}: is among {owner} of {Path(run_dir)}; write the latent walk to another file.")
     problem = output_file_problem(given) if given is not None else None
     if problem:  # found before the frames are drawn, not after
         raise OsmisError(f"{out}: cannot be written ({problem}).")

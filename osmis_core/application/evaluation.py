@@ -38,6 +38,10 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
         image_paths = data_files(folder)
         mask_dir = gallery / "masks"
         mask_paths = [mask_dir / p.name for p in image_paths] if mask_dir.is_dir() else None
+    if not image_paths and RunFolder(gallery).exists():  # a run folder given for one of its galleries
+        listed = RunFolder(gallery).gallery_dirs()
+        hint = f", such as {listed[0]}" if listed else " (it has none yet)"
+        raise DataError(f"{gallery}: is a run folder, not a gallery; give one of its galleries{hint}.")
     if not image_paths:
         raise DataError(f"{gallery}: the gallery holds no images.")
     arrays = [_read(p, "RGB") for p in image_paths]

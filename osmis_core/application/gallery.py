@@ -403,6 +403,8 @@ def read_manifest(gallery: str | Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if not Path(gallery).exists():  # e.g. a gallery the app shows, renamed or deleted since
+            raise DataError(f"{Path(gallery)}: the gallery folder is not there (renamed or deleted?).") from None
         raise DataError(f"{Path(gallery)}: not a gallery (no {MANIFEST}).") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot be read ({exc}).") from None

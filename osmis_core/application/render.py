@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -55,7 +56,7 @@ from .gallery import (
     staging_folder,
     write_index_html,
 )
-from .runfolder import RunFolder, normalise_path
+from .runfolder import RunFolder, normalise_path, run_reads
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class Renderer:
         ids = self.fit_size(ids, name)
         present = np.unique(ids)
         if present.size < 2:
-            raise DataError(f"{name}: the layout holds a single class ({int(present[0])}); draw at least two classes.")
+            raise DataError(f"{name}: a single class ({int(present[0])}) is drawn; draw at least two classes.")
         return ids
 
     @property
@@ -287,19 +288,22 @@ class Renderer:
 
     def decode_layout_image(self, img: Image.Image, name: str) -> np.ndarray:
         """Pixels -> class ids (H x W int64), as training read its masks. A palette image whose colours are all
-        class colours of the training masks is read by its colours (a re-saved or re-ordered palette keeps its
-        classes); otherwise palette indices and grey levels go by data.masks.layout_ids (ids, or the training
-        masks' own values such as 0/255 black/white). Colours are matched to the colours of the training masks'
-        classes (data.masks.layout_colours: their class colours, or black/white and the grey levels of grey masks;
-        anti-aliased edges to the nearest), else to the project's palette (gallery masks and paint-page layouts
-        saved as RGB). Raises DataError for a colour of neither, naming what the run accepts, and for a
-        value that is no class (an id beyond the classes, a grey level filling a region that no training class
-        has), naming it."""
+        class colours of the training masks, each index another class, is read by its colours (a re-saved or
+        re-ordered palette keeps its classes); otherwise palette indices and grey levels go by
+        data.masks.layout_ids (ids, or the training masks' own values such as 0/255 black/white). Colours are
+        matched to the colours of the training masks' classes (data.masks.layout_colours: their class colours, or
+        black/white and the grey levels of grey masks; anti-aliased edges to the nearest), else to the project's
+        palette (gallery masks and paint-page layouts saved as RGB). Raises DataError for a colour of neither,
+        naming what the run accepts, and for a value that is no class (an id beyond the classes, a grey level
+        filling a region that no training class has), naming it."""
         rgb = np.asarray(img.convert("RGB")) if img.mode in ("P", "PA", "RGB", "RGBA") else None
         class_colours = np.array(self.class_colours, np.int64) if self.class_colours else None
         if img.mode in ("P", "PA") and class_colours is not None and _distinct_palette_colours(img):
             by_colour = layout_colour_ids(rgb, class_colours, edges=False)
-            if (by_colour >= 0).all():
+            used = np.unique(np.asarray(img if img.mode == "P" else img.convert("P")))
+            # every index a class colour, and no two indices one class (a grey ramp palette's 0/1/2, all near
+            # black, are ids, not three blacks)
+            if (by_colour >= 0).all() and np.unique(by_colour).size == used.size:
                 return by_colour
         ids = layout_ids(
             img, self.class_values, self.num_classes, self._colour_trained, self.mask_kind, name, self.class_colours
@@ -453,13 +457,26 @@ def layouts_in(folder: str | Path) -> list[Path]:
     return files
 
 
-def layouts_of_gallery(gallery: str | Path) -> list[Path]:
+def layouts_of_gallery(gallery: str | Path, renderer_run: str | Path | None = None) -> list[Path]:
     """The masks of an OSMIS gallery (its manifest's items, read as every gallery is: gallery.read_manifest), for
-    the two-stage pipeline."""
+    the two-stage pipeline. With the renderer run that is to render them: a warning when the gallery's model had
+    another number of classes than the renderer (a model of other data, whose class ids mean other things)."""
     gallery = Path(gallery)
-    masks = [gallery / item["mask"] for item in read_manifest(gallery)["items"] if item.get("mask")]
+    manifest = read_manifest(gallery)
+    masks = [gallery / item["mask"] for item in manifest["items"] if item.get("mask")]
     if not masks:
         raise DataError(f"{gallery}: the gallery holds no masks (made without masks?).")
+    if renderer_run is not None and isinstance(manifest.get("num_classes"), int):
+        try:
+            theirs = (RunFolder(renderer_run).read_run_json().get("data") or {}).get("num_classes")
+        except OsmisError:
+            theirs = None  # the renderer's own load names what is wrong with the run
+        if isinstance(theirs, int) and theirs != manifest["num_classes"]:
+            warnings.warn(
+                f"{gallery}: its masks have {manifest['num_classes']} classes, the renderer run {renderer_run} was "
+                f"trained on {theirs}: they come from other data, and their class ids may stand for other things.",
+                stacklevel=2,
+            )
     return masks
 
 
@@ -759,13 +776,24 @@ def training_layout(run_dir: str | Path) -> np.ndarray:
 _REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)  # region files: outside black, inside white
 
 
-def save_layout(ids: np.ndarray, path: str | Path) -> Path:
+def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = None) -> Path:
     """Write a layout (H x W class ids, 0..255) as an indexed PNG with the project's palette (resources/
-    palette.json), atomically. Raises OsmisError when the file cannot be written."""
+    palette.json), atomically. Raises OsmisError when the file cannot be written, DataError for a name that does
+    not end in .png (PNG bytes under another image's name would be misread) and, with `run_dir`, for a path among
+    the files that run owns or was trained on (a layout saved over the training mask or run.json would quietly
+    change or break the run)."""
     path = Path(path)
     ids = np.asarray(ids)
     if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() > 255:
         raise DataError(f"{path}: a layout must be a non-empty 2-D map of class ids 0..255.")
+    owner = run_reads(run_dir, path) if run_dir is not None else None
+    if owner is not None:
+        raise DataError(
+            f"{path}: is among {owner} of {Path(run_dir)}; save the layout to another file, so the run stays as "
+            "it was trained."
+        )
+    if path.suffix.lower() != ".png":
+        raise DataError(f"{path}: a layout is saved as a PNG file; give a name ending in .png.")
     image = Image.fromarray(ids.astype(np.uint8), "P")
     image.putpalette(palette().reshape(-1).tolist())
     try:
@@ -782,7 +810,8 @@ def add_to_gallery(
     (created when absent; galleries of a run live in RUN/galleries/<name>/). Items record the renderer run (`run`,
     its resolved folder), its checkpoint step, seed, noise mode and each re-drawn region (regions/NNNN-K.png) with
     its seed, so `item_recipe` gives the same pixels; a gallery holds the renders of one renderer run (its
-    manifest's `run`).
+    manifest's `run`; a gallery in the run's own galleries folder whose recorded run folder is gone moved with the
+    run, and its manifest is brought to the run's new place).
 
     The gallery, old items and new, is rebuilt in a hidden sibling folder and swapped in whole, so a failure leaves
     it as it was (its scores, now incomplete, are dropped). Returns the new manifest. Raises DataError for a layout the
@@ -794,6 +823,10 @@ def add_to_gallery(
     gallery = Path(gallery_dir)
     run = renderer.run.resolve()
     ids = renderer.fit_layout(layout)
+    try:
+        gallery.exists()  # a name the file system refuses (too long, say) is said here, before a check trips on it
+    except OSError as exc:
+        raise OsmisError(f"{gallery}: not a usable gallery folder name ({exc.strerror or exc}).") from None
     manifest_path = gallery / "manifest.json"
     if manifest_path.is_file():
         try:
@@ -805,11 +838,17 @@ def add_to_gallery(
             raise DataError(
                 f"{gallery}: is {GALLERY_KINDS[gallery_kind(manifest)]}; add renders to a render gallery or a new one."
             )
-        if manifest.get("run") is not None and Path(manifest["run"]).resolve() != run:
-            raise DataError(
-                f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these renders "
-                f"to another gallery."
-            )
+        recorded = manifest.get("run")
+        if recorded is not None and Path(str(recorded)).resolve() != run:
+            # a gallery of this run whose recorded run folder is gone: the run was moved or renamed with it
+            if gallery.resolve().parent != run / "galleries" or (Path(str(recorded)) / "run.json").exists():
+                raise DataError(
+                    f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these "
+                    "renders to another gallery."
+                )
+            manifest["run"] = str(run)  # where the renderer measures find the renderer now
+    elif gallery.exists() and not gallery.is_dir():
+        raise DataError(f"{gallery}: is a file, not a gallery folder; choose another name.")
     elif gallery.exists() and any(gallery.iterdir()):
         raise DataError(f"{gallery}: the folder holds other files and no gallery manifest; choose another name.")
     else:
@@ -942,7 +981,7 @@ def render_gallery_masks(
     out_dir (default rendered_gallery_path). OSMIS's all-background masks are rendered too."""
     return render_gallery(
         renderer_run,
-        layouts_of_gallery(gallery),
+        layouts_of_gallery(gallery, renderer_run),
         out_dir if out_dir is not None else rendered_gallery_path(gallery, renderer_run),
         n=n,
         seed=seed,

@@ -166,6 +166,43 @@ def normalise_path(path: str | Path) -> Path:
     return Path(os.path.normpath(path))
 
 
+def enclosing_run(path: str | Path) -> Path | None:
+    """The run folder `path` lies in: the nearest of its parents, up to three levels up, that holds run.json (a
+    gallery RUN/galleries/G, a checkpoint RUN/checkpoints/x.pt, a picture RUN/galleries/G/images/x.png); None
+    when there is none. A run folder itself is not "in" a run: the caller opens it as it is."""
+    p = Path(os.path.abspath(path))
+    for parent in list(p.parents)[:3]:
+        if (parent / "run.json").is_file():
+            return parent
+    return None
+
+
+def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
+    """What the run in `run_dir` would lose if `path` were written over: "the run's own files" (an existing file
+    inside the run folder: run.json, a checkpoint, a gallery's picture; its latent walks, outputs to be replaced,
+    aside) or "the run's training data" (its image, video or mask files as run.json records them, or any file inside
+    a data folder, where a new mask would join the data); None when the path is neither. A run.json that cannot be
+    read protects the run folder alone. For outputs the user names (a saved layout, a latent walk's --out)."""
+    target, root = Path(path).resolve(), Path(run_dir).resolve()
+    if target.exists() and target.is_relative_to(root) and not target.is_relative_to(root / "walks"):
+        return "the run's own files"
+    try:
+        data = RunFolder(root).read_run_json().get("data") or {}
+    except OsmisError:
+        return None
+    source = data.get("source") or {}
+    listed = [source.get("path"), source.get("video"), data.get("path"), data.get("mask_path")]
+    masks = source.get("masks")
+    listed += masks if isinstance(masks, list) else []
+    for p in listed:
+        if not isinstance(p, str) or not p:  # absent, or a hand edit: nothing to protect by it
+            continue
+        q = Path(p).resolve()
+        if target == q or (q.is_dir() and target.is_relative_to(q)):
+            return "the run's training data"
+    return None
+
+
 def versions() -> dict[str, str]:
     from .. import __version__
 
