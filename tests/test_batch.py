@@ -2,6 +2,7 @@
 
 import csv
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,17 @@ def _rows(out: Path) -> dict:
     return {r["name"]: r for r in json.loads((out / "summary.json").read_text())["sources"]}
 
 
+def _init_ray(**kwargs) -> None:
+    """ray.init, keeping this process's SIGTERM handler: ray.init replaces it (as run_batch's _restore_sigterm
+    says), and with Ray's handler left in place a test run sent SIGTERM (a time limit, `kill`) went on running."""
+    previous = signal.getsignal(signal.SIGTERM)
+    ray.init(**kwargs)
+    signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.fixture
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    _init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -226,7 +235,7 @@ def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(t
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         worker_node = cluster.add_node(num_cpus=1)
-        ray.init(address=cluster.address, log_to_driver=False)
+        _init_ray(address=cluster.address, log_to_driver=False)
         cluster.wait_for_nodes()
         src = _sources(tmp_path / "src", 2)
         out = tmp_path / "batch"
