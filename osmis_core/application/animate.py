@@ -91,12 +91,12 @@ def latent_walk(
     if out is not None and Path(out).suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
     given = normalise_path(out) if out is not None else None
-    owner = run_reads(run_dir, given) if given is not None else None
-    if owner is not None:  # a walk written over the training video (or run.json) would change or break the run
-        raise OsmisError(f"{out}: is among {owner} of {Path(run_dir)}; write the latent walk to another file.")
     problem = output_file_problem(given) if given is not None else None
     if problem:  # found before the frames are drawn, not after
         raise OsmisError(f"{out}: cannot be written ({problem}).")
+    owner = run_reads(run_dir, given) if given is not None else None
+    if owner is not None:  # a walk written over the training video (or run.json) would change or break the run
+        raise OsmisError(f"{out}: is among {owner} of {Path(run_dir)}; write the latent walk to another file.")
     dev = resolve_device(device)
     generator, meta = load_generator(run_dir, checkpoint, ema=True, device=dev)
     out = RunFolder(run_dir).walk_path(meta["step"], seed) if given is None else given
