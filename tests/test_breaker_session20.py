@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from helpers import write_scene
+from helpers import two_iteration_run, write_scene
 
+from osmis_core.application.render import training_layouts
+from osmis_core.application.runfolder import recorded_source, run_reads
 from osmis_core.batch.sources import list_sources
 
 
@@ -29,3 +32,34 @@ def test_a_video_folder_and_its_video_file_are_one_source(tmp_path):
     video = Path(__file__).resolve().parent.parent / "datasets" / "example_video"
     (tmp_path / "list.csv").write_text(f"data\n{video}\n{video / 'clip.mp4'}\n", encoding="utf-8")
     assert [s.problem is None for s in list_sources(tmp_path / "list.csv")] == [True, False]
+
+
+def test_a_run_trained_on_a_relative_path_finds_its_masks_from_another_folder(tmp_path, monkeypatch):
+    """run.json recorded the data source's frames and masks as typed (relative to the folder training started
+    in): the Paint page's training layouts, opened from another folder, said "vid/mask/00000.png: the run's
+    training mask is not there any more", and Save layout did not protect the masks. They are recorded absolute
+    now."""
+    write_scene(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    run = two_iteration_run("scene", tmp_path / "run")
+    monkeypatch.chdir(tmp_path / "run")
+    assert len(training_layouts(run)) == 1
+    assert run_reads(run, tmp_path / "scene" / "mask" / "00000.png") == "the run's training data"
+
+
+def test_an_earlier_runs_relative_video_masks_are_protected_from_another_folder(tmp_path, monkeypatch):
+    """A video run of an earlier version recorded 'vid/clip.mp4' and 'vid/mask/00000.png'; read from another
+    folder they are found from run.json's absolute data path. A video's masks are every image of their folder, so
+    a new file there (a layout saved as vid/mask/00099.png) would join them: it is the run's training data too."""
+    (tmp_path / "vid" / "mask").mkdir(parents=True)
+    (tmp_path / "vid" / "clip.mp4").write_bytes(b"")
+    (tmp_path / "vid" / "mask" / "00000.png").write_bytes(b"")
+    source = {"kind": "video", "path": "vid/clip.mp4", "masks": ["vid/mask/00000.png"], "video": "vid/clip.mp4"}
+    (tmp_path / "run").mkdir()
+    data = {"path": str(tmp_path / "vid" / "clip.mp4"), "mask_path": None, "source": source}
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"data": data}), encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "run")
+    assert recorded_source(data)["masks"] == [str(tmp_path.resolve() / "vid" / "mask" / "00000.png")]
+    for name in ("00000.png", "00099.png"):
+        assert run_reads(tmp_path / "run", tmp_path / "vid" / "mask" / name) == "the run's training data"
+    assert run_reads(tmp_path / "run", tmp_path / "vid" / "layout.png") is None
