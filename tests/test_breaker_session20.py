@@ -9,7 +9,7 @@ from pathlib import Path
 from helpers import two_iteration_run, write_scene
 
 from osmis_core.application.render import training_layouts
-from osmis_core.application.runfolder import recorded_source, run_reads
+from osmis_core.application.runfolder import enclosing_run, recorded_source, run_reads
 from osmis_core.batch.sources import list_sources
 
 
@@ -63,3 +63,15 @@ def test_an_earlier_runs_relative_video_masks_are_protected_from_another_folder(
     for name in ("00000.png", "00099.png"):
         assert run_reads(tmp_path / "run", tmp_path / "vid" / "mask" / name) == "the run's training data"
     assert run_reads(tmp_path / "run", tmp_path / "vid" / "layout.png") is None
+
+
+def test_a_link_to_a_gallery_finds_its_run(tmp_path):
+    """`osmis gui LINK` (LINK -> RUN/galleries/G, a gallery linked onto the desktop) opened the gallery's pictures
+    as training data: the link's own parents hold no run.json. Where it points is looked at too."""
+    gallery = tmp_path / "run" / "galleries" / "g"
+    gallery.mkdir(parents=True)
+    (tmp_path / "run" / "run.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "desktop").mkdir()
+    (tmp_path / "desktop" / "g").symlink_to(gallery, target_is_directory=True)
+    assert enclosing_run(tmp_path / "desktop" / "g") == (tmp_path / "run").resolve()
+    assert enclosing_run(tmp_path / "desktop") is None

@@ -169,9 +169,10 @@ def normalise_path(path: str | Path) -> Path:
 def enclosing_run(path: str | Path) -> Path | None:
     """The run folder `path` lies in: the nearest of its parents, up to three levels up, that holds run.json (a
     gallery RUN/galleries/G, a checkpoint RUN/checkpoints/x.pt, a picture RUN/galleries/G/images/x.png); None
-    when there is none. A run folder itself is not "in" a run: the caller opens it as it is."""
+    when there is none. A run folder itself is not "in" a run: the caller opens it as it is. A link (a gallery
+    linked onto the desktop) is looked for where it is, then where it points."""
     p = Path(os.path.abspath(path))
-    for parent in list(p.parents)[:3]:
+    for parent in list(p.parents)[:3] + list(p.resolve().parents)[:3]:
         if (parent / "run.json").is_file():
             return parent
     return None
