@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import two_iteration_run, write_scene
+import pytest
+from helpers import osmis_cli, two_iteration_run, write_scene
 
 from osmis_core.application.render import training_layouts
 from osmis_core.application.runfolder import enclosing_run, recorded_source, run_reads
@@ -75,3 +76,18 @@ def test_a_link_to_a_gallery_finds_its_run(tmp_path):
     (tmp_path / "desktop" / "g").symlink_to(gallery, target_is_directory=True)
     assert enclosing_run(tmp_path / "desktop" / "g") == (tmp_path / "run").resolve()
     assert enclosing_run(tmp_path / "desktop") is None
+
+
+@pytest.mark.parametrize(
+    ("flag", "off"), [("--lecam-decay", "lecam_weight"), ("--r1-every", "r1_gamma")], ids=["lecam", "r1"]
+)
+def test_a_resume_does_not_advise_turning_on_what_cannot_change(tmp_path, capsys, flag, off):
+    """`osmis train RUN --resume --lecam-decay 0.99` of a run without LeCam said "give the run's option
+    'lecam_weight' above 0", which a resume then refuses (it cannot change on resume); it says to leave the flag
+    out."""
+    run = two_iteration_run(write_scene(tmp_path), tmp_path / "run")
+    value = "0.99" if off == "lecam_weight" else "16"
+    result = osmis_cli(capsys, "train", str(run), "--resume", flag, value, "--iters", "3", "--device", "cpu")
+    assert result.returncode == 2
+    assert f"the run's option '{off}' = 0" in result.stderr
+    assert "above 0" not in result.stderr and f"leave {flag} out." in result.stderr
