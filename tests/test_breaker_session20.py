@@ -11,7 +11,8 @@ from helpers import osmis_cli, two_iteration_run, write_scene
 
 from osmis_core.application.render import training_layouts
 from osmis_core.application.runfolder import enclosing_run, recorded_source, run_reads
-from osmis_core.batch.sources import list_sources
+from osmis_core.batch.sources import list_sources, mark_repeats
+from osmis_core.config import OsmisConfig
 
 
 def test_the_same_data_written_two_ways_is_a_repeat(tmp_path):
@@ -91,3 +92,14 @@ def test_a_resume_does_not_advise_turning_on_what_cannot_change(tmp_path, capsys
     assert result.returncode == 2
     assert f"the run's option '{off}' = 0" in result.stderr
     assert "above 0" not in result.stderr and f"leave {flag} out." in result.stderr
+
+
+def test_a_csv_cell_may_be_an_options_word(tmp_path):
+    """`p_aug` = `adaptive` in a CSV list refused the whole list ("must be of type float, got 'adaptive'") where
+    the flag --p-aug adaptive and a JSON list take it; it is adaptive augmentation, and a row with ada true is its
+    repeat."""
+    scene = write_scene(tmp_path)
+    (tmp_path / "list.csv").write_text(f"data,p_aug,ada\n{scene},adaptive,\n{scene},,true\n", encoding="utf-8")
+    sources = mark_repeats(list_sources(tmp_path / "list.csv"), lambda o: OsmisConfig().replace(**o).to_dict())
+    assert sources[0].options == {"p_aug": "adaptive"}
+    assert [s.problem is None for s in sources] == [True, False]

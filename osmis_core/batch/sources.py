@@ -250,6 +250,10 @@ def _from_csv(path: Path) -> list[BatchSource]:
 
 
 def _parse_cell(name: str, text: str, where: str) -> Any:
+    """A cell's value: of the option's type, or one of its words kept as text (p_aug "adaptive", as the flag
+    --p-aug adaptive and a JSON list take it)."""
+    if text in (FIELDS[name][1].metadata.get("words") or {}):
+        return text
     t = option_type(name)
     try:
         if t is bool:
