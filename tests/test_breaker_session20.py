@@ -103,3 +103,14 @@ def test_a_csv_cell_may_be_an_options_word(tmp_path):
     sources = mark_repeats(list_sources(tmp_path / "list.csv"), lambda o: OsmisConfig().replace(**o).to_dict())
     assert sources[0].options == {"p_aug": "adaptive"}
     assert [s.problem is None for s in sources] == [True, False]
+
+
+def test_minus_zero_is_zeros_repeat(tmp_path):
+    """A row with lecam_weight "-0" (or r1_gamma "-0.0") trains the model of the row without it, but JSON writes
+    -0.0 apart from 0.0, so it trained again: it is a repeat."""
+    scene = write_scene(tmp_path)
+    (tmp_path / "list.csv").write_text(
+        f"data,lecam_weight,r1_gamma\n{scene},,\n{scene},-0,\n{scene},0,-0.0\n", encoding="utf-8"
+    )
+    sources = mark_repeats(list_sources(tmp_path / "list.csv"), lambda o: OsmisConfig().replace(**o).to_dict())
+    assert [s.problem is None for s in sources] == [True, False, False]

@@ -106,7 +106,7 @@ def mark_repeats(
                 options = resolve(e.options)
             except ConfigError:
                 pass
-        key = (*_trained_on(e), json.dumps(options, sort_keys=True, default=str))
+        key = (*_trained_on(e), json.dumps(_plus_zero(options), sort_keys=True, default=str))
         if key in first and e.problem is None:
             e = BatchSource(
                 e.name,
@@ -119,6 +119,14 @@ def mark_repeats(
         first.setdefault(key, e.name)
         out.append(e)
     return out
+
+
+def _plus_zero(value: Any) -> Any:
+    """`value` (options, nested or flat) with -0.0 written as 0.0: a cell "-0" is the same weight as "0" (they
+    compare equal, but JSON writes them apart)."""
+    if isinstance(value, dict):
+        return {k: _plus_zero(v) for k, v in value.items()}
+    return value + 0.0 if isinstance(value, float) else value
 
 
 def _trained_on(e: BatchSource) -> tuple:
