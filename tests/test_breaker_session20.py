@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import osmis_cli, two_iteration_run, write_scene
+from helpers import TINY, osmis_cli, two_iteration_run, write_scene
 
 from osmis_core.application.render import training_layouts
 from osmis_core.application.runfolder import enclosing_run, recorded_source, run_reads
+from osmis_core.application.session import start_training
 from osmis_core.batch.sources import list_sources, mark_repeats
 from osmis_core.config import OsmisConfig
 
@@ -114,3 +115,18 @@ def test_minus_zero_is_zeros_repeat(tmp_path):
     )
     sources = mark_repeats(list_sources(tmp_path / "list.csv"), lambda o: OsmisConfig().replace(**o).to_dict())
     assert [s.problem is None for s in sources] == [True, False, False]
+
+
+def test_a_two_stage_resume_reads_the_runs_lecam_weight(tmp_path, capsys):
+    """`osmis run DATA --out RUN --resume --two-stage --lecam-decay D` of a run with LeCam checked the flags as a
+    new run's ("--lecam-weight = 0 turns it off", a weight never typed): the run's own options are read, and a
+    decay other than the run's is refused as a change a resume cannot make."""
+    scene = write_scene(tmp_path)
+    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none", "lecam_weight": 0.1})
+    for _ in start_training(config, scene, tmp_path / "run").run():
+        pass
+    flags = ["--n", "2", "--quiet", "--random-weights", "--metrics", "diversity", "--iters", "4", "--device", "cpu"]
+    args = ["run", scene, "--out", tmp_path / "run", "--resume", "--two-stage", "--lecam-decay", "0.9", *flags]
+    result = osmis_cli(capsys, *args)
+    assert result.returncode == 2
+    assert "lecam_decay = 0.99, asked --lecam-decay 0.9" in result.stderr and "turns it off" not in result.stderr
