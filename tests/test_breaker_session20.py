@@ -1,5 +1,29 @@
 """Breaker session 20 (the LeCam regulariser, batch repeats, breaker 19's refusals): one small test per finding
-(tiny settings, CPU)."""
+(tiny settings, CPU).
+
+Found and fixed:
+- batch repeats compared data paths as written: a DATA folder listed again with its own mask/ given as --mask, or
+  a video folder and its video file, trained the same model twice; the files find_source trains on are compared.
+- a CSV cell "-0" (lecam_weight, r1_gamma) trained the model of the row without it again (JSON writes -0.0 apart).
+- a CSV cell p_aug "adaptive" refused the whole list, where the flag and a JSON list take the word.
+- run.json recorded the data source's frames and masks relative to the folder training started in: the Paint
+  page's training layouts (and Save layout's / animate's protection of the masks) failed from another folder.
+- a video's mask folder was not the run's training data: a layout saved there joins the video's masks.
+- a link to a gallery opened in `osmis gui` was opened as training data, not as its run.
+- `osmis train RUN --resume --lecam-decay 0.99` (or --r1-every) of a run without LeCam (R1) advised "give the run's
+  option 'lecam_weight' above 0", which a resume refuses.
+- `osmis run --resume --two-stage --lecam-decay D` of a run with LeCam said "--lecam-weight = 0 turns it off".
+
+Tried and right: --lecam-weight nan/inf/-1/1e400/abc/" 1"/1e-300/0, --lecam-decay 0/1/1.0/-0.1/nan/inf (refused in
+one sentence, exit 2) and 0.9999999999999999; the same in JSON and TOML config files (a string, true, null, NaN,
+1e999 refused; -0 accepted as 0); LeCam refused for --model renderer (flag and config file); a run without masks
+(example_texture) logs d_lecam; d_lecam in stats.jsonl, in TensorBoard (loss/d_lecam) and run.json records
+lecam_weight/lecam_decay; resume without the flags keeps LeCam, resume changing --lecam-weight is refused, giving
+the run's own value is accepted; `osmis run --two-stage --lecam-weight` keeps the renderer at 0; a Ray batch
+(--preset quick, tiny flags) reported as repeats: on_collapse equal to the preset's, lecam_weight 0.0 vs none,
+1e-4 vs 0.0001, iters equal to --iters, lecam_decay equal to its default, the data folder with a trailing slash
+and with its own mask/; 0 and 1e-4 trained; animate --out over the training video (also from another folder),
+a non-video name, the run folder."""
 
 from __future__ import annotations
 
