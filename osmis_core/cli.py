@@ -16,6 +16,7 @@ from .config import (
     FIELDS,
     INSPECT_RECIPE,
     MAX_SEED,
+    OsmisConfig,
     build_config,
     check_model_options,
     model_default,
@@ -978,7 +979,14 @@ def cmd_run(args) -> int:
 
         # one command line for both models: each takes the options it reads (build_config's also_for)
         renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"}, "osmis")
-        if not _config_from_args(args, "renderer").data.masks:  # the masks are there: the options turn them off
+        if args.resume and args.out and RunFolder(args.out).exists():
+            # the run's own options, not a new run's from the flags (whose rules would miss the run's values: a
+            # typed --lecam-decay with the run's LeCam weight); a flag it cannot change is refused by its resume
+            folder = RunFolder(args.out)
+            osmis_config = OsmisConfig.from_dict(folder.read_run_json().get("config") or {}, str(folder.run_json), {})
+        else:
+            osmis_config = _config_from_args(args, "renderer")
+        if not osmis_config.data.masks:  # the masks are there: the options turn them off
             raise OsmisError(
                 "--two-stage needs masks (the renderer draws photos for masks); leave out --no-masks (or "
                 '"masks": false in the config file).'

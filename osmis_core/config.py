@@ -622,7 +622,11 @@ class OsmisConfig:
         return self.with_options(options)
 
     def with_options(
-        self, options: Mapping[str, Any], flags: Collection[str] = (), kept: str = "option"
+        self,
+        options: Mapping[str, Any],
+        flags: Collection[str] = (),
+        kept: str = "option",
+        fixed: Collection[str] = (),
     ) -> OsmisConfig:
         """A copy with `options` (flat names; a word such as p_aug = "adaptive" stands for the options it sets)
         changed, checked as options given now.
@@ -632,7 +636,8 @@ class OsmisConfig:
         `options` (a flag equal to the value it already had) changes nothing but is still checked. Other options
         are named "option 'NAME'", a word by what was written (option 'p_aug' = 'adaptive', not the ada it sets);
         kept: the name of an option in neither, a value this config already held (a resume says "the run's option":
-        its user typed neither keep_best nor eval_every when --iters breaks a rule with them).
+        its user typed neither keep_best nor eval_every when --iters breaks a rule with them); fixed: options that
+        cannot change now (a resume's), which a message then does not advise changing.
         The rules between options (_check_together) are checked where one of their options is in `options` or
         `flags`: a combination this config already held (a run stored by an earlier version) is not refused again.
         Raises ConfigError for an unknown name, a bad value or a rule broken."""
@@ -652,7 +657,7 @@ class OsmisConfig:
         config = self._changed(expanded)
         explicit = set(_expand_words({k: options[k] for k in flags if k in options})) | (flags - set(options))
         now = set(options) | set(expanded) | flags
-        _check_together(config.flat(), lambda k: said.get(k) or name_it(k), explicit, now)
+        _check_together(config.flat(), lambda k: said.get(k) or name_it(k), explicit, now, fixed)
         return config
 
     def _changed(self, options: Mapping[str, Any]) -> OsmisConfig:
@@ -852,6 +857,7 @@ def _check_together(
     said=lambda name: f"option '{name}'",
     explicit: Collection[str] = (),
     now: Collection[str] | None = None,
+    fixed: Collection[str] = (),
 ) -> None:
     """Rules between options (ConfigError): noise_spatial counts noise_dim's channels drawn per pixel
     (_check_noise_channels); an OSMIS run with masks off keeps no best checkpoint by a mask metric (keep_best
@@ -866,8 +872,12 @@ def _check_together(
     options given now to a configuration that held before, see OsmisConfig.with_options), where one of them is in
     `now`. An option counts as given when it differs from its default or is in `explicit` (flags typed, which count
     even at their default; a preset or a saved config, which lists every option, counts only where it differs).
-    said(name): how the message names an option (see _validate)."""
+    said(name): how the message names an option (see _validate). fixed: options that cannot change now (a resume's,
+    all but RESUMABLE_OPTIONS): a message does not advise giving one of them another value."""
     _check_noise_channels(flat, said)
+
+    def or_turn_on(name: str) -> str:
+        return "" if name in fixed else f"give {said(name)} above 0, or "
 
     def applies(*names: str) -> bool:
         read = all(model_reads(n, flat["model"]) for n in names)
@@ -917,13 +927,13 @@ def _check_together(
         )
     if flat["r1_gamma"] == 0 and given("r1_every") and applies("r1_every", "r1_gamma"):
         raise ConfigError(
-            f"{said('r1_every')} spaces the R1 penalties, but {said('r1_gamma')} = 0 turns R1 off; give "
-            f"{said('r1_gamma')} above 0, or leave {said('r1_every')} out."
+            f"{said('r1_every')} spaces the R1 penalties, but {said('r1_gamma')} = 0 turns R1 off; "
+            f"{or_turn_on('r1_gamma')}leave {said('r1_every')} out."
         )
     if flat["lecam_weight"] == 0 and given("lecam_decay") and applies("lecam_decay", "lecam_weight"):
         raise ConfigError(
             f"{said('lecam_decay')} sets the LeCam regulariser's moving averages, but {said('lecam_weight')} = 0 "
-            f"turns it off; give {said('lecam_weight')} above 0, or leave {said('lecam_decay')} out."
+            f"turns it off; {or_turn_on('lecam_weight')}leave {said('lecam_decay')} out."
         )
     if flat["r1_gamma"] > 0 and flat["compile"] and applies("r1_gamma", "compile"):
         raise ConfigError(

@@ -56,7 +56,7 @@ from .gallery import (
     staging_folder,
     write_index_html,
 )
-from .runfolder import RunFolder, normalise_path, run_reads
+from .runfolder import RunFolder, normalise_path, recorded_source, run_reads
 
 
 @dataclass(frozen=True)
@@ -747,7 +747,7 @@ def training_layouts(run_dir: str | Path) -> list[TrainingLayout]:
     info = folder.read_run_json()
     config = OsmisConfig.from_dict(info.get("config", {}), f"{folder.root}/run.json", {})
     data = info.get("data") or {}
-    listed = [Path(p) for p in ((data.get("source") or {}).get("masks") or [])]
+    listed = [Path(p) for p in (recorded_source(data).get("masks") or [])]
     if not listed:
         raise DataError(f"{folder.root}: the run records no training mask.")
     chosen = [listed[i] for i in pick_evenly(len(listed), config.data.max_frames)]

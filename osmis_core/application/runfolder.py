@@ -169,9 +169,10 @@ def normalise_path(path: str | Path) -> Path:
 def enclosing_run(path: str | Path) -> Path | None:
     """The run folder `path` lies in: the nearest of its parents, up to three levels up, that holds run.json (a
     gallery RUN/galleries/G, a checkpoint RUN/checkpoints/x.pt, a picture RUN/galleries/G/images/x.png); None
-    when there is none. A run folder itself is not "in" a run: the caller opens it as it is."""
+    when there is none. A run folder itself is not "in" a run: the caller opens it as it is. A link (a gallery
+    linked onto the desktop) is looked for where it is, then where it points."""
     p = Path(os.path.abspath(path))
-    for parent in list(p.parents)[:3]:
+    for parent in list(p.parents)[:3] + list(p.resolve().parents)[:3]:
         if (parent / "run.json").is_file():
             return parent
     return None
@@ -190,10 +191,13 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
         data = RunFolder(root).read_run_json().get("data") or {}
     except OsmisError:
         return None
-    source = data.get("source") or {}
+    source = recorded_source(data)
     listed = [source.get("path"), source.get("video"), data.get("path"), data.get("mask_path")]
     masks = source.get("masks")
     listed += masks if isinstance(masks, list) else []
+    if source.get("kind") == "video" and isinstance(masks, list):
+        # a video's masks are every image of their folder, in name order: a file new there joins them
+        listed += [str(Path(p).parent) for p in masks if isinstance(p, str) and p]
     for p in listed:
         if not isinstance(p, str) or not p:  # absent, or a hand edit: nothing to protect by it
             continue
@@ -201,6 +205,28 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
         if target == q or (q.is_dir() and target.is_relative_to(q)):
             return "the run's training data"
     return None
+
+
+def recorded_source(data: dict) -> dict:
+    """run.json's data source (data["source"]: kind, path, masks, video) with absolute paths. Runs of earlier
+    versions recorded them as given, relative to the folder training was started in, which is not recorded; it is
+    found from data["path"] (recorded absolute): the folder from which the source's path names that file."""
+    source = dict(data.get("source") or {})
+    given, full = source.get("path"), data.get("path")
+    if not isinstance(given, str) or not given or Path(given).is_absolute() or not isinstance(full, str):
+        return source
+    full_path = Path(full)
+    base = next((a for a in full_path.parents if (a / given).resolve() == full_path.resolve()), None)
+    if base is None:
+        return source
+
+    def absolute(p):
+        return str((base / p).resolve()) if isinstance(p, str) and p else p
+
+    source["path"], source["video"] = absolute(given), absolute(source.get("video"))
+    if isinstance(source.get("masks"), list):
+        source["masks"] = [absolute(p) for p in source["masks"]]
+    return source
 
 
 def versions() -> dict[str, str]:

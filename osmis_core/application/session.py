@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import (
     COUNT_LIMIT,
+    FIELDS,
     INSPECT_RECIPE,
     RESUMABLE_OPTIONS,
     OsmisConfig,
@@ -279,7 +280,8 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
         )
     # the config as it will be: the rules between options apply to what is asked now (a typed option equal to the
     # run's value included), not to the run's own combination
-    config = saved.with_options(changes, flags=typed, kept="the run's option")
+    fixed = set(FIELDS) - set(RESUMABLE_OPTIONS)
+    config = saved.with_options(changes, flags=typed, kept="the run's option", fixed=fixed)
     return ResumePlan(folder, info, state, stored, changes, frozenset(typed), config)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FIELDS, flatten_options, option_type
-from ..data.sources import VIDEO_EXTS, data_files
+from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -106,11 +106,7 @@ def mark_repeats(
                 options = resolve(e.options)
             except ConfigError:
                 pass
-        key = (
-            Path(e.data).resolve(),
-            Path(e.mask).resolve() if e.mask else None,
-            json.dumps(options, sort_keys=True, default=str),
-        )
+        key = (*_trained_on(e), json.dumps(_plus_zero(options), sort_keys=True, default=str))
         if key in first and e.problem is None:
             e = BatchSource(
                 e.name,
@@ -123,6 +119,27 @@ def mark_repeats(
         first.setdefault(key, e.name)
         out.append(e)
     return out
+
+
+def _plus_zero(value: Any) -> Any:
+    """`value` (options, nested or flat) with -0.0 written as 0.0: a cell "-0" is the same weight as "0" (they
+    compare equal, but JSON writes them apart)."""
+    if isinstance(value, dict):
+        return {k: _plus_zero(v) for k, v in value.items()}
+    return value + 0.0 if isinstance(value, float) else value
+
+
+def _trained_on(e: BatchSource) -> tuple:
+    """The files a source trains on, as find_source (THE rule for a DATA path's frames and default masks) finds
+    them, so that the same data written two ways is one source's repeat: a DATA folder and the same folder with its
+    own mask/ given as its mask, a video folder and its video file. Data that cannot be read is compared by its
+    paths as written (the batch reports its problem for each entry)."""
+    try:
+        source = find_source(e.data, e.mask)
+    except (DataError, OSError):
+        return Path(e.data).resolve(), Path(e.mask).resolve() if e.mask else None
+    masks = tuple(p.resolve() for p in source.masks) if source.masks else None
+    return (source.video or source.path).resolve(), tuple(p.resolve() for p in source.frames), masks
 
 
 def _from_folder(folder: Path) -> list[BatchSource]:
@@ -241,6 +258,10 @@ def _from_csv(path: Path) -> list[BatchSource]:
 
 
 def _parse_cell(name: str, text: str, where: str) -> Any:
+    """A cell's value: of the option's type, or one of its words kept as text (p_aug "adaptive", as the flag
+    --p-aug adaptive and a JSON list take it)."""
+    if text in (FIELDS[name][1].metadata.get("words") or {}):
+        return text
     t = option_type(name)
     try:
         if t is bool:

@@ -89,12 +89,14 @@ class DataSource:
     video: Path | None = None
 
     def to_dict(self) -> dict:
+        """The paths absolute (as run.json's data path is): run.json is read from other working folders (the app,
+        a resume, the Paint page's training layouts), where a path relative to the training's names nothing."""
         return {
             "kind": self.kind,
-            "path": str(self.path),
+            "path": str(self.path.resolve()),
             "num_frames": len(self.frames) or None,
-            "masks": [str(p) for p in self.masks] if self.masks else None,
-            "video": str(self.video) if self.video else None,
+            "masks": [str(p.resolve()) for p in self.masks] if self.masks else None,
+            "video": str(self.video.resolve()) if self.video else None,
         }
 
 
