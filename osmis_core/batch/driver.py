@@ -87,8 +87,14 @@ def run_batch(
             "--cpus-per-run must be a number above 0, --gpus-per-run a number at least 0, --retries at least 0, and "
             "--max-concurrent at least 1."
         )
-    source_list = list_sources(sources) if isinstance(sources, (str, Path)) else list(sources)
-    source_list = mark_repeats(source_list, lambda overrides: config.replace(**overrides).to_dict())
+
+    def resolve(overrides):
+        return config.replace(**overrides).to_dict()
+
+    if isinstance(sources, (str, Path)):
+        source_list = list_sources(sources, resolve)
+    else:
+        source_list = mark_repeats(list(sources), resolve)
     batch = BatchFolder(Path(out).resolve())
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)

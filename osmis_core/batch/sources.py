@@ -54,7 +54,9 @@ class BatchSource:
         )
 
 
-def list_sources(path: str | Path) -> list[BatchSource]:
+def list_sources(
+    path: str | Path, resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> list[BatchSource]:
     """The sources held by SOURCES, in a stable order (names decide the run folders, so a re-run finds them).
 
     SOURCES is one of:
@@ -68,6 +70,7 @@ def list_sources(path: str | Path) -> list[BatchSource]:
     - a CSV file with a header: columns data, mask (optional), name (optional); every other column is an option
       (e.g. iters, max_size); an empty cell keeps the batch's value.
     Relative paths in a list file are relative to the list file's folder.
+    A source listed again is marked as a repeat (mark_repeats, with `resolve`: the batch's options applied).
     Raises DataError/ConfigError (one sentence naming the file and the problem) when SOURCES cannot be read.
     """
     path = Path(path)
@@ -83,7 +86,7 @@ def list_sources(path: str | Path) -> list[BatchSource]:
         raise DataError(f"{path}: SOURCES must be a folder, a .json or a .csv list of sources.")
     if not entries:
         raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
-    return mark_repeats(_unique_names(entries))
+    return mark_repeats(_unique_names(entries), resolve)
 
 
 def mark_repeats(
