@@ -188,3 +188,28 @@ def training_elsewhere(run: Path):
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def video_read_warnings(path, max_frames: int = 40) -> tuple[int, str | None, list[str]]:
+    """Reading the video at `path` (data.sources._read_video): (frames decoded, why decoding stopped early or None,
+    the warnings it raised)."""
+    import warnings
+
+    from osmis_core.data.sources import _read_video
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, count, stopped = _read_video(path, max_frames)
+    return count, stopped, [str(w.message) for w in caught]
+
+
+def new_render_galleries(run, argvs, capsys) -> list[str]:
+    """The gallery folders that `osmis render` commands (argv after `render RUN`) add to RUN/galleries."""
+    from osmis_core.cli import main
+
+    galleries = run / "galleries"
+    before = set(galleries.iterdir()) if galleries.is_dir() else set()
+    for argv in argvs:
+        assert main(["render", str(run), "--n", "1", *argv]) == 0
+    capsys.readouterr()
+    return sorted(p.name for p in set(galleries.iterdir()) - before)

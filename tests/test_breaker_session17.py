@@ -42,7 +42,15 @@ Left open:
 from __future__ import annotations
 
 import pytest
-from helpers import TINY, folder_bytes, save_palette_mask, scene_arrays, training_elsewhere, two_iteration_run
+from helpers import (
+    TINY,
+    folder_bytes,
+    new_render_galleries,
+    save_palette_mask,
+    scene_arrays,
+    training_elsewhere,
+    two_iteration_run,
+)
 from PIL import Image
 
 from osmis_core.application.runfolder import RunFolder
@@ -118,22 +126,12 @@ def test_a_training_lock_that_is_a_folder_is_named(scene, tmp_path, capsys):
     assert folder_bytes(run) == before
 
 
-def _new_galleries(run, argvs, capsys) -> list[str]:
-    """The gallery folders that `osmis render` commands (argv after `render RUN`) add to RUN/galleries."""
-    galleries = run / "galleries"
-    before = set(galleries.iterdir()) if galleries.is_dir() else set()
-    for argv in argvs:
-        assert main(["render", str(run), "--n", "1", *argv]) == 0
-    capsys.readouterr()
-    return sorted(p.name for p in set(galleries.iterdir()) - before)
-
-
 def test_renders_of_two_re_drawn_classes_keep_both(tiny_renderer_run, tmp_path, capsys):
     """Found and fixed: `--resample-class 1` and `--resample-class 2` with one --resample-seed are other pictures;
     the second no longer replaces the first (the default name says which region was re-drawn)."""
     run, layout = tiny_renderer_run
     common = ["--layout", str(layout), "--seed", "31", "--resample-seed", "5"]
-    made = _new_galleries(run, [[*common, "--resample-class", "1"], [*common, "--resample-class", "2"]], capsys)
+    made = new_render_galleries(run, [[*common, "--resample-class", "1"], [*common, "--resample-class", "2"]], capsys)
     assert len(made) == 2, made
 
 
@@ -142,7 +140,7 @@ def test_renders_in_the_two_noise_modes_keep_both(tiny_renderer_run, tmp_path, c
     is not the global render's."""
     run, layout = tiny_renderer_run
     common = ["--layout", str(layout), "--seed", "32"]
-    made = _new_galleries(run, [common, [*common, "--noise", "instance"]], capsys)
+    made = new_render_galleries(run, [common, [*common, "--noise", "instance"]], capsys)
     assert len(made) == 2, made
 
 
@@ -153,7 +151,9 @@ def test_renders_of_two_layouts_with_unicode_names_keep_both(tiny_renderer_run, 
     a, b = tmp_path / "森林.png", tmp_path / "海.png"
     a.write_bytes(layout.read_bytes())
     b.write_bytes(layout.read_bytes())
-    made = _new_galleries(run, [["--layout", str(a), "--seed", "33"], ["--layout", str(b), "--seed", "33"]], capsys)
+    made = new_render_galleries(
+        run, [["--layout", str(a), "--seed", "33"], ["--layout", str(b), "--seed", "33"]], capsys
+    )
     assert [m.rsplit("-", 1)[0] for m in made] == ["step_0000002-seed33-n1-森林", "step_0000002-seed33-n1-海"]
 
 
@@ -165,7 +165,9 @@ def test_renders_of_two_long_layout_names_alike_at_the_start_keep_both(tiny_rend
     a, b = tmp_path / f"{stem}_0001.png", tmp_path / f"{stem}_0002.png"
     a.write_bytes(layout.read_bytes())
     b.write_bytes(layout.read_bytes())
-    made = _new_galleries(run, [["--layout", str(a), "--seed", "34"], ["--layout", str(b), "--seed", "34"]], capsys)
+    made = new_render_galleries(
+        run, [["--layout", str(a), "--seed", "34"], ["--layout", str(b), "--seed", "34"]], capsys
+    )
     assert len(made) == 2 and all(len(m) < 120 for m in made), made
 
 
@@ -177,7 +179,9 @@ def test_renders_of_two_layouts_of_one_name_in_two_folders_keep_both(tiny_render
     for p in (a, b):
         p.parent.mkdir()
         p.write_bytes(layout.read_bytes())
-    made = _new_galleries(run, [["--layout", str(a), "--seed", "35"], ["--layout", str(b), "--seed", "35"]], capsys)
+    made = new_render_galleries(
+        run, [["--layout", str(a), "--seed", "35"], ["--layout", str(b), "--seed", "35"]], capsys
+    )
     assert len(made) == 2, made
 
 

@@ -36,17 +36,15 @@ Left open:
 from __future__ import annotations
 
 import json
-import warnings
 
 import av
 import numpy as np
 import pytest
-from helpers import scene_arrays, tiny_flags, write_scene
+from helpers import new_render_galleries, scene_arrays, tiny_flags, video_read_warnings, write_scene
 from PIL import Image
 
 from osmis_core.batch.sources import list_sources
 from osmis_core.cli import main
-from osmis_core.data.sources import _read_video
 
 
 def _mkv_with_audio(path, n=40):
@@ -67,20 +65,13 @@ def _mkv_with_audio(path, n=40):
     return path
 
 
-def _warnings_of(path):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _, count, stopped = _read_video(path, 40)
-    return count, stopped, [str(w.message) for w in caught]
-
-
 def test_a_matroska_video_with_sound_cut_in_half_is_said_to_be_truncated(tmp_path):
     """Found and fixed: the cut video's own length is its DURATION tag; the whole file still gets no warning."""
     whole = _mkv_with_audio(tmp_path / "clip.mkv")
-    assert _warnings_of(whole) == (40, None, [])
+    assert video_read_warnings(whole) == (40, None, [])
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    count, stopped, said = _warnings_of(cut)
+    count, stopped, said = video_read_warnings(cut)
     assert 0 < count < 40 and said == [f"{cut}: {stopped}: it is probably truncated; using those"]
     assert "of the 4.00 s it declares" in stopped
 
@@ -105,15 +96,6 @@ def test_one_file_listed_with_two_relative_spellings_is_a_repeat(tmp_path):
         assert [s.problem is None for s in list_sources(tmp_path / listed)] == [True, False]
 
 
-def _new_galleries(run, argvs, capsys) -> list[str]:
-    galleries = run / "galleries"
-    before = set(galleries.iterdir()) if galleries.is_dir() else set()
-    for argv in argvs:
-        assert main(["render", str(run), "--n", "1", *argv]) == 0
-    capsys.readouterr()
-    return sorted(p.name for p in set(galleries.iterdir()) - before)
-
-
 def test_one_layout_named_three_ways_renders_to_one_gallery(tiny_renderer_run, tmp_path, capsys, monkeypatch):
     """Tried and right: a layout rendered twice, by a relative path, its absolute path and a symbolic link to it,
     has one default name: each render replaces the one before."""
@@ -124,7 +106,7 @@ def test_one_layout_named_three_ways_renders_to_one_gallery(tiny_renderer_run, t
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x").mkdir()
     spellings = ["forest.png", str(mine), "./x/../forest.png", "link.png"]
-    made = _new_galleries(run, [["--layout", s, "--seed", "41"] for s in spellings], capsys)
+    made = new_render_galleries(run, [["--layout", s, "--seed", "41"] for s in spellings], capsys)
     assert len(made) == 1 and made[0].startswith("step_0000002-seed41-n1-forest-"), made
 
 
@@ -153,7 +135,7 @@ def test_two_layout_folders_whose_first_files_link_into_one_folder_keep_both(tin
         (tmp_path / name / "a.png").symlink_to(shared / "a.png")
         (tmp_path / name / other).write_bytes(layout.read_bytes())
     argvs = [["--layouts", str(tmp_path / name), "--seed", "42"] for name in ("north", "south")]
-    made = _new_galleries(run, argvs, capsys)
+    made = new_render_galleries(run, argvs, capsys)
     assert [m.rsplit("-", 1)[0] for m in made] == ["step_0000002-seed42-n2-north", "step_0000002-seed42-n2-south"]
 
 

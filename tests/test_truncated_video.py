@@ -5,15 +5,12 @@ a GIF whose last frame is shown longer than the others, get no warning."""
 
 from __future__ import annotations
 
-import warnings
-
 import av
 import numpy as np
-from helpers import tiny_flags
+from helpers import tiny_flags, video_read_warnings
 from PIL import Image
 
 from osmis_core.cli import main
-from osmis_core.data.sources import _read_video
 
 
 def _mkv(path, n=40):
@@ -36,18 +33,11 @@ def _cut(path):
     return cut
 
 
-def _warnings_of(path):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _, count, stopped = _read_video(path, 40)
-    return count, stopped, [str(w.message) for w in caught]
-
-
 def test_a_matroska_file_cut_in_half_is_said_to_be_truncated(tmp_path):
     whole = _mkv(tmp_path / "clip.mkv")
-    assert _warnings_of(whole) == (40, None, [])
+    assert video_read_warnings(whole) == (40, None, [])
     cut = _cut(whole)
-    count, stopped, said = _warnings_of(cut)
+    count, stopped, said = video_read_warnings(cut)
     assert 0 < count < 40
     assert said == [f"{cut}: {stopped}: it is probably truncated; using those"]
     assert stopped.startswith("its frames end at ") and "of the 4.00 s it declares" in stopped
@@ -56,7 +46,7 @@ def test_a_matroska_file_cut_in_half_is_said_to_be_truncated(tmp_path):
 def test_a_gif_with_a_long_last_frame_is_whole(tmp_path):
     frames = [Image.new("RGB", (128, 64), (i * 80, 0, 0)) for i in range(3)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=[100, 100, 2000], loop=0)
-    assert _warnings_of(tmp_path / "a.gif") == (3, None, [])
+    assert video_read_warnings(tmp_path / "a.gif") == (3, None, [])
 
 
 def test_masks_of_the_whole_clip_name_the_cut_video(tmp_path, capsys):
