@@ -529,8 +529,14 @@ class RunFolder:
                 continue
             try:
                 check_checkpoint(state)
+            except Exception as exc:  # noqa: BLE001 - a loaded file that is not a whole checkpoint
+                why = str(exc) if isinstance(exc, _Incomplete) else mismatch_reason(exc)
+                errors.append(f"{path}: damaged checkpoint ({why})")
+                continue
+            self._check_model(state, info)  # run.json's fault, not the checkpoint's: no fallback
+            try:
                 _check_belongs(state, path, info)
-            except Exception as exc:  # noqa: BLE001 - a loaded file that is not a whole checkpoint of this run
+            except Exception as exc:  # noqa: BLE001 - a whole checkpoint, of another run
                 why = str(exc) if isinstance(exc, _Incomplete) else mismatch_reason(exc)
                 errors.append(f"{path}: damaged checkpoint ({why})")
                 continue
@@ -538,6 +544,26 @@ class RunFolder:
                 warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
             return state
         raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
+
+    def _check_model(self, state: dict, info: dict | None) -> None:
+        """Raise CheckpointError when run.json names another model than the checkpoint holds (run.json edited by
+        hand): every face reads the run's kind from run.json, so it would build the wrong model for the weights, or
+        blame the checkpoint. Checked here, where every reader of checkpoints passes, once."""
+        if not info or not isinstance(info.get("config"), dict):
+            return
+        from ..config import OsmisConfig
+
+        try:
+            listed = OsmisConfig.from_dict(info["config"], str(self.run_json), {}).model
+        except OsmisError:
+            return  # a run.json that cannot be read is refused, in its own words, by whoever needs its settings
+        held = state.get("model", "osmis")
+        if listed != held:
+            raise CheckpointError(
+                f'{self.run_json}: says "model": {json.dumps(listed)}, but the run\'s checkpoints hold the '
+                f'{"OSMIS" if held == "osmis" else held} model ("model": {json.dumps(held)}); put that back in '
+                "run.json (it was edited by hand)."
+            )
 
     def checkpoint_files(self, which: str | int = "latest") -> list[Path]:
         """The checkpoint files a name (see checkpoint_name) stands for, the one to use first: "latest" lists every

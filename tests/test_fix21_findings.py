@@ -1,0 +1,36 @@
+"""Findings left open by earlier testers, fixed on branch fix21: one small test each (tiny settings, CPU)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import osmis_cli
+
+
+def _set_model(run: Path, model: str) -> None:
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    info["config"]["renderer"]["model"] = model
+    (run / "run.json").write_text(json.dumps(info), encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", [["generate", "--n", "1"], ["render", "--n", "1"], ["train", "--resume"]])
+def test_run_json_naming_another_model_than_the_checkpoints_is_refused_in_one_sentence(trained, capsys, command):
+    """An OSMIS run whose run.json was edited to "model": "renderer": generate, render and resume refuse naming
+    run.json and both models (exit 2), not a traceback or a sentence blaming the checkpoint."""
+    _set_model(trained, "renderer")
+    r = osmis_cli(capsys, command[0], trained, *command[1:], "--device", "cpu")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "run.json" in lines[0], r.stderr
+    assert '"model": "renderer"' in lines[0] and '"model": "osmis"' in lines[0], r.stderr
+
+
+def test_a_renderer_run_json_edited_to_osmis_is_refused_too(tiny_renderer_run, tmp_path, capsys):
+    run = Path(shutil.copytree(tiny_renderer_run[0], tmp_path / "run"))
+    _set_model(run, "osmis")
+    for command in (["generate", "--n", "1"], ["render", "--n", "1"]):
+        r = osmis_cli(capsys, command[0], run, *command[1:], "--device", "cpu")
+        assert r.returncode == 2 and '"model": "osmis"' in r.stderr and '"model": "renderer"' in r.stderr, r.stderr
