@@ -72,12 +72,13 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
     """Decode the data (and its masks) for display. Raises OsmisError for unusable input."""
     from PIL import Image
 
+    from osmis_core.application.runfolder import find_data
     from osmis_core.data.masks import decode_masks
-    from osmis_core.data.sources import find_source, load_frame_set, open_mask, pair_masks
+    from osmis_core.data.sources import load_frame_set, open_mask, pair_masks
     from osmis_core.errors import OsmisError
     from osmis_core.models.visual import palette
 
-    source = find_source(path, mask_path)
+    source = find_data(path, mask_path)  # a run folder is named as one, as the CLI's train names it
     k = min(int(options.get("max_frames") or PREVIEW_MAX_FRAMES), PREVIEW_MAX_FRAMES)
     frame_set = load_frame_set(source, k, use_masks=False)  # masks below: their error is shown, not raised
     frames = frame_set.frames

@@ -34,3 +34,20 @@ def test_a_renderer_run_json_edited_to_osmis_is_refused_too(tiny_renderer_run, t
     for command in (["generate", "--n", "1"], ["render", "--n", "1"]):
         r = osmis_cli(capsys, command[0], run, *command[1:], "--device", "cpu")
         assert r.returncode == 2 and '"model": "osmis"' in r.stderr and '"model": "renderer"' in r.stderr, r.stderr
+
+
+MISSING = "looks like a run folder whose run.json is missing"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["train", "--iters", "3"], ["run", "--iters", "3", "--n", "1"], ["generate", "--n", "1"]],
+)
+def test_a_run_folder_without_its_run_json_is_named_as_one(trained, capsys, command):
+    """A run folder whose run.json was deleted (checkpoints/, samples/, stats.jsonl remain) is not "a folder that
+    holds no images" nor just "not a run folder": one sentence names the folder and the missing run.json."""
+    (trained / "run.json").unlink()
+    r = osmis_cli(capsys, command[0], trained, *command[1:], "--quiet" if command[0] != "generate" else "--n=1")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(trained) in lines[0] and MISSING in lines[0], r.stderr

@@ -8,6 +8,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import time
 import warnings
 from collections.abc import Iterator
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..errors import CheckpointError, OsmisError
+from ..errors import CheckpointError, DataError, OsmisError
 from ..files import LockHeld, atomic_write_bytes, atomic_write_text, exclusive_lock, lock_holder, make_folders
 
 if TYPE_CHECKING:
     from ..config import OsmisConfig
+    from ..data.sources import DataSource
 
 CHECKPOINT_FORMAT = 1
 TRAINING_LOCK = ".training.lock"
@@ -178,6 +180,53 @@ def enclosing_run(path: str | Path) -> Path | None:
     return None
 
 
+# What a run folder holds besides run.json: a folder with one of these and no run.json lost its run.json.
+_RUN_FOLDER_SIGNS = ("checkpoints", "stats.jsonl")
+
+
+def _orphan_signs(path: str | Path) -> list[str]:
+    """The run-folder entries (checkpoints/, stats.jsonl) of a folder without run.json; [] when it holds run.json,
+    none of them, or is no folder."""
+    p = Path(path)
+    if not p.is_dir() or (p / "run.json").is_file():
+        return []
+    return [f"{name}/" if (p / name).is_dir() else name for name in _RUN_FOLDER_SIGNS if (p / name).exists()]
+
+
+def _run_json_missing(path: str | Path, signs: list[str], instead: str = "") -> str:
+    return (
+        f"{path}: looks like a run folder whose run.json is missing (it holds {' and '.join(signs)}, but no "
+        f"run.json); put its run.json back to use the run{instead}."
+    )
+
+
+def run_folder_as_data(path: str | Path) -> DataError | None:
+    """The error for DATA that is a run folder, not training data (None: it is none): one with run.json (continue
+    it with --resume), or one whose run.json is missing (it still holds checkpoints/, stats.jsonl). For every face
+    that reads DATA (train, run, the app's open and drop), instead of "the folder holds no images"."""
+    if (Path(path) / "run.json").is_file():
+        return DataError(
+            f"{path}: is a run folder (it holds run.json), not training data; continue it with `osmis train "
+            f"{shlex.quote(str(path))} --resume`."
+        )
+    signs = _orphan_signs(path)
+    return DataError(_run_json_missing(path, signs, ", or give a folder of training images")) if signs else None
+
+
+def find_data(path: str | Path, mask: str | Path | None = None) -> DataSource:
+    """The engine's `find_source` for DATA the user gave, with a run folder refused as one (`run_folder_as_data`)
+    instead of as a folder that holds no images."""
+    from ..data.sources import find_source
+
+    try:
+        return find_source(path, mask)
+    except DataError:
+        error = run_folder_as_data(path)
+        if error is not None:
+            raise error from None
+        raise
+
+
 def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     """What the run in `run_dir` would lose if `path` were written over: "the run's own files" (an existing file
     inside the run folder: run.json, a checkpoint, a gallery's picture; its latent walks, outputs to be replaced,
@@ -303,6 +352,9 @@ class RunFolder:
         if not self.root.is_dir():
             raise OsmisError(f"{self.root}: no such run folder.")
         if not self.exists():
+            signs = _orphan_signs(self.root)
+            if signs:
+                raise OsmisError(_run_json_missing(self.root, signs))
             raise OsmisError(f"{self.root}: not a run folder (no run.json); give the folder that holds run.json.")
 
     def create(self) -> None:
@@ -323,7 +375,10 @@ class RunFolder:
         try:
             info = json.loads(self.run_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise CheckpointError(f"{self.root}: not a run folder (no run.json).") from None
+            signs = _orphan_signs(self.root)
+            raise CheckpointError(
+                _run_json_missing(self.root, signs) if signs else f"{self.root}: not a run folder (no run.json)."
+            ) from None
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"{self.run_json}: cannot be read ({exc}).") from None
         if not isinstance(info, dict):  # JSON, but not what osmis writes (a hand edit): every reader expects keys

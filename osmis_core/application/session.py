@@ -118,7 +118,7 @@ def start_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
-    from .runfolder import RunFolder, versions
+    from .runfolder import RunFolder, run_folder_as_data, versions
 
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
@@ -136,11 +136,9 @@ def start_training(
     try:
         data, data_warnings = _load_data_noted(load_data, config, data_path, mask_path, device)
     except DataError:
-        if RunFolder(data_path).exists():  # `osmis train RUN` without --resume: say what the folder is
-            raise DataError(
-                f"{data_path}: is a run folder (it holds run.json), not training data; continue it with `osmis train "
-                f"{shlex.quote(str(data_path))} --resume`."
-            ) from None
+        error = run_folder_as_data(data_path)  # `osmis train RUN` without --resume: say what the folder is
+        if error is not None:
+            raise error from None
         raise
     _check_config_for_data(config, data, data_path)
     if check is not None:
