@@ -51,3 +51,23 @@ def test_a_run_folder_without_its_run_json_is_named_as_one(trained, capsys, comm
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(trained) in lines[0] and MISSING in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("protected", ["mask", "run.json"])
+def test_save_layout_refuses_another_name_of_a_protected_file(tiny_renderer_run, tmp_path, protected):
+    """Save layout compares files by identity, not only by resolved path: a hard link (another name of the same
+    file, as a case-variant name is on macOS and Windows) to the training mask or run.json is refused, and the
+    file stays as it was."""
+    import numpy as np
+
+    from osmis_core.application.render import save_layout
+    from osmis_core.errors import DataError
+
+    run, mask = tiny_renderer_run
+    original = mask if protected == "mask" else run / "run.json"
+    link = tmp_path / "other_name.png"
+    link.hardlink_to(original)
+    before = original.read_bytes()
+    with pytest.raises(DataError, match="is among the run's (training data|own files)"):
+        save_layout(np.zeros((8, 8), np.uint8), link, run)
+    assert original.read_bytes() == before

@@ -234,7 +234,9 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     a data folder, where a new mask would join the data); None when the path is neither. A run.json that cannot be
     read protects the run folder alone. For outputs the user names (a saved layout, a latent walk's --out)."""
     target, root = Path(path).resolve(), Path(run_dir).resolve()
-    if target.exists() and target.is_relative_to(root) and not target.is_relative_to(root / "walks"):
+    if target.exists() and (
+        (_within(target, root) and not _within(target, root / "walks")) or _linked_into(target, root)
+    ):
         return "the run's own files"
     try:
         data = RunFolder(root).read_run_json().get("data") or {}
@@ -251,9 +253,49 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
         if not isinstance(p, str) or not p:  # absent, or a hand edit: nothing to protect by it
             continue
         q = Path(p).resolve()
-        if target == q or (q.is_dir() and target.is_relative_to(q)):
+        if target == q or _same_file(target, q) or (q.is_dir() and _within(target, q)):
             return "the run's training data"
     return None
+
+
+# Paths are compared resolved and, where the files exist, by identity (device and inode): on a case-insensitive
+# file system (macOS, Windows) RUN/Run.JSON or a case-variant of a training mask's name is the same file under
+# another name, as a hard link is everywhere.
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (or cannot be looked at): not the same file
+        return False
+
+
+def _within(target: Path, folder: Path) -> bool:
+    """`target` is `folder` or lies in it: by its resolved path, or by the identity of it or a parent of it."""
+    if target.is_relative_to(folder):
+        return True
+    return folder.exists() and any(_same_file(p, folder) for p in (target, *target.parents))
+
+
+def _linked_into(target: Path, root: Path) -> bool:
+    """`target` is a hard link to a file of the run folder (another name of one of its files, outside it)."""
+    try:
+        st = target.stat()
+    except OSError:
+        return False
+    if not target.is_file() or st.st_nlink < 2:  # a file with one name has no other name in the run
+        return False
+    for folder, dirs, files in os.walk(root):
+        if Path(folder) == root:
+            dirs[:] = [d for d in dirs if d != "walks"]
+        for name in files:
+            try:
+                other = os.stat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                return True
+    return False
 
 
 def recorded_source(data: dict) -> dict:
