@@ -10,7 +10,7 @@ import dataclasses
 import difflib
 import json
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -627,6 +627,7 @@ class OsmisConfig:
         flags: Collection[str] = (),
         kept: str = "option",
         fixed: Collection[str] = (),
+        name_as: Callable[[str], str] | None = None,
     ) -> OsmisConfig:
         """A copy with `options` (flat names; a word such as p_aug = "adaptive" stands for the options it sets)
         changed, checked as options given now.
@@ -637,7 +638,8 @@ class OsmisConfig:
         are named "option 'NAME'", a word by what was written (option 'p_aug' = 'adaptive', not the ada it sets);
         kept: the name of an option in neither, a value this config already held (a resume says "the run's option":
         its user typed neither keep_best nor eval_every when --iters breaks a rule with them); fixed: options that
-        cannot change now (a resume's), which a message then does not advise changing.
+        cannot change now (a resume's), which a message then does not advise changing; name_as: how a message names an
+        option that is not a flag, instead of "option 'NAME'" (a form names its fields by `option_label`).
         The rules between options (_check_together) are checked where one of their options is in `options` or
         `flags`: a combination this config already held (a run stored by an earlier version) is not refused again.
         Raises ConfigError for an unknown name, a bad value or a rule broken."""
@@ -648,6 +650,8 @@ class OsmisConfig:
         def name_it(name: str) -> str:
             if name in flags:
                 return _flag_as_given(name, options.get(name, before.get(name)))
+            if name_as is not None:
+                return name_as(name)
             return f"option '{name}'" if name in options else f"{kept} '{name}'"
 
         expanded = _expand_words(options, name_it)
@@ -976,6 +980,12 @@ FIELDS: dict[str, tuple[str, dataclasses.Field]] = {
     f.name: (g, f) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)
 }
 assert len(FIELDS) == sum(len(dataclasses.fields(c)) for c in GROUPS.values()), "option names must be unique"
+
+
+def option_label(name: str) -> str:
+    """The words a form shows for option `name` (its field's label; the name where it has none): how the app's
+    messages name it, where the CLI's name the flag."""
+    return FIELDS[name][1].metadata.get("label") or name
 
 
 # THE options whose change can change what an inspection of data (`osmis inspect`, the app's Data page) reports or

@@ -18,3 +18,21 @@ def test_a_run_folder_without_run_json_opened_or_dropped_says_so(window, qtbot, 
     (window.open_path if how == "open" else lambda p: window.open_dropped([p]))(str(trained_run))
     qtbot.waitUntil(lambda: MISSING in window.data.error_label.text(), timeout=LONG)
     assert str(trained_run) in window.data.error_label.text()
+
+
+def test_the_settings_form_names_options_by_their_labels(window, qtbot):
+    """A rule the engine checks between options is said in the form with the fields' labels, as the editors' own
+    messages are ("LeCam decay: ..."), and the field it names first is marked; the CLI still names the flags."""
+    from osmis_core.config import OsmisConfig
+    from osmis_core.errors import ConfigError
+
+    page = window.settings_page
+    page.editors["lecam_weight"].widget.setText("0")
+    page.editors["lecam_decay"].widget.setText("0.5")
+    text = page.error_text()
+    assert page.config() is None and text.startswith("LeCam decay ") and "LeCam weight = 0" in text, text
+    assert "option '" not in text and "lecam_" not in text, text
+    ed = page.editors["lecam_decay"]
+    assert (ed._line if hasattr(ed, "_line") else ed.widget).styleSheet() != ""  # marked invalid
+    with pytest.raises(ConfigError, match="--lecam-decay"):
+        OsmisConfig().with_options({"lecam_decay": 0.5}, flags={"lecam_decay"})
