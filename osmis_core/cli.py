@@ -1254,6 +1254,7 @@ def cmd_batch(args) -> int:
         max_concurrent=args.max_concurrent,
         retries=args.retries,
         control=control,
+        typed={k for k, v in _overrides(args).items() if v is not None},
     )
     previous = signal.signal(signal.SIGINT, on_sigint)
     overall, lines, slots, free = None, {}, {}, []

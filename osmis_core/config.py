@@ -625,7 +625,7 @@ class OsmisConfig:
         self,
         options: Mapping[str, Any],
         flags: Collection[str] = (),
-        kept: str = "option",
+        kept: str | Callable[[str], str] = "option",
         fixed: Collection[str] = (),
         name_as: Callable[[str], str] | None = None,
     ) -> OsmisConfig:
@@ -637,7 +637,8 @@ class OsmisConfig:
         `options` (a flag equal to the value it already had) changes nothing but is still checked. Other options
         are named "option 'NAME'", a word by what was written (option 'p_aug' = 'adaptive', not the ada it sets);
         kept: the name of an option in neither, a value this config already held (a resume says "the run's option":
-        its user typed neither keep_best nor eval_every when --iters breaks a rule with them); fixed: options that
+        its user typed neither keep_best nor eval_every when --iters breaks a rule with them), or a function naming
+        such an option (a batch names its own options, flags included, apart from a source's); fixed: options that
         cannot change now (a resume's), which a message then does not advise changing; name_as: how a message names an
         option that is not a flag, instead of "option 'NAME'" (a form names its fields by `option_label`).
         The rules between options (_check_together) are checked where one of their options is in `options` or
@@ -652,7 +653,9 @@ class OsmisConfig:
                 return _flag_as_given(name, options.get(name, before.get(name)))
             if name_as is not None:
                 return name_as(name)
-            return f"option '{name}'" if name in options else f"{kept} '{name}'"
+            if name in options:
+                return f"option '{name}'"
+            return kept(name) if callable(kept) else f"{kept} '{name}'"
 
         expanded = _expand_words(options, name_it)
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}

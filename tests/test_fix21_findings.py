@@ -71,3 +71,21 @@ def test_save_layout_refuses_another_name_of_a_protected_file(tiny_renderer_run,
     with pytest.raises(DataError, match="is among the run's (training data|own files)"):
         save_layout(np.zeros((8, 8), np.uint8), link, run)
     assert original.read_bytes() == before
+
+
+def test_a_batch_row_turning_lecam_off_names_the_batchs_lecam_decay():
+    """A batch row `lecam_weight 0` under the batch's --lecam-weight 0.1 --lecam-decay 0.9 is refused (as a config
+    file's option made ineffective by a flag is), naming the batch's --lecam-decay as the option without effect and
+    the row's lecam_weight, not as if the row had given lecam_decay; a row keeping LeCam on trains."""
+    from osmis_core.batch.sources import source_config
+    from osmis_core.config import build_config
+    from osmis_core.errors import ConfigError
+
+    config = build_config(None, None, {"lecam_weight": 0.1, "lecam_decay": 0.9})
+    typed = {"lecam_weight", "lecam_decay"}
+    with pytest.raises(ConfigError) as refused:
+        source_config(config, {"lecam_weight": 0.0}, typed)
+    message = str(refused.value)
+    assert message.startswith("the batch's --lecam-decay 0.9 ") and "option 'lecam_weight' = 0" in message, message
+    assert "option 'lecam_decay'" not in message
+    assert source_config(config, {"lecam_weight": 0.2}, typed).regularisation.lecam_weight == 0.2

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import FIELDS, flatten_options, option_type
+from ..config import FIELDS, OsmisConfig, flatten_options, option_type, typed_flag
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
 
@@ -87,6 +87,21 @@ def list_sources(
     if not entries:
         raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
     return mark_repeats(_unique_names(entries), resolve)
+
+
+def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collection[str] = ()) -> OsmisConfig:
+    """The options a source trains with: the batch's `config` with the source's overrides applied, checked as options
+    given now (OsmisConfig.with_options). A rule broken between an override and a value of the batch's names both,
+    the batch's as "the batch's --flag V" where the user typed it (`typed`: the batch's flags) or "the batch's
+    option 'NAME'": a row with lecam_weight 0 under --lecam-decay 0.9 is told that the batch's --lecam-decay has no
+    effect on it, as a config file's option made ineffective by a flag is refused naming both (build_config).
+    Raises ConfigError."""
+    flat = config.flat()
+
+    def the_batchs(name: str) -> str:
+        return f"the batch's {typed_flag(name, flat[name]) if name in typed else f'option {name!r}'}"
+
+    return config.with_options(options, kept=the_batchs)
 
 
 def mark_repeats(
