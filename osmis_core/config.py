@@ -37,6 +37,7 @@ def _opt(
     instead: tuple[str, str] | None = None,
     otherwise: str | None = None,
     open_range: bool = False,
+    output_only: bool = False,
 ):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
@@ -48,6 +49,7 @@ def _opt(
     (see check_model_options). otherwise: for an option without such a counterpart, what the other model does
     instead, in words (with the flag to use), named in the same refusal. open_range: the value must lie strictly
     between minimum and maximum (a decay of 0 or 1 would be another method, not a setting of this one).
+    output_only: the option changes no trained model, only what the run writes besides it (see OUTPUT_ONLY_OPTIONS).
     """
     meta = {
         "help": help,
@@ -61,6 +63,7 @@ def _opt(
         "instead": instead,
         "otherwise": otherwise,
         "open": open_range,
+        "output_only": output_only,
     }
     return field(default=default, metadata=meta)
 
@@ -373,6 +376,7 @@ class RunOptions:
         "Also write losses, metrics and preview grids as TensorBoard logs in "
         "RUN/tensorboard (needs the tensorboard package).",
         label="TensorBoard",
+        output_only=True,
     )
     compile_mode: str = _opt(
         "default",
@@ -983,6 +987,13 @@ FIELDS: dict[str, tuple[str, dataclasses.Field]] = {
     f.name: (g, f) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)
 }
 assert len(FIELDS) == sum(len(dataclasses.fields(c)) for c in GROUPS.values()), "option names must be unique"
+
+# THE options that change no trained model, only what a run writes besides it: TensorBoard's logs, written from the
+# trainer's events. Not log_every, preview_every, checkpoint_every, keep_checkpoints or eval_every: the health
+# checks run at their ticks (the logged means, the finite checks before a write, the evaluations) and may stop the
+# run or roll it back to a kept checkpoint, so they can change the model. A batch source that differs from another
+# only in these is a repeat (batch.sources.mark_repeats).
+OUTPUT_ONLY_OPTIONS: frozenset[str] = frozenset(n for n, (_, f) in FIELDS.items() if f.metadata.get("output_only"))
 
 
 def option_label(name: str) -> str:

@@ -89,3 +89,24 @@ def test_a_batch_row_turning_lecam_off_names_the_batchs_lecam_decay():
     assert message.startswith("the batch's --lecam-decay 0.9 ") and "option 'lecam_weight' = 0" in message, message
     assert "option 'lecam_decay'" not in message
     assert source_config(config, {"lecam_weight": 0.2}, typed).regularisation.lecam_weight == 0.2
+
+
+def test_batch_entries_differing_only_in_tensorboard_are_a_repeat(tmp_path):
+    """tensorboard changes no model (config.OUTPUT_ONLY_OPTIONS), so an entry that differs from another only in it
+    would train the same model twice and put the same pairs into the dataset twice: a repeat, whose sentence says
+    why. log_every is not such an option (the health checks run at its ticks and may stop or roll back a run):
+    entries differing in it both train."""
+    from helpers import write_scene
+
+    from osmis_core.batch.sources import list_sources, source_config
+    from osmis_core.config import OUTPUT_ONLY_OPTIONS, OsmisConfig
+
+    assert OUTPUT_ONLY_OPTIONS == {"tensorboard"}
+    scene = write_scene(tmp_path)
+    entry = {"data": str(scene / "image" / "00000.png"), "mask": str(scene / "mask" / "00000.png")}
+    listed = [entry, {**entry, "options": {"tensorboard": True}}, {**entry, "options": {"log_every": 5}}]
+    (tmp_path / "list.json").write_text(json.dumps(listed), encoding="utf-8")
+    for resolve in (None, lambda o: source_config(OsmisConfig(), o).flat()):
+        sources = list_sources(tmp_path / "list.json", resolve)
+        assert [s.problem is None for s in sources] == [True, False, True]
+        assert "(tensorboard changes only what the run writes besides the model)" in sources[1].problem

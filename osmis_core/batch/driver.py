@@ -92,7 +92,7 @@ def run_batch(
         )
 
     def resolve(overrides):
-        return source_config(config, overrides, typed).to_dict()
+        return source_config(config, overrides, typed).flat()
 
     if isinstance(sources, (str, Path)):
         source_list = list_sources(sources, resolve)
