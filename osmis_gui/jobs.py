@@ -7,6 +7,7 @@ thread never pays for that import.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,16 +294,25 @@ def read_run(run_dir: str) -> RunSnapshot:
 def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
     """Write the run's own gallery into its galleries folder (the engine's run_gallery_events: n samples of an
     OSMIS run, n renders of each training layout of a renderer run), yielding Progress as the engine writes its
-    pictures; returns the gallery folder."""
+    pictures; returns the gallery folder. The job stops when closed at a yield (tasks: quit), closing the engine's
+    stream with it: nothing half-written is left."""
     from osmis_core.application.render import run_gallery_events
+
+    return (yield from gallery_progress(run_gallery_events(run_dir, n, seed, checkpoint, device)))
+
+
+def gallery_progress(events) -> Iterator[Progress]:
+    """Progress for each SamplesWritten of an engine gallery stream; returns the gallery folder. Closing this
+    generator closes the stream at once (its staging folder removed), not when it is collected."""
     from osmis_core.events import GenerationFinished, SamplesWritten
 
     out = None
-    for event in run_gallery_events(run_dir, n, seed, checkpoint, device):
-        if isinstance(event, SamplesWritten):
-            yield Progress("generating", event.done, event.total)
-        elif isinstance(event, GenerationFinished):
-            out = str(event.out_dir)
+    with contextlib.closing(events):
+        for event in events:
+            if isinstance(event, SamplesWritten):
+                yield Progress("generating", event.done, event.total)
+            elif isinstance(event, GenerationFinished):
+                out = str(event.out_dir)
     return out
 
 

@@ -110,3 +110,28 @@ def test_batch_entries_differing_only_in_tensorboard_are_a_repeat(tmp_path):
         sources = list_sources(tmp_path / "list.json", resolve)
         assert [s.problem is None for s in sources] == [True, False, True]
         assert "(tensorboard changes only what the run writes besides the model)" in sources[1].problem
+
+
+def test_a_gallery_stream_closed_between_events_leaves_nothing(trained, tiny_renderer_run, tmp_path):
+    """The engine's gallery streams (what the app's generate and render jobs iterate) stop when closed between
+    events, after a batch of samples or a photo: the staging folder goes and the gallery folder is not made."""
+    from osmis_core.application.gallery import gallery_events, generate_gallery
+    from osmis_core.application.render import render_gallery_events, render_gallery_masks_events
+    from osmis_core.events import SamplesWritten
+
+    osmis_gallery = generate_gallery(trained, tmp_path / "g", n=2, device="cpu")
+    renderer = tiny_renderer_run[0]
+    for i, start in enumerate(
+        [
+            lambda out: gallery_events(trained, out, n=6, batch_size=1, device="cpu"),
+            lambda out: render_gallery_events(renderer, None, out, n=3),
+            lambda out: render_gallery_masks_events(renderer, osmis_gallery, out_dir=out),
+        ]
+    ):
+        parent = tmp_path / f"out{i}"
+        parent.mkdir()
+        stream = start(parent / "gallery")
+        next(e for e in stream if isinstance(e, SamplesWritten))
+        assert any(parent.iterdir())  # its staging folder, being written
+        stream.close()
+        assert not any(parent.iterdir())

@@ -36,3 +36,26 @@ def test_the_settings_form_names_options_by_their_labels(window, qtbot):
     assert (ed._line if hasattr(ed, "_line") else ed.widget).styleSheet() != ""  # marked invalid
     with pytest.raises(ConfigError, match="--lecam-decay"):
         OsmisConfig().with_options({"lecam_decay": 0.5}, flags={"lecam_decay"})
+
+
+def test_closing_during_a_gallery_stops_it_and_waits_leaving_nothing_half_written(window, qtbot, trained_run):
+    """Closing the window while a gallery is generated asks the job to stop (it stops between batches: the engine's
+    stream is closed, its staging folder removed) and closes once it has ended: no job runs on behind a closed
+    window, and the galleries folder holds only what it held."""
+    from osmis_gui import tasks
+
+    window.open_path(str(trained_run))
+    g = window.gallery
+    window.tabs.setCurrentWidget(g)
+    qtbot.waitUntil(lambda: g.generate_action.isEnabled() and not g.loading, timeout=LONG)
+    before = sorted(p.name for p in (trained_run / "galleries").iterdir())
+    g.n_spin.setValue(2000)
+    g.generate_action.trigger()
+    qtbot.waitUntil(lambda: g.progress.value() > 0, timeout=LONG)  # samples are being written
+    window.close()
+    assert window.isVisible() and g.writing()  # not gone while the job runs on
+    assert "Stopping the gallery" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=LONG)
+    assert not g.writing() and tasks.wait_for_all(0)  # the job had ended when the window went
+    assert g.progress.value() < 2000
+    assert sorted(p.name for p in (trained_run / "galleries").iterdir()) == before
