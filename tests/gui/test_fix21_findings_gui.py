@@ -59,3 +59,22 @@ def test_closing_during_a_gallery_stops_it_and_waits_leaving_nothing_half_writte
     assert not g.writing() and tasks.wait_for_all(0)  # the job had ended when the window went
     assert g.progress.value() < 2000
     assert sorted(p.name for p in (trained_run / "galleries").iterdir()) == before
+
+
+def test_a_run_json_edited_to_another_model_is_refused_in_the_app(window, qtbot, trained_run):
+    """An OSMIS run whose run.json says "model": "renderer": the app's gallery job refuses in the engine's one
+    sentence naming run.json and both models (the check where checkpoints are read), not "Unexpected error"."""
+    import json
+
+    info = json.loads((trained_run / "run.json").read_text(encoding="utf-8"))
+    info["config"]["renderer"]["model"] = "renderer"
+    (trained_run / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    window.open_path(str(trained_run))
+    g = window.gallery
+    window.tabs.setCurrentWidget(g)
+    qtbot.waitUntil(lambda: g.generate_action.isEnabled() and not g.loading, timeout=LONG)
+    with qtbot.waitSignal(g.failed, timeout=LONG) as failed:
+        g.generate_action.trigger()
+    message = failed.args[0]
+    assert "run.json" in message and '"model": "renderer"' in message and '"model": "osmis"' in message, message
+    assert "Unexpected error" not in message
