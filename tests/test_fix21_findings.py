@@ -41,13 +41,14 @@ MISSING = "looks like a run folder whose run.json is missing"
 
 @pytest.mark.parametrize(
     "command",
-    [["train", "--iters", "3"], ["run", "--iters", "3", "--n", "1"], ["generate", "--n", "1"]],
+    [["train", "--iters", "3"], ["run", "--iters", "3", "--n", "1"], ["generate", "--n", "1"], ["inspect"]],
 )
 def test_a_run_folder_without_its_run_json_is_named_as_one(trained, capsys, command):
     """A run folder whose run.json was deleted (checkpoints/, samples/, stats.jsonl remain) is not "a folder that
     holds no images" nor just "not a run folder": one sentence names the folder and the missing run.json."""
     (trained / "run.json").unlink()
-    r = osmis_cli(capsys, command[0], trained, *command[1:], "--quiet" if command[0] != "generate" else "--n=1")
+    quiet = ["--quiet"] if command[0] in ("train", "run") else []
+    r = osmis_cli(capsys, command[0], trained, *command[1:], *quiet)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(trained) in lines[0] and MISSING in lines[0], r.stderr
