@@ -975,7 +975,7 @@ def cmd_run(args) -> int:
         )
     if args.two_stage:
         # the renderer is checked before any training starts: its config and its need for masks
-        from .data.sources import find_source
+        from .application.runfolder import find_data
 
         # one command line for both models: each takes the options it reads (build_config's also_for)
         renderer_config = build_config(args.preset, args.config, {**_overrides(args), "model": "renderer"}, "osmis")
@@ -991,7 +991,7 @@ def cmd_run(args) -> int:
                 "--two-stage needs masks (the renderer draws photos for masks); leave out --no-masks (or "
                 '"masks": false in the config file).'
             )
-        if not find_source(args.data, args.mask).masks:
+        if not find_data(args.data, args.mask).masks:
             raise OsmisError(
                 f"{args.data}: --two-stage needs masks (the renderer draws photos for masks); give them with --mask."
             )
@@ -1254,6 +1254,7 @@ def cmd_batch(args) -> int:
         max_concurrent=args.max_concurrent,
         retries=args.retries,
         control=control,
+        typed={k for k, v in _overrides(args).items() if v is not None},
     )
     previous = signal.signal(signal.SIGINT, on_sigint)
     overall, lines, slots, free = None, {}, {}, []

@@ -10,7 +10,7 @@ import dataclasses
 import difflib
 import json
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ def _opt(
     instead: tuple[str, str] | None = None,
     otherwise: str | None = None,
     open_range: bool = False,
+    output_only: bool = False,
 ):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
 
@@ -48,6 +49,7 @@ def _opt(
     (see check_model_options). otherwise: for an option without such a counterpart, what the other model does
     instead, in words (with the flag to use), named in the same refusal. open_range: the value must lie strictly
     between minimum and maximum (a decay of 0 or 1 would be another method, not a setting of this one).
+    output_only: the option changes no trained model, only what the run writes besides it (see OUTPUT_ONLY_OPTIONS).
     """
     meta = {
         "help": help,
@@ -61,6 +63,7 @@ def _opt(
         "instead": instead,
         "otherwise": otherwise,
         "open": open_range,
+        "output_only": output_only,
     }
     return field(default=default, metadata=meta)
 
@@ -373,6 +376,7 @@ class RunOptions:
         "Also write losses, metrics and preview grids as TensorBoard logs in "
         "RUN/tensorboard (needs the tensorboard package).",
         label="TensorBoard",
+        output_only=True,
     )
     compile_mode: str = _opt(
         "default",
@@ -625,8 +629,9 @@ class OsmisConfig:
         self,
         options: Mapping[str, Any],
         flags: Collection[str] = (),
-        kept: str = "option",
+        kept: str | Callable[[str], str] = "option",
         fixed: Collection[str] = (),
+        name_as: Callable[[str], str] | None = None,
     ) -> OsmisConfig:
         """A copy with `options` (flat names; a word such as p_aug = "adaptive" stands for the options it sets)
         changed, checked as options given now.
@@ -636,8 +641,10 @@ class OsmisConfig:
         `options` (a flag equal to the value it already had) changes nothing but is still checked. Other options
         are named "option 'NAME'", a word by what was written (option 'p_aug' = 'adaptive', not the ada it sets);
         kept: the name of an option in neither, a value this config already held (a resume says "the run's option":
-        its user typed neither keep_best nor eval_every when --iters breaks a rule with them); fixed: options that
-        cannot change now (a resume's), which a message then does not advise changing.
+        its user typed neither keep_best nor eval_every when --iters breaks a rule with them), or a function naming
+        such an option (a batch names its own options, flags included, apart from a source's); fixed: options that
+        cannot change now (a resume's), which a message then does not advise changing; name_as: how a message names an
+        option that is not a flag, instead of "option 'NAME'" (a form names its fields by `option_label`).
         The rules between options (_check_together) are checked where one of their options is in `options` or
         `flags`: a combination this config already held (a run stored by an earlier version) is not refused again.
         Raises ConfigError for an unknown name, a bad value or a rule broken."""
@@ -648,7 +655,11 @@ class OsmisConfig:
         def name_it(name: str) -> str:
             if name in flags:
                 return _flag_as_given(name, options.get(name, before.get(name)))
-            return f"option '{name}'" if name in options else f"{kept} '{name}'"
+            if name_as is not None:
+                return name_as(name)
+            if name in options:
+                return f"option '{name}'"
+            return kept(name) if callable(kept) else f"{kept} '{name}'"
 
         expanded = _expand_words(options, name_it)
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}
@@ -976,6 +987,19 @@ FIELDS: dict[str, tuple[str, dataclasses.Field]] = {
     f.name: (g, f) for g, cls in GROUPS.items() for f in dataclasses.fields(cls)
 }
 assert len(FIELDS) == sum(len(dataclasses.fields(c)) for c in GROUPS.values()), "option names must be unique"
+
+# THE options that change no trained model, only what a run writes besides it: TensorBoard's logs, written from the
+# trainer's events. Not log_every, preview_every, checkpoint_every, keep_checkpoints or eval_every: the health
+# checks run at their ticks (the logged means, the finite checks before a write, the evaluations) and may stop the
+# run or roll it back to a kept checkpoint, so they can change the model. A batch source that differs from another
+# only in these is a repeat (batch.sources.mark_repeats).
+OUTPUT_ONLY_OPTIONS: frozenset[str] = frozenset(n for n, (_, f) in FIELDS.items() if f.metadata.get("output_only"))
+
+
+def option_label(name: str) -> str:
+    """The words a form shows for option `name` (its field's label; the name where it has none): how the app's
+    messages name it, where the CLI's name the flag."""
+    return FIELDS[name][1].metadata.get("label") or name
 
 
 # THE options whose change can change what an inspection of data (`osmis inspect`, the app's Data page) reports or

@@ -36,6 +36,7 @@ class GalleryPage(QWidget):
     exported = Signal(str, int)  # destination, number of pairs
     failed = Signal(str)  # message
     edit_layout = Signal(str)  # mask file of the current pair, to be edited on the Paint page
+    writing_ended = Signal()  # a gallery or latent walk being written has ended (written, failed or stopped)
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,6 +54,7 @@ class GalleryPage(QWidget):
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
+        self._stoppable: dict[str, object] = {}  # "generate" / "render": the job writing that gallery (stops on quit)
         self.renders = False  # the run is a renderer run: its gallery holds renders of its training layouts
         self.layouts_editable = False  # a renderer is open on the Paint page
         self.last_walk: str | None = None
@@ -257,7 +259,7 @@ class GalleryPage(QWidget):
         else:
             self.status_label.setText(f"Generating {n} samples from {source} (seed {seed})…")
         self.update_actions()
-        self.jobs.start(
+        self._stoppable["generate"] = self.jobs.start(
             jobs.generate,
             self.run_dir,
             n,
@@ -297,6 +299,7 @@ class GalleryPage(QWidget):
     def _on_animate_finished(self) -> None:
         self.animating = False
         self.update_actions()
+        self.writing_ended.emit()
 
     def _progress(self, p: jobs.Progress) -> None:
         """A job's progress report: generation ('generating'), or a scoring stage (with the time left)."""
@@ -323,9 +326,26 @@ class GalleryPage(QWidget):
 
     def _on_generate_finished(self) -> None:
         self.generating = False
+        self._stoppable.pop("generate", None)
         if not self.loading:
             self.progress.hide()
         self.update_actions()
+        self.writing_ended.emit()
+
+    def writing(self) -> bool:
+        """A gallery (generate, render the masks) or a latent walk is being written."""
+        return self.generating or self.rendering or self.animating
+
+    def stop_writing(self) -> str:
+        """Ask the galleries being written to stop after their current batch or photo (their staging folders are
+        removed: nothing half-written is left); a latent walk cannot be stopped part-way and is written whole.
+        Returns the line that says what is waited for (writing_ended follows each end)."""
+        for job in self._stoppable.values():
+            job.quit()
+        if self.generating or self.rendering:
+            self.status_label.setText("Stopping: the gallery being written is not kept.")
+            return "Stopping the gallery being written (nothing of it is kept) before closing…"
+        return "Waiting for the latent walk being written (it cannot be stopped part-way) before closing…"
 
     # -- browse --------------------------------------------------------------------------------------------
     def _fill_galleries(self, galleries: list[str]) -> None:
@@ -621,21 +641,28 @@ class GalleryPage(QWidget):
         self.progress.show()
         self.status_label.setText(f"Rendering the masks of {Path(self.gallery_dir).name} with {renderer_run}…")
         self.update_actions()
-        self.jobs.start(
+        self._stoppable["render"] = self.jobs.start(
             paint_jobs.render_gallery_masks,
             renderer_run,
             self.gallery_dir,
             self.app_state.device(),
+            yielded=self._render_progress,
             returned=self.refresh_galleries,
             failed=self._failed("Rendering failed"),
             finished=self._on_render_finished,
         )
 
+    def _render_progress(self, p: jobs.Progress) -> None:
+        self.progress.setRange(0, p.total)
+        self.progress.setValue(p.done)
+
     def _on_render_finished(self) -> None:
         self.rendering = False
+        self._stoppable.pop("render", None)
         if not self.loading:
             self.progress.hide()
         self.update_actions()
+        self.writing_ended.emit()
 
     def refresh_galleries(self, show: str | None = None) -> None:
         """Re-list the run's galleries (one was written) and show `show` when given."""

@@ -7,6 +7,7 @@ thread never pays for that import.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,12 +73,13 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
     """Decode the data (and its masks) for display. Raises OsmisError for unusable input."""
     from PIL import Image
 
+    from osmis_core.application.runfolder import find_data
     from osmis_core.data.masks import decode_masks
-    from osmis_core.data.sources import find_source, load_frame_set, open_mask, pair_masks
+    from osmis_core.data.sources import load_frame_set, open_mask, pair_masks
     from osmis_core.errors import OsmisError
     from osmis_core.models.visual import palette
 
-    source = find_source(path, mask_path)
+    source = find_data(path, mask_path)  # a run folder is named as one, as the CLI's train names it
     k = min(int(options.get("max_frames") or PREVIEW_MAX_FRAMES), PREVIEW_MAX_FRAMES)
     frame_set = load_frame_set(source, k, use_masks=False)  # masks below: their error is shown, not raised
     frames = frame_set.frames
@@ -292,16 +294,25 @@ def read_run(run_dir: str) -> RunSnapshot:
 def generate(run_dir: str, n: int, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
     """Write the run's own gallery into its galleries folder (the engine's run_gallery_events: n samples of an
     OSMIS run, n renders of each training layout of a renderer run), yielding Progress as the engine writes its
-    pictures; returns the gallery folder."""
+    pictures; returns the gallery folder. The job stops when closed at a yield (tasks: quit), closing the engine's
+    stream with it: nothing half-written is left."""
     from osmis_core.application.render import run_gallery_events
+
+    return (yield from gallery_progress(run_gallery_events(run_dir, n, seed, checkpoint, device)))
+
+
+def gallery_progress(events) -> Iterator[Progress]:
+    """Progress for each SamplesWritten of an engine gallery stream; returns the gallery folder. Closing this
+    generator closes the stream at once (its staging folder removed), not when it is collected."""
     from osmis_core.events import GenerationFinished, SamplesWritten
 
     out = None
-    for event in run_gallery_events(run_dir, n, seed, checkpoint, device):
-        if isinstance(event, SamplesWritten):
-            yield Progress("generating", event.done, event.total)
-        elif isinstance(event, GenerationFinished):
-            out = str(event.out_dir)
+    with contextlib.closing(events):
+        for event in events:
+            if isinstance(event, SamplesWritten):
+                yield Progress("generating", event.done, event.total)
+            elif isinstance(event, GenerationFinished):
+                out = str(event.out_dir)
     return out
 
 

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.paint.load_failed.connect(self._paint_load_failed)
         self.paint.gallery_added.connect(self._paint_gallery_added)
         self.gallery.edit_layout.connect(self._edit_layout)
+        self.gallery.writing_ended.connect(self._writing_ended)
         self._build_menus()
         self._restore_geometry()
         self._update_title()
@@ -384,6 +385,10 @@ class MainWindow(QMainWindow):
         if pending is not None:
             pending()
 
+    def _writing_ended(self) -> None:
+        if self._close_pending:
+            self.close()
+
     def _update_title(self, *_) -> None:
         parts = ["OSMIS Studio"]
         if self.state.data is not None:
@@ -470,6 +475,12 @@ class MainWindow(QMainWindow):
                 self.training.stop()
                 self.statusBar().showMessage("Stopping the training and saving a checkpoint before closing…")
             event.ignore()  # closes for real once the training worker has ended
+            return
+        if self.gallery.writing():
+            # stopped, not left to run on after the window is gone; closes for real once it has ended
+            self._close_pending = True
+            self.statusBar().showMessage(self.gallery.stop_writing())
+            event.ignore()
             return
         self.save_window_state()
         event.accept()

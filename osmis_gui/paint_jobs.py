@@ -99,8 +99,11 @@ def add_to_gallery(renderer, ids: np.ndarray, recipes: list, run_dir: str, name:
     return str(folder), len(manifest["items"])
 
 
-def render_gallery_masks(renderer_run: str, gallery: str, device: str) -> str:
-    """The two-stage pipeline from the Gallery page: every mask of an OSMIS gallery rendered; the new gallery."""
-    from osmis_core.application.render import render_gallery_masks as render
+def render_gallery_masks(renderer_run: str, gallery: str, device: str) -> Iterator:
+    """The two-stage pipeline from the Gallery page: every mask of an OSMIS gallery rendered, yielding Progress per
+    photo; returns the new gallery. Stops between photos when closed (tasks: quit), leaving nothing half-written."""
+    from osmis_core.application.render import render_gallery_masks_events
 
-    return str(render(renderer_run, gallery, device=device))
+    from .jobs import gallery_progress
+
+    return (yield from gallery_progress(render_gallery_masks_events(renderer_run, gallery, device=device)))

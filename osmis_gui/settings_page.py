@@ -33,6 +33,7 @@ from osmis_core.config import (
     GROUPS,
     OsmisConfig,
     model_reads,
+    option_label,
     option_type,
     preset_config,
     preset_names,
@@ -82,7 +83,7 @@ class FieldEditor(QObject):
         self.meta = f.metadata
         self.optional = f.default is None
         self.type = option_type(name)
-        self.label_text = self.meta.get("label") or name
+        self.label_text = option_label(name)
         # an int whose range goes past what a spin box holds (the seed) is typed as text
         self._wide_int = self.type is int and self.meta.get("max") is not None and self.meta["max"] > INT_MAX
         self.widget = self._build()
@@ -484,12 +485,14 @@ class SettingsPage(QWidget):
         if not errors:
             try:
                 shown = self._shown.flat()
-                cfg = self._shown.with_options({k: v for k, v in values.items() if v != shown[k]})
+                # the engine names the options by the form's labels, as the editors' own messages do
+                cfg = self._shown.with_options({k: v for k, v in values.items() if v != shown[k]}, name_as=option_label)
             except OsmisError as exc:
-                errors.append(str(exc)[0].upper() + str(exc)[1:])
-                bad = re.search(r"option '([a-z0-9_]+)'", str(exc))
-                if bad and bad.group(1) in self.editors:
-                    self.editors[bad.group(1)].set_invalid(True)
+                text = str(exc)
+                errors.append(text[0].upper() + text[1:])
+                bad = self._first_named(text)
+                if bad is not None:
+                    bad.set_invalid(True)
         self._config = cfg
         self._enable_editors()
         self._error = errors[0] if errors else None
@@ -502,6 +505,12 @@ class SettingsPage(QWidget):
             changed += modified
         self.summary_label.setText(f"{len(self.editors)} options · {changed} changed from the defaults (shown in bold)")
         self._sync_preset(cfg)
+
+    def _first_named(self, text: str):
+        """The editor whose label a message names first (the longest label where two start there)."""
+        found = [(text.find(ed.label_text), -len(ed.label_text), name) for name, ed in self.editors.items()]
+        found = [f for f in found if f[0] >= 0]
+        return self.editors[min(found)[2]] if found else None
 
     def _sync_preset(self, cfg: OsmisConfig | None) -> None:
         index = self.preset_combo.count() - 1  # "custom"

@@ -84,7 +84,16 @@ class _FunctionJob(_RoutedRun, FunctionWorker):
 
 
 class _GeneratorJob(_RoutedRun, GeneratorWorker):
-    pass
+    """A generator job: `quit()` stops it at its next yield, and its generator is then closed in its own thread
+    (GeneratorExit at that yield), so that the engine's event stream it iterates cleans up before the job ends (a
+    gallery's staging folder removed) instead of whenever the generator is collected. superqt leaves it open."""
+
+    def work(self):
+        try:
+            return super().work()
+        finally:
+            if self.abort_requested:
+                self._gen.close()
 
 
 def start(

@@ -122,7 +122,9 @@ def gallery_events(
     batch_size: int | None = None,
     precision: str = "fp32",
 ) -> Iterator[GenerationEvent]:
-    """`generate_gallery` as a stream of events (for callers that iterate, like training's `Trainer.run`)."""
+    """`generate_gallery` as a stream of events (for callers that iterate, like training's `Trainer.run`). The
+    stream is stopped by closing it (generator.close()) between events, that is between batches of samples (a batch
+    being sampled is finished first): the staging folder is removed, and the gallery folder stays as it was."""
     if not _is_count(n):
         raise ConfigError(f"--n must be a whole number of at least 1, got {n!r}.")
     if batch_size is not None and not (_is_count(batch_size) and batch_size <= MAX_BATCH_SIZE):

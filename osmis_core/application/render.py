@@ -573,7 +573,8 @@ def render_gallery_events(
 ) -> Iterator[GenerationEvent]:
     """`render_gallery` as a stream of events: GenerationStarted (number of photos, gallery folder),
     SamplesWritten after each photo's files, GenerationFinished. Raises OsmisError (DataError for a layout) before
-    anything is written when an input is unusable."""
+    anything is written when an input is unusable. The stream is stopped by closing it (generator.close()) between
+    events, that is between photos: the staging folder is removed, and out_dir stays as it was."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise OsmisError(f"--n must be a whole number of at least 1, got {n!r}.")
     if noise not in NOISE_MODES:
@@ -979,7 +980,24 @@ def render_gallery_masks(
 ) -> Path:
     """Render every mask of an OSMIS gallery with a renderer run (spec section 5, the two-stage pipeline) into
     out_dir (default rendered_gallery_path). OSMIS's all-background masks are rendered too."""
-    return render_gallery(
+    path = None
+    for event in render_gallery_masks_events(renderer_run, gallery, n, seed, device, out_dir):
+        if isinstance(event, GenerationFinished):
+            path = event.out_dir
+    return path
+
+
+def render_gallery_masks_events(
+    renderer_run: str | Path,
+    gallery: str | Path,
+    n: int = 1,
+    seed: int = 0,
+    device: str = "cpu",
+    out_dir: str | Path | None = None,
+) -> Iterator[GenerationEvent]:
+    """`render_gallery_masks` as a stream of events (render_gallery_events'), which a caller may close between
+    events to stop it."""
+    yield from render_gallery_events(
         renderer_run,
         layouts_of_gallery(gallery, renderer_run),
         out_dir if out_dir is not None else rendered_gallery_path(gallery, renderer_run),

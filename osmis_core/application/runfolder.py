@@ -8,6 +8,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import time
 import warnings
 from collections.abc import Iterator
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..errors import CheckpointError, OsmisError
+from ..errors import CheckpointError, DataError, OsmisError
 from ..files import LockHeld, atomic_write_bytes, atomic_write_text, exclusive_lock, lock_holder, make_folders
 
 if TYPE_CHECKING:
     from ..config import OsmisConfig
+    from ..data.sources import DataSource
 
 CHECKPOINT_FORMAT = 1
 TRAINING_LOCK = ".training.lock"
@@ -178,6 +180,53 @@ def enclosing_run(path: str | Path) -> Path | None:
     return None
 
 
+# What a run folder holds besides run.json: a folder with one of these and no run.json lost its run.json.
+_RUN_FOLDER_SIGNS = ("checkpoints", "stats.jsonl")
+
+
+def _orphan_signs(path: str | Path) -> list[str]:
+    """The run-folder entries (checkpoints/, stats.jsonl) of a folder without run.json; [] when it holds run.json,
+    none of them, or is no folder."""
+    p = Path(path)
+    if not p.is_dir() or (p / "run.json").is_file():
+        return []
+    return [f"{name}/" if (p / name).is_dir() else name for name in _RUN_FOLDER_SIGNS if (p / name).exists()]
+
+
+def _run_json_missing(path: str | Path, signs: list[str], instead: str = "") -> str:
+    return (
+        f"{path}: looks like a run folder whose run.json is missing (it holds {' and '.join(signs)}, but no "
+        f"run.json); put its run.json back to use the run{instead}."
+    )
+
+
+def run_folder_as_data(path: str | Path) -> DataError | None:
+    """The error for DATA that is a run folder, not training data (None: it is none): one with run.json (continue
+    it with --resume), or one whose run.json is missing (it still holds checkpoints/, stats.jsonl). For every face
+    that reads DATA (train, run, the app's open and drop), instead of "the folder holds no images"."""
+    if (Path(path) / "run.json").is_file():
+        return DataError(
+            f"{path}: is a run folder (it holds run.json), not training data; continue it with `osmis train "
+            f"{shlex.quote(str(path))} --resume`."
+        )
+    signs = _orphan_signs(path)
+    return DataError(_run_json_missing(path, signs, ", or give a folder of training images")) if signs else None
+
+
+def find_data(path: str | Path, mask: str | Path | None = None) -> DataSource:
+    """The engine's `find_source` for DATA the user gave, with a run folder refused as one (`run_folder_as_data`)
+    instead of as a folder that holds no images."""
+    from ..data.sources import find_source
+
+    try:
+        return find_source(path, mask)
+    except DataError:
+        error = run_folder_as_data(path)
+        if error is not None:
+            raise error from None
+        raise
+
+
 def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     """What the run in `run_dir` would lose if `path` were written over: "the run's own files" (an existing file
     inside the run folder: run.json, a checkpoint, a gallery's picture; its latent walks, outputs to be replaced,
@@ -185,7 +234,9 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     a data folder, where a new mask would join the data); None when the path is neither. A run.json that cannot be
     read protects the run folder alone. For outputs the user names (a saved layout, a latent walk's --out)."""
     target, root = Path(path).resolve(), Path(run_dir).resolve()
-    if target.exists() and target.is_relative_to(root) and not target.is_relative_to(root / "walks"):
+    if target.exists() and (
+        (_within(target, root) and not _within(target, root / "walks")) or _linked_into(target, root)
+    ):
         return "the run's own files"
     try:
         data = RunFolder(root).read_run_json().get("data") or {}
@@ -202,9 +253,49 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
         if not isinstance(p, str) or not p:  # absent, or a hand edit: nothing to protect by it
             continue
         q = Path(p).resolve()
-        if target == q or (q.is_dir() and target.is_relative_to(q)):
+        if target == q or _same_file(target, q) or (q.is_dir() and _within(target, q)):
             return "the run's training data"
     return None
+
+
+# Paths are compared resolved and, where the files exist, by identity (device and inode): on a case-insensitive
+# file system (macOS, Windows) RUN/Run.JSON or a case-variant of a training mask's name is the same file under
+# another name, as a hard link is everywhere.
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (or cannot be looked at): not the same file
+        return False
+
+
+def _within(target: Path, folder: Path) -> bool:
+    """`target` is `folder` or lies in it: by its resolved path, or by the identity of it or a parent of it."""
+    if target.is_relative_to(folder):
+        return True
+    return folder.exists() and any(_same_file(p, folder) for p in (target, *target.parents))
+
+
+def _linked_into(target: Path, root: Path) -> bool:
+    """`target` is a hard link to a file of the run folder (another name of one of its files, outside it)."""
+    try:
+        st = target.stat()
+    except OSError:
+        return False
+    if not target.is_file() or st.st_nlink < 2:  # a file with one name has no other name in the run
+        return False
+    for folder, dirs, files in os.walk(root):
+        if Path(folder) == root:
+            dirs[:] = [d for d in dirs if d != "walks"]
+        for name in files:
+            try:
+                other = os.stat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                return True
+    return False
 
 
 def recorded_source(data: dict) -> dict:
@@ -303,6 +394,9 @@ class RunFolder:
         if not self.root.is_dir():
             raise OsmisError(f"{self.root}: no such run folder.")
         if not self.exists():
+            signs = _orphan_signs(self.root)
+            if signs:
+                raise OsmisError(_run_json_missing(self.root, signs))
             raise OsmisError(f"{self.root}: not a run folder (no run.json); give the folder that holds run.json.")
 
     def create(self) -> None:
@@ -323,7 +417,10 @@ class RunFolder:
         try:
             info = json.loads(self.run_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise CheckpointError(f"{self.root}: not a run folder (no run.json).") from None
+            signs = _orphan_signs(self.root)
+            raise CheckpointError(
+                _run_json_missing(self.root, signs) if signs else f"{self.root}: not a run folder (no run.json)."
+            ) from None
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"{self.run_json}: cannot be read ({exc}).") from None
         if not isinstance(info, dict):  # JSON, but not what osmis writes (a hand edit): every reader expects keys
@@ -529,8 +626,14 @@ class RunFolder:
                 continue
             try:
                 check_checkpoint(state)
+            except Exception as exc:  # noqa: BLE001 - a loaded file that is not a whole checkpoint
+                why = str(exc) if isinstance(exc, _Incomplete) else mismatch_reason(exc)
+                errors.append(f"{path}: damaged checkpoint ({why})")
+                continue
+            self._check_model(state, info)  # run.json's fault, not the checkpoint's: no fallback
+            try:
                 _check_belongs(state, path, info)
-            except Exception as exc:  # noqa: BLE001 - a loaded file that is not a whole checkpoint of this run
+            except Exception as exc:  # noqa: BLE001 - a whole checkpoint, of another run
                 why = str(exc) if isinstance(exc, _Incomplete) else mismatch_reason(exc)
                 errors.append(f"{path}: damaged checkpoint ({why})")
                 continue
@@ -538,6 +641,26 @@ class RunFolder:
                 warnings.warn(f"{errors[0]}; using the previous good checkpoint {path.name}", stacklevel=2)
             return state
         raise CheckpointError(errors[0] + ("; no earlier good checkpoint" if len(paths) > 1 else "") + ".")
+
+    def _check_model(self, state: dict, info: dict | None) -> None:
+        """Raise CheckpointError when run.json names another model than the checkpoint holds (run.json edited by
+        hand): every face reads the run's kind from run.json, so it would build the wrong model for the weights, or
+        blame the checkpoint. Checked here, where every reader of checkpoints passes, once."""
+        if not info or not isinstance(info.get("config"), dict):
+            return
+        from ..config import OsmisConfig
+
+        try:
+            listed = OsmisConfig.from_dict(info["config"], str(self.run_json), {}).model
+        except OsmisError:
+            return  # a run.json that cannot be read is refused, in its own words, by whoever needs its settings
+        held = state.get("model", "osmis")
+        if listed != held:
+            raise CheckpointError(
+                f'{self.run_json}: says "model": {json.dumps(listed)}, but the run\'s checkpoints hold the '
+                f'{"OSMIS" if held == "osmis" else held} model ("model": {json.dumps(held)}); put that back in '
+                "run.json (it was edited by hand)."
+            )
 
     def checkpoint_files(self, which: str | int = "latest") -> list[Path]:
         """The checkpoint files a name (see checkpoint_name) stands for, the one to use first: "latest" lists every

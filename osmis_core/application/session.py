@@ -8,10 +8,11 @@ next to the options in config.py so that the app can read it without loading tor
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,15 +134,8 @@ def start_training(
         require_tensorboard(folder.tensorboard)
     device = resolve_device(config.run.device)
     trainer_class, load_data = model_parts(config)
-    try:
+    with _data_named(data_path):  # `osmis train RUN` without --resume: say what the folder is
         data, data_warnings = _load_data_noted(load_data, config, data_path, mask_path, device)
-    except DataError:
-        if RunFolder(data_path).exists():  # `osmis train RUN` without --resume: say what the folder is
-            raise DataError(
-                f"{data_path}: is a run folder (it holds run.json), not training data; continue it with `osmis train "
-                f"{shlex.quote(str(data_path))} --resume`."
-            ) from None
-        raise
     _check_config_for_data(config, data, data_path)
     if check is not None:
         check(config, data)
@@ -443,6 +437,21 @@ def health_stop_message(halt: HealthEvent, folder: RunFolder) -> str:
     )
 
 
+@contextlib.contextmanager
+def _data_named(data_path: str | Path) -> Iterator[None]:
+    """Data that cannot be read because DATA is a run folder (with run.json, or one whose run.json is missing) is
+    refused as one (runfolder.run_folder_as_data), not as "the folder holds no images"."""
+    from .runfolder import run_folder_as_data
+
+    try:
+        yield
+    except DataError:
+        error = run_folder_as_data(data_path)
+        if error is not None:
+            raise error from None
+        raise
+
+
 def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: OsmisConfig) -> InspectReport:
     """Load the data as training would (on the CPU), build the models and report. Raises DataError for unusable
     data, ConfigError for a config that cannot make a model of it; warns (UserWarning) about the values training
@@ -455,10 +464,12 @@ def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: Os
     if config.model == "renderer":
         from ..training.renderer_trainer import build_renderer, load_renderer_data
 
-        data = load_renderer_data(config, data_path, mask_path, torch.device("cpu"))
+        with _data_named(data_path):
+            data = load_renderer_data(config, data_path, mask_path, torch.device("cpu"))
         g, d = build_renderer(config, data.num_classes, data.architecture)
     else:
-        data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
+        with _data_named(data_path):
+            data = load_data_for(config, data_path, mask_path, torch.device("cpu"))
         g, d = build_models(config, data)
     a = data.architecture
     arch = a.to_dict()  # the renderer's architecture names its G/D depths with the same keys

@@ -9,7 +9,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from ..config import OsmisConfig
@@ -28,7 +28,7 @@ from .events import (
     RunStarted,
 )
 from .layout import BatchFolder
-from .sources import BatchSource, list_sources, mark_repeats
+from .sources import BatchSource, list_sources, mark_repeats, source_config
 from .summary import read_summary, run_row, write_summary
 from .worker import BatchMonitor, check_storage, train_source
 
@@ -51,6 +51,7 @@ def run_batch(
     max_concurrent: int | None = None,
     retries: int = 3,
     control: BatchControl | None = None,
+    typed: Collection[str] = (),
 ) -> Iterator[BatchEvent]:
     """Train one model per source on Ray, write each run's gallery, the merged dataset and the summary.
 
@@ -65,7 +66,9 @@ def run_batch(
     (default: as many as the resources allow). A run whose worker process or node dies is retried up to
     `retries` times and resumes from its last checkpoint.
     Re-running the same batch skips finished runs (iterations reached and gallery written) and resumes the
-    others. control.request_stop(): running runs stop after their current iteration with a checkpoint.
+    others. control.request_stop(): running runs stop after their current iteration with a checkpoint. typed: the
+    options of `config` the user typed as flags, named so when a source's override breaks a rule with one
+    (sources.source_config).
     Raises OsmisError subclasses for unusable SOURCES, options or BATCH; a bad source does not raise, it is
     reported (RunFinished status 'failed', its message naming the file and the problem) and the others go on.
     """
@@ -89,7 +92,7 @@ def run_batch(
         )
 
     def resolve(overrides):
-        return config.replace(**overrides).to_dict()
+        return source_config(config, overrides, typed).flat()
 
     if isinstance(sources, (str, Path)):
         source_list = list_sources(sources, resolve)
@@ -109,7 +112,7 @@ def run_batch(
         finished_early: list[RunFinished] = []
         for s in source_list:
             try:
-                configs[s.name] = config.replace(**s.options)
+                configs[s.name] = source_config(config, s.options, typed)
             except ConfigError as exc:
                 problem = f"source {s.name}: {exc}"
             else:

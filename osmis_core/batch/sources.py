@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import FIELDS, flatten_options, option_type
+from ..config import FIELDS, OUTPUT_ONLY_OPTIONS, OsmisConfig, flatten_options, option_type, typed_flag
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
 
@@ -89,6 +89,21 @@ def list_sources(
     return mark_repeats(_unique_names(entries), resolve)
 
 
+def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collection[str] = ()) -> OsmisConfig:
+    """The options a source trains with: the batch's `config` with the source's overrides applied, checked as options
+    given now (OsmisConfig.with_options). A rule broken between an override and a value of the batch's names both,
+    the batch's as "the batch's --flag V" where the user typed it (`typed`: the batch's flags) or "the batch's
+    option 'NAME'": a row with lecam_weight 0 under --lecam-decay 0.9 is told that the batch's --lecam-decay has no
+    effect on it, as a config file's option made ineffective by a flag is refused naming both (build_config).
+    Raises ConfigError."""
+    flat = config.flat()
+
+    def the_batchs(name: str) -> str:
+        return f"the batch's {typed_flag(name, flat[name]) if name in typed else f'option {name!r}'}"
+
+    return config.with_options(options, kept=the_batchs)
+
+
 def mark_repeats(
     entries: list[BatchSource], resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 ) -> list[BatchSource]:
@@ -96,11 +111,12 @@ def mark_repeats(
     with a problem: it would train the same model a second time and put its pairs into the dataset twice (the same
     data with other options, an ablation, is a source of its own).
 
-    resolve: maps a source's overrides to the options it trains with (the batch's options with the overrides
+    resolve: maps a source's overrides to the options it trains with, flat (the batch's options with the overrides
     applied), so that an override equal to the batch's own value is a repeat too; overrides it refuses
     (ConfigError, reported for that source by the batch) are compared as written. Without it, as written.
+    Options that change no model (config.OUTPUT_ONLY_OPTIONS: tensorboard) are not compared.
     """
-    first: dict[tuple, str] = {}
+    first: dict[tuple, tuple[str, dict]] = {}  # key -> the first source's name and options
     out = []
     for e in entries:
         options = e.options
@@ -109,17 +125,21 @@ def mark_repeats(
                 options = resolve(e.options)
             except ConfigError:
                 pass
-        key = (*_trained_on(e), json.dumps(_plus_zero(options), sort_keys=True, default=str))
+        trains = {k: v for k, v in options.items() if k not in OUTPUT_ONLY_OPTIONS}
+        key = (*_trained_on(e), json.dumps(_plus_zero(trains), sort_keys=True, default=str))
         if key in first and e.problem is None:
+            earlier, its_options = first[key]
+            apart = sorted(k for k in OUTPUT_ONLY_OPTIONS if options.get(k) != its_options.get(k))
+            only = f" ({', '.join(apart)} changes only what the run writes besides the model)" if apart else ""
             e = BatchSource(
                 e.name,
                 e.data,
                 e.mask,
                 e.options,
-                f"{e.data}: listed again with the same mask and options as the source '{first[key]}'; it would "
-                f"train the same model twice (give other options, or list it once).",
+                f"{e.data}: listed again with the same mask and options as the source '{earlier}'{only}; it "
+                f"would train the same model twice (give other options, or list it once).",
             )
-        first.setdefault(key, e.name)
+        first.setdefault(key, (e.name, options))
         out.append(e)
     return out
 

@@ -14,7 +14,7 @@ def test_lecam_decay_says_and_refuses_its_open_range(window, qtbot):
     assert "(ends excluded)" not in page.editors["ema_decay"].widget.toolTip()
     page.editors["lecam_weight"].widget.setText("0.3")
     page.editors["lecam_decay"].widget.setText("1")
-    assert page.config() is None and "lecam_decay" in page.error_text() and "below 1.0" in page.error_text()
+    assert page.config() is None and "LeCam decay" in page.error_text() and "below 1.0" in page.error_text()
     page.editors["lecam_decay"].widget.setText("0.95")
     reg = page.config().regularisation
     assert reg.lecam_weight == pytest.approx(0.3) and reg.lecam_decay == pytest.approx(0.95)

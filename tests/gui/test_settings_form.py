@@ -47,9 +47,10 @@ def test_settings_form_covers_every_option_with_engine_defaults(window, qtbot, t
 
 
 def test_the_form_refuses_options_without_effect_with_the_engines_sentence(window):
-    """The form validates through the engine's config (OsmisConfig.replace): an option that has no effect with the
-    others is refused with the library's sentence, and training cannot start."""
-    from osmis_core.config import OsmisConfig
+    """The form validates through the engine's config (OsmisConfig.with_options): an option that has no effect with
+    the others is refused with the library's sentence, naming the options by the form's labels, and training
+    cannot start."""
+    from osmis_core.config import OsmisConfig, option_label
     from osmis_core.errors import ConfigError
 
     page = window.settings_page
@@ -59,7 +60,7 @@ def test_the_form_refuses_options_without_effect_with_the_engines_sentence(windo
             page.editors[name].set_value(value)
             page.editors[name].changed.emit(name)  # as the user's edit does
         with pytest.raises(ConfigError) as refused:
-            OsmisConfig().replace(**edits)
+            OsmisConfig().with_options(edits, name_as=option_label)
         sentence = str(refused.value)
         assert page.config() is None
         assert page.error_text() == sentence[0].upper() + sentence[1:]
