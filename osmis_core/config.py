@@ -230,7 +230,11 @@ class AugmentationOptions:
 @dataclass(frozen=True)
 class RegularisationOptions:
     lambda_dr: float = _opt(
-        0.15, "Weight of the diversity regularisation (0 disables it).", minimum=0.0, label="lambda_DR"
+        0.15,
+        "Weight of the diversity regularisation (0 disables it). The term sums over every pair of the batch, so the "
+        "same weight pushes samples apart harder at a larger batch.",
+        minimum=0.0,
+        label="lambda_DR",
     )
     bernoulli_warmup: int = _opt(
         15000,
