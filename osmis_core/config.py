@@ -665,6 +665,8 @@ class OsmisConfig:
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}
         for name, value in expanded.items():  # a bad value is named as it was given (--lr-d), as build_config does
             _validate_given(name, value, FIELDS[name][1], said.get(name) or name_it(name))
+        # before the copy is made, whose own check (__post_init__) names the options "option 'NAME'" whatever named them
+        _check_noise_channels({**before, **expanded}, lambda k: said.get(k) or name_it(k))
         config = self._changed(expanded)
         explicit = set(_expand_words({k: options[k] for k in flags if k in options})) | (flags - set(options))
         now = set(options) | set(expanded) | flags
