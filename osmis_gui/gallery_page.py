@@ -36,7 +36,7 @@ class GalleryPage(QWidget):
     exported = Signal(str, int)  # destination, number of pairs
     failed = Signal(str)  # message
     edit_layout = Signal(str)  # mask file of the current pair, to be edited on the Paint page
-    writing_ended = Signal()  # a gallery or latent walk being written has ended (written, failed or stopped)
+    writing_ended = Signal()  # a gallery, latent walk or scores being written has ended (written, failed or stopped)
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -333,18 +333,22 @@ class GalleryPage(QWidget):
         self.writing_ended.emit()
 
     def writing(self) -> bool:
-        """A gallery (generate, render the masks) or a latent walk is being written."""
-        return self.generating or self.rendering or self.animating
+        """A gallery (generate, render the masks) or a latent walk is being written, or a gallery's scores."""
+        return self.generating or self.rendering or self.animating or self.scoring
 
     def stop_writing(self) -> str:
         """Ask the galleries being written to stop after their current batch or photo (their staging folders are
-        removed: nothing half-written is left); a latent walk cannot be stopped part-way and is written whole.
-        Returns the line that says what is waited for (writing_ended follows each end)."""
+        removed: nothing half-written is left), and the scores at their next step (metrics.json stays as it was); a
+        latent walk cannot be stopped part-way and is written whole. Returns the line that says what is waited for
+        (writing_ended follows each end)."""
         for job in self._stoppable.values():
             job.quit()
         if self.generating or self.rendering:
             self.status_label.setText("Stopping: the gallery being written is not kept.")
             return "Stopping the gallery being written (nothing of it is kept) before closing…"
+        if self.scoring:
+            self.status_label.setText("Stopping: the scores being computed are not kept.")
+            return "Stopping the scores being computed (metrics.json stays as it was) before closing…"
         return "Waiting for the latent walk being written (it cannot be stopped part-way) before closing…"
 
     # -- browse --------------------------------------------------------------------------------------------
@@ -478,7 +482,7 @@ class GalleryPage(QWidget):
         self.progress.show()
         self.status_label.setText("Computing per-image SIFID…")
         self.update_actions()
-        self.jobs.start(
+        self._stoppable["score"] = self.jobs.start(
             jobs.compute_scores,
             self.gallery_dir,
             self.data_path,
@@ -500,9 +504,11 @@ class GalleryPage(QWidget):
 
     def _on_score_finished(self) -> None:
         self.scoring = False
+        self._stoppable.pop("score", None)
         if not (self.generating or self.loading):
             self.progress.hide()
         self.update_actions()
+        self.writing_ended.emit()
 
     def _apply_metrics(self) -> None:
         keys = scoring.score_keys(self.metrics)

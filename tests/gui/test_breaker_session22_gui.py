@@ -32,3 +32,47 @@ def test_a_message_that_starts_with_a_lowercase_label_keeps_it_as_the_form_shows
     text = page.error_text()
     assert text.startswith("p_aug sets the differentiable augmentation"), text
     assert _marked(page.editors["p_aug"])
+
+
+def test_closing_during_scoring_stops_it_and_waits_leaving_metrics_unwritten(window, qtbot, trained_run, monkeypatch):
+    """Closing the window while a gallery's scores are computed stops them at their next step and closes once the
+    scoring has ended (it ran on behind the closed window, the process alive until it finished: minutes of SIFID on
+    a CPU). Per-image scores through a stand-in for evaluate_gallery (no pretrained weights offline), reporting
+    progress as the engine does and writing metrics.json at its end."""
+    import json
+    import threading
+    import time
+    from pathlib import Path
+
+    from app_steps import LONG
+
+    import osmis_core.application.evaluation as evaluation
+    from osmis_gui import tasks
+
+    ended = threading.Event()
+
+    def slow_evaluate_gallery(gallery, real, mask=None, *, progress=None, **kw):
+        try:
+            for i in range(600):
+                time.sleep(0.05)
+                progress("SIFID 64", i + 1, 600)
+            (Path(gallery) / "metrics.json").write_text(json.dumps({"per_image": []}))
+            return {"per_image": []}
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(evaluation, "evaluate_gallery", slow_evaluate_gallery)
+    g = window.gallery
+    qtbot.waitUntil(lambda: g.metrics_checked, timeout=LONG)
+    window.open_path(str(trained_run))
+    qtbot.waitUntil(lambda: g.manifest is not None and not g.loading, timeout=LONG)
+    g.score_action.trigger()
+    qtbot.waitUntil(lambda: g.progress.value() > 0, timeout=LONG)  # scoring
+    window.close()
+    assert window.isVisible() and g.writing()  # not gone while the scoring runs on
+    assert "Stopping the scores" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=LONG)
+    assert ended.is_set()  # the engine's scoring had ended when the window went
+    assert tasks.wait_for_all(2000)
+    assert g.progress.value() < 600
+    assert not (Path(g.gallery_dir) / "metrics.json").exists()
