@@ -18,3 +18,24 @@ def test_with_options_names_the_noise_channels_rule_as_its_caller_does():
     assert str(form.value).startswith("Per-pixel noise channels (6)") and "Noise dim (4)" in str(form.value)
     with pytest.raises(ConfigError, match="the batch's --noise-dim"):
         source_config(base, {"noise_spatial": 6}, typed={"noise_dim"})
+
+
+def test_a_repeat_differing_only_in_tensorboard_is_told_to_put_it_on_the_source_listed_first(tmp_path):
+    """An entry that differs from another only in tensorboard is a repeat, and it is not trained: the user who
+    asked for TensorBoard's logs there is told to ask for them on the source that trains ("give other options"
+    read as if tensorboard were none)."""
+    import json
+
+    from helpers import write_scene
+
+    from osmis_core.batch.sources import list_sources
+
+    scene = write_scene(tmp_path)
+    entry = {"data": str(scene / "image" / "00000.png"), "mask": str(scene / "mask" / "00000.png"), "name": "a"}
+    listed = [entry, {**entry, "name": "b", "options": {"tensorboard": True}}]
+    (tmp_path / "list.json").write_text(json.dumps(listed), encoding="utf-8")
+    problem = list_sources(tmp_path / "list.json", lambda o: source_config(OsmisConfig(), o).flat())[1].problem
+    assert problem.endswith(
+        "it would train the same model twice: list it once, with the tensorboard you want on the source 'a'."
+    )
+    assert "give other options" not in problem

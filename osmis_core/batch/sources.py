@@ -131,13 +131,19 @@ def mark_repeats(
             earlier, its_options = first[key]
             apart = sorted(k for k in OUTPUT_ONLY_OPTIONS if options.get(k) != its_options.get(k))
             only = f" ({', '.join(apart)} changes only what the run writes besides the model)" if apart else ""
+            # differing only there, the user wants one run with that output: not "other options", which it has
+            advice = (
+                f": list it once, with the {' and '.join(apart)} you want on the source '{earlier}'"
+                if apart
+                else " (give other options, or list it once)"
+            )
             e = BatchSource(
                 e.name,
                 e.data,
                 e.mask,
                 e.options,
                 f"{e.data}: listed again with the same mask and options as the source '{earlier}'{only}; it "
-                f"would train the same model twice (give other options, or list it once).",
+                f"would train the same model twice{advice}.",
             )
         first.setdefault(key, (e.name, options))
         out.append(e)
