@@ -39,3 +39,22 @@ def test_a_repeat_differing_only_in_tensorboard_is_told_to_put_it_on_the_source_
         "it would train the same model twice: list it once, with the tensorboard you want on the source 'a'."
     )
     assert "give other options" not in problem
+
+
+def test_a_renderer_run_json_whose_model_was_taken_out_is_not_said_to_name_one(tiny_renderer_run, tmp_path, capsys):
+    """run.json with "model" removed is read as the default (osmis): the refusal says run.json names no model, not
+    that it says "model": "osmis", which the user would look for there in vain."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from helpers import osmis_cli
+
+    run = Path(shutil.copytree(tiny_renderer_run[0], tmp_path / "run"))
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    del info["config"]["renderer"]["model"]
+    (run / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    r = osmis_cli(capsys, "generate", run, "--n", "1", "--device", "cpu")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert 'names no "model" (read as "osmis")' in r.stderr and '"model": "renderer"' in r.stderr, r.stderr
+    assert "says" not in r.stderr and not (run / "galleries").exists()

@@ -648,16 +648,19 @@ class RunFolder:
         blame the checkpoint. Checked here, where every reader of checkpoints passes, once."""
         if not info or not isinstance(info.get("config"), dict):
             return
-        from ..config import OsmisConfig
+        from ..config import OsmisConfig, flatten_options
 
         try:
             listed = OsmisConfig.from_dict(info["config"], str(self.run_json), {}).model
+            says = "model" in flatten_options(info["config"], str(self.run_json))
         except OsmisError:
             return  # a run.json that cannot be read is refused, in its own words, by whoever needs its settings
         held = state.get("model", "osmis")
         if listed != held:
+            # a "model" taken out is read as the default: said so, not as if run.json said it
+            said = f'says "model": {json.dumps(listed)}' if says else f'names no "model" (read as {json.dumps(listed)})'
             raise CheckpointError(
-                f'{self.run_json}: says "model": {json.dumps(listed)}, but the run\'s checkpoints hold the '
+                f"{self.run_json}: {said}, but the run's checkpoints hold the "
                 f'{"OSMIS" if held == "osmis" else held} model ("model": {json.dumps(held)}); put that back in '
                 "run.json (it was edited by hand)."
             )
