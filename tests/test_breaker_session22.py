@@ -58,3 +58,13 @@ def test_a_renderer_run_json_whose_model_was_taken_out_is_not_said_to_name_one(t
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert 'names no "model" (read as "osmis")' in r.stderr and '"model": "renderer"' in r.stderr, r.stderr
     assert "says" not in r.stderr and not (run / "galleries").exists()
+
+
+def test_a_batch_flag_typed_at_its_default_counts_against_a_row_that_turns_it_off():
+    """`osmis batch ... --lecam-weight 0.1 --lecam-decay 0.99` with a row lecam_weight 0: the batch's typed
+    --lecam-decay has no effect on that row and is refused naming it, as `osmis train --lecam-weight 0 --lecam-decay
+    0.99` is; a typed flag counted only where it differed from its default (0.9 refused, 0.99 accepted)."""
+    base = OsmisConfig().replace(lecam_weight=0.1)
+    with pytest.raises(ConfigError, match=r"the batch's --lecam-decay 0\.99 .* option 'lecam_weight' = 0"):
+        source_config(base, {"lecam_weight": 0.0}, typed={"lecam_weight", "lecam_decay"})
+    source_config(base, {"lecam_weight": 0.0}, typed={"lecam_weight"})  # lecam_decay not typed: nothing to refuse

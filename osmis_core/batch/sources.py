@@ -94,14 +94,15 @@ def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collectio
     given now (OsmisConfig.with_options). A rule broken between an override and a value of the batch's names both,
     the batch's as "the batch's --flag V" where the user typed it (`typed`: the batch's flags) or "the batch's
     option 'NAME'": a row with lecam_weight 0 under --lecam-decay 0.9 is told that the batch's --lecam-decay has no
-    effect on it, as a config file's option made ineffective by a flag is refused naming both (build_config).
+    effect on it, as a config file's option made ineffective by a flag is refused naming both (build_config). A
+    flag the batch typed counts even at its default value (--lecam-decay 0.99), as `osmis train`'s flags do.
     Raises ConfigError."""
     flat = config.flat()
 
     def the_batchs(name: str) -> str:
         return f"the batch's {typed_flag(name, flat[name]) if name in typed else f'option {name!r}'}"
 
-    return config.with_options(options, kept=the_batchs)
+    return config.with_options(options, kept=the_batchs, also_given=typed)
 
 
 def mark_repeats(
