@@ -68,3 +68,16 @@ def test_a_batch_flag_typed_at_its_default_counts_against_a_row_that_turns_it_of
     with pytest.raises(ConfigError, match=r"the batch's --lecam-decay 0\.99 .* option 'lecam_weight' = 0"):
         source_config(base, {"lecam_weight": 0.0}, typed={"lecam_weight", "lecam_decay"})
     source_config(base, {"lecam_weight": 0.0}, typed={"lecam_weight"})  # lecam_decay not typed: nothing to refuse
+
+
+def test_a_run_folder_given_as_a_batch_s_sources_is_named_as_one(trained, tmp_path, capsys):
+    """`osmis batch RUN` (a run folder, with or without its run.json) says what the folder is, as `osmis train RUN`
+    does, instead of "holds no sources"; nothing is written."""
+    from helpers import osmis_cli
+
+    r = osmis_cli(capsys, "batch", trained, "--out", tmp_path / "batch")
+    assert r.returncode == 2 and "is a run folder (it holds run.json)" in r.stderr, r.stderr
+    (trained / "run.json").unlink()
+    r = osmis_cli(capsys, "batch", trained, "--out", tmp_path / "batch")
+    assert r.returncode == 2 and "looks like a run folder whose run.json is missing" in r.stderr, r.stderr
+    assert not (tmp_path / "batch").exists()

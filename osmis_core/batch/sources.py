@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..application.runfolder import run_folder_as_data
 from ..config import FIELDS, OUTPUT_ONLY_OPTIONS, OsmisConfig, flatten_options, option_type, typed_flag
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
@@ -85,6 +86,9 @@ def list_sources(
     else:
         raise DataError(f"{path}: SOURCES must be a folder, a .json or a .csv list of sources.")
     if not entries:
+        named = run_folder_as_data(path) if path.is_dir() else None  # a run folder is named as one, as train does
+        if named is not None:
+            raise named
         raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
     return mark_repeats(_unique_names(entries), resolve)
 
