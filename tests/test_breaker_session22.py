@@ -95,3 +95,17 @@ def test_a_value_far_above_usual_is_warned_about_by_the_flag_that_gave_it(scene,
 
     r = osmis_cli(capsys, "inspect", scene, "--lr-d", "1e20")
     assert "far above usual values" in r.stderr and "--lr-d" in r.stderr, r.stderr
+
+
+def test_training_data_that_holds_a_stats_jsonl_is_not_called_a_run_folder_that_lost_its_run_json(scene, capsys):
+    """A folder of training data with a file named stats.jsonl beside it trains as data, and `osmis generate` on it
+    says it is no run folder, not that it "looks like a run folder whose run.json is missing" (a run folder never
+    holds its pictures as data does)."""
+    from helpers import osmis_cli
+
+    (scene / "stats.jsonl").write_text("{}\n", encoding="utf-8")
+    r = osmis_cli(capsys, "generate", scene, "--n", "1")
+    assert r.returncode == 2 and "not a run folder (no run.json)" in r.stderr, r.stderr
+    assert "looks like a run folder" not in r.stderr
+    r = osmis_cli(capsys, "inspect", scene)
+    assert r.returncode == 0, r.stderr

@@ -190,7 +190,20 @@ def _orphan_signs(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_dir() or (p / "run.json").is_file():
         return []
-    return [f"{name}/" if (p / name).is_dir() else name for name in _RUN_FOLDER_SIGNS if (p / name).exists()]
+    signs = [f"{name}/" if (p / name).is_dir() else name for name in _RUN_FOLDER_SIGNS if (p / name).exists()]
+    return signs if signs and not _holds_data(p) else []
+
+
+def _holds_data(folder: Path) -> bool:
+    """The folder is training data as DATA is read (a run folder never is: its pictures lie in subfolders): one
+    that also holds a file named stats.jsonl is still data, not a run folder that lost its run.json."""
+    from ..data.sources import find_source
+
+    try:
+        find_source(folder)
+    except OsmisError:
+        return False
+    return True
 
 
 def _run_json_missing(path: str | Path, signs: list[str], instead: str = "") -> str:
