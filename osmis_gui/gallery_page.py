@@ -54,6 +54,7 @@ class GalleryPage(QWidget):
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
+        self.closing = False  # the window waits for the jobs stopped by stop_writing: no new job starts
         self._stoppable: dict[str, object] = {}  # "generate" / "render": the job writing that gallery (stops on quit)
         self.renders = False  # the run is a renderer run: its gallery holds renders of its training layouts
         self.layouts_editable = False  # a renderer is open on the Paint page
@@ -237,6 +238,15 @@ class GalleryPage(QWidget):
             and not self.rendering
             and any(it.get("mask") for it in self.manifest.get("items", []))
         )
+        if self.closing:  # a job started now would be waited for too, or run on behind the closed window
+            for action in (
+                self.generate_action,
+                self.animate_action,
+                self.score_action,
+                self.export_action,
+                self.render_masks_action,
+            ):
+                action.setEnabled(False)
 
     # -- generate ------------------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -339,8 +349,11 @@ class GalleryPage(QWidget):
     def stop_writing(self) -> str:
         """Ask the galleries being written to stop after their current batch or photo (their staging folders are
         removed: nothing half-written is left), and the scores at their next step (metrics.json stays as it was); a
-        latent walk cannot be stopped part-way and is written whole. Returns the line that says what is waited for
-        (writing_ended follows each end)."""
+        latent walk cannot be stopped part-way and is written whole. No new job can be started meanwhile (the
+        window closes once these have ended). Returns the line that says what is waited for (writing_ended follows
+        each end)."""
+        self.closing = True
+        self.update_actions()
         for job in self._stoppable.values():
             job.quit()
         if self.generating or self.rendering:

@@ -76,3 +76,26 @@ def test_closing_during_scoring_stops_it_and_waits_leaving_metrics_unwritten(win
     assert tasks.wait_for_all(2000)
     assert g.progress.value() < 600
     assert not (Path(g.gallery_dir) / "metrics.json").exists()
+
+
+def test_while_the_window_waits_for_a_stopped_gallery_no_new_job_can_be_started(window, qtbot, trained_run):
+    """Closing during a generation waits for it to stop; meanwhile Latent walk, Compute scores, Render these masks
+    and Export were still enabled, and a walk started then kept the window open until written (or a job ran on
+    behind it). They are off until the window has closed."""
+    from app_steps import LONG
+
+    window.open_path(str(trained_run))
+    g = window.gallery
+    window.tabs.setCurrentWidget(g)
+    qtbot.waitUntil(lambda: g.generate_action.isEnabled() and not g.loading, timeout=LONG)
+    g.select_all_button.click()
+    g.n_spin.setValue(2000)
+    g.generate_action.trigger()
+    qtbot.waitUntil(lambda: g.progress.value() > 0, timeout=LONG)
+    window.close()
+    assert window.isVisible()
+    actions = (g.generate_action, g.animate_action, g.score_action, g.export_action, g.render_masks_action)
+    assert not any(a.isEnabled() for a in actions)
+    g.animate_action.trigger()
+    assert not g.animating
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=LONG)
