@@ -109,3 +109,24 @@ def test_training_data_that_holds_a_stats_jsonl_is_not_called_a_run_folder_that_
     assert "looks like a run folder" not in r.stderr
     r = osmis_cli(capsys, "inspect", scene)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_new_run_is_not_started_over_a_run_folder_that_lost_its_run_json(trained, scene, tmp_path, capsys):
+    """`osmis train DATA --out RUN` (and `osmis run`) where RUN lost its run.json started a new run in it, writing
+    its checkpoints over the lost run's (step 2 replaced, step 4 kept: two runs mixed); and `--resume` said "not a
+    run folder ... leave out --resume to start it", which led there. Both now name the folder as a run whose
+    run.json is missing (exit 2) and leave it as it was."""
+    from helpers import osmis_cli, tiny_flags
+
+    (trained / "run.json").unlink()
+    before = {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()}
+    for argv in (
+        ["train", scene, "--out", trained, "--quiet", *tiny_flags(iters=2)],
+        ["run", scene, "--out", trained, "--n", "1", "--random-weights", "--metrics", "diversity", "--quiet"],
+        ["train", trained, "--resume"],
+        ["run", scene, "--out", trained, "--resume", "--n", "1"],
+    ):
+        r = osmis_cli(capsys, *argv)
+        assert r.returncode == 2 and "looks like a run folder whose run.json is missing" in r.stderr, (argv, r.stderr)
+        assert "leave out --resume" not in r.stderr
+    assert {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()} == before

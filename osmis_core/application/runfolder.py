@@ -213,6 +213,14 @@ def _run_json_missing(path: str | Path, signs: list[str], instead: str = "") -> 
     )
 
 
+def run_json_missing(path: str | Path, instead: str = "") -> str | None:
+    """The sentence for a folder that lost its run.json (it still holds checkpoints/ or stats.jsonl), None for any
+    other: for whoever would resume it (not a run to resume) or start a new run in it (over the lost run's files).
+    instead: the other way out, said after "put its run.json back to use the run"."""
+    signs = _orphan_signs(path)
+    return _run_json_missing(path, signs, instead) if signs else None
+
+
 def run_folder_as_data(path: str | Path) -> DataError | None:
     """The error for DATA that is a run folder, not training data (None: it is none): one with run.json (continue
     it with --resume), or one whose run.json is missing (it still holds checkpoints/, stats.jsonl). For every face
