@@ -130,3 +130,14 @@ def test_a_new_run_is_not_started_over_a_run_folder_that_lost_its_run_json(train
         assert r.returncode == 2 and "looks like a run folder whose run.json is missing" in r.stderr, (argv, r.stderr)
         assert "leave out --resume" not in r.stderr
     assert {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()} == before
+
+
+def test_evaluate_names_a_run_folder_that_lost_its_run_json(trained, scene, capsys):
+    """`osmis evaluate RUN` where RUN lost its run.json: named as such a run folder, as generate and train name it,
+    not "the gallery holds no images"."""
+    from helpers import osmis_cli
+
+    (trained / "run.json").unlink()
+    r = osmis_cli(capsys, "evaluate", trained, "--real", scene, "--random-weights", "--metrics", "diversity")
+    assert r.returncode == 2 and "looks like a run folder whose run.json is missing" in r.stderr, r.stderr
+    assert "or give one of its galleries" in r.stderr
