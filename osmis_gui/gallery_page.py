@@ -55,7 +55,7 @@ class GalleryPage(QWidget):
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
         self.closing = False  # the window waits for the jobs stopped by stop_writing: no new job starts
-        self._stoppable: dict[str, object] = {}  # "generate" / "render": the job writing that gallery (stops on quit)
+        self._stoppable: dict[str, object] = {}  # "generate" / "render" / "score": its job (stops on quit)
         self.renders = False  # the run is a renderer run: its gallery holds renders of its training layouts
         self.layouts_editable = False  # a renderer is open on the Paint page
         self.last_walk: str | None = None
