@@ -636,6 +636,7 @@ class OsmisConfig:
         kept: str | Callable[[str], str] = "option",
         fixed: Collection[str] = (),
         name_as: Callable[[str], str] | None = None,
+        also_given: Collection[str] = (),
     ) -> OsmisConfig:
         """A copy with `options` (flat names; a word such as p_aug = "adaptive" stands for the options it sets)
         changed, checked as options given now.
@@ -648,7 +649,9 @@ class OsmisConfig:
         its user typed neither keep_best nor eval_every when --iters breaks a rule with them), or a function naming
         such an option (a batch names its own options, flags included, apart from a source's); fixed: options that
         cannot change now (a resume's), which a message then does not advise changing; name_as: how a message names an
-        option that is not a flag, instead of "option 'NAME'" (a form names its fields by `option_label`).
+        option that is not a flag, instead of "option 'NAME'" (a form names its fields by `option_label`);
+        also_given: options this config already held that the user typed (a batch's flags, under a source's
+        overrides): they count as given even at their default value, as flags do, and are named by `kept`.
         The rules between options (_check_together) are checked where one of their options is in `options` or
         `flags`: a combination this config already held (a run stored by an earlier version) is not refused again.
         Raises ConfigError for an unknown name, a bad value or a rule broken."""
@@ -669,8 +672,11 @@ class OsmisConfig:
         said = {k: _word_as_given(options, _word_of(options, k), name_it) for k in expanded if k not in options}
         for name, value in expanded.items():  # a bad value is named as it was given (--lr-d), as build_config does
             _validate_given(name, value, FIELDS[name][1], said.get(name) or name_it(name))
+        # before the copy is made, whose own check (__post_init__) names the options "option 'NAME'" whatever named them
+        _check_noise_channels({**before, **expanded}, lambda k: said.get(k) or name_it(k))
         config = self._changed(expanded)
         explicit = set(_expand_words({k: options[k] for k in flags if k in options})) | (flags - set(options))
+        explicit |= set(also_given) - set(options)
         now = set(options) | set(expanded) | flags
         _check_together(config.flat(), lambda k: said.get(k) or name_it(k), explicit, now, fixed)
         return config

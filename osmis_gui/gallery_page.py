@@ -36,7 +36,7 @@ class GalleryPage(QWidget):
     exported = Signal(str, int)  # destination, number of pairs
     failed = Signal(str)  # message
     edit_layout = Signal(str)  # mask file of the current pair, to be edited on the Paint page
-    writing_ended = Signal()  # a gallery or latent walk being written has ended (written, failed or stopped)
+    writing_ended = Signal()  # a gallery, latent walk or scores being written has ended (written, failed or stopped)
 
     def __init__(self, app_state, settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -54,7 +54,8 @@ class GalleryPage(QWidget):
         self._score_stage_start = 0.0
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
-        self._stoppable: dict[str, object] = {}  # "generate" / "render": the job writing that gallery (stops on quit)
+        self.closing = False  # the window waits for the jobs stopped by stop_writing: no new job starts
+        self._stoppable: dict[str, object] = {}  # "generate" / "render" / "score": its job (stops on quit)
         self.renders = False  # the run is a renderer run: its gallery holds renders of its training layouts
         self.layouts_editable = False  # a renderer is open on the Paint page
         self.last_walk: str | None = None
@@ -237,6 +238,15 @@ class GalleryPage(QWidget):
             and not self.rendering
             and any(it.get("mask") for it in self.manifest.get("items", []))
         )
+        if self.closing:  # a job started now would be waited for too, or run on behind the closed window
+            for action in (
+                self.generate_action,
+                self.animate_action,
+                self.score_action,
+                self.export_action,
+                self.render_masks_action,
+            ):
+                action.setEnabled(False)
 
     # -- generate ------------------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -333,18 +343,25 @@ class GalleryPage(QWidget):
         self.writing_ended.emit()
 
     def writing(self) -> bool:
-        """A gallery (generate, render the masks) or a latent walk is being written."""
-        return self.generating or self.rendering or self.animating
+        """A gallery (generate, render the masks) or a latent walk is being written, or a gallery's scores."""
+        return self.generating or self.rendering or self.animating or self.scoring
 
     def stop_writing(self) -> str:
         """Ask the galleries being written to stop after their current batch or photo (their staging folders are
-        removed: nothing half-written is left); a latent walk cannot be stopped part-way and is written whole.
-        Returns the line that says what is waited for (writing_ended follows each end)."""
+        removed: nothing half-written is left), and the scores at their next step (metrics.json stays as it was); a
+        latent walk cannot be stopped part-way and is written whole. No new job can be started meanwhile (the
+        window closes once these have ended). Returns the line that says what is waited for (writing_ended follows
+        each end)."""
+        self.closing = True
+        self.update_actions()
         for job in self._stoppable.values():
             job.quit()
         if self.generating or self.rendering:
             self.status_label.setText("Stopping: the gallery being written is not kept.")
             return "Stopping the gallery being written (nothing of it is kept) before closing…"
+        if self.scoring:
+            self.status_label.setText("Stopping: the scores being computed are not kept.")
+            return "Stopping the scores being computed (metrics.json stays as it was) before closing…"
         return "Waiting for the latent walk being written (it cannot be stopped part-way) before closing…"
 
     # -- browse --------------------------------------------------------------------------------------------
@@ -478,7 +495,7 @@ class GalleryPage(QWidget):
         self.progress.show()
         self.status_label.setText("Computing per-image SIFID…")
         self.update_actions()
-        self.jobs.start(
+        self._stoppable["score"] = self.jobs.start(
             jobs.compute_scores,
             self.gallery_dir,
             self.data_path,
@@ -500,9 +517,11 @@ class GalleryPage(QWidget):
 
     def _on_score_finished(self) -> None:
         self.scoring = False
+        self._stoppable.pop("score", None)
         if not (self.generating or self.loading):
             self.progress.hide()
         self.update_actions()
+        self.writing_ended.emit()
 
     def _apply_metrics(self) -> None:
         keys = scoring.score_keys(self.metrics)

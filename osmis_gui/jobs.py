@@ -435,9 +435,10 @@ def compute_scores(
     from .tasks import progress_yields
 
     reports = progress_yields(compute, gallery_dir, data_path, mask_path, device, config=config)
-    while True:
-        try:
-            stage, done, total = next(reports)
-        except StopIteration as end:
-            return end.value
-        yield Progress(str(stage), int(done), int(total))
+    with contextlib.closing(reports):  # closed with this job (tasks: quit): the scoring stops, nothing written
+        while True:
+            try:
+                stage, done, total = next(reports)
+            except StopIteration as end:
+                return end.value
+            yield Progress(str(stage), int(done), int(total))

@@ -489,8 +489,11 @@ class SettingsPage(QWidget):
                 cfg = self._shown.with_options({k: v for k, v in values.items() if v != shown[k]}, name_as=option_label)
             except OsmisError as exc:
                 text = str(exc)
-                errors.append(text[0].upper() + text[1:])
                 bad = self._first_named(text)
+                # a sentence is capitalised, a label is not (p_aug, beta1 are written so on the form)
+                errors.append(
+                    text if bad is not None and text.startswith(bad.label_text) else text[0].upper() + text[1:]
+                )
                 if bad is not None:
                     bad.set_invalid(True)
         self._config = cfg

@@ -313,13 +313,27 @@ def wait_for_all(msecs: int = -1) -> bool:
 _DONE = object()
 
 
+class _Stopped(BaseException):
+    """Raised in an engine function's progress report when its job was stopped: a BaseException, so that no
+    `except Exception` of the engine (a metric reported unavailable) takes it for the function's own failure and
+    goes on to write a partial result."""
+
+
 def progress_yields(func: Callable, *args, **kwargs) -> Iterator[tuple]:
     """Run func(*args, progress=report, **kwargs) for an engine function that reports progress through a
     callback, yielding each report's arguments as a tuple while it runs; returns func's result (a generator job:
     its yields reach the page as `yielded` signals). func runs in a helper thread of this worker; its warnings are
-    the job's (the helper is attached to the job's warning sink while func runs), not the console's."""
+    the job's (the helper is attached to the job's warning sink while func runs), not the console's. Closed at a
+    yield (the job stopped, tasks: quit), it stops func at func's next report (_Stopped raised there) and returns
+    once func has ended: no engine work runs on behind a job that has ended (a closed window's scoring)."""
     reports: queue.SimpleQueue = queue.SimpleQueue()
     outcome: dict = {}
+    stop = threading.Event()
+
+    def report(*a) -> None:
+        if stop.is_set():
+            raise _Stopped
+        reports.put(a)
 
     setup = _worker_setup
     sink = _router.sink_here()
@@ -330,7 +344,7 @@ def progress_yields(func: Callable, *args, **kwargs) -> Iterator[tuple]:
         try:
             if setup is not None:
                 setup()
-            outcome["value"] = func(*args, progress=lambda *a: reports.put(a), **kwargs)
+            outcome["value"] = func(*args, progress=report, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the worker below
             outcome["error"] = exc
         finally:
@@ -342,9 +356,11 @@ def progress_yields(func: Callable, *args, **kwargs) -> Iterator[tuple]:
     try:
         while (item := reports.get()) is not _DONE:
             yield item
+    except GeneratorExit:
+        stop.set()
+        helper.join()
+        raise
     finally:
-        # a job closed at a yield (aborted) leaves its helper running: its later warnings go to the console, not
-        # to the job's signals, which go with the job
         _router.detach(helper.ident)
     helper.join()
     if "error" in outcome:

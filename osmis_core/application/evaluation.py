@@ -15,7 +15,7 @@ from ..data.masks import decode_masks
 from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_mask
 from ..errors import DataError, OsmisError
 from .gallery import MANIFEST, read_manifest, write_index_html
-from .runfolder import RunFolder
+from .runfolder import RunFolder, run_json_missing
 
 
 def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str], dict | None]:
@@ -42,6 +42,9 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
         listed = RunFolder(gallery).gallery_dirs()
         hint = f", such as {listed[0]}" if listed else " (it has none yet)"
         raise DataError(f"{gallery}: is a run folder, not a gallery; give one of its galleries{hint}.")
+    lost = run_json_missing(gallery, ", or give one of its galleries") if not image_paths else None
+    if lost is not None:  # a run folder that lost its run.json, as every other command names it
+        raise DataError(lost)
     if not image_paths:
         raise DataError(f"{gallery}: the gallery holds no images.")
     arrays = [_read(p, "RGB") for p in image_paths]

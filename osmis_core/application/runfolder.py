@@ -190,7 +190,20 @@ def _orphan_signs(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_dir() or (p / "run.json").is_file():
         return []
-    return [f"{name}/" if (p / name).is_dir() else name for name in _RUN_FOLDER_SIGNS if (p / name).exists()]
+    signs = [f"{name}/" if (p / name).is_dir() else name for name in _RUN_FOLDER_SIGNS if (p / name).exists()]
+    return signs if signs and not _holds_data(p) else []
+
+
+def _holds_data(folder: Path) -> bool:
+    """The folder is training data as DATA is read (a run folder never is: its pictures lie in subfolders): one
+    that also holds a file named stats.jsonl is still data, not a run folder that lost its run.json."""
+    from ..data.sources import find_source
+
+    try:
+        find_source(folder)
+    except OsmisError:
+        return False
+    return True
 
 
 def _run_json_missing(path: str | Path, signs: list[str], instead: str = "") -> str:
@@ -198,6 +211,14 @@ def _run_json_missing(path: str | Path, signs: list[str], instead: str = "") -> 
         f"{path}: looks like a run folder whose run.json is missing (it holds {' and '.join(signs)}, but no "
         f"run.json); put its run.json back to use the run{instead}."
     )
+
+
+def run_json_missing(path: str | Path, instead: str = "") -> str | None:
+    """The sentence for a folder that lost its run.json (it still holds checkpoints/ or stats.jsonl), None for any
+    other: for whoever would resume it (not a run to resume) or start a new run in it (over the lost run's files).
+    instead: the other way out, said after "put its run.json back to use the run"."""
+    signs = _orphan_signs(path)
+    return _run_json_missing(path, signs, instead) if signs else None
 
 
 def run_folder_as_data(path: str | Path) -> DataError | None:
@@ -648,16 +669,19 @@ class RunFolder:
         blame the checkpoint. Checked here, where every reader of checkpoints passes, once."""
         if not info or not isinstance(info.get("config"), dict):
             return
-        from ..config import OsmisConfig
+        from ..config import OsmisConfig, flatten_options
 
         try:
             listed = OsmisConfig.from_dict(info["config"], str(self.run_json), {}).model
+            says = "model" in flatten_options(info["config"], str(self.run_json))
         except OsmisError:
             return  # a run.json that cannot be read is refused, in its own words, by whoever needs its settings
         held = state.get("model", "osmis")
         if listed != held:
+            # a "model" taken out is read as the default: said so, not as if run.json said it
+            said = f'says "model": {json.dumps(listed)}' if says else f'names no "model" (read as {json.dumps(listed)})'
             raise CheckpointError(
-                f'{self.run_json}: says "model": {json.dumps(listed)}, but the run\'s checkpoints hold the '
+                f"{self.run_json}: {said}, but the run's checkpoints hold the "
                 f'{"OSMIS" if held == "osmis" else held} model ("model": {json.dumps(held)}); put that back in '
                 "run.json (it was edited by hand)."
             )

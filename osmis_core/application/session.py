@@ -119,10 +119,13 @@ def start_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
-    from .runfolder import RunFolder, versions
+    from .runfolder import RunFolder, run_json_missing, versions
 
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
+    lost = run_json_missing(folder.root, ", or give another --out")
+    if lost is not None:  # a new run would write over the lost run's checkpoints and stats, mixing two runs
+        raise ConfigError(lost)
     if folder.exists():
         folder.check_not_training()  # one stopped before its first checkpoint is started again in place: not this
         if folder.checkpoint_steps():

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..application.runfolder import run_folder_as_data
 from ..config import FIELDS, OUTPUT_ONLY_OPTIONS, OsmisConfig, flatten_options, option_type, typed_flag
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
@@ -85,6 +86,9 @@ def list_sources(
     else:
         raise DataError(f"{path}: SOURCES must be a folder, a .json or a .csv list of sources.")
     if not entries:
+        named = run_folder_as_data(path) if path.is_dir() else None  # a run folder is named as one, as train does
+        if named is not None:
+            raise named
         raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
     return mark_repeats(_unique_names(entries), resolve)
 
@@ -94,14 +98,15 @@ def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collectio
     given now (OsmisConfig.with_options). A rule broken between an override and a value of the batch's names both,
     the batch's as "the batch's --flag V" where the user typed it (`typed`: the batch's flags) or "the batch's
     option 'NAME'": a row with lecam_weight 0 under --lecam-decay 0.9 is told that the batch's --lecam-decay has no
-    effect on it, as a config file's option made ineffective by a flag is refused naming both (build_config).
+    effect on it, as a config file's option made ineffective by a flag is refused naming both (build_config). A
+    flag the batch typed counts even at its default value (--lecam-decay 0.99), as `osmis train`'s flags do.
     Raises ConfigError."""
     flat = config.flat()
 
     def the_batchs(name: str) -> str:
         return f"the batch's {typed_flag(name, flat[name]) if name in typed else f'option {name!r}'}"
 
-    return config.with_options(options, kept=the_batchs)
+    return config.with_options(options, kept=the_batchs, also_given=typed)
 
 
 def mark_repeats(
@@ -131,13 +136,19 @@ def mark_repeats(
             earlier, its_options = first[key]
             apart = sorted(k for k in OUTPUT_ONLY_OPTIONS if options.get(k) != its_options.get(k))
             only = f" ({', '.join(apart)} changes only what the run writes besides the model)" if apart else ""
+            # differing only there, the user wants one run with that output: not "other options", which it has
+            advice = (
+                f": list it once, with the {' and '.join(apart)} you want on the source '{earlier}'"
+                if apart
+                else " (give other options, or list it once)"
+            )
             e = BatchSource(
                 e.name,
                 e.data,
                 e.mask,
                 e.options,
                 f"{e.data}: listed again with the same mask and options as the source '{earlier}'{only}; it "
-                f"would train the same model twice (give other options, or list it once).",
+                f"would train the same model twice{advice}.",
             )
         first.setdefault(key, (e.name, options))
         out.append(e)
