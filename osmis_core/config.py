@@ -19,6 +19,11 @@ from .errors import ConfigError
 
 # Seeds feed torch.manual_seed (at most 2**64 - 1) and seed + 1 draws the preview noise.
 MAX_SEED = 2**64 - 2
+# The most samples one gallery holds (--n of generate, run and render): its noise is drawn at once (~12 KB a sample
+# at the paper's resolution).
+MAX_SAMPLES = 100_000
+# --precision of training and of generate: fp32, bf16 autocast, or bf16 where native.
+PRECISIONS = ("fp32", "bf16", "auto")
 # The largest whole number an option takes unless its field says otherwise (iterations, intervals, counts): far
 # beyond any run, and what the desktop app's number fields hold (Qt's int).
 COUNT_LIMIT = 2**31 - 1
@@ -334,7 +339,7 @@ class RunOptions:
         "fp32",
         "Arithmetic of the forward/backward passes: fp32, bf16 autocast (losses, "
         "decisions and weights stay fp32), or auto (bf16 where the GPU/CPU supports it natively).",
-        choices=("fp32", "bf16", "auto"),
+        choices=PRECISIONS,
         label="Precision",
     )
     compile: bool = _opt(

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from ..config import MAX_SAMPLES, MAX_SEED, PRECISIONS
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
@@ -99,7 +100,8 @@ def generate_gallery(
 
     out_dir: default `RUN/galleries/<gallery_name(step, seed, n, ema)>`. An existing gallery there is replaced whole
     (when the new one is complete); a folder holding other files is refused. on_event receives GenerationStarted,
-    SamplesWritten after each batch's files, GenerationFinished. Raises ConfigError for bad counts, OsmisError for
+    SamplesWritten after each batch's files, GenerationFinished. Raises ConfigError for a bad n (1..MAX_SAMPLES), seed
+    (0..MAX_SEED), batch_size, precision (PRECISIONS) or device, OsmisError for
     an unusable run or an output folder that cannot be written (the previous gallery is then untouched).
     """
     path = None
@@ -123,8 +125,14 @@ def gallery_events(
     precision: str = "fp32",
 ) -> Iterator[GenerationEvent]:
     """`generate_gallery` as a stream of events (for callers that iterate, like training's `Trainer.run`)."""
-    if not _is_count(n):
-        raise ConfigError(f"--n must be a whole number of at least 1, got {n!r}.")
+    if not (_is_count(n) and n <= MAX_SAMPLES):
+        raise ConfigError(f"--n must be a whole number from 1 to {MAX_SAMPLES:,}, got {n!r}.")
+    if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+    if not isinstance(ema, bool):  # recorded in the manifest and in the gallery's name
+        raise ConfigError(f"ema must be True (the EMA generator) or False (--raw), got {ema!r}.")
     if batch_size is not None and not (_is_count(batch_size) and batch_size <= MAX_BATCH_SIZE):
         raise ConfigError(
             f"--batch-size must be a whole number from 1 to {MAX_BATCH_SIZE} (larger batches are no faster and only "

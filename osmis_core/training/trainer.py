@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -41,6 +42,10 @@ from .losses import discriminator_terms, diversity_regularisation
 from .monitor import TrainingMonitor
 
 PREVIEW_SAMPLES = 8
+# The networks' random initialisation (weights, spectral-norm vectors) draws from torch's global RNG, seeded with
+# the run's seed just before: two trainers built at once in one process (two threads) would interleave their draws
+# and neither would get its seed's networks. Seeding and building are one step under this lock.
+_SEEDED_BUILD = threading.Lock()
 
 
 def load_data_for(
@@ -227,8 +232,9 @@ class Trainer:
         self.device = device or data.images.device
         self.folder = RunFolder(run_dir) if run_dir is not None else None
         self.num_classes = data.num_classes
-        torch.manual_seed(config.run.seed)
-        self.generator, self.discriminator = networks()
+        with _SEEDED_BUILD:
+            torch.manual_seed(config.run.seed)
+            self.generator, self.discriminator = networks()
         self.generator.to(self.device, memory_format=memory_format)
         self.discriminator.to(self.device, memory_format=memory_format)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)

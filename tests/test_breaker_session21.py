@@ -1,0 +1,91 @@
+"""Breaker session 21 (the library as a Python user, `osmis evaluate` and its outputs, the gallery page, odd
+inputs): one small test per finding (tiny settings, CPU).
+
+Found and fixed:
+- two trainers started at once in two threads of one process interleaved their draws from torch's global RNG while
+  building their networks: neither got its seed's model (seeding and building are now one step under a lock).
+- generate_gallery took seed -1, a float seed, a seed above torch's range (a RuntimeError/ValueError from torch),
+  precision "fp16" (silently fp32), ema "no" (recorded in the manifest) and n above the CLI's limit.
+- latent_walk took frames 2.5, "10", fps 2.5 or True, seed None: a TypeError/AttributeError from torch or PyAV.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from helpers import TINY
+
+from osmis_core.application.animate import latent_walk
+from osmis_core.application.gallery import generate_gallery
+from osmis_core.application.session import start_training
+from osmis_core.config import MAX_SAMPLES, build_config
+from osmis_core.errors import ConfigError, OsmisError
+
+
+def _generator_weights(run, step: int) -> dict:
+    return torch.load(run / "checkpoints" / f"step_{step:07d}.pt", weights_only=True)["generator"]
+
+
+def test_two_trainers_in_two_threads_each_train_their_seeds_model(scene, tmp_path):
+    """Two runs of the same config trained at the same time in two threads end with the same weights as one run
+    trained alone: each trainer builds its networks from its own seed, whatever the other thread draws."""
+    config = build_config(overrides={**TINY, "iters": 2, "seed": 1})
+    alone = tmp_path / "alone"
+    list(start_training(config, scene, alone).run())
+    barrier = threading.Barrier(2)  # the builds are what raced: both start at once
+
+    def build_and_train(i: int) -> None:
+        barrier.wait()
+        list(start_training(config, scene, tmp_path / f"both{i}").run())
+
+    threads = [threading.Thread(target=build_and_train, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    want = _generator_weights(alone, 2)
+    for i in range(2):
+        got = _generator_weights(tmp_path / f"both{i}", 2)
+        assert all(torch.equal(got[k], want[k]) for k in want), f"run {i} trained another model"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({"n": MAX_SAMPLES + 1}, "--n"),
+        ({"seed": -1}, "--seed"),
+        ({"seed": 1.5}, "--seed"),
+        ({"seed": 2**70}, "--seed"),
+        ({"seed": "3"}, "--seed"),
+        ({"precision": "fp16"}, "--precision"),
+        ({"ema": "no"}, "ema"),
+    ],
+)
+def test_generate_gallery_refuses_a_bad_argument_by_name(trained, tmp_path, kwargs, names):
+    """The library's generate_gallery checks its numbers and words itself (the CLI's argparse is not there to):
+    one ConfigError naming the argument, before anything is written."""
+    out = tmp_path / "gallery"
+    with pytest.raises(ConfigError, match=names):
+        generate_gallery(trained, out, **{"n": 1, **kwargs})
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"frames": 2.5}, "--frames"),
+        ({"frames": "10"}, "--frames"),
+        ({"fps": 2.5}, "--fps"),
+        ({"fps": True}, "--fps"),
+        ({"seed": None}, "--seed"),
+    ],
+)
+def test_latent_walk_refuses_a_number_that_is_not_whole(trained, tmp_path, kwargs, name):
+    """latent_walk with a float, a string, a bool or None for a number: one OsmisError naming it, not a TypeError
+    from torch or PyAV after the model was loaded."""
+    out = tmp_path / "walk.mp4"
+    with pytest.raises(OsmisError, match=f"{name} must be between .* \\(a whole number\\)"):
+        latent_walk(trained, out, **{"frames": 4, **kwargs})
+    assert not out.exists()
