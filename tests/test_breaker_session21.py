@@ -7,15 +7,21 @@ Found and fixed:
 - generate_gallery took seed -1, a float seed, a seed above torch's range (a RuntimeError/ValueError from torch),
   precision "fp16" (silently fp32), ema "no" (recorded in the manifest) and n above the CLI's limit.
 - latent_walk took frames 2.5, "10", fps 2.5 or True, seed None: a TypeError/AttributeError from torch or PyAV.
+- `osmis evaluate` of a gallery with a mask deleted by hand dropped all masks silently (mIoU: "needs masks of the
+  generated and the real images"); one resized mask or all masks resized ended in a ValueError traceback (exit 1);
+  an image of another size was refused without naming it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY
+from helpers import TINY, osmis_cli
+from PIL import Image
 
 from osmis_core.application.animate import latent_walk
 from osmis_core.application.gallery import generate_gallery
@@ -89,3 +95,42 @@ def test_latent_walk_refuses_a_number_that_is_not_whole(trained, tmp_path, kwarg
     with pytest.raises(OsmisError, match=f"{name} must be between .* \\(a whole number\\)"):
         latent_walk(trained, out, **{"frames": 4, **kwargs})
     assert not out.exists()
+
+
+@pytest.fixture
+def gallery3(trained, tmp_path) -> Path:
+    """A 3-pair gallery of the tiny trained run."""
+    return generate_gallery(trained, tmp_path / "g", n=3)
+
+
+def _evaluate_err(capsys, gallery: Path) -> tuple[int, str]:
+    real = Path(json.loads((gallery.parent / "run" / "run.json").read_text())["data"]["path"])
+    done = osmis_cli(capsys, "evaluate", gallery, "--real", real, "--random-weights", "--metrics", "diversity")
+    return done.returncode, done.stderr
+
+
+def test_evaluate_names_a_mask_deleted_from_a_gallery(gallery3, capsys):
+    """A gallery whose manifest lists a mask that was deleted by hand is refused naming that mask (exit 2), as a
+    deleted image is; before, the masks were silently dropped and mIoU said the gallery had none."""
+    (gallery3 / "masks" / "0001.png").unlink()
+    code, err = _evaluate_err(capsys, gallery3)
+    assert code == 2
+    assert f"{gallery3 / 'masks' / '0001.png'}: file not found" in err
+    assert not (gallery3 / "metrics.json").exists()
+
+
+def test_evaluate_names_a_resized_mask_or_image(gallery3, capsys):
+    """A picture of another size than the gallery's (a mask resized by hand, one image replaced) is refused naming
+    the file and both sizes, exit 2, not a ValueError traceback from numpy or the mIoU code."""
+    mask = gallery3 / "masks" / "0002.png"
+    Image.open(mask).resize((48, 32), Image.NEAREST).save(mask)
+    code, err = _evaluate_err(capsys, gallery3)
+    assert code == 2 and f"{mask}: the generated mask is 48x32, not 96x48 as 0000.png" in err
+    for name in ("0000.png", "0001.png"):
+        m = gallery3 / "masks" / name
+        Image.open(m).resize((48, 32), Image.NEAREST).save(m)
+    code, err = _evaluate_err(capsys, gallery3)
+    assert code == 2 and "masks/0000.png: the mask's size differs from its image's (0000.png)" in err
+    Image.new("RGB", (50, 50)).save(gallery3 / "images" / "0001.png")
+    code, err = _evaluate_err(capsys, gallery3)
+    assert code == 2 and "images/0001.png: the generated image is 50x50, not 96x48 as 0000.png" in err

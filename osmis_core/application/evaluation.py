@@ -45,13 +45,32 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
     if not image_paths:
         raise DataError(f"{gallery}: the gallery holds no images.")
     arrays = [_read(p, "RGB") for p in image_paths]
-    if len({a.shape for a in arrays}) > 1:
-        raise DataError(f"{gallery}: the generated images do not all have the same size.")
+    _check_same_size(arrays, image_paths, "image")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
     masks = None
-    if mask_paths is not None and all(p.is_file() for p in mask_paths):
-        masks = torch.from_numpy(np.stack([_read(p, None) for p in mask_paths]).astype(np.int64))
+    if mask_paths is not None:
+        # a mask deleted by hand is named as a deleted image is, not taken for a gallery without masks (mIoU would
+        # then say the masks are missing, and the scores of the others would not say which pair is incomplete)
+        missing = next((p for p in mask_paths if not p.is_file()), None)
+        if missing is not None:
+            raise DataError(f"{missing}: file not found (the gallery lists a mask for each of its images).")
+        mask_arrays = [_read(p, None) for p in mask_paths]
+        _check_same_size(mask_arrays, mask_paths, "mask")
+        if mask_arrays[0].shape[:2] != arrays[0].shape[:2]:
+            raise DataError(f"{mask_paths[0]}: the mask's size differs from its image's ({image_paths[0].name}).")
+        masks = torch.from_numpy(np.stack(mask_arrays).astype(np.int64))
     return images, masks, [p.name for p in image_paths], manifest
+
+
+def _check_same_size(arrays: list[np.ndarray], paths: list[Path], what: str) -> None:
+    """DataError naming the first generated picture whose size is not the first one's."""
+    for a, p in zip(arrays, paths):
+        if a.shape != arrays[0].shape:
+            h, w = arrays[0].shape[:2]
+            raise DataError(
+                f"{p}: the generated {what} is {a.shape[1]}x{a.shape[0]}, not {w}x{h} as {paths[0].name}; "
+                "a gallery's pictures all have one size."
+            )
 
 
 def _read(path: Path, mode: str | None) -> np.ndarray:
