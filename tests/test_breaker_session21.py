@@ -10,6 +10,8 @@ Found and fixed:
 - `osmis evaluate` of a gallery with a mask deleted by hand dropped all masks silently (mIoU: "needs masks of the
   generated and the real images"); one resized mask or all masks resized ended in a ValueError traceback (exit 1);
   an image of another size was refused without naming it.
+- the gallery page said "image, class mask, overlay" for a run without masks (images only) and "EMA generator"
+  for a render gallery; a picture whose name holds '#', '%' or '?' was linked unquoted (a broken image).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from helpers import TINY, osmis_cli
 from PIL import Image
 
 from osmis_core.application.animate import latent_walk
-from osmis_core.application.gallery import generate_gallery
+from osmis_core.application.gallery import generate_gallery, write_index_html
 from osmis_core.application.session import start_training
 from osmis_core.config import MAX_SAMPLES, build_config
 from osmis_core.errors import ConfigError, OsmisError
@@ -134,3 +136,31 @@ def test_evaluate_names_a_resized_mask_or_image(gallery3, capsys):
     Image.new("RGB", (50, 50)).save(gallery3 / "images" / "0001.png")
     code, err = _evaluate_err(capsys, gallery3)
     assert code == 2 and "images/0001.png: the generated image is 50x50, not 96x48 as 0000.png" in err
+
+
+def _page_text(folder: Path) -> str:
+    return (folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_gallery_page_names_the_pictures_it_shows(tmp_path):
+    """The page's line under the title lists the pictures its items hold: a run without masks shows images only
+    (it said "image, class mask, overlay"), and a render gallery's are photos rendered from layouts, not samples of
+    an EMA generator."""
+    texture = {"run": "/r", "checkpoint_step": 2, "seed": 0, "items": [{"index": 0, "image": "images/0.png"}]}
+    write_index_html(tmp_path, texture)
+    assert "(EMA generator, seed 0); image.</p>" in _page_text(tmp_path)
+    pairs = [{"index": 0, "image": "images/0.png", "mask": "masks/0.png", "overlay": "overlays/0.png"}]
+    write_index_html(tmp_path, {**texture, "items": pairs, "ema": False})
+    assert "(raw generator, seed 0); image, class mask, overlay.</p>" in _page_text(tmp_path)
+    write_index_html(tmp_path, {**texture, "items": pairs, "kind": "render", "seed": 3})
+    page = _page_text(tmp_path)
+    assert "1 photos rendered from layouts by the layout renderer of /r at step 2\n(seed 3);" in page
+    assert "generator" not in page
+
+
+def test_gallery_page_links_a_file_name_with_a_hash_or_percent(tmp_path):
+    """A picture whose name holds '#', '%', '?' or a space (a gallery put together by hand) is linked URL-quoted:
+    unquoted, the browser read '#1.png' as a fragment and '%41' as 'A', and showed a broken image."""
+    item = {"index": 0, "image": "images/a #1 %41?.png"}
+    write_index_html(tmp_path, {"run": "/r", "checkpoint_step": 2, "seed": 0, "items": [item]})
+    assert 'src="images/a%20%231%20%2541%3F.png"' in _page_text(tmp_path)

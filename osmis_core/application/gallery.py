@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
@@ -493,7 +494,7 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         data_attrs = " ".join(f'data-{_e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in shown)
         score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
         pics = "".join(
-            f'<img src="{_e(item[k])}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
+            f'<img src="{_e(quote(item[k]))}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
             for k in _PICTURE_KEYS
             if item.get(k)
         )
@@ -511,7 +512,19 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         summary = f"<h2>Summary</h2><table>{rows}</table>"
     buttons = "".join(f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}')\">{_e(k)}</button>" for k in score_keys)
     sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index')\">index</button>{buttons}</p>" if score_keys else ""
-    generator = "EMA" if manifest.get("ema", True) else "raw"
+    # what the page says it shows is what its items hold: a run without masks has images only, and a render
+    # gallery's pictures are the renderer's photos of layouts, not a generator's samples
+    shown_pictures = ", ".join(
+        label
+        for key, label in zip(_PICTURE_KEYS, ("image", "class mask", "overlay"))
+        if any(item.get(key) for item in manifest["items"])
+    )
+    if manifest.get("kind") == "render":
+        made = "photos rendered from layouts by the layout renderer of"
+        how = f"seed {_e(manifest.get('seed'))}"
+    else:
+        made = "samples from"
+        how = f"{'EMA' if manifest.get('ema', True) else 'raw'} generator, seed {_e(manifest.get('seed'))}"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
 <style>
@@ -523,8 +536,8 @@ figcaption {{ font-size: 12px; color: #333; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
 </style></head><body>
 <h1>OSMIS gallery</h1>
-<p>{len(manifest["items"])} samples from {_e(manifest.get("run", ""))} at step {_e(manifest.get("checkpoint_step"))}
-({generator} generator, seed {_e(manifest.get("seed"))}); image, class mask, overlay.</p>
+<p>{len(manifest["items"])} {made} {_e(manifest.get("run", ""))} at step {_e(manifest.get("checkpoint_step"))}
+({how}); {shown_pictures}.</p>
 {summary}{sort_bar}
 <div id="grid">{"".join(cards)}</div>
 <script>
