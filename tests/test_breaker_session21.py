@@ -6,6 +6,8 @@ Found and fixed:
   building their networks: neither got its seed's model (seeding and building are now one step under a lock).
 - generate_gallery took seed -1, a float seed, a seed above torch's range (a RuntimeError/ValueError from torch),
   precision "fp16" (silently fp32), ema "no" (recorded in the manifest) and n above the CLI's limit.
+- a run held by this process's own unfinished `trainer.run()` iterator (a loop left with break) was refused as
+  "being trained by another process (process N)", N this very process.
 - latent_walk took frames 2.5, "10", fps 2.5 or True, seed None: a TypeError/AttributeError from torch or PyAV.
 - `osmis evaluate` of a gallery with a mask deleted by hand dropped all masks silently (mIoU: "needs masks of the
   generated and the real images"); one resized mask or all masks resized ended in a ValueError traceback (exit 1);
@@ -164,3 +166,20 @@ def test_gallery_page_links_a_file_name_with_a_hash_or_percent(tmp_path):
     item = {"index": 0, "image": "images/a #1 %41?.png"}
     write_index_html(tmp_path, {"run": "/r", "checkpoint_step": 2, "seed": 0, "items": [item]})
     assert 'src="images/a%20%231%20%2541%3F.png"' in _page_text(tmp_path)
+
+
+def test_a_run_held_by_an_unfinished_run_iterator_of_this_process_says_so(scene, tmp_path):
+    """A library caller who keeps `trainer.run()`'s iterator and breaks out of the loop still holds the run's
+    training lock (the iterator could go on); a resume was refused as trained "by another process (process N)",
+    N being this very process. It now says it is this process and how to let the run go."""
+    from osmis_core.application.session import resume_training
+    from osmis_core.events import CheckpointSaved
+
+    trainer = start_training(build_config(overrides={**TINY, "iters": 4}), scene, tmp_path / "run")
+    events = trainer.run()
+    assert any(isinstance(e, CheckpointSaved) for e in events)  # stops at the first checkpoint
+    with pytest.raises(OsmisError, match="is being trained in this process .*close its iterator") as refused:
+        resume_training(tmp_path / "run")
+    assert "another process" not in str(refused.value)
+    events.close()
+    assert resume_training(tmp_path / "run").step == 2
