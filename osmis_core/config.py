@@ -794,6 +794,22 @@ def _word_of(given: Mapping[str, Any], name: str) -> str:
     return next(k for k, v in given.items() if name in _stands_for(k, v))
 
 
+def check_given_values(options: Mapping[str, Any], flags: Collection[str] = ()) -> None:
+    """Refuse (ConfigError) an unknown option name or a value of the wrong type or out of range among options given
+    now, before they are compared with anything (a resume compares them with the run's, where "8" > 4 or an
+    unknown name would fail in Python, not in a sentence). A word (p_aug = "adaptive") stands for its options.
+    flags: the names typed as flags, named so in the message; the others as "option 'NAME'"."""
+    _reject_unknown(options, "the given options")
+
+    def said(name: str) -> str:
+        return _flag_as_given(name, options.get(name)) if name in flags else f"option '{name}'"
+
+    for name, value in _expand_words(options, said).items():
+        if name in options and name not in _stands_for(name, value):
+            continue  # the word itself: the options it stands for are checked
+        _validate_given(name, value, FIELDS[name][1], said(name))
+
+
 def _reject_unknown(options: Mapping[str, Any], source: str) -> None:
     unknown = [k for k in options if k not in FIELDS]
     if unknown:

@@ -8,10 +8,16 @@ Found and fixed:
   precision "fp16" (silently fp32), ema "no" (recorded in the manifest) and n above the CLI's limit.
 - a run held by this process's own unfinished `trainer.run()` iterator (a loop left with break) was refused as
   "being trained by another process (process N)", N this very process.
+- resume_training(run, {"iterz": 8}) ended in KeyError, {"iters": "8"} in a TypeError; start_training with a dict
+  for its config in an AttributeError.
 - latent_walk took frames 2.5, "10", fps 2.5 or True, seed None: a TypeError/AttributeError from torch or PyAV.
 - `osmis evaluate` of a gallery with a mask deleted by hand dropped all masks silently (mIoU: "needs masks of the
   generated and the real images"); one resized mask or all masks resized ended in a ValueError traceback (exit 1);
   an image of another size was refused without naming it.
+- evaluate_gallery(metrics="diversity") read the string letter by letter, metrics=[] computed every default metric,
+  sifid_dims=64 / max_frames=0 / device "gpu" ended in Python or torch errors, time_budget -1 or NaN and
+  miou_steps 1.5 were taken.
+- the evaluation plan said "pixel diversity: about under 1 s".
 - the gallery page said "image, class mask, overlay" for a run without masks (images only) and "EMA generator"
   for a render gallery; a picture whose name holds '#', '%' or '?' was linked unquoted (a broken image).
 """
@@ -19,6 +25,7 @@ Found and fixed:
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -119,8 +126,11 @@ def test_evaluate_names_a_mask_deleted_from_a_gallery(gallery3, capsys):
     (gallery3 / "masks" / "0001.png").unlink()
     code, err = _evaluate_err(capsys, gallery3)
     assert code == 2
-    assert f"{gallery3 / 'masks' / '0001.png'}: file not found" in err
+    assert f"{gallery3 / 'masks' / '0001.png'}: listed in the manifest but missing" in err
     assert not (gallery3 / "metrics.json").exists()
+    (gallery3 / "manifest.json").unlink()  # a plain folder of images/ and masks/
+    code, err = _evaluate_err(capsys, gallery3)
+    assert code == 2 and "masks/0001.png: missing from the gallery's masks/" in err
 
 
 def test_evaluate_names_a_resized_mask_or_image(gallery3, capsys):
@@ -183,3 +193,66 @@ def test_a_run_held_by_an_unfinished_run_iterator_of_this_process_says_so(scene,
     assert "another process" not in str(refused.value)
     events.close()
     assert resume_training(tmp_path / "run").step == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"iterz": 8}, "unknown option 'iterz' (did you mean 'iters'?)"),
+        ({"iters": "8"}, "--iters must be of type int, got '8'"),
+        ({"iters": 8.5}, "--iters must be of type int, got 8.5"),
+        ({"lr_g": float("nan")}, "--lr-g must be a finite number"),
+    ],
+)
+def test_resume_training_refuses_a_bad_override_in_a_sentence(trained, overrides, says):
+    """resume_training(run, {"iterz": 8}) ended in KeyError 'iterz' and {"iters": "8"} in a TypeError comparing
+    it with the step: one ConfigError naming the option, as build_config gives."""
+    from osmis_core.application.session import resume_training
+
+    with pytest.raises(ConfigError) as refused:
+        resume_training(trained, overrides)
+    assert says in str(refused.value)
+
+
+def test_start_training_refuses_a_config_that_is_not_one(scene, tmp_path):
+    """start_training({"iters": 2}, ...) (options where build_config's result belongs) ended in AttributeError
+    'dict' object has no attribute 'run'; it is one ConfigError saying what to pass, before anything is written."""
+    with pytest.raises(ConfigError, match="config must be an OsmisConfig .*got dict"):
+        start_training({"iters": 2}, scene, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_evaluation_plan_says_under_1_s_without_about(gallery3, capsys):
+    """A metric estimated under half a second was planned as "pixel diversity: about under 1 s"."""
+    real = Path(json.loads((gallery3.parent / "run" / "run.json").read_text())["data"]["path"])
+    done = osmis_cli(capsys, "evaluate", gallery3, "--real", real, "--random-weights", "--metrics", "diversity")
+    assert done.returncode == 0
+    plan = done.stdout + done.stderr
+    assert "pixel diversity: " in plan and "about under" not in plan
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"metrics": "diversity"}, "metrics must be a list of metric names"),
+        ({"metrics": []}, "metrics: no metric given"),
+        ({"sifid_dims": 64}, "--sifid-dims must be a list of Inception layers"),
+        ({"time_budget": -1}, "--time-budget must be a finite number of seconds >= 0"),
+        ({"time_budget": float("nan")}, "--time-budget must be a finite number of seconds >= 0"),
+        ({"miou_steps": 1.5}, "--miou-steps must be a whole number of at least 1"),
+        ({"device": "gpu"}, "device 'gpu' is not valid"),
+        ({"max_frames": 0}, "option 'max_frames' must be at least 1"),
+    ],
+)
+def test_evaluate_gallery_refuses_a_bad_option_by_name(gallery3, kwargs, says):
+    """evaluate_gallery as a library call: a string for metrics was read letter by letter ("unknown metric(s) d,
+    i, v, ..."), [] computed every default metric (mIoU's minutes), sifid_dims=64 and max_frames=0 ended in a
+    TypeError/ValueError, device "gpu" in torch's RuntimeError, a negative or NaN time budget and 1.5 mIoU steps
+    were taken. Each is one ConfigError naming the option, before the gallery or the data is read; nothing is
+    written."""
+    from osmis_core.application.evaluation import evaluate_gallery
+
+    real = json.loads((gallery3.parent / "run" / "run.json").read_text())["data"]["path"]
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        evaluate_gallery(gallery3, real, random_weights=True, **{"metrics": ["diversity"], **kwargs})
+    assert not (gallery3 / "metrics.json").exists()

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..config import DataOptions, OsmisConfig
+from ..config import DataOptions, OsmisConfig, check_given_values
 from ..data.masks import decode_masks
 from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_mask
+from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from .gallery import MANIFEST, read_manifest, write_index_html
 from .runfolder import RunFolder
@@ -53,7 +54,8 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
         # then say the masks are missing, and the scores of the others would not say which pair is incomplete)
         missing = next((p for p in mask_paths if not p.is_file()), None)
         if missing is not None:
-            raise DataError(f"{missing}: file not found (the gallery lists a mask for each of its images).")
+            why = "listed in the manifest but missing" if manifest is not None else "missing from the gallery's masks/"
+            raise DataError(f"{missing}: {why} (each image needs its mask, or the gallery none).")
         mask_arrays = [_read(p, None) for p in mask_paths]
         _check_same_size(mask_arrays, mask_paths, "mask")
         if mask_arrays[0].shape[:2] != arrays[0].shape[:2]:
@@ -148,8 +150,14 @@ def evaluate_gallery(
     the config defaults), so that the real frames and their masks are the ones it was trained on (the frame-mask
     rule of `load_frame_set`)."""
     from ..metrics import Compat, evaluate_images, metric_names, write_metrics
+    from ..metrics.evaluate import check_evaluation_options
     from .render_evaluation import evaluate_renderer, gallery_renderer, split_metrics
 
+    # the options first, before the gallery and the training data are read (seconds for a video)
+    check_evaluation_options(metrics, sifid_dims, time_budget, miou_steps)
+    given = {"max_frames": max_frames, "max_classes": max_classes, "background_color": background_colour}
+    check_given_values({k: v for k, v in given.items() if v is not None})
+    device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     data_options = _run_data_options(manifest)
