@@ -17,6 +17,9 @@ Found and fixed:
 - evaluate_gallery(metrics="diversity") read the string letter by letter, metrics=[] computed every default metric,
   sifid_dims=64 / max_frames=0 / device "gpu" ended in Python or torch errors, time_budget -1 or NaN and
   miou_steps 1.5 were taken.
+- render_gallery took layouts as str only in a list of Paths (AttributeError), [] (IndexError), seed -1 or 1.5 and
+  a seed whose later photos pass torch's range; export_selection took [1.7] as item 1 and ended in ValueError for
+  ["a"] or the --select text "0,2".
 - the evaluation plan said "pixel diversity: about under 1 s".
 - the gallery page said "image, class mask, overlay" for a run without masks (images only) and "EMA generator"
   for a render gallery; a picture whose name holds '#', '%' or '?' was linked unquoted (a broken image).
@@ -35,9 +38,9 @@ from helpers import TINY, osmis_cli
 from PIL import Image
 
 from osmis_core.application.animate import latent_walk
-from osmis_core.application.gallery import generate_gallery, write_index_html
+from osmis_core.application.gallery import export_selection, generate_gallery, read_manifest, write_index_html
 from osmis_core.application.session import start_training
-from osmis_core.config import MAX_SAMPLES, build_config
+from osmis_core.config import MAX_SAMPLES, MAX_SEED, build_config
 from osmis_core.errors import ConfigError, OsmisError
 
 
@@ -256,3 +259,50 @@ def test_evaluate_gallery_refuses_a_bad_option_by_name(gallery3, kwargs, says):
     with pytest.raises(ConfigError, match=re.escape(says)):
         evaluate_gallery(gallery3, real, random_weights=True, **{"metrics": ["diversity"], **kwargs})
     assert not (gallery3 / "metrics.json").exists()
+
+
+def test_render_gallery_takes_layouts_as_str_or_one_path(tiny_renderer_run, tmp_path):
+    """render_gallery(run, ["a.png"]) ended in AttributeError ('str' object has no attribute 'is_dir') and a single
+    path in a TypeError or an AttributeError: the layouts are paths however written, one path is one layout."""
+    from osmis_core.application.render import render_gallery
+
+    run, layout = tiny_renderer_run
+    for i, layouts in enumerate(([str(layout)], str(layout), layout)):
+        out = render_gallery(run, layouts, tmp_path / f"r{i}", n=1)
+        assert len(read_manifest(out)["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"layouts": []}, "no layout given"),
+        ({"seed": -1}, "--seed must be a whole number between 0 and"),
+        ({"seed": 1.5}, "--seed must be a whole number between 0 and"),
+        ({"seed": MAX_SEED, "n": 2}, f"--seed must be a whole number between 0 and {MAX_SEED - 1}"),
+        ({"resample_seed": 2.5, "region": "class"}, "--resample-seed must be a whole number"),
+        ({"n": MAX_SAMPLES + 1}, "--n must be a whole number from 1 to"),
+    ],
+)
+def test_render_gallery_refuses_bad_numbers_and_no_layouts(tiny_renderer_run, tmp_path, kwargs, says):
+    """render_gallery took seed -1 or 1.5 (recorded in the manifest), a seed whose photo 2 is past torch's range,
+    and [] for layouts ended in IndexError: one OsmisError naming the argument, nothing written."""
+    from osmis_core.application.render import Region, render_gallery
+
+    run, _ = tiny_renderer_run
+    if kwargs.get("region") == "class":
+        kwargs = {**kwargs, "region": Region(class_id=1)}
+    with pytest.raises(OsmisError, match=re.escape(says)):
+        render_gallery(run, **{"layouts": None, "out_dir": tmp_path / "r", "n": 1, **kwargs})
+    assert not (tmp_path / "r").exists()
+
+
+def test_export_selection_takes_the_select_text_and_refuses_non_whole_indices(gallery3, tmp_path):
+    """export_selection(g, ["a"]) ended in ValueError from int(), [1.7] exported item 1 without a word, and the
+    --select text "0,2" was read character by character (ValueError). The text is parsed as --select is; a
+    non-whole index is one OsmisError naming it."""
+    done = export_selection(gallery3, "0,2", tmp_path / "picked")
+    assert [it["index"] for it in read_manifest(done.dest)["items"]] == [0, 2]
+    for bad in (["a"], [1.7]):
+        with pytest.raises(OsmisError, match="must be whole numbers .*got"):
+            export_selection(gallery3, bad, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

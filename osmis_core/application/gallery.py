@@ -597,12 +597,18 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     metrics.json (the chosen rows and their means, when the gallery is scored) and an index.html.
 
     dest becomes a gallery itself; it is built beside its place and swapped in, so an earlier export there is
-    replaced whole (a generated or render gallery there is refused, see `staging_folder`). Raises DataError for an
-    unusable gallery, OsmisError when nothing is chosen, an index is not in the gallery, or dest cannot be written.
+    replaced whole (a generated or render gallery there is refused, see `staging_folder`). indices: item indices,
+    or the --select text ("0,3,7-9", parse_selection). Raises DataError for an unusable gallery, OsmisError when
+    nothing is chosen, an index is not a whole number or not in the gallery, or dest cannot be written.
     """
     src = Path(gallery)
     out = normalise_path(dest)
     manifest = read_manifest(src)
+    if isinstance(indices, str):  # the --select text ("0,3,7-9"), as the CLI takes it
+        indices = parse_selection(indices)
+    odd = next((i for i in indices if not _is_int(i) and not isinstance(i, np.integer)), None)
+    if odd is not None:  # int("a") would be a ValueError, and int(1.7) item 1 picked without a word
+        raise OsmisError(f"the indices to export must be whole numbers (the gallery's item indices), got {odd!r}.")
     wanted = {int(i) for i in indices}
     if not wanted:
         raise OsmisError("nothing to export: select at least one image.")
