@@ -20,6 +20,8 @@ Found and fixed:
 - render_gallery took layouts as str only in a list of Paths (AttributeError), [] (IndexError), seed -1 or 1.5 and
   a seed whose later photos pass torch's range; export_selection took [1.7] as item 1 and ended in ValueError for
   ["a"] or the --select text "0,2".
+- `osmis evaluate` of an export (items 0, 2, 3) numbered its per-image rows 0, 1, 2: the page showed item 2 with
+  item 3's score and item 3 with none (the app's columns pair rows by index too).
 - the evaluation plan said "pixel diversity: about under 1 s".
 - the gallery page said "image, class mask, overlay" for a run without masks (images only) and "EMA generator"
   for a render gallery; a picture whose name holds '#', '%' or '?' was linked unquoted (a broken image).
@@ -306,3 +308,18 @@ def test_export_selection_takes_the_select_text_and_refuses_non_whole_indices(ga
         with pytest.raises(OsmisError, match="must be whole numbers .*got"):
             export_selection(gallery3, bad, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_scores_of_an_export_stay_with_their_pictures(gallery3, tmp_path, capsys):
+    """An export of items 0 and 2, scored with `osmis evaluate`: its per-image rows were numbered 0, 1, so the page
+    gave item 2 no score (and in a longer export the next picture's), as would the app's columns. Each row keeps
+    its item's index, beside its file name."""
+    picked = export_selection(gallery3, [0, 2], tmp_path / "picked").dest
+    real = json.loads((gallery3.parent / "run" / "run.json").read_text())["data"]["path"]
+    done = osmis_cli(capsys, "evaluate", picked, "--real", real, "--random-weights", "--metrics", "sifid")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((picked / "metrics.json").read_text())["per_image"]
+    assert [(r["index"], r["name"]) for r in rows] == [(0, "0000.png"), (2, "0002.png")]
+    page = _page_text(picked)
+    score = rows[1]["sifid_64"]
+    assert f'<figure data-index="2" data-sifid-64="{score:.6g}">' in page

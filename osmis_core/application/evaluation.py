@@ -195,6 +195,11 @@ def evaluate_gallery(
         time_budget=time_budget,
         on_plan=on_plan,
     )
+    if manifest is not None:
+        # evaluate_images numbers its rows 0..N-1; a gallery's items keep their own indices (an export of items
+        # 0, 2, 3), by which the page, the app and the earlier scores pair each row with its picture
+        for row, item in zip(result["per_image"], manifest["items"]):
+            row["index"] = item["index"]
     if renderer_metrics:  # docs/renderer.md section 6, for galleries of osmis render
         plans = []
 
