@@ -3,7 +3,9 @@ inputs): one small test per finding (tiny settings, CPU).
 
 Found and fixed:
 - two trainers started at once in two threads of one process interleaved their draws from torch's global RNG while
-  building their networks: neither got its seed's model (seeding and building are now one step under a lock).
+  building their networks: neither got its seed's model; a metric's random-weight networks built in another thread
+  (a trainer's first evaluation) reset the global RNG under a trainer's build. Every seeded section of the global
+  RNG now runs one at a time (osmis_core.rng).
 - generate_gallery took seed -1, a float seed, a seed above torch's range (a RuntimeError/ValueError from torch),
   precision "fp16" (silently fp32), ema "no" (recorded in the manifest) and n above the CLI's limit.
 - a run held by this process's own unfinished `trainer.run()` iterator (a loop left with break) was refused as
@@ -323,3 +325,29 @@ def test_scores_of_an_export_stay_with_their_pictures(gallery3, tmp_path, capsys
     page = _page_text(picked)
     score = rows[1]["sifid_64"]
     assert f'<figure data-index="2" data-sifid-64="{score:.6g}">' in page
+
+
+def test_a_trainer_built_while_another_thread_builds_random_weight_metrics_gets_its_seed(scene, tmp_path):
+    """A metric's random-weight networks (the SIFID proxy of another trainer's first evaluation) are built under a
+    seeded section of torch's global RNG that restores the caller's state when it ends; run in another thread
+    while a trainer built its networks, it reset the RNG under it. Both go one at a time (osmis_core.rng)."""
+    from osmis_core.metrics.weights import seeded
+
+    config = build_config(overrides={**TINY, "iters": 2, "seed": 3})
+    want = start_training(config, scene, tmp_path / "alone").generator.state_dict()
+    done = threading.Event()
+
+    def metrics_elsewhere() -> None:
+        while not done.is_set():
+            with seeded():
+                torch.randn(4096)
+
+    other = threading.Thread(target=metrics_elsewhere)
+    other.start()
+    try:
+        got = [start_training(config, scene, tmp_path / f"busy{i}").generator.state_dict() for i in range(3)]
+    finally:
+        done.set()
+        other.join()
+    for state in got:
+        assert all(torch.equal(state[k], want[k]) for k in want)

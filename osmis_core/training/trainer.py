@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -37,15 +36,12 @@ from ..files import atomic_write_bytes
 from ..models import Discriminator, DiscriminatorOutput, Generator
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 from ..optim import adam
+from ..rng import seeded_global_rng
 from .ada import AdaptiveP, real_sign_mean
 from .losses import discriminator_terms, diversity_regularisation
 from .monitor import TrainingMonitor
 
 PREVIEW_SAMPLES = 8
-# The networks' random initialisation (weights, spectral-norm vectors) draws from torch's global RNG, seeded with
-# the run's seed just before: two trainers built at once in one process (two threads) would interleave their draws
-# and neither would get its seed's networks. Seeding and building are one step under this lock.
-_SEEDED_BUILD = threading.Lock()
 
 
 def load_data_for(
@@ -232,8 +228,9 @@ class Trainer:
         self.device = device or data.images.device
         self.folder = RunFolder(run_dir) if run_dir is not None else None
         self.num_classes = data.num_classes
-        with _SEEDED_BUILD:
-            torch.manual_seed(config.run.seed)
+        # the networks' random initialisation (weights, spectral-norm vectors) draws from the global RNG: two
+        # trainers built at once in two threads would interleave their draws (osmis_core.rng)
+        with seeded_global_rng(config.run.seed, restore=False):
             self.generator, self.discriminator = networks()
         self.generator.to(self.device, memory_format=memory_format)
         self.discriminator.to(self.device, memory_format=memory_format)
