@@ -520,10 +520,11 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         if any(item.get(key) for item in manifest["items"])
     )
     if manifest.get("kind") == "render":
-        made = "photos rendered from layouts by the layout renderer of"
+        made = "photo rendered from a layout" if len(manifest["items"]) == 1 else "photos rendered from layouts"
+        made += " by the layout renderer of"
         how = f"seed {_e(manifest.get('seed'))}"
     else:
-        made = "samples from"
+        made = "sample from" if len(manifest["items"]) == 1 else "samples from"
         how = f"{'EMA' if manifest.get('ema', True) else 'raw'} generator, seed {_e(manifest.get('seed'))}"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
