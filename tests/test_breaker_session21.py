@@ -24,6 +24,8 @@ Found and fixed:
   ["a"] or the --select text "0,2".
 - `osmis evaluate` of an export (items 0, 2, 3) numbered its per-image rows 0, 1, 2: the page showed item 2 with
   item 3's score and item 3 with none (the app's columns pair rows by index too).
+- `--out .` (generate, export, render, or a library call) from an empty folder or from inside the gallery drew
+  everything, then failed with ".: the gallery cannot be written (Device or resource busy)".
 - the evaluation plan said "pixel diversity: about under 1 s".
 - the gallery page said "image, class mask, overlay" for a run without masks (images only) and "EMA generator"
   for a render gallery; a picture whose name holds '#', '%' or '?' was linked unquoted (a broken image).
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, osmis_cli
+from helpers import TINY, folder_bytes, osmis_cli
 from PIL import Image
 
 from osmis_core.application.animate import latent_walk
@@ -351,3 +353,22 @@ def test_a_trainer_built_while_another_thread_builds_random_weight_metrics_gets_
         other.join()
     for state in got:
         assert all(torch.equal(state[k], want[k]) for k in want)
+
+
+def test_a_gallery_into_the_current_folder_is_refused_up_front(trained, gallery3, tmp_path, monkeypatch, capsys):
+    """`osmis generate RUN --out .` (or export, or a library call) from an empty folder, or from inside the gallery
+    it regenerates, drew every sample and then failed with ".: the gallery cannot be written (Device or resource
+    busy)": a folder in use cannot be renamed over. It is refused before anything is drawn, saying why."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(OsmisError, match="is the current folder .*give a new folder"):
+        generate_gallery(trained, ".", n=1)
+    done = osmis_cli(capsys, "export", gallery3, "--select", "0", "--out", ".")
+    assert done.returncode == 2 and "is the current folder" in done.stderr
+    assert list(here.iterdir()) == []
+    monkeypatch.chdir(gallery3)
+    before = folder_bytes(gallery3)
+    done = osmis_cli(capsys, "generate", trained, "--n", "3", "--out", ".")
+    assert done.returncode == 2 and "is the current folder" in done.stderr
+    assert folder_bytes(gallery3) == before

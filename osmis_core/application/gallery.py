@@ -271,11 +271,22 @@ def check_gallery_out(
     replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES (unless `keeps_all`: the
     caller copies every file of `out` into the new folder), a gallery of another kind than the one the command
     `makes` (a key of GALLERY_KINDS; a manifest that cannot be read is a damaged gallery and is replaced), or a file
-    or folder the command reads (`reads`: the run, the source gallery, the layouts), and a symbolic link (the swap
-    would replace the link and leave what it points to as it was)."""
+    or folder the command reads (`reads`: the run, the source gallery, the layouts), a symbolic link (the swap
+    would replace the link and leave what it points to as it was), and the current folder or one that holds it."""
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
         raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
     target = out.resolve()
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted: no gallery can be it
+        here = None
+    if here is not None and (target == here or target in here.parents):
+        # a folder in use as the current one cannot be renamed over ("Device or resource busy"), and the gallery is
+        # moved into place whole, never written into the folder file by file
+        raise OsmisError(
+            f"{out}: is the current folder (or holds it), which a gallery cannot replace; give a new folder, such as "
+            f"{out / 'gallery'}."
+        )
     for source in reads:
         if target == Path(source).resolve() or target in Path(source).resolve().parents:
             raise OsmisError(
