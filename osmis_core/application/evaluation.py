@@ -155,8 +155,11 @@ def evaluate_gallery(
 
     # the options first, before the gallery and the training data are read (seconds for a video)
     check_evaluation_options(metrics, sifid_dims, time_budget, miou_steps)
-    given = {"max_frames": max_frames, "max_classes": max_classes, "background_color": background_colour}
-    check_given_values({k: v for k, v in given.items() if v is not None})
+    # (the background colour is not: a run stored by an earlier version may hold a blank one, which its app and
+    # batch pass on, and the mask decoder names a bad one)
+    check_given_values(
+        {k: v for k, v in {"max_frames": max_frames, "max_classes": max_classes}.items() if v is not None}
+    )
     device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
