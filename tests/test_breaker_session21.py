@@ -29,6 +29,18 @@ Found and fixed:
 - the evaluation plan said "pixel diversity: about under 1 s".
 - the gallery page said "image, class mask, overlay" for a run without masks (images only) and "EMA generator"
   for a render gallery; a picture whose name holds '#', '%' or '?' was linked unquoted (a broken image).
+
+Tried and right: the README's library loop (typed events, losses["g_total"]), pause/resume/stop from another
+thread (TrainingPaused/Resumed, a checkpoint at the stop), trainers run one after another in one process (equal
+weights), Path and str arguments, a relative run folder with os.chdir before trainer.run() (files land in the
+run), generate_gallery n 0/-1/2.0/"2", batch_size 0, a bad checkpoint word or step, device "gpu"/"cuda" without a
+GPU, a gallery or a plain folder given as the run; latent_walk frames 0, a .avi name, checkpoint "best" without
+one; build_config's bad preset, key, type, NaN; `osmis evaluate` of a 1-sample gallery (reasons in JSON, CSV and
+page), a deleted/corrupt/truncated/empty image (named, exit 2), an extra file (ignored), --time-budget 0 (reasons
+with commas quoted in metrics.csv), --json; the page in headless Chromium: images, masks, overlays, scores and
+skipped reasons shown, a run or gallery path with spaces, '#', '%', '?' and accents; an EXIF-rotated JPEG with a
+mask drawn over the shown picture, 16-bit grey, RGBA, CMYK, an RGB mask with bilinear anti-aliased edges, a 16-bit
+mask with ids 0/300/600 or 256..258: classes found and aligned with the image in training and in evaluation.
 """
 
 from __future__ import annotations
