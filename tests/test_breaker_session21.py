@@ -26,6 +26,7 @@ Found and fixed:
   item 3's score and item 3 with none (the app's columns pair rows by index too).
 - `--out .` (generate, export, render, or a library call) from an empty folder or from inside the gallery drew
   everything, then failed with ".: the gallery cannot be written (Device or resource busy)".
+- `osmis evaluate G --real RUN` (or --real a gallery) said "the folder holds no images".
 - the evaluation plan said "pixel diversity: about under 1 s".
 - the gallery page said "image, class mask, overlay" for a run without masks (images only) and "EMA generator"
   for a render gallery; a picture whose name holds '#', '%' or '?' was linked unquoted (a broken image).
@@ -384,3 +385,15 @@ def test_a_gallery_into_the_current_folder_is_refused_up_front(trained, gallery3
     done = osmis_cli(capsys, "generate", trained, "--n", "3", "--out", ".")
     assert done.returncode == 2 and "is the current folder" in done.stderr
     assert folder_bytes(gallery3) == before
+
+
+def test_evaluate_says_when_real_is_a_run_or_a_gallery(trained, gallery3, capsys):
+    """`osmis evaluate G --real RUN` (the run where its data belongs) said "the folder holds no images"; it says
+    the folder is a run and names the data run.json records. A gallery given as --real is named as one."""
+    real = json.loads((trained / "run.json").read_text())["data"]["path"]
+    for given, says in (
+        (trained, f"is a run folder, not training data; give the data it was trained on ({real})"),
+        (gallery3, "is a gallery, not training data"),
+    ):
+        done = osmis_cli(capsys, "evaluate", gallery3, "--real", given, "--random-weights", "--metrics", "diversity")
+        assert done.returncode == 2 and f"{given}: {says}" in done.stderr

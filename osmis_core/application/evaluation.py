@@ -95,7 +95,19 @@ def read_real(
 
     Frames and masks are chosen and paired by the same rule as training (`load_frame_set`), so with the run's
     max_frames the evaluation sees the frames and masks the model was trained on."""
-    source = find_source(data, mask)
+    try:
+        source = find_source(data, mask)
+    except DataError:
+        # a run folder (or a gallery) given for the data: say what it is and, where run.json says, what to give
+        if RunFolder(data).exists():
+            trained_on = (RunFolder(data).read_run_json().get("data") or {}).get("path")
+            hint = f" ({trained_on})" if trained_on else ""
+            raise DataError(
+                f"{data}: is a run folder, not training data; give the data it was trained on{hint}."
+            ) from None
+        if (Path(data) / MANIFEST).is_file():
+            raise DataError(f"{data}: is a gallery, not training data; give the data its run was trained on.") from None
+        raise
     frame_set = load_frame_set(source, max_frames)
     frames = frame_set.frames
     h, w = size
