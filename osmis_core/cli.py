@@ -15,7 +15,9 @@ from pathlib import Path
 from .config import (
     FIELDS,
     INSPECT_RECIPE,
+    MAX_SAMPLES,
     MAX_SEED,
+    PRECISIONS,
     OsmisConfig,
     build_config,
     check_model_options,
@@ -27,7 +29,6 @@ from .config import (
 from .errors import OsmisError
 
 EXIT_USER_ERROR = 2
-MAX_SAMPLES = 100_000  # --n: the gallery's noise is drawn at once (~12 KB a sample at the paper's resolution)
 
 
 def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
@@ -249,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--precision",
-        choices=("fp32", "bf16", "auto"),
+        choices=PRECISIONS,
         default="fp32",
         help="fp32 (default), or bf16 autocast (faster where native; images may differ by a level or "
         "two of 255); auto = bf16 where native",

@@ -19,6 +19,11 @@ from .errors import ConfigError
 
 # Seeds feed torch.manual_seed (at most 2**64 - 1) and seed + 1 draws the preview noise.
 MAX_SEED = 2**64 - 2
+# The most samples one gallery holds (--n of generate, run and render): its noise is drawn at once (~12 KB a sample
+# at the paper's resolution).
+MAX_SAMPLES = 100_000
+# --precision of training and of generate: fp32, bf16 autocast, or bf16 where native.
+PRECISIONS = ("fp32", "bf16", "auto")
 # The largest whole number an option takes unless its field says otherwise (iterations, intervals, counts): far
 # beyond any run, and what the desktop app's number fields hold (Qt's int).
 COUNT_LIMIT = 2**31 - 1
@@ -341,7 +346,7 @@ class RunOptions:
         "fp32",
         "Arithmetic of the forward/backward passes: fp32, bf16 autocast (losses, "
         "decisions and weights stay fp32), or auto (bf16 where the GPU/CPU supports it natively).",
-        choices=("fp32", "bf16", "auto"),
+        choices=PRECISIONS,
         label="Precision",
     )
     compile: bool = _opt(
@@ -808,6 +813,22 @@ def typed_flag(name: str, value: Any) -> str:
 def _word_of(given: Mapping[str, Any], name: str) -> str:
     """The option of `given` whose word (see _opt) sets `name`."""
     return next(k for k, v in given.items() if name in _stands_for(k, v))
+
+
+def check_given_values(options: Mapping[str, Any], flags: Collection[str] = ()) -> None:
+    """Refuse (ConfigError) an unknown option name or a value of the wrong type or out of range among options given
+    now, before they are compared with anything (a resume compares them with the run's, where "8" > 4 or an
+    unknown name would fail in Python, not in a sentence). A word (p_aug = "adaptive") stands for its options.
+    flags: the names typed as flags, named so in the message; the others as "option 'NAME'"."""
+    _reject_unknown(options, "the given options")
+
+    def said(name: str) -> str:
+        return _flag_as_given(name, options.get(name)) if name in flags else f"option '{name}'"
+
+    for name, value in _expand_words(options, said).items():
+        if name in options and name not in _stands_for(name, value):
+            continue  # the word itself: the options it stands for are checked
+        _validate_given(name, value, FIELDS[name][1], said(name))
 
 
 def _reject_unknown(options: Mapping[str, Any], source: str) -> None:

@@ -66,7 +66,7 @@ def test_a_second_resume_is_refused_while_the_first_changes_the_run_files(scene,
     refused = []
 
     def second_resume(config, folder):
-        with pytest.raises(OsmisError, match="being trained by another process") as err:
+        with pytest.raises(OsmisError, match="being trained in this process") as err:
             resume_training(run, {"iters": 6})
         refused.append(str(err.value))
 

@@ -70,7 +70,7 @@ def test_a_second_trainer_in_the_same_process_is_refused_before_its_first_event(
     )
     assert list(second.run())  # another run trains beside it
     again = RunFolder(tmp_path / "run")
-    with pytest.raises(OsmisError, match="is being trained by another process"):
+    with pytest.raises(OsmisError, match="is being trained in this process"):
         with again.training():
             pass
     assert list(events)  # the first finishes

@@ -4,6 +4,7 @@ random noise vectors), each frame the generated image beside its mask overlay, e
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,11 +29,13 @@ WALK_LIMITS = {"frames": (2, 100_000), "fps": (1, 240), "seed": (0, MAX_SEED)}
 
 
 def check_walk_numbers(frames: int, fps: int, seed: int) -> None:
-    """Raise OsmisError, naming the option, for a number of a latent walk outside WALK_LIMITS."""
+    """Raise OsmisError, naming the option, for a number of a latent walk that is not a whole number within
+    WALK_LIMITS (a float or a string would otherwise fail deep in torch or the encoder)."""
     for name, value in (("frames", frames), ("fps", fps), ("seed", seed)):
         low, high = WALK_LIMITS[name]
-        if not low <= value <= high:
-            raise OsmisError(f"--{name} must be between {low} and {high:,}, got {value}.")
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if not (whole and low <= value <= high):
+            raise OsmisError(f"--{name} must be between {low} and {high:,} (a whole number), got {value!r}.")
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..config import DataOptions, OsmisConfig
+from ..config import DataOptions, OsmisConfig, check_given_values
 from ..data.masks import decode_masks
 from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_mask
+from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from .gallery import MANIFEST, read_manifest, write_index_html
 from .runfolder import RunFolder, run_json_missing
@@ -48,13 +49,33 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
     if not image_paths:
         raise DataError(f"{gallery}: the gallery holds no images.")
     arrays = [_read(p, "RGB") for p in image_paths]
-    if len({a.shape for a in arrays}) > 1:
-        raise DataError(f"{gallery}: the generated images do not all have the same size.")
+    _check_same_size(arrays, image_paths, "image")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
     masks = None
-    if mask_paths is not None and all(p.is_file() for p in mask_paths):
-        masks = torch.from_numpy(np.stack([_read(p, None) for p in mask_paths]).astype(np.int64))
+    if mask_paths is not None:
+        # a mask deleted by hand is named as a deleted image is, not taken for a gallery without masks (mIoU would
+        # then say the masks are missing, and the scores of the others would not say which pair is incomplete)
+        missing = next((p for p in mask_paths if not p.is_file()), None)
+        if missing is not None:
+            why = "listed in the manifest but missing" if manifest is not None else "missing from the gallery's masks/"
+            raise DataError(f"{missing}: {why} (each image needs its mask, or the gallery none).")
+        mask_arrays = [_read(p, None) for p in mask_paths]
+        _check_same_size(mask_arrays, mask_paths, "mask")
+        if mask_arrays[0].shape[:2] != arrays[0].shape[:2]:
+            raise DataError(f"{mask_paths[0]}: the mask's size differs from its image's ({image_paths[0].name}).")
+        masks = torch.from_numpy(np.stack(mask_arrays).astype(np.int64))
     return images, masks, [p.name for p in image_paths], manifest
+
+
+def _check_same_size(arrays: list[np.ndarray], paths: list[Path], what: str) -> None:
+    """DataError naming the first generated picture whose size is not the first one's."""
+    for a, p in zip(arrays, paths):
+        if a.shape != arrays[0].shape:
+            h, w = arrays[0].shape[:2]
+            raise DataError(
+                f"{p}: the generated {what} is {a.shape[1]}x{a.shape[0]}, not {w}x{h} as {paths[0].name}; "
+                "a gallery's pictures all have one size."
+            )
 
 
 def _read(path: Path, mode: str | None) -> np.ndarray:
@@ -77,7 +98,19 @@ def read_real(
 
     Frames and masks are chosen and paired by the same rule as training (`load_frame_set`), so with the run's
     max_frames the evaluation sees the frames and masks the model was trained on."""
-    source = find_source(data, mask)
+    try:
+        source = find_source(data, mask)
+    except DataError:
+        # a run folder (or a gallery) given for the data: say what it is and, where run.json says, what to give
+        if RunFolder(data).exists():
+            trained_on = (RunFolder(data).read_run_json().get("data") or {}).get("path")
+            hint = f" ({trained_on})" if trained_on else ""
+            raise DataError(
+                f"{data}: is a run folder, not training data; give the data it was trained on{hint}."
+            ) from None
+        if (Path(data) / MANIFEST).is_file():
+            raise DataError(f"{data}: is a gallery, not training data; give the data its run was trained on.") from None
+        raise
     frame_set = load_frame_set(source, max_frames)
     frames = frame_set.frames
     h, w = size
@@ -132,8 +165,17 @@ def evaluate_gallery(
     the config defaults), so that the real frames and their masks are the ones it was trained on (the frame-mask
     rule of `load_frame_set`)."""
     from ..metrics import Compat, evaluate_images, metric_names, write_metrics
+    from ..metrics.evaluate import check_evaluation_options
     from .render_evaluation import evaluate_renderer, gallery_renderer, split_metrics
 
+    # the options first, before the gallery and the training data are read (seconds for a video)
+    check_evaluation_options(metrics, sifid_dims, time_budget, miou_steps)
+    # (the background colour is not: a run stored by an earlier version may hold a blank one, which its app and
+    # batch pass on, and the mask decoder names a bad one)
+    check_given_values(
+        {k: v for k, v in {"max_frames": max_frames, "max_classes": max_classes}.items() if v is not None}
+    )
+    device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     data_options = _run_data_options(manifest)
@@ -171,6 +213,11 @@ def evaluate_gallery(
         time_budget=time_budget,
         on_plan=on_plan,
     )
+    if manifest is not None:
+        # evaluate_images numbers its rows 0..N-1; a gallery's items keep their own indices (an export of items
+        # 0, 2, 3), by which the page, the app and the earlier scores pair each row with its picture
+        for row, item in zip(result["per_image"], manifest["items"]):
+            row["index"] = item["index"]
     if renderer_metrics:  # docs/renderer.md section 6, for galleries of osmis render
         plans = []
 

@@ -25,10 +25,12 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
 
+from ..config import MAX_SAMPLES, MAX_SEED, PRECISIONS
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
@@ -99,7 +101,8 @@ def generate_gallery(
 
     out_dir: default `RUN/galleries/<gallery_name(step, seed, n, ema)>`. An existing gallery there is replaced whole
     (when the new one is complete); a folder holding other files is refused. on_event receives GenerationStarted,
-    SamplesWritten after each batch's files, GenerationFinished. Raises ConfigError for bad counts, OsmisError for
+    SamplesWritten after each batch's files, GenerationFinished. Raises ConfigError for a bad n (1..MAX_SAMPLES), seed
+    (0..MAX_SEED), batch_size, precision (PRECISIONS) or device, OsmisError for
     an unusable run or an output folder that cannot be written (the previous gallery is then untouched).
     """
     path = None
@@ -125,8 +128,14 @@ def gallery_events(
     """`generate_gallery` as a stream of events (for callers that iterate, like training's `Trainer.run`). The
     stream is stopped by closing it (generator.close()) between events, that is between batches of samples (a batch
     being sampled is finished first): the staging folder is removed, and the gallery folder stays as it was."""
-    if not _is_count(n):
-        raise ConfigError(f"--n must be a whole number of at least 1, got {n!r}.")
+    if not (_is_count(n) and n <= MAX_SAMPLES):
+        raise ConfigError(f"--n must be a whole number from 1 to {MAX_SAMPLES:,}, got {n!r}.")
+    if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+    if not isinstance(ema, bool):  # recorded in the manifest and in the gallery's name
+        raise ConfigError(f"ema must be True (the EMA generator) or False (--raw), got {ema!r}.")
     if batch_size is not None and not (_is_count(batch_size) and batch_size <= MAX_BATCH_SIZE):
         raise ConfigError(
             f"--batch-size must be a whole number from 1 to {MAX_BATCH_SIZE} (larger batches are no faster and only "
@@ -264,11 +273,22 @@ def check_gallery_out(
     replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES (unless `keeps_all`: the
     caller copies every file of `out` into the new folder), a gallery of another kind than the one the command
     `makes` (a key of GALLERY_KINDS; a manifest that cannot be read is a damaged gallery and is replaced), or a file
-    or folder the command reads (`reads`: the run, the source gallery, the layouts), and a symbolic link (the swap
-    would replace the link and leave what it points to as it was)."""
+    or folder the command reads (`reads`: the run, the source gallery, the layouts), a symbolic link (the swap
+    would replace the link and leave what it points to as it was), and the current folder or one that holds it."""
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
         raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
     target = out.resolve()
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted: no gallery can be it
+        here = None
+    if here is not None and (target == here or target in here.parents):
+        # a folder in use as the current one cannot be renamed over ("Device or resource busy"), and the gallery is
+        # moved into place whole, never written into the folder file by file
+        raise OsmisError(
+            f"{out}: is the current folder (or holds it), which a gallery cannot replace; give a new folder, such as "
+            f"{out / 'gallery'}."
+        )
     for source in reads:
         if target == Path(source).resolve() or target in Path(source).resolve().parents:
             raise OsmisError(
@@ -487,7 +507,7 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         data_attrs = " ".join(f'data-{_e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in shown)
         score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
         pics = "".join(
-            f'<img src="{_e(item[k])}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
+            f'<img src="{_e(quote(item[k]))}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
             for k in _PICTURE_KEYS
             if item.get(k)
         )
@@ -505,7 +525,20 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         summary = f"<h2>Summary</h2><table>{rows}</table>"
     buttons = "".join(f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}')\">{_e(k)}</button>" for k in score_keys)
     sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index')\">index</button>{buttons}</p>" if score_keys else ""
-    generator = "EMA" if manifest.get("ema", True) else "raw"
+    # what the page says it shows is what its items hold: a run without masks has images only, and a render
+    # gallery's pictures are the renderer's photos of layouts, not a generator's samples
+    shown_pictures = ", ".join(
+        label
+        for key, label in zip(_PICTURE_KEYS, ("image", "class mask", "overlay"))
+        if any(item.get(key) for item in manifest["items"])
+    )
+    if manifest.get("kind") == "render":
+        made = "photo rendered from a layout" if len(manifest["items"]) == 1 else "photos rendered from layouts"
+        made += " by the layout renderer of"
+        how = f"seed {_e(manifest.get('seed'))}"
+    else:
+        made = "sample from" if len(manifest["items"]) == 1 else "samples from"
+        how = f"{'EMA' if manifest.get('ema', True) else 'raw'} generator, seed {_e(manifest.get('seed'))}"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
 <style>
@@ -517,8 +550,8 @@ figcaption {{ font-size: 12px; color: #333; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
 </style></head><body>
 <h1>OSMIS gallery</h1>
-<p>{len(manifest["items"])} samples from {_e(manifest.get("run", ""))} at step {_e(manifest.get("checkpoint_step"))}
-({generator} generator, seed {_e(manifest.get("seed"))}); image, class mask, overlay.</p>
+<p>{len(manifest["items"])} {made} {_e(manifest.get("run", ""))} at step {_e(manifest.get("checkpoint_step"))}
+({how}); {shown_pictures}.</p>
 {summary}{sort_bar}
 <div id="grid">{"".join(cards)}</div>
 <script>
@@ -578,12 +611,18 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
     metrics.json (the chosen rows and their means, when the gallery is scored) and an index.html.
 
     dest becomes a gallery itself; it is built beside its place and swapped in, so an earlier export there is
-    replaced whole (a generated or render gallery there is refused, see `staging_folder`). Raises DataError for an
-    unusable gallery, OsmisError when nothing is chosen, an index is not in the gallery, or dest cannot be written.
+    replaced whole (a generated or render gallery there is refused, see `staging_folder`). indices: item indices,
+    or the --select text ("0,3,7-9", parse_selection). Raises DataError for an unusable gallery, OsmisError when
+    nothing is chosen, an index is not a whole number or not in the gallery, or dest cannot be written.
     """
     src = Path(gallery)
     out = normalise_path(dest)
     manifest = read_manifest(src)
+    if isinstance(indices, str):  # the --select text ("0,3,7-9"), as the CLI takes it
+        indices = parse_selection(indices)
+    odd = next((i for i in indices if not _is_int(i) and not isinstance(i, np.integer)), None)
+    if odd is not None:  # int("a") would be a ValueError, and int(1.7) item 1 picked without a word
+        raise OsmisError(f"the indices to export must be whole numbers (the gallery's item indices), got {odd!r}.")
     wanted = {int(i) for i in indices}
     if not wanted:
         raise OsmisError("nothing to export: select at least one image.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import time
 import warnings
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..config import OsmisConfig
+from ..config import MAX_SAMPLES, MAX_SEED, OsmisConfig
 from ..data.masks import (
     COLOUR_TOLERANCE,
     accepted_values,
@@ -575,8 +576,18 @@ def render_gallery_events(
     SamplesWritten after each photo's files, GenerationFinished. Raises OsmisError (DataError for a layout) before
     anything is written when an input is unusable. The stream is stopped by closing it (generator.close()) between
     events, that is between photos: the staging folder is removed, and out_dir stays as it was."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise OsmisError(f"--n must be a whole number of at least 1, got {n!r}.")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
+        raise OsmisError(f"--n must be a whole number from 1 to {MAX_SAMPLES:,}, got {n!r}.")
+    # photo i of a layout uses seed + i (resample_seed + i): each must be a seed torch's generators take
+    last = MAX_SEED - (n - 1)
+    for flag, value in (("seed", seed), ("resample-seed", resample_seed)):
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= last):
+            raise OsmisError(f"--{flag} must be a whole number between 0 and {last}, got {value!r}.")
+    if layouts is not None:
+        # a str or a single path (not a list of them), as a library caller may pass, is one layout
+        layouts = [Path(layouts)] if isinstance(layouts, (str, os.PathLike)) else [Path(p) for p in layouts]
+        if not layouts:
+            raise OsmisError("no layout given: give at least one layout file, or None for the run's training layouts.")
     if noise not in NOISE_MODES:
         raise OsmisError(f"--noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
     if region is not None and resample_seed is None:

@@ -499,6 +499,11 @@ class RunFolder:
             raise self._being_trained(owner)
 
     def _being_trained(self, owner: str) -> OsmisError:
+        if owner == str(os.getpid()):  # a library caller's (or the app's) own training, not yet ended
+            return OsmisError(
+                f"{self.root}: the run is being trained in this process (a Trainer.run() that has not ended: let it "
+                f"finish, stop it with TrainControl.request_stop() or close its iterator), then try again."
+            )
         return OsmisError(
             f"{self.root}: the run is being trained by another process (process {owner}); wait for it to end or "
             f"stop it, then run this command again."

@@ -23,6 +23,7 @@ from ..config import (
     INSPECT_RECIPE,
     RESUMABLE_OPTIONS,
     OsmisConfig,
+    check_given_values,
     check_model_options,
     config_warnings,
     model_reads,
@@ -114,13 +115,17 @@ def start_training(
     a run killed before its first checkpoint has nothing to keep and starts again in place.
     check(config, data): called with the loaded data (its `images`, F x 3 x H x W at the training size) before
     anything is written; it raises to refuse the start (`osmis run` checks its evaluation against the size).
-    Raises ConfigError when run_dir already holds a run, DataError for unusable data, OsmisError for an output
-    folder that cannot be written.
+    Raises ConfigError when config is not an OsmisConfig or run_dir already holds a run, DataError for unusable
+    data, OsmisError for an output folder that cannot be written.
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
     from .runfolder import RunFolder, run_json_missing, versions
 
+    if not isinstance(config, OsmisConfig):  # a dict of options, say: its first use would be an AttributeError
+        raise ConfigError(
+            f"config must be an OsmisConfig (build_config(preset, overrides={{...}})), got {type(config).__name__}."
+        )
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
     lost = run_json_missing(folder.root, ", or give another --out")
@@ -251,6 +256,8 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
     asked = dict(overrides or {})
     typed = set(asked) if typed is None else set(typed) & set(asked)
     changes = {k: v for k, v in asked.items() if stored.get(k) != v}
+    # a library caller's unknown name or {"iters": "8"}, before a change is looked up or compared with the step
+    check_given_values(changes, typed)
     bad = sorted(set(changes) - set(RESUMABLE_OPTIONS))
     if bad:
         k = bad[0]

@@ -21,7 +21,17 @@ from ..files import atomic_write_text
 from ._common import check_images, check_masks
 from .miou import miou_setting_for
 from .miou_settings import MIoUSetting, Progress
-from .registry import REGISTRY, Metric, MetricContext, MetricEntry, Probe, format_seconds, key_info, metric_names
+from .registry import (
+    REGISTRY,
+    Metric,
+    MetricContext,
+    MetricEntry,
+    Probe,
+    check_sifid_dims,
+    format_seconds,
+    key_info,
+    metric_names,
+)
 from .weights import MissingWeightsError, WeightsFile, missing_weights
 
 
@@ -101,12 +111,56 @@ class EvaluationPlan:
         for m in self.planned:
             detail = f" ({m.detail})" if m.detail else ""
             state = f"  NOT computed: {m.skipped}" if m.skipped else ""
-            lines.append(f"  {m.label}: about {format_seconds(m.seconds)}{detail}{state}")
+            lines.append(f"  {m.label}: {_about(m.seconds)}{detail}{state}")
         for name, reason in self.not_computed.items():
             if name not in {m.name for m in self.planned} and name in REGISTRY:
                 lines.append(f"  {REGISTRY[name].label}: not computed, {reason}")
-        lines.append(f"  total: about {format_seconds(self.total_seconds)}")
+        lines.append(f"  total: {_about(self.total_seconds)}")
         return "\n".join(lines)
+
+
+def _about(seconds: float) -> str:
+    """An estimate as the plan says it: 'about 4 s', but 'under 1 s' (not 'about under 1 s')."""
+    text = format_seconds(seconds)
+    return text if text.startswith("under") else f"about {text}"
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_evaluation_options(
+    metrics: Sequence[str] | None,
+    sifid_dims: Sequence[int],
+    time_budget: float | None = None,
+    miou_steps: int | None = None,
+    empty_ok: bool = False,
+) -> None:
+    """Refuse (ConfigError naming the option) what a library caller can pass that the CLI's parser never would: a
+    string for the list of metrics (read letter by letter), an empty list (taken for the default metrics by
+    evaluate_gallery; empty_ok: a caller, as evaluate_images for a render gallery's own measures, for which none of
+    the registry's metrics is a valid choice), a bare
+    number for sifid_dims, a negative or NaN time budget (ignored), a fractional mIoU step count. Metric names are
+    checked where they are split by kind (render galleries' measures are named there too)."""
+    if metrics is not None:
+        if not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
+            raise ConfigError(
+                f"metrics must be a list of metric names such as ['sifid', 'diversity'] (None: the default ones), "
+                f"got {metrics!r}."
+            )
+        if not metrics and not empty_ok:
+            raise ConfigError(f"metrics: no metric given; choose from {', '.join(metric_names())}.")
+    if not isinstance(sifid_dims, (list, tuple)) or not sifid_dims or not all(_whole(d) for d in sifid_dims):
+        raise ConfigError(f"--sifid-dims must be a list of Inception layers such as (64, 192), got {sifid_dims!r}.")
+    check_sifid_dims(sifid_dims)
+    if time_budget is not None and not (
+        isinstance(time_budget, (int, float)) and not isinstance(time_budget, bool) and 0 <= time_budget < math.inf
+    ):
+        raise ConfigError(
+            f"--time-budget must be a finite number of seconds >= 0 (None: no budget), got {time_budget!r}."
+        )
+    if miou_steps is not None and not (_whole(miou_steps) and miou_steps >= 1):
+        raise ConfigError(f"--miou-steps must be a whole number of at least 1, got {miou_steps!r}.")
 
 
 def _unknown(metrics: Sequence[str]) -> None:
@@ -227,8 +281,10 @@ def evaluate_images(
     "not_computed", "settings" (per metric, e.g. the mIoU steps), "seconds" (measured per metric), "estimates"
     (per metric), "estimate_phases" and "phase_seconds" (per metric, seconds per phase, estimated and measured,
     under the same phase names)}.
-    Raises ConfigError for unknown metrics or options a metric cannot honour, ValueError for malformed tensors.
+    Raises ConfigError for unknown metrics, a bad option (check_evaluation_options) or one a metric cannot
+    honour, ValueError for malformed tensors.
     """
+    check_evaluation_options(metrics, sifid_dims, time_budget, miou_steps, empty_ok=True)
     requested = list(dict.fromkeys(metric_names(default_only=True) if metrics is None else metrics))
     _unknown(requested)
     n = check_images(fake_images, "generated images").shape[0]

@@ -19,6 +19,7 @@ import torchvision
 
 from osmis_core.errors import ConfigError, OsmisError
 
+from ..rng import seeded_global_rng
 from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile
 
 RANDOM_SEED = 0
@@ -105,9 +106,9 @@ def _fill(module: torch.nn.Module, state: dict[str, torch.Tensor], file: Weights
 
 @contextlib.contextmanager
 def seeded(seed: int = RANDOM_SEED) -> Iterator[None]:
-    """Run the block with the CPU RNG seeded to `seed`, restoring the caller's RNG state afterwards."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    """Run the block with the CPU RNG seeded to `seed`, restoring the caller's RNG state afterwards (one seeded
+    section of the process at a time: osmis_core.rng)."""
+    with seeded_global_rng(seed, restore=True):
         yield
 
 

@@ -36,6 +36,7 @@ from ..files import atomic_write_bytes
 from ..models import Discriminator, DiscriminatorOutput, Generator
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 from ..optim import adam
+from ..rng import seeded_global_rng
 from .ada import AdaptiveP, real_sign_mean
 from .losses import discriminator_terms, diversity_regularisation
 from .monitor import TrainingMonitor
@@ -227,8 +228,10 @@ class Trainer:
         self.device = device or data.images.device
         self.folder = RunFolder(run_dir) if run_dir is not None else None
         self.num_classes = data.num_classes
-        torch.manual_seed(config.run.seed)
-        self.generator, self.discriminator = networks()
+        # the networks' random initialisation (weights, spectral-norm vectors) draws from the global RNG: two
+        # trainers built at once in two threads would interleave their draws (osmis_core.rng)
+        with seeded_global_rng(config.run.seed, restore=False):
+            self.generator, self.discriminator = networks()
         self.generator.to(self.device, memory_format=memory_format)
         self.discriminator.to(self.device, memory_format=memory_format)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
