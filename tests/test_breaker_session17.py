@@ -74,7 +74,7 @@ def test_a_second_resume_is_refused_while_the_first_changes_the_run_files(scene,
     assert len(refused) == 1 and str(run) in refused[0]
 
 
-def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkpoint(tmp_path, capsys):
+def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkpoint(tmp_path, local_ray, capsys):
     """Found and fixed: BATCH/runs/s0 without a checkpoint whose training lock a terminal's training holds is kept
     as it is; the batch's row for s0 says the run is being trained, naming the process."""
     src = tmp_path / "src"
