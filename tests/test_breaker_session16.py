@@ -307,11 +307,11 @@ def test_mac_resource_forks_beside_frames_and_masks_are_left_out(tmp_path, capsy
     capsys.readouterr()
 
 
-def test_generate_raw_beside_an_ema_gallery_keeps_both(scene, tmp_path, capsys):
+def test_generate_raw_beside_an_ema_gallery_keeps_both(two_iteration_copy, capsys):
     """Fixed: `osmis generate RUN --n 2` then `osmis generate RUN --n 2 --raw` wrote both to
     RUN/galleries/step_0000002-seed0-n2, the raw generator's samples silently replacing the EMA gallery (same kind,
     other pictures); the raw one is now named ...-raw (gallery.gallery_name)."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     assert main(["generate", str(run), "--n", "2"]) == 0
     assert main(["generate", str(run), "--n", "2", "--raw"]) == 0
     names = sorted(p.name for p in (run / "galleries").iterdir())
