@@ -29,9 +29,10 @@ def scene(tmp_path) -> Path:
     return write_scene(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def tiny_renderer_run(tmp_path_factory):
-    """A tiny renderer trained 2 iterations on the synthetic scene; returns (run folder, its layout file)."""
+@pytest.fixture(scope="session")
+def _tiny_renderer_base(tmp_path_factory):
+    """A tiny renderer trained 2 iterations on the synthetic scene, once for every module that asks for
+    `tiny_renderer_run`; returns (run folder, its layout file)."""
     from test_renderer_training import TINY_RENDERER
 
     from osmis_core.application.session import start_training
@@ -40,6 +41,16 @@ def tiny_renderer_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_renderer")
     list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), write_scene(root), root / "run").run())
     return root / "run", root / "scene" / "mask" / "00000.png"
+
+
+@pytest.fixture(scope="module")
+def tiny_renderer_run(_tiny_renderer_base, tmp_path_factory):
+    """(run folder, its layout file): a copy of that renderer run for one module, whose tests share it (they add
+    galleries to it); the layout is the shared scene's, which no test changes."""
+    import shutil
+
+    run, layout = _tiny_renderer_base
+    return Path(shutil.copytree(run, tmp_path_factory.mktemp("tiny_renderer_copy") / "run")), layout
 
 
 @pytest.fixture(scope="session")
