@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import SHARED_DATA, write_scene
+from helpers import SHARED_DATA, init_ray, write_scene
 
 from osmis_core.threads import physical_cores
 
@@ -29,9 +29,10 @@ def scene(tmp_path) -> Path:
     return write_scene(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def tiny_renderer_run(tmp_path_factory):
-    """A tiny renderer trained 2 iterations on the synthetic scene; returns (run folder, its layout file)."""
+@pytest.fixture(scope="session")
+def _tiny_renderer_base(tmp_path_factory):
+    """A tiny renderer trained 2 iterations on the synthetic scene, once for every module that asks for
+    `tiny_renderer_run`; returns (run folder, its layout file)."""
     from test_renderer_training import TINY_RENDERER
 
     from osmis_core.application.session import start_training
@@ -40,6 +41,16 @@ def tiny_renderer_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_renderer")
     list(start_training(build_config(overrides={**TINY_RENDERER, "iters": 2}), write_scene(root), root / "run").run())
     return root / "run", root / "scene" / "mask" / "00000.png"
+
+
+@pytest.fixture(scope="module")
+def tiny_renderer_run(_tiny_renderer_base, tmp_path_factory):
+    """(run folder, its layout file): a copy of that renderer run for one module, whose tests share it (they add
+    galleries to it); the layout is the shared scene's, which no test changes."""
+    import shutil
+
+    run, layout = _tiny_renderer_base
+    return Path(shutil.copytree(run, tmp_path_factory.mktemp("tiny_renderer_copy") / "run")), layout
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +93,46 @@ def two_iteration_copy(_two_iteration_base, tmp_path) -> Path:
     import shutil
 
     return Path(shutil.copytree(_two_iteration_base, tmp_path / "run"))
+
+
+# The test after which no test asks for `local_ray` (pytest_collection_finish): Ray is shut down there, not left
+# running idle under the tests that follow.
+_LAST_RAY_TEST: list[str] = []
+
+
+def pytest_collection_finish(session) -> None:
+    users = [item.nodeid for item in session.items if "local_ray" in getattr(item, "fixturenames", ())]
+    _LAST_RAY_TEST[:] = users[-1:]
+
+
+@pytest.fixture(scope="session")
+def _ray_at_the_end():
+    """Shuts down at the session's end a Ray that a test left initialised (a failed or interrupted run)."""
+    yield
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture
+def local_ray(request, _ray_at_the_end):
+    """A real local Ray of 2 CPUs initialised in this process, shared by the batch tests of the session: run_batch
+    uses an initialised Ray as it is, so each test does not pay Ray's start and its workers' torch import again
+    (seconds each). Tests about run_batch (or osmis batch) starting and shutting down its own Ray, or joining a
+    cluster, ask for `no_ray` instead."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    if _LAST_RAY_TEST == [request.node.nodeid]:
+        ray.shutdown()
+
+
+@pytest.fixture
+def no_ray():
+    """No Ray initialised in this process (the shared one of `local_ray` is shut down; the next test that asks for
+    it starts it again): for a test of run_batch starting its own Ray, as `osmis batch` does."""
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        ray.shutdown()

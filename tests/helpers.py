@@ -190,6 +190,18 @@ def training_elsewhere(run: Path):
         proc.stdout.close()
 
 
+def init_ray(**kwargs) -> None:
+    """ray.init, keeping this process's SIGTERM handler: ray.init replaces it (as run_batch's _restore_sigterm
+    says), and with Ray's handler left in place a test run sent SIGTERM (a time limit, `kill`) went on running."""
+    import signal
+
+    import ray
+
+    previous = signal.getsignal(signal.SIGTERM)
+    ray.init(**kwargs)
+    signal.signal(signal.SIGTERM, previous)
+
+
 def video_read_warnings(path, max_frames: int = 40) -> tuple[int, str | None, list[str]]:
     """Reading the video at `path` (data.sources._read_video): (frames decoded, why decoding stopped early or None,
     the warnings it raised)."""

@@ -2,12 +2,11 @@
 
 import csv
 import json
-import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags
+from helpers import TINY, init_ray, save_palette_mask, scene_arrays, tiny_flags
 from PIL import Image
 
 from osmis_core.application.runfolder import RunFolder
@@ -39,21 +38,6 @@ def _sources(root: Path, n: int) -> Path:
 
 def _rows(out: Path) -> dict:
     return {r["name"]: r for r in json.loads((out / "summary.json").read_text())["sources"]}
-
-
-def _init_ray(**kwargs) -> None:
-    """ray.init, keeping this process's SIGTERM handler: ray.init replaces it (as run_batch's _restore_sigterm
-    says), and with Ray's handler left in place a test run sent SIGTERM (a time limit, `kill`) went on running."""
-    previous = signal.getsignal(signal.SIGTERM)
-    ray.init(**kwargs)
-    signal.signal(signal.SIGTERM, previous)
-
-
-@pytest.fixture
-def local_ray():
-    _init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def test_list_sources_folder_and_lists(tmp_path):
@@ -115,7 +99,7 @@ def test_storage_probe_and_escaped_summary(tmp_path):
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["sources"][0]["message"].startswith("<script>")
 
 
-def test_bad_source_is_reported_and_the_others_finish(tmp_path, capsys):
+def test_bad_source_is_reported_and_the_others_finish(tmp_path, no_ray, capsys):
     """CLI with its own local Ray (2 CPUs): a corrupt image fails its source only; the summary names the file."""
     src = _sources(tmp_path / "src", 2)
     (src / "image" / "broken.png").write_bytes((src / "image" / "s0.png").read_bytes()[:200])
@@ -227,7 +211,34 @@ def test_three_sources_dataset_summary_and_idempotent_rerun(tmp_path, local_ray,
             assert folder.latest_step() == 2 and "resumed" not in folder.log_file.read_text()
 
 
-def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(tmp_path):
+def test_a_source_stopped_by_a_health_check_is_failed_not_resumable(tmp_path, local_ray, monkeypatch):
+    """The worker's own function, run here under a real local Ray (its monitor a real actor), with a collapse
+    detector that always fires: the source failed, with the sentence the CLI prints (check, step, kept checkpoint)."""
+    import osmis_core.training.monitor as monitor
+    from osmis_core.batch.sources import BatchSource
+    from osmis_core.batch.worker import BatchMonitor, train_source
+    from osmis_core.config import OsmisConfig
+    from osmis_core.training.health import DiversityCollapse
+
+    monkeypatch.setattr(monitor, "DiversityCollapse", lambda: DiversityCollapse(1e9, patience=1, after_healthy=False))
+    src = _sources(tmp_path / "src", 1)
+    source = BatchSource("s0", src / "image" / "s0.png", src / "mask" / "s0.png")
+    options = {**TINY, "iters": 6, "eval_every": 4, "bernoulli_warmup": 0, "on_collapse": "stop"}
+    result = train_source(
+        source.to_dict(),
+        OsmisConfig().replace(**options).to_dict(),
+        str(tmp_path / "batch"),
+        2,
+        1,
+        str(tmp_path / "batch" / "stop"),
+        ray.remote(BatchMonitor).remote(),
+    )
+    assert result["status"] == "failed", result
+    assert "health check" in result["message"] and "diversity collapse at step 4" in result["message"]
+    assert "step_0000002.pt is kept as latest" in result["message"]
+
+
+def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(tmp_path, no_ray):
     """Two Ray nodes on this machine (one CPU each): the runs spread over both; the second node is removed while
     its run trains, and that run is retried on the head node, resuming from its last checkpoint."""
     from ray.cluster_utils import Cluster
@@ -235,7 +246,7 @@ def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(t
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         worker_node = cluster.add_node(num_cpus=1)
-        _init_ray(address=cluster.address, log_to_driver=False)
+        init_ray(address=cluster.address, log_to_driver=False)
         cluster.wait_for_nodes()
         src = _sources(tmp_path / "src", 2)
         out = tmp_path / "batch"
@@ -267,30 +278,3 @@ def test_two_nodes_spread_and_a_lost_node_costs_only_work_since_its_checkpoint(t
     finally:
         ray.shutdown()
         cluster.shutdown()
-
-
-def test_a_source_stopped_by_a_health_check_is_failed_not_resumable(tmp_path, local_ray, monkeypatch):
-    """The worker's own function, run here under a real local Ray (its monitor a real actor), with a collapse
-    detector that always fires: the source failed, with the sentence the CLI prints (check, step, kept checkpoint)."""
-    import osmis_core.training.monitor as monitor
-    from osmis_core.batch.sources import BatchSource
-    from osmis_core.batch.worker import BatchMonitor, train_source
-    from osmis_core.config import OsmisConfig
-    from osmis_core.training.health import DiversityCollapse
-
-    monkeypatch.setattr(monitor, "DiversityCollapse", lambda: DiversityCollapse(1e9, patience=1, after_healthy=False))
-    src = _sources(tmp_path / "src", 1)
-    source = BatchSource("s0", src / "image" / "s0.png", src / "mask" / "s0.png")
-    options = {**TINY, "iters": 6, "eval_every": 4, "bernoulli_warmup": 0, "on_collapse": "stop"}
-    result = train_source(
-        source.to_dict(),
-        OsmisConfig().replace(**options).to_dict(),
-        str(tmp_path / "batch"),
-        2,
-        1,
-        str(tmp_path / "batch" / "stop"),
-        ray.remote(BatchMonitor).remote(),
-    )
-    assert result["status"] == "failed", result
-    assert "health check" in result["message"] and "diversity collapse at step 4" in result["message"]
-    assert "step_0000002.pt is kept as latest" in result["message"]

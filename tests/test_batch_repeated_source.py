@@ -29,7 +29,7 @@ def test_a_repeated_source_is_a_problem_and_an_ablation_is_not(tmp_path):
     )
 
 
-def test_an_override_equal_to_the_batchs_own_value_is_a_repeat(tmp_path):
+def test_an_override_equal_to_the_batchs_own_value_is_a_repeat(tmp_path, local_ray):
     """Breaker 18's open item: `{"iters": 2}` in a batch of 2 iterations trains the same model as the entry without
     it, so it is a repeat (sources are compared with the batch's values applied, not as written)."""
     scene = write_scene(tmp_path)

@@ -463,12 +463,14 @@ def test_evaluate_of_a_gallery_whose_page_is_a_folder_names_it_in_a_sentence(gal
     assert err == f"error: {gallery / 'index.html'}: the metrics cannot be written (Is a directory).", err
 
 
-def test_animate_refuses_an_out_it_cannot_write_before_drawing(scene, tmp_path, monkeypatch, capsys):
+def test_animate_refuses_an_out_it_cannot_write_before_drawing(
+    two_iteration_copy, scene, tmp_path, monkeypatch, capsys
+):
     """Fixed here: `osmis animate RUN --out FOLDER.mp4` (a folder of that name) or --out under a file drew every
     frame, then failed writing; refused before the run is even loaded."""
     import osmis_core.application.animate as animate
 
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     (tmp_path / "walk.mp4").mkdir()
     monkeypatch.setattr(animate, "load_generator", lambda *a, **k: pytest.fail("the walk was drawn"))
     image = scene / "image" / "00000.png"
@@ -477,13 +479,13 @@ def test_animate_refuses_an_out_it_cannot_write_before_drawing(scene, tmp_path, 
         assert _one_error(capsys) == f"error: {out}: cannot be written ({problem})."
 
 
-def test_training_a_run_folder_as_data_says_it_is_a_run(scene, tmp_path, capsys):
+def test_training_a_run_folder_as_data_says_it_is_a_run(two_iteration_copy, scene, tmp_path, capsys):
     """Fixed here: `osmis train RUN` (--resume forgotten) said "RUN: the folder holds no images (expected .png/.jpg
     files or an image/ subfolder)"; it says the folder is a run and gives the command that continues it. A data
     folder that also holds a run (trained with --out DATA) still trains."""
     from helpers import TINY
 
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     assert main(["train", str(run), "--iters", "2", "--out", str(tmp_path / "r2")]) == 2
     assert _one_error(capsys) == (
         f"error: {run}: is a run folder (it holds run.json), not training data; continue it with `osmis train {run} "

@@ -206,10 +206,9 @@ def test_a_batch_csv_cell_is_never_dropped(tmp_path):
         list_sources(tmp_path / "semicolons.csv")
 
 
-def test_a_batch_source_whose_name_now_gives_other_data_fails(scene, tmp_path, capsys):
+def test_a_batch_source_whose_name_now_gives_other_data_fails(scene, tmp_path, local_ray, capsys):
     """Fixed: a list whose entry under name x now gives other data than x's finished run was trained on reported x
     'finished' with the new file as its data, and merged the old run's pairs into the dataset as x's."""
-    pytest.importorskip("ray")
     batch = tmp_path / "B"
     two_iteration_run(scene, batch / "runs" / "x")  # x's run, trained on the scene
     other = tmp_path / "other.png"
@@ -259,12 +258,11 @@ def test_renders_are_not_added_to_an_export_of_a_render_gallery(tiny_renderer_ru
     assert len(add_to_gallery(renderer, ids, [NoiseRecipe(3)], renders)["items"]) == 3  # its own kind: added to
 
 
-def test_sigterm_stops_a_batch_after_ray_started(scene, tmp_path):
+def test_sigterm_stops_a_batch_after_ray_started(scene, tmp_path, no_ray):
     """Fixed: `kill` (SIGTERM) of a running `osmis batch` aborted the process (exit 134: "*** SIGTERM received ***"
     from the native handler that ray.init installs in the driver), leaving no summary and no checkpoint of the
     running run's last steps; README promises SIGTERM is handled as Ctrl-C. run_batch now puts back the caller's
     SIGTERM handler after ray.init (here the osmis command's own, stand-in: a stop request)."""
-    pytest.importorskip("ray")
     import os
     import signal
 
@@ -309,11 +307,11 @@ def test_mac_resource_forks_beside_frames_and_masks_are_left_out(tmp_path, capsy
     capsys.readouterr()
 
 
-def test_generate_raw_beside_an_ema_gallery_keeps_both(scene, tmp_path, capsys):
+def test_generate_raw_beside_an_ema_gallery_keeps_both(two_iteration_copy, capsys):
     """Fixed: `osmis generate RUN --n 2` then `osmis generate RUN --n 2 --raw` wrote both to
     RUN/galleries/step_0000002-seed0-n2, the raw generator's samples silently replacing the EMA gallery (same kind,
     other pictures); the raw one is now named ...-raw (gallery.gallery_name)."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     assert main(["generate", str(run), "--n", "2"]) == 0
     assert main(["generate", str(run), "--n", "2", "--raw"]) == 0
     names = sorted(p.name for p in (run / "galleries").iterdir())
@@ -396,12 +394,11 @@ def test_a_data_folder_of_two_videos_is_refused_not_half_used(tmp_path, capsys):
     assert not run.exists()
 
 
-def test_a_second_batch_into_a_running_batch_folder_is_refused(scene, tmp_path):
+def test_a_second_batch_into_a_running_batch_folder_is_refused(scene, tmp_path, local_ray):
     """Fixed: two `osmis batch` commands into one BATCH at once (a second terminal, a job started twice) both
     trained every run: two trainings wrote each run folder's checkpoints and stats.jsonl (steps 1, 2, ..., 11, 1,
     12, 2, ...), and both reported "finished". The running batch holds BATCH/.lock; a second is refused naming
     the folder and the process, before it starts anything; the lock goes with the first batch."""
-    pytest.importorskip("ray")
     import fcntl
     import os
 
@@ -425,12 +422,11 @@ def test_a_second_batch_into_a_running_batch_folder_is_refused(scene, tmp_path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # let go by the first batch's end
 
 
-def test_a_batch_never_deletes_a_users_file_in_a_runs_gallery(scene, tmp_path, capsys):
+def test_a_batch_never_deletes_a_users_file_in_a_runs_gallery(scene, tmp_path, local_ray, capsys):
     """Fixed: re-running a batch with another --n-per-source removed BATCH/runs/<source>/galleries/batch whole
     (shutil.rmtree), a user's notes kept there with it, where every other command refuses to replace a gallery
     folder that holds anything else; the batch's gallery is now replaced by the same rule (the source fails
     naming the file, which stays)."""
-    pytest.importorskip("ray")
     from osmis_core.application.session import start_training
     from osmis_core.config import OsmisConfig
 
@@ -449,11 +445,10 @@ def test_a_batch_never_deletes_a_users_file_in_a_runs_gallery(scene, tmp_path, c
     capsys.readouterr()
 
 
-def test_a_batch_source_read_with_a_warning_says_so_in_the_summary(tmp_path, capsys):
+def test_a_batch_source_read_with_a_warning_says_so_in_the_summary(tmp_path, local_ray, capsys):
     """Fixed: a batch source whose video stops decoding after a few of its 40 frames trained on those and was
     reported "finished" with an empty message: the warning `osmis train` prints was lost on the Ray worker. The
     summary row now carries it."""
-    pytest.importorskip("ray")
     (tmp_path / "src").mkdir()
     video = _broken_video(tmp_path / "src" / "clip.mp4")
     batch = tmp_path / "B"

@@ -49,7 +49,6 @@ from helpers import (
     save_palette_mask,
     scene_arrays,
     training_elsewhere,
-    two_iteration_run,
 )
 from PIL import Image
 
@@ -59,10 +58,10 @@ from osmis_core.cli import main
 from osmis_core.errors import OsmisError
 
 
-def test_a_second_resume_is_refused_while_the_first_changes_the_run_files(scene, tmp_path):
+def test_a_second_resume_is_refused_while_the_first_changes_the_run_files(two_iteration_copy):
     """Found and fixed: while one resume sets up (here: inside its `check`, after it removed temporaries and before
     it cuts stats.jsonl back and rewrites run.json), a second resume of the run is refused, not set up beside it."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     refused = []
 
     def second_resume(config, folder):
@@ -74,7 +73,7 @@ def test_a_second_resume_is_refused_while_the_first_changes_the_run_files(scene,
     assert len(refused) == 1 and str(run) in refused[0]
 
 
-def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkpoint(tmp_path, capsys):
+def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkpoint(tmp_path, local_ray, capsys):
     """Found and fixed: BATCH/runs/s0 without a checkpoint whose training lock a terminal's training holds is kept
     as it is; the batch's row for s0 says the run is being trained, naming the process."""
     src = tmp_path / "src"
@@ -112,10 +111,10 @@ def test_a_batch_does_not_delete_a_run_a_terminal_trains_before_its_first_checkp
     capsys.readouterr()
 
 
-def test_a_training_lock_that_is_a_folder_is_named(scene, tmp_path, capsys):
+def test_a_training_lock_that_is_a_folder_is_named(two_iteration_copy, capsys):
     """Found and fixed: RUN/.training.lock made a folder is named in the refusal (exit 2, nothing trained), not
     'the run folder cannot be written' of a folder that can be."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     lock = RunFolder(run).training_lock
     lock.unlink()
     lock.mkdir()
@@ -185,10 +184,10 @@ def test_renders_of_two_layouts_of_one_name_in_two_folders_keep_both(tiny_render
     assert len(made) == 2, made
 
 
-def test_a_training_lock_that_is_a_symbolic_link_does_not_overwrite_its_target(scene, tmp_path, capsys):
+def test_a_training_lock_that_is_a_symbolic_link_does_not_overwrite_its_target(two_iteration_copy, tmp_path, capsys):
     """Found and fixed: RUN/.training.lock made a symbolic link (to a user's file) was followed, and the training
     wrote its process id over that file; the link is now refused, named, and the file left as it was."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     precious = tmp_path / "notes.txt"
     precious.write_text("a user's notes\n")
     lock = RunFolder(run).training_lock
@@ -200,12 +199,12 @@ def test_a_training_lock_that_is_a_symbolic_link_does_not_overwrite_its_target(s
     assert precious.read_text() == "a user's notes\n"
 
 
-def test_an_export_into_a_folder_that_looks_empty_names_what_it_holds(scene, tmp_path):
+def test_an_export_into_a_folder_that_looks_empty_names_what_it_holds(two_iteration_copy, tmp_path):
     """Found and fixed: a folder holding only a hidden file (.DS_Store; empty in a file dialog) was refused as "the
     folder holds files but no manifest.json"; the sentence names the file, so the user sees why."""
     from osmis_core.application.gallery import export_replaces
 
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     g = tmp_path / "g"
     assert main(["generate", str(run), "--n", "2", "--out", str(g)]) == 0
     dest = tmp_path / "picked"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import folder_bytes, two_iteration_run
+from helpers import folder_bytes
 
 from osmis_core.application.gallery import gallery_kind
 from osmis_core.cli import main
@@ -18,8 +18,8 @@ def _gallery(run, out, n=2):
     return out
 
 
-def test_export_does_not_replace_a_generated_gallery(scene, tmp_path, capsys):
-    run = two_iteration_run(scene, tmp_path / "run")
+def test_export_does_not_replace_a_generated_gallery(two_iteration_copy, tmp_path, capsys):
+    run = two_iteration_copy
     g = _gallery(run, tmp_path / "g")
     other = _gallery(run, tmp_path / "other", n=3)
     before = folder_bytes(other)
@@ -32,8 +32,8 @@ def test_export_does_not_replace_a_generated_gallery(scene, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_generate_does_not_replace_an_export(scene, tmp_path, capsys):
-    run = two_iteration_run(scene, tmp_path / "run")
+def test_generate_does_not_replace_an_export(two_iteration_copy, tmp_path, capsys):
+    run = two_iteration_copy
     g = _gallery(run, tmp_path / "g")
     e = tmp_path / "picked"
     assert main(["export", str(g), "--select", "1", "--out", str(e)]) == 0
@@ -45,9 +45,9 @@ def test_generate_does_not_replace_an_export(scene, tmp_path, capsys):
     assert folder_bytes(e) == before
 
 
-def test_render_does_not_replace_a_generated_gallery(tiny_renderer_run, scene, tmp_path, capsys):
+def test_render_does_not_replace_a_generated_gallery(tiny_renderer_run, two_iteration_copy, tmp_path, capsys):
     renderer, _ = tiny_renderer_run
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     g = _gallery(run, tmp_path / "g")
     layouts = _gallery(run, tmp_path / "layouts")
     before = folder_bytes(g)
@@ -58,10 +58,10 @@ def test_render_does_not_replace_a_generated_gallery(tiny_renderer_run, scene, t
     assert folder_bytes(g) == before
 
 
-def test_a_gallery_of_its_own_kind_and_a_damaged_one_are_still_replaced(scene, tmp_path, capsys):
+def test_a_gallery_of_its_own_kind_and_a_damaged_one_are_still_replaced(two_iteration_copy, tmp_path, capsys):
     """Regenerating over a generated gallery, exporting over an earlier export (breaker 15's tests cover both by
     the CLI), and a gallery whose manifest no longer reads (it cannot be told apart; it is replaced as before)."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     g = _gallery(run, tmp_path / "g")
     damaged = _gallery(run, tmp_path / "damaged")
     (damaged / "manifest.json").write_text("{not json")

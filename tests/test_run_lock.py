@@ -6,7 +6,7 @@ turn, and its resume would first cut stats.jsonl back and remove the running tra
 from __future__ import annotations
 
 import pytest
-from helpers import TINY, folder_bytes, tiny_flags, training_elsewhere, two_iteration_run
+from helpers import TINY, folder_bytes, tiny_flags, training_elsewhere
 
 from osmis_core.application.runfolder import RunFolder
 from osmis_core.application.session import resume_training
@@ -15,9 +15,9 @@ from osmis_core.errors import OsmisError
 
 
 @pytest.fixture
-def held_by_another_process(scene, tmp_path):
+def held_by_another_process(two_iteration_copy):
     """A finished two-iteration run whose training lock another process holds (as a training would)."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     with training_elsewhere(run) as proc:
         yield run, proc.pid
 
@@ -41,10 +41,10 @@ def test_the_library_and_the_app_are_refused_the_same_way(held_by_another_proces
         resume_training(run, {"iters": 4})
 
 
-def test_a_run_killed_while_training_resumes(scene, tmp_path, capsys):
+def test_a_run_killed_while_training_resumes(two_iteration_copy, capsys):
     """The lock goes with its process: a holder killed (as a training killed by the system) leaves a lock file
     that nobody holds, and the run resumes."""
-    run = two_iteration_run(scene, tmp_path / "run")
+    run = two_iteration_copy
     with training_elsewhere(run):
         pass  # killed on leaving
     assert RunFolder(run).training_lock.is_file()

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
-from scipy.optimize import nnls
 
 from ..errors import DataError
 from ..models.visual import palette
@@ -334,7 +333,11 @@ def _on_segments(colours: np.ndarray, classes: np.ndarray, tolerance: float) -> 
 def _distance_to_mixes(colours: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Per colour (N x 3), the largest channel difference (levels) to the nearest mix of the class colours (K x 3:
     weights >= 0 summing to 1, the convex hull of the classes); 0 for a blend of classes such as an anti-aliased
-    edge or corner gives. Non-negative least squares with the sum held to 1 by a heavily weighted row."""
+    edge or corner gives. Non-negative least squares with the sum held to 1 by a heavily weighted row. scipy.optimize
+    is imported here, for the few layouts that need it: at module level it cost every osmis command's start about a
+    second (this module is imported by each command that reads data)."""
+    from scipy.optimize import nnls
+
     heavy = 1e4
     a = np.vstack([classes.T.astype(np.float64), np.full((1, len(classes)), heavy)])
     out = np.zeros(len(colours))
