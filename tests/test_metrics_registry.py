@@ -4,6 +4,7 @@ reasons for scores not computed. CPU, random weights, tiny images."""
 import csv
 import importlib
 import json
+import re
 import time
 
 import numpy as np
@@ -144,7 +145,9 @@ def test_plan_estimates_and_budget():
     assert isinstance(plan, EvaluationPlan) and [m.name for m in plan.planned] == ["sifid", "diversity", "miou"]
     assert all(m.seconds > 0 and m.skipped is None for m in plan.planned)
     text = plan.summary()
-    assert "SIFID: about" in text and "mIoU: about" in text and "total: about" in text
+    # an estimate is "about N s", or "under 1 s" on a machine fast enough (the plan's wording, _said_seconds)
+    for label in ("SIFID", "mIoU", "total"):
+        assert re.search(rf"{label}: (about [\d.,]+ (s|min)|under 1 s)", text), text
     assert set(result["estimates"]) == {"sifid", "diversity", "miou"} and result["seconds"]["miou"] > 0
 
     # a zero budget keeps nothing; each metric says why, with its estimate
