@@ -132,6 +132,26 @@ def test_a_new_run_is_not_started_over_a_run_folder_that_lost_its_run_json(train
     assert {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()} == before
 
 
+def test_a_start_killed_before_its_run_json_is_started_again_not_called_a_lost_run(scene, tmp_path, capsys):
+    """A start killed while it wrote run.json (RunFolder.create made checkpoints/ and samples/ first) leaves a
+    folder with empty checkpoints/ and a temporary of run.json: no run to lose there. `osmis train DATA --out RUN`
+    starts in it and removes the temporary, as before the run.json-missing rule (tests/test_faults.py's
+    kill-mid-write case found this: the rule refused that folder)."""
+    from helpers import osmis_cli, tiny_flags
+
+    run = tmp_path / "run"
+    for d in ("checkpoints", "samples"):
+        (run / d).mkdir(parents=True)
+    (run / ".run.json.k1ll3d_x.tmp").write_text("{")
+    r = osmis_cli(capsys, "train", scene, "--out", run, "--quiet", *tiny_flags(iters=2))
+    assert r.returncode == 0, r.stderr
+    assert (run / "run.json").is_file() and not list(run.glob(".*.tmp"))
+    # a checkpoints/ that holds a checkpoint is a run's, whatever else is missing
+    (run / "run.json").unlink()
+    r = osmis_cli(capsys, "train", scene, "--out", run, "--quiet", *tiny_flags(iters=2))
+    assert r.returncode == 2 and "looks like a run folder whose run.json is missing" in r.stderr, r.stderr
+
+
 def test_evaluate_names_a_run_folder_that_lost_its_run_json(trained, scene, capsys):
     """`osmis evaluate RUN` where RUN lost its run.json: named as such a run folder, as generate and train name it,
     not "the gallery holds no images"."""

@@ -185,12 +185,24 @@ _RUN_FOLDER_SIGNS = ("checkpoints", "stats.jsonl")
 
 
 def _orphan_signs(path: str | Path) -> list[str]:
-    """The run-folder entries (checkpoints/, stats.jsonl) of a folder without run.json; [] when it holds run.json,
-    none of them, or is no folder."""
+    """The run-folder entries (checkpoints/ holding files, stats.jsonl) of a folder without run.json; [] when it
+    holds run.json, none of them, or is no folder. A start killed before its run.json was written (RunFolder.create
+    makes the folders first) leaves checkpoints/ empty but for temporaries: no run is lost there, and a new start
+    in it (session.start_training) removes them."""
     p = Path(path)
     if not p.is_dir() or (p / "run.json").is_file():
         return []
-    signs = [f"{name}/" if (p / name).is_dir() else name for name in _RUN_FOLDER_SIGNS if (p / name).exists()]
+    signs = []
+    for name in _RUN_FOLDER_SIGNS:
+        entry = p / name
+        if entry.is_dir():
+            try:
+                if any(not _TEMP_RE.match(e.name) for e in entry.iterdir()):
+                    signs.append(f"{name}/")
+            except OSError:  # a folder that cannot be listed: it may hold a run's files
+                signs.append(f"{name}/")
+        elif entry.exists():
+            signs.append(name)
     return signs if signs and not _holds_data(p) else []
 
 
