@@ -4,6 +4,7 @@ caller stops or pauses training."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,6 +182,21 @@ class GenerationFinished:
 
 
 GenerationEvent = GenerationStarted | SamplesWritten | GenerationFinished
+
+
+def run_gallery_stream(
+    events: Iterable[GenerationEvent], on_event: Callable[[GenerationEvent], None] | None = None
+) -> Path | None:
+    """Drain a gallery's event stream (generate, render), passing each event to on_event; the folder its
+    GenerationFinished names (None if the stream ended without one)."""
+    path = None
+    for event in events:
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, GenerationFinished):
+            path = event.out_dir
+    return path
+
 
 Event = (
     TrainingStarted

@@ -33,7 +33,7 @@ from PIL import Image
 from ..config import MAX_SAMPLES, MAX_SEED, PRECISIONS
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError, OsmisError
-from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
+from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
 from ..files import atomic_write_text, clear_leftover_siblings, new_sibling_dir, swap_dir_in
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 from .generate import load_generator, sample
@@ -105,13 +105,9 @@ def generate_gallery(
     (0..MAX_SEED), batch_size, precision (PRECISIONS) or device, OsmisError for
     an unusable run or an output folder that cannot be written (the previous gallery is then untouched).
     """
-    path = None
-    for event in gallery_events(run_dir, out_dir, n, seed, checkpoint, ema, device, batch_size, precision):
-        if on_event is not None:
-            on_event(event)
-        if isinstance(event, GenerationFinished):
-            path = event.out_dir
-    return path
+    return run_gallery_stream(
+        gallery_events(run_dir, out_dir, n, seed, checkpoint, ema, device, batch_size, precision), on_event
+    )
 
 
 def gallery_events(

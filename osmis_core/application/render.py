@@ -36,7 +36,7 @@ from ..data.masks import (
 from ..data.sources import data_files, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
-from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten
+from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
 from ..files import atomic_write_bytes, atomic_write_text, swap_dir_in
 from ..models.renderer import (
     NOISE_MODES,
@@ -515,13 +515,11 @@ def render_gallery(
     done, so a failure leaves out_dir as it was. one_class_ok: accept layouts of a single class (the masks of an
     OSMIS gallery, which may be all background); a layout the user drew or chose must hold two classes.
     """
-    path = None
-    for event in render_gallery_events(
-        run_dir, layouts, out_dir, n, seed, noise, region, resample_seed, device, checkpoint, one_class_ok
-    ):
-        if isinstance(event, GenerationFinished):
-            path = event.out_dir
-    return path
+    return run_gallery_stream(
+        render_gallery_events(
+            run_dir, layouts, out_dir, n, seed, noise, region, resample_seed, device, checkpoint, one_class_ok
+        )
+    )
 
 
 def render_source_label(
@@ -991,11 +989,7 @@ def render_gallery_masks(
 ) -> Path:
     """Render every mask of an OSMIS gallery with a renderer run (spec section 5, the two-stage pipeline) into
     out_dir (default rendered_gallery_path). OSMIS's all-background masks are rendered too."""
-    path = None
-    for event in render_gallery_masks_events(renderer_run, gallery, n, seed, device, out_dir):
-        if isinstance(event, GenerationFinished):
-            path = event.out_dir
-    return path
+    return run_gallery_stream(render_gallery_masks_events(renderer_run, gallery, n, seed, device, out_dir))
 
 
 def render_gallery_masks_events(
