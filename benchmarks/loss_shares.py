@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 
@@ -31,17 +32,26 @@ def loss_shares(run: Path) -> dict | None:
         config = json.loads((run / "run.json").read_text(encoding="utf-8"))["config"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    weight = _option(config, "lambda_dr") if isinstance(config, dict) else None
+    if not isinstance(weight, (int, float)):  # an old or hand-edited run.json: no weight to scale by
+        return None
+    try:  # a stats.jsonl that is a folder or not text holds no logged losses
+        lines = (run / "stats.jsonl").read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        return None
     rows = []
-    for line in (run / "stats.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in lines:
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if all(isinstance(row.get(k), (int, float)) for k in ("g_diversity", "g_low_level", "g_content", "g_layout")):
+        if isinstance(row, dict) and all(
+            isinstance(row.get(k), (int, float)) for k in ("g_diversity", "g_low_level", "g_content", "g_layout")
+        ):
             rows.append(row)
     if not rows:
         return None
-    weight = float(_option(config, "lambda_dr"))
+    weight = float(weight)
     diversity = statistics.median(abs(r["g_diversity"]) for r in rows)
     return {
         "batch_size": _option(config, "batch_size"),
@@ -57,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", help="folders searched for run folders (with run.json and stats.jsonl)")
     args = p.parse_args(argv)
+    missing = [f for f in args.folders if not Path(f).is_dir()]
+    if missing:  # one sentence, not a table that silently lacks the folder the user meant
+        print(f"error: {missing[0]}: no such folder.", file=sys.stderr)
+        return 2
     print("run | batch | lambda_DR | median |g_diversity| | lambda_DR x it | median adversarial G | logged steps")
     for folder in args.folders:
         for stats in sorted(Path(folder).rglob("stats.jsonl")):
