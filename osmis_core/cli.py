@@ -21,6 +21,7 @@ from .config import (
     OsmisConfig,
     build_config,
     check_model_options,
+    flag_naming,
     model_default,
     model_reads,
     option_type,
@@ -85,6 +86,11 @@ def _option_parser(t: type, words):
 
 def _overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in vars(args).items() if k in FIELDS}
+
+
+def _named_as_typed(args: argparse.Namespace):
+    """How the engine's warnings name an option: by the flag the user typed (--lr-d), else "option 'NAME'"."""
+    return flag_naming(_overrides(args))
 
 
 def _config_from_args(args, also_for: str | None = None):
@@ -517,7 +523,7 @@ def _terminate_as_interrupt(signum, frame) -> None:
 def cmd_inspect(args) -> int:
     from .application.session import inspect_data
 
-    report = inspect_data(args.data, args.mask, _config_from_args(args))
+    report = inspect_data(args.data, args.mask, _config_from_args(args), name_as=_named_as_typed(args))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
@@ -560,7 +566,7 @@ def cmd_train(args) -> int:
     else:
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else new_run_dir(args.data)
-        trainer = start_training(config, args.data, run_dir, args.mask)
+        trainer = start_training(config, args.data, run_dir, args.mask, name_as=_named_as_typed(args))
     return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
 
 
@@ -1049,7 +1055,12 @@ def cmd_run(args) -> int:
             )
         check_checkpoint_will_exist(checkpoint, config)
         trainer = start_training(
-            config, args.data, run_dir, args.mask, check=lambda _, data: evaluation_fits(data.images.shape[-2:])
+            config,
+            args.data,
+            run_dir,
+            args.mask,
+            check=lambda _, data: evaluation_fits(data.images.shape[-2:]),
+            name_as=_named_as_typed(args),
         )
     stop_signals: list[int] = []
 
@@ -1095,7 +1106,9 @@ def cmd_run(args) -> int:
             asked = _renderer_resume_overrides(args, renderer_config)
             renderer = resume_training(renderer_dir, asked, typed=set(_overrides(args)) & set(asked))
         else:
-            renderer = start_training(renderer_config, args.data, renderer_dir, args.mask)
+            renderer = start_training(
+                renderer_config, args.data, renderer_dir, args.mask, name_as=_named_as_typed(args)
+            )
         code = run_with_progress(
             renderer,
             resumed=resuming,

@@ -810,6 +810,18 @@ def typed_flag(name: str, value: Any) -> str:
     return flag if option_type(name) is bool else f"{flag} {value}"
 
 
+def flag_naming(typed: Mapping[str, Any], others: Callable[[str], str] | None = None) -> Callable[[str], str]:
+    """How a message names an option where the user typed `typed` (option -> value) as command-line flags: by the
+    flag as given (--lr-d, --no-augment); any other by `others` (default "option 'NAME'": a preset's, a file's)."""
+
+    def name_it(name: str) -> str:
+        if name in typed:
+            return _flag_as_given(name, typed[name])
+        return others(name) if others is not None else f"option '{name}'"
+
+    return name_it
+
+
 def _word_of(given: Mapping[str, Any], name: str) -> str:
     """The option of `given` whose word (see _opt) sets `name`."""
     return next(k for k, v in given.items() if name in _stands_for(k, v))
@@ -991,15 +1003,19 @@ def _check_together(
             )
 
 
-def config_warnings(config: OsmisConfig) -> list[str]:
-    """Sentences about accepted values that are almost surely mistakes (e.g. a learning rate of 1e10)."""
+def config_warnings(config: OsmisConfig, name_as: Callable[[str], str] | None = None) -> list[str]:
+    """Sentences about accepted values that are almost surely mistakes (e.g. a learning rate of 1e10).
+
+    name_as: how a sentence names an option, as with_options' does (the CLI's `flag_naming` of the flags typed, the
+    app's form `option_label`), so that a warning names what the user gave; default "option 'NAME'"."""
     out = []
     for name, value in config.flat().items():
         limit = FIELDS[name][1].metadata.get("warn_above")
         if limit is not None and value is not None and value > limit:
             default = FIELDS[name][1].default
+            named = name_as(name) if name_as is not None else f"option '{name}'"
             out.append(
-                f"option '{name}' = {value:g} is far above usual values (default {default:g}, usually at "
+                f"{named} = {value:g} is far above usual values (default {default:g}, usually at "
                 f"most {limit:g}); training will probably diverge or produce garbage."
             )
     return out

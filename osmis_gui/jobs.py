@@ -134,10 +134,12 @@ def load_preview(path: str, mask_path: str | None, options: dict) -> DataPreview
 
 
 def inspect(path: str, mask_path: str | None, config):
-    """The engine's InspectReport of the data with these settings."""
+    """The engine's InspectReport of the data with these settings; its warnings name the options by the form's
+    labels, as the form's own messages do."""
     from osmis_core.application.session import inspect_data
+    from osmis_core.config import option_label
 
-    return inspect_data(path, mask_path, config)
+    return inspect_data(path, mask_path, config, name_as=option_label)
 
 
 def read_image(path: str) -> QImage | None:
@@ -207,15 +209,16 @@ def train(mode: str, config, data_path: str | None, mask_path: str | None, run_d
     """Build the trainer (1-2 s: data, models) and yield its events. mode: 'new', or 'resume' (the run continues
     with the options of `config` that may change on resume)."""
     from osmis_core.application.session import resume_training, start_training
+    from osmis_core.config import option_label
     from osmis_core.events import IterationDone
     from osmis_core.threads import configured_plan
 
     if mode == "new":
-        trainer = start_training(config, data_path, run_dir, mask_path)
+        trainer = start_training(config, data_path, run_dir, mask_path, name_as=option_label)
     else:
         # the form's options change the run where they differ from its config (a rollback's halved lr_d is kept
         # unless the learning rate is edited)
-        trainer = resume_training(run_dir, resumable_changes(config), typed=())
+        trainer = resume_training(run_dir, resumable_changes(config), typed=(), name_as=option_label)
     plan = configured_plan()  # set by the app's entry point; None when the app is embedded
     governor = plan.governor() if plan is not None else None
     for event in trainer.run(control, resumed=(mode == "resume")):

@@ -78,7 +78,7 @@ def test_inspect_warns_about_a_learning_rate_train_would_warn_about(scene, capsy
     captured = capsys.readouterr()
     line = next(x for x in captured.out.splitlines() if x.startswith("training:"))
     assert "lr_g 1e+09" in line, line
-    assert "lr_g" in captured.err and "far above usual values" in captured.err, captured.err
+    assert "--lr-g" in captured.err and "far above usual values" in captured.err, captured.err
 
 
 @pytest.mark.parametrize(

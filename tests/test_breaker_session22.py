@@ -83,14 +83,9 @@ def test_a_run_folder_given_as_a_batch_s_sources_is_named_as_one(trained, tmp_pa
     assert not (tmp_path / "batch").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: config_warnings names every option \"option 'NAME'\" whoever gave it; start_training and "
-    "inspect_data would need the caller's naming (the CLI's typed flags, the form's labels) passed down",
-)
 def test_a_value_far_above_usual_is_warned_about_by_the_flag_that_gave_it(scene, capsys):
-    """`osmis inspect DATA --lr-d 1e20` warns naming --lr-d, as every refusal of a typed flag names the flag (the
-    app's form would name its label, "LR D")."""
+    """Fixed (fix22b): `osmis inspect DATA --lr-d 1e20` warns naming --lr-d, as every refusal of a typed flag names
+    the flag (the app's form names its label)."""
     from helpers import osmis_cli
 
     r = osmis_cli(capsys, "inspect", scene, "--lr-d", "1e20")

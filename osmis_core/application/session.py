@@ -26,6 +26,7 @@ from ..config import (
     check_given_values,
     check_model_options,
     config_warnings,
+    flag_naming,
     model_reads,
     typed_flag,
 )
@@ -73,8 +74,8 @@ def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
     return path
 
 
-def _warn_config(config: OsmisConfig) -> None:
-    for message in config_warnings(config):
+def _warn_config(config: OsmisConfig, name_as: Callable[[str], str] | None) -> None:
+    for message in config_warnings(config, name_as):
         warnings.warn(message, stacklevel=2)
 
 
@@ -108,6 +109,7 @@ def start_training(
     run_dir: str | Path | None = None,
     mask_path: str | Path | None = None,
     check: Callable[[OsmisConfig, Any], None] | None = None,
+    name_as: Callable[[str], str] | None = None,
 ) -> Trainer:
     """Create a new run folder and a trainer at step 0; `trainer.run()` then trains and yields events.
 
@@ -115,6 +117,8 @@ def start_training(
     a run killed before its first checkpoint has nothing to keep and starts again in place.
     check(config, data): called with the loaded data (its `images`, F x 3 x H x W at the training size) before
     anything is written; it raises to refuse the start (`osmis run` checks its evaluation against the size).
+    name_as: how a warning about a value (config_warnings) names its option: the CLI's flags as typed
+    (config.flag_naming), the app's form labels (config.option_label); default "option 'NAME'".
     Raises ConfigError when config is not an OsmisConfig or run_dir already holds a run, DataError for unusable
     data, OsmisError for an output folder that cannot be written.
     """
@@ -147,7 +151,7 @@ def start_training(
     _check_config_for_data(config, data, data_path)
     if check is not None:
         check(config, data)
-    _warn_config(config)
+    _warn_config(config, name_as)
     folder.create()
     with folder.training():  # held while this start changes the run's files (Trainer.run takes it again)
         removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
@@ -294,6 +298,7 @@ def resume_training(
     overrides: dict | None = None,
     typed: Collection[str] | None = None,
     check: Callable[[OsmisConfig, RunFolder], None] | None = None,
+    name_as: Callable[[str], str] | None = None,
 ) -> Trainer:
     """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with.
 
@@ -309,7 +314,8 @@ def resume_training(
 
     check(config, folder): called with the config as it will be and the run folder before the data is loaded or
     anything is written; it raises to refuse the resume (`osmis run --checkpoint` checks the checkpoint it asks for
-    will exist).
+    will exist). name_as: how a warning about a value (config_warnings) names an option not typed (the app's form
+    labels); a typed one is named by its flag, as the resume's refusals name it.
 
     Each change is recorded in run.json's `resume_changes` and in log.txt, a learning rate's from the rate in use; a
     change of iters that moves the learning-rate schedule (lr_decay_from below 1) says so in log.txt.
@@ -342,7 +348,7 @@ def resume_training(
         trainer_class, load_data = model_parts(config)
         data, data_warnings = _load_data_noted(load_data, config, data_info["path"], data_info.get("mask_path"), device)
         _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
-        _warn_config(config)
+        _warn_config(config, flag_naming({k: asked[k] for k in typed}, name_as))
         trainer = trainer_class(config, data, folder.root, device)
         trainer.load_state_dict(state)
         # the checkpoint's optimiser states hold the learning rates the run trained with, after any rollback halved
@@ -462,15 +468,21 @@ def _data_named(data_path: str | Path) -> Iterator[None]:
         raise
 
 
-def inspect_data(data_path: str | Path, mask_path: str | Path | None, config: OsmisConfig) -> InspectReport:
+def inspect_data(
+    data_path: str | Path,
+    mask_path: str | Path | None,
+    config: OsmisConfig,
+    name_as: Callable[[str], str] | None = None,
+) -> InspectReport:
     """Load the data as training would (on the CPU), build the models and report. Raises DataError for unusable
     data, ConfigError for a config that cannot make a model of it; warns (UserWarning) about the values training
-    would warn about (config_warnings), so the recipe shown comes with the same warnings."""
+    would warn about (config_warnings), so the recipe shown comes with the same warnings, naming the options by
+    `name_as` as start_training does."""
     import torch
 
     from ..training.trainer import build_models, count_parameters, load_data_for
 
-    _warn_config(config)
+    _warn_config(config, name_as)
     if config.model == "renderer":
         from ..training.renderer_trainer import build_renderer, load_renderer_data
 

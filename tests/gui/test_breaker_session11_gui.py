@@ -83,7 +83,7 @@ def test_a_learning_rate_far_above_usual_values_set_after_the_data_is_warned_abo
     window.settings_page.set_options(lr_g=10.0)
     qtbot.wait(500)  # past the inspection's debounce
     qtbot.waitUntil(lambda: not window.data.busy(), timeout=LONG)
-    assert any("lr_g" in text and "far above usual values" in text for text in seen), seen
+    assert any("LR G" in text and "far above usual values" in text for text in seen), seen
 
 
 def test_the_learning_rate_warning_is_logged_once_across_reinspections(window, qtbot, scene):
@@ -97,7 +97,7 @@ def test_the_learning_rate_warning_is_logged_once_across_reinspections(window, q
         window.settings_page.set_options(max_size=size)
         qtbot.wait(500)  # past the inspection's debounce
         qtbot.waitUntil(lambda: not window.data.busy(), timeout=LONG)
-    assert len([text for text in seen if "lr_g" in text]) == 1, seen
+    assert len([text for text in seen if "LR G" in text]) == 1, seen
 
 
 def test_opening_a_run_stored_before_the_count_limit_says_so_at_once(window, qtbot, trained_run):
@@ -133,5 +133,5 @@ def test_the_learning_rate_warning_comes_again_for_another_far_above_value(windo
         window.settings_page.set_options(lr_g=rate)
         qtbot.wait(500)  # past the inspection's debounce
         qtbot.waitUntil(lambda: not window.data.busy(), timeout=LONG)
-    said = [text for text in seen if "lr_g" in text]
+    said = [text for text in seen if "LR G" in text]
     assert len(said) == 3 and "= 10 " in said[0] and "= 20 " in said[1] and "= 20 " in said[2], said

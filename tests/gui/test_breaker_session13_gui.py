@@ -141,7 +141,7 @@ def test_the_learning_rate_warning_is_logged_once_when_an_edit_overtakes_the_ins
     configure(window, qtbot)
     load(window, qtbot, image)
     seen = []
-    window.state.log_line.connect(lambda text: seen.append(text) if "lr_g" in text else None)
+    window.state.log_line.connect(lambda text: seen.append(text) if "LR G" in text else None)
     window.settings_page.set_options(lr_g=10.0)
     qtbot.waitUntil(lambda: bool(seen), timeout=LONG)
     running = window.data.inspecting
