@@ -496,6 +496,8 @@ class SettingsPage(QWidget):
                 )
                 if bad is not None:
                     bad.set_invalid(True)
+        if cfg is not None:
+            cfg = self._checked_device(cfg, errors)
         self._config = cfg
         self._enable_editors()
         self._error = errors[0] if errors else None
@@ -508,6 +510,21 @@ class SettingsPage(QWidget):
             changed += modified
         self.summary_label.setText(f"{len(self.editors)} options · {changed} changed from the defaults (shown in bold)")
         self._sync_preset(cfg)
+
+    def _checked_device(self, cfg: OsmisConfig, errors: list[str]) -> OsmisConfig | None:
+        """`cfg`, or None with the sentence added to `errors` and the Device field marked where this machine cannot
+        train on its device (cuda without a CUDA GPU, a malformed name): the engine's check (devices.resolve_device,
+        which a training's start would refuse it by) said in the form now, not first at Start."""
+        from osmis_core.devices import resolve_device  # torch: imported at the first check, not with the form
+
+        try:
+            resolve_device(cfg.run.device)
+        except OsmisError as exc:
+            text = str(exc)
+            errors.append(text[0].upper() + text[1:])
+            self.editors["device"].set_invalid(True)
+            return None
+        return cfg
 
     def _first_named(self, text: str):
         """The editor whose label a message names first (the longest label where two start there)."""
