@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.config import MAX_SAMPLES
+
 from .widgets import ImageView, OpacitySlider
 
 VIEW_MODES = [("Image + mask overlay", "overlay"), ("Image", "image"), ("Mask", "mask")]
@@ -111,7 +113,7 @@ class GenerateBar(QWidget):
         self.checkpoint_combo.setToolTip("Checkpoint to sample from (the EMA generator is used)")
         self.checkpoint_combo.setMinimumWidth(150)
         self.n_spin = QSpinBox()
-        self.n_spin.setRange(1, 10000)
+        self.n_spin.setRange(1, MAX_SAMPLES)  # the engine's limit of a gallery, as the CLI's --n
         self.n_spin.setValue(n)
         self.n_spin.setToolTip("Number of image–mask pairs to generate")
         self.seed_spin = QSpinBox()

@@ -45,3 +45,11 @@ def test_the_settings_form_refuses_a_device_this_machine_cannot_train_on(window,
     editor.widget.setCurrentText("cpu")
     assert page.config() is not None and page.config().run.device == "cpu" and not _marked(editor)
     assert page.error_text() in ("", None)
+
+
+def test_the_sample_count_goes_to_the_engines_limit(window):
+    """The Gallery page's sample count takes its maximum from the engine's MAX_SAMPLES (the CLI's --n limit), not
+    a smaller number of its own."""
+    from osmis_core.config import MAX_SAMPLES
+
+    assert window.gallery.n_spin.maximum() == MAX_SAMPLES
