@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 
+import pytest
 from helpers import osmis_cli
 
+from osmis_core.application.gallery import write_index_html
 from osmis_core.config import OsmisConfig, config_warnings, flag_naming, option_label
 
 
@@ -29,3 +34,36 @@ def test_inspect_names_a_typed_flag_by_the_flag_and_a_config_files_option_by_the
     assert "--lr-g = 1 is far above usual values" in r.stderr, r.stderr
     assert "option 'lr_d' = 5 is far above usual values" in r.stderr, r.stderr
     assert "option 'lr_g'" not in r.stderr, r.stderr
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _order_after(page: str, tmp_path, call: str) -> list[int]:
+    """The item order of the gallery page after `call` (JavaScript) ran in headless Chromium: the page as written,
+    with the call appended as a user's click on a sort button would make it."""
+    sorted_page = tmp_path / "sorted.html"
+    sorted_page.write_text(page.replace("</body>", f"<script>{call}</script></body>"), encoding="utf-8")
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", sorted_page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    return [int(i) for i in re.findall(r'<figure data-index="(\d+)"', dom)]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a headless Chromium to run the page's script")
+def test_the_gallery_page_sorts_items_without_a_score_last_both_ways_in_item_order(tmp_path):
+    """The exported page sorts by a score low to high and high to low (buttons for both, as the app's Gallery page
+    sorts); items without that score come last either way, in item order, and ties keep item order."""
+    items = [{"index": i, "image": f"images/{i:04d}.png"} for i in range(7)]
+    scored = {0: 0.5, 2: 0.1, 3: 0.5, 5: 0.9}  # 1, 4, 6: no score (3 ties with 0)
+    metrics = {"summary": {}, "per_image": [{"index": i, "sifid_64": v} for i, v in scored.items()]}
+    page = write_index_html(tmp_path, {"run": "r", "checkpoint_step": 1, "seed": 0, "items": items}, metrics)
+    text = page.read_text(encoding="utf-8")
+    assert "sortBy('sifid-64', 1)" in text and "sortBy('sifid-64', -1)" in text
+    assert _order_after(text, tmp_path, "sortBy('sifid-64', 1)") == [2, 0, 3, 5, 1, 4, 6]
+    assert _order_after(text, tmp_path, "sortBy('sifid-64', -1)") == [5, 0, 3, 2, 1, 4, 6]
+    assert _order_after(text, tmp_path, "sortBy('sifid-64', -1); sortBy('index', 1)") == list(range(7))

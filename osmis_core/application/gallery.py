@@ -519,8 +519,13 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
             f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>" for k, text in summary_rows(metrics["summary"], digits=5)
         )
         summary = f"<h2>Summary</h2><table>{rows}</table>"
-    buttons = "".join(f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}')\">{_e(k)}</button>" for k in score_keys)
-    sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index')\">index</button>{buttons}</p>" if score_keys else ""
+    # each score both ways, as the app's Gallery page sorts: low to high (1) and high to low (-1)
+    buttons = "".join(
+        f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}', {way})\">{_e(k)} ({words})</button>"
+        for k in score_keys
+        for way, words in ((1, "low → high"), (-1, "high → low"))
+    )
+    sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index', 1)\">index</button>{buttons}</p>" if score_keys else ""
     # what the page says it shows is what its items hold: a run without masks has images only, and a render
     # gallery's pictures are the renderer's photos of layouts, not a generator's samples
     shown_pictures = ", ".join(
@@ -551,12 +556,19 @@ table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding
 {summary}{sort_bar}
 <div id="grid">{"".join(cards)}</div>
 <script>
-function sortBy(key) {{
+// way 1: low to high, -1: high to low. Items without the score come last either way, and items that tie (or have
+// no score) keep item order, as on the app's Gallery page.
+function sortBy(key, way) {{
   const grid = document.getElementById('grid');
   const figs = Array.from(grid.children);
   const camel = k => k.replace(/-([a-z])/g, (m, c) => c.toUpperCase());
-  const val = f => parseFloat(key === 'index' ? f.dataset.index : f.dataset[camel(key)]);
-  figs.sort((a, b) => (isNaN(val(a)) ? Infinity : val(a)) - (isNaN(val(b)) ? Infinity : val(b)));
+  const item = f => parseFloat(f.dataset.index);
+  const val = f => key === 'index' ? item(f) : parseFloat(f.dataset[camel(key)]);
+  figs.sort((a, b) => {{
+    const x = val(a), y = val(b);
+    if (isNaN(x) || isNaN(y)) return isNaN(x) - isNaN(y) || item(a) - item(b);
+    return (way || 1) * (x - y) || item(a) - item(b);
+  }});
   figs.forEach(f => grid.appendChild(f));
 }}
 </script>
