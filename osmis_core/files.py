@@ -8,31 +8,13 @@ import contextlib
 import errno
 import fcntl
 import glob
+import io
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-
-class _WriteErrorRecorder:
-    """A binary file wrapper that remembers the OSError of a failed write: torch.save turns it into an opaque
-    RuntimeError ("unexpected pos ..."), and a full disk should be reported as a full disk."""
-
-    def __init__(self, f):
-        self._f = f
-        self.error: OSError | None = None
-
-    def write(self, data) -> int:
-        try:
-            return self._f.write(data)
-        except OSError as exc:
-            self.error = exc
-            raise
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
 
 
 def _read_umask() -> int:
@@ -71,17 +53,22 @@ def output_file_problem(path: Path) -> str | None:
 def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
 
-    A failed write (a full disk, say) raises OSError naming `path`, and whatever `path` held before is untouched.
+    `write` fills an in-memory buffer, which this function then writes to the temporary file itself: a library
+    that writes from C++ or C (torch.save, PyAV) swallows an exception raised in a Python write it calls into an
+    opaque error ("unexpected pos ..."), so no Python code runs beneath it. A full disk is an OSError here, and a
+    stop signal (Ctrl-C, SIGTERM) during the write is the KeyboardInterrupt its handler raised, whichever part of
+    the write it lands in; in every case the temporary file is removed and whatever `path` held is untouched.
+    A failed write raises OSError naming `path`.
     durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
     make_folders(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    recorder = None
     try:
         os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
         with os.fdopen(fd, "wb") as f:
-            recorder = _WriteErrorRecorder(f)
-            write(recorder)
+            buffer = io.BytesIO()
+            write(buffer)
+            f.write(buffer.getbuffer())
             f.flush()
             if durable:
                 os.fsync(f.fileno())
@@ -91,9 +78,8 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        cause = exc if isinstance(exc, OSError) else (recorder.error if recorder is not None else None)
-        if cause is not None:
-            raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
 
 
