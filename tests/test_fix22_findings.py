@@ -48,3 +48,15 @@ def test_a_second_sigterm_during_the_stop_checkpoint_write_aborts_as_a_stop(scen
     assert not list(checkpoints.glob("*.tmp"))
     assert (checkpoints / "step_0000001.pt").read_bytes() == before
     assert (run / "run.json").read_text(encoding="utf-8") == run_json
+
+
+def test_a_batch_message_says_a_typed_value_once():
+    """A rule broken between a row's option and the batch's typed flag names the flag and says its value once:
+    "the batch's --noise-dim (4)", not "--noise-dim 4 (4)"."""
+    from osmis_core.batch.sources import source_config
+    from osmis_core.config import OsmisConfig
+    from osmis_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        source_config(OsmisConfig().replace(noise_dim=4), {"noise_spatial": 6}, typed={"noise_dim"})
+    assert "the batch's --noise-dim (4)" in str(refused.value), refused.value
