@@ -89,20 +89,46 @@ def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8", "surrogateescape")), durable)
 
 
+# A staging folder -> the highest of its parents that new_sibling_dir created for it, so that a build given up
+# (discard_staging: stopped, failed) leaves no empty folder it made (a run's galleries/) behind.
+_MADE_FOR: dict[Path, Path] = {}
+
+
 def new_sibling_dir(path: Path) -> Path:
     """A new empty hidden folder `.NAME.building-XXXX` beside `path` (same file system, so it can be renamed into
-    place), with the permissions of an ordinary new folder. The parent is created when missing."""
+    place), with the permissions of an ordinary new folder. The parent is created when missing; a build given up
+    is removed with discard_staging, which removes the parents made here too."""
     path = Path(path)
+    missing = [p for p in path.parents if not p.exists()]
     make_folders(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
     os.chmod(tmp, _DIR_MODE)  # mkdtemp creates 0700
+    if missing:
+        _MADE_FOR[tmp] = missing[-1]
     return tmp
+
+
+def discard_staging(staging: Path) -> None:
+    """Remove a folder of new_sibling_dir that will not be swapped in (the build stopped or failed; nothing when it
+    was), and the parents made for it that are still empty: nothing half-made is left."""
+    shutil.rmtree(staging, ignore_errors=True)
+    top = _MADE_FOR.pop(Path(staging), None)
+    if top is None:
+        return
+    for folder in Path(staging).parents:
+        try:
+            folder.rmdir()  # only an empty one: another job may have put its own folder there meanwhile
+        except OSError:
+            return
+        if folder == top:
+            return
 
 
 def swap_dir_in(staging: Path, path: Path) -> None:
     """Move the complete folder `staging` to `path`, replacing what was there. Readers see the old folder until
     the first rename and the new one after the second (between the two, for an instant, none); a failure of the
     second rename puts the old folder back."""
+    _MADE_FOR.pop(Path(staging), None)  # the parents it was given hold the swapped-in folder from now on
     if not path.exists():
         os.rename(staging, path)
         return

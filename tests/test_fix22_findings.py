@@ -60,3 +60,28 @@ def test_a_batch_message_says_a_typed_value_once():
     with pytest.raises(ConfigError) as refused:
         source_config(OsmisConfig().replace(noise_dim=4), {"noise_spatial": 6}, typed={"noise_dim"})
     assert "the batch's --noise-dim (4)" in str(refused.value), refused.value
+
+
+@pytest.mark.parametrize("how", ["close", "interrupt"])
+def test_a_stopped_generate_leaves_no_empty_galleries_folder(trained, how):
+    """A generation stopped before its end (the app's stop closes the event stream; Ctrl-C / SIGTERM raise
+    KeyboardInterrupt into it) removes its staging folder and the galleries/ folder it created for it: nothing
+    half-made is left. A galleries/ folder that was there before stays."""
+    from osmis_core.application.gallery import gallery_events
+    from osmis_core.events import GenerationStarted
+
+    assert not (trained / "galleries").exists()
+    events = gallery_events(trained, n=4, batch_size=1, device="cpu")
+    assert isinstance(next(events), GenerationStarted)
+    next(events)
+    if how == "close":
+        events.close()
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            events.throw(KeyboardInterrupt())
+    assert not (trained / "galleries").exists()
+    (trained / "galleries").mkdir()
+    events = gallery_events(trained, n=4, batch_size=1, device="cpu")
+    next(events)
+    events.close()
+    assert (trained / "galleries").is_dir() and not list((trained / "galleries").iterdir())

@@ -34,7 +34,7 @@ from ..config import MAX_SAMPLES, MAX_SEED, PRECISIONS
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
-from ..files import atomic_write_text, clear_leftover_siblings, new_sibling_dir, swap_dir_in
+from ..files import atomic_write_text, clear_leftover_siblings, discard_staging, new_sibling_dir, swap_dir_in
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 from .generate import load_generator, sample
 from .runfolder import RunFolder, normalise_path
@@ -211,11 +211,11 @@ def gallery_events(
         write_index_html(staging, manifest)
         swap_dir_in(staging, out)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         kept = "the gallery that was there is unchanged" if existed else "nothing was left behind"
         raise OsmisError(f"{out}: the gallery cannot be written ({exc.strerror or exc}); {kept}.") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         raise
     yield GenerationFinished(out, n, round(time.perf_counter() - t0, 3))
 
@@ -670,10 +670,10 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
         write_index_html(staging, exported, sel_metrics)
         swap_dir_in(staging, out)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         where = exc.filename or out
         raise OsmisError(f"{where}: the export cannot be written ({exc.strerror or exc}).") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         raise
     return ExportResult(out, len(items), files + 2)
