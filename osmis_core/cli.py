@@ -675,6 +675,13 @@ def run_with_progress(
     return code
 
 
+def _bar_off(quiet: bool) -> bool | None:
+    """tqdm's `disable` for the bar of a command's work (a gallery's samples, an evaluation's images and mIoU
+    segmenter steps): off with --quiet, and off when stderr is not a terminal (None), where a bar's carriage-return
+    redraws would flood a log; there only the command's sentences are written."""
+    return True if quiet else None
+
+
 def _settle_threads(args) -> None:
     """Commands without a training loop look at the machine once, before their work, in the thread that does it."""
     args.thread_plan.governor().check()
@@ -779,11 +786,10 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
     try:
         for event in events:
             if isinstance(event, GenerationStarted):
-                # no bar when stderr is not a terminal (disable=None): a log keeps only the sentences
                 bar = tqdm(
                     total=event.total,
                     unit="sample",
-                    disable=True if quiet else None,
+                    disable=_bar_off(quiet),
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -835,7 +841,7 @@ class _EvaluationProgress:
                 total=total,
                 desc=stage,
                 unit="step" if stage.startswith("mIoU") else "img",
-                disable=self.quiet,
+                disable=_bar_off(self.quiet),
                 dynamic_ncols=True,
                 file=sys.stderr,
             )

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import start_osmis, tiny_flags, wait_for
+from helpers import osmis_cli, start_osmis, tiny_flags, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,3 +85,16 @@ def test_a_stopped_generate_leaves_no_empty_galleries_folder(trained, how):
     next(events)
     events.close()
     assert (trained / "galleries").is_dir() and not list((trained / "galleries").iterdir())
+
+
+def test_the_miou_progress_is_no_carriage_return_bar_when_stderr_is_not_a_terminal(trained, scene, capsys):
+    """`osmis evaluate` with mIoU into a log (stderr not a terminal): no bar redrawn with carriage returns, only
+    the command's sentences."""
+    from osmis_core.application.gallery import generate_gallery
+
+    gallery = generate_gallery(trained, n=2, device="cpu")
+    r = osmis_cli(
+        capsys, "evaluate", gallery, "--real", scene, "--metrics", "miou", "--miou-steps", "3", "--random-weights"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr and "step/s" not in r.stderr, r.stderr
