@@ -98,3 +98,22 @@ def test_the_miou_progress_is_no_carriage_return_bar_when_stderr_is_not_a_termin
     )
     assert r.returncode == 0, r.stderr
     assert "\r" not in r.stderr and "step/s" not in r.stderr, r.stderr
+
+
+def test_a_manifest_where_only_some_items_list_a_mask_is_refused_naming_the_first(trained, scene, capsys):
+    """A gallery manifest in which only some items list a mask is an incomplete gallery: refused naming the manifest
+    and the first item without one (exit 2, nothing written), as a mask file deleted from a gallery is (breaker 21),
+    not read as a gallery without masks that drops every mask."""
+    import json
+
+    from osmis_core.application.gallery import generate_gallery
+
+    gallery = generate_gallery(trained, trained.parent / "g", n=3, device="cpu")
+    manifest = json.loads((gallery / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("mask", "overlay", "class_shares"):
+        del manifest["items"][1][key]
+    (gallery / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    r = osmis_cli(capsys, "evaluate", gallery, "--real", scene, "--random-weights", "--metrics", "diversity")
+    assert r.returncode == 2, r.stderr
+    assert str(gallery / "manifest.json") in r.stderr and "item 1 (images/0001.png) lists no mask" in r.stderr
+    assert not (gallery / "metrics.json").exists()

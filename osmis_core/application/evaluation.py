@@ -31,7 +31,7 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
         manifest = read_manifest(gallery)
         items = manifest["items"]
         image_paths = [gallery / it["image"] for it in items]
-        mask_paths = [gallery / it["mask"] for it in items] if items and all(it.get("mask") for it in items) else None
+        mask_paths = [gallery / it["mask"] for it in items] if items and items[0].get("mask") else None  # all or none
     else:
         folder = gallery / "images" if (gallery / "images").is_dir() else gallery
         if not folder.is_dir():

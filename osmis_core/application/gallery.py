@@ -414,8 +414,9 @@ def read_manifest(gallery: str | Path) -> dict:
     """The validated manifest.json of a gallery folder.
 
     Returns the manifest dict; its `items` is a list of dicts each with an int `index`, an `image` path and
-    optional `mask` / `overlay` paths (relative, inside the gallery). Raises DataError naming the file for a
-    missing or unreadable file, invalid JSON, no `items` list, or a field of the wrong type.
+    optional `mask` / `overlay` paths (relative, inside the gallery): a mask for every item or for none. Raises
+    DataError naming the file for a missing or unreadable file, invalid JSON, no `items` list, a field of the wrong
+    type, or items of which only some list a mask.
     """
     path = Path(gallery) / MANIFEST
     try:
@@ -452,6 +453,16 @@ def read_manifest(gallery: str | Path) -> dict:
         shares = item.get("class_shares")
         if shares is not None and not (isinstance(shares, list) and all(_is_number(x) for x in shares)):
             raise _fail(path, f'item {i} "class_shares" is not a list of numbers')
+    # each image has its mask, or the gallery none: some items without one is an incomplete gallery (refused as a
+    # mask file deleted from it is when the gallery is scored), not one without masks that drops all of them
+    with_mask = [bool(item.get("mask")) for item in items]
+    if any(with_mask) and not all(with_mask):
+        i = with_mask.index(False)
+        raise _fail(
+            path,
+            f"item {i} ({items[i].get('image')}) lists no mask but others do (each image needs its "
+            "mask, or the gallery none)",
+        )
     return data
 
 
