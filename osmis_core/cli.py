@@ -119,14 +119,20 @@ def _add_threads_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
+def _add_evaluate_flags(p: argparse.ArgumentParser, standalone: bool) -> None:
+    """The evaluation options; standalone: `osmis evaluate`'s own flags too (its training data, device, output),
+    which `osmis run` has as its training's."""
     from .metrics.inception_layers import INCEPTION_LAYERS
     from .metrics.miou_settings import MIOU_SETTINGS
     from .metrics.registry import REGISTRY, RENDERER_METRICS, metric_names
 
     g = p.add_argument_group("evaluation options")
-    if real_required:
-        g.add_argument("--real", required=True, help="the training data (image, folder or video)")
+    if standalone:
+        g.add_argument(
+            "--real",
+            help="the training data (image, folder or video); default: the data the gallery's run was trained on, "
+            "as its run.json records it",
+        )
         g.add_argument("--mask", help="mask of the training data, if not found next to it")
         g.add_argument("--device", default="auto")
         g.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -312,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
-    _add_evaluate_flags(p, real_required=True)
+    _add_evaluate_flags(p, standalone=True)
     _add_threads_flag(p)
 
     p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
@@ -343,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also train a renderer on the same data (RUN/renderer) and render OSMIS's masks with it "
         "(RUN/two_stage): the SB-GAN pipeline in one shot",
     )
-    _add_evaluate_flags(p, real_required=False)
+    _add_evaluate_flags(p, standalone=False)
     _add_option_flags(p)
 
     p = sub.add_parser("export", help="copy chosen pairs of a gallery (with manifest, scores, index.html) to DIR")
@@ -946,7 +952,16 @@ def cmd_evaluate(args) -> int:
     from .metrics import format_table
 
     _settle_threads(args)
-    result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device, time_budget=args.time_budget)
+    real, mask = args.real, args.mask
+    if real is None:
+        from .application.evaluation import recorded_real_data
+
+        real, recorded_mask, run = recorded_real_data(args.dir)
+        mask = mask or recorded_mask
+        print(
+            f"scoring against {real}, the training data of {run} (its run.json; --real for other data)", file=sys.stderr
+        )
+    result, missing = _evaluate(args, Path(args.dir), real, mask, args.device, time_budget=args.time_budget)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)
     if missing:

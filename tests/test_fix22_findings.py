@@ -117,3 +117,28 @@ def test_a_manifest_where_only_some_items_list_a_mask_is_refused_naming_the_firs
     assert r.returncode == 2, r.stderr
     assert str(gallery / "manifest.json") in r.stderr and "item 1 (images/0001.png) lists no mask" in r.stderr
     assert not (gallery / "metrics.json").exists()
+
+
+def test_evaluate_without_real_scores_against_the_runs_recorded_data(trained, capsys):
+    """`osmis evaluate GALLERY` without --real takes the training data its run's run.json records, saying so in
+    one line; when that data is gone, one sentence names the recorded path and asks for --real (exit 2)."""
+    import json
+
+    from osmis_core.application.gallery import generate_gallery
+
+    gallery = generate_gallery(trained, n=2, device="cpu")
+    info = json.loads((trained / "run.json").read_text(encoding="utf-8"))
+    data = info["data"]["path"]
+    r = osmis_cli(capsys, "evaluate", gallery, "--random-weights", "--metrics", "diversity")
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if line.startswith("scoring against")]
+    assert said == [f"scoring against {data}, the training data of {trained} (its run.json; --real for other data)"]
+    assert (gallery / "metrics.json").is_file()
+
+    gone = str(trained.parent / "moved-away")
+    info["data"]["path"] = gone
+    (trained / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    r = osmis_cli(capsys, "evaluate", gallery, "--random-weights", "--metrics", "diversity")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and gone in lines[0] and "--real" in lines[0], r.stderr
