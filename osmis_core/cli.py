@@ -548,13 +548,12 @@ def _renderer_resume_overrides(args, renderer_config) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .application.runfolder import RunFolder, run_json_missing
+    from .application.runfolder import RunFolder
     from .application.session import check_resume_data, new_run_dir, resume_training, start_training
 
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
-        if not RunFolder(run_dir).exists():
-            raise OsmisError(run_json_missing(run_dir) or f"{run_dir}: not a run folder (no run.json) to resume.")
+        RunFolder(run_dir).require(to_resume=True)
         check_resume_data(run_dir, args.data if args.out else None, args.mask)  # DATA is the run without --out
         trainer = resume_training(run_dir, _resume_overrides(args), typed=set(_overrides(args)))
         if trainer.step >= trainer.config.run.iters:
@@ -971,7 +970,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .application.runfolder import RunFolder, check_checkpoint_will_exist, run_json_missing
+    from .application.runfolder import RunFolder, check_checkpoint_will_exist
     from .application.session import check_resume_data, new_run_dir, plan_resume, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
@@ -1021,11 +1020,7 @@ def cmd_run(args) -> int:
         if not args.out:
             raise OsmisError("--resume needs --out RUN: the run folder of the main job to finish.")
         run_dir = Path(args.out)
-        if not RunFolder(run_dir).exists():
-            raise OsmisError(
-                run_json_missing(run_dir)
-                or f"{run_dir}: not a run folder (no run.json) to resume; leave out --resume to start it."
-            )
+        RunFolder(run_dir).require(to_resume=True, instead="leave out --resume to start it")
         check_resume_data(run_dir, args.data, args.mask)
         # the run's own data and masks, as recorded: the training and the scoring then name them alike (a warning
         # about them is one sentence, said once)

@@ -142,3 +142,17 @@ def test_evaluate_without_real_scores_against_the_runs_recorded_data(trained, ca
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and gone in lines[0] and "--real" in lines[0], r.stderr
+
+
+def test_resuming_a_missing_run_folder_says_no_such_run_folder_as_generate_does(tmp_path, scene, capsys):
+    """`osmis train NONEXIST --resume` names the path and says there is no such run folder, in the words of
+    `osmis generate NONEXIST` (RunFolder.require), not "not a run folder (no run.json)"."""
+    missing = tmp_path / "nonexist"
+    generate = osmis_cli(capsys, "generate", missing)
+    assert generate.returncode == 2 and generate.stderr == f"error: {missing}: no such run folder.\n"
+    resume = osmis_cli(capsys, "train", missing, "--resume")
+    assert resume.returncode == 2 and resume.stderr == f"error: {missing}: no such run folder to resume.\n"
+    job = osmis_cli(capsys, "run", scene, "--out", missing, "--resume", "--quiet")
+    assert job.returncode == 2, job.stderr
+    assert job.stderr == f"error: {missing}: no such run folder to resume; leave out --resume to start it.\n"
+    assert not missing.exists()
