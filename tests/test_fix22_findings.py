@@ -156,3 +156,35 @@ def test_resuming_a_missing_run_folder_says_no_such_run_folder_as_generate_does(
     assert job.returncode == 2, job.stderr
     assert job.stderr == f"error: {missing}: no such run folder to resume; leave out --resume to start it.\n"
     assert not missing.exists()
+
+
+def test_a_stop_signal_inside_torch_save_is_the_interrupt_not_a_failed_write(tmp_path):
+    """A real signal (SIGALRM, whose handler raises KeyboardInterrupt as a second Ctrl-C / SIGTERM does) that lands
+    while a checkpoint is being written through atomic_write_bytes comes out as that KeyboardInterrupt, not as
+    torch's "unexpected pos" RuntimeError (read as a training failure); the temporary file is removed and the file
+    that was there is untouched. The signal is sent while the temporary file exists: the write is in progress."""
+    import torch
+
+    from osmis_core.files import atomic_write_bytes
+
+    path = tmp_path / "step_0000002.pt"
+    path.write_bytes(b"the previous checkpoint")
+    state = {f"w{i}": torch.ones(1 << 20) for i in range(48)}  # 192 MB: writing it takes far longer than the timer
+    seen: list[list[str]] = []
+
+    def stop(signum, frame):
+        if not seen:
+            seen.append([p.name for p in tmp_path.glob("*.tmp")])
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.005)  # again and again until it lands, in whatever part
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write_bytes(path, lambda f: torch.save(state, f))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert seen and seen[0], "the signal came before the write began"
+    assert path.read_bytes() == b"the previous checkpoint"
+    assert not list(tmp_path.glob("*.tmp"))
