@@ -188,3 +188,14 @@ def test_a_stop_signal_inside_torch_save_is_the_interrupt_not_a_failed_write(tmp
     assert seen and seen[0], "the signal came before the write began"
     assert path.read_bytes() == b"the previous checkpoint"
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_librarys_resume_of_a_missing_folder_says_it_in_the_same_words(tmp_path):
+    """resume_training (the app's Continue, a library caller) refuses a missing run folder in the sentence of
+    `osmis train --resume` (RunFolder.require)."""
+    from osmis_core.application.session import resume_training
+    from osmis_core.errors import OsmisError
+
+    with pytest.raises(OsmisError) as refused:
+        resume_training(tmp_path / "nonexist")
+    assert str(refused.value) == f"{tmp_path / 'nonexist'}: no such run folder to resume."
