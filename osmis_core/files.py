@@ -57,7 +57,8 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     that writes from C++ or C (torch.save, PyAV) swallows an exception raised in a Python write it calls into an
     opaque error ("unexpected pos ..."), so no Python code runs beneath it. A full disk is an OSError here, and a
     stop signal (Ctrl-C, SIGTERM) during the write is the KeyboardInterrupt its handler raised, whichever part of
-    the write it lands in; in every case the temporary file is removed and whatever `path` held is untouched.
+    the write it lands in; in every case the temporary file is removed and whatever `path` held is untouched. The
+    price: the file is held in memory once while it is written (a checkpoint, a latent walk's video).
     A failed write raises OSError naming `path`.
     durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
