@@ -125,14 +125,20 @@ def _add_threads_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_evaluate_flags(p: argparse.ArgumentParser, real_required: bool) -> None:
+def _add_evaluate_flags(p: argparse.ArgumentParser, standalone: bool) -> None:
+    """The evaluation options; standalone: `osmis evaluate`'s own flags too (its training data, device, output),
+    which `osmis run` has as its training's."""
     from .metrics.inception_layers import INCEPTION_LAYERS
     from .metrics.miou_settings import MIOU_SETTINGS
     from .metrics.registry import REGISTRY, RENDERER_METRICS, metric_names
 
     g = p.add_argument_group("evaluation options")
-    if real_required:
-        g.add_argument("--real", required=True, help="the training data (image, folder or video)")
+    if standalone:
+        g.add_argument(
+            "--real",
+            help="the training data (image, folder or video); default: the data the gallery's run was trained on, "
+            "as its run.json records it",
+        )
         g.add_argument("--mask", help="mask of the training data, if not found next to it")
         g.add_argument("--device", default="auto")
         g.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -318,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a gallery against the training data (SIFID, LPIPS, mIoU, ...)")
     p.add_argument("dir", help="gallery folder (from osmis generate) or a folder of images")
-    _add_evaluate_flags(p, real_required=True)
+    _add_evaluate_flags(p, standalone=True)
     _add_threads_flag(p)
 
     p = sub.add_parser("run", help="the main job: train, generate, evaluate and export in one command")
@@ -349,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also train a renderer on the same data (RUN/renderer) and render OSMIS's masks with it "
         "(RUN/two_stage): the SB-GAN pipeline in one shot",
     )
-    _add_evaluate_flags(p, real_required=False)
+    _add_evaluate_flags(p, standalone=False)
     _add_option_flags(p)
 
     p = sub.add_parser("export", help="copy chosen pairs of a gallery (with manifest, scores, index.html) to DIR")
@@ -548,13 +554,12 @@ def _renderer_resume_overrides(args, renderer_config) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .application.runfolder import RunFolder, run_json_missing
+    from .application.runfolder import RunFolder
     from .application.session import check_resume_data, new_run_dir, resume_training, start_training
 
     if args.resume:
         run_dir = Path(args.out) if args.out else Path(args.data)
-        if not RunFolder(run_dir).exists():
-            raise OsmisError(run_json_missing(run_dir) or f"{run_dir}: not a run folder (no run.json) to resume.")
+        RunFolder(run_dir).require(to_resume=True)
         check_resume_data(run_dir, args.data if args.out else None, args.mask)  # DATA is the run without --out
         trainer = resume_training(run_dir, _resume_overrides(args), typed=set(_overrides(args)))
         if trainer.step >= trainer.config.run.iters:
@@ -681,6 +686,13 @@ def run_with_progress(
     return code
 
 
+def _bar_off(quiet: bool) -> bool | None:
+    """tqdm's `disable` for the bar of a command's work (a gallery's samples, an evaluation's images and mIoU
+    segmenter steps): off with --quiet, and off when stderr is not a terminal (None), where a bar's carriage-return
+    redraws would flood a log; there only the command's sentences are written."""
+    return True if quiet else None
+
+
 def _settle_threads(args) -> None:
     """Commands without a training loop look at the machine once, before their work, in the thread that does it."""
     args.thread_plan.governor().check()
@@ -785,11 +797,10 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
     try:
         for event in events:
             if isinstance(event, GenerationStarted):
-                # no bar when stderr is not a terminal (disable=None): a log keeps only the sentences
                 bar = tqdm(
                     total=event.total,
                     unit="sample",
-                    disable=True if quiet else None,
+                    disable=_bar_off(quiet),
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -841,7 +852,7 @@ class _EvaluationProgress:
                 total=total,
                 desc=stage,
                 unit="step" if stage.startswith("mIoU") else "img",
-                disable=self.quiet,
+                disable=_bar_off(self.quiet),
                 dynamic_ncols=True,
                 file=sys.stderr,
             )
@@ -946,7 +957,16 @@ def cmd_evaluate(args) -> int:
     from .metrics import format_table
 
     _settle_threads(args)
-    result, missing = _evaluate(args, Path(args.dir), args.real, args.mask, args.device, time_budget=args.time_budget)
+    real, mask = args.real, args.mask
+    if real is None:
+        from .application.evaluation import recorded_real_data
+
+        real, recorded_mask, run = recorded_real_data(args.dir)
+        mask = mask or recorded_mask
+        print(
+            f"scoring against {real}, the training data of {run} (its run.json; --real for other data)", file=sys.stderr
+        )
+    result, missing = _evaluate(args, Path(args.dir), real, mask, args.device, time_budget=args.time_budget)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"metrics written to {Path(args.dir) / 'metrics.json'} and metrics.csv", file=sys.stderr)
     if missing:
@@ -956,7 +976,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .application.runfolder import RunFolder, check_checkpoint_will_exist, run_json_missing
+    from .application.runfolder import RunFolder, check_checkpoint_will_exist
     from .application.session import check_resume_data, new_run_dir, plan_resume, resume_training, start_training
     from .devices import resolve_device
     from .metrics import default_time_budget, format_table
@@ -1006,11 +1026,7 @@ def cmd_run(args) -> int:
         if not args.out:
             raise OsmisError("--resume needs --out RUN: the run folder of the main job to finish.")
         run_dir = Path(args.out)
-        if not RunFolder(run_dir).exists():
-            raise OsmisError(
-                run_json_missing(run_dir)
-                or f"{run_dir}: not a run folder (no run.json) to resume; leave out --resume to start it."
-            )
+        RunFolder(run_dir).require(to_resume=True, instead="leave out --resume to start it")
         check_resume_data(run_dir, args.data, args.mask)
         # the run's own data and masks, as recorded: the training and the scoring then name them alike (a warning
         # about them is one sentence, said once)

@@ -666,7 +666,7 @@ class OsmisConfig:
 
         def name_it(name: str) -> str:
             if name in flags:
-                return _flag_as_given(name, options.get(name, before.get(name)))
+                return flag_as_given(name, options.get(name, before.get(name)))
             if name_as is not None:
                 return name_as(name)
             if name in options:
@@ -796,8 +796,9 @@ def _word_as_given(options: Mapping[str, Any], name: str, said) -> str:
     return f"{named} {options[name]}" if named.startswith("--") else f"{named} = {options[name]!r}"
 
 
-def _flag_as_given(name: str, value: Any) -> str:
-    """The command-line flag of an option as given: --no-augment for an on/off option given as off."""
+def flag_as_given(name: str, value: Any) -> str:
+    """The command-line flag of an option as given: --no-augment for an on/off option given as off. A message names
+    an option by it alone and says the value itself where it matters ("--noise-spatial (6)")."""
     flag = name.replace("_", "-")
     if option_type(name) is bool:
         return f"--no-{flag}" if value is False else f"--{flag}"
@@ -806,7 +807,7 @@ def _flag_as_given(name: str, value: Any) -> str:
 
 def typed_flag(name: str, value: Any) -> str:
     """An option and its value as typed on the command line: "--ch-g 8", "--no-augment"."""
-    flag = _flag_as_given(name, value)
+    flag = flag_as_given(name, value)
     return flag if option_type(name) is bool else f"{flag} {value}"
 
 
@@ -835,7 +836,7 @@ def check_given_values(options: Mapping[str, Any], flags: Collection[str] = ()) 
     _reject_unknown(options, "the given options")
 
     def said(name: str) -> str:
-        return _flag_as_given(name, options.get(name)) if name in flags else f"option '{name}'"
+        return flag_as_given(name, options.get(name)) if name in flags else f"option '{name}'"
 
     for name, value in _expand_words(options, said).items():
         if name in options and name not in _stands_for(name, value):
@@ -1259,7 +1260,7 @@ def build_config(
         said.update({k: f"preset '{preset}': option '{k}'" for k in preset_opts})
     for given, name_it in (
         (file_options, lambda k: f"{config_file}: option '{k}'"),
-        (overrides, lambda k: _flag_as_given(k, overrides[k])),
+        (overrides, lambda k: flag_as_given(k, overrides[k])),
     ):
         for key, value in _expand_words(given, name_it).items():
             said[key] = name_it(key) if key in given else _word_as_given(given, _word_of(given, key), name_it)
@@ -1274,7 +1275,7 @@ def build_config(
     def said_once(name: str) -> str:
         """How the one message of a broken rule names an option: its config file or preset is named where the
         message first names one of its options, not again for the next."""
-        text = said.get(name, _flag_as_given(name, True))
+        text = said.get(name, flag_as_given(name, True))
         source = next((s for s in sources if text.startswith(s)), None)
         if source in named:
             return text[len(source) :]

@@ -8,31 +8,13 @@ import contextlib
 import errno
 import fcntl
 import glob
+import io
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-
-class _WriteErrorRecorder:
-    """A binary file wrapper that remembers the OSError of a failed write: torch.save turns it into an opaque
-    RuntimeError ("unexpected pos ..."), and a full disk should be reported as a full disk."""
-
-    def __init__(self, f):
-        self._f = f
-        self.error: OSError | None = None
-
-    def write(self, data) -> int:
-        try:
-            return self._f.write(data)
-        except OSError as exc:
-            self.error = exc
-            raise
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
 
 
 def _read_umask() -> int:
@@ -71,17 +53,23 @@ def output_file_problem(path: Path) -> str | None:
 def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
 
-    A failed write (a full disk, say) raises OSError naming `path`, and whatever `path` held before is untouched.
+    `write` fills an in-memory buffer, which this function then writes to the temporary file itself: a library
+    that writes from C++ or C (torch.save, PyAV) swallows an exception raised in a Python write it calls into an
+    opaque error ("unexpected pos ..."), so no Python code runs beneath it. A full disk is an OSError here, and a
+    stop signal (Ctrl-C, SIGTERM) during the write is the KeyboardInterrupt its handler raised, whichever part of
+    the write it lands in; in every case the temporary file is removed and whatever `path` held is untouched. The
+    price: the file is held in memory once while it is written (a checkpoint, a latent walk's video).
+    A failed write raises OSError naming `path`.
     durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
     make_folders(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    recorder = None
     try:
         os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
         with os.fdopen(fd, "wb") as f:
-            recorder = _WriteErrorRecorder(f)
-            write(recorder)
+            buffer = io.BytesIO()
+            write(buffer)
+            f.write(buffer.getbuffer())
             f.flush()
             if durable:
                 os.fsync(f.fileno())
@@ -91,9 +79,8 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        cause = exc if isinstance(exc, OSError) else (recorder.error if recorder is not None else None)
-        if cause is not None:
-            raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
 
 
@@ -103,20 +90,46 @@ def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8", "surrogateescape")), durable)
 
 
+# A staging folder -> the highest of its parents that new_sibling_dir created for it, so that a build given up
+# (discard_staging: stopped, failed) leaves no empty folder it made (a run's galleries/) behind.
+_MADE_FOR: dict[Path, Path] = {}
+
+
 def new_sibling_dir(path: Path) -> Path:
     """A new empty hidden folder `.NAME.building-XXXX` beside `path` (same file system, so it can be renamed into
-    place), with the permissions of an ordinary new folder. The parent is created when missing."""
+    place), with the permissions of an ordinary new folder. The parent is created when missing; a build given up
+    is removed with discard_staging, which removes the parents made here too."""
     path = Path(path)
+    missing = [p for p in path.parents if not p.exists()]
     make_folders(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
     os.chmod(tmp, _DIR_MODE)  # mkdtemp creates 0700
+    if missing:
+        _MADE_FOR[tmp] = missing[-1]
     return tmp
+
+
+def discard_staging(staging: Path) -> None:
+    """Remove a folder of new_sibling_dir that will not be swapped in (the build stopped or failed; nothing when it
+    was), and the parents made for it that are still empty: nothing half-made is left."""
+    shutil.rmtree(staging, ignore_errors=True)
+    top = _MADE_FOR.pop(Path(staging), None)
+    if top is None:
+        return
+    for folder in Path(staging).parents:
+        try:
+            folder.rmdir()  # only an empty one: another job may have put its own folder there meanwhile
+        except OSError:
+            return
+        if folder == top:
+            return
 
 
 def swap_dir_in(staging: Path, path: Path) -> None:
     """Move the complete folder `staging` to `path`, replacing what was there. Readers see the old folder until
     the first rename and the new one after the second (between the two, for an instant, none); a failure of the
     second rename puts the old folder back."""
+    _MADE_FOR.pop(Path(staging), None)  # the parents it was given hold the swapped-in folder from now on
     if not path.exists():
         os.rename(staging, path)
         return

@@ -65,7 +65,7 @@ def test_a_batch_flag_typed_at_its_default_counts_against_a_row_that_turns_it_of
     --lecam-decay has no effect on that row and is refused naming it, as `osmis train --lecam-weight 0 --lecam-decay
     0.99` is; a typed flag counted only where it differed from its default (0.9 refused, 0.99 accepted)."""
     base = OsmisConfig().replace(lecam_weight=0.1)
-    with pytest.raises(ConfigError, match=r"the batch's --lecam-decay 0\.99 .* option 'lecam_weight' = 0"):
+    with pytest.raises(ConfigError, match=r"the batch's --lecam-decay .* option 'lecam_weight' = 0"):
         source_config(base, {"lecam_weight": 0.0}, typed={"lecam_weight", "lecam_decay"})
     source_config(base, {"lecam_weight": 0.0}, typed={"lecam_weight"})  # lecam_decay not typed: nothing to refuse
 

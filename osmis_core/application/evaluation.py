@@ -31,7 +31,7 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
         manifest = read_manifest(gallery)
         items = manifest["items"]
         image_paths = [gallery / it["image"] for it in items]
-        mask_paths = [gallery / it["mask"] for it in items] if items and all(it.get("mask") for it in items) else None
+        mask_paths = [gallery / it["mask"] for it in items] if items and items[0].get("mask") else None  # all or none
     else:
         folder = gallery / "images" if (gallery / "images").is_dir() else gallery
         if not folder.is_dir():
@@ -256,6 +256,31 @@ def evaluate_gallery(
         where = exc.filename or gallery
         raise OsmisError(f"{where}: the metrics cannot be written ({exc.strerror or exc}).") from None
     return result
+
+
+def recorded_real_data(gallery: str | Path) -> tuple[Path, Path | None, Path]:
+    """(training data, its --mask or None, the run) of the run a gallery was generated from, as the run's run.json
+    records them: what a gallery is scored against when no other data is given. Raises DataError, in one sentence
+    that asks for the data (--real), when the gallery names no run, the run or its run.json is not there, or the
+    recorded data (or mask) is gone (renamed, moved, deleted)."""
+    gallery = Path(gallery)
+    ask = "give the training data with --real"
+    if not (gallery / MANIFEST).is_file():
+        raise DataError(f"{gallery}: has no {MANIFEST} naming the run it came from; {ask}.")
+    run = read_manifest(gallery).get("run")
+    if not isinstance(run, str) or not run:
+        raise DataError(f"{gallery / MANIFEST}: names no run to take the training data from; {ask}.")
+    try:
+        data = RunFolder(run).read_run_json().get("data") or {}
+    except OsmisError:
+        raise DataError(f"{gallery}: its run {run} (or its run.json) is not there any more; {ask}.") from None
+    path, mask = data.get("path"), data.get("mask_path")
+    if not isinstance(path, str) or not path:
+        raise DataError(f"{RunFolder(run).run_json}: records no training data (data.path); {ask}.")
+    for recorded in (path, mask):
+        if recorded and not Path(recorded).exists():
+            raise DataError(f"{gallery}: its run {run} was trained on {recorded}, which is not there any more; {ask}.")
+    return Path(path), Path(mask) if mask else None, Path(run)
 
 
 def _run_data_options(manifest: dict | None) -> DataOptions:

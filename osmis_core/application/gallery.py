@@ -34,7 +34,7 @@ from ..config import MAX_SAMPLES, MAX_SEED, PRECISIONS
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
-from ..files import atomic_write_text, clear_leftover_siblings, new_sibling_dir, swap_dir_in
+from ..files import atomic_write_text, clear_leftover_siblings, discard_staging, new_sibling_dir, swap_dir_in
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 from .generate import load_generator, sample
 from .runfolder import RunFolder, normalise_path
@@ -211,11 +211,11 @@ def gallery_events(
         write_index_html(staging, manifest)
         swap_dir_in(staging, out)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         kept = "the gallery that was there is unchanged" if existed else "nothing was left behind"
         raise OsmisError(f"{out}: the gallery cannot be written ({exc.strerror or exc}); {kept}.") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         raise
     yield GenerationFinished(out, n, round(time.perf_counter() - t0, 3))
 
@@ -414,8 +414,9 @@ def read_manifest(gallery: str | Path) -> dict:
     """The validated manifest.json of a gallery folder.
 
     Returns the manifest dict; its `items` is a list of dicts each with an int `index`, an `image` path and
-    optional `mask` / `overlay` paths (relative, inside the gallery). Raises DataError naming the file for a
-    missing or unreadable file, invalid JSON, no `items` list, or a field of the wrong type.
+    optional `mask` / `overlay` paths (relative, inside the gallery): a mask for every item or for none. Raises
+    DataError naming the file for a missing or unreadable file, invalid JSON, no `items` list, a field of the wrong
+    type, or items of which only some list a mask.
     """
     path = Path(gallery) / MANIFEST
     try:
@@ -452,6 +453,16 @@ def read_manifest(gallery: str | Path) -> dict:
         shares = item.get("class_shares")
         if shares is not None and not (isinstance(shares, list) and all(_is_number(x) for x in shares)):
             raise _fail(path, f'item {i} "class_shares" is not a list of numbers')
+    # each image has its mask, or the gallery none: some items without one is an incomplete gallery (refused as a
+    # mask file deleted from it is when the gallery is scored), not one without masks that drops all of them
+    with_mask = [bool(item.get("mask")) for item in items]
+    if any(with_mask) and not all(with_mask):
+        i = with_mask.index(False)
+        raise _fail(
+            path,
+            f"item {i} ({items[i].get('image')}) lists no mask but others do (each image needs its "
+            "mask, or the gallery none)",
+        )
     return data
 
 
@@ -682,10 +693,10 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
         write_index_html(staging, exported, sel_metrics)
         swap_dir_in(staging, out)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         where = exc.filename or out
         raise OsmisError(f"{where}: the export cannot be written ({exc.strerror or exc}).") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
         raise
     return ExportResult(out, len(items), files + 2)

@@ -37,7 +37,7 @@ from ..data.sources import data_files, open_mask, pick_evenly
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
-from ..files import atomic_write_bytes, atomic_write_text, swap_dir_in
+from ..files import atomic_write_bytes, atomic_write_text, discard_staging, swap_dir_in
 from ..models.renderer import (
     NOISE_MODES,
     RendererArchitecture,
@@ -631,7 +631,7 @@ def render_gallery_events(
     except OSError as exc:
         raise OsmisError(f"{out}: the gallery cannot be written ({exc.strerror or exc}).") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
     yield GenerationFinished(out, total, round(time.perf_counter() - t0, 3))
 
 
@@ -931,7 +931,7 @@ def add_to_gallery(
     except OSError as exc:
         raise OsmisError(f"{gallery}: the gallery cannot be written ({exc.strerror or exc}).") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging)
     return manifest
 
 

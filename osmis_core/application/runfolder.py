@@ -421,16 +421,20 @@ class RunFolder:
     def exists(self) -> bool:
         return self.run_json.is_file()
 
-    def require(self) -> None:
+    def require(self, to_resume: bool = False, instead: str = "") -> None:
         """Refuse a folder that holds no run (OsmisError): a missing one, or one without run.json (data, a gallery),
-        in the sentence every command that reads a run (generate, render, animate, --layouts-from) gives."""
+        in the sentence every command that reads a run (generate, render, animate, --layouts-from) or resumes one
+        (`train --resume`, `run --resume`: to_resume) gives. instead: the other way out, said last ("leave out
+        --resume to start it"); by default, to give the folder that holds run.json where the folder is no run."""
+        what = " to resume" if to_resume else ""
         if not self.root.is_dir():
-            raise OsmisError(f"{self.root}: no such run folder.")
+            raise OsmisError(f"{self.root}: no such run folder{what}{f'; {instead}' if instead else ''}.")
         if not self.exists():
             signs = _orphan_signs(self.root)
             if signs:
                 raise OsmisError(_run_json_missing(self.root, signs))
-            raise OsmisError(f"{self.root}: not a run folder (no run.json); give the folder that holds run.json.")
+            way_out = instead or "give the folder that holds run.json"
+            raise OsmisError(f"{self.root}: not a run folder (no run.json){what}; {way_out}.")
 
     def create(self) -> None:
         """Make the folders, checking that the location is writable."""

@@ -229,6 +229,7 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
     from .runfolder import RunFolder
 
     folder = RunFolder(run_dir)
+    folder.require(to_resume=True)  # a missing folder, or one without run.json, in the words every command uses
     info = folder.read_run_json()
     if not isinstance(info.get("config"), dict):
         raise CheckpointError(f"{folder.run_json}: holds no config.")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..application.runfolder import run_folder_as_data
-from ..config import FIELDS, OUTPUT_ONLY_OPTIONS, OsmisConfig, flatten_options, option_type, typed_flag
+from ..config import FIELDS, OUTPUT_ONLY_OPTIONS, OsmisConfig, flag_as_given, flatten_options, option_type
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
 
@@ -96,7 +96,7 @@ def list_sources(
 def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collection[str] = ()) -> OsmisConfig:
     """The options a source trains with: the batch's `config` with the source's overrides applied, checked as options
     given now (OsmisConfig.with_options). A rule broken between an override and a value of the batch's names both,
-    the batch's as "the batch's --flag V" where the user typed it (`typed`: the batch's flags) or "the batch's
+    the batch's as "the batch's --flag" where the user typed it (`typed`: the batch's flags) or "the batch's
     option 'NAME'": a row with lecam_weight 0 under --lecam-decay 0.9 is told that the batch's --lecam-decay has no
     effect on it, as a config file's option made ineffective by a flag is refused naming both (build_config). A
     flag the batch typed counts even at its default value (--lecam-decay 0.99), as `osmis train`'s flags do.
@@ -104,7 +104,7 @@ def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collectio
     flat = config.flat()
 
     def the_batchs(name: str) -> str:
-        return f"the batch's {typed_flag(name, flat[name]) if name in typed else f'option {name!r}'}"
+        return f"the batch's {flag_as_given(name, flat[name]) if name in typed else f'option {name!r}'}"
 
     return config.with_options(options, kept=the_batchs, also_given=typed)
 
