@@ -817,7 +817,7 @@ def flag_naming(typed: Mapping[str, Any], others: Callable[[str], str] | None = 
 
     def name_it(name: str) -> str:
         if name in typed:
-            return _flag_as_given(name, typed[name])
+            return flag_as_given(name, typed[name])
         return others(name) if others is not None else f"option '{name}'"
 
     return name_it

@@ -13,6 +13,8 @@ from helpers import osmis_cli, start_osmis, tiny_flags, wait_for
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# about 40 s: slow; test_a_stop_signal_inside_torch_save_is_the_interrupt_not_a_failed_write is the fast proof
+@pytest.mark.slow
 def test_a_second_sigterm_during_the_stop_checkpoint_write_aborts_as_a_stop(scene, tmp_path):
     """A second SIGTERM that lands while the stop's checkpoint is being written (the process is frozen with SIGSTOP
     while the checkpoint's temporary file exists, the signal sent, then it goes on) aborts as an interrupted stop:
