@@ -50,6 +50,27 @@ def output_file_problem(path: Path) -> str | None:
     return None
 
 
+def _first_missing(folder: Path) -> Path | None:
+    """The highest of `folder` and its parents that does not exist yet (what make_folders will make), or None."""
+    folder = Path(folder)
+    return next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)
+
+
+def _remove_empty(folder: Path, top: Path | None) -> None:
+    """Remove `folder` and its parents up to `top` (the first folder a write or a build made for itself) where they
+    are empty: a write given up leaves none of its own folders behind, and never one that holds something (another
+    job's output put there meanwhile). top None: nothing was made."""
+    if top is None:
+        return
+    for f in (Path(folder), *Path(folder).parents):
+        try:
+            f.rmdir()
+        except OSError:
+            return
+        if f == top:
+            return
+
+
 def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
 
@@ -59,11 +80,17 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     stop signal (Ctrl-C, SIGTERM) during the write is the KeyboardInterrupt its handler raised, whichever part of
     the write it lands in; in every case the temporary file is removed and whatever `path` held is untouched. The
     price: the file is held in memory once while it is written (a checkpoint, a latent walk's video).
-    A failed write raises OSError naming `path`.
+    A failed write raises OSError naming `path`; the folders made for it are removed again when still empty (a
+    stopped `osmis animate --out new/walk.mp4` leaves no empty new/, nor a run's walks/).
     durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
+    made = _first_missing(path.parent)
     make_folders(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except BaseException:
+        _remove_empty(path.parent, made)
+        raise
     try:
         os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
         with os.fdopen(fd, "wb") as f:
@@ -79,6 +106,7 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+        _remove_empty(path.parent, made)
         if isinstance(exc, OSError):
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
@@ -100,12 +128,12 @@ def new_sibling_dir(path: Path) -> Path:
     place), with the permissions of an ordinary new folder. The parent is created when missing; a build given up
     is removed with discard_staging, which removes the parents made here too."""
     path = Path(path)
-    missing = [p for p in path.parents if not p.exists()]
+    made = _first_missing(path.parent)
     make_folders(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
     os.chmod(tmp, _DIR_MODE)  # mkdtemp creates 0700
-    if missing:
-        _MADE_FOR[tmp] = missing[-1]
+    if made is not None:
+        _MADE_FOR[tmp] = made
     return tmp
 
 
@@ -113,16 +141,7 @@ def discard_staging(staging: Path) -> None:
     """Remove a folder of new_sibling_dir that will not be swapped in (the build stopped or failed; nothing when it
     was), and the parents made for it that are still empty: nothing half-made is left."""
     shutil.rmtree(staging, ignore_errors=True)
-    top = _MADE_FOR.pop(Path(staging), None)
-    if top is None:
-        return
-    for folder in Path(staging).parents:
-        try:
-            folder.rmdir()  # only an empty one: another job may have put its own folder there meanwhile
-        except OSError:
-            return
-        if folder == top:
-            return
+    _remove_empty(Path(staging).parent, _MADE_FOR.pop(Path(staging), None))
 
 
 def swap_dir_in(staging: Path, path: Path) -> None:

@@ -1,0 +1,89 @@
+"""Breaker session 24: the fixes of session 22 (warnings naming an option as it was given, a stopped job leaving no
+empty folder, `osmis evaluate` without --real, run-folder refusals) tried at the edges they did not cover."""
+
+import shutil
+
+import pytest
+from helpers import osmis_cli, tiny_flags, two_iteration_run
+
+FAR_ABOVE = "is far above usual values"
+
+
+def _warning(err: str) -> str:
+    return next(line for line in err.splitlines() if FAR_ABOVE in line)
+
+
+def test_config_file_value_warning_names_the_file(scene, tmp_path, capsys):
+    """A value far above usual values that came from a config file is named as the file's option, as a refusal of
+    the same option names it ("c.toml: option 'lr_g'"), not as an option from nowhere; a typed flag by its flag."""
+    config = tmp_path / "c.toml"
+    config.write_text("lr_g = 1\n")
+    done = osmis_cli(capsys, "inspect", scene, "--config", config, "--lr-d", "1", "--max-size", "96")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if FAR_ABOVE in line]
+    assert lines[0].startswith(f"warning: {config}: option 'lr_g' = 1 is far above"), lines
+    assert lines[1].startswith("warning: --lr-d = 1 is far above"), lines
+
+
+def test_resume_with_a_config_file_names_the_file_in_its_warning(two_iteration_copy, tmp_path, capsys):
+    """`osmis train RUN --resume --config FILE` raising a learning rate: the warning names FILE's option."""
+    from osmis_core.application.runfolder import RunFolder
+
+    config = tmp_path / "again.json"
+    shutil.copy(RunFolder(two_iteration_copy).run_json, config)
+    text = config.read_text().replace('"lr_d": 0.0002', '"lr_d": 5')
+    assert '"lr_d": 5' in text
+    config.write_text(text)
+    done = osmis_cli(capsys, "train", two_iteration_copy, "--resume", "--config", config, "--iters", "3", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert _warning(done.stderr).startswith(f"warning: {config}: option 'lr_d' = 5 is far above"), done.stderr
+
+
+def test_stopped_animate_leaves_no_empty_folder_it_made(trained, tmp_path):
+    """A latent walk stopped while its frames are drawn (the KeyboardInterrupt of Ctrl-C/SIGTERM's handler) leaves
+    no empty folder of its --out path behind (nor the run's walks/), as a stopped generate leaves no galleries/;
+    a folder that was there already stays."""
+    from osmis_core.application.animate import latent_walk
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for out in (tmp_path / "new" / "sub" / "walk.mp4", kept / "walk.mp4", None):
+        with pytest.raises(KeyboardInterrupt):
+            latent_walk(trained, out, frames=8, device="cpu", progress=stop)
+    assert not (tmp_path / "new").exists()
+    assert kept.is_dir() and not any(kept.iterdir())
+    assert not (trained / "walks").exists()
+
+
+def test_evaluate_without_real_refuses_a_run_whose_masks_are_gone(tmp_path, capsys):
+    """A run trained with masks, its mask file since renamed: `osmis evaluate GALLERY` (no --real) says the recorded
+    mask is gone and asks for --real (exit 2), rather than scoring against the image alone and skipping mIoU as if
+    the run had no masks."""
+    from helpers import save_palette_mask, scene_arrays
+    from PIL import Image
+
+    img, ids = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "photo.png")
+    mask = save_palette_mask(ids, tmp_path / "photo_mask.png")  # found next to the image, not given with --mask
+    run = two_iteration_run(tmp_path / "photo.png", tmp_path / "run")
+    gallery = tmp_path / "g"
+    assert osmis_cli(capsys, "generate", run, "--n", "2", "--out", gallery, "--device", "cpu").returncode == 0
+    mask.rename(tmp_path / "photo_mask_old.png")
+    done = osmis_cli(capsys, "evaluate", gallery, "--random-weights", "--metrics", "diversity,miou")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith(f"{mask}, which is not there any more; give the training data with --real.")
+    assert not (gallery / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_resume_given_run_json_itself_says_it_is_a_file(two_iteration_copy, capsys, command):
+    """`osmis train RUN/run.json --resume` (the file, not its folder): the file is there, so 'no such run folder'
+    is wrong; the sentence says it is a file and which folder to give."""
+    run_json = two_iteration_copy / "run.json"
+    args = [run_json, "--resume"] if command == "train" else [two_iteration_copy, "--out", run_json, "--resume"]
+    done = osmis_cli(capsys, command, *args, *tiny_flags(iters=2))
+    assert done.returncode == 2
+    assert f"{run_json}: a file, not a run folder to resume; give the folder that holds run.json." in done.stderr
