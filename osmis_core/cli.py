@@ -21,7 +21,7 @@ from .config import (
     OsmisConfig,
     build_config,
     check_model_options,
-    flag_naming,
+    given_naming,
     model_default,
     model_reads,
     option_type,
@@ -88,9 +88,10 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in vars(args).items() if k in FIELDS}
 
 
-def _named_as_typed(args: argparse.Namespace):
-    """How the engine's warnings name an option: by the flag the user typed (--lr-d), else "option 'NAME'"."""
-    return flag_naming(_overrides(args))
+def _named_as_given(args: argparse.Namespace, model: str = "osmis"):
+    """How the engine's warnings name an option: by the flag the user typed (--lr-d), the config file or the preset
+    that gave it ("c.json: option 'lr_d'"), else "option 'NAME'"."""
+    return given_naming(getattr(args, "preset", None), getattr(args, "config", None), _overrides(args), model)
 
 
 def _config_from_args(args, also_for: str | None = None):
@@ -529,7 +530,8 @@ def _terminate_as_interrupt(signum, frame) -> None:
 def cmd_inspect(args) -> int:
     from .application.session import inspect_data
 
-    report = inspect_data(args.data, args.mask, _config_from_args(args), name_as=_named_as_typed(args))
+    config = _config_from_args(args)
+    report = inspect_data(args.data, args.mask, config, name_as=_named_as_given(args, config.model))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
@@ -561,7 +563,9 @@ def cmd_train(args) -> int:
         run_dir = Path(args.out) if args.out else Path(args.data)
         RunFolder(run_dir).require(to_resume=True)
         check_resume_data(run_dir, args.data if args.out else None, args.mask)  # DATA is the run without --out
-        trainer = resume_training(run_dir, _resume_overrides(args), typed=set(_overrides(args)))
+        trainer = resume_training(
+            run_dir, _resume_overrides(args), typed=set(_overrides(args)), name_as=_named_as_given(args)
+        )
         if trainer.step >= trainer.config.run.iters:
             print(
                 f"note: {run_dir} is already at step {trainer.step} of --iters {trainer.config.run.iters}; nothing "
@@ -571,7 +575,7 @@ def cmd_train(args) -> int:
     else:
         config = _config_from_args(args)
         run_dir = Path(args.out) if args.out else new_run_dir(args.data)
-        trainer = start_training(config, args.data, run_dir, args.mask, name_as=_named_as_typed(args))
+        trainer = start_training(config, args.data, run_dir, args.mask, name_as=_named_as_given(args, config.model))
     return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
 
 
@@ -1045,6 +1049,7 @@ def cmd_run(args) -> int:
             run_dir,
             asked,
             typed=set(_overrides(args)),
+            name_as=_named_as_given(args),
             check=lambda planned, folder: (
                 check_checkpoint_will_exist(checkpoint, planned, folder),
                 evaluation_fits(folder.training_size()),
@@ -1076,7 +1081,7 @@ def cmd_run(args) -> int:
             run_dir,
             args.mask,
             check=lambda _, data: evaluation_fits(data.images.shape[-2:]),
-            name_as=_named_as_typed(args),
+            name_as=_named_as_given(args, config.model),
         )
     stop_signals: list[int] = []
 
@@ -1120,10 +1125,12 @@ def cmd_run(args) -> int:
         resuming = bool(RunFolder(renderer_dir).checkpoint_steps())
         if resuming:
             asked = _renderer_resume_overrides(args, renderer_config)
-            renderer = resume_training(renderer_dir, asked, typed=set(_overrides(args)) & set(asked))
+            renderer = resume_training(
+                renderer_dir, asked, typed=set(_overrides(args)) & set(asked), name_as=_named_as_given(args, "renderer")
+            )
         else:
             renderer = start_training(
-                renderer_config, args.data, renderer_dir, args.mask, name_as=_named_as_typed(args)
+                renderer_config, args.data, renderer_dir, args.mask, name_as=_named_as_given(args, "renderer")
             )
         code = run_with_progress(
             renderer,

@@ -823,6 +823,26 @@ def flag_naming(typed: Mapping[str, Any], others: Callable[[str], str] | None = 
     return name_it
 
 
+def given_naming(
+    preset: str | None, config_file: str | Path | None, flags: Mapping[str, Any], model: str = "osmis"
+) -> Callable[[str], str]:
+    """How a message names an option of the config build_config(preset, config_file, flags) resolves, by where its
+    value came from, in build_config's own words for them: the flag as typed (--lr-d), "FILE: option 'lr_d'",
+    "preset 'quick': option 'lr_d'"; an option none of them gives (a default), "option 'NAME'". For the messages
+    about values given (config_warnings) of a config build_config has already accepted."""
+    file_keys = set(_expand_words(load_config_file(config_file))) if config_file else set()
+    preset_keys = set(_expand_words(preset_options(preset, model))) if preset else set()
+
+    def others(name: str) -> str:
+        if name in file_keys:
+            return f"{config_file}: option '{name}'"
+        if name in preset_keys:
+            return f"preset '{preset}': option '{name}'"
+        return f"option '{name}'"
+
+    return flag_naming(flags, others)
+
+
 def _word_of(given: Mapping[str, Any], name: str) -> str:
     """The option of `given` whose word (see _opt) sets `name`."""
     return next(k for k, v in given.items() if name in _stands_for(k, v))
