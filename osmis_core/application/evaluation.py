@@ -262,7 +262,8 @@ def recorded_real_data(gallery: str | Path) -> tuple[Path, Path | None, Path]:
     """(training data, its --mask or None, the run) of the run a gallery was generated from, as the run's run.json
     records them: what a gallery is scored against when no other data is given. Raises DataError, in one sentence
     that asks for the data (--real), when the gallery names no run, the run or its run.json is not there, or the
-    recorded data (or mask) is gone (renamed, moved, deleted)."""
+    recorded data (or mask, or one of the mask files it was trained with: scored without them, the masks' scores
+    would be skipped as if the run had none) is gone (renamed, moved, deleted)."""
     gallery = Path(gallery)
     ask = "give the training data with --real"
     if not (gallery / MANIFEST).is_file():
@@ -277,8 +278,10 @@ def recorded_real_data(gallery: str | Path) -> tuple[Path, Path | None, Path]:
     path, mask = data.get("path"), data.get("mask_path")
     if not isinstance(path, str) or not path:
         raise DataError(f"{RunFolder(run).run_json}: records no training data (data.path); {ask}.")
-    for recorded in (path, mask):
-        if recorded and not Path(recorded).exists():
+    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    masks = source.get("masks") if isinstance(source.get("masks"), list) else []
+    for recorded in (path, mask, *masks):
+        if isinstance(recorded, str) and recorded and not Path(recorded).exists():
             raise DataError(f"{gallery}: its run {run} was trained on {recorded}, which is not there any more; {ask}.")
     return Path(path), Path(mask) if mask else None, Path(run)
 
