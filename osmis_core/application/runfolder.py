@@ -427,6 +427,8 @@ class RunFolder:
         (`train --resume`, `run --resume`: to_resume) gives. instead: the other way out, said last ("leave out
         --resume to start it"); by default, to give the folder that holds run.json where the folder is no run."""
         what = " to resume" if to_resume else ""
+        if self.root.exists() and not self.root.is_dir():  # run.json itself, say: there, but no folder
+            raise OsmisError(f"{self.root}: a file, not a run folder{what}; give the folder that holds run.json.")
         if not self.root.is_dir():
             raise OsmisError(f"{self.root}: no such run folder{what}{f'; {instead}' if instead else ''}.")
         if not self.exists():
