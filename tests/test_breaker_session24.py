@@ -87,3 +87,16 @@ def test_resume_given_run_json_itself_says_it_is_a_file(two_iteration_copy, caps
     done = osmis_cli(capsys, command, *args, *tiny_flags(iters=2))
     assert done.returncode == 2
     assert f"{run_json}: a file, not a run folder to resume; give the folder that holds run.json." in done.stderr
+
+
+def test_evaluate_without_real_finds_a_renamed_run_from_its_own_gallery(trained, tmp_path, capsys):
+    """A run folder renamed with its galleries (runs/photo -> runs/photo_v1): `osmis evaluate
+    runs/photo_v1/galleries/G` without --real scores against the data that run records (the gallery sits in the
+    run's galleries/, as add_to_gallery finds a moved renderer run), not 'its run is not there any more'."""
+    assert osmis_cli(capsys, "generate", trained, "--n", "2", "--device", "cpu").returncode == 0
+    renamed = trained.rename(tmp_path / "renamed")
+    (gallery,) = (renamed / "galleries").iterdir()
+    done = osmis_cli(capsys, "evaluate", gallery, "--random-weights", "--metrics", "diversity")
+    assert done.returncode == 0, done.stderr
+    assert f"the training data of {renamed}" in done.stderr
+    assert (gallery / "metrics.json").is_file()

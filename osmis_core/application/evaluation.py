@@ -15,7 +15,7 @@ from ..data.masks import decode_masks
 from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_mask
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
-from .gallery import MANIFEST, read_manifest, write_index_html
+from .gallery import MANIFEST, gallery_run, read_manifest, write_index_html
 from .runfolder import RunFolder, run_json_missing
 
 
@@ -178,7 +178,7 @@ def evaluate_gallery(
     device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
-    data_options = _run_data_options(manifest)
+    data_options = _run_data_options(gallery_run(gallery, manifest) if manifest else None)
     max_frames = max_frames if max_frames is not None else data_options.max_frames
     max_classes = max_classes if max_classes is not None else data_options.max_classes
     background_colour = background_colour if background_colour is not None else data_options.background_color
@@ -268,8 +268,8 @@ def recorded_real_data(gallery: str | Path) -> tuple[Path, Path | None, Path]:
     ask = "give the training data with --real"
     if not (gallery / MANIFEST).is_file():
         raise DataError(f"{gallery}: has no {MANIFEST} naming the run it came from; {ask}.")
-    run = read_manifest(gallery).get("run")
-    if not isinstance(run, str) or not run:
+    run = gallery_run(gallery, read_manifest(gallery))
+    if run is None:
         raise DataError(f"{gallery / MANIFEST}: names no run to take the training data from; {ask}.")
     try:
         data = RunFolder(run).read_run_json().get("data") or {}
@@ -286,10 +286,9 @@ def recorded_real_data(gallery: str | Path) -> tuple[Path, Path | None, Path]:
     return Path(path), Path(mask) if mask else None, Path(run)
 
 
-def _run_data_options(manifest: dict | None) -> DataOptions:
-    """The data options of the run a gallery was generated from (its run.json), or the defaults when the gallery
-    names no run or the run is not there any more."""
-    run = (manifest or {}).get("run")
+def _run_data_options(run: str | None) -> DataOptions:
+    """The data options of the run a gallery was generated from (gallery_run; its run.json), or the defaults when
+    the gallery names no run or the run is not there any more."""
     if run:
         try:
             info = RunFolder(run).read_run_json()

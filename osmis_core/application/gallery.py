@@ -410,6 +410,19 @@ _FIELD_TYPES = {
 }
 
 
+def gallery_run(gallery: str | Path, manifest: dict) -> str | None:
+    """The run folder a gallery came from: the one its manifest records, or, where that is not there any more and
+    the gallery sits in the galleries/ of a run folder, that run (moved or renamed with its galleries, as
+    add_to_gallery finds a render gallery's). None when the manifest names no run."""
+    recorded = manifest.get("run")
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    holder = Path(gallery).resolve().parent
+    if not RunFolder(recorded).exists() and holder.name == "galleries" and RunFolder(holder.parent).exists():
+        return str(holder.parent)
+    return recorded
+
+
 def read_manifest(gallery: str | Path) -> dict:
     """The validated manifest.json of a gallery folder.
 
