@@ -100,3 +100,21 @@ def test_evaluate_without_real_finds_a_renamed_run_from_its_own_gallery(trained,
     assert done.returncode == 0, done.stderr
     assert f"the training data of {renamed}" in done.stderr
     assert (gallery / "metrics.json").is_file()
+
+
+def test_gallery_page_says_its_scores_come_from_random_weights(tmp_path):
+    """index.html shows the scores of metrics.json; scored with random weights (--random-weights, or no weight
+    files), the page says so with them, as the CLI's table and metrics.json do: a page shared on its own must not
+    read as published SIFID."""
+    from osmis_core.application.gallery import write_index_html
+
+    warning = "random weights: scores are NOT comparable with published numbers"
+    metrics = {
+        "summary": {"num_images": 1, "sifid_64": 17.1},
+        "per_image": [{"index": 0, "sifid_64": 17.1}],
+        "warnings": [warning],
+        "random_weights": True,
+    }
+    manifest = {"run": "r", "checkpoint_step": 1, "seed": 0, "items": [{"index": 0, "image": "images/0000.png"}]}
+    page = write_index_html(tmp_path, manifest, metrics).read_text(encoding="utf-8")
+    assert warning in page

@@ -542,7 +542,10 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         rows = "".join(
             f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>" for k, text in summary_rows(metrics["summary"], digits=5)
         )
-        summary = f"<h2>Summary</h2><table>{rows}</table>"
+        # what qualifies the scores goes with them: a page shared on its own must not pass random-weight proxies off
+        # as published SIFID/LPIPS (metrics.json's warnings, which the CLI prints under its table)
+        notes = "".join(f"<p>warning: {_e(w)}</p>" for w in metrics.get("warnings") or [] if isinstance(w, str))
+        summary = f"<h2>Summary</h2><table>{rows}</table>{notes}"
     # each score both ways, as the app's Gallery page sorts: low to high (1) and high to low (-1)
     buttons = "".join(
         f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}', {way})\">{_e(k)} ({words})</button>"
