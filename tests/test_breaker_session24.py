@@ -118,3 +118,31 @@ def test_gallery_page_says_its_scores_come_from_random_weights(tmp_path):
     manifest = {"run": "r", "checkpoint_step": 1, "seed": 0, "items": [{"index": 0, "image": "images/0000.png"}]}
     page = write_index_html(tmp_path, manifest, metrics).read_text(encoding="utf-8")
     assert warning in page
+
+
+def test_batch_row_warning_names_the_batchs_flag_and_the_rows_option(tmp_path, local_ray):
+    """`osmis batch SRC --lr-d 1` with a row giving lr_g 1: each source's warning about a value far above usual
+    values names the option as the batch's refusals do, the batch's flag as "the batch's --lr-d" and the row's
+    own option as "option 'lr_g'", not both alike as options from nowhere."""
+    import csv
+    import json
+
+    from helpers import TINY, save_palette_mask, scene_arrays
+    from PIL import Image
+
+    from osmis_core.batch import run_batch
+    from osmis_core.config import build_config
+
+    img, ids = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "a.png")
+    save_palette_mask(ids, tmp_path / "a_mask.png")
+    rows = tmp_path / "sources.csv"
+    with open(rows, "w", newline="") as f:
+        csv.writer(f).writerows([["data", "mask", "name", "lr_g"], ["a.png", "a_mask.png", "a", "1"]])
+    flags = {**TINY, "iters": 2, "lr_d": 1.0, "eval_every": 0}
+    config = build_config(overrides=flags)
+    list(run_batch(rows, config, tmp_path / "batch", n_per_source=1, typed=set(flags), num_cpus=2))
+    (row,) = json.loads((tmp_path / "batch" / "summary.json").read_text())["sources"]
+    assert row["status"] == "finished", row
+    assert "warning: the batch's --lr-d = 1 is far above usual values" in row["message"], row["message"]
+    assert "warning: option 'lr_g' = 1 is far above usual values" in row["message"], row["message"]

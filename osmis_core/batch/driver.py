@@ -28,7 +28,7 @@ from .events import (
     RunStarted,
 )
 from .layout import BatchFolder
-from .sources import BatchSource, list_sources, mark_repeats, source_config
+from .sources import BatchSource, batch_naming, list_sources, mark_repeats, source_config
 from .summary import read_summary, run_row, write_summary
 from .worker import BatchMonitor, check_storage, train_source
 
@@ -107,12 +107,14 @@ def run_batch(
     with _only_driver(batch):  # held until the batch ends, is stopped or fails
         previous = read_summary(batch)
         configs: dict[str, OsmisConfig] = {}
+        namings: dict[str, dict[str, str]] = {}  # how each source's warnings name an option (batch_naming)
         rows: dict[str, dict] = {}
         to_run: list[BatchSource] = []
         finished_early: list[RunFinished] = []
         for s in source_list:
             try:
                 configs[s.name] = source_config(config, s.options, typed)
+                namings[s.name] = batch_naming(config, s.options, typed)
             except ConfigError as exc:
                 problem = f"source {s.name}: {exc}"
             else:
@@ -164,7 +166,17 @@ def run_batch(
             )
             yield from finished_early
             stopped = yield from _schedule(
-                batch, to_run, configs, rows, n_per_source, cpus_per_run, gpus_per_run, max_concurrent, retries, control
+                batch,
+                to_run,
+                configs,
+                namings,
+                rows,
+                n_per_source,
+                cpus_per_run,
+                gpus_per_run,
+                max_concurrent,
+                retries,
+                control,
             )
         finally:
             if started_ray:
@@ -247,7 +259,7 @@ def _other_data(batch: BatchFolder, s: BatchSource) -> str | None:
     return None
 
 
-def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retries, control):
+def _schedule(batch, to_run, configs, namings, rows, n, cpus, gpus, max_concurrent, retries, control):
     """Submit the runs, relay progress, collect results; returns True when stopped by the control."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -289,7 +301,9 @@ def _schedule(batch, to_run, configs, rows, n, cpus, gpus, max_concurrent, retri
                 cfg = configs[s.name]
                 if gpus == 0 and cfg.run.device == "auto":  # the run gets no GPU: it must not pick one up itself
                     cfg = cfg.replace(device="cpu")
-                ref = task.remote(s.to_dict(), cfg.to_dict(), str(batch.root), n, cpus, str(stop_file), monitor)
+                ref = task.remote(
+                    s.to_dict(), cfg.to_dict(), str(batch.root), n, cpus, str(stop_file), monitor, namings[s.name]
+                )
                 pending[ref] = s
             if not pending:
                 break

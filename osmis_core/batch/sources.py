@@ -102,11 +102,21 @@ def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collectio
     flag the batch typed counts even at its default value (--lecam-decay 0.99), as `osmis train`'s flags do.
     Raises ConfigError."""
     flat = config.flat()
+    return config.with_options(options, kept=lambda name: the_batchs(name, flat, typed), also_given=typed)
 
-    def the_batchs(name: str) -> str:
-        return f"the batch's {flag_as_given(name, flat[name]) if name in typed else f'option {name!r}'}"
 
-    return config.with_options(options, kept=the_batchs, also_given=typed)
+def the_batchs(name: str, flat: dict[str, Any], typed: Collection[str]) -> str:
+    """How a source's message names an option of the batch's (`flat`: the batch's config): "the batch's --lr-d"
+    where the user typed the flag, else "the batch's option 'lr_d'"."""
+    return f"the batch's {flag_as_given(name, flat[name]) if name in typed else f'option {name!r}'}"
+
+
+def batch_naming(config: OsmisConfig, options: dict[str, Any], typed: Collection[str] = ()) -> dict[str, str]:
+    """option -> how a source's warnings about its values (config_warnings, on the worker) name it: the batch's
+    options as source_config's refusals name them (the_batchs); the source's own `options` are not in it (named by
+    their names, as a row gives them). A plain dict: it travels to the Ray worker with the source."""
+    flat = config.flat()
+    return {name: the_batchs(name, flat, typed) for name in flat if name not in options}
 
 
 def mark_repeats(

@@ -42,13 +42,23 @@ class BatchMonitor:
         return out
 
 
-def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: float, stop_file: str, monitor) -> dict:
+def train_source(
+    source: dict,
+    config: dict,
+    batch_root: str,
+    n: int,
+    cpus: float,
+    stop_file: str,
+    monitor,
+    naming: dict[str, str] | None = None,
+) -> dict:
     """Train one source to config's iters (resuming its run folder when it holds a checkpoint), then write its
     gallery of n pairs and score the weight-free pixel diversity. Runs as a Ray task; never raises for the
     user's input: a bad source comes back as status 'failed' with the engine's one-sentence message.
 
     source: BatchSource.to_dict(); config: OsmisConfig.to_dict() with the source's overrides applied;
-    stop_file: when it exists, the run stops after its current iteration with a checkpoint.
+    stop_file: when it exists, the run stops after its current iteration with a checkpoint. naming: how the
+    source's warnings about its values name an option (sources.batch_naming); one not in it, by its name.
     Returns {"status": finished | stopped | failed, "started": bool, "message", "node", "seconds",
     "train_seconds", "gallery_seconds"}; seconds count this attempt's own work (data, training, checkpoints,
     gallery, metrics). started is False when the batch was stopped before this run began.
@@ -82,7 +92,7 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
     batch = BatchFolder(batch_root)
     try:
         cfg = OsmisConfig.from_dict(config, f"source {name}")
-        result.update(_train(source, cfg, batch, stop, monitor, node, result))
+        result.update(_train(source, cfg, batch, stop, monitor, node, result, naming or {}))
         if result["status"] == "finished":
             t1 = time.perf_counter()
             _gallery(batch, name, cfg, n, source)
@@ -96,7 +106,7 @@ def train_source(source: dict, config: dict, batch_root: str, n: int, cpus: floa
     return result
 
 
-def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dict) -> dict:
+def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dict, naming: dict[str, str]) -> dict:
     from ..application.runfolder import RunFolder
     from ..application.session import health_stop_message, resume_training, start_training
     from ..events import HealthEvent, StepStats, TrainControl, TrainingFailed, TrainingFinished
@@ -114,14 +124,19 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
     if step is not None and step >= total:
         monitor.started.remote(name, node, step, total, True)
         return {"status": "finished"}
+
+    def named(option: str) -> str:
+        return naming.get(option, f"option '{option}'")
+
     # what the engine warns about while it reads the data (a video that stops decoding half-way, a dark 16-bit
     # image) goes into the source's summary row: on a worker no one sees a warning printed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if step is not None:
-            trainer = resume_training(run_dir, cfg.flat(), typed=())  # the batch's config, nothing typed now
+            # the batch's config, nothing typed now
+            trainer = resume_training(run_dir, cfg.flat(), typed=(), name_as=named)
         else:
-            trainer = start_training(cfg, source["data"], run_dir, source.get("mask"))
+            trainer = start_training(cfg, source["data"], run_dir, source.get("mask"), name_as=named)
     notes = "; ".join(f"warning: {w.message}" for w in caught)
     resumed = step is not None
     monitor.started.remote(name, node, trainer.step, total, resumed)
