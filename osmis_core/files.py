@@ -50,7 +50,7 @@ def output_file_problem(path: Path) -> str | None:
     return None
 
 
-def _first_missing(folder: Path) -> Path | None:
+def first_missing(folder: Path) -> Path | None:
     """The highest of `folder` and its parents that does not exist yet (what make_folders will make), or None."""
     folder = Path(folder)
     return next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)
@@ -71,6 +71,15 @@ def _remove_empty(folder: Path, top: Path | None) -> None:
             return
 
 
+def discard_made(folder: Path, top: Path) -> None:
+    """Remove `folder`, which a job made (with the parents up to `top`, first_missing's answer before it made
+    them), when the job is given up before it holds anything to keep (a training stopped while it starts): the
+    folder with what the job put in it, then those parents where they are empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if Path(folder) != Path(top):
+        _remove_empty(Path(folder).parent, top)
+
+
 def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     """Write through a temporary file in the same folder, then os.replace: readers never see half a file.
 
@@ -84,7 +93,7 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     stopped `osmis animate --out new/walk.mp4` leaves no empty new/, nor a run's walks/).
     durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
-    made = _first_missing(path.parent)
+    made = first_missing(path.parent)
     make_folders(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -128,7 +137,7 @@ def new_sibling_dir(path: Path) -> Path:
     place), with the permissions of an ordinary new folder. The parent is created when missing; a build given up
     is removed with discard_staging, which removes the parents made here too."""
     path = Path(path)
-    made = _first_missing(path.parent)
+    made = first_missing(path.parent)
     make_folders(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
     os.chmod(tmp, _DIR_MODE)  # mkdtemp creates 0700

@@ -4,9 +4,11 @@ empty folder, `osmis evaluate` without --real, run-folder refusals) tried at the
 import shutil
 
 import pytest
-from helpers import osmis_cli, tiny_flags, two_iteration_run
+from helpers import TINY, osmis_cli, tiny_flags, two_iteration_run
 
 FAR_ABOVE = "is far above usual values"
+# a model that takes a moment to build (its lock is seen, and the start interrupted, before run.json is written)
+TINY_START = {**TINY, "ch_g": 64, "ch_d": 64, "log_every": 1}
 
 
 def _warning(err: str) -> str:
@@ -146,3 +148,40 @@ def test_batch_row_warning_names_the_batchs_flag_and_the_rows_option(tmp_path, l
     assert row["status"] == "finished", row
     assert "warning: the batch's --lr-d = 1 is far above usual values" in row["message"], row["message"]
     assert "warning: option 'lr_g' = 1 is far above usual values" in row["message"], row["message"]
+
+
+def test_a_training_stopped_while_it_starts_leaves_no_run_folder(scene, tmp_path):
+    """Ctrl-C (SIGINT, the KeyboardInterrupt `osmis train` also makes of SIGTERM) while a new run is being set up,
+    after its folder was made and before run.json: the command says "nothing half-written was left behind", and no
+    folder is (it held an empty checkpoints/, samples/ and a lock: 'not a run folder (no run.json)' to every
+    command); its new parents neither. A folder that was there already stays."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
+    config = OsmisConfig().replace(**{**TINY_START, "iters": 2})
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for run in (tmp_path / "new" / "runs" / "r", kept / "r"):
+
+        def interrupt_when_locked(run=run):
+            end = time.monotonic() + 60
+            while not (run / ".training.lock").exists() and time.monotonic() < end:
+                time.sleep(0.0005)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        watcher = threading.Thread(target=interrupt_when_locked)
+        watcher.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                start_training(config, scene, run)
+                time.sleep(5)  # the interrupt came after the start: the assertions below say so
+        finally:
+            watcher.join()
+        assert not run.exists()
+    assert not (tmp_path / "new").exists()
+    assert kept.is_dir() and not any(kept.iterdir())

@@ -32,6 +32,7 @@ from ..config import (
 )
 from ..errors import CheckpointError, ConfigError, DataError
 from ..events import HealthEvent, RunDescription, TrainingStarted
+from ..files import discard_made, first_missing
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -124,7 +125,7 @@ def start_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
-    from .runfolder import RunFolder, run_json_missing, versions
+    from .runfolder import RunFolder, run_json_missing
 
     if not isinstance(config, OsmisConfig):  # a dict of options, say: its first use would be an AttributeError
         raise ConfigError(
@@ -152,7 +153,23 @@ def start_training(
     if check is not None:
         check(config, data)
     _warn_config(config, name_as)
+    made = first_missing(folder.root)  # None: the folder was there (a restart in place, an empty folder given)
     folder.create()
+    try:
+        return _start_in(folder, config, data, data_warnings, data_path, mask_path, device, trainer_class, restart)
+    except BaseException:
+        # stopped (Ctrl-C, SIGTERM) or failed before the run holds anything: no folder of it is left, as nothing of
+        # a stopped gallery is (a folder without run.json would be refused as no run by every command)
+        if made is not None:
+            discard_made(folder.root, made)
+        raise
+
+
+def _start_in(folder, config, data, data_warnings, data_path, mask_path, device, trainer_class, restart) -> Trainer:
+    """start_training's writing part: the run folder made, under its training lock, a trainer at step 0 and
+    run.json."""
+    from .runfolder import versions
+
     with folder.training():  # held while this start changes the run's files (Trainer.run takes it again)
         removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
         if restart:
