@@ -965,8 +965,7 @@ def cmd_evaluate(args) -> int:
     if real is None:
         from .application.evaluation import recorded_real_data
 
-        real, recorded_mask, run = recorded_real_data(args.dir)
-        mask = mask or recorded_mask
+        real, mask, run = recorded_real_data(args.dir, mask)
         print(
             f"scoring against {real}, the training data of {run} (its run.json; --real for other data)", file=sys.stderr
         )

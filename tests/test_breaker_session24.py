@@ -78,6 +78,19 @@ def test_evaluate_without_real_refuses_a_run_whose_masks_are_gone(tmp_path, caps
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().endswith(f"{mask}, which is not there any more; give the training data with --real.")
     assert not (gallery / "metrics.json").exists()
+    # the mask given now (--mask) stands for the recorded one: the run's data with it is scored
+    done = osmis_cli(
+        capsys,
+        "evaluate",
+        gallery,
+        "--mask",
+        tmp_path / "photo_mask_old.png",
+        "--random-weights",
+        "--metrics",
+        "diversity",
+    )
+    assert done.returncode == 0, done.stderr
+    assert (gallery / "metrics.json").is_file()
 
 
 @pytest.mark.parametrize("command", ["train", "run"])

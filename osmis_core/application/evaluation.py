@@ -258,12 +258,13 @@ def evaluate_gallery(
     return result
 
 
-def recorded_real_data(gallery: str | Path) -> tuple[Path, Path | None, Path]:
+def recorded_real_data(gallery: str | Path, mask: str | Path | None = None) -> tuple[Path, Path | None, Path]:
     """(training data, its --mask or None, the run) of the run a gallery was generated from, as the run's run.json
     records them: what a gallery is scored against when no other data is given. Raises DataError, in one sentence
     that asks for the data (--real), when the gallery names no run, the run or its run.json is not there, or the
     recorded data (or mask, or one of the mask files it was trained with: scored without them, the masks' scores
-    would be skipped as if the run had none) is gone (renamed, moved, deleted)."""
+    would be skipped as if the run had none) is gone (renamed, moved, deleted). mask: the mask given now (--mask),
+    returned in place of the recorded one, whose files then need not be there."""
     gallery = Path(gallery)
     ask = "give the training data with --real"
     if not (gallery / MANIFEST).is_file():
@@ -275,15 +276,17 @@ def recorded_real_data(gallery: str | Path) -> tuple[Path, Path | None, Path]:
         data = RunFolder(run).read_run_json().get("data") or {}
     except OsmisError:
         raise DataError(f"{gallery}: its run {run} (or its run.json) is not there any more; {ask}.") from None
-    path, mask = data.get("path"), data.get("mask_path")
+    path = data.get("path")
     if not isinstance(path, str) or not path:
         raise DataError(f"{RunFolder(run).run_json}: records no training data (data.path); {ask}.")
     source = data.get("source") if isinstance(data.get("source"), dict) else {}
     masks = source.get("masks") if isinstance(source.get("masks"), list) else []
-    for recorded in (path, mask, *masks):
+    recorded_mask = data.get("mask_path")
+    for recorded in (path, *((recorded_mask, *masks) if mask is None else ())):
         if isinstance(recorded, str) and recorded and not Path(recorded).exists():
             raise DataError(f"{gallery}: its run {run} was trained on {recorded}, which is not there any more; {ask}.")
-    return Path(path), Path(mask) if mask else None, Path(run)
+    given = mask if mask is not None else (recorded_mask if isinstance(recorded_mask, str) else None)
+    return Path(path), Path(given) if given else None, Path(run)
 
 
 def _run_data_options(run: str | None) -> DataOptions:
