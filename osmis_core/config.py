@@ -1018,9 +1018,12 @@ def _check_together(
     if not flat["ada"]:
         unread = [n for n in ("ada_target", "ada_images") if given(n) and applies(n, "ada")]
         if unread:
+            # the way to turn it on: --ada where the user typed --no-ada (said names an option as it was given)
+            turn_on = said("ada")
+            turn_on = f"--{turn_on[len('--no-') :]}" if turn_on.startswith("--no-") else turn_on
             raise ConfigError(
                 f"{said(unread[0])} only applies to adaptive augmentation, which is off; turn it on "
-                f"({said('ada')} or p_aug adaptive), or leave {said(unread[0])} out."
+                f"({turn_on} or p_aug adaptive), or leave {said(unread[0])} out."
             )
 
 

@@ -198,3 +198,11 @@ def test_a_training_stopped_while_it_starts_leaves_no_run_folder(scene, tmp_path
         assert not run.exists()
     assert not (tmp_path / "new").exists()
     assert kept.is_dir() and not any(kept.iterdir())
+
+
+def test_ada_target_with_no_ada_says_the_flag_that_turns_it_on(scene, tmp_path, capsys):
+    """`--no-ada --ada-target 0.6`: the refusal tells how to turn adaptive augmentation on, which is --ada, not the
+    --no-ada the user typed ("turn it on (--no-ada or p_aug adaptive)")."""
+    done = osmis_cli(capsys, "train", scene, "--out", tmp_path / "r", "--no-ada", "--ada-target", "0.6", *tiny_flags())
+    assert done.returncode == 2 and not (tmp_path / "r").exists()
+    assert "turn it on (--ada or p_aug adaptive)" in done.stderr, done.stderr
