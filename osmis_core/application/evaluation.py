@@ -40,9 +40,7 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
         mask_dir = gallery / "masks"
         mask_paths = [mask_dir / p.name for p in image_paths] if mask_dir.is_dir() else None
     if not image_paths and RunFolder(gallery).exists():  # a run folder given for one of its galleries
-        listed = RunFolder(gallery).gallery_dirs()
-        hint = f", such as {listed[0]}" if listed else " (it has none yet)"
-        raise DataError(f"{gallery}: is a run folder, not a gallery; give one of its galleries{hint}.")
+        raise _run_folder_given(gallery)
     lost = run_json_missing(gallery, ", or give one of its galleries") if not image_paths else None
     if lost is not None:  # a run folder that lost its run.json, as every other command names it
         raise DataError(lost)
@@ -258,6 +256,13 @@ def evaluate_gallery(
     return result
 
 
+def _run_folder_given(gallery: Path) -> DataError:
+    """The refusal of a run folder given where one of its galleries is asked for."""
+    listed = RunFolder(gallery).gallery_dirs()
+    hint = f", such as {listed[0]}" if listed else " (it has none yet)"
+    return DataError(f"{gallery}: is a run folder, not a gallery; give one of its galleries{hint}.")
+
+
 def recorded_real_data(gallery: str | Path, mask: str | Path | None = None) -> tuple[Path, Path | None, Path]:
     """(training data, its --mask or None, the run) of the run a gallery was generated from, as the run's run.json
     records them: what a gallery is scored against when no other data is given. Raises DataError, in one sentence
@@ -267,7 +272,11 @@ def recorded_real_data(gallery: str | Path, mask: str | Path | None = None) -> t
     returned in place of the recorded one, whose files then need not be there."""
     gallery = Path(gallery)
     ask = "give the training data with --real"
+    if not gallery.is_dir():  # said as when --real is given (read_gallery), not as a gallery without manifest
+        raise DataError(f"{gallery}: no such gallery folder.")
     if not (gallery / MANIFEST).is_file():
+        if RunFolder(gallery).exists():
+            raise _run_folder_given(gallery)
         raise DataError(f"{gallery}: has no {MANIFEST} naming the run it came from; {ask}.")
     run = gallery_run(gallery, read_manifest(gallery))
     if run is None:
