@@ -218,3 +218,21 @@ def test_evaluate_without_real_of_no_gallery_says_what_it_is(trained, tmp_path, 
     assert done.returncode == 2
     said = "is a run folder, not a gallery" if what == "run" else "no such gallery folder."
     assert done.stderr.strip().startswith(f"error: {target}: {said}"), done.stderr
+
+
+def test_evaluate_without_real_of_a_no_masks_run_needs_no_mask_files(tmp_path, capsys):
+    """A run trained with --no-masks on data that has masks lists them in run.json but never read them: their
+    being gone does not stop `osmis evaluate GALLERY` without --real."""
+    from helpers import write_scene
+
+    from osmis_core.application.session import start_training
+    from osmis_core.config import OsmisConfig
+
+    scene = write_scene(tmp_path)
+    config = OsmisConfig().replace(**{**TINY, "iters": 2, "eval_every": 0, "keep_best": "none", "masks": False})
+    for _ in start_training(config, scene, tmp_path / "run").run():
+        pass
+    assert osmis_cli(capsys, "generate", tmp_path / "run", "--n", "2", "--out", tmp_path / "g").returncode == 0
+    shutil.rmtree(scene / "mask")
+    done = osmis_cli(capsys, "evaluate", tmp_path / "g", "--random-weights", "--metrics", "diversity")
+    assert done.returncode == 0, done.stderr

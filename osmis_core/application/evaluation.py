@@ -289,7 +289,9 @@ def recorded_real_data(gallery: str | Path, mask: str | Path | None = None) -> t
     if not isinstance(path, str) or not path:
         raise DataError(f"{RunFolder(run).run_json}: records no training data (data.path); {ask}.")
     source = data.get("source") if isinstance(data.get("source"), dict) else {}
-    masks = source.get("masks") if isinstance(source.get("masks"), list) else []
+    # the mask files a run trained with masks read (a --no-masks run lists them unread: they need not be there)
+    trained_with = data.get("num_classes") is not None and isinstance(source.get("masks"), list)
+    masks = source["masks"] if trained_with else []
     recorded_mask = data.get("mask_path")
     for recorded in (path, *((recorded_mask, *masks) if mask is None else ())):
         if isinstance(recorded, str) and recorded and not Path(recorded).exists():
