@@ -535,7 +535,7 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
             f'<figure data-index="{_e(item["index"])}" {data_attrs}>{pics}'
             f"<figcaption>#{_e(item['index'])} {score_txt}</figcaption></figure>"
         )
-    from ..metrics.evaluate import summary_rows
+    from ..metrics.evaluate import RANDOM_WEIGHTS_WARNING, summary_rows
 
     summary = ""
     if metrics and metrics.get("summary"):
@@ -543,9 +543,10 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
             f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>" for k, text in summary_rows(metrics["summary"], digits=5)
         )
         # what qualifies the scores goes with them: a page shared on its own must not pass random-weight proxies off
-        # as published SIFID/LPIPS (metrics.json's warnings, which the CLI prints under its table)
-        notes = "".join(f"<p>warning: {_e(w)}</p>" for w in metrics.get("warnings") or [] if isinstance(w, str))
-        summary = f"<h2>Summary</h2><table>{rows}</table>{notes}"
+        # as published SIFID/LPIPS (the CLI prints the same warning under its table; a score not computed says why
+        # in its own row)
+        note = f"<p>warning: {_e(RANDOM_WEIGHTS_WARNING)}</p>" if metrics.get("random_weights") is True else ""
+        summary = f"<h2>Summary</h2><table>{rows}</table>{note}"
     # each score both ways, as the app's Gallery page sorts: low to high (1) and high to low (-1)
     buttons = "".join(
         f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}', {way})\">{_e(k)} ({words})</button>"
