@@ -20,6 +20,12 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"device '{name}' is not supported (use auto, cpu, cuda or cuda:i).")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device '{name}' was asked for but no CUDA GPU is available.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        # else torch's "invalid device ordinal" at the first tensor moved there, after the data was loaded
+        count = torch.cuda.device_count()
+        raise ConfigError(
+            f"device '{name}' was asked for but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})."
+        )
     return device
 
 

@@ -236,3 +236,21 @@ def test_evaluate_without_real_of_a_no_masks_run_needs_no_mask_files(tmp_path, c
     shutil.rmtree(scene / "mask")
     done = osmis_cli(capsys, "evaluate", tmp_path / "g", "--random-weights", "--metrics", "diversity")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_cuda_index_beyond_the_machines_gpus_is_refused_in_one_sentence():
+    """--device cuda:N (the Settings form's Device field) with N at or beyond the number of GPUs: one sentence naming
+    the device and how many GPUs there are, from the check the form and a start both use, not torch's 'invalid
+    device ordinal' once training moves its first tensor. On a machine without a CUDA GPU, 'no CUDA GPU'."""
+    import torch
+
+    from osmis_core.devices import resolve_device
+    from osmis_core.errors import ConfigError
+
+    beyond = f"cuda:{torch.cuda.device_count()}"
+    with pytest.raises(ConfigError) as refused:
+        resolve_device(beyond)
+    if torch.cuda.is_available():
+        assert str(refused.value).startswith(f"device '{beyond}' was asked for but this machine has "), refused.value
+    else:
+        assert str(refused.value) == f"device '{beyond}' was asked for but no CUDA GPU is available."
