@@ -161,6 +161,7 @@ def test_batch_row_warning_names_the_batchs_flag_and_the_rows_option(tmp_path, l
     assert row["status"] == "finished", row
     assert "warning: the batch's --lr-d = 1 is far above usual values" in row["message"], row["message"]
     assert "warning: option 'lr_g' = 1 is far above usual values" in row["message"], row["message"]
+    assert ".;" not in row["message"], row["message"]  # the warnings joined as one sentence
 
 
 def test_a_training_stopped_while_it_starts_leaves_no_run_folder(scene, tmp_path):

@@ -137,7 +137,7 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
             trainer = resume_training(run_dir, cfg.flat(), typed=(), name_as=named)
         else:
             trainer = start_training(cfg, source["data"], run_dir, source.get("mask"), name_as=named)
-    notes = "; ".join(f"warning: {w.message}" for w in caught)
+    notes = "; ".join(f"warning: {str(w.message).rstrip('.')}" for w in caught)  # one sentence: not ".; "
     resumed = step is not None
     monitor.started.remote(name, node, trainer.step, total, resumed)
 
