@@ -10,10 +10,56 @@ from helpers import SHARED_DATA, init_ray, write_scene
 
 from osmis_core.threads import physical_cores
 
-# Tests compare runs to float precision (N + resume + N == 2N): the CPU thread count must not change under them, as
-# the adaptive plan of `osmis` (osmis_core/threads.py) does when other programs are busy. Pinned to torch's
-# default count unless the caller chose one.
-os.environ.setdefault("OMP_NUM_THREADS", str(physical_cores()))
+
+def pytest_configure(config) -> None:
+    """In each process that runs tests (not an xdist controller): pins the CPU thread count, before torch is
+    imported (the OpenMP runtime reads OMP_NUM_THREADS once, when it loads), unless the caller chose one; and gives
+    Ray a temp folder of the process's own.
+
+    Why the thread count: tests compare runs to float precision (N + resume + N == 2N), so the count must not
+    change under them, as the adaptive plan of `osmis` (osmis_core/threads.py) does when other programs are busy.
+    A serial run takes torch's default, one thread per physical core. Under pytest-xdist the workers share the
+    cores: each takes its share (one thread per worker on a 2-core CPU with `-n 2`), as more threads than cores
+    only take turns and spin at every barrier. The controller runs no test and sets nothing, so its workers
+    inherit only the caller's choice."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")  # set by xdist in a worker before its configuration
+    if workers:
+        threads = max(1, physical_cores() // int(workers))
+    elif config.getoption("dist", "no") != "no":
+        return
+    else:
+        threads = physical_cores()
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    _own_ray_temp_dir()
+
+
+def _own_ray_temp_dir() -> None:
+    """Gives this test process a Ray temp folder of its own (RAY_TMPDIR), removed at its end.
+
+    Why: ray.init() without an address (`local_ray`, run_batch starting its own Ray) joins the cluster whose
+    address the last head node on this machine wrote to <Ray temp>/ray_current_cluster, and the two-node test's
+    ray.cluster_utils.Cluster writes it there. With one shared /tmp/ray, a Ray started meanwhile by another
+    pytest-xdist worker (or another test run on the machine) would join that test's cluster and lose its work when
+    the test removes a node. A short folder under the system's temp (not pytest's deeper basetemp): Ray's socket
+    paths inside it must stay under the 107-character limit of Unix sockets."""
+    import tempfile
+
+    _RAY_TMPDIR[:] = [tempfile.mkdtemp(prefix="osmis-ray-")]
+    os.environ["RAY_TMPDIR"] = _RAY_TMPDIR[0]
+
+
+# The Ray temp folder this process made (_own_ray_temp_dir); none in an xdist controller.
+_RAY_TMPDIR: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown (`_ray_at_the_end` shuts Ray down)
+def pytest_sessionfinish(session) -> None:
+    """Removes this process's Ray temp folder (Ray's logs), here rather than at unconfigure: an xdist worker is
+    ended as soon as it reports its session finished."""
+    import shutil
+
+    for folder in _RAY_TMPDIR:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -96,7 +142,8 @@ def two_iteration_copy(_two_iteration_base, tmp_path) -> Path:
 
 
 # The test after which no test asks for `local_ray` (pytest_collection_finish): Ray is shut down there, not left
-# running idle under the tests that follow.
+# running idle under the tests that follow. Under pytest-xdist a worker that does not run that test keeps its Ray
+# until its session ends (`_ray_at_the_end`).
 _LAST_RAY_TEST: list[str] = []
 
 
