@@ -56,7 +56,9 @@ def test_closing_during_a_gallery_stops_it_and_waits_leaving_nothing_half_writte
     assert window.isVisible() and g.writing()  # not gone while the job runs on
     assert "Stopping the gallery" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=LONG)
-    assert not g.writing() and tasks.wait_for_all(0)  # the job had ended when the window went
+    # the job had ended when the window went; its worker thread returns from run() just after the finished signal
+    # the window acted on, so the pool is given a moment (under load, as with two test workers, it was still busy)
+    assert not g.writing() and tasks.wait_for_all(2000)
     assert g.progress.value() < 2000
     assert sorted(p.name for p in (trained_run / "galleries").iterdir()) == before
 
