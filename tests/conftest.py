@@ -26,6 +26,8 @@ def pytest_configure(config) -> None:
     if workers:
         threads = max(1, physical_cores() // int(workers))
     elif config.getoption("dist", "no") != "no":
+        _own_ray_temp_dir()  # the workers' folders go inside it (below), so the controller can remove them
+        os.environ[_RAY_PARENT_ENV] = _RAY_TMPDIR[0]  # the workers it starts inherit its environment
         return
     else:
         threads = physical_cores()
@@ -41,11 +43,21 @@ def _own_ray_temp_dir() -> None:
     ray.cluster_utils.Cluster writes it there. With one shared /tmp/ray, a Ray started meanwhile by another
     pytest-xdist worker (or another test run on the machine) would join that test's cluster and lose its work when
     the test removes a node. A short folder under the system's temp (not pytest's deeper basetemp): Ray's socket
-    paths inside it must stay under the 107-character limit of Unix sockets."""
+    paths inside it must stay under the 107-character limit of Unix sockets.
+
+    An xdist worker's folder is inside the controller's: a worker ended before its session finishes (Ctrl-C,
+    which makes the controller end its workers; a crash) cannot remove its own, and the controller, which ends last,
+    removes them all with its own."""
     import tempfile
 
-    _RAY_TMPDIR[:] = [tempfile.mkdtemp(prefix="osmis-ray-")]
-    os.environ["RAY_TMPDIR"] = _RAY_TMPDIR[0]
+    parent = os.environ.get(_RAY_PARENT_ENV) if os.environ.get("PYTEST_XDIST_WORKER") else None
+    folder = tempfile.mkdtemp(dir=parent) if parent and os.path.isdir(parent) else tempfile.mkdtemp(prefix="osmis-ray-")
+    _RAY_TMPDIR[:] = [folder]
+    os.environ["RAY_TMPDIR"] = folder
+
+
+# Names an xdist controller's Ray temp folder to its workers (_own_ray_temp_dir).
+_RAY_PARENT_ENV = "OSMIS_TEST_RAY_PARENT"
 
 
 # The Ray temp folder this process made (_own_ray_temp_dir); none in an xdist controller.
@@ -56,6 +68,15 @@ _RAY_TMPDIR: list[str] = []
 def pytest_sessionfinish(session) -> None:
     """Removes this process's Ray temp folder (Ray's logs), here rather than at unconfigure: an xdist worker is
     ended as soon as it reports its session finished."""
+    _remove_ray_temp_dir()
+
+
+def pytest_unconfigure(config) -> None:
+    """Removes it also where pytest configures and ends without a session (`pytest -n 0 --markers`, `--help`)."""
+    _remove_ray_temp_dir()
+
+
+def _remove_ray_temp_dir() -> None:
     import shutil
 
     for folder in _RAY_TMPDIR:

@@ -55,5 +55,5 @@ def test_two_workers_have_their_share_of_the_cores_and_their_own_ray_folder(tmp_
     assert sorted(r["worker"] for r in rows) == ["gw0", "gw1"], rows
     assert {r["threads"] for r in rows} == {max(1, physical_cores() // 2)}, rows
     folders = {r["ray_tmpdir"] for r in rows}
-    assert len(folders) == 2 and all(Path(f).name.startswith("osmis-ray-") for f in folders), rows
+    assert len(folders) == 2 and all(Path(f).parent.name.startswith("osmis-ray-") for f in folders), rows
     assert not any(Path(f).exists() for f in folders), "a worker's Ray folder outlived it"
