@@ -59,3 +59,23 @@ def test_pytest_without_a_session_leaves_no_ray_folder(flag, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not list(temp.glob("osmis-ray-*"))
+
+
+def test_named_tests_run_in_one_process(tmp_path):
+    """`pytest tests/test_x.py::test_name` under setup.cfg's `-n auto` runs in this process (no worker), with the
+    serial thread count, rather than starting two workers that each import torch for one test (8.4 s against 2.9 s)."""
+    import json
+
+    from test_parallel_setup import PROBE_ENV as SETUP_PROBE_ENV
+
+    from osmis_core.threads import physical_cores
+
+    probe = tmp_path / "probe.jsonl"
+    env = {**_env(tmp_path / "unused"), SETUP_PROBE_ENV: str(probe)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_parallel_setup.py::test_probe"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [json.loads(line) for line in probe.read_text().splitlines()]
+    assert [(r["worker"], r["threads"]) for r in rows] == [(None, physical_cores())] * 2, rows
