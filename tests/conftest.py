@@ -70,7 +70,7 @@ def _own_ray_temp_dir() -> None:
 _RAY_PARENT_ENV = "OSMIS_TEST_RAY_PARENT"
 
 
-# The Ray temp folder this process made (_own_ray_temp_dir); none in an xdist controller.
+# The Ray temp folder this process made (_own_ray_temp_dir); an xdist controller's holds its workers' folders.
 _RAY_TMPDIR: list[str] = []
 
 
