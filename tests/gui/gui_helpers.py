@@ -73,3 +73,8 @@ def qimage_array(image) -> np.ndarray:
         .reshape(h, w, 3)
         .copy()
     )
+
+
+def marked_invalid(editor) -> bool:
+    """Whether a settings-form field is marked invalid (its line edit, or its widget, carries a style sheet)."""
+    return (editor._line if hasattr(editor, "_line") else editor.widget).styleSheet() != ""

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from gui_helpers import marked_invalid
 
 pytestmark = pytest.mark.gui
-
-
-def _marked(editor) -> bool:
-    return (editor._line if hasattr(editor, "_line") else editor.widget).styleSheet() != ""
 
 
 def test_the_form_names_the_noise_channels_rule_by_labels_and_marks_its_field(window):
@@ -21,7 +18,7 @@ def test_the_form_names_the_noise_channels_rule_by_labels_and_marks_its_field(wi
     text = page.error_text()
     assert page.config() is None and text.startswith("Per-pixel noise channels (6)") and "Noise dim (4)" in text, text
     assert "option '" not in text, text
-    assert _marked(page.editors["noise_spatial"])
+    assert marked_invalid(page.editors["noise_spatial"])
 
 
 def test_a_message_that_starts_with_a_lowercase_label_keeps_it_as_the_form_shows_it(window):
@@ -31,7 +28,7 @@ def test_a_message_that_starts_with_a_lowercase_label_keeps_it_as_the_form_shows
     page.editors["p_aug"].widget.setText("0.3")
     text = page.error_text()
     assert text.startswith("p_aug sets the differentiable augmentation"), text
-    assert _marked(page.editors["p_aug"])
+    assert marked_invalid(page.editors["p_aug"])
 
 
 def test_closing_during_scoring_stops_it_and_waits_leaving_metrics_unwritten(window, qtbot, trained_run, monkeypatch):

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 from app_steps import LONG, configure, load
+from gui_helpers import marked_invalid
 
 pytestmark = pytest.mark.gui
-
-
-def _marked(editor) -> bool:
-    return (editor._line if hasattr(editor, "_line") else editor.widget).styleSheet() != ""
 
 
 def test_a_value_far_above_usual_is_warned_about_by_the_fields_label(window, qtbot, scene):
@@ -40,10 +37,10 @@ def test_the_settings_form_refuses_a_device_this_machine_cannot_train_on(window,
     editor = page.editors["device"]
     editor.widget.setCurrentText(device)
     text = page.error_text()
-    assert page.config() is None and _marked(editor), text
+    assert page.config() is None and marked_invalid(editor), text
     assert text.startswith(f"Device '{device}' ") and len(text.splitlines()) == 1 and text.endswith("."), text
     editor.widget.setCurrentText("cpu")
-    assert page.config() is not None and page.config().run.device == "cpu" and not _marked(editor)
+    assert page.config() is not None and page.config().run.device == "cpu" and not marked_invalid(editor)
     assert page.error_text() in ("", None)
 
 
