@@ -670,7 +670,7 @@ class OsmisConfig:
             if name_as is not None:
                 return name_as(name)
             if name in options:
-                return f"option '{name}'"
+                return option_named(name)
             return kept(name) if callable(kept) else f"{kept} '{name}'"
 
         expanded = _expand_words(options, name_it)
@@ -765,7 +765,12 @@ def flatten_options(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     return flat
 
 
-def _expand_words(options: Mapping[str, Any], said=lambda name: f"option '{name}'") -> dict[str, Any]:
+def option_named(name: str) -> str:
+    """How a message names an option when nothing says how the user gave it: "option 'NAME'"."""
+    return f"option '{name}'"
+
+
+def _expand_words(options: Mapping[str, Any], said=option_named) -> dict[str, Any]:
     """Replace an option given as one of its words (see _opt) by the options the word stands for.
 
     A word that sets an option given with another value in the same mapping (p_aug = "adaptive" with ada off) is a
@@ -818,7 +823,7 @@ def flag_naming(typed: Mapping[str, Any], others: Callable[[str], str] | None = 
     def name_it(name: str) -> str:
         if name in typed:
             return flag_as_given(name, typed[name])
-        return others(name) if others is not None else f"option '{name}'"
+        return (others or option_named)(name)
 
     return name_it
 
@@ -838,7 +843,7 @@ def given_naming(
             return f"{config_file}: option '{name}'"
         if name in preset_keys:
             return f"preset '{preset}': option '{name}'"
-        return f"option '{name}'"
+        return option_named(name)
 
     return flag_naming(flags, others)
 
@@ -856,7 +861,7 @@ def check_given_values(options: Mapping[str, Any], flags: Collection[str] = ()) 
     _reject_unknown(options, "the given options")
 
     def said(name: str) -> str:
-        return flag_as_given(name, options.get(name)) if name in flags else f"option '{name}'"
+        return flag_as_given(name, options.get(name)) if name in flags else option_named(name)
 
     for name, value in _expand_words(options, said).items():
         if name in options and name not in _stands_for(name, value):
@@ -917,7 +922,7 @@ def _validate_given(name: str, value: Any, f: dataclasses.Field, said: str) -> N
 MASK_METRICS = ("mask_shares", "class_coverage")
 
 
-def _check_noise_channels(flat: Mapping[str, Any], said=lambda name: f"option '{name}'") -> None:
+def _check_noise_channels(flat: Mapping[str, Any], said=option_named) -> None:
     """noise_spatial counts noise_dim's channels drawn per pixel: at most noise_dim (ConfigError), or no model can
     be built; checked for every configuration, stored ones included."""
     if flat["noise_spatial"] > flat["noise_dim"]:
@@ -929,7 +934,7 @@ def _check_noise_channels(flat: Mapping[str, Any], said=lambda name: f"option '{
 
 def _check_together(
     flat: Mapping[str, Any],
-    said=lambda name: f"option '{name}'",
+    said=option_named,
     explicit: Collection[str] = (),
     now: Collection[str] | None = None,
     fixed: Collection[str] = (),
@@ -1037,7 +1042,7 @@ def config_warnings(config: OsmisConfig, name_as: Callable[[str], str] | None = 
         limit = FIELDS[name][1].metadata.get("warn_above")
         if limit is not None and value is not None and value > limit:
             default = FIELDS[name][1].default
-            named = name_as(name) if name_as is not None else f"option '{name}'"
+            named = (name_as or option_named)(name)
             out.append(
                 f"{named} = {value:g} is far above usual values (default {default:g}, usually at "
                 f"most {limit:g}); training will probably diverge or produce garbage."
