@@ -11,6 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from .config import (
     FIELDS,
@@ -481,11 +482,16 @@ def main(argv: list[str] | None = None) -> int:
     Image.MAX_IMAGE_PIXELS = None
     # SIGTERM (kill, a job scheduler, a closing session) stops a command as Ctrl-C does, through the same clean-up;
     # the app's event loop has its own way to close
-    previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if args.command != "gui" else None
+    own_signals = args.command != "gui"
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if own_signals else None
+    previous_sigint = signal.signal(signal.SIGINT, _interrupt) if own_signals else None
+    _STOPS_RAISED.clear()
     try:
         _check_paths_named(parser, args)
         _check_counts(args)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        raise_stop_again()
+        return code
     except OsmisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -500,8 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     finally:
-        if previous_sigterm is not None:
+        if own_signals:
             signal.signal(signal.SIGTERM, previous_sigterm)
+            signal.signal(signal.SIGINT, previous_sigint)
 
 
 def _stop_words(signum: int) -> str:
@@ -516,15 +523,40 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same clean-up runs."""
 
 
+# The stop signals this command's handlers raised as an interrupt. A handler runs wherever the main thread is, and
+# the code it lands in can swallow its exception (C code that clears errors: torch.save's pickler did); the
+# command then raises it again at its next safe point (raise_stop_again), so a stop that aborts always aborts.
+_STOPS_RAISED: list[int] = []
+
+
+def raise_stop(signum: int) -> NoReturn:
+    """Abort the command on stop signal `signum`: Terminated for SIGTERM, KeyboardInterrupt for SIGINT."""
+    _STOPS_RAISED.append(signum)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+def raise_stop_again() -> None:
+    """Raise the interrupt of a stop signal raised earlier in this command whose exception was swallowed where it
+    landed; nothing when none was."""
+    if _STOPS_RAISED:
+        raise Terminated if _STOPS_RAISED[0] == signal.SIGTERM else KeyboardInterrupt
+
+
+def _interrupt(signum, frame) -> None:
+    """The SIGINT handler of the `osmis` command while no command set its own: Python's KeyboardInterrupt, recorded
+    so that raise_stop_again finds it if it was swallowed."""
+    raise_stop(signum)
+
+
 def _terminate_as_interrupt(signum, frame) -> None:
     """The SIGTERM handler of the `osmis` command: what SIGINT would do now. A command's own Ctrl-C handler (a
     training stops after its step and saves a checkpoint; a second signal aborts) is called; otherwise Terminated
     is raised in the main thread."""
     handler = signal.getsignal(signal.SIGINT)
-    if callable(handler) and handler is not signal.default_int_handler:
+    if callable(handler) and handler not in (signal.default_int_handler, _interrupt):
         handler(signal.SIGTERM, frame)
     else:
-        raise Terminated
+        raise_stop(signal.SIGTERM)
 
 
 def cmd_inspect(args) -> int:
@@ -609,7 +641,7 @@ def run_with_progress(
 
     def on_sigint(signum, frame):
         if control.stop_requested:
-            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+            raise_stop(signum)
         if stop_signals is not None:
             stop_signals.append(signum)
         print(f"\n{_stop_words(signum)}: stopping after this iteration and saving a checkpoint", file=sys.stderr)
@@ -626,6 +658,7 @@ def run_with_progress(
 
     try:
         for event in trainer.run(control, resumed=resumed):
+            raise_stop_again()  # a second stop signal whose interrupt the training code swallowed
             if isinstance(event, TrainingStarted):
                 print(event.summary(), file=sys.stderr)
                 bar = tqdm(
@@ -1273,7 +1306,7 @@ def cmd_batch(args) -> int:
 
     def on_sigint(signum, frame):
         if control.stop_requested:
-            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+            raise_stop(signum)
         print(
             f"\n{_stop_words(signum)}: every running source saves a checkpoint after this iteration",
             file=sys.stderr,
@@ -1304,6 +1337,7 @@ def cmd_batch(args) -> int:
 
     try:
         for event in events:
+            raise_stop_again()  # a second stop signal whose interrupt the batch driver swallowed
             if isinstance(event, BatchStarted):
                 res = ", ".join(f"{v:g} {k}" for k, v in event.resources.items())
                 say(
