@@ -19,7 +19,9 @@ def test_a_second_sigterm_during_the_stop_checkpoint_write_aborts_as_a_stop(scen
     """A second SIGTERM that lands while the stop's checkpoint is being written (the process is frozen with SIGSTOP
     while the checkpoint's temporary file exists, the signal sent, then it goes on) aborts as an interrupted stop:
     exit 143 and the SIGTERM sentence, no traceback, no "training failed", the temporary file removed, the earlier
-    checkpoint and run.json intact. Wider channels make the checkpoint large enough to catch its write."""
+    checkpoint and run.json intact. Wider channels make the checkpoint large enough to catch its write. Where the
+    interrupt lands in code that swallows it (torch.save's pickler did, in CI), the command raises it again at its
+    next event: the fast proof is test_sigterm's test_a_second_sigterm_whose_interrupt_is_swallowed_...."""
     run = tmp_path / "run"
     wide = tiny_flags(ch_g=24, ch_d=24)
     first = start_osmis("train", scene, "--out", run, "--quiet", *wide, "--iters", "1", cwd=ROOT)
