@@ -5,6 +5,7 @@ EVAL_SAMPLES samples) against the run's training data. Reads the run folder only
 Usage (CPU, about half a minute for a quick-preset run):
     python benchmarks/class_coverage_of_run.py /tmp/shots/example --checkpoint latest --data datasets/example_scene
 --data: the training data when the path recorded in run.json has moved (default: run.json's data path).
+--raw: the raw generator instead of its EMA (is the average behind the generator at the end of a short run?).
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
     parser.add_argument("--data", default=None)
+    parser.add_argument("--raw", action="store_true", help="the raw generator, not its EMA")
     args = parser.parse_args()
     checkpoint = int(args.checkpoint) if args.checkpoint.isdigit() else args.checkpoint
     info = RunFolder(args.run).read_run_json()
-    generator, meta = load_generator(args.run, checkpoint, ema=True)
+    generator, meta = load_generator(args.run, checkpoint, ema=not args.raw)
     config = OsmisConfig.from_dict(meta["config"])
     data_info = info.get("data") or {}
     data = load_data_for(
@@ -50,6 +52,7 @@ def main() -> None:
             {
                 "run": str(args.run),
                 "checkpoint_step": meta["step"],
+                "generator": "raw" if args.raw else "ema",
                 **evaluation.metrics,
                 **{f"{k}_per_class": v for k, v in evaluation.per_class.items()},
                 "real_class_shares": real,
