@@ -103,6 +103,9 @@ RECIPES: dict[str, tuple[str | None, dict]] = {
     # the two time-scale rule the other way round: the generator at twice the rate, the discriminator at the
     # paper's (quick-ttur slowed G and was worse; quick-lr-2x sped up both and lost diversity)
     "quick-lr-g-2x": ("quick", {"lr_g": 4e-4}),
+    # the loss of the seed systems (SPADE, OASIS's discriminator aside): hinge on the patch and layout maps instead
+    # of the paper's BCE (the content branch keeps its cross-entropy); bounded D targets, a standard stabiliser
+    "quick-hinge": ("quick", {"loss": "hinge"}),
 }
 DEFAULT_RECIPES = "default,short,quick"
 DEFAULT_CASES = (
