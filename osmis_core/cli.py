@@ -241,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file (a run.json works too)")
     p.add_argument("--resume", action="store_true", help="continue the run folder from its latest checkpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar: one line per checkpoint and evaluation instead (also when stderr is not a terminal)",
+    )
     _add_threads_flag(p)
     _add_option_flags(p)
 
@@ -343,7 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="finish a stopped main job in --out: train on from its latest checkpoint, then generate and evaluate",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar: one line per checkpoint and evaluation instead (also when stderr is not a terminal)",
+    )
     p.add_argument(
         "--checkpoint",
         default="latest",
@@ -648,6 +656,7 @@ def run_with_progress(
         control.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    no_bar = _no_bar(quiet)
     bar = None
     code = 0
     last_stats = last_eval = ""
@@ -665,7 +674,7 @@ def run_with_progress(
                     total=event.total,
                     initial=event.step,
                     unit="it",
-                    disable=quiet,
+                    disable=no_bar,
                     dynamic_ncols=True,
                     mininterval=0.5,
                     miniters=1,
@@ -684,7 +693,7 @@ def run_with_progress(
                     last_stats = format_stats(event)
                 else:
                     last_eval = format_eval(event)
-                    if quiet:
+                    if no_bar:
                         print(f"step {event.step}: {last_eval}", file=sys.stderr)
                 bar.set_postfix_str(" ".join(filter(None, (last_stats, last_eval))), refresh=False)
             elif isinstance(event, HealthEvent):
@@ -698,7 +707,7 @@ def run_with_progress(
                     f"rolled back from step {event.step} to the checkpoint of step {event.to_step}; discriminator "
                     f"learning rate now {event.lr_d:g}"
                 )
-            elif isinstance(event, CheckpointSaved) and quiet:
+            elif isinstance(event, CheckpointSaved) and no_bar:
                 print(f"checkpoint {event.path}", file=sys.stderr)
             elif isinstance(event, TrainingFailed):
                 if bar is not None:
@@ -723,11 +732,17 @@ def run_with_progress(
     return code
 
 
-def _bar_off(quiet: bool) -> bool | None:
-    """tqdm's `disable` for the bar of a command's work (a gallery's samples, an evaluation's images and mIoU
-    segmenter steps): off with --quiet, and off when stderr is not a terminal (None), where a bar's carriage-return
-    redraws would flood a log; there only the command's sentences are written."""
-    return True if quiet else None
+def _no_bar(quiet: bool) -> bool:
+    """The one rule for every progress bar of the CLI (tqdm's `disable`): no bar with --quiet, and none when stderr
+    is not a terminal (a log file, a pipe, a job scheduler), where a bar's carriage-return redraws would flood the
+    log. Where no bar is drawn the command writes, instead, the lines --quiet users read (a training's checkpoints
+    and evaluations, a batch's finished sources), so a log is never silent."""
+    if quiet:
+        return True
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a stream without isatty, or closed: no terminal either
+        return True
 
 
 def _settle_threads(args) -> None:
@@ -837,7 +852,7 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
                 bar = tqdm(
                     total=event.total,
                     unit="sample",
-                    disable=_bar_off(quiet),
+                    disable=_no_bar(quiet),
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -889,7 +904,7 @@ class _EvaluationProgress:
                 total=total,
                 desc=stage,
                 unit="step" if stage.startswith("mIoU") else "img",
-                disable=_bar_off(self.quiet),
+                disable=_no_bar(self.quiet),
                 dynamic_ncols=True,
                 file=sys.stderr,
             )
@@ -1287,7 +1302,11 @@ def _add_batch_parser(sub) -> None:
         default=3,
         help="times a run is retried after its worker process or node died (default 3)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars: one line per finished source")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars: one line per finished source (also when stderr is not a terminal)",
+    )
     _add_option_flags(p)
 
 
@@ -1329,6 +1348,7 @@ def cmd_batch(args) -> int:
         typed={k for k, v in _overrides(args).items() if v is not None},
     )
     previous = signal.signal(signal.SIGINT, on_sigint)
+    no_bar = _no_bar(args.quiet)
     overall, lines, slots, free = None, {}, {}, []
     code = 0
 
@@ -1349,7 +1369,7 @@ def cmd_batch(args) -> int:
                     unit="source",
                     desc="batch",
                     position=0,
-                    disable=args.quiet,
+                    disable=no_bar,
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -1361,7 +1381,7 @@ def cmd_batch(args) -> int:
                     desc=event.name,
                     position=pos,
                     leave=False,
-                    disable=args.quiet,
+                    disable=no_bar,
                     dynamic_ncols=True,
                     file=sys.stderr,
                     bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}",
@@ -1379,7 +1399,7 @@ def cmd_batch(args) -> int:
                     bar.close()
                 if event.status == "failed":
                     code = 1
-                if event.status != "skipped" or args.quiet:
+                if event.status != "skipped" or no_bar:
                     say(
                         f"{event.name}: {event.status} at step {event.step}/{event.total}"
                         + (f": {event.message}" if event.message else "")
