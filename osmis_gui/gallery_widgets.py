@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osmis_core.config import MAX_SAMPLES
+from osmis_core.config import MAX_SAMPLES, MAX_SEED
 
-from .widgets import ImageView, OpacitySlider
+from .widgets import ImageView, OpacitySlider, seed_box
 
 VIEW_MODES = [("Image + mask overlay", "overlay"), ("Image", "image"), ("Mask", "mask")]
 
@@ -116,8 +116,7 @@ class GenerateBar(QWidget):
         self.n_spin.setRange(1, MAX_SAMPLES)  # the engine's limit of a gallery, as the CLI's --n
         self.n_spin.setValue(n)
         self.n_spin.setToolTip("Number of image–mask pairs to generate")
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin = seed_box(MAX_SEED)  # every seed the engine takes, as the CLI's --seed
         self.seed_spin.setValue(seed)
         self.seed_spin.setToolTip("Random seed of the noise: the same seed gives the same samples")
         self.generate_button = _tool_button(self.generate_action)
