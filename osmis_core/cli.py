@@ -17,12 +17,12 @@ from .config import (
     FIELDS,
     INSPECT_RECIPE,
     MAX_SAMPLES,
-    MAX_SEED,
     PRECISIONS,
     OsmisConfig,
     build_config,
     check_model_options,
     given_naming,
+    last_first_seed,
     model_default,
     model_reads,
     option_type,
@@ -449,7 +449,7 @@ def _check_counts(args) -> None:
         )
     if args.command in ("generate", "render"):
         # photo/sample i uses seed + i: every one of them must be a seed the random generators accept
-        last = MAX_SEED - (args.n - 1 if args.command == "render" and args.n else 0)
+        last = last_first_seed(args.n if args.command == "render" and args.n else 1)
         for flag in ("seed", "resample_seed"):
             value = getattr(args, flag, None)
             if value is not None and not 0 <= value <= last:
