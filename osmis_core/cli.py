@@ -622,7 +622,8 @@ def cmd_train(args) -> int:
 def run_with_progress(
     trainer, resumed: bool = False, quiet: bool = False, governor=None, stop_signals: list | None = None
 ) -> int:
-    """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint.
+    """Drive trainer.run() with a progress bar (or, where _no_bar says none, a line per checkpoint and evaluation);
+    Ctrl-C stops after the current step and saves a checkpoint.
 
     The bar moves after every iteration (redrawn at most twice a second) and shows the losses of the latest
     logging tick as soon as they come. `governor` (osmis_core.threads.ThreadGovernor) is checked after every
@@ -1311,8 +1312,8 @@ def _add_batch_parser(sub) -> None:
 
 
 def cmd_batch(args) -> int:
-    """Drive run_batch with an overall bar and one live line per running source; Ctrl-C stops every run with a
-    checkpoint (a second Ctrl-C aborts)."""
+    """Drive run_batch with an overall bar and one live line per running source (or, where _no_bar says none, one
+    line per finished source); Ctrl-C stops every run with a checkpoint (a second Ctrl-C aborts)."""
     from tqdm import tqdm
 
     try:
