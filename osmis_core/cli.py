@@ -17,12 +17,12 @@ from .config import (
     FIELDS,
     INSPECT_RECIPE,
     MAX_SAMPLES,
-    MAX_SEED,
     PRECISIONS,
     OsmisConfig,
     build_config,
     check_model_options,
     given_naming,
+    last_first_seed,
     model_default,
     model_reads,
     option_type,
@@ -241,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file (a run.json works too)")
     p.add_argument("--resume", action="store_true", help="continue the run folder from its latest checkpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar: one line per checkpoint and evaluation instead (also when stderr is not a terminal)",
+    )
     _add_threads_flag(p)
     _add_option_flags(p)
 
@@ -343,7 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="finish a stopped main job in --out: train on from its latest checkpoint, then generate and evaluate",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar: one line per checkpoint and evaluation instead (also when stderr is not a terminal)",
+    )
     p.add_argument(
         "--checkpoint",
         default="latest",
@@ -441,7 +449,7 @@ def _check_counts(args) -> None:
         )
     if args.command in ("generate", "render"):
         # photo/sample i uses seed + i: every one of them must be a seed the random generators accept
-        last = MAX_SEED - (args.n - 1 if args.command == "render" and args.n else 0)
+        last = last_first_seed(args.n if args.command == "render" and args.n else 1)
         for flag in ("seed", "resample_seed"):
             value = getattr(args, flag, None)
             if value is not None and not 0 <= value <= last:
@@ -614,7 +622,8 @@ def cmd_train(args) -> int:
 def run_with_progress(
     trainer, resumed: bool = False, quiet: bool = False, governor=None, stop_signals: list | None = None
 ) -> int:
-    """Drive trainer.run() with a progress bar; Ctrl-C stops after the current step and saves a checkpoint.
+    """Drive trainer.run() with a progress bar (or, where _no_bar says none, a line per checkpoint and evaluation);
+    Ctrl-C stops after the current step and saves a checkpoint.
 
     The bar moves after every iteration (redrawn at most twice a second) and shows the losses of the latest
     logging tick as soon as they come. `governor` (osmis_core.threads.ThreadGovernor) is checked after every
@@ -648,6 +657,7 @@ def run_with_progress(
         control.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    no_bar = _no_bar(quiet)
     bar = None
     code = 0
     last_stats = last_eval = ""
@@ -665,7 +675,7 @@ def run_with_progress(
                     total=event.total,
                     initial=event.step,
                     unit="it",
-                    disable=quiet,
+                    disable=no_bar,
                     dynamic_ncols=True,
                     mininterval=0.5,
                     miniters=1,
@@ -684,7 +694,7 @@ def run_with_progress(
                     last_stats = format_stats(event)
                 else:
                     last_eval = format_eval(event)
-                    if quiet:
+                    if no_bar:
                         print(f"step {event.step}: {last_eval}", file=sys.stderr)
                 bar.set_postfix_str(" ".join(filter(None, (last_stats, last_eval))), refresh=False)
             elif isinstance(event, HealthEvent):
@@ -698,7 +708,7 @@ def run_with_progress(
                     f"rolled back from step {event.step} to the checkpoint of step {event.to_step}; discriminator "
                     f"learning rate now {event.lr_d:g}"
                 )
-            elif isinstance(event, CheckpointSaved) and quiet:
+            elif isinstance(event, CheckpointSaved) and no_bar:
                 print(f"checkpoint {event.path}", file=sys.stderr)
             elif isinstance(event, TrainingFailed):
                 if bar is not None:
@@ -723,11 +733,17 @@ def run_with_progress(
     return code
 
 
-def _bar_off(quiet: bool) -> bool | None:
-    """tqdm's `disable` for the bar of a command's work (a gallery's samples, an evaluation's images and mIoU
-    segmenter steps): off with --quiet, and off when stderr is not a terminal (None), where a bar's carriage-return
-    redraws would flood a log; there only the command's sentences are written."""
-    return True if quiet else None
+def _no_bar(quiet: bool) -> bool:
+    """The one rule for every progress bar of the CLI (tqdm's `disable`): no bar with --quiet, and none when stderr
+    is not a terminal (a log file, a pipe, a job scheduler), where a bar's carriage-return redraws would flood the
+    log. Where no bar is drawn the command writes, instead, the lines --quiet users read (a training's checkpoints
+    and evaluations, a batch's finished sources), so a log is never silent."""
+    if quiet:
+        return True
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a stream without isatty, or closed: no terminal either
+        return True
 
 
 def _settle_threads(args) -> None:
@@ -837,7 +853,7 @@ def _generate_with_progress(run_dir, out_dir, quiet: bool = False, **kwargs) -> 
                 bar = tqdm(
                     total=event.total,
                     unit="sample",
-                    disable=_bar_off(quiet),
+                    disable=_no_bar(quiet),
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -889,7 +905,7 @@ class _EvaluationProgress:
                 total=total,
                 desc=stage,
                 unit="step" if stage.startswith("mIoU") else "img",
-                disable=_bar_off(self.quiet),
+                disable=_no_bar(self.quiet),
                 dynamic_ncols=True,
                 file=sys.stderr,
             )
@@ -1287,13 +1303,17 @@ def _add_batch_parser(sub) -> None:
         default=3,
         help="times a run is retried after its worker process or node died (default 3)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars: one line per finished source")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars: one line per finished source (also when stderr is not a terminal)",
+    )
     _add_option_flags(p)
 
 
 def cmd_batch(args) -> int:
-    """Drive run_batch with an overall bar and one live line per running source; Ctrl-C stops every run with a
-    checkpoint (a second Ctrl-C aborts)."""
+    """Drive run_batch with an overall bar and one live line per running source (or, where _no_bar says none, one
+    line per finished source); Ctrl-C stops every run with a checkpoint (a second Ctrl-C aborts)."""
     from tqdm import tqdm
 
     try:
@@ -1329,6 +1349,7 @@ def cmd_batch(args) -> int:
         typed={k for k, v in _overrides(args).items() if v is not None},
     )
     previous = signal.signal(signal.SIGINT, on_sigint)
+    no_bar = _no_bar(args.quiet)
     overall, lines, slots, free = None, {}, {}, []
     code = 0
 
@@ -1349,7 +1370,7 @@ def cmd_batch(args) -> int:
                     unit="source",
                     desc="batch",
                     position=0,
-                    disable=args.quiet,
+                    disable=no_bar,
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -1361,7 +1382,7 @@ def cmd_batch(args) -> int:
                     desc=event.name,
                     position=pos,
                     leave=False,
-                    disable=args.quiet,
+                    disable=no_bar,
                     dynamic_ncols=True,
                     file=sys.stderr,
                     bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}",
@@ -1379,7 +1400,7 @@ def cmd_batch(args) -> int:
                     bar.close()
                 if event.status == "failed":
                     code = 1
-                if event.status != "skipped" or args.quiet:
+                if event.status != "skipped" or no_bar:
                     say(
                         f"{event.name}: {event.status} at step {event.step}/{event.total}"
                         + (f": {event.message}" if event.message else "")

@@ -19,6 +19,15 @@ from .errors import ConfigError
 
 # Seeds feed torch.manual_seed (at most 2**64 - 1) and seed + 1 draws the preview noise.
 MAX_SEED = 2**64 - 2
+
+
+def last_first_seed(n: int = 1) -> int:
+    """The largest seed that starts n consecutive seeds (a renderer gallery's photo i of a layout uses seed + i):
+    every one of them must be a seed the random generators take. The CLI's --seed and the app's seed box are bound
+    by it."""
+    return MAX_SEED - (n - 1)
+
+
 # The most samples one gallery holds (--n of generate, run and render): its noise is drawn at once (~12 KB a sample
 # at the paper's resolution).
 MAX_SAMPLES = 100_000

@@ -255,7 +255,7 @@ class GalleryPage(QWidget):
         checkpoint = self.checkpoint_combo.currentData() or "latest"
         n, seed = self.n_spin.value(), self.seed_spin.value()
         self.qsettings.setValue("gallery/n", n)
-        self.qsettings.setValue("gallery/seed", seed)
+        self.qsettings.setValue("gallery/seed", str(seed))  # as text: QSettings takes no int past 2**63 - 1
         self._expected_n = n
         self.generating = True
         self.last_error = None

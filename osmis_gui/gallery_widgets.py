@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osmis_core.config import MAX_SAMPLES
+from osmis_core.config import MAX_SAMPLES, last_first_seed
 
-from .widgets import ImageView, OpacitySlider
+from .widgets import ImageView, OpacitySlider, seed_box
 
 VIEW_MODES = [("Image + mask overlay", "overlay"), ("Image", "image"), ("Mask", "mask")]
 
@@ -116,9 +116,10 @@ class GenerateBar(QWidget):
         self.n_spin.setRange(1, MAX_SAMPLES)  # the engine's limit of a gallery, as the CLI's --n
         self.n_spin.setValue(n)
         self.n_spin.setToolTip("Number of image–mask pairs to generate")
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin = seed_box(last_first_seed())  # every seed the engine takes, as the CLI's --seed
         self.seed_spin.setValue(seed)
+        self.renders = False
+        self.n_spin.valueChanged.connect(self._bound_seed)
         self.seed_spin.setToolTip("Random seed of the noise: the same seed gives the same samples")
         self.generate_button = _tool_button(self.generate_action)
         self.n_label = QLabel("Samples:")
@@ -148,6 +149,8 @@ class GenerateBar(QWidget):
     def set_render_mode(self, render: bool) -> None:
         """Words for a renderer run (Render: photos of the run's training layouts; no latent walk) or an OSMIS run
         (Generate: image-mask pairs from noise)."""
+        self.renders = render
+        self._bound_seed()
         if render:
             self.generate_action.setText("Render")
             self.generate_action.setToolTip(
@@ -168,6 +171,11 @@ class GenerateBar(QWidget):
                 "Write a looping video that walks smoothly through noise space (image and "
                 "mask side by side) from the chosen checkpoint and seed, into RUN/walks"
             )
+
+    def _bound_seed(self) -> None:
+        """A renderer's photo i uses seed + i, so its first seed stops short of the engine's largest by n - 1 (the
+        engine's rule, as `osmis render --seed`); an OSMIS gallery takes every seed."""
+        self.seed_spin.setMaximum(last_first_seed(self.n_spin.value() if self.renders else 1))
 
     def set_checkpoints(self, steps: list[int], best: int | None = None) -> None:
         """Offer 'latest', 'best' (the checkpoint --keep-best kept, at step `best`, when the run has one) and every

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QRect, QRectF, QRegularExpression, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
+from superqt import QLargeIntSpinBox
+
+
+def seed_box(maximum: int) -> QLargeIntSpinBox:
+    """A spin box for a seed from 0 to `maximum` (the engine's limit, config.MAX_SEED, far past the 2**31 - 1 of
+    Qt's QSpinBox), whose value() is the Python int shown. It takes digits only: superqt's own validator lets a
+    sign through, and Enter on a lone '-' fails in its int('-')."""
+    box = QLargeIntSpinBox()
+    box.setRange(0, maximum)
+    box.lineEdit().setValidator(QRegularExpressionValidator(QRegularExpression("[0-9]*"), box))
+    return box
 
 
 def qimage_from_array(array: np.ndarray) -> QImage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import subprocess
 import sys
 import time
@@ -82,6 +83,14 @@ def osmis_cli(capsys, *args) -> subprocess.CompletedProcess:
         code = 0 if exc.code is None else exc.code
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(["osmis", *argv], code, out, err)
+
+
+class TerminalStderr(io.StringIO):
+    """A stderr that says it is a terminal: for tests of the CLI's progress bars, drawn only there (into a log or a
+    pipe, such as pytest's captured stderr, the CLI writes lines instead)."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def start_osmis(*args, cwd: Path) -> subprocess.Popen:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import TINY, tiny_flags
+from helpers import TINY, TerminalStderr, tiny_flags
 from PIL import Image
 
 from osmis_core.application.generate import load_generator
@@ -223,14 +223,15 @@ def test_resume_api_restores_step(scene, tmp_path):
     assert again.step == 2 and again.config.run.iters == 3
 
 
-def test_progress_line_shows_the_current_losses(scene, tmp_path, capsys):
-    """Every frame of the progress bar shows the losses logged at (not before) the latest logging tick it has
-    passed; the bar moves between ticks (log every 3 iterations)."""
+def test_progress_line_shows_the_current_losses(scene, tmp_path, monkeypatch):
+    """Every frame of the progress bar (on a terminal) shows the losses logged at (not before) the latest logging
+    tick it has passed; the bar moves between ticks (log every 3 iterations)."""
     import re
 
     run = tmp_path / "run"
+    monkeypatch.setattr(sys, "stderr", TerminalStderr())
     assert main(["train", str(scene), "--out", str(run), "--iters", "7", *tiny_flags(log_every=3)]) == 0
-    frames = [f for f in re.split(r"[\r\n]", capsys.readouterr().err) if re.search(r"\d+/7", f)]
+    frames = [f for f in re.split(r"[\r\n]", sys.stderr.getvalue()) if re.search(r"\d+/7", f)]
     logged = {r["step"]: r for r in RunFolder(run).read_stats()}
     assert sorted(logged) == [3, 6, 7]
     for frame in frames:

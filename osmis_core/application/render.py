@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..config import MAX_SAMPLES, MAX_SEED, OsmisConfig
+from ..config import MAX_SAMPLES, OsmisConfig, last_first_seed
 from ..data.masks import (
     COLOUR_TOLERANCE,
     accepted_values,
@@ -577,7 +577,7 @@ def render_gallery_events(
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
         raise OsmisError(f"--n must be a whole number from 1 to {MAX_SAMPLES:,}, got {n!r}.")
     # photo i of a layout uses seed + i (resample_seed + i): each must be a seed torch's generators take
-    last = MAX_SEED - (n - 1)
+    last = last_first_seed(n)
     for flag, value in (("seed", seed), ("resample-seed", resample_seed)):
         if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= last):
             raise OsmisError(f"--{flag} must be a whole number between 0 and {last}, got {value!r}.")
