@@ -8,10 +8,10 @@ import math
 import shlex
 import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
-from typing import NoReturn
 
 from .config import (
     FIELDS,
@@ -462,31 +462,33 @@ def main(argv: list[str] | None = None) -> int:
     _console_safe()
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `run` prints it back to resume a job
-    from .threads import configure_threads
-
-    args.thread_plan = configure_threads(getattr(args, "threads", None))
-    # a warning is said once a command: `osmis run` reads its data to train and again to score the gallery
-    said: set[str] = set()
-
-    def say_once(message, *args, **kwargs) -> None:
-        if str(message) not in said:
-            said.add(str(message))
-            print(f"warning: {message}", file=sys.stderr)
-
-    warnings.showwarning = say_once
-    # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
-    # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = None
     # SIGTERM (kill, a job scheduler, a closing session) stops a command as Ctrl-C does, through the same clean-up;
-    # the app's event loop has its own way to close
-    own_signals = args.command != "gui"
+    # the app's event loop has its own way to close. Set before the command's first work (the thread plan, Pillow's
+    # import): a Ctrl-C there ended in a traceback.
+    own_signals = args.command != "gui" and _on_main_thread()
+    _STOPS_RAISED.clear()
     previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if own_signals else None
     previous_sigint = signal.signal(signal.SIGINT, _interrupt) if own_signals else None
-    _STOPS_RAISED.clear()
     try:
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `run` prints it back to resume a job
+        from .threads import configure_threads
+
+        args.thread_plan = configure_threads(getattr(args, "threads", None))
+        # a warning is said once a command: `osmis run` reads its data to train and again to score the gallery
+        said: set[str] = set()
+
+        def say_once(message, *args, **kwargs) -> None:
+            if str(message) not in said:
+                said.add(str(message))
+                print(f"warning: {message}", file=sys.stderr)
+
+        warnings.showwarning = say_once
+        # Image sizes are checked from the file header against osmis's own documented limit
+        # (data.sources.open_checked, $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without
+        # saying how to raise it.
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = None
         _check_paths_named(parser, args)
         _check_counts(args)
         code = COMMANDS[args.command](args)
@@ -508,7 +510,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if own_signals:
             signal.signal(signal.SIGTERM, previous_sigterm)
-            signal.signal(signal.SIGINT, previous_sigint)
+            # Called without argv, this is the `osmis` process itself, which ends with the command: a Ctrl-C while
+            # Python shuts down (threads joined, atexit callbacks) would be a KeyboardInterrupt there, printed as a
+            # traceback ("Exception ignored in atexit callback"); it ends the process as SIGTERM's default does,
+            # once what the command printed is out (a kill loses what is still buffered for a pipe)
+            if argv is None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            signal.signal(signal.SIGINT, previous_sigint if argv is not None else signal.SIG_DFL)
 
 
 def _stop_words(signum: int) -> str:
@@ -529,9 +538,14 @@ class Terminated(KeyboardInterrupt):
 _STOPS_RAISED: list[int] = []
 
 
-def raise_stop(signum: int) -> NoReturn:
-    """Abort the command on stop signal `signum`: Terminated for SIGTERM, KeyboardInterrupt for SIGINT."""
+def raise_stop(signum: int) -> None:
+    """Abort the command on stop signal `signum`: Terminated for SIGTERM, KeyboardInterrupt for SIGINT. Nothing is
+    raised while an abort is already being cleaned up (a staging folder removed, a temporary file deleted, a lock let
+    go, the closing sentence printed): Ctrl-C pressed again and again would stop that clean-up half way and leave
+    what it was removing (or end in a traceback); the abort under way ends the command all the same."""
     _STOPS_RAISED.append(signum)
+    if isinstance(sys.exc_info()[1], (KeyboardInterrupt, GeneratorExit)) and len(_STOPS_RAISED) > 1:
+        return  # a generator is closed (GeneratorExit) when the abort leaves the loop that drove it
     raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
 
@@ -540,6 +554,12 @@ def raise_stop_again() -> None:
     landed; nothing when none was."""
     if _STOPS_RAISED:
         raise Terminated if _STOPS_RAISED[0] == signal.SIGTERM else KeyboardInterrupt
+
+
+def _on_main_thread() -> bool:
+    """Whether stop signal handlers can be set here: only the main thread can. A command called from another thread
+    (a library user's worker) leaves the process's handlers as they are; no stop signal reaches it."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def _interrupt(signum, frame) -> None:
@@ -642,12 +662,14 @@ def run_with_progress(
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise_stop(signum)
+            return
         if stop_signals is not None:
             stop_signals.append(signum)
         print(f"\n{_stop_words(signum)}: stopping after this iteration and saving a checkpoint", file=sys.stderr)
         control.request_stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    own_signals = _on_main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if own_signals else None
     bar = None
     code = 0
     last_stats = last_eval = ""
@@ -717,7 +739,8 @@ def run_with_progress(
                     state = "stopped" if event.stopped else "finished"
                     print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if own_signals:
+            signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
     return code
@@ -1307,6 +1330,7 @@ def cmd_batch(args) -> int:
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise_stop(signum)
+            return
         print(
             f"\n{_stop_words(signum)}: every running source saves a checkpoint after this iteration",
             file=sys.stderr,
@@ -1328,7 +1352,8 @@ def cmd_batch(args) -> int:
         control=control,
         typed={k for k, v in _overrides(args).items() if v is not None},
     )
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    own_signals = _on_main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if own_signals else None
     overall, lines, slots, free = None, {}, {}, []
     code = 0
 
@@ -1397,7 +1422,8 @@ def cmd_batch(args) -> int:
                     file=sys.stderr,
                 )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if own_signals:
+            signal.signal(signal.SIGINT, previous)
         for bar in lines.values():
             bar.close()
         if overall is not None:

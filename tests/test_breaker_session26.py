@@ -1,0 +1,221 @@
+"""Breaker session 26: stop signals (Ctrl-C, SIGTERM) pressed again during an abort's clean-up, between the two
+renames that swap a gallery in, while the command loads, while the process shuts down, and `osmis_core.cli.main`
+called from another thread or twice in a row. Real signals (os.kill), sent from inside the code where a user's
+keypress would land."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from helpers import folder_bytes, osmis_cli, tiny_flags
+
+import osmis_core.application.gallery as gallery_module
+from osmis_core import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _signal_here(signum: int) -> None:
+    """Send this process `signum`; its Python handler runs by the next call's return, here."""
+    os.kill(os.getpid(), signum)
+    (lambda: None)()
+
+
+def _hidden_leftovers(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.rglob(".*") if ".building-" in p.name or ".old-" in p.name)
+
+
+def test_ctrl_c_again_during_a_stopped_gallerys_clean_up_still_removes_its_staging_folder(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """Ctrl-C stops `osmis generate`; Ctrl-C pressed again while the staging folder is being removed stopped that
+    removal half way: the hidden `.gal.building-*` folder README promises never to leave was left."""
+    real_discard = gallery_module.discard_staging
+    monkeypatch.setattr(gallery_module, "to_uint8_images", lambda *a: _signal_here(signal.SIGINT))
+
+    def discard_pressed_again(staging):
+        _signal_here(signal.SIGINT)
+        real_discard(staging)
+
+    monkeypatch.setattr(gallery_module, "discard_staging", discard_pressed_again)
+    done = osmis_cli(capsys, "generate", trained, "--out", tmp_path / "gal", "--n", "2", "--device", "cpu")
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().endswith("interrupted: osmis generate stopped; nothing half-written was left behind")
+    assert not (tmp_path / "gal").exists()
+    assert _hidden_leftovers(tmp_path) == []
+
+
+def test_a_third_stop_signal_during_an_aborted_checkpoint_write_still_removes_its_temporary_file(
+    scene, tmp_path, capsys, monkeypatch
+):
+    """First SIGTERM: stop after the step. The second lands in the checkpoint write (an abort); a third while the
+    write's temporary file is being removed stopped that removal: a `.step_*.pt.*.tmp` was left in checkpoints/."""
+    import torch
+
+    real_save, real_unlink = torch.save, os.unlink
+    sent: list[str] = []
+
+    def save(*args, **kwargs):
+        if not sent:
+            sent.append("stop")
+            _signal_here(signal.SIGTERM)  # the first: a stop after this step, nothing raised
+            sent.append("abort")
+            _signal_here(signal.SIGTERM)  # the second: Terminated raised here, in the write
+        return real_save(*args, **kwargs)
+
+    def unlink(path, *args, **kwargs):
+        if sent == ["stop", "abort"] and str(path).endswith(".tmp"):
+            sent.append("again")
+            _signal_here(signal.SIGTERM)
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(os, "unlink", unlink)
+    run = tmp_path / "run"
+    done = osmis_cli(capsys, "train", scene, "--out", run, "--quiet", *tiny_flags(iters=6, checkpoint_every=1))
+    assert sent == ["stop", "abort", "again"]
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert "terminated (SIGTERM): osmis train stopped" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in run.rglob("*.tmp")) == []
+
+
+def test_a_stop_between_the_two_renames_that_swap_a_gallery_in_leaves_the_old_gallery_in_its_place(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """`osmis generate` over an existing gallery renames it aside, then the new one in. A Ctrl-C landing between
+    the two renames left the gallery hidden as `.gal.old-*` and its place empty, where README promises the gallery
+    a stopped command was to replace stays unchanged."""
+    gal = tmp_path / "gal"
+    first = osmis_cli(capsys, "generate", trained, "--out", gal, "--n", "2", "--device", "cpu")
+    assert first.returncode == 0, first.stderr
+    before = folder_bytes(gal)
+    real_rename = os.rename
+
+    def rename(src, dst, *args, **kwargs):
+        real_rename(src, dst, *args, **kwargs)
+        if Path(src) == gal:
+            _signal_here(signal.SIGINT)  # as the first rename returns
+
+    monkeypatch.setattr(os, "rename", rename)
+    done = osmis_cli(capsys, "generate", trained, "--out", gal, "--n", "3", "--seed", "5", "--device", "cpu")
+    assert done.returncode == 130, done.stderr
+    assert folder_bytes(gal) == before
+    assert _hidden_leftovers(tmp_path) == []
+
+
+def test_main_called_from_another_thread_runs_the_command(scene, capsys):
+    """A library user's worker thread calling `osmis_core.cli.main`: setting the stop handlers raised ValueError
+    ("signal only works in main thread"), a traceback instead of the command. It runs, and the process's handlers
+    stay as they were."""
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    result: list = []
+
+    def work():
+        try:
+            result.append(cli.main(["inspect", str(scene)]))
+        except BaseException as exc:  # noqa: BLE001 - what the thread met is the finding
+            result.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert result == [0]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert "classes:" in capsys.readouterr().out
+
+
+def test_a_ctrl_c_while_the_command_sets_itself_up_is_the_one_sentence(scene, capsys, monkeypatch):
+    """Ctrl-C in main before the command's own work (the thread plan, Pillow's import) escaped main as a
+    KeyboardInterrupt: a traceback, not the sentence and exit 130."""
+    import osmis_core.threads as threads_module
+
+    real = threads_module.configure_threads
+
+    def configure(*args, **kwargs):
+        _signal_here(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(threads_module, "configure_threads", configure)
+    done = osmis_cli(capsys, "inspect", scene)
+    assert done.returncode == 130
+    assert done.stderr.strip() == "interrupted: osmis inspect stopped; nothing half-written was left behind"
+
+
+def test_main_twice_in_a_row_carries_no_stop_and_restores_the_handlers_it_found(scene, tmp_path, capsys, monkeypatch):
+    """A first call aborted by a real SIGTERM, a second with no signal: the second finishes (exit 0) and both put
+    back the caller's handlers."""
+
+    def mine(signum, frame):
+        raise AssertionError("the caller's handler was called")
+
+    previous = signal.signal(signal.SIGINT, mine), signal.signal(signal.SIGTERM, mine)
+    try:
+        real = gallery_module.to_uint8_images
+        monkeypatch.setattr(gallery_module, "to_uint8_images", lambda *a: _signal_here(signal.SIGTERM))
+        run = tmp_path / "run"
+        trained = osmis_cli(capsys, "train", scene, "--out", run, "--quiet", *tiny_flags(iters=2))
+        assert trained.returncode == 0, trained.stderr
+        aborted = osmis_cli(capsys, "generate", run, "--out", tmp_path / "g1", "--n", "2")
+        assert aborted.returncode == 143, aborted.stderr
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == (mine, mine)
+        monkeypatch.setattr(gallery_module, "to_uint8_images", real)
+        again = osmis_cli(capsys, "generate", run, "--out", tmp_path / "g2", "--n", "2")
+        assert again.returncode == 0, again.stderr
+        assert (tmp_path / "g2" / "manifest.json").is_file()
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == (mine, mine)
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+
+
+_IMPORT_INTERRUPTED = """
+import os, signal, sys
+class StopDuringImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "osmis_core.config":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, StopDuringImport())
+import runpy
+runpy.run_module("osmis_core", run_name="__main__")
+"""
+
+_CTRL_C_AT_EXIT = """
+import atexit, os, runpy, signal, time
+atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.5)))
+runpy.run_module("osmis_core", run_name="__main__")
+"""
+
+
+def _python(code: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
+def test_ctrl_c_while_python_m_osmis_core_loads_is_one_sentence_and_exit_130(scene):
+    """Ctrl-C in the first tenth of a second of `python -m osmis_core train ...` (its modules loading): a
+    KeyboardInterrupt traceback through the import machinery."""
+    done = _python(_IMPORT_INTERRUPTED, "inspect", scene)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "interrupted: osmis stopped before it began; nothing was written"
+
+
+def test_ctrl_c_while_the_osmis_process_shuts_down_is_no_traceback(scene):
+    """The command has finished; a Ctrl-C while Python shuts down (threads joined, atexit callbacks: tqdm's
+    monitor) was a KeyboardInterrupt there, printed as "Exception ignored in atexit callback" with a traceback.
+    The signal ends the process as its default does (killed by SIGINT: the shell's 130), silently."""
+    done = _python(_CTRL_C_AT_EXIT, "inspect", scene)
+    assert done.returncode == -signal.SIGINT, done.stderr
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
+    assert "classes:" in done.stdout
