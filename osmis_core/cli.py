@@ -500,9 +500,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # training handles Ctrl-C itself (a checkpoint, exit 0); elsewhere the work in progress was built beside
         # its place (a gallery) or is not written at all, so nothing half-written is left
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        # the signal is the one recorded when its interrupt was raised: code it passed through may raise it again
+        # as a plain KeyboardInterrupt (Ray's waits do: a batch aborted by SIGTERM said "interrupted", exit 130)
+        signum = _STOPS_RAISED[0] if _STOPS_RAISED else signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        how = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         print(f"{how}: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
-        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        return 128 + signum
     except OSError as exc:  # the file system said no: a full disk, a read-only or vanished folder
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)

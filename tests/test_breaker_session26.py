@@ -219,3 +219,24 @@ def test_ctrl_c_while_the_osmis_process_shuts_down_is_no_traceback(scene):
     assert done.returncode == -signal.SIGINT, done.stderr
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
     assert "classes:" in done.stdout
+
+
+def test_a_sigterm_raised_again_as_a_plain_keyboardinterrupt_still_ends_as_terminated(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """Ray's waits turn the interrupt of a signal into a plain KeyboardInterrupt (its check_signals): `osmis batch`
+    sent SIGTERM twice said "interrupted" and exited 130, where a job scheduler's SIGTERM is answered with
+    "terminated (SIGTERM)" and 143. Here the same conversion in a command without Ray."""
+
+    def converting(*args):
+        try:
+            _signal_here(signal.SIGTERM)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt from None
+
+    monkeypatch.setattr(gallery_module, "to_uint8_images", converting)
+    done = osmis_cli(capsys, "generate", trained, "--out", tmp_path / "gal", "--n", "2", "--device", "cpu")
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert done.stderr.strip().endswith(
+        "terminated (SIGTERM): osmis generate stopped; nothing half-written was left behind"
+    )
