@@ -1319,7 +1319,8 @@ def _add_batch_parser(sub) -> None:
 
 def cmd_batch(args) -> int:
     """Drive run_batch with an overall bar and one live line per running source; Ctrl-C stops every run with a
-    checkpoint (a second Ctrl-C aborts)."""
+    checkpoint (a second Ctrl-C aborts). A batch so stopped is unfinished, as `osmis run` stopped in its training
+    is: it exits 130 (143 after SIGTERM), so that a job scheduler does not count it as done."""
     from tqdm import tqdm
 
     try:
@@ -1329,11 +1330,13 @@ def cmd_batch(args) -> int:
     except ImportError as exc:
         raise OsmisError(f"osmis batch needs Ray (pip install -e '.[batch]'): {exc}") from None
     control = BatchControl()
+    stop_signals: list[int] = []
 
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise_stop(signum)
             return
+        stop_signals.append(signum)
         print(
             f"\n{_stop_words(signum)}: every running source saves a checkpoint after this iteration",
             file=sys.stderr,
@@ -1421,9 +1424,12 @@ def cmd_batch(args) -> int:
                 counts = ", ".join(f"{v} {k}" for k, v in event.counts.items() if v)
                 print(
                     f"{'stopped' if event.stopped else 'done'} in {_duration(event.seconds)}: {counts}; "
-                    f"summary: {Path(event.out) / 'index.html'}",
+                    f"summary: {Path(event.out) / 'index.html'}"
+                    + ("; the same command again resumes it" if event.stopped else ""),
                     file=sys.stderr,
                 )
+                if event.stopped and stop_signals:
+                    code = 128 + stop_signals[0]
     finally:
         if own_signals:
             signal.signal(signal.SIGINT, previous)

@@ -240,3 +240,27 @@ def test_a_sigterm_raised_again_as_a_plain_keyboardinterrupt_still_ends_as_termi
     assert done.stderr.strip().endswith(
         "terminated (SIGTERM): osmis generate stopped; nothing half-written was left behind"
     )
+
+
+def test_a_batch_stopped_by_sigterm_is_not_reported_done_to_a_job_scheduler(tmp_path, capsys, local_ray, monkeypatch):
+    """`osmis batch` stopped by a scheduler's SIGTERM (every run checkpointed, the rest left pending) exited 0, as if
+    the batch were done; `osmis run` stopped in its training exits 143 for the same reason: the job is unfinished.
+    It exits 143, and says that the same command resumes it."""
+    from helpers import write_scene
+
+    import osmis_core.batch.driver as driver
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources).rename(sources / "a")
+    real = driver._schedule
+
+    def stopped_first(*args, **kwargs):
+        _signal_here(signal.SIGTERM)  # the first: every run stops after its iteration (none started yet)
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(driver, "_schedule", stopped_first)
+    done = osmis_cli(capsys, "batch", sources, "--out", tmp_path / "b", "--quiet", *tiny_flags(iters=2))
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert "stopped in" in done.stderr and "the same command again resumes it" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
