@@ -264,3 +264,24 @@ def test_a_batch_stopped_by_sigterm_is_not_reported_done_to_a_job_scheduler(tmp_
     assert done.returncode == 128 + signal.SIGTERM, done.stderr
     assert "stopped in" in done.stderr and "the same command again resumes it" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_adam_beta_of_1_is_refused_in_one_sentence_before_anything_is_written(scene, tmp_path, capsys):
+    """`--beta1 1` (the range said 0 to 1) passed the config and torch's Adam refused it as the training started:
+    ValueError, a traceback. One sentence naming the flag, exit 2, no run folder."""
+    for flag in ("--beta1", "--beta2"):
+        done = osmis_cli(capsys, "train", scene, "--out", tmp_path / "run", *tiny_flags(iters=2), flag, "1")
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == f"error: {flag} must be below 1.0, got 1.0."
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_background_colour_not_of_the_form_rrggbb_is_refused_whatever_the_mask(scene, tmp_path, capsys):
+    """`--background-color zzz` was only read by a colour-coded mask: with an indexed mask (or none) the training
+    took it and stored it in run.json. Refused in one sentence naming the flag, exit 2, nothing written."""
+    done = osmis_cli(
+        capsys, "train", scene, "--out", tmp_path / "run", *tiny_flags(iters=2), "--background-color", "zzz"
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "error: --background-color must be a colour of the form #RRGGBB, got 'zzz'."
+    assert not (tmp_path / "run").exists()
