@@ -285,3 +285,37 @@ def test_a_background_colour_not_of_the_form_rrggbb_is_refused_whatever_the_mask
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "error: --background-color must be a colour of the form #RRGGBB, got 'zzz'."
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_refuses_a_real_mask_of_another_aspect_as_training_does(trained, tmp_path, capsys):
+    """`osmis evaluate GALLERY --real photo.png --mask M.png` with a 64x64 mask for a 128x64 photo: training refuses
+    that mask (another aspect ratio), evaluate stretched it over the photo and scored mIoU against it, exit 0. One
+    sentence naming the mask, exit 2, no metrics written."""
+    from helpers import scene_arrays
+    from PIL import Image
+
+    gallery = tmp_path / "gal"
+    assert osmis_cli(capsys, "generate", trained, "--out", gallery, "--n", "2", "--device", "cpu").returncode == 0
+    img, ids = scene_arrays()
+    Image.fromarray(img).save(tmp_path / "photo.png")
+    Image.fromarray(ids).resize((64, 64), Image.NEAREST).save(tmp_path / "square.png")
+    before = folder_bytes(gallery)
+    done = osmis_cli(
+        capsys,
+        "evaluate",
+        gallery,
+        "--real",
+        tmp_path / "photo.png",
+        "--mask",
+        tmp_path / "square.png",
+        "--random-weights",
+        "--metrics",
+        "miou",
+        "--miou-steps",
+        "1",
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith(
+        f"error: {tmp_path / 'square.png'}: the mask is 64x64 but its image is 128x64 (different aspect ratio)."
+    ), done.stderr
+    assert folder_bytes(gallery) == before
