@@ -29,6 +29,7 @@ from .config import (
     preset_names,
 )
 from .errors import OsmisError
+from .stops import Terminated, clear_stops, raise_stop, raise_stop_again, stop_raised
 
 EXIT_USER_ERROR = 2
 
@@ -466,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     # the app's event loop has its own way to close. Set before the command's first work (the thread plan, Pillow's
     # import): a Ctrl-C there ended in a traceback.
     own_signals = args.command != "gui" and _on_main_thread()
-    _STOPS_RAISED.clear()
+    clear_stops()
     previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if own_signals else None
     previous_sigint = signal.signal(signal.SIGINT, _interrupt) if own_signals else None
     try:
@@ -502,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         # its place (a gallery) or is not written at all, so nothing half-written is left
         # the signal is the one recorded when its interrupt was raised: code it passed through may raise it again
         # as a plain KeyboardInterrupt (Ray's waits do: a batch aborted by SIGTERM said "interrupted", exit 130)
-        signum = _STOPS_RAISED[0] if _STOPS_RAISED else signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        signum = stop_raised() or (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         how = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         print(f"{how}: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
         return 128 + signum
@@ -511,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     finally:
+        clear_stops()
         if own_signals:
             signal.signal(signal.SIGTERM, previous_sigterm)
             # Called without argv, this is the `osmis` process itself, which ends with the command: a Ctrl-C while
@@ -529,34 +531,6 @@ def _stop_words(signum: int) -> str:
     if signum == signal.SIGTERM:
         return "SIGTERM received (send SIGTERM again, or press Ctrl-C, to abort)"
     return "Ctrl-C (SIGINT) received (Ctrl-C again to abort)"
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same clean-up runs."""
-
-
-# The stop signals this command's handlers raised as an interrupt. A handler runs wherever the main thread is, and
-# the code it lands in can swallow its exception (C code that clears errors: torch.save's pickler did); the
-# command then raises it again at its next safe point (raise_stop_again), so a stop that aborts always aborts.
-_STOPS_RAISED: list[int] = []
-
-
-def raise_stop(signum: int) -> None:
-    """Abort the command on stop signal `signum`: Terminated for SIGTERM, KeyboardInterrupt for SIGINT. Nothing is
-    raised while an abort is already being cleaned up (a staging folder removed, a temporary file deleted, a lock let
-    go, the closing sentence printed): Ctrl-C pressed again and again would stop that clean-up half way and leave
-    what it was removing (or end in a traceback); the abort under way ends the command all the same."""
-    _STOPS_RAISED.append(signum)
-    if isinstance(sys.exc_info()[1], (KeyboardInterrupt, GeneratorExit)) and len(_STOPS_RAISED) > 1:
-        return  # a generator is closed (GeneratorExit) when the abort leaves the loop that drove it
-    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-
-
-def raise_stop_again() -> None:
-    """Raise the interrupt of a stop signal raised earlier in this command whose exception was swallowed where it
-    landed; nothing when none was."""
-    if _STOPS_RAISED:
-        raise Terminated if _STOPS_RAISED[0] == signal.SIGTERM else KeyboardInterrupt
 
 
 def _on_main_thread() -> bool:

@@ -319,3 +319,51 @@ def test_evaluate_refuses_a_real_mask_of_another_aspect_as_training_does(trained
         f"error: {tmp_path / 'square.png'}: the mask is 64x64 but its image is 128x64 (different aspect ratio)."
     ), done.stderr
     assert folder_bytes(gallery) == before
+
+
+def test_a_swallowed_stop_leaves_the_gallery_a_stopped_generate_was_to_replace_unchanged(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """SIGTERM's interrupt swallowed where it landed (in the conversion of samples to pixels): the gallery went on
+    to its end and replaced the one in --out, while the command said it was terminated (exit 143), where README
+    promises that a stopped generate leaves the gallery it was to replace unchanged. Nothing is put in place after
+    a stop."""
+    gal = tmp_path / "gal"
+    assert osmis_cli(capsys, "generate", trained, "--out", gal, "--n", "2", "--device", "cpu").returncode == 0
+    before = folder_bytes(gal)
+    real = gallery_module.to_uint8_images
+    sent: list[int] = []
+
+    def to_pixels(*args, **kwargs):
+        if not sent:
+            sent.append(signal.SIGTERM)
+            try:
+                _signal_here(signal.SIGTERM)
+            except KeyboardInterrupt:  # the swallowing this test is about, as C code that clears errors does
+                pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gallery_module, "to_uint8_images", to_pixels)
+    done = osmis_cli(capsys, "generate", trained, "--out", gal, "--n", "3", "--seed", "4", "--device", "cpu")
+    assert sent == [signal.SIGTERM]
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip().endswith(
+        "terminated (SIGTERM): osmis generate stopped; nothing half-written was left behind"
+    )
+    assert folder_bytes(gal) == before
+    assert _hidden_leftovers(tmp_path) == []
+
+
+def test_no_stop_of_an_aborted_command_is_raised_in_what_the_process_does_next(trained, tmp_path, capsys, monkeypatch):
+    """A library user's process: a command aborted by SIGTERM, then the engine called directly (a gallery written
+    through osmis_core's API, which raises a swallowed stop before its swap): the earlier command's stop is not
+    raised there."""
+    from osmis_core.application.gallery import generate_gallery
+
+    real = gallery_module.to_uint8_images
+    monkeypatch.setattr(gallery_module, "to_uint8_images", lambda *a: _signal_here(signal.SIGTERM))
+    aborted = osmis_cli(capsys, "generate", trained, "--out", tmp_path / "g1", "--n", "2", "--device", "cpu")
+    assert aborted.returncode == 143, aborted.stderr
+    monkeypatch.setattr(gallery_module, "to_uint8_images", real)
+    out = generate_gallery(trained, tmp_path / "g2", n=2, device="cpu")
+    assert (out / "manifest.json").is_file()
