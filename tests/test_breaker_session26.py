@@ -367,3 +367,25 @@ def test_no_stop_of_an_aborted_command_is_raised_in_what_the_process_does_next(t
     monkeypatch.setattr(gallery_module, "to_uint8_images", real)
     out = generate_gallery(trained, tmp_path / "g2", n=2, device="cpu")
     assert (out / "manifest.json").is_file()
+
+
+def test_a_bad_batch_resource_flag_is_named_with_its_value(tmp_path, capsys):
+    """`osmis batch ... --retries -1` answered with the rules of four flags at once ("--cpus-per-run must be a
+    number above 0, --gpus-per-run ..., --retries at least 0, and --max-concurrent at least 1."), not which one was
+    wrong. The sentence names the flag and the value given; nothing is written."""
+    from helpers import write_scene
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    for flag, value, rule in (
+        ("--retries", "-1", "at least 0, got -1"),
+        ("--cpus-per-run", "nan", "a number above 0, got nan"),
+        ("--gpus-per-run", "-0.5", "a number at least 0, got -0.5"),
+        ("--max-concurrent", "0", "at least 1, got 0"),
+        ("--n-per-source", "-2", "at least 1, got -2"),
+    ):
+        done = osmis_cli(capsys, "batch", sources, "--out", tmp_path / "b", *tiny_flags(iters=2), flag, value)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == f"error: {flag} must be {rule}.", done.stderr
+        assert not (tmp_path / "b").exists()

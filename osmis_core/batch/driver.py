@@ -76,20 +76,18 @@ def run_batch(
 
     t0 = time.perf_counter()
     control = control or BatchControl()
-    if n_per_source < 1:
-        raise ConfigError("--n-per-source must be at least 1.")
     # written so that nan and inf (which float() reads from the command line) are refused here too, before a Ray
-    # starts and the batch folder is made, not by a late "no Ray node has nan CPU(s)"
-    if (
-        not 0 < cpus_per_run < math.inf
-        or (gpus_per_run is not None and not 0 <= gpus_per_run < math.inf)
-        or retries < 0
-        or (max_concurrent is not None and max_concurrent < 1)
+    # starts and the batch folder is made, not by a late "no Ray node has nan CPU(s)"; the sentence names the one
+    # option that is wrong and its value (it listed the rules of all four)
+    for flag, value, ok, rule in (
+        ("--n-per-source", n_per_source, n_per_source >= 1, "at least 1"),
+        ("--cpus-per-run", cpus_per_run, 0 < cpus_per_run < math.inf, "a number above 0"),
+        ("--gpus-per-run", gpus_per_run, gpus_per_run is None or 0 <= gpus_per_run < math.inf, "a number at least 0"),
+        ("--retries", retries, retries >= 0, "at least 0"),
+        ("--max-concurrent", max_concurrent, max_concurrent is None or max_concurrent >= 1, "at least 1"),
     ):
-        raise ConfigError(
-            "--cpus-per-run must be a number above 0, --gpus-per-run a number at least 0, --retries at least 0, and "
-            "--max-concurrent at least 1."
-        )
+        if not ok:
+            raise ConfigError(f"{flag} must be {rule}, got {value:g}.")
 
     def resolve(overrides):
         return source_config(config, overrides, typed).flat()
