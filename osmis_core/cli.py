@@ -469,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     own_signals = args.command != "gui" and _on_main_thread()
     clear_stops()
     previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if own_signals else None
-    previous_sigint = signal.signal(signal.SIGINT, _interrupt) if own_signals else None
+    own_sigint = own_signals and _sigint_heard()
+    previous_sigint = signal.signal(signal.SIGINT, _interrupt) if own_sigint else None
     try:
         args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `run` prints it back to resume a job
         from .threads import configure_threads
@@ -515,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         clear_stops()
         if own_signals:
             signal.signal(signal.SIGTERM, previous_sigterm)
+        if own_sigint:
             # Called without argv, this is the `osmis` process itself, which ends with the command: a Ctrl-C while
             # Python shuts down (threads joined, atexit callbacks) would be a KeyboardInterrupt there, printed as a
             # traceback ("Exception ignored in atexit callback"); it ends the process as SIGTERM's default does,
@@ -539,6 +541,38 @@ def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _sigint_heard() -> bool:
+    """Whether this process answers SIGINT: not where it was started with SIGINT ignored (a background job of a
+    shell script: sh ignores it there, so that a Ctrl-C meant for the script does not stop the job; Python keeps it
+    ignored, and so does the `osmis` command, where it took it up and stopped the job)."""
+    return signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)
+
+
+# The stop handler of the command running now (a training's, a batch's: stop after the step, abort on a second
+# signal), which SIGTERM calls as Ctrl-C does; None while no command set one (a stop aborts).
+_command_stop = None
+
+
+def _answer_stops(handler):
+    """Make `handler(signum, frame)` the command's answer to Ctrl-C and SIGTERM; returns what _restore_stops puts
+    back. SIGINT itself stays ignored where the process ignores it (_sigint_heard); SIGTERM reaches the handler all
+    the same. Nothing is set off the main thread, which no signal reaches."""
+    global _command_stop
+    if not _on_main_thread():
+        return None
+    saved = (_command_stop, signal.signal(signal.SIGINT, handler) if _sigint_heard() else None)
+    _command_stop = handler
+    return saved
+
+
+def _restore_stops(saved) -> None:
+    global _command_stop
+    if saved is not None:
+        _command_stop, previous = saved
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt(signum, frame) -> None:
     """The SIGINT handler of the `osmis` command while no command set its own: Python's KeyboardInterrupt, recorded
     so that raise_stop_again finds it if it was swallowed."""
@@ -549,9 +583,8 @@ def _terminate_as_interrupt(signum, frame) -> None:
     """The SIGTERM handler of the `osmis` command: what SIGINT would do now. A command's own Ctrl-C handler (a
     training stops after its step and saves a checkpoint; a second signal aborts) is called; otherwise Terminated
     is raised in the main thread."""
-    handler = signal.getsignal(signal.SIGINT)
-    if callable(handler) and handler not in (signal.default_int_handler, _interrupt):
-        handler(signal.SIGTERM, frame)
+    if _command_stop is not None:
+        _command_stop(signal.SIGTERM, frame)
     else:
         raise_stop(signal.SIGTERM)
 
@@ -645,8 +678,7 @@ def run_with_progress(
         print(f"\n{_stop_words(signum)}: stopping after this iteration and saving a checkpoint", file=sys.stderr)
         control.request_stop()
 
-    own_signals = _on_main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if own_signals else None
+    saved_stops = _answer_stops(on_sigint)
     bar = None
     code = 0
     last_stats = last_eval = ""
@@ -716,8 +748,7 @@ def run_with_progress(
                     state = "stopped" if event.stopped else "finished"
                     print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
     finally:
-        if own_signals:
-            signal.signal(signal.SIGINT, previous)
+        _restore_stops(saved_stops)
         if bar is not None:
             bar.close()
     return code
@@ -1332,8 +1363,7 @@ def cmd_batch(args) -> int:
         control=control,
         typed={k for k, v in _overrides(args).items() if v is not None},
     )
-    own_signals = _on_main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if own_signals else None
+    saved_stops = _answer_stops(on_sigint)
     overall, lines, slots, free = None, {}, {}, []
     code = 0
 
@@ -1405,8 +1435,7 @@ def cmd_batch(args) -> int:
                 if event.stopped and stop_signals:
                     code = 128 + stop_signals[0]
     finally:
-        if own_signals:
-            signal.signal(signal.SIGINT, previous)
+        _restore_stops(saved_stops)
         for bar in lines.values():
             bar.close()
         if overall is not None:

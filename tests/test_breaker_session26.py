@@ -389,3 +389,34 @@ def test_a_bad_batch_resource_flag_is_named_with_its_value(tmp_path, capsys):
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip() == f"error: {flag} must be {rule}.", done.stderr
         assert not (tmp_path / "b").exists()
+
+
+def test_a_training_started_with_sigint_ignored_keeps_ignoring_it_and_still_stops_on_sigterm(scene, tmp_path):
+    """A background job of a shell script (`osmis train ... &` in sh) starts with SIGINT ignored, so that a Ctrl-C
+    meant for the script does not stop it; Python keeps it ignored, the `osmis` command took it up and stopped the
+    training. It keeps ignoring SIGINT; SIGTERM still stops it after its step with a checkpoint (exit 0)."""
+    from helpers import wait_for
+
+    run = tmp_path / "run"
+    argv = ["train", scene, "--out", run, "--quiet", *tiny_flags(iters=100000, checkpoint_every=1)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osmis_core", *map(str, argv)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    checkpoints = run / "checkpoints"
+
+    def reached(step: int) -> bool:  # checkpoints/ keeps the latest few: any of this step or later
+        return any(int(p.stem.split("_")[1]) >= step for p in checkpoints.glob("step_*.pt"))
+
+    wait_for(lambda: reached(2), proc, "the second checkpoint", 120)
+    proc.send_signal(signal.SIGINT)
+    wait_for(lambda: reached(5), proc, "training on after SIGINT", 120)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Ctrl-C (SIGINT) received" not in err and "SIGTERM received" in err and "stopped at step" in err, err
