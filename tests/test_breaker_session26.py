@@ -420,3 +420,25 @@ def test_a_training_started_with_sigint_ignored_keeps_ignoring_it_and_still_stop
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "Ctrl-C (SIGINT) received" not in err and "SIGTERM received" in err and "stopped at step" in err, err
+
+
+def test_sigterm_while_ray_starts_ends_a_batch_as_terminated(tmp_path, capsys, no_ray, monkeypatch):
+    """ray.init sets its own SIGTERM handler while it starts a local Ray (seconds), `sys.exit(signum)`: a job
+    scheduler's SIGTERM then ended `osmis batch` with exit 15 and no word. It ends as terminated, exit 143, with the
+    one sentence. Here ray.init is Ray's handler and the signal only, so that no Ray is started."""
+    import ray
+    from helpers import write_scene
+
+    def ray_init(*args, **kwargs):
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init sets first
+        _signal_here(signal.SIGTERM)
+
+    monkeypatch.setattr(ray, "init", ray_init)
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    done = osmis_cli(capsys, "batch", sources, "--out", tmp_path / "b", "--quiet", *tiny_flags(iters=2))
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert done.stderr.strip().endswith(
+        "terminated (SIGTERM): osmis batch stopped; nothing half-written was left behind"
+    )

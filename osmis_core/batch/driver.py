@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import secrets
+import signal
 import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from ..files import LockHeld, atomic_write_text, exclusive_lock
+from ..stops import Terminated
 from ..threads import thread_env
 from .dataset import merge_dataset
 from .events import (
@@ -146,6 +148,13 @@ def run_batch(
             except Exception as exc:  # noqa: BLE001 - Ray raises a plain Exception when its local node times out starting
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
+            except SystemExit as exc:
+                # SIGTERM while Ray starts (seconds) met the handler ray.init sets, sys.exit(SIGTERM): the command
+                # ended with exit 15 and no word; it is the stop it is everywhere else, what was started given up
+                if exc.code != signal.SIGTERM:
+                    raise
+                ray.shutdown()
+                raise Terminated from None
             finally:
                 _restore_sigterm(sigterm)
             started_ray = True
@@ -223,7 +232,6 @@ def _only_driver(batch: BatchFolder) -> Iterator[None]:
 
 def _sigterm_handler():
     """The process's SIGTERM handler before ray.init (None off the main thread, where it cannot be set again)."""
-    import signal
     import threading
 
     return signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
@@ -233,8 +241,6 @@ def _restore_sigterm(handler) -> None:
     """Put back the SIGTERM handler that ray.init replaced: Ray sets its own, and the driver's core worker a native
     one that aborts the process (exit 134, no summary, no checkpoint of the running runs), where the caller's
     (the osmis command's: a stop as Ctrl-C's) was to stop the batch."""
-    import signal
-
     if handler is not None:
         signal.signal(signal.SIGTERM, handler)
 
