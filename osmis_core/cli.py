@@ -673,10 +673,10 @@ def run_with_progress(
         if control.stop_requested:
             raise_stop(signum)
             return
+        control.request_stop()  # first: a second signal landing in this handler's print is the abort
         if stop_signals is not None:
             stop_signals.append(signum)
         print(f"\n{_stop_words(signum)}: stopping after this iteration and saving a checkpoint", file=sys.stderr)
-        control.request_stop()
 
     saved_stops = _answer_stops(on_sigint)
     bar = None
@@ -1341,12 +1341,12 @@ def cmd_batch(args) -> int:
         if control.stop_requested:
             raise_stop(signum)
             return
+        control.request_stop()  # first: a second signal landing in this handler's print is the abort
         stop_signals.append(signum)
         print(
             f"\n{_stop_words(signum)}: every running source saves a checkpoint after this iteration",
             file=sys.stderr,
         )
-        control.request_stop()
 
     events = run_batch(
         args.sources,

@@ -442,3 +442,32 @@ def test_sigterm_while_ray_starts_ends_a_batch_as_terminated(tmp_path, capsys, n
     assert done.stderr.strip().endswith(
         "terminated (SIGTERM): osmis batch stopped; nothing half-written was left behind"
     )
+
+
+def test_a_second_sigterm_landing_in_the_first_ones_handler_aborts_the_training(scene, tmp_path, capsys, monkeypatch):
+    """`kill -TERM PID; kill -TERM PID`: the second signal's handler ran inside the first's, before that one had
+    asked the training to stop (it printed first), so the second was taken for a first: the training stopped with
+    a checkpoint, exit 0, where a second signal aborts (exit 143)."""
+    import osmis_core.training.trainer as trainer_module
+
+    real_words, real_step = cli._stop_words, trainer_module.Trainer.train_step
+    sent: list[int] = []
+
+    def words(signum):
+        if not sent:
+            sent.append(signum)
+            _signal_here(signal.SIGTERM)  # the second, while the first's handler runs
+        return real_words(signum)
+
+    def step(self, *args, **kwargs):
+        if self.step == 1 and not sent:
+            os.kill(os.getpid(), signal.SIGTERM)  # the first
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "_stop_words", words)
+    monkeypatch.setattr(trainer_module.Trainer, "train_step", step)
+    run = tmp_path / "run"
+    done = osmis_cli(capsys, "train", scene, "--out", run, "--quiet", *tiny_flags(iters=6))
+    assert sent == [signal.SIGTERM]
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert "stopped at step" not in done.stderr and "terminated (SIGTERM): osmis train stopped" in done.stderr
