@@ -1,7 +1,9 @@
 """Breaker session 26: stop signals (Ctrl-C, SIGTERM) pressed again during an abort's clean-up, between the two
 renames that swap a gallery in, while the command loads, while the process shuts down, and `osmis_core.cli.main`
-called from another thread or twice in a row. Real signals (os.kill), sent from inside the code where a user's
-keypress would land."""
+called from another thread or twice in a row, `osmis batch` stopped or terminated (Ray's handlers); then odd
+input from README's commands (Adam betas of 1, a background colour that is none, evaluate's real mask of another
+aspect, batch's resource flags). Real signals (os.kill), sent from inside the code where a user's keypress would
+land."""
 
 from __future__ import annotations
 
