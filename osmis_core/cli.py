@@ -8,10 +8,10 @@ import math
 import shlex
 import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
-from typing import NoReturn
 
 from .config import (
     FIELDS,
@@ -29,6 +29,7 @@ from .config import (
     preset_names,
 )
 from .errors import OsmisError
+from .stops import Terminated, clear_stops, raise_stop, raise_stop_again, stop_raised
 
 EXIT_USER_ERROR = 2
 
@@ -470,31 +471,34 @@ def main(argv: list[str] | None = None) -> int:
     _console_safe()
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `run` prints it back to resume a job
-    from .threads import configure_threads
-
-    args.thread_plan = configure_threads(getattr(args, "threads", None))
-    # a warning is said once a command: `osmis run` reads its data to train and again to score the gallery
-    said: set[str] = set()
-
-    def say_once(message, *args, **kwargs) -> None:
-        if str(message) not in said:
-            said.add(str(message))
-            print(f"warning: {message}", file=sys.stderr)
-
-    warnings.showwarning = say_once
-    # Image sizes are checked from the file header against osmis's own documented limit (data.sources.open_checked,
-    # $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without saying how to raise it.
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = None
     # SIGTERM (kill, a job scheduler, a closing session) stops a command as Ctrl-C does, through the same clean-up;
-    # the app's event loop has its own way to close
-    own_signals = args.command != "gui"
+    # the app's event loop has its own way to close. Set before the command's first work (the thread plan, Pillow's
+    # import): a Ctrl-C there ended in a traceback.
+    own_signals = args.command != "gui" and _on_main_thread()
+    clear_stops()
     previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if own_signals else None
-    previous_sigint = signal.signal(signal.SIGINT, _interrupt) if own_signals else None
-    _STOPS_RAISED.clear()
+    own_sigint = own_signals and _sigint_heard()
+    previous_sigint = signal.signal(signal.SIGINT, _interrupt) if own_sigint else None
     try:
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `run` prints it back to resume a job
+        from .threads import configure_threads
+
+        args.thread_plan = configure_threads(getattr(args, "threads", None))
+        # a warning is said once a command: `osmis run` reads its data to train and again to score the gallery
+        said: set[str] = set()
+
+        def say_once(message, *args, **kwargs) -> None:
+            if str(message) not in said:
+                said.add(str(message))
+                print(f"warning: {message}", file=sys.stderr)
+
+        warnings.showwarning = say_once
+        # Image sizes are checked from the file header against osmis's own documented limit
+        # (data.sources.open_checked, $OSMIS_MAX_IMAGE_PIXELS); Pillow's fixed one would refuse first, without
+        # saying how to raise it.
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = None
         _check_paths_named(parser, args)
         _check_counts(args)
         code = COMMANDS[args.command](args)
@@ -506,17 +510,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # training handles Ctrl-C itself (a checkpoint, exit 0); elsewhere the work in progress was built beside
         # its place (a gallery) or is not written at all, so nothing half-written is left
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        # the signal is the one recorded when its interrupt was raised: code it passed through may raise it again
+        # as a plain KeyboardInterrupt (Ray's waits do: a batch aborted by SIGTERM said "interrupted", exit 130)
+        signum = stop_raised() or (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        how = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         print(f"{how}: osmis {args.command} stopped; nothing half-written was left behind", file=sys.stderr)
-        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        return 128 + signum
     except OSError as exc:  # the file system said no: a full disk, a read-only or vanished folder
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     finally:
+        clear_stops()
         if own_signals:
             signal.signal(signal.SIGTERM, previous_sigterm)
-            signal.signal(signal.SIGINT, previous_sigint)
+        if own_sigint:
+            # Called without argv, this is the `osmis` process itself, which ends with the command: a Ctrl-C while
+            # Python shuts down (threads joined, atexit callbacks) would be a KeyboardInterrupt there, printed as a
+            # traceback ("Exception ignored in atexit callback"); it ends the process as SIGTERM's default does,
+            # once what the command printed is out (a kill loses what is still buffered for a pipe)
+            if argv is None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            signal.signal(signal.SIGINT, previous_sigint if argv is not None else signal.SIG_DFL)
 
 
 def _stop_words(signum: int) -> str:
@@ -527,27 +543,42 @@ def _stop_words(signum: int) -> str:
     return "Ctrl-C (SIGINT) received (Ctrl-C again to abort)"
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same clean-up runs."""
+def _on_main_thread() -> bool:
+    """Whether stop signal handlers can be set here: only the main thread can. A command called from another thread
+    (a library user's worker) leaves the process's handlers as they are; no stop signal reaches it."""
+    return threading.current_thread() is threading.main_thread()
 
 
-# The stop signals this command's handlers raised as an interrupt. A handler runs wherever the main thread is, and
-# the code it lands in can swallow its exception (C code that clears errors: torch.save's pickler did); the
-# command then raises it again at its next safe point (raise_stop_again), so a stop that aborts always aborts.
-_STOPS_RAISED: list[int] = []
+def _sigint_heard() -> bool:
+    """Whether this process answers SIGINT: not where it was started with SIGINT ignored (a background job of a
+    shell script: sh ignores it there, so that a Ctrl-C meant for the script does not stop the job; Python keeps it
+    ignored, and so does the `osmis` command, where it took it up and stopped the job)."""
+    return signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)
 
 
-def raise_stop(signum: int) -> NoReturn:
-    """Abort the command on stop signal `signum`: Terminated for SIGTERM, KeyboardInterrupt for SIGINT."""
-    _STOPS_RAISED.append(signum)
-    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+# The stop handler of the command running now (a training's, a batch's: stop after the step, abort on a second
+# signal), which SIGTERM calls as Ctrl-C does; None while no command set one (a stop aborts).
+_command_stop = None
 
 
-def raise_stop_again() -> None:
-    """Raise the interrupt of a stop signal raised earlier in this command whose exception was swallowed where it
-    landed; nothing when none was."""
-    if _STOPS_RAISED:
-        raise Terminated if _STOPS_RAISED[0] == signal.SIGTERM else KeyboardInterrupt
+def _answer_stops(handler):
+    """Make `handler(signum, frame)` the command's answer to Ctrl-C and SIGTERM; returns what _restore_stops puts
+    back. SIGINT itself stays ignored where the process ignores it (_sigint_heard); SIGTERM reaches the handler all
+    the same. Nothing is set off the main thread, which no signal reaches."""
+    global _command_stop
+    if not _on_main_thread():
+        return None
+    saved = (_command_stop, signal.signal(signal.SIGINT, handler) if _sigint_heard() else None)
+    _command_stop = handler
+    return saved
+
+
+def _restore_stops(saved) -> None:
+    global _command_stop
+    if saved is not None:
+        _command_stop, previous = saved
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _interrupt(signum, frame) -> None:
@@ -560,9 +591,8 @@ def _terminate_as_interrupt(signum, frame) -> None:
     """The SIGTERM handler of the `osmis` command: what SIGINT would do now. A command's own Ctrl-C handler (a
     training stops after its step and saves a checkpoint; a second signal aborts) is called; otherwise Terminated
     is raised in the main thread."""
-    handler = signal.getsignal(signal.SIGINT)
-    if callable(handler) and handler not in (signal.default_int_handler, _interrupt):
-        handler(signal.SIGTERM, frame)
+    if _command_stop is not None:
+        _command_stop(signal.SIGTERM, frame)
     else:
         raise_stop(signal.SIGTERM)
 
@@ -651,12 +681,13 @@ def run_with_progress(
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise_stop(signum)
+            return
+        control.request_stop()  # first: a second signal landing in this handler's print is the abort
         if stop_signals is not None:
             stop_signals.append(signum)
         print(f"\n{_stop_words(signum)}: stopping after this iteration and saving a checkpoint", file=sys.stderr)
-        control.request_stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    saved_stops = _answer_stops(on_sigint)
     no_bar = _no_bar(quiet)
     bar = None
     code = 0
@@ -727,7 +758,7 @@ def run_with_progress(
                     state = "stopped" if event.stopped else "finished"
                     print(f"{state} at step {event.step}; run folder: {event.run_dir}", file=sys.stderr)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        _restore_stops(saved_stops)
         if bar is not None:
             bar.close()
     return code
@@ -1313,7 +1344,9 @@ def _add_batch_parser(sub) -> None:
 
 def cmd_batch(args) -> int:
     """Drive run_batch with an overall bar and one live line per running source (or, where _no_bar says none, one
-    line per finished source); Ctrl-C stops every run with a checkpoint (a second Ctrl-C aborts)."""
+    line per finished source); Ctrl-C stops every run with a checkpoint (a second Ctrl-C aborts). A batch so stopped
+    is unfinished, as `osmis run` stopped in its training is: it exits 130 (143 after SIGTERM), so that a job
+    scheduler does not count it as done."""
     from tqdm import tqdm
 
     try:
@@ -1323,15 +1356,18 @@ def cmd_batch(args) -> int:
     except ImportError as exc:
         raise OsmisError(f"osmis batch needs Ray (pip install -e '.[batch]'): {exc}") from None
     control = BatchControl()
+    stop_signals: list[int] = []
 
     def on_sigint(signum, frame):
         if control.stop_requested:
             raise_stop(signum)
+            return
+        control.request_stop()  # first: a second signal landing in this handler's print is the abort
+        stop_signals.append(signum)
         print(
             f"\n{_stop_words(signum)}: every running source saves a checkpoint after this iteration",
             file=sys.stderr,
         )
-        control.request_stop()
 
     events = run_batch(
         args.sources,
@@ -1348,7 +1384,7 @@ def cmd_batch(args) -> int:
         control=control,
         typed={k for k, v in _overrides(args).items() if v is not None},
     )
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    saved_stops = _answer_stops(on_sigint)
     no_bar = _no_bar(args.quiet)
     overall, lines, slots, free = None, {}, {}, []
     code = 0
@@ -1414,11 +1450,14 @@ def cmd_batch(args) -> int:
                 counts = ", ".join(f"{v} {k}" for k, v in event.counts.items() if v)
                 print(
                     f"{'stopped' if event.stopped else 'done'} in {_duration(event.seconds)}: {counts}; "
-                    f"summary: {Path(event.out) / 'index.html'}",
+                    f"summary: {Path(event.out) / 'index.html'}"
+                    + ("; the same command again resumes it" if event.stopped else ""),
                     file=sys.stderr,
                 )
+                if event.stopped and stop_signals:
+                    code = 128 + stop_signals[0]
     finally:
-        signal.signal(signal.SIGINT, previous)
+        _restore_stops(saved_stops)
         for bar in lines.values():
             bar.close()
         if overall is not None:

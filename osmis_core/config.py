@@ -51,6 +51,8 @@ def _opt(
     instead: tuple[str, str] | None = None,
     otherwise: str | None = None,
     open_range: bool = False,
+    below_maximum: bool = False,
+    colour: bool = False,
     output_only: bool = False,
 ):
     """A config field with the metadata that the CLI (help) and the GUI (tooltip, range, choices) use.
@@ -63,6 +65,8 @@ def _opt(
     (see check_model_options). otherwise: for an option without such a counterpart, what the other model does
     instead, in words (with the flag to use), named in the same refusal. open_range: the value must lie strictly
     between minimum and maximum (a decay of 0 or 1 would be another method, not a setting of this one).
+    below_maximum: the value must lie below maximum, the minimum allowed (Adam's betas: torch refuses 1 when the
+    training starts, which ended in a traceback). colour: the text is a colour, #RRGGBB (parse_colour).
     output_only: the option changes no trained model, only what the run writes besides it (see OUTPUT_ONLY_OPTIONS).
     """
     meta = {
@@ -77,6 +81,8 @@ def _opt(
         "instead": instead,
         "otherwise": otherwise,
         "open": open_range,
+        "below": below_maximum,
+        "colour": colour,
         "output_only": output_only,
     }
     return field(default=default, metadata=meta)
@@ -103,6 +109,7 @@ class DataOptions:
         "For RGB colour masks: the colour of class 0 as #RRGGBB "
         "(default: black if present, else the most common border colour).",
         label="Background colour",
+        colour=True,
     )
     max_classes: int = _opt(
         32,
@@ -306,8 +313,8 @@ class OptimisationOptions:
     batch_size: int = _opt(5, "Batch size B.", minimum=1, maximum=64, label="Batch size")
     lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G", warn_above=1e-2)
     lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D", warn_above=1e-2)
-    beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, label="beta1")
-    beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, label="beta2")
+    beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, below_maximum=True, label="beta1")
+    beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, below_maximum=True, label="beta2")
     loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss", model="osmis")
     ema_decay: float = _opt(
         0.9999, "Decay of the generator's exponential moving average.", minimum=0.0, maximum=1.0, label="EMA decay"
@@ -911,6 +918,8 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
         raise ConfigError(f"{said} must be above {meta['min']} and below {meta['max']}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"{said} must be at least {meta['min']}, got {value!r}.")
+    if meta.get("below") and not value < meta["max"]:
+        raise ConfigError(f"{said} must be below {meta['max']}, got {value!r}.")
     limit = meta.get("max")
     if limit is None and _base_type(f) is int:
         limit = COUNT_LIMIT
@@ -920,11 +929,22 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
 
 def _validate_given(name: str, value: Any, f: dataclasses.Field, said: str) -> None:
     """_validate for a value given now (a flag, a config file, a library call): an empty or blank text is refused
-    too (`--layouts-from ""` trained without layouts from any run, `--background-color ""` was ignored), where a
-    stored run's is not (OsmisConfig.__post_init__: an earlier version stored what it took)."""
+    too (`--layouts-from ""` trained without layouts from any run, `--background-color ""` was ignored), and so is
+    a colour not of the form #RRGGBB (`--background-color zzz` was taken, and stored, unless a colour mask read
+    it), where a stored run's is not (OsmisConfig.__post_init__: an earlier version stored what it took)."""
     _validate(name, value, f, said)
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{said} is empty: give a value or leave it out.")
+    if f.metadata.get("colour") and value is not None:
+        parse_colour(value, said)
+
+
+def parse_colour(text: str, said: str = "background colour") -> tuple[int, int, int]:
+    """A colour written #RRGGBB (the # may be left out) as (r, g, b); ConfigError naming it as `said` otherwise."""
+    t = text.strip().lstrip("#")
+    if len(t) == 6 and all(c in "0123456789abcdefABCDEF" for c in t):
+        return tuple(int(t[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    raise ConfigError(f"{said} must be a colour of the form #RRGGBB, got {text!r}.")
 
 
 # the keep_best metrics computed from the generated masks against the real ones: none without masks (SIV-GAN)

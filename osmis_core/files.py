@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .stops import raise_stop_again
+
 
 def _read_umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it: done once, at import, not while threads write files
@@ -109,6 +111,7 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
             f.flush()
             if durable:
                 os.fsync(f.fileno())
+        raise_stop_again()  # a stopped command puts no file in place, even where its interrupt was swallowed
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -156,17 +159,22 @@ def discard_staging(staging: Path) -> None:
 def swap_dir_in(staging: Path, path: Path) -> None:
     """Move the complete folder `staging` to `path`, replacing what was there. Readers see the old folder until
     the first rename and the new one after the second (between the two, for an instant, none); a failure of the
-    second rename puts the old folder back."""
+    second rename, or a stop signal (Ctrl-C, SIGTERM) whose interrupt lands between the two, puts the old folder
+    back: a stopped command leaves the folder it was to replace where it was, not hidden as `.NAME.old-*`. A stop
+    whose interrupt was swallowed earlier (stops.raise_stop_again) is raised before anything is moved: the command
+    was stopped, so its folder does not replace the old one."""
+    raise_stop_again()
     _MADE_FOR.pop(Path(staging), None)  # the parents it was given hold the swapped-in folder from now on
     if not path.exists():
         os.rename(staging, path)
         return
     old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(path, old)
-    try:
+    try:  # both renames inside: an interrupt is raised when a call returns, the first one's included
+        os.rename(path, old)
         os.rename(staging, path)
-    except OSError:
-        os.rename(old, path)
+    except BaseException:
+        if not os.path.lexists(path) and os.path.lexists(old):
+            os.rename(old, path)
         raise
     shutil.rmtree(old, ignore_errors=True)
 

@@ -102,7 +102,7 @@ class FieldEditor(QObject):
             parts.append("Choices: " + ", ".join(m["choices"]))
         lo, hi = m.get("min"), m.get("max")
         if lo is not None or hi is not None:
-            ends = " (ends excluded)" if m.get("open") else ""
+            ends = " (ends excluded)" if m.get("open") else " (maximum excluded)" if m.get("below") else ""
             parts.append(f"Range: {'' if lo is None else lo} … {'' if hi is None else hi}{ends}")
         if m.get("model"):
             parts.append(f"Read only by {m['model']} runs (Model)")

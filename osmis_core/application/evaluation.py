@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..config import DataOptions, OsmisConfig, check_given_values
 from ..data.masks import decode_masks
-from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_mask
+from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_frame_masks
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from .gallery import MANIFEST, gallery_run, read_manifest, write_index_html
@@ -126,7 +126,7 @@ def read_real(
     masks = None
     if frame_set.masks:
         paths = frame_set.masks
-        ids, _ = decode_masks([open_mask(p) for p in paths], [str(p) for p in paths], max_classes, background_colour)
+        ids, _ = decode_masks(open_frame_masks(frame_set), [str(p) for p in paths], max_classes, background_colour)
         masks = torch.from_numpy(
             np.stack(
                 [np.asarray(Image.fromarray(a.astype(np.int32), "I").resize((w, h), Image.NEAREST)) for a in ids]

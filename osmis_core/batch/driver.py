@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import secrets
+import signal
 import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from ..files import LockHeld, atomic_write_text, exclusive_lock
+from ..stops import Terminated
 from ..threads import thread_env
 from .dataset import merge_dataset
 from .events import (
@@ -76,20 +78,18 @@ def run_batch(
 
     t0 = time.perf_counter()
     control = control or BatchControl()
-    if n_per_source < 1:
-        raise ConfigError("--n-per-source must be at least 1.")
     # written so that nan and inf (which float() reads from the command line) are refused here too, before a Ray
-    # starts and the batch folder is made, not by a late "no Ray node has nan CPU(s)"
-    if (
-        not 0 < cpus_per_run < math.inf
-        or (gpus_per_run is not None and not 0 <= gpus_per_run < math.inf)
-        or retries < 0
-        or (max_concurrent is not None and max_concurrent < 1)
+    # starts and the batch folder is made, not by a late "no Ray node has nan CPU(s)"; the sentence names the one
+    # option that is wrong and its value (it listed the rules of all four)
+    for flag, value, ok, rule in (
+        ("--n-per-source", n_per_source, n_per_source >= 1, "at least 1"),
+        ("--cpus-per-run", cpus_per_run, 0 < cpus_per_run < math.inf, "a number above 0"),
+        ("--gpus-per-run", gpus_per_run, gpus_per_run is None or 0 <= gpus_per_run < math.inf, "a number at least 0"),
+        ("--retries", retries, retries >= 0, "at least 0"),
+        ("--max-concurrent", max_concurrent, max_concurrent is None or max_concurrent >= 1, "at least 1"),
     ):
-        raise ConfigError(
-            "--cpus-per-run must be a number above 0, --gpus-per-run a number at least 0, --retries at least 0, and "
-            "--max-concurrent at least 1."
-        )
+        if not ok:
+            raise ConfigError(f"{flag} must be {rule}, got {value:g}.")
 
     def resolve(overrides):
         return source_config(config, overrides, typed).flat()
@@ -148,6 +148,13 @@ def run_batch(
             except Exception as exc:  # noqa: BLE001 - Ray raises a plain Exception when its local node times out starting
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise OsmisError(f"cannot start or join {where} ({str(exc).strip().splitlines()[0][:200]}).") from None
+            except SystemExit as exc:
+                # SIGTERM while Ray starts (seconds) met the handler ray.init sets, sys.exit(SIGTERM): the command
+                # ended with exit 15 and no word; it is the stop it is everywhere else, what was started given up
+                if exc.code != signal.SIGTERM:
+                    raise
+                ray.shutdown()
+                raise Terminated from None
             finally:
                 _restore_sigterm(sigterm)
             started_ray = True
@@ -225,7 +232,6 @@ def _only_driver(batch: BatchFolder) -> Iterator[None]:
 
 def _sigterm_handler():
     """The process's SIGTERM handler before ray.init (None off the main thread, where it cannot be set again)."""
-    import signal
     import threading
 
     return signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
@@ -235,8 +241,6 @@ def _restore_sigterm(handler) -> None:
     """Put back the SIGTERM handler that ray.init replaced: Ray sets its own, and the driver's core worker a native
     one that aborts the process (exit 134, no summary, no checkpoint of the running runs), where the caller's
     (the osmis command's: a stop as Ctrl-C's) was to stop the batch."""
-    import signal
-
     if handler is not None:
         signal.signal(signal.SIGTERM, handler)
 

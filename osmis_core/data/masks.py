@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from ..config import parse_colour
 from ..errors import DataError
 from ..models.visual import palette
 
@@ -75,16 +76,6 @@ class MaskReport:
                 for c in self.classes
             ],
         }
-
-
-def parse_colour(text: str) -> tuple[int, int, int]:
-    t = text.strip().lstrip("#")
-    if len(t) != 6:
-        raise DataError(f"background colour '{text}' is not of the form #RRGGBB.")
-    try:
-        return tuple(int(t[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
-    except ValueError:
-        raise DataError(f"background colour '{text}' is not of the form #RRGGBB.") from None
 
 
 def _raw_array(img: Image.Image) -> tuple[str, np.ndarray]:

@@ -483,9 +483,7 @@ def load_training_data(
     masks_t, report = None, None
     if frame_set.masks:
         mask_paths = frame_set.masks
-        mask_images = [open_mask(p) for p in mask_paths]
-        for mp, mi, fr in zip(mask_paths, mask_images, frames):
-            _check_aspect(mp, mi.size, fr.size)
+        mask_images = open_frame_masks(frame_set)
         ids, report = decode_masks(mask_images, [str(p) for p in mask_paths], max_classes, background_colour)
         k = report.num_classes
         resized = np.stack(
@@ -530,6 +528,16 @@ def _too_small(
             )
         break
     return error
+
+
+def open_frame_masks(frame_set: FrameSet) -> list[Image.Image]:
+    """The masks of `frame_set`, opened, each checked against its frame: one of another aspect ratio is refused
+    (DataError naming it), for training and for the evaluation that scores against the same pairs (`osmis evaluate
+    --mask` took one and stretched it over its image)."""
+    mask_images = [open_mask(p) for p in frame_set.masks]
+    for mp, mi, fr in zip(frame_set.masks, mask_images, frame_set.frames):
+        _check_aspect(mp, mi.size, fr.size)
+    return mask_images
 
 
 def _check_aspect(mask_path: Path, mask_size: tuple[int, int], image_size: tuple[int, int]) -> None:
