@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.config import MAX_SAMPLES, MAX_SEED
 from osmis_core.errors import OsmisError
 
 from . import jobs, paint_jobs, scoring
 from .gallery_widgets import GenerateBar, PairView, SelectionBar, ThumbnailList
+from .remembered import remembered_float, remembered_int
 from .tasks import Jobs
 from .widgets import error_label, set_error
 
@@ -73,7 +75,10 @@ class GalleryPage(QWidget):
     def _build_bars(self, settings) -> None:
         """The generate and selection bars (their actions also in the Gallery menu), scores line, progress,
         status and error lines."""
-        self.bar = GenerateBar(int(settings.value("gallery/n", 16)), int(settings.value("gallery/seed", 0)))
+        self.bar = GenerateBar(
+            remembered_int(settings, "gallery/n", 16, 1, MAX_SAMPLES),
+            remembered_int(settings, "gallery/seed", 0, 0, MAX_SEED),
+        )
         b = self.bar
         self.generate_action, self.animate_action, self.generate_button = (
             b.generate_action,
@@ -114,7 +119,7 @@ class GalleryPage(QWidget):
         self.list = ThumbnailList(jobs.THUMB_WIDTH)
         self.list.currentItemChanged.connect(self._show_current)
         self.list.itemSelectionChanged.connect(self._selection_changed)
-        self.pair_view = PairView(float(settings.value("gallery/opacity", 0.5)))
+        self.pair_view = PairView(remembered_float(settings, "gallery/opacity", 0.5, 0.0, 1.0))
         self.pair_view.opacity_changed.connect(lambda v: self.qsettings.setValue("gallery/opacity", v))
         self.pair_view.mode_changed.connect(lambda: self._show_current(self.list.currentItem()))
         self.view, self.mode_combo, self.info_label = (

@@ -1,0 +1,88 @@
+"""Findings of breaker session 27: the app's side (offscreen, tiny settings)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QFocusEvent, QGuiApplication
+
+pytestmark = pytest.mark.gui
+
+
+def _paste(box, text: str) -> None:
+    QGuiApplication.clipboard().setText(text)
+    box.lineEdit().selectAll()
+    box.lineEdit().paste()
+
+
+def test_a_corrupt_settings_file_opens_the_window_with_the_defaults(qtbot, tmp_path):
+    """Values remembered between starts that are not numbers (a settings file edited by hand or cut short), NaN or
+    past a spin box's int: the window opens with the defaults or the nearest value the box takes (every start had
+    ended in a ValueError, OverflowError or TypeError traceback before any window showed)."""
+    from PySide6.QtCore import QSettings
+
+    from osmis_core.config import MAX_SAMPLES, MAX_SEED
+    from osmis_gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    for key, value in {
+        "gallery/seed": "abc",
+        "gallery/n": "99999999999",
+        "gallery/opacity": "nan",
+        "data/opacity": "x",
+        "paint/brush": "1e3",
+        "paint/variants": "",
+        "window/tab": "x",
+        "window/geometry": "x",
+        "window/state": "x",
+        "splitters/gallery": "x",
+        "training/runs_root": str(tmp_path / "runs"),
+    }.items():
+        settings.setValue(key, value)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    g, p = win.gallery, win.paint
+    assert (g.seed_spin.value(), g.n_spin.value(), g.pair_view.opacity.value()) == (0, MAX_SAMPLES, 0.5)
+    assert (p.size_spin.value(), p.k_spin.value(), win.tabs.currentIndex()) == (4, 4, 0)
+    settings.setValue("gallery/seed", str(10**30))  # a seed past the largest becomes the largest
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    assert again.gallery.seed_spin.value() == MAX_SEED
+
+
+def test_a_pasted_seed_of_thousands_of_digits_becomes_the_largest_seed(window, qtbot):
+    """More digits than Python's int() reads (4300) pasted into the seed box: it had stayed shown while value(),
+    the seed a gallery is made with, kept the old seed, and Enter printed a ValueError traceback."""
+    from osmis_core.config import MAX_SEED
+
+    box = window.gallery.seed_spin
+    box.setValue(5)
+    _paste(box, "9" * 5000)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert box.value() == MAX_SEED and box.lineEdit().text() == str(MAX_SEED)
+    _paste(box, "0" * 5000 + "12")  # leading zeros are no digits too many
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert box.value() == 12 and box.lineEdit().text() == "12"
+
+
+def test_spaces_around_a_pasted_seed_are_dropped(window, qtbot):
+    """A seed copied with the spaces or line end around it (from a terminal, a manifest) is the seed; the paste was
+    refused and the box silently kept its old seed. Anything else than digits is still refused."""
+    box = window.gallery.seed_spin
+    box.setValue(5)
+    _paste(box, "  42\n")
+    assert box.value() == 42 and box.lineEdit().text() == "42"
+    for text in ("-7", "1e5", "１２３", "4 2"):
+        _paste(box, text)
+        assert box.value() == 42 and box.lineEdit().text() == "42", text
+
+
+def test_an_emptied_seed_box_shows_its_seed_again_when_left(window, qtbot):
+    """Emptied and left (clicking Generate, another field): the box shows the seed the gallery will be made with,
+    as a QSpinBox does; it had stayed blank."""
+    box = window.gallery.seed_spin
+    box.setValue(77)
+    _paste(box, "   ")
+    assert box.lineEdit().text() == "" and box.value() == 77
+    QGuiApplication.sendEvent(box, QFocusEvent(QEvent.Type.FocusOut, Qt.FocusReason.MouseFocusReason))
+    assert box.lineEdit().text() == "77" and box.value() == 77
