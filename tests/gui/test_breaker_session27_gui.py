@@ -10,9 +10,11 @@ pytestmark = pytest.mark.gui
 
 
 def _paste(box, text: str) -> None:
+    """Paste `text` over the whole of a spin box's or line edit's text, as Ctrl+A, Ctrl+V do."""
     QGuiApplication.clipboard().setText(text)
-    box.lineEdit().selectAll()
-    box.lineEdit().paste()
+    edit = box.lineEdit() if hasattr(box, "lineEdit") else box
+    edit.selectAll()
+    edit.paste()
 
 
 def test_a_corrupt_settings_file_opens_the_window_with_the_defaults(qtbot, tmp_path):
@@ -86,3 +88,15 @@ def test_an_emptied_seed_box_shows_its_seed_again_when_left(window, qtbot):
     assert box.lineEdit().text() == "" and box.value() == 77
     QGuiApplication.sendEvent(box, QFocusEvent(QEvent.Type.FocusOut, Qt.FocusReason.MouseFocusReason))
     assert box.lineEdit().text() == "77" and box.value() == 77
+
+
+def test_the_settings_seed_of_thousands_of_digits_is_refused_with_its_label(window):
+    """More digits than Python's int() reads, pasted into the Settings page's Seed: one sentence naming the field
+    and its largest value (it showed Python's "Exceeds the limit (4300 digits) for integer string conversion ...
+    use sys.set_int_max_str_digits()")."""
+    from osmis_core.config import MAX_SEED
+
+    page = window.settings_page
+    _paste(page.editors["seed"].widget, "9" * 5000)
+    text = page.error_text()
+    assert page.config() is None and text == f"Seed must be at most {MAX_SEED}, got 5000 digits.", text
