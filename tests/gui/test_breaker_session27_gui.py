@@ -100,3 +100,45 @@ def test_the_settings_seed_of_thousands_of_digits_is_refused_with_its_label(wind
     _paste(page.editors["seed"].widget, "9" * 5000)
     text = page.error_text()
     assert page.config() is None and text == f"Seed must be at most {MAX_SEED}, got 5000 digits.", text
+
+
+def _paint_ready(window, qtbot, run):
+    from app_steps import LONG
+
+    page = window.paint
+    with qtbot.waitSignal(page.available_changed, timeout=LONG):
+        window.open_run(run)
+    window.tabs.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: page.is_idle() and 0 in page.render_images, timeout=LONG)
+    return page
+
+
+def test_saving_a_layout_under_a_name_too_long_says_so(window, qtbot, renderer_run, tmp_path):
+    """Save layout… with a file name past the file system's 255 bytes: one sentence under the canvas, nothing
+    written (the run's-own-files check raised OSError out of the Save slot: a traceback, and no word on screen)."""
+    page = _paint_ready(window, qtbot, renderer_run)
+    folder = tmp_path / "layouts"
+    folder.mkdir()
+    assert not page.save_layout(str(folder / ("x" * 300 + ".png")))
+    text = page.error_label.text()
+    assert text.startswith("The layout was not saved: ") and text.endswith("cannot be written (File name too long)."), (
+        text
+    )
+    assert list(folder.iterdir()) == []
+
+
+def test_a_gallery_name_with_a_pasted_nul_is_refused_in_a_sentence(window, qtbot, renderer_run):
+    """A gallery name holding a NUL (pasted): refused with a sentence naming the folder (it said "Unexpected error
+    (ValueError): embedded null byte"), and no gallery is made."""
+    from app_steps import LONG
+
+    page = _paint_ready(window, qtbot, renderer_run)
+    before = sorted((renderer_run / "galleries").iterdir()) if (renderer_run / "galleries").is_dir() else []
+    page.gallery_edit.setText("a\x00b")
+    with qtbot.waitSignal(page.failed, timeout=LONG):
+        page.add_to_gallery()
+    qtbot.waitUntil(page.is_idle, timeout=LONG)
+    text = page.error_label.text()
+    assert "Unexpected" not in text and text.endswith("not a usable gallery folder name (embedded null byte)."), text
+    after = sorted((renderer_run / "galleries").iterdir()) if (renderer_run / "galleries").is_dir() else []
+    assert after == before
