@@ -57,7 +57,8 @@ class GalleryPage(QWidget):
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
         self.closing = False  # the window waits for the jobs stopped by stop_writing: no new job starts
-        self._stoppable: dict[str, object] = {}  # "generate" / "render" / "score": its job (stops on quit)
+        self._stoppable: dict[str, object] = {}  # "generate" / "render" / "score" / "animate": its job (stops on quit)
+        self._walk_seed = 0  # the seed of the latent walk being written
         self.renders = False  # the run is a renderer run: its gallery holds renders of its training layouts
         self.layouts_editable = False  # a renderer is open on the Paint page
         self.last_walk: str | None = None
@@ -293,18 +294,25 @@ class GalleryPage(QWidget):
         checkpoint = self.checkpoint_combo.currentData() or "latest"
         self.animating = True
         set_error(self.error_label, None)
-        self.status_label.setText(f"Writing a latent walk (seed {self.seed_spin.value()})…")
+        self._walk_seed = self.seed_spin.value()
+        self.status_label.setText(f"Writing a latent walk (seed {self._walk_seed})…")
         self.update_actions()
-        self.jobs.start(
+        self._stoppable["animate"] = self.jobs.start(
             jobs.animate,
             self.run_dir,
-            self.seed_spin.value(),
+            self._walk_seed,
             checkpoint,
             self.app_state.device(),
+            yielded=self._walk_progress,
             returned=self._on_animated,
             failed=self._failed("Latent walk failed"),
             finished=self._on_animate_finished,
         )
+
+    def _walk_progress(self, p: jobs.Progress) -> None:
+        """The frames of the walk written so far, on the status line (the progress bar is the gallery's)."""
+        if not self.closing:
+            self.status_label.setText(f"Writing a latent walk (seed {self._walk_seed}): {p.done}/{p.total} frames…")
 
     def _on_animated(self, path: str) -> None:
         self.last_walk = path
@@ -313,6 +321,7 @@ class GalleryPage(QWidget):
 
     def _on_animate_finished(self) -> None:
         self.animating = False
+        self._stoppable.pop("animate", None)
         self.update_actions()
         self.writing_ended.emit()
 
@@ -353,8 +362,8 @@ class GalleryPage(QWidget):
 
     def stop_writing(self) -> str:
         """Ask the galleries being written to stop after their current batch or photo (their staging folders are
-        removed: nothing half-written is left), and the scores at their next step (metrics.json stays as it was); a
-        latent walk cannot be stopped part-way and is written whole. No new job can be started meanwhile (the
+        removed: nothing half-written is left), the scores at their next step (metrics.json stays as it was) and a
+        latent walk at its next batch of frames (no file written). No new job can be started meanwhile (the
         window closes once these have ended). Returns the line that says what is waited for (writing_ended follows
         each end)."""
         self.closing = True
@@ -367,7 +376,8 @@ class GalleryPage(QWidget):
         if self.scoring:
             self.status_label.setText("Stopping: the scores being computed are not kept.")
             return "Stopping the scores being computed (metrics.json stays as it was) before closing…"
-        return "Waiting for the latent walk being written (it cannot be stopped part-way) before closing…"
+        self.status_label.setText("Stopping: the latent walk being written is not kept.")
+        return "Stopping the latent walk being written (nothing of it is kept) before closing…"
 
     # -- browse --------------------------------------------------------------------------------------------
     def _fill_galleries(self, galleries: list[str]) -> None:
