@@ -162,3 +162,28 @@ def test_closing_during_a_latent_walk_stops_it_and_writes_no_walk(window, qtbot,
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=LONG)
     assert g.last_walk is None and g.last_error is None
     assert not (trained_run / "walks").exists(), list((trained_run / "walks").iterdir())
+
+
+def test_exporting_into_a_folder_name_too_long_says_so(window, qtbot, trained_run, tmp_path):
+    """Export into a folder whose name is past the file system's 255 bytes: one sentence naming the folder (it said
+    "Unexpected error (OSError): [Errno 36] File name too long"), nothing written; the check before the "replace?"
+    question says the same."""
+    from app_steps import LONG
+
+    from osmis_core.errors import OsmisError
+    from osmis_gui import jobs
+
+    g = window.gallery
+    window.open_path(str(trained_run))
+    qtbot.waitUntil(lambda: g.gallery_dir is not None and g.list.count() > 0 and not g.loading, timeout=LONG)
+    g.select_all_button.click()
+    dest = tmp_path / ("y" * 300)
+    before = sorted(tmp_path.iterdir())
+    with qtbot.waitSignal(g.failed, timeout=LONG) as failed:
+        g.export_to(str(dest))
+    qtbot.waitUntil(lambda: not g.exporting, timeout=LONG)
+    message = failed.args[0]
+    assert message == f"{dest}: cannot be an output folder (File name too long); choose another.", message
+    assert sorted(tmp_path.iterdir()) == before
+    with pytest.raises(OsmisError, match="cannot be an output folder"):
+        jobs.export_replaces(g.gallery_dir, str(dest))
