@@ -187,3 +187,18 @@ def test_exporting_into_a_folder_name_too_long_says_so(window, qtbot, trained_ru
     assert sorted(tmp_path.iterdir()) == before
     with pytest.raises(OsmisError, match="cannot be an output folder"):
         jobs.export_replaces(g.gallery_dir, str(dest))
+
+
+def test_a_runs_folder_name_too_long_refuses_the_start_in_a_sentence(window, qtbot, scene, tmp_path):
+    """Start new run with a folder for new runs past the file system's 255 bytes: one sentence under the buttons,
+    no training, nothing made (an OSError escaped the Start slot: a traceback, and no word on screen)."""
+    from app_steps import configure, load
+
+    load(window, qtbot, *scene)
+    configure(window, qtbot, iters=2)
+    root = tmp_path / ("r" * 300)
+    window.training.runs_root_edit.setText(str(root))
+    window.training.start_new()
+    assert not window.state.training_busy()
+    text = window.training.error_label.text()
+    assert text == f"{root}: cannot hold a new run (File name too long); give another folder.", text
