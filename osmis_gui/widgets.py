@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QValidator
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QStyle,
+    QStyleOptionSpinBox,
+    QWidget,
+)
 from superqt import QLargeIntSpinBox
 
 
@@ -35,7 +44,18 @@ class _SeedValidator(QValidator):
 
 class _SeedBox(QLargeIntSpinBox):
     """superqt's box, which shows its seed again when left emptied (as a QSpinBox does): it had stayed blank while
-    value(), the seed a gallery is made with, was the last one typed."""
+    value(), the seed a gallery is made with, was the last one typed. It is as wide as its largest seed (superqt
+    sizes it by the value it starts with: 58 px, which showed '51614' of a 20-digit seed)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        self.ensurePolished()
+        text = QSize(self.fontMetrics().horizontalAdvance(str(self.maximum())) + 3, self.lineEdit().sizeHint().height())
+        option = QStyleOptionSpinBox()
+        self.initStyleOption(option)
+        return self.style().sizeFromContents(QStyle.ContentsType.CT_SpinBox, option, text, self)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return self.sizeHint()
 
     def focusOutEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().focusOutEvent(event)

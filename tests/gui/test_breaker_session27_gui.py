@@ -202,3 +202,16 @@ def test_a_runs_folder_name_too_long_refuses_the_start_in_a_sentence(window, qtb
     assert not window.state.training_busy()
     text = window.training.error_label.text()
     assert text == f"{root}: cannot hold a new run (File name too long); give another folder.", text
+
+
+def test_the_seed_box_is_wide_enough_for_the_largest_seed(window, qtbot):
+    """The Gallery page's seed box shows every digit of the largest seed (it was 58 px wide, sized by superqt for
+    the seed it started with, and showed '51614' of 18446744073709551614)."""
+    from osmis_core.config import MAX_SEED
+
+    window.tabs.setCurrentWidget(window.gallery)
+    box = window.gallery.seed_spin
+    box.setValue(MAX_SEED)
+    qtbot.waitUntil(lambda: box.isVisible())
+    edit = box.lineEdit()
+    assert edit.width() >= edit.fontMetrics().horizontalAdvance(str(MAX_SEED)), (edit.width(), box.width())
