@@ -64,6 +64,7 @@ class GalleryPage(QWidget):
         self.last_walk: str | None = None
         self.last_error: str | None = None
         self._expected_n = 0
+        self._generating_for: tuple[str | None, bool] = (None, False)  # the run and its kind a gallery is made for
 
         self._build_bars(settings)
         self._build_views(settings)
@@ -263,6 +264,7 @@ class GalleryPage(QWidget):
         self.qsettings.setValue("gallery/n", n)
         self.qsettings.setValue("gallery/seed", str(seed))  # as text: QSettings takes no int past 2**63 - 1
         self._expected_n = n
+        self._generating_for = (self.run_dir, self.renders)
         self.generating = True
         self.last_error = None
         set_error(self.error_label, None)
@@ -341,8 +343,15 @@ class GalleryPage(QWidget):
             self.status_label.setText(f"Computing scores: {p.stage} {p.done}/{p.total}{eta}…")
 
     def _on_generated(self, out_dir: str) -> None:
-        what = "Rendered" if self.renders else "Generated"
-        kind = "photos" if self.renders else "samples"
+        """Show the new gallery, unless another run was opened meanwhile: it is said where it was written (it had
+        been shown as the gallery of the run opened since, and called rendered when that run was a renderer's)."""
+        run_dir, renders = self._generating_for
+        what = "Rendered" if renders else "Generated"
+        kind = "photos" if renders else "samples"
+        if run_dir != self.run_dir:
+            self.status_label.setText(f"{what} {self._expected_n} {kind} in {out_dir} (run {run_dir}).")
+            self.generated.emit(out_dir)
+            return
         self.status_label.setText(f"{what} {self._expected_n} {kind} in {out_dir}")
         self._fill_galleries(jobs.list_galleries(self.run_dir) if self.run_dir else [])
         self.load_gallery(out_dir)

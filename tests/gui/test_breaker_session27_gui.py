@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFocusEvent, QGuiApplication
@@ -215,3 +217,30 @@ def test_the_seed_box_is_wide_enough_for_the_largest_seed(window, qtbot):
     qtbot.waitUntil(lambda: box.isVisible())
     edit = box.lineEdit()
     assert edit.width() >= edit.fontMetrics().horizontalAdvance(str(MAX_SEED)), (edit.width(), box.width())
+
+
+def test_a_gallery_finished_after_another_run_was_opened_is_not_shown_as_its(window, qtbot, trained_run, renderer_run):
+    """Generate on an OSMIS run, then open a renderer run before it ends: the new gallery is said to be written in
+    the first run (with the first run's verb), and the page keeps showing the run now open (it loaded the OSMIS
+    gallery as the renderer run's and said "Rendered 2000 photos")."""
+    from app_steps import LONG
+
+    g = window.gallery
+    window.open_path(str(trained_run))
+    qtbot.waitUntil(
+        lambda: g.run_dir == str(trained_run) and g.generate_action.isEnabled() and not g.loading, timeout=LONG
+    )
+    g.n_spin.setValue(2000)
+    g.generate_action.trigger()
+    qtbot.waitUntil(lambda: g.progress.value() > 0, timeout=LONG)
+    window.open_run(renderer_run)
+    qtbot.waitUntil(lambda: g.run_dir == str(renderer_run), timeout=LONG)
+    assert g.generating, "the generation ended before the switch: the test needs a larger n"
+    with qtbot.waitSignal(g.generated, timeout=LONG) as generated:
+        pass
+    qtbot.waitUntil(lambda: not g.generating, timeout=LONG)
+    assert Path(generated.args[0]).parent == trained_run / "galleries"
+    assert g.status_label.text() == f"Generated 2000 samples in {generated.args[0]} (run {trained_run}).", (
+        g.status_label.text()
+    )
+    assert g.gallery_dir is None or Path(g.gallery_dir).is_relative_to(renderer_run)
