@@ -15,6 +15,7 @@ from osmis_core.config import FIELDS, INSPECTED_OPTIONS
 
 from . import jobs
 from .data_widgets import DataInfoPanel, FrameViewer
+from .remembered import remembered_float
 from .tasks import Jobs
 
 IMAGE_FILTER = (
@@ -53,7 +54,7 @@ class DataPage(QWidget):
         self._warning_now: set[str] = set()
         self._inspect_timer.timeout.connect(self._start_inspect)
 
-        self.frames = FrameViewer(float(settings.value("data/opacity", 0.5)))
+        self.frames = FrameViewer(remembered_float(settings, "data/opacity", 0.5, 0.0, 1.0))
         self.frames.opacity_changed.connect(lambda v: self.qsettings.setValue("data/opacity", v))
         self.info = DataInfoPanel()
         self.view, self.opacity = self.frames.view, self.frames.opacity

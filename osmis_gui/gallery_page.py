@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.config import MAX_SAMPLES, MAX_SEED
 from osmis_core.errors import OsmisError
 
 from . import jobs, paint_jobs, scoring
 from .gallery_widgets import GenerateBar, PairView, SelectionBar, ThumbnailList
+from .remembered import remembered_float, remembered_int
 from .tasks import Jobs
 from .widgets import error_label, set_error
 
@@ -55,12 +57,14 @@ class GalleryPage(QWidget):
         self.generating = self.scoring = self.exporting = self.loading = self.animating = False
         self.rendering = False
         self.closing = False  # the window waits for the jobs stopped by stop_writing: no new job starts
-        self._stoppable: dict[str, object] = {}  # "generate" / "render" / "score": its job (stops on quit)
+        self._stoppable: dict[str, object] = {}  # "generate" / "render" / "score" / "animate": its job (stops on quit)
+        self._walk_seed = 0  # the seed of the latent walk being written
         self.renders = False  # the run is a renderer run: its gallery holds renders of its training layouts
         self.layouts_editable = False  # a renderer is open on the Paint page
         self.last_walk: str | None = None
         self.last_error: str | None = None
         self._expected_n = 0
+        self._generating_for: tuple[str | None, bool] = (None, False)  # the run and its kind a gallery is made for
 
         self._build_bars(settings)
         self._build_views(settings)
@@ -73,7 +77,10 @@ class GalleryPage(QWidget):
     def _build_bars(self, settings) -> None:
         """The generate and selection bars (their actions also in the Gallery menu), scores line, progress,
         status and error lines."""
-        self.bar = GenerateBar(int(settings.value("gallery/n", 16)), int(settings.value("gallery/seed", 0)))
+        self.bar = GenerateBar(
+            remembered_int(settings, "gallery/n", 16, 1, MAX_SAMPLES),
+            remembered_int(settings, "gallery/seed", 0, 0, MAX_SEED),
+        )
         b = self.bar
         self.generate_action, self.animate_action, self.generate_button = (
             b.generate_action,
@@ -114,7 +121,7 @@ class GalleryPage(QWidget):
         self.list = ThumbnailList(jobs.THUMB_WIDTH)
         self.list.currentItemChanged.connect(self._show_current)
         self.list.itemSelectionChanged.connect(self._selection_changed)
-        self.pair_view = PairView(float(settings.value("gallery/opacity", 0.5)))
+        self.pair_view = PairView(remembered_float(settings, "gallery/opacity", 0.5, 0.0, 1.0))
         self.pair_view.opacity_changed.connect(lambda v: self.qsettings.setValue("gallery/opacity", v))
         self.pair_view.mode_changed.connect(lambda: self._show_current(self.list.currentItem()))
         self.view, self.mode_combo, self.info_label = (
@@ -257,6 +264,7 @@ class GalleryPage(QWidget):
         self.qsettings.setValue("gallery/n", n)
         self.qsettings.setValue("gallery/seed", str(seed))  # as text: QSettings takes no int past 2**63 - 1
         self._expected_n = n
+        self._generating_for = (self.run_dir, self.renders)
         self.generating = True
         self.last_error = None
         set_error(self.error_label, None)
@@ -288,18 +296,25 @@ class GalleryPage(QWidget):
         checkpoint = self.checkpoint_combo.currentData() or "latest"
         self.animating = True
         set_error(self.error_label, None)
-        self.status_label.setText(f"Writing a latent walk (seed {self.seed_spin.value()})…")
+        self._walk_seed = self.seed_spin.value()
+        self.status_label.setText(f"Writing a latent walk (seed {self._walk_seed})…")
         self.update_actions()
-        self.jobs.start(
+        self._stoppable["animate"] = self.jobs.start(
             jobs.animate,
             self.run_dir,
-            self.seed_spin.value(),
+            self._walk_seed,
             checkpoint,
             self.app_state.device(),
+            yielded=self._walk_progress,
             returned=self._on_animated,
             failed=self._failed("Latent walk failed"),
             finished=self._on_animate_finished,
         )
+
+    def _walk_progress(self, p: jobs.Progress) -> None:
+        """The frames of the walk written so far, on the status line (the progress bar is the gallery's)."""
+        if not self.closing:
+            self.status_label.setText(f"Writing a latent walk (seed {self._walk_seed}): {p.done}/{p.total} frames…")
 
     def _on_animated(self, path: str) -> None:
         self.last_walk = path
@@ -308,6 +323,7 @@ class GalleryPage(QWidget):
 
     def _on_animate_finished(self) -> None:
         self.animating = False
+        self._stoppable.pop("animate", None)
         self.update_actions()
         self.writing_ended.emit()
 
@@ -327,8 +343,15 @@ class GalleryPage(QWidget):
             self.status_label.setText(f"Computing scores: {p.stage} {p.done}/{p.total}{eta}…")
 
     def _on_generated(self, out_dir: str) -> None:
-        what = "Rendered" if self.renders else "Generated"
-        kind = "photos" if self.renders else "samples"
+        """Show the new gallery, unless another run was opened meanwhile: it is said where it was written (it had
+        been shown as the gallery of the run opened since, and called rendered when that run was a renderer's)."""
+        run_dir, renders = self._generating_for
+        what = "Rendered" if renders else "Generated"
+        kind = "photos" if renders else "samples"
+        if run_dir != self.run_dir:
+            self.status_label.setText(f"{what} {self._expected_n} {kind} in {out_dir} (run {run_dir}).")
+            self.generated.emit(out_dir)
+            return
         self.status_label.setText(f"{what} {self._expected_n} {kind} in {out_dir}")
         self._fill_galleries(jobs.list_galleries(self.run_dir) if self.run_dir else [])
         self.load_gallery(out_dir)
@@ -348,8 +371,8 @@ class GalleryPage(QWidget):
 
     def stop_writing(self) -> str:
         """Ask the galleries being written to stop after their current batch or photo (their staging folders are
-        removed: nothing half-written is left), and the scores at their next step (metrics.json stays as it was); a
-        latent walk cannot be stopped part-way and is written whole. No new job can be started meanwhile (the
+        removed: nothing half-written is left), the scores at their next step (metrics.json stays as it was) and a
+        latent walk at its next batch of frames (no file written). No new job can be started meanwhile (the
         window closes once these have ended). Returns the line that says what is waited for (writing_ended follows
         each end)."""
         self.closing = True
@@ -362,7 +385,8 @@ class GalleryPage(QWidget):
         if self.scoring:
             self.status_label.setText("Stopping: the scores being computed are not kept.")
             return "Stopping the scores being computed (metrics.json stays as it was) before closing…"
-        return "Waiting for the latent walk being written (it cannot be stopped part-way) before closing…"
+        self.status_label.setText("Stopping: the latent walk being written is not kept.")
+        return "Stopping the latent walk being written (nothing of it is kept) before closing…"
 
     # -- browse --------------------------------------------------------------------------------------------
     def _fill_galleries(self, galleries: list[str]) -> None:

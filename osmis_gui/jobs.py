@@ -331,12 +331,24 @@ def run_model(info: dict) -> str | None:
         return None
 
 
-def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> str:
+def animate(run_dir: str, seed: int, checkpoint: str | int, device: str) -> Iterator[Progress]:
     """Write a looping latent walk (osmis animate) into <run>/walks/step_NNNNNNN-seedS.mp4 (the step of the
-    checkpoint used: "latest", "best" or a step, as the engine reads it) and return its path."""
+    checkpoint used: "latest", "best" or a step, as the engine reads it), yielding Progress per batch of frames,
+    and return its path. Closed with its job (tasks: quit, the window closing) it stops at the next batch and
+    nothing is written (the engine's atomic write): a walk takes minutes on a CPU, and the window had stayed open
+    until it was whole."""
     from osmis_core.application.animate import latent_walk
 
-    return str(latent_walk(run_dir, None, loop=True, seed=seed, checkpoint=checkpoint, device=device))
+    from .tasks import progress_yields
+
+    reports = progress_yields(latent_walk, run_dir, None, loop=True, seed=seed, checkpoint=checkpoint, device=device)
+    with contextlib.closing(reports):
+        while True:
+            try:
+                done, total = next(reports)
+            except StopIteration as end:
+                return str(end.value)
+            yield Progress("walk", int(done), int(total))
 
 
 def read_manifest(gallery_dir: str | Path) -> dict:

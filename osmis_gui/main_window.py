@@ -21,6 +21,7 @@ from . import jobs
 from .data_page import DataPage
 from .gallery_page import GalleryPage
 from .paint_page import PaintPage
+from .remembered import remembered_bytes, remembered_int
 from .settings_page import SettingsPage
 from .state import IDLE, AppState
 from .tasks import Jobs
@@ -437,21 +438,17 @@ class MainWindow(QMainWindow):
         return {tab.splitter: tab.page.splitter for tab in self.tab_list if tab.splitter}
 
     def _restore_geometry(self) -> None:
-        geometry = self.qsettings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        geometry = remembered_bytes(self.qsettings, "window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 820)
-        state = self.qsettings.value("window/state")
+        state = remembered_bytes(self.qsettings, "window/state")
         if state is not None:
             self.restoreState(state)
         for name, splitter in self._splitters().items():
-            value = self.qsettings.value(f"splitters/{name}")
+            value = remembered_bytes(self.qsettings, f"splitters/{name}")
             if value is not None:
                 splitter.restoreState(value)
-        tab = self.qsettings.value("window/tab")
-        if tab is not None:
-            self.tabs.setCurrentIndex(int(tab))
+        self.tabs.setCurrentIndex(remembered_int(self.qsettings, "window/tab", 0, 0, self.tabs.count() - 1))
 
     def save_window_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from . import paint_jobs, tasks
 from .paint_canvas import PaintCanvas
 from .paint_model import LayoutModel, NoiseModel, RegionModel
+from .remembered import remembered_int
 from .widgets import ImageView, colour_swatch, error_label, set_error
 
 DEBOUNCE_MS = 300  # a render starts this long after the last edit
@@ -106,7 +107,7 @@ class PaintPage(QWidget):
         self.tool_buttons["brush"].defaultAction().setChecked(True)
         self.size_spin = QSpinBox()
         self.size_spin.setRange(1, 128)
-        self.size_spin.setValue(int(settings.value("paint/brush", 4)))
+        self.size_spin.setValue(remembered_int(settings, "paint/brush", 4, 1, self.size_spin.maximum()))
         self.size_spin.setToolTip("Brush radius in layout pixels")
         self.size_spin.valueChanged.connect(self._brush_changed)
         tool_row.addWidget(QLabel("Size:"))
@@ -196,7 +197,7 @@ class PaintPage(QWidget):
         self.strip.itemChanged.connect(self._strip_lock_changed)
         self.k_spin = QSpinBox()
         self.k_spin.setRange(0, 12)
-        self.k_spin.setValue(int(settings.value("paint/variants", 4)))
+        self.k_spin.setValue(remembered_int(settings, "paint/variants", 4, 0, self.k_spin.maximum()))
         self.k_spin.setToolTip("Number of variants (other noises) rendered for the layout")
         self.k_spin.valueChanged.connect(self._k_changed)
         self.variants_button = QPushButton("New variants")

@@ -193,7 +193,12 @@ class FieldEditor(QObject):
             text = w.text().strip()
             if not text:
                 raise ValueError(f"{self.label_text}: give a whole number.")
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:  # more digits than int() reads (4300): far past the largest
+                raise ValueError(
+                    f"{self.label_text} must be at most {self.meta['max']}, got {len(text)} digits."
+                ) from None
         if self.type is int:
             if self.optional and w.value() == w.minimum():
                 return None

@@ -3,19 +3,72 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QRegularExpression, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QRegularExpressionValidator
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QValidator
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QStyle,
+    QStyleOptionSpinBox,
+    QWidget,
+)
 from superqt import QLargeIntSpinBox
+
+
+class _SeedValidator(QValidator):
+    """Digits only, for a seed box: superqt's own validator lets a sign through (Enter on a lone '-' fails in its
+    int('-')). Spaces around a pasted seed are dropped, and digits too many for the box's largest seed become that
+    seed: a pasted run of more than 4300 digits had stayed shown while value() kept the old seed (Python's int()
+    refuses it, and Enter printed a traceback)."""
+
+    def __init__(self, box: QLargeIntSpinBox):
+        super().__init__(box)
+        self._box = box
+
+    def validate(self, text: str, pos: int):
+        digits = text.strip()
+        if not digits:  # emptied: Enter or leaving the box brings the seed back
+            return QValidator.State.Intermediate, "", 0
+        if not (digits.isascii() and digits.isdigit()):
+            return QValidator.State.Invalid, text, pos
+        largest = str(self._box.maximum())
+        if len(digits) > len(largest):
+            digits = digits.lstrip("0") or "0"
+            if len(digits) > len(largest):
+                return QValidator.State.Acceptable, largest, len(largest)
+        return QValidator.State.Acceptable, digits, min(pos, len(digits))
+
+
+class _SeedBox(QLargeIntSpinBox):
+    """superqt's box, which shows its seed again when left emptied (as a QSpinBox does): it had stayed blank while
+    value(), the seed a gallery is made with, was the last one typed. It is as wide as its largest seed (superqt
+    sizes it by the value it starts with: 58 px, which showed '51614' of a 20-digit seed)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        self.ensurePolished()
+        text = QSize(self.fontMetrics().horizontalAdvance(str(self.maximum())) + 3, self.lineEdit().sizeHint().height())
+        option = QStyleOptionSpinBox()
+        self.initStyleOption(option)
+        return self.style().sizeFromContents(QStyle.ContentsType.CT_SpinBox, option, text, self)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return self.sizeHint()
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().focusOutEvent(event)
+        if not self.lineEdit().text():
+            self.lineEdit().setText(str(self.value()))
 
 
 def seed_box(maximum: int) -> QLargeIntSpinBox:
     """A spin box for a seed from 0 to `maximum` (the engine's limit, config.MAX_SEED, far past the 2**31 - 1 of
-    Qt's QSpinBox), whose value() is the Python int shown. It takes digits only: superqt's own validator lets a
-    sign through, and Enter on a lone '-' fails in its int('-')."""
-    box = QLargeIntSpinBox()
+    Qt's QSpinBox), whose value() is the Python int shown; it takes digits only (_SeedValidator)."""
+    box = _SeedBox()
     box.setRange(0, maximum)
-    box.lineEdit().setValidator(QRegularExpressionValidator(QRegularExpression("[0-9]*"), box))
+    box.lineEdit().setValidator(_SeedValidator(box))
     return box
 
 

@@ -270,7 +270,15 @@ def check_gallery_out(
     caller copies every file of `out` into the new folder), a gallery of another kind than the one the command
     `makes` (a key of GALLERY_KINDS; a manifest that cannot be read is a damaged gallery and is replaced), or a file
     or folder the command reads (`reads`: the run, the source gallery, the layouts), a symbolic link (the swap
-    would replace the link and leave what it points to as it was), and the current folder or one that holds it."""
+    would replace the link and leave what it points to as it was), the current folder or one that holds it, and a
+    name the system refuses to look up (past 255 bytes, a folder on its way that cannot be read)."""
+    try:
+        out.lstat()
+    except (FileNotFoundError, NotADirectoryError):  # new; a file on its way is said when the folder is made
+        pass
+    except (OSError, ValueError) as exc:  # an OSError out of the checks below had reached the app as "Unexpected"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise OsmisError(f"{out}: cannot be an output folder ({reason}); choose another.") from None
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
         raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
     target = out.resolve()

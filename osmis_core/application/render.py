@@ -833,10 +833,13 @@ def add_to_gallery(
     gallery = Path(gallery_dir)
     run = renderer.run.resolve()
     ids = renderer.fit_layout(layout)
-    try:
-        gallery.exists()  # a name the file system refuses (too long, say) is said here, before a check trips on it
-    except OSError as exc:
-        raise OsmisError(f"{gallery}: not a usable gallery folder name ({exc.strerror or exc}).") from None
+    try:  # a name the file system refuses (too long; a NUL pasted, a ValueError) is said here, before a check trips
+        gallery.stat()
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise OsmisError(f"{gallery}: not a usable gallery folder name ({reason}).") from None
     manifest_path = gallery / "manifest.json"
     if manifest_path.is_file():
         try:

@@ -267,7 +267,7 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     a data folder, where a new mask would join the data); None when the path is neither. A run.json that cannot be
     read protects the run folder alone. For outputs the user names (a saved layout, a latent walk's --out)."""
     target, root = Path(path).resolve(), Path(run_dir).resolve()
-    if target.exists() and (
+    if _exists(target) and (
         (_within(target, root) and not _within(target, root / "walks")) or _linked_into(target, root)
     ):
         return "the run's own files"
@@ -294,6 +294,15 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
 # Paths are compared resolved and, where the files exist, by identity (device and inode): on a case-insensitive
 # file system (macOS, Windows) RUN/Run.JSON or a case-variant of a training mask's name is the same file under
 # another name, as a hard link is everywhere.
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists, False for a name the system refuses to look up (a name past 255 bytes raised OSError out of
+    the Save slot; writing it then says why in a sentence)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -62,16 +62,20 @@ RUNS_ROOT = Path("runs")
 def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
     """THE name of a new run folder for DATA: `<root>/<data stem>`, or `<root>/<stem>-001`, `-002`, ... when that
     is taken. Nothing is created. A blank root (the app's cleared "folder for new runs") is refused (ConfigError):
-    it would put the run into the working folder, as an empty --out would."""
+    it would put the run into the working folder, as an empty --out would; so is a root whose name cannot be looked
+    up."""
     if not str(root).strip():
         raise ConfigError("the folder for new runs is empty: give a folder (such as runs).")
     root = Path(root)
     stem = Path(data_path).stem or "run"
     path = root / stem
     i = 1
-    while path.exists():
-        path = root / f"{stem}-{i:03d}"
-        i += 1
+    try:
+        while path.exists():
+            path = root / f"{stem}-{i:03d}"
+            i += 1
+    except OSError as exc:  # a name the system refuses to look up (past 255 bytes): it had escaped the app's Start
+        raise ConfigError(f"{root}: cannot hold a new run ({exc.strerror or exc}); give another folder.") from None
     return path
 
 
