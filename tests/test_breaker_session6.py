@@ -120,8 +120,14 @@ def test_the_apps_latent_walk_from_the_best_checkpoint(tiny_run):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from osmis_gui import jobs
 
-    path = jobs.animate(str(tiny_run), 0, "best", "cpu")
-    assert os.path.getsize(path) > 0
+    walk = jobs.animate(str(tiny_run), 0, "best", "cpu")  # the app's job: Progress per batch of frames, then the path
+    while True:
+        try:
+            next(walk)
+        except StopIteration as end:
+            path = end.value
+            break
+    assert "step_" in os.path.basename(path) and os.path.getsize(path) > 0
 
 
 def test_a_damaged_best_checkpoint_is_one_plain_sentence(tiny_run, tmp_path, capsys):
