@@ -195,6 +195,12 @@ def _add_evaluate_flags(p: argparse.ArgumentParser, standalone: bool) -> None:
     )
 
 
+# `osmis train`'s and `osmis run`'s --quiet: what a training writes where it draws no bar (_no_bar)
+_TRAINING_QUIET_HELP = (
+    "no progress bar: one line per checkpoint and evaluation instead (also when stderr is not a terminal)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="osmis",
@@ -242,11 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file (a run.json works too)")
     p.add_argument("--resume", action="store_true", help="continue the run folder from its latest checkpoint")
-    p.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar: one line per checkpoint and evaluation instead (also when stderr is not a terminal)",
-    )
+    p.add_argument("--quiet", action="store_true", help=_TRAINING_QUIET_HELP)
     _add_threads_flag(p)
     _add_option_flags(p)
 
@@ -348,11 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="finish a stopped main job in --out: train on from its latest checkpoint, then generate and evaluate",
     )
-    p.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar: one line per checkpoint and evaluation instead (also when stderr is not a terminal)",
-    )
+    p.add_argument("--quiet", action="store_true", help=_TRAINING_QUIET_HELP)
     p.add_argument(
         "--checkpoint",
         default="latest",

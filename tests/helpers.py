@@ -93,9 +93,9 @@ class TerminalStderr(io.StringIO):
         return True
 
 
-def start_osmis(*args, cwd: Path) -> subprocess.Popen:
+def start_osmis(*args, cwd: Path, **popen) -> subprocess.Popen:
     """`python -m osmis_core ARGS` as a child process (one torch thread, pipes for its output), for tests that
-    signal it while it works."""
+    signal it while it works; `popen`: more subprocess.Popen arguments (preexec_fn, say)."""
     return subprocess.Popen(
         [sys.executable, "-m", "osmis_core", *map(str, args)],
         cwd=cwd,
@@ -103,6 +103,7 @@ def start_osmis(*args, cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+        **popen,
     )
 
 

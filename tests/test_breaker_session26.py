@@ -397,19 +397,11 @@ def test_a_training_started_with_sigint_ignored_keeps_ignoring_it_and_still_stop
     """A background job of a shell script (`osmis train ... &` in sh) starts with SIGINT ignored, so that a Ctrl-C
     meant for the script does not stop it; Python keeps it ignored, the `osmis` command took it up and stopped the
     training. It keeps ignoring SIGINT; SIGTERM still stops it after its step with a checkpoint (exit 0)."""
-    from helpers import wait_for
+    from helpers import start_osmis, wait_for
 
     run = tmp_path / "run"
     argv = ["train", scene, "--out", run, "--quiet", *tiny_flags(iters=100000, checkpoint_every=1)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "osmis_core", *map(str, argv)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    proc = start_osmis(*argv, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     checkpoints = run / "checkpoints"
 
     def reached(step: int) -> bool:  # checkpoints/ keeps the latest few: any of this step or later

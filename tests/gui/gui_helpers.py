@@ -78,3 +78,10 @@ def qimage_array(image) -> np.ndarray:
 def marked_invalid(editor) -> bool:
     """Whether a settings-form field is marked invalid (its line edit, or its widget, carries a style sheet)."""
     return (editor._line if hasattr(editor, "_line") else editor.widget).styleSheet() != ""
+
+
+def log_lines(window, keep) -> list[str]:
+    """The app's log lines (window.state.log_line) from now on for which keep(text) is true, as they come."""
+    seen: list[str] = []
+    window.state.log_line.connect(lambda text: seen.append(text) if keep(text) else None)
+    return seen

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from app_steps import LONG, configure, load
-from gui_helpers import TINY_RENDERER_GUI, make_scene
+from gui_helpers import TINY_RENDERER_GUI, log_lines, make_scene
 from helpers import store_run_options
 
 pytestmark = pytest.mark.gui
@@ -67,8 +67,7 @@ def test_seed_beyond_the_largest_is_one_sentence_naming_the_seed(window, qtbot, 
 
 
 def _warnings_seen(window):
-    seen = []
-    window.state.log_line.connect(lambda text: seen.append(text) if text.startswith("warning:") else None)
+    seen = log_lines(window, lambda text: text.startswith("warning:"))
     return seen
 
 

@@ -15,6 +15,7 @@ import warnings
 
 import pytest
 from app_steps import LONG
+from gui_helpers import log_lines
 from helpers import store_run_options
 
 pytestmark = pytest.mark.gui
@@ -140,8 +141,7 @@ def test_the_learning_rate_warning_is_logged_once_when_an_edit_overtakes_the_ins
     image, _ = scene
     configure(window, qtbot)
     load(window, qtbot, image)
-    seen = []
-    window.state.log_line.connect(lambda text: seen.append(text) if "LR G" in text else None)
+    seen = log_lines(window, lambda text: "LR G" in text)
     window.settings_page.set_options(lr_g=10.0)
     qtbot.waitUntil(lambda: bool(seen), timeout=LONG)
     running = window.data.inspecting

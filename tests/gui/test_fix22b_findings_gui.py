@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from app_steps import LONG, configure, load
-from gui_helpers import marked_invalid
+from gui_helpers import log_lines, marked_invalid
 
 pytestmark = pytest.mark.gui
 
@@ -15,8 +15,7 @@ def test_a_value_far_above_usual_is_warned_about_by_the_fields_label(window, qtb
     image, _ = scene
     configure(window, qtbot)
     load(window, qtbot, image)
-    seen = []
-    window.state.log_line.connect(lambda text: seen.append(text) if "far above usual values" in text else None)
+    seen = log_lines(window, lambda text: "far above usual values" in text)
     window.settings_page.set_options(lr_d=10.0)
     qtbot.waitUntil(lambda: bool(seen), timeout=LONG)
     qtbot.waitUntil(lambda: not window.data.busy(), timeout=LONG)
