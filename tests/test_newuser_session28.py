@@ -1,16 +1,10 @@
 """New-user session 28 (README's commands on the example with tiny settings, then odd inputs): one small test per
-finding (tiny settings, CPU); a finding still open is an xfail(strict=True) test that asserts the right behaviour,
-so it passes once fixed."""
+finding (tiny settings, CPU), each fixed."""
 
 import pytest
 from helpers import folder_bytes, osmis_cli, tiny_flags, two_iteration_run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`osmis train DATA --out RUN/checkpoints/x` trains a new run inside another run's checkpoints folder "
-    "(exit 0) instead of refusing an --out inside an existing run folder",
-)
 def test_train_refuses_out_inside_an_existing_run_folder(scene, tmp_path, capsys):
     run = two_iteration_run(scene, tmp_path / "run")
     before = folder_bytes(run)
@@ -24,11 +18,6 @@ def test_train_refuses_out_inside_an_existing_run_folder(scene, tmp_path, capsys
     assert folder_bytes(run) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a folder named like a checkpoint (checkpoints/step_0000099.pt/, e.g. a run trained there) is counted as "
-    "one: `--checkpoint 99` says 'no checkpoint at step 99 (have: 2, 99)', contradicting itself",
-)
 def test_folder_named_like_a_checkpoint_is_not_listed_as_one(scene, tmp_path, capsys):
     run = two_iteration_run(scene, tmp_path / "run")
     (run / "checkpoints" / "step_0000099.pt").mkdir()
@@ -41,11 +30,6 @@ def test_folder_named_like_a_checkpoint_is_not_listed_as_one(scene, tmp_path, ca
 
 
 @pytest.mark.parametrize("iters", ["0", "-1"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="`osmis bench DATA --iters 0` (or -1) is not validated: the timing worker finds no times and the command "
-    "ends in a StatisticsError traceback (exit 1) instead of one sentence naming --iters (exit 2)",
-)
 def test_bench_refuses_iters_below_one(scene, capsys, iters):
     res = osmis_cli(capsys, "bench", scene, "--iters", iters, "--max-size", "96", "--device", "cpu")
     err = res.stderr.strip()
