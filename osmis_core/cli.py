@@ -1255,8 +1255,6 @@ def cmd_bench(args) -> int:
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise OsmisError(f"unknown variant '{unknown[0]}' (available: {', '.join(VARIANTS)}).")
-    if args.rounds < 1:
-        raise OsmisError("--rounds must be at least 1.")
     json_out = normalise_path(args.json_out)
     problem = output_file_problem(json_out)  # before the benchmark runs (minutes), not when its results are written
     if problem == "is a folder":

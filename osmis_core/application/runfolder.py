@@ -595,7 +595,9 @@ class RunFolder:
     def checkpoint_steps(self) -> list[int]:
         if not self.checkpoints.is_dir():
             return []
-        return sorted(int(m.group(1)) for p in self.checkpoints.iterdir() if (m := _CKPT_RE.match(p.name)))
+        return sorted(
+            int(m.group(1)) for p in self.checkpoints.iterdir() if (m := _CKPT_RE.match(p.name)) and p.is_file()
+        )
 
     def save_checkpoint(self, state: dict[str, Any], step: int, keep: int) -> Path:
         path = self.checkpoint_path(step)

@@ -14,6 +14,7 @@ import torch
 
 from ..config import OsmisConfig
 from ..devices import resolve_device
+from ..errors import ConfigError
 from .trainer import model_parts
 
 PAPER_ITERS = 150_000
@@ -92,7 +93,12 @@ def benchmark_variants(
 ) -> list[dict]:
     """Time several variants side by side. With isolate, each measurement runs in a fresh process, so that one
     variant's heap and peak memory do not colour the next. Over several rounds the order alternates (A B C,
-    C B A, ...) and each variant reports the median of its round medians and its largest peak memory."""
+    C B A, ...) and each variant reports the median of its round medians and its largest peak memory.
+    Raises ConfigError for fewer than 1 timed iteration or round, or a negative warm-up (nothing to take a median
+    of; named by the `osmis bench` flags)."""
+    for flag, value, minimum in (("--iters", iters, 1), ("--warmup", warmup, 0), ("--rounds", rounds, 1)):
+        if value < minimum:
+            raise ConfigError(f"{flag} must be at least {minimum}, got {value}.")
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     args = (str(data_path), None if mask_path is None else str(mask_path), iters, warmup)
     for r in range(rounds):
