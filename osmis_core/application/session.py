@@ -129,7 +129,7 @@ def start_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
-    from .runfolder import RunFolder, enclosing_run, run_json_missing
+    from .runfolder import RunFolder, run_json_missing
 
     if not isinstance(config, OsmisConfig):  # a dict of options, say: its first use would be an AttributeError
         raise ConfigError(
@@ -137,9 +137,6 @@ def start_training(
         )
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
-    holder = enclosing_run(folder.root)
-    if holder is not None:
-        raise ConfigError(f"{folder.root}: is inside the run folder {holder}; give an --out outside it.")
     lost = run_json_missing(folder.root, ", or give another --out")
     if lost is not None:  # a new run would write over the lost run's checkpoints and stats, mixing two runs
         raise ConfigError(lost)
