@@ -4,7 +4,6 @@ ranges and choices), with presets, validation and save/load as a file."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from pathlib import Path
 
@@ -34,7 +33,9 @@ from osmis_core.config import (
     OsmisConfig,
     model_reads,
     option_label,
+    option_maximum,
     option_type,
+    parse_number,
     preset_config,
     preset_names,
     preset_options,
@@ -72,7 +73,8 @@ def _fmt_float(v: float) -> str:
 
 
 class FieldEditor(QObject):
-    """One option: its widget, value get/set (raises ValueError with a sentence on bad input) and label."""
+    """One option: its widget, value get/set (raises ValueError or ConfigError with a sentence on bad input) and
+    label."""
 
     changed = Signal(str)
 
@@ -193,12 +195,7 @@ class FieldEditor(QObject):
             text = w.text().strip()
             if not text:
                 raise ValueError(f"{self.label_text}: give a whole number.")
-            try:
-                return int(text)
-            except ValueError:  # more digits than int() reads (4300): far past the largest
-                raise ValueError(
-                    f"{self.label_text} must be at most {self.meta['max']}, got {len(text)} digits."
-                ) from None
+            return parse_number(text, int, self.label_text, option_maximum(self.name))
         if self.type is int:
             if self.optional and w.value() == w.minimum():
                 return None
@@ -207,13 +204,8 @@ class FieldEditor(QObject):
             text = w.text().strip()
             if not text and self.optional:
                 return None
-            try:
-                v = float(text)
-            except ValueError:
-                raise ValueError(f"{self.label_text}: '{text}' is not a number.") from None
-            if not math.isfinite(v):
-                raise ValueError(f"{self.label_text}: '{text}' is not a finite number.")
-            return v
+            # NaN and infinity are read, and refused by the engine's validation with the other values
+            return parse_number(text, float, self.label_text)
         if self.name == "device":
             return w.currentText().strip() or "auto"
         text = self._line.text().strip()
@@ -483,7 +475,7 @@ class SettingsPage(QWidget):
             try:
                 values[name] = ed.value()
                 ed.set_invalid(False)
-            except ValueError as exc:
+            except (ValueError, OsmisError) as exc:
                 errors.append(str(exc))
                 ed.set_invalid(True)
         cfg = None

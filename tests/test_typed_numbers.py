@@ -1,0 +1,51 @@
+"""THE reading of a number typed as text (config.read_number), shared by every numeric flag of the CLI and the app's
+form: '_' between digits is refused (Python's int() and float() read '1_0' as 10), a whole number's leading zeros
+are only zeros, and a whole number too large is refused for its value, not its count of digits."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import osmis_cli
+
+from osmis_core.config import MAX_SEED, parse_number, read_number
+from osmis_core.errors import ConfigError
+
+
+def test_underscore_grouping_is_refused_in_one_sentence_naming_the_option():
+    with pytest.raises(ConfigError) as exc:
+        parse_number("1_0", float, "p_aug")
+    assert str(exc.value) == "p_aug must be a number written without '_', got '1_0'."
+    with pytest.raises(ValueError, match="whole number written without '_', got '1_000'"):
+        read_number("1_000", int)
+
+
+def test_a_seed_of_thousands_of_zeros_is_the_seed_0_and_a_larger_one_is_refused_by_value():
+    assert read_number("0" * 5000, int, MAX_SEED) == 0
+    assert read_number(" " + "0" * 5000 + "12 ", int, MAX_SEED) == 12
+    with pytest.raises(ConfigError) as exc:
+        parse_number("9" * 5000, int, "Seed", MAX_SEED)
+    assert str(exc.value) == f"Seed must be at most {MAX_SEED}, got '{'9' * 24}…'."
+
+
+@pytest.mark.parametrize(
+    "argv, flag, text",
+    [
+        (["train", "data.png", "--p-aug", "1_0"], "--p-aug", "1_0"),
+        (["train", "data.png", "--iters", "1_000"], "--iters", "1_000"),
+        (["generate", "run", "--seed", "1_0"], "--seed", "1_0"),
+        (["generate", "run", "--n", "1_0"], "--n", "1_0"),
+    ],
+)
+def test_the_cli_refuses_underscore_grouping_in_every_numeric_flag(capsys, argv, flag, text):
+    done = osmis_cli(capsys, *argv)
+    assert done.returncode == 2
+    assert f"argument {flag}: must be a " in done.stderr and f"number written without '_', got '{text}'" in done.stderr
+
+
+def test_the_cli_takes_a_seed_of_thousands_of_zeros_as_0(capsys):
+    from osmis_core.cli import build_parser
+
+    args = build_parser().parse_args(["train", "data.png", "--seed", "0" * 5000])
+    assert args.seed == 0
+    done = osmis_cli(capsys, "generate", "run", "--seed", "9" * 5000)
+    assert done.returncode == 2 and f"argument --seed: must be at most {MAX_SEED}, got '" in done.stderr
