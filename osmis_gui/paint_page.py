@@ -695,7 +695,7 @@ class PaintPage(QWidget):
         if self.renderer is None or self.layout_model is None or self.adding:
             return
         if name is None:
-            set_error(self.error_label, "Add to gallery: give the gallery a plain folder name (no slashes).")
+            self._refuse("Add to gallery: give the gallery a plain folder name (no slashes).")
             return
         self.qsettings.setValue("paint/gallery", name)
         recipes = self.recipes()
@@ -749,7 +749,12 @@ class PaintPage(QWidget):
 
     def _report(self, title: str, exc) -> None:
         message, details = tasks.describe_error(exc)
-        set_error(self.error_label, f"{title}: {message}")
+        self._refuse(f"{title}: {message}", details)
         self.failed.emit(message)
-        if details:
-            self.status_label.setText(details.strip().splitlines()[-1])
+
+    def _refuse(self, sentence: str, details: str | None = None) -> None:
+        """A refusal, the latest outcome: its sentence above the canvas, and the status line below no longer says
+        an earlier one ("Layout saved to …" had stayed beside "The layout was not saved: …"); an unexpected
+        error's last line of details goes there instead."""
+        set_error(self.error_label, sentence)
+        self.status_label.setText(details.strip().splitlines()[-1] if details else "")
