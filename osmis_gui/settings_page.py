@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -43,7 +42,7 @@ from osmis_core.config import (
 from osmis_core.errors import OsmisError
 
 from .state import IDLE
-from .widgets import error_label, set_error
+from .widgets import WholeSpinBox, error_label, set_error
 
 # Tabs of the form: (title, engine groups shown as group boxes). Engine groups not named here get their own tab.
 TABS: list[tuple[str, list[str]]] = [
@@ -132,7 +131,7 @@ class FieldEditor(QObject):
             w.textChanged.connect(self._emit)
             return w
         if self.type is int:
-            w = QSpinBox()
+            w = WholeSpinBox()
             lo = int(m["min"]) if m.get("min") is not None else -INT_MAX
             hi = min(int(m["max"]), INT_MAX) if m.get("max") is not None else INT_MAX
             if self.optional:
@@ -140,7 +139,6 @@ class FieldEditor(QObject):
                 w.setSpecialValueText("auto")
             w.setRange(lo, hi)
             w.setAccelerated(True)
-            w.setKeyboardTracking(False)
             if hi - lo > 1000:
                 w.setGroupSeparatorShown(True)
             w.valueChanged.connect(self._emit)
