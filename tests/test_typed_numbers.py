@@ -49,3 +49,13 @@ def test_the_cli_takes_a_seed_of_thousands_of_zeros_as_0(capsys):
     assert args.seed == 0
     done = osmis_cli(capsys, "generate", "run", "--seed", "9" * 5000)
     assert done.returncode == 2 and f"argument --seed: must be at most {MAX_SEED}, got '" in done.stderr
+
+
+def test_the_image_pixel_limit_of_the_environment_refuses_underscore_grouping(monkeypatch):
+    from osmis_core.data.sources import max_image_pixels
+
+    monkeypatch.setenv("OSMIS_MAX_IMAGE_PIXELS", "448_000_000")
+    with pytest.raises(ConfigError, match="OSMIS_MAX_IMAGE_PIXELS='448_000_000' must be a positive whole number"):
+        max_image_pixels()
+    monkeypatch.setenv("OSMIS_MAX_IMAGE_PIXELS", " 448000000 ")
+    assert max_image_pixels() == 448_000_000
