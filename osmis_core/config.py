@@ -1233,7 +1233,9 @@ def option_type(name: str) -> type:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a JSON or TOML options file into a flat {option: value} dict (validated names)."""
+    """Read a JSON or TOML options file into a flat {option: value} dict (validated names). Its numbers are the
+    format's own, not typed text (read_number): TOML's digit grouping (iters = 1_000) is part of TOML and is
+    taken as it defines it; JSON has none, and a number written as a string is refused by its type."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a config file; give a JSON or TOML file (a run's run.json, say).")
