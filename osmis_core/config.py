@@ -949,10 +949,10 @@ def read_number(text: str, kind: type, maximum: int | None = None) -> int | floa
     the CLI and every number field of the app read it so. Surrounding whitespace is ignored. Python's int() and
     float() also take '_' between digits ('1_0' is 10, '0.1_5' is 0.15): a user typing 1_0 meant no grouping (a
     typo of 1.0 or 10?), so it is refused, not read as another number. A whole number's leading zeros are only
-    zeros ('000…0' of any length is 0; int() refused past 4300 digits); one of more digits than `maximum` has is
-    refused as larger than it, by its value. Raises ValueError whose text says what is wrong without naming the
-    option ("must be a whole number, got 'x'"): the CLI's argparse names the flag before it, parse_number the
-    option."""
+    zeros ('000…0' of any length is 0; int() refused past 4300 digits); one past what int() reads is refused as
+    larger than `maximum`, by its value (the option's range check says so for any other). Raises ValueError whose
+    text says what is wrong without naming the option ("must be a whole number, got 'x'"): the CLI's argparse names
+    the flag before it, parse_number the option."""
     whole = kind is int
     what = "a whole number" if whole else "a number"
     t = text.strip()
@@ -966,12 +966,11 @@ def read_number(text: str, kind: type, maximum: int | None = None) -> int | floa
     sign, digits = (t[0], t[1:]) if t[:1] in ("+", "-") else ("", t)
     if not digits.isdecimal():
         raise ValueError(f"must be {what}, got {_shown(text)}")
-    digits = digits.lstrip("0") or "0"
-    if maximum is not None and sign != "-" and len(digits) > len(str(maximum)):
-        raise ValueError(f"must be at most {maximum}, got {_shown(text.strip())}")
     try:
-        return int(sign + digits)
+        return int(sign + (digits.lstrip("0") or "0"))
     except ValueError:  # more digits than int() reads: far past any limit of an option
+        if maximum is not None and sign != "-":
+            raise ValueError(f"must be at most {maximum}, got {_shown(text.strip())}") from None
         raise ValueError(f"must be {what} nearer 0, got {_shown(text.strip())}") from None
 
 
