@@ -59,3 +59,19 @@ def test_the_image_pixel_limit_of_the_environment_refuses_underscore_grouping(mo
         max_image_pixels()
     monkeypatch.setenv("OSMIS_MAX_IMAGE_PIXELS", " 448000000 ")
     assert max_image_pixels() == 448_000_000
+
+
+def test_a_csv_list_of_sources_refuses_underscore_grouping_in_a_cell(tmp_path):
+    """A CSV list's cells are text typed by a user: read as the flags read them ('1_0' had been p_aug 10)."""
+    from helpers import write_scene
+
+    from osmis_core.batch.sources import list_sources
+
+    scene = write_scene(tmp_path)
+    csv = tmp_path / "list.csv"
+    csv.write_text(f"data,p_aug,iters\n{scene},0.5,0010\n", encoding="utf-8")
+    assert list_sources(csv)[0].options == {"p_aug": 0.5, "iters": 10}
+    csv.write_text(f"data,p_aug\n{scene},1_0\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        list_sources(csv)
+    assert str(exc.value) == f"{csv} line 2: option 'p_aug' must be a number written without '_', got '1_0'."
