@@ -945,14 +945,15 @@ def _shown(text: str, longest: int = 24) -> str:
 
 
 def read_number(text: str, kind: type, maximum: int | None = None) -> int | float:
-    """THE reading of a number typed as text, a whole number (kind int) or any (kind float): every numeric flag of
-    the CLI and every number field of the app read it so. Surrounding whitespace is ignored. Python's int() and
-    float() also take '_' between digits ('1_0' is 10, '0.1_5' is 0.15): a user typing 1_0 meant no grouping (a
-    typo of 1.0 or 10?), so it is refused, not read as another number. A whole number's leading zeros are only
-    zeros ('000…0' of any length is 0; int() refused past 4300 digits); one past what int() reads is refused as
-    larger than `maximum`, by its value (the option's range check says so for any other). Raises ValueError whose
-    text says what is wrong without naming the option ("must be a whole number, got 'x'"): the CLI's argparse names
-    the flag before it, parse_number the option."""
+    """THE reading of a number typed as text, a whole number (kind int) or any (kind float): every numeric flag of the
+    CLI, the app's Settings fields typed as text (decimals, the seed), a batch CSV's cells and
+    $OSMIS_MAX_IMAGE_PIXELS read it so (the app's spin boxes hold digits only, widgets.WholeSpinBox). Surrounding
+    whitespace is ignored. Python's int() and float() also take '_' between digits ('1_0' is 10, '0.1_5' is 0.15): a
+    user typing 1_0 meant no grouping (a typo of 1.0 or 10?), so it is refused, not read as another number. A whole
+    number's leading zeros are only zeros ('000…0' of any length is 0; int() refused past 4300 digits); one past
+    what int() reads is refused as larger than `maximum`, by its value (the option's range check says so for any
+    other). Raises ValueError whose text says what is wrong without naming the option ("must be a whole number, got
+    'x'"): the CLI's argparse names the flag before it, parse_number the option."""
     whole = kind is int
     what = "a whole number" if whole else "a number"
     t = text.strip()
