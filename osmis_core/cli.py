@@ -17,6 +17,7 @@ from .config import (
     FIELDS,
     INSPECT_RECIPE,
     MAX_SAMPLES,
+    MAX_SEED,
     PRECISIONS,
     OsmisConfig,
     build_config,
@@ -25,8 +26,10 @@ from .config import (
     last_first_seed,
     model_default,
     model_reads,
+    option_maximum,
     option_type,
     preset_names,
+    read_number,
 )
 from .errors import OsmisError
 from .stops import Terminated, clear_stops, raise_stop, raise_stop_again, stop_raised
@@ -56,7 +59,7 @@ def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
             groups[group].add_argument(
                 flag,
                 dest=name,
-                type=_option_parser(t, meta.get("words")),
+                type=_option_parser(name),
                 choices=meta["choices"],
                 default=argparse.SUPPRESS,
                 metavar=None if meta["choices"] else name.upper(),
@@ -74,16 +77,32 @@ def _default_text(name: str) -> str:
     return f" (default: {osmis}; with --model renderer: {renderer})"
 
 
-def _option_parser(t: type, words):
-    """The flag's type; an option with words (such as --p-aug adaptive) also accepts them as text."""
-    if not words:
-        return t
+def _option_parser(name: str):
+    """The flag's type: a number as the engine reads every typed number (config.read_number: '1_0' refused); an
+    option with words (such as --p-aug adaptive) also accepts them as text."""
+    t = option_type(name)
+    words = FIELDS[name][1].metadata.get("words") or ()
+    return _number(t, option_maximum(name), words) if t in (int, float) else t
+
+
+def _number(kind: type, maximum: int | None = None, words=()):
+    """An argparse type reading a flag's number as config.read_number reads it (argparse names the flag before its
+    sentence); `words` are taken as they are."""
 
     def parse(text: str):
-        return text if text in words else t(text)
+        if text in words:
+            return text
+        try:
+            return read_number(text, kind, maximum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-    parse.__name__ = " or ".join([t.__name__, *map(repr, words)])  # argparse: "invalid float or 'adaptive' value"
     return parse
+
+
+_WHOLE = _number(int)
+_DECIMAL = _number(float)
+_SEED = _number(int, MAX_SEED)
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -105,7 +124,7 @@ def _thread_count(text: str) -> int:
     from .threads import most_threads
 
     try:
-        value = int(text)
+        value = read_number(text, int)
     except ValueError:
         value = 0
     if value < 1:
@@ -171,13 +190,13 @@ def _add_evaluate_flags(p: argparse.ArgumentParser, standalone: bool) -> None:
     )
     g.add_argument(
         "--miou-steps",
-        type=int,
+        type=_WHOLE,
         default=None,
         help="training steps per direction of the mIoU segmenter (default: the setting's)",
     )
     g.add_argument(
         "--time-budget",
-        type=float,
+        type=_DECIMAL,
         default=None,
         metavar="SECONDS",
         help="skip metrics whose estimated time would go past this many seconds (default: no limit "
@@ -262,12 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint", default="latest", help="latest, best (kept by --keep-best during training) or a step number"
     )
-    p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=_WHOLE, default=100, help="number of samples (default 100)")
+    p.add_argument("--seed", type=_SEED, default=0)
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="auto")
     p.add_argument(
-        "--batch-size", type=int, default=None, help="samples per forward pass (default: 20 on CPU, 50 on GPU)"
+        "--batch-size", type=_WHOLE, default=None, help="samples per forward pass (default: 20 on CPU, 50 on GPU)"
     )
     p.add_argument(
         "--precision",
@@ -281,10 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("animate", help="a latent-walk video of a run: image and mask overlay side by side")
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="video file (.mp4, .mkv or .mov)")
-    p.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
-    p.add_argument("--fps", type=int, default=24, help="frames per second (default 24)")
+    p.add_argument("--frames", type=_WHOLE, default=120, help="number of frames (default 120)")
+    p.add_argument("--fps", type=_WHOLE, default=24, help="frames per second (default 24)")
     p.add_argument("--loop", action="store_true", help="end where it starts, so the video repeats seamlessly")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise path")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the noise path")
     p.add_argument("--checkpoint", default="latest", help="latest, best or a step number")
     p.add_argument("--device", default="auto")
     _add_threads_flag(p)
@@ -305,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-instance_noise for --noise instance and the re-drawn region and -resampleS2); a render "
         "gallery already there is replaced when the new one is complete (an export or a generated gallery is not)",
     )
-    p.add_argument("--n", type=int, default=4, help="photos per layout (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed of the first photo (photo i: seed + i)")
+    p.add_argument("--n", type=_WHOLE, default=4, help="photos per layout (default 4)")
+    p.add_argument("--seed", type=_SEED, default=0, help="noise seed of the first photo (photo i: seed + i)")
     p.add_argument(
         "--noise",
         choices=("global", "instance"),
@@ -320,13 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-draw the noise inside this mask's nonzero pixels; the mask has the layout file's size (another "
         "size is refused) and is resized with the layout; the gallery keeps it as rendered (regions/)",
     )
-    region.add_argument("--resample-class", type=int, metavar="C", help="re-draw the noise of class C")
+    region.add_argument("--resample-class", type=_WHOLE, metavar="C", help="re-draw the noise of class C")
     region.add_argument(
         "--resample-instance",
         metavar="X,Y",
         help="re-draw the noise of the instance (connected component of its class) under pixel X,Y",
     )
-    p.add_argument("--resample-seed", type=int, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
+    p.add_argument("--resample-seed", type=_SEED, metavar="S2", help="seed of the re-drawn noise (photo i: S2 + i)")
     p.add_argument("--checkpoint", default="latest", help="latest or a step number")
     p.add_argument("--device", default="cpu")
     _add_threads_flag(p)
@@ -344,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
-    p.add_argument("--n", type=int, default=100, help="number of generated samples (default 100)")
+    p.add_argument("--n", type=_WHOLE, default=100, help="number of generated samples (default 100)")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -382,10 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="fast",
         help="eager, fast, bf16, auto or compile (comma-separated to compare several in one run)",
     )
-    p.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default 2)")
+    p.add_argument("--warmup", type=_WHOLE, default=2, help="untimed iterations first (default 2)")
     p.add_argument(
         "--rounds",
-        type=int,
+        type=_WHOLE,
         default=1,
         help="repeat the variants this many times in alternating order and report medians (default 1)",
     )
@@ -838,7 +857,7 @@ def cmd_render(args) -> int:
         region = Region(class_id=args.resample_class)
     elif args.resample_instance:
         try:
-            x, y = (int(v) for v in args.resample_instance.split(","))
+            x, y = (read_number(v, int) for v in args.resample_instance.split(","))
         except ValueError:
             raise OsmisError(
                 f"--resample-instance must be X,Y pixel coordinates, got '{args.resample_instance}'."
@@ -970,7 +989,7 @@ def _metric_list(args) -> list[str]:
 
 def _sifid_dims(args) -> list[int]:
     try:
-        return [int(d) for d in args.sifid_dims.split(",") if d.strip()]
+        return [read_number(d, int) for d in args.sifid_dims.split(",") if d.strip()]
     except ValueError:
         raise OsmisError(f"--sifid-dims must be numbers such as 64,192, got '{args.sifid_dims}'.") from None
 
@@ -1307,26 +1326,26 @@ def _add_batch_parser(sub) -> None:
     p.add_argument("--out", required=True, help="batch folder BATCH (runs/, dataset/, summary.json, index.html)")
     p.add_argument("--preset", choices=preset_names())
     p.add_argument("--config", help="JSON/TOML options file")
-    p.add_argument("--n-per-source", type=int, default=100, help="generated pairs per source (default 100)")
+    p.add_argument("--n-per-source", type=_WHOLE, default=100, help="generated pairs per source (default 100)")
     p.add_argument(
         "--address",
         help="join an existing Ray cluster (auto or HOST:PORT); BATCH must then be on "
         "storage every node mounts at the same path. Default: start a local Ray",
     )
-    p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all of this machine's)")
-    p.add_argument("--num-gpus", type=int, help="local Ray only: GPUs to use (default: all of this machine's)")
-    p.add_argument("--cpus-per-run", type=float, default=1, help="CPUs reserved by each run (default 1)")
+    p.add_argument("--num-cpus", type=_WHOLE, help="local Ray only: CPUs to use (default: all of this machine's)")
+    p.add_argument("--num-gpus", type=_WHOLE, help="local Ray only: GPUs to use (default: all of this machine's)")
+    p.add_argument("--cpus-per-run", type=_DECIMAL, default=1, help="CPUs reserved by each run (default 1)")
     p.add_argument(
         "--gpus-per-run",
-        type=float,
+        type=_DECIMAL,
         default=None,
         help="GPUs reserved by each run; a fraction lets runs share a GPU, e.g. 0.25 (default: 1 when "
         "Ray has GPUs, else 0)",
     )
-    p.add_argument("--max-concurrent", type=int, help="at most this many runs at once (default: as resources allow)")
+    p.add_argument("--max-concurrent", type=_WHOLE, help="at most this many runs at once (default: as resources allow)")
     p.add_argument(
         "--retries",
-        type=int,
+        type=_WHOLE,
         default=3,
         help="times a run is retried after its worker process or node died (default 3)",
     )

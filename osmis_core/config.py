@@ -939,6 +939,58 @@ def _validate_given(name: str, value: Any, f: dataclasses.Field, said: str) -> N
         parse_colour(value, said)
 
 
+def _shown(text: str, longest: int = 24) -> str:
+    """A typed text as a message quotes it: cut after `longest` characters (a pasted run of thousands of digits)."""
+    return repr(text if len(text) <= longest else text[:longest] + "…")
+
+
+def read_number(text: str, kind: type, maximum: int | None = None) -> int | float:
+    """THE reading of a number typed as text, a whole number (kind int) or any (kind float): every numeric flag of the
+    CLI, the app's Settings fields typed as text (decimals, the seed), a batch CSV's cells and
+    $OSMIS_MAX_IMAGE_PIXELS read it so (the app's spin boxes hold digits only, widgets.WholeSpinBox). Surrounding
+    whitespace is ignored. Python's int() and float() also take '_' between digits ('1_0' is 10, '0.1_5' is 0.15): a
+    user typing 1_0 meant no grouping (a typo of 1.0 or 10?), so it is refused, not read as another number. A whole
+    number's leading zeros are only zeros ('000…0' of any length is 0; int() refused past 4300 digits); one past
+    what int() reads is refused as larger than `maximum`, by its value (the option's range check says so for any
+    other). Raises ValueError whose text says what is wrong without naming the option ("must be a whole number, got
+    'x'"): the CLI's argparse names the flag before it, parse_number the option."""
+    whole = kind is int
+    what = "a whole number" if whole else "a number"
+    t = text.strip()
+    if "_" in t:
+        raise ValueError(f"must be {what} written without '_', got {_shown(text)}")
+    if not whole:
+        try:
+            return float(t)
+        except ValueError:
+            raise ValueError(f"must be {what}, got {_shown(text)}") from None
+    sign, digits = (t[0], t[1:]) if t[:1] in ("+", "-") else ("", t)
+    if not digits.isdecimal():
+        raise ValueError(f"must be {what}, got {_shown(text)}")
+    try:
+        return int(sign + (digits.lstrip("0") or "0"))
+    except ValueError:  # more digits than int() reads: far past any limit of an option
+        if maximum is not None and sign != "-":
+            raise ValueError(f"must be at most {maximum}, got {_shown(text.strip())}") from None
+        raise ValueError(f"must be {what} nearer 0, got {_shown(text.strip())}") from None
+
+
+def parse_number(text: str, kind: type, said: str, maximum: int | None = None) -> int | float:
+    """read_number, refusing with one sentence naming the option as `said` (ConfigError)."""
+    try:
+        return read_number(text, kind, maximum)
+    except ValueError as exc:
+        raise ConfigError(f"{said} {exc}.") from None
+
+
+def option_maximum(name: str) -> int | None:
+    """The largest value of whole-number option `name` (its field's, else COUNT_LIMIT); None for other options."""
+    if option_type(name) is not int:
+        return None
+    limit = FIELDS[name][1].metadata.get("max")
+    return COUNT_LIMIT if limit is None else int(limit)
+
+
 def parse_colour(text: str, said: str = "background colour") -> tuple[int, int, int]:
     """A colour written #RRGGBB (the # may be left out) as (r, g, b); ConfigError naming it as `said` otherwise."""
     t = text.strip().lstrip("#")
@@ -1181,7 +1233,9 @@ def option_type(name: str) -> type:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a JSON or TOML options file into a flat {option: value} dict (validated names)."""
+    """Read a JSON or TOML options file into a flat {option: value} dict (validated names). Its numbers are the
+    format's own, not typed text (read_number): TOML's digit grouping (iters = 1_000) is part of TOML and is
+    taken as it defines it; JSON has none, and a number written as a string is refused by its type."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a config file; give a JSON or TOML file (a run's run.json, say).")

@@ -262,7 +262,7 @@ class GalleryPage(QWidget):
         checkpoint = self.checkpoint_combo.currentData() or "latest"
         n, seed = self.n_spin.value(), self.seed_spin.value()
         self.qsettings.setValue("gallery/n", n)
-        self.qsettings.setValue("gallery/seed", str(seed))  # as text: QSettings takes no int past 2**63 - 1
+        self._remember_seed(seed)
         self._expected_n = n
         self._generating_for = (self.run_dir, self.renders)
         self.generating = True
@@ -297,6 +297,7 @@ class GalleryPage(QWidget):
         self.animating = True
         set_error(self.error_label, None)
         self._walk_seed = self.seed_spin.value()
+        self._remember_seed(self._walk_seed)
         self.status_label.setText(f"Writing a latent walk (seed {self._walk_seed})…")
         self.update_actions()
         self._stoppable["animate"] = self.jobs.start(
@@ -310,6 +311,12 @@ class GalleryPage(QWidget):
             failed=self._failed("Latent walk failed"),
             finished=self._on_animate_finished,
         )
+
+    def _remember_seed(self, seed: int) -> None:
+        """The seed box's seed, offered again at the next start (read back by remembered_int): Generate and Latent
+        walk share the box, so the seed either last used is remembered (the walk's had been forgotten). Written
+        as text: QSettings takes no int past 2**63 - 1."""
+        self.qsettings.setValue("gallery/seed", str(seed))
 
     def _walk_progress(self, p: jobs.Progress) -> None:
         """The frames of the walk written so far, on the status line (the progress bar is the gallery's)."""

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QStyle,
     QToolButton,
     QVBoxLayout,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from osmis_core.config import MAX_SAMPLES, last_first_seed
 
-from .widgets import ImageView, OpacitySlider, seed_box
+from .widgets import ImageView, OpacitySlider, WholeSpinBox, seed_box
 
 VIEW_MODES = [("Image + mask overlay", "overlay"), ("Image", "image"), ("Mask", "mask")]
 
@@ -112,7 +111,7 @@ class GenerateBar(QWidget):
         self.checkpoint_combo = QComboBox()
         self.checkpoint_combo.setToolTip("Checkpoint to sample from (the EMA generator is used)")
         self.checkpoint_combo.setMinimumWidth(150)
-        self.n_spin = QSpinBox()
+        self.n_spin = WholeSpinBox()
         self.n_spin.setRange(1, MAX_SAMPLES)  # the engine's limit of a gallery, as the CLI's --n
         self.n_spin.setValue(n)
         self.n_spin.setToolTip("Number of image–mask pairs to generate")

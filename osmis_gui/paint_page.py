@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSlider,
-    QSpinBox,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -34,7 +33,7 @@ from . import paint_jobs, tasks
 from .paint_canvas import PaintCanvas
 from .paint_model import LayoutModel, NoiseModel, RegionModel
 from .remembered import remembered_int
-from .widgets import ImageView, colour_swatch, error_label, set_error
+from .widgets import ImageView, WholeSpinBox, colour_swatch, error_label, set_error
 
 DEBOUNCE_MS = 300  # a render starts this long after the last edit
 TOOLS = [
@@ -105,7 +104,7 @@ class PaintPage(QWidget):
             self.tool_buttons[key] = b
             tool_row.addWidget(b)
         self.tool_buttons["brush"].defaultAction().setChecked(True)
-        self.size_spin = QSpinBox()
+        self.size_spin = WholeSpinBox()
         self.size_spin.setRange(1, 128)
         self.size_spin.setValue(remembered_int(settings, "paint/brush", 4, 1, self.size_spin.maximum()))
         self.size_spin.setToolTip("Brush radius in layout pixels")
@@ -195,7 +194,7 @@ class PaintPage(QWidget):
         )
         self.strip.itemClicked.connect(self._strip_clicked)
         self.strip.itemChanged.connect(self._strip_lock_changed)
-        self.k_spin = QSpinBox()
+        self.k_spin = WholeSpinBox()
         self.k_spin.setRange(0, 12)
         self.k_spin.setValue(remembered_int(settings, "paint/variants", 4, 0, self.k_spin.maximum()))
         self.k_spin.setToolTip("Number of variants (other noises) rendered for the layout")
@@ -695,7 +694,7 @@ class PaintPage(QWidget):
         if self.renderer is None or self.layout_model is None or self.adding:
             return
         if name is None:
-            set_error(self.error_label, "Add to gallery: give the gallery a plain folder name (no slashes).")
+            self._refuse("Add to gallery: give the gallery a plain folder name (no slashes).")
             return
         self.qsettings.setValue("paint/gallery", name)
         recipes = self.recipes()
@@ -749,7 +748,12 @@ class PaintPage(QWidget):
 
     def _report(self, title: str, exc) -> None:
         message, details = tasks.describe_error(exc)
-        set_error(self.error_label, f"{title}: {message}")
+        self._refuse(f"{title}: {message}", details)
         self.failed.emit(message)
-        if details:
-            self.status_label.setText(details.strip().splitlines()[-1])
+
+    def _refuse(self, sentence: str, details: str | None = None) -> None:
+        """A refusal, the latest outcome: its sentence above the canvas, and the status line below no longer says
+        an earlier one ("Layout saved to …" had stayed beside "The layout was not saved: …"); an unexpected
+        error's last line of details goes there instead."""
+        set_error(self.error_label, sentence)
+        self.status_label.setText(details.strip().splitlines()[-1] if details else "")

@@ -4,7 +4,6 @@ ranges and choices), with presets, validation and save/load as a file."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -34,7 +32,9 @@ from osmis_core.config import (
     OsmisConfig,
     model_reads,
     option_label,
+    option_maximum,
     option_type,
+    parse_number,
     preset_config,
     preset_names,
     preset_options,
@@ -42,7 +42,7 @@ from osmis_core.config import (
 from osmis_core.errors import OsmisError
 
 from .state import IDLE
-from .widgets import error_label, set_error
+from .widgets import WholeSpinBox, error_label, set_error
 
 # Tabs of the form: (title, engine groups shown as group boxes). Engine groups not named here get their own tab.
 TABS: list[tuple[str, list[str]]] = [
@@ -72,7 +72,8 @@ def _fmt_float(v: float) -> str:
 
 
 class FieldEditor(QObject):
-    """One option: its widget, value get/set (raises ValueError with a sentence on bad input) and label."""
+    """One option: its widget, value get/set (raises ValueError or ConfigError with a sentence on bad input) and
+    label."""
 
     changed = Signal(str)
 
@@ -130,7 +131,7 @@ class FieldEditor(QObject):
             w.textChanged.connect(self._emit)
             return w
         if self.type is int:
-            w = QSpinBox()
+            w = WholeSpinBox()
             lo = int(m["min"]) if m.get("min") is not None else -INT_MAX
             hi = min(int(m["max"]), INT_MAX) if m.get("max") is not None else INT_MAX
             if self.optional:
@@ -138,7 +139,6 @@ class FieldEditor(QObject):
                 w.setSpecialValueText("auto")
             w.setRange(lo, hi)
             w.setAccelerated(True)
-            w.setKeyboardTracking(False)
             if hi - lo > 1000:
                 w.setGroupSeparatorShown(True)
             w.valueChanged.connect(self._emit)
@@ -193,12 +193,7 @@ class FieldEditor(QObject):
             text = w.text().strip()
             if not text:
                 raise ValueError(f"{self.label_text}: give a whole number.")
-            try:
-                return int(text)
-            except ValueError:  # more digits than int() reads (4300): far past the largest
-                raise ValueError(
-                    f"{self.label_text} must be at most {self.meta['max']}, got {len(text)} digits."
-                ) from None
+            return parse_number(text, int, self.label_text, option_maximum(self.name))
         if self.type is int:
             if self.optional and w.value() == w.minimum():
                 return None
@@ -207,13 +202,8 @@ class FieldEditor(QObject):
             text = w.text().strip()
             if not text and self.optional:
                 return None
-            try:
-                v = float(text)
-            except ValueError:
-                raise ValueError(f"{self.label_text}: '{text}' is not a number.") from None
-            if not math.isfinite(v):
-                raise ValueError(f"{self.label_text}: '{text}' is not a finite number.")
-            return v
+            # NaN and infinity are read, and refused by the engine's validation with the other values
+            return parse_number(text, float, self.label_text)
         if self.name == "device":
             return w.currentText().strip() or "auto"
         text = self._line.text().strip()
@@ -483,7 +473,7 @@ class SettingsPage(QWidget):
             try:
                 values[name] = ed.value()
                 ed.set_invalid(False)
-            except ValueError as exc:
+            except (ValueError, OsmisError) as exc:
                 errors.append(str(exc))
                 ed.set_invalid(True)
         cfg = None

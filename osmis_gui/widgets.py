@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QValidator
@@ -11,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QSizePolicy,
     QSlider,
+    QSpinBox,
     QStyle,
     QStyleOptionSpinBox,
     QWidget,
@@ -70,6 +73,38 @@ def seed_box(maximum: int) -> QLargeIntSpinBox:
     box.setRange(0, maximum)
     box.lineEdit().setValidator(_SeedValidator(box))
     return box
+
+
+class WholeSpinBox(QSpinBox):
+    """A spin box for a whole number whose typed text keeps its locale's group separators only where the box shows
+    them, every three digits ('1,000'): Qt's own reading took '1,0' as 10 and '10,00' as 1000, a misplaced
+    separator (or a decimal comma) silently another number, as Python's int() takes '1_0' (the engine refuses that:
+    config.read_number). Such a text is not taken: Enter or leaving the box brings its number back. The number is
+    taken when the typing ends (Enter, leaving the box), not digit by digit: '1,0' is not 1 on its way."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setKeyboardTracking(False)
+
+    def validate(self, text: str, pos: int):
+        state = super().validate(text, pos)
+        if state[0] == QValidator.State.Acceptable and not self._grouped_as_shown(text):
+            return QValidator.State.Intermediate, text, pos
+        return state
+
+    def fixup(self, text: str) -> str:
+        """QSpinBox's own fixup drops every separator of a box that shows none ('1,0' became 10): a misplaced one
+        stays, and the text is not taken."""
+        return text if not self._grouped_as_shown(text) else super().fixup(text)
+
+    def _grouped_as_shown(self, text: str) -> bool:
+        if self.specialValueText() and text == self.specialValueText():
+            return True
+        digits = text.removeprefix(self.prefix()).removesuffix(self.suffix()).strip()
+        sep = self.locale().groupSeparator()
+        if not sep or sep not in digits:
+            return True
+        return re.fullmatch(rf"[+-]?[0-9]{{1,3}}({re.escape(sep)}[0-9]{{3}})+", digits) is not None
 
 
 def qimage_from_array(array: np.ndarray) -> QImage:

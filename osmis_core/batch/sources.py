@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from ..application.runfolder import run_folder_as_data
-from ..config import FIELDS, OUTPUT_ONLY_OPTIONS, OsmisConfig, flag_as_given, flatten_options, option_type
+from ..config import (
+    FIELDS,
+    OUTPUT_ONLY_OPTIONS,
+    OsmisConfig,
+    flag_as_given,
+    flatten_options,
+    option_maximum,
+    option_type,
+    parse_number,
+)
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
 
@@ -303,10 +312,13 @@ def _from_csv(path: Path) -> list[BatchSource]:
 
 def _parse_cell(name: str, text: str, where: str) -> Any:
     """A cell's value: of the option's type, or one of its words kept as text (p_aug "adaptive", as the flag
-    --p-aug adaptive and a JSON list take it)."""
+    --p-aug adaptive and a JSON list take it). A number is read as every number typed as text (config.read_number:
+    '1_0' is refused, not 10)."""
     if text in (FIELDS[name][1].metadata.get("words") or {}):
         return text
     t = option_type(name)
+    if t in (int, float):
+        return parse_number(text, t, f"{where}: option '{name}'", option_maximum(name))
     try:
         if t is bool:
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):

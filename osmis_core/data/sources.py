@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..config import read_number
 from ..errors import ConfigError, DataError, OsmisError
 from ..models.architecture import Architecture, recommend
 from .masks import MaskReport, decode_masks
@@ -36,7 +37,7 @@ def max_image_pixels() -> int:
     if not text:
         return DEFAULT_MAX_PIXELS
     try:
-        value = int(text)
+        value = read_number(text, int)  # as every number a user types: '1_0' is refused, not 10
     except ValueError:
         value = 0
     if value < 1:
