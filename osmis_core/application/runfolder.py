@@ -180,6 +180,26 @@ def enclosing_run(path: str | Path) -> Path | None:
     return None
 
 
+def in_run_files(path: str | Path) -> Path | None:
+    """The folder of a run's own files (RunFolder.own_folders: RUN/checkpoints, RUN/galleries, ...) that `path` is
+    or lies in, at any depth; None when there is none. No new run goes there: its files would mix with the run's
+    (`osmis train DATA --out RUN/checkpoints/x` trained a run among the checkpoints). A run's other sub-folders are
+    no such place: a two-stage job trains its renderer as a run of its own in RUN/renderer. A link is looked for
+    where it is, then where it points."""
+    p = Path(os.path.abspath(path))
+    for q in dict.fromkeys((p, p.resolve())):
+        for parent in q.parents:
+            try:
+                holds_run = (parent / "run.json").is_file()
+            except OSError:  # a name on the way the system refuses to look up: said by whoever writes there
+                holds_run = False
+            if holds_run:
+                own = next((f for f in RunFolder(parent).own_folders() if q.is_relative_to(f)), None)
+                if own is not None:
+                    return own
+    return None
+
+
 # What a run folder holds besides run.json: a folder with one of these and no run.json lost its run.json.
 _RUN_FOLDER_SIGNS = ("checkpoints", "stats.jsonl")
 
@@ -426,6 +446,10 @@ class RunFolder:
     def tensorboard(self) -> Path:
         """TensorBoard event files (--tensorboard): `tensorboard --logdir RUN/tensorboard`."""
         return self.root / "tensorboard"
+
+    def own_folders(self) -> tuple[Path, ...]:
+        """THE folders the run writes its own files into (no new run may be made in one: in_run_files)."""
+        return (self.checkpoints, self.samples, self.galleries, self.walks, self.tensorboard)
 
     def exists(self) -> bool:
         return self.run_json.is_file()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
+from ..application.runfolder import in_run_files
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from ..files import LockHeld, atomic_write_text, exclusive_lock
@@ -99,6 +100,11 @@ def run_batch(
     else:
         source_list = mark_repeats(list(sources), resolve)
     batch = BatchFolder(Path(out).resolve())
+    own = in_run_files(batch.root)
+    if own is not None:  # every source's new run would be refused there (session.start_training)
+        raise ConfigError(
+            f"{out}: a batch's runs cannot go in {own}, a folder of another run's own files; give an --out outside it."
+        )
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,0 +1,60 @@
+"""Findings left open by earlier sessions, fixed on branch fix24: one small test each (tiny settings, CPU)."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import TINY, folder_bytes, osmis_cli, run_job, tiny_flags, two_iteration_run
+
+from osmis_core.application.runfolder import RunFolder, in_run_files
+from osmis_core.application.session import start_training
+from osmis_core.config import OsmisConfig
+from osmis_core.errors import ConfigError
+
+
+@pytest.mark.parametrize("inner", ["checkpoints", "samples/a/b", "galleries/g", "walks/w", "tensorboard/t"])
+def test_a_new_run_in_a_folder_of_another_runs_own_files_is_refused(scene, tmp_path, capsys, inner):
+    """`osmis run DATA --out RUN/<own folder>/...` (as `osmis train`'s, tests/test_newuser_session28.py) is refused
+    in one sentence, at any depth below the run's own folders, nothing written: the rule is start_training's, so
+    the app's and a batch's new runs keep it too."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    before = folder_bytes(run)
+    res = osmis_cli(capsys, *run_job(scene, run / inner))
+    err = res.stderr.strip()
+    assert res.returncode == 2, err
+    assert len(err.splitlines()) == 1 and "--out" in err and str(run) in err, err
+    assert folder_bytes(run) == before
+
+
+def test_a_run_of_its_own_inside_a_run_folder_is_still_made(scene, tmp_path):
+    """A run's other sub-folders are no folders of its own files: the two-stage job's renderer is a run of its own
+    in RUN/renderer (the engine's call for it), and a run beside the own folders is too."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    assert [in_run_files(p) for p in (run, run / "renderer", run / "renderer" / "x")] == [None, None, None]
+    assert in_run_files(run / "checkpoints" / "x" / "y") == RunFolder(run).checkpoints
+    renderer = OsmisConfig().replace(**{**TINY, "model": "renderer", "iters": 2, "eval_every": 0})
+    start_training(renderer, scene, run / "renderer")  # a trainer at step 0: the folder is made
+    assert (run / "renderer" / "run.json").is_file()
+    with pytest.raises(ConfigError, match="a new run cannot go in .*renderer/checkpoints"):
+        start_training(renderer, scene, run / "renderer" / "checkpoints" / "x")
+
+
+def test_a_batch_into_a_folder_of_a_runs_own_files_is_refused_before_anything_is_made(scene, tmp_path):
+    """Every source's run would be refused there: the batch is, before Ray starts and BATCH is made."""
+    from osmis_core.batch import run_batch
+
+    run = two_iteration_run(scene, tmp_path / "run")
+    before = folder_bytes(run)
+    config = OsmisConfig().replace(**{**TINY, "iters": 2})
+    with pytest.raises(ConfigError, match="a batch's runs cannot go in .*galleries"):
+        next(run_batch(scene, config, run / "galleries" / "b"))
+    assert folder_bytes(run) == before and not (run / "galleries").exists()
+
+
+def test_train_into_a_link_to_a_runs_checkpoints_is_refused(scene, tmp_path, capsys):
+    """A link to a run's own folder is looked for where it points."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    (tmp_path / "link").symlink_to(run / "samples", target_is_directory=True)
+    before = folder_bytes(run)
+    res = osmis_cli(capsys, "train", scene, "--out", tmp_path / "link" / "x", "--quiet", *tiny_flags(iters=2))
+    assert res.returncode == 2, res.stderr
+    assert folder_bytes(run) == before
