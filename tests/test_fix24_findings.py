@@ -58,3 +58,46 @@ def test_train_into_a_link_to_a_runs_checkpoints_is_refused(scene, tmp_path, cap
     res = osmis_cli(capsys, "train", scene, "--out", tmp_path / "link" / "x", "--quiet", *tiny_flags(iters=2))
     assert res.returncode == 2, res.stderr
     assert folder_bytes(run) == before
+
+
+def test_a_batch_stopped_before_any_run_finished_writes_no_dataset_and_its_resume_does(scene, tmp_path, local_ray):
+    """A batch stopped (Ctrl-C / SIGTERM: control.request_stop) while its only run trains wrote an empty dataset/
+    (0 pairs); it writes none (no DatasetWritten, BatchFinished.dataset None, the summary says so), and the batch
+    resumed to its end writes it."""
+    import json
+
+    from osmis_core.batch import BatchControl, BatchFinished, DatasetWritten, RunProgress, run_batch
+
+    config = OsmisConfig().replace(**{**TINY, "iters": 400, "eval_every": 0, "keep_best": "none"})
+    control = BatchControl()
+    events = []
+    for event in run_batch(scene, config, tmp_path / "B", n_per_source=2, control=control):
+        events.append(event)
+        if isinstance(event, RunProgress):
+            control.request_stop()
+    [finished] = [e for e in events if isinstance(e, BatchFinished)]
+    assert finished.stopped and finished.dataset is None
+    assert not [e for e in events if isinstance(e, DatasetWritten)]
+    assert not (tmp_path / "B" / "dataset").exists()
+    assert json.loads((tmp_path / "B" / "summary.json").read_text())["batch"]["dataset_pairs"] is None
+    assert "No merged dataset" in (tmp_path / "B" / "index.html").read_text()
+
+    [run] = (tmp_path / "B" / "runs").iterdir()
+    step = RunFolder(run).latest_step()
+    events = list(run_batch(scene, config.replace(iters=step + 2), tmp_path / "B", n_per_source=2))
+    assert [e.pairs for e in events if isinstance(e, DatasetWritten)] == [2]
+    assert len(list((tmp_path / "B" / "dataset" / "images").glob("*.png"))) == 2
+    assert 'href="dataset/dataset.json"' in (tmp_path / "B" / "index.html").read_text()
+
+
+def test_a_batch_whose_every_source_failed_says_it_wrote_no_dataset(scene, tmp_path, local_ray, capsys):
+    """The CLI's final line says there is no dataset when no run finished (here: the only image has no mask)."""
+    (tmp_path / "src" / "image").mkdir(parents=True)
+    (tmp_path / "src" / "mask").mkdir()
+    (tmp_path / "src" / "image" / "lonely.png").write_bytes((scene / "image" / "00000.png").read_bytes())
+    (tmp_path / "src" / "mask" / "other.png").write_bytes((scene / "mask" / "00000.png").read_bytes())
+    res = osmis_cli(capsys, "batch", tmp_path / "src", "--out", tmp_path / "B", "--quiet", *tiny_flags(iters=2))
+    last = res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 1, res.stderr
+    assert "1 failed" in last and "no run finished, so no dataset" in last, last
+    assert not (tmp_path / "B" / "dataset").exists()

@@ -198,7 +198,8 @@ def run_batch(
         ordered = [rows[s.name] for s in source_list]
         done = [r["name"] for r in ordered if r["status"] == "finished"]
         pairs = merge_dataset(batch, done)
-        yield DatasetWritten(batch.dataset, pairs)
+        if pairs is not None:
+            yield DatasetWritten(batch.dataset, pairs)
         seconds = time.perf_counter() - t0
         write_summary(
             batch,
@@ -209,10 +210,11 @@ def run_batch(
                 "config": config.to_dict(),
                 "stopped": stopped,
                 "seconds": round(seconds, 3),
+                "dataset_pairs": pairs,
             },
         )
         counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
-        yield BatchFinished(batch.root, counts, stopped, seconds)
+        yield BatchFinished(batch.root, counts, stopped, seconds, None if pairs is None else batch.dataset)
 
 
 @contextlib.contextmanager
