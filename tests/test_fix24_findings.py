@@ -101,3 +101,45 @@ def test_a_batch_whose_every_source_failed_says_it_wrote_no_dataset(scene, tmp_p
     assert res.returncode == 1, res.stderr
     assert "1 failed" in last and "no run finished, so no dataset" in last, last
     assert not (tmp_path / "B" / "dataset").exists()
+
+
+def _wide_scene(root):
+    """A 160x96 (5:3) scene: the model trains it at 96x64 (whole noise cells), another aspect ratio than its own."""
+    from helpers import save_palette_mask, scene_arrays
+    from PIL import Image
+
+    img, ids = scene_arrays(w=160, h=96)
+    (root / "image").mkdir(parents=True)
+    (root / "mask").mkdir()
+    Image.fromarray(img).save(root / "image" / "0.png")
+    save_palette_mask(ids, root / "mask" / "0.png")
+    return root
+
+
+def test_evaluate_refuses_real_data_of_another_aspect_ratio_than_the_gallerys(tmp_path, capsys):
+    """`osmis evaluate G --real DATA` stretched data of another aspect ratio over the gallery's pictures and scored
+    it; it is refused in one sentence naming the data and both sizes (exit 2, nothing written), as a mask of another
+    aspect ratio is for training. The run's own data is scored though the model sized it to 96x64, and so is it for
+    a gallery without manifest (no run to ask: the model's sizing of the data at the gallery's size)."""
+    from PIL import Image
+
+    data = _wide_scene(tmp_path / "wide")
+    run = two_iteration_run(data, tmp_path / "run")
+    gallery, plain = tmp_path / "g", tmp_path / "plain"
+    assert osmis_cli(capsys, "generate", run, "--n", "2", "--out", gallery).returncode == 0
+    plain.mkdir()
+    for p in (gallery / "images").iterdir():
+        (plain / p.name).write_bytes(p.read_bytes())
+    assert Image.open(next(plain.iterdir())).size == (96, 64)
+    Image.new("RGB", (100, 100), "green").save(tmp_path / "square.png")
+    scoring = ["--metrics", "diversity", "--random-weights", "--device", "cpu"]
+    for g in (gallery, plain):
+        before = folder_bytes(g)
+        res = osmis_cli(capsys, "evaluate", g, "--real", tmp_path / "square.png", *scoring)
+        err = res.stderr.strip().splitlines()[-1]
+        assert res.returncode == 2, res.stderr
+        assert err.startswith(f"error: {tmp_path / 'square.png'}: ") and "100x100" in err, err
+        assert ("160x96" if g == gallery else "96x64") in err and "aspect ratio" in err, err
+        assert folder_bytes(g) == before
+        res = osmis_cli(capsys, "evaluate", g, "--real", data, *scoring)
+        assert res.returncode == 0, res.stderr

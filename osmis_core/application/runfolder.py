@@ -505,7 +505,15 @@ class RunFolder:
     def training_size(self) -> tuple[int, int] | None:
         """(h, w) the run trains and generates at, from run.json's data description; None where it does not say
         (a run.json edited by hand)."""
-        size = (self.read_run_json().get("data") or {}).get("resolution")
+        return self._recorded_size("resolution")
+
+    def original_size(self) -> tuple[int, int] | None:
+        """(W, H) of the data the run was trained on, before the model sized it, from run.json's data description;
+        None where it does not say."""
+        return self._recorded_size("original_size")
+
+    def _recorded_size(self, key: str) -> tuple[int, int] | None:
+        size = (self.read_run_json().get("data") or {}).get(key)
         ok = isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)
         return (size[0], size[1]) if ok else None
 
