@@ -143,3 +143,31 @@ def test_evaluate_refuses_real_data_of_another_aspect_ratio_than_the_gallerys(tm
         assert folder_bytes(g) == before
         res = osmis_cli(capsys, "evaluate", g, "--real", data, *scoring)
         assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("length", [250, 300])
+def test_generate_into_a_name_too_long_names_the_out_folder_and_writes_nothing(scene, tmp_path, capsys, length):
+    """`osmis generate RUN --out NAME` with NAME past 255 bytes named NAME/manifest.json; one a few bytes short of it
+    (its building folder .NAME.building-* beside it is past the limit) named NAME's parent as not writable, and left
+    the parents it had made. The sentence names the --out folder; nothing is made."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    out = tmp_path / "made" / ("g" * length)
+    res = osmis_cli(capsys, "generate", run, "--n", "1", "--out", out)
+    err = res.stderr.strip()
+    assert res.returncode == 2, err
+    assert err.splitlines()[-1].startswith(f"error: {out}: cannot be an output folder ("), err
+    assert "manifest.json" not in err and not (tmp_path / "made").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_a_run_folder_name_too_long_is_named_itself(scene, tmp_path, capsys, command):
+    """`osmis run DATA --out NAME` past 255 bytes named NAME/run.json (train named NAME with the system's words
+    only): both say NAME cannot be a run folder, and why, in one sentence."""
+    out = tmp_path / ("r" * 300)
+    argv = run_job(scene, out) if command == "run" else ["train", scene, "--out", out, *tiny_flags(iters=2)]
+    res = osmis_cli(capsys, *argv)
+    err = res.stderr.strip()
+    assert res.returncode == 2, err
+    assert err.splitlines()[-1] == f"error: {out}: cannot be a run folder (File name too long); give another --out.", (
+        err
+    )

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import CheckpointError, DataError, OsmisError
-from ..files import LockHeld, atomic_write_bytes, atomic_write_text, exclusive_lock, lock_holder, make_folders
+from ..files import (
+    LockHeld,
+    atomic_write_bytes,
+    atomic_write_text,
+    exclusive_lock,
+    lock_holder,
+    make_folders,
+    refused_name,
+)
 
 if TYPE_CHECKING:
     from ..config import OsmisConfig
@@ -317,12 +325,9 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
 
 
 def _exists(path: Path) -> bool:
-    """Path.exists, False for a name the system refuses to look up (a name past 255 bytes raised OSError out of
-    the Save slot; writing it then says why in a sentence)."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
+    """Path.exists, False for a name the system refuses to look up (files.refused_name: a name past 255 bytes
+    raised OSError out of the Save slot; writing it then says why in a sentence)."""
+    return refused_name(path) is None and path.exists()
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -452,7 +457,9 @@ class RunFolder:
         return (self.checkpoints, self.samples, self.galleries, self.walks, self.tensorboard)
 
     def exists(self) -> bool:
-        return self.run_json.is_file()
+        """Whether the folder holds a run (run.json); False for a name the system refuses to look up (files.
+        refused_name): no run is there (`osmis run --out NAME` past 255 bytes named NAME/run.json, not NAME)."""
+        return refused_name(self.run_json) is None and self.run_json.is_file()
 
     def require(self, to_resume: bool = False, instead: str = "") -> None:
         """Refuse a folder that holds no run (OsmisError): a missing one, or one without run.json (data, a gallery),

@@ -32,7 +32,7 @@ from ..config import (
 )
 from ..errors import CheckpointError, ConfigError, DataError
 from ..events import HealthEvent, RunDescription, TrainingStarted
-from ..files import discard_made, first_missing
+from ..files import discard_made, first_missing, refused_name
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -137,6 +137,9 @@ def start_training(
         )
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
+    reason = refused_name(folder.root)
+    if reason is not None:  # said of the folder itself, not of a file the checks below would look up in it
+        raise ConfigError(f"{folder.root}: cannot be a run folder ({reason}); give another --out.")
     own = in_run_files(folder.root)
     if own is not None:  # the new run's checkpoints and stats would mix with the run's own files
         raise ConfigError(
