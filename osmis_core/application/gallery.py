@@ -437,7 +437,11 @@ def gallery_run(gallery: str | Path, manifest: dict) -> str | None:
     if not isinstance(recorded, str) or not recorded:
         return None
     holder = Path(gallery).resolve().parent
-    if not RunFolder(recorded).exists() and holder.name == "galleries" and RunFolder(holder.parent).exists():
+    if (
+        not RunFolder(recorded).exists()
+        and holder == RunFolder(holder.parent).galleries
+        and RunFolder(holder.parent).exists()
+    ):
         return str(holder.parent)
     return recorded
 

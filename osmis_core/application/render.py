@@ -854,7 +854,7 @@ def add_to_gallery(
         recorded = manifest.get("run")
         if recorded is not None and Path(str(recorded)).resolve() != run:
             # a gallery of this run whose recorded run folder is gone: the run was moved or renamed with it
-            if gallery.resolve().parent != run / "galleries" or (Path(str(recorded)) / "run.json").exists():
+            if gallery.resolve().parent != RunFolder(run).galleries or (Path(str(recorded)) / "run.json").exists():
                 raise DataError(
                     f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these "
                     "renders to another gallery."

@@ -296,7 +296,7 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     read protects the run folder alone. For outputs the user names (a saved layout, a latent walk's --out)."""
     target, root = Path(path).resolve(), Path(run_dir).resolve()
     if _exists(target) and (
-        (_within(target, root) and not _within(target, root / "walks")) or _linked_into(target, root)
+        (_within(target, root) and not _within(target, RunFolder(root).walks)) or _linked_into(target, root)
     ):
         return "the run's own files"
     try:
