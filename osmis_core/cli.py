@@ -1466,6 +1466,7 @@ def cmd_batch(args) -> int:
                 print(
                     f"{'stopped' if event.stopped else 'done'} in {_duration(event.seconds)}: {counts}; "
                     f"summary: {Path(event.out) / 'index.html'}"
+                    + ("" if event.dataset is not None else "; no run finished, so no dataset")
                     + ("; the same command again resumes it" if event.stopped else ""),
                     file=sys.stderr,
                 )

@@ -39,6 +39,22 @@ def make_folders(folder: Path) -> None:
         raise OSError(errno.ENOTDIR, f"{folder} is a file, not a folder", str(folder)) from None
 
 
+def refused_name(path: str | Path, follow_links: bool = True) -> str | None:
+    """Why the system refuses to look `path` up, in its words: "File name too long" (a name past 255 bytes),
+    "embedded null byte" (a NUL pasted into a name), "Permission denied" (a folder on its way that cannot be read);
+    None when it can be looked up, whether or not something is there (a name not there, or under a file, is new).
+    follow_links False: a link is looked up itself, not what it points to."""
+    try:
+        os.stat(path, follow_symlinks=follow_links)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def output_file_problem(path: Path) -> str | None:
     """Why the file `path` cannot be written where it is named, found before the work that makes it (a benchmark,
     a video): "is a folder", or "P is a file, not a folder" for a file P where a folder on its way should be; None
@@ -142,7 +158,11 @@ def new_sibling_dir(path: Path) -> Path:
     path = Path(path)
     made = first_missing(path.parent)
     make_folders(path.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
+    except BaseException:  # (a name too long for the building folder's): the parents made for it go
+        _remove_empty(path.parent, made)
+        raise
     os.chmod(tmp, _DIR_MODE)  # mkdtemp creates 0700
     if made is not None:
         _MADE_FOR[tmp] = made

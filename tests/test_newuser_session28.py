@@ -1,16 +1,10 @@
 """New-user session 28 (README's commands on the example with tiny settings, then odd inputs): one small test per
-finding (tiny settings, CPU); the one still open is an xfail(strict=True) test asserting the right behaviour."""
+finding (tiny settings, CPU), each fixed."""
 
 import pytest
 from helpers import folder_bytes, osmis_cli, tiny_flags, two_iteration_run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`osmis train DATA --out RUN/checkpoints/x` trains a new run inside another run's checkpoints folder "
-    "(exit 0); refusing every --out inside a run folder would refuse the two-stage job's own RUN/renderer, so the "
-    "rule must name the run's own folders (checkpoints/, samples/, galleries/, walks/): not yet done",
-)
 def test_train_refuses_out_inside_an_existing_run_folder(scene, tmp_path, capsys):
     run = two_iteration_run(scene, tmp_path / "run")
     before = folder_bytes(run)

@@ -12,7 +12,15 @@ from PIL import Image
 
 from ..config import DataOptions, OsmisConfig, check_given_values
 from ..data.masks import decode_masks
-from ..data.sources import data_files, find_source, load_frame_set, open_checked, open_frame_masks
+from ..data.sources import (
+    data_files,
+    find_source,
+    frame_size,
+    load_frame_set,
+    open_checked,
+    open_frame_masks,
+    same_aspect,
+)
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from .gallery import MANIFEST, gallery_run, read_manifest, write_index_html
@@ -91,11 +99,13 @@ def read_real(
     max_frames: int = 1000,
     max_classes: int = 32,
     background_colour: str | None = None,
+    check: Callable[[tuple[int, int]], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training frames resized (bilinear) to size (H, W) in [0, 1], and their class-id masks (nearest) or None.
 
     Frames and masks are chosen and paired by the same rule as training (`load_frame_set`), so with the run's
-    max_frames the evaluation sees the frames and masks the model was trained on."""
+    max_frames the evaluation sees the frames and masks the model was trained on. check: called with the frames'
+    (W, H) as training sizes them (`frame_size`) before they are resized; it raises to refuse them."""
     try:
         source = find_source(data, mask)
     except DataError:
@@ -111,6 +121,8 @@ def read_real(
         raise
     frame_set = load_frame_set(source, max_frames)
     frames = frame_set.frames
+    if check is not None:
+        check(frame_size(frames))
     h, w = size
     images = torch.cat(
         [
@@ -176,7 +188,8 @@ def evaluate_gallery(
     device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
-    data_options = _run_data_options(gallery_run(gallery, manifest) if manifest else None)
+    run = gallery_run(gallery, manifest) if manifest else None
+    data_options = _run_data_options(run)
     max_frames = max_frames if max_frames is not None else data_options.max_frames
     max_classes = max_classes if max_classes is not None else data_options.max_classes
     background_colour = background_colour if background_colour is not None else data_options.background_color
@@ -187,6 +200,7 @@ def evaluate_gallery(
         max_frames=max_frames,
         max_classes=max_classes,
         background_colour=background_colour,
+        check=lambda data_size: check_real_size(real, data_size, (fake.shape[-1], fake.shape[-2]), run),
     )
     renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
     # the renderer that made a render gallery is loaded before the other metrics are computed, so that a moved run
@@ -254,6 +268,46 @@ def evaluate_gallery(
         where = exc.filename or gallery
         raise OsmisError(f"{where}: the metrics cannot be written ({exc.strerror or exc}).") from None
     return result
+
+
+def check_real_size(real: str | Path, size: tuple[int, int], gallery_size: tuple[int, int], run: str | None) -> None:
+    """Refuse (DataError naming the data and both sizes) real data of (W, H) `size` of another aspect ratio than the
+    gallery's pictures of (W, H) `gallery_size`: it would be stretched over them and scored (as a mask of another
+    aspect ratio is refused for its image). The data is compared (data.sources.same_aspect) with the data the
+    gallery's `run` was trained on (its run.json's original size), whose pictures the model sized to whole noise
+    cells (320x192 trains at 96x64); without that record, with the gallery's size, or with the size the model gives
+    the data at the gallery's larger side (the same rounding)."""
+    from ..models.architecture import recommend
+
+    trained_on = _run_original_size(run)
+    if trained_on is not None:
+        if same_aspect(size, trained_on):
+            return
+        raise DataError(
+            f"{real}: the data is {size[0]}x{size[1]}, another aspect ratio than the {trained_on[0]}x{trained_on[1]} "
+            f"data the gallery's run {run} was trained on (its pictures are {gallery_size[0]}x{gallery_size[1]}); "
+            "give data of that aspect ratio, such as the run's own."
+        )
+    if same_aspect(size, gallery_size):
+        return
+    try:
+        arch = recommend(*size, max(gallery_size))
+        if (arch.width, arch.height) == tuple(gallery_size):
+            return
+    except OsmisError:  # too small for a model at that size: not what the gallery's model made of it
+        pass
+    raise DataError(
+        f"{real}: the data is {size[0]}x{size[1]}, another aspect ratio than the gallery's {gallery_size[0]}x"
+        f"{gallery_size[1]} pictures; give data of their aspect ratio, such as the data they were generated from."
+    )
+
+
+def _run_original_size(run: str | None) -> tuple[int, int] | None:
+    """RunFolder.original_size of the gallery's run; None when the gallery names none or its run.json is gone."""
+    try:
+        return RunFolder(run).original_size() if run else None
+    except OsmisError:
+        return None
 
 
 def _run_folder_given(gallery: Path) -> DataError:

@@ -14,6 +14,7 @@ folder that holds a manifest.json always holds exactly the files it lists.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import html
 import json
@@ -34,7 +35,14 @@ from ..config import MAX_SAMPLES, MAX_SEED, PRECISIONS
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
-from ..files import atomic_write_text, clear_leftover_siblings, discard_staging, new_sibling_dir, swap_dir_in
+from ..files import (
+    atomic_write_text,
+    clear_leftover_siblings,
+    discard_staging,
+    new_sibling_dir,
+    refused_name,
+    swap_dir_in,
+)
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 from .generate import load_generator, sample
 from .runfolder import RunFolder, normalise_path
@@ -146,8 +154,8 @@ def gallery_events(
         if out_dir is not None
         else (RunFolder(run_dir).galleries / gallery_name(meta["step"], seed, n, ema))
     )
+    staging = staging_folder(out, reads=[run_dir], makes="generated")  # first: it names a refused `out` itself
     existed = (out / MANIFEST).is_file()
-    staging = staging_folder(out, reads=[run_dir], makes="generated")
     t0 = time.perf_counter()
     try:
         yield GenerationStarted(n, out)
@@ -272,13 +280,11 @@ def check_gallery_out(
     or folder the command reads (`reads`: the run, the source gallery, the layouts), a symbolic link (the swap
     would replace the link and leave what it points to as it was), the current folder or one that holds it, and a
     name the system refuses to look up (past 255 bytes, a folder on its way that cannot be read)."""
-    try:
-        out.lstat()
-    except (FileNotFoundError, NotADirectoryError):  # new; a file on its way is said when the folder is made
-        pass
-    except (OSError, ValueError) as exc:  # an OSError out of the checks below had reached the app as "Unexpected"
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise OsmisError(f"{out}: cannot be an output folder ({reason}); choose another.") from None
+    # an OSError out of the checks below had reached the app as "Unexpected"; a file on the way of a new `out` is
+    # said when the folder is made
+    reason = refused_name(out, follow_links=False)
+    if reason is not None:
+        raise OsmisError(f"{out}: cannot be an output folder ({reason}); choose another.")
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
         raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
     target = out.resolve()
@@ -328,6 +334,11 @@ def staging_folder(
         clear_leftover_siblings(out)
         return new_sibling_dir(out)
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # out's own name, a few bytes short of the limit: not its parent's fault
+            raise OsmisError(
+                f"{out}: cannot be an output folder (its name is too long for the building folder .NAME.building-* "
+                "made beside it); choose a shorter name."
+            ) from None
         raise OsmisError(f"{out.parent}: the output folder cannot be written ({exc.strerror or exc}).") from None
 
 
@@ -426,7 +437,11 @@ def gallery_run(gallery: str | Path, manifest: dict) -> str | None:
     if not isinstance(recorded, str) or not recorded:
         return None
     holder = Path(gallery).resolve().parent
-    if not RunFolder(recorded).exists() and holder.name == "galleries" and RunFolder(holder.parent).exists():
+    if (
+        not RunFolder(recorded).exists()
+        and holder == RunFolder(holder.parent).galleries
+        and RunFolder(holder.parent).exists()
+    ):
         return str(holder.parent)
     return recorded
 

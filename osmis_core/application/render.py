@@ -33,7 +33,7 @@ from ..data.masks import (
     layout_colours,
     layout_ids,
 )
-from ..data.sources import data_files, open_mask, pick_evenly
+from ..data.sources import data_files, open_mask, pick_evenly, same_aspect
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
@@ -150,11 +150,11 @@ class Renderer:
         arch = RendererArchitecture.from_dict(state["architecture"])
         if arch.data_size is None:  # a checkpoint made before the architecture recorded what its size came from
             try:
-                size = ((folder.read_run_json().get("data") or {}).get("original_size")) or None
+                size = folder.original_size()
             except OsmisError:
                 size = None
             if size:
-                arch = replace(arch, data_size=(int(size[0]), int(size[1])), max_size=config.data.max_size)
+                arch = replace(arch, data_size=size, max_size=config.data.max_size)
         r = config.renderer
         g = RendererGenerator(
             state["num_classes"],
@@ -258,7 +258,7 @@ class Renderer:
         f = self.multiple
         if (h, w) == (th, tw):
             return ids.astype(np.int64)
-        if abs(w / h - tw / th) <= 0.02 * (tw / th) + 1.0 / min(h, th):
+        if same_aspect((w, h), (tw, th)):
             return np.asarray(Image.fromarray(ids.astype(np.int32), "I").resize((tw, th), Image.NEAREST)).astype(
                 np.int64
             )
@@ -854,7 +854,7 @@ def add_to_gallery(
         recorded = manifest.get("run")
         if recorded is not None and Path(str(recorded)).resolve() != run:
             # a gallery of this run whose recorded run folder is gone: the run was moved or renamed with it
-            if gallery.resolve().parent != run / "galleries" or (Path(str(recorded)) / "run.json").exists():
+            if gallery.resolve().parent != RunFolder(run).galleries or (Path(str(recorded)) / "run.json").exists():
                 raise DataError(
                     f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these "
                     "renders to another gallery."

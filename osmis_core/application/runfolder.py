@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import CheckpointError, DataError, OsmisError
-from ..files import LockHeld, atomic_write_bytes, atomic_write_text, exclusive_lock, lock_holder, make_folders
+from ..files import (
+    LockHeld,
+    atomic_write_bytes,
+    atomic_write_text,
+    exclusive_lock,
+    lock_holder,
+    make_folders,
+    refused_name,
+)
 
 if TYPE_CHECKING:
     from ..config import OsmisConfig
@@ -180,6 +188,26 @@ def enclosing_run(path: str | Path) -> Path | None:
     return None
 
 
+def in_run_files(path: str | Path) -> Path | None:
+    """The folder of a run's own files (RunFolder.own_folders: RUN/checkpoints, RUN/galleries, ...) that `path` is
+    or lies in, at any depth; None when there is none. No new run goes there: its files would mix with the run's
+    (`osmis train DATA --out RUN/checkpoints/x` trained a run among the checkpoints). A run's other sub-folders are
+    no such place: a two-stage job trains its renderer as a run of its own in RUN/renderer. A link is looked for
+    where it is, then where it points."""
+    p = Path(os.path.abspath(path))
+    for q in dict.fromkeys((p, p.resolve())):
+        for parent in q.parents:
+            try:
+                holds_run = (parent / "run.json").is_file()
+            except OSError:  # a name on the way the system refuses to look up: said by whoever writes there
+                holds_run = False
+            if holds_run:
+                own = next((f for f in RunFolder(parent).own_folders() if q.is_relative_to(f)), None)
+                if own is not None:
+                    return own
+    return None
+
+
 # What a run folder holds besides run.json: a folder with one of these and no run.json lost its run.json.
 _RUN_FOLDER_SIGNS = ("checkpoints", "stats.jsonl")
 
@@ -268,7 +296,7 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     read protects the run folder alone. For outputs the user names (a saved layout, a latent walk's --out)."""
     target, root = Path(path).resolve(), Path(run_dir).resolve()
     if _exists(target) and (
-        (_within(target, root) and not _within(target, root / "walks")) or _linked_into(target, root)
+        (_within(target, root) and not _within(target, RunFolder(root).walks)) or _linked_into(target, root)
     ):
         return "the run's own files"
     try:
@@ -297,12 +325,9 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
 
 
 def _exists(path: Path) -> bool:
-    """Path.exists, False for a name the system refuses to look up (a name past 255 bytes raised OSError out of
-    the Save slot; writing it then says why in a sentence)."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
+    """Path.exists, False for a name the system refuses to look up (files.refused_name: a name past 255 bytes
+    raised OSError out of the Save slot; writing it then says why in a sentence)."""
+    return refused_name(path) is None and path.exists()
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -427,8 +452,14 @@ class RunFolder:
         """TensorBoard event files (--tensorboard): `tensorboard --logdir RUN/tensorboard`."""
         return self.root / "tensorboard"
 
+    def own_folders(self) -> tuple[Path, ...]:
+        """THE folders the run writes its own files into (no new run may be made in one: in_run_files)."""
+        return (self.checkpoints, self.samples, self.galleries, self.walks, self.tensorboard)
+
     def exists(self) -> bool:
-        return self.run_json.is_file()
+        """Whether the folder holds a run (run.json); False for a name the system refuses to look up (files.
+        refused_name): no run is there (`osmis run --out NAME` past 255 bytes named NAME/run.json, not NAME)."""
+        return refused_name(self.run_json) is None and self.run_json.is_file()
 
     def require(self, to_resume: bool = False, instead: str = "") -> None:
         """Refuse a folder that holds no run (OsmisError): a missing one, or one without run.json (data, a gallery),
@@ -481,7 +512,15 @@ class RunFolder:
     def training_size(self) -> tuple[int, int] | None:
         """(h, w) the run trains and generates at, from run.json's data description; None where it does not say
         (a run.json edited by hand)."""
-        size = (self.read_run_json().get("data") or {}).get("resolution")
+        return self._recorded_size("resolution")
+
+    def original_size(self) -> tuple[int, int] | None:
+        """(W, H) of the data the run was trained on, before the model sized it, from run.json's data description;
+        None where it does not say."""
+        return self._recorded_size("original_size")
+
+    def _recorded_size(self, key: str) -> tuple[int, int] | None:
+        size = (self.read_run_json().get("data") or {}).get(key)
         ok = isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)
         return (size[0], size[1]) if ok else None
 

@@ -32,7 +32,7 @@ from ..config import (
 )
 from ..errors import CheckpointError, ConfigError, DataError
 from ..events import HealthEvent, RunDescription, TrainingStarted
-from ..files import discard_made, first_missing
+from ..files import discard_made, first_missing, refused_name
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -129,7 +129,7 @@ def start_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
-    from .runfolder import RunFolder, run_json_missing
+    from .runfolder import RunFolder, in_run_files, run_json_missing
 
     if not isinstance(config, OsmisConfig):  # a dict of options, say: its first use would be an AttributeError
         raise ConfigError(
@@ -137,6 +137,15 @@ def start_training(
         )
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
     restart = False
+    reason = refused_name(folder.root)
+    if reason is not None:  # said of the folder itself, not of a file the checks below would look up in it
+        raise ConfigError(f"{folder.root}: cannot be a run folder ({reason}); give another --out.")
+    own = in_run_files(folder.root)
+    if own is not None:  # the new run's checkpoints and stats would mix with the run's own files
+        raise ConfigError(
+            f"{folder.root}: a new run cannot go in {own}, a folder of another run's own files; give an --out "
+            "outside it."
+        )
     lost = run_json_missing(folder.root, ", or give another --out")
     if lost is not None:  # a new run would write over the lost run's checkpoints and stats, mixing two runs
         raise ConfigError(lost)

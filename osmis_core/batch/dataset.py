@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from ..models.visual import palette
 from .layout import BatchFolder
 
 
-def merge_dataset(batch: BatchFolder, names: list[str]) -> int:
+def merge_dataset(batch: BatchFolder, names: list[str]) -> int | None:
     """Write BATCH/dataset/images/<source>_<index>.png and masks/<source>_<index>.png (same stems; indexed PNGs,
     pixel = the run's class id, one palette, resources/palette.json, for the whole dataset) from the galleries
     of the runs `names`, and dataset.json describing each pair (source, run, checkpoint step, gallery seed,
@@ -22,9 +23,14 @@ def merge_dataset(batch: BatchFolder, names: list[str]) -> int:
     Files are hard links to the gallery files where the file system allows (no second copy of 100,000
     pictures), copies otherwise; a file already in place is left as it is, and files of runs no longer listed
     are removed, so merging again after a re-run is cheap and gives the same folder.
-    Returns the number of images in the dataset.
+    Returns the number of images in the dataset; None when no run is listed (none finished: a batch stopped or
+    failed before any run's end): then there is no dataset, not an empty one, and the pairs an earlier batch merged
+    here from runs no longer listed are removed as they would be from a dataset.
     """
     root = batch.dataset
+    if not names:
+        _remove_dataset(root)
+        return None
     images_dir, masks_dir = root / "images", root / "masks"
     images_dir.mkdir(parents=True, exist_ok=True)
     masks_dir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +75,18 @@ def merge_dataset(batch: BatchFolder, names: list[str]) -> int:
     }
     atomic_write_text(root / "dataset.json", json.dumps(info, indent=1) + "\n")
     return len(files)
+
+
+def _remove_dataset(root: Path) -> None:
+    """Remove the dataset's own files (its pairs, dataset.json) and then its folders where they are left empty: a
+    file the user put there stays, with the folders that hold it."""
+    for sub in ("images", "masks"):
+        for p in (root / sub).glob("*.png"):
+            p.unlink()
+    (root / "dataset.json").unlink(missing_ok=True)
+    for folder in (root / "images", root / "masks", root):
+        with contextlib.suppress(OSError):  # not there, or not empty
+            folder.rmdir()
 
 
 def _place(src: Path, dest: Path) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
+from ..application.runfolder import in_run_files
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from ..files import LockHeld, atomic_write_text, exclusive_lock
@@ -99,6 +100,11 @@ def run_batch(
     else:
         source_list = mark_repeats(list(sources), resolve)
     batch = BatchFolder(Path(out).resolve())
+    own = in_run_files(batch.root)
+    if own is not None:  # every source's new run would be refused there (session.start_training)
+        raise ConfigError(
+            f"{out}: a batch's runs cannot go in {own}, a folder of another run's own files; give an --out outside it."
+        )
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -192,7 +198,8 @@ def run_batch(
         ordered = [rows[s.name] for s in source_list]
         done = [r["name"] for r in ordered if r["status"] == "finished"]
         pairs = merge_dataset(batch, done)
-        yield DatasetWritten(batch.dataset, pairs)
+        if pairs is not None:
+            yield DatasetWritten(batch.dataset, pairs)
         seconds = time.perf_counter() - t0
         write_summary(
             batch,
@@ -203,10 +210,11 @@ def run_batch(
                 "config": config.to_dict(),
                 "stopped": stopped,
                 "seconds": round(seconds, 3),
+                "dataset_pairs": pairs,
             },
         )
         counts = {k: sum(r["status"] == k for r in ordered) for k in ("finished", "stopped", "failed", "pending")}
-        yield BatchFinished(batch.root, counts, stopped, seconds)
+        yield BatchFinished(batch.root, counts, stopped, seconds, None if pairs is None else batch.dataset)
 
 
 @contextlib.contextmanager

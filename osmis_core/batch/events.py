@@ -50,6 +50,8 @@ class RunFinished:
 
 @dataclass(frozen=True)
 class DatasetWritten:
+    """The merged dataset, written when at least one run finished (a batch with none writes no dataset)."""
+
     path: Path  # BATCH/dataset
     pairs: int
 
@@ -60,6 +62,7 @@ class BatchFinished:
     counts: dict[str, int]  # status -> number of sources
     stopped: bool
     seconds: float
+    dataset: Path | None = None  # BATCH/dataset; None when no run finished, so no dataset was written
 
 
 BatchEvent = BatchStarted | RunStarted | RunProgress | RunFinished | DatasetWritten | BatchFinished

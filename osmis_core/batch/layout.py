@@ -25,7 +25,7 @@ class BatchFolder:
 
     def gallery_dir(self, name: str) -> Path:
         """The run's batch gallery: RUN/galleries/batch."""
-        return self.run_dir(name) / "galleries" / GALLERY_NAME
+        return RunFolder(self.run_dir(name)).galleries / GALLERY_NAME
 
     @property
     def dataset(self) -> Path:

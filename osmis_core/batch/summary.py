@@ -112,7 +112,9 @@ def _last_stats(path: Path, tail: int = 8192) -> dict:
 
 
 def write_summary(batch: BatchFolder, rows: list[dict], info: dict) -> None:
-    """summary.json (info + rows), summary.csv (one line per source) and a self-contained index.html."""
+    """summary.json (info + rows), summary.csv (one line per source) and a self-contained index.html. info's
+    "dataset_pairs": the merged dataset's pairs, None when no run finished and there is no dataset (the page then
+    links none)."""
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     doc = {"batch": {**info, "counts": counts, "written": time.strftime("%Y-%m-%dT%H:%M:%S")}, "sources": rows}
     atomic_write_text(batch.summary_json, json.dumps(doc, indent=1) + "\n")
@@ -156,6 +158,11 @@ def _html(rows: list[dict], info: dict) -> str:
         ]
         body.append(f'<tr class="{e(r["status"], quote=True)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     counts = ", ".join(f"{e(str(v))} {e(k)}" for k, v in info["counts"].items() if v)
+    dataset = (
+        "No merged dataset: no source's run finished."
+        if info.get("dataset_pairs", 0) is None
+        else 'Merged dataset: <a href="dataset/dataset.json">dataset/</a>.'
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OSMIS batch</title>
 <style>
@@ -164,7 +171,7 @@ table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding
 tr.failed td {{ background: #fdd; }} tr.stopped td, tr.pending td {{ background: #ffd; }}
 </style></head><body>
 <h1>OSMIS batch</h1>
-<p>{len(rows)} sources: {counts}. Merged dataset: <a href="dataset/dataset.json">dataset/</a>.</p>
+<p>{len(rows)} sources: {counts}. {dataset}</p>
 <table><tr>{head}</tr>
 {"".join(body)}
 </table></body></html>

@@ -428,7 +428,7 @@ class TrainingData:
         }
 
 
-def _frame_size(frames: list[Image.Image]) -> tuple[int, int]:
+def frame_size(frames: list[Image.Image]) -> tuple[int, int]:
     """(W, H) used for the resolution: the frames' size, or a square of the mean side if sizes differ."""
     sizes = {im.size for im in frames}
     if len(sizes) == 1:
@@ -461,7 +461,7 @@ def load_training_data(
     source = find_source(path, mask)
     frame_set = load_frame_set(source, max_frames, use_masks)
     frames = frame_set.frames
-    width, height = _frame_size(frames)
+    width, height = frame_size(frames)
     subject = (
         "the video's frames are" if source.kind == "video" else "the frames are" if len(frames) > 1 else "the image is"
     )
@@ -541,7 +541,15 @@ def open_frame_masks(frame_set: FrameSet) -> list[Image.Image]:
     return mask_images
 
 
+def same_aspect(size: tuple[int, int], other: tuple[int, int]) -> bool:
+    """THE rule for a picture of (W, H) `size` having the aspect ratio of one of `other`: within 2 % and a pixel's
+    rounding. A mask of another is refused for its image (training, evaluation), a layout of another is rendered
+    at its own size, real data of another is refused for a gallery's scores."""
+    (w, h), (ow, oh) = size, other
+    return abs(w / h - ow / oh) <= 0.02 * (ow / oh) + 1.0 / min(h, oh)
+
+
 def _check_aspect(mask_path: Path, mask_size: tuple[int, int], image_size: tuple[int, int]) -> None:
     (mw, mh), (iw, ih) = mask_size, image_size
-    if abs(mw / mh - iw / ih) > 0.02 * (iw / ih) + 1.0 / min(mh, ih):
+    if not same_aspect(mask_size, image_size):
         raise DataError(f"{mask_path}: the mask is {mw}x{mh} but its image is {iw}x{ih} (different aspect ratio).")
