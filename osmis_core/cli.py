@@ -1134,11 +1134,13 @@ def cmd_run(args) -> int:
         args.data, args.mask = recorded.get("path") or args.data, recorded.get("mask_path")
     # a job stopped before its first checkpoint has nothing to keep: --resume starts it again in place
     restart = args.resume and not RunFolder(run_dir).checkpoint_steps()
-    if args.resume and renderer_config is not None and RunFolder(run_dir / "renderer").checkpoint_steps():
-        # the renderer stage's resume is checked by the same rules now, before the OSMIS stage trains anything: a
-        # renderer option its run cannot change is refused before an hour of OSMIS training, not after
-        asked = _renderer_resume_overrides(args, renderer_config)
-        plan_resume(run_dir / "renderer", asked, typed=set(_overrides(args)) & set(asked))
+    if args.resume and renderer_config is not None:
+        renderer_dir = RunFolder(run_dir).two_stage_renderer
+        if RunFolder(renderer_dir).checkpoint_steps():
+            # the renderer stage's resume is checked by the same rules now, before the OSMIS stage trains anything:
+            # a renderer option its run cannot change is refused before an hour of OSMIS training, not after
+            asked = _renderer_resume_overrides(args, renderer_config)
+            plan_resume(renderer_dir, asked, typed=set(_overrides(args)) & set(asked))
     if args.resume and not restart:
         asked = _resume_overrides(args, "renderer" if args.two_stage else None)
         trainer = resume_training(
@@ -1215,7 +1217,7 @@ def cmd_run(args) -> int:
     if renderer_config is not None:
         from .application.render import render_gallery_masks
 
-        renderer_dir = run_dir / "renderer"
+        renderer_dir = RunFolder(run_dir).two_stage_renderer
         # the renderer stage of a stopped job goes on from its checkpoint; one stopped before its first checkpoint
         # has nothing to keep and starts again in place
         resuming = bool(RunFolder(renderer_dir).checkpoint_steps())

@@ -452,6 +452,12 @@ class RunFolder:
         """TensorBoard event files (--tensorboard): `tensorboard --logdir RUN/tensorboard`."""
         return self.root / "tensorboard"
 
+    @property
+    def two_stage_renderer(self) -> Path:
+        """The run folder of the layout renderer that `osmis run --two-stage` trains beside this OSMIS run (a run of
+        its own, spec/renderer.md section 5: not one of own_folders, so a new run may be made there)."""
+        return self.root / "renderer"
+
     def own_folders(self) -> tuple[Path, ...]:
         """THE folders the run writes its own files into (no new run may be made in one: in_run_files)."""
         return (self.checkpoints, self.samples, self.galleries, self.walks, self.tensorboard)
