@@ -21,7 +21,7 @@ from ..config import (
     option_type,
     parse_number,
 )
-from ..data.sources import VIDEO_EXTS, data_files, find_source
+from ..data.sources import VIDEO_EXTS, data_files, find_source, video_mask_folder
 from ..errors import ConfigError, DataError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -190,9 +190,18 @@ def _trained_on(e: BatchSource) -> tuple:
     try:
         source = find_source(e.data, e.mask)
     except (DataError, OSError):
-        return Path(e.data).resolve(), Path(e.mask).resolve() if e.mask else None
-    masks = tuple(p.resolve() for p in source.masks) if source.masks else None
-    return (source.video or source.path).resolve(), tuple(p.resolve() for p in source.frames), masks
+        return _absolute(Path(e.data)), _absolute(Path(e.mask)) if e.mask else None
+    masks = tuple(map(_absolute, source.masks)) if source.masks else None
+    return _absolute(source.video or source.path), tuple(map(_absolute, source.frames)), masks
+
+
+def _absolute(path: Path) -> Path:
+    """`path` resolved, or made absolute where it cannot be: Path.resolve raises RuntimeError on a loop of symbolic
+    links (Python 3.11), which ended the whole batch in a traceback; the source is reported by what reads it."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
 
 
 def _from_folder(folder: Path) -> list[BatchSource]:
@@ -208,15 +217,12 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             problem = None
             if masks and mask is None:
                 problem = f"{img}: no mask named {img.stem}.* in {mask_dir}."
-            out.append(BatchSource(img.stem, img.resolve(), mask.resolve() if mask else None, {}, problem))
+            out.append(BatchSource(img.stem, _absolute(img), _absolute(mask) if mask else None, {}, problem))
         return out
     videos = data_files(folder, VIDEO_EXTS)
     found = {}
     for video in videos:
-        candidates = [folder / f"{video.stem}_mask", mask_dir / video.stem]
-        if len(videos) == 1:
-            candidates.append(mask_dir)
-        found[video] = next((c for c in candidates if c.is_dir() and data_files(c)), None)
+        found[video] = video_mask_folder(video, alone=len(videos) == 1)
     out = []
     for video, mask in found.items():
         problem = None
@@ -224,7 +230,7 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             problem = (
                 f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it, as the other videos have."
             )
-        out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None, {}, problem))
+        out.append(BatchSource(video.stem, _absolute(video), mask.resolve() if mask else None, {}, problem))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
         out.append(BatchSource(sub.name, sub.resolve()))
     return out
@@ -234,7 +240,7 @@ def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: '{key}' must be a path.")
     p = Path(value.strip()).expanduser()
-    return (p if p.is_absolute() else base / p).resolve()
+    return _absolute(p if p.is_absolute() else base / p)
 
 
 def _from_json(path: Path) -> list[BatchSource]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -65,9 +66,15 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
             with Image.open(path) as im:
                 check_pixel_count(path, *im.size, what=what)
                 im.load()
+                if im.format in ("PNG", "WEBP") and getattr(im, "n_frames", 1) > 1:  # not a JPEG's MPO preview
+                    warnings.warn(
+                        f"{path}: an animated {im.format} of {im.n_frames} frames; only its first frame is used "
+                        f"(save its frames as a folder of images to train on them all)",
+                        stacklevel=2,
+                    )
                 return ImageOps.exif_transpose(im)
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found.") from None
+        raise DataError(_not_found(path)) from None
     except Image.DecompressionBombError as exc:  # Pillow's own limit, where the caller left it in place
         raise DataError(
             f"{path}: the {what} is too large for Pillow's limit ({exc}); the osmis command uses "
@@ -76,7 +83,16 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file (or a format that cannot be read).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+            raise DataError(_not_found(path)) from None
         raise DataError(f"{path}: the {what} is corrupt or truncated ({exc}).") from None
+
+
+def _not_found(path: Path) -> str:
+    """The sentence for a file that is not there: a symbolic link is named as one, with where it points."""
+    if Path(path).is_symlink():
+        return f"{path}: a symbolic link to {os.readlink(path)}, which does not exist (or is a loop of links)."
+    return f"{path}: file not found."
 
 
 @dataclass
@@ -105,9 +121,15 @@ def data_files(folder: Path, exts=IMAGE_EXTS) -> list[Path]:
     """THE rule for the data files of a folder (frames, masks, layouts, a batch's images and videos): its files with
     one of `exts`, in name order, hidden ones left out: `._NAME.png` (the resource forks a Mac writes beside every
     file on a USB stick or network share) or `.NAME.png` are no frames or masks, and counting them would pair
-    masks and frames wrongly or fail on a file that is no image."""
+    masks and frames wrongly or fail on a file that is no image. A symbolic link to nothing (a share not mounted, a
+    loop of links) is listed, so that opening it names it: left out, a batch lost that source and a frames folder
+    that frame, without a word."""
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+        p
+        for p in folder.iterdir()
+        if (p.is_file() or (p.is_symlink() and not p.exists()))
+        and p.suffix.lower() in exts
+        and not p.name.startswith(".")
     )
 
 
@@ -133,7 +155,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     """Resolve DATA (image file, research-layout folder, frames folder or video file) and its masks."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder.")
+        raise DataError(_not_found(path) if path.is_symlink() else f"{path}: no such file or folder.")
     mask = Path(mask) if mask is not None else None
     if mask is not None and not mask.exists():
         raise DataError(f"{mask}: mask file or folder not found.")
@@ -163,8 +185,8 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     ext = path.suffix.lower()
     if ext in VIDEO_EXTS:
         masks = None
-        if mask is None and (path.parent / "mask").is_dir():
-            mask = path.parent / "mask"
+        if mask is None:  # a `mask/` beside it that holds no masks is refused below, not trained without them
+            mask = video_mask_folder(path) or (path.parent / "mask" if (path.parent / "mask").is_dir() else None)
         if mask is not None:
             if not mask.is_dir():
                 raise DataError(f"{mask}: the mask of a video must be a folder of per-frame mask images.")
@@ -193,6 +215,17 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     return DataSource("image", path, [path], _not_the_frames([path], [mask] if mask is not None else None))
 
 
+def video_mask_folder(video: Path, alone: bool = True) -> Path | None:
+    """THE rule for the mask folder beside a video, for `osmis train VIDEO` and a batch's folder of videos alike:
+    the first of `<stem>_mask/`, `mask/<stem>/` and (for a video `alone`: not one of a batch's several) `mask/`
+    that holds mask images, else None. One rule: a video whose batch trained it with `clip_mask/` was trained
+    without masks by `osmis train clip.mp4`, silently, and one with `mask/clip/` refused."""
+    candidates = [video.parent / f"{video.stem}_mask", video.parent / "mask" / video.stem]
+    if alone:
+        candidates.append(video.parent / "mask")
+    return next((c for c in candidates if c.is_dir() and data_files(c)), None)
+
+
 def _frame_order(path: Path) -> list:
     """Sort key of a video's mask files: numbers in the name compare as numbers, so masks numbered without
     leading zeros (0.png ... 10.png, frame_2.png) are in frame order, where plain name order would pair frame 2
@@ -206,7 +239,7 @@ def _not_the_frames(frames: list[Path], masks: list[Path] | None) -> list[Path] 
     photo.png` for photo.png, the frames folder as its own mask folder) would train on the photo's colours as
     classes."""
     for frame, mask in zip(frames, masks or ()):
-        if mask.samefile(frame):
+        if mask.exists() and mask.samefile(frame):  # a link to nothing is named when it is opened
             raise DataError(f"{mask}: the mask is the image {frame.name} itself; give its mask (or no mask).")
     return masks
 
@@ -270,7 +303,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
                     shown_until = max(shown_until, frame.time + shown)
                 if index % stride:
                     continue
-                kept.append((index, _upright(frame.to_image().convert("RGB"), frame.rotation)))
+                kept.append((index, _upright(_frame_rgb(frame, path), frame.rotation)))
                 if len(kept) >= 2 * max_frames:
                     kept, stride = kept[::2], stride * 2
             declared = _declared_duration(container, stream)
@@ -288,6 +321,15 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
     return kept, count, stopped
+
+
+def _frame_rgb(frame, path: Path) -> Image.Image:
+    """A decoded video frame as RGB, a frame with an alpha channel (PNG or QuickTime Animation in a .mov, FFV1's
+    bgra: a motion-graphics export) composited on white as an RGBA image is (to_rgb): VideoFrame.to_image() drops
+    the alpha, and the colour hidden under transparent pixels (black, mostly) would be trained as the background."""
+    if len(frame.format.components) in (2, 4):  # grey + alpha, or colour + alpha
+        return to_rgb(Image.fromarray(frame.to_ndarray(format="rgba"), "RGBA"), str(path))
+    return frame.to_image().convert("RGB")
 
 
 # decoded frames that cover less than this share of a video's declared length: the file was cut short
@@ -523,8 +565,9 @@ def _too_small(
             )
         needed = max(w, h)
         if needed <= longer:
+            what = subject.removesuffix(" is").removesuffix(" are")  # the image, the frames, the video's frames
             return ConfigError(
-                f"{path}: max_size {max_size} is too small for a {width}x{height} image; use at "
+                f"{path}: max_size {max_size} is too small for {what} ({width}x{height}); use at "
                 f"least {needed} (--max-size {needed})."
             )
         break

@@ -1,0 +1,174 @@
+"""Breaker session 30 (odd video files and odd batch inputs): one small test per finding (tiny settings, CPU).
+
+Found and fixed:
+- a video with an alpha channel (PNG or QuickTime Animation in a .mov, FFV1's bgra: a motion-graphics export)
+  trained the colour hidden under its transparent pixels (black) as background, where the same frames as RGBA
+  PNGs are composited on white: its frames are composited on white too (data.sources._frame_rgb);
+- `osmis train clips/a.mp4` beside `a_mask/` trained without masks, silently, and beside `mask/a/` was refused
+  ("the mask folder holds no images"), where `osmis batch clips` trains both with those masks: one rule for the
+  mask folder of a video (data.sources.video_mask_folder);
+- an animated PNG or WebP trained on its first frame without a word: a warning names the file and its frames;
+- `--max-size` too small for a video's frames said "for a 320x192 image": it names the video's frames;
+- a symbolic link to nothing (a loop of links, a share not mounted) in a batch's image/ folder was no source at
+  all, silently (its mask unused), and one listed in a JSON list ended `osmis batch` in a traceback (Path.resolve
+  raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
+  instead of being a frame short.
+
+Tried and right: 10-bit (yuv420p10le, FFV1 and H.264), gray, gray16 and rgb48 videos (colours right), 33x17 and
+16x2000 frames (yuv420p), a one-frame mp4, two video streams (the first is trained), an audio stream before the
+video stream, an APNG named .mp4 (3 frames, FFmpeg reads it), an animated WebP named .mp4 ("corrupt or cannot be
+decoded", one sentence); `--max-frames` 0, -1, 2**70, 1e3 and 2.5 (one sentence each, exit 2, nothing written);
+a batch of sources named with a space, a newline, unicode and two files of one stem (a.png, a.jpg) all finish,
+with safe run names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags
+from PIL import Image
+
+from osmis_core.batch import list_sources, run_batch
+from osmis_core.cli import main
+from osmis_core.config import build_config
+from osmis_core.data.sources import find_source, load_frame_set
+from osmis_core.errors import DataError
+
+EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "datasets" / "example_video"
+
+
+def _ffv1(path: Path, frames: list[np.ndarray], pix_fmt: str = "yuv420p", fmt: str = "rgb24") -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=10)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = pix_fmt
+        for a in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(a, format=fmt)))
+        container.mux(stream.encode())
+    return path
+
+
+def test_a_video_with_an_alpha_channel_is_composited_on_white(tmp_path):
+    """Fixed: transparent pixels trained as the black under them; an RGBA image is composited on white."""
+    a = np.zeros((48, 64, 4), np.uint8)
+    a[:, :32] = (200, 40, 40, 255)  # opaque red on the left, fully transparent (black under it) on the right
+    video = _ffv1(tmp_path / "alpha.mkv", [a, a], pix_fmt="bgra", fmt="rgba")
+    frame = np.asarray(load_frame_set(find_source(video), 4).frames[0])
+    assert frame[:, :30].reshape(-1, 3).mean(0).round().tolist() == [200, 40, 40]
+    assert (frame[:, 34:] == 255).all()
+
+
+def _clips(tmp_path: Path) -> Path:
+    """clips/a.mp4 with clips/a_mask/, clips/b.mp4 with clips/mask/b/ (the batch's layouts of a video's masks)."""
+    clips = tmp_path / "clips"
+    masks = sorted((EXAMPLE_VIDEO / "mask").iterdir())
+    for stem, folder in (("a", clips / "a_mask"), ("b", clips / "mask" / "b")):
+        folder.mkdir(parents=True)
+        (clips / f"{stem}.mp4").write_bytes((EXAMPLE_VIDEO / "clip.mp4").read_bytes())
+        for m in masks:
+            (folder / m.name).write_bytes(m.read_bytes())
+    return clips
+
+
+def test_train_finds_a_videos_mask_folder_as_the_batch_does(tmp_path, capsys):
+    """Fixed: `osmis train clips/a.mp4` trained without the masks of a_mask/ (and refused clips/mask/ holding
+    b/), where `osmis batch clips` trained both with their masks."""
+    clips = _clips(tmp_path)
+    batch = {s.name: s.mask for s in list_sources(clips)}
+    assert batch == {"a": (clips / "a_mask").resolve(), "b": (clips / "mask" / "b").resolve()}
+    for stem in ("a", "b"):
+        source = find_source(clips / f"{stem}.mp4")
+        assert source.masks and [p.parent.resolve() for p in source.masks] == [batch[stem]] * 24
+    run = tmp_path / "run"
+    argv = ["train", clips / "a.mp4", "--out", run, "--quiet", "--max-frames", "2", *tiny_flags(iters=1)]
+    assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    assert json.loads((run / "run.json").read_text())["data"]["num_classes"] == 2  # the classes of 2 frames
+
+
+@pytest.mark.parametrize("ext", ["png", "webp"])
+def test_an_animated_image_says_only_its_first_frame_is_used(tmp_path, ext):
+    """Fixed: an animated PNG or WebP trained on its first frame without a word."""
+    frames = [Image.new("RGB", (64, 48), (i * 80, 0, 0)) for i in range(3)]
+    path = tmp_path / f"anim.{ext}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    with pytest.warns(UserWarning) as said:
+        frame_set = load_frame_set(find_source(path), 10)
+    assert len(frame_set.frames) == 1
+    kind = {"png": "PNG", "webp": "WEBP"}[ext]
+    assert [str(w.message) for w in said] == [
+        f"{path}: an animated {kind} of 3 frames; only its first frame is used (save its frames as a folder of "
+        f"images to train on them all)"
+    ]
+
+
+def test_max_size_too_small_for_a_video_names_its_frames(tmp_path, capsys):
+    """Fixed: the sentence said "for a 320x192 image" of a video."""
+    run = tmp_path / "run"
+    argv = ["train", EXAMPLE_VIDEO / "clip.mp4", "--out", run, "--quiet", *tiny_flags(iters=1, max_size=64)]
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: {EXAMPLE_VIDEO / 'clip.mp4'}: max_size 64 is too small for the video's frames (320x192); use at "
+        f"least 80 (--max-size 80)."
+    )
+    assert not run.exists()
+
+
+def test_a_link_to_nothing_in_a_frames_folder_is_named(tmp_path):
+    """Fixed: a frame that is a link to nothing was left out of a frames folder, silently (with masks, the mask of
+    that frame was then called "a mask without a frame")."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    img, _ = scene_arrays()
+    for i in range(3):
+        Image.fromarray(img).save(frames / f"{i}.png")
+    (frames / "3.png").symlink_to(tmp_path / "unmounted" / "3.png")
+    with pytest.raises(DataError) as caught:
+        load_frame_set(find_source(frames), 10)
+    assert str(caught.value) == (
+        f"{frames / '3.png'}: a symbolic link to {tmp_path / 'unmounted' / '3.png'}, which does not exist (or is a "
+        f"loop of links)."
+    )
+
+
+def test_a_loop_of_links_in_a_batch_fails_that_source_only(tmp_path, local_ray):
+    """Fixed: a link loop in image/ was no source at all (its mask unused, nothing said), and in a JSON list it
+    ended the batch in a RuntimeError. It is a failed source naming the link; the others, named with a space, a
+    newline and unicode, finish with safe run names; nothing temporary is left."""
+    src = tmp_path / "src"
+    (src / "image").mkdir(parents=True)
+    (src / "mask").mkdir()
+    for i, stem in enumerate(["a b", "new\nline", "ünï", "loop"]):
+        img, ids = scene_arrays(seed=i)
+        if stem != "loop":
+            Image.fromarray(img).save(src / "image" / f"{stem}.png")
+        save_palette_mask(ids, src / "mask" / f"{stem}.png")
+    loop = src / "image" / "loop.png"
+    loop.symlink_to("loop.png")
+    (tmp_path / "list.json").write_text(json.dumps([{"data": "src/image/loop.png", "mask": "src/mask/loop.png"}]))
+    assert [(s.name, s.data) for s in list_sources(tmp_path / "list.json")] == [("loop", loop)]
+
+    out = tmp_path / "batch"
+    config = build_config(None, None, {**TINY, "iters": 1})
+    events = list(run_batch(src, config, out, n_per_source=1, cpus_per_run=1))
+    rows = {r["name"]: r for r in json.loads((out / "summary.json").read_text())["sources"]}
+    assert {k: r["status"] for k, r in rows.items()} == {
+        "a_b": "finished",
+        "new_line": "finished",
+        "n": "finished",
+        "loop": "failed",
+    }, events
+    assert (
+        rows["loop"]["message"] == f"{loop}: a symbolic link to loop.png, which does not exist (or is a loop of links)."
+    )
+    assert sorted(p.name for p in (out / "dataset" / "images").iterdir()) == [
+        "a_b_0000.png",
+        "n_0000.png",
+        "new_line_0000.png",
+    ]
+    assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".building"))]
