@@ -295,7 +295,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
             stream = container.streams.video[0]
             check_pixel_count(path, *_declared_frame_size(path, stream), "video frame")
             interval = 1 / float(stream.average_rate) if stream.average_rate else 0.0
-            for frame in container.decode(video=0):
+            for frame in _decoded(container, stream):
                 check_pixel_count(path, frame.width, frame.height, "video frame")
                 index, count = count, count + 1
                 if frame.time is not None:  # a frame is shown for its own duration (a GIF's vary), else 1 / rate
@@ -321,6 +321,25 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
     return kept, count, stopped
+
+
+# FFmpeg's own VP8/VP9 decoders drop the alpha a WebM carries beside the picture (its "alpha_mode" tag); libvpx reads it
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+
+
+def _decoded(container, stream):
+    """The frames of a video `stream`, decoded: a VP8/VP9 WebM with an alpha channel (what a browser or an editor
+    exports for a clip over transparency) by libvpx, so that _frame_rgb composites it on white as it does every
+    video with alpha, where FFmpeg's own decoder gave the black hidden under the transparent pixels."""
+    import av
+
+    decoder = _ALPHA_DECODERS.get(stream.codec_context.name)
+    if decoder is None or (stream.metadata or {}).get("alpha_mode") != "1" or decoder not in av.codecs_available:
+        yield from container.decode(stream)
+        return
+    context = av.CodecContext.create(decoder, "r")
+    for packet in container.demux(stream):  # its last packet is empty: the decoder gives the frames it still holds
+        yield from context.decode(packet)
 
 
 def _frame_rgb(frame, path: Path) -> Image.Image:
