@@ -10,6 +10,8 @@ Found and fixed:
   mask folder of a video (data.sources.video_mask_folder);
 - an animated PNG or WebP trained on its first frame without a word: a warning names the file and its frames;
 - `--max-size` too small for a video's frames said "for a 320x192 image": it names the video's frames;
+- an MP4 whose index declares 40 frames, cut in its last tenth (37 decode, no error, within the length check's
+  90 %), with one mask per declared frame, was refused blaming the masks: the video is named;
 - a symbolic link to nothing (a loop of links, a share not mounted) in a batch's image/ folder was no source at
   all, silently (its mask unused), and one listed in a JSON list ended `osmis batch` in a traceback (Path.resolve
   raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
@@ -203,3 +205,36 @@ def test_a_sources_name_does_not_change_when_a_same_stem_sibling_is_deleted(tmp_
     (src / "image" / "dup.jpg").unlink()
     after = {s.data.name: s.name for s in list_sources(src)}
     assert after["dup.png"] == before["dup.png"]
+
+
+def test_a_video_short_of_the_frames_it_declares_is_named_not_its_masks(tmp_path):
+    """Fixed: an MP4 (index first, as `-movflags faststart` writes it) cut in its last tenth decodes 37 of the 40
+    frames its index declares without an error, within the 90 % that the length check lets pass; with one mask per
+    declared frame it was refused as "40 masks for 37 video frames; give exactly one mask per frame", blaming the
+    masks. The masks numbering the frames the file declares, the video is named."""
+    rng = np.random.default_rng(0)
+    video = tmp_path / "whole.mp4"
+    with av.open(str(video), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 128, 64, "yuv420p"
+        for _ in range(40):  # noise: every frame about the same size, so a cut at 93 % loses the last few
+            a = rng.integers(0, 255, (64, 128, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(a, format="rgb24")))
+        container.mux(stream.encode())
+    data = video.read_bytes()
+    cut = tmp_path / "clip.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.93)])
+    (tmp_path / "mask").mkdir()
+    for i in range(40):
+        save_palette_mask(np.eye(64, 128, dtype=np.uint8), tmp_path / "mask" / f"{i}.png")
+    source = find_source(cut)
+    assert len(source.masks) == 40
+    with pytest.raises(DataError) as caught:
+        load_frame_set(source, 10)
+    message = str(caught.value)
+    assert message.startswith(f"{cut}: it decodes 3") and message.endswith(
+        f" of the 40 frames it declares, so the 40 masks of {tmp_path / 'mask'} do not pair with its frames; the "
+        f"video is corrupt or truncated: repair or re-export it."
+    )
+    whole = load_frame_set(find_source(video, tmp_path / "mask"), 4)  # the whole file pairs, as before
+    assert whole.total == 40 and len(whole.masks) == 4

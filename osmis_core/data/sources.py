@@ -275,9 +275,10 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int, str | None]:
-    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, the number of frames decoded, and
-    why decoding stopped before the end (None when it reached it).
+def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int, str | None, int]:
+    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, the number of frames decoded, why
+    decoding stopped before the end (None when it reached it), and the number of frames the file declares (0 where
+    it does not: only a file's index, an MP4's say, counts them; an edit list may hide some of them).
 
     Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
     dropped and only every 2nd (then 4th, ...) later frame is kept. Frames are turned upright as the video's
@@ -287,12 +288,13 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     import av
 
     kept: list[tuple[int, Image.Image]] = []
-    count, stride, stopped, shown_until = 0, 1, None, 0.0
+    count, stride, stopped, shown_until, declared_frames = 0, 1, None, 0.0, 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: the file holds no video stream.")
             stream = container.streams.video[0]
+            declared_frames = stream.frames or 0
             check_pixel_count(path, *_declared_frame_size(path, stream), "video frame")
             interval = 1 / float(stream.average_rate) if stream.average_rate else 0.0
             for frame in _decoded(container, stream):
@@ -320,7 +322,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
         warnings.warn(f"{path}: {stopped}; using those", stacklevel=2)
     if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return kept, count, stopped
+    return kept, count, stopped, declared_frames
 
 
 # FFmpeg's own VP8/VP9 decoders drop the alpha a WebM carries beside the picture (its "alpha_mode" tag); libvpx reads it
@@ -429,8 +431,11 @@ def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) 
     """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
     use_masks=False: masks are neither checked nor returned)."""
     if source.kind == "video":
-        kept, total, stopped = _read_video(source.video, max_frames)  # at most 2 * max_frames held while decoding
-        if stopped and use_masks and source.masks and len(source.masks) != total:
+        kept, total, stopped, declared = _read_video(source.video, max_frames)  # at most 2 * max_frames held
+        if use_masks and source.masks and len(source.masks) != total and (stopped or len(source.masks) == declared):
+            # masks numbering the frames the file declares, more than it decodes: the video is short, not the masks
+            # (a cut within the last tenth of its length decodes without a word)
+            stopped = stopped or f"it decodes {total} of the {declared} frames it declares"
             raise DataError(
                 f"{source.video}: {stopped}, so the {len(source.masks)} masks of {source.masks[0].parent} do not "
                 f"pair with its frames; the video is corrupt or truncated: repair or re-export it."
