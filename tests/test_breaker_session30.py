@@ -12,6 +12,8 @@ Found and fixed:
 - `--max-size` too small for a video's frames said "for a 320x192 image": it names the video's frames;
 - an MP4 whose index declares 40 frames, cut in its last tenth (37 decode, no error, within the length check's
   90 %), with one mask per declared frame, was refused blaming the masks: the video is named;
+- an audio file with cover art (an album picture: a one-frame "video stream" to FFmpeg) trained a model of the
+  cover, warning that the file was probably truncated: it holds no video stream, and is refused saying so;
 - a symbolic link to nothing (a loop of links, a share not mounted) in a batch's image/ folder was no source at
   all, silently (its mask unused), and one listed in a JSON list ended `osmis batch` in a traceback (Path.resolve
   raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
@@ -238,3 +240,26 @@ def test_a_video_short_of_the_frames_it_declares_is_named_not_its_masks(tmp_path
     )
     whole = load_frame_set(find_source(video, tmp_path / "mask"), 4)  # the whole file pairs, as before
     assert whole.total == 40 and len(whole.masks) == 4
+
+
+def test_a_music_file_with_cover_art_is_no_video(tmp_path, capsys):
+    """Fixed: an audio file with an album cover (named .mp4) trained a model of the cover picture, FFmpeg's "video
+    stream" of one attached picture, with a warning that the file was probably truncated."""
+    path = tmp_path / "song.mp4"
+    with av.open(str(path), "w") as container:
+        audio = container.add_stream("aac", rate=44100)
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 48, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = cover.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 120, np.uint8), format="rgb24"))
+        for k in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, k * 1024
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode())
+        container.mux(picture)
+        container.mux(cover.encode())
+    run = tmp_path / "run"
+    assert main([str(a) for a in ["train", path, "--out", run, "--quiet", *tiny_flags(iters=1)]]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {path}: the file holds no video stream (only a cover picture)."
+    assert not run.exists()

@@ -291,9 +291,12 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     count, stride, stopped, shown_until, declared_frames = 0, 1, None, 0.0, 0
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DataError(f"{path}: the file holds no video stream.")
-            stream = container.streams.video[0]
+            # a cover picture (an album's art in a music file) is a video stream of one frame to FFmpeg, not a video
+            streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            if not streams:
+                cover = " (only a cover picture)" if container.streams.video else ""
+                raise DataError(f"{path}: the file holds no video stream{cover}.")
+            stream = streams[0]
             declared_frames = stream.frames or 0
             check_pixel_count(path, *_declared_frame_size(path, stream), "video frame")
             interval = 1 / float(stream.average_rate) if stream.average_rate else 0.0
