@@ -14,6 +14,9 @@ Found and fixed:
   90 %), with one mask per declared frame, was refused blaming the masks: the video is named;
 - an audio file with cover art (an album picture: a one-frame "video stream" to FFmpeg) trained a model of the
   cover, warning that the file was probably truncated: it holds no video stream, and is refused saying so;
+- a video of pixels that are not square (a sample aspect ratio: anamorphic HDV, DVD) trained squashed, and masks
+  drawn over its shown frames were refused as of another aspect ratio: frames are widened as they are shown
+  (data.sources._widened);
 - a symbolic link to nothing (a loop of links, a share not mounted) in a batch's image/ folder was no source at
   all, silently (its mask unused), and one listed in a JSON list ended `osmis batch` in a traceback (Path.resolve
   raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
@@ -263,3 +266,34 @@ def test_a_music_file_with_cover_art_is_no_video(tmp_path, capsys):
     assert main([str(a) for a in ["train", path, "--out", run, "--quiet", *tiny_flags(iters=1)]]) == 2
     assert capsys.readouterr().err.strip() == f"error: {path}: the file holds no video stream (only a cover picture)."
     assert not run.exists()
+
+
+def test_a_video_of_wide_pixels_trains_at_its_shown_shape_with_masks_drawn_over_it(tmp_path):
+    """Fixed: a video of pixels that are not square (anamorphic HDV, DVD: a sample aspect ratio, here 2:1, 64x64
+    stored, shown 128x64) trained squashed to its stored shape, and masks drawn over the shown frames were refused
+    as of another aspect ratio. Frames are widened as a player shows them, as rotated videos are turned."""
+    from fractions import Fraction
+
+    from osmis_core.data.sources import open_frame_masks
+
+    video = tmp_path / "wide.mkv"
+    a = np.zeros((64, 64, 3), np.uint8)
+    a[:] = (40, 160, 40)
+    a[:, :16] = (220, 30, 30)  # the left quarter red
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(2, 1)
+        for _ in range(2):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(a, format="rgb24")))
+        container.mux(stream.encode())
+    (tmp_path / "mask").mkdir()
+    ids = np.zeros((64, 128), np.uint8)
+    ids[:, :32] = 1
+    for i in range(2):
+        save_palette_mask(ids, tmp_path / "mask" / f"{i}.png")
+    frame_set = load_frame_set(find_source(video), 4)
+    frame = np.asarray(frame_set.frames[0]).astype(int)
+    assert frame.shape == (64, 128, 3)
+    assert frame[:, :28, 0].min() > 180 and frame[:, 36:, 0].max() < 90  # red over the shown left quarter
+    assert [m.size for m in open_frame_masks(frame_set)] == [(128, 64)] * 2

@@ -281,9 +281,9 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
     it does not: only a file's index, an MP4's say, counts them; an edit list may hide some of them).
 
     Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
-    dropped and only every 2nd (then 4th, ...) later frame is kept. Frames are turned upright as the video's
-    rotation (its display matrix, as phones record portrait video) says they are shown, as EXIF orientation is
-    applied to images: masks drawn over the shown frames then fit them.
+    dropped and only every 2nd (then 4th, ...) later frame is kept. Frames are widened to the shape of their pixels
+    and turned upright as the video's rotation (its display matrix, as phones record portrait video) says they are
+    shown, as EXIF orientation is applied to images: masks drawn over the shown frames then fit them.
     """
     import av
 
@@ -300,6 +300,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
             declared_frames = stream.frames or 0
             check_pixel_count(path, *_declared_frame_size(path, stream), "video frame")
             interval = 1 / float(stream.average_rate) if stream.average_rate else 0.0
+            pixel_aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
             for frame in _decoded(container, stream):
                 check_pixel_count(path, frame.width, frame.height, "video frame")
                 index, count = count, count + 1
@@ -308,7 +309,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
                     shown_until = max(shown_until, frame.time + shown)
                 if index % stride:
                     continue
-                kept.append((index, _upright(_frame_rgb(frame, path), frame.rotation)))
+                kept.append((index, _upright(_widened(_frame_rgb(frame, path), pixel_aspect), frame.rotation)))
                 if len(kept) >= 2 * max_frames:
                     kept, stride = kept[::2], stride * 2
             declared = _declared_duration(container, stream)
@@ -372,6 +373,15 @@ def _declared_duration(container, stream) -> float | None:
     if container.duration and len(container.streams) == 1:
         return container.duration / 1_000_000  # in av.time_base units
     return None
+
+
+def _widened(im: Image.Image, pixel_aspect) -> Image.Image:
+    """A decoded frame at the shape it is shown: a video of pixels that are not square (its sample aspect ratio:
+    anamorphic HDV's 1440x1080 is shown 1920x1080, a DVD's 720x576 at 16:9) is scaled to its shown width, as a
+    player does, so that it trains undistorted and masks drawn over the shown frames fit them."""
+    if not pixel_aspect or pixel_aspect == 1:
+        return im
+    return im.resize((max(1, round(im.width * pixel_aspect)), im.height), Image.BICUBIC)
 
 
 _UPRIGHT = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
