@@ -301,8 +301,8 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
             check_pixel_count(path, *_declared_frame_size(path, stream), "video frame")
             interval = 1 / float(stream.average_rate) if stream.average_rate else 0.0
             pixel_aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
-            for frame in _decoded(container, stream):
-                check_pixel_count(path, frame.width, frame.height, "video frame")
+            for frame in _decoded(container, stream):  # checked at its shown size, which a pixel shape may widen
+                check_pixel_count(path, round(frame.width * (pixel_aspect or 1)), frame.height, "video frame")
                 index, count = count, count + 1
                 if frame.time is not None:  # a frame is shown for its own duration (a GIF's vary), else 1 / rate
                     shown = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else interval
