@@ -21,6 +21,8 @@ Found and fixed:
   all, silently (its mask unused), and one listed in a JSON list ended `osmis batch` in a traceback (Path.resolve
   raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
   instead of being a frame short.
+- `osmis batch SRC --out LOOP` (a symbolic link to itself) ended in a RuntimeError traceback: one sentence, exit 2
+  (files.resolved_path, used for a batch's sources and its folder);
 
 Tried and right: 10-bit (yuv420p10le, FFV1 and H.264), gray, gray16 and rgb48 videos (colours right), 33x17 and
 16x2000 frames (yuv420p), a one-frame mp4, two video streams (the first is trained), an audio stream before the
@@ -297,3 +299,20 @@ def test_a_video_of_wide_pixels_trains_at_its_shown_shape_with_masks_drawn_over_
     assert frame.shape == (64, 128, 3)
     assert frame[:, :28, 0].min() > 180 and frame[:, 36:, 0].max() < 90  # red over the shown left quarter
     assert [m.size for m in open_frame_masks(frame_set)] == [(128, 64)] * 2
+
+
+def test_a_batch_out_that_is_a_loop_of_links_is_one_sentence(tmp_path, capsys):
+    """Fixed: `osmis batch SRC --out LOOP` (LOOP a symbolic link to itself) ended in a RuntimeError traceback
+    (Path.resolve), exit 1; a file as --out was already one sentence, and still is. Nothing is written."""
+    src = tmp_path / "src"
+    (src / "image").mkdir(parents=True)
+    img, _ = scene_arrays()
+    Image.fromarray(img).save(src / "image" / "a.png")
+    loop, file = tmp_path / "loop", tmp_path / "file"
+    loop.symlink_to("loop")
+    file.write_text("mine")
+    for out, why in ((loop, "Too many levels of symbolic links"), (file, "Not a directory")):
+        argv = ["batch", str(src), "--out", str(out), "--quiet", *tiny_flags(iters=1)]
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip() == f"error: {out}: the batch folder cannot be written ({why})."
+    assert file.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["file", "loop", "src"]

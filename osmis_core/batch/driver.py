@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
-from ..files import LockHeld, atomic_write_text, exclusive_lock
+from ..files import LockHeld, atomic_write_text, exclusive_lock, resolved_path
 from ..stops import Terminated
 from ..threads import thread_env
 from .dataset import merge_dataset
@@ -98,7 +98,7 @@ def run_batch(
         source_list = list_sources(sources, resolve)
     else:
         source_list = mark_repeats(list(sources), resolve)
-    batch = BatchFolder(Path(out).resolve())
+    batch = BatchFolder(resolved_path(Path(out)))
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -23,6 +23,7 @@ from ..config import (
 )
 from ..data.sources import VIDEO_EXTS, data_files, find_source, video_mask_folder
 from ..errors import ConfigError, DataError
+from ..files import resolved_path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -190,18 +191,9 @@ def _trained_on(e: BatchSource) -> tuple:
     try:
         source = find_source(e.data, e.mask)
     except (DataError, OSError):
-        return _absolute(Path(e.data)), _absolute(Path(e.mask)) if e.mask else None
-    masks = tuple(map(_absolute, source.masks)) if source.masks else None
-    return _absolute(source.video or source.path), tuple(map(_absolute, source.frames)), masks
-
-
-def _absolute(path: Path) -> Path:
-    """`path` resolved, or made absolute where it cannot be: Path.resolve raises RuntimeError on a loop of symbolic
-    links (Python 3.11), which ended the whole batch in a traceback; the source is reported by what reads it."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError):
-        return path.absolute()
+        return resolved_path(Path(e.data)), resolved_path(Path(e.mask)) if e.mask else None
+    masks = tuple(map(resolved_path, source.masks)) if source.masks else None
+    return resolved_path(source.video or source.path), tuple(map(resolved_path, source.frames)), masks
 
 
 def _from_folder(folder: Path) -> list[BatchSource]:
@@ -217,7 +209,7 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             problem = None
             if masks and mask is None:
                 problem = f"{img}: no mask named {img.stem}.* in {mask_dir}."
-            out.append(BatchSource(img.stem, _absolute(img), _absolute(mask) if mask else None, {}, problem))
+            out.append(BatchSource(img.stem, resolved_path(img), resolved_path(mask) if mask else None, {}, problem))
         return out
     videos = data_files(folder, VIDEO_EXTS)
     found = {}
@@ -230,7 +222,7 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             problem = (
                 f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it, as the other videos have."
             )
-        out.append(BatchSource(video.stem, _absolute(video), mask.resolve() if mask else None, {}, problem))
+        out.append(BatchSource(video.stem, resolved_path(video), mask.resolve() if mask else None, {}, problem))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
         out.append(BatchSource(sub.name, sub.resolve()))
     return out
@@ -240,7 +232,7 @@ def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: '{key}' must be a path.")
     p = Path(value.strip()).expanduser()
-    return _absolute(p if p.is_absolute() else base / p)
+    return resolved_path(p if p.is_absolute() else base / p)
 
 
 def _from_json(path: Path) -> list[BatchSource]:
