@@ -17,6 +17,8 @@ Found and fixed:
 - a video of pixels that are not square (a sample aspect ratio: anamorphic HDV, DVD) trained squashed, and masks
   drawn over its shown frames were refused as of another aspect ratio: frames are widened as they are shown
   (data.sources._widened);
+- a Matroska clip starting at 100 s (cut from a recording) declares where its frames end (104 s); cut in half, its
+  frames ending at 101.8 s passed the length check (98 %) silently: the share is measured from its first frame;
 - a symbolic link to nothing (a loop of links, a share not mounted) in a batch's image/ folder was no source at
   all, silently (its mask unused), and one listed in a JSON list ended `osmis batch` in a traceback (Path.resolve
   raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
@@ -40,7 +42,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags
+from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags, video_read_warnings
 from PIL import Image
 
 from osmis_core.batch import list_sources, run_batch
@@ -316,3 +318,29 @@ def test_a_batch_out_that_is_a_loop_of_links_is_one_sentence(tmp_path, capsys):
         assert main(argv) == 2
         assert capsys.readouterr().err.strip() == f"error: {out}: the batch folder cannot be written ({why})."
     assert file.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["file", "loop", "src"]
+
+
+def test_a_cut_matroska_clip_that_starts_late_is_said_to_be_truncated(tmp_path):
+    """Fixed: a Matroska clip whose frames start at 100 s (cut from a longer recording without re-encoding) declares
+    the time its frames end, 104 s; cut in half, its frames ending at 101.8 s passed as 98 % of that, silently. The
+    share is measured from the first frame."""
+    from fractions import Fraction
+
+    whole = tmp_path / "late.mkv"
+    with av.open(str(whole), "w") as container:
+        stream = container.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 128, 64, "yuv420p"
+        for i in range(40):
+            a = np.zeros((64, 128, 3), np.uint8)
+            a[:, : 32 + i] = 200
+            frame = av.VideoFrame.from_ndarray(a, format="rgb24")
+            frame.pts, frame.time_base = 1000 + i, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert video_read_warnings(whole) == (40, None, [])
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    count, stopped, said = video_read_warnings(cut)
+    assert 0 < count < 40
+    assert stopped == f"its frames end at {100 + count / 10:.2f} s of the 104.00 s it declares ({count} frames)"
+    assert said == [f"{cut}: {stopped}: it is probably truncated; using those"]

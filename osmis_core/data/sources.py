@@ -289,6 +289,7 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
 
     kept: list[tuple[int, Image.Image]] = []
     count, stride, stopped, shown_until, declared_frames = 0, 1, None, 0.0, 0
+    first_shown: float | None = None  # the first frame's time: a clip may start at 100 s (cut from a recording)
     try:
         with av.open(str(path)) as container:
             # a cover picture (an album's art in a music file) is a video stream of one frame to FFmpeg, not a video
@@ -307,14 +308,17 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
                 if frame.time is not None:  # a frame is shown for its own duration (a GIF's vary), else 1 / rate
                     shown = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else interval
                     shown_until = max(shown_until, frame.time + shown)
+                    first_shown = frame.time if first_shown is None else min(first_shown, frame.time)
                 if index % stride:
                     continue
                 kept.append((index, _upright(_widened(_frame_rgb(frame, path), pixel_aspect), frame.rotation)))
                 if len(kept) >= 2 * max_frames:
                     kept, stride = kept[::2], stride * 2
             declared = _declared_duration(container, stream)
-            if kept and declared and shown_until < _TRUNCATED_SHARE * declared:
-                # a cut Matroska file decodes to its end without an error: only its declared length tells
+            start = first_shown or 0.0
+            if kept and declared and declared > start and shown_until - start < _TRUNCATED_SHARE * (declared - start):
+                # a cut Matroska file decodes to its end without an error: only its declared length tells. Measured
+                # from the first frame: a Matroska length is where its frames end, 104 s for 4 s starting at 100 s
                 stopped = f"its frames end at {shown_until:.2f} s of the {declared:.2f} s it declares ({count} frames)"
                 warnings.warn(f"{path}: {stopped}: it is probably truncated; using those", stacklevel=2)
     except DataError:
