@@ -19,6 +19,8 @@ Found and fixed:
   (data.sources._widened);
 - a Matroska clip starting at 100 s (cut from a recording) declares where its frames end (104 s); cut in half, its
   frames ending at 101.8 s passed the length check (98 %) silently: the share is measured from its first frame;
+- a folder of several videos whose masks were put straight into mask/ (not mask/<stem>/) trained every video
+  without masks, silently: each is a source with a problem naming mask/;
 - a symbolic link to nothing (a loop of links, a share not mounted) in a batch's image/ folder was no source at
   all, silently (its mask unused), and one listed in a JSON list ended `osmis batch` in a traceback (Path.resolve
   raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
@@ -344,3 +346,22 @@ def test_a_cut_matroska_clip_that_starts_late_is_said_to_be_truncated(tmp_path):
     assert 0 < count < 40
     assert stopped == f"its frames end at {100 + count / 10:.2f} s of the 104.00 s it declares ({count} frames)"
     assert said == [f"{cut}: {stopped}: it is probably truncated; using those"]
+
+
+def test_masks_straight_in_mask_beside_several_videos_are_not_dropped_silently(tmp_path):
+    """Fixed: a folder of two videos with their masks put straight into mask/ (not mask/<stem>/) trained both videos
+    without masks, silently (mask/ itself belongs to a video alone in its folder). Each is a source with a problem."""
+    clips = tmp_path / "clips"
+    (clips / "mask").mkdir(parents=True)
+    for stem in ("a", "b"):
+        (clips / f"{stem}.mp4").write_bytes((EXAMPLE_VIDEO / "clip.mp4").read_bytes())
+    (clips / "mask" / "0.png").write_bytes((EXAMPLE_VIDEO / "mask" / "00000.png").read_bytes())
+    assert [(s.name, s.mask, s.problem) for s in list_sources(clips)] == [
+        (
+            stem,
+            None,
+            f"{(clips / f'{stem}.mp4').resolve()}: no mask folder {stem}_mask/ or mask/{stem}/ beside it; the masks "
+            f"straight in {clips / 'mask'} belong to no one of the 2 videos.",
+        )
+        for stem in ("a", "b")
+    ]

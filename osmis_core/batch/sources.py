@@ -215,10 +215,18 @@ def _from_folder(folder: Path) -> list[BatchSource]:
     found = {}
     for video in videos:
         found[video] = video_mask_folder(video, alone=len(videos) == 1)
+    # masks straight in mask/ beside several videos belong to no one of them: each video without its own is told so,
+    # where they trained without masks, silently
+    loose = len(videos) > 1 and mask_dir.is_dir() and bool(data_files(mask_dir))
     out = []
     for video, mask in found.items():
         problem = None
-        if mask is None and any(found.values()):  # as an image without its mask among masked images
+        if mask is None and loose:
+            problem = (
+                f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it; the masks straight in "
+                f"{mask_dir} belong to no one of the {len(videos)} videos."
+            )
+        elif mask is None and any(found.values()):  # as an image without its mask among masked images
             problem = (
                 f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it, as the other videos have."
             )
