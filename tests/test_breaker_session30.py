@@ -26,7 +26,9 @@ Found and fixed:
   raises RuntimeError on a loop): it is a source that fails, naming the link; in a frames folder it is named
   instead of being a frame short;
 - `osmis batch SRC --out LOOP` (a symbolic link to itself) ended in a RuntimeError traceback: one sentence, exit 2
-  (files.resolved_path, used for a batch's sources and its folder).
+  (files.resolved_path, used for a batch's sources and its folder);
+- a batch source named by a 248-character file stem trained, then the dataset merge failed ("File name too long")
+  and the batch ended without its summary: names are cut to batch.sources.NAME_LIMIT (200) characters.
 
 Tried and right: 10-bit (yuv420p10le, FFV1 and H.264), gray, gray16 and rgb48 videos, BT.709 and full-range
 (JPEG) tagged ones (colours right), 1x64 and 8x8 frames (one sentence: 16 pixels a side), 33x17 and 16x2000 frames,
@@ -376,3 +378,20 @@ def test_masks_straight_in_mask_beside_several_videos_are_not_dropped_silently(t
         )
         for stem in ("a", "b")
     ]
+
+
+def test_a_source_named_by_a_long_file_name_gets_a_name_its_dataset_files_can_take(tmp_path):
+    """Fixed: an image of a 248-character stem (a legal file name) trained, then merging the dataset failed ("File
+    name too long" for dataset/images/<stem>_0000.png), and the batch ended without summary.json or index.html.
+    Source names are cut to NAME_LIMIT characters, made unique as any repeated name."""
+    from osmis_core.batch.sources import NAME_LIMIT
+
+    src = tmp_path / "src"
+    (src / "image").mkdir(parents=True)
+    img, _ = scene_arrays()
+    for stem in ("x" * 248, "x" * 240):
+        Image.fromarray(img).save(src / "image" / f"{stem}.png")
+    names = [s.name for s in list_sources(src)]
+    assert names == ["x" * NAME_LIMIT, "x" * NAME_LIMIT + "-2"]
+    for name in names:  # the longest file a name makes, with its temporary name, fits in 255 bytes
+        assert len(f".{name}_0000.png.XXXXXXXX.tmp") <= 255

@@ -26,6 +26,9 @@ from ..errors import ConfigError, DataError
 from ..files import resolved_path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# the longest source name: a file name holds 255 bytes, and a name becomes dataset/images/<name>_<index>.png and
+# that file's temporary name (.<name>_<index>.png.XXXXXXXX.tmp) while the dataset is merged
+NAME_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -345,11 +348,13 @@ def _entry(base: Path, data, mask, name, options: dict, where: str) -> BatchSour
 
 
 def _unique_names(entries: list[BatchSource]) -> list[BatchSource]:
-    """Safe folder names; a repeated name gets -2, -3, ... in listing order."""
+    """Safe folder names, at most NAME_LIMIT characters; a repeated name gets -2, -3, ... in listing order. A longer
+    name (a file's stem may be 250 characters) trained, then its dataset file could not be written, and the batch
+    ended without its summary."""
     used: set[str] = set()
     out = []
     for e in entries:
-        base = _UNSAFE.sub("_", e.name).strip("._") or "source"
+        base = _UNSAFE.sub("_", e.name).strip("._")[:NAME_LIMIT].rstrip("._") or "source"
         name, n = base, 1
         while name.lower() in used:  # case-insensitive: the runs may land on a case-insensitive file system
             n += 1
