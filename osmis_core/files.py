@@ -30,6 +30,16 @@ _FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file
 _DIR_MODE = 0o777 & ~_UMASK  # what mkdir() would give a new folder
 
 
+def resolved_path(path: Path) -> Path:
+    """`path` resolved, or made absolute where it cannot be: Path.resolve raises RuntimeError on a loop of symbolic
+    links (Python 3.11), which ended `osmis batch` in a traceback (a source or --out that is such a loop); what
+    then reads or writes the path names it."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
+
+
 def make_folders(folder: Path) -> None:
     """mkdir -p `folder`; a file where the folder should be raises OSError saying so (mkdir's own words, "File
     exists", read as if the output were already there)."""

@@ -221,7 +221,7 @@ def video_read_warnings(path, max_frames: int = 40) -> tuple[int, str | None, li
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _, count, stopped = _read_video(path, max_frames)
+        _, count, stopped, _ = _read_video(path, max_frames)
     return count, stopped, [str(w.message) for w in caught]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..application.runfolder import in_run_files
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
-from ..files import LockHeld, atomic_write_text, exclusive_lock
+from ..files import LockHeld, atomic_write_text, exclusive_lock, resolved_path
 from ..stops import Terminated
 from ..threads import thread_env
 from .dataset import merge_dataset
@@ -99,7 +99,7 @@ def run_batch(
         source_list = list_sources(sources, resolve)
     else:
         source_list = mark_repeats(list(sources), resolve)
-    batch = BatchFolder(Path(out).resolve())
+    batch = BatchFolder(resolved_path(Path(out)))
     own = in_run_files(batch.root)
     if own is not None:  # every source's new run would be refused there (session.start_training)
         raise ConfigError(

@@ -21,10 +21,14 @@ from ..config import (
     option_type,
     parse_number,
 )
-from ..data.sources import VIDEO_EXTS, data_files, find_source
+from ..data.sources import VIDEO_EXTS, data_files, find_source, video_mask_folder
 from ..errors import ConfigError, DataError
+from ..files import resolved_path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# the longest source name: a file name holds 255 bytes, and a name becomes dataset/images/<name>_<index>.png and
+# that file's temporary name (.<name>_<index>.png.XXXXXXXX.tmp) while the dataset is merged
+NAME_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -190,9 +194,9 @@ def _trained_on(e: BatchSource) -> tuple:
     try:
         source = find_source(e.data, e.mask)
     except (DataError, OSError):
-        return Path(e.data).resolve(), Path(e.mask).resolve() if e.mask else None
-    masks = tuple(p.resolve() for p in source.masks) if source.masks else None
-    return (source.video or source.path).resolve(), tuple(p.resolve() for p in source.frames), masks
+        return resolved_path(Path(e.data)), resolved_path(Path(e.mask)) if e.mask else None
+    masks = tuple(map(resolved_path, source.masks)) if source.masks else None
+    return resolved_path(source.video or source.path), tuple(map(resolved_path, source.frames)), masks
 
 
 def _from_folder(folder: Path) -> list[BatchSource]:
@@ -208,23 +212,28 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             problem = None
             if masks and mask is None:
                 problem = f"{img}: no mask named {img.stem}.* in {mask_dir}."
-            out.append(BatchSource(img.stem, img.resolve(), mask.resolve() if mask else None, {}, problem))
+            out.append(BatchSource(img.stem, resolved_path(img), resolved_path(mask) if mask else None, {}, problem))
         return out
     videos = data_files(folder, VIDEO_EXTS)
     found = {}
     for video in videos:
-        candidates = [folder / f"{video.stem}_mask", mask_dir / video.stem]
-        if len(videos) == 1:
-            candidates.append(mask_dir)
-        found[video] = next((c for c in candidates if c.is_dir() and data_files(c)), None)
+        found[video] = video_mask_folder(video, alone=len(videos) == 1)
+    # masks straight in mask/ beside several videos belong to no one of them: each video without its own is told so,
+    # where they trained without masks, silently
+    loose = len(videos) > 1 and mask_dir.is_dir() and bool(data_files(mask_dir))
     out = []
     for video, mask in found.items():
         problem = None
-        if mask is None and any(found.values()):  # as an image without its mask among masked images
+        if mask is None and loose:
+            problem = (
+                f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it; the masks straight in "
+                f"{mask_dir} belong to no one of the {len(videos)} videos."
+            )
+        elif mask is None and any(found.values()):  # as an image without its mask among masked images
             problem = (
                 f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it, as the other videos have."
             )
-        out.append(BatchSource(video.stem, video.resolve(), mask.resolve() if mask else None, {}, problem))
+        out.append(BatchSource(video.stem, resolved_path(video), mask.resolve() if mask else None, {}, problem))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
         out.append(BatchSource(sub.name, sub.resolve()))
     return out
@@ -234,7 +243,7 @@ def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: '{key}' must be a path.")
     p = Path(value.strip()).expanduser()
-    return (p if p.is_absolute() else base / p).resolve()
+    return resolved_path(p if p.is_absolute() else base / p)
 
 
 def _from_json(path: Path) -> list[BatchSource]:
@@ -339,11 +348,13 @@ def _entry(base: Path, data, mask, name, options: dict, where: str) -> BatchSour
 
 
 def _unique_names(entries: list[BatchSource]) -> list[BatchSource]:
-    """Safe folder names; a repeated name gets -2, -3, ... in listing order."""
+    """Safe folder names, at most NAME_LIMIT characters; a repeated name gets -2, -3, ... in listing order. A longer
+    name (a file's stem may be 250 characters) trained, then its dataset file could not be written, and the batch
+    ended without its summary."""
     used: set[str] = set()
     out = []
     for e in entries:
-        base = _UNSAFE.sub("_", e.name).strip("._") or "source"
+        base = _UNSAFE.sub("_", e.name).strip("._")[:NAME_LIMIT].rstrip("._") or "source"
         name, n = base, 1
         while name.lower() in used:  # case-insensitive: the runs may land on a case-insensitive file system
             n += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -65,9 +66,15 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
             with Image.open(path) as im:
                 check_pixel_count(path, *im.size, what=what)
                 im.load()
+                if im.format in ("PNG", "WEBP") and getattr(im, "n_frames", 1) > 1:  # not a JPEG's MPO preview
+                    warnings.warn(
+                        f"{path}: an animated {im.format} of {im.n_frames} frames; only its first frame is used "
+                        f"(save its frames as a folder of images to train on them all)",
+                        stacklevel=2,
+                    )
                 return ImageOps.exif_transpose(im)
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found.") from None
+        raise DataError(_not_found(path)) from None
     except Image.DecompressionBombError as exc:  # Pillow's own limit, where the caller left it in place
         raise DataError(
             f"{path}: the {what} is too large for Pillow's limit ({exc}); the osmis command uses "
@@ -76,7 +83,16 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file (or a format that cannot be read).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+            raise DataError(_not_found(path)) from None
         raise DataError(f"{path}: the {what} is corrupt or truncated ({exc}).") from None
+
+
+def _not_found(path: Path) -> str:
+    """The sentence for a file that is not there: a symbolic link is named as one, with where it points."""
+    if Path(path).is_symlink():
+        return f"{path}: a symbolic link to {os.readlink(path)}, which does not exist (or is a loop of links)."
+    return f"{path}: file not found."
 
 
 @dataclass
@@ -105,9 +121,15 @@ def data_files(folder: Path, exts=IMAGE_EXTS) -> list[Path]:
     """THE rule for the data files of a folder (frames, masks, layouts, a batch's images and videos): its files with
     one of `exts`, in name order, hidden ones left out: `._NAME.png` (the resource forks a Mac writes beside every
     file on a USB stick or network share) or `.NAME.png` are no frames or masks, and counting them would pair
-    masks and frames wrongly or fail on a file that is no image."""
+    masks and frames wrongly or fail on a file that is no image. A symbolic link to nothing (a share not mounted, a
+    loop of links) is listed, so that opening it names it: left out, a batch lost that source and a frames folder
+    that frame, without a word."""
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+        p
+        for p in folder.iterdir()
+        if (p.is_file() or (p.is_symlink() and not p.exists()))
+        and p.suffix.lower() in exts
+        and not p.name.startswith(".")
     )
 
 
@@ -133,7 +155,7 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     """Resolve DATA (image file, research-layout folder, frames folder or video file) and its masks."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder.")
+        raise DataError(_not_found(path) if path.is_symlink() else f"{path}: no such file or folder.")
     mask = Path(mask) if mask is not None else None
     if mask is not None and not mask.exists():
         raise DataError(f"{mask}: mask file or folder not found.")
@@ -163,8 +185,8 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     ext = path.suffix.lower()
     if ext in VIDEO_EXTS:
         masks = None
-        if mask is None and (path.parent / "mask").is_dir():
-            mask = path.parent / "mask"
+        if mask is None:  # a `mask/` beside it that holds no masks is refused below, not trained without them
+            mask = video_mask_folder(path) or (path.parent / "mask" if (path.parent / "mask").is_dir() else None)
         if mask is not None:
             if not mask.is_dir():
                 raise DataError(f"{mask}: the mask of a video must be a folder of per-frame mask images.")
@@ -193,6 +215,17 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
     return DataSource("image", path, [path], _not_the_frames([path], [mask] if mask is not None else None))
 
 
+def video_mask_folder(video: Path, alone: bool = True) -> Path | None:
+    """THE rule for the mask folder beside a video, for `osmis train VIDEO` and a batch's folder of videos alike:
+    the first of `<stem>_mask/`, `mask/<stem>/` and (for a video `alone`: not one of a batch's several) `mask/`
+    that holds mask images, else None. One rule: a video whose batch trained it with `clip_mask/` was trained
+    without masks by `osmis train clip.mp4`, silently, and one with `mask/clip/` refused."""
+    candidates = [video.parent / f"{video.stem}_mask", video.parent / "mask" / video.stem]
+    if alone:
+        candidates.append(video.parent / "mask")
+    return next((c for c in candidates if c.is_dir() and data_files(c)), None)
+
+
 def _frame_order(path: Path) -> list:
     """Sort key of a video's mask files: numbers in the name compare as numbers, so masks numbered without
     leading zeros (0.png ... 10.png, frame_2.png) are in frame order, where plain name order would pair frame 2
@@ -206,7 +239,7 @@ def _not_the_frames(frames: list[Path], masks: list[Path] | None) -> list[Path] 
     photo.png` for photo.png, the frames folder as its own mask folder) would train on the photo's colours as
     classes."""
     for frame, mask in zip(frames, masks or ()):
-        if mask.samefile(frame):
+        if mask.exists() and mask.samefile(frame):  # a link to nothing is named when it is opened
             raise DataError(f"{mask}: the mask is the image {frame.name} itself; give its mask (or no mask).")
     return masks
 
@@ -242,40 +275,50 @@ def open_mask(path: Path) -> Image.Image:
     return open_checked(path, "mask")
 
 
-def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int, str | None]:
-    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, the number of frames decoded, and
-    why decoding stopped before the end (None when it reached it).
+def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Image]], int, str | None, int]:
+    """(index, RGB frame) pairs of at most 2 * max_frames evenly spaced frames, the number of frames decoded, why
+    decoding stopped before the end (None when it reached it), and the number of frames the file declares (0 where
+    it does not: only a file's index, an MP4's say, counts them; an edit list may hide some of them).
 
     Memory stays bounded whatever the video's length: once 2 * max_frames frames are held, every other one is
-    dropped and only every 2nd (then 4th, ...) later frame is kept. Frames are turned upright as the video's
-    rotation (its display matrix, as phones record portrait video) says they are shown, as EXIF orientation is
-    applied to images: masks drawn over the shown frames then fit them.
+    dropped and only every 2nd (then 4th, ...) later frame is kept. Frames are widened to the shape of their pixels
+    and turned upright as the video's rotation (its display matrix, as phones record portrait video) says they are
+    shown, as EXIF orientation is applied to images: masks drawn over the shown frames then fit them.
     """
     import av
 
     kept: list[tuple[int, Image.Image]] = []
-    count, stride, stopped, shown_until = 0, 1, None, 0.0
+    count, stride, stopped, shown_until, declared_frames = 0, 1, None, 0.0, 0
+    first_shown: float | None = None  # the first frame's time: a clip may start at 100 s (cut from a recording)
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DataError(f"{path}: the file holds no video stream.")
-            stream = container.streams.video[0]
+            # a cover picture (an album's art in a music file) is a video stream of one frame to FFmpeg, not a video
+            streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            if not streams:
+                cover = " (only a cover picture)" if container.streams.video else ""
+                raise DataError(f"{path}: the file holds no video stream{cover}.")
+            stream = streams[0]
+            declared_frames = stream.frames or 0
             check_pixel_count(path, *_declared_frame_size(path, stream), "video frame")
             interval = 1 / float(stream.average_rate) if stream.average_rate else 0.0
-            for frame in container.decode(video=0):
-                check_pixel_count(path, frame.width, frame.height, "video frame")
+            pixel_aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+            for frame in _decoded(container, stream):  # checked at its shown size, which a pixel shape may widen
+                check_pixel_count(path, round(frame.width * (pixel_aspect or 1)), frame.height, "video frame")
                 index, count = count, count + 1
                 if frame.time is not None:  # a frame is shown for its own duration (a GIF's vary), else 1 / rate
                     shown = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else interval
                     shown_until = max(shown_until, frame.time + shown)
+                    first_shown = frame.time if first_shown is None else min(first_shown, frame.time)
                 if index % stride:
                     continue
-                kept.append((index, _upright(frame.to_image().convert("RGB"), frame.rotation)))
+                kept.append((index, _upright(_widened(_frame_rgb(frame, path), pixel_aspect), frame.rotation)))
                 if len(kept) >= 2 * max_frames:
                     kept, stride = kept[::2], stride * 2
             declared = _declared_duration(container, stream)
-            if kept and declared and shown_until < _TRUNCATED_SHARE * declared:
-                # a cut Matroska file decodes to its end without an error: only its declared length tells
+            start = first_shown or 0.0
+            if kept and declared and declared > start and shown_until - start < _TRUNCATED_SHARE * (declared - start):
+                # a cut Matroska file decodes to its end without an error: only its declared length tells. Measured
+                # from the first frame: a Matroska length is where its frames end, 104 s for 4 s starting at 100 s
                 stopped = f"its frames end at {shown_until:.2f} s of the {declared:.2f} s it declares ({count} frames)"
                 warnings.warn(f"{path}: {stopped}: it is probably truncated; using those", stacklevel=2)
     except DataError:
@@ -287,7 +330,35 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[tuple[int, Image.Imag
         warnings.warn(f"{path}: {stopped}; using those", stacklevel=2)
     if not kept:
         raise DataError(f"{path}: the video holds no decodable frames.")
-    return kept, count, stopped
+    return kept, count, stopped, declared_frames
+
+
+# FFmpeg's own VP8/VP9 decoders drop the alpha a WebM carries beside the picture (its "alpha_mode" tag); libvpx reads it
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+
+
+def _decoded(container, stream):
+    """The frames of a video `stream`, decoded: a VP8/VP9 WebM with an alpha channel (what a browser or an editor
+    exports for a clip over transparency) by libvpx, so that _frame_rgb composites it on white as it does every
+    video with alpha, where FFmpeg's own decoder gave the black hidden under the transparent pixels."""
+    import av
+
+    decoder = _ALPHA_DECODERS.get(stream.codec_context.name)
+    if decoder is None or (stream.metadata or {}).get("alpha_mode") != "1" or decoder not in av.codecs_available:
+        yield from container.decode(stream)
+        return
+    context = av.CodecContext.create(decoder, "r")
+    for packet in container.demux(stream):  # its last packet is empty: the decoder gives the frames it still holds
+        yield from context.decode(packet)
+
+
+def _frame_rgb(frame, path: Path) -> Image.Image:
+    """A decoded video frame as RGB, a frame with an alpha channel (PNG or QuickTime Animation in a .mov, FFV1's
+    bgra: a motion-graphics export) composited on white as an RGBA image is (to_rgb): VideoFrame.to_image() drops
+    the alpha, and the colour hidden under transparent pixels (black, mostly) would be trained as the background."""
+    if len(frame.format.components) in (2, 4):  # grey + alpha, or colour + alpha
+        return to_rgb(Image.fromarray(frame.to_ndarray(format="rgba"), "RGBA"), str(path))
+    return frame.to_image().convert("RGB")
 
 
 # decoded frames that cover less than this share of a video's declared length: the file was cut short
@@ -306,6 +377,15 @@ def _declared_duration(container, stream) -> float | None:
     if container.duration and len(container.streams) == 1:
         return container.duration / 1_000_000  # in av.time_base units
     return None
+
+
+def _widened(im: Image.Image, pixel_aspect) -> Image.Image:
+    """A decoded frame at the shape it is shown: a video of pixels that are not square (its sample aspect ratio:
+    anamorphic HDV's 1440x1080 is shown 1920x1080, a DVD's 720x576 at 16:9) is scaled to its shown width, as a
+    player does, so that it trains undistorted and masks drawn over the shown frames fit them."""
+    if not pixel_aspect or pixel_aspect == 1:
+        return im
+    return im.resize((max(1, round(im.width * pixel_aspect)), im.height), Image.BICUBIC)
 
 
 _UPRIGHT = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
@@ -368,8 +448,11 @@ def load_frame_set(source: DataSource, max_frames: int, use_masks: bool = True) 
     """Decode at most `max_frames` frames of the source, evenly spaced, with their masks (see `pair_masks`;
     use_masks=False: masks are neither checked nor returned)."""
     if source.kind == "video":
-        kept, total, stopped = _read_video(source.video, max_frames)  # at most 2 * max_frames held while decoding
-        if stopped and use_masks and source.masks and len(source.masks) != total:
+        kept, total, stopped, declared = _read_video(source.video, max_frames)  # at most 2 * max_frames held
+        if use_masks and source.masks and len(source.masks) != total and (stopped or len(source.masks) == declared):
+            # masks numbering the frames the file declares, more than it decodes: the video is short, not the masks
+            # (a cut within the last tenth of its length decodes without a word)
+            stopped = stopped or f"it decodes {total} of the {declared} frames it declares"
             raise DataError(
                 f"{source.video}: {stopped}, so the {len(source.masks)} masks of {source.masks[0].parent} do not "
                 f"pair with its frames; the video is corrupt or truncated: repair or re-export it."
@@ -523,8 +606,9 @@ def _too_small(
             )
         needed = max(w, h)
         if needed <= longer:
+            what = subject.removesuffix(" is").removesuffix(" are")  # the image, the frames, the video's frames
             return ConfigError(
-                f"{path}: max_size {max_size} is too small for a {width}x{height} image; use at "
+                f"{path}: max_size {max_size} is too small for {what} ({width}x{height}); use at "
                 f"least {needed} (--max-size {needed})."
             )
         break
