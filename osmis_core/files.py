@@ -46,7 +46,11 @@ def make_folders(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise OSError(errno.ENOTDIR, f"{folder} is a file, not a folder", str(folder)) from None
+        # mkdir's "exists" is a file there, or a link to nothing (a loop of links): say which
+        blocker = next((p for p in (folder, *folder.parents) if p.is_symlink() or p.is_file()), folder)
+        if blocker.is_symlink() and not blocker.exists():
+            raise OSError(errno.ELOOP, f"{blocker} is a link to nothing or a loop of links", str(folder)) from None
+        raise OSError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(folder)) from None
 
 
 def refused_name(path: str | Path, follow_links: bool = True) -> str | None:

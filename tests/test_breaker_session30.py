@@ -62,6 +62,7 @@ import pytest
 from helpers import TINY, save_palette_mask, scene_arrays, tiny_flags, video_read_warnings
 from PIL import Image
 
+from osmis_core.application.runfolder import RunFolder
 from osmis_core.batch import list_sources, run_batch
 from osmis_core.cli import main
 from osmis_core.config import build_config
@@ -399,17 +400,11 @@ def test_a_source_named_by_a_long_file_name_gets_a_name_its_dataset_files_can_ta
         assert len(f".{name}_0000.png.XXXXXXXX.tmp") <= 255
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resume_training (application/session.py, being changed by fix24) reads the data's masks anew by "
-    "find_source's rule instead of the run's record, so a run trained without masks gets a model with a mask head "
-    "and its checkpoint does not load",
-)
 def test_a_run_trained_without_masks_resumes_after_a_mask_appears_beside_its_data(tmp_path, capsys):
-    """Open: a run trained on photo.png (no mask then), resumed after photo_mask.png was put beside it (or, for a
-    video, clip_mask/ since this session's one mask-folder rule), ends in "the checkpoint does not match this run's
+    """Fixed: a run trained on photo.png (no mask then), resumed after photo_mask.png was put beside it (or, for a
+    video, clip_mask/ since this session's one mask-folder rule), ended in "the checkpoint does not match this run's
     model ('mask_head.weight' is missing)", naming neither the run nor the mask. A resume goes on with the run's
-    own data and masks (README, Run folder): here none."""
+    own data and masks (README, Run folder): here none, and it says the new mask is not used."""
     img, ids = scene_arrays()
     Image.fromarray(img).save(tmp_path / "photo.png")
     run = tmp_path / "run"
@@ -417,3 +412,7 @@ def test_a_run_trained_without_masks_resumes_after_a_mask_appears_beside_its_dat
     save_palette_mask(ids, tmp_path / "photo_mask.png")
     capsys.readouterr()
     assert main(["train", str(run), "--resume", "--iters", "2", "--quiet"]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "trained without masks and goes on without them" in err, err
+    assert RunFolder(run).checkpoint_steps()[-1] == 2
+    assert "trained without masks" in (run / "log.txt").read_text()

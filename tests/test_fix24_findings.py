@@ -171,3 +171,20 @@ def test_a_run_folder_name_too_long_is_named_itself(scene, tmp_path, capsys, com
     assert err.splitlines()[-1] == f"error: {out}: cannot be a run folder (File name too long); give another --out.", (
         err
     )
+
+
+def test_a_loop_of_links_as_the_out_of_train_or_animate_is_one_sentence(scene, tmp_path, capsys):
+    """Path.resolve raises RuntimeError on a loop of symbolic links (Python 3.11): `osmis train DATA --out LOOP`
+    and `osmis animate RUN --out LOOP/w.mp4` ended in that traceback (in_run_files, run_reads). Every path the
+    engine resolves goes through files.resolved_path, and the sentence names the loop, not a file."""
+    run = two_iteration_run(scene, tmp_path / "run")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    res = osmis_cli(capsys, "train", scene, "--out", loop / "x", "--quiet", *tiny_flags(iters=2))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "loop" in res.stderr, res.stderr
+    res = osmis_cli(capsys, "animate", run, "--frames", "2", "--out", loop / "w.mp4")
+    err = res.stderr.strip()
+    assert res.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "link to nothing or a loop of links" in err and "is a file" not in err, err
+    assert not (run / "walks").exists() or not any((run / "walks").iterdir())

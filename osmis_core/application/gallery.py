@@ -41,6 +41,7 @@ from ..files import (
     discard_staging,
     new_sibling_dir,
     refused_name,
+    resolved_path,
     swap_dir_in,
 )
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
@@ -203,7 +204,7 @@ def gallery_events(
                 yield _finish(*in_flight, n)
         a = meta["architecture"]
         manifest = {
-            "run": str(Path(run_dir).resolve()),
+            "run": str(resolved_path(Path(run_dir))),
             "checkpoint_step": meta["step"],
             "ema": ema,
             "seed": seed,
@@ -287,9 +288,9 @@ def check_gallery_out(
         raise OsmisError(f"{out}: cannot be an output folder ({reason}); choose another.")
     if out.is_symlink():  # swapping a folder in would replace the link, not what it points to
         raise OsmisError(f"{out}: is a symbolic link; give the folder it points to, or a new folder.")
-    target = out.resolve()
+    target = resolved_path(out)
     try:
-        here = Path.cwd().resolve()
+        here = resolved_path(Path.cwd())
     except OSError:  # the current folder was deleted: no gallery can be it
         here = None
     if here is not None and (target == here or target in here.parents):
@@ -300,7 +301,7 @@ def check_gallery_out(
             f"{out / 'gallery'}."
         )
     for source in reads:
-        if target == Path(source).resolve() or target in Path(source).resolve().parents:
+        if target == resolved_path(Path(source)) or target in resolved_path(Path(source)).parents:
             raise OsmisError(
                 f"{out}: the new gallery would replace {source}, which this command reads; choose another output "
                 f"folder."
@@ -436,7 +437,7 @@ def gallery_run(gallery: str | Path, manifest: dict) -> str | None:
     recorded = manifest.get("run")
     if not isinstance(recorded, str) or not recorded:
         return None
-    holder = Path(gallery).resolve().parent
+    holder = resolved_path(Path(gallery)).parent
     if (
         not RunFolder(recorded).exists()
         and holder == RunFolder(holder.parent).galleries
@@ -712,7 +713,7 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
             {
                 "items": items,
                 "n": len(items),
-                "exported_from": str(src.resolve()),
+                "exported_from": str(resolved_path(src)),
                 "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
         )

@@ -37,7 +37,7 @@ from ..data.sources import data_files, open_mask, pick_evenly, same_aspect
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
-from ..files import atomic_write_bytes, atomic_write_text, discard_staging, swap_dir_in
+from ..files import atomic_write_bytes, atomic_write_text, discard_staging, resolved_path, swap_dir_in
 from ..models.renderer import (
     NOISE_MODES,
     RendererArchitecture,
@@ -74,7 +74,7 @@ class Region:
         """The region as a manifest records it: {"mask": absolute path of the file}, {"class": C} or
         {"instance": [x, y]}."""
         if self.mask is not None:
-            return {"mask": str(Path(self.mask_name).resolve()) if self.mask_name else None}
+            return {"mask": str(resolved_path(Path(self.mask_name))) if self.mask_name else None}
         if self.class_id is not None:
             return {"class": self.class_id}
         return {"instance": list(self.instance_at)}
@@ -540,7 +540,7 @@ def render_source_label(
     else:
         # several layouts are named by their folder as given (resolved itself, not through its first file, which
         # may be a link into another folder)
-        where = Path(layouts[0]).resolve() if len(layouts) == 1 else Path(layouts[0]).parent.resolve()
+        where = resolved_path(Path(layouts[0])) if len(layouts) == 1 else resolved_path(Path(layouts[0]).parent)
         name = where.stem if len(layouts) == 1 else where.parent.name if where.name == "masks" else where.name
         # the name says which layout; a hash of where it is keeps layouts of one name in two folders apart
         label = f"{name}-{hashlib.sha256(str(where).encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
@@ -690,7 +690,7 @@ def _write_render_files(
                 "image": f"images/{name}",
                 "mask": f"masks/{name}",
                 "overlay": f"overlays/{name}",
-                "layout": str(Path(path).resolve()),
+                "layout": str(resolved_path(Path(path))),
                 "resolution": [int(v) for v in ids.shape],  # layouts of several accepted sizes differ
                 "seed": s,
                 "noise": noise,
@@ -717,7 +717,7 @@ def _write_render_files(
     h, w = prepared[0][1].shape
     return {
         "kind": "render",
-        "run": str(renderer.run.resolve()),
+        "run": str(resolved_path(renderer.run)),
         "checkpoint_step": renderer.step,
         "ema": True,
         "seed": seed,
@@ -831,7 +831,7 @@ def add_to_gallery(
     if not recipes:
         raise OsmisError("nothing to add: no render chosen.")
     gallery = Path(gallery_dir)
-    run = renderer.run.resolve()
+    run = resolved_path(renderer.run)
     ids = renderer.fit_layout(layout)
     try:  # a name the file system refuses (too long; a NUL pasted, a ValueError) is said here, before a check trips
         gallery.stat()
@@ -852,9 +852,9 @@ def add_to_gallery(
                 f"{gallery}: is {GALLERY_KINDS[gallery_kind(manifest)]}; add renders to a render gallery or a new one."
             )
         recorded = manifest.get("run")
-        if recorded is not None and Path(str(recorded)).resolve() != run:
+        if recorded is not None and resolved_path(Path(str(recorded))) != run:
             # a gallery of this run whose recorded run folder is gone: the run was moved or renamed with it
-            if gallery.resolve().parent != RunFolder(run).galleries or (Path(str(recorded)) / "run.json").exists():
+            if resolved_path(gallery).parent != RunFolder(run).galleries or (Path(str(recorded)) / "run.json").exists():
                 raise DataError(
                     f"{gallery}: holds renders of the renderer run {manifest['run']}, not of {run}; add these "
                     "renders to another gallery."
@@ -979,7 +979,7 @@ def rendered_gallery_path(gallery: str | Path, renderer_run: str | Path) -> Path
     """Where the renders of an OSMIS gallery's masks go (the two-stage pipeline from the app): beside that gallery,
     `<gallery>-rendered-<renderer run name>`."""
     gallery = Path(gallery)
-    return gallery.parent / f"{gallery.name}-rendered-{Path(renderer_run).resolve().name}"
+    return gallery.parent / f"{gallery.name}-rendered-{resolved_path(Path(renderer_run)).name}"
 
 
 def render_gallery_masks(

@@ -26,6 +26,7 @@ from ..files import (
     lock_holder,
     make_folders,
     refused_name,
+    resolved_path,
 )
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def enclosing_run(path: str | Path) -> Path | None:
     when there is none. A run folder itself is not "in" a run: the caller opens it as it is. A link (a gallery
     linked onto the desktop) is looked for where it is, then where it points."""
     p = Path(os.path.abspath(path))
-    for parent in list(p.parents)[:3] + list(p.resolve().parents)[:3]:
+    for parent in list(p.parents)[:3] + list(resolved_path(p).parents)[:3]:
         if (parent / "run.json").is_file():
             return parent
     return None
@@ -195,7 +196,7 @@ def in_run_files(path: str | Path) -> Path | None:
     no such place: a two-stage job trains its renderer as a run of its own in RUN/renderer. A link is looked for
     where it is, then where it points."""
     p = Path(os.path.abspath(path))
-    for q in dict.fromkeys((p, p.resolve())):
+    for q in dict.fromkeys((p, resolved_path(p))):
         for parent in q.parents:
             try:
                 holds_run = (parent / "run.json").is_file()
@@ -294,7 +295,7 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     aside) or "the run's training data" (its image, video or mask files as run.json records them, or any file inside
     a data folder, where a new mask would join the data); None when the path is neither. A run.json that cannot be
     read protects the run folder alone. For outputs the user names (a saved layout, a latent walk's --out)."""
-    target, root = Path(path).resolve(), Path(run_dir).resolve()
+    target, root = resolved_path(Path(path)), resolved_path(Path(run_dir))
     if _exists(target) and (
         (_within(target, root) and not _within(target, RunFolder(root).walks)) or _linked_into(target, root)
     ):
@@ -313,7 +314,7 @@ def run_reads(run_dir: str | Path, path: str | Path) -> str | None:
     for p in listed:
         if not isinstance(p, str) or not p:  # absent, or a hand edit: nothing to protect by it
             continue
-        q = Path(p).resolve()
+        q = resolved_path(Path(p))
         if target == q or _same_file(target, q) or (q.is_dir() and _within(target, q)):
             return "the run's training data"
     return None
@@ -374,12 +375,12 @@ def recorded_source(data: dict) -> dict:
     if not isinstance(given, str) or not given or Path(given).is_absolute() or not isinstance(full, str):
         return source
     full_path = Path(full)
-    base = next((a for a in full_path.parents if (a / given).resolve() == full_path.resolve()), None)
+    base = next((a for a in full_path.parents if resolved_path(a / given) == resolved_path(full_path)), None)
     if base is None:
         return source
 
     def absolute(p):
-        return str((base / p).resolve()) if isinstance(p, str) and p else p
+        return str(resolved_path(base / p)) if isinstance(p, str) and p else p
 
     source["path"], source["video"] = absolute(given), absolute(source.get("video"))
     if isinstance(source.get("masks"), list):

@@ -13,7 +13,7 @@ import shlex
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ from ..config import (
 )
 from ..errors import CheckpointError, ConfigError, DataError
 from ..events import HealthEvent, RunDescription, TrainingStarted
-from ..files import discard_made, first_missing, refused_name
+from ..files import discard_made, first_missing, refused_name, resolved_path
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -204,8 +204,8 @@ def _start_in(folder, config, data, data_warnings, data_path, mask_path, device,
             {
                 "config": config.to_dict(),
                 "data": {
-                    "path": str(Path(data_path).resolve()),
-                    "mask_path": str(Path(mask_path).resolve()) if mask_path else None,
+                    "path": str(resolved_path(Path(data_path))),
+                    "mask_path": str(resolved_path(Path(mask_path))) if mask_path else None,
                     **description.data,
                 },
                 "architecture": description.architecture,
@@ -225,10 +225,10 @@ def check_resume_data(run_dir: str | Path, data_path: str | Path | None, mask_pa
     from .runfolder import RunFolder
 
     data = RunFolder(run_dir).read_run_json().get("data") or {}
-    if data_path is not None and data.get("path") and Path(data["path"]) != Path(data_path).resolve():
+    if data_path is not None and data.get("path") and Path(data["path"]) != resolved_path(Path(data_path)):
         raise ConfigError(f"{run_dir} was trained on {data['path']}, not on {data_path}.")
     stored = data.get("mask_path")
-    if mask_path is not None and (stored is None or Path(stored) != Path(mask_path).resolve()):
+    if mask_path is not None and (stored is None or Path(stored) != resolved_path(Path(mask_path))):
         started = f"--mask {stored}" if stored else "the masks found beside its data (no --mask)"
         raise ConfigError(f"{run_dir} was started with {started}, not with --mask {mask_path}; leave --mask out.")
 
@@ -324,6 +324,28 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
     return ResumePlan(folder, info, state, stored, changes, frozenset(typed), config)
 
 
+def _as_trained(config: OsmisConfig, state: dict, data_path: str) -> tuple[OsmisConfig, str]:
+    """The config the run's data is loaded with on resume, and a sentence for masks it leaves unused ("" if none). An
+    OSMIS run trained without masks (its checkpoint's num_classes None: none were beside its data) goes on without them
+    when a mask has been put beside its data since: its model has no mask head to load (the resume ended in "the
+    checkpoint does not match this run's model"), and a resume goes on with the run's own data."""
+    from ..data.sources import find_source
+
+    if config.model != "osmis" or not config.data.masks or "num_classes" not in state or state["num_classes"]:
+        return config, ""
+    as_trained = replace(config, data=replace(config.data, masks=False))
+    try:
+        found = find_source(data_path).masks
+    except DataError:  # said by the data's loading, next
+        found = None
+    if not found:
+        return as_trained, ""
+    return as_trained, (
+        f"{data_path}: masks are beside it now, but this run was trained without masks and goes on without them; "
+        "start a new run to train with them."
+    )
+
+
 def resume_training(
     run_dir: str | Path,
     overrides: dict | None = None,
@@ -377,7 +399,13 @@ def resume_training(
         if not data_info.get("path"):  # an empty path would be read as the working folder: other data
             raise CheckpointError(f"{folder.run_json}: holds no data path (data.path) to train on.")
         trainer_class, load_data = model_parts(config)
-        data, data_warnings = _load_data_noted(load_data, config, data_info["path"], data_info.get("mask_path"), device)
+        load_config, unused_masks = _as_trained(config, state, data_info["path"])
+        data, data_warnings = _load_data_noted(
+            load_data, load_config, data_info["path"], data_info.get("mask_path"), device
+        )
+        if unused_masks:
+            warnings.warn(unused_masks, stacklevel=2)
+            data_warnings.append(unused_masks)
         _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
         _warn_config(config, flag_naming({k: asked[k] for k in typed}, name_as))
         trainer = trainer_class(config, data, folder.root, device)

@@ -233,9 +233,9 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             problem = (
                 f"{video}: no mask folder {video.stem}_mask/ or mask/{video.stem}/ beside it, as the other videos have."
             )
-        out.append(BatchSource(video.stem, resolved_path(video), mask.resolve() if mask else None, {}, problem))
+        out.append(BatchSource(video.stem, resolved_path(video), resolved_path(mask) if mask else None, {}, problem))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
-        out.append(BatchSource(sub.name, sub.resolve()))
+        out.append(BatchSource(sub.name, resolved_path(sub)))
     return out
 
 

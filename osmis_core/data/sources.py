@@ -17,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..config import read_number
 from ..errors import ConfigError, DataError, OsmisError
+from ..files import resolved_path
 from ..models.architecture import Architecture, recommend
 from .masks import MaskReport, decode_masks
 
@@ -110,10 +111,10 @@ class DataSource:
         a resume, the Paint page's training layouts), where a path relative to the training's names nothing."""
         return {
             "kind": self.kind,
-            "path": str(self.path.resolve()),
+            "path": str(resolved_path(self.path)),
             "num_frames": len(self.frames) or None,
-            "masks": [str(p.resolve()) for p in self.masks] if self.masks else None,
-            "video": str(self.video.resolve()) if self.video else None,
+            "masks": [str(resolved_path(p)) for p in self.masks] if self.masks else None,
+            "video": str(resolved_path(self.video)) if self.video else None,
         }
 
 
