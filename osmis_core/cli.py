@@ -955,7 +955,10 @@ def _metric_list(args) -> list[str]:
     unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
     if unknown or not metrics:
         problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
-        raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
+        raise OsmisError(
+            f"--metrics: {problem}; choose from {', '.join(metric_names())}, and for galleries of osmis render "
+            f"{', '.join(RENDERER_METRICS)}."
+        )
     if args.miou_steps is not None and args.miou_steps < 1:
         raise OsmisError(f"--miou-steps must be at least 1, got {args.miou_steps}.")
     if args.time_budget is not None and not 0 <= args.time_budget < math.inf:

@@ -166,7 +166,9 @@ class Renderer:
             z_spatial=r.noise_spatial,
         )
         g.load_state_dict(state["generator_render"])
-        dev = resolve_device(device) if isinstance(device, str) else device
+        # a torch.device is checked as its name is (a device=3 or a cuda device without a GPU is a ConfigError, not
+        # torch's RuntimeError at the first tensor moved there)
+        dev = resolve_device(str(device) if isinstance(device, torch.device) else device)
         g = g.to(dev).eval().requires_grad_(False)
         values, mask_kind = state.get("class_values"), state.get("mask_kind")
         if "class_values" not in state or "mask_kind" not in state:  # a checkpoint made before they were recorded
@@ -367,6 +369,8 @@ class Renderer:
     ) -> torch.Tensor:
         """z_dim x H x W noise of (seed, mode), re-drawn inside `region` from resample_seed (docs/renderer.md
         section 3.2)."""
+        if region is None and resample_seed is not None:  # as `osmis render --resample-seed` alone is refused
+            raise OsmisError("a resample seed re-draws the noise of a region: give the region too.")
         z = noise_map(ids, self.generator.z_dim, seed, mode, self.generator.z_spatial)
         if region is not None:
             if resample_seed is None:
@@ -590,6 +594,11 @@ def render_gallery_events(
         raise OsmisError(f"--noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
     if region is not None and resample_seed is None:
         raise OsmisError("--resample, --resample-class and --resample-instance need --resample-seed.")
+    if region is None and resample_seed is not None:  # it would be ignored, and the gallery not the one asked for
+        raise OsmisError(
+            "--resample-seed needs a region to re-draw: give --resample REGION.png, --resample-class C or "
+            "--resample-instance X,Y."
+        )
     renderer = Renderer.load(run_dir, checkpoint, device)
     # 1. check every input first: (layout file, its ids as in the file, ids at the render size)
     if layouts is None:

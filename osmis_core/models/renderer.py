@@ -8,6 +8,7 @@ a gallery can record seeds instead of tensors and re-make any photo exactly.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -168,6 +169,9 @@ def noise_map(ids: np.ndarray, z_dim: int, seed: int, mode: str, spatial: int = 
     """
     if mode not in NOISE_MODES:
         raise ConfigError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {mode!r}.")
+    # torch takes 0..2**64-1; int() would quietly truncate 3.5 and read "3", and a larger seed overflows in torch
+    if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= seed < 2**64):
+        raise ConfigError(f"a noise seed must be a whole number from 0 to {2**64 - 1}, got {seed!r}.")
     gen = torch.Generator().manual_seed(int(seed))
     h, w = ids.shape
     if not 0 <= spatial <= z_dim:

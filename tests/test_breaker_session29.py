@@ -1,0 +1,90 @@
+"""Breaker session 29: the library as README's Library and Layout renderer sections document it, renderer layouts of
+odd kinds, and the two-stage job."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import TINY, osmis_cli
+from test_renderer_training import TINY_RENDERER
+
+from osmis_core.application.render import load_renderer, render_gallery
+from osmis_core.application.session import start_training
+from osmis_core.config import MAX_SEED, build_config
+from osmis_core.errors import ConfigError, OsmisError
+from osmis_core.events import TrainingFailed, TrainingFinished
+from osmis_core.rng import offset_seed
+
+
+def _finished(trainer) -> TrainingFinished:
+    events = list(trainer.run())
+    failed = [e.message for e in events if isinstance(e, TrainingFailed)]
+    assert not failed, failed
+    return events[-1]
+
+
+def test_offset_seed_wraps_only_past_torchs_range():
+    assert offset_seed(5, 2) == 7
+    assert offset_seed(MAX_SEED, 1) == 2**64 - 1
+    assert offset_seed(MAX_SEED, 2) == 0
+
+
+def test_renderer_trains_at_the_largest_seed(scene, tmp_path):
+    """--seed accepts up to MAX_SEED, but the renderer's preview and batch-norm refresh seeds (seed + 1 + i, seed + 2,
+    seed + 100 i + j) overflowed torch's generator: the run failed at its first preview with a ValueError."""
+    config = build_config(overrides={**TINY_RENDERER, "iters": 2, "seed": MAX_SEED})
+    end = _finished(start_training(config, scene, tmp_path / "run"))
+    assert end.step == 2 and (tmp_path / "run" / "checkpoints" / "step_0000002.pt").is_file()
+
+
+def test_osmis_evaluates_at_the_largest_seed(scene, tmp_path):
+    """OSMIS's evaluation noise is drawn from seed + 2: at --seed MAX_SEED the first evaluation overflowed."""
+    config = build_config(overrides={**TINY, "iters": 2, "eval_every": 2, "seed": MAX_SEED})
+    assert _finished(start_training(config, scene, tmp_path / "run")).step == 2
+
+
+@pytest.mark.parametrize("seed", ["3", 3.5, None, -1, 2**64, True])
+def test_library_render_refuses_a_bad_seed(tiny_renderer_run, seed):
+    """Renderer.render read seed "3" as 3 and 3.5 as 3 (a photo recorded under a seed that did not make it), and
+    None or 2**64 ended in a TypeError / ValueError from torch."""
+    run, layout = tiny_renderer_run
+    r = load_renderer(run)
+    ids = r.read_layout(layout)
+    with pytest.raises(ConfigError, match="noise seed"):
+        r.render(ids, seed=seed)
+    if seed is not None:  # a region without a resample seed has its own refusal
+        with pytest.raises(ConfigError, match="noise seed"):
+            r.render(ids, seed=1, region=ids == 2, resample_seed=seed)
+    assert r.render(ids, seed=np.int64(3)).shape == (*r.size, 3)  # numpy integers are seeds
+
+
+def test_library_resample_seed_without_region_is_refused(tiny_renderer_run, tmp_path):
+    """`osmis render --resample-seed S` alone is refused; the library ignored it and rendered the photo of `seed`."""
+    run, layout = tiny_renderer_run
+    r = load_renderer(run)
+    ids = r.read_layout(layout)
+    with pytest.raises(OsmisError, match="region"):
+        r.render(ids, seed=1, resample_seed=9)
+    with pytest.raises(OsmisError, match="--resample-seed needs a region"):
+        render_gallery(run, [layout], tmp_path / "g", n=1, resample_seed=9)
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("device", [3, None, "tpu"])
+def test_load_renderer_refuses_a_bad_device(tiny_renderer_run, device):
+    """load_renderer(run, device=3) passed the 3 to torch, which ended in a RuntimeError about NVIDIA drivers (no
+    GPU here) instead of the ConfigError a bad device string gets."""
+    run, _ = tiny_renderer_run
+    with pytest.raises(ConfigError, match="device"):
+        load_renderer(run, device=device)
+
+
+def test_unknown_metric_lists_the_renderer_measures(tiny_renderer_run, tmp_path, capsys):
+    """`osmis evaluate RENDER_GALLERY --metrics Locality` listed only OSMIS's metrics as the choices, though the
+    renderer measures (locality among them) are what a render gallery is scored with."""
+    run, layout = tiny_renderer_run
+    gallery = render_gallery(run, [layout], tmp_path / "g", n=1)
+    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", "Locality", "--random-weights")
+    assert result.returncode == 2
+    assert "unknown metric 'Locality'" in result.stderr and "locality" in result.stderr.replace("'Locality'", "")
+    assert not (gallery / "metrics.json").exists()
