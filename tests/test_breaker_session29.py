@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import TINY, osmis_cli
+from PIL import Image
 from test_renderer_training import TINY_RENDERER
 
-from osmis_core.application.render import load_renderer, render_gallery
+from osmis_core.application.render import NoiseRecipe, add_to_gallery, load_renderer, render_gallery
 from osmis_core.application.session import start_training
 from osmis_core.config import MAX_SEED, build_config
-from osmis_core.errors import ConfigError, OsmisError
+from osmis_core.errors import ConfigError, DataError, OsmisError
 from osmis_core.events import TrainingFailed, TrainingFinished
 from osmis_core.rng import offset_seed
 
@@ -88,3 +89,35 @@ def test_unknown_metric_lists_the_renderer_measures(tiny_renderer_run, tmp_path,
     assert result.returncode == 2
     assert "unknown metric 'Locality'" in result.stderr and "locality" in result.stderr.replace("'Locality'", "")
     assert not (gallery / "metrics.json").exists()
+
+
+def test_add_to_gallery_records_each_items_resolution(tiny_renderer_run, tmp_path):
+    """README: every render item records its own `resolution`; add_to_gallery's items had none, so a 32x32 layout
+    added to a 64x32 gallery read as the manifest's 64x32."""
+    run, layout = tiny_renderer_run
+    r = load_renderer(run)
+    ids = r.read_layout(layout)
+    add_to_gallery(r, ids, [NoiseRecipe(1)], tmp_path / "g")
+    manifest = add_to_gallery(r, ids[:, :32], [NoiseRecipe(2)], tmp_path / "g")
+    sizes = [item.get("resolution") for item in manifest["items"]]
+    assert sizes == [list(r.size), [32, 32]]
+    for item, size in zip(manifest["items"], sizes):
+        assert np.asarray(Image.open(tmp_path / "g" / item["image"])).shape[:2] == tuple(size)
+
+
+def test_a_recipe_region_of_another_size_is_refused(tiny_renderer_run, tmp_path):
+    """Renderer.render refuses a region of neither the layout's nor the render size, but a NoiseRecipe's region of
+    any size was stretched to the layout (render_recipe, add_to_gallery): other pixels re-drawn than those given."""
+    run, layout = tiny_renderer_run
+    r = load_renderer(run)
+    ids = r.read_layout(layout)
+    recipe = NoiseRecipe(3).rerolled(np.ones((5, 5), bool), 4)
+    with pytest.raises(DataError, match="region is 5x5"):
+        r.render_recipe(ids, recipe)
+    with pytest.raises(DataError, match="region is 5x5"):
+        add_to_gallery(r, ids, [recipe], tmp_path / "g")
+    assert not (tmp_path / "g").exists() and not list(tmp_path.iterdir())
+    # a region of the layout's own size, the layout larger than the render size, is what the paint page passes
+    big = np.kron(ids, np.ones((2, 2), np.int64))
+    photo = r.render_recipe(big, NoiseRecipe(3).rerolled(big == 2, 4))
+    assert np.array_equal(photo, r.render(ids, seed=3, region=ids == 2, resample_seed=4))

@@ -397,6 +397,8 @@ class Renderer:
         if recipe.mode not in NOISE_MODES:
             raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {recipe.mode!r}.")
         ids = self.fit_size(layout)
+        for region, _ in recipe.rerolls:
+            _check_region_shape(region, layout, ids)
         return self.render(ids, recipe.seed, recipe.mode, z=self.recipe_noise(ids, recipe))
 
     @torch.inference_mode()
@@ -418,17 +420,23 @@ class Renderer:
             raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
         ids = self.fit_size(layout)
         if region is not None and np.shape(region) != ids.shape:
-            if np.shape(region) != np.shape(layout):
-                raise DataError(
-                    f"the region is {np.shape(region)[1]}x{np.shape(region)[0]} but the layout is "
-                    f"{np.shape(layout)[1]}x{np.shape(layout)[0]}."
-                )
+            _check_region_shape(region, layout, ids)
             region = _resize_nearest(np.asarray(region, bool), ids.shape)  # the layout was resized
         if z is None:
             z = self.noise(ids, seed, noise, region, resample_seed)
         onehot = F.one_hot(torch.from_numpy(ids), self.num_classes).permute(2, 0, 1)[None].float()
         image = self.generator(onehot.to(self.device), z[None].to(self.device))
         return to_uint8_images(image)[0]
+
+
+def _check_region_shape(region: np.ndarray, layout: np.ndarray, ids: np.ndarray) -> None:
+    """Refuse (DataError) a region to re-draw that has neither the size of the layout as given nor that of its
+    fitted ids: resized to the render size it would cover other pixels than the ones drawn."""
+    if np.shape(region) not in (np.shape(layout), ids.shape):
+        raise DataError(
+            f"the region is {np.shape(region)[1]}x{np.shape(region)[0]} but the layout is "
+            f"{np.shape(layout)[1]}x{np.shape(layout)[0]}."
+        )
 
 
 def load_renderer(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "cpu") -> Renderer:
@@ -893,7 +901,7 @@ def add_to_gallery(
         for k, recipe in enumerate(recipes):
             idx = start + k
             name = f"{idx:04d}.png"
-            image = renderer.render_recipe(ids, recipe)
+            image = renderer.render_recipe(layout, recipe)
             save_png(image, staging / "images" / name)
             save_png(ids8, staging / "masks" / name, colours)
             save_png(overlay(image, ids8), staging / "overlays" / name)
@@ -912,6 +920,7 @@ def add_to_gallery(
                 "mask": f"masks/{name}",
                 "overlay": f"overlays/{name}",
                 "layout": f"masks/{name}",
+                "resolution": [int(v) for v in ids.shape],  # layouts of several accepted sizes differ
                 "seed": int(recipe.seed),
                 "noise": recipe.mode,
                 "run": str(run),
