@@ -121,3 +121,13 @@ def test_a_recipe_region_of_another_size_is_refused(tiny_renderer_run, tmp_path)
     big = np.kron(ids, np.ones((2, 2), np.int64))
     photo = r.render_recipe(big, NoiseRecipe(3).rerolled(big == 2, 4))
     assert np.array_equal(photo, r.render(ids, seed=3, region=ids == 2, resample_seed=4))
+
+
+def test_a_16_bit_layouts_foreign_levels_are_named_as_in_the_file(tiny_renderer_run, tmp_path):
+    """A 16-bit layout with levels 30000 / 60000 for a renderer trained on 8-bit ids was refused naming "grey levels
+    117, 233": the levels brought to 8 bits, which the file does not hold."""
+    run, layout = tiny_renderer_run
+    ids = np.asarray(Image.open(layout)).astype(np.uint16)
+    Image.fromarray(ids * 30000).save(tmp_path / "levels16.png")
+    with pytest.raises(DataError, match=r"levels16.png: grey levels 30000, 60000 fill regions"):
+        load_renderer(run).read_layout(tmp_path / "levels16.png")
