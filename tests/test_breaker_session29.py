@@ -9,6 +9,7 @@ from helpers import TINY, osmis_cli
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
 
+from osmis_core.application.animate import latent_walk
 from osmis_core.application.render import NoiseRecipe, add_to_gallery, load_renderer, render_gallery
 from osmis_core.application.session import start_training
 from osmis_core.config import MAX_SEED, build_config
@@ -131,3 +132,12 @@ def test_a_16_bit_layouts_foreign_levels_are_named_as_in_the_file(tiny_renderer_
     Image.fromarray(ids * 30000).save(tmp_path / "levels16.png")
     with pytest.raises(DataError, match=r"levels16.png: grey levels 30000, 60000 fill regions"):
         load_renderer(run).read_layout(tmp_path / "levels16.png")
+
+
+@pytest.mark.parametrize("loop", ["no", 1, None])
+def test_latent_walk_refuses_a_loop_that_is_no_bool(two_iteration_copy, tmp_path, loop):
+    """latent_walk(..., loop="no") made a looping walk (a non-empty string is true), as gallery_events' ema is refused
+    when it is no bool."""
+    with pytest.raises(OsmisError, match="loop must be True"):
+        latent_walk(two_iteration_copy, tmp_path / "walk.mp4", frames=4, fps=4, loop=loop, device="cpu")
+    assert not (tmp_path / "walk.mp4").exists()
