@@ -141,3 +141,13 @@ def test_latent_walk_refuses_a_loop_that_is_no_bool(two_iteration_copy, tmp_path
     with pytest.raises(OsmisError, match="loop must be True"):
         latent_walk(two_iteration_copy, tmp_path / "walk.mp4", frames=4, fps=4, loop=loop, device="cpu")
     assert not (tmp_path / "walk.mp4").exists()
+
+
+def test_render_from_a_file_says_it_is_no_gallery(tiny_renderer_run, tmp_path, capsys):
+    """`osmis render RUN --from LAYOUT.png` said "LAYOUT.png/manifest.json: cannot be read ([Errno 20] Not a
+    directory: ...)", naming a file that is not there."""
+    run, layout = tiny_renderer_run
+    result = osmis_cli(capsys, "render", run, "--from", layout, "--n", "1", "--out", tmp_path / "g")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {layout}: is a file, not a gallery folder."
+    assert not (tmp_path / "g").exists()
