@@ -1067,6 +1067,15 @@ def cmd_run(args) -> int:
     from .metrics.weights import check_weights_dir
 
     metrics = _metric_list(args)  # a typo is reported now, not after the training
+    from .metrics.registry import RENDERER_METRICS, metric_names
+
+    measures = [m for m in metrics if m in RENDERER_METRICS]
+    if measures:  # every gallery is scored with --metrics, the first a generated one: refused now, not after training
+        raise OsmisError(
+            f"--metrics {measures[0]}: a measure of the galleries of osmis render, and osmis run scores its generated "
+            f"gallery with {', '.join(metric_names())}; score a render gallery (a two-stage job's "
+            "RUN/galleries/two-stage-NAME) with osmis evaluate GALLERY --metrics " + ",".join(measures) + "."
+        )
     check_weights_dir(args.weights_dir)
 
     def evaluation_fits(size) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import TINY, osmis_cli
+from helpers import TINY, osmis_cli, run_job
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
 
@@ -151,3 +151,16 @@ def test_render_from_a_file_says_it_is_no_gallery(tiny_renderer_run, tmp_path, c
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {layout}: is a file, not a gallery folder."
     assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("two_stage", [False, True])
+def test_run_refuses_a_renderer_measure_before_training(scene, tmp_path, capsys, two_stage):
+    """`osmis run DATA [--two-stage] --metrics locality` trained (both models), wrote the galleries, then ended with
+    "locality needs a gallery made by osmis render": the OSMIS gallery, scored first, can never take it."""
+    extra = ["--two-stage", "--ch-r", "4", "--spade-hidden", "8"] if two_stage else []
+    argv = [a if a != "diversity" else "diversity,two_stage_alignment" for a in run_job(scene, tmp_path / "run")]
+    result = osmis_cli(capsys, *argv, *extra)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --metrics two_stage_alignment: a measure of the galleries of osmis render")
+    assert "osmis evaluate GALLERY --metrics two_stage_alignment" in result.stderr
+    assert not (tmp_path / "run").exists()
