@@ -3,6 +3,10 @@ odd kinds, and the two-stage job."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from helpers import TINY, osmis_cli, run_job
@@ -164,3 +168,39 @@ def test_run_refuses_a_renderer_measure_before_training(scene, tmp_path, capsys,
     assert result.stderr.startswith("error: --metrics two_stage_alignment: a measure of the galleries of osmis render")
     assert "osmis evaluate GALLERY --metrics two_stage_alignment" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+_RENDER_WITHOUT_MEMORY = """
+import resource, sys
+import numpy as np
+from osmis_core.application.render import load_renderer
+from osmis_core.errors import DataError
+renderer = load_renderer(sys.argv[1])
+with open("/proc/self/statm") as f:
+    in_use = int(f.read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (in_use + 300 * 2**20, resource.RLIM_INFINITY))  # 300 MB more, no more
+layout = np.zeros((4000, 4000), np.uint8)  # another aspect, sides multiples of 4: rendered at 4000x4000
+layout[:, 2000:] = 1
+try:
+    renderer.render(layout, seed=1, name="big.png")
+except DataError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_a_render_out_of_memory_is_one_sentence(tiny_renderer_run):
+    """A layout of another aspect ratio is rendered at its own size, however large: one of 4000x4000 with too little
+    memory ended in torch's RuntimeError ("DefaultCPUAllocator: can't allocate memory ...") and a traceback."""
+    run, _ = tiny_renderer_run
+    result = subprocess.run(
+        [sys.executable, "-c", _RENDER_WITHOUT_MEMORY, str(run)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert result.stdout.strip() == (
+        "big.png: rendering it at its 4000x4000 size needs more memory than is free (cpu); give a smaller layout, or "
+        "one of the training aspect ratio (resized to 64x32)."
+    ), result.stderr[-2000:]

@@ -34,7 +34,7 @@ from ..data.masks import (
     layout_ids,
 )
 from ..data.sources import data_files, open_mask, pick_evenly
-from ..devices import resolve_device
+from ..devices import is_out_of_memory, resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
 from ..files import atomic_write_bytes, atomic_write_text, discard_staging, swap_dir_in
@@ -410,22 +410,33 @@ class Renderer:
         region: np.ndarray | None = None,
         resample_seed: int | None = None,
         z: torch.Tensor | None = None,
+        name: str = "the layout",
     ) -> np.ndarray:
         """One photo (H x W x 3 uint8) for a layout (H x W int class ids, fitted with fit_size; region, H x W bool
         of the layout's size, resized alike), with the noise of (seed, noise mode[, region, resample_seed]) or a
         given z (z_dim x H x W at the fitted size). Deterministic: the same arguments give the same pixels. A layout
         of one class renders (an OSMIS mask may be all background); the two-class rule of a layout the user gives
-        is checked where it is read (read_layout, `osmis render --layout/--layouts`)."""
+        is checked where it is read (read_layout, `osmis render --layout/--layouts`). name: what a refusal calls the
+        layout (its file); a render that runs out of memory is one (DataError)."""
         if noise not in NOISE_MODES:
             raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
-        ids = self.fit_size(layout)
+        ids = self.fit_size(layout, name)
         if region is not None and np.shape(region) != ids.shape:
             _check_region_shape(region, layout, ids)
             region = _resize_nearest(np.asarray(region, bool), ids.shape)  # the layout was resized
-        if z is None:
-            z = self.noise(ids, seed, noise, region, resample_seed)
-        onehot = F.one_hot(torch.from_numpy(ids), self.num_classes).permute(2, 0, 1)[None].float()
-        image = self.generator(onehot.to(self.device), z[None].to(self.device))
+        try:
+            if z is None:
+                z = self.noise(ids, seed, noise, region, resample_seed)
+            onehot = F.one_hot(torch.from_numpy(ids), self.num_classes).permute(2, 0, 1)[None].float()
+            image = self.generator(onehot.to(self.device), z[None].to(self.device))
+        except RuntimeError as exc:  # a layout of another aspect renders at its own size, however large
+            if not is_out_of_memory(exc):
+                raise
+            (h, w), (th, tw) = ids.shape, self.size
+            raise DataError(
+                f"{name}: rendering it at its {w}x{h} size needs more memory than is free ({self.device}); give a "
+                f"smaller layout, or one of the training aspect ratio (resized to {tw}x{th})."
+            ) from None
         return to_uint8_images(image)[0]
 
 
@@ -695,7 +706,7 @@ def _write_render_files(
             idx = j * n + i
             t0 = time.perf_counter()
             s, rs = seed + i, (resample_seed + i if region is not None else None)
-            image = renderer.render(ids, s, noise, r, rs)
+            image = renderer.render(ids, s, noise, r, rs, name=str(path))
             seconds += time.perf_counter() - t0
             name = f"{idx:0{width}d}.png"
             ids8 = ids.astype(np.uint8)
