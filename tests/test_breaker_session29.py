@@ -3,6 +3,7 @@ odd kinds, and the two-stage job."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -204,3 +205,21 @@ def test_a_render_out_of_memory_is_one_sentence(tiny_renderer_run):
         "big.png: rendering it at its 4000x4000 size needs more memory than is free (cpu); give a smaller layout, or "
         "one of the training aspect ratio (resized to 64x32)."
     ), result.stderr[-2000:]
+
+
+def test_render_gallery_takes_numpy_integers(tiny_renderer_run, tmp_path):
+    """render_gallery(n=np.int64(1)) was refused as "--n must be a whole number ..., got np.int64(1)" (a numpy
+    integer is one; generate_gallery takes it), and a numpy seed alike."""
+    run, layout = tiny_renderer_run
+    gallery = render_gallery(run, [layout], tmp_path / "g", n=np.int64(2), seed=np.uint32(5))
+    manifest = json.loads((gallery / "manifest.json").read_text())
+    assert [item["seed"] for item in manifest["items"]] == [5, 6]
+
+
+def test_render_gallery_refuses_a_region_that_is_no_region(tiny_renderer_run, tmp_path):
+    """render_gallery(region="class1", resample_seed=3) ended in "AttributeError: 'str' object has no attribute
+    'mask'" from deep inside the render."""
+    run, layout = tiny_renderer_run
+    with pytest.raises(OsmisError, match="region must be a Region"):
+        render_gallery(run, [layout], tmp_path / "g", n=1, region="class1", resample_seed=3)
+    assert not (tmp_path / "g").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import shutil
 import time
@@ -545,6 +546,11 @@ def render_gallery(
     )
 
 
+def _whole(value) -> bool:
+    """A whole number: an int or a numpy integer, not a bool (True would count as 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def render_source_label(
     layouts: Sequence[Path] | None,
     region: Region | None = None,
@@ -597,13 +603,21 @@ def render_gallery_events(
     SamplesWritten after each photo's files, GenerationFinished. Raises OsmisError (DataError for a layout) before
     anything is written when an input is unusable. The stream is stopped by closing it (generator.close()) between
     events, that is between photos: the staging folder is removed, and out_dir stays as it was."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
+    if not (_whole(n) and 1 <= n <= MAX_SAMPLES):
         raise OsmisError(f"--n must be a whole number from 1 to {MAX_SAMPLES:,}, got {n!r}.")
+    n = int(n)  # numpy integers overflow near MAX_SEED, and JSON (the manifest) takes Python ints only
     # photo i of a layout uses seed + i (resample_seed + i): each must be a seed torch's generators take
     last = last_first_seed(n)
     for flag, value in (("seed", seed), ("resample-seed", resample_seed)):
-        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= last):
+        if value is not None and not (_whole(value) and 0 <= value <= last):
             raise OsmisError(f"--{flag} must be a whole number between 0 and {last}, got {value!r}.")
+    seed = int(seed)
+    resample_seed = int(resample_seed) if resample_seed is not None else None
+    if region is not None and not isinstance(region, Region):  # a class id or a file name, say
+        raise OsmisError(
+            f"region must be a Region (Region(class_id=C), Region(instance_at=(X, Y)) or read_region(FILE)), got "
+            f"{region!r}."
+        )
     if layouts is not None:
         # a str or a single path (not a list of them), as a library caller may pass, is one layout
         layouts = [Path(layouts)] if isinstance(layouts, (str, os.PathLike)) else [Path(p) for p in layouts]
