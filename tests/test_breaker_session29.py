@@ -250,3 +250,19 @@ def test_a_second_build_of_one_gallery_does_not_break_the_first(tiny_renderer_ru
         pass
     manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
     assert manifest["seed"] == 1 and manifest["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("max_size", "advice"),
+    [(256, "use fewer --num-blocks-r."), (96, "use fewer --num-blocks-r or a larger --max-size.")],
+)
+def test_too_many_renderer_blocks_are_named(scene, tmp_path, capsys, max_size, advice):
+    """`osmis train DATA --model renderer --num-blocks-r 9 --max-size 96` on a 128x64 image said "max_size 96 is too
+    small for a 128x64 image; use at least 96 (--max-size 96)": OSMIS's size search replaced the renderer's sentence,
+    and neither named the blocks asked."""
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY_RENDERER, "max_size": max_size}.items()]
+    result = osmis_cli(capsys, "train", scene, "--out", tmp_path / "run", *flags, "--num-blocks-r", "9", "--iters", "1")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {scene}: the training size ")
+    assert "too small for a renderer with 9 blocks (sides must be multiples of 512); " + advice in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -111,6 +111,7 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
     """
     w, h = _fit(width, height, max_size)
     short = min(w, h)
+    asked = num_blocks is not None
     if num_blocks is None:
         num_blocks = 2
         while short / 2 ** (num_blocks - 1) > 8:
@@ -118,9 +119,12 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
     f = 2**num_blocks
     H, W = int(h // f) * f, int(w // f) * f
     if min(H, W) < f or num_blocks < 2:
+        # what helps: fewer blocks when they were asked, a larger --max-size only when the image was scaled down
+        ways = (["fewer --num-blocks-r"] if asked else []) + (["a larger --max-size"] if w < width else [])
         raise ConfigError(
             f"the training size {int(w)}x{int(h)} is too small for a renderer with {num_blocks} "
-            f"blocks (sides must be multiples of {f}); use a larger --max-size."
+            f"blocks (sides must be multiples of {f}); "
+            + (f"use {' or '.join(ways)}." if ways else "a larger image is needed (images are never enlarged).")
         )
     notes = ()
     if (H, W) != (int(h), int(w)):
