@@ -20,6 +20,7 @@ from osmis_core.application.render import (
     NoiseRecipe,
     add_to_gallery,
     load_renderer,
+    read_region,
     render_gallery,
     render_gallery_events,
 )
@@ -294,3 +295,18 @@ def test_two_starts_of_one_folder_do_not_mix_two_runs(scene, tmp_path):
             pass  # refused: its folder was taken by another start
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)), steps
+
+
+def test_a_transparent_pixel_of_a_region_file_is_outside(tiny_renderer_run, tmp_path):
+    """A region painted on a transparent layer (RGBA, its transparent pixels white, as editors keep them) was read
+    by its colour alone: every pixel nonzero, the whole photo re-drawn instead of the painted part."""
+    run, layout = tiny_renderer_run
+    h, w = np.asarray(Image.open(layout)).shape
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., :3] = 255  # white everywhere, transparent outside the painted box
+    rgba[10:30, 20:50, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "region.png")
+    region = read_region(tmp_path / "region.png")
+    expected = np.zeros((h, w), bool)
+    expected[10:30, 20:50] = True
+    assert np.array_equal(region.mask, expected)

@@ -513,7 +513,10 @@ def read_region(path: str | Path) -> Region:
         raise DataError(f"{path}: region mask file not found.")
     img = open_mask(path)
     a = np.asarray(img.convert("L") if img.mode not in ("P", "L", "1") else img)
-    return Region(mask=a != 0, mask_name=str(path))
+    inside = a != 0
+    if "A" in img.getbands():  # a region painted on a transparent layer: a transparent pixel is outside, whatever
+        inside &= np.asarray(img.getchannel("A")) != 0  # colour it keeps (editors often keep white there)
+    return Region(mask=inside, mask_name=str(path))
 
 
 def render_gallery(
