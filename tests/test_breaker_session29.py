@@ -23,6 +23,7 @@ from osmis_core.application.render import (
     read_region,
     render_gallery,
     render_gallery_events,
+    save_layout,
 )
 from osmis_core.application.session import start_training
 from osmis_core.config import MAX_SEED, build_config
@@ -310,3 +311,11 @@ def test_a_transparent_pixel_of_a_region_file_is_outside(tiny_renderer_run, tmp_
     expected = np.zeros((h, w), bool)
     expected[10:30, 20:50] = True
     assert np.array_equal(region.mask, expected)
+
+
+@pytest.mark.parametrize("values", [np.full((4, 4), 1.7), np.full((4, 4), np.nan)])
+def test_save_layout_refuses_values_that_are_no_class_ids(tmp_path, values):
+    """save_layout wrote 1.7 as class 1 and NaN as class 0, where Renderer.fit_size refuses a float layout."""
+    with pytest.raises(DataError, match="integer class ids"):
+        save_layout(values, tmp_path / "layout.png")
+    assert not list(tmp_path.iterdir())

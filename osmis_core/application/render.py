@@ -839,6 +839,8 @@ def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = 
     change or break the run)."""
     path = Path(path)
     ids = np.asarray(ids)
+    if ids.dtype != np.bool_ and not np.issubdtype(ids.dtype, np.integer):  # 1.7 would be saved as class 1, NaN as 0
+        raise DataError(f"{path}: a layout must hold integer class ids (or booleans for classes 0/1), got {ids.dtype}.")
     if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() > 255:
         raise DataError(f"{path}: a layout must be a non-empty 2-D map of class ids 0..255.")
     owner = run_reads(run_dir, path) if run_dir is not None else None
