@@ -19,6 +19,7 @@ from osmis_core.application.animate import latent_walk
 from osmis_core.application.render import (
     NoiseRecipe,
     add_to_gallery,
+    layouts_in,
     load_renderer,
     read_region,
     render_gallery,
@@ -319,3 +320,25 @@ def test_save_layout_refuses_values_that_are_no_class_ids(tmp_path, values):
     with pytest.raises(DataError, match="integer class ids"):
         save_layout(values, tmp_path / "layout.png")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="evaluate reads every gallery as pictures of one size (metrics.evaluate's image loading), while osmis "
+    "render makes galleries of several sizes; the renderer measures would need per-item sizes",
+)
+def test_a_render_gallery_of_several_sizes_can_be_scored(tiny_renderer_run, tmp_path, capsys):
+    """README: layouts of several accepted sizes are rendered together (each item records its resolution), but
+    `osmis evaluate` refused such a gallery for any metric, locality included: "the generated image is 32x64, not
+    64x32 as 0000.png; a gallery's pictures all have one size"."""
+    run, layout = tiny_renderer_run
+    (tmp_path / "layouts").mkdir()
+    ids = np.asarray(Image.open(layout))
+    Image.fromarray(ids, "L").save(tmp_path / "layouts" / "wide.png")
+    Image.fromarray(np.ascontiguousarray(ids.T), "L").save(tmp_path / "layouts" / "tall.png")  # rendered as is
+    gallery = render_gallery(run, layouts_in(tmp_path / "layouts"), tmp_path / "g", n=1)
+    sizes = {tuple(item["resolution"]) for item in json.loads((gallery / "manifest.json").read_text())["items"]}
+    assert len(sizes) == 2
+    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", "locality", "--random-weights")
+    assert result.returncode == 0, result.stderr
+    assert "locality_class" in json.loads((gallery / "metrics.json").read_text())
