@@ -26,7 +26,7 @@ from osmis_core.application.render import (
     render_gallery_events,
     save_layout,
 )
-from osmis_core.application.session import start_training
+from osmis_core.application.session import resume_training, start_training
 from osmis_core.config import MAX_SEED, build_config
 from osmis_core.errors import ConfigError, DataError, OsmisError
 from osmis_core.events import TrainingFailed, TrainingFinished
@@ -342,3 +342,12 @@ def test_a_render_gallery_of_several_sizes_can_be_scored(tiny_renderer_run, tmp_
     result = osmis_cli(capsys, "evaluate", gallery, "--metrics", "locality", "--random-weights")
     assert result.returncode == 0, result.stderr
     assert "locality_class" in json.loads((gallery / "metrics.json").read_text())
+
+
+def test_resume_names_an_option_the_runs_model_does_not_read(tiny_renderer_run):
+    """resume_training(RENDERER_RUN, {"ch_g": 8}) said "was made with another config (ch_g = 32, asked --ch-g 8)",
+    as if the renderer had a ch_g to change, where --eval-every (also OSMIS's) got "does not apply to --model
+    renderer"."""
+    run, _ = tiny_renderer_run
+    with pytest.raises(ConfigError, match=r"^--ch-g does not apply to --model renderer; its generator width is --ch-r"):
+        resume_training(run, {"iters": 4, "ch_g": 8})
