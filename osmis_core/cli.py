@@ -28,7 +28,7 @@ from .config import (
     option_type,
     preset_names,
 )
-from .errors import OsmisError
+from .errors import ConfigError, OsmisError
 from .stops import Terminated, clear_stops, raise_stop, raise_stop_again, stop_raised
 
 EXIT_USER_ERROR = 2
@@ -1088,6 +1088,17 @@ def cmd_run(args) -> int:
 
     checkpoint = _checkpoint_arg(args.checkpoint)
     renderer_config = None
+
+    def renderer_fits(size) -> None:
+        """The renderer stage can train on data of size (W, H): checked before OSMIS trains, not after."""
+        from .training.renderer_trainer import renderer_architecture
+
+        if renderer_config is not None:
+            try:
+                renderer_architecture(renderer_config, *size)
+            except ConfigError as exc:
+                raise ConfigError(f"{args.data}: {exc}") from None
+
     if args.two_stage and _overrides(args).get("model", "osmis") != "osmis":
         raise OsmisError(
             f"--two-stage trains OSMIS, then the renderer, on the same data; --model {args.model} does not apply "
@@ -1169,7 +1180,7 @@ def cmd_run(args) -> int:
             args.data,
             run_dir,
             args.mask,
-            check=lambda _, data: evaluation_fits(data.images.shape[-2:]),
+            check=lambda _, data: (evaluation_fits(data.images.shape[-2:]), renderer_fits(data.original_size)),
             name_as=_named_as_given(args, config.model),
         )
     stop_signals: list[int] = []

@@ -351,3 +351,16 @@ def test_resume_names_an_option_the_runs_model_does_not_read(tiny_renderer_run):
     run, _ = tiny_renderer_run
     with pytest.raises(ConfigError, match=r"^--ch-g does not apply to --model renderer; its generator width is --ch-r"):
         resume_training(run, {"iters": 4, "ch_g": 8})
+
+
+def test_two_stage_checks_the_renderers_size_before_osmis_trains(scene, tmp_path, capsys):
+    """`osmis run DATA --two-stage --num-blocks-r 9` trained OSMIS and wrote its gallery, then the renderer stage
+    found the data too small for 9 blocks: a refusal after the work, with half a job in RUN."""
+    argv = run_job(scene, tmp_path / "run", "--two-stage", "--ch-r", "4", "--spade-hidden", "8", "--num-blocks-r", "9")
+    result = osmis_cli(capsys, *argv)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"error: {scene}: the training size 96x48 is too small for a renderer with 9 blocks"
+    )
+    assert "started at iteration" not in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -37,12 +37,17 @@ BN_REFRESH_BATCHES = 10  # no-grad passes that re-estimate the EMA's batch-norm 
 PREVIEW_WARPS = 3  # previews: the training layout, this many fixed TPS warps of it, and one edited layout
 
 
+def renderer_architecture(config: OsmisConfig, width: int, height: int) -> RendererArchitecture:
+    """The renderer's architecture for data of width x height pixels (its --max-size and --num-blocks-r). Raises
+    ConfigError when the data is too small for it: `osmis run --two-stage` asks before OSMIS trains."""
+    return recommend_renderer(width, height, config.data.max_size, config.renderer.num_blocks_r)
+
+
 def load_renderer_data(
     config: OsmisConfig, data_path: str | Path, mask_path: str | Path | None, device: torch.device
 ) -> TrainingData:
     """The training pairs at the renderer's training size (sides multiples of 2^m); masks are required."""
     d = config.data
-    blocks = config.renderer.num_blocks_r
     data = load_training_data(
         data_path,
         mask_path,
@@ -52,7 +57,7 @@ def load_renderer_data(
         background_colour=d.background_color,
         max_frames=d.max_frames,
         device=device,
-        architecture_for=lambda w, h: recommend_renderer(w, h, d.max_size, blocks),
+        architecture_for=lambda w, h: renderer_architecture(config, w, h),
     )
     if data.masks is None:
         raise DataError(
