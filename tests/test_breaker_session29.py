@@ -1,5 +1,14 @@
 """Breaker session 29: the library as README's Library and Layout renderer sections document it, renderer layouts of
-odd kinds, and the two-stage job."""
+odd kinds, and the two-stage job. One test per finding; fixed unless marked xfail.
+
+Held up (tried, no finding): layouts as palette / grey / 16-bit ids / RGB / RGBA (transparent too) / JPEG / GIF
+(animated: first frame) / TIFF float and int32 / LA, resized or of another aspect, huge (8192x4096); unseen class
+ids, one class, empty and truncated files, a folder of layouts with one bad file (nothing written), --from of
+damaged galleries; seeds and counts at and past their limits on the CLI; pausing, stopping while paused, a
+stopped control reused, a run in a thread stopped from another, an event stream closed, dropped or left by an
+exception (the gallery as it was, no staging left); renders from 4 threads equal to sequential ones; resampling
+changes nothing outside the grown region; the two-stage gallery renders exactly OSMIS's masks; a 300-iteration
+renderer's photos follow the layout (red disc, blue box, of the training and a transposed layout)."""
 
 from __future__ import annotations
 
