@@ -373,3 +373,13 @@ def test_two_stage_checks_the_renderers_size_before_osmis_trains(scene, tmp_path
     )
     assert "started at iteration" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_load_renderer_best_says_a_renderer_keeps_no_best(tiny_renderer_run):
+    """load_renderer(run, checkpoint="best") said "the run kept no best checkpoint (it is written at evaluations, see
+    --eval-every and --keep-best)", options a renderer run refuses; `osmis render --checkpoint best` is refused as
+    "--checkpoint must be 'latest' or a step number"."""
+    run, _ = tiny_renderer_run
+    with pytest.raises(OsmisError, match=r"^--checkpoint must be 'latest' or a step number, got 'best'\.$"):
+        load_renderer(run, checkpoint="best")
+    assert load_renderer(run, checkpoint=" 2 ").step == 2

@@ -58,7 +58,7 @@ from .gallery import (
     staging_folder,
     write_index_html,
 )
-from .runfolder import RunFolder, normalise_path, recorded_source, run_reads
+from .runfolder import RunFolder, checkpoint_name, normalise_path, recorded_source, run_reads
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,8 @@ class Renderer:
     ) -> Renderer:
         """The batch-norm-refreshed EMA generator of a renderer run's checkpoint. Raises OsmisError for a missing
         run, an OSMIS run, or a damaged checkpoint."""
+        # a renderer run never evaluates, so keeps no best (the CLI's --checkpoint of osmis render says the same)
+        checkpoint = checkpoint_name(checkpoint, ("latest",))
         folder = RunFolder(run_dir)
         folder.require()
         state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
