@@ -31,7 +31,7 @@ from .config import (
     preset_names,
     read_number,
 )
-from .errors import OsmisError
+from .errors import ConfigError, OsmisError
 from .stops import Terminated, clear_stops, raise_stop, raise_stop_again, stop_raised
 
 EXIT_USER_ERROR = 2
@@ -974,7 +974,10 @@ def _metric_list(args) -> list[str]:
     unknown = [m for m in metrics if m not in metric_names() and m not in RENDERER_METRICS]
     if unknown or not metrics:
         problem = f"unknown metric '{unknown[0]}'" if unknown else "no metric given"
-        raise OsmisError(f"--metrics: {problem}; choose from {', '.join(metric_names())}.")
+        raise OsmisError(
+            f"--metrics: {problem}; choose from {', '.join(metric_names())}, and for galleries of osmis render "
+            f"{', '.join(RENDERER_METRICS)}."
+        )
     if args.miou_steps is not None and args.miou_steps < 1:
         raise OsmisError(f"--miou-steps must be at least 1, got {args.miou_steps}.")
     if args.time_budget is not None and not 0 <= args.time_budget < math.inf:
@@ -1083,6 +1086,15 @@ def cmd_run(args) -> int:
     from .metrics.weights import check_weights_dir
 
     metrics = _metric_list(args)  # a typo is reported now, not after the training
+    from .metrics.registry import RENDERER_METRICS, metric_names
+
+    measures = [m for m in metrics if m in RENDERER_METRICS]
+    if measures:  # every gallery is scored with --metrics, the first a generated one: refused now, not after training
+        raise OsmisError(
+            f"--metrics {measures[0]}: a measure of the galleries of osmis render, and osmis run scores its generated "
+            f"gallery with {', '.join(metric_names())}; score a render gallery (a two-stage job's "
+            "RUN/galleries/two-stage-NAME) with osmis evaluate GALLERY --metrics " + ",".join(measures) + "."
+        )
     check_weights_dir(args.weights_dir)
 
     def evaluation_fits(size) -> None:
@@ -1095,6 +1107,17 @@ def cmd_run(args) -> int:
 
     checkpoint = _checkpoint_arg(args.checkpoint)
     renderer_config = None
+
+    def renderer_fits(size) -> None:
+        """The renderer stage can train on data of size (W, H): checked before OSMIS trains, not after."""
+        from .training.renderer_trainer import renderer_architecture
+
+        if renderer_config is not None:
+            try:
+                renderer_architecture(renderer_config, *size)
+            except ConfigError as exc:
+                raise ConfigError(f"{args.data}: {exc}") from None
+
     if args.two_stage and _overrides(args).get("model", "osmis") != "osmis":
         raise OsmisError(
             f"--two-stage trains OSMIS, then the renderer, on the same data; --model {args.model} does not apply "
@@ -1178,7 +1201,7 @@ def cmd_run(args) -> int:
             args.data,
             run_dir,
             args.mask,
-            check=lambda _, data: evaluation_fits(data.images.shape[-2:]),
+            check=lambda _, data: (evaluation_fits(data.images.shape[-2:]), renderer_fits(data.original_size)),
             name_as=_named_as_given(args, config.model),
         )
     stop_signals: list[int] = []

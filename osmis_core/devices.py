@@ -45,3 +45,10 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "bf16" or (precision == "auto" and native_bf16(device)):
         return torch.bfloat16
     return None
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether torch failed to allocate memory: a GPU's torch.OutOfMemoryError, or the CPU allocator's RuntimeError
+    ("DefaultCPUAllocator: can't allocate memory", "not enough memory"), which has no class of its own."""
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in text or "not enough memory" in text

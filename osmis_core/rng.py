@@ -27,3 +27,11 @@ def seeded_global_rng(seed: int, restore: bool) -> Iterator[None]:
         else:
             torch.manual_seed(seed)
             yield
+
+
+def offset_seed(seed: int, offset: int) -> int:
+    """The seed `offset` past a run's --seed (seed + 1 draws the preview noise, seed + 2 the evaluation noise, the
+    renderer's batch-norm refresh and preview layouts more), wrapped modulo 2**64: torch's generators take 0..2**64-1,
+    and a --seed near config.MAX_SEED would otherwise overflow at the first preview or evaluation (seeds below it are
+    unchanged)."""
+    return (int(seed) + offset) % 2**64

@@ -91,6 +91,8 @@ def latent_walk(
     OsmisError for a bad number (WALK_LIMITS), a missing or damaged checkpoint, an unwritable output or one among
     the run's own files or training data (runfolder.run_reads)."""
     check_walk_numbers(frames, fps, seed)
+    if not isinstance(loop, bool):  # loop="no" would be truthy: a looping walk that was not asked for
+        raise OsmisError(f"loop must be True (--loop: the walk returns to its start) or False, got {loop!r}.")
     if out is not None and Path(out).suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise OsmisError(f"{out}: the latent walk is written as .mp4, .mkv or .mov.")
     given = normalise_path(out) if out is not None else None

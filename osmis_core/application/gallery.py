@@ -462,6 +462,8 @@ def read_manifest(gallery: str | Path) -> dict:
         if not Path(gallery).exists():  # e.g. a gallery the app shows, renamed or deleted since
             raise DataError(f"{Path(gallery)}: the gallery folder is not there (renamed or deleted?).") from None
         raise DataError(f"{Path(gallery)}: not a gallery (no {MANIFEST}).") from None
+    except NotADirectoryError:  # not "GALLERY/manifest.json: cannot be read ([Errno 20] Not a directory ...)"
+        raise DataError(f"{Path(gallery)}: is a file, not a gallery folder.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot be read ({exc}).") from None
     except (ValueError, RecursionError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import shutil
 import time
@@ -34,7 +35,7 @@ from ..data.masks import (
     layout_ids,
 )
 from ..data.sources import data_files, open_mask, pick_evenly, same_aspect
-from ..devices import resolve_device
+from ..devices import is_out_of_memory, resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
 from ..files import atomic_write_bytes, atomic_write_text, discard_staging, resolved_path, swap_dir_in
@@ -57,7 +58,7 @@ from .gallery import (
     staging_folder,
     write_index_html,
 )
-from .runfolder import RunFolder, normalise_path, recorded_source, run_reads
+from .runfolder import RunFolder, checkpoint_name, normalise_path, recorded_source, run_reads
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ class Renderer:
     ) -> Renderer:
         """The batch-norm-refreshed EMA generator of a renderer run's checkpoint. Raises OsmisError for a missing
         run, an OSMIS run, or a damaged checkpoint."""
+        # a renderer run never evaluates, so keeps no best (the CLI's --checkpoint of osmis render says the same)
+        checkpoint = checkpoint_name(checkpoint, ("latest",))
         folder = RunFolder(run_dir)
         folder.require()
         state = folder.load_checkpoint(checkpoint, fallback=(checkpoint == "latest"))
@@ -166,7 +169,9 @@ class Renderer:
             z_spatial=r.noise_spatial,
         )
         g.load_state_dict(state["generator_render"])
-        dev = resolve_device(device) if isinstance(device, str) else device
+        # a torch.device is checked as its name is (a device=3 or a cuda device without a GPU is a ConfigError, not
+        # torch's RuntimeError at the first tensor moved there)
+        dev = resolve_device(str(device) if isinstance(device, torch.device) else device)
         g = g.to(dev).eval().requires_grad_(False)
         values, mask_kind = state.get("class_values"), state.get("mask_kind")
         if "class_values" not in state or "mask_kind" not in state:  # a checkpoint made before they were recorded
@@ -367,6 +372,8 @@ class Renderer:
     ) -> torch.Tensor:
         """z_dim x H x W noise of (seed, mode), re-drawn inside `region` from resample_seed (docs/renderer.md
         section 3.2)."""
+        if region is None and resample_seed is not None:  # as `osmis render --resample-seed` alone is refused
+            raise OsmisError("a resample seed re-draws the noise of a region: give the region too.")
         z = noise_map(ids, self.generator.z_dim, seed, mode, self.generator.z_spatial)
         if region is not None:
             if resample_seed is None:
@@ -393,6 +400,8 @@ class Renderer:
         if recipe.mode not in NOISE_MODES:
             raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {recipe.mode!r}.")
         ids = self.fit_size(layout)
+        for region, _ in recipe.rerolls:
+            _check_region_shape(region, layout, ids)
         return self.render(ids, recipe.seed, recipe.mode, z=self.recipe_noise(ids, recipe))
 
     @torch.inference_mode()
@@ -404,27 +413,44 @@ class Renderer:
         region: np.ndarray | None = None,
         resample_seed: int | None = None,
         z: torch.Tensor | None = None,
+        name: str = "the layout",
     ) -> np.ndarray:
         """One photo (H x W x 3 uint8) for a layout (H x W int class ids, fitted with fit_size; region, H x W bool
         of the layout's size, resized alike), with the noise of (seed, noise mode[, region, resample_seed]) or a
         given z (z_dim x H x W at the fitted size). Deterministic: the same arguments give the same pixels. A layout
         of one class renders (an OSMIS mask may be all background); the two-class rule of a layout the user gives
-        is checked where it is read (read_layout, `osmis render --layout/--layouts`)."""
+        is checked where it is read (read_layout, `osmis render --layout/--layouts`). name: what a refusal calls the
+        layout (its file); a render that runs out of memory is one (DataError)."""
         if noise not in NOISE_MODES:
             raise OsmisError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
-        ids = self.fit_size(layout)
+        ids = self.fit_size(layout, name)
         if region is not None and np.shape(region) != ids.shape:
-            if np.shape(region) != np.shape(layout):
-                raise DataError(
-                    f"the region is {np.shape(region)[1]}x{np.shape(region)[0]} but the layout is "
-                    f"{np.shape(layout)[1]}x{np.shape(layout)[0]}."
-                )
+            _check_region_shape(region, layout, ids)
             region = _resize_nearest(np.asarray(region, bool), ids.shape)  # the layout was resized
-        if z is None:
-            z = self.noise(ids, seed, noise, region, resample_seed)
-        onehot = F.one_hot(torch.from_numpy(ids), self.num_classes).permute(2, 0, 1)[None].float()
-        image = self.generator(onehot.to(self.device), z[None].to(self.device))
+        try:
+            if z is None:
+                z = self.noise(ids, seed, noise, region, resample_seed)
+            onehot = F.one_hot(torch.from_numpy(ids), self.num_classes).permute(2, 0, 1)[None].float()
+            image = self.generator(onehot.to(self.device), z[None].to(self.device))
+        except RuntimeError as exc:  # a layout of another aspect renders at its own size, however large
+            if not is_out_of_memory(exc):
+                raise
+            (h, w), (th, tw) = ids.shape, self.size
+            raise DataError(
+                f"{name}: rendering it at its {w}x{h} size needs more memory than is free ({self.device}); give a "
+                f"smaller layout, or one of the training aspect ratio (resized to {tw}x{th})."
+            ) from None
         return to_uint8_images(image)[0]
+
+
+def _check_region_shape(region: np.ndarray, layout: np.ndarray, ids: np.ndarray) -> None:
+    """Refuse (DataError) a region to re-draw that has neither the size of the layout as given nor that of its
+    fitted ids: resized to the render size it would cover other pixels than the ones drawn."""
+    if np.shape(region) not in (np.shape(layout), ids.shape):
+        raise DataError(
+            f"the region is {np.shape(region)[1]}x{np.shape(region)[0]} but the layout is "
+            f"{np.shape(layout)[1]}x{np.shape(layout)[0]}."
+        )
 
 
 def load_renderer(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "cpu") -> Renderer:
@@ -489,7 +515,10 @@ def read_region(path: str | Path) -> Region:
         raise DataError(f"{path}: region mask file not found.")
     img = open_mask(path)
     a = np.asarray(img.convert("L") if img.mode not in ("P", "L", "1") else img)
-    return Region(mask=a != 0, mask_name=str(path))
+    inside = a != 0
+    if "A" in img.getbands():  # a region painted on a transparent layer: a transparent pixel is outside, whatever
+        inside &= np.asarray(img.getchannel("A")) != 0  # colour it keeps (editors often keep white there)
+    return Region(mask=inside, mask_name=str(path))
 
 
 def render_gallery(
@@ -520,6 +549,11 @@ def render_gallery(
             run_dir, layouts, out_dir, n, seed, noise, region, resample_seed, device, checkpoint, one_class_ok
         )
     )
+
+
+def _whole(value) -> bool:
+    """A whole number: an int or a numpy integer, not a bool (True would count as 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def render_source_label(
@@ -574,13 +608,21 @@ def render_gallery_events(
     SamplesWritten after each photo's files, GenerationFinished. Raises OsmisError (DataError for a layout) before
     anything is written when an input is unusable. The stream is stopped by closing it (generator.close()) between
     events, that is between photos: the staging folder is removed, and out_dir stays as it was."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
+    if not (_whole(n) and 1 <= n <= MAX_SAMPLES):
         raise OsmisError(f"--n must be a whole number from 1 to {MAX_SAMPLES:,}, got {n!r}.")
+    n = int(n)  # numpy integers overflow near MAX_SEED, and JSON (the manifest) takes Python ints only
     # photo i of a layout uses seed + i (resample_seed + i): each must be a seed torch's generators take
     last = last_first_seed(n)
     for flag, value in (("seed", seed), ("resample-seed", resample_seed)):
-        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= last):
+        if value is not None and not (_whole(value) and 0 <= value <= last):
             raise OsmisError(f"--{flag} must be a whole number between 0 and {last}, got {value!r}.")
+    seed = int(seed)
+    resample_seed = int(resample_seed) if resample_seed is not None else None
+    if region is not None and not isinstance(region, Region):  # a class id or a file name, say
+        raise OsmisError(
+            f"region must be a Region (Region(class_id=C), Region(instance_at=(X, Y)) or read_region(FILE)), got "
+            f"{region!r}."
+        )
     if layouts is not None:
         # a str or a single path (not a list of them), as a library caller may pass, is one layout
         layouts = [Path(layouts)] if isinstance(layouts, (str, os.PathLike)) else [Path(p) for p in layouts]
@@ -590,6 +632,11 @@ def render_gallery_events(
         raise OsmisError(f"--noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}.")
     if region is not None and resample_seed is None:
         raise OsmisError("--resample, --resample-class and --resample-instance need --resample-seed.")
+    if region is None and resample_seed is not None:  # it would be ignored, and the gallery not the one asked for
+        raise OsmisError(
+            "--resample-seed needs a region to re-draw: give --resample REGION.png, --resample-class C or "
+            "--resample-instance X,Y."
+        )
     renderer = Renderer.load(run_dir, checkpoint, device)
     # 1. check every input first: (layout file, its ids as in the file, ids at the render size)
     if layouts is None:
@@ -678,7 +725,7 @@ def _write_render_files(
             idx = j * n + i
             t0 = time.perf_counter()
             s, rs = seed + i, (resample_seed + i if region is not None else None)
-            image = renderer.render(ids, s, noise, r, rs)
+            image = renderer.render(ids, s, noise, r, rs, name=str(path))
             seconds += time.perf_counter() - t0
             name = f"{idx:0{width}d}.png"
             ids8 = ids.astype(np.uint8)
@@ -794,6 +841,8 @@ def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = 
     change or break the run)."""
     path = Path(path)
     ids = np.asarray(ids)
+    if ids.dtype != np.bool_ and not np.issubdtype(ids.dtype, np.integer):  # 1.7 would be saved as class 1, NaN as 0
+        raise DataError(f"{path}: a layout must hold integer class ids (or booleans for classes 0/1), got {ids.dtype}.")
     if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() > 255:
         raise DataError(f"{path}: a layout must be a non-empty 2-D map of class ids 0..255.")
     owner = run_reads(run_dir, path) if run_dir is not None else None
@@ -884,7 +933,7 @@ def add_to_gallery(
         for k, recipe in enumerate(recipes):
             idx = start + k
             name = f"{idx:04d}.png"
-            image = renderer.render_recipe(ids, recipe)
+            image = renderer.render_recipe(layout, recipe)
             save_png(image, staging / "images" / name)
             save_png(ids8, staging / "masks" / name, colours)
             save_png(overlay(image, ids8), staging / "overlays" / name)
@@ -903,6 +952,7 @@ def add_to_gallery(
                 "mask": f"masks/{name}",
                 "overlay": f"overlays/{name}",
                 "layout": f"masks/{name}",
+                "resolution": [int(v) for v in ids.shape],  # layouts of several accepted sizes differ
                 "seed": int(recipe.seed),
                 "noise": recipe.mode,
                 "run": str(run),

@@ -293,6 +293,8 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
     changes = {k: v for k, v in asked.items() if stored.get(k) != v}
     # a library caller's unknown name or {"iters": "8"}, before a change is looked up or compared with the step
     check_given_values(changes, typed)
+    # an option the run's model does not read says so, not "made with another config" (a renderer run has ch_g)
+    check_model_options(saved.model, changes)
     bad = sorted(set(changes) - set(RESUMABLE_OPTIONS))
     if bad:
         k = bad[0]
@@ -306,7 +308,6 @@ def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Colle
         # shows it and passes it back on Continue): no new value given
         if name not in asked or (name not in typed and asked[name] == COUNT_LIMIT):
             raise ConfigError(sentence)
-    check_model_options(saved.model, changes)
     step = int(state["step"])
     if "iters" in changes and changes["iters"] <= step:
         # a length at or below the step would rewrite run.json's iters (and move the learning-rate schedule) to a

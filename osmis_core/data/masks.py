@@ -173,6 +173,7 @@ def layout_ids(
     if colour_trained and kind != "index":
         return None
     full = 65535 if kind == "grey16" else 255
+    in_file = a  # the values as the file holds them, which a refusal names (not those brought to another bit depth)
     if class_values and kind != "index" and (kind == "grey16") != (max(class_values) > 255):
         # the layout's bit depth is not the training masks': compare them at 8 bits (0/65535 and 0/255 are both
         # black and white; 32768 and 128 both half grey)
@@ -203,6 +204,8 @@ def layout_ids(
         return np.abs(a[..., None] - levels).argmin(-1)
     foreign = [int(v) for v in uniq[~known]]
     named = [v for v in foreign if v >= num_classes] or foreign  # a class id among them is not the news
+    if in_file is not a:  # a level brought to the training masks' bit depth: name one of the file's own for it
+        named = [int(in_file[a == v].min()) for v in named]
     what = (
         f"grey level {named[0]} fills a region of its own but is"
         if len(named) == 1

@@ -558,6 +558,8 @@ def load_training_data(
             else recommend(width, height, max_size, num_blocks_g, num_blocks_d, num_blocks_d0)
         )
     except ConfigError as exc:
+        if architecture_for is not None:  # the renderer's own sizes say what is wrong (_too_small searches OSMIS's)
+            raise ConfigError(f"{source.path}: {exc}") from None
         raise _too_small(
             source.path, subject, width, height, max_size, (num_blocks_g, num_blocks_d, num_blocks_d0), exc
         ) from None

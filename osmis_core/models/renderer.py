@@ -8,6 +8,7 @@ a gallery can record seeds instead of tensors and re-make any photo exactly.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -110,6 +111,7 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
     """
     w, h = _fit(width, height, max_size)
     short = min(w, h)
+    asked = num_blocks is not None
     if num_blocks is None:
         num_blocks = 2
         while short / 2 ** (num_blocks - 1) > 8:
@@ -117,9 +119,12 @@ def recommend_renderer(width: int, height: int, max_size: int, num_blocks: int |
     f = 2**num_blocks
     H, W = int(h // f) * f, int(w // f) * f
     if min(H, W) < f or num_blocks < 2:
+        # what helps: fewer blocks when they were asked, a larger --max-size only when the image was scaled down
+        ways = (["fewer --num-blocks-r"] if asked else []) + (["a larger --max-size"] if w < width else [])
         raise ConfigError(
             f"the training size {int(w)}x{int(h)} is too small for a renderer with {num_blocks} "
-            f"blocks (sides must be multiples of {f}); use a larger --max-size."
+            f"blocks (sides must be multiples of {f}); "
+            + (f"use {' or '.join(ways)}." if ways else "a larger image is needed (images are never enlarged).")
         )
     notes = ()
     if (H, W) != (int(h), int(w)):
@@ -168,6 +173,9 @@ def noise_map(ids: np.ndarray, z_dim: int, seed: int, mode: str, spatial: int = 
     """
     if mode not in NOISE_MODES:
         raise ConfigError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {mode!r}.")
+    # torch takes 0..2**64-1; int() would quietly truncate 3.5 and read "3", and a larger seed overflows in torch
+    if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= seed < 2**64):
+        raise ConfigError(f"a noise seed must be a whole number from 0 to {2**64 - 1}, got {seed!r}.")
     gen = torch.Generator().manual_seed(int(seed))
     h, w = ids.shape
     if not 0 <= spatial <= z_dim:

@@ -18,6 +18,7 @@ from ..data.sources import TrainingData
 from ..errors import ConfigError
 from ..events import Event, HealthEvent, RolledBack, StepEval
 from ..models.layers import class_ids
+from ..rng import offset_seed
 from .health import Alarm, DiscriminatorSpike, DiversityCollapse, EmptyMasks, MissingClass, NonFinite
 
 if TYPE_CHECKING:
@@ -290,7 +291,7 @@ class TrainingMonitor:
             return None
         if self._evaluator is None:
             noise = t.generator.sample_noise(
-                EVAL_SAMPLES, torch.Generator().manual_seed(t.config.run.seed + EVAL_NOISE_SEED_OFFSET)
+                EVAL_SAMPLES, torch.Generator().manual_seed(offset_seed(t.config.run.seed, EVAL_NOISE_SEED_OFFSET))
             )
             self._evaluator = TrainingEvaluator(t.data, noise, t.device)
             self._best = BestTracker(t.config.run.keep_best, t.folder.read_best())

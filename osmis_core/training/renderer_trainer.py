@@ -30,10 +30,17 @@ from ..models.renderer import (
     refresh_batch_norm,
 )
 from ..models.visual import preview_grid, to_uint8_images
+from ..rng import offset_seed
 from .trainer import StepLosses, Trainer
 
 BN_REFRESH_BATCHES = 10  # no-grad passes that re-estimate the EMA's batch-norm statistics before sampling
 PREVIEW_WARPS = 3  # previews: the training layout, this many fixed TPS warps of it, and one edited layout
+
+
+def renderer_architecture(config: OsmisConfig, width: int, height: int) -> RendererArchitecture:
+    """The renderer's architecture for data of width x height pixels (its --max-size and --num-blocks-r). Raises
+    ConfigError when the data is too small for it: `osmis run --two-stage` asks before OSMIS trains."""
+    return recommend_renderer(width, height, config.data.max_size, config.renderer.num_blocks_r)
 
 
 def load_renderer_data(
@@ -41,7 +48,6 @@ def load_renderer_data(
 ) -> TrainingData:
     """The training pairs at the renderer's training size (sides multiples of 2^m); masks are required."""
     d = config.data
-    blocks = config.renderer.num_blocks_r
     data = load_training_data(
         data_path,
         mask_path,
@@ -51,7 +57,7 @@ def load_renderer_data(
         background_colour=d.background_color,
         max_frames=d.max_frames,
         device=device,
-        architecture_for=lambda w, h: recommend_renderer(w, h, d.max_size, blocks),
+        architecture_for=lambda w, h: renderer_architecture(config, w, h),
     )
     if data.masks is None:
         raise DataError(
@@ -293,7 +299,7 @@ class RendererTrainer(Trainer):
         if self._render_cache is not None and self._render_cache[0] == self.step:
             return self._render_cache[1]
         g = copy.deepcopy(self.generator_ema)
-        gen = torch.Generator().manual_seed(self.config.run.seed + 2)
+        gen = torch.Generator().manual_seed(offset_seed(self.config.run.seed, 2))
         b = self.config.optimisation.batch_size
         batches = []
         for i in range(BN_REFRESH_BATCHES):
@@ -302,7 +308,7 @@ class RendererTrainer(Trainer):
             mode = "instance" if i % 2 else "global"
             z = torch.stack(
                 [
-                    noise_map(lab, g.z_dim, self.config.run.seed + 100 * i + j, mode, g.z_spatial)
+                    noise_map(lab, g.z_dim, offset_seed(self.config.run.seed, 100 * i + j), mode, g.z_spatial)
                     for j, lab in enumerate(ids.cpu().numpy())
                 ]
             ).to(self.device)
@@ -353,7 +359,7 @@ class RendererTrainer(Trainer):
     def _make_preview_layouts(self) -> tuple[torch.Tensor, list[int]]:
         """The training layout, PREVIEW_WARPS fixed TPS warps of it and one edited (flipped, object-edited) layout,
         with one fixed noise seed each: the same on every preview and after a resume."""
-        gen = torch.Generator().manual_seed(self.config.run.seed + 1)
+        gen = torch.Generator().manual_seed(offset_seed(self.config.run.seed, 1))
         base = self.ids[0]
         onehot = _onehot(base[None], self.num_classes)
         layouts = [base]
@@ -365,7 +371,7 @@ class RendererTrainer(Trainer):
             if not torch.equal(edited, base.flip(-1)):
                 break
         layouts.append(edited)
-        return torch.stack(layouts), [self.config.run.seed + 1 + i for i in range(len(layouts))]
+        return torch.stack(layouts), [offset_seed(self.config.run.seed, 1 + i) for i in range(len(layouts))]
 
     @torch.no_grad()
     def save_preview(self) -> Path:

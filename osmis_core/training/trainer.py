@@ -36,7 +36,7 @@ from ..files import atomic_write_bytes
 from ..models import Discriminator, DiscriminatorOutput, Generator
 from ..models.visual import mask_ids, preview_grid, to_uint8_images
 from ..optim import adam
-from ..rng import seeded_global_rng
+from ..rng import offset_seed, seeded_global_rng
 from .ada import AdaptiveP, real_sign_mean
 from .losses import discriminator_terms, diversity_regularisation
 from .monitor import TrainingMonitor
@@ -193,7 +193,7 @@ class Trainer:
         fmt = torch.channels_last if config.run.channels_last else torch.contiguous_format
         self._set_up(config, data, run_dir, device, lambda: build_models(config, data), fmt)
         self.fixed_noise = self.generator.sample_noise(
-            PREVIEW_SAMPLES, torch.Generator().manual_seed(config.run.seed + 1)
+            PREVIEW_SAMPLES, torch.Generator().manual_seed(offset_seed(config.run.seed, 1))
         )
         a = config.augmentation
         self.ada = AdaptiveP(a.p_aug, a.ada_target, a.ada_images, config.optimisation.batch_size) if a.ada else None
