@@ -10,6 +10,7 @@ import fcntl
 import glob
 import io
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -166,14 +167,15 @@ _MADE_FOR: dict[Path, Path] = {}
 
 
 def new_sibling_dir(path: Path) -> Path:
-    """A new empty hidden folder `.NAME.building-XXXX` beside `path` (same file system, so it can be renamed into
-    place), with the permissions of an ordinary new folder. The parent is created when missing; a build given up
+    """A new empty hidden folder `.NAME.building-PID-XXXX` beside `path` (same file system, so it can be renamed
+    into place; PID: this process's id, clear_leftover_siblings's owner check), with the permissions of an ordinary
+    new folder. The parent is created when missing; a build given up
     is removed with discard_staging, which removes the parents made here too."""
     path = Path(path)
     made = first_missing(path.parent)
     make_folders(path.parent)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-{os.getpid()}-", dir=path.parent))
     except BaseException:  # (a name too long for the building folder's): the parents made for it go
         _remove_empty(path.parent, made)
         raise
@@ -202,7 +204,7 @@ def swap_dir_in(staging: Path, path: Path) -> None:
     if not path.exists():
         os.rename(staging, path)
         return
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+    old = path.parent / f".{path.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:  # both renames inside: an interrupt is raised when a call returns, the first one's included
         os.rename(path, old)
         os.rename(staging, path)
@@ -213,21 +215,43 @@ def swap_dir_in(staging: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _owner_alive(leftover: Path, kind: str) -> bool:
+    """Whether the process whose id names `leftover` (`.NAME.KIND-PID-...`) still runs: this one (another build
+    of the same gallery in a thread, or an interleaved stream) or another. A name without an id (an earlier
+    version's) has no live owner."""
+    match = re.search(rf"\.{kind}-(\d+)-[^/]*$", leftover.name)
+    if match is None:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):  # another user's process runs under that id
+        return True
+    return True
+
+
 def clear_leftover_siblings(path: Path) -> None:
     """Undo what a process killed while building or swapping `path` left beside it: `.NAME.building-*` folders
     are removed; a `.NAME.old-*` folder (killed between the two renames of `swap_dir_in`) is put back as NAME
-    when NAME is missing, else removed."""
+    when NAME is missing, else removed. What a process still running is building or swapping is left alone: a
+    second build of the same gallery at once (two commands, the app and a command) removed the first's folder
+    under it, and the first ended in "No such file or directory"; each completes, and the last to finish is
+    the gallery."""
     path = Path(path)
     if not path.parent.is_dir():
         return
     name = glob.escape(path.name)
     for p in path.parent.glob(f".{name}.old-*"):
+        if _owner_alive(p, "old"):
+            continue
         if not path.exists():
             os.rename(p, path)
         else:
             shutil.rmtree(p, ignore_errors=True)
     for p in path.parent.glob(f".{name}.building-*"):
-        shutil.rmtree(p, ignore_errors=True)
+        if not _owner_alive(p, "building"):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 class LockHeld(Exception):

@@ -244,14 +244,10 @@ def test_render_gallery_refuses_a_region_that_is_no_region(tiny_renderer_run, tm
     assert not (tmp_path / "g").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="staging_folder clears every .NAME.building-* beside the gallery as left by a killed build, the live "
-    "staging of another command building the same gallery included (a lock or an owner check is needed)",
-)
 def test_a_second_build_of_one_gallery_does_not_break_the_first(tiny_renderer_run, tmp_path):
-    """Two `osmis render --out G` (or a render and the app's) at once: the second's start removed the first's staging
-    folder, and the first ended in "G: the gallery cannot be written (No such file or directory)"."""
+    """Fixed: two `osmis render --out G` (or a render and the app's) at once: the second's start removed the first's
+    staging folder, and the first ended in "G: the gallery cannot be written (No such file or directory)". A
+    leftover's name now carries its process's id, and one of a process still running is left alone."""
     run, layout = tiny_renderer_run
     first = render_gallery_events(run, [layout], tmp_path / "g", n=3, seed=1)
     assert [type(next(first)).__name__ for _ in range(2)] == ["GenerationStarted", "SamplesWritten"]
@@ -263,6 +259,22 @@ def test_a_second_build_of_one_gallery_does_not_break_the_first(tiny_renderer_ru
         pass
     manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
     assert manifest["seed"] == 1 and manifest["n"] == 3
+
+
+def test_a_dead_builds_leftovers_go_and_a_live_ones_stay(tiny_renderer_run, tmp_path):
+    """The owner check of the fix above: a staging folder or a swapped-out gallery left by a process that has ended
+    (killed during its build) is cleared by the next build; one of a process still running is not."""
+    run, layout = tiny_renderer_run
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    left = [tmp_path / f".g.building-{dead_pid}-abc", tmp_path / f".g.old-{dead_pid}-deadbeef"]
+    live = tmp_path / f".g.building-{os.getpid()}-live"
+    for folder in (*left, live):
+        folder.mkdir()
+    render_gallery(run, [layout], tmp_path / "g", n=1, seed=2)
+    assert not any(p.exists() for p in left)
+    assert live.is_dir()
+    assert json.loads((tmp_path / "g" / "manifest.json").read_text())["seed"] == 2
 
 
 @pytest.mark.parametrize(
