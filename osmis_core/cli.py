@@ -880,7 +880,8 @@ def cmd_render(args) -> int:
         if isinstance(event, GenerationFinished):
             total, out = event.total, event.out_dir
     print(
-        f"rendered {total} photos of {total // args.n} layout(s) in {time.perf_counter() - t0:.2f} s: "
+        f"rendered {total} photo{'s' if total != 1 else ''} of {total // args.n} "
+        f"layout{'s' if total // args.n != 1 else ''} in {time.perf_counter() - t0:.2f} s: "
         f"{out / 'index.html'}"
     )
     return 0
@@ -1118,6 +1119,14 @@ def cmd_run(args) -> int:
             except ConfigError as exc:
                 raise ConfigError(f"{args.data}: {exc}") from None
 
+    def renderer_place(run_dir: Path) -> None:
+        """The renderer stage's run folder can be made in RUN: a file there ended the job after OSMIS trained."""
+        place = RunFolder(run_dir).two_stage_renderer
+        if renderer_config is not None and (place.is_symlink() or place.exists()) and not place.is_dir():
+            raise OsmisError(
+                f"{place}: is no folder, where --two-stage trains its renderer; move it, or give another --out."
+            )
+
     if args.two_stage and _overrides(args).get("model", "osmis") != "osmis":
         raise OsmisError(
             f"--two-stage trains OSMIS, then the renderer, on the same data; --model {args.model} does not apply "
@@ -1174,6 +1183,7 @@ def cmd_run(args) -> int:
             check=lambda planned, folder: (
                 check_checkpoint_will_exist(checkpoint, planned, folder),
                 evaluation_fits(folder.training_size()),
+                renderer_place(folder.root),
             ),
         )
         config = trainer.config
@@ -1201,7 +1211,11 @@ def cmd_run(args) -> int:
             args.data,
             run_dir,
             args.mask,
-            check=lambda _, data: (evaluation_fits(data.images.shape[-2:]), renderer_fits(data.original_size)),
+            check=lambda _, data: (
+                evaluation_fits(data.images.shape[-2:]),
+                renderer_fits(data.original_size),
+                renderer_place(run_dir),
+            ),
             name_as=_named_as_given(args, config.model),
         )
     stop_signals: list[int] = []

@@ -188,3 +188,21 @@ def test_a_loop_of_links_as_the_out_of_train_or_animate_is_one_sentence(scene, t
     assert res.returncode == 2 and len(err.splitlines()) == 1, err
     assert "link to nothing or a loop of links" in err and "is a file" not in err, err
     assert not (run / "walks").exists() or not any((run / "walks").iterdir())
+
+
+@pytest.mark.parametrize("kind", ["file", "link to nothing"])
+def test_two_stage_refuses_a_renderer_place_that_is_no_folder_before_training(scene, tmp_path, capsys, kind):
+    """Breaker 29: `osmis run --two-stage --out RUN` with a plain file named RUN/renderer trained OSMIS, then failed
+    at the renderer stage. It is refused before any training, naming RUN/renderer."""
+    out = tmp_path / "job"
+    out.mkdir()
+    place = out / "renderer"
+    if kind == "file":
+        place.write_text("not a run")
+    else:
+        place.symlink_to(tmp_path / "nowhere")
+    res = osmis_cli(capsys, *run_job(scene, out, "--two-stage"))
+    err = res.stderr.strip()
+    assert res.returncode == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: {place}: is no folder"), err
+    assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())

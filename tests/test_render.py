@@ -318,7 +318,7 @@ def test_render_without_layouts_renders_the_training_layouts(tmp_path, capsys):
 
     assert main(["render", str(run), "--n", "2", "--seed", "3"]) == 0
     out = RunFolder(run).galleries / "step_0000002-seed3-n4"
-    assert "rendered 4 photos of 2 layout(s)" in capsys.readouterr().out
+    assert "rendered 4 photos of 2 layouts" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["source"] == "training" and manifest["per_layout"] == 2
     assert [(it["layout"], it["seed"]) for it in manifest["items"]] == [
