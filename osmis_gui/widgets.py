@@ -8,6 +8,8 @@ import numpy as np
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QValidator
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -105,6 +107,18 @@ class WholeSpinBox(QSpinBox):
         if not sep or sep not in digits:
             return True
         return re.fullmatch(rf"[+-]?[0-9]{{1,3}}({re.escape(sep)}[0-9]{{3}})+", digits) is not None
+
+
+def commit_typed_number() -> None:
+    """Take the number being typed in the focused spin box, as Enter would, before a command reads the boxes: a
+    WholeSpinBox takes it only when typing ends, and Generate's and Start's tool buttons and their shortcuts (Ctrl+G,
+    Ctrl+R) leave the focus in the box, so a gallery of 6 was made with '3' shown in Samples, and a run of the old
+    Iterations started. A text not taken ('1,0') shows the box's number again, the one the command uses."""
+    box = QApplication.focusWidget()
+    while box is not None and not isinstance(box, QAbstractSpinBox):
+        box = box.parentWidget()
+    if box is not None:
+        box.interpretText()
 
 
 def qimage_from_array(array: np.ndarray) -> QImage:

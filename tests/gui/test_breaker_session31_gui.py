@@ -1,0 +1,64 @@
+"""Findings of breaker session 31: the app's side (offscreen, tiny settings)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+pytestmark = pytest.mark.gui
+
+
+def _type_in(qtbot, box, text: str) -> None:
+    """Focus a spin box, select its text and type `text` over it, without pressing Enter or leaving the box."""
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), text)
+
+
+def _gallery_open(window, qtbot, run):
+    from app_steps import LONG
+
+    g = window.gallery
+    window.open_path(str(run))
+    window.tabs.setCurrentWidget(g)
+    qtbot.waitUntil(lambda: g.run_dir == str(run) and g.generate_action.isEnabled() and not g.loading, timeout=LONG)
+    return g
+
+
+def test_samples_typed_then_generate_clicked_are_the_samples_made(window, qtbot, trained_run):
+    """'3' typed in Samples, then Generate clicked (or Ctrl+G) with the focus still in the box: 3 samples are made
+    (the tool button takes no focus, so the box, which takes its number when typing ends, kept 6 and made 6)."""
+    from app_steps import LONG
+
+    g = _gallery_open(window, qtbot, trained_run)
+    g.n_spin.setValue(6)
+    _type_in(qtbot, g.n_spin, "3")
+    qtbot.mouseClick(g.generate_button, Qt.MouseButton.LeftButton)
+    assert g.status_label.text().startswith("Generating 3 samples"), g.status_label.text()
+    qtbot.waitUntil(lambda: not g.generating, timeout=LONG)
+    assert g.list.count() == 3, g.status_label.text()
+    _type_in(qtbot, g.n_spin, "2")
+    qtbot.keyClick(g.n_spin.lineEdit(), Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert g.status_label.text().startswith("Generating 2 samples"), g.status_label.text()
+    qtbot.waitUntil(lambda: not g.generating, timeout=LONG)
+
+
+def test_iterations_typed_then_ctrl_r_is_the_run_started(window, qtbot, scene):
+    """'3' typed in the Settings page's Iterations, then Ctrl+R with the focus still in the box: the run trains 3
+    iterations (it started with the form's old 2); a text not taken ('1,0') shows the number the run takes."""
+    from app_steps import LONG, configure, load
+
+    load(window, qtbot, *scene)
+    configure(window, qtbot, iters=2)
+    window.tabs.setCurrentWidget(window.settings_page)
+    box = window.settings_page.editors["iters"].widget
+    _type_in(qtbot, box, "3")
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.state.training_busy() and window.training.total == 3, window.training.total
+    qtbot.waitUntil(lambda: not window.state.training_busy(), timeout=LONG)
+    sep = box.locale().groupSeparator()
+    _type_in(qtbot, box, f"1{sep}0")
+    window.training.start_new()
+    assert box.lineEdit().text() == "3" and window.training.total == 3
+    qtbot.waitUntil(lambda: not window.state.training_busy(), timeout=LONG)
