@@ -62,3 +62,24 @@ def test_iterations_typed_then_ctrl_r_is_the_run_started(window, qtbot, scene):
     window.training.start_new()
     assert box.lineEdit().text() == "3" and window.training.total == 3
     qtbot.waitUntil(lambda: not window.state.training_busy(), timeout=LONG)
+
+
+@pytest.mark.parametrize("inside", ["checkpoints", "galleries/g1"])
+def test_a_runs_folder_inside_a_runs_own_files_is_refused_before_loading(window, qtbot, scene, trained_run, inside):
+    """Runs folder set to a run's checkpoints/ (or a gallery of it): Start is refused at once under the buttons in
+    the app's words, no training starts and the page names no run folder; it had started loading, then said "give
+    an --out outside it" (the app has no --out) and kept showing the refused RUN/checkpoints/scene as the run."""
+    from app_steps import configure, load
+
+    load(window, qtbot, *scene)
+    configure(window, qtbot, iters=2)
+    root = trained_run / inside
+    before = sorted(root.iterdir())
+    shown = window.training.run_label.text()
+    window.training.runs_root_edit.setText(str(root))
+    window.training.start_new()
+    assert not window.state.training_busy()
+    text = window.training.error_label.text()
+    own = trained_run / inside.split("/")[0]
+    assert text == f"{root}: cannot hold a new run ({own} holds another run's own files); give another folder.", text
+    assert window.training.run_label.text() == shown and sorted(root.iterdir()) == before
