@@ -89,14 +89,27 @@ class WholeSpinBox(QSpinBox):
         self.setKeyboardTracking(False)
 
     def validate(self, text: str, pos: int):
+        special = self.specialValueText()
+        if special and special.startswith(text.strip()):  # the word (QSpinBox refuses it), begun, or an emptied box
+            done = text.strip() == special
+            return QValidator.State.Acceptable if done else QValidator.State.Intermediate, text, pos
         state = super().validate(text, pos)
         if state[0] == QValidator.State.Acceptable and not self._grouped_as_shown(text):
             return QValidator.State.Intermediate, text, pos
+        if state[0] == QValidator.State.Acceptable and special and text != special:
+            if self.valueFromText(text) == self.minimum():  # the number the special value stands for
+                return QValidator.State.Intermediate, text, pos
         return state
 
     def fixup(self, text: str) -> str:
         """QSpinBox's own fixup drops every separator of a box that shows none ('1,0' became 10): a misplaced one
-        stays, and the text is not taken."""
+        stays, and the text is not taken. A box with a special value (the Settings page's 'auto', shown for the
+        number below the option's range) takes its word, begun or whole, or an emptied box for it, as the optional
+        text fields do; the number itself is not taken ('4' for a range of 5 to 9 had silently become 'auto', and
+        'auto' could not be typed)."""
+        special = self.specialValueText()
+        if special and special.startswith(text.strip()):
+            return special
         return text if not self._grouped_as_shown(text) else super().fixup(text)
 
     def _grouped_as_shown(self, text: str) -> bool:

@@ -83,3 +83,22 @@ def test_a_runs_folder_inside_a_runs_own_files_is_refused_before_loading(window,
     own = trained_run / inside.split("/")[0]
     assert text == f"{root}: cannot hold a new run ({own} holds another run's own files); give another folder.", text
     assert window.training.run_label.text() == shown and sorted(root.iterdir()) == before
+
+
+def test_an_optional_whole_number_takes_auto_typed_not_the_number_below_its_range(window, qtbot):
+    """Generator blocks (5 to 9, or auto): '4' typed had silently become 'auto' (the box's slot for auto is the
+    number below the range), while 'auto' itself could not be typed (QSpinBox refuses its special text). Now the
+    word, begun or whole, or an emptied box is auto, as in the optional text fields; '4' is not taken."""
+    page = window.settings_page
+    editor = page.editors["num_blocks_g"]
+    box = editor.widget
+    box.setValue(6)
+    for text, shown, value in (("4", "6", 6), ("auto", "auto", None), ("7", "7", 7), ("au", "auto", None)):
+        _type_in(qtbot, box, text)
+        qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+        assert (box.lineEdit().text(), editor.value()) == (shown, value), text
+    box.setValue(7)
+    _type_in(qtbot, box, "")
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Delete)  # emptied
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert (box.lineEdit().text(), editor.value(), page.config().generator.num_blocks_g) == ("auto", None, None)
