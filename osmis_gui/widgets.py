@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -120,6 +120,22 @@ class WholeSpinBox(QSpinBox):
         if not sep or sep not in digits:
             return True
         return re.fullmatch(rf"[+-]?[0-9]{{1,3}}({re.escape(sep)}[0-9]{{3}})+", digits) is not None
+
+
+class _WheelWhenFocused(QObject):
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Wheel and not watched.hasFocus():
+            event.ignore()  # on to the scroll area around it
+            return True
+        return False
+
+
+def wheel_when_focused(widget: QWidget) -> QWidget:
+    """A spin box or list box of a scrolled form that the mouse wheel changes only once clicked into: scrolling the
+    Settings page over Iterations had taken 150,000 to 149,999, and over Preset or Model applied another."""
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_WheelWhenFocused(widget))
+    return widget
 
 
 def commit_typed_number() -> None:

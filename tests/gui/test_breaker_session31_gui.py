@@ -102,3 +102,42 @@ def test_an_optional_whole_number_takes_auto_typed_not_the_number_below_its_rang
     qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Delete)  # emptied
     qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
     assert (box.lineEdit().text(), editor.value(), page.config().generator.num_blocks_g) == ("auto", None, None)
+
+
+def _wheel(widget, steps: int = -1) -> None:
+    """One notch of the mouse wheel over the middle of `widget` (down for a negative `steps`)."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(widget.rect().center())
+    global_pos = QPointF(widget.mapToGlobal(pos.toPoint()))
+    event = QWheelEvent(
+        pos,
+        global_pos,
+        QPoint(),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_scrolling_the_settings_page_over_a_field_changes_nothing(window, qtbot):
+    """The wheel over Iterations, Model or Preset while scrolling the form: nothing changes (Iterations went from
+    150,000 to 149,999 and Model switched, unseen); a field clicked into still takes the wheel."""
+    page = window.settings_page
+    window.tabs.setCurrentWidget(page)
+    iters, model = page.editors["iters"].widget, page.editors["model"].widget
+    qtbot.waitUntil(iters.isVisible)
+    before = page.config()
+    for widget in (iters, model, page.preset_combo):
+        _wheel(widget)
+        assert not widget.hasFocus()
+    assert page.config() == before and page.preset_combo.currentIndex() == 0
+    iters.setFocus()
+    qtbot.waitUntil(iters.hasFocus)
+    _wheel(iters)
+    assert page.config().run.iters == before.run.iters - 1
