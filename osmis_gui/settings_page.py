@@ -7,8 +7,8 @@ import dataclasses
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRegularExpression, Qt, Signal
-from PySide6.QtGui import QColor, QRegularExpressionValidator
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -43,7 +43,7 @@ from osmis_core.config import (
 from osmis_core.errors import OsmisError
 
 from .state import IDLE
-from .widgets import WholeSpinBox, error_label, set_error, wheel_when_focused
+from .widgets import DigitsValidator, WholeSpinBox, error_label, set_error, wheel_when_focused
 
 # Tabs of the form: (title, engine groups shown as group boxes). Engine groups not named here get their own tab.
 TABS: list[tuple[str, list[str]]] = [
@@ -130,7 +130,7 @@ class FieldEditor(QObject):
         if self._wide_int:  # a seed: more than a spin box holds
             w = QLineEdit()
             w.setMaximumWidth(200)
-            w.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d*")))
+            w.setValidator(DigitsValidator(w))
             w.textChanged.connect(self._emit)
             return w
         if self.type is int:

@@ -23,22 +23,33 @@ from PySide6.QtWidgets import (
 from superqt import QLargeIntSpinBox
 
 
-class _SeedValidator(QValidator):
+class DigitsValidator(QValidator):
+    """Digits only (a seed typed as text); spaces and a line end around a pasted number are dropped: a seed copied
+    from a terminal or a manifest was refused whole by the Settings page's Seed while the Gallery's took it."""
+
+    def validate(self, text: str, pos: int):
+        digits = text.strip()
+        if not digits:  # emptied
+            return QValidator.State.Intermediate, "", 0
+        if not (digits.isascii() and digits.isdigit()):
+            return QValidator.State.Invalid, text, pos
+        return QValidator.State.Acceptable, digits, min(pos, len(digits))
+
+
+class _SeedValidator(DigitsValidator):
     """Digits only, for a seed box: superqt's own validator lets a sign through (Enter on a lone '-' fails in its
-    int('-')). Spaces around a pasted seed are dropped, and digits too many for the box's largest seed become that
-    seed: a pasted run of more than 4300 digits had stayed shown while value() kept the old seed (Python's int()
-    refuses it, and Enter printed a traceback)."""
+    int('-')). Digits too many for the box's largest seed become that seed: a pasted run of more than 4300 digits
+    had stayed shown while value() kept the old seed (Python's int() refuses it, and Enter printed a traceback). An
+    emptied box: Enter or leaving it brings the seed back."""
 
     def __init__(self, box: QLargeIntSpinBox):
         super().__init__(box)
         self._box = box
 
     def validate(self, text: str, pos: int):
-        digits = text.strip()
-        if not digits:  # emptied: Enter or leaving the box brings the seed back
-            return QValidator.State.Intermediate, "", 0
-        if not (digits.isascii() and digits.isdigit()):
-            return QValidator.State.Invalid, text, pos
+        state, digits, pos = super().validate(text, pos)
+        if state != QValidator.State.Acceptable:
+            return state, digits, pos
         largest = str(self._box.maximum())
         if len(digits) > len(largest):
             digits = digits.lstrip("0") or "0"

@@ -141,3 +141,18 @@ def test_scrolling_the_settings_page_over_a_field_changes_nothing(window, qtbot)
     qtbot.waitUntil(iters.hasFocus)
     _wheel(iters)
     assert page.config().run.iters == before.run.iters - 1
+
+
+def test_a_seed_pasted_with_spaces_around_it_is_the_settings_seed(window):
+    """A seed copied with the spaces or line end around it (a terminal, a manifest), pasted into the Settings
+    page's Seed: it is the seed, as in the Gallery's seed box; the paste had been refused whole, the old seed kept.
+    Anything else than digits is still refused."""
+    from PySide6.QtGui import QGuiApplication
+
+    page = window.settings_page
+    edit = page.editors["seed"].widget
+    for text, seed in (("  42\n", 42), ("-7", 42), ("4 2", 42), ("１２", 42), ("\t9 ", 9)):
+        QGuiApplication.clipboard().setText(text)
+        edit.selectAll()
+        edit.paste()
+        assert (edit.text(), page.config().run.seed) == (str(seed), seed), text
