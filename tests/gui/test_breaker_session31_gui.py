@@ -156,3 +156,13 @@ def test_a_seed_pasted_with_spaces_around_it_is_the_settings_seed(window):
         edit.selectAll()
         edit.paste()
         assert (edit.text(), page.config().run.seed) == (str(seed), seed), text
+
+
+@pytest.mark.parametrize("start", ["start_blank", "start_from_training_mask"])
+def test_a_new_layout_after_a_refused_save_leaves_no_refusal_shown(paint, renderer_run, start):
+    """A save refused, then Blank (or Training mask): the page says only "Editing a blank canvas."; the refusal
+    "The layout was not saved: …" had stayed above the canvas beside it (Open… cleared it, these did not)."""
+    assert not paint.save_layout(str(renderer_run / "run.json"))
+    assert paint.error_label.text().startswith("The layout was not saved: ")
+    getattr(paint, start)()
+    assert paint.error_label.text() == "" and paint.status_label.text().startswith("Editing "), paint.error_label.text()
