@@ -63,7 +63,8 @@ def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
     """THE name of a new run folder for DATA: `<root>/<data stem>`, or `<root>/<stem>-001`, `-002`, ... when that
     is taken. Nothing is created. A blank root (the app's cleared "folder for new runs") is refused (ConfigError):
     it would put the run into the working folder, as an empty --out would; so is a root whose name cannot be looked
-    up, and one inside another run's own folders (runfolder.in_run_files, as start_training refuses)."""
+    up, one in a file (an image chosen as the folder) and one inside another run's own folders
+    (runfolder.in_run_files, as start_training refuses)."""
     if not str(root).strip():
         raise ConfigError("the folder for new runs is empty: give a folder (such as runs).")
     root = Path(root)
@@ -74,8 +75,11 @@ def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
         while path.exists():
             path = root / f"{stem}-{i:03d}"
             i += 1
+        existing = next((p for p in (root, *root.parents) if p.exists()), None)
     except OSError as exc:  # a name the system refuses to look up (past 255 bytes): it had escaped the app's Start
         raise ConfigError(f"{root}: cannot hold a new run ({exc.strerror or exc}); give another folder.") from None
+    if existing is not None and not existing.is_dir():  # training had started loading, then said NAME/stem
+        raise ConfigError(f"{root}: cannot hold a new run ({existing} is a file); give another folder.")
     from .runfolder import in_run_files
 
     own = in_run_files(path)

@@ -166,3 +166,22 @@ def test_a_new_layout_after_a_refused_save_leaves_no_refusal_shown(paint, render
     assert paint.error_label.text().startswith("The layout was not saved: ")
     getattr(paint, start)()
     assert paint.error_label.text() == "" and paint.status_label.text().startswith("Editing "), paint.error_label.text()
+
+
+def test_a_runs_folder_in_a_file_is_refused_before_loading(window, qtbot, scene, trained_run):
+    """Runs folder set to a file (the data image, a run's stats.jsonl/x): refused at Start in one sentence naming
+    the file; training had started loading, then said ".../scene.png/scene: the output folder cannot be written (Not
+    a directory)" and showed that as the run folder."""
+    from app_steps import configure, load
+
+    load(window, qtbot, *scene)
+    configure(window, qtbot, iters=2)
+    shown = window.training.run_label.text()
+    for root, file in ((scene[0], scene[0]), (trained_run / "stats.jsonl" / "x", trained_run / "stats.jsonl")):
+        window.training.runs_root_edit.setText(str(root))
+        window.training.start_new()
+        assert not window.state.training_busy()
+        text = window.training.error_label.text()
+        assert text == f"{root}: cannot hold a new run ({file} is a file); give another folder.", text
+        assert window.training.run_label.text() == shown
+
