@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.errors import OsmisError
 from osmis_core.events import EVAL_METRICS, SIFID_METRICS
 
 from .widgets import ImageView
@@ -442,9 +443,14 @@ class RunControls(QWidget):
         return b
 
     def runs_root(self) -> str:
-        """The folder for new runs as typed ('~' expanded); blank when cleared, which the engine refuses."""
+        """The folder for new runs as typed ('~' expanded); blank when cleared, which the engine refuses. Raises
+        OsmisError for a '~name' of no user."""
         text = self.runs_root_edit.text().strip()
-        return str(Path(text).expanduser()) if text else text
+        try:
+            return str(Path(text).expanduser()) if text else text
+        except RuntimeError:  # '~name' of no user: it had escaped the Start slot, a traceback and no word on screen
+            first = Path(text).parts[0]
+            raise OsmisError(f"{text}: {first} is no user's home folder; give another folder.") from None
 
     def _choose_runs_root(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder for new runs", self.runs_root_edit.text())

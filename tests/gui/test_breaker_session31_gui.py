@@ -185,3 +185,16 @@ def test_a_runs_folder_in_a_file_is_refused_before_loading(window, qtbot, scene,
         assert text == f"{root}: cannot hold a new run ({file} is a file); give another folder.", text
         assert window.training.run_label.text() == shown
 
+
+def test_a_runs_folder_of_an_unknown_users_home_is_refused_in_a_sentence(window, qtbot, scene):
+    """Runs folder '~nosuchuser/runs' (a '~' typed for a home folder): one sentence under the buttons, no training;
+    Path.expanduser's RuntimeError had escaped the Start slot (a traceback, and no word on screen)."""
+    from app_steps import configure, load
+
+    load(window, qtbot, *scene)
+    configure(window, qtbot, iters=2)
+    window.training.runs_root_edit.setText("~nosuchuser31/runs")
+    window.training.start_new()
+    assert not window.state.training_busy()
+    text = window.training.error_label.text()
+    assert text == "~nosuchuser31/runs: ~nosuchuser31 is no user's home folder; give another folder.", text
