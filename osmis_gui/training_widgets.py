@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osmis_core.errors import OsmisError
 from osmis_core.events import EVAL_METRICS, SIFID_METRICS
+from osmis_core.files import expand_user
 
 from .widgets import ImageView
 
@@ -444,13 +444,9 @@ class RunControls(QWidget):
 
     def runs_root(self) -> str:
         """The folder for new runs as typed ('~' expanded); blank when cleared, which the engine refuses. Raises
-        OsmisError for a '~name' of no user."""
+        ConfigError for a '~name' of no user (it had escaped the Start slot: a traceback, no word on screen)."""
         text = self.runs_root_edit.text().strip()
-        try:
-            return str(Path(text).expanduser()) if text else text
-        except RuntimeError:  # '~name' of no user: it had escaped the Start slot, a traceback and no word on screen
-            first = Path(text).parts[0]
-            raise OsmisError(f"{text}: {first} is no user's home folder; give another folder.") from None
+        return str(expand_user(text)) if text else text
 
     def _choose_runs_root(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder for new runs", self.runs_root_edit.text())

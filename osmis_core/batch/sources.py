@@ -23,6 +23,7 @@ from ..config import (
 )
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
+from ..files import expand_user
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -233,7 +234,10 @@ def _from_folder(folder: Path) -> list[BatchSource]:
 def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: '{key}' must be a path.")
-    p = Path(value.strip()).expanduser()
+    try:
+        p = expand_user(value.strip())
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return (p if p.is_absolute() else base / p).resolve()
 
 

@@ -197,4 +197,4 @@ def test_a_runs_folder_of_an_unknown_users_home_is_refused_in_a_sentence(window,
     window.training.start_new()
     assert not window.state.training_busy()
     text = window.training.error_label.text()
-    assert text == "~nosuchuser31/runs: ~nosuchuser31 is no user's home folder; give another folder.", text
+    assert text == "~nosuchuser31/runs: ~nosuchuser31 is no user's home folder.", text
