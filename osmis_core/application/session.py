@@ -93,8 +93,11 @@ def _warn_config(config: OsmisConfig, name_as: Callable[[str], str] | None) -> N
         warnings.warn(message, stacklevel=2)
 
 
-def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> None:
-    """Options that the loaded data cannot serve are refused before anything is written (ConfigError)."""
+def _check_config_for_data(
+    config: OsmisConfig, data, data_path: str | Path, name_as: Callable[[str], str] | None = None
+) -> None:
+    """Options that the loaded data cannot serve are refused before anything is written (ConfigError), naming
+    --layouts-from as `name_as` does (the app's label; it had said "--layouts-from: …" in the app)."""
     if config.model == "osmis":
         from ..training.monitor import check_keep_best
 
@@ -102,7 +105,8 @@ def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> 
     elif config.renderer.layouts_from:  # an earlier version stored --layouts-from "" for none
         from ..training.renderer_trainer import check_layouts_from
 
-        check_layouts_from(config.renderer.layouts_from, data.num_classes)
+        said = name_as("layouts_from") if name_as is not None else "--layouts-from"
+        check_layouts_from(config.renderer.layouts_from, data.num_classes, said)
 
 
 def _load_data_noted(load_data, config: OsmisConfig, data_path, mask_path, device) -> tuple[Any, list[str]]:
@@ -171,7 +175,7 @@ def start_training(
     trainer_class, load_data = model_parts(config)
     with _data_named(data_path):  # `osmis train RUN` without --resume: say what the folder is
         data, data_warnings = _load_data_noted(load_data, config, data_path, mask_path, device)
-    _check_config_for_data(config, data, data_path)
+    _check_config_for_data(config, data, data_path, name_as)
     if check is not None:
         check(config, data)
     _warn_config(config, name_as)

@@ -198,3 +198,22 @@ def test_a_runs_folder_of_an_unknown_users_home_is_refused_in_a_sentence(window,
     assert not window.state.training_busy()
     text = window.training.error_label.text()
     assert text == "~nosuchuser31/runs: ~nosuchuser31 is no user's home folder.", text
+
+
+def test_a_renderer_run_from_layouts_of_no_run_names_the_field_not_a_flag(window, qtbot, scene, tmp_path):
+    """Model renderer with 'layouts from' naming a folder that is no run: the refusal names the form's field, as the
+    app's other messages do; it said "--layouts-from: … no such run folder." (the app has no flags)."""
+    from app_steps import LONG, load
+    from gui_helpers import TINY_RENDERER_GUI
+
+    from osmis_core.config import option_label
+
+    load(window, qtbot, *scene)
+    nowhere = tmp_path / "nope"
+    window.settings_page.set_options(**{**TINY_RENDERER_GUI, "iters": 2, "layouts_from": str(nowhere)})
+    qtbot.waitUntil(lambda: not window.data.busy(), timeout=LONG)
+    window.training.start_new()
+    qtbot.waitUntil(lambda: not window.state.training_busy(), timeout=LONG)
+    text = window.training.error_label.text()
+    said = option_label("layouts_from")
+    assert text.startswith(f"{said}: {nowhere}: no such run folder") and "--" not in text, text
