@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import ConfigError
 from .stops import raise_stop_again
 
 
@@ -38,17 +37,6 @@ def make_folders(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise OSError(errno.ENOTDIR, f"{folder} is a file, not a folder", str(folder)) from None
-
-
-def expand_user(path: str | Path) -> Path:
-    """`path` with a leading '~' or '~name' made that home folder (Path.expanduser). A '~name' of no user is refused
-    in one sentence (ConfigError): expanduser's RuntimeError ("Could not determine home directory.") had ended the
-    app's Start, a batch's sources list and --weights-dir in a traceback."""
-    p = Path(path)
-    try:
-        return p.expanduser()
-    except RuntimeError:
-        raise ConfigError(f"{path}: {p.parts[0]} is no user's home folder.") from None
 
 
 def refused_name(path: str | Path, follow_links: bool = True) -> str | None:

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.config import expand_user
 from osmis_core.events import EVAL_METRICS, SIFID_METRICS
-from osmis_core.files import expand_user
 
 from .widgets import ImageView
 

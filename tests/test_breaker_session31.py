@@ -15,7 +15,7 @@ def test_a_home_folder_of_no_user_is_refused_in_a_sentence(tmp_path):
     from pathlib import Path
 
     from osmis_core.batch.sources import list_sources
-    from osmis_core.files import expand_user
+    from osmis_core.config import expand_user
     from osmis_core.metrics.weights import check_weights_dir
 
     assert expand_user("~/x") == Path.home() / "x"

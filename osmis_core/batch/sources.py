@@ -15,6 +15,7 @@ from ..config import (
     FIELDS,
     OUTPUT_ONLY_OPTIONS,
     OsmisConfig,
+    expand_user,
     flag_as_given,
     flatten_options,
     option_maximum,
@@ -23,7 +24,6 @@ from ..config import (
 )
 from ..data.sources import VIDEO_EXTS, data_files, find_source
 from ..errors import ConfigError, DataError
-from ..files import expand_user
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -19,7 +19,7 @@ import torchvision
 
 from osmis_core.errors import ConfigError, OsmisError
 
-from ..files import expand_user
+from ..config import expand_user
 from ..rng import seeded_global_rng
 from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile
 
