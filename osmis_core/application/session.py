@@ -97,11 +97,12 @@ def _check_config_for_data(
     config: OsmisConfig, data, data_path: str | Path, name_as: Callable[[str], str] | None = None
 ) -> None:
     """Options that the loaded data cannot serve are refused before anything is written (ConfigError), naming
-    --layouts-from as `name_as` does (the app's label; it had said "--layouts-from: …" in the app)."""
+    the option as `name_as` does (the app's label; it had said "--layouts-from: …" and "--keep-best …" in the app)."""
     if config.model == "osmis":
         from ..training.monitor import check_keep_best
 
-        check_keep_best(config.run.keep_best, data.num_classes is not None, str(data_path))
+        said = name_as("keep_best") if name_as is not None else "--keep-best"
+        check_keep_best(config.run.keep_best, data.num_classes is not None, str(data_path), said)
     elif config.renderer.layouts_from:  # an earlier version stored --layouts-from "" for none
         from ..training.renderer_trainer import check_layouts_from
 

@@ -217,3 +217,26 @@ def test_a_renderer_run_from_layouts_of_no_run_names_the_field_not_a_flag(window
     text = window.training.error_label.text()
     said = option_label("layouts_from")
     assert text.startswith(f"{said}: {nowhere}: no such run folder") and "--" not in text, text
+
+
+def test_keep_best_by_a_mask_metric_without_masks_names_the_field_not_a_flag(window, qtbot, tmp_path):
+    """Data without a mask and 'Keep best by' class_coverage: the refusal names the form's field and offers its
+    other choices; it said "--keep-best class_coverage (option keep_best) … choose --keep-best sifid or diversity"."""
+    import shutil
+
+    from app_steps import LONG, configure, load
+    from gui_helpers import make_scene
+
+    from osmis_core.config import option_label
+
+    image, _ = make_scene(tmp_path / "scene")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(image, alone / "texture.png")  # no mask beside it
+    load(window, qtbot, alone / "texture.png")
+    configure(window, qtbot, iters=2, eval_every=1, keep_best="class_coverage")
+    window.training.start_new()
+    qtbot.waitUntil(lambda: not window.state.training_busy(), timeout=LONG)
+    text = window.training.error_label.text()
+    assert text.startswith(f"{option_label('keep_best')} class_coverage compares") and "--" not in text, text
+    assert text.endswith("choose sifid or diversity, or give the masks."), text
