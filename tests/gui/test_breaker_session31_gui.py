@@ -241,3 +241,20 @@ def test_keep_best_by_a_mask_metric_without_masks_names_the_field_not_a_flag(win
     text = window.training.error_label.text()
     assert text.startswith(f"{option_label('keep_best')} class_coverage compares") and "--" not in text, text
     assert text.endswith("choose sifid or diversity, or give the masks."), text
+
+
+def test_iterations_typed_then_continue_run_is_the_length_continued_to(window, qtbot, trained_run):
+    """'6' typed in Iterations of a reopened 4-iteration run, then Ctrl+Shift+R with the focus still in the box: the
+    run continues to 6 (without the typed number taken it said "already at iteration 4 of 4")."""
+    from app_steps import LONG
+
+    window.open_path(str(trained_run))
+    qtbot.waitUntil(lambda: window.training.continue_action.isEnabled(), timeout=LONG)
+    window.tabs.setCurrentWidget(window.settings_page)
+    box = window.settings_page.editors["iters"].widget
+    _type_in(qtbot, box, "6")
+    qtbot.keyClick(
+        box.lineEdit(), Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert window.state.training_busy() and window.training.total == 6, window.training.error_label.text()
+    qtbot.waitUntil(lambda: not window.state.training_busy(), timeout=LONG)
