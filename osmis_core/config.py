@@ -975,6 +975,17 @@ def read_number(text: str, kind: type, maximum: int | None = None) -> int | floa
         raise ValueError(f"must be {what} nearer 0, got {_shown(text.strip())}") from None
 
 
+def expand_user(path: str | Path) -> Path:
+    """`path` with a leading '~' or '~name' made that home folder (Path.expanduser). A '~name' of no user is refused
+    in one sentence (ConfigError): expanduser's RuntimeError ("Could not determine home directory.") had ended the
+    app's Start, a batch's sources list and --weights-dir in a traceback."""
+    p = Path(path)
+    try:
+        return p.expanduser()
+    except RuntimeError:
+        raise ConfigError(f"{path}: {p.parts[0]} is no user's home folder.") from None
+
+
 def parse_number(text: str, kind: type, said: str, maximum: int | None = None) -> int | float:
     """read_number, refusing with one sentence naming the option as `said` (ConfigError)."""
     try:

@@ -28,7 +28,7 @@ from . import jobs, paint_jobs, scoring
 from .gallery_widgets import GenerateBar, PairView, SelectionBar, ThumbnailList
 from .remembered import remembered_float, remembered_int
 from .tasks import Jobs
-from .widgets import error_label, set_error
+from .widgets import commit_typed_number, error_label, set_error
 
 
 class GalleryPage(QWidget):
@@ -259,6 +259,7 @@ class GalleryPage(QWidget):
     def generate(self) -> None:
         if not self.run_dir or not self.checkpoints or self.generating:
             return
+        commit_typed_number()
         checkpoint = self.checkpoint_combo.currentData() or "latest"
         n, seed = self.n_spin.value(), self.seed_spin.value()
         self.qsettings.setValue("gallery/n", n)

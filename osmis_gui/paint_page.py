@@ -364,6 +364,7 @@ class PaintPage(QWidget):
         self.canvas.set_region(None)
         self.render_images.clear()
         self.canvas.set_backdrop(None)
+        set_error(self.error_label, None)  # a new layout, the latest outcome: an earlier refusal no longer holds
         self.status_label.setText(f"Editing {what}.")
         self._layout_changed(immediately=True)
 
@@ -396,7 +397,6 @@ class PaintPage(QWidget):
         except OsmisError as exc:
             self._report("The layout cannot be opened", exc)
             return False
-        set_error(self.error_label, None)
         self._start_with(ids, Path(path).name)
         return True
 

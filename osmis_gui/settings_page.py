@@ -7,9 +7,10 @@ import dataclasses
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRegularExpression, Qt, Signal
-from PySide6.QtGui import QColor, QRegularExpressionValidator
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QColorDialog,
     QComboBox,
@@ -42,7 +43,7 @@ from osmis_core.config import (
 from osmis_core.errors import OsmisError
 
 from .state import IDLE
-from .widgets import WholeSpinBox, error_label, set_error
+from .widgets import DigitsValidator, WholeSpinBox, error_label, set_error, wheel_when_focused
 
 # Tabs of the form: (title, engine groups shown as group boxes). Engine groups not named here get their own tab.
 TABS: list[tuple[str, list[str]]] = [
@@ -88,6 +89,8 @@ class FieldEditor(QObject):
         # an int whose range goes past what a spin box holds (the seed) is typed as text
         self._wide_int = self.type is int and self.meta.get("max") is not None and self.meta["max"] > INT_MAX
         self.widget = self._build()
+        if isinstance(self.widget, (QAbstractSpinBox, QComboBox)):
+            wheel_when_focused(self.widget)
         self.widget.setObjectName(f"option_{name}")
         self.widget.setToolTip(self.tooltip())
         self.label = QLabel(self.label_text + ":")
@@ -127,7 +130,7 @@ class FieldEditor(QObject):
         if self._wide_int:  # a seed: more than a spin box holds
             w = QLineEdit()
             w.setMaximumWidth(200)
-            w.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d*")))
+            w.setValidator(DigitsValidator(w))
             w.textChanged.connect(self._emit)
             return w
         if self.type is int:
@@ -296,7 +299,7 @@ class SettingsPage(QWidget):
         """Preset, Defaults, the count of changed options, Load and Save."""
         top = QHBoxLayout()
         top.addWidget(QLabel("Preset:"))
-        self.preset_combo = QComboBox()
+        self.preset_combo = wheel_when_focused(QComboBox())
         self.preset_combo.setToolTip(
             "Apply a named preset over the defaults (resources/presets), with its values for the chosen model."
         )

@@ -34,7 +34,7 @@ from . import jobs
 from .state import IDLE, LOADING, PAUSED, RUNNING, STOPPING
 from .tasks import Jobs
 from .training_widgets import LossPlots, PreviewPane, RunControls, new_log_view
-from .widgets import error_label, format_duration, set_error
+from .widgets import commit_typed_number, error_label, format_duration, set_error
 
 __all__ = ["IDLE", "LOADING", "PAUSED", "RUNNING", "STOPPING", "TrainingPage"]
 
@@ -181,6 +181,7 @@ class TrainingPage(QWidget):
     def start_new(self) -> None:
         if self.state != IDLE:
             return
+        commit_typed_number()  # the Settings page's Iterations typed, Ctrl+R pressed there
         why = self.app_state.training_blocker()
         if why is not None:
             self._fail_to_start(why)
@@ -204,6 +205,7 @@ class TrainingPage(QWidget):
     def continue_run(self) -> None:
         if self.state != IDLE or not self.run_dir:
             return
+        commit_typed_number()
         config = self.app_state.config
         if config is None:
             self._fail_to_start("the settings are not valid; fix them in the Settings tab first.")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osmis_core.config import expand_user
 from osmis_core.events import EVAL_METRICS, SIFID_METRICS
 
 from .widgets import ImageView
@@ -442,9 +443,10 @@ class RunControls(QWidget):
         return b
 
     def runs_root(self) -> str:
-        """The folder for new runs as typed ('~' expanded); blank when cleared, which the engine refuses."""
+        """The folder for new runs as typed ('~' expanded); blank when cleared, which the engine refuses. Raises
+        ConfigError for a '~name' of no user (it had escaped the Start slot: a traceback, no word on screen)."""
         text = self.runs_root_edit.text().strip()
-        return str(Path(text).expanduser()) if text else text
+        return str(expand_user(text)) if text else text
 
     def _choose_runs_root(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder for new runs", self.runs_root_edit.text())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QValidator
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -21,22 +23,33 @@ from PySide6.QtWidgets import (
 from superqt import QLargeIntSpinBox
 
 
-class _SeedValidator(QValidator):
+class DigitsValidator(QValidator):
+    """Digits only (a seed typed as text); spaces and a line end around a pasted number are dropped: a seed copied
+    from a terminal or a manifest was refused whole by the Settings page's Seed while the Gallery's took it."""
+
+    def validate(self, text: str, pos: int):
+        digits = text.strip()
+        if not digits:  # emptied
+            return QValidator.State.Intermediate, "", 0
+        if not (digits.isascii() and digits.isdigit()):
+            return QValidator.State.Invalid, text, pos
+        return QValidator.State.Acceptable, digits, min(pos, len(digits))
+
+
+class _SeedValidator(DigitsValidator):
     """Digits only, for a seed box: superqt's own validator lets a sign through (Enter on a lone '-' fails in its
-    int('-')). Spaces around a pasted seed are dropped, and digits too many for the box's largest seed become that
-    seed: a pasted run of more than 4300 digits had stayed shown while value() kept the old seed (Python's int()
-    refuses it, and Enter printed a traceback)."""
+    int('-')). Digits too many for the box's largest seed become that seed: a pasted run of more than 4300 digits
+    had stayed shown while value() kept the old seed (Python's int() refuses it, and Enter printed a traceback). An
+    emptied box: Enter or leaving it brings the seed back."""
 
     def __init__(self, box: QLargeIntSpinBox):
         super().__init__(box)
         self._box = box
 
     def validate(self, text: str, pos: int):
-        digits = text.strip()
-        if not digits:  # emptied: Enter or leaving the box brings the seed back
-            return QValidator.State.Intermediate, "", 0
-        if not (digits.isascii() and digits.isdigit()):
-            return QValidator.State.Invalid, text, pos
+        state, digits, pos = super().validate(text, pos)
+        if state != QValidator.State.Acceptable:
+            return state, digits, pos
         largest = str(self._box.maximum())
         if len(digits) > len(largest):
             digits = digits.lstrip("0") or "0"
@@ -87,14 +100,27 @@ class WholeSpinBox(QSpinBox):
         self.setKeyboardTracking(False)
 
     def validate(self, text: str, pos: int):
+        special = self.specialValueText()
+        if special and special.startswith(text.strip()):  # the word (QSpinBox refuses it), begun, or an emptied box
+            done = text.strip() == special
+            return QValidator.State.Acceptable if done else QValidator.State.Intermediate, text, pos
         state = super().validate(text, pos)
         if state[0] == QValidator.State.Acceptable and not self._grouped_as_shown(text):
             return QValidator.State.Intermediate, text, pos
+        if state[0] == QValidator.State.Acceptable and special and text != special:
+            if self.valueFromText(text) == self.minimum():  # the number the special value stands for
+                return QValidator.State.Intermediate, text, pos
         return state
 
     def fixup(self, text: str) -> str:
         """QSpinBox's own fixup drops every separator of a box that shows none ('1,0' became 10): a misplaced one
-        stays, and the text is not taken."""
+        stays, and the text is not taken. A box with a special value (the Settings page's 'auto', shown for the
+        number below the option's range) takes its word, begun or whole, or an emptied box for it, as the optional
+        text fields do; the number itself is not taken ('4' for a range of 5 to 9 had silently become 'auto', and
+        'auto' could not be typed)."""
+        special = self.specialValueText()
+        if special and special.startswith(text.strip()):
+            return special
         return text if not self._grouped_as_shown(text) else super().fixup(text)
 
     def _grouped_as_shown(self, text: str) -> bool:
@@ -105,6 +131,34 @@ class WholeSpinBox(QSpinBox):
         if not sep or sep not in digits:
             return True
         return re.fullmatch(rf"[+-]?[0-9]{{1,3}}({re.escape(sep)}[0-9]{{3}})+", digits) is not None
+
+
+class _WheelWhenFocused(QObject):
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Wheel and not watched.hasFocus():
+            event.ignore()  # on to the scroll area around it
+            return True
+        return False
+
+
+def wheel_when_focused(widget: QWidget) -> QWidget:
+    """A spin box or list box of a scrolled form that the mouse wheel changes only once clicked into: scrolling the
+    Settings page over Iterations had taken 150,000 to 149,999, and over Preset or Model applied another."""
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_WheelWhenFocused(widget))
+    return widget
+
+
+def commit_typed_number() -> None:
+    """Take the number being typed in the focused spin box, as Enter would, before a command reads the boxes: a
+    WholeSpinBox takes it only when typing ends, and Generate's and Start's tool buttons and their shortcuts (Ctrl+G,
+    Ctrl+R) leave the focus in the box, so a gallery of 6 was made with '3' shown in Samples, and a run of the old
+    Iterations started. A text not taken ('1,0') shows the box's number again, the one the command uses."""
+    box = QApplication.focusWidget()
+    while box is not None and not isinstance(box, QAbstractSpinBox):
+        box = box.parentWidget()
+    if box is not None:
+        box.interpretText()
 
 
 def qimage_from_array(array: np.ndarray) -> QImage:

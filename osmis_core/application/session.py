@@ -63,7 +63,8 @@ def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
     """THE name of a new run folder for DATA: `<root>/<data stem>`, or `<root>/<stem>-001`, `-002`, ... when that
     is taken. Nothing is created. A blank root (the app's cleared "folder for new runs") is refused (ConfigError):
     it would put the run into the working folder, as an empty --out would; so is a root whose name cannot be looked
-    up."""
+    up, one in a file (an image chosen as the folder) and one inside another run's own folders
+    (runfolder.in_run_files, as start_training refuses)."""
     if not str(root).strip():
         raise ConfigError("the folder for new runs is empty: give a folder (such as runs).")
     root = Path(root)
@@ -74,8 +75,16 @@ def new_run_dir(data_path: str | Path, root: str | Path = RUNS_ROOT) -> Path:
         while path.exists():
             path = root / f"{stem}-{i:03d}"
             i += 1
+        existing = next((p for p in (root, *root.parents) if p.exists()), None)
     except OSError as exc:  # a name the system refuses to look up (past 255 bytes): it had escaped the app's Start
         raise ConfigError(f"{root}: cannot hold a new run ({exc.strerror or exc}); give another folder.") from None
+    if existing is not None and not existing.is_dir():  # training had started loading, then said NAME/stem
+        raise ConfigError(f"{root}: cannot hold a new run ({existing} is a file); give another folder.")
+    from .runfolder import in_run_files
+
+    own = in_run_files(path)
+    if own is not None:  # said of the folder given, before the app starts loading (start_training said "--out")
+        raise ConfigError(f"{root}: cannot hold a new run ({own} holds another run's own files); give another folder.")
     return path
 
 
@@ -84,16 +93,21 @@ def _warn_config(config: OsmisConfig, name_as: Callable[[str], str] | None) -> N
         warnings.warn(message, stacklevel=2)
 
 
-def _check_config_for_data(config: OsmisConfig, data, data_path: str | Path) -> None:
-    """Options that the loaded data cannot serve are refused before anything is written (ConfigError)."""
+def _check_config_for_data(
+    config: OsmisConfig, data, data_path: str | Path, name_as: Callable[[str], str] | None = None
+) -> None:
+    """Options that the loaded data cannot serve are refused before anything is written (ConfigError), naming
+    the option as `name_as` does (the app's label; it had said "--layouts-from: …" and "--keep-best …" in the app)."""
     if config.model == "osmis":
         from ..training.monitor import check_keep_best
 
-        check_keep_best(config.run.keep_best, data.num_classes is not None, str(data_path))
+        said = name_as("keep_best") if name_as is not None else "--keep-best"
+        check_keep_best(config.run.keep_best, data.num_classes is not None, str(data_path), said)
     elif config.renderer.layouts_from:  # an earlier version stored --layouts-from "" for none
         from ..training.renderer_trainer import check_layouts_from
 
-        check_layouts_from(config.renderer.layouts_from, data.num_classes)
+        said = name_as("layouts_from") if name_as is not None else "--layouts-from"
+        check_layouts_from(config.renderer.layouts_from, data.num_classes, said)
 
 
 def _load_data_noted(load_data, config: OsmisConfig, data_path, mask_path, device) -> tuple[Any, list[str]]:
@@ -162,7 +176,7 @@ def start_training(
     trainer_class, load_data = model_parts(config)
     with _data_named(data_path):  # `osmis train RUN` without --resume: say what the folder is
         data, data_warnings = _load_data_noted(load_data, config, data_path, mask_path, device)
-    _check_config_for_data(config, data, data_path)
+    _check_config_for_data(config, data, data_path, name_as)
     if check is not None:
         check(config, data)
     _warn_config(config, name_as)

@@ -15,6 +15,7 @@ from ..config import (
     FIELDS,
     OUTPUT_ONLY_OPTIONS,
     OsmisConfig,
+    expand_user,
     flag_as_given,
     flatten_options,
     option_maximum,
@@ -242,7 +243,10 @@ def _from_folder(folder: Path) -> list[BatchSource]:
 def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: '{key}' must be a path.")
-    p = Path(value.strip()).expanduser()
+    try:
+        p = expand_user(value.strip())
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return resolved_path(p if p.is_absolute() else base / p)
 
 

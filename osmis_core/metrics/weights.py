@@ -19,6 +19,7 @@ import torchvision
 
 from osmis_core.errors import ConfigError, OsmisError
 
+from ..config import expand_user
 from ..rng import seeded_global_rng
 from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile
 
@@ -35,7 +36,7 @@ def check_weights_dir(weights_dir: str | Path | None) -> Path | None:
     `osmis run` asks before it trains, so that a typo is not found after the training."""
     if weights_dir is None:
         return None
-    path = Path(weights_dir).expanduser()
+    path = expand_user(weights_dir)
     if path.is_file():
         raise ConfigError(f"{path}: is a file, not a folder; --weights-dir names the folder that holds the weights.")
     if not path.is_dir():

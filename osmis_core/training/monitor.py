@@ -132,13 +132,14 @@ BEST_BY = {
 }
 
 
-def check_keep_best(keep_best: str, has_masks: bool, data_name: str) -> None:
+def check_keep_best(keep_best: str, has_masks: bool, data_name: str, said: str = "--keep-best") -> None:
     """Refuse a --keep-best metric that the data cannot give: mask_shares and class_coverage need masks, and a run
-    without them would keep no best checkpoint at all. Raises ConfigError naming the option and the data."""
+    without them would keep no best checkpoint at all. Raises ConfigError naming the option as `said` (the app's
+    label: it has no flags) and the data."""
     if keep_best in MASK_METRICS and not has_masks:
         raise ConfigError(
-            f"--keep-best {keep_best} (option keep_best) compares the generated masks with the real ones, but "
-            f"{data_name} is trained without masks; choose --keep-best sifid or diversity, or give the masks."
+            f"{said} {keep_best} compares the generated masks with the real ones, but {data_name} is trained "
+            "without masks; choose sifid or diversity, or give the masks."
         )
 
 

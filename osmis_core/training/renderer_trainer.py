@@ -390,10 +390,11 @@ class RendererTrainer(Trainer):
 OSMIS_LAYOUTS = 64  # masks sampled once from a --layouts-from run
 
 
-def check_layouts_from(run_dir: str, num_classes: int) -> None:
+def check_layouts_from(run_dir: str, num_classes: int, said: str = "--layouts-from") -> None:
     """The run --layouts-from names must be an OSMIS run whose masks have the training data's `num_classes`
     classes; checked before a run folder is written (session._check_config_for_data). Raises ConfigError naming
-    the option: a folder that is no run, a renderer run or a run without such masks."""
+    the option as `said` (the app's label: it has no flags): a folder that is no run, a renderer run or a run without
+    such masks."""
     from ..application.generate import load_generator
     from ..application.runfolder import RunFolder
     from ..errors import ConfigError, OsmisError
@@ -405,10 +406,10 @@ def check_layouts_from(run_dir: str, num_classes: int) -> None:
             raise OsmisError(f"{run_dir}: is a renderer run; give an OSMIS run of the same data.")
         _, meta = load_generator(run_dir)
     except OsmisError as exc:
-        raise ConfigError(f"--layouts-from: {exc}") from None
+        raise ConfigError(f"{said}: {exc}") from None
     if meta["num_classes"] != num_classes:
         raise ConfigError(
-            f"{run_dir}: --layouts-from needs an OSMIS run with masks of {num_classes} classes, it has "
+            f"{run_dir}: {said} needs an OSMIS run with masks of {num_classes} classes, it has "
             f"{meta['num_classes'] or 'no masks'}."
         )
 
