@@ -206,3 +206,32 @@ def test_two_stage_refuses_a_renderer_place_that_is_no_folder_before_training(sc
     assert res.returncode == 2 and len(err.splitlines()) == 1, err
     assert err.startswith(f"error: {place}: is no folder"), err
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
+
+
+def test_a_resume_whose_layouts_from_run_has_gone_names_the_option_as_its_caller_does(scene, tmp_path, capsys):
+    """Breaker 31 (open item, fixed after the merge): the app's "Continue run" of a renderer run whose --layouts-from
+    OSMIS run has gone said "--layouts-from: …", a flag the app does not have; a resume names the option as its
+    caller names the options it did not type (the app: the form's label; the CLI: "option 'layouts_from'"; a flag
+    typed now: the flag)."""
+    import shutil
+
+    from test_renderer_training import TINY as OSMIS_TINY
+    from test_renderer_training import TINY_RENDERER
+
+    from osmis_core.application.session import resume_training
+    from osmis_core.cli import main
+    from osmis_core.config import build_config, option_label
+
+    assert main(["train", str(scene), "--out", str(tmp_path / "osmis"), "--iters", "1", "--quiet", *OSMIS_TINY]) == 0
+    config = build_config(
+        overrides={**TINY_RENDERER, "iters": 2, "layouts_from": str(tmp_path / "osmis"), "unpaired": 1.0}
+    )
+    run = tmp_path / "run"
+    list(start_training(config, scene, run).run())
+    shutil.rmtree(tmp_path / "osmis")
+    label = option_label("layouts_from")
+    with pytest.raises(ConfigError, match=f"^{label}: "):
+        resume_training(run, {"iters": 4}, name_as=option_label)
+    capsys.readouterr()
+    res = osmis_cli(capsys, "train", run, "--resume", "--iters", "4", "--quiet")
+    assert res.returncode == 2 and res.stderr.startswith("error: option 'layouts_from': "), res.stderr

@@ -421,8 +421,9 @@ def resume_training(
         if unused_masks:
             warnings.warn(unused_masks, stacklevel=2)
             data_warnings.append(unused_masks)
-        _check_config_for_data(config, data, data_info.get("path", str(folder.root)))
-        _warn_config(config, flag_naming({k: asked[k] for k in typed}, name_as))
+        naming = flag_naming({k: asked[k] for k in typed}, name_as)  # a flag typed now by it, others as the caller
+        _check_config_for_data(config, data, data_info.get("path", str(folder.root)), naming)
+        _warn_config(config, naming)
         trainer = trainer_class(config, data, folder.root, device)
         trainer.load_state_dict(state)
         # the checkpoint's optimiser states hold the learning rates the run trained with, after any rollback halved
