@@ -535,6 +535,10 @@ def list_galleries(run_dir: str | Path) -> list[Path]:
 # -- index.html ------------------------------------------------------------------------------------------------
 
 
+# a score name safe as a data-attribute name and inside a JavaScript string literal (every metric's key is one)
+_SORTABLE_KEY = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def _e(value) -> str:
     """Every value copied from a manifest or a metrics file goes through here into the page."""
     return html.escape(str(value), quote=True)
@@ -546,11 +550,15 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     out = Path(out)
     per_image = {r["index"]: r for r in (metrics or {}).get("per_image", []) if _is_int(r.get("index"))}
     score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_number(r[k])})
+    # a score's name becomes an attribute name and a JavaScript string (the sort buttons), where escaping does not
+    # help (an entity in onclick is decoded before the script runs): only plain names are sortable, the others
+    # (a hand-edited metrics.json) are shown, escaped, in the captions only
+    sortable = [k for k in score_keys if _SORTABLE_KEY.fullmatch(k)]
     cards = []
     for item in manifest["items"]:
         scores = per_image.get(item["index"], {})
         shown = [k for k in score_keys if _is_number(scores.get(k))]
-        data_attrs = " ".join(f'data-{_e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in shown)
+        data_attrs = " ".join(f'data-{k.replace("_", "-")}="{scores[k]:.6g}"' for k in shown if k in sortable)
         score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
         pics = "".join(
             f'<img src="{_e(quote(item[k]))}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
@@ -576,10 +584,10 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     # each score both ways, as the app's Gallery page sorts: low to high (1) and high to low (-1)
     buttons = "".join(
         f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}', {way})\">{_e(k)} ({words})</button>"
-        for k in score_keys
+        for k in sortable
         for way, words in ((1, "low → high"), (-1, "high → low"))
     )
-    sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index', 1)\">index</button>{buttons}</p>" if score_keys else ""
+    sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index', 1)\">index</button>{buttons}</p>" if sortable else ""
     # what the page says it shows is what its items hold: a run without masks has images only, and a render
     # gallery's pictures are the renderer's photos of layouts, not a generator's samples
     shown_pictures = ", ".join(
