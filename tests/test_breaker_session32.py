@@ -71,3 +71,14 @@ def test_a_hostile_run_name_is_text_and_every_picture_link_resolves(tmp_path):
     assert "<script>alert(1)</script>" not in page
     srcs = [attrs["src"] for tag, attrs in tags if tag == "img"]
     assert srcs and all((tmp_path / unquote(s)).is_file() for s in srcs), srcs
+
+
+def test_a_right_to_left_mark_in_the_run_name_does_not_reverse_the_pages_sentence(tmp_path):
+    """A run folder named with U+202E (right-to-left override): the page's sentence '2 samples from RUN at step 4
+    (EMA generator, seed 0); image, class mask.' showed reversed after the name in Chromium. The name is isolated
+    in a <bdi> element, so the override ends with it."""
+    page = _page(tmp_path, None)
+    tags = [t for t, _ in _tags(page)]
+    assert "bdi" in tags
+    start = page.index("<bdi>")
+    assert "\u202e" in page[start : page.index("</bdi>", start)]
