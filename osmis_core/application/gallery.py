@@ -603,6 +603,7 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
         made = "sample from" if len(manifest["items"]) == 1 else "samples from"
         how = f"{'EMA' if manifest.get('ema', True) else 'raw'} generator, seed {_e(manifest.get('seed'))}"
     # the run's folder name sits inside a sentence: <bdi> keeps a right-to-left mark in it from reversing the rest
+    run = f"<bdi>{_e(manifest.get('run', ''))}</bdi>"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
 <style>
@@ -614,7 +615,7 @@ figcaption {{ font-size: 12px; color: #333; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
 </style></head><body>
 <h1>OSMIS gallery</h1>
-<p>{len(manifest["items"])} {made} <bdi>{_e(manifest.get("run", ""))}</bdi> at step {_e(manifest.get("checkpoint_step"))}
+<p>{len(manifest["items"])} {made} {run} at step {_e(manifest.get("checkpoint_step"))}
 ({how}); {shown_pictures}.</p>
 {summary}{sort_bar}
 <div id="grid">{"".join(cards)}</div>
