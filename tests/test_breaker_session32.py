@@ -82,3 +82,28 @@ def test_a_right_to_left_mark_in_the_run_name_does_not_reverse_the_pages_sentenc
     assert "bdi" in tags
     start = page.index("<bdi>")
     assert "\u202e" in page[start : page.index("</bdi>", start)]
+
+
+def _batch_row(name: str, message: str, gallery: str | None) -> dict:
+    return {
+        "name": name,
+        "status": "failed",
+        "iterations": 0,
+        "total": 2,
+        "seconds": None,
+        "metrics": {"diversity": float("nan")},
+        "gallery": gallery,
+        "message": message,
+    }
+
+
+def test_the_batch_page_escapes_a_failed_sources_message_and_counts_one_source_in_the_singular(tmp_path):
+    """A failed source's message quotes its data path, which may hold a script tag, quotes and a right-to-left
+    mark: it is text in its own cell (held). The page said '1 sources:' for a batch of one."""
+    from osmis_core.batch.summary import _html
+
+    hostile = "/d/<script>alert(1)</script>\"'&#?%20 \u202e/x.png: corrupt"
+    page = _html([_batch_row("s0", hostile, None)], {"counts": {"failed": 1}, "dataset_pairs": None})
+    tags = [t for t, _ in _tags(page)]
+    assert "script" not in tags and tags.count("tr") == 2, tags
+    assert "<p>1 source: 1 failed." in page, page
