@@ -47,13 +47,13 @@ def test_a_score_name_from_a_hand_edited_metrics_file_injects_no_attribute_nor_s
     metrics = {
         "summary": {},
         "per_image": [
-            {"index": 0, "x onmouseover=alert(1) y": 0.5, "a');alert(1);//": 0.2, "sifid_64": float("nan")},
+            {"index": 0, "x onmouseover=alert(1) y": 0.5, "a');alert(1);//": 0.2, "sifid_64": 0.5},
         ],
     }
     tags = _tags(_page(tmp_path, metrics))
     figure = next(attrs for tag, attrs in tags if tag == "figure")
     assert set(figure) == {"data-index", "data-sifid-64"}, figure
-    assert figure["data-sifid-64"] == "nan"
+    assert figure["data-sifid-64"] == "0.5"
     onclicks = [attrs["onclick"] for tag, attrs in tags if tag == "button"]
     assert onclicks == ["sortBy('index', 1)", "sortBy('sifid-64', 1)", "sortBy('sifid-64', -1)"], onclicks
 
@@ -107,3 +107,14 @@ def test_the_batch_page_escapes_a_failed_sources_message_and_counts_one_source_i
     tags = [t for t, _ in _tags(page)]
     assert "script" not in tags and tags.count("tr") == 2, tags
     assert "<p>1 source: 1 failed." in page, page
+
+
+def test_a_nan_score_reads_on_the_page_as_in_metrics_json(tmp_path):
+    """metrics.json stores NaN/infinity as null, shown 'not a number' and left out of the per-image captions; the page
+    `osmis evaluate` writes from its in-memory NaN said 'nan' (and sorted by data-x="nan"), while the page of an
+    export of the same scores said 'not a number'. Both now read as the file."""
+    raw = {"summary": {"sifid_64": float("nan")}, "per_image": [{"index": 0, "sifid_64": float("inf")}]}
+    stored = {"summary": {"sifid_64": None}, "per_image": [{"index": 0, "sifid_64": None}]}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert _page(tmp_path / "a", raw) == _page(tmp_path / "b", stored)

@@ -18,6 +18,7 @@ import errno
 import hashlib
 import html
 import json
+import math
 import numbers
 import re
 import shutil
@@ -539,6 +540,12 @@ def list_galleries(run_dir: str | Path) -> list[Path]:
 _SORTABLE_KEY = re.compile(r"[a-z][a-z0-9_]*")
 
 
+def _is_score(value) -> bool:
+    """A score the page shows: NaN and infinity are shown as metrics.json stores them (null, 'not a number'), so
+    that the page `osmis evaluate` writes and the page of an export of those scores say the same."""
+    return _is_number(value) and math.isfinite(value)
+
+
 def _e(value) -> str:
     """Every value copied from a manifest or a metrics file goes through here into the page."""
     return html.escape(str(value), quote=True)
@@ -549,7 +556,7 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     given. Every value taken from the manifest or the metrics is HTML-escaped."""
     out = Path(out)
     per_image = {r["index"]: r for r in (metrics or {}).get("per_image", []) if _is_int(r.get("index"))}
-    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_number(r[k])})
+    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_score(r[k])})
     # a score's name becomes an attribute name and a JavaScript string (the sort buttons), where escaping does not
     # help (an entity in onclick is decoded before the script runs): only plain names are sortable, the others
     # (a hand-edited metrics.json) are shown, escaped, in the captions only
@@ -557,7 +564,7 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     cards = []
     for item in manifest["items"]:
         scores = per_image.get(item["index"], {})
-        shown = [k for k in score_keys if _is_number(scores.get(k))]
+        shown = [k for k in score_keys if _is_score(scores.get(k))]
         data_attrs = " ".join(f'data-{k.replace("_", "-")}="{scores[k]:.6g}"' for k in shown if k in sortable)
         score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
         pics = "".join(
@@ -574,7 +581,10 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     summary = ""
     if metrics and metrics.get("summary"):
         rows = "".join(
-            f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>" for k, text in summary_rows(metrics["summary"], digits=5)
+            f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>"
+            for k, text in summary_rows(
+                {k: v if _is_score(v) or not _is_number(v) else None for k, v in metrics["summary"].items()}, digits=5
+            )
         )
         # what qualifies the scores goes with them: a page shared on its own must not pass random-weight proxies off
         # as published SIFID/LPIPS (the CLI prints the same warning under its table; a score not computed says why
