@@ -118,3 +118,11 @@ def test_a_nan_score_reads_on_the_page_as_in_metrics_json(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     assert _page(tmp_path / "a", raw) == _page(tmp_path / "b", stored)
+
+
+def test_a_gallery_of_no_items_says_so_without_an_empty_picture_list(tmp_path):
+    """read_manifest takes a manifest with no items; its page said '0 samples from r at step 2 (EMA generator,
+    seed 0); .' with an empty list of the pictures shown."""
+    manifest = {"run": "r", "seed": 0, "checkpoint_step": 2, "items": []}
+    page = write_index_html(tmp_path, manifest).read_text(encoding="utf-8")
+    assert "(EMA generator, seed 0).</p>" in page, page

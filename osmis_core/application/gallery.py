@@ -626,7 +626,7 @@ table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding
 </style></head><body>
 <h1>OSMIS gallery</h1>
 <p>{len(manifest["items"])} {made} {run} at step {_e(manifest.get("checkpoint_step"))}
-({how}); {shown_pictures}.</p>
+({how}){"; " + shown_pictures if shown_pictures else ""}.</p>
 {summary}{sort_bar}
 <div id="grid">{"".join(cards)}</div>
 <script>
