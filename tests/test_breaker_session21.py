@@ -182,13 +182,13 @@ def test_gallery_page_names_the_pictures_it_shows(tmp_path):
     an EMA generator."""
     texture = {"run": "/r", "checkpoint_step": 2, "seed": 0, "items": [{"index": 0, "image": "images/0.png"}]}
     write_index_html(tmp_path, texture)
-    assert "1 sample from /r at step 2\n(EMA generator, seed 0); image.</p>" in _page_text(tmp_path)
+    assert "1 sample from <bdi>/r</bdi> at step 2\n(EMA generator, seed 0); image.</p>" in _page_text(tmp_path)
     pairs = [{"index": 0, "image": "images/0.png", "mask": "masks/0.png", "overlay": "overlays/0.png"}]
     write_index_html(tmp_path, {**texture, "items": pairs, "ema": False})
     assert "(raw generator, seed 0); image, class mask, overlay.</p>" in _page_text(tmp_path)
     write_index_html(tmp_path, {**texture, "items": pairs, "kind": "render", "seed": 3})
     page = _page_text(tmp_path)
-    assert "1 photo rendered from a layout by the layout renderer of /r at step 2\n(seed 3);" in page
+    assert "1 photo rendered from a layout by the layout renderer of <bdi>/r</bdi> at step 2\n(seed 3);" in page
     assert "generator" not in page
 
 

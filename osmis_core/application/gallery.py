@@ -18,6 +18,7 @@ import errno
 import hashlib
 import html
 import json
+import math
 import numbers
 import re
 import shutil
@@ -535,6 +536,16 @@ def list_galleries(run_dir: str | Path) -> list[Path]:
 # -- index.html ------------------------------------------------------------------------------------------------
 
 
+# a score name safe as a data-attribute name and inside a JavaScript string literal (every metric's key is one)
+_SORTABLE_KEY = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _is_score(value) -> bool:
+    """A score the page shows: NaN and infinity are shown as metrics.json stores them (null, 'not a number'), so
+    that the page `osmis evaluate` writes and the page of an export of those scores say the same."""
+    return _is_number(value) and math.isfinite(value)
+
+
 def _e(value) -> str:
     """Every value copied from a manifest or a metrics file goes through here into the page."""
     return html.escape(str(value), quote=True)
@@ -545,12 +556,16 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     given. Every value taken from the manifest or the metrics is HTML-escaped."""
     out = Path(out)
     per_image = {r["index"]: r for r in (metrics or {}).get("per_image", []) if _is_int(r.get("index"))}
-    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_number(r[k])})
+    score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_score(r[k])})
+    # a score's name becomes an attribute name and a JavaScript string (the sort buttons), where escaping does not
+    # help (an entity in onclick is decoded before the script runs): only plain names are sortable, the others
+    # (a hand-edited metrics.json) are shown, escaped, in the captions only
+    sortable = [k for k in score_keys if _SORTABLE_KEY.fullmatch(k)]
     cards = []
     for item in manifest["items"]:
         scores = per_image.get(item["index"], {})
-        shown = [k for k in score_keys if _is_number(scores.get(k))]
-        data_attrs = " ".join(f'data-{_e(k.replace("_", "-"))}="{scores[k]:.6g}"' for k in shown)
+        shown = [k for k in score_keys if _is_score(scores.get(k))]
+        data_attrs = " ".join(f'data-{k.replace("_", "-")}="{scores[k]:.6g}"' for k in shown if k in sortable)
         score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
         pics = "".join(
             f'<img src="{_e(quote(item[k]))}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
@@ -566,7 +581,10 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     summary = ""
     if metrics and metrics.get("summary"):
         rows = "".join(
-            f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>" for k, text in summary_rows(metrics["summary"], digits=5)
+            f"<tr><th>{_e(k)}</th><td>{_e(text)}</td></tr>"
+            for k, text in summary_rows(
+                {k: v if _is_score(v) or not _is_number(v) else None for k, v in metrics["summary"].items()}, digits=5
+            )
         )
         # what qualifies the scores goes with them: a page shared on its own must not pass random-weight proxies off
         # as published SIFID/LPIPS (the CLI prints the same warning under its table; a score not computed says why
@@ -576,10 +594,10 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     # each score both ways, as the app's Gallery page sorts: low to high (1) and high to low (-1)
     buttons = "".join(
         f"<button onclick=\"sortBy('{_e(k.replace('_', '-'))}', {way})\">{_e(k)} ({words})</button>"
-        for k in score_keys
+        for k in sortable
         for way, words in ((1, "low → high"), (-1, "high → low"))
     )
-    sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index', 1)\">index</button>{buttons}</p>" if score_keys else ""
+    sort_bar = f"<p>Sort by: <button onclick=\"sortBy('index', 1)\">index</button>{buttons}</p>" if sortable else ""
     # what the page says it shows is what its items hold: a run without masks has images only, and a render
     # gallery's pictures are the renderer's photos of layouts, not a generator's samples
     shown_pictures = ", ".join(
@@ -594,6 +612,8 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     else:
         made = "sample from" if len(manifest["items"]) == 1 else "samples from"
         how = f"{'EMA' if manifest.get('ema', True) else 'raw'} generator, seed {_e(manifest.get('seed'))}"
+    # the run's folder name sits inside a sentence: <bdi> keeps a right-to-left mark in it from reversing the rest
+    run = f"<bdi>{_e(manifest.get('run', ''))}</bdi>"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OSMIS gallery</title>
 <style>
@@ -605,8 +625,8 @@ figcaption {{ font-size: 12px; color: #333; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
 </style></head><body>
 <h1>OSMIS gallery</h1>
-<p>{len(manifest["items"])} {made} {_e(manifest.get("run", ""))} at step {_e(manifest.get("checkpoint_step"))}
-({how}); {shown_pictures}.</p>
+<p>{len(manifest["items"])} {made} {run} at step {_e(manifest.get("checkpoint_step"))}
+({how}){"; " + shown_pictures if shown_pictures else ""}.</p>
 {summary}{sort_bar}
 <div id="grid">{"".join(cards)}</div>
 <script>

@@ -171,7 +171,7 @@ table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding
 tr.failed td {{ background: #fdd; }} tr.stopped td, tr.pending td {{ background: #ffd; }}
 </style></head><body>
 <h1>OSMIS batch</h1>
-<p>{len(rows)} sources: {counts}. {dataset}</p>
+<p>{len(rows)} source{"" if len(rows) == 1 else "s"}: {counts}. {dataset}</p>
 <table><tr>{head}</tr>
 {"".join(body)}
 </table></body></html>
