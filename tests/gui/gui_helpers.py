@@ -85,3 +85,12 @@ def log_lines(window, keep) -> list[str]:
     seen: list[str] = []
     window.state.log_line.connect(lambda text: seen.append(text) if keep(text) else None)
     return seen
+
+
+def gallery_page_of_next_start(window, qtbot):
+    """A new Gallery page reading the window's settings, as the app's next start makes it: what it remembered."""
+    from osmis_gui.gallery_page import GalleryPage
+
+    page = GalleryPage(window.state, window.qsettings)
+    qtbot.addWidget(page)
+    return page

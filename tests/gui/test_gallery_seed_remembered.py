@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from app_steps import LONG
+from gui_helpers import gallery_page_of_next_start
 
 pytestmark = pytest.mark.gui
 
 
 def test_the_largest_seed_generates_and_is_offered_again(window, qtbot, trained_run):
     from osmis_core.config import MAX_SEED
-    from osmis_gui.gallery_page import GalleryPage
 
     g = window.gallery
     window.open_path(str(trained_run))
@@ -26,6 +26,5 @@ def test_the_largest_seed_generates_and_is_offered_again(window, qtbot, trained_
     qtbot.waitUntil(lambda: not g.generating, timeout=LONG)
     assert g.last_error is None
     assert json.loads((Path(generated.args[0]) / "manifest.json").read_text())["seed"] == MAX_SEED
-    again = GalleryPage(window.state, window.qsettings)  # the page of the app's next start
-    qtbot.addWidget(again)
+    again = gallery_page_of_next_start(window, qtbot)
     assert again.seed_spin.value() == MAX_SEED

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import pytest
 from app_steps import LONG
+from gui_helpers import gallery_page_of_next_start
 
 pytestmark = pytest.mark.gui
 
 
 def test_the_latent_walks_seed_is_offered_at_the_next_start(window, qtbot, trained_run):
-    from osmis_gui.gallery_page import GalleryPage
-
     g = window.gallery
     window.open_path(str(trained_run))
     qtbot.waitUntil(lambda: g.run_dir == str(trained_run) and g.animate_action.isEnabled(), timeout=LONG)
@@ -21,10 +20,8 @@ def test_the_latent_walks_seed_is_offered_at_the_next_start(window, qtbot, train
     qtbot.waitUntil(lambda: g.last_walk is not None or g.last_error is not None, timeout=LONG)
     assert g.last_error is None and g.last_walk.endswith("-seed4321.mp4")
     qtbot.waitUntil(lambda: not g.animating, timeout=LONG)
-    again = GalleryPage(window.state, window.qsettings)  # the page of the app's next start
-    qtbot.addWidget(again)
+    again = gallery_page_of_next_start(window, qtbot)
     assert again.seed_spin.value() == 4321
     window.qsettings.setValue("gallery/seed", "4321x")
-    corrupt = GalleryPage(window.state, window.qsettings)
-    qtbot.addWidget(corrupt)
+    corrupt = gallery_page_of_next_start(window, qtbot)
     assert corrupt.seed_spin.value() == 0
