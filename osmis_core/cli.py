@@ -1300,7 +1300,7 @@ def cmd_export(args) -> int:
     from .application.gallery import export_selection, parse_selection
 
     result = export_selection(args.gallery, parse_selection(args.select), args.out)
-    print(f"exported {result.count} pairs ({result.files} files) to {result.dest}")
+    print(f"exported {result.count} pair{'s' if result.count != 1 else ''} ({result.files} files) to {result.dest}")
     return 0
 
 

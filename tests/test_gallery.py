@@ -243,3 +243,10 @@ def test_export_cli_copies_the_selection_with_scores_and_page(run, tmp_path, cap
     # a second export replaces the first whole
     assert export_selection(src, [1], dest).count == 1
     assert _pictures(dest) == _listed(dest) == {"images/0001.png", "masks/0001.png", "overlays/0001.png"}
+
+
+def test_export_of_one_pair_says_pair(run, tmp_path, capsys):
+    """Newuser 33: `osmis export G --select 0` said "exported 1 pairs"."""
+    src = generate_gallery(run, tmp_path / "g", n=2, seed=0, device="cpu")
+    assert main(["export", str(src), "--select", "0", "--out", str(tmp_path / "one")]) == 0
+    assert "exported 1 pair (" in capsys.readouterr().out
