@@ -155,10 +155,6 @@ class DataPage(QWidget):
             self._inspect_timer.start()
             self._set_busy()
 
-    def is_ready(self) -> bool:
-        """Data loaded without errors (training can start from it)."""
-        return bool(self.path) and self.preview is not None and not self.data_error and not self.inspect_error
-
     def busy(self) -> bool:
         """Decoding or inspecting (or about to, after an edit of the settings)."""
         return self.loading or self.inspecting or self._inspect_timer.isActive()

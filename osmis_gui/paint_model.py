@@ -181,9 +181,6 @@ class LayoutModel:
         """Lasso fill: the pixels inside the polygon take class c."""
         return self._apply(polygon_mask(self.ids.shape, points), c)
 
-    def classes_present(self) -> list[int]:
-        return [int(v) for v in np.unique(self.ids)]
-
 
 class RegionModel:
     """The region marked for re-rolling (H x W bool): brushed, or picked as a class or an instance."""

@@ -626,7 +626,6 @@ class PaintPage(QWidget):
         self._job_strip = strip
         self._render_tag += 1
         self._ticket = paint_jobs.Ticket(self._render_tag)
-        self._rendered_revision = m.revision
         self._rendering = True
         self._pending = False
         self._pending_strip = False

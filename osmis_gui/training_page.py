@@ -66,7 +66,6 @@ class TrainingPage(QWidget):
         self.control: TrainControl | None = None
         self.worker = None
         self.last_error: str | None = None
-        self._stop_requested_at: int | None = None
         self._halt: HealthEvent | None = None  # the HealthEvent that stopped this training, if one did
 
         self.controls = RunControls(settings)
@@ -229,7 +228,6 @@ class TrainingPage(QWidget):
     def _launch(self, mode, config, data_path, mask_path, run_dir) -> None:
         self.control = TrainControl()
         self.last_error = None
-        self._stop_requested_at = None
         self._halt = None  # the HealthEvent that stopped this training, if one does
         set_error(self.error_label, None)
         self.run_label.setText(f"Run folder: {run_dir}")
@@ -267,7 +265,6 @@ class TrainingPage(QWidget):
     def stop(self) -> None:
         if self.control is not None and self.state in (LOADING, RUNNING, PAUSED):
             self.control.request_stop()
-            self._stop_requested_at = self.last_step
             self.log("stop requested: finishing the current iteration and saving a checkpoint")
             self.speed_label.setText("Stopping: saving a checkpoint…")
             self._set_state(STOPPING)
@@ -454,9 +451,6 @@ class TrainingPage(QWidget):
         if grid is not None:
             self.preview.set_grid(grid.image, grid.columns, grid.pad)
             self.preview_shown.emit(step)
-
-    def shown_sample_step(self) -> int | None:
-        return self.preview_pane.shown_step()
 
     def log(self, message: str, stamp: bool = True) -> None:
         text = f"{time.strftime('%H:%M:%S')} {message}" if stamp else message

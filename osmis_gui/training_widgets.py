@@ -355,9 +355,6 @@ class PreviewPane(QWidget):
     def add_sample(self, step: int, path: str) -> None:
         self.set_samples(self.samples + [(step, path)], follow=self.follow_check.isChecked())
 
-    def shown_step(self) -> int | None:
-        return self.samples[self.slider.value()][0] if self.samples else None
-
     def _slid(self, i: int) -> None:
         if i < len(self.samples) - 1 and self.follow_check.isChecked():
             self.follow_check.setChecked(False)  # the user looks back: stop following

@@ -10,7 +10,6 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QValidato
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -171,12 +170,6 @@ def qimage_from_array(array: np.ndarray) -> QImage:
     return QImage(a.data, w, h, a.strides[0], fmt).copy()
 
 
-def qimage_from_pil(image) -> QImage:
-    """PIL image -> QImage (RGB, or RGBA when the image has alpha)."""
-    mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") else "RGB"
-    return qimage_from_array(np.asarray(image.convert(mode)))
-
-
 def mask_overlay_image(ids: np.ndarray, palette: np.ndarray) -> QImage:
     """H x W class ids -> an 8-bit indexed QImage (1 byte per pixel) whose colour table holds the class colours,
     with the background (class 0) transparent."""
@@ -227,10 +220,6 @@ class ImageView(QWidget):
     # -- content -------------------------------------------------------------------------------------------
     def set_image(self, image: QImage | QPixmap | None, overlay: QImage | QPixmap | None = None) -> None:
         self._base = self._pixmap(image)
-        self._overlay = self._pixmap(overlay)
-        self.update()
-
-    def set_overlay(self, overlay: QImage | QPixmap | None) -> None:
         self._overlay = self._pixmap(overlay)
         self.update()
 
@@ -324,13 +313,6 @@ class OpacitySlider(QWidget):
 
     def set_value(self, value: float) -> None:
         self.slider.setValue(int(round(value * 100)))
-
-
-def hline() -> QFrame:
-    f = QFrame()
-    f.setFrameShape(QFrame.Shape.HLine)
-    f.setFrameShadow(QFrame.Shadow.Sunken)
-    return f
 
 
 def error_label() -> QLabel:
