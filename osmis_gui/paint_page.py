@@ -68,7 +68,6 @@ class PaintPage(QWidget):
         self.tool = "brush"
         self.current_class = 1
         self.render_images: dict[int, object] = {}  # recipe index -> QImage of the shown layout
-        self.render_error: str | None = None
         self.render_seconds: deque[float] = deque(maxlen=1000)  # of the latest renders
         self._load_tag = 0
         self._load_warning: tuple | None = None  # the running load's warning (showwarning's arguments)
@@ -646,12 +645,10 @@ class PaintPage(QWidget):
         if tag != self._render_tag or self._ticket.cancelled:
             return  # a newer edit superseded it
         if image is None:
-            self.render_error = extra
             self.view.set_image(None)
             self.view.set_placeholder(extra)
             self.canvas.set_backdrop(None)
             return
-        self.render_error = None
         self.render_seconds.append(extra)
         self._show_render(i, image)
 
