@@ -293,31 +293,40 @@ def test_too_many_renderer_blocks_are_named(scene, tmp_path, capsys, max_size, a
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="start_training restarts a folder without checkpoints in place even when a Trainer of this process made "
-    "for it has not run yet; neither the second start nor the first trainer's run() sees the other",
-)
 def test_two_starts_of_one_folder_do_not_mix_two_runs(scene, tmp_path):
-    """start_training twice on one new folder before either trainer runs: the second replaced run.json (warning "held
-    a run stopped before its first checkpoint"), then both trained into it: stats.jsonl held steps 1, 2 of the first
-    run then 1..4 of the second, run.json described only the second."""
-    first = start_training(build_config(overrides={**TINY, "iters": 2, "eval_every": 0}), scene, tmp_path / "run")
-    trainers = [first]
-    try:
+    """Fixed: start_training twice on one new folder before either trainer runs: the second replaced run.json
+    (warning "held a run stopped before its first checkpoint"), then both trained into it: stats.jsonl held steps
+    1, 2 of the first run then 1..4 of the second, run.json described only the second. The trainer holds the run's
+    training lock from its start: the second start is refused naming the folder, and the first trains alone."""
+    run = tmp_path / "run"
+    with start_training(build_config(overrides={**TINY, "iters": 2, "eval_every": 0}), scene, run) as first:
         config = build_config(overrides={**TINY, "iters": 4, "eval_every": 0, "seed": 5})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            trainers.append(start_training(config, scene, tmp_path / "run"))
-    except OsmisError:
-        pass  # refused: the folder is the first trainer's
-    for trainer in trainers:
-        try:
-            list(trainer.run())
-        except OsmisError:
-            pass  # refused: its folder was taken by another start
-    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
-    assert steps == sorted(set(steps)), steps
+        with pytest.raises(OsmisError) as refused:
+            start_training(config, scene, run)
+        assert str(refused.value).startswith(f"{run}: the run is being trained in this process (")
+        with pytest.raises(OsmisError, match="being trained in this process"):
+            resume_training(run, {"iters": 4})
+        assert _finished(first).step == 2
+    steps = [json.loads(line)["step"] for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]
+    assert json.loads((run / "run.json").read_text())["config"]["run"]["iters"] == 2
+
+
+def test_a_start_closed_without_training_lets_its_folder_go(scene, tmp_path):
+    """A trainer that will not run is closed (`with`, or close()) and its folder can be started again at once (in
+    place: it holds no checkpoint)."""
+    run = tmp_path / "run"
+    config = build_config(overrides={**TINY, "iters": 2, "eval_every": 0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "held a run stopped before its first checkpoint": it starts in place
+        with start_training(config, scene, run):
+            pass
+        kept = start_training(config, scene, run)  # kept, not closed: it holds the folder
+        with pytest.raises(OsmisError, match="being trained in this process"):
+            start_training(config, scene, run)
+        kept.close()
+        kept.close()  # again: nothing to let go
+        assert _finished(start_training(config, scene, run)).step == 2
 
 
 def test_a_transparent_pixel_of_a_region_file_is_outside(tiny_renderer_run, tmp_path):
