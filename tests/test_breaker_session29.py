@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from helpers import TINY, osmis_cli, run_job
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
@@ -352,26 +353,45 @@ def test_save_layout_refuses_values_that_are_no_class_ids(tmp_path, values):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluate reads every gallery as pictures of one size (metrics.evaluate's image loading), while osmis "
-    "render makes galleries of several sizes; the renderer measures would need per-item sizes",
-)
 def test_a_render_gallery_of_several_sizes_can_be_scored(tiny_renderer_run, tmp_path, capsys):
-    """README: layouts of several accepted sizes are rendered together (each item records its resolution), but
-    `osmis evaluate` refused such a gallery for any metric, locality included: "the generated image is 32x64, not
-    64x32 as 0000.png; a gallery's pictures all have one size"."""
+    """Fixed: README: layouts of several accepted sizes are rendered together (each item records its resolution),
+    but `osmis evaluate` refused such a gallery for any metric, locality included: "the generated image is 32x64,
+    not 64x32 as 0000.png; a gallery's pictures all have one size". The renderer measures need no gallery picture;
+    SIFID and LPIPS to the training data score each picture against the real image resized to its size
+    (docs/metrics.md), as a gallery of that picture alone is scored; pixel diversity, of pairs of pictures, is not
+    computed, saying why."""
+    from osmis_core.application.evaluation import read_real
+    from osmis_core.metrics import evaluate_images
+
     run, layout = tiny_renderer_run
     (tmp_path / "layouts").mkdir()
     ids = np.asarray(Image.open(layout))
     Image.fromarray(ids, "L").save(tmp_path / "layouts" / "wide.png")
     Image.fromarray(np.ascontiguousarray(ids.T), "L").save(tmp_path / "layouts" / "tall.png")  # rendered as is
     gallery = render_gallery(run, layouts_in(tmp_path / "layouts"), tmp_path / "g", n=1)
-    sizes = {tuple(item["resolution"]) for item in json.loads((gallery / "manifest.json").read_text())["items"]}
-    assert len(sizes) == 2
-    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", "locality", "--random-weights")
+    items = json.loads((gallery / "manifest.json").read_text())["items"]
+    assert len({tuple(item["resolution"]) for item in items}) == 2
+    metrics = "locality,sifid,lpips_train,diversity"
+    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", metrics, "--random-weights")
     assert result.returncode == 0, result.stderr
-    assert "locality_class" in json.loads((gallery / "metrics.json").read_text())
+    scores = json.loads((gallery / "metrics.json").read_text())
+    assert "locality_class" in scores["summary"]
+
+    data = json.loads((run / "run.json").read_text())["data"]
+    for item, row in zip(items, scores["per_image"]):
+        image = torch.from_numpy(np.asarray(Image.open(gallery / item["image"]).convert("RGB"))).permute(2, 0, 1)
+        real, _ = read_real(data["path"], data["mask_path"], tuple(item["resolution"]))
+        alone = evaluate_images(image[None].float() / 255, real, metrics=["sifid", "lpips_train"], random_weights=True)[
+            "per_image"
+        ][0]
+        assert row["index"] == item["index"]
+        assert row["sifid_64"] == pytest.approx(alone["sifid_64"], rel=1e-6)
+        assert row["lpips_to_train"] == pytest.approx(alone["lpips_to_train"], rel=1e-6)
+    summary = scores["summary"]
+    assert summary["sifid_64"] == pytest.approx(np.mean([row["sifid_64"] for row in scores["per_image"]]))
+    sizes = ", ".join(f"{item['resolution'][1]}x{item['resolution'][0]}" for item in items)
+    reason = f"skipped: the gallery's pictures have 2 sizes ({sizes}); it compares pictures of one size"
+    assert summary["pixel_diversity"] == reason and scores["not_computed"] == {"diversity": reason}
 
 
 def test_resume_names_an_option_the_runs_model_does_not_read(tiny_renderer_run):
