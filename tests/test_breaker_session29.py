@@ -393,6 +393,16 @@ def test_a_render_gallery_of_several_sizes_can_be_scored(tiny_renderer_run, tmp_
     reason = f"skipped: the gallery's pictures have 2 sizes ({sizes}); it compares pictures of one size"
     assert summary["pixel_diversity"] == reason and scores["not_computed"] == {"diversity": reason}
 
+    # each picture has the size its item records: one replaced by another size is named, not scored
+    h, w = items[0]["resolution"]
+    Image.new("RGB", (20, 20)).save(gallery / items[0]["image"])
+    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", "sifid", "--random-weights")
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        f"error: {gallery / items[0]['image']}: the generated image is 20x20, not {w}x{h} as its item in the "
+        "gallery's manifest records.\n"
+    )
+
 
 def test_resume_names_an_option_the_runs_model_does_not_read(tiny_renderer_run):
     """resume_training(RENDERER_RUN, {"ch_g": 8}) said "was made with another config (ch_g = 32, asked --ch-g 8)",

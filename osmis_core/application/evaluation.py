@@ -113,19 +113,32 @@ def _size_groups(
     mask_arrays: list[np.ndarray] | None,
     image_paths: list[Path],
     mask_paths: list[Path] | None,
+    manifest: dict | None,
 ) -> list[_SizeGroup]:
-    """The gallery's pictures by size, in the order their sizes first come (one group for a gallery of one size,
-    checked as read_gallery checks it). osmis render makes galleries of several sizes (layouts rendered at their
-    own sizes); each mask then has its image's size (DataError naming it)."""
-    sizes = list(dict.fromkeys(a.shape[:2] for a in arrays))
-    if len(sizes) == 1:
-        return [_SizeGroup(sizes[0], list(range(len(arrays))), *_stacked(arrays, mask_arrays, image_paths, mask_paths))]
-    if mask_arrays is not None:
-        for image, m, path, image_path in zip(arrays, mask_arrays, mask_paths, image_paths):
-            if m.shape[:2] != image.shape[:2]:
-                raise DataError(f"{path}: the mask's size differs from its image's ({image_path.name}).")
+    """The gallery's pictures by size, in the order their sizes first come. A gallery whose manifest records each
+    item's size (`resolution`: osmis render's, which renders layouts of several sizes at their own sizes) may hold
+    several, each picture (and mask) of its item's size; any other is of one size, as read_gallery checks it
+    (DataError naming the first picture of another size)."""
+    items = manifest["items"] if manifest is not None else []
+    recorded = [item.get("resolution") for item in items]
+    if not recorded or not all(isinstance(r, list) and len(r) == 2 for r in recorded):
+        return [
+            _SizeGroup(
+                arrays[0].shape[:2], list(range(len(arrays))), *_stacked(arrays, mask_arrays, image_paths, mask_paths)
+            )
+        ]
+    pictures = [(arrays, image_paths, "image")] + (
+        [(mask_arrays, mask_paths, "mask")] if mask_arrays is not None else []
+    )
+    for kind_arrays, paths, what in pictures:
+        for a, path, (h, w) in zip(kind_arrays, paths, recorded):
+            if a.shape[:2] != (h, w):
+                raise DataError(
+                    f"{path}: the generated {what} is {a.shape[1]}x{a.shape[0]}, not {w}x{h} as its item in the "
+                    "gallery's manifest records."
+                )
     groups = []
-    for size in sizes:
+    for size in dict.fromkeys(a.shape[:2] for a in arrays):
         at = [i for i, a in enumerate(arrays) if a.shape[:2] == size]
         masks = [mask_arrays[i] for i in at] if mask_arrays is not None else None
         images, mask_tensor = _stacked(
@@ -347,7 +360,7 @@ def evaluate_gallery(
     gallery = Path(gallery)
     arrays, mask_arrays, image_paths, mask_paths, manifest = _read_pictures(gallery)
     names = [p.name for p in image_paths]
-    groups = _size_groups(arrays, mask_arrays, image_paths, mask_paths)
+    groups = _size_groups(arrays, mask_arrays, image_paths, mask_paths, manifest)
     run = gallery_run(gallery, manifest) if manifest else None
     data_options = _run_data_options(run)
     max_frames = max_frames if max_frames is not None else data_options.max_frames
