@@ -653,17 +653,18 @@ def cmd_train(args) -> int:
         trainer = resume_training(
             run_dir, _resume_overrides(args), typed=set(_overrides(args)), name_as=_named_as_given(args)
         )
-        if trainer.step >= trainer.config.run.iters:
+    else:
+        config = _config_from_args(args)
+        run_dir = Path(args.out) if args.out else new_run_dir(args.data)
+        trainer = start_training(config, args.data, run_dir, args.mask, name_as=_named_as_given(args, config.model))
+    with trainer:  # the run's training lock, let go however this ends (Trainer.close)
+        if args.resume and trainer.step >= trainer.config.run.iters:
             print(
                 f"note: {run_dir} is already at step {trainer.step} of --iters {trainer.config.run.iters}; nothing "
                 f"to train (--iters is the total length of the run: give a larger one to train on)",
                 file=sys.stderr,
             )
-    else:
-        config = _config_from_args(args)
-        run_dir = Path(args.out) if args.out else new_run_dir(args.data)
-        trainer = start_training(config, args.data, run_dir, args.mask, name_as=_named_as_given(args, config.model))
-    return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
+        return run_with_progress(trainer, resumed=args.resume, quiet=args.quiet, governor=args.thread_plan.governor())
 
 
 def run_with_progress(
@@ -1233,13 +1234,14 @@ def cmd_run(args) -> int:
         )
         return 128 + (stop_signals[-1] if stop_signals else signal.SIGINT)
 
-    code = run_with_progress(
-        trainer,
-        resumed=args.resume and not restart,
-        quiet=args.quiet,
-        governor=args.thread_plan.governor(),
-        stop_signals=stop_signals,
-    )
+    with trainer:  # the run's training lock, let go however this ends (Trainer.close)
+        code = run_with_progress(
+            trainer,
+            resumed=args.resume and not restart,
+            quiet=args.quiet,
+            governor=args.thread_plan.governor(),
+            stop_signals=stop_signals,
+        )
     if code != 0:
         return code
     if (code := stopped(trainer, "training")) is not None:
@@ -1267,13 +1269,14 @@ def cmd_run(args) -> int:
             renderer = start_training(
                 renderer_config, args.data, renderer_dir, args.mask, name_as=_named_as_given(args, "renderer")
             )
-        code = run_with_progress(
-            renderer,
-            resumed=resuming,
-            quiet=args.quiet,
-            governor=args.thread_plan.governor(),
-            stop_signals=stop_signals,
-        )
+        with renderer:
+            code = run_with_progress(
+                renderer,
+                resumed=resuming,
+                quiet=args.quiet,
+                governor=args.thread_plan.governor(),
+                stop_signals=stop_signals,
+            )
         if code != 0:
             return code
         if (code := stopped(renderer, "the renderer's training")) is not None:

@@ -219,13 +219,16 @@ def train(mode: str, config, data_path: str | None, mask_path: str | None, run_d
         # the form's options change the run where they differ from its config (a rollback's halved lr_d is kept
         # unless the learning rate is edited)
         trainer = resume_training(run_dir, resumable_changes(config), typed=(), name_as=option_label)
-    plan = configured_plan()  # set by the app's entry point; None when the app is embedded
-    governor = plan.governor() if plan is not None else None
-    for event in trainer.run(control, resumed=(mode == "resume")):
-        if governor is not None:
-            governor.check()  # this worker thread runs the steps: its thread count is the one
-        if not isinstance(event, IterationDone):
-            yield event  # the page shows progress at logging ticks
+    # the run's training lock, which the trainer holds from its start, is let go however the job ends: a job
+    # closed or failed before its training starts (Trainer.close) or at a yield (the events closed)
+    with trainer, contextlib.closing(trainer.run(control, resumed=(mode == "resume"))) as events:
+        plan = configured_plan()  # set by the app's entry point; None when the app is embedded
+        governor = plan.governor() if plan is not None else None
+        for event in events:
+            if governor is not None:
+                governor.check()  # this worker thread runs the steps: its thread count is the one
+            if not isinstance(event, IterationDone):
+                yield event  # the page shows progress at logging ticks
 
 
 # -- run folders --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from helpers import TINY, osmis_cli, run_job
 from PIL import Image
 from test_renderer_training import TINY_RENDERER
@@ -293,31 +294,40 @@ def test_too_many_renderer_blocks_are_named(scene, tmp_path, capsys, max_size, a
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="start_training restarts a folder without checkpoints in place even when a Trainer of this process made "
-    "for it has not run yet; neither the second start nor the first trainer's run() sees the other",
-)
 def test_two_starts_of_one_folder_do_not_mix_two_runs(scene, tmp_path):
-    """start_training twice on one new folder before either trainer runs: the second replaced run.json (warning "held
-    a run stopped before its first checkpoint"), then both trained into it: stats.jsonl held steps 1, 2 of the first
-    run then 1..4 of the second, run.json described only the second."""
-    first = start_training(build_config(overrides={**TINY, "iters": 2, "eval_every": 0}), scene, tmp_path / "run")
-    trainers = [first]
-    try:
+    """Fixed: start_training twice on one new folder before either trainer runs: the second replaced run.json
+    (warning "held a run stopped before its first checkpoint"), then both trained into it: stats.jsonl held steps
+    1, 2 of the first run then 1..4 of the second, run.json described only the second. The trainer holds the run's
+    training lock from its start: the second start is refused naming the folder, and the first trains alone."""
+    run = tmp_path / "run"
+    with start_training(build_config(overrides={**TINY, "iters": 2, "eval_every": 0}), scene, run) as first:
         config = build_config(overrides={**TINY, "iters": 4, "eval_every": 0, "seed": 5})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            trainers.append(start_training(config, scene, tmp_path / "run"))
-    except OsmisError:
-        pass  # refused: the folder is the first trainer's
-    for trainer in trainers:
-        try:
-            list(trainer.run())
-        except OsmisError:
-            pass  # refused: its folder was taken by another start
-    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
-    assert steps == sorted(set(steps)), steps
+        with pytest.raises(OsmisError) as refused:
+            start_training(config, scene, run)
+        assert str(refused.value).startswith(f"{run}: the run is being trained in this process (")
+        with pytest.raises(OsmisError, match="being trained in this process"):
+            resume_training(run, {"iters": 4})
+        assert _finished(first).step == 2
+    steps = [json.loads(line)["step"] for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]
+    assert json.loads((run / "run.json").read_text())["config"]["run"]["iters"] == 2
+
+
+def test_a_start_closed_without_training_lets_its_folder_go(scene, tmp_path):
+    """A trainer that will not run is closed (`with`, or close()) and its folder can be started again at once (in
+    place: it holds no checkpoint)."""
+    run = tmp_path / "run"
+    config = build_config(overrides={**TINY, "iters": 2, "eval_every": 0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "held a run stopped before its first checkpoint": it starts in place
+        with start_training(config, scene, run):
+            pass
+        kept = start_training(config, scene, run)  # kept, not closed: it holds the folder
+        with pytest.raises(OsmisError, match="being trained in this process"):
+            start_training(config, scene, run)
+        kept.close()
+        kept.close()  # again: nothing to let go
+        assert _finished(start_training(config, scene, run)).step == 2
 
 
 def test_a_transparent_pixel_of_a_region_file_is_outside(tiny_renderer_run, tmp_path):
@@ -343,26 +353,55 @@ def test_save_layout_refuses_values_that_are_no_class_ids(tmp_path, values):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluate reads every gallery as pictures of one size (metrics.evaluate's image loading), while osmis "
-    "render makes galleries of several sizes; the renderer measures would need per-item sizes",
-)
 def test_a_render_gallery_of_several_sizes_can_be_scored(tiny_renderer_run, tmp_path, capsys):
-    """README: layouts of several accepted sizes are rendered together (each item records its resolution), but
-    `osmis evaluate` refused such a gallery for any metric, locality included: "the generated image is 32x64, not
-    64x32 as 0000.png; a gallery's pictures all have one size"."""
+    """Fixed: README: layouts of several accepted sizes are rendered together (each item records its resolution),
+    but `osmis evaluate` refused such a gallery for any metric, locality included: "the generated image is 32x64,
+    not 64x32 as 0000.png; a gallery's pictures all have one size". The renderer measures need no gallery picture;
+    SIFID and LPIPS to the training data score each picture against the real image resized to its size
+    (docs/metrics.md), as a gallery of that picture alone is scored; pixel diversity, of pairs of pictures, is not
+    computed, saying why."""
+    from osmis_core.application.evaluation import read_real
+    from osmis_core.metrics import evaluate_images
+
     run, layout = tiny_renderer_run
     (tmp_path / "layouts").mkdir()
     ids = np.asarray(Image.open(layout))
     Image.fromarray(ids, "L").save(tmp_path / "layouts" / "wide.png")
     Image.fromarray(np.ascontiguousarray(ids.T), "L").save(tmp_path / "layouts" / "tall.png")  # rendered as is
     gallery = render_gallery(run, layouts_in(tmp_path / "layouts"), tmp_path / "g", n=1)
-    sizes = {tuple(item["resolution"]) for item in json.loads((gallery / "manifest.json").read_text())["items"]}
-    assert len(sizes) == 2
-    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", "locality", "--random-weights")
+    items = json.loads((gallery / "manifest.json").read_text())["items"]
+    assert len({tuple(item["resolution"]) for item in items}) == 2
+    metrics = "locality,sifid,lpips_train,diversity"
+    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", metrics, "--random-weights")
     assert result.returncode == 0, result.stderr
-    assert "locality_class" in json.loads((gallery / "metrics.json").read_text())
+    scores = json.loads((gallery / "metrics.json").read_text())
+    assert "locality_class" in scores["summary"]
+
+    data = json.loads((run / "run.json").read_text())["data"]
+    for item, row in zip(items, scores["per_image"]):
+        image = torch.from_numpy(np.asarray(Image.open(gallery / item["image"]).convert("RGB"))).permute(2, 0, 1)
+        real, _ = read_real(data["path"], data["mask_path"], tuple(item["resolution"]))
+        alone = evaluate_images(image[None].float() / 255, real, metrics=["sifid", "lpips_train"], random_weights=True)[
+            "per_image"
+        ][0]
+        assert row["index"] == item["index"]
+        assert row["sifid_64"] == pytest.approx(alone["sifid_64"], rel=1e-6)
+        assert row["lpips_to_train"] == pytest.approx(alone["lpips_to_train"], rel=1e-6)
+    summary = scores["summary"]
+    assert summary["sifid_64"] == pytest.approx(np.mean([row["sifid_64"] for row in scores["per_image"]]))
+    sizes = ", ".join(f"{item['resolution'][1]}x{item['resolution'][0]}" for item in items)
+    reason = f"skipped: the gallery's pictures have 2 sizes ({sizes}); it compares pictures of one size"
+    assert summary["pixel_diversity"] == reason and scores["not_computed"] == {"diversity": reason}
+
+    # each picture has the size its item records: one replaced by another size is named, not scored
+    h, w = items[0]["resolution"]
+    Image.new("RGB", (20, 20)).save(gallery / items[0]["image"])
+    result = osmis_cli(capsys, "evaluate", gallery, "--metrics", "sifid", "--random-weights")
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        f"error: {gallery / items[0]['image']}: the generated image is 20x20, not {w}x{h} as its item in the "
+        "gallery's manifest records.\n"
+    )
 
 
 def test_resume_names_an_option_the_runs_model_does_not_read(tiny_renderer_run):

@@ -45,10 +45,13 @@ row with 'abc' for iters (the list refused, naming the line, nothing written); d
 Seen, not pursued: --max-frames thins a long video while decoding, so the frames kept are not quite evenly
 spaced (2 of 24 frames are 0 and 16, not 0 and 23); the last stretch is at most one spacing of the clip.
 
-Left open (xfail): a folder source's name depends on its same-stem siblings (a.jpg, a.png are 'a', 'a-2'), so
-deleting a.jpg makes a.png 'a', and the re-run fails it as trained on other data. A run trained without masks,
-resumed after a mask was put beside its data (photo_mask.png; for a video, clip_mask/ now that train finds it), ends
-in "the checkpoint does not match this run's model ('mask_head.weight' is missing)".
+Fixed later (xfail34): a folder source's name depended on its same-stem siblings (a.jpg, a.png are 'a', 'a-2'),
+so deleting a.jpg made a.png 'a', and the re-run failed it as trained on other data: a source keeps the name of the
+batch's run trained on its data (batch.sources._unique_names).
+
+Left open: a run trained without masks, resumed after a mask was put beside its data (photo_mask.png; for a
+video, clip_mask/ now that train finds it), ends in "the checkpoint does not match this run's model
+('mask_head.weight' is missing)".
 """
 
 from __future__ import annotations
@@ -211,16 +214,11 @@ def test_a_loop_of_links_in_a_batch_fails_that_source_only(tmp_path, local_ray):
     assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".building"))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a folder source's name is its stem, made unique by listing order (_unique_names): which of a.jpg and "
-    "a.png is 'a' and which 'a-2' depends on the other being there, and a stable name for same-stem files needs a "
-    "naming rule that existing batches' run folders do not break",
-)
-def test_a_sources_name_does_not_change_when_a_same_stem_sibling_is_deleted(tmp_path):
-    """Open: image/dup.jpg and image/dup.png are the sources 'dup' and 'dup-2'; delete dup.jpg and dup.png becomes
-    'dup', whose run was trained on dup.jpg, so the re-run fails it ("runs/dup was trained on .../dup.jpg, not on
-    .../dup.png") though its own model is finished in runs/dup-2."""
+def test_a_sources_name_does_not_change_when_a_same_stem_sibling_is_deleted(tmp_path, local_ray):
+    """Fixed: image/dup.jpg and image/dup.png are the sources 'dup' and 'dup-2'; delete dup.jpg and dup.png became
+    'dup', whose run was trained on dup.jpg, so the re-run failed it ("runs/dup was trained on .../dup.jpg, not on
+    .../dup.png") though its own model was finished in runs/dup-2. A source keeps the name of the run trained on its
+    data; a new source passes over the names of the batch's runs."""
     src = tmp_path / "src"
     (src / "image").mkdir(parents=True)
     (src / "mask").mkdir()
@@ -228,10 +226,24 @@ def test_a_sources_name_does_not_change_when_a_same_stem_sibling_is_deleted(tmp_
     Image.fromarray(img).save(src / "image" / "dup.png")
     Image.fromarray(img).save(src / "image" / "dup.jpg")
     save_palette_mask(ids, src / "mask" / "dup.png")
-    before = {s.data.name: s.name for s in list_sources(src)}
+    assert [(s.data.name, s.name) for s in list_sources(src)] == [("dup.jpg", "dup"), ("dup.png", "dup-2")]
+    out = tmp_path / "batch"
+    config = build_config(None, None, {**TINY, "iters": 1})
+    list(run_batch(src, config, out, n_per_source=1, cpus_per_run=1))
+    assert json.loads((out / "runs" / "dup-2" / "run.json").read_text())["data"]["path"].endswith("dup.png")
+
     (src / "image" / "dup.jpg").unlink()
-    after = {s.data.name: s.name for s in list_sources(src)}
-    assert after["dup.png"] == before["dup.png"]
+    assert [(s.data.name, s.name) for s in list_sources(src, runs=out / "runs")] == [("dup.png", "dup-2")]
+    list(run_batch(src, config, out, n_per_source=1, cpus_per_run=1))
+    rows = json.loads((out / "summary.json").read_text())["sources"]
+    assert [(r["name"], r["status"]) for r in rows] == [("dup-2", "finished")], rows
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["dup", "dup-2"]  # the gone source's run stays
+
+    Image.fromarray(img).save(src / "image" / "dup.bmp")  # a new source passes over 'dup', dup.jpg's run
+    Image.fromarray(img).save(src / "image" / "new.jpg")
+    save_palette_mask(ids, src / "mask" / "new.png")
+    named = [(s.data.name, s.name) for s in list_sources(src, runs=out / "runs")]
+    assert named == [("dup.bmp", "dup-3"), ("dup.png", "dup-2"), ("new.jpg", "new")]
 
 
 def test_a_video_short_of_the_frames_it_declares_is_named_not_its_masks(tmp_path):

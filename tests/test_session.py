@@ -66,8 +66,8 @@ def test_resume_takes_every_resumable_option_and_refuses_others(scene, tmp_path)
         "tensorboard": False,
     }
     assert set(changed) == set(RESUMABLE_OPTIONS)
-    again = resume_training(tmp_path / "run", changed)
-    assert {k: again.config.flat()[k] for k in changed} == changed
+    with resume_training(tmp_path / "run", changed) as again:  # closed: it holds the run until then
+        assert {k: again.config.flat()[k] for k in changed} == changed
     saved = OsmisConfig.from_dict(json.loads((tmp_path / "run" / "run.json").read_text())["config"])
     assert {k: saved.flat()[k] for k in changed} == changed
     with pytest.raises(ConfigError, match="ch_g"):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -31,8 +33,19 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
     """Generated images (N x 3 x H x W in [0, 1]), masks (N x H x W ids or None), names, manifest.
 
     A folder with a manifest.json is read through `read_manifest` (its items, in order); a plain folder of images
-    (or its images/ sub-folder, with masks/ of the same names) is read sorted by name, without manifest.
+    (or its images/ sub-folder, with masks/ of the same names) is read sorted by name, without manifest. Raises
+    DataError for pictures of several sizes (evaluate_gallery scores such a gallery size by size).
     """
+    arrays, mask_arrays, image_paths, mask_paths, manifest = _read_pictures(gallery)
+    images, masks = _stacked(arrays, mask_arrays, image_paths, mask_paths)
+    return images, masks, [p.name for p in image_paths], manifest
+
+
+def _read_pictures(
+    gallery: str | Path,
+) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[Path], list[Path] | None, dict | None]:
+    """The gallery's pictures as arrays, whatever their sizes: (images H x W x 3, masks H x W or None, image paths,
+    mask paths or None, manifest); read_gallery's reading."""
     gallery = Path(gallery)
     manifest = None
     if (gallery / MANIFEST).is_file():
@@ -55,9 +68,7 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
     if not image_paths:
         raise DataError(f"{gallery}: the gallery holds no images.")
     arrays = [_read(p, "RGB") for p in image_paths]
-    _check_same_size(arrays, image_paths, "image")
-    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
-    masks = None
+    mask_arrays = None
     if mask_paths is not None:
         # a mask deleted by hand is named as a deleted image is, not taken for a gallery without masks (mIoU would
         # then say the masks are missing, and the scores of the others would not say which pair is incomplete)
@@ -66,11 +77,171 @@ def read_gallery(gallery: str | Path) -> tuple[torch.Tensor, torch.Tensor | None
             why = "listed in the manifest but missing" if manifest is not None else "missing from the gallery's masks/"
             raise DataError(f"{missing}: {why} (each image needs its mask, or the gallery none).")
         mask_arrays = [_read(p, None) for p in mask_paths]
+    return arrays, mask_arrays, image_paths, mask_paths, manifest
+
+
+def _stacked(
+    arrays: list[np.ndarray],
+    mask_arrays: list[np.ndarray] | None,
+    image_paths: list[Path],
+    mask_paths: list[Path] | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Pictures of one size as tensors (N x 3 x H x W in [0, 1], N x H x W int64 or None); DataError naming the
+    first picture of another size."""
+    _check_same_size(arrays, image_paths, "image")
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
+    masks = None
+    if mask_arrays is not None:
         _check_same_size(mask_arrays, mask_paths, "mask")
         if mask_arrays[0].shape[:2] != arrays[0].shape[:2]:
             raise DataError(f"{mask_paths[0]}: the mask's size differs from its image's ({image_paths[0].name}).")
         masks = torch.from_numpy(np.stack(mask_arrays).astype(np.int64))
-    return images, masks, [p.name for p in image_paths], manifest
+    return images, masks
+
+
+class _SizeGroup(NamedTuple):
+    """The pictures of a gallery that have one size: (h, w), their places in the gallery, images, masks or None."""
+
+    size: tuple[int, int]
+    indices: list[int]
+    images: torch.Tensor
+    masks: torch.Tensor | None
+
+
+def _size_groups(
+    arrays: list[np.ndarray],
+    mask_arrays: list[np.ndarray] | None,
+    image_paths: list[Path],
+    mask_paths: list[Path] | None,
+    manifest: dict | None,
+) -> list[_SizeGroup]:
+    """The gallery's pictures by size, in the order their sizes first come. A gallery whose manifest records each
+    item's size (`resolution`: osmis render's, which renders layouts of several sizes at their own sizes) may hold
+    several, each picture (and mask) of its item's size; any other is of one size, as read_gallery checks it
+    (DataError naming the first picture of another size)."""
+    items = manifest["items"] if manifest is not None else []
+    recorded = [item.get("resolution") for item in items]
+    if not recorded or not all(isinstance(r, list) and len(r) == 2 for r in recorded):
+        return [
+            _SizeGroup(
+                arrays[0].shape[:2], list(range(len(arrays))), *_stacked(arrays, mask_arrays, image_paths, mask_paths)
+            )
+        ]
+    pictures = [(arrays, image_paths, "image")] + (
+        [(mask_arrays, mask_paths, "mask")] if mask_arrays is not None else []
+    )
+    for kind_arrays, paths, what in pictures:
+        for a, path, (h, w) in zip(kind_arrays, paths, recorded):
+            if a.shape[:2] != (h, w):
+                raise DataError(
+                    f"{path}: the generated {what} is {a.shape[1]}x{a.shape[0]}, not {w}x{h} as its item in the "
+                    "gallery's manifest records."
+                )
+    groups = []
+    for size in dict.fromkeys(a.shape[:2] for a in arrays):
+        at = [i for i, a in enumerate(arrays) if a.shape[:2] == size]
+        masks = [mask_arrays[i] for i in at] if mask_arrays is not None else None
+        images, mask_tensor = _stacked(
+            [arrays[i] for i in at], masks, [image_paths[i] for i in at], [mask_paths[i] for i in at] if masks else None
+        )
+        groups.append(_SizeGroup(tuple(size), at, images, mask_tensor))
+    return groups
+
+
+def _evaluate_by_size(
+    groups: list[_SizeGroup],
+    names: list[str],
+    first_real: tuple[torch.Tensor, torch.Tensor | None],
+    real_at: Callable[[tuple[int, int]], tuple[torch.Tensor, torch.Tensor | None]],
+    options: dict,
+) -> dict:
+    """evaluate_images' result for a gallery of pictures of several sizes (`groups`; `first_real`: the real data at
+    the first group's size, `real_at(size)` at another). A metric that scores each image on its own against the real
+    data resized to its size (MetricEntry.each_image: SIFID, LPIPS to the training data, docs/metrics.md) is computed
+    size by size, its summary the mean over every image; a metric of the set (pairs of generated images, a segmenter
+    trained on them) is not computed, its reason naming the sizes. The time budget is shared by the sizes in turn;
+    a metric one size could not compute (weights, budget) is not computed, with that size's reason."""
+    from ..metrics import REGISTRY, evaluate_images
+
+    metrics, sifid_dims, budget, on_plan = (options[k] for k in ("metrics", "sifid_dims", "time_budget", "on_plan"))
+    each = tuple(m for m in metrics if m not in REGISTRY or REGISTRY[m].each_image)  # an unknown one is refused
+    rows: list[dict] = [{} for _ in names]
+    results = []
+    spent = 0.0
+    for group in groups:
+        real_images, real_masks = first_real if group is groups[0] else real_at(group.size)
+        h, w = group.size
+
+        def titled(plan, what=f"the {w}x{h} pictures"):
+            on_plan(replace(plan, title=f"{plan.title or 'scores'} of {what}"))
+
+        r = evaluate_images(
+            group.images,
+            real_images,
+            group.masks,
+            real_masks,
+            **{
+                **options,
+                "metrics": each,
+                "time_budget": None if budget is None else max(0.0, budget - spent),
+                "on_plan": titled if on_plan is not None else None,
+            },
+            names=[names[i] for i in group.indices],
+        )
+        spent += sum(r["seconds"].values())
+        for i, row in zip(group.indices, r["per_image"]):
+            rows[i] = {**row, "index": i}
+        results.append(r)
+    not_computed: dict[str, str] = {}
+    warnings: list[str] = []
+    for r in results:
+        for name, reason in r["not_computed"].items():
+            not_computed.setdefault(name, reason)
+        warnings += [w for w in r["warnings"] if w not in warnings]
+    sizes = ", ".join(f"{g.size[1]}x{g.size[0]}" for g in groups)
+    summary: dict = {"num_images": len(names)}
+    for name, entry in REGISTRY.items():
+        if name not in metrics:
+            continue
+        keys = entry.keys(sifid_dims)[0]
+        if name not in each and name not in not_computed:
+            reason = (
+                f"skipped: the gallery's pictures have {len(groups)} sizes ({sizes}); it compares pictures of one size"
+            )
+            not_computed[name] = reason
+            warnings.append(f"{entry.label} {reason}")
+        if name in not_computed:
+            summary.update(dict.fromkeys(keys, not_computed[name]))
+        else:
+            summary.update({k: float(np.mean([row[k] for row in rows])) for k in keys})
+
+    def added(key: str) -> dict:
+        """The sizes' seconds (per metric, or per metric and phase) added up."""
+        total: dict = {}
+        for r in results:
+            for name, value in r[key].items():
+                if isinstance(value, dict):
+                    inner = total.setdefault(name, {})
+                    for phase, seconds in value.items():
+                        inner[phase] = round(inner.get(phase, 0.0) + seconds, 3)
+                else:
+                    total[name] = round(total.get(name, 0.0) + value, 3)
+        return total
+
+    first = results[0]
+    return {
+        "summary": summary,
+        "per_image": rows,
+        "warnings": warnings,
+        "random_weights": first["random_weights"],
+        "unavailable": list(dict.fromkeys(m for r in results for m in r["unavailable"])),
+        "not_computed": not_computed,
+        "settings": {k: v for r in results for k, v in r["settings"].items()},
+        "seconds": added("seconds"),
+        "estimates": added("estimates"),
+        "estimate_phases": added("estimate_phases"),
+        "phase_seconds": added("phase_seconds"),
+    }
 
 
 def _check_same_size(arrays: list[np.ndarray], paths: list[Path], what: str) -> None:
@@ -187,44 +358,52 @@ def evaluate_gallery(
     )
     device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
-    fake, fake_masks, names, manifest = read_gallery(gallery)
+    arrays, mask_arrays, image_paths, mask_paths, manifest = _read_pictures(gallery)
+    names = [p.name for p in image_paths]
+    groups = _size_groups(arrays, mask_arrays, image_paths, mask_paths, manifest)
     run = gallery_run(gallery, manifest) if manifest else None
     data_options = _run_data_options(run)
     max_frames = max_frames if max_frames is not None else data_options.max_frames
     max_classes = max_classes if max_classes is not None else data_options.max_classes
     background_colour = background_colour if background_colour is not None else data_options.background_color
-    real_images, real_masks = read_real(
-        real,
-        mask,
-        tuple(fake.shape[-2:]),
-        max_frames=max_frames,
-        max_classes=max_classes,
-        background_colour=background_colour,
-        check=lambda data_size: check_real_size(real, data_size, (fake.shape[-1], fake.shape[-2]), run),
-    )
+
+    def real_at(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The training frames (and masks) resized to (h, w) `size`, as the metrics compare them."""
+        return read_real(
+            real,
+            mask,
+            size,
+            max_frames=max_frames,
+            max_classes=max_classes,
+            background_colour=background_colour,
+            check=lambda data_size: check_real_size(real, data_size, (size[1], size[0]), run),
+        )
+
+    real_images, real_masks = real_at(groups[0].size)
     renderer_metrics, metrics = split_metrics(list(metrics or metric_names(default_only=True)))
     # the renderer that made a render gallery is loaded before the other metrics are computed, so that a moved run
     # is named before them, and handed to the renderer measures
     made_by = gallery_renderer(gallery, renderer_metrics, real_masks, device) if renderer_metrics else None
-    result = evaluate_images(
-        fake,
-        real_images,
-        fake_masks,
-        real_masks,
-        metrics=tuple(metrics),
-        sifid_dims=tuple(sifid_dims),
-        weights_dir=weights_dir,
-        random_weights=random_weights,
-        compat=compat or Compat(),
-        device=device,
-        progress=progress,
-        names=names,
-        miou_setting=miou_setting,
-        miou_steps=miou_steps,
-        skip_missing=skip_missing,
-        time_budget=time_budget,
-        on_plan=on_plan,
-    )
+    options = {
+        "metrics": tuple(metrics),
+        "sifid_dims": tuple(sifid_dims),
+        "weights_dir": weights_dir,
+        "random_weights": random_weights,
+        "compat": compat or Compat(),
+        "device": device,
+        "progress": progress,
+        "miou_setting": miou_setting,
+        "miou_steps": miou_steps,
+        "skip_missing": skip_missing,
+        "time_budget": time_budget,
+        "on_plan": on_plan,
+    }
+    if len(groups) == 1:
+        result = evaluate_images(groups[0].images, real_images, groups[0].masks, real_masks, names=names, **options)
+    else:
+        result = _evaluate_by_size(groups, names, (real_images, real_masks), real_at, options)
+        if made_by is not None:  # the renderer measures compare renders at the renderer's own size with the data
+            real_images, real_masks = real_at(made_by[1].size)
     if manifest is not None:
         # evaluate_images numbers its rows 0..N-1; a gallery's items keep their own indices (an export of items
         # 0, 2, 3), by which the page, the app and the earlier scores pair each row with its picture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -544,9 +545,12 @@ class RunFolder:
 
     @contextlib.contextmanager
     def training(self) -> Iterator[None]:
-        """Hold the run's training lock for the `with` block (Trainer.run): two trainings of one run at once (two
-        `osmis train RUN --resume`, or a terminal's and the app's "Continue run") would write one run's checkpoints
-        and stats in turn. Raises OsmisError naming the run when another training holds it."""
+        """Hold the run's training lock for the `with` block (start_training and resume_training take it for the
+        trainer they make, which holds it until its run() ends or it is closed: Trainer.close): two trainings of
+        one run at once (two `osmis train RUN --resume`, a terminal's and the app's "Continue run", two starts of
+        one new folder before either trains) would write one run's checkpoints and stats in turn. Raises
+        OsmisError naming the run when another training holds it."""
+        self._holder()  # a trainer this process dropped without closing it lets go first
         locked = False
         try:
             with exclusive_lock(self.training_lock):
@@ -567,15 +571,27 @@ class RunFolder:
     def check_not_training(self) -> None:
         """Refuse (OsmisError naming the run) while another process trains it, before a command changes its files
         (a resume removes temporaries and cuts stats.jsonl back to its checkpoint); writes nothing."""
-        owner = lock_holder(self.training_lock)
+        owner = self._holder()
         if owner is not None:
             raise self._being_trained(owner)
 
+    def _holder(self) -> str | None:
+        """Who holds the training lock (lock_holder). A trainer of this process that a library caller dropped
+        without running or closing it still holds its run until the garbage collector frees it (a trainer's parts
+        refer to each other): that is done now, before this process is said to train the run."""
+        owner = lock_holder(self.training_lock)
+        if owner == str(os.getpid()):
+            gc.collect()
+            owner = lock_holder(self.training_lock)
+        return owner
+
     def _being_trained(self, owner: str) -> OsmisError:
-        if owner == str(os.getpid()):  # a library caller's (or the app's) own training, not yet ended
+        if owner == str(os.getpid()):  # a library caller's (or the app's) own trainer, not yet ended or closed
             return OsmisError(
-                f"{self.root}: the run is being trained in this process (a Trainer.run() that has not ended: let it "
-                f"finish, stop it with TrainControl.request_stop() or close its iterator), then try again."
+                f"{self.root}: the run is being trained in this process (a trainer made by start_training or "
+                f"resume_training whose training has not ended: let its run() finish, stop it with "
+                f"TrainControl.request_stop() or close its iterator, or close() a trainer that will not run), then "
+                f"try again."
             )
         return OsmisError(
             f"{self.root}: the run is being trained by another process (process {owner}); wait for it to end or "

@@ -32,7 +32,7 @@ from ..config import (
 )
 from ..errors import CheckpointError, ConfigError, DataError
 from ..events import HealthEvent, RunDescription, TrainingStarted
-from ..files import discard_made, first_missing, refused_name, resolved_path
+from ..files import discard_made, first_missing, lock_holder, refused_name, resolved_path
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -132,6 +132,11 @@ def start_training(
 ) -> Trainer:
     """Create a new run folder and a trainer at step 0; `trainer.run()` then trains and yields events.
 
+    The trainer holds the run's training lock (RunFolder.training) from this start until its run() ends, so that
+    no other start, resume or training of the folder comes between: one that will not run is closed (`with
+    start_training(...) as trainer:`, or trainer.close()), else the folder stays refused to other processes
+    until this one ends.
+
     run_dir: the run folder, which must not hold a run with a checkpoint yet (default: `new_run_dir(data_path)`);
     a run killed before its first checkpoint has nothing to keep and starts again in place.
     check(config, data): called with the loaded data (its `images`, F x 3 x H x W at the training size) before
@@ -150,7 +155,6 @@ def start_training(
             f"config must be an OsmisConfig (build_config(preset, overrides={{...}})), got {type(config).__name__}."
         )
     folder = RunFolder(run_dir if run_dir is not None else new_run_dir(data_path))
-    restart = False
     reason = refused_name(folder.root)
     if reason is not None:  # said of the folder itself, not of a file the checks below would look up in it
         raise ConfigError(f"{folder.root}: cannot be a run folder ({reason}); give another --out.")
@@ -167,7 +171,6 @@ def start_training(
         folder.check_not_training()  # one stopped before its first checkpoint is started again in place: not this
         if folder.checkpoint_steps():
             raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
-        restart = True
     if config.run.tensorboard:
         from ..training.tensorboard import require_tensorboard
 
@@ -183,21 +186,29 @@ def start_training(
     made = first_missing(folder.root)  # None: the folder was there (a restart in place, an empty folder given)
     folder.create()
     try:
-        return _start_in(folder, config, data, data_warnings, data_path, mask_path, device, trainer_class, restart)
+        return _start_in(folder, config, data, data_warnings, data_path, mask_path, device, trainer_class)
     except BaseException:
         # stopped (Ctrl-C, SIGTERM) or failed before the run holds anything: no folder of it is left, as nothing of
-        # a stopped gallery is (a folder without run.json would be refused as no run by every command)
-        if made is not None:
+        # a stopped gallery is (a folder without run.json would be refused as no run by every command); one whose
+        # lock another start holds (made at once beside this one) is that start's
+        if made is not None and lock_holder(folder.training_lock) is None:
             discard_made(folder.root, made)
         raise
 
 
-def _start_in(folder, config, data, data_warnings, data_path, mask_path, device, trainer_class, restart) -> Trainer:
+def _start_in(folder, config, data, data_warnings, data_path, mask_path, device, trainer_class) -> Trainer:
     """start_training's writing part: the run folder made, under its training lock, a trainer at step 0 and
-    run.json."""
+    run.json. The lock stays with the trainer (Trainer.keep_training_lock) until its training ends or it is
+    closed: a second start of the folder before the first trains is refused, not trained into the same folder."""
     from .runfolder import versions
 
-    with folder.training():  # held while this start changes the run's files (Trainer.run takes it again)
+    with contextlib.ExitStack() as held:
+        held.enter_context(folder.training())
+        # looked at again under the lock: another start of the folder may have come between the checks of
+        # start_training and now (a run it started and ended, or one it set up and closed without training)
+        if folder.checkpoint_steps():
+            raise ConfigError(f"{folder.root}: already holds a run; use --resume to continue it or another --out.")
+        restart = folder.exists()
         removed = folder.remove_temporaries()  # of a start killed while it wrote run.json, say
         if restart:
             best = folder.read_best() if folder.best_checkpoint.is_file() else None
@@ -229,6 +240,7 @@ def _start_in(folder, config, data, data_warnings, data_path, mask_path, device,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
         )
+        trainer.keep_training_lock(held.pop_all())
         return trainer
 
 
@@ -369,6 +381,7 @@ def resume_training(
     name_as: Callable[[str], str] | None = None,
 ) -> Trainer:
     """A trainer restored from the run's newest good checkpoint, with the config that checkpoint was trained with.
+    It holds the run's training lock until its run() ends or it is closed, as start_training's does.
 
     overrides: option name -> value asked of the resumed run; only RESUMABLE_OPTIONS may differ from the run's
     config (others equal to it are accepted). typed: the options of `overrides` the user gave now (the flags typed;
@@ -399,7 +412,8 @@ def resume_training(
 
     RunFolder(run_dir).check_not_training()  # before its files are read half-written or changed
     plan = plan_resume(run_dir, overrides, typed)
-    with plan.folder.training():  # held while this resume changes the run's files (Trainer.run takes it again)
+    with contextlib.ExitStack() as held:  # the lock, from the first file this resume changes to the training's end
+        held.enter_context(plan.folder.training())
         folder, info, state, config, changes = plan.folder, plan.info, plan.state, plan.config, plan.changes
         asked, typed, step = dict(overrides or {}), plan.typed, int(state["step"])
         removed = folder.remove_temporaries()
@@ -462,6 +476,7 @@ def resume_training(
                     f"(was {share * plan.stored['iters']:g}); lr_scale at step {step} goes from "
                     f"{lr_decay_factor(step, plan.stored['iters'], share):.3g} to {trainer.lr_scale():.3g}"
                 )
+        trainer.keep_training_lock(held.pop_all())  # until its run() ends or it is closed (Trainer.close)
         return trainer
 
 

@@ -95,11 +95,11 @@ def run_batch(
     def resolve(overrides):
         return source_config(config, overrides, typed).flat()
 
+    batch = BatchFolder(resolved_path(Path(out)))
     if isinstance(sources, (str, Path)):
-        source_list = list_sources(sources, resolve)
+        source_list = list_sources(sources, resolve, batch.runs)  # the names its runs have keep
     else:
         source_list = mark_repeats(list(sources), resolve)
-    batch = BatchFolder(resolved_path(Path(out)))
     own = in_run_files(batch.root)
     if own is not None:  # every source's new run would be refused there (session.start_training)
         raise ConfigError(

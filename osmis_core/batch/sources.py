@@ -23,7 +23,7 @@ from ..config import (
     parse_number,
 )
 from ..data.sources import VIDEO_EXTS, data_files, find_source, video_mask_folder
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, OsmisError
 from ..files import resolved_path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -70,9 +70,11 @@ class BatchSource:
 
 
 def list_sources(
-    path: str | Path, resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    path: str | Path,
+    resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    runs: str | Path | None = None,
 ) -> list[BatchSource]:
-    """The sources held by SOURCES, in a stable order (names decide the run folders, so a re-run finds them).
+    """The sources held by SOURCES, in a stable order, named (names decide the run folders, so a re-run finds them).
 
     SOURCES is one of:
     - a research-layout folder with many images: `image/` + `mask/` with the same stems; each pair is a source
@@ -85,6 +87,11 @@ def list_sources(
     - a CSV file with a header: columns data, mask (optional), name (optional); every other column is an option
       (e.g. iters, max_size); an empty cell keeps the batch's value.
     Relative paths in a list file are relative to the list file's folder.
+    Names (THE rule, _unique_names): a list's 'name' as given; else the file's stem (a DATA folder's name) made
+    safe. runs: the batch's BATCH/runs/ (None: no batch yet): a source without a given name whose data an existing
+    run there was trained on (its run.json's data path) keeps that run's name, and a new one never takes the name
+    of a run folder there, so a source keeps its name when others are added or removed (a.jpg and a.png are 'a'
+    and 'a-2'; a.jpg deleted, a.png stays 'a-2').
     A source listed again is marked as a repeat (mark_repeats, with `resolve`: the batch's options applied).
     Raises DataError/ConfigError (one sentence naming the file and the problem) when SOURCES cannot be read.
     """
@@ -104,7 +111,7 @@ def list_sources(
         if named is not None:
             raise named
         raise DataError(f"{path}: holds no sources (expected image/ + mask/ pairs, videos, or list entries).")
-    return mark_repeats(_unique_names(entries), resolve)
+    return mark_repeats(_unique_names(entries, _runs_of(runs)), resolve)
 
 
 def source_config(config: OsmisConfig, options: dict[str, Any], typed: Collection[str] = ()) -> OsmisConfig:
@@ -200,7 +207,7 @@ def _trained_on(e: BatchSource) -> tuple:
     return resolved_path(source.video or source.path), tuple(map(resolved_path, source.frames)), masks
 
 
-def _from_folder(folder: Path) -> list[BatchSource]:
+def _from_folder(folder: Path) -> list[tuple[BatchSource, bool]]:
     image_dir, mask_dir = folder / "image", folder / "mask"
     if image_dir.is_dir():
         images = data_files(image_dir)
@@ -214,7 +221,7 @@ def _from_folder(folder: Path) -> list[BatchSource]:
             if masks and mask is None:
                 problem = f"{img}: no mask named {img.stem}.* in {mask_dir}."
             out.append(BatchSource(img.stem, resolved_path(img), resolved_path(mask) if mask else None, {}, problem))
-        return out
+        return [(e, False) for e in out]
     videos = data_files(folder, VIDEO_EXTS)
     found = {}
     for video in videos:
@@ -237,7 +244,7 @@ def _from_folder(folder: Path) -> list[BatchSource]:
         out.append(BatchSource(video.stem, resolved_path(video), resolved_path(mask) if mask else None, {}, problem))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "image").is_dir()):
         out.append(BatchSource(sub.name, resolved_path(sub)))
-    return out
+    return [(e, False) for e in out]
 
 
 def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
@@ -250,7 +257,7 @@ def _resolve(base: Path, value: Any, where: str, key: str = "data") -> Path:
     return resolved_path(p if p.is_absolute() else base / p)
 
 
-def _from_json(path: Path) -> list[BatchSource]:
+def _from_json(path: Path) -> list[tuple[BatchSource, bool]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -279,7 +286,7 @@ def _from_json(path: Path) -> list[BatchSource]:
     return out
 
 
-def _from_csv(path: Path) -> list[BatchSource]:
+def _from_csv(path: Path) -> list[tuple[BatchSource, bool]]:
     """The sources of a CSV list. Column names are read without surrounding blanks (and without the byte-order mark
     that spreadsheet programs write at the start of a UTF-8 CSV); a column named twice, or a row with more cells
     than the header has columns, is refused rather than a cell dropped. A short row's missing cells are empty."""
@@ -342,27 +349,90 @@ def _parse_cell(name: str, text: str, where: str) -> Any:
         raise ConfigError(f"{where}: option '{name}' must be of type {t.__name__}, got '{text}'.") from None
 
 
-def _entry(base: Path, data, mask, name, options: dict, where: str) -> BatchSource:
+def _entry(base: Path, data, mask, name, options: dict, where: str) -> tuple[BatchSource, bool]:
+    """A list's entry as a source, and whether its name was given (else it is the data's stem)."""
     data_path = _resolve(base, data, where)
     mask_path = _resolve(base, mask, where, "mask") if mask is not None else None  # "mask": "" names no file
     unknown = [k for k in options if k not in FIELDS]
     if unknown:
         raise ConfigError(f"{where}: unknown option '{unknown[0]}'.")
-    return BatchSource(str(name) if name else data_path.stem, data_path, mask_path, options)
+    return BatchSource(str(name) if name else data_path.stem, data_path, mask_path, options), bool(name)
 
 
-def _unique_names(entries: list[BatchSource]) -> list[BatchSource]:
-    """Safe folder names, at most NAME_LIMIT characters; a repeated name gets -2, -3, ... in listing order. A longer
-    name (a file's stem may be 250 characters) trained, then its dataset file could not be written, and the batch
-    ended without its summary."""
-    used: set[str] = set()
+def _runs_of(runs: str | Path | None) -> dict[str, tuple[Path | None, Path | None]]:
+    """The run folders in BATCH/runs/ (`runs`; None or missing: none): name -> the data path and mask path their
+    run.json records (None where it cannot be read or records none: no run was started there)."""
+    from ..application.runfolder import RunFolder
+
+    found: dict[str, tuple[Path | None, Path | None]] = {}
+    try:
+        folders = sorted(p for p in Path(runs).iterdir() if p.is_dir()) if runs is not None else []
+    except OSError:  # no runs yet (the batch folder is made later), or one that cannot be listed: said when written
+        folders = []
+    for folder in folders:
+        try:
+            data = RunFolder(folder).read_run_json().get("data") or {}
+        except OsmisError:
+            data = {}
+        path, mask = data.get("path"), data.get("mask_path")
+        found[folder.name] = (
+            Path(path) if isinstance(path, str) and path else None,
+            Path(mask) if isinstance(mask, str) and mask else None,
+        )
+    return found
+
+
+def _safe(name: str) -> str:
+    """`name` with letters, digits, '.', '_' and '-' only, at most NAME_LIMIT characters."""
+    return _UNSAFE.sub("_", name).strip("._")[:NAME_LIMIT].rstrip("._") or "source"
+
+
+def _suffix_order(name: str) -> tuple[str, int]:
+    """'a' before 'a-2' before 'a-10': the order _unique_names gave same-stem names in."""
+    base, _, n = name.rpartition("-")
+    return (base, int(n)) if base and n.isdigit() else (name, 1)
+
+
+def _unique_names(
+    entries: list[tuple[BatchSource, bool]], runs: dict[str, tuple[Path | None, Path | None]]
+) -> list[BatchSource]:
+    """THE naming of a batch's sources. `entries`: each source with its first-choice name, and whether the name was
+    given (a list's 'name') or is its data's stem; `runs`: the batch's existing run folders (_runs_of).
+
+    A source whose name was not given and whose data (with its mask first, then in the order of their names) an
+    existing run was trained on keeps that run's name: the name it was given when the run started, whatever was
+    listed beside it then or now. Every other name is made safe (letters, digits, '.', '_', '-'; at most
+    NAME_LIMIT characters: a longer one trained, then its dataset file could not be written) and, repeated, gets
+    -2, -3, ... in listing order; a name not given also passes over the names of the batch's runs (trained on other
+    data: another source's, kept when its source is gone). A given name is used as it is (-2, ... when another
+    source keeps it), its run's data checked by the batch (driver._other_data)."""
+    # a run named by a list's 'name' and trained on that entry's data is that entry's, not another's of the same data
+    data_of = {name.lower(): data for name, (data, _) in runs.items()}
+    claimed = {_safe(e.name).lower() for e, given in entries if given and data_of.get(_safe(e.name).lower()) == e.data}
+    trained_on: dict[Path, list[str]] = {}
+    for name in sorted(runs, key=_suffix_order):
+        data = runs[name][0]
+        if data is not None and name.lower() not in claimed:
+            trained_on.setdefault(data, []).append(name)
+    kept: dict[int, str] = {}
+    for i, (e, given) in enumerate(entries):
+        names = trained_on.get(e.data) if not given else None
+        if names:
+            own = next((n for n in names if runs[n][1] == e.mask), names[0])
+            names.remove(own)
+            kept[i] = own
+    # case-insensitive: the runs may land on a case-insensitive file system
+    used = {name.lower() for name in kept.values()}
+    taken = {name.lower() for name, (data, _) in runs.items() if data is not None}
     out = []
-    for e in entries:
-        base = _UNSAFE.sub("_", e.name).strip("._")[:NAME_LIMIT].rstrip("._") or "source"
-        name, n = base, 1
-        while name.lower() in used:  # case-insensitive: the runs may land on a case-insensitive file system
-            n += 1
-            name = f"{base}-{n}"
-        used.add(name.lower())
+    for i, (e, given) in enumerate(entries):
+        name = kept.get(i)
+        if name is None:
+            base = _safe(e.name)
+            name, n = base, 1
+            while name.lower() in used or (not given and name.lower() in taken):
+                n += 1
+                name = f"{base}-{n}"
+            used.add(name.lower())
         out.append(BatchSource(name, e.data, e.mask, e.options, e.problem))
     return out

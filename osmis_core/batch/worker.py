@@ -139,39 +139,41 @@ def _train(source: dict, cfg, batch, stop: Path, monitor, node: str, result: dic
             trainer = start_training(cfg, source["data"], run_dir, source.get("mask"), name_as=named)
     notes = "; ".join(f"warning: {str(w.message).rstrip('.')}" for w in caught)  # one sentence: not ".; "
     resumed = step is not None
-    monitor.started.remote(name, node, trainer.step, total, resumed)
+    # the run's training lock, held by the trainer from its start, is let go however this ends (Trainer.close):
+    # the worker process serves the next run
+    with trainer:
+        monitor.started.remote(name, node, trainer.step, total, resumed)
+        control = TrainControl()
+        done = threading.Event()
 
-    control = TrainControl()
-    done = threading.Event()
+        def watch_stop():
+            while not done.wait(STOP_POLL_S):
+                if stop.exists():
+                    control.request_stop()
+                    return
 
-    def watch_stop():
-        while not done.wait(STOP_POLL_S):
-            if stop.exists():
-                control.request_stop()
-                return
-
-    watcher = threading.Thread(target=watch_stop, name="osmis-batch-stop", daemon=True)
-    watcher.start()
-    t0 = time.perf_counter()
-    status, message = "failed", "training ended without a result"
-    halt = None  # the HealthEvent that stopped the run (--on-collapse stop): a failure, not a stop to resume
-    try:
-        for event in trainer.run(control, resumed=resumed):
-            if isinstance(event, StepStats):
-                monitor.progress.remote(name, event.step, event.total, event.it_per_s, event.eta)
-            elif isinstance(event, HealthEvent) and event.action == "stop":
-                halt = event
-            elif isinstance(event, TrainingFailed):
-                status, message = "failed", event.message
-            elif isinstance(event, TrainingFinished) and halt is not None:
-                status, message = "failed", health_stop_message(halt, folder)
-            elif isinstance(event, TrainingFinished):
-                status, message = (
-                    ("stopped", f"stopped at step {event.step}; resumable") if event.stopped else ("finished", "")
-                )
-    finally:
-        done.set()
-        watcher.join()
+        watcher = threading.Thread(target=watch_stop, name="osmis-batch-stop", daemon=True)
+        watcher.start()
+        t0 = time.perf_counter()
+        status, message = "failed", "training ended without a result"
+        halt = None  # the HealthEvent that stopped the run (--on-collapse stop): a failure, not a stop to resume
+        try:
+            for event in trainer.run(control, resumed=resumed):
+                if isinstance(event, StepStats):
+                    monitor.progress.remote(name, event.step, event.total, event.it_per_s, event.eta)
+                elif isinstance(event, HealthEvent) and event.action == "stop":
+                    halt = event
+                elif isinstance(event, TrainingFailed):
+                    status, message = "failed", event.message
+                elif isinstance(event, TrainingFinished) and halt is not None:
+                    status, message = "failed", health_stop_message(halt, folder)
+                elif isinstance(event, TrainingFinished):
+                    status, message = (
+                        ("stopped", f"stopped at step {event.step}; resumable") if event.stopped else ("finished", "")
+                    )
+        finally:
+            done.set()
+            watcher.join()
     result["train_seconds"] = time.perf_counter() - t0
     if notes and status != "failed":
         message = f"{message}; {notes}" if message else notes

@@ -139,7 +139,11 @@ class MetricEntry:
     is read without importing torch); needs_masks: skipped without masks; min_images: skipped below this count;
     min_size: smallest side (pixels) it accepts; needs_spread: skipped when the real images are one flat colour
     (a score relative to their spread); default: part of the default `--metrics`;
-    validate: rejects options the metric cannot honour (ConfigError), before anything runs.
+    validate: rejects options the metric cannot honour (ConfigError), before anything runs;
+    each_image: each generated image is scored on its own against the real data resized to its size, its summary
+    the mean of its images' scores, so that pictures of several sizes (a render gallery of layouts of several
+    sizes) are scored size by size (application.evaluation); a metric of the set (pairs of generated images, a
+    segmenter trained on them) needs pictures of one size.
     """
 
     name: str
@@ -156,6 +160,7 @@ class MetricEntry:
     needs_spread: bool = False
     default: bool = True
     validate: Callable[[MetricContext], None] | None = None  # raises ConfigError on a bad request
+    each_image: bool = False
 
     def keys(self, sifid_dims: Sequence[int] = (64,)) -> tuple[list[str], list[str]]:
         """(summary keys, per-image keys) with "{dims}" expanded for each of `sifid_dims`."""
@@ -262,6 +267,7 @@ register(
         (INCEPTION_V3,),
         higher_is_better=False,
         validate=_validate_sifid,
+        each_image=True,
     )
 )
 register(
@@ -285,6 +291,7 @@ register(
         ("lpips_to_train",),
         {"lpips_to_train": "LPIPS to training data (near 0 = copying)"},
         (ALEXNET, LPIPS_ALEX_HEADS),
+        each_image=True,
     )
 )
 register(

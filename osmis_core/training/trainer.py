@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 import traceback
@@ -182,6 +183,8 @@ class Trainer:
     """Owns the models, optimisers and random state of one run; `run()` trains and yields events."""
 
     evaluates = True  # --eval-every computes training metrics on this model's EMA generator (training/monitor.py)
+    # the run's training lock taken by start_training / resume_training for this trainer (keep_training_lock)
+    _held: contextlib.ExitStack | None = None
 
     def __init__(
         self,
@@ -472,13 +475,40 @@ class Trainer:
             self.config.model,
         )
 
+    # -- the run's training lock -----------------------------------------------------------------------------
+    def keep_training_lock(self, held: contextlib.ExitStack) -> None:
+        """Hold the run's training lock (`held`: an ExitStack that holds RunFolder.training()) from the start or
+        resume that made this trainer until its run() ends or close() is called: no other start, resume or
+        training of the run comes between them."""
+        self.close()
+        self._held = held
+
+    def close(self) -> None:
+        """Let go of the run's training lock that start_training / resume_training took for this trainer, for a
+        trainer whose run() will not be called (a start given up, an error before training): until then the run is
+        refused to every other training, start and resume. Does nothing when run() has taken the lock over (it
+        lets go when its training ends) or when nothing is held; may be called again. `with trainer:` closes it
+        on leaving the block."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, control: TrainControl | None = None, resumed: bool = False) -> Iterator[Event]:
         """Train up to config.run.iters, yielding events; stop/pause requests are honoured between steps. Raises
-        OsmisError, before the first event, while another process trains the same run folder.
+        OsmisError, before the first event, while another training (of this process or another) holds the run
+        folder. The training lock its start or resume took is held until the training ends (or the iterator is
+        closed); a trainer that holds none (close() was called, or run() is called again) takes it now.
 
         With --tensorboard the events are also written as TensorBoard logs in RUN/tensorboard."""
-        with self.folder.training():  # one training of a run at a time (RunFolder.training)
+        held, self._held = self._held, None
+        with held if held is not None else self.folder.training():  # one training of a run at a time
             board = None
             if self.config.run.tensorboard:
                 from .tensorboard import TensorBoardLog
