@@ -1,0 +1,134 @@
+"""Spec conformance (audit 34): promises of spec/product.md, spec/metrics.md and README checked with values computed
+by hand. CPU, no network, seconds each."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from helpers import save_palette_mask, scene_arrays, write_scene
+from PIL import Image
+from torch import nn
+
+from osmis_core.application.evaluation import evaluate_gallery
+from osmis_core.data.sources import find_source, load_training_data
+from osmis_core.metrics.miou import _confusion, _scores
+from osmis_core.models.generator import GeneratorOutput
+from osmis_core.training.monitor import EVAL_SAMPLES, TrainingEvaluator
+
+# ---------------------------------------------------------------- DATA: a mask found next to an image file
+
+
+def _photo_and_mask(folder, mask_path):
+    img, ids = scene_arrays()
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(folder / "photo.png")
+    mask_path.parent.mkdir(parents=True, exist_ok=True)
+    return folder / "photo.png", save_palette_mask(ids, mask_path)
+
+
+def test_an_image_finds_its_mask_in_a_mask_folder_beside_it(tmp_path):
+    """product.md, Inputs: an image file's mask is found "next to it: same stem in a mask/ sibling folder". A
+    mask/ folder beside the image was missed (the image trained silently without masks, SIV-GAN), while the same
+    folder given as DATA found it."""
+    photo, mask = _photo_and_mask(tmp_path / "shots", tmp_path / "shots" / "mask" / "photo.png")
+    assert find_source(photo).masks == [mask]
+    assert find_source(tmp_path / "shots").masks == [mask]  # the folder as DATA: the same mask
+
+
+def test_the_other_places_of_an_images_mask_still_hold(tmp_path):
+    """The research layout (image/x.png with mask/x.png) and `<stem>_mask.png` beside the image."""
+    research = write_scene(tmp_path / "research")
+    assert find_source(research / "image" / "00000.png").masks == [research / "mask" / "00000.png"]
+    photo, mask = _photo_and_mask(tmp_path / "flat", tmp_path / "flat" / "photo_mask.png")
+    assert find_source(photo).masks == [mask]
+    photo, _ = _photo_and_mask(tmp_path / "alone", tmp_path / "elsewhere" / "photo.png")
+    assert find_source(photo).masks is None  # a mask in no place the rule names is not taken
+
+
+# ---------------------------------------------------------------- metrics.md: pixel diversity and SIFID, by hand
+
+
+def test_evaluate_pixel_diversity_and_sifid_by_hand(tmp_path):
+    """Pixel diversity of a black and a white image against a half-black, half-white training image: each pixel's
+    std over the two (N - 1) is 1/sqrt(2); the training image's std over its M values (N - 1) is
+    sqrt(0.25 M / (M - 1)). SIFID of a copy of the training image is 0 (metrics.md)."""
+    h, w = 32, 48
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(gallery / "a.png")
+    Image.fromarray(np.full((h, w, 3), 255, np.uint8)).save(gallery / "b.png")
+    real = np.zeros((h, w, 3), np.uint8)
+    real[:, w // 2 :] = 255
+    Image.fromarray(real).save(tmp_path / "real.png")
+    shutil.copy(tmp_path / "real.png", gallery / "c.png")
+
+    result = evaluate_gallery(gallery, tmp_path / "real.png", metrics=["diversity", "sifid"], random_weights=True)
+
+    values = h * w * 3
+    real_std = math.sqrt(0.25 * values / (values - 1))
+    # three images: per pixel the values (0, 1, v) with v the copy's 0 or 1; std (N - 1) is 1/sqrt(3) either way
+    assert result["summary"]["pixel_diversity"] == pytest.approx((1 / math.sqrt(3)) / real_std, rel=1e-9)
+    sifid = [row["sifid_64"] for row in result["per_image"]]
+    assert abs(sifid[2]) < 1e-6  # the copy of the training image
+    assert sifid[0] > 1e-3 and sifid[1] > 1e-3
+    assert result["summary"]["sifid_64"] == pytest.approx(np.mean(sifid), rel=1e-12)
+
+
+# ---------------------------------------------------------------- metrics.md: mIoU and pixel accuracy, by hand
+
+
+def test_miou_and_accuracy_by_hand():
+    """IoU of a class = TP / (TP + FP + FN), averaged over the classes present in the target or the prediction;
+    accuracy = correct / all pixels. The summary pools the images' confusion matrices (docs/metrics.md 5)."""
+    target = torch.tensor([[[0, 0, 1, 1]], [[2, 2, 2, 2]]])  # 2 images of 1 x 4 pixels, K = 3
+    pred = torch.tensor([[[0, 1, 1, 1]], [[2, 2, 2, 2]]])
+    per_image = _confusion(pred, target, 3)
+    accuracy, miou = _scores(per_image)
+    # image 0: class 0 IoU 1/2 (TP 1, FN 1), class 1 IoU 2/3 (TP 2, FP 1); class 2 in neither: not averaged
+    assert accuracy.tolist() == pytest.approx([3 / 4, 1.0])
+    assert miou.tolist() == pytest.approx([(1 / 2 + 2 / 3) / 2, 1.0])
+    pooled_accuracy, pooled_miou = _scores(per_image.sum(0))
+    assert float(pooled_accuracy) == pytest.approx(7 / 8)
+    assert float(pooled_miou) == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+
+
+# ---------------------------------------------------------------- README: the training metrics, by hand
+
+
+class _FixedGenerator(nn.Module):
+    """A generator that draws the same image and mask for every noise vector (for the training metrics)."""
+
+    def __init__(self, image: torch.Tensor, mask: torch.Tensor):
+        super().__init__()
+        self.image, self.mask = image, mask  # 1 x 3 x H x W in [-1, 1], 1 x K x H x W
+
+    def forward(self, z, all_scales=False):
+        b = z.shape[0]
+        return GeneratorOutput([self.image.expand(b, -1, -1, -1)], [], self.mask.expand(b, -1, -1, -1))
+
+
+def test_training_metrics_by_hand(tmp_path):
+    """README, Training health and metrics: mask_shares is the total-variation distance between the generated and
+    the real masks' class shares, class_coverage the lowest share of samples in which a class of the real masks
+    appears; a generator that draws the training pair exactly scores 0 / 1, diversity 0 and SIFID 0; one that
+    draws only background scores mask_shares = 1 - the real background share and coverage 0."""
+    data = load_training_data(write_scene(tmp_path), max_size=96)
+    real_shares = data.masks.float().mean(dim=(0, 2, 3))
+    evaluator = TrainingEvaluator(data, torch.randn(EVAL_SAMPLES, 8, 1, 1), "cpu")
+
+    copy = evaluator.evaluate(_FixedGenerator(data.images[:1], data.masks[:1].float()))
+    assert copy.metrics["mask_shares"] == pytest.approx(0.0, abs=1e-6)
+    assert copy.metrics["class_coverage"] == 1.0 and copy.per_class["class_coverage"] == [1.0, 1.0, 1.0]
+    assert copy.metrics["diversity"] == pytest.approx(0.0, abs=1e-6)
+    assert abs(copy.metrics[evaluator.sifid_key]) < 1e-4
+
+    background = torch.zeros_like(data.masks[:1], dtype=torch.float32)
+    background[:, 0] = 1
+    empty = evaluator.evaluate(_FixedGenerator(data.images[:1], background))
+    assert empty.metrics["mask_shares"] == pytest.approx(1 - float(real_shares[0]), abs=1e-6)
+    assert empty.metrics["class_coverage"] == 0.0 and empty.per_class["class_coverage"] == [1.0, 0.0, 0.0]
+    assert empty.largest_shares == [1.0] * EVAL_SAMPLES
