@@ -78,6 +78,26 @@ def test_evaluate_pixel_diversity_and_sifid_by_hand(tmp_path):
     assert result["summary"]["sifid_64"] == pytest.approx(np.mean(sifid), rel=1e-12)
 
 
+def test_evaluate_copies_of_the_training_image_score_zero_diversity_and_distance(tmp_path):
+    """Two copies of the training image: LPIPS diversity (mean over pairs), LPIPS to the training data (per image
+    and mean) and pixel diversity are all 0 (metrics.md: near 0 = copying)."""
+    real = np.zeros((32, 48, 3), np.uint8)
+    real[8:24, 12:36] = (200, 40, 40)
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for name in ("real.png", "gallery/a.png", "gallery/b.png"):
+        Image.fromarray(real).save(tmp_path / name)
+
+    result = evaluate_gallery(
+        gallery, tmp_path / "real.png", metrics=["lpips", "lpips_train", "diversity"], random_weights=True
+    )
+
+    assert result["summary"]["lpips_diversity"] == pytest.approx(0.0, abs=1e-9)
+    assert result["summary"]["lpips_to_train"] == pytest.approx(0.0, abs=1e-9)
+    assert [row["lpips_to_train"] for row in result["per_image"]] == pytest.approx([0.0, 0.0], abs=1e-9)
+    assert result["summary"]["pixel_diversity"] == pytest.approx(0.0, abs=1e-12)
+
+
 # ---------------------------------------------------------------- metrics.md: mIoU and pixel accuracy, by hand
 
 
