@@ -152,3 +152,31 @@ def test_training_metrics_by_hand(tmp_path):
     assert empty.metrics["mask_shares"] == pytest.approx(1 - float(real_shares[0]), abs=1e-6)
     assert empty.metrics["class_coverage"] == 0.0 and empty.per_class["class_coverage"] == [1.0, 0.0, 0.0]
     assert empty.largest_shares == [1.0] * EVAL_SAMPLES
+
+
+# ---------------------------------------------------------------- README: a render gallery's default name
+
+
+def test_a_render_gallerys_name_says_which_layouts(tmp_path):
+    """README, Layout renderer: a render of given layouts is named by the layout file (without extension), by the
+    folder of several (`--layouts DIR`), by the gallery of several of its masks (`--from G`), and the one layout of
+    a folder is named as a file is; each with a hash of where it is."""
+    from osmis_core.application.render import render_source_label
+
+    folder = tmp_path / "edits"
+    folder.mkdir()
+    one, two = folder / "forest.png", folder / "lake.png"
+    for p in (one, two):
+        p.touch()
+    assert render_source_label([one]).startswith("forest-")
+    assert render_source_label([one, two]).startswith("edits-")
+    gallery_masks = tmp_path / "step_0000004-seed0-n2" / "masks"
+    gallery_masks.mkdir(parents=True)
+    assert render_source_label([gallery_masks / "0000.png", gallery_masks / "0001.png"]).startswith(
+        "step_0000004-seed0-n2-"
+    )
+    elsewhere = tmp_path / "other" / "forest.png"
+    elsewhere.parent.mkdir()
+    elsewhere.touch()
+    assert render_source_label([elsewhere]) != render_source_label([one])  # one name, two folders
+    assert render_source_label(None) is None  # the run's own training layouts
