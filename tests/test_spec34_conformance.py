@@ -180,3 +180,35 @@ def test_a_render_gallerys_name_says_which_layouts(tmp_path):
     elsewhere.touch()
     assert render_source_label([elsewhere]) != render_source_label([one])  # one name, two folders
     assert render_source_label(None) is None  # the run's own training layouts
+
+
+# ---------------------------------------------------------------- spec/renderer.md section 4: the OASIS loss, by hand
+
+
+def test_renderer_losses_by_hand():
+    """Class-balanced OASIS loss: the weight of class c is pixels / (classes present x pixels of c) over the batch,
+    the real target is class + 1 and the fake target 0 (unweighted); LabelMix's map is each pixel's class coin."""
+    from osmis_core.training.renderer_trainer import class_balanced_weights, labelmix_map, oasis_loss
+
+    ids = torch.tensor([[[0, 0, 0, 2]]])  # 1 x 1 x 4, K = 3: class 1 absent
+    weights = class_balanced_weights(ids, 3)
+    assert weights.flatten().tolist() == pytest.approx([4 / 6, 4 / 6, 4 / 6, 2.0])  # 4 / (2 x 3), 4 / (2 x 1)
+
+    # logits that put all mass on one of the K + 1 = 4 outputs: -log softmax is 0 there and `big` elsewhere
+    big = 30.0
+
+    def logits_for(targets):
+        out = torch.zeros(1, 4, 1, 4)
+        for x, t in enumerate(targets):
+            out[0, t, 0, x] = big
+        return out
+
+    assert float(oasis_loss(logits_for([1, 1, 1, 3]), ids, 3)) == pytest.approx(0.0, abs=1e-9)  # class + 1
+    # one real pixel of class 2 judged "fake": its loss `big` weighted 2, over the 4 pixels
+    assert float(oasis_loss(logits_for([1, 1, 1, 0]), ids, 3)) == pytest.approx(big * 2.0 / 4, rel=1e-6)
+    # the fake target is 0, unweighted: one pixel judged class 0 (output 1) costs `big` over 4 pixels
+    assert float(oasis_loss(logits_for([0, 0, 0, 1]), None, 3)) == pytest.approx(big / 4, rel=1e-6)
+
+    coins = torch.tensor([[1.0, 0.0, 1.0]])
+    assert labelmix_map(coins, ids).tolist() == [[[[1.0, 1.0, 1.0, 1.0]]]]
+    assert labelmix_map(torch.tensor([[0.0, 1.0, 1.0]]), ids).tolist() == [[[[0.0, 0.0, 0.0, 1.0]]]]
