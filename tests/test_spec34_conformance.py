@@ -15,6 +15,15 @@ from torch import nn
 
 from osmis_core.application.evaluation import evaluate_gallery
 from osmis_core.data.sources import find_source, load_training_data
+from osmis_core.errors import ConfigError
+from osmis_core.metrics import (
+    INCEPTION_V3,
+    RESNET18,
+    MissingWeightsError,
+    build_inception,
+    build_resnet18,
+    find_weights,
+)
 from osmis_core.metrics.miou import _confusion, _scores
 from osmis_core.models.generator import GeneratorOutput
 from osmis_core.training.monitor import EVAL_SAMPLES, TrainingEvaluator
@@ -212,3 +221,32 @@ def test_renderer_losses_by_hand():
     coins = torch.tensor([[1.0, 0.0, 1.0]])
     assert labelmix_map(coins, ids).tolist() == [[[[1.0, 1.0, 1.0, 1.0]]]]
     assert labelmix_map(torch.tensor([[0.0, 1.0, 1.0]]), ids).tolist() == [[[[0.0, 0.0, 0.0, 1.0]]]]
+
+
+# ---------------------------------------------------------------- metrics.md: an explicit weights file
+
+
+def test_a_weights_file_given_by_itself_is_used(tmp_path, monkeypatch):
+    """metrics.md, Pretrained weights: "Also accept an explicit file or directory from the user." --weights-dir
+    refused a file ("is a file, not a folder"); a weights file given by itself is now used, and the other files are
+    looked for beside it. A file of another name is refused in one sentence naming it (which network it is for
+    would be a guess)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # an empty hub cache
+    state = build_resnet18(random_weights=True).state_dict()
+    state = {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    given = folder / RESNET18.filename
+    torch.save(state, given)
+
+    assert find_weights(RESNET18, given) == given
+    assert torch.equal(build_resnet18(weights_dir=given).conv1.weight, state["conv1.weight"])
+    assert find_weights(INCEPTION_V3, given) is None  # looked for beside it: not there
+    with pytest.raises(MissingWeightsError) as missing:
+        build_inception(weights_dir=given)
+    assert f"put the file(s) in {folder} or " in str(missing.value)  # the file's folder, not the file
+
+    other = folder / "my_resnet.pth"
+    given.rename(other)
+    with pytest.raises(ConfigError, match=f"^{other}: is a file, not a folder, and not one of the weights files"):
+        find_weights(RESNET18, other)
