@@ -3,6 +3,7 @@ by hand. CPU, no network, seconds each."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -250,3 +251,37 @@ def test_a_weights_file_given_by_itself_is_used(tmp_path, monkeypatch):
     given.rename(other)
     with pytest.raises(ConfigError, match=f"^{other}: is a file, not a folder, and not one of the weights files"):
         find_weights(RESNET18, other)
+
+
+def test_scores_computed_with_a_compat_switch_say_so(tmp_path):
+    """metrics.md's compat switches reproduce the published code's numbers, which are not the default definition's
+    (LPIPS about 10x lower): metrics.json's `settings` marks the metrics computed with one on, and nothing when off
+    (a score must say how it was computed, as `settings.miou` does for the mIoU setting)."""
+    from osmis_core.metrics import Compat
+
+    real = np.zeros((32, 48, 3), np.uint8)
+    real[8:24, 12:36] = (200, 40, 40)
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    Image.fromarray(real).save(tmp_path / "real.png")
+    for i, shift in enumerate((0, 60)):
+        Image.fromarray(np.clip(real.astype(int) + shift, 0, 255).astype(np.uint8)).save(gallery / f"{i}.png")
+    metrics = ["sifid", "lpips", "lpips_train", "diversity"]
+
+    on = evaluate_gallery(
+        gallery, tmp_path / "real.png", metrics=metrics, random_weights=True, compat=Compat(True, True)
+    )
+    assert on["settings"] == {
+        "sifid": {"compat_video_frame0": True},
+        "lpips": {"compat_lpips_unit_range": True},
+        "lpips_train": {"compat_lpips_unit_range": True},
+    }
+    assert json.loads((gallery / "metrics.json").read_text())["settings"] == on["settings"]
+
+    off = evaluate_gallery(gallery, tmp_path / "real.png", metrics=metrics, random_weights=True)
+    assert off["settings"] == {}
+    assert off["summary"]["lpips_diversity"] != on["summary"]["lpips_diversity"]  # the switch changes the number
+    # scores kept from metrics.json when a metric cannot run now (here: over a time budget) keep their settings
+    evaluate_gallery(gallery, tmp_path / "real.png", metrics=["lpips"], random_weights=True, compat=Compat(True, True))
+    kept = evaluate_gallery(gallery, tmp_path / "real.png", metrics=["lpips"], random_weights=True, time_budget=1e-9)
+    assert kept["not_computed"] == {} and kept["settings"] == {"lpips": {"compat_lpips_unit_range": True}}
