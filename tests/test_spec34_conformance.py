@@ -285,3 +285,24 @@ def test_scores_computed_with_a_compat_switch_say_so(tmp_path):
     evaluate_gallery(gallery, tmp_path / "real.png", metrics=["lpips"], random_weights=True, compat=Compat(True, True))
     kept = evaluate_gallery(gallery, tmp_path / "real.png", metrics=["lpips"], random_weights=True, time_budget=1e-9)
     assert kept["not_computed"] == {} and kept["settings"] == {"lpips": {"compat_lpips_unit_range": True}}
+
+
+# ---------------------------------------------------------------- README: random-weight scores stay marked
+
+
+def test_an_export_of_random_weight_scores_stays_marked(trained, scene, tmp_path):
+    """README, Metrics: --random-weights scores are "loudly marked NOT comparable with published numbers". An
+    export of a scored gallery dropped the mark (its metrics.json kept no `random_weights`, so its index.html showed
+    the scores unqualified); it keeps it now, with the warnings and settings of the scores it copies."""
+    from osmis_core.application.gallery import export_selection, generate_gallery
+    from osmis_core.metrics import RANDOM_WEIGHTS_WARNING, Compat
+
+    gallery = generate_gallery(trained, tmp_path / "gallery", n=3)
+    evaluate_gallery(gallery, scene, metrics=["lpips_train", "diversity"], random_weights=True, compat=Compat(True))
+    out = export_selection(gallery, "0,2", tmp_path / "export").dest
+
+    exported = json.loads((out / "metrics.json").read_text())
+    assert exported["random_weights"] is True and RANDOM_WEIGHTS_WARNING in exported["warnings"]
+    assert exported["settings"] == {"lpips_train": {"compat_lpips_unit_range": True}}
+    assert exported["summary"]["lpips_to_train_mean"] >= 0  # a per-image score, shown on the page
+    assert f"warning: {RANDOM_WEIGHTS_WARNING}" in (out / "index.html").read_text()
