@@ -175,7 +175,10 @@ def _add_evaluate_flags(p: argparse.ArgumentParser, standalone: bool) -> None:
     g.add_argument(
         "--sifid-dims", default="64", help="comma-separated Inception layers: " + ", ".join(map(str, INCEPTION_LAYERS))
     )
-    g.add_argument("--weights-dir", help="folder holding pretrained weights files (else the torch hub cache)")
+    g.add_argument(
+        "--weights-dir",
+        help="folder holding pretrained weights files, or one such file (else the torch hub cache)",
+    )
     g.add_argument(
         "--random-weights",
         action="store_true",

@@ -572,7 +572,12 @@ class GalleryPage(QWidget):
         if keys and self.metrics:
             s = self.metrics.get("summary") or {}
             summary = ", ".join(f"{k} {v:.4g}" for k, v in s.items() if isinstance(v, (int, float)))
-            self.scores_label.setText(f"Scores: {', '.join(keys)} per image" + (f" · {summary}" if summary else ""))
+            # what qualifies the scores is shown with them (the engine's warnings: random weights are NOT comparable
+            # with published numbers), as the gallery's index.html and the CLI's table show it
+            warnings = "".join(f"\nwarning: {w}" for w in self.metrics.get("warnings") or [])
+            self.scores_label.setText(
+                f"Scores: {', '.join(keys)} per image" + (f" · {summary}" if summary else "") + warnings
+            )
         elif self.manifest is None:
             self.scores_label.setText("")
         elif scoring.not_computed_text(self.metrics):

@@ -574,6 +574,8 @@ def _keep_earlier_scores(gallery: Path, result: dict) -> None:
         for row in result["per_image"]:
             old = old_rows.get(row.get("index"), {})
             row.update({k: old[k] for k in row_keys if k in old})
+        if name in earlier.get("settings", {}):  # how the kept scores were computed (mIoU setting, compat switch)
+            result.setdefault("settings", {})[name] = earlier["settings"][name]
         del result["not_computed"][name]
         result["warnings"].append(
             f"{entry.label}: kept the scores already in metrics.json (not computed now: {reason})"

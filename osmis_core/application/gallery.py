@@ -744,11 +744,16 @@ def export_selection(gallery: str | Path, indices: Sequence[int], dest: str | Pa
             rows = [r for r in metrics.get("per_image", []) if r.get("index") in wanted]
             keys = sorted({k for r in rows for k in r if k != "index" and _is_number(r[k])})
             summary = {f"{k}_mean": float(np.mean([r[k] for r in rows if _is_number(r.get(k))])) for k in keys}
+            warnings, settings = metrics.get("warnings"), metrics.get("settings")  # as a hand-edited file holds them
             sel_metrics = {
                 "per_image": rows,
                 "summary": summary,
                 "gallery_summary": metrics.get("summary", {}),
                 "n": len(rows),
+                # what qualifies the scores goes with them (random weights: NOT comparable; a compat switch)
+                "random_weights": metrics.get("random_weights") is True,
+                "warnings": [w for w in warnings if isinstance(w, str)] if isinstance(warnings, list) else [],
+                "settings": settings if isinstance(settings, dict) else {},
             }
             atomic_write_text(staging / METRICS_JSON, json.dumps(sel_metrics, indent=1) + "\n")
             files += 1

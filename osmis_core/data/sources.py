@@ -201,8 +201,11 @@ def find_source(path: str | Path, mask: str | Path | None = None) -> DataSource:
             f"video: {', '.join(sorted(VIDEO_EXTS))})."
         )
     if mask is None:
+        # a `mask/` folder beside the image's folder (the research layout image/ + mask/) or beside the image
+        # itself, as the image's folder given as DATA finds it (product spec: "same stem in a mask/ sibling folder")
         for candidate in [
             *(path.parent.parent / "mask").glob(path.stem + ".*"),
+            *(path.parent / "mask").glob(path.stem + ".*"),
             *path.parent.glob(path.stem + "_mask.*"),
         ]:
             if candidate.suffix.lower() in IMAGE_EXTS and candidate != path:

@@ -28,6 +28,7 @@ class SIFIDScore(Metric):
             for d in ctx.sifid_dims
         }
         self._video = False
+        self._settings = _compat_settings("compat_video_frame0", ctx.video_frame0_only)
 
     def set_real(self, real_images, real_masks=None):
         self._video = real_images.shape[0] > 1
@@ -46,11 +47,17 @@ class SIFIDScore(Metric):
             per_image[f"sifid_{dims}"] = scores.per_image.tolist()
             if self._video:
                 per_image[f"sifid_{dims}_frame"] = scores.nearest.tolist()
-        return Scores(summary, per_image)
+        return Scores(summary, per_image, self._settings)
 
     def reset(self):
         for sifid in self._sifids.values():
             sifid.reset()
+
+
+def _compat_settings(switch: str, on: bool) -> dict:
+    """metrics.json's `settings` of a metric scored with a compatibility switch of the published code on (its
+    numbers are then not the default definition's, so the file says so); nothing when off."""
+    return {switch: True} if on else {}
 
 
 def _lpips(ctx: MetricContext):
@@ -67,13 +74,14 @@ class LPIPSDiversityScore(Metric):
         )
         self._batch_size = ctx.batch_size
         self._seen = 0
+        self._settings = _compat_settings("compat_lpips_unit_range", ctx.lpips_unit_range_inputs)
 
     def update(self, fake_images, fake_masks=None):
         self._metric.update(fake_images)
         self._seen += fake_images.shape[0]
 
     def compute(self) -> Scores:
-        return Scores({"lpips_diversity": self._metric.compute()}, {})
+        return Scores({"lpips_diversity": self._metric.compute()}, {}, self._settings)
 
     def reset(self):
         self._metric.reset()
@@ -95,6 +103,7 @@ class LPIPSToTrainScore(Metric):
             unit_range_inputs=ctx.lpips_unit_range_inputs,
         )
         self._video = False
+        self._settings = _compat_settings("compat_lpips_unit_range", ctx.lpips_unit_range_inputs)
 
     def set_real(self, real_images, real_masks=None):
         self._video = real_images.shape[0] > 1
@@ -108,7 +117,7 @@ class LPIPSToTrainScore(Metric):
         per_image = {"lpips_to_train": scores.per_image.tolist()}
         if self._video:
             per_image["lpips_to_train_frame"] = scores.nearest.tolist()
-        return Scores({"lpips_to_train": scores.mean}, per_image)
+        return Scores({"lpips_to_train": scores.mean}, per_image, self._settings)
 
     def reset(self):
         self._metric.reset()

@@ -49,3 +49,6 @@ RESNET18 = WeightsFile(
     "https://download.pytorch.org/models/resnet18-f37072fd.pth",
     "mIoU (ResNet-18 encoder)",
 )
+
+# Every file above: the names a weights file given by itself (--weights-dir FILE) may have.
+WEIGHTS_FILES = (INCEPTION_V3, ALEXNET, LPIPS_ALEX_HEADS, RESNET18)

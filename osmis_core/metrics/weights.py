@@ -21,7 +21,7 @@ from osmis_core.errors import ConfigError, OsmisError
 
 from ..config import expand_user
 from ..rng import seeded_global_rng
-from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WeightsFile
+from .weight_files import ALEXNET, INCEPTION_V3, LPIPS_ALEX_HEADS, RESNET18, WEIGHTS_FILES, WeightsFile
 
 RANDOM_SEED = 0
 
@@ -32,21 +32,37 @@ def hub_checkpoint_dir() -> Path:
 
 
 def check_weights_dir(weights_dir: str | Path | None) -> Path | None:
-    """The --weights-dir folder as a Path (None when not given); refuses a missing folder or a file (ConfigError).
-    `osmis run` asks before it trains, so that a typo is not found after the training."""
+    """The --weights-dir place as a Path (None when not given): a folder holding weights files, or one weights file
+    itself (metrics spec: "accept an explicit file or directory"), named as weight_files names it. Refuses a missing
+    path, or a file of another name (ConfigError): which network it is for would be a guess. `osmis run` asks before
+    it trains, so that a typo is not found after the training."""
     if weights_dir is None:
         return None
     path = expand_user(weights_dir)
     if path.is_file():
-        raise ConfigError(f"{path}: is a file, not a folder; --weights-dir names the folder that holds the weights.")
+        if path.name not in {f.filename for f in WEIGHTS_FILES}:
+            raise ConfigError(
+                f"{path}: is a file, not a folder, and not one of the weights files "
+                f"({', '.join(f.filename for f in WEIGHTS_FILES)}); --weights-dir names one of those files or the "
+                "folder that holds them."
+            )
+        return path
     if not path.is_dir():
         raise ConfigError(f"{path}: no such folder (--weights-dir).")
     return path
 
 
+def _weights_folder(weights_dir: str | Path | None) -> Path | None:
+    """The folder of --weights-dir: itself, or the folder of the weights file it names (the other files are looked
+    up beside that one)."""
+    place = check_weights_dir(weights_dir)
+    return place.parent if place is not None and place.is_file() else place
+
+
 def find_weights(file: WeightsFile, weights_dir: str | Path | None = None) -> Path | None:
-    """Path of `file` in the weights folder, the hub cache or its package, or None when absent."""
-    folder = check_weights_dir(weights_dir)
+    """Path of `file` given as --weights-dir itself, in the weights folder (or beside the weights file given), the
+    hub cache or its package, or None when absent."""
+    folder = _weights_folder(weights_dir)
     candidates = [folder, hub_checkpoint_dir(), file.package_dir]
     for directory in candidates:
         if directory is not None and (directory / file.filename).is_file():
@@ -61,7 +77,8 @@ class MissingWeightsError(OsmisError):
         self.files = list(files)
         where = str(hub_checkpoint_dir())
         if weights_dir is not None:
-            where = f"{Path(weights_dir).expanduser()} or {where}"
+            given = Path(weights_dir).expanduser()
+            where = f"{given.parent if given.is_file() else given} or {where}"  # beside a weights file given
         listed = "; ".join(f"{f.filename} for {f.used_by}, download it from {f.url}" for f in self.files)
         super().__init__(
             f"pretrained weights missing ({listed}); put the file(s) in {where}, "
