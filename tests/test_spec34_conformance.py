@@ -59,6 +59,19 @@ def test_the_other_places_of_an_images_mask_still_hold(tmp_path):
     assert find_source(photo).masks is None  # a mask in no place the rule names is not taken
 
 
+def test_a_folder_where_an_images_mask_should_be_is_named_as_a_folder(tmp_path, capsys):
+    """A folder named as the image's mask (mask/photo.png/) is said to be a folder, not a corrupt mask."""
+    from osmis_core.cli import main
+
+    img, _ = scene_arrays()
+    (tmp_path / "mask" / "photo.png").mkdir(parents=True)
+    Image.fromarray(img).save(tmp_path / "photo.png")
+    assert main(["inspect", str(tmp_path / "photo.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'mask' / 'photo.png'}: a folder, where the mask file should be." in err
+    assert "corrupt" not in err
+
+
 # ---------------------------------------------------------------- metrics.md: pixel diversity and SIFID, by hand
 
 

@@ -86,6 +86,8 @@ def open_checked(path: Path, what: str = "image") -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
             raise DataError(_not_found(path)) from None
+        if isinstance(exc, OSError) and exc.errno == errno.EISDIR:
+            raise DataError(f"{path}: a folder, where the {what} file should be.") from None
         raise DataError(f"{path}: the {what} is corrupt or truncated ({exc}).") from None
 
 
