@@ -209,6 +209,50 @@ def in_run_files(path: str | Path) -> Path | None:
     return None
 
 
+# THE outputs a command may put in one of a run's own folders (RunFolder.own_folders), by what it makes: a gallery in
+# RUN/galleries/NAME, a latent walk in RUN/walks/; checkpoints/, samples/ and tensorboard/ hold what training writes,
+# and nothing else (a gallery among the checkpoints was listed by nothing, and pruned by nothing either).
+_OUTPUT_HOMES = {"gallery": "galleries", "walk": "walks"}
+_OUTPUT_NOUNS = {
+    "gallery": "the gallery",
+    "walk": "the latent walk",
+    "file": "the file",
+    "run": "the new run",
+    "batch": "the batch",
+}
+
+
+def output_place_problem(path: str | Path, makes: str) -> str | None:
+    """THE rule of where a command's output may go, for every command and the app (generate, render, export, animate,
+    a saved layout, a benchmark's JSON, a new run, a batch): why `path` may not hold an output that makes "gallery" (a
+    gallery folder), "walk" (a latent walk's video), "file" (any other file), "run" (a new run folder) or "batch" (a
+    batch folder); None when it may. Refused: a place in a run's own
+    folders other than the output's own (a gallery strictly inside RUN/galleries, a walk strictly inside RUN/walks),
+    and a place inside a gallery (a folder holding manifest.json: the one a command reads, or any other), which would
+    then hold files that are not its own. The answer is said after the path ("PATH: is inside ..."). A link is looked
+    for where it is, then where it points."""
+    noun = _OUTPUT_NOUNS[makes]
+    p = Path(os.path.abspath(path))
+    places = dict.fromkeys((p, resolved_path(p)))
+    own = in_run_files(p)
+    if own is not None:
+        home = _OUTPUT_HOMES.get(makes)
+        if own.name != home or own in places:
+            run = own.parent
+            where = f"in {run / home} or outside the run" if home else "outside the run's own folders"
+            verb = "is" if own in places else "is inside"
+            return f"{verb} {own}, a folder of the run's own files; put {noun} {where}"
+    for q in places:
+        for parent in q.parents:
+            try:
+                holds_gallery = (parent / "manifest.json").is_file()
+            except OSError:
+                holds_gallery = False
+            if holds_gallery:
+                return f"is inside the gallery {parent}, which would then hold files not its own; put {noun} outside it"
+    return None
+
+
 # What a run folder holds besides run.json: a folder with one of these and no run.json lost its run.json.
 _RUN_FOLDER_SIGNS = ("checkpoints", "stats.jsonl")
 
