@@ -75,19 +75,23 @@ def output_file_problem(path: Path) -> str | None:
     a video): "is a folder", "is a symbolic link" (the write would put a file in the link's place and leave what
     it points to as it was), "P is a link to nothing or a loop of links" for such a link P at `path` or on its way,
     or "P is a file, not a folder" for a file P where a folder on its way should be; None when nothing in the way is
-    known (permissions and space are found when it is written)."""
+    known (space is found when it is written). A name the system refuses to look up is answered in its words
+    (refused_name: "File name too long", "embedded null byte", "Permission denied" for a folder on its way)."""
     path = Path(path)
-    if path.is_dir():
-        return "is a folder"
-    for p in (path, *path.parents):
-        if p.is_symlink() and not p.exists():
-            return f"{p} is a link to nothing or a loop of links"
-    if path.is_symlink():
-        return "is a symbolic link; give the file it points to, or a new file"
-    blocked = next((p for p in path.parents if p.exists()), None)
+    try:
+        if path.is_dir():
+            return "is a folder"
+        for p in (path, *path.parents):
+            if p.is_symlink() and not p.exists():
+                return f"{p} is a link to nothing or a loop of links"
+        if path.is_symlink():
+            return "is a symbolic link; give the file it points to, or a new file"
+        blocked = next((p for p in path.parents if p.exists()), None)
+    except (OSError, ValueError):
+        return refused_name(path, follow_links=False) or refused_name(path)
     if blocked is not None and not blocked.is_dir():
         return f"{blocked} is a file, not a folder"
-    return None
+    return refused_name(path, follow_links=False)  # "embedded null byte", "Permission denied"
 
 
 def folder_problem(path: Path, what: str) -> str | None:
