@@ -209,10 +209,7 @@ def in_run_files(path: str | Path) -> Path | None:
     return None
 
 
-# THE outputs a command may put in one of a run's own folders (RunFolder.own_folders), by what it makes: a gallery in
-# RUN/galleries/NAME, a latent walk in RUN/walks/; checkpoints/, samples/ and tensorboard/ hold what training writes,
-# and nothing else (a gallery among the checkpoints was listed by nothing, and pruned by nothing either).
-_OUTPUT_HOMES = {"gallery": "galleries", "walk": "walks"}
+# What each kind of output is called in the sentence that refuses its place (output_place_problem).
 _OUTPUT_NOUNS = {
     "gallery": "the gallery",
     "walk": "the latent walk",
@@ -224,29 +221,30 @@ _OUTPUT_NOUNS = {
 
 def output_place_problem(path: str | Path, makes: str) -> str | None:
     """THE rule of where a command's output may go, for every command and the app (generate, render, export, animate,
-    a saved layout, a benchmark's JSON, a new run, a batch): why `path` may not hold an output that makes "gallery" (a
-    gallery folder), "walk" (a latent walk's video), "file" (any other file), "run" (a new run folder) or "batch" (a
-    batch folder); None when it may. Refused: a place in a run's own
-    folders other than the output's own (a gallery strictly inside RUN/galleries, a walk strictly inside RUN/walks),
-    and a place inside a gallery (a folder holding manifest.json: the one a command reads, or any other), which would
-    then hold files that are not its own. The answer is said after the path ("PATH: is inside ..."). A link is looked
-    for where it is, then where it points."""
+    a saved layout or options file, a benchmark's JSON, a new run, a batch): why `path` may not hold an output that
+    makes "gallery" (a gallery folder), "walk" (a latent walk's video), "file" (any other file), "run" (a new run
+    folder) or "batch" (a batch folder); None when it may. Refused: a place in a run's own folders
+    (RunFolder.own_folders) other than the output's own (a gallery strictly inside RUN/galleries, a walk strictly
+    inside RUN/walks; checkpoints/, samples/ and tensorboard/ hold what training writes there and nothing else), and
+    a place inside a gallery (a folder holding manifest.json: the one the command reads, or any other), which would
+    then hold files not its own and could no longer be replaced. The answer is said after the path ("PATH: is inside
+    ..."). A link is looked for where it is, then where it points."""
     noun = _OUTPUT_NOUNS[makes]
     p = Path(os.path.abspath(path))
     places = dict.fromkeys((p, resolved_path(p)))
     own = in_run_files(p)
     if own is not None:
-        home = _OUTPUT_HOMES.get(makes)
-        if own.name != home or own in places:
-            run = own.parent
-            where = f"in {run / home} or outside the run" if home else "outside the run's own folders"
+        run = RunFolder(own.parent)
+        home = {"gallery": run.galleries, "walk": run.walks}.get(makes)
+        if own != home or own in places:
+            where = f"in {home} or outside the run" if home else "outside the run's own folders"
             verb = "is" if own in places else "is inside"
             return f"{verb} {own}, a folder of the run's own files; put {noun} {where}"
     for q in places:
         for parent in q.parents:
             try:
                 holds_gallery = (parent / "manifest.json").is_file()
-            except OSError:
+            except OSError:  # a name on the way the system refuses to look up: said by whoever writes there
                 holds_gallery = False
             if holds_gallery:
                 return f"is inside the gallery {parent}, which would then hold files not its own; put {noun} outside it"
