@@ -12,6 +12,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from .config import (
     FIELDS,
@@ -35,6 +36,27 @@ from .errors import ConfigError, OsmisError
 from .stops import Terminated, clear_stops, raise_stop, raise_stop_again, stop_raised
 
 EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser (and, as their class, its subcommands' parsers) saying a mistyped flag, a bad value or a
+    missing argument in one line, as every other bad input is said, instead of its usage block of ~45 lines before
+    the sentence: `osmis train: error: MESSAGE (osmis train --help lists the options)`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        lists = "the commands" if self._subparsers is not None else "the options"
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} ({self.prog} --help lists {lists})\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """argparse's parse_args, with a flag the command does not know said by that command's parser (`osmis train:
+        error: unrecognized arguments: --bogus`), whose --help lists the flags it does know, not by `osmis`'s."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            commands = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+            command = getattr(parsed, "command", None)
+            owner = commands.choices.get(command, self) if commands is not None else self
+            owner.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
 
 def _add_option_flags(parser: argparse.ArgumentParser, names=None) -> None:
@@ -224,7 +246,7 @@ _TRAINING_QUIET_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="osmis",
         description="OSMIS Studio: one-shot synthesis of images and segmentation masks from one image or one video.",
     )
@@ -1311,7 +1333,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .application.runfolder import normalise_path
+    from .application.runfolder import normalise_path, output_place_problem
     from .files import atomic_write_text, output_file_problem
     from .training.bench import VARIANTS, benchmark_variants
 
@@ -1325,6 +1347,9 @@ def cmd_bench(args) -> int:
         raise OsmisError(f"{json_out}: --json-out is a folder; give a file name such as {json_out / 'bench.json'}.")
     if problem:
         raise OsmisError(f"{json_out}: --json-out cannot be written ({problem}).")
+    place = output_place_problem(json_out, "file")
+    if place is not None:
+        raise OsmisError(f"{json_out}: --json-out {place}.")
     overrides = _overrides(args)
     timed = overrides.pop("iters", 10)
     base = build_config(args.preset, args.config, overrides)

@@ -51,6 +51,7 @@ def _opt(
     instead: tuple[str, str] | None = None,
     otherwise: str | None = None,
     open_range: bool = False,
+    above_minimum: bool = False,
     below_maximum: bool = False,
     colour: bool = False,
     output_only: bool = False,
@@ -65,6 +66,7 @@ def _opt(
     (see check_model_options). otherwise: for an option without such a counterpart, what the other model does
     instead, in words (with the flag to use), named in the same refusal. open_range: the value must lie strictly
     between minimum and maximum (a decay of 0 or 1 would be another method, not a setting of this one).
+    above_minimum: the value must lie above minimum, the maximum allowed (a learning rate of 0, or -0, trains nothing).
     below_maximum: the value must lie below maximum, the minimum allowed (Adam's betas: torch refuses 1 when the
     training starts, which ended in a traceback). colour: the text is a colour, #RRGGBB (parse_colour).
     output_only: the option changes no trained model, only what the run writes besides it (see OUTPUT_ONLY_OPTIONS).
@@ -81,6 +83,7 @@ def _opt(
         "instead": instead,
         "otherwise": otherwise,
         "open": open_range,
+        "above": above_minimum,
         "below": below_maximum,
         "colour": colour,
         "output_only": output_only,
@@ -311,8 +314,12 @@ class RegularisationOptions:
 @dataclass(frozen=True)
 class OptimisationOptions:
     batch_size: int = _opt(5, "Batch size B.", minimum=1, maximum=64, label="Batch size")
-    lr_g: float = _opt(2e-4, "Adam learning rate of the generator.", minimum=0.0, label="LR G", warn_above=1e-2)
-    lr_d: float = _opt(2e-4, "Adam learning rate of the discriminator.", minimum=0.0, label="LR D", warn_above=1e-2)
+    lr_g: float = _opt(
+        2e-4, "Adam learning rate of the generator.", minimum=0.0, above_minimum=True, label="LR G", warn_above=1e-2
+    )
+    lr_d: float = _opt(
+        2e-4, "Adam learning rate of the discriminator.", minimum=0.0, above_minimum=True, label="LR D", warn_above=1e-2
+    )
     beta1: float = _opt(0.5, "Adam beta1.", minimum=0.0, maximum=1.0, below_maximum=True, label="beta1")
     beta2: float = _opt(0.999, "Adam beta2.", minimum=0.0, maximum=1.0, below_maximum=True, label="beta2")
     loss: str = _opt("bce", "Adversarial loss.", choices=("bce", "hinge", "wgan"), label="Loss", model="osmis")
@@ -918,6 +925,8 @@ def _validate(name: str, value: Any, f: dataclasses.Field, said: str | None = No
         raise ConfigError(f"{said} must be above {meta['min']} and below {meta['max']}, got {value!r}.")
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"{said} must be at least {meta['min']}, got {value!r}.")
+    if meta.get("above") and not value > meta["min"]:  # the minimum itself (0, and -0, which is not below 0)
+        raise ConfigError(f"{said} must be above {meta['min']}, got {value!r}.")
     if meta.get("below") and not value < meta["max"]:
         raise ConfigError(f"{said} must be below {meta['max']}, got {value!r}.")
     limit = meta.get("max")
@@ -1270,8 +1279,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def save_config_file(config: OsmisConfig, path: str | Path) -> None:
-    from .files import atomic_write_text
+    """Write `config` as a JSON options file, atomically. Raises ConfigError for a path that cannot hold the file
+    (files.output_file_problem: a folder, a symbolic link, a loop of links), OSError when the write fails."""
+    from .files import atomic_write_text, output_file_problem
 
+    problem = output_file_problem(Path(path))
+    if problem is not None:
+        raise ConfigError(f"{path}: cannot be written ({problem}).")
     atomic_write_text(Path(path), json.dumps(config.to_dict(), indent=2) + "\n")
 
 

@@ -72,15 +72,41 @@ def refused_name(path: str | Path, follow_links: bool = True) -> str | None:
 
 def output_file_problem(path: Path) -> str | None:
     """Why the file `path` cannot be written where it is named, found before the work that makes it (a benchmark,
-    a video): "is a folder", or "P is a file, not a folder" for a file P where a folder on its way should be; None
-    when nothing in the way is known (permissions and space are found when it is written)."""
+    a video): "is a folder", "is a symbolic link" (the write would put a file in the link's place and leave what
+    it points to as it was), "P is a link to nothing or a loop of links" for such a link P at `path` or on its way,
+    or "P is a file, not a folder" for a file P where a folder on its way should be; None when nothing in the way is
+    known (space is found when it is written). A name the system refuses to look up is answered in its words
+    (refused_name: "File name too long", "embedded null byte", "Permission denied" for a folder on its way)."""
     path = Path(path)
-    if path.is_dir():
-        return "is a folder"
-    blocked = next((p for p in path.parents if p.exists()), None)
+    try:
+        if path.is_dir():
+            return "is a folder"
+        for p in (path, *path.parents):
+            if p.is_symlink() and not p.exists():
+                return f"{p} is a link to nothing or a loop of links"
+        if path.is_symlink():
+            return "is a symbolic link; give the file it points to, or a new file"
+        blocked = next((p for p in path.parents if p.exists()), None)
+    except (OSError, ValueError):
+        return refused_name(path, follow_links=False) or refused_name(path)
     if blocked is not None and not blocked.is_dir():
         return f"{blocked} is a file, not a folder"
-    return None
+    return refused_name(path, follow_links=False)  # "embedded null byte", "Permission denied"
+
+
+def folder_problem(path: Path, what: str) -> str | None:
+    """THE sentence for a folder a command reads (`what`: "gallery folder", "folder of layouts") that is none:
+    "PATH: is a file, not a WHAT." (a picture given for a gallery had been called missing), "PATH: is a link to
+    nothing or a loop of links, not a WHAT.", "PATH: no such WHAT."; None when `path` is a folder (or a link to
+    one)."""
+    path = Path(path)
+    if path.is_dir():
+        return None
+    if path.is_symlink() and not path.exists():
+        return f"{path}: is a link to nothing or a loop of links, not a {what}."
+    if path.exists():
+        return f"{path}: is a file, not a {what}."
+    return f"{path}: no such {what}."
 
 
 def first_missing(folder: Path) -> Path | None:

@@ -106,7 +106,15 @@ class FieldEditor(QObject):
             parts.append("Choices: " + ", ".join(m["choices"]))
         lo, hi = m.get("min"), m.get("max")
         if lo is not None or hi is not None:
-            ends = " (ends excluded)" if m.get("open") else " (maximum excluded)" if m.get("below") else ""
+            ends = (
+                " (ends excluded)"
+                if m.get("open")
+                else " (minimum excluded)"
+                if m.get("above")
+                else " (maximum excluded)"
+                if m.get("below")
+                else ""
+            )
             parts.append(f"Range: {'' if lo is None else lo} … {'' if hi is None else hi}{ends}")
         if m.get("model"):
             parts.append(f"Read only by {m['model']} runs (Model)")
@@ -417,11 +425,15 @@ class SettingsPage(QWidget):
         return self._resolved[key]
 
     def save_file(self, path: str | Path) -> None:
+        from osmis_core.application.runfolder import output_place_problem
         from osmis_core.config import save_config_file
 
         cfg = self.config()
         if cfg is None:
             raise OsmisError(f"the settings are not valid and cannot be saved: {self._error}")
+        place = output_place_problem(path, "file")
+        if place is not None:
+            raise OsmisError(f"{path}: {place}.")
         try:
             save_config_file(cfg, path)
         except OSError as exc:

@@ -67,6 +67,9 @@ replaced, see above); a read-only folder could not be tried (the tests run as ro
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from helpers import folder_bytes, two_iteration_run
 
@@ -104,7 +107,8 @@ def test_export_into_a_gallery_holding_the_source_is_refused(gallery, capsys):
     """Fixed here: `osmis export G/sub --out G` (an export kept inside the gallery it came from) replaced G and so
     deleted G/sub, the gallery it was copying from; an export into the gallery itself is refused as before."""
     sub = gallery / "sub"
-    assert main(["export", str(gallery), "--select", "0", "--out", str(sub)]) == 0
+    assert main(["export", str(gallery), "--select", "0", "--out", str(gallery.parent / "sub")]) == 0
+    shutil.move(gallery.parent / "sub", sub)  # exported straight into the gallery is refused since fix34
     capsys.readouterr()
     before = folder_bytes(gallery)
     for src in (sub, gallery):
@@ -119,7 +123,8 @@ def test_generate_into_a_gallery_holding_its_run_is_refused(scene, tmp_path, cap
     gallery it replaced."""
     holder = tmp_path / "g"
     assert main(["generate", str(two_iteration_run(scene, tmp_path / "r")), "--n", "1", "--out", str(holder)]) == 0
-    run = two_iteration_run(scene, holder / "run")
+    # a run moved into the gallery (trained straight into it is refused since fix34)
+    run = Path(shutil.move(two_iteration_run(scene, tmp_path / "run"), holder / "run"))
     capsys.readouterr()
     before = folder_bytes(holder)
     assert main(["generate", str(run), "--n", "1", "--out", str(holder)]) == 2
@@ -290,20 +295,21 @@ def test_a_gallery_holding_an_export_or_notes_is_not_replaced(gallery, tmp_path,
     own temporaries (hidden) do not count,
     and a gallery with only its own files (scores included) is replaced as before."""
     run = tmp_path / "run"
-    assert main(["export", str(gallery), "--select", "0", "--out", str(gallery / "picked")]) == 0
+    # an export moved into the gallery it came from (exported straight into it is refused since fix34)
+    assert main(["export", str(gallery), "--select", "0", "--out", str(tmp_path / "picked")]) == 0
+    shutil.move(tmp_path / "picked", gallery / "picked")
     capsys.readouterr()
     before = folder_bytes(gallery)
     assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 2
     assert "also holds picked, which is not the gallery's" in _one_error(capsys)
     assert folder_bytes(gallery) == before
-    import shutil
-
     shutil.rmtree(gallery / "picked")
     (gallery / "notes.txt").write_text("mine")
     assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 2
     assert "also holds notes.txt" in _one_error(capsys)
     (gallery / "notes.txt").unlink()
-    assert main(["export", str(gallery), "--select", "0", "--out", str(gallery / "images" / "x")]) == 0
+    assert main(["export", str(gallery), "--select", "0", "--out", str(tmp_path / "x")]) == 0
+    shutil.move(tmp_path / "x", gallery / "images" / "x")
     capsys.readouterr()
     assert main(["generate", str(run), "--n", "1", "--out", str(gallery)]) == 2
     assert "also holds images/x" in _one_error(capsys)

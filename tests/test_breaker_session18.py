@@ -140,16 +140,20 @@ def test_two_layout_folders_whose_first_files_link_into_one_folder_keep_both(tin
 
 
 def test_an_export_inside_a_gallery_is_kept_when_the_gallery_is_made_again(trained, tmp_path, capsys):
-    """Tried and right: an export into a new folder inside the gallery it picks from (no question: nothing is
-    replaced) is not deleted by a later `osmis generate` into that gallery, which is refused naming the export; an
-    export under a file is refused naming the file."""
+    """Tried and right: an export moved into the gallery it picks from (an export straight into it is refused since
+    fix34, runfolder.output_place_problem) is not deleted by a later `osmis generate` into that gallery, which is
+    refused naming the export; an export under a file is refused naming the file."""
+    import shutil
+
     from osmis_core.application.gallery import export_replaces, export_selection
     from osmis_core.errors import OsmisError
 
     gallery = tmp_path / "g"
     assert main(["generate", str(trained), "--n", "3", "--out", str(gallery)]) == 0
-    assert export_replaces(gallery, gallery / "picked") is False
-    export_selection(gallery, [0, 1], gallery / "picked")
+    with pytest.raises(OsmisError, match="is inside the gallery"):
+        export_replaces(gallery, gallery / "picked")
+    export_selection(gallery, [0, 1], tmp_path / "picked")
+    shutil.move(tmp_path / "picked", gallery / "picked")
     capsys.readouterr()
     assert main(["generate", str(trained), "--n", "3", "--out", str(gallery)]) == 2
     assert "also holds picked, which is not the gallery's" in capsys.readouterr().err

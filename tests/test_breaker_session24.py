@@ -207,13 +207,15 @@ def test_ada_target_with_no_ada_says_the_flag_that_turns_it_on(scene, tmp_path, 
 
 @pytest.mark.parametrize("what", ["missing", "file", "run"])
 def test_evaluate_without_real_of_no_gallery_says_what_it_is(trained, tmp_path, capsys, what):
-    """`osmis evaluate DIR` without --real where DIR is no gallery: a missing folder or a file is 'no such gallery
-    folder', and a run folder 'is a run folder, not a gallery', as with --real; not 'has no manifest.json naming the
-    run it came from' (which asks for --real, as if scoring could go on with it)."""
+    """`osmis evaluate DIR` without --real where DIR is no gallery: a missing folder is 'no such gallery folder', a
+    file 'is a file, not a gallery folder' (fix34: it was called missing too), and a run folder 'is a run folder,
+    not a gallery', as with --real; not 'has no manifest.json naming the run it came from' (which asks for --real,
+    as if scoring could go on with it)."""
     target = {"missing": tmp_path / "nope", "file": trained / "run.json", "run": trained}[what]
     done = osmis_cli(capsys, "evaluate", target, "--random-weights", "--metrics", "diversity")
     assert done.returncode == 2
-    said = "is a run folder, not a gallery" if what == "run" else "no such gallery folder."
+    said = {"missing": "no such gallery folder.", "file": "is a file, not a gallery folder.", "run": ""}[what]
+    said = said or "is a run folder, not a gallery"
     assert done.stderr.strip().startswith(f"error: {target}: {said}"), done.stderr
 
 

@@ -110,9 +110,9 @@ def test_the_batch_page_escapes_a_failed_sources_message_and_counts_one_source_i
 
 
 def test_a_nan_score_reads_on_the_page_as_in_metrics_json(tmp_path):
-    """metrics.json stores NaN/infinity as null, shown 'not a number' and left out of the per-image captions; the page
-    `osmis evaluate` writes from its in-memory NaN said 'nan' (and sorted by data-x="nan"), while the page of an
-    export of the same scores said 'not a number'. Both now read as the file."""
+    """metrics.json stores NaN/infinity as null, shown 'missing' (fix34; 'not a number' before) in the summary and
+    the per-image captions; the page `osmis evaluate` writes from its in-memory NaN said 'nan' (and sorted by
+    data-x="nan"), while the page of an export of the same scores said 'not a number'. Both now read as the file."""
     raw = {"summary": {"sifid_64": float("nan")}, "per_image": [{"index": 0, "sifid_64": float("inf")}]}
     stored = {"summary": {"sifid_64": None}, "per_image": [{"index": 0, "sifid_64": None}]}
     (tmp_path / "a").mkdir()

@@ -18,7 +18,7 @@ from ..errors import OsmisError
 from ..files import output_file_problem
 from ..models.visual import mask_ids, overlay, to_uint8_images
 from .generate import load_generator
-from .runfolder import RunFolder, atomic_write_bytes, normalise_path, run_reads
+from .runfolder import RunFolder, atomic_write_bytes, normalise_path, output_place_problem, run_reads
 
 FRAMES_PER_KEYFRAME = 30  # frames between two random noise vectors: about a second per change at 24-30 fps
 BATCH = 8
@@ -88,8 +88,10 @@ def latent_walk(
     """Write an H.264 video (yuv420p) of `frames` frames at `fps`: generated image | mask overlay per frame (the
     image alone for a run without masks). out=None: the run's own walk file, RunFolder.walk_path of the loaded
     checkpoint's step and the seed. checkpoint: "latest", "best" or a step (runfolder.checkpoint_name). Raises
-    OsmisError for a bad number (WALK_LIMITS), a missing or damaged checkpoint, an unwritable output or one among
-    the run's own files or training data (runfolder.run_reads)."""
+    OsmisError for a bad number (WALK_LIMITS), a missing or damaged checkpoint, an unwritable output (a folder, a
+    symbolic link, a loop of links: files.output_file_problem), one where no walk may go (among a run's own files
+    but its walks, inside a gallery: runfolder.output_place_problem) or one among the run's own files or training
+    data (runfolder.run_reads)."""
     check_walk_numbers(frames, fps, seed)
     if not isinstance(loop, bool):  # loop="no" would be truthy: a looping walk that was not asked for
         raise OsmisError(f"loop must be True (--loop: the walk returns to its start) or False, got {loop!r}.")
@@ -99,6 +101,9 @@ def latent_walk(
     problem = output_file_problem(given) if given is not None else None
     if problem:  # found before the frames are drawn, not after
         raise OsmisError(f"{out}: cannot be written ({problem}).")
+    place = output_place_problem(given, "walk") if given is not None else None
+    if place is not None:
+        raise OsmisError(f"{out}: {place}.")
     owner = run_reads(run_dir, given) if given is not None else None
     if owner is not None:  # a walk written over the training video (or run.json) would change or break the run
         raise OsmisError(f"{out}: is among {owner} of {Path(run_dir)}; write the latent walk to another file.")

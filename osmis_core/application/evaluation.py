@@ -25,6 +25,7 @@ from ..data.sources import (
 )
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
+from ..files import folder_problem
 from .gallery import MANIFEST, gallery_run, read_manifest, write_index_html
 from .runfolder import RunFolder, run_json_missing
 
@@ -54,9 +55,10 @@ def _read_pictures(
         image_paths = [gallery / it["image"] for it in items]
         mask_paths = [gallery / it["mask"] for it in items] if items and items[0].get("mask") else None  # all or none
     else:
+        problem = folder_problem(gallery, "gallery folder")
+        if problem is not None:
+            raise DataError(problem)
         folder = gallery / "images" if (gallery / "images").is_dir() else gallery
-        if not folder.is_dir():
-            raise DataError(f"{gallery}: no such gallery folder.")
         image_paths = data_files(folder)
         mask_dir = gallery / "masks"
         mask_paths = [mask_dir / p.name for p in image_paths] if mask_dir.is_dir() else None
@@ -505,8 +507,9 @@ def recorded_real_data(gallery: str | Path, mask: str | Path | None = None) -> t
     returned in place of the recorded one, whose files then need not be there."""
     gallery = Path(gallery)
     ask = "give the training data with --real"
-    if not gallery.is_dir():  # said as when --real is given (read_gallery), not as a gallery without manifest
-        raise DataError(f"{gallery}: no such gallery folder.")
+    problem = folder_problem(gallery, "gallery folder")
+    if problem is not None:  # said as when --real is given (read_gallery), not as a gallery without manifest
+        raise DataError(problem)
     if not (gallery / MANIFEST).is_file():
         if RunFolder(gallery).exists():
             raise _run_folder_given(gallery)

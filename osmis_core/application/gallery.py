@@ -47,7 +47,7 @@ from ..files import (
 )
 from ..models.visual import mask_ids, overlay, palette, to_uint8_images
 from .generate import load_generator, sample
-from .runfolder import RunFolder, normalise_path
+from .runfolder import RunFolder, normalise_path, output_place_problem
 
 MANIFEST = "manifest.json"
 METRICS_JSON = "metrics.json"
@@ -279,9 +279,10 @@ def check_gallery_out(
     replaced): files without a manifest, a gallery with other entries than GALLERY_ENTRIES (unless `keeps_all`: the
     caller copies every file of `out` into the new folder), a gallery of another kind than the one the command
     `makes` (a key of GALLERY_KINDS; a manifest that cannot be read is a damaged gallery and is replaced), or a file
-    or folder the command reads (`reads`: the run, the source gallery, the layouts), a symbolic link (the swap
-    would replace the link and leave what it points to as it was), the current folder or one that holds it, and a
-    name the system refuses to look up (past 255 bytes, a folder on its way that cannot be read)."""
+    or folder the command reads (`reads`: the run, the source gallery, the layouts), a place no gallery may go
+    (runfolder.output_place_problem: among a run's own files but its galleries, inside a gallery), a symbolic link
+    (the swap would replace the link and leave what it points to as it was), the current folder or one that holds
+    it, and a name the system refuses to look up (past 255 bytes, a folder on its way that cannot be read)."""
     # an OSError out of the checks below had reached the app as "Unexpected"; a file on the way of a new `out` is
     # said when the folder is made
     reason = refused_name(out, follow_links=False)
@@ -307,6 +308,9 @@ def check_gallery_out(
                 f"{out}: the new gallery would replace {source}, which this command reads; choose another output "
                 f"folder."
             )
+    place = output_place_problem(out, "gallery")
+    if place is not None:
+        raise OsmisError(f"{out}: {place}.")
     if not out.exists():
         return False
     if not out.is_dir():
@@ -541,8 +545,9 @@ _SORTABLE_KEY = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _is_score(value) -> bool:
-    """A score the page shows: NaN and infinity are shown as metrics.json stores them (null, 'not a number'), so
-    that the page `osmis evaluate` writes and the page of an export of those scores say the same."""
+    """A score the page shows as a number: NaN and infinity are shown as metrics.json stores them (null, read as
+    evaluate.MISSING_SCORE), so that the page `osmis evaluate` writes and the page of an export of those scores say
+    the same."""
     return _is_number(value) and math.isfinite(value)
 
 
@@ -561,12 +566,17 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
     # help (an entity in onclick is decoded before the script runs): only plain names are sortable, the others
     # (a hand-edited metrics.json) are shown, escaped, in the captions only
     sortable = [k for k in score_keys if _SORTABLE_KEY.fullmatch(k)]
+    from ..metrics.evaluate import MISSING_SCORE, RANDOM_WEIGHTS_WARNING, summary_rows
+
     cards = []
     for item in manifest["items"]:
         scores = per_image.get(item["index"], {})
         shown = [k for k in score_keys if _is_score(scores.get(k))]
         data_attrs = " ".join(f'data-{k.replace("_", "-")}="{scores[k]:.6g}"' for k in shown if k in sortable)
-        score_txt = " · ".join(f"{_e(k)} {scores[k]:.4g}" for k in shown)
+        # every score of the page, under any name, in every caption: one an item lacks says so, as the summary does
+        score_txt = " · ".join(
+            f"{_e(k)} {scores[k]:.4g}" if k in shown else f"{_e(k)} {MISSING_SCORE}" for k in score_keys
+        )
         pics = "".join(
             f'<img src="{_e(quote(item[k]))}" alt="{_e(k)} {_e(item["index"])}" loading="lazy">'
             for k in _PICTURE_KEYS
@@ -576,8 +586,6 @@ def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = Non
             f'<figure data-index="{_e(item["index"])}" {data_attrs}>{pics}'
             f"<figcaption>#{_e(item['index'])} {score_txt}</figcaption></figure>"
         )
-    from ..metrics.evaluate import RANDOM_WEIGHTS_WARNING, summary_rows
-
     summary = ""
     if metrics and metrics.get("summary"):
         rows = "".join(

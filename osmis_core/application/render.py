@@ -38,7 +38,15 @@ from ..data.sources import data_files, open_mask, pick_evenly, same_aspect
 from ..devices import is_out_of_memory, resolve_device
 from ..errors import DataError, OsmisError
 from ..events import GenerationEvent, GenerationFinished, GenerationStarted, SamplesWritten, run_gallery_stream
-from ..files import atomic_write_bytes, atomic_write_text, discard_staging, resolved_path, swap_dir_in
+from ..files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    discard_staging,
+    folder_problem,
+    output_file_problem,
+    resolved_path,
+    swap_dir_in,
+)
 from ..models.renderer import (
     NOISE_MODES,
     RendererArchitecture,
@@ -58,7 +66,14 @@ from .gallery import (
     staging_folder,
     write_index_html,
 )
-from .runfolder import RunFolder, checkpoint_name, normalise_path, recorded_source, run_reads
+from .runfolder import (
+    RunFolder,
+    checkpoint_name,
+    normalise_path,
+    output_place_problem,
+    recorded_source,
+    run_reads,
+)
 
 
 @dataclass(frozen=True)
@@ -476,8 +491,9 @@ def layouts_in(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if folder.is_file():
         raise DataError(f"{folder}: is a file, not a folder of layouts; give one layout file with --layout.")
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder of layouts.")
+    problem = folder_problem(folder, "folder of layouts")
+    if problem is not None:
+        raise DataError(problem)
     files = data_files(folder)
     if not files:
         raise DataError(f"{folder}: the folder holds no layout images.")
@@ -835,7 +851,8 @@ _REGION_COLOURS = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)  # region fil
 
 def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = None) -> Path:
     """Write a layout (H x W class ids, 0..255) as an indexed PNG with the project's palette (resources/
-    palette.json), atomically. Raises OsmisError when the file cannot be written, DataError for a name that does
+    palette.json), atomically. Raises OsmisError when the file cannot be written (files.output_file_problem) or
+    may not go where it is named (runfolder.output_place_problem), DataError for a name that does
     not end in .png (PNG bytes under another image's name would be misread) and, with `run_dir`, for a path among
     the files that run owns or was trained on (a layout saved over the training mask or run.json would quietly
     change or break the run)."""
@@ -853,6 +870,12 @@ def save_layout(ids: np.ndarray, path: str | Path, run_dir: str | Path | None = 
         )
     if path.suffix.lower() != ".png":
         raise DataError(f"{path}: a layout is saved as a PNG file; give a name ending in .png.")
+    problem = output_file_problem(path)
+    if problem is not None:
+        raise OsmisError(f"{path}: the layout cannot be written ({problem}).")
+    place = output_place_problem(path, "file")
+    if place is not None:
+        raise OsmisError(f"{path}: {place}.")
     image = Image.fromarray(ids.astype(np.uint8), "P")
     image.putpalette(palette().reshape(-1).tolist())
     try:

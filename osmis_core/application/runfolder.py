@@ -210,6 +210,48 @@ def in_run_files(path: str | Path) -> Path | None:
     return None
 
 
+# What each kind of output is called in the sentence that refuses its place (output_place_problem).
+_OUTPUT_NOUNS = {
+    "gallery": "the gallery",
+    "walk": "the latent walk",
+    "file": "the file",
+    "run": "the new run",
+    "batch": "the batch",
+}
+
+
+def output_place_problem(path: str | Path, makes: str) -> str | None:
+    """THE rule of where a command's output may go, for every command and the app (generate, render, export, animate,
+    a saved layout or options file, a benchmark's JSON, a new run, a batch): why `path` may not hold an output that
+    makes "gallery" (a gallery folder), "walk" (a latent walk's video), "file" (any other file), "run" (a new run
+    folder) or "batch" (a batch folder); None when it may. Refused: a place in a run's own folders
+    (RunFolder.own_folders) other than the output's own (a gallery strictly inside RUN/galleries, a walk strictly
+    inside RUN/walks; checkpoints/, samples/ and tensorboard/ hold what training writes there and nothing else), and
+    a place inside a gallery (a folder holding manifest.json: the one the command reads, or any other), which would
+    then hold files not its own and could no longer be replaced. The answer is said after the path ("PATH: is inside
+    ..."). A link is looked for where it is, then where it points."""
+    noun = _OUTPUT_NOUNS[makes]
+    p = Path(os.path.abspath(path))
+    places = dict.fromkeys((p, resolved_path(p)))
+    own = in_run_files(p)
+    if own is not None:
+        run = RunFolder(own.parent)
+        home = {"gallery": run.galleries, "walk": run.walks}.get(makes)
+        if own != home or own in places:
+            where = f"in {home} or outside the run" if home else "outside the run's own folders"
+            verb = "is" if own in places else "is inside"
+            return f"{verb} {own}, a folder of the run's own files; put {noun} {where}"
+    for q in places:
+        for parent in q.parents:
+            try:
+                holds_gallery = (parent / "manifest.json").is_file()
+            except OSError:  # a name on the way the system refuses to look up: said by whoever writes there
+                holds_gallery = False
+            if holds_gallery:
+                return f"is inside the gallery {parent}, which would then hold files not its own; put {noun} outside it"
+    return None
+
+
 # What a run folder holds besides run.json: a folder with one of these and no run.json lost its run.json.
 _RUN_FOLDER_SIGNS = ("checkpoints", "stats.jsonl")
 

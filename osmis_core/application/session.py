@@ -148,7 +148,7 @@ def start_training(
     """
     from ..devices import resolve_device
     from ..training.trainer import model_parts
-    from .runfolder import RunFolder, in_run_files, run_json_missing
+    from .runfolder import RunFolder, in_run_files, output_place_problem, run_json_missing
 
     if not isinstance(config, OsmisConfig):  # a dict of options, say: its first use would be an AttributeError
         raise ConfigError(
@@ -164,6 +164,9 @@ def start_training(
             f"{folder.root}: a new run cannot go in {own}, a folder of another run's own files; give an --out "
             "outside it."
         )
+    place = output_place_problem(folder.root, "run")
+    if place is not None:  # a run inside a gallery: the gallery would hold files not its own
+        raise ConfigError(f"{folder.root}: {place}.")
     lost = run_json_missing(folder.root, ", or give another --out")
     if lost is not None:  # a new run would write over the lost run's checkpoints and stats, mixing two runs
         raise ConfigError(lost)

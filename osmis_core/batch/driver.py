@@ -13,7 +13,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
-from ..application.runfolder import in_run_files
+from ..application.runfolder import in_run_files, output_place_problem
 from ..config import OsmisConfig
 from ..errors import ConfigError, OsmisError
 from ..files import LockHeld, atomic_write_text, exclusive_lock, resolved_path
@@ -105,6 +105,9 @@ def run_batch(
         raise ConfigError(
             f"{out}: a batch's runs cannot go in {own}, a folder of another run's own files; give an --out outside it."
         )
+    place = output_place_problem(batch.root, "batch")
+    if place is not None:  # a batch inside a gallery: the gallery would hold files not its own
+        raise ConfigError(f"{out}: {place}.")
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -478,17 +478,22 @@ def _label(key: str) -> str:
 NOTE_SUFFIX = "_note"  # summary key K + NOTE_SUFFIX: text saying why K is null, or how it was computed
 
 
+# THE word for a score with no value (null in metrics.json, NaN or infinity before it is stored), wherever it is shown
+MISSING_SCORE = "missing"
+
+
 def summary_rows(summary: dict[str, Any], digits: int = 4) -> list[tuple[str, str]]:
     """(key, text) per summary value, as every face shows it: a value with a note (KEY_note) shows the note beside
-    it, or instead of it when the value is null; the note keys are not rows of their own; floats to `digits`
-    significant digits."""
+    it, or instead of it when the value is null, which reads "missing" without one (metrics.json stores a NaN or
+    infinite score as null, as it stores a score taken out by hand: no number is there, whichever); the note keys are
+    not rows of their own; floats to `digits` significant digits."""
     rows = []
     for k, v in summary.items():
         if k.endswith(NOTE_SUFFIX) and k[: -len(NOTE_SUFFIX)] in summary:
             continue  # shown with its value
         note = summary.get(k + NOTE_SUFFIX)
         if v is None:
-            text = note or "not a number"
+            text = note or MISSING_SCORE
         else:
             text = f"{v:.{digits}g}" if isinstance(v, float) else str(v)
             text += f" ({note})" if note else ""
