@@ -571,7 +571,7 @@ class GalleryPage(QWidget):
         keys = scoring.score_keys(self.metrics)
         if keys and self.metrics:
             s = self.metrics.get("summary") or {}
-            summary = ", ".join(f"{k} {v:.4g}" for k, v in s.items() if isinstance(v, (int, float)))
+            summary = scoring.summary_text(s)
             # what qualifies the scores is shown with them (the engine's warnings: random weights are NOT comparable
             # with published numbers), as the gallery's index.html and the CLI's table show it
             warnings = "".join(f"\nwarning: {w}" for w in self.metrics.get("warnings") or [])

@@ -36,8 +36,8 @@ def probe() -> tuple[bool, str]:
 
 def normalise_metrics(data: Any) -> dict | None:
     """{'per_image': [{'index': i, 'sifid_64': ...}, ...], 'summary': {...}, 'warnings': [...],
-    'not_computed': {metric: reason}} keeping only numeric per-image values; a summary value that is a string
-    is the reason that score was not computed."""
+    'not_computed': {metric: reason}} keeping only numeric per-image values; the summary as stored (a null
+    score, a KEY_note beside its value: summary_text words them)."""
     if not isinstance(data, Mapping):
         return None
     rows: list[dict] = []
@@ -52,7 +52,7 @@ def normalise_metrics(data: Any) -> dict | None:
                 }
                 row["index"] = int(r.get("index", i))
                 rows.append(row)
-    summary = {k: v for k, v in dict(data.get("summary") or {}).items() if v is not None}
+    summary = dict(data.get("summary") or {})  # a null score is kept: it is shown as missing (summary_text)
     not_computed = {str(k): str(v) for k, v in dict(data.get("not_computed") or {}).items()}
     return {
         "per_image": rows,
@@ -134,3 +134,11 @@ def compute(
         warnings = "; ".join((metrics or {}).get("warnings", [])) or "no per-image scores were returned"
         raise OsmisError(f"scores could not be computed: {warnings}.")
     return metrics
+
+
+def summary_text(summary: dict) -> str:
+    """'sifid_64 0.1234, lpips_diversity missing' : a metrics.json summary in the engine's words (a null score reads
+    "missing", a note stands beside its value), as the CLI's table and the gallery's index.html give it."""
+    from osmis_core.metrics.evaluate import summary_rows
+
+    return ", ".join(f"{k} {text}" for k, text in summary_rows(summary))
