@@ -23,7 +23,8 @@ from ..data.sources import (
 )
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
-from .gallery import MANIFEST, gallery_run, read_manifest, write_index_html
+from ..files import atomic_write_texts
+from .gallery import INDEX_HTML, MANIFEST, gallery_run, index_html_text, read_manifest
 from .runfolder import RunFolder, run_json_missing
 
 
@@ -174,7 +175,7 @@ def evaluate_gallery(
     max_frames, max_classes, background_colour: default those of the run named by the gallery's manifest (else
     the config defaults), so that the real frames and their masks are the ones it was trained on (the frame-mask
     rule of `load_frame_set`)."""
-    from ..metrics import Compat, evaluate_images, metric_names, write_metrics
+    from ..metrics import Compat, evaluate_images, metric_names, metrics_files
     from ..metrics.evaluate import check_evaluation_options
     from .render_evaluation import evaluate_renderer, gallery_renderer, split_metrics
 
@@ -260,10 +261,11 @@ def evaluate_gallery(
             result["not_computed"].update(plan.not_computed)
             result["estimates"].update({m.name: round(m.seconds, 3) for m in plan.planned})
     _keep_earlier_scores(gallery, result)
+    files = metrics_files(gallery, result)
+    if manifest is not None:
+        files[gallery / INDEX_HTML] = index_html_text(manifest, result)
     try:
-        write_metrics(gallery, result)
-        if manifest is not None:
-            write_index_html(gallery, manifest, result)
+        atomic_write_texts(files)  # all three or none: the page never shows other scores than metrics.json
     except OSError as exc:
         where = exc.filename or gallery
         raise OsmisError(f"{where}: the metrics cannot be written ({exc.strerror or exc}).") from None

@@ -1,0 +1,175 @@
+"""Breaker session 34: faults during long jobs on the CLI (a full disk emulated by the file-size limit, a read-only
+folder, kills, hand-edited run files, two commands on one gallery); each finding one test on a tiny run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import folder_bytes, osmis_cli
+
+from osmis_core.files import atomic_write_text, atomic_write_texts
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int):
+    """Writes past `limit` bytes fail with EFBIG ("File too large") in the `with` block, as on a full disk: the
+    soft RLIMIT_FSIZE, which Python answers with an error (it ignores SIGXFSZ) rather than a kill."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def _gallery(trained, capsys):
+    assert osmis_cli(capsys, "generate", trained, "--n", "2").returncode == 0
+    (gallery,) = (trained / "galleries").iterdir()
+    return gallery
+
+
+def test_a_full_disk_while_scoring_leaves_no_new_metrics_file_beside_the_old_page(trained, capsys):
+    """`osmis evaluate` wrote metrics.json, metrics.csv and index.html one after the other: with the disk full at
+    the page (the file-size limit above the two small files, below the page), it said "the metrics cannot be
+    written" yet left the new metrics.json and metrics.csv beside the old page, which showed no scores. The three
+    are now written together: none is put in place unless all are whole."""
+    gallery = _gallery(trained, capsys)
+    before = folder_bytes(gallery)
+    page = (gallery / "index.html").stat().st_size
+    assert page > 1024  # the limit below falls between the metrics files and the page
+    with file_size_limit(1024):
+        done = osmis_cli(capsys, "evaluate", gallery, "--metrics", "diversity", "--random-weights")
+    assert done.returncode == 2, done
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: {gallery}/index.html: the metrics cannot be written (File too large)."
+    )
+    assert folder_bytes(gallery) == before
+    assert not [p.name for p in gallery.iterdir() if p.name.startswith(".")]
+    # with room, the three are written and agree
+    done = osmis_cli(capsys, "evaluate", gallery, "--metrics", "diversity", "--random-weights")
+    assert done.returncode == 0, done
+    score = json.loads((gallery / "metrics.json").read_text())["summary"]["pixel_diversity"]
+    assert f"{score:.5g}" in (gallery / "index.html").read_text()
+    assert "pixel_diversity" in (gallery / "metrics.csv").read_text()
+
+
+def test_a_write_whose_temporary_cannot_be_made_names_the_file_not_the_temporary(tmp_path):
+    """When the temporary file of an atomic write could not be made (its folder read-only, or its name past the
+    system's 255 bytes while the file's own name fits), the OSError named the temporary, `.NAME.XXXXXXXX.tmp`,
+    which the user never sees, and the commands that name the failed file by it said so: `osmis train RUN --resume`
+    in a read-only run said "error: RUN/.stats.jsonl.ukmta7jk.tmp: Permission denied", a training whose
+    checkpoints/ became read-only "RUN/checkpoints/.step_0000028.pt.tcc9tm0g.tmp: cannot be written at step 28".
+    It names the file now, and leaves nothing."""
+    path = tmp_path / ("w" * 246 + ".json")  # 251 bytes: the file fits, its temporary does not
+    for write in (
+        lambda: atomic_write_text(path, "{}"),
+        lambda: atomic_write_texts({tmp_path / "a.json": "1", path: "2"}),
+    ):
+        with pytest.raises(OSError) as caught:
+            write()
+        assert caught.value.filename == str(path)
+        assert caught.value.strerror == "File name too long"
+        assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv to drop root's override of permissions")
+def test_a_resume_in_a_read_only_run_folder_names_the_runs_file(trained, tmp_path):
+    """A read-only run folder (chmod 555; the test drops root's permission override with setpriv, as the tests run
+    as root): the resume's first write, stats.jsonl cut back to the checkpoint, was named by its temporary."""
+    probe = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--", "true"], capture_output=True
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"setpriv cannot drop capabilities here: {probe.stderr.decode().strip()}")
+    before = folder_bytes(trained)
+    trained.chmod(0o555)
+    try:
+        done = subprocess.run(
+            ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+            + [sys.executable, "-m", "osmis_core", "train", str(trained), "--resume", "--quiet"],
+            capture_output=True,
+            text=True,
+            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+            timeout=120,
+        )
+    finally:
+        trained.chmod(0o755)
+    assert done.returncode == 2, done
+    assert done.stderr.strip() == f"error: {trained}/stats.jsonl: Permission denied", done.stderr
+    lock = trained.relative_to(trained) / ".training.lock"  # holds the id of the last process that took it
+    assert {k: v for k, v in folder_bytes(trained).items() if k != lock} == {
+        k: v for k, v in before.items() if k != lock
+    }
+
+
+def _edit_run_json(run, **changes):
+    info = json.loads((run / "run.json").read_text())
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        holder = info
+        for part in parents:
+            holder = holder[part]
+        holder[key] = value
+    (run / "run.json").write_text(json.dumps(info))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("data__path", 5, "'data.path' is not a text"),
+        ("data__source", "x", "'data.source' is not a JSON object"),
+        ("data__source__masks", 3, "'data.source.masks' is not a list"),
+        ("data__num_classes", "3", "'data.num_classes' is not a whole number"),
+        ("architecture__height", "48", "'architecture.height' is not a whole number"),
+        ("resume_changes", "x", "'resume_changes' is not a list"),
+        ("rollbacks", "x", "'rollbacks' is not a list"),
+        ("resume_changes", [1], "'resume_changes' holds an item that is not a JSON object"),
+    ],
+)
+def test_a_hand_edited_run_json_entry_of_another_kind_is_refused_in_one_sentence(trained, capsys, field, value, words):
+    """run.json entries that the commands read, edited by hand into another kind: an int data.path ended `osmis
+    train RUN --resume` in a TypeError traceback, a text data.source `osmis animate` in a ValueError, a text
+    resume_changes the resume that records a change ("can only concatenate str"), a text rollbacks would have ended
+    a training at its first rollback; a text num_classes or height was called a damaged checkpoint "made by another
+    run: 3 classes where this run has 3". Each command now refuses the file in one sentence naming the entry, and
+    writes nothing."""
+    _edit_run_json(trained, **{field: value})
+    before = folder_bytes(trained)
+    expected = f"error: {trained}/run.json: cannot be read ({words}); was it edited by hand?"
+    for argv in (
+        ["train", trained, "--resume", "--iters", "6", "--quiet"],
+        ["generate", trained, "--n", "1"],
+        ["animate", trained, "--out", trained / "walks" / "w.mp4", "--frames", "2"],
+    ):
+        done = osmis_cli(capsys, *argv)
+        assert done.returncode == 2, (argv, done)
+        assert done.stderr.strip().splitlines()[-1] == expected, (argv, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert folder_bytes(trained) == before
+
+
+def test_a_run_json_as_osmis_writes_it_is_still_read(trained, capsys):
+    """The kinds held to are those osmis writes: a run of its own (nulls where it writes them: mask_path, a source
+    video) resumes and generates as before."""
+    _edit_run_json(trained, data__mask_path=None, data__source__video=None, resume_changes=[], rollbacks=[])
+    assert osmis_cli(capsys, "train", trained, "--resume", "--quiet").returncode == 0
+    assert osmis_cli(capsys, "generate", trained, "--n", "1").returncode == 0
+
+
+def test_temporaries_of_a_best_checkpoint_killed_mid_write_are_removed_on_resume(trained, capsys):
+    """A kill while best.pt or best.json was written (--keep-best, at an evaluation) left its temporary,
+    `.best.pt.XXXXXXXX.tmp` (a whole checkpoint's size: hundreds of MB for the paper's model) in checkpoints/,
+    and no start or resume removed it: the run's clean-up knew the step checkpoints' temporaries only."""
+    left = [trained / "checkpoints" / ".best.pt.k1ll3d_x.tmp", trained / "checkpoints" / ".best.json.abcd1234.tmp"]
+    for p in left:
+        p.write_bytes(b"PK\x03\x04 half a file")
+    done = osmis_cli(capsys, "train", trained, "--resume", "--quiet")
+    assert done.returncode == 0, done
+    assert not [p for p in left if p.exists()]
+    assert "removed 2 temporary file(s) left by an interrupted write" in (trained / "log.txt").read_text()
