@@ -173,3 +173,36 @@ def test_temporaries_of_a_best_checkpoint_killed_mid_write_are_removed_on_resume
     assert done.returncode == 0, done
     assert not [p for p in left if p.exists()]
     assert "removed 2 temporary file(s) left by an interrupted write" in (trained / "log.txt").read_text()
+
+
+def test_scores_of_a_gallery_replaced_while_it_was_scored_are_not_written_into_the_new_one(trained, capsys):
+    """`osmis evaluate G` while `osmis generate --out G` (or the app) rebuilt G: the scores of the pictures it had
+    read were written into the new gallery, beside pictures they were not computed on (metrics.json and the page
+    showed the old pictures' numbers under the new ones). The rebuild is played here inside the scoring (when it
+    has read the pictures and made its plan), as a second command would; the scores are now refused in one
+    sentence, the new gallery kept as it was made."""
+    from osmis_core.application.evaluation import evaluate_gallery
+    from osmis_core.application.gallery import generate_gallery
+    from osmis_core.errors import OsmisError
+
+    gallery = trained / "galleries" / "g"
+    generate_gallery(trained, gallery, n=2, seed=0, device="cpu")
+    data = json.loads((trained / "run.json").read_text())["data"]["path"]
+    rebuilt = []
+
+    def rebuild(*_):
+        if not rebuilt:
+            rebuilt.append(generate_gallery(trained, gallery, n=2, seed=7, device="cpu"))
+
+    with pytest.raises(OsmisError) as caught:
+        evaluate_gallery(gallery, data, metrics=["diversity"], random_weights=True, on_plan=rebuild)
+    assert rebuilt, "the scoring made no plan: the rebuild did not happen during it"
+    assert str(caught.value) == (
+        f"{gallery}: the gallery was replaced by another command while it was scored, so its scores were not "
+        "written; score it again."
+    )
+    assert json.loads((gallery / "manifest.json").read_text())["seed"] == 7
+    assert sorted(p.name for p in gallery.iterdir()) == ["images", "index.html", "manifest.json", "masks", "overlays"]
+    # scored again, the new gallery gets its own scores
+    evaluate_gallery(gallery, data, metrics=["diversity"], random_weights=True)
+    assert (gallery / "metrics.json").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -188,6 +189,7 @@ def evaluate_gallery(
     )
     device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
+    scored = _folder_identity(gallery)
     fake, fake_masks, names, manifest = read_gallery(gallery)
     run = gallery_run(gallery, manifest) if manifest else None
     data_options = _run_data_options(run)
@@ -260,6 +262,13 @@ def evaluate_gallery(
         for plan in plans:
             result["not_computed"].update(plan.not_computed)
             result["estimates"].update({m.name: round(m.seconds, 3) for m in plan.planned})
+    if _folder_identity(gallery) != scored:
+        # another command (osmis generate, render, export, the app) swapped a new gallery in meanwhile: these scores
+        # are the old pictures', and written into the new gallery they would stand beside pictures they never saw
+        raise OsmisError(
+            f"{gallery}: the gallery was replaced by another command while it was scored, so its scores were not "
+            "written; score it again."
+        )
     _keep_earlier_scores(gallery, result)
     files = metrics_files(gallery, result)
     if manifest is not None:
@@ -270,6 +279,16 @@ def evaluate_gallery(
         where = exc.filename or gallery
         raise OsmisError(f"{where}: the metrics cannot be written ({exc.strerror or exc}).") from None
     return result
+
+
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of `folder`: a gallery rebuilt beside its place and swapped in (files.swap_dir_in) is another
+    folder under the same name. None where it cannot be looked at (read_gallery says why)."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def check_real_size(real: str | Path, size: tuple[int, int], gallery_size: tuple[int, int], run: str | None) -> None:
