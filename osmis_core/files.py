@@ -257,16 +257,32 @@ def _owner_alive(leftover: Path, kind: str) -> bool:
     return True
 
 
+# What swap_dir_in and new_sibling_dir name beside a folder NAME: `.NAME.old-PID-XXXXXXXX`, `.NAME.building-PID-...`.
+_LEFTOVER_RE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>old|building)-\d+-[^/]*$")
+
+
 def clear_leftover_siblings(path: Path) -> None:
-    """Undo what a process killed while building or swapping `path` left beside it: `.NAME.building-*` folders
-    are removed; a `.NAME.old-*` folder (killed between the two renames of `swap_dir_in`) is put back as NAME
-    when NAME is missing, else removed. What a process still running is building or swapping is left alone: a
-    second build of the same gallery at once (two commands, the app and a command) removed the first's folder
-    under it, and the first ended in "No such file or directory"; each completes, and the last to finish is
-    the gallery."""
+    """Undo what a process killed while building or swapping a folder beside `path` left there: `.NAME.building-*`
+    folders are removed; a `.NAME.old-*` folder (killed between the two renames of `swap_dir_in`) is put back as
+    NAME when NAME is missing, else removed. This is done for `path` and for every other NAME of the same folder
+    whose leftovers' owner is gone: a generate killed while it built one gallery of a run left a hidden folder as
+    large as that gallery, which stayed until that very gallery was made again. What a process still running is
+    building or swapping is left alone: a second build of the same gallery at once (two commands, the app and a
+    command) removed the first's folder under it, and the first ended in "No such file or directory"; each
+    completes, and the last to finish is the gallery."""
     path = Path(path)
     if not path.parent.is_dir():
         return
+    names = {path.name}
+    for p in path.parent.iterdir():
+        m = _LEFTOVER_RE.match(p.name)
+        if m and p.is_dir() and not _owner_alive(p, m.group("kind")):
+            names.add(m.group("name"))
+    for name in sorted(names):
+        _clear_leftovers_of(path.parent / name)
+
+
+def _clear_leftovers_of(path: Path) -> None:
     name = glob.escape(path.name)
     for p in path.parent.glob(f".{name}.old-*"):
         if _owner_alive(p, "old"):

@@ -13,8 +13,6 @@ import sys
 import pytest
 from helpers import folder_bytes, osmis_cli
 
-from osmis_core.files import atomic_write_text, atomic_write_texts
-
 
 @contextlib.contextmanager
 def file_size_limit(limit: int):
@@ -66,6 +64,8 @@ def test_a_write_whose_temporary_cannot_be_made_names_the_file_not_the_temporary
     in a read-only run said "error: RUN/.stats.jsonl.ukmta7jk.tmp: Permission denied", a training whose
     checkpoints/ became read-only "RUN/checkpoints/.step_0000028.pt.tcc9tm0g.tmp: cannot be written at step 28".
     It names the file now, and leaves nothing."""
+    from osmis_core.files import atomic_write_text, atomic_write_texts
+
     path = tmp_path / ("w" * 246 + ".json")  # 251 bytes: the file fits, its temporary does not
     for write in (
         lambda: atomic_write_text(path, "{}"),
@@ -206,3 +206,32 @@ def test_scores_of_a_gallery_replaced_while_it_was_scored_are_not_written_into_t
     # scored again, the new gallery gets its own scores
     evaluate_gallery(gallery, data, metrics=["diversity"], random_weights=True)
     assert (gallery / "metrics.json").is_file()
+
+
+def test_a_killed_generates_building_folder_goes_when_another_gallery_of_the_run_is_made(trained, capsys):
+    """`osmis generate` killed (SIGKILL: no clean-up runs) while it built a gallery leaves its hidden
+    `.NAME.building-PID-*` folder in RUN/galleries, as large as the pictures written so far; only generating that very
+    gallery (same checkpoint, seed and n) again removed it, so after a generate with another --n it stayed for good.
+    Any gallery built beside it now removes it (its process is gone), and a `.NAME.old-*` left by a kill between
+    the two renames of a swap is put back as NAME."""
+    import signal
+
+    from helpers import start_osmis, wait_for
+
+    galleries = trained / "galleries"
+    proc = start_osmis("generate", trained, "--n", "100000", "--batch-size", "1", cwd=trained)
+    try:
+        wait_for(lambda: galleries.is_dir() and any(galleries.iterdir()), proc, "the building folder", 120)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.communicate()
+    (left,) = list(galleries.iterdir())
+    assert left.name.startswith(".step_0000004-seed0-n100000.building-"), left.name
+    # a kill between the renames of another gallery's swap: its old folder hidden, the name empty
+    old = galleries / ".kept.old-99999999-0123abcd"
+    (old / "images").mkdir(parents=True)
+    (old / "manifest.json").write_text("{}")
+    done = osmis_cli(capsys, "generate", trained, "--n", "1")
+    assert done.returncode == 0, done
+    assert sorted(p.name for p in galleries.iterdir()) == ["kept", "step_0000004-seed0-n1"]
+    assert (galleries / "kept" / "manifest.json").read_text() == "{}"
