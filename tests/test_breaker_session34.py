@@ -235,3 +235,34 @@ def test_a_killed_generates_building_folder_goes_when_another_gallery_of_the_run
     assert done.returncode == 0, done
     assert sorted(p.name for p in galleries.iterdir()) == ["kept", "step_0000004-seed0-n1"]
     assert (galleries / "kept" / "manifest.json").read_text() == "{}"
+
+
+def test_a_checkpoint_of_a_run_of_another_width_is_not_taken_for_this_runs_latest(trained, tmp_path, capsys):
+    """A newer step checkpoint copied in from a run of the same data and size but another --ch-g (the same
+    architecture fields: size, noise shape, blocks, classes): `osmis generate` made a gallery from the other run's
+    weights without a word, and `osmis train --resume` refused the whole run ("the checkpoint was made with another
+    config than run.json", naming no file). It is now a checkpoint of another run, as one of another size is: both
+    fall back to this run's previous good checkpoint with a warning naming the file and the option."""
+    from helpers import tiny_flags, write_scene
+
+    other = tmp_path / "other"
+    scene = write_scene(tmp_path)
+    argv = ["train", scene, "--out", other, "--iters", "6", "--quiet", *tiny_flags(ch_g=8, checkpoint_every=6)]
+    assert osmis_cli(capsys, *argv).returncode == 0
+    foreign = trained / "checkpoints" / "step_0000006.pt"
+    shutil.copy(other / "checkpoints" / "step_0000006.pt", foreign)
+    warning = (
+        f"warning: {foreign}: damaged checkpoint (made by another run: ch_g 8 where this run has 4); using the "
+        "previous good checkpoint step_0000004.pt"
+    )
+    done = osmis_cli(capsys, "generate", trained, "--n", "1")
+    assert done.returncode == 0, done
+    assert warning in done.stderr.splitlines()
+    assert (
+        json.loads((trained / "galleries" / "step_0000004-seed0-n1" / "manifest.json").read_text())["checkpoint_step"]
+        == 4
+    )
+    done = osmis_cli(capsys, "train", trained, "--resume", "--iters", "6", "--quiet")
+    assert done.returncode == 0, done
+    assert warning in done.stderr.splitlines()
+    assert "resumed at iteration 4 of 6" in done.stderr

@@ -858,6 +858,22 @@ def _check_belongs(state: dict, path: Path, info: dict | None) -> None:
     classes = (info.get("data") or {}).get("num_classes", state["num_classes"])
     if classes != state["num_classes"]:
         raise _Incomplete(f"made by another run: {state['num_classes']} classes where this run has {classes}")
+    # the options no resume may change (the model's widths, its losses, the seed): a checkpoint of a run of another
+    # --ch-g has this run's architecture fields, and generation used its weights as this run's without a word
+    from ..config import RESUMABLE_OPTIONS, OsmisConfig
+
+    try:
+        listed = OsmisConfig.from_dict(info["config"], "run.json", {}).flat() if info.get("config") else None
+    except OsmisError:
+        listed = None  # run.json's own fault, said in its words by whoever needs its settings
+    if listed:
+        held = OsmisConfig.from_dict(state["config"], "its config", {}).flat()
+        other = next((k for k in listed if k not in RESUMABLE_OPTIONS and held.get(k) != listed[k]), None)
+        if other is not None:
+            raise _Incomplete(
+                f"made by another run: {other} {json.dumps(held.get(other))} where this run has "
+                f"{json.dumps(listed[other])}"
+            )
 
 
 class _Incomplete(ValueError):
