@@ -1,5 +1,15 @@
 """Breaker session 34: faults during long jobs on the CLI (a full disk emulated by the file-size limit, a read-only
-folder, kills, hand-edited run files, two commands on one gallery); each finding one test on a tiny run."""
+folder, kills, hand-edited run files, two commands on one gallery); each finding one test on a tiny run.
+
+Tried and right: `ulimit -f` below a checkpoint's size (training: exit 2, "cannot be written at step 2 (File too
+large); no checkpoint had been saved yet"), below a picture's (generate: exit 2, no gallery, no staging folder), at
+export and animate (exit 2, nothing left); checkpoints/, samples/, log.txt or stats.jsonl made read-only mid-training
+(exit 2 naming the file and the checkpoint kept as latest); SIGTERM during animate (exit 143, no file); generate
+while training prunes its checkpoints every step; run.json with out-of-range, wrong-type or unknown options (refused
+by the resume naming the option; generate and animate need none of them). Not fixed: a kill -9 during evaluate or
+animate leaves its `.NAME.XXXXXXXX.tmp` in the gallery or beside the video (small files, and with no owner id in
+their names a later command cannot tell them from a running command's); `osmis run` whose gallery stage fails after
+training says why but not that the training is kept and `--resume` finishes the job."""
 
 from __future__ import annotations
 
