@@ -152,39 +152,65 @@ def atomic_write_bytes(path: Path, write, durable: bool = True) -> None:
     stopped `osmis animate --out new/walk.mp4` leaves no empty new/, nor a run's walks/).
     durable: the data reach the disk (fsync) before the rename, so that a crash cannot leave an empty file behind.
     """
-    made = first_missing(path.parent)
-    make_folders(path.parent)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except BaseException:
-        _remove_empty(path.parent, made)
-        raise
-    try:
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
-        with os.fdopen(fd, "wb") as f:
-            buffer = io.BytesIO()
-            write(buffer)
-            f.write(buffer.getbuffer())
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        raise_stop_again()  # a stopped command puts no file in place, even where its interrupt was swallowed
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        _remove_empty(path.parent, made)
-        if isinstance(exc, OSError):
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
-        raise
+    _write_together([(Path(path), write)], durable)
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     """`text` in UTF-8; a file name in it with bytes that are not UTF-8 (Python holds them as surrogates, Linux
     allows any) is written as those bytes, not refused (a gallery page naming such a run folder, say)."""
-    atomic_write_bytes(Path(path), lambda f: f.write(text.encode("utf-8", "surrogateescape")), durable)
+    atomic_write_bytes(Path(path), _text_writer(text), durable)
+
+
+def atomic_write_texts(texts: dict[Path, str], durable: bool = True) -> None:
+    """Write several files (path -> text, as atomic_write_text) as one: each to a temporary file beside it, and
+    only when all are whole, each renamed into place. A failed write (a full disk) or a stop leaves every one of
+    them as it was: a gallery's metrics.json, metrics.csv and page never disagree after a failed evaluation.
+    Raises OSError naming the file that could not be written."""
+    _write_together([(Path(p), _text_writer(t)) for p, t in texts.items()], durable)
+
+
+def _text_writer(text: str):
+    return lambda f: f.write(text.encode("utf-8", "surrogateescape"))
+
+
+def _write_together(files: list, durable: bool) -> None:
+    """(path, write) pairs of atomic_write_bytes: every temporary first, then every rename (renames need no space,
+    so once all temporaries are whole, all files are put in place)."""
+    written: list[tuple[str, Path, Path | None]] = []  # (temporary, path, the first folder made for it)
+    path = files[0][0]
+    try:
+        for path, write in files:
+            made = first_missing(path.parent)
+            make_folders(path.parent)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            except BaseException:
+                _remove_empty(path.parent, made)
+                raise
+            written.append((tmp, path, made))
+            os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; the result should look like any other file
+            with os.fdopen(fd, "wb") as f:
+                buffer = io.BytesIO()
+                write(buffer)
+                f.write(buffer.getbuffer())
+                f.flush()
+                if durable:
+                    os.fsync(f.fileno())
+        raise_stop_again()  # a stopped command puts no file in place, even where its interrupt was swallowed
+        while written:
+            tmp, path, _ = written[0]
+            os.replace(tmp, path)
+            written.pop(0)
+    except BaseException as exc:
+        for tmp, where, made in reversed(written):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            _remove_empty(where.parent, made)
+        if isinstance(exc, OSError):  # named by the file, not by its temporary (`.NAME.XXXXXXXX.tmp`)
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
 
 
 # A staging folder -> the highest of its parents that new_sibling_dir created for it, so that a build given up
@@ -257,16 +283,32 @@ def _owner_alive(leftover: Path, kind: str) -> bool:
     return True
 
 
+# What swap_dir_in and new_sibling_dir name beside a folder NAME: `.NAME.old-PID-XXXXXXXX`, `.NAME.building-PID-...`.
+_LEFTOVER_RE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>old|building)-\d+-[^/]*$")
+
+
 def clear_leftover_siblings(path: Path) -> None:
-    """Undo what a process killed while building or swapping `path` left beside it: `.NAME.building-*` folders
-    are removed; a `.NAME.old-*` folder (killed between the two renames of `swap_dir_in`) is put back as NAME
-    when NAME is missing, else removed. What a process still running is building or swapping is left alone: a
-    second build of the same gallery at once (two commands, the app and a command) removed the first's folder
-    under it, and the first ended in "No such file or directory"; each completes, and the last to finish is
-    the gallery."""
+    """Undo what a process killed while building or swapping a folder beside `path` left there: `.NAME.building-*`
+    folders are removed; a `.NAME.old-*` folder (killed between the two renames of `swap_dir_in`) is put back as
+    NAME when NAME is missing, else removed. This is done for `path` and for every other NAME of the same folder
+    whose leftovers' owner is gone: a generate killed while it built one gallery of a run left a hidden folder as
+    large as that gallery, which stayed until that very gallery was made again. What a process still running is
+    building or swapping is left alone: a second build of the same gallery at once (two commands, the app and a
+    command) removed the first's folder under it, and the first ended in "No such file or directory"; each
+    completes, and the last to finish is the gallery."""
     path = Path(path)
     if not path.parent.is_dir():
         return
+    names = {path.name}
+    for p in path.parent.iterdir():
+        m = _LEFTOVER_RE.match(p.name)
+        if m and p.is_dir() and not _owner_alive(p, m.group("kind")):
+            names.add(m.group("name"))
+    for name in sorted(names):
+        _clear_leftovers_of(path.parent / name)
+
+
+def _clear_leftovers_of(path: Path) -> None:
     name = glob.escape(path.name)
     for p in path.parent.glob(f".{name}.old-*"):
         if _owner_alive(p, "old"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,8 +26,8 @@ from ..data.sources import (
 )
 from ..devices import resolve_device
 from ..errors import DataError, OsmisError
-from ..files import folder_problem
-from .gallery import MANIFEST, gallery_run, read_manifest, write_index_html
+from ..files import atomic_write_texts, folder_problem
+from .gallery import INDEX_HTML, MANIFEST, gallery_run, index_html_text, read_manifest
 from .runfolder import RunFolder, run_json_missing
 
 
@@ -347,7 +348,7 @@ def evaluate_gallery(
     max_frames, max_classes, background_colour: default those of the run named by the gallery's manifest (else
     the config defaults), so that the real frames and their masks are the ones it was trained on (the frame-mask
     rule of `load_frame_set`)."""
-    from ..metrics import Compat, evaluate_images, metric_names, write_metrics
+    from ..metrics import Compat, evaluate_images, metric_names, metrics_files
     from ..metrics.evaluate import check_evaluation_options
     from .render_evaluation import evaluate_renderer, gallery_renderer, split_metrics
 
@@ -360,6 +361,7 @@ def evaluate_gallery(
     )
     device = str(resolve_device(device)) if isinstance(device, str) else device  # "gpu": a sentence, not torch's
     gallery = Path(gallery)
+    scored = _folder_identity(gallery)
     arrays, mask_arrays, image_paths, mask_paths, manifest = _read_pictures(gallery)
     names = [p.name for p in image_paths]
     groups = _size_groups(arrays, mask_arrays, image_paths, mask_paths, manifest)
@@ -440,15 +442,33 @@ def evaluate_gallery(
         for plan in plans:
             result["not_computed"].update(plan.not_computed)
             result["estimates"].update({m.name: round(m.seconds, 3) for m in plan.planned})
+    if _folder_identity(gallery) != scored:
+        # another command (osmis generate, render, export, the app) swapped a new gallery in meanwhile: these scores
+        # are the old pictures', and written into the new gallery they would stand beside pictures they never saw
+        raise OsmisError(
+            f"{gallery}: the gallery was replaced by another command while it was scored, so its scores were not "
+            "written; score it again."
+        )
     _keep_earlier_scores(gallery, result)
+    files = metrics_files(gallery, result)
+    if manifest is not None:
+        files[gallery / INDEX_HTML] = index_html_text(manifest, result)
     try:
-        write_metrics(gallery, result)
-        if manifest is not None:
-            write_index_html(gallery, manifest, result)
+        atomic_write_texts(files)  # all three or none: the page never shows other scores than metrics.json
     except OSError as exc:
         where = exc.filename or gallery
         raise OsmisError(f"{where}: the metrics cannot be written ({exc.strerror or exc}).") from None
     return result
+
+
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of `folder`: a gallery rebuilt beside its place and swapped in (files.swap_dir_in) is another
+    folder under the same name. None where it cannot be looked at (read_gallery says why)."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def check_real_size(real: str | Path, size: tuple[int, int], gallery_size: tuple[int, int], run: str | None) -> None:

@@ -557,9 +557,15 @@ def _e(value) -> str:
 
 
 def write_index_html(out: str | Path, manifest: dict, metrics: dict | None = None) -> Path:
-    """Write a self-contained gallery page (no network) into `out`: each pair with its scores when `metrics` is
-    given. Every value taken from the manifest or the metrics is HTML-escaped."""
-    out = Path(out)
+    """Write a self-contained gallery page (no network) into `out` (index_html_text); returns its path."""
+    path = Path(out) / INDEX_HTML
+    atomic_write_text(path, index_html_text(manifest, metrics), durable=False)
+    return path
+
+
+def index_html_text(manifest: dict, metrics: dict | None = None) -> str:
+    """A gallery's self-contained page (no network): each pair with its scores when `metrics` is given. Every value
+    taken from the manifest or the metrics is HTML-escaped."""
     per_image = {r["index"]: r for r in (metrics or {}).get("per_image", []) if _is_int(r.get("index"))}
     score_keys = sorted({k for r in per_image.values() for k in r if k != "index" and _is_score(r[k])})
     # a score's name becomes an attribute name and a JavaScript string (the sort buttons), where escaping does not
@@ -656,9 +662,7 @@ function sortBy(key, way) {{
 </script>
 </body></html>
 """
-    path = out / INDEX_HTML
-    atomic_write_text(path, page, durable=False)
-    return path
+    return page
 
 
 # -- exporting a selection -------------------------------------------------------------------------------------

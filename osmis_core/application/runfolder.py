@@ -59,7 +59,7 @@ RENDERER_CHECKPOINT_FIELDS = {
 }
 _ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
 # The temporaries atomic_write_bytes makes for the files of a run folder (`.NAME.XXXXXXXX.tmp`).
-_TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|step_\d+\.(pt|png))\.[A-Za-z0-9_]+\.tmp$")
+_TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|best\.(pt|json)|step_\d+\.(pt|png))\.[A-Za-z0-9_]+\.tmp$")
 
 
 _SAMPLE_RE = re.compile(r"^step_(\d+)\.png$")
@@ -437,6 +437,54 @@ def versions() -> dict[str, str]:
     return {"osmis": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
+# The entries of run.json that commands and the app read, with what osmis writes there (None: null), each held to
+# its kind when present (a hand edit that changes one is refused in one sentence naming it, rather than met as a
+# traceback where it is used: a text `resume_changes` ended a resume, an int `data.path` the data's loading);
+# a list's items to the kind after it. A whole number is never a JSON true/false.
+_RUN_JSON_FIELDS: dict[str, tuple[tuple[type, ...], type | None]] = {
+    "config": ((dict, type(None)), None),
+    "data": ((dict, type(None)), None),
+    "architecture": ((dict, type(None)), None),
+    "resume_changes": ((list,), dict),
+    "rollbacks": ((list,), dict),
+    "data.path": ((str,), None),
+    "data.mask_path": ((str, type(None)), None),
+    "data.num_classes": ((int, type(None)), None),
+    "data.source": ((dict, type(None)), None),
+    "data.source.path": ((str, type(None)), None),
+    "data.source.video": ((str, type(None)), None),
+    "data.source.masks": ((list, type(None)), str),
+    "architecture.height": ((int,), None),
+    "architecture.width": ((int,), None),
+    "architecture.num_blocks_g": ((int,), None),
+    "architecture.noise_shape": ((list,), int),
+}
+_KIND_WORDS = {dict: "a JSON object", list: "a list", str: "a text", int: "a whole number"}
+
+
+def _wrong_run_json_field(info: dict) -> str | None:
+    """What is wrong with the first entry of run.json `info` that is not of its kind (_RUN_JSON_FIELDS), in words
+    ("'data.path' is not a text"); None when each entry present is of its kind."""
+
+    def of_kind(value, kinds) -> bool:
+        return isinstance(value, kinds) and not isinstance(value, bool)
+
+    for name, (kinds, items) in _RUN_JSON_FIELDS.items():
+        *parents, key = name.split(".")
+        holder = info
+        for part in parents:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict) or key not in holder:
+            continue
+        value = holder[key]
+        if not of_kind(value, kinds):
+            allowed = " or ".join(_KIND_WORDS[k] for k in kinds if k is not type(None))
+            return f"'{name}' is not {allowed}"
+        if items is not None and isinstance(value, list) and not all(of_kind(v, (items,)) for v in value):
+            return f"'{name}' holds an item that is not {_KIND_WORDS[items]}"
+    return None
+
+
 class RunFolder:
     """Paths and files of one training run."""
 
@@ -554,9 +602,9 @@ class RunFolder:
             raise CheckpointError(f"{self.run_json}: cannot be read ({exc}).") from None
         if not isinstance(info, dict):  # JSON, but not what osmis writes (a hand edit): every reader expects keys
             raise CheckpointError(f"{self.run_json}: cannot be read (not a JSON object).")
-        for part in ("config", "data", "architecture"):  # read with .get() by every command and the app
-            if info.get(part) is not None and not isinstance(info[part], dict):
-                raise CheckpointError(f"{self.run_json}: cannot be read ('{part}' is not a JSON object).")
+        wrong = _wrong_run_json_field(info)
+        if wrong is not None:
+            raise CheckpointError(f"{self.run_json}: cannot be read ({wrong}); was it edited by hand?")
         return info
 
     def training_size(self) -> tuple[int, int] | None:
@@ -868,6 +916,22 @@ def _check_belongs(state: dict, path: Path, info: dict | None) -> None:
     classes = (info.get("data") or {}).get("num_classes", state["num_classes"])
     if classes != state["num_classes"]:
         raise _Incomplete(f"made by another run: {state['num_classes']} classes where this run has {classes}")
+    # the options no resume may change (the model's widths, its losses, the seed): a checkpoint of a run of another
+    # --ch-g has this run's architecture fields, and generation used its weights as this run's without a word
+    from ..config import RESUMABLE_OPTIONS, OsmisConfig
+
+    try:
+        listed = OsmisConfig.from_dict(info["config"], "run.json", {}).flat() if info.get("config") else None
+    except OsmisError:
+        listed = None  # run.json's own fault, said in its words by whoever needs its settings
+    if listed:
+        held = OsmisConfig.from_dict(state["config"], "its config", {}).flat()
+        other = next((k for k in listed if k not in RESUMABLE_OPTIONS and held.get(k) != listed[k]), None)
+        if other is not None:
+            raise _Incomplete(
+                f"made by another run: {other} {json.dumps(held.get(other))} where this run has "
+                f"{json.dumps(listed[other])}"
+            )
 
 
 class _Incomplete(ValueError):

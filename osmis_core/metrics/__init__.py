@@ -37,6 +37,7 @@ _LAZY_MODULES = {
         "default_time_budget",
         "evaluate_images",
         "format_table",
+        "metrics_files",
         "write_metrics",
     ),
     "frechet": (
@@ -124,6 +125,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distances",
     "gaussian_stats",
+    "metrics_files",
     "missing_weights",
     "require_weights",
     "write_metrics",

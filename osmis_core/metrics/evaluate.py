@@ -17,7 +17,7 @@ import torch
 
 from osmis_core.errors import ConfigError
 
-from ..files import atomic_write_text
+from ..files import atomic_write_texts
 from ._common import check_images, check_masks
 from .miou import miou_setting_for
 from .miou_settings import MIoUSetting, Progress
@@ -459,13 +459,19 @@ def _csv_text(result: dict[str, Any]) -> str:
 
 
 def write_metrics(out_dir: str | Path, result: dict[str, Any]) -> tuple[Path, Path]:
-    """Write metrics.json and metrics.csv into `out_dir`, each through the atomic writer: a reader sees either the
-    previous file or the whole new one. Raises OSError naming the file that could not be written."""
-    out_dir = Path(out_dir)
-    json_path, csv_path = out_dir / "metrics.json", out_dir / "metrics.csv"
-    atomic_write_text(json_path, _json_text(result))
-    atomic_write_text(csv_path, _csv_text(result))
+    """Write metrics.json and metrics.csv into `out_dir`, together through the atomic writer: a reader sees either
+    the previous pair or the whole new one. Raises OSError naming the file that could not be written."""
+    files = metrics_files(out_dir, result)
+    atomic_write_texts(files)
+    json_path, csv_path = files
     return json_path, csv_path
+
+
+def metrics_files(out_dir: str | Path, result: dict[str, Any]) -> dict[Path, str]:
+    """metrics.json and metrics.csv of `result` in `out_dir`: path -> text, for a writer that puts them in place
+    with other files at once (files.atomic_write_texts)."""
+    out_dir = Path(out_dir)
+    return {out_dir / "metrics.json": _json_text(result), out_dir / "metrics.csv": _csv_text(result)}
 
 
 def _label(key: str) -> str:
