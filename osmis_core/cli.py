@@ -1108,8 +1108,6 @@ def cmd_evaluate(args) -> int:
 def cmd_run(args) -> int:
     from .application.runfolder import RunFolder, check_checkpoint_will_exist
     from .application.session import check_resume_data, new_run_dir, plan_resume, resume_training, start_training
-    from .devices import resolve_device
-    from .metrics import default_time_budget, format_table
     from .metrics.weights import check_weights_dir
 
     metrics = _metric_list(args)  # a typo is reported now, not after the training
@@ -1251,13 +1249,17 @@ def cmd_run(args) -> int:
         the job is unfinished (a scheduler must not count it as done), and --resume finishes it."""
         if stage_trainer.step >= stage_trainer.config.run.iters:
             return None
-        again = [*args.argv, *([] if args.out else ["--out", str(run_dir)]), *([] if args.resume else ["--resume"])]
         print(
             f"{what} stopped at step {stage_trainer.step} of {stage_trainer.config.run.iters} (checkpoint saved); "
-            f"finish the job with: osmis {shlex.join(again)}",
+            f"finish the job with: {finish_command()}",
             file=sys.stderr,
         )
         return 128 + (stop_signals[-1] if stop_signals else signal.SIGINT)
+
+    def finish_command() -> str:
+        """The command that finishes this job from what it has kept: the same one, with --out and --resume."""
+        again = [*args.argv, *([] if args.out else ["--out", str(run_dir)]), *([] if args.resume else ["--resume"])]
+        return f"osmis {shlex.join(again)}"
 
     with trainer:  # the run's training lock, let go however this ends (Trainer.close)
         code = run_with_progress(
@@ -1271,6 +1273,24 @@ def cmd_run(args) -> int:
         return code
     if (code := stopped(trainer, "training")) is not None:
         return code
+    try:
+        return _run_after_training(args, run_dir, config, renderer_config, checkpoint, stop_signals, stopped)
+    except OsmisError as exc:
+        # an hour of training is not lost to a full disk or an unwritable gallery: say that it is kept, and how the
+        # job goes on from it
+        raise OsmisError(
+            f"{str(exc).rstrip('.')}; the training in {run_dir} is kept: after fixing this, finish the job with "
+            f"{finish_command()}"
+        ) from None
+
+
+def _run_after_training(args, run_dir, config, renderer_config, checkpoint, stop_signals, stopped) -> int:
+    """osmis run's stages after OSMIS's training: generate, the two-stage renderer (train, render), evaluate."""
+    from .application.runfolder import RunFolder
+    from .application.session import resume_training, start_training
+    from .devices import resolve_device
+    from .metrics import default_time_budget, format_table
+
     gallery = _generate_with_progress(
         run_dir, None, quiet=args.quiet, n=args.n, seed=config.run.seed, checkpoint=checkpoint, device=config.run.device
     )
