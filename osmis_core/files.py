@@ -183,7 +183,7 @@ def _write_together(files: list, durable: bool) -> None:
             made = first_missing(path.parent)
             make_folders(path.parent)
             try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                fd, tmp = temporary_file(path)
             except BaseException:
                 _remove_empty(path.parent, made)
                 raise
@@ -208,7 +208,7 @@ def _write_together(files: list, durable: bool) -> None:
             except OSError:
                 pass
             _remove_empty(where.parent, made)
-        if isinstance(exc, OSError):  # named by the file, not by its temporary (`.NAME.XXXXXXXX.tmp`)
+        if isinstance(exc, OSError):  # named by the file, not by its temporary (`.NAME.PID_XXXXXXXX.tmp`)
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
 
@@ -267,20 +267,38 @@ def swap_dir_in(staging: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _owner_alive(leftover: Path, kind: str) -> bool:
-    """Whether the process whose id names `leftover` (`.NAME.KIND-PID-...`) still runs: this one (another build
-    of the same gallery in a thread, or an interleaved stream) or another. A name without an id (an earlier
-    version's) has no live owner."""
-    match = re.search(rf"\.{kind}-(\d+)-[^/]*$", leftover.name)
-    if match is None:
-        return False
+def temporary_file(path: Path) -> tuple[int, str]:
+    """(fd, name) of a new temporary file `.NAME.PID_XXXXXXXX.tmp` beside `path`, to be renamed onto it (PID: this
+    process's id). Temporaries of `path` left by a process that has ended (killed mid-write: kill -9, a power cut)
+    are removed first: they carry no process id to tell them from a running command's otherwise, and one of a
+    checkpoint or a video is as large as the file. Raises OSError as mkstemp does."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)_[A-Za-z0-9_]+\.tmp")
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        m = pattern.fullmatch(p.name)
+        if m and not _process_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                p.unlink()
+    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}_", suffix=".tmp", dir=path.parent)
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process of id `pid` runs (this one included)."""
     try:
-        os.kill(int(match.group(1)), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):  # another user's process runs under that id
         return True
     return True
+
+
+def _owner_alive(leftover: Path, kind: str) -> bool:
+    """Whether the process whose id names `leftover` (`.NAME.KIND-PID-...`) still runs: this one (another build
+    of the same gallery in a thread, or an interleaved stream) or another. A name without an id (an earlier
+    version's) has no live owner."""
+    match = re.search(rf"\.{kind}-(\d+)-[^/]*$", leftover.name)
+    return match is not None and _process_alive(int(match.group(1)))
 
 
 # What swap_dir_in and new_sibling_dir name beside a folder NAME: `.NAME.old-PID-XXXXXXXX`, `.NAME.building-PID-...`.

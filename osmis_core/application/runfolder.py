@@ -58,7 +58,7 @@ RENDERER_CHECKPOINT_FIELDS = {
     "generator_render": dict,
 }
 _ARCHITECTURE_FIELDS = ("noise_shape", "num_blocks_g", "height", "width")
-# The temporaries atomic_write_bytes makes for the files of a run folder (`.NAME.XXXXXXXX.tmp`).
+# The temporaries atomic_write_bytes makes for the files of a run folder (`.NAME.PID_XXXXXXXX.tmp`).
 _TEMP_RE = re.compile(r"^\.(run\.json|stats\.jsonl|latest|best\.(pt|json)|step_\d+\.(pt|png))\.[A-Za-z0-9_]+\.tmp$")
 
 
@@ -689,7 +689,7 @@ class RunFolder:
         )
 
     def remove_temporaries(self) -> list[Path]:
-        """Delete the temporary files that writes killed mid-way left behind (`.NAME.XXXXXXXX.tmp` of the run's
+        """Delete the temporary files that writes killed mid-way left behind (`.NAME.PID_XXXXXXXX.tmp` of the run's
         own files only); return them."""
         removed = []
         for folder in (self.root, self.checkpoints, self.samples):

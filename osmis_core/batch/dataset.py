@@ -6,10 +6,9 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from ..files import atomic_write_text
+from ..files import atomic_write_text, temporary_file
 from ..models.visual import palette
 from .layout import BatchFolder
 
@@ -98,7 +97,7 @@ def _place(src: Path, dest: Path) -> None:
             return
     except FileNotFoundError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp = temporary_file(dest)
     os.close(fd)
     try:
         os.unlink(tmp)

@@ -28,7 +28,7 @@ from ..files import resolved_path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # the longest source name: a file name holds 255 bytes, and a name becomes dataset/images/<name>_<index>.png and
-# that file's temporary name (.<name>_<index>.png.XXXXXXXX.tmp) while the dataset is merged
+# that file's temporary name (.<name>_<index>.png.PID_XXXXXXXX.tmp) while the dataset is merged
 NAME_LIMIT = 200
 
 
