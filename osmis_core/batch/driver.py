@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from ..application.runfolder import in_run_files
-from ..config import OsmisConfig
+from ..config import MAX_SAMPLES, OsmisConfig
 from ..errors import ConfigError, OsmisError
 from ..files import LockHeld, atomic_write_text, exclusive_lock, resolved_path
 from ..stops import Terminated
@@ -36,6 +36,10 @@ from .summary import read_summary, run_row, write_summary
 from .worker import BatchMonitor, check_storage, train_source
 
 POLL_S = 0.25
+# the most --retries: a run whose worker died this often is not coming back (and Ray takes no more than a C long)
+MAX_RETRIES = 1000
+# seconds to wait for a HOST:PORT given as --address to accept a connection (Ray's own wait is minutes)
+ADDRESS_TIMEOUT_S = 5
 # held by the running driver of a batch (see _only_driver)
 LOCK_NAME = ".lock"
 
@@ -82,15 +86,28 @@ def run_batch(
     # written so that nan and inf (which float() reads from the command line) are refused here too, before a Ray
     # starts and the batch folder is made, not by a late "no Ray node has nan CPU(s)"; the sentence names the one
     # option that is wrong and its value (it listed the rules of all four)
+    # (--n-per-source is each run's gallery, of at most MAX_SAMPLES as osmis generate's --n: refused after training
+    # every source otherwise, each failed under generate's flag name; a --retries past C's long stopped the batch
+    # with Ray's OverflowError; a negative --num-cpus / --num-gpus was only refused by the Ray it had started)
     for flag, value, ok, rule in (
-        ("--n-per-source", n_per_source, n_per_source >= 1, "at least 1"),
+        ("--n-per-source", n_per_source, 1 <= n_per_source <= MAX_SAMPLES, f"a whole number from 1 to {MAX_SAMPLES:,}"),
         ("--cpus-per-run", cpus_per_run, 0 < cpus_per_run < math.inf, "a number above 0"),
         ("--gpus-per-run", gpus_per_run, gpus_per_run is None or 0 <= gpus_per_run < math.inf, "a number at least 0"),
-        ("--retries", retries, retries >= 0, "at least 0"),
+        ("--retries", retries, 0 <= retries <= MAX_RETRIES, f"a whole number from 0 to {MAX_RETRIES:,}"),
         ("--max-concurrent", max_concurrent, max_concurrent is None or max_concurrent >= 1, "at least 1"),
+        ("--num-cpus", num_cpus, num_cpus is None or num_cpus >= 1, "at least 1"),
+        ("--num-gpus", num_gpus, num_gpus is None or num_gpus >= 0, "at least 0"),
     ):
         if not ok:
-            raise ConfigError(f"{flag} must be {rule}, got {value:g}.")
+            raise ConfigError(f"{flag} must be {rule}, got {value:,}.")
+    if address:
+        for flag, value in (("--num-cpus", num_cpus), ("--num-gpus", num_gpus)):
+            if value is not None:  # ray.init takes a joined cluster's resources as its nodes give them
+                raise ConfigError(
+                    f"{flag} sizes a local Ray only; with --address {address} the cluster's nodes give the "
+                    f"resources: leave {flag} out (or --address, to start a local Ray)."
+                )
+        _check_address(address)
 
     def resolve(overrides):
         return source_config(config, overrides, typed).flat()
@@ -363,6 +380,25 @@ def _updates(items: list[tuple], attempts: dict[str, int]) -> Iterator[BatchEven
         else:
             _, name, step, total, ips, eta = item
             yield RunProgress(name, step, total, ips, eta)
+
+
+def _check_address(address: str) -> None:
+    """Refuse a HOST:PORT --address where nothing accepts a connection, in seconds: ray.init waits minutes for a
+    cluster there, with no word. `auto` and ray:// addresses are left to Ray."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT_S):
+            pass
+    except (OSError, ValueError, OverflowError) as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (getattr(exc, "strerror", None) or str(exc))
+        raise ConfigError(
+            f"--address {address}: no Ray cluster answers there ({reason}); start its head (ray start --head) "
+            f"or give the address it printed."
+        ) from None
 
 
 def _check_resources(cpus: float, gpus: float) -> None:

@@ -1,0 +1,55 @@
+"""Breaker session 35: `osmis batch` on the operational side (its own flags, stops, lost workers, its folder)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from helpers import osmis_cli, tiny_flags, write_scene
+
+pytest.importorskip("ray")
+
+
+@pytest.mark.parametrize(
+    ("flags", "sentence"),
+    [
+        # each ran a local Ray first (seconds), then Ray's own words; a huge --retries ended in Ray's OverflowError
+        # traceback (exit 1); --n-per-source past generate's limit trained every source, then failed each one
+        # naming "--n", a flag the batch does not have
+        (["--num-cpus", "-1"], "--num-cpus must be at least 1, got -1."),
+        (["--num-cpus", "0"], "--num-cpus must be at least 1, got 0."),
+        (["--num-gpus", "-1"], "--num-gpus must be at least 0, got -1."),
+        (["--retries", "99999999999999999999"], "--retries must be a whole number from 0 to 1,000, got "),
+        (["--n-per-source", "100001"], "--n-per-source must be a whole number from 1 to 100,000, got 100,001."),
+        (["--address", "auto", "--num-cpus", "2"], "--num-cpus sizes a local Ray only; with --address auto"),
+    ],
+)
+def test_bad_batch_flags_are_one_sentence_before_ray_starts(tmp_path, capsys, flags, sentence):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    done = osmis_cli(capsys, "batch", sources, "--out", tmp_path / "b", *tiny_flags(iters=2), *flags)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {sentence}"), err
+    assert not (tmp_path / "b").exists()  # refused before the batch folder is made, so before a Ray starts
+
+
+def test_an_address_where_nothing_listens_is_refused_in_seconds(tmp_path, capsys):
+    """`--address 127.0.0.1:PORT` with no Ray there waited (over 2 minutes, no word) for Ray's own timeout."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    import osmis_core.batch  # noqa: F401 - its imports (torch, Ray) are not what is timed
+
+    t0 = time.monotonic()
+    done = osmis_cli(capsys, "batch", sources, "--out", tmp_path / "b", "--address", f"127.0.0.1:{port}")
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip()
+    assert len(err.splitlines()) == 1 and f"--address 127.0.0.1:{port}: no Ray cluster answers there" in err, err
+    assert time.monotonic() - t0 < 30  # Ray's own wait: minutes
+    assert not (tmp_path / "b").exists()
