@@ -53,3 +53,32 @@ def test_an_address_where_nothing_listens_is_refused_in_seconds(tmp_path, capsys
     assert len(err.splitlines()) == 1 and f"--address 127.0.0.1:{port}: no Ray cluster answers there" in err, err
     assert time.monotonic() - t0 < 30  # Ray's own wait: minutes
     assert not (tmp_path / "b").exists()
+
+
+def test_a_batch_out_that_is_a_run_a_gallery_or_holds_an_index_is_refused(tmp_path, capsys):
+    """`osmis batch SRC --out GALLERY` (a gallery osmis generate wrote outside a run) replaced the gallery's
+    index.html with the batch's summary page and added runs/ and dataset/ beside its pictures; `--out RUN` put a
+    batch inside a run folder; `--out SITE` replaced a folder's own index.html. Each is refused in one sentence
+    naming the folder, nothing written; an earlier batch's folder (runs/) is still taken."""
+    from helpers import folder_bytes
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    gallery, run, site = tmp_path / "gallery", tmp_path / "run", tmp_path / "site"
+    for folder, name in ((gallery, "manifest.json"), (run, "run.json"), (site, "index.html")):
+        folder.mkdir()
+        (folder / name).write_text("{}")
+        (folder / "index.html").write_text("<p>mine</p>")
+    for folder, why in (
+        (gallery, "is a gallery (manifest.json), not a batch's"),
+        (run, "is a run folder (run.json), not a batch's"),
+        (site, "holds index.html, which a batch would replace, but no batch (no runs/)"),
+    ):
+        before = folder_bytes(folder), sorted(p.name for p in folder.iterdir())
+        done = osmis_cli(capsys, "batch", sources, "--out", folder, *tiny_flags(iters=2))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == (
+            f"error: {folder}: {why}; give a new or empty folder, or an earlier batch's, as --out."
+        ), done.stderr
+        assert (folder_bytes(folder), sorted(p.name for p in folder.iterdir())) == before

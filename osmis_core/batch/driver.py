@@ -30,7 +30,7 @@ from .events import (
     RunProgress,
     RunStarted,
 )
-from .layout import BatchFolder
+from .layout import LOCK_NAME, BatchFolder
 from .sources import BatchSource, batch_naming, list_sources, mark_repeats, source_config
 from .summary import read_summary, run_row, write_summary
 from .worker import BatchMonitor, check_storage, train_source
@@ -40,8 +40,6 @@ POLL_S = 0.25
 MAX_RETRIES = 1000
 # seconds to wait for a HOST:PORT given as --address to accept a connection (Ray's own wait is minutes)
 ADDRESS_TIMEOUT_S = 5
-# held by the running driver of a batch (see _only_driver)
-LOCK_NAME = ".lock"
 
 
 def run_batch(
@@ -122,6 +120,9 @@ def run_batch(
         raise ConfigError(
             f"{out}: a batch's runs cannot go in {own}, a folder of another run's own files; give an --out outside it."
         )
+    refused = batch.refusal()
+    if refused is not None:
+        raise ConfigError(f"{out}: {refused}; give a new or empty folder, or an earlier batch's, as --out.")
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
