@@ -212,6 +212,7 @@ def run_batch(
         finally:
             if started_ray:
                 ray.shutdown()
+                _rearm_sigterm()
 
         ordered = [rows[s.name] for s in source_list]
         done = [r["name"] for r in ordered if r["status"] == "finished"]
@@ -267,6 +268,15 @@ def _restore_sigterm(handler) -> None:
     """Put back the SIGTERM handler that ray.init replaced: Ray sets its own, and the driver's core worker a native
     one that aborts the process (exit 134, no summary, no checkpoint of the running runs), where the caller's
     (the osmis command's: a stop as Ctrl-C's) was to stop the batch."""
+    if handler is not None:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _rearm_sigterm() -> None:
+    """Set the process's SIGTERM handler again after ray.shutdown: the driver's core worker, shut down, leaves the
+    signal to the system's default beneath Python's handler (signal.getsignal still names it), so a SIGTERM while the
+    dataset was merged ended the command at once, exit -15, no summary and the dataset half-linked."""
+    handler = _sigterm_handler()
     if handler is not None:
         signal.signal(signal.SIGTERM, handler)
 
