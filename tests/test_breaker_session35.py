@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -120,3 +121,31 @@ def test_sigterm_after_the_batch_shut_its_ray_down_reaches_the_stop_handler(tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-2:] == ["stop asked", "still running"], done.stdout
     assert (tmp_path / "b" / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_rerun_that_changes_an_option_fixed_on_resume_is_refused_with_nothing_changed(tmp_path, local_ray, capsys):
+    """`osmis batch` run again with another --ch-g skipped every finished run as "finished" and wrote summary.json
+    with ch_g 8 over models of ch_g 4 (an unfinished run failed on resume, its pairs dropped from the dataset).
+    Refused in one sentence naming the source, its run and the option, exit 2, the batch as it was; another
+    --iters (an option a resume may change) still goes on."""
+    from helpers import folder_bytes
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    out = tmp_path / "b"
+    argv = ["batch", sources, "--out", out, "--n-per-source", "2", "--quiet", *tiny_flags(iters=2, eval_every=0)]
+    assert osmis_cli(capsys, *argv).returncode == 0
+    before = {p: b for p, b in folder_bytes(out).items() if p.name != ".lock"}
+    done = osmis_cli(capsys, *argv, "--ch-g", "8")
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(
+        f"error: source scene: {out / 'runs' / 'scene'} was made with another config (ch_g = 4, asked 8)"
+    ), err
+    assert {p: b for p, b in folder_bytes(out).items() if p.name != ".lock"} == before
+    done = osmis_cli(capsys, *argv, "--iters", "4")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "summary.json").read_text())["sources"][0]["iterations"] == 4

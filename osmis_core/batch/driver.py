@@ -142,6 +142,7 @@ def run_batch(
             except ConfigError as exc:
                 problem = f"source {s.name}: {exc}"
             else:
+                _check_run_options(batch, s, configs[s.name])
                 problem = s.problem or _other_data(batch, s)
             total = configs[s.name].run.iters if s.name in configs else config.run.iters
             if problem:
@@ -297,6 +298,24 @@ def _other_data(batch: BatchFolder, s: BatchSource) -> str | None:
     except OsmisError as exc:
         return f"source {s.name}: {exc} Give the source another name, or move the run folder away to train it anew."
     return None
+
+
+def _check_run_options(batch: BatchFolder, s: BatchSource, cfg: OsmisConfig) -> None:
+    """Refuse (ConfigError, before anything is written) a batch whose options for source `s` change one that cannot
+    change on resume from its run's (a re-run with another --ch-g): a finished run was skipped and reported as
+    finished while summary.json gave the new options, and an unfinished one failed on resume, each dropping its
+    pairs from the dataset; the command is what is wrong, not the source."""
+    from ..application.runfolder import RunFolder
+    from ..application.session import fixed_option_refusal
+
+    if RunFolder(batch.run_dir(s.name)).latest_step() is None:  # nothing trained there yet: a new run starts
+        return
+    problem = fixed_option_refusal(batch.run_dir(s.name), cfg)
+    if problem is not None:
+        raise ConfigError(
+            f"source {s.name}: {problem.rstrip('.')}; a batch run again keeps its runs' options, so give these "
+            f"again, or another --out to train anew."
+        )
 
 
 def _schedule(batch, to_run, configs, namings, rows, n, cpus, gpus, max_concurrent, retries, control):
