@@ -149,3 +149,22 @@ def test_a_rerun_that_changes_an_option_fixed_on_resume_is_refused_with_nothing_
     done = osmis_cli(capsys, *argv, "--iters", "4")
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "summary.json").read_text())["sources"][0]["iterations"] == 4
+
+
+def test_a_batch_refused_once_ray_is_up_leaves_no_folder(tmp_path, local_ray, capsys):
+    """`--gpus-per-run 0.5` where Ray has no GPU is refused once Ray is there ("no Ray node has ... 0.5 GPU(s)"),
+    in one sentence, exit 2, but left BATCH made, holding .lock and an empty runs/. A BATCH the command made goes
+    again; one that was there stays, as it was."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    out = tmp_path / "new" / "b"
+    done = osmis_cli(capsys, "batch", sources, "--out", out, "--gpus-per-run", "0.5", *tiny_flags(iters=2))
+    assert done.returncode == 2, done.stderr
+    assert "0.5 GPU(s)" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sources"]
+    there = tmp_path / "there"
+    there.mkdir()
+    done = osmis_cli(capsys, "batch", sources, "--out", there, "--gpus-per-run", "0.5", *tiny_flags(iters=2))
+    assert done.returncode == 2, done.stderr
+    assert there.is_dir()

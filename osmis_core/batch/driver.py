@@ -9,6 +9,7 @@ import math
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from ..application.runfolder import in_run_files
 from ..config import MAX_SAMPLES, OsmisConfig
 from ..errors import ConfigError, OsmisError
-from ..files import LockHeld, atomic_write_text, exclusive_lock, resolved_path
+from ..files import LockHeld, atomic_write_text, discard_made, exclusive_lock, first_missing, resolved_path
 from ..stops import Terminated
 from ..threads import thread_env
 from .dataset import merge_dataset
@@ -123,12 +124,14 @@ def run_batch(
     refused = batch.refusal()
     if refused is not None:
         raise ConfigError(f"{out}: {refused}; give a new or empty folder, or an earlier batch's, as --out.")
+    made = first_missing(batch.root)
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
 
-    with _only_driver(batch):  # held until the batch ends, is stopped or fails
+    # held until the batch ends, is stopped or fails; a BATCH this call made goes again if it is refused first
+    with _only_driver(batch), _unmade_if_refused(batch, made) as started:
         previous = read_summary(batch)
         configs: dict[str, OsmisConfig] = {}
         namings: dict[str, dict[str, str]] = {}  # how each source's warnings name an option (batch_naming)
@@ -190,6 +193,7 @@ def run_batch(
             if gpus_per_run is None:
                 gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
             _check_resources(cpus_per_run, gpus_per_run)
+            started.set()
             yield BatchStarted(
                 batch.root,
                 tuple(s.name for s in source_list),
@@ -258,10 +262,22 @@ def _only_driver(batch: BatchFolder) -> Iterator[None]:
         raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
 
 
+@contextlib.contextmanager
+def _unmade_if_refused(batch: BatchFolder, made: Path | None) -> Iterator[threading.Event]:
+    """Remove BATCH (made: files.first_missing's answer before it was made; None: it was there) when the batch ends
+    before it starts, set on the event it gives: an option refused once Ray is up (--gpus-per-run 0.5 where no
+    GPU is), a Ray that cannot start, a stop while it starts left a folder holding only .lock and an empty runs/."""
+    started = threading.Event()
+    try:
+        yield started
+    except BaseException:
+        if made is not None and not started.is_set():
+            discard_made(batch.root, made)  # nothing in it yet but the lock and runs/, made by this call
+        raise
+
+
 def _sigterm_handler():
     """The process's SIGTERM handler before ray.init (None off the main thread, where it cannot be set again)."""
-    import threading
-
     return signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
 
 
