@@ -168,3 +168,69 @@ def test_a_batch_refused_once_ray_is_up_leaves_no_folder(tmp_path, local_ray, ca
     done = osmis_cli(capsys, "batch", sources, "--out", there, "--gpus-per-run", "0.5", *tiny_flags(iters=2))
     assert done.returncode == 2, done.stderr
     assert there.is_dir()
+
+
+def _descendants_named(prefix: str) -> list[int]:
+    """Processes under this one (the Ray it started) whose command line starts with `prefix`, from /proc."""
+    import os
+    from pathlib import Path
+
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+            parents[int(pid)] = int(rest.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = [], [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent:
+                todo.append(pid)
+                try:
+                    if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(prefix.encode()):
+                        found.append(pid)
+                except OSError:
+                    pass
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc").is_dir(), reason="finds Ray's worker through /proc")
+def test_a_killed_worker_resumes_and_its_seconds_count_both_attempts(tmp_path, local_ray):
+    """kill -9 of the Ray worker training a source: Ray retries it, it resumes from its checkpoint and the batch
+    ends finished with attempts 2 and no leftover files. The row's seconds, "this source's own work over all its
+    attempts" (summary.run_row), counted only the last attempt: the lost one's time is now counted up to its last
+    progress line."""
+    import os
+    import signal
+
+    from helpers import TINY
+
+    from osmis_core.batch import RunProgress, RunStarted, run_batch
+    from osmis_core.config import OsmisConfig
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_scene(sources)
+    out = tmp_path / "b"
+    config = OsmisConfig().replace(**{**TINY, "iters": 200, "eval_every": 0})
+    started = last = None
+    killed = False
+    for event in run_batch(sources, config, out, n_per_source=2, cpus_per_run=1):
+        if isinstance(event, RunStarted) and started is None:
+            started = time.perf_counter()
+        if isinstance(event, RunProgress) and not killed:
+            last = time.perf_counter()
+            if event.step >= 4 and last - started >= 6:
+                (worker,) = _descendants_named("ray::train_source")
+                os.kill(worker, signal.SIGKILL)
+                killed = True
+    assert killed
+    row = json.loads((out / "summary.json").read_text())["sources"][0]
+    assert (row["status"], row["iterations"], row["attempts"]) == ("finished", 200, 2), row
+    first = last - started
+    assert row["seconds"] >= row["train_seconds"] + row["gallery_seconds"] + first - 1, (row, first)
+    leftovers = [p.name for p in out.rglob("*") if p.name.startswith(".stop-") or p.name.endswith(".tmp")]
+    assert leftovers == []

@@ -358,6 +358,9 @@ def _schedule(batch, to_run, configs, namings, rows, n, cpus, gpus, max_concurre
     queue = collections.deque(to_run)
     pending: dict = {}
     attempts: dict[str, int] = {}
+    # per running source: [this attempt's start, its last report, the seconds of its earlier attempts] (perf_counter):
+    # a worker killed mid-run reports nothing, so its attempt counts until its last progress line
+    spent: dict[str, list[float]] = {}
     stop_sent = False
     try:
         while queue or pending:
@@ -383,19 +386,19 @@ def _schedule(batch, to_run, configs, namings, rows, n, cpus, gpus, max_concurre
             if not pending:
                 break
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
-            yield from _updates(ray.get(monitor.drain.remote()), attempts)
+            yield from _updates(ray.get(monitor.drain.remote()), attempts, spent)
             for ref in ready:
                 s = pending.pop(ref)
-                yield _result(batch, s, ref, configs[s.name].run.iters, rows, attempts, retries)
-        yield from _updates(ray.get(monitor.drain.remote()), attempts)
+                yield _result(batch, s, ref, configs[s.name].run.iters, rows, attempts, retries, spent)
+        yield from _updates(ray.get(monitor.drain.remote()), attempts, spent)
     finally:
         ray.kill(monitor)
         stop_file.unlink(missing_ok=True)
     return stop_sent
 
 
-def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
-    """The run's outcome, with its summary row read from its folder."""
+def _result(batch, s, ref, total, rows, attempts, retries, spent) -> RunFinished:
+    """The run's outcome, with its summary row read from its folder; its seconds: every attempt's (`spent`)."""
     import ray
 
     try:
@@ -411,20 +414,30 @@ def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
             f"({type(exc).__name__}: {reason}); its last checkpoint is kept",
         }
     status = "pending" if res.get("started") is False else res["status"]
-    row = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"), attempts.get(s.name))
+    seconds = res.get("seconds")
+    if s.name in spent:
+        start, last, earlier = spent.pop(s.name)
+        # this attempt's own count when it returned one; else (its worker lost) the time it was seen working
+        seconds = earlier + (seconds if seconds is not None else last - start)
+    row = run_row(batch, s, status, total, res["message"], seconds, res.get("node"), attempts.get(s.name))
     row.update(train_seconds=res.get("train_seconds"), gallery_seconds=res.get("gallery_seconds"))
     rows[s.name] = row
     return RunFinished(s.name, status, row["iterations"], total, res["message"], row)
 
 
-def _updates(items: list[tuple], attempts: dict[str, int]) -> Iterator[BatchEvent]:
+def _updates(items: list[tuple], attempts: dict[str, int], spent: dict[str, list[float]]) -> Iterator[BatchEvent]:
+    now = time.perf_counter()
     for item in items:
         if item[0] == "started":
             _, name, node, step, total, resumed, attempt = item
             attempts[name] = attempt
+            start, last, earlier = spent.get(name, (now, now, 0.0))
+            spent[name] = [now, now, earlier + (last - start)]  # a retry: the lost attempt ran until its last report
             yield RunStarted(name, node, step, total, resumed, attempt)
         else:
             _, name, step, total, ips, eta = item
+            if name in spent:
+                spent[name][1] = now
             yield RunProgress(name, step, total, ips, eta)
 
 
