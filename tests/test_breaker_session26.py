@@ -381,11 +381,11 @@ def test_a_bad_batch_resource_flag_is_named_with_its_value(tmp_path, capsys):
     sources.mkdir()
     write_scene(sources)
     for flag, value, rule in (
-        ("--retries", "-1", "at least 0, got -1"),
+        ("--retries", "-1", "a whole number from 0 to 1,000, got -1"),
         ("--cpus-per-run", "nan", "a number above 0, got nan"),
         ("--gpus-per-run", "-0.5", "a number at least 0, got -0.5"),
         ("--max-concurrent", "0", "at least 1, got 0"),
-        ("--n-per-source", "-2", "at least 1, got -2"),
+        ("--n-per-source", "-2", "a whole number from 1 to 100,000, got -2"),
     ):
         done = osmis_cli(capsys, "batch", sources, "--out", tmp_path / "b", *tiny_flags(iters=2), flag, value)
         assert done.returncode == 2, done.stderr

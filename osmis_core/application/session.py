@@ -30,7 +30,7 @@ from ..config import (
     model_reads,
     typed_flag,
 )
-from ..errors import CheckpointError, ConfigError, DataError
+from ..errors import CheckpointError, ConfigError, DataError, OsmisError
 from ..events import HealthEvent, RunDescription, TrainingStarted
 from ..files import discard_made, first_missing, lock_holder, refused_name, resolved_path
 
@@ -51,6 +51,7 @@ __all__ = [
     "new_run_dir",
     "ResumePlan",
     "check_resume_data",
+    "fixed_option_refusal",
     "plan_resume",
     "resume_training",
     "start_training",
@@ -273,6 +274,29 @@ class ResumePlan:
     changes: dict  # option -> value asked now that differs from the stored one
     typed: frozenset  # the options of the request the user gave now
     config: OsmisConfig  # the config the run will train on
+
+
+def fixed_option_refusal(run_dir: str | Path, config: OsmisConfig) -> str | None:
+    """Why the run in run_dir cannot be `config`'s run: an option that cannot change on resume (any but
+    RESUMABLE_OPTIONS) differs, in plan_resume's sentence. None when none differs, or the folder holds no readable
+    run.json (the start or resume says what is wrong). For a caller that also takes a finished run as it is
+    (`osmis batch` skips it, with nothing to train): one that resumes is refused so by plan_resume itself. Reads
+    run.json, and the checkpoint only when an option differs."""
+    from .runfolder import RunFolder
+
+    folder = RunFolder(run_dir)
+    try:
+        listed = OsmisConfig.from_dict(folder.read_run_json()["config"], str(folder.run_json)).flat()
+    except (OsmisError, OSError, KeyError, TypeError, ValueError):
+        return None
+    asked = {k: v for k, v in config.flat().items() if k not in RESUMABLE_OPTIONS}
+    if all(listed.get(k) == v for k, v in asked.items()):
+        return None
+    try:
+        plan_resume(run_dir, asked, typed=())
+    except OsmisError as exc:
+        return str(exc)
+    return None
 
 
 def plan_resume(run_dir: str | Path, overrides: dict | None = None, typed: Collection[str] | None = None) -> ResumePlan:

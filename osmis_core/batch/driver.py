@@ -9,14 +9,15 @@ import math
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from ..application.runfolder import in_run_files, output_place_problem
-from ..config import OsmisConfig
+from ..config import MAX_SAMPLES, OsmisConfig
 from ..errors import ConfigError, OsmisError
-from ..files import LockHeld, atomic_write_text, exclusive_lock, resolved_path
+from ..files import LockHeld, atomic_write_text, discard_made, exclusive_lock, first_missing, resolved_path
 from ..stops import Terminated
 from ..threads import thread_env
 from .dataset import merge_dataset
@@ -30,14 +31,16 @@ from .events import (
     RunProgress,
     RunStarted,
 )
-from .layout import BatchFolder
+from .layout import LOCK_NAME, BatchFolder
 from .sources import BatchSource, batch_naming, list_sources, mark_repeats, source_config
 from .summary import read_summary, run_row, write_summary
 from .worker import BatchMonitor, check_storage, train_source
 
 POLL_S = 0.25
-# held by the running driver of a batch (see _only_driver)
-LOCK_NAME = ".lock"
+# the most --retries: a run whose worker died this often is not coming back (and Ray takes no more than a C long)
+MAX_RETRIES = 1000
+# seconds to wait for a HOST:PORT given as --address to accept a connection (Ray's own wait is minutes)
+ADDRESS_TIMEOUT_S = 5
 
 
 def run_batch(
@@ -82,15 +85,28 @@ def run_batch(
     # written so that nan and inf (which float() reads from the command line) are refused here too, before a Ray
     # starts and the batch folder is made, not by a late "no Ray node has nan CPU(s)"; the sentence names the one
     # option that is wrong and its value (it listed the rules of all four)
+    # (--n-per-source is each run's gallery, of at most MAX_SAMPLES as osmis generate's --n: refused after training
+    # every source otherwise, each failed under generate's flag name; a --retries past C's long stopped the batch
+    # with Ray's OverflowError; a negative --num-cpus / --num-gpus was only refused by the Ray it had started)
     for flag, value, ok, rule in (
-        ("--n-per-source", n_per_source, n_per_source >= 1, "at least 1"),
+        ("--n-per-source", n_per_source, 1 <= n_per_source <= MAX_SAMPLES, f"a whole number from 1 to {MAX_SAMPLES:,}"),
         ("--cpus-per-run", cpus_per_run, 0 < cpus_per_run < math.inf, "a number above 0"),
         ("--gpus-per-run", gpus_per_run, gpus_per_run is None or 0 <= gpus_per_run < math.inf, "a number at least 0"),
-        ("--retries", retries, retries >= 0, "at least 0"),
+        ("--retries", retries, 0 <= retries <= MAX_RETRIES, f"a whole number from 0 to {MAX_RETRIES:,}"),
         ("--max-concurrent", max_concurrent, max_concurrent is None or max_concurrent >= 1, "at least 1"),
+        ("--num-cpus", num_cpus, num_cpus is None or num_cpus >= 1, "at least 1"),
+        ("--num-gpus", num_gpus, num_gpus is None or num_gpus >= 0, "at least 0"),
     ):
         if not ok:
-            raise ConfigError(f"{flag} must be {rule}, got {value:g}.")
+            raise ConfigError(f"{flag} must be {rule}, got {value:,}.")
+    if address:
+        for flag, value in (("--num-cpus", num_cpus), ("--num-gpus", num_gpus)):
+            if value is not None:  # ray.init takes a joined cluster's resources as its nodes give them
+                raise ConfigError(
+                    f"{flag} sizes a local Ray only; with --address {address} the cluster's nodes give the "
+                    f"resources: leave {flag} out (or --address, to start a local Ray)."
+                )
+        _check_address(address)
 
     def resolve(overrides):
         return source_config(config, overrides, typed).flat()
@@ -108,12 +124,17 @@ def run_batch(
     place = output_place_problem(batch.root, "batch")
     if place is not None:  # a batch inside a gallery: the gallery would hold files not its own
         raise ConfigError(f"{out}: {place}.")
+    refused = batch.refusal()
+    if refused is not None:
+        raise ConfigError(f"{out}: {refused}; give a new or empty folder, or an earlier batch's, as --out.")
+    made = first_missing(batch.root)
     try:
         batch.runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
 
-    with _only_driver(batch):  # held until the batch ends, is stopped or fails
+    # held until the batch ends, is stopped or fails; a BATCH this call made goes again if it is refused first
+    with _only_driver(batch), _unmade_if_refused(batch, made) as started:
         previous = read_summary(batch)
         configs: dict[str, OsmisConfig] = {}
         namings: dict[str, dict[str, str]] = {}  # how each source's warnings name an option (batch_naming)
@@ -127,6 +148,7 @@ def run_batch(
             except ConfigError as exc:
                 problem = f"source {s.name}: {exc}"
             else:
+                _check_run_options(batch, s, configs[s.name])
                 problem = s.problem or _other_data(batch, s)
             total = configs[s.name].run.iters if s.name in configs else config.run.iters
             if problem:
@@ -174,6 +196,7 @@ def run_batch(
             if gpus_per_run is None:
                 gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
             _check_resources(cpus_per_run, gpus_per_run)
+            started.set()
             yield BatchStarted(
                 batch.root,
                 tuple(s.name for s in source_list),
@@ -197,6 +220,7 @@ def run_batch(
         finally:
             if started_ray:
                 ray.shutdown()
+                _rearm_sigterm()
 
         ordered = [rows[s.name] for s in source_list]
         done = [r["name"] for r in ordered if r["status"] == "finished"]
@@ -241,10 +265,22 @@ def _only_driver(batch: BatchFolder) -> Iterator[None]:
         raise OsmisError(f"{batch.root}: the batch folder cannot be written ({exc.strerror or exc}).") from None
 
 
+@contextlib.contextmanager
+def _unmade_if_refused(batch: BatchFolder, made: Path | None) -> Iterator[threading.Event]:
+    """Remove BATCH (made: files.first_missing's answer before it was made; None: it was there) when the batch ends
+    before it starts, set on the event it gives: an option refused once Ray is up (--gpus-per-run 0.5 where no
+    GPU is), a Ray that cannot start, a stop while it starts left a folder holding only .lock and an empty runs/."""
+    started = threading.Event()
+    try:
+        yield started
+    except BaseException:
+        if made is not None and not started.is_set():
+            discard_made(batch.root, made)  # nothing in it yet but the lock and runs/, made by this call
+        raise
+
+
 def _sigterm_handler():
     """The process's SIGTERM handler before ray.init (None off the main thread, where it cannot be set again)."""
-    import threading
-
     return signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
 
 
@@ -252,6 +288,15 @@ def _restore_sigterm(handler) -> None:
     """Put back the SIGTERM handler that ray.init replaced: Ray sets its own, and the driver's core worker a native
     one that aborts the process (exit 134, no summary, no checkpoint of the running runs), where the caller's
     (the osmis command's: a stop as Ctrl-C's) was to stop the batch."""
+    if handler is not None:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _rearm_sigterm() -> None:
+    """Set the process's SIGTERM handler again after ray.shutdown: the driver's core worker, shut down, leaves the
+    signal to the system's default beneath Python's handler (signal.getsignal still names it), so a SIGTERM while the
+    dataset was merged ended the command at once, exit -15, no summary and the dataset half-linked."""
+    handler = _sigterm_handler()
     if handler is not None:
         signal.signal(signal.SIGTERM, handler)
 
@@ -272,6 +317,24 @@ def _other_data(batch: BatchFolder, s: BatchSource) -> str | None:
     except OsmisError as exc:
         return f"source {s.name}: {exc} Give the source another name, or move the run folder away to train it anew."
     return None
+
+
+def _check_run_options(batch: BatchFolder, s: BatchSource, cfg: OsmisConfig) -> None:
+    """Refuse (ConfigError, before anything is written) a batch whose options for source `s` change one that cannot
+    change on resume from its run's (a re-run with another --ch-g): a finished run was skipped and reported as
+    finished while summary.json gave the new options, and an unfinished one failed on resume, each dropping its
+    pairs from the dataset; the command is what is wrong, not the source."""
+    from ..application.runfolder import RunFolder
+    from ..application.session import fixed_option_refusal
+
+    if RunFolder(batch.run_dir(s.name)).latest_step() is None:  # nothing trained there yet: a new run starts
+        return
+    problem = fixed_option_refusal(batch.run_dir(s.name), cfg)
+    if problem is not None:
+        raise ConfigError(
+            f"source {s.name}: {problem.rstrip('.')}; a batch run again keeps its runs' options, so give these "
+            f"again, or another --out to train anew."
+        )
 
 
 def _schedule(batch, to_run, configs, namings, rows, n, cpus, gpus, max_concurrent, retries, control):
@@ -298,6 +361,9 @@ def _schedule(batch, to_run, configs, namings, rows, n, cpus, gpus, max_concurre
     queue = collections.deque(to_run)
     pending: dict = {}
     attempts: dict[str, int] = {}
+    # per running source: [this attempt's start, its last report, the seconds of its earlier attempts] (perf_counter):
+    # a worker killed mid-run reports nothing, so its attempt counts until its last progress line
+    spent: dict[str, list[float]] = {}
     stop_sent = False
     try:
         while queue or pending:
@@ -323,19 +389,19 @@ def _schedule(batch, to_run, configs, namings, rows, n, cpus, gpus, max_concurre
             if not pending:
                 break
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
-            yield from _updates(ray.get(monitor.drain.remote()), attempts)
+            yield from _updates(ray.get(monitor.drain.remote()), attempts, spent)
             for ref in ready:
                 s = pending.pop(ref)
-                yield _result(batch, s, ref, configs[s.name].run.iters, rows, attempts, retries)
-        yield from _updates(ray.get(monitor.drain.remote()), attempts)
+                yield _result(batch, s, ref, configs[s.name].run.iters, rows, attempts, retries, spent)
+        yield from _updates(ray.get(monitor.drain.remote()), attempts, spent)
     finally:
         ray.kill(monitor)
         stop_file.unlink(missing_ok=True)
     return stop_sent
 
 
-def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
-    """The run's outcome, with its summary row read from its folder."""
+def _result(batch, s, ref, total, rows, attempts, retries, spent) -> RunFinished:
+    """The run's outcome, with its summary row read from its folder; its seconds: every attempt's (`spent`)."""
     import ray
 
     try:
@@ -351,21 +417,50 @@ def _result(batch, s, ref, total, rows, attempts, retries) -> RunFinished:
             f"({type(exc).__name__}: {reason}); its last checkpoint is kept",
         }
     status = "pending" if res.get("started") is False else res["status"]
-    row = run_row(batch, s, status, total, res["message"], res.get("seconds"), res.get("node"), attempts.get(s.name))
+    seconds = res.get("seconds")
+    if s.name in spent:
+        start, last, earlier = spent.pop(s.name)
+        # this attempt's own count when it returned one; else (its worker lost) the time it was seen working
+        seconds = earlier + (seconds if seconds is not None else last - start)
+    row = run_row(batch, s, status, total, res["message"], seconds, res.get("node"), attempts.get(s.name))
     row.update(train_seconds=res.get("train_seconds"), gallery_seconds=res.get("gallery_seconds"))
     rows[s.name] = row
     return RunFinished(s.name, status, row["iterations"], total, res["message"], row)
 
 
-def _updates(items: list[tuple], attempts: dict[str, int]) -> Iterator[BatchEvent]:
+def _updates(items: list[tuple], attempts: dict[str, int], spent: dict[str, list[float]]) -> Iterator[BatchEvent]:
+    now = time.perf_counter()
     for item in items:
         if item[0] == "started":
             _, name, node, step, total, resumed, attempt = item
             attempts[name] = attempt
+            start, last, earlier = spent.get(name, (now, now, 0.0))
+            spent[name] = [now, now, earlier + (last - start)]  # a retry: the lost attempt ran until its last report
             yield RunStarted(name, node, step, total, resumed, attempt)
         else:
             _, name, step, total, ips, eta = item
+            if name in spent:
+                spent[name][1] = now
             yield RunProgress(name, step, total, ips, eta)
+
+
+def _check_address(address: str) -> None:
+    """Refuse a HOST:PORT --address where nothing accepts a connection, in seconds: ray.init waits minutes for a
+    cluster there, with no word. `auto` and ray:// addresses are left to Ray."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT_S):
+            pass
+    except (OSError, ValueError, OverflowError) as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (getattr(exc, "strerror", None) or str(exc))
+        raise ConfigError(
+            f"--address {address}: no Ray cluster answers there ({reason}); start its head (ray start --head) "
+            f"or give the address it printed."
+        ) from None
 
 
 def _check_resources(cpus: float, gpus: float) -> None:

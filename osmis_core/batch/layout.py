@@ -8,6 +8,10 @@ from pathlib import Path
 from ..application.runfolder import RunFolder
 
 GALLERY_NAME = "batch"
+# held by the running driver of a batch (driver._only_driver); there from the first batch into the folder on
+LOCK_NAME = ".lock"
+# what a batch writes into BATCH besides runs/ (a folder holding one of these is refused unless it is a batch's)
+BATCH_FILES = ("summary.json", "summary.csv", "index.html", "dataset")
 
 
 class BatchFolder:
@@ -46,6 +50,25 @@ class BatchFolder:
     def stop_file(self, token: str) -> Path:
         """Present while a stop of the batch with this token is requested: the workers poll it."""
         return self.root / f".stop-{token}"
+
+    def refusal(self) -> str | None:
+        """Why BATCH cannot be this folder (None: it may). A batch writes summary.json, summary.csv, index.html,
+        dataset/ and runs/ into BATCH, replacing what is there under those names: a run folder (run.json) or a
+        gallery (manifest.json, with its own index.html) is no batch, and a folder that holds one of those names
+        without being a batch's (runs/ or .lock, which the first batch into it made) would lose that file."""
+        root = self.root
+        if not root.is_dir():  # none yet (or a file, which making the folder says)
+            return None
+        if (root / "run.json").is_file():
+            return "is a run folder (run.json), not a batch's"
+        if (root / "manifest.json").is_file():
+            return "is a gallery (manifest.json), not a batch's"
+        if self.runs.is_dir() or (root / LOCK_NAME).exists():
+            return None
+        held = [n for n in BATCH_FILES if (root / n).exists()]
+        if held:
+            return f"holds {held[0]}, which a batch would replace, but no batch (no runs/)"
+        return None
 
     def gallery_manifest(self, name: str) -> dict | None:
         """The run's gallery manifest, or None while there is no complete gallery (the manifest is written last)."""
