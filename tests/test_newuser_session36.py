@@ -10,7 +10,8 @@ RUN/galleries/NAME, beside the run, over its own earlier export, and refused int
 gallery; plain/galleries/x beside a run; animate to the current folder, RUN/walks/x.mp4, RUN/walks/sub/x.mp4, a
 linked folder, refused inside a gallery; `osmis`, `osmis --help`, `osmis train --help`, `osmis nosuchcommand`,
 `osmis train --iters abc`; train then train --resume, SIGTERM then resume, osmis run, osmis run --resume; --lr-g 0 and
---lr-d 0 refused (also on resume), 1e-9 trains; an image whose folder holds a mask/ folder of other images' masks
+--lr-d 0 refused (also on resume), 1e-9 trains; osmis run --two-stage and its --resume; osmis batch run twice
+(the second skips the finished run); an image whose folder holds a mask/ folder of other images' masks
 is read without a mask.
 
 Found wrong and fixed here: a manifest.json of another program (a web app's, a data set's) in a folder above the

@@ -227,7 +227,7 @@ def output_place_problem(path: str | Path, makes: str) -> str | None:
     folder) or "batch" (a batch folder); None when it may. Refused: a place in a run's own folders
     (RunFolder.own_folders) other than the output's own (a gallery strictly inside RUN/galleries, a walk strictly
     inside RUN/walks; checkpoints/, samples/ and tensorboard/ hold what training writes there and nothing else), and
-    a place inside a gallery (a folder holding manifest.json: the one the command reads, or any other), which would
+    a place inside a gallery (holds_gallery: the one the command reads, or any other), which would
     then hold files not its own and could no longer be replaced. The answer is said after the path ("PATH: is inside
     ..."). A link is looked for where it is, then where it points."""
     noun = _OUTPUT_NOUNS[makes]
