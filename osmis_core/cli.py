@@ -45,11 +45,18 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         lists = "the commands" if self._subparsers is not None else "the options"
+        flags = [a for a in getattr(self, "_given", ()) if a.startswith("-")]
+        if lists == "the commands" and message.endswith("required: COMMAND") and flags:
+            # `osmis --bogus` had read "the following arguments are required: COMMAND", as if nothing was given;
+            # -h and --version are answered (and exit) before the command is looked for
+            message = f"unrecognized arguments: {' '.join(flags)}; a command comes first"
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} ({self.prog} --help lists {lists})\n")
 
     def parse_args(self, args=None, namespace=None):
         """argparse's parse_args, with a flag the command does not know said by that command's parser (`osmis train:
         error: unrecognized arguments: --bogus`), whose --help lists the flags it does know, not by `osmis`'s."""
+        args = sys.argv[1:] if args is None else list(args)
+        self._given = args
         parsed, extra = self.parse_known_args(args, namespace)
         if extra:
             commands = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)

@@ -227,7 +227,7 @@ def output_place_problem(path: str | Path, makes: str) -> str | None:
     folder) or "batch" (a batch folder); None when it may. Refused: a place in a run's own folders
     (RunFolder.own_folders) other than the output's own (a gallery strictly inside RUN/galleries, a walk strictly
     inside RUN/walks; checkpoints/, samples/ and tensorboard/ hold what training writes there and nothing else), and
-    a place inside a gallery (a folder holding manifest.json: the one the command reads, or any other), which would
+    a place inside a gallery (holds_gallery: the one the command reads, or any other), which would
     then hold files not its own and could no longer be replaced. The answer is said after the path ("PATH: is inside
     ..."). A link is looked for where it is, then where it points."""
     noun = _OUTPUT_NOUNS[makes]
@@ -238,18 +238,32 @@ def output_place_problem(path: str | Path, makes: str) -> str | None:
         run = RunFolder(own.parent)
         home = {"gallery": run.galleries, "walk": run.walks}.get(makes)
         if own != home or own in places:
-            where = f"in {home} or outside the run" if home else "outside the run's own folders"
+            # "in RUN/galleries" misread as that folder itself, which is the one refused when --out names it
+            where = f"in a folder inside {home} or outside the run" if home else "outside the run's own folders"
             verb = "is" if own in places else "is inside"
             return f"{verb} {own}, a folder of the run's own files; put {noun} {where}"
     for q in places:
         for parent in q.parents:
-            try:
-                holds_gallery = (parent / "manifest.json").is_file()
-            except OSError:  # a name on the way the system refuses to look up: said by whoever writes there
-                holds_gallery = False
-            if holds_gallery:
+            if holds_gallery(parent):
                 return f"is inside the gallery {parent}, which would then hold files not its own; put {noun} outside it"
     return None
+
+
+def holds_gallery(folder: Path) -> bool:
+    """Whether `folder` holds a gallery: a manifest.json that is no other program's, i.e. not a JSON object without
+    the gallery's "items" list (a web app's or a data set's manifest.json in a project folder made every output
+    under it "inside a gallery"). A manifest that cannot be read or parsed counts as a damaged gallery's."""
+    path = folder / "manifest.json"
+    try:
+        if not path.is_file():
+            return False
+    except OSError:  # a name on the way the system refuses to look up: said by whoever writes there
+        return False
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return True
+    return not isinstance(manifest, dict) or "items" in manifest
 
 
 # What a run folder holds besides run.json: a folder with one of these and no run.json lost its run.json.
