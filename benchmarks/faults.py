@@ -589,7 +589,8 @@ def bad_numbers(workdir: Path) -> list[Row]:
     for argv in cases:
         code, err = run_cli(argv)
         tracebacks += "Traceback" in err
-        usage = code == 2 and "usage:" in err  # argparse: not a number of the flag's type
+        # argparse (not a number of the flag's type): one line, `osmis SUB: error: ...`
+        usage = code == 2 and len(err.strip().splitlines()) == 1 and err.startswith(f"osmis {argv[0]}: error: ")
         if code == 0 and argv[0] == "generate":
             continue  # a valid value (a batch larger than --n, say) and a gallery written
         if not (one_clear_error(code, err) or usage):
